@@ -1,0 +1,334 @@
+#include "db.h"
+
+#include "srv_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_STMT_TABLES 32
+
+static const db_stmt *stmt_tables[MAX_STMT_TABLES];
+static size_t stmt_table_len[MAX_STMT_TABLES];
+static size_t n_stmt_tables;
+
+struct db_conn {
+    PGconn *pg;
+    char *url;
+    int prepared;
+};
+
+void db_register_statements(const db_stmt *stmts, size_t n)
+{
+    for (size_t i = 0; i < n_stmt_tables; i++)
+        if (stmt_tables[i] == stmts)
+            return;
+    if (n_stmt_tables < MAX_STMT_TABLES) {
+        stmt_tables[n_stmt_tables] = stmts;
+        stmt_table_len[n_stmt_tables++] = n;
+    } else {
+        LOG_CRIT("too many statement tables", "max=%d", MAX_STMT_TABLES);
+        abort();
+    }
+}
+
+static int prepare_all(db_conn *c, char *err, size_t errlen)
+{
+    for (size_t t = 0; t < n_stmt_tables; t++) {
+        for (size_t i = 0; i < stmt_table_len[t]; i++) {
+            const db_stmt *s = &stmt_tables[t][i];
+            PGresult *r = PQprepare(c->pg, s->name, s->sql, 0, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
+                         PQresultErrorMessage(r));
+                PQclear(r);
+                return -1;
+            }
+            PQclear(r);
+        }
+    }
+    c->prepared = 1;
+    return 0;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int open_pg(db_conn *c, char *err, size_t errlen)
+{
+    /* keepalives and a connect timeout so a dead server is noticed in
+     * seconds, not after the kernel's two-hour default */
+    const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "application_name", NULL};
+    const char *vals[] = {c->url, "3", "1", "10", "5", "3", "10000", "dustwatch", NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "could not connect to PostgreSQL: %s",
+                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        /* libpq messages end in a newline; keep log lines single */
+        size_t l = strlen(err);
+        while (l && (err[l - 1] == '\n' || err[l - 1] == ' '))
+            err[--l] = '\0';
+        PQfinish(c->pg);
+        c->pg = NULL;
+        return -1;
+    }
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    PGresult *r = PQexec(c->pg, "SET synchronous_commit = on");
+    PQclear(r);
+    return prepare_all(c, err, errlen);
+}
+
+db_conn *db_connect(const char *url, char *err, size_t errlen)
+{
+    db_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->url = strdup(url);
+    if (!c->url || open_pg(c, err, errlen) != 0) {
+        db_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_close(db_conn *c)
+{
+    if (!c)
+        return;
+    if (c->pg)
+        PQfinish(c->pg);
+    free(c->url);
+    free(c);
+}
+
+int db_ensure(db_conn *c)
+{
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared)
+        return 0;
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->prepared = 0;
+    char err[512];
+    if (open_pg(c, err, sizeof err) != 0) {
+        LOG_WARN("database reconnect failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+        if (c->pg) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+        }
+        return -1;
+    }
+    LOG_INFO("database connection established", "%s", "");
+    return 0;
+}
+
+PGconn *db_pg(db_conn *c)
+{
+    return c->pg;
+}
+
+db_status db_classify(db_conn *c, const PGresult *res)
+{
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
+        return DB_HARD;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return DB_HARD;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return DB_SOFT;
+    /* class 22 data exception, 23 integrity violation: the input was wrong */
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        return DB_BAD;
+    return DB_HARD;
+}
+
+static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                             const int *lengths, const int *formats, db_status *st)
+{
+    if (!c->pg) {
+        *st = DB_HARD;
+        return NULL;
+    }
+    PGresult *r = PQexecPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
+    ExecStatusType es = PQresultStatus(r);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *st = DB_OK;
+        return r;
+    }
+    *st = db_classify(c, r);
+    char q[600];
+    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
+            stmt, srv_log_q(q, sizeof q, r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg)));
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                  db_status *st)
+{
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st);
+}
+
+PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      const int *lengths, const int *formats, db_status *st)
+{
+    return exec_common(c, stmt, nparams, params, lengths, formats, st);
+}
+
+db_status db_command_literal(db_conn *c, const char *sql)
+{
+    if (!c->pg)
+        return DB_HARD;
+    PGresult *r = PQexecParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+    db_status st = DB_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        st = db_classify(c, r);
+    PQclear(r);
+    return st;
+}
+
+db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
+{
+    db_status st = DB_HARD;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (db_ensure(c) != 0)
+            return DB_HARD;
+        if (isolation && strcmp(isolation, "REPEATABLE READ") == 0)
+            st = db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        else if (isolation && strcmp(isolation, "SERIALIZABLE") == 0)
+            st = db_command(c, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+        else
+            st = db_command(c, "BEGIN");
+        if (st != DB_OK)
+            return st;
+        st = fn(c, arg);
+        if (st == DB_OK) {
+            PGresult *r = PQexec(c->pg, "COMMIT");
+            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                PQclear(r);
+                return DB_OK;
+            }
+            st = db_classify(c, r);
+            PQclear(r);
+        } else {
+            (void)db_command(c, "ROLLBACK");
+        }
+        if (st != DB_SOFT)
+            return st;
+        /* back off a little so the conflicting transaction can finish */
+        struct timespec ts = {0, (long)(1 + attempt * 5) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return st;
+}
+
+struct db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *url;
+    db_conn **idle;
+    int n_idle;
+    int size;
+    int created;
+};
+
+db_pool *db_pool_new(const char *url, int size)
+{
+    db_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->url = strdup(url);
+    p->idle = calloc((size_t)size, sizeof *p->idle);
+    p->size = size;
+    if (!p->url || !p->idle) {
+        free(p->url);
+        free(p->idle);
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return p;
+}
+
+void db_pool_free(db_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_idle; i++)
+        db_close(p->idle[i]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->idle);
+    free(p->url);
+    free(p);
+}
+
+db_conn *db_pool_get(db_pool *p, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    db_conn *c = NULL;
+    for (;;) {
+        if (p->n_idle > 0) {
+            c = p->idle[--p->n_idle];
+            break;
+        }
+        if (p->created < p->size) {
+            p->created++;
+            pthread_mutex_unlock(&p->mu);
+            char err[512];
+            c = db_connect(p->url, err, sizeof err);
+            if (!c) {
+                LOG_WARN("database connect failed", "detail=%s",
+                         srv_log_q((char[600]){0}, 600, err));
+                pthread_mutex_lock(&p->mu);
+                p->created--;
+                pthread_cond_signal(&p->cv);
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            return c;
+        }
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (c && db_ensure(c) != 0) {
+        /* keep the object: it reconnects on next use */
+        db_pool_put(p, c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_pool_put(db_pool *p, db_conn *c)
+{
+    if (!c)
+        return;
+    /* a connection returned mid-transaction would leak state into the next
+     * request: roll back whatever is open */
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        (void)db_command(c, "ROLLBACK");
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->n_idle++] = c;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}

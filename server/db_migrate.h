@@ -1,0 +1,37 @@
+/* Schema migrations: migrations/NNNN_name.sql applied in order, each in its
+ * own transaction, under a cluster-wide advisory lock so that two nodes
+ * migrating at once serialise instead of racing.  schema_migrations records
+ * each applied file's name and SHA-256; a file whose checksum changed after
+ * it was applied stops everything (migrations are append-only). */
+#ifndef DW_DB_MIGRATE_H
+#define DW_DB_MIGRATE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct db_migration {
+    char *name;     /* file name, e.g. "0001_base.sql" */
+    char *checksum; /* lower-case hex SHA-256 of the file */
+    char *sql;      /* file contents */
+} db_migration;
+
+typedef struct db_migration_set {
+    db_migration *items;
+    size_t n;
+} db_migration_set;
+
+/* Reads and sorts the directory; -1 with err on unreadable/misnamed files. */
+int db_migrations_read(const char *dir, db_migration_set *out, char *err, size_t errlen);
+void db_migrations_free(db_migration_set *set);
+
+/* Applies pending migrations; returns the number applied, or -1 with err. */
+int db_migrate_apply(PGconn *pg, const db_migration_set *set, int verbose, char *err,
+                     size_t errlen);
+
+/* 1 if the database holds exactly this set, 0 if not (detail in err), -1 on
+ * query failure.  Used by /readyz. */
+int db_migrate_is_current(PGconn *pg, const db_migration_set *set, char *err, size_t errlen);
+
+int db_migrate_main(int argc, char **argv);
+
+#endif

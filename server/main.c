@@ -1,0 +1,74 @@
+/* dustwatch: one binary, subcommands. */
+#include "db_migrate.h"
+#include "dw_config.h"
+#include "srv_config.h"
+#include "srv_serve.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *help;
+} subcommand;
+
+static int version_main(int argc, char **argv);
+static int config_main(int argc, char **argv);
+
+static const subcommand subcommands[] = {
+    {"serve", srv_serve_main, "run the server (roles: ingest, api, worker)"},
+    {"migrate", db_migrate_main, "apply database migrations"},
+    {"config", config_main, "print the example configuration with every key"},
+    {"version", version_main, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: dustwatch COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+    fprintf(out, "\n`dustwatch COMMAND --help` describes each command.\n");
+}
+
+static int version_main(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: dustwatch version\n\nPrints the version of this build.\n");
+        return 0;
+    }
+    printf("dustwatch %s\n", DW_VERSION);
+    return 0;
+}
+
+static int config_main(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: dustwatch config [--example]\n\nPrints every configuration key with its "
+               "default and help text,\nin the config file format.\n");
+        return 0;
+    }
+    srv_config_write_example(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return version_main(1, argv);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "dustwatch: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

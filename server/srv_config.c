@@ -1,0 +1,229 @@
+#include "srv_config.h"
+
+#include "dw_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+srv_config g_config;
+
+typedef enum { T_STR, T_ADDR, T_INT, T_SIZE } cfg_type;
+
+typedef struct {
+    const char *name;
+    cfg_type type;
+    const char *def;
+    const char *help;
+    size_t offset;
+} cfg_entry;
+
+static const cfg_entry entries[] = {
+#define X(name, type, def, help) {#name, T_##type, def, help, offsetof(srv_config, name)},
+#include "srv_config.def"
+#undef X
+};
+#define N_ENTRIES (sizeof entries / sizeof entries[0])
+
+static const cfg_entry *find_entry(const char *name)
+{
+    for (size_t i = 0; i < N_ENTRIES; i++)
+        if (strcmp(entries[i].name, name) == 0)
+            return &entries[i];
+    return NULL;
+}
+
+int srv_config_split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = addr;
+    size_t hl;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = addr + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - addr);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int set_value(const cfg_entry *e, const char *value, const char *origin, char *err,
+                     size_t errlen)
+{
+    char *base = (char *)&g_config + e->offset;
+    switch (e->type) {
+    case T_ADDR: {
+        char host[256];
+        int port;
+        if (srv_config_split_addr(value, host, sizeof host, &port) != 0) {
+            snprintf(err, errlen,
+                     "invalid value for \"%s\" in %s: \"%s\" (expected host:port, e.g. "
+                     "127.0.0.1:8080)",
+                     e->name, origin, value);
+            return -1;
+        }
+    }
+        /* fall through */
+    case T_STR: {
+        char **slot = (char **)(void *)base;
+        char *copy = strdup(value);
+        if (!copy) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    case T_INT:
+    case T_SIZE: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (e->type == T_SIZE && end != value) {
+            if (*end == 'k' || *end == 'K')
+                v *= 1024, end++;
+            else if (*end == 'm' || *end == 'M')
+                v *= 1024 * 1024, end++;
+        }
+        if (errno || end == value || *end || v < 0 || v > INT_MAX) {
+            snprintf(err, errlen,
+                     "invalid value for \"%s\" in %s: \"%s\" (expected a non-negative integer)",
+                     e->name, origin, value);
+            return -1;
+        }
+        *(long *)(void *)base = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int load_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "could not open config file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        char *eq = strchr(s, '=');
+        char origin[512];
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        if (!eq) {
+            snprintf(err, errlen, "syntax error in %s: expected \"key = value\"", origin);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+            value[vl - 1] = '\0';
+            value++;
+        }
+        const cfg_entry *e = find_entry(key);
+        if (!e) {
+            snprintf(err, errlen, "unknown key \"%s\" in %s", key, origin);
+            rc = -1;
+            break;
+        }
+        rc = set_value(e, value, origin, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
+void srv_config_free(void)
+{
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        if (entries[i].type == T_STR || entries[i].type == T_ADDR) {
+            char **slot = (char **)(void *)((char *)&g_config + entries[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+int srv_config_load(const char *path, char *err, size_t errlen)
+{
+    srv_config_free();
+    for (size_t i = 0; i < N_ENTRIES; i++)
+        if (set_value(&entries[i], entries[i].def, "defaults", err, errlen) != 0)
+            return -1;
+    if (path && load_file(path, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        char envname[128] = "DUSTWATCH_";
+        size_t o = strlen(envname);
+        for (const char *p = entries[i].name; *p && o < sizeof envname - 1; p++)
+            envname[o++] = (char)toupper((unsigned char)*p);
+        envname[o] = '\0';
+        const char *v = getenv(envname);
+        if (v && set_value(&entries[i], v, envname, err, errlen) != 0)
+            return -1;
+    }
+    /* cross-field checks that would otherwise surface as odd run-time failures */
+    if (g_config.ingest_max_items < 1 || g_config.ingest_max_body < 1024) {
+        snprintf(err, errlen, "ingest_max_items must be >= 1 and ingest_max_body >= 1024");
+        return -1;
+    }
+    if (g_config.db_pool_size < 1 || g_config.api_threads < 1) {
+        snprintf(err, errlen, "db_pool_size and api_threads must be >= 1");
+        return -1;
+    }
+    return 0;
+}
+
+void srv_config_write_example(FILE *out)
+{
+    fprintf(out, "# dustwatch configuration: every key with its default.\n"
+                 "# Format: `key = value` per line, # starts a comment.  Each key can be\n"
+                 "# overridden by the environment variable DUSTWATCH_<KEY> (upper case).\n"
+                 "# Paths default to the source tree; installs set them explicitly.\n");
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        const char *def = entries[i].def;
+        /* source-tree paths are machine-specific: show them relative */
+        const char *src = DW_SOURCE_DIR "/";
+        if (strncmp(def, src, strlen(src)) == 0)
+            def += strlen(src);
+        fprintf(out, "\n# %s\n%s = %s\n", entries[i].help, entries[i].name, def);
+    }
+}

@@ -1,0 +1,202 @@
+"""Helpers for dustwatch integration tests.
+
+Tests run against the throw-away PostgreSQL and Redis that tests/run-all.sh
+started (their coordinates arrive as DUSTWATCH_* / DW_* environment
+variables) and the real dustwatch binary on loopback.  Every test gets its
+own database, so tests neither see nor disturb each other's rows.  Only the
+Python standard library is used; SQL checks go through psql.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+BIN = os.environ.get("DW_BIN", "build/server/dustwatch")
+SRC = os.environ.get("DW_SOURCE_ROOT", os.getcwd())
+PGBIN = os.environ.get("DW_PGBIN", "/usr/lib/postgresql/15/bin")
+PG_PORT = os.environ.get("DW_PG_PORT")
+PGDATA = os.environ.get("DW_PGDATA")
+REDIS_PORT = os.environ.get("DW_REDIS_PORT")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def psql(sql, db="dustwatch", user="dwadmin", check=True, params=None):
+    """Runs SQL as `user`; returns rows as lists of strings (tab-separated)."""
+    args = [PGBIN + "/psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+            "-h", "127.0.0.1", "-p", PG_PORT, "-U", user, "-d", db]
+    for k, v in (params or {}).items():
+        args += ["-v", f"{k}={v}"]
+    r = subprocess.run(args, input=sql, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"psql failed: {r.stderr.strip()}\nSQL: {sql[:500]}")
+    if not check:
+        return r
+    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
+def scalar(sql, db="dustwatch", user="dwadmin"):
+    rows = psql(sql, db=db, user=user)
+    return rows[0][0] if rows else None
+
+
+class Database:
+    """A fresh database for one test, migrated unless told otherwise."""
+
+    def __init__(self, migrate=True):
+        self.name = "t_" + uuid.uuid4().hex[:12]
+        psql(f"CREATE DATABASE {self.name}", db="postgres")
+        self.owner_url = f"postgresql://dwadmin@127.0.0.1:{PG_PORT}/{self.name}"
+        self.app_url = f"postgresql://dw_server@127.0.0.1:{PG_PORT}/{self.name}"
+        if migrate:
+            r = self.migrate()
+            assert r.returncode == 0, r.stderr
+
+    def env(self, **extra):
+        e = dict(os.environ)
+        e["DUSTWATCH_DATABASE_URL"] = self.app_url
+        e["DUSTWATCH_MIGRATE_DATABASE_URL"] = self.owner_url
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def migrate(self, *args, **env):
+        return subprocess.run([BIN, "migrate", *args], env=self.env(**env), capture_output=True,
+                              text=True, timeout=120)
+
+    def sql(self, q, user="dwadmin", **kw):
+        return psql(q, db=self.name, user=user, **kw)
+
+    def scalar(self, q, user="dwadmin"):
+        return scalar(q, db=self.name, user=user)
+
+    def drop(self):
+        psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)", db="postgres", check=False)
+
+
+class Server:
+    """The real binary on free loopback ports."""
+
+    def __init__(self, db, roles="ingest,api,worker", wait_ready=True, **cfg):
+        self.ingest_port = free_port()
+        self.api_port = free_port()
+        env = db.env(DUSTWATCH_INGEST_LISTEN=f"127.0.0.1:{self.ingest_port}",
+                     DUSTWATCH_API_LISTEN=f"127.0.0.1:{self.api_port}",
+                     DUSTWATCH_LOG_LEVEL=cfg.pop("log_level", "info"))
+        for k, v in cfg.items():
+            env["DUSTWATCH_" + k.upper()] = str(v)
+        self.log = tempfile.NamedTemporaryFile(prefix="dwserve-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([BIN, "serve", "--roles", roles], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.roles = roles
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=20):
+        port = self.api_port if "api" in self.roles else self.ingest_port
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.logtext()}")
+            try:
+                st, _, _ = request(port, "GET", "/readyz")
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server not ready in time:\n" + self.logtext())
+
+    def logtext(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()[-6000:]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not stop in time:\n" + self.logtext())
+        return self.proc.returncode
+
+    def api(self, method, path, body=None, headers=None):
+        return request(self.api_port, method, path, body, headers)
+
+    def ingest(self, method, path, body=None, headers=None):
+        return request(self.ingest_port, method, path, body, headers)
+
+
+def request(port, method, path, body=None, headers=None, timeout=30):
+    """Returns (status, headers dict lower-case, parsed JSON or raw bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    if "json" in hdrs.get("content-type", ""):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+    return r.status, hdrs, data
+
+
+def pg_ctl(action, mode="fast"):
+    args = ["runuser", "-u", "postgres", "--", PGBIN + "/pg_ctl", "-D", PGDATA, "-w", "-t", "60"]
+    if action == "stop":
+        args += ["-m", mode, "stop"]
+    else:
+        args += ["-l", os.path.join(os.path.dirname(PGDATA), "postgres.log"), "start"]
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def wait_for(pred, timeout=15, step=0.1, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def run(tests):
+    """Runs test functions in order; prints one line each and the closing
+    'N passed, N failed' line; exits non-zero on any failure."""
+    passed = failed = 0
+    for t in tests:
+        start = time.time()
+        try:
+            t()
+            passed += 1
+            print(f"ok   {t.__name__} ({time.time() - start:.1f}s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}", flush=True)
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one command that runs every test (README, .ci/run):
+#   1. installs missing Debian packages,
+#   2. starts a throw-away PostgreSQL + Redis in a temp dir,
+#   3. builds and runs the unit, integration and browser suites,
+#   4. rebuilds with ASan+UBSan and runs unit + integration again,
+# and exits non-zero on any failure.  Services are stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+
+deploy/install-deps.sh --test
+
+svc=$(mktemp -d /tmp/dustwatch-test.XXXXXX)
+cleanup() {
+    deploy/services.sh stop "$svc" || true
+    rm -rf "$svc" 2>/dev/null || true
+}
+trap cleanup EXIT
+deploy/services.sh start "$svc" >/dev/null
+set -a
+. "$svc/env"
+set +a
+
+status=0
+run_suites() {
+    local builddir=$1; shift
+    local suites=()
+    for s in "$@"; do suites+=(--suite "$s"); done
+    if ! meson test -C "$builddir" "${suites[@]}" --print-errorlogs --num-processes "$jobs"; then
+        status=1
+    fi
+}
+
+echo "== build (debugoptimized, -Werror)"
+[ -d build/meson-private ] || meson setup build -Dwerror=true >/dev/null
+ninja -C build
+run_suites build unit integration browser
+
+echo "== build (ASan + UBSan)"
+[ -d build-san/meson-private ] || meson setup build-san -Dsanitize=address,undefined -Dbuildtype=debug -Dwerror=true >/dev/null
+ninja -C build-san
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/tests/tools/lsan.supp:print_suppressions=0
+run_suites build-san unit integration
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+if [ "$status" -ne 0 ]; then
+    echo "== FAILED: see the logs above"
+fi
+exit $status

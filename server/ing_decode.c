@@ -329,8 +329,9 @@ json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *er
 				ing_error_set(err, 400, "too_deep", "JSON nested deeper than %d levels", max_depth);
 				return NULL;
 			}
-		} else if (c == ']' || c == '}') {
-			depth--;
+		} else if ((c == ']' || c == '}') && --depth < 0) {
+			ing_error_set(err, 400, "bad_json", "unbalanced '%c' at offset %zu", c, i);
+			return NULL;
 		}
 	}
 	json_error_t jerr;

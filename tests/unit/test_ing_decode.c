@@ -22,6 +22,22 @@ static int failures;
 
 static ing_limits lim;
 
+__attribute__((returns_nonnull, malloc)) static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+__attribute__((returns_nonnull, malloc)) static void *xcalloc(size_t n)
+{
+	void *p = calloc(1, n);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
 static ing_batch *dec(ing_kind kind, const char *body, ing_error *err)
 {
 	ing_batch *b = NULL;
@@ -284,7 +300,7 @@ static void test_batch_errors(void)
 
 	/* depth 10,000 (arrays and objects) and just over the limit */
 	size_t n = 10000;
-	char *deep = malloc(2 * n + 64);
+	char *deep = xmalloc(2 * n + 64);
 	memset(deep, '[', n);
 	memset(deep + n, ']', n);
 	expect_err_len(R, deep, 2 * n, 400, "too_deep", __LINE__);
@@ -333,7 +349,7 @@ static void test_batch_errors(void)
 
 	/* 10,001 items with default limits */
 	size_t cap = 10001 * 8 + 64;
-	char *many = malloc(cap);
+	char *many = xmalloc(cap);
 	p = many;
 	p += sprintf(p, "{\"readings\":[");
 	for (int i = 0; i < 10001; i++)
@@ -378,12 +394,13 @@ static void test_events(void)
 	EXPECT_ERR(ING_KIND_EVENTS, "{\"events\":[{\"point\":\"P\",\"ts\":\"2026-11-29T09:00:00Z\",\"level\":\"high\",\"severity\":1}]}",
 	           400, "unknown_field");
 	/* content over 4096 bytes */
-	char *body = malloc(6000);
-	int k = sprintf(body, "{\"events\":[{\"point\":\"P\",\"ts\":\"2026-11-29T09:00:00Z\",\"level\":\"high\",\"content\":\"");
+	static char body[6000];
+	static const char head[] = "{\"events\":[{\"point\":\"P\",\"ts\":\"2026-11-29T09:00:00Z\",\"level\":\"high\",\"content\":\"";
+	size_t k = sizeof head - 1;
+	memcpy(body, head, k);
 	memset(body + k, 'x', 4097);
-	strcpy(body + k + 4097, "\"}]}");
+	memcpy(body + k + 4097, "\"}]}", 5);
 	EXPECT_ERR(ING_KIND_EVENTS, body, 400, "field_too_long");
-	free(body);
 }
 
 static void test_videos(void)
@@ -430,25 +447,31 @@ static void test_videos(void)
 	free(jb64);
 	/* a large valid image just under the default limit */
 	size_t big = 500 * 1024;
-	unsigned char *img = calloc(1, big);
+	unsigned char *img = xcalloc(big);
 	img[0] = 0xFF;
 	img[1] = 0xD8;
 	char *b64;
 	CHECK(ing_b64_encode(img, big, &b64) == 0);
-	char *large = malloc(strlen(b64) + 200);
-	sprintf(large, "{\"videos\":[{\"camera\":\"C\",\"ts\":\"2026-11-29T09:00:00Z\",\"alarm_type\":\"A\",\"image_base64\":\"%s\"}]}", b64);
+	if (b64 == NULL)
+		abort();
+	size_t cap = strlen(b64) + 200;
+	char *large = xmalloc(cap);
+	snprintf(large, cap, "{\"videos\":[{\"camera\":\"C\",\"ts\":\"2026-11-29T09:00:00Z\",\"alarm_type\":\"A\",\"image_base64\":\"%s\"}]}", b64);
 	CHECK(ing_decode_native(ING_KIND_VIDEOS, large, strlen(large), &lim, NOW, &b, &err) == 0);
 	CHECK(b != NULL && b->videos[0].img_len == big && b->videos[0].reject == ING_REJ_NONE);
 	ing_batch_free(b);
 	free(large);
 	free(b64);
 	free(img);
-	img = calloc(1, big + 1);
+	img = xcalloc(big + 1);
 	img[0] = 0xFF;
 	img[1] = 0xD8;
 	CHECK(ing_b64_encode(img, big + 1, &b64) == 0);
-	large = malloc(strlen(b64) + 200);
-	sprintf(large, "{\"videos\":[{\"camera\":\"C\",\"ts\":\"2026-11-29T09:00:00Z\",\"alarm_type\":\"A\",\"image_base64\":\"%s\"}]}", b64);
+	if (b64 == NULL)
+		abort();
+	cap = strlen(b64) + 200;
+	large = xmalloc(cap);
+	snprintf(large, cap, "{\"videos\":[{\"camera\":\"C\",\"ts\":\"2026-11-29T09:00:00Z\",\"alarm_type\":\"A\",\"image_base64\":\"%s\"}]}", b64);
 	CHECK(ing_decode_native(ING_KIND_VIDEOS, large, strlen(large), &lim, NOW, &b, &err) == -1);
 	CHECK(err.http_status == 413);
 	free(large);

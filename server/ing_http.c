@@ -1,5 +1,9 @@
 #include "ing_http.h"
 
+#include "ing_hebei.h"
+#include "ing_mem.h"
+#include "ing_writer.h"
+
 #include "srv_config.h"
 #include "srv_health.h"
 #include "srv_http.h"
@@ -19,7 +23,7 @@ static atomic_int in_flight;
 
 int ing_http_in_flight(void)
 {
-    return atomic_load(&in_flight);
+    return atomic_load(&in_flight) + ing_writer_pending();
 }
 
 static void send_json(struct evhttp_request *req, int status, const char *body)
@@ -56,6 +60,93 @@ static void log_request(struct evhttp_request *req, uint64_t id, int status)
             srv_log_q(q, sizeof q, evhttp_request_get_uri(req)), status);
 }
 
+static void send_job_reply(ing_job *job)
+{
+    struct evhttp_request *req = job->req;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (job->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", job->retry_after_s);
+        evhttp_add_header(h, "Retry-After", ra);
+    }
+    if (job->idem_replayed)
+        evhttp_add_header(h, "Idempotent-Replayed", "true");
+    send_json(req, job->status, job->reply ? job->reply : "{}");
+    log_request(req, job->req_id, job->status);
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+/* Runs on the loop thread with jobs the writers finished. */
+static void on_jobs_done(ing_job *list)
+{
+    while (list) {
+        ing_job *next = list->next;
+        send_job_reply(list);
+        ing_job_free(list);
+        list = next;
+    }
+}
+
+static char *header_dup(struct evhttp_request *req, const char *name, size_t max)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+    if (!v)
+        return NULL;
+    return strndup(v, max);
+}
+
+static void submit(struct evhttp_request *req, uint64_t id, ing_dialect dialect, ing_kind kind)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *idem = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
+    if (idem && (strlen(idem) == 0 || strlen(idem) > 255)) {
+        send_error(req, 400, "bad_idempotency_key", "use 1 to 255 characters, e.g. a UUID",
+                   "Idempotency-Key has the wrong length");
+        log_request(req, id, 400);
+        return;
+    }
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    if (ct && strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/plain", 10) != 0) {
+        send_error(req, 415, "unsupported_media_type", "send Content-Type: application/json", ct);
+        log_request(req, id, 415);
+        return;
+    }
+    ing_job *job = calloc(1, sizeof *job);
+    if (!job)
+        goto overloaded;
+    job->req = req;
+    job->req_id = id;
+    job->dialect = dialect;
+    job->kind = kind;
+    job->body_len = len;
+    job->body = malloc(len + 1);
+    if (!job->body)
+        goto overloaded;
+    evbuffer_copyout(in, job->body, len);
+    job->body[len] = '\0';
+    job->secret = header_dup(req, dialect == ING_DIALECT_MEM ? "appsecret" : "X-Api-Key", 512);
+    job->idem_key = idem ? strdup(idem) : NULL;
+    atomic_fetch_add(&in_flight, 1);
+    if (ing_writer_submit(job) != 0) {
+        atomic_fetch_sub(&in_flight, 1);
+        goto overloaded;
+    }
+    return;
+overloaded:
+    ing_job_free(job);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    if (dialect == ING_DIALECT_HEBEI) {
+        char *b = ing_hebei_reply(503, "服务繁忙，请稍后重试 (server busy, retry later)");
+        send_json(req, 503, b ? b : "{}");
+        free(b);
+    } else {
+        send_error(req, 503, "overloaded", "retry after the Retry-After seconds",
+                   "the ingest queue is full");
+    }
+    log_request(req, id, 503);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
@@ -82,6 +173,36 @@ static void on_request(struct evhttp_request *req, void *arg)
         log_request(req, id, status);
         return;
     }
+    ing_dialect dialect;
+    ing_kind kind;
+    if (strncmp(path, "/ingest/v1/", 11) == 0) {
+        dialect = ING_DIALECT_NATIVE;
+        const char *k = path + 11;
+        if (strcmp(k, "readings") == 0)
+            kind = ING_KIND_READINGS;
+        else if (strcmp(k, "events") == 0)
+            kind = ING_KIND_EVENTS;
+        else if (strcmp(k, "videos") == 0)
+            kind = ING_KIND_VIDEOS;
+        else
+            goto not_found;
+    } else if (strncmp(path, "/rabbitmqfcsb/", 14) == 0 &&
+               ing_hebei_kind_for_path(path, &kind) == 0) {
+        dialect = ING_DIALECT_HEBEI;
+    } else if (strncmp(path, "/mem/v1/", 8) == 0 && ing_mem_kind_for_path(path, &kind) == 0) {
+        dialect = ING_DIALECT_MEM;
+    } else {
+        goto not_found;
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        send_error(req, 405, "method_not_allowed", "ingest endpoints take POST", path);
+        log_request(req, id, 405);
+        return;
+    }
+    submit(req, id, dialect, kind);
+    return;
+not_found:
     send_error(req, 404, "not_found", "ingest endpoints live under /ingest/v1/, /rabbitmqfcsb/api/ and /mem/v1/",
                path);
     log_request(req, id, 404);
@@ -109,7 +230,12 @@ int ing_http_start(struct event_base *base)
         http = NULL;
         return -1;
     }
-    LOG_INFO("ingest listener up", "addr=%s", g_config.ingest_listen);
+    if (ing_writer_start(base, on_jobs_done, (int)g_config.ingest_writers) != 0) {
+        LOG_ERROR("could not start the ingest writers", "%s", "");
+        return -1;
+    }
+    LOG_INFO("ingest listener up", "addr=%s writers=%ld", g_config.ingest_listen,
+             g_config.ingest_writers);
     return 0;
 }
 
@@ -123,6 +249,7 @@ void ing_http_stop_accepting(void)
 
 void ing_http_free(void)
 {
+    ing_writer_stop();
     if (http)
         evhttp_free(http);
     http = NULL;

@@ -2,6 +2,7 @@
 #include "db_migrate.h"
 #include "dw_config.h"
 #include "srv_config.h"
+#include "sim_main.h"
 #include "srv_serve.h"
 
 #include <stdio.h>
@@ -19,6 +20,7 @@ static int config_main(int argc, char **argv);
 static const subcommand subcommands[] = {
     {"serve", srv_serve_main, "run the server (roles: ingest, api, worker)"},
     {"migrate", db_migrate_main, "apply database migrations"},
+    {"simulate", sim_main, "enterprise-gateway simulator (all three dialects)"},
     {"config", config_main, "print the example configuration with every key"},
     {"version", version_main, "print the version"},
 };

@@ -17,6 +17,7 @@ static size_t n_stmt_tables;
 struct db_conn {
     PGconn *pg;
     char *url;
+    char *session_scope;
     int prepared;
 };
 
@@ -82,10 +83,36 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
     PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
     PGresult *r = PQexec(c->pg, "SET synchronous_commit = on");
     PQclear(r);
+    if (c->session_scope) {
+        const char *p[1] = {c->session_scope};
+        r = PQexecParams(c->pg, "SELECT set_config('dw.scope', $1, false)", 1, NULL, p, NULL, NULL,
+                         0);
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+        if (!ok) {
+            snprintf(err, errlen, "could not set the session scope");
+            return -1;
+        }
+    }
     return prepare_all(c, err, errlen);
 }
 
 db_conn *db_connect(const char *url, char *err, size_t errlen)
+{
+    return db_connect_scoped(url, NULL, err, errlen);
+}
+
+db_status db_set_scope(db_conn *c, const char *scope)
+{
+    const char *p[1] = {scope};
+    PGresult *r =
+        PQexecParams(c->pg, "SELECT set_config('dw.scope', $1, true)", 1, NULL, p, NULL, NULL, 0);
+    db_status st = PQresultStatus(r) == PGRES_TUPLES_OK ? DB_OK : db_classify(c, r);
+    PQclear(r);
+    return st;
+}
+
+db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen)
 {
     db_conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -93,6 +120,8 @@ db_conn *db_connect(const char *url, char *err, size_t errlen)
         return NULL;
     }
     c->url = strdup(url);
+    if (session_scope)
+        c->session_scope = strdup(session_scope);
     if (!c->url || open_pg(c, err, errlen) != 0) {
         db_close(c);
         return NULL;
@@ -107,6 +136,7 @@ void db_close(db_conn *c)
     if (c->pg)
         PQfinish(c->pg);
     free(c->url);
+    free(c->session_scope);
     free(c);
 }
 

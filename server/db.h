@@ -36,6 +36,15 @@ void db_register_statements(const db_stmt *stmts, size_t n);
 
 /* Connects and prepares; NULL with a message in err on failure. */
 db_conn *db_connect(const char *url, char *err, size_t errlen);
+/* The same for internal jobs (ingest writers, worker): the row-level
+ * security scope (e.g. "system") is set for the whole session, and again
+ * after every reconnect.  Request connections never use this: they set the
+ * caller's scope per transaction (db_set_scope). */
+db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen);
+
+/* Inside a transaction: the caller's scope for row-level security, e.g.
+ * "district:12".  Reverts at COMMIT/ROLLBACK. */
+db_status db_set_scope(db_conn *c, const char *scope);
 void db_close(db_conn *c);
 
 /* Reconnects if the connection went bad; 0 when usable. */

@@ -1,5 +1,6 @@
 /* dustwatch: one binary, subcommands. */
 #include "db_migrate.h"
+#include "srv_admin.h"
 #include "dw_config.h"
 #include "srv_config.h"
 #include "sim_main.h"
@@ -20,6 +21,7 @@ static int config_main(int argc, char **argv);
 static const subcommand subcommands[] = {
     {"serve", srv_serve_main, "run the server (roles: ingest, api, worker)"},
     {"migrate", db_migrate_main, "apply database migrations"},
+    {"admin", srv_admin_main, "accounts and ingest credentials (create, reset, revoke)"},
     {"simulate", sim_main, "enterprise-gateway simulator (all three dialects)"},
     {"config", config_main, "print the example configuration with every key"},
     {"version", version_main, "print the version"},

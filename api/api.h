@@ -61,11 +61,26 @@ json_t *api_req_json(api_req *r);
 /* A pooled connection for the rest of the request, NULL after replying 503. */
 struct db_conn *api_req_db(api_req *r);
 
+/* Cookie value by name (owned by the request), or NULL. */
+const char *api_req_cookie(api_req *r, const char *name);
+/* 1 once a reply was queued. */
+int api_req_replied(const api_req *r);
+/* The authenticated caller (routes other than API_PUBLIC always have one). */
+const struct api_caller *api_req_caller(const api_req *r);
+/* After a successful login, so the audit record names the account. */
+void api_req_set_caller_account(api_req *r, int64_t account_id, const char *username);
+/* Rejects any key of body not in allowed (replies 400 unknown_field). */
+int api_json_strict(api_req *r, json_t *body, const char *const *allowed, size_t n);
+
 /* Replies.  api_reply_json steals body.  Each returns 0 so handlers can
  * `return api_reply_...`. */
 int api_reply_json(api_req *r, int status, json_t *body);
 int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void api_reply_add_header(api_req *r, const char *name, const char *value);
+/* Any body; copies it. */
+int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len);
+/* The raw request body (owned by the request) and its length. */
+const char *api_req_body(const api_req *r, size_t *len);
 
 #endif

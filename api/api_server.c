@@ -1,5 +1,8 @@
 #include "api.h"
 
+#include "api_auth.h"
+#include "api_handlers.h"
+
 #include "db.h"
 #include "srv_config.h"
 #include "srv_health.h"
@@ -39,6 +42,7 @@ struct api_req {
     char *extra_headers[MAX_EXTRA_HEADERS][2];
     int n_extra;
     char peer[64];
+    api_caller caller;
 };
 
 static struct MHD_Daemon *daemon_;
@@ -76,6 +80,44 @@ const char *api_req_query(api_req *r, const char *name)
 const char *api_req_header(api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *api_req_cookie(api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int api_req_replied(const api_req *r)
+{
+    return r->replied;
+}
+
+const api_caller *api_req_caller(const api_req *r)
+{
+    return &r->caller;
+}
+
+void api_req_set_caller_account(api_req *r, int64_t account_id, const char *username)
+{
+    r->caller.account_id = account_id;
+    snprintf(r->caller.username, sizeof r->caller.username, "%s", username);
+}
+
+int api_json_strict(api_req *r, json_t *body, const char *const *allowed, size_t n)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int ok = 0;
+        for (size_t i = 0; i < n && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            api_reply_error(r, API_E_UNKNOWN_FIELD, "unknown field \"%s\"", key);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void api_reply_add_header(api_req *r, const char *name, const char *value)
@@ -118,6 +160,19 @@ int api_reply_json(api_req *r, int status, json_t *body)
         free(s);
     api_reply_add_header(r, "Cache-Control", "no-store");
     return queue(r, status, resp, "application/json; charset=utf-8");
+}
+
+int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    return queue(r, status, resp, content_type);
+}
+
+const char *api_req_body(const api_req *r, size_t *len)
+{
+    *len = r->body_len;
+    return r->body;
 }
 
 int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
@@ -344,6 +399,28 @@ static void dispatch(api_req *r)
                             r->route->max_body);
             return;
         }
+        if (r->route->roles != API_PUBLIC) {
+            if (api_auth_resolve(r, &r->caller) != 0)
+                return;
+            if (!(r->route->roles & r->caller.role_bit)) {
+                /* function-level authorisation: the route exists, the role may not use it */
+                api_audit(r, "permission_denied", r->path, "denied", r->method);
+                api_reply_error(r, API_E_FORBIDDEN, "%s may not %s %s", r->caller.role,
+                                r->method, r->route->pattern);
+                return;
+            }
+            if (strcmp(r->method, "GET") != 0 && r->body_len > 0) {
+                /* JSON-only writes: a cross-site form cannot send this
+                 * content type without a CORS preflight we never grant */
+                const char *ct = api_req_header(r, "Content-Type");
+                if (!ct || (strncmp(ct, "application/json", 16) != 0 &&
+                            strncmp(ct, "text/csv", 8) != 0)) {
+                    api_reply_error(r, API_E_UNSUPPORTED_MEDIA, "Content-Type is %s",
+                                    ct ? ct : "missing");
+                    return;
+                }
+            }
+        }
         r->route->handler(r);
         if (!r->replied) {
             LOG_ERROR("handler returned without a reply", "id=%llu route=%s",
@@ -501,6 +578,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 int api_start(db_pool *p)
 {
     pool = p;
+    api_handlers_init();
     char host[256];
     int port;
     if (srv_config_split_addr(g_config.api_listen, host, sizeof host, &port) != 0)

@@ -8,3 +8,27 @@ int api_version_get(api_req *r)
     return api_reply_json(r, 200,
                           json_pack("{s:s, s:s}", "name", "dustwatch", "version", DW_VERSION));
 }
+
+/* The route table itself, so clients and tests see exactly what is served. */
+int api_routes_get(api_req *r)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < api_n_routes; i++) {
+        json_t *roles = json_array();
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } bits[] = {{API_CITY, "city"},
+                    {API_DISTRICT, "district"},
+                    {API_STREET, "street"},
+                    {API_ENTERPRISE, "enterprise"}};
+        for (size_t b = 0; b < 4; b++)
+            if (api_routes[i].roles & bits[b].bit)
+                json_array_append_new(roles, json_string(bits[b].name));
+        json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:o, s:I}", "method",
+                                               api_routes[i].method, "path", api_routes[i].pattern,
+                                               "public", api_routes[i].roles == API_PUBLIC, "roles",
+                                               roles, "max_body", (json_int_t)api_routes[i].max_body));
+    }
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}

@@ -1,13 +1,50 @@
 /* The one route table.  Data, not code: the dispatcher alone answers
- * 404/405/OPTIONS, and tests enumerate this table (e.g. to prove that every
- * object route hides foreign tenants). */
+ * 401/403/404/405/OPTIONS, and tests enumerate this table (GET
+ * /api/v1/routes) to prove that every object route hides foreign tenants and
+ * every restricted route refuses the wrong role. */
 #include "api.h"
+#include "api_auth.h"
 #include "api_handlers.h"
 
 #define KIB 1024
 #define MIB (1024 * 1024)
+#define GOV (API_CITY | API_DISTRICT | API_STREET)
+#define ADMINS (API_CITY | API_DISTRICT)
 
 const api_route api_routes[] = {
     {"GET", "/api/v1/version", api_version_get, API_PUBLIC, 0},
+    {"GET", "/api/v1/routes", api_routes_get, API_PUBLIC, 0},
+    {"POST", "/api/v1/auth/login", api_login, API_PUBLIC, 4 * KIB},
+    {"POST", "/api/v1/auth/logout", api_logout, API_ANY_USER, 1 * KIB},
+    {"GET", "/api/v1/auth/me", api_me, API_ANY_USER, 0},
+    {"POST", "/api/v1/auth/password", api_password_change, API_ANY_USER, 4 * KIB},
+    {"GET", "/api/v1/regions", api_regions_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/overview", api_overview_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/enterprises", api_enterprises_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises", api_enterprise_create, API_CITY | API_DISTRICT, 64 * KIB},
+    {"GET", "/api/v1/enterprises/export.csv", api_enterprises_export, GOV, 0},
+    {"POST", "/api/v1/enterprises/import", api_enterprises_import, API_CITY | API_DISTRICT, 8 * MIB},
+    {"GET", "/api/v1/enterprises/{id}", api_enterprise_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update, API_ANY_USER, 64 * KIB},
+    {"GET", "/api/v1/enterprises/{id}/points", api_points_by_enterprise, API_ANY_USER, 0},
+    {"GET", "/api/v1/enterprises/{id}/api-keys", api_apikeys_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create, API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke, API_DISTRICT | API_ENTERPRISE, 0},
+    {"GET", "/api/v1/points/{id}", api_point_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/points/{id}", api_point_update, API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/points/{id}/series", api_point_series, API_ANY_USER, 0},
+    {"GET", "/api/v1/accounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts", api_account_create, ADMINS | API_ENTERPRISE, 8 * KIB},
+    {"GET", "/api/v1/audit", api_audit_list, ADMINS, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
+
+void api_handlers_init(void)
+{
+    api_auth_init();
+    api_regions_init();
+    api_enterprises_init();
+    api_points_init();
+    api_overview_init();
+    api_accounts_init();
+}

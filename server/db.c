@@ -4,31 +4,44 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MAX_STMT_TABLES 32
 
+/* Tables are only ever appended; a connection prepares the tables it has
+ * not seen yet before its next statement, so a module may register after
+ * other threads connected (prepared statements outlive transactions). */
 static const db_stmt *stmt_tables[MAX_STMT_TABLES];
 static size_t stmt_table_len[MAX_STMT_TABLES];
-static size_t n_stmt_tables;
+static atomic_size_t n_stmt_tables;
+static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct db_conn {
     PGconn *pg;
     char *url;
     char *session_scope;
     int prepared;
+    size_t tables_prepared;
 };
 
 void db_register_statements(const db_stmt *stmts, size_t n)
 {
-    for (size_t i = 0; i < n_stmt_tables; i++)
-        if (stmt_tables[i] == stmts)
+    pthread_mutex_lock(&register_mu);
+    size_t count = atomic_load(&n_stmt_tables);
+    for (size_t i = 0; i < count; i++) {
+        if (stmt_tables[i] == stmts) {
+            pthread_mutex_unlock(&register_mu);
             return;
-    if (n_stmt_tables < MAX_STMT_TABLES) {
-        stmt_tables[n_stmt_tables] = stmts;
-        stmt_table_len[n_stmt_tables++] = n;
+        }
+    }
+    if (count < MAX_STMT_TABLES) {
+        stmt_tables[count] = stmts;
+        stmt_table_len[count] = n;
+        atomic_store(&n_stmt_tables, count + 1);
+        pthread_mutex_unlock(&register_mu);
     } else {
         LOG_CRIT("too many statement tables", "max=%d", MAX_STMT_TABLES);
         abort();
@@ -37,7 +50,8 @@ void db_register_statements(const db_stmt *stmts, size_t n)
 
 static int prepare_all(db_conn *c, char *err, size_t errlen)
 {
-    for (size_t t = 0; t < n_stmt_tables; t++) {
+    size_t count = atomic_load(&n_stmt_tables);
+    for (size_t t = c->tables_prepared; t < count; t++) {
         for (size_t i = 0; i < stmt_table_len[t]; i++) {
             const db_stmt *s = &stmt_tables[t][i];
             PGresult *r = PQprepare(c->pg, s->name, s->sql, 0, NULL);
@@ -49,6 +63,7 @@ static int prepare_all(db_conn *c, char *err, size_t errlen)
             }
             PQclear(r);
         }
+        c->tables_prepared = t + 1;
     }
     c->prepared = 1;
     return 0;
@@ -149,6 +164,7 @@ int db_ensure(db_conn *c)
         c->pg = NULL;
     }
     c->prepared = 0;
+    c->tables_prepared = 0;
     char err[512];
     if (open_pg(c, err, sizeof err) != 0) {
         LOG_WARN("database reconnect failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
@@ -188,6 +204,14 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
     if (!c->pg) {
         *st = DB_HARD;
         return NULL;
+    }
+    if (c->tables_prepared < atomic_load(&n_stmt_tables)) {
+        char err[512];
+        if (prepare_all(c, err, sizeof err) != 0) {
+            LOG_ERROR("late prepare failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+            *st = DB_HARD;
+            return NULL;
+        }
     }
     PGresult *r = PQexecPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
     ExecStatusType es = PQresultStatus(r);

@@ -1,0 +1,353 @@
+/* Monitoring points: list per enterprise with latest values, detail, limit
+ * changes (audited), latest values and time series with downsampling. */
+#include "api_auth.h"
+#include "api_handlers.h"
+#include "api_sql.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POINT_JSON                                                                                 \
+    "json_build_object('id', p.id, 'code', p.code, 'enterprise_id', p.enterprise_id, "             \
+    "'system_id', p.system_id, 'kind', p.kind, 'kind_name', k.name_zh, 'value_type', "             \
+    "k.value_type, 'name', p.name, 'unit', coalesce(nullif(p.unit, ''), k.unit), 'range_min', "    \
+    "p.range_min, 'range_max', p.range_max, 'param_class', p.param_class, 'limits', "              \
+    "json_build_object('high', p.limit_high, 'high_high', p.limit_high_high, 'low', "              \
+    "p.limit_low, 'low_low', p.limit_low_low, 'deadband', p.deadband, 'min_duration_s', "          \
+    "p.min_duration_s, 'rate_limit', p.rate_limit, 'rate_window_s', p.rate_window_s), "            \
+    "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', CASE WHEN "     \
+    "l.point_id IS NULL THEN NULL ELSE json_build_object('ts', l.collected_at, 'value', "          \
+    "l.value, 'quality', l.quality) END, 'online', coalesce(l.collected_at > now() - "             \
+    "make_interval(secs => 3 * p.expected_interval_s), false))"
+
+#define POINT_FROM                                                                                 \
+    " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
+    "k.code = p.kind LEFT JOIN point_latest l ON l.point_id = p.id "
+
+static const db_stmt statements[] = {
+    {"pts_by_enterprise",
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
+         "e") ") THEN coalesce((SELECT json_agg(" POINT_JSON " ORDER BY p.code)" POINT_FROM
+              "WHERE p.enterprise_id = $3::bigint AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
+    {"pts_get", "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
+    {"pts_series_raw",
+     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
+     "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
+     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM readings r JOIN enterprises e "
+     "ON e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz "
+     "AND r.collected_at < $5::timestamptz AND " SCOPE_ENT("e")},
+    {"pts_series_bucketed",
+     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
+     "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "
+     "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
+     "r.collected_at, timestamptz '2000-01-01') AS t, min(r.value) mn, max(r.value) mx, "
+     "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r JOIN enterprises e ON "
+     "e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz "
+     "AND r.collected_at < $5::timestamptz AND " SCOPE_ENT("e") " GROUP BY 1) b"},
+    {"pts_visible",
+     "SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "
+     "AND " SCOPE_ENT("e")},
+};
+
+typedef struct {
+    const char *p[6];
+    json_t *out;
+    const char *stmt;
+    int n;
+    int found;
+} ctx;
+
+static db_status run_json_tx(api_req *r, db_conn *c, void *arg)
+{
+    ctx *x = arg;
+    (void)r;
+    db_status st;
+    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
+    return st;
+}
+
+static int reply_or_404(api_req *r, ctx *x, const char *what)
+{
+    db_status st = api_tx(r, run_json_tx, x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!x->out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, x->out);
+}
+
+int api_points_by_enterprise(api_req *r)
+{
+    char kind[16], id[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    if (api_parse_id(api_req_param(r, "id")) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_by_enterprise", 3, 0};
+    db_status st = api_tx(r, run_json_tx, &x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!x.out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out));
+}
+
+int api_point_get(api_req *r)
+{
+    char kind[16], id[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    if (api_parse_id(api_req_param(r, "id")) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
+    ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_get", 3, 0};
+    return reply_or_404(r, &x, "point");
+}
+
+/* Accepts RFC 3339 or epoch milliseconds. */
+static int parse_time(const char *s, time_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    long long ms = strtoll(s, &end, 10);
+    if (*end == '\0') {
+        *out = (time_t)(ms / 1000);
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return -1;
+    while (*rest == '.' || (*rest >= '0' && *rest <= '9'))
+        rest++;
+    long off = 0;
+    if (*rest == 'Z' || *rest == 'z') {
+        rest++;
+    } else if (*rest == '+' || *rest == '-') {
+        int hh, mm;
+        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -1;
+        off = (hh * 60 + mm) * 60 * (*rest == '+' ? 1 : -1);
+        rest += 6;
+    } else {
+        return -1;
+    }
+    if (*rest)
+        return -1;
+    *out = timegm(&tm) - off;
+    return 0;
+}
+
+int api_point_series(api_req *r)
+{
+    char kind[16], id[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    if (api_parse_id(api_req_param(r, "id")) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
+    time_t now = time(NULL), from = now - 86400, to = now + 60;
+    const char *qf = api_req_query(r, "from"), *qt = api_req_query(r, "to");
+    if ((qf && parse_time(qf, &from) != 0) || (qt && parse_time(qt, &to) != 0))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "from/to must be RFC 3339 with offset or epoch milliseconds");
+    if (to <= from || to - from > 400L * 86400)
+        return api_reply_error(r, API_E_BAD_REQUEST, "the range must be positive and at most 400 days");
+    long bucket = 0;
+    const char *qb = api_req_query(r, "bucket");
+    if (qb) {
+        bucket = strtol(qb, NULL, 10);
+        if (bucket < 0 || bucket > 86400 * 7)
+            return api_reply_error(r, API_E_BAD_REQUEST, "bucket is seconds, 0..604800");
+    } else if (to - from > 6 * 3600) {
+        /* about 500 points for any range: what a chart can show */
+        bucket = (long)(to - from) / 500;
+        static const long steps[] = {60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400};
+        long b = 86400;
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+            if (steps[i] >= bucket) {
+                b = steps[i];
+                break;
+            }
+        bucket = b;
+    }
+    char f[32], t[32], b[24];
+    struct tm tm;
+    gmtime_r(&from, &tm);
+    strftime(f, sizeof f, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&to, &tm);
+    strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(b, sizeof b, "%ld", bucket);
+    ctx vis = {{kind, id, api_req_param(r, "id")}, NULL, "pts_get", 3, 0};
+    db_status st = api_tx(r, run_json_tx, &vis);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!vis.out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
+    ctx x = {{kind, id, api_req_param(r, "id"), f, t, b}, NULL,
+             bucket ? "pts_series_bucketed" : "pts_series_raw", bucket ? 6 : 5, 0};
+    st = api_tx(r, run_json_tx, &x);
+    if (st != DB_OK) {
+        json_decref(vis.out);
+        return api_reply_db(r, st);
+    }
+    json_t *out = x.out ? x.out : json_object();
+    json_object_set_new(out, "point", vis.out);
+    json_object_set_new(out, "from", json_string(f));
+    json_object_set_new(out, "to", json_string(t));
+    return api_reply_json(r, 200, out);
+}
+
+/* ---- limit changes ------------------------------------------------------ */
+
+static const char *const limit_fields[] = {
+    "name",           "limit_high",    "limit_high_high",     "limit_low",
+    "limit_low_low",  "deadband",      "min_duration_s",      "rate_limit",
+    "rate_window_s",  "range_min",     "range_max",           "expected_interval_s",
+    "enabled",        "param_class",
+};
+#define N_LIMIT_FIELDS (sizeof limit_fields / sizeof limit_fields[0])
+
+typedef struct {
+    json_t *body;
+    long long id;
+    char *vals[N_LIMIT_FIELDS];
+    char sql[2048];
+    int n;
+    int found;
+    char why[256];
+    json_t *before;
+} upd_ctx;
+
+static db_status update_tx(api_req *r, db_conn *c, void *arg)
+{
+    upd_ctx *x = arg;
+    char kind[16], sid[24], pid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    snprintf(pid, sizeof pid, "%lld", x->id);
+    const char *vp[3] = {kind, sid, pid};
+    db_status st;
+    x->before = api_db_json(c, "pts_get", 3, vp, &st);
+    if (st != DB_OK || !x->before)
+        return st;
+    const char *params[3 + N_LIMIT_FIELDS];
+    params[0] = kind;
+    params[1] = sid;
+    params[2] = pid;
+    for (int i = 0; i < x->n; i++)
+        params[3 + i] = x->vals[i];
+    char sql[3072];
+    snprintf(sql, sizeof sql,
+             "UPDATE points p SET %s enabled = p.enabled FROM enterprises e WHERE e.id = "
+             "p.enterprise_id AND p.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING p.id",
+             x->sql);
+    PGresult *res = PQexecParams(db_pg(c), sql, 3 + x->n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        st = db_classify(c, res);
+        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(x->why, sizeof x->why, "%s", m ? m : "update failed");
+        PQclear(res);
+        return st;
+    }
+    x->found = PQntuples(res) == 1;
+    PQclear(res);
+    return DB_OK;
+}
+
+int api_point_update(api_req *r)
+{
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    upd_ctx x = {.body = body, .id = api_parse_id(api_req_param(r, "id"))};
+    if (x.id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
+    if (api_req_caller(r)->kind == API_SCOPE_ENTERPRISE || api_req_caller(r)->kind == API_SCOPE_STREET)
+        return api_reply_error(r, API_E_FORBIDDEN, "alarm limits are set by the district");
+    if (api_json_strict(r, body, limit_fields, N_LIMIT_FIELDS) != 0)
+        return 0;
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(body, key, v)
+    {
+        char buf[64];
+        const char *cast = "::float8";
+        if (strcmp(key, "enabled") == 0) {
+            if (!json_is_boolean(v)) {
+                rc = api_reply_error(r, API_E_BAD_REQUEST, "enabled must be true or false");
+                goto out;
+            }
+            snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+            cast = "::boolean";
+        } else if (strcmp(key, "name") == 0 || strcmp(key, "param_class") == 0) {
+            if (!json_is_string(v) || json_string_length(v) > 100) {
+                rc = api_reply_error(r, API_E_BAD_REQUEST, "%s must be a short string", key);
+                goto out;
+            }
+            x.vals[x.n] = strdup(json_string_value(v));
+            cast = "";
+            goto add;
+        } else if (json_is_null(v)) {
+            x.vals[x.n] = NULL;
+            if (strcmp(key, "deadband") == 0 || strstr(key, "_s")) {
+                rc = api_reply_error(r, API_E_BAD_REQUEST, "%s cannot be null", key);
+                goto out;
+            }
+            goto add;
+        } else if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            rc = api_reply_error(r, API_E_BAD_REQUEST, "%s must be a number or null", key);
+            goto out;
+        } else {
+            if (strstr(key, "_s") && key[strlen(key) - 1] == 's' && key[strlen(key) - 2] == '_') {
+                if (!json_is_integer(v)) {
+                    rc = api_reply_error(r, API_E_BAD_REQUEST, "%s must be whole seconds", key);
+                    goto out;
+                }
+                cast = "::int";
+            }
+            snprintf(buf, sizeof buf, "%.10g", json_number_value(v));
+        }
+        x.vals[x.n] = strdup(buf);
+    add:;
+        size_t l = strlen(x.sql);
+        snprintf(x.sql + l, sizeof x.sql - l, "%s = $%d%s, ", key, x.n + 4, cast);
+        x.n++;
+    }
+    if (x.n == 0) {
+        rc = api_reply_error(r, API_E_BAD_REQUEST, "nothing to change");
+        goto out;
+    }
+    db_status st = api_tx(r, update_tx, &x);
+    char obj[48];
+    snprintf(obj, sizeof obj, "point:%lld", x.id);
+    if (st == DB_OK && (!x.before || !x.found)) {
+        rc = api_reply_error(r, API_E_NOT_FOUND, "no such point");
+        goto out;
+    }
+    if (st != DB_OK) {
+        api_audit(r, "point_limits_update", obj, "failed", x.why);
+        rc = st == DB_BAD ? api_reply_error(r, API_E_UNPROCESSABLE, "%s", x.why)
+                          : api_reply_db(r, st);
+        goto out;
+    }
+    {
+        /* the audit record keeps before and after: limits decide alarms */
+        json_t *detail = json_pack("{s:O, s:O}", "before", json_object_get(x.before, "limits"),
+                                   "change", body);
+        char *d = json_dumps(detail, JSON_COMPACT);
+        api_audit(r, "point_limits_update", obj, "ok", d);
+        free(d);
+        json_decref(detail);
+    }
+    rc = api_point_get(r);
+out:
+    for (int i = 0; i < x.n; i++)
+        free(x.vals[i]);
+    json_decref(x.before);
+    return rc;
+}
+
+void api_points_init(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}

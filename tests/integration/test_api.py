@@ -1,0 +1,438 @@
+"""REST API and accounts: authentication, lockout, the scope matrix generated
+from the route table, row-level security alone, mass assignment, CSV import
+and export, secrets at rest."""
+import csv
+import io
+import json
+import subprocess
+import time
+import uuid
+
+import dwtest as t
+import fixtures
+
+PW = "Dust-Watch-2026!"
+
+
+def admin(db, *args, password=PW):
+    r = subprocess.run([t.BIN, "admin", *args, "--password-stdin"], input=password + "\n",
+                       env=db.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+class City:
+    """Fixture city plus one account per scope and a logged-in token each."""
+
+    def __init__(self, **cfg):
+        self.db = t.Database()
+        self.ents = fixtures.make_city(self.db)
+        codes = list(self.ents)
+        self.a1, self.a2, self.b1 = (self.ents[c] for c in codes)
+        accounts = [
+            ("city.admin", "city_admin", "--region", "310000"),
+            ("baoshan.admin", "district_admin", "--region", "310113"),
+            ("baoshan.staff", "district_staff", "--region", "310113"),
+            ("jiading.admin", "district_admin", "--region", "310114"),
+            ("luodian.staff", "street_staff", "--region", "310113103"),
+            ("nanxiang.staff", "street_staff", "--region", "310114102"),
+            ("a1.manager", "enterprise_manager", "--enterprise", self.a1["code"]),
+            ("a2.manager", "enterprise_manager", "--enterprise", self.a2["code"]),
+            ("b1.manager", "enterprise_manager", "--enterprise", self.b1["code"]),
+        ]
+        for user, role, flag, scope in accounts:
+            admin(self.db, "create-account", "--username", user, "--role", role, flag, scope)
+        self.srv = t.Server(self.db, **cfg)
+        self.tokens = {user: self.login(user) for user, *_ in accounts}
+
+    def login(self, user, pw=PW):
+        st, hdr, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": pw})
+        assert st == 200, (user, st, body)
+        assert "HttpOnly" in hdr.get("set-cookie", "") and "SameSite=Strict" in hdr["set-cookie"]
+        return body["token"]
+
+    def call(self, user, method, path, body=None, headers=None):
+        h = {"Authorization": "Bearer " + self.tokens[user]} if user else {}
+        h.update(headers or {})
+        return self.srv.api(method, path, body, h)
+
+    def close(self):
+        try:
+            assert self.srv.stop() == 0, self.srv.logtext()
+        finally:
+            self.db.drop()
+
+
+def test_login_lockout_and_generic_messages():
+    c = City(lockout_threshold=5, lockout_duration_s=3)
+    try:
+        bad_user = c.srv.api("POST", "/api/v1/auth/login", {"username": "nobody.here", "password": "x"})
+        bad_pw = c.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": "wrong"})
+        assert bad_user[0] == bad_pw[0] == 401
+        assert bad_user[2] == bad_pw[2], "no user enumeration through messages"
+        for _ in range(4):
+            c.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": "wrong"})
+        locked = c.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": PW})
+        assert locked[0] == 401 and locked[2] == bad_pw[2], locked
+        time.sleep(3.5)
+        assert c.login("a1.manager")
+        rows = c.db.sql("SELECT action, result FROM audit_log WHERE username = 'a1.manager' ORDER BY id")
+        assert ["lockout", "locked"] in rows and ["login", "locked"] in rows and rows[-1] == ["login", "ok"], rows
+        st, _, body = c.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": PW, "role": "city_admin"})
+        assert st == 400 and body["code"] == "unknown_field"
+        # sessions: me, logout, the token is dead afterwards
+        st, _, me = c.call("a1.manager", "GET", "/api/v1/auth/me")
+        assert st == 200 and me["role"] == "enterprise_manager" and me["scope"]["kind"] == "enterprise", me
+        assert c.call("a1.manager", "POST", "/api/v1/auth/logout")[0] == 200
+        assert c.call("a1.manager", "GET", "/api/v1/auth/me")[0] == 401
+        assert c.call(None, "GET", "/api/v1/overview")[0] == 401
+    finally:
+        c.close()
+
+
+def test_idle_session_expires():
+    c = City(session_idle_timeout_s=2)
+    try:
+        assert c.call("baoshan.staff", "GET", "/api/v1/overview")[0] == 200
+        time.sleep(2.5)
+        assert c.call("baoshan.staff", "GET", "/api/v1/overview")[0] == 401
+    finally:
+        c.close()
+
+
+def test_password_change_and_policy():
+    c = City()
+    try:
+        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                          {"current_password": PW, "new_password": "short"})
+        assert st == 422 and b["code"] == "password_policy", b
+        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                          {"current_password": "nope", "new_password": "Another-Good-Pass-99"})
+        assert st == 401
+        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                          {"current_password": PW, "new_password": "Another-Good-Pass-99"})
+        assert st == 200, b
+        assert c.login("a2.manager", "Another-Good-Pass-99")
+        h = c.db.scalar("SELECT password_hash FROM accounts WHERE username = 'a2.manager'")
+        assert h.startswith("$argon2id$") and "m=65536" in h and "t=2" in h, h
+    finally:
+        c.close()
+
+
+# Which object a path parameter names, per route: the test fails when a new
+# route appears without a rule here.
+OBJECT_ROUTES = {
+    "/api/v1/enterprises/{id}": "enterprise",
+    "/api/v1/enterprises/{id}/points": "enterprise",
+    "/api/v1/enterprises/{id}/api-keys": "enterprise",
+    "/api/v1/api-keys/{id}": "api_key",
+    "/api/v1/points/{id}": "point",
+    "/api/v1/points/{id}/series": "point",
+}
+BODIES = {
+    ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
+    ("POST", "/api/v1/enterprises/{id}/api-keys"): {"label": "probe"},
+    ("PATCH", "/api/v1/points/{id}"): {"limit_high": 71},
+}
+
+
+def tables_fingerprint(db):
+    return db.scalar("SELECT md5(string_agg(x, ',')) FROM (SELECT (SELECT md5(string_agg(e::text, ',' ORDER BY id)) FROM enterprises e) "
+                     "|| (SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM points p) "
+                     "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM api_keys k), '') AS x) s")
+
+
+def scope_matrix(c):
+    st, _, routes = c.srv.api("GET", "/api/v1/routes")
+    assert st == 200
+    key_a1 = c.call("a1.manager", "POST", f"/api/v1/enterprises/{c.a1['id']}/api-keys", {"label": "a1"})[2]["id"]
+    key_b1 = c.call("b1.manager", "POST", f"/api/v1/enterprises/{c.b1['id']}/api-keys", {"label": "b1"})[2]["id"]
+    objects = {
+        "a1": {"enterprise": c.a1["id"], "point": c.a1["points"]["hopper_temp"][1], "api_key": key_a1},
+        "a2": {"enterprise": c.a2["id"], "point": c.a2["points"]["hopper_temp"][1], "api_key": None},
+        "b1": {"enterprise": c.b1["id"], "point": c.b1["points"]["hopper_temp"][1], "api_key": key_b1},
+    }
+    # caller -> owners whose objects are foreign to it
+    pairs = [("a1.manager", "a2"), ("a1.manager", "b1"), ("baoshan.admin", "b1"), ("baoshan.staff", "b1"),
+             ("jiading.admin", "a1"), ("luodian.staff", "b1"), ("nanxiang.staff", "a1"), ("b1.manager", "a1")]
+    before = tables_fingerprint(c.db)
+    checked = 0
+    for route in routes["items"]:
+        path = route["path"]
+        if "{" not in path:
+            continue
+        assert path in OBJECT_ROUTES, f"route {route['method']} {path} has no scope rule in the test"
+        kind = OBJECT_ROUTES[path]
+        for caller, owner in pairs:
+            obj = objects[owner][kind]
+            if obj is None:
+                continue
+            url = path.replace("{id}", str(obj))
+            body = BODIES.get((route["method"], path))
+            st, _, resp = c.call(caller, route["method"], url, body)
+            role = c.call(caller, "GET", "/api/v1/auth/me")[2]["scope"]["kind"]
+            allowed = role in route["roles"]
+            expect = 404 if allowed else 403
+            assert st == expect, (caller, route["method"], url, st, resp)
+            checked += 1
+    assert tables_fingerprint(c.db) == before, "a foreign object changed"
+    return checked
+
+
+def test_scope_matrix_from_route_table():
+    c = City()
+    try:
+        n = scope_matrix(c)
+        assert n >= 40, n
+        # in-scope access works, so the 404s above are about scope, not breakage
+        assert c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}")[0] == 200
+        assert c.call("baoshan.staff", "GET", f"/api/v1/points/{c.a2['points']['hopper_temp'][1]}")[0] == 200
+        assert c.call("luodian.staff", "GET", f"/api/v1/enterprises/{c.a2['id']}/points")[0] == 200
+        assert c.call("city.admin", "GET", f"/api/v1/enterprises/{c.b1['id']}")[0] == 200
+    finally:
+        c.close()
+
+
+def test_rls_holds_without_the_app_filter():
+    c = City(test_disable_app_scope=1)
+    try:
+        n = scope_matrix(c)
+        assert n >= 40
+        for user, expect in [("baoshan.admin", {c.a1["id"], c.a2["id"]}), ("a1.manager", {c.a1["id"]}),
+                             ("nanxiang.staff", {c.b1["id"]})]:
+            items = c.call(user, "GET", "/api/v1/enterprises")[2]["items"]
+            assert {e["id"] for e in items} == expect, (user, items)
+        # no scope at all: nothing
+        assert c.db.scalar("SELECT count(*) FROM enterprises", user="dw_server") == "0"
+        assert c.db.scalar("SELECT count(*) FROM points", user="dw_server") == "0"
+    finally:
+        c.close()
+
+
+def test_every_tenant_table_has_forced_rls():
+    db = t.Database()
+    try:
+        rows = db.sql("""SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                                (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+                         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+                         WHERE a.attname = 'enterprise_id' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                           AND c.relnamespace = 'public'::regnamespace""")
+        assert len(rows) >= 10, rows
+        bad = [r for r in rows if r[1] != "t" or r[2] != "t" or r[3] == "0"]
+        assert not bad, f"tables without forced row-level security: {bad}"
+        for tbl in ("enterprises", "accounts"):
+            assert db.sql(f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{tbl}'") == [["t", "t"]]
+    finally:
+        db.drop()
+
+
+def test_lists_only_in_scope_and_forged_filters_return_nothing():
+    c = City()
+    try:
+        ids = lambda u, q="": {e["id"] for e in c.call(u, "GET", "/api/v1/enterprises" + q)[2]["items"]}
+        assert ids("city.admin") == {c.a1["id"], c.a2["id"], c.b1["id"]}
+        assert ids("baoshan.staff") == {c.a1["id"], c.a2["id"]}
+        assert ids("baoshan.staff", "?district=310114") == set()
+        assert ids("a1.manager", "?q=" + c.a2["code"]) == set()
+        assert ids("luodian.staff") == {c.a1["id"], c.a2["id"]}
+        ov = c.call("baoshan.staff", "GET", "/api/v1/overview")[2]
+        assert ov["enterprises"] == 2 and ov["points"] == 6, ov
+        regions = {r["code"] for r in c.call("nanxiang.staff", "GET", "/api/v1/regions")[2]["items"]}
+        assert regions == {"310114102"}, regions
+        # function-level: enterprise and street accounts may not use district-only routes
+        for user in ("a1.manager", "luodian.staff"):
+            st, _, b = c.call(user, "POST", "/api/v1/enterprises", {"code": "X"})
+            assert st == 403, (user, st, b)
+        assert c.call("a1.manager", "GET", "/api/v1/enterprises/export.csv")[0] == 403
+        assert c.call("a1.manager", "GET", "/api/v1/audit")[0] == 403
+    finally:
+        c.close()
+
+
+def test_mass_assignment_and_contacts_only_for_enterprises():
+    c = City()
+    try:
+        url = f"/api/v1/enterprises/{c.a1['id']}"
+        before = tables_fingerprint(c.db)
+        for extra in ({"district_id": 2}, {"role": "city_admin"}, {"risk_grade": "blue"}, {"enterprise_id": 3}):
+            st, _, b = c.call("a1.manager", "PATCH", url, dict(principal_name="李四", **extra))
+            assert st == 400 and b["code"] == "unknown_field", (extra, st, b)
+        st, _, b = c.call("a1.manager", "PATCH", url, {"name": "改名"})
+        assert st == 403, (st, b)
+        assert tables_fingerprint(c.db) == before
+        st, _, b = c.call("a1.manager", "PATCH", url, {"safety_manager_phone": "021-5555 0101"})
+        assert st == 200 and b["enterprise"]["safety_manager_phone"] == "021-5555 0101", b
+        st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["aluminium", "magnesium"], "dust_workers": 42,
+                                                          "building_storeys": "multi", "status": "overhaul"})
+        assert st == 200 and b["enterprise"]["dust_workers"] == 42, b
+        st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["unobtainium"]})
+        assert st == 422, (st, b)
+        # point limits: district only, audited with before/after
+        pid = c.a1["points"]["hopper_temp"][1]
+        assert c.call("a1.manager", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65})[0] == 403
+        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65, "limit_high_high": 75})
+        assert st == 200 and b["limits"]["high"] == 65, b
+        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 90, "limit_high_high": 75})
+        assert st == 422, (st, b)
+        audit = c.db.sql("SELECT result, detail FROM audit_log WHERE action = 'point_limits_update' ORDER BY id")
+        assert audit[0][0] == "ok" and '"before"' in audit[0][1] and audit[1][0] == "failed", audit
+        # create: a district creates inside itself only
+        new = {"code": "310113000099", "uscc": "91310113MA1G000099", "name": "上海新建粉体有限公司",
+               "street": "310113103", "dust_kinds": ["wood"]}
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises", new)
+        assert st == 201, b
+        st, _, b = c.call("jiading.admin", "POST", "/api/v1/enterprises",
+                          dict(new, code="310113000098", uscc="91310113MA1G000098", district="310113"))
+        assert st == 422, (st, b)
+    finally:
+        c.close()
+
+
+def test_sql_injection_strings_change_nothing():
+    c = City()
+    try:
+        before = tables_fingerprint(c.db)
+        payloads = ["' OR '1'='1", "1; DROP TABLE enterprises; --", "$$; SELECT 1; $$", "\\' UNION SELECT * FROM accounts --",
+                    "%' OR 1=1 --", "1) OR (1=1"]
+        for p in payloads:
+            q = urllib_quote(p)
+            for path in (f"/api/v1/enterprises?q={q}", f"/api/v1/enterprises?district={q}", f"/api/v1/enterprises/{q}",
+                         f"/api/v1/points/{q}/series", f"/api/v1/audit?action={q}"):
+                st, _, b = c.call("city.admin", "GET", path)
+                assert st in (200, 400, 404), (path, st, b)
+            st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/enterprises/{c.a1['id']}", {"address": p})
+            assert st == 200 and b["enterprise"]["address"] == p
+            st, _, b = c.srv.api("POST", "/api/v1/auth/login", {"username": p, "password": p})
+            assert st == 401
+        assert c.db.scalar("SELECT count(*) FROM enterprises") == "3"
+    finally:
+        c.close()
+
+
+def urllib_quote(s):
+    import urllib.parse
+    return urllib.parse.quote(s, safe="")
+
+
+def test_api_keys_hashed_and_revocable():
+    c = City()
+    try:
+        st, _, k = c.call("a1.manager", "POST", f"/api/v1/enterprises/{c.a1['id']}/api-keys", {"label": "erp"})
+        assert st == 201 and k["key"].startswith("dwk_") and len(k["key"]) >= 40, k
+        h = {"X-Api-Key": k["key"]}
+        st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, h)
+        assert st == 200 and me["scope"]["id"] == c.a1["id"], me
+        assert c.srv.api("GET", f"/api/v1/enterprises/{c.a2['id']}", None, h)[0] == 404
+        listing = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/api-keys")[2]["items"]
+        assert listing and "key" not in listing[0] and listing[0]["prefix"] == k["key"][:12]
+        token = c.tokens["baoshan.staff"]
+        dump = subprocess.run([t.PGBIN + "/pg_dump", "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", c.db.name],
+                              capture_output=True, text=True).stdout
+        assert k["key"] not in dump and token not in dump and PW not in dump
+        assert c.call("a1.manager", "DELETE", f"/api/v1/api-keys/{k['id']}")[0] == 200
+        t0 = time.time()
+        assert c.srv.api("GET", "/api/v1/auth/me", None, h)[0] == 401
+        assert time.time() - t0 < 1.0
+    finally:
+        c.close()
+
+
+def test_accounts_assignment_rules():
+    c = City()
+    try:
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                          {"username": "luodian.new", "role": "street_staff", "region": "310113103"})
+        assert st == 201 and len(b["initial_password"]) >= 12, b
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                          {"username": "nanxiang.new", "role": "street_staff", "region": "310114102"})
+        assert st == 422, (st, b)
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                          {"username": "sneaky.city", "role": "city_admin"})
+        assert st == 403
+        st, _, b = c.call("a1.manager", "POST", "/api/v1/accounts",
+                          {"username": "a1.worker", "role": "enterprise_staff"})
+        assert st == 201, b
+        st, _, b = c.call("city.admin", "POST", "/api/v1/accounts",
+                          {"username": "jiading.staff2", "role": "district_staff", "region": "310114", "password": "Good-Enough-Pass-42"})
+        assert st == 201, b
+        users = {a["username"] for a in c.call("baoshan.admin", "GET", "/api/v1/accounts")[2]["items"]}
+        assert "luodian.new" in users and "jiading.admin" not in users and "b1.manager" not in users, users
+        assert c.call("baoshan.staff", "GET", "/api/v1/accounts")[0] == 403
+    finally:
+        c.close()
+
+
+def test_csv_export_import_round_trip_and_refusal():
+    c = City()
+    try:
+        st, hdr, raw = c.call("baoshan.staff", "GET", "/api/v1/enterprises/export.csv")
+        assert st == 200 and raw.startswith(b"\xef\xbb\xbf") and "text/csv" in hdr["content-type"]
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        assert rows[0][0] == "统一社会信用代码" and len(rows) == 3, rows
+        # round trip: change one cell, add one row, import as a whole
+        rows[1][10] = "王五"
+        new = list(rows[1])
+        new[0], new[1], new[2] = "91310113MA1G000077", "310113000077", "上海导入测试木业有限公司"
+        rows.append(new)
+        out = io.StringIO()
+        csv.writer(out).writerows(rows)
+        body = "\ufeff" + out.getvalue()
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", body.encode(),
+                          {"Content-Type": "text/csv"})
+        assert st == 200 and b["created"] == 1 and b["updated"] == 2, b
+        assert c.db.scalar("SELECT principal_name FROM enterprises WHERE uscc = '%s'" % rows[1][0]) == "王五"
+        # a table with bad rows is refused whole, with a per-row report
+        bad = [list(r) for r in rows]
+        bad[1][10] = "赵六"
+        bad[2][15] = "many"
+        bad.append(list(new))
+        bad[-1][0], bad[-1][1] = "91310113MA1G000066", "bad code!"
+        out = io.StringIO()
+        csv.writer(out).writerows(bad)
+        before = tables_fingerprint(c.db)
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", out.getvalue().encode(),
+                          {"Content-Type": "text/csv"})
+        assert st == 422 and b["imported"] == 0 and {e["row"] for e in b["errors"]} >= {3}, b
+        assert tables_fingerprint(c.db) == before, "nothing half-imported"
+    finally:
+        c.close()
+
+
+def test_series_and_points():
+    c = City()
+    try:
+        import datetime as dt
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        body = {"readings": [{"point": c.a1["points"]["hopper_temp"][0],
+                              "ts": (now - dt.timedelta(minutes=i)).isoformat(), "value": 30 + i % 5}
+                             for i in range(300)]}
+        assert c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": c.a1["api_key"]})[0] == 200
+        pid = c.a1["points"]["hopper_temp"][1]
+        st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(hours=2)).isoformat())}")
+        assert st == 200 and s["bucket_s"] == 0 and len(s["items"]) == 120, (st, len(s.get("items", [])))
+        st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(days=2)).isoformat())}")
+        assert st == 200 and s["bucket_s"] > 0 and sum(b[4] for b in s["items"]) == 300, s
+        st, _, pts = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/points")
+        hp = [p for p in pts["items"] if p["kind"] == "hopper_temp"][0]
+        assert hp["latest"]["value"] == 30 and hp["online"] is True, hp
+        assert c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from=yesterday")[0] == 400
+    finally:
+        c.close()
+
+
+if __name__ == "__main__":
+    t.run([
+        test_login_lockout_and_generic_messages,
+        test_idle_session_expires,
+        test_password_change_and_policy,
+        test_scope_matrix_from_route_table,
+        test_rls_holds_without_the_app_filter,
+        test_every_tenant_table_has_forced_rls,
+        test_lists_only_in_scope_and_forged_filters_return_nothing,
+        test_mass_assignment_and_contacts_only_for_enterprises,
+        test_sql_injection_strings_change_nothing,
+        test_api_keys_hashed_and_revocable,
+        test_accounts_assignment_rules,
+        test_csv_export_import_round_trip_and_refusal,
+        test_series_and_points,
+    ])

@@ -84,12 +84,40 @@ q -f "$tmp/seed.sql" >/dev/null
 mv "$tmp/fleet.json" "$fleet"
 
 # ---------------------------------------------------------------------------
-# DEMO ACCOUNTS — reserved.  A later step adds the demo log-ins here through
-# `"$bin" admin create-account ...` (city/district/street/enterprise roles)
-# and lists them in "$dir/demo-accounts.txt" (run-local.sh prints that file).
-# Nothing is called yet, whether or not `admin` exists in this build.
+# DEMO ACCOUNTS: one log-in per role, created through `"$bin" admin
+# create-account` (so policy, hashing and the audit trail are the real ones)
+# and listed in "$dir/demo-accounts.txt" (mode 0600; run-local.sh prints it).
+# The passwords are fixed and public (deploy/README.md lists them): a demo
+# database must never hold real data.  Accounts that already exist are left
+# alone.  Street and enterprise scope: 罗店镇 and its first enterprise.
 if "$bin" admin --help 2>/dev/null | grep -q 'create-account'; then
-    : # demo accounts go here
+    # accounts and enterprises force row-level security even for the owner
+    qs() { q -c "SET dw.scope = 'system'" -c "$1"; }
+    demo_street=310113101
+    demo_ent=$(qs "SELECT e.code FROM enterprises e JOIN regions s ON s.id = e.street_id
+                   WHERE s.code = '$demo_street' ORDER BY e.code LIMIT 1")
+    accounts_file=$dir/demo-accounts.txt
+    printf '%-16s %-19s %-26s %s\n' username role scope password >"$accounts_file.tmp"
+    while read -r user role scope_opt scope pw; do
+        [ -n "$scope" ] || continue
+        if [ "$(qs "SELECT count(*) FROM accounts WHERE username = '$user'")" != 0 ]; then
+            pw="(existed already; password unchanged)"
+        elif ! printf '%s\n' "$pw" | "$bin" admin create-account --username "$user" --role "$role" \
+                "$scope_opt" "$scope" --display-name "demo $role" --password-stdin >/dev/null; then
+            echo "demo-seed: could not create demo account $user" >&2
+            pw="(NOT created)"
+        fi
+        printf '%-16s %-19s %-26s %s\n' "$user" "$role" "${scope_opt#--} $scope" "$pw" >>"$accounts_file.tmp"
+    done <<ACCOUNTS
+city.admin     city_admin          --region     310000         Huangpu#River2026
+city.staff     city_staff          --region     310000         Bund#Lights2026
+baoshan.admin  district_admin      --region     310113         Wusong#Port2026
+baoshan.staff  district_staff      --region     310113         Paotai#Bay2026
+luodian.staff  street_staff        --region     $demo_street      Meilan#Lake2026
+ent.manager    enterprise_manager  --enterprise $demo_ent   Dust#Filter2026
+ent.staff      enterprise_staff    --enterprise $demo_ent   Spark#Guard2026
+ACCOUNTS
+    mv "$accounts_file.tmp" "$accounts_file"
 fi
 # ---------------------------------------------------------------------------
 

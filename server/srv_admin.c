@@ -158,6 +158,17 @@ static int audit(PGconn *pg, const char *action, const char *object, const char 
     return r ? 0 : -1;
 }
 
+/* "<detail> reason=\"<why>\"" with the double quotes of why made single, so
+ * the detail stays one key=value list */
+static void audit_reason(char *out, size_t outlen, const char *detail, const char *why)
+{
+    snprintf(out, outlen, "%s reason=\"%s\"", detail, why);
+    size_t len = strlen(out);
+    for (size_t i = strlen(detail) + 9; i + 1 < len; i++)
+        if (out[i] == '"')
+            out[i] = '\'';
+}
+
 static PGconn *admin_connect(void)
 {
     const char *url =
@@ -389,7 +400,7 @@ static int cmd_create_account(PGconn *pg, const admin_args *a)
         rollback(pg);
         fprintf(stderr, "dustwatch admin: account refused: %s\n", why);
         char d2[900];
-        snprintf(d2, sizeof d2, "%s reason=\"%s\"", detail, why);
+        audit_reason(d2, sizeof d2, detail, why);
         (void)audit(pg, "account.create", object, "failed", d2);
         goto out;
     }
@@ -662,7 +673,7 @@ static int cmd_create_credential(PGconn *pg, const admin_args *a)
         rollback(pg);
         fprintf(stderr, "dustwatch admin: credential refused: %s\n", why);
         char d2[900];
-        snprintf(d2, sizeof d2, "%s reason=\"%s\"", detail, why);
+        audit_reason(d2, sizeof d2, detail, why);
         (void)audit(pg, "credential.create", object, "failed", d2);
         goto out;
     }

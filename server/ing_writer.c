@@ -1,5 +1,6 @@
 #include "ing_writer.h"
 
+#include "alarm_rules.h"
 #include "db.h"
 #include "ing_crypto.h"
 #include "ing_hebei.h"
@@ -791,6 +792,10 @@ static db_status write_items(db_conn *c, wjob *w, sbuf *a, sbuf *b, sbuf *d, sbu
             PQclear(r);
         }
     }
+    /* alarms commit with the readings that raised them, or not at all */
+    st = alarm_apply_batch(c, w->enterprise_id, bt, w->point_ids, w->server_code, now_us());
+    if (st != DB_OK)
+        return st;
     w->duplicate = valid - w->accepted;
     return DB_OK;
 }
@@ -805,6 +810,7 @@ static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
     db_status st;
+    alarm_pub_reset(); /* a retried attempt must not publish the failed one's alarms */
     for (size_t j = 0; j < g->n; j++) {
         wjob *w = &g->ws[j];
         if (w->finished)
@@ -946,9 +952,10 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
             db_status s1 = db_run_tx(c, NULL, write_group, &one);
             for (int b = 0; b < 6; b++)
                 free(one.bufs[b].p);
-            if (s1 == DB_OK)
+            if (s1 == DB_OK) {
                 publish(&ws[j]);
-            else if (s1 == DB_BAD)
+                alarm_pub_flush();
+            } else if (s1 == DB_BAD)
                 fail_job(ws[j].job, 422, "unprocessable", "the batch breaks a database rule",
                          "see the server log for the request id");
             else
@@ -965,6 +972,8 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
         else
             fail_db(ws[j].job);
     }
+    if (st == DB_OK)
+        alarm_pub_flush();
     if (st == DB_HARD || !db_ok)
         srv_health_poke();
     PQclear(points);
@@ -1041,6 +1050,7 @@ int ing_writer_start(struct event_base *base, ing_done_fn done, int n_writers)
     if (ing_crypto_init() != 0)
         return -1;
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    alarm_register_statements();
     Q.done_fn = done;
     Q.done_ev = event_new(base, -1, 0, on_done, NULL);
     if (!Q.done_ev)

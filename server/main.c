@@ -1,5 +1,6 @@
 /* dustwatch: one binary, subcommands. */
 #include "db_migrate.h"
+#include "risk_cli.h"
 #include "srv_admin.h"
 #include "dw_config.h"
 #include "srv_config.h"
@@ -22,6 +23,7 @@ static const subcommand subcommands[] = {
     {"serve", srv_serve_main, "run the server (roles: ingest, api, worker)"},
     {"migrate", db_migrate_main, "apply database migrations"},
     {"admin", srv_admin_main, "accounts and ingest credentials (create, reset, revoke)"},
+    {"risk", risk_cli_main, "risk model tools (backtest)"},
     {"simulate", sim_main, "enterprise-gateway simulator (all three dialects)"},
     {"config", config_main, "print the example configuration with every key"},
     {"version", version_main, "print the version"},

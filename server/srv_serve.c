@@ -4,6 +4,7 @@
 #include "db.h"
 #include "db_migrate.h"
 #include "ing_http.h"
+#include "job_worker.h"
 #include "rds.h"
 #include "srv_config.h"
 #include "srv_health.h"
@@ -193,6 +194,10 @@ int srv_serve_main(int argc, char **argv)
         if (!pool || api_start(pool) != 0)
             goto out;
     }
+    if (S.roles & ROLE_WORKER) {
+        if (job_worker_start() != 0)
+            goto out;
+    }
     S.sig_term = evsignal_new(S.base, SIGTERM, on_signal, NULL);
     S.sig_int = evsignal_new(S.base, SIGINT, on_signal, NULL);
     event_add(S.sig_term, NULL);
@@ -206,6 +211,7 @@ int srv_serve_main(int argc, char **argv)
 out:
     if (rc != 0)
         LOG_ERROR("start-up failed", "%s", "");
+    job_worker_stop();
     api_stop();
     ing_http_free();
     if (S.sig_term)

@@ -1,0 +1,45 @@
+/* job_risk — the worker's risk jobs: enterprise score recompute (on change and
+ * periodically), warning issue, and the deadline/escalation ladder of open warnings.
+ *
+ * Every decision is computed from what PostgreSQL stores (alarms, check-ins, rule states,
+ * warning times), never from memory, so any worker node can take over after a crash.
+ * Each score stores its engine inputs as JSON; job_risk_inputs_from_json() turns them back
+ * into engine structs, which is what `dustwatch risk backtest` uses.
+ *
+ * Threading: the functions run on the calling thread's connection (the worker's, or the
+ * CLI's); the model is copied in by job_risk_init() and read-only afterwards. */
+#ifndef DW_JOB_RISK_H
+#define DW_JOB_RISK_H
+
+#include "db.h"
+#include "risk_model.h"
+#include "risk_score.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Registers the statements (before connecting) and keeps a copy of the model. */
+void job_risk_init(const risk_model *m);
+
+/* Recomputes the enterprises that asked for it (risk_recompute_requests). */
+__attribute__((warn_unused_result)) db_status job_risk_run_requests(db_conn *c, int64_t now_s,
+                                                                    size_t *n_done);
+
+/* Recomputes every enterprise (the periodic run). */
+__attribute__((warn_unused_result)) db_status job_risk_run_all(db_conn *c, int64_t now_s,
+                                                               size_t *n_done);
+
+/* Applies due escalation steps of open warnings, one step per warning and call, under a
+ * city-wide advisory lock (a second worker skips).  *n_steps: steps applied. */
+__attribute__((warn_unused_result)) db_status job_risk_check_warnings(db_conn *c, int64_t now_s,
+                                                                      size_t *n_steps);
+
+/* Engine inputs stored with a score, back to structs.  systems must hold max_systems
+ * entries; dyn->systems points at it afterwards.  0, or -1 if the JSON is not an inputs
+ * object. */
+#define JOB_RISK_MAX_SYSTEMS 64
+int job_risk_inputs_from_json(const json_t *inputs, risk_archive *arch, risk_dynamic *dyn,
+                              risk_system_state *systems, size_t max_systems);
+
+#endif

@@ -52,11 +52,11 @@ static const db_stmt statements[] = {
     {"key_insert",
      "INSERT INTO api_keys (enterprise_id, label, key_prefix, key_hash, created_by) SELECT e.id, "
      "$4, $5, $6::bytea, $7::bigint FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
-     "'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) "
+     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) "
      "RETURNING id"},
     {"key_revoke",
      "UPDATE api_keys k SET revoked_at = now() FROM enterprises e WHERE e.id = k.enterprise_id "
-     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'district' AND e.district_id = "
+     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'city') OR ($1 = 'district' AND e.district_id = "
      "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) RETURNING k.id"},
     {"audit_list",
      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', l.id, 'at', "
@@ -236,7 +236,7 @@ int api_account_create(api_req *r)
         if (srv_password_check_policy(password, x.username, why, sizeof why) != 0)
             return api_reply_error(r, API_E_PASSWORD_POLICY, "%s", why);
     } else {
-        srv_password_generate(generated, sizeof generated, x.username);
+        srv_password_generate(generated, 16, x.username); /* 16 characters + NUL */
         password = generated;
     }
     if (srv_password_hash(password, x.hash) != 0)

@@ -29,6 +29,10 @@ enum {
     API_STREET = 1 << 2,
     API_ENTERPRISE = 1 << 3,
     API_ANY_USER = API_CITY | API_DISTRICT | API_STREET | API_ENTERPRISE,
+    /* with role bits: only the administrators of those roles (city_admin,
+     * district_admin, enterprise_manager); checked before any object lookup
+     * so a refusal says nothing about the object */
+    API_ADMIN_ONLY = 1 << 8,
 };
 
 typedef struct api_route {

@@ -443,6 +443,8 @@ int api_login(api_req *r)
     sem_post(&hash_slots);
 
     int ok = verified && a.found && !a.disabled && !a.locked;
+    /* audit records name who tried, whether or not it worked */
+    api_req_set_caller_account(r, 0, username);
     if (!a.found) {
         api_audit(r, "login", username, "failed", "no such account");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");

@@ -402,7 +402,8 @@ static void dispatch(api_req *r)
         if (r->route->roles != API_PUBLIC) {
             if (api_auth_resolve(r, &r->caller) != 0)
                 return;
-            if (!(r->route->roles & r->caller.role_bit)) {
+            if (!(r->route->roles & r->caller.role_bit) ||
+                ((r->route->roles & API_ADMIN_ONLY) && !r->caller.is_admin)) {
                 /* function-level authorisation: the route exists, the role may not use it */
                 api_audit(r, "permission_denied", r->path, "denied", r->method);
                 api_reply_error(r, API_E_FORBIDDEN, "%s may not %s %s", r->caller.role,

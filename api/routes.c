@@ -9,7 +9,7 @@
 #define KIB 1024
 #define MIB (1024 * 1024)
 #define GOV (API_CITY | API_DISTRICT | API_STREET)
-#define ADMINS (API_CITY | API_DISTRICT)
+#define ADMINS (API_CITY | API_DISTRICT | API_ADMIN_ONLY)
 
 const api_route api_routes[] = {
     {"GET", "/api/v1/version", api_version_get, API_PUBLIC, 0},
@@ -25,11 +25,11 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/enterprises/export.csv", api_enterprises_export, GOV, 0},
     {"POST", "/api/v1/enterprises/import", api_enterprises_import, API_CITY | API_DISTRICT, 8 * MIB},
     {"GET", "/api/v1/enterprises/{id}", api_enterprise_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update, API_ANY_USER, 64 * KIB},
+    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update, API_CITY | API_DISTRICT | API_ENTERPRISE, 64 * KIB},
     {"GET", "/api/v1/enterprises/{id}/points", api_points_by_enterprise, API_ANY_USER, 0},
     {"GET", "/api/v1/enterprises/{id}/api-keys", api_apikeys_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create, API_DISTRICT | API_ENTERPRISE, 4 * KIB},
-    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke, API_DISTRICT | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create, API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 4 * KIB},
+    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke, API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 0},
     {"GET", "/api/v1/points/{id}", api_point_get, API_ANY_USER, 0},
     {"PATCH", "/api/v1/points/{id}", api_point_update, API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/points/{id}/series", api_point_series, API_ANY_USER, 0},

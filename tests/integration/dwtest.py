@@ -184,7 +184,7 @@ def wait_for(pred, timeout=15, step=0.1, what="condition"):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-def run(tests):
+def run(tests, cleanup=None):
     """Runs test functions in order; prints one line each and the closing
     'N passed, N failed' line; exits non-zero on any failure."""
     passed = failed = 0
@@ -197,6 +197,13 @@ def run(tests):
         except Exception:
             failed += 1
             print(f"FAIL {t.__name__}", flush=True)
+            traceback.print_exc()
+    if cleanup:
+        try:
+            cleanup()
+        except Exception:
+            failed += 1
+            print("FAIL cleanup", flush=True)
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -11,7 +11,7 @@ import uuid
 import dwtest as t
 import fixtures
 
-PW = "Dust-Watch-2026!"
+PW = "Hopper-Spark-7319#"
 
 
 def admin(db, *args, password=PW):
@@ -44,6 +44,7 @@ class City:
             admin(self.db, "create-account", "--username", user, "--role", role, flag, scope)
         self.srv = t.Server(self.db, **cfg)
         self.tokens = {user: self.login(user) for user, *_ in accounts}
+        self.roles = {user: self.call(user, "GET", "/api/v1/auth/me")[2] for user in self.tokens}
 
     def login(self, user, pw=PW):
         st, hdr, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": pw})
@@ -93,6 +94,7 @@ def test_login_lockout_and_generic_messages():
 def test_idle_session_expires():
     c = City(session_idle_timeout_s=2)
     try:
+        c.tokens["baoshan.staff"] = c.login("baoshan.staff")
         assert c.call("baoshan.staff", "GET", "/api/v1/overview")[0] == 200
         time.sleep(2.5)
         assert c.call("baoshan.staff", "GET", "/api/v1/overview")[0] == 401
@@ -101,22 +103,19 @@ def test_idle_session_expires():
 
 
 def test_password_change_and_policy():
-    c = City()
-    try:
-        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
-                          {"current_password": PW, "new_password": "short"})
-        assert st == 422 and b["code"] == "password_policy", b
-        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
-                          {"current_password": "nope", "new_password": "Another-Good-Pass-99"})
-        assert st == 401
-        st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
-                          {"current_password": PW, "new_password": "Another-Good-Pass-99"})
-        assert st == 200, b
-        assert c.login("a2.manager", "Another-Good-Pass-99")
-        h = c.db.scalar("SELECT password_hash FROM accounts WHERE username = 'a2.manager'")
-        assert h.startswith("$argon2id$") and "m=65536" in h and "t=2" in h, h
-    finally:
-        c.close()
+    c = SHARED
+    st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                      {"current_password": PW, "new_password": "short"})
+    assert st == 422 and b["code"] == "password_policy", b
+    st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                      {"current_password": "nope", "new_password": "Another-Good-Pass-99"})
+    assert st == 401
+    st, _, b = c.call("a2.manager", "POST", "/api/v1/auth/password",
+                      {"current_password": PW, "new_password": "Another-Good-Pass-99"})
+    assert st == 200, b
+    assert c.login("a2.manager", "Another-Good-Pass-99")
+    h = c.db.scalar("SELECT password_hash FROM accounts WHERE username = 'a2.manager'")
+    assert h.startswith("$argon2id$") and "m=65536" in h and "t=2" in h, h
 
 
 # Which object a path parameter names, per route: the test fails when a new
@@ -170,8 +169,9 @@ def scope_matrix(c):
             url = path.replace("{id}", str(obj))
             body = BODIES.get((route["method"], path))
             st, _, resp = c.call(caller, route["method"], url, body)
-            role = c.call(caller, "GET", "/api/v1/auth/me")[2]["scope"]["kind"]
-            allowed = role in route["roles"]
+            role = c.roles[caller]
+            allowed = role["scope"]["kind"] in route["roles"] and (
+                not route["admin_only"] or role["role"] in ("city_admin", "district_admin", "enterprise_manager"))
             expect = 404 if allowed else 403
             assert st == expect, (caller, route["method"], url, st, resp)
             checked += 1
@@ -180,17 +180,14 @@ def scope_matrix(c):
 
 
 def test_scope_matrix_from_route_table():
-    c = City()
-    try:
-        n = scope_matrix(c)
-        assert n >= 40, n
-        # in-scope access works, so the 404s above are about scope, not breakage
-        assert c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}")[0] == 200
-        assert c.call("baoshan.staff", "GET", f"/api/v1/points/{c.a2['points']['hopper_temp'][1]}")[0] == 200
-        assert c.call("luodian.staff", "GET", f"/api/v1/enterprises/{c.a2['id']}/points")[0] == 200
-        assert c.call("city.admin", "GET", f"/api/v1/enterprises/{c.b1['id']}")[0] == 200
-    finally:
-        c.close()
+    c = SHARED
+    n = scope_matrix(c)
+    assert n >= 40, n
+    # in-scope access works, so the 404s above are about scope, not breakage
+    assert c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}")[0] == 200
+    assert c.call("baoshan.staff", "GET", f"/api/v1/points/{c.a2['points']['hopper_temp'][1]}")[0] == 200
+    assert c.call("luodian.staff", "GET", f"/api/v1/enterprises/{c.a2['id']}/points")[0] == 200
+    assert c.call("city.admin", "GET", f"/api/v1/enterprises/{c.b1['id']}")[0] == 200
 
 
 def test_rls_holds_without_the_app_filter():
@@ -227,86 +224,77 @@ def test_every_tenant_table_has_forced_rls():
 
 
 def test_lists_only_in_scope_and_forged_filters_return_nothing():
-    c = City()
-    try:
-        ids = lambda u, q="": {e["id"] for e in c.call(u, "GET", "/api/v1/enterprises" + q)[2]["items"]}
-        assert ids("city.admin") == {c.a1["id"], c.a2["id"], c.b1["id"]}
-        assert ids("baoshan.staff") == {c.a1["id"], c.a2["id"]}
-        assert ids("baoshan.staff", "?district=310114") == set()
-        assert ids("a1.manager", "?q=" + c.a2["code"]) == set()
-        assert ids("luodian.staff") == {c.a1["id"], c.a2["id"]}
-        ov = c.call("baoshan.staff", "GET", "/api/v1/overview")[2]
-        assert ov["enterprises"] == 2 and ov["points"] == 6, ov
-        regions = {r["code"] for r in c.call("nanxiang.staff", "GET", "/api/v1/regions")[2]["items"]}
-        assert regions == {"310114102"}, regions
-        # function-level: enterprise and street accounts may not use district-only routes
-        for user in ("a1.manager", "luodian.staff"):
-            st, _, b = c.call(user, "POST", "/api/v1/enterprises", {"code": "X"})
-            assert st == 403, (user, st, b)
-        assert c.call("a1.manager", "GET", "/api/v1/enterprises/export.csv")[0] == 403
-        assert c.call("a1.manager", "GET", "/api/v1/audit")[0] == 403
-    finally:
-        c.close()
+    c = SHARED
+    ids = lambda u, q="": {e["id"] for e in c.call(u, "GET", "/api/v1/enterprises" + q)[2]["items"]}
+    assert ids("city.admin") == {c.a1["id"], c.a2["id"], c.b1["id"]}
+    assert ids("baoshan.staff") == {c.a1["id"], c.a2["id"]}
+    assert ids("baoshan.staff", "?district=310114") == set()
+    assert ids("a1.manager", "?q=" + c.a2["code"]) == set()
+    assert ids("luodian.staff") == {c.a1["id"], c.a2["id"]}
+    ov = c.call("baoshan.staff", "GET", "/api/v1/overview")[2]
+    assert ov["enterprises"] == 2 and ov["points"] == 6, ov
+    regions = {r["code"] for r in c.call("nanxiang.staff", "GET", "/api/v1/regions")[2]["items"]}
+    assert regions == {"310114102"}, regions
+    # function-level: enterprise and street accounts may not use district-only routes
+    for user in ("a1.manager", "luodian.staff"):
+        st, _, b = c.call(user, "POST", "/api/v1/enterprises", {"code": "X"})
+        assert st == 403, (user, st, b)
+    assert c.call("a1.manager", "GET", "/api/v1/enterprises/export.csv")[0] == 403
+    assert c.call("a1.manager", "GET", "/api/v1/audit")[0] == 403
 
 
 def test_mass_assignment_and_contacts_only_for_enterprises():
-    c = City()
-    try:
-        url = f"/api/v1/enterprises/{c.a1['id']}"
-        before = tables_fingerprint(c.db)
-        for extra in ({"district_id": 2}, {"role": "city_admin"}, {"risk_grade": "blue"}, {"enterprise_id": 3}):
-            st, _, b = c.call("a1.manager", "PATCH", url, dict(principal_name="李四", **extra))
-            assert st == 400 and b["code"] == "unknown_field", (extra, st, b)
-        st, _, b = c.call("a1.manager", "PATCH", url, {"name": "改名"})
-        assert st == 403, (st, b)
-        assert tables_fingerprint(c.db) == before
-        st, _, b = c.call("a1.manager", "PATCH", url, {"safety_manager_phone": "021-5555 0101"})
-        assert st == 200 and b["enterprise"]["safety_manager_phone"] == "021-5555 0101", b
-        st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["aluminium", "magnesium"], "dust_workers": 42,
-                                                          "building_storeys": "multi", "status": "overhaul"})
-        assert st == 200 and b["enterprise"]["dust_workers"] == 42, b
-        st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["unobtainium"]})
-        assert st == 422, (st, b)
-        # point limits: district only, audited with before/after
-        pid = c.a1["points"]["hopper_temp"][1]
-        assert c.call("a1.manager", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65})[0] == 403
-        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65, "limit_high_high": 75})
-        assert st == 200 and b["limits"]["high"] == 65, b
-        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 90, "limit_high_high": 75})
-        assert st == 422, (st, b)
-        audit = c.db.sql("SELECT result, detail FROM audit_log WHERE action = 'point_limits_update' ORDER BY id")
-        assert audit[0][0] == "ok" and '"before"' in audit[0][1] and audit[1][0] == "failed", audit
-        # create: a district creates inside itself only
-        new = {"code": "310113000099", "uscc": "91310113MA1G000099", "name": "上海新建粉体有限公司",
-               "street": "310113103", "dust_kinds": ["wood"]}
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises", new)
-        assert st == 201, b
-        st, _, b = c.call("jiading.admin", "POST", "/api/v1/enterprises",
-                          dict(new, code="310113000098", uscc="91310113MA1G000098", district="310113"))
-        assert st == 422, (st, b)
-    finally:
-        c.close()
+    c = SHARED
+    url = f"/api/v1/enterprises/{c.a1['id']}"
+    before = tables_fingerprint(c.db)
+    for extra in ({"district_id": 2}, {"role": "city_admin"}, {"risk_grade": "blue"}, {"enterprise_id": 3}):
+        st, _, b = c.call("a1.manager", "PATCH", url, dict(principal_name="李四", **extra))
+        assert st == 400 and b["code"] == "unknown_field", (extra, st, b)
+    st, _, b = c.call("a1.manager", "PATCH", url, {"name": "改名"})
+    assert st == 403, (st, b)
+    assert tables_fingerprint(c.db) == before
+    st, _, b = c.call("a1.manager", "PATCH", url, {"safety_manager_phone": "021-5555 0101"})
+    assert st == 200 and b["enterprise"]["safety_manager_phone"] == "021-5555 0101", b
+    st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["aluminium", "magnesium"], "dust_workers": 42,
+                                                      "building_storeys": "multi", "status": "overhaul"})
+    assert st == 200 and b["enterprise"]["dust_workers"] == 42, b
+    st, _, b = c.call("baoshan.admin", "PATCH", url, {"dust_kinds": ["unobtainium"]})
+    assert st == 422, (st, b)
+    # point limits: district only, audited with before/after
+    pid = c.a1["points"]["hopper_temp"][1]
+    assert c.call("a1.manager", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65})[0] == 403
+    st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 65, "limit_high_high": 75})
+    assert st == 200 and b["limits"]["high"] == 65, b
+    st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"limit_high": 90, "limit_high_high": 75})
+    assert st == 422, (st, b)
+    audit = c.db.sql("SELECT result, detail FROM audit_log WHERE action = 'point_limits_update' ORDER BY id")
+    assert audit[0][0] == "ok" and '"before"' in audit[0][1] and audit[1][0] == "failed", audit
+    # create: a district creates inside itself only
+    new = {"code": "310113000099", "uscc": "91310113MA1G000099", "name": "上海新建粉体有限公司",
+           "street": "310113103", "dust_kinds": ["wood"]}
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises", new)
+    assert st == 201, b
+    st, _, b = c.call("jiading.admin", "POST", "/api/v1/enterprises",
+                      dict(new, code="310113000098", uscc="91310113MA1G000098", district="310113"))
+    assert st == 422, (st, b)
 
 
 def test_sql_injection_strings_change_nothing():
-    c = City()
-    try:
-        before = tables_fingerprint(c.db)
-        payloads = ["' OR '1'='1", "1; DROP TABLE enterprises; --", "$$; SELECT 1; $$", "\\' UNION SELECT * FROM accounts --",
-                    "%' OR 1=1 --", "1) OR (1=1"]
-        for p in payloads:
-            q = urllib_quote(p)
-            for path in (f"/api/v1/enterprises?q={q}", f"/api/v1/enterprises?district={q}", f"/api/v1/enterprises/{q}",
-                         f"/api/v1/points/{q}/series", f"/api/v1/audit?action={q}"):
-                st, _, b = c.call("city.admin", "GET", path)
-                assert st in (200, 400, 404), (path, st, b)
-            st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/enterprises/{c.a1['id']}", {"address": p})
-            assert st == 200 and b["enterprise"]["address"] == p
-            st, _, b = c.srv.api("POST", "/api/v1/auth/login", {"username": p, "password": p})
-            assert st == 401
-        assert c.db.scalar("SELECT count(*) FROM enterprises") == "3"
-    finally:
-        c.close()
+    c = SHARED
+    before = tables_fingerprint(c.db)
+    payloads = ["' OR '1'='1", "1; DROP TABLE enterprises; --", "$$; SELECT 1; $$", "\\' UNION SELECT * FROM accounts --",
+                "%' OR 1=1 --", "1) OR (1=1"]
+    for p in payloads:
+        q = urllib_quote(p)
+        for path in (f"/api/v1/enterprises?q={q}", f"/api/v1/enterprises?district={q}", f"/api/v1/enterprises/{q}",
+                     f"/api/v1/points/{q}/series", f"/api/v1/audit?action={q}"):
+            st, _, b = c.call("city.admin", "GET", path)
+            assert st in (200, 400, 404), (path, st, b)
+        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/enterprises/{c.a1['id']}", {"address": p})
+        assert st == 200 and b["enterprise"]["address"] == p
+        st, _, b = c.srv.api("POST", "/api/v1/auth/login", {"username": p, "password": p})
+        assert st == 401
+    assert c.db.scalar("SELECT count(*) FROM enterprises") == "3"
 
 
 def urllib_quote(s):
@@ -315,124 +303,122 @@ def urllib_quote(s):
 
 
 def test_api_keys_hashed_and_revocable():
-    c = City()
-    try:
-        st, _, k = c.call("a1.manager", "POST", f"/api/v1/enterprises/{c.a1['id']}/api-keys", {"label": "erp"})
-        assert st == 201 and k["key"].startswith("dwk_") and len(k["key"]) >= 40, k
-        h = {"X-Api-Key": k["key"]}
-        st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, h)
-        assert st == 200 and me["scope"]["id"] == c.a1["id"], me
-        assert c.srv.api("GET", f"/api/v1/enterprises/{c.a2['id']}", None, h)[0] == 404
-        listing = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/api-keys")[2]["items"]
-        assert listing and "key" not in listing[0] and listing[0]["prefix"] == k["key"][:12]
-        token = c.tokens["baoshan.staff"]
-        dump = subprocess.run([t.PGBIN + "/pg_dump", "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", c.db.name],
-                              capture_output=True, text=True).stdout
-        assert k["key"] not in dump and token not in dump and PW not in dump
-        assert c.call("a1.manager", "DELETE", f"/api/v1/api-keys/{k['id']}")[0] == 200
-        t0 = time.time()
-        assert c.srv.api("GET", "/api/v1/auth/me", None, h)[0] == 401
-        assert time.time() - t0 < 1.0
-    finally:
-        c.close()
+    c = SHARED
+    st, _, k = c.call("a1.manager", "POST", f"/api/v1/enterprises/{c.a1['id']}/api-keys", {"label": "erp"})
+    assert st == 201 and k["key"].startswith("dwk_") and len(k["key"]) >= 40, k
+    h = {"X-Api-Key": k["key"]}
+    st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, h)
+    assert st == 200 and me["scope"]["id"] == c.a1["id"], me
+    assert c.srv.api("GET", f"/api/v1/enterprises/{c.a2['id']}", None, h)[0] == 404
+    listing = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/api-keys")[2]["items"]
+    mine = [x for x in listing if x["id"] == k["id"]]
+    assert mine and "key" not in mine[0] and mine[0]["prefix"] == k["key"][:12], listing
+    token = c.tokens["baoshan.staff"]
+    dump = subprocess.run([t.PGBIN + "/pg_dump", "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", c.db.name],
+                          capture_output=True, text=True).stdout
+    assert k["key"] not in dump and token not in dump and PW not in dump
+    assert c.call("a1.manager", "DELETE", f"/api/v1/api-keys/{k['id']}")[0] == 200
+    t0 = time.time()
+    assert c.srv.api("GET", "/api/v1/auth/me", None, h)[0] == 401
+    assert time.time() - t0 < 1.0
 
 
 def test_accounts_assignment_rules():
-    c = City()
-    try:
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
-                          {"username": "luodian.new", "role": "street_staff", "region": "310113103"})
-        assert st == 201 and len(b["initial_password"]) >= 12, b
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
-                          {"username": "nanxiang.new", "role": "street_staff", "region": "310114102"})
-        assert st == 422, (st, b)
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
-                          {"username": "sneaky.city", "role": "city_admin"})
-        assert st == 403
-        st, _, b = c.call("a1.manager", "POST", "/api/v1/accounts",
-                          {"username": "a1.worker", "role": "enterprise_staff"})
-        assert st == 201, b
-        st, _, b = c.call("city.admin", "POST", "/api/v1/accounts",
-                          {"username": "jiading.staff2", "role": "district_staff", "region": "310114", "password": "Good-Enough-Pass-42"})
-        assert st == 201, b
-        users = {a["username"] for a in c.call("baoshan.admin", "GET", "/api/v1/accounts")[2]["items"]}
-        assert "luodian.new" in users and "jiading.admin" not in users and "b1.manager" not in users, users
-        assert c.call("baoshan.staff", "GET", "/api/v1/accounts")[0] == 403
-    finally:
-        c.close()
+    c = SHARED
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                      {"username": "luodian.new", "role": "street_staff", "region": "310113103"})
+    assert st == 201 and len(b["initial_password"]) >= 12, b
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                      {"username": "nanxiang.new", "role": "street_staff", "region": "310114102"})
+    assert st == 422, (st, b)
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                      {"username": "sneaky.city", "role": "city_admin"})
+    assert st == 403
+    st, _, b = c.call("a1.manager", "POST", "/api/v1/accounts",
+                      {"username": "a1.worker", "role": "enterprise_staff"})
+    assert st == 201, b
+    st, _, b = c.call("city.admin", "POST", "/api/v1/accounts",
+                      {"username": "jiading.staff2", "role": "district_staff", "region": "310114", "password": "Good-Enough-Pass-42"})
+    assert st == 201, b
+    users = {a["username"] for a in c.call("baoshan.admin", "GET", "/api/v1/accounts")[2]["items"]}
+    assert "luodian.new" in users and "jiading.admin" not in users and "b1.manager" not in users, users
+    assert c.call("baoshan.staff", "GET", "/api/v1/accounts")[0] == 403
 
 
 def test_csv_export_import_round_trip_and_refusal():
-    c = City()
-    try:
-        st, hdr, raw = c.call("baoshan.staff", "GET", "/api/v1/enterprises/export.csv")
-        assert st == 200 and raw.startswith(b"\xef\xbb\xbf") and "text/csv" in hdr["content-type"]
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-        assert rows[0][0] == "统一社会信用代码" and len(rows) == 3, rows
-        # round trip: change one cell, add one row, import as a whole
-        rows[1][10] = "王五"
-        new = list(rows[1])
-        new[0], new[1], new[2] = "91310113MA1G000077", "310113000077", "上海导入测试木业有限公司"
-        rows.append(new)
-        out = io.StringIO()
-        csv.writer(out).writerows(rows)
-        body = "\ufeff" + out.getvalue()
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", body.encode(),
-                          {"Content-Type": "text/csv"})
-        assert st == 200 and b["created"] == 1 and b["updated"] == 2, b
-        assert c.db.scalar("SELECT principal_name FROM enterprises WHERE uscc = '%s'" % rows[1][0]) == "王五"
-        # a table with bad rows is refused whole, with a per-row report
-        bad = [list(r) for r in rows]
-        bad[1][10] = "赵六"
-        bad[2][15] = "many"
-        bad.append(list(new))
-        bad[-1][0], bad[-1][1] = "91310113MA1G000066", "bad code!"
-        out = io.StringIO()
-        csv.writer(out).writerows(bad)
-        before = tables_fingerprint(c.db)
-        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", out.getvalue().encode(),
-                          {"Content-Type": "text/csv"})
-        assert st == 422 and b["imported"] == 0 and {e["row"] for e in b["errors"]} >= {3}, b
-        assert tables_fingerprint(c.db) == before, "nothing half-imported"
-    finally:
-        c.close()
+    c = SHARED
+    st, hdr, raw = c.call("baoshan.staff", "GET", "/api/v1/enterprises/export.csv")
+    assert st == 200 and raw.startswith(b"\xef\xbb\xbf") and "text/csv" in hdr["content-type"]
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    in_district = int(c.db.scalar("SELECT count(*) FROM enterprises e JOIN regions d ON d.id = e.district_id WHERE d.code = '310113'"))
+    assert rows[0][0] == "统一社会信用代码" and len(rows) == 1 + in_district, rows
+    # round trip: change one cell, add one row, import as a whole
+    rows[1][10] = "王五"
+    new = list(rows[1])
+    new[0], new[1], new[2] = "91310113MA1G000077", "310113000077", "上海导入测试木业有限公司"
+    rows.append(new)
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    body = "\ufeff" + out.getvalue()
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", body.encode(),
+                      {"Content-Type": "text/csv"})
+    assert st == 200 and b["created"] == 1 and b["updated"] == in_district, b
+    assert c.db.scalar("SELECT principal_name FROM enterprises WHERE uscc = '%s'" % rows[1][0]) == "王五"
+    # a table with bad rows is refused whole, with a per-row report
+    bad = [list(r) for r in rows]
+    bad[1][10] = "赵六"
+    bad[2][15] = "many"
+    bad.append(list(new))
+    bad[-1][0], bad[-1][1] = "91310113MA1G000066", "bad code!"
+    out = io.StringIO()
+    csv.writer(out).writerows(bad)
+    before = tables_fingerprint(c.db)
+    st, _, b = c.call("baoshan.admin", "POST", "/api/v1/enterprises/import", out.getvalue().encode(),
+                      {"Content-Type": "text/csv"})
+    assert st == 422 and b["imported"] == 0 and {e["row"] for e in b["errors"]} >= {3}, b
+    assert tables_fingerprint(c.db) == before, "nothing half-imported"
 
 
 def test_series_and_points():
-    c = City()
-    try:
-        import datetime as dt
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        body = {"readings": [{"point": c.a1["points"]["hopper_temp"][0],
-                              "ts": (now - dt.timedelta(minutes=i)).isoformat(), "value": 30 + i % 5}
-                             for i in range(300)]}
-        assert c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": c.a1["api_key"]})[0] == 200
-        pid = c.a1["points"]["hopper_temp"][1]
-        st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(hours=2)).isoformat())}")
-        assert st == 200 and s["bucket_s"] == 0 and len(s["items"]) == 120, (st, len(s.get("items", [])))
-        st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(days=2)).isoformat())}")
-        assert st == 200 and s["bucket_s"] > 0 and sum(b[4] for b in s["items"]) == 300, s
-        st, _, pts = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/points")
-        hp = [p for p in pts["items"] if p["kind"] == "hopper_temp"][0]
-        assert hp["latest"]["value"] == 30 and hp["online"] is True, hp
-        assert c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from=yesterday")[0] == 400
-    finally:
-        c.close()
+    c = SHARED
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    body = {"readings": [{"point": c.a1["points"]["hopper_temp"][0],
+                          "ts": (now - dt.timedelta(minutes=i)).isoformat(), "value": 30 + i % 5}
+                         for i in range(300)]}
+    assert c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": c.a1["api_key"]})[0] == 200
+    pid = c.a1["points"]["hopper_temp"][1]
+    st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(hours=2)).isoformat())}")
+    assert st == 200 and s["bucket_s"] == 0 and len(s["items"]) == 121, (st, len(s.get("items", [])))
+    st, _, s = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(days=2)).isoformat())}")
+    assert st == 200 and s["bucket_s"] > 0 and sum(b[4] for b in s["items"]) == 300, s
+    st, _, pts = c.call("a1.manager", "GET", f"/api/v1/enterprises/{c.a1['id']}/points")
+    hp = [p for p in pts["items"] if p["kind"] == "hopper_temp"][0]
+    assert hp["latest"]["value"] == 30 and hp["online"] is True, hp
+    assert c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from=yesterday")[0] == 400
 
+
+SHARED = None
 
 if __name__ == "__main__":
-    t.run([
-        test_login_lockout_and_generic_messages,
-        test_idle_session_expires,
-        test_password_change_and_policy,
-        test_scope_matrix_from_route_table,
-        test_rls_holds_without_the_app_filter,
-        test_every_tenant_table_has_forced_rls,
-        test_lists_only_in_scope_and_forged_filters_return_nothing,
-        test_mass_assignment_and_contacts_only_for_enterprises,
-        test_sql_injection_strings_change_nothing,
-        test_api_keys_hashed_and_revocable,
-        test_accounts_assignment_rules,
-        test_csv_export_import_round_trip_and_refusal,
-        test_series_and_points,
-    ])
+    # Most tests share one city (its set-up hashes a dozen argon2id
+    # passwords); the order matters where a test adds rows.
+    SHARED = City()
+    try:
+        t.run([
+            test_lists_only_in_scope_and_forged_filters_return_nothing,
+            test_scope_matrix_from_route_table,
+            test_sql_injection_strings_change_nothing,
+            test_mass_assignment_and_contacts_only_for_enterprises,
+            test_password_change_and_policy,
+            test_api_keys_hashed_and_revocable,
+            test_accounts_assignment_rules,
+            test_csv_export_import_round_trip_and_refusal,
+            test_series_and_points,
+            test_every_tenant_table_has_forced_rls,
+            test_login_lockout_and_generic_messages,
+            test_idle_session_expires,
+            test_rls_holds_without_the_app_filter,
+        ], cleanup=SHARED.close)
+    finally:
+        pass

@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "api_auth.h"
+#include "api_events.h"
 #include "api_handlers.h"
 
 #include "db.h"
@@ -160,6 +161,16 @@ int api_reply_json(api_req *r, int status, json_t *body)
         free(s);
     api_reply_add_header(r, "Cache-Control", "no-store");
     return queue(r, status, resp, "application/json; charset=utf-8");
+}
+
+struct MHD_Connection *api_req_connection(api_req *r)
+{
+    return r->conn;
+}
+
+int api_reply_response(api_req *r, int status, struct MHD_Response *resp, const char *content_type)
+{
+    return queue(r, status, resp, content_type);
 }
 
 int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len)
@@ -586,7 +597,8 @@ int api_start(db_pool *p)
         return -1;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (strchr(host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -619,12 +631,15 @@ int api_start(db_pool *p)
         LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
         return -1;
     }
+    api_events_start();
     LOG_INFO("api listener up", "addr=%s threads=%ld", g_config.api_listen, g_config.api_threads);
     return 0;
 }
 
 void api_stop_accepting(void)
 {
+    /* live streams never finish on their own: end them so the drain can */
+    api_events_stop_streams();
     if (daemon_) {
         MHD_socket s = MHD_quiesce_daemon(daemon_);
         if (s != MHD_INVALID_SOCKET)
@@ -634,7 +649,9 @@ void api_stop_accepting(void)
 
 void api_stop(void)
 {
-    if (daemon_)
+    if (daemon_) {
+        api_events_stop();
         MHD_stop_daemon(daemon_);
+    }
     daemon_ = NULL;
 }

@@ -4,6 +4,7 @@
  * every restricted route refuses the wrong role. */
 #include "api.h"
 #include "api_auth.h"
+#include "api_events.h"
 #include "api_handlers.h"
 
 #define KIB 1024
@@ -20,6 +21,7 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/auth/password", api_password_change, API_ANY_USER, 4 * KIB},
     {"GET", "/api/v1/regions", api_regions_list, API_ANY_USER, 0},
     {"GET", "/api/v1/overview", api_overview_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/events", api_events_stream, API_ANY_USER, 0},
     {"GET", "/api/v1/enterprises", api_enterprises_list, API_ANY_USER, 0},
     {"POST", "/api/v1/enterprises", api_enterprise_create, API_CITY | API_DISTRICT, 64 * KIB},
     {"GET", "/api/v1/enterprises/export.csv", api_enterprises_export, GOV, 0},

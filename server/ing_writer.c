@@ -878,8 +878,9 @@ static void publish(wjob *w)
         return;
     char payload[256];
     snprintf(payload, sizeof payload,
-             "{\"type\":\"ingest\",\"enterprise\":\"%s\",\"kind\":\"%s\",\"accepted\":%ld}",
-             w->enterprise_code,
+             "{\"type\":\"ingest\",\"enterprise_id\":%lld,\"enterprise\":\"%s\","
+             "\"kind\":\"%s\",\"accepted\":%ld}",
+             (long long)w->enterprise_id, w->enterprise_code,
              w->batch->kind == ING_KIND_READINGS  ? "readings"
              : w->batch->kind == ING_KIND_EVENTS ? "events"
                                                  : "videos",

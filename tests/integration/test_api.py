@@ -398,6 +398,45 @@ def test_series_and_points():
     assert c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from=yesterday")[0] == 400
 
 
+def test_live_events_are_scoped():
+    c = SHARED
+    import http.client
+    import threading
+    got = {}
+
+    def reader(user):
+        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=10)
+        conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens[user]})
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("content-type").startswith("text/event-stream")
+        buf, t0 = b"", time.time()
+        while time.time() - t0 < 3 and b"event: alarm" not in buf:
+            try:
+                chunk = r.fp.read1(4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        got[user] = (buf.decode(), time.time())
+        conn.close()
+
+    users = ("baoshan.staff", "jiading.admin", "a1.manager", "a2.manager", "city.admin")
+    ths = [threading.Thread(target=reader, args=(u,)) for u in users]
+    [x.start() for x in ths]
+    time.sleep(0.5)
+    sent = time.time()
+    msg = {"type": "alarm", "enterprise_id": c.a1["id"], "district_id": int(c.db.scalar("SELECT district_id FROM enterprises WHERE id = %d" % c.a1["id"])),
+           "street_id": int(c.db.scalar("SELECT street_id FROM enterprises WHERE id = %d" % c.a1["id"])), "id": 12345}
+    subprocess.run(["redis-cli", "-p", t.REDIS_PORT, "PUBLISH", "dw:events", json.dumps(msg)], check=True, capture_output=True)
+    [x.join() for x in ths]
+    for u in ("baoshan.staff", "a1.manager", "city.admin"):
+        assert '"id": 12345' in got[u][0], (u, got[u][0][:300])
+        assert got[u][1] - sent < 2.0, (u, got[u][1] - sent)
+    for u in ("jiading.admin", "a2.manager"):
+        assert "12345" not in got[u][0], (u, got[u][0][:300])
+
+
 SHARED = None
 
 if __name__ == "__main__":
@@ -415,6 +454,7 @@ if __name__ == "__main__":
             test_accounts_assignment_rules,
             test_csv_export_import_round_trip_and_refusal,
             test_series_and_points,
+            test_live_events_are_scoped,
             test_every_tenant_table_has_forced_rls,
             test_login_lockout_and_generic_messages,
             test_idle_session_expires,

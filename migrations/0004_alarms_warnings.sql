@@ -501,7 +501,7 @@ CREATE TABLE webhook_subscriptions (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     scope_kind     text NOT NULL CHECK (scope_kind IN ('city', 'district', 'street', 'enterprise')),
     scope_id       bigint NOT NULL,
-    url            text NOT NULL CHECK (url ~ '^https?://[^\s]{1,2000}$'),
+    url            text NOT NULL CHECK (url ~ '^https?://[^\s]+$' AND length(url) <= 2000),
     secret         bytea NOT NULL CHECK (octet_length(secret) BETWEEN 16 AND 64),
     events         text[] NOT NULL DEFAULT '{warning}' CHECK (events <@ ARRAY['warning', 'alarm', 'risk']),
     enabled        boolean NOT NULL DEFAULT true,

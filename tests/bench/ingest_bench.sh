@@ -264,6 +264,12 @@ read -r _ u1 n1 s1 i1 w1 _ </proc/stat
 srv1=$(ticks "$server_pid")
 pgb1=$(ticks $(pg_pids))
 rd1=$(ticks "$(cat "$tmp/redis.pid" 2>/dev/null || echo 0)")
+# stop the server first: its backends flush their statistics when they exit
+# (pg_stat_* lag by up to several seconds otherwise)
+kill -TERM "$server_pid" 2>/dev/null || true
+for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$server_pid" 2>/dev/null && log "server still running 15 s after SIGTERM"
+sleep 0.3
 read -r b_c1 b_wb1 b_ws1 b_wr1 < <(stats | tr '\t' ' ')
 cat "$tmp/load.err" >&2
 lv() { sed -n "s/^$1=//p" "$tmp/load.out"; }
@@ -299,6 +305,10 @@ say "                        commits=$((a_c1 - a_c0))  WAL $(( (a_wb1 - a_wb0) /
 say "(b) HTTP ingest       : $acked readings acknowledged in $(f2 "$b_s") s = $(f0 "$b_rate") readings/s"
 say "                        requests ok=$(lv acked_batches)/$(lv batches)  failed=$(lv failed_batches)  other_status=$(lv other_status)  retried_503=$(lv retries_busy)  reconnects=$(lv retries_conn)  duplicate=$(lv duplicate_readings)  rejected=$(lv rejected_readings)"
 say "    ack latency       : p50 $(lv lat_p50_ms) ms  p90 $(lv lat_p90_ms) ms  p99 $(lv lat_p99_ms) ms  max $(lv lat_max_ms) ms  (mean $(lv lat_mean_ms) ms)"
+if awk -v l="${load0%% *}" -v c="$(nproc)" 'BEGIN{exit !(l > c / 2)}'; then
+    say "!! the machine was busy before the run (load $load0 on $(nproc) cpus): (a) and (b) saw different"
+    say "!! competition, so the wall-clock ratio is unreliable; compare the cpu cost lines below"
+fi
 say "    ratio b/a         : $(f2 "$ratio")   (target >= 0.6: $(met "$ratio" 0.6))"
 say "    end to end        : $(f0 "$b_rate") readings/s   (target >= 100000: $(met "$b_rate" 100000))"
 if [ "$b_rows" = "$acked" ]; then rc_ok=OK; else rc_ok=MISMATCH; fi
@@ -323,10 +333,10 @@ if [ -f "$tmp/perf.data" ]; then
     # only this run's processes: other clusters/servers on a shared machine are excluded
     pids=$( (cat "$tmp/pg.pids"; echo "$server_pid"; cat "$tmp/redis.pid" 2>/dev/null) | paste -sd, -)
     say "    perf (b), hottest symbols of this run's postgres/server/redis (self, % of their samples):"
-    perf report -i "$tmp/perf.data" --pid "$pids" --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.8 2>/dev/null \
+    perf report -i "$tmp/perf.data" --pid "$pids" --percentage relative --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.8 2>/dev/null \
         | grep -E '^ +[0-9]' | head -n 40 | sed 's/^/                       /'
     say "    perf (b), postgres inclusive time of selected functions (% of this run's postgres samples):"
-    perf report -i "$tmp/perf.data" --pid "$(paste -sd, "$tmp/pg.pids")" --children --sort sym --stdio -g none 2>/dev/null \
+    perf report -i "$tmp/perf.data" --pid "$(paste -sd, "$tmp/pg.pids")" --percentage relative --children --sort sym --stdio -g none 2>/dev/null \
         | grep -E ' (fmgr_sql|ExecWithCheckOptions|ExecInsert|ExecOnConflictUpdate|ExecCheckIndexConstraints|ExecInsertIndexTuples|array_in|float8in|int8in|ExecInitNode|pg_plan_query|pg_parse_query|XLogInsert|XLogFlush|heap_insert|ExecFindPartition|ExecSort|exec_execute_message|exec_bind_message|CommitTransaction|ExecScanSubPlan|ExecutorStart|standard_ExecutorStart)$' \
         | awk '!seen[$NF]++' | head -n 24 | sed 's/^/                       /'
 fi

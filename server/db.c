@@ -99,6 +99,10 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
     PGresult *r = PQexec(c->pg, "SET synchronous_commit = on");
     PQclear(r);
     if (c->session_scope) {
+        /* internal jobs run the same few statements with ever-changing array
+         * parameters: custom plans buy nothing and cost a re-plan each time */
+        r = PQexec(c->pg, "SET plan_cache_mode = force_generic_plan");
+        PQclear(r);
         const char *p[1] = {c->session_scope};
         r = PQexecParams(c->pg, "SELECT set_config('dw.scope', $1, false)", 1, NULL, p, NULL, NULL,
                          0);

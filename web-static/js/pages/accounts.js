@@ -1,0 +1,115 @@
+// 账号管理 (admins): accounts within the caller's scope, creating them (the
+// initial password is shown once), enterprise API keys, the audit log.
+import { api, hasRoute } from '../api.js';
+import { t, tv } from '../i18n.js';
+import { h, clear, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading, modal } from '../ui.js';
+
+const CREATABLE = {
+  city_admin: [['city_staff', null], ['city_admin', null], ['district_admin', 'region'], ['district_staff', 'region']],
+  district_admin: [['district_staff', null], ['street_staff', 'region'], ['enterprise_manager', 'enterprise'], ['enterprise_staff', 'enterprise']],
+  enterprise_manager: [['enterprise_staff', null]],
+};
+
+export default async function accountsPage(el, ctx) {
+  const tab = ctx.query.get('tab') || 'accounts';
+  const tabs = [['accounts', t('acc.list')], ['keys', t('acc.keys')]];
+  if (ctx.me.role !== 'enterprise_manager') tabs.push(['audit', t('acc.audit')]);
+  el.append(h('div', { class: 'page-head' }, h('h2', null, t('acc.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)),
+    h('nav', { class: 'tabs' }, tabs.map(([k, l]) => h('a', { href: '#/accounts?tab=' + k, class: k === tab ? 'active' : null, 'data-tab': k }, l))));
+  if (!ctx.isAdmin) { el.append(empty(t('empty.forbidden'))); return; }
+  if (tab === 'keys') return keysPage(el, ctx);
+  if (tab === 'audit') return audit(el, ctx);
+  const box = h('div', null, loading());
+  const creatable = CREATABLE[ctx.me.role] || [];
+  el.append(card(t('acc.list'), box, creatable.length ? h('button', { class: 'btn sm primary', onclick: create, 'data-action': 'new-account' }, '+ ' + t('acc.create')) : null, { flush: true }));
+  async function load() {
+    let r;
+    try { r = await api('/api/v1/accounts'); } catch (e) { fill(box, errorBox(e)); return; }
+    fill(box, table([
+      { title: t('acc.username'), render: a => h('span', { class: 'mono' }, a.username) }, { title: t('acc.display'), key: 'display_name' },
+      { title: t('acc.role'), render: a => tv('role', a.role) }, { title: t('acc.scope'), render: a => a.enterprise_name || a.region_name || '' },
+      { title: t('common.state'), render: a => a.disabled ? h('span', { class: 'tag muted' }, t('acc.disabled')) : a.locked ? h('span', { class: 'tag bad' }, t('acc.locked')) : h('span', { class: 'tag ok' }, '正常') },
+      { title: t('acc.last'), render: a => fmtTime(a.last_login_at) },
+      { title: t('common.actions'), render: () => h('button', { class: 'btn sm', title: t('acc.reset.cli'), onclick: () => toast(t('acc.reset.cli'), 'info', 7000) }, t('acc.reset')) },
+    ], r.items, { attrs: { 'data-testid': 'accounts-table' } }));
+  }
+  function create() {
+    const targetRow = h('div');
+    const roleSel = select('role', creatable.map(([r]) => [r, t('role.' + r)]), creatable[0][0], { onchange: paintTarget });
+    function paintTarget() {
+      const kind = (creatable.find(([r]) => r === roleSel.value) || [])[1];
+      clear(targetRow);
+      if (kind) targetRow.append(formRow(kind === 'region' ? t('acc.target.region') : t('acc.target.ent'), h('input', { type: 'text', name: kind, required: true, placeholder: kind === 'region' ? '310113101' : '310113000001' })));
+    }
+    paintTarget();
+    formModal(t('acc.create'), [
+      formRow(t('acc.username'), h('input', { type: 'text', name: 'username', required: true, pattern: '[A-Za-z0-9._-]{3,64}' })),
+      formRow(t('acc.display'), h('input', { type: 'text', name: 'display_name', maxlength: 100 })),
+      formRow(t('acc.role'), roleSel), targetRow,
+      formRow(t('login.pw'), h('input', { type: 'password', name: 'password', placeholder: t('acc.pw.optional'), autocomplete: 'new-password' }))],
+    async v => {
+      const body = {};
+      for (const k of ['username', 'display_name', 'role', 'region', 'enterprise', 'password']) if (v[k]) body[k] = v[k];
+      const r = await api('/api/v1/accounts', { method: 'POST', body });
+      toast(t('acc.created'), 'ok');
+      if (r.initial_password) modal(t('acc.created'), h('div', null, h('p', null, t('acc.initial')), h('div', { class: 'secret mono', 'data-testid': 'initial-password' }, r.initial_password)));
+      load();
+    });
+  }
+  await load();
+}
+
+async function keysPage(el, ctx) {
+  if (ctx.isEnt) return keysPanel(el, ctx, ctx.me.scope.id);
+  const pick = h('input', { type: 'search', placeholder: t('ent.q'), style: { width: '260px' } });
+  const results = h('div');
+  const panel = h('div');
+  el.append(card(t('key.pick'), h('div', null, h('form', { onsubmit: async e => {
+    e.preventDefault();
+    const r = await api('/api/v1/enterprises?limit=20&q=' + encodeURIComponent(pick.value)).catch(() => ({ items: [] }));
+    fill(results, h('div', { style: { display: 'flex', gap: '6px', flexWrap: 'wrap', marginTop: '8px' } }, r.items.map(x =>
+      h('button', { class: 'btn sm', type: 'button', onclick: () => { clear(panel); keysPanel(panel, ctx, x.id, x.name); } }, x.name))));
+  } }, pick, ' ', h('button', { class: 'btn primary', type: 'submit' }, t('common.search'))), results)), panel);
+}
+
+export async function keysPanel(el, ctx, entId, entName) {
+  if (!hasRoute('GET', '/api/v1/enterprises/{id}/api-keys')) { el.append(card(t('arc.keys'), missingRoute('GET /api/v1/enterprises/{id}/api-keys'))); return; }
+  const box = h('div', null, loading());
+  const canCreate = ['district_admin', 'enterprise_manager'].includes(ctx.me.role);
+  el.append(card(t('arc.keys') + (entName ? ' · ' + entName : ''), box, canCreate ? h('button', { class: 'btn sm primary', 'data-action': 'new-key', onclick: () => formModal(t('key.new'), [
+    formRow(t('key.label'), h('input', { type: 'text', name: 'label', maxlength: 100 }))], async v => {
+    const r = await api(`/api/v1/enterprises/${entId}/api-keys`, { method: 'POST', body: v.label ? { label: v.label } : {} });
+    modal(t('key.new'), h('div', null, h('p', null, t('key.once')), h('div', { class: 'secret mono', 'data-testid': 'new-key' }, r.key)));
+    load();
+  }) }, '+ ' + t('key.new')) : null, { flush: true }));
+  async function load() {
+    let r;
+    try { r = await api(`/api/v1/enterprises/${entId}/api-keys`); } catch (e) { fill(box, errorBox(e)); return; }
+    fill(box, table([
+      { title: t('key.prefix'), render: k => h('span', { class: 'mono' }, k.prefix + '…') }, { title: t('key.label'), key: 'label' },
+      { title: t('key.created'), render: k => fmtTime(k.created_at) }, { title: t('key.used'), render: k => fmtTime(k.last_used_at) },
+      { title: t('common.state'), render: k => k.revoked_at ? h('span', { class: 'tag muted' }, t('key.revoked')) : h('span', { class: 'tag ok' }, '有效') },
+      { title: t('common.actions'), render: k => !k.revoked_at && canCreate ? h('button', { class: 'btn sm', onclick: async () => {
+        if (!confirm(t('key.revoke') + ' ' + k.prefix + '…?')) return;
+        try { await api('/api/v1/api-keys/' + k.id, { method: 'DELETE' }); toast(t('key.revoked'), 'ok'); load(); } catch (e) { toast(e.message, 'error'); }
+      } }, t('key.revoke')) : '' },
+    ], r.items, { empty: empty(t('empty.nodata')) }));
+  }
+  await load();
+}
+
+async function audit(el, ctx) {
+  const action = ctx.query.get('action') || '';
+  const box = h('div', null, loading());
+  const input = h('input', { type: 'text', name: 'action', value: action, placeholder: 'login / export / warning_approve …' });
+  el.append(h('section', { class: 'card' }, h('form', { class: 'filters', onsubmit: e => { e.preventDefault(); ctx.go('#/accounts?tab=audit&action=' + encodeURIComponent(input.value)); } },
+    h('label', null, t('audit.action'), input), h('button', { class: 'btn primary', type: 'submit' }, t('common.search'))), h('div', { class: 'bd flush' }, box)));
+  let r;
+  try { r = await api('/api/v1/audit?limit=200' + (action ? '&action=' + encodeURIComponent(action) : '')); } catch (e) { fill(box, errorBox(e)); return; }
+  fill(box, table([
+    { title: t('common.time'), render: a => fmtTime(a.at, true) }, { title: t('acc.username'), key: 'username' },
+    { title: t('audit.ip'), key: 'source_ip' }, { title: t('audit.action'), key: 'action' }, { title: t('audit.object'), key: 'object' },
+    { title: t('audit.result'), render: a => h('span', { class: 'tag ' + (a.result === 'ok' ? 'ok' : 'bad') }, a.result) },
+    { title: t('audit.detail'), render: a => h('span', { class: 'mono', style: { wordBreak: 'break-all' } }, (a.detail || '').slice(0, 160)) },
+  ], r.items, { attrs: { 'data-testid': 'audit-table' } }));
+}

@@ -1,0 +1,130 @@
+// 报警处置: list with filters and states, overdue highlighted; detail with the
+// readings around the raise and the event history; acknowledge / handle /
+// close as the role allows (the API decides; buttons follow the route table).
+import { api, hasRoute } from '../api.js';
+import { t, tv } from '../i18n.js';
+import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration } from '../ui.js';
+import { onLive } from '../live.js';
+
+const STATES = ['active', 'acknowledged', 'handled', 'closed'];
+const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video'];
+
+export default async function alarmsPage(el, ctx) {
+  if (ctx.params.id) return detail(el, ctx, ctx.params.id);
+  const q = ctx.query;
+  const f = { state: q.get('state') ?? 'active,acknowledged,handled', kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '' };
+  el.append(h('div', { class: 'page-head' }, h('h2', null, t('al.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
+  if (!hasRoute('GET', '/api/v1/alarms')) { el.append(card(t('al.title'), missingRoute('GET /api/v1/alarms'))); return; }
+  const form = h('form', { class: 'filters', onsubmit: e => { e.preventDefault(); const p = new URLSearchParams(); for (const [k, v] of new FormData(form)) p.set(k, v); ctx.go('#/alarms?' + p); } },
+    h('label', null, t('common.state'), select('state', [['active,acknowledged,handled', '未关闭 open'], ['', t('common.all')], ...STATES.map(s => [s, t('alstate.' + s)])], f.state)),
+    h('label', null, t('al.kind'), select('kind', [['', t('common.all')], ...KINDS.map(k => [k, t('alkind.' + k)])], f.kind)),
+    h('label', null, t('al.level'), select('level', [['', t('common.all')], ['2', t('allevel.2')], ['1', t('allevel.1')], ['0', t('allevel.0')]], f.level)),
+    h('label', null, h('input', { type: 'checkbox', name: 'overdue', value: 'true', checked: f.overdue === 'true' }), t('al.only_overdue')),
+    h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
+  const box = h('div');
+  el.append(h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, box)));
+  const filters = {};
+  for (const k in f) if (f[k]) filters[k] = f[k];
+  box.append(await alarmTable(ctx, filters, { page: +(q.get('page') || 1) }));
+}
+
+export async function alarmTable(ctx, filters, opts = {}) {
+  const wrap = h('div', { 'data-testid': 'alarm-list' });
+  if (!hasRoute('GET', '/api/v1/alarms')) { wrap.append(missingRoute('GET /api/v1/alarms')); return wrap; }
+  const limit = 30;
+  let page = opts.page || 1;
+  async function load() {
+    const p = new URLSearchParams({ limit, offset: (page - 1) * limit });
+    for (const k in filters) p.set(k, filters[k]);
+    let r;
+    try { r = await api('/api/v1/alarms?' + p); } catch (e) { fill(wrap, errorBox(e)); return; }
+    if (!ctx.alive) return;
+    const pages = Math.max(1, Math.ceil(r.total / limit));
+    fill(wrap, table([
+      { title: t('al.raised'), render: a => h('a', { href: '#/alarms/' + a.id }, fmtTime(a.raised_at, true)) },
+      filters.enterprise ? null : { title: t('common.enterprise'), render: a => h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name) },
+      { title: t('al.point'), render: a => a.point ? a.point.name : (a.camera_code || '') },
+      { title: t('al.kind'), render: a => tv('alkind', a.kind) },
+      { title: t('al.level'), render: a => h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : a.level === 1 ? 'orange' : 'muted') }, tv('allevel', a.level)) },
+      { title: t('al.value'), class: 'num', render: a => `${fmtNum(a.value)} / ${fmtNum(a.threshold)}` },
+      { title: t('common.state'), render: a => h('span', null, h('span', { class: 'tag ' + (a.state === 'closed' ? 'ok' : a.state === 'active' ? 'bad' : 'warn'), 'data-alarm-state': a.state }, tv('alstate', a.state)),
+        a.back_to_normal && a.state !== 'closed' ? h('span', { class: 'tag ok', style: { marginLeft: '4px' } }, '已恢复') : null) },
+      { title: t('al.deadline'), render: a => deadline(a) },
+      { title: t('common.actions'), render: a => actions(ctx, a, load) },
+    ].filter(Boolean), r.items, { empty: empty(t('al.empty'), t('al.empty.hint')), rowClass: a => a.overdue ? 'overdue' : null, rowAttrs: a => ({ 'data-alarm-id': a.id }) }),
+    r.total > limit ? h('div', { class: 'pager' }, t('common.total', { n: r.total }),
+      h('button', { class: 'btn sm', disabled: page <= 1, onclick: () => { page--; load(); } }, t('common.prev')), `${page} / ${pages}`,
+      h('button', { class: 'btn sm', disabled: page >= pages, onclick: () => { page++; load(); } }, t('common.next'))) : null);
+  }
+  await load();
+  let pending = null;
+  onLive(ctx, ev => { if (ev.type === 'alarm' && (!filters.enterprise || ev.enterprise_id === +filters.enterprise) && !pending) pending = setTimeout(() => { pending = null; load(); }, 600); });
+  ctx.onLeave(() => clearTimeout(pending));
+  return wrap;
+}
+
+function deadline(a) {
+  if (a.state === 'closed' || a.state === 'handled') return h('span', { class: 'muted' }, t('common.na'));
+  const due = a.state === 'active' ? a.ack_deadline : a.handle_deadline;
+  const left = (Date.parse(due) - Date.now()) / 1000;
+  return h('span', { class: 'countdown ' + (left < 0 ? 'late' : left < 600 ? 'soon' : ''), title: fmtTime(due) },
+    (a.state === 'active' ? '确认 ' : '处置 ') + (left < 0 ? t('wn.late', { t: duration(left) }) : t('wn.left', { t: duration(left) })));
+}
+
+function actions(ctx, a, reload) {
+  const b = [];
+  const done = async (verb, body) => {
+    await api(`/api/v1/alarms/${a.id}/${verb}`, { method: 'POST', body });
+    toast('OK', 'ok'); reload();
+  };
+  if (ctx.isEnt && a.state === 'active' && hasRoute('POST', '/api/v1/alarms/{id}/acknowledge'))
+    b.push(h('button', { class: 'btn sm primary', 'data-action': 'ack', onclick: () => formModal(t('al.ack'), [
+      formRow(t('al.verdict'), select('verdict', ['real_hazard', 'device_fault', 'unknown'].map(v => [v, t('verdict.' + v)]))),
+      formRow(t('common.note'), h('textarea', { name: 'note', maxlength: 4000 }))], v => done('acknowledge', v)) }, t('al.ack')));
+  if (ctx.isEnt && a.state === 'acknowledged' && hasRoute('POST', '/api/v1/alarms/{id}/handle'))
+    b.push(h('button', { class: 'btn sm primary', 'data-action': 'handle', onclick: () => formModal(t('al.handle'), [
+      formRow(t('al.cause'), select('cause_category', ['process_abnormal', 'equipment_fault', 'sensor_fault', 'false_alarm', 'other'].map(v => [v, t('cause.' + v)]))),
+      formRow(t('al.measures'), h('textarea', { name: 'measures', required: true, maxlength: 4000 }))], v => done('handle', v)) }, t('al.handle')));
+  if (a.state === 'handled' && a.back_to_normal && hasRoute('POST', '/api/v1/alarms/{id}/close'))
+    b.push(h('button', { class: 'btn sm', 'data-action': 'close', onclick: () => formModal(t('al.closeit'), [
+      formRow(t('common.note'), h('textarea', { name: 'note', maxlength: 4000 }))], v => done('close', v.note ? v : {})) }, t('al.closeit')));
+  b.push(h('a', { class: 'btn sm', href: '#/alarms/' + a.id }, t('common.detail')));
+  return h('span', { style: { display: 'flex', gap: '4px' } }, b);
+}
+
+async function detail(el, ctx, id) {
+  el.append(h('div', { class: 'page-head' }, h('a', { class: 'crumbs', href: '#/alarms' }, t('al.title') + ' /'), h('h2', null, '#' + id)));
+  if (!hasRoute('GET', '/api/v1/alarms/{id}')) { el.append(card(t('common.detail'), missingRoute('GET /api/v1/alarms/{id}'))); return; }
+  const box = h('div', null, loading());
+  el.append(box);
+  async function load() {
+    let r;
+    try { r = await api('/api/v1/alarms/' + encodeURIComponent(id)); } catch (e) { fill(box, errorBox(e)); return; }
+    if (!ctx.alive) return;
+    const a = r.alarm;
+    const kv = (k, v) => [h('dt', null, k), h('dd', null, v ?? t('common.na'))];
+    const chartEl = h('div', { class: 'chart' });
+    fill(box, 
+      card(t('common.detail'), h('dl', { class: 'kv' },
+        kv(t('common.enterprise'), h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name)), kv(t('al.point'), a.point ? `${a.point.name} (${a.point.code})` : a.camera_code),
+        kv(t('al.kind'), tv('alkind', a.kind)), kv(t('al.level'), tv('allevel', a.level)),
+        kv(t('al.value'), `${fmtNum(a.value)} / ${fmtNum(a.threshold)} ${a.point && a.point.unit || ''}`), kv(t('al.raised'), fmtTime(a.raised_at, true)),
+        kv(t('common.state'), h('span', { 'data-alarm-state': a.state }, tv('alstate', a.state))), kv(t('al.deadline'), deadline(a)),
+        kv(t('al.verdict'), a.acknowledged ? tv('verdict', a.acknowledged.verdict) + ' ' + (a.acknowledged.note || '') : null),
+        kv(t('al.measures'), a.handled ? `${tv('cause', a.handled.cause_category)}：${a.handled.measures}` : null)),
+      h('div', { class: 'extra' }, actions(ctx, a, load))),
+      h('div', { class: 'grid g-main' }, card(t('al.readings'), chartEl),
+        card(t('al.history'), h('ul', { class: 'timeline' }, (r.events || []).map(v => h('li', null,
+          h('b', null, v.action), ' · ', fmtTime(v.at, true), ' · ', v.actor, v.note ? h('div', { class: 'muted' }, v.note) : null))))));
+    const items = (r.readings && r.readings.items) || [];
+    if (!items.length) chartEl.replaceWith(empty());
+    else {
+      const l = a.point ? {} : {};
+      await chart(chartEl, ctx, { grid: { left: 44, right: 16, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true },
+        series: [{ type: 'line', showSymbol: false, data: items.map(i => [i[0], i[1]]), lineStyle: { color: '#1d5fbf' },
+          markLine: { symbol: 'none', data: [{ xAxis: Date.parse(a.raised_at), lineStyle: { color: '#e02d2d' }, label: { formatter: t('al.raised') } },
+            ...(a.threshold != null ? [{ yAxis: a.threshold, lineStyle: { color: '#ff7d00', type: 'dashed' } }] : [])] } }], ...l });
+    }
+  }
+  await load();
+}

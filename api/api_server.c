@@ -163,6 +163,14 @@ int api_reply_json(api_req *r, int status, json_t *body)
     return queue(r, status, resp, "application/json; charset=utf-8");
 }
 
+void api_req_release_db(api_req *r)
+{
+    if (r->db) {
+        db_pool_put(pool, r->db);
+        r->db = NULL;
+    }
+}
+
 struct MHD_Connection *api_req_connection(api_req *r)
 {
     return r->conn;

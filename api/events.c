@@ -267,6 +267,7 @@ static void reader_free(void *cls)
 int api_events_stream(api_req *r)
 {
     const api_caller *caller = api_req_caller(r);
+    api_req_release_db(r);
     sse_conn *s = calloc(1, sizeof *s);
     if (!s)
         return api_reply_error(r, API_E_OVERLOADED, "out of memory");

@@ -91,6 +91,7 @@ static void maintenance(db_conn *c, int64_t now_s)
 static db_status offline_tx(db_conn *c, void *arg)
 {
     size_t *n = arg;
+    alarm_pub_reset(); /* live events of a failed attempt must not go out */
     return alarm_check_offline(c, now_us(), 500, n);
 }
 
@@ -131,6 +132,10 @@ static void tick(db_conn *c, worker_clock *clk)
 
     size_t n = 0;
     st = db_run_tx(c, NULL, offline_tx, &n);
+    if (st == DB_OK)
+        alarm_pub_flush();
+    else
+        alarm_pub_reset();
     if (st == DB_OK && n > 0)
         LOG_INFO("offline detection", "transitions=%zu", n);
 

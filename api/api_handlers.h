@@ -3,6 +3,9 @@
 #define DW_API_HANDLERS_H
 
 #include "api.h"
+#include "db.h"
+
+#include <time.h>
 
 /* meta.c */
 int api_version_get(api_req *r);
@@ -42,6 +45,64 @@ int api_apikey_create(api_req *r);
 int api_apikey_revoke(api_req *r);
 int api_audit_list(api_req *r);
 void api_accounts_init(void);
+
+/* alarms.c */
+int api_alarms_list(api_req *r);
+int api_alarm_get(api_req *r);
+int api_alarm_acknowledge(api_req *r);
+int api_alarm_handle(api_req *r);
+int api_alarm_close(api_req *r);
+void api_alarms_init(void);
+
+/* alarms.c: helpers the risk resources share.  The api_query_* functions
+ * return 0 (out set, or left empty/NULL/def when the parameter is absent) or
+ * -1 after replying 400. */
+int api_parse_time(const char *s, time_t *out); /* RFC 3339 with offset, or epoch ms */
+void api_format_time(time_t t, char out[32]);
+int api_query_time(api_req *r, const char *name, char out[32]);
+int api_query_int(api_req *r, const char *name, long def, long min, long max, long *out);
+int api_query_bool(api_req *r, const char *name, const char **out);   /* "true"/"false" */
+int api_query_csv(api_req *r, const char *name, const char *allowed, const char **out);
+/* The body as an object (new reference; {} when empty), NULL after replying. */
+json_t *api_optional_body(api_req *r);
+/* A string field of at most max characters; "" when absent; -1 after replying. */
+int api_body_text(api_req *r, json_t *body, const char *name, int required, size_t max,
+                  const char **out);
+/* Live feed (dw:events) after COMMIT; street_id 0 = none. */
+void api_publish_event(const char *type, const char *action, long long id, long long enterprise_id,
+                       long long district_id, long long street_id, const char *state);
+
+/* warnings.c */
+int api_warnings_list(api_req *r);
+int api_warning_get(api_req *r);
+int api_warning_sign(api_req *r);
+int api_warning_feedback(api_req *r);
+int api_warning_request_clearance(api_req *r);
+int api_warning_approve(api_req *r);
+int api_warning_return(api_req *r);
+void api_warnings_init(void);
+
+/* risk.c */
+int api_risk_current(api_req *r);
+int api_risk_history(api_req *r);
+int api_risk_distribution(api_req *r);
+int api_risk_ranking(api_req *r);
+void api_risk_init(void);
+
+/* cleaning.c */
+int api_cleaning_areas_list(api_req *r);
+int api_cleaning_area_create(api_req *r);
+int api_cleaning_area_update(api_req *r);
+int api_cleaning_checkin_create(api_req *r);
+int api_cleaning_checkins_list(api_req *r);
+int api_cleaning_photo_get(api_req *r);
+int api_cleaning_compliance(api_req *r);
+void api_cleaning_init(void);
+
+/* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
+ * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
+db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);
+db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out);
 
 /* Registers every resource's statements (before the first connection). */
 void api_handlers_init(void);

@@ -38,7 +38,10 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
     const char *p[2] = {kind, id};
     db_status st;
     x->out = api_db_json(c, "overview", 2, p, &st);
-    return st;
+    if (st != DB_OK || !x->out)
+        return st;
+    /* open / overdue alarms, warnings by colour, grades, cleaning compliance */
+    return api_risk_overview(c, kind, id, x->out);
 }
 
 int api_overview_get(api_req *r)

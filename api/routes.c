@@ -38,6 +38,30 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/accounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
     {"POST", "/api/v1/accounts", api_account_create, ADMINS | API_ENTERPRISE, 8 * KIB},
     {"GET", "/api/v1/audit", api_audit_list, ADMINS, 0},
+    /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
+    {"GET", "/api/v1/alarms", api_alarms_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/alarms/{id}", api_alarm_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/alarms/{id}/acknowledge", api_alarm_acknowledge, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/alarms/{id}/handle", api_alarm_handle, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/alarms/{id}/close", api_alarm_close, API_ANY_USER, 16 * KIB},
+    {"GET", "/api/v1/warnings", api_warnings_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/warnings/{id}", api_warning_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/warnings/{id}/sign", api_warning_sign, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/feedback", api_warning_feedback, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/request-clearance", api_warning_request_clearance, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/approve", api_warning_approve, GOV, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/return", api_warning_return, GOV, 16 * KIB},
+    {"GET", "/api/v1/enterprises/{id}/risk", api_risk_current, API_ANY_USER, 0},
+    {"GET", "/api/v1/enterprises/{id}/risk/history", api_risk_history, API_ANY_USER, 0},
+    {"GET", "/api/v1/risk/distribution", api_risk_distribution, API_ANY_USER, 0},
+    {"GET", "/api/v1/risk/ranking", api_risk_ranking, GOV, 0},
+    {"GET", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_areas_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_area_create, API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"PATCH", "/api/v1/cleaning-areas/{id}", api_cleaning_area_update, API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"POST", "/api/v1/cleaning-areas/{id}/checkins", api_cleaning_checkin_create, API_ENTERPRISE, 3 * MIB},
+    {"GET", "/api/v1/enterprises/{id}/checkins", api_cleaning_checkins_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/checkins/{id}/photo", api_cleaning_photo_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/cleaning/compliance", api_cleaning_compliance, API_ANY_USER, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -49,4 +73,8 @@ void api_handlers_init(void)
     api_points_init();
     api_overview_init();
     api_accounts_init();
+    api_alarms_init();
+    api_warnings_init();
+    api_risk_init();
+    api_cleaning_init();
 }

@@ -127,12 +127,68 @@ OBJECT_ROUTES = {
     "/api/v1/api-keys/{id}": "api_key",
     "/api/v1/points/{id}": "point",
     "/api/v1/points/{id}/series": "point",
+    "/api/v1/alarms/{id}": "alarm",
+    "/api/v1/alarms/{id}/acknowledge": "alarm",
+    "/api/v1/alarms/{id}/handle": "alarm",
+    "/api/v1/alarms/{id}/close": "alarm",
+    "/api/v1/warnings/{id}": "warning",
+    "/api/v1/warnings/{id}/sign": "warning",
+    "/api/v1/warnings/{id}/feedback": "warning",
+    "/api/v1/warnings/{id}/request-clearance": "warning",
+    "/api/v1/warnings/{id}/approve": "warning",
+    "/api/v1/warnings/{id}/return": "warning",
+    "/api/v1/enterprises/{id}/risk": "enterprise",
+    "/api/v1/enterprises/{id}/risk/history": "enterprise",
+    "/api/v1/enterprises/{id}/cleaning-areas": "enterprise",
+    "/api/v1/enterprises/{id}/checkins": "enterprise",
+    "/api/v1/cleaning-areas/{id}": "cleaning_area",
+    "/api/v1/cleaning-areas/{id}/checkins": "cleaning_area",
+    "/api/v1/checkins/{id}/photo": "checkin",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
     ("POST", "/api/v1/enterprises/{id}/api-keys"): {"label": "probe"},
     ("PATCH", "/api/v1/points/{id}"): {"limit_high": 71},
+    # valid bodies: a missing scope check would act (200/409), never 404
+    ("POST", "/api/v1/alarms/{id}/acknowledge"): {"verdict": "real_hazard", "note": "probe"},
+    ("POST", "/api/v1/alarms/{id}/handle"): {"cause_category": "other", "measures": "probe"},
+    ("POST", "/api/v1/alarms/{id}/close"): {"note": "probe"},
+    ("POST", "/api/v1/warnings/{id}/sign"): {"note": "probe"},
+    ("POST", "/api/v1/warnings/{id}/feedback"): {"feedback": "probe"},
+    ("POST", "/api/v1/warnings/{id}/request-clearance"): {"note": "probe"},
+    ("POST", "/api/v1/warnings/{id}/approve"): {"note": "probe"},
+    ("POST", "/api/v1/warnings/{id}/return"): {"reason": "probe"},
+    ("POST", "/api/v1/enterprises/{id}/cleaning-areas"): {"name": "probe area", "frequency": "daily"},
+    ("PATCH", "/api/v1/cleaning-areas/{id}"): {"active": False},
+    ("POST", "/api/v1/cleaning-areas/{id}/checkins"): {"person": "probe", "method": "vacuum"},
 }
+
+
+def risk_objects(c):
+    """One alarm, warning, cleaning area and check-in (with photo) per fixture
+    enterprise, written as the owner, for the scope matrix."""
+    out = {}
+    for owner, ent in (("a1", c.a1), ("a2", c.a2), ("b1", c.b1)):
+        e, pid = ent["id"], ent["points"]["hopper_temp"][1]
+        alarm = c.db.scalar(
+            f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, "
+            f"cleared_at, ack_deadline, handle_deadline) VALUES ({e}, {pid}, 'rule', 'frozen', 'frozen', 0, 0, "
+            f"now() - interval '2 hours', now() - interval '1 hour', now(), now()) RETURNING id")
+        score = c.db.scalar(
+            f"INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, "
+            f"grade_by_score, override, rules, inputs, trigger) VALUES ({e}, now(), 'probe', 80, 80, 0, 0, 0, "
+            f"'red', 'red', false, '[]', '{{}}', 'manual') RETURNING id")
+        warning = c.db.scalar(
+            f"INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, "
+            f"current_level) VALUES ({e}, 'O.SCOPE_PROBE', 'red', {score}, now(), now() + interval '1 hour', "
+            f"now() + interval '4 hours', 'district', 'district') RETURNING id")
+        area = c.db.scalar(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency) VALUES ({e}, 'probe', "
+                           f"'daily') RETURNING id")
+        checkin = c.db.scalar(
+            f"INSERT INTO cleaning_checkins (area_id, enterprise_id, person, checked_at, method, photo, photo_type) "
+            f"VALUES ({area}, {e}, 'probe', now(), 'vacuum', '\\x89504e470d0a1a0a', 'image/png') RETURNING id")
+        out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin}
+    return out
 
 
 def tables_fingerprint(db):
@@ -151,6 +207,8 @@ def scope_matrix(c):
         "a2": {"enterprise": c.a2["id"], "point": c.a2["points"]["hopper_temp"][1], "api_key": None},
         "b1": {"enterprise": c.b1["id"], "point": c.b1["points"]["hopper_temp"][1], "api_key": key_b1},
     }
+    for owner, extra in risk_objects(c).items():
+        objects[owner].update(extra)
     # caller -> owners whose objects are foreign to it
     pairs = [("a1.manager", "a2"), ("a1.manager", "b1"), ("baoshan.admin", "b1"), ("baoshan.staff", "b1"),
              ("jiading.admin", "a1"), ("luodian.staff", "b1"), ("nanxiang.staff", "a1"), ("b1.manager", "a1")]

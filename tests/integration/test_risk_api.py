@@ -249,7 +249,8 @@ def test_warning_lifecycle_levels_and_history():
                   "approve"], ev
 
     # a red warning (open major hazard) is supervised by the district; the city acts on red
-    C.db.sql(f"INSERT INTO enterprise_profiles (enterprise_id, major_hazard_items) VALUES ({C.b1['id']}, '{{3}}');"
+    C.db.sql(f"INSERT INTO enterprise_profiles (enterprise_id, major_hazard_items) VALUES ({C.b1['id']}, '{{3}}') "
+             f"ON CONFLICT (enterprise_id) DO UPDATE SET major_hazard_items = EXCLUDED.major_hazard_items;"
              f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({C.b1['id']}, 'test')")
     w3 = t.wait_for(lambda: open_warning("b1.manager", C.b1, "O.MAJOR_HAZARD"), timeout=30, what="red warning")
     assert w3["grade"] == "red" and w3["current_level"] == "district" and w3["inform_city"], w3

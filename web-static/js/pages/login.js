@@ -49,7 +49,7 @@ function loginForm(box, opts) {
 function changeForm(box, opts, why, current) {
   const msg = h('div', { 'data-testid': 'pw-msg' });
   const cur = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true, value: current || '' });
-  const nw = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const nw = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true });
   const nw2 = h('input', { type: 'password', name: 'confirm', autocomplete: 'new-password', required: true });
   const btn = h('button', { class: 'btn primary', type: 'submit' }, t('common.submit'));
   const form = h('form', { onsubmit: async e => {

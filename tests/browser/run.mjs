@@ -1,0 +1,290 @@
+// Browser tests of the dashboard, headless in Debian's Chromium.  One server
+// and one small city for the whole file; each test uses its own browser
+// contexts.  Prints one line per test and the closing "N passed, N failed";
+// tests whose API route the server does not have yet are reported as skipped.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Database, Server, makeCity, launch, loginPage, sleep, PW } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(here, 'screenshots');
+mkdirSync(shots, { recursive: true });
+
+class Skip extends Error {}
+const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
+
+let db, srv, browser, ents, routes;
+const errors = [];
+const has = (m, p) => routes.some(r => r.method === m && r.path === p);
+const need = (m, p) => { if (!has(m, p)) throw new Skip(`${m} ${p} not on this server yet`); };
+
+async function setup() {
+  db = new Database();
+  ents = makeCity(db);
+  const accounts = [
+    ['city.admin', 'city_admin', '--region', '310000'],
+    ['baoshan.admin', 'district_admin', '--region', '310113'],
+    ['baoshan.staff', 'district_staff', '--region', '310113'],
+    ['luodian.staff', 'street_staff', '--region', '310113103'],
+    ['jiading.admin', 'district_admin', '--region', '310114'],
+    ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
+    ['a2.manager', 'enterprise_manager', '--enterprise', ents[1].code],
+  ];
+  for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
+  srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300 });
+  routes = await srv.routes();
+  browser = await launch();
+}
+
+async function shot(page, name) { await page.screenshot({ path: join(shots, name + '.png') }); }
+const tableNames = async page => page.$$eval('[data-testid=enterprise-table] [data-enterprise-link]', as => as.map(a => a.textContent));
+
+// ---------------------------------------------------------------------------
+async function test_each_role_sees_only_its_scope() {
+  const expect = { 'city.admin': 3, 'baoshan.staff': 2, 'luodian.staff': 2, 'jiading.admin': 1 };
+  for (const [user, n] of Object.entries(expect)) {
+    const { context, page } = await loginPage(browser, srv.base, user, PW, errors);
+    await page.waitForSelector('[data-page=overview] [data-stat=enterprises]');
+    await page.waitForFunction(n => document.querySelector('[data-stat=enterprises] .v').textContent.trim() === String(n), n, { timeout: 10000 });
+    await page.goto(srv.base + '/#/enterprises');
+    await page.waitForSelector('[data-testid=enterprise-table]');
+    const names = await tableNames(page);
+    assert(names.length === n, `${user} sees ${names.length} enterprises, expected ${n}: ${names}`);
+    if (user === 'jiading.admin') {
+      assert(!names.some(x => x.includes('宝罗')), 'jiading sees a Baoshan enterprise');
+      // by URL: the API answers 404 outside the scope, the page says so
+      await page.goto(srv.base + '/#/enterprises/' + ents[0].id);
+      await page.waitForSelector('[data-testid=forbidden]');
+      assert(!(await page.isVisible('[data-testid=enterprise-name]')), 'foreign archive rendered');
+    }
+    if (user === 'city.admin') await shot(page, 'enterprises-city');
+    await context.close();
+  }
+  // enterprise: lands on its own archive, no city/district navigation, other ids refused
+  const { context, page } = await loginPage(browser, srv.base, 'a1.manager', PW, errors);
+  await page.waitForSelector('[data-testid=enterprise-name]');
+  assert((await page.textContent('[data-testid=enterprise-name]')).includes(ents[0].name), 'enterprise lands on its own page');
+  assert(!(await page.$('[data-nav=overview]')) && !(await page.$('[data-nav=enterprises][href="#/enterprises"]')), 'enterprise sees city/district navigation');
+  await shot(page, 'archive-enterprise');
+  for (const path of ['/#/enterprises/' + ents[1].id, '/#/monitor/' + ents[2].id, '/#/overview', '/#/enterprises']) {
+    await page.goto(srv.base + path);
+    await sleep(300);
+    if (path.endsWith('overview') || path.endsWith('/enterprises')) {
+      await page.waitForSelector('[data-testid=enterprise-name]');
+      assert((await page.textContent('[data-testid=enterprise-name]')).includes(ents[0].name), path + ' did not go back to the own enterprise');
+    } else {
+      await page.waitForSelector('[data-testid=forbidden]');
+      assert(!(await page.content()).includes(ents[1].name), 'foreign name leaked for ' + path);
+    }
+  }
+  // the API itself refuses too, with the browser's own session cookie
+  const st = await page.evaluate(async id => (await fetch('/api/v1/enterprises/' + id)).status, ents[1].id);
+  assert(st === 404, 'API answered ' + st + ' for a foreign enterprise');
+  await context.close();
+}
+
+async function test_login_failure_is_generic_and_password_change_is_enforced() {
+  const context = await browser.newContext({ locale: 'zh-CN' });
+  const page = await context.newPage();
+  await page.goto(srv.base + '/');
+  const tryLogin = async (u, p) => {
+    await page.fill('input[name=username]', u); await page.fill('input[name=password]', p);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=login-msg] .err');
+    return page.textContent('[data-testid=login-msg] .err');
+  };
+  const a = await tryLogin('nobody.here', 'x'), b = await tryLogin('baoshan.staff', 'wrong-password');
+  assert(a === b && a.includes('锁定'), 'login messages differ or say nothing of lockout: ' + a + ' / ' + b);
+  await shot(page, 'login-failed');
+  // an account made through the API must change its password at first login
+  const tok = await srv.token('baoshan.admin');
+  const r = await srv.api('POST', '/api/v1/accounts', { username: 'new.staff', role: 'district_staff', password: 'Initial-Pass-2026#x' }, tok);
+  assert(r.status === 201, 'create account: ' + r.text);
+  await page.fill('input[name=username]', 'new.staff'); await page.fill('input[name=password]', 'Initial-Pass-2026#x');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('input[name=new_password]');
+  await shot(page, 'password-change');
+  await page.fill('input[name=new_password]', 'short');
+  await page.fill('input[name=confirm]', 'short');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=pw-msg] .err');
+  await page.fill('input[name=new_password]', 'Brand-New-Pass-2026#');
+  await page.fill('input[name=confirm]', 'Brand-New-Pass-2026#');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-page=overview]');
+  await context.close();
+}
+
+async function test_new_reading_and_alarm_appear_live_without_reload() {
+  const ent = ents[0];
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await page.waitForSelector('[data-page=overview] [data-testid=map]');
+  await page.evaluate(() => { window.__noReload = 1; });
+  if (has('GET', '/api/v1/events')) {
+    await page.waitForSelector('.live-dot.on', { timeout: 10000 });
+    const t0 = Date.now();
+    const ts = new Date().toISOString();
+    await srv.ingest(ent, [{ point: ent.points.hopper_temp.code, ts, value: 95 }]);
+    await page.waitForSelector(`[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"]`, { timeout: 2000 });
+    const ms = Date.now() - t0;
+    assert(await page.evaluate(() => window.__noReload === 1), 'the page reloaded');
+    await shot(page, 'overview-live');
+    console.log(`     alarm on the open overview ${ms} ms after the ingest acknowledgement`);
+  } else {
+    // no SSE yet: the archive's points refresh on their own timer
+    await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=points`);
+    await page.waitForSelector('[data-testid=points-table]');
+    await page.evaluate(() => { window.__noReload = 1; });
+    await srv.ingest(ent, [{ point: ent.points.pressure_diff.code, ts: new Date().toISOString(), value: 1234.5 }]);
+    await page.waitForFunction(id => (document.querySelector(`[data-point-value="${id}"]`) || {}).textContent?.includes('1235'), ent.points.pressure_diff.id, { timeout: 20000 });
+    assert(await page.evaluate(() => window.__noReload === 1), 'the page reloaded');
+    throw new Skip('GET /api/v1/events not on this server yet: checked the 15 s live value refresh instead');
+  }
+  await context.close();
+}
+
+async function test_csv_export_downloads() {
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await page.goto(srv.base + '/#/enterprises');
+  await page.waitForSelector('[data-action=export-csv]');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-csv]')]);
+  const text = readFileSync(await dl.path(), 'utf8');
+  assert(text.charCodeAt(0) === 0xfeff && text.includes('统一社会信用代码'), 'CSV header missing');
+  assert(text.includes(ents[0].name) && text.includes(ents[1].name) && !text.includes(ents[2].name), 'CSV is not the district\'s');
+  await context.close();
+}
+
+async function test_checkin_with_photo() {
+  need('POST', '/api/v1/cleaning-areas/{id}/checkins');
+  const ent = ents[0];
+  const tok = await srv.token('a1.manager');
+  const r = await srv.api('POST', `/api/v1/enterprises/${ent.id}/cleaning-areas`, { name: '1号车间地面', frequency: 'daily' }, tok);
+  assert(r.status === 201 || r.status === 200, 'area: ' + r.text);
+  const { context, page } = await loginPage(browser, srv.base, 'a1.manager', PW, errors);
+  await page.goto(srv.base + '/#/cleaning');
+  await page.click('[data-action=checkin]');
+  await page.fill('input[name=person]', '张三');
+  await page.selectOption('select[name=method]', 'wet_wipe');
+  await page.fill('textarea[name=note]', '地面及设备表面积尘已清理');
+  // a real 1x1 PNG
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await page.setInputFiles('input[name=photo_file]', { name: 'clean.png', mimeType: 'image/png', buffer: png });
+  await page.waitForSelector('.photo-prev');
+  await shot(page, 'checkin-form');
+  await page.click('.modal .ft .btn.primary');
+  await page.waitForSelector('[data-testid=checkin-photo]', { timeout: 10000 });
+  const n = db.scalar(`SET dw.scope = 'system'; SELECT count(*) FROM cleaning_checkins WHERE enterprise_id = ${ent.id} AND photo IS NOT NULL AND person = '张三'`);
+  assert(n === '1', 'check-in with photo not stored: ' + n);
+  await shot(page, 'cleaning');
+  await context.close();
+}
+
+async function test_district_approves_clearance_requested_in_another_context() {
+  need('POST', '/api/v1/warnings/{id}/approve');
+  const ent = ents[0];
+  // a warning as the worker would issue it: push the enterprise to orange
+  const wid = await makeWarning(ent);
+  const e = await loginPage(browser, srv.base, 'a1.manager', PW, errors);
+  await e.page.goto(srv.base + '/#/warnings');
+  const row = `[data-warning-id="${wid}"]`;
+  await e.page.waitForSelector(row);
+  for (const [act, field, text] of [['sign', 'note', '已签收'], ['feedback', 'feedback', '已停机检查灰斗，清理积灰'], ['request', 'note', '隐患已消除，申请消警']]) {
+    await e.page.click(`${row} [data-action=${act}]`);
+    await e.page.fill(`.modal textarea[name=${field}]`, text);
+    await e.page.click('.modal .ft .btn.primary');
+    await e.page.waitForSelector('.modal-bg', { state: 'detached' });
+    await sleep(300);
+  }
+  await e.page.waitForSelector(`${row} [data-warning-state=clearance_requested]`);
+  // the district, in its own context: overview -> warning -> archive -> approve
+  const d = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await d.page.goto(srv.base + '/#/warnings/' + wid);
+  await d.page.waitForSelector('[data-testid=warning-detail]');
+  await d.page.click('[data-testid=warning-enterprise]');
+  await d.page.waitForSelector('[data-testid=enterprise-name]');
+  await d.page.goto(srv.base + '/#/warnings/' + wid);
+  await d.page.waitForSelector('[data-testid=warning-detail] [data-action=approve], .extra [data-action=approve]');
+  await shot(d.page, 'warning-detail');
+  await d.page.click('[data-action=approve]');
+  await d.page.fill('.modal textarea[name=note]', '核查属实，同意消警');
+  await d.page.click('.modal .ft .btn.primary');
+  await d.page.waitForSelector('[data-warning-state=cleared]', { timeout: 10000 });
+  // the enterprise's open page follows
+  await e.page.goto(srv.base + '/#/warnings?open=false');
+  await e.page.waitForSelector(`${row} [data-warning-state=cleared]`);
+  await e.context.close(); await d.context.close();
+}
+
+async function makeWarning(ent) {
+  // drive a high-high temperature and a spark on one collector (an override) and wait for the worker's warning
+  const now = Date.now();
+  await srv.ingest(ent, [0, 1, 2, 3, 4, 5].map(i => ({ point: ent.points.hopper_temp.code, ts: new Date(now - (30 - i * 5) * 1000).toISOString(), value: 60 + i * 6 })));
+  await srv.ingest(ent, [{ point: ent.points.spark_detected.code, ts: new Date().toISOString(), value: 1 }]);
+  const tok = await srv.token('baoshan.admin');
+  for (let i = 0; i < 60; i++) {
+    const r = await srv.api('GET', `/api/v1/warnings?enterprise=${ent.id}&open=true`, undefined, tok);
+    if (r.status === 200 && r.body.items.length) return r.body.items[0].id;
+    await sleep(500);
+  }
+  throw new Error('no warning issued for the enterprise');
+}
+
+async function test_main_pages_render_and_screenshots() {
+  const ent = ents[0];
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  for (const [name, path, sel] of [['overview', '/#/overview', '[data-testid=map].leaflet-container'], ['enterprises', '/#/enterprises', '[data-testid=enterprise-table]'],
+    ['archive', `/#/enterprises/${ent.id}`, '[data-testid=enterprise-name]'], ['archive-points', `/#/enterprises/${ent.id}?tab=points`, '[data-testid=points-table]'],
+    ['archive-risk', `/#/enterprises/${ent.id}?tab=risk`, '[data-tab-body=risk] .card'], ['monitor', `/#/monitor/${ent.id}`, '.pts'],
+    ['alarms', '/#/alarms', '[data-page=alarms] .card'], ['warnings', '/#/warnings', '[data-page=warnings] .card'],
+    ['cleaning-compliance', '/#/cleaning', '[data-page=cleaning] .card'], ['accounts', '/#/accounts', '[data-testid=accounts-table]'],
+    ['audit', '/#/accounts?tab=audit', '[data-testid=audit-table]'], ['settings', '/#/settings', '[data-action=save-tiles]']]) {
+    await page.goto(srv.base + path);
+    await page.waitForSelector(sel, { timeout: 10000 });
+    await sleep(400);
+    await shot(page, name);
+  }
+  // English switch
+  await page.selectOption('.topbar select', 'en');
+  await page.waitForSelector('text=Overview');
+  await page.goto(srv.base + '/#/overview');
+  await page.waitForSelector('[data-stat=enterprises]');
+  await sleep(400);
+  await shot(page, 'overview-en');
+  await context.close();
+}
+
+async function test_no_script_errors() {
+  assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
+}
+
+// ---------------------------------------------------------------------------
+const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic_and_password_change_is_enforced,
+  test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
+  test_district_approves_clearance_requested_in_another_context, test_main_pages_render_and_screenshots, test_no_script_errors];
+let passed = 0, failed = 0, skipped = 0;
+try {
+  await setup();
+  for (const t of tests) {
+    const t0 = Date.now();
+    try {
+      await t();
+      passed++;
+      console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    } catch (e) {
+      if (e instanceof Skip) { skipped++; console.log(`skip ${t.name}: ${e.message}`); continue; }
+      failed++;
+      console.log(`FAIL ${t.name}\n${e.stack}`);
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log('FAIL setup\n' + e.stack + (srv ? '\n' + srv.log() : ''));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (srv) await srv.stop().catch(() => {});
+  if (db) db.drop();
+}
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed ? 1 : 0);

@@ -470,6 +470,13 @@ static db_status compute_tx(db_conn *c, void *arg)
     snprintf(score_id, sizeof score_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
 
+    /* The first score of an enterprise sets its baseline: a grade that comes
+     * from the archive alone is shown, not warned about (with the default
+     * model most dry-collection sites are yellow by inherent risk, and a
+     * warning for each on the day it is registered would bury the real ones).
+     * Rises from there warn; overrides warn at once. */
+    if (prev_r < 0)
+        prev = s->grade;
     if (!risk_warning_should_issue(prev, prev_override, s->grade, s->override))
         return DB_OK;
     risk_warning_deadlines dl;

@@ -403,6 +403,22 @@ def build_sql(ents, seed):
                         f"{sql_num(s['indoor'])}, {sql_num(s['venting'])}, {sql_num(s['isolation'])}, "
                         f"{sql_num(s['suppression'])}, {sql_num(s['inerting'])}, {sql_num(s['airlock'])}, "
                         f"{sql_num(s['spark'])})")
+    # archive facts the risk engine reads (dust kinds, workers, building);
+    # their own generator so the codes and keys above stay as they were
+    arng = random.Random(7310113)
+    kinds = {"almg": [["aluminium"], ["aluminium", "magnesium"], ["al_mg_alloy"], ["iron"]],
+             "wood": [["wood"]], "grain": [["flour"], ["starch"]], "feed": [["feed"]], "starch": [["starch"]],
+             "plastic": [["plastic"], ["resin"]], "paper": [["paper"]], "coating": [["pigment"], ["resin"]],
+             "textile": [["cotton"], ["polyester"]]}
+    arows = []
+    for e in ents:
+        k = arng.choice(kinds[e["profile"]])
+        workers = arng.choice([8, 12, 18, 25, 36, 45, 60, 85, 120])
+        storeys = "multi" if arng.random() < 0.15 else "single"
+        arows.append(f"  ({sql_str(e['code'])}, ARRAY[{', '.join(sql_str(x) for x in k)}]::text[], {workers}, '{storeys}')")
+    w("UPDATE enterprises e SET dust_kinds = v.k, dust_workers = v.n, building_storeys = v.s FROM (VALUES\n" +
+      ",\n".join(arows) + "\n) AS v(code, k, n, s) WHERE e.code = v.code;\n")
+
     w("INSERT INTO dust_systems (enterprise_id, code, name, workshop, wet, collector_type, central, airflow_m3h,\n"
       "    positive_pressure, indoor, has_venting, has_isolation, has_suppression, has_inerting, has_airlock,\n"
       "    has_spark_detection)\n"

@@ -46,6 +46,26 @@ class Env:
             self.db.drop()
 
 
+def low_risk_baseline(env):
+    """Before the first score: wet collection and St1 grain dust make the fixture
+    enterprises blue (I = 12 + 5 + 6 = 23), so a later rise can be provoked."""
+    env.db.sql("UPDATE dust_systems SET wet = true, collector_type = 'wet_scrubber';"
+               "INSERT INTO enterprise_profiles (enterprise_id, dust_class, st_class) "
+               "SELECT id, 'grain', 'st1' FROM enterprises")
+
+
+def raise_to_yellow(env, ents):
+    """>= 100 dust-exposed workers: I = 12 + 20 + 6 = 38, yellow."""
+    ids = ",".join(str(x["id"]) for x in ents)
+    env.db.sql(f"UPDATE enterprise_profiles SET dust_workers = 150 WHERE enterprise_id IN ({ids});"
+               f"INSERT INTO risk_recompute_requests (enterprise_id, reason) SELECT id, 'test' FROM enterprises "
+               f"WHERE id IN ({ids}) ON CONFLICT DO NOTHING")
+
+
+def wait_baseline(env):
+    t.wait_for(lambda: env.db.scalar("SELECT count(*) FROM enterprise_risk") == "3", what="baseline scores")
+
+
 def temp(ent):
     return ent["points"]["hopper_temp"]
 
@@ -136,41 +156,46 @@ def test_offline_detected_by_worker_and_cleared_by_fresh_data():
 
 
 def test_grade_rise_issues_warning_with_table_deadlines():
-    e = Env()
+    e = Env(before_start=low_risk_baseline)
     try:
-        # the fixture enterprises score I = 45 (other dust, St unknown; one dry central
-        # collector): yellow at the first periodic run
+        # the first score is the baseline (blue, no warning); then the archive changes
+        wait_baseline(e)
+        assert e.db.scalar("SELECT string_agg(DISTINCT grade, ',') FROM enterprise_risk") == "blue"
+        assert e.db.scalar("SELECT count(*) FROM warnings") == "0"
+        raise_to_yellow(e, [e.a])
         q = ("SELECT grade, cause, status, supervisor, current_level, inform_city, "
              "extract(epoch FROM sign_by - issued_at)::int, extract(epoch FROM clear_by - issued_at)::int "
              "FROM warnings WHERE enterprise_id = %d ORDER BY id")
         rows = t.wait_for(lambda: e.db.sql(q % e.a["id"]), what="yellow warning")
         assert rows == [["yellow", "grade", "issued", "street", "street", "f", "14400", "86400"]], rows
         score = e.db.sql(f"SELECT r, grade, model_version, override FROM enterprise_risk WHERE enterprise_id = {e.a['id']}")
-        assert score == [["45.00", "yellow", "2026.1-default", "f"]], score
+        assert score == [["38.00", "yellow", "2026.1-default", "f"]], score
         ev = e.db.sql(f"SELECT action, to_status, actor FROM warning_events WHERE enterprise_id = {e.a['id']}")
         assert ev == [["issue", "issued", "worker"]], ev
         # an open major-accident hazard forces red: a second warning for that cause
-        e.db.sql(f"INSERT INTO enterprise_profiles (enterprise_id, major_hazard_items) VALUES ({e.b['id']}, '{{3}}');"
+        e.db.sql(f"UPDATE enterprise_profiles SET major_hazard_items = '{{3}}' WHERE enterprise_id = {e.b['id']};"
                  f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({e.b['id']}, 'test')")
-        rows = t.wait_for(lambda: len(e.db.sql(q % e.b["id"])) == 2 and e.db.sql(q % e.b["id"]),
+        rows = t.wait_for(lambda: len(e.db.sql(q % e.b["id"])) == 1 and e.db.sql(q % e.b["id"]),
                           what="red warning")
-        assert rows[1] == ["red", "O.MAJOR_HAZARD", "issued", "district", "district", "t", "1800", "14400"], rows
+        assert rows[0] == ["red", "O.MAJOR_HAZARD", "issued", "district", "district", "t", "1800", "14400"], rows
         rules = json.loads(e.db.scalar(f"SELECT rules FROM risk_scores WHERE enterprise_id = {e.b['id']} "
                                        f"ORDER BY id DESC LIMIT 1"))
         assert any(r["code"] == "O.MAJOR_HAZARD" and r.get("item") == 3 for r in rules), rules
         # recomputing again issues nothing new: one open warning per enterprise and cause
         e.db.sql(f"INSERT INTO risk_recompute_requests (enterprise_id) VALUES ({e.b['id']})")
         t.wait_for(lambda: e.db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0", what="recompute")
-        assert len(e.db.sql(q % e.b["id"])) == 2
+        assert len(e.db.sql(q % e.b["id"])) == 1
     finally:
         e.close()
 
 
 def test_unsigned_warning_escalates_exactly_once_with_two_workers_and_kill_9():
     cfg = dict(worker_interval_ms=200, warning_sign_within_s=4)
-    e = Env(**cfg)
+    e = Env(before_start=low_risk_baseline, **cfg)
     second = t.Server(e.db, roles="worker", wait_ready=False, **cfg)
     try:
+        wait_baseline(e)
+        raise_to_yellow(e, [e.a, e.b, e.c])
         t.wait_for(lambda: e.db.scalar("SELECT count(*) FROM warnings") == "3", what="warnings issued")
         issued = float(e.db.scalar("SELECT extract(epoch FROM max(issued_at)) FROM warnings"))
         # kill -9 one worker inside the window, just before the sign deadline
@@ -232,9 +257,12 @@ def test_webhook_signed_and_retried():
     def subscribe(env):
         env.db.sql(f"INSERT INTO webhook_subscriptions (scope_kind, scope_id, url, secret) SELECT 'district', id, "
                    f"'http://127.0.0.1:{httpd.server_port}/hook', '\\x{secret.hex()}' FROM regions WHERE code = '310114'")
+        low_risk_baseline(env)
         # retries are 30 s apart by default: pull the next attempt forward in the test
     e = Env(before_start=subscribe)
     try:
+        wait_baseline(e)
+        raise_to_yellow(e, [e.a, e.b, e.c])
         t.wait_for(lambda: len(Hook.got) >= 1, what="first delivery")
         e.db.sql("UPDATE notification_outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
         t.wait_for(lambda: e.db.scalar("SELECT count(*) FROM notification_outbox WHERE delivered_at IS NOT NULL") == "1",

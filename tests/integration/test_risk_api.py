@@ -182,7 +182,7 @@ def open_warning(user, ent, cause="grade"):
 
 
 def test_warning_lifecycle_levels_and_history():
-    # the worker's first periodic run issues yellow warnings (I = 45 for the fixtures)
+    # warnings issued when the grade rose after the baseline (see __main__)
     w = t.wait_for(lambda: open_warning("a1.manager", C.a1), timeout=30, what="warning for a1")
     wid = w["id"]
     assert w["status"] == "issued" and w["grade"] in ("yellow", "orange", "red"), w
@@ -410,6 +410,14 @@ def test_every_transition_in_the_audit_trail():
 if __name__ == "__main__":
     FEED = Feed()
     C = City(worker_interval_ms=300)
+    # The first score of an enterprise is its baseline and issues nothing;
+    # more dust-exposed workers (I: 45 -> 60) make the grade rise, and that warns.
+    t.wait_for(lambda: C.db.scalar("SELECT count(*) FROM enterprise_risk") == "3", timeout=30,
+               what="baseline scores")
+    C.db.sql("INSERT INTO enterprise_profiles (enterprise_id, dust_workers) SELECT id, 150 FROM enterprises "
+             "ON CONFLICT (enterprise_id) DO UPDATE SET dust_workers = 150;"
+             "INSERT INTO risk_recompute_requests (enterprise_id, reason) SELECT id, 'test' FROM enterprises "
+             "ON CONFLICT DO NOTHING")
     try:
         t.run([
             test_alarm_lifecycle_scope_and_rules,

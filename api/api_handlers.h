@@ -10,6 +10,7 @@
 /* meta.c */
 int api_version_get(api_req *r);
 int api_routes_get(api_req *r);
+int api_openapi_get(api_req *r);
 
 /* regions.c */
 int api_regions_list(api_req *r);

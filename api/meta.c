@@ -2,6 +2,10 @@
 #include "api_handlers.h"
 
 #include "dw_config.h"
+#include "srv_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 int api_version_get(api_req *r)
 {
@@ -32,4 +36,36 @@ int api_routes_get(api_req *r)
                                                roles, "max_body", (json_int_t)api_routes[i].max_body));
     }
     return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* The OpenAPI document (schema/openapi.json), read per request: it is small
+ * and an operator may replace it without a restart. */
+int api_openapi_get(api_req *r)
+{
+    FILE *f = fopen(g_config.openapi_file, "rb");
+    if (!f)
+        return api_reply_error(r, API_E_NOT_FOUND, "the OpenAPI document is not installed");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 > cap) {
+            cap = cap ? cap * 2 : 262144;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return api_reply_error(r, API_E_INTERNAL, "out of memory");
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    api_reply_add_header(r, "Cache-Control", "max-age=60");
+    int rc = api_reply_raw(r, 200, "application/json; charset=utf-8", buf ? buf : "", len);
+    free(buf);
+    return rc;
 }

@@ -15,6 +15,7 @@
 const api_route api_routes[] = {
     {"GET", "/api/v1/version", api_version_get, API_PUBLIC, 0},
     {"GET", "/api/v1/routes", api_routes_get, API_PUBLIC, 0},
+    {"GET", "/api/v1/openapi.json", api_openapi_get, API_PUBLIC, 0},
     {"POST", "/api/v1/auth/login", api_login, API_PUBLIC, 4 * KIB},
     {"POST", "/api/v1/auth/logout", api_logout, API_ANY_USER, 1 * KIB},
     {"GET", "/api/v1/auth/me", api_me, API_ANY_USER, 0},

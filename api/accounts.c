@@ -52,11 +52,13 @@ static const db_stmt statements[] = {
     {"key_insert",
      "INSERT INTO api_keys (enterprise_id, label, key_prefix, key_hash, created_by) SELECT e.id, "
      "$4, $5, $6::bytea, $7::bigint FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
-     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) "
+     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = "
+     "$2::bigint)) "
      "RETURNING id"},
     {"key_revoke",
      "UPDATE api_keys k SET revoked_at = now() FROM enterprises e WHERE e.id = k.enterprise_id "
-     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'city') OR ($1 = 'district' AND e.district_id = "
+     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'city') OR ($1 = 'district' AND "
+     "e.district_id = "
      "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) RETURNING k.id"},
     {"audit_list",
      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', l.id, 'at', "
@@ -172,14 +174,18 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
     }
     char creator[24];
     snprintf(creator, sizeof creator, "%lld", (long long)caller->account_id);
-    const char *ip[7] = {x->username, x->display_name ? x->display_name : "", x->role,
+    const char *ip[7] = {x->username,
+                         x->display_name ? x->display_name : "",
+                         x->role,
                          x->region_id[0] ? x->region_id : NULL,
-                         x->enterprise_id[0] ? x->enterprise_id : NULL, x->hash,
+                         x->enterprise_id[0] ? x->enterprise_id : NULL,
+                         x->hash,
                          caller->account_id ? creator : NULL};
     PGresult *res = db_exec(c, "acc_insert", 7, ip, &st);
     if (!res) {
         snprintf(x->why, sizeof x->why, "%s",
-                 st == DB_BAD ? "the user name is taken or does not fit the rules" : "insert failed");
+                 st == DB_BAD ? "the user name is taken or does not fit the rules"
+                              : "insert failed");
         return st;
     }
     x->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -193,8 +199,8 @@ int api_account_create(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"username", "display_name", "role", "region",
-                                          "enterprise", "password"};
+    static const char *const allowed[] = {"username", "display_name", "role",
+                                          "region",   "enterprise",   "password"};
     if (api_json_strict(r, body, allowed, 6) != 0)
         return 0;
     create_ctx x = {0};
@@ -210,7 +216,8 @@ int api_account_create(api_req *r)
         return api_reply_error(r, API_E_FORBIDDEN, "%s may not create %s accounts", caller->role,
                                x.role);
     }
-    json_t *t = json_object_get(body, strcmp(target_kind, "enterprise") == 0 ? "enterprise" : "region");
+    json_t *t =
+        json_object_get(body, strcmp(target_kind, "enterprise") == 0 ? "enterprise" : "region");
     char target[40] = "";
     if (json_is_string(t))
         snprintf(target, sizeof target, "%s", json_string_value(t));
@@ -220,9 +227,9 @@ int api_account_create(api_req *r)
         snprintf(target, sizeof target, "%lld", (long long)caller->scope_id);
     else if (!(strcmp(target_kind, "city") == 0) &&
              !(strcmp(target_kind, "district") == 0 && caller->kind == API_SCOPE_DISTRICT))
-        return api_reply_error(r, API_E_BAD_REQUEST, "%s is required for role %s",
-                               strcmp(target_kind, "enterprise") == 0 ? "enterprise" : "region (code)",
-                               x.role);
+        return api_reply_error(
+            r, API_E_BAD_REQUEST, "%s is required for role %s",
+            strcmp(target_kind, "enterprise") == 0 ? "enterprise" : "region (code)", x.role);
     if (!target[0] && strcmp(target_kind, "district") == 0)
         snprintf(target, sizeof target, "%s", "");
     x.target = target[0] ? target : NULL;
@@ -251,7 +258,8 @@ int api_account_create(api_req *r)
         api_audit(r, "account_create", x.username, "failed", x.why);
         sodium_memzero(generated, sizeof generated);
         if (st == DB_BAD)
-            return api_reply_error(r, x.refused ? API_E_UNPROCESSABLE : API_E_CONFLICT, "%s", x.why);
+            return api_reply_error(r, x.refused ? API_E_UNPROCESSABLE : API_E_CONFLICT, "%s",
+                                   x.why);
         return api_reply_db(r, st);
     }
     char obj[48];
@@ -342,7 +350,8 @@ int api_apikey_create(api_req *r)
     char obj[48];
     snprintf(obj, sizeof obj, "api_key:%lld", x.id);
     api_audit(r, "api_key_create", obj, "ok", prefix);
-    json_t *out = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", key, "prefix", prefix);
+    json_t *out =
+        json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", key, "prefix", prefix);
     sodium_memzero(key, sizeof key);
     return api_reply_json(r, 201, out);
 }

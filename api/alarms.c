@@ -46,20 +46,23 @@
     "'escalated_at', a.escalated_at, 'cleared_at', a.cleared_at, 'clear_reason', "                 \
     "a.clear_reason, 'back_to_normal', a.cleared_at IS NOT NULL, 'state', a.state, "               \
     "'ack_deadline', a.ack_deadline, 'handle_deadline', a.handle_deadline, 'ack_overdue', "        \
-    "a.ack_overdue, 'handle_overdue', a.handle_overdue, 'overdue', " ALARM_OVERDUE("a")            \
-    ", 'acknowledged', CASE WHEN a.acked_at IS NULL THEN NULL ELSE json_build_object('at', "       \
-    "a.acked_at, 'by', a.acked_by, 'verdict', a.ack_verdict, 'note', a.ack_note) END, "            \
-    "'handled', CASE WHEN a.handled_at IS NULL THEN NULL ELSE json_build_object('at', "            \
-    "a.handled_at, 'by', a.handled_by, 'cause_category', a.cause_category, 'measures', "           \
-    "a.measures) END, 'closed', CASE WHEN a.closed_at IS NULL THEN NULL ELSE "                     \
-    "json_build_object('at', a.closed_at, 'by', a.closed_by, 'automatic', a.closed_by IS NULL) "   \
-    "END, 'camera_code', a.camera_code, 'created_at', a.created_at)"
+    "a.ack_overdue, 'handle_overdue', a.handle_overdue, 'overdue', " ALARM_OVERDUE(                \
+        "a") ", 'acknowledged', CASE WHEN a.acked_at IS NULL THEN NULL ELSE "                      \
+             "json_build_object('at', "                                                            \
+             "a.acked_at, 'by', a.acked_by, 'verdict', a.ack_verdict, 'note', a.ack_note) END, "   \
+             "'handled', CASE WHEN a.handled_at IS NULL THEN NULL ELSE json_build_object('at', "   \
+             "a.handled_at, 'by', a.handled_by, 'cause_category', a.cause_category, 'measures', "  \
+             "a.measures) END, 'closed', CASE WHEN a.closed_at IS NULL THEN NULL ELSE "            \
+             "json_build_object('at', a.closed_at, 'by', a.closed_by, 'automatic', a.closed_by "   \
+             "IS NULL) "                                                                           \
+             "END, 'camera_code', a.camera_code, 'created_at', a.created_at)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \
     "a.point_id "
 
-#define CSV_MATCH(col, n) "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
+#define CSV_MATCH(col, n)                                                                          \
+    "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
 
 static const db_stmt statements[] = {
     /* $3 district code $4 street code $5 enterprise $6 kinds $7 levels $8 states $9 sources
@@ -67,19 +70,33 @@ static const db_stmt statements[] = {
     {"alm_api_list",
      "WITH f AS (SELECT a.id, a.raised_at FROM alarms a JOIN enterprises e ON e.id = "
      "a.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
-     "e.street_id WHERE " SCOPE_ENT("e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
-     "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) AND " CSV_MATCH(
-         "a.kind", "6") " AND " CSV_MATCH("a.level", "7") " AND " CSV_MATCH("a.state", "8") " AND " CSV_MATCH("a.source", "9")
-     " AND ($10::timestamptz IS NULL OR a.raised_at >= $10::timestamptz) AND ($11::timestamptz IS "
-     "NULL OR a.raised_at < $11::timestamptz) AND ($12::boolean IS NULL OR " ALARM_OVERDUE(
-         "a") " = $12::boolean) AND ($15::bigint IS NULL OR a.point_id = $15::bigint) AND "
-              "($16::boolean IS NULL OR (a.state <> 'closed') = $16::boolean)) SELECT "
-              "json_build_object('total', (SELECT count(*) FROM f), 'limit', $13::int, 'offset', "
-              "$14::int, 'items', coalesce((SELECT json_agg(" ALARM_JSON
-              " ORDER BY a.raised_at DESC, a.id DESC) FROM (SELECT id FROM f ORDER BY raised_at "
-              "DESC, id DESC LIMIT $13::int OFFSET $14::int) pg JOIN alarms a ON a.id = pg.id JOIN "
-              "enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = a.point_id), "
-              "'[]'::json))::text"},
+     "e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
+              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) "
+              "AND " CSV_MATCH("a.kind", "6") " AND " CSV_MATCH("a.level", "7") " AND " CSV_MATCH(
+                  "a.state",
+                  "8") " AND " CSV_MATCH("a.source",
+                                         "9") " AND ($10::timestamptz IS NULL OR a.raised_at >= "
+                                              "$10::timestamptz) AND ($11::timestamptz IS "
+                                              "NULL OR a.raised_at < $11::timestamptz) AND "
+                                              "($12::boolean IS NULL OR " ALARM_OVERDUE(
+                                                  "a") " = $12::boolean) AND ($15::bigint IS NULL "
+                                                       "OR a.point_id = $15::bigint) AND "
+                                                       "($16::boolean IS NULL OR (a.state <> "
+                                                       "'closed') = $16::boolean)) SELECT "
+                                                       "json_build_object('total', (SELECT "
+                                                       "count(*) FROM f), 'limit', $13::int, "
+                                                       "'offset', "
+                                                       "$14::int, 'items', coalesce((SELECT "
+                                                       "json_agg(" ALARM_JSON
+                                                       " ORDER BY a.raised_at DESC, a.id DESC) "
+                                                       "FROM (SELECT id FROM f ORDER BY raised_at "
+                                                       "DESC, id DESC LIMIT $13::int OFFSET "
+                                                       "$14::int) pg JOIN alarms a ON a.id = pg.id "
+                                                       "JOIN "
+                                                       "enterprises e ON e.id = a.enterprise_id "
+                                                       "LEFT JOIN points p ON p.id = a.point_id), "
+                                                       "'[]'::json))::text"},
     {"alm_api_get",
      "SELECT json_build_object('alarm', " ALARM_JSON
      ", 'events', coalesce((SELECT json_agg(json_build_object('id', v.id, 'at', v.at, "
@@ -92,8 +109,8 @@ static const db_stmt statements[] = {
      "extract(epoch FROM r.collected_at) * 1000, r.value, r.quality) ORDER BY r.collected_at) "
      "FROM (SELECT collected_at, value, quality FROM readings WHERE point_id = a.point_id AND "
      "collected_at >= a.raised_at - interval '30 minutes' AND collected_at <= a.raised_at + "
-     "interval '30 minutes' ORDER BY collected_at LIMIT 5000) r), '[]'::json) END))::text" ALARM_FROM
-     "WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
+     "interval '30 minutes' ORDER BY collected_at LIMIT 5000) r), '[]'::json) "
+     "END))::text" ALARM_FROM "WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
     /* the row to act on, locked for the rest of the transaction */
     {"alm_api_lock",
      "SELECT a.state, (a.cleared_at IS NOT NULL)::int, a.enterprise_id, e.district_id, "
@@ -103,27 +120,33 @@ static const db_stmt statements[] = {
     {"alm_api_ack",
      "WITH u AS (UPDATE alarms a SET state = 'acknowledged', acked_at = now(), acked_by = "
      "$4::bigint, ack_verdict = $6, ack_note = $7 FROM enterprises e WHERE e.id = "
-     "a.enterprise_id AND a.id = $3::bigint AND a.state = 'active' AND " SCOPE_ENT("e")
-     " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events (alarm_id, "
-     "enterprise_id, at, action, kind, level, reason, actor_id, actor, note) SELECT id, "
-     "enterprise_id, now(), 'acknowledge', kind, level, $6, $4::bigint, $5, $7 FROM u RETURNING "
-     "alarm_id"},
+     "a.enterprise_id AND a.id = $3::bigint AND a.state = 'active' AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events "
+              "(alarm_id, "
+              "enterprise_id, at, action, kind, level, reason, actor_id, actor, note) SELECT id, "
+              "enterprise_id, now(), 'acknowledge', kind, level, $6, $4::bigint, $5, $7 FROM u "
+              "RETURNING "
+              "alarm_id"},
     {"alm_api_handle",
      "WITH u AS (UPDATE alarms a SET state = 'handled', handled_at = now(), handled_by = "
      "$4::bigint, cause_category = $6, measures = $7 FROM enterprises e WHERE e.id = "
-     "a.enterprise_id AND a.id = $3::bigint AND a.state = 'acknowledged' AND " SCOPE_ENT("e")
-     " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events (alarm_id, "
-     "enterprise_id, at, action, kind, level, reason, actor_id, actor, note) SELECT id, "
-     "enterprise_id, now(), 'handle', kind, level, $6, $4::bigint, $5, $7 FROM u RETURNING "
-     "alarm_id"},
+     "a.enterprise_id AND a.id = $3::bigint AND a.state = 'acknowledged' AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events "
+              "(alarm_id, "
+              "enterprise_id, at, action, kind, level, reason, actor_id, actor, note) SELECT id, "
+              "enterprise_id, now(), 'handle', kind, level, $6, $4::bigint, $5, $7 FROM u "
+              "RETURNING "
+              "alarm_id"},
     {"alm_api_close",
      "WITH u AS (UPDATE alarms a SET state = 'closed', closed_at = greatest(now(), "
      "a.cleared_at, a.handled_at), closed_by = $4::bigint FROM enterprises e WHERE e.id = "
      "a.enterprise_id AND a.id = $3::bigint AND a.state = 'handled' AND a.cleared_at IS NOT "
      "NULL AND " SCOPE_ENT("e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO "
-     "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, actor_id, actor, "
-     "note) SELECT id, enterprise_id, now(), 'close', kind, level, $6, $4::bigint, $5, $7 FROM u "
-     "RETURNING alarm_id"},
+                                "alarm_events (alarm_id, enterprise_id, at, action, kind, level, "
+                                "reason, actor_id, actor, "
+                                "note) SELECT id, enterprise_id, now(), 'close', kind, level, $6, "
+                                "$4::bigint, $5, $7 FROM u "
+                                "RETURNING alarm_id"},
     {"alm_api_recompute",
      "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
      "CONFLICT DO NOTHING"},
@@ -180,8 +203,8 @@ int api_query_time(api_req *r, const char *name, char out[32])
         return 0;
     time_t t;
     if (api_parse_time(q, &t) != 0) {
-        api_reply_error(r, API_E_BAD_REQUEST, "%s must be RFC 3339 with offset or epoch milliseconds",
-                        name);
+        api_reply_error(r, API_E_BAD_REQUEST,
+                        "%s must be RFC 3339 with offset or epoch milliseconds", name);
         return -1;
     }
     api_format_time(t, out);
@@ -244,7 +267,8 @@ int api_query_csv(api_req *r, const char *name, const char *allowed, const char 
                 a++;
         }
         if (!ok) {
-            api_reply_error(r, API_E_BAD_REQUEST, "%s: each value must be one of %s", name, allowed);
+            api_reply_error(r, API_E_BAD_REQUEST, "%s: each value must be one of %s", name,
+                            allowed);
             return -1;
         }
         if (!p[n])
@@ -299,8 +323,8 @@ void api_publish_event(const char *type, const char *action, long long id, long 
                        long long district_id, long long street_id, const char *state)
 {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "type", type, "action", action, "id",
-                          (json_int_t)id, "enterprise_id", (json_int_t)enterprise_id,
-                          "district_id", (json_int_t)district_id, "state", state);
+                          (json_int_t)id, "enterprise_id", (json_int_t)enterprise_id, "district_id",
+                          (json_int_t)district_id, "state", state);
     if (!o)
         return;
     json_object_set_new(o, "street_id", street_id ? json_integer(street_id) : json_null());
@@ -430,7 +454,9 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
     x->street_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     PQclear(res);
     /* the lifecycle: one step at a time, in order */
-    const char *need = x->act == ACT_ACK ? "active" : x->act == ACT_HANDLE ? "acknowledged" : "handled";
+    const char *need = x->act == ACT_ACK      ? "active"
+                       : x->act == ACT_HANDLE ? "acknowledged"
+                                              : "handled";
     if (strcmp(x->state, need) != 0) {
         x->refused = 1;
         if (strcmp(x->state, "closed") == 0)
@@ -453,8 +479,10 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
                  "clears");
         return DB_OK;
     }
-    const char *stmt = x->act == ACT_ACK ? "alm_api_ack" : x->act == ACT_HANDLE ? "alm_api_handle" : "alm_api_close";
-    const char *p[7] = {kind, sid, x->id, caller->account_id ? aid : NULL, caller->username,
+    const char *stmt = x->act == ACT_ACK      ? "alm_api_ack"
+                       : x->act == ACT_HANDLE ? "alm_api_handle"
+                                              : "alm_api_close";
+    const char *p[7] = {kind,      sid,    x->id, caller->account_id ? aid : NULL, caller->username,
                         x->reason, x->note};
     res = db_exec(c, stmt, 7, p, &st);
     if (!res)
@@ -464,7 +492,9 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
     if (n != 1)
         return DB_BAD;
     snprintf(x->state, sizeof x->state, "%s",
-             x->act == ACT_ACK ? "acknowledged" : x->act == ACT_HANDLE ? "handled" : "closed");
+             x->act == ACT_ACK      ? "acknowledged"
+             : x->act == ACT_HANDLE ? "handled"
+                                    : "closed");
     char eid[24];
     snprintf(eid, sizeof eid, "%lld", x->enterprise_id);
     char why[40];

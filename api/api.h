@@ -39,8 +39,8 @@ typedef struct api_route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/api/v1/enterprises/{id}": {name} matches one segment */
     api_handler handler;
-    unsigned roles;      /* API_PUBLIC or a mask of the role bits */
-    size_t max_body;     /* 0: no body accepted */
+    unsigned roles;  /* API_PUBLIC or a mask of the role bits */
+    size_t max_body; /* 0: no body accepted */
 } api_route;
 
 /* routes.c */

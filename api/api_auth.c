@@ -71,9 +71,8 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 void api_auth_init(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
-    sem_init(&hash_slots, 0, (unsigned)(g_config.login_max_concurrent > 0
-                                            ? g_config.login_max_concurrent
-                                            : 1));
+    sem_init(&hash_slots, 0,
+             (unsigned)(g_config.login_max_concurrent > 0 ? g_config.login_max_concurrent : 1));
     char pw[33];
     unsigned char rnd[16];
     randombytes_buf(rnd, sizeof rnd);
@@ -184,8 +183,7 @@ static db_status resolve_tx(db_conn *c, void *arg)
             x->found = 1;
             x->out->api_key_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
             x->out->scope_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-            snprintf(x->out->username, sizeof x->out->username, "apikey:%s",
-                     PQgetvalue(res, 0, 2));
+            snprintf(x->out->username, sizeof x->out->username, "apikey:%s", PQgetvalue(res, 0, 2));
             role_info("enterprise_staff", x->out);
         }
         PQclear(res);
@@ -449,7 +447,10 @@ int api_login(api_req *r)
         api_audit(r, "login", username, "failed", "no such account");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
     }
-    login_update u = {.a = &a, .ok = ok, .new_hash = rehash ? new_hash : NULL, .peer = api_req_peer(r),
+    login_update u = {.a = &a,
+                      .ok = ok,
+                      .new_hash = rehash ? new_hash : NULL,
+                      .peer = api_req_peer(r),
                       .ua = api_req_header(r, "User-Agent")};
     char token[64];
     if (ok) {
@@ -464,7 +465,9 @@ int api_login(api_req *r)
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!ok) {
-        const char *why = a.locked ? "account locked" : a.disabled ? "account disabled" : "wrong password";
+        const char *why = a.locked     ? "account locked"
+                          : a.disabled ? "account disabled"
+                                       : "wrong password";
         api_audit(r, "login", username, a.locked ? "locked" : "failed", why);
         if (u.locked_now)
             api_audit(r, "lockout", username, "locked", "too many failed logins");
@@ -473,12 +476,13 @@ int api_login(api_req *r)
     api_req_set_caller_account(r, strtoll(a.id, NULL, 10), username);
     api_audit(r, "login", username, "ok", rehash ? "password re-hashed" : "");
     char cookie[256];
-    snprintf(cookie, sizeof cookie, "dw_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
-             token, g_config.session_max_age_s, g_config.cookie_secure ? "; Secure" : "");
+    snprintf(cookie, sizeof cookie,
+             "dw_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", token,
+             g_config.session_max_age_s, g_config.cookie_secure ? "; Secure" : "");
     api_reply_add_header(r, "Set-Cookie", cookie);
-    json_t *resp = json_pack("{s:s, s:s, s:s, s:b, s:b}", "token", token, "expires_at", u.expires_at,
-                             "role", a.role, "must_change_password", a.must_change,
-                             "password_expired", a.expired);
+    json_t *resp =
+        json_pack("{s:s, s:s, s:s, s:b, s:b}", "token", token, "expires_at", u.expires_at, "role",
+                  a.role, "must_change_password", a.must_change, "password_expired", a.expired);
     sodium_memzero(token, sizeof token);
     return api_reply_json(r, 200, resp);
 }

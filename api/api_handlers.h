@@ -62,7 +62,7 @@ int api_parse_time(const char *s, time_t *out); /* RFC 3339 with offset, or epoc
 void api_format_time(time_t t, char out[32]);
 int api_query_time(api_req *r, const char *name, char out[32]);
 int api_query_int(api_req *r, const char *name, long def, long min, long max, long *out);
-int api_query_bool(api_req *r, const char *name, const char **out);   /* "true"/"false" */
+int api_query_bool(api_req *r, const char *name, const char **out); /* "true"/"false" */
 int api_query_csv(api_req *r, const char *name, const char *allowed, const char **out);
 /* The body as an object (new reference; {} when empty), NULL after replying. */
 json_t *api_optional_body(api_req *r);

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_PARAMS 4
+#define MAX_PARAMS        4
 #define MAX_EXTRA_HEADERS 8
 
 struct api_req {
@@ -155,8 +155,7 @@ int api_reply_json(api_req *r, int status, json_t *body)
     if (!s)
         return api_reply_error(r, API_E_INTERNAL, "could not serialise the response");
     size_t len = strlen(s);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!resp)
         free(s);
     api_reply_add_header(r, "Cache-Control", "no-store");
@@ -338,11 +337,18 @@ static const char *content_type_for(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-        {".jpg", "image/jpeg"}, {".ico", "image/x-icon"}, {".woff2", "font/woff2"},
-        {".map", "application/json"}, {".txt", "text/plain; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".map", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
     };
     const char *dot = strrchr(path, '.');
     if (dot)
@@ -425,16 +431,16 @@ static void dispatch(api_req *r)
                 ((r->route->roles & API_ADMIN_ONLY) && !r->caller.is_admin)) {
                 /* function-level authorisation: the route exists, the role may not use it */
                 api_audit(r, "permission_denied", r->path, "denied", r->method);
-                api_reply_error(r, API_E_FORBIDDEN, "%s may not %s %s", r->caller.role,
-                                r->method, r->route->pattern);
+                api_reply_error(r, API_E_FORBIDDEN, "%s may not %s %s", r->caller.role, r->method,
+                                r->route->pattern);
                 return;
             }
             if (strcmp(r->method, "GET") != 0 && r->body_len > 0) {
                 /* JSON-only writes: a cross-site form cannot send this
                  * content type without a CORS preflight we never grant */
                 const char *ct = api_req_header(r, "Content-Type");
-                if (!ct || (strncmp(ct, "application/json", 16) != 0 &&
-                            strncmp(ct, "text/csv", 8) != 0)) {
+                if (!ct ||
+                    (strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/csv", 8) != 0)) {
                     api_reply_error(r, API_E_UNSUPPORTED_MEDIA, "Content-Type is %s",
                                     ct ? ct : "missing");
                     return;
@@ -464,7 +470,8 @@ static void dispatch(api_req *r)
         api_reply_error(r, API_E_METHOD_NOT_ALLOWED, "%s %s is not supported", r->method, path);
         return;
     }
-    if (strncmp(path, "/api/", 5) != 0 && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
+    if (strncmp(path, "/api/", 5) != 0 &&
+        (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
         serve_static(r, path);
         return;
     }
@@ -513,8 +520,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *req_cls = r;
         find_route(r);
         /* Refuse oversized bodies from the declared length, before reading. */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && r->route) {
             unsigned long long n = strtoull(cl, NULL, 10);
             if (n > r->route->max_body) {
@@ -561,7 +568,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     char q[300];
     srv_log(r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? SRV_LOG_INFO
-                                                                            : SRV_LOG_DEBUG,
+                                                                           : SRV_LOG_DEBUG,
             "api request", "id=%llu peer=%s method=%s path=%s status=%d end=%d",
             (unsigned long long)r->id, r->peer, r->method, srv_log_q(q, sizeof q, r->path),
             r->status, (int)toe);

@@ -6,7 +6,7 @@
 
 /* e: an enterprises row */
 #define SCOPE_ENT(e)                                                                               \
-    "(($1 = 'city') OR ($1 = 'district' AND " e ".district_id = $2::bigint) OR ($1 = 'street' "   \
+    "(($1 = 'city') OR ($1 = 'district' AND " e ".district_id = $2::bigint) OR ($1 = 'street' "    \
     "AND " e ".street_id = $2::bigint) OR ($1 = 'enterprise' AND " e ".id = $2::bigint))"
 
 /* r: a regions row visible to the scope (itself, its ancestors are not) */

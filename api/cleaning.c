@@ -40,16 +40,23 @@
     "d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id CROSS JOIN LATERAL (SELECT "   \
     "CASE a.frequency WHEN 'per_shift' THEN 28800 WHEN 'daily' THEN 86400 ELSE 604800 "            \
     "END::bigint AS s, CASE a.frequency WHEN 'weekly' THEN 288000 ELSE 28800 END::bigint AS off) " \
-    "per WHERE a.active AND " SCOPE_ENT("e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) AND " \
-    "($6::text IS NULL OR d.code = $6) AND ($7::text IS NULL OR s.code = $7)), pc AS (SELECT "     \
-    "ar.id, floor((extract(epoch FROM c.checked_at) + ar.off) / ar.s)::bigint AS p, "              \
-    "min(c.created_at) AS first_rec FROM ar JOIN cleaning_checkins c ON c.area_id = ar.id AND "    \
-    "c.checked_at >= to_timestamp((ar.p0 * ar.s - ar.off)::float8) AND c.checked_at < "            \
-    "to_timestamp(((ar.p1 + 1) * ar.s - ar.off)::float8) GROUP BY 1, 2), pa AS (SELECT ar.id, "    \
-    "ar.enterprise_id, ar.name, ar.frequency, greatest(ar.p1 - ar.p0 + 1, 0) AS required, "        \
-    "count(pc.p) AS done, count(pc.p) FILTER (WHERE pc.first_rec > to_timestamp(((pc.p + 1) * "    \
-    "ar.s - ar.off)::float8)) AS late FROM ar LEFT JOIN pc ON pc.id = ar.id GROUP BY ar.id, "      \
-    "ar.enterprise_id, ar.name, ar.frequency, ar.p0, ar.p1) "
+    "per WHERE a.active AND " SCOPE_ENT(                                                           \
+        "e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) AND "                                 \
+             "($6::text IS NULL OR d.code = $6) AND ($7::text IS NULL OR s.code = $7)), pc AS "    \
+             "(SELECT "                                                                            \
+             "ar.id, floor((extract(epoch FROM c.checked_at) + ar.off) / ar.s)::bigint AS p, "     \
+             "min(c.created_at) AS first_rec FROM ar JOIN cleaning_checkins c ON c.area_id = "     \
+             "ar.id AND "                                                                          \
+             "c.checked_at >= to_timestamp((ar.p0 * ar.s - ar.off)::float8) AND c.checked_at < "   \
+             "to_timestamp(((ar.p1 + 1) * ar.s - ar.off)::float8) GROUP BY 1, 2), pa AS (SELECT "  \
+             "ar.id, "                                                                             \
+             "ar.enterprise_id, ar.name, ar.frequency, greatest(ar.p1 - ar.p0 + 1, 0) AS "         \
+             "required, "                                                                          \
+             "count(pc.p) AS done, count(pc.p) FILTER (WHERE pc.first_rec > to_timestamp(((pc.p "  \
+             "+ 1) * "                                                                             \
+             "ar.s - ar.off)::float8)) AS late FROM ar LEFT JOIN pc ON pc.id = ar.id GROUP BY "    \
+             "ar.id, "                                                                             \
+             "ar.enterprise_id, ar.name, ar.frequency, ar.p0, ar.p1) "
 
 #define SUMS(t)                                                                                    \
     "'required', coalesce(sum(" t ".required), 0), 'done', coalesce(sum(" t ".done), 0), "         \
@@ -71,7 +78,8 @@
     "'/api/v1/checkins/' || c.id || '/photo') END, 'created_at', c.created_at, 'late_entry', "     \
     "c.created_at > c.checked_at + interval '1 hour')"
 
-#define ENT_VISIBLE "EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e") ")"
+#define ENT_VISIBLE                                                                                \
+    "EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e") ")"
 
 static const db_stmt statements[] = {
     {"cln_areas",
@@ -81,12 +89,13 @@ static const db_stmt statements[] = {
     /* $3 enterprise $4 name $5 frequency $6 active */
     {"cln_area_create",
      "INSERT INTO cleaning_areas (enterprise_id, name, frequency, active) SELECT e.id, $4, $5, "
-     "coalesce($6::boolean, true) FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e")
-     " RETURNING id, enterprise_id"},
+     "coalesce($6::boolean, true) FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
+         "e") " RETURNING id, enterprise_id"},
     {"cln_area_update",
      "UPDATE cleaning_areas a SET name = coalesce($4, a.name), frequency = coalesce($5, "
      "a.frequency), active = coalesce($6::boolean, a.active) FROM enterprises e WHERE e.id = "
-     "a.enterprise_id AND a.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING a.id, a.enterprise_id"},
+     "a.enterprise_id AND a.id = $3::bigint AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id"},
     {"cln_area_get",
      "SELECT " AREA_JSON "::text FROM cleaning_areas a JOIN enterprises e ON e.id = "
      "a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
@@ -102,7 +111,8 @@ static const db_stmt statements[] = {
          "e") " RETURNING id"},
     {"cln_checkin_get",
      "SELECT " CHECKIN_JSON "::text FROM cleaning_checkins c JOIN cleaning_areas a ON a.id = "
-     "c.area_id JOIN enterprises e ON e.id = c.enterprise_id WHERE c.id = $3::bigint AND " SCOPE_ENT("e")},
+     "c.area_id JOIN enterprises e ON e.id = c.enterprise_id WHERE c.id = $3::bigint "
+     "AND " SCOPE_ENT("e")},
     /* $3 enterprise $4 from $5 to $6 area $7 limit $8 offset */
     {"cln_checkins",
      "SELECT CASE WHEN " ENT_VISIBLE " THEN (WITH f AS (SELECT c.id, c.checked_at FROM "
@@ -116,34 +126,49 @@ static const db_stmt statements[] = {
      "'[]'::json))) END::text"},
     {"cln_photo",
      "SELECT c.photo_type, encode(c.photo, 'base64') FROM cleaning_checkins c JOIN enterprises e "
-     "ON e.id = c.enterprise_id WHERE c.id = $3::bigint AND c.photo IS NOT NULL AND " SCOPE_ENT("e")},
-    {"cln_compliance",
-     COMPLIANCE_CTE
-     "SELECT json_build_object('from', to_timestamp($3::float8), 'to', to_timestamp(least($4::float8, "
+     "ON e.id = c.enterprise_id WHERE c.id = $3::bigint AND c.photo IS NOT NULL AND " SCOPE_ENT(
+         "e")},
+    {"cln_compliance", COMPLIANCE_CTE
+     "SELECT json_build_object('from', to_timestamp($3::float8), 'to', "
+     "to_timestamp(least($4::float8, "
      "extract(epoch FROM now()))), 'totals', (SELECT json_build_object('areas', count(*), "
-     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS("pa") ") FROM pa), 'enterprises', "
-     "coalesce((SELECT json_agg(json_build_object('id', e.id, 'code', e.code, 'name', e.name, "
-     "'district_id', e.district_id, 'street_id', e.street_id, 'required', x.required, 'done', "
-     "x.done, 'missed', x.missed, 'late', x.late, 'rate', x.rate, 'areas', x.areas) ORDER BY "
-     "x.missed DESC, e.name) FROM (SELECT pa.enterprise_id, sum(pa.required) AS required, "
-     "sum(pa.done) AS done, sum(pa.required - pa.done) AS missed, sum(pa.late) AS late, CASE WHEN "
-     "sum(pa.required) > 0 THEN round(sum(pa.done)::numeric / sum(pa.required), 4) END AS rate, "
-     "json_agg(json_build_object('id', pa.id, 'name', pa.name, 'frequency', pa.frequency, "
-     "'required', pa.required, 'done', pa.done, 'missed', pa.required - pa.done, 'late', "
-     "pa.late) ORDER BY pa.name) AS areas FROM pa GROUP BY pa.enterprise_id) x JOIN enterprises e "
-     "ON e.id = x.enterprise_id), '[]'::json), 'streets', coalesce((SELECT "
-     "json_agg(json_build_object('id', r.id, 'code', r.code, 'name', r.name, 'enterprises', "
-     "y.n, 'required', y.required, 'done', y.done, 'missed', y.missed, 'late', y.late, 'rate', "
-     "y.rate) ORDER BY r.code) FROM (SELECT e.street_id, count(DISTINCT e.id) AS n, "
-     "sum(pa.required) AS required, sum(pa.done) AS done, sum(pa.required - pa.done) AS missed, "
-     "sum(pa.late) AS late, CASE WHEN sum(pa.required) > 0 THEN round(sum(pa.done)::numeric / "
-     "sum(pa.required), 4) END AS rate FROM pa JOIN enterprises e ON e.id = pa.enterprise_id "
-     "WHERE e.street_id IS NOT NULL GROUP BY e.street_id) y JOIN regions r ON r.id = "
-     "y.street_id), '[]'::json))::text"},
+     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS(
+         "pa") ") FROM pa), 'enterprises', "
+               "coalesce((SELECT json_agg(json_build_object('id', e.id, 'code', e.code, 'name', "
+               "e.name, "
+               "'district_id', e.district_id, 'street_id', e.street_id, 'required', x.required, "
+               "'done', "
+               "x.done, 'missed', x.missed, 'late', x.late, 'rate', x.rate, 'areas', x.areas) "
+               "ORDER BY "
+               "x.missed DESC, e.name) FROM (SELECT pa.enterprise_id, sum(pa.required) AS "
+               "required, "
+               "sum(pa.done) AS done, sum(pa.required - pa.done) AS missed, sum(pa.late) AS late, "
+               "CASE WHEN "
+               "sum(pa.required) > 0 THEN round(sum(pa.done)::numeric / sum(pa.required), 4) END "
+               "AS rate, "
+               "json_agg(json_build_object('id', pa.id, 'name', pa.name, 'frequency', "
+               "pa.frequency, "
+               "'required', pa.required, 'done', pa.done, 'missed', pa.required - pa.done, 'late', "
+               "pa.late) ORDER BY pa.name) AS areas FROM pa GROUP BY pa.enterprise_id) x JOIN "
+               "enterprises e "
+               "ON e.id = x.enterprise_id), '[]'::json), 'streets', coalesce((SELECT "
+               "json_agg(json_build_object('id', r.id, 'code', r.code, 'name', r.name, "
+               "'enterprises', "
+               "y.n, 'required', y.required, 'done', y.done, 'missed', y.missed, 'late', y.late, "
+               "'rate', "
+               "y.rate) ORDER BY r.code) FROM (SELECT e.street_id, count(DISTINCT e.id) AS n, "
+               "sum(pa.required) AS required, sum(pa.done) AS done, sum(pa.required - pa.done) AS "
+               "missed, "
+               "sum(pa.late) AS late, CASE WHEN sum(pa.required) > 0 THEN "
+               "round(sum(pa.done)::numeric / "
+               "sum(pa.required), 4) END AS rate FROM pa JOIN enterprises e ON e.id = "
+               "pa.enterprise_id "
+               "WHERE e.street_id IS NOT NULL GROUP BY e.street_id) y JOIN regions r ON r.id = "
+               "y.street_id), '[]'::json))::text"},
     /* the overview's numbers: last 7 days, whole scope */
-    {"cln_overview",
-     COMPLIANCE_CTE "SELECT json_build_object('window_days', 7, 'areas', count(*), "
-                    "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS("pa") ")::text FROM pa"},
+    {"cln_overview", COMPLIANCE_CTE
+     "SELECT json_build_object('window_days', 7, 'areas', count(*), "
+     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS("pa") ")::text FROM pa"},
     {"cln_recompute",
      "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
      "CONFLICT DO NOTHING"},
@@ -248,7 +273,8 @@ static int area_write(api_req *r, int create)
     static const char *const allowed[] = {"name", "frequency", "active"};
     if (api_json_strict(r, body, allowed, 3) != 0)
         return 0;
-    area_ctx x = {.stmt = create ? "cln_area_create" : "cln_area_update", .id = api_req_param(r, "id")};
+    area_ctx x = {.stmt = create ? "cln_area_create" : "cln_area_update",
+                  .id = api_req_param(r, "id")};
     const char *name, *freq;
     if (api_body_text(r, body, "name", create, 100, &name) ||
         api_body_text(r, body, "frequency", create, 16, &freq))
@@ -259,7 +285,8 @@ static int area_write(api_req *r, int create)
     x.frequency = *freq ? freq : NULL;
     if (x.frequency && strcmp(x.frequency, "per_shift") && strcmp(x.frequency, "daily") &&
         strcmp(x.frequency, "weekly"))
-        return api_reply_error(r, API_E_BAD_REQUEST, "frequency must be per_shift, daily or weekly");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "frequency must be per_shift, daily or weekly");
     json_t *a = json_object_get(body, "active");
     if (a && !json_is_boolean(a))
         return api_reply_error(r, API_E_BAD_REQUEST, "active must be true or false");
@@ -274,8 +301,9 @@ static int area_write(api_req *r, int create)
     int rc;
     if (st != DB_OK) {
         api_audit(r, action, obj, "failed", detail);
-        rc = x.duplicate ? api_reply_error(r, API_E_CONFLICT, "the enterprise has an area of this name")
-                         : api_reply_db(r, st);
+        rc = x.duplicate
+                 ? api_reply_error(r, API_E_CONFLICT, "the enterprise has an area of this name")
+                 : api_reply_db(r, st);
     } else if (!x.found) {
         api_audit(r, action, obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, create ? "no such enterprise" : "no such area");
@@ -337,9 +365,16 @@ static db_status checkin_tx(api_req *r, db_conn *c, void *arg)
     PQclear(res);
     if (x->inactive)
         return DB_OK;
-    const char *p[10] = {kind,         sid,       x->area,   x->person,
-                         caller->account_id ? aid : NULL,    x->checked_at,
-                         x->method,    x->note,   (const char *)x->photo, x->type};
+    const char *p[10] = {kind,
+                         sid,
+                         x->area,
+                         x->person,
+                         caller->account_id ? aid : NULL,
+                         x->checked_at,
+                         x->method,
+                         x->note,
+                         (const char *)x->photo,
+                         x->type};
     int lengths[10] = {0, 0, 0, 0, 0, 0, 0, 0, (int)x->photo_len, 0};
     int formats[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
     res = db_exec_bin(c, "cln_checkin", 10, p, lengths, formats, &st);
@@ -418,15 +453,17 @@ int api_cleaning_checkin_create(api_req *r)
         return 0;
     if (strcmp(x.method, "vacuum") && strcmp(x.method, "wet_wipe") && strcmp(x.method, "sweep") &&
         strcmp(x.method, "other"))
-        return api_reply_error(r, API_E_BAD_REQUEST, "method must be vacuum, wet_wipe, sweep or other");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "method must be vacuum, wet_wipe, sweep or other");
     char when[32];
     if (*at) {
         time_t t, now = time(NULL);
         if (api_parse_time(at, &t) != 0)
             return api_reply_error(r, API_E_BAD_REQUEST, "checked_at must be RFC 3339 with offset");
         if (t > now + 300 || t < now - 30L * 86400)
-            return api_reply_error(r, API_E_UNPROCESSABLE,
-                                   "checked_at must lie within the last 30 days and not in the future");
+            return api_reply_error(
+                r, API_E_UNPROCESSABLE,
+                "checked_at must lie within the last 30 days and not in the future");
         api_format_time(t, when);
         x.checked_at = when;
     }
@@ -461,7 +498,8 @@ int api_cleaning_checkin_create(api_req *r)
         snprintf(cid, sizeof cid, "%lld", x.id);
         q_ctx g = {{kind, sid, cid}, 3, "cln_checkin_get", NULL};
         st = api_tx(r, q_tx, &g);
-        rc = st != DB_OK ? api_reply_db(r, st) : api_reply_json(r, 201, g.out ? g.out : json_object());
+        rc = st != DB_OK ? api_reply_db(r, st)
+                         : api_reply_json(r, 201, g.out ? g.out : json_object());
     }
     free(ds);
     return rc;
@@ -554,7 +592,8 @@ int api_cleaning_compliance(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "from/to must be RFC 3339 with offset or epoch milliseconds");
     if (to <= from || to - from > 400L * 86400)
-        return api_reply_error(r, API_E_BAD_REQUEST, "the range must be positive and at most 400 days");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "the range must be positive and at most 400 days");
     char f[24], t[24], eid[24] = "";
     long v;
     if (api_req_query(r, "enterprise")) {

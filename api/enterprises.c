@@ -68,8 +68,8 @@ static const db_stmt statements[] = {
      "e.status, e.principal_name, e.principal_phone, e.safety_manager_name, "
      "e.safety_manager_phone, array_to_string(e.dust_kinds, '|'), coalesce(e.dust_workers::text, "
      "''), e.zone20_count, e.zone21_count, e.zone22_count, e.building_storeys, e.building_frame, "
-     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM "WHERE " SCOPE_ENT(
-         "e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
+     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
+     "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
     {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
 };
 
@@ -79,8 +79,8 @@ typedef enum { F_TEXT, F_INT, F_FLOAT, F_TEXTARR, F_JSON, F_ENUM } field_type;
 enum { BY_DISTRICT = 1, BY_ENTERPRISE = 2 };
 
 typedef struct {
-    const char *name;  /* JSON field = column */
-    const char *csv;   /* survey-table column header */
+    const char *name; /* JSON field = column */
+    const char *csv;  /* survey-table column header */
     field_type type;
     unsigned editable; /* who may change it */
     int required;      /* on create */
@@ -364,8 +364,7 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
             return -1;
         }
         if (!(f->editable & who)) {
-            api_reply_error(r, API_E_FORBIDDEN, "%s may not be changed by this account",
-                            f->name);
+            api_reply_error(r, API_E_FORBIDDEN, "%s may not be changed by this account", f->name);
             return -1;
         }
         if (w->n >= MAX_PARAMS - 6)
@@ -455,7 +454,10 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
     res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         st = db_classify(c, res);
-        snprintf(w->why, sizeof w->why, "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "insert failed");
+        snprintf(w->why, sizeof w->why, "%s",
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     : "insert failed");
         PQclear(res);
         return st;
     }
@@ -470,7 +472,8 @@ static int reply_write_error(api_req *r, write_ctx *w, db_status st)
         if (w->not_found)
             return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
         if (strstr(w->why, "duplicate key"))
-            return api_reply_error(r, API_E_CONFLICT, "an enterprise with this code or credit code exists");
+            return api_reply_error(r, API_E_CONFLICT,
+                                   "an enterprise with this code or credit code exists");
         return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
     }
     return api_reply_db(r, st);
@@ -598,10 +601,12 @@ int api_enterprise_update(api_req *r)
 /* Export columns; the last two are the region codes that make a row
  * importable again.  Import reads the same header. */
 static const char *const csv_header[] = {
-    "统一社会信用代码", "企业编码", "企业名称", "所属区", "街道/镇/园区", "地址", "经度", "纬度",
-    "行业代码", "企业状态", "主要负责人", "主要负责人电话", "安全负责人", "安全负责人电话",
-    "粉尘种类", "涉粉作业人数", "20区数量", "21区数量", "22区数量", "建筑层数", "建筑结构",
-    "人员聚集场所数", "街道代码", "区代码",
+    "统一社会信用代码", "企业编码",       "企业名称",   "所属区",
+    "街道/镇/园区",     "地址",           "经度",       "纬度",
+    "行业代码",         "企业状态",       "主要负责人", "主要负责人电话",
+    "安全负责人",       "安全负责人电话", "粉尘种类",   "涉粉作业人数",
+    "20区数量",         "21区数量",       "22区数量",   "建筑层数",
+    "建筑结构",         "人员聚集场所数", "街道代码",   "区代码",
 };
 #define N_CSV (sizeof csv_header / sizeof csv_header[0])
 
@@ -632,7 +637,8 @@ static void csv_cell(buf *b, const char *s, int last)
     /* quote always when needed; a leading = + - @ is neutralised so a
      * spreadsheet never runs a formula from the archive */
     int quote = strpbrk(s, ",\"\r\n") != NULL;
-    int formula = s[0] == '=' || s[0] == '+' || s[0] == '@' || (s[0] == '-' && !(s[1] >= '0' && s[1] <= '9'));
+    int formula =
+        s[0] == '=' || s[0] == '+' || s[0] == '@' || (s[0] == '-' && !(s[1] >= '0' && s[1] <= '9'));
     if (quote || formula)
         buf_add(b, "\"", 1);
     if (formula)
@@ -684,9 +690,10 @@ int api_enterprises_export(api_req *r)
     }
     api_audit(r, "export", "enterprises.csv", "ok", "");
     api_reply_add_header(r, "Content-Disposition",
-                         "attachment; filename=\"enterprises.csv\"; filename*=UTF-8''%E7%B2%89%E5%B0%98%E6%B6%89%E7%88%86%E4%BC%81%E4%B8%9A%E5%9F%BA%E7%A1%80%E6%83%85%E5%86%B5%E8%A1%A8.csv");
-    int rc = api_reply_raw(r, 200, "text/csv; charset=utf-8", x.out.p ? x.out.p : "",
-                           x.out.len);
+                         "attachment; filename=\"enterprises.csv\"; "
+                         "filename*=UTF-8''%E7%B2%89%E5%B0%98%E6%B6%89%E7%88%86%E4%BC%81%E4%B8%9A%"
+                         "E5%9F%BA%E7%A1%80%E6%83%85%E5%86%B5%E8%A1%A8.csv");
+    int rc = api_reply_raw(r, 200, "text/csv; charset=utf-8", x.out.p ? x.out.p : "", x.out.len);
     free(x.out.p);
     return rc;
 }
@@ -747,8 +754,8 @@ static const char *csv_record(const char *p, const char *end, char **cells, int 
 }
 
 typedef struct {
-    json_t *rows;    /* array of objects: field -> value */
-    json_t *errors;  /* per-row report */
+    json_t *rows;   /* array of objects: field -> value */
+    json_t *errors; /* per-row report */
     int imported, updated;
 } import_ctx;
 
@@ -871,24 +878,47 @@ int api_enterprises_import(api_req *r)
             if (v[0] == '\'' && (v[1] == '=' || v[1] == '+' || v[1] == '-' || v[1] == '@'))
                 v++;
             switch (i) {
-            case 0: json_object_set_new(o, "uscc", json_string(v)); break;
-            case 1: json_object_set_new(o, "code", json_string(v)); break;
-            case 2: json_object_set_new(o, "name", json_string(v)); break;
-            case 5: json_object_set_new(o, "address", json_string(v)); break;
-            case 6: case 7:
+            case 0:
+                json_object_set_new(o, "uscc", json_string(v));
+                break;
+            case 1:
+                json_object_set_new(o, "code", json_string(v));
+                break;
+            case 2:
+                json_object_set_new(o, "name", json_string(v));
+                break;
+            case 5:
+                json_object_set_new(o, "address", json_string(v));
+                break;
+            case 6:
+            case 7:
                 if (*v) {
                     char *e;
                     double d = strtod(v, &e);
-                    if (*e) snprintf(why, sizeof why, "%s is not a number", csv_header[i]);
+                    if (*e)
+                        snprintf(why, sizeof why, "%s is not a number", csv_header[i]);
                     json_object_set_new(o, i == 6 ? "longitude" : "latitude", json_real(d));
                 }
                 break;
-            case 8: json_object_set_new(o, "industry_code", json_string(v)); break;
-            case 9: if (*v) json_object_set_new(o, "status", json_string(status_from_csv(v))); break;
-            case 10: json_object_set_new(o, "principal_name", json_string(v)); break;
-            case 11: json_object_set_new(o, "principal_phone", json_string(v)); break;
-            case 12: json_object_set_new(o, "safety_manager_name", json_string(v)); break;
-            case 13: json_object_set_new(o, "safety_manager_phone", json_string(v)); break;
+            case 8:
+                json_object_set_new(o, "industry_code", json_string(v));
+                break;
+            case 9:
+                if (*v)
+                    json_object_set_new(o, "status", json_string(status_from_csv(v)));
+                break;
+            case 10:
+                json_object_set_new(o, "principal_name", json_string(v));
+                break;
+            case 11:
+                json_object_set_new(o, "principal_phone", json_string(v));
+                break;
+            case 12:
+                json_object_set_new(o, "safety_manager_name", json_string(v));
+                break;
+            case 13:
+                json_object_set_new(o, "safety_manager_phone", json_string(v));
+                break;
             case 14: {
                 json_t *arr = json_array();
                 char tmp[512];
@@ -899,20 +929,44 @@ int api_enterprises_import(api_req *r)
                 json_object_set_new(o, "dust_kinds", arr);
                 break;
             }
-            case 15: case 16: case 17: case 18: case 21:
+            case 15:
+            case 16:
+            case 17:
+            case 18:
+            case 21:
                 if (*v) {
                     char *e;
                     long long k = strtoll(v, &e, 10);
-                    if (*e) snprintf(why, sizeof why, "%s is not a whole number", csv_header[i]);
-                    static const char *const names[] = {"dust_workers", "zone20_count", "zone21_count", "zone22_count"};
-                    json_object_set_new(o, i == 21 ? "gathering_rooms" : names[i - 15], json_integer(k));
+                    if (*e)
+                        snprintf(why, sizeof why, "%s is not a whole number", csv_header[i]);
+                    static const char *const names[] = {"dust_workers", "zone20_count",
+                                                        "zone21_count", "zone22_count"};
+                    json_object_set_new(o, i == 21 ? "gathering_rooms" : names[i - 15],
+                                        json_integer(k));
                 }
                 break;
-            case 19: if (*v) json_object_set_new(o, "building_storeys", json_string(!strcmp(v, "多层") ? "multi" : !strcmp(v, "单层") ? "single" : v)); break;
-            case 20: if (*v) json_object_set_new(o, "building_frame", json_string(!strcmp(v, "非框架") ? "non_frame" : !strcmp(v, "框架") ? "frame" : v)); break;
-            case 22: json_object_set_new(o, "street", *v ? json_string(v) : json_null()); break;
-            case 23: json_object_set_new(o, "district", json_string(v)); break;
-            default: break;
+            case 19:
+                if (*v)
+                    json_object_set_new(o, "building_storeys",
+                                        json_string(!strcmp(v, "多层")   ? "multi"
+                                                    : !strcmp(v, "单层") ? "single"
+                                                                         : v));
+                break;
+            case 20:
+                if (*v)
+                    json_object_set_new(o, "building_frame",
+                                        json_string(!strcmp(v, "非框架") ? "non_frame"
+                                                    : !strcmp(v, "框架") ? "frame"
+                                                                         : v));
+                break;
+            case 22:
+                json_object_set_new(o, "street", *v ? json_string(v) : json_null());
+                break;
+            case 23:
+                json_object_set_new(o, "district", json_string(v));
+                break;
+            default:
+                break;
             }
         }
         if (why[0]) {
@@ -931,18 +985,20 @@ int api_enterprises_import(api_req *r)
     int rc;
     if (json_array_size(x.errors)) {
         api_audit(r, "import", "enterprises.csv", "failed", "rows refused");
-        rc = api_reply_json(r, 422, json_pack("{s:s, s:s, s:s, s:i, s:O}", "code", "import_refused",
-                                              "hint", "fix the listed rows and import the whole table again; nothing was stored",
-                                              "detail", "some rows are invalid", "imported", 0,
-                                              "errors", x.errors));
+        rc = api_reply_json(
+            r, 422,
+            json_pack("{s:s, s:s, s:s, s:i, s:O}", "code", "import_refused", "hint",
+                      "fix the listed rows and import the whole table again; nothing was stored",
+                      "detail", "some rows are invalid", "imported", 0, "errors", x.errors));
     } else if (st != DB_OK) {
         rc = api_reply_db(r, st);
     } else {
         char d[64];
         snprintf(d, sizeof d, "created=%d updated=%d", x.imported, x.updated);
         api_audit(r, "import", "enterprises.csv", "ok", d);
-        rc = api_reply_json(r, 200, json_pack("{s:i, s:i, s:[]}", "created", x.imported, "updated",
-                                              x.updated, "errors"));
+        rc = api_reply_json(
+            r, 200,
+            json_pack("{s:i, s:i, s:[]}", "created", x.imported, "updated", x.updated, "errors"));
     }
     json_decref(x.rows);
     json_decref(x.errors);

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING 1024
+#define RING        1024
 #define KEEPALIVE_S 15
 
 typedef struct {

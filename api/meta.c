@@ -29,11 +29,12 @@ int api_routes_get(api_req *r)
         for (size_t b = 0; b < 4; b++)
             if (api_routes[i].roles & bits[b].bit)
                 json_array_append_new(roles, json_string(bits[b].name));
-        json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:b, s:o, s:I}", "method",
-                                               api_routes[i].method, "path", api_routes[i].pattern,
-                                               "public", api_routes[i].roles == API_PUBLIC,
-                                               "admin_only", (api_routes[i].roles & API_ADMIN_ONLY) != 0, "roles",
-                                               roles, "max_body", (json_int_t)api_routes[i].max_body));
+        json_array_append_new(items,
+                              json_pack("{s:s, s:s, s:b, s:b, s:o, s:I}", "method",
+                                        api_routes[i].method, "path", api_routes[i].pattern,
+                                        "public", api_routes[i].roles == API_PUBLIC, "admin_only",
+                                        (api_routes[i].roles & API_ADMIN_ONLY) != 0, "roles", roles,
+                                        "max_body", (json_int_t)api_routes[i].max_body));
     }
     return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }

@@ -32,12 +32,14 @@ static const db_stmt statements[] = {
      "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
          "e") ") THEN coalesce((SELECT json_agg(" POINT_JSON " ORDER BY p.code)" POINT_FROM
               "WHERE p.enterprise_id = $3::bigint AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
-    {"pts_get", "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
+    {"pts_get",
+     "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_series_raw",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
      "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM readings r JOIN enterprises e "
-     "ON e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz "
+     "ON e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= "
+     "$4::timestamptz "
      "AND r.collected_at < $5::timestamptz AND " SCOPE_ENT("e")},
     {"pts_series_bucketed",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
@@ -151,7 +153,8 @@ int api_point_series(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "from/to must be RFC 3339 with offset or epoch milliseconds");
     if (to <= from || to - from > 400L * 86400)
-        return api_reply_error(r, API_E_BAD_REQUEST, "the range must be positive and at most 400 days");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "the range must be positive and at most 400 days");
     long bucket = 0;
     const char *qb = api_req_query(r, "bucket");
     if (qb) {
@@ -183,8 +186,11 @@ int api_point_series(api_req *r)
         return api_reply_db(r, st);
     if (!vis.out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    ctx x = {{kind, id, api_req_param(r, "id"), f, t, b}, NULL,
-             bucket ? "pts_series_bucketed" : "pts_series_raw", bucket ? 6 : 5, 0};
+    ctx x = {{kind, id, api_req_param(r, "id"), f, t, b},
+             NULL,
+             bucket ? "pts_series_bucketed" : "pts_series_raw",
+             bucket ? 6 : 5,
+             0};
     st = api_tx(r, run_json_tx, &x);
     if (st != DB_OK) {
         json_decref(vis.out);
@@ -200,10 +206,9 @@ int api_point_series(api_req *r)
 /* ---- limit changes ------------------------------------------------------ */
 
 static const char *const limit_fields[] = {
-    "name",           "limit_high",    "limit_high_high",     "limit_low",
-    "limit_low_low",  "deadband",      "min_duration_s",      "rate_limit",
-    "rate_window_s",  "range_min",     "range_max",           "expected_interval_s",
-    "enabled",        "param_class",
+    "name",      "limit_high",          "limit_high_high", "limit_low",     "limit_low_low",
+    "deadband",  "min_duration_s",      "rate_limit",      "rate_window_s", "range_min",
+    "range_max", "expected_interval_s", "enabled",         "param_class",
 };
 #define N_LIMIT_FIELDS (sizeof limit_fields / sizeof limit_fields[0])
 
@@ -261,7 +266,8 @@ int api_point_update(api_req *r)
     upd_ctx x = {.body = body, .id = api_parse_id(api_req_param(r, "id"))};
     if (x.id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    if (api_req_caller(r)->kind == API_SCOPE_ENTERPRISE || api_req_caller(r)->kind == API_SCOPE_STREET)
+    if (api_req_caller(r)->kind == API_SCOPE_ENTERPRISE ||
+        api_req_caller(r)->kind == API_SCOPE_STREET)
         return api_reply_error(r, API_E_FORBIDDEN, "alarm limits are set by the district");
     if (api_json_strict(r, body, limit_fields, N_LIMIT_FIELDS) != 0)
         return 0;
@@ -332,8 +338,8 @@ int api_point_update(api_req *r)
     }
     {
         /* the audit record keeps before and after: limits decide alarms */
-        json_t *detail = json_pack("{s:O, s:O}", "before", json_object_get(x.before, "limits"),
-                                   "change", body);
+        json_t *detail =
+            json_pack("{s:O, s:O}", "before", json_object_get(x.before, "limits"), "change", body);
         char *d = json_dumps(detail, JSON_COMPACT);
         api_audit(r, "point_limits_update", obj, "ok", d);
         free(d);

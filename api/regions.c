@@ -10,7 +10,7 @@ static const db_stmt statements[] = {
      "'level', r.level, 'kind', r.kind, 'parent_id', r.parent_id, 'enterprises', (SELECT "
      "count(*) FROM enterprises e WHERE (e.district_id = r.id OR e.street_id = r.id OR r.level = "
      "'city') AND " SCOPE_ENT("e") ")) ORDER BY r.level <> 'city', r.level <> 'district', r.code), "
-     "'[]'::json)::text FROM regions r WHERE " SCOPE_REGION("r")},
+                                   "'[]'::json)::text FROM regions r WHERE " SCOPE_REGION("r")},
 };
 
 typedef struct {

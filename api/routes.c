@@ -7,9 +7,9 @@
 #include "api_events.h"
 #include "api_handlers.h"
 
-#define KIB 1024
-#define MIB (1024 * 1024)
-#define GOV (API_CITY | API_DISTRICT | API_STREET)
+#define KIB    1024
+#define MIB    (1024 * 1024)
+#define GOV    (API_CITY | API_DISTRICT | API_STREET)
 #define ADMINS (API_CITY | API_DISTRICT | API_ADMIN_ONLY)
 
 const api_route api_routes[] = {
@@ -26,13 +26,17 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/enterprises", api_enterprises_list, API_ANY_USER, 0},
     {"POST", "/api/v1/enterprises", api_enterprise_create, API_CITY | API_DISTRICT, 64 * KIB},
     {"GET", "/api/v1/enterprises/export.csv", api_enterprises_export, GOV, 0},
-    {"POST", "/api/v1/enterprises/import", api_enterprises_import, API_CITY | API_DISTRICT, 8 * MIB},
+    {"POST", "/api/v1/enterprises/import", api_enterprises_import, API_CITY | API_DISTRICT,
+     8 * MIB},
     {"GET", "/api/v1/enterprises/{id}", api_enterprise_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update, API_CITY | API_DISTRICT | API_ENTERPRISE, 64 * KIB},
+    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update,
+     API_CITY | API_DISTRICT | API_ENTERPRISE, 64 * KIB},
     {"GET", "/api/v1/enterprises/{id}/points", api_points_by_enterprise, API_ANY_USER, 0},
     {"GET", "/api/v1/enterprises/{id}/api-keys", api_apikeys_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create, API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 4 * KIB},
-    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke, API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 0},
+    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create,
+     API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 4 * KIB},
+    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke,
+     API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 0},
     {"GET", "/api/v1/points/{id}", api_point_get, API_ANY_USER, 0},
     {"PATCH", "/api/v1/points/{id}", api_point_update, API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/points/{id}/series", api_point_series, API_ANY_USER, 0},
@@ -49,7 +53,8 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/warnings/{id}", api_warning_get, API_ANY_USER, 0},
     {"POST", "/api/v1/warnings/{id}/sign", api_warning_sign, API_ENTERPRISE, 16 * KIB},
     {"POST", "/api/v1/warnings/{id}/feedback", api_warning_feedback, API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/warnings/{id}/request-clearance", api_warning_request_clearance, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/request-clearance", api_warning_request_clearance,
+     API_ENTERPRISE, 16 * KIB},
     {"POST", "/api/v1/warnings/{id}/approve", api_warning_approve, GOV, 16 * KIB},
     {"POST", "/api/v1/warnings/{id}/return", api_warning_return, GOV, 16 * KIB},
     {"GET", "/api/v1/enterprises/{id}/risk", api_risk_current, API_ANY_USER, 0},
@@ -57,9 +62,12 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/risk/distribution", api_risk_distribution, API_ANY_USER, 0},
     {"GET", "/api/v1/risk/ranking", api_risk_ranking, GOV, 0},
     {"GET", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_areas_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_area_create, API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
-    {"PATCH", "/api/v1/cleaning-areas/{id}", api_cleaning_area_update, API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
-    {"POST", "/api/v1/cleaning-areas/{id}/checkins", api_cleaning_checkin_create, API_ENTERPRISE, 3 * MIB},
+    {"POST", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_area_create,
+     API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"PATCH", "/api/v1/cleaning-areas/{id}", api_cleaning_area_update,
+     API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"POST", "/api/v1/cleaning-areas/{id}/checkins", api_cleaning_checkin_create, API_ENTERPRISE,
+     3 * MIB},
     {"GET", "/api/v1/enterprises/{id}/checkins", api_cleaning_checkins_list, API_ANY_USER, 0},
     {"GET", "/api/v1/checkins/{id}/photo", api_cleaning_photo_get, API_ANY_USER, 0},
     {"GET", "/api/v1/cleaning/compliance", api_cleaning_compliance, API_ANY_USER, 0},

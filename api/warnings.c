@@ -48,7 +48,8 @@
     "'escalations_done', w.escalations_done, 'sign_overdue', " WARN_SIGN_OVERDUE(                  \
         "w") ", 'clear_overdue', " WARN_CLEAR_OVERDUE("w") ", 'overdue', " WARN_OVERDUE("w") ")"
 
-#define CSV_MATCH(col, n) "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
+#define CSV_MATCH(col, n)                                                                          \
+    "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
 
 static const db_stmt statements[] = {
     /* $3 district $4 street $5 enterprise $6 grades $7 statuses $8 overdue $9 from $10 to
@@ -56,18 +57,61 @@ static const db_stmt statements[] = {
     {"wrn_api_list",
      "WITH f AS (SELECT w.id, w.issued_at FROM warnings w JOIN enterprises e ON e.id = "
      "w.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
-     "e.street_id WHERE " SCOPE_ENT("e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
-     "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) AND " CSV_MATCH(
-         "w.grade", "6") " AND " CSV_MATCH("w.status", "7") " AND ($8::boolean IS NULL OR " WARN_OVERDUE("w")
-     " = $8::boolean) AND ($9::timestamptz IS NULL OR w.issued_at >= $9::timestamptz) AND "
-     "($10::timestamptz IS NULL OR w.issued_at < $10::timestamptz) AND ($13::boolean IS NULL OR "
-     "(w.status <> 'cleared') = $13::boolean) AND ($14::text IS NULL OR w.cause = $14) AND " CSV_MATCH(
-         "w.current_level", "15") ") SELECT json_build_object('total', (SELECT count(*) FROM f), "
-                                  "'limit', $11::int, 'offset', $12::int, 'items', "
-                                  "coalesce((SELECT json_agg(" WARN_JSON
-     " ORDER BY w.issued_at DESC, w.id DESC) FROM (SELECT id FROM f ORDER BY issued_at DESC, id "
-     "DESC LIMIT $11::int OFFSET $12::int) pg JOIN warnings w ON w.id = pg.id JOIN enterprises e "
-     "ON e.id = w.enterprise_id), '[]'::json))::text"},
+     "e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
+              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) "
+              "AND " CSV_MATCH("w.grade", "6") " AND " CSV_MATCH(
+                  "w.status",
+                  "7") " AND ($8::boolean IS NULL OR " WARN_OVERDUE("w") " = $8::boolean) AND "
+                                                                         "($9::timestamptz IS NULL "
+                                                                         "OR w.issued_at >= "
+                                                                         "$9::timestamptz) AND "
+                                                                         "($10::timestamptz IS "
+                                                                         "NULL OR w.issued_at < "
+                                                                         "$10::timestamptz) AND "
+                                                                         "($13::boolean IS NULL OR "
+                                                                         "(w.status <> 'cleared') "
+                                                                         "= $13::boolean) AND "
+                                                                         "($14::text IS NULL OR "
+                                                                         "w.cause = $14) "
+                                                                         "AND " CSV_MATCH(
+                                                                             "w.current_level",
+                                                                             "15") ") SELECT "
+                                                                                   "json_build_"
+                                                                                   "object('total',"
+                                                                                   " (SELECT "
+                                                                                   "count(*) FROM "
+                                                                                   "f), "
+                                                                                   "'limit', "
+                                                                                   "$11::int, "
+                                                                                   "'offset', "
+                                                                                   "$12::int, "
+                                                                                   "'items', "
+                                                                                   "coalesce(("
+                                                                                   "SELECT "
+                                                                                   "json_"
+                                                                                   "agg(" WARN_JSON
+                                                                                   " ORDER BY "
+                                                                                   "w.issued_at "
+                                                                                   "DESC, w.id "
+                                                                                   "DESC) FROM "
+                                                                                   "(SELECT id "
+                                                                                   "FROM f ORDER "
+                                                                                   "BY issued_at "
+                                                                                   "DESC, id "
+                                                                                   "DESC LIMIT "
+                                                                                   "$11::int "
+                                                                                   "OFFSET "
+                                                                                   "$12::int) pg "
+                                                                                   "JOIN warnings "
+                                                                                   "w ON w.id = "
+                                                                                   "pg.id JOIN "
+                                                                                   "enterprises e "
+                                                                                   "ON e.id = "
+                                                                                   "w.enterprise_"
+                                                                                   "id), "
+                                                                                   "'[]'::json))::"
+                                                                                   "text"},
     {"wrn_api_get",
      "SELECT json_build_object('warning', " WARN_JSON
      ", 'score', (SELECT json_build_object('id', rs.id, 'computed_at', rs.computed_at, "
@@ -105,7 +149,8 @@ static const db_stmt statements[] = {
      "'request_clearance' THEN now() WHEN 'return' THEN NULL ELSE w.clear_requested_at END, "
      "cleared_at = CASE WHEN $6 = 'approve' THEN now() ELSE w.cleared_at END, cleared_by = CASE "
      "WHEN $6 = 'approve' THEN $7::bigint ELSE w.cleared_by END, next_check_at = now() FROM "
-     "enterprises e WHERE e.id = w.enterprise_id AND w.id = $3::bigint AND w.status = $4 AND " SCOPE_ENT(
+     "enterprises e WHERE e.id = w.enterprise_id AND w.id = $3::bigint AND w.status = $4 "
+     "AND " SCOPE_ENT(
          "e") " RETURNING w.id, w.enterprise_id, w.current_level), ev AS (INSERT INTO "
               "warning_events (warning_id, enterprise_id, action, from_status, to_status, level, "
               "actor_id, actor, note) SELECT id, enterprise_id, $6, $4, $5, current_level, "
@@ -142,8 +187,8 @@ int api_warnings_list(api_req *r)
         api_query_int(r, "limit", 50, 1, 500, &limit) ||
         api_query_int(r, "offset", 0, 0, 1000000, &offset) ||
         api_query_csv(r, "grade", "blue|yellow|orange|red", &grades) ||
-        api_query_csv(r, "status",
-                      "issued|signed|feedback|clearance_requested|cleared|returned", &statuses) ||
+        api_query_csv(r, "status", "issued|signed|feedback|clearance_requested|cleared|returned",
+                      &statuses) ||
         api_query_csv(r, "level", "enterprise|street|district|city", &levels) ||
         api_query_bool(r, "overdue", &overdue) || api_query_bool(r, "open", &open))
         return 0;
@@ -186,8 +231,8 @@ int api_warning_get(api_req *r)
 typedef enum { W_SIGN, W_FEEDBACK, W_REQUEST, W_APPROVE, W_RETURN } warn_act;
 
 static const struct {
-    const char *name;  /* warning_events.action */
-    const char *from;  /* allowed statuses, "|"-separated */
+    const char *name; /* warning_events.action */
+    const char *from; /* allowed statuses, "|"-separated */
     const char *to;
     const char *field; /* body text field */
     int required;

@@ -185,8 +185,7 @@ static bool finite_nonneg(double x)
 
 static bool term_ok(const risk_term *t)
 {
-    return finite_nonneg(t->share) && t->share <= 1 && isfinite(t->saturation) &&
-           t->saturation > 0;
+    return finite_nonneg(t->share) && t->share <= 1 && isfinite(t->saturation) && t->saturation > 0;
 }
 
 static bool bands_ok(const risk_band_table *t)
@@ -276,17 +275,17 @@ int risk_model_validate(const risk_model *m, const char **why)
 
 /* Field-by-field so padding never causes a false difference and the failing test can
  * name the field. */
-#define DIFF_NUM(field)                                                                        \
-    do {                                                                                       \
-        if (a->field != b->field) {                                                            \
-            snprintf(what, whatlen, "%s", #field);                                             \
-            return -1;                                                                         \
-        }                                                                                      \
+#define DIFF_NUM(field)                                                                            \
+    do {                                                                                           \
+        if (a->field != b->field) {                                                                \
+            snprintf(what, whatlen, "%s", #field);                                                 \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
-#define DIFF_TERM(field)                                                                       \
-    do {                                                                                       \
-        DIFF_NUM(field.share);                                                                 \
-        DIFF_NUM(field.saturation);                                                            \
+#define DIFF_TERM(field)                                                                           \
+    do {                                                                                           \
+        DIFF_NUM(field.share);                                                                     \
+        DIFF_NUM(field.saturation);                                                                \
     } while (0)
 
 static int diff_bands(const risk_band_table *x, const risk_band_table *y, const char *name,

@@ -40,13 +40,7 @@ typedef enum {
     RISK_DUST_COUNT
 } risk_dust_class;
 
-typedef enum {
-    RISK_ST_UNKNOWN = 0,
-    RISK_ST_1,
-    RISK_ST_2,
-    RISK_ST_3,
-    RISK_ST_COUNT
-} risk_st_class;
+typedef enum { RISK_ST_UNKNOWN = 0, RISK_ST_1, RISK_ST_2, RISK_ST_3, RISK_ST_COUNT } risk_st_class;
 
 typedef enum {
     RISK_REMOVAL_NONE = 0,

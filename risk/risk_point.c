@@ -84,15 +84,16 @@ int risk_point_cfg_validate(const risk_point_cfg *c, const char **why)
         msg = "high_high must be >= high";
     else if (l && ll && c->low_low > c->low)
         msg = "low_low must be <= low";
-    else if ((h || hh) && (l || ll) && fmax(l ? c->low : -INFINITY, ll ? c->low_low : -INFINITY) >=
-                                           fmin(h ? c->high : INFINITY, hh ? c->high_high : INFINITY))
+    else if ((h || hh) && (l || ll) &&
+             fmax(l ? c->low : -INFINITY, ll ? c->low_low : -INFINITY) >=
+                 fmin(h ? c->high : INFINITY, hh ? c->high_high : INFINITY))
         msg = "low limits must lie below high limits";
     else if (!(isfinite(c->deadband) && c->deadband >= 0))
         msg = "deadband must be finite and >= 0";
     else if (c->min_duration_s < 0)
         msg = "min_duration_s must be >= 0";
-    else if (!isnan(c->rate_delta) && !(isfinite(c->rate_delta) && c->rate_delta > 0 &&
-                                        c->rate_window_s > 0))
+    else if (!isnan(c->rate_delta) &&
+             !(isfinite(c->rate_delta) && c->rate_delta > 0 && c->rate_window_s > 0))
         msg = "rate_delta must be > 0 with rate_window_s > 0";
     else if (c->digital_role < 0 || c->digital_role >= RISK_DIGITAL_ROLE_COUNT)
         msg = "unknown digital role";
@@ -227,12 +228,14 @@ static void commit_level(const risk_point_cfg *c, risk_point_state *st, uint8_t 
                          double v, emitter *e)
 {
     uint8_t from = st->level;
-    bool same_side = (is_high_side(from) && is_high_side(to)) || (is_low_side(from) && is_low_side(to));
+    bool same_side =
+        (is_high_side(from) && is_high_side(to)) || (is_low_side(from) && is_low_side(to));
     if (from == RISK_ALARM_NONE) {
         emit(e, RISK_TR_RAISE, to, RISK_ALARM_NONE, raise_reason(c, to), ts, v, limit_of(c, to));
     } else if (to == RISK_ALARM_NONE) {
         emit(e, RISK_TR_CLEAR, from, from,
-             c->kind == RISK_POINT_DIGITAL ? RISK_REASON_DIGITAL_NORMAL : RISK_REASON_BACK_TO_NORMAL,
+             c->kind == RISK_POINT_DIGITAL ? RISK_REASON_DIGITAL_NORMAL
+                                           : RISK_REASON_BACK_TO_NORMAL,
              ts, v, rearm_of(c, from));
     } else if (same_side && (to == RISK_ALARM_HIGH_HIGH || to == RISK_ALARM_LOW_LOW)) {
         emit(e, RISK_TR_ESCALATE, to, from, raise_reason(c, to), ts, v, limit_of(c, to));
@@ -288,8 +291,8 @@ static void eval_frozen(const risk_point_cfg *c, risk_point_state *st, int64_t t
              NAN);
     } else if (st->frozen_active && st->frozen_count == 1) {
         st->frozen_active = 0;
-        emit(e, RISK_TR_CLEAR, RISK_ALARM_FROZEN, RISK_ALARM_FROZEN, RISK_REASON_VALUE_CHANGED,
-             ts, v, NAN);
+        emit(e, RISK_TR_CLEAR, RISK_ALARM_FROZEN, RISK_ALARM_FROZEN, RISK_REASON_VALUE_CHANGED, ts,
+             v, NAN);
     }
 }
 
@@ -322,8 +325,8 @@ static void eval_rate(const risk_point_cfg *c, risk_point_state *st, int64_t ts,
     double rise = v - st->rate_ref_value;
     if (!st->rate_active && rise >= c->rate_delta) {
         st->rate_active = 1;
-        emit(e, RISK_TR_RAISE, RISK_ALARM_RATE_OF_RISE, RISK_ALARM_NONE,
-             RISK_REASON_RATE_EXCEEDED, ts, v, c->rate_delta);
+        emit(e, RISK_TR_RAISE, RISK_ALARM_RATE_OF_RISE, RISK_ALARM_NONE, RISK_REASON_RATE_EXCEEDED,
+             ts, v, c->rate_delta);
     } else if (st->rate_active && rise < c->rate_delta - c->deadband) {
         st->rate_active = 0;
         emit(e, RISK_TR_CLEAR, RISK_ALARM_RATE_OF_RISE, RISK_ALARM_RATE_OF_RISE,
@@ -400,8 +403,8 @@ static void offline_check(const risk_point_cfg *c, risk_point_state *st, int64_t
          * not proof that the point is alive now. */
         if ((double)(now - st->last_ts) <= span) {
             st->offline_active = 0;
-            emit(e, RISK_TR_CLEAR, RISK_ALARM_OFFLINE, RISK_ALARM_OFFLINE,
-                 RISK_REASON_DATA_RESUMED, st->last_ts, NAN, NAN);
+            emit(e, RISK_TR_CLEAR, RISK_ALARM_OFFLINE, RISK_ALARM_OFFLINE, RISK_REASON_DATA_RESUMED,
+                 st->last_ts, NAN, NAN);
         }
         return;
     }
@@ -431,9 +434,8 @@ size_t risk_point_eval(const risk_point_cfg *cfg, const risk_point_state *in,
     return e.n;
 }
 
-size_t risk_point_check_offline(const risk_point_cfg *cfg, const risk_point_state *in,
-                                int64_t now, risk_point_state *out, risk_alarm_transition *tr,
-                                size_t tr_cap)
+size_t risk_point_check_offline(const risk_point_cfg *cfg, const risk_point_state *in, int64_t now,
+                                risk_point_state *out, risk_alarm_transition *tr, size_t tr_cap)
 {
     risk_point_state st = *in;
     emitter e = {tr, tr ? tr_cap : 0, 0};

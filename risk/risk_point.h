@@ -43,30 +43,30 @@ typedef enum {
 } risk_tr_action;
 
 /* Reason codes; the names are stable strings stored with each alarm transition. */
-#define RISK_REASON_LIST(X)                                                                    \
-    X(NONE, "none")                                                                            \
-    X(ABOVE_HIGH, "above_high")                                                                \
-    X(ABOVE_HIGH_HIGH, "above_high_high")                                                      \
-    X(BELOW_LOW, "below_low")                                                                  \
-    X(BELOW_LOW_LOW, "below_low_low")                                                          \
-    X(BACK_BELOW_HIGH_HIGH, "back_below_high_high")                                            \
-    X(BACK_ABOVE_LOW_LOW, "back_above_low_low")                                                \
-    X(BACK_TO_NORMAL, "back_to_normal")                                                        \
-    X(RATE_EXCEEDED, "rate_exceeded")                                                          \
-    X(RATE_NORMAL, "rate_normal")                                                              \
-    X(FAULT_SIGNAL, "fault_signal")                                                            \
-    X(AIRLOCK_FAULT, "airlock_fault")                                                          \
-    X(SPARK_DETECTED, "spark_detected")                                                        \
-    X(FAN_STOPPED, "fan_stopped")                                                              \
-    X(DIGITAL_NORMAL, "digital_normal")                                                        \
-    X(VALUE_FROZEN, "value_frozen")                                                            \
-    X(VALUE_CHANGED, "value_changed")                                                          \
-    X(ABOVE_PHYSICAL_MAX, "above_physical_max")                                                \
-    X(BELOW_PHYSICAL_MIN, "below_physical_min")                                                \
-    X(NON_FINITE_VALUE, "non_finite_value")                                                    \
-    X(NOT_BINARY, "not_binary")                                                                \
-    X(BACK_IN_PHYSICAL_RANGE, "back_in_physical_range")                                        \
-    X(NO_DATA, "no_data")                                                                      \
+#define RISK_REASON_LIST(X)                                                                        \
+    X(NONE, "none")                                                                                \
+    X(ABOVE_HIGH, "above_high")                                                                    \
+    X(ABOVE_HIGH_HIGH, "above_high_high")                                                          \
+    X(BELOW_LOW, "below_low")                                                                      \
+    X(BELOW_LOW_LOW, "below_low_low")                                                              \
+    X(BACK_BELOW_HIGH_HIGH, "back_below_high_high")                                                \
+    X(BACK_ABOVE_LOW_LOW, "back_above_low_low")                                                    \
+    X(BACK_TO_NORMAL, "back_to_normal")                                                            \
+    X(RATE_EXCEEDED, "rate_exceeded")                                                              \
+    X(RATE_NORMAL, "rate_normal")                                                                  \
+    X(FAULT_SIGNAL, "fault_signal")                                                                \
+    X(AIRLOCK_FAULT, "airlock_fault")                                                              \
+    X(SPARK_DETECTED, "spark_detected")                                                            \
+    X(FAN_STOPPED, "fan_stopped")                                                                  \
+    X(DIGITAL_NORMAL, "digital_normal")                                                            \
+    X(VALUE_FROZEN, "value_frozen")                                                                \
+    X(VALUE_CHANGED, "value_changed")                                                              \
+    X(ABOVE_PHYSICAL_MAX, "above_physical_max")                                                    \
+    X(BELOW_PHYSICAL_MIN, "below_physical_min")                                                    \
+    X(NON_FINITE_VALUE, "non_finite_value")                                                        \
+    X(NOT_BINARY, "not_binary")                                                                    \
+    X(BACK_IN_PHYSICAL_RANGE, "back_in_physical_range")                                            \
+    X(NO_DATA, "no_data")                                                                          \
     X(DATA_RESUMED, "data_resumed")
 
 #define RISK_REASON_ENUM_(name, str) RISK_REASON_##name,
@@ -82,9 +82,9 @@ typedef struct {
     double rate_delta;      /* rise >= rate_delta within rate_window_s raises; NAN = off */
     int64_t rate_window_s;
     risk_digital_role digital_role;
-    int fault_value; /* 0 or 1 */
-    uint32_t frozen_samples; /* N identical consecutive samples ⇒ FROZEN; 0 = off */
-    double frozen_epsilon;   /* |Δ| <= epsilon counts as identical */
+    int fault_value;             /* 0 or 1 */
+    uint32_t frozen_samples;     /* N identical consecutive samples ⇒ FROZEN; 0 = off */
+    double frozen_epsilon;       /* |Δ| <= epsilon counts as identical */
     double range_min, range_max; /* physical range of the sensor; NAN = unbounded */
     int64_t expected_interval_s;
     double offline_factor; /* offline after k × expected interval without data; 0 = off */
@@ -144,9 +144,8 @@ size_t risk_point_eval(const risk_point_cfg *cfg, const risk_point_state *in,
 
 /* Timer entry point: raises OFFLINE when no sample arrived for k × the expected interval
  * (transition ts = the moment the deadline passed). Same return convention. */
-size_t risk_point_check_offline(const risk_point_cfg *cfg, const risk_point_state *in,
-                                int64_t now, risk_point_state *out, risk_alarm_transition *tr,
-                                size_t tr_cap);
+size_t risk_point_check_offline(const risk_point_cfg *cfg, const risk_point_state *in, int64_t now,
+                                risk_point_state *out, risk_alarm_transition *tr, size_t tr_cap);
 
 /* When the point goes offline if nothing arrives (for scheduling), or INT64_MAX if offline
  * detection is off or the point already is offline. */

@@ -21,34 +21,36 @@
 
 /* Columns shared by every statement that loads rule state + configuration; decoded by
  * row_to_point() in this order. */
-#define STATE_COLUMNS                                                                          \
-    "s.point_id, s.level, s.pending_level, s.rate_active::int, s.frozen_active::int, "        \
-    "s.range_active::int, s.offline_active::int, s.has_value::int, s.pending_since, "         \
-    "s.level_since, s.last_ts, s.last_value_ts, s.last_value, s.frozen_count, s.rate_ref_ts, " \
-    "s.rate_ref_value, k.value_type, p.kind, p.limit_high, p.limit_high_high, p.limit_low, "  \
-    "p.limit_low_low, p.deadband, p.min_duration_s, p.rate_limit, p.rate_window_s, "          \
-    "p.range_min, p.range_max, p.expected_interval_s, p.offline_factor, p.frozen_samples, "   \
-    "p.frozen_epsilon, p.fault_value, s.enterprise_id, p.code "                               \
-    "FROM point_rule_state s JOIN points p ON p.id = s.point_id "                             \
+#define STATE_COLUMNS                                                                              \
+    "s.point_id, s.level, s.pending_level, s.rate_active::int, s.frozen_active::int, "             \
+    "s.range_active::int, s.offline_active::int, s.has_value::int, s.pending_since, "              \
+    "s.level_since, s.last_ts, s.last_value_ts, s.last_value, s.frozen_count, s.rate_ref_ts, "     \
+    "s.rate_ref_value, k.value_type, p.kind, p.limit_high, p.limit_high_high, p.limit_low, "       \
+    "p.limit_low_low, p.deadband, p.min_duration_s, p.rate_limit, p.rate_window_s, "               \
+    "p.range_min, p.range_max, p.expected_interval_s, p.offline_factor, p.frozen_samples, "        \
+    "p.frozen_epsilon, p.fault_value, s.enterprise_id, p.code "                                    \
+    "FROM point_rule_state s JOIN points p ON p.id = s.point_id "                                  \
     "JOIN indicator_kinds k ON k.code = p.kind "
 
 /* A never-seen point starts "created at" its creation time, so offline is counted from it. */
-#define STATE_INIT_SELECT                                                                      \
-    "SELECT p.id, p.enterprise_id, floor(extract(epoch FROM p.created_at))::bigint, CASE "    \
-    "WHEN p.offline_factor > 0 THEN floor(extract(epoch FROM p.created_at))::bigint + "       \
+#define STATE_INIT_SELECT                                                                          \
+    "SELECT p.id, p.enterprise_id, floor(extract(epoch FROM p.created_at))::bigint, CASE "         \
+    "WHEN p.offline_factor > 0 THEN floor(extract(epoch FROM p.created_at))::bigint + "            \
     "ceil(p.offline_factor * p.expected_interval_s)::bigint END FROM points p "
 
-#define ALARM_EVENT_COLS "(alarm_id, enterprise_id, at, action, kind, level, value, threshold, reason)"
+#define ALARM_EVENT_COLS                                                                           \
+    "(alarm_id, enterprise_id, at, action, kind, level, value, threshold, reason)"
 
 static const db_stmt statements[] = {
     {"alm_state_load",
      "SELECT " STATE_COLUMNS "WHERE s.point_id = ANY($1::bigint[]) ORDER BY s.point_id FOR "
      "UPDATE OF s"},
-    {"alm_state_init",
-     "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, offline_due_at) " STATE_INIT_SELECT
-     "WHERE p.id = ANY($1::bigint[]) ORDER BY p.id ON CONFLICT DO NOTHING"},
+    {"alm_state_init", "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
+                       "offline_due_at) " STATE_INIT_SELECT
+                       "WHERE p.id = ANY($1::bigint[]) ORDER BY p.id ON CONFLICT DO NOTHING"},
     {"alm_state_init_all",
-     "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, offline_due_at) " STATE_INIT_SELECT
+     "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
+     "offline_due_at) " STATE_INIT_SELECT
      "WHERE p.enabled AND NOT EXISTS (SELECT 1 FROM point_rule_state x WHERE x.point_id = p.id) "
      "ORDER BY p.id LIMIT 5000 ON CONFLICT DO NOTHING"},
     {"alm_offline_due",
@@ -83,7 +85,8 @@ static const db_stmt statements[] = {
      "WITH a AS (UPDATE alarms SET kind = $3, level = $4::smallint, max_level = "
      "greatest(max_level, $4::smallint), escalated_at = CASE WHEN $5 = 'escalate' THEN "
      "to_timestamp($9::bigint) ELSE escalated_at END WHERE point_id = $1::bigint AND channel = "
-     "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO alarm_events " ALARM_EVENT_COLS
+     "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS
      " SELECT id, enterprise_id, to_timestamp($9::bigint), $5, $3, $4::smallint, $7::float8, "
      "$8::float8, $6 FROM a RETURNING alarm_id"},
     /* $1 point $2 channel $3 reason $4 value $5 threshold $6 ts.  A handled alarm closes
@@ -94,7 +97,8 @@ static const db_stmt statements[] = {
      "closed_at = CASE WHEN state = 'handled' THEN greatest(to_timestamp($6::bigint), "
      "raised_at, handled_at) ELSE closed_at END WHERE point_id = $1::bigint AND channel = $2 "
      "AND cleared_at IS NULL RETURNING id, enterprise_id, kind, level, state) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS " SELECT id, enterprise_id, to_timestamp($6::bigint), 'clear', kind, "
+     "alarm_events " ALARM_EVENT_COLS
+     " SELECT id, enterprise_id, to_timestamp($6::bigint), 'clear', kind, "
      "level, $4::float8, $5::float8, $3 FROM a UNION ALL SELECT id, enterprise_id, "
      "to_timestamp($6::bigint), 'close', kind, level, NULL, NULL, 'handled_and_cleared' FROM a "
      "WHERE state = 'closed' RETURNING alarm_id"},
@@ -111,7 +115,8 @@ static const db_stmt statements[] = {
      "'video', 'video', $5::smallint, $5::smallint, v.alarm_type, v.occurred_at, "
      "v.occurred_at, 'instantaneous', greatest(now(), v.occurred_at) + $6::float8 * interval "
      "'1 second', greatest(now(), v.occurred_at) + $7::float8 * interval '1 second', $2, v.id "
-     "FROM v ON CONFLICT DO NOTHING RETURNING id, raised_at, reason) INSERT INTO alarm_events " ALARM_EVENT_COLS
+     "FROM v ON CONFLICT DO NOTHING RETURNING id, raised_at, reason) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS
      " SELECT id, $1::bigint, raised_at, 'raise', 'video', $5::smallint, NULL, NULL, reason "
      "FROM a RETURNING alarm_id"},
     {"alm_recompute",
@@ -301,11 +306,11 @@ static json_t *state_json(int64_t point_id, const risk_point_cfg *cfg, const ris
         "point_id", (json_int_t)point_id, "level", st->level, "pending_level", st->pending_level,
         "rate_active", st->rate_active, "frozen_active", st->frozen_active, "range_active",
         st->range_active, "offline_active", st->offline_active, "has_value", st->has_value,
-        "pending_since", (json_int_t)st->pending_since, "level_since",
-        (json_int_t)st->level_since, "last_ts", (json_int_t)st->last_ts, "last_value_ts",
-        (json_int_t)st->last_value_ts, "last_value", nullable_real(st->last_value),
-        "frozen_count", (json_int_t)st->frozen_count, "rate_ref_ts", (json_int_t)st->rate_ref_ts,
-        "rate_ref_value", nullable_real(st->rate_ref_value));
+        "pending_since", (json_int_t)st->pending_since, "level_since", (json_int_t)st->level_since,
+        "last_ts", (json_int_t)st->last_ts, "last_value_ts", (json_int_t)st->last_value_ts,
+        "last_value", nullable_real(st->last_value), "frozen_count", (json_int_t)st->frozen_count,
+        "rate_ref_ts", (json_int_t)st->rate_ref_ts, "rate_ref_value",
+        nullable_real(st->rate_ref_value));
     if (o)
         json_object_set_new(o, "offline_due_at",
                             due == INT64_MAX ? json_null() : json_integer((json_int_t)due));
@@ -330,8 +335,8 @@ static const char *channel_of(risk_alarm_kind k)
 
 /* Writes one engine transition.  *changed is set when a row was written (a replay finds
  * the episode already there and writes nothing). */
-static db_status apply_transition(db_conn *c, const point_row *pr,
-                                  const risk_alarm_transition *t, int *changed)
+static db_status apply_transition(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
+                                  int *changed)
 {
     char pid[24], eid[24], ts[24], lvl[8], vbuf[40], thbuf[40], ack[24], hdl[24];
     const char *val, *th;
@@ -501,8 +506,7 @@ static void ids_literal(char *out, size_t len, const int64_t *ids, size_t n)
 }
 
 db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                               const int64_t *ts_us, const double *values, size_t n,
-                               int64_t now_us)
+                               const int64_t *ts_us, const double *values, size_t n, int64_t now_us)
 {
     (void)enterprise_id; /* the points were resolved for this enterprise by the caller */
     if (n == 0)
@@ -621,8 +625,7 @@ static const char *gw_kind(int level, int *severity)
     }
 }
 
-static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_event *ev,
-                                int *changed)
+static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_event *ev, int *changed)
 {
     char pid[24], eid[24], ts[24], lvl[8], vbuf[40], thbuf[40], ack[24], hdl[24];
     const char *val, *th;
@@ -655,7 +658,7 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
         kind = "gateway";
     } else if (!open_kind[0]) {
         const char *p[12] = {eid, pid, "gateway", "gateway", kind, lvl, "gateway_reported",
-                             val, th, ts, ack, hdl};
+                             val, th,  ts,        ack,       hdl};
         r = db_exec(c, "alm_raise", 12, p, &st);
         action = "raise";
     } else if (strcmp(open_kind, kind) != 0) {
@@ -683,9 +686,8 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
 }
 
 db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                                     const int64_t *ts_us, const int *levels,
-                                     const double *values, const double *thresholds, size_t n,
-                                     int64_t now_us)
+                                     const int64_t *ts_us, const int *levels, const double *values,
+                                     const double *thresholds, size_t n, int64_t now_us)
 {
     (void)now_us;
     if (n == 0)

@@ -46,8 +46,7 @@ alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id, const int64_t *poi
  * video alarms are instantaneous, so the episode is cleared at once and closes when
  * handled. */
 __attribute__((warn_unused_result)) db_status alarm_apply_video(db_conn *c, int64_t enterprise_id,
-                                                                const char *camera,
-                                                                int64_t ts_us,
+                                                                const char *camera, int64_t ts_us,
                                                                 const char *alarm_type);
 
 /* Worker: creates rule state rows for points that never reported (offline is counted from

@@ -79,9 +79,9 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
 {
     /* keepalives and a connect timeout so a dead server is noticed in
      * seconds, not after the kernel's two-hour default */
-    const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                          "application_name", NULL};
+    const char *keys[] = {"dbname",           "connect_timeout",     "keepalives",
+                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "application_name",    NULL};
     const char *vals[] = {c->url, "3", "1", "10", "5", "3", "10000", "dustwatch", NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {

@@ -203,8 +203,7 @@ static int check_known(PGresult *rows, const db_migration_set *set, char *err, s
     return 0;
 }
 
-int db_migrate_apply(PGconn *pg, const db_migration_set *set, int verbose, char *err,
-                     size_t errlen)
+int db_migrate_apply(PGconn *pg, const db_migration_set *set, int verbose, char *err, size_t errlen)
 {
     PGresult *r = PQexecParams(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, NULL,
                                NULL, NULL, 0);
@@ -279,8 +278,8 @@ int db_migrate_apply(PGconn *pg, const db_migration_set *set, int verbose, char 
     }
     PQclear(rows);
 unlock:
-    PQclear(PQexecParams(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", 0, NULL, NULL,
-                         NULL, NULL, 0));
+    PQclear(PQexecParams(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", 0, NULL, NULL, NULL,
+                         NULL, 0));
     return applied;
 }
 

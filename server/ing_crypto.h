@@ -39,19 +39,15 @@ int ing_b64_decode(const char *in, size_t n, unsigned char **out, size_t *out_le
 /* DES-CBC, 8-byte key and IV, PKCS#5 padding.  Decrypt returns -1 on a bad
  * padding / wrong key / length not a multiple of 8. */
 int ing_des_cbc_encrypt(const unsigned char key[8], const unsigned char iv[8],
-                        const unsigned char *in, size_t n,
-                        unsigned char **out, size_t *out_len);
+                        const unsigned char *in, size_t n, unsigned char **out, size_t *out_len);
 int ing_des_cbc_decrypt(const unsigned char key[8], const unsigned char iv[8],
-                        const unsigned char *in, size_t n,
-                        unsigned char **out, size_t *out_len);
+                        const unsigned char *in, size_t n, unsigned char **out, size_t *out_len);
 
 /* SM4-CBC (GB/T 32907), 16-byte key and IV, PKCS#5 padding. */
 int ing_sm4_cbc_encrypt(const unsigned char key[16], const unsigned char iv[16],
-                        const unsigned char *in, size_t n,
-                        unsigned char **out, size_t *out_len);
+                        const unsigned char *in, size_t n, unsigned char **out, size_t *out_len);
 int ing_sm4_cbc_decrypt(const unsigned char key[16], const unsigned char iv[16],
-                        const unsigned char *in, size_t n,
-                        unsigned char **out, size_t *out_len);
+                        const unsigned char *in, size_t n, unsigned char **out, size_t *out_len);
 
 /* Constant-time comparison of two secrets (CRYPTO_memcmp).  Returns 1 when
  * equal (same length and same bytes), 0 otherwise.  The length difference

@@ -19,9 +19,9 @@
  *
  * Own format v1 (JSON Schemas in schema/ingest-*.schema.json):
  *   readings: {"gateway"?: str, "readings": [{"point", "ts", "value", "quality"?}]}
- *   events:   {"gateway"?: str, "events":   [{"point", "ts", "level", "value"?, "threshold"?, "content"?}]}
- *   videos:   {"gateway"?: str, "videos":   [{"camera", "ts", "alarm_type", "content"?, "image_base64"?}]}
- * ts is RFC 3339 with a mandatory offset ("Z" or ±hh:mm), optional fraction.
+ *   events:   {"gateway"?: str, "events":   [{"point", "ts", "level", "value"?, "threshold"?,
+ * "content"?}]} videos:   {"gateway"?: str, "videos":   [{"camera", "ts", "alarm_type", "content"?,
+ * "image_base64"?}]} ts is RFC 3339 with a mandatory offset ("Z" or ±hh:mm), optional fraction.
  */
 #ifndef DW_ING_DECODE_H
 #define DW_ING_DECODE_H
@@ -34,22 +34,22 @@
 typedef enum { ING_KIND_READINGS, ING_KIND_EVENTS, ING_KIND_VIDEOS } ing_kind;
 
 typedef enum {
-	ING_REJ_NONE = 0,
-	ING_REJ_MISSING_FIELD,      /* a required field is missing, null, or of the wrong type */
-	ING_REJ_BAD_TIMESTAMP,      /* ts not parseable in the dialect's format */
-	ING_REJ_FUTURE_TIMESTAMP,   /* ts later than now + max_future_us */
-	ING_REJ_NON_NUMERIC,        /* value (or threshold) not a finite number */
-	ING_REJ_BAD_QUALITY,        /* quality not good|suspect|bad */
-	ING_REJ_DUPLICATE_IN_BATCH, /* same key as an earlier accepted item of this batch */
-	/* server fills these later: */
-	ING_REJ_UNKNOWN_POINT,
-	ING_REJ_FOREIGN_POINT,
-	ING_REJ_OUT_OF_RANGE,
-	ING_REJ_POINT_DISABLED,
-	/* additions (decoder-side): */
-	ING_REJ_BAD_LEVEL,          /* event level / Hebei scd not known */
-	ING_REJ_BAD_IMAGE,          /* video image not valid Base64 or not a JPEG */
-	ING_REJ__COUNT
+    ING_REJ_NONE = 0,
+    ING_REJ_MISSING_FIELD,      /* a required field is missing, null, or of the wrong type */
+    ING_REJ_BAD_TIMESTAMP,      /* ts not parseable in the dialect's format */
+    ING_REJ_FUTURE_TIMESTAMP,   /* ts later than now + max_future_us */
+    ING_REJ_NON_NUMERIC,        /* value (or threshold) not a finite number */
+    ING_REJ_BAD_QUALITY,        /* quality not good|suspect|bad */
+    ING_REJ_DUPLICATE_IN_BATCH, /* same key as an earlier accepted item of this batch */
+    /* server fills these later: */
+    ING_REJ_UNKNOWN_POINT,
+    ING_REJ_FOREIGN_POINT,
+    ING_REJ_OUT_OF_RANGE,
+    ING_REJ_POINT_DISABLED,
+    /* additions (decoder-side): */
+    ING_REJ_BAD_LEVEL, /* event level / Hebei scd not known */
+    ING_REJ_BAD_IMAGE, /* video image not valid Base64 or not a JPEG */
+    ING_REJ__COUNT
 } ing_reject;
 
 /* Stable snake_case code ("unknown_point") and a short lower-case english
@@ -59,12 +59,12 @@ const char *ing_reject_message(ing_reject r);
 
 /* Event levels (ing_event.level). */
 enum {
-	ING_EV_CLEARED = 0,
-	ING_EV_HIGH = 1,
-	ING_EV_HIGH_HIGH = 2,
-	ING_EV_LOW = 3,
-	ING_EV_LOW_LOW = 4,
-	ING_EV_FAULT = 5
+    ING_EV_CLEARED = 0,
+    ING_EV_HIGH = 1,
+    ING_EV_HIGH_HIGH = 2,
+    ING_EV_LOW = 3,
+    ING_EV_LOW_LOW = 4,
+    ING_EV_FAULT = 5
 };
 /* "cleared", "high", "high_high", "low", "low_low", "fault"; NULL if unknown. */
 const char *ing_event_level_name(int level);
@@ -75,70 +75,70 @@ int ing_event_level_parse(const char *name);
 enum { ING_Q_GOOD = 0, ING_Q_SUSPECT = 1, ING_Q_BAD = 2 };
 
 typedef struct {
-	char *point;      /* point code */
-	int64_t ts_us;    /* UTC microseconds since the epoch */
-	double value;
-	int quality;      /* ING_Q_* */
-	ing_reject reject;
+    char *point;   /* point code */
+    int64_t ts_us; /* UTC microseconds since the epoch */
+    double value;
+    int quality; /* ING_Q_* */
+    ing_reject reject;
 } ing_reading;
 
 typedef struct {
-	char *point;
-	int64_t ts_us;
-	int level;        /* ING_EV_* */
-	double value;
-	double threshold;
-	int has_value, has_threshold;
-	char *content;     /* may be NULL */
-	char *source_code; /* dialect's raw status code (Hebei scd as text), else NULL */
-	ing_reject reject;
+    char *point;
+    int64_t ts_us;
+    int level; /* ING_EV_* */
+    double value;
+    double threshold;
+    int has_value, has_threshold;
+    char *content;     /* may be NULL */
+    char *source_code; /* dialect's raw status code (Hebei scd as text), else NULL */
+    ing_reject reject;
 } ing_event;
 
 typedef struct {
-	char *camera;
-	int64_t ts_us;
-	char *alarm_type;
-	char *content;      /* may be NULL */
-	unsigned char *img; /* decoded JPEG or NULL */
-	size_t img_len;
-	ing_reject reject;
+    char *camera;
+    int64_t ts_us;
+    char *alarm_type;
+    char *content;      /* may be NULL */
+    unsigned char *img; /* decoded JPEG or NULL */
+    size_t img_len;
+    ing_reject reject;
 } ing_video;
 
 struct ing_arena; /* private */
 
 typedef struct ing_batch {
-	ing_kind kind;
-	char *enterprise_code; /* qybm if the dialect names one, else NULL */
-	char *gateway_code;    /* may be NULL */
-	ing_reading *readings;
-	size_t n_readings;
-	ing_event *events;
-	size_t n_events;
-	ing_video *videos;
-	size_t n_videos;
-	struct ing_arena *arena_; /* private: owns every string and image above */
+    ing_kind kind;
+    char *enterprise_code; /* qybm if the dialect names one, else NULL */
+    char *gateway_code;    /* may be NULL */
+    ing_reading *readings;
+    size_t n_readings;
+    ing_event *events;
+    size_t n_events;
+    ing_video *videos;
+    size_t n_videos;
+    struct ing_arena *arena_; /* private: owns every string and image above */
 } ing_batch;
 
 void ing_batch_free(ing_batch *b); /* NULL-safe */
 
 typedef struct {
-	size_t max_items;      /* default 10000 */
-	int max_depth;         /* default 32 */
-	size_t max_img_bytes;  /* default 500 KiB (512000) of decoded image */
-	int64_t max_future_us; /* default 5 min */
-	/* Hebei scd -> ING_EV_*, -1 = unknown (item rejected bad_level).
-	 * Defaults: 0 cleared, 1 high, 2 low, 3 low_low, 4 high_high, 5 fault;
-	 * 0 and 4 are verified against the Hebei V1.1 document, the others are
-	 * our inference (domain.md §2.3) and should be configured per province. */
-	int hebei_scd_map[16];
+    size_t max_items;      /* default 10000 */
+    int max_depth;         /* default 32 */
+    size_t max_img_bytes;  /* default 500 KiB (512000) of decoded image */
+    int64_t max_future_us; /* default 5 min */
+    /* Hebei scd -> ING_EV_*, -1 = unknown (item rejected bad_level).
+     * Defaults: 0 cleared, 1 high, 2 low, 3 low_low, 4 high_high, 5 fault;
+     * 0 and 4 are verified against the Hebei V1.1 document, the others are
+     * our inference (domain.md §2.3) and should be configured per province. */
+    int hebei_scd_map[16];
 } ing_limits;
 
 void ing_limits_default(ing_limits *l);
 
 typedef struct {
-	int http_status;  /* 400, 413, 500 ... */
-	const char *code; /* static string, see below */
-	char detail[256];
+    int http_status;  /* 400, 413, 500 ... */
+    const char *code; /* static string, see below */
+    char detail[256];
 } ing_error;
 /* Error codes used by the decoders:
  *   400 empty_body, bad_json, too_deep, bad_envelope, unknown_field,
@@ -156,7 +156,7 @@ int ing_decode_native(ing_kind kind, const char *body, size_t len, const ing_lim
 
 /* Fill *err (NULL-safe). */
 void ing_error_set(ing_error *err, int http_status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Safe JSON load: rejects empty bodies, NUL bytes, nesting deeper than
  * max_depth (scanned before jansson sees it), duplicate keys, invalid UTF-8,

@@ -37,17 +37,17 @@ extern const unsigned char ING_HEBEI_DEFAULT_IV[8];
  * the caller's (usually on the stack); ing_hebei_outer_free frees the
  * strings and zeroes it (NULL-safe, idempotent). */
 typedef struct {
-	char *qybm;
-	char *wgbm;
-	char *data_hex;
-	char *img_b64;
+    char *qybm;
+    char *wgbm;
+    char *data_hex;
+    char *img_b64;
 } ing_hebei_outer;
 
 void ing_hebei_outer_free(ing_hebei_outer *o);
 
 /* 0 and *out filled, or -1 and *err (400 bad_json/bad_envelope/...). */
-int ing_hebei_parse_outer(const char *body, size_t len, const ing_limits *lim,
-                          ing_hebei_outer *out, ing_error *err);
+int ing_hebei_parse_outer(const char *body, size_t len, const ing_limits *lim, ing_hebei_outer *out,
+                          ing_error *err);
 
 /* Decrypt and decode.  Errors: 400 bad_encoding (hex/Base64),
  * decrypt_failed (wrong key or corrupted data), bad_json, bad_envelope,

@@ -55,8 +55,8 @@ static void log_request(struct evhttp_request *req, uint64_t id, int status)
     ev_uint16_t port = 0;
     if (conn)
         evhttp_connection_get_peer((struct evhttp_connection *)conn, &peer, &port);
-    srv_log(status >= 500 ? SRV_LOG_WARN : SRV_LOG_DEBUG, "ingest request", "id=%llu peer=%s uri=%s status=%d",
-            (unsigned long long)id, peer ? peer : "-",
+    srv_log(status >= 500 ? SRV_LOG_WARN : SRV_LOG_DEBUG, "ingest request",
+            "id=%llu peer=%s uri=%s status=%d", (unsigned long long)id, peer ? peer : "-",
             srv_log_q(q, sizeof q, evhttp_request_get_uri(req)), status);
 }
 
@@ -203,8 +203,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     submit(req, id, dialect, kind);
     return;
 not_found:
-    send_error(req, 404, "not_found", "ingest endpoints live under /ingest/v1/, /rabbitmqfcsb/api/ and /mem/v1/",
-               path);
+    send_error(req, 404, "not_found",
+               "ingest endpoints live under /ingest/v1/, /rabbitmqfcsb/api/ and /mem/v1/", path);
     log_request(req, id, 404);
 }
 

@@ -23,8 +23,8 @@
 
 /* Strings malloc'd; free with ing_mem_outer_free (struct is the caller's). */
 typedef struct {
-	char *appid;
-	char *data_hex;
+    char *appid;
+    char *data_hex;
 } ing_mem_outer;
 
 void ing_mem_outer_free(ing_mem_outer *o);

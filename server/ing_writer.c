@@ -24,7 +24,7 @@
 /* a group stops growing at this many items: bounds statement size and the
  * time one transaction holds row locks */
 #define GROUP_MAX_ITEMS 50000
-#define GROUP_MAX_JOBS 256
+#define GROUP_MAX_JOBS  256
 
 /* ---- statements ------------------------------------------------------- */
 
@@ -377,8 +377,7 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
         w->enterprise_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         snprintf(w->enterprise_code, sizeof w->enterprise_code, "%s", PQgetvalue(r, 0, 1));
         PQclear(r);
-        if (ing_decode_native(job->kind, job->body, job->body_len, lim, now, &w->batch, &err) !=
-            0)
+        if (ing_decode_native(job->kind, job->body, job->body_len, lim, now, &w->batch, &err) != 0)
             goto decode_failed;
     } else if (job->dialect == ING_DIALECT_HEBEI) {
         ing_hebei_outer o = {0};
@@ -564,8 +563,8 @@ static PGresult *resolve_points(db_conn *c, wjob *ws, size_t n, sbuf *arr)
                     w->server_code[i] = "too_old";
                 continue;
             }
-            const point_info *pi = bsearch(item_point(w->batch, i), info, (size_t)rows,
-                                           sizeof *info, cmp_point_info);
+            const point_info *pi =
+                bsearch(item_point(w->batch, i), info, (size_t)rows, sizeof *info, cmp_point_info);
             if (!pi) {
                 set_item_reject(w->batch, i, ING_REJ_UNKNOWN_POINT);
             } else if (pi->enterprise_id != w->enterprise_id) {
@@ -577,9 +576,9 @@ static PGresult *resolve_points(db_conn *c, wjob *ws, size_t n, sbuf *arr)
                        ((pi->has_min && w->batch->readings[i].value < pi->range_min) ||
                         (pi->has_max && w->batch->readings[i].value > pi->range_max))) {
                 set_item_reject(w->batch, i, ING_REJ_OUT_OF_RANGE);
-            } else if ((w->batch->kind == ING_KIND_READINGS ? w->batch->readings[i].ts_us
-                                                            : w->batch->events[i].ts_us) <
-                       oldest_us) {
+            } else if ((w->batch->kind == ING_KIND_READINGS
+                            ? w->batch->readings[i].ts_us
+                            : w->batch->events[i].ts_us) < oldest_us) {
                 w->server_code[i] = "too_old";
             } else {
                 w->point_ids[i] = pi->id;
@@ -664,9 +663,8 @@ static void build_reply(wjob *w)
         const char *ref = w->batch->kind == ING_KIND_VIDEOS ? w->batch->videos[i].camera
                                                             : item_point(w->batch, i);
         if (json_array_size(errors) < 1000)
-            json_array_append_new(errors, json_pack("{s:I, s:s?, s:s, s:s}", "index",
-                                                    (json_int_t)i, "ref", ref, "code", code,
-                                                    "message", msg));
+            json_array_append_new(errors, json_pack("{s:I, s:s?, s:s, s:s}", "index", (json_int_t)i,
+                                                    "ref", ref, "code", code, "message", msg));
     }
     if (job->dialect == ING_DIALECT_HEBEI) {
         json_decref(errors);
@@ -676,15 +674,15 @@ static void build_reply(wjob *w)
             job->reply = ing_hebei_reply(200, NULL);
         } else {
             char msg[512];
-            int o = snprintf(msg, sizeof msg, "%ld条被拒绝 (rejected %ld of %zu, accepted %ld):",
-                             w->rejected, w->rejected, w->n_items, w->accepted);
+            int o = snprintf(msg, sizeof msg,
+                             "%ld条被拒绝 (rejected %ld of %zu, accepted %ld):", w->rejected,
+                             w->rejected, w->n_items, w->accepted);
             for (size_t i = 0; i < w->n_items && o < (int)sizeof msg - 80; i++) {
                 ing_reject rj = item_reject(w->batch, i);
                 const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
                 if (code) {
-                    const char *ref = w->batch->kind == ING_KIND_VIDEOS
-                                          ? w->batch->videos[i].camera
-                                          : item_point(w->batch, i);
+                    const char *ref = w->batch->kind == ING_KIND_VIDEOS ? w->batch->videos[i].camera
+                                                                        : item_point(w->batch, i);
                     o += snprintf(msg + o, sizeof msg - (size_t)o, " #%zu %.40s %s;", i,
                                   ref ? ref : "-", code);
                 }
@@ -783,8 +781,13 @@ static db_status write_items(db_conn *c, wjob *w, sbuf *a, sbuf *b, sbuf *d, sbu
                 continue;
             char ts[24];
             snprintf(ts, sizeof ts, "%lld", (long long)v->ts_us);
-            const char *p[7] = {eid, v->camera, ts, v->alarm_type, v->content,
-                                (const char *)v->img, source_name(w->job->dialect)};
+            const char *p[7] = {eid,
+                                v->camera,
+                                ts,
+                                v->alarm_type,
+                                v->content,
+                                (const char *)v->img,
+                                source_name(w->job->dialect)};
             int lengths[7] = {0, 0, 0, 0, 0, (int)v->img_len, 0};
             int formats[7] = {0, 0, 0, 0, 0, 1, 0};
             PGresult *r = db_exec_bin(c, "ing_insert_video", 7, p, lengths, formats, &st);
@@ -883,7 +886,7 @@ static void publish(wjob *w)
              "{\"type\":\"ingest\",\"enterprise_id\":%lld,\"enterprise\":\"%s\","
              "\"kind\":\"%s\",\"accepted\":%ld}",
              (long long)w->enterprise_id, w->enterprise_code,
-             w->batch->kind == ING_KIND_READINGS  ? "readings"
+             w->batch->kind == ING_KIND_READINGS ? "readings"
              : w->batch->kind == ING_KIND_EVENTS ? "events"
                                                  : "videos",
              w->accepted);

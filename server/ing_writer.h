@@ -30,10 +30,10 @@ typedef struct ing_job {
     char *idem_key; /* Idempotency-Key header or NULL.  owned */
     int64_t received_us;
     /* filled by the writer */
-    int status;          /* HTTP status */
-    char *reply;         /* JSON body, owned */
-    int retry_after_s;   /* >0: send Retry-After */
-    int idem_replayed;   /* the reply came from a stored first answer */
+    int status;        /* HTTP status */
+    char *reply;       /* JSON body, owned */
+    int retry_after_s; /* >0: send Retry-After */
+    int idem_replayed; /* the reply came from a stored first answer */
 } ing_job;
 
 /* Called on the loop thread with finished jobs (a list); the callee owns them

@@ -48,14 +48,20 @@ static const db_stmt statements[] = {
      "coalesce(bool_or(indoor AND NOT wet), false) AS indoor, count(*) FILTER (WHERE NOT wet) "
      "AS dry FROM dust_systems WHERE enterprise_id = e.id) ds "
      "CROSS JOIN LATERAL (SELECT "
-     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS l1_24m, "
-     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS l2_24m, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS l1_24o, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS l2_24o, "
+     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
+     "l1_24m, "
+     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
+     "l2_24m, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
+     "l1_24o, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
+     "l2_24o, "
      "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS l1_7m, "
      "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS l2_7m, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS l1_7o, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS l2_7o, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS "
+     "l1_7o, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS "
+     "l2_7o, "
      "coalesce(sum(extract(epoch FROM least(coalesce(cleared_at, t.now), t.now) - "
      "greatest(raised_at, t.now - interval '24 hours'))) FILTER (WHERE mand AND "
      "coalesce(cleared_at, t.now) > t.now - interval '24 hours'), 0)::bigint AS secs "
@@ -157,9 +163,8 @@ static const db_stmt statements[] = {
      "s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = e.street_id) "
      "OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING) SELECT "
      "id, enterprise_id FROM w"},
-    {"wrn_next",
-     "UPDATE warnings SET next_check_at = CASE WHEN $2::bigint < 0 THEN NULL ELSE "
-     "to_timestamp($2::bigint) END WHERE id = $1::bigint"},
+    {"wrn_next", "UPDATE warnings SET next_check_at = CASE WHEN $2::bigint < 0 THEN NULL ELSE "
+                 "to_timestamp($2::bigint) END WHERE id = $1::bigint"},
 };
 
 static risk_model g_model;
@@ -197,13 +202,13 @@ static json_t *inputs_json(const risk_archive *a, const risk_dynamic *d)
                                              "spark_detected", s->spark_detected, "dp_collapse",
                                              s->dp_collapse, "fan_running", s->fan_running));
     }
-    json_t *arch = json_pack(
-        "{s:s, s:s, s:I, s:s, s:b, s:b, s:I, s:b}", "dust_class",
-        risk_dust_class_name(a->dust_class), "st_class", risk_st_class_name(a->st_class),
-        "dust_workers", (json_int_t)a->dust_workers, "removal", risk_removal_name(a->removal),
-        "positive_pressure_conveying", a->positive_pressure_conveying, "collector_indoors",
-        a->collector_indoors, "dry_collectors", (json_int_t)a->dry_collectors, "multi_storey",
-        a->multi_storey);
+    json_t *arch =
+        json_pack("{s:s, s:s, s:I, s:s, s:b, s:b, s:I, s:b}", "dust_class",
+                  risk_dust_class_name(a->dust_class), "st_class", risk_st_class_name(a->st_class),
+                  "dust_workers", (json_int_t)a->dust_workers, "removal",
+                  risk_removal_name(a->removal), "positive_pressure_conveying",
+                  a->positive_pressure_conveying, "collector_indoors", a->collector_indoors,
+                  "dry_collectors", (json_int_t)a->dry_collectors, "multi_storey", a->multi_storey);
     json_t *dyn = json_pack(
         "{s:[I,I], s:[I,I], s:[I,I], s:[I,I], s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, "
         "s:I, s:o}",
@@ -216,11 +221,11 @@ static json_t *inputs_json(const risk_archive *a, const risk_dynamic *d)
         "alarm_seconds_24h_mandatory", (json_int_t)d->alarm_seconds_24h_mandatory,
         "overdue_unacked", (json_int_t)d->overdue_unacked, "overdue_unhandled",
         (json_int_t)d->overdue_unhandled, "repeat_after_handled",
-        (json_int_t)d->repeat_after_handled, "cleaning_required",
-        (json_int_t)d->cleaning_required, "cleaning_missed", (json_int_t)d->cleaning_missed,
-        "online_rate_mandatory", d->online_rate_mandatory, "video_offline",
-        (json_int_t)d->video_offline, "open_hazards", (json_int_t)d->open_hazards,
-        "major_hazard_items", (json_int_t)d->major_hazard_items, "systems", sys);
+        (json_int_t)d->repeat_after_handled, "cleaning_required", (json_int_t)d->cleaning_required,
+        "cleaning_missed", (json_int_t)d->cleaning_missed, "online_rate_mandatory",
+        d->online_rate_mandatory, "video_offline", (json_int_t)d->video_offline, "open_hazards",
+        (json_int_t)d->open_hazards, "major_hazard_items", (json_int_t)d->major_hazard_items,
+        "systems", sys);
     return json_pack("{s:o, s:o}", "archive", arch, "dynamic", dyn);
 }
 
@@ -256,7 +261,8 @@ int job_risk_inputs_from_json(const json_t *inputs, risk_archive *a, risk_dynami
     a->st_class = (risk_st_class)sc;
     a->removal = (risk_removal_setup)rm;
     a->dust_workers = get_u32(ar, "dust_workers");
-    a->positive_pressure_conveying = json_is_true(json_object_get(ar, "positive_pressure_conveying"));
+    a->positive_pressure_conveying =
+        json_is_true(json_object_get(ar, "positive_pressure_conveying"));
     a->collector_indoors = json_is_true(json_object_get(ar, "collector_indoors"));
     a->dry_collectors = get_u32(ar, "dry_collectors");
     a->multi_storey = json_is_true(json_object_get(ar, "multi_storey"));
@@ -284,7 +290,8 @@ int job_risk_inputs_from_json(const json_t *inputs, risk_archive *a, risk_dynami
         if (i >= max_systems)
             break;
         systems[i].system_id = (int32_t)json_integer_value(json_object_get(s, "id"));
-        systems[i].hopper_temp_high_high = json_is_true(json_object_get(s, "hopper_temp_high_high"));
+        systems[i].hopper_temp_high_high =
+            json_is_true(json_object_get(s, "hopper_temp_high_high"));
         systems[i].spark_detected = json_is_true(json_object_get(s, "spark_detected"));
         systems[i].dp_collapse = json_is_true(json_object_get(s, "dp_collapse"));
         systems[i].fan_running = json_is_true(json_object_get(s, "fan_running"));
@@ -365,8 +372,8 @@ static json_t *rules_json(const risk_score_result *s)
     for (size_t i = 0; i < s->n_rules; i++) {
         const risk_fired_rule *f = &s->rules[i];
         json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "code", f->code, "description_key",
-                              f->description_key, "part", risk_part_name(f->part),
-                              "contribution", f->contribution);
+                              f->description_key, "part", risk_part_name(f->part), "contribution",
+                              f->contribution);
         if (f->system_id >= 0)
             json_object_set_new(o, "system_id", json_integer(f->system_id));
         if (f->item > 0)
@@ -488,10 +495,16 @@ static db_status compute_tx(db_conn *c, void *arg)
     snprintf(clear_by, sizeof clear_by, "%lld", (long long)dl.clear_by);
     snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
              risk_grade_name(s->grade), s->R, s->model_version);
-    const char *pw[10] = {eid,      cause,    risk_grade_name(s->grade),
-                          score_id, now,      sign_by,
-                          clear_by, risk_admin_level_name(dl.supervisor),
-                          dl.inform_city ? "true" : "false", note};
+    const char *pw[10] = {eid,
+                          cause,
+                          risk_grade_name(s->grade),
+                          score_id,
+                          now,
+                          sign_by,
+                          clear_by,
+                          risk_admin_level_name(dl.supervisor),
+                          dl.inform_city ? "true" : "false",
+                          note};
     r = db_exec(c, "rsk_issue", 10, pw, &st);
     if (!r)
         return st;
@@ -572,12 +585,9 @@ db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
 /* ---- escalation ----------------------------------------------------------- */
 
 static const char *const warn_status_db[RISK_WARN_STATUS_COUNT] = {
-    [RISK_WARN_ISSUED] = "issued",
-    [RISK_WARN_SIGNED] = "signed",
-    [RISK_WARN_FEEDBACK] = "feedback",
-    [RISK_WARN_CLEAR_REQUESTED] = "clearance_requested",
-    [RISK_WARN_SENT_BACK] = "returned",
-    [RISK_WARN_CLEARED] = "cleared",
+    [RISK_WARN_ISSUED] = "issued",      [RISK_WARN_SIGNED] = "signed",
+    [RISK_WARN_FEEDBACK] = "feedback",  [RISK_WARN_CLEAR_REQUESTED] = "clearance_requested",
+    [RISK_WARN_SENT_BACK] = "returned", [RISK_WARN_CLEARED] = "cleared",
 };
 
 static int status_from_db(const char *s)
@@ -698,8 +708,7 @@ db_status job_risk_check_warnings(db_conn *c, int64_t now_s, size_t *n_steps)
         snprintf(buf, sizeof buf,
                  "{\"type\":\"warning\",\"event\":\"escalate\",\"warning_id\":%lld,"
                  "\"enterprise_id\":%lld,\"step\":%u}",
-                 (long long)x.published[i][0], (long long)x.published[i][1],
-                 x.published_step[i]);
+                 (long long)x.published[i][0], (long long)x.published[i][1], x.published_step[i]);
         rds_publish("dw:events", NULL, 0, buf);
         LOG_INFO("warning escalated", "warning=%lld step=%u", (long long)x.published[i][0],
                  x.published_step[i]);

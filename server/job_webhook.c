@@ -24,9 +24,8 @@ static const db_stmt statements[] = {
      "NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE "
      "SKIP LOCKED) RETURNING o.id, s.url, encode(s.secret, 'hex'), o.payload::text, "
      "coalesce(o.warning_id::text, '') || ':' || o.event, o.attempts"},
-    {"whk_done",
-     "UPDATE notification_outbox SET delivered_at = now(), last_error = '' WHERE id = "
-     "$1::bigint"},
+    {"whk_done", "UPDATE notification_outbox SET delivered_at = now(), last_error = '' WHERE id = "
+                 "$1::bigint"},
     {"whk_retry",
      "UPDATE notification_outbox SET next_attempt_at = now() + least(3600, 30 * power(2, "
      "least(attempts, 10))) * interval '1 second', last_error = $2 WHERE id = $1::bigint"},
@@ -94,8 +93,8 @@ static int wait_fd(int fd, short events, int64_t deadline)
 }
 
 /* POSTs body; returns the HTTP status, or -1 with why on transport failure. */
-static int http_post(const char *url, const char *body, const char *signature,
-                     const char *delivery, const char **why)
+static int http_post(const char *url, const char *body, const char *signature, const char *delivery,
+                     const char **why)
 {
     char host[256], port[16], path[2048];
     if (parse_url(url, host, sizeof host, port, sizeof port, path, sizeof path, why) != 0)
@@ -150,8 +149,7 @@ static int http_post(const char *url, const char *body, const char *signature,
                 off += (size_t)w;
                 continue;
             }
-            if (w < 0 && (errno == EAGAIN || errno == EINTR) &&
-                wait_fd(fd, POLLOUT, deadline) == 0)
+            if (w < 0 && (errno == EAGAIN || errno == EINTR) && wait_fd(fd, POLLOUT, deadline) == 0)
                 continue;
             close(fd);
             *why = "send failed";

@@ -66,7 +66,8 @@ static int backtest(db_conn *c, const risk_model *m, const char *from, const cha
         risk_system_state sys[JOB_RISK_MAX_SYSTEMS];
         risk_score_result res;
         int g0 = risk_grade_from_name(PQgetvalue(r, i, 2));
-        if (!in || g0 < 0 || job_risk_inputs_from_json(in, &a, &d, sys, JOB_RISK_MAX_SYSTEMS) != 0 ||
+        if (!in || g0 < 0 ||
+            job_risk_inputs_from_json(in, &a, &d, sys, JOB_RISK_MAX_SYSTEMS) != 0 ||
             risk_score_compute(m, &a, &d, &res) != 0) {
             bad++;
             json_decref(in);
@@ -103,12 +104,10 @@ int risk_cli_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"from", required_argument, NULL, 'f'},
-                                         {"to", required_argument, NULL, 't'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},    {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *model = NULL, *from = NULL, *to = NULL, *config = NULL;
     int o;
     optind = 1;

@@ -33,43 +33,43 @@ const char *sim_dialect_name(sim_dialect d);
 int sim_dialect_parse(const char *s); /* -1 if unknown */
 
 typedef struct {
-	char *code;
-	sim_point sig;
-	int interval_s;
-	int64_t next_us; /* next sample time (simulated UTC) */
+    char *code;
+    sim_point sig;
+    int interval_s;
+    int64_t next_us; /* next sample time (simulated UTC) */
 } sim_fpoint;
 
 typedef struct {
-	char *point;
-	int64_t ts_us;
-	double value;
-	int digital;
+    char *point;
+    int64_t ts_us;
+    double value;
+    int digital;
 } sim_sample;
 
 typedef struct {
-	char *code;    /* qybm */
-	char *gateway; /* wgbm / native "gateway" */
-	sim_dialect dialect;
-	char *api_key;
-	int has_des;
-	unsigned char des_key[8], des_iv[8];
-	char *appid, *appsecret;
-	int has_sm4;
-	unsigned char sm4_key[16], sm4_iv[16];
-	sim_fpoint *points;
-	size_t n_points;
-	sim_plan plan;
-	int64_t scenario_delay_us; /* plan.start_us = sim start + delay */
-	sim_rng rng;
-	/* readings held back during an outage, time-ordered */
-	sim_sample *backlog;
-	size_t n_backlog, cap_backlog;
+    char *code;    /* qybm */
+    char *gateway; /* wgbm / native "gateway" */
+    sim_dialect dialect;
+    char *api_key;
+    int has_des;
+    unsigned char des_key[8], des_iv[8];
+    char *appid, *appsecret;
+    int has_sm4;
+    unsigned char sm4_key[16], sm4_iv[16];
+    sim_fpoint *points;
+    size_t n_points;
+    sim_plan plan;
+    int64_t scenario_delay_us; /* plan.start_us = sim start + delay */
+    sim_rng rng;
+    /* readings held back during an outage, time-ordered */
+    sim_sample *backlog;
+    size_t n_backlog, cap_backlog;
 } sim_enterprise;
 
 typedef struct {
-	char *ingest_url;
-	sim_enterprise *ents;
-	size_t n_ents;
+    char *ingest_url;
+    sim_enterprise *ents;
+    size_t n_ents;
 } sim_fleet;
 
 /* Parse / load.  0, or -1 with a message in err. */
@@ -99,11 +99,11 @@ int sim_backlog_push(sim_enterprise *e, sim_sample *s, size_t n);
 int sim_backlog_take(sim_enterprise *e, size_t max, sim_sample **out, size_t *n);
 
 typedef struct {
-	char *path;
-	char *body;
-	/* extra headers besides Content-Type; NULL names end the list */
-	char *hdr_name[3];
-	char *hdr_value[3];
+    char *path;
+    char *body;
+    /* extra headers besides Content-Type; NULL names end the list */
+    char *hdr_name[3];
+    char *hdr_value[3];
 } sim_request;
 
 /* Build the readings request for dialect d.  idem_key goes into an

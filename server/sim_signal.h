@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 typedef struct {
-	uint64_t s;
+    uint64_t s;
 } sim_rng;
 
 void sim_rng_seed(sim_rng *r, uint64_t seed);
@@ -39,30 +39,30 @@ double sim_rng_uniform(sim_rng *r); /* [0, 1) */
 double sim_rng_normal(sim_rng *r);  /* N(0, 1) */
 
 typedef enum {
-	SIM_K_HOPPER_TEMP,
-	SIM_K_PRESSURE_DIFF,
-	SIM_K_AIRLOCK_FAULT,
-	SIM_K_SPARK,
-	SIM_K_FAN_RUNNING,
-	SIM_K_WATER_LEVEL,
-	SIM_K_WATER_FLOW,
-	SIM_K_HYDROGEN_LEL,
-	SIM_K_OXYGEN,
-	SIM_K_BEARING_TEMP,
-	SIM_K_DUST_CONC,
-	SIM_K__COUNT
+    SIM_K_HOPPER_TEMP,
+    SIM_K_PRESSURE_DIFF,
+    SIM_K_AIRLOCK_FAULT,
+    SIM_K_SPARK,
+    SIM_K_FAN_RUNNING,
+    SIM_K_WATER_LEVEL,
+    SIM_K_WATER_FLOW,
+    SIM_K_HYDROGEN_LEL,
+    SIM_K_OXYGEN,
+    SIM_K_BEARING_TEMP,
+    SIM_K_DUST_CONC,
+    SIM_K__COUNT
 } sim_kind;
 
 typedef enum {
-	SIM_SC_NONE,
-	SIM_SC_HOPPER_TEMP_CLIMB,
-	SIM_SC_BAG_BREAK,
-	SIM_SC_AIRLOCK_FAULT,
-	SIM_SC_SPARK_BURST,
-	SIM_SC_WATER_LOSS,
-	SIM_SC_HYDROGEN_RISE,
-	SIM_SC_OUTAGE_BACKFILL,
-	SIM_SC__COUNT
+    SIM_SC_NONE,
+    SIM_SC_HOPPER_TEMP_CLIMB,
+    SIM_SC_BAG_BREAK,
+    SIM_SC_AIRLOCK_FAULT,
+    SIM_SC_SPARK_BURST,
+    SIM_SC_WATER_LOSS,
+    SIM_SC_HYDROGEN_RISE,
+    SIM_SC_OUTAGE_BACKFILL,
+    SIM_SC__COUNT
 } sim_scenario;
 
 /* Names as in the fleet file ("hopper_temp", "bag_break"); parse => -1 if unknown. */
@@ -75,22 +75,22 @@ int sim_kind_is_digital(sim_kind k);
 void sim_kind_defaults(sim_kind k, double *normal, double *noise);
 
 typedef struct {
-	sim_scenario scenario;
-	int64_t start_us;  /* simulated UTC time the scenario begins */
-	int64_t ramp_us;   /* time to reach full effect (default 10 min) */
-	int64_t outage_us; /* outage length for outage_backfill (default 15 min) */
+    sim_scenario scenario;
+    int64_t start_us;  /* simulated UTC time the scenario begins */
+    int64_t ramp_us;   /* time to reach full effect (default 10 min) */
+    int64_t outage_us; /* outage length for outage_backfill (default 15 min) */
 } sim_plan;
 
 /* Per-point generator state; zero-initialise, then set kind/normal/noise. */
 typedef struct {
-	sim_kind kind;
-	double normal; /* value while producing normally */
-	double noise;  /* sd of the measurement noise */
-	/* state */
-	int initialized;
-	int64_t last_us;
-	double base;  /* lagged production-dependent base */
-	double drift; /* bounded random walk */
+    sim_kind kind;
+    double normal; /* value while producing normally */
+    double noise;  /* sd of the measurement noise */
+    /* state */
+    int initialized;
+    int64_t last_us;
+    double base;  /* lagged production-dependent base */
+    double drift; /* bounded random walk */
 } sim_point;
 
 /* Day shift 08:00-20:00 Beijing time. */

@@ -76,8 +76,8 @@ static void *monitor(void *arg)
             pg = NULL;
         }
         if (!pg) {
-            const char *keys[] = {"dbname", "connect_timeout", "application_name",
-                                  "tcp_user_timeout", "keepalives", NULL};
+            const char *keys[] = {"dbname",           "connect_timeout", "application_name",
+                                  "tcp_user_timeout", "keepalives",      NULL};
             const char *vals[] = {H.url, "2", "dustwatch-health", "3000", "1", NULL};
             pg = PQconnectdbParams(keys, vals, 1);
             if (PQstatus(pg) == CONNECTION_OK)
@@ -104,11 +104,12 @@ static void *monitor(void *arg)
             if (pg_ok)
                 LOG_INFO("postgresql reachable", "%s", "");
             else
-                LOG_WARN("postgresql unreachable", "detail=%s", srv_log_q((char[400]){0}, 400, pgd));
+                LOG_WARN("postgresql unreachable", "detail=%s",
+                         srv_log_q((char[400]){0}, 400, pgd));
         }
         if (dur[0] && strcmp(dur, last_durability) != 0)
-            LOG_CRIT("postgresql is not durable: acknowledged readings could be lost",
-                     "setting=%s", dur);
+            LOG_CRIT("postgresql is not durable: acknowledged readings could be lost", "setting=%s",
+                     dur);
         snprintf(last_durability, sizeof last_durability, "%s", dur);
         pthread_mutex_lock(&H.mu);
         atomic_store(&H.pg_ok, pg_ok);
@@ -178,14 +179,15 @@ int srv_health_readyz(char *buf, size_t len)
     int pg_ok = atomic_load(&H.pg_ok), mig = atomic_load(&H.migrated);
     json_t *pgj = json_pack("{s:b}", "ok", pg_ok);
     if (!pg_ok)
-        json_object_set_new(pgj, "detail", json_string(H.pg_detail[0] ? H.pg_detail : "not checked yet"));
+        json_object_set_new(pgj, "detail",
+                            json_string(H.pg_detail[0] ? H.pg_detail : "not checked yet"));
     json_t *mj = json_pack("{s:b}", "ok", mig);
     if (!mig && H.mig_detail[0])
         json_object_set_new(mj, "detail", json_string(H.mig_detail));
-    json_t *root = json_pack("{s:s, s:o, s:o, s:{s:b}, s:s}", "status",
-                             pg_ok && mig ? "ready" : "not_ready", "postgres", pgj, "migrations",
-                             mj, "redis", "ok", rds_is_up(), "durability",
-                             H.durability[0] ? "degraded" : "ok");
+    json_t *root =
+        json_pack("{s:s, s:o, s:o, s:{s:b}, s:s}", "status", pg_ok && mig ? "ready" : "not_ready",
+                  "postgres", pgj, "migrations", mj, "redis", "ok", rds_is_up(), "durability",
+                  H.durability[0] ? "degraded" : "ok");
     if (H.durability[0])
         json_object_set_new(root, "durability_detail", json_string(H.durability));
     pthread_mutex_unlock(&H.mu);

@@ -40,7 +40,8 @@ const char *srv_log_q(char *buf, unsigned size, const char *value)
         value = "";
     int needs_quotes = value[0] == '\0';
     for (const char *p = value; *p && !needs_quotes; p++)
-        needs_quotes = (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20);
+        needs_quotes =
+            (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20);
     unsigned o = 0;
     if (!needs_quotes) {
         snprintf(buf, size, "%s", value);
@@ -77,9 +78,8 @@ void srv_log(srv_log_level level, const char *msg, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     char qmsg[512];
     int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-                     srv_log_q(qmsg, sizeof qmsg, msg));
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], srv_log_q(qmsg, sizeof qmsg, msg));
     if (n < 0)
         return;
     if (fmt && fmt[0] && (size_t)n < sizeof line - 2) {

@@ -12,7 +12,13 @@
 
 #include <stdarg.h>
 
-typedef enum { SRV_LOG_DEBUG, SRV_LOG_INFO, SRV_LOG_WARN, SRV_LOG_ERROR, SRV_LOG_CRIT } srv_log_level;
+typedef enum {
+    SRV_LOG_DEBUG,
+    SRV_LOG_INFO,
+    SRV_LOG_WARN,
+    SRV_LOG_ERROR,
+    SRV_LOG_CRIT
+} srv_log_level;
 
 /* Returns 0, or -1 if name is not a level. */
 int srv_log_set_level_name(const char *name);

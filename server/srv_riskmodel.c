@@ -103,8 +103,7 @@ static void bool_at(ctx *c, json_t *obj, const char *ppath, const char *key, boo
     *dst = json_is_true(v);
 }
 
-static void level_at(ctx *c, json_t *obj, const char *ppath, const char *key,
-                     risk_admin_level *dst)
+static void level_at(ctx *c, json_t *obj, const char *ppath, const char *key, risk_admin_level *dst)
 {
     json_t *v = json_object_get(obj, key);
     int l = json_is_string(v) ? risk_admin_level_from_name(json_string_value(v)) : -1;
@@ -129,12 +128,10 @@ static void term_at(ctx *c, json_t *parent, const char *ppath, const char *key, 
 
 static const char *const band_keys[] = {"min", "points", NULL};
 
-static void bands_at(ctx *c, json_t *parent, const char *ppath, const char *key,
-                     risk_band_table *t)
+static void bands_at(ctx *c, json_t *parent, const char *ppath, const char *key, risk_band_table *t)
 {
     json_t *a = json_object_get(parent, key);
-    if (!json_is_array(a) || json_array_size(a) == 0 ||
-        json_array_size(a) > RISK_MODEL_MAX_BANDS) {
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > RISK_MODEL_MAX_BANDS) {
         fail(c, "%s.%s: must be an array of 1..%d bands", ppath, key, RISK_MODEL_MAX_BANDS);
         return;
     }
@@ -159,21 +156,30 @@ static void bands_at(ctx *c, json_t *parent, const char *ppath, const char *key,
     }
 }
 
-static const char *const top_keys[] = {"version",  "weights", "grade_thresholds", "inherent",
-                                       "alarm",    "handling", "site",            "overrides",
-                                       "warnings", NULL};
+static const char *const top_keys[] = {
+    "version",  "weights", "grade_thresholds", "inherent", "alarm",
+    "handling", "site",    "overrides",        "warnings", NULL};
 static const char *const weight_keys[] = {"alarm", "handling", "site", NULL};
 static const char *const grade_keys[] = {"yellow", "orange", "red", NULL};
-static const char *const inherent_keys[] = {
-    "dust_points",         "st_points",           "worker_bands",
-    "removal_points",      "positive_pressure_points", "collector_indoors_points",
-    "dry_collector_bands", "multi_storey_points", "max",
-    NULL};
+static const char *const inherent_keys[] = {"dust_points",
+                                            "st_points",
+                                            "worker_bands",
+                                            "removal_points",
+                                            "positive_pressure_points",
+                                            "collector_indoors_points",
+                                            "dry_collector_bands",
+                                            "multi_storey_points",
+                                            "max",
+                                            NULL};
 static const char *const dust_keys[] = {"metal_al_mg", "metal_other", "wood", NULL};
 static const char *const st_keys[] = {"unknown", "st1", "st2", "st3", NULL};
 static const char *const removal_keys[] = {"none", "dry_central", "dry_per_station", "wet", NULL};
-static const char *const alarm_keys[] = {"level1_weight", "level2_weight", "other_point_factor",
-                                         "count_24h",     "count_7d",      "duration_24h",
+static const char *const alarm_keys[] = {"level1_weight",
+                                         "level2_weight",
+                                         "other_point_factor",
+                                         "count_24h",
+                                         "count_7d",
+                                         "duration_24h",
                                          NULL};
 static const char *const handling_keys[] = {"overdue_unacked", "overdue_unhandled",
                                             "repeat_after_handled", NULL};
@@ -182,9 +188,9 @@ static const char *const site_keys[] = {"missed_cleaning", "online_deficit", "vi
 static const char *const override_keys[] = {"major_hazard", "hot_spark", "dp_collapse_fan", NULL};
 static const char *const warnings_keys[] = {"reescalate_every_s", "grades", NULL};
 static const char *const wgrade_keys[] = {"blue", "yellow", "orange", "red", NULL};
-static const char *const wrule_keys[] = {"sign_within_s", "clear_within_s", "supervisor",
-                                         "escalate_to",   "inform_city",    "duban",
-                                         "enforcement_referral", NULL};
+static const char *const wrule_keys[] = {
+    "sign_within_s", "clear_within_s", "supervisor",           "escalate_to",
+    "inform_city",   "duban",          "enforcement_referral", NULL};
 
 static void parse_inherent(ctx *c, json_t *root, risk_model *m)
 {
@@ -249,8 +255,8 @@ static void parse_warnings(ctx *c, json_t *root, risk_model *m)
     json_t *g = obj_at(c, w, path, "grades", gpath, sizeof gpath, wgrade_keys);
     for (int i = 0; g && i < RISK_GRADE_COUNT && !c->failed; i++) {
         risk_warning_rule *r = &m->warning[i];
-        json_t *o = obj_at(c, g, gpath, risk_grade_name((risk_grade)i), rpath, sizeof rpath,
-                           wrule_keys);
+        json_t *o =
+            obj_at(c, g, gpath, risk_grade_name((risk_grade)i), rpath, sizeof rpath, wrule_keys);
         if (!o)
             return;
         int_at(c, o, rpath, "sign_within_s", &r->sign_within_s);

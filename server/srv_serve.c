@@ -84,8 +84,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(S.base);
         return;
     }
-    LOG_INFO("shutting down: no new connections, finishing in-flight requests", "signal=%d grace_s=%ld",
-             (int)sig, g_config.shutdown_grace_s);
+    LOG_INFO("shutting down: no new connections, finishing in-flight requests",
+             "signal=%d grace_s=%ld", (int)sig, g_config.shutdown_grace_s);
     if (S.roles & ROLE_INGEST)
         ing_http_stop_accepting();
     if (S.roles & ROLE_API)
@@ -98,20 +98,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void serve_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: dustwatch serve [--config FILE] [--roles ingest,api,worker]\n"
-            "\n"
-            "Runs the server.  Roles:\n"
-            "  ingest  gateway intake on ingest_listen (libevent loop + writer threads)\n"
-            "  api     REST API and dashboard on api_listen (libmicrohttpd thread pool)\n"
-            "  worker  timers: partitions, offline detection, risk, warning deadlines\n"
-            "Every role is stateless apart from PostgreSQL and Redis, so roles can be split\n"
-            "across processes and machines.  SIGTERM/SIGINT stop accepting, let in-flight\n"
-            "requests finish (shutdown_grace_s) and exit 0.\n"
-            "\n"
-            "  -c, --config FILE   configuration file (see deploy/dustwatch.conf.example)\n"
-            "  -r, --roles LIST    overrides the roles key\n"
-            "  -h, --help          this text\n");
+    fprintf(out, "usage: dustwatch serve [--config FILE] [--roles ingest,api,worker]\n"
+                 "\n"
+                 "Runs the server.  Roles:\n"
+                 "  ingest  gateway intake on ingest_listen (libevent loop + writer threads)\n"
+                 "  api     REST API and dashboard on api_listen (libmicrohttpd thread pool)\n"
+                 "  worker  timers: partitions, offline detection, risk, warning deadlines\n"
+                 "Every role is stateless apart from PostgreSQL and Redis, so roles can be split\n"
+                 "across processes and machines.  SIGTERM/SIGINT stop accepting, let in-flight\n"
+                 "requests finish (shutdown_grace_s) and exit 0.\n"
+                 "\n"
+                 "  -c, --config FILE   configuration file (see deploy/dustwatch.conf.example)\n"
+                 "  -r, --roles LIST    overrides the roles key\n"
+                 "  -h, --help          this text\n");
 }
 
 int srv_serve_main(int argc, char **argv)

@@ -42,9 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 500
+#define BATCH        500
 #define MAX_ATTEMPTS 60
-#define MAX_THREADS 256
+#define MAX_THREADS  256
 
 typedef struct {
     char key[128];
@@ -181,8 +181,8 @@ static double deadline_mono;
 static int send_idem = 1;
 
 /* results (written once per batch by its owner thread) */
-static double *lat_ms;  /* per acknowledged batch, of the successful attempt */
-static double *ack_at;  /* monotonic time of the ack */
+static double *lat_ms; /* per acknowledged batch, of the successful attempt */
+static double *ack_at; /* monotonic time of the ack */
 static atomic_long acked_batches, acked_readings, dup_readings, rej_readings;
 static atomic_long retries_busy, retries_conn, failed_batches, other_status;
 static atomic_long lat_n;
@@ -209,8 +209,9 @@ static void build_bodies(void)
             reading(b, i, &e, &p, &ts, &v);
             char tbuf[40];
             fmt_ts(ts, tbuf, sizeof tbuf, 1);
-            o += (size_t)snprintf(s + o, cap - o, "%s{\"point\":\"%s\",\"ts\":\"%s\",\"value\":%.1f}",
-                                  i ? "," : "", ents[e].code[p], tbuf, v);
+            o += (size_t)snprintf(s + o, cap - o,
+                                  "%s{\"point\":\"%s\",\"ts\":\"%s\",\"value\":%.1f}", i ? "," : "",
+                                  ents[e].code[p], tbuf, v);
             if (o >= cap - 8)
                 die("body buffer too small");
         }

@@ -10,22 +10,22 @@
 static int rt_checks;
 static int rt_failures;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        rt_checks++;                                                                           \
-        if (!(cond)) {                                                                         \
-            rt_failures++;                                                                     \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        rt_checks++;                                                                               \
+        if (!(cond)) {                                                                             \
+            rt_failures++;                                                                         \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_NEAR(a, b, eps, what)                                                            \
-    CHECK(fabs((double)(a) - (double)(b)) <= (eps), "%s: got %.6f want %.6f", (what),          \
-          (double)(a), (double)(b))
+#define CHECK_NEAR(a, b, eps, what)                                                                \
+    CHECK(fabs((double)(a) - (double)(b)) <= (eps), "%s: got %.6f want %.6f", (what), (double)(a), \
+          (double)(b))
 
-#define CHECK_STR(a, b, what)                                                                  \
+#define CHECK_STR(a, b, what)                                                                      \
     CHECK(strcmp((a), (b)) == 0, "%s:\n  got  \"%s\"\n  want \"%s\"", (what), (a), (b))
 
 static inline int rt_report(const char *name)

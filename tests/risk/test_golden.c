@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#define MIN_CASES 30
+#define MIN_CASES   30
 #define MAX_SYSTEMS 16
 
 static bool keys_ok(json_t *obj, const char *const *allowed, const char *file, const char *where)
@@ -45,8 +45,8 @@ static bool flag(json_t *obj, const char *key)
 static const char *const level_keys[] = {"level1", "level2", NULL};
 static const char *const count_keys[] = {"mandatory", "other", NULL};
 
-static void read_counts(json_t *h, const char *key, risk_alarm_count *mand,
-                        risk_alarm_count *other, const char *file)
+static void read_counts(json_t *h, const char *key, risk_alarm_count *mand, risk_alarm_count *other,
+                        const char *file)
 {
     json_t *c = json_object_get(h, key);
     if (!c)
@@ -72,8 +72,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void run_case(const risk_model *model, const char *dir, const char *file)
 {
-    static const char *const top_keys[] = {"name",    "description", "now",
-                                           "archive", "history",     "expect", NULL};
+    static const char *const top_keys[] = {"name",    "description", "now", "archive",
+                                           "history", "expect",      NULL};
     static const char *const arch_keys[] = {"dust_class",
                                             "st_class",
                                             "dust_workers",
@@ -83,14 +83,22 @@ static void run_case(const risk_model *model, const char *dir, const char *file)
                                             "dry_collectors",
                                             "multi_storey",
                                             NULL};
-    static const char *const hist_keys[] = {
-        "alarms_24h",      "alarms_7d",         "alarm_seconds_24h_mandatory",
-        "overdue_unacked", "overdue_unhandled", "repeat_after_handled",
-        "cleaning_required", "cleaning_missed", "online_rate_mandatory",
-        "video_offline",   "open_hazards",      "major_hazard_items",
-        "systems",         NULL};
-    static const char *const sys_keys[] = {"id", "hopper_temp_high_high", "spark_detected",
-                                           "dp_collapse", "fan_running", NULL};
+    static const char *const hist_keys[] = {"alarms_24h",
+                                            "alarms_7d",
+                                            "alarm_seconds_24h_mandatory",
+                                            "overdue_unacked",
+                                            "overdue_unhandled",
+                                            "repeat_after_handled",
+                                            "cleaning_required",
+                                            "cleaning_missed",
+                                            "online_rate_mandatory",
+                                            "video_offline",
+                                            "open_hazards",
+                                            "major_hazard_items",
+                                            "systems",
+                                            NULL};
+    static const char *const sys_keys[] = {"id",          "hopper_temp_high_high", "spark_detected",
+                                           "dp_collapse", "fan_running",           NULL};
     static const char *const expect_keys[] = {"score", "grade", "override", "rules", NULL};
 
     char path[1024];
@@ -173,11 +181,10 @@ static void run_case(const risk_model *model, const char *dir, const char *file)
     CHECK(rc == 0, "%s: compute failed", file);
 
     double want_score = json_number_value(json_object_get(e, "score"));
-    CHECK(fabs(r.R - want_score) <= 0.01 + 1e-9, "%s: score %.2f want %.2f", file, r.R,
-          want_score);
+    CHECK(fabs(r.R - want_score) <= 0.01 + 1e-9, "%s: score %.2f want %.2f", file, r.R, want_score);
     const char *want_grade = json_string_value(json_object_get(e, "grade"));
-    CHECK(want_grade && strcmp(risk_grade_name(r.grade), want_grade) == 0,
-          "%s: grade %s want %s", file, risk_grade_name(r.grade), want_grade ? want_grade : "?");
+    CHECK(want_grade && strcmp(risk_grade_name(r.grade), want_grade) == 0, "%s: grade %s want %s",
+          file, risk_grade_name(r.grade), want_grade ? want_grade : "?");
     CHECK(r.override == json_is_true(json_object_get(e, "override")), "%s: override %d", file,
           r.override);
 

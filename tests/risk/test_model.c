@@ -97,8 +97,7 @@ int main(int argc, char **argv)
     CHECK(good != NULL, "reload: %s", jerr.text);
     if (good) {
         char *text = json_dumps(good, 0);
-        CHECK(srv_riskmodel_parse(text, &loaded, err, sizeof err) == 0, "parse from text: %s",
-              err);
+        CHECK(srv_riskmodel_parse(text, &loaded, err, sizeof err) == 0, "parse from text: %s", err);
         free(text);
         test_mutations(good);
         json_decref(good);

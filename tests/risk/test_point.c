@@ -10,7 +10,7 @@ enum { OP_END = 0, OP_SAMPLE, OP_CHECK };
 
 typedef struct {
     int op;
-    int64_t ts;  /* sample ts, or `now` for OP_CHECK */
+    int64_t ts; /* sample ts, or `now` for OP_CHECK */
     double v;
     int64_t now; /* for samples: 0 means now = ts */
 } step;
@@ -92,85 +92,141 @@ static void offline_cfg(risk_point_cfg *c)
     c->offline_factor = 3;
 }
 
-#define S(t, val) {OP_SAMPLE, (t), (val), 0}
-#define SN(t, val, n) {OP_SAMPLE, (t), (val), (n)}
-#define C(n) {OP_CHECK, (n), 0, 0}
+#define S(t, val)                                                                                  \
+    {                                                                                              \
+        OP_SAMPLE, (t), (val), 0                                                                   \
+    }
+#define SN(t, val, n)                                                                              \
+    {                                                                                              \
+        OP_SAMPLE, (t), (val), (n)                                                                 \
+    }
+#define C(n)                                                                                       \
+    {                                                                                              \
+        OP_CHECK, (n), 0, 0                                                                        \
+    }
 
 static const scenario scenarios[] = {
     {"high is inclusive", temp_cfg, {S(10, 69.99), S(20, 70)}, "raise:high:above_high@20"},
     {"below high stays quiet", temp_cfg, {S(10, 60), S(20, 69.9)}, ""},
-    {"escalate high to high-high", temp_cfg, {S(10, 75), S(20, 80)},
+    {"escalate high to high-high",
+     temp_cfg,
+     {S(10, 75), S(20, 80)},
      "raise:high:above_high@10 escalate:high_high:above_high_high@20"},
     {"straight to high-high", temp_cfg, {S(10, 85)}, "raise:high_high:above_high_high@10"},
-    {"deadband holds high until limit-deadband", temp_cfg, {S(10, 71), S(20, 68.5), S(30, 68)},
+    {"deadband holds high until limit-deadband",
+     temp_cfg,
+     {S(10, 71), S(20, 68.5), S(30, 68)},
      "raise:high:above_high@10 clear:high:back_to_normal@30"},
-    {"high-high de-escalates through deadband", temp_cfg,
+    {"high-high de-escalates through deadband",
+     temp_cfg,
      {S(10, 81), S(20, 78.5), S(30, 78), S(40, 67)},
      "raise:high_high:above_high_high@10 deescalate:high:back_below_high_high@30 "
      "clear:high:back_to_normal@40"},
-    {"high-high clears directly", temp_cfg, {S(10, 90), S(20, 50)},
+    {"high-high clears directly",
+     temp_cfg,
+     {S(10, 90), S(20, 50)},
      "raise:high_high:above_high_high@10 clear:high_high:back_to_normal@20"},
-    {"above physical max is a sensor fault, not high-high", temp_cfg, {S(10, 1370), S(20, 25)},
+    {"above physical max is a sensor fault, not high-high",
+     temp_cfg,
+     {S(10, 1370), S(20, 25)},
      "raise:out_of_range:above_physical_max@10 clear:out_of_range:back_in_physical_range@20"},
     {"below physical min", temp_cfg, {S(10, -40.01)}, "raise:out_of_range:below_physical_min@10"},
-    {"physical range bounds are inclusive", temp_cfg, {S(10, 400), S(20, -40)},
+    {"physical range bounds are inclusive",
+     temp_cfg,
+     {S(10, 400), S(20, -40)},
      "raise:high_high:above_high_high@10 clear:high_high:back_to_normal@20"},
     {"NaN is a sensor fault", temp_cfg, {S(10, NAN)}, "raise:out_of_range:non_finite_value@10"},
-    {"out of range keeps the level alarm as is", temp_cfg, {S(10, 85), S(20, 999), S(30, 85)},
+    {"out of range keeps the level alarm as is",
+     temp_cfg,
+     {S(10, 85), S(20, 999), S(30, 85)},
      "raise:high_high:above_high_high@10 raise:out_of_range:above_physical_max@20 "
      "clear:out_of_range:back_in_physical_range@30"},
-    {"back-filled sample does not clear", temp_cfg, {S(100, 75), S(90, 50), S(100, 50)},
+    {"back-filled sample does not clear",
+     temp_cfg,
+     {S(100, 75), S(90, 50), S(100, 50)},
      "raise:high:above_high@100"},
     {"back-filled sample does not raise", temp_cfg, {S(100, 50), S(50, 90)}, ""},
     {"min duration not met", dp_cfg, {S(0, 1600), S(30, 1600), S(50, 900)}, ""},
     {"min duration met exactly", dp_cfg, {S(0, 1600), S(60, 1600)}, "raise:high:above_high@60"},
-    {"min duration restarts after a break", dp_cfg,
+    {"min duration restarts after a break",
+     dp_cfg,
      {S(0, 1600), S(30, 900), S(40, 1600), S(90, 1600), S(100, 1600)},
      "raise:high:above_high@100"},
-    {"low then low-low with delay", dp_cfg, {S(0, 450), S(60, 450), S(70, 290), S(130, 290)},
+    {"low then low-low with delay",
+     dp_cfg,
+     {S(0, 450), S(60, 450), S(70, 290), S(130, 290)},
      "raise:low:below_low@60 escalate:low_low:below_low_low@130"},
-    {"low clears past deadband after delay", dp_cfg,
+    {"low clears past deadband after delay",
+     dp_cfg,
      {S(0, 450), S(60, 450), S(120, 540), S(130, 560), S(190, 560)},
      "raise:low:below_low@60 clear:low:back_to_normal@190"},
-    {"high to low-low is a clear and a raise", dp_cfg,
+    {"high to low-low is a clear and a raise",
+     dp_cfg,
      {S(0, 1600), S(60, 1600), S(70, 200), S(130, 200)},
      "raise:high:above_high@60 clear:high:back_to_normal@130 raise:low_low:below_low_low@130"},
-    {"rate of rise within the window", rate_cfg, {S(0, 20), S(300, 25), S(600, 31)},
+    {"rate of rise within the window",
+     rate_cfg,
+     {S(0, 20), S(300, 25), S(600, 31)},
      "raise:rate_of_rise:rate_exceeded@600"},
-    {"rate exactly delta is an alarm", rate_cfg, {S(0, 20), S(60, 30)},
+    {"rate exactly delta is an alarm",
+     rate_cfg,
+     {S(0, 20), S(60, 30)},
      "raise:rate_of_rise:rate_exceeded@60"},
-    {"slow rise over longer than the window is not", rate_cfg,
-     {S(0, 20), S(400, 25), S(800, 30), S(1200, 35), S(1600, 40)}, ""},
-    {"rate clears once the rise leaves the window", rate_cfg, {S(0, 20), S(300, 31), S(900, 31)},
+    {"slow rise over longer than the window is not",
+     rate_cfg,
+     {S(0, 20), S(400, 25), S(800, 30), S(1200, 35), S(1600, 40)},
+     ""},
+    {"rate clears once the rise leaves the window",
+     rate_cfg,
+     {S(0, 20), S(300, 31), S(900, 31)},
      "raise:rate_of_rise:rate_exceeded@300 clear:rate_of_rise:rate_normal@900"},
-    {"a drop re-anchors the window", rate_cfg, {S(0, 30), S(100, 20), S(200, 29.99), S(250, 30)},
+    {"a drop re-anchors the window",
+     rate_cfg,
+     {S(0, 30), S(100, 20), S(200, 29.99), S(250, 30)},
      "raise:rate_of_rise:rate_exceeded@250"},
     {"rate after a long gap starts fresh", rate_cfg, {S(0, 20), S(5000, 40)}, ""},
-    {"frozen after N identical samples", frozen_cfg,
+    {"frozen after N identical samples",
+     frozen_cfg,
      {S(0, 5), S(60, 5), S(120, 5), S(180, 5.5)},
      "raise:frozen:value_frozen@120 clear:frozen:value_changed@180"},
-    {"frozen within epsilon", frozen_cfg, {S(0, 5), S(60, 5.0005), S(120, 5)},
+    {"frozen within epsilon",
+     frozen_cfg,
+     {S(0, 5), S(60, 5.0005), S(120, 5)},
      "raise:frozen:value_frozen@120"},
     {"N-1 identical samples are fine", frozen_cfg, {S(0, 5), S(60, 5), S(120, 6), S(180, 6)}, ""},
-    {"spark detected and reset", spark_cfg, {S(0, 0), S(10, 1), S(20, 0)},
+    {"spark detected and reset",
+     spark_cfg,
+     {S(0, 0), S(10, 1), S(20, 0)},
      "raise:digital_fault:spark_detected@10 clear:digital_fault:digital_normal@20"},
-    {"fan stopped is a fault when fault_value is 0", fan_cfg, {S(0, 1), S(10, 0)},
+    {"fan stopped is a fault when fault_value is 0",
+     fan_cfg,
+     {S(0, 1), S(10, 0)},
      "raise:digital_fault:fan_stopped@10"},
-    {"air-lock fault, frozen ignored on digital", airlock_cfg,
-     {S(0, 0), S(10, 0), S(20, 0), S(30, 0), S(40, 1)}, "raise:digital_fault:airlock_fault@40"},
-    {"digital value must be 0 or 1", airlock_cfg, {S(0, 2), S(10, 0)},
+    {"air-lock fault, frozen ignored on digital",
+     airlock_cfg,
+     {S(0, 0), S(10, 0), S(20, 0), S(30, 0), S(40, 1)},
+     "raise:digital_fault:airlock_fault@40"},
+    {"digital value must be 0 or 1",
+     airlock_cfg,
+     {S(0, 2), S(10, 0)},
      "raise:out_of_range:not_binary@0 clear:out_of_range:back_in_physical_range@10"},
-    {"digital fault with minimum duration", airlock_delay_cfg, {S(0, 1), S(20, 1), S(30, 1)},
+    {"digital fault with minimum duration",
+     airlock_delay_cfg,
+     {S(0, 1), S(20, 1), S(30, 1)},
      "raise:digital_fault:airlock_fault@30"},
-    {"offline only after k x interval", offline_cfg, {C(900), C(901)},
-     "raise:offline:no_data@900"},
-    {"fresh data clears offline", offline_cfg, {C(2000), SN(2000, 25, 2000)},
+    {"offline only after k x interval", offline_cfg, {C(900), C(901)}, "raise:offline:no_data@900"},
+    {"fresh data clears offline",
+     offline_cfg,
+     {C(2000), SN(2000, 25, 2000)},
      "raise:offline:no_data@900 clear:offline:data_resumed@2000"},
-    {"stale back-fill does not clear offline", offline_cfg, {C(2000), SN(950, 25, 5000)},
+    {"stale back-fill does not clear offline",
+     offline_cfg,
+     {C(2000), SN(950, 25, 5000)},
      "raise:offline:no_data@900"},
-    {"eval itself notices offline", offline_cfg, {SN(100, 25, 2000)},
-     "raise:offline:no_data@1000"},
-    {"offline keeps the level alarm", offline_cfg, {S(0, 75), C(10000), S(10100, 75)},
+    {"eval itself notices offline", offline_cfg, {SN(100, 25, 2000)}, "raise:offline:no_data@1000"},
+    {"offline keeps the level alarm",
+     offline_cfg,
+     {S(0, 75), C(10000), S(10100, 75)},
      "raise:high:above_high@0 raise:offline:no_data@900 clear:offline:data_resumed@10100"},
 };
 
@@ -309,11 +365,16 @@ static void bad_min_duration(risk_point_cfg *c)
 static void test_cfg_validation(void)
 {
     static const bad_cfg bad[] = {
-        {"high_high < high", bad_hh_below_h}, {"low >= high", bad_low_above_high},
-        {"negative deadband", bad_deadband},  {"rate without window", bad_rate},
-        {"range inverted", bad_range},        {"fault value 2", bad_fault_value},
-        {"frozen 1", bad_frozen},             {"offline without interval", bad_offline},
-        {"infinite limit", bad_inf_limit},    {"negative min duration", bad_min_duration},
+        {"high_high < high", bad_hh_below_h},
+        {"low >= high", bad_low_above_high},
+        {"negative deadband", bad_deadband},
+        {"rate without window", bad_rate},
+        {"range inverted", bad_range},
+        {"fault value 2", bad_fault_value},
+        {"frozen 1", bad_frozen},
+        {"offline without interval", bad_offline},
+        {"infinite limit", bad_inf_limit},
+        {"negative min duration", bad_min_duration},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         risk_point_cfg c;
@@ -335,7 +396,8 @@ static void test_names(void)
     CHECK_STR(risk_reason_name(RISK_REASON_COUNT), "unknown", "out of range reason");
     for (int k = 0; k < RISK_ALARM_KIND_COUNT; k++)
         CHECK(risk_alarm_kind_name((risk_alarm_kind)k) != NULL, "kind %d", k);
-    CHECK(risk_alarm_level(RISK_ALARM_HIGH_HIGH) == 2 && risk_alarm_level(RISK_ALARM_LOW_LOW) == 2 &&
+    CHECK(risk_alarm_level(RISK_ALARM_HIGH_HIGH) == 2 &&
+              risk_alarm_level(RISK_ALARM_LOW_LOW) == 2 &&
               risk_alarm_level(RISK_ALARM_DIGITAL_FAULT) == 2,
           "level 2 kinds");
     CHECK(risk_alarm_level(RISK_ALARM_HIGH) == 1 && risk_alarm_level(RISK_ALARM_RATE_OF_RISE) == 1,

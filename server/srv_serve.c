@@ -181,6 +181,12 @@ int srv_serve_main(int argc, char **argv)
     db_pool *pool = NULL;
     if (!S.base)
         goto out;
+    /* before any listener exists: a signal that arrives while we start must
+     * mean "shut down cleanly", never the default "die" */
+    S.sig_term = evsignal_new(S.base, SIGTERM, on_signal, NULL);
+    S.sig_int = evsignal_new(S.base, SIGINT, on_signal, NULL);
+    event_add(S.sig_term, NULL);
+    event_add(S.sig_int, NULL);
     if (srv_health_start(g_config.database_url, &migrations) != 0)
         goto out;
     (void)rds_start(g_config.redis_url);
@@ -197,10 +203,6 @@ int srv_serve_main(int argc, char **argv)
         if (job_worker_start() != 0)
             goto out;
     }
-    S.sig_term = evsignal_new(S.base, SIGTERM, on_signal, NULL);
-    S.sig_int = evsignal_new(S.base, SIGINT, on_signal, NULL);
-    event_add(S.sig_term, NULL);
-    event_add(S.sig_int, NULL);
     LOG_INFO("dustwatch serving", "roles=%s pid=%d", roles_arg ? roles_arg : g_config.roles,
              (int)getpid());
     /* with only the api role the loop still runs: it owns signals and timers */

@@ -1,0 +1,1363 @@
+#!/usr/bin/env python3
+"""Builds schema/openapi.json (the REST API, served at GET /api/v1/openapi.json)
+and schema/openapi-ingest.json (the ingest listener) from the hand-written
+descriptions below.  Python standard library only.
+
+    python3 schema/openapi_build.py           # rewrite both files
+    python3 schema/openapi_build.py --check   # exit 1 if a committed file differs
+
+What is hand-written here was read from the handlers (api/*.c, routes.c names
+them) and the SQL that builds their JSON; tests/integration/test_openapi.py
+holds the document against the live route table (paths, methods, roles,
+admin_only, public, max_body), lints both documents with @redocly/cli and
+checks that the committed JSON equals this script's output.  Two inputs are
+read, not copied: the error registry api/errors.def (codes, statuses, hints)
+and the ingest payload schemas schema/ingest-*.schema.json (inlined).
+"""
+import copy
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+API_OUT = os.path.join(HERE, "openapi.json")
+INGEST_OUT = os.path.join(HERE, "openapi-ingest.json")
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def ref(name):
+    return {"$ref": "#/components/schemas/" + name}
+
+
+def nullable(s):
+    """Schema s or null (OpenAPI 3.1: JSON Schema 2020-12)."""
+    s = copy.deepcopy(s)
+    if "$ref" in s or "type" not in s:
+        return {"anyOf": [s, {"type": "null"}]}
+    t = s["type"]
+    s["type"] = (t if isinstance(t, list) else [t]) + ["null"]
+    if "enum" in s:
+        s["enum"] = s["enum"] + [None]
+    return s
+
+
+def obj(props, required=None, strict=False, desc=None, title=None):
+    o = {"type": "object"}
+    if title:
+        o["title"] = title
+    if desc:
+        o["description"] = desc
+    if required:
+        o["required"] = list(required)
+    o["properties"] = props
+    if strict:
+        o["additionalProperties"] = False
+    return o
+
+
+def arr(items, desc=None, **kw):
+    a = {"type": "array", "items": items}
+    if desc:
+        a["description"] = desc
+    a.update(kw)
+    return a
+
+
+def s(t, desc=None, **kw):
+    o = {"type": t}
+    if desc:
+        o["description"] = desc
+    o.update(kw)
+    return o
+
+
+def enum(values, desc=None):
+    return s("string", desc, enum=list(values))
+
+
+ID = s("integer", format="int64", minimum=1)
+TS = s("string", format="date-time")
+COUNT = s("integer", minimum=0)
+N_TS = nullable(TS)
+N_STR = nullable(s("string"))
+N_NUM = nullable(s("number"))
+N_ID = nullable(ID)
+
+GRADES = ["blue", "yellow", "orange", "red"]
+LEVELS = ["enterprise", "street", "district", "city"]
+ALARM_KINDS = ["high", "high_high", "low", "low_low", "rate_of_rise", "digital_fault", "frozen",
+               "out_of_range", "offline", "gateway_fault", "video"]
+ALARM_STATES = ["active", "acknowledged", "handled", "closed"]
+ALARM_SOURCES = ["rule", "gateway", "video"]
+WARN_STATUSES = ["issued", "signed", "feedback", "clearance_requested", "cleared", "returned"]
+ROLES = ["city_admin", "city_staff", "district_admin", "district_staff", "street_staff",
+         "enterprise_manager", "enterprise_staff"]
+
+# ---------------------------------------------------------------------------
+# the error registry
+
+
+def read_errors():
+    pat = re.compile(r'^X\((\w+),\s*"([a-z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)')
+    out = []
+    with open(os.path.join(ROOT, "api", "errors.def"), encoding="utf-8") as f:
+        for line in f:
+            m = pat.match(line)
+            if m:
+                out.append((m.group(2), int(m.group(3)), m.group(4)))
+    if not out:
+        raise SystemExit("api/errors.def: no X(...) entries found")
+    return out
+
+
+ERRORS = read_errors()
+
+ERROR_RESPONSES = {
+    400: ("BadRequest", "Bad request: malformed JSON (bad_json), a wrong field or query "
+          "parameter (bad_request) or a field the resource does not have (unknown_field). "
+          "请求格式或参数错误。"),
+    401: ("Unauthenticated", "No valid session or API key (unauthenticated); on login and "
+          "password change also a wrong password (login_failed). 未登录或凭证无效。"),
+    403: ("Forbidden", "The caller's role may not use this route or this object "
+          "(forbidden); refused before any object lookup. 无权限。"),
+    404: ("NotFound", "No such object in the caller's scope (not_found): objects of other "
+          "tenants look missing too. 对象不存在或不在管辖范围内。"),
+    409: ("Conflict", "The object changed or already exists (conflict), or its state does not "
+          "allow the action (invalid_transition). 冲突或状态不允许此操作。"),
+    413: ("PayloadTooLarge", "The body exceeds the route's limit (body_too_large, see "
+          "x-max-body). 请求体过大。"),
+    415: ("UnsupportedMediaType", "Writes must send Content-Type: application/json (or "
+          "text/csv where documented) (unsupported_media_type). 不支持的内容类型。"),
+    422: ("Unprocessable", "Well-formed but breaks a rule (unprocessable, password_policy, "
+          "photo_invalid). 违反业务规则。"),
+    429: ("TooManyRequests", "Slow down (too_many_requests); Retry-After says when. "
+          "Reserved in the registry; no route answers it today. 请求过于频繁。"),
+    503: ("ServiceUnavailable", "The database is unreachable (db_unavailable) or the server is "
+          "busy (overloaded); Retry-After says when to retry. 服务暂不可用。"),
+}
+
+
+def error_codes_for(status):
+    return [c for c, st, _ in ERRORS if st == status]
+
+
+# ---------------------------------------------------------------------------
+# component schemas (the JSON the handlers and their SQL build)
+
+REGION_REF = obj({"id": ID, "code": s("string"), "name": s("string")}, ["id", "code", "name"])
+ENT_REF = obj({"id": ID, "code": s("string"), "name": s("string"), "district_id": ID,
+               "street_id": N_ID}, ["id", "code", "name", "district_id", "street_id"],
+              desc="The enterprise an object belongs to.")
+GRADE_COUNTS = obj({g: COUNT for g in GRADES + ["unscored"]}, GRADES + ["unscored"],
+                   desc="Enterprises per current risk grade; unscored: no score yet.")
+
+ENT_FIELDS = {
+    "code": s("string", "Enterprise code (企业编码).", maxLength=500),
+    "uscc": s("string", "Unified social credit code (统一社会信用代码).", maxLength=500),
+    "name": s("string", "Name (企业名称).", maxLength=500),
+    "address": s("string", "Address (地址).", maxLength=500),
+    "longitude": nullable(s("number", "Longitude (经度), WGS-84.")),
+    "latitude": nullable(s("number", "Latitude (纬度), WGS-84.")),
+    "industry_code": s("string", "Industry code (行业代码).", maxLength=500),
+    "status": enum(["producing", "stopped", "overhaul"], "Operating status (企业状态)."),
+    "connection_status": enum(["not_connected", "connected", "suspended"],
+                              "Connection to the monitoring system (接入状态)."),
+    "principal_name": s("string", "Principal (主要负责人).", maxLength=500),
+    "principal_phone": s("string", "Principal's phone.", maxLength=500),
+    "safety_manager_name": s("string", "Safety manager (安全负责人).", maxLength=500),
+    "safety_manager_phone": s("string", "Safety manager's phone.", maxLength=500),
+    "dust_kinds": arr(s("string", maxLength=40), "Dust kind codes (粉尘种类).", maxItems=50),
+    "dust_workers": nullable(s("integer", "People in dust-exposed work (涉粉作业人数).",
+                               minimum=0, maximum=1000000)),
+    "zone20_count": s("integer", "Zone 20 areas (20区数量).", minimum=0, maximum=1000000),
+    "zone21_count": s("integer", "Zone 21 areas (21区数量).", minimum=0, maximum=1000000),
+    "zone22_count": s("integer", "Zone 22 areas (22区数量).", minimum=0, maximum=1000000),
+    "building_storeys": enum(["single", "multi"], "Single- or multi-storey (建筑层数)."),
+    "building_frame": enum(["frame", "non_frame"], "Frame structure (建筑结构)."),
+    "gathering_rooms": s("integer", "People-gathering rooms (人员聚集场所数).", minimum=0,
+                         maximum=1000000),
+    "explosibility": nullable(s("object", "Tested explosion data, e.g. kst, pmax, mie_mj, "
+                                "mec_g_m3.")),
+}
+CONTACT_FIELDS = ["principal_name", "principal_phone", "safety_manager_name",
+                  "safety_manager_phone"]
+
+ENTERPRISE = obj(dict(
+    id=ID, code=s("string"), uscc=s("string"), name=s("string"),
+    district=REGION_REF,
+    street=nullable(obj({"id": ID, "code": s("string"), "name": s("string"),
+                         "kind": enum(["street", "town", "park"])})),
+    address=s("string"), longitude=N_NUM, latitude=N_NUM, industry_code=s("string"),
+    status=ENT_FIELDS["status"], connection_status=ENT_FIELDS["connection_status"],
+    dust_kinds=arr(s("string")), principal_name=s("string"), principal_phone=s("string"),
+    safety_manager_name=s("string"), safety_manager_phone=s("string"),
+    dust_workers=nullable(s("integer")), explosibility=nullable(s("object")),
+    zone20_count=COUNT, zone21_count=COUNT, zone22_count=COUNT,
+    building_storeys=ENT_FIELDS["building_storeys"], building_frame=ENT_FIELDS["building_frame"],
+    gathering_rooms=COUNT, updated_at=TS),
+    ["id", "code", "uscc", "name", "district", "street", "status", "connection_status",
+     "updated_at"], title="Enterprise", desc="One enterprise's archive (一企一档).")
+
+PROTECTION = obj({k: s("boolean") for k in ["venting", "isolation", "suppression", "inerting",
+                                             "airlock", "spark_detection"]})
+DUST_SYSTEM = obj(dict(id=ID, code=s("string"), name=s("string"), workshop=N_STR,
+                       wet=s("boolean"), collector_type=N_STR, central=nullable(s("boolean")),
+                       airflow_m3h=N_NUM, positive_pressure=nullable(s("boolean")),
+                       indoor=nullable(s("boolean")), protection=PROTECTION, points=COUNT),
+                  ["id", "code", "name"], desc="A dust removal system (除尘系统).")
+
+POINT = obj(dict(
+    id=ID, code=s("string", "Point code (测点编码)."), enterprise_id=ID, system_id=N_ID,
+    kind=s("string", "Indicator kind code."), kind_name=s("string", "Indicator name (zh)."),
+    value_type=enum(["analog", "digital"]), name=s("string"), unit=N_STR,
+    range_min=N_NUM, range_max=N_NUM,
+    param_class=enum(["mandatory", "conditional", "optional"]),
+    limits=obj(dict(high=N_NUM, high_high=N_NUM, low=N_NUM, low_low=N_NUM, deadband=N_NUM,
+                    min_duration_s=nullable(s("integer")), rate_limit=N_NUM,
+                    rate_window_s=nullable(s("integer")))),
+    expected_interval_s=s("integer"), enabled=s("boolean"),
+    latest=nullable(obj({"ts": TS, "value": s("number"), "quality": s("string")})),
+    online=s("boolean", "A reading arrived within 3 expected intervals.")),
+    ["id", "code", "enterprise_id", "kind", "name", "limits", "enabled", "latest", "online"],
+    title="Point", desc="A monitoring point (监测点) with its limits and latest value.")
+
+ALARM = obj(dict(
+    id=ID, enterprise=ENT_REF,
+    point=nullable(obj({"id": ID, "code": s("string"), "name": s("string"),
+                        "kind": s("string"), "unit": N_STR, "system_id": N_ID})),
+    source=enum(ALARM_SOURCES), channel=enum(["limit", "rate", "frozen", "range", "offline",
+                                              "gateway", "video"]),
+    kind=enum(ALARM_KINDS), level=s("integer", "0 notice, 1 first-level, 2 second-level.",
+                                    minimum=0, maximum=2),
+    max_level=s("integer", minimum=0, maximum=2), reason=N_STR, value=N_NUM, threshold=N_NUM,
+    raised_at=TS, escalated_at=N_TS, cleared_at=N_TS, clear_reason=N_STR,
+    back_to_normal=s("boolean"), state=enum(ALARM_STATES), ack_deadline=N_TS,
+    handle_deadline=N_TS, ack_overdue=s("boolean"), handle_overdue=s("boolean"),
+    overdue=s("boolean", "Unfinished past a deadline now."),
+    acknowledged=nullable(obj({"at": TS, "by": N_ID, "verdict": N_STR, "note": N_STR})),
+    handled=nullable(obj({"at": TS, "by": N_ID, "cause_category": N_STR, "measures": N_STR})),
+    closed=nullable(obj({"at": TS, "by": N_ID, "automatic": s("boolean")})),
+    camera_code=N_STR, created_at=TS),
+    ["id", "enterprise", "point", "source", "kind", "level", "raised_at", "state"],
+    title="Alarm", desc="A point alarm (报警): active → acknowledged → handled → closed.")
+
+WARNING = obj(dict(
+    id=ID, enterprise=ENT_REF,
+    cause=s("string", "grade, or an override rule id (O.…).", pattern=r"^(grade|O\.[A-Z_.]+)$"),
+    grade=enum(GRADES), score_id=ID, issued_at=TS, sign_by=N_TS, clear_by=N_TS,
+    supervisor=enum(LEVELS), current_level=enum(LEVELS), inform_city=s("boolean"),
+    status=enum(WARN_STATUSES), signed_at=N_TS, signed_by=N_ID, feedback_at=N_TS,
+    feedback=N_STR, clear_requested_at=N_TS, cleared_at=N_TS, cleared_by=N_ID,
+    escalations_done=COUNT, sign_overdue=s("boolean"), clear_overdue=s("boolean"),
+    overdue=s("boolean")),
+    ["id", "enterprise", "cause", "grade", "issued_at", "current_level", "status"],
+    title="Warning", desc="An early warning (预警) issued by the risk engine.")
+
+SCORE_PROPS = dict(
+    id=ID, computed_at=TS, model_version=s("string"), r=s("number", "Risk value R."),
+    grade=enum(GRADES), grade_by_score=enum(GRADES), override=nullable(s("string")),
+    override_reason=N_STR,
+    parts=obj({"i": s("number"), "a": s("number"), "h": s("number"), "s": s("number")},
+              desc="Inherent, alarm, handling and safety-management parts."),
+    trigger=enum(["change", "periodic", "manual"]))
+RISK_SCORE = obj(SCORE_PROPS, ["id", "computed_at", "r", "grade"], title="RiskScore",
+                 desc="One stored risk score (风险评分).")
+
+CHECKIN = obj(dict(
+    id=ID, area_id=ID, area=s("string"), enterprise_id=ID, person=s("string"),
+    account_id=N_ID, checked_at=TS, method=enum(["vacuum", "wet_wipe", "sweep", "other"]),
+    note=N_STR,
+    photo=nullable(obj({"type": enum(["image/jpeg", "image/png"]), "bytes": COUNT,
+                        "href": s("string", "GET this path for the image.")})),
+    created_at=TS, late_entry=s("boolean", "Recorded more than 1 hour after checked_at.")),
+    ["id", "area_id", "enterprise_id", "person", "checked_at", "method", "photo"],
+    title="Checkin", desc="A cleaning check-in (清理打卡).")
+
+AREA = obj(dict(id=ID, enterprise_id=ID, name=s("string"),
+                frequency=enum(["per_shift", "daily", "weekly"]), active=s("boolean"),
+                created_at=TS, last_checkin_at=N_TS),
+           ["id", "enterprise_id", "name", "frequency", "active"], title="CleaningArea",
+           desc="A cleaning area (清理区域) with its required frequency.")
+
+SUMS = dict(required=COUNT, done=COUNT, missed=COUNT, late=COUNT,
+            rate=nullable(s("number", "done / required, 4 decimals; null when nothing was "
+                            "required.")))
+
+
+def paged(item):
+    return obj({"total": COUNT, "limit": s("integer"), "offset": s("integer"),
+                "items": arr(item)}, ["total", "limit", "offset", "items"])
+
+
+def items_of(item):
+    return obj({"items": arr(item)}, ["items"])
+
+
+SCHEMAS = {
+    "Error": obj({
+        "code": ref("ErrorCode"),
+        "hint": s("string", "Fixed advice for the code."),
+        "detail": s("string", "The facts of this occurrence."),
+    }, ["code", "hint", "detail"], title="Error",
+        desc="Every error body (错误响应). Clients switch on code; codes are never reused or "
+             "renamed."),
+    "ErrorCode": {"type": "string", "enum": [c for c, _, _ in ERRORS],
+                  "description": "From api/errors.def: " +
+                  "; ".join(f"{c} ({st}): {h}" for c, st, h in ERRORS)},
+    "ImportRefused": obj({
+        "code": enum(["import_refused"]), "hint": s("string"), "detail": s("string"),
+        "imported": s("integer", const=0),
+        "errors": arr(obj({"row": s("integer", "Spreadsheet row (header is 1)."),
+                           "field": s("string"), "message": s("string")},
+                          ["row", "field", "message"])),
+    }, ["code", "hint", "detail", "imported", "errors"],
+        desc="Import refused: nothing was stored; fix the rows and import the whole table."),
+    "Version": obj({"name": s("string", const="dustwatch"), "version": s("string")},
+                   ["name", "version"], strict=True),
+    "RouteTable": obj({"items": arr(obj({
+        "method": enum(["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        "path": s("string", "Pattern; {name} matches one segment."),
+        "public": s("boolean"), "admin_only": s("boolean"),
+        "roles": arr(enum(["city", "district", "street", "enterprise"])),
+        "max_body": s("integer", "Largest accepted body in bytes; 0: none.", minimum=0),
+    }, ["method", "path", "public", "admin_only", "roles", "max_body"], strict=True))},
+        ["items"], strict=True),
+    "Health": obj({"status": enum(["alive"])}, ["status"]),
+    "Ready": obj({
+        "status": enum(["ready", "not_ready"]),
+        "postgres": obj({"ok": s("boolean"), "detail": s("string")}, ["ok"]),
+        "migrations": obj({"ok": s("boolean"), "detail": s("string")}, ["ok"]),
+        "redis": obj({"ok": s("boolean")}, ["ok"]),
+        "durability": enum(["ok", "degraded"]),
+        "durability_detail": s("string"),
+    }, ["status", "postgres", "migrations", "redis", "durability"]),
+    "LoginRequest": obj({"username": s("string", maxLength=64),
+                         "password": s("string", maxLength=256, format="password")},
+                        ["username", "password"], strict=True),
+    "LoginResponse": obj({
+        "token": s("string", "Session token (dws_…); also set as the dw_session cookie."),
+        "expires_at": s("string"), "role": enum(ROLES),
+        "must_change_password": s("boolean"), "password_expired": s("boolean"),
+    }, ["token", "expires_at", "role", "must_change_password", "password_expired"]),
+    "Me": obj({
+        "id": ID, "username": s("string"), "display_name": s("string"), "role": enum(ROLES),
+        "scope": obj({"kind": enum(["city", "district", "street", "enterprise"]), "id": ID,
+                      "name": s("string"), "code": s("string")}, ["kind", "id"]),
+        "must_change_password": s("boolean"),
+    }, ["username", "role", "scope"],
+        desc="The caller. For an API key: username apikey:<prefix>, role enterprise_staff, "
+             "scope {kind: enterprise, id}."),
+    "PasswordChange": obj({"current_password": s("string", format="password"),
+                           "new_password": s("string", maxLength=256, format="password")},
+                          ["current_password", "new_password"], strict=True),
+    "Region": obj({"id": ID, "code": s("string", pattern="^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"),
+                   "name": s("string"), "level": enum(["city", "district", "street"]),
+                   "kind": enum(["city", "district", "street", "town", "park"]),
+                   "parent_id": N_ID, "enterprises": COUNT},
+                  ["id", "code", "name", "level", "kind", "parent_id", "enterprises"]),
+    "Overview": obj({
+        "enterprises": COUNT, "connected": COUNT, "online": COUNT, "points": COUNT,
+        "points_online": COUNT, "mandatory_online_rate": N_NUM,
+        "by_status": s("object", additionalProperties=COUNT),
+        "by_dust_kind": s("object", additionalProperties=COUNT),
+        "by_street": arr(obj({"id": ID, "code": s("string"), "name": s("string"),
+                              "enterprises": COUNT})),
+        "by_district": arr(obj({"id": ID, "code": s("string"), "name": s("string"),
+                                "enterprises": COUNT})),
+        "generated_at": TS,
+        "alarms": obj({"open": COUNT, "active": COUNT, "overdue": COUNT,
+                       "by_state": obj({k: COUNT for k in ALARM_STATES[:3]}),
+                       "by_level": obj({k: COUNT for k in ["0", "1", "2"]})}),
+        "warnings": obj({"open": COUNT, "overdue": COUNT,
+                         "by_grade": obj({g: COUNT for g in GRADES}),
+                         "clearance_requested": COUNT}),
+        "risk_grades": ref("GradeCounts"),
+        "cleaning": nullable(obj(dict(window_days=s("integer"), areas=COUNT,
+                                      enterprises=COUNT, **SUMS))),
+    }, ["enterprises", "points", "generated_at", "alarms", "warnings", "risk_grades"],
+        desc="Counts for the caller's scope (总览)."),
+    "GradeCounts": GRADE_COUNTS,
+    "Enterprise": ENTERPRISE,
+    "EnterpriseList": paged(ref("Enterprise")),
+    "EnterpriseDetail": obj({"enterprise": ref("Enterprise"), "systems": arr(DUST_SYSTEM),
+                             "points_total": COUNT, "points_online": COUNT},
+                            ["enterprise", "systems", "points_total", "points_online"]),
+    "EnterpriseCreate": obj(dict(
+        district=s("string", "District code (区代码); a district account may omit it."),
+        street=nullable(s("string", "Street/town/park code in that district.")),
+        **ENT_FIELDS), ["code", "uscc", "name"], strict=True,
+        desc="district is required for city accounts. Unknown fields: 400 unknown_field."),
+    "EnterpriseUpdate": obj(dict(
+        street=nullable(s("string", "Street/town/park code; null detaches.")), **ENT_FIELDS),
+        strict=True, desc="At least one field. Enterprise accounts may change the contacts "
+        "only (" + ", ".join(CONTACT_FIELDS) + "); other fields answer 403. Sending district "
+        "answers 422 (an enterprise cannot move to another district); unknown fields 400."),
+    "Created": obj({"id": ID}, ["id"]),
+    "ImportResult": obj({"created": COUNT, "updated": COUNT, "errors": arr(s("object"),
+                                                                             maxItems=0)},
+                        ["created", "updated", "errors"]),
+    "Point": POINT,
+    "PointList": items_of(ref("Point")),
+    "PointUpdate": obj(dict(
+        name=s("string", maxLength=100), param_class=s("string", maxLength=100),
+        limit_high=N_NUM, limit_high_high=N_NUM, limit_low=N_NUM, limit_low_low=N_NUM,
+        deadband=s("number"), min_duration_s=s("integer"), rate_limit=N_NUM,
+        rate_window_s=s("integer"), range_min=N_NUM, range_max=N_NUM,
+        expected_interval_s=s("integer"), enabled=s("boolean")), strict=True,
+        desc="Limit changes (audited with before and after). At least one field; *_s are "
+             "whole seconds; deadband and *_s cannot be null."),
+    "Series": obj({
+        "point_id": ID, "bucket_s": s("integer", "0: raw readings."),
+        "items": arr(arr({"type": ["number", "string", "null"]}),
+                     "Raw: [epoch_ms, value, quality]; bucketed: [epoch_ms, min, max, avg, n]."),
+        "point": ref("Point"), "from": TS, "to": TS,
+    }, ["point_id", "bucket_s", "items", "point", "from", "to"]),
+    "ApiKey": obj({"id": ID, "label": s("string"), "prefix": s("string"),
+                   "created_at": TS, "last_used_at": N_TS, "revoked_at": N_TS},
+                  ["id", "label", "prefix", "created_at", "last_used_at", "revoked_at"]),
+    "ApiKeyList": items_of(ref("ApiKey")),
+    "ApiKeyCreate": obj({"label": s("string", maxLength=100)}, strict=True),
+    "ApiKeyCreated": obj({"id": ID, "key": s("string", "The key (dwk_…): shown once, send it "
+                                             "as X-Api-Key."),
+                          "prefix": s("string")}, ["id", "key", "prefix"]),
+    "Account": obj({"id": ID, "username": s("string"), "display_name": s("string"),
+                    "role": enum(ROLES), "region": N_STR, "region_name": N_STR,
+                    "enterprise_id": N_ID, "enterprise_name": N_STR, "disabled": s("boolean"),
+                    "locked": s("boolean"), "last_login_at": N_TS, "created_at": TS},
+                   ["id", "username", "role", "disabled", "locked"]),
+    "AccountList": items_of(ref("Account")),
+    "AccountCreate": obj({
+        "username": s("string"), "display_name": s("string"), "role": enum(ROLES),
+        "region": {"type": ["string", "integer"], "description": "Region code for government "
+                   "roles (a district admin's own district may be omitted)."},
+        "enterprise": {"type": ["string", "integer"], "description": "Enterprise id or code "
+                       "for enterprise roles (an enterprise manager's own may be omitted)."},
+        "password": s("string", "Initial password; omitted: one is generated and returned.",
+                      format="password"),
+    }, ["username", "role"], strict=True,
+        desc="City admins create city and district accounts; district admins district staff, "
+             "street and enterprise accounts; enterprise managers enterprise staff. Others: "
+             "403."),
+    "AccountCreated": obj({"id": ID, "username": s("string"), "role": enum(ROLES),
+                           "initial_password": s("string", "Only when generated.")},
+                          ["id", "username", "role"]),
+    "AuditList": items_of(obj({"id": ID, "at": TS, "username": s("string"),
+                               "source_ip": N_STR, "action": s("string"), "object": s("string"),
+                               "result": enum(["ok", "failed", "denied", "locked"]),
+                               "detail": s("string")},
+                              ["id", "at", "action", "result"])),
+    "Alarm": ALARM,
+    "AlarmList": paged(ref("Alarm")),
+    "AlarmDetail": obj({
+        "alarm": ref("Alarm"),
+        "events": arr(obj({"id": ID, "at": TS, "recorded_at": N_TS, "action": s("string"),
+                           "kind": N_STR, "level": nullable(s("integer")), "value": N_NUM,
+                           "threshold": N_NUM, "reason": N_STR, "actor": N_STR,
+                           "actor_id": N_ID, "note": N_STR}, ["id", "at", "action"])),
+        "readings": obj({"from": TS, "to": TS,
+                         "items": arr(arr({"type": ["number", "string", "null"]}),
+                                      "[epoch_ms, value, quality], ±30 minutes around the "
+                                      "raise, at most 5000.")}, ["from", "to", "items"]),
+    }, ["alarm", "events", "readings"]),
+    "AlarmAcknowledge": obj({"verdict": enum(["real_hazard", "device_fault", "unknown"]),
+                             "note": s("string", maxLength=4000)}, ["verdict"], strict=True),
+    "AlarmHandle": obj({"cause_category": enum(["process_abnormal", "equipment_fault",
+                                                "sensor_fault", "false_alarm", "other"]),
+                        "measures": s("string", minLength=1, maxLength=4000)},
+                       ["cause_category", "measures"], strict=True),
+    "AlarmClose": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "Warning": WARNING,
+    "WarningList": paged(ref("Warning")),
+    "WarningDetail": obj({
+        "warning": ref("Warning"),
+        "score": nullable(obj(dict(rules=s("array"), **SCORE_PROPS))),
+        "events": arr(obj({"id": ID, "at": TS, "action": s("string"), "from_status": N_STR,
+                           "to_status": N_STR, "step": nullable(s("integer")),
+                           "level": N_STR, "actor": N_STR, "actor_id": N_ID, "note": N_STR},
+                          ["id", "at", "action"])),
+        "escalations": arr(obj({"step": nullable(s("integer")), "at": TS, "level": N_STR,
+                                "note": N_STR})),
+        "supervisions": arr(obj({"id": ID, "step": s("integer"),
+                                 "level": enum(["street", "district", "city"]),
+                                 "created_at": TS, "status": enum(["open", "closed"]),
+                                 "closed_at": N_TS, "note": N_STR})),
+        "enforcement_referrals": arr(obj({"id": ID, "step": s("integer"), "created_at": TS,
+                                          "status": enum(["open", "accepted", "closed"]),
+                                          "note": N_STR})),
+        "current_risk": nullable(obj({"r": s("number"), "grade": enum(GRADES),
+                                      "override": N_STR, "computed_at": TS, "score_id": ID})),
+    }, ["warning", "score", "events", "escalations", "supervisions", "enforcement_referrals",
+        "current_risk"]),
+    "WarningNote": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "WarningFeedback": obj({"feedback": s("string", minLength=1, maxLength=4000)},
+                           ["feedback"], strict=True),
+    "WarningReturn": obj({"reason": s("string", minLength=1, maxLength=4000)}, ["reason"],
+                         strict=True),
+    "RiskScore": RISK_SCORE,
+    "RiskCurrent": obj({
+        "enterprise_id": ID,
+        "current": nullable(obj(dict(rules=s("array", "Fired rules."),
+                                     inputs=s("object", "The engine's inputs."),
+                                     **SCORE_PROPS))),
+        "open_warnings": arr(obj({"id": ID, "cause": s("string"), "grade": enum(GRADES),
+                                  "status": enum(WARN_STATUSES), "issued_at": TS,
+                                  "current_level": enum(LEVELS)})),
+        "open_alarms": COUNT,
+    }, ["enterprise_id", "current", "open_warnings", "open_alarms"]),
+    "RiskHistory": obj({"enterprise_id": ID, "items": arr(ref("RiskScore"))},
+                       ["enterprise_id", "items"]),
+    "RiskDistribution": obj({
+        "enterprises": COUNT, "by_grade": ref("GradeCounts"),
+        "by_district": arr(obj({"id": ID, "code": s("string"), "name": s("string"),
+                                "by_grade": ref("GradeCounts")})),
+        "by_street": arr(obj({"id": ID, "code": s("string"), "name": s("string"),
+                              "by_grade": ref("GradeCounts")})),
+        "generated_at": TS,
+    }, ["enterprises", "by_grade", "by_district", "by_street", "generated_at"]),
+    "RiskRanking": items_of(obj({"rank": s("integer", minimum=1), "enterprise": ENT_REF,
+                                 "r": s("number"), "grade": enum(GRADES), "override": N_STR,
+                                 "computed_at": TS, "open_warnings": COUNT},
+                                ["rank", "enterprise", "r", "grade"])),
+    "CleaningArea": AREA,
+    "CleaningAreaList": items_of(ref("CleaningArea")),
+    "CleaningAreaCreate": obj({"name": s("string", minLength=1, maxLength=100),
+                               "frequency": enum(["per_shift", "daily", "weekly"]),
+                               "active": s("boolean")}, ["name", "frequency"], strict=True),
+    "CleaningAreaUpdate": obj({"name": s("string", minLength=1, maxLength=100),
+                               "frequency": enum(["per_shift", "daily", "weekly"]),
+                               "active": s("boolean")}, strict=True,
+                              desc="At least one field."),
+    "Checkin": CHECKIN,
+    "CheckinList": paged(ref("Checkin")),
+    "CheckinCreate": obj({
+        "person": s("string", minLength=1, maxLength=100),
+        "method": enum(["vacuum", "wet_wipe", "sweep", "other"]),
+        "note": nullable(s("string", maxLength=2000)),
+        "checked_at": nullable(s("string", "RFC 3339 with offset or epoch ms; within the last "
+                                 "30 days and not in the future (422); default now.")),
+        "photo": nullable(s("string", "Base64 JPEG or PNG (a data: URL prefix is accepted), at "
+                            "most 2 MB decoded; else 422 photo_invalid.",
+                            contentEncoding="base64")),
+    }, ["person", "method"], strict=True),
+    "Compliance": obj({
+        "from": TS, "to": TS,
+        "totals": obj(dict(areas=COUNT, enterprises=COUNT, **SUMS)),
+        "enterprises": arr(obj(dict(id=ID, code=s("string"), name=s("string"),
+                                    district_id=ID, street_id=N_ID, **SUMS,
+                                    areas=arr(obj(dict(id=ID, name=s("string"),
+                                                       frequency=s("string"),
+                                                       required=COUNT, done=COUNT,
+                                                       missed=COUNT, late=COUNT)))))),
+        "streets": arr(obj(dict(id=ID, code=s("string"), name=s("string"),
+                                enterprises=COUNT, **SUMS))),
+    }, ["from", "to", "totals", "enterprises", "streets"],
+        desc="Cleaning compliance (清理合规): complete periods in [from, to) after each area "
+             "was created; late = done periods first recorded after the period ended."),
+    "LiveEvent": obj({
+        "type": s("string", "Also the SSE event name, e.g. alarm, warning."),
+        "action": s("string"), "id": ID, "enterprise_id": ID, "district_id": ID,
+        "street_id": N_ID, "state": s("string"), "ts": s("integer", "Epoch milliseconds."),
+    }, ["type"], desc="The JSON in an SSE data: line; other types may appear."),
+}
+
+# ---------------------------------------------------------------------------
+# parameters
+
+PARAMS = {
+    "id": {"name": "id", "in": "path", "required": True,
+           "description": "Object id (a positive integer); ids outside the caller's scope "
+                          "answer 404.",
+           "schema": ID},
+    "limit50": {"name": "limit", "in": "query", "description": "Page size (default 50).",
+                "schema": s("integer", minimum=1, maximum=500, default=50)},
+    "offset": {"name": "offset", "in": "query", "description": "Items to skip (default 0).",
+               "schema": s("integer", minimum=0, maximum=1000000, default=0)},
+    "district": {"name": "district", "in": "query", "description": "District code.",
+                 "schema": s("string")},
+    "street": {"name": "street", "in": "query", "description": "Street/town/park code.",
+               "schema": s("string")},
+    "enterprise": {"name": "enterprise", "in": "query", "description": "Enterprise id.",
+                   "schema": ID},
+    "from": {"name": "from", "in": "query",
+             "description": "Start (inclusive): RFC 3339 with offset, or epoch milliseconds.",
+             "schema": s("string")},
+    "to": {"name": "to", "in": "query",
+           "description": "End (exclusive): RFC 3339 with offset, or epoch milliseconds.",
+           "schema": s("string")},
+    "overdue": {"name": "overdue", "in": "query",
+                "description": "true/1 or false/0: only (not) overdue.",
+                "schema": enum(["true", "false", "1", "0"])},
+    "open": {"name": "open", "in": "query",
+             "description": "true/1 or false/0: only open (not closed/cleared) or only finished.",
+             "schema": enum(["true", "false", "1", "0"])},
+}
+
+
+def csv_param(name, values, desc):
+    return {"name": name, "in": "query", "style": "form", "explode": False,
+            "description": desc + " Comma-separated; each one of: " + ", ".join(values) + ".",
+            "schema": arr(enum(values))}
+
+
+def P(name):
+    return {"$ref": "#/components/parameters/" + name}
+
+
+# ---------------------------------------------------------------------------
+# the routes (same order as api/routes.c)
+
+ANY = ["city", "district", "street", "enterprise"]
+GOV = ["city", "district", "street"]
+CD = ["city", "district"]
+CDE = ["city", "district", "enterprise"]
+ENT = ["enterprise"]
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def json_body(schema, required=True, desc=None):
+    b = {"required": required, "content": {"application/json": {"schema": schema}}}
+    if desc:
+        b["description"] = desc
+    return b
+
+
+def ok(schema, desc="OK", status=200, media="application/json"):
+    return {str(status): {"description": desc, "content": {media: {"schema": schema}}}}
+
+
+ROUTES = [
+    # --- meta
+    dict(m="GET", p="/api/v1/version", tag="meta", op="getVersion", public=True,
+         zh="服务版本", en="Server name and version",
+         resp=ok(ref("Version"))),
+    dict(m="GET", p="/api/v1/routes", tag="meta", op="listRoutes", public=True,
+         zh="路由表", en="The route table",
+         desc="The dispatcher's route table as data: method, path pattern, whether public, "
+              "admin-only, the roles admitted and the body limit. Tests hold this document "
+              "against it.",
+         resp=ok(ref("RouteTable"))),
+    dict(m="GET", p="/api/v1/openapi.json", tag="meta", op="getOpenApi", public=True,
+         zh="OpenAPI 文档", en="This OpenAPI document",
+         desc="schema/openapi.json (config key openapi_file), read per request; 404 when not "
+              "installed.",
+         resp=ok(s("object"), "The OpenAPI 3.1 document."), err=[404]),
+    # --- auth
+    dict(m="POST", p="/api/v1/auth/login", tag="auth", op="login", public=True, max_body=4 * KIB,
+         zh="登录", en="Log in",
+         desc="Verifies the password and opens a session: the token comes back in the body and "
+              "as the HttpOnly cookie dw_session. Unknown user, wrong password, disabled or "
+              "locked account all answer 401 login_failed (same timing); repeated failures lock "
+              "the account. 503 overloaded when too many logins hash at once.",
+         body=json_body(ref("LoginRequest")),
+         resp={"200": {"description": "Logged in.",
+                       "headers": {"Set-Cookie": {"description": "dw_session=<token>; Path=/; "
+                                                  "HttpOnly; SameSite=Strict; Max-Age=…",
+                                                  "schema": s("string")}},
+                       "content": {"application/json": {"schema": ref("LoginResponse")}}}},
+         err=[400, 401, 503]),
+    dict(m="POST", p="/api/v1/auth/logout", tag="auth", op="logout", roles=ANY, max_body=1 * KIB,
+         zh="退出登录", en="Log out",
+         desc="Revokes the caller's session and clears the cookie. No body needed.",
+         resp={"200": {"description": "Logged out.",
+                       "headers": {"Set-Cookie": {"description": "Clears dw_session.",
+                                                  "schema": s("string")}},
+                       "content": {"application/json": {"schema": obj(
+                           {"logged_out": s("boolean", const=True)}, ["logged_out"])}}}}),
+    dict(m="GET", p="/api/v1/auth/me", tag="auth", op="getMe", roles=ANY,
+         zh="当前用户", en="The caller's account and scope",
+         resp=ok(ref("Me")), err=[404]),
+    dict(m="POST", p="/api/v1/auth/password", tag="auth", op="changePassword", roles=ANY,
+         max_body=4 * KIB, zh="修改密码", en="Change the caller's password",
+         desc="Checks the policy (422 password_policy) and the current password (401 "
+              "login_failed), then revokes the account's other sessions. API keys have no "
+              "password (403).",
+         body=json_body(ref("PasswordChange")),
+         resp=ok(obj({"changed": s("boolean", const=True)}, ["changed"])), err=[400, 422]),
+    # --- regions, overview, events
+    dict(m="GET", p="/api/v1/regions", tag="regions", op="listRegions", roles=ANY,
+         zh="行政区划", en="Regions in scope",
+         desc="The city → district → street/town/park tree as far as the caller's scope "
+              "reaches, with enterprise counts.",
+         resp=ok(items_of(ref("Region")))),
+    dict(m="GET", p="/api/v1/overview", tag="overview", op="getOverview", roles=ANY,
+         zh="总览", en="Overview counts for the caller's scope",
+         desc="Enterprises, connection and online points, status and dust-kind counts, open and "
+              "overdue alarms, warnings by grade, risk grades and 7-day cleaning compliance.",
+         resp=ok(ref("Overview"))),
+    dict(m="GET", p="/api/v1/events", tag="events", op="streamEvents", roles=ANY,
+         zh="实时事件流 (SSE)", en="Live events (Server-Sent Events)",
+         desc="A text/event-stream of changes in the caller's scope (alarm, warning, … as the "
+              "event name; data is one LiveEvent JSON). Starts with `retry: 2000`; keep-alive "
+              "comments every 15 s. Reconnect with Last-Event-ID to get what was missed as far "
+              "as the server's ring (1024 events) holds it. 503 overloaded while shutting down.",
+         params=[{"name": "Last-Event-ID", "in": "header", "required": False,
+                  "description": "The last id received; the stream resumes after it.",
+                  "schema": s("string", pattern="^[0-9]+$")}],
+         resp={"200": {"description": "The event stream.",
+                       "content": {"text/event-stream": {
+                           "schema": s("string", "id: <seq>\\nevent: <type>\\ndata: "
+                                       "<LiveEvent JSON>\\n\\n"),
+                           "example": "retry: 2000\n: connected\n\nid: 7\nevent: alarm\n"
+                                      "data: {\"type\":\"alarm\",\"action\":\"acknowledge\","
+                                      "\"id\":3,\"enterprise_id\":1,\"district_id\":2,"
+                                      "\"street_id\":5,\"state\":\"acknowledged\","
+                                      "\"ts\":1767225600000}\n\n"}}}},
+         extra={"x-event-schema": ref("LiveEvent")}),
+    # --- enterprises
+    dict(m="GET", p="/api/v1/enterprises", tag="enterprises", op="listEnterprises", roles=ANY,
+         zh="企业列表", en="List enterprises in scope",
+         desc="Ordered by name. Filters combine with AND.",
+         params=[P("district"), P("street"),
+                 {"name": "status", "in": "query", "description": "Operating status.",
+                  "schema": enum(["producing", "stopped", "overhaul"])},
+                 {"name": "q", "in": "query", "description": "Name substring, or exact code or "
+                  "USCC.", "schema": s("string")},
+                 {"name": "dust_kind", "in": "query", "description": "Dust kind code.",
+                  "schema": s("string")},
+                 P("limit50"), P("offset")],
+         resp=ok(ref("EnterpriseList")), err=[400]),
+    dict(m="POST", p="/api/v1/enterprises", tag="enterprises", op="createEnterprise", roles=CD,
+         max_body=64 * KIB, zh="新建企业档案", en="Create an enterprise",
+         desc="City accounts name the district; district accounts create in their own. 409 when "
+              "code or USCC exists; 422 when a rule of the archive is broken (e.g. unknown "
+              "street or dust kind).",
+         body=json_body(ref("EnterpriseCreate")),
+         resp=ok(ref("Created"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/enterprises/export.csv", tag="enterprises", op="exportEnterprises",
+         roles=GOV, zh="导出企业基础情况表 (CSV)", en="Export the survey table as CSV",
+         desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; the last two "
+              "columns (街道代码, 区代码) make the file importable again. Cells starting with = + "
+              "- @ are neutralised. Audited.",
+         resp={"200": {"description": "The table.",
+                       "headers": {"Content-Disposition": {"description": "attachment; "
+                                   "filename=\"enterprises.csv\"", "schema": s("string")}},
+                       "content": {"text/csv": {"schema": s("string")}}}}),
+    dict(m="POST", p="/api/v1/enterprises/import", tag="enterprises", op="importEnterprises",
+         roles=CD, max_body=8 * MIB, zh="导入企业基础情况表 (CSV)",
+         en="Import the survey table (CSV)",
+         desc="The export's header (columns matched by name; 统一社会信用代码, 企业编码, 企业名称 and "
+              "区代码 required). Rows are matched by USCC: existing ones are updated, others "
+              "created. All or nothing: any bad row answers 422 import_refused with the rows "
+              "listed; at most 5000 rows.",
+         body={"required": True, "content": {"text/csv": {"schema": s("string")}}},
+         resp=ok(ref("ImportResult")),
+         err=[400],
+         err422={"description": "Import refused (import_refused, rows listed) or the header "
+                                "lacks a required column (unprocessable).",
+                 "content": {"application/json": {"schema": {
+                     "oneOf": [ref("ImportRefused"), ref("Error")]}}}}),
+    dict(m="GET", p="/api/v1/enterprises/{id}", tag="enterprises", op="getEnterprise", roles=ANY,
+         zh="企业档案", en="One enterprise with its dust systems",
+         resp=ok(ref("EnterpriseDetail"))),
+    dict(m="PATCH", p="/api/v1/enterprises/{id}", tag="enterprises", op="updateEnterprise",
+         roles=CDE, max_body=64 * KIB, zh="修改企业档案", en="Update an enterprise",
+         desc="Districts (and the city) edit the archive; enterprise accounts edit their "
+              "contacts only; street accounts review (403). Answers the updated enterprise.",
+         body=json_body(ref("EnterpriseUpdate")),
+         resp=ok(ref("EnterpriseDetail")), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/enterprises/{id}/points", tag="points", op="listEnterprisePoints",
+         roles=ANY, zh="企业监测点", en="An enterprise's points with latest values",
+         resp=ok(ref("PointList"))),
+    dict(m="GET", p="/api/v1/enterprises/{id}/api-keys", tag="api-keys", op="listApiKeys",
+         roles=ANY, zh="企业 API 密钥", en="An enterprise's API keys",
+         desc="Prefixes only; keys are stored as SHA-256.",
+         resp=ok(ref("ApiKeyList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/api-keys", tag="api-keys", op="createApiKey",
+         roles=["district", "enterprise"], admin_only=True, max_body=4 * KIB,
+         zh="签发 API 密钥", en="Issue an API key",
+         desc="District admins and enterprise managers. The key is answered once; send it as "
+              "X-Api-Key (REST, ingest) — it acts as enterprise_staff.",
+         body=json_body(ref("ApiKeyCreate")),
+         resp=ok(ref("ApiKeyCreated"), "Created.", 201), err=[400]),
+    dict(m="DELETE", p="/api/v1/api-keys/{id}", tag="api-keys", op="revokeApiKey",
+         roles=["district", "enterprise"], admin_only=True,
+         zh="吊销 API 密钥", en="Revoke an API key",
+         resp=ok(obj({"revoked": s("boolean", const=True)}, ["revoked"]))),
+    dict(m="GET", p="/api/v1/points/{id}", tag="points", op="getPoint", roles=ANY,
+         zh="监测点详情", en="One point", resp=ok(ref("Point"))),
+    dict(m="PATCH", p="/api/v1/points/{id}", tag="points", op="updatePoint", roles=CD,
+         max_body=16 * KIB, zh="修改报警阈值", en="Change a point's limits",
+         desc="Alarm limits are set by the district (or the city); audited with before and "
+              "after. Answers the updated point. 422 when the database refuses the values.",
+         body=json_body(ref("PointUpdate")),
+         resp=ok(ref("Point")), err=[400, 422]),
+    dict(m="GET", p="/api/v1/points/{id}/series", tag="points", op="getPointSeries", roles=ANY,
+         zh="监测数据曲线", en="A point's time series",
+         desc="Default range: the last 24 hours; at most 400 days. Without bucket, ranges over "
+              "6 hours are downsampled to about 500 buckets (min, max, avg, n).",
+         params=[P("from"), P("to"),
+                 {"name": "bucket", "in": "query", "description": "Bucket seconds; 0: raw.",
+                  "schema": s("integer", minimum=0, maximum=604800)}],
+         resp=ok(ref("Series")), err=[400]),
+    # --- accounts, audit
+    dict(m="GET", p="/api/v1/accounts", tag="accounts", op="listAccounts",
+         roles=["city", "district", "enterprise"], admin_only=True,
+         zh="账号列表", en="Accounts in scope", resp=ok(ref("AccountList"))),
+    dict(m="POST", p="/api/v1/accounts", tag="accounts", op="createAccount",
+         roles=["city", "district", "enterprise"], admin_only=True, max_body=8 * KIB,
+         zh="分配账号", en="Create an account",
+         desc="The account must change its password at first login. 409 when the user name is "
+              "taken; 422 when the target region or enterprise is not in scope or the password "
+              "breaks the policy.",
+         body=json_body(ref("AccountCreate")),
+         resp=ok(ref("AccountCreated"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/audit", tag="audit", op="listAudit", roles=CD, admin_only=True,
+         zh="审计日志", en="The audit trail",
+         desc="Newest first; the city sees all, a district its own accounts'. Reading is "
+              "audited.",
+         params=[{"name": "action", "in": "query", "description": "Only this action.",
+                  "schema": s("string")},
+                 {"name": "limit", "in": "query", "description": "Page size (default 100).",
+                  "schema": s("integer", minimum=1, maximum=1000, default=100)},
+                 {"name": "offset", "in": "query", "description": "Items to skip.",
+                  "schema": s("integer", minimum=0, default=0)}],
+         resp=ok(ref("AuditList")), err=[400]),
+    # --- alarms
+    dict(m="GET", p="/api/v1/alarms", tag="alarms", op="listAlarms", roles=ANY,
+         zh="报警列表", en="List alarms",
+         desc="Newest raise first. Filters combine with AND.",
+         params=[P("district"), P("street"), P("enterprise"),
+                 {"name": "point", "in": "query", "description": "Point id.", "schema": ID},
+                 csv_param("kind", ALARM_KINDS, "Alarm kinds."),
+                 csv_param("level", ["0", "1", "2"], "Levels."),
+                 csv_param("state", ALARM_STATES, "States."),
+                 csv_param("source", ALARM_SOURCES, "Sources."),
+                 P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
+         resp=ok(ref("AlarmList")), err=[400]),
+    dict(m="GET", p="/api/v1/alarms/{id}", tag="alarms", op="getAlarm", roles=ANY,
+         zh="报警详情", en="One alarm with its events and the readings around it",
+         resp=ok(ref("AlarmDetail"))),
+    dict(m="POST", p="/api/v1/alarms/{id}/acknowledge", tag="alarms", op="acknowledgeAlarm",
+         roles=ENT, max_body=16 * KIB, zh="报警确认", en="Acknowledge an alarm",
+         desc="active → acknowledged, by the enterprise. 409 invalid_transition in any other "
+              "state. Answers the alarm detail.",
+         body=json_body(ref("AlarmAcknowledge")),
+         resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/alarms/{id}/handle", tag="alarms", op="handleAlarm", roles=ENT,
+         max_body=16 * KIB, zh="报警处置", en="Record an alarm's handling",
+         desc="acknowledged → handled, by the enterprise. 409 invalid_transition otherwise.",
+         body=json_body(ref("AlarmHandle")),
+         resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/alarms/{id}/close", tag="alarms", op="closeAlarm", roles=ANY,
+         max_body=16 * KIB, zh="报警关闭", en="Close an alarm",
+         desc="handled → closed, only once the value is back to normal (409 "
+              "invalid_transition otherwise). The body is optional.",
+         body=json_body(ref("AlarmClose"), required=False),
+         resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    # --- warnings
+    dict(m="GET", p="/api/v1/warnings", tag="warnings", op="listWarnings", roles=ANY,
+         zh="预警列表", en="List early warnings",
+         desc="Newest issue first. Filters combine with AND.",
+         params=[P("district"), P("street"), P("enterprise"),
+                 csv_param("grade", GRADES, "Grades."),
+                 csv_param("status", WARN_STATUSES, "Statuses."),
+                 csv_param("level", LEVELS, "Current supervising levels."),
+                 {"name": "cause", "in": "query", "description": "grade or an override rule id.",
+                  "schema": s("string")},
+                 P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
+         resp=ok(ref("WarningList")), err=[400]),
+    dict(m="GET", p="/api/v1/warnings/{id}", tag="warnings", op="getWarning", roles=ANY,
+         zh="预警详情", en="One warning with its score, history and supervision",
+         resp=ok(ref("WarningDetail"))),
+    dict(m="POST", p="/api/v1/warnings/{id}/sign", tag="warnings", op="signWarning", roles=ENT,
+         max_body=16 * KIB, zh="预警签收", en="Sign a warning",
+         desc="issued → signed, by the enterprise. Body optional. 409 invalid_transition "
+              "otherwise. Answers the warning detail.",
+         body=json_body(ref("WarningNote"), required=False),
+         resp=ok(ref("WarningDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/warnings/{id}/feedback", tag="warnings", op="feedbackWarning",
+         roles=ENT, max_body=16 * KIB, zh="处置反馈", en="Report handling feedback",
+         desc="signed / feedback / returned → feedback, by the enterprise.",
+         body=json_body(ref("WarningFeedback")),
+         resp=ok(ref("WarningDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/warnings/{id}/request-clearance", tag="warnings",
+         op="requestWarningClearance", roles=ENT, max_body=16 * KIB, zh="申请消警",
+         en="Request clearance",
+         desc="feedback → clearance_requested, by the enterprise. Body optional.",
+         body=json_body(ref("WarningNote"), required=False),
+         resp=ok(ref("WarningDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/warnings/{id}/approve", tag="warnings", op="approveWarning",
+         roles=GOV, max_body=16 * KIB, zh="消警审批", en="Approve clearance",
+         desc="clearance_requested → cleared, by the supervising level (current_level or "
+              "above; a blue warning by the street; the city on red or escalated-to-city "
+              "warnings). Lower levels: 403. Closes open supervision orders. Body optional.",
+         body=json_body(ref("WarningNote"), required=False),
+         resp=ok(ref("WarningDetail")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/warnings/{id}/return", tag="warnings", op="returnWarning",
+         roles=GOV, max_body=16 * KIB, zh="退回", en="Return a clearance request",
+         desc="clearance_requested → returned, by the supervising level (as approve).",
+         body=json_body(ref("WarningReturn")),
+         resp=ok(ref("WarningDetail")), err=[400, 409]),
+    # --- risk
+    dict(m="GET", p="/api/v1/enterprises/{id}/risk", tag="risk", op="getEnterpriseRisk",
+         roles=ANY, zh="企业当前风险", en="An enterprise's current risk",
+         desc="The current score with its breakdown, fired rules and inputs (null before the "
+              "first score), open warnings and the open alarm count.",
+         resp=ok(ref("RiskCurrent"))),
+    dict(m="GET", p="/api/v1/enterprises/{id}/risk/history", tag="risk",
+         op="getEnterpriseRiskHistory", roles=ANY, zh="风险历史", en="An enterprise's scores",
+         params=[P("from"), P("to"),
+                 {"name": "limit", "in": "query", "description": "At most (default 200).",
+                  "schema": s("integer", minimum=1, maximum=5000, default=200)},
+                 {"name": "grade_changes", "in": "query", "description": "Only scores whose "
+                  "grade differs from the previous one.",
+                  "schema": enum(["true", "false", "1", "0"])}],
+         resp=ok(ref("RiskHistory")), err=[400]),
+    dict(m="GET", p="/api/v1/risk/distribution", tag="risk", op="getRiskDistribution",
+         roles=ANY, zh="风险分布", en="Enterprises per risk grade",
+         params=[P("district"), P("street")],
+         resp=ok(ref("RiskDistribution"))),
+    dict(m="GET", p="/api/v1/risk/ranking", tag="risk", op="getRiskRanking", roles=GOV,
+         zh="风险排名", en="Enterprises ranked by risk",
+         desc="By grade first (an override makes an enterprise red whatever its R), then R.",
+         params=[{"name": "limit", "in": "query", "description": "At most (default 10).",
+                  "schema": s("integer", minimum=1, maximum=500, default=10)},
+                 csv_param("grade", GRADES, "Grades."), P("district"), P("street")],
+         resp=ok(ref("RiskRanking")), err=[400]),
+    # --- cleaning
+    dict(m="GET", p="/api/v1/enterprises/{id}/cleaning-areas", tag="cleaning",
+         op="listCleaningAreas", roles=ANY, zh="清理区域", en="An enterprise's cleaning areas",
+         resp=ok(ref("CleaningAreaList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/cleaning-areas", tag="cleaning",
+         op="createCleaningArea", roles=CDE, max_body=4 * KIB, zh="新建清理区域",
+         en="Create a cleaning area", desc="409 when the enterprise has an area of this name.",
+         body=json_body(ref("CleaningAreaCreate")),
+         resp=ok(ref("CleaningArea"), "Created.", 201), err=[400, 409]),
+    dict(m="PATCH", p="/api/v1/cleaning-areas/{id}", tag="cleaning", op="updateCleaningArea",
+         roles=CDE, max_body=4 * KIB, zh="修改清理区域", en="Change a cleaning area",
+         body=json_body(ref("CleaningAreaUpdate")),
+         resp=ok(ref("CleaningArea")), err=[400, 409]),
+    dict(m="POST", p="/api/v1/cleaning-areas/{id}/checkins", tag="cleaning",
+         op="createCheckin", roles=ENT, max_body=3 * MIB, zh="清理打卡", en="Check in a cleaning",
+         desc="By enterprise accounts, with an optional photo. 409 when the area is inactive.",
+         body=json_body(ref("CheckinCreate")),
+         resp=ok(ref("Checkin"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/enterprises/{id}/checkins", tag="cleaning", op="listCheckins",
+         roles=ANY, zh="打卡记录", en="An enterprise's check-ins",
+         desc="Newest first.",
+         params=[P("from"), P("to"),
+                 {"name": "area", "in": "query", "description": "Area id.", "schema": ID},
+                 P("limit50"), P("offset")],
+         resp=ok(ref("CheckinList")), err=[400]),
+    dict(m="GET", p="/api/v1/checkins/{id}/photo", tag="cleaning", op="getCheckinPhoto",
+         roles=ANY, zh="打卡照片", en="A check-in's photo",
+         desc="404 when the check-in has no photo.",
+         resp={"200": {"description": "The image.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
+    dict(m="GET", p="/api/v1/cleaning/compliance", tag="cleaning", op="getCleaningCompliance",
+         roles=ANY, zh="清理合规统计", en="Cleaning compliance",
+         desc="Default window: the last 7 days; at most 400 days. Per enterprise (most missed "
+              "first) with its areas, and per street.",
+         params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
+         resp=ok(ref("Compliance")), err=[400]),
+]
+
+TAGS = [
+    ("meta", "Server metadata (元数据): version, route table, this document."),
+    ("health", "Liveness and readiness (健康检查); also on the ingest listener."),
+    ("auth", "Login, logout, the caller, password (认证)."),
+    ("regions", "Administrative regions (行政区划)."),
+    ("overview", "Scope overview (总览)."),
+    ("events", "Live updates over Server-Sent Events (实时推送)."),
+    ("enterprises", "Enterprise archive (企业档案, 一企一档) and the survey table CSV."),
+    ("points", "Monitoring points (监测点), limits and time series."),
+    ("api-keys", "Enterprise REST/ingest API keys (API 密钥)."),
+    ("accounts", "Account allocation (账号分配)."),
+    ("audit", "Audit trail (审计日志)."),
+    ("alarms", "Point alarms (报警) and their handling."),
+    ("warnings", "Early warnings (预警): sign, feedback, clearance, review."),
+    ("risk", "Risk scores (风险评估), distribution and ranking."),
+    ("cleaning", "Dust cleaning areas, check-ins and compliance (粉尘清理)."),
+]
+
+
+def error_response(status, name, desc):
+    codes = error_codes_for(status)
+    schema = {"allOf": [ref("Error"),
+                        {"properties": {"code": {"enum": codes}}}]} if codes else ref("Error")
+    r = {"description": desc, "content": {"application/json": {"schema": schema}}}
+    if status in (429, 503):
+        r["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                        "schema": s("integer", minimum=1)}}
+    return name, r
+
+
+def build_operation(rt):
+    public = rt.get("public", False)
+    roles = [] if public else rt["roles"]
+    max_body = rt.get("max_body", 0)
+    has_id = "{id}" in rt["p"]
+    desc = f"{rt['zh']}。"
+    if rt.get("desc"):
+        desc += "\n\n" + rt["desc"]
+    if public:
+        desc += "\n\nPublic: no login."
+    else:
+        who = ", ".join(roles)
+        desc += f"\n\nRoles: {who}" + (" (administrators only: city_admin, district_admin, "
+                                       "enterprise_manager)" if rt.get("admin_only") else "") + "."
+    op = {"tags": [rt["tag"]], "operationId": rt["op"], "summary": rt["en"],
+          "description": desc}
+    params = []
+    if has_id:
+        params.append(P("id"))
+    params += rt.get("params", [])
+    if params:
+        op["parameters"] = params
+    if rt.get("body"):
+        op["requestBody"] = rt["body"]
+    responses = dict(rt["resp"])
+    errs = set(rt.get("err", []))
+    if not public:
+        errs |= {401, 403, 503}
+    if has_id:
+        errs.add(404)
+    if max_body > 0:
+        errs.add(413)
+        if not public:
+            errs |= {400, 415}
+    if rt.get("err422"):
+        responses["422"] = rt["err422"]
+        errs.discard(422)
+    for st in sorted(errs):
+        responses[str(st)] = {"$ref": "#/components/responses/" + ERROR_RESPONSES_ALL[st][0]}
+    op["responses"] = dict(sorted(responses.items()))
+    if public:
+        op["security"] = []
+    else:
+        sec = [{"cookieSession": []}, {"bearerToken": []}]
+        if "enterprise" in roles and not rt.get("admin_only"):
+            sec.append({"enterpriseApiKey": []})
+        op["security"] = sec
+    op["x-roles"] = roles
+    op["x-admin-only"] = bool(rt.get("admin_only"))
+    op["x-max-body"] = max_body
+    op.update(rt.get("extra", {}))
+    return op
+
+
+ERROR_RESPONSES_ALL = ERROR_RESPONSES
+
+
+def health_paths(listener):
+    out = {}
+    for path, op_id, zh, en, schema, desc in [
+        ("/healthz", "healthz", "存活检查", "Liveness", "Health",
+         "Always 200 while the process serves requests."),
+        ("/readyz", "readyz", "就绪检查", "Readiness", "Ready",
+         "200 when PostgreSQL answers and the migrations are applied, else 503 with the same "
+         "body. Redis and durability are reported, not required."),
+    ]:
+        responses = {"200": {"description": "OK", "content": {"application/json": {
+            "schema": ref(schema)}}}}
+        if path == "/readyz":
+            responses["503"] = {"description": "Not ready.", "content": {"application/json": {
+                "schema": ref(schema)}}}
+        responses["405"] = {"description": "Only GET and HEAD (method_not_allowed).",
+                            "headers": {"Allow": {"schema": s("string"),
+                                                  "description": "GET, HEAD"}},
+                            "content": {"application/json": {"schema": ref("Error")}}}
+        out[path] = {"get": {
+            "tags": ["health"], "operationId": op_id + ("" if listener == "api" else "Ingest"),
+            "summary": en, "description": f"{zh}。\n\n{desc} Public; not in the route table "
+            f"(answered before dispatch). Also answers HEAD.",
+            "security": [], "responses": responses,
+            "x-roles": [], "x-admin-only": False, "x-max-body": 0}}
+    return out
+
+
+def build_api():
+    paths = health_paths("api")
+    for rt in ROUTES:
+        paths.setdefault(rt["p"], {})[rt["m"].lower()] = build_operation(rt)
+    responses = {}
+    for st in sorted(ERROR_RESPONSES_ALL):
+        name, r = error_response(st, *ERROR_RESPONSES_ALL[st])
+        responses[name] = r
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dustwatch REST API",
+            "version": "1",
+            "summary": "粉尘涉爆企业监测预警 — dust-explosion monitoring for district emergency "
+                       "bureaus",
+            "description": (
+                "粉尘涉爆企业监测预警系统 REST API：企业档案、监测点、报警、预警、风险、清理打卡与账号管理。\n\n"
+                "The REST API of dustwatch, for city, district and street emergency bureaus and "
+                "the enterprises they supervise.\n\n"
+                "**Authentication.** POST /api/v1/auth/login sets the HttpOnly cookie "
+                "`dw_session` and returns the same token; send either the cookie or "
+                "`Authorization: Bearer <token>`. Enterprise API keys (dwk_…) go in `X-Api-Key` "
+                "(or as the bearer token) and act as enterprise_staff.\n\n"
+                "**Roles.** Every operation lists the scope kinds it admits in `x-roles` (city, "
+                "district, street, enterprise) and whether only administrators (city_admin, "
+                "district_admin, enterprise_manager) may use it in `x-admin-only`; other "
+                "callers get 403 before any object lookup. Objects outside the caller's scope "
+                "answer 404. `x-max-body` is the route's body limit in bytes (413 above). "
+                "`GET /api/v1/routes` answers the same table at runtime.\n\n"
+                "**Requests.** Bodies are one JSON object in UTF-8 without duplicate keys and "
+                "at most 32 levels deep; unknown fields answer 400 unknown_field "
+                "(additionalProperties: false). Writes with a body must send Content-Type: "
+                "application/json (415 otherwise).\n\n"
+                "**Errors.** Every error body is {code, hint, detail} (schema Error); codes come "
+                "from api/errors.def and are never renamed. 503 and 429 carry Retry-After. "
+                "Paths without a route answer 404 and known paths with another method 405 with "
+                "Allow; OPTIONS answers the Allow list."),
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-dustwatch"},
+        },
+        "servers": [{"url": "/", "description": "The API listener (config key api_listen)."}],
+        "tags": [{"name": n, "description": d} for n, d in TAGS],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "cookieSession": {"type": "apiKey", "in": "cookie", "name": "dw_session",
+                                  "description": "Session cookie set by POST /api/v1/auth/login "
+                                                 "(HttpOnly, SameSite=Strict)."},
+                "bearerToken": {"type": "http", "scheme": "bearer",
+                                "description": "Authorization: Bearer <session token dws_… or "
+                                               "API key dwk_…>."},
+                "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                                     "description": "Enterprise API key (dwk_…); acts as "
+                                                    "enterprise_staff of its enterprise."},
+            },
+            "parameters": PARAMS,
+            "responses": responses,
+            "schemas": SCHEMAS,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------
+# the ingest listener (server/ing_http.c)
+
+
+def ingest_schema(kind):
+    with open(os.path.join(HERE, f"ingest-{kind}.schema.json"), encoding="utf-8") as f:
+        sch = json.load(f)
+    sch.pop("$schema", None)
+    sch.pop("$id", None)
+    return sch
+
+
+def build_ingest():
+    kinds = [("readings", "rtsData", "监测数据", "Readings"),
+             ("events", "eventsData", "报警事件", "Alarm events"),
+             ("videos", "videosData", "视频报警", "Video alarms")]
+    schemas = {
+        "Error": obj({"code": s("string", "e.g. bad_json, bad_envelope, unknown_field, "
+                                "field_too_long, too_deep, empty_body, bad_encoding, "
+                                "decrypt_failed, enterprise_mismatch, too_many_items, "
+                                "image_too_large, unauthenticated, idempotency_key_in_use, "
+                                "idempotency_key_reused, unsupported_media_type, "
+                                "bad_idempotency_key, db_unavailable, overloaded, internal."),
+                      "hint": s("string"), "detail": s("string")},
+                     ["code", "hint", "detail"]),
+        "BatchResult": obj({
+            "accepted": COUNT, "duplicate": s("integer", "Already stored (same key).",
+                                              minimum=0),
+            "rejected": COUNT,
+            "errors": arr(obj({"index": s("integer", minimum=0), "ref": N_STR,
+                               "code": s("string", "missing_field, bad_timestamp, "
+                                         "future_timestamp, non_numeric, bad_quality, "
+                                         "bad_level, bad_image, duplicate_in_batch, "
+                                         "unknown_point, foreign_point, out_of_range, "
+                                         "point_disabled, too_old, …"),
+                               "message": s("string")}, ["index", "code", "message"]),
+                          "At most 1000 listed.")},
+            ["accepted", "duplicate", "rejected", "errors"],
+            desc="Per-item problems do not fail the batch."),
+        "HebeiEnvelope": obj({
+            "qybm": s("string", "Enterprise code (企业编码)."),
+            "wgbm": s("string", "Gateway code (网关编码), optional."),
+            "data": s("string", "UPPER-case hex of Base64 of DES-CBC-PKCS5(UTF-8 JSON), key per "
+                      "enterprise, IV 12345678 unless configured."),
+            "img": s("string", "Base64 JPEG attached to every video item.",
+                     contentEncoding="base64"),
+        }, ["qybm", "data"], desc="Hebei V1.1 outer body (河北省数据上传接口 V1.1). Unknown fields "
+                                  "are ignored in this dialect. Inner payloads: readings "
+                                  "{qybm, data: {rts: [{tnm, ts, val}]}}, events {qybm, data: "
+                                  "{events: [{ts, oname, avx, scd, threshold, content}]}}, "
+                                  "videos {ts, videoCode, alarmType, content}; ts is Beijing "
+                                  "time yyyy-MM-dd HH:mm:ss."),
+        "HebeiReply": obj({"code": s("integer", "200 success; 422 some items rejected (listed "
+                                     "in msg); otherwise the failure's HTTP-like status."),
+                           "msg": s("string"), "data": s("null")}, ["code", "msg", "data"]),
+        "MemEnvelope": obj({
+            "appid": s("string", minLength=1),
+            "data": s("string", "Hex of SM4-CBC-PKCS5(JSON payload); key and IV per appid. "
+                      "The plaintext is decoded by the appid's inner decoder: native (our v1 "
+                      "format) or hebei (the Hebei inner shape, unencrypted).", minLength=1),
+        }, ["appid", "data"], desc="MEM national envelope (应急管理部). Unknown outer fields are "
+                                   "ignored."),
+    }
+    for kind, _, _, en in kinds:
+        schemas["Ingest" + kind.capitalize()] = ingest_schema(kind)
+
+    def err_ref(name):
+        return {"$ref": "#/components/responses/" + name}
+
+    responses = {
+        "BadRequest": {"description": "Whole-batch error (bad_json, bad_envelope, unknown_field, "
+                       "bad_encoding, decrypt_failed, bad_idempotency_key, …).",
+                       "content": {"application/json": {"schema": ref("Error")}}},
+        "Unauthenticated": {"description": "Missing or wrong credential (unauthenticated).",
+                            "content": {"application/json": {"schema": ref("Error")}}},
+        "Conflict": {"description": "The Idempotency-Key is being processed by another request "
+                     "(idempotency_key_in_use).",
+                     "content": {"application/json": {"schema": ref("Error")}}},
+        "PayloadTooLarge": {"description": "Body above ingest_max_body, more than 10000 items "
+                            "(too_many_items) or an image too large (image_too_large).",
+                            "content": {"application/json": {"schema": ref("Error")}}},
+        "UnsupportedMediaType": {"description": "Content-Type other than application/json or "
+                                 "text/plain (unsupported_media_type).",
+                                 "content": {"application/json": {"schema": ref("Error")}}},
+        "Unprocessable": {"description": "The Idempotency-Key was used with a different body "
+                          "(idempotency_key_reused).",
+                          "content": {"application/json": {"schema": ref("Error")}}},
+        "ServiceUnavailable": {"description": "Queue full (overloaded) or database unreachable "
+                               "(db_unavailable); nothing stored. Retry after Retry-After with "
+                               "the same Idempotency-Key.",
+                               "headers": {"Retry-After": {"schema": s("integer", minimum=1),
+                                                           "description": "Seconds."}},
+                               "content": {"application/json": {"schema": ref("Error")}}},
+    }
+    idem = {"name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "1..255 characters (e.g. a UUID). A retry with the same key and "
+                           "body replays the stored answer (header Idempotent-Replayed: true).",
+            "schema": s("string", minLength=1, maxLength=255)}
+    replayed = {"Idempotent-Replayed": {"description": "true when this answer is a replay.",
+                                        "schema": enum(["true"])}}
+    paths = health_paths("ingest")
+    for kind, hebei, zh, en in kinds:
+        paths[f"/ingest/v1/{kind}"] = {"post": {
+            "tags": ["native"], "operationId": f"ingestNative{kind.capitalize()}",
+            "summary": f"{en} (our format v1)",
+            "description": f"{zh}上传（本系统格式 v1）。\n\nStrict JSON: unknown fields anywhere "
+                           "answer 400. Credential: the enterprise's API key in X-Api-Key.",
+            "security": [{"enterpriseApiKey": []}],
+            "parameters": [idem],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": ref("Ingest" + kind.capitalize())}}},
+            "responses": {
+                "200": {"description": "Processed; per-item rejects are listed.",
+                        "headers": replayed,
+                        "content": {"application/json": {"schema": ref("BatchResult")}}},
+                "400": err_ref("BadRequest"), "401": err_ref("Unauthenticated"),
+                "409": err_ref("Conflict"), "413": err_ref("PayloadTooLarge"),
+                "415": err_ref("UnsupportedMediaType"), "422": err_ref("Unprocessable"),
+                "503": err_ref("ServiceUnavailable")}}}
+        paths[f"/rabbitmqfcsb/api/{hebei}"] = {"post": {
+            "tags": ["hebei"], "operationId": f"ingestHebei{kind.capitalize()}",
+            "summary": f"{en} (Hebei V1.1 dialect)",
+            "description": f"{zh}上传（河北省接口 V1.1，DES 加密）。\n\nThe verdict travels in the "
+                           "body's code; the HTTP status stays 200 except 401, 413 and 503 "
+                           "(back off). The enterprise is found by qybm; its DES key decrypts "
+                           "data.",
+            "security": [],
+            "parameters": [idem],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": ref("HebeiEnvelope")}}},
+            "responses": {
+                "200": {"description": "Verdict in code (200 ok, 422 items rejected, 400 …).",
+                        "headers": replayed,
+                        "content": {"application/json": {"schema": ref("HebeiReply")}}},
+                "400": err_ref("BadRequest"),
+                "401": {"description": "No active DES key for this qybm.",
+                        "content": {"application/json": {"schema": ref("HebeiReply")}}},
+                "413": {"description": "Too large.",
+                        "content": {"application/json": {"schema": ref("HebeiReply")}}},
+                "415": err_ref("UnsupportedMediaType"),
+                "503": {"description": "Busy or database unreachable; retry after Retry-After.",
+                        "headers": {"Retry-After": {"schema": s("integer", minimum=1),
+                                                    "description": "Seconds."}},
+                        "content": {"application/json": {"schema": ref("HebeiReply")}}}}}}
+        paths[f"/mem/v1/{kind}"] = {"post": {
+            "tags": ["mem"], "operationId": f"ingestMem{kind.capitalize()}",
+            "summary": f"{en} (MEM national dialect)",
+            "description": f"{zh}上传（应急管理部格式，SM4 加密）。\n\nCredential: the appid's "
+                           "secret in the appsecret header.",
+            "security": [{"memAppSecret": []}],
+            "parameters": [idem],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": ref("MemEnvelope")}}},
+            "responses": {
+                "200": {"description": "Processed; per-item rejects are listed.",
+                        "headers": replayed,
+                        "content": {"application/json": {"schema": ref("BatchResult")}}},
+                "400": err_ref("BadRequest"), "401": err_ref("Unauthenticated"),
+                "409": err_ref("Conflict"), "413": err_ref("PayloadTooLarge"),
+                "415": err_ref("UnsupportedMediaType"), "422": err_ref("Unprocessable"),
+                "503": err_ref("ServiceUnavailable")}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dustwatch ingest API",
+            "version": "1",
+            "summary": "数据接入 — readings, alarm events and video alarms from enterprise "
+                       "gateways",
+            "description": (
+                "数据接入接口：本系统格式 v1、河北省 V1.1（DES）与应急管理部格式（SM4）。\n\n"
+                "The ingest listener (config key ingest_listen, separate from the REST API). "
+                "All endpoints take POST with one JSON body (Content-Type application/json or "
+                "text/plain); other methods answer 405 with Allow: POST and unknown paths 404. "
+                "Batches are written whole or not at all; per-item problems are reported per "
+                "item. Idempotency-Key makes retries safe."),
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-dustwatch"},
+        },
+        "servers": [{"url": "/", "description": "The ingest listener (config key "
+                                                "ingest_listen)."}],
+        "tags": [{"name": "health", "description": "Liveness and readiness (健康检查)."},
+                 {"name": "native", "description": "Our format v1 (本系统格式), strict."},
+                 {"name": "hebei", "description": "Hebei V1.1 dialect (河北省接口), DES."},
+                 {"name": "mem", "description": "MEM national dialect (应急管理部), SM4."}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                                     "description": "The enterprise's API key (dwk_…)."},
+                "memAppSecret": {"type": "apiKey", "in": "header", "name": "appsecret",
+                                 "description": "The secret issued per appid."},
+            },
+            "responses": responses,
+            "schemas": dict(schemas, Health=SCHEMAS["Health"], Ready=SCHEMAS["Ready"]),
+        },
+    }
+
+
+def render(doc):
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def outputs():
+    return {API_OUT: render(build_api()), INGEST_OUT: render(build_ingest())}
+
+
+def main(argv):
+    check = "--check" in argv
+    bad = 0
+    for path, text in outputs().items():
+        if check:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    same = f.read() == text
+            except OSError:
+                same = False
+            if not same:
+                print(f"{os.path.relpath(path, ROOT)} is stale: run python3 "
+                      "schema/openapi_build.py", file=sys.stderr)
+                bad = 1
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

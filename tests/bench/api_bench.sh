@@ -54,6 +54,8 @@
 #   DW_BENCH_POOL               DUSTWATCH_DB_POOL_SIZE of the server (default: its own, 4)
 #   DW_BENCH_COPY_JOBS=2        day partitions loaded in parallel
 #   DW_BENCH_EXPLAIN=1          capture the plans afterwards (0: skip)
+#   DW_BENCH_EXTRA_SQL=FILE     SQL run as the owner right after migrating, to try a schema
+#                               change (an index, a policy); the report then says so
 #   DW_BENCH_SRC=DIR            source tree to build (default: this checkout)
 #   DW_BENCH_BUILD=DIR          meson build dir (default: $DW_BENCH_SRC/build-bench)
 #   DW_BENCH_OUT=DIR            where results/plans are copied (default: a temp dir, printed)
@@ -147,6 +149,11 @@ sql() { "${PSQL[@]}" -At -F $'\t' "$@"; }
 
 log "migrating"
 "$BIN" migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
+
+if [ -n "${DW_BENCH_EXTRA_SQL:-}" ]; then
+    log "applying DW_BENCH_EXTRA_SQL=$DW_BENCH_EXTRA_SQL"
+    sql -f "$DW_BENCH_EXTRA_SQL" >/dev/null
+fi
 
 # ---- fixture: the city ---------------------------------------------------------------
 t_fix0=$(now)
@@ -434,6 +441,7 @@ target() { case "$1" in overview | archive) echo 20 ;; series) echo 50 ;; *) ech
 {
 say ""
 say "== dustwatch REST API benchmark (scale=$SCALE) =="
+[ -n "${DW_BENCH_EXTRA_SQL:-}" ] && say "!! schema modified by DW_BENCH_EXTRA_SQL=$DW_BENCH_EXTRA_SQL: not the checked-in schema"
 say "source $rev ($dirty modified tracked files)  build $BUILD (release)  cpus=$(nproc)"
 say "city: $E enterprises ($n_ent_d in district 310113), $npoints points, $nhist points with ${DAYS} d of 5-min readings = $nread readings (readings $readings_size, db $db_size)"
 say "fixture: $(printf '%.0f' "$(echo "$t_fix1 - $t_fix0" | bc -l)") s (COPY $(printf '%.0f' "$(echo "$t_copy1 - $t_copy0" | bc -l)") s)   caller: district_admin of 310113 (bearer token)"

@@ -204,8 +204,6 @@ static db_status resolve_tx(db_conn *c, void *arg)
         int touch = PQgetvalue(res, 0, 5)[0] == 't';
         PQclear(res);
         if (touch) {
-            const char *tp[1] = {PQgetvalue(res, 0, 0)};
-            (void)tp;
             char sid[24];
             snprintf(sid, sizeof sid, "%lld", (long long)x->out->session_id);
             const char *sp[1] = {sid};

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -150,15 +151,35 @@ static int queue(api_req *r, int status, struct MHD_Response *resp, const char *
 
 int api_reply_json(api_req *r, int status, json_t *body)
 {
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!s)
         return api_reply_error(r, API_E_INTERNAL, "could not serialise the response");
     size_t len = strlen(s);
+    if (status == 200 && strcmp(r->method, "GET") == 0) {
+        /* A content hash as ETag: the dashboard polls overviews and lists,
+         * and an unchanged answer then costs no transfer.  The work to build
+         * it is done either way; only the bytes are saved. */
+        unsigned char h[16];
+        crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
+        char etag[40] = "\"";
+        sodium_bin2hex(etag + 1, 33, h, sizeof h);
+        strcat(etag, "\"");
+        api_reply_add_header(r, "ETag", etag);
+        api_reply_add_header(r, "Cache-Control", "private, no-cache");
+        const char *inm = api_req_header(r, "If-None-Match");
+        if (inm && strcmp(inm, etag) == 0) {
+            free(s);
+            return queue(r, 304,
+                         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
+                         NULL);
+        }
+    } else {
+        api_reply_add_header(r, "Cache-Control", "no-store");
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!resp)
         free(s);
-    api_reply_add_header(r, "Cache-Control", "no-store");
     return queue(r, status, resp, "application/json; charset=utf-8");
 }
 

@@ -34,21 +34,24 @@ static const db_stmt statements[] = {
               "WHERE p.enterprise_id = $3::bigint AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
     {"pts_get",
      "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
+    /* readings are filtered by the point alone (its index); the scope check
+     * is one uncorrelated EXISTS, run once, not a join per reading */
     {"pts_series_raw",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
-     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM readings r JOIN enterprises e "
-     "ON e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= "
-     "$4::timestamptz "
-     "AND r.collected_at < $5::timestamptz AND " SCOPE_ENT("e")},
+     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM readings r WHERE r.point_id = "
+     "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz AND "
+     "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
+     "$3::bigint AND " SCOPE_ENT("e") ")"},
     {"pts_series_bucketed",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "
      "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
      "r.collected_at, timestamptz '2000-01-01') AS t, min(r.value) mn, max(r.value) mx, "
-     "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r JOIN enterprises e ON "
-     "e.id = r.enterprise_id WHERE r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz "
-     "AND r.collected_at < $5::timestamptz AND " SCOPE_ENT("e") " GROUP BY 1) b"},
+     "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r WHERE r.point_id = "
+     "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz AND "
+     "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
+     "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
     {"pts_visible",
      "SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "
      "AND " SCOPE_ENT("e")},

@@ -437,6 +437,16 @@ def test_csv_export_import_round_trip_and_refusal():
     assert tables_fingerprint(c.db) == before, "nothing half-imported"
 
 
+def test_etag_conditional_get():
+    c = SHARED
+    st, hdr, body = c.call("baoshan.staff", "GET", "/api/v1/regions")
+    assert st == 200 and hdr.get("etag", "").startswith('"'), hdr
+    st2, hdr2, body2 = c.call("baoshan.staff", "GET", "/api/v1/regions", headers={"If-None-Match": hdr["etag"]})
+    assert st2 == 304 and body2 in (b"", ""), (st2, body2)
+    st3, _, _ = c.call("baoshan.staff", "GET", "/api/v1/regions", headers={"If-None-Match": '"stale"'})
+    assert st3 == 200
+
+
 def test_series_and_points():
     c = SHARED
     import datetime as dt
@@ -512,6 +522,7 @@ if __name__ == "__main__":
             test_accounts_assignment_rules,
             test_csv_export_import_round_trip_and_refusal,
             test_series_and_points,
+            test_etag_conditional_get,
             test_live_events_are_scoped,
             test_every_tenant_table_has_forced_rls,
             test_login_lockout_and_generic_messages,

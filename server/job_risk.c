@@ -90,7 +90,8 @@ static const db_stmt statements[] = {
      "END AS off) per WHERE a.enterprise_id = e.id AND a.active AND a.created_at <= t.now) z) cl "
      "CROSS JOIN LATERAL (SELECT coalesce(count(*) FILTER (WHERE NOT coalesce(s.offline_active, "
      "false))::float8 / nullif(count(*), 0), 1) AS rate FROM points p LEFT JOIN "
-     "point_rule_state s ON s.point_id = p.id WHERE p.enterprise_id = e.id AND p.enabled AND "
+     "point_rule_state s ON s.point_id = p.id AND s.enterprise_id = e.id WHERE p.enterprise_id = "
+     "e.id AND p.enabled AND "
      "p.param_class = 'mandatory') onl WHERE e.id = $1::bigint"},
     /* Live state per dust-removal system for the precursor overrides; $2..$4 are the
      * engine's enum values for HIGH_HIGH, DIGITAL_FAULT and LOW_LOW. */
@@ -574,7 +575,17 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
 {
     /* the DELETE commits on its own (autocommit) before the recomputes read: anything
      * changed after it leaves a new request behind for the next tick */
-    return run_list(c, "rsk_take_requests", now_s, "change", n_done);
+    /* keep taking batches until the queue is empty: a burst of requests
+     * (an import, a model change) must not wait one worker tick per 500 */
+    *n_done = 0;
+    for (int round = 0; round < 10; round++) {
+        size_t n = 0;
+        db_status st = run_list(c, "rsk_take_requests", now_s, "change", &n);
+        *n_done += n;
+        if (st != DB_OK || n < 500)
+            return st;
+    }
+    return DB_OK;
 }
 
 db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)

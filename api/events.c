@@ -15,6 +15,7 @@
 #include "api_events.h"
 #include "api_handlers.h"
 
+#include "db.h"
 #include "rds.h"
 #include "srv_config.h"
 #include "srv_log.h"
@@ -62,6 +63,58 @@ static struct {
     int n_streams;
 } H = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_seq = 1, .hub_fd = -1};
 
+/* Publishers name the enterprise; the district and street that scope
+ * filtering needs are looked up here once per enterprise (regions of an
+ * enterprise almost never change; the cache is dropped every 10 minutes). */
+#define REGION_CACHE 4096
+static const db_stmt statements[] = {
+    {"ev_enterprise_region",
+     "SELECT district_id, coalesce(street_id, 0) FROM enterprises WHERE id = $1::bigint"},
+};
+static struct {
+    long long enterprise_id, district_id, street_id;
+} region_cache[REGION_CACHE];
+static time_t region_cache_born;
+static db_conn *hub_db;
+
+static void fill_region(long long eid, long long *district, long long *street)
+{
+    time_t now = time(NULL);
+    if (now - region_cache_born > 600) {
+        memset(region_cache, 0, sizeof region_cache);
+        region_cache_born = now;
+    }
+    size_t slot = (size_t)eid % REGION_CACHE;
+    if (region_cache[slot].enterprise_id == eid) {
+        *district = region_cache[slot].district_id;
+        *street = region_cache[slot].street_id;
+        return;
+    }
+    if (!hub_db) {
+        char err[256];
+        hub_db = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+        if (!hub_db)
+            return;
+    }
+    if (db_ensure(hub_db) != 0)
+        return;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", eid);
+    const char *p[1] = {id};
+    db_status st;
+    PGresult *r = db_exec(hub_db, "ev_enterprise_region", 1, p, &st);
+    if (!r)
+        return;
+    if (PQntuples(r) == 1) {
+        *district = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *street = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        region_cache[slot].enterprise_id = eid;
+        region_cache[slot].district_id = *district;
+        region_cache[slot].street_id = *street;
+    }
+    PQclear(r);
+}
+
 static long long json_id(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
@@ -94,15 +147,19 @@ static void publish_local(const char *payload)
         json_decref(j);
         return;
     }
+    long long eid = json_id(j, "enterprise_id"), district = json_id(j, "district_id"),
+              street = json_id(j, "street_id");
+    if (eid && !district)
+        fill_region(eid, &district, &street); /* outside the lock: may query */
     pthread_mutex_lock(&H.mu);
     event *e = &H.ring[H.next_seq % RING];
     free(e->json);
     e->seq = H.next_seq++;
     const char *type = json_string_value(json_object_get(j, "type"));
     snprintf(e->type, sizeof e->type, "%s", type ? type : "message");
-    e->enterprise_id = json_id(j, "enterprise_id");
-    e->district_id = json_id(j, "district_id");
-    e->street_id = json_id(j, "street_id");
+    e->enterprise_id = eid;
+    e->district_id = district;
+    e->street_id = street;
     e->json = strdup(payload);
     sse_conn *list;
     wake_all_locked(&list);
@@ -169,11 +226,15 @@ static void *hub_main(void *arg)
     return NULL;
 }
 
+/* Wakes every parked stream twice a second.  Streams with nothing to say
+ * park again at once (a keep-alive goes out every KEEPALIVE_S); the point is
+ * a bound on delivery: if a hub wake-up ever races a stream that is just
+ * parking, the event still goes out within half a second. */
 static void *ticker_main(void *arg)
 {
     (void)arg;
     while (H.running) {
-        for (int i = 0; i < KEEPALIVE_S * 10 && H.running; i++) {
+        for (int i = 0; i < 5 && H.running; i++) {
             struct timespec ts = {0, 100000000L};
             nanosleep(&ts, NULL);
         }
@@ -303,6 +364,7 @@ int api_events_stream(api_req *r)
 
 void api_events_start(void)
 {
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
     H.running = 1;
     if (pthread_create(&H.hub, NULL, hub_main, NULL) != 0 ||
         pthread_create(&H.ticker, NULL, ticker_main, NULL) != 0)
@@ -345,4 +407,6 @@ void api_events_stop(void)
         free(H.ring[i].json);
         H.ring[i].json = NULL;
     }
+    db_close(hub_db);
+    hub_db = NULL;
 }

@@ -473,7 +473,7 @@ def test_live_events_are_scoped():
     got = {}
 
     def reader(user):
-        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=4)
         conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens[user]})
         r = conn.getresponse()
         assert r.status == 200 and r.getheader("content-type").startswith("text/event-stream")
@@ -505,6 +505,44 @@ def test_live_events_are_scoped():
         assert "12345" not in got[u][0], (u, got[u][0][:300])
 
 
+def test_ingest_alarm_reaches_district_stream():
+    """The writer's alarm event names only the enterprise; the stream still
+    finds its district and street."""
+    c = SHARED
+    import datetime as dt
+    import http.client
+    import threading
+    got = {}
+
+    def reader(user):
+        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=4)
+        conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens[user]})
+        r = conn.getresponse()
+        buf, t0 = b"", time.time()
+        while time.time() - t0 < 4 and b'"action":"raise"' not in buf:
+            try:
+                chunk = r.fp.read1(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        got[user] = buf.decode()
+        conn.close()
+
+    ths = [threading.Thread(target=reader, args=(u,)) for u in ("luodian.staff", "jiading.admin")]
+    [x.start() for x in ths]
+    time.sleep(0.5)
+    code = c.a2["points"]["hopper_temp"][0]
+    st, _, b = c.srv.ingest("POST", "/ingest/v1/readings",
+                            {"readings": [{"point": code, "ts": dt.datetime.now(dt.timezone.utc).isoformat(), "value": 96}]},
+                            {"X-Api-Key": c.a2["api_key"]})
+    assert st == 200 and b["accepted"] == 1, b
+    [x.join() for x in ths]
+    assert '"type":"alarm"' in got["luodian.staff"] and code in got["luodian.staff"], got["luodian.staff"][:500]
+    assert code not in got["jiading.admin"], got["jiading.admin"][:500]
+
+
 SHARED = None
 
 if __name__ == "__main__":
@@ -524,6 +562,7 @@ if __name__ == "__main__":
             test_series_and_points,
             test_etag_conditional_get,
             test_live_events_are_scoped,
+            test_ingest_alarm_reaches_district_stream,
             test_every_tenant_table_has_forced_rls,
             test_login_lockout_and_generic_messages,
             test_idle_session_expires,

@@ -109,41 +109,6 @@ int api_point_get(api_req *r)
     return reply_or_404(r, &x, "point");
 }
 
-/* Accepts RFC 3339 or epoch milliseconds. */
-static int parse_time(const char *s, time_t *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    long long ms = strtoll(s, &end, 10);
-    if (*end == '\0') {
-        *out = (time_t)(ms / 1000);
-        return 0;
-    }
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return -1;
-    while (*rest == '.' || (*rest >= '0' && *rest <= '9'))
-        rest++;
-    long off = 0;
-    if (*rest == 'Z' || *rest == 'z') {
-        rest++;
-    } else if (*rest == '+' || *rest == '-') {
-        int hh, mm;
-        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -1;
-        off = (hh * 60 + mm) * 60 * (*rest == '+' ? 1 : -1);
-        rest += 6;
-    } else {
-        return -1;
-    }
-    if (*rest)
-        return -1;
-    *out = timegm(&tm) - off;
-    return 0;
-}
-
 int api_point_series(api_req *r)
 {
     char kind[16], id[24];
@@ -152,7 +117,7 @@ int api_point_series(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     time_t now = time(NULL), from = now - 86400, to = now + 60;
     const char *qf = api_req_query(r, "from"), *qt = api_req_query(r, "to");
-    if ((qf && parse_time(qf, &from) != 0) || (qt && parse_time(qt, &to) != 0))
+    if ((qf && api_parse_time(qf, &from) != 0) || (qt && api_parse_time(qt, &to) != 0))
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "from/to must be RFC 3339 with offset or epoch milliseconds");
     if (to <= from || to - from > 400L * 86400)

@@ -36,6 +36,10 @@ run_suites() {
 echo "== build (debugoptimized, -Werror)"
 [ -d build/meson-private ] || meson setup build -Dwerror=true >/dev/null
 ninja -C build
+if ! ninja -C build format-check >/dev/null 2>&1; then
+    echo "== FAILED: C sources are not clang-formatted (run: ninja -C build format)"
+    status=1
+fi
 run_suites build unit integration browser
 
 echo "== build (ASan + UBSan)"

@@ -40,8 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS 256
-#define RBUF (4 << 20)
+#define MAX_THREADS        256
+#define RBUF               (4 << 20)
 #define MAX_LAT_PER_THREAD 4000000
 
 static void die(const char *m)
@@ -98,11 +98,13 @@ static int run_copy(const char *path, long long first, long long last, long long
             struct tm tm;
             time_t tt = (time_t)t;
             gmtime_r(&tt, &tm);
-            double noise = (double)(mix((uint64_t)pid * 1000003ULL + (uint64_t)t) % 2001) / 1000.0 - 1.0;
+            double noise =
+                (double)(mix((uint64_t)pid * 1000003ULL + (uint64_t)t) % 2001) / 1000.0 - 1.0;
             double v = base + amp[k] * sin(2 * M_PI * (double)(t % 86400) / 86400.0) +
                        amp[k] * 0.2 * noise;
-            printf("%lld\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.3f\t0\t%lld\n", pid, tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, v, eid);
+            printf("%lld\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.3f\t0\t%lld\n", pid,
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   v, eid);
             rows++;
         }
     }

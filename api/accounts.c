@@ -76,15 +76,6 @@ typedef struct {
     int n;
 } ctx;
 
-static db_status json_tx(api_req *r, db_conn *c, void *arg)
-{
-    ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
-    return st;
-}
-
 int api_accounts_list(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
@@ -92,7 +83,7 @@ int api_accounts_list(api_req *r)
     char kind[16], id[24];
     api_scope_params(api_req_caller(r), kind, id);
     ctx x = {{kind, id}, NULL, "acc_list", 2};
-    db_status st = api_tx(r, json_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out ? x.out : json_array()));
@@ -280,7 +271,7 @@ int api_apikeys_list(api_req *r)
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "key_list", 3};
-    db_status st = api_tx(r, json_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!x.out)
@@ -392,7 +383,7 @@ int api_audit_list(api_req *r)
     snprintf(offset, sizeof offset, "%ld", off);
     const char *action = api_req_query(r, "action");
     ctx x = {{kind, id, action && *action ? action : NULL, limit, offset}, NULL, "audit_list", 5};
-    db_status st = api_tx(r, json_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     api_audit(r, "audit_read", "audit_log", "ok", "");

@@ -345,15 +345,6 @@ typedef struct {
     json_t *out;
 } q_ctx;
 
-static db_status q_tx(api_req *r, db_conn *c, void *arg)
-{
-    q_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
-    return st;
-}
-
 int api_alarms_list(api_req *r)
 {
     char kind[16], sid[24];
@@ -391,7 +382,7 @@ int api_alarms_list(api_req *r)
                16,
                "alm_api_list",
                NULL};
-    db_status st = api_tx(r, q_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, x.out ? x.out : json_object());
@@ -404,7 +395,7 @@ int api_alarm_get(api_req *r)
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such alarm");
     q_ctx x = {{kind, sid, api_req_param(r, "id")}, 3, "alm_api_get", NULL};
-    db_status st = api_tx(r, q_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!x.out)

@@ -664,3 +664,40 @@ long long api_parse_id(const char *s)
     }
     return v > 0 ? v : -1;
 }
+
+typedef struct {
+    const char *stmt;
+    int n;
+    const char *const *params;
+    json_t *out;
+} query_ctx;
+
+static db_status query_tx(api_req *r, db_conn *c, void *arg)
+{
+    query_ctx *x = arg;
+    (void)r;
+    db_status st;
+    x->out = api_db_json(c, x->stmt, x->n, x->params, &st);
+    return st;
+}
+
+db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
+                         json_t **out)
+{
+    query_ctx x = {stmt, n, params, NULL};
+    db_status st = api_tx(r, query_tx, &x);
+    *out = x.out;
+    return st;
+}
+
+int api_reply_query(api_req *r, const char *stmt, int n, const char *const *params,
+                    const char *what)
+{
+    json_t *out;
+    db_status st = api_query_json(r, stmt, n, params, &out);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, out);
+}

@@ -61,6 +61,15 @@ void api_audit(api_req *r, const char *action, const char *object, const char *r
  * DB_OK) or on failure (*st says why). */
 json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *params, db_status *st);
 
+/* One statement returning JSON text, run in the caller's scoped transaction:
+ * *out is a new reference, or NULL when there was no row. */
+db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
+                         json_t **out);
+/* The same, replying: 200 with the value, 404 "no such <what>" when there
+ * was no row, or the database error. */
+int api_reply_query(api_req *r, const char *stmt, int n, const char *const *params,
+                    const char *what);
+
 /* Parses a positive 63-bit id from a path parameter; -1 if malformed. */
 long long api_parse_id(const char *s);
 

@@ -181,23 +181,9 @@ typedef struct {
     json_t *out;
 } q_ctx;
 
-static db_status q_tx(api_req *r, db_conn *c, void *arg)
-{
-    q_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
-    return st;
-}
-
 static int run_q(api_req *r, q_ctx *x, const char *what)
 {
-    db_status st = api_tx(r, q_tx, x);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!x->out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, x->out);
+    return api_reply_query(r, x->stmt, x->n, x->p, what);
 }
 
 db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out)
@@ -315,7 +301,7 @@ static int area_write(api_req *r, int create)
         api_scope_params(api_req_caller(r), kind, sid);
         snprintf(aid, sizeof aid, "%lld", x.area_id);
         q_ctx g = {{kind, sid, aid}, 3, "cln_area_get", NULL};
-        st = api_tx(r, q_tx, &g);
+        st = api_query_json(r, g.stmt, g.n, g.p, &g.out);
         rc = st != DB_OK ? api_reply_db(r, st)
                          : api_reply_json(r, create ? 201 : 200, g.out ? g.out : json_object());
     }
@@ -497,7 +483,7 @@ int api_cleaning_checkin_create(api_req *r)
         api_scope_params(api_req_caller(r), kind, sid);
         snprintf(cid, sizeof cid, "%lld", x.id);
         q_ctx g = {{kind, sid, cid}, 3, "cln_checkin_get", NULL};
-        st = api_tx(r, q_tx, &g);
+        st = api_query_json(r, g.stmt, g.n, g.p, &g.out);
         rc = st != DB_OK ? api_reply_db(r, st)
                          : api_reply_json(r, 201, g.out ? g.out : json_object());
     }

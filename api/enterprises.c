@@ -250,15 +250,6 @@ typedef struct {
     json_t *out;
 } q_ctx;
 
-static db_status list_tx(api_req *r, db_conn *c, void *arg)
-{
-    q_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, "ent_list", 9, x->p, &st);
-    return st;
-}
-
 static const char *opt_query(api_req *r, const char *name)
 {
     const char *v = api_req_query(r, name);
@@ -278,19 +269,10 @@ int api_enterprises_list(api_req *r)
     q_ctx x = {{kind, id, opt_query(r, "district"), opt_query(r, "street"), opt_query(r, "status"),
                 opt_query(r, "q"), opt_query(r, "dust_kind"), limit, offset},
                NULL};
-    db_status st = api_tx(r, list_tx, &x);
+    db_status st = api_query_json(r, "ent_list", 9, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, x.out ? x.out : json_object());
-}
-
-static db_status get_tx(api_req *r, db_conn *c, void *arg)
-{
-    q_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, "ent_get", 3, x->p, &st);
-    return st;
 }
 
 int api_enterprise_get(api_req *r)
@@ -299,13 +281,8 @@ int api_enterprise_get(api_req *r)
     api_scope_params(api_req_caller(r), kind, id);
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    q_ctx x = {{kind, id, api_req_param(r, "id")}, NULL};
-    db_status st = api_tx(r, get_tx, &x);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!x.out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, x.out);
+    const char *p[3] = {kind, id, api_req_param(r, "id")};
+    return api_reply_query(r, "ent_get", 3, p, "enterprise");
 }
 
 /* ---- create & update ---------------------------------------------------- */

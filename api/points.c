@@ -65,25 +65,6 @@ typedef struct {
     int found;
 } ctx;
 
-static db_status run_json_tx(api_req *r, db_conn *c, void *arg)
-{
-    ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
-    return st;
-}
-
-static int reply_or_404(api_req *r, ctx *x, const char *what)
-{
-    db_status st = api_tx(r, run_json_tx, x);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!x->out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, x->out);
-}
-
 int api_points_by_enterprise(api_req *r)
 {
     char kind[16], id[24];
@@ -91,7 +72,7 @@ int api_points_by_enterprise(api_req *r)
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_by_enterprise", 3, 0};
-    db_status st = api_tx(r, run_json_tx, &x);
+    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!x.out)
@@ -106,7 +87,7 @@ int api_point_get(api_req *r)
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_get", 3, 0};
-    return reply_or_404(r, &x, "point");
+    return api_reply_query(r, x.stmt, x.n, x.p, "point");
 }
 
 int api_point_series(api_req *r)
@@ -149,7 +130,7 @@ int api_point_series(api_req *r)
     strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(b, sizeof b, "%ld", bucket);
     ctx vis = {{kind, id, api_req_param(r, "id")}, NULL, "pts_get", 3, 0};
-    db_status st = api_tx(r, run_json_tx, &vis);
+    db_status st = api_query_json(r, vis.stmt, vis.n, vis.p, &vis.out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!vis.out)
@@ -159,7 +140,7 @@ int api_point_series(api_req *r)
              bucket ? "pts_series_bucketed" : "pts_series_raw",
              bucket ? 6 : 5,
              0};
-    st = api_tx(r, run_json_tx, &x);
+    st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
     if (st != DB_OK) {
         json_decref(vis.out);
         return api_reply_db(r, st);

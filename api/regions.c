@@ -13,28 +13,16 @@ static const db_stmt statements[] = {
                                    "'[]'::json)::text FROM regions r WHERE " SCOPE_REGION("r")},
 };
 
-typedef struct {
-    json_t *out;
-} ctx;
-
-static db_status tree_tx(api_req *r, db_conn *c, void *arg)
+int api_regions_list(api_req *r)
 {
-    ctx *x = arg;
     char kind[16], id[24];
     api_scope_params(api_req_caller(r), kind, id);
     const char *p[2] = {kind, id};
-    db_status st;
-    x->out = api_db_json(c, "regions_tree", 2, p, &st);
-    return st;
-}
-
-int api_regions_list(api_req *r)
-{
-    ctx x = {0};
-    db_status st = api_tx(r, tree_tx, &x);
+    json_t *out;
+    db_status st = api_query_json(r, "regions_tree", 2, p, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out ? x.out : json_array()));
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", out ? out : json_array()));
 }
 
 void api_regions_init(void)

@@ -149,23 +149,9 @@ typedef struct {
     json_t *out;
 } q_ctx;
 
-static db_status q_tx(api_req *r, db_conn *c, void *arg)
-{
-    q_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->p, &st);
-    return st;
-}
-
 static int run_q(api_req *r, q_ctx *x, const char *what)
 {
-    db_status st = api_tx(r, q_tx, x);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!x->out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, x->out);
+    return api_reply_query(r, x->stmt, x->n, x->p, what);
 }
 
 int api_risk_current(api_req *r)

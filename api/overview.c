@@ -39,16 +39,31 @@ static const db_stmt statements[] = {
               "now())::text"},
 };
 
-int api_overview_get(api_req *r)
+typedef struct {
+    json_t *out;
+} ctx;
+
+static db_status overview_tx(api_req *r, db_conn *c, void *arg)
 {
+    ctx *x = arg;
     char kind[16], id[24];
     api_scope_params(api_req_caller(r), kind, id);
     const char *p[2] = {kind, id};
-    json_t *out;
-    db_status st = api_query_json(r, "overview", 2, p, &out);
+    db_status st;
+    x->out = api_db_json(c, "overview", 2, p, &st);
+    if (st != DB_OK || !x->out)
+        return st;
+    /* open / overdue alarms, warnings by colour, grades, cleaning compliance */
+    return api_risk_overview(c, kind, id, x->out);
+}
+
+int api_overview_get(api_req *r)
+{
+    ctx x = {0};
+    db_status st = api_tx(r, overview_tx, &x);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    return api_reply_json(r, 200, out ? out : json_object());
+    return api_reply_json(r, 200, x.out ? x.out : json_object());
 }
 
 void api_overview_init(void)

@@ -365,6 +365,7 @@ int api_apikey_revoke(api_req *r)
         api_audit(r, "api_key_revoke", obj, "denied", "not found in scope");
         return api_reply_error(r, API_E_NOT_FOUND, "no such key");
     }
+    api_auth_forget_all();
     api_audit(r, "api_key_revoke", obj, "ok", "");
     return api_reply_json(r, 200, json_pack("{s:b}", "revoked", 1));
 }

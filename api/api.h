@@ -47,6 +47,10 @@ typedef struct api_route {
 extern const api_route api_routes[];
 extern const size_t api_n_routes;
 
+/* Counts successful writes (any method but GET) through this process, so
+ * caches of derived answers can tell that they may be out of date. */
+unsigned long api_write_generation(void);
+
 /* Daemon lifecycle (api_server.c). */
 int api_start(struct db_pool *pool);
 void api_stop_accepting(void);
@@ -56,6 +60,8 @@ void api_stop(void);
 /* For handlers.  Strings returned are owned by the request. */
 uint64_t api_req_id(const api_req *r);
 const char *api_req_param(const api_req *r, const char *name);
+/* The matched route's pattern ("/api/v1/enterprises/{id}"), "" before routing. */
+const char *api_req_pattern(const api_req *r);
 const char *api_req_query(api_req *r, const char *name);
 const char *api_req_header(api_req *r, const char *name);
 const char *api_req_peer(const api_req *r);

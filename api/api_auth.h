@@ -80,5 +80,8 @@ int api_me(api_req *r);
 int api_password_change(api_req *r);
 
 void api_auth_init(void);
+/* Drops every cached session and key resolution: after anything that revokes
+ * one (logout, password change, key revocation, account changes). */
+void api_auth_forget_all(void);
 
 #endif

@@ -50,6 +50,12 @@ struct api_req {
 static struct MHD_Daemon *daemon_;
 static db_pool *pool;
 static atomic_int in_flight;
+static atomic_ulong write_generation;
+
+unsigned long api_write_generation(void)
+{
+    return atomic_load(&write_generation);
+}
 
 int api_in_flight(void)
 {
@@ -72,6 +78,11 @@ const char *api_req_param(const api_req *r, const char *name)
         if (strcmp(r->param_names[i], name) == 0)
             return r->param_values[i];
     return NULL;
+}
+
+const char *api_req_pattern(const api_req *r)
+{
+    return r->route ? r->route->pattern : "";
 }
 
 const char *api_req_query(api_req *r, const char *name)
@@ -474,6 +485,8 @@ static void dispatch(api_req *r)
                       (unsigned long long)r->id, r->route->pattern);
             api_reply_error(r, API_E_INTERNAL, "no reply");
         }
+        if (strcmp(r->method, "GET") != 0 && r->status < 400)
+            atomic_fetch_add(&write_generation, 1);
         return;
     }
     if (strcmp(r->method, "OPTIONS") == 0) {

@@ -53,9 +53,10 @@ static const db_stmt statements[] = {
      "'spark_detection', ds.has_spark_detection), 'points', (SELECT count(*) FROM points p WHERE "
      "p.system_id = ds.id)) ORDER BY ds.code) FROM dust_systems ds WHERE ds.enterprise_id = "
      "e.id), '[]'::json), 'points_total', (SELECT count(*) FROM points p WHERE p.enterprise_id = "
-     "e.id), 'points_online', (SELECT count(*) FROM points p JOIN point_latest l ON l.point_id = "
-     "p.id WHERE p.enterprise_id = e.id AND l.collected_at > now() - make_interval(secs => 3 * "
-     "p.expected_interval_s)))::text" ENT_FROM "WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
+     "e.id), 'points_online', (SELECT count(*) FROM point_latest l JOIN points p ON p.id = "
+     "l.point_id WHERE l.enterprise_id = e.id AND p.enterprise_id = e.id AND l.collected_at > "
+     "now() - make_interval(secs => 3 * p.expected_interval_s)))::text" ENT_FROM
+     "WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
     {"ent_district_for_create",
      "SELECT d.id FROM regions d WHERE d.level = 'district' AND (d.code = $3 OR ($3::text IS "
      "NULL AND d.id = $2::bigint)) AND (($1 = 'city') OR ($1 = 'district' AND d.id = "

@@ -2,6 +2,12 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "api_sql.h"
+#include "srv_config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 static const db_stmt statements[] = {
     {"overview",
@@ -57,13 +63,126 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
     return api_risk_overview(c, kind, id, x->out);
 }
 
+/* ---- one overview per scope ------------------------------------------------
+ * The overview is the same document for every account of a scope, and a
+ * district's costs tens of milliseconds of PostgreSQL (every point of every
+ * enterprise).  Bureaus keep it open on many screens; what changes second by
+ * second reaches them over the live event stream.  So a scope's answer is
+ * reused for overview_cache_ms, a write through this API process drops every
+ * answer at once, and while one thread recomputes an expired answer the
+ * others keep serving the previous one (never older than STALE_FACTOR x the
+ * reuse time) instead of all asking PostgreSQL the same question. */
+#define CACHE_SLOTS  64
+#define STALE_FACTOR 4
+
+typedef struct {
+    char key[48];
+    json_t *doc; /* owned by the cache; readers get deep copies */
+    int64_t made_ms;
+    unsigned long generation;
+    int refreshing;
+} cache_slot;
+
+static cache_slot cache[CACHE_SLOTS];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under cache_mu: the slot of key, or the least recently made one to reuse. */
+static cache_slot *slot_for(const char *key)
+{
+    cache_slot *victim = &cache[0];
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (strcmp(cache[i].key, key) == 0)
+            return &cache[i];
+        if (!cache[i].refreshing && cache[i].made_ms < victim->made_ms)
+            victim = &cache[i];
+    }
+    if (victim->refreshing)
+        return NULL;
+    json_decref(victim->doc);
+    memset(victim, 0, sizeof *victim);
+    snprintf(victim->key, sizeof victim->key, "%s", key);
+    return victim;
+}
+
+/* A copy of the cached document if it may be served (new reference), else
+ * NULL; *mine says whether this caller should compute and store it. */
+static json_t *cache_lookup(const char *key, int *mine)
+{
+    int64_t ttl = g_config.overview_cache_ms, now = mono_ms();
+    unsigned long gen = api_write_generation();
+    json_t *copy = NULL;
+    *mine = 0;
+    pthread_mutex_lock(&cache_mu);
+    cache_slot *s = slot_for(key);
+    if (s) {
+        int usable = s->doc && s->generation == gen;
+        if (usable && now - s->made_ms < ttl)
+            copy = json_deep_copy(s->doc);
+        else if (s->refreshing && usable && now - s->made_ms < ttl * STALE_FACTOR)
+            copy = json_deep_copy(s->doc);
+        else if (!s->refreshing)
+            *mine = s->refreshing = 1;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return copy;
+}
+
+/* Stores doc (borrowed; copied) computed by the caller that got *mine, or
+ * only releases the slot when doc is NULL. */
+static void cache_store(const char *key, json_t *doc, unsigned long gen, int64_t started_ms)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        cache_slot *s = &cache[i];
+        if (strcmp(s->key, key) != 0)
+            continue;
+        s->refreshing = 0;
+        if (doc) {
+            json_decref(s->doc);
+            s->doc = json_deep_copy(doc);
+            s->made_ms = started_ms;
+            s->generation = gen;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&cache_mu);
+}
+
 int api_overview_get(api_req *r)
 {
+    char kind[16], id[24], key[48];
+    api_scope_params(api_req_caller(r), kind, id);
+    snprintf(key, sizeof key, "%s:%s", kind, id);
+    int mine = 0;
+    if (g_config.overview_cache_ms > 0) {
+        json_t *hit = cache_lookup(key, &mine);
+        if (hit)
+            return api_reply_json(r, 200, hit);
+    }
+    /* the generation is read before the data, so a write that lands while
+     * computing leaves the stored answer already out of date */
+    unsigned long gen = api_write_generation();
+    int64_t started = mono_ms();
     ctx x = {0};
     db_status st = api_tx(r, overview_tx, &x);
-    if (st != DB_OK)
+    if (st != DB_OK) {
+        if (mine)
+            cache_store(key, NULL, 0, 0);
+        json_decref(x.out);
         return api_reply_db(r, st);
-    return api_reply_json(r, 200, x.out ? x.out : json_object());
+    }
+    if (!x.out)
+        x.out = json_object();
+    if (mine)
+        cache_store(key, x.out, gen, started);
+    return api_reply_json(r, 200, x.out);
 }
 
 void api_overview_init(void)

@@ -131,6 +131,20 @@ db_status db_set_scope(db_conn *c, const char *scope)
     return st;
 }
 
+db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id)
+{
+    if (!enterprise_id)
+        return db_set_scope(c, scope);
+    const char *p[2] = {scope, enterprise_id};
+    PGresult *r = PQexecParams(c->pg,
+                               "SELECT set_config('dw.scope', $1, true), "
+                               "set_config('dw.enterprise', $2, true)",
+                               2, NULL, p, NULL, NULL, 0);
+    db_status st = PQresultStatus(r) == PGRES_TUPLES_OK ? DB_OK : db_classify(c, r);
+    PQclear(r);
+    return st;
+}
+
 db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen)
 {
     db_conn *c = calloc(1, sizeof *c);

@@ -45,6 +45,10 @@ db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err
 /* Inside a transaction: the caller's scope for row-level security, e.g.
  * "district:12".  Reverts at COMMIT/ROLLBACK. */
 db_status db_set_scope(db_conn *c, const char *scope);
+/* The same, and the enterprise the transaction is about (dw.enterprise; NULL
+ * for none): row-level security then answers that enterprise's rows without
+ * working out every enterprise the scope covers (migration 0013). */
+db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id);
 void db_close(db_conn *c);
 
 /* Reconnects if the connection went bad; 0 when usable. */

@@ -317,6 +317,17 @@ int api_auth_resolve(api_req *r, api_caller *out)
     return 0;
 }
 
+/* Routes about one enterprise name it for row-level security's fast arm
+ * (migration 0013); the database still checks that the scope covers it. */
+static const char *focus_enterprise(api_req *r)
+{
+    static const char prefix[] = "/api/v1/enterprises/{id}";
+    if (strncmp(api_req_pattern(r), prefix, sizeof prefix - 1) != 0)
+        return NULL;
+    const char *id = api_req_param(r, "id");
+    return id && api_parse_id(id) >= 0 ? id : NULL;
+}
+
 typedef struct {
     api_req *r;
     api_tx_fn fn;
@@ -328,16 +339,7 @@ static db_status tx_trampoline(db_conn *c, void *arg)
     tx_ctx *x = arg;
     char scope[64];
     api_scope_string(api_req_caller(x->r), scope, sizeof scope);
-    /* routes about one enterprise name it for row-level security's fast arm;
-     * the database still checks that the scope covers it */
-    static const char prefix[] = "/api/v1/enterprises/{id}";
-    const char *focus = NULL;
-    if (strncmp(api_req_pattern(x->r), prefix, sizeof prefix - 1) == 0) {
-        focus = api_req_param(x->r, "id");
-        if (focus && api_parse_id(focus) < 0)
-            focus = NULL;
-    }
-    db_status st = db_set_scope_focus(c, scope, focus);
+    db_status st = db_set_scope_focus(c, scope, focus_enterprise(x->r));
     if (st != DB_OK)
         return st;
     return x->fn(x->r, c, x->arg);
@@ -750,28 +752,28 @@ long long api_parse_id(const char *s)
     return v > 0 ? v : -1;
 }
 
-typedef struct {
-    const char *stmt;
-    int n;
-    const char *const *params;
-    json_t *out;
-} query_ctx;
-
-static db_status query_tx(api_req *r, db_conn *c, void *arg)
-{
-    query_ctx *x = arg;
-    (void)r;
-    db_status st;
-    x->out = api_db_json(c, x->stmt, x->n, x->params, &st);
-    return st;
-}
-
 db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
                          json_t **out)
 {
-    query_ctx x = {stmt, n, params, NULL};
-    db_status st = api_tx(r, query_tx, &x);
-    *out = x.out;
+    *out = NULL;
+    db_conn *c = api_req_db(r);
+    if (!c)
+        return DB_HARD;
+    char scope[64];
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    PGresult *res = NULL;
+    db_status st = db_read_scoped(c, scope, focus_enterprise(r), stmt, n, params, &res);
+    if (st != DB_OK)
+        return st;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        json_error_t err;
+        *out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &err);
+        if (!*out) {
+            LOG_ERROR("statement returned invalid JSON", "stmt=%s", stmt);
+            st = DB_HARD;
+        }
+    }
+    PQclear(res);
     return st;
 }
 

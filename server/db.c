@@ -145,6 +145,78 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
     return st;
 }
 
+/* Why a pipeline: a read through BEGIN, set_config, the statement and
+ * COMMIT costs four round trips, and for the small look-ups of the API the
+ * wake-ups and system calls of those trips cost PostgreSQL more than the
+ * statement.  Statements sent before one Sync form one implicit transaction,
+ * so the transaction-local scope still holds for exactly this statement. */
+db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
+                         int nparams, const char *const *params, PGresult **out)
+{
+    *out = NULL;
+    if (db_ensure(c) != 0)
+        return DB_HARD;
+    if (c->tables_prepared < atomic_load(&n_stmt_tables)) {
+        char err[512];
+        if (prepare_all(c, err, sizeof err) != 0)
+            return DB_HARD;
+    }
+    if (!PQenterPipelineMode(c->pg))
+        return DB_HARD;
+    const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
+    int sent = PQsendQueryParams(c->pg,
+                                 "SELECT set_config('dw.scope', $1, true), "
+                                 "set_config('dw.enterprise', $2, true)",
+                                 2, NULL, sp, NULL, NULL, 0) &&
+               PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
+               PQpipelineSync(c->pg);
+    db_status st = sent ? DB_OK : DB_HARD;
+    /* results arrive as: set_config, NULL, the statement, NULL, the sync */
+    int query = 0, ends = 0;
+    while (sent) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            query++;
+            if (++ends > 2 || PQstatus(c->pg) == CONNECTION_BAD) {
+                st = DB_HARD;
+                break;
+            }
+            continue;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (es == PGRES_FATAL_ERROR && st == DB_OK) {
+            st = db_classify(c, r);
+            char q[600];
+            srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
+                    "stmt=%s detail=%s", query ? stmt : "set_scope",
+                    srv_log_q(q, sizeof q, PQresultErrorMessage(r)));
+        }
+        if (query == 1 && es == PGRES_TUPLES_OK && !*out) {
+            *out = r;
+            continue;
+        }
+        PQclear(r);
+    }
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
+        /* results left unread: the connection is of no further use */
+        PQfinish(c->pg);
+        c->pg = NULL;
+        c->prepared = 0;
+        st = DB_HARD;
+    }
+    if (st != DB_OK) {
+        PQclear(*out);
+        *out = NULL;
+    } else if (!*out) {
+        st = DB_HARD;
+    }
+    return st;
+}
+
 db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen)
 {
     db_conn *c = calloc(1, sizeof *c);

@@ -49,6 +49,11 @@ db_status db_set_scope(db_conn *c, const char *scope);
  * for none): row-level security then answers that enterprise's rows without
  * working out every enterprise the scope covers (migration 0013). */
 db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id);
+/* One read-only statement under a scope (and focus enterprise, may be NULL)
+ * in a single round trip: the scope and the statement are pipelined into one
+ * implicit transaction.  On DB_OK *out is the result (caller PQclear()s). */
+db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
+                         int nparams, const char *const *params, PGresult **out);
 void db_close(db_conn *c);
 
 /* Reconnects if the connection went bad; 0 when usable. */

@@ -278,6 +278,8 @@ static const field gateway_fields[] = {
 };
 
 #define MAX_FIELDS 24
+_Static_assert(sizeof point_fields / sizeof point_fields[0] <= MAX_FIELDS, "raise MAX_FIELDS");
+_Static_assert(sizeof system_fields / sizeof system_fields[0] <= MAX_FIELDS, "raise MAX_FIELDS");
 
 static int in_list(const char *list, const char *s)
 {

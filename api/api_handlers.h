@@ -34,6 +34,33 @@ int api_point_update(api_req *r);
 int api_point_series(api_req *r);
 void api_points_init(void);
 
+/* assets.c: dust-removal systems, cameras, gateways; creating and deleting
+ * points */
+int api_systems_list(api_req *r);
+int api_system_create(api_req *r);
+int api_system_get(api_req *r);
+int api_system_update(api_req *r);
+int api_system_delete(api_req *r);
+int api_point_create(api_req *r);
+int api_point_delete(api_req *r);
+int api_cameras_list(api_req *r);
+int api_camera_create(api_req *r);
+int api_camera_get(api_req *r);
+int api_camera_update(api_req *r);
+int api_camera_delete(api_req *r);
+int api_gateways_list(api_req *r);
+int api_gateway_create(api_req *r);
+int api_gateway_get(api_req *r);
+int api_gateway_update(api_req *r);
+int api_gateway_delete(api_req *r);
+void api_assets_init(void);
+
+/* credentials.c: ingest credentials */
+int api_ingest_credentials_list(api_req *r);
+int api_ingest_credential_create(api_req *r);
+int api_ingest_credential_revoke(api_req *r);
+void api_credentials_init(void);
+
 /* overview.c */
 int api_overview_get(api_req *r);
 void api_overview_init(void);

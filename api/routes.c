@@ -11,6 +11,7 @@
 #define MIB    (1024 * 1024)
 #define GOV    (API_CITY | API_DISTRICT | API_STREET)
 #define ADMINS (API_CITY | API_DISTRICT | API_ADMIN_ONLY)
+#define CDE    (API_CITY | API_DISTRICT | API_ENTERPRISE)
 
 const api_route api_routes[] = {
     {"GET", "/api/v1/version", api_version_get, API_PUBLIC, 0},
@@ -40,6 +41,39 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/points/{id}", api_point_get, API_ANY_USER, 0},
     {"PATCH", "/api/v1/points/{id}", api_point_update, API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/points/{id}/series", api_point_series, API_ANY_USER, 0},
+    /* monitoring assets (assets.c, credentials.c).  Systems and points feed
+     * the risk score: city and district write them, never the enterprise
+     * being scored (as the archive and the limits).  Cameras and gateways are
+     * the enterprise's own equipment: it maintains them too.  Ingest
+     * credentials are keys to the data feed: administrators only, and an
+     * enterprise manager may revoke a leaked one at once.  Street accounts
+     * read.  DELETE refuses (409 in_use) while stored data refers to the
+     * object; credentials are revoked, never deleted. */
+    {"GET", "/api/v1/enterprises/{id}/systems", api_systems_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/systems", api_system_create, API_CITY | API_DISTRICT,
+     16 * KIB},
+    {"GET", "/api/v1/systems/{id}", api_system_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/systems/{id}", api_system_update, API_CITY | API_DISTRICT, 16 * KIB},
+    {"DELETE", "/api/v1/systems/{id}", api_system_delete, API_CITY | API_DISTRICT, 0},
+    {"POST", "/api/v1/enterprises/{id}/points", api_point_create, API_CITY | API_DISTRICT,
+     16 * KIB},
+    {"DELETE", "/api/v1/points/{id}", api_point_delete, API_CITY | API_DISTRICT, 0},
+    {"GET", "/api/v1/enterprises/{id}/cameras", api_cameras_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/cameras", api_camera_create, CDE, 16 * KIB},
+    {"GET", "/api/v1/cameras/{id}", api_camera_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/cameras/{id}", api_camera_update, CDE, 16 * KIB},
+    {"DELETE", "/api/v1/cameras/{id}", api_camera_delete, CDE, 0},
+    {"GET", "/api/v1/enterprises/{id}/gateways", api_gateways_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/gateways", api_gateway_create, CDE, 16 * KIB},
+    {"GET", "/api/v1/gateways/{id}", api_gateway_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/gateways/{id}", api_gateway_update, CDE, 16 * KIB},
+    {"DELETE", "/api/v1/gateways/{id}", api_gateway_delete, CDE, 0},
+    {"GET", "/api/v1/enterprises/{id}/ingest-credentials", api_ingest_credentials_list,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/ingest-credentials", api_ingest_credential_create,
+     CDE | API_ADMIN_ONLY, 4 * KIB},
+    {"DELETE", "/api/v1/ingest-credentials/{id}", api_ingest_credential_revoke,
+     CDE | API_ADMIN_ONLY, 0},
     {"GET", "/api/v1/accounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
     {"POST", "/api/v1/accounts", api_account_create, ADMINS | API_ENTERPRISE, 8 * KIB},
     {"GET", "/api/v1/audit", api_audit_list, ADMINS, 0},
@@ -80,6 +114,8 @@ void api_handlers_init(void)
     api_regions_init();
     api_enterprises_init();
     api_points_init();
+    api_assets_init();
+    api_credentials_init();
     api_overview_init();
     api_accounts_init();
     api_alarms_init();

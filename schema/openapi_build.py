@@ -126,8 +126,9 @@ ERROR_RESPONSES = {
           "(forbidden); refused before any object lookup. 无权限。"),
     404: ("NotFound", "No such object in the caller's scope (not_found): objects of other "
           "tenants look missing too. 对象不存在或不在管辖范围内。"),
-    409: ("Conflict", "The object changed or already exists (conflict), or its state does not "
-          "allow the action (invalid_transition). 冲突或状态不允许此操作。"),
+    409: ("Conflict", "The object changed or already exists (conflict), its state does not "
+          "allow the action (invalid_transition), or stored data still refers to it (in_use). "
+          "冲突、状态不允许此操作或仍被引用。"),
     413: ("PayloadTooLarge", "The body exceeds the route's limit (body_too_large, see "
           "x-max-body). 请求体过大。"),
     415: ("UnsupportedMediaType", "Writes must send Content-Type: application/json (or "
@@ -282,6 +283,102 @@ AREA = obj(dict(id=ID, enterprise_id=ID, name=s("string"),
                 created_at=TS, last_checkin_at=N_TS),
            ["id", "enterprise_id", "name", "frequency", "active"], title="CleaningArea",
            desc="A cleaning area (清理区域) with its required frequency.")
+
+COLLECTOR_TYPES = ["bag", "cartridge", "cyclone", "settling", "wet_scrubber", "water_curtain",
+                   "other"]
+PROTECTION_KEYS = ["venting", "isolation", "suppression", "inerting", "airlock", "spark_detection"]
+SYSTEM_FIELDS = dict(
+    code=s("string", "System code (系统编号), unique in the enterprise: 1 to 32 of 0-9 A-Z a-z _ - "
+           "(422 otherwise).", minLength=1, maxLength=32),
+    name=s("string", "Name (系统名称).", minLength=1, maxLength=100),
+    workshop=s("string", "Workshop (所在车间).", maxLength=100),
+    wet=s("boolean", "Wet (湿式) or dry (干式) collection. Default false."),
+    collector_type=enum(COLLECTOR_TYPES, "Collector type (除尘器类型). Default bag."),
+    central=s("boolean", "Central collection (中央集尘) or one collector per station (工位独立). "
+              "Default true."),
+    airflow_m3h=nullable(s("integer", "Design airflow (风量), m³/h.", minimum=1,
+                           maximum=2147483647)),
+    positive_pressure=s("boolean", "Positive-pressure conveying (正压吹送). Default false."),
+    indoor=s("boolean", "Collector indoors (室内). Default false."),
+    protection=obj({k: s("boolean") for k in PROTECTION_KEYS}, strict=True,
+                   desc="Protection measures (泄爆, 隔爆, 抑爆, 惰化, 锁气卸灰, 火花探测); each "
+                        "named flag is set, the others keep their value (false on create)."),
+)
+SYSTEM = obj(dict(id=ID, enterprise_id=ID, code=s("string"), name=s("string"),
+                  workshop=s("string"), wet=s("boolean"), collector_type=enum(COLLECTOR_TYPES),
+                  central=s("boolean"), airflow_m3h=nullable(s("integer")),
+                  positive_pressure=s("boolean"), indoor=s("boolean"), protection=PROTECTION,
+                  points=COUNT, cameras=COUNT, created_at=TS),
+             ["id", "enterprise_id", "code", "name", "wet", "collector_type", "central",
+              "protection", "points", "cameras", "created_at"], title="DustSystem",
+             desc="A dust-removal system (除尘系统).")
+POINT_CREATE_FIELDS = dict(
+    code=s("string", "Point code (测点编码) the gateways send: 4 to 40 of 0-9 A-Z a-z _ -; "
+           "unique in the city (409). Cannot change later.", minLength=4, maxLength=40),
+    kind=s("string", "Indicator kind code from the catalogue (422 when unknown).", maxLength=41),
+    system_id=nullable(s("integer", "The dust-removal system, of the same enterprise (422 "
+                         "otherwise, also for another enterprise's system).", format="int64",
+                         minimum=1)),
+    name=s("string", maxLength=100), unit=s("string", "Default: the kind's unit.", maxLength=20),
+    range_min=N_NUM, range_max=N_NUM,
+    param_class=enum(["mandatory", "conditional", "optional"], "Default mandatory."),
+    limit_high=N_NUM, limit_high_high=N_NUM, limit_low=N_NUM, limit_low_low=N_NUM,
+    deadband=s("number", "Default 0."),
+    min_duration_s=s("integer", "Default 0.", minimum=0, maximum=2147483647),
+    rate_limit=N_NUM,
+    rate_window_s=s("integer", "Default 600.", minimum=1, maximum=2147483647),
+    expected_interval_s=s("integer", "Default 60.", minimum=1, maximum=86400),
+    enabled=s("boolean", "Default true."),
+)
+POINT_STORED = obj(dict(
+    id=ID, code=s("string"), enterprise_id=ID, system_id=N_ID, kind=s("string"),
+    name=s("string"), unit=s("string"), range_min=N_NUM, range_max=N_NUM,
+    param_class=s("string"), limit_high=N_NUM, limit_high_high=N_NUM, limit_low=N_NUM,
+    limit_low_low=N_NUM, deadband=s("number"), min_duration_s=s("integer"), rate_limit=N_NUM,
+    rate_window_s=s("integer"), expected_interval_s=s("integer"), enabled=s("boolean"),
+    created_at=TS), ["id", "code", "enterprise_id", "kind", "enabled"], title="PointStored",
+    desc="The stored row of a new point, in the field names of the create body; GET "
+         "/api/v1/points/{id} answers the Point view with limits and the latest value.")
+CAMERA_FIELDS = dict(
+    code=s("string", "Camera code (摄像头编码) as gateways send it in video alarms (camera / "
+           "videoCode); unique in the enterprise (409); cannot change later (400).",
+           minLength=1, maxLength=64),
+    name=s("string", minLength=1, maxLength=100),
+    system_id=nullable(s("integer", "The dust-removal system it watches, of the same "
+                         "enterprise (422 otherwise).", format="int64", minimum=1)),
+    location=s("string", "Workshop, position (安装位置).", maxLength=200),
+    stream_url=nullable(s("string", "Live stream: rtsp://, rtmp://, http:// or https:// (422 "
+                          "otherwise).", minLength=1, maxLength=500)),
+    enabled=s("boolean", "Default true; false retires a camera whose alarms must stay "
+              "attributable."),
+)
+CAMERA = obj(dict(id=ID, enterprise_id=ID, code=s("string"), name=s("string"),
+                  system_id=N_ID, location=s("string"), stream_url=N_STR,
+                  enabled=s("boolean"), created_at=TS, updated_at=TS,
+                  last_alarm_at=nullable(TS)),
+             ["id", "enterprise_id", "code", "name", "system_id", "enabled", "last_alarm_at"],
+             title="Camera", desc="A video camera (视频监控点) and its latest video alarm.")
+DIALECTS = ["native", "hebei", "mem"]
+GATEWAY_FIELDS = dict(
+    code=s("string", "Gateway code (网关编码, Hebei wgbm): 2 to 40 of 0-9 A-Z a-z _ -; unique in "
+           "the city (409).", minLength=2, maxLength=40),
+    name=s("string", maxLength=100),
+    dialect=enum(DIALECTS, "What it speaks. Default native."),
+)
+GATEWAY = obj(dict(id=ID, enterprise_id=ID, code=s("string"), name=s("string"),
+                   dialect=enum(DIALECTS), last_seen_at=N_TS, created_at=TS),
+              ["id", "enterprise_id", "code", "name", "dialect", "last_seen_at", "created_at"],
+              title="Gateway", desc="A data-collection gateway (数采网关).")
+CRED_KINDS = ["api_key", "hebei_des", "mem_sm4"]
+CREDENTIAL = obj(dict(
+    id=ID, enterprise_id=ID, kind=enum(CRED_KINDS), label=s("string"),
+    prefix=nullable(s("string", "api_key: the key's first 12 characters.")),
+    appid=nullable(s("string", "mem_sm4: the appid.")), created_at=TS, revoked_at=N_TS,
+    active=s("boolean", "Not revoked.")),
+    ["id", "enterprise_id", "kind", "label", "prefix", "appid", "created_at", "revoked_at",
+     "active"], title="IngestCredential",
+    desc="An ingest credential (接入凭证): never its secret.")
+DELETED = obj({"deleted": s("boolean", const=True), "id": ID}, ["deleted", "id"])
 
 SUMS = dict(required=COUNT, done=COUNT, missed=COUNT, late=COUNT,
             rate=nullable(s("number", "done / required, 4 decimals; null when nothing was "
@@ -557,6 +654,46 @@ SCHEMAS = {
     }, ["from", "to", "totals", "enterprises", "streets"],
         desc="Cleaning compliance (清理合规): complete periods in [from, to) after each area "
              "was created; late = done periods first recorded after the period ended."),
+    "DustSystem": SYSTEM,
+    "DustSystemList": items_of(ref("DustSystem")),
+    "DustSystemCreate": obj(SYSTEM_FIELDS, ["code", "name"], strict=True),
+    "DustSystemUpdate": obj(SYSTEM_FIELDS, strict=True, desc="At least one field."),
+    "PointCreate": obj(POINT_CREATE_FIELDS, ["code", "kind"], strict=True,
+                       desc="The names and rules of PointUpdate, plus identity. Types and whole "
+                            "seconds: 400; the limit order, ranges and catalogue: 422."),
+    "PointStored": POINT_STORED,
+    "Camera": CAMERA,
+    "CameraList": items_of(ref("Camera")),
+    "CameraCreate": obj(CAMERA_FIELDS, ["code", "name"], strict=True),
+    "CameraUpdate": obj({k: v for k, v in CAMERA_FIELDS.items() if k != "code"}, strict=True,
+                        desc="At least one field; code cannot change (400)."),
+    "Gateway": GATEWAY,
+    "GatewayList": items_of(ref("Gateway")),
+    "GatewayCreate": obj(GATEWAY_FIELDS, ["code"], strict=True),
+    "GatewayUpdate": obj(GATEWAY_FIELDS, strict=True, desc="At least one field."),
+    "Deleted": DELETED,
+    "IngestCredential": CREDENTIAL,
+    "IngestCredentialList": items_of(ref("IngestCredential")),
+    "IngestCredentialCreate": obj({
+        "kind": enum(CRED_KINDS, "api_key: X-Api-Key for /ingest/v1; hebei_des: the Hebei V1.1 "
+                     "DES key (one active per enterprise, 409); mem_sm4: MEM appid, appsecret "
+                     "and SM4 key/IV."),
+        "label": s("string", "What the credential is for, e.g. the gateway.", maxLength=100),
+        "appid": s("string", "mem_sm4 only: a given appid (1 to 64 of A-Z a-z 0-9 . _ -; 409 "
+                   "when taken); default: generated.", maxLength=64),
+    }, ["kind"], strict=True),
+    "IngestCredentialIssued": {"allOf": [ref("IngestCredential"), obj({
+        "secret": obj({
+            "api_key": s("string", "api_key: dwk_… (47 characters)."),
+            "header": s("string", "api_key: the header to send it in (X-Api-Key)."),
+            "des_key": s("string", "hebei_des: 8 letters and digits."),
+            "des_iv": s("string", "hebei_des: the deployment's DES-CBC IV."),
+            "appid": s("string"), "appsecret": s("string", "mem_sm4: the appsecret header."),
+            "sm4_key": s("string", "mem_sm4: 32 hex digits."),
+            "sm4_iv": s("string", "mem_sm4: 32 hex digits."),
+        }, desc="Shown only in this answer: the server keeps hashes (api_key, appsecret) or the "
+                "cipher keys it decrypts with, and never answers them again."),
+    }, ["secret"])]},
     "LiveEvent": obj({
         "type": s("string", "Also the SSE event name, e.g. alarm, warning."),
         "action": s("string"), "id": ID, "enterprise_id": ID, "district_id": ID,
@@ -795,6 +932,104 @@ ROUTES = [
                  {"name": "bucket", "in": "query", "description": "Bucket seconds; 0: raw.",
                   "schema": s("integer", minimum=0, maximum=604800)}],
          resp=ok(ref("Series")), err=[400]),
+    # --- monitoring assets (api/assets.c, api/credentials.c)
+    dict(m="GET", p="/api/v1/enterprises/{id}/systems", tag="assets", op="listDustSystems",
+         roles=ANY, zh="除尘系统列表", en="An enterprise's dust-removal systems",
+         desc="Ordered by code, with the number of points and cameras of each.",
+         resp=ok(ref("DustSystemList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/systems", tag="assets", op="createDustSystem",
+         roles=CD, max_body=16 * KIB, zh="新建除尘系统", en="Add a dust-removal system",
+         desc="Systems feed the risk score, so the city and the district write them, not the "
+              "enterprise. 409 when the enterprise has the code; 422 when the table refuses a "
+              "value. Audited; asks the worker to score the enterprise again.",
+         body=json_body(ref("DustSystemCreate")),
+         resp=ok(ref("DustSystem"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/systems/{id}", tag="assets", op="getDustSystem", roles=ANY,
+         zh="除尘系统详情", en="One dust-removal system", resp=ok(ref("DustSystem"))),
+    dict(m="PATCH", p="/api/v1/systems/{id}", tag="assets", op="updateDustSystem", roles=CD,
+         max_body=16 * KIB, zh="修改除尘系统", en="Change a dust-removal system",
+         desc="Named fields change, others stay; null clears airflow_m3h. Audited with the row "
+              "before.",
+         body=json_body(ref("DustSystemUpdate")),
+         resp=ok(ref("DustSystem")), err=[400, 409, 422]),
+    dict(m="DELETE", p="/api/v1/systems/{id}", tag="assets", op="deleteDustSystem", roles=CD,
+         zh="删除除尘系统", en="Delete a dust-removal system",
+         desc="409 in_use while points belong to it or cameras watch it. Audited with the "
+              "deleted row.",
+         resp=ok(ref("Deleted")), err=[409]),
+    dict(m="POST", p="/api/v1/enterprises/{id}/points", tag="points", op="createPoint", roles=CD,
+         max_body=16 * KIB, zh="新建监测点", en="Add a monitoring point",
+         desc="With its limits, checked like PATCH /api/v1/points/{id}. 409 when the code "
+              "exists anywhere in the city (gateways send codes, not ids); 422 for an unknown "
+              "kind, a system of no or another enterprise, or limits out of order. Audited.",
+         body=json_body(ref("PointCreate")),
+         resp=ok(ref("PointStored"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="DELETE", p="/api/v1/points/{id}", tag="points", op="deletePoint", roles=CD,
+         zh="删除监测点", en="Delete a monitoring point",
+         desc="Only a point without stored data (readings, a latest value, gateway events, "
+              "alarms) is removed; otherwise 409 in_use: disable it with PATCH "
+              "/api/v1/points/{id} {\"enabled\": false} instead (ingest then refuses its "
+              "readings, the alarm rules skip it, and its history stays). Audited with the "
+              "deleted row.",
+         resp=ok(ref("Deleted")), err=[409]),
+    dict(m="GET", p="/api/v1/enterprises/{id}/cameras", tag="assets", op="listCameras",
+         roles=ANY, zh="视频监控点列表", en="An enterprise's cameras",
+         resp=ok(ref("CameraList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/cameras", tag="assets", op="createCamera",
+         roles=CDE, max_body=16 * KIB, zh="新建视频监控点", en="Add a camera",
+         desc="The enterprise maintains its own cameras; so do the district and the city. "
+              "Audited.",
+         body=json_body(ref("CameraCreate")),
+         resp=ok(ref("Camera"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/cameras/{id}", tag="assets", op="getCamera", roles=ANY,
+         zh="视频监控点详情", en="One camera", resp=ok(ref("Camera"))),
+    dict(m="PATCH", p="/api/v1/cameras/{id}", tag="assets", op="updateCamera", roles=CDE,
+         max_body=16 * KIB, zh="修改视频监控点", en="Change a camera",
+         body=json_body(ref("CameraUpdate")),
+         resp=ok(ref("Camera")), err=[400, 422]),
+    dict(m="DELETE", p="/api/v1/cameras/{id}", tag="assets", op="deleteCamera", roles=CDE,
+         zh="删除视频监控点", en="Delete a camera",
+         desc="409 in_use while video alarms name it: set enabled false instead.",
+         resp=ok(ref("Deleted")), err=[409]),
+    dict(m="GET", p="/api/v1/enterprises/{id}/gateways", tag="assets", op="listGateways",
+         roles=ANY, zh="数采网关列表", en="An enterprise's gateways",
+         resp=ok(ref("GatewayList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/gateways", tag="assets", op="createGateway",
+         roles=CDE, max_body=16 * KIB, zh="新建数采网关", en="Register a gateway",
+         desc="The enterprise maintains its own gateways; so do the district and the city. "
+              "Audited.",
+         body=json_body(ref("GatewayCreate")),
+         resp=ok(ref("Gateway"), "Created.", 201), err=[400, 409, 422]),
+    dict(m="GET", p="/api/v1/gateways/{id}", tag="assets", op="getGateway", roles=ANY,
+         zh="数采网关详情", en="One gateway", resp=ok(ref("Gateway"))),
+    dict(m="PATCH", p="/api/v1/gateways/{id}", tag="assets", op="updateGateway", roles=CDE,
+         max_body=16 * KIB, zh="修改数采网关", en="Change a gateway",
+         body=json_body(ref("GatewayUpdate")),
+         resp=ok(ref("Gateway")), err=[400, 409, 422]),
+    dict(m="DELETE", p="/api/v1/gateways/{id}", tag="assets", op="deleteGateway", roles=CDE,
+         zh="删除数采网关", en="Delete a gateway",
+         desc="No stored data refers to a gateway; the audit record keeps the deleted row.",
+         resp=ok(ref("Deleted"))),
+    dict(m="GET", p="/api/v1/enterprises/{id}/ingest-credentials", tag="ingest-credentials",
+         op="listIngestCredentials", roles=ANY, zh="接入凭证列表",
+         en="An enterprise's ingest credentials",
+         desc="Kind, label, key prefix or appid and dates; never a secret.",
+         resp=ok(ref("IngestCredentialList"))),
+    dict(m="POST", p="/api/v1/enterprises/{id}/ingest-credentials", tag="ingest-credentials",
+         op="createIngestCredential", roles=CDE, admin_only=True, max_body=4 * KIB,
+         zh="签发接入凭证", en="Issue an ingest credential",
+         desc="Generated server-side from libsodium's random source and answered once, in this "
+              "response. 409 for a second active hebei_des key or a taken appid. Audited "
+              "without the secret.",
+         body=json_body(ref("IngestCredentialCreate")),
+         resp=ok(ref("IngestCredentialIssued"), "Issued.", 201), err=[400, 409]),
+    dict(m="DELETE", p="/api/v1/ingest-credentials/{id}", tag="ingest-credentials",
+         op="revokeIngestCredential", roles=CDE, admin_only=True, zh="吊销接入凭证",
+         en="Revoke an ingest credential",
+         desc="The ingest listener looks credentials up per request, so the next request with "
+              "it is refused (401). The row stays, revoked; 409 invalid_transition when it "
+              "already was. Answers the revoked credential.",
+         resp=ok(ref("IngestCredential")), err=[409]),
     # --- accounts, audit
     dict(m="GET", p="/api/v1/accounts", tag="accounts", op="listAccounts",
          roles=["city", "district", "enterprise"], admin_only=True,
@@ -969,6 +1204,10 @@ TAGS = [
     ("enterprises", "Enterprise archive (企业档案, 一企一档) and the survey table CSV."),
     ("points", "Monitoring points (监测点), limits and time series."),
     ("api-keys", "Enterprise REST/ingest API keys (API 密钥)."),
+    ("assets", "Dust-removal systems, cameras and gateways of an enterprise (除尘系统, 视频监控点, "
+               "数采网关)."),
+    ("ingest-credentials", "Credentials gateways push data with (接入凭证): API keys, Hebei DES "
+                           "keys, MEM SM4 keys."),
     ("accounts", "Account allocation (账号分配)."),
     ("audit", "Audit trail (审计日志)."),
     ("alarms", "Point alarms (报警) and their handling."),

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -288,9 +289,21 @@ db_status db_classify(db_conn *c, const PGresult *res)
     return DB_HARD;
 }
 
-static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                             const int *lengths, const int *formats, db_status *st)
+static void fill_diag(const PGresult *r, db_diag *diag)
 {
+    const char *f[3] = {r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL,
+                        r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL,
+                        r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL};
+    snprintf(diag->sqlstate, sizeof diag->sqlstate, "%s", f[0] ? f[0] : "");
+    snprintf(diag->constraint, sizeof diag->constraint, "%s", f[1] ? f[1] : "");
+    snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
+}
+
+static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                             const int *lengths, const int *formats, db_status *st, db_diag *diag)
+{
+    if (diag)
+        memset(diag, 0, sizeof *diag);
     if (!c->pg) {
         *st = DB_HARD;
         return NULL;
@@ -310,6 +323,8 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         return r;
     }
     *st = db_classify(c, r);
+    if (diag)
+        fill_diag(r, diag);
     char q[600];
     srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
             stmt, srv_log_q(q, sizeof q, r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg)));
@@ -320,13 +335,19 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
 PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
                   db_status *st)
 {
-    return exec_common(c, stmt, nparams, params, NULL, NULL, st);
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, NULL);
+}
+
+PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       db_status *st, db_diag *diag)
+{
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, diag);
 }
 
 PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
                       const int *lengths, const int *formats, db_status *st)
 {
-    return exec_common(c, stmt, nparams, params, lengths, formats, st);
+    return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL);
 }
 
 db_status db_command_literal(db_conn *c, const char *sql)

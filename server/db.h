@@ -64,6 +64,16 @@ PGconn *db_pg(db_conn *c);
  * returns NULL and *st says what kind; the error is logged once here. */
 PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
                   db_status *st);
+/* What PostgreSQL said about a failed statement, for callers that answer
+ * differently per constraint (a taken code is 409, a broken check 422). */
+typedef struct db_diag {
+    char sqlstate[6];
+    char constraint[64];
+    char message[256];
+} db_diag;
+/* As db_exec; on failure also fills *diag (zeroed first, always). */
+PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       db_status *st, db_diag *diag);
 /* For statements with binary or length-carrying params (bytea). */
 PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
                       const int *lengths, const int *formats, db_status *st);

@@ -1,5 +1,6 @@
 #include "srv_admin.h"
 
+#include "ing_cred.h"
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_password.h"
@@ -18,9 +19,6 @@
 /* the audit trail's name for everything done from this command line */
 #define AUDIT_USER             "admin-cli"
 #define GENERATED_PASSWORD_LEN 20
-#define API_KEY_RANDOM_BYTES   32
-#define API_KEY_PREFIX_LEN     12
-#define LABEL_MAX              100
 #define DISPLAY_NAME_MAX       200
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -208,20 +206,6 @@ static int valid_username(const char *u)
     return 1;
 }
 
-static int valid_appid(const char *s)
-{
-    size_t l = strlen(s);
-    if (l < 1 || l > 64)
-        return 0;
-    for (size_t i = 0; i < l; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 static int known_role(const char *role)
 {
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
@@ -233,21 +217,6 @@ static int known_role(const char *role)
 static int is_enterprise_role(const char *role)
 {
     return strncmp(role, "enterprise_", 11) == 0;
-}
-
-static void to_hex(const unsigned char *bin, size_t n, char *out, size_t outlen)
-{
-    sodium_bin2hex(out, outlen, bin, n);
-}
-
-/* "\x<hex>": a bytea parameter in text format */
-static void bytea_param(const unsigned char *bin, size_t n, char *out, size_t outlen)
-{
-    if (outlen < 3 + 2 * n)
-        return;
-    out[0] = '\\';
-    out[1] = 'x';
-    sodium_bin2hex(out + 2, outlen - 2, bin, n);
 }
 
 /* The new password: from stdin (a terminal is asked twice without echo),
@@ -549,81 +518,13 @@ static int check_reset_password(const admin_args *a)
 
 /* ---- create-credential ------------------------------------------------- */
 
-typedef struct new_credential {
-    /* shown once */
-    char api_key[4 + sodium_base64_ENCODED_LEN(API_KEY_RANDOM_BYTES,
-                                               sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    char des_key[9];
-    char appid[65];
-    char appsecret[sodium_base64_ENCODED_LEN(API_KEY_RANDOM_BYTES,
-                                             sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    unsigned char sm4_key[16], sm4_iv[16];
-    /* stored */
-    char key_prefix[API_KEY_PREFIX_LEN + 1];
-    char key_hash[3 + 2 * crypto_hash_sha256_BYTES];
-    char des_bytea[3 + 2 * 8];
-    char appsecret_hash[3 + 2 * crypto_hash_sha256_BYTES];
-    char sm4_key_bytea[3 + 2 * 16], sm4_iv_bytea[3 + 2 * 16];
-} new_credential;
-
-static void sha256_bytea(const char *s, char *out, size_t outlen)
-{
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
-    bytea_param(h, sizeof h, out, outlen);
-}
-
-static void random_urlsafe(char *out, size_t outlen)
-{
-    unsigned char raw[API_KEY_RANDOM_BYTES];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(out, outlen, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    sodium_memzero(raw, sizeof raw);
-}
-
-static void make_credential(const char *kind, const char *appid, new_credential *c)
-{
-    memset(c, 0, sizeof *c);
-    if (strcmp(kind, "api_key") == 0) {
-        char body[sizeof c->appsecret];
-        random_urlsafe(body, sizeof body);
-        snprintf(c->api_key, sizeof c->api_key, "dwk_%s", body);
-        sodium_memzero(body, sizeof body);
-        snprintf(c->key_prefix, sizeof c->key_prefix, "%.*s", API_KEY_PREFIX_LEN, c->api_key);
-        sha256_bytea(c->api_key, c->key_hash, sizeof c->key_hash);
-    } else if (strcmp(kind, "hebei_des") == 0) {
-        /* letters and digits only: gateway vendors type this key into web
-         * forms and INI files, where quotes and backslashes go wrong */
-        static const char alphabet[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        for (int i = 0; i < 8; i++)
-            c->des_key[i] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
-        c->des_key[8] = '\0';
-        bytea_param((const unsigned char *)c->des_key, 8, c->des_bytea, sizeof c->des_bytea);
-    } else {
-        if (appid) {
-            snprintf(c->appid, sizeof c->appid, "%s", appid);
-        } else {
-            unsigned char raw[8];
-            char hex[17];
-            randombytes_buf(raw, sizeof raw);
-            to_hex(raw, sizeof raw, hex, sizeof hex);
-            snprintf(c->appid, sizeof c->appid, "dw%s", hex);
-        }
-        random_urlsafe(c->appsecret, sizeof c->appsecret);
-        sha256_bytea(c->appsecret, c->appsecret_hash, sizeof c->appsecret_hash);
-        randombytes_buf(c->sm4_key, sizeof c->sm4_key);
-        randombytes_buf(c->sm4_iv, sizeof c->sm4_iv);
-        bytea_param(c->sm4_key, 16, c->sm4_key_bytea, sizeof c->sm4_key_bytea);
-        bytea_param(c->sm4_iv, 16, c->sm4_iv_bytea, sizeof c->sm4_iv_bytea);
-    }
-}
-
 static int cmd_create_credential(PGconn *pg, const admin_args *a)
 {
-    new_credential c;
-    make_credential(a->kind, a->appid, &c);
-    int is_api = strcmp(a->kind, "api_key") == 0, is_des = strcmp(a->kind, "hebei_des") == 0;
+    ing_cred_kind kind;
+    ing_cred c;
+    if (ing_cred_kind_parse(a->kind, &kind) != 0 || ing_cred_generate(kind, a->appid, &c) != 0)
+        return EXIT_USAGE; /* check_create_credential refused these already */
+    int is_api = kind == ING_CRED_API_KEY, is_des = kind == ING_CRED_HEBEI_DES;
     char object[128], detail[256];
     snprintf(object, sizeof object, "enterprise:%s", a->enterprise);
     if (is_api)
@@ -641,16 +542,8 @@ static int cmd_create_credential(PGconn *pg, const admin_args *a)
         rollback(pg);
         goto out;
     }
-    const char *p[10] = {eid,
-                         a->kind,
-                         a->label ? a->label : "",
-                         is_api ? c.key_prefix : NULL,
-                         is_api ? c.key_hash : NULL,
-                         is_des ? c.des_bytea : NULL,
-                         !is_api && !is_des ? c.appid : NULL,
-                         !is_api && !is_des ? c.appsecret_hash : NULL,
-                         !is_api && !is_des ? c.sm4_key_bytea : NULL,
-                         !is_api && !is_des ? c.sm4_iv_bytea : NULL};
+    const char *p[10] = {eid, a->kind, a->label ? a->label : ""};
+    ing_cred_columns(&c, p + 3);
     PGresult *r = run(pg,
                       "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, "
                       "key_hash, des_key, appid, appsecret_hash, sm4_key, sm4_iv) VALUES "
@@ -698,17 +591,14 @@ static int cmd_create_credential(PGconn *pg, const admin_args *a)
         fprintf(stderr, "dustwatch admin: give the DES key to the enterprise's gateway; the IV "
                         "is the deployment's ingest_hebei_iv\n");
     } else {
-        char kh[33], ih[33];
-        to_hex(c.sm4_key, 16, kh, sizeof kh);
-        to_hex(c.sm4_iv, 16, ih, sizeof ih);
-        printf("appid: %s\nappsecret: %s\nsm4_key: %s\nsm4_iv: %s\n", c.appid, c.appsecret, kh, ih);
-        sodium_memzero(kh, sizeof kh);
+        printf("appid: %s\nappsecret: %s\nsm4_key: %s\nsm4_iv: %s\n", c.appid, c.appsecret,
+               c.sm4_key_hex, c.sm4_iv_hex);
         fprintf(stderr, "dustwatch admin: the appsecret is shown only this once; the database "
                         "keeps its SHA-256\n");
     }
     rc = EXIT_OK;
 out:
-    sodium_memzero(&c, sizeof c);
+    ing_cred_wipe(&c);
     return rc;
 }
 
@@ -730,15 +620,15 @@ static int check_create_credential(const admin_args *a)
         fprintf(stderr, "dustwatch admin: --appid only goes with --kind mem_sm4\n");
         return -1;
     }
-    if (a->appid && !valid_appid(a->appid)) {
+    if (a->appid && !ing_cred_appid_valid(a->appid)) {
         fprintf(stderr,
                 "dustwatch admin: bad appid \"%s\": 1 to 64 characters of A-Z, a-z, "
                 "0-9, '.', '_', '-'\n",
                 a->appid);
         return -1;
     }
-    if (a->label && strlen(a->label) > LABEL_MAX) {
-        fprintf(stderr, "dustwatch admin: --label is longer than %d bytes\n", LABEL_MAX);
+    if (a->label && strlen(a->label) > ING_CRED_LABEL_MAX) {
+        fprintf(stderr, "dustwatch admin: --label is longer than %d bytes\n", ING_CRED_LABEL_MAX);
         return -1;
     }
     return 0;

@@ -144,6 +144,14 @@ OBJECT_ROUTES = {
     "/api/v1/cleaning-areas/{id}": "cleaning_area",
     "/api/v1/cleaning-areas/{id}/checkins": "cleaning_area",
     "/api/v1/checkins/{id}/photo": "checkin",
+    "/api/v1/enterprises/{id}/systems": "enterprise",
+    "/api/v1/systems/{id}": "system",
+    "/api/v1/enterprises/{id}/cameras": "enterprise",
+    "/api/v1/cameras/{id}": "camera",
+    "/api/v1/enterprises/{id}/gateways": "enterprise",
+    "/api/v1/gateways/{id}": "gateway",
+    "/api/v1/enterprises/{id}/ingest-credentials": "enterprise",
+    "/api/v1/ingest-credentials/{id}": "ingest_credential",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -161,6 +169,14 @@ BODIES = {
     ("POST", "/api/v1/enterprises/{id}/cleaning-areas"): {"name": "probe area", "frequency": "daily"},
     ("PATCH", "/api/v1/cleaning-areas/{id}"): {"active": False},
     ("POST", "/api/v1/cleaning-areas/{id}/checkins"): {"person": "probe", "method": "vacuum"},
+    ("POST", "/api/v1/enterprises/{id}/systems"): {"code": "PROBE", "name": "probe"},
+    ("PATCH", "/api/v1/systems/{id}"): {"name": "probe"},
+    ("POST", "/api/v1/enterprises/{id}/points"): {"code": "PROBE0001", "kind": "hopper_temp"},
+    ("POST", "/api/v1/enterprises/{id}/cameras"): {"code": "PROBE", "name": "probe"},
+    ("PATCH", "/api/v1/cameras/{id}"): {"enabled": False},
+    ("POST", "/api/v1/enterprises/{id}/gateways"): {"code": "PROBE"},
+    ("PATCH", "/api/v1/gateways/{id}"): {"name": "probe"},
+    ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
 }
 
 
@@ -187,14 +203,23 @@ def risk_objects(c):
         checkin = c.db.scalar(
             f"INSERT INTO cleaning_checkins (area_id, enterprise_id, person, checked_at, method, photo, photo_type) "
             f"VALUES ({area}, {e}, 'probe', now(), 'vacuum', '\\x89504e470d0a1a0a', 'image/png') RETURNING id")
-        out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin}
+        camera = c.db.scalar(f"INSERT INTO cameras (enterprise_id, code, name) VALUES ({e}, 'CAM-{owner}', 'probe') "
+                             f"RETURNING id")
+        gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
+        cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
+        out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
+                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
     return out
 
 
 def tables_fingerprint(db):
     return db.scalar("SELECT md5(string_agg(x, ',')) FROM (SELECT (SELECT md5(string_agg(e::text, ',' ORDER BY id)) FROM enterprises e) "
                      "|| (SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM points p) "
-                     "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM api_keys k), '') AS x) s")
+                     "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM api_keys k), '') "
+                     "|| (SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM dust_systems d) "
+                     "|| coalesce((SELECT md5(string_agg(c::text, ',' ORDER BY id)) FROM cameras c), '') "
+                     "|| coalesce((SELECT md5(string_agg(g::text, ',' ORDER BY id)) FROM gateways g), '') "
+                     "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) AS x) s")
 
 
 def scope_matrix(c):

@@ -3,6 +3,7 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "api_sql.h"
+#include "srv_config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,52 @@
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
     "k.code = p.kind LEFT JOIN point_latest l ON l.point_id = p.id "
 
+/* Buckets of a series start at multiples of bucket_s from Beijing midnight
+ * (the city's day), whatever the session's TimeZone; hours and minutes are the
+ * same instants in UTC, which is what the rollups are cut on. */
+#define MAX_AUTO_BUCKETS 300
+#define RAW_MAX_RANGE_S  (3 * 3600)
+
+#define BUCKET_ORIGIN "timestamptz '2000-01-01 00:00:00+08'"
+#define UTC_ORIGIN    "timestamptz '2000-01-01 00:00:00+00'"
+
+/* A bucketed series from a rollup tier (granularity g) that equals the same
+ * aggregation over raw readings (migrations/0012_rollups.sql):
+ *   [from, lo)   raw: the part of the first tier bucket after `from`
+ *   [lo, hi)     rollup rows, hi = the last tier boundary before both `to`
+ *                and rollup_state.rolled_to; hours with late readings not yet
+ *                recomputed (rollup_dirty) come from raw instead
+ *   [hi, to)     raw: the end of the range and what is not rolled up yet
+ * Every raw branch also carries the literal $4/$5 bounds so the readings
+ * partitions outside the range are pruned at plan start. */
+#define SERIES_FROM_ROLLUP(table, g)                                                               \
+    "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
+    "date_bin(interval '" g "', least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") AS h0 FROM "  \
+    "rollup_state s), b AS (SELECT least(CASE WHEN f0 = $4::timestamptz THEN f0 ELSE f0 + "        \
+    "interval '" g "' END, $5::timestamptz) AS lo, h0 FROM w), c AS (SELECT lo, greatest(lo, h0) " \
+    "AS hi FROM b), d AS (SELECT x.hour FROM rollup_dirty x, c WHERE x.point_id = $3::bigint AND " \
+    "x.hour >= date_bin('1 hour', c.lo, " UTC_ORIGIN ") AND x.hour < c.hi), parts AS (SELECT "     \
+    "t.bucket AS t, t.vmin, t.vmax, t.vsum, t.n::float8 AS n FROM " table " t, c WHERE "           \
+    "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
+    "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
+    "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
+    "r.value, r.value, 1 FROM readings r, c WHERE r.point_id = $3::bigint AND r.collected_at >= "  \
+    "$4::timestamptz AND r.collected_at < $4::timestamptz + interval '" g                          \
+    "' AND r.collected_at < "                                                                      \
+    "c.lo UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM readings r, c WHERE " \
+    "r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < "          \
+    "$5::timestamptz AND r.collected_at >= c.hi UNION ALL SELECT r.collected_at, r.value, "        \
+    "r.value, r.value, 1 FROM readings r, c, d WHERE r.point_id = $3::bigint AND r.collected_at "  \
+    ">= $4::timestamptz AND r.collected_at < $5::timestamptz AND r.collected_at >= "               \
+    "greatest(d.hour, c.lo) AND r.collected_at < least(d.hour + interval '1 hour', c.hi)) SELECT " \
+    "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
+    "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
+    "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round((sum(q.vsum) / "          \
+    "sum(q.n))::numeric, 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "   \
+    "FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "          \
+    "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
+
 static const db_stmt statements[] = {
     {"pts_by_enterprise",
      "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
@@ -47,11 +94,13 @@ static const db_stmt statements[] = {
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "
      "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
-     "r.collected_at, timestamptz '2000-01-01') AS t, min(r.value) mn, max(r.value) mx, "
+     "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
      "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r WHERE r.point_id = "
      "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz AND "
      "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
+    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute")},
+    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour")},
     {"pts_visible",
      "SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "
      "AND " SCOPE_ENT("e")},
@@ -90,6 +139,25 @@ int api_point_get(api_req *r)
     return api_reply_query(r, x.stmt, x.n, x.p, "point");
 }
 
+/* Which statement answers a series.  All give the same numbers (the rollup
+ * ones combine with raw readings where the rollups are not complete); they
+ * differ in how many rows PostgreSQL reads. */
+static const char *series_source(time_t from, time_t to, long bucket)
+{
+    if (bucket == 0)
+        return "pts_series_raw";
+    /* a few hours of raw readings are as cheap as their rollups */
+    if (to - from <= RAW_MAX_RANGE_S || bucket % 60 != 0)
+        return "pts_series_bucketed";
+    if (bucket % 3600 == 0)
+        return "pts_series_hour";
+    /* minute rollups older than their retention are gone; hours are kept */
+    time_t minute_cutoff = time(NULL) - (time_t)g_config.rollup_minute_retention_days * 86400;
+    if (g_config.rollup_minute_retention_days > 0 && from < minute_cutoff)
+        return "pts_series_bucketed";
+    return "pts_series_minute";
+}
+
 int api_point_series(api_req *r)
 {
     char kind[16], id[24];
@@ -111,12 +179,12 @@ int api_point_series(api_req *r)
         if (bucket < 0 || bucket > 86400 * 7)
             return api_reply_error(r, API_E_BAD_REQUEST, "bucket is seconds, 0..604800");
     } else if (to - from > 6 * 3600) {
-        /* about 500 points for any range: what a chart can show */
-        bucket = (long)(to - from) / 500;
+        /* at most ~300 buckets: about what a chart's width shows, and it puts a
+         * week on hours, i.e. on the hourly rollup (168 rows, not 2,016+) */
         static const long steps[] = {60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400};
         long b = 86400;
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-            if (steps[i] >= bucket) {
+            if ((to - from + steps[i] - 1) / steps[i] <= MAX_AUTO_BUCKETS) {
                 b = steps[i];
                 break;
             }
@@ -137,7 +205,7 @@ int api_point_series(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     ctx x = {{kind, id, api_req_param(r, "id"), f, t, b},
              NULL,
-             bucket ? "pts_series_bucketed" : "pts_series_raw",
+             series_source(from, to, bucket),
              bucket ? 6 : 5,
              0};
     st = api_query_json(r, x.stmt, x.n, x.p, &x.out);

@@ -3,6 +3,7 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "api_sql.h"
+#include "rds.h"
 #include "srv_config.h"
 
 #include <math.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#define POINT_JSON                                                                                 \
+/* latest.ts: RFC 3339 in UTC with microseconds whatever the session's
+ * TimeZone, so that the answer from Redis (formatted in C) is the same text */
+#define POINT_JSON_WITH(latest, online)                                                            \
     "json_build_object('id', p.id, 'code', p.code, 'enterprise_id', p.enterprise_id, "             \
     "'system_id', p.system_id, 'kind', p.kind, 'kind_name', k.name_zh, 'value_type', "             \
     "k.value_type, 'name', p.name, 'unit', coalesce(nullif(p.unit, ''), k.unit), 'range_min', "    \
@@ -19,10 +22,17 @@
     "json_build_object('high', p.limit_high, 'high_high', p.limit_high_high, 'low', "              \
     "p.limit_low, 'low_low', p.limit_low_low, 'deadband', p.deadband, 'min_duration_s', "          \
     "p.min_duration_s, 'rate_limit', p.rate_limit, 'rate_window_s', p.rate_window_s), "            \
-    "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', CASE WHEN "     \
-    "l.point_id IS NULL THEN NULL ELSE json_build_object('ts', l.collected_at, 'value', "          \
-    "l.value, 'quality', l.quality) END, 'online', coalesce(l.collected_at > now() - "             \
-    "make_interval(secs => 3 * p.expected_interval_s), false))"
+    "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', " latest        \
+    ", 'online', " online ")"
+#define POINT_JSON                                                                                 \
+    POINT_JSON_WITH("CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "         \
+                    "to_char(l.collected_at AT TIME ZONE 'UTC', "                                  \
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', l.value, 'quality', "          \
+                    "l.quality) END",                                                              \
+                    "coalesce(l.collected_at > now() - make_interval(secs => 3 * "                 \
+                    "p.expected_interval_s), false)")
+/* the same without latest values: they come from Redis */
+#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false")
 
 #define POINT_FROM                                                                                 \
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
@@ -75,10 +85,25 @@
     "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
 
 static const db_stmt statements[] = {
+    /* $4: a dust-removal system id or NULL */
     {"pts_by_enterprise",
      "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
          "e") ") THEN coalesce((SELECT json_agg(" POINT_JSON " ORDER BY p.code)" POINT_FROM
-              "WHERE p.enterprise_id = $3::bigint AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
+              "WHERE p.enterprise_id = $3::bigint AND ($4::bigint IS NULL OR p.system_id = "
+              "$4::bigint) AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
+    {"pts_by_enterprise_bare",
+     "SELECT json_build_object('enterprise', e.code, 'items', coalesce((SELECT "
+     "json_agg(" POINT_JSON_BARE
+     " ORDER BY p.code) FROM points p JOIN indicator_kinds k ON k.code = p.kind WHERE "
+     "p.enterprise_id = e.id AND ($4::bigint IS NULL OR p.system_id = $4::bigint)), "
+     "'[]'::json))::text FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
+    /* every point of the enterprise (a system filter must not make the copy
+     * in Redis incomplete): [code, epoch microseconds, value, quality] */
+    {"pts_latest_of_enterprise",
+     "SELECT coalesce(json_agg(json_build_array(p.code, (extract(epoch FROM l.collected_at) * "
+     "1000000)::bigint, l.value, l.quality)), '[]'::json)::text FROM point_latest l JOIN points p "
+     "ON p.id = l.point_id JOIN enterprises e ON e.id = p.enterprise_id WHERE l.enterprise_id = "
+     "$3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
      "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     /* readings are filtered by the point alone (its index); the scope check
@@ -114,19 +139,168 @@ typedef struct {
     int found;
 } ctx;
 
+/* ---- latest values: Redis when it has them, PostgreSQL otherwise --------- */
+
+static void format_ts_us(long long us, char out[40])
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[24];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%06lldZ", day, us % 1000000);
+}
+
+/* {"ts":..,"value":..,"quality":..} as the SQL builds it, or NULL */
+static json_t *latest_json(long long ts_us, json_t *value, json_t *quality)
+{
+    if (!json_is_number(value) || !json_is_integer(quality))
+        return NULL;
+    char ts[40];
+    format_ts_us(ts_us, ts);
+    return json_pack("{s:s, s:O, s:O}", "ts", ts, "value", value, "quality", quality);
+}
+
+static void collect_field(void *arg, const char *field, const char *value)
+{
+    json_t *map = arg;
+    json_t *v = strcmp(field, RDS_LATEST_COMPLETE) == 0 ? json_true() : json_loads(value, 0, NULL);
+    if (v)
+        json_object_set_new(map, field, v);
+}
+
+/* Sets latest/online of every item from map: code -> [ts_us, value, quality]. */
+static void fill_latest(json_t *items, json_t *map)
+{
+    long long now_us = (long long)time(NULL) * 1000000;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        json_t *e = json_object_get(map, json_string_value(json_object_get(item, "code")));
+        long long ts = (long long)json_integer_value(json_array_get(e, 0));
+        json_t *latest = e ? latest_json(ts, json_array_get(e, 1), json_array_get(e, 2)) : NULL;
+        long long every =
+            (long long)json_integer_value(json_object_get(item, "expected_interval_s"));
+        json_object_set_new(item, "online",
+                            json_boolean(latest && ts > now_us - 3 * every * 1000000));
+        json_object_set_new(item, "latest", latest ? latest : json_null());
+    }
+}
+
+/* Redis hash fields {"ts_us":..,"v":..,"q":..} -> the map fill_latest reads;
+ * 0, or -1 when the hash is not a complete copy (or is malformed). */
+static int map_from_redis(json_t *hash, json_t *map)
+{
+    if (!json_is_true(json_object_get(hash, RDS_LATEST_COMPLETE)))
+        return -1;
+    const char *code;
+    json_t *v;
+    json_object_foreach(hash, code, v)
+    {
+        if (strcmp(code, RDS_LATEST_COMPLETE) == 0)
+            continue;
+        json_t *ts = json_object_get(v, "ts_us");
+        if (!json_is_integer(ts) || !json_is_number(json_object_get(v, "v")))
+            return -1;
+        json_object_set_new(
+            map, code,
+            json_pack("[O, O, O]", ts, json_object_get(v, "v"), json_object_get(v, "q")));
+    }
+    return 0;
+}
+
+/* The PostgreSQL rows -> map, and the copy for Redis. */
+static int map_from_pg(json_t *rows, json_t *map, const char *key, int seed, unsigned long gen)
+{
+    size_t n = json_array_size(rows), i;
+    const char **fields = calloc(n + 1, sizeof *fields);
+    const char **values = calloc(n + 1, sizeof *values);
+    long long *ts = calloc(n + 1, sizeof *ts);
+    char *buf = calloc(n + 1, 96);
+    int rc = fields && values && ts && buf ? 0 : -1;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (rc != 0)
+            break;
+        json_object_set_new(map, json_string_value(json_array_get(row, 0)),
+                            json_pack("[O, O, O]", json_array_get(row, 1), json_array_get(row, 2),
+                                      json_array_get(row, 3)));
+        fields[i] = json_string_value(json_array_get(row, 0));
+        ts[i] = (long long)json_integer_value(json_array_get(row, 1));
+        snprintf(buf + i * 96, 96, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", ts[i],
+                 json_number_value(json_array_get(row, 2)),
+                 (int)json_integer_value(json_array_get(row, 3)));
+        values[i] = buf + i * 96;
+        if (!fields[i])
+            rc = -1;
+    }
+    if (rc == 0 && seed)
+        rds_latest_seed(key, n, fields, ts, values, gen);
+    free(fields);
+    free(values);
+    free(ts);
+    free(buf);
+    return rc;
+}
+
 int api_points_by_enterprise(api_req *r)
 {
     char kind[16], id[24];
     api_scope_params(api_req_caller(r), kind, id);
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_by_enterprise", 3, 0};
-    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
+    const char *sys = api_req_query(r, "system_id");
+    if (sys && api_parse_id(sys) < 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "system_id must be a positive id");
+    const char *p[4] = {kind, id, api_req_param(r, "id"), sys};
+    json_t *out = NULL;
+    db_status st;
+    if (!rds_read_available()) {
+        /* Redis away: one statement, latest values joined in PostgreSQL */
+        st = api_query_json(r, "pts_by_enterprise", 4, p, &out);
+        if (st != DB_OK)
+            return api_reply_db(r, st);
+        if (!out)
+            return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+        return api_reply_json(r, 200, json_pack("{s:o}", "items", out));
+    }
+    /* the scope check and the point list stay in PostgreSQL; only the
+     * values come from Redis */
+    st = api_query_json(r, "pts_by_enterprise_bare", 4, p, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    if (!x.out)
+    if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out));
+    char key[96];
+    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%s",
+             json_string_value(json_object_get(out, "enterprise")));
+    json_t *hash = json_object(), *map = json_object();
+    int found = rds_hgetall(key, collect_field, hash);
+    if (found != 1 || map_from_redis(hash, map) != 0) {
+        /* not there, not complete, or Redis failed: PostgreSQL answers, and
+         * a reachable Redis gets the full copy for the next request */
+        json_object_clear(map);
+        unsigned long gen = rds_latest_generation();
+        json_t *rows = NULL;
+        st = api_query_json(r, "pts_latest_of_enterprise", 3, p, &rows);
+        if (st == DB_OK && rows)
+            map_from_pg(rows, map, key, found >= 0, gen);
+        json_decref(rows);
+        if (st != DB_OK) {
+            json_decref(hash);
+            json_decref(map);
+            json_decref(out);
+            return api_reply_db(r, st);
+        }
+    }
+    json_t *items = json_incref(json_object_get(out, "items"));
+    fill_latest(items, map);
+    json_decref(hash);
+    json_decref(map);
+    json_decref(out);
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 int api_point_get(api_req *r)

@@ -24,9 +24,8 @@
 #define DIRTY_PER_STEP 2000
 
 static const db_stmt statements[] = {
-    {"rollup_mark",
-     "SELECT extract(epoch FROM dw_rollup_mark(make_interval(secs => $1::int), "
-     "make_interval(secs => $2::int)))::bigint"},
+    {"rollup_mark", "SELECT extract(epoch FROM dw_rollup_mark(make_interval(secs => $1::int), "
+                    "make_interval(secs => $2::int)))::bigint"},
     {"rollup_fill",
      "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
      "minute_rows, dirty_done, dirty_left FROM dw_rollup_fill($1::int)"},

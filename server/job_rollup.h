@@ -18,11 +18,11 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t minute_rows;  /* minute buckets written by the fill */
-    int64_t dirty_done;   /* late point-hours recomputed */
-    int64_t dirty_left;   /* still queued when the call ended */
-    int64_t rolled_to_s;  /* the watermark after the call (epoch seconds), 0 if unknown */
-    int steps;            /* fill transactions run */
+    int64_t minute_rows; /* minute buckets written by the fill */
+    int64_t dirty_done;  /* late point-hours recomputed */
+    int64_t dirty_left;  /* still queued when the call ended */
+    int64_t rolled_to_s; /* the watermark after the call (epoch seconds), 0 if unknown */
+    int steps;           /* fill transactions run */
 } job_rollup_stats;
 
 /* Registers the statements (before connecting). */

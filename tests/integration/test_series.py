@@ -211,8 +211,118 @@ def test_series_tiers_answer_like_raw():
         e.close()
 
 
+class PrivateRedis:
+    """A Redis of this test alone: it is stopped and wiped mid-test, and the
+    dw:latest:<enterprise code> keys of the shared one would collide with
+    other tests' fixture cities."""
+
+    def __init__(self):
+        self.port = t.free_port()
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t.wait_for(lambda: self.cli("PING") == "PONG", what="private redis up")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def stable(items):
+    """The point list without `online`, which depends on the second it is computed."""
+    return [{k: v for k, v in p.items() if k != "online"} for p in items]
+
+
+def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
+    rd = PrivateRedis()
+    e = Env(roles="ingest,api", redis_url=rd.url)
+    try:
+        now = now_utc()
+        ht, pd = e.a["points"]["hopper_temp"], e.a["points"]["pressure_diff"]
+        # values whose shortest text and %.17g text differ: the same double must come back
+        e.post([reading(ht[0], now - timedelta(seconds=5), 41.1),
+                reading(ht[0], now - timedelta(seconds=90), 40.0),
+                reading(pd[0], now - timedelta(seconds=20), 0.1)])
+        e.post([{"point": pd[0], "ts": (now - timedelta(seconds=10, microseconds=-123456)).isoformat(),
+                 "value": 880.5, "quality": "suspect"}])
+        path = f"/api/v1/enterprises/{e.a['id']}/points"
+        key = "dw:latest:" + e.a["code"]
+        first = e.get(path)["items"]  # the hash lacks _complete: PostgreSQL answers and copies
+        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="full copy in redis")
+        from_redis = e.get(path)["items"]
+        assert stable(from_redis) == stable(first), (from_redis, first)
+        hp = [p for p in from_redis if p["code"] == ht[0]][0]
+        assert hp["latest"]["value"] == 41.1 and hp["online"] is True, hp
+        assert hp["latest"]["ts"] == (now - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"), hp
+        spark = [p for p in from_redis if p["kind"] == "spark_detected"][0]
+        assert spark["latest"] is None and spark["online"] is False, spark
+
+        # the answer really comes from Redis: a value planted there shows
+        planted = '{"ts_us":%d,"v":77.5,"q":0}' % (int(now.timestamp()) * 1000000)
+        rd.cli("HSET", key, ht[0], planted)
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 77.5
+        rd.cli("DEL", key)
+        e.get(path)
+        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="copy again")
+
+        # back-fill: neither store moves backwards; a newer reading moves both
+        before = rd.cli("HGET", key, ht[0])
+        e.post([reading(ht[0], now - timedelta(hours=3), 11.0)])
+        e.post([reading(ht[0], now + timedelta(seconds=1), 43.25)])
+        t.wait_for(lambda: '"v":43.25' in rd.cli("HGET", key, ht[0]), what="newer value in redis")
+        e.post([reading(ht[0], now - timedelta(minutes=30), 12.0)])
+        time.sleep(0.5)  # the publisher runs after the ingest reply
+        assert '"v":43.25' in rd.cli("HGET", key, ht[0]) and before != rd.cli("HGET", key, ht[0])
+        assert e.db.scalar(f"SELECT value FROM point_latest WHERE point_id = {ht[1]}") == "43.25"
+        from_redis = e.get(path)["items"]
+        assert [p for p in from_redis if p["code"] == ht[0]][0]["latest"]["value"] == 43.25
+
+        # a system filter; a malformed one is refused
+        only = e.get(path + f"?system_id={e.a['system_id']}")["items"]
+        assert stable(only) == stable(from_redis) and len(only) == 3, only
+        assert e.get(path + "?system_id=999999")["items"] == []
+        st, _, body = e.srv.api("GET", path + "?system_id=x", headers={"Authorization": "Bearer " + e.token})
+        assert st == 400 and body["code"], (st, body)
+        # another enterprise stays invisible, whatever Redis holds
+        other = e.ents["310114000001"]
+        rd.cli("HSET", "dw:latest:" + other["code"], "_complete", "1")
+        st, _, _ = e.srv.api("GET", f"/api/v1/enterprises/{other['id']}/points",
+                             headers={"Authorization": "Bearer " + e.token})
+        assert st == 404, st
+
+        # Redis gone: the same answer from PostgreSQL, without waiting on Redis
+        rd.stop()
+        t0 = time.time()
+        for _ in range(5):
+            assert stable(e.get(path)["items"]) == stable(from_redis)
+        assert time.time() - t0 < 3, time.time() - t0
+        e.post([reading(ht[0], now + timedelta(seconds=2), 44.5)])
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
+        # back, empty: answered from PostgreSQL, copied again, then from Redis
+        rd.start()
+        t.wait_for(lambda: e.get(path) and rd.cli("HGET", key, "_complete") == "1", timeout=20,
+                   what="copy after redis came back")
+        assert '"v":44.5' in rd.cli("HGET", key, ht[0])
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
+    finally:
+        e.close()
+        rd.stop()
+
+
 if __name__ == "__main__":
     t.run([
         test_rollups_equal_raw_also_after_backfill,
         test_series_tiers_answer_like_raw,
+        test_latest_from_redis_equals_postgres_and_survives_redis_loss,
     ])

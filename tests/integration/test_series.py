@@ -129,11 +129,12 @@ def test_rollups_equal_raw_also_after_backfill():
             assert rollup_mismatches(e, table, g) == [], table
 
         # back-fill: a gateway's buffer for an hour that already has rollups
-        # (extra readings at :30 s) and for an hour ten days ago that had none
+        # (extra readings at :30.5 s) and for an hour ten days ago that had none
         ht = e.a["points"]["hopper_temp"]
         old_hour = (now - timedelta(days=1)).replace(minute=0, second=0)
         far = (now - timedelta(days=10)).replace(minute=0, second=0)
-        late = [reading(ht[0], old_hour + timedelta(minutes=i, seconds=30), 90.25 + i) for i in range(60)]
+        # (history is on whole seconds: half a second never collides with it)
+        late = [reading(ht[0], old_hour + timedelta(minutes=i, seconds=30.5), 90.25 + i) for i in range(60)]
         late += [reading(ht[0], far + timedelta(minutes=i), 10 + i * 0.5) for i in range(60)]
         e.post(late)
         hours = e.system(f"SELECT hour FROM rollup_dirty WHERE point_id = {ht[1]} ORDER BY hour")
@@ -202,7 +203,7 @@ def test_series_tiers_answer_like_raw():
         e.token = e.login()
         pd = e.a["points"]["pressure_diff"]
         late_hour = (now - timedelta(hours=20)).replace(minute=0, second=0)
-        e.post([reading(pd[0], late_hour + timedelta(minutes=1, seconds=1), 4321.5)])
+        e.post([reading(pd[0], late_hour + timedelta(minutes=1, seconds=1.5), 4321.5)])
         assert e.system(f"SELECT hour = '{late_hour.isoformat()}' FROM rollup_dirty WHERE point_id = {pd[1]}") == [["t"]]
         frm, to = now - timedelta(days=2), now
         b, items = api_series(e, pd[1], frm, to, 3600)

@@ -3,6 +3,8 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "api_sql.h"
+#include "rds.h"
+#include "srv_config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#define POINT_JSON                                                                                 \
+/* latest.ts: RFC 3339 in UTC with microseconds whatever the session's
+ * TimeZone, so that the answer from Redis (formatted in C) is the same text */
+#define POINT_JSON_WITH(latest, online)                                                            \
     "json_build_object('id', p.id, 'code', p.code, 'enterprise_id', p.enterprise_id, "             \
     "'system_id', p.system_id, 'kind', p.kind, 'kind_name', k.name_zh, 'value_type', "             \
     "k.value_type, 'name', p.name, 'unit', coalesce(nullif(p.unit, ''), k.unit), 'range_min', "    \
@@ -18,20 +22,88 @@
     "json_build_object('high', p.limit_high, 'high_high', p.limit_high_high, 'low', "              \
     "p.limit_low, 'low_low', p.limit_low_low, 'deadband', p.deadband, 'min_duration_s', "          \
     "p.min_duration_s, 'rate_limit', p.rate_limit, 'rate_window_s', p.rate_window_s), "            \
-    "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', CASE WHEN "     \
-    "l.point_id IS NULL THEN NULL ELSE json_build_object('ts', l.collected_at, 'value', "          \
-    "l.value, 'quality', l.quality) END, 'online', coalesce(l.collected_at > now() - "             \
-    "make_interval(secs => 3 * p.expected_interval_s), false))"
+    "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', " latest        \
+    ", 'online', " online ")"
+#define POINT_JSON                                                                                 \
+    POINT_JSON_WITH("CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "         \
+                    "to_char(l.collected_at AT TIME ZONE 'UTC', "                                  \
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', l.value, 'quality', "          \
+                    "l.quality) END",                                                              \
+                    "coalesce(l.collected_at > now() - make_interval(secs => 3 * "                 \
+                    "p.expected_interval_s), false)")
+/* the same without latest values: they come from Redis */
+#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false")
 
 #define POINT_FROM                                                                                 \
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
     "k.code = p.kind LEFT JOIN point_latest l ON l.point_id = p.id "
 
+/* Buckets of a series start at multiples of bucket_s from Beijing midnight
+ * (the city's day), whatever the session's TimeZone; hours and minutes are the
+ * same instants in UTC, which is what the rollups are cut on. */
+#define MAX_AUTO_BUCKETS 300
+#define RAW_MAX_RANGE_S  (3 * 3600)
+
+#define BUCKET_ORIGIN "timestamptz '2000-01-01 00:00:00+08'"
+#define UTC_ORIGIN    "timestamptz '2000-01-01 00:00:00+00'"
+
+/* A bucketed series from a rollup tier (granularity g) that equals the same
+ * aggregation over raw readings (migrations/0012_rollups.sql):
+ *   [from, lo)   raw: the part of the first tier bucket after `from`
+ *   [lo, hi)     rollup rows, hi = the last tier boundary before both `to`
+ *                and rollup_state.rolled_to; hours with late readings not yet
+ *                recomputed (rollup_dirty) come from raw instead
+ *   [hi, to)     raw: the end of the range and what is not rolled up yet
+ * Every raw branch also carries the literal $4/$5 bounds so the readings
+ * partitions outside the range are pruned at plan start. */
+#define SERIES_FROM_ROLLUP(table, g)                                                               \
+    "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
+    "date_bin(interval '" g "', least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") AS h0 FROM "  \
+    "rollup_state s), b AS (SELECT least(CASE WHEN f0 = $4::timestamptz THEN f0 ELSE f0 + "        \
+    "interval '" g "' END, $5::timestamptz) AS lo, h0 FROM w), c AS (SELECT lo, greatest(lo, h0) " \
+    "AS hi FROM b), d AS (SELECT x.hour FROM rollup_dirty x, c WHERE x.point_id = $3::bigint AND " \
+    "x.hour >= date_bin('1 hour', c.lo, " UTC_ORIGIN ") AND x.hour < c.hi), parts AS (SELECT "     \
+    "t.bucket AS t, t.vmin, t.vmax, t.vsum, t.n::float8 AS n FROM " table " t, c WHERE "           \
+    "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
+    "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
+    "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
+    "r.value, r.value, 1 FROM readings r, c WHERE r.point_id = $3::bigint AND r.collected_at >= "  \
+    "$4::timestamptz AND r.collected_at < $4::timestamptz + interval '" g                          \
+    "' AND r.collected_at < "                                                                      \
+    "c.lo UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM readings r, c WHERE " \
+    "r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < "          \
+    "$5::timestamptz AND r.collected_at >= c.hi UNION ALL SELECT r.collected_at, r.value, "        \
+    "r.value, r.value, 1 FROM readings r, c, d WHERE r.point_id = $3::bigint AND r.collected_at "  \
+    ">= $4::timestamptz AND r.collected_at < $5::timestamptz AND r.collected_at >= "               \
+    "greatest(d.hour, c.lo) AND r.collected_at < least(d.hour + interval '1 hour', c.hi)) SELECT " \
+    "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
+    "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
+    "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round((sum(q.vsum) / "          \
+    "sum(q.n))::numeric, 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "   \
+    "FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "          \
+    "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
+
 static const db_stmt statements[] = {
+    /* $4: a dust-removal system id or NULL */
     {"pts_by_enterprise",
      "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
          "e") ") THEN coalesce((SELECT json_agg(" POINT_JSON " ORDER BY p.code)" POINT_FROM
-              "WHERE p.enterprise_id = $3::bigint AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
+              "WHERE p.enterprise_id = $3::bigint AND ($4::bigint IS NULL OR p.system_id = "
+              "$4::bigint) AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
+    {"pts_by_enterprise_bare",
+     "SELECT json_build_object('enterprise', e.code, 'items', coalesce((SELECT "
+     "json_agg(" POINT_JSON_BARE
+     " ORDER BY p.code) FROM points p JOIN indicator_kinds k ON k.code = p.kind WHERE "
+     "p.enterprise_id = e.id AND ($4::bigint IS NULL OR p.system_id = $4::bigint)), "
+     "'[]'::json))::text FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
+    /* every point of the enterprise (a system filter must not make the copy
+     * in Redis incomplete): [code, epoch microseconds, value, quality] */
+    {"pts_latest_of_enterprise",
+     "SELECT coalesce(json_agg(json_build_array(p.code, (extract(epoch FROM l.collected_at) * "
+     "1000000)::bigint, l.value, l.quality)), '[]'::json)::text FROM point_latest l JOIN points p "
+     "ON p.id = l.point_id JOIN enterprises e ON e.id = p.enterprise_id WHERE l.enterprise_id = "
+     "$3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
      "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     /* readings are filtered by the point alone (its index); the scope check
@@ -47,11 +119,13 @@ static const db_stmt statements[] = {
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "
      "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
-     "r.collected_at, timestamptz '2000-01-01') AS t, min(r.value) mn, max(r.value) mx, "
+     "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
      "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r WHERE r.point_id = "
      "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz AND "
      "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
+    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute")},
+    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour")},
     {"pts_visible",
      "SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "
      "AND " SCOPE_ENT("e")},
@@ -65,19 +139,168 @@ typedef struct {
     int found;
 } ctx;
 
+/* ---- latest values: Redis when it has them, PostgreSQL otherwise --------- */
+
+static void format_ts_us(long long us, char out[40])
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[24];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%06lldZ", day, us % 1000000);
+}
+
+/* {"ts":..,"value":..,"quality":..} as the SQL builds it, or NULL */
+static json_t *latest_json(long long ts_us, json_t *value, json_t *quality)
+{
+    if (!json_is_number(value) || !json_is_integer(quality))
+        return NULL;
+    char ts[40];
+    format_ts_us(ts_us, ts);
+    return json_pack("{s:s, s:O, s:O}", "ts", ts, "value", value, "quality", quality);
+}
+
+static void collect_field(void *arg, const char *field, const char *value)
+{
+    json_t *map = arg;
+    json_t *v = strcmp(field, RDS_LATEST_COMPLETE) == 0 ? json_true() : json_loads(value, 0, NULL);
+    if (v)
+        json_object_set_new(map, field, v);
+}
+
+/* Sets latest/online of every item from map: code -> [ts_us, value, quality]. */
+static void fill_latest(json_t *items, json_t *map)
+{
+    long long now_us = (long long)time(NULL) * 1000000;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        json_t *e = json_object_get(map, json_string_value(json_object_get(item, "code")));
+        long long ts = (long long)json_integer_value(json_array_get(e, 0));
+        json_t *latest = e ? latest_json(ts, json_array_get(e, 1), json_array_get(e, 2)) : NULL;
+        long long every =
+            (long long)json_integer_value(json_object_get(item, "expected_interval_s"));
+        json_object_set_new(item, "online",
+                            json_boolean(latest && ts > now_us - 3 * every * 1000000));
+        json_object_set_new(item, "latest", latest ? latest : json_null());
+    }
+}
+
+/* Redis hash fields {"ts_us":..,"v":..,"q":..} -> the map fill_latest reads;
+ * 0, or -1 when the hash is not a complete copy (or is malformed). */
+static int map_from_redis(json_t *hash, json_t *map)
+{
+    if (!json_is_true(json_object_get(hash, RDS_LATEST_COMPLETE)))
+        return -1;
+    const char *code;
+    json_t *v;
+    json_object_foreach(hash, code, v)
+    {
+        if (strcmp(code, RDS_LATEST_COMPLETE) == 0)
+            continue;
+        json_t *ts = json_object_get(v, "ts_us");
+        if (!json_is_integer(ts) || !json_is_number(json_object_get(v, "v")))
+            return -1;
+        json_object_set_new(
+            map, code,
+            json_pack("[O, O, O]", ts, json_object_get(v, "v"), json_object_get(v, "q")));
+    }
+    return 0;
+}
+
+/* The PostgreSQL rows -> map, and the copy for Redis. */
+static int map_from_pg(json_t *rows, json_t *map, const char *key, int seed, unsigned long gen)
+{
+    size_t n = json_array_size(rows), i;
+    const char **fields = calloc(n + 1, sizeof *fields);
+    const char **values = calloc(n + 1, sizeof *values);
+    long long *ts = calloc(n + 1, sizeof *ts);
+    char *buf = calloc(n + 1, 96);
+    int rc = fields && values && ts && buf ? 0 : -1;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (rc != 0)
+            break;
+        json_object_set_new(map, json_string_value(json_array_get(row, 0)),
+                            json_pack("[O, O, O]", json_array_get(row, 1), json_array_get(row, 2),
+                                      json_array_get(row, 3)));
+        fields[i] = json_string_value(json_array_get(row, 0));
+        ts[i] = (long long)json_integer_value(json_array_get(row, 1));
+        snprintf(buf + i * 96, 96, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", ts[i],
+                 json_number_value(json_array_get(row, 2)),
+                 (int)json_integer_value(json_array_get(row, 3)));
+        values[i] = buf + i * 96;
+        if (!fields[i])
+            rc = -1;
+    }
+    if (rc == 0 && seed)
+        rds_latest_seed(key, n, fields, ts, values, gen);
+    free(fields);
+    free(values);
+    free(ts);
+    free(buf);
+    return rc;
+}
+
 int api_points_by_enterprise(api_req *r)
 {
     char kind[16], id[24];
     api_scope_params(api_req_caller(r), kind, id);
     if (api_parse_id(api_req_param(r, "id")) < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_by_enterprise", 3, 0};
-    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
+    const char *sys = api_req_query(r, "system_id");
+    if (sys && api_parse_id(sys) < 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "system_id must be a positive id");
+    const char *p[4] = {kind, id, api_req_param(r, "id"), sys};
+    json_t *out = NULL;
+    db_status st;
+    if (!rds_read_available()) {
+        /* Redis away: one statement, latest values joined in PostgreSQL */
+        st = api_query_json(r, "pts_by_enterprise", 4, p, &out);
+        if (st != DB_OK)
+            return api_reply_db(r, st);
+        if (!out)
+            return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+        return api_reply_json(r, 200, json_pack("{s:o}", "items", out));
+    }
+    /* the scope check and the point list stay in PostgreSQL; only the
+     * values come from Redis */
+    st = api_query_json(r, "pts_by_enterprise_bare", 4, p, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    if (!x.out)
+    if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out));
+    char key[96];
+    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%s",
+             json_string_value(json_object_get(out, "enterprise")));
+    json_t *hash = json_object(), *map = json_object();
+    int found = rds_hgetall(key, collect_field, hash);
+    if (found != 1 || map_from_redis(hash, map) != 0) {
+        /* not there, not complete, or Redis failed: PostgreSQL answers, and
+         * a reachable Redis gets the full copy for the next request */
+        json_object_clear(map);
+        unsigned long gen = rds_latest_generation();
+        json_t *rows = NULL;
+        st = api_query_json(r, "pts_latest_of_enterprise", 3, p, &rows);
+        if (st == DB_OK && rows)
+            map_from_pg(rows, map, key, found >= 0, gen);
+        json_decref(rows);
+        if (st != DB_OK) {
+            json_decref(hash);
+            json_decref(map);
+            json_decref(out);
+            return api_reply_db(r, st);
+        }
+    }
+    json_t *items = json_incref(json_object_get(out, "items"));
+    fill_latest(items, map);
+    json_decref(hash);
+    json_decref(map);
+    json_decref(out);
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 int api_point_get(api_req *r)
@@ -88,6 +311,25 @@ int api_point_get(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "pts_get", 3, 0};
     return api_reply_query(r, x.stmt, x.n, x.p, "point");
+}
+
+/* Which statement answers a series.  All give the same numbers (the rollup
+ * ones combine with raw readings where the rollups are not complete); they
+ * differ in how many rows PostgreSQL reads. */
+static const char *series_source(time_t from, time_t to, long bucket)
+{
+    if (bucket == 0)
+        return "pts_series_raw";
+    /* a few hours of raw readings are as cheap as their rollups */
+    if (to - from <= RAW_MAX_RANGE_S || bucket % 60 != 0)
+        return "pts_series_bucketed";
+    if (bucket % 3600 == 0)
+        return "pts_series_hour";
+    /* minute rollups older than their retention are gone; hours are kept */
+    time_t minute_cutoff = time(NULL) - (time_t)g_config.rollup_minute_retention_days * 86400;
+    if (g_config.rollup_minute_retention_days > 0 && from < minute_cutoff)
+        return "pts_series_bucketed";
+    return "pts_series_minute";
 }
 
 int api_point_series(api_req *r)
@@ -111,12 +353,12 @@ int api_point_series(api_req *r)
         if (bucket < 0 || bucket > 86400 * 7)
             return api_reply_error(r, API_E_BAD_REQUEST, "bucket is seconds, 0..604800");
     } else if (to - from > 6 * 3600) {
-        /* about 500 points for any range: what a chart can show */
-        bucket = (long)(to - from) / 500;
+        /* at most ~300 buckets: about what a chart's width shows, and it puts a
+         * week on hours, i.e. on the hourly rollup (168 rows, not 2,016+) */
         static const long steps[] = {60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400};
         long b = 86400;
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-            if (steps[i] >= bucket) {
+            if ((to - from + steps[i] - 1) / steps[i] <= MAX_AUTO_BUCKETS) {
                 b = steps[i];
                 break;
             }
@@ -137,7 +379,7 @@ int api_point_series(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     ctx x = {{kind, id, api_req_param(r, "id"), f, t, b},
              NULL,
-             bucket ? "pts_series_bucketed" : "pts_series_raw",
+             series_source(from, to, bucket),
              bucket ? 6 : 5,
              0};
     st = api_query_json(r, x.stmt, x.n, x.p, &x.out);

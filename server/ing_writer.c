@@ -893,9 +893,10 @@ static void publish(wjob *w)
     rds_publish("dw:events", NULL, 0, payload);
     if (w->batch->kind != ING_KIND_READINGS)
         return;
-    /* newest value per point of this batch */
+    /* newest value per point of this batch; Redis keeps it only if it is
+     * newer than what it has (rds_latest), as point_latest does */
     char key[64];
-    snprintf(key, sizeof key, "dw:latest:%s", w->enterprise_code);
+    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%s", w->enterprise_code);
     for (size_t i = 0; i < w->n_items; i++) {
         if (!w->point_ids[i] || w->server_code[i])
             continue;
@@ -906,10 +907,12 @@ static void publish(wjob *w)
                 newest = 0;
         if (!newest)
             continue;
+        /* %.17g: the API answers from this value as from PostgreSQL's, so it
+         * must parse back to the same double */
         char val[96];
-        snprintf(val, sizeof val, "{\"ts\":%lld,\"v\":%.10g,\"q\":%d}",
-                 (long long)(r->ts_us / 1000), r->value, r->quality);
-        rds_hset(key, r->point, val);
+        snprintf(val, sizeof val, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", (long long)r->ts_us,
+                 r->value, r->quality);
+        rds_latest(key, r->point, (long long)r->ts_us, val);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "alarm_rules.h"
 #include "db.h"
 #include "job_risk.h"
+#include "job_rollup.h"
 #include "job_webhook.h"
 #include "srv_config.h"
 #include "srv_log.h"
@@ -84,8 +85,13 @@ static void maintenance(db_conn *c, int64_t now_s)
         return;
     long purged = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
-    LOG_INFO("maintenance done", "partitions_created=%d partitions_dropped=%d idem_purged=%ld",
-             created, dropped, purged);
+    int rollups_dropped = 0;
+    if (job_rollup_retention(c, now_s, &rollups_dropped) != DB_OK)
+        return;
+    LOG_INFO("maintenance done",
+             "partitions_created=%d partitions_dropped=%d idem_purged=%ld "
+             "rollup_partitions_dropped=%d",
+             created, dropped, purged, rollups_dropped);
 }
 
 static db_status offline_tx(db_conn *c, void *arg)
@@ -138,6 +144,15 @@ static void tick(db_conn *c, worker_clock *clk)
         alarm_pub_reset();
     if (st == DB_OK && n > 0)
         LOG_INFO("offline detection", "transitions=%zu", n);
+
+    /* a catch-up after downtime gets a share of each tick, not all of it */
+    job_rollup_stats rs;
+    st = job_rollup_run(c, 2000, &rs);
+    if (st == DB_OK && (rs.dirty_done > 0 || rs.steps > 1))
+        LOG_INFO("readings rolled up",
+                 "steps=%d minute_rows=%lld late_hours=%lld late_hours_left=%lld rolled_to=%lld",
+                 rs.steps, (long long)rs.minute_rows, (long long)rs.dirty_done,
+                 (long long)rs.dirty_left, (long long)rs.rolled_to_s);
 
     n = 0;
     st = alarm_flag_overdue(c, &n);
@@ -218,6 +233,7 @@ int job_worker_start(void)
     alarm_register_statements();
     job_risk_init(&m);
     job_webhook_init();
+    job_rollup_init();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
     W.running = 1;
     if (pthread_create(&W.thread, NULL, worker_main, NULL) != 0) {

@@ -5,8 +5,10 @@
  *   alarm deadlines        ack/handle overdue flags (alarm_flag_overdue)
  *   risk recompute         enterprises with changes; every enterprise each risk_recompute_all_s
  *   warning deadlines      escalation steps (job_risk_check_warnings, advisory lock)
+ *   rollups                minute/hour rollups up to now - rollup_lag_s, late hours (job_rollup)
  *   webhooks               notification outbox (job_webhook_run)
- *   maintenance (hourly)   readings partitions ahead, retention, expired idempotency rows
+ *   maintenance (hourly)   readings partitions ahead, retention (readings, rollups), expired
+ *                          idempotency rows
  *
  * Several worker processes may run: per-row work uses SKIP LOCKED or unique keys, the
  * escalation pass and the periodic runs take PostgreSQL advisory locks. */

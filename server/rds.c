@@ -5,19 +5,49 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define QUEUE_MAX 8192
+/* messages sent per round trip (pipelined) */
+#define BATCH_MAX 256
+/* latest-value hashes whose updates were lost, deleted once Redis answers again */
+#define STALE_MAX 1024
+/* API read connections, and for how long Redis is skipped after a read failed */
+#define READ_POOL_MAX   8
+#define READ_TIMEOUT_MS 100
+#define READ_BACKOFF_MS 1000
 
-typedef enum { MSG_PUBLISH, MSG_HSET } msg_kind;
+typedef enum { MSG_PUBLISH, MSG_HSET, MSG_LATEST, MSG_SEED } msg_kind;
+
+/* dw:latest:* writes must never move a value backwards (a back-filled batch
+ * published after a newer one): HSET only when the field is missing or holds
+ * an older ts_us.  ARGV: complete-flag, then field, ts_us, value triples; a
+ * complete-flag of 1 (a full copy from PostgreSQL) marks the hash as holding
+ * every point, which is what lets the API trust it. */
+static const char latest_script[] =
+    "local n = 0 "
+    "for i = 2, #ARGV, 3 do "
+    "local cur = redis.call('HGET', KEYS[1], ARGV[i]) "
+    "local old = cur and tonumber(string.match(cur, '\"ts_us\":(%d+)')) "
+    "if not old or old < tonumber(ARGV[i + 1]) then "
+    "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) n = n + 1 end "
+    "end "
+    "if ARGV[1] == '1' then redis.call('HSET', KEYS[1], '" RDS_LATEST_COMPLETE "', '1') end "
+    "return n";
 
 typedef struct msg {
     struct msg *next;
     msg_kind kind;
     int ttl_s;
     char *a, *b, *c; /* channel/key/field, key, payload/value */
+    long long ts_us; /* MSG_LATEST */
+    char **argv;     /* MSG_SEED: the whole EVAL command */
+    size_t argc;
+    unsigned long gen; /* MSG_SEED: R.stale_gen when its PostgreSQL read began */
 } msg;
 
 static struct {
@@ -32,7 +62,21 @@ static struct {
     int port, db;
     atomic_int up;
     atomic_ulong dropped;
+    /* under mu: keys of lost latest-value updates; overflow: all of them */
+    char *stale[STALE_MAX];
+    size_t n_stale;
+    int stale_overflow;
+    unsigned long stale_gen; /* counts mark_stale_locked calls */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* The API's read connections: separate from the publisher's so a slow
+ * publisher never delays a request, and the other way round. */
+static struct {
+    pthread_mutex_t mu;
+    redisContext *idle[READ_POOL_MAX];
+    int n_idle;
+    atomic_llong skip_until_ms;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 int rds_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
                   size_t pwlen)
@@ -85,10 +129,31 @@ int rds_parse_url(const char *url, char *host, size_t hostlen, int *port, int *d
 
 static void msg_free(msg *m)
 {
+    for (size_t i = 0; i < m->argc; i++)
+        free(m->argv[i]);
+    free(m->argv);
     free(m->a);
     free(m->b);
     free(m->c);
     free(m);
+}
+
+/* Under R.mu.  A hash that missed an update is deleted later: the API then
+ * answers from PostgreSQL and copies the full state back. */
+static void mark_stale_locked(const char *key)
+{
+    R.stale_gen++;
+    if (R.stale_overflow)
+        return;
+    for (size_t i = 0; i < R.n_stale; i++)
+        if (strcmp(R.stale[i], key) == 0)
+            return;
+    char *k = R.n_stale < STALE_MAX ? strdup(key) : NULL;
+    if (!k) {
+        R.stale_overflow = 1;
+        return;
+    }
+    R.stale[R.n_stale++] = k;
 }
 
 static void enqueue(msg *m)
@@ -106,6 +171,9 @@ static void enqueue(msg *m)
         if (!R.head)
             R.tail = NULL;
         R.len--;
+        if (old->kind == MSG_LATEST)
+            mark_stale_locked(old->a);
+        /* a dropped MSG_SEED only means the next read copies again */
         msg_free(old);
         atomic_fetch_add(&R.dropped, 1);
     }
@@ -141,6 +209,23 @@ void rds_hset(const char *key, const char *field, const char *value)
     m->a = strdup(key);
     m->b = strdup(field);
     m->c = strdup(value);
+    enqueue(m);
+}
+
+void rds_latest(const char *key, const char *field, long long ts_us, const char *value)
+{
+    msg *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->kind = MSG_LATEST;
+    m->a = strdup(key);
+    m->b = strdup(field);
+    m->c = strdup(value);
+    m->ts_us = ts_us;
+    if (!m->a || !m->b || !m->c) {
+        msg_free(m);
+        return;
+    }
     enqueue(m);
 }
 
@@ -181,28 +266,85 @@ static redisContext *connect_redis(void)
     return c;
 }
 
-static int run_msg(redisContext *c, const msg *m)
+/* Appends m's commands to c's pipeline; returns how many replies to read. */
+static int append_msg(redisContext *c, const msg *m)
 {
-    int n = 0;
     if (m->kind == MSG_PUBLISH) {
         redisAppendCommand(c, "PUBLISH %s %s", m->a, m->c);
-        n++;
-        if (m->b) {
-            redisAppendCommand(c, "SET %s %s EX %d", m->b, m->c, m->ttl_s > 0 ? m->ttl_s : 3600);
-            n++;
-        }
-    } else {
-        redisAppendCommand(c, "HSET %s %s %s", m->a, m->b, m->c);
-        n++;
+        if (!m->b)
+            return 1;
+        redisAppendCommand(c, "SET %s %s EX %d", m->b, m->c, m->ttl_s > 0 ? m->ttl_s : 3600);
+        return 2;
     }
-    for (int i = 0; i < n; i++) {
+    if (m->kind == MSG_HSET) {
+        redisAppendCommand(c, "HSET %s %s %s", m->a, m->b, m->c);
+        return 1;
+    }
+    if (m->kind == MSG_LATEST) {
+        redisAppendCommand(c, "EVAL %s 1 %s 0 %s %lld %s", latest_script, m->a, m->b, m->ts_us,
+                           m->c);
+        return 1;
+    }
+    redisAppendCommandArgv(c, (int)m->argc, (const char **)m->argv, NULL);
+    return 1;
+}
+
+/* Sends a batch in one round trip.  A NULL reply means the context is dead:
+ * never dereference it. */
+static int run_batch(redisContext *c, msg *const *ms, size_t n)
+{
+    int replies = 0;
+    for (size_t i = 0; i < n; i++)
+        replies += append_msg(c, ms[i]);
+    for (int i = 0; i < replies; i++) {
         redisReply *r = NULL;
-        /* a NULL reply means the context is dead: never dereference it */
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             return -1;
+        if (r->type == REDIS_REPLY_ERROR)
+            LOG_ERROR("redis refused a command", "detail=%s",
+                      srv_log_q((char[300]){0}, 300, r->str ? r->str : ""));
         freeReplyObject(r);
     }
     return 0;
+}
+
+/* Deletes the hashes that missed updates (before any newer update goes out,
+ * so a stale hash is never completed by a later one). */
+static int flush_stale(redisContext *c)
+{
+    pthread_mutex_lock(&R.mu);
+    size_t n = R.n_stale;
+    int all = R.stale_overflow;
+    char *keys[STALE_MAX];
+    memcpy(keys, R.stale, n * sizeof keys[0]);
+    R.n_stale = 0;
+    R.stale_overflow = 0;
+    pthread_mutex_unlock(&R.mu);
+    int rc = 0;
+    if (all) {
+        redisReply *r = redisCommand(c, "EVAL %s 0 %s",
+                                     "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
+                                     "redis.call('DEL', k) end return 1",
+                                     RDS_LATEST_PREFIX "*");
+        rc = r ? 0 : -1;
+        freeReplyObject(r);
+        if (rc == 0)
+            LOG_WARN("redis latest values reset", "reason=%s", "too many lost updates");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            redisReply *r = redisCommand(c, "DEL %s", keys[i]);
+            rc = r ? 0 : -1;
+            freeReplyObject(r);
+        }
+        if (rc != 0) {
+            pthread_mutex_lock(&R.mu);
+            mark_stale_locked(keys[i]);
+            pthread_mutex_unlock(&R.mu);
+        }
+        free(keys[i]);
+    }
+    return rc;
 }
 
 static void *publisher(void *arg)
@@ -224,15 +366,23 @@ static void *publisher(void *arg)
             pthread_mutex_unlock(&R.mu);
             break;
         }
-        msg *m = R.head;
-        if (m && c) {
+        msg *batch[BATCH_MAX];
+        size_t n = 0;
+        while (c && R.head && n < BATCH_MAX) {
+            msg *m = R.head;
             R.head = m->next;
             if (!R.head)
                 R.tail = NULL;
             R.len--;
-        } else {
-            m = NULL;
+            if (m->kind == MSG_SEED && m->gen != R.stale_gen) {
+                /* an update was lost after this copy was read from PostgreSQL:
+                 * it may be older than what PostgreSQL holds now */
+                msg_free(m);
+                continue;
+            }
+            batch[n++] = m;
         }
+        int stale = R.n_stale > 0 || R.stale_overflow;
         pthread_mutex_unlock(&R.mu);
 
         if (!c) {
@@ -249,11 +399,10 @@ static void *publisher(void *arg)
             if (!atomic_exchange(&R.up, 1))
                 LOG_INFO("redis connected", "host=%s port=%d", R.host, R.port);
         }
-        int failed = 0;
-        if (m) {
-            failed = run_msg(c, m) != 0;
-            msg_free(m);
-        } else {
+        int failed = stale && flush_stale(c) != 0;
+        if (n && !failed) {
+            failed = run_batch(c, batch, n) != 0;
+        } else if (!n && !failed) {
             /* idle: a ping keeps rds_is_up() honest for /readyz */
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
@@ -264,6 +413,15 @@ static void *publisher(void *arg)
                 next_ping.tv_sec = now.tv_sec + 1;
             }
         }
+        /* a failed batch may have been applied in part: its latest-value
+         * hashes can no longer be trusted */
+        pthread_mutex_lock(&R.mu);
+        for (size_t i = 0; i < n; i++) {
+            if (failed && (batch[i]->kind == MSG_LATEST || batch[i]->kind == MSG_SEED))
+                mark_stale_locked(batch[i]->a);
+            msg_free(batch[i]);
+        }
+        pthread_mutex_unlock(&R.mu);
         if (failed) {
             LOG_WARN("redis command failed", "detail=%s",
                      srv_log_q((char[300]){0}, 300, c->errstr[0] ? c->errstr : "no reply"));
@@ -275,6 +433,152 @@ static void *publisher(void *arg)
     if (c)
         redisFree(c);
     return NULL;
+}
+
+/* ---- the API's reads ------------------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static redisContext *read_connect(void)
+{
+    struct timeval tv = {0, READ_TIMEOUT_MS * 1000};
+    redisContext *c = redisConnectWithTimeout(R.host, R.port, tv);
+    if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisReply *r = NULL;
+    if (R.password[0]) {
+        r = redisCommand(c, "AUTH %s", R.password);
+        int bad = !r || r->type == REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (bad) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    r = redisCommand(c, "SELECT %d", R.db);
+    int bad = !r || r->type == REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+    if (bad) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* After a failure Redis is skipped for a while: a request must not pay a
+ * timeout for every Redis read while Redis is away. */
+static redisContext *read_take(void)
+{
+    if (!R.running || mono_ms() < atomic_load(&P.skip_until_ms))
+        return NULL;
+    redisContext *c = NULL;
+    pthread_mutex_lock(&P.mu);
+    if (P.n_idle > 0)
+        c = P.idle[--P.n_idle];
+    pthread_mutex_unlock(&P.mu);
+    if (!c && !(c = read_connect()))
+        atomic_store(&P.skip_until_ms, mono_ms() + READ_BACKOFF_MS);
+    return c;
+}
+
+static void read_put(redisContext *c, int failed)
+{
+    if (failed) {
+        redisFree(c);
+        atomic_store(&P.skip_until_ms, mono_ms() + READ_BACKOFF_MS);
+        return;
+    }
+    pthread_mutex_lock(&P.mu);
+    if (P.n_idle < READ_POOL_MAX) {
+        P.idle[P.n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&P.mu);
+    if (c)
+        redisFree(c);
+}
+
+int rds_read_available(void)
+{
+    return R.running && mono_ms() >= atomic_load(&P.skip_until_ms);
+}
+
+int rds_hgetall(const char *key, void (*each)(void *arg, const char *field, const char *value),
+                void *arg)
+{
+    redisContext *c = read_take();
+    if (!c)
+        return -1;
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            LOG_ERROR("redis refused a read", "detail=%s",
+                      srv_log_q((char[300]){0}, 300, r->str ? r->str : ""));
+        freeReplyObject(r);
+        read_put(c, 1);
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            each(arg, r->element[i]->str, r->element[i + 1]->str);
+    int found = r->elements > 0;
+    freeReplyObject(r);
+    read_put(c, 0);
+    return found;
+}
+
+unsigned long rds_latest_generation(void)
+{
+    pthread_mutex_lock(&R.mu);
+    unsigned long g = R.stale_gen;
+    pthread_mutex_unlock(&R.mu);
+    return g;
+}
+
+void rds_latest_seed(const char *key, size_t n, const char *const *fields, const long long *ts_us,
+                     const char *const *values, unsigned long gen)
+{
+    msg *m = calloc(1, sizeof *m);
+    char **argv = m ? calloc(5 + 3 * n, sizeof *argv) : NULL;
+    if (!argv) {
+        free(m);
+        return;
+    }
+    m->kind = MSG_SEED;
+    m->gen = gen;
+    m->argv = argv;
+    argv[m->argc++] = strdup("EVAL");
+    argv[m->argc++] = strdup(latest_script);
+    argv[m->argc++] = strdup("1");
+    argv[m->argc++] = strdup(key);
+    argv[m->argc++] = strdup("1");
+    for (size_t i = 0; i < n; i++) {
+        char ts[24];
+        snprintf(ts, sizeof ts, "%lld", ts_us[i]);
+        argv[m->argc++] = strdup(fields[i]);
+        argv[m->argc++] = strdup(ts);
+        argv[m->argc++] = strdup(values[i]);
+    }
+    for (size_t i = 0; i < m->argc; i++)
+        if (!argv[i]) {
+            msg_free(m);
+            return;
+        }
+    m->a = strdup(key);
+    if (!m->a) {
+        msg_free(m);
+        return;
+    }
+    enqueue(m);
 }
 
 int rds_start(const char *url)
@@ -306,4 +610,11 @@ void rds_stop(void)
     }
     R.tail = NULL;
     R.len = 0;
+    for (size_t i = 0; i < R.n_stale; i++)
+        free(R.stale[i]);
+    R.n_stale = 0;
+    pthread_mutex_lock(&P.mu);
+    while (P.n_idle > 0)
+        redisFree(P.idle[--P.n_idle]);
+    pthread_mutex_unlock(&P.mu);
 }

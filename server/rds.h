@@ -26,7 +26,37 @@ int rds_is_up(void);
  * EX ttl_s.  Copies its arguments. */
 void rds_publish(const char *channel, const char *key, int ttl_s, const char *payload);
 
-/* Queue an arbitrary XADD-free HSET of latest values: key field value. */
+/* Queue an arbitrary XADD-free HSET: key field value. */
 void rds_hset(const char *key, const char *field, const char *value);
+
+/* Latest values: hash RDS_LATEST_PREFIX<enterprise code>, field = point code,
+ * value = {"ts_us":<epoch microseconds>,"v":<%.17g>,"q":<quality>}.  Writes
+ * only move a field forward in time (a Lua script decides in Redis), so a
+ * back-filled batch never replaces a newer value, like point_latest.  The
+ * field RDS_LATEST_COMPLETE is set only by rds_latest_seed: a hash without it
+ * may lack points and must not be trusted for a whole enterprise.  When an
+ * update is lost (queue full, Redis error) the hash is deleted once Redis
+ * answers again. */
+#define RDS_LATEST_PREFIX   "dw:latest:"
+#define RDS_LATEST_COMPLETE "_complete"
+void rds_latest(const char *key, const char *field, long long ts_us, const char *value);
+
+/* For API threads: HGETALL through a small pool of read connections with
+ * 100 ms timeouts; after any failure Redis is skipped for a second.  Calls
+ * each(arg, field, value) per field (strings valid during the call only).
+ * 1: the hash exists, 0: it does not, -1: Redis unavailable or failed. */
+/* 0 while reads are being skipped after a failure (or Redis is not started). */
+int rds_read_available(void);
+int rds_hgetall(const char *key, void (*each)(void *arg, const char *field, const char *value),
+                void *arg);
+
+/* Queues a full copy of one enterprise's latest values (read from
+ * PostgreSQL) and marks the hash complete.  gen is rds_latest_generation()
+ * taken before the PostgreSQL read: if an update was lost since, the copy is
+ * not written (it could be older than PostgreSQL by then).  Copies its
+ * arguments; never blocks. */
+unsigned long rds_latest_generation(void);
+void rds_latest_seed(const char *key, size_t n, const char *const *fields, const long long *ts_us,
+                     const char *const *values, unsigned long gen);
 
 #endif

@@ -1,0 +1,329 @@
+"""Readings: minute and hourly rollups kept by the worker equal the raw
+aggregates (also after a back-fill), the series endpoint answers from the
+right tier with the same numbers as raw data, and latest values come from
+Redis when it has them and from PostgreSQL otherwise, with the same answer."""
+import subprocess
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+import dwtest as t
+import fixtures
+from test_api import PW, admin
+
+ORIGIN_UTC = "timestamptz '2000-01-01 00:00:00+00'"
+ORIGIN_BJ = "timestamptz '2000-01-01 00:00:00+08'"
+
+
+def now_utc():
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def q(dt):
+    return urllib.parse.quote(dt.isoformat())
+
+
+class Env:
+    """Fixture city, an enterprise manager of A1 and a server with a fast worker."""
+
+    def __init__(self, roles="ingest,api,worker", **cfg):
+        self.db = t.Database()
+        self.ents = fixtures.make_city(self.db)
+        self.a = self.ents["310113000001"]
+        admin(self.db, "create-account", "--username", "a1.manager", "--role", "enterprise_manager",
+              "--enterprise", self.a["code"])
+        cfg.setdefault("worker_interval_ms", 200)
+        cfg.setdefault("rollup_lag_s", 60)
+        self.srv = t.Server(self.db, roles=roles, **cfg)
+        self.token = self.login()
+
+    def login(self):
+        st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": PW})
+        assert st == 200, (st, body)
+        return body["token"]
+
+    def get(self, path):
+        st, _, body = self.srv.api("GET", path, headers={"Authorization": "Bearer " + self.token})
+        assert st == 200, (path, st, body)
+        return body
+
+    def post(self, items):
+        for i in range(0, len(items), 5000):
+            st, _, r = self.srv.ingest("POST", "/ingest/v1/readings", {"readings": items[i:i + 5000]},
+                                       {"X-Api-Key": self.a["api_key"]})
+            assert st == 200 and r["rejected"] == 0, (st, r)
+
+    def system(self, sql):
+        """SQL as the owner with the system scope (row-level security is forced on the owner too)."""
+        return self.db.sql("SELECT set_config('dw.scope', 'system', false);\n" + sql)[1:]
+
+    def wait_rolled(self, timeout=30):
+        """Until the worker has rolled up to now - lag and no late hour is queued."""
+        target = now_utc() - timedelta(seconds=61 + 60)
+
+        def done():
+            r = self.system("SELECT rolled_to >= '%s'::timestamptz AND NOT EXISTS (SELECT FROM rollup_dirty) "
+                            "FROM rollup_state" % target.isoformat())
+            return r == [["t"]]
+        t.wait_for(done, timeout=timeout, what="rollups caught up")
+
+    def close(self):
+        try:
+            assert self.srv.stop() == 0, self.srv.logtext()
+        finally:
+            self.db.drop()
+
+
+def reading(code, ts, v):
+    return {"point": code, "ts": ts.isoformat(), "value": v}
+
+
+def load_history(e, now):
+    """Two days of one reading a minute on hopper_temp and one every 20 s on
+    pressure_diff.  Values are multiples of 1/4, so every sum is exact in any
+    order and the comparisons below can be exact."""
+    ht = e.a["points"]["hopper_temp"][0]
+    pd = e.a["points"]["pressure_diff"][0]
+    start = now - timedelta(days=2)
+    items = [reading(ht, start + timedelta(minutes=i), 20 + (i * 7 % 41) * 0.25) for i in range(2 * 1440)]
+    items += [reading(pd, start + timedelta(seconds=20 * i), 500 + (i * 13 % 97) * 0.5) for i in range(3 * 2 * 1440)]
+    e.post(items)
+
+
+def rollup_mismatches(e, table, g):
+    """Rows where the rollup table and the raw aggregate (up to rolled_to) differ, both ways."""
+    raw = (f"SELECT point_id, date_bin('{g}', collected_at, {ORIGIN_UTC}) AS bucket, count(*)::int AS n, "
+           f"min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum FROM readings "
+           f"WHERE collected_at < (SELECT rolled_to FROM rollup_state) GROUP BY 1, 2")
+    tier = (f"SELECT point_id, bucket, n, vmin, vmax, vsum FROM {table} "
+            f"WHERE bucket < date_bin('{g}', (SELECT rolled_to FROM rollup_state), {ORIGIN_UTC})")
+    # the hour holding rolled_to is partial in rollup_hour, so compare whole buckets only
+    raw = f"SELECT * FROM ({raw}) r WHERE bucket < date_bin('{g}', (SELECT rolled_to FROM rollup_state), {ORIGIN_UTC})"
+    return e.system(f"({raw} EXCEPT {tier}) UNION ALL ({tier} EXCEPT {raw})")
+
+
+def raw_series(e, pid, frm, to, bucket):
+    rows = e.system(f"SELECT (extract(epoch FROM date_bin('{bucket} seconds', collected_at, {ORIGIN_BJ})) * 1000)::bigint, "
+                    f"min(value), max(value), round(avg(value)::numeric, 3)::float8, count(*) FROM readings "
+                    f"WHERE point_id = {pid} AND collected_at >= '{frm.isoformat()}' AND collected_at < '{to.isoformat()}' "
+                    f"GROUP BY 1 ORDER BY 1")
+    return [[int(r[0]), float(r[1]), float(r[2]), float(r[3]), int(r[4])] for r in rows]
+
+
+def api_series(e, pid, frm, to, bucket=None):
+    path = f"/api/v1/points/{pid}/series?from={q(frm)}&to={q(to)}"
+    if bucket is not None:
+        path += f"&bucket={bucket}"
+    s = e.get(path)
+    return s["bucket_s"], [[int(i[0]), float(i[1]), float(i[2]), float(i[3]), int(i[4])] for i in s["items"]]
+
+
+def test_rollups_equal_raw_also_after_backfill():
+    e = Env()
+    try:
+        now = now_utc()
+        load_history(e, now)
+        e.wait_rolled()
+        assert int(e.system("SELECT count(*) FROM rollup_minute")[0][0]) > 2 * 1440, "no minute rollups"
+        for table, g in (("rollup_minute", "1 minute"), ("rollup_hour", "1 hour")):
+            assert rollup_mismatches(e, table, g) == [], table
+
+        # back-fill: a gateway's buffer for an hour that already has rollups
+        # (extra readings at :30.5 s) and for an hour ten days ago that had none
+        ht = e.a["points"]["hopper_temp"]
+        old_hour = (now - timedelta(days=1)).replace(minute=0, second=0)
+        far = (now - timedelta(days=10)).replace(minute=0, second=0)
+        # (history is on whole seconds: half a second never collides with it)
+        late = [reading(ht[0], old_hour + timedelta(minutes=i, seconds=30.5), 90.25 + i) for i in range(60)]
+        late += [reading(ht[0], far + timedelta(minutes=i), 10 + i * 0.5) for i in range(60)]
+        e.post(late)
+        hours = e.system(f"SELECT hour FROM rollup_dirty WHERE point_id = {ht[1]} ORDER BY hour")
+        # the worker may already have taken them; either way the API must agree with raw meanwhile
+        frm, to = now - timedelta(days=11, minutes=7), now
+        assert api_series(e, ht[1], frm, to, 3600)[1] == raw_series(e, ht[1], frm, to, 3600)
+        e.wait_rolled()
+        for table, g in (("rollup_minute", "1 minute"), ("rollup_hour", "1 hour")):
+            assert rollup_mismatches(e, table, g) == [], (table, hours)
+        n, mx = e.system(f"SELECT n, vmax FROM rollup_hour WHERE point_id = {ht[1]} AND bucket = '{far.isoformat()}'")[0]
+        assert (n, mx) == ("60", "39.5"), (n, mx)
+        n = e.system(f"SELECT n FROM rollup_hour WHERE point_id = {ht[1]} AND bucket = '{old_hour.isoformat()}'")[0][0]
+        assert n == "120", n
+    finally:
+        e.close()
+
+
+def tamper(e, table, pid, bucket, vmax):
+    e.system(f"UPDATE {table} SET vmax = {vmax} WHERE point_id = {pid} AND bucket = '{bucket.isoformat()}'")
+
+
+def test_series_tiers_answer_like_raw():
+    e = Env()
+    try:
+        now = now_utc()
+        load_history(e, now)
+        e.wait_rolled()
+        for kind in ("hopper_temp", "pressure_diff"):
+            pid = e.a["points"][kind][1]
+            # unaligned ends exercise the raw head and tail around the rollup rows;
+            # `to` past now includes the part not rolled up yet
+            frm, to = now - timedelta(days=2, minutes=13, seconds=17), now + timedelta(minutes=1)
+            for bucket in (3600, 600, 60, 86400, 300, 45):
+                b, items = api_series(e, pid, frm, to, bucket)
+                assert b == bucket and items == raw_series(e, pid, frm, to, bucket), (kind, bucket)
+                assert items and sum(i[4] for i in items) == int(e.system(
+                    f"SELECT count(*) FROM readings WHERE point_id = {pid} AND collected_at >= '{frm.isoformat()}'")[0][0])
+
+        pid = e.a["points"]["hopper_temp"][1]
+        hour = (now - timedelta(days=1)).replace(minute=0, second=0)
+        # a year, default bucket: a day per bucket, from the hourly rollup
+        # (proved by a rollup row changed behind the API's back)
+        tamper(e, "rollup_hour", pid, hour, 5000)
+        b, items = api_series(e, pid, now - timedelta(days=365), now + timedelta(minutes=1))
+        assert b == 86400 and max(i[2] for i in items) == 5000, (b, items[-3:])
+        rows = int(e.system(f"SELECT count(*) FROM rollup_hour WHERE point_id = {pid} "
+                            f"AND bucket >= now() - interval '365 days'")[0][0])
+        assert rows <= 8784, rows
+        # a week, default bucket: hours, from the hourly rollup as well
+        b, items = api_series(e, pid, now - timedelta(days=7), now + timedelta(minutes=1))
+        assert b == 3600 and max(i[2] for i in items) == 5000, b
+        # 10-minute buckets over two days: the minute rollup
+        tamper(e, "rollup_minute", pid, hour + timedelta(minutes=5), 6000)
+        b, items = api_series(e, pid, now - timedelta(days=2), now, 600)
+        assert max(i[2] for i in items) == 6000, "minute tier not used"
+        # short ranges and raw requests read the readings themselves
+        frm, to = hour - timedelta(minutes=30), hour + timedelta(minutes=90)
+        assert api_series(e, pid, frm, to, 3600)[1] == raw_series(e, pid, frm, to, 3600)
+        assert max(i[2] for i in api_series(e, pid, frm, to, 60)[1]) < 5000
+        s = e.get(f"/api/v1/points/{pid}/series?from={q(frm)}&to={q(to)}&bucket=0")
+        assert s["bucket_s"] == 0 and len(s["items"]) == 120, len(s["items"])
+        # without a worker: a late reading in a rolled-up hour is answered from
+        # raw (rollup_dirty) until the rollup is recomputed
+        assert e.srv.stop() == 0
+        e.srv = t.Server(e.db, roles="ingest,api")
+        e.token = e.login()
+        pd = e.a["points"]["pressure_diff"]
+        late_hour = (now - timedelta(hours=20)).replace(minute=0, second=0)
+        e.post([reading(pd[0], late_hour + timedelta(minutes=1, seconds=1.5), 4321.5)])
+        assert e.system(f"SELECT hour = '{late_hour.isoformat()}' FROM rollup_dirty WHERE point_id = {pd[1]}") == [["t"]]
+        frm, to = now - timedelta(days=2), now
+        b, items = api_series(e, pd[1], frm, to, 3600)
+        assert items == raw_series(e, pd[1], frm, to, 3600) and max(i[2] for i in items) == 4321.5
+    finally:
+        e.close()
+
+
+class PrivateRedis:
+    """A Redis of this test alone: it is stopped and wiped mid-test, and the
+    dw:latest:<enterprise code> keys of the shared one would collide with
+    other tests' fixture cities."""
+
+    def __init__(self):
+        self.port = t.free_port()
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t.wait_for(lambda: self.cli("PING") == "PONG", what="private redis up")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def stable(items):
+    """The point list without `online`, which depends on the second it is computed."""
+    return [{k: v for k, v in p.items() if k != "online"} for p in items]
+
+
+def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
+    rd = PrivateRedis()
+    e = Env(roles="ingest,api", redis_url=rd.url)
+    try:
+        now = now_utc()
+        ht, pd = e.a["points"]["hopper_temp"], e.a["points"]["pressure_diff"]
+        # values whose shortest text and %.17g text differ: the same double must come back
+        e.post([reading(ht[0], now - timedelta(seconds=5), 41.1),
+                reading(ht[0], now - timedelta(seconds=90), 40.0),
+                reading(pd[0], now - timedelta(seconds=20), 0.1)])
+        e.post([{"point": pd[0], "ts": (now - timedelta(seconds=10, microseconds=-123456)).isoformat(),
+                 "value": 880.5, "quality": "suspect"}])
+        path = f"/api/v1/enterprises/{e.a['id']}/points"
+        key = "dw:latest:" + e.a["code"]
+        first = e.get(path)["items"]  # the hash lacks _complete: PostgreSQL answers and copies
+        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="full copy in redis")
+        from_redis = e.get(path)["items"]
+        assert stable(from_redis) == stable(first), (from_redis, first)
+        hp = [p for p in from_redis if p["code"] == ht[0]][0]
+        assert hp["latest"]["value"] == 41.1 and hp["online"] is True, hp
+        assert hp["latest"]["ts"] == (now - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"), hp
+        spark = [p for p in from_redis if p["kind"] == "spark_detected"][0]
+        assert spark["latest"] is None and spark["online"] is False, spark
+
+        # the answer really comes from Redis: a value planted there shows
+        planted = '{"ts_us":%d,"v":77.5,"q":0}' % (int(now.timestamp()) * 1000000)
+        rd.cli("HSET", key, ht[0], planted)
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 77.5
+        rd.cli("DEL", key)
+        e.get(path)
+        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="copy again")
+
+        # back-fill: neither store moves backwards; a newer reading moves both
+        before = rd.cli("HGET", key, ht[0])
+        e.post([reading(ht[0], now - timedelta(hours=3), 11.0)])
+        e.post([reading(ht[0], now + timedelta(seconds=1), 43.25)])
+        t.wait_for(lambda: '"v":43.25' in rd.cli("HGET", key, ht[0]), what="newer value in redis")
+        e.post([reading(ht[0], now - timedelta(minutes=30), 12.0)])
+        time.sleep(0.5)  # the publisher runs after the ingest reply
+        assert '"v":43.25' in rd.cli("HGET", key, ht[0]) and before != rd.cli("HGET", key, ht[0])
+        assert e.db.scalar(f"SELECT value FROM point_latest WHERE point_id = {ht[1]}") == "43.25"
+        from_redis = e.get(path)["items"]
+        assert [p for p in from_redis if p["code"] == ht[0]][0]["latest"]["value"] == 43.25
+
+        # a system filter; a malformed one is refused
+        only = e.get(path + f"?system_id={e.a['system_id']}")["items"]
+        assert stable(only) == stable(from_redis) and len(only) == 3, only
+        assert e.get(path + "?system_id=999999")["items"] == []
+        st, _, body = e.srv.api("GET", path + "?system_id=x", headers={"Authorization": "Bearer " + e.token})
+        assert st == 400 and body["code"], (st, body)
+        # another enterprise stays invisible, whatever Redis holds
+        other = e.ents["310114000001"]
+        rd.cli("HSET", "dw:latest:" + other["code"], "_complete", "1")
+        st, _, _ = e.srv.api("GET", f"/api/v1/enterprises/{other['id']}/points",
+                             headers={"Authorization": "Bearer " + e.token})
+        assert st == 404, st
+
+        # Redis gone: the same answer from PostgreSQL, without waiting on Redis
+        rd.stop()
+        t0 = time.time()
+        for _ in range(5):
+            assert stable(e.get(path)["items"]) == stable(from_redis)
+        assert time.time() - t0 < 3, time.time() - t0
+        e.post([reading(ht[0], now + timedelta(seconds=2), 44.5)])
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
+        # back, empty: answered from PostgreSQL, copied again, then from Redis
+        rd.start()
+        t.wait_for(lambda: e.get(path) and rd.cli("HGET", key, "_complete") == "1", timeout=20,
+                   what="copy after redis came back")
+        assert '"v":44.5' in rd.cli("HGET", key, ht[0])
+        assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
+    finally:
+        e.close()
+        rd.stop()
+
+
+if __name__ == "__main__":
+    t.run([
+        test_rollups_equal_raw_also_after_backfill,
+        test_series_tiers_answer_like_raw,
+        test_latest_from_redis_equals_postgres_and_survives_redis_loss,
+    ])

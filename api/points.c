@@ -431,11 +431,15 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
     params[2] = pid;
     for (int i = 0; i < x->n; i++)
         params[3 + i] = x->vals[i];
+    /* x->sql is "col = $4, col = $5, ": the SET list without its last comma */
+    size_t set_len = strlen(x->sql);
+    if (set_len >= 2)
+        set_len -= 2;
     char sql[3072];
     snprintf(sql, sizeof sql,
-             "UPDATE points p SET %s enabled = p.enabled FROM enterprises e WHERE e.id = "
-             "p.enterprise_id AND p.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING p.id",
-             x->sql);
+             "UPDATE points p SET %.*s FROM enterprises e WHERE e.id = p.enterprise_id AND p.id = "
+             "$3::bigint AND " SCOPE_ENT("e") " RETURNING p.id",
+             (int)set_len, x->sql);
     PGresult *res = PQexecParams(db_pg(c), sql, 3 + x->n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         st = db_classify(c, res);

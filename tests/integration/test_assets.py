@@ -143,6 +143,10 @@ def test_points_create_and_delete_never_lose_data():
     assert st == 409 and b["code"] == "in_use" and "enabled" in b["detail"], (st, b)
     assert c.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == "1"
     assert c.call("baoshan.admin", "GET", f"/api/v1/points/{pid}")[2]["latest"]["value"] == 42.5
+    # what the refusal advises works: the point is disabled, its data stays
+    st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/points/{pid}", {"enabled": False})
+    assert st == 200 and b["enabled"] is False, (st, b)
+    assert c.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == "1"
     # a point with only alarms stays too
     _, _, p = c.call("baoshan.admin", "POST", url, dict(new, code="310113000001010105"))
     c.db.sql(f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, "

@@ -755,6 +755,12 @@ long long api_parse_id(const char *s)
 db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
                          json_t **out)
 {
+    return api_query_json_about(r, focus_enterprise(r), stmt, n, params, out);
+}
+
+db_status api_query_json_about(api_req *r, const char *enterprise_id, const char *stmt, int n,
+                               const char *const *params, json_t **out)
+{
     *out = NULL;
     db_conn *c = api_req_db(r);
     if (!c)
@@ -762,7 +768,7 @@ db_status api_query_json(api_req *r, const char *stmt, int n, const char *const 
     char scope[64];
     api_scope_string(api_req_caller(r), scope, sizeof scope);
     PGresult *res = NULL;
-    db_status st = db_read_scoped(c, scope, focus_enterprise(r), stmt, n, params, &res);
+    db_status st = db_read_scoped(c, scope, enterprise_id, stmt, n, params, &res);
     if (st != DB_OK)
         return st;
     if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {

@@ -36,7 +36,8 @@
 
 #define POINT_FROM                                                                                 \
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
-    "k.code = p.kind LEFT JOIN point_latest l ON l.point_id = p.id "
+    "k.code = p.kind LEFT JOIN point_latest l ON l.point_id = p.id AND l.enterprise_id = "         \
+    "p.enterprise_id "
 
 /* Buckets of a series start at multiples of bucket_s from Beijing midnight
  * (the city's day), whatever the session's TimeZone; hours and minutes are the
@@ -103,7 +104,7 @@ static const db_stmt statements[] = {
      "SELECT coalesce(json_agg(json_build_array(p.code, (extract(epoch FROM l.collected_at) * "
      "1000000)::bigint, l.value, l.quality)), '[]'::json)::text FROM point_latest l JOIN points p "
      "ON p.id = l.point_id JOIN enterprises e ON e.id = p.enterprise_id WHERE l.enterprise_id = "
-     "$3::bigint AND " SCOPE_ENT("e")},
+     "$3::bigint AND p.enterprise_id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
      "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     /* readings are filtered by the point alone (its index); the scope check

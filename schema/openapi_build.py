@@ -221,7 +221,11 @@ POINT = obj(dict(
                     min_duration_s=nullable(s("integer")), rate_limit=N_NUM,
                     rate_window_s=nullable(s("integer")))),
     expected_interval_s=s("integer"), enabled=s("boolean"),
-    latest=nullable(obj({"ts": TS, "value": s("number"), "quality": s("string")})),
+    latest=nullable(obj({"ts": s("string", "UTC, microseconds (2026-11-29T04:22:49.123456Z); the "
+                                     "same text whether read from Redis or PostgreSQL.",
+                                     format="date-time"),
+                         "value": s("number"),
+                         "quality": s("integer", "0 good, 1 suspect, 2 bad.", minimum=0, maximum=2)})),
     online=s("boolean", "A reading arrived within 3 expected intervals.")),
     ["id", "code", "enterprise_id", "kind", "name", "limits", "enabled", "latest", "online"],
     title="Point", desc="A monitoring point (监测点) with its limits and latest value.")
@@ -900,7 +904,12 @@ ROUTES = [
          resp=ok(ref("EnterpriseDetail")), err=[400, 409, 422]),
     dict(m="GET", p="/api/v1/enterprises/{id}/points", tag="points", op="listEnterprisePoints",
          roles=ANY, zh="企业监测点", en="An enterprise's points with latest values",
-         resp=ok(ref("PointList"))),
+         desc="Latest values come from Redis when it holds a complete copy of the "
+              "enterprise's values, from PostgreSQL otherwise (the answer is the same).",
+         params=[{"name": "system_id", "in": "query",
+                  "description": "Only the points of this dust-removal system.",
+                  "schema": s("integer", minimum=1)}],
+         resp=ok(ref("PointList")), err=[400]),
     dict(m="GET", p="/api/v1/enterprises/{id}/api-keys", tag="api-keys", op="listApiKeys",
          roles=ANY, zh="企业 API 密钥", en="An enterprise's API keys",
          desc="Prefixes only; keys are stored as SHA-256.",
@@ -927,7 +936,11 @@ ROUTES = [
     dict(m="GET", p="/api/v1/points/{id}/series", tag="points", op="getPointSeries", roles=ANY,
          zh="监测数据曲线", en="A point's time series",
          desc="Default range: the last 24 hours; at most 400 days. Without bucket, ranges over "
-              "6 hours are downsampled to about 500 buckets (min, max, avg, n).",
+              "6 hours are downsampled to at most about 300 buckets of 1 min .. 1 day (min, max, "
+              "avg, n); day buckets start at Beijing midnight. Whole-hour buckets are answered "
+              "from hourly rollups, whole-minute buckets from minute rollups (ranges over 3 "
+              "hours), both completed with raw readings where the rollups are not yet "
+              "up to date, so every answer equals aggregating the raw readings.",
          params=[P("from"), P("to"),
                  {"name": "bucket", "in": "query", "description": "Bucket seconds; 0: raw.",
                   "schema": s("integer", minimum=0, maximum=604800)}],

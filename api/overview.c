@@ -71,9 +71,11 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
  * reused for overview_cache_ms, a write through this API process drops every
  * answer at once, and while one thread recomputes an expired answer the
  * others keep serving the previous one (never older than STALE_FACTOR x the
- * reuse time) instead of all asking PostgreSQL the same question. */
+ * reuse time), or wait for it when there is none, instead of all asking
+ * PostgreSQL the same question. */
 #define CACHE_SLOTS  64
 #define STALE_FACTOR 4
+#define WAIT_S       5 /* longest wait for another request's answer */
 
 typedef struct {
     char key[48];
@@ -85,6 +87,7 @@ typedef struct {
 
 static cache_slot cache[CACHE_SLOTS];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cache_cv = PTHREAD_COND_INITIALIZER;
 
 static int64_t mono_ms(void)
 {
@@ -129,6 +132,20 @@ static json_t *cache_lookup(const char *key, int *mine)
             copy = json_deep_copy(s->doc);
         else if (!s->refreshing)
             *mine = s->refreshing = 1;
+        else {
+            /* nothing servable yet and someone is computing it (a cold
+             * start, or right after a write): wait for that answer rather
+             * than all asking PostgreSQL the same question at once */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += WAIT_S;
+            while (s->refreshing && strcmp(s->key, key) == 0 &&
+                   pthread_cond_timedwait(&cache_cv, &cache_mu, &until) == 0)
+                ;
+            if (strcmp(s->key, key) == 0 && s->doc && s->generation == api_write_generation() &&
+                mono_ms() - s->made_ms < ttl * STALE_FACTOR)
+                copy = json_deep_copy(s->doc);
+        }
     }
     pthread_mutex_unlock(&cache_mu);
     return copy;
@@ -152,6 +169,7 @@ static void cache_store(const char *key, json_t *doc, unsigned long gen, int64_t
         }
         break;
     }
+    pthread_cond_broadcast(&cache_cv);
     pthread_mutex_unlock(&cache_mu);
 }
 

@@ -101,6 +101,13 @@ def overview(c, user):
 def test_overview_answers_follow_writes():
     c = City(overview_cache_ms=1500)
     try:
+        # a cold start under concurrent requests: one computation, everyone gets its answer
+        import threading
+        answers = []
+        ths = [threading.Thread(target=lambda: answers.append(overview(c, "baoshan.staff"))) for _ in range(8)]
+        [x.start() for x in ths]
+        [x.join() for x in ths]
+        assert len(answers) == 8 and len({a["generated_at"] for a in answers}) == 1, answers
         first = overview(c, "baoshan.staff")
         assert first["enterprises"] == 2 and overview(c, "baoshan.staff") == first  # reused
         # a write through the API shows on the very next overview

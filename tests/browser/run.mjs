@@ -362,6 +362,11 @@ async function test_enterprise_staff_sees_equipment_read_only() {
   // cameras and gateways are the enterprise's own equipment: it may maintain them
   if (has('POST', '/api/v1/enterprises/{id}/cameras')) assert(await page.$('[data-action=new-cameras]'), 'enterprise staff cannot add a camera');
   await shot(page, 'assets-enterprise-staff');
+  // English strings exist for the section
+  await page.selectOption('.topbar select', 'en');
+  await page.waitForSelector('[data-testid=credentials] .hd:has-text("Ingest credentials")');
+  assert((await page.textContent('[data-tab=assets]')).includes('Equipment'), 'assets tab not in English');
+  await shot(page, 'assets-en');
   await context.close();
 }
 

@@ -123,6 +123,9 @@ const D = {
   'cred.revoke': ['吊销', 'Revoke'], 'cred.confirm.revoke': ['吊销后使用该凭证的网关将立即无法上报数据，且不可恢复。确定吊销 {x}？', 'Gateways using it are refused at once, and it cannot be revived. Revoke {x}?'],
   'cred.once': ['以下密钥仅显示这一次，关闭后无法再次查看。请立即复制并安全转交网关安装人员。', 'These secrets are shown this once and never again. Copy them now and hand them to the gateway installer safely.'],
   'cred.copy': ['复制', 'Copy'], 'cred.copied': ['已复制到剪贴板', 'Copied'], 'cred.copy.manual': ['无法访问剪贴板，已选中文本，请按 Ctrl+C 复制', 'No clipboard access; the text is selected, press Ctrl+C'],
+  'secret.api_key': ['API密钥', 'API key'], 'secret.header': ['请求头名称', 'Header name'], 'secret.des_key': ['DES密钥', 'DES key'],
+  'secret.des_iv': ['DES向量（本平台统一）', 'DES IV (the same for the whole deployment)'], 'secret.appid': ['AppID', 'AppID'],
+  'secret.appsecret': ['AppSecret', 'AppSecret'], 'secret.sm4_key': ['SM4密钥', 'SM4 key'], 'secret.sm4_iv': ['SM4向量', 'SM4 IV'],
   'cred.empty': ['尚未签发数据接入凭证', 'No ingest credentials issued'],
   'credkind.api_key': ['API密钥', 'API key'], 'credkind.hebei_des': ['河北DES密钥', 'Hebei DES key'], 'credkind.mem_sm4': ['应急管理部SM4', 'MEM SM4'],
   // monitor

@@ -145,11 +145,11 @@ function systemsSection(ctx, ent, may, onSystems) {
       { title: t('pt.unit'), key: 'unit' }, { title: t('pt.limits'), render: limitText },
       { title: t('pt.class'), render: p => tv('pclass', p.param_class) },
       { title: t('common.state'), render: p => onOff(p.enabled, t('pt.enabled'), t('pt.disabled')) },
-      { title: t('common.actions'), render: p => h('span', { style: { whiteSpace: 'nowrap' } },
+      (canEditPt || canDelPt) && { title: t('common.actions'), render: p => h('span', { style: { whiteSpace: 'nowrap' } },
         canEditPt ? h('button', { class: 'btn sm', 'data-action': p.enabled ? 'disable' : 'enable', onclick: () => setEnabled(p, !p.enabled) }, p.enabled ? t('pt.disable') : t('pt.enable')) : null, ' ',
         canEditPt ? h('button', { class: 'btn sm', 'data-action': 'edit-point', onclick: () => pointForm(s, p) }, t('as.edit')) : null, ' ',
         canDelPt ? h('button', { class: 'btn sm danger', 'data-action': 'delete-point', onclick: () => removePoint(p) }, t('as.delete')) : null) },
-    ], mine, { empty: empty(t('pt.none')), rowAttrs: p => ({ 'data-point-id': p.id }) });
+    ].filter(Boolean), mine, { empty: empty(t('pt.none')), rowAttrs: p => ({ 'data-point-id': p.id }) });
     tr.after(h('tr', { class: 'sub', 'data-points-of': s.id }, h('td', { colspan: 10, style: { background: '#f7f9fc', padding: '8px 14px' } },
       add ? h('div', { style: { marginBottom: '6px' } }, add) : null, list)));
   }
@@ -249,10 +249,10 @@ function camerasSection(ctx, eid, may, systems) {
       { title: t('cam.stream'), render: c => c.stream_url ? h('span', { class: 'mono', style: { wordBreak: 'break-all' } }, c.stream_url) : t('common.na') },
       { title: t('common.state'), render: c => onOff(c.enabled, t('pt.enabled'), t('pt.disabled')) },
       { title: t('cam.last_alarm'), render: c => fmtTime(c.last_alarm_at) },
-      { title: t('common.actions'), render: c => h('span', { style: { whiteSpace: 'nowrap' } },
+      (canEdit || canDel) && { title: t('common.actions'), render: c => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(c) }, t('as.edit')) : null, ' ',
         canDel ? h('button', { class: 'btn sm danger', 'data-action': 'delete', onclick: () => remove(c) }, t('as.delete')) : null) },
-    ], r.items, { empty: empty(t('cam.empty')), attrs: { 'data-testid': 'cameras-table' }, rowAttrs: c => ({ 'data-camera-code': c.code }) }));
+    ].filter(Boolean), r.items, { empty: empty(t('cam.empty')), attrs: { 'data-testid': 'cameras-table' }, rowAttrs: c => ({ 'data-camera-code': c.code }) }));
   }
   function form(c) {
     const fields = [['code', 'text'], ['name', 'text'], ['system_id', 'id', true], ['location', 'text'], ['stream_url', 'text', true], ['enabled', 'bool']];
@@ -297,10 +297,10 @@ function gatewaysSection(ctx, eid, may) {
     fill(sec.box, table([
       { title: t('gw.code'), render: g => mono(g.code) }, { title: t('gw.name'), key: 'name' }, { title: t('gw.dialect'), render: g => tv('dialect', g.dialect) },
       { title: t('gw.seen'), render: g => fmtTime(g.last_seen_at) }, { title: t('key.created'), render: g => fmtTime(g.created_at) },
-      { title: t('common.actions'), render: g => h('span', { style: { whiteSpace: 'nowrap' } },
+      (canEdit || canDel) && { title: t('common.actions'), render: g => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(g) }, t('as.edit')) : null, ' ',
         canDel ? h('button', { class: 'btn sm danger', 'data-action': 'delete', onclick: () => remove(g) }, t('as.delete')) : null) },
-    ], r.items, { empty: empty(t('gw.empty')), attrs: { 'data-testid': 'gateways-table' }, rowAttrs: g => ({ 'data-gateway-code': g.code }) }));
+    ].filter(Boolean), r.items, { empty: empty(t('gw.empty')), attrs: { 'data-testid': 'gateways-table' }, rowAttrs: g => ({ 'data-gateway-code': g.code }) }));
   }
   function form(g) {
     const fields = [['code', 'text'], ['name', 'text'], ['dialect', 'text']];
@@ -337,8 +337,8 @@ function credentialsSection(ctx, eid, may) {
       { title: t('cred.ident'), render: c => c.prefix ? mono(c.prefix + '…') : c.appid ? mono(c.appid) : t('common.na') },
       { title: t('key.created'), render: c => fmtTime(c.created_at) },
       { title: t('common.state'), render: c => c.active ? onOff(true, t('cred.active')) : h('span', { class: 'tag muted', title: fmtTime(c.revoked_at, true) }, t('cred.revoked') + ' ' + fmtTime(c.revoked_at)) },
-      { title: t('common.actions'), render: c => c.active && canRevoke ? h('button', { class: 'btn sm danger', 'data-action': 'revoke', onclick: () => revoke(c) }, t('cred.revoke')) : '' },
-    ], r.items, { empty: empty(t('cred.empty')), attrs: { 'data-testid': 'credentials-table' }, rowAttrs: c => ({ 'data-credential-id': c.id, 'data-active': c.active ? '1' : '0' }) }));
+      canRevoke && { title: t('common.actions'), render: c => c.active ? h('button', { class: 'btn sm danger', 'data-action': 'revoke', onclick: () => revoke(c) }, t('cred.revoke')) : '' },
+    ].filter(Boolean), r.items, { empty: empty(t('cred.empty')), attrs: { 'data-testid': 'credentials-table' }, rowAttrs: c => ({ 'data-credential-id': c.id, 'data-active': c.active ? '1' : '0' }) }));
   }
   function issue() {
     const appidRow = formRow(t('cred.appid'), input('appid', '', { maxlength: 64, pattern: '[A-Za-z0-9._-]{1,64}' }));
@@ -376,7 +376,7 @@ function showSecretOnce(r) {
   };
   const rows = Object.entries(secret).map(([k, v]) => {
     const val = h('div', { class: 'secret mono', 'data-secret': k, style: { flex: 1 } }, v);
-    return h('div', { style: { margin: '8px 0' } }, h('div', { class: 'muted', style: { fontSize: '12px', marginBottom: '2px' } }, k),
+    return h('div', { style: { margin: '8px 0' } }, h('div', { class: 'muted', style: { fontSize: '12px', marginBottom: '2px' } }, t('secret.' + k, {}, k)),
       h('div', { style: { display: 'flex', gap: '8px', alignItems: 'center' } }, val,
         k === 'header' ? null : h('button', { class: 'btn sm', type: 'button', 'data-action': 'copy', onclick: () => copy(v, val) }, t('cred.copy'))));
   });

@@ -30,6 +30,7 @@ async function setup() {
     ['jiading.admin', 'district_admin', '--region', '310114'],
     ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
     ['a2.manager', 'enterprise_manager', '--enterprise', ents[1].code],
+    ['a1.staff', 'enterprise_staff', '--enterprise', ents[0].code],
   ];
   for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
   srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300 });
@@ -254,6 +255,121 @@ async function test_main_pages_render_and_screenshots() {
   await context.close();
 }
 
+// 设备与接入: a district admin adds a camera and a gateway, issues an api_key
+// ingest credential (its secret shown once), a gateway pushes a reading with
+// it through the real ingest listener, then the page revokes it.
+async function test_district_admin_manages_equipment_and_ingest_credentials() {
+  need('POST', '/api/v1/enterprises/{id}/cameras'); need('POST', '/api/v1/enterprises/{id}/ingest-credentials');
+  const ent = ents[0];
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=assets`);
+  await page.waitForSelector('[data-testid=systems-table] [data-system-id]');
+  const submit = async () => { await page.click('.modal .ft .btn.primary'); };
+  const closed = () => page.waitForSelector('.modal-bg', { state: 'detached' });
+  // camera, on the enterprise's system
+  await page.click('[data-action=new-cameras]');
+  await page.fill('.modal input[name=code]', 'CAM-T1');
+  await page.fill('.modal input[name=name]', '1号除尘器卸灰口');
+  await page.selectOption('.modal select[name=system_id]', { index: 1 });
+  await page.fill('.modal input[name=stream_url]', 'rtsp://10.0.0.8/stream1');
+  await submit(); await closed();
+  await page.waitForSelector('[data-testid=cameras-table] tr[data-camera-code="CAM-T1"]');
+  assert((await page.textContent('[data-testid=cameras-table] tr[data-camera-code="CAM-T1"]')).includes('1号除尘系统'), 'camera row does not name its system');
+  // the same code again: the server's refusal stands next to the form, which stays open
+  await page.click('[data-action=new-cameras]');
+  await page.fill('.modal input[name=code]', 'CAM-T1');
+  await page.fill('.modal input[name=name]', '重复');
+  await submit();
+  await page.waitForSelector('.modal .err');
+  const dup = await page.textContent('.modal .err');
+  assert(dup.includes('the enterprise has a camera with this code'), 'duplicate camera error shows no detail: ' + dup);
+  await page.click('.modal .ft .btn:not(.primary)'); await closed();
+  // gateway
+  await page.click('[data-action=new-gateways]');
+  await page.fill('.modal input[name=code]', 'GW-T1');
+  await page.fill('.modal input[name=name]', '1号车间网关');
+  await page.selectOption('.modal select[name=dialect]', 'native');
+  await submit(); await closed();
+  await page.waitForSelector('[data-testid=gateways-table] tr[data-gateway-code="GW-T1"]');
+  // a point added to the system, then disabled
+  await page.click('[data-testid=systems-table] tr[data-system-id] [data-action=points]');
+  await page.waitForSelector('[data-points-of] [data-action=new-point]');
+  await page.click('[data-points-of] [data-action=new-point]');
+  await page.fill('.modal input[name=code]', ent.code + '0105001');
+  await page.selectOption('.modal select[name=kind]', 'fan_running');
+  await page.fill('.modal input[name=name]', '主风机运行');
+  await submit(); await closed();
+  const newPt = `[data-points-of] tr:has-text("${ent.code}0105001")`;
+  await page.waitForSelector(newPt);
+  await page.click(`${newPt} [data-action=disable]`);
+  await page.waitForSelector(`${newPt} [data-action=enable]`);
+  assert(db.scalar(`SET dw.scope = 'system'; SELECT enabled FROM points WHERE code = '${ent.code}0105001'`) === 'f', 'point not disabled');
+  // ingest credential: the secret appears once
+  await page.click('[data-action=new-credentials]');
+  await page.selectOption('.modal select[name=kind]', 'api_key');
+  await page.fill('.modal input[name=label]', '浏览器测试网关');
+  await submit();
+  await page.waitForSelector('[data-testid=new-secret] [data-secret=api_key]');
+  const key = (await page.textContent('[data-testid=new-secret] [data-secret=api_key]')).trim();
+  assert(/^dwk_/.test(key) && key.length > 30, 'no api key shown: ' + key);
+  await shot(page, 'assets-secret-once');
+  await page.click('.modal .hd .x'); await closed();
+  const row = '[data-testid=credentials-table] tr:has-text("浏览器测试网关")';
+  await page.waitForSelector(row);
+  assert(!(await page.content()).includes(key), 'the secret is still on the page after its modal closed');
+  await page.reload();
+  await page.waitForSelector(row);
+  const html = await page.content();
+  const ident = (await page.textContent(`${row} .mono`)).replace('…', '');
+  assert(!html.includes(key) && ident.length >= 8 && key.startsWith(ident), `after reload: secret shown or prefix wrong (${ident})`);
+  // a gateway uses it: one reading through the real ingest listener
+  const ts = new Date().toISOString();
+  const ack = await srv.ingest({ apiKey: key }, [{ point: ent.points.pressure_diff.code, ts, value: 1432.5 }]);
+  assert(db.scalar(`SET dw.scope = 'system'; SELECT count(*) FROM readings WHERE point_id = ${ent.points.pressure_diff.id} AND value = 1432.5`) === '1', 'reading not stored: ' + JSON.stringify(ack));
+  // a point with data is not deleted: the server's advice stands above the list, with the way out
+  const dataPt = `[data-points-of] tr[data-point-id="${ent.points.pressure_diff.id}"]`;
+  await page.click('[data-testid=systems-table] tr[data-system-id] [data-action=points]');
+  await page.click(`${dataPt} [data-action=delete-point]`);
+  await page.click('.modal [data-action=confirm]');
+  await page.waitForSelector('[data-testid=systems-msg] .err [data-action=disable-instead]');
+  assert((await page.textContent('[data-testid=systems-msg] .err')).includes('disable it instead'), 'in_use advice missing');
+  await shot(page, 'assets-district');
+  // revoked from the page: the next push is refused
+  await page.click(`${row} [data-action=revoke]`);
+  await page.click('.modal [data-action=confirm]');
+  await page.waitForSelector(`[data-testid=credentials-table] tr[data-active="0"]:has-text("浏览器测试网关")`);
+  const r = await fetch(`http://127.0.0.1:${srv.ingestPort}/ingest/v1/readings`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Api-Key': key },
+    body: JSON.stringify({ readings: [{ point: ent.points.pressure_diff.code, ts: new Date().toISOString(), value: 1 }] }) });
+  assert(r.status === 401 || r.status === 403, 'revoked key still ingests: ' + r.status);
+  await context.close();
+}
+
+// enterprise staff: the lists, no write buttons for systems and points
+// (city/district only) nor for credentials (administrators only)
+async function test_enterprise_staff_sees_equipment_read_only() {
+  need('GET', '/api/v1/enterprises/{id}/systems');
+  const ent = ents[0];
+  const { context, page } = await loginPage(browser, srv.base, 'a1.staff', PW, errors);
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=assets`);
+  await page.waitForSelector('[data-testid=systems-table] [data-system-id]');
+  await page.waitForSelector('[data-testid=credentials] table, [data-testid=credentials] [data-empty]');
+  assert((await page.textContent('[data-testid=systems-table]')).includes('1号除尘系统'), 'system not listed');
+  await page.click('[data-testid=systems-table] tr[data-system-id] [data-action=points]');
+  await page.waitForSelector('[data-points-of] tr[data-point-id]');
+  for (const sel of ['[data-action=new-systems]', '[data-testid=systems] [data-action=edit]', '[data-testid=systems] [data-action=delete]',
+    '[data-action=new-point]', '[data-action=disable]', '[data-action=enable]', '[data-action=delete-point]', '[data-action=new-credentials]', '[data-action=revoke]'])
+    assert(!(await page.$(sel)), 'enterprise staff sees ' + sel);
+  // cameras and gateways are the enterprise's own equipment: it may maintain them
+  if (has('POST', '/api/v1/enterprises/{id}/cameras')) assert(await page.$('[data-action=new-cameras]'), 'enterprise staff cannot add a camera');
+  await shot(page, 'assets-enterprise-staff');
+  // English strings exist for the section
+  await page.selectOption('.topbar select', 'en');
+  await page.waitForSelector('[data-testid=credentials] .hd:has-text("Ingest credentials")');
+  assert((await page.textContent('[data-tab=assets]')).includes('Equipment'), 'assets tab not in English');
+  await shot(page, 'assets-en');
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -261,11 +377,15 @@ async function test_no_script_errors() {
 // ---------------------------------------------------------------------------
 const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic_and_password_change_is_enforced,
   test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
-  test_district_approves_clearance_requested_in_another_context, test_main_pages_render_and_screenshots, test_no_script_errors];
+  test_district_approves_clearance_requested_in_another_context, test_main_pages_render_and_screenshots,
+  test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only, test_no_script_errors];
+// DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
+const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
+const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;
 let passed = 0, failed = 0, skipped = 0;
 try {
   await setup();
-  for (const t of tests) {
+  for (const t of selected) {
     const t0 = Date.now();
     try {
       await t();

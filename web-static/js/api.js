@@ -56,6 +56,17 @@ export function routeList() { return routes; }
 export function hasRoute(method, pattern) {
   return routes.some(r => r.method === method && r.path === pattern);
 }
+// may this caller use the route?  The table names the scope kinds it admits
+// (roles) and whether only administrators of them may (admin_only); the
+// server checks again, this only decides which buttons a page draws.
+const ADMIN_ROLES = ['city_admin', 'district_admin', 'enterprise_manager'];
+export function mayUse(me, method, pattern) {
+  const r = routes.find(x => x.method === method && x.path === pattern);
+  if (!r || !me || !me.scope) return false;
+  if (r.public) return true;
+  if (!(r.roles || []).includes(me.scope.kind)) return false;
+  return !r.admin_only || ADMIN_ROLES.includes(me.role);
+}
 // first existing pattern among candidates (the API is growing)
 export function pickRoute(method, ...patterns) {
   return patterns.find(p => hasRoute(method, p)) || null;

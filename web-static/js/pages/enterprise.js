@@ -9,8 +9,9 @@ import { alarmTable } from './alarms.js';
 import { warningTable } from './warnings.js';
 import { cleaningPanel } from './cleaning.js';
 import { keysPanel } from './accounts.js';
+import { assetsPanel } from './assets.js';
 
-const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'cameras', 'keys'];
+const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'keys'];
 
 export default async function enterprise(el, ctx) {
   const id = ctx.params.id;
@@ -21,7 +22,9 @@ export default async function enterprise(el, ctx) {
   }
   if (!ctx.alive) return;
   const e = data.enterprise;
-  const tab = TABS.includes(ctx.query.get('tab')) ? ctx.query.get('tab') : 'base';
+  // the old cameras tab is part of 设备与接入 now
+  const asked = ctx.query.get('tab') === 'cameras' ? 'assets' : ctx.query.get('tab');
+  const tab = TABS.includes(asked) ? asked : 'base';
   let riskNow = null;
   if (hasRoute('GET', '/api/v1/enterprises/{id}/risk')) riskNow = await api(`/api/v1/enterprises/${e.id}/risk`).catch(() => null);
   const cur = riskNow && riskNow.current;
@@ -36,7 +39,7 @@ export default async function enterprise(el, ctx) {
       h('a', { href: `#/enterprises/${e.id}?tab=${k}`, class: k === tab ? 'active' : null, 'data-tab': k }, t('arc.' + k)))));
   const body = h('div', { 'data-tab-body': tab });
   el.append(body);
-  const panels = { base, dust, points, risk, alarms, warnings, cleaning, cameras, keys };
+  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, keys };
   await panels[tab](body, ctx, e, data, riskNow);
 }
 
@@ -166,8 +169,8 @@ async function warnings(body, ctx, e) {
 async function cleaning(body, ctx, e) {
   await cleaningPanel(body, ctx, e);
 }
-function cameras(body) {
-  body.append(card(t('arc.cameras'), empty(t('cam.empty'), 'GET /api/v1/enterprises/{id}/cameras')));
+async function assets(body, ctx, e) {
+  await assetsPanel(body, ctx, e);
 }
 async function keys(body, ctx, e) {
   await keysPanel(body, ctx, e.id);

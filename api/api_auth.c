@@ -178,6 +178,9 @@ typedef struct {
 
 static auth_slot auth_cache[AUTH_CACHE_SLOTS];
 static pthread_mutex_t auth_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+/* bumped by every flush: a look-up that started before a revocation must
+ * not put its (by then revoked) answer back */
+static unsigned long auth_cache_gen;
 
 static int64_t mono_ms(void)
 {
@@ -206,11 +209,23 @@ static int auth_cache_get(const unsigned char *key, api_caller *out)
     return hit;
 }
 
-static void auth_cache_put(const unsigned char *key, const api_caller *c)
+static unsigned long auth_cache_generation(void)
+{
+    pthread_mutex_lock(&auth_cache_mu);
+    unsigned long g = auth_cache_gen;
+    pthread_mutex_unlock(&auth_cache_mu);
+    return g;
+}
+
+static void auth_cache_put(const unsigned char *key, const api_caller *c, unsigned long gen)
 {
     if (g_config.auth_cache_ms <= 0)
         return;
     pthread_mutex_lock(&auth_cache_mu);
+    if (gen != auth_cache_gen) {
+        pthread_mutex_unlock(&auth_cache_mu);
+        return;
+    }
     auth_slot *s = &auth_cache[auth_slot_of(key)];
     memcpy(s->key, key, sizeof s->key);
     s->caller = *c;
@@ -222,6 +237,7 @@ void api_auth_forget_all(void)
 {
     pthread_mutex_lock(&auth_cache_mu);
     sodium_memzero(auth_cache, sizeof auth_cache);
+    auth_cache_gen++;
     pthread_mutex_unlock(&auth_cache_mu);
 }
 
@@ -302,6 +318,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
         sodium_memzero(token, sizeof token);
         return -1;
     }
+    unsigned long gen = auth_cache_generation();
     resolve_ctx x = {.token = token, .out = out};
     db_status st = db_run_tx(c, NULL, resolve_tx, &x);
     sodium_memzero(token, sizeof token);
@@ -313,7 +330,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
         api_reply_error(r, API_E_UNAUTHENTICATED, "the session expired or the key was revoked");
         return -1;
     }
-    auth_cache_put(key, out);
+    auth_cache_put(key, out, gen);
     return 0;
 }
 

@@ -78,7 +78,7 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
 #define WAIT_S       5 /* longest wait for another request's answer */
 
 typedef struct {
-    char key[48];
+    char key[112];
     json_t *doc; /* owned by the cache; readers get deep copies */
     int64_t made_ms;
     unsigned long generation;
@@ -175,9 +175,12 @@ static void cache_store(const char *key, json_t *doc, unsigned long gen, int64_t
 
 int api_overview_get(api_req *r)
 {
-    char kind[16], id[24], key[48];
+    /* the real scope (what row-level security applies) and the app filter's
+     * parameters (which differ from it only under the test-only switch) */
+    char kind[16], id[24], scope[64], key[112];
     api_scope_params(api_req_caller(r), kind, id);
-    snprintf(key, sizeof key, "%s:%s", kind, id);
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    snprintf(key, sizeof key, "%s|%s:%s", scope, kind, id);
     int mine = 0;
     if (g_config.overview_cache_ms > 0) {
         json_t *hit = cache_lookup(key, &mine);

@@ -275,8 +275,7 @@ int api_points_by_enterprise(api_req *r)
     if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     char key[96];
-    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%s",
-             json_string_value(json_object_get(out, "enterprise")));
+    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%lld", api_parse_id(api_req_param(r, "id")));
     json_t *hash = json_object(), *map = json_object();
     int found = rds_hgetall(key, collect_field, hash);
     if (found != 1 || map_from_redis(hash, map) != 0) {

@@ -146,6 +146,14 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
     return st;
 }
 
+/* For logs: the primary message only.  A constraint error's DETAIL repeats
+ * the failing row, which may hold key material (ingest credentials). */
+static const char *error_primary(db_conn *c, const PGresult *r)
+{
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    return m ? m : PQerrorMessage(c->pg);
+}
+
 /* Why a pipeline: a read through BEGIN, set_config, the statement and
  * COMMIT costs four round trips, and for the small look-ups of the API the
  * wake-ups and system calls of those trips cost PostgreSQL more than the
@@ -162,7 +170,8 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
         if (prepare_all(c, err, sizeof err) != 0)
             return DB_HARD;
     }
-    if (!PQenterPipelineMode(c->pg))
+    /* inside an open transaction the scope would outlive this statement */
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
     const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
     int sent = PQsendQueryParams(c->pg,
@@ -194,7 +203,7 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
             char q[600];
             srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
                     "stmt=%s detail=%s", query ? stmt : "set_scope",
-                    srv_log_q(q, sizeof q, PQresultErrorMessage(r)));
+                    srv_log_q(q, sizeof q, error_primary(c, r)));
         }
         if (query == 1 && es == PGRES_TUPLES_OK && !*out) {
             *out = r;
@@ -327,7 +336,7 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         fill_diag(r, diag);
     char q[600];
     srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
-            stmt, srv_log_q(q, sizeof q, r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg)));
+            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
     PQclear(r);
     return NULL;
 }

@@ -896,7 +896,7 @@ static void publish(wjob *w)
     /* newest value per point of this batch; Redis keeps it only if it is
      * newer than what it has (rds_latest), as point_latest does */
     char key[64];
-    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%s", w->enterprise_code);
+    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%lld", (long long)w->enterprise_id);
     for (size_t i = 0; i < w->n_items; i++) {
         if (!w->point_ids[i] || w->server_code[i])
             continue;

@@ -29,7 +29,8 @@ void rds_publish(const char *channel, const char *key, int ttl_s, const char *pa
 /* Queue an arbitrary XADD-free HSET: key field value. */
 void rds_hset(const char *key, const char *field, const char *value);
 
-/* Latest values: hash RDS_LATEST_PREFIX<enterprise code>, field = point code,
+/* Latest values: hash RDS_LATEST_PREFIX<enterprise id> (the id, never the
+ * code: a district may change an enterprise's code), field = point code,
  * value = {"ts_us":<epoch microseconds>,"v":<%.17g>,"q":<quality>}.  Writes
  * only move a field forward in time (a Lua script decides in Redis), so a
  * back-filled batch never replaces a newer value, like point_latest.  The
@@ -37,8 +38,9 @@ void rds_hset(const char *key, const char *field, const char *value);
  * may lack points and must not be trusted for a whole enterprise.  When an
  * update is lost (queue full, Redis error) the hash is deleted once Redis
  * answers again. */
-#define RDS_LATEST_PREFIX   "dw:latest:"
-#define RDS_LATEST_COMPLETE "_complete"
+#define RDS_LATEST_PREFIX "dw:latest:"
+/* ':' cannot occur in a point code, so no point can shadow the marker */
+#define RDS_LATEST_COMPLETE ":complete"
 void rds_latest(const char *key, const char *field, long long ts_us, const char *value);
 
 /* For API threads: HGETALL through a small pool of read connections with

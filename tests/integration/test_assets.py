@@ -184,6 +184,13 @@ def test_cameras_crud_by_the_enterprise():
     # the code is the video alarms' key: it cannot change
     st, _, b = c.call("a1.manager", "PATCH", f"/api/v1/cameras/{cid}", {"code": "CAM99"})
     assert st == 400 and "code" in b["detail"], b
+    # a stream address with credentials works for the enterprise, but the audit trail keeps no password
+    st, _, b = c.call("a1.manager", "PATCH", f"/api/v1/cameras/{cid}",
+                      {"stream_url": "rtsp://viewer:Cam-Secret-77@10.0.0.8:554/stream1"})
+    assert st == 200 and b["stream_url"] == "rtsp://viewer:Cam-Secret-77@10.0.0.8:554/stream1", b
+    details = [row[3] for row in audit(c, "camera_update")]
+    assert details and all("Cam-Secret-77" not in d for d in details), details
+    assert any("rtsp://***@10.0.0.8:554/stream1" in d for d in details), details
     st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/cameras/{cid}", {"name": "灰斗", "stream_url": None,
                                                                            "system_id": None})
     assert st == 200 and b["stream_url"] is None and b["system_id"] is None and b["updated_at"] >= b["created_at"], b

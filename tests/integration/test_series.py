@@ -214,7 +214,7 @@ def test_series_tiers_answer_like_raw():
 
 class PrivateRedis:
     """A Redis of this test alone: it is stopped and wiped mid-test, and the
-    dw:latest:<enterprise code> keys of the shared one would collide with
+    dw:latest:<enterprise id> keys of the shared one would collide with
     other tests' fixture cities."""
 
     def __init__(self):
@@ -258,9 +258,9 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
         e.post([{"point": pd[0], "ts": (now - timedelta(seconds=10, microseconds=-123456)).isoformat(),
                  "value": 880.5, "quality": "suspect"}])
         path = f"/api/v1/enterprises/{e.a['id']}/points"
-        key = "dw:latest:" + e.a["code"]
-        first = e.get(path)["items"]  # the hash lacks _complete: PostgreSQL answers and copies
-        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="full copy in redis")
+        key = "dw:latest:" + str(e.a["id"])
+        first = e.get(path)["items"]  # the hash lacks :complete: PostgreSQL answers and copies
+        t.wait_for(lambda: rd.cli("HGET", key, ":complete") == "1", what="full copy in redis")
         from_redis = e.get(path)["items"]
         assert stable(from_redis) == stable(first), (from_redis, first)
         hp = [p for p in from_redis if p["code"] == ht[0]][0]
@@ -275,7 +275,7 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
         assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 77.5
         rd.cli("DEL", key)
         e.get(path)
-        t.wait_for(lambda: rd.cli("HGET", key, "_complete") == "1", what="copy again")
+        t.wait_for(lambda: rd.cli("HGET", key, ":complete") == "1", what="copy again")
 
         # back-fill: neither store moves backwards; a newer reading moves both
         before = rd.cli("HGET", key, ht[0])
@@ -297,7 +297,7 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
         assert st == 400 and body["code"], (st, body)
         # another enterprise stays invisible, whatever Redis holds
         other = e.ents["310114000001"]
-        rd.cli("HSET", "dw:latest:" + other["code"], "_complete", "1")
+        rd.cli("HSET", "dw:latest:" + str(other["id"]), ":complete", "1")
         st, _, _ = e.srv.api("GET", f"/api/v1/enterprises/{other['id']}/points",
                              headers={"Authorization": "Bearer " + e.token})
         assert st == 404, st
@@ -312,7 +312,7 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
         assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
         # back, empty: answered from PostgreSQL, copied again, then from Redis
         rd.start()
-        t.wait_for(lambda: e.get(path) and rd.cli("HGET", key, "_complete") == "1", timeout=20,
+        t.wait_for(lambda: e.get(path) and rd.cli("HGET", key, ":complete") == "1", timeout=20,
                    what="copy after redis came back")
         assert '"v":44.5' in rd.cli("HGET", key, ht[0])
         assert [p for p in e.get(path)["items"] if p["code"] == ht[0]][0]["latest"]["value"] == 44.5
@@ -321,9 +321,47 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
         rd.stop()
 
 
+def test_late_reading_committing_during_a_fill_is_not_lost():
+    """A late reading for an hour already queued, whose transaction is still
+    open while the worker recomputes that hour, must still reach the rollups
+    (migration 0014: the trigger locks the queued row until it commits)."""
+    db = t.Database()
+    try:
+        ents = fixtures.make_city(db)
+        pid = ents["310113000001"]["points"]["hopper_temp"][1]
+        eid = ents["310113000001"]["id"]
+        sysq = lambda sql: db.sql("SELECT set_config('dw.scope', 'system', false);\n" + sql)[1:]
+        sysq("SELECT dw_ensure_readings_partition(current_date), dw_ensure_readings_partition(current_date - 1);"
+             f"UPDATE rollup_state SET marked_to = date_bin('1 hour', now(), {ORIGIN_UTC}), "
+             f"rolled_to = date_bin('1 hour', now(), {ORIGIN_UTC});")
+        hour = sysq(f"SELECT date_bin('1 hour', now(), {ORIGIN_UTC}) - interval '1 hour'")[0][0]
+        ins = (f"INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) "
+               f"VALUES ({pid}, '{hour}'::timestamptz + interval '%s minutes', %s, 0, {eid});")
+        sysq(ins % (10, 1))
+        assert sysq(f"SELECT count(*) FROM rollup_dirty WHERE point_id = {pid}") == [["1"]]
+        # a second late batch for the same hour, committing only after the fill started
+        slow = subprocess.Popen(
+            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", t.PG_PORT,
+             "-U", "dwadmin", "-d", db.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        slow.stdin.write("BEGIN; SELECT set_config('dw.scope', 'system', true);\n" + (ins % (20, 100)) +
+                         "\nSELECT pg_sleep(2.5); COMMIT;\n")
+        slow.stdin.close()
+        time.sleep(1.0)
+        sysq("SELECT * FROM dw_rollup_fill(100)")
+        assert slow.wait(timeout=30) == 0, slow.stderr.read()
+        sysq("SELECT * FROM dw_rollup_fill(100)")
+        raw = sysq(f"SELECT count(*), sum(value) FROM readings WHERE point_id = {pid}")
+        rolled = sysq(f"SELECT n, vsum FROM rollup_hour WHERE point_id = {pid} AND bucket = '{hour}'")
+        assert raw == [["2", "101"]] and rolled == [["2", "101"]], (raw, rolled)
+    finally:
+        db.drop()
+
+
 if __name__ == "__main__":
     t.run([
         test_rollups_equal_raw_also_after_backfill,
         test_series_tiers_answer_like_raw,
         test_latest_from_redis_equals_postgres_and_survives_redis_loss,
+        test_late_reading_committing_during_a_fill_is_not_lost,
     ])

@@ -68,12 +68,12 @@
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
     "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
-    "r.value, r.value, 1 FROM readings r, c WHERE r.point_id = $3::bigint AND r.collected_at >= "  \
+    "r.value, r.value, 1 FROM readings r WHERE r.point_id = $3::bigint AND r.collected_at >= "     \
     "$4::timestamptz AND r.collected_at < $4::timestamptz + interval '" g                          \
-    "' AND r.collected_at < "                                                                      \
-    "c.lo UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM readings r, c WHERE " \
-    "r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < "          \
-    "$5::timestamptz AND r.collected_at >= c.hi UNION ALL SELECT r.collected_at, r.value, "        \
+    "' AND r.collected_at < (SELECT lo FROM c) UNION ALL SELECT r.collected_at, r.value, "         \
+    "r.value, r.value, 1 FROM readings r WHERE r.point_id = $3::bigint AND r.collected_at >= "     \
+    "(SELECT hi FROM c) AND r.collected_at < $5::timestamptz UNION ALL SELECT r.collected_at, "    \
+    "r.value, "                                                                                    \
     "r.value, r.value, 1 FROM readings r, c, d WHERE r.point_id = $3::bigint AND r.collected_at "  \
     ">= $4::timestamptz AND r.collected_at < $5::timestamptz AND r.collected_at >= "               \
     "greatest(d.hour, c.lo) AND r.collected_at < least(d.hour + interval '1 hour', c.hi)) SELECT " \

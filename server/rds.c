@@ -234,18 +234,10 @@ int rds_is_up(void)
     return atomic_load(&R.up);
 }
 
-static redisContext *connect_redis(void)
+/* AUTH (when configured) and SELECT on a fresh connection; frees it and
+ * returns NULL when Redis refuses either. */
+static redisContext *redis_login(redisContext *c)
 {
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout(R.host, R.port, tv);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    struct timeval cmd_tv = {0, 500000};
-    redisSetTimeout(c, cmd_tv);
-    redisEnableKeepAlive(c);
     redisReply *r;
     if (R.password[0]) {
         r = redisCommand(c, "AUTH %s", R.password);
@@ -264,6 +256,21 @@ static redisContext *connect_redis(void)
         return NULL;
     }
     return c;
+}
+
+static redisContext *connect_redis(void)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout(R.host, R.port, tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    struct timeval cmd_tv = {0, 500000};
+    redisSetTimeout(c, cmd_tv);
+    redisEnableKeepAlive(c);
+    return redis_login(c);
 }
 
 /* Appends m's commands to c's pipeline; returns how many replies to read. */
@@ -453,24 +460,7 @@ static redisContext *read_connect(void)
             redisFree(c);
         return NULL;
     }
-    redisReply *r = NULL;
-    if (R.password[0]) {
-        r = redisCommand(c, "AUTH %s", R.password);
-        int bad = !r || r->type == REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (bad) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    r = redisCommand(c, "SELECT %d", R.db);
-    int bad = !r || r->type == REDIS_REPLY_ERROR;
-    freeReplyObject(r);
-    if (bad) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
+    return redis_login(c);
 }
 
 /* After a failure Redis is skipped for a while: a request must not pay a

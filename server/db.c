@@ -20,6 +20,14 @@ static size_t stmt_table_len[MAX_STMT_TABLES];
 static atomic_size_t n_stmt_tables;
 static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* What every scoped transaction runs first, prepared like the modules'
+ * statements (a parse and plan saved on each of them). */
+static const db_stmt scope_stmts[] = {
+    {"db_set_scope", "SELECT set_config('dw.scope', $1, true)"},
+    {"db_set_scope_focus",
+     "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true)"},
+};
+
 struct db_conn {
     PGconn *pg;
     char *url;
@@ -125,10 +133,8 @@ db_conn *db_connect(const char *url, char *err, size_t errlen)
 db_status db_set_scope(db_conn *c, const char *scope)
 {
     const char *p[1] = {scope};
-    PGresult *r =
-        PQexecParams(c->pg, "SELECT set_config('dw.scope', $1, true)", 1, NULL, p, NULL, NULL, 0);
-    db_status st = PQresultStatus(r) == PGRES_TUPLES_OK ? DB_OK : db_classify(c, r);
-    PQclear(r);
+    db_status st;
+    PQclear(db_exec(c, "db_set_scope", 1, p, &st));
     return st;
 }
 
@@ -137,12 +143,8 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
     if (!enterprise_id)
         return db_set_scope(c, scope);
     const char *p[2] = {scope, enterprise_id};
-    PGresult *r = PQexecParams(c->pg,
-                               "SELECT set_config('dw.scope', $1, true), "
-                               "set_config('dw.enterprise', $2, true)",
-                               2, NULL, p, NULL, NULL, 0);
-    db_status st = PQresultStatus(r) == PGRES_TUPLES_OK ? DB_OK : db_classify(c, r);
-    PQclear(r);
+    db_status st;
+    PQclear(db_exec(c, "db_set_scope_focus", 2, p, &st));
     return st;
 }
 
@@ -174,10 +176,7 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
     const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
-    int sent = PQsendQueryParams(c->pg,
-                                 "SELECT set_config('dw.scope', $1, true), "
-                                 "set_config('dw.enterprise', $2, true)",
-                                 2, NULL, sp, NULL, NULL, 0) &&
+    int sent = PQsendQueryPrepared(c->pg, "db_set_scope_focus", 2, sp, NULL, NULL, 0) &&
                PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
                PQpipelineSync(c->pg);
     db_status st = sent ? DB_OK : DB_HARD;
@@ -234,6 +233,7 @@ db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    db_register_statements(scope_stmts, sizeof scope_stmts / sizeof scope_stmts[0]);
     c->url = strdup(url);
     if (session_scope)
         c->session_scope = strdup(session_scope);

@@ -35,7 +35,9 @@ static const db_stmt statements[] = {
      "expires_at"},
     {"auth_session_get",
      "SELECT s.id, a.id, a.username, a.role, coalesce(a.region_id, a.enterprise_id), "
-     "s.last_seen_at < now() - interval '60 seconds' FROM sessions s JOIN accounts a ON a.id = "
+     "s.last_seen_at < now() - interval '60 seconds', a.must_change_password OR ($3 > 0 AND "
+     "a.password_changed_at < now() - make_interval(days => $3)) FROM sessions s JOIN accounts a "
+     "ON a.id = "
      "s.account_id WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > "
      "now() AND s.last_seen_at > now() - make_interval(secs => $2) AND NOT a.disabled AND "
      "(a.locked_until IS NULL OR a.locked_until < now())"},
@@ -270,10 +272,11 @@ static db_status resolve_tx(db_conn *c, void *arg)
         PQclear(res);
         return DB_OK;
     }
-    char idle[24];
+    char idle[24], age[24];
     snprintf(idle, sizeof idle, "%ld", g_config.session_idle_timeout_s);
-    const char *p[2] = {hash, idle};
-    PGresult *res = db_exec(c, "auth_session_get", 2, p, &st);
+    snprintf(age, sizeof age, "%ld", g_config.password_max_age_days);
+    const char *p[3] = {hash, idle, age};
+    PGresult *res = db_exec(c, "auth_session_get", 3, p, &st);
     if (!res)
         return st;
     if (PQntuples(res) == 1 && role_info(PQgetvalue(res, 0, 3), x->out) == 0) {
@@ -283,6 +286,7 @@ static db_status resolve_tx(db_conn *c, void *arg)
         snprintf(x->out->username, sizeof x->out->username, "%s", PQgetvalue(res, 0, 2));
         x->out->scope_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
         int touch = PQgetvalue(res, 0, 5)[0] == 't';
+        x->out->must_change_password = PQgetvalue(res, 0, 6)[0] == 't';
         PQclear(res);
         if (touch) {
             char sid[24];
@@ -653,6 +657,10 @@ int api_me(api_req *r)
         return api_reply_db(r, st);
     if (!x.out)
         return api_reply_error(r, API_E_NOT_FOUND, "account not found");
+    /* what the server enforces (an expired password too), so the dashboard
+     * asks for the change instead of meeting 403s */
+    if (api_req_caller(r)->must_change_password)
+        json_object_set_new(x.out, "must_change_password", json_true());
     return api_reply_json(r, 200, x.out);
 }
 

@@ -30,6 +30,9 @@ typedef struct api_caller {
     int64_t scope_id; /* region id, or enterprise id for API_SCOPE_ENTERPRISE */
     unsigned role_bit;
     int is_admin; /* city_admin, district_admin, enterprise_manager */
+    /* the account's password was set by someone else or is too old: until
+     * it is changed only /auth/me, /auth/password and /auth/logout answer */
+    int must_change_password;
 } api_caller;
 
 /* Resolves the caller from the request's credentials.  0 on success; -1

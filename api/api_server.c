@@ -459,6 +459,18 @@ static void dispatch(api_req *r)
         if (r->route->roles != API_PUBLIC) {
             if (api_auth_resolve(r, &r->caller) != 0)
                 return;
+            if (r->caller.must_change_password &&
+                strcmp(r->route->pattern, "/api/v1/auth/me") != 0 &&
+                strcmp(r->route->pattern, "/api/v1/auth/password") != 0 &&
+                strcmp(r->route->pattern, "/api/v1/auth/logout") != 0) {
+                /* a password someone else chose (or an expired one) opens
+                 * nothing but the way to replace it: the dashboard asks for
+                 * the change, and a script must not skip it */
+                api_audit(r, "permission_denied", r->path, "denied", "password change required");
+                api_reply_error(r, API_E_FORBIDDEN,
+                                "the password must be changed first (POST /api/v1/auth/password)");
+                return;
+            }
             if (!(r->route->roles & r->caller.role_bit) ||
                 ((r->route->roles & API_ADMIN_ONLY) && !r->caller.is_admin)) {
                 /* function-level authorisation: the route exists, the role may not use it */

@@ -123,7 +123,9 @@ ERROR_RESPONSES = {
     401: ("Unauthenticated", "No valid session or API key (unauthenticated); on login and "
           "password change also a wrong password (login_failed). 未登录或凭证无效。"),
     403: ("Forbidden", "The caller's role may not use this route or this object "
-          "(forbidden); refused before any object lookup. 无权限。"),
+          "(forbidden); refused before any object lookup. Also every route but /auth/me, "
+          "/auth/password and /auth/logout while the account must change its password (set by "
+          "someone else, or older than password_max_age_days). 无权限或须先修改密码。"),
     404: ("NotFound", "No such object in the caller's scope (not_found): objects of other "
           "tenants look missing too. 对象不存在或不在管辖范围内。"),
     409: ("Conflict", "The object changed or already exists (conflict), its state does not "

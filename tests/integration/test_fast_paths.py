@@ -134,6 +134,39 @@ def test_overview_answers_follow_writes():
         c.close()
 
 
+def test_password_change_required_is_enforced_by_the_server():
+    c = City(password_max_age_days=90)
+    try:
+        st, _, b = c.call("baoshan.admin", "POST", "/api/v1/accounts",
+                          {"username": "luodian.fresh", "role": "street_staff", "region": "310113103"})
+        assert st == 201, b
+        st, _, login = c.srv.api("POST", "/api/v1/auth/login",
+                                 {"username": "luodian.fresh", "password": b["initial_password"]})
+        assert st == 200 and login["must_change_password"] is True, login
+        h = {"Authorization": "Bearer " + login["token"]}
+        # a script holding the initial password gets nothing but the way to replace it
+        st, _, body = c.srv.api("GET", "/api/v1/overview", headers=h)
+        assert st == 403 and "password" in body["detail"], (st, body)
+        assert c.srv.api("GET", "/api/v1/enterprises", headers=h)[0] == 403
+        st, _, me = c.srv.api("GET", "/api/v1/auth/me", headers=h)
+        assert st == 200 and me["must_change_password"] is True, me
+        assert c.db.sql("SELECT count(*) FROM audit_log WHERE username = 'luodian.fresh' "
+                        "AND action = 'permission_denied'")[0][0] == "2"
+        st, _, b2 = c.srv.api("POST", "/api/v1/auth/password",
+                              {"current_password": b["initial_password"], "new_password": "Quiet-Willow-Pass-2026#"}, h)
+        assert st == 200, b2
+        assert c.srv.api("GET", "/api/v1/overview", headers=h)[0] == 200
+        assert c.srv.api("GET", "/api/v1/auth/me", headers=h)[2]["must_change_password"] is False
+        # a password older than password_max_age_days: the same, within auth_cache_ms
+        c.db.sql("UPDATE accounts SET password_changed_at = now() - interval '91 days' "
+                 "WHERE username = 'luodian.staff'")
+        t.wait_for(lambda: c.call("luodian.staff", "GET", "/api/v1/overview")[0] == 403, timeout=3,
+                   what="expired password enforced")
+        assert c.call("luodian.staff", "GET", "/api/v1/auth/me")[2]["must_change_password"] is True
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_focus_enterprise_grants_nothing_foreign, test_cached_callers_are_revoked,
-           test_overview_answers_follow_writes])
+           test_overview_answers_follow_writes, test_password_change_required_is_enforced_by_the_server])

@@ -134,13 +134,19 @@ static int role_info(const char *role, api_caller *c)
     return -1;
 }
 
+/* A SHA-256 digest as a bytea parameter (\\x...). */
+static void digest_hex_param(const unsigned char h[crypto_hash_sha256_BYTES], char out[70])
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    sodium_bin2hex(out + 2, 65, h, crypto_hash_sha256_BYTES);
+}
+
 static void hash_hex_param(const char *secret, char out[70])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)secret, strlen(secret));
-    out[0] = '\\';
-    out[1] = 'x';
-    sodium_bin2hex(out + 2, 65, h, sizeof h);
+    digest_hex_param(h, out);
 }
 
 static const char *bearer_token(api_req *r, char *buf, size_t len)
@@ -184,13 +190,6 @@ static pthread_mutex_t auth_cache_mu = PTHREAD_MUTEX_INITIALIZER;
  * not put its (by then revoked) answer back */
 static unsigned long auth_cache_gen;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t auth_slot_of(const unsigned char *key)
 {
     return ((size_t)key[0] | (size_t)key[1] << 8) % AUTH_CACHE_SLOTS;
@@ -203,7 +202,7 @@ static int auth_cache_get(const unsigned char *key, api_caller *out)
     int hit = 0;
     pthread_mutex_lock(&auth_cache_mu);
     auth_slot *s = &auth_cache[auth_slot_of(key)];
-    if (s->expires_ms > mono_ms() && sodium_memcmp(s->key, key, sizeof s->key) == 0) {
+    if (s->expires_ms > srv_mono_ms() && sodium_memcmp(s->key, key, sizeof s->key) == 0) {
         *out = s->caller;
         hit = 1;
     }
@@ -231,7 +230,7 @@ static void auth_cache_put(const unsigned char *key, const api_caller *c, unsign
     auth_slot *s = &auth_cache[auth_slot_of(key)];
     memcpy(s->key, key, sizeof s->key);
     s->caller = *c;
-    s->expires_ms = mono_ms() + g_config.auth_cache_ms;
+    s->expires_ms = srv_mono_ms() + g_config.auth_cache_ms;
     pthread_mutex_unlock(&auth_cache_mu);
 }
 
@@ -245,6 +244,7 @@ void api_auth_forget_all(void)
 
 typedef struct {
     const char *token;
+    const unsigned char *digest; /* SHA-256 of token, computed once per request */
     api_caller *out;
     int found;
 } resolve_ctx;
@@ -256,7 +256,7 @@ static db_status resolve_tx(db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     char hash[70];
-    hash_hex_param(x->token, hash);
+    digest_hex_param(x->digest, hash);
     if (strncmp(x->token, "dwk_", 4) == 0) {
         const char *p[1] = {hash};
         PGresult *res = db_exec(c, "auth_apikey_get", 1, p, &st);
@@ -323,7 +323,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
         return -1;
     }
     unsigned long gen = auth_cache_generation();
-    resolve_ctx x = {.token = token, .out = out};
+    resolve_ctx x = {.token = token, .digest = key, .out = out};
     db_status st = db_run_tx(c, NULL, resolve_tx, &x);
     sodium_memzero(token, sizeof token);
     if (st != DB_OK) {
@@ -746,11 +746,10 @@ int api_password_change(api_req *r)
     return api_reply_json(r, 200, json_pack("{s:b}", "changed", 1));
 }
 
-json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *params, db_status *st)
+/* The JSON text in the first cell of res (new reference), NULL when there
+ * is no row or the cell is NULL; invalid JSON sets *st to DB_HARD.  Clears res. */
+static json_t *first_cell_json(PGresult *res, const char *stmt, db_status *st)
 {
-    PGresult *res = db_exec(c, stmt, n, params, st);
-    if (!res)
-        return NULL;
     json_t *j = NULL;
     if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
         json_error_t e;
@@ -762,6 +761,12 @@ json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *para
     }
     PQclear(res);
     return j;
+}
+
+json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *params, db_status *st)
+{
+    PGresult *res = db_exec(c, stmt, n, params, st);
+    return res ? first_cell_json(res, stmt, st) : NULL;
 }
 
 long long api_parse_id(const char *s)
@@ -794,17 +799,8 @@ db_status api_query_json_about(api_req *r, const char *enterprise_id, const char
     api_scope_string(api_req_caller(r), scope, sizeof scope);
     PGresult *res = NULL;
     db_status st = db_read_scoped(c, scope, enterprise_id, stmt, n, params, &res);
-    if (st != DB_OK)
-        return st;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
-        json_error_t err;
-        *out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &err);
-        if (!*out) {
-            LOG_ERROR("statement returned invalid JSON", "stmt=%s", stmt);
-            st = DB_HARD;
-        }
-    }
-    PQclear(res);
+    if (st == DB_OK)
+        *out = first_cell_json(res, stmt, &st);
     return st;
 }
 

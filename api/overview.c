@@ -1,5 +1,6 @@
 /* Overview: the numbers a bureau looks at first, for the caller's scope. */
 #include "api_auth.h"
+#include "srv_log.h"
 #include "api_handlers.h"
 #include "api_sql.h"
 #include "srv_config.h"
@@ -89,13 +90,6 @@ static cache_slot cache[CACHE_SLOTS];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cache_cv = PTHREAD_COND_INITIALIZER;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Under cache_mu: the slot of key, or the least recently made one to reuse. */
 static cache_slot *slot_for(const char *key)
 {
@@ -118,7 +112,7 @@ static cache_slot *slot_for(const char *key)
  * NULL; *mine says whether this caller should compute and store it. */
 static json_t *cache_lookup(const char *key, int *mine)
 {
-    int64_t ttl = g_config.overview_cache_ms, now = mono_ms();
+    int64_t ttl = g_config.overview_cache_ms, now = srv_mono_ms();
     unsigned long gen = api_write_generation();
     json_t *copy = NULL;
     *mine = 0;
@@ -143,7 +137,7 @@ static json_t *cache_lookup(const char *key, int *mine)
                    pthread_cond_timedwait(&cache_cv, &cache_mu, &until) == 0)
                 ;
             if (strcmp(s->key, key) == 0 && s->doc && s->generation == api_write_generation() &&
-                mono_ms() - s->made_ms < ttl * STALE_FACTOR)
+                srv_mono_ms() - s->made_ms < ttl * STALE_FACTOR)
                 copy = json_deep_copy(s->doc);
         }
     }
@@ -190,7 +184,7 @@ int api_overview_get(api_req *r)
     /* the generation is read before the data, so a write that lands while
      * computing leaves the stored answer already out of date */
     unsigned long gen = api_write_generation();
-    int64_t started = mono_ms();
+    int64_t started = srv_mono_ms();
     ctx x = {0};
     db_status st = api_tx(r, overview_tx, &x);
     if (st != DB_OK) {

@@ -93,7 +93,7 @@ static const db_stmt statements[] = {
               "WHERE p.enterprise_id = $3::bigint AND ($4::bigint IS NULL OR p.system_id = "
               "$4::bigint) AND " SCOPE_ENT("e") "), '[]'::json) END::text"},
     {"pts_by_enterprise_bare",
-     "SELECT json_build_object('enterprise', e.code, 'items', coalesce((SELECT "
+     "SELECT json_build_object('items', coalesce((SELECT "
      "json_agg(" POINT_JSON_BARE
      " ORDER BY p.code) FROM points p JOIN indicator_kinds k ON k.code = p.kind WHERE "
      "p.enterprise_id = e.id AND ($4::bigint IS NULL OR p.system_id = $4::bigint)), "

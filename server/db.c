@@ -148,6 +148,18 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
     return st;
 }
 
+/* Prepares the statement tables registered since c connected; 0 or -1. */
+static int prepare_late(db_conn *c)
+{
+    if (c->tables_prepared >= atomic_load(&n_stmt_tables))
+        return 0;
+    char err[512];
+    if (prepare_all(c, err, sizeof err) == 0)
+        return 0;
+    LOG_ERROR("late prepare failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+    return -1;
+}
+
 /* For logs: the primary message only.  A constraint error's DETAIL repeats
  * the failing row, which may hold key material (ingest credentials). */
 static const char *error_primary(db_conn *c, const PGresult *r)
@@ -167,11 +179,8 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
     *out = NULL;
     if (db_ensure(c) != 0)
         return DB_HARD;
-    if (c->tables_prepared < atomic_load(&n_stmt_tables)) {
-        char err[512];
-        if (prepare_all(c, err, sizeof err) != 0)
-            return DB_HARD;
-    }
+    if (prepare_late(c) != 0)
+        return DB_HARD;
     /* inside an open transaction the scope would outlive this statement */
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
@@ -317,13 +326,9 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         *st = DB_HARD;
         return NULL;
     }
-    if (c->tables_prepared < atomic_load(&n_stmt_tables)) {
-        char err[512];
-        if (prepare_all(c, err, sizeof err) != 0) {
-            LOG_ERROR("late prepare failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
-            *st = DB_HARD;
-            return NULL;
-        }
+    if (prepare_late(c) != 0) {
+        *st = DB_HARD;
+        return NULL;
     }
     PGresult *r = PQexecPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
     ExecStatusType es = PQresultStatus(r);

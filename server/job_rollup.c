@@ -40,13 +40,6 @@ void job_rollup_init(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t col_i64(PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? -1 : strtoll(PQgetvalue(r, 0, col), NULL, 10);
@@ -91,7 +84,7 @@ static db_status fill(db_conn *c, fill_result *f)
 db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
 {
     memset(out, 0, sizeof *out);
-    int64_t t0 = mono_ms();
+    int64_t t0 = srv_mono_ms();
     for (;;) {
         int64_t due = ((int64_t)time(NULL) - g_config.rollup_lag_s) / 60 * 60;
         db_status st = mark(c);
@@ -116,7 +109,7 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
             span_s = span_s * 2 < SPAN_MAX_S ? span_s * 2 : SPAN_MAX_S;
         int caught_up = f.to_s >= due && f.dirty_left == 0;
         int stuck = f.to_s == f.from_s && f.dirty_done == 0;
-        if (caught_up || stuck || mono_ms() - t0 >= budget_ms)
+        if (caught_up || stuck || srv_mono_ms() - t0 >= budget_ms)
             return DB_OK;
     }
 }

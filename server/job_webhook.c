@@ -36,13 +36,6 @@ void job_webhook_init(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Splits http://host[:port]/path.  0, or -1 with why. */
 static int parse_url(const char *url, char *host, size_t hl, char *port, size_t pl, char *path,
                      size_t pathl, const char **why)
@@ -80,7 +73,7 @@ static int parse_url(const char *url, char *host, size_t hl, char *port, size_t 
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - srv_mono_ms();
         if (left <= 0)
             return -1;
         struct pollfd p = {.fd = fd, .events = events};
@@ -99,7 +92,7 @@ static int http_post(const char *url, const char *body, const char *signature, c
     char host[256], port[16], path[2048];
     if (parse_url(url, host, sizeof host, port, sizeof port, path, sizeof path, why) != 0)
         return -2; /* permanent */
-    int64_t deadline = mono_ms() + g_config.webhook_timeout_ms;
+    int64_t deadline = srv_mono_ms() + g_config.webhook_timeout_ms;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
         *why = "host not found";

@@ -444,13 +444,6 @@ static void *publisher(void *arg)
 
 /* ---- the API's reads ------------------------------------------------------ */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static redisContext *read_connect(void)
 {
     struct timeval tv = {0, READ_TIMEOUT_MS * 1000};
@@ -467,7 +460,7 @@ static redisContext *read_connect(void)
  * timeout for every Redis read while Redis is away. */
 static redisContext *read_take(void)
 {
-    if (!R.running || mono_ms() < atomic_load(&P.skip_until_ms))
+    if (!R.running || srv_mono_ms() < atomic_load(&P.skip_until_ms))
         return NULL;
     redisContext *c = NULL;
     pthread_mutex_lock(&P.mu);
@@ -475,7 +468,7 @@ static redisContext *read_take(void)
         c = P.idle[--P.n_idle];
     pthread_mutex_unlock(&P.mu);
     if (!c && !(c = read_connect()))
-        atomic_store(&P.skip_until_ms, mono_ms() + READ_BACKOFF_MS);
+        atomic_store(&P.skip_until_ms, srv_mono_ms() + READ_BACKOFF_MS);
     return c;
 }
 
@@ -483,7 +476,7 @@ static void read_put(redisContext *c, int failed)
 {
     if (failed) {
         redisFree(c);
-        atomic_store(&P.skip_until_ms, mono_ms() + READ_BACKOFF_MS);
+        atomic_store(&P.skip_until_ms, srv_mono_ms() + READ_BACKOFF_MS);
         return;
     }
     pthread_mutex_lock(&P.mu);
@@ -498,7 +491,7 @@ static void read_put(redisContext *c, int failed)
 
 int rds_read_available(void)
 {
-    return R.running && mono_ms() >= atomic_load(&P.skip_until_ms);
+    return R.running && srv_mono_ms() >= atomic_load(&P.skip_until_ms);
 }
 
 int rds_hgetall(const char *key, void (*each)(void *arg, const char *field, const char *value),

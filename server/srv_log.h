@@ -11,6 +11,7 @@
 #define DW_SRV_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum {
     SRV_LOG_DEBUG,
@@ -29,6 +30,10 @@ int srv_log_enabled(srv_log_level level);
  * contain spaces or quotes must go through %s with srv_log_q() below. */
 void srv_log(srv_log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Milliseconds of the monotonic clock: what every timeout, back-off and cache
+ * age is measured with (wall-clock steps must not stretch or cut them). */
+int64_t srv_mono_ms(void);
 
 /* Quotes a value for logfmt into buf (always NUL-terminated), returns buf. */
 const char *srv_log_q(char *buf, unsigned size, const char *value);

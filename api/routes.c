@@ -6,6 +6,10 @@
 #include "api_auth.h"
 #include "api_events.h"
 #include "api_handlers.h"
+#include "api_role.h"
+
+#include "db.h"
+#include "srv_config.h"
 
 #define KIB    1024
 #define MIB    (1024 * 1024)
@@ -123,3 +127,43 @@ void api_handlers_init(void)
     api_risk_init();
     api_cleaning_init();
 }
+
+/* ---- the api role of `dustwatch serve` ---------------------------------- */
+
+static db_pool *pool;
+
+static int role_start(struct event_base *base)
+{
+    (void)base; /* libmicrohttpd runs its own threads */
+    api_handlers_init();
+    pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size);
+    if (!pool || api_start(pool, api_routes, api_n_routes) != 0)
+        return -1;
+    api_events_start();
+    return 0;
+}
+
+static void role_stop_accepting(void)
+{
+    /* live streams never finish on their own: end them so the drain can */
+    api_events_stop_streams();
+    api_stop_accepting();
+}
+
+static void role_stop(void)
+{
+    if (pool)
+        api_events_stop();
+    api_stop();
+    db_pool_free(pool);
+    pool = NULL;
+}
+
+const srv_role api_role = {
+    .name = "api",
+    .help = "REST API and dashboard on api_listen (libmicrohttpd thread pool)",
+    .start = role_start,
+    .stop_accepting = role_stop_accepting,
+    .in_flight = api_in_flight,
+    .stop = role_stop,
+};

@@ -15,7 +15,7 @@ ingest_port=${DW_INGEST_PORT:-8081}
 deploy/install-deps.sh
 [ -d build-local/meson-private ] || meson setup build-local -Dbuildtype=release -Dwerror=false >/dev/null
 ninja -C build-local >/dev/null
-bin=$root/build-local/server/dustwatch
+bin=$root/build-local/dustwatch
 
 local_dir=$root/.local
 DW_PG_PORT=${DW_PG_PORT:-55432} DW_REDIS_PORT=${DW_REDIS_PORT:-56379} deploy/services.sh start "$local_dir" >/dev/null

@@ -11,7 +11,7 @@ them) and the SQL that builds their JSON; tests/integration/test_openapi.py
 holds the document against the live route table (paths, methods, roles,
 admin_only, public, max_body), lints both documents with @redocly/cli and
 checks that the committed JSON equals this script's output.  Two inputs are
-read, not copied: the error registry api/errors.def (codes, statuses, hints)
+read, not copied: the error registry api/core/errors.def (codes, statuses, hints)
 and the ingest payload schemas schema/ingest-*.schema.json (inlined).
 """
 import copy
@@ -104,13 +104,13 @@ ROLES = ["city_admin", "city_staff", "district_admin", "district_staff", "street
 def read_errors():
     pat = re.compile(r'^X\((\w+),\s*"([a-z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)')
     out = []
-    with open(os.path.join(ROOT, "api", "errors.def"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "api", "core", "errors.def"), encoding="utf-8") as f:
         for line in f:
             m = pat.match(line)
             if m:
                 out.append((m.group(2), int(m.group(3)), m.group(4)))
     if not out:
-        raise SystemExit("api/errors.def: no X(...) entries found")
+        raise SystemExit("api/core/errors.def: no X(...) entries found")
     return out
 
 
@@ -409,7 +409,7 @@ SCHEMAS = {
         desc="Every error body (错误响应). Clients switch on code; codes are never reused or "
              "renamed."),
     "ErrorCode": {"type": "string", "enum": [c for c, _, _ in ERRORS],
-                  "description": "From api/errors.def: " +
+                  "description": "From api/core/errors.def: " +
                   "; ".join(f"{c} ({st}): {h}" for c, st, h in ERRORS)},
     "ImportRefused": obj({
         "code": enum(["import_refused"]), "hint": s("string"), "detail": s("string"),
@@ -947,7 +947,7 @@ ROUTES = [
                  {"name": "bucket", "in": "query", "description": "Bucket seconds; 0: raw.",
                   "schema": s("integer", minimum=0, maximum=604800)}],
          resp=ok(ref("Series")), err=[400]),
-    # --- monitoring assets (api/assets.c, api/credentials.c)
+    # --- monitoring assets (api/resources/assets.c, api/resources/credentials.c)
     dict(m="GET", p="/api/v1/enterprises/{id}/systems", tag="assets", op="listDustSystems",
          roles=ANY, zh="除尘系统列表", en="An enterprise's dust-removal systems",
          desc="Ordered by code, with the number of points and cameras of each.",
@@ -1361,7 +1361,7 @@ def build_api():
                 "(additionalProperties: false). Writes with a body must send Content-Type: "
                 "application/json (415 otherwise).\n\n"
                 "**Errors.** Every error body is {code, hint, detail} (schema Error); codes come "
-                "from api/errors.def and are never renamed. 503 and 429 carry Retry-After. "
+                "from api/core/errors.def and are never renamed. 503 and 429 carry Retry-After. "
                 "Paths without a route answer 404 and known paths with another method 405 with "
                 "Allow; OPTIONS answers the Allow list."),
             "license": {"name": "Proprietary", "identifier": "LicenseRef-dustwatch"},
@@ -1389,7 +1389,7 @@ def build_api():
 
 
 # ---------------------------------------------------------------------------
-# the ingest listener (server/ing_http.c)
+# the ingest listener (server/ingest/ing_http.c)
 
 
 def ingest_schema(kind):

@@ -9,7 +9,7 @@ ingest credentials.
 
 stdout: one SQL script (BEGIN ... COMMIT), to be run by psql as the owner role
         with ON_ERROR_STOP; it refuses to run if any city is already loaded.
---fleet: the simulator's fleet file (server/sim_fleet.h), written with mode
+--fleet: the simulator's fleet file (server/sim/sim_fleet.h), written with mode
         0600 because it holds the plaintext gateway secrets.
 
 Python 3 standard library only.  Output is a pure function of --seed: the same
@@ -98,7 +98,7 @@ PROFILES = {
     "textile": ([("纺织", "C1711"), ("化纤制品", "C1751")], ["梳棉车间", "开清车间"], 6),
 }
 
-# simulator kind names (server/sim_signal.c) -> catalogue kinds (indicator_kinds)
+# simulator kind names (server/sim/sim_signal.c) -> catalogue kinds (indicator_kinds)
 SIM_KIND = {"spark_detected": "spark"}
 HEBEI_CODE = {"hopper_temp": "01", "pressure_diff": "02", "airlock_fault": "03", "spark_detected": "04",
               "fan_running": "05", "water_level": "06", "water_flow": "07", "hydrogen_lel": "08",

@@ -100,8 +100,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ninja -C "$BUILD" server/dustwatch >"$tmp/ninja.log" 2>&1 || { tail -n 30 "$tmp/ninja.log" >&2; exit 1; }
-BIN=$BUILD/server/dustwatch
+ninja -C "$BUILD" dustwatch >"$tmp/ninja.log" 2>&1 || { tail -n 30 "$tmp/ninja.log" >&2; exit 1; }
+BIN=$BUILD/dustwatch
 LOAD=$tmp/alarm_load
 cc -O2 -Wall -Wextra -pthread -o "$LOAD" "$here/alarm_load.c" -lm
 

@@ -108,8 +108,8 @@ log "building the server (release) in $BUILD"
 if [ ! -d "$BUILD/meson-private" ]; then
     meson setup "$BUILD" "$SRC" -Dbuildtype=release -Dwerror=false >/dev/null
 fi
-ninja -C "$BUILD" server/dustwatch >"$BUILD/api-bench-ninja.log" 2>&1 || { tail -n 30 "$BUILD/api-bench-ninja.log" >&2; exit 1; }
-BIN=$BUILD/server/dustwatch
+ninja -C "$BUILD" dustwatch >"$BUILD/api-bench-ninja.log" 2>&1 || { tail -n 30 "$BUILD/api-bench-ninja.log" >&2; exit 1; }
+BIN=$BUILD/dustwatch
 LOAD=$BUILD/api_load
 cc -O2 -Wall -Wextra -pthread -o "$LOAD" "$here/api_load.c" -lm
 

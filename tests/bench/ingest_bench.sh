@@ -76,8 +76,8 @@ if [ ! -d "$BUILD/meson-private" ]; then
     # werror off as in deploy/run-local.sh: -O3 raises warnings -O2 does not
     meson setup "$BUILD" "$SRC" -Dbuildtype=release -Dwerror=false >/dev/null
 fi
-ninja -C "$BUILD" server/dustwatch >"$BUILD/bench-ninja.log" 2>&1 || { tail -n 30 "$BUILD/bench-ninja.log" >&2; exit 1; }
-BIN=$BUILD/server/dustwatch
+ninja -C "$BUILD" dustwatch >"$BUILD/bench-ninja.log" 2>&1 || { tail -n 30 "$BUILD/bench-ninja.log" >&2; exit 1; }
+BIN=$BUILD/dustwatch
 LOAD=$BUILD/ingest_load
 cc -O2 -Wall -Wextra -pthread -o "$LOAD" "$here/ingest_load.c"
 

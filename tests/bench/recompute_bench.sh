@@ -96,8 +96,8 @@ log "building the server (release) in $BUILD"
 if [ ! -d "$BUILD/meson-private" ]; then
     meson setup "$BUILD" "$SRC" -Dbuildtype=release -Dwerror=false >/dev/null
 fi
-ninja -C "$BUILD" server/dustwatch >"$tmp/ninja.log" 2>&1 || { tail -n 30 "$tmp/ninja.log" >&2; exit 1; }
-BIN=$BUILD/server/dustwatch
+ninja -C "$BUILD" dustwatch >"$tmp/ninja.log" 2>&1 || { tail -n 30 "$tmp/ninja.log" >&2; exit 1; }
+BIN=$BUILD/dustwatch
 
 # ---- services -------------------------------------------------------------------------
 log "starting PostgreSQL + Redis in $tmp"

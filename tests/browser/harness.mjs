@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-export const BIN = process.env.DW_BIN || 'build/server/dustwatch';
+export const BIN = process.env.DW_BIN || 'build/dustwatch';
 export const SRC = process.env.DW_SOURCE_ROOT || process.cwd();
 const PGBIN = process.env.DW_PGBIN || '/usr/lib/postgresql/15/bin';
 const PG_PORT = process.env.DW_PG_PORT;

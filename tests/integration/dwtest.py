@@ -19,7 +19,7 @@ import time
 import traceback
 import uuid
 
-BIN = os.environ.get("DW_BIN", "build/server/dustwatch")
+BIN = os.environ.get("DW_BIN", "build/dustwatch")
 SRC = os.environ.get("DW_SOURCE_ROOT", os.getcwd())
 PGBIN = os.environ.get("DW_PGBIN", "/usr/lib/postgresql/15/bin")
 PG_PORT = os.environ.get("DW_PG_PORT")

@@ -1,4 +1,4 @@
-"""Monitoring assets over REST (api/assets.c, api/credentials.c): dust-removal
+"""Monitoring assets over REST (api/resources/assets.c, api/resources/credentials.c): dust-removal
 systems, points (create/delete), cameras, gateways and ingest credentials —
 CRUD per role, strict bodies, foreign objects answering 404, delete refused
 while stored data refers to the object, audit rows for every write and
@@ -319,7 +319,7 @@ def test_ingest_credentials_issue_use_and_revoke():
 
 
 def test_admin_cli_credentials_still_work():
-    """The CLI and the API share one generator (server/ing_cred.c)."""
+    """The CLI and the API share one generator (server/core/srv_cred.c)."""
     c = SHARED
     r = subprocess.run([t.BIN, "admin", "create-credential", "--enterprise", c.b1["code"], "--kind", "mem_sm4",
                         "--label", "cli"], env=c.db.env(), capture_output=True, text=True, timeout=60)

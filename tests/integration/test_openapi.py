@@ -62,7 +62,7 @@ def test_documents_parse():
             assert "security" in op, (path, m, p, "security")
     # the error body's codes are the registry's
     codes = set(re.findall(r'^X\(\w+,\s*"([a-z_]+)"',
-                           open(os.path.join(t.SRC, "api", "errors.def"), encoding="utf-8").read(),
+                           open(os.path.join(t.SRC, "api", "core", "errors.def"), encoding="utf-8").read(),
                            re.M))
     assert codes and set(load(API_DOC)["components"]["schemas"]["ErrorCode"]["enum"]) == codes
 

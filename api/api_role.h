@@ -1,0 +1,12 @@
+/* The api role of `dustwatch serve`: the route table, every resource's
+ * statements, the daemon and the live-event streams (routes.c). */
+#ifndef DW_API_ROLE_H
+#define DW_API_ROLE_H
+
+#include "srv_role.h"
+
+#include <stddef.h>
+
+extern const srv_role api_role;
+
+#endif

@@ -1,0 +1,96 @@
+/* The REST API: a libmicrohttpd daemon with an internal thread pool.
+ *
+ * Every request gets one api_req, created at the first access-handler call
+ * and destroyed in the request-completed callback: that is the single cleanup
+ * point for its body buffer, parsed JSON, path parameters, session and the
+ * database connection it borrowed from the pool.  Handlers run on MHD pool
+ * threads and may block on PostgreSQL (each holds at most one pooled
+ * connection); they never block an event loop. */
+#ifndef DW_API_H
+#define DW_API_H
+
+#include "api_errors.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db_pool;
+struct db_conn;
+
+typedef struct api_req api_req;
+typedef int (*api_handler)(api_req *r);
+
+/* Role bits a route admits; API_PUBLIC needs no login. */
+enum {
+    API_PUBLIC = 0,
+    API_CITY = 1 << 0,
+    API_DISTRICT = 1 << 1,
+    API_STREET = 1 << 2,
+    API_ENTERPRISE = 1 << 3,
+    API_ANY_USER = API_CITY | API_DISTRICT | API_STREET | API_ENTERPRISE,
+    /* with role bits: only the administrators of those roles (city_admin,
+     * district_admin, enterprise_manager); checked before any object lookup
+     * so a refusal says nothing about the object */
+    API_ADMIN_ONLY = 1 << 8,
+};
+
+typedef struct api_route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/enterprises/{id}": {name} matches one segment */
+    api_handler handler;
+    unsigned roles;  /* API_PUBLIC or a mask of the role bits */
+    size_t max_body; /* 0: no body accepted */
+} api_route;
+
+/* The table the daemon dispatches by (given to api_start; api/routes.c). */
+const api_route *api_route_table(size_t *n);
+
+/* Counts successful writes (any method but GET) through this process, so
+ * caches of derived answers can tell that they may be out of date. */
+unsigned long api_write_generation(void);
+
+/* Daemon lifecycle (api_server.c).  table (n routes) is borrowed for the
+ * daemon's lifetime. */
+int api_start(struct db_pool *pool, const api_route *table, size_t n);
+void api_stop_accepting(void);
+int api_in_flight(void);
+void api_stop(void);
+
+/* For handlers.  Strings returned are owned by the request. */
+uint64_t api_req_id(const api_req *r);
+const char *api_req_param(const api_req *r, const char *name);
+/* The matched route's pattern ("/api/v1/enterprises/{id}"), "" before routing. */
+const char *api_req_pattern(const api_req *r);
+const char *api_req_query(api_req *r, const char *name);
+const char *api_req_header(api_req *r, const char *name);
+const char *api_req_peer(const api_req *r);
+/* The body parsed strictly as one JSON object (borrowed); NULL after
+ * replying 400 itself. */
+json_t *api_req_json(api_req *r);
+/* A pooled connection for the rest of the request, NULL after replying 503. */
+struct db_conn *api_req_db(api_req *r);
+
+/* Cookie value by name (owned by the request), or NULL. */
+const char *api_req_cookie(api_req *r, const char *name);
+/* 1 once a reply was queued. */
+int api_req_replied(const api_req *r);
+/* The authenticated caller (routes other than API_PUBLIC always have one). */
+const struct api_caller *api_req_caller(const api_req *r);
+/* After a successful login, so the audit record names the account. */
+void api_req_set_caller_account(api_req *r, int64_t account_id, const char *username);
+/* Rejects any key of body not in allowed (replies 400 unknown_field). */
+int api_json_strict(api_req *r, json_t *body, const char *const *allowed, size_t n);
+
+/* Replies.  api_reply_json steals body.  Each returns 0 so handlers can
+ * `return api_reply_...`. */
+int api_reply_json(api_req *r, int status, json_t *body);
+int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void api_reply_add_header(api_req *r, const char *name, const char *value);
+/* Any body; copies it. */
+int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len);
+/* The raw request body (owned by the request) and its length. */
+const char *api_req_body(const api_req *r, size_t *len);
+
+#endif

@@ -1,0 +1,102 @@
+/* Who is calling: sessions (cookie or bearer token), enterprise REST API
+ * keys, login/logout/password change, and the audit trail.
+ *
+ * A caller is bound to exactly one scope.  Every handler reaches the
+ * database through api_tx(), which sets that scope for row-level security;
+ * handlers also filter by scope themselves (SQL fragments below), so either
+ * wall alone keeps tenants apart. */
+#ifndef DW_API_AUTH_H
+#define DW_API_AUTH_H
+
+#include "api.h"
+#include "db.h"
+
+#include <stdint.h>
+
+typedef enum {
+    API_SCOPE_CITY,
+    API_SCOPE_DISTRICT,
+    API_SCOPE_STREET,
+    API_SCOPE_ENTERPRISE,
+} api_scope_kind;
+
+typedef struct api_caller {
+    int64_t account_id; /* 0 for API keys */
+    int64_t session_id;
+    int64_t api_key_id;
+    char username[80];
+    char role[32];
+    api_scope_kind kind;
+    int64_t scope_id; /* region id, or enterprise id for API_SCOPE_ENTERPRISE */
+    unsigned role_bit;
+    int is_admin; /* city_admin, district_admin, enterprise_manager */
+    /* the account's password was set by someone else or is too old: until
+     * it is changed only /auth/me, /auth/password and /auth/logout answer */
+    int must_change_password;
+} api_caller;
+
+/* Resolves the caller from the request's credentials.  0 on success; -1
+ * after replying 401 (or 503 when the database is down). */
+int api_auth_resolve(api_req *r, api_caller *out);
+
+const char *api_scope_kind_name(api_scope_kind k);
+
+/* "district:12": the dw.scope value of a caller. */
+void api_scope_string(const api_caller *c, char *buf, size_t len);
+
+/* The app-level scope filter's parameters: kind and id as text, honouring
+ * the test-only switch that disables the filter (RLS must then hold alone). */
+void api_scope_params(const api_caller *c, char kind[16], char id[24]);
+
+/* Runs fn in one transaction with the caller's scope set.  Returns the
+ * status; on failure other than DB_OK the caller replies api_reply_db(). */
+typedef db_status (*api_tx_fn)(api_req *r, db_conn *c, void *arg);
+db_status api_tx(api_req *r, api_tx_fn fn, void *arg);
+int api_reply_db(api_req *r, db_status st);
+
+/* Appends to the audit log in its own transaction (also for failures and
+ * denials, which roll back the request's own work). */
+void api_audit(api_req *r, const char *action, const char *object, const char *result,
+               const char *detail);
+
+/* Runs a statement whose first column of the first row is JSON text and
+ * returns it parsed (new reference), or NULL when there was no row (*st is
+ * DB_OK) or on failure (*st says why). */
+json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *params, db_status *st);
+
+/* One statement returning JSON text, run in the caller's scoped transaction:
+ * *out is a new reference, or NULL when there was no row. */
+db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
+                         json_t **out);
+/* The same, replying: 200 with the value, 404 "no such <what>" when there
+ * was no row, or the database error. */
+/* The same for a statement about one enterprise the handler already found in
+ * scope (e.g. a point's): row-level security's fast arm for it (0013). */
+db_status api_query_json_about(api_req *r, const char *enterprise_id, const char *stmt, int n,
+                               const char *const *params, json_t **out);
+int api_reply_query(api_req *r, const char *stmt, int n, const char *const *params,
+                    const char *what);
+
+/* api_db.c: the caller's scope for the db layer's statements, about
+ * enterprise_id (decimal; NULL for none, or api_focus_enterprise(r)). */
+void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);
+
+/* api_db.c: routes under /api/v1/enterprises/{id} name their enterprise for
+ * row-level security's fast arm (migration 0013); NULL for other routes. */
+const char *api_focus_enterprise(api_req *r);
+
+/* Parses a positive 63-bit id from a path parameter; -1 if malformed. */
+long long api_parse_id(const char *s);
+
+/* Route handlers (routes.c). */
+int api_login(api_req *r);
+int api_logout(api_req *r);
+int api_me(api_req *r);
+int api_password_change(api_req *r);
+
+void api_auth_init(void);
+/* Drops every cached session and key resolution: after anything that revokes
+ * one (logout, password change, key revocation, account changes). */
+void api_auth_forget_all(void);
+
+#endif

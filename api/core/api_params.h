@@ -1,0 +1,27 @@
+/* Request helpers every resource shares (api_params.c).  The api_query_*
+ * functions return 0 (out set, or left empty/NULL/def when the parameter is
+ * absent) or -1 after replying 400. */
+#ifndef DW_API_PARAMS_H
+#define DW_API_PARAMS_H
+
+#include "api.h"
+
+#include <jansson.h>
+#include <time.h>
+
+int api_parse_time(const char *s, time_t *out); /* RFC 3339 with offset, or epoch ms */
+void api_format_time(time_t t, char out[32]);
+int api_query_time(api_req *r, const char *name, char out[32]);
+int api_query_int(api_req *r, const char *name, long def, long min, long max, long *out);
+int api_query_bool(api_req *r, const char *name, const char **out); /* "true"/"false" */
+int api_query_csv(api_req *r, const char *name, const char *allowed, const char **out);
+/* The body as an object (new reference; {} when empty), NULL after replying. */
+json_t *api_optional_body(api_req *r);
+/* A string field of at most max characters; "" when absent; -1 after replying. */
+int api_body_text(api_req *r, json_t *body, const char *name, int required, size_t max,
+                  const char **out);
+/* Live feed (dw:events) after COMMIT; street_id 0 = none. */
+void api_publish_event(const char *type, const char *action, long long id, long long enterprise_id,
+                       long long district_id, long long street_id, const char *state);
+
+#endif

@@ -1,0 +1,723 @@
+#include "api.h"
+
+#include "api_auth.h"
+#include "api_mhd.h"
+
+#include "db.h"
+#include "srv_config.h"
+#include "db_health.h"
+#include "srv_http.h"
+#include "srv_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_PARAMS        4
+#define MAX_EXTRA_HEADERS 8
+
+struct api_req {
+    struct MHD_Connection *conn;
+    uint64_t id;
+    const api_route *route;
+    const char *method;
+    char *path;
+    char *param_names[MAX_PARAMS];
+    char *param_values[MAX_PARAMS];
+    int n_params;
+    char *body;
+    size_t body_len;
+    int body_too_large;
+    json_t *json;
+    db_conn *db;
+    int replied;
+    int status;
+    char *extra_headers[MAX_EXTRA_HEADERS][2];
+    int n_extra;
+    char peer[64];
+    api_caller caller;
+};
+
+static struct MHD_Daemon *daemon_;
+static db_pool *pool;
+/* the route table handed to api_start() (api/routes.c): data, read-only */
+static const api_route *routes;
+static size_t n_routes;
+static atomic_int in_flight;
+static atomic_ulong write_generation;
+
+unsigned long api_write_generation(void)
+{
+    return atomic_load(&write_generation);
+}
+
+int api_in_flight(void)
+{
+    return atomic_load(&in_flight);
+}
+
+uint64_t api_req_id(const api_req *r)
+{
+    return r->id;
+}
+
+const char *api_req_peer(const api_req *r)
+{
+    return r->peer;
+}
+
+const char *api_req_param(const api_req *r, const char *name)
+{
+    for (int i = 0; i < r->n_params; i++)
+        if (strcmp(r->param_names[i], name) == 0)
+            return r->param_values[i];
+    return NULL;
+}
+
+const char *api_req_pattern(const api_req *r)
+{
+    return r->route ? r->route->pattern : "";
+}
+
+const char *api_req_query(api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *api_req_header(api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *api_req_cookie(api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int api_req_replied(const api_req *r)
+{
+    return r->replied;
+}
+
+const api_caller *api_req_caller(const api_req *r)
+{
+    return &r->caller;
+}
+
+void api_req_set_caller_account(api_req *r, int64_t account_id, const char *username)
+{
+    r->caller.account_id = account_id;
+    snprintf(r->caller.username, sizeof r->caller.username, "%s", username);
+}
+
+int api_json_strict(api_req *r, json_t *body, const char *const *allowed, size_t n)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int ok = 0;
+        for (size_t i = 0; i < n && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            api_reply_error(r, API_E_UNKNOWN_FIELD, "unknown field \"%s\"", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void api_reply_add_header(api_req *r, const char *name, const char *value)
+{
+    if (r->n_extra >= MAX_EXTRA_HEADERS)
+        return;
+    r->extra_headers[r->n_extra][0] = strdup(name);
+    r->extra_headers[r->n_extra][1] = strdup(value);
+    r->n_extra++;
+}
+
+static int queue(api_req *r, int status, struct MHD_Response *resp, const char *ctype)
+{
+    if (!resp)
+        return -1;
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+    for (int i = 0; i < r->n_extra; i++)
+        MHD_add_response_header(resp, r->extra_headers[i][0], r->extra_headers[i][1]);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->replied = 1;
+    r->status = status;
+    return ok == MHD_YES ? 0 : -1;
+}
+
+int api_reply_json(api_req *r, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s)
+        return api_reply_error(r, API_E_INTERNAL, "could not serialise the response");
+    size_t len = strlen(s);
+    if (status == 200 && strcmp(r->method, "GET") == 0) {
+        /* A content hash as ETag: the dashboard polls overviews and lists,
+         * and an unchanged answer then costs no transfer.  The work to build
+         * it is done either way; only the bytes are saved. */
+        unsigned char h[16];
+        crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
+        char etag[40] = "\"";
+        sodium_bin2hex(etag + 1, 33, h, sizeof h);
+        strcat(etag, "\"");
+        api_reply_add_header(r, "ETag", etag);
+        api_reply_add_header(r, "Cache-Control", "private, no-cache");
+        const char *inm = api_req_header(r, "If-None-Match");
+        if (inm && strcmp(inm, etag) == 0) {
+            free(s);
+            return queue(r, 304,
+                         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
+                         NULL);
+        }
+    } else {
+        api_reply_add_header(r, "Cache-Control", "no-store");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(s);
+    return queue(r, status, resp, "application/json; charset=utf-8");
+}
+
+void api_req_release_db(api_req *r)
+{
+    if (r->db) {
+        db_pool_put(pool, r->db);
+        r->db = NULL;
+    }
+}
+
+struct MHD_Connection *api_req_connection(api_req *r)
+{
+    return r->conn;
+}
+
+int api_reply_response(api_req *r, int status, struct MHD_Response *resp, const char *content_type)
+{
+    return queue(r, status, resp, content_type);
+}
+
+int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    return queue(r, status, resp, content_type);
+}
+
+const char *api_req_body(const api_req *r, size_t *len)
+{
+    *len = r->body_len;
+    return r->body;
+}
+
+int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
+{
+    char detail[512] = "";
+    if (detail_fmt) {
+        va_list ap;
+        va_start(ap, detail_fmt);
+        vsnprintf(detail, sizeof detail, detail_fmt, ap);
+        va_end(ap);
+    }
+    int status = api_error_status(e);
+    if (status == 503 || status == 429)
+        api_reply_add_header(r, "Retry-After", "5");
+    json_t *body = srv_error_body(api_error_code(e), api_error_hint(e), detail);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct MHD_Response *resp =
+        s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp)
+        free(s);
+    return queue(r, status, resp, "application/json; charset=utf-8");
+}
+
+json_t *api_req_json(api_req *r)
+{
+    if (r->json)
+        return r->json;
+    json_error_t jerr;
+    if (r->body_len == 0) {
+        api_reply_error(r, API_E_BAD_JSON, "the request body is empty");
+        return NULL;
+    }
+    /* Bound nesting before jansson recurses: JSON here is never deep. */
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < r->body_len; i++) {
+        char c = r->body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > 32) {
+                api_reply_error(r, API_E_BAD_JSON, "nesting deeper than 32 levels");
+                return NULL;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        api_reply_error(r, API_E_BAD_JSON, "%s at line %d column %d", jerr.text, jerr.line,
+                        jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        api_reply_error(r, API_E_BAD_JSON, "the body must be a JSON object");
+        return NULL;
+    }
+    r->json = j;
+    return j;
+}
+
+db_conn *api_req_db(api_req *r)
+{
+    if (r->db)
+        return r->db;
+    r->db = db_pool_get(pool, 2000);
+    if (!r->db)
+        api_reply_error(r, API_E_DB_UNAVAILABLE, "no database connection available");
+    return r->db;
+}
+
+/* Matches path against pattern, filling params.  1 on match. */
+static int match(api_req *r, const char *pattern, const char *path)
+{
+    int n = 0;
+    char *names[MAX_PARAMS], *values[MAX_PARAMS];
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            size_t seg = strcspn(s, "/");
+            if (!close || seg == 0 || n == MAX_PARAMS)
+                goto nomatch;
+            names[n] = strndup(p + 1, (size_t)(close - p - 1));
+            values[n] = strndup(s, seg);
+            n++;
+            p = close + 1;
+            s += seg;
+            continue;
+        }
+        if (*p != *s)
+            goto nomatch;
+        p++;
+        s++;
+    }
+    if (*p || *s)
+        goto nomatch;
+    for (int i = 0; i < n; i++) {
+        r->param_names[i] = names[i];
+        r->param_values[i] = values[i];
+    }
+    r->n_params = n;
+    return 1;
+nomatch:
+    for (int i = 0; i < n; i++) {
+        free(names[i]);
+        free(values[i]);
+    }
+    return 0;
+}
+
+static int path_matches_any_method(api_req *r, const char *path, char *allow, size_t allow_len)
+{
+    int found = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < n_routes; i++) {
+        api_req tmp = {0};
+        if (match(&tmp, routes[i].pattern, path)) {
+            for (int k = 0; k < tmp.n_params; k++) {
+                free(tmp.param_names[k]);
+                free(tmp.param_values[k]);
+            }
+            if (!strstr(allow, routes[i].method)) {
+                if (allow[0])
+                    strncat(allow, ", ", allow_len - strlen(allow) - 1);
+                strncat(allow, routes[i].method, allow_len - strlen(allow) - 1);
+            }
+            found = 1;
+        }
+    }
+    (void)r;
+    return found;
+}
+
+static const char *content_type_for(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".map", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcmp(dot, types[i].ext) == 0)
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+/* Dashboard files under web_root.  Paths with "..", hidden segments or
+ * anything outside [A-Za-z0-9._/-] are refused before touching the disk. */
+static int serve_static(api_req *r, const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    size_t l = strlen(path);
+    if (l > 200 || strstr(path, "..") || strstr(path, "/."))
+        return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
+    for (size_t i = 0; i < l; i++) {
+        char c = path[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '/' || c == '-'))
+            return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
+    }
+    char full[4096];
+    snprintf(full, sizeof full, "%s%s", g_config.web_root, path);
+    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return api_reply_error(r, API_E_INTERNAL, "could not open file");
+    }
+    MHD_add_response_header(resp, "Cache-Control",
+                            strcmp(path, "/index.html") == 0 ? "no-cache" : "max-age=300");
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; "
+        "connect-src 'self'; frame-ancestors 'none'");
+    return queue(r, 200, resp, content_type_for(path));
+}
+
+static int reply_health(api_req *r, const char *path)
+{
+    if (strcmp(path, "/healthz") == 0)
+        return api_reply_json(r, 200, json_pack("{s:s}", "status", "alive"));
+    char body[1024];
+    int status = db_health_readyz(body, sizeof body);
+    json_t *j = json_loads(body, 0, NULL);
+    return api_reply_json(r, status, j ? j : json_object());
+}
+
+static void dispatch(api_req *r)
+{
+    const char *path = r->path;
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+            api_reply_add_header(r, "Allow", "GET, HEAD");
+            api_reply_error(r, API_E_METHOD_NOT_ALLOWED, "%s accepts GET", path);
+            return;
+        }
+        reply_health(r, path);
+        return;
+    }
+    if (r->route) {
+        if (r->body_too_large) {
+            api_reply_error(r, API_E_BODY_TOO_LARGE, "at most %zu bytes on this route",
+                            r->route->max_body);
+            return;
+        }
+        if (r->route->roles != API_PUBLIC) {
+            if (api_auth_resolve(r, &r->caller) != 0)
+                return;
+            if (r->caller.must_change_password &&
+                strcmp(r->route->pattern, "/api/v1/auth/me") != 0 &&
+                strcmp(r->route->pattern, "/api/v1/auth/password") != 0 &&
+                strcmp(r->route->pattern, "/api/v1/auth/logout") != 0) {
+                /* a password someone else chose (or an expired one) opens
+                 * nothing but the way to replace it: the dashboard asks for
+                 * the change, and a script must not skip it */
+                api_audit(r, "permission_denied", r->path, "denied", "password change required");
+                api_reply_error(r, API_E_FORBIDDEN,
+                                "the password must be changed first (POST /api/v1/auth/password)");
+                return;
+            }
+            if (!(r->route->roles & r->caller.role_bit) ||
+                ((r->route->roles & API_ADMIN_ONLY) && !r->caller.is_admin)) {
+                /* function-level authorisation: the route exists, the role may not use it */
+                api_audit(r, "permission_denied", r->path, "denied", r->method);
+                api_reply_error(r, API_E_FORBIDDEN, "%s may not %s %s", r->caller.role, r->method,
+                                r->route->pattern);
+                return;
+            }
+            if (strcmp(r->method, "GET") != 0 && r->body_len > 0) {
+                /* JSON-only writes: a cross-site form cannot send this
+                 * content type without a CORS preflight we never grant */
+                const char *ct = api_req_header(r, "Content-Type");
+                if (!ct ||
+                    (strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/csv", 8) != 0)) {
+                    api_reply_error(r, API_E_UNSUPPORTED_MEDIA, "Content-Type is %s",
+                                    ct ? ct : "missing");
+                    return;
+                }
+            }
+        }
+        r->route->handler(r);
+        if (!r->replied) {
+            LOG_ERROR("handler returned without a reply", "id=%llu route=%s",
+                      (unsigned long long)r->id, r->route->pattern);
+            api_reply_error(r, API_E_INTERNAL, "no reply");
+        }
+        if (strcmp(r->method, "GET") != 0 && r->status < 400)
+            atomic_fetch_add(&write_generation, 1);
+        return;
+    }
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        char allow[128];
+        if (path_matches_any_method(r, path, allow, sizeof allow)) {
+            api_reply_add_header(r, "Allow", allow);
+            queue(r, 204, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
+                  NULL);
+            return;
+        }
+    }
+    char allow[128];
+    if (path_matches_any_method(r, path, allow, sizeof allow)) {
+        api_reply_add_header(r, "Allow", allow);
+        api_reply_error(r, API_E_METHOD_NOT_ALLOWED, "%s %s is not supported", r->method, path);
+        return;
+    }
+    if (strncmp(path, "/api/", 5) != 0 &&
+        (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
+        serve_static(r, path);
+        return;
+    }
+    api_reply_error(r, API_E_NOT_FOUND, "no route for %s %s", r->method, path);
+}
+
+static void find_route(api_req *r)
+{
+    for (size_t i = 0; i < n_routes; i++) {
+        if (strcmp(routes[i].method, r->method) != 0)
+            continue;
+        if (match(r, routes[i].pattern, r->path)) {
+            r->route = &routes[i];
+            return;
+        }
+    }
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **req_cls)
+{
+    (void)cls;
+    (void)version;
+    api_req *r = *req_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        atomic_fetch_add(&in_flight, 1);
+        r->conn = conn;
+        r->id = srv_next_request_id();
+        r->method = method;
+        r->path = strdup(url);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                          r->peer, sizeof r->peer);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                          r->peer, sizeof r->peer);
+        }
+        *req_cls = r;
+        find_route(r);
+        /* Refuse oversized bodies from the declared length, before reading. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && r->route) {
+            unsigned long long n = strtoull(cl, NULL, 10);
+            if (n > r->route->max_body) {
+                api_reply_error(r, API_E_BODY_TOO_LARGE, "at most %zu bytes on this route",
+                                r->route->max_body);
+                return MHD_YES;
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->replied && !r->body_too_large) {
+            size_t max = r->route ? r->route->max_body : 0;
+            if (r->body_len + *upload_size > max) {
+                r->body_too_large = 1;
+                free(r->body);
+                r->body = NULL;
+                r->body_len = 0;
+            } else {
+                char *nb = realloc(r->body, r->body_len + *upload_size + 1);
+                if (!nb)
+                    return MHD_NO;
+                memcpy(nb + r->body_len, upload_data, *upload_size);
+                r->body = nb;
+                r->body_len += *upload_size;
+                r->body[r->body_len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!r->replied)
+        dispatch(r);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    api_req *r = *req_cls;
+    if (!r)
+        return;
+    char q[300];
+    srv_log(r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? SRV_LOG_INFO
+                                                                           : SRV_LOG_DEBUG,
+            "api request", "id=%llu peer=%s method=%s path=%s status=%d end=%d",
+            (unsigned long long)r->id, r->peer, r->method, srv_log_q(q, sizeof q, r->path),
+            r->status, (int)toe);
+    if (r->db)
+        db_pool_put(pool, r->db);
+    json_decref(r->json);
+    for (int i = 0; i < r->n_params; i++) {
+        free(r->param_names[i]);
+        free(r->param_values[i]);
+    }
+    for (int i = 0; i < r->n_extra; i++) {
+        free(r->extra_headers[i][0]);
+        free(r->extra_headers[i][1]);
+    }
+    free(r->body);
+    free(r->path);
+    free(r);
+    *req_cls = NULL;
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t l = strlen(buf);
+    while (l && buf[l - 1] == '\n')
+        buf[--l] = '\0';
+    char q[600];
+    LOG_DEBUG("libmicrohttpd", "detail=%s", srv_log_q(q, sizeof q, buf));
+}
+
+const api_route *api_route_table(size_t *n)
+{
+    *n = n_routes;
+    return routes;
+}
+
+int api_start(db_pool *p, const api_route *table, size_t n)
+{
+    pool = p;
+    routes = table;
+    n_routes = n;
+    char host[256];
+    int port;
+    if (srv_config_split_addr(g_config.api_listen, host, sizeof host, &port) != 0)
+        return -1;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+            return -1;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (strcmp(host, "localhost") == 0)
+            host[0] = '\0', strcpy(host, "127.0.0.1");
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+            LOG_ERROR("api_listen needs a numeric address", "addr=%s", g_config.api_listen);
+            return -1;
+        }
+    }
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config.api_threads,
+        /* libmicrohttpd's defaults are "no timeout" and "no per-IP limit":
+         * both are slowloris invitations, so they are always explicit here */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config.api_connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_config.api_connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_config.api_per_ip_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!daemon_) {
+        LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+        return -1;
+    }
+    LOG_INFO("api listener up", "addr=%s threads=%ld", g_config.api_listen, g_config.api_threads);
+    return 0;
+}
+
+void api_stop_accepting(void)
+{
+    if (daemon_) {
+        MHD_socket s = MHD_quiesce_daemon(daemon_);
+        if (s != MHD_INVALID_SOCKET)
+            close(s);
+    }
+}
+
+void api_stop(void)
+{
+    if (daemon_) {
+        MHD_stop_daemon(daemon_);
+    }
+    daemon_ = NULL;
+}

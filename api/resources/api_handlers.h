@@ -1,0 +1,121 @@
+/* Handlers named in routes.c, one file per resource. */
+#ifndef DW_API_HANDLERS_H
+#define DW_API_HANDLERS_H
+
+#include "api.h"
+#include "api_params.h"
+#include "db.h"
+
+#include <time.h>
+
+/* meta.c */
+int api_version_get(api_req *r);
+int api_routes_get(api_req *r);
+int api_openapi_get(api_req *r);
+
+/* regions.c */
+int api_regions_list(api_req *r);
+void api_regions_init(void);
+
+/* enterprises.c */
+int api_enterprises_list(api_req *r);
+int api_enterprise_get(api_req *r);
+int api_enterprise_create(api_req *r);
+int api_enterprise_update(api_req *r);
+void api_enterprises_init(void);
+
+/* enterprises.c: the survey table */
+int api_enterprises_export(api_req *r);
+int api_enterprises_import(api_req *r);
+
+/* points.c */
+int api_points_by_enterprise(api_req *r);
+int api_point_get(api_req *r);
+int api_point_update(api_req *r);
+int api_point_series(api_req *r);
+void api_points_init(void);
+
+/* assets.c: dust-removal systems, cameras, gateways; creating and deleting
+ * points */
+int api_systems_list(api_req *r);
+int api_system_create(api_req *r);
+int api_system_get(api_req *r);
+int api_system_update(api_req *r);
+int api_system_delete(api_req *r);
+int api_point_create(api_req *r);
+int api_point_delete(api_req *r);
+int api_cameras_list(api_req *r);
+int api_camera_create(api_req *r);
+int api_camera_get(api_req *r);
+int api_camera_update(api_req *r);
+int api_camera_delete(api_req *r);
+int api_gateways_list(api_req *r);
+int api_gateway_create(api_req *r);
+int api_gateway_get(api_req *r);
+int api_gateway_update(api_req *r);
+int api_gateway_delete(api_req *r);
+void api_assets_init(void);
+
+/* credentials.c: ingest credentials */
+int api_ingest_credentials_list(api_req *r);
+int api_ingest_credential_create(api_req *r);
+int api_ingest_credential_revoke(api_req *r);
+void api_credentials_init(void);
+
+/* overview.c */
+int api_overview_get(api_req *r);
+void api_overview_init(void);
+
+/* accounts.c */
+int api_accounts_list(api_req *r);
+int api_account_create(api_req *r);
+int api_apikeys_list(api_req *r);
+int api_apikey_create(api_req *r);
+int api_apikey_revoke(api_req *r);
+int api_audit_list(api_req *r);
+void api_accounts_init(void);
+
+/* alarms.c */
+int api_alarms_list(api_req *r);
+int api_alarm_get(api_req *r);
+int api_alarm_acknowledge(api_req *r);
+int api_alarm_handle(api_req *r);
+int api_alarm_close(api_req *r);
+void api_alarms_init(void);
+
+/* warnings.c */
+int api_warnings_list(api_req *r);
+int api_warning_get(api_req *r);
+int api_warning_sign(api_req *r);
+int api_warning_feedback(api_req *r);
+int api_warning_request_clearance(api_req *r);
+int api_warning_approve(api_req *r);
+int api_warning_return(api_req *r);
+void api_warnings_init(void);
+
+/* risk.c */
+int api_risk_current(api_req *r);
+int api_risk_history(api_req *r);
+int api_risk_distribution(api_req *r);
+int api_risk_ranking(api_req *r);
+void api_risk_init(void);
+
+/* cleaning.c */
+int api_cleaning_areas_list(api_req *r);
+int api_cleaning_area_create(api_req *r);
+int api_cleaning_area_update(api_req *r);
+int api_cleaning_checkin_create(api_req *r);
+int api_cleaning_checkins_list(api_req *r);
+int api_cleaning_photo_get(api_req *r);
+int api_cleaning_compliance(api_req *r);
+void api_cleaning_init(void);
+
+/* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
+ * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
+db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);
+db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out);
+
+/* Registers every resource's statements (before the first connection). */
+void api_handlers_init(void);
+
+#endif

@@ -1,0 +1,257 @@
+/* Ingest credentials over REST: list, issue, revoke.
+ *
+ * The secret is generated here (srv_cred.c, the same generator as `dustwatch
+ * admin create-credential`) and answered exactly once, in the 201 of the
+ * POST; lists and the audit trail carry only the kind, label, key prefix or
+ * appid and the dates.  The database keeps what the ingest listener needs
+ * to check a gateway: the SHA-256 of an API key or MEM appsecret, and the
+ * Hebei DES key and MEM SM4 key/IV it decrypts with.
+ *
+ * Revocation is immediate: the ingest writers look the credential up in
+ * PostgreSQL for every request (server/ing_writer.c, srv_cred_* statements;
+ * nothing caches it), so the first request after the revoking COMMIT is
+ * refused.  A revoked credential stays in the table for the audit trail and
+ * cannot be revived; issue a new one.
+ *
+ * Administrators only (city_admin, district_admin, enterprise_manager):
+ * these are keys to the enterprise's data feed.  An enterprise manager
+ * issues and revokes its own, so a leaked key can be killed without waiting
+ * for the district. */
+#include "api_auth.h"
+#include "api_handlers.h"
+#include "db_scope_sql.h"
+
+#include "srv_cred.h"
+#include "srv_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRED_JSON                                                                                  \
+    "json_build_object('id', c.id, 'enterprise_id', c.enterprise_id, 'kind', c.kind, 'label', "    \
+    "c.label, 'prefix', c.key_prefix, 'appid', c.appid, 'created_at', c.created_at, "              \
+    "'revoked_at', c.revoked_at, 'active', c.revoked_at IS NULL)"
+
+static const db_stmt statements[] = {
+    {"crd_list",
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
+         "e") ") THEN json_build_object('items', coalesce((SELECT json_agg(" CRED_JSON
+              " ORDER BY c.id) FROM ingest_credentials c WHERE c.enterprise_id = $3::bigint), "
+              "'[]'::json)) END::text"},
+    {"crd_get", "SELECT " CRED_JSON "::text FROM ingest_credentials c JOIN enterprises e ON e.id = "
+                "c.enterprise_id WHERE c.id = $3::bigint AND " SCOPE_ENT("e")},
+    /* $4 kind $5 label, then the stored columns of srv_cred_columns() */
+    {"crd_insert",
+     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash, des_key, "
+     "appid, appsecret_hash, sm4_key, sm4_iv) SELECT e.id, $4, $5, $6, $7::bytea, $8::bytea, $9, "
+     "$10::bytea, $11::bytea, $12::bytea FROM enterprises e WHERE e.id = $3::bigint "
+     "AND " SCOPE_ENT("e") " RETURNING id"},
+    {"crd_revoke",
+     "UPDATE ingest_credentials c SET revoked_at = now() FROM enterprises e WHERE e.id = "
+     "c.enterprise_id AND c.id = $3::bigint AND c.revoked_at IS NULL AND " SCOPE_ENT(
+         "e") " RETURNING c.id"},
+};
+
+int api_ingest_credentials_list(api_req *r)
+{
+    if (api_parse_id(api_req_param(r, "id")) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    char kind[16], sid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    const char *p[3] = {kind, sid, api_req_param(r, "id")};
+    return api_reply_query(r, "crd_list", 3, p, "enterprise");
+}
+
+/* ---- issue -------------------------------------------------------------- */
+
+typedef struct {
+    const char *enterprise, *kind, *label;
+    const srv_cred *cred;
+    long long id;
+    json_t *row;
+    db_diag diag;
+} issue_ctx;
+
+static db_status issue_tx(api_req *r, db_conn *c, void *arg)
+{
+    issue_ctx *x = arg;
+    json_decref(x->row);
+    x->row = NULL;
+    x->id = 0;
+    char kind[16], sid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    const char *p[12] = {kind, sid, x->enterprise, x->kind, x->label};
+    srv_cred_columns(x->cred, p + 5);
+    db_status st;
+    PGresult *res = db_exec_diag(c, "crd_insert", 12, p, &st, &x->diag);
+    if (!res)
+        return st;
+    if (PQntuples(res) == 1)
+        x->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (!x->id)
+        return DB_OK;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", x->id);
+    const char *gp[3] = {kind, sid, id};
+    x->row = api_db_json(c, "crd_get", 3, gp, &st);
+    return st;
+}
+
+static int reply_issue_refused(api_req *r, const issue_ctx *x, db_status st)
+{
+    if (st != DB_BAD)
+        return api_reply_db(r, st);
+    if (strcmp(x->diag.constraint, "ingest_credentials_hebei_idx") == 0)
+        return api_reply_error(r, API_E_CONFLICT,
+                               "the enterprise has an active hebei_des credential; the Hebei "
+                               "dialect names the enterprise, not the key, so it has one at a "
+                               "time: revoke the old one first");
+    if (strcmp(x->diag.constraint, "ingest_credentials_appid_key") == 0)
+        return api_reply_error(r, API_E_CONFLICT, "appid \"%s\" is in use", x->cred->appid);
+    return api_reply_error(r, API_E_UNPROCESSABLE, "%s", x->diag.message);
+}
+
+/* The secrets of c as the gateway's installer needs them (new reference). */
+static json_t *secret_json(const srv_cred *c)
+{
+    switch (c->kind) {
+    case SRV_CRED_API_KEY:
+        return json_pack("{s:s, s:s}", "api_key", c->api_key, "header", "X-Api-Key");
+    case SRV_CRED_HEBEI_DES:
+        /* the IV is the deployment's, the same for every enterprise */
+        return json_pack("{s:s, s:s}", "des_key", c->des_key, "des_iv", g_config.ingest_hebei_iv);
+    case SRV_CRED_MEM_SM4:
+        return json_pack("{s:s, s:s, s:s, s:s}", "appid", c->appid, "appsecret", c->appsecret,
+                         "sm4_key", c->sm4_key_hex, "sm4_iv", c->sm4_iv_hex);
+    }
+    return json_object();
+}
+
+int api_ingest_credential_create(api_req *r)
+{
+    const char *enterprise = api_req_param(r, "id");
+    if (api_parse_id(enterprise) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    static const char *const allowed[] = {"kind", "label", "appid"};
+    if (api_json_strict(r, body, allowed, 3) != 0)
+        return 0;
+    const char *kind_name, *label, *appid;
+    if (api_body_text(r, body, "kind", 1, 16, &kind_name) ||
+        api_body_text(r, body, "label", 0, SRV_CRED_LABEL_MAX, &label) ||
+        api_body_text(r, body, "appid", 0, 64, &appid))
+        return 0;
+    srv_cred_kind kind;
+    if (srv_cred_kind_parse(kind_name, &kind) != 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "kind must be api_key, hebei_des or mem_sm4");
+    if (*appid && kind != SRV_CRED_MEM_SM4)
+        return api_reply_error(r, API_E_BAD_REQUEST, "appid goes only with kind mem_sm4");
+    if (json_object_get(body, "appid") && !srv_cred_appid_valid(appid))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "appid is 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    srv_cred cred;
+    if (srv_cred_generate(kind, *appid ? appid : NULL, &cred) != 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "appid is not valid");
+    issue_ctx x = {.enterprise = enterprise, .kind = kind_name, .label = label, .cred = &cred};
+    db_status st = api_tx(r, issue_tx, &x);
+    /* identifiers only: the audit trail never holds a secret */
+    char detail[200], obj[64];
+    snprintf(detail, sizeof detail, "kind=%s%s%s", kind_name,
+             kind == SRV_CRED_API_KEY   ? " prefix="
+             : kind == SRV_CRED_MEM_SM4 ? " appid="
+                                        : "",
+             kind == SRV_CRED_API_KEY   ? cred.key_prefix
+             : kind == SRV_CRED_MEM_SM4 ? cred.appid
+                                        : "");
+    int rc;
+    if (st != DB_OK) {
+        snprintf(obj, sizeof obj, "enterprise:%s", enterprise);
+        api_audit(r, "ingest_credential_create", obj, "failed", detail);
+        rc = reply_issue_refused(r, &x, st);
+    } else if (!x.id) {
+        snprintf(obj, sizeof obj, "enterprise:%s", enterprise);
+        api_audit(r, "ingest_credential_create", obj, "denied", "not found in scope");
+        rc = api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    } else {
+        snprintf(obj, sizeof obj, "ingest_credential:%lld", x.id);
+        api_audit(r, "ingest_credential_create", obj, "ok", detail);
+        json_t *out = x.row ? json_incref(x.row) : json_pack("{s:I}", "id", (json_int_t)x.id);
+        json_object_set_new(out, "secret", secret_json(&cred));
+        rc = api_reply_json(r, 201, out);
+    }
+    json_decref(x.row);
+    srv_cred_wipe(&cred);
+    return rc;
+}
+
+/* ---- revoke ------------------------------------------------------------- */
+
+typedef struct {
+    const char *id;
+    json_t *row;
+    int revoked;
+} revoke_ctx;
+
+static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
+{
+    revoke_ctx *x = arg;
+    json_decref(x->row);
+    x->row = NULL;
+    x->revoked = 0;
+    char kind[16], sid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    const char *p[3] = {kind, sid, x->id};
+    db_status st;
+    PGresult *res = db_exec(c, "crd_revoke", 3, p, &st);
+    if (!res)
+        return st;
+    x->revoked = PQntuples(res) == 1;
+    PQclear(res);
+    /* after the update: the answer shows revoked_at, or why nothing changed */
+    x->row = api_db_json(c, "crd_get", 3, p, &st);
+    return st;
+}
+
+int api_ingest_credential_revoke(api_req *r)
+{
+    revoke_ctx x = {.id = api_req_param(r, "id")};
+    if (api_parse_id(x.id) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such ingest credential");
+    db_status st = api_tx(r, revoke_tx, &x);
+    char obj[64];
+    snprintf(obj, sizeof obj, "ingest_credential:%s", x.id);
+    int rc;
+    if (st != DB_OK) {
+        api_audit(r, "ingest_credential_revoke", obj, "failed", "");
+        rc = api_reply_db(r, st);
+    } else if (!x.row) {
+        api_audit(r, "ingest_credential_revoke", obj, "denied", "not found in scope");
+        rc = api_reply_error(r, API_E_NOT_FOUND, "no such ingest credential");
+    } else if (!x.revoked) {
+        api_audit(r, "ingest_credential_revoke", obj, "failed", "already revoked");
+        rc = api_reply_error(r, API_E_INVALID_TRANSITION, "the credential was revoked at %s",
+                             json_string_value(json_object_get(x.row, "revoked_at")));
+    } else {
+        char detail[160];
+        json_t *ident = json_object_get(x.row, "prefix");
+        if (json_is_null(ident))
+            ident = json_object_get(x.row, "appid");
+        snprintf(detail, sizeof detail, "kind=%s%s%s",
+                 json_string_value(json_object_get(x.row, "kind")),
+                 json_is_string(ident) ? " ident=" : "",
+                 json_is_string(ident) ? json_string_value(ident) : "");
+        api_audit(r, "ingest_credential_revoke", obj, "ok", detail);
+        rc = api_reply_json(r, 200, json_incref(x.row));
+    }
+    json_decref(x.row);
+    return rc;
+}
+
+void api_credentials_init(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}

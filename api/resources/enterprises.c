@@ -1,0 +1,989 @@
+/* Enterprises: the archive (一企一档), list, create, update, CSV export and
+ * import of the district's survey table (粉尘涉爆企业基础情况表). */
+#include "api_auth.h"
+#include "api_handlers.h"
+#include "db_scope_sql.h"
+
+#include "srv_log.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENT_JSON                                                                                   \
+    "json_build_object('id', e.id, 'code', e.code, 'uscc', e.uscc, 'name', e.name, 'district', "   \
+    "json_build_object('id', d.id, 'code', d.code, 'name', d.name), 'street', CASE WHEN s.id IS "  \
+    "NULL THEN NULL ELSE json_build_object('id', s.id, 'code', s.code, 'name', s.name, 'kind', "   \
+    "s.kind) END, 'address', e.address, 'longitude', e.longitude, 'latitude', e.latitude, "        \
+    "'industry_code', e.industry_code, 'status', e.status, 'connection_status', "                  \
+    "e.connection_status, 'dust_kinds', e.dust_kinds, 'principal_name', e.principal_name, "        \
+    "'principal_phone', e.principal_phone, 'safety_manager_name', e.safety_manager_name, "         \
+    "'safety_manager_phone', e.safety_manager_phone, 'dust_workers', e.dust_workers, "             \
+    "'explosibility', e.explosibility, 'zone20_count', e.zone20_count, 'zone21_count', "           \
+    "e.zone21_count, 'zone22_count', e.zone22_count, 'building_storeys', e.building_storeys, "     \
+    "'building_frame', e.building_frame, 'gathering_rooms', e.gathering_rooms, 'updated_at', "     \
+    "e.updated_at)"
+
+#define ENT_FROM                                                                                   \
+    " FROM enterprises e JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "    \
+    "e.street_id "
+
+static const db_stmt statements[] = {
+    {"ent_list",
+     "WITH f AS (SELECT e.id, e.name FROM enterprises e JOIN regions d ON d.id = e.district_id "
+     "LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR s.code = $4) AND "
+              "($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR strpos(e.name, $6) > "
+              "0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = ANY(e.dust_kinds))) "
+              "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', $8::int, "
+              "'offset', $9::int, 'items', coalesce((SELECT json_agg(" ENT_JSON
+              " ORDER BY e.name, e.id) FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET "
+              "$9) pg JOIN enterprises e ON e.id = pg.id JOIN regions d ON d.id = e.district_id "
+              "LEFT JOIN regions s ON s.id = e.street_id), '[]'::json))::text"},
+    {"ent_get",
+     "SELECT json_build_object('enterprise', " ENT_JSON
+     ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "
+     "'name', ds.name, 'workshop', ds.workshop, 'wet', ds.wet, 'collector_type', "
+     "ds.collector_type, 'central', ds.central, 'airflow_m3h', ds.airflow_m3h, "
+     "'positive_pressure', ds.positive_pressure, 'indoor', ds.indoor, 'protection', "
+     "json_build_object('venting', ds.has_venting, 'isolation', ds.has_isolation, 'suppression', "
+     "ds.has_suppression, 'inerting', ds.has_inerting, 'airlock', ds.has_airlock, "
+     "'spark_detection', ds.has_spark_detection), 'points', (SELECT count(*) FROM points p WHERE "
+     "p.system_id = ds.id)) ORDER BY ds.code) FROM dust_systems ds WHERE ds.enterprise_id = "
+     "e.id), '[]'::json), 'points_total', (SELECT count(*) FROM points p WHERE p.enterprise_id = "
+     "e.id), 'points_online', (SELECT count(*) FROM point_latest l JOIN points p ON p.id = "
+     "l.point_id WHERE l.enterprise_id = e.id AND p.enterprise_id = e.id AND l.collected_at > "
+     "now() - make_interval(secs => 3 * p.expected_interval_s)))::text" ENT_FROM
+     "WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
+    {"ent_district_for_create",
+     "SELECT d.id FROM regions d WHERE d.level = 'district' AND (d.code = $3 OR ($3::text IS "
+     "NULL AND d.id = $2::bigint)) AND (($1 = 'city') OR ($1 = 'district' AND d.id = "
+     "$2::bigint))"},
+    {"ent_street_in_district",
+     "SELECT id FROM regions WHERE level = 'street' AND code = $1 AND parent_id = $2::bigint"},
+    {"ent_export",
+     "SELECT e.uscc, e.code, e.name, d.name, coalesce(s.name, ''), e.address, "
+     "coalesce(e.longitude::text, ''), coalesce(e.latitude::text, ''), e.industry_code, "
+     "e.status, e.principal_name, e.principal_phone, e.safety_manager_name, "
+     "e.safety_manager_phone, array_to_string(e.dust_kinds, '|'), coalesce(e.dust_workers::text, "
+     "''), e.zone20_count, e.zone21_count, e.zone22_count, e.building_storeys, e.building_frame, "
+     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
+     "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
+    {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
+};
+
+/* The archive's editable fields.  Identifiers here are ours; values always
+ * travel as parameters. */
+typedef enum { F_TEXT, F_INT, F_FLOAT, F_TEXTARR, F_JSON, F_ENUM } field_type;
+enum { BY_DISTRICT = 1, BY_ENTERPRISE = 2 };
+
+typedef struct {
+    const char *name; /* JSON field = column */
+    const char *csv;  /* survey-table column header */
+    field_type type;
+    unsigned editable; /* who may change it */
+    int required;      /* on create */
+    const char *enums; /* F_ENUM: "a|b|c" */
+} field;
+
+static const field fields[] = {
+    {"code", "企业编码", F_TEXT, BY_DISTRICT, 1, NULL},
+    {"uscc", "统一社会信用代码", F_TEXT, BY_DISTRICT, 1, NULL},
+    {"name", "企业名称", F_TEXT, BY_DISTRICT, 1, NULL},
+    {"address", "地址", F_TEXT, BY_DISTRICT, 0, NULL},
+    {"longitude", "经度", F_FLOAT, BY_DISTRICT, 0, NULL},
+    {"latitude", "纬度", F_FLOAT, BY_DISTRICT, 0, NULL},
+    {"industry_code", "行业代码", F_TEXT, BY_DISTRICT, 0, NULL},
+    {"status", "企业状态", F_ENUM, BY_DISTRICT, 0, "producing|stopped|overhaul"},
+    {"connection_status", "接入状态", F_ENUM, BY_DISTRICT, 0, "not_connected|connected|suspended"},
+    {"principal_name", "主要负责人", F_TEXT, BY_DISTRICT | BY_ENTERPRISE, 0, NULL},
+    {"principal_phone", "主要负责人电话", F_TEXT, BY_DISTRICT | BY_ENTERPRISE, 0, NULL},
+    {"safety_manager_name", "安全负责人", F_TEXT, BY_DISTRICT | BY_ENTERPRISE, 0, NULL},
+    {"safety_manager_phone", "安全负责人电话", F_TEXT, BY_DISTRICT | BY_ENTERPRISE, 0, NULL},
+    {"dust_kinds", "粉尘种类", F_TEXTARR, BY_DISTRICT, 0, NULL},
+    {"dust_workers", "涉粉作业人数", F_INT, BY_DISTRICT, 0, NULL},
+    {"zone20_count", "20区数量", F_INT, BY_DISTRICT, 0, NULL},
+    {"zone21_count", "21区数量", F_INT, BY_DISTRICT, 0, NULL},
+    {"zone22_count", "22区数量", F_INT, BY_DISTRICT, 0, NULL},
+    {"building_storeys", "建筑层数", F_ENUM, BY_DISTRICT, 0, "single|multi"},
+    {"building_frame", "建筑结构", F_ENUM, BY_DISTRICT, 0, "frame|non_frame"},
+    {"gathering_rooms", "人员聚集场所数", F_INT, BY_DISTRICT, 0, NULL},
+    {"explosibility", NULL, F_JSON, BY_DISTRICT, 0, NULL},
+};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+static const field *find_field(const char *name)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static int enum_ok(const char *enums, const char *v)
+{
+    size_t l = strlen(v);
+    for (const char *p = enums; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == l && strncmp(p, v, n) == 0)
+            return 1;
+        p = bar ? bar + 1 : p + n;
+    }
+    return 0;
+}
+
+static void array_literal(char *out, size_t len, json_t *arr)
+{
+    size_t o = 0;
+    out[o++] = '{';
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (i && o < len - 2)
+            out[o++] = ',';
+        if (o < len - 2)
+            out[o++] = '"';
+        for (; s && *s && o < len - 4; s++) {
+            if (*s == '"' || *s == '\\')
+                out[o++] = '\\';
+            out[o++] = *s;
+        }
+        if (o < len - 2)
+            out[o++] = '"';
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+}
+
+/* Converts one JSON value into a text parameter (malloc'd, NULL for null).
+ * Returns 0, or -1 with why. */
+static int field_param(const field *f, json_t *v, char **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    if (json_is_null(v)) {
+        if (f->type == F_TEXT || f->type == F_ENUM || f->type == F_TEXTARR) {
+            snprintf(why, whylen, "%s cannot be null", f->name);
+            return -1;
+        }
+        return 0;
+    }
+    char buf[4096];
+    switch (f->type) {
+    case F_TEXT:
+    case F_ENUM:
+        if (!json_is_string(v) || json_string_length(v) > 500) {
+            snprintf(why, whylen, "%s must be a string of at most 500 characters", f->name);
+            return -1;
+        }
+        if (f->type == F_ENUM && !enum_ok(f->enums, json_string_value(v))) {
+            snprintf(why, whylen, "%s must be one of %s", f->name, f->enums);
+            return -1;
+        }
+        *out = strdup(json_string_value(v));
+        return 0;
+    case F_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000) {
+            snprintf(why, whylen, "%s must be a non-negative integer", f->name);
+            return -1;
+        }
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        break;
+    case F_FLOAT:
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            snprintf(why, whylen, "%s must be a number", f->name);
+            return -1;
+        }
+        snprintf(buf, sizeof buf, "%.10g", json_number_value(v));
+        break;
+    case F_TEXTARR: {
+        size_t i;
+        json_t *x;
+        if (!json_is_array(v) || json_array_size(v) > 50) {
+            snprintf(why, whylen, "%s must be an array of codes", f->name);
+            return -1;
+        }
+        json_array_foreach(v, i, x) if (!json_is_string(x) || json_string_length(x) > 40)
+        {
+            snprintf(why, whylen, "%s must be an array of codes", f->name);
+            return -1;
+        }
+        array_literal(buf, sizeof buf, v);
+        break;
+    }
+    case F_JSON: {
+        if (!json_is_object(v)) {
+            snprintf(why, whylen, "%s must be an object", f->name);
+            return -1;
+        }
+        *out = json_dumps(v, JSON_COMPACT);
+        return 0;
+    }
+    }
+    *out = strdup(buf);
+    return 0;
+}
+
+static const char *field_cast(const field *f)
+{
+    switch (f->type) {
+    case F_INT:
+        return "::int";
+    case F_FLOAT:
+        return "::float8";
+    case F_TEXTARR:
+        return "::text[]";
+    case F_JSON:
+        return "::jsonb";
+    default:
+        return "";
+    }
+}
+
+/* ---- list & get --------------------------------------------------------- */
+
+typedef struct {
+    const char *p[9];
+    json_t *out;
+} q_ctx;
+
+static const char *opt_query(api_req *r, const char *name)
+{
+    const char *v = api_req_query(r, name);
+    return v && *v ? v : NULL;
+}
+
+int api_enterprises_list(api_req *r)
+{
+    char kind[16], id[24], limit[24], offset[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    long lim = opt_query(r, "limit") ? strtol(api_req_query(r, "limit"), NULL, 10) : 50;
+    long off = opt_query(r, "offset") ? strtol(api_req_query(r, "offset"), NULL, 10) : 0;
+    if (lim < 1 || lim > 500 || off < 0 || off > 1000000)
+        return api_reply_error(r, API_E_BAD_REQUEST, "limit must be 1..500 and offset >= 0");
+    snprintf(limit, sizeof limit, "%ld", lim);
+    snprintf(offset, sizeof offset, "%ld", off);
+    q_ctx x = {{kind, id, opt_query(r, "district"), opt_query(r, "street"), opt_query(r, "status"),
+                opt_query(r, "q"), opt_query(r, "dust_kind"), limit, offset},
+               NULL};
+    db_status st = api_query_json(r, "ent_list", 9, x.p, &x.out);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    return api_reply_json(r, 200, x.out ? x.out : json_object());
+}
+
+int api_enterprise_get(api_req *r)
+{
+    char kind[16], id[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    if (api_parse_id(api_req_param(r, "id")) < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    const char *p[3] = {kind, id, api_req_param(r, "id")};
+    return api_reply_query(r, "ent_get", 3, p, "enterprise");
+}
+
+/* ---- create & update ---------------------------------------------------- */
+
+#define MAX_PARAMS 40
+
+typedef struct {
+    char sql[4096];
+    char *vals[MAX_PARAMS];
+    int n;
+    char why[256];
+    long long id;
+    int not_found;
+    const char *district_code, *street_code;
+    int set_street;
+} write_ctx;
+
+static void write_ctx_free(write_ctx *w)
+{
+    for (int i = 0; i < w->n; i++)
+        free(w->vals[i]);
+}
+
+/* Collects body fields into parameters starting after the fixed ones. */
+static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigned who)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "district") == 0 || strcmp(key, "street") == 0) {
+            if (!(who & BY_DISTRICT)) {
+                api_reply_error(r, API_E_FORBIDDEN, "enterprise accounts may edit contacts only");
+                return -1;
+            }
+            if (!json_is_string(v) && !(json_is_null(v) && key[0] == 's')) {
+                api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code", key);
+                return -1;
+            }
+            if (key[0] == 'd') {
+                if (!creating) {
+                    api_reply_error(r, API_E_UNPROCESSABLE,
+                                    "an enterprise cannot move to another district");
+                    return -1;
+                }
+                w->district_code = json_string_value(v);
+            } else {
+                w->street_code = json_string_value(v);
+                w->set_street = 1;
+            }
+            continue;
+        }
+        const field *f = find_field(key);
+        if (!f) {
+            api_reply_error(r, API_E_UNKNOWN_FIELD, "unknown field \"%s\"", key);
+            return -1;
+        }
+        if (!(f->editable & who)) {
+            api_reply_error(r, API_E_FORBIDDEN, "%s may not be changed by this account", f->name);
+            return -1;
+        }
+        if (w->n >= MAX_PARAMS - 6)
+            return -1;
+        char *val;
+        if (field_param(f, v, &val, w->why, sizeof w->why) != 0) {
+            api_reply_error(r, API_E_BAD_REQUEST, "%s", w->why);
+            return -1;
+        }
+        w->vals[w->n++] = val;
+        size_t l = strlen(w->sql);
+        /* creating: collects "col," lists; updating: "col = $k," */
+        if (creating)
+            snprintf(w->sql + l, sizeof w->sql - l, "%s,", f->name);
+        else
+            snprintf(w->sql + l, sizeof w->sql - l, "%s = $%d%s, ", f->name, w->n + 3,
+                     field_cast(f));
+    }
+    if (creating) {
+        for (size_t i = 0; i < N_FIELDS; i++) {
+            if (fields[i].required && !json_object_get(body, fields[i].name)) {
+                api_reply_error(r, API_E_BAD_REQUEST, "%s is required", fields[i].name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static db_status create_tx(api_req *r, db_conn *c, void *arg)
+{
+    write_ctx *w = arg;
+    char kind[16], sid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    db_status st;
+    const char *dp[3] = {kind, sid, w->district_code};
+    PGresult *res = db_exec(c, "ent_district_for_create", 3, dp, &st);
+    if (!res)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        snprintf(w->why, sizeof w->why, "district %s is not in your scope",
+                 w->district_code ? w->district_code : "(none)");
+        w->not_found = 1;
+        return DB_BAD;
+    }
+    char district_id[24], street_id[24] = "";
+    snprintf(district_id, sizeof district_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (w->street_code) {
+        const char *sp[2] = {w->street_code, district_id};
+        res = db_exec(c, "ent_street_in_district", 2, sp, &st);
+        if (!res)
+            return st;
+        if (PQntuples(res) == 1)
+            snprintf(street_id, sizeof street_id, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (!street_id[0]) {
+            snprintf(w->why, sizeof w->why, "street %s is not in district %s", w->street_code,
+                     w->district_code);
+            w->not_found = 1;
+            return DB_BAD;
+        }
+    }
+    /* columns collected as "a,b,c," -> build the statement */
+    char cols[4096];
+    snprintf(cols, sizeof cols, "%s", w->sql);
+    char sql[8192];
+    int o = snprintf(sql, sizeof sql, "INSERT INTO enterprises (%sdistrict_id, street_id) VALUES (",
+                     cols);
+    const char *params[MAX_PARAMS];
+    int n = 0;
+    char *save = NULL;
+    char colcopy[4096];
+    snprintf(colcopy, sizeof colcopy, "%s", cols);
+    for (char *tok = strtok_r(colcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const field *f = find_field(tok);
+        if (!f)
+            continue;
+        params[n] = w->vals[n];
+        n++;
+        o += snprintf(sql + o, sizeof sql - (size_t)o, "$%d%s, ", n, field_cast(f));
+    }
+    params[n++] = district_id;
+    params[n++] = street_id[0] ? street_id : NULL;
+    snprintf(sql + o, sizeof sql - (size_t)o, "$%d::bigint, $%d::bigint) RETURNING id", n - 1, n);
+    res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        st = db_classify(c, res);
+        snprintf(w->why, sizeof w->why, "%s",
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     : "insert failed");
+        PQclear(res);
+        return st;
+    }
+    w->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return DB_OK;
+}
+
+static int reply_write_error(api_req *r, write_ctx *w, db_status st)
+{
+    if (st == DB_BAD) {
+        if (w->not_found)
+            return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
+        if (strstr(w->why, "duplicate key"))
+            return api_reply_error(r, API_E_CONFLICT,
+                                   "an enterprise with this code or credit code exists");
+        return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
+    }
+    return api_reply_db(r, st);
+}
+
+int api_enterprise_create(api_req *r)
+{
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    write_ctx w = {0};
+    const api_caller *caller = api_req_caller(r);
+    if (collect(r, body, &w, 1, BY_DISTRICT) != 0) {
+        write_ctx_free(&w);
+        return api_req_replied(r) ? 0 : api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
+    }
+    /* district staff create in their own district; the city names one */
+    if (!w.district_code && caller->kind != API_SCOPE_DISTRICT) {
+        write_ctx_free(&w);
+        return api_reply_error(r, API_E_BAD_REQUEST, "district (code) is required");
+    }
+    db_status st = api_tx(r, create_tx, &w);
+    if (st != DB_OK) {
+        api_audit(r, "enterprise_create", w.district_code ? w.district_code : "own district",
+                  "failed", w.why);
+        int rc = reply_write_error(r, &w, st);
+        write_ctx_free(&w);
+        return rc;
+    }
+    char obj[48];
+    snprintf(obj, sizeof obj, "enterprise:%lld", w.id);
+    api_audit(r, "enterprise_create", obj, "ok", "");
+    write_ctx_free(&w);
+    return api_reply_json(r, 201, json_pack("{s:I}", "id", (json_int_t)w.id));
+}
+
+static db_status update_tx(api_req *r, db_conn *c, void *arg)
+{
+    write_ctx *w = arg;
+    char kind[16], sid[24], eid[24];
+    api_scope_params(api_req_caller(r), kind, sid);
+    snprintf(eid, sizeof eid, "%lld", w->id);
+    const char *params[MAX_PARAMS];
+    params[0] = kind;
+    params[1] = sid;
+    params[2] = eid;
+    for (int i = 0; i < w->n; i++)
+        params[3 + i] = w->vals[i];
+    int n = 3 + w->n;
+    char sql[6144];
+    int o = snprintf(sql, sizeof sql, "UPDATE enterprises e SET %s", w->sql);
+    if (w->set_street) {
+        params[n++] = w->street_code;
+        o += snprintf(sql + o, sizeof sql - (size_t)o,
+                      "street_id = (SELECT id FROM regions WHERE level = 'street' AND code = $%d "
+                      "AND parent_id = e.district_id), ",
+                      n);
+    }
+    snprintf(sql + o, sizeof sql - (size_t)o,
+             "updated_at = now() WHERE e.id = $3::bigint AND " SCOPE_ENT(
+                 "e") " RETURNING e.id, ($%d::text IS NULL) = (e.street_id IS NULL)",
+             w->set_street ? n : 1);
+    PGresult *res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
+    db_status st = DB_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        st = db_classify(c, res);
+        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(w->why, sizeof w->why, "%s", m ? m : "update failed");
+    } else if (PQntuples(res) == 0) {
+        w->not_found = 2;
+    } else if (w->set_street && PQgetvalue(res, 0, 1)[0] != 't') {
+        snprintf(w->why, sizeof w->why, "street %s is not in the enterprise's district",
+                 w->street_code ? w->street_code : "");
+        w->not_found = 1;
+        st = DB_BAD;
+    }
+    PQclear(res);
+    return st;
+}
+
+int api_enterprise_update(api_req *r)
+{
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    const api_caller *caller = api_req_caller(r);
+    unsigned who = caller->kind == API_SCOPE_ENTERPRISE ? BY_ENTERPRISE : BY_DISTRICT;
+    if (caller->kind == API_SCOPE_STREET)
+        return api_reply_error(r, API_E_FORBIDDEN, "street accounts review; districts edit");
+    write_ctx w = {.id = id};
+    if (collect(r, body, &w, 0, who) != 0) {
+        write_ctx_free(&w);
+        return api_req_replied(r) ? 0 : api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
+    }
+    if (w.n == 0 && !w.set_street) {
+        write_ctx_free(&w);
+        return api_reply_error(r, API_E_BAD_REQUEST, "nothing to change");
+    }
+    db_status st = api_tx(r, update_tx, &w);
+    char obj[48];
+    snprintf(obj, sizeof obj, "enterprise:%lld", id);
+    if (st == DB_OK && w.not_found == 2) {
+        write_ctx_free(&w);
+        api_audit(r, "enterprise_update", obj, "denied", "not found in scope");
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    }
+    if (st != DB_OK) {
+        api_audit(r, "enterprise_update", obj, "failed", w.why);
+        int rc = reply_write_error(r, &w, st);
+        write_ctx_free(&w);
+        return rc;
+    }
+    char *changed = json_dumps(body, JSON_COMPACT);
+    api_audit(r, "enterprise_update", obj, "ok", changed);
+    free(changed);
+    write_ctx_free(&w);
+    return api_enterprise_get(r);
+}
+
+/* ---- the survey table as CSV ---------------------------------------------- */
+
+/* Export columns; the last two are the region codes that make a row
+ * importable again.  Import reads the same header. */
+static const char *const csv_header[] = {
+    "统一社会信用代码", "企业编码",       "企业名称",   "所属区",
+    "街道/镇/园区",     "地址",           "经度",       "纬度",
+    "行业代码",         "企业状态",       "主要负责人", "主要负责人电话",
+    "安全负责人",       "安全负责人电话", "粉尘种类",   "涉粉作业人数",
+    "20区数量",         "21区数量",       "22区数量",   "建筑层数",
+    "建筑结构",         "人员聚集场所数", "街道代码",   "区代码",
+};
+#define N_CSV (sizeof csv_header / sizeof csv_header[0])
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static void buf_add(buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8192;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void csv_cell(buf *b, const char *s, int last)
+{
+    /* quote always when needed; a leading = + - @ is neutralised so a
+     * spreadsheet never runs a formula from the archive */
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    int formula =
+        s[0] == '=' || s[0] == '+' || s[0] == '@' || (s[0] == '-' && !(s[1] >= '0' && s[1] <= '9'));
+    if (quote || formula)
+        buf_add(b, "\"", 1);
+    if (formula)
+        buf_add(b, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            buf_add(b, "\"", 1);
+        buf_add(b, p, 1);
+    }
+    if (quote || formula)
+        buf_add(b, "\"", 1);
+    buf_add(b, last ? "\r\n" : ",", last ? 2 : 1);
+}
+
+typedef struct {
+    buf out;
+} export_ctx;
+
+static db_status export_tx(api_req *r, db_conn *c, void *arg)
+{
+    export_ctx *x = arg;
+    char kind[16], id[24];
+    api_scope_params(api_req_caller(r), kind, id);
+    const char *p[2] = {kind, id};
+    db_status st;
+    PGresult *res = db_exec(c, "ent_export", 2, p, &st);
+    if (!res)
+        return st;
+    buf_add(&x->out, "\xEF\xBB\xBF", 3); /* UTF-8 BOM: Excel then reads Chinese correctly */
+    for (size_t i = 0; i < N_CSV; i++)
+        csv_cell(&x->out, csv_header[i], i == N_CSV - 1);
+    for (int row = 0; row < PQntuples(res); row++) {
+        /* query columns: uscc code name district street address lon lat industry status
+         * 4 contacts, kinds, workers, z20 z21 z22 storeys frame rooms street_code district_code */
+        for (int col = 0; col < (int)N_CSV; col++)
+            csv_cell(&x->out, PQgetvalue(res, row, col), col == (int)N_CSV - 1);
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+int api_enterprises_export(api_req *r)
+{
+    export_ctx x = {{0}};
+    db_status st = api_tx(r, export_tx, &x);
+    if (st != DB_OK) {
+        free(x.out.p);
+        return api_reply_db(r, st);
+    }
+    api_audit(r, "export", "enterprises.csv", "ok", "");
+    api_reply_add_header(r, "Content-Disposition",
+                         "attachment; filename=\"enterprises.csv\"; "
+                         "filename*=UTF-8''%E7%B2%89%E5%B0%98%E6%B6%89%E7%88%86%E4%BC%81%E4%B8%9A%"
+                         "E5%9F%BA%E7%A1%80%E6%83%85%E5%86%B5%E8%A1%A8.csv");
+    int rc = api_reply_raw(r, 200, "text/csv; charset=utf-8", x.out.p ? x.out.p : "", x.out.len);
+    free(x.out.p);
+    return rc;
+}
+
+/* RFC 4180 parser: fills cells of one record; returns the position after
+ * it, or NULL at the end.  Cells point into a private copy. */
+static const char *csv_record(const char *p, const char *end, char **cells, int max, int *n,
+                              buf *scratch)
+{
+    *n = 0;
+    if (p >= end)
+        return NULL;
+    scratch->len = 0;
+    size_t starts[64];
+    int count = 0;
+    for (;;) {
+        if (count < max && count < 64)
+            starts[count] = scratch->len;
+        count++;
+        if (p < end && *p == '"') {
+            p++;
+            while (p < end) {
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        buf_add(scratch, "\"", 1);
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                buf_add(scratch, p, 1);
+                p++;
+            }
+        }
+        while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
+            buf_add(scratch, p, 1);
+            p++;
+        }
+        buf_add(scratch, "", 0);
+        scratch->len++; /* keep the NUL as separator */
+        if (scratch->len + 1 > scratch->cap)
+            buf_add(scratch, "", 0);
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '\r')
+            p++;
+        if (p < end && *p == '\n')
+            p++;
+        break;
+    }
+    *n = count < max ? count : max;
+    for (int i = 0; i < *n; i++)
+        cells[i] = scratch->p + starts[i];
+    return p;
+}
+
+typedef struct {
+    json_t *rows;   /* array of objects: field -> value */
+    json_t *errors; /* per-row report */
+    int imported, updated;
+} import_ctx;
+
+static const char *status_from_csv(const char *v)
+{
+    if (!strcmp(v, "在产") || !strcmp(v, "producing"))
+        return "producing";
+    if (!strcmp(v, "停产") || !strcmp(v, "stopped"))
+        return "stopped";
+    if (!strcmp(v, "检修") || !strcmp(v, "overhaul"))
+        return "overhaul";
+    return v;
+}
+
+static void row_error(import_ctx *x, int row, const char *fname, const char *msg)
+{
+    json_array_append_new(x->errors, json_pack("{s:i, s:s, s:s}", "row", row, "field",
+                                               fname ? fname : "", "message", msg));
+}
+
+static db_status import_tx(api_req *r, db_conn *c, void *arg)
+{
+    import_ctx *x = arg;
+    size_t i;
+    json_t *row;
+    json_array_foreach(x->rows, i, row)
+    {
+        int rownum = (int)i + 2; /* spreadsheet numbering: header is row 1 */
+        const char *uscc = json_string_value(json_object_get(row, "uscc"));
+        char kind[16], sid[24];
+        api_scope_params(api_req_caller(r), kind, sid);
+        const char *p[3] = {kind, sid, uscc};
+        db_status st;
+        PGresult *res = db_exec(c, "ent_by_uscc", 3, p, &st);
+        if (!res)
+            return st;
+        long long existing = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+        PQclear(res);
+        write_ctx w = {.id = existing};
+        json_t *body = json_deep_copy(row);
+        const char *district = json_string_value(json_object_get(row, "district"));
+        if (existing)
+            json_object_del(body, "district");
+        if (collect(r, body, &w, !existing, BY_DISTRICT) != 0) {
+            row_error(x, rownum, NULL, w.why[0] ? w.why : "invalid row");
+            json_decref(body);
+            write_ctx_free(&w);
+            continue;
+        }
+        (void)district;
+        if (db_command(c, "SAVEPOINT import_row") != DB_OK) {
+            json_decref(body);
+            write_ctx_free(&w);
+            return DB_HARD;
+        }
+        st = existing ? update_tx(r, c, &w) : create_tx(r, c, &w);
+        if (st == DB_OK) {
+            existing ? x->updated++ : x->imported++;
+            db_command(c, "RELEASE SAVEPOINT import_row");
+        } else if (st == DB_BAD) {
+            row_error(x, rownum, NULL, w.why);
+            db_command(c, "ROLLBACK TO SAVEPOINT import_row");
+        } else {
+            json_decref(body);
+            write_ctx_free(&w);
+            return st;
+        }
+        json_decref(body);
+        write_ctx_free(&w);
+    }
+    /* nothing half-imported: any bad row rolls everything back */
+    return json_array_size(x->errors) ? DB_BAD : DB_OK;
+}
+
+int api_enterprises_import(api_req *r)
+{
+    size_t len;
+    const char *body = api_req_body(r, &len);
+    if (!body || len == 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "send the survey table as CSV (UTF-8)");
+    const char *p = body, *end = body + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    buf scratch = {0};
+    char *cells[N_CSV + 8];
+    int n;
+    p = csv_record(p, end, cells, (int)(N_CSV + 8), &n, &scratch);
+    int colmap[N_CSV];
+    for (size_t i = 0; i < N_CSV; i++)
+        colmap[i] = -1;
+    for (int c = 0; p && c < n; c++)
+        for (size_t i = 0; i < N_CSV; i++)
+            if (strcmp(cells[c], csv_header[i]) == 0)
+                colmap[i] = c;
+    static const int required[] = {0, 1, 2, 23};
+    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+        if (colmap[required[k]] < 0) {
+            free(scratch.p);
+            return api_reply_error(r, API_E_UNPROCESSABLE, "the header lacks column %s",
+                                   csv_header[required[k]]);
+        }
+    }
+    import_ctx x = {json_array(), json_array(), 0, 0};
+    int rownum = 1;
+    while (p && p < end) {
+        rownum++;
+        p = csv_record(p, end, cells, (int)(N_CSV + 8), &n, &scratch);
+        if (n == 1 && cells[0][0] == '\0')
+            continue;
+        if (rownum > 5001) {
+            row_error(&x, rownum, NULL, "at most 5000 rows per import");
+            break;
+        }
+        json_t *o = json_object();
+        char why[200] = "";
+        for (size_t i = 0; i < N_CSV; i++) {
+            if (colmap[i] < 0 || colmap[i] >= n)
+                continue;
+            const char *v = cells[colmap[i]];
+            if (v[0] == '\'' && (v[1] == '=' || v[1] == '+' || v[1] == '-' || v[1] == '@'))
+                v++;
+            switch (i) {
+            case 0:
+                json_object_set_new(o, "uscc", json_string(v));
+                break;
+            case 1:
+                json_object_set_new(o, "code", json_string(v));
+                break;
+            case 2:
+                json_object_set_new(o, "name", json_string(v));
+                break;
+            case 5:
+                json_object_set_new(o, "address", json_string(v));
+                break;
+            case 6:
+            case 7:
+                if (*v) {
+                    char *e;
+                    double d = strtod(v, &e);
+                    if (*e)
+                        snprintf(why, sizeof why, "%s is not a number", csv_header[i]);
+                    json_object_set_new(o, i == 6 ? "longitude" : "latitude", json_real(d));
+                }
+                break;
+            case 8:
+                json_object_set_new(o, "industry_code", json_string(v));
+                break;
+            case 9:
+                if (*v)
+                    json_object_set_new(o, "status", json_string(status_from_csv(v)));
+                break;
+            case 10:
+                json_object_set_new(o, "principal_name", json_string(v));
+                break;
+            case 11:
+                json_object_set_new(o, "principal_phone", json_string(v));
+                break;
+            case 12:
+                json_object_set_new(o, "safety_manager_name", json_string(v));
+                break;
+            case 13:
+                json_object_set_new(o, "safety_manager_phone", json_string(v));
+                break;
+            case 14: {
+                json_t *arr = json_array();
+                char tmp[512];
+                snprintf(tmp, sizeof tmp, "%s", v);
+                char *save = NULL;
+                for (char *t = strtok_r(tmp, "|;", &save); t; t = strtok_r(NULL, "|;", &save))
+                    json_array_append_new(arr, json_string(t));
+                json_object_set_new(o, "dust_kinds", arr);
+                break;
+            }
+            case 15:
+            case 16:
+            case 17:
+            case 18:
+            case 21:
+                if (*v) {
+                    char *e;
+                    long long k = strtoll(v, &e, 10);
+                    if (*e)
+                        snprintf(why, sizeof why, "%s is not a whole number", csv_header[i]);
+                    static const char *const names[] = {"dust_workers", "zone20_count",
+                                                        "zone21_count", "zone22_count"};
+                    json_object_set_new(o, i == 21 ? "gathering_rooms" : names[i - 15],
+                                        json_integer(k));
+                }
+                break;
+            case 19:
+                if (*v)
+                    json_object_set_new(o, "building_storeys",
+                                        json_string(!strcmp(v, "多层")   ? "multi"
+                                                    : !strcmp(v, "单层") ? "single"
+                                                                         : v));
+                break;
+            case 20:
+                if (*v)
+                    json_object_set_new(o, "building_frame",
+                                        json_string(!strcmp(v, "非框架") ? "non_frame"
+                                                    : !strcmp(v, "框架") ? "frame"
+                                                                         : v));
+                break;
+            case 22:
+                json_object_set_new(o, "street", *v ? json_string(v) : json_null());
+                break;
+            case 23:
+                json_object_set_new(o, "district", json_string(v));
+                break;
+            default:
+                break;
+            }
+        }
+        if (why[0]) {
+            row_error(&x, rownum, NULL, why);
+            json_decref(o);
+            continue;
+        }
+        if (json_is_null(json_object_get(o, "street")))
+            json_object_del(o, "street");
+        json_array_append_new(x.rows, o);
+    }
+    free(scratch.p);
+    db_status st = DB_OK;
+    if (json_array_size(x.errors) == 0)
+        st = api_tx(r, import_tx, &x);
+    int rc;
+    if (json_array_size(x.errors)) {
+        api_audit(r, "import", "enterprises.csv", "failed", "rows refused");
+        rc = api_reply_json(
+            r, 422,
+            json_pack("{s:s, s:s, s:s, s:i, s:O}", "code", "import_refused", "hint",
+                      "fix the listed rows and import the whole table again; nothing was stored",
+                      "detail", "some rows are invalid", "imported", 0, "errors", x.errors));
+    } else if (st != DB_OK) {
+        rc = api_reply_db(r, st);
+    } else {
+        char d[64];
+        snprintf(d, sizeof d, "created=%d updated=%d", x.imported, x.updated);
+        api_audit(r, "import", "enterprises.csv", "ok", d);
+        rc = api_reply_json(
+            r, 200,
+            json_pack("{s:i, s:i, s:[]}", "created", x.imported, "updated", x.updated, "errors"));
+    }
+    json_decref(x.rows);
+    json_decref(x.errors);
+    return rc;
+}
+
+void api_enterprises_init(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}

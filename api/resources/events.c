@@ -1,0 +1,413 @@
+/* Live events: GET /api/v1/events as Server-Sent Events.
+ *
+ * One hub thread subscribes to the Redis channel dw:events (published after
+ * commits by the ingest writers, the worker and the API) and appends each
+ * message to a ring buffer with a sequence number.  Each SSE connection is a
+ * libmicrohttpd callback response: when it has nothing to send it suspends
+ * itself, and the hub resumes it when a message arrives (or every 15 s for a
+ * keep-alive comment), so no pool thread ever waits.  Messages are filtered
+ * by the caller's scope using the ids they carry (enterprise_id,
+ * district_id, street_id); a message without them reaches city users only.
+ * Reconnecting clients send Last-Event-ID and get what they missed, as far
+ * as the ring still holds it.  Redis down: the stream stays open with
+ * keep-alives and resumes when Redis is back; nothing else depends on it. */
+#include "api_auth.h"
+#include "api_events.h"
+#include "api_mhd.h"
+#include "api_handlers.h"
+
+#include "db.h"
+#include "rds.h"
+#include "srv_config.h"
+#include "srv_log.h"
+
+#include <hiredis/hiredis.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING        1024
+#define KEEPALIVE_S 15
+
+typedef struct {
+    uint64_t seq;
+    char type[16];
+    long long enterprise_id, district_id, street_id;
+    char *json;
+} event;
+
+typedef struct sse_conn {
+    struct sse_conn *next_waiting;
+    struct MHD_Connection *conn;
+    api_scope_kind kind;
+    long long scope_id;
+    uint64_t last_seq;
+    int waiting;
+    int sent_hello;
+    time_t last_write;
+} sse_conn;
+
+static struct {
+    pthread_mutex_t mu;
+    event ring[RING];
+    uint64_t next_seq;
+    sse_conn *waiting;
+    int running;
+    int stopping;
+    pthread_t hub, ticker;
+    int hub_fd;
+    int n_streams;
+} H = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_seq = 1, .hub_fd = -1};
+
+/* Publishers name the enterprise; the district and street that scope
+ * filtering needs are looked up here once per enterprise (regions of an
+ * enterprise almost never change; the cache is dropped every 10 minutes). */
+#define REGION_CACHE 4096
+static const db_stmt statements[] = {
+    {"ev_enterprise_region",
+     "SELECT district_id, coalesce(street_id, 0) FROM enterprises WHERE id = $1::bigint"},
+};
+static struct {
+    long long enterprise_id, district_id, street_id;
+} region_cache[REGION_CACHE];
+static time_t region_cache_born;
+static db_conn *hub_db;
+
+static void fill_region(long long eid, long long *district, long long *street)
+{
+    time_t now = time(NULL);
+    if (now - region_cache_born > 600) {
+        memset(region_cache, 0, sizeof region_cache);
+        region_cache_born = now;
+    }
+    size_t slot = (size_t)eid % REGION_CACHE;
+    if (region_cache[slot].enterprise_id == eid) {
+        *district = region_cache[slot].district_id;
+        *street = region_cache[slot].street_id;
+        return;
+    }
+    if (!hub_db) {
+        char err[256];
+        hub_db = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+        if (!hub_db)
+            return;
+    }
+    if (db_ensure(hub_db) != 0)
+        return;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", eid);
+    const char *p[1] = {id};
+    db_status st;
+    PGresult *r = db_exec(hub_db, "ev_enterprise_region", 1, p, &st);
+    if (!r)
+        return;
+    if (PQntuples(r) == 1) {
+        *district = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *street = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        region_cache[slot].enterprise_id = eid;
+        region_cache[slot].district_id = *district;
+        region_cache[slot].street_id = *street;
+    }
+    PQclear(r);
+}
+
+static long long json_id(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+/* Takes the waiting list (under the lock) and resumes it (outside). */
+static void wake_all_locked(sse_conn **list)
+{
+    *list = H.waiting;
+    H.waiting = NULL;
+    for (sse_conn *c = *list; c; c = c->next_waiting)
+        c->waiting = 0;
+}
+
+static void resume_list(sse_conn *list)
+{
+    while (list) {
+        sse_conn *next = list->next_waiting;
+        list->next_waiting = NULL;
+        MHD_resume_connection(list->conn);
+        list = next;
+    }
+}
+
+static void publish_local(const char *payload)
+{
+    json_t *j = json_loads(payload, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return;
+    }
+    long long eid = json_id(j, "enterprise_id"), district = json_id(j, "district_id"),
+              street = json_id(j, "street_id");
+    if (eid && !district)
+        fill_region(eid, &district, &street); /* outside the lock: may query */
+    pthread_mutex_lock(&H.mu);
+    event *e = &H.ring[H.next_seq % RING];
+    free(e->json);
+    e->seq = H.next_seq++;
+    const char *type = json_string_value(json_object_get(j, "type"));
+    snprintf(e->type, sizeof e->type, "%s", type ? type : "message");
+    e->enterprise_id = eid;
+    e->district_id = district;
+    e->street_id = street;
+    e->json = strdup(payload);
+    sse_conn *list;
+    wake_all_locked(&list);
+    pthread_mutex_unlock(&H.mu);
+    json_decref(j);
+    resume_list(list);
+}
+
+static void *hub_main(void *arg)
+{
+    (void)arg;
+    char host[256], pw[256];
+    int port, db;
+    if (rds_parse_url(g_config.redis_url, host, sizeof host, &port, &db, pw, sizeof pw) != 0)
+        return NULL;
+    int backoff = 200;
+    while (H.running) {
+        struct timeval tv = {1, 0};
+        redisContext *c = redisConnectWithTimeout(host, port, tv);
+        if (!c || c->err) {
+            if (c)
+                redisFree(c);
+            struct timespec ts = {backoff / 1000, (long)(backoff % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            backoff = backoff < 5000 ? backoff * 2 : 5000;
+            continue;
+        }
+        backoff = 200;
+        redisEnableKeepAlive(c);
+        redisReply *r;
+        if (pw[0]) {
+            r = redisCommand(c, "AUTH %s", pw);
+            freeReplyObject(r);
+        }
+        r = redisCommand(c, "SUBSCRIBE dw:events");
+        if (!r) {
+            redisFree(c);
+            continue;
+        }
+        freeReplyObject(r);
+        pthread_mutex_lock(&H.mu);
+        H.hub_fd = c->fd;
+        pthread_mutex_unlock(&H.mu);
+        LOG_INFO("live events subscribed", "channel=dw:events");
+        while (H.running) {
+            r = NULL;
+            /* blocks until a message; shutdown() on the socket ends it */
+            if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+                break;
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                r->element[0]->type == REDIS_REPLY_STRING &&
+                strcmp(r->element[0]->str, "message") == 0 &&
+                r->element[2]->type == REDIS_REPLY_STRING)
+                publish_local(r->element[2]->str);
+            freeReplyObject(r);
+        }
+        pthread_mutex_lock(&H.mu);
+        H.hub_fd = -1;
+        pthread_mutex_unlock(&H.mu);
+        redisFree(c);
+        if (H.running)
+            LOG_WARN("live events lost redis; reconnecting", "%s", "");
+    }
+    return NULL;
+}
+
+/* Wakes every parked stream twice a second.  Streams with nothing to say
+ * park again at once (a keep-alive goes out every KEEPALIVE_S); the point is
+ * a bound on delivery: if a hub wake-up ever races a stream that is just
+ * parking, the event still goes out within half a second. */
+static void *ticker_main(void *arg)
+{
+    (void)arg;
+    while (H.running) {
+        for (int i = 0; i < 5 && H.running; i++) {
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&H.mu);
+        sse_conn *list;
+        wake_all_locked(&list);
+        pthread_mutex_unlock(&H.mu);
+        resume_list(list);
+    }
+    return NULL;
+}
+
+static int visible(const sse_conn *s, const event *e)
+{
+    switch (s->kind) {
+    case API_SCOPE_CITY:
+        return 1;
+    case API_SCOPE_DISTRICT:
+        return e->district_id == s->scope_id;
+    case API_SCOPE_STREET:
+        return e->street_id == s->scope_id;
+    case API_SCOPE_ENTERPRISE:
+        return e->enterprise_id == s->scope_id;
+    }
+    return 0;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    sse_conn *s = cls;
+    (void)pos;
+    size_t o = 0;
+    pthread_mutex_lock(&H.mu);
+    if (H.stopping) {
+        pthread_mutex_unlock(&H.mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (!s->sent_hello) {
+        /* tells EventSource how long to wait before reconnecting */
+        o += (size_t)snprintf(buf, max, "retry: 2000\n: connected\n\n");
+        s->sent_hello = 1;
+    }
+    uint64_t oldest = H.next_seq > RING ? H.next_seq - RING : 1;
+    if (s->last_seq + 1 < oldest)
+        s->last_seq = oldest - 1;
+    while (s->last_seq + 1 < H.next_seq) {
+        const event *e = &H.ring[(s->last_seq + 1) % RING];
+        if (visible(s, e)) {
+            size_t need = strlen(e->json) + strlen(e->type) + 48;
+            if (o + need >= max)
+                break;
+            o += (size_t)snprintf(buf + o, max - o, "id: %llu\nevent: %s\ndata: %s\n\n",
+                                  (unsigned long long)e->seq, e->type, e->json);
+        }
+        s->last_seq++;
+    }
+    time_t now = time(NULL);
+    if (o == 0 && now - s->last_write >= KEEPALIVE_S)
+        o += (size_t)snprintf(buf, max, ": keep-alive\n\n");
+    if (o > 0) {
+        s->last_write = now;
+        pthread_mutex_unlock(&H.mu);
+        return (ssize_t)o;
+    }
+    /* nothing to say: park until the hub or the ticker wakes us */
+    s->waiting = 1;
+    s->next_waiting = H.waiting;
+    H.waiting = s;
+    MHD_suspend_connection(s->conn);
+    pthread_mutex_unlock(&H.mu);
+    return 0;
+}
+
+static void reader_free(void *cls)
+{
+    sse_conn *s = cls;
+    pthread_mutex_lock(&H.mu);
+    if (s->waiting) {
+        for (sse_conn **p = &H.waiting; *p; p = &(*p)->next_waiting) {
+            if (*p == s) {
+                *p = s->next_waiting;
+                break;
+            }
+        }
+    }
+    H.n_streams--;
+    pthread_mutex_unlock(&H.mu);
+    free(s);
+}
+
+int api_events_stream(api_req *r)
+{
+    const api_caller *caller = api_req_caller(r);
+    api_req_release_db(r);
+    sse_conn *s = calloc(1, sizeof *s);
+    if (!s)
+        return api_reply_error(r, API_E_OVERLOADED, "out of memory");
+    s->conn = api_req_connection(r);
+    s->kind = caller->kind;
+    s->scope_id = caller->scope_id;
+    s->last_write = time(NULL);
+    const char *last = api_req_header(r, "Last-Event-ID");
+    pthread_mutex_lock(&H.mu);
+    if (H.stopping) {
+        pthread_mutex_unlock(&H.mu);
+        free(s);
+        return api_reply_error(r, API_E_OVERLOADED, "the server is shutting down");
+    }
+    s->last_seq = H.next_seq - 1;
+    if (last) {
+        unsigned long long v = strtoull(last, NULL, 10);
+        if (v < s->last_seq)
+            s->last_seq = v;
+    }
+    H.n_streams++;
+    pthread_mutex_unlock(&H.mu);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, s, reader_free);
+    if (!resp) {
+        reader_free(s);
+        return api_reply_error(r, API_E_OVERLOADED, "could not open the stream");
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    return api_reply_response(r, 200, resp, "text/event-stream; charset=utf-8");
+}
+
+void api_events_start(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    H.running = 1;
+    if (pthread_create(&H.hub, NULL, hub_main, NULL) != 0 ||
+        pthread_create(&H.ticker, NULL, ticker_main, NULL) != 0)
+        LOG_ERROR("live events unavailable", "%s", "");
+}
+
+void api_events_stop_streams(void)
+{
+    pthread_mutex_lock(&H.mu);
+    H.stopping = 1;
+    sse_conn *list;
+    wake_all_locked(&list);
+    pthread_mutex_unlock(&H.mu);
+    resume_list(list);
+}
+
+void api_events_stop(void)
+{
+    api_events_stop_streams();
+    /* give resumed streams a moment to end before the daemon goes */
+    for (int i = 0; i < 50; i++) {
+        pthread_mutex_lock(&H.mu);
+        int n = H.n_streams;
+        pthread_mutex_unlock(&H.mu);
+        if (n == 0)
+            break;
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!H.running)
+        return;
+    H.running = 0;
+    pthread_mutex_lock(&H.mu);
+    if (H.hub_fd >= 0)
+        shutdown(H.hub_fd, SHUT_RDWR);
+    pthread_mutex_unlock(&H.mu);
+    pthread_join(H.hub, NULL);
+    pthread_join(H.ticker, NULL);
+    for (int i = 0; i < RING; i++) {
+        free(H.ring[i].json);
+        H.ring[i].json = NULL;
+    }
+    db_close(hub_db);
+    hub_db = NULL;
+}

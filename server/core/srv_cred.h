@@ -1,0 +1,64 @@
+/* Ingest credentials: how a gateway proves which enterprise it speaks for.
+ * Generated in one place for both issuers, `dustwatch admin
+ * create-credential` and POST /api/v1/enterprises/{id}/ingest-credentials, so
+ * the two can never drift apart in strength or shape.
+ *
+ *   api_key    "dwk_" + 256 random bits (URL-safe base64); the database keeps
+ *              its SHA-256 (a fast hash suffices for a 256-bit secret) and the
+ *              first SRV_CRED_PREFIX_LEN characters to recognise it in lists
+ *   hebei_des  an 8-character DES key of letters and digits; stored as is,
+ *              because the server must decrypt with it
+ *   mem_sm4    an appid (given or "dw" + 16 hex), an appsecret of 256 random
+ *              bits (SHA-256 stored) and a random SM4 key and IV (stored)
+ *
+ * Callers run sodium_init() first.  An srv_cred holds secrets: the caller
+ * shows them once and then calls srv_cred_wipe(). */
+#ifndef DW_SRV_CRED_H
+#define DW_SRV_CRED_H
+
+#include <stddef.h>
+
+#define SRV_CRED_PREFIX_LEN 12
+#define SRV_CRED_LABEL_MAX  100
+
+typedef enum {
+    SRV_CRED_API_KEY,
+    SRV_CRED_HEBEI_DES,
+    SRV_CRED_MEM_SM4,
+} srv_cred_kind;
+
+typedef struct srv_cred {
+    srv_cred_kind kind;
+    /* secrets, shown once */
+    char api_key[48];   /* "dwk_" + 43 characters */
+    char des_key[9];    /* 8 characters */
+    char appsecret[44]; /* 43 characters */
+    char sm4_key_hex[33], sm4_iv_hex[33];
+    /* identifiers: safe to list and log */
+    char key_prefix[SRV_CRED_PREFIX_LEN + 1];
+    char appid[65];
+    /* what the database stores, as text-format bytea parameters ("\x<hex>") */
+    char key_hash[3 + 64], des_bytea[3 + 16], appsecret_hash[3 + 64];
+    char sm4_key_bytea[3 + 32], sm4_iv_bytea[3 + 32];
+} srv_cred;
+
+/* "api_key" | "hebei_des" | "mem_sm4" -> kind; 0, or -1 when unknown. */
+int srv_cred_kind_parse(const char *name, srv_cred_kind *out);
+const char *srv_cred_kind_name(srv_cred_kind kind);
+
+/* 1 when s may be a MEM appid: 1 to 64 of A-Z a-z 0-9 . _ - */
+int srv_cred_appid_valid(const char *s);
+
+/* Fills out with a fresh credential of kind.  appid (mem_sm4 only; NULL
+ * elsewhere or for a generated one) must pass srv_cred_appid_valid.  0, or
+ * -1 for an appid that does not. */
+int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *out);
+
+/* The stored columns in the order key_prefix, key_hash, des_key, appid,
+ * appsecret_hash, sm4_key, sm4_iv: pointers into c, NULL for columns this
+ * kind leaves empty.  Valid while c is. */
+void srv_cred_columns(const srv_cred *c, const char *out[7]);
+
+void srv_cred_wipe(srv_cred *c);
+
+#endif

@@ -1,0 +1,559 @@
+#include "db.h"
+
+#include "srv_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_STMT_TABLES 96
+
+/* Tables are only ever appended; a connection prepares the tables it has
+ * not seen yet before its next statement, so a module may register after
+ * other threads connected (prepared statements outlive transactions). */
+static const db_stmt *stmt_tables[MAX_STMT_TABLES];
+static size_t stmt_table_len[MAX_STMT_TABLES];
+static atomic_size_t n_stmt_tables;
+static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* What every scoped transaction runs first, prepared like the modules'
+ * statements (a parse and plan saved on each of them). */
+static const db_stmt scope_stmts[] = {
+    {"db_set_scope", "SELECT set_config('dw.scope', $1, true)"},
+    {"db_set_scope_focus",
+     "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true)"},
+};
+
+struct db_conn {
+    PGconn *pg;
+    char *url;
+    char *session_scope;
+    int prepared;
+    size_t tables_prepared;
+};
+
+void db_register_statements(const db_stmt *stmts, size_t n)
+{
+    pthread_mutex_lock(&register_mu);
+    size_t count = atomic_load(&n_stmt_tables);
+    for (size_t i = 0; i < count; i++) {
+        if (stmt_tables[i] == stmts) {
+            pthread_mutex_unlock(&register_mu);
+            return;
+        }
+    }
+    if (count < MAX_STMT_TABLES) {
+        stmt_tables[count] = stmts;
+        stmt_table_len[count] = n;
+        atomic_store(&n_stmt_tables, count + 1);
+        pthread_mutex_unlock(&register_mu);
+    } else {
+        LOG_CRIT("too many statement tables", "max=%d", MAX_STMT_TABLES);
+        abort();
+    }
+}
+
+static int prepare_all(db_conn *c, char *err, size_t errlen)
+{
+    size_t count = atomic_load(&n_stmt_tables);
+    for (size_t t = c->tables_prepared; t < count; t++) {
+        for (size_t i = 0; i < stmt_table_len[t]; i++) {
+            const db_stmt *s = &stmt_tables[t][i];
+            PGresult *r = PQprepare(c->pg, s->name, s->sql, 0, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
+                         PQresultErrorMessage(r));
+                PQclear(r);
+                return -1;
+            }
+            PQclear(r);
+        }
+        c->tables_prepared = t + 1;
+    }
+    c->prepared = 1;
+    return 0;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int open_pg(db_conn *c, char *err, size_t errlen)
+{
+    /* keepalives and a connect timeout so a dead server is noticed in
+     * seconds, not after the kernel's two-hour default */
+    const char *keys[] = {"dbname",           "connect_timeout",     "keepalives",
+                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "application_name",    NULL};
+    const char *vals[] = {c->url, "3", "1", "10", "5", "3", "10000", "dustwatch", NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "could not connect to PostgreSQL: %s",
+                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        /* libpq messages end in a newline; keep log lines single */
+        size_t l = strlen(err);
+        while (l && (err[l - 1] == '\n' || err[l - 1] == ' '))
+            err[--l] = '\0';
+        PQfinish(c->pg);
+        c->pg = NULL;
+        return -1;
+    }
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    PGresult *r = PQexec(c->pg, "SET synchronous_commit = on");
+    PQclear(r);
+    if (c->session_scope) {
+        /* internal jobs run the same few statements with ever-changing array
+         * parameters: custom plans buy nothing and cost a re-plan each time */
+        r = PQexec(c->pg, "SET plan_cache_mode = force_generic_plan");
+        PQclear(r);
+        const char *p[1] = {c->session_scope};
+        r = PQexecParams(c->pg, "SELECT set_config('dw.scope', $1, false)", 1, NULL, p, NULL, NULL,
+                         0);
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+        if (!ok) {
+            snprintf(err, errlen, "could not set the session scope");
+            return -1;
+        }
+    }
+    return prepare_all(c, err, errlen);
+}
+
+db_conn *db_connect(const char *url, char *err, size_t errlen)
+{
+    return db_connect_scoped(url, NULL, err, errlen);
+}
+
+db_status db_set_scope(db_conn *c, const char *scope)
+{
+    const char *p[1] = {scope};
+    db_status st;
+    PQclear(db_exec(c, "db_set_scope", 1, p, &st));
+    return st;
+}
+
+db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id)
+{
+    if (!enterprise_id)
+        return db_set_scope(c, scope);
+    const char *p[2] = {scope, enterprise_id};
+    db_status st;
+    PQclear(db_exec(c, "db_set_scope_focus", 2, p, &st));
+    return st;
+}
+
+/* Prepares the statement tables registered since c connected; 0 or -1. */
+static int prepare_late(db_conn *c)
+{
+    if (c->tables_prepared >= atomic_load(&n_stmt_tables))
+        return 0;
+    char err[512];
+    if (prepare_all(c, err, sizeof err) == 0)
+        return 0;
+    LOG_ERROR("late prepare failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+    return -1;
+}
+
+/* For logs: the primary message only.  A constraint error's DETAIL repeats
+ * the failing row, which may hold key material (ingest credentials). */
+static const char *error_primary(db_conn *c, const PGresult *r)
+{
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    return m ? m : PQerrorMessage(c->pg);
+}
+
+/* Why a pipeline: a read through BEGIN, set_config, the statement and
+ * COMMIT costs four round trips, and for the small look-ups of the API the
+ * wake-ups and system calls of those trips cost PostgreSQL more than the
+ * statement.  Statements sent before one Sync form one implicit transaction,
+ * so the transaction-local scope still holds for exactly this statement. */
+db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
+                         int nparams, const char *const *params, PGresult **out)
+{
+    *out = NULL;
+    if (db_ensure(c) != 0)
+        return DB_HARD;
+    if (prepare_late(c) != 0)
+        return DB_HARD;
+    /* inside an open transaction the scope would outlive this statement */
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
+        return DB_HARD;
+    const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
+    int sent = PQsendQueryPrepared(c->pg, "db_set_scope_focus", 2, sp, NULL, NULL, 0) &&
+               PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
+               PQpipelineSync(c->pg);
+    db_status st = sent ? DB_OK : DB_HARD;
+    /* results arrive as: set_config, NULL, the statement, NULL, the sync */
+    int query = 0, ends = 0;
+    while (sent) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            query++;
+            if (++ends > 2 || PQstatus(c->pg) == CONNECTION_BAD) {
+                st = DB_HARD;
+                break;
+            }
+            continue;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (es == PGRES_FATAL_ERROR && st == DB_OK) {
+            st = db_classify(c, r);
+            char q[600];
+            srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
+                    "stmt=%s detail=%s", query ? stmt : "set_scope",
+                    srv_log_q(q, sizeof q, error_primary(c, r)));
+        }
+        if (query == 1 && es == PGRES_TUPLES_OK && !*out) {
+            *out = r;
+            continue;
+        }
+        PQclear(r);
+    }
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
+        /* results left unread: the connection is of no further use */
+        PQfinish(c->pg);
+        c->pg = NULL;
+        c->prepared = 0;
+        st = DB_HARD;
+    }
+    if (st != DB_OK) {
+        PQclear(*out);
+        *out = NULL;
+    } else if (!*out) {
+        st = DB_HARD;
+    }
+    return st;
+}
+
+db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen)
+{
+    db_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    db_register_statements(scope_stmts, sizeof scope_stmts / sizeof scope_stmts[0]);
+    c->url = strdup(url);
+    if (session_scope)
+        c->session_scope = strdup(session_scope);
+    if (!c->url || open_pg(c, err, errlen) != 0) {
+        db_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_close(db_conn *c)
+{
+    if (!c)
+        return;
+    if (c->pg)
+        PQfinish(c->pg);
+    free(c->url);
+    free(c->session_scope);
+    free(c);
+}
+
+int db_ensure(db_conn *c)
+{
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared)
+        return 0;
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->prepared = 0;
+    c->tables_prepared = 0;
+    char err[512];
+    if (open_pg(c, err, sizeof err) != 0) {
+        LOG_WARN("database reconnect failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+        if (c->pg) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+        }
+        return -1;
+    }
+    LOG_INFO("database connection established", "%s", "");
+    return 0;
+}
+
+PGconn *db_pg(db_conn *c)
+{
+    return c->pg;
+}
+
+db_status db_classify(db_conn *c, const PGresult *res)
+{
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
+        return DB_HARD;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return DB_HARD;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return DB_SOFT;
+    /* class 22 data exception, 23 integrity violation: the input was wrong */
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        return DB_BAD;
+    return DB_HARD;
+}
+
+static void fill_diag(const PGresult *r, db_diag *diag)
+{
+    const char *f[3] = {r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL,
+                        r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL,
+                        r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL};
+    snprintf(diag->sqlstate, sizeof diag->sqlstate, "%s", f[0] ? f[0] : "");
+    snprintf(diag->constraint, sizeof diag->constraint, "%s", f[1] ? f[1] : "");
+    snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
+}
+
+static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                             const int *lengths, const int *formats, db_status *st, db_diag *diag)
+{
+    if (diag)
+        memset(diag, 0, sizeof *diag);
+    if (!c->pg) {
+        *st = DB_HARD;
+        return NULL;
+    }
+    if (prepare_late(c) != 0) {
+        *st = DB_HARD;
+        return NULL;
+    }
+    PGresult *r = PQexecPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
+    ExecStatusType es = PQresultStatus(r);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *st = DB_OK;
+        return r;
+    }
+    *st = db_classify(c, r);
+    if (diag)
+        fill_diag(r, diag);
+    char q[600];
+    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
+            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                  db_status *st)
+{
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, NULL);
+}
+
+PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       db_status *st, db_diag *diag)
+{
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, diag);
+}
+
+PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      const int *lengths, const int *formats, db_status *st)
+{
+    return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL);
+}
+
+db_status db_command_literal(db_conn *c, const char *sql)
+{
+    if (!c->pg)
+        return DB_HARD;
+    PGresult *r = PQexecParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+    db_status st = DB_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        st = db_classify(c, r);
+    PQclear(r);
+    return st;
+}
+
+db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
+{
+    db_status st = DB_HARD;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (db_ensure(c) != 0)
+            return DB_HARD;
+        if (isolation && strcmp(isolation, "REPEATABLE READ") == 0)
+            st = db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        else if (isolation && strcmp(isolation, "SERIALIZABLE") == 0)
+            st = db_command(c, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+        else
+            st = db_command(c, "BEGIN");
+        if (st != DB_OK)
+            return st;
+        st = fn(c, arg);
+        if (st == DB_OK) {
+            PGresult *r = PQexec(c->pg, "COMMIT");
+            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                PQclear(r);
+                return DB_OK;
+            }
+            st = db_classify(c, r);
+            PQclear(r);
+        } else {
+            (void)db_command(c, "ROLLBACK");
+        }
+        if (st != DB_SOFT)
+            return st;
+        /* back off a little so the conflicting transaction can finish */
+        struct timespec ts = {0, (long)(1 + attempt * 5) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return st;
+}
+
+struct db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *url;
+    db_conn **idle;
+    int n_idle;
+    int size;
+    int created;
+};
+
+db_pool *db_pool_new(const char *url, int size)
+{
+    db_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->url = strdup(url);
+    p->idle = calloc((size_t)size, sizeof *p->idle);
+    p->size = size;
+    if (!p->url || !p->idle) {
+        free(p->url);
+        free(p->idle);
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return p;
+}
+
+void db_pool_free(db_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_idle; i++)
+        db_close(p->idle[i]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->idle);
+    free(p->url);
+    free(p);
+}
+
+db_conn *db_pool_get(db_pool *p, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    db_conn *c = NULL;
+    for (;;) {
+        if (p->n_idle > 0) {
+            c = p->idle[--p->n_idle];
+            break;
+        }
+        if (p->created < p->size) {
+            p->created++;
+            pthread_mutex_unlock(&p->mu);
+            char err[512];
+            c = db_connect(p->url, err, sizeof err);
+            if (!c) {
+                LOG_WARN("database connect failed", "detail=%s",
+                         srv_log_q((char[600]){0}, 600, err));
+                pthread_mutex_lock(&p->mu);
+                p->created--;
+                pthread_cond_signal(&p->cv);
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            return c;
+        }
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (c && db_ensure(c) != 0) {
+        /* keep the object: it reconnects on next use */
+        db_pool_put(p, c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_pool_put(db_pool *p, db_conn *c)
+{
+    if (!c)
+        return;
+    /* a connection returned mid-transaction would leak state into the next
+     * request: roll back whatever is open */
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        (void)db_command(c, "ROLLBACK");
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->n_idle++] = c;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The JSON text in the first cell of res (new reference), NULL when there is
+ * no row or the cell is NULL; invalid JSON sets *st to DB_HARD.  Clears res. */
+static json_t *first_cell_json(PGresult *res, const char *stmt, db_status *st)
+{
+    json_t *j = NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        json_error_t e;
+        j = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &e);
+        if (!j) {
+            LOG_ERROR("statement returned invalid JSON", "stmt=%s", stmt);
+            *st = DB_HARD;
+        }
+    }
+    PQclear(res);
+    return j;
+}
+
+db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                       const char *const *params, json_t **out)
+{
+    *out = NULL;
+    PGresult *res = NULL;
+    db_status st =
+        db_read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, stmt, nparams, params, &res);
+    if (st == DB_OK)
+        *out = first_cell_json(res, stmt, &st);
+    return st;
+}
+
+db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       json_t **out)
+{
+    *out = NULL;
+    db_status st;
+    PGresult *res = db_exec(c, stmt, nparams, params, &st);
+    if (res)
+        *out = first_cell_json(res, stmt, &st);
+    return st;
+}
+
+const char *db_i64(char buf[24], long long v)
+{
+    snprintf(buf, 24, "%lld", v);
+    return buf;
+}

@@ -1,0 +1,130 @@
+/* PostgreSQL access shared by every role.
+ *
+ * A db_conn wraps one PGconn plus the named prepared statements registered
+ * with db_register_statements() before the first connect; they are prepared at
+ * connect and again after every reconnect, and a failed prepare is fatal at
+ * start-up (it means code and schema disagree).  A db_conn is used by one
+ * thread at a time: the API takes one from the pool for the duration of a
+ * request, the ingest writer and the worker own theirs.
+ *
+ * Results follow the soft/hard split: DB_SOFT (serialization failure or
+ * deadlock) is retried by db_run_tx(); DB_HARD (connection lost, timeout,
+ * constraint the caller did not expect) surfaces as 503 to clients. */
+#ifndef DW_DB_H
+#define DW_DB_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef enum {
+    DB_OK = 0,
+    DB_SOFT = -1, /* retryable: 40001 / 40P01 */
+    DB_HARD = -2, /* connection or server problem */
+    DB_BAD = -3,  /* the statement rejected the input (constraint, cast) */
+} db_status;
+
+typedef struct db_stmt {
+    const char *name;
+    const char *sql;
+} db_stmt;
+
+typedef struct db_conn db_conn;
+
+/* Registers a static table of statements (not copied: must outlive all
+ * connections).  Call before the first db_connect(). */
+void db_register_statements(const db_stmt *stmts, size_t n);
+
+/* Connects and prepares; NULL with a message in err on failure. */
+db_conn *db_connect(const char *url, char *err, size_t errlen);
+/* The same for internal jobs (ingest writers, worker): the row-level
+ * security scope (e.g. "system") is set for the whole session, and again
+ * after every reconnect.  Request connections never use this: they set the
+ * caller's scope per transaction (db_set_scope). */
+db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen);
+
+/* Inside a transaction: the caller's scope for row-level security, e.g.
+ * "district:12".  Reverts at COMMIT/ROLLBACK. */
+db_status db_set_scope(db_conn *c, const char *scope);
+/* The same, and the enterprise the transaction is about (dw.enterprise; NULL
+ * for none): row-level security then answers that enterprise's rows without
+ * working out every enterprise the scope covers (migration 0013). */
+db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id);
+/* One read-only statement under a scope (and focus enterprise, may be NULL)
+ * in a single round trip: the scope and the statement are pipelined into one
+ * implicit transaction.  On DB_OK *out is the result (caller PQclear()s). */
+db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
+                         int nparams, const char *const *params, PGresult **out);
+void db_close(db_conn *c);
+
+/* Who a request reads and writes for, as every scoped statement takes it:
+ * rls is row-level security's dw.scope ("district:12"); kind and id are the
+ * application filter's $1/$2 (kind "city" when the test-only switch leaves
+ * row-level security to stand alone); focus is the enterprise the request is
+ * about (decimal id, "" for none: row-level security's fast arm, 0013).
+ * Filled by the API from its caller (api_db_scope); plain data, no ownership. */
+typedef struct db_scope {
+    char rls[64];
+    char kind[16];
+    char id[24];
+    char focus[24];
+} db_scope;
+
+/* A statement whose answer is JSON text in the first cell of its first row,
+ * read under scope s in one round trip (db_read_scoped).  *out is a new
+ * reference, or NULL when there was no row or the cell was NULL.  Invalid
+ * JSON is DB_HARD (our bug, logged). */
+db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                       const char *const *params, json_t **out);
+/* The same inside the caller's open transaction (db_run_tx). */
+db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       json_t **out);
+
+/* Text-format parameters: the decimal form of v in buf (returned). */
+const char *db_i64(char buf[24], long long v);
+
+/* Reconnects if the connection went bad; 0 when usable. */
+int db_ensure(db_conn *c);
+PGconn *db_pg(db_conn *c);
+
+/* Runs a registered statement; the caller PQclear()s the result.  On failure
+ * returns NULL and *st says what kind; the error is logged once here. */
+PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                  db_status *st);
+/* What PostgreSQL said about a failed statement, for callers that answer
+ * differently per constraint (a taken code is 409, a broken check 422). */
+typedef struct db_diag {
+    char sqlstate[6];
+    char constraint[64];
+    char message[256];
+} db_diag;
+/* As db_exec; on failure also fills *diag (zeroed first, always). */
+PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       db_status *st, db_diag *diag);
+/* For statements with binary or length-carrying params (bytea). */
+PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      const int *lengths, const int *formats, db_status *st);
+
+/* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
+db_status db_classify(db_conn *c, const PGresult *res);
+
+/* BEGIN; fn(); COMMIT, retrying the whole thing on DB_SOFT up to 5 times.
+ * fn returns DB_OK to commit, anything else to roll back (its value is
+ * returned).  isolation: NULL for the default, or e.g. "REPEATABLE READ". */
+typedef db_status (*db_tx_fn)(db_conn *c, void *arg);
+db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg);
+
+/* Simple literal command (BEGIN/COMMIT/SET...).  The macro only accepts a
+ * string literal, so no input can ever be spliced into the SQL. */
+db_status db_command_literal(db_conn *c, const char *sql);
+#define db_command(c, literal) db_command_literal((c), "" literal "")
+
+/* Fixed-size connection pool for threads that block (libmicrohttpd workers).
+ * db_pool_get waits up to timeout_ms; NULL means no connection could be had. */
+typedef struct db_pool db_pool;
+db_pool *db_pool_new(const char *url, int size);
+void db_pool_free(db_pool *p);
+db_conn *db_pool_get(db_pool *p, int timeout_ms);
+void db_pool_put(db_pool *p, db_conn *c);
+
+#endif

@@ -1,0 +1,19 @@
+/* SQL fragments the scoped statements share (private to server/db).  Every scoped statement takes
+ * the caller's scope kind as $1 and its id as $2 (api_scope_params), and filters with one of these,
+ * independently of row-level security. */
+#ifndef DW_DB_SCOPE_SQL_H
+#define DW_DB_SCOPE_SQL_H
+
+/* e: an enterprises row */
+#define SCOPE_ENT(e)                                                                               \
+    "(($1 = 'city') OR ($1 = 'district' AND " e ".district_id = $2::bigint) OR ($1 = 'street' "    \
+    "AND " e ".street_id = $2::bigint) OR ($1 = 'enterprise' AND " e ".id = $2::bigint))"
+
+/* r: a regions row visible to the scope (itself, its ancestors are not) */
+#define SCOPE_REGION(r)                                                                            \
+    "(($1 = 'city') OR ($1 = 'district' AND (" r ".id = $2::bigint OR " r ".parent_id = "          \
+    "$2::bigint)) OR ($1 = 'street' AND " r ".id = $2::bigint) OR ($1 = 'enterprise' AND " r       \
+    ".id IN (SELECT district_id FROM enterprises WHERE id = $2::bigint UNION ALL SELECT "          \
+    "street_id FROM enterprises WHERE id = $2::bigint)))"
+
+#endif

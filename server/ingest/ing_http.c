@@ -1,0 +1,271 @@
+#include "ing_http.h"
+
+#include "ing_hebei.h"
+#include "ing_mem.h"
+#include "ing_writer.h"
+
+#include "srv_config.h"
+#include "db_health.h"
+#include "srv_http.h"
+#include "srv_log.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct evhttp *http;
+static struct evhttp_bound_socket *bound;
+static atomic_int in_flight;
+
+int ing_http_in_flight(void)
+{
+    return atomic_load(&in_flight) + ing_writer_pending();
+}
+
+static void send_json(struct evhttp_request *req, int status, const char *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, body, strlen(body));
+    evhttp_send_reply(req, status, NULL, b);
+    evbuffer_free(b);
+}
+
+static void send_error(struct evhttp_request *req, int status, const char *code, const char *hint,
+                       const char *detail)
+{
+    json_t *e = srv_error_body(code, hint, detail);
+    char *s = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    send_json(req, status, s ? s : "{}");
+    free(s);
+}
+
+static void log_request(struct evhttp_request *req, uint64_t id, int status)
+{
+    char q[300];
+    const struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer((struct evhttp_connection *)conn, &peer, &port);
+    srv_log(status >= 500 ? SRV_LOG_WARN : SRV_LOG_DEBUG, "ingest request",
+            "id=%llu peer=%s uri=%s status=%d", (unsigned long long)id, peer ? peer : "-",
+            srv_log_q(q, sizeof q, evhttp_request_get_uri(req)), status);
+}
+
+static void send_job_reply(ing_job *job)
+{
+    struct evhttp_request *req = job->req;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (job->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", job->retry_after_s);
+        evhttp_add_header(h, "Retry-After", ra);
+    }
+    if (job->idem_replayed)
+        evhttp_add_header(h, "Idempotent-Replayed", "true");
+    send_json(req, job->status, job->reply ? job->reply : "{}");
+    log_request(req, job->req_id, job->status);
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+/* Runs on the loop thread with jobs the writers finished. */
+static void on_jobs_done(ing_job *list)
+{
+    while (list) {
+        ing_job *next = list->next;
+        send_job_reply(list);
+        ing_job_free(list);
+        list = next;
+    }
+}
+
+static char *header_dup(struct evhttp_request *req, const char *name, size_t max)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+    if (!v)
+        return NULL;
+    return strndup(v, max);
+}
+
+static void submit(struct evhttp_request *req, uint64_t id, ing_dialect dialect, ing_kind kind)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *idem = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
+    if (idem && (strlen(idem) == 0 || strlen(idem) > 255)) {
+        send_error(req, 400, "bad_idempotency_key", "use 1 to 255 characters, e.g. a UUID",
+                   "Idempotency-Key has the wrong length");
+        log_request(req, id, 400);
+        return;
+    }
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    if (ct && strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/plain", 10) != 0) {
+        send_error(req, 415, "unsupported_media_type", "send Content-Type: application/json", ct);
+        log_request(req, id, 415);
+        return;
+    }
+    ing_job *job = calloc(1, sizeof *job);
+    if (!job)
+        goto overloaded;
+    job->req = req;
+    job->req_id = id;
+    job->dialect = dialect;
+    job->kind = kind;
+    job->body_len = len;
+    job->body = malloc(len + 1);
+    if (!job->body)
+        goto overloaded;
+    evbuffer_copyout(in, job->body, len);
+    job->body[len] = '\0';
+    job->secret = header_dup(req, dialect == ING_DIALECT_MEM ? "appsecret" : "X-Api-Key", 512);
+    job->idem_key = idem ? strdup(idem) : NULL;
+    atomic_fetch_add(&in_flight, 1);
+    if (ing_writer_submit(job) != 0) {
+        atomic_fetch_sub(&in_flight, 1);
+        goto overloaded;
+    }
+    return;
+overloaded:
+    ing_job_free(job);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    if (dialect == ING_DIALECT_HEBEI) {
+        char *b = ing_hebei_reply(503, "服务繁忙，请稍后重试 (server busy, retry later)");
+        send_json(req, 503, b ? b : "{}");
+        free(b);
+    } else {
+        send_error(req, 503, "overloaded", "retry after the Retry-After seconds",
+                   "the ingest queue is full");
+    }
+    log_request(req, id, 503);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    uint64_t id = srv_next_request_id();
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (!path)
+        path = "/";
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+            send_error(req, 405, "method_not_allowed", "use GET", path);
+            log_request(req, id, 405);
+            return;
+        }
+        if (path[1] == 'h') {
+            send_json(req, 200, "{\"status\":\"alive\"}");
+            log_request(req, id, 200);
+            return;
+        }
+        char body[1024];
+        int status = db_health_readyz(body, sizeof body);
+        send_json(req, status, body);
+        log_request(req, id, status);
+        return;
+    }
+    ing_dialect dialect;
+    ing_kind kind;
+    if (strncmp(path, "/ingest/v1/", 11) == 0) {
+        dialect = ING_DIALECT_NATIVE;
+        const char *k = path + 11;
+        if (strcmp(k, "readings") == 0)
+            kind = ING_KIND_READINGS;
+        else if (strcmp(k, "events") == 0)
+            kind = ING_KIND_EVENTS;
+        else if (strcmp(k, "videos") == 0)
+            kind = ING_KIND_VIDEOS;
+        else
+            goto not_found;
+    } else if (strncmp(path, "/rabbitmqfcsb/", 14) == 0 &&
+               ing_hebei_kind_for_path(path, &kind) == 0) {
+        dialect = ING_DIALECT_HEBEI;
+    } else if (strncmp(path, "/mem/v1/", 8) == 0 && ing_mem_kind_for_path(path, &kind) == 0) {
+        dialect = ING_DIALECT_MEM;
+    } else {
+        goto not_found;
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        send_error(req, 405, "method_not_allowed", "ingest endpoints take POST", path);
+        log_request(req, id, 405);
+        return;
+    }
+    submit(req, id, dialect, kind);
+    return;
+not_found:
+    send_error(req, 404, "not_found",
+               "ingest endpoints live under /ingest/v1/, /rabbitmqfcsb/api/ and /mem/v1/", path);
+    log_request(req, id, 404);
+}
+
+int ing_http_start(struct event_base *base)
+{
+    char host[256];
+    int port;
+    if (srv_config_split_addr(g_config.ingest_listen, host, sizeof host, &port) != 0)
+        return -1;
+    http = evhttp_new(base);
+    if (!http)
+        return -1;
+    evhttp_set_max_body_size(http, (ev_ssize_t)g_config.ingest_max_body);
+    evhttp_set_max_headers_size(http, 64 * 1024);
+    evhttp_set_timeout(http, (int)g_config.ingest_timeout_s);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(http, on_request, NULL);
+    bound = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+    if (!bound) {
+        LOG_ERROR("could not bind the ingest listener", "addr=%s", g_config.ingest_listen);
+        evhttp_free(http);
+        http = NULL;
+        return -1;
+    }
+    if (ing_writer_start(base, on_jobs_done, (int)g_config.ingest_writers) != 0) {
+        LOG_ERROR("could not start the ingest writers", "%s", "");
+        return -1;
+    }
+    LOG_INFO("ingest listener up", "addr=%s writers=%ld", g_config.ingest_listen,
+             g_config.ingest_writers);
+    return 0;
+}
+
+void ing_http_stop_accepting(void)
+{
+    if (http && bound) {
+        evhttp_del_accept_socket(http, bound);
+        bound = NULL;
+    }
+}
+
+void ing_http_free(void)
+{
+    ing_writer_stop();
+    if (http)
+        evhttp_free(http);
+    http = NULL;
+    bound = NULL;
+}
+
+static void role_stop(void)
+{
+    ing_http_free();
+}
+
+const srv_role ing_http_role = {
+    .name = "ingest",
+    .help = "gateway intake on ingest_listen (libevent loop + writer threads)",
+    .start = ing_http_start,
+    .stop_accepting = ing_http_stop_accepting,
+    .in_flight = ing_http_in_flight,
+    .stop = role_stop,
+};

@@ -1,0 +1,271 @@
+/* job_worker.c — the worker thread and its timers (see job_worker.h).
+ *
+ * Why one blocking thread and not timers on the ingest loop: every job here is a handful
+ * of PostgreSQL round trips (or a webhook POST with a timeout), and the design rule is that
+ * no event loop ever waits on PostgreSQL.  A plain thread with a condition variable as its
+ * clock is the simplest thing that keeps that rule. */
+#include "job_worker.h"
+
+#include "alarm_rules.h"
+#include "db.h"
+#include "job_risk.h"
+#include "job_rollup.h"
+#include "job_webhook.h"
+#include "srv_config.h"
+#include "srv_log.h"
+#include "srv_riskmodel.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* session-level lock: one node runs the city-wide periodic jobs at a time; released by
+ * PostgreSQL if the node dies */
+#define PERIODIC_LOCK "7310312016119202"
+
+static const db_stmt statements[] = {
+    {"job_partition", "SELECT dw_ensure_readings_partition($1::date)"},
+    {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
+    {"job_purge_idem",
+     "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
+     "count(*) FROM d"},
+    {"job_try_lock", "SELECT pg_try_advisory_lock(" PERIODIC_LOCK ")"},
+    {"job_unlock", "SELECT pg_advisory_unlock(" PERIODIC_LOCK ")"},
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, started;
+    pthread_t thread;
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void utc_date(int64_t day, char *out, size_t len)
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%d", &tm);
+}
+
+static void maintenance(db_conn *c, int64_t now_s)
+{
+    db_status st;
+    int64_t today = now_s / 86400;
+    int created = 0;
+    for (long d = 0; d <= g_config.partitions_ahead_days; d++) {
+        char date[16];
+        utc_date(today + d, date, sizeof date);
+        const char *p[1] = {date};
+        PGresult *r = db_exec(c, "job_partition", 1, p, &st);
+        if (!r)
+            return;
+        created += PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+    }
+    char cutoff[16];
+    utc_date(today - g_config.readings_retention_days, cutoff, sizeof cutoff);
+    const char *p[1] = {cutoff};
+    PGresult *r = db_exec(c, "job_retention", 1, p, &st);
+    if (!r)
+        return;
+    int dropped = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = db_exec(c, "job_purge_idem", 0, NULL, &st);
+    if (!r)
+        return;
+    long purged = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    int rollups_dropped = 0;
+    if (job_rollup_retention(c, now_s, &rollups_dropped) != DB_OK)
+        return;
+    LOG_INFO("maintenance done",
+             "partitions_created=%d partitions_dropped=%d idem_purged=%ld "
+             "rollup_partitions_dropped=%d",
+             created, dropped, purged, rollups_dropped);
+}
+
+static db_status offline_tx(db_conn *c, void *arg)
+{
+    size_t *n = arg;
+    alarm_pub_reset(); /* live events of a failed attempt must not go out */
+    return alarm_check_offline(c, now_us(), 500, n);
+}
+
+static int try_periodic_lock(db_conn *c)
+{
+    db_status st;
+    PGresult *r = db_exec(c, "job_try_lock", 0, NULL, &st);
+    if (!r)
+        return 0;
+    int ok = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return ok;
+}
+
+static void periodic_unlock(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "job_unlock", 0, NULL, &st));
+}
+
+typedef struct {
+    int64_t last_all_s;
+    int64_t last_maint_s;
+} worker_clock;
+
+static void tick(db_conn *c, worker_clock *clk)
+{
+    if (db_ensure(c) != 0)
+        return;
+    int64_t now_s = now_us() / 1000000;
+    db_status st;
+
+    if (now_s - clk->last_maint_s >= 3600 && try_periodic_lock(c)) {
+        maintenance(c, now_s);
+        clk->last_maint_s = now_s;
+        periodic_unlock(c);
+    }
+
+    size_t n = 0;
+    st = db_run_tx(c, NULL, offline_tx, &n);
+    if (st == DB_OK)
+        alarm_pub_flush();
+    else
+        alarm_pub_reset();
+    if (st == DB_OK && n > 0)
+        LOG_INFO("offline detection", "transitions=%zu", n);
+
+    /* a catch-up after downtime gets a share of each tick, not all of it */
+    job_rollup_stats rs;
+    st = job_rollup_run(c, 2000, &rs);
+    if (st == DB_OK && (rs.dirty_done > 0 || rs.steps > 1))
+        LOG_INFO("readings rolled up",
+                 "steps=%d minute_rows=%lld late_hours=%lld late_hours_left=%lld rolled_to=%lld",
+                 rs.steps, (long long)rs.minute_rows, (long long)rs.dirty_done,
+                 (long long)rs.dirty_left, (long long)rs.rolled_to_s);
+
+    n = 0;
+    st = alarm_flag_overdue(c, &n);
+    if (st == DB_OK && n > 0)
+        LOG_INFO("alarm deadlines passed", "alarms=%zu", n);
+
+    n = 0;
+    st = job_risk_run_requests(c, now_s, &n);
+    if (st == DB_OK && n > 0)
+        LOG_DEBUG("risk recomputed on change", "enterprises=%zu", n);
+
+    if (now_s - clk->last_all_s >= g_config.risk_recompute_all_s && try_periodic_lock(c)) {
+        n = 0;
+        st = job_risk_run_all(c, now_s, &n);
+        periodic_unlock(c);
+        if (st == DB_OK) {
+            clk->last_all_s = now_s;
+            LOG_INFO("risk recomputed for all enterprises", "enterprises=%zu", n);
+        }
+    }
+
+    n = 0;
+    st = job_risk_check_warnings(c, now_us() / 1000000, &n);
+    (void)st;
+
+    n = 0;
+    st = job_webhook_run(c, 20, &n);
+    if (st == DB_OK && n > 0)
+        LOG_INFO("webhooks delivered", "n=%zu", n);
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    char err[512];
+    db_conn *c = NULL;
+    worker_clock clk = {0, 0};
+    pthread_mutex_lock(&W.mu);
+    while (W.running) {
+        pthread_mutex_unlock(&W.mu);
+        if (!c) {
+            c = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+            if (!c)
+                LOG_WARN("worker has no database", "detail=%s",
+                         srv_log_q((char[600]){0}, 600, err));
+        }
+        if (c)
+            tick(c, &clk);
+        pthread_mutex_lock(&W.mu);
+        if (!W.running)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ms = g_config.worker_interval_ms > 0 ? g_config.worker_interval_ms : 10000;
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&W.cv, &W.mu, &until);
+    }
+    pthread_mutex_unlock(&W.mu);
+    db_close(c);
+    return NULL;
+}
+
+int job_worker_start(void)
+{
+    risk_model m;
+    char err[512];
+    if (srv_riskmodel_load(g_config.risk_model, &m, err, sizeof err) != 0) {
+        LOG_CRIT("risk model invalid", "file=%s detail=%s",
+                 srv_log_q((char[600]){0}, 600, g_config.risk_model),
+                 srv_log_q((char[600]){0}, 600, err));
+        return -1;
+    }
+    alarm_register_statements();
+    job_risk_init(&m);
+    job_webhook_init();
+    job_rollup_init();
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    W.running = 1;
+    if (pthread_create(&W.thread, NULL, worker_main, NULL) != 0) {
+        W.running = 0;
+        return -1;
+    }
+    W.started = 1;
+    LOG_INFO("worker started", "model=%s interval_ms=%ld", m.version, g_config.worker_interval_ms);
+    return 0;
+}
+
+void job_worker_stop(void)
+{
+    if (!W.started)
+        return;
+    pthread_mutex_lock(&W.mu);
+    W.running = 0;
+    pthread_cond_broadcast(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    pthread_join(W.thread, NULL);
+    W.started = 0;
+}
+
+static int role_start(struct event_base *base)
+{
+    (void)base; /* the worker runs its own thread and connection */
+    return job_worker_start();
+}
+
+const srv_role job_worker_role = {
+    .name = "worker",
+    .help = "timers: partitions, offline detection, rollups, risk, warning deadlines",
+    .start = role_start,
+    .stop = job_worker_stop,
+};

@@ -1,0 +1,90 @@
+"""schema/schema.sql is current: a scratch database migrated by the real
+binary from migrations/ dumps (pg_dump + the normalisation of
+schema/dump_schema.sh --dump) to exactly the committed file.  The script's own
+--check passes on the committed file, fails with a diff and the regeneration
+hint on a stale one, and leaves no scratch database behind."""
+import difflib
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import dwtest as t
+
+SCRIPT = os.path.join(t.SRC, "schema", "dump_schema.sh")
+SCHEMA_SQL = os.path.join(t.SRC, "schema", "schema.sql")
+MIGRATIONS = os.path.join(t.SRC, "migrations")
+REGENERATE = ("regenerate it: deploy/services.sh start DIR; set -a; . DIR/env; set +a; "
+              "schema/dump_schema.sh --write (then commit schema/schema.sql with the migration)")
+
+
+def script_env():
+    e = dict(os.environ)
+    e["DW_BIN"] = t.BIN
+    e["DW_PGBIN"] = t.PGBIN
+    e["DUSTWATCH_MIGRATE_DATABASE_URL"] = f"postgresql://dwadmin@127.0.0.1:{t.PG_PORT}/dustwatch"
+    return e
+
+
+def scratch_databases():
+    return t.psql("SELECT datname FROM pg_database WHERE datname LIKE 'dw\\_schema\\_%' ORDER BY 1",
+                  db="postgres")
+
+
+def test_schema_sql_is_current():
+    # template0 like the script: nothing but what the migrations create
+    name = "t_" + uuid.uuid4().hex[:12]
+    url = f"postgresql://dwadmin@127.0.0.1:{t.PG_PORT}/{name}"
+    t.psql(f"CREATE DATABASE {name} TEMPLATE template0", db="postgres")
+    try:
+        env = dict(os.environ, DUSTWATCH_MIGRATE_DATABASE_URL=url, DUSTWATCH_DATABASE_URL=url)
+        r = subprocess.run([t.BIN, "migrate", "--dir", MIGRATIONS], env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        d = subprocess.run([SCRIPT, "--dump", url], env=script_env(), capture_output=True,
+                           timeout=120)
+        assert d.returncode == 0, d.stderr.decode(errors="replace")
+        dumped = d.stdout.decode("utf-8")
+        with open(SCHEMA_SQL, encoding="utf-8") as f:
+            committed = f.read()
+        if dumped != committed:
+            diff = "".join(difflib.unified_diff(committed.splitlines(True), dumped.splitlines(True),
+                                                "schema/schema.sql (committed)",
+                                                "migrated from migrations/"))
+            raise AssertionError("schema/schema.sql is not the schema migrations/ produce; "
+                                 f"{REGENERATE}\n{diff[:8000]}")
+    finally:
+        t.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", check=False)
+
+
+def test_script_check():
+    before = scratch_databases()
+    r = subprocess.run([SCRIPT, "--check"], env=script_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{REGENERATE}"
+    tmp = tempfile.mkdtemp()
+    try:
+        stale = os.path.join(tmp, "schema.sql")
+        with open(SCHEMA_SQL, encoding="utf-8") as f:
+            text = f.read()
+        assert "CREATE TABLE public.schema_migrations (" in text
+        with open(stale, "w", encoding="utf-8") as f:
+            f.write(text.replace("CREATE TABLE public.schema_migrations (",
+                                 "CREATE TABLE public.schema_migrations_old (", 1))
+        r = subprocess.run([SCRIPT, "--check", "--file", stale], env=script_env(),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert "-CREATE TABLE public.schema_migrations_old (" in r.stdout, r.stdout
+        assert "+CREATE TABLE public.schema_migrations (" in r.stdout, r.stdout
+        assert "is stale" in r.stderr and "dump_schema.sh --write" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(tmp)
+    assert scratch_databases() == before, "dump_schema.sh left its scratch database behind"
+
+
+if __name__ == "__main__":
+    t.run([
+        test_schema_sql_is_current,
+        test_script_check,
+    ])

@@ -248,7 +248,11 @@ static redisContext *redis_login(redisContext *c)
             return NULL;
         }
     }
-    r = redisCommand(c, "SELECT %d", R.db);
+    /* argv form: a Redis SELECT, not SQL (and nothing to format) */
+    char db[16];
+    snprintf(db, sizeof db, "%d", R.db);
+    const char *argv[] = {"SELECT", db};
+    r = redisCommandArgv(c, 2, argv, NULL);
     int bad = !r || r->type == REDIS_REPLY_ERROR;
     freeReplyObject(r);
     if (bad) {

@@ -4,7 +4,7 @@
  * parameter is absent) or -1 after replying 400. */
 #include "api_params.h"
 
-#include "rds.h"
+#include "srv_event.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,16 +178,13 @@ int api_body_text(api_req *r, json_t *body, const char *name, int required, size
 void api_publish_event(const char *type, const char *action, long long id, long long enterprise_id,
                        long long district_id, long long street_id, const char *state)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "type", type, "action", action, "id",
-                          (json_int_t)id, "enterprise_id", (json_int_t)enterprise_id, "district_id",
-                          (json_int_t)district_id, "state", state);
-    if (!o)
-        return;
-    json_object_set_new(o, "street_id", street_id ? json_integer(street_id) : json_null());
-    json_object_set_new(o, "ts", json_integer((json_int_t)time(NULL) * 1000));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s)
-        rds_publish("dw:events", NULL, 0, s);
-    free(s);
+    srv_event e = {.type = type,
+                   .action = action,
+                   .id = id,
+                   .enterprise_id = enterprise_id,
+                   .district_id = district_id,
+                   .street_id = street_id};
+    json_t *fields = json_pack("{s:s}", "state", state);
+    srv_event_publish(&e, fields);
+    json_decref(fields);
 }

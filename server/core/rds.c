@@ -605,3 +605,24 @@ void rds_stop(void)
         redisFree(P.idle[--P.n_idle]);
     pthread_mutex_unlock(&P.mu);
 }
+
+void rds_latest_key(char out[RDS_LATEST_KEY_LEN], long long enterprise_id)
+{
+    snprintf(out, RDS_LATEST_KEY_LEN, RDS_LATEST_PREFIX "%lld", enterprise_id);
+}
+
+void rds_latest_value(char out[RDS_LATEST_VALUE_LEN], long long ts_us, double v, int quality)
+{
+    snprintf(out, RDS_LATEST_VALUE_LEN, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", ts_us, v, quality);
+}
+
+int rds_latest_parse(const json_t *value, long long *ts_us, double *v, int *quality)
+{
+    const json_t *ts = json_object_get(value, "ts_us"), *val = json_object_get(value, "v");
+    if (!json_is_integer(ts) || !json_is_number(val))
+        return -1;
+    *ts_us = (long long)json_integer_value(ts);
+    *v = json_number_value(val);
+    *quality = (int)json_integer_value(json_object_get(value, "q"));
+    return 0;
+}

@@ -10,6 +10,7 @@
 #ifndef DW_RDS_H
 #define DW_RDS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /* Parses redis://[:password@]host[:port][/db]; 0 or -1. */
@@ -42,6 +43,17 @@ void rds_hset(const char *key, const char *field, const char *value);
 /* ':' cannot occur in a point code, so no point can shadow the marker */
 #define RDS_LATEST_COMPLETE ":complete"
 void rds_latest(const char *key, const char *field, long long ts_us, const char *value);
+
+/* The one encoder of the latest-value contract above, for writers (the ingest
+ * writer, the API's copy from PostgreSQL) and the reader (the API).  Values
+ * are printed with %.17g so they parse back to the same double. */
+#define RDS_LATEST_KEY_LEN   48
+#define RDS_LATEST_VALUE_LEN 96
+void rds_latest_key(char out[RDS_LATEST_KEY_LEN], long long enterprise_id);
+void rds_latest_value(char out[RDS_LATEST_VALUE_LEN], long long ts_us, double v, int quality);
+/* A field's value (borrowed JSON object as stored) -> its parts; 0, or -1
+ * when malformed (ts_us not an integer or v not a number). */
+int rds_latest_parse(const json_t *value, long long *ts_us, double *v, int *quality);
 
 /* For API threads: HGETALL through a small pool of read connections with
  * 100 ms timeouts; after any failure Redis is skipped for a second.  Calls

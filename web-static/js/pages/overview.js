@@ -130,9 +130,9 @@ export default async function overview(el, ctx) {
       text = [h('a', { href: '#/enterprises/' + ev.enterprise_id }, entName(ev.enterprise_id)), ' · ', t('alkind.' + ev.kind, {}, ev.kind || ''),
         ev.point ? ' · ' + ev.point : '', ev.value != null ? ' = ' + ev.value : ''];
     } else if (ev.type === 'warning') {
-      tag = h('span', { class: 'tag ' + (ev.grade || 'warn') }, t('live.warning.' + (ev.event || ev.action), {}, t('live.warning')));
-      text = [h('a', { href: ev.warning_id || ev.id ? '#/warnings/' + (ev.warning_id || ev.id) : '#/warnings' }, entName(ev.enterprise_id)),
-        ev.grade ? ' · ' + t('colour.' + ev.grade) : '', ev.to_status ? ' · ' + t('wstate.' + ev.to_status, {}, ev.to_status) : ''];
+      tag = h('span', { class: 'tag ' + (ev.grade || 'warn') }, t('live.warning.' + ev.action, {}, t('live.warning')));
+      text = [h('a', { href: ev.id ? '#/warnings/' + ev.id : '#/warnings' }, entName(ev.enterprise_id)),
+        ev.grade ? ' · ' + t('colour.' + ev.grade) : '', ev.state ? ' · ' + t('wstate.' + ev.state, {}, ev.state) : ''];
     } else {
       tag = h('span', { class: 'tag ' + (ev.grade || 'muted') }, t('live.risk'));
       text = [h('a', { href: '#/enterprises/' + ev.enterprise_id }, entName(ev.enterprise_id)), ' · ',
@@ -141,7 +141,7 @@ export default async function overview(el, ctx) {
       if (mapObj) mapObj.recolour(gradeOf);
     }
     const item = h('div', { class: 'item fresh', 'data-feed-type': ev.type, 'data-enterprise': ev.enterprise_id }, tag, h('div', null, text),
-      h('div', { class: 'when' }, fmtTime(ev.ts ? ev.ts * 1000 : Date.now(), true)));
+      h('div', { class: 'when' }, fmtTime(ev.ts || Date.now(), true)));
     const after = ingestLine.isConnected ? ingestLine.nextSibling : feed.firstChild;
     feed.insertBefore(item, after);
     while (feed.children.length > 80) feed.lastChild.remove();

@@ -148,5 +148,5 @@ async function detail(el, ctx, id) {
     ctx.onLeave(() => clearInterval(tick));
   }
   await load();
-  onLive(ctx, ev => { if (ev.type === 'warning' && String(ev.warning_id || ev.id) === String(id)) load(); });
+  onLive(ctx, ev => { if (ev.type === 'warning' && String(ev.id) === String(id)) load(); });
 }

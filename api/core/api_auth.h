@@ -1,10 +1,12 @@
-/* Who is calling: sessions (cookie or bearer token), enterprise REST API
- * keys, login/logout/password change, and the audit trail.
+/* Who is calling: sessions (cookie or bearer token) and enterprise REST API
+ * keys resolved to a caller, the scope its transactions run under, and the
+ * audit trail.  Login, logout and password changes are route handlers
+ * (api/resources/sessions.c).
  *
  * A caller is bound to exactly one scope.  Every handler reaches the
- * database through api_tx(), which sets that scope for row-level security;
- * handlers also filter by scope themselves (SQL fragments below), so either
- * wall alone keeps tenants apart. */
+ * database through api_tx() or a scoped read (api_db_scope), which set that
+ * scope for row-level security; the statements also filter by scope
+ * themselves (server/db), so either wall alone keeps tenants apart. */
 #ifndef DW_API_AUTH_H
 #define DW_API_AUTH_H
 
@@ -88,12 +90,7 @@ const char *api_focus_enterprise(api_req *r);
 /* Parses a positive 63-bit id from a path parameter; -1 if malformed. */
 long long api_parse_id(const char *s);
 
-/* Route handlers (routes.c). */
-int api_login(api_req *r);
-int api_logout(api_req *r);
-int api_me(api_req *r);
-int api_password_change(api_req *r);
-
+/* Registers the statements of caller resolution and the audit trail. */
 void api_auth_init(void);
 /* Drops every cached session and key resolution: after anything that revokes
  * one (logout, password change, key revocation, account changes). */

@@ -7,6 +7,7 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 
+#include "db_accounts.h"
 #include "srv_password.h"
 
 #include <sodium.h>
@@ -14,86 +15,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCOUNT_SCOPE                                                                              \
-    "(($1 = 'city') OR ($1 = 'district' AND (a.region_id = $2::bigint OR a.region_id IN (SELECT "  \
-    "id FROM regions WHERE parent_id = $2::bigint) OR a.enterprise_id IN (SELECT id FROM "         \
-    "enterprises WHERE district_id = $2::bigint))) OR ($1 = 'street' AND (a.region_id = "          \
-    "$2::bigint OR a.enterprise_id IN (SELECT id FROM enterprises WHERE street_id = "              \
-    "$2::bigint))) OR ($1 = 'enterprise' AND a.enterprise_id = $2::bigint))"
-
-static const db_stmt statements[] = {
-    {"acc_list",
-     "SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', a.username, "
-     "'display_name', a.display_name, 'role', a.role, 'region', r.code, 'region_name', r.name, "
-     "'enterprise_id', a.enterprise_id, 'enterprise_name', e.name, 'disabled', a.disabled, "
-     "'locked', coalesce(a.locked_until > now(), false), 'last_login_at', a.last_login_at, "
-     "'created_at', a.created_at) ORDER BY a.username), '[]'::json)::text FROM accounts a LEFT "
-     "JOIN regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = a.enterprise_id "
-     "WHERE " ACCOUNT_SCOPE},
-    {"acc_region_target",
-     "SELECT r.id, r.level, r.parent_id FROM regions r WHERE r.code = $3 AND (($1 = 'city') OR "
-     "($1 = 'district' AND (r.id = $2::bigint OR r.parent_id = $2::bigint)))"},
-    {"acc_enterprise_target",
-     "SELECT e.id FROM enterprises e WHERE (e.id::text = $3 OR e.code = $3) AND (($1 = 'city') OR "
-     "($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = "
-     "$2::bigint))"},
-    {"acc_insert",
-     "INSERT INTO accounts (username, display_name, role, region_id, enterprise_id, "
-     "password_hash, must_change_password, created_by) VALUES ($1, $2, $3, $4::bigint, "
-     "$5::bigint, $6, true, $7::bigint) RETURNING id"},
-    {"key_list",
-     "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
-     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'street' AND "
-     "e.street_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint))) THEN "
-     "coalesce((SELECT json_agg(json_build_object('id', k.id, 'label', k.label, 'prefix', "
-     "k.key_prefix, 'created_at', k.created_at, 'last_used_at', k.last_used_at, 'revoked_at', "
-     "k.revoked_at) ORDER BY k.id) FROM api_keys k WHERE k.enterprise_id = $3::bigint), "
-     "'[]'::json) END::text"},
-    {"key_insert",
-     "INSERT INTO api_keys (enterprise_id, label, key_prefix, key_hash, created_by) SELECT e.id, "
-     "$4, $5, $6::bytea, $7::bigint FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
-     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = "
-     "$2::bigint)) "
-     "RETURNING id"},
-    {"key_revoke",
-     "UPDATE api_keys k SET revoked_at = now() FROM enterprises e WHERE e.id = k.enterprise_id "
-     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'city') OR ($1 = 'district' AND "
-     "e.district_id = "
-     "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) RETURNING k.id"},
-    {"audit_list",
-     "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', l.id, 'at', "
-     "l.at, 'username', l.username, 'source_ip', l.source_ip, 'action', l.action, 'object', "
-     "l.object, 'result', l.result, 'detail', l.detail) ORDER BY l.id DESC), '[]'::json))::text "
-     "FROM (SELECT * FROM audit_log l WHERE ($1 = 'city' OR l.account_id IN (SELECT a.id FROM "
-     "accounts a WHERE " ACCOUNT_SCOPE ")) AND ($3::text IS NULL OR l.action = $3) ORDER BY l.id "
-     "DESC LIMIT $4::int OFFSET $5::int) l"},
-};
-
-typedef struct {
-    const char *p[7];
-    json_t *out;
-    const char *stmt;
-    int n;
-} ctx;
+/* For a scoped read: the caller's scope and the request's connection. */
+static db_conn *scoped(api_req *r, db_scope *s)
+{
+    api_db_scope(r, api_focus_enterprise(r), s);
+    return api_req_db(r);
+}
 
 int api_accounts_list(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
         return api_reply_error(r, API_E_FORBIDDEN, "only administrators manage accounts");
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    ctx x = {{kind, id}, NULL, "acc_list", 2};
-    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
+    db_scope s;
+    db_conn *c = scoped(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_accounts_list(c, &s, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out ? x.out : json_array()));
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", out ? out : json_array()));
 }
 
 typedef struct {
     const char *username, *display_name, *role, *target;
     char hash[crypto_pwhash_STRBYTES];
-    char region_id[24], enterprise_id[24];
-    long long id;
+    int64_t region_id, enterprise_id;
+    int64_t id;
     char why[256];
     int refused;
 } create_ctx;
@@ -127,35 +75,32 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
 {
     create_ctx *x = arg;
     const api_caller *caller = api_req_caller(r);
-    char kind[16], sid[24];
-    api_scope_params(caller, kind, sid);
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
     const char *target_kind;
     may_create(caller, x->role, &target_kind);
     db_status st;
-    const char *p[3] = {kind, sid, x->target};
     if (strcmp(target_kind, "enterprise") == 0) {
-        PGresult *res = db_exec(c, "acc_enterprise_target", 3, p, &st);
-        if (!res)
+        st = db_accounts_enterprise_target(c, &s, x->target, &x->enterprise_id);
+        if (st != DB_OK)
             return st;
-        if (PQntuples(res) == 1)
-            snprintf(x->enterprise_id, sizeof x->enterprise_id, "%s", PQgetvalue(res, 0, 0));
-        PQclear(res);
-        if (!x->enterprise_id[0]) {
+        if (!x->enterprise_id) {
             snprintf(x->why, sizeof x->why, "no enterprise %s in your scope", x->target);
             x->refused = 1;
             return DB_BAD;
         }
-    } else if (!x->region_id[0]) {
+    } else if (!x->region_id) {
         if (strcmp(target_kind, "city") == 0 && caller->kind == API_SCOPE_CITY) {
-            snprintf(x->region_id, sizeof x->region_id, "%s", sid);
+            x->region_id = caller->scope_id;
         } else {
-            PGresult *res = db_exec(c, "acc_region_target", 3, p, &st);
-            if (!res)
+            int64_t region;
+            char level[32];
+            st = db_accounts_region_target(c, &s, x->target, &region, level);
+            if (st != DB_OK)
                 return st;
-            if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), target_kind) == 0)
-                snprintf(x->region_id, sizeof x->region_id, "%s", PQgetvalue(res, 0, 0));
-            PQclear(res);
-            if (!x->region_id[0]) {
+            if (region && strcmp(level, target_kind) == 0)
+                x->region_id = region;
+            if (!x->region_id) {
                 snprintf(x->why, sizeof x->why, "no %s %s in your scope", target_kind,
                          x->target ? x->target : "");
                 x->refused = 1;
@@ -163,25 +108,19 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
             }
         }
     }
-    char creator[24];
-    snprintf(creator, sizeof creator, "%lld", (long long)caller->account_id);
-    const char *ip[7] = {x->username,
-                         x->display_name ? x->display_name : "",
-                         x->role,
-                         x->region_id[0] ? x->region_id : NULL,
-                         x->enterprise_id[0] ? x->enterprise_id : NULL,
-                         x->hash,
-                         caller->account_id ? creator : NULL};
-    PGresult *res = db_exec(c, "acc_insert", 7, ip, &st);
-    if (!res) {
+    db_account_new a = {.username = x->username,
+                        .display_name = x->display_name,
+                        .role = x->role,
+                        .region_id = x->region_id,
+                        .enterprise_id = x->enterprise_id,
+                        .password_hash = x->hash,
+                        .created_by = caller->account_id};
+    st = db_accounts_insert(c, &a, &x->id);
+    if (st != DB_OK)
         snprintf(x->why, sizeof x->why, "%s",
                  st == DB_BAD ? "the user name is taken or does not fit the rules"
                               : "insert failed");
-        return st;
-    }
-    x->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return DB_OK;
+    return st;
 }
 
 int api_account_create(api_req *r)
@@ -241,7 +180,7 @@ int api_account_create(api_req *r)
         return api_reply_error(r, API_E_OVERLOADED, "could not hash the password now");
     db_status st;
     if (strcmp(target_kind, "district") == 0 && !x.target && caller->kind == API_SCOPE_DISTRICT) {
-        snprintf(x.region_id, sizeof x.region_id, "%lld", (long long)caller->scope_id);
+        x.region_id = caller->scope_id;
         x.target = "(own district)";
     }
     st = api_tx(r, create_tx, &x);
@@ -254,7 +193,7 @@ int api_account_create(api_req *r)
         return api_reply_db(r, st);
     }
     char obj[48];
-    snprintf(obj, sizeof obj, "account:%lld", x.id);
+    snprintf(obj, sizeof obj, "account:%lld", (long long)x.id);
     api_audit(r, "account_create", obj, "ok", x.role);
     json_t *out = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "username", x.username,
                             "role", x.role);
@@ -266,42 +205,46 @@ int api_account_create(api_req *r)
 
 int api_apikeys_list(api_req *r)
 {
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long enterprise = api_parse_id(api_req_param(r, "id"));
+    if (enterprise < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    ctx x = {{kind, id, api_req_param(r, "id")}, NULL, "key_list", 3};
-    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
+    db_scope s;
+    db_conn *c = scoped(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_accounts_keys_list(c, &s, enterprise, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
-    if (!x.out)
+    if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", x.out));
+    return api_reply_json(r, 200, json_pack("{s:o}", "items", out));
 }
 
 typedef struct {
-    const char *p[7];
-    long long id;
+    int64_t target; /* the enterprise of a new key, or the key to revoke */
+    const char *label, *prefix;
+    const unsigned char *digest; /* NULL: revoke */
+    int64_t id;
 } key_ctx;
 
 static db_status key_tx(api_req *r, db_conn *c, void *arg)
 {
     key_ctx *x = arg;
-    (void)r;
-    db_status st;
-    PGresult *res = db_exec(c, x->p[3] ? "key_insert" : "key_revoke", x->p[3] ? 7 : 3, x->p, &st);
-    if (!res)
-        return st;
-    x->id = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    PQclear(res);
-    return DB_OK;
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    if (!x->digest)
+        return db_accounts_key_revoke(c, &s, x->target, &x->id);
+    return db_accounts_key_insert(c, &s, x->target, x->label, x->prefix, x->digest,
+                                  api_req_caller(r)->account_id, &x->id);
 }
 
 int api_apikey_create(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
         return api_reply_error(r, API_E_FORBIDDEN, "only administrators issue API keys");
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long enterprise = api_parse_id(api_req_param(r, "id"));
+    if (enterprise < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     json_t *body = api_req_json(r);
     if (!body)
@@ -317,18 +260,11 @@ int api_apikey_create(api_req *r)
     char key[64] = "dwk_";
     sodium_bin2base64(key + 4, sizeof key - 4, rnd, sizeof rnd,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    unsigned char h[32];
+    unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)key, strlen(key));
-    char hash[70] = "\\x";
-    sodium_bin2hex(hash + 2, 65, h, sizeof h);
     char prefix[16];
     snprintf(prefix, sizeof prefix, "%.12s", key);
-    char kind[16], id[24], creator[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    snprintf(creator, sizeof creator, "%lld", (long long)api_req_caller(r)->account_id);
-    key_ctx x = {{kind, id, api_req_param(r, "id"), label ? label : "", prefix, hash,
-                  api_req_caller(r)->account_id ? creator : NULL},
-                 0};
+    key_ctx x = {.target = enterprise, .label = label ? label : "", .prefix = prefix, .digest = h};
     db_status st = api_tx(r, key_tx, &x);
     if (st != DB_OK) {
         sodium_memzero(key, sizeof key);
@@ -339,7 +275,7 @@ int api_apikey_create(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     }
     char obj[48];
-    snprintf(obj, sizeof obj, "api_key:%lld", x.id);
+    snprintf(obj, sizeof obj, "api_key:%lld", (long long)x.id);
     api_audit(r, "api_key_create", obj, "ok", prefix);
     json_t *out =
         json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", key, "prefix", prefix);
@@ -351,11 +287,10 @@ int api_apikey_revoke(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
         return api_reply_error(r, API_E_FORBIDDEN, "only administrators revoke API keys");
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long key_id = api_parse_id(api_req_param(r, "id"));
+    if (key_id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such key");
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    key_ctx x = {{kind, id, api_req_param(r, "id"), NULL}, 0};
+    key_ctx x = {.target = key_id};
     db_status st = api_tx(r, key_tx, &x);
     if (st != DB_OK)
         return api_reply_db(r, st);
@@ -374,24 +309,24 @@ int api_audit_list(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
         return api_reply_error(r, API_E_FORBIDDEN, "only administrators read the audit trail");
-    char kind[16], id[24], limit[24], offset[24];
-    api_scope_params(api_req_caller(r), kind, id);
     const char *ql = api_req_query(r, "limit"), *qo = api_req_query(r, "offset");
     long lim = ql ? strtol(ql, NULL, 10) : 100, off = qo ? strtol(qo, NULL, 10) : 0;
     if (lim < 1 || lim > 1000 || off < 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "limit must be 1..1000, offset >= 0");
-    snprintf(limit, sizeof limit, "%ld", lim);
-    snprintf(offset, sizeof offset, "%ld", off);
     const char *action = api_req_query(r, "action");
-    ctx x = {{kind, id, action && *action ? action : NULL, limit, offset}, NULL, "audit_list", 5};
-    db_status st = api_query_json(r, x.stmt, x.n, x.p, &x.out);
+    db_scope s;
+    db_conn *c = scoped(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_accounts_audit_list(c, &s, action && *action ? action : NULL, lim, off, &out);
     if (st != DB_OK)
         return api_reply_db(r, st);
     api_audit(r, "audit_read", "audit_log", "ok", "");
-    return api_reply_json(r, 200, x.out ? x.out : json_object());
+    return api_reply_json(r, 200, out ? out : json_object());
 }
 
 void api_accounts_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_accounts_register();
 }

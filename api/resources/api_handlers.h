@@ -13,6 +13,15 @@ int api_version_get(api_req *r);
 int api_routes_get(api_req *r);
 int api_openapi_get(api_req *r);
 
+/* sessions.c: login, logout, the caller's account, password change */
+int api_login(api_req *r);
+int api_logout(api_req *r);
+int api_me(api_req *r);
+int api_password_change(api_req *r);
+/* Prepares the login semaphore and the timing-equaliser hash (idempotent;
+ * the handlers also run it on first use). */
+void api_sessions_init(void);
+
 /* regions.c */
 int api_regions_list(api_req *r);
 void api_regions_init(void);

@@ -19,56 +19,40 @@
  * for the district. */
 #include "api_auth.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
 
-#include "srv_cred.h"
+#include "db_credentials.h"
 #include "srv_config.h"
+#include "srv_cred.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define CRED_JSON                                                                                  \
-    "json_build_object('id', c.id, 'enterprise_id', c.enterprise_id, 'kind', c.kind, 'label', "    \
-    "c.label, 'prefix', c.key_prefix, 'appid', c.appid, 'created_at', c.created_at, "              \
-    "'revoked_at', c.revoked_at, 'active', c.revoked_at IS NULL)"
-
-static const db_stmt statements[] = {
-    {"crd_list",
-     "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
-         "e") ") THEN json_build_object('items', coalesce((SELECT json_agg(" CRED_JSON
-              " ORDER BY c.id) FROM ingest_credentials c WHERE c.enterprise_id = $3::bigint), "
-              "'[]'::json)) END::text"},
-    {"crd_get", "SELECT " CRED_JSON "::text FROM ingest_credentials c JOIN enterprises e ON e.id = "
-                "c.enterprise_id WHERE c.id = $3::bigint AND " SCOPE_ENT("e")},
-    /* $4 kind $5 label, then the stored columns of srv_cred_columns() */
-    {"crd_insert",
-     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash, des_key, "
-     "appid, appsecret_hash, sm4_key, sm4_iv) SELECT e.id, $4, $5, $6, $7::bytea, $8::bytea, $9, "
-     "$10::bytea, $11::bytea, $12::bytea FROM enterprises e WHERE e.id = $3::bigint "
-     "AND " SCOPE_ENT("e") " RETURNING id"},
-    {"crd_revoke",
-     "UPDATE ingest_credentials c SET revoked_at = now() FROM enterprises e WHERE e.id = "
-     "c.enterprise_id AND c.id = $3::bigint AND c.revoked_at IS NULL AND " SCOPE_ENT(
-         "e") " RETURNING c.id"},
-};
 
 int api_ingest_credentials_list(api_req *r)
 {
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long enterprise = api_parse_id(api_req_param(r, "id"));
+    if (enterprise < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[3] = {kind, sid, api_req_param(r, "id")};
-    return api_reply_query(r, "crd_list", 3, p, "enterprise");
+    db_conn *c = api_req_db(r);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    json_t *out;
+    db_status st = db_credentials_list(c, &s, enterprise, &out);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    return api_reply_json(r, 200, out);
 }
 
 /* ---- issue -------------------------------------------------------------- */
 
 typedef struct {
     const char *enterprise, *kind, *label;
+    long long enterprise_id;
     const srv_cred *cred;
-    long long id;
+    int64_t id;
     json_t *row;
     db_diag diag;
 } issue_ctx;
@@ -79,24 +63,13 @@ static db_status issue_tx(api_req *r, db_conn *c, void *arg)
     json_decref(x->row);
     x->row = NULL;
     x->id = 0;
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[12] = {kind, sid, x->enterprise, x->kind, x->label};
-    srv_cred_columns(x->cred, p + 5);
-    db_status st;
-    PGresult *res = db_exec_diag(c, "crd_insert", 12, p, &st, &x->diag);
-    if (!res)
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_status st = db_credentials_insert(c, &s, x->enterprise_id, x->kind, x->label, x->cred,
+                                         &x->id, &x->diag);
+    if (st != DB_OK || !x->id)
         return st;
-    if (PQntuples(res) == 1)
-        x->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    if (!x->id)
-        return DB_OK;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", x->id);
-    const char *gp[3] = {kind, sid, id};
-    x->row = api_db_json(c, "crd_get", 3, gp, &st);
-    return st;
+    return db_credentials_get(c, &s, x->id, &x->row);
 }
 
 static int reply_issue_refused(api_req *r, const issue_ctx *x, db_status st)
@@ -132,7 +105,8 @@ static json_t *secret_json(const srv_cred *c)
 int api_ingest_credential_create(api_req *r)
 {
     const char *enterprise = api_req_param(r, "id");
-    if (api_parse_id(enterprise) < 0)
+    long long enterprise_id = api_parse_id(enterprise);
+    if (enterprise_id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     json_t *body = api_req_json(r);
     if (!body)
@@ -156,7 +130,11 @@ int api_ingest_credential_create(api_req *r)
     srv_cred cred;
     if (srv_cred_generate(kind, *appid ? appid : NULL, &cred) != 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "appid is not valid");
-    issue_ctx x = {.enterprise = enterprise, .kind = kind_name, .label = label, .cred = &cred};
+    issue_ctx x = {.enterprise = enterprise,
+                   .kind = kind_name,
+                   .label = label,
+                   .enterprise_id = enterprise_id,
+                   .cred = &cred};
     db_status st = api_tx(r, issue_tx, &x);
     /* identifiers only: the audit trail never holds a secret */
     char detail[200], obj[64];
@@ -177,7 +155,7 @@ int api_ingest_credential_create(api_req *r)
         api_audit(r, "ingest_credential_create", obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     } else {
-        snprintf(obj, sizeof obj, "ingest_credential:%lld", x.id);
+        snprintf(obj, sizeof obj, "ingest_credential:%lld", (long long)x.id);
         api_audit(r, "ingest_credential_create", obj, "ok", detail);
         json_t *out = x.row ? json_incref(x.row) : json_pack("{s:I}", "id", (json_int_t)x.id);
         json_object_set_new(out, "secret", secret_json(&cred));
@@ -192,6 +170,7 @@ int api_ingest_credential_create(api_req *r)
 
 typedef struct {
     const char *id;
+    long long cred_id;
     json_t *row;
     int revoked;
 } revoke_ctx;
@@ -202,24 +181,20 @@ static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
     json_decref(x->row);
     x->row = NULL;
     x->revoked = 0;
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[3] = {kind, sid, x->id};
-    db_status st;
-    PGresult *res = db_exec(c, "crd_revoke", 3, p, &st);
-    if (!res)
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_status st = db_credentials_revoke(c, &s, x->cred_id, &x->revoked);
+    if (st != DB_OK)
         return st;
-    x->revoked = PQntuples(res) == 1;
-    PQclear(res);
     /* after the update: the answer shows revoked_at, or why nothing changed */
-    x->row = api_db_json(c, "crd_get", 3, p, &st);
-    return st;
+    return db_credentials_get(c, &s, x->cred_id, &x->row);
 }
 
 int api_ingest_credential_revoke(api_req *r)
 {
     revoke_ctx x = {.id = api_req_param(r, "id")};
-    if (api_parse_id(x.id) < 0)
+    x.cred_id = api_parse_id(x.id);
+    if (x.cred_id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such ingest credential");
     db_status st = api_tx(r, revoke_tx, &x);
     char obj[64];
@@ -253,5 +228,5 @@ int api_ingest_credential_revoke(api_req *r)
 
 void api_credentials_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_credentials_register();
 }

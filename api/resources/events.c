@@ -17,6 +17,7 @@
 #include "api_handlers.h"
 
 #include "db.h"
+#include "db_events.h"
 #include "rds.h"
 #include "srv_config.h"
 #include "srv_log.h"
@@ -68,10 +69,6 @@ static struct {
  * filtering needs are looked up here once per enterprise (regions of an
  * enterprise almost never change; the cache is dropped every 10 minutes). */
 #define REGION_CACHE 4096
-static const db_stmt statements[] = {
-    {"ev_enterprise_region",
-     "SELECT district_id, coalesce(street_id, 0) FROM enterprises WHERE id = $1::bigint"},
-};
 static struct {
     long long enterprise_id, district_id, street_id;
 } region_cache[REGION_CACHE];
@@ -99,21 +96,15 @@ static void fill_region(long long eid, long long *district, long long *street)
     }
     if (db_ensure(hub_db) != 0)
         return;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", eid);
-    const char *p[1] = {id};
-    db_status st;
-    PGresult *r = db_exec(hub_db, "ev_enterprise_region", 1, p, &st);
-    if (!r)
+    int64_t d = 0, s = 0;
+    int found = 0;
+    if (db_events_enterprise_region(hub_db, eid, &d, &s, &found) != DB_OK || !found)
         return;
-    if (PQntuples(r) == 1) {
-        *district = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        *street = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-        region_cache[slot].enterprise_id = eid;
-        region_cache[slot].district_id = *district;
-        region_cache[slot].street_id = *street;
-    }
-    PQclear(r);
+    *district = d;
+    *street = s;
+    region_cache[slot].enterprise_id = eid;
+    region_cache[slot].district_id = d;
+    region_cache[slot].street_id = s;
 }
 
 static long long json_id(json_t *o, const char *k)
@@ -365,7 +356,7 @@ int api_events_stream(api_req *r)
 
 void api_events_start(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_events_register();
     H.running = 1;
     if (pthread_create(&H.hub, NULL, hub_main, NULL) != 0 ||
         pthread_create(&H.ticker, NULL, ticker_main, NULL) != 0)

@@ -1,50 +1,15 @@
 /* Overview: the numbers a bureau looks at first, for the caller's scope. */
 #include "api_auth.h"
-#include "srv_log.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
+
+#include "db_overview.h"
 #include "srv_config.h"
+#include "srv_log.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static const db_stmt statements[] = {
-    {"overview",
-     "WITH ents AS (SELECT e.* FROM enterprises e WHERE " SCOPE_ENT(
-         "e") "), pts AS (SELECT p.id, "
-              "p.enterprise_id, p.param_class, coalesce(l.collected_at > now() - "
-              "make_interval(secs => 3 "
-              "* p.expected_interval_s), false) AS online FROM points p JOIN ents ON ents.id = "
-              "p.enterprise_id LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled) "
-              "SELECT "
-              "json_build_object('enterprises', (SELECT count(*) FROM ents), 'connected', (SELECT "
-              "count(*) FROM ents WHERE connection_status = 'connected'), 'online', (SELECT "
-              "count(DISTINCT "
-              "enterprise_id) FROM pts WHERE online), 'points', (SELECT count(*) FROM pts), "
-              "'points_online', (SELECT count(*) FROM pts WHERE online), 'mandatory_online_rate', "
-              "(SELECT "
-              "round(avg(CASE WHEN online THEN 1 ELSE 0 END)::numeric, 4) FROM pts WHERE "
-              "param_class = "
-              "'mandatory'), 'by_status', (SELECT coalesce(json_object_agg(status, n), '{}'::json) "
-              "FROM "
-              "(SELECT status, count(*) n FROM ents GROUP BY status) s), 'by_dust_kind', (SELECT "
-              "coalesce(json_object_agg(k, n), '{}'::json) FROM (SELECT unnest(dust_kinds) k, "
-              "count(*) n "
-              "FROM ents GROUP BY 1) s), 'by_street', (SELECT "
-              "coalesce(json_agg(json_build_object('id', "
-              "r.id, 'code', r.code, 'name', r.name, 'enterprises', s.n) ORDER BY r.code), "
-              "'[]'::json) "
-              "FROM (SELECT street_id, count(*) n FROM ents WHERE street_id IS NOT NULL GROUP BY "
-              "1) s JOIN "
-              "regions r ON r.id = s.street_id), 'by_district', (SELECT "
-              "coalesce(json_agg(json_build_object('id', r.id, 'code', r.code, 'name', r.name, "
-              "'enterprises', s.n) ORDER BY r.code), '[]'::json) FROM (SELECT district_id, "
-              "count(*) n FROM "
-              "ents GROUP BY 1) s JOIN regions r ON r.id = s.district_id), 'generated_at', "
-              "now())::text"},
-};
 
 typedef struct {
     json_t *out;
@@ -53,15 +18,14 @@ typedef struct {
 static db_status overview_tx(api_req *r, db_conn *c, void *arg)
 {
     ctx *x = arg;
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    const char *p[2] = {kind, id};
-    db_status st;
-    x->out = api_db_json(c, "overview", 2, p, &st);
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    json_decref(x->out); /* from an attempt that was retried */
+    db_status st = db_overview_get(c, &s, &x->out);
     if (st != DB_OK || !x->out)
         return st;
     /* open / overdue alarms, warnings by colour, grades, cleaning compliance */
-    return api_risk_overview(c, kind, id, x->out);
+    return api_risk_overview(c, s.kind, s.id, x->out);
 }
 
 /* ---- one overview per scope ------------------------------------------------
@@ -202,5 +166,5 @@ int api_overview_get(api_req *r)
 
 void api_overview_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_overview_register();
 }

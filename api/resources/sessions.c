@@ -1,0 +1,321 @@
+/* Sessions: login, logout, who am I, password change.
+ *
+ * Password hashing is expensive on purpose, so at most login_max_concurrent
+ * hashes run at once (the rest wait briefly, then get 503): a burst of
+ * logins cannot starve the pool threads every other request needs. */
+#include "api_auth.h"
+#include "api_handlers.h"
+
+#include "db_auth.h"
+#include "srv_config.h"
+#include "srv_log.h"
+#include "srv_password.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+_Static_assert(crypto_pwhash_STRBYTES == DB_AUTH_HASH_BYTES, "a stored hash fits");
+
+static sem_t hash_slots;
+
+/* A valid hash of a random password: verifying against it costs the same as
+ * a real account, so "no such user" and "wrong password" take equally long. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+static pthread_once_t sessions_once = PTHREAD_ONCE_INIT;
+
+static void sessions_setup(void)
+{
+    sem_init(&hash_slots, 0,
+             (unsigned)(g_config.login_max_concurrent > 0 ? g_config.login_max_concurrent : 1));
+    char pw[33];
+    unsigned char rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(pw, sizeof pw, rnd, sizeof rnd);
+    if (srv_password_hash(pw, dummy_hash) != 0)
+        LOG_ERROR("could not prepare the timing-equaliser hash", "%s", "");
+}
+
+void api_sessions_init(void)
+{
+    db_auth_register();
+    pthread_once(&sessions_once, sessions_setup);
+}
+
+/* ---- login ------------------------------------------------------------ */
+
+typedef struct {
+    const char *username;
+    int found;
+    db_auth_account a;
+} account_row;
+
+static db_status load_account_tx(db_conn *c, void *arg)
+{
+    account_row *x = arg;
+    db_status st = db_set_scope(c, "system");
+    if (st != DB_OK)
+        return st;
+    return db_auth_account_by_name(c, x->username, g_config.password_max_age_days, &x->a,
+                                   &x->found);
+}
+
+typedef struct {
+    const db_auth_account *a;
+    int ok;
+    const char *new_hash;
+    unsigned char token_digest[crypto_hash_sha256_BYTES];
+    const char *peer, *ua;
+    int locked_now;
+    int64_t session_id;
+    char expires_at[64];
+} login_update;
+
+static db_status login_update_tx(db_conn *c, void *arg)
+{
+    login_update *u = arg;
+    db_status st = db_set_scope(c, "system");
+    if (st != DB_OK)
+        return st;
+    if (!u->ok) {
+        long failures;
+        st = db_auth_login_failed(c, u->a->id, g_config.lockout_window_s, &failures);
+        if (st != DB_OK)
+            return st;
+        if (failures >= g_config.lockout_threshold && !u->a->locked) {
+            st = db_auth_lock(c, u->a->id, g_config.lockout_duration_s);
+            if (st != DB_OK)
+                return st;
+            u->locked_now = 1;
+        }
+        return DB_OK;
+    }
+    st = db_auth_login_ok(c, u->a->id, u->new_hash);
+    if (st != DB_OK)
+        return st;
+    return db_auth_session_new(c, u->a->id, u->token_digest, g_config.session_max_age_s, u->peer,
+                               u->ua, &u->session_id, u->expires_at);
+}
+
+int api_login(api_req *r)
+{
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    static const char *const allowed[] = {"username", "password"};
+    if (api_json_strict(r, body, allowed, 2) != 0)
+        return 0;
+    const char *username = json_string_value(json_object_get(body, "username"));
+    const char *password = json_string_value(json_object_get(body, "password"));
+    if (!username || !password || strlen(username) > 64 || strlen(password) > 256)
+        return api_reply_error(r, API_E_BAD_REQUEST, "username and password are required strings");
+
+    pthread_once(&sessions_once, sessions_setup);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    if (sem_timedwait(&hash_slots, &ts) != 0)
+        return api_reply_error(r, API_E_OVERLOADED, "too many logins at once");
+
+    account_row x = {.username = username};
+    const db_auth_account *a = &x.a;
+    db_status st = DB_HARD;
+    db_conn *c = api_req_db(r);
+    if (c)
+        st = db_run_tx(c, NULL, load_account_tx, &x);
+    if (st != DB_OK) {
+        sem_post(&hash_slots);
+        return api_reply_db(r, st);
+    }
+    int verified = srv_password_verify(x.found ? a->hash : dummy_hash, password) == 0;
+    char new_hash[crypto_pwhash_STRBYTES];
+    int rehash = verified && x.found && srv_password_needs_rehash(a->hash) &&
+                 srv_password_hash(password, new_hash) == 0;
+    sem_post(&hash_slots);
+
+    int ok = verified && x.found && !a->disabled && !a->locked;
+    /* audit records name who tried, whether or not it worked */
+    api_req_set_caller_account(r, 0, username);
+    if (!x.found) {
+        api_audit(r, "login", username, "failed", "no such account");
+        return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
+    }
+    login_update u = {.a = a,
+                      .ok = ok,
+                      .new_hash = rehash ? new_hash : NULL,
+                      .peer = api_req_peer(r),
+                      .ua = api_req_header(r, "User-Agent")};
+    char token[64];
+    if (ok) {
+        unsigned char rnd[32];
+        randombytes_buf(rnd, sizeof rnd);
+        memcpy(token, "dws_", 4);
+        sodium_bin2base64(token + 4, sizeof token - 4, rnd, sizeof rnd,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        crypto_hash_sha256(u.token_digest, (const unsigned char *)token, strlen(token));
+    }
+    st = db_run_tx(c, NULL, login_update_tx, &u);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!ok) {
+        const char *why = a->locked     ? "account locked"
+                          : a->disabled ? "account disabled"
+                                        : "wrong password";
+        api_audit(r, "login", username, a->locked ? "locked" : "failed", why);
+        if (u.locked_now)
+            api_audit(r, "lockout", username, "locked", "too many failed logins");
+        return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
+    }
+    api_req_set_caller_account(r, a->id, username);
+    api_audit(r, "login", username, "ok", rehash ? "password re-hashed" : "");
+    char cookie[256];
+    snprintf(cookie, sizeof cookie,
+             "dw_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", token,
+             g_config.session_max_age_s, g_config.cookie_secure ? "; Secure" : "");
+    api_reply_add_header(r, "Set-Cookie", cookie);
+    json_t *resp =
+        json_pack("{s:s, s:s, s:s, s:b, s:b}", "token", token, "expires_at", u.expires_at, "role",
+                  a->role, "must_change_password", a->must_change, "password_expired", a->expired);
+    sodium_memzero(token, sizeof token);
+    return api_reply_json(r, 200, resp);
+}
+
+/* ---- logout, me --------------------------------------------------------- */
+
+static db_status logout_tx(api_req *r, db_conn *c, void *arg)
+{
+    const api_caller *caller = api_req_caller(r);
+    (void)arg;
+    db_status st = db_set_scope(c, "system");
+    if (st != DB_OK || !caller->session_id)
+        return st;
+    return db_auth_session_revoke(c, caller->session_id);
+}
+
+int api_logout(api_req *r)
+{
+    db_status st = api_tx(r, logout_tx, NULL);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    api_auth_forget_all();
+    api_audit(r, "logout", "", "ok", "");
+    api_reply_add_header(r, "Set-Cookie",
+                         "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    return api_reply_json(r, 200, json_pack("{s:b}", "logged_out", 1));
+}
+
+typedef struct {
+    json_t *out;
+} me_ctx;
+
+static db_status me_tx(api_req *r, db_conn *c, void *arg)
+{
+    me_ctx *x = arg;
+    const api_caller *caller = api_req_caller(r);
+    json_decref(x->out);
+    x->out = NULL;
+    if (!caller->account_id) {
+        x->out = json_pack("{s:s, s:s, s:{s:s, s:I}}", "username", caller->username, "role",
+                           caller->role, "scope", "kind", "enterprise", "id",
+                           (json_int_t)caller->scope_id);
+        return DB_OK;
+    }
+    return db_auth_me(c, caller->account_id, &x->out);
+}
+
+int api_me(api_req *r)
+{
+    me_ctx x = {0};
+    db_status st = api_tx(r, me_tx, &x);
+    if (st != DB_OK) {
+        json_decref(x.out);
+        return api_reply_db(r, st);
+    }
+    if (!x.out)
+        return api_reply_error(r, API_E_NOT_FOUND, "account not found");
+    /* what the server enforces (an expired password too), so the dashboard
+     * asks for the change instead of meeting 403s */
+    if (api_req_caller(r)->must_change_password)
+        json_object_set_new(x.out, "must_change_password", json_true());
+    return api_reply_json(r, 200, x.out);
+}
+
+/* ---- password change ---------------------------------------------------- */
+
+typedef struct {
+    const char *hash;
+    char current[crypto_pwhash_STRBYTES];
+} pw_ctx;
+
+static db_status pw_load_tx(api_req *r, db_conn *c, void *arg)
+{
+    pw_ctx *x = arg;
+    account_row a = {.username = api_req_caller(r)->username};
+    db_status st = load_account_tx(c, &a);
+    if (st == DB_OK && a.found)
+        snprintf(x->current, sizeof x->current, "%s", a.a.hash);
+    return st;
+}
+
+static db_status pw_store_tx(api_req *r, db_conn *c, void *arg)
+{
+    pw_ctx *x = arg;
+    db_status st = db_set_scope(c, "system");
+    if (st != DB_OK)
+        return st;
+    const api_caller *caller = api_req_caller(r);
+    st = db_auth_password_set(c, caller->account_id, x->hash);
+    if (st != DB_OK)
+        return st;
+    /* other sessions of this account may belong to whoever knew the old password */
+    return db_auth_sessions_revoke_others(c, caller->account_id, caller->session_id);
+}
+
+int api_password_change(api_req *r)
+{
+    const api_caller *caller = api_req_caller(r);
+    if (!caller->account_id)
+        return api_reply_error(r, API_E_FORBIDDEN, "API keys have no password");
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    static const char *const allowed[] = {"current_password", "new_password"};
+    if (api_json_strict(r, body, allowed, 2) != 0)
+        return 0;
+    const char *cur = json_string_value(json_object_get(body, "current_password"));
+    const char *nw = json_string_value(json_object_get(body, "new_password"));
+    if (!cur || !nw || strlen(nw) > 256)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "current_password and new_password are required strings");
+    char why[200];
+    if (srv_password_check_policy(nw, caller->username, why, sizeof why) != 0)
+        return api_reply_error(r, API_E_PASSWORD_POLICY, "%s", why);
+    pw_ctx x = {0};
+    db_status st = api_tx(r, pw_load_tx, &x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    pthread_once(&sessions_once, sessions_setup);
+    if (sem_trywait(&hash_slots) != 0)
+        return api_reply_error(r, API_E_OVERLOADED, "too many password operations at once");
+    int ok = x.current[0] && srv_password_verify(x.current, cur) == 0;
+    char hash[crypto_pwhash_STRBYTES];
+    int hashed = ok && srv_password_hash(nw, hash) == 0;
+    sem_post(&hash_slots);
+    if (!ok) {
+        api_audit(r, "password_change", caller->username, "failed", "wrong current password");
+        return api_reply_error(r, API_E_LOGIN_FAILED, "the current password is wrong");
+    }
+    if (!hashed)
+        return api_reply_error(r, API_E_INTERNAL, "could not hash the password");
+    x.hash = hash;
+    st = api_tx(r, pw_store_tx, &x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    api_auth_forget_all();
+    api_audit(r, "password_change", caller->username, "ok", "");
+    return api_reply_json(r, 200, json_pack("{s:b}", "changed", 1));
+}

@@ -1,0 +1,177 @@
+#include "db_accounts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define ACCOUNT_SCOPE                                                                              \
+    "(($1 = 'city') OR ($1 = 'district' AND (a.region_id = $2::bigint OR a.region_id IN (SELECT "  \
+    "id FROM regions WHERE parent_id = $2::bigint) OR a.enterprise_id IN (SELECT id FROM "         \
+    "enterprises WHERE district_id = $2::bigint))) OR ($1 = 'street' AND (a.region_id = "          \
+    "$2::bigint OR a.enterprise_id IN (SELECT id FROM enterprises WHERE street_id = "              \
+    "$2::bigint))) OR ($1 = 'enterprise' AND a.enterprise_id = $2::bigint))"
+
+static const db_stmt statements[] = {
+    {"acc_list",
+     "SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', a.username, "
+     "'display_name', a.display_name, 'role', a.role, 'region', r.code, 'region_name', r.name, "
+     "'enterprise_id', a.enterprise_id, 'enterprise_name', e.name, 'disabled', a.disabled, "
+     "'locked', coalesce(a.locked_until > now(), false), 'last_login_at', a.last_login_at, "
+     "'created_at', a.created_at) ORDER BY a.username), '[]'::json)::text FROM accounts a LEFT "
+     "JOIN regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = a.enterprise_id "
+     "WHERE " ACCOUNT_SCOPE},
+    {"acc_region_target",
+     "SELECT r.id, r.level, r.parent_id FROM regions r WHERE r.code = $3 AND (($1 = 'city') OR "
+     "($1 = 'district' AND (r.id = $2::bigint OR r.parent_id = $2::bigint)))"},
+    {"acc_enterprise_target",
+     "SELECT e.id FROM enterprises e WHERE (e.id::text = $3 OR e.code = $3) AND (($1 = 'city') OR "
+     "($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = "
+     "$2::bigint))"},
+    {"acc_insert",
+     "INSERT INTO accounts (username, display_name, role, region_id, enterprise_id, "
+     "password_hash, must_change_password, created_by) VALUES ($1, $2, $3, $4::bigint, "
+     "$5::bigint, $6, true, $7::bigint) RETURNING id"},
+    {"key_list",
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
+     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'street' AND "
+     "e.street_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint))) THEN "
+     "coalesce((SELECT json_agg(json_build_object('id', k.id, 'label', k.label, 'prefix', "
+     "k.key_prefix, 'created_at', k.created_at, 'last_used_at', k.last_used_at, 'revoked_at', "
+     "k.revoked_at) ORDER BY k.id) FROM api_keys k WHERE k.enterprise_id = $3::bigint), "
+     "'[]'::json) END::text"},
+    {"key_insert",
+     "INSERT INTO api_keys (enterprise_id, label, key_prefix, key_hash, created_by) SELECT e.id, "
+     "$4, $5, $6::bytea, $7::bigint FROM enterprises e WHERE e.id = $3::bigint AND (($1 = "
+     "'city') OR ($1 = 'district' AND e.district_id = $2::bigint) OR ($1 = 'enterprise' AND e.id = "
+     "$2::bigint)) "
+     "RETURNING id"},
+    {"key_revoke",
+     "UPDATE api_keys k SET revoked_at = now() FROM enterprises e WHERE e.id = k.enterprise_id "
+     "AND k.id = $3::bigint AND k.revoked_at IS NULL AND (($1 = 'city') OR ($1 = 'district' AND "
+     "e.district_id = "
+     "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) RETURNING k.id"},
+    {"audit_list",
+     "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', l.id, 'at', "
+     "l.at, 'username', l.username, 'source_ip', l.source_ip, 'action', l.action, 'object', "
+     "l.object, 'result', l.result, 'detail', l.detail) ORDER BY l.id DESC), '[]'::json))::text "
+     "FROM (SELECT * FROM audit_log l WHERE ($1 = 'city' OR l.account_id IN (SELECT a.id FROM "
+     "accounts a WHERE " ACCOUNT_SCOPE ")) AND ($3::text IS NULL OR l.action = $3) ORDER BY l.id "
+     "DESC LIMIT $4::int OFFSET $5::int) l"},
+};
+
+void db_accounts_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+static int64_t first_id(const PGresult *res)
+{
+    return PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+}
+
+db_status db_accounts_list(db_conn *c, const db_scope *s, json_t **out)
+{
+    const char *p[2] = {s->kind, s->id};
+    return db_read_json(c, s, "acc_list", 2, p, out);
+}
+
+db_status db_accounts_region_target(db_conn *c, const db_scope *s, const char *code, int64_t *id,
+                                    char level[32])
+{
+    const char *p[3] = {s->kind, s->id, code};
+    db_status st;
+    PGresult *res = db_exec(c, "acc_region_target", 3, p, &st);
+    if (!res)
+        return st;
+    *id = first_id(res);
+    snprintf(level, 32, "%s", *id ? PQgetvalue(res, 0, 1) : "");
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_accounts_enterprise_target(db_conn *c, const db_scope *s, const char *id_or_code,
+                                        int64_t *id)
+{
+    const char *p[3] = {s->kind, s->id, id_or_code};
+    db_status st;
+    PGresult *res = db_exec(c, "acc_enterprise_target", 3, p, &st);
+    if (!res)
+        return st;
+    *id = first_id(res);
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_accounts_insert(db_conn *c, const db_account_new *a, int64_t *id)
+{
+    char region[24], enterprise[24], creator[24];
+    const char *p[7] = {a->username,
+                        a->display_name ? a->display_name : "",
+                        a->role,
+                        a->region_id ? db_i64(region, a->region_id) : NULL,
+                        a->enterprise_id ? db_i64(enterprise, a->enterprise_id) : NULL,
+                        a->password_hash,
+                        a->created_by ? db_i64(creator, a->created_by) : NULL};
+    db_status st;
+    PGresult *res = db_exec(c, "acc_insert", 7, p, &st);
+    if (!res)
+        return st;
+    *id = first_id(res);
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_accounts_keys_list(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out)
+{
+    char eid[24];
+    const char *p[3] = {s->kind, s->id, db_i64(eid, enterprise_id)};
+    return db_read_json(c, s, "key_list", 3, p, out);
+}
+
+db_status db_accounts_key_insert(db_conn *c, const db_scope *s, int64_t enterprise_id,
+                                 const char *label, const char *prefix,
+                                 const unsigned char digest[32], int64_t created_by, int64_t *id)
+{
+    static const char hex[] = "0123456789abcdef";
+    char hash[3 + 64] = "\\x";
+    for (size_t i = 0; i < 32; i++) {
+        hash[2 + 2 * i] = hex[digest[i] >> 4];
+        hash[3 + 2 * i] = hex[digest[i] & 15];
+    }
+    hash[2 + 64] = '\0';
+    char eid[24], creator[24];
+    const char *p[7] = {s->kind,
+                        s->id,
+                        db_i64(eid, enterprise_id),
+                        label,
+                        prefix,
+                        hash,
+                        created_by ? db_i64(creator, created_by) : NULL};
+    db_status st;
+    PGresult *res = db_exec(c, "key_insert", 7, p, &st);
+    if (!res)
+        return st;
+    *id = first_id(res);
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_accounts_key_revoke(db_conn *c, const db_scope *s, int64_t key_id, int64_t *id)
+{
+    char kid[24];
+    const char *p[3] = {s->kind, s->id, db_i64(kid, key_id)};
+    db_status st;
+    PGresult *res = db_exec(c, "key_revoke", 3, p, &st);
+    if (!res)
+        return st;
+    *id = first_id(res);
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_accounts_audit_list(db_conn *c, const db_scope *s, const char *action, long limit,
+                                 long offset, json_t **out)
+{
+    char lim[24], off[24];
+    const char *p[5] = {s->kind, s->id, action, db_i64(lim, limit), db_i64(off, offset)};
+    return db_read_json(c, s, "audit_list", 5, p, out);
+}

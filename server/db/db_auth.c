@@ -1,0 +1,258 @@
+#include "db_auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const db_stmt statements[] = {
+    {"auth_account_by_name",
+     "SELECT a.id, a.password_hash, a.role, coalesce(a.region_id, a.enterprise_id), a.disabled, "
+     "coalesce(a.locked_until > now(), false), a.must_change_password, "
+     "($2 > 0 AND a.password_changed_at < now() - make_interval(days => $2)) "
+     "FROM accounts a WHERE a.username = $1"},
+    {"auth_login_failed",
+     "UPDATE accounts SET failed_logins = CASE WHEN first_failed_at IS NULL OR first_failed_at < "
+     "now() - make_interval(secs => $2) THEN 1 ELSE failed_logins + 1 END, first_failed_at = "
+     "CASE WHEN first_failed_at IS NULL OR first_failed_at < now() - make_interval(secs => $2) "
+     "THEN now() ELSE first_failed_at END WHERE id = $1 RETURNING failed_logins"},
+    {"auth_lock", "UPDATE accounts SET locked_until = now() + make_interval(secs => $2), "
+                  "failed_logins = 0, first_failed_at = NULL WHERE id = $1"},
+    {"auth_login_ok", "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL, "
+                      "locked_until = NULL, last_login_at = now(), password_hash = coalesce($2, "
+                      "password_hash) WHERE id = $1"},
+    {"auth_session_new",
+     "INSERT INTO sessions (account_id, token_hash, expires_at, source_ip, user_agent) VALUES "
+     "($1, $2::bytea, now() + make_interval(secs => $3), $4, left($5, 200)) RETURNING id, "
+     "expires_at"},
+    {"auth_session_get",
+     "SELECT s.id, a.id, a.username, a.role, coalesce(a.region_id, a.enterprise_id), "
+     "s.last_seen_at < now() - interval '60 seconds', a.must_change_password OR ($3 > 0 AND "
+     "a.password_changed_at < now() - make_interval(days => $3)) FROM sessions s JOIN accounts a "
+     "ON a.id = "
+     "s.account_id WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > "
+     "now() AND s.last_seen_at > now() - make_interval(secs => $2) AND NOT a.disabled AND "
+     "(a.locked_until IS NULL OR a.locked_until < now())"},
+    {"auth_session_touch", "UPDATE sessions SET last_seen_at = now() WHERE id = $1"},
+    {"auth_session_revoke", "UPDATE sessions SET revoked_at = now() WHERE id = $1"},
+    {"auth_sessions_revoke_account",
+     "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL AND id "
+     "<> $2"},
+    {"auth_apikey_get",
+     "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1::bytea AND revoked_at IS NULL "
+     "RETURNING id, enterprise_id, key_prefix"},
+    {"auth_password_set",
+     "UPDATE accounts SET password_hash = $2, password_changed_at = now(), must_change_password "
+     "= false WHERE id = $1"},
+    {"auth_me",
+     "SELECT json_build_object('id', a.id, 'username', a.username, 'display_name', "
+     "a.display_name, 'role', a.role, 'scope', json_build_object('kind', CASE WHEN "
+     "a.enterprise_id IS NOT NULL THEN 'enterprise' ELSE r.level END, 'id', "
+     "coalesce(a.enterprise_id, a.region_id), 'name', coalesce(e.name, r.name), 'code', "
+     "coalesce(e.code, r.code)), 'must_change_password', a.must_change_password)::text FROM "
+     "accounts a LEFT JOIN regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = "
+     "a.enterprise_id WHERE a.id = $1"},
+    {"audit_insert",
+     "INSERT INTO audit_log (account_id, username, source_ip, action, object, result, detail) "
+     "VALUES ($1, $2, $3, $4, $5, $6, left($7, 1000))"},
+};
+
+void db_auth_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+/* A digest as a text-format bytea parameter (\x...). */
+static const char *digest_param(const unsigned char d[DB_AUTH_DIGEST_BYTES],
+                                char out[3 + 2 * DB_AUTH_DIGEST_BYTES])
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < DB_AUTH_DIGEST_BYTES; i++) {
+        out[2 + 2 * i] = hex[d[i] >> 4];
+        out[3 + 2 * i] = hex[d[i] & 15];
+    }
+    out[2 + 2 * DB_AUTH_DIGEST_BYTES] = '\0';
+    return out;
+}
+
+static int64_t cell_i64(const PGresult *res, int row, int col)
+{
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int cell_bool(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
+/* Runs a statement whose rows the caller does not need. */
+static db_status run(db_conn *c, const char *stmt, int n, const char *const *params)
+{
+    db_status st;
+    PQclear(db_exec(c, stmt, n, params, &st));
+    return st;
+}
+
+db_status db_auth_apikey_use(db_conn *c, const unsigned char digest[DB_AUTH_DIGEST_BYTES],
+                             db_auth_key *out, int *found)
+{
+    char hash[3 + 2 * DB_AUTH_DIGEST_BYTES];
+    const char *p[1] = {digest_param(digest, hash)};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_apikey_get", 1, p, &st);
+    if (!res)
+        return st;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        out->id = cell_i64(res, 0, 0);
+        out->enterprise_id = cell_i64(res, 0, 1);
+        snprintf(out->prefix, sizeof out->prefix, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_auth_session_get(db_conn *c, const unsigned char digest[DB_AUTH_DIGEST_BYTES],
+                              long idle_timeout_s, long password_max_age_days, db_auth_session *out,
+                              int *found)
+{
+    char hash[3 + 2 * DB_AUTH_DIGEST_BYTES], idle[24], age[24];
+    const char *p[3] = {digest_param(digest, hash), db_i64(idle, idle_timeout_s),
+                        db_i64(age, password_max_age_days)};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_session_get", 3, p, &st);
+    if (!res)
+        return st;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        out->session_id = cell_i64(res, 0, 0);
+        out->account_id = cell_i64(res, 0, 1);
+        snprintf(out->username, sizeof out->username, "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 3));
+        out->scope_id = cell_i64(res, 0, 4);
+        out->stale = cell_bool(res, 0, 5);
+        out->must_change_password = cell_bool(res, 0, 6);
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_auth_session_touch(db_conn *c, int64_t session_id)
+{
+    char sid[24];
+    const char *p[1] = {db_i64(sid, session_id)};
+    return run(c, "auth_session_touch", 1, p);
+}
+
+db_status db_auth_account_by_name(db_conn *c, const char *username, long password_max_age_days,
+                                  db_auth_account *out, int *found)
+{
+    char age[24];
+    const char *p[2] = {username, db_i64(age, password_max_age_days)};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_account_by_name", 2, p, &st);
+    if (!res)
+        return st;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        out->id = cell_i64(res, 0, 0);
+        snprintf(out->hash, sizeof out->hash, "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 2));
+        out->scope_id = cell_i64(res, 0, 3);
+        out->disabled = cell_bool(res, 0, 4);
+        out->locked = cell_bool(res, 0, 5);
+        out->must_change = cell_bool(res, 0, 6);
+        out->expired = cell_bool(res, 0, 7);
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_auth_login_failed(db_conn *c, int64_t account_id, long window_s, long *failures)
+{
+    char aid[24], window[24];
+    const char *p[2] = {db_i64(aid, account_id), db_i64(window, window_s)};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_login_failed", 2, p, &st);
+    if (!res)
+        return st;
+    *failures = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_auth_lock(db_conn *c, int64_t account_id, long duration_s)
+{
+    char aid[24], dur[24];
+    const char *p[2] = {db_i64(aid, account_id), db_i64(dur, duration_s)};
+    return run(c, "auth_lock", 2, p);
+}
+
+db_status db_auth_login_ok(db_conn *c, int64_t account_id, const char *new_hash)
+{
+    char aid[24];
+    const char *p[2] = {db_i64(aid, account_id), new_hash};
+    return run(c, "auth_login_ok", 2, p);
+}
+
+db_status db_auth_session_new(db_conn *c, int64_t account_id,
+                              const unsigned char digest[DB_AUTH_DIGEST_BYTES], long max_age_s,
+                              const char *peer, const char *user_agent, int64_t *session_id,
+                              char expires_at[64])
+{
+    char aid[24], hash[3 + 2 * DB_AUTH_DIGEST_BYTES], maxage[24];
+    const char *p[5] = {db_i64(aid, account_id), digest_param(digest, hash),
+                        db_i64(maxage, max_age_s), peer, user_agent ? user_agent : ""};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_session_new", 5, p, &st);
+    if (!res)
+        return st;
+    *session_id = cell_i64(res, 0, 0);
+    snprintf(expires_at, 64, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status db_auth_session_revoke(db_conn *c, int64_t session_id)
+{
+    char sid[24];
+    const char *p[1] = {db_i64(sid, session_id)};
+    return run(c, "auth_session_revoke", 1, p);
+}
+
+db_status db_auth_sessions_revoke_others(db_conn *c, int64_t account_id, int64_t keep_session_id)
+{
+    char aid[24], sid[24];
+    const char *p[2] = {db_i64(aid, account_id), db_i64(sid, keep_session_id)};
+    return run(c, "auth_sessions_revoke_account", 2, p);
+}
+
+db_status db_auth_password_set(db_conn *c, int64_t account_id, const char *hash)
+{
+    char aid[24];
+    const char *p[2] = {db_i64(aid, account_id), hash};
+    return run(c, "auth_password_set", 2, p);
+}
+
+db_status db_auth_me(db_conn *c, int64_t account_id, json_t **out)
+{
+    char aid[24];
+    const char *p[1] = {db_i64(aid, account_id)};
+    return db_exec_json(c, "auth_me", 1, p, out);
+}
+
+db_status db_auth_audit_insert(db_conn *c, int64_t account_id, const char *username,
+                               const char *peer, const char *action, const char *object,
+                               const char *result, const char *detail)
+{
+    char aid[24];
+    const char *p[7] = {account_id ? db_i64(aid, account_id) : NULL,
+                        username,
+                        peer,
+                        action,
+                        object,
+                        result,
+                        detail};
+    return run(c, "audit_insert", 7, p);
+}

@@ -20,7 +20,7 @@
  * write asks the worker to recompute the enterprise's risk (S). */
 #include "api_auth.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
+#include "db_cleaning.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -30,189 +30,49 @@
 
 #define PHOTO_MAX (2 * 1024 * 1024)
 
-/* per active area in scope: the complete periods p0..p1 inside [$3, min($4, now)) (epoch
- * seconds); $5 enterprise $6 district code $7 street code narrow it */
-#define COMPLIANCE_CTE                                                                             \
-    "WITH ar AS (SELECT a.id, a.enterprise_id, a.name, a.frequency, per.s, per.off, "              \
-    "ceil((greatest($3::float8, extract(epoch FROM a.created_at)) + per.off) / per.s)::bigint AS " \
-    "p0, (floor((least($4::float8, extract(epoch FROM now())) + per.off) / per.s) - 1)::bigint "   \
-    "AS p1 FROM cleaning_areas a JOIN enterprises e ON e.id = a.enterprise_id JOIN regions d ON "  \
-    "d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id CROSS JOIN LATERAL (SELECT "   \
-    "CASE a.frequency WHEN 'per_shift' THEN 28800 WHEN 'daily' THEN 86400 ELSE 604800 "            \
-    "END::bigint AS s, CASE a.frequency WHEN 'weekly' THEN 288000 ELSE 28800 END::bigint AS off) " \
-    "per WHERE a.active AND " SCOPE_ENT(                                                           \
-        "e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) AND "                                 \
-             "($6::text IS NULL OR d.code = $6) AND ($7::text IS NULL OR s.code = $7)), pc AS "    \
-             "(SELECT "                                                                            \
-             "ar.id, floor((extract(epoch FROM c.checked_at) + ar.off) / ar.s)::bigint AS p, "     \
-             "min(c.created_at) AS first_rec FROM ar JOIN cleaning_checkins c ON c.area_id = "     \
-             "ar.id AND "                                                                          \
-             "c.checked_at >= to_timestamp((ar.p0 * ar.s - ar.off)::float8) AND c.checked_at < "   \
-             "to_timestamp(((ar.p1 + 1) * ar.s - ar.off)::float8) GROUP BY 1, 2), pa AS (SELECT "  \
-             "ar.id, "                                                                             \
-             "ar.enterprise_id, ar.name, ar.frequency, greatest(ar.p1 - ar.p0 + 1, 0) AS "         \
-             "required, "                                                                          \
-             "count(pc.p) AS done, count(pc.p) FILTER (WHERE pc.first_rec > to_timestamp(((pc.p "  \
-             "+ 1) * "                                                                             \
-             "ar.s - ar.off)::float8)) AS late FROM ar LEFT JOIN pc ON pc.id = ar.id GROUP BY "    \
-             "ar.id, "                                                                             \
-             "ar.enterprise_id, ar.name, ar.frequency, ar.p0, ar.p1) "
-
-#define SUMS(t)                                                                                    \
-    "'required', coalesce(sum(" t ".required), 0), 'done', coalesce(sum(" t ".done), 0), "         \
-    "'missed', coalesce(sum(" t ".required - " t ".done), 0), 'late', coalesce(sum(" t ".late), "  \
-    "0), 'rate', CASE WHEN sum(" t ".required) > 0 THEN round(sum(" t ".done)::numeric / sum(" t   \
-    ".required), 4) END"
-
-#define AREA_JSON                                                                                  \
-    "json_build_object('id', a.id, 'enterprise_id', a.enterprise_id, 'name', a.name, "             \
-    "'frequency', a.frequency, 'active', a.active, 'created_at', a.created_at, "                   \
-    "'last_checkin_at', (SELECT max(c.checked_at) FROM cleaning_checkins c WHERE c.area_id = "     \
-    "a.id))"
-
-#define CHECKIN_JSON                                                                               \
-    "json_build_object('id', c.id, 'area_id', c.area_id, 'area', a.name, 'enterprise_id', "        \
-    "c.enterprise_id, 'person', c.person, 'account_id', c.account_id, 'checked_at', "              \
-    "c.checked_at, 'method', c.method, 'note', c.note, 'photo', CASE WHEN c.photo IS NULL THEN "   \
-    "NULL ELSE json_build_object('type', c.photo_type, 'bytes', octet_length(c.photo), 'href', "   \
-    "'/api/v1/checkins/' || c.id || '/photo') END, 'created_at', c.created_at, 'late_entry', "     \
-    "c.created_at > c.checked_at + interval '1 hour')"
-
-#define ENT_VISIBLE                                                                                \
-    "EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e") ")"
-
-static const db_stmt statements[] = {
-    {"cln_areas",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('items', coalesce((SELECT "
-     "json_agg(" AREA_JSON " ORDER BY a.active DESC, a.name) FROM cleaning_areas a WHERE "
-     "a.enterprise_id = $3::bigint), '[]'::json)) END::text"},
-    /* $3 enterprise $4 name $5 frequency $6 active */
-    {"cln_area_create",
-     "INSERT INTO cleaning_areas (enterprise_id, name, frequency, active) SELECT e.id, $4, $5, "
-     "coalesce($6::boolean, true) FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
-         "e") " RETURNING id, enterprise_id"},
-    {"cln_area_update",
-     "UPDATE cleaning_areas a SET name = coalesce($4, a.name), frequency = coalesce($5, "
-     "a.frequency), active = coalesce($6::boolean, a.active) FROM enterprises e WHERE e.id = "
-     "a.enterprise_id AND a.id = $3::bigint AND " SCOPE_ENT(
-         "e") " RETURNING a.id, a.enterprise_id"},
-    {"cln_area_get",
-     "SELECT " AREA_JSON "::text FROM cleaning_areas a JOIN enterprises e ON e.id = "
-     "a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"cln_area_lock",
-     "SELECT a.active::int, a.enterprise_id FROM cleaning_areas a JOIN enterprises e ON e.id = "
-     "a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT("e") " FOR SHARE OF a"},
-    /* $3 area $4 person $5 account $6 checked_at $7 method $8 note $9 photo (binary) $10 type */
-    {"cln_checkin",
-     "INSERT INTO cleaning_checkins (area_id, enterprise_id, person, account_id, checked_at, "
-     "method, note, photo, photo_type) SELECT a.id, a.enterprise_id, $4, $5::bigint, "
-     "coalesce($6::timestamptz, now()), $7, $8, $9::bytea, $10 FROM cleaning_areas a JOIN "
-     "enterprises e ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND a.active AND " SCOPE_ENT(
-         "e") " RETURNING id"},
-    {"cln_checkin_get",
-     "SELECT " CHECKIN_JSON "::text FROM cleaning_checkins c JOIN cleaning_areas a ON a.id = "
-     "c.area_id JOIN enterprises e ON e.id = c.enterprise_id WHERE c.id = $3::bigint "
-     "AND " SCOPE_ENT("e")},
-    /* $3 enterprise $4 from $5 to $6 area $7 limit $8 offset */
-    {"cln_checkins",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN (WITH f AS (SELECT c.id, c.checked_at FROM "
-     "cleaning_checkins c WHERE c.enterprise_id = $3::bigint AND ($4::timestamptz IS NULL OR "
-     "c.checked_at >= $4::timestamptz) AND ($5::timestamptz IS NULL OR c.checked_at < "
-     "$5::timestamptz) AND ($6::bigint IS NULL OR c.area_id = $6::bigint)) SELECT "
-     "json_build_object('total', (SELECT count(*) FROM f), 'limit', $7::int, 'offset', $8::int, "
-     "'items', coalesce((SELECT json_agg(" CHECKIN_JSON " ORDER BY c.checked_at DESC, c.id DESC) "
-     "FROM (SELECT id FROM f ORDER BY checked_at DESC, id DESC LIMIT $7::int OFFSET $8::int) pg "
-     "JOIN cleaning_checkins c ON c.id = pg.id JOIN cleaning_areas a ON a.id = c.area_id), "
-     "'[]'::json))) END::text"},
-    {"cln_photo",
-     "SELECT c.photo_type, encode(c.photo, 'base64') FROM cleaning_checkins c JOIN enterprises e "
-     "ON e.id = c.enterprise_id WHERE c.id = $3::bigint AND c.photo IS NOT NULL AND " SCOPE_ENT(
-         "e")},
-    {"cln_compliance", COMPLIANCE_CTE
-     "SELECT json_build_object('from', to_timestamp($3::float8), 'to', "
-     "to_timestamp(least($4::float8, "
-     "extract(epoch FROM now()))), 'totals', (SELECT json_build_object('areas', count(*), "
-     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS(
-         "pa") ") FROM pa), 'enterprises', "
-               "coalesce((SELECT json_agg(json_build_object('id', e.id, 'code', e.code, 'name', "
-               "e.name, "
-               "'district_id', e.district_id, 'street_id', e.street_id, 'required', x.required, "
-               "'done', "
-               "x.done, 'missed', x.missed, 'late', x.late, 'rate', x.rate, 'areas', x.areas) "
-               "ORDER BY "
-               "x.missed DESC, e.name) FROM (SELECT pa.enterprise_id, sum(pa.required) AS "
-               "required, "
-               "sum(pa.done) AS done, sum(pa.required - pa.done) AS missed, sum(pa.late) AS late, "
-               "CASE WHEN "
-               "sum(pa.required) > 0 THEN round(sum(pa.done)::numeric / sum(pa.required), 4) END "
-               "AS rate, "
-               "json_agg(json_build_object('id', pa.id, 'name', pa.name, 'frequency', "
-               "pa.frequency, "
-               "'required', pa.required, 'done', pa.done, 'missed', pa.required - pa.done, 'late', "
-               "pa.late) ORDER BY pa.name) AS areas FROM pa GROUP BY pa.enterprise_id) x JOIN "
-               "enterprises e "
-               "ON e.id = x.enterprise_id), '[]'::json), 'streets', coalesce((SELECT "
-               "json_agg(json_build_object('id', r.id, 'code', r.code, 'name', r.name, "
-               "'enterprises', "
-               "y.n, 'required', y.required, 'done', y.done, 'missed', y.missed, 'late', y.late, "
-               "'rate', "
-               "y.rate) ORDER BY r.code) FROM (SELECT e.street_id, count(DISTINCT e.id) AS n, "
-               "sum(pa.required) AS required, sum(pa.done) AS done, sum(pa.required - pa.done) AS "
-               "missed, "
-               "sum(pa.late) AS late, CASE WHEN sum(pa.required) > 0 THEN "
-               "round(sum(pa.done)::numeric / "
-               "sum(pa.required), 4) END AS rate FROM pa JOIN enterprises e ON e.id = "
-               "pa.enterprise_id "
-               "WHERE e.street_id IS NOT NULL GROUP BY e.street_id) y JOIN regions r ON r.id = "
-               "y.street_id), '[]'::json))::text"},
-    /* the overview's numbers: last 7 days, whole scope */
-    {"cln_overview", COMPLIANCE_CTE
-     "SELECT json_build_object('window_days', 7, 'areas', count(*), "
-     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS("pa") ")::text FROM pa"},
-    {"cln_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
-};
-
-typedef struct {
-    const char *p[10];
-    int n;
-    const char *stmt;
-    json_t *out;
-} q_ctx;
-
-static int run_q(api_req *r, q_ctx *x, const char *what)
+/* The request's connection (NULL when none could be had) and scope for a read. */
+static db_conn *read_conn(api_req *r, db_scope *s)
 {
-    return api_reply_query(r, x->stmt, x->n, x->p, what);
+    api_db_scope(r, api_focus_enterprise(r), s);
+    return api_req_db(r);
+}
+
+/* 200 with the answer, 404 "no such <what>" when there was none, or the
+ * database error. */
+static int reply(api_req *r, db_status st, json_t *out, const char *what)
+{
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, out);
 }
 
 db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out)
 {
-    char from[24], to[24];
-    time_t now = time(NULL);
-    snprintf(from, sizeof from, "%lld", (long long)now - 7 * 86400);
-    snprintf(to, sizeof to, "%lld", (long long)now);
-    const char *p[7] = {kind, sid, from, to, NULL, NULL, NULL};
-    db_status st;
-    *out = api_db_json(c, "cln_overview", 7, p, &st);
-    return st;
+    return db_cleaning_overview(c, kind, sid, time(NULL), out);
 }
 
 /* ---- areas ---------------------------------------------------------------- */
 
 int api_cleaning_areas_list(api_req *r)
 {
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    q_ctx x = {{kind, sid, api_req_param(r, "id")}, 3, "cln_areas", NULL};
-    return run_q(r, &x, "enterprise");
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_cleaning_areas(c, &s, id, &out);
+    return reply(r, st, out, "enterprise");
 }
 
 typedef struct {
-    const char *stmt;
-    const char *id, *name, *frequency, *active;
+    int create;
+    const char *id, *name, *frequency;
+    int active; /* -1 unchanged */
     long long area_id, enterprise_id;
     int found, duplicate;
 } area_ctx;
@@ -220,33 +80,27 @@ typedef struct {
 static db_status area_tx(api_req *r, db_conn *c, void *arg)
 {
     area_ctx *x = arg;
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[6] = {kind, sid, x->id, x->name, x->frequency, x->active};
-    db_status st;
-    PGresult *res = db_exec(c, x->stmt, 6, p, &st);
-    if (!res) {
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    long long id = api_parse_id(x->id);
+    db_cleaning_area_ref ref;
+    int found;
+    db_status st =
+        x->create
+            ? db_cleaning_area_create(c, &s, id, x->name, x->frequency, x->active, &ref, &found)
+            : db_cleaning_area_update(c, &s, id, x->name, x->frequency, x->active, &ref, &found);
+    if (st != DB_OK) {
         /* the fields were checked before: what the table still refuses is the
          * unique (enterprise, name) */
         x->duplicate = st == DB_BAD;
         return st;
     }
-    if (PQntuples(res) == 1) {
-        x->found = 1;
-        x->area_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        x->enterprise_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    }
-    PQclear(res);
-    if (!x->found)
+    if (!found)
         return DB_OK;
-    char eid[24];
-    snprintf(eid, sizeof eid, "%lld", x->enterprise_id);
-    const char *rp[2] = {eid, "cleaning_area"};
-    res = db_exec(c, "cln_recompute", 2, rp, &st);
-    if (!res)
-        return st;
-    PQclear(res);
-    return DB_OK;
+    x->found = 1;
+    x->area_id = ref.id;
+    x->enterprise_id = ref.enterprise_id;
+    return db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_area");
 }
 
 static int area_write(api_req *r, int create)
@@ -259,8 +113,7 @@ static int area_write(api_req *r, int create)
     static const char *const allowed[] = {"name", "frequency", "active"};
     if (api_json_strict(r, body, allowed, 3) != 0)
         return 0;
-    area_ctx x = {.stmt = create ? "cln_area_create" : "cln_area_update",
-                  .id = api_req_param(r, "id")};
+    area_ctx x = {.create = create, .id = api_req_param(r, "id")};
     const char *name, *freq;
     if (api_body_text(r, body, "name", create, 100, &name) ||
         api_body_text(r, body, "frequency", create, 16, &freq))
@@ -276,8 +129,8 @@ static int area_write(api_req *r, int create)
     json_t *a = json_object_get(body, "active");
     if (a && !json_is_boolean(a))
         return api_reply_error(r, API_E_BAD_REQUEST, "active must be true or false");
-    x.active = a ? (json_is_true(a) ? "true" : "false") : NULL;
-    if (!create && !x.name && !x.frequency && !x.active)
+    x.active = a ? json_is_true(a) : -1;
+    if (!create && !x.name && !x.frequency && x.active < 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "nothing to change");
     char obj[48];
     snprintf(obj, sizeof obj, "%s:%s", create ? "enterprise" : "cleaning_area", x.id);
@@ -294,16 +147,15 @@ static int area_write(api_req *r, int create)
         api_audit(r, action, obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, create ? "no such enterprise" : "no such area");
     } else {
-        char aobj[48], aid[24];
+        char aobj[48];
         snprintf(aobj, sizeof aobj, "cleaning_area:%lld", x.area_id);
         api_audit(r, action, aobj, "ok", detail);
-        char kind[16], sid[24];
-        api_scope_params(api_req_caller(r), kind, sid);
-        snprintf(aid, sizeof aid, "%lld", x.area_id);
-        q_ctx g = {{kind, sid, aid}, 3, "cln_area_get", NULL};
-        st = api_query_json(r, g.stmt, g.n, g.p, &g.out);
+        db_scope s;
+        db_conn *c = read_conn(r, &s);
+        json_t *out = NULL;
+        st = c ? db_cleaning_area_get(c, &s, x.area_id, &out) : DB_HARD;
         rc = st != DB_OK ? api_reply_db(r, st)
-                         : api_reply_json(r, create ? 201 : 200, g.out ? g.out : json_object());
+                         : api_reply_json(r, create ? 201 : 200, out ? out : json_object());
     }
     free(detail);
     return rc;
@@ -333,53 +185,34 @@ static db_status checkin_tx(api_req *r, db_conn *c, void *arg)
 {
     ci_ctx *x = arg;
     const api_caller *caller = api_req_caller(r);
-    char kind[16], sid[24], aid[24];
-    api_scope_params(caller, kind, sid);
-    snprintf(aid, sizeof aid, "%lld", (long long)caller->account_id);
-    const char *lp[3] = {kind, sid, x->area};
-    db_status st;
-    PGresult *res = db_exec(c, "cln_area_lock", 3, lp, &st);
-    if (!res)
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    long long area_id = api_parse_id(x->area);
+    int active, found;
+    int64_t enterprise_id;
+    db_status st = db_cleaning_area_lock(c, &s, area_id, &active, &enterprise_id, &found);
+    if (st != DB_OK || !found)
         return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return DB_OK;
-    }
     x->found = 1;
-    x->inactive = PQgetvalue(res, 0, 0)[0] != '1';
-    x->enterprise_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    PQclear(res);
+    x->inactive = !active;
+    x->enterprise_id = enterprise_id;
     if (x->inactive)
         return DB_OK;
-    const char *p[10] = {kind,
-                         sid,
-                         x->area,
-                         x->person,
-                         caller->account_id ? aid : NULL,
-                         x->checked_at,
-                         x->method,
-                         x->note,
-                         (const char *)x->photo,
-                         x->type};
-    int lengths[10] = {0, 0, 0, 0, 0, 0, 0, 0, (int)x->photo_len, 0};
-    int formats[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
-    res = db_exec_bin(c, "cln_checkin", 10, p, lengths, formats, &st);
-    if (!res)
+    db_cleaning_checkin_new in = {.area_id = area_id,
+                                  .person = x->person,
+                                  .account_id = caller->account_id,
+                                  .checked_at = x->checked_at,
+                                  .method = x->method,
+                                  .note = x->note,
+                                  .photo = x->photo,
+                                  .photo_len = x->photo_len,
+                                  .photo_type = x->type};
+    int64_t id;
+    st = db_cleaning_checkin(c, &s, &in, &id);
+    if (st != DB_OK)
         return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return DB_BAD;
-    }
-    x->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    char eid[24];
-    snprintf(eid, sizeof eid, "%lld", x->enterprise_id);
-    const char *rp[2] = {eid, "cleaning_checkin"};
-    res = db_exec(c, "cln_recompute", 2, rp, &st);
-    if (!res)
-        return st;
-    PQclear(res);
-    return DB_OK;
+    x->id = id;
+    return db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_checkin");
 }
 
 /* Decodes and checks a photo; 0, or -1 after replying. */
@@ -477,15 +310,14 @@ int api_cleaning_checkin_create(api_req *r)
         api_audit(r, "cleaning_checkin", obj, "failed", "area inactive");
         rc = api_reply_error(r, API_E_CONFLICT, "the area is inactive; reactivate it first");
     } else {
-        char cobj[48], cid[24], kind[16], sid[24];
+        char cobj[48];
         snprintf(cobj, sizeof cobj, "cleaning_checkin:%lld", x.id);
         api_audit(r, "cleaning_checkin", cobj, "ok", ds);
-        api_scope_params(api_req_caller(r), kind, sid);
-        snprintf(cid, sizeof cid, "%lld", x.id);
-        q_ctx g = {{kind, sid, cid}, 3, "cln_checkin_get", NULL};
-        st = api_query_json(r, g.stmt, g.n, g.p, &g.out);
-        rc = st != DB_OK ? api_reply_db(r, st)
-                         : api_reply_json(r, 201, g.out ? g.out : json_object());
+        db_scope s;
+        db_conn *c = read_conn(r, &s);
+        json_t *out = NULL;
+        st = c ? db_cleaning_checkin_get(c, &s, x.id, &out) : DB_HARD;
+        rc = st != DB_OK ? api_reply_db(r, st) : api_reply_json(r, 201, out ? out : json_object());
     }
     free(ds);
     return rc;
@@ -493,29 +325,25 @@ int api_cleaning_checkin_create(api_req *r)
 
 int api_cleaning_checkins_list(api_req *r)
 {
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char from[32], to[32], lim[16], off[16], area[24] = "";
-    long limit, offset, v;
+    char from[32], to[32];
+    long limit, offset, area = 0;
     if (api_query_time(r, "from", from) || api_query_time(r, "to", to) ||
         api_query_int(r, "limit", 50, 1, 500, &limit) ||
         api_query_int(r, "offset", 0, 0, 1000000, &offset))
         return 0;
-    if (api_req_query(r, "area")) {
-        if (api_query_int(r, "area", 0, 1, 0x7fffffffffffffffL, &v))
-            return 0;
-        snprintf(area, sizeof area, "%ld", v);
-    }
-    snprintf(lim, sizeof lim, "%ld", limit);
-    snprintf(off, sizeof off, "%ld", offset);
-    q_ctx x = {{kind, sid, api_req_param(r, "id"), from[0] ? from : NULL, to[0] ? to : NULL,
-                area[0] ? area : NULL, lim, off},
-               8,
-               "cln_checkins",
-               NULL};
-    return run_q(r, &x, "enterprise");
+    if (api_req_query(r, "area") && api_query_int(r, "area", 0, 1, 0x7fffffffffffffffL, &area))
+        return 0;
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_cleaning_checkins(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL, area,
+                                        limit, offset, &out);
+    return reply(r, st, out, "enterprise");
 }
 
 typedef struct {
@@ -529,24 +357,9 @@ typedef struct {
 static db_status photo_tx(api_req *r, db_conn *c, void *arg)
 {
     photo_ctx *x = arg;
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[3] = {kind, sid, x->id};
-    db_status st;
-    PGresult *res = db_exec(c, "cln_photo", 3, p, &st);
-    if (!res)
-        return st;
-    if (PQntuples(res) == 1) {
-        snprintf(x->type, sizeof x->type, "%s", PQgetvalue(res, 0, 0));
-        const char *b64 = PQgetvalue(res, 0, 1);
-        size_t l = (size_t)PQgetlength(res, 0, 1);
-        x->data = malloc(l / 4 * 3 + 3);
-        if (x->data && sodium_base642bin(x->data, l / 4 * 3 + 3, b64, l, "\r\n", &x->len, NULL,
-                                         sodium_base64_VARIANT_ORIGINAL) == 0)
-            x->found = 1;
-    }
-    PQclear(res);
-    return DB_OK;
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    return db_cleaning_photo(c, &s, api_parse_id(x->id), x->type, &x->data, &x->len, &x->found);
 }
 
 int api_cleaning_photo_get(api_req *r)
@@ -580,24 +393,21 @@ int api_cleaning_compliance(api_req *r)
     if (to <= from || to - from > 400L * 86400)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "the range must be positive and at most 400 days");
-    char f[24], t[24], eid[24] = "";
-    long v;
-    if (api_req_query(r, "enterprise")) {
-        if (api_query_int(r, "enterprise", 0, 1, 0x7fffffffffffffffL, &v))
-            return 0;
-        snprintf(eid, sizeof eid, "%ld", v);
-    }
-    snprintf(f, sizeof f, "%lld", (long long)from);
-    snprintf(t, sizeof t, "%lld", (long long)to);
-    q_ctx x = {{kind, sid, f, t, eid[0] ? eid : NULL, api_req_query(r, "district"),
-                api_req_query(r, "street")},
-               7,
-               "cln_compliance",
-               NULL};
-    return run_q(r, &x, "scope");
+    long eid = 0;
+    if (api_req_query(r, "enterprise") &&
+        api_query_int(r, "enterprise", 0, 1, 0x7fffffffffffffffL, &eid))
+        return 0;
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_cleaning_compliance(c, &s, from, to, eid, api_req_query(r, "district"),
+                                          api_req_query(r, "street"), &out);
+    return reply(r, st, out, "scope");
 }
 
 void api_cleaning_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_cleaning_register();
 }

@@ -8,217 +8,97 @@
  * cleaning compliance). */
 #include "api_auth.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
+#include "db_risk_api.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define SCORE_JSON(rs)                                                                             \
-    "json_build_object('id', " rs ".id, 'computed_at', " rs ".computed_at, 'model_version', " rs   \
-    ".model_version, 'r', " rs ".r, 'grade', " rs ".grade, 'grade_by_score', " rs                  \
-    ".grade_by_score, 'override', " rs ".override, 'override_reason', " rs ".override_reason, "    \
-    "'parts', json_build_object('i', " rs ".i, 'a', " rs ".a, 'h', " rs ".h, 's', " rs ".s), "     \
-    "'trigger', " rs ".trigger"
-
-#define ENT_VISIBLE                                                                                \
-    "EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e") ")"
-
-#define GRADE_COUNTS(t)                                                                            \
-    "json_build_object('blue', count(*) FILTER (WHERE " t ".grade = 'blue'), 'yellow', count(*) "  \
-    "FILTER (WHERE " t ".grade = 'yellow'), 'orange', count(*) FILTER (WHERE " t ".grade = "       \
-    "'orange'), 'red', count(*) FILTER (WHERE " t ".grade = 'red'), 'unscored', count(*) FILTER "  \
-    "(WHERE " t ".grade IS NULL))"
-
-/* the grade first (an override makes an enterprise red whatever its R), then R */
-#define GRADE_RANK "array_position(ARRAY['blue', 'yellow', 'orange', 'red'], er.grade)"
-
-static const db_stmt statements[] = {
-    {"rsk_api_current",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('enterprise_id', $3::bigint, "
-     "'current', (SELECT " SCORE_JSON(
-         "rs") ", 'rules', rs.rules, 'inputs', rs.inputs) FROM "
-               "enterprise_risk er JOIN risk_scores rs ON rs.id = er.score_id WHERE "
-               "er.enterprise_id = "
-               "$3::bigint), 'open_warnings', coalesce((SELECT json_agg(json_build_object('id', "
-               "w.id, "
-               "'cause', w.cause, 'grade', w.grade, 'status', w.status, 'issued_at', w.issued_at, "
-               "'current_level', w.current_level) ORDER BY w.issued_at DESC) FROM warnings w WHERE "
-               "w.enterprise_id = $3::bigint AND w.status <> 'cleared'), '[]'::json), "
-               "'open_alarms', "
-               "(SELECT count(*) FROM alarms a WHERE a.enterprise_id = $3::bigint AND a.state <> "
-               "'closed')) END::text"},
-    /* $3 enterprise $4 from $5 to $6 limit $7 changes only */
-    {"rsk_api_history",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('enterprise_id', $3::bigint, "
-     "'items', coalesce((SELECT json_agg(" SCORE_JSON(
-         "h") ") ORDER BY h.computed_at DESC, h.id "
-              "DESC) FROM (SELECT * FROM (SELECT rs.*, lag(rs.grade) OVER (ORDER BY "
-              "rs.computed_at, rs.id) "
-              "AS prev FROM risk_scores rs WHERE rs.enterprise_id = $3::bigint AND "
-              "($4::timestamptz IS "
-              "NULL OR rs.computed_at >= $4::timestamptz) AND ($5::timestamptz IS NULL OR "
-              "rs.computed_at "
-              "< $5::timestamptz)) h0 WHERE NOT coalesce($7::boolean, false) OR h0.prev IS "
-              "DISTINCT FROM "
-              "h0.grade ORDER BY h0.computed_at DESC, h0.id DESC LIMIT $6::int) h), '[]'::json)) "
-              "END::text"},
-    /* $3 district code $4 street code */
-    {"rsk_api_distribution",
-     "WITH x AS (SELECT e.id, e.district_id, e.street_id, er.grade FROM enterprises e JOIN "
-     "regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id LEFT JOIN "
-     "enterprise_risk er ON er.enterprise_id = e.id WHERE " SCOPE_ENT(
-         "e") " AND ($3::text IS "
-              "NULL OR d.code = $3) AND ($4::text IS NULL OR s.code = $4)) SELECT "
-              "json_build_object("
-              "'enterprises', (SELECT count(*) FROM x), 'by_grade', (SELECT " GRADE_COUNTS(
-                  "x") " FROM x), "
-                       "'by_district', coalesce((SELECT json_agg(json_build_object('id', r.id, "
-                       "'code', r.code, "
-                       "'name', r.name, 'by_grade', g.c) ORDER BY r.code) FROM (SELECT "
-                       "x.district_id AS rid, " GRADE_COUNTS(
-                           "x") " AS c FROM x GROUP BY 1) g JOIN regions r ON r.id = g.rid), "
-                                "'[]'::json), "
-                                "'by_street', coalesce((SELECT json_agg(json_build_object('id', "
-                                "r.id, 'code', "
-                                "r.code, 'name', r.name, 'by_grade', g.c) ORDER BY r.code) FROM "
-                                "(SELECT "
-                                "x.street_id AS rid, " GRADE_COUNTS(
-                                    "x") " AS c FROM x WHERE x.street_id IS NOT "
-                                         "NULL GROUP BY 1) g JOIN regions r ON r.id "
-                                         "= g.rid), '[]'::json), 'generated_at', "
-                                         "now())::text"},
-    /* $3 limit $4 district code $5 street code $6 grades */
-    {"rsk_api_ranking",
-     "SELECT json_build_object('items', coalesce(json_agg(json_build_object('rank', z.rank, "
-     "'enterprise', json_build_object('id', z.id, 'code', z.code, 'name', z.name, "
-     "'district_id', z.district_id, 'street_id', z.street_id), 'r', z.r, 'grade', z.grade, "
-     "'override', z.override, 'computed_at', z.computed_at, 'open_warnings', z.open_warnings) "
-     "ORDER BY z.rank), '[]'::json))::text FROM (SELECT row_number() OVER (ORDER BY " GRADE_RANK
-     " DESC, er.r DESC, e.id) AS rank, e.id, e.code, e.name, e.district_id, e.street_id, er.r, "
-     "er.grade, "
-     "er.override, er.computed_at, (SELECT count(*) FROM warnings w WHERE w.enterprise_id = e.id "
-     "AND w.status <> 'cleared') AS open_warnings FROM enterprises e JOIN enterprise_risk er ON "
-     "er.enterprise_id = e.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id "
-     "= e.street_id WHERE " SCOPE_ENT("e") " AND ($4::text IS NULL OR d.code = $4) AND ($5::text "
-                                           "IS NULL OR s.code = $5) AND ($6::text IS NULL OR "
-                                           "er.grade = ANY(string_to_array($6, ','))) "
-                                           "ORDER BY " GRADE_RANK
-                                           " DESC, er.r DESC, e.id LIMIT $3::int) z"},
-    /* the overview's alarm, warning and grade numbers */
-    {"rsk_api_overview",
-     "WITH ents AS (SELECT e.id FROM enterprises e WHERE " SCOPE_ENT(
-         "e") "), al AS (SELECT "
-              "a.state, a.level, a.cleared_at, ((a.state = 'active' AND a.ack_deadline < now()) OR "
-              "(a.state IN ('active', 'acknowledged') AND a.handle_deadline < now())) AS overdue "
-              "FROM "
-              "alarms a JOIN ents ON ents.id = a.enterprise_id WHERE a.state <> 'closed'), wr AS "
-              "(SELECT "
-              "w.grade, w.status, ((w.status = 'issued' AND w.sign_by < now()) OR (w.status NOT IN "
-              "('clearance_requested', 'cleared') AND w.clear_by < now())) AS overdue FROM "
-              "warnings w "
-              "JOIN ents ON ents.id = w.enterprise_id WHERE w.status <> 'cleared') SELECT "
-              "json_build_object('alarms', (SELECT json_build_object('open', count(*), 'active', "
-              "count(*) FILTER (WHERE cleared_at IS NULL), 'overdue', count(*) FILTER (WHERE "
-              "overdue), "
-              "'by_state', json_build_object('active', count(*) FILTER (WHERE state = 'active'), "
-              "'acknowledged', count(*) FILTER (WHERE state = 'acknowledged'), 'handled', count(*) "
-              "FILTER (WHERE state = 'handled')), 'by_level', json_build_object('0', count(*) "
-              "FILTER "
-              "(WHERE level = 0), '1', count(*) FILTER (WHERE level = 1), '2', count(*) FILTER "
-              "(WHERE "
-              "level = 2))) FROM al), 'warnings', (SELECT json_build_object('open', count(*), "
-              "'overdue', "
-              "count(*) FILTER (WHERE overdue), 'by_grade', json_build_object('blue', count(*) "
-              "FILTER "
-              "(WHERE grade = 'blue'), 'yellow', count(*) FILTER (WHERE grade = 'yellow'), "
-              "'orange', "
-              "count(*) FILTER (WHERE grade = 'orange'), 'red', count(*) FILTER (WHERE grade = "
-              "'red')), "
-              "'clearance_requested', count(*) FILTER (WHERE status = 'clearance_requested')) FROM "
-              "wr), "
-              "'risk_grades', (SELECT " GRADE_COUNTS(
-                  "er") " FROM ents LEFT JOIN enterprise_risk er ON "
-                        "er.enterprise_id = ents.id))::text"},
-};
-
-typedef struct {
-    const char *p[8];
-    int n;
-    const char *stmt;
-    json_t *out;
-} q_ctx;
-
-static int run_q(api_req *r, q_ctx *x, const char *what)
+/* The request's connection (NULL when none could be had) and scope for a read. */
+static db_conn *read_conn(api_req *r, db_scope *s)
 {
-    return api_reply_query(r, x->stmt, x->n, x->p, what);
+    api_db_scope(r, api_focus_enterprise(r), s);
+    return api_req_db(r);
+}
+
+/* 200 with the answer, 404 "no such <what>" when there was none, or the
+ * database error. */
+static int reply(api_req *r, db_status st, json_t *out, const char *what)
+{
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, out);
 }
 
 int api_risk_current(api_req *r)
 {
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    q_ctx x = {{kind, sid, api_req_param(r, "id")}, 3, "rsk_api_current", NULL};
-    return run_q(r, &x, "enterprise");
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_risk_api_current(c, &s, id, &out);
+    return reply(r, st, out, "enterprise");
 }
 
 int api_risk_history(api_req *r)
 {
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char from[32], to[32], lim[16];
+    char from[32], to[32];
     long limit;
     const char *changes;
     if (api_query_time(r, "from", from) || api_query_time(r, "to", to) ||
         api_query_int(r, "limit", 200, 1, 5000, &limit) ||
         api_query_bool(r, "grade_changes", &changes))
         return 0;
-    snprintf(lim, sizeof lim, "%ld", limit);
-    q_ctx x = {
-        {kind, sid, api_req_param(r, "id"), from[0] ? from : NULL, to[0] ? to : NULL, lim, changes},
-        7,
-        "rsk_api_history",
-        NULL};
-    return run_q(r, &x, "enterprise");
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_risk_api_history(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL, limit,
+                                       changes ? strcmp(changes, "true") == 0 : -1, &out);
+    return reply(r, st, out, "enterprise");
 }
 
 int api_risk_distribution(api_req *r)
 {
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    q_ctx x = {{kind, sid, api_req_query(r, "district"), api_req_query(r, "street")},
-               4,
-               "rsk_api_distribution",
-               NULL};
-    return run_q(r, &x, "scope");
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_risk_api_distribution(c, &s, api_req_query(r, "district"),
+                                            api_req_query(r, "street"), &out);
+    return reply(r, st, out, "scope");
 }
 
 int api_risk_ranking(api_req *r)
 {
-    char kind[16], sid[24], lim[16];
-    api_scope_params(api_req_caller(r), kind, sid);
     long limit;
     const char *grades;
     if (api_query_int(r, "limit", 10, 1, 500, &limit) ||
         api_query_csv(r, "grade", "blue|yellow|orange|red", &grades))
         return 0;
-    snprintf(lim, sizeof lim, "%ld", limit);
-    q_ctx x = {{kind, sid, lim, api_req_query(r, "district"), api_req_query(r, "street"), grades},
-               6,
-               "rsk_api_ranking",
-               NULL};
-    return run_q(r, &x, "scope");
+    db_scope s;
+    db_conn *c = read_conn(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out;
+    db_status st = db_risk_api_ranking(c, &s, limit, api_req_query(r, "district"),
+                                       api_req_query(r, "street"), grades, &out);
+    return reply(r, st, out, "scope");
 }
 
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into)
 {
-    const char *p[2] = {kind, sid};
-    db_status st;
-    json_t *o = api_db_json(c, "rsk_api_overview", 2, p, &st);
+    json_t *o;
+    db_status st = db_risk_api_overview(c, kind, sid, &o);
     if (st != DB_OK)
         return st;
     if (o) {
@@ -235,5 +115,5 @@ db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_
 
 void api_risk_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_risk_api_register();
 }

@@ -115,6 +115,7 @@ const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 void api_handlers_init(void)
 {
     api_auth_init();
+    api_sessions_init();
     api_regions_init();
     api_enterprises_init();
     api_points_init();

@@ -10,7 +10,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
+import time
 
 import dwtest as t
 
@@ -156,6 +159,81 @@ def test_document_matches_route_table():
         db.drop()
 
 
+def test_installed_binary_finds_its_files():
+    """`meson install` puts the dashboard, migrations, OpenAPI document and risk
+    model under <prefix>/share/dustwatch, and the installed binary finds them
+    with no path in its configuration (as in the image and the systemd unit):
+    only the database and Redis come from the environment."""
+    meson = shutil.which("meson")
+    assert meson, "meson is not on PATH"
+    build = os.path.dirname(os.path.abspath(t.BIN))
+    r = subprocess.run([meson, "introspect", build, "--installed"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    installed = json.loads(r.stdout)
+    dest = tempfile.mkdtemp(prefix="dwinstall-")
+    log = os.path.join(dest, "server.log")
+    db = t.Database(migrate=False)
+    proc = None
+    try:
+        r = subprocess.run([meson, "install", "-C", build, "--destdir", dest, "--no-rebuild",
+                            "--tags", "runtime"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        exe = dest + installed[os.path.abspath(t.BIN)]
+        share = os.path.join(os.path.dirname(os.path.dirname(exe)), "share", "dustwatch")
+        for f in ("web-static/index.html", "migrations/0001_base.sql", "schema/openapi.json",
+                  "schema/risk-model.default.json"):
+            assert os.path.isfile(os.path.join(share, f)), f"not installed: {f}"
+        assert not os.path.exists(os.path.join(share, "web-static", "package.json"))
+        # markers prove the installed copies are read, not the source tree
+        doc = load(API_DOC)
+        doc["x-installed-copy"] = True
+        with open(os.path.join(share, "schema", "openapi.json"), "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        with open(os.path.join(share, "web-static", "installed-marker.txt"), "w") as f:
+            f.write("installed\n")
+        port = t.free_port()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "DUSTWATCH_DATABASE_URL": db.app_url,
+               "DUSTWATCH_MIGRATE_DATABASE_URL": db.owner_url,
+               "DUSTWATCH_REDIS_URL": os.environ.get("DUSTWATCH_REDIS_URL", ""),
+               "DUSTWATCH_API_LISTEN": f"127.0.0.1:{port}"}
+        r = subprocess.run([exe, "migrate"], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"installed migrate failed:\n{r.stdout}{r.stderr}"
+        # the worker loads the risk model at start: a missing file would stop it
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([exe, "serve", "--roles", "api,worker"], env=env,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while True:
+            assert proc.poll() is None, f"installed server exited:\n{open(log).read()}"
+            try:
+                if t.request(port, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline, f"installed server not ready:\n{open(log).read()}"
+            time.sleep(0.1)
+        st, hdrs, served = t.request(port, "GET", "/api/v1/openapi.json")
+        assert st == 200 and served == doc, (st, str(served)[:300])
+        st, hdrs, page = t.request(port, "GET", "/")
+        with open(os.path.join(t.SRC, "web-static", "index.html"), "rb") as f:
+            assert st == 200 and hdrs["content-type"].startswith("text/html") and \
+                page == f.read(), (st, hdrs)
+        st, _, marker = t.request(port, "GET", "/installed-marker.txt")
+        assert st == 200 and marker == b"installed\n", (st, marker)
+    finally:
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        db.drop()
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def test_negative_cross_check():
     """The comparison itself catches a missing route, an extra operation and
     wrong roles (so a passing run means something)."""
@@ -244,4 +322,4 @@ def test_lint():
 
 if __name__ == "__main__":
     t.run([test_documents_parse, test_negative_cross_check,
-           test_document_matches_route_table, test_lint])
+           test_document_matches_route_table, test_installed_binary_finds_its_files, test_lint])

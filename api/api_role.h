@@ -1,5 +1,6 @@
 /* The api role of `dustwatch serve`: the route table, every resource's
- * statements, the daemon and the live-event streams (routes.c). */
+ * statements, the daemon and the live-event streams (routes.c); and
+ * `dustwatch routes`, the same table printed. */
 #ifndef DW_API_ROLE_H
 #define DW_API_ROLE_H
 
@@ -8,5 +9,9 @@
 #include <stddef.h>
 
 extern const srv_role api_role;
+
+/* `dustwatch routes [--json]`: prints the route table; needs no
+ * configuration, database or listener. */
+int api_routes_main(int argc, char **argv);
 
 #endif

@@ -34,6 +34,7 @@ static const subcommand subcommands[] = {
     {"risk", risk_cli_main, "risk model tools (backtest)"},
     {"simulate", simulate_main, "enterprise-gateway simulator (all three dialects)"},
     {"config", config_main, "print the example configuration with every key"},
+    {"routes", api_routes_main, "print the REST API's route table (--json: as GET /api/v1/routes)"},
     {"version", version_main, "print the version"},
 };
 

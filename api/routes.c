@@ -1,7 +1,10 @@
 /* The one route table.  Data, not code: the dispatcher alone answers
  * 401/403/404/405/OPTIONS, and tests enumerate this table (GET
  * /api/v1/routes) to prove that every object route hides foreign tenants and
- * every restricted route refuses the wrong role. */
+ * every restricted route refuses the wrong role.  It is also the source of
+ * schema/openapi.json: `dustwatch routes --json` prints it and
+ * schema/openapi_build.py documents each route under its operation id (the
+ * unit test openapi-fresh fails when the two drift apart). */
 #include "api.h"
 #include "api_auth.h"
 #include "api_events.h"
@@ -11,6 +14,10 @@
 #include "db.h"
 #include "srv_config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define KIB    1024
 #define MIB    (1024 * 1024)
 #define GOV    (API_CITY | API_DISTRICT | API_STREET)
@@ -18,33 +25,39 @@
 #define CDE    (API_CITY | API_DISTRICT | API_ENTERPRISE)
 
 const api_route api_routes[] = {
-    {"GET", "/api/v1/version", api_version_get, API_PUBLIC, 0},
-    {"GET", "/api/v1/routes", api_routes_get, API_PUBLIC, 0},
-    {"GET", "/api/v1/openapi.json", api_openapi_get, API_PUBLIC, 0},
-    {"POST", "/api/v1/auth/login", api_login, API_PUBLIC, 4 * KIB},
-    {"POST", "/api/v1/auth/logout", api_logout, API_ANY_USER, 1 * KIB},
-    {"GET", "/api/v1/auth/me", api_me, API_ANY_USER, 0},
-    {"POST", "/api/v1/auth/password", api_password_change, API_ANY_USER, 4 * KIB},
-    {"GET", "/api/v1/regions", api_regions_list, API_ANY_USER, 0},
-    {"GET", "/api/v1/overview", api_overview_get, API_ANY_USER, 0},
-    {"GET", "/api/v1/events", api_events_stream, API_ANY_USER, 0},
-    {"GET", "/api/v1/enterprises", api_enterprises_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises", api_enterprise_create, API_CITY | API_DISTRICT, 64 * KIB},
-    {"GET", "/api/v1/enterprises/export.csv", api_enterprises_export, GOV, 0},
-    {"POST", "/api/v1/enterprises/import", api_enterprises_import, API_CITY | API_DISTRICT,
-     8 * MIB},
-    {"GET", "/api/v1/enterprises/{id}", api_enterprise_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/enterprises/{id}", api_enterprise_update,
+    {"GET", "/api/v1/version", "getVersion", api_version_get, API_PUBLIC, 0},
+    {"GET", "/api/v1/routes", "listRoutes", api_routes_get, API_PUBLIC, 0},
+    {"GET", "/api/v1/openapi.json", "getOpenApi", api_openapi_get, API_PUBLIC, 0},
+    {"POST", "/api/v1/auth/login", "login", api_login, API_PUBLIC, 4 * KIB},
+    /* the way out of a forced password change: the caller, the change, logout */
+    {"POST", "/api/v1/auth/logout", "logout", api_logout, API_ANY_USER | API_BEFORE_PW_CHANGE,
+     1 * KIB},
+    {"GET", "/api/v1/auth/me", "getMe", api_me, API_ANY_USER | API_BEFORE_PW_CHANGE, 0},
+    {"POST", "/api/v1/auth/password", "changePassword", api_password_change,
+     API_ANY_USER | API_BEFORE_PW_CHANGE, 4 * KIB},
+    {"GET", "/api/v1/regions", "listRegions", api_regions_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/overview", "getOverview", api_overview_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/events", "streamEvents", api_events_stream, API_ANY_USER, 0},
+    {"GET", "/api/v1/enterprises", "listEnterprises", api_enterprises_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises", "createEnterprise", api_enterprise_create,
+     API_CITY | API_DISTRICT, 64 * KIB},
+    {"GET", "/api/v1/enterprises/export.csv", "exportEnterprises", api_enterprises_export, GOV, 0},
+    {"POST", "/api/v1/enterprises/import", "importEnterprises", api_enterprises_import,
+     API_CITY | API_DISTRICT, 8 * MIB},
+    {"GET", "/api/v1/enterprises/{id}", "getEnterprise", api_enterprise_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/enterprises/{id}", "updateEnterprise", api_enterprise_update,
      API_CITY | API_DISTRICT | API_ENTERPRISE, 64 * KIB},
-    {"GET", "/api/v1/enterprises/{id}/points", api_points_by_enterprise, API_ANY_USER, 0},
-    {"GET", "/api/v1/enterprises/{id}/api-keys", api_apikeys_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/api-keys", api_apikey_create,
+    {"GET", "/api/v1/enterprises/{id}/points", "listEnterprisePoints", api_points_by_enterprise,
+     API_ANY_USER, 0},
+    {"GET", "/api/v1/enterprises/{id}/api-keys", "listApiKeys", api_apikeys_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/api-keys", "createApiKey", api_apikey_create,
      API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 4 * KIB},
-    {"DELETE", "/api/v1/api-keys/{id}", api_apikey_revoke,
+    {"DELETE", "/api/v1/api-keys/{id}", "revokeApiKey", api_apikey_revoke,
      API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY, 0},
-    {"GET", "/api/v1/points/{id}", api_point_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/points/{id}", api_point_update, API_CITY | API_DISTRICT, 16 * KIB},
-    {"GET", "/api/v1/points/{id}/series", api_point_series, API_ANY_USER, 0},
+    {"GET", "/api/v1/points/{id}", "getPoint", api_point_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/points/{id}", "updatePoint", api_point_update, API_CITY | API_DISTRICT,
+     16 * KIB},
+    {"GET", "/api/v1/points/{id}/series", "getPointSeries", api_point_series, API_ANY_USER, 0},
     /* monitoring assets (assets.c, credentials.c).  Systems and points feed
      * the risk score: city and district write them, never the enterprise
      * being scored (as the archive and the limits).  Cameras and gateways are
@@ -53,62 +66,79 @@ const api_route api_routes[] = {
      * enterprise manager may revoke a leaked one at once.  Street accounts
      * read.  DELETE refuses (409 in_use) while stored data refers to the
      * object; credentials are revoked, never deleted. */
-    {"GET", "/api/v1/enterprises/{id}/systems", api_systems_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/systems", api_system_create, API_CITY | API_DISTRICT,
+    {"GET", "/api/v1/enterprises/{id}/systems", "listDustSystems", api_systems_list, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/enterprises/{id}/systems", "createDustSystem", api_system_create,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/systems/{id}", "getDustSystem", api_system_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/systems/{id}", "updateDustSystem", api_system_update,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"DELETE", "/api/v1/systems/{id}", "deleteDustSystem", api_system_delete,
+     API_CITY | API_DISTRICT, 0},
+    {"POST", "/api/v1/enterprises/{id}/points", "createPoint", api_point_create,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"DELETE", "/api/v1/points/{id}", "deletePoint", api_point_delete, API_CITY | API_DISTRICT, 0},
+    {"GET", "/api/v1/enterprises/{id}/cameras", "listCameras", api_cameras_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/cameras", "createCamera", api_camera_create, CDE, 16 * KIB},
+    {"GET", "/api/v1/cameras/{id}", "getCamera", api_camera_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/cameras/{id}", "updateCamera", api_camera_update, CDE, 16 * KIB},
+    {"DELETE", "/api/v1/cameras/{id}", "deleteCamera", api_camera_delete, CDE, 0},
+    {"GET", "/api/v1/enterprises/{id}/gateways", "listGateways", api_gateways_list, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/enterprises/{id}/gateways", "createGateway", api_gateway_create, CDE,
      16 * KIB},
-    {"GET", "/api/v1/systems/{id}", api_system_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/systems/{id}", api_system_update, API_CITY | API_DISTRICT, 16 * KIB},
-    {"DELETE", "/api/v1/systems/{id}", api_system_delete, API_CITY | API_DISTRICT, 0},
-    {"POST", "/api/v1/enterprises/{id}/points", api_point_create, API_CITY | API_DISTRICT,
-     16 * KIB},
-    {"DELETE", "/api/v1/points/{id}", api_point_delete, API_CITY | API_DISTRICT, 0},
-    {"GET", "/api/v1/enterprises/{id}/cameras", api_cameras_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/cameras", api_camera_create, CDE, 16 * KIB},
-    {"GET", "/api/v1/cameras/{id}", api_camera_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/cameras/{id}", api_camera_update, CDE, 16 * KIB},
-    {"DELETE", "/api/v1/cameras/{id}", api_camera_delete, CDE, 0},
-    {"GET", "/api/v1/enterprises/{id}/gateways", api_gateways_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/gateways", api_gateway_create, CDE, 16 * KIB},
-    {"GET", "/api/v1/gateways/{id}", api_gateway_get, API_ANY_USER, 0},
-    {"PATCH", "/api/v1/gateways/{id}", api_gateway_update, CDE, 16 * KIB},
-    {"DELETE", "/api/v1/gateways/{id}", api_gateway_delete, CDE, 0},
-    {"GET", "/api/v1/enterprises/{id}/ingest-credentials", api_ingest_credentials_list,
-     API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/ingest-credentials", api_ingest_credential_create,
-     CDE | API_ADMIN_ONLY, 4 * KIB},
-    {"DELETE", "/api/v1/ingest-credentials/{id}", api_ingest_credential_revoke,
-     CDE | API_ADMIN_ONLY, 0},
-    {"GET", "/api/v1/accounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
-    {"POST", "/api/v1/accounts", api_account_create, ADMINS | API_ENTERPRISE, 8 * KIB},
-    {"GET", "/api/v1/audit", api_audit_list, ADMINS, 0},
+    {"GET", "/api/v1/gateways/{id}", "getGateway", api_gateway_get, API_ANY_USER, 0},
+    {"PATCH", "/api/v1/gateways/{id}", "updateGateway", api_gateway_update, CDE, 16 * KIB},
+    {"DELETE", "/api/v1/gateways/{id}", "deleteGateway", api_gateway_delete, CDE, 0},
+    {"GET", "/api/v1/enterprises/{id}/ingest-credentials", "listIngestCredentials",
+     api_ingest_credentials_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/ingest-credentials", "createIngestCredential",
+     api_ingest_credential_create, CDE | API_ADMIN_ONLY, 4 * KIB},
+    {"DELETE", "/api/v1/ingest-credentials/{id}", "revokeIngestCredential",
+     api_ingest_credential_revoke, CDE | API_ADMIN_ONLY, 0},
+    {"GET", "/api/v1/accounts", "listAccounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts", "createAccount", api_account_create, ADMINS | API_ENTERPRISE,
+     8 * KIB},
+    {"GET", "/api/v1/audit", "listAudit", api_audit_list, ADMINS, 0},
     /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
-    {"GET", "/api/v1/alarms", api_alarms_list, API_ANY_USER, 0},
-    {"GET", "/api/v1/alarms/{id}", api_alarm_get, API_ANY_USER, 0},
-    {"POST", "/api/v1/alarms/{id}/acknowledge", api_alarm_acknowledge, API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/alarms/{id}/handle", api_alarm_handle, API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/alarms/{id}/close", api_alarm_close, API_ANY_USER, 16 * KIB},
-    {"GET", "/api/v1/warnings", api_warnings_list, API_ANY_USER, 0},
-    {"GET", "/api/v1/warnings/{id}", api_warning_get, API_ANY_USER, 0},
-    {"POST", "/api/v1/warnings/{id}/sign", api_warning_sign, API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/warnings/{id}/feedback", api_warning_feedback, API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/warnings/{id}/request-clearance", api_warning_request_clearance,
+    {"GET", "/api/v1/alarms", "listAlarms", api_alarms_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/alarms/{id}", "getAlarm", api_alarm_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/alarms/{id}/acknowledge", "acknowledgeAlarm", api_alarm_acknowledge,
      API_ENTERPRISE, 16 * KIB},
-    {"POST", "/api/v1/warnings/{id}/approve", api_warning_approve, GOV, 16 * KIB},
-    {"POST", "/api/v1/warnings/{id}/return", api_warning_return, GOV, 16 * KIB},
-    {"GET", "/api/v1/enterprises/{id}/risk", api_risk_current, API_ANY_USER, 0},
-    {"GET", "/api/v1/enterprises/{id}/risk/history", api_risk_history, API_ANY_USER, 0},
-    {"GET", "/api/v1/risk/distribution", api_risk_distribution, API_ANY_USER, 0},
-    {"GET", "/api/v1/risk/ranking", api_risk_ranking, GOV, 0},
-    {"GET", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_areas_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/enterprises/{id}/cleaning-areas", api_cleaning_area_create,
+    {"POST", "/api/v1/alarms/{id}/handle", "handleAlarm", api_alarm_handle, API_ENTERPRISE,
+     16 * KIB},
+    {"POST", "/api/v1/alarms/{id}/close", "closeAlarm", api_alarm_close, API_ANY_USER, 16 * KIB},
+    {"GET", "/api/v1/warnings", "listWarnings", api_warnings_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/warnings/{id}", "getWarning", api_warning_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/warnings/{id}/sign", "signWarning", api_warning_sign, API_ENTERPRISE,
+     16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/feedback", "feedbackWarning", api_warning_feedback,
+     API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/request-clearance", "requestWarningClearance",
+     api_warning_request_clearance, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/approve", "approveWarning", api_warning_approve, GOV, 16 * KIB},
+    {"POST", "/api/v1/warnings/{id}/return", "returnWarning", api_warning_return, GOV, 16 * KIB},
+    {"GET", "/api/v1/enterprises/{id}/risk", "getEnterpriseRisk", api_risk_current, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/enterprises/{id}/risk/history", "getEnterpriseRiskHistory", api_risk_history,
+     API_ANY_USER, 0},
+    {"GET", "/api/v1/risk/distribution", "getRiskDistribution", api_risk_distribution, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/risk/ranking", "getRiskRanking", api_risk_ranking, GOV, 0},
+    {"GET", "/api/v1/enterprises/{id}/cleaning-areas", "listCleaningAreas", api_cleaning_areas_list,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/cleaning-areas", "createCleaningArea",
+     api_cleaning_area_create, API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
+    {"PATCH", "/api/v1/cleaning-areas/{id}", "updateCleaningArea", api_cleaning_area_update,
      API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
-    {"PATCH", "/api/v1/cleaning-areas/{id}", api_cleaning_area_update,
-     API_CITY | API_DISTRICT | API_ENTERPRISE, 4 * KIB},
-    {"POST", "/api/v1/cleaning-areas/{id}/checkins", api_cleaning_checkin_create, API_ENTERPRISE,
-     3 * MIB},
-    {"GET", "/api/v1/enterprises/{id}/checkins", api_cleaning_checkins_list, API_ANY_USER, 0},
-    {"GET", "/api/v1/checkins/{id}/photo", api_cleaning_photo_get, API_ANY_USER, 0},
-    {"GET", "/api/v1/cleaning/compliance", api_cleaning_compliance, API_ANY_USER, 0},
+    {"POST", "/api/v1/cleaning-areas/{id}/checkins", "createCheckin", api_cleaning_checkin_create,
+     API_ENTERPRISE, 3 * MIB},
+    {"GET", "/api/v1/enterprises/{id}/checkins", "listCheckins", api_cleaning_checkins_list,
+     API_ANY_USER, 0},
+    {"GET", "/api/v1/checkins/{id}/photo", "getCheckinPhoto", api_cleaning_photo_get, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
+     API_ANY_USER, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -127,6 +157,52 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+}
+
+/* ---- `dustwatch routes`: the table without a server or a database ------- */
+
+int api_routes_main(int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: dustwatch routes [--json]\n\nPrints the REST API's route table: "
+                   "method, path, operation id,\nroles and body limit.  --json prints what GET "
+                   "/api/v1/routes answers\n(schema/openapi_build.py reads it).\n");
+            return 0;
+        } else {
+            fprintf(stderr, "dustwatch routes: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (as_json) {
+        json_t *j = api_route_table_json(api_routes, api_n_routes);
+        int rc = json_dumpf(j, stdout, JSON_INDENT(1)) == 0 && fputc('\n', stdout) != EOF ? 0 : 1;
+        json_decref(j);
+        return rc;
+    }
+    for (size_t i = 0; i < api_n_routes; i++) {
+        const api_route *rt = &api_routes[i];
+        char roles[96] = "";
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } bits[] = {{API_CITY, "city"},
+                    {API_DISTRICT, "district"},
+                    {API_STREET, "street"},
+                    {API_ENTERPRISE, "enterprise"},
+                    {API_ADMIN_ONLY, "admin_only"},
+                    {API_BEFORE_PW_CHANGE, "before_pw_change"}};
+        for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++)
+            if (rt->roles & bits[b].bit)
+                snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
+                         roles[0] ? "," : "", bits[b].name);
+        printf("%-6s %-50s %-28s %-10zu %s\n", rt->method, rt->pattern, rt->operation_id,
+               rt->max_body, roles[0] ? roles : "public");
+    }
+    return 0;
 }
 
 /* ---- the api role of `dustwatch serve` ---------------------------------- */

@@ -1,23 +1,33 @@
 #!/usr/bin/env python3
 """Builds schema/openapi.json (the REST API, served at GET /api/v1/openapi.json)
-and schema/openapi-ingest.json (the ingest listener) from the hand-written
-descriptions below.  Python standard library only.
+and schema/openapi-ingest.json (the ingest listener).  Python standard
+library only.
 
-    python3 schema/openapi_build.py           # rewrite both files
-    python3 schema/openapi_build.py --check   # exit 1 if a committed file differs
+    python3 schema/openapi_build.py [--dustwatch BIN]           # rewrite both files
+    python3 schema/openapi_build.py --check [--dustwatch BIN]   # exit 1 if one is stale
 
-What is hand-written here was read from the handlers (api/*.c, routes.c names
-them) and the SQL that builds their JSON; tests/integration/test_openapi.py
-holds the document against the live route table (paths, methods, roles,
-admin_only, public, max_body), lints both documents with @redocly/cli and
-checks that the committed JSON equals this script's output.  Two inputs are
-read, not copied: the error registry api/core/errors.def (codes, statuses, hints)
-and the ingest payload schemas schema/ingest-*.schema.json (inlined).
+The route table in api/routes.c is the source of the REST API's paths: this
+script reads it from the built binary (`BIN routes --json`, the JSON GET
+/api/v1/routes answers; BIN defaults to $DW_BIN, else build/dustwatch; or
+--routes FILE holding that JSON) and takes method, path, roles, admin_only,
+public, before_password_change and max_body from it.  What the table cannot
+say (summary, description, parameters, bodies, responses) is written below in
+OPERATIONS, keyed by each route's operation id; a route without an entry there,
+or an entry without a route, stops the build.  The descriptions were read from
+the handlers (api/resources/*.c) and the SQL that builds their JSON.
+
+Also read, not copied: the error registry api/core/errors.def (codes,
+statuses, hints) and the ingest payload schemas schema/ingest-*.schema.json
+(inlined).  The unit test openapi-fresh runs --check against the built
+binary; tests/integration/test_openapi.py holds the served document against a
+running server and lints both documents with @redocly/cli.
 """
+import argparse
 import copy
 import json
 import os
 import re
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,8 +133,8 @@ ERROR_RESPONSES = {
     401: ("Unauthenticated", "No valid session or API key (unauthenticated); on login and "
           "password change also a wrong password (login_failed). 未登录或凭证无效。"),
     403: ("Forbidden", "The caller's role may not use this route or this object "
-          "(forbidden); refused before any object lookup. Also every route but /auth/me, "
-          "/auth/password and /auth/logout while the account must change its password (set by "
+          "(forbidden); refused before any object lookup. Also every route but {before_pw} "
+          "(x-before-password-change) while the account must change its password (set by "
           "someone else, or older than password_max_age_days). 无权限或须先修改密码。"),
     404: ("NotFound", "No such object in the caller's scope (not_found): objects of other "
           "tenants look missing too. 对象不存在或不在管辖范围内。"),
@@ -424,10 +434,14 @@ SCHEMAS = {
     "RouteTable": obj({"items": arr(obj({
         "method": enum(["GET", "POST", "PATCH", "PUT", "DELETE"]),
         "path": s("string", "Pattern; {name} matches one segment."),
+        "operation_id": s("string", "The operationId this document lists the route under."),
         "public": s("boolean"), "admin_only": s("boolean"),
+        "before_password_change": s("boolean", "Answers while the account must change its "
+                                    "password (x-before-password-change)."),
         "roles": arr(enum(["city", "district", "street", "enterprise"])),
         "max_body": s("integer", "Largest accepted body in bytes; 0: none.", minimum=0),
-    }, ["method", "path", "public", "admin_only", "roles", "max_body"], strict=True))},
+    }, ["method", "path", "operation_id", "public", "admin_only", "before_password_change",
+        "roles", "max_body"], strict=True))},
         ["items"], strict=True),
     "Health": obj({"status": enum(["alive"])}, ["status"]),
     "Ready": obj({
@@ -751,16 +765,8 @@ def P(name):
 
 
 # ---------------------------------------------------------------------------
-# the routes (same order as api/routes.c)
-
-ANY = ["city", "district", "street", "enterprise"]
-GOV = ["city", "district", "street"]
-CD = ["city", "district"]
-CDE = ["city", "district", "enterprise"]
-ENT = ["enterprise"]
-
-KIB = 1024
-MIB = 1024 * 1024
+# what each route's operation is, keyed by its operation id in api/routes.c
+# (method, path, roles and limits come from the table, not from here)
 
 
 def json_body(schema, required=True, desc=None):
@@ -774,24 +780,25 @@ def ok(schema, desc="OK", status=200, media="application/json"):
     return {str(status): {"description": desc, "content": {media: {"schema": schema}}}}
 
 
-ROUTES = [
+OPERATIONS = {
     # --- meta
-    dict(m="GET", p="/api/v1/version", tag="meta", op="getVersion", public=True,
+    "getVersion": dict(tag="meta",
          zh="服务版本", en="Server name and version",
          resp=ok(ref("Version"))),
-    dict(m="GET", p="/api/v1/routes", tag="meta", op="listRoutes", public=True,
+    "listRoutes": dict(tag="meta",
          zh="路由表", en="The route table",
-         desc="The dispatcher's route table as data: method, path pattern, whether public, "
-              "admin-only, the roles admitted and the body limit. Tests hold this document "
-              "against it.",
+         desc="The dispatcher's route table as data: method, path pattern, operation id, "
+              "whether public, admin-only or open before a required password change, the roles "
+              "admitted and the body limit. This document is generated from it (`dustwatch "
+              "routes --json` prints the same table).",
          resp=ok(ref("RouteTable"))),
-    dict(m="GET", p="/api/v1/openapi.json", tag="meta", op="getOpenApi", public=True,
+    "getOpenApi": dict(tag="meta",
          zh="OpenAPI 文档", en="This OpenAPI document",
          desc="schema/openapi.json (config key openapi_file), read per request; 404 when not "
               "installed.",
          resp=ok(s("object"), "The OpenAPI 3.1 document."), err=[404]),
     # --- auth
-    dict(m="POST", p="/api/v1/auth/login", tag="auth", op="login", public=True, max_body=4 * KIB,
+    "login": dict(tag="auth",
          zh="登录", en="Log in",
          desc="Verifies the password and opens a session: the token comes back in the body and "
               "as the HttpOnly cookie dw_session. Unknown user, wrong password, disabled or "
@@ -804,7 +811,7 @@ ROUTES = [
                                                   "schema": s("string")}},
                        "content": {"application/json": {"schema": ref("LoginResponse")}}}},
          err=[400, 401, 503]),
-    dict(m="POST", p="/api/v1/auth/logout", tag="auth", op="logout", roles=ANY, max_body=1 * KIB,
+    "logout": dict(tag="auth",
          zh="退出登录", en="Log out",
          desc="Revokes the caller's session and clears the cookie. No body needed.",
          resp={"200": {"description": "Logged out.",
@@ -812,28 +819,28 @@ ROUTES = [
                                                   "schema": s("string")}},
                        "content": {"application/json": {"schema": obj(
                            {"logged_out": s("boolean", const=True)}, ["logged_out"])}}}}),
-    dict(m="GET", p="/api/v1/auth/me", tag="auth", op="getMe", roles=ANY,
+    "getMe": dict(tag="auth",
          zh="当前用户", en="The caller's account and scope",
          resp=ok(ref("Me")), err=[404]),
-    dict(m="POST", p="/api/v1/auth/password", tag="auth", op="changePassword", roles=ANY,
-         max_body=4 * KIB, zh="修改密码", en="Change the caller's password",
+    "changePassword": dict(tag="auth",
+         zh="修改密码", en="Change the caller's password",
          desc="Checks the policy (422 password_policy) and the current password (401 "
               "login_failed), then revokes the account's other sessions. API keys have no "
               "password (403).",
          body=json_body(ref("PasswordChange")),
          resp=ok(obj({"changed": s("boolean", const=True)}, ["changed"])), err=[400, 422]),
     # --- regions, overview, events
-    dict(m="GET", p="/api/v1/regions", tag="regions", op="listRegions", roles=ANY,
+    "listRegions": dict(tag="regions",
          zh="行政区划", en="Regions in scope",
          desc="The city → district → street/town/park tree as far as the caller's scope "
               "reaches, with enterprise counts.",
          resp=ok(items_of(ref("Region")))),
-    dict(m="GET", p="/api/v1/overview", tag="overview", op="getOverview", roles=ANY,
+    "getOverview": dict(tag="overview",
          zh="总览", en="Overview counts for the caller's scope",
          desc="Enterprises, connection and online points, status and dust-kind counts, open and "
               "overdue alarms, warnings by grade, risk grades and 7-day cleaning compliance.",
          resp=ok(ref("Overview"))),
-    dict(m="GET", p="/api/v1/events", tag="events", op="streamEvents", roles=ANY,
+    "streamEvents": dict(tag="events",
          zh="实时事件流 (SSE)", en="Live events (Server-Sent Events)",
          desc="A text/event-stream of changes in the caller's scope (alarm, warning, … as the "
               "event name; data is one LiveEvent JSON). Starts with `retry: 2000`; keep-alive "
@@ -853,7 +860,7 @@ ROUTES = [
                                       "\"ts\":1767225600000}\n\n"}}}},
          extra={"x-event-schema": ref("LiveEvent")}),
     # --- enterprises
-    dict(m="GET", p="/api/v1/enterprises", tag="enterprises", op="listEnterprises", roles=ANY,
+    "listEnterprises": dict(tag="enterprises",
          zh="企业列表", en="List enterprises in scope",
          desc="Ordered by name. Filters combine with AND.",
          params=[P("district"), P("street"),
@@ -865,15 +872,15 @@ ROUTES = [
                   "schema": s("string")},
                  P("limit50"), P("offset")],
          resp=ok(ref("EnterpriseList")), err=[400]),
-    dict(m="POST", p="/api/v1/enterprises", tag="enterprises", op="createEnterprise", roles=CD,
-         max_body=64 * KIB, zh="新建企业档案", en="Create an enterprise",
+    "createEnterprise": dict(tag="enterprises",
+         zh="新建企业档案", en="Create an enterprise",
          desc="City accounts name the district; district accounts create in their own. 409 when "
               "code or USCC exists; 422 when a rule of the archive is broken (e.g. unknown "
               "street or dust kind).",
          body=json_body(ref("EnterpriseCreate")),
          resp=ok(ref("Created"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/enterprises/export.csv", tag="enterprises", op="exportEnterprises",
-         roles=GOV, zh="导出企业基础情况表 (CSV)", en="Export the survey table as CSV",
+    "exportEnterprises": dict(tag="enterprises",
+         zh="导出企业基础情况表 (CSV)", en="Export the survey table as CSV",
          desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; the last two "
               "columns (街道代码, 区代码) make the file importable again. Cells starting with = + "
               "- @ are neutralised. Audited.",
@@ -881,8 +888,8 @@ ROUTES = [
                        "headers": {"Content-Disposition": {"description": "attachment; "
                                    "filename=\"enterprises.csv\"", "schema": s("string")}},
                        "content": {"text/csv": {"schema": s("string")}}}}),
-    dict(m="POST", p="/api/v1/enterprises/import", tag="enterprises", op="importEnterprises",
-         roles=CD, max_body=8 * MIB, zh="导入企业基础情况表 (CSV)",
+    "importEnterprises": dict(tag="enterprises",
+         zh="导入企业基础情况表 (CSV)",
          en="Import the survey table (CSV)",
          desc="The export's header (columns matched by name; 统一社会信用代码, 企业编码, 企业名称 and "
               "区代码 required). Rows are matched by USCC: existing ones are updated, others "
@@ -895,47 +902,45 @@ ROUTES = [
                                 "lacks a required column (unprocessable).",
                  "content": {"application/json": {"schema": {
                      "oneOf": [ref("ImportRefused"), ref("Error")]}}}}),
-    dict(m="GET", p="/api/v1/enterprises/{id}", tag="enterprises", op="getEnterprise", roles=ANY,
+    "getEnterprise": dict(tag="enterprises",
          zh="企业档案", en="One enterprise with its dust systems",
          resp=ok(ref("EnterpriseDetail"))),
-    dict(m="PATCH", p="/api/v1/enterprises/{id}", tag="enterprises", op="updateEnterprise",
-         roles=CDE, max_body=64 * KIB, zh="修改企业档案", en="Update an enterprise",
+    "updateEnterprise": dict(tag="enterprises",
+         zh="修改企业档案", en="Update an enterprise",
          desc="Districts (and the city) edit the archive; enterprise accounts edit their "
               "contacts only; street accounts review (403). Answers the updated enterprise.",
          body=json_body(ref("EnterpriseUpdate")),
          resp=ok(ref("EnterpriseDetail")), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/enterprises/{id}/points", tag="points", op="listEnterprisePoints",
-         roles=ANY, zh="企业监测点", en="An enterprise's points with latest values",
+    "listEnterprisePoints": dict(tag="points",
+         zh="企业监测点", en="An enterprise's points with latest values",
          desc="Latest values come from Redis when it holds a complete copy of the "
               "enterprise's values, from PostgreSQL otherwise (the answer is the same).",
          params=[{"name": "system_id", "in": "query",
                   "description": "Only the points of this dust-removal system.",
                   "schema": s("integer", minimum=1)}],
          resp=ok(ref("PointList")), err=[400]),
-    dict(m="GET", p="/api/v1/enterprises/{id}/api-keys", tag="api-keys", op="listApiKeys",
-         roles=ANY, zh="企业 API 密钥", en="An enterprise's API keys",
+    "listApiKeys": dict(tag="api-keys",
+         zh="企业 API 密钥", en="An enterprise's API keys",
          desc="Prefixes only; keys are stored as SHA-256.",
          resp=ok(ref("ApiKeyList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/api-keys", tag="api-keys", op="createApiKey",
-         roles=["district", "enterprise"], admin_only=True, max_body=4 * KIB,
+    "createApiKey": dict(tag="api-keys",
          zh="签发 API 密钥", en="Issue an API key",
          desc="District admins and enterprise managers. The key is answered once; send it as "
               "X-Api-Key (REST, ingest) — it acts as enterprise_staff.",
          body=json_body(ref("ApiKeyCreate")),
          resp=ok(ref("ApiKeyCreated"), "Created.", 201), err=[400]),
-    dict(m="DELETE", p="/api/v1/api-keys/{id}", tag="api-keys", op="revokeApiKey",
-         roles=["district", "enterprise"], admin_only=True,
+    "revokeApiKey": dict(tag="api-keys",
          zh="吊销 API 密钥", en="Revoke an API key",
          resp=ok(obj({"revoked": s("boolean", const=True)}, ["revoked"]))),
-    dict(m="GET", p="/api/v1/points/{id}", tag="points", op="getPoint", roles=ANY,
+    "getPoint": dict(tag="points",
          zh="监测点详情", en="One point", resp=ok(ref("Point"))),
-    dict(m="PATCH", p="/api/v1/points/{id}", tag="points", op="updatePoint", roles=CD,
-         max_body=16 * KIB, zh="修改报警阈值", en="Change a point's limits",
+    "updatePoint": dict(tag="points",
+         zh="修改报警阈值", en="Change a point's limits",
          desc="Alarm limits are set by the district (or the city); audited with before and "
               "after. Answers the updated point. 422 when the database refuses the values.",
          body=json_body(ref("PointUpdate")),
          resp=ok(ref("Point")), err=[400, 422]),
-    dict(m="GET", p="/api/v1/points/{id}/series", tag="points", op="getPointSeries", roles=ANY,
+    "getPointSeries": dict(tag="points",
          zh="监测数据曲线", en="A point's time series",
          desc="Default range: the last 24 hours; at most 400 days. Without bucket, ranges over "
               "6 hours are downsampled to at most about 300 buckets of 1 min .. 1 day (min, max, "
@@ -948,38 +953,38 @@ ROUTES = [
                   "schema": s("integer", minimum=0, maximum=604800)}],
          resp=ok(ref("Series")), err=[400]),
     # --- monitoring assets (api/resources/assets.c, api/resources/credentials.c)
-    dict(m="GET", p="/api/v1/enterprises/{id}/systems", tag="assets", op="listDustSystems",
-         roles=ANY, zh="除尘系统列表", en="An enterprise's dust-removal systems",
+    "listDustSystems": dict(tag="assets",
+         zh="除尘系统列表", en="An enterprise's dust-removal systems",
          desc="Ordered by code, with the number of points and cameras of each.",
          resp=ok(ref("DustSystemList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/systems", tag="assets", op="createDustSystem",
-         roles=CD, max_body=16 * KIB, zh="新建除尘系统", en="Add a dust-removal system",
+    "createDustSystem": dict(tag="assets",
+         zh="新建除尘系统", en="Add a dust-removal system",
          desc="Systems feed the risk score, so the city and the district write them, not the "
               "enterprise. 409 when the enterprise has the code; 422 when the table refuses a "
               "value. Audited; asks the worker to score the enterprise again.",
          body=json_body(ref("DustSystemCreate")),
          resp=ok(ref("DustSystem"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/systems/{id}", tag="assets", op="getDustSystem", roles=ANY,
+    "getDustSystem": dict(tag="assets",
          zh="除尘系统详情", en="One dust-removal system", resp=ok(ref("DustSystem"))),
-    dict(m="PATCH", p="/api/v1/systems/{id}", tag="assets", op="updateDustSystem", roles=CD,
-         max_body=16 * KIB, zh="修改除尘系统", en="Change a dust-removal system",
+    "updateDustSystem": dict(tag="assets",
+         zh="修改除尘系统", en="Change a dust-removal system",
          desc="Named fields change, others stay; null clears airflow_m3h. Audited with the row "
               "before.",
          body=json_body(ref("DustSystemUpdate")),
          resp=ok(ref("DustSystem")), err=[400, 409, 422]),
-    dict(m="DELETE", p="/api/v1/systems/{id}", tag="assets", op="deleteDustSystem", roles=CD,
+    "deleteDustSystem": dict(tag="assets",
          zh="删除除尘系统", en="Delete a dust-removal system",
          desc="409 in_use while points belong to it or cameras watch it. Audited with the "
               "deleted row.",
          resp=ok(ref("Deleted")), err=[409]),
-    dict(m="POST", p="/api/v1/enterprises/{id}/points", tag="points", op="createPoint", roles=CD,
-         max_body=16 * KIB, zh="新建监测点", en="Add a monitoring point",
+    "createPoint": dict(tag="points",
+         zh="新建监测点", en="Add a monitoring point",
          desc="With its limits, checked like PATCH /api/v1/points/{id}. 409 when the code "
               "exists anywhere in the city (gateways send codes, not ids); 422 for an unknown "
               "kind, a system of no or another enterprise, or limits out of order. Audited.",
          body=json_body(ref("PointCreate")),
          resp=ok(ref("PointStored"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="DELETE", p="/api/v1/points/{id}", tag="points", op="deletePoint", roles=CD,
+    "deletePoint": dict(tag="points",
          zh="删除监测点", en="Delete a monitoring point",
          desc="Only a point without stored data (readings, a latest value, gateway events, "
               "alarms) is removed; otherwise 409 in_use: disable it with PATCH "
@@ -987,77 +992,74 @@ ROUTES = [
               "readings, the alarm rules skip it, and its history stays). Audited with the "
               "deleted row.",
          resp=ok(ref("Deleted")), err=[409]),
-    dict(m="GET", p="/api/v1/enterprises/{id}/cameras", tag="assets", op="listCameras",
-         roles=ANY, zh="视频监控点列表", en="An enterprise's cameras",
+    "listCameras": dict(tag="assets",
+         zh="视频监控点列表", en="An enterprise's cameras",
          resp=ok(ref("CameraList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/cameras", tag="assets", op="createCamera",
-         roles=CDE, max_body=16 * KIB, zh="新建视频监控点", en="Add a camera",
+    "createCamera": dict(tag="assets",
+         zh="新建视频监控点", en="Add a camera",
          desc="The enterprise maintains its own cameras; so do the district and the city. "
               "Audited.",
          body=json_body(ref("CameraCreate")),
          resp=ok(ref("Camera"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/cameras/{id}", tag="assets", op="getCamera", roles=ANY,
+    "getCamera": dict(tag="assets",
          zh="视频监控点详情", en="One camera", resp=ok(ref("Camera"))),
-    dict(m="PATCH", p="/api/v1/cameras/{id}", tag="assets", op="updateCamera", roles=CDE,
-         max_body=16 * KIB, zh="修改视频监控点", en="Change a camera",
+    "updateCamera": dict(tag="assets",
+         zh="修改视频监控点", en="Change a camera",
          body=json_body(ref("CameraUpdate")),
          resp=ok(ref("Camera")), err=[400, 422]),
-    dict(m="DELETE", p="/api/v1/cameras/{id}", tag="assets", op="deleteCamera", roles=CDE,
+    "deleteCamera": dict(tag="assets",
          zh="删除视频监控点", en="Delete a camera",
          desc="409 in_use while video alarms name it: set enabled false instead.",
          resp=ok(ref("Deleted")), err=[409]),
-    dict(m="GET", p="/api/v1/enterprises/{id}/gateways", tag="assets", op="listGateways",
-         roles=ANY, zh="数采网关列表", en="An enterprise's gateways",
+    "listGateways": dict(tag="assets",
+         zh="数采网关列表", en="An enterprise's gateways",
          resp=ok(ref("GatewayList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/gateways", tag="assets", op="createGateway",
-         roles=CDE, max_body=16 * KIB, zh="新建数采网关", en="Register a gateway",
+    "createGateway": dict(tag="assets",
+         zh="新建数采网关", en="Register a gateway",
          desc="The enterprise maintains its own gateways; so do the district and the city. "
               "Audited.",
          body=json_body(ref("GatewayCreate")),
          resp=ok(ref("Gateway"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/gateways/{id}", tag="assets", op="getGateway", roles=ANY,
+    "getGateway": dict(tag="assets",
          zh="数采网关详情", en="One gateway", resp=ok(ref("Gateway"))),
-    dict(m="PATCH", p="/api/v1/gateways/{id}", tag="assets", op="updateGateway", roles=CDE,
-         max_body=16 * KIB, zh="修改数采网关", en="Change a gateway",
+    "updateGateway": dict(tag="assets",
+         zh="修改数采网关", en="Change a gateway",
          body=json_body(ref("GatewayUpdate")),
          resp=ok(ref("Gateway")), err=[400, 409, 422]),
-    dict(m="DELETE", p="/api/v1/gateways/{id}", tag="assets", op="deleteGateway", roles=CDE,
+    "deleteGateway": dict(tag="assets",
          zh="删除数采网关", en="Delete a gateway",
          desc="No stored data refers to a gateway; the audit record keeps the deleted row.",
          resp=ok(ref("Deleted"))),
-    dict(m="GET", p="/api/v1/enterprises/{id}/ingest-credentials", tag="ingest-credentials",
-         op="listIngestCredentials", roles=ANY, zh="接入凭证列表",
+    "listIngestCredentials": dict(tag="ingest-credentials",
+         zh="接入凭证列表",
          en="An enterprise's ingest credentials",
          desc="Kind, label, key prefix or appid and dates; never a secret.",
          resp=ok(ref("IngestCredentialList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/ingest-credentials", tag="ingest-credentials",
-         op="createIngestCredential", roles=CDE, admin_only=True, max_body=4 * KIB,
+    "createIngestCredential": dict(tag="ingest-credentials",
          zh="签发接入凭证", en="Issue an ingest credential",
          desc="Generated server-side from libsodium's random source and answered once, in this "
               "response. 409 for a second active hebei_des key or a taken appid. Audited "
               "without the secret.",
          body=json_body(ref("IngestCredentialCreate")),
          resp=ok(ref("IngestCredentialIssued"), "Issued.", 201), err=[400, 409]),
-    dict(m="DELETE", p="/api/v1/ingest-credentials/{id}", tag="ingest-credentials",
-         op="revokeIngestCredential", roles=CDE, admin_only=True, zh="吊销接入凭证",
+    "revokeIngestCredential": dict(tag="ingest-credentials",
+         zh="吊销接入凭证",
          en="Revoke an ingest credential",
          desc="The ingest listener looks credentials up per request, so the next request with "
               "it is refused (401). The row stays, revoked; 409 invalid_transition when it "
               "already was. Answers the revoked credential.",
          resp=ok(ref("IngestCredential")), err=[409]),
     # --- accounts, audit
-    dict(m="GET", p="/api/v1/accounts", tag="accounts", op="listAccounts",
-         roles=["city", "district", "enterprise"], admin_only=True,
+    "listAccounts": dict(tag="accounts",
          zh="账号列表", en="Accounts in scope", resp=ok(ref("AccountList"))),
-    dict(m="POST", p="/api/v1/accounts", tag="accounts", op="createAccount",
-         roles=["city", "district", "enterprise"], admin_only=True, max_body=8 * KIB,
+    "createAccount": dict(tag="accounts",
          zh="分配账号", en="Create an account",
          desc="The account must change its password at first login. 409 when the user name is "
               "taken; 422 when the target region or enterprise is not in scope or the password "
               "breaks the policy.",
          body=json_body(ref("AccountCreate")),
          resp=ok(ref("AccountCreated"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/audit", tag="audit", op="listAudit", roles=CD, admin_only=True,
+    "listAudit": dict(tag="audit",
          zh="审计日志", en="The audit trail",
          desc="Newest first; the city sees all, a district its own accounts'. Reading is "
               "audited.",
@@ -1069,7 +1071,7 @@ ROUTES = [
                   "schema": s("integer", minimum=0, default=0)}],
          resp=ok(ref("AuditList")), err=[400]),
     # --- alarms
-    dict(m="GET", p="/api/v1/alarms", tag="alarms", op="listAlarms", roles=ANY,
+    "listAlarms": dict(tag="alarms",
          zh="报警列表", en="List alarms",
          desc="Newest raise first. Filters combine with AND.",
          params=[P("district"), P("street"), P("enterprise"),
@@ -1080,28 +1082,28 @@ ROUTES = [
                  csv_param("source", ALARM_SOURCES, "Sources."),
                  P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
          resp=ok(ref("AlarmList")), err=[400]),
-    dict(m="GET", p="/api/v1/alarms/{id}", tag="alarms", op="getAlarm", roles=ANY,
+    "getAlarm": dict(tag="alarms",
          zh="报警详情", en="One alarm with its events and the readings around it",
          resp=ok(ref("AlarmDetail"))),
-    dict(m="POST", p="/api/v1/alarms/{id}/acknowledge", tag="alarms", op="acknowledgeAlarm",
-         roles=ENT, max_body=16 * KIB, zh="报警确认", en="Acknowledge an alarm",
+    "acknowledgeAlarm": dict(tag="alarms",
+         zh="报警确认", en="Acknowledge an alarm",
          desc="active → acknowledged, by the enterprise. 409 invalid_transition in any other "
               "state. Answers the alarm detail.",
          body=json_body(ref("AlarmAcknowledge")),
          resp=ok(ref("AlarmDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/alarms/{id}/handle", tag="alarms", op="handleAlarm", roles=ENT,
-         max_body=16 * KIB, zh="报警处置", en="Record an alarm's handling",
+    "handleAlarm": dict(tag="alarms",
+         zh="报警处置", en="Record an alarm's handling",
          desc="acknowledged → handled, by the enterprise. 409 invalid_transition otherwise.",
          body=json_body(ref("AlarmHandle")),
          resp=ok(ref("AlarmDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/alarms/{id}/close", tag="alarms", op="closeAlarm", roles=ANY,
-         max_body=16 * KIB, zh="报警关闭", en="Close an alarm",
+    "closeAlarm": dict(tag="alarms",
+         zh="报警关闭", en="Close an alarm",
          desc="handled → closed, only once the value is back to normal (409 "
               "invalid_transition otherwise). The body is optional.",
          body=json_body(ref("AlarmClose"), required=False),
          resp=ok(ref("AlarmDetail")), err=[400, 409]),
     # --- warnings
-    dict(m="GET", p="/api/v1/warnings", tag="warnings", op="listWarnings", roles=ANY,
+    "listWarnings": dict(tag="warnings",
          zh="预警列表", en="List early warnings",
          desc="Newest issue first. Filters combine with AND.",
          params=[P("district"), P("street"), P("enterprise"),
@@ -1112,46 +1114,46 @@ ROUTES = [
                   "schema": s("string")},
                  P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
          resp=ok(ref("WarningList")), err=[400]),
-    dict(m="GET", p="/api/v1/warnings/{id}", tag="warnings", op="getWarning", roles=ANY,
+    "getWarning": dict(tag="warnings",
          zh="预警详情", en="One warning with its score, history and supervision",
          resp=ok(ref("WarningDetail"))),
-    dict(m="POST", p="/api/v1/warnings/{id}/sign", tag="warnings", op="signWarning", roles=ENT,
-         max_body=16 * KIB, zh="预警签收", en="Sign a warning",
+    "signWarning": dict(tag="warnings",
+         zh="预警签收", en="Sign a warning",
          desc="issued → signed, by the enterprise. Body optional. 409 invalid_transition "
               "otherwise. Answers the warning detail.",
          body=json_body(ref("WarningNote"), required=False),
          resp=ok(ref("WarningDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/warnings/{id}/feedback", tag="warnings", op="feedbackWarning",
-         roles=ENT, max_body=16 * KIB, zh="处置反馈", en="Report handling feedback",
+    "feedbackWarning": dict(tag="warnings",
+         zh="处置反馈", en="Report handling feedback",
          desc="signed / feedback / returned → feedback, by the enterprise.",
          body=json_body(ref("WarningFeedback")),
          resp=ok(ref("WarningDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/warnings/{id}/request-clearance", tag="warnings",
-         op="requestWarningClearance", roles=ENT, max_body=16 * KIB, zh="申请消警",
+    "requestWarningClearance": dict(tag="warnings",
+         zh="申请消警",
          en="Request clearance",
          desc="feedback → clearance_requested, by the enterprise. Body optional.",
          body=json_body(ref("WarningNote"), required=False),
          resp=ok(ref("WarningDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/warnings/{id}/approve", tag="warnings", op="approveWarning",
-         roles=GOV, max_body=16 * KIB, zh="消警审批", en="Approve clearance",
+    "approveWarning": dict(tag="warnings",
+         zh="消警审批", en="Approve clearance",
          desc="clearance_requested → cleared, by the supervising level (current_level or "
               "above; a blue warning by the street; the city on red or escalated-to-city "
               "warnings). Lower levels: 403. Closes open supervision orders. Body optional.",
          body=json_body(ref("WarningNote"), required=False),
          resp=ok(ref("WarningDetail")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/warnings/{id}/return", tag="warnings", op="returnWarning",
-         roles=GOV, max_body=16 * KIB, zh="退回", en="Return a clearance request",
+    "returnWarning": dict(tag="warnings",
+         zh="退回", en="Return a clearance request",
          desc="clearance_requested → returned, by the supervising level (as approve).",
          body=json_body(ref("WarningReturn")),
          resp=ok(ref("WarningDetail")), err=[400, 409]),
     # --- risk
-    dict(m="GET", p="/api/v1/enterprises/{id}/risk", tag="risk", op="getEnterpriseRisk",
-         roles=ANY, zh="企业当前风险", en="An enterprise's current risk",
+    "getEnterpriseRisk": dict(tag="risk",
+         zh="企业当前风险", en="An enterprise's current risk",
          desc="The current score with its breakdown, fired rules and inputs (null before the "
               "first score), open warnings and the open alarm count.",
          resp=ok(ref("RiskCurrent"))),
-    dict(m="GET", p="/api/v1/enterprises/{id}/risk/history", tag="risk",
-         op="getEnterpriseRiskHistory", roles=ANY, zh="风险历史", en="An enterprise's scores",
+    "getEnterpriseRiskHistory": dict(tag="risk",
+         zh="风险历史", en="An enterprise's scores",
          params=[P("from"), P("to"),
                  {"name": "limit", "in": "query", "description": "At most (default 200).",
                   "schema": s("integer", minimum=1, maximum=5000, default=200)},
@@ -1159,11 +1161,11 @@ ROUTES = [
                   "grade differs from the previous one.",
                   "schema": enum(["true", "false", "1", "0"])}],
          resp=ok(ref("RiskHistory")), err=[400]),
-    dict(m="GET", p="/api/v1/risk/distribution", tag="risk", op="getRiskDistribution",
-         roles=ANY, zh="风险分布", en="Enterprises per risk grade",
+    "getRiskDistribution": dict(tag="risk",
+         zh="风险分布", en="Enterprises per risk grade",
          params=[P("district"), P("street")],
          resp=ok(ref("RiskDistribution"))),
-    dict(m="GET", p="/api/v1/risk/ranking", tag="risk", op="getRiskRanking", roles=GOV,
+    "getRiskRanking": dict(tag="risk",
          zh="风险排名", en="Enterprises ranked by risk",
          desc="By grade first (an override makes an enterprise red whatever its R), then R.",
          params=[{"name": "limit", "in": "query", "description": "At most (default 10).",
@@ -1171,43 +1173,43 @@ ROUTES = [
                  csv_param("grade", GRADES, "Grades."), P("district"), P("street")],
          resp=ok(ref("RiskRanking")), err=[400]),
     # --- cleaning
-    dict(m="GET", p="/api/v1/enterprises/{id}/cleaning-areas", tag="cleaning",
-         op="listCleaningAreas", roles=ANY, zh="清理区域", en="An enterprise's cleaning areas",
+    "listCleaningAreas": dict(tag="cleaning",
+         zh="清理区域", en="An enterprise's cleaning areas",
          resp=ok(ref("CleaningAreaList"))),
-    dict(m="POST", p="/api/v1/enterprises/{id}/cleaning-areas", tag="cleaning",
-         op="createCleaningArea", roles=CDE, max_body=4 * KIB, zh="新建清理区域",
+    "createCleaningArea": dict(tag="cleaning",
+         zh="新建清理区域",
          en="Create a cleaning area", desc="409 when the enterprise has an area of this name.",
          body=json_body(ref("CleaningAreaCreate")),
          resp=ok(ref("CleaningArea"), "Created.", 201), err=[400, 409]),
-    dict(m="PATCH", p="/api/v1/cleaning-areas/{id}", tag="cleaning", op="updateCleaningArea",
-         roles=CDE, max_body=4 * KIB, zh="修改清理区域", en="Change a cleaning area",
+    "updateCleaningArea": dict(tag="cleaning",
+         zh="修改清理区域", en="Change a cleaning area",
          body=json_body(ref("CleaningAreaUpdate")),
          resp=ok(ref("CleaningArea")), err=[400, 409]),
-    dict(m="POST", p="/api/v1/cleaning-areas/{id}/checkins", tag="cleaning",
-         op="createCheckin", roles=ENT, max_body=3 * MIB, zh="清理打卡", en="Check in a cleaning",
+    "createCheckin": dict(tag="cleaning",
+         zh="清理打卡", en="Check in a cleaning",
          desc="By enterprise accounts, with an optional photo. 409 when the area is inactive.",
          body=json_body(ref("CheckinCreate")),
          resp=ok(ref("Checkin"), "Created.", 201), err=[400, 409, 422]),
-    dict(m="GET", p="/api/v1/enterprises/{id}/checkins", tag="cleaning", op="listCheckins",
-         roles=ANY, zh="打卡记录", en="An enterprise's check-ins",
+    "listCheckins": dict(tag="cleaning",
+         zh="打卡记录", en="An enterprise's check-ins",
          desc="Newest first.",
          params=[P("from"), P("to"),
                  {"name": "area", "in": "query", "description": "Area id.", "schema": ID},
                  P("limit50"), P("offset")],
          resp=ok(ref("CheckinList")), err=[400]),
-    dict(m="GET", p="/api/v1/checkins/{id}/photo", tag="cleaning", op="getCheckinPhoto",
-         roles=ANY, zh="打卡照片", en="A check-in's photo",
+    "getCheckinPhoto": dict(tag="cleaning",
+         zh="打卡照片", en="A check-in's photo",
          desc="404 when the check-in has no photo.",
          resp={"200": {"description": "The image.", "content": {
              "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
              "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
-    dict(m="GET", p="/api/v1/cleaning/compliance", tag="cleaning", op="getCleaningCompliance",
-         roles=ANY, zh="清理合规统计", en="Cleaning compliance",
+    "getCleaningCompliance": dict(tag="cleaning",
+         zh="清理合规统计", en="Cleaning compliance",
          desc="Default window: the last 7 days; at most 400 days. Per enterprise (most missed "
               "first) with its areas, and per street.",
          params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
          resp=ok(ref("Compliance")), err=[400]),
-]
+}
 
 TAGS = [
     ("meta", "Server metadata (元数据): version, route table, this document."),
@@ -1243,32 +1245,36 @@ def error_response(status, name, desc):
     return name, r
 
 
-def build_operation(rt):
-    public = rt.get("public", False)
+def build_operation(rt, d):
+    """rt: the route as `dustwatch routes --json` prints it; d: its OPERATIONS entry."""
+    public = rt["public"]
     roles = [] if public else rt["roles"]
-    max_body = rt.get("max_body", 0)
-    has_id = "{id}" in rt["p"]
-    desc = f"{rt['zh']}。"
-    if rt.get("desc"):
-        desc += "\n\n" + rt["desc"]
+    max_body = rt["max_body"]
+    has_id = "{id}" in rt["path"]
+    desc = f"{d['zh']}。"
+    if d.get("desc"):
+        desc += "\n\n" + d["desc"]
     if public:
         desc += "\n\nPublic: no login."
     else:
         who = ", ".join(roles)
         desc += f"\n\nRoles: {who}" + (" (administrators only: city_admin, district_admin, "
-                                       "enterprise_manager)" if rt.get("admin_only") else "") + "."
-    op = {"tags": [rt["tag"]], "operationId": rt["op"], "summary": rt["en"],
+                                       "enterprise_manager)" if rt["admin_only"] else "")
+        if rt["before_password_change"]:
+            desc += "; also while the account must change its password"
+        desc += "."
+    op = {"tags": [d["tag"]], "operationId": rt["operation_id"], "summary": d["en"],
           "description": desc}
     params = []
     if has_id:
         params.append(P("id"))
-    params += rt.get("params", [])
+    params += d.get("params", [])
     if params:
         op["parameters"] = params
-    if rt.get("body"):
-        op["requestBody"] = rt["body"]
-    responses = dict(rt["resp"])
-    errs = set(rt.get("err", []))
+    if d.get("body"):
+        op["requestBody"] = d["body"]
+    responses = dict(d["resp"])
+    errs = set(d.get("err", []))
     if not public:
         errs |= {401, 403, 503}
     if has_id:
@@ -1277,27 +1283,25 @@ def build_operation(rt):
         errs.add(413)
         if not public:
             errs |= {400, 415}
-    if rt.get("err422"):
-        responses["422"] = rt["err422"]
+    if d.get("err422"):
+        responses["422"] = d["err422"]
         errs.discard(422)
     for st in sorted(errs):
-        responses[str(st)] = {"$ref": "#/components/responses/" + ERROR_RESPONSES_ALL[st][0]}
+        responses[str(st)] = {"$ref": "#/components/responses/" + ERROR_RESPONSES[st][0]}
     op["responses"] = dict(sorted(responses.items()))
     if public:
         op["security"] = []
     else:
         sec = [{"cookieSession": []}, {"bearerToken": []}]
-        if "enterprise" in roles and not rt.get("admin_only"):
+        if "enterprise" in roles and not rt["admin_only"]:
             sec.append({"enterpriseApiKey": []})
         op["security"] = sec
     op["x-roles"] = roles
-    op["x-admin-only"] = bool(rt.get("admin_only"))
+    op["x-admin-only"] = rt["admin_only"]
+    op["x-before-password-change"] = rt["before_password_change"]
     op["x-max-body"] = max_body
-    op.update(rt.get("extra", {}))
+    op.update(d.get("extra", {}))
     return op
-
-
-ERROR_RESPONSES_ALL = ERROR_RESPONSES
 
 
 def health_paths(listener):
@@ -1324,16 +1328,25 @@ def health_paths(listener):
             f"(answered before dispatch). Also answers HEAD.",
             "security": [], "responses": responses,
             "x-roles": [], "x-admin-only": False, "x-max-body": 0}}
+        if listener == "api":
+            out[path]["get"]["x-before-password-change"] = False
     return out
 
 
-def build_api():
+def build_api(routes):
+    """routes: the checked route table (see check_routes), in its order."""
     paths = health_paths("api")
-    for rt in ROUTES:
-        paths.setdefault(rt["p"], {})[rt["m"].lower()] = build_operation(rt)
+    for rt in routes:
+        paths.setdefault(rt["path"], {})[rt["method"].lower()] = build_operation(
+            rt, OPERATIONS[rt["operation_id"]])
+    before_pw = [rt["path"].removeprefix("/api/v1") for rt in routes
+                 if rt["before_password_change"]]
+    before_pw = (", ".join(before_pw[:-1]) + " and " + before_pw[-1] if len(before_pw) > 1
+                 else "".join(before_pw))
     responses = {}
-    for st in sorted(ERROR_RESPONSES_ALL):
-        name, r = error_response(st, *ERROR_RESPONSES_ALL[st])
+    for st in sorted(ERROR_RESPONSES):
+        name, desc = ERROR_RESPONSES[st]
+        name, r = error_response(st, name, desc.replace("{before_pw}", before_pw))
         responses[name] = r
     return {
         "openapi": "3.1.0",
@@ -1354,7 +1367,9 @@ def build_api():
                 "district, street, enterprise) and whether only administrators (city_admin, "
                 "district_admin, enterprise_manager) may use it in `x-admin-only`; other "
                 "callers get 403 before any object lookup. Objects outside the caller's scope "
-                "answer 404. `x-max-body` is the route's body limit in bytes (413 above). "
+                "answer 404. `x-before-password-change` marks the operations that still answer "
+                "while the account must change its password (403 on every other). `x-max-body` "
+                "is the route's body limit in bytes (413 above). "
                 "`GET /api/v1/routes` answers the same table at runtime.\n\n"
                 "**Requests.** Bodies are one JSON object in UTF-8 without duplicate keys and "
                 "at most 32 levels deep; unknown fields answer 400 unknown_field "
@@ -1585,19 +1600,88 @@ def build_ingest():
     }
 
 
+# ---------------------------------------------------------------------------
+# the route table (`dustwatch routes --json`) and its check against OPERATIONS
+
+ROUTE_KEYS = {"method": str, "path": str, "operation_id": str, "public": bool,
+              "admin_only": bool, "before_password_change": bool, "roles": list,
+              "max_body": int}
+
+
+def default_binary():
+    return os.environ.get("DW_BIN") or os.path.join(ROOT, "build", "dustwatch")
+
+
+def read_routes(binary=None, routes_file=None):
+    """The route table as GET /api/v1/routes answers it ({"items": [...]})."""
+    if routes_file:
+        with open(routes_file, encoding="utf-8") as f:
+            return json.load(f)["items"]
+    binary = binary or default_binary()
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(f"openapi_build: no dustwatch binary at {binary}: build it first "
+                         "(ninja -C build) or name it with --dustwatch PATH")
+    r = subprocess.run([binary, "routes", "--json"], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise SystemExit(f"openapi_build: `{binary} routes --json` failed (exit "
+                         f"{r.returncode}):\n{r.stderr}")
+    return json.loads(r.stdout)["items"]
+
+
+def check_routes(routes):
+    """Every route has a well-formed entry and a description in OPERATIONS and
+    every description a route; anything else stops the build with the list."""
+    problems = []
+    seen = {}
+    for i, rt in enumerate(routes):
+        where = f"route {i} ({rt.get('method')} {rt.get('path')})"
+        for k, typ in ROUTE_KEYS.items():
+            if k != "operation_id" and not isinstance(rt.get(k), typ):
+                problems.append(f"{where}: \"{k}\" missing or not a {typ.__name__}")
+        op = rt.get("operation_id")
+        if not isinstance(op, str) or not op:
+            problems.append(f"{where}: no operation id in api/routes.c")
+            continue
+        if op in seen:
+            problems.append(f"{where}: operation id \"{op}\" is also route {seen[op]}'s")
+        seen[op] = i
+        if op not in OPERATIONS:
+            problems.append(f"{where}: operation id \"{op}\" has no description in OPERATIONS "
+                            "(schema/openapi_build.py)")
+    for op in OPERATIONS:
+        if op not in seen:
+            problems.append(f"OPERATIONS[\"{op}\"] describes no route: api/routes.c has no "
+                            "route with this operation id")
+    if problems:
+        raise SystemExit("openapi_build: the route table and the descriptions disagree:\n  " +
+                         "\n  ".join(problems))
+    return routes
+
+
 def render(doc):
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def outputs():
-    return {API_OUT: render(build_api()), INGEST_OUT: render(build_ingest())}
+def outputs(routes):
+    return {API_OUT: render(build_api(check_routes(routes))), INGEST_OUT: render(build_ingest())}
 
 
 def main(argv):
-    check = "--check" in argv
+    ap = argparse.ArgumentParser(description="Builds schema/openapi.json and "
+                                 "schema/openapi-ingest.json from the route table.")
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 when a committed document differs")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--dustwatch", metavar="BIN",
+                     help="the built binary to read the route table from (default: $DW_BIN, "
+                          "else build/dustwatch)")
+    src.add_argument("--routes", metavar="FILE",
+                     help="the route table as JSON (what `dustwatch routes --json` prints)")
+    args = ap.parse_args(argv)
     bad = 0
-    for path, text in outputs().items():
-        if check:
+    for path, text in outputs(read_routes(args.dustwatch, args.routes)).items():
+        if args.check:
             try:
                 with open(path, encoding="utf-8") as f:
                     same = f.read() == text
@@ -1605,7 +1689,7 @@ def main(argv):
                 same = False
             if not same:
                 print(f"{os.path.relpath(path, ROOT)} is stale: run python3 "
-                      "schema/openapi_build.py", file=sys.stderr)
+                      "schema/openapi_build.py --dustwatch build/dustwatch", file=sys.stderr)
                 bad = 1
         else:
             with open(path, "w", encoding="utf-8") as f:

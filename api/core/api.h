@@ -33,18 +33,31 @@ enum {
      * district_admin, enterprise_manager); checked before any object lookup
      * so a refusal says nothing about the object */
     API_ADMIN_ONLY = 1 << 8,
+    /* answers while the caller must change the password (an admin set it,
+     * or it is older than password_max_age_days); every other route refuses
+     * with 403 until it is changed */
+    API_BEFORE_PW_CHANGE = 1 << 9,
 };
 
 typedef struct api_route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/api/v1/enterprises/{id}": {name} matches one segment */
+    /* the OpenAPI operationId ("listRegions"): schema/openapi_build.py
+     * documents the route under this key and fails on a route without one */
+    const char *operation_id;
     api_handler handler;
-    unsigned roles;  /* API_PUBLIC or a mask of the role bits */
+    unsigned roles;  /* API_PUBLIC or a mask of the role bits and flags */
     size_t max_body; /* 0: no body accepted */
 } api_route;
 
 /* The table the daemon dispatches by (given to api_start; api/routes.c). */
 const api_route *api_route_table(size_t *n);
+
+/* A table (n routes, borrowed) as the JSON GET /api/v1/routes and
+ * `dustwatch routes --json` answer: {"items": [{method, path, operation_id,
+ * public, admin_only, before_password_change, roles, max_body}]}.  New
+ * reference. */
+json_t *api_route_table_json(const api_route *table, size_t n);
 
 /* Counts successful writes (any method but GET) through this process, so
  * caches of derived answers can tell that they may be out of date. */

@@ -461,10 +461,7 @@ static void dispatch(api_req *r)
         if (r->route->roles != API_PUBLIC) {
             if (api_auth_resolve(r, &r->caller) != 0)
                 return;
-            if (r->caller.must_change_password &&
-                strcmp(r->route->pattern, "/api/v1/auth/me") != 0 &&
-                strcmp(r->route->pattern, "/api/v1/auth/password") != 0 &&
-                strcmp(r->route->pattern, "/api/v1/auth/logout") != 0) {
+            if (r->caller.must_change_password && !(r->route->roles & API_BEFORE_PW_CHANGE)) {
                 /* a password someone else chose (or an expired one) opens
                  * nothing but the way to replace it: the dashboard asks for
                  * the change, and a script must not skip it */
@@ -654,6 +651,33 @@ const api_route *api_route_table(size_t *n)
 {
     *n = n_routes;
     return routes;
+}
+
+json_t *api_route_table_json(const api_route *table, size_t n)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } bits[] = {{API_CITY, "city"},
+                {API_DISTRICT, "district"},
+                {API_STREET, "street"},
+                {API_ENTERPRISE, "enterprise"}};
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const api_route *rt = &table[i];
+        json_t *roles = json_array();
+        for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++)
+            if (rt->roles & bits[b].bit)
+                json_array_append_new(roles, json_string(bits[b].name));
+        json_array_append_new(
+            items,
+            json_pack("{s:s, s:s, s:s?, s:b, s:b, s:b, s:o, s:I}", "method", rt->method, "path",
+                      rt->pattern, "operation_id", rt->operation_id, "public",
+                      rt->roles == API_PUBLIC, "admin_only", (rt->roles & API_ADMIN_ONLY) != 0,
+                      "before_password_change", (rt->roles & API_BEFORE_PW_CHANGE) != 0, "roles",
+                      roles, "max_body", (json_int_t)rt->max_body));
+    }
+    return json_pack("{s:o}", "items", items);
 }
 
 int api_start(db_pool *p, const api_route *table, size_t n)

@@ -18,26 +18,7 @@ int api_routes_get(api_req *r)
 {
     size_t n;
     const api_route *routes = api_route_table(&n);
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *roles = json_array();
-        static const struct {
-            unsigned bit;
-            const char *name;
-        } bits[] = {{API_CITY, "city"},
-                    {API_DISTRICT, "district"},
-                    {API_STREET, "street"},
-                    {API_ENTERPRISE, "enterprise"}};
-        for (size_t b = 0; b < 4; b++)
-            if (routes[i].roles & bits[b].bit)
-                json_array_append_new(roles, json_string(bits[b].name));
-        json_array_append_new(
-            items, json_pack("{s:s, s:s, s:b, s:b, s:o, s:I}", "method", routes[i].method, "path",
-                             routes[i].pattern, "public", routes[i].roles == API_PUBLIC,
-                             "admin_only", (routes[i].roles & API_ADMIN_ONLY) != 0, "roles", roles,
-                             "max_body", (json_int_t)routes[i].max_body));
-    }
-    return api_reply_json(r, 200, json_pack("{s:o}", "items", items));
+    return api_reply_json(r, 200, api_route_table_json(routes, n));
 }
 
 /* The OpenAPI document (schema/openapi.json), read per request: it is small

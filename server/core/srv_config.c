@@ -7,10 +7,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 srv_config g_config;
 
-typedef enum { T_STR, T_ADDR, T_INT, T_SIZE } cfg_type;
+typedef enum { T_STR, T_ADDR, T_PATH, T_INT, T_SIZE } cfg_type;
 
 typedef struct {
     const char *name;
@@ -66,10 +67,61 @@ int srv_config_split_addr(const char *addr, char *host, size_t hostlen, int *por
     return 0;
 }
 
+/* 1 when dir is root or below it (both absolute, root without symlinks). */
+static int is_under(const char *dir, const char *root)
+{
+    size_t n = strlen(root);
+    return strncmp(dir, root, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
+}
+
+/* Where relative PATH values point: the installed data files.  A binary in
+ * its build tree (tests, run-local.sh) reads the source tree; any other sits
+ * in <prefix>/bin and reads <prefix>/share/dustwatch (DW_BIN_TO_DATA), found
+ * from its own location so a DESTDIR or a moved install works as well; the
+ * configured prefix is the last resort.  Computed once, at the first load. */
+static const char *data_dir(void)
+{
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    char exe[PATH_MAX], build[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        const char *rel = DW_BIN_TO_DATA;
+        if (realpath(DW_BUILD_DIR, build) && is_under(exe, build)) {
+            snprintf(dir, sizeof dir, "%s", DW_SOURCE_DIR);
+        } else if (slash && rel[0]) {
+            while (strncmp(rel, "../", 3) == 0) {
+                char *up = strrchr(exe, '/');
+                if (up)
+                    *up = '\0';
+                rel += 3;
+            }
+            if ((size_t)snprintf(dir, sizeof dir, "%s/%s", exe, rel) >= sizeof dir)
+                dir[0] = '\0';
+        }
+    }
+    if (!dir[0])
+        snprintf(dir, sizeof dir, "%s", DW_DATA_DIR);
+    return dir;
+}
+
 static int set_value(const cfg_entry *e, const char *value, const char *origin, char *err,
                      size_t errlen)
 {
     char *base = (char *)&g_config + e->offset;
+    char path[PATH_MAX + 256];
+    if (e->type == T_PATH && value[0] && value[0] != '/') {
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", data_dir(), value) >= sizeof path) {
+            snprintf(err, errlen, "value for \"%s\" in %s is too long", e->name, origin);
+            return -1;
+        }
+        value = path;
+    }
     switch (e->type) {
     case T_ADDR: {
         char host[256];
@@ -83,6 +135,7 @@ static int set_value(const cfg_entry *e, const char *value, const char *origin, 
         }
     }
         /* fall through */
+    case T_PATH:
     case T_STR: {
         char **slot = (char **)(void *)base;
         char *copy = strdup(value);
@@ -174,7 +227,7 @@ static int load_file(const char *path, char *err, size_t errlen)
 void srv_config_free(void)
 {
     for (size_t i = 0; i < N_ENTRIES; i++) {
-        if (entries[i].type == T_STR || entries[i].type == T_ADDR) {
+        if (entries[i].type == T_STR || entries[i].type == T_ADDR || entries[i].type == T_PATH) {
             char **slot = (char **)(void *)((char *)&g_config + entries[i].offset);
             free(*slot);
             *slot = NULL;
@@ -217,13 +270,9 @@ void srv_config_write_example(FILE *out)
     fprintf(out, "# dustwatch configuration: every key with its default.\n"
                  "# Format: `key = value` per line, # starts a comment.  Each key can be\n"
                  "# overridden by the environment variable DUSTWATCH_<KEY> (upper case).\n"
-                 "# Paths default to the source tree; installs set them explicitly.\n");
-    for (size_t i = 0; i < N_ENTRIES; i++) {
-        const char *def = entries[i].def;
-        /* source-tree paths are machine-specific: show them relative */
-        const char *src = DW_SOURCE_DIR "/";
-        if (strncmp(def, src, strlen(src)) == 0)
-            def += strlen(src);
-        fprintf(out, "\n# %s\n%s = %s\n", entries[i].help, entries[i].name, def);
-    }
+                 "# Relative paths of web_root, migrations_dir, openapi_file and risk_model\n"
+                 "# are under the data directory: <prefix>/share/dustwatch beside an\n"
+                 "# installed <prefix>/bin/dustwatch, the source tree for a build-tree binary.\n");
+    for (size_t i = 0; i < N_ENTRIES; i++)
+        fprintf(out, "\n# %s\n%s = %s\n", entries[i].help, entries[i].name, entries[i].def);
 }

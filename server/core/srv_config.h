@@ -12,6 +12,7 @@ typedef struct srv_config {
 #define X(name, type, def, help) SRV_CFG_FIELD_##type(name)
 #define SRV_CFG_FIELD_STR(n)     char *n;
 #define SRV_CFG_FIELD_ADDR(n)    char *n;
+#define SRV_CFG_FIELD_PATH(n)    char *n;
 #define SRV_CFG_FIELD_INT(n)     long n;
 #define SRV_CFG_FIELD_SIZE(n)    long n;
 #include "srv_config.def"

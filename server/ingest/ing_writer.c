@@ -10,7 +10,6 @@
 #include "srv_log.h"
 
 #include <event2/event.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>

@@ -16,8 +16,8 @@ OPERATIONS, keyed by each route's operation id; a route without an entry there,
 or an entry without a route, stops the build.  The descriptions were read from
 the handlers (api/resources/*.c) and the SQL that builds their JSON.
 
-Also read, not copied: the error registry api/core/errors.def (codes,
-statuses, hints) and the ingest payload schemas schema/ingest-*.schema.json
+Also read, not copied: the error registries api/core/errors.def and
+server/ingest/ing_errors.def (codes, statuses, hints) and the ingest payload schemas schema/ingest-*.schema.json
 (inlined).  The unit test openapi-fresh runs --check against the built
 binary; tests/integration/test_openapi.py holds the served document against a
 running server and lints both documents with @redocly/cli.
@@ -111,20 +111,22 @@ ROLES = ["city_admin", "city_staff", "district_admin", "district_staff", "street
 # the error registry
 
 
-def read_errors():
+def read_errors(rel):
+    """(code, status, hint) of every X(...) line of an error registry."""
     pat = re.compile(r'^X\((\w+),\s*"([a-z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)')
     out = []
-    with open(os.path.join(ROOT, "api", "core", "errors.def"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, *rel.split("/")), encoding="utf-8") as f:
         for line in f:
             m = pat.match(line)
             if m:
                 out.append((m.group(2), int(m.group(3)), m.group(4)))
     if not out:
-        raise SystemExit("api/core/errors.def: no X(...) entries found")
+        raise SystemExit(f"{rel}: no X(...) entries found")
     return out
 
 
-ERRORS = read_errors()
+ERRORS = read_errors("api/core/errors.def")
+INGEST_ERRORS = read_errors("server/ingest/ing_errors.def")
 
 ERROR_RESPONSES = {
     400: ("BadRequest", "Bad request: malformed JSON (bad_json), a wrong field or query "
@@ -1420,14 +1422,11 @@ def build_ingest():
              ("events", "eventsData", "报警事件", "Alarm events"),
              ("videos", "videosData", "视频报警", "Video alarms")]
     schemas = {
-        "Error": obj({"code": s("string", "e.g. bad_json, bad_envelope, unknown_field, "
-                                "field_too_long, too_deep, empty_body, bad_encoding, "
-                                "decrypt_failed, enterprise_mismatch, too_many_items, "
-                                "image_too_large, unauthenticated, idempotency_key_in_use, "
-                                "idempotency_key_reused, unsupported_media_type, "
-                                "bad_idempotency_key, db_unavailable, overloaded, internal."),
-                      "hint": s("string"), "detail": s("string")},
+        "Error": obj({"code": ref("ErrorCode"), "hint": s("string"), "detail": s("string")},
                      ["code", "hint", "detail"]),
+        "ErrorCode": {"type": "string", "enum": [c for c, _, _ in INGEST_ERRORS],
+                      "description": "From server/ingest/ing_errors.def: " +
+                      "; ".join(f"{c} ({st}): {h}" for c, st, h in INGEST_ERRORS)},
         "BatchResult": obj({
             "accepted": COUNT, "duplicate": s("integer", "Already stored (same key).",
                                               minimum=0),
@@ -1488,7 +1487,8 @@ def build_ingest():
                                  "text/plain (unsupported_media_type).",
                                  "content": {"application/json": {"schema": ref("Error")}}},
         "Unprocessable": {"description": "The Idempotency-Key was used with a different body "
-                          "(idempotency_key_reused).",
+                          "(idempotency_key_reused), or the batch breaks a database rule "
+                          "(unprocessable).",
                           "content": {"application/json": {"schema": ref("Error")}}},
         "ServiceUnavailable": {"description": "Queue full (overloaded) or database unreachable "
                                "(db_unavailable); nothing stored. Retry after Retry-After with "

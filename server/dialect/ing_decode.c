@@ -859,3 +859,24 @@ fail:
     json_decref(root);
     return -1;
 }
+
+int ing_native_kind_for_path(const char *path, ing_kind *kind)
+{
+    static const struct {
+        const char *path;
+        ing_kind kind;
+    } map[] = {
+        {"/ingest/v1/readings", ING_KIND_READINGS},
+        {"/ingest/v1/events", ING_KIND_EVENTS},
+        {"/ingest/v1/videos", ING_KIND_VIDEOS},
+    };
+    if (path == NULL)
+        return -1;
+    size_t n = strcspn(path, "?");
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].path) == n && strncmp(path, map[i].path, n) == 0) {
+            *kind = map[i].kind;
+            return 0;
+        }
+    return -1;
+}

@@ -152,6 +152,9 @@ typedef struct {
 int ing_decode_native(ing_kind kind, const char *body, size_t len, const ing_limits *lim,
                       int64_t now_us, ing_batch **out, ing_error *err);
 
+/* Map "/ingest/v1/readings", ".../events", ".../videos" to a kind.  0 / -1. */
+int ing_native_kind_for_path(const char *path, ing_kind *kind);
+
 /* ---- Helpers shared by the ing_ dialect modules and the simulator ---- */
 
 /* Fill *err (NULL-safe). */

@@ -1,11 +1,10 @@
 #include "ing_http.h"
 
-#include "ing_hebei.h"
-#include "ing_mem.h"
-#include "ing_writer.h"
-
-#include "srv_config.h"
 #include "db_health.h"
+#include "ing_dialect.h"
+#include "ing_errors.h"
+#include "ing_writer.h"
+#include "srv_config.h"
 #include "srv_http.h"
 #include "srv_log.h"
 
@@ -37,16 +36,6 @@ static void send_json(struct evhttp_request *req, int status, const char *body)
     evbuffer_free(b);
 }
 
-static void send_error(struct evhttp_request *req, int status, const char *code, const char *hint,
-                       const char *detail)
-{
-    json_t *e = srv_error_body(code, hint, detail);
-    char *s = json_dumps(e, JSON_COMPACT);
-    json_decref(e);
-    send_json(req, status, s ? s : "{}");
-    free(s);
-}
-
 static void log_request(struct evhttp_request *req, uint64_t id, int status)
 {
     char q[300];
@@ -58,6 +47,16 @@ static void log_request(struct evhttp_request *req, uint64_t id, int status)
     srv_log(status >= 500 ? SRV_LOG_WARN : SRV_LOG_DEBUG, "ingest request",
             "id=%llu peer=%s uri=%s status=%d", (unsigned long long)id, peer ? peer : "-",
             srv_log_q(q, sizeof q, evhttp_request_get_uri(req)), status);
+}
+
+/* Errors the listener answers itself are in our JSON shape, whatever the
+ * dialect (only a full queue is answered in the dialect's shape). */
+static void send_error(struct evhttp_request *req, uint64_t id, ing_err e, const char *detail)
+{
+    char *s = ing_err_json(e, detail);
+    send_json(req, ing_err_status(e), s ? s : "{}");
+    free(s);
+    log_request(req, id, ing_err_status(e));
 }
 
 static void send_job_reply(ing_job *job)
@@ -95,21 +94,19 @@ static char *header_dup(struct evhttp_request *req, const char *name, size_t max
     return strndup(v, max);
 }
 
-static void submit(struct evhttp_request *req, uint64_t id, ing_dialect dialect, ing_kind kind)
+static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *dialect,
+                   ing_kind kind)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     const char *idem = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
     if (idem && (strlen(idem) == 0 || strlen(idem) > 255)) {
-        send_error(req, 400, "bad_idempotency_key", "use 1 to 255 characters, e.g. a UUID",
-                   "Idempotency-Key has the wrong length");
-        log_request(req, id, 400);
+        send_error(req, id, ING_ERR_BAD_IDEMPOTENCY_KEY, "Idempotency-Key has the wrong length");
         return;
     }
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     if (ct && strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/plain", 10) != 0) {
-        send_error(req, 415, "unsupported_media_type", "send Content-Type: application/json", ct);
-        log_request(req, id, 415);
+        send_error(req, id, ING_ERR_UNSUPPORTED_MEDIA, ct);
         return;
     }
     ing_job *job = calloc(1, sizeof *job);
@@ -125,7 +122,7 @@ static void submit(struct evhttp_request *req, uint64_t id, ing_dialect dialect,
         goto overloaded;
     evbuffer_copyout(in, job->body, len);
     job->body[len] = '\0';
-    job->secret = header_dup(req, dialect == ING_DIALECT_MEM ? "appsecret" : "X-Api-Key", 512);
+    job->secret = dialect->secret_header ? header_dup(req, dialect->secret_header, 512) : NULL;
     job->idem_key = idem ? strdup(idem) : NULL;
     atomic_fetch_add(&in_flight, 1);
     if (ing_writer_submit(job) != 0) {
@@ -136,15 +133,11 @@ static void submit(struct evhttp_request *req, uint64_t id, ing_dialect dialect,
 overloaded:
     ing_job_free(job);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    if (dialect == ING_DIALECT_HEBEI) {
-        char *b = ing_hebei_reply(503, "服务繁忙，请稍后重试 (server busy, retry later)");
-        send_json(req, 503, b ? b : "{}");
-        free(b);
-    } else {
-        send_error(req, 503, "overloaded", "retry after the Retry-After seconds",
-                   "the ingest queue is full");
-    }
-    log_request(req, id, 503);
+    int status;
+    char *b = dialect->reply_error(ING_ERR_OVERLOADED, "the ingest queue is full", &status);
+    send_json(req, status, b ? b : "{}");
+    free(b);
+    log_request(req, id, status);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -158,8 +151,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-            send_error(req, 405, "method_not_allowed", "use GET", path);
-            log_request(req, id, 405);
+            send_error(req, id, ING_ERR_METHOD_NOT_ALLOWED, path);
             return;
         }
         if (path[1] == 'h') {
@@ -173,39 +165,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         log_request(req, id, status);
         return;
     }
-    ing_dialect dialect;
     ing_kind kind;
-    if (strncmp(path, "/ingest/v1/", 11) == 0) {
-        dialect = ING_DIALECT_NATIVE;
-        const char *k = path + 11;
-        if (strcmp(k, "readings") == 0)
-            kind = ING_KIND_READINGS;
-        else if (strcmp(k, "events") == 0)
-            kind = ING_KIND_EVENTS;
-        else if (strcmp(k, "videos") == 0)
-            kind = ING_KIND_VIDEOS;
-        else
-            goto not_found;
-    } else if (strncmp(path, "/rabbitmqfcsb/", 14) == 0 &&
-               ing_hebei_kind_for_path(path, &kind) == 0) {
-        dialect = ING_DIALECT_HEBEI;
-    } else if (strncmp(path, "/mem/v1/", 8) == 0 && ing_mem_kind_for_path(path, &kind) == 0) {
-        dialect = ING_DIALECT_MEM;
-    } else {
-        goto not_found;
+    const ing_dialect *dialect = ing_dialect_route(path, &kind);
+    if (!dialect) {
+        send_error(req, id, ING_ERR_NOT_FOUND, path);
+        return;
     }
     if (cmd != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        send_error(req, 405, "method_not_allowed", "ingest endpoints take POST", path);
-        log_request(req, id, 405);
+        send_error(req, id, ING_ERR_METHOD_NOT_ALLOWED, path);
         return;
     }
     submit(req, id, dialect, kind);
-    return;
-not_found:
-    send_error(req, 404, "not_found",
-               "ingest endpoints live under /ingest/v1/, /rabbitmqfcsb/api/ and /mem/v1/", path);
-    log_request(req, id, 404);
 }
 
 int ing_http_start(struct event_base *base)

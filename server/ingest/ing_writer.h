@@ -15,23 +15,22 @@
 #include <stdint.h>
 
 struct event_base;
-
-typedef enum { ING_DIALECT_NATIVE, ING_DIALECT_HEBEI, ING_DIALECT_MEM } ing_dialect;
+struct ing_dialect;
 
 typedef struct ing_job {
     struct ing_job *next;
     uint64_t req_id;
-    void *req; /* the loop's request handle; the writer never touches it */
-    ing_dialect dialect;
+    void *req;                         /* the loop's request handle; the writer never touches it */
+    const struct ing_dialect *dialect; /* the table entry the request came in on */
     ing_kind kind;
     char *body; /* owned */
     size_t body_len;
-    char *secret;   /* native: X-Api-Key; MEM: appsecret header.  owned */
+    char *secret;   /* the dialect's secret_header, NULL when absent.  owned */
     char *idem_key; /* Idempotency-Key header or NULL.  owned */
     int64_t received_us;
     /* filled by the writer */
     int status;        /* HTTP status */
-    char *reply;       /* JSON body, owned */
+    char *reply;       /* body in the dialect's shape, owned */
     int retry_after_s; /* >0: send Retry-After */
     int idem_replayed; /* the reply came from a stored first answer */
 } ing_job;

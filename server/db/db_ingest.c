@@ -1,0 +1,474 @@
+#include "db_ingest.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const db_stmt statements[] = {
+    {"srv_cred_api",
+     "SELECT c.enterprise_id, e.code FROM ingest_credentials c JOIN enterprises e ON e.id = "
+     "c.enterprise_id WHERE c.kind = 'api_key' AND c.key_hash = $1::bytea AND c.revoked_at IS "
+     "NULL"},
+    {"srv_cred_hebei",
+     "SELECT c.enterprise_id, e.code, encode(c.des_key, 'hex') FROM ingest_credentials c JOIN "
+     "enterprises e ON e.id = c.enterprise_id WHERE e.code = $1 AND c.kind = 'hebei_des' AND "
+     "c.revoked_at IS NULL"},
+    {"srv_cred_mem",
+     "SELECT c.enterprise_id, e.code, c.appsecret_hash = $2::bytea, encode(c.sm4_key, 'hex'), "
+     "encode(c.sm4_iv, 'hex') FROM ingest_credentials c JOIN enterprises e ON e.id = "
+     "c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND c.revoked_at IS NULL"},
+    {"ing_points",
+     "SELECT code, id, enterprise_id, range_min, range_max, enabled FROM points WHERE code = "
+     "ANY($1::text[]) ORDER BY code COLLATE \"C\""},
+    {"ing_partition", "SELECT dw_ensure_readings_partition($1::date)"},
+    {"ing_idem_claim",
+     "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
+     "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
+     "EXCLUDED.request_hash, status = NULL, response = NULL, created_at = now(), expires_at = "
+     "now() + interval '72 hours' WHERE ingest_batches.expires_at < now() RETURNING 1"},
+    {"ing_idem_get",
+     "SELECT request_hash = $3::bytea, status, response FROM ingest_batches WHERE enterprise_id "
+     "= $1 AND idem_key = $2"},
+    {"ing_idem_store",
+     "UPDATE ingest_batches SET status = $3, response = $4 WHERE enterprise_id = $1 AND idem_key "
+     "= $2"},
+    {"ing_insert_readings",
+     /* no RETURNING: the count comes from the command tag, and RETURNING
+      * would also run the SELECT policy on every row */
+     "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, "
+     "timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM "
+     "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
+     "DO NOTHING"},
+    {"ing_latest",
+     "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality) SELECT "
+     "DISTINCT ON (u.p) u.p, $5, timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q "
+     "FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ORDER "
+     "BY u.p, u.t DESC ON CONFLICT (point_id) DO UPDATE SET collected_at = "
+     "EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = "
+     "now() WHERE point_latest.collected_at < EXCLUDED.collected_at"},
+    {"ing_insert_events",
+     "WITH ins AS (INSERT INTO gateway_events (enterprise_id, point_id, occurred_at, level, "
+     "value, threshold, content, source) SELECT $1, u.p, timestamptz 'epoch' + u.t * interval "
+     "'1 microsecond', u.l, u.v, u.th, coalesce(u.c, ''), $8 FROM unnest($2::bigint[], "
+     "$3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::text[]) AS u(p, t, l, v, th, c) "
+     "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"},
+    {"ing_insert_video",
+     "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
+     "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
+     "microsecond', $4, coalesce($5, ''), $6::bytea, $7) ON CONFLICT DO NOTHING RETURNING 1"},
+};
+
+void db_ingest_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+/* ---- array literals ---------------------------------------------------- */
+
+/* Why text array literals rather than binary arrays: one literal per column
+ * keeps a batch of 50000 items to one statement with six parameters. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_reserve(sbuf *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->oom = 1;
+        return;
+    }
+    b->p = np;
+    b->cap = cap;
+}
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_fmt(sbuf *b, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* One element of a PostgreSQL array literal, always quoted. */
+static void sb_array_text(sbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_add(b, "\\", 1);
+        sb_add(b, p, 1);
+    }
+    sb_add(b, "\"", 1);
+}
+
+static void sb_free_all(sbuf *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(b[i].p);
+}
+
+static int sb_any_oom(const sbuf *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i].oom)
+            return 1;
+    return 0;
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+/* A text-format bytea parameter: "\x" and the hex digits. */
+static void bytea_param(const unsigned char *in, size_t n, char *out /* 2n+3 */)
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    sodium_bin2hex(out + 2, 2 * n + 1, in, n);
+}
+
+static int hex_to_bin(const char *hex, unsigned char *out, size_t n)
+{
+    size_t got = 0;
+    return sodium_hex2bin(out, n, hex, strlen(hex), NULL, &got, NULL) == 0 && got == n ? 0 : -1;
+}
+
+static void cred_identity(const PGresult *r, db_ingest_cred *out)
+{
+    out->enterprise_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    snprintf(out->enterprise_code, sizeof out->enterprise_code, "%s", PQgetvalue(r, 0, 1));
+}
+
+db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_ingest_cred *out,
+                             int *found)
+{
+    char hex[70];
+    bytea_param(key_hash, 32, hex);
+    const char *p[1] = {hex};
+    db_status st;
+    PGresult *r = db_exec(c, "srv_cred_api", 1, p, &st);
+    if (!r)
+        return st;
+    memset(out, 0, sizeof *out);
+    *found = PQntuples(r) == 1;
+    if (*found)
+        cred_identity(r, out);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_ingest_cred_hebei(db_conn *c, const char *qybm, db_ingest_cred *out, int *found)
+{
+    const char *p[1] = {qybm};
+    db_status st;
+    PGresult *r = db_exec(c, "srv_cred_hebei", 1, p, &st);
+    if (!r)
+        return st;
+    memset(out, 0, sizeof *out);
+    *found = PQntuples(r) == 1 && hex_to_bin(PQgetvalue(r, 0, 2), out->key, 8) == 0;
+    if (*found)
+        cred_identity(r, out);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char secret_hash[32],
+                             db_ingest_cred *out, int *found)
+{
+    char hex[70];
+    bytea_param(secret_hash, 32, hex);
+    const char *p[2] = {appid, hex};
+    db_status st;
+    PGresult *r = db_exec(c, "srv_cred_mem", 2, p, &st);
+    if (!r)
+        return st;
+    memset(out, 0, sizeof *out);
+    *found = PQntuples(r) == 1 && hex_to_bin(PQgetvalue(r, 0, 3), out->key, 16) == 0 &&
+             hex_to_bin(PQgetvalue(r, 0, 4), out->iv, 16) == 0;
+    if (*found) {
+        cred_identity(r, out);
+        out->secret_ok = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+/* ---- points and partitions --------------------------------------------- */
+
+struct db_ingest_points {
+    PGresult *res; /* backs the codes */
+    db_ingest_point *rows;
+    size_t n;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_point(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const db_ingest_point *)elem)->code);
+}
+
+db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t n,
+                                   db_ingest_points **out)
+{
+    const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        return DB_HARD;
+    memcpy(sorted, codes, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    sbuf arr = {0};
+    sb_str(&arr, "{");
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
+            continue;
+        if (distinct++)
+            sb_str(&arr, ",");
+        sb_array_text(&arr, sorted[i]);
+    }
+    sb_str(&arr, "}");
+    free(sorted);
+    if (arr.oom) {
+        free(arr.p);
+        return DB_HARD;
+    }
+    db_status st;
+    const char *p[1] = {arr.p};
+    PGresult *r = db_exec(c, "ing_points", 1, p, &st);
+    free(arr.p);
+    if (!r)
+        return st;
+    int rows = PQntuples(r);
+    db_ingest_points *pts = calloc(1, sizeof *pts);
+    db_ingest_point *info = calloc(rows ? (size_t)rows : 1, sizeof *info);
+    if (!pts || !info) {
+        free(pts);
+        free(info);
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (int i = 0; i < rows; i++) {
+        info[i].code = PQgetvalue(r, i, 0);
+        info[i].id = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        info[i].enterprise_id = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        info[i].has_min = !PQgetisnull(r, i, 3);
+        info[i].range_min = info[i].has_min ? strtod(PQgetvalue(r, i, 3), NULL) : 0;
+        info[i].has_max = !PQgetisnull(r, i, 4);
+        info[i].range_max = info[i].has_max ? strtod(PQgetvalue(r, i, 4), NULL) : 0;
+        info[i].enabled = PQgetvalue(r, i, 5)[0] == 't';
+    }
+    pts->res = r;
+    pts->rows = info;
+    pts->n = (size_t)rows;
+    *out = pts;
+    return DB_OK;
+}
+
+const db_ingest_point *db_ingest_points_find(const db_ingest_points *p, const char *code)
+{
+    /* the statement orders by code COLLATE "C": strcmp order */
+    return bsearch(code, p->rows, p->n, sizeof *p->rows, cmp_point);
+}
+
+void db_ingest_points_free(db_ingest_points *p)
+{
+    if (!p)
+        return;
+    PQclear(p->res);
+    free(p->rows);
+    free(p);
+}
+
+db_status db_ingest_ensure_partition(db_conn *c, int64_t day)
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char date[16];
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    const char *p[1] = {date};
+    db_status st;
+    PQclear(db_exec(c, "ing_partition", 1, p, &st));
+    return st;
+}
+
+/* ---- Idempotency-Key rows ---------------------------------------------- */
+
+db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
+                               const unsigned char body_hash[32], int *claimed)
+{
+    char eid[24], hash[70];
+    bytea_param(body_hash, 32, hash);
+    const char *p[3] = {db_i64(eid, enterprise_id), key, hash};
+    db_status st;
+    PGresult *r = db_exec(c, "ing_idem_claim", 3, p, &st);
+    if (!r)
+        return st;
+    *claimed = PQntuples(r) == 1;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
+                             const unsigned char body_hash[32], db_ingest_idem *out, int *found)
+{
+    char eid[24], hash[70];
+    bytea_param(body_hash, 32, hash);
+    const char *p[3] = {db_i64(eid, enterprise_id), key, hash};
+    db_status st;
+    PGresult *r = db_exec(c, "ing_idem_get", 3, p, &st);
+    if (!r)
+        return st;
+    memset(out, 0, sizeof *out);
+    *found = PQntuples(r) == 1;
+    if (*found) {
+        out->same_body = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        out->has_answer = !PQgetisnull(r, 0, 1);
+        if (out->has_answer) {
+            out->status = atoi(PQgetvalue(r, 0, 1));
+            out->response = strdup(PQgetvalue(r, 0, 2));
+        }
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
+                               const char *response)
+{
+    char eid[24], st_text[24];
+    const char *p[4] = {db_i64(eid, enterprise_id), key, db_i64(st_text, status), response};
+    db_status st;
+    PQclear(db_exec(c, "ing_idem_store", 4, p, &st));
+    return st;
+}
+
+/* ---- items ------------------------------------------------------------- */
+
+db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
+                                   size_t n, long *inserted)
+{
+    sbuf a[4] = {{0}};
+    for (int k = 0; k < 4; k++)
+        sb_str(&a[k], "{");
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        sb_fmt(&a[0], "%s%lld", sep, (long long)rows[i].point_id);
+        sb_fmt(&a[1], "%s%lld", sep, (long long)rows[i].ts_us);
+        sb_fmt(&a[2], "%s%.17g", sep, rows[i].value);
+        sb_fmt(&a[3], "%s%d", sep, rows[i].quality);
+    }
+    for (int k = 0; k < 4; k++)
+        sb_str(&a[k], "}");
+    db_status st = DB_HARD;
+    if (sb_any_oom(a, 4))
+        goto out;
+    char eid[24];
+    const char *p[5] = {a[0].p, a[1].p, a[2].p, a[3].p, db_i64(eid, enterprise_id)};
+    PGresult *r = db_exec(c, "ing_insert_readings", 5, p, &st);
+    if (!r)
+        goto out;
+    long count = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    PQclear(db_exec(c, "ing_latest", 5, p, &st));
+    if (st == DB_OK)
+        *inserted = count;
+out:
+    sb_free_all(a, 4);
+    return st;
+}
+
+db_status db_ingest_insert_events(db_conn *c, int64_t enterprise_id, const char *source,
+                                  const db_ingest_event *rows, size_t n, long *inserted)
+{
+    sbuf a[6] = {{0}};
+    for (int k = 0; k < 6; k++)
+        sb_str(&a[k], "{");
+    for (size_t i = 0; i < n; i++) {
+        const db_ingest_event *ev = &rows[i];
+        const char *sep = i ? "," : "";
+        sb_fmt(&a[0], "%s%lld", sep, (long long)ev->point_id);
+        sb_fmt(&a[1], "%s%lld", sep, (long long)ev->ts_us);
+        sb_str(&a[2], sep);
+        sb_array_text(&a[2], ev->level);
+        if (ev->has_value)
+            sb_fmt(&a[3], "%s%.17g", sep, ev->value);
+        else
+            sb_fmt(&a[3], "%sNULL", sep);
+        if (ev->has_threshold)
+            sb_fmt(&a[4], "%s%.17g", sep, ev->threshold);
+        else
+            sb_fmt(&a[4], "%sNULL", sep);
+        sb_str(&a[5], sep);
+        if (ev->content)
+            sb_array_text(&a[5], ev->content);
+        else
+            sb_str(&a[5], "NULL");
+    }
+    for (int k = 0; k < 6; k++)
+        sb_str(&a[k], "}");
+    db_status st = DB_HARD;
+    if (sb_any_oom(a, 6))
+        goto out;
+    char eid[24];
+    const char *p[8] = {
+        db_i64(eid, enterprise_id), a[0].p, a[1].p, a[2].p, a[3].p, a[4].p, a[5].p, source};
+    PGresult *r = db_exec(c, "ing_insert_events", 8, p, &st);
+    if (!r)
+        goto out;
+    *inserted = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+out:
+    sb_free_all(a, 6);
+    return st;
+}
+
+db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *source,
+                                 const char *camera, int64_t ts_us, const char *alarm_type,
+                                 const char *content, const unsigned char *img, size_t img_len,
+                                 int *inserted)
+{
+    char eid[24], ts[24];
+    const char *p[7] = {db_i64(eid, enterprise_id), camera, db_i64(ts, ts_us), alarm_type, content,
+                        (const char *)img,          source};
+    int lengths[7] = {0, 0, 0, 0, 0, (int)img_len, 0};
+    int formats[7] = {0, 0, 0, 0, 0, 1, 0};
+    db_status st;
+    PGresult *r = db_exec_bin(c, "ing_insert_video", 7, p, lengths, formats, &st);
+    if (!r)
+        return st;
+    *inserted = PQntuples(r);
+    PQclear(r);
+    return DB_OK;
+}

@@ -1,0 +1,129 @@
+/* db_ingest — what the ingest writers store and look up: gateway credentials
+ * per dialect, point codes, Idempotency-Key rows, readings (with
+ * point_latest), gateway events and video alarms.
+ *
+ * The writer runs on internal connections (db_connect_scoped "system");
+ * the credential, point and partition look-ups run outside a transaction,
+ * everything else inside the group's write transaction (db_run_tx).  Arrays
+ * are C arrays of n rows; the PostgreSQL array literals they travel as are
+ * built here.  Strings are borrowed for the call unless a comment says
+ * otherwise.  Every function answers DB_OK, or the failure of the statement
+ * that failed (db.h); out-parameters are written only on DB_OK. */
+#ifndef DW_DB_INGEST_H
+#define DW_DB_INGEST_H
+
+#include "db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Registers the statements; the ingest writer calls it from its start. */
+void db_ingest_register(void);
+
+/* ---- credentials (outside a transaction) ---- */
+
+/* Whom a credential speaks for, and the key material a dialect decrypts
+ * with.  Holds secrets: the caller wipes it (sodium_memzero) after use. */
+typedef struct db_ingest_cred {
+    int64_t enterprise_id;
+    char enterprise_code[40];
+    unsigned char key[16]; /* Hebei: the DES key in key[0..7]; MEM: the SM4 key */
+    unsigned char iv[16];  /* MEM: the SM4 IV */
+    int secret_ok;         /* MEM: the appsecret's hash matched */
+} db_ingest_cred;
+
+/* The enterprise of an active (not revoked) API key, by the SHA-256 of the
+ * key.  *found is 0 when there is none. */
+db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_ingest_cred *out,
+                             int *found);
+/* The active Hebei DES key of the enterprise with code qybm.  *found is 0
+ * when there is none, or the stored key is not 8 bytes. */
+db_status db_ingest_cred_hebei(db_conn *c, const char *qybm, db_ingest_cred *out, int *found);
+/* The active MEM credential of appid; out->secret_ok says whether
+ * secret_hash (SHA-256 of the appsecret header) matches.  *found is 0 when
+ * there is none, or its key or IV is not 16 bytes. */
+db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char secret_hash[32],
+                             db_ingest_cred *out, int *found);
+
+/* ---- points and partitions (outside a transaction) ---- */
+
+typedef struct db_ingest_point {
+    const char *code; /* owned by the db_ingest_points it came from */
+    int64_t id, enterprise_id;
+    double range_min, range_max;
+    int has_min, has_max, enabled;
+} db_ingest_point;
+
+typedef struct db_ingest_points db_ingest_points;
+
+/* Every point whose code is one of codes (n of them, repeats allowed), in
+ * one statement.  *out is the caller's: db_ingest_points_free(). */
+db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t n,
+                                   db_ingest_points **out);
+/* The point with this code, NULL when it does not exist.  Borrowed from p. */
+const db_ingest_point *db_ingest_points_find(const db_ingest_points *p, const char *code);
+void db_ingest_points_free(db_ingest_points *p); /* NULL-safe */
+
+/* Creates the readings partition of a UTC day (days since the epoch) if it
+ * does not exist yet. */
+db_status db_ingest_ensure_partition(db_conn *c, int64_t day);
+
+/* ---- Idempotency-Key rows (inside the write transaction) ---- */
+
+/* Claims (enterprise, key) for a body with this SHA-256, or takes over an
+ * expired claim.  *claimed is 0 when a live row holds the key. */
+db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
+                               const unsigned char body_hash[32], int *claimed);
+
+/* The row another request holds.  response is malloc'd (the caller frees),
+ * NULL while that request has not answered yet (has_answer 0). */
+typedef struct db_ingest_idem {
+    int same_body;
+    int has_answer;
+    int status;
+    char *response;
+} db_ingest_idem;
+
+/* *found is 0 when the row vanished since the claim (an expiry purge). */
+db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
+                             const unsigned char body_hash[32], db_ingest_idem *out, int *found);
+/* Stores the answer a replay with the same key gets (response may be NULL). */
+db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
+                               const char *response);
+
+/* ---- the batch's items (inside the write transaction) ---- */
+
+typedef struct db_ingest_reading {
+    int64_t point_id;
+    int64_t ts_us; /* UTC microseconds since the epoch */
+    double value;
+    int quality; /* ING_Q_* */
+} db_ingest_reading;
+
+/* Inserts readings of one enterprise (a row already stored is skipped) and
+ * moves point_latest forward; *inserted counts the new readings. */
+db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
+                                   size_t n, long *inserted);
+
+typedef struct db_ingest_event {
+    int64_t point_id;
+    int64_t ts_us;
+    const char *level; /* "high", "cleared", ... */
+    double value, threshold;
+    int has_value, has_threshold;
+    const char *content; /* NULL stores "" */
+} db_ingest_event;
+
+/* Inserts gateway events of one enterprise, source the dialect's name; a
+ * row already stored is skipped.  *inserted counts the new ones. */
+db_status db_ingest_insert_events(db_conn *c, int64_t enterprise_id, const char *source,
+                                  const db_ingest_event *rows, size_t n, long *inserted);
+
+/* Inserts one video alarm (img NULL for none; content NULL stores "");
+ * *inserted is 0 when it was already stored. */
+db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *source,
+                                 const char *camera, int64_t ts_us, const char *alarm_type,
+                                 const char *content, const unsigned char *img, size_t img_len,
+                                 int *inserted);
+
+#endif

@@ -6,6 +6,7 @@
 #include "ing_crypto.h"
 #include "ing_dialect.h"
 #include "rds.h"
+#include "srv_event.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -503,22 +504,20 @@ static void publish(wjob *w)
 {
     if (w->accepted <= 0 || w->job->idem_replayed)
         return;
-    char payload[256];
-    snprintf(payload, sizeof payload,
-             "{\"type\":\"ingest\",\"enterprise_id\":%lld,\"enterprise\":\"%s\","
-             "\"kind\":\"%s\",\"accepted\":%ld}",
-             (long long)w->enterprise_id, w->enterprise_code,
-             w->batch->kind == ING_KIND_READINGS ? "readings"
-             : w->batch->kind == ING_KIND_EVENTS ? "events"
-                                                 : "videos",
-             w->accepted);
-    rds_publish("dw:events", NULL, 0, payload);
+    srv_event e = {.type = "ingest", .action = "accepted", .enterprise_id = w->enterprise_id};
+    json_t *fields = json_pack("{s:s, s:s, s:I}", "enterprise", w->enterprise_code, "kind",
+                               w->batch->kind == ING_KIND_READINGS ? "readings"
+                               : w->batch->kind == ING_KIND_EVENTS ? "events"
+                                                                   : "videos",
+                               (json_int_t)w->accepted);
+    srv_event_publish(&e, fields);
+    json_decref(fields);
     if (w->batch->kind != ING_KIND_READINGS)
         return;
     /* newest value per point of this batch; Redis keeps it only if it is
      * newer than what it has (rds_latest), as point_latest does */
-    char key[64];
-    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%lld", (long long)w->enterprise_id);
+    char key[RDS_LATEST_KEY_LEN];
+    rds_latest_key(key, (long long)w->enterprise_id);
     for (size_t i = 0; i < w->n_items; i++) {
         if (!w->point_ids[i] || w->server_code[i])
             continue;
@@ -529,11 +528,8 @@ static void publish(wjob *w)
                 newest = 0;
         if (!newest)
             continue;
-        /* %.17g: the API answers from this value as from PostgreSQL's, so it
-         * must parse back to the same double */
-        char val[96];
-        snprintf(val, sizeof val, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", (long long)r->ts_us,
-                 r->value, r->quality);
+        char val[RDS_LATEST_VALUE_LEN];
+        rds_latest_value(val, (long long)r->ts_us, r->value, r->quality);
         rds_latest(key, r->point, (long long)r->ts_us, val);
     }
 }

@@ -193,8 +193,9 @@ static db_status step(db_conn *c, const char *stmt, const db_scope *s, int64_t a
                       int64_t actor_id, const char *actor, const char *reason, const char *note)
 {
     char id[24], aid[24];
-    const char *p[7] = {s->kind, s->id, db_i64(id, alarm_id), actor_id ? db_i64(aid, actor_id) : NULL,
-                        actor,   reason, note};
+    const char *p[7] = {
+        s->kind, s->id, db_i64(id, alarm_id), actor_id ? db_i64(aid, actor_id) : NULL, actor,
+        reason,  note};
     db_status st;
     PGresult *res = db_exec(c, stmt, 7, p, &st);
     if (!res)

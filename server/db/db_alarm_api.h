@@ -39,7 +39,7 @@ db_status db_alarm_api_get(db_conn *c, const db_scope *s, int64_t alarm_id, json
 /* An alarm to act on, locked for the rest of the transaction. */
 typedef struct db_alarm_api_row {
     char state[24];
-    int cleared; /* the value is back to normal */
+    int cleared;                                   /* the value is back to normal */
     int64_t enterprise_id, district_id, street_id; /* street 0 = none */
 } db_alarm_api_row;
 /* *found 0 (and *out untouched) when the alarm is not in scope. */

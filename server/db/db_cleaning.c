@@ -327,8 +327,8 @@ db_status db_cleaning_compliance(db_conn *c, const db_scope *s, time_t from, tim
     return db_read_json(c, s, "cln_compliance", 7, p, out);
 }
 
-db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *scope_id,
-                               time_t now, json_t **out)
+db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *scope_id, time_t now,
+                               json_t **out)
 {
     char f[24], t[24];
     const char *p[7] = {scope_kind,

@@ -80,8 +80,8 @@ db_status db_cleaning_compliance(db_conn *c, const db_scope *s, time_t from, tim
 /* Inside the caller's open transaction: the overview's totals over the 7
  * days before now (the answer's window_days) for the scope filter's kind and
  * id. */
-db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *scope_id,
-                               time_t now, json_t **out);
+db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *scope_id, time_t now,
+                               json_t **out);
 
 /* Asks the worker to recompute the enterprise's risk (cleaning counts in S);
  * a request already queued stands. */

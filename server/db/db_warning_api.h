@@ -41,7 +41,7 @@ db_status db_warning_api_get(db_conn *c, const db_scope *s, int64_t warning_id, 
 typedef struct db_warning_api_row {
     char status[32];
     char grade[16];
-    char level[16]; /* current_level */
+    char level[16];                                /* current_level */
     int64_t enterprise_id, district_id, street_id; /* street 0 = none */
 } db_warning_api_row;
 /* *found 0 (and *out untouched) when the warning is not in scope. */

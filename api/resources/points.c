@@ -35,7 +35,7 @@ static void format_ts_us(long long us, char out[40])
     snprintf(out, 40, "%s.%06lldZ", day, us % 1000000);
 }
 
-/* {"ts":..,"value":..,"quality":..} as the SQL builds it, or NULL */
+/* {"ts":..,"value":..,"quality":..} as db_points_of_enterprise builds it, or NULL */
 static json_t *latest_json(long long ts_us, json_t *value, json_t *quality)
 {
     if (!json_is_number(value) || !json_is_integer(quality))

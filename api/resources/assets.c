@@ -21,190 +21,19 @@
  * audit record of a delete keeps the whole row.
  *
  * Bodies are checked field by field against a table (unknown field 400,
- * wrong type or length 400), then travel as one jsonb parameter that the
- * statement unpacks with jsonb_populate_record(NULL::<table>, $4): every
- * value is a parameter, and the tables' CHECK constraints stay the single
- * source of the remaining rules (422 with PostgreSQL's words). */
+ * wrong type or length 400), then travel as one JSON object that the
+ * database layer unpacks into the table's row (db_assets.h): every value is
+ * a parameter, and the tables' CHECK constraints stay the single source of
+ * the remaining rules (422 with PostgreSQL's words). */
 #include "api_auth.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
+#include "db_assets.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ENT_VISIBLE                                                                                \
-    "EXISTS (SELECT 1 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e") ")"
-
-/* in an UPDATE of row t: the row with the body's fields laid over it (a
- * field the body names as null clears the column; the others keep theirs) */
-#define PATCHED(t) "jsonb_populate_record(" t ", $4::jsonb) b"
-
-#define SYSTEM_JSON                                                                                \
-    "json_build_object('id', ds.id, 'enterprise_id', ds.enterprise_id, 'code', ds.code, 'name', "  \
-    "ds.name, 'workshop', ds.workshop, 'wet', ds.wet, 'collector_type', ds.collector_type, "       \
-    "'central', ds.central, 'airflow_m3h', ds.airflow_m3h, 'positive_pressure', "                  \
-    "ds.positive_pressure, 'indoor', ds.indoor, 'protection', json_build_object('venting', "       \
-    "ds.has_venting, 'isolation', ds.has_isolation, 'suppression', ds.has_suppression, "           \
-    "'inerting', ds.has_inerting, 'airlock', ds.has_airlock, 'spark_detection', "                  \
-    "ds.has_spark_detection), 'points', (SELECT count(*) FROM points p WHERE p.system_id = "       \
-    "ds.id), 'cameras', (SELECT count(*) FROM cameras c WHERE c.system_id = ds.id), "              \
-    "'created_at', ds.created_at)"
-
-#define CAMERA_JSON                                                                                \
-    "json_build_object('id', c.id, 'enterprise_id', c.enterprise_id, 'code', c.code, 'name', "     \
-    "c.name, 'system_id', c.system_id, 'location', c.location, 'stream_url', c.stream_url, "       \
-    "'enabled', c.enabled, 'created_at', c.created_at, 'updated_at', c.updated_at, "               \
-    "'last_alarm_at', (SELECT max(v.occurred_at) FROM video_alarms v WHERE v.enterprise_id = "     \
-    "c.enterprise_id AND v.camera_code = c.code))"
-
-#define GATEWAY_JSON                                                                               \
-    "json_build_object('id', g.id, 'enterprise_id', g.enterprise_id, 'code', g.code, 'name', "     \
-    "g.name, 'dialect', g.dialect, 'last_seen_at', g.last_seen_at, 'created_at', g.created_at)"
-
-/* $1 scope kind, $2 scope id, $3 the enterprise (list, create) or the
- * object, $4 the checked body as jsonb.  Writes return (id, enterprise_id);
- * delete checks return (enterprise_id, why not) with the row locked. */
-static const db_stmt statements[] = {
-    /* ---- dust-removal systems */
-    {"ast_sys_list",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('items', coalesce((SELECT "
-     "json_agg(" SYSTEM_JSON " ORDER BY ds.code) FROM dust_systems ds WHERE ds.enterprise_id = "
-     "$3::bigint), '[]'::json)) END::text"},
-    {"ast_sys_get",
-     "SELECT " SYSTEM_JSON "::text FROM dust_systems ds JOIN enterprises e ON e.id = "
-     "ds.enterprise_id WHERE ds.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"ast_sys_create",
-     "INSERT INTO dust_systems (enterprise_id, code, name, workshop, wet, collector_type, "
-     "central, airflow_m3h, positive_pressure, indoor, has_venting, has_isolation, "
-     "has_suppression, has_inerting, has_airlock, has_spark_detection) SELECT e.id, b.code, "
-     "b.name, coalesce(b.workshop, ''), coalesce(b.wet, false), coalesce(b.collector_type, "
-     "'bag'), coalesce(b.central, true), b.airflow_m3h, coalesce(b.positive_pressure, false), "
-     "coalesce(b.indoor, false), coalesce(b.has_venting, false), coalesce(b.has_isolation, "
-     "false), coalesce(b.has_suppression, false), coalesce(b.has_inerting, false), "
-     "coalesce(b.has_airlock, false), coalesce(b.has_spark_detection, false) FROM enterprises "
-     "e, "
-     "jsonb_populate_record(NULL::dust_systems, $4::jsonb) b WHERE e.id = $3::bigint "
-     "AND " SCOPE_ENT("e") " RETURNING id, enterprise_id"},
-    {"ast_sys_update",
-     "UPDATE dust_systems ds SET (code, name, workshop, wet, collector_type, central, "
-     "airflow_m3h, positive_pressure, indoor, has_venting, has_isolation, has_suppression, "
-     "has_inerting, has_airlock, has_spark_detection) = (SELECT b.code, b.name, b.workshop, "
-     "b.wet, b.collector_type, b.central, b.airflow_m3h, b.positive_pressure, b.indoor, "
-     "b.has_venting, b.has_isolation, b.has_suppression, b.has_inerting, b.has_airlock, "
-     "b.has_spark_detection FROM " PATCHED(
-         "ds") ") FROM enterprises e WHERE e.id = "
-               "ds.enterprise_id AND ds.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING ds.id, "
-                                                                             "ds.enterprise_id"},
-    {"ast_sys_check",
-     "SELECT ds.enterprise_id, CASE WHEN EXISTS (SELECT 1 FROM points p WHERE p.system_id = "
-     "ds.id) THEN 'monitoring points belong to the system: delete them first (possible while "
-     "they hold no data), or keep the system' WHEN EXISTS (SELECT 1 FROM cameras c WHERE "
-     "c.system_id = ds.id) THEN 'cameras watch the system: move them to another system or to "
-     "none first' END FROM dust_systems ds JOIN enterprises e ON e.id = ds.enterprise_id WHERE "
-     "ds.id = $3::bigint AND " SCOPE_ENT("e") " FOR UPDATE OF ds"},
-    {"ast_sys_delete", "DELETE FROM dust_systems ds USING enterprises e WHERE e.id = "
-                       "ds.enterprise_id AND ds.id = "
-                       "$3::bigint AND " SCOPE_ENT("e") " RETURNING ds.id, ds.enterprise_id"},
-
-    /* ---- monitoring points (create and delete; the rest is points.c) */
-    {"ast_pt_get", "SELECT row_to_json(p)::text FROM points p JOIN enterprises e ON e.id = "
-                   "p.enterprise_id WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"ast_pt_create",
-     "INSERT INTO points (code, enterprise_id, system_id, kind, name, unit, range_min, "
-     "range_max, param_class, limit_high, limit_high_high, limit_low, limit_low_low, deadband, "
-     "min_duration_s, rate_limit, rate_window_s, expected_interval_s, enabled) SELECT b.code, "
-     "e.id, b.system_id, b.kind, coalesce(b.name, ''), coalesce(b.unit, ''), b.range_min, "
-     "b.range_max, coalesce(b.param_class, 'mandatory'), b.limit_high, b.limit_high_high, "
-     "b.limit_low, b.limit_low_low, coalesce(b.deadband, 0), coalesce(b.min_duration_s, 0), "
-     "b.rate_limit, coalesce(b.rate_window_s, 600), coalesce(b.expected_interval_s, 60), "
-     "coalesce(b.enabled, true) FROM enterprises e, jsonb_populate_record(NULL::points, "
-     "$4::jsonb) b WHERE e.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING id, enterprise_id"},
-    /* The row lock makes an ingest writer that is about to store this
-     * point's first reading wait (its point_latest insert checks the foreign
-     * key) and then fail on the deleted point; a writer that got there first
-     * has committed before the lock is granted, and the check sees its data.
-     * Alarms are found through their enterprise index. */
-    {"ast_pt_check",
-     "SELECT p.enterprise_id, CASE WHEN EXISTS (SELECT 1 FROM point_latest l WHERE l.point_id "
-     "= "
-     "p.id) OR EXISTS (SELECT 1 FROM readings r WHERE r.point_id = p.id) THEN 'the point has "
-     "stored readings' WHEN EXISTS (SELECT 1 FROM gateway_events g WHERE g.point_id = p.id) "
-     "THEN "
-     "'the point has gateway alarm events' WHEN EXISTS (SELECT 1 FROM alarms a WHERE "
-     "a.enterprise_id = p.enterprise_id AND a.point_id = p.id) THEN 'the point has alarms' END "
-     "|| '; disable it instead (PATCH /api/v1/points/' || p.id || ' {\"enabled\": false}): "
-     "ingest then refuses its readings, the alarm rules skip it and its history stays' FROM "
-     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "
-     "AND " SCOPE_ENT("e") " FOR UPDATE OF p"},
-    /* the worker may have started the point's alarm-rule state already; with
-     * no data behind it, that state is empty and goes with the point */
-    {"ast_pt_delete",
-     "WITH s AS (DELETE FROM point_rule_state s WHERE s.point_id = $3::bigint AND EXISTS "
-     "(SELECT "
-     "1 FROM enterprises e WHERE e.id = s.enterprise_id AND " SCOPE_ENT(
-         "e") ")) DELETE FROM points p USING enterprises e WHERE e.id = p.enterprise_id AND "
-              "p.id "
-              "= $3::bigint AND " SCOPE_ENT("e") " RETURNING p.id, p.enterprise_id"},
-
-    /* ---- cameras */
-    {"ast_cam_list",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('items', coalesce((SELECT "
-     "json_agg(" CAMERA_JSON " ORDER BY c.code) FROM cameras c WHERE c.enterprise_id = "
-     "$3::bigint), '[]'::json)) END::text"},
-    {"ast_cam_get", "SELECT " CAMERA_JSON "::text FROM cameras c JOIN enterprises e ON e.id = "
-                    "c.enterprise_id WHERE c.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"ast_cam_create",
-     "INSERT INTO cameras (enterprise_id, code, name, system_id, location, stream_url, "
-     "enabled) "
-     "SELECT e.id, b.code, b.name, b.system_id, coalesce(b.location, ''), b.stream_url, "
-     "coalesce(b.enabled, true) FROM enterprises e, jsonb_populate_record(NULL::cameras, "
-     "$4::jsonb) b WHERE e.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING id, enterprise_id"},
-    {"ast_cam_update",
-     "UPDATE cameras c SET (name, system_id, location, stream_url, enabled, updated_at) = "
-     "(SELECT b.name, b.system_id, b.location, b.stream_url, b.enabled, now() FROM " PATCHED(
-         "c") ") FROM enterprises e WHERE e.id = c.enterprise_id AND c.id = $3::bigint "
-              "AND " SCOPE_ENT("e") " RETURNING c.id, c.enterprise_id"},
-    {"ast_cam_check",
-     "SELECT c.enterprise_id, CASE WHEN EXISTS (SELECT 1 FROM video_alarms v WHERE "
-     "v.enterprise_id = c.enterprise_id AND v.camera_code = c.code) OR EXISTS (SELECT 1 FROM "
-     "alarms a WHERE a.enterprise_id = c.enterprise_id AND a.camera_code = c.code) THEN 'video "
-     "alarms name the camera; disable it instead (PATCH {\"enabled\": false}) and its alarms "
-     "stay attributable' END FROM cameras c JOIN enterprises e ON e.id = c.enterprise_id WHERE "
-     "c.id = $3::bigint AND " SCOPE_ENT("e") " FOR UPDATE OF c"},
-    {"ast_cam_delete",
-     "DELETE FROM cameras c USING enterprises e WHERE e.id = c.enterprise_id AND c.id = "
-     "$3::bigint AND " SCOPE_ENT("e") " RETURNING c.id, c.enterprise_id"},
-
-    /* ---- gateways: a registry of devices; no data refers to them */
-    {"ast_gw_list",
-     "SELECT CASE WHEN " ENT_VISIBLE " THEN json_build_object('items', coalesce((SELECT "
-     "json_agg(" GATEWAY_JSON " ORDER BY g.code) FROM gateways g WHERE g.enterprise_id = "
-     "$3::bigint), '[]'::json)) END::text"},
-    {"ast_gw_get", "SELECT " GATEWAY_JSON "::text FROM gateways g JOIN enterprises e ON e.id = "
-                   "g.enterprise_id WHERE g.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"ast_gw_create",
-     "INSERT INTO gateways (enterprise_id, code, name, dialect) SELECT e.id, b.code, "
-     "coalesce(b.name, ''), coalesce(b.dialect, 'native') FROM enterprises e, "
-     "jsonb_populate_record(NULL::gateways, $4::jsonb) b WHERE e.id = $3::bigint "
-     "AND " SCOPE_ENT("e") " RETURNING id, enterprise_id"},
-    {"ast_gw_update",
-     "UPDATE gateways g SET (code, name, dialect) = (SELECT b.code, b.name, b.dialect "
-     "FROM " PATCHED("g") ") FROM enterprises e WHERE e.id = g.enterprise_id AND g.id = $3::bigint "
-                          "AND " SCOPE_ENT("e") " RETURNING g.id, g.enterprise_id"},
-    {"ast_gw_check",
-     "SELECT g.enterprise_id, NULL::text FROM gateways g JOIN enterprises e ON e.id = "
-     "g.enterprise_id WHERE g.id = $3::bigint AND " SCOPE_ENT("e") " FOR UPDATE OF g"},
-    {"ast_gw_delete",
-     "DELETE FROM gateways g USING enterprises e WHERE e.id = g.enterprise_id AND g.id = "
-     "$3::bigint AND " SCOPE_ENT("e") " RETURNING g.id, g.enterprise_id"},
-
-    {"ast_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
-};
 
 /* ---- bodies ------------------------------------------------------------- */
 
@@ -434,60 +263,42 @@ bad:
 typedef struct resource {
     const char *what;  /* in messages: "no such <what>" */
     const char *audit; /* actions <audit>_create/_update/_delete, objects <audit>:<id> */
+    db_assets_kind kind;
     const field *fields;
     size_t n_fields;
-    const char *list, *get, *create, *update, *check, *del;
     int risk_input; /* changes ask the worker to score the enterprise again */
 } resource;
 
 static const resource systems = {
     .what = "dust-removal system",
     .audit = "dust_system",
+    .kind = DB_ASSET_SYSTEM,
     .fields = system_fields,
     .n_fields = sizeof system_fields / sizeof system_fields[0],
-    .list = "ast_sys_list",
-    .get = "ast_sys_get",
-    .create = "ast_sys_create",
-    .update = "ast_sys_update",
-    .check = "ast_sys_check",
-    .del = "ast_sys_delete",
     .risk_input = 1,
 };
 /* listed, read and changed through points.c */
 static const resource points = {
     .what = "point",
     .audit = "point",
+    .kind = DB_ASSET_POINT,
     .fields = point_fields,
     .n_fields = sizeof point_fields / sizeof point_fields[0],
-    .get = "ast_pt_get",
-    .create = "ast_pt_create",
-    .check = "ast_pt_check",
-    .del = "ast_pt_delete",
     .risk_input = 1,
 };
 static const resource cameras = {
     .what = "camera",
     .audit = "camera",
+    .kind = DB_ASSET_CAMERA,
     .fields = camera_fields,
     .n_fields = sizeof camera_fields / sizeof camera_fields[0],
-    .list = "ast_cam_list",
-    .get = "ast_cam_get",
-    .create = "ast_cam_create",
-    .update = "ast_cam_update",
-    .check = "ast_cam_check",
-    .del = "ast_cam_delete",
 };
 static const resource gateways = {
     .what = "gateway",
     .audit = "gateway",
+    .kind = DB_ASSET_GATEWAY,
     .fields = gateway_fields,
     .n_fields = sizeof gateway_fields / sizeof gateway_fields[0],
-    .list = "ast_gw_list",
-    .get = "ast_gw_get",
-    .create = "ast_gw_create",
-    .update = "ast_gw_update",
-    .check = "ast_gw_check",
-    .del = "ast_gw_delete",
 };
 
 /* What a refused write means to the caller, by the constraint PostgreSQL
@@ -518,8 +329,9 @@ static const char *const op_names[] = {"create", "update", "delete"};
 typedef struct {
     const resource *res;
     int op;
-    const char *id;   /* the path's id: the enterprise for create, else the object */
-    const char *body; /* the checked body as JSON text */
+    const char *id;    /* the path's id: the enterprise for create, else the object */
+    long long path_id; /* the same, parsed */
+    const char *body;  /* the checked body as JSON text */
     json_t *before, *after;
     long long obj_id, enterprise_id;
     int found;
@@ -536,56 +348,37 @@ static db_status write_tx(api_req *r, db_conn *c, void *arg)
     x->before = x->after = NULL;
     x->found = 0;
     x->refused[0] = '\0';
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[4] = {kind, sid, x->id, x->body};
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    const db_assets_kind k = x->res->kind;
     db_status st;
     if (x->op != OP_CREATE) {
-        x->before = api_db_json(c, x->res->get, 3, p, &st);
+        st = db_assets_get_tx(c, &s, k, x->path_id, &x->before);
         if (st != DB_OK || !x->before)
             return st;
     }
     if (x->op == OP_DELETE) {
-        PGresult *res = db_exec(c, x->res->check, 3, p, &st);
-        if (!res)
+        int found = 0;
+        st = db_assets_delete_check_tx(c, &s, k, x->path_id, &found, x->refused, sizeof x->refused);
+        if (st != DB_OK || !found || x->refused[0])
             return st;
-        int rows = PQntuples(res);
-        if (rows == 1 && !PQgetisnull(res, 0, 1))
-            snprintf(x->refused, sizeof x->refused, "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        if (rows != 1 || x->refused[0])
-            return DB_OK;
     }
-    const char *stmt = x->op == OP_CREATE   ? x->res->create
-                       : x->op == OP_UPDATE ? x->res->update
-                                            : x->res->del;
-    PGresult *res = db_exec_diag(c, stmt, x->op == OP_DELETE ? 3 : 4, p, &st, &x->diag);
-    if (!res)
+    db_assets_written w = {0};
+    st = x->op == OP_CREATE   ? db_assets_create_tx(c, &s, k, x->path_id, x->body, &w, &x->diag)
+         : x->op == OP_UPDATE ? db_assets_update_tx(c, &s, k, x->path_id, x->body, &w, &x->diag)
+                              : db_assets_delete_tx(c, &s, k, x->path_id, &w, &x->diag);
+    if (st != DB_OK || !w.found)
         return st;
-    if (PQntuples(res) == 1) {
-        x->found = 1;
-        x->obj_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        x->enterprise_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    }
-    PQclear(res);
-    if (!x->found)
-        return DB_OK;
-    char oid[24], eid[24];
-    snprintf(oid, sizeof oid, "%lld", x->obj_id);
-    snprintf(eid, sizeof eid, "%lld", x->enterprise_id);
+    x->found = 1;
+    x->obj_id = w.id;
+    x->enterprise_id = w.enterprise_id;
     if (x->op != OP_DELETE) {
-        const char *gp[3] = {kind, sid, oid};
-        x->after = api_db_json(c, x->res->get, 3, gp, &st);
+        st = db_assets_get_tx(c, &s, k, x->obj_id, &x->after);
         if (st != DB_OK)
             return st;
     }
-    if (x->res->risk_input) {
-        const char *rp[2] = {eid, x->res->audit};
-        res = db_exec(c, "ast_recompute", 2, rp, &st);
-        if (!res)
-            return st;
-        PQclear(res);
-    }
+    if (x->res->risk_input)
+        return db_assets_request_recompute_tx(c, x->enterprise_id, x->res->audit);
     return DB_OK;
 }
 
@@ -646,7 +439,8 @@ static int res_write(api_req *r, const resource *res, int op)
 {
     write_ctx x = {.res = res, .op = op, .id = api_req_param(r, "id")};
     const char *parent = op == OP_CREATE ? "enterprise" : res->what;
-    if (api_parse_id(x.id) < 0)
+    x.path_id = api_parse_id(x.id);
+    if (x.path_id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such %s", parent);
     json_t *change = NULL;
     char *body = NULL;
@@ -702,24 +496,40 @@ static int res_write(api_req *r, const resource *res, int op)
     return rc;
 }
 
+/* 200 with a read's answer, 404 "no such <what>" when there was none. */
+static int reply_read(api_req *r, db_status st, json_t *out, const char *what)
+{
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, out);
+}
+
 static int res_list(api_req *r, const resource *res)
 {
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long eid = api_parse_id(api_req_param(r, "id"));
+    if (eid < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[3] = {kind, sid, api_req_param(r, "id")};
-    return api_reply_query(r, res->list, 3, p, "enterprise");
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_req_db(r);
+    json_t *out = NULL;
+    db_status st = c ? db_assets_list(c, &s, res->kind, eid, &out) : DB_HARD;
+    return reply_read(r, st, out, "enterprise");
 }
 
 static int res_get(api_req *r, const resource *res)
 {
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such %s", res->what);
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    const char *p[3] = {kind, sid, api_req_param(r, "id")};
-    return api_reply_query(r, res->get, 3, p, res->what);
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_req_db(r);
+    json_t *out = NULL;
+    db_status st = c ? db_assets_get(c, &s, res->kind, id, &out) : DB_HARD;
+    return reply_read(r, st, out, res->what);
 }
 
 /* ---- route handlers ------------------------------------------------------ */
@@ -811,5 +621,5 @@ int api_gateway_delete(api_req *r)
 
 void api_assets_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_assets_register();
 }

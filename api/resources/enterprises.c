@@ -2,7 +2,7 @@
  * import of the district's survey table (粉尘涉爆企业基础情况表). */
 #include "api_auth.h"
 #include "api_handlers.h"
-#include "db_scope_sql.h"
+#include "db_enterprises.h"
 
 #include "srv_log.h"
 
@@ -12,70 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENT_JSON                                                                                   \
-    "json_build_object('id', e.id, 'code', e.code, 'uscc', e.uscc, 'name', e.name, 'district', "   \
-    "json_build_object('id', d.id, 'code', d.code, 'name', d.name), 'street', CASE WHEN s.id IS "  \
-    "NULL THEN NULL ELSE json_build_object('id', s.id, 'code', s.code, 'name', s.name, 'kind', "   \
-    "s.kind) END, 'address', e.address, 'longitude', e.longitude, 'latitude', e.latitude, "        \
-    "'industry_code', e.industry_code, 'status', e.status, 'connection_status', "                  \
-    "e.connection_status, 'dust_kinds', e.dust_kinds, 'principal_name', e.principal_name, "        \
-    "'principal_phone', e.principal_phone, 'safety_manager_name', e.safety_manager_name, "         \
-    "'safety_manager_phone', e.safety_manager_phone, 'dust_workers', e.dust_workers, "             \
-    "'explosibility', e.explosibility, 'zone20_count', e.zone20_count, 'zone21_count', "           \
-    "e.zone21_count, 'zone22_count', e.zone22_count, 'building_storeys', e.building_storeys, "     \
-    "'building_frame', e.building_frame, 'gathering_rooms', e.gathering_rooms, 'updated_at', "     \
-    "e.updated_at)"
-
-#define ENT_FROM                                                                                   \
-    " FROM enterprises e JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "    \
-    "e.street_id "
-
-static const db_stmt statements[] = {
-    {"ent_list",
-     "WITH f AS (SELECT e.id, e.name FROM enterprises e JOIN regions d ON d.id = e.district_id "
-     "LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
-         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR s.code = $4) AND "
-              "($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR strpos(e.name, $6) > "
-              "0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = ANY(e.dust_kinds))) "
-              "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', $8::int, "
-              "'offset', $9::int, 'items', coalesce((SELECT json_agg(" ENT_JSON
-              " ORDER BY e.name, e.id) FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET "
-              "$9) pg JOIN enterprises e ON e.id = pg.id JOIN regions d ON d.id = e.district_id "
-              "LEFT JOIN regions s ON s.id = e.street_id), '[]'::json))::text"},
-    {"ent_get",
-     "SELECT json_build_object('enterprise', " ENT_JSON
-     ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "
-     "'name', ds.name, 'workshop', ds.workshop, 'wet', ds.wet, 'collector_type', "
-     "ds.collector_type, 'central', ds.central, 'airflow_m3h', ds.airflow_m3h, "
-     "'positive_pressure', ds.positive_pressure, 'indoor', ds.indoor, 'protection', "
-     "json_build_object('venting', ds.has_venting, 'isolation', ds.has_isolation, 'suppression', "
-     "ds.has_suppression, 'inerting', ds.has_inerting, 'airlock', ds.has_airlock, "
-     "'spark_detection', ds.has_spark_detection), 'points', (SELECT count(*) FROM points p WHERE "
-     "p.system_id = ds.id)) ORDER BY ds.code) FROM dust_systems ds WHERE ds.enterprise_id = "
-     "e.id), '[]'::json), 'points_total', (SELECT count(*) FROM points p WHERE p.enterprise_id = "
-     "e.id), 'points_online', (SELECT count(*) FROM point_latest l JOIN points p ON p.id = "
-     "l.point_id WHERE l.enterprise_id = e.id AND p.enterprise_id = e.id AND l.collected_at > "
-     "now() - make_interval(secs => 3 * p.expected_interval_s)))::text" ENT_FROM
-     "WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"ent_district_for_create",
-     "SELECT d.id FROM regions d WHERE d.level = 'district' AND (d.code = $3 OR ($3::text IS "
-     "NULL AND d.id = $2::bigint)) AND (($1 = 'city') OR ($1 = 'district' AND d.id = "
-     "$2::bigint))"},
-    {"ent_street_in_district",
-     "SELECT id FROM regions WHERE level = 'street' AND code = $1 AND parent_id = $2::bigint"},
-    {"ent_export",
-     "SELECT e.uscc, e.code, e.name, d.name, coalesce(s.name, ''), e.address, "
-     "coalesce(e.longitude::text, ''), coalesce(e.latitude::text, ''), e.industry_code, "
-     "e.status, e.principal_name, e.principal_phone, e.safety_manager_name, "
-     "e.safety_manager_phone, array_to_string(e.dust_kinds, '|'), coalesce(e.dust_workers::text, "
-     "''), e.zone20_count, e.zone21_count, e.zone22_count, e.building_storeys, e.building_frame, "
-     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
-     "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
-    {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
-};
-
-/* The archive's editable fields.  Identifiers here are ours; values always
- * travel as parameters. */
+/* The archive's editable fields: who may change them and how the survey
+ * table names them.  The database layer knows the same names as columns. */
 typedef enum { F_TEXT, F_INT, F_FLOAT, F_TEXTARR, F_JSON, F_ENUM } field_type;
 enum { BY_DISTRICT = 1, BY_ENTERPRISE = 2 };
 
@@ -135,36 +73,9 @@ static int enum_ok(const char *enums, const char *v)
     return 0;
 }
 
-static void array_literal(char *out, size_t len, json_t *arr)
+/* Checks one JSON value against its field; 0, or -1 with why. */
+static int field_check(const field *f, json_t *v, char *why, size_t whylen)
 {
-    size_t o = 0;
-    out[o++] = '{';
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (i && o < len - 2)
-            out[o++] = ',';
-        if (o < len - 2)
-            out[o++] = '"';
-        for (; s && *s && o < len - 4; s++) {
-            if (*s == '"' || *s == '\\')
-                out[o++] = '\\';
-            out[o++] = *s;
-        }
-        if (o < len - 2)
-            out[o++] = '"';
-    }
-    out[o++] = '}';
-    out[o] = '\0';
-}
-
-/* Converts one JSON value into a text parameter (malloc'd, NULL for null).
- * Returns 0, or -1 with why. */
-static int field_param(const field *f, json_t *v, char **out, char *why, size_t whylen)
-{
-    *out = NULL;
     if (json_is_null(v)) {
         if (f->type == F_TEXT || f->type == F_ENUM || f->type == F_TEXTARR) {
             snprintf(why, whylen, "%s cannot be null", f->name);
@@ -172,7 +83,6 @@ static int field_param(const field *f, json_t *v, char **out, char *why, size_t 
         }
         return 0;
     }
-    char buf[4096];
     switch (f->type) {
     case F_TEXT:
     case F_ENUM:
@@ -184,22 +94,19 @@ static int field_param(const field *f, json_t *v, char **out, char *why, size_t 
             snprintf(why, whylen, "%s must be one of %s", f->name, f->enums);
             return -1;
         }
-        *out = strdup(json_string_value(v));
         return 0;
     case F_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000) {
             snprintf(why, whylen, "%s must be a non-negative integer", f->name);
             return -1;
         }
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        break;
+        return 0;
     case F_FLOAT:
         if (!json_is_number(v) || !isfinite(json_number_value(v))) {
             snprintf(why, whylen, "%s must be a number", f->name);
             return -1;
         }
-        snprintf(buf, sizeof buf, "%.10g", json_number_value(v));
-        break;
+        return 0;
     case F_TEXTARR: {
         size_t i;
         json_t *x;
@@ -212,44 +119,19 @@ static int field_param(const field *f, json_t *v, char **out, char *why, size_t 
             snprintf(why, whylen, "%s must be an array of codes", f->name);
             return -1;
         }
-        array_literal(buf, sizeof buf, v);
-        break;
+        return 0;
     }
-    case F_JSON: {
+    case F_JSON:
         if (!json_is_object(v)) {
             snprintf(why, whylen, "%s must be an object", f->name);
             return -1;
         }
-        *out = json_dumps(v, JSON_COMPACT);
         return 0;
     }
-    }
-    *out = strdup(buf);
     return 0;
 }
 
-static const char *field_cast(const field *f)
-{
-    switch (f->type) {
-    case F_INT:
-        return "::int";
-    case F_FLOAT:
-        return "::float8";
-    case F_TEXTARR:
-        return "::text[]";
-    case F_JSON:
-        return "::jsonb";
-    default:
-        return "";
-    }
-}
-
 /* ---- list & get --------------------------------------------------------- */
-
-typedef struct {
-    const char *p[9];
-    json_t *out;
-} q_ctx;
 
 static const char *opt_query(api_req *r, const char *name)
 {
@@ -259,40 +141,54 @@ static const char *opt_query(api_req *r, const char *name)
 
 int api_enterprises_list(api_req *r)
 {
-    char kind[16], id[24], limit[24], offset[24];
-    api_scope_params(api_req_caller(r), kind, id);
     long lim = opt_query(r, "limit") ? strtol(api_req_query(r, "limit"), NULL, 10) : 50;
     long off = opt_query(r, "offset") ? strtol(api_req_query(r, "offset"), NULL, 10) : 0;
     if (lim < 1 || lim > 500 || off < 0 || off > 1000000)
         return api_reply_error(r, API_E_BAD_REQUEST, "limit must be 1..500 and offset >= 0");
-    snprintf(limit, sizeof limit, "%ld", lim);
-    snprintf(offset, sizeof offset, "%ld", off);
-    q_ctx x = {{kind, id, opt_query(r, "district"), opt_query(r, "street"), opt_query(r, "status"),
-                opt_query(r, "q"), opt_query(r, "dust_kind"), limit, offset},
-               NULL};
-    db_status st = api_query_json(r, "ent_list", 9, x.p, &x.out);
+    db_enterprises_filter f = {
+        .district_code = opt_query(r, "district"),
+        .street_code = opt_query(r, "street"),
+        .status = opt_query(r, "status"),
+        .q = opt_query(r, "q"),
+        .dust_kind = opt_query(r, "dust_kind"),
+        .limit = lim,
+        .offset = off,
+    };
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_req_db(r);
+    json_t *out = NULL;
+    db_status st = c ? db_enterprises_list(c, &s, &f, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
-    return api_reply_json(r, 200, x.out ? x.out : json_object());
+    return api_reply_json(r, 200, out ? out : json_object());
 }
 
 int api_enterprise_get(api_req *r)
 {
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    if (api_parse_id(api_req_param(r, "id")) < 0)
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    const char *p[3] = {kind, id, api_req_param(r, "id")};
-    return api_reply_query(r, "ent_get", 3, p, "enterprise");
+    db_scope s;
+    api_db_scope(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_req_db(r);
+    json_t *out = NULL;
+    db_status st = c ? db_enterprises_get(c, &s, id, &out) : DB_HARD;
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    return api_reply_json(r, 200, out);
 }
 
 /* ---- create & update ---------------------------------------------------- */
 
 #define MAX_PARAMS 40
 
+/* The body's archive fields (values borrowed from the body, which outlives
+ * the transaction) and the region codes it names. */
 typedef struct {
-    char sql[4096];
-    char *vals[MAX_PARAMS];
+    db_enterprises_field fields[MAX_PARAMS];
     int n;
     char why[256];
     long long id;
@@ -301,13 +197,7 @@ typedef struct {
     int set_street;
 } write_ctx;
 
-static void write_ctx_free(write_ctx *w)
-{
-    for (int i = 0; i < w->n; i++)
-        free(w->vals[i]);
-}
-
-/* Collects body fields into parameters starting after the fixed ones. */
+/* Collects body fields. */
 static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigned who)
 {
     const char *key;
@@ -347,19 +237,11 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
         }
         if (w->n >= MAX_PARAMS - 6)
             return -1;
-        char *val;
-        if (field_param(f, v, &val, w->why, sizeof w->why) != 0) {
+        if (field_check(f, v, w->why, sizeof w->why) != 0) {
             api_reply_error(r, API_E_BAD_REQUEST, "%s", w->why);
             return -1;
         }
-        w->vals[w->n++] = val;
-        size_t l = strlen(w->sql);
-        /* creating: collects "col," lists; updating: "col = $k," */
-        if (creating)
-            snprintf(w->sql + l, sizeof w->sql - l, "%s,", f->name);
-        else
-            snprintf(w->sql + l, sizeof w->sql - l, "%s = $%d%s, ", f->name, w->n + 3,
-                     field_cast(f));
+        w->fields[w->n++] = (db_enterprises_field){f->name, v};
     }
     if (creating) {
         for (size_t i = 0; i < N_FIELDS; i++) {
@@ -375,72 +257,37 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
 static db_status create_tx(api_req *r, db_conn *c, void *arg)
 {
     write_ctx *w = arg;
-    char kind[16], sid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    db_status st;
-    const char *dp[3] = {kind, sid, w->district_code};
-    PGresult *res = db_exec(c, "ent_district_for_create", 3, dp, &st);
-    if (!res)
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    int64_t district_id = 0, street_id = 0;
+    db_status st = db_enterprises_district_for_create_tx(c, &s, w->district_code, &district_id);
+    if (st != DB_OK)
         return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
+    if (!district_id) {
         snprintf(w->why, sizeof w->why, "district %s is not in your scope",
                  w->district_code ? w->district_code : "(none)");
         w->not_found = 1;
         return DB_BAD;
     }
-    char district_id[24], street_id[24] = "";
-    snprintf(district_id, sizeof district_id, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
     if (w->street_code) {
-        const char *sp[2] = {w->street_code, district_id};
-        res = db_exec(c, "ent_street_in_district", 2, sp, &st);
-        if (!res)
+        st = db_enterprises_street_in_district_tx(c, w->street_code, district_id, &street_id);
+        if (st != DB_OK)
             return st;
-        if (PQntuples(res) == 1)
-            snprintf(street_id, sizeof street_id, "%s", PQgetvalue(res, 0, 0));
-        PQclear(res);
-        if (!street_id[0]) {
+        if (!street_id) {
             snprintf(w->why, sizeof w->why, "street %s is not in district %s", w->street_code,
                      w->district_code);
             w->not_found = 1;
             return DB_BAD;
         }
     }
-    /* columns collected as "a,b,c," -> build the statement */
-    char cols[4096];
-    snprintf(cols, sizeof cols, "%s", w->sql);
-    char sql[8192];
-    int o = snprintf(sql, sizeof sql, "INSERT INTO enterprises (%sdistrict_id, street_id) VALUES (",
-                     cols);
-    const char *params[MAX_PARAMS];
-    int n = 0;
-    char *save = NULL;
-    char colcopy[4096];
-    snprintf(colcopy, sizeof colcopy, "%s", cols);
-    for (char *tok = strtok_r(colcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        const field *f = find_field(tok);
-        if (!f)
-            continue;
-        params[n] = w->vals[n];
-        n++;
-        o += snprintf(sql + o, sizeof sql - (size_t)o, "$%d%s, ", n, field_cast(f));
-    }
-    params[n++] = district_id;
-    params[n++] = street_id[0] ? street_id : NULL;
-    snprintf(sql + o, sizeof sql - (size_t)o, "$%d::bigint, $%d::bigint) RETURNING id", n - 1, n);
-    res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        st = db_classify(c, res);
-        snprintf(w->why, sizeof w->why, "%s",
-                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-                     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-                     : "insert failed");
-        PQclear(res);
+    db_diag diag;
+    int64_t id = 0;
+    st = db_enterprises_create_tx(c, w->fields, (size_t)w->n, district_id, street_id, &id, &diag);
+    if (st != DB_OK) {
+        snprintf(w->why, sizeof w->why, "%s", diag.message[0] ? diag.message : "insert failed");
         return st;
     }
-    w->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    w->id = id;
     return DB_OK;
 }
 
@@ -464,71 +311,42 @@ int api_enterprise_create(api_req *r)
         return 0;
     write_ctx w = {0};
     const api_caller *caller = api_req_caller(r);
-    if (collect(r, body, &w, 1, BY_DISTRICT) != 0) {
-        write_ctx_free(&w);
+    if (collect(r, body, &w, 1, BY_DISTRICT) != 0)
         return api_req_replied(r) ? 0 : api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
-    }
     /* district staff create in their own district; the city names one */
-    if (!w.district_code && caller->kind != API_SCOPE_DISTRICT) {
-        write_ctx_free(&w);
+    if (!w.district_code && caller->kind != API_SCOPE_DISTRICT)
         return api_reply_error(r, API_E_BAD_REQUEST, "district (code) is required");
-    }
     db_status st = api_tx(r, create_tx, &w);
     if (st != DB_OK) {
         api_audit(r, "enterprise_create", w.district_code ? w.district_code : "own district",
                   "failed", w.why);
-        int rc = reply_write_error(r, &w, st);
-        write_ctx_free(&w);
-        return rc;
+        return reply_write_error(r, &w, st);
     }
     char obj[48];
     snprintf(obj, sizeof obj, "enterprise:%lld", w.id);
     api_audit(r, "enterprise_create", obj, "ok", "");
-    write_ctx_free(&w);
     return api_reply_json(r, 201, json_pack("{s:I}", "id", (json_int_t)w.id));
 }
 
 static db_status update_tx(api_req *r, db_conn *c, void *arg)
 {
     write_ctx *w = arg;
-    char kind[16], sid[24], eid[24];
-    api_scope_params(api_req_caller(r), kind, sid);
-    snprintf(eid, sizeof eid, "%lld", w->id);
-    const char *params[MAX_PARAMS];
-    params[0] = kind;
-    params[1] = sid;
-    params[2] = eid;
-    for (int i = 0; i < w->n; i++)
-        params[3 + i] = w->vals[i];
-    int n = 3 + w->n;
-    char sql[6144];
-    int o = snprintf(sql, sizeof sql, "UPDATE enterprises e SET %s", w->sql);
-    if (w->set_street) {
-        params[n++] = w->street_code;
-        o += snprintf(sql + o, sizeof sql - (size_t)o,
-                      "street_id = (SELECT id FROM regions WHERE level = 'street' AND code = $%d "
-                      "AND parent_id = e.district_id), ",
-                      n);
-    }
-    snprintf(sql + o, sizeof sql - (size_t)o,
-             "updated_at = now() WHERE e.id = $3::bigint AND " SCOPE_ENT(
-                 "e") " RETURNING e.id, ($%d::text IS NULL) = (e.street_id IS NULL)",
-             w->set_street ? n : 1);
-    PGresult *res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
-    db_status st = DB_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        st = db_classify(c, res);
-        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        snprintf(w->why, sizeof w->why, "%s", m ? m : "update failed");
-    } else if (PQntuples(res) == 0) {
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    db_diag diag;
+    db_enterprises_updated u = {0};
+    db_status st = db_enterprises_update_tx(c, &s, w->id, w->fields, (size_t)w->n, w->set_street,
+                                            w->street_code, &u, &diag);
+    if (st != DB_OK) {
+        snprintf(w->why, sizeof w->why, "%s", diag.message[0] ? diag.message : "update failed");
+    } else if (!u.found) {
         w->not_found = 2;
-    } else if (w->set_street && PQgetvalue(res, 0, 1)[0] != 't') {
+    } else if (w->set_street && !u.street_ok) {
         snprintf(w->why, sizeof w->why, "street %s is not in the enterprise's district",
                  w->street_code ? w->street_code : "");
         w->not_found = 1;
         st = DB_BAD;
     }
-    PQclear(res);
     return st;
 }
 
@@ -545,32 +363,24 @@ int api_enterprise_update(api_req *r)
     if (caller->kind == API_SCOPE_STREET)
         return api_reply_error(r, API_E_FORBIDDEN, "street accounts review; districts edit");
     write_ctx w = {.id = id};
-    if (collect(r, body, &w, 0, who) != 0) {
-        write_ctx_free(&w);
+    if (collect(r, body, &w, 0, who) != 0)
         return api_req_replied(r) ? 0 : api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
-    }
-    if (w.n == 0 && !w.set_street) {
-        write_ctx_free(&w);
+    if (w.n == 0 && !w.set_street)
         return api_reply_error(r, API_E_BAD_REQUEST, "nothing to change");
-    }
     db_status st = api_tx(r, update_tx, &w);
     char obj[48];
     snprintf(obj, sizeof obj, "enterprise:%lld", id);
     if (st == DB_OK && w.not_found == 2) {
-        write_ctx_free(&w);
         api_audit(r, "enterprise_update", obj, "denied", "not found in scope");
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     }
     if (st != DB_OK) {
         api_audit(r, "enterprise_update", obj, "failed", w.why);
-        int rc = reply_write_error(r, &w, st);
-        write_ctx_free(&w);
-        return rc;
+        return reply_write_error(r, &w, st);
     }
     char *changed = json_dumps(body, JSON_COMPACT);
     api_audit(r, "enterprise_update", obj, "ok", changed);
     free(changed);
-    write_ctx_free(&w);
     return api_enterprise_get(r);
 }
 
@@ -631,31 +441,30 @@ static void csv_cell(buf *b, const char *s, int last)
     buf_add(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
+_Static_assert(N_CSV == DB_ENTERPRISES_EXPORT_COLUMNS, "the header names every exported column");
+
 typedef struct {
     buf out;
 } export_ctx;
 
+static void export_row(void *arg, const char *const *cells)
+{
+    export_ctx *x = arg;
+    for (size_t col = 0; col < N_CSV; col++)
+        csv_cell(&x->out, cells[col], col == N_CSV - 1);
+}
+
 static db_status export_tx(api_req *r, db_conn *c, void *arg)
 {
     export_ctx *x = arg;
-    char kind[16], id[24];
-    api_scope_params(api_req_caller(r), kind, id);
-    const char *p[2] = {kind, id};
-    db_status st;
-    PGresult *res = db_exec(c, "ent_export", 2, p, &st);
-    if (!res)
-        return st;
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    /* a retried transaction starts over */
+    x->out.len = 0;
     buf_add(&x->out, "\xEF\xBB\xBF", 3); /* UTF-8 BOM: Excel then reads Chinese correctly */
     for (size_t i = 0; i < N_CSV; i++)
         csv_cell(&x->out, csv_header[i], i == N_CSV - 1);
-    for (int row = 0; row < PQntuples(res); row++) {
-        /* query columns: uscc code name district street address lon lat industry status
-         * 4 contacts, kinds, workers, z20 z21 z22 storeys frame rooms street_code district_code */
-        for (int col = 0; col < (int)N_CSV; col++)
-            csv_cell(&x->out, PQgetvalue(res, row, col), col == (int)N_CSV - 1);
-    }
-    PQclear(res);
-    return DB_OK;
+    return db_enterprises_export_tx(c, &s, export_row, x);
 }
 
 int api_enterprises_export(api_req *r)
@@ -757,52 +566,43 @@ static void row_error(import_ctx *x, int row, const char *fname, const char *msg
 static db_status import_tx(api_req *r, db_conn *c, void *arg)
 {
     import_ctx *x = arg;
+    db_scope s;
+    api_db_scope(r, NULL, &s);
     size_t i;
     json_t *row;
     json_array_foreach(x->rows, i, row)
     {
         int rownum = (int)i + 2; /* spreadsheet numbering: header is row 1 */
         const char *uscc = json_string_value(json_object_get(row, "uscc"));
-        char kind[16], sid[24];
-        api_scope_params(api_req_caller(r), kind, sid);
-        const char *p[3] = {kind, sid, uscc};
-        db_status st;
-        PGresult *res = db_exec(c, "ent_by_uscc", 3, p, &st);
-        if (!res)
+        int64_t existing = 0;
+        db_status st = db_enterprises_by_uscc_tx(c, &s, uscc, &existing);
+        if (st != DB_OK)
             return st;
-        long long existing = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-        PQclear(res);
         write_ctx w = {.id = existing};
         json_t *body = json_deep_copy(row);
-        const char *district = json_string_value(json_object_get(row, "district"));
         if (existing)
             json_object_del(body, "district");
         if (collect(r, body, &w, !existing, BY_DISTRICT) != 0) {
             row_error(x, rownum, NULL, w.why[0] ? w.why : "invalid row");
             json_decref(body);
-            write_ctx_free(&w);
             continue;
         }
-        (void)district;
-        if (db_command(c, "SAVEPOINT import_row") != DB_OK) {
+        if (db_enterprises_import_row_begin_tx(c) != DB_OK) {
             json_decref(body);
-            write_ctx_free(&w);
             return DB_HARD;
         }
         st = existing ? update_tx(r, c, &w) : create_tx(r, c, &w);
         if (st == DB_OK) {
             existing ? x->updated++ : x->imported++;
-            db_command(c, "RELEASE SAVEPOINT import_row");
+            db_enterprises_import_row_keep_tx(c);
         } else if (st == DB_BAD) {
             row_error(x, rownum, NULL, w.why);
-            db_command(c, "ROLLBACK TO SAVEPOINT import_row");
+            db_enterprises_import_row_undo_tx(c);
         } else {
             json_decref(body);
-            write_ctx_free(&w);
             return st;
         }
         json_decref(body);
-        write_ctx_free(&w);
     }
     /* nothing half-imported: any bad row rolls everything back */
     return json_array_size(x->errors) ? DB_BAD : DB_OK;
@@ -985,5 +785,5 @@ int api_enterprises_import(api_req *r)
 
 void api_enterprises_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_enterprises_register();
 }

@@ -84,12 +84,15 @@ static int map_from_redis(json_t *hash, json_t *map)
     {
         if (strcmp(code, RDS_LATEST_COMPLETE) == 0)
             continue;
-        json_t *ts = json_object_get(v, "ts_us");
-        if (!json_is_integer(ts) || !json_is_number(json_object_get(v, "v")))
+        long long ts_us;
+        double value;
+        int quality;
+        if (rds_latest_parse(v, &ts_us, &value, &quality) != 0)
             return -1;
-        json_object_set_new(
-            map, code,
-            json_pack("[O, O, O]", ts, json_object_get(v, "v"), json_object_get(v, "q")));
+        /* the stored JSON values pass through as they are (30 stays 30) */
+        json_object_set_new(map, code,
+                            json_pack("[O, O, O]", json_object_get(v, "ts_us"),
+                                      json_object_get(v, "v"), json_object_get(v, "q")));
     }
     return 0;
 }
@@ -101,7 +104,7 @@ static int map_from_pg(json_t *rows, json_t *map, const char *key, int seed, uns
     const char **fields = calloc(n + 1, sizeof *fields);
     const char **values = calloc(n + 1, sizeof *values);
     long long *ts = calloc(n + 1, sizeof *ts);
-    char *buf = calloc(n + 1, 96);
+    char *buf = calloc(n + 1, RDS_LATEST_VALUE_LEN);
     int rc = fields && values && ts && buf ? 0 : -1;
     json_t *row;
     json_array_foreach(rows, i, row)
@@ -113,10 +116,10 @@ static int map_from_pg(json_t *rows, json_t *map, const char *key, int seed, uns
                                       json_array_get(row, 3)));
         fields[i] = json_string_value(json_array_get(row, 0));
         ts[i] = (long long)json_integer_value(json_array_get(row, 1));
-        snprintf(buf + i * 96, 96, "{\"ts_us\":%lld,\"v\":%.17g,\"q\":%d}", ts[i],
-                 json_number_value(json_array_get(row, 2)),
-                 (int)json_integer_value(json_array_get(row, 3)));
-        values[i] = buf + i * 96;
+        values[i] = buf + i * RDS_LATEST_VALUE_LEN;
+        rds_latest_value(buf + i * RDS_LATEST_VALUE_LEN, ts[i],
+                         json_number_value(json_array_get(row, 2)),
+                         (int)json_integer_value(json_array_get(row, 3)));
         if (!fields[i])
             rc = -1;
     }
@@ -160,8 +163,8 @@ int api_points_by_enterprise(api_req *r)
         return api_reply_db(r, st);
     if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char key[96];
-    snprintf(key, sizeof key, RDS_LATEST_PREFIX "%lld", eid);
+    char key[RDS_LATEST_KEY_LEN];
+    rds_latest_key(key, eid);
     json_t *hash = json_object(), *map = json_object();
     int found = rds_hgetall(key, collect_field, hash);
     if (found != 1 || map_from_redis(hash, map) != 0) {

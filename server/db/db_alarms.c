@@ -298,9 +298,9 @@ static json_t *state_json(const db_alarm_state *st)
         "range_active", st->range_active, "offline_active", st->offline_active, "has_value",
         st->has_value, "pending_since", (json_int_t)st->pending_since, "level_since",
         (json_int_t)st->level_since, "last_ts", (json_int_t)st->last_ts, "last_value_ts",
-        (json_int_t)st->last_value_ts, "last_value", nullable_real(st->last_value),
-        "frozen_count", (json_int_t)st->frozen_count, "rate_ref_ts", (json_int_t)st->rate_ref_ts,
-        "rate_ref_value", nullable_real(st->rate_ref_value));
+        (json_int_t)st->last_value_ts, "last_value", nullable_real(st->last_value), "frozen_count",
+        (json_int_t)st->frozen_count, "rate_ref_ts", (json_int_t)st->rate_ref_ts, "rate_ref_value",
+        nullable_real(st->rate_ref_value));
     if (o)
         json_object_set_new(o, "offline_due_at",
                             st->offline_due_at == INT64_MAX
@@ -381,9 +381,9 @@ db_status db_alarms_change(db_conn *c, const db_alarm_step *s, int64_t *alarm_id
 db_status db_alarms_clear(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
 {
     char pid[24], val[40], th[40], ts[24];
-    const char *p[6] = {db_i64(pid, s->point_id),     s->channel,
-                        s->reason,                    f64_param(val, s->value),
-                        f64_param(th, s->threshold), db_i64(ts, s->ts_s)};
+    const char *p[6] = {
+        db_i64(pid, s->point_id),    s->channel,         s->reason, f64_param(val, s->value),
+        f64_param(th, s->threshold), db_i64(ts, s->ts_s)};
     return exec_alarm_id(c, "alm_clear", 6, p, alarm_id);
 }
 
@@ -405,9 +405,9 @@ db_status db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera,
                           long handle_within_s, int64_t *alarm_id)
 {
     char eid[24], ts[24], lvl[24], ack[24], hdl[24];
-    const char *p[7] = {db_i64(eid, enterprise_id), camera,
-                        db_i64(ts, ts_us),          alarm_type,
-                        db_i64(lvl, level),         db_i64(ack, ack_within_s),
+    const char *p[7] = {db_i64(eid, enterprise_id),  camera,
+                        db_i64(ts, ts_us),           alarm_type,
+                        db_i64(lvl, level),          db_i64(ack, ack_within_s),
                         db_i64(hdl, handle_within_s)};
     return exec_alarm_id(c, "alm_video", 7, p, alarm_id);
 }

@@ -61,17 +61,14 @@ __attribute__((warn_unused_result)) db_status db_alarms_state_load(db_conn *c,
                                                                    size_t n, db_alarm_point **rows,
                                                                    size_t *nrows);
 /* Creates the missing state rows of point_ids; offline counts from the point's creation. */
-__attribute__((warn_unused_result)) db_status db_alarms_state_init(db_conn *c,
-                                                                   const int64_t *point_ids,
-                                                                   size_t n);
+__attribute__((warn_unused_result)) db_status
+db_alarms_state_init(db_conn *c, const int64_t *point_ids, size_t n);
 /* The same for up to 5000 enabled points that never reported. */
 __attribute__((warn_unused_result)) db_status db_alarms_state_init_all(db_conn *c);
 /* Up to limit enabled points whose offline deadline is before now_s, locked, rows held by
  * another transaction skipped. */
-__attribute__((warn_unused_result)) db_status db_alarms_offline_due(db_conn *c, int64_t now_s,
-                                                                    int limit,
-                                                                    db_alarm_point **rows,
-                                                                    size_t *nrows);
+__attribute__((warn_unused_result)) db_status
+db_alarms_offline_due(db_conn *c, int64_t now_s, int limit, db_alarm_point **rows, size_t *nrows);
 /* Writes back n states with one statement. */
 __attribute__((warn_unused_result)) db_status
 db_alarms_state_store(db_conn *c, const db_alarm_state *states, size_t n);
@@ -119,7 +116,6 @@ db_alarms_request_recompute(db_conn *c, int64_t enterprise_id, const char *reaso
 
 /* Flags alarms whose acknowledge / handle deadline passed, once each with its event, and
  * asks for a recompute of their enterprises; *n_flagged alarms. */
-__attribute__((warn_unused_result)) db_status db_alarms_flag_overdue(db_conn *c,
-                                                                     size_t *n_flagged);
+__attribute__((warn_unused_result)) db_status db_alarms_flag_overdue(db_conn *c, size_t *n_flagged);
 
 #endif

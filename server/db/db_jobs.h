@@ -32,8 +32,8 @@ typedef struct db_jobs_rollup_fill {
 } db_jobs_rollup_fill;
 
 /* One fill step recomputing at most dirty_max late point-hours. */
-__attribute__((warn_unused_result)) db_status
-db_jobs_rollup_fill_step(db_conn *c, int dirty_max, db_jobs_rollup_fill *out);
+__attribute__((warn_unused_result)) db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max,
+                                                                       db_jobs_rollup_fill *out);
 
 /* Drops the tier's ("minute", "hour") monthly partitions wholly before the UTC day of
  * cutoff_s; *dropped partitions. */
@@ -49,8 +49,7 @@ __attribute__((warn_unused_result)) db_status db_jobs_ensure_partition(db_conn *
 __attribute__((warn_unused_result)) db_status
 db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped);
 /* Deletes expired ingest idempotency rows. */
-__attribute__((warn_unused_result)) db_status db_jobs_purge_idempotency(db_conn *c,
-                                                                        long *purged);
+__attribute__((warn_unused_result)) db_status db_jobs_purge_idempotency(db_conn *c, long *purged);
 
 /* The session lock one node holds while it runs the city-wide periodic jobs (released by
  * PostgreSQL if the node dies); *locked 0 when another node has it. */
@@ -71,10 +70,8 @@ typedef struct db_jobs_outbox_row {
 
 /* Leases up to limit due rows for lease_s seconds (rows other workers hold skipped) and
  * counts the attempt.  *rows freed with db_jobs_outbox_free(). */
-__attribute__((warn_unused_result)) db_status db_jobs_outbox_lease(db_conn *c, int limit,
-                                                                   long lease_s,
-                                                                   db_jobs_outbox_row **rows,
-                                                                   size_t *n);
+__attribute__((warn_unused_result)) db_status
+db_jobs_outbox_lease(db_conn *c, int limit, long lease_s, db_jobs_outbox_row **rows, size_t *n);
 void db_jobs_outbox_free(db_jobs_outbox_row *rows, size_t n);
 
 /* A 2xx answer: the row is done. */

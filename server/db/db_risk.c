@@ -206,8 +206,7 @@ db_status db_risk_all_enterprises(db_conn *c, int64_t **ids, size_t *n)
     return ids_of(c, "rsk_all", ids, n);
 }
 
-db_status db_risk_load_inputs(db_conn *c, int64_t enterprise_id, int64_t now_s,
-                              db_risk_inputs *out)
+db_status db_risk_load_inputs(db_conn *c, int64_t enterprise_id, int64_t now_s, db_risk_inputs *out)
 {
     char eid[24], now[24];
     const char *p[2] = {db_i64(eid, enterprise_id), db_i64(now, now_s)};
@@ -276,8 +275,7 @@ db_status db_risk_load_systems(db_conn *c, int64_t enterprise_id, int level_high
     return DB_OK;
 }
 
-db_status db_risk_load_current(db_conn *c, int64_t enterprise_id, db_risk_current *out,
-                               int *found)
+db_status db_risk_load_current(db_conn *c, int64_t enterprise_id, db_risk_current *out, int *found)
 {
     char eid[24];
     const char *p[1] = {db_i64(eid, enterprise_id)};
@@ -398,8 +396,7 @@ db_status db_risk_warnings_due(db_conn *c, int64_t now_s, db_risk_due_warning **
     return DB_OK;
 }
 
-db_status db_risk_escalate_warning(db_conn *c, const db_risk_escalation *e,
-                                   int64_t *enterprise_id)
+db_status db_risk_escalate_warning(db_conn *c, const db_risk_escalation *e, int64_t *enterprise_id)
 {
     char wid[24], step[24];
     const char *p[6] = {db_i64(wid, e->warning_id),
@@ -420,7 +417,8 @@ db_status db_risk_escalate_warning(db_conn *c, const db_risk_escalation *e,
 db_status db_risk_set_next_check(db_conn *c, int64_t warning_id, int64_t next_check_s)
 {
     char wid[24], next[24];
-    const char *p[2] = {db_i64(wid, warning_id), db_i64(next, next_check_s < 0 ? -1 : next_check_s)};
+    const char *p[2] = {db_i64(wid, warning_id),
+                        db_i64(next, next_check_s < 0 ? -1 : next_check_s)};
     db_status st;
     PQclear(db_exec(c, "wrn_next", 2, p, &st));
     return st;
@@ -448,10 +446,10 @@ db_status db_risk_backtest_snapshots(db_conn *c, const char *from, const char *t
     json_t *a = json_array();
     int n = PQntuples(r);
     for (int i = 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "code",
-                                           PQgetvalue(r, i, 1), "grade", PQgetvalue(r, i, 2), "r",
-                                           PQgetvalue(r, i, 3), "model_version",
-                                           PQgetvalue(r, i, 4), "inputs", PQgetvalue(r, i, 5)));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "code", PQgetvalue(r, i, 1),
+                                           "grade", PQgetvalue(r, i, 2), "r", PQgetvalue(r, i, 3),
+                                           "model_version", PQgetvalue(r, i, 4), "inputs",
+                                           PQgetvalue(r, i, 5)));
     PQclear(r);
     if (!a || json_array_size(a) != (size_t)n) {
         json_decref(a);

@@ -95,9 +95,8 @@ typedef struct db_risk_score {
 } db_risk_score;
 
 /* In a transaction: stores the score and makes it the enterprise's current one. */
-__attribute__((warn_unused_result)) db_status db_risk_store_score(db_conn *c,
-                                                                  const db_risk_score *s,
-                                                                  int64_t *score_id);
+__attribute__((warn_unused_result)) db_status
+db_risk_store_score(db_conn *c, const db_risk_score *s, int64_t *score_id);
 
 /* A warning to issue, with its deadlines (epoch seconds) and the admin level that
  * supervises it. */
@@ -113,9 +112,8 @@ typedef struct db_risk_issue {
 
 /* In a transaction: issues the warning with its event and webhook outbox rows;
  * *warning_id 0 when the enterprise already has an open warning for that cause. */
-__attribute__((warn_unused_result)) db_status db_risk_issue_warning(db_conn *c,
-                                                                    const db_risk_issue *w,
-                                                                    int64_t *warning_id);
+__attribute__((warn_unused_result)) db_status
+db_risk_issue_warning(db_conn *c, const db_risk_issue *w, int64_t *warning_id);
 
 /* In a transaction: the city-wide escalation lock; *locked 0 when another worker has it. */
 __attribute__((warn_unused_result)) db_status db_risk_warnings_try_lock(db_conn *c, int *locked);
@@ -130,9 +128,8 @@ typedef struct db_risk_due_warning {
 } db_risk_due_warning;
 
 /* In a transaction: up to 200 due warnings, locked, the longest waiting first. */
-__attribute__((warn_unused_result)) db_status db_risk_warnings_due(db_conn *c, int64_t now_s,
-                                                                   db_risk_due_warning **rows,
-                                                                   size_t *n);
+__attribute__((warn_unused_result)) db_status
+db_risk_warnings_due(db_conn *c, int64_t now_s, db_risk_due_warning **rows, size_t *n);
 
 /* One escalation step. */
 typedef struct db_risk_escalation {
@@ -151,17 +148,15 @@ __attribute__((warn_unused_result)) db_status
 db_risk_escalate_warning(db_conn *c, const db_risk_escalation *e, int64_t *enterprise_id);
 
 /* In a transaction: when to look at the warning again; next_check_s < 0 for never. */
-__attribute__((warn_unused_result)) db_status
-db_risk_set_next_check(db_conn *c, int64_t warning_id, int64_t next_check_s);
+__attribute__((warn_unused_result)) db_status db_risk_set_next_check(db_conn *c, int64_t warning_id,
+                                                                     int64_t next_check_s);
 
 /* The latest stored score of every enterprise inside [from, to) (timestamps as PostgreSQL
  * reads them), one round trip without a prepared statement (a one-shot CLI query).  *out
  * an array of {"code", "grade", "r" (text as stored), "model_version", "inputs" (JSON
  * text)}, by enterprise id.  On failure PostgreSQL's message is in err. */
-__attribute__((warn_unused_result)) db_status db_risk_backtest_snapshots(db_conn *c,
-                                                                         const char *from,
-                                                                         const char *to,
-                                                                         json_t **out, char *err,
-                                                                         size_t errlen);
+__attribute__((warn_unused_result)) db_status
+db_risk_backtest_snapshots(db_conn *c, const char *from, const char *to, json_t **out, char *err,
+                           size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
  * per point without any coordination outside the database. */
 #include "alarm_rules.h"
 
+#include "db_alarms.h"
 #include "ing_decode.h"
 #include "rds.h"
 #include "risk_point.h"
@@ -19,131 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns shared by every statement that loads rule state + configuration; decoded by
- * row_to_point() in this order. */
-#define STATE_COLUMNS                                                                              \
-    "s.point_id, s.level, s.pending_level, s.rate_active::int, s.frozen_active::int, "             \
-    "s.range_active::int, s.offline_active::int, s.has_value::int, s.pending_since, "              \
-    "s.level_since, s.last_ts, s.last_value_ts, s.last_value, s.frozen_count, s.rate_ref_ts, "     \
-    "s.rate_ref_value, k.value_type, p.kind, p.limit_high, p.limit_high_high, p.limit_low, "       \
-    "p.limit_low_low, p.deadband, p.min_duration_s, p.rate_limit, p.rate_window_s, "               \
-    "p.range_min, p.range_max, p.expected_interval_s, p.offline_factor, p.frozen_samples, "        \
-    "p.frozen_epsilon, p.fault_value, s.enterprise_id, p.code "                                    \
-    "FROM point_rule_state s JOIN points p ON p.id = s.point_id "                                  \
-    "JOIN indicator_kinds k ON k.code = p.kind "
-
-/* A never-seen point starts "created at" its creation time, so offline is counted from it. */
-#define STATE_INIT_SELECT                                                                          \
-    "SELECT p.id, p.enterprise_id, floor(extract(epoch FROM p.created_at))::bigint, CASE "         \
-    "WHEN p.offline_factor > 0 THEN floor(extract(epoch FROM p.created_at))::bigint + "            \
-    "ceil(p.offline_factor * p.expected_interval_s)::bigint END FROM points p "
-
-#define ALARM_EVENT_COLS                                                                           \
-    "(alarm_id, enterprise_id, at, action, kind, level, value, threshold, reason)"
-
-static const db_stmt statements[] = {
-    {"alm_state_load",
-     "SELECT " STATE_COLUMNS "WHERE s.point_id = ANY($1::bigint[]) ORDER BY s.point_id FOR "
-     "UPDATE OF s"},
-    {"alm_state_init", "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
-                       "offline_due_at) " STATE_INIT_SELECT
-                       "WHERE p.id = ANY($1::bigint[]) ORDER BY p.id ON CONFLICT DO NOTHING"},
-    {"alm_state_init_all",
-     "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
-     "offline_due_at) " STATE_INIT_SELECT
-     "WHERE p.enabled AND NOT EXISTS (SELECT 1 FROM point_rule_state x WHERE x.point_id = p.id) "
-     "ORDER BY p.id LIMIT 5000 ON CONFLICT DO NOTHING"},
-    {"alm_offline_due",
-     "SELECT " STATE_COLUMNS "WHERE s.offline_due_at < $1::bigint AND p.enabled ORDER BY "
-     "s.point_id LIMIT $2::int FOR UPDATE OF s SKIP LOCKED"},
-    {"alm_state_store",
-     "UPDATE point_rule_state s SET level = u.level, pending_level = u.pending_level, "
-     "rate_active = u.rate_active, frozen_active = u.frozen_active, range_active = "
-     "u.range_active, offline_active = u.offline_active, has_value = u.has_value, "
-     "pending_since = u.pending_since, level_since = u.level_since, last_ts = u.last_ts, "
-     "last_value_ts = u.last_value_ts, last_value = u.last_value, frozen_count = "
-     "u.frozen_count, rate_ref_ts = u.rate_ref_ts, rate_ref_value = u.rate_ref_value, "
-     "offline_due_at = u.offline_due_at, updated_at = now() FROM jsonb_to_recordset($1::jsonb) "
-     "AS u(point_id bigint, level smallint, pending_level smallint, rate_active boolean, "
-     "frozen_active boolean, range_active boolean, offline_active boolean, has_value boolean, "
-     "pending_since bigint, level_since bigint, last_ts bigint, last_value_ts bigint, "
-     "last_value float8, frozen_count integer, rate_ref_ts bigint, rate_ref_value float8, "
-     "offline_due_at bigint) WHERE s.point_id = u.point_id"},
-    /* $1 enterprise $2 point $3 source $4 channel $5 kind $6 level $7 reason $8 value
-     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) */
-    {"alm_raise",
-     "WITH a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
-     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline) VALUES "
-     "($1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, $8::float8, "
-     "$9::float8, to_timestamp($10::bigint), greatest(now(), to_timestamp($10::bigint)) + "
-     "$11::float8 * interval '1 second', greatest(now(), to_timestamp($10::bigint)) + "
-     "$12::float8 * interval '1 second') ON CONFLICT DO NOTHING RETURNING id) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, to_timestamp($10::bigint), 'raise', "
-     "$5, $6::smallint, $8::float8, $9::float8, $7 FROM a RETURNING alarm_id"},
-    /* $1 point $2 channel $3 kind $4 level $5 action $6 reason $7 value $8 threshold $9 ts */
-    {"alm_change",
-     "WITH a AS (UPDATE alarms SET kind = $3, level = $4::smallint, max_level = "
-     "greatest(max_level, $4::smallint), escalated_at = CASE WHEN $5 = 'escalate' THEN "
-     "to_timestamp($9::bigint) ELSE escalated_at END WHERE point_id = $1::bigint AND channel = "
-     "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS
-     " SELECT id, enterprise_id, to_timestamp($9::bigint), $5, $3, $4::smallint, $7::float8, "
-     "$8::float8, $6 FROM a RETURNING alarm_id"},
-    /* $1 point $2 channel $3 reason $4 value $5 threshold $6 ts.  A handled alarm closes
-     * when its value is back to normal. */
-    {"alm_clear",
-     "WITH a AS (UPDATE alarms SET cleared_at = greatest(to_timestamp($6::bigint), raised_at), "
-     "clear_reason = $3, state = CASE WHEN state = 'handled' THEN 'closed' ELSE state END, "
-     "closed_at = CASE WHEN state = 'handled' THEN greatest(to_timestamp($6::bigint), "
-     "raised_at, handled_at) ELSE closed_at END WHERE point_id = $1::bigint AND channel = $2 "
-     "AND cleared_at IS NULL RETURNING id, enterprise_id, kind, level, state) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS
-     " SELECT id, enterprise_id, to_timestamp($6::bigint), 'clear', kind, "
-     "level, $4::float8, $5::float8, $3 FROM a UNION ALL SELECT id, enterprise_id, "
-     "to_timestamp($6::bigint), 'close', kind, level, NULL, NULL, 'handled_and_cleared' FROM a "
-     "WHERE state = 'closed' RETURNING alarm_id"},
-    {"alm_gw_open",
-     "SELECT kind FROM alarms WHERE point_id = $1::bigint AND channel = 'gateway' AND "
-     "cleared_at IS NULL FOR UPDATE"},
-    /* $1 enterprise $2 camera $3 ts (us) $4 type $5 level $6 ack within $7 handle within */
-    {"alm_video",
-     "WITH v AS (SELECT id, occurred_at, alarm_type FROM video_alarms WHERE enterprise_id = "
-     "$1::bigint AND camera_code = $2 AND occurred_at = timestamptz 'epoch' + $3::bigint * "
-     "interval '1 microsecond' AND alarm_type = $4), a AS (INSERT INTO alarms (enterprise_id, "
-     "source, channel, kind, level, max_level, reason, raised_at, cleared_at, clear_reason, "
-     "ack_deadline, handle_deadline, camera_code, video_alarm_id) SELECT $1::bigint, 'video', "
-     "'video', 'video', $5::smallint, $5::smallint, v.alarm_type, v.occurred_at, "
-     "v.occurred_at, 'instantaneous', greatest(now(), v.occurred_at) + $6::float8 * interval "
-     "'1 second', greatest(now(), v.occurred_at) + $7::float8 * interval '1 second', $2, v.id "
-     "FROM v ON CONFLICT DO NOTHING RETURNING id, raised_at, reason) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS
-     " SELECT id, $1::bigint, raised_at, 'raise', 'video', $5::smallint, NULL, NULL, reason "
-     "FROM a RETURNING alarm_id"},
-    {"alm_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
-    /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
-    {"alm_overdue",
-     "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
-     "ack_deadline < now()), handle_overdue = handle_overdue OR (state IN ('active', "
-     "'acknowledged') AND handle_deadline < now()) WHERE state IN ('active', 'acknowledged') "
-     "AND ((NOT ack_overdue AND state = 'active' AND ack_deadline < now()) OR (NOT "
-     "handle_overdue AND handle_deadline < now())) RETURNING id, enterprise_id, kind, level, "
-     "ack_overdue, handle_overdue, ack_deadline, handle_deadline), e AS (INSERT INTO "
-     "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, actor) SELECT id, "
-     "enterprise_id, ack_deadline, 'ack_overdue', kind, level, 'not_acknowledged_in_time', "
-     "'worker' FROM f WHERE ack_overdue AND NOT EXISTS (SELECT 1 FROM alarm_events x WHERE "
-     "x.alarm_id = f.id AND x.action = 'ack_overdue') UNION ALL SELECT id, enterprise_id, "
-     "handle_deadline, 'handle_overdue', kind, level, 'not_handled_in_time', 'worker' FROM f "
-     "WHERE handle_overdue AND NOT EXISTS (SELECT 1 FROM alarm_events x WHERE x.alarm_id = f.id "
-     "AND x.action = 'handle_overdue')), r AS (INSERT INTO risk_recompute_requests "
-     "(enterprise_id, reason) SELECT DISTINCT enterprise_id, 'alarm_overdue' FROM f ON "
-     "CONFLICT DO NOTHING) SELECT count(*) FROM f"},
-};
-
 void alarm_register_statements(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_alarms_register();
 }
 
 /* ---- live events, published after commit ------------------------------ */
@@ -173,13 +52,15 @@ void alarm_pub_flush(void)
 
 /* Live push is best effort (the alarm itself is in PostgreSQL): beyond PUB_MAX per
  * transaction the rest is dropped. */
-static void pub_alarm(const char *action, const char *alarm_id, int64_t enterprise_id,
+static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_id,
                       const char *point, const char *kind, int level, int64_t ts, double value)
 {
     if (pub.n >= PUB_MAX)
         return;
+    char id[24]; /* a string in the event, as it always was */
+    snprintf(id, sizeof id, "%lld", (long long)alarm_id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:i, s:I}", "type", "alarm", "action",
-                          action, "alarm_id", alarm_id, "enterprise_id", (json_int_t)enterprise_id,
+                          action, "alarm_id", id, "enterprise_id", (json_int_t)enterprise_id,
                           "point", point, "kind", kind, "level", level, "ts", (json_int_t)ts);
     if (!o)
         return;
@@ -198,29 +79,9 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-static void fmt_double(char *buf, size_t len, double v, const char **p)
-{
-    if (isfinite(v)) {
-        snprintf(buf, len, "%.17g", v);
-        *p = buf;
-    } else {
-        *p = NULL;
-    }
-}
-
-static double get_double(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NAN : strtod(PQgetvalue(r, row, col), NULL);
-}
-
-static int64_t get_i64(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 typedef struct {
     int64_t point_id, enterprise_id;
-    const char *code; /* borrowed from the result */
+    const char *code; /* borrowed from the loaded rows */
     risk_point_cfg cfg;
     risk_point_state st;
     int cfg_ok;
@@ -242,50 +103,50 @@ static risk_digital_role role_of(const char *kind, int *default_fault)
     return RISK_DIGITAL_FAULT_SIGNAL;
 }
 
-static void row_to_point(const PGresult *r, int i, point_row *pr)
+static void row_to_point(const db_alarm_point *r, point_row *pr)
 {
     memset(pr, 0, sizeof *pr);
-    pr->point_id = get_i64(r, i, 0);
+    pr->point_id = r->st.point_id;
     risk_point_state *st = &pr->st;
     risk_point_state_init(st, 0);
-    st->level = (uint8_t)get_i64(r, i, 1);
-    st->pending_level = (uint8_t)get_i64(r, i, 2);
-    st->rate_active = (uint8_t)get_i64(r, i, 3);
-    st->frozen_active = (uint8_t)get_i64(r, i, 4);
-    st->range_active = (uint8_t)get_i64(r, i, 5);
-    st->offline_active = (uint8_t)get_i64(r, i, 6);
-    st->has_value = (uint8_t)get_i64(r, i, 7);
-    st->pending_since = get_i64(r, i, 8);
-    st->level_since = get_i64(r, i, 9);
-    st->last_ts = get_i64(r, i, 10);
-    st->last_value_ts = get_i64(r, i, 11);
-    st->last_value = get_double(r, i, 12);
-    st->frozen_count = (uint32_t)get_i64(r, i, 13);
-    st->rate_ref_ts = get_i64(r, i, 14);
-    st->rate_ref_value = get_double(r, i, 15);
+    st->level = (uint8_t)r->st.level;
+    st->pending_level = (uint8_t)r->st.pending_level;
+    st->rate_active = (uint8_t)r->st.rate_active;
+    st->frozen_active = (uint8_t)r->st.frozen_active;
+    st->range_active = (uint8_t)r->st.range_active;
+    st->offline_active = (uint8_t)r->st.offline_active;
+    st->has_value = (uint8_t)r->st.has_value;
+    st->pending_since = r->st.pending_since;
+    st->level_since = r->st.level_since;
+    st->last_ts = r->st.last_ts;
+    st->last_value_ts = r->st.last_value_ts;
+    st->last_value = r->st.last_value;
+    st->frozen_count = (uint32_t)r->st.frozen_count;
+    st->rate_ref_ts = r->st.rate_ref_ts;
+    st->rate_ref_value = r->st.rate_ref_value;
 
-    int digital = strcmp(PQgetvalue(r, i, 16), "digital") == 0;
+    int digital = strcmp(r->value_type, "digital") == 0;
     risk_point_cfg *c = &pr->cfg;
     risk_point_cfg_init(c, digital ? RISK_POINT_DIGITAL : RISK_POINT_ANALOG);
     int def_fault;
-    c->digital_role = role_of(PQgetvalue(r, i, 17), &def_fault);
-    c->high = get_double(r, i, 18);
-    c->high_high = get_double(r, i, 19);
-    c->low = get_double(r, i, 20);
-    c->low_low = get_double(r, i, 21);
-    c->deadband = get_double(r, i, 22);
-    c->min_duration_s = get_i64(r, i, 23);
-    c->rate_delta = get_double(r, i, 24);
-    c->rate_window_s = get_i64(r, i, 25);
-    c->range_min = get_double(r, i, 26);
-    c->range_max = get_double(r, i, 27);
-    c->expected_interval_s = get_i64(r, i, 28);
-    c->offline_factor = get_double(r, i, 29);
-    c->frozen_samples = digital ? 0 : (uint32_t)get_i64(r, i, 30);
-    c->frozen_epsilon = get_double(r, i, 31);
-    c->fault_value = PQgetisnull(r, i, 32) ? def_fault : (int)get_i64(r, i, 32);
-    pr->enterprise_id = get_i64(r, i, 33);
-    pr->code = PQgetvalue(r, i, 34);
+    c->digital_role = role_of(r->kind, &def_fault);
+    c->high = r->limit_high;
+    c->high_high = r->limit_high_high;
+    c->low = r->limit_low;
+    c->low_low = r->limit_low_low;
+    c->deadband = r->deadband;
+    c->min_duration_s = r->min_duration_s;
+    c->rate_delta = r->rate_limit;
+    c->rate_window_s = r->rate_window_s;
+    c->range_min = r->range_min;
+    c->range_max = r->range_max;
+    c->expected_interval_s = r->expected_interval_s;
+    c->offline_factor = r->offline_factor;
+    c->frozen_samples = digital ? 0 : (uint32_t)r->frozen_samples;
+    c->frozen_epsilon = r->frozen_epsilon;
+    c->fault_value = r->has_fault_value ? r->fault_value : def_fault;
+    pr->enterprise_id = r->enterprise_id;
+    pr->code = r->code;
     const char *why = NULL;
     pr->cfg_ok = risk_point_cfg_validate(c, &why) == 0;
     if (!pr->cfg_ok)
@@ -293,28 +154,28 @@ static void row_to_point(const PGresult *r, int i, point_row *pr)
                  srv_log_q((char[200]){0}, 200, why));
 }
 
-static json_t *nullable_real(double v)
+static db_alarm_state state_row(int64_t point_id, const risk_point_cfg *cfg,
+                                const risk_point_state *st)
 {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *state_json(int64_t point_id, const risk_point_cfg *cfg, const risk_point_state *st)
-{
-    int64_t due = risk_point_offline_due_at(cfg, st);
-    json_t *o = json_pack(
-        "{s:I, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
-        "point_id", (json_int_t)point_id, "level", st->level, "pending_level", st->pending_level,
-        "rate_active", st->rate_active, "frozen_active", st->frozen_active, "range_active",
-        st->range_active, "offline_active", st->offline_active, "has_value", st->has_value,
-        "pending_since", (json_int_t)st->pending_since, "level_since", (json_int_t)st->level_since,
-        "last_ts", (json_int_t)st->last_ts, "last_value_ts", (json_int_t)st->last_value_ts,
-        "last_value", nullable_real(st->last_value), "frozen_count", (json_int_t)st->frozen_count,
-        "rate_ref_ts", (json_int_t)st->rate_ref_ts, "rate_ref_value",
-        nullable_real(st->rate_ref_value));
-    if (o)
-        json_object_set_new(o, "offline_due_at",
-                            due == INT64_MAX ? json_null() : json_integer((json_int_t)due));
-    return o;
+    return (db_alarm_state){
+        .point_id = point_id,
+        .level = st->level,
+        .pending_level = st->pending_level,
+        .rate_active = st->rate_active,
+        .frozen_active = st->frozen_active,
+        .range_active = st->range_active,
+        .offline_active = st->offline_active,
+        .has_value = st->has_value,
+        .pending_since = st->pending_since,
+        .level_since = st->level_since,
+        .last_ts = st->last_ts,
+        .last_value_ts = st->last_value_ts,
+        .last_value = st->last_value,
+        .frozen_count = st->frozen_count,
+        .rate_ref_ts = st->rate_ref_ts,
+        .rate_ref_value = st->rate_ref_value,
+        .offline_due_at = risk_point_offline_due_at(cfg, st),
+    };
 }
 
 static const char *channel_of(risk_alarm_kind k)
@@ -338,62 +199,44 @@ static const char *channel_of(risk_alarm_kind k)
 static db_status apply_transition(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
                                   int *changed)
 {
-    char pid[24], eid[24], ts[24], lvl[8], vbuf[40], thbuf[40], ack[24], hdl[24];
-    const char *val, *th;
-    snprintf(pid, sizeof pid, "%lld", (long long)pr->point_id);
-    snprintf(eid, sizeof eid, "%lld", (long long)pr->enterprise_id);
-    snprintf(ts, sizeof ts, "%lld", (long long)t->ts);
     int level = risk_alarm_level(t->kind);
-    snprintf(lvl, sizeof lvl, "%d", level);
-    snprintf(ack, sizeof ack, "%ld", g_config.alarm_ack_within_s);
-    snprintf(hdl, sizeof hdl, "%ld", g_config.alarm_handle_within_s);
-    fmt_double(vbuf, sizeof vbuf, t->value, &val);
-    fmt_double(thbuf, sizeof thbuf, t->threshold, &th);
-    const char *chan = channel_of(t->kind);
     const char *kind = risk_alarm_kind_name(t->kind);
-    const char *reason = risk_reason_name(t->reason);
-    db_status st;
-    PGresult *r;
     const char *action = risk_tr_action_name(t->action);
-    switch (t->action) {
-    case RISK_TR_RAISE: {
-        const char *p[12] = {eid, pid, "rule", chan, kind, lvl, reason, val, th, ts, ack, hdl};
-        r = db_exec(c, "alm_raise", 12, p, &st);
-        break;
-    }
-    case RISK_TR_ESCALATE:
-    case RISK_TR_DEESCALATE: {
-        const char *p[9] = {pid, chan, kind, lvl, action, reason, val, th, ts};
-        r = db_exec(c, "alm_change", 9, p, &st);
-        break;
-    }
-    default: {
-        const char *p[6] = {pid, chan, reason, val, th, ts};
-        r = db_exec(c, "alm_clear", 6, p, &st);
-        break;
-    }
-    }
-    if (!r)
-        return st;
-    if (PQntuples(r) > 0) {
-        *changed = 1;
-        pub_alarm(action, PQgetvalue(r, 0, 0), pr->enterprise_id, pr->code, kind, level, t->ts,
-                  t->value);
-    }
-    PQclear(r);
-    return DB_OK;
-}
-
-static db_status request_recompute(db_conn *c, int64_t enterprise_id, const char *why)
-{
-    char eid[24];
-    snprintf(eid, sizeof eid, "%lld", (long long)enterprise_id);
-    const char *p[2] = {eid, why};
+    db_alarm_step step = {
+        .enterprise_id = pr->enterprise_id,
+        .point_id = pr->point_id,
+        .source = "rule",
+        .channel = channel_of(t->kind),
+        .kind = kind,
+        .level = level,
+        .action = action,
+        .reason = risk_reason_name(t->reason),
+        .value = t->value,
+        .threshold = t->threshold,
+        .ts_s = t->ts,
+        .ack_within_s = g_config.alarm_ack_within_s,
+        .handle_within_s = g_config.alarm_handle_within_s,
+    };
+    int64_t alarm_id = 0;
     db_status st;
-    PGresult *r = db_exec(c, "alm_recompute", 2, p, &st);
-    if (!r)
+    switch (t->action) {
+    case RISK_TR_RAISE:
+        st = db_alarms_raise(c, &step, &alarm_id);
+        break;
+    case RISK_TR_ESCALATE:
+    case RISK_TR_DEESCALATE:
+        st = db_alarms_change(c, &step, &alarm_id);
+        break;
+    default:
+        st = db_alarms_clear(c, &step, &alarm_id);
+        break;
+    }
+    if (st != DB_OK)
         return st;
-    PQclear(r);
+    if (alarm_id) {
+        *changed = 1;
+        pub_alarm(action, alarm_id, pr->enterprise_id, pr->code, kind, level, t->ts, t->value);
+    }
     return DB_OK;
 }
 
@@ -414,24 +257,25 @@ static int cmp_sample(const void *a, const void *b)
     return (x->ts_us > y->ts_us) - (x->ts_us < y->ts_us);
 }
 
-static db_status eval_rows(db_conn *c, const PGresult *rows, const sample_ref *s, size_t n,
-                           int64_t now_s, size_t *n_changed)
+static db_status eval_rows(db_conn *c, const db_alarm_point *rows, size_t nrows,
+                           const sample_ref *s, size_t n, int64_t now_s, size_t *n_changed)
 {
-    int nrows = PQntuples(rows);
-    json_t *store = json_array();
+    size_t cap = nrows ? nrows : 1;
+    db_alarm_state *store = calloc(cap, sizeof *store);
     risk_sample *buf = malloc((n ? n : 1) * sizeof *buf);
-    point_row *prs = calloc(nrows ? (size_t)nrows : 1, sizeof *prs);
-    risk_alarm_transition(*trs)[TR_CAP] = calloc(nrows ? (size_t)nrows : 1, sizeof *trs);
-    size_t *ntr = calloc(nrows ? (size_t)nrows : 1, sizeof *ntr);
+    point_row *prs = calloc(cap, sizeof *prs);
+    risk_alarm_transition(*trs)[TR_CAP] = calloc(cap, sizeof *trs);
+    size_t *ntr = calloc(cap, sizeof *ntr);
+    size_t nstore = 0;
     db_status st = DB_OK;
     if (!store || !buf || !prs || !trs || !ntr) {
         st = DB_HARD;
         goto out;
     }
     size_t k = 0; /* samples and rows are both sorted by point id */
-    for (int i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < nrows; i++) {
         point_row *pr = &prs[i];
-        row_to_point(rows, i, pr);
+        row_to_point(&rows[i], pr);
         size_t m = 0;
         while (s && k < n && s[k].point_id < pr->point_id)
             k++;
@@ -454,23 +298,13 @@ static db_status eval_rows(db_conn *c, const PGresult *rows, const sample_ref *s
         }
         ntr[i] = nt;
         pr->st = next;
-        json_array_append_new(store, state_json(pr->point_id, &pr->cfg, &pr->st));
+        store[nstore++] = state_row(pr->point_id, &pr->cfg, &pr->st);
     }
-    if (json_array_size(store) > 0) {
-        char *js = json_dumps(store, JSON_COMPACT);
-        if (!js) {
-            st = DB_HARD;
-            goto out;
-        }
-        const char *p[1] = {js};
-        PGresult *r = db_exec(c, "alm_state_store", 1, p, &st);
-        free(js);
-        if (!r)
-            goto out;
-        PQclear(r);
-    }
+    st = db_alarms_state_store(c, store, nstore);
+    if (st != DB_OK)
+        goto out;
     int64_t last_recompute = 0;
-    for (int i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < nrows; i++) {
         int changed = 0;
         for (size_t t = 0; t < ntr[i]; t++) {
             st = apply_transition(c, &prs[i], &trs[i][t], &changed);
@@ -480,7 +314,7 @@ static db_status eval_rows(db_conn *c, const PGresult *rows, const sample_ref *s
         if (changed) {
             *n_changed += ntr[i];
             if (prs[i].enterprise_id != last_recompute) {
-                st = request_recompute(c, prs[i].enterprise_id, "alarm");
+                st = db_alarms_request_recompute(c, prs[i].enterprise_id, "alarm");
                 if (st != DB_OK)
                     goto out;
                 last_recompute = prs[i].enterprise_id;
@@ -488,21 +322,12 @@ static db_status eval_rows(db_conn *c, const PGresult *rows, const sample_ref *s
         }
     }
 out:
-    json_decref(store);
+    free(store);
     free(buf);
     free(prs);
     free(trs);
     free(ntr);
     return st;
-}
-
-static void ids_literal(char *out, size_t len, const int64_t *ids, size_t n)
-{
-    size_t o = (size_t)snprintf(out, len, "{");
-    for (size_t i = 0; i < n && o < len; i++)
-        o += (size_t)snprintf(out + o, len - o, "%s%lld", i ? "," : "", (long long)ids[i]);
-    if (o < len)
-        snprintf(out + o, len - o, "}");
 }
 
 db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
@@ -513,10 +338,10 @@ db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t 
         return DB_OK;
     sample_ref *s = malloc(n * sizeof *s);
     int64_t *distinct = malloc(n * sizeof *distinct);
-    char *lit = malloc(n * 21 + 3);
+    db_alarm_point *rows = NULL;
+    size_t nrows = 0;
     db_status st = DB_HARD;
-    PGresult *rows = NULL;
-    if (!s || !distinct || !lit)
+    if (!s || !distinct)
         goto out;
     for (size_t i = 0; i < n; i++)
         s[i] = (sample_ref){point_ids[i], ts_us[i], values[i]};
@@ -525,64 +350,49 @@ db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t 
     for (size_t i = 0; i < n; i++)
         if (nd == 0 || distinct[nd - 1] != s[i].point_id)
             distinct[nd++] = s[i].point_id;
-    ids_literal(lit, n * 21 + 3, distinct, nd);
-    const char *p[1] = {lit};
-    rows = db_exec(c, "alm_state_load", 1, p, &st);
-    if (!rows)
+    st = db_alarms_state_load(c, distinct, nd, &rows, &nrows);
+    if (st != DB_OK)
         goto out;
-    if ((size_t)PQntuples(rows) < nd) {
+    if (nrows < nd) {
         /* first data of some points: create their rows, then lock them all in order */
-        PQclear(rows);
-        PGresult *r = db_exec(c, "alm_state_init", 1, p, &st);
-        if (!r) {
-            rows = NULL;
+        free(rows);
+        rows = NULL;
+        st = db_alarms_state_init(c, distinct, nd);
+        if (st != DB_OK)
             goto out;
-        }
-        PQclear(r);
-        rows = db_exec(c, "alm_state_load", 1, p, &st);
-        if (!rows)
+        st = db_alarms_state_load(c, distinct, nd, &rows, &nrows);
+        if (st != DB_OK)
             goto out;
     }
     size_t changed = 0;
-    st = eval_rows(c, rows, s, n, floor_div(now_us, 1000000), &changed);
+    st = eval_rows(c, rows, nrows, s, n, floor_div(now_us, 1000000), &changed);
 out:
-    PQclear(rows);
+    free(rows);
     free(s);
     free(distinct);
-    free(lit);
     return st;
 }
 
 db_status alarm_check_offline(db_conn *c, int64_t now_us, int limit, size_t *n_changed)
 {
     *n_changed = 0;
-    db_status st;
-    PGresult *r = db_exec(c, "alm_state_init_all", 0, NULL, &st);
-    if (!r)
+    db_status st = db_alarms_state_init_all(c);
+    if (st != DB_OK)
         return st;
-    PQclear(r);
-    char now[24], lim[16];
     int64_t now_s = floor_div(now_us, 1000000);
-    snprintf(now, sizeof now, "%lld", (long long)now_s);
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *p[2] = {now, lim};
-    PGresult *rows = db_exec(c, "alm_offline_due", 2, p, &st);
-    if (!rows)
+    db_alarm_point *rows = NULL;
+    size_t nrows = 0;
+    st = db_alarms_offline_due(c, now_s, limit, &rows, &nrows);
+    if (st != DB_OK)
         return st;
-    st = eval_rows(c, rows, NULL, 0, now_s, n_changed);
-    PQclear(rows);
+    st = eval_rows(c, rows, nrows, NULL, 0, now_s, n_changed);
+    free(rows);
     return st;
 }
 
 db_status alarm_flag_overdue(db_conn *c, size_t *n_flagged)
 {
-    db_status st;
-    PGresult *r = db_exec(c, "alm_overdue", 0, NULL, &st);
-    if (!r)
-        return st;
-    *n_flagged = (size_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return DB_OK;
+    return db_alarms_flag_overdue(c, n_flagged);
 }
 
 /* ---- gateway events and video ------------------------------------------- */
@@ -627,39 +437,37 @@ static const char *gw_kind(int level, int *severity)
 
 static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_event *ev, int *changed)
 {
-    char pid[24], eid[24], ts[24], lvl[8], vbuf[40], thbuf[40], ack[24], hdl[24];
-    const char *val, *th;
-    snprintf(pid, sizeof pid, "%lld", (long long)ev->point_id);
-    snprintf(eid, sizeof eid, "%lld", (long long)enterprise_id);
-    snprintf(ts, sizeof ts, "%lld", (long long)floor_div(ev->ts_us, 1000000));
-    snprintf(ack, sizeof ack, "%ld", g_config.alarm_ack_within_s);
-    snprintf(hdl, sizeof hdl, "%ld", g_config.alarm_handle_within_s);
-    fmt_double(vbuf, sizeof vbuf, ev->value, &val);
-    fmt_double(thbuf, sizeof thbuf, ev->threshold, &th);
     int sev;
     const char *kind = gw_kind(ev->level, &sev);
-    snprintf(lvl, sizeof lvl, "%d", sev);
-    db_status st;
-    const char *p1[1] = {pid};
-    PGresult *r = db_exec(c, "alm_gw_open", 1, p1, &st);
-    if (!r)
+    db_alarm_step step = {
+        .enterprise_id = enterprise_id,
+        .point_id = ev->point_id,
+        .source = "gateway",
+        .channel = "gateway",
+        .level = sev,
+        .reason = "gateway_reported",
+        .value = ev->value,
+        .threshold = ev->threshold,
+        .ts_s = floor_div(ev->ts_us, 1000000),
+        .ack_within_s = g_config.alarm_ack_within_s,
+        .handle_within_s = g_config.alarm_handle_within_s,
+    };
+    char open_kind[32];
+    db_status st = db_alarms_gateway_open(c, ev->point_id, open_kind, sizeof open_kind);
+    if (st != DB_OK)
         return st;
-    char open_kind[32] = "";
-    if (PQntuples(r) > 0)
-        snprintf(open_kind, sizeof open_kind, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
     const char *action;
+    int64_t alarm_id = 0;
     if (!kind) {
         if (!open_kind[0])
             return DB_OK;
-        const char *p[6] = {pid, "gateway", "gateway_cleared", val, th, ts};
-        r = db_exec(c, "alm_clear", 6, p, &st);
+        step.reason = "gateway_cleared";
+        st = db_alarms_clear(c, &step, &alarm_id);
         action = "clear";
         kind = "gateway";
     } else if (!open_kind[0]) {
-        const char *p[12] = {eid, pid, "gateway", "gateway", kind, lvl, "gateway_reported",
-                             val, th,  ts,        ack,       hdl};
-        r = db_exec(c, "alm_raise", 12, p, &st);
+        step.kind = kind;
+        st = db_alarms_raise(c, &step, &alarm_id);
         action = "raise";
     } else if (strcmp(open_kind, kind) != 0) {
         int open_sev;
@@ -669,19 +477,18 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
                           : ING_EV_HIGH,
                       &open_sev);
         action = sev >= open_sev ? "escalate" : "deescalate";
-        const char *p[9] = {pid, "gateway", kind, lvl, action, "gateway_reported", val, th, ts};
-        r = db_exec(c, "alm_change", 9, p, &st);
+        step.kind = kind;
+        step.action = action;
+        st = db_alarms_change(c, &step, &alarm_id);
     } else {
         return DB_OK; /* the gateway repeats itself */
     }
-    if (!r)
+    if (st != DB_OK)
         return st;
-    if (PQntuples(r) > 0) {
+    if (alarm_id) {
         *changed = 1;
-        pub_alarm(action, PQgetvalue(r, 0, 0), enterprise_id, NULL, kind, sev,
-                  floor_div(ev->ts_us, 1000000), ev->value);
+        pub_alarm(action, alarm_id, enterprise_id, NULL, kind, sev, step.ts_s, ev->value);
     }
-    PQclear(r);
     return DB_OK;
 }
 
@@ -704,7 +511,7 @@ db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id, const in
         st = apply_gw_event(c, enterprise_id, &ev[i], &changed);
     free(ev);
     if (st == DB_OK && changed)
-        st = request_recompute(c, enterprise_id, "gateway_event");
+        st = db_alarms_request_recompute(c, enterprise_id, "gateway_event");
     return st;
 }
 
@@ -722,24 +529,17 @@ static int video_level(const char *type)
 db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
                             const char *alarm_type)
 {
-    char eid[24], ts[24], lvl[8], ack[24], hdl[24];
-    snprintf(eid, sizeof eid, "%lld", (long long)enterprise_id);
-    snprintf(ts, sizeof ts, "%lld", (long long)ts_us);
     int level = video_level(alarm_type);
-    snprintf(lvl, sizeof lvl, "%d", level);
-    snprintf(ack, sizeof ack, "%ld", g_config.alarm_ack_within_s);
-    snprintf(hdl, sizeof hdl, "%ld", g_config.alarm_handle_within_s);
-    const char *p[7] = {eid, camera, ts, alarm_type, lvl, ack, hdl};
-    db_status st;
-    PGresult *r = db_exec(c, "alm_video", 7, p, &st);
-    if (!r)
+    int64_t alarm_id = 0;
+    db_status st =
+        db_alarms_video(c, enterprise_id, camera, ts_us, alarm_type, level,
+                        g_config.alarm_ack_within_s, g_config.alarm_handle_within_s, &alarm_id);
+    if (st != DB_OK)
         return st;
-    int added = PQntuples(r) > 0;
-    if (added)
-        pub_alarm("raise", PQgetvalue(r, 0, 0), enterprise_id, NULL, "video", level,
-                  floor_div(ts_us, 1000000), NAN);
-    PQclear(r);
-    return added ? request_recompute(c, enterprise_id, "video_alarm") : DB_OK;
+    if (alarm_id)
+        pub_alarm("raise", alarm_id, enterprise_id, NULL, "video", level, floor_div(ts_us, 1000000),
+                  NAN);
+    return alarm_id ? db_alarms_request_recompute(c, enterprise_id, "video_alarm") : DB_OK;
 }
 
 db_status alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *b,

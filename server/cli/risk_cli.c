@@ -9,6 +9,7 @@
 #include "risk_cli.h"
 
 #include "db.h"
+#include "db_risk.h"
 #include "job_risk.h"
 #include "risk_score.h"
 #include "srv_config.h"
@@ -33,39 +34,39 @@ static void usage(FILE *out)
 
 static const char *const grade_cols[RISK_GRADE_COUNT] = {"blue", "yellow", "orange", "red"};
 
+static const char *field(const json_t *row, const char *key)
+{
+    const char *v = json_string_value(json_object_get(row, key));
+    return v ? v : "";
+}
+
 static int backtest(db_conn *c, const risk_model *m, const char *from, const char *to)
 {
-    const char *p[2] = {from, to};
-    PGresult *r = PQexecParams(
-        db_pg(c),
-        "SELECT DISTINCT ON (s.enterprise_id) s.enterprise_id, e.code, s.grade, s.r, "
-        "s.model_version, s.inputs::text, s.computed_at FROM risk_scores s JOIN enterprises e "
-        "ON e.id = s.enterprise_id WHERE s.computed_at >= $1::timestamptz AND s.computed_at < "
-        "$2::timestamptz ORDER BY s.enterprise_id, s.computed_at DESC",
-        2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "dustwatch: %s", PQresultErrorMessage(r));
-        PQclear(r);
+    json_t *rows = NULL;
+    char err[1024];
+    if (db_risk_backtest_snapshots(c, from, to, &rows, err, sizeof err) != DB_OK) {
+        fprintf(stderr, "dustwatch: %s", err);
         return 1;
     }
-    int n = PQntuples(r);
+    int n = (int)json_array_size(rows);
     long before[RISK_GRADE_COUNT] = {0}, after[RISK_GRADE_COUNT] = {0};
     int changed = 0, bad = 0;
     char versions[256] = "";
     printf("backtest %s .. %s: %d enterprises, new model %s\n", from, to, n, m->version);
     for (int i = 0; i < n; i++) {
-        const char *ver = PQgetvalue(r, i, 4);
+        const json_t *row = json_array_get(rows, (size_t)i);
+        const char *ver = field(row, "model_version");
         if (!strstr(versions, ver) && strlen(versions) + strlen(ver) + 3 < sizeof versions) {
             if (versions[0])
                 strcat(versions, ", ");
             strcat(versions, ver);
         }
-        json_t *in = json_loads(PQgetvalue(r, i, 5), 0, NULL);
+        json_t *in = json_loads(field(row, "inputs"), 0, NULL);
         risk_archive a;
         risk_dynamic d;
         risk_system_state sys[JOB_RISK_MAX_SYSTEMS];
         risk_score_result res;
-        int g0 = risk_grade_from_name(PQgetvalue(r, i, 2));
+        int g0 = risk_grade_from_name(field(row, "grade"));
         if (!in || g0 < 0 ||
             job_risk_inputs_from_json(in, &a, &d, sys, JOB_RISK_MAX_SYSTEMS) != 0 ||
             risk_score_compute(m, &a, &d, &res) != 0) {
@@ -79,12 +80,12 @@ static int backtest(db_conn *c, const risk_model *m, const char *from, const cha
         if ((int)res.grade != g0) {
             if (changed++ == 0)
                 printf("\nenterprises whose grade changes:\n");
-            printf("  %-20s %-6s %6s -> %-6s %6.2f%s%s\n", PQgetvalue(r, i, 1), grade_cols[g0],
-                   PQgetvalue(r, i, 3), grade_cols[res.grade], res.R,
-                   res.override ? "  override " : "", res.override ? res.override_reason : "");
+            printf("  %-20s %-6s %6s -> %-6s %6.2f%s%s\n", field(row, "code"), grade_cols[g0],
+                   field(row, "r"), grade_cols[res.grade], res.R, res.override ? "  override " : "",
+                   res.override ? res.override_reason : "");
         }
     }
-    PQclear(r);
+    json_decref(rows);
     printf("\n%-8s %8s %8s\n", "grade", "stored", "new");
     for (int g = 0; g < RISK_GRADE_COUNT; g++)
         printf("%-8s %8ld %8ld\n", grade_cols[g], before[g], after[g]);

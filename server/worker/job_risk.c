@@ -1,7 +1,7 @@
 /* job_risk.c — score recompute, warning issue and escalation (see job_risk.h).
  *
  * Concurrency: a recompute of one enterprise takes a transaction-scoped advisory lock on
- * (RISK_LOCK, enterprise id), so two workers never interleave "read previous grade → store
+ * (731031, enterprise id), so two workers never interleave "read previous grade → store
  * new grade → issue warning" for the same enterprise; the partial unique index on open
  * warnings is the second wall.  The escalation pass takes one city-wide transaction lock
  * and additionally guards each step with `escalations_done = step - 1` and the unique
@@ -9,6 +9,7 @@
  * kill -9 in between (the killed transaction simply rolls back). */
 #include "job_risk.h"
 
+#include "db_risk.h"
 #include "rds.h"
 #include "risk_point.h"
 #include "risk_warning.h"
@@ -19,154 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RISK_LOCK 731031
-#define WARN_LOCK 7310312016119201LL
-
-static const db_stmt statements[] = {
-    {"rsk_lock", "SELECT pg_advisory_xact_lock(731031, $1::int)"},
-    {"rsk_take_requests",
-     "DELETE FROM risk_recompute_requests WHERE enterprise_id IN (SELECT enterprise_id FROM "
-     "risk_recompute_requests ORDER BY requested_at LIMIT 500 FOR UPDATE SKIP LOCKED) "
-     "RETURNING enterprise_id"},
-    {"rsk_all", "SELECT id FROM enterprises ORDER BY id"},
-    /* The engine's inputs, one row.  Windows: alarms 24 h / 7 d, check-ins 7 d.  Cleaning:
-     * required = complete periods since max(area created, now - 7 d), done = distinct
-     * periods (shift/day/ISO week, Beijing time) with a check-in. */
-    {"rsk_inputs",
-     "SELECT coalesce(ep.dust_class, 'other'), coalesce(ep.st_class, 'unknown'), "
-     "coalesce(ep.dust_workers, 0), coalesce(ep.multi_storey, false)::int, coalesce((SELECT "
-     "sum(1 << (x - 1)) FROM unnest(ep.major_hazard_items) x), 0), coalesce(ep.open_hazards, "
-     "0), coalesce(ep.video_offline, 0), ds.removal, ds.pp::int, ds.indoor::int, ds.dry, "
-     "al.l1_24m, al.l2_24m, al.l1_24o, al.l2_24o, al.l1_7m, al.l2_7m, al.l1_7o, al.l2_7o, "
-     "al.secs, h.unacked, h.unhandled, rp.repeats, cl.required, cl.missed, onl.rate "
-     "FROM (SELECT to_timestamp($2::float8) AS now) t CROSS JOIN enterprises e "
-     "LEFT JOIN enterprise_profiles ep ON ep.enterprise_id = e.id "
-     "CROSS JOIN LATERAL (SELECT CASE WHEN bool_or(NOT wet AND central) THEN 'dry_central' "
-     "WHEN bool_or(NOT wet) THEN 'dry_per_station' WHEN bool_or(wet) THEN 'wet' ELSE 'none' "
-     "END AS removal, coalesce(bool_or(positive_pressure), false) AS pp, "
-     "coalesce(bool_or(indoor AND NOT wet), false) AS indoor, count(*) FILTER (WHERE NOT wet) "
-     "AS dry FROM dust_systems WHERE enterprise_id = e.id) ds "
-     "CROSS JOIN LATERAL (SELECT "
-     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
-     "l1_24m, "
-     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
-     "l2_24m, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
-     "l1_24o, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
-     "l2_24o, "
-     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS l1_7m, "
-     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS l2_7m, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS "
-     "l1_7o, "
-     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS "
-     "l2_7o, "
-     "coalesce(sum(extract(epoch FROM least(coalesce(cleared_at, t.now), t.now) - "
-     "greatest(raised_at, t.now - interval '24 hours'))) FILTER (WHERE mand AND "
-     "coalesce(cleared_at, t.now) > t.now - interval '24 hours'), 0)::bigint AS secs "
-     "FROM (SELECT a.max_level AS lvl, coalesce(p.param_class = 'mandatory', false) AS mand, "
-     "a.raised_at, a.cleared_at FROM alarms a LEFT JOIN points p ON p.id = a.point_id WHERE "
-     "a.enterprise_id = e.id AND a.max_level > 0 AND a.raised_at <= t.now AND (a.raised_at > "
-     "t.now - interval '7 days' OR a.cleared_at IS NULL OR a.cleared_at > t.now - interval "
-     "'24 hours')) x) al "
-     "CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE state = 'active' AND ack_deadline < "
-     "t.now) AS unacked, count(*) FILTER (WHERE state = 'acknowledged' AND handle_deadline < "
-     "t.now) AS unhandled FROM alarms WHERE enterprise_id = e.id AND state IN ('active', "
-     "'acknowledged')) h "
-     "CROSS JOIN LATERAL (SELECT count(*) AS repeats FROM alarms a2 WHERE a2.enterprise_id = "
-     "e.id AND a2.point_id IS NOT NULL AND a2.raised_at > t.now - interval '7 days' AND "
-     "a2.raised_at <= t.now AND EXISTS (SELECT 1 FROM alarms a1 WHERE a1.point_id = "
-     "a2.point_id AND a1.handled_at < a2.raised_at AND a1.handled_at > a2.raised_at - "
-     "interval '7 days')) rp "
-     "CROSS JOIN LATERAL (SELECT coalesce(sum(req), 0)::bigint AS required, "
-     "coalesce(sum(greatest(req - done, 0)), 0)::bigint AS missed FROM (SELECT "
-     "floor(extract(epoch FROM t.now - greatest(a.created_at, t.now - interval '7 days')) / "
-     "per.s)::int AS req, (SELECT count(DISTINCT floor((extract(epoch FROM c.checked_at) + "
-     "per.off) / per.s)) FROM cleaning_checkins c WHERE c.area_id = a.id AND c.checked_at > "
-     "t.now - interval '7 days' AND c.checked_at <= t.now) AS done FROM cleaning_areas a "
-     "CROSS JOIN LATERAL (SELECT CASE a.frequency WHEN 'per_shift' THEN 28800 WHEN 'daily' "
-     "THEN 86400 ELSE 604800 END AS s, CASE a.frequency WHEN 'weekly' THEN 288000 ELSE 28800 "
-     "END AS off) per WHERE a.enterprise_id = e.id AND a.active AND a.created_at <= t.now) z) cl "
-     "CROSS JOIN LATERAL (SELECT coalesce(count(*) FILTER (WHERE NOT coalesce(s.offline_active, "
-     "false))::float8 / nullif(count(*), 0), 1) AS rate FROM points p LEFT JOIN "
-     "point_rule_state s ON s.point_id = p.id AND s.enterprise_id = e.id WHERE p.enterprise_id = "
-     "e.id AND p.enabled AND "
-     "p.param_class = 'mandatory') onl WHERE e.id = $1::bigint"},
-    /* Live state per dust-removal system for the precursor overrides; $2..$4 are the
-     * engine's enum values for HIGH_HIGH, DIGITAL_FAULT and LOW_LOW. */
-    {"rsk_systems",
-     "SELECT ds.id, coalesce(bool_or(p.kind = 'hopper_temp' AND s.level = $2::int), "
-     "false)::int, coalesce(bool_or(p.kind = 'spark_detected' AND s.level = $3::int), "
-     "false)::int, coalesce(bool_or(p.kind = 'pressure_diff' AND s.level = $4::int), "
-     "false)::int, coalesce(bool_or(p.kind = 'fan_running' AND s.has_value AND s.last_value = "
-     "1 AND NOT s.offline_active), false)::int FROM dust_systems ds LEFT JOIN points p ON "
-     "p.system_id = ds.id AND p.enabled LEFT JOIN point_rule_state s ON s.point_id = p.id "
-     "WHERE ds.enterprise_id = $1::bigint GROUP BY ds.id ORDER BY ds.id LIMIT 64"},
-    {"rsk_prev", "SELECT grade, override, r FROM enterprise_risk WHERE enterprise_id = $1::bigint"},
-    {"rsk_store",
-     "WITH s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, "
-     "h, s, grade, grade_by_score, override, override_reason, rules, inputs, trigger) VALUES "
-     "($1::bigint, to_timestamp($2::float8), $3, $4::numeric, $5::float8, $6::float8, "
-     "$7::float8, $8::float8, $9, $10, $11::boolean, $12, $13::jsonb, $14::jsonb, $15) "
-     "RETURNING id, enterprise_id, computed_at, r, grade, override, model_version) INSERT INTO "
-     "enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, "
-     "model_version) SELECT enterprise_id, id, computed_at, r, grade, override, model_version "
-     "FROM s ON CONFLICT (enterprise_id) DO UPDATE SET score_id = EXCLUDED.score_id, "
-     "computed_at = EXCLUDED.computed_at, r = EXCLUDED.r, grade = EXCLUDED.grade, override = "
-     "EXCLUDED.override, model_version = EXCLUDED.model_version RETURNING score_id"},
-    /* Issue; the partial unique index keeps one open warning per enterprise and cause.
-     * $1 enterprise $2 cause $3 grade $4 score $5 issued $6 sign_by $7 clear_by
-     * $8 supervisor $9 inform city $10 note */
-    {"rsk_issue",
-     "WITH w AS (INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, "
-     "sign_by, clear_by, supervisor, current_level, inform_city, next_check_at) VALUES "
-     "($1::bigint, $2, $3, $4::bigint, to_timestamp($5::bigint), to_timestamp($6::bigint), "
-     "to_timestamp($7::bigint), $8, $8, $9::boolean, to_timestamp($6::bigint + 1)) ON CONFLICT "
-     "DO NOTHING RETURNING id, enterprise_id, issued_at, sign_by, clear_by), ev AS (INSERT INTO "
-     "warning_events (warning_id, enterprise_id, at, action, to_status, level, actor, note) "
-     "SELECT id, enterprise_id, issued_at, 'issue', 'issued', $8, 'worker', $10 FROM w), ob AS "
-     "(INSERT INTO notification_outbox (subscription_id, enterprise_id, warning_id, event, "
-     "payload) SELECT s.id, w.enterprise_id, w.id, 'issue', jsonb_build_object('type', "
-     "'warning', 'event', 'issue', 'warning_id', w.id, 'enterprise_id', w.enterprise_id, "
-     "'enterprise_code', e.code, 'cause', $2::text, 'grade', $3::text, 'issued_at', "
-     "w.issued_at, 'sign_by', w.sign_by, 'clear_by', w.clear_by, 'supervisor', $8::text) FROM "
-     "w JOIN enterprises e ON e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled "
-     "AND 'warning' = ANY (s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' "
-     "AND s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = "
-     "e.street_id) OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO "
-     "NOTHING) SELECT id FROM w"},
-    {"wrn_lock", "SELECT pg_try_advisory_xact_lock(7310312016119201)"},
-    {"wrn_due",
-     "SELECT id, enterprise_id, grade, status, extract(epoch FROM issued_at)::bigint, "
-     "coalesce(extract(epoch FROM signed_at)::bigint, 0), coalesce(extract(epoch FROM "
-     "clear_requested_at)::bigint, 0), escalations_done, extract(epoch FROM sign_by)::bigint, "
-     "extract(epoch FROM clear_by)::bigint FROM warnings WHERE status <> 'cleared' AND "
-     "next_check_at <= to_timestamp($1::bigint) ORDER BY next_check_at LIMIT 200 FOR UPDATE"},
-    /* $1 warning $2 step $3 level $4 duban $5 referral $6 note */
-    {"wrn_escalate",
-     "WITH w AS (UPDATE warnings SET escalations_done = $2::int, current_level = $3, "
-     "next_check_at = now() WHERE id = $1::bigint AND escalations_done = $2::int - 1 "
-     "RETURNING id, enterprise_id, status, grade), ev AS (INSERT INTO warning_events "
-     "(warning_id, enterprise_id, action, from_status, to_status, step, level, actor, note) "
-     "SELECT id, enterprise_id, 'escalate', status, status, $2::int, $3, 'worker', $6 FROM w), "
-     "sv AS (INSERT INTO supervisions (warning_id, enterprise_id, step, level) SELECT id, "
-     "enterprise_id, $2::int, $3 FROM w WHERE $4::boolean AND $3 <> 'enterprise' ON CONFLICT "
-     "DO NOTHING), rf AS (INSERT INTO enforcement_referrals (warning_id, enterprise_id, step) "
-     "SELECT id, enterprise_id, $2::int FROM w WHERE $5::boolean ON CONFLICT DO NOTHING), ob "
-     "AS (INSERT INTO notification_outbox (subscription_id, enterprise_id, warning_id, event, "
-     "payload) SELECT s.id, w.enterprise_id, w.id, 'escalate:' || $2, jsonb_build_object("
-     "'type', 'warning', 'event', 'escalate', 'step', $2::int, 'level', $3::text, "
-     "'warning_id', w.id, 'enterprise_id', w.enterprise_id, 'enterprise_code', e.code, "
-     "'grade', w.grade, 'duban', $4::boolean, 'enforcement_referral', $5::boolean) FROM w JOIN "
-     "enterprises e ON e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled AND "
-     "'warning' = ANY (s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' AND "
-     "s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = e.street_id) "
-     "OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING) SELECT "
-     "id, enterprise_id FROM w"},
-    {"wrn_next", "UPDATE warnings SET next_check_at = CASE WHEN $2::bigint < 0 THEN NULL ELSE "
-                 "to_timestamp($2::bigint) END WHERE id = $1::bigint"},
-};
 
 static risk_model g_model;
 
@@ -183,15 +36,10 @@ void job_risk_init(const risk_model *m)
         if (g_model.warning[g].clear_within_s < g_model.warning[g].sign_within_s)
             g_model.warning[g].clear_within_s = g_model.warning[g].sign_within_s;
     }
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_risk_register();
 }
 
 /* ---- inputs ------------------------------------------------------------- */
-
-static int64_t geti(const PGresult *r, int col)
-{
-    return strtoll(PQgetvalue(r, 0, col), NULL, 10);
-}
 
 static json_t *inputs_json(const risk_archive *a, const risk_dynamic *d)
 {
@@ -302,68 +150,61 @@ int job_risk_inputs_from_json(const json_t *inputs, risk_archive *a, risk_dynami
     return 0;
 }
 
-static db_status load_inputs(db_conn *c, const char *eid, int64_t now_s, risk_archive *a,
+static db_status load_inputs(db_conn *c, int64_t eid, int64_t now_s, risk_archive *a,
                              risk_dynamic *d, risk_system_state *systems)
 {
     memset(a, 0, sizeof *a);
     memset(d, 0, sizeof *d);
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_s);
-    const char *p[2] = {eid, now};
-    db_status st;
-    PGresult *r = db_exec(c, "rsk_inputs", 2, p, &st);
-    if (!r)
+    db_risk_inputs in;
+    db_status st = db_risk_load_inputs(c, eid, now_s, &in);
+    if (st != DB_OK)
         return st;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return DB_BAD; /* enterprise gone */
-    }
-    int dc = risk_dust_class_from_name(PQgetvalue(r, 0, 0));
-    int sc = risk_st_class_from_name(PQgetvalue(r, 0, 1));
-    int rm = risk_removal_from_name(PQgetvalue(r, 0, 7));
+    int dc = risk_dust_class_from_name(in.dust_class);
+    int sc = risk_st_class_from_name(in.st_class);
+    int rm = risk_removal_from_name(in.removal);
     a->dust_class = dc < 0 ? RISK_DUST_OTHER : (risk_dust_class)dc;
     a->st_class = sc < 0 ? RISK_ST_UNKNOWN : (risk_st_class)sc;
     a->removal = rm < 0 ? RISK_REMOVAL_NONE : (risk_removal_setup)rm;
-    a->dust_workers = (uint32_t)geti(r, 2);
-    a->multi_storey = geti(r, 3) != 0;
-    d->major_hazard_items = (uint16_t)geti(r, 4);
-    d->open_hazards = (uint32_t)geti(r, 5);
-    d->video_offline = (uint32_t)geti(r, 6);
-    a->positive_pressure_conveying = geti(r, 8) != 0;
-    a->collector_indoors = geti(r, 9) != 0;
-    a->dry_collectors = (uint32_t)geti(r, 10);
-    d->alarms_24h_mandatory = (risk_alarm_count){(uint32_t)geti(r, 11), (uint32_t)geti(r, 12)};
-    d->alarms_24h_other = (risk_alarm_count){(uint32_t)geti(r, 13), (uint32_t)geti(r, 14)};
-    d->alarms_7d_mandatory = (risk_alarm_count){(uint32_t)geti(r, 15), (uint32_t)geti(r, 16)};
-    d->alarms_7d_other = (risk_alarm_count){(uint32_t)geti(r, 17), (uint32_t)geti(r, 18)};
-    d->alarm_seconds_24h_mandatory = geti(r, 19);
-    d->overdue_unacked = (uint32_t)geti(r, 20);
-    d->overdue_unhandled = (uint32_t)geti(r, 21);
-    d->repeat_after_handled = (uint32_t)geti(r, 22);
-    d->cleaning_required = (uint32_t)geti(r, 23);
-    d->cleaning_missed = (uint32_t)geti(r, 24);
-    d->online_rate_mandatory = strtod(PQgetvalue(r, 0, 25), NULL);
-    PQclear(r);
+    a->dust_workers = (uint32_t)in.dust_workers;
+    a->multi_storey = in.multi_storey != 0;
+    d->major_hazard_items = (uint16_t)in.major_hazard_items;
+    d->open_hazards = (uint32_t)in.open_hazards;
+    d->video_offline = (uint32_t)in.video_offline;
+    a->positive_pressure_conveying = in.positive_pressure != 0;
+    a->collector_indoors = in.collector_indoors != 0;
+    a->dry_collectors = (uint32_t)in.dry_collectors;
+    d->alarms_24h_mandatory = (risk_alarm_count){(uint32_t)in.alarms_24h_mandatory[0],
+                                                 (uint32_t)in.alarms_24h_mandatory[1]};
+    d->alarms_24h_other =
+        (risk_alarm_count){(uint32_t)in.alarms_24h_other[0], (uint32_t)in.alarms_24h_other[1]};
+    d->alarms_7d_mandatory = (risk_alarm_count){(uint32_t)in.alarms_7d_mandatory[0],
+                                                (uint32_t)in.alarms_7d_mandatory[1]};
+    d->alarms_7d_other =
+        (risk_alarm_count){(uint32_t)in.alarms_7d_other[0], (uint32_t)in.alarms_7d_other[1]};
+    d->alarm_seconds_24h_mandatory = in.alarm_seconds_24h_mandatory;
+    d->overdue_unacked = (uint32_t)in.overdue_unacked;
+    d->overdue_unhandled = (uint32_t)in.overdue_unhandled;
+    d->repeat_after_handled = (uint32_t)in.repeat_after_handled;
+    d->cleaning_required = (uint32_t)in.cleaning_required;
+    d->cleaning_missed = (uint32_t)in.cleaning_missed;
+    d->online_rate_mandatory = in.online_rate_mandatory;
 
-    char hh[8], sp[8], ll[8];
-    snprintf(hh, sizeof hh, "%d", RISK_ALARM_HIGH_HIGH);
-    snprintf(sp, sizeof sp, "%d", RISK_ALARM_DIGITAL_FAULT);
-    snprintf(ll, sizeof ll, "%d", RISK_ALARM_LOW_LOW);
-    const char *q[4] = {eid, hh, sp, ll};
-    r = db_exec(c, "rsk_systems", 4, q, &st);
-    if (!r)
+    db_risk_system rows[JOB_RISK_MAX_SYSTEMS];
+    size_t n = 0;
+    st = db_risk_load_systems(c, eid, RISK_ALARM_HIGH_HIGH, RISK_ALARM_DIGITAL_FAULT,
+                              RISK_ALARM_LOW_LOW, rows, JOB_RISK_MAX_SYSTEMS, &n);
+    if (st != DB_OK)
         return st;
-    int n = PQntuples(r);
-    for (int i = 0; i < n && i < JOB_RISK_MAX_SYSTEMS; i++) {
-        systems[i].system_id = (int32_t)strtol(PQgetvalue(r, i, 0), NULL, 10);
-        systems[i].hopper_temp_high_high = PQgetvalue(r, i, 1)[0] == '1';
-        systems[i].spark_detected = PQgetvalue(r, i, 2)[0] == '1';
-        systems[i].dp_collapse = PQgetvalue(r, i, 3)[0] == '1';
-        systems[i].fan_running = PQgetvalue(r, i, 4)[0] == '1';
-        d->n_systems = (size_t)i + 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        systems[i] = (risk_system_state){
+            .system_id = (int32_t)rows[i].id,
+            .hopper_temp_high_high = rows[i].hopper_temp_high_high,
+            .spark_detected = rows[i].spark_detected,
+            .dp_collapse = rows[i].dp_collapse,
+            .fan_running = rows[i].fan_running,
+        };
+    d->n_systems = n;
     d->systems = systems;
-    PQclear(r);
     return DB_OK;
 }
 
@@ -402,81 +243,64 @@ static db_status compute_tx(db_conn *c, void *arg)
     compute_ctx *x = arg;
     x->changed = 0;
     x->warning_id = 0;
-    char eid[24], eid32[16];
-    snprintf(eid, sizeof eid, "%lld", (long long)x->enterprise_id);
-    snprintf(eid32, sizeof eid32, "%d", (int)(x->enterprise_id & 0x7fffffff));
-    db_status st;
-    const char *pl[1] = {eid32};
-    PGresult *r = db_exec(c, "rsk_lock", 1, pl, &st);
-    if (!r)
+    db_status st = db_risk_lock_enterprise(c, x->enterprise_id);
+    if (st != DB_OK)
         return st;
-    PQclear(r);
 
     risk_archive arch;
     risk_dynamic dyn;
     risk_system_state systems[JOB_RISK_MAX_SYSTEMS];
-    st = load_inputs(c, eid, x->now_s, &arch, &dyn, systems);
+    st = load_inputs(c, x->enterprise_id, x->now_s, &arch, &dyn, systems);
     if (st != DB_OK)
         return st;
     if (risk_score_compute(&g_model, &arch, &dyn, &x->res) != 0) {
         LOG_ERROR("risk inputs out of domain", "enterprise=%lld", (long long)x->enterprise_id);
         return DB_BAD;
     }
-    const char *p1[1] = {eid};
-    r = db_exec(c, "rsk_prev", 1, p1, &st);
-    if (!r)
+    db_risk_current cur;
+    int found = 0;
+    st = db_risk_load_current(c, x->enterprise_id, &cur, &found);
+    if (st != DB_OK)
         return st;
     risk_grade prev = RISK_GRADE_BLUE;
     bool prev_override = false;
     double prev_r = -1;
     snprintf(x->prev_grade, sizeof x->prev_grade, "none");
-    if (PQntuples(r) == 1) {
-        int g = risk_grade_from_name(PQgetvalue(r, 0, 0));
+    if (found) {
+        int g = risk_grade_from_name(cur.grade);
         prev = g < 0 ? RISK_GRADE_BLUE : (risk_grade)g;
-        prev_override = PQgetvalue(r, 0, 1)[0] == 't';
-        prev_r = strtod(PQgetvalue(r, 0, 2), NULL);
-        snprintf(x->prev_grade, sizeof x->prev_grade, "%s", PQgetvalue(r, 0, 0));
+        prev_override = cur.override != 0;
+        prev_r = cur.r;
+        snprintf(x->prev_grade, sizeof x->prev_grade, "%s", cur.grade);
     }
-    PQclear(r);
     const risk_score_result *s = &x->res;
     x->changed = strcmp(x->prev_grade, risk_grade_name(s->grade)) != 0 ||
                  prev_override != s->override || fabs(prev_r - s->R) >= 0.005;
 
     json_t *inputs = inputs_json(&arch, &dyn), *rules = rules_json(s);
-    char *ji = json_dumps(inputs, JSON_COMPACT), *jr = json_dumps(rules, JSON_COMPACT);
+    db_risk_score score = {
+        .enterprise_id = x->enterprise_id,
+        .computed_at_s = x->now_s,
+        .model_version = s->model_version,
+        .r = s->R,
+        .i = s->I,
+        .a = s->A,
+        .h = s->H,
+        .s = s->S,
+        .grade = risk_grade_name(s->grade),
+        .grade_by_score = risk_grade_name(s->grade_by_score),
+        .override = s->override,
+        .override_reason = s->override ? s->override_reason : NULL,
+        .rules = rules,
+        .inputs = inputs,
+        .trigger = x->trigger,
+    };
+    int64_t score_id = 0;
+    st = db_risk_store_score(c, &score, &score_id);
     json_decref(inputs);
     json_decref(rules);
-    char now[24], R[24], I[32], A[32], H[32], S[32];
-    snprintf(now, sizeof now, "%lld", (long long)x->now_s);
-    snprintf(R, sizeof R, "%.2f", s->R);
-    snprintf(I, sizeof I, "%.17g", s->I);
-    snprintf(A, sizeof A, "%.17g", s->A);
-    snprintf(H, sizeof H, "%.17g", s->H);
-    snprintf(S, sizeof S, "%.17g", s->S);
-    const char *p[15] = {eid,
-                         now,
-                         s->model_version,
-                         R,
-                         I,
-                         A,
-                         H,
-                         S,
-                         risk_grade_name(s->grade),
-                         risk_grade_name(s->grade_by_score),
-                         s->override ? "true" : "false",
-                         s->override ? s->override_reason : NULL,
-                         jr,
-                         ji,
-                         x->trigger};
-    st = DB_HARD;
-    r = (ji && jr) ? db_exec(c, "rsk_store", 15, p, &st) : NULL;
-    free(ji);
-    free(jr);
-    if (!r)
+    if (st != DB_OK)
         return st;
-    char score_id[24];
-    snprintf(score_id, sizeof score_id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
 
     /* The first score of an enterprise sets its baseline: a grade that comes
      * from the archive alone is shown, not warned about (with the default
@@ -490,29 +314,22 @@ static db_status compute_tx(db_conn *c, void *arg)
     risk_warning_deadlines dl;
     if (risk_warning_deadlines_for(&g_model, s->grade, x->now_s, &dl) != 0)
         return DB_BAD;
-    const char *cause = s->override && !prev_override ? s->override_reason : "grade";
-    char sign_by[24], clear_by[24], note[160];
-    snprintf(sign_by, sizeof sign_by, "%lld", (long long)dl.sign_by);
-    snprintf(clear_by, sizeof clear_by, "%lld", (long long)dl.clear_by);
+    char note[160];
     snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
              risk_grade_name(s->grade), s->R, s->model_version);
-    const char *pw[10] = {eid,
-                          cause,
-                          risk_grade_name(s->grade),
-                          score_id,
-                          now,
-                          sign_by,
-                          clear_by,
-                          risk_admin_level_name(dl.supervisor),
-                          dl.inform_city ? "true" : "false",
-                          note};
-    r = db_exec(c, "rsk_issue", 10, pw, &st);
-    if (!r)
-        return st;
-    if (PQntuples(r) == 1)
-        x->warning_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return DB_OK;
+    db_risk_issue w = {
+        .enterprise_id = x->enterprise_id,
+        .cause = s->override && !prev_override ? s->override_reason : "grade",
+        .grade = risk_grade_name(s->grade),
+        .score_id = score_id,
+        .issued_at_s = x->now_s,
+        .sign_by_s = dl.sign_by,
+        .clear_by_s = dl.clear_by,
+        .supervisor = risk_admin_level_name(dl.supervisor),
+        .inform_city = dl.inform_city,
+        .note = note,
+    };
+    return db_risk_issue_warning(c, &w, &x->warning_id);
 }
 
 static void publish_risk(const compute_ctx *x)
@@ -550,24 +367,26 @@ static db_status compute_one(db_conn *c, int64_t eid, int64_t now_s, const char 
     return st;
 }
 
-static db_status run_list(db_conn *c, const char *stmt, int64_t now_s, const char *trigger,
+typedef db_status (*list_fn)(db_conn *c, int64_t **ids, size_t *n);
+
+static db_status run_list(db_conn *c, list_fn list, int64_t now_s, const char *trigger,
                           size_t *n_done)
 {
     *n_done = 0;
-    db_status st;
-    PGresult *r = db_exec(c, stmt, 0, NULL, &st);
-    if (!r)
+    int64_t *ids = NULL;
+    size_t n = 0;
+    db_status st = list(c, &ids, &n);
+    if (st != DB_OK)
         return st;
-    int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
-        st = compute_one(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), now_s, trigger);
+    for (size_t i = 0; i < n; i++) {
+        st = compute_one(c, ids[i], now_s, trigger);
         if (st != DB_OK) {
-            PQclear(r);
+            free(ids);
             return st;
         }
         (*n_done)++;
     }
-    PQclear(r);
+    free(ids);
     return DB_OK;
 }
 
@@ -580,7 +399,7 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
     *n_done = 0;
     for (int round = 0; round < 10; round++) {
         size_t n = 0;
-        db_status st = run_list(c, "rsk_take_requests", now_s, "change", &n);
+        db_status st = run_list(c, db_risk_take_requests, now_s, "change", &n);
         *n_done += n;
         if (st != DB_OK || n < 500)
             return st;
@@ -590,7 +409,7 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
 
 db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
 {
-    return run_list(c, "rsk_all", now_s, "periodic", n_done);
+    return run_list(c, db_risk_all_enterprises, now_s, "periodic", n_done);
 }
 
 /* ---- escalation ----------------------------------------------------------- */
@@ -624,86 +443,76 @@ static db_status warnings_tx(db_conn *c, void *arg)
     x->steps = 0;
     x->n_published = 0;
     x->skipped = 0;
-    db_status st;
-    PGresult *r = db_exec(c, "wrn_lock", 0, NULL, &st);
-    if (!r)
+    int locked = 0;
+    db_status st = db_risk_warnings_try_lock(c, &locked);
+    if (st != DB_OK)
         return st;
-    int locked = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
     if (!locked) {
         x->skipped = 1;
         return DB_OK;
     }
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)x->now_s);
-    const char *p[1] = {now};
-    PGresult *rows = db_exec(c, "wrn_due", 1, p, &st);
-    if (!rows)
+    db_risk_due_warning *rows = NULL;
+    size_t n = 0;
+    st = db_risk_warnings_due(c, x->now_s, &rows, &n);
+    if (st != DB_OK)
         return st;
-    int n = PQntuples(rows);
-    st = DB_OK;
-    for (int i = 0; i < n && st == DB_OK; i++) {
-        int g = risk_grade_from_name(PQgetvalue(rows, i, 2));
-        int s = status_from_db(PQgetvalue(rows, i, 3));
+    for (size_t i = 0; i < n && st == DB_OK; i++) {
+        const db_risk_due_warning *w = &rows[i];
+        int g = risk_grade_from_name(w->grade);
+        int s = status_from_db(w->status);
         if (g < 0 || s < 0)
             continue;
         risk_warning_state ws = {
             .grade = (risk_grade)g,
             .status = (risk_warning_status)s,
-            .issued_at = strtoll(PQgetvalue(rows, i, 4), NULL, 10),
-            .signed_at = strtoll(PQgetvalue(rows, i, 5), NULL, 10),
-            .clear_requested_at = strtoll(PQgetvalue(rows, i, 6), NULL, 10),
-            .escalations_done = (uint32_t)strtoul(PQgetvalue(rows, i, 7), NULL, 10),
+            .issued_at = w->issued_at,
+            .signed_at = w->signed_at,
+            .clear_requested_at = w->clear_requested_at,
+            .escalations_done = (uint32_t)w->escalations_done,
         };
         /* the stored deadlines rule, whatever the model or configuration says today */
         risk_model m = g_model;
-        m.warning[g].sign_within_s = strtoll(PQgetvalue(rows, i, 8), NULL, 10) - ws.issued_at;
-        m.warning[g].clear_within_s = strtoll(PQgetvalue(rows, i, 9), NULL, 10) - ws.issued_at;
+        m.warning[g].sign_within_s = w->sign_by - ws.issued_at;
+        m.warning[g].clear_within_s = w->clear_by - ws.issued_at;
         risk_warning_decision d;
-        const char *wid = PQgetvalue(rows, i, 0);
         if (risk_warning_check(&m, &ws, x->now_s, &d) != 0) {
-            LOG_ERROR("warning state inconsistent", "warning=%s", wid);
-            const char *pn[2] = {wid, "-1"};
-            PGresult *u = db_exec(c, "wrn_next", 2, pn, &st);
-            PQclear(u);
+            LOG_ERROR("warning state inconsistent", "warning=%lld", (long long)w->id);
+            st = db_risk_set_next_check(c, w->id, -1);
             continue;
         }
         if (d.escalate_now) {
-            char step[16], note[160];
-            snprintf(step, sizeof step, "%u", d.step);
+            char note[160];
             snprintf(note, sizeof note, "%s deadline missed (due %lld)",
                      ws.signed_at == 0 && d.overdue_sign && d.step == 1 ? "sign" : "clearance",
                      (long long)d.step_due_at);
-            const char *pe[6] = {wid,
-                                 step,
-                                 risk_admin_level_name(d.escalate_to),
-                                 d.duban ? "true" : "false",
-                                 d.enforcement_referral ? "true" : "false",
-                                 note};
-            PGresult *u = db_exec(c, "wrn_escalate", 6, pe, &st);
-            if (!u)
+            db_risk_escalation e = {
+                .warning_id = w->id,
+                .step = d.step,
+                .level = risk_admin_level_name(d.escalate_to),
+                .duban = d.duban,
+                .enforcement_referral = d.enforcement_referral,
+                .note = note,
+            };
+            int64_t enterprise_id = 0;
+            st = db_risk_escalate_warning(c, &e, &enterprise_id);
+            if (st != DB_OK)
                 break;
-            if (PQntuples(u) == 1) {
+            if (enterprise_id) {
                 x->steps++;
                 if (x->n_published < 64) {
-                    x->published[x->n_published][0] = strtoll(wid, NULL, 10);
-                    x->published[x->n_published][1] = strtoll(PQgetvalue(u, 0, 1), NULL, 10);
+                    x->published[x->n_published][0] = w->id;
+                    x->published[x->n_published][1] = enterprise_id;
                     x->published_step[x->n_published++] = d.step;
                 }
             }
-            PQclear(u);
         } else {
-            char next[24];
-            snprintf(next, sizeof next, "%lld",
-                     d.next_check_at == INT64_MAX ? -1LL : (long long)d.next_check_at);
-            const char *pn[2] = {wid, next};
-            PGresult *u = db_exec(c, "wrn_next", 2, pn, &st);
-            if (!u)
+            st = db_risk_set_next_check(c, w->id,
+                                        d.next_check_at == INT64_MAX ? -1 : d.next_check_at);
+            if (st != DB_OK)
                 break;
-            PQclear(u);
         }
     }
-    PQclear(rows);
+    free(rows);
     return st;
 }
 

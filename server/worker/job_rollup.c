@@ -7,6 +7,7 @@
  * transaction, so each is its own. */
 #include "job_rollup.h"
 
+#include "db_jobs.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -23,62 +24,17 @@
 /* late point-hours recomputed per step: each reads at most an hour of one point's raw */
 #define DIRTY_PER_STEP 2000
 
-static const db_stmt statements[] = {
-    {"rollup_mark", "SELECT extract(epoch FROM dw_rollup_mark(make_interval(secs => $1::int), "
-                    "make_interval(secs => $2::int)))::bigint"},
-    {"rollup_fill",
-     "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
-     "minute_rows, dirty_done, dirty_left FROM dw_rollup_fill($1::int)"},
-    {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
-};
-
 /* only the worker thread calls job_rollup_run */
 static int span_s = SPAN_MAX_S;
 
 void job_rollup_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
-}
-
-static int64_t col_i64(PGresult *r, int col)
-{
-    return PQgetisnull(r, 0, col) ? -1 : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+    db_jobs_register();
 }
 
 static db_status mark(db_conn *c)
 {
-    char lag[24], span[24];
-    snprintf(lag, sizeof lag, "%ld", g_config.rollup_lag_s > 0 ? g_config.rollup_lag_s : 0);
-    snprintf(span, sizeof span, "%d", span_s);
-    const char *p[2] = {lag, span};
-    db_status st;
-    PGresult *r = db_exec(c, "rollup_mark", 2, p, &st);
-    if (!r)
-        return st;
-    PQclear(r);
-    return DB_OK;
-}
-
-typedef struct {
-    int64_t from_s, to_s, rows, dirty_done, dirty_left;
-} fill_result;
-
-static db_status fill(db_conn *c, fill_result *f)
-{
-    char n[16];
-    snprintf(n, sizeof n, "%d", DIRTY_PER_STEP);
-    const char *p[1] = {n};
-    db_status st;
-    PGresult *r = db_exec(c, "rollup_fill", 1, p, &st);
-    if (!r)
-        return st;
-    f->from_s = col_i64(r, 0);
-    f->to_s = col_i64(r, 1);
-    f->rows = col_i64(r, 2);
-    f->dirty_done = col_i64(r, 3);
-    f->dirty_left = col_i64(r, 4);
-    PQclear(r);
-    return DB_OK;
+    return db_jobs_rollup_mark(c, g_config.rollup_lag_s > 0 ? g_config.rollup_lag_s : 0, span_s);
 }
 
 db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
@@ -88,9 +44,9 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
     for (;;) {
         int64_t due = ((int64_t)time(NULL) - g_config.rollup_lag_s) / 60 * 60;
         db_status st = mark(c);
-        fill_result f = {0};
+        db_jobs_rollup_fill f = {0};
         if (st == DB_OK)
-            st = fill(c, &f);
+            st = db_jobs_rollup_fill_step(c, DIRTY_PER_STEP, &f);
         if (st != DB_OK) {
             if (span_s > SPAN_MIN_S) {
                 span_s /= 2;
@@ -101,7 +57,7 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
         if (f.from_s < 0) /* another worker node holds the rollup lock */
             return DB_OK;
         out->steps++;
-        out->minute_rows += f.rows;
+        out->minute_rows += f.minute_rows;
         out->dirty_done += f.dirty_done;
         out->dirty_left = f.dirty_left;
         out->rolled_to_s = f.to_s;
@@ -114,14 +70,6 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
     }
 }
 
-static void cutoff_date(int64_t now_s, long days, char out[16])
-{
-    time_t t = (time_t)(now_s - (int64_t)days * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 db_status job_rollup_retention(db_conn *c, int64_t now_s, int *dropped)
 {
     *dropped = 0;
@@ -130,15 +78,12 @@ db_status job_rollup_retention(db_conn *c, int64_t now_s, int *dropped)
     for (int i = 0; i < 2; i++) {
         if (days[i] <= 0) /* 0: keep for ever */
             continue;
-        char cutoff[16];
-        cutoff_date(now_s, days[i], cutoff);
-        const char *p[2] = {tiers[i], cutoff};
-        db_status st;
-        PGresult *r = db_exec(c, "rollup_drop", 2, p, &st);
-        if (!r)
+        int n = 0;
+        db_status st =
+            db_jobs_rollup_drop_before(c, tiers[i], now_s - (int64_t)days[i] * 86400, &n);
+        if (st != DB_OK)
             return st;
-        *dropped += atoi(PQgetvalue(r, 0, 0));
-        PQclear(r);
+        *dropped += n;
     }
     return DB_OK;
 }

@@ -1,6 +1,7 @@
 /* job_webhook.c — outbox delivery over a small blocking HTTP/1.1 client (see header). */
 #include "job_webhook.h"
 
+#include "db_jobs.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -15,25 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const db_stmt statements[] = {
-    /* lease: the row is ours until the lease runs out */
-    {"whk_lease",
-     "UPDATE notification_outbox o SET next_attempt_at = now() + $2::float8 * interval '1 "
-     "second', attempts = attempts + 1 FROM webhook_subscriptions s WHERE s.id = "
-     "o.subscription_id AND o.id IN (SELECT id FROM notification_outbox WHERE delivered_at IS "
-     "NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE "
-     "SKIP LOCKED) RETURNING o.id, s.url, encode(s.secret, 'hex'), o.payload::text, "
-     "coalesce(o.warning_id::text, '') || ':' || o.event, o.attempts"},
-    {"whk_done", "UPDATE notification_outbox SET delivered_at = now(), last_error = '' WHERE id = "
-                 "$1::bigint"},
-    {"whk_retry",
-     "UPDATE notification_outbox SET next_attempt_at = now() + least(3600, 30 * power(2, "
-     "least(attempts, 10))) * interval '1 second', last_error = $2 WHERE id = $1::bigint"},
-};
-
 void job_webhook_init(void)
 {
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_jobs_register();
 }
 
 /* Splits http://host[:port]/path.  0, or -1 with why. */
@@ -174,21 +159,19 @@ static int http_post(const char *url, const char *body, const char *signature, c
 db_status job_webhook_run(db_conn *c, int limit, size_t *n_delivered)
 {
     *n_delivered = 0;
-    char lim[16], lease[24];
-    snprintf(lim, sizeof lim, "%d", limit);
     /* the lease outlives one delivery attempt per row with a margin */
-    snprintf(lease, sizeof lease, "%ld", (g_config.webhook_timeout_ms * (limit + 1)) / 1000 + 30);
-    const char *p[2] = {lim, lease};
-    db_status st;
-    PGresult *r = db_exec(c, "whk_lease", 2, p, &st);
-    if (!r)
+    long lease = (g_config.webhook_timeout_ms * (limit + 1)) / 1000 + 30;
+    db_jobs_outbox_row *rows = NULL;
+    size_t n = 0;
+    db_status st = db_jobs_outbox_lease(c, limit, lease, &rows, &n);
+    if (st != DB_OK)
         return st;
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *id = PQgetvalue(r, i, 0), *url = PQgetvalue(r, i, 1);
-        const char *body = PQgetvalue(r, i, 3), *delivery = PQgetvalue(r, i, 4);
+    for (size_t i = 0; i < n; i++) {
+        const db_jobs_outbox_row *o = &rows[i];
+        const char *body = o->payload;
         unsigned char key[64], mac[crypto_auth_hmacsha256_BYTES];
         size_t klen = 0;
-        const char *hex = PQgetvalue(r, i, 2);
+        const char *hex = o->secret_hex;
         char sig[2 * crypto_auth_hmacsha256_BYTES + 1];
         if (sodium_hex2bin(key, sizeof key, hex, strlen(hex), NULL, &klen, NULL) != 0)
             klen = 0;
@@ -199,12 +182,10 @@ db_status job_webhook_run(db_conn *c, int limit, size_t *n_delivered)
         sodium_memzero(key, sizeof key);
         sodium_bin2hex(sig, sizeof sig, mac, sizeof mac);
         const char *why = "";
-        int status = http_post(url, body, sig, delivery, &why);
+        int status = http_post(o->url, body, sig, o->delivery, &why);
         char err[128];
         if (status >= 200 && status < 300) {
-            const char *pd[1] = {id};
-            PGresult *u = db_exec(c, "whk_done", 1, pd, &st);
-            PQclear(u);
+            (void)db_jobs_outbox_delivered(c, o->id);
             (*n_delivered)++;
             continue;
         }
@@ -212,12 +193,10 @@ db_status job_webhook_run(db_conn *c, int limit, size_t *n_delivered)
             snprintf(err, sizeof err, "HTTP %d", status);
         else
             snprintf(err, sizeof err, "%s", why);
-        LOG_INFO("webhook delivery failed, will retry", "outbox=%s attempt=%s error=%s", id,
-                 PQgetvalue(r, i, 5), srv_log_q((char[160]){0}, 160, err));
-        const char *pr[2] = {id, err};
-        PGresult *u = db_exec(c, "whk_retry", 2, pr, &st);
-        PQclear(u);
+        LOG_INFO("webhook delivery failed, will retry", "outbox=%lld attempt=%ld error=%s",
+                 (long long)o->id, o->attempts, srv_log_q((char[160]){0}, 160, err));
+        (void)db_jobs_outbox_retry(c, o->id, err);
     }
-    PQclear(r);
+    db_jobs_outbox_free(rows, n);
     return DB_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "alarm_rules.h"
 #include "db.h"
+#include "db_jobs.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -20,20 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* session-level lock: one node runs the city-wide periodic jobs at a time; released by
- * PostgreSQL if the node dies */
-#define PERIODIC_LOCK "7310312016119202"
-
-static const db_stmt statements[] = {
-    {"job_partition", "SELECT dw_ensure_readings_partition($1::date)"},
-    {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
-    {"job_purge_idem",
-     "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
-     "count(*) FROM d"},
-    {"job_try_lock", "SELECT pg_try_advisory_lock(" PERIODIC_LOCK ")"},
-    {"job_unlock", "SELECT pg_advisory_unlock(" PERIODIC_LOCK ")"},
-};
 
 static struct {
     pthread_mutex_t mu;
@@ -49,42 +36,23 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void utc_date(int64_t day, char *out, size_t len)
-{
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, len, "%Y-%m-%d", &tm);
-}
-
 static void maintenance(db_conn *c, int64_t now_s)
 {
-    db_status st;
     int64_t today = now_s / 86400;
     int created = 0;
     for (long d = 0; d <= g_config.partitions_ahead_days; d++) {
-        char date[16];
-        utc_date(today + d, date, sizeof date);
-        const char *p[1] = {date};
-        PGresult *r = db_exec(c, "job_partition", 1, p, &st);
-        if (!r)
+        int made = 0;
+        if (db_jobs_ensure_partition(c, (today + d) * 86400, &made) != DB_OK)
             return;
-        created += PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
+        created += made;
     }
-    char cutoff[16];
-    utc_date(today - g_config.readings_retention_days, cutoff, sizeof cutoff);
-    const char *p[1] = {cutoff};
-    PGresult *r = db_exec(c, "job_retention", 1, p, &st);
-    if (!r)
+    int dropped = 0;
+    if (db_jobs_drop_readings_before(c, (today - g_config.readings_retention_days) * 86400,
+                                     &dropped) != DB_OK)
         return;
-    int dropped = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    r = db_exec(c, "job_purge_idem", 0, NULL, &st);
-    if (!r)
+    long purged = 0;
+    if (db_jobs_purge_idempotency(c, &purged) != DB_OK)
         return;
-    long purged = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
     int rollups_dropped = 0;
     if (job_rollup_retention(c, now_s, &rollups_dropped) != DB_OK)
         return;
@@ -103,19 +71,13 @@ static db_status offline_tx(db_conn *c, void *arg)
 
 static int try_periodic_lock(db_conn *c)
 {
-    db_status st;
-    PGresult *r = db_exec(c, "job_try_lock", 0, NULL, &st);
-    if (!r)
-        return 0;
-    int ok = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return ok;
+    int locked = 0;
+    return db_jobs_try_periodic_lock(c, &locked) == DB_OK && locked;
 }
 
 static void periodic_unlock(db_conn *c)
 {
-    db_status st;
-    PQclear(db_exec(c, "job_unlock", 0, NULL, &st));
+    (void)db_jobs_periodic_unlock(c);
 }
 
 typedef struct {
@@ -234,7 +196,7 @@ int job_worker_start(void)
     job_risk_init(&m);
     job_webhook_init();
     job_rollup_init();
-    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_jobs_register();
     W.running = 1;
     if (pthread_create(&W.thread, NULL, worker_main, NULL) != 0) {
         W.running = 0;

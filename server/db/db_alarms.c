@@ -1,0 +1,433 @@
+/* db_alarms.c — rule state and alarm rows for the engine (see db_alarms.h).
+ *
+ * Why the state is written back as one jsonb_to_recordset() UPDATE: a batch touches many
+ * points and each row would otherwise cost a round trip inside the writer's transaction;
+ * the transitions, rare by comparison, get a statement each. */
+#include "db_alarms.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Columns shared by every statement that loads rule state + configuration; decoded by
+ * row_to_point() in this order. */
+#define STATE_COLUMNS                                                                              \
+    "s.point_id, s.level, s.pending_level, s.rate_active::int, s.frozen_active::int, "             \
+    "s.range_active::int, s.offline_active::int, s.has_value::int, s.pending_since, "              \
+    "s.level_since, s.last_ts, s.last_value_ts, s.last_value, s.frozen_count, s.rate_ref_ts, "     \
+    "s.rate_ref_value, k.value_type, p.kind, p.limit_high, p.limit_high_high, p.limit_low, "       \
+    "p.limit_low_low, p.deadband, p.min_duration_s, p.rate_limit, p.rate_window_s, "               \
+    "p.range_min, p.range_max, p.expected_interval_s, p.offline_factor, p.frozen_samples, "        \
+    "p.frozen_epsilon, p.fault_value, s.enterprise_id, p.code "                                    \
+    "FROM point_rule_state s JOIN points p ON p.id = s.point_id "                                  \
+    "JOIN indicator_kinds k ON k.code = p.kind "
+
+/* A never-seen point starts "created at" its creation time, so offline is counted from it. */
+#define STATE_INIT_SELECT                                                                          \
+    "SELECT p.id, p.enterprise_id, floor(extract(epoch FROM p.created_at))::bigint, CASE "         \
+    "WHEN p.offline_factor > 0 THEN floor(extract(epoch FROM p.created_at))::bigint + "            \
+    "ceil(p.offline_factor * p.expected_interval_s)::bigint END FROM points p "
+
+#define ALARM_EVENT_COLS                                                                           \
+    "(alarm_id, enterprise_id, at, action, kind, level, value, threshold, reason)"
+
+static const db_stmt statements[] = {
+    {"alm_state_load",
+     "SELECT " STATE_COLUMNS "WHERE s.point_id = ANY($1::bigint[]) ORDER BY s.point_id FOR "
+     "UPDATE OF s"},
+    {"alm_state_init", "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
+                       "offline_due_at) " STATE_INIT_SELECT
+                       "WHERE p.id = ANY($1::bigint[]) ORDER BY p.id ON CONFLICT DO NOTHING"},
+    {"alm_state_init_all",
+     "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
+     "offline_due_at) " STATE_INIT_SELECT
+     "WHERE p.enabled AND NOT EXISTS (SELECT 1 FROM point_rule_state x WHERE x.point_id = p.id) "
+     "ORDER BY p.id LIMIT 5000 ON CONFLICT DO NOTHING"},
+    {"alm_offline_due",
+     "SELECT " STATE_COLUMNS "WHERE s.offline_due_at < $1::bigint AND p.enabled ORDER BY "
+     "s.point_id LIMIT $2::int FOR UPDATE OF s SKIP LOCKED"},
+    {"alm_state_store",
+     "UPDATE point_rule_state s SET level = u.level, pending_level = u.pending_level, "
+     "rate_active = u.rate_active, frozen_active = u.frozen_active, range_active = "
+     "u.range_active, offline_active = u.offline_active, has_value = u.has_value, "
+     "pending_since = u.pending_since, level_since = u.level_since, last_ts = u.last_ts, "
+     "last_value_ts = u.last_value_ts, last_value = u.last_value, frozen_count = "
+     "u.frozen_count, rate_ref_ts = u.rate_ref_ts, rate_ref_value = u.rate_ref_value, "
+     "offline_due_at = u.offline_due_at, updated_at = now() FROM jsonb_to_recordset($1::jsonb) "
+     "AS u(point_id bigint, level smallint, pending_level smallint, rate_active boolean, "
+     "frozen_active boolean, range_active boolean, offline_active boolean, has_value boolean, "
+     "pending_since bigint, level_since bigint, last_ts bigint, last_value_ts bigint, "
+     "last_value float8, frozen_count integer, rate_ref_ts bigint, rate_ref_value float8, "
+     "offline_due_at bigint) WHERE s.point_id = u.point_id"},
+    /* $1 enterprise $2 point $3 source $4 channel $5 kind $6 level $7 reason $8 value
+     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) */
+    {"alm_raise",
+     "WITH a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
+     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline) VALUES "
+     "($1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, $8::float8, "
+     "$9::float8, to_timestamp($10::bigint), greatest(now(), to_timestamp($10::bigint)) + "
+     "$11::float8 * interval '1 second', greatest(now(), to_timestamp($10::bigint)) + "
+     "$12::float8 * interval '1 second') ON CONFLICT DO NOTHING RETURNING id) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, to_timestamp($10::bigint), 'raise', "
+     "$5, $6::smallint, $8::float8, $9::float8, $7 FROM a RETURNING alarm_id"},
+    /* $1 point $2 channel $3 kind $4 level $5 action $6 reason $7 value $8 threshold $9 ts */
+    {"alm_change",
+     "WITH a AS (UPDATE alarms SET kind = $3, level = $4::smallint, max_level = "
+     "greatest(max_level, $4::smallint), escalated_at = CASE WHEN $5 = 'escalate' THEN "
+     "to_timestamp($9::bigint) ELSE escalated_at END WHERE point_id = $1::bigint AND channel = "
+     "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS
+     " SELECT id, enterprise_id, to_timestamp($9::bigint), $5, $3, $4::smallint, $7::float8, "
+     "$8::float8, $6 FROM a RETURNING alarm_id"},
+    /* $1 point $2 channel $3 reason $4 value $5 threshold $6 ts.  A handled alarm closes
+     * when its value is back to normal. */
+    {"alm_clear",
+     "WITH a AS (UPDATE alarms SET cleared_at = greatest(to_timestamp($6::bigint), raised_at), "
+     "clear_reason = $3, state = CASE WHEN state = 'handled' THEN 'closed' ELSE state END, "
+     "closed_at = CASE WHEN state = 'handled' THEN greatest(to_timestamp($6::bigint), "
+     "raised_at, handled_at) ELSE closed_at END WHERE point_id = $1::bigint AND channel = $2 "
+     "AND cleared_at IS NULL RETURNING id, enterprise_id, kind, level, state) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS
+     " SELECT id, enterprise_id, to_timestamp($6::bigint), 'clear', kind, "
+     "level, $4::float8, $5::float8, $3 FROM a UNION ALL SELECT id, enterprise_id, "
+     "to_timestamp($6::bigint), 'close', kind, level, NULL, NULL, 'handled_and_cleared' FROM a "
+     "WHERE state = 'closed' RETURNING alarm_id"},
+    {"alm_gw_open",
+     "SELECT kind FROM alarms WHERE point_id = $1::bigint AND channel = 'gateway' AND "
+     "cleared_at IS NULL FOR UPDATE"},
+    /* $1 enterprise $2 camera $3 ts (us) $4 type $5 level $6 ack within $7 handle within */
+    {"alm_video",
+     "WITH v AS (SELECT id, occurred_at, alarm_type FROM video_alarms WHERE enterprise_id = "
+     "$1::bigint AND camera_code = $2 AND occurred_at = timestamptz 'epoch' + $3::bigint * "
+     "interval '1 microsecond' AND alarm_type = $4), a AS (INSERT INTO alarms (enterprise_id, "
+     "source, channel, kind, level, max_level, reason, raised_at, cleared_at, clear_reason, "
+     "ack_deadline, handle_deadline, camera_code, video_alarm_id) SELECT $1::bigint, 'video', "
+     "'video', 'video', $5::smallint, $5::smallint, v.alarm_type, v.occurred_at, "
+     "v.occurred_at, 'instantaneous', greatest(now(), v.occurred_at) + $6::float8 * interval "
+     "'1 second', greatest(now(), v.occurred_at) + $7::float8 * interval '1 second', $2, v.id "
+     "FROM v ON CONFLICT DO NOTHING RETURNING id, raised_at, reason) INSERT INTO "
+     "alarm_events " ALARM_EVENT_COLS
+     " SELECT id, $1::bigint, raised_at, 'raise', 'video', $5::smallint, NULL, NULL, reason "
+     "FROM a RETURNING alarm_id"},
+    {"alm_recompute",
+     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
+     "CONFLICT DO NOTHING"},
+    /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
+    {"alm_overdue",
+     "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
+     "ack_deadline < now()), handle_overdue = handle_overdue OR (state IN ('active', "
+     "'acknowledged') AND handle_deadline < now()) WHERE state IN ('active', 'acknowledged') "
+     "AND ((NOT ack_overdue AND state = 'active' AND ack_deadline < now()) OR (NOT "
+     "handle_overdue AND handle_deadline < now())) RETURNING id, enterprise_id, kind, level, "
+     "ack_overdue, handle_overdue, ack_deadline, handle_deadline), e AS (INSERT INTO "
+     "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, actor) SELECT id, "
+     "enterprise_id, ack_deadline, 'ack_overdue', kind, level, 'not_acknowledged_in_time', "
+     "'worker' FROM f WHERE ack_overdue AND NOT EXISTS (SELECT 1 FROM alarm_events x WHERE "
+     "x.alarm_id = f.id AND x.action = 'ack_overdue') UNION ALL SELECT id, enterprise_id, "
+     "handle_deadline, 'handle_overdue', kind, level, 'not_handled_in_time', 'worker' FROM f "
+     "WHERE handle_overdue AND NOT EXISTS (SELECT 1 FROM alarm_events x WHERE x.alarm_id = f.id "
+     "AND x.action = 'handle_overdue')), r AS (INSERT INTO risk_recompute_requests "
+     "(enterprise_id, reason) SELECT DISTINCT enterprise_id, 'alarm_overdue' FROM f ON "
+     "CONFLICT DO NOTHING) SELECT count(*) FROM f"},
+};
+
+void db_alarms_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+/* ---- parameters and columns -------------------------------------------------- */
+
+/* A double parameter, NULL when not finite (an absent value or threshold). */
+static const char *f64_param(char buf[40], double v)
+{
+    if (!isfinite(v))
+        return NULL;
+    snprintf(buf, 40, "%.17g", v);
+    return buf;
+}
+
+static double get_double(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NAN : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* The bigint[] literal "{1,2,3}"; malloc()ed, NULL when out of memory. */
+static char *ids_literal(const int64_t *ids, size_t n)
+{
+    size_t len = n * 21 + 3;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    size_t o = (size_t)snprintf(out, len, "{");
+    for (size_t i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(out + o, len - o, "%s%lld", i ? "," : "", (long long)ids[i]);
+    if (o < len)
+        snprintf(out + o, len - o, "}");
+    return out;
+}
+
+static void row_to_point(const PGresult *r, int i, db_alarm_point *p)
+{
+    memset(p, 0, sizeof *p);
+    db_alarm_state *st = &p->st;
+    st->point_id = get_i64(r, i, 0);
+    st->level = (int)get_i64(r, i, 1);
+    st->pending_level = (int)get_i64(r, i, 2);
+    st->rate_active = (int)get_i64(r, i, 3);
+    st->frozen_active = (int)get_i64(r, i, 4);
+    st->range_active = (int)get_i64(r, i, 5);
+    st->offline_active = (int)get_i64(r, i, 6);
+    st->has_value = (int)get_i64(r, i, 7);
+    st->pending_since = get_i64(r, i, 8);
+    st->level_since = get_i64(r, i, 9);
+    st->last_ts = get_i64(r, i, 10);
+    st->last_value_ts = get_i64(r, i, 11);
+    st->last_value = get_double(r, i, 12);
+    st->frozen_count = get_i64(r, i, 13);
+    st->rate_ref_ts = get_i64(r, i, 14);
+    st->rate_ref_value = get_double(r, i, 15);
+    st->offline_due_at = INT64_MAX;
+    snprintf(p->value_type, sizeof p->value_type, "%s", PQgetvalue(r, i, 16));
+    snprintf(p->kind, sizeof p->kind, "%s", PQgetvalue(r, i, 17));
+    p->limit_high = get_double(r, i, 18);
+    p->limit_high_high = get_double(r, i, 19);
+    p->limit_low = get_double(r, i, 20);
+    p->limit_low_low = get_double(r, i, 21);
+    p->deadband = get_double(r, i, 22);
+    p->min_duration_s = get_i64(r, i, 23);
+    p->rate_limit = get_double(r, i, 24);
+    p->rate_window_s = get_i64(r, i, 25);
+    p->range_min = get_double(r, i, 26);
+    p->range_max = get_double(r, i, 27);
+    p->expected_interval_s = get_i64(r, i, 28);
+    p->offline_factor = get_double(r, i, 29);
+    p->frozen_samples = get_i64(r, i, 30);
+    p->frozen_epsilon = get_double(r, i, 31);
+    p->has_fault_value = !PQgetisnull(r, i, 32);
+    p->fault_value = (int)get_i64(r, i, 32);
+    p->enterprise_id = get_i64(r, i, 33);
+    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, i, 34));
+}
+
+static db_status points_of(PGresult *r, db_alarm_point **rows, size_t *nrows)
+{
+    int n = PQntuples(r);
+    db_alarm_point *out = calloc(n ? (size_t)n : 1, sizeof *out);
+    if (!out) {
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (int i = 0; i < n; i++)
+        row_to_point(r, i, &out[i]);
+    PQclear(r);
+    *rows = out;
+    *nrows = (size_t)n;
+    return DB_OK;
+}
+
+/* ---- rule state ----------------------------------------------------------------- */
+
+static db_status exec_ids(db_conn *c, const char *stmt, const int64_t *ids, size_t n,
+                          PGresult **out)
+{
+    char *lit = ids_literal(ids, n);
+    if (!lit)
+        return DB_HARD;
+    const char *p[1] = {lit};
+    db_status st;
+    PGresult *r = db_exec(c, stmt, 1, p, &st);
+    free(lit);
+    if (!r)
+        return st;
+    *out = r;
+    return DB_OK;
+}
+
+db_status db_alarms_state_load(db_conn *c, const int64_t *point_ids, size_t n,
+                               db_alarm_point **rows, size_t *nrows)
+{
+    PGresult *r = NULL;
+    db_status st = exec_ids(c, "alm_state_load", point_ids, n, &r);
+    return st != DB_OK ? st : points_of(r, rows, nrows);
+}
+
+db_status db_alarms_state_init(db_conn *c, const int64_t *point_ids, size_t n)
+{
+    PGresult *r = NULL;
+    db_status st = exec_ids(c, "alm_state_init", point_ids, n, &r);
+    PQclear(r);
+    return st;
+}
+
+db_status db_alarms_state_init_all(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "alm_state_init_all", 0, NULL, &st));
+    return st;
+}
+
+db_status db_alarms_offline_due(db_conn *c, int64_t now_s, int limit, db_alarm_point **rows,
+                                size_t *nrows)
+{
+    char now[24], lim[24];
+    const char *p[2] = {db_i64(now, now_s), db_i64(lim, limit)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_offline_due", 2, p, &st);
+    return r ? points_of(r, rows, nrows) : st;
+}
+
+static json_t *nullable_real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *state_json(const db_alarm_state *st)
+{
+    json_t *o = json_pack(
+        "{s:I, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
+        "point_id", (json_int_t)st->point_id, "level", st->level, "pending_level",
+        st->pending_level, "rate_active", st->rate_active, "frozen_active", st->frozen_active,
+        "range_active", st->range_active, "offline_active", st->offline_active, "has_value",
+        st->has_value, "pending_since", (json_int_t)st->pending_since, "level_since",
+        (json_int_t)st->level_since, "last_ts", (json_int_t)st->last_ts, "last_value_ts",
+        (json_int_t)st->last_value_ts, "last_value", nullable_real(st->last_value), "frozen_count",
+        (json_int_t)st->frozen_count, "rate_ref_ts", (json_int_t)st->rate_ref_ts, "rate_ref_value",
+        nullable_real(st->rate_ref_value));
+    if (o)
+        json_object_set_new(o, "offline_due_at",
+                            st->offline_due_at == INT64_MAX
+                                ? json_null()
+                                : json_integer((json_int_t)st->offline_due_at));
+    return o;
+}
+
+db_status db_alarms_state_store(db_conn *c, const db_alarm_state *states, size_t n)
+{
+    if (n == 0)
+        return DB_OK;
+    json_t *store = json_array();
+    if (!store)
+        return DB_HARD;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(store, state_json(&states[i]));
+    char *js = json_dumps(store, JSON_COMPACT);
+    json_decref(store);
+    if (!js)
+        return DB_HARD;
+    const char *p[1] = {js};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_state_store", 1, p, &st);
+    free(js);
+    PQclear(r);
+    return st;
+}
+
+/* ---- transitions ---------------------------------------------------------------- */
+
+/* Runs a statement answering the alarm id it wrote (no row: nothing written). */
+static db_status exec_alarm_id(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                               int64_t *alarm_id)
+{
+    db_status st;
+    PGresult *r = db_exec(c, stmt, nparams, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = PQntuples(r) > 0 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
+{
+    char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24];
+    const char *p[12] = {db_i64(eid, s->enterprise_id),
+                         db_i64(pid, s->point_id),
+                         s->source,
+                         s->channel,
+                         s->kind,
+                         db_i64(lvl, s->level),
+                         s->reason,
+                         f64_param(val, s->value),
+                         f64_param(th, s->threshold),
+                         db_i64(ts, s->ts_s),
+                         db_i64(ack, s->ack_within_s),
+                         db_i64(hdl, s->handle_within_s)};
+    return exec_alarm_id(c, "alm_raise", 12, p, alarm_id);
+}
+
+db_status db_alarms_change(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
+{
+    char pid[24], lvl[24], val[40], th[40], ts[24];
+    const char *p[9] = {db_i64(pid, s->point_id),
+                        s->channel,
+                        s->kind,
+                        db_i64(lvl, s->level),
+                        s->action,
+                        s->reason,
+                        f64_param(val, s->value),
+                        f64_param(th, s->threshold),
+                        db_i64(ts, s->ts_s)};
+    return exec_alarm_id(c, "alm_change", 9, p, alarm_id);
+}
+
+db_status db_alarms_clear(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
+{
+    char pid[24], val[40], th[40], ts[24];
+    const char *p[6] = {
+        db_i64(pid, s->point_id),    s->channel,         s->reason, f64_param(val, s->value),
+        f64_param(th, s->threshold), db_i64(ts, s->ts_s)};
+    return exec_alarm_id(c, "alm_clear", 6, p, alarm_id);
+}
+
+db_status db_alarms_gateway_open(db_conn *c, int64_t point_id, char *kind, size_t kindlen)
+{
+    char pid[24];
+    const char *p[1] = {db_i64(pid, point_id)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_gw_open", 1, p, &st);
+    if (!r)
+        return st;
+    snprintf(kind, kindlen, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
+                          const char *alarm_type, int level, long ack_within_s,
+                          long handle_within_s, int64_t *alarm_id)
+{
+    char eid[24], ts[24], lvl[24], ack[24], hdl[24];
+    const char *p[7] = {db_i64(eid, enterprise_id),  camera,
+                        db_i64(ts, ts_us),           alarm_type,
+                        db_i64(lvl, level),          db_i64(ack, ack_within_s),
+                        db_i64(hdl, handle_within_s)};
+    return exec_alarm_id(c, "alm_video", 7, p, alarm_id);
+}
+
+db_status db_alarms_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)
+{
+    char eid[24];
+    const char *p[2] = {db_i64(eid, enterprise_id), reason};
+    db_status st;
+    PQclear(db_exec(c, "alm_recompute", 2, p, &st));
+    return st;
+}
+
+db_status db_alarms_flag_overdue(db_conn *c, size_t *n_flagged)
+{
+    db_status st;
+    PGresult *r = db_exec(c, "alm_overdue", 0, NULL, &st);
+    if (!r)
+        return st;
+    *n_flagged = (size_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return DB_OK;
+}

@@ -1,0 +1,247 @@
+/* db_jobs.c — the worker's housekeeping statements (see db_jobs.h). */
+#include "db_jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* session-level lock: one node runs the city-wide periodic jobs at a time; released by
+ * PostgreSQL if the node dies */
+#define PERIODIC_LOCK "7310312016119202"
+
+static const db_stmt statements[] = {
+    {"rollup_mark", "SELECT extract(epoch FROM dw_rollup_mark(make_interval(secs => $1::int), "
+                    "make_interval(secs => $2::int)))::bigint"},
+    {"rollup_fill",
+     "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
+     "minute_rows, dirty_done, dirty_left FROM dw_rollup_fill($1::int)"},
+    {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
+    {"job_partition", "SELECT dw_ensure_readings_partition($1::date)"},
+    {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
+    {"job_purge_idem",
+     "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
+     "count(*) FROM d"},
+    {"job_try_lock", "SELECT pg_try_advisory_lock(" PERIODIC_LOCK ")"},
+    {"job_unlock", "SELECT pg_advisory_unlock(" PERIODIC_LOCK ")"},
+    /* lease: the row is ours until the lease runs out */
+    {"whk_lease",
+     "UPDATE notification_outbox o SET next_attempt_at = now() + $2::float8 * interval '1 "
+     "second', attempts = attempts + 1 FROM webhook_subscriptions s WHERE s.id = "
+     "o.subscription_id AND o.id IN (SELECT id FROM notification_outbox WHERE delivered_at IS "
+     "NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE "
+     "SKIP LOCKED) RETURNING o.id, s.url, encode(s.secret, 'hex'), o.payload::text, "
+     "coalesce(o.warning_id::text, '') || ':' || o.event, o.attempts"},
+    {"whk_done", "UPDATE notification_outbox SET delivered_at = now(), last_error = '' WHERE id = "
+                 "$1::bigint"},
+    {"whk_retry",
+     "UPDATE notification_outbox SET next_attempt_at = now() + least(3600, 30 * power(2, "
+     "least(attempts, 10))) * interval '1 second', last_error = $2 WHERE id = $1::bigint"},
+};
+
+void db_jobs_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+/* The date parameter of the partition functions: the UTC day of t. */
+static const char *utc_date(char out[16], int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+    return out;
+}
+
+/* Runs a statement answering one row; *res is it (the caller PQclear()s). */
+static db_status exec_row(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                          PGresult **res)
+{
+    db_status st;
+    PGresult *r = db_exec(c, stmt, nparams, p, &st);
+    if (!r)
+        return st;
+    *res = r;
+    return DB_OK;
+}
+
+/* ---- rollups -------------------------------------------------------------------- */
+
+db_status db_jobs_rollup_mark(db_conn *c, long lag_s, int span_s)
+{
+    char lag[24], span[24];
+    const char *p[2] = {db_i64(lag, lag_s), db_i64(span, span_s)};
+    db_status st;
+    PQclear(db_exec(c, "rollup_mark", 2, p, &st));
+    return st;
+}
+
+static int64_t col_i64(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? -1 : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max, db_jobs_rollup_fill *out)
+{
+    char n[24];
+    const char *p[1] = {db_i64(n, dirty_max)};
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "rollup_fill", 1, p, &r);
+    if (st != DB_OK)
+        return st;
+    out->from_s = col_i64(r, 0);
+    out->to_s = col_i64(r, 1);
+    out->minute_rows = col_i64(r, 2);
+    out->dirty_done = col_i64(r, 3);
+    out->dirty_left = col_i64(r, 4);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutoff_s, int *dropped)
+{
+    char date[16];
+    const char *p[2] = {tier, utc_date(date, cutoff_s)};
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "rollup_drop", 2, p, &r);
+    if (st != DB_OK)
+        return st;
+    *dropped = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
+/* ---- maintenance ---------------------------------------------------------------- */
+
+db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s, int *created)
+{
+    char date[16];
+    const char *p[1] = {utc_date(date, day_s)};
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "job_partition", 1, p, &r);
+    if (st != DB_OK)
+        return st;
+    *created = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped)
+{
+    char date[16];
+    const char *p[1] = {utc_date(date, cutoff_s)};
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "job_retention", 1, p, &r);
+    if (st != DB_OK)
+        return st;
+    *dropped = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_jobs_purge_idempotency(db_conn *c, long *purged)
+{
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "job_purge_idem", 0, NULL, &r);
+    if (st != DB_OK)
+        return st;
+    *purged = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_jobs_try_periodic_lock(db_conn *c, int *locked)
+{
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "job_try_lock", 0, NULL, &r);
+    if (st != DB_OK)
+        return st;
+    *locked = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_jobs_periodic_unlock(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "job_unlock", 0, NULL, &st));
+    return st;
+}
+
+/* ---- webhook outbox ------------------------------------------------------------- */
+
+db_status db_jobs_outbox_lease(db_conn *c, int limit, long lease_s, db_jobs_outbox_row **rows,
+                               size_t *n)
+{
+    char lim[24], lease[24];
+    const char *p[2] = {db_i64(lim, limit), db_i64(lease, lease_s)};
+    PGresult *r = NULL;
+    db_status st = exec_row(c, "whk_lease", 2, p, &r);
+    if (st != DB_OK)
+        return st;
+    int nr = PQntuples(r);
+    db_jobs_outbox_row *out = calloc(nr ? (size_t)nr : 1, sizeof *out);
+    if (!out) {
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (int i = 0; i < nr; i++) {
+        /* url, secret, payload, delivery: columns 1..4, copied into one block */
+        size_t len[4], total = 0;
+        for (int k = 0; k < 4; k++)
+            total += (len[k] = (size_t)PQgetlength(r, i, k + 1)) + 1;
+        char *block = malloc(total);
+        if (!block) {
+            db_jobs_outbox_free(out, (size_t)i);
+            PQclear(r);
+            return DB_HARD;
+        }
+        char *dst[4];
+        size_t off = 0;
+        for (int k = 0; k < 4; k++) {
+            dst[k] = block + off;
+            memcpy(dst[k], PQgetvalue(r, i, k + 1), len[k] + 1);
+            off += len[k] + 1;
+        }
+        out[i] = (db_jobs_outbox_row){
+            .id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+            .url = dst[0],
+            .secret_hex = dst[1],
+            .payload = dst[2],
+            .delivery = dst[3],
+            .attempts = strtol(PQgetvalue(r, i, 5), NULL, 10),
+        };
+    }
+    PQclear(r);
+    *rows = out;
+    *n = (size_t)nr;
+    return DB_OK;
+}
+
+void db_jobs_outbox_free(db_jobs_outbox_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].url); /* the block */
+    free(rows);
+}
+
+db_status db_jobs_outbox_delivered(db_conn *c, int64_t id)
+{
+    char buf[24];
+    const char *p[1] = {db_i64(buf, id)};
+    db_status st;
+    PQclear(db_exec(c, "whk_done", 1, p, &st));
+    return st;
+}
+
+db_status db_jobs_outbox_retry(db_conn *c, int64_t id, const char *error)
+{
+    char buf[24];
+    const char *p[2] = {db_i64(buf, id), error};
+    db_status st;
+    PQclear(db_exec(c, "whk_retry", 2, p, &st));
+    return st;
+}

@@ -1,0 +1,82 @@
+/* db_jobs — the worker's housekeeping statements: minute/hour rollups (the SQL of the steps
+ * is in migration 0012's functions), readings partitions and retention, expired idempotency
+ * rows, the session lock of the city-wide periodic jobs, and the webhook outbox.
+ *
+ * None of these runs inside a transaction of the caller: each statement commits on its
+ * own (the rollup mark must commit before the fill takes its snapshot; an outbox lease must
+ * be visible before the delivery is attempted).
+ *
+ * Ownership: parameters are borrowed; rows handed back are freed with the function named
+ * next to them.  Out-parameters are written only on DB_OK. */
+#ifndef DW_DB_JOBS_H
+#define DW_DB_JOBS_H
+
+#include "db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Registers the statements; idempotent, call before connecting. */
+void db_jobs_register(void);
+
+/* ---- rollups ---- */
+
+/* Moves the rollup watermark to now - lag_s, at most span_s ahead (dw_rollup_mark). */
+__attribute__((warn_unused_result)) db_status db_jobs_rollup_mark(db_conn *c, long lag_s,
+                                                                  int span_s);
+
+/* What one fill step did (dw_rollup_fill); -1 for a NULL (from_s -1: another node holds the
+ * rollup lock and this step was skipped). */
+typedef struct db_jobs_rollup_fill {
+    int64_t from_s, to_s, minute_rows, dirty_done, dirty_left;
+} db_jobs_rollup_fill;
+
+/* One fill step recomputing at most dirty_max late point-hours. */
+__attribute__((warn_unused_result)) db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max,
+                                                                       db_jobs_rollup_fill *out);
+
+/* Drops the tier's ("minute", "hour") monthly partitions wholly before the UTC day of
+ * cutoff_s; *dropped partitions. */
+__attribute__((warn_unused_result)) db_status
+db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutoff_s, int *dropped);
+
+/* ---- maintenance ---- */
+
+/* Ensures the readings partition of the UTC day of day_s; *created 1 when it was new. */
+__attribute__((warn_unused_result)) db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s,
+                                                                       int *created);
+/* Drops readings partitions before the UTC day of cutoff_s. */
+__attribute__((warn_unused_result)) db_status
+db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped);
+/* Deletes expired ingest idempotency rows. */
+__attribute__((warn_unused_result)) db_status db_jobs_purge_idempotency(db_conn *c, long *purged);
+
+/* The session lock one node holds while it runs the city-wide periodic jobs (released by
+ * PostgreSQL if the node dies); *locked 0 when another node has it. */
+__attribute__((warn_unused_result)) db_status db_jobs_try_periodic_lock(db_conn *c, int *locked);
+db_status db_jobs_periodic_unlock(db_conn *c);
+
+/* ---- webhook outbox ---- */
+
+/* A leased outbox row; the strings live in one block owned by the row. */
+typedef struct db_jobs_outbox_row {
+    int64_t id;
+    char *url;
+    char *secret_hex; /* the subscription's HMAC key, hex */
+    char *payload;    /* the JSON body */
+    char *delivery;   /* "<warning id>:<event>", the receiver's dedup key */
+    long attempts;    /* including this one */
+} db_jobs_outbox_row;
+
+/* Leases up to limit due rows for lease_s seconds (rows other workers hold skipped) and
+ * counts the attempt.  *rows freed with db_jobs_outbox_free(). */
+__attribute__((warn_unused_result)) db_status
+db_jobs_outbox_lease(db_conn *c, int limit, long lease_s, db_jobs_outbox_row **rows, size_t *n);
+void db_jobs_outbox_free(db_jobs_outbox_row *rows, size_t n);
+
+/* A 2xx answer: the row is done. */
+db_status db_jobs_outbox_delivered(db_conn *c, int64_t id);
+/* A failure: retried after 30 s × 2^attempts (at most 1 h), error kept for the admin. */
+db_status db_jobs_outbox_retry(db_conn *c, int64_t id, const char *error);
+
+#endif

@@ -1,0 +1,461 @@
+/* db_risk.c — the risk worker's statements (see db_risk.h).
+ *
+ * Concurrency lives in the statements: the per-enterprise transaction lock (731031, id),
+ * the city-wide escalation lock, `escalations_done = step - 1` and the partial unique
+ * index on open warnings make every step happen once, with two workers and a kill -9. */
+#include "db_risk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const db_stmt statements[] = {
+    {"rsk_lock", "SELECT pg_advisory_xact_lock(731031, $1::int)"},
+    {"rsk_take_requests",
+     "DELETE FROM risk_recompute_requests WHERE enterprise_id IN (SELECT enterprise_id FROM "
+     "risk_recompute_requests ORDER BY requested_at LIMIT 500 FOR UPDATE SKIP LOCKED) "
+     "RETURNING enterprise_id"},
+    {"rsk_all", "SELECT id FROM enterprises ORDER BY id"},
+    /* The engine's inputs, one row.  Windows: alarms 24 h / 7 d, check-ins 7 d.  Cleaning:
+     * required = complete periods since max(area created, now - 7 d), done = distinct
+     * periods (shift/day/ISO week, Beijing time) with a check-in. */
+    {"rsk_inputs",
+     "SELECT coalesce(ep.dust_class, 'other'), coalesce(ep.st_class, 'unknown'), "
+     "coalesce(ep.dust_workers, 0), coalesce(ep.multi_storey, false)::int, coalesce((SELECT "
+     "sum(1 << (x - 1)) FROM unnest(ep.major_hazard_items) x), 0), coalesce(ep.open_hazards, "
+     "0), coalesce(ep.video_offline, 0), ds.removal, ds.pp::int, ds.indoor::int, ds.dry, "
+     "al.l1_24m, al.l2_24m, al.l1_24o, al.l2_24o, al.l1_7m, al.l2_7m, al.l1_7o, al.l2_7o, "
+     "al.secs, h.unacked, h.unhandled, rp.repeats, cl.required, cl.missed, onl.rate "
+     "FROM (SELECT to_timestamp($2::float8) AS now) t CROSS JOIN enterprises e "
+     "LEFT JOIN enterprise_profiles ep ON ep.enterprise_id = e.id "
+     "CROSS JOIN LATERAL (SELECT CASE WHEN bool_or(NOT wet AND central) THEN 'dry_central' "
+     "WHEN bool_or(NOT wet) THEN 'dry_per_station' WHEN bool_or(wet) THEN 'wet' ELSE 'none' "
+     "END AS removal, coalesce(bool_or(positive_pressure), false) AS pp, "
+     "coalesce(bool_or(indoor AND NOT wet), false) AS indoor, count(*) FILTER (WHERE NOT wet) "
+     "AS dry FROM dust_systems WHERE enterprise_id = e.id) ds "
+     "CROSS JOIN LATERAL (SELECT "
+     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
+     "l1_24m, "
+     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
+     "l2_24m, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '24 hours') AS "
+     "l1_24o, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '24 hours') AS "
+     "l2_24o, "
+     "count(*) FILTER (WHERE mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS l1_7m, "
+     "count(*) FILTER (WHERE mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS l2_7m, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 1 AND raised_at > t.now - interval '7 days') AS "
+     "l1_7o, "
+     "count(*) FILTER (WHERE NOT mand AND lvl = 2 AND raised_at > t.now - interval '7 days') AS "
+     "l2_7o, "
+     "coalesce(sum(extract(epoch FROM least(coalesce(cleared_at, t.now), t.now) - "
+     "greatest(raised_at, t.now - interval '24 hours'))) FILTER (WHERE mand AND "
+     "coalesce(cleared_at, t.now) > t.now - interval '24 hours'), 0)::bigint AS secs "
+     "FROM (SELECT a.max_level AS lvl, coalesce(p.param_class = 'mandatory', false) AS mand, "
+     "a.raised_at, a.cleared_at FROM alarms a LEFT JOIN points p ON p.id = a.point_id WHERE "
+     "a.enterprise_id = e.id AND a.max_level > 0 AND a.raised_at <= t.now AND (a.raised_at > "
+     "t.now - interval '7 days' OR a.cleared_at IS NULL OR a.cleared_at > t.now - interval "
+     "'24 hours')) x) al "
+     "CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE state = 'active' AND ack_deadline < "
+     "t.now) AS unacked, count(*) FILTER (WHERE state = 'acknowledged' AND handle_deadline < "
+     "t.now) AS unhandled FROM alarms WHERE enterprise_id = e.id AND state IN ('active', "
+     "'acknowledged')) h "
+     "CROSS JOIN LATERAL (SELECT count(*) AS repeats FROM alarms a2 WHERE a2.enterprise_id = "
+     "e.id AND a2.point_id IS NOT NULL AND a2.raised_at > t.now - interval '7 days' AND "
+     "a2.raised_at <= t.now AND EXISTS (SELECT 1 FROM alarms a1 WHERE a1.point_id = "
+     "a2.point_id AND a1.handled_at < a2.raised_at AND a1.handled_at > a2.raised_at - "
+     "interval '7 days')) rp "
+     "CROSS JOIN LATERAL (SELECT coalesce(sum(req), 0)::bigint AS required, "
+     "coalesce(sum(greatest(req - done, 0)), 0)::bigint AS missed FROM (SELECT "
+     "floor(extract(epoch FROM t.now - greatest(a.created_at, t.now - interval '7 days')) / "
+     "per.s)::int AS req, (SELECT count(DISTINCT floor((extract(epoch FROM c.checked_at) + "
+     "per.off) / per.s)) FROM cleaning_checkins c WHERE c.area_id = a.id AND c.checked_at > "
+     "t.now - interval '7 days' AND c.checked_at <= t.now) AS done FROM cleaning_areas a "
+     "CROSS JOIN LATERAL (SELECT CASE a.frequency WHEN 'per_shift' THEN 28800 WHEN 'daily' "
+     "THEN 86400 ELSE 604800 END AS s, CASE a.frequency WHEN 'weekly' THEN 288000 ELSE 28800 "
+     "END AS off) per WHERE a.enterprise_id = e.id AND a.active AND a.created_at <= t.now) z) cl "
+     "CROSS JOIN LATERAL (SELECT coalesce(count(*) FILTER (WHERE NOT coalesce(s.offline_active, "
+     "false))::float8 / nullif(count(*), 0), 1) AS rate FROM points p LEFT JOIN "
+     "point_rule_state s ON s.point_id = p.id AND s.enterprise_id = e.id WHERE p.enterprise_id = "
+     "e.id AND p.enabled AND "
+     "p.param_class = 'mandatory') onl WHERE e.id = $1::bigint"},
+    /* Live state per dust-removal system for the precursor overrides; $2..$4 are the
+     * engine's enum values for HIGH_HIGH, DIGITAL_FAULT and LOW_LOW. */
+    {"rsk_systems",
+     "SELECT ds.id, coalesce(bool_or(p.kind = 'hopper_temp' AND s.level = $2::int), "
+     "false)::int, coalesce(bool_or(p.kind = 'spark_detected' AND s.level = $3::int), "
+     "false)::int, coalesce(bool_or(p.kind = 'pressure_diff' AND s.level = $4::int), "
+     "false)::int, coalesce(bool_or(p.kind = 'fan_running' AND s.has_value AND s.last_value = "
+     "1 AND NOT s.offline_active), false)::int FROM dust_systems ds LEFT JOIN points p ON "
+     "p.system_id = ds.id AND p.enabled LEFT JOIN point_rule_state s ON s.point_id = p.id "
+     "WHERE ds.enterprise_id = $1::bigint GROUP BY ds.id ORDER BY ds.id LIMIT 64"},
+    {"rsk_prev", "SELECT grade, override, r FROM enterprise_risk WHERE enterprise_id = $1::bigint"},
+    {"rsk_store",
+     "WITH s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, "
+     "h, s, grade, grade_by_score, override, override_reason, rules, inputs, trigger) VALUES "
+     "($1::bigint, to_timestamp($2::float8), $3, $4::numeric, $5::float8, $6::float8, "
+     "$7::float8, $8::float8, $9, $10, $11::boolean, $12, $13::jsonb, $14::jsonb, $15) "
+     "RETURNING id, enterprise_id, computed_at, r, grade, override, model_version) INSERT INTO "
+     "enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, "
+     "model_version) SELECT enterprise_id, id, computed_at, r, grade, override, model_version "
+     "FROM s ON CONFLICT (enterprise_id) DO UPDATE SET score_id = EXCLUDED.score_id, "
+     "computed_at = EXCLUDED.computed_at, r = EXCLUDED.r, grade = EXCLUDED.grade, override = "
+     "EXCLUDED.override, model_version = EXCLUDED.model_version RETURNING score_id"},
+    /* Issue; the partial unique index keeps one open warning per enterprise and cause.
+     * $1 enterprise $2 cause $3 grade $4 score $5 issued $6 sign_by $7 clear_by
+     * $8 supervisor $9 inform city $10 note */
+    {"rsk_issue",
+     "WITH w AS (INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, "
+     "sign_by, clear_by, supervisor, current_level, inform_city, next_check_at) VALUES "
+     "($1::bigint, $2, $3, $4::bigint, to_timestamp($5::bigint), to_timestamp($6::bigint), "
+     "to_timestamp($7::bigint), $8, $8, $9::boolean, to_timestamp($6::bigint + 1)) ON CONFLICT "
+     "DO NOTHING RETURNING id, enterprise_id, issued_at, sign_by, clear_by), ev AS (INSERT INTO "
+     "warning_events (warning_id, enterprise_id, at, action, to_status, level, actor, note) "
+     "SELECT id, enterprise_id, issued_at, 'issue', 'issued', $8, 'worker', $10 FROM w), ob AS "
+     "(INSERT INTO notification_outbox (subscription_id, enterprise_id, warning_id, event, "
+     "payload) SELECT s.id, w.enterprise_id, w.id, 'issue', jsonb_build_object('type', "
+     "'warning', 'event', 'issue', 'warning_id', w.id, 'enterprise_id', w.enterprise_id, "
+     "'enterprise_code', e.code, 'cause', $2::text, 'grade', $3::text, 'issued_at', "
+     "w.issued_at, 'sign_by', w.sign_by, 'clear_by', w.clear_by, 'supervisor', $8::text) FROM "
+     "w JOIN enterprises e ON e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled "
+     "AND 'warning' = ANY (s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' "
+     "AND s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = "
+     "e.street_id) OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO "
+     "NOTHING) SELECT id FROM w"},
+    {"wrn_lock", "SELECT pg_try_advisory_xact_lock(7310312016119201)"},
+    {"wrn_due",
+     "SELECT id, enterprise_id, grade, status, extract(epoch FROM issued_at)::bigint, "
+     "coalesce(extract(epoch FROM signed_at)::bigint, 0), coalesce(extract(epoch FROM "
+     "clear_requested_at)::bigint, 0), escalations_done, extract(epoch FROM sign_by)::bigint, "
+     "extract(epoch FROM clear_by)::bigint FROM warnings WHERE status <> 'cleared' AND "
+     "next_check_at <= to_timestamp($1::bigint) ORDER BY next_check_at LIMIT 200 FOR UPDATE"},
+    /* $1 warning $2 step $3 level $4 duban $5 referral $6 note */
+    {"wrn_escalate",
+     "WITH w AS (UPDATE warnings SET escalations_done = $2::int, current_level = $3, "
+     "next_check_at = now() WHERE id = $1::bigint AND escalations_done = $2::int - 1 "
+     "RETURNING id, enterprise_id, status, grade), ev AS (INSERT INTO warning_events "
+     "(warning_id, enterprise_id, action, from_status, to_status, step, level, actor, note) "
+     "SELECT id, enterprise_id, 'escalate', status, status, $2::int, $3, 'worker', $6 FROM w), "
+     "sv AS (INSERT INTO supervisions (warning_id, enterprise_id, step, level) SELECT id, "
+     "enterprise_id, $2::int, $3 FROM w WHERE $4::boolean AND $3 <> 'enterprise' ON CONFLICT "
+     "DO NOTHING), rf AS (INSERT INTO enforcement_referrals (warning_id, enterprise_id, step) "
+     "SELECT id, enterprise_id, $2::int FROM w WHERE $5::boolean ON CONFLICT DO NOTHING), ob "
+     "AS (INSERT INTO notification_outbox (subscription_id, enterprise_id, warning_id, event, "
+     "payload) SELECT s.id, w.enterprise_id, w.id, 'escalate:' || $2, jsonb_build_object("
+     "'type', 'warning', 'event', 'escalate', 'step', $2::int, 'level', $3::text, "
+     "'warning_id', w.id, 'enterprise_id', w.enterprise_id, 'enterprise_code', e.code, "
+     "'grade', w.grade, 'duban', $4::boolean, 'enforcement_referral', $5::boolean) FROM w JOIN "
+     "enterprises e ON e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled AND "
+     "'warning' = ANY (s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' AND "
+     "s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = e.street_id) "
+     "OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING) SELECT "
+     "id, enterprise_id FROM w"},
+    {"wrn_next", "UPDATE warnings SET next_check_at = CASE WHEN $2::bigint < 0 THEN NULL ELSE "
+                 "to_timestamp($2::bigint) END WHERE id = $1::bigint"},
+};
+
+void db_risk_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+static int64_t cell_i64(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ---- recompute ------------------------------------------------------------------ */
+
+db_status db_risk_lock_enterprise(db_conn *c, int64_t enterprise_id)
+{
+    /* the lock's second key is an int: the id's low 31 bits (a collision only serialises) */
+    char key[24];
+    const char *p[1] = {db_i64(key, (long long)(enterprise_id & 0x7fffffff))};
+    db_status st;
+    PQclear(db_exec(c, "rsk_lock", 1, p, &st));
+    return st;
+}
+
+static db_status ids_of(db_conn *c, const char *stmt, int64_t **ids, size_t *n)
+{
+    db_status st;
+    PGresult *r = db_exec(c, stmt, 0, NULL, &st);
+    if (!r)
+        return st;
+    int rows = PQntuples(r);
+    int64_t *out = malloc((rows ? (size_t)rows : 1) * sizeof *out);
+    if (!out) {
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (int i = 0; i < rows; i++)
+        out[i] = cell_i64(r, i, 0);
+    PQclear(r);
+    *ids = out;
+    *n = (size_t)rows;
+    return DB_OK;
+}
+
+db_status db_risk_take_requests(db_conn *c, int64_t **ids, size_t *n)
+{
+    return ids_of(c, "rsk_take_requests", ids, n);
+}
+
+db_status db_risk_all_enterprises(db_conn *c, int64_t **ids, size_t *n)
+{
+    return ids_of(c, "rsk_all", ids, n);
+}
+
+db_status db_risk_load_inputs(db_conn *c, int64_t enterprise_id, int64_t now_s, db_risk_inputs *out)
+{
+    char eid[24], now[24];
+    const char *p[2] = {db_i64(eid, enterprise_id), db_i64(now, now_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_inputs", 2, p, &st);
+    if (!r)
+        return st;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return DB_BAD; /* enterprise gone */
+    }
+    db_risk_inputs *d = out;
+    memset(d, 0, sizeof *d);
+    snprintf(d->dust_class, sizeof d->dust_class, "%s", PQgetvalue(r, 0, 0));
+    snprintf(d->st_class, sizeof d->st_class, "%s", PQgetvalue(r, 0, 1));
+    d->dust_workers = cell_i64(r, 0, 2);
+    d->multi_storey = cell_i64(r, 0, 3) != 0;
+    d->major_hazard_items = cell_i64(r, 0, 4);
+    d->open_hazards = cell_i64(r, 0, 5);
+    d->video_offline = cell_i64(r, 0, 6);
+    snprintf(d->removal, sizeof d->removal, "%s", PQgetvalue(r, 0, 7));
+    d->positive_pressure = cell_i64(r, 0, 8) != 0;
+    d->collector_indoors = cell_i64(r, 0, 9) != 0;
+    d->dry_collectors = cell_i64(r, 0, 10);
+    int64_t *counts[4] = {d->alarms_24h_mandatory, d->alarms_24h_other, d->alarms_7d_mandatory,
+                          d->alarms_7d_other};
+    for (int k = 0; k < 4; k++) {
+        counts[k][0] = cell_i64(r, 0, 11 + 2 * k);
+        counts[k][1] = cell_i64(r, 0, 12 + 2 * k);
+    }
+    d->alarm_seconds_24h_mandatory = cell_i64(r, 0, 19);
+    d->overdue_unacked = cell_i64(r, 0, 20);
+    d->overdue_unhandled = cell_i64(r, 0, 21);
+    d->repeat_after_handled = cell_i64(r, 0, 22);
+    d->cleaning_required = cell_i64(r, 0, 23);
+    d->cleaning_missed = cell_i64(r, 0, 24);
+    d->online_rate_mandatory = strtod(PQgetvalue(r, 0, 25), NULL);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_load_systems(db_conn *c, int64_t enterprise_id, int level_high_high,
+                               int level_digital_fault, int level_low_low, db_risk_system *out,
+                               size_t max, size_t *n)
+{
+    char eid[24], hh[24], sp[24], ll[24];
+    const char *p[4] = {db_i64(eid, enterprise_id), db_i64(hh, level_high_high),
+                        db_i64(sp, level_digital_fault), db_i64(ll, level_low_low)};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_systems", 4, p, &st);
+    if (!r)
+        return st;
+    size_t rows = (size_t)PQntuples(r), k = 0;
+    for (; k < rows && k < max; k++) {
+        int i = (int)k;
+        out[k] = (db_risk_system){
+            .id = cell_i64(r, i, 0),
+            .hopper_temp_high_high = PQgetvalue(r, i, 1)[0] == '1',
+            .spark_detected = PQgetvalue(r, i, 2)[0] == '1',
+            .dp_collapse = PQgetvalue(r, i, 3)[0] == '1',
+            .fan_running = PQgetvalue(r, i, 4)[0] == '1',
+        };
+    }
+    PQclear(r);
+    *n = k;
+    return DB_OK;
+}
+
+db_status db_risk_load_current(db_conn *c, int64_t enterprise_id, db_risk_current *out, int *found)
+{
+    char eid[24];
+    const char *p[1] = {db_i64(eid, enterprise_id)};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_prev", 1, p, &st);
+    if (!r)
+        return st;
+    *found = PQntuples(r) == 1;
+    if (*found) {
+        snprintf(out->grade, sizeof out->grade, "%s", PQgetvalue(r, 0, 0));
+        out->override = PQgetvalue(r, 0, 1)[0] == 't';
+        out->r = strtod(PQgetvalue(r, 0, 2), NULL);
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_store_score(db_conn *c, const db_risk_score *s, int64_t *score_id)
+{
+    char *ji = json_dumps(s->inputs, JSON_COMPACT), *jr = json_dumps(s->rules, JSON_COMPACT);
+    char eid[24], now[24], R[24], I[32], A[32], H[32], S[32];
+    snprintf(R, sizeof R, "%.2f", s->r);
+    snprintf(I, sizeof I, "%.17g", s->i);
+    snprintf(A, sizeof A, "%.17g", s->a);
+    snprintf(H, sizeof H, "%.17g", s->h);
+    snprintf(S, sizeof S, "%.17g", s->s);
+    const char *p[15] = {db_i64(eid, s->enterprise_id),
+                         db_i64(now, s->computed_at_s),
+                         s->model_version,
+                         R,
+                         I,
+                         A,
+                         H,
+                         S,
+                         s->grade,
+                         s->grade_by_score,
+                         s->override ? "true" : "false",
+                         s->override_reason,
+                         jr,
+                         ji,
+                         s->trigger};
+    db_status st = DB_HARD;
+    PGresult *r = (ji && jr) ? db_exec(c, "rsk_store", 15, p, &st) : NULL;
+    free(ji);
+    free(jr);
+    if (!r)
+        return st;
+    *score_id = cell_i64(r, 0, 0);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_issue_warning(db_conn *c, const db_risk_issue *w, int64_t *warning_id)
+{
+    char eid[24], score[24], issued[24], sign_by[24], clear_by[24];
+    const char *p[10] = {db_i64(eid, w->enterprise_id),
+                         w->cause,
+                         w->grade,
+                         db_i64(score, w->score_id),
+                         db_i64(issued, w->issued_at_s),
+                         db_i64(sign_by, w->sign_by_s),
+                         db_i64(clear_by, w->clear_by_s),
+                         w->supervisor,
+                         w->inform_city ? "true" : "false",
+                         w->note};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_issue", 10, p, &st);
+    if (!r)
+        return st;
+    *warning_id = PQntuples(r) == 1 ? cell_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+/* ---- escalation ----------------------------------------------------------------- */
+
+db_status db_risk_warnings_try_lock(db_conn *c, int *locked)
+{
+    db_status st;
+    PGresult *r = db_exec(c, "wrn_lock", 0, NULL, &st);
+    if (!r)
+        return st;
+    *locked = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_warnings_due(db_conn *c, int64_t now_s, db_risk_due_warning **rows, size_t *n)
+{
+    char now[24];
+    const char *p[1] = {db_i64(now, now_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "wrn_due", 1, p, &st);
+    if (!r)
+        return st;
+    int nr = PQntuples(r);
+    db_risk_due_warning *out = calloc(nr ? (size_t)nr : 1, sizeof *out);
+    if (!out) {
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (int i = 0; i < nr; i++) {
+        db_risk_due_warning *w = &out[i];
+        w->id = cell_i64(r, i, 0);
+        w->enterprise_id = cell_i64(r, i, 1);
+        snprintf(w->grade, sizeof w->grade, "%s", PQgetvalue(r, i, 2));
+        snprintf(w->status, sizeof w->status, "%s", PQgetvalue(r, i, 3));
+        w->issued_at = cell_i64(r, i, 4);
+        w->signed_at = cell_i64(r, i, 5);
+        w->clear_requested_at = cell_i64(r, i, 6);
+        w->escalations_done = cell_i64(r, i, 7);
+        w->sign_by = cell_i64(r, i, 8);
+        w->clear_by = cell_i64(r, i, 9);
+    }
+    PQclear(r);
+    *rows = out;
+    *n = (size_t)nr;
+    return DB_OK;
+}
+
+db_status db_risk_escalate_warning(db_conn *c, const db_risk_escalation *e, int64_t *enterprise_id)
+{
+    char wid[24], step[24];
+    const char *p[6] = {db_i64(wid, e->warning_id),
+                        db_i64(step, e->step),
+                        e->level,
+                        e->duban ? "true" : "false",
+                        e->enforcement_referral ? "true" : "false",
+                        e->note};
+    db_status st;
+    PGresult *r = db_exec(c, "wrn_escalate", 6, p, &st);
+    if (!r)
+        return st;
+    *enterprise_id = PQntuples(r) == 1 ? cell_i64(r, 0, 1) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_set_next_check(db_conn *c, int64_t warning_id, int64_t next_check_s)
+{
+    char wid[24], next[24];
+    const char *p[2] = {db_i64(wid, warning_id),
+                        db_i64(next, next_check_s < 0 ? -1 : next_check_s)};
+    db_status st;
+    PQclear(db_exec(c, "wrn_next", 2, p, &st));
+    return st;
+}
+
+/* ---- backtest ------------------------------------------------------------------- */
+
+db_status db_risk_backtest_snapshots(db_conn *c, const char *from, const char *to, json_t **out,
+                                     char *err, size_t errlen)
+{
+    const char *p[2] = {from, to};
+    PGresult *r = PQexecParams(
+        db_pg(c),
+        "SELECT DISTINCT ON (s.enterprise_id) s.enterprise_id, e.code, s.grade, s.r, "
+        "s.model_version, s.inputs::text, s.computed_at FROM risk_scores s JOIN enterprises e "
+        "ON e.id = s.enterprise_id WHERE s.computed_at >= $1::timestamptz AND s.computed_at < "
+        "$2::timestamptz ORDER BY s.enterprise_id, s.computed_at DESC",
+        2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        db_status st = db_classify(c, r);
+        PQclear(r);
+        return st;
+    }
+    json_t *a = json_array();
+    int n = PQntuples(r);
+    for (int i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "code", PQgetvalue(r, i, 1),
+                                           "grade", PQgetvalue(r, i, 2), "r", PQgetvalue(r, i, 3),
+                                           "model_version", PQgetvalue(r, i, 4), "inputs",
+                                           PQgetvalue(r, i, 5)));
+    PQclear(r);
+    if (!a || json_array_size(a) != (size_t)n) {
+        json_decref(a);
+        snprintf(err, errlen, "out of memory\n");
+        return DB_HARD;
+    }
+    *out = a;
+    return DB_OK;
+}

@@ -17,7 +17,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* the audit trail's name for everything done from this command line */
+/* the audit trail's name for everything done from this command line (the
+ * user db_admin_audit() writes) */
 #define AUDIT_USER             "admin-cli"
 #define GENERATED_PASSWORD_LEN 20
 #define DISPLAY_NAME_MAX       200

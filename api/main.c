@@ -2,6 +2,7 @@
  * that names every layer's entry point (the roles `serve` runs, the
  * subcommands), so no library has to know about the ones above it. */
 #include "api_role.h"
+#include "cli_demo.h"
 #include "db_migrate.h"
 #include "risk_cli.h"
 #include "srv_admin.h"
@@ -31,6 +32,7 @@ static const subcommand subcommands[] = {
     {"serve", serve_main, "run the server (roles: ingest, api, worker)"},
     {"migrate", db_migrate_main, "apply database migrations"},
     {"admin", srv_admin_main, "accounts and ingest credentials (create, reset, revoke)"},
+    {"demo", cli_demo_main, "the demo city (seed it, with the simulator's fleet file)"},
     {"risk", risk_cli_main, "risk model tools (backtest)"},
     {"simulate", simulate_main, "enterprise-gateway simulator (all three dialects)"},
     {"config", config_main, "print the example configuration with every key"},

@@ -5,83 +5,55 @@
 #
 #   deploy/demo-seed.sh BIN DIR
 #
-# BIN  the dustwatch binary (for `BIN admin`, see the demo-accounts section)
+# BIN  the dustwatch binary (`BIN demo seed` loads the city, `BIN admin` makes
+#      the demo accounts)
 # DIR  where DIR/fleet.json (mode 0600: it holds the gateway secrets) goes
 #
 # Environment: DUSTWATCH_MIGRATE_DATABASE_URL (the owner role; the database
-# must be migrated), DW_PGBIN (PostgreSQL bin directory with psql; else psql
-# from PATH), optional DUSTWATCH_INGEST_LISTEN (host:port written as the
-# fleet's ingest_url), DW_DEMO_SEED (generator seed; default the built-in one).
+# must be migrated), optional DUSTWATCH_INGEST_LISTEN (host:port written as the fleet's ingest_url),
+# DW_DEMO_SEED (generator seed; default the built-in one).  Needs python3.
+#
+# deploy/demo/gen_demo.py describes the city (no secrets, no SQL); `BIN demo
+# seed` loads it in one transaction, minting every gateway credential with the
+# server's own generator, and writes DIR/fleet.json with the secrets.
 #
 # Idempotent: when the database already holds the demo city (region 310113)
-# nothing is written to it; only a missing DIR/fleet.json is regenerated, and
-# only if the database matches the generator's output.  A database holding
-# some other city is left alone.  Prints one summary line.
+# nothing is written to it, with one exception: a missing DIR/fleet.json.  The
+# database keeps only hashes of the API keys and MEM appsecrets, so a lost
+# fleet file cannot be rebuilt from it: the demo gateways' credentials (those
+# labelled "demo ...") are then re-issued — the old ones revoked, the change
+# audited — and a new fleet file written.  That happens only if the database
+# holds every enterprise, gateway and point of the generator's description;
+# otherwise no fleet file is written.  A database holding some other city is
+# left alone.  Prints one summary line.
 set -euo pipefail
 
 bin=${1:?usage: demo-seed.sh BIN DIR}
 dir=${2:?usage: demo-seed.sh BIN DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 gen=$here/demo/gen_demo.py
-db=${DUSTWATCH_MIGRATE_DATABASE_URL:?demo-seed.sh: DUSTWATCH_MIGRATE_DATABASE_URL (owner role) is not set}
-if [ -n "${DW_PGBIN:-}" ]; then psql_bin=$DW_PGBIN/psql; else psql_bin=psql; fi
-ingest_url=http://${DUSTWATCH_INGEST_LISTEN:-127.0.0.1:8081}
-gen_args=(--ingest-url "$ingest_url")
+: "${DUSTWATCH_MIGRATE_DATABASE_URL:?demo-seed.sh: DUSTWATCH_MIGRATE_DATABASE_URL (owner role) is not set}"
+gen_args=()
 [ -n "${DW_DEMO_SEED:-}" ] && gen_args+=(--seed "$DW_DEMO_SEED")
 
 mkdir -p "$dir"
 fleet=$dir/fleet.json
 umask 077
 
-q() { "$psql_bin" -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dw-demo-seed.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-summary() {
-    q -F ' ' -c "SELECT
-        (SELECT count(*) FROM regions WHERE level = 'district'),
-        (SELECT count(*) FROM regions WHERE level = 'street'),
-        (SELECT count(*) FROM enterprises),
-        (SELECT count(*) FROM enterprises e JOIN regions d ON d.id = e.district_id WHERE d.code = '310113'),
-        (SELECT count(*) FROM dust_systems),
-        (SELECT count(*) FROM points),
-        (SELECT count(*) FROM gateways),
-        (SELECT count(*) FROM ingest_credentials WHERE kind = 'api_key'),
-        (SELECT count(*) FROM ingest_credentials WHERE kind = 'hebei_des'),
-        (SELECT count(*) FROM ingest_credentials WHERE kind = 'mem_sm4')"
-}
+python3 "$gen" "${gen_args[@]}" >"$tmp/city.json"
+# stdout: the summary line, printed last (after the demo accounts)
+summary=$("$bin" demo seed --city "$tmp/city.json" --fleet "$fleet")
 
-state=$(q -c "SELECT CASE WHEN EXISTS (SELECT FROM regions WHERE code = '310113') THEN 'demo'
-                          WHEN EXISTS (SELECT FROM regions WHERE level = 'city') THEN 'other'
-                          ELSE 'empty' END")
-
-case $state in
-other)
-    echo "demo-seed: the database holds another city; not seeding the demo, no fleet file written"
-    exit 0
-    ;;
-demo)
-    fleet_note="fleet kept: $fleet"
-    if [ ! -s "$fleet" ]; then
-        python3 "$gen" "${gen_args[@]}" --check-sql --fleet "$tmp/fleet.json" >"$tmp/check.sql"
-        if [ "$(q -f "$tmp/check.sql")" = t ]; then
-            mv "$tmp/fleet.json" "$fleet"
-            fleet_note="fleet regenerated: $fleet"
-        else
-            fleet_note="fleet NOT written: the demo data in the database differs from this generator's"
-        fi
-    fi
-    read -r nd ns ne nb nsys np ngw nk nh nm <<<"$(summary)"
-    echo "demo-seed: demo city already loaded, nothing changed ($ne enterprises, $nb in 宝山区, $np points); $fleet_note"
+case $summary in
+"demo-seed: loaded "*) ;;
+*)
+    echo "$summary"
     exit 0
     ;;
 esac
-
-# Empty database: generate, apply in one transaction, then put the fleet in place.
-python3 "$gen" "${gen_args[@]}" --fleet "$tmp/fleet.json" >"$tmp/seed.sql"
-q -f "$tmp/seed.sql" >/dev/null
-mv "$tmp/fleet.json" "$fleet"
 
 # ---------------------------------------------------------------------------
 # DEMO ACCOUNTS: one log-in per role, created through `"$bin" admin
@@ -91,21 +63,24 @@ mv "$tmp/fleet.json" "$fleet"
 # database must never hold real data.  Accounts that already exist are left
 # alone.  Street and enterprise scope: 罗店镇 and its first enterprise.
 if "$bin" admin --help 2>/dev/null | grep -q 'create-account'; then
-    # accounts and enterprises force row-level security even for the owner
-    qs() { q -c "SET dw.scope = 'system'" -c "$1"; }
     demo_street=310113101
-    demo_ent=$(qs "SELECT e.code FROM enterprises e JOIN regions s ON s.id = e.street_id
-                   WHERE s.code = '$demo_street' ORDER BY e.code LIMIT 1")
+    demo_ent=$(python3 -c 'import json, sys
+city = json.load(open(sys.argv[1]))
+print(min(e["code"] for e in city["enterprises"] if e["street"] == sys.argv[2]))' "$tmp/city.json" "$demo_street")
     accounts_file=$dir/demo-accounts.txt
     printf '%-16s %-19s %-26s %s\n' username role scope password >"$accounts_file.tmp"
     while read -r user role scope_opt scope pw; do
         [ -n "$scope" ] || continue
-        if [ "$(qs "SELECT count(*) FROM accounts WHERE username = '$user'")" != 0 ]; then
-            pw="(existed already; password unchanged)"
-        elif ! printf '%s\n' "$pw" | "$bin" admin create-account --username "$user" --role "$role" \
-                "$scope_opt" "$scope" --display-name "demo $role" --password-stdin >/dev/null; then
-            echo "demo-seed: could not create demo account $user" >&2
-            pw="(NOT created)"
+        if ! printf '%s\n' "$pw" | "$bin" admin create-account --username "$user" --role "$role" \
+                "$scope_opt" "$scope" --display-name "demo $role" --password-stdin \
+                >/dev/null 2>"$tmp/admin.err"; then
+            if grep -q 'already exists' "$tmp/admin.err"; then
+                pw="(existed already; password unchanged)"
+            else
+                cat "$tmp/admin.err" >&2
+                echo "demo-seed: could not create demo account $user" >&2
+                pw="(NOT created)"
+            fi
         fi
         printf '%-16s %-19s %-26s %s\n' "$user" "$role" "${scope_opt#--} $scope" "$pw" >>"$accounts_file.tmp"
     done <<ACCOUNTS
@@ -121,6 +96,4 @@ ACCOUNTS
 fi
 # ---------------------------------------------------------------------------
 
-read -r nd ns ne nb nsys np ngw nk nh nm <<<"$(summary)"
-echo "demo-seed: loaded 上海市: $nd districts, $ns streets/towns/parks, $ne enterprises ($nb in 宝山区)," \
-    "$nsys dust systems, $np points, $ngw gateways, credentials $nk api_key/$nh hebei_des/$nm mem_sm4; fleet: $fleet"
+echo "$summary"

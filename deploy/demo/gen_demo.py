@@ -1,33 +1,30 @@
 #!/usr/bin/env python3
-"""Generates the demo city for dustwatch: Shanghai, with Baoshan district
+"""Describes the demo city for dustwatch: Shanghai, with Baoshan district
 (宝山区) in detail and three neighbouring districts, about 100 dust-explosion-
 prone enterprises, their dust-removal systems, monitoring points, gateways and
-ingest credentials.
+which kind of ingest credential each gateway speaks.
 
-    gen_demo.py --fleet PATH [--ingest-url URL] [--seed S] > demo.sql
-    gen_demo.py --check-sql --fleet PATH        (print a query: does the DB match?)
+    gen_demo.py [--seed S] [--summary] > city.json
+    dustwatch demo seed --city city.json --fleet DIR/fleet.json
 
-stdout: one SQL script (BEGIN ... COMMIT), to be run by psql as the owner role
-        with ON_ERROR_STOP; it refuses to run if any city is already loaded.
---fleet: the simulator's fleet file (server/sim/sim_fleet.h), written with mode
-        0600 because it holds the plaintext gateway secrets.
+stdout: the city as JSON (regions, enterprises with their archive facts,
+        systems, points with limits and the simulator's normal values,
+        gateways, credential kind and label, fault scenarios).  No SQL and no
+        secrets: `dustwatch demo seed` writes the tables through the server's
+        database layer and mints every credential with the server's own
+        generator (server/core/srv_cred.c), then writes the simulator's fleet
+        file with the secrets.
 
 Python 3 standard library only.  Output is a pure function of --seed: the same
-seed always gives the same city, codes and keys (so the fleet file can be
-regenerated for a database seeded earlier).  The keys are therefore demo
-secrets, never to be used for a real deployment.
+seed always gives the same city and codes.
 
 Region codes of Baoshan's streets/towns/park are the national statistics
 division codes; the other districts' township codes are plausible, not checked.
 """
 import argparse
-import base64
-import hashlib
 import json
-import os
 import random
 import sys
-import tempfile
 
 DEFAULT_SEED = "dustwatch-demo-2023"
 
@@ -149,24 +146,6 @@ def make_uscc(rng, district_code, used):
             return code
 
 
-def sql_str(s):
-    return "'" + str(s).replace("'", "''") + "'"
-
-
-def sql_num(v):
-    if v is None:
-        return "NULL"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    return repr(round(float(v), 4))
-
-
-def sql_bytes(b):
-    return "decode('" + b.hex() + "', 'hex')"
-
-
 def point_spec(rng, kind, ctx):
     """Limits, range, class and simulator normal/noise for one point."""
     p = {"kind": kind, "ll": None, "l": None, "h": None, "hh": None, "rate": None, "deadband": 0.0,
@@ -265,8 +244,7 @@ def make_systems(rng, profile, workshops):
 
 def generate(seed):
     rng = random.Random(seed + "/structure")
-    srng = random.Random(seed + "/secrets")
-    used_names, used_uscc, used_appid = set(), set(), set()
+    used_names, used_uscc = set(), set()
     districts = {d[0]: d for d in DISTRICTS}
     prof_names = list(PROFILES)
     prof_weights = [PROFILES[p][2] for p in prof_names]
@@ -321,7 +299,8 @@ def generate(seed):
                     else min(e["interval"], 15)
                 e["points"].append(p)
 
-    # credentials: 70 % native API key, 20 % Hebei DES, 10 % MEM SM4
+    # credential kinds: 70 % native API key, 20 % Hebei DES, 10 % MEM SM4 (the secrets
+    # themselves are minted by `dustwatch demo seed`, like every other credential)
     order = list(range(len(ents)))
     rng.shuffle(order)
     n = len(ents)
@@ -329,23 +308,6 @@ def generate(seed):
     for rank, idx in enumerate(order):
         e = ents[idx]
         e["dialect"] = "hebei" if rank < n_hebei else "mem" if rank < n_hebei + n_mem else "native"
-    for e in ents:  # secrets drawn in enterprise order, independent of the structure stream
-        if e["dialect"] == "native":
-            key = "dwk_" + base64.urlsafe_b64encode(srng.randbytes(32)).decode().rstrip("=")
-            e["api_key"] = key
-        elif e["dialect"] == "hebei":
-            e["des_key"] = "".join(srng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789")
-                                   for _ in range(8))
-        else:
-            while True:
-                appid = "shaj" + srng.randbytes(8).hex()
-                if appid not in used_appid:
-                    used_appid.add(appid)
-                    break
-            e["appid"] = appid
-            e["appsecret"] = base64.urlsafe_b64encode(srng.randbytes(24)).decode()
-            e["sm4_key"] = srng.randbytes(16)
-            e["sm4_iv"] = srng.randbytes(16)
 
     # a handful of fault scenarios, on producing enterprises that have the signal
     plan = ["hopper_temp_climb", "bag_break", "airlock_fault", "spark_burst", "water_loss", "hydrogen_rise",
@@ -366,178 +328,67 @@ def generate(seed):
     return ents
 
 
-def build_sql(ents, seed):
-    out = []
-    w = out.append
-    w(f"-- dustwatch demo city, generated by deploy/demo/gen_demo.py (seed {seed!r}); do not edit.")
-    w("BEGIN;")
-    w("DO $$ BEGIN\n"
-      "    PERFORM pg_advisory_xact_lock(hashtext('dustwatch-demo-seed'));\n"
-      "    IF EXISTS (SELECT FROM regions WHERE level = 'city') THEN\n"
-      "        RAISE EXCEPTION 'a city is already loaded: the demo seed only goes into an empty database';\n"
-      "    END IF;\nEND $$;")
-    w(f"INSERT INTO regions (code, name, level, kind) VALUES ({sql_str(CITY[0])}, {sql_str(CITY[1])}, 'city', 'city');")
-    w("INSERT INTO regions (code, name, level, kind, parent_id)\n"
-      "SELECT v.code, v.name, 'district', 'district', p.id FROM (VALUES\n" +
-      ",\n".join(f"  ({sql_str(c)}, {sql_str(n)})" for c, n, _b in DISTRICTS) +
-      f"\n) AS v(code, name) JOIN regions p ON p.code = {sql_str(CITY[0])};")
-    w("INSERT INTO regions (code, name, level, kind, parent_id)\n"
-      "SELECT v.code, v.name, 'street', v.kind, p.id FROM (VALUES\n" +
-      ",\n".join(f"  ({sql_str(s[1])}, {sql_str(s[2])}, {sql_str(s[3])}, {sql_str(s[0])})" for s in STREETS) +
-      "\n) AS v(code, name, kind, district) JOIN regions p ON p.code = v.district;")
-    w("INSERT INTO enterprises (code, uscc, name, district_id, street_id, address, longitude, latitude,\n"
-      "                         industry_code, status)\n"
-      "SELECT v.code, v.uscc, v.name, d.id, s.id, v.address, v.lon, v.lat, v.industry, v.status FROM (VALUES\n" +
-      ",\n".join(f"  ({sql_str(e['code'])}, {sql_str(e['uscc'])}, {sql_str(e['name'])}, {sql_str(e['district'])}, "
-                 f"{sql_str(e['street'])}, {sql_str(e['address'])}, {sql_num(e['lon'])}::float8, "
-                 f"{sql_num(e['lat'])}::float8, {sql_str(e['industry'])}, {sql_str(e['status'])})" for e in ents) +
-      "\n) AS v(code, uscc, name, district, street, address, lon, lat, industry, status)\n"
-      "JOIN regions d ON d.code = v.district JOIN regions s ON s.code = v.street;")
-    rows = []
-    for e in ents:
-        for s in e["systems"]:
-            sysno = f"{s['no']:02d}"
-            rows.append(f"  ({sql_str(e['code'])}, {sql_str(sysno)}, {sql_str(s['name'])}, "
-                        f"{sql_str(s['workshop'])}, {sql_num(s['wet'])}, {sql_str(s['type'])}, "
-                        f"{sql_num(s['central'])}, {s['airflow']}, {sql_num(s['positive_pressure'])}, "
-                        f"{sql_num(s['indoor'])}, {sql_num(s['venting'])}, {sql_num(s['isolation'])}, "
-                        f"{sql_num(s['suppression'])}, {sql_num(s['inerting'])}, {sql_num(s['airlock'])}, "
-                        f"{sql_num(s['spark'])})")
-    # archive facts the risk engine reads (dust kinds, workers, building);
-    # their own generator so the codes and keys above stay as they were
+CREDENTIAL = {"native": ("api_key", "demo gateway API key"), "hebei": ("hebei_des", "demo Hebei V1.1 DES key"),
+              "mem": ("mem_sm4", "demo MEM appid")}
+# archive facts the risk engine reads (dust kinds, workers, building)
+DUST_KINDS = {"almg": [["aluminium"], ["aluminium", "magnesium"], ["al_mg_alloy"], ["iron"]],
+              "wood": [["wood"]], "grain": [["flour"], ["starch"]], "feed": [["feed"]], "starch": [["starch"]],
+              "plastic": [["plastic"], ["resin"]], "paper": [["paper"]], "coating": [["pigment"], ["resin"]],
+              "textile": [["cotton"], ["polyester"]]}
+
+
+def num(v):
+    """Stored numbers keep four decimals, as the database always got them."""
+    return None if v is None else round(float(v), 4)
+
+
+def build_city(ents, seed):
+    """The description `dustwatch demo seed --city` loads: plain data, no SQL, no secrets."""
+    # their own generator so the structure above stays as it was
     arng = random.Random(7310113)
-    kinds = {"almg": [["aluminium"], ["aluminium", "magnesium"], ["al_mg_alloy"], ["iron"]],
-             "wood": [["wood"]], "grain": [["flour"], ["starch"]], "feed": [["feed"]], "starch": [["starch"]],
-             "plastic": [["plastic"], ["resin"]], "paper": [["paper"]], "coating": [["pigment"], ["resin"]],
-             "textile": [["cotton"], ["polyester"]]}
-    arows = []
+    out = []
     for e in ents:
-        k = arng.choice(kinds[e["profile"]])
+        kinds = arng.choice(DUST_KINDS[e["profile"]])
         workers = arng.choice([8, 12, 18, 25, 36, 45, 60, 85, 120])
         storeys = "multi" if arng.random() < 0.15 else "single"
-        arows.append(f"  ({sql_str(e['code'])}, ARRAY[{', '.join(sql_str(x) for x in k)}]::text[], {workers}, '{storeys}')")
-    w("UPDATE enterprises e SET dust_kinds = v.k, dust_workers = v.n, building_storeys = v.s FROM (VALUES\n" +
-      ",\n".join(arows) + "\n) AS v(code, k, n, s) WHERE e.code = v.code;\n")
-
-    w("INSERT INTO dust_systems (enterprise_id, code, name, workshop, wet, collector_type, central, airflow_m3h,\n"
-      "    positive_pressure, indoor, has_venting, has_isolation, has_suppression, has_inerting, has_airlock,\n"
-      "    has_spark_detection)\n"
-      "SELECT e.id, v.code, v.name, v.workshop, v.wet, v.ctype, v.central, v.airflow, v.pp, v.indoor, v.vent,\n"
-      "       v.iso, v.supp, v.inert, v.airlock, v.spark FROM (VALUES\n" + ",\n".join(rows) +
-      "\n) AS v(ent, code, name, workshop, wet, ctype, central, airflow, pp, indoor, vent, iso, supp, inert, airlock,"
-      " spark)\nJOIN enterprises e ON e.code = v.ent;")
-    rows = []
-    for e in ents:
-        for p in e["points"]:
-            rows.append(f"  ({sql_str(p['code'])}, {sql_str(e['code'])}, {sql_str(p['system'])}, "
-                        f"{sql_str(p['kind'])}, {sql_str(p['name'])}, {sql_str(UNIT[p['kind']])}, "
-                        f"{sql_num(p['rmin'])}::float8, {sql_num(p['rmax'])}::float8, {sql_str(p['cls'])}, "
-                        f"{sql_num(p['h'])}::float8, {sql_num(p['hh'])}::float8, {sql_num(p['l'])}::float8, "
-                        f"{sql_num(p['ll'])}::float8, {sql_num(p['deadband'])}::float8, {p['min_dur']}, "
-                        f"{sql_num(p['rate'])}::float8, {p['interval']})")
-    w("INSERT INTO points (code, enterprise_id, system_id, kind, name, unit, range_min, range_max, param_class,\n"
-      "    limit_high, limit_high_high, limit_low, limit_low_low, deadband, min_duration_s, rate_limit,\n"
-      "    expected_interval_s)\n"
-      "SELECT v.code, e.id, s.id, v.kind, v.name, v.unit, v.rmin, v.rmax, v.cls, v.h, v.hh, v.l, v.ll, v.db,\n"
-      "       v.mind, v.rate, v.ivl FROM (VALUES\n" + ",\n".join(rows) +
-      "\n) AS v(code, ent, sys, kind, name, unit, rmin, rmax, cls, h, hh, l, ll, db, mind, rate, ivl)\n"
-      "JOIN enterprises e ON e.code = v.ent JOIN dust_systems s ON s.enterprise_id = e.id AND s.code = v.sys;")
-    w("INSERT INTO gateways (enterprise_id, code, name, dialect)\n"
-      "SELECT e.id, v.code, v.name, v.dialect FROM (VALUES\n" +
-      ",\n".join(f"  ({sql_str(e['code'])}, {sql_str(e['code'] + '01')}, '数采网关', {sql_str(e['dialect'])})"
-                 for e in ents) +
-      "\n) AS v(ent, code, name, dialect) JOIN enterprises e ON e.code = v.ent;")
-    rows = []
-    for e in ents:
-        if e["dialect"] == "native":
-            k = e["api_key"]
-            vals = ("'api_key'", "'demo gateway API key'", sql_str(k[:12]),
-                    sql_bytes(hashlib.sha256(k.encode()).digest()), "NULL", "NULL", "NULL", "NULL", "NULL")
-        elif e["dialect"] == "hebei":
-            vals = ("'hebei_des'", "'demo Hebei V1.1 DES key'", "NULL", "NULL", sql_bytes(e["des_key"].encode()),
-                    "NULL", "NULL", "NULL", "NULL")
-        else:
-            vals = ("'mem_sm4'", "'demo MEM appid'", "NULL", "NULL", "NULL", sql_str(e["appid"]),
-                    sql_bytes(hashlib.sha256(e["appsecret"].encode()).digest()), sql_bytes(e["sm4_key"]),
-                    sql_bytes(e["sm4_iv"]))
-        rows.append(f"  ({sql_str(e['code'])}, " + ", ".join(vals) + ")")
-    w("INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash, des_key, appid,\n"
-      "    appsecret_hash, sm4_key, sm4_iv)\n"
-      "SELECT e.id, v.kind, v.label, v.prefix, v.hash::bytea, v.des::bytea, v.appid, v.sec::bytea, v.sm4k::bytea,"
-      " v.sm4iv::bytea\nFROM (VALUES\n" + ",\n".join(rows) +
-      "\n) AS v(ent, kind, label, prefix, hash, des, appid, sec, sm4k, sm4iv) JOIN enterprises e ON e.code = v.ent;")
-    n_sys = sum(len(e["systems"]) for e in ents)
-    n_pts = sum(len(e["points"]) for e in ents)
-    checks = [("regions", 1 + len(DISTRICTS) + len(STREETS)), ("enterprises", len(ents)), ("dust_systems", n_sys),
-              ("points", n_pts), ("gateways", len(ents)), ("ingest_credentials", len(ents))]
-    w("DO $$ BEGIN\n" + "".join(
-        f"    IF (SELECT count(*) FROM {t}) <> {c} THEN RAISE EXCEPTION 'demo seed: {t} count is not {c}'; END IF;\n"
-        for t, c in checks) + "END $$;")
-    w("COMMIT;")
-    return "\n".join(out) + "\n"
-
-
-def build_fleet(ents, ingest_url):
-    fleet = {"ingest_url": ingest_url, "enterprises": []}
-    for e in ents:
-        f = {"code": e["code"], "name": e["name"], "status": e["status"], "dialect": e["dialect"],
-             "gateway": e["code"] + "01"}
-        if e["dialect"] == "native":
-            f["api_key"] = e["api_key"]
-        elif e["dialect"] == "hebei":
-            f["des_key"] = e["des_key"]
-        else:
-            f.update(appid=e["appid"], appsecret=e["appsecret"], sm4_key_hex=e["sm4_key"].hex(),
-                     sm4_iv_hex=e["sm4_iv"].hex())
-        f["points"] = [{"code": p["code"], "kind": SIM_KIND.get(p["kind"], p["kind"]), "normal": p["normal"],
-                        "noise": p["noise"], "interval_s": p["interval"]} for p in e["points"]]
-        f["scenario"] = e["scenario"]
+        systems = [{"code": f"{s['no']:02d}", "name": s["name"], "workshop": s["workshop"], "wet": s["wet"],
+                    "collector_type": s["type"], "central": s["central"], "airflow_m3h": s["airflow"],
+                    "positive_pressure": s["positive_pressure"], "indoor": s["indoor"],
+                    "has_venting": s["venting"], "has_isolation": s["isolation"],
+                    "has_suppression": s["suppression"], "has_inerting": s["inerting"],
+                    "has_airlock": s["airlock"], "has_spark_detection": s["spark"]} for s in e["systems"]]
+        points = [{"code": p["code"], "system": p["system"], "kind": p["kind"], "name": p["name"],
+                   "unit": UNIT[p["kind"]], "range_min": num(p["rmin"]), "range_max": num(p["rmax"]), "param_class": p["cls"],
+                   "limit_high": num(p["h"]), "limit_high_high": num(p["hh"]), "limit_low": num(p["l"]),
+                   "limit_low_low": num(p["ll"]),
+                   "deadband": num(p["deadband"]), "min_duration_s": p["min_dur"], "rate_limit": num(p["rate"]),
+                   "expected_interval_s": p["interval"],
+                   "sim": {"kind": SIM_KIND.get(p["kind"], p["kind"]), "normal": p["normal"], "noise": p["noise"]}}
+                  for p in e["points"]]
+        kind, label = CREDENTIAL[e["dialect"]]
+        sim = {"scenario": e["scenario"]}
         if e["scenario"] != "none":
-            f["scenario_delay_s"] = e["scenario_delay_s"]
-        fleet["enterprises"].append(f)
-    return fleet
-
-
-def write_private(path, text):
-    """Atomically writes text to path with mode 0600."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fleet-", dir=d)  # mkstemp creates 0600
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def check_sql(ents):
-    """A query printing 't' when the database holds exactly this demo's credentials and points."""
-    hashes = [hashlib.sha256(e["api_key"].encode()).hexdigest() for e in ents if e["dialect"] == "native"]
-    codes = [p["code"] for e in ents for p in e["points"]]
-    return ("SELECT (SELECT count(*) FROM ingest_credentials WHERE revoked_at IS NULL AND encode(key_hash, 'hex') = ANY("
-            "ARRAY[" + ",".join(sql_str(h) for h in hashes) + "])) = " + str(len(hashes)) +
-            " AND (SELECT count(*) FROM points WHERE code = ANY(ARRAY[" + ",".join(sql_str(c) for c in codes) +
-            "])) = " + str(len(codes)) + ";\n")
+            sim["scenario_delay_s"] = e["scenario_delay_s"]
+        out.append({"code": e["code"], "uscc": e["uscc"], "name": e["name"], "district": e["district"],
+                    "street": e["street"], "address": e["address"], "longitude": num(e["lon"]), "latitude": num(e["lat"]),
+                    "industry_code": e["industry"], "status": e["status"], "dust_kinds": kinds,
+                    "dust_workers": workers, "building_storeys": storeys, "systems": systems, "points": points,
+                    "gateway": {"code": e["code"] + "01", "name": "数采网关", "dialect": e["dialect"]},
+                    "credential": {"kind": kind, "label": label}, "sim": sim})
+    return {"generator": "deploy/demo/gen_demo.py", "seed": seed,
+            "city": {"code": CITY[0], "name": CITY[1]},
+            "districts": [{"code": c, "name": n} for c, n, _b in DISTRICTS],
+            "streets": [{"code": s[1], "name": s[2], "kind": s[3], "district": s[0]} for s in STREETS],
+            "enterprises": out}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fleet", help="write the simulator fleet file here (mode 0600)")
-    ap.add_argument("--ingest-url", default="http://127.0.0.1:8081")
     ap.add_argument("--seed", default=DEFAULT_SEED)
-    ap.add_argument("--check-sql", action="store_true",
-                    help="print a query that answers t if the database was seeded with this seed")
     ap.add_argument("--summary", action="store_true", help="print counts to stderr")
     a = ap.parse_args()
     ents = generate(a.seed)
-    if a.check_sql:
-        sys.stdout.write(check_sql(ents))
-    else:
-        sys.stdout.write(build_sql(ents, a.seed))
-    if a.fleet:
-        write_private(a.fleet, json.dumps(build_fleet(ents, a.ingest_url), ensure_ascii=False, indent=1) + "\n")
+    sys.stdout.write(json.dumps(build_city(ents, a.seed), ensure_ascii=False, indent=1) + "\n")
     if a.summary:
         d = {}
         for e in ents:

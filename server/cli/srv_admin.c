@@ -1,13 +1,14 @@
 #include "srv_admin.h"
 
-#include "srv_cred.h"
+#include "db.h"
+#include "db_admin.h"
 #include "srv_config.h"
+#include "srv_cred.h"
 #include "srv_log.h"
 #include "srv_password.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,7 +17,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* the audit trail's name for everything done from this command line */
+/* the audit trail's name for everything done from this command line (the
+ * user db_admin_audit() writes) */
 #define AUDIT_USER             "admin-cli"
 #define GENERATED_PASSWORD_LEN 20
 #define DISPLAY_NAME_MAX       200
@@ -52,7 +54,7 @@ static const struct option all_options[] = {
 
 typedef struct admin_cmd {
     const char *name;
-    int (*run)(PGconn *pg, const admin_args *a);
+    int (*run)(db_conn *c, const admin_args *a);
     const char *options; /* letters of all_options it accepts besides c and h */
     const char *summary;
     const char *usage;
@@ -64,74 +66,27 @@ static const char *const roles[] = {"city_admin",      "city_staff",   "district
 
 /* ---- database helpers -------------------------------------------------- */
 
-static void quiet_notice(void *arg, const char *message)
+/* For failures that are our bug or a broken database, not input: the
+ * database layer has logged what PostgreSQL said. */
+static int failed(const char *what)
 {
-    (void)arg;
-    (void)message;
+    fprintf(stderr, "dustwatch admin: %s\n", what);
+    return -1;
 }
 
-/* The server's primary message without the "ERROR:  " decoration and
- * trailing newline, for printing after our own words. */
-static void pg_message(PGconn *pg, const PGresult *r, char *out, size_t outlen)
+static int begin(db_conn *c)
 {
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    if (!m || !*m)
-        m = PQerrorMessage(pg);
-    snprintf(out, outlen, "%s", m);
-    size_t l = strlen(out);
-    while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
-        out[--l] = '\0';
+    return db_command(c, "BEGIN") == DB_OK ? 0 : failed("could not begin a transaction");
 }
 
-static int is_sqlstate(const PGresult *r, const char *state)
+static int commit(db_conn *c)
 {
-    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    return s && strcmp(s, state) == 0;
+    return db_command(c, "COMMIT") == DB_OK ? 0 : failed("could not commit");
 }
 
-static int result_ok(const PGresult *r)
+static void rollback(db_conn *c)
 {
-    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-}
-
-static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *params)
-{
-    return PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-}
-
-/* For statements whose failure is our bug or a broken database, not input:
- * says so on stderr and logs it. */
-static PGresult *run_checked(PGconn *pg, const char *what, const char *sql, int n,
-                             const char *const *params)
-{
-    PGresult *r = run(pg, sql, n, params);
-    if (result_ok(r))
-        return r;
-    char m[512], q[600];
-    pg_message(pg, r, m, sizeof m);
-    if (is_sqlstate(r, "42P01"))
-        fprintf(stderr,
-                "dustwatch admin: %s: %s (is the database migrated? run `dustwatch "
-                "migrate`)\n",
-                what, m);
-    else
-        fprintf(stderr, "dustwatch admin: %s: %s\n", what, m);
-    LOG_DEBUG("admin statement failed", "what=%s error=%s", what, srv_log_q(q, sizeof q, m));
-    PQclear(r);
-    return NULL;
-}
-
-static int command(PGconn *pg, const char *literal)
-{
-    PGresult *r = run_checked(pg, literal, literal, 0, NULL);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
-static void rollback(PGconn *pg)
-{
-    PQclear(run(pg, "ROLLBACK", 0, NULL));
+    (void)db_command(c, "ROLLBACK");
 }
 
 static const char *os_user(void)
@@ -142,18 +97,14 @@ static const char *os_user(void)
 
 /* Appends to the audit log; inside the caller's transaction for changes
  * that succeed (both commit or neither), on its own for refusals. */
-static int audit(PGconn *pg, const char *action, const char *object, const char *result,
+static int audit(db_conn *c, const char *action, const char *object, const char *result,
                  const char *detail)
 {
     char full[1024];
     snprintf(full, sizeof full, "%s%sos_user=%s", detail, *detail ? " " : "", os_user());
-    const char *p[4] = {action, object, result, full};
-    PGresult *r = run_checked(pg, "could not write the audit log",
-                              "INSERT INTO audit_log (username, action, object, result, detail) "
-                              "VALUES ('" AUDIT_USER "', $1, $2, $3, $4)",
-                              4, p);
-    PQclear(r);
-    return r ? 0 : -1;
+    if (db_admin_audit(c, action, object, result, full) != DB_OK)
+        return failed("could not write the audit log");
+    return 0;
 }
 
 /* "<detail> reason=\"<why>\"" with the double quotes of why made single, so
@@ -167,27 +118,39 @@ static void audit_reason(char *out, size_t outlen, const char *detail, const cha
             out[i] = '\'';
 }
 
-static PGconn *admin_connect(void)
+/* A refused insert in the database's words (the layer gave its primary
+ * message), for the operator and the audit detail. */
+static void refusal(const db_diag *diag, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", diag->message[0] ? diag->message : "the database is unavailable");
+}
+
+static db_conn *admin_connect(void)
 {
     const char *url =
         g_config.migrate_database_url[0] ? g_config.migrate_database_url : g_config.database_url;
-    PGconn *pg = PQconnectdb(url);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "dustwatch admin: could not connect to PostgreSQL: %s", PQerrorMessage(pg));
-        PQfinish(pg);
-        return NULL;
-    }
-    PQsetNoticeProcessor(pg, quiet_notice, NULL);
+    char err[1024];
     /* tenant tables force row-level security even for their owner; the
      * administrator acts for the whole deployment */
-    PGresult *r = run_checked(pg, "could not set the session scope",
-                              "SELECT set_config('dw.scope', 'system', false)", 0, NULL);
-    if (!r) {
-        PQfinish(pg);
+    db_conn *c = db_connect_scoped(url, "system", err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "dustwatch admin: %s\n", err);
         return NULL;
     }
-    PQclear(r);
-    return pg;
+    int ready = 0;
+    if (db_admin_schema_ready(c, &ready) != DB_OK) {
+        (void)failed("could not inspect the database");
+        db_close(c);
+        return NULL;
+    }
+    if (!ready) {
+        fprintf(stderr, "dustwatch admin: the database has no accounts or credentials tables (is "
+                        "the database migrated? run `dustwatch migrate`)\n");
+        db_close(c);
+        return NULL;
+    }
+    db_admin_register();
+    return c;
 }
 
 /* ---- input checks ------------------------------------------------------ */
@@ -289,34 +252,25 @@ static int new_password(const admin_args *a, const char *username, char *out, si
     return 0;
 }
 
-/* Resolves --region / --enterprise codes.  0 with id (and name) set, -1
- * after printing that there is no such thing. */
-static int lookup(PGconn *pg, const char *what, const char *code, char id[24], char *name,
-                  size_t namelen)
+/* Resolves --region / --enterprise codes.  0 with out set, -1 after printing
+ * that there is no such thing. */
+static int lookup(db_conn *c, const char *what, const char *code, db_admin_ref *out)
 {
-    const char *p[1] = {code};
-    PGresult *r = strcmp(what, "region") == 0
-                      ? run_checked(pg, "could not look up the region",
-                                    "SELECT id, name FROM regions WHERE code = $1", 1, p)
-                      : run_checked(pg, "could not look up the enterprise",
-                                    "SELECT id, name FROM enterprises WHERE code = $1", 1, p);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1) {
+    int region = strcmp(what, "region") == 0;
+    db_status st =
+        region ? db_admin_region_by_code(c, code, out) : db_admin_enterprise_by_code(c, code, out);
+    if (st != DB_OK)
+        return failed(region ? "could not look up the region" : "could not look up the enterprise");
+    if (out->id == 0) {
         fprintf(stderr, "dustwatch admin: no %s with code \"%s\"\n", what, code);
-        PQclear(r);
         return -1;
     }
-    snprintf(id, 24, "%s", PQgetvalue(r, 0, 0));
-    if (name)
-        snprintf(name, namelen, "%s", PQgetvalue(r, 0, 1));
-    PQclear(r);
     return 0;
 }
 
 /* ---- create-account ---------------------------------------------------- */
 
-static int cmd_create_account(PGconn *pg, const admin_args *a)
+static int cmd_create_account(db_conn *c, const admin_args *a)
 {
     const char *scope_kind = a->region ? "region" : "enterprise";
     const char *scope_code = a->region ? a->region : a->enterprise;
@@ -336,51 +290,44 @@ static int cmd_create_account(PGconn *pg, const admin_args *a)
     char object[128], detail[256];
     snprintf(object, sizeof object, "account:%s", a->username);
     snprintf(detail, sizeof detail, "role=%s %s=%s", a->role, scope_kind, scope_code);
-    char id[24], scope_id[24], scope_name[256];
+    db_admin_ref scope;
+    int64_t id;
     int rc = EXIT_FAILED;
-    if (command(pg, "BEGIN") != 0)
+    if (begin(c) != 0)
         goto out;
-    if (lookup(pg, scope_kind, scope_code, scope_id, scope_name, sizeof scope_name) != 0) {
-        rollback(pg);
+    if (lookup(c, scope_kind, scope_code, &scope) != 0) {
+        rollback(c);
         goto out;
     }
-    const char *p[7] = {a->username,
-                        a->display_name ? a->display_name : "",
-                        a->role,
-                        a->region ? scope_id : NULL,
-                        a->enterprise ? scope_id : NULL,
-                        hash,
-                        a->password_stdin ? "false" : "true"};
     /* a generated password was seen by whoever ran this command: the
      * account's owner must replace it at the first login */
-    PGresult *r = run(pg,
-                      "INSERT INTO accounts (username, display_name, role, region_id, "
-                      "enterprise_id, password_hash, must_change_password) VALUES ($1, $2, $3, "
-                      "$4::bigint, $5::bigint, $6, $7::boolean) RETURNING id",
-                      7, p);
-    if (!result_ok(r)) {
-        char m[512], why[600];
-        pg_message(pg, r, m, sizeof m);
-        if (is_sqlstate(r, "23505"))
+    db_admin_new_account acct = {.username = a->username,
+                                 .display_name = a->display_name ? a->display_name : "",
+                                 .role = a->role,
+                                 .region_id = a->region ? scope.id : 0,
+                                 .enterprise_id = a->enterprise ? scope.id : 0,
+                                 .password_hash = hash,
+                                 .must_change_password = !a->password_stdin};
+    db_diag diag;
+    if (db_admin_account_create(c, &acct, &id, &diag) != DB_OK) {
+        char why[600];
+        if (strcmp(diag.sqlstate, "23505") == 0)
             snprintf(why, sizeof why, "an account named \"%s\" already exists", a->username);
         else
-            snprintf(why, sizeof why, "%s", m);
-        PQclear(r);
-        rollback(pg);
+            refusal(&diag, why, sizeof why);
+        rollback(c);
         fprintf(stderr, "dustwatch admin: account refused: %s\n", why);
         char d2[900];
         audit_reason(d2, sizeof d2, detail, why);
-        (void)audit(pg, "account.create", object, "failed", d2);
+        (void)audit(c, "account.create", object, "failed", d2);
         goto out;
     }
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (audit(pg, "account.create", object, "ok", detail) != 0 || command(pg, "COMMIT") != 0) {
-        rollback(pg);
+    if (audit(c, "account.create", object, "ok", detail) != 0 || commit(c) != 0) {
+        rollback(c);
         goto out;
     }
-    printf("id: %s\nusername: %s\nrole: %s\nscope: %s %s %s\n", id, a->username, a->role,
-           scope_kind, scope_code, scope_name);
+    printf("id: %lld\nusername: %s\nrole: %s\nscope: %s %s %s\n", (long long)id, a->username,
+           a->role, scope_kind, scope_code, scope.name);
     if (!a->password_stdin) {
         printf("password: %s\n", pw);
         fprintf(stderr, "dustwatch admin: the password is shown only this once; it must be "
@@ -439,7 +386,7 @@ static int check_create_account(const admin_args *a)
 
 /* ---- reset-password ---------------------------------------------------- */
 
-static int cmd_reset_password(PGconn *pg, const admin_args *a)
+static int cmd_reset_password(db_conn *c, const admin_args *a)
 {
     char pw[SRV_PASSWORD_MAX_BYTES + 3];
     if (new_password(a, a->username, pw, sizeof pw) != 0)
@@ -453,49 +400,34 @@ static int cmd_reset_password(PGconn *pg, const admin_args *a)
     char object[128];
     snprintf(object, sizeof object, "account:%s", a->username);
     int rc = EXIT_FAILED;
-    if (command(pg, "BEGIN") != 0)
+    int64_t id;
+    long long ended;
+    if (begin(c) != 0)
         goto out;
-    const char *p[3] = {a->username, hash, a->password_stdin ? "false" : "true"};
-    PGresult *r = run_checked(pg, "could not reset the password",
-                              "UPDATE accounts SET password_hash = $2, password_changed_at = "
-                              "now(), must_change_password = $3::boolean, failed_logins = 0, "
-                              "first_failed_at = NULL, locked_until = NULL WHERE username = $1 "
-                              "RETURNING id",
-                              3, p);
-    if (!r) {
-        rollback(pg);
+    if (db_admin_password_reset(c, a->username, hash, !a->password_stdin, &id) != DB_OK) {
+        (void)failed("could not reset the password");
+        rollback(c);
         goto out;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        rollback(pg);
+    if (id == 0) {
+        rollback(c);
         fprintf(stderr, "dustwatch admin: no account named \"%s\"\n", a->username);
-        (void)audit(pg, "account.password_reset", object, "failed", "reason=\"no such account\"");
+        (void)audit(c, "account.password_reset", object, "failed", "reason=\"no such account\"");
         goto out;
     }
-    char id[24];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
     /* whoever knew the old password may hold a session made with it */
-    const char *sp[1] = {id};
-    r = run_checked(pg, "could not end the account's sessions",
-                    "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint AND "
-                    "revoked_at IS NULL",
-                    1, sp);
-    if (!r) {
-        rollback(pg);
+    if (db_admin_sessions_end(c, id, &ended) != DB_OK) {
+        (void)failed("could not end the account's sessions");
+        rollback(c);
         goto out;
     }
-    char ended[16], detail[64];
-    snprintf(ended, sizeof ended, "%s", PQcmdTuples(r));
-    PQclear(r);
-    snprintf(detail, sizeof detail, "sessions_ended=%s", ended);
-    if (audit(pg, "account.password_reset", object, "ok", detail) != 0 ||
-        command(pg, "COMMIT") != 0) {
-        rollback(pg);
+    char detail[64];
+    snprintf(detail, sizeof detail, "sessions_ended=%lld", ended);
+    if (audit(c, "account.password_reset", object, "ok", detail) != 0 || commit(c) != 0) {
+        rollback(c);
         goto out;
     }
-    printf("username: %s\nlockout: cleared\nsessions ended: %s\n", a->username, ended);
+    printf("username: %s\nlockout: cleared\nsessions ended: %lld\n", a->username, ended);
     if (!a->password_stdin) {
         printf("password: %s\n", pw);
         fprintf(stderr, "dustwatch admin: the password is shown only this once; it must be "
@@ -518,87 +450,79 @@ static int check_reset_password(const admin_args *a)
 
 /* ---- create-credential ------------------------------------------------- */
 
-static int cmd_create_credential(PGconn *pg, const admin_args *a)
+static int cmd_create_credential(db_conn *c, const admin_args *a)
 {
     srv_cred_kind kind;
-    srv_cred c;
-    if (srv_cred_kind_parse(a->kind, &kind) != 0 || srv_cred_generate(kind, a->appid, &c) != 0)
+    srv_cred cred;
+    if (srv_cred_kind_parse(a->kind, &kind) != 0 || srv_cred_generate(kind, a->appid, &cred) != 0)
         return EXIT_USAGE; /* check_create_credential refused these already */
     int is_api = kind == SRV_CRED_API_KEY, is_des = kind == SRV_CRED_HEBEI_DES;
     char object[128], detail[256];
     snprintf(object, sizeof object, "enterprise:%s", a->enterprise);
     if (is_api)
-        snprintf(detail, sizeof detail, "kind=api_key prefix=%s", c.key_prefix);
+        snprintf(detail, sizeof detail, "kind=api_key prefix=%s", cred.key_prefix);
     else if (is_des)
         snprintf(detail, sizeof detail, "kind=hebei_des");
     else
-        snprintf(detail, sizeof detail, "kind=mem_sm4 appid=%s", c.appid);
+        snprintf(detail, sizeof detail, "kind=mem_sm4 appid=%s", cred.appid);
 
     int rc = EXIT_FAILED;
-    char eid[24], ename[256];
-    if (command(pg, "BEGIN") != 0)
+    db_admin_ref ent;
+    int64_t id;
+    if (begin(c) != 0)
         goto out;
-    if (lookup(pg, "enterprise", a->enterprise, eid, ename, sizeof ename) != 0) {
-        rollback(pg);
+    if (lookup(c, "enterprise", a->enterprise, &ent) != 0) {
+        rollback(c);
         goto out;
     }
-    const char *p[10] = {eid, a->kind, a->label ? a->label : ""};
-    srv_cred_columns(&c, p + 3);
-    PGresult *r = run(pg,
-                      "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, "
-                      "key_hash, des_key, appid, appsecret_hash, sm4_key, sm4_iv) VALUES "
-                      "($1::bigint, $2, $3, $4, $5::bytea, $6::bytea, $7, $8::bytea, $9::bytea, "
-                      "$10::bytea) RETURNING id",
-                      10, p);
-    if (!result_ok(r)) {
-        char m[512], why[600];
-        pg_message(pg, r, m, sizeof m);
-        if (is_sqlstate(r, "23505") && is_des)
+    db_diag diag;
+    if (db_admin_credential_create(c, ent.id, a->label ? a->label : "", &cred, &id, &diag) !=
+        DB_OK) {
+        char why[600];
+        int taken = strcmp(diag.sqlstate, "23505") == 0;
+        if (taken && is_des)
             snprintf(why, sizeof why,
                      "enterprise %s already has an active hebei_des key (the Hebei dialect "
                      "allows one); revoke it first (see list-credentials)",
                      a->enterprise);
-        else if (is_sqlstate(r, "23505") && !is_api)
-            snprintf(why, sizeof why, "appid \"%s\" is already in use", c.appid);
+        else if (taken && !is_api)
+            snprintf(why, sizeof why, "appid \"%s\" is already in use", cred.appid);
         else
-            snprintf(why, sizeof why, "%s", m);
-        PQclear(r);
-        rollback(pg);
+            refusal(&diag, why, sizeof why);
+        rollback(c);
         fprintf(stderr, "dustwatch admin: credential refused: %s\n", why);
         char d2[900];
         audit_reason(d2, sizeof d2, detail, why);
-        (void)audit(pg, "credential.create", object, "failed", d2);
+        (void)audit(c, "credential.create", object, "failed", d2);
         goto out;
     }
-    char id[24];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
     char d3[300];
-    snprintf(d3, sizeof d3, "id=%s %s", id, detail);
-    if (audit(pg, "credential.create", object, "ok", d3) != 0 || command(pg, "COMMIT") != 0) {
-        rollback(pg);
+    snprintf(d3, sizeof d3, "id=%lld %s", (long long)id, detail);
+    if (audit(c, "credential.create", object, "ok", d3) != 0 || commit(c) != 0) {
+        rollback(c);
         goto out;
     }
-    printf("id: %s\nenterprise: %s %s\nkind: %s\n", id, a->enterprise, ename, a->kind);
+    printf("id: %lld\nenterprise: %s %s\nkind: %s\n", (long long)id, a->enterprise, ent.name,
+           a->kind);
     if (a->label)
         printf("label: %s\n", a->label);
     if (is_api) {
-        printf("api_key: %s\n", c.api_key);
+        printf("api_key: %s\n", cred.api_key);
         fprintf(stderr, "dustwatch admin: the API key is shown only this once (send it as "
                         "X-Api-Key); the database keeps its SHA-256\n");
     } else if (is_des) {
-        printf("des_key: %s\ndes_iv: %s\n", c.des_key, g_config.ingest_hebei_iv);
+        printf("des_key: %s\ndes_iv: %s\n", cred.des_key, g_config.ingest_hebei_iv);
         fprintf(stderr, "dustwatch admin: give the DES key to the enterprise's gateway; the IV "
                         "is the deployment's ingest_hebei_iv\n");
     } else {
-        printf("appid: %s\nappsecret: %s\nsm4_key: %s\nsm4_iv: %s\n", c.appid, c.appsecret,
-               c.sm4_key_hex, c.sm4_iv_hex);
+        printf("appid: %s\nappsecret: %s\nsm4_key: %s\nsm4_iv: %s\n", cred.appid, cred.appsecret,
+               cred.sm4_key_hex, cred.sm4_iv_hex);
         fprintf(stderr, "dustwatch admin: the appsecret is shown only this once; the database "
                         "keeps its SHA-256\n");
     }
     rc = EXIT_OK;
 out:
-    srv_cred_wipe(&c);
+    srv_cred_wipe(&cred);
     return rc;
 }
 
@@ -636,29 +560,24 @@ static int check_create_credential(const admin_args *a)
 
 /* ---- list-credentials / revoke-credential ------------------------------ */
 
-static int cmd_list_credentials(PGconn *pg, const admin_args *a)
+static int cmd_list_credentials(db_conn *c, const admin_args *a)
 {
-    char eid[24], ename[256];
-    if (lookup(pg, "enterprise", a->enterprise, eid, ename, sizeof ename) != 0)
+    db_admin_ref ent;
+    if (lookup(c, "enterprise", a->enterprise, &ent) != 0)
         return EXIT_FAILED;
-    const char *p[1] = {eid};
-    /* secrets and hashes are never selected, so they cannot be printed */
-    PGresult *r = run_checked(
-        pg, "could not list the credentials",
-        "SELECT id, kind, CASE kind WHEN 'api_key' THEN key_prefix || '...' WHEN 'mem_sm4' THEN "
-        "appid ELSE '-' END, to_char(created_at, 'YYYY-MM-DD HH24:MI:SSOF'), "
-        "coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI:SSOF'), '-'), label FROM "
-        "ingest_credentials WHERE enterprise_id = $1::bigint ORDER BY id",
-        1, p);
-    if (!r)
+    db_admin_credential_row *rows;
+    size_t n;
+    if (db_admin_credentials_list(c, ent.id, &rows, &n) != DB_OK) {
+        (void)failed("could not list the credentials");
         return EXIT_FAILED;
-    printf("# enterprise %s %s: %d credential(s)\n", a->enterprise, ename, PQntuples(r));
+    }
+    printf("# enterprise %s %s: %zu credential(s)\n", a->enterprise, ent.name, n);
     printf("%-6s %-10s %-20s %-25s %-25s %s\n", "id", "kind", "key/appid", "created", "revoked",
            "label");
-    for (int i = 0; i < PQntuples(r); i++)
-        printf("%-6s %-10s %-20s %-25s %-25s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-    PQclear(r);
+    for (size_t i = 0; i < n; i++)
+        printf("%-6lld %-10s %-20s %-25s %-25s %s\n", (long long)rows[i].id, rows[i].kind,
+               rows[i].ident, rows[i].created, rows[i].revoked, rows[i].label);
+    free(rows);
     return EXIT_OK;
 }
 
@@ -671,45 +590,37 @@ static int check_enterprise_only(const admin_args *a)
     return 0;
 }
 
-static int cmd_revoke_credential(PGconn *pg, const admin_args *a)
+static int cmd_revoke_credential(db_conn *c, const admin_args *a)
 {
-    const char *p[1] = {a->id};
-    if (command(pg, "BEGIN") != 0)
+    int64_t id = strtoll(a->id, NULL, 10); /* check_revoke_credential vetted it */
+    if (begin(c) != 0)
         return EXIT_FAILED;
-    PGresult *r = run_checked(pg, "could not revoke the credential",
-                              "UPDATE ingest_credentials c SET revoked_at = now() FROM "
-                              "enterprises e WHERE c.id = $1::bigint AND c.revoked_at IS NULL "
-                              "AND e.id = c.enterprise_id RETURNING c.kind, e.code, "
-                              "coalesce(c.key_prefix, c.appid, '')",
-                              1, p);
-    if (!r) {
-        rollback(pg);
+    db_admin_revoked rv;
+    if (db_admin_credential_revoke(c, id, &rv) != DB_OK) {
+        (void)failed("could not revoke the credential");
+        rollback(c);
         return EXIT_FAILED;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        r = run_checked(pg, "could not look up the credential",
-                        "SELECT to_char(revoked_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM "
-                        "ingest_credentials WHERE id = $1::bigint",
-                        1, p);
-        if (r && PQntuples(r) == 1)
+    if (!rv.found) {
+        int exists;
+        char at[40];
+        if (db_admin_credential_revoked_at(c, id, &exists, at) != DB_OK)
+            (void)failed("could not look up the credential");
+        else if (exists)
             fprintf(stderr, "dustwatch admin: credential %s was already revoked at %s\n", a->id,
-                    PQgetvalue(r, 0, 0));
-        else if (r)
+                    at);
+        else
             fprintf(stderr, "dustwatch admin: no credential with id %s\n", a->id);
-        PQclear(r);
-        rollback(pg);
+        rollback(c);
         return EXIT_FAILED;
     }
     char object[64], detail[200];
     snprintf(object, sizeof object, "credential:%s", a->id);
-    snprintf(detail, sizeof detail, "kind=%s enterprise=%s%s%s", PQgetvalue(r, 0, 0),
-             PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2)[0] ? " ident=" : "", PQgetvalue(r, 0, 2));
-    printf("revoked: credential %s (%s of enterprise %s)\n", a->id, PQgetvalue(r, 0, 0),
-           PQgetvalue(r, 0, 1));
-    PQclear(r);
-    if (audit(pg, "credential.revoke", object, "ok", detail) != 0 || command(pg, "COMMIT") != 0) {
-        rollback(pg);
+    snprintf(detail, sizeof detail, "kind=%s enterprise=%s%s%s", rv.kind, rv.enterprise,
+             rv.ident[0] ? " ident=" : "", rv.ident);
+    printf("revoked: credential %s (%s of enterprise %s)\n", a->id, rv.kind, rv.enterprise);
+    if (audit(c, "credential.revoke", object, "ok", detail) != 0 || commit(c) != 0) {
+        rollback(c);
         return EXIT_FAILED;
     }
     return EXIT_OK;
@@ -736,37 +647,27 @@ static int check_revoke_credential(const admin_args *a)
 
 /* ---- list-accounts ----------------------------------------------------- */
 
-static int cmd_list_accounts(PGconn *pg, const admin_args *a)
+static int cmd_list_accounts(db_conn *c, const admin_args *a)
 {
-    char rid[24];
-    if (a->region && lookup(pg, "region", a->region, rid, NULL, 0) != 0)
+    db_admin_ref region = {0};
+    if (a->region && lookup(c, "region", a->region, &region) != 0)
         return EXIT_FAILED;
-    const char *p[1] = {a->region ? rid : NULL};
-    /* a region's accounts: its own, its streets', and its enterprises' */
-    PGresult *r = run_checked(
-        pg, "could not list the accounts",
-        "WITH RECURSIVE sub AS (SELECT id FROM regions WHERE id = $1::bigint UNION ALL SELECT "
-        "r.id FROM regions r JOIN sub ON r.parent_id = sub.id) "
-        "SELECT a.username, a.role, coalesce(r.code, e.code), CASE WHEN a.disabled THEN "
-        "'disabled' WHEN a.locked_until > now() THEN 'locked' WHEN a.must_change_password THEN "
-        "'must-change' ELSE 'active' END, coalesce(to_char(a.last_login_at, 'YYYY-MM-DD "
-        "HH24:MI'), '-'), coalesce(r.name, e.name), a.display_name FROM accounts a LEFT JOIN "
-        "regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = a.enterprise_id "
-        "WHERE $1::bigint IS NULL OR a.region_id IN (SELECT id FROM sub) OR e.district_id IN "
-        "(SELECT id FROM sub) OR e.street_id IN (SELECT id FROM sub) ORDER BY a.username",
-        1, p);
-    if (!r)
+    db_admin_account_row *rows;
+    size_t n;
+    if (db_admin_accounts_list(c, region.id, &rows, &n) != DB_OK) {
+        (void)failed("could not list the accounts");
         return EXIT_FAILED;
+    }
     printf("%-28s %-19s %-13s %-12s %-17s %s\n", "username", "role", "scope", "state", "last login",
            "scope name / display name");
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *dn = PQgetvalue(r, i, 6);
-        printf("%-28s %-19s %-13s %-12s %-17s %s%s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+    for (size_t i = 0; i < n; i++) {
+        const char *dn = rows[i].display_name;
+        printf("%-28s %-19s %-13s %-12s %-17s %s%s%s\n", rows[i].username, rows[i].role,
+               rows[i].scope, rows[i].state, rows[i].last_login, rows[i].scope_name,
                *dn ? " / " : "", dn);
     }
-    printf("# %d account(s)\n", PQntuples(r));
-    PQclear(r);
+    printf("# %zu account(s)\n", n);
+    free(rows);
     return EXIT_OK;
 }
 
@@ -969,10 +870,10 @@ int srv_admin_main(int argc, char **argv)
         return EXIT_FAILED;
     }
     int rc = EXIT_FAILED;
-    PGconn *pg = admin_connect();
-    if (pg) {
-        rc = cmd->run(pg, &a);
-        PQfinish(pg);
+    db_conn *c = admin_connect();
+    if (c) {
+        rc = cmd->run(c, &a);
+        db_close(c);
     }
     srv_config_free();
     return rc;

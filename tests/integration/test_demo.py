@@ -1,4 +1,5 @@
-"""Demo city: deploy/demo/gen_demo.py and deploy/demo-seed.sh.
+"""Demo city: deploy/demo/gen_demo.py (the description), `dustwatch demo seed`
+(loads it, mints the credentials, writes the fleet file) and deploy/demo-seed.sh.
 
 Every test uses its own fresh database, so the file can run in parallel with
 other integration tests.
@@ -34,17 +35,23 @@ def uscc_valid(u):
     return USCC_CHARS[(31 - s % 31) % 31] == u[17]
 
 
-def generate(tmp):
-    fleet = os.path.join(tmp, "fleet.json")
-    r = subprocess.run(["python3", GEN, "--fleet", fleet], capture_output=True, text=True, timeout=120)
+SECRET_FIELDS = {"api_key", "des_key", "des_iv", "appid", "appsecret", "sm4_key_hex", "sm4_iv_hex"}
+
+
+def generate(tmp, seed=None):
+    """The description on stdout, written to tmp/city.json too."""
+    r = subprocess.run(["python3", GEN] + (["--seed", seed] if seed else []), capture_output=True, text=True,
+                       timeout=120)
     assert r.returncode == 0, r.stderr
-    return r.stdout, fleet
+    city = os.path.join(tmp, "city.json")
+    with open(city, "w") as fh:
+        fh.write(r.stdout)
+    return r.stdout, city
 
 
-def apply_sql(db, sql):
-    r = subprocess.run([t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.owner_url],
-                       input=sql, capture_output=True, text=True, timeout=120)
-    return r
+def demo_seed(db, city, fleet):
+    return subprocess.run([t.BIN, "demo", "seed", "--city", city, "--fleet", fleet], env=seed_env(db),
+                          capture_output=True, text=True, timeout=180)
 
 
 def seed_env(db):
@@ -157,7 +164,7 @@ def check_database(db):
     assert db.scalar("SELECT count(*) FROM gateways g JOIN ingest_credentials c ON c.enterprise_id = g.enterprise_id "
                      "WHERE c.kind <> CASE g.dialect WHEN 'native' THEN 'api_key' WHEN 'hebei' THEN 'hebei_des' "
                      "ELSE 'mem_sm4' END") == "0"
-    mix = dict(db.sql("SELECT kind, count(*) FROM ingest_credentials GROUP BY kind"))
+    mix = dict(db.sql("SELECT kind, count(*) FROM ingest_credentials WHERE revoked_at IS NULL GROUP BY kind"))
     assert 0.6 * n_ent <= int(mix.get("api_key", 0)) <= 0.8 * n_ent, mix
     assert 0.1 * n_ent <= int(mix.get("hebei_des", 0)) <= 0.3 * n_ent, mix
     assert 0.05 * n_ent <= int(mix.get("mem_sm4", 0)) <= 0.15 * n_ent, mix
@@ -191,16 +198,19 @@ def check_fleet(db, fleet_path):
         kind, khash, kprefix, des, appid, sechash, sm4k, sm4iv, gdialect, gcode = creds[code]
         assert e["dialect"] == gdialect, (code, e["dialect"], gdialect)
         assert e.get("gateway", code + "01") == gcode, code
+        # the shapes server/core/srv_cred.c mints, as the API and `dustwatch admin` issue them
         if e["dialect"] == "native":
             k = e["api_key"]
             assert re.fullmatch(r"dwk_[A-Za-z0-9_-]{43}", k), k
             assert kind == "api_key" and hashlib.sha256(k.encode()).hexdigest() == khash, code
             assert k[:12] == kprefix, code
         elif e["dialect"] == "hebei":
-            assert kind == "hebei_des" and len(e["des_key"]) == 8 and e["des_key"].isascii(), code
+            assert kind == "hebei_des" and re.fullmatch(r"[A-Za-z0-9]{8}", e["des_key"]), code
             assert e["des_key"].encode().hex() == des, code
+            assert len(e["des_iv"]) == 8, code
         else:
-            assert kind == "mem_sm4" and e["appid"] == appid, code
+            assert kind == "mem_sm4" and e["appid"] == appid and re.fullmatch(r"dw[0-9a-f]{16}", appid), code
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", e["appsecret"]), code
             assert hashlib.sha256(e["appsecret"].encode()).hexdigest() == sechash, code
             assert e["sm4_key_hex"].lower() == sm4k and e["sm4_iv_hex"].lower() == sm4iv, code
             assert len(sm4k) == 32 and len(sm4iv) == 32
@@ -234,44 +244,88 @@ def check_fleet(db, fleet_path):
 
 
 def counts(db):
+    """Everything the seeder writes, the live credentials among them."""
     return db.sql("SELECT (SELECT count(*) FROM regions), (SELECT count(*) FROM enterprises), "
                   "(SELECT count(*) FROM dust_systems), (SELECT count(*) FROM points), "
-                  "(SELECT count(*) FROM gateways), (SELECT count(*) FROM ingest_credentials), "
+                  "(SELECT count(*) FROM gateways), "
+                  "(SELECT count(*) FROM ingest_credentials WHERE revoked_at IS NULL), "
                   "(SELECT max(id) FROM points), (SELECT max(updated_at) FROM enterprises)")[0]
 
 
-def test_generator_applies_to_fresh_database():
+def without_secrets(fleet_text):
+    fleet = json.loads(fleet_text)
+    for e in fleet["enterprises"]:
+        for k in SECRET_FIELDS:
+            e.pop(k, None)
+    return fleet
+
+
+def test_demo_seed_loads_fresh_database():
     db = t.Database()
     tmp = tempfile.mkdtemp(prefix="dwdemo-")
     try:
-        sql, fleet = generate(tmp)
-        assert sql.lstrip().startswith("--") and "BEGIN;" in sql and sql.rstrip().endswith("COMMIT;")
-        r = apply_sql(db, sql)
-        assert r.returncode == 0, r.stderr
+        _, city = generate(tmp)
+        fleet = os.path.join(tmp, "fleet.json")
+        r = demo_seed(db, city, fleet)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith("demo-seed: loaded 上海市") and len(r.stdout.splitlines()) == 1, r.stdout
         check_database(db)
         check_fleet(db, fleet)
-        # the same script again is refused as a whole and changes nothing
+        # the archive facts reached the risk engine's profile
+        assert db.scalar("SELECT count(*) FROM enterprises WHERE cardinality(dust_kinds) = 0") == "0"
+        assert db.scalar("SELECT count(*) FROM enterprise_profiles") == db.scalar("SELECT count(*) FROM enterprises")
+        # one audit line, no secret in it
+        audit = db.sql("SELECT action, username, detail FROM audit_log")
+        assert [a[:2] for a in audit] == [["demo.seed", "admin-cli"]], audit
+        with open(fleet) as fh:
+            first = fh.read()
+        key = next(e["api_key"] for e in json.loads(first)["enterprises"] if "api_key" in e)
+        assert key[4:] not in audit[0][2]
+
+        # the same again changes nothing and keeps the fleet file
         before = counts(db)
-        r = apply_sql(db, sql)
-        assert r.returncode != 0 and "already loaded" in r.stderr, r.stderr
+        r = demo_seed(db, city, fleet)
+        assert r.returncode == 0 and "already loaded" in r.stdout and "fleet kept" in r.stdout, r.stdout + r.stderr
         assert counts(db) == before
+        with open(fleet) as fh:
+            assert fh.read() == first
+
+        # a broken description is refused before anything is written
+        db2 = t.Database()
+        try:
+            with open(city) as fh:
+                desc = json.load(fh)
+            del desc["enterprises"][5]["points"][0]["kind"]
+            bad = os.path.join(tmp, "bad.json")
+            with open(bad, "w") as fh:
+                json.dump(desc, fh)
+            r = demo_seed(db2, bad, os.path.join(tmp, "fleet2.json"))
+            assert r.returncode == 1 and '"kind" is missing' in r.stderr, r.stdout + r.stderr
+            assert db2.scalar("SELECT count(*) FROM regions") == "0"
+            assert not os.path.exists(os.path.join(tmp, "fleet2.json"))
+            assert [f for f in os.listdir(tmp) if f.startswith(".fleet-")] == []
+        finally:
+            db2.drop()
     finally:
         db.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_generator_is_deterministic():
+def test_generator_is_deterministic_and_holds_no_secrets():
     tmp = tempfile.mkdtemp(prefix="dwdemo-")
     try:
-        a = os.path.join(tmp, "a")
-        b = os.path.join(tmp, "b")
-        os.mkdir(a)
-        os.mkdir(b)
-        sql_a, fleet_a = generate(a)
-        sql_b, fleet_b = generate(b)
-        assert sql_a == sql_b
-        with open(fleet_a) as fa, open(fleet_b) as fb:
-            assert fa.read() == fb.read()
+        a, _ = generate(tmp)
+        b, _ = generate(tmp)
+        assert a == b
+        c, _ = generate(tmp, seed="something-else")
+        assert c != a
+        city = json.loads(a)
+        assert city["districts"][0]["code"] == "310113"  # the demo's marker region
+        for e in city["enterprises"]:
+            assert not SECRET_FIELDS & set(e), e["code"]
+            assert e["credential"]["kind"] in ("api_key", "hebei_des", "mem_sm4")
+            assert e["credential"]["label"].startswith("demo ")
+        assert "INSERT" not in a and "dwk_" not in a
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -291,6 +345,10 @@ def test_demo_seed_script_is_idempotent():
         with open(fleet) as fh:
             first = fh.read()
         before = counts(db)
+        with open(os.path.join(local, "demo-accounts.txt")) as fh:
+            accounts = fh.read()
+        assert "NOT created" not in accounts and "ent.manager" in accounts, accounts
+        assert db.scalar("SELECT count(*) FROM accounts") == "7"
 
         # second run: nothing changes
         r = subprocess.run([SEED, t.BIN, local], env=seed_env(db), capture_output=True, text=True, timeout=180)
@@ -300,14 +358,28 @@ def test_demo_seed_script_is_idempotent():
         with open(fleet) as fh:
             assert fh.read() == first
 
-        # a lost fleet file is rebuilt, identical, without touching the database
+        # a lost fleet file is rebuilt: the secrets are stored hashed only, so
+        # the demo gateways get new credentials and the old ones are revoked
+        old_keys = [e["api_key"] for e in json.loads(first)["enterprises"] if "api_key" in e]
         os.unlink(fleet)
         r = subprocess.run([SEED, t.BIN, local], env=seed_env(db), capture_output=True, text=True, timeout=180)
         assert r.returncode == 0 and "regenerated" in r.stdout, r.stdout + r.stderr
+        assert len(r.stdout.strip().splitlines()) == 1, r.stdout
         assert counts(db) == before
+        check_fleet(db, fleet)
         with open(fleet) as fh:
-            assert fh.read() == first
+            second = fh.read()
+        assert without_secrets(second) == without_secrets(first)
+        assert second != first
+        hashes = ",".join("'" + hashlib.sha256(k.encode()).hexdigest() + "'" for k in old_keys)
+        assert db.scalar("SELECT count(*) FROM ingest_credentials WHERE revoked_at IS NULL AND "
+                         f"encode(key_hash, 'hex') IN ({hashes})") == "0"
+        n_ent = int(before[1])
+        assert db.scalar("SELECT count(*) FROM ingest_credentials WHERE revoked_at IS NOT NULL") == str(n_ent)
+        assert db.scalar("SELECT count(*) FROM audit_log WHERE action = 'demo.credentials_reissue'") == "1"
         assert stat.S_IMODE(os.stat(fleet).st_mode) == 0o600
+        # demo accounts are made only with the city, not again
+        assert db.scalar("SELECT count(*) FROM accounts") == "7"
 
         # ... but not from a generator that no longer matches the database
         os.unlink(fleet)
@@ -353,8 +425,8 @@ def test_demo_seed_refuses_unmigrated_database():
 
 if __name__ == "__main__":
     t.run([
-        test_generator_is_deterministic,
-        test_generator_applies_to_fresh_database,
+        test_generator_is_deterministic_and_holds_no_secrets,
+        test_demo_seed_loads_fresh_database,
         test_demo_seed_script_is_idempotent,
         test_demo_seed_leaves_another_city_alone,
         test_demo_seed_refuses_unmigrated_database,

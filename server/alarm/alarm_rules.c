@@ -10,6 +10,7 @@
 #include "db_alarms.h"
 #include "ing_decode.h"
 #include "rds.h"
+#include "srv_event.h"
 #include "risk_point.h"
 #include "srv_config.h"
 #include "srv_log.h"
@@ -53,21 +54,22 @@ void alarm_pub_flush(void)
 /* Live push is best effort (the alarm itself is in PostgreSQL): beyond PUB_MAX per
  * transaction the rest is dropped. */
 static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_id,
-                      const char *point, const char *kind, int level, int64_t ts, double value)
+                      const char *point, const char *kind, int level, int64_t ts_s, double value)
 {
     if (pub.n >= PUB_MAX)
         return;
-    char id[24]; /* a string in the event, as it always was */
-    snprintf(id, sizeof id, "%lld", (long long)alarm_id);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:i, s:I}", "type", "alarm", "action",
-                          action, "alarm_id", id, "enterprise_id", (json_int_t)enterprise_id,
-                          "point", point, "kind", kind, "level", level, "ts", (json_int_t)ts);
-    if (!o)
+    srv_event e = {.type = "alarm",
+                   .action = action,
+                   .id = alarm_id,
+                   .enterprise_id = enterprise_id,
+                   .ts_ms = ts_s * 1000};
+    json_t *fields = json_pack("{s:s?, s:s, s:i}", "point", point, "kind", kind, "level", level);
+    if (!fields)
         return;
     if (isfinite(value))
-        json_object_set_new(o, "value", json_real(value));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+        json_object_set_new(fields, "value", json_real(value));
+    char *s = srv_event_encode(&e, fields);
+    json_decref(fields);
     if (s)
         pub.msg[pub.n++] = s;
 }

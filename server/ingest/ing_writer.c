@@ -509,7 +509,7 @@ static void publish(wjob *w)
                                w->batch->kind == ING_KIND_READINGS ? "readings"
                                : w->batch->kind == ING_KIND_EVENTS ? "events"
                                                                    : "videos",
-                               (json_int_t)w->accepted);
+                               "accepted", (json_int_t)w->accepted);
     srv_event_publish(&e, fields);
     json_decref(fields);
     if (w->batch->kind != ING_KIND_READINGS)

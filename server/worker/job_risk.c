@@ -11,6 +11,7 @@
 
 #include "db_risk.h"
 #include "rds.h"
+#include "srv_event.h"
 #include "risk_point.h"
 #include "risk_warning.h"
 #include "srv_config.h"
@@ -334,22 +335,22 @@ static db_status compute_tx(db_conn *c, void *arg)
 
 static void publish_risk(const compute_ctx *x)
 {
-    char buf[512];
     if (x->changed) {
-        snprintf(buf, sizeof buf,
-                 "{\"type\":\"risk\",\"enterprise_id\":%lld,\"grade\":\"%s\",\"previous\":\"%s\","
-                 "\"r\":%.2f,\"override\":%s,\"model_version\":\"%s\"}",
-                 (long long)x->enterprise_id, risk_grade_name(x->res.grade), x->prev_grade,
-                 x->res.R, x->res.override ? "true" : "false", x->res.model_version);
-        rds_publish("dw:events", NULL, 0, buf);
+        srv_event e = {.type = "risk", .action = "grade", .enterprise_id = x->enterprise_id};
+        json_t *f = json_pack("{s:s, s:s, s:f, s:b, s:s}", "grade", risk_grade_name(x->res.grade),
+                              "previous", x->prev_grade, "r", x->res.R, "override",
+                              x->res.override ? 1 : 0, "model_version", x->res.model_version);
+        srv_event_publish(&e, f);
+        json_decref(f);
     }
     if (x->warning_id) {
-        snprintf(buf, sizeof buf,
-                 "{\"type\":\"warning\",\"event\":\"issue\",\"warning_id\":%lld,"
-                 "\"enterprise_id\":%lld,\"grade\":\"%s\"}",
-                 (long long)x->warning_id, (long long)x->enterprise_id,
-                 risk_grade_name(x->res.grade));
-        rds_publish("dw:events", NULL, 0, buf);
+        srv_event e = {.type = "warning",
+                       .action = "issue",
+                       .id = x->warning_id,
+                       .enterprise_id = x->enterprise_id};
+        json_t *f = json_pack("{s:s}", "grade", risk_grade_name(x->res.grade));
+        srv_event_publish(&e, f);
+        json_decref(f);
         LOG_INFO("warning issued", "warning=%lld enterprise=%lld grade=%s",
                  (long long)x->warning_id, (long long)x->enterprise_id,
                  risk_grade_name(x->res.grade));
@@ -524,12 +525,13 @@ db_status job_risk_check_warnings(db_conn *c, int64_t now_s, size_t *n_steps)
     if (st != DB_OK)
         return st;
     for (size_t i = 0; i < x.n_published; i++) {
-        char buf[256];
-        snprintf(buf, sizeof buf,
-                 "{\"type\":\"warning\",\"event\":\"escalate\",\"warning_id\":%lld,"
-                 "\"enterprise_id\":%lld,\"step\":%u}",
-                 (long long)x.published[i][0], (long long)x.published[i][1], x.published_step[i]);
-        rds_publish("dw:events", NULL, 0, buf);
+        srv_event e = {.type = "warning",
+                       .action = "escalate",
+                       .id = x.published[i][0],
+                       .enterprise_id = x.published[i][1]};
+        json_t *f = json_pack("{s:i}", "step", (int)x.published_step[i]);
+        srv_event_publish(&e, f);
+        json_decref(f);
         LOG_INFO("warning escalated", "warning=%lld step=%u", (long long)x.published[i][0],
                  x.published_step[i]);
     }

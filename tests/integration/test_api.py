@@ -569,6 +569,69 @@ def test_ingest_alarm_reaches_district_stream():
     assert code not in got["jiading.admin"], got["jiading.admin"][:500]
 
 
+def test_live_events_share_one_envelope():
+    """Every producer (ingest writer, alarm engine, API) publishes the same
+    envelope (schema/live-event.schema.json): type, action, id, enterprise_id,
+    district_id, street_id and ts in milliseconds.  The API's events used to
+    carry ms while the engine's carried seconds (the page multiplied both by
+    1000), and ingest events had no time at all."""
+    c = SHARED
+    import datetime as dt
+    import http.client
+    import threading
+    envelope = {"type", "action", "id", "enterprise_id", "district_id", "street_id", "ts"}
+    events = []
+
+    def reader():
+        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=6)
+        conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens["city.admin"]})
+        r = conn.getresponse()
+        buf, t0 = b"", time.time()
+        while time.time() - t0 < 5 and b'"action":"acknowledge"' not in buf:
+            try:
+                chunk = r.fp.read1(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        for line in buf.decode().splitlines():
+            if line.startswith("data:"):
+                events.append(json.loads(line[5:]))
+        conn.close()
+
+    th = threading.Thread(target=reader)
+    th.start()
+    time.sleep(0.5)
+    code = c.b1["points"]["hopper_temp"][0]
+    st, _, b = c.srv.ingest("POST", "/ingest/v1/readings",
+                            {"readings": [{"point": code, "ts": dt.datetime.now(dt.timezone.utc).isoformat(), "value": 97}]},
+                            {"X-Api-Key": c.b1["api_key"]})
+    assert st == 200 and b["accepted"] == 1, b
+    aid = None
+    for _ in range(40):
+        st, _, lst = c.call("city.admin", "GET", f"/api/v1/alarms?enterprise={c.b1['id']}&state=active")
+        ours = [a for a in lst.get("items", []) if (a.get("point") or {}).get("code") == code]
+        if ours:
+            aid = ours[0]["id"]
+            break
+        time.sleep(0.1)
+    assert aid, lst
+    st, _, b = c.call("b1.manager", "POST", f"/api/v1/alarms/{aid}/acknowledge", {"verdict": "real_hazard", "note": "envelope"})
+    assert st == 200, b
+    th.join()
+    now_ms = time.time() * 1000
+    kinds = {(e.get("type"), e.get("action")) for e in events}
+    assert ("ingest", "accepted") in kinds and ("alarm", "raise") in kinds and ("alarm", "acknowledge") in kinds, kinds
+    for e in events:
+        assert envelope <= set(e), ("envelope keys missing", e)
+        assert isinstance(e["ts"], int) and abs(now_ms - e["ts"]) < 120_000, ("ts is not ms of now", e)
+        if e["type"] in ("alarm", "warning"):
+            assert isinstance(e["id"], int) and e["id"] > 0, e
+    ack = [e for e in events if e["type"] == "alarm" and e["action"] == "acknowledge"][0]
+    assert ack["id"] == aid and ack["enterprise_id"] == c.b1["id"], ack
+
+
 SHARED = None
 
 if __name__ == "__main__":
@@ -589,6 +652,7 @@ if __name__ == "__main__":
             test_etag_conditional_get,
             test_live_events_are_scoped,
             test_ingest_alarm_reaches_district_stream,
+            test_live_events_share_one_envelope,
             test_every_tenant_table_has_forced_rls,
             test_login_lockout_and_generic_messages,
             test_idle_session_expires,

@@ -61,24 +61,6 @@ int api_reply_db(api_req *r, db_status st);
 void api_audit(api_req *r, const char *action, const char *object, const char *result,
                const char *detail);
 
-/* Runs a statement whose first column of the first row is JSON text and
- * returns it parsed (new reference), or NULL when there was no row (*st is
- * DB_OK) or on failure (*st says why). */
-json_t *api_db_json(db_conn *c, const char *stmt, int n, const char *const *params, db_status *st);
-
-/* One statement returning JSON text, run in the caller's scoped transaction:
- * *out is a new reference, or NULL when there was no row. */
-db_status api_query_json(api_req *r, const char *stmt, int n, const char *const *params,
-                         json_t **out);
-/* The same, replying: 200 with the value, 404 "no such <what>" when there
- * was no row, or the database error. */
-/* The same for a statement about one enterprise the handler already found in
- * scope (e.g. a point's): row-level security's fast arm for it (0013). */
-db_status api_query_json_about(api_req *r, const char *enterprise_id, const char *stmt, int n,
-                               const char *const *params, json_t **out);
-int api_reply_query(api_req *r, const char *stmt, int n, const char *const *params,
-                    const char *what);
-
 /* api_db.c: the caller's scope for the db layer's statements, about
  * enterprise_id (decimal; NULL for none, or api_focus_enterprise(r)). */
 void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);

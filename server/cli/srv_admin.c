@@ -76,17 +76,17 @@ static int failed(const char *what)
 
 static int begin(db_conn *c)
 {
-    return db_command(c, "BEGIN") == DB_OK ? 0 : failed("could not begin a transaction");
+    return db_begin(c) == DB_OK ? 0 : failed("could not begin a transaction");
 }
 
 static int commit(db_conn *c)
 {
-    return db_command(c, "COMMIT") == DB_OK ? 0 : failed("could not commit");
+    return db_commit(c) == DB_OK ? 0 : failed("could not commit");
 }
 
 static void rollback(db_conn *c)
 {
-    (void)db_command(c, "ROLLBACK");
+    db_rollback(c);
 }
 
 static const char *os_user(void)

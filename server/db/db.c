@@ -557,3 +557,18 @@ const char *db_i64(char buf[24], long long v)
     snprintf(buf, 24, "%lld", v);
     return buf;
 }
+
+db_status db_begin(db_conn *c)
+{
+    return db_command(c, "BEGIN");
+}
+
+db_status db_commit(db_conn *c)
+{
+    return db_command(c, "COMMIT");
+}
+
+void db_rollback(db_conn *c)
+{
+    (void)db_command(c, "ROLLBACK");
+}

@@ -119,6 +119,12 @@ db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg);
 db_status db_command_literal(db_conn *c, const char *sql);
 #define db_command(c, literal) db_command_literal((c), "" literal "")
 
+/* A transaction the caller drives step by step (the admin CLI, which reports
+ * each step); everything else uses db_run_tx. */
+db_status db_begin(db_conn *c);
+db_status db_commit(db_conn *c);
+void db_rollback(db_conn *c);
+
 /* Fixed-size connection pool for threads that block (libmicrohttpd workers).
  * db_pool_get waits up to timeout_ms; NULL means no connection could be had. */
 typedef struct db_pool db_pool;

@@ -130,6 +130,11 @@ async function test_new_reading_and_alarm_appear_live_without_reload() {
     await page.waitForSelector(`[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"]`, { timeout: 2000 });
     const ms = Date.now() - t0;
     assert(await page.evaluate(() => window.__noReload === 1), 'the page reloaded');
+    // event times are ms since the epoch (schema/live-event.schema.json): the
+    // feed once multiplied them by 1000 again and dated events in year 5xxxx
+    const when = await page.textContent(`[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"] .when`);
+    const year = new Date().getUTCFullYear();
+    assert([year, year + 1].some(y => when.includes(String(y))), `live feed time is not now: ${when}`);
     await shot(page, 'overview-live');
     console.log(`     alarm on the open overview ${ms} ms after the ingest acknowledgement`);
   } else {

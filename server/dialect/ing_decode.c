@@ -346,6 +346,17 @@ json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *er
     return root;
 }
 
+json_t *ing_json_load_object(const char *body, size_t len, int max_depth, ing_error *err)
+{
+    json_t *root = ing_json_load(body, len, max_depth, err);
+    if (root != NULL && !json_is_object(root)) {
+        ing_error_set(err, 400, "bad_envelope", "the body must be a JSON object");
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
 /* --------------------------------------------------------------- time */
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -800,16 +811,12 @@ int ing_decode_native(ing_kind kind, const char *body, size_t len, const ing_lim
                       int64_t now_us, ing_batch **out, ing_error *err)
 {
     *out = NULL;
-    json_t *root = ing_json_load(body, len, lim->max_depth, err);
+    json_t *root = ing_json_load_object(body, len, lim->max_depth, err);
     if (root == NULL)
         return -1;
     const char *arr_name = kind_array_name(kind);
     const char *allowed[] = {"gateway", arr_name, NULL};
     ing_batch *b = NULL;
-    if (!json_is_object(root)) {
-        ing_error_set(err, 400, "bad_envelope", "the body must be a JSON object");
-        goto fail;
-    }
     if (check_fields(root, allowed, "the body", err) != 0)
         goto fail;
     json_t *arr = json_object_get(root, arr_name);
@@ -860,23 +867,28 @@ fail:
     return -1;
 }
 
-int ing_native_kind_for_path(const char *path, ing_kind *kind)
+int ing_kind_for_route(const char *path, const char *const routes[3], ing_kind *kind)
 {
-    static const struct {
-        const char *path;
-        ing_kind kind;
-    } map[] = {
-        {"/ingest/v1/readings", ING_KIND_READINGS},
-        {"/ingest/v1/events", ING_KIND_EVENTS},
-        {"/ingest/v1/videos", ING_KIND_VIDEOS},
-    };
+    static const ing_kind kinds[] = {ING_KIND_READINGS, ING_KIND_EVENTS, ING_KIND_VIDEOS};
     if (path == NULL)
         return -1;
     size_t n = strcspn(path, "?");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strlen(map[i].path) == n && strncmp(path, map[i].path, n) == 0) {
-            *kind = map[i].kind;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const char *r = routes[kinds[i]];
+        if (strlen(r) == n && strncmp(path, r, n) == 0) {
+            *kind = kinds[i];
             return 0;
         }
+    }
     return -1;
+}
+
+int ing_native_kind_for_path(const char *path, ing_kind *kind)
+{
+    static const char *const routes[] = {
+        [ING_KIND_READINGS] = "/ingest/v1/readings",
+        [ING_KIND_EVENTS] = "/ingest/v1/events",
+        [ING_KIND_VIDEOS] = "/ingest/v1/videos",
+    };
+    return ing_kind_for_route(path, routes, kind);
 }

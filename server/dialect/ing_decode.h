@@ -157,6 +157,11 @@ int ing_native_kind_for_path(const char *path, ing_kind *kind);
 
 /* ---- Helpers shared by the ing_ dialect modules and the simulator ---- */
 
+/* The kind a request path names: the path up to any '?' is exactly one of
+ * routes[ING_KIND_READINGS], routes[ING_KIND_EVENTS], routes[ING_KIND_VIDEOS].
+ * 0 and *kind set, or -1 (also for a NULL path). */
+int ing_kind_for_route(const char *path, const char *const routes[3], ing_kind *kind);
+
 /* Fill *err (NULL-safe). */
 void ing_error_set(ing_error *err, int http_status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -166,6 +171,9 @@ void ing_error_set(ing_error *err, int http_status, const char *code, const char
  * numbers out of range, trailing garbage.  Returns a new reference or NULL
  * with *err set. */
 json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *err);
+/* The same for a gateway's envelope, which must be an object (else 400
+ * bad_envelope "the body must be a JSON object"). */
+json_t *ing_json_load_object(const char *body, size_t len, int max_depth, ing_error *err);
 
 /* Parse RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)" ('T' may be 't' or a
  * space, 'Z' may be 'z').  Fraction truncated to microseconds.  0 / -1. */

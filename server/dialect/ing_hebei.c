@@ -35,17 +35,13 @@ int ing_hebei_parse_outer(const char *body, size_t len, const ing_limits *lim, i
                           ing_error *err)
 {
     memset(out, 0, sizeof *out);
-    json_t *root = ing_json_load(body, len, lim->max_depth, err);
+    json_t *root = ing_json_load_object(body, len, lim->max_depth, err);
     if (root == NULL)
         return -1;
     json_t *qybm = json_object_get(root, "qybm");
     json_t *wgbm = json_object_get(root, "wgbm");
     json_t *data = json_object_get(root, "data");
     json_t *img = json_object_get(root, "img");
-    if (!json_is_object(root)) {
-        ing_error_set(err, 400, "bad_envelope", "the body must be a JSON object");
-        goto fail;
-    }
     if (!json_is_string(qybm) || !ing_code_valid(json_string_value(qybm))) {
         ing_error_set(err, 400, "bad_envelope", "\"qybm\" must be a non-empty code");
         goto fail;
@@ -431,23 +427,12 @@ char *ing_hebei_reply_error(const ing_error *err)
 
 int ing_hebei_kind_for_path(const char *path, ing_kind *kind)
 {
-    static const struct {
-        const char *suffix;
-        ing_kind kind;
-    } map[] = {
-        {"/api/rtsData", ING_KIND_READINGS},
-        {"/api/eventsData", ING_KIND_EVENTS},
-        {"/api/videosData", ING_KIND_VIDEOS},
+    static const char *const routes[] = {
+        [ING_KIND_READINGS] = "/api/rtsData",
+        [ING_KIND_EVENTS] = "/api/eventsData",
+        [ING_KIND_VIDEOS] = "/api/videosData",
     };
-    if (path == NULL)
-        return -1;
-    if (strncmp(path, "/rabbitmqfcsb", 13) == 0)
+    if (path != NULL && strncmp(path, "/rabbitmqfcsb", 13) == 0)
         path += 13;
-    size_t n = strcspn(path, "?");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strlen(map[i].suffix) == n && strncmp(path, map[i].suffix, n) == 0) {
-            *kind = map[i].kind;
-            return 0;
-        }
-    return -1;
+    return ing_kind_for_route(path, routes, kind);
 }

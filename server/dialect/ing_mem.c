@@ -23,15 +23,13 @@ int ing_mem_parse_outer(const char *body, size_t len, const ing_limits *lim, ing
                         ing_error *err)
 {
     memset(out, 0, sizeof *out);
-    json_t *root = ing_json_load(body, len, lim->max_depth, err);
+    json_t *root = ing_json_load_object(body, len, lim->max_depth, err);
     if (root == NULL)
         return -1;
     json_t *appid = json_object_get(root, "appid");
     json_t *data = json_object_get(root, "data");
     int rc = -1;
-    if (!json_is_object(root)) {
-        ing_error_set(err, 400, "bad_envelope", "the body must be a JSON object");
-    } else if (!json_is_string(appid) || !ing_code_valid(json_string_value(appid))) {
+    if (!json_is_string(appid) || !ing_code_valid(json_string_value(appid))) {
         ing_error_set(err, 400, "bad_envelope", "\"appid\" must be a non-empty code");
     } else if (!json_is_string(data) || json_string_length(data) == 0) {
         ing_error_set(err, 400, "bad_envelope", "\"data\" must be a non-empty hex string");
@@ -132,21 +130,10 @@ int ing_mem_encode(const char *inner_json, const char *appid, const unsigned cha
 
 int ing_mem_kind_for_path(const char *path, ing_kind *kind)
 {
-    static const struct {
-        const char *path;
-        ing_kind kind;
-    } map[] = {
-        {"/mem/v1/readings", ING_KIND_READINGS},
-        {"/mem/v1/events", ING_KIND_EVENTS},
-        {"/mem/v1/videos", ING_KIND_VIDEOS},
+    static const char *const routes[] = {
+        [ING_KIND_READINGS] = "/mem/v1/readings",
+        [ING_KIND_EVENTS] = "/mem/v1/events",
+        [ING_KIND_VIDEOS] = "/mem/v1/videos",
     };
-    if (path == NULL)
-        return -1;
-    size_t n = strcspn(path, "?");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strlen(map[i].path) == n && strncmp(path, map[i].path, n) == 0) {
-            *kind = map[i].kind;
-            return 0;
-        }
-    return -1;
+    return ing_kind_for_route(path, routes, kind);
 }

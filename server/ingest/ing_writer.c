@@ -370,6 +370,15 @@ static void build_reply(wjob *w)
     free(errors);
 }
 
+/* Steps *i on to the next reading or event of the job that is stored (it
+ * has a point and no server-side reject); 0 when none is left. */
+static int next_stored(const wjob *w, size_t *i)
+{
+    while (*i < w->n_items && (!w->point_ids[*i] || w->server_code[*i]))
+        ++*i;
+    return *i < w->n_items;
+}
+
 /* Writes the job's accepted items.  Runs inside the group transaction. */
 static db_status write_items(db_conn *c, wjob *w)
 {
@@ -388,9 +397,7 @@ static db_status write_items(db_conn *c, wjob *w)
         if (!rows)
             return DB_HARD;
         size_t n = 0;
-        for (size_t i = 0; i < w->n_items; i++) {
-            if (!w->point_ids[i] || w->server_code[i])
-                continue;
+        for (size_t i = 0; next_stored(w, &i); i++) {
             const ing_reading *r = &bt->readings[i];
             rows[n++] = (db_ingest_reading){w->point_ids[i], r->ts_us, r->value, r->quality};
         }
@@ -401,9 +408,7 @@ static db_status write_items(db_conn *c, wjob *w)
         if (!rows)
             return DB_HARD;
         size_t n = 0;
-        for (size_t i = 0; i < w->n_items; i++) {
-            if (!w->point_ids[i] || w->server_code[i])
-                continue;
+        for (size_t i = 0; next_stored(w, &i); i++) {
             const ing_event *ev = &bt->events[i];
             rows[n++] = (db_ingest_event){.point_id = w->point_ids[i],
                                           .ts_us = ev->ts_us,

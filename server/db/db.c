@@ -364,6 +364,24 @@ PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *con
     return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL);
 }
 
+PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
+                           const char *const *params, db_status *st, db_diag *diag)
+{
+    memset(diag, 0, sizeof *diag);
+    PGresult *r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        *st = DB_OK;
+        return r;
+    }
+    *st = db_classify(c, r);
+    fill_diag(r, diag);
+    char q[600];
+    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
+            what, srv_log_q(q, sizeof q, diag->message));
+    PQclear(r);
+    return NULL;
+}
+
 db_status db_command_literal(db_conn *c, const char *sql)
 {
     if (!c->pg)
@@ -556,6 +574,11 @@ const char *db_i64(char buf[24], long long v)
 {
     snprintf(buf, 24, "%lld", v);
     return buf;
+}
+
+const char *db_tristate(int v)
+{
+    return v < 0 ? NULL : v ? "true" : "false";
 }
 
 db_status db_begin(db_conn *c)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     DB_OK = 0,
@@ -70,6 +71,17 @@ typedef struct db_scope {
     char focus[24];
 } db_scope;
 
+/* What the alarm and the warning lists are both filtered and paged by.  NULL
+ * strings and a 0 enterprise match everything; from and to are RFC 3339
+ * text; overdue and open are -1 (either), 0 or 1. */
+typedef struct db_list_filter {
+    const char *district_code, *street_code;
+    int64_t enterprise_id;
+    const char *from, *to;
+    int overdue, open;
+    long limit, offset;
+} db_list_filter;
+
 /* A statement whose answer is JSON text in the first cell of its first row,
  * read under scope s in one round trip (db_read_scoped).  *out is a new
  * reference, or NULL when there was no row or the cell was NULL.  Invalid
@@ -82,6 +94,8 @@ db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *co
 
 /* Text-format parameters: the decimal form of v in buf (returned). */
 const char *db_i64(char buf[24], long long v);
+/* ... and a tristate (-1, 0, 1) as NULL, "false" or "true". */
+const char *db_tristate(int v);
 
 /* Reconnects if the connection went bad; 0 when usable. */
 int db_ensure(db_conn *c);
@@ -101,6 +115,13 @@ typedef struct db_diag {
 /* As db_exec; on failure also fills *diag (zeroed first, always). */
 PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
                        db_status *st, db_diag *diag);
+/* A statement assembled at run time (its column list depends on the input),
+ * so not preparable by name: it runs unnamed and must return rows
+ * (RETURNING); anything else fails.  A failure is classified, described in
+ * *diag (zeroed first, always) and logged under the name what, as
+ * db_exec_diag does. */
+PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
+                           const char *const *params, db_status *st, db_diag *diag);
 /* For statements with binary or length-carrying params (bytea). */
 PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
                       const int *lengths, const int *formats, db_status *st);

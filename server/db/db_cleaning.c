@@ -157,11 +157,6 @@ void db_cleaning_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-static const char *tristate(int v)
-{
-    return v < 0 ? NULL : v ? "true" : "false";
-}
-
 db_status db_cleaning_areas(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out)
 {
     char eid[24];
@@ -182,7 +177,7 @@ static db_status area_write(db_conn *c, const char *stmt, const db_scope *s, int
                             db_cleaning_area_ref *out, int *found)
 {
     char ids[24];
-    const char *p[6] = {s->kind, s->id, db_i64(ids, id), name, frequency, tristate(active)};
+    const char *p[6] = {s->kind, s->id, db_i64(ids, id), name, frequency, db_tristate(active)};
     db_status st;
     PGresult *res = db_exec(c, stmt, 6, p, &st);
     if (!res)

@@ -315,31 +315,6 @@ static int assemble(assembled *a, int fixed, const db_enterprises_field *fields,
     return 0;
 }
 
-/* A statement assembled here is not preparable by name: it runs unnamed,
- * and a failure is classified, described and logged as db_exec_diag does. */
-static PGresult *exec_assembled(db_conn *c, const char *what, const char *sql, int n,
-                                const char *const *params, db_status *st, db_diag *diag)
-{
-    memset(diag, 0, sizeof *diag);
-    PGresult *res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        *st = DB_OK;
-        return res;
-    }
-    *st = db_classify(c, res);
-    const char *f[3] = {res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
-                        res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL,
-                        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL};
-    snprintf(diag->sqlstate, sizeof diag->sqlstate, "%s", f[0] ? f[0] : "");
-    snprintf(diag->constraint, sizeof diag->constraint, "%s", f[1] ? f[1] : "");
-    snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
-    char q[600];
-    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
-            what, srv_log_q(q, sizeof q, diag->message));
-    PQclear(res);
-    return NULL;
-}
-
 db_status db_enterprises_create_tx(db_conn *c, const db_enterprises_field *fields, size_t n,
                                    int64_t district_id, int64_t street_id, int64_t *enterprise_id,
                                    db_diag *diag)
@@ -366,7 +341,7 @@ db_status db_enterprises_create_tx(db_conn *c, const db_enterprises_field *field
              "$%d::bigint) RETURNING id",
              cols, vals, a.n - 1, a.n);
     db_status st;
-    PGresult *res = exec_assembled(c, "ent_create", sql, a.n, a.params, &st, diag);
+    PGresult *res = db_exec_sql_diag(c, "ent_create", sql, a.n, a.params, &st, diag);
     assembled_free(&a);
     if (!res)
         return st;
@@ -408,7 +383,7 @@ db_status db_enterprises_update_tx(db_conn *c, const db_scope *s, int64_t enterp
              "AND " SCOPE_ENT("e") " RETURNING e.id, ($%d::text IS NULL) = (e.street_id IS NULL)",
              set, set_street ? a.n : 1);
     db_status st;
-    PGresult *res = exec_assembled(c, "ent_update", sql, a.n, a.params, &st, diag);
+    PGresult *res = db_exec_sql_diag(c, "ent_update", sql, a.n, a.params, &st, diag);
     assembled_free(&a);
     if (!res)
         return st;

@@ -167,37 +167,52 @@ static void cred_identity(const PGresult *r, db_ingest_cred *out)
     snprintf(out->enterprise_code, sizeof out->enterprise_code, "%s", PQgetvalue(r, 0, 1));
 }
 
-db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_ingest_cred *out,
-                             int *found)
+/* Runs a credential look-up: *found when it gave one row and keys (NULL for
+ * none) read the dialect's own columns of it into *out (0 / -1); then the
+ * identity is filled in too.  *out is zeroed first. */
+static db_status cred_lookup(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                             int (*keys)(const PGresult *r, db_ingest_cred *out),
+                             db_ingest_cred *out, int *found)
 {
-    char hex[70];
-    bytea_param(key_hash, 32, hex);
-    const char *p[1] = {hex};
     db_status st;
-    PGresult *r = db_exec(c, "srv_cred_api", 1, p, &st);
+    PGresult *r = db_exec(c, stmt, nparams, p, &st);
     if (!r)
         return st;
     memset(out, 0, sizeof *out);
-    *found = PQntuples(r) == 1;
+    *found = PQntuples(r) == 1 && (keys == NULL || keys(r, out) == 0);
     if (*found)
         cred_identity(r, out);
     PQclear(r);
     return DB_OK;
 }
 
+db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_ingest_cred *out,
+                             int *found)
+{
+    char hex[70];
+    bytea_param(key_hash, 32, hex);
+    const char *p[1] = {hex};
+    return cred_lookup(c, "srv_cred_api", 1, p, NULL, out, found);
+}
+
+static int hebei_keys(const PGresult *r, db_ingest_cred *out)
+{
+    return hex_to_bin(PQgetvalue(r, 0, 2), out->key, 8);
+}
+
 db_status db_ingest_cred_hebei(db_conn *c, const char *qybm, db_ingest_cred *out, int *found)
 {
     const char *p[1] = {qybm};
-    db_status st;
-    PGresult *r = db_exec(c, "srv_cred_hebei", 1, p, &st);
-    if (!r)
-        return st;
-    memset(out, 0, sizeof *out);
-    *found = PQntuples(r) == 1 && hex_to_bin(PQgetvalue(r, 0, 2), out->key, 8) == 0;
-    if (*found)
-        cred_identity(r, out);
-    PQclear(r);
-    return DB_OK;
+    return cred_lookup(c, "srv_cred_hebei", 1, p, hebei_keys, out, found);
+}
+
+static int mem_keys(const PGresult *r, db_ingest_cred *out)
+{
+    if (hex_to_bin(PQgetvalue(r, 0, 3), out->key, 16) != 0 ||
+        hex_to_bin(PQgetvalue(r, 0, 4), out->iv, 16) != 0)
+        return -1;
+    out->secret_ok = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    return 0;
 }
 
 db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char secret_hash[32],
@@ -206,19 +221,7 @@ db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char 
     char hex[70];
     bytea_param(secret_hash, 32, hex);
     const char *p[2] = {appid, hex};
-    db_status st;
-    PGresult *r = db_exec(c, "srv_cred_mem", 2, p, &st);
-    if (!r)
-        return st;
-    memset(out, 0, sizeof *out);
-    *found = PQntuples(r) == 1 && hex_to_bin(PQgetvalue(r, 0, 3), out->key, 16) == 0 &&
-             hex_to_bin(PQgetvalue(r, 0, 4), out->iv, 16) == 0;
-    if (*found) {
-        cred_identity(r, out);
-        out->secret_ok = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-    }
-    PQclear(r);
-    return DB_OK;
+    return cred_lookup(c, "srv_cred_mem", 2, p, mem_keys, out, found);
 }
 
 /* ---- points and partitions --------------------------------------------- */

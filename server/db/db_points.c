@@ -223,31 +223,6 @@ static const char *limit_value(col_type type, json_t *v, char buf[64])
     return buf;
 }
 
-/* A statement assembled here is not preparable by name: it runs unnamed,
- * and a failure is classified, described and logged as db_exec_diag does. */
-static PGresult *exec_assembled(db_conn *c, const char *what, const char *sql, int n,
-                                const char *const *params, db_status *st, db_diag *diag)
-{
-    memset(diag, 0, sizeof *diag);
-    PGresult *res = PQexecParams(db_pg(c), sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        *st = DB_OK;
-        return res;
-    }
-    *st = db_classify(c, res);
-    const char *f[3] = {res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
-                        res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL,
-                        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL};
-    snprintf(diag->sqlstate, sizeof diag->sqlstate, "%s", f[0] ? f[0] : "");
-    snprintf(diag->constraint, sizeof diag->constraint, "%s", f[1] ? f[1] : "");
-    snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
-    char q[600];
-    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
-            what, srv_log_q(q, sizeof q, diag->message));
-    PQclear(res);
-    return NULL;
-}
-
 db_status db_points_update_limits_tx(db_conn *c, const db_scope *s, int64_t point_id,
                                      const db_points_change *changes, size_t n, int *found,
                                      db_diag *diag)
@@ -279,7 +254,7 @@ db_status db_points_update_limits_tx(db_conn *c, const db_scope *s, int64_t poin
              "$3::bigint AND " SCOPE_ENT("e") " RETURNING p.id",
              set);
     db_status st;
-    PGresult *res = exec_assembled(c, "pts_update_limits", sql, 3 + (int)n, params, &st, diag);
+    PGresult *res = db_exec_sql_diag(c, "pts_update_limits", sql, 3 + (int)n, params, &st, diag);
     if (!res)
         return st;
     *found = PQntuples(res) == 1;

@@ -149,9 +149,13 @@ db_status db_risk_api_history(db_conn *c, const db_scope *s, int64_t enterprise_
                               json_t **out)
 {
     char eid[24], lim[24];
-    const char *changes = grade_changes_only < 0 ? NULL : grade_changes_only ? "true" : "false";
-    const char *p[7] = {s->kind, s->id, db_i64(eid, enterprise_id), from, to, db_i64(lim, limit),
-                        changes};
+    const char *p[7] = {s->kind,
+                        s->id,
+                        db_i64(eid, enterprise_id),
+                        from,
+                        to,
+                        db_i64(lim, limit),
+                        db_tristate(grade_changes_only)};
     return db_read_json(c, s, "rsk_api_history", 7, p, out);
 }
 

@@ -186,19 +186,11 @@ int api_routes_main(int argc, char **argv)
     for (size_t i = 0; i < api_n_routes; i++) {
         const api_route *rt = &api_routes[i];
         char roles[96] = "";
-        static const struct {
-            unsigned bit;
-            const char *name;
-        } bits[] = {{API_CITY, "city"},
-                    {API_DISTRICT, "district"},
-                    {API_STREET, "street"},
-                    {API_ENTERPRISE, "enterprise"},
-                    {API_ADMIN_ONLY, "admin_only"},
-                    {API_BEFORE_PW_CHANGE, "before_pw_change"}};
-        for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++)
-            if (rt->roles & bits[b].bit)
-                snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
-                         roles[0] ? "," : "", bits[b].name);
+        const char *names[6];
+        size_t nn = api_route_role_names(rt->roles, 1, names);
+        for (size_t b = 0; b < nn; b++)
+            snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
+                     roles[0] ? "," : "", names[b]);
         printf("%-6s %-50s %-28s %-10zu %s\n", rt->method, rt->pattern, rt->operation_id,
                rt->max_body, roles[0] ? roles : "public");
     }

@@ -58,6 +58,10 @@ const api_route *api_route_table(size_t *n);
  * public, admin_only, before_password_change, roles, max_body}]}.  New
  * reference. */
 json_t *api_route_table_json(const api_route *table, size_t n);
+/* The names of what a route's roles mask holds, in this order: the roles
+ * ("city", "district", "street", "enterprise") and, with flags, the flags
+ * ("admin_only", "before_pw_change").  Returns how many (at most 6). */
+size_t api_route_role_names(unsigned roles, int flags, const char *names[6]);
 
 /* Counts successful writes (any method but GET) through this process, so
  * caches of derived answers can tell that they may be out of date. */

@@ -65,6 +65,21 @@ void api_audit(api_req *r, const char *action, const char *object, const char *r
  * enterprise_id (decimal; NULL for none, or api_focus_enterprise(r)). */
 void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);
 
+/* api_db.c: for a read, the caller's scope about the route's enterprise
+ * (api_focus_enterprise) into s, and the request's connection: NULL (the
+ * 503 already answered) when none could be had. */
+db_conn *api_read_db(api_req *r, db_scope *s);
+
+/* api_db.c: the answer to a read: the database error, 404 "no such <what>"
+ * when there was no answer (out NULL), or 200 with out (stolen). */
+int api_reply_read(api_req *r, db_status st, json_t *out, const char *what);
+
+/* api_db.c: a read of the object the path's {id} names: 404 "no such <what>"
+ * for a malformed id, else fn under the caller's scope (api_read_db),
+ * answered as api_reply_read does. */
+typedef db_status (*api_read_id_fn)(db_conn *c, const db_scope *s, int64_t id, json_t **out);
+int api_read_by_id(api_req *r, const char *what, api_read_id_fn fn);
+
 /* api_db.c: routes under /api/v1/enterprises/{id} name their enterprise for
  * row-level security's fast arm (migration 0013); NULL for other routes. */
 const char *api_focus_enterprise(api_req *r);

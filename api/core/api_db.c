@@ -1,6 +1,6 @@
 /* The database side of a request: the caller's scope for the db layer's
  * functions and the enterprise a route is about (row-level security's fast
- * arm); path ids. */
+ * arm); path ids; a read's connection and answer. */
 #include "api_auth.h"
 
 #include "srv_log.h"
@@ -40,3 +40,29 @@ void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out)
     snprintf(out->focus, sizeof out->focus, "%s", enterprise_id ? enterprise_id : "");
 }
 
+db_conn *api_read_db(api_req *r, db_scope *s)
+{
+    api_db_scope(r, api_focus_enterprise(r), s);
+    return api_req_db(r);
+}
+
+int api_reply_read(api_req *r, db_status st, json_t *out, const char *what)
+{
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!out)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    return api_reply_json(r, 200, out);
+}
+
+int api_read_by_id(api_req *r, const char *what, api_read_id_fn fn)
+{
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? fn(c, &s, id, &out) : DB_HARD;
+    return api_reply_read(r, st, out, what);
+}

@@ -6,6 +6,7 @@
 
 #include "srv_event.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -132,6 +133,45 @@ int api_query_csv(api_req *r, const char *name, const char *allowed, const char 
         p += n + 1;
     }
     *out = q;
+    return 0;
+}
+
+int api_query_id(api_req *r, const char *name, long *out)
+{
+    return api_query_int(r, name, 0, 1, LONG_MAX, out);
+}
+
+int api_tristate(const char *v)
+{
+    return v ? strcmp(v, "true") == 0 : -1;
+}
+
+int api_query_list_page(api_req *r, api_list_query *q)
+{
+    db_list_filter *f = &q->list;
+    *f = (db_list_filter){.district_code = api_req_query(r, "district"),
+                          .street_code = api_req_query(r, "street"),
+                          .overdue = -1,
+                          .open = -1};
+    if (api_query_time(r, "from", q->from) || api_query_time(r, "to", q->to) ||
+        api_query_int(r, "limit", 50, 1, 500, &f->limit) ||
+        api_query_int(r, "offset", 0, 0, 1000000, &f->offset))
+        return -1;
+    f->from = q->from[0] ? q->from : NULL;
+    f->to = q->to[0] ? q->to : NULL;
+    return 0;
+}
+
+int api_query_list_state(api_req *r, api_list_query *q)
+{
+    const char *overdue, *open;
+    long enterprise;
+    if (api_query_bool(r, "overdue", &overdue) || api_query_bool(r, "open", &open) ||
+        api_query_id(r, "enterprise", &enterprise))
+        return -1;
+    q->list.overdue = api_tristate(overdue);
+    q->list.open = api_tristate(open);
+    q->list.enterprise_id = enterprise;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #define DW_API_PARAMS_H
 
 #include "api.h"
+#include "db.h"
 
 #include <jansson.h>
 #include <time.h>
@@ -15,6 +16,23 @@ int api_query_time(api_req *r, const char *name, char out[32]);
 int api_query_int(api_req *r, const char *name, long def, long min, long max, long *out);
 int api_query_bool(api_req *r, const char *name, const char **out); /* "true"/"false" */
 int api_query_csv(api_req *r, const char *name, const char *allowed, const char **out);
+/* An optional positive id (1..LONG_MAX; 0 when absent). */
+int api_query_id(api_req *r, const char *name, long *out);
+/* An api_query_bool answer as a tristate: -1 when absent, else 0 / 1. */
+int api_tristate(const char *v);
+/* The query the alarm and the warning lists share, into q->list (from and to
+ * point into q's buffers, NULL when absent).  Read in two steps around each
+ * list's own filters, so that a 400 names the first bad parameter in the
+ * order the lists read them:
+ *   api_query_list_page: from, to, limit (1..500, default 50) and offset
+ *     (0..1000000, default 0); district and street as given;
+ *   api_query_list_state: overdue and open (tristates), enterprise (an id). */
+typedef struct api_list_query {
+    db_list_filter list;
+    char from[32], to[32];
+} api_list_query;
+int api_query_list_page(api_req *r, api_list_query *q);
+int api_query_list_state(api_req *r, api_list_query *q);
 /* The body as an object (new reference; {} when empty), NULL after replying. */
 json_t *api_optional_body(api_req *r);
 /* A string field of at most max characters; "" when absent; -1 after replying. */

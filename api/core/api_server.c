@@ -653,7 +653,7 @@ const api_route *api_route_table(size_t *n)
     return routes;
 }
 
-json_t *api_route_table_json(const api_route *table, size_t n)
+size_t api_route_role_names(unsigned roles, int flags, const char *names[6])
 {
     static const struct {
         unsigned bit;
@@ -661,14 +661,26 @@ json_t *api_route_table_json(const api_route *table, size_t n)
     } bits[] = {{API_CITY, "city"},
                 {API_DISTRICT, "district"},
                 {API_STREET, "street"},
-                {API_ENTERPRISE, "enterprise"}};
+                {API_ENTERPRISE, "enterprise"},
+                {API_ADMIN_ONLY, "admin_only"},
+                {API_BEFORE_PW_CHANGE, "before_pw_change"}};
+    size_t n = 0;
+    for (size_t b = 0; b < (flags ? 6 : 4); b++)
+        if (roles & bits[b].bit)
+            names[n++] = bits[b].name;
+    return n;
+}
+
+json_t *api_route_table_json(const api_route *table, size_t n)
+{
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
         const api_route *rt = &table[i];
         json_t *roles = json_array();
-        for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++)
-            if (rt->roles & bits[b].bit)
-                json_array_append_new(roles, json_string(bits[b].name));
+        const char *names[6];
+        size_t nn = api_route_role_names(rt->roles, 0, names);
+        for (size_t b = 0; b < nn; b++)
+            json_array_append_new(roles, json_string(names[b]));
         json_array_append_new(
             items,
             json_pack("{s:s, s:s, s:s?, s:b, s:b, s:b, s:o, s:I}", "method", rt->method, "path",

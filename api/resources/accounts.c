@@ -15,23 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* For a scoped read: the caller's scope and the request's connection. */
-static db_conn *scoped(api_req *r, db_scope *s)
-{
-    api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
-}
-
 int api_accounts_list(api_req *r)
 {
     if (!api_req_caller(r)->is_admin)
         return api_reply_error(r, API_E_FORBIDDEN, "only administrators manage accounts");
     db_scope s;
-    db_conn *c = scoped(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_accounts_list(c, &s, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_accounts_list(c, &s, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, json_pack("{s:o}", "items", out ? out : json_array()));
@@ -209,11 +200,9 @@ int api_apikeys_list(api_req *r)
     if (enterprise < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     db_scope s;
-    db_conn *c = scoped(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_accounts_keys_list(c, &s, enterprise, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_accounts_keys_list(c, &s, enterprise, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!out)
@@ -315,11 +304,11 @@ int api_audit_list(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST, "limit must be 1..1000, offset >= 0");
     const char *action = api_req_query(r, "action");
     db_scope s;
-    db_conn *c = scoped(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_accounts_audit_list(c, &s, action && *action ? action : NULL, lim, off, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st =
+        c ? db_accounts_audit_list(c, &s, action && *action ? action : NULL, lim, off, &out)
+          : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     api_audit(r, "audit_read", "audit_log", "ok", "");

@@ -28,64 +28,31 @@
 
 /* ---- reads ---------------------------------------------------------------- */
 
-/* The request's connection (NULL when none could be had) and scope for a read. */
-static db_conn *read_conn(api_req *r, db_scope *s)
-{
-    api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
-}
-
-/* -1 when absent, else 0 / 1 (api_query_bool answers "true" / "false") */
-static int tristate(const char *v)
-{
-    return v ? strcmp(v, "true") == 0 : -1;
-}
-
 int api_alarms_list(api_req *r)
 {
-    char from[32], to[32];
-    long limit, offset, v;
-    const char *kinds, *levels, *states, *sources, *overdue, *open;
-    if (api_query_time(r, "from", from) || api_query_time(r, "to", to) ||
-        api_query_int(r, "limit", 50, 1, 500, &limit) ||
-        api_query_int(r, "offset", 0, 0, 1000000, &offset) ||
+    api_list_query q;
+    long point;
+    const char *kinds, *levels, *states, *sources;
+    if (api_query_list_page(r, &q) ||
         api_query_csv(r, "kind",
                       "high|high_high|low|low_low|rate_of_rise|digital_fault|frozen|out_of_range|"
                       "offline|gateway_fault|video",
                       &kinds) ||
         api_query_csv(r, "level", "0|1|2", &levels) ||
         api_query_csv(r, "state", "active|acknowledged|handled|closed", &states) ||
-        api_query_csv(r, "source", "rule|gateway|video", &sources) ||
-        api_query_bool(r, "overdue", &overdue) || api_query_bool(r, "open", &open))
+        api_query_csv(r, "source", "rule|gateway|video", &sources) || api_query_list_state(r, &q) ||
+        api_query_id(r, "point", &point))
         return 0;
-    db_alarm_api_filter f = {.district_code = api_req_query(r, "district"),
-                             .street_code = api_req_query(r, "street"),
+    db_alarm_api_filter f = {.list = q.list,
+                             .point_id = point,
                              .kinds = kinds,
                              .levels = levels,
                              .states = states,
-                             .sources = sources,
-                             .from = from[0] ? from : NULL,
-                             .to = to[0] ? to : NULL,
-                             .overdue = tristate(overdue),
-                             .open = tristate(open),
-                             .limit = limit,
-                             .offset = offset};
-    if (api_req_query(r, "enterprise")) {
-        if (api_query_int(r, "enterprise", 0, 1, 0x7fffffffffffffffL, &v))
-            return 0;
-        f.enterprise_id = v;
-    }
-    if (api_req_query(r, "point")) {
-        if (api_query_int(r, "point", 0, 1, 0x7fffffffffffffffL, &v))
-            return 0;
-        f.point_id = v;
-    }
+                             .sources = sources};
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_alarm_api_list(c, &s, &f, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_alarm_api_list(c, &s, &f, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, out ? out : json_object());
@@ -93,20 +60,7 @@ int api_alarms_list(api_req *r)
 
 int api_alarm_get(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such alarm");
-    db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_alarm_api_get(c, &s, id, &out);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such alarm");
-    return api_reply_json(r, 200, out);
+    return api_read_by_id(r, "alarm", db_alarm_api_get);
 }
 
 /* ---- actions ---------------------------------------------------------------- */

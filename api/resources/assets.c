@@ -496,27 +496,16 @@ static int res_write(api_req *r, const resource *res, int op)
     return rc;
 }
 
-/* 200 with a read's answer, 404 "no such <what>" when there was none. */
-static int reply_read(api_req *r, db_status st, json_t *out, const char *what)
-{
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, out);
-}
-
 static int res_list(api_req *r, const resource *res)
 {
     long long eid = api_parse_id(api_req_param(r, "id"));
     if (eid < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    db_conn *c = api_req_db(r);
+    db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
     db_status st = c ? db_assets_list(c, &s, res->kind, eid, &out) : DB_HARD;
-    return reply_read(r, st, out, "enterprise");
+    return api_reply_read(r, st, out, "enterprise");
 }
 
 static int res_get(api_req *r, const resource *res)
@@ -525,11 +514,10 @@ static int res_get(api_req *r, const resource *res)
     if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such %s", res->what);
     db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    db_conn *c = api_req_db(r);
+    db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
     db_status st = c ? db_assets_get(c, &s, res->kind, id, &out) : DB_HARD;
-    return reply_read(r, st, out, res->what);
+    return api_reply_read(r, st, out, res->what);
 }
 
 /* ---- route handlers ------------------------------------------------------ */

@@ -30,24 +30,6 @@
 
 #define PHOTO_MAX (2 * 1024 * 1024)
 
-/* The request's connection (NULL when none could be had) and scope for a read. */
-static db_conn *read_conn(api_req *r, db_scope *s)
-{
-    api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
-}
-
-/* 200 with the answer, 404 "no such <what>" when there was none, or the
- * database error. */
-static int reply(api_req *r, db_status st, json_t *out, const char *what)
-{
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, out);
-}
-
 db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out)
 {
     return db_cleaning_overview(c, kind, sid, time(NULL), out);
@@ -57,16 +39,7 @@ db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, j
 
 int api_cleaning_areas_list(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_cleaning_areas(c, &s, id, &out);
-    return reply(r, st, out, "enterprise");
+    return api_read_by_id(r, "enterprise", db_cleaning_areas);
 }
 
 typedef struct {
@@ -151,7 +124,7 @@ static int area_write(api_req *r, int create)
         snprintf(aobj, sizeof aobj, "cleaning_area:%lld", x.area_id);
         api_audit(r, action, aobj, "ok", detail);
         db_scope s;
-        db_conn *c = read_conn(r, &s);
+        db_conn *c = api_read_db(r, &s);
         json_t *out = NULL;
         st = c ? db_cleaning_area_get(c, &s, x.area_id, &out) : DB_HARD;
         rc = st != DB_OK ? api_reply_db(r, st)
@@ -314,7 +287,7 @@ int api_cleaning_checkin_create(api_req *r)
         snprintf(cobj, sizeof cobj, "cleaning_checkin:%lld", x.id);
         api_audit(r, "cleaning_checkin", cobj, "ok", ds);
         db_scope s;
-        db_conn *c = read_conn(r, &s);
+        db_conn *c = api_read_db(r, &s);
         json_t *out = NULL;
         st = c ? db_cleaning_checkin_get(c, &s, x.id, &out) : DB_HARD;
         rc = st != DB_OK ? api_reply_db(r, st) : api_reply_json(r, 201, out ? out : json_object());
@@ -334,16 +307,15 @@ int api_cleaning_checkins_list(api_req *r)
         api_query_int(r, "limit", 50, 1, 500, &limit) ||
         api_query_int(r, "offset", 0, 0, 1000000, &offset))
         return 0;
-    if (api_req_query(r, "area") && api_query_int(r, "area", 0, 1, 0x7fffffffffffffffL, &area))
+    if (api_query_id(r, "area", &area))
         return 0;
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_cleaning_checkins(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL, area,
-                                        limit, offset, &out);
-    return reply(r, st, out, "enterprise");
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_cleaning_checkins(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL,
+                                            area, limit, offset, &out)
+                     : DB_HARD;
+    return api_reply_read(r, st, out, "enterprise");
 }
 
 typedef struct {
@@ -394,17 +366,15 @@ int api_cleaning_compliance(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "the range must be positive and at most 400 days");
     long eid = 0;
-    if (api_req_query(r, "enterprise") &&
-        api_query_int(r, "enterprise", 0, 1, 0x7fffffffffffffffL, &eid))
+    if (api_query_id(r, "enterprise", &eid))
         return 0;
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_cleaning_compliance(c, &s, from, to, eid, api_req_query(r, "district"),
-                                          api_req_query(r, "street"), &out);
-    return reply(r, st, out, "scope");
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_cleaning_compliance(c, &s, from, to, eid, api_req_query(r, "district"),
+                                              api_req_query(r, "street"), &out)
+                     : DB_HARD;
+    return api_reply_read(r, st, out, "scope");
 }
 
 void api_cleaning_init(void)

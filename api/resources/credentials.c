@@ -29,21 +29,7 @@
 
 int api_ingest_credentials_list(api_req *r)
 {
-    long long enterprise = api_parse_id(api_req_param(r, "id"));
-    if (enterprise < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    db_conn *c = api_req_db(r);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    json_t *out;
-    db_status st = db_credentials_list(c, &s, enterprise, &out);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, out);
+    return api_read_by_id(r, "enterprise", db_credentials_list);
 }
 
 /* ---- issue -------------------------------------------------------------- */

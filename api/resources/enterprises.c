@@ -155,8 +155,7 @@ int api_enterprises_list(api_req *r)
         .offset = off,
     };
     db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    db_conn *c = api_req_db(r);
+    db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
     db_status st = c ? db_enterprises_list(c, &s, &f, &out) : DB_HARD;
     if (st != DB_OK)
@@ -166,19 +165,7 @@ int api_enterprises_list(api_req *r)
 
 int api_enterprise_get(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    db_conn *c = api_req_db(r);
-    json_t *out = NULL;
-    db_status st = c ? db_enterprises_get(c, &s, id, &out) : DB_HARD;
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    return api_reply_json(r, 200, out);
+    return api_read_by_id(r, "enterprise", db_enterprises_get);
 }
 
 /* ---- create & update ---------------------------------------------------- */

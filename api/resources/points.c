@@ -15,14 +15,6 @@
  * width shows */
 #define MAX_AUTO_BUCKETS 300
 
-/* The request's connection and the scope to read under, about enterprise
- * focus (NULL for none); NULL when no connection could be had. */
-static db_conn *scoped_db(api_req *r, const char *focus, db_scope *s)
-{
-    api_db_scope(r, focus, s);
-    return api_req_db(r);
-}
-
 /* ---- latest values: Redis when it has them, PostgreSQL otherwise --------- */
 
 static void format_ts_us(long long us, char out[40])
@@ -142,7 +134,7 @@ int api_points_by_enterprise(api_req *r)
     if (system_id < 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "system_id must be a positive id");
     db_scope s;
-    db_conn *c = scoped_db(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_read_db(r, &s);
     if (!c)
         return api_reply_db(r, DB_HARD);
     json_t *out = NULL;
@@ -194,18 +186,7 @@ int api_points_by_enterprise(api_req *r)
 
 int api_point_get(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    db_scope s;
-    db_conn *c = scoped_db(r, api_focus_enterprise(r), &s);
-    json_t *out = NULL;
-    db_status st = c ? db_points_get(c, &s, id, &out) : DB_HARD;
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    return api_reply_json(r, 200, out);
+    return api_read_by_id(r, "point", db_points_get);
 }
 
 static void rfc3339_utc(time_t t, char out[32])
@@ -250,7 +231,7 @@ int api_point_series(api_req *r)
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
     db_scope s;
-    db_conn *c = scoped_db(r, api_focus_enterprise(r), &s);
+    db_conn *c = api_read_db(r, &s);
     json_t *point = NULL;
     db_status st = c ? db_points_get(c, &s, id, &point) : DB_HARD;
     if (st != DB_OK)

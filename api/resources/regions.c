@@ -7,13 +7,10 @@
 
 int api_regions_list(api_req *r)
 {
-    db_conn *c = api_req_db(r);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
     db_scope s;
-    api_db_scope(r, api_focus_enterprise(r), &s);
-    json_t *out;
-    db_status st = db_regions_tree(c, &s, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_regions_tree(c, &s, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, json_pack("{s:o}", "items", out ? out : json_array()));

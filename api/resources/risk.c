@@ -10,38 +10,9 @@
 #include "api_handlers.h"
 #include "db_risk_api.h"
 
-#include <string.h>
-
-/* The request's connection (NULL when none could be had) and scope for a read. */
-static db_conn *read_conn(api_req *r, db_scope *s)
-{
-    api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
-}
-
-/* 200 with the answer, 404 "no such <what>" when there was none, or the
- * database error. */
-static int reply(api_req *r, db_status st, json_t *out, const char *what)
-{
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
-    return api_reply_json(r, 200, out);
-}
-
 int api_risk_current(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_risk_api_current(c, &s, id, &out);
-    return reply(r, st, out, "enterprise");
+    return api_read_by_id(r, "enterprise", db_risk_api_current);
 }
 
 int api_risk_history(api_req *r)
@@ -57,25 +28,23 @@ int api_risk_history(api_req *r)
         api_query_bool(r, "grade_changes", &changes))
         return 0;
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_risk_api_history(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL, limit,
-                                       changes ? strcmp(changes, "true") == 0 : -1, &out);
-    return reply(r, st, out, "enterprise");
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_risk_api_history(c, &s, id, from[0] ? from : NULL, to[0] ? to : NULL,
+                                           limit, api_tristate(changes), &out)
+                     : DB_HARD;
+    return api_reply_read(r, st, out, "enterprise");
 }
 
 int api_risk_distribution(api_req *r)
 {
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_risk_api_distribution(c, &s, api_req_query(r, "district"),
-                                            api_req_query(r, "street"), &out);
-    return reply(r, st, out, "scope");
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_risk_api_distribution(c, &s, api_req_query(r, "district"),
+                                                api_req_query(r, "street"), &out)
+                     : DB_HARD;
+    return api_reply_read(r, st, out, "scope");
 }
 
 int api_risk_ranking(api_req *r)
@@ -86,13 +55,12 @@ int api_risk_ranking(api_req *r)
         api_query_csv(r, "grade", "blue|yellow|orange|red", &grades))
         return 0;
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_risk_api_ranking(c, &s, limit, api_req_query(r, "district"),
-                                       api_req_query(r, "street"), grades, &out);
-    return reply(r, st, out, "scope");
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_risk_api_ranking(c, &s, limit, api_req_query(r, "district"),
+                                           api_req_query(r, "street"), grades, &out)
+                     : DB_HARD;
+    return api_reply_read(r, st, out, "scope");
 }
 
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into)

@@ -32,56 +32,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The request's connection (NULL when none could be had) and scope for a read. */
-static db_conn *read_conn(api_req *r, db_scope *s)
-{
-    api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
-}
-
-/* -1 when absent, else 0 / 1 (api_query_bool answers "true" / "false") */
-static int tristate(const char *v)
-{
-    return v ? strcmp(v, "true") == 0 : -1;
-}
-
 int api_warnings_list(api_req *r)
 {
-    char from[32], to[32];
-    long limit, offset, v;
-    const char *grades, *statuses, *overdue, *open, *levels;
-    if (api_query_time(r, "from", from) || api_query_time(r, "to", to) ||
-        api_query_int(r, "limit", 50, 1, 500, &limit) ||
-        api_query_int(r, "offset", 0, 0, 1000000, &offset) ||
+    api_list_query q;
+    const char *grades, *statuses, *levels;
+    if (api_query_list_page(r, &q) ||
         api_query_csv(r, "grade", "blue|yellow|orange|red", &grades) ||
         api_query_csv(r, "status", "issued|signed|feedback|clearance_requested|cleared|returned",
                       &statuses) ||
         api_query_csv(r, "level", "enterprise|street|district|city", &levels) ||
-        api_query_bool(r, "overdue", &overdue) || api_query_bool(r, "open", &open))
+        api_query_list_state(r, &q))
         return 0;
-    db_warning_api_filter f = {.district_code = api_req_query(r, "district"),
-                               .street_code = api_req_query(r, "street"),
+    db_warning_api_filter f = {.list = q.list,
                                .grades = grades,
                                .statuses = statuses,
                                .levels = levels,
-                               .cause = api_req_query(r, "cause"),
-                               .from = from[0] ? from : NULL,
-                               .to = to[0] ? to : NULL,
-                               .overdue = tristate(overdue),
-                               .open = tristate(open),
-                               .limit = limit,
-                               .offset = offset};
-    if (api_req_query(r, "enterprise")) {
-        if (api_query_int(r, "enterprise", 0, 1, 0x7fffffffffffffffL, &v))
-            return 0;
-        f.enterprise_id = v;
-    }
+                               .cause = api_req_query(r, "cause")};
     db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_warning_api_list(c, &s, &f, &out);
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_warning_api_list(c, &s, &f, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, out ? out : json_object());
@@ -89,20 +59,7 @@ int api_warnings_list(api_req *r)
 
 int api_warning_get(api_req *r)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such warning");
-    db_scope s;
-    db_conn *c = read_conn(r, &s);
-    if (!c)
-        return api_reply_db(r, DB_HARD);
-    json_t *out;
-    db_status st = db_warning_api_get(c, &s, id, &out);
-    if (st != DB_OK)
-        return api_reply_db(r, st);
-    if (!out)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such warning");
-    return api_reply_json(r, 200, out);
+    return api_read_by_id(r, "warning", db_warning_api_get);
 }
 
 /* ---- transitions ------------------------------------------------------------ */

@@ -132,31 +132,26 @@ void db_alarm_api_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-static const char *tristate(int v)
-{
-    return v < 0 ? NULL : v ? "true" : "false";
-}
-
 db_status db_alarm_api_list(db_conn *c, const db_scope *s, const db_alarm_api_filter *f,
                             json_t **out)
 {
     char eid[24], pid[24], lim[24], off[24];
     const char *p[16] = {s->kind,
                          s->id,
-                         f->district_code,
-                         f->street_code,
-                         f->enterprise_id ? db_i64(eid, f->enterprise_id) : NULL,
+                         f->list.district_code,
+                         f->list.street_code,
+                         f->list.enterprise_id ? db_i64(eid, f->list.enterprise_id) : NULL,
                          f->kinds,
                          f->levels,
                          f->states,
                          f->sources,
-                         f->from,
-                         f->to,
-                         tristate(f->overdue),
-                         db_i64(lim, f->limit),
-                         db_i64(off, f->offset),
+                         f->list.from,
+                         f->list.to,
+                         db_tristate(f->list.overdue),
+                         db_i64(lim, f->list.limit),
+                         db_i64(off, f->list.offset),
                          f->point_id ? db_i64(pid, f->point_id) : NULL,
-                         tristate(f->open)};
+                         db_tristate(f->list.open)};
     return db_read_json(c, s, "alm_api_list", 16, p, out);
 }
 

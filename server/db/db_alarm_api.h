@@ -17,16 +17,13 @@
 /* Before the first connection (api_alarms_init). */
 void db_alarm_api_register(void);
 
-/* The list's filters.  NULL strings and 0 ids match everything; kinds,
- * levels, states and sources are comma-separated lists; from and to are
- * RFC 3339 text; overdue and open are -1 (either), 0 or 1. */
+/* The list's filters: the ones it shares with the warnings' (db.h), and a
+ * point (0 matches every one) and kinds, levels, states and sources
+ * (comma-separated lists; NULL matches everything). */
 typedef struct db_alarm_api_filter {
-    const char *district_code, *street_code;
-    int64_t enterprise_id, point_id;
+    db_list_filter list;
+    int64_t point_id;
     const char *kinds, *levels, *states, *sources;
-    const char *from, *to;
-    int overdue, open;
-    long limit, offset;
 } db_alarm_api_filter;
 
 /* {total, limit, offset, items[]}; *out NULL only on failure. */

@@ -140,28 +140,23 @@ void db_warning_api_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-static const char *tristate(int v)
-{
-    return v < 0 ? NULL : v ? "true" : "false";
-}
-
 db_status db_warning_api_list(db_conn *c, const db_scope *s, const db_warning_api_filter *f,
                               json_t **out)
 {
     char eid[24], lim[24], off[24];
     const char *p[15] = {s->kind,
                          s->id,
-                         f->district_code,
-                         f->street_code,
-                         f->enterprise_id ? db_i64(eid, f->enterprise_id) : NULL,
+                         f->list.district_code,
+                         f->list.street_code,
+                         f->list.enterprise_id ? db_i64(eid, f->list.enterprise_id) : NULL,
                          f->grades,
                          f->statuses,
-                         tristate(f->overdue),
-                         f->from,
-                         f->to,
-                         db_i64(lim, f->limit),
-                         db_i64(off, f->offset),
-                         tristate(f->open),
+                         db_tristate(f->list.overdue),
+                         f->list.from,
+                         f->list.to,
+                         db_i64(lim, f->list.limit),
+                         db_i64(off, f->list.offset),
+                         db_tristate(f->list.open),
                          f->cause,
                          f->levels};
     return db_read_json(c, s, "wrn_api_list", 15, p, out);

@@ -18,16 +18,12 @@
 /* Before the first connection (api_warnings_init). */
 void db_warning_api_register(void);
 
-/* The list's filters.  NULL strings and 0 ids match everything; grades,
- * statuses and levels (current_level) are comma-separated lists; from and to
- * are RFC 3339 text; overdue and open are -1 (either), 0 or 1. */
+/* The list's filters: the ones it shares with the alarms' (db.h), and
+ * grades, statuses and levels (current_level; comma-separated lists) and a
+ * cause (NULL matches everything). */
 typedef struct db_warning_api_filter {
-    const char *district_code, *street_code;
-    int64_t enterprise_id;
+    db_list_filter list;
     const char *grades, *statuses, *levels, *cause;
-    const char *from, *to;
-    int overdue, open;
-    long limit, offset;
 } db_warning_api_filter;
 
 /* {total, limit, offset, items[]}; *out NULL only on failure. */

@@ -66,6 +66,20 @@ static db_status exec_row(db_conn *c, const char *stmt, int nparams, const char 
     return DB_OK;
 }
 
+/* A statement answering one row (a count or a flag): the text of its first
+ * cell into v. */
+static db_status exec_cell(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                           char v[32])
+{
+    PGresult *r = NULL;
+    db_status st = exec_row(c, stmt, nparams, p, &r);
+    if (st != DB_OK)
+        return st;
+    snprintf(v, 32, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
 /* ---- rollups -------------------------------------------------------------------- */
 
 db_status db_jobs_rollup_mark(db_conn *c, long lag_s, int span_s)
@@ -103,13 +117,11 @@ db_status db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutof
 {
     char date[16];
     const char *p[2] = {tier, utc_date(date, cutoff_s)};
-    PGresult *r = NULL;
-    db_status st = exec_row(c, "rollup_drop", 2, p, &r);
-    if (st != DB_OK)
-        return st;
-    *dropped = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return DB_OK;
+    char v[32];
+    db_status st = exec_cell(c, "rollup_drop", 2, p, v);
+    if (st == DB_OK)
+        *dropped = atoi(v);
+    return st;
 }
 
 /* ---- maintenance ---------------------------------------------------------------- */
@@ -118,48 +130,40 @@ db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s, int *created)
 {
     char date[16];
     const char *p[1] = {utc_date(date, day_s)};
-    PGresult *r = NULL;
-    db_status st = exec_row(c, "job_partition", 1, p, &r);
-    if (st != DB_OK)
-        return st;
-    *created = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return DB_OK;
+    char v[32];
+    db_status st = exec_cell(c, "job_partition", 1, p, v);
+    if (st == DB_OK)
+        *created = v[0] == 't';
+    return st;
 }
 
 db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped)
 {
     char date[16];
     const char *p[1] = {utc_date(date, cutoff_s)};
-    PGresult *r = NULL;
-    db_status st = exec_row(c, "job_retention", 1, p, &r);
-    if (st != DB_OK)
-        return st;
-    *dropped = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return DB_OK;
+    char v[32];
+    db_status st = exec_cell(c, "job_retention", 1, p, v);
+    if (st == DB_OK)
+        *dropped = atoi(v);
+    return st;
 }
 
 db_status db_jobs_purge_idempotency(db_conn *c, long *purged)
 {
-    PGresult *r = NULL;
-    db_status st = exec_row(c, "job_purge_idem", 0, NULL, &r);
-    if (st != DB_OK)
-        return st;
-    *purged = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return DB_OK;
+    char v[32];
+    db_status st = exec_cell(c, "job_purge_idem", 0, NULL, v);
+    if (st == DB_OK)
+        *purged = atol(v);
+    return st;
 }
 
 db_status db_jobs_try_periodic_lock(db_conn *c, int *locked)
 {
-    PGresult *r = NULL;
-    db_status st = exec_row(c, "job_try_lock", 0, NULL, &r);
-    if (st != DB_OK)
-        return st;
-    *locked = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return DB_OK;
+    char v[32];
+    db_status st = exec_cell(c, "job_try_lock", 0, NULL, v);
+    if (st == DB_OK)
+        *locked = v[0] == 't';
+    return st;
 }
 
 db_status db_jobs_periodic_unlock(db_conn *c)

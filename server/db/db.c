@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include "db_internal.h"
 #include "srv_log.h"
 
 #include <errno.h>
@@ -21,11 +22,19 @@ static atomic_size_t n_stmt_tables;
 static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* What every scoped transaction runs first, prepared like the modules'
- * statements (a parse and plan saved on each of them). */
-static const db_stmt scope_stmts[] = {
+ * statements (a parse and plan saved on each of them); and the statements
+ * several areas run (db_internal.h), so that every role has them whichever
+ * areas it registered. */
+static const db_stmt builtin_stmts[] = {
     {"db_set_scope", "SELECT set_config('dw.scope', $1, true)"},
     {"db_set_scope_focus",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true)"},
+    /* db_risk_request_recompute: alarms, the alarm API, assets, cleaning */
+    {"db_recompute_request",
+     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
+     "CONFLICT DO NOTHING"},
+    /* db_readings_partition: the ingest writer, the worker */
+    {"db_readings_partition", "SELECT dw_ensure_readings_partition($1::date)"},
 };
 
 struct db_conn {
@@ -242,7 +251,7 @@ db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    db_register_statements(scope_stmts, sizeof scope_stmts / sizeof scope_stmts[0]);
+    db_register_statements(builtin_stmts, sizeof builtin_stmts / sizeof builtin_stmts[0]);
     c->url = strdup(url);
     if (session_scope)
         c->session_scope = strdup(session_scope);
@@ -317,11 +326,15 @@ static void fill_diag(const PGresult *r, db_diag *diag)
     snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
 }
 
+/* err (may be NULL): on failure, libpq's whole message for the CLI */
 static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                             const int *lengths, const int *formats, db_status *st, db_diag *diag)
+                             const int *lengths, const int *formats, db_status *st, db_diag *diag,
+                             char *err, size_t errlen)
 {
     if (diag)
         memset(diag, 0, sizeof *diag);
+    if (err && errlen)
+        err[0] = '\0';
     if (!c->pg) {
         *st = DB_HARD;
         return NULL;
@@ -339,6 +352,8 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
     *st = db_classify(c, r);
     if (diag)
         fill_diag(r, diag);
+    if (err)
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
     char q[600];
     srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
             stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
@@ -349,19 +364,25 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
 PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
                   db_status *st)
 {
-    return exec_common(c, stmt, nparams, params, NULL, NULL, st, NULL);
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, NULL, NULL, 0);
 }
 
 PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
                        db_status *st, db_diag *diag)
 {
-    return exec_common(c, stmt, nparams, params, NULL, NULL, st, diag);
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, diag, NULL, 0);
+}
+
+PGresult *db_exec_msg(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      db_status *st, char *err, size_t errlen)
+{
+    return exec_common(c, stmt, nparams, params, NULL, NULL, st, NULL, err, errlen);
 }
 
 PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
                       const int *lengths, const int *formats, db_status *st)
 {
-    return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL);
+    return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL, NULL, 0);
 }
 
 PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
@@ -579,6 +600,49 @@ const char *db_i64(char buf[24], long long v)
 const char *db_tristate(int v)
 {
     return v < 0 ? NULL : v ? "true" : "false";
+}
+
+const char *db_bytea_hex(char *out, const unsigned char *in, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        out[2 + 2 * i] = hex[in[i] >> 4];
+        out[3 + 2 * i] = hex[in[i] & 15];
+    }
+    out[2 + 2 * n] = '\0';
+    return out;
+}
+
+char *db_text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += v[i] ? 2 * strlen(v[i]) + 3 : 5;
+    char *out = malloc(len), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        if (!v[i]) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
+        *o++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *o++ = '\\';
+            *o++ = *s;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
 }
 
 db_status db_begin(db_conn *c)

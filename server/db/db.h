@@ -1,7 +1,7 @@
-/* PostgreSQL access shared by every role.
+/* PostgreSQL access shared by every role: what the layers above server/db see.
  *
- * A db_conn wraps one PGconn plus the named prepared statements registered
- * with db_register_statements() before the first connect; they are prepared at
+ * A db_conn wraps one PGconn plus the named prepared statements of the areas
+ * (db_<area>.c, each with its db_<area>_register()); they are prepared at
  * connect and again after every reconnect, and a failed prepare is fatal at
  * start-up (it means code and schema disagree).  A db_conn is used by one
  * thread at a time: the API takes one from the pool for the duration of a
@@ -9,12 +9,16 @@
  *
  * Results follow the soft/hard split: DB_SOFT (serialization failure or
  * deadlock) is retried by db_run_tx(); DB_HARD (connection lost, timeout,
- * constraint the caller did not expect) surfaces as 503 to clients. */
+ * constraint the caller did not expect) surfaces as 503 to clients.
+ *
+ * libpq stays inside server/db: the statements, results and the helpers that
+ * run them are in db_internal.h, which only server/db's own sources see (the
+ * db library is compiled with DW_DB_INTERNAL; db_dep gives the layers above
+ * libpq's link, not its headers). */
 #ifndef DW_DB_H
 #define DW_DB_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,16 +29,7 @@ typedef enum {
     DB_BAD = -3,  /* the statement rejected the input (constraint, cast) */
 } db_status;
 
-typedef struct db_stmt {
-    const char *name;
-    const char *sql;
-} db_stmt;
-
 typedef struct db_conn db_conn;
-
-/* Registers a static table of statements (not copied: must outlive all
- * connections).  Call before the first db_connect(). */
-void db_register_statements(const db_stmt *stmts, size_t n);
 
 /* Connects and prepares; NULL with a message in err on failure. */
 db_conn *db_connect(const char *url, char *err, size_t errlen);
@@ -51,11 +46,6 @@ db_status db_set_scope(db_conn *c, const char *scope);
  * for none): row-level security then answers that enterprise's rows without
  * working out every enterprise the scope covers (migration 0013). */
 db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id);
-/* One read-only statement under a scope (and focus enterprise, may be NULL)
- * in a single round trip: the scope and the statement are pipelined into one
- * implicit transaction.  On DB_OK *out is the result (caller PQclear()s). */
-db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
-                         int nparams, const char *const *params, PGresult **out);
 void db_close(db_conn *c);
 
 /* Who a request reads and writes for, as every scoped statement takes it:
@@ -82,29 +72,9 @@ typedef struct db_list_filter {
     long limit, offset;
 } db_list_filter;
 
-/* A statement whose answer is JSON text in the first cell of its first row,
- * read under scope s in one round trip (db_read_scoped).  *out is a new
- * reference, or NULL when there was no row or the cell was NULL.  Invalid
- * JSON is DB_HARD (our bug, logged). */
-db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
-                       const char *const *params, json_t **out);
-/* The same inside the caller's open transaction (db_run_tx). */
-db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                       json_t **out);
-
-/* Text-format parameters: the decimal form of v in buf (returned). */
-const char *db_i64(char buf[24], long long v);
-/* ... and a tristate (-1, 0, 1) as NULL, "false" or "true". */
-const char *db_tristate(int v);
-
 /* Reconnects if the connection went bad; 0 when usable. */
 int db_ensure(db_conn *c);
-PGconn *db_pg(db_conn *c);
 
-/* Runs a registered statement; the caller PQclear()s the result.  On failure
- * returns NULL and *st says what kind; the error is logged once here. */
-PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                  db_status *st);
 /* What PostgreSQL said about a failed statement, for callers that answer
  * differently per constraint (a taken code is 409, a broken check 422). */
 typedef struct db_diag {
@@ -112,33 +82,12 @@ typedef struct db_diag {
     char constraint[64];
     char message[256];
 } db_diag;
-/* As db_exec; on failure also fills *diag (zeroed first, always). */
-PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                       db_status *st, db_diag *diag);
-/* A statement assembled at run time (its column list depends on the input),
- * so not preparable by name: it runs unnamed and must return rows
- * (RETURNING); anything else fails.  A failure is classified, described in
- * *diag (zeroed first, always) and logged under the name what, as
- * db_exec_diag does. */
-PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
-                           const char *const *params, db_status *st, db_diag *diag);
-/* For statements with binary or length-carrying params (bytea). */
-PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
-                      const int *lengths, const int *formats, db_status *st);
-
-/* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
-db_status db_classify(db_conn *c, const PGresult *res);
 
 /* BEGIN; fn(); COMMIT, retrying the whole thing on DB_SOFT up to 5 times.
  * fn returns DB_OK to commit, anything else to roll back (its value is
  * returned).  isolation: NULL for the default, or e.g. "REPEATABLE READ". */
 typedef db_status (*db_tx_fn)(db_conn *c, void *arg);
 db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg);
-
-/* Simple literal command (BEGIN/COMMIT/SET...).  The macro only accepts a
- * string literal, so no input can ever be spliced into the SQL. */
-db_status db_command_literal(db_conn *c, const char *sql);
-#define db_command(c, literal) db_command_literal((c), "" literal "")
 
 /* A transaction the caller drives step by step (the admin CLI, which reports
  * each step); everything else uses db_run_tx. */
@@ -153,5 +102,11 @@ db_pool *db_pool_new(const char *url, int size);
 void db_pool_free(db_pool *p);
 db_conn *db_pool_get(db_pool *p, int timeout_ms);
 void db_pool_put(db_pool *p, db_conn *c);
+
+/* server/db's own sources (and only they: the macro is set by the db
+ * library's build) see the statement and result API too. */
+#ifdef DW_DB_INTERNAL
+#include "db_internal.h"
+#endif
 
 #endif

@@ -1,5 +1,7 @@
 #include "db_accounts.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -131,13 +133,8 @@ db_status db_accounts_key_insert(db_conn *c, const db_scope *s, int64_t enterpri
                                  const char *label, const char *prefix,
                                  const unsigned char digest[32], int64_t created_by, int64_t *id)
 {
-    static const char hex[] = "0123456789abcdef";
-    char hash[3 + 64] = "\\x";
-    for (size_t i = 0; i < 32; i++) {
-        hash[2 + 2 * i] = hex[digest[i] >> 4];
-        hash[3 + 2 * i] = hex[digest[i] & 15];
-    }
-    hash[2 + 64] = '\0';
+    char hash[3 + 64];
+    db_bytea_hex(hash, digest, 32);
     char eid[24], creator[24];
     const char *p[7] = {s->kind,
                         s->id,

@@ -2,6 +2,7 @@
  * scope filter's kind and id as $1 and $2 (db_scope_sql.h). */
 #include "db_alarm_api.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 #include <stdio.h>
@@ -122,9 +123,6 @@ static const db_stmt statements[] = {
                                 "note) SELECT id, enterprise_id, now(), 'close', kind, level, $6, "
                                 "$4::bigint, $5, $7 FROM u "
                                 "RETURNING alarm_id"},
-    {"alm_api_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
 };
 
 void db_alarm_api_register(void)
@@ -221,12 +219,5 @@ db_status db_alarm_api_close(db_conn *c, const db_scope *s, int64_t alarm_id, in
 
 db_status db_alarm_api_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)
 {
-    char eid[24];
-    const char *p[2] = {db_i64(eid, enterprise_id), reason};
-    db_status st;
-    PGresult *res = db_exec(c, "alm_api_recompute", 2, p, &st);
-    if (!res)
-        return st;
-    PQclear(res);
-    return DB_OK;
+    return db_risk_request_recompute(c, enterprise_id, reason);
 }

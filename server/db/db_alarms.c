@@ -5,6 +5,8 @@
  * the transitions, rare by comparison, get a statement each. */
 #include "db_alarms.h"
 
+#include "db_internal.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -111,9 +113,6 @@ static const db_stmt statements[] = {
      "alarm_events " ALARM_EVENT_COLS
      " SELECT id, $1::bigint, raised_at, 'raise', 'video', $5::smallint, NULL, NULL, reason "
      "FROM a RETURNING alarm_id"},
-    {"alm_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
     /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
     {"alm_overdue",
      "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
@@ -414,11 +413,7 @@ db_status db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera,
 
 db_status db_alarms_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)
 {
-    char eid[24];
-    const char *p[2] = {db_i64(eid, enterprise_id), reason};
-    db_status st;
-    PQclear(db_exec(c, "alm_recompute", 2, p, &st));
-    return st;
+    return db_risk_request_recompute(c, enterprise_id, reason);
 }
 
 db_status db_alarms_flag_overdue(db_conn *c, size_t *n_flagged)

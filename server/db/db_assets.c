@@ -3,6 +3,7 @@
  * statements are chosen by kind from one table. */
 #include "db_assets.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_log.h"
 
@@ -175,10 +176,6 @@ static const db_stmt statements[] = {
     {"ast_gw_delete",
      "DELETE FROM gateways g USING enterprises e WHERE e.id = g.enterprise_id AND g.id = "
      "$3::bigint AND " SCOPE_ENT("e") " RETURNING g.id, g.enterprise_id"},
-
-    {"ast_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
 };
 
 void db_assets_register(void)
@@ -325,11 +322,5 @@ db_status db_assets_delete_tx(db_conn *c, const db_scope *s, db_assets_kind k, i
 
 db_status db_assets_request_recompute_tx(db_conn *c, int64_t enterprise_id, const char *reason)
 {
-    char eid[24];
-    const char *p[2] = {db_i64(eid, enterprise_id), reason};
-    db_status st;
-    PGresult *res = db_exec(c, "ast_recompute", 2, p, &st);
-    if (res)
-        PQclear(res);
-    return st;
+    return db_risk_request_recompute(c, enterprise_id, reason);
 }

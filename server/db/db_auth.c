@@ -1,5 +1,7 @@
 #include "db_auth.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,21 +63,6 @@ void db_auth_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-/* A digest as a text-format bytea parameter (\x...). */
-static const char *digest_param(const unsigned char d[DB_AUTH_DIGEST_BYTES],
-                                char out[3 + 2 * DB_AUTH_DIGEST_BYTES])
-{
-    static const char hex[] = "0123456789abcdef";
-    out[0] = '\\';
-    out[1] = 'x';
-    for (size_t i = 0; i < DB_AUTH_DIGEST_BYTES; i++) {
-        out[2 + 2 * i] = hex[d[i] >> 4];
-        out[3 + 2 * i] = hex[d[i] & 15];
-    }
-    out[2 + 2 * DB_AUTH_DIGEST_BYTES] = '\0';
-    return out;
-}
-
 static int64_t cell_i64(const PGresult *res, int row, int col)
 {
     return strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -98,7 +85,7 @@ db_status db_auth_apikey_use(db_conn *c, const unsigned char digest[DB_AUTH_DIGE
                              db_auth_key *out, int *found)
 {
     char hash[3 + 2 * DB_AUTH_DIGEST_BYTES];
-    const char *p[1] = {digest_param(digest, hash)};
+    const char *p[1] = {db_bytea_hex(hash, digest, DB_AUTH_DIGEST_BYTES)};
     db_status st;
     PGresult *res = db_exec(c, "auth_apikey_get", 1, p, &st);
     if (!res)
@@ -118,8 +105,8 @@ db_status db_auth_session_get(db_conn *c, const unsigned char digest[DB_AUTH_DIG
                               int *found)
 {
     char hash[3 + 2 * DB_AUTH_DIGEST_BYTES], idle[24], age[24];
-    const char *p[3] = {digest_param(digest, hash), db_i64(idle, idle_timeout_s),
-                        db_i64(age, password_max_age_days)};
+    const char *p[3] = {db_bytea_hex(hash, digest, DB_AUTH_DIGEST_BYTES),
+                        db_i64(idle, idle_timeout_s), db_i64(age, password_max_age_days)};
     db_status st;
     PGresult *res = db_exec(c, "auth_session_get", 3, p, &st);
     if (!res)
@@ -202,7 +189,7 @@ db_status db_auth_session_new(db_conn *c, int64_t account_id,
                               char expires_at[64])
 {
     char aid[24], hash[3 + 2 * DB_AUTH_DIGEST_BYTES], maxage[24];
-    const char *p[5] = {db_i64(aid, account_id), digest_param(digest, hash),
+    const char *p[5] = {db_i64(aid, account_id), db_bytea_hex(hash, digest, DB_AUTH_DIGEST_BYTES),
                         db_i64(maxage, max_age_s), peer, user_agent ? user_agent : ""};
     db_status st;
     PGresult *res = db_exec(c, "auth_session_new", 5, p, &st);

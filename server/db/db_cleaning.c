@@ -2,6 +2,7 @@
  * request takes the scope filter's kind and id as $1 and $2 (db_scope_sql.h). */
 #include "db_cleaning.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 #include <sodium.h>
@@ -147,9 +148,6 @@ static const db_stmt statements[] = {
     {"cln_overview", COMPLIANCE_CTE
      "SELECT json_build_object('window_days', 7, 'areas', count(*), "
      "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS("pa") ")::text FROM pa"},
-    {"cln_recompute",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
 };
 
 void db_cleaning_register(void)
@@ -338,12 +336,5 @@ db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *s
 
 db_status db_cleaning_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)
 {
-    char eid[24];
-    const char *p[2] = {db_i64(eid, enterprise_id), reason};
-    db_status st;
-    PGresult *res = db_exec(c, "cln_recompute", 2, p, &st);
-    if (!res)
-        return st;
-    PQclear(res);
-    return DB_OK;
+    return db_risk_request_recompute(c, enterprise_id, reason);
 }

@@ -1,5 +1,6 @@
 #include "db_credentials.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * import's look-ups. */
 #include "db_enterprises.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_log.h"
 
@@ -217,30 +218,21 @@ static int column_of(const char *name)
     return -1;
 }
 
-/* A text[] literal: {"a","b"} with quotes and backslashes escaped. */
-static void array_literal(char *out, size_t len, json_t *arr)
+/* A text[] literal of a JSON array of strings ({"a","b"}; a non-string is "");
+ * malloc'd, NULL when out of memory. */
+static char *array_literal(json_t *arr)
 {
-    size_t o = 0;
-    out[o++] = '{';
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (i && o < len - 2)
-            out[o++] = ',';
-        if (o < len - 2)
-            out[o++] = '"';
-        for (; s && *s && o < len - 4; s++) {
-            if (*s == '"' || *s == '\\')
-                out[o++] = '\\';
-            out[o++] = *s;
-        }
-        if (o < len - 2)
-            out[o++] = '"';
+    size_t n = json_array_size(arr);
+    const char **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        v[i] = s ? s : "";
     }
-    out[o++] = '}';
-    out[o] = '\0';
+    char *out = db_text_array(v, n);
+    free(v);
+    return out;
 }
 
 /* The text form of a checked value (malloc'd; NULL for null, or *bad on
@@ -264,8 +256,7 @@ static char *column_value(col_type type, json_t *v, int *bad)
         out = strdup(buf);
         break;
     case COL_TEXTARR:
-        array_literal(buf, sizeof buf, v);
-        out = strdup(buf);
+        out = array_literal(v);
         break;
     case COL_JSONB:
         out = json_dumps(v, JSON_COMPACT);

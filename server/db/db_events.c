@@ -1,5 +1,7 @@
 #include "db_events.h"
 
+#include "db_internal.h"
+
 #include <stdlib.h>
 
 static const db_stmt statements[] = {

@@ -1,5 +1,6 @@
 #include "db_health.h"
 
+#include "db_internal.h"
 #include "db_migrate.h"
 #include "rds.h"
 #include "srv_log.h"

@@ -1,5 +1,7 @@
 #include "db_ingest.h"
 
+#include "db_internal.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,22 +10,21 @@
 #include <time.h>
 
 static const db_stmt statements[] = {
-    {"srv_cred_api",
+    {"ing_cred_api",
      "SELECT c.enterprise_id, e.code FROM ingest_credentials c JOIN enterprises e ON e.id = "
      "c.enterprise_id WHERE c.kind = 'api_key' AND c.key_hash = $1::bytea AND c.revoked_at IS "
      "NULL"},
-    {"srv_cred_hebei",
+    {"ing_cred_hebei",
      "SELECT c.enterprise_id, e.code, encode(c.des_key, 'hex') FROM ingest_credentials c JOIN "
      "enterprises e ON e.id = c.enterprise_id WHERE e.code = $1 AND c.kind = 'hebei_des' AND "
      "c.revoked_at IS NULL"},
-    {"srv_cred_mem",
+    {"ing_cred_mem",
      "SELECT c.enterprise_id, e.code, c.appsecret_hash = $2::bytea, encode(c.sm4_key, 'hex'), "
      "encode(c.sm4_iv, 'hex') FROM ingest_credentials c JOIN enterprises e ON e.id = "
      "c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND c.revoked_at IS NULL"},
     {"ing_points",
      "SELECT code, id, enterprise_id, range_min, range_max, enabled FROM points WHERE code = "
      "ANY($1::text[]) ORDER BY code COLLATE \"C\""},
-    {"ing_partition", "SELECT dw_ensure_readings_partition($1::date)"},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -119,18 +120,6 @@ static void sb_fmt(sbuf *b, const char *fmt, ...)
         sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* One element of a PostgreSQL array literal, always quoted. */
-static void sb_array_text(sbuf *b, const char *s)
-{
-    sb_add(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sb_add(b, "\\", 1);
-        sb_add(b, p, 1);
-    }
-    sb_add(b, "\"", 1);
-}
-
 static void sb_free_all(sbuf *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -146,14 +135,6 @@ static int sb_any_oom(const sbuf *b, size_t n)
 }
 
 /* ---- credentials ------------------------------------------------------- */
-
-/* A text-format bytea parameter: "\x" and the hex digits. */
-static void bytea_param(const unsigned char *in, size_t n, char *out /* 2n+3 */)
-{
-    out[0] = '\\';
-    out[1] = 'x';
-    sodium_bin2hex(out + 2, 2 * n + 1, in, n);
-}
 
 static int hex_to_bin(const char *hex, unsigned char *out, size_t n)
 {
@@ -190,9 +171,8 @@ db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_in
                              int *found)
 {
     char hex[70];
-    bytea_param(key_hash, 32, hex);
-    const char *p[1] = {hex};
-    return cred_lookup(c, "srv_cred_api", 1, p, NULL, out, found);
+    const char *p[1] = {db_bytea_hex(hex, key_hash, 32)};
+    return cred_lookup(c, "ing_cred_api", 1, p, NULL, out, found);
 }
 
 static int hebei_keys(const PGresult *r, db_ingest_cred *out)
@@ -203,7 +183,7 @@ static int hebei_keys(const PGresult *r, db_ingest_cred *out)
 db_status db_ingest_cred_hebei(db_conn *c, const char *qybm, db_ingest_cred *out, int *found)
 {
     const char *p[1] = {qybm};
-    return cred_lookup(c, "srv_cred_hebei", 1, p, hebei_keys, out, found);
+    return cred_lookup(c, "ing_cred_hebei", 1, p, hebei_keys, out, found);
 }
 
 static int mem_keys(const PGresult *r, db_ingest_cred *out)
@@ -219,9 +199,8 @@ db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char 
                              db_ingest_cred *out, int *found)
 {
     char hex[70];
-    bytea_param(secret_hash, 32, hex);
-    const char *p[2] = {appid, hex};
-    return cred_lookup(c, "srv_cred_mem", 2, p, mem_keys, out, found);
+    const char *p[2] = {appid, db_bytea_hex(hex, secret_hash, 32)};
+    return cred_lookup(c, "ing_cred_mem", 2, p, mem_keys, out, found);
 }
 
 /* ---- points and partitions --------------------------------------------- */
@@ -250,26 +229,18 @@ db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t 
         return DB_HARD;
     memcpy(sorted, codes, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_str);
-    sbuf arr = {0};
-    sb_str(&arr, "{");
     size_t distinct = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
-            continue;
-        if (distinct++)
-            sb_str(&arr, ",");
-        sb_array_text(&arr, sorted[i]);
-    }
-    sb_str(&arr, "}");
+    for (size_t i = 0; i < n; i++)
+        if (!distinct || strcmp(sorted[i], sorted[distinct - 1]) != 0)
+            sorted[distinct++] = sorted[i];
+    char *arr = db_text_array(sorted, distinct);
     free(sorted);
-    if (arr.oom) {
-        free(arr.p);
+    if (!arr)
         return DB_HARD;
-    }
     db_status st;
-    const char *p[1] = {arr.p};
+    const char *p[1] = {arr};
     PGresult *r = db_exec(c, "ing_points", 1, p, &st);
-    free(arr.p);
+    free(arr);
     if (!r)
         return st;
     int rows = PQntuples(r);
@@ -315,15 +286,7 @@ void db_ingest_points_free(db_ingest_points *p)
 
 db_status db_ingest_ensure_partition(db_conn *c, int64_t day)
 {
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char date[16];
-    strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    const char *p[1] = {date};
-    db_status st;
-    PQclear(db_exec(c, "ing_partition", 1, p, &st));
-    return st;
+    return db_readings_partition(c, day * 86400, NULL);
 }
 
 /* ---- Idempotency-Key rows ---------------------------------------------- */
@@ -332,8 +295,7 @@ db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *ke
                                const unsigned char body_hash[32], int *claimed)
 {
     char eid[24], hash[70];
-    bytea_param(body_hash, 32, hash);
-    const char *p[3] = {db_i64(eid, enterprise_id), key, hash};
+    const char *p[3] = {db_i64(eid, enterprise_id), key, db_bytea_hex(hash, body_hash, 32)};
     db_status st;
     PGresult *r = db_exec(c, "ing_idem_claim", 3, p, &st);
     if (!r)
@@ -347,8 +309,7 @@ db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
                              const unsigned char body_hash[32], db_ingest_idem *out, int *found)
 {
     char eid[24], hash[70];
-    bytea_param(body_hash, 32, hash);
-    const char *p[3] = {db_i64(eid, enterprise_id), key, hash};
+    const char *p[3] = {db_i64(eid, enterprise_id), key, db_bytea_hex(hash, body_hash, 32)};
     db_status st;
     PGresult *r = db_exec(c, "ing_idem_get", 3, p, &st);
     if (!r)
@@ -415,45 +376,52 @@ out:
 db_status db_ingest_insert_events(db_conn *c, int64_t enterprise_id, const char *source,
                                   const db_ingest_event *rows, size_t n, long *inserted)
 {
-    sbuf a[6] = {{0}};
-    for (int k = 0; k < 6; k++)
+    /* levels and contents (NULL for none) are text: quoted by db_text_array */
+    sbuf a[4] = {{0}};
+    char *levels = NULL, *contents = NULL;
+    const char **text = malloc((n ? n : 1) * sizeof *text);
+    for (int k = 0; k < 4; k++)
         sb_str(&a[k], "{");
     for (size_t i = 0; i < n; i++) {
         const db_ingest_event *ev = &rows[i];
         const char *sep = i ? "," : "";
         sb_fmt(&a[0], "%s%lld", sep, (long long)ev->point_id);
         sb_fmt(&a[1], "%s%lld", sep, (long long)ev->ts_us);
-        sb_str(&a[2], sep);
-        sb_array_text(&a[2], ev->level);
         if (ev->has_value)
-            sb_fmt(&a[3], "%s%.17g", sep, ev->value);
+            sb_fmt(&a[2], "%s%.17g", sep, ev->value);
+        else
+            sb_fmt(&a[2], "%sNULL", sep);
+        if (ev->has_threshold)
+            sb_fmt(&a[3], "%s%.17g", sep, ev->threshold);
         else
             sb_fmt(&a[3], "%sNULL", sep);
-        if (ev->has_threshold)
-            sb_fmt(&a[4], "%s%.17g", sep, ev->threshold);
-        else
-            sb_fmt(&a[4], "%sNULL", sep);
-        sb_str(&a[5], sep);
-        if (ev->content)
-            sb_array_text(&a[5], ev->content);
-        else
-            sb_str(&a[5], "NULL");
     }
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 4; k++)
         sb_str(&a[k], "}");
+    if (text) {
+        for (size_t i = 0; i < n; i++)
+            text[i] = rows[i].level;
+        levels = db_text_array(text, n);
+        for (size_t i = 0; i < n; i++)
+            text[i] = rows[i].content;
+        contents = db_text_array(text, n);
+    }
     db_status st = DB_HARD;
-    if (sb_any_oom(a, 6))
+    if (sb_any_oom(a, 4) || !levels || !contents)
         goto out;
     char eid[24];
     const char *p[8] = {
-        db_i64(eid, enterprise_id), a[0].p, a[1].p, a[2].p, a[3].p, a[4].p, a[5].p, source};
+        db_i64(eid, enterprise_id), a[0].p, a[1].p, levels, a[2].p, a[3].p, contents, source};
     PGresult *r = db_exec(c, "ing_insert_events", 8, p, &st);
     if (!r)
         goto out;
     *inserted = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
 out:
-    sb_free_all(a, 6);
+    sb_free_all(a, 4);
+    free(text);
+    free(levels);
+    free(contents);
     return st;
 }
 

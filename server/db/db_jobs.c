@@ -1,6 +1,8 @@
 /* db_jobs.c — the worker's housekeeping statements (see db_jobs.h). */
 #include "db_jobs.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,6 @@ static const db_stmt statements[] = {
      "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
      "minute_rows, dirty_done, dirty_left FROM dw_rollup_fill($1::int)"},
     {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
-    {"job_partition", "SELECT dw_ensure_readings_partition($1::date)"},
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
     {"job_purge_idem",
      "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
@@ -126,15 +127,22 @@ db_status db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutof
 
 /* ---- maintenance ---------------------------------------------------------------- */
 
-db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s, int *created)
+/* The statement is db.c's (every connection has it): the ingest writer makes the
+ * partitions of the days it stores, the worker those of the days ahead. */
+db_status db_readings_partition(db_conn *c, int64_t day_s, int *created)
 {
     char date[16];
     const char *p[1] = {utc_date(date, day_s)};
     char v[32];
-    db_status st = exec_cell(c, "job_partition", 1, p, v);
-    if (st == DB_OK)
+    db_status st = exec_cell(c, "db_readings_partition", 1, p, v);
+    if (st == DB_OK && created)
         *created = v[0] == 't';
     return st;
+}
+
+db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s, int *created)
+{
+    return db_readings_partition(c, day_s, created);
 }
 
 db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped)

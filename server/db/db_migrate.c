@@ -1,5 +1,6 @@
 #include "db_migrate.h"
 
+#include "db_internal.h"
 #include "srv_config.h"
 #include "srv_log.h"
 

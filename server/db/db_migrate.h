@@ -6,7 +6,6 @@
 #ifndef DW_DB_MIGRATE_H
 #define DW_DB_MIGRATE_H
 
-#include <libpq-fe.h>
 #include <stddef.h>
 
 typedef struct db_migration {
@@ -24,13 +23,8 @@ typedef struct db_migration_set {
 int db_migrations_read(const char *dir, db_migration_set *out, char *err, size_t errlen);
 void db_migrations_free(db_migration_set *set);
 
-/* Applies pending migrations; returns the number applied, or -1 with err. */
-int db_migrate_apply(PGconn *pg, const db_migration_set *set, int verbose, char *err,
-                     size_t errlen);
-
-/* 1 if the database holds exactly this set, 0 if not (detail in err), -1 on
- * query failure.  Used by /readyz. */
-int db_migrate_is_current(PGconn *pg, const db_migration_set *set, char *err, size_t errlen);
+/* Applying and checking a set need a connection: db_internal.h (private to
+ * server/db). */
 
 int db_migrate_main(int argc, char **argv);
 

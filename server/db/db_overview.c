@@ -1,5 +1,6 @@
 #include "db_overview.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 static const db_stmt statements[] = {

@@ -2,6 +2,7 @@
  * changes, and time series from raw readings or the rollups. */
 #include "db_points.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_config.h"
 #include "srv_log.h"

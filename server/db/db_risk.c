@@ -5,6 +5,8 @@
  * index on open warnings make every step happen once, with two workers and a kill -9. */
 #include "db_risk.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +167,17 @@ static int64_t cell_i64(const PGresult *r, int row, int col)
 }
 
 /* ---- recompute ------------------------------------------------------------------ */
+
+/* The statement is db.c's (every connection has it): alarms, the alarm API, assets and
+ * cleaning queue recomputes through here. */
+db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)
+{
+    char eid[24];
+    const char *p[2] = {db_i64(eid, enterprise_id), reason};
+    db_status st;
+    PQclear(db_exec(c, "db_recompute_request", 2, p, &st));
+    return st;
+}
 
 db_status db_risk_lock_enterprise(db_conn *c, int64_t enterprise_id)
 {
@@ -426,21 +439,31 @@ db_status db_risk_set_next_check(db_conn *c, int64_t warning_id, int64_t next_ch
 
 /* ---- backtest ------------------------------------------------------------------- */
 
+/* Only `dustwatch risk backtest` reads this, on a connection of its own: registered here,
+ * on first use, and prepared then (late) rather than on every connection of every role. */
+static const db_stmt backtest_statements[] = {
+    {"rsk_backtest",
+     "SELECT DISTINCT ON (s.enterprise_id) s.enterprise_id, e.code, s.grade, s.r, "
+     "s.model_version, s.inputs::text, s.computed_at FROM risk_scores s JOIN enterprises e "
+     "ON e.id = s.enterprise_id WHERE s.computed_at >= $1::timestamptz AND s.computed_at < "
+     "$2::timestamptz ORDER BY s.enterprise_id, s.computed_at DESC"},
+};
+
 db_status db_risk_backtest_snapshots(db_conn *c, const char *from, const char *to, json_t **out,
                                      char *err, size_t errlen)
 {
+    db_register_statements(backtest_statements,
+                           sizeof backtest_statements / sizeof backtest_statements[0]);
+    if (db_ensure(c) != 0) {
+        snprintf(err, errlen, "could not reach PostgreSQL\n");
+        return DB_HARD;
+    }
     const char *p[2] = {from, to};
-    PGresult *r = PQexecParams(
-        db_pg(c),
-        "SELECT DISTINCT ON (s.enterprise_id) s.enterprise_id, e.code, s.grade, s.r, "
-        "s.model_version, s.inputs::text, s.computed_at FROM risk_scores s JOIN enterprises e "
-        "ON e.id = s.enterprise_id WHERE s.computed_at >= $1::timestamptz AND s.computed_at < "
-        "$2::timestamptz ORDER BY s.enterprise_id, s.computed_at DESC",
-        2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-        db_status st = db_classify(c, r);
-        PQclear(r);
+    db_status st;
+    PGresult *r = db_exec_msg(c, "rsk_backtest", 2, p, &st, err, errlen);
+    if (!r) {
+        if (!err[0])
+            snprintf(err, errlen, "could not run the backtest query\n");
         return st;
     }
     json_t *a = json_array();

@@ -2,6 +2,7 @@
  * filter's kind and id as $1 and $2 (db_scope_sql.h). */
 #include "db_risk_api.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 #define SCORE_JSON(rs)                                                                             \

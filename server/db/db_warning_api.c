@@ -2,6 +2,7 @@
  * scope filter's kind and id as $1 and $2 (db_scope_sql.h). */
 #include "db_warning_api.h"
 
+#include "db_internal.h"
 #include "db_scope_sql.h"
 
 #include <stdio.h>

@@ -1,0 +1,115 @@
+/* db_internal.h — the libpq-facing half of db.h, private to server/db.
+ *
+ * Only server/db's sources include this (the db library is compiled with
+ * DW_DB_INTERNAL, and db.h pulls this header in for them); the layers above
+ * call the typed functions of the db_<area>.h headers and never see a
+ * statement name, a PGresult or libpq's headers (db_dep does not put them on
+ * their include path). */
+#ifndef DW_DB_INTERNAL_H
+#define DW_DB_INTERNAL_H
+
+#ifndef DW_DB_INTERNAL
+#error "db_internal.h is private to server/db"
+#endif
+
+#include "db.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct db_stmt {
+    const char *name;
+    const char *sql;
+} db_stmt;
+
+/* Registers a static table of statements (not copied: must outlive all
+ * connections); a table registered twice counts once.  Connections made
+ * later prepare it at connect; connections already open prepare it before
+ * their next statement (statement names must be unique across tables). */
+void db_register_statements(const db_stmt *stmts, size_t n);
+
+/* One read-only statement under a scope (and focus enterprise, may be NULL)
+ * in a single round trip: the scope and the statement are pipelined into one
+ * implicit transaction.  On DB_OK *out is the result (caller PQclear()s). */
+db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
+                         int nparams, const char *const *params, PGresult **out);
+
+/* A statement whose answer is JSON text in the first cell of its first row,
+ * read under scope s in one round trip (db_read_scoped).  *out is a new
+ * reference, or NULL when there was no row or the cell was NULL.  Invalid
+ * JSON is DB_HARD (our bug, logged). */
+db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                       const char *const *params, json_t **out);
+/* The same inside the caller's open transaction (db_run_tx). */
+db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       json_t **out);
+
+/* Text-format parameters: the decimal form of v in buf (returned). */
+const char *db_i64(char buf[24], long long v);
+/* ... and a tristate (-1, 0, 1) as NULL, "false" or "true". */
+const char *db_tristate(int v);
+/* ... n bytes as a bytea: "\x" and lower-case hex digits in out (2n+3 bytes,
+ * returned). */
+const char *db_bytea_hex(char *out, const unsigned char *in, size_t n);
+/* ... a text[] literal, {"a","b"}: every element quoted, quotes and
+ * backslashes escaped; a NULL element is an SQL NULL.  malloc'd, NULL when
+ * out of memory. */
+char *db_text_array(const char *const *v, size_t n);
+
+PGconn *db_pg(db_conn *c);
+
+/* Runs a registered statement; the caller PQclear()s the result.  On failure
+ * returns NULL and *st says what kind; the error is logged once here. */
+PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                  db_status *st);
+/* As db_exec; on failure also fills *diag (zeroed first, always). */
+PGresult *db_exec_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       db_status *st, db_diag *diag);
+/* As db_exec; on failure err holds PostgreSQL's whole message as libpq
+ * formats it (PQresultErrorMessage: "ERROR:  ...\n"), for a CLI to print. */
+PGresult *db_exec_msg(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      db_status *st, char *err, size_t errlen);
+/* A statement assembled at run time (its column list depends on the input),
+ * so not preparable by name: it runs unnamed and must return rows
+ * (RETURNING); anything else fails.  A failure is classified, described in
+ * *diag (zeroed first, always) and logged under the name what, as
+ * db_exec_diag does. */
+PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
+                           const char *const *params, db_status *st, db_diag *diag);
+/* For statements with binary or length-carrying params (bytea). */
+PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                      const int *lengths, const int *formats, db_status *st);
+
+/* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
+db_status db_classify(db_conn *c, const PGresult *res);
+
+/* Simple literal command (BEGIN/COMMIT/SET...).  The macro only accepts a
+ * string literal, so no input can ever be spliced into the SQL. */
+db_status db_command_literal(db_conn *c, const char *sql);
+#define db_command(c, literal) db_command_literal((c), "" literal "")
+
+/* ---- statements several areas run --------------------------------------------------
+ * Prepared on every connection (db.c's built-in table, with the scope statements), so
+ * each role has them whichever areas it registered. */
+
+/* Queues a risk recompute of the enterprise (one pending request per enterprise: a
+ * second is dropped); reason is free text.  In the caller's transaction.  db_risk.c. */
+db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason);
+
+/* Creates the readings partition of the UTC day of day_s if missing; *created (may be
+ * NULL) is 1 when this call made it.  db_jobs.c. */
+db_status db_readings_partition(db_conn *c, int64_t day_s, int *created);
+
+/* ---- migrations (db_migrate.c) ---- */
+
+struct db_migration_set;
+/* Applies pending migrations; returns the number applied, or -1 with err. */
+int db_migrate_apply(PGconn *pg, const struct db_migration_set *set, int verbose, char *err,
+                     size_t errlen);
+/* 1 if the database holds exactly this set, 0 if not (detail in err), -1 on
+ * query failure.  Used by /readyz. */
+int db_migrate_is_current(PGconn *pg, const struct db_migration_set *set, char *err, size_t errlen);
+
+#endif

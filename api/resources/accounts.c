@@ -8,6 +8,7 @@
 #include "api_handlers.h"
 
 #include "db_accounts.h"
+#include "srv_cred.h"
 #include "srv_password.h"
 
 #include <sodium.h>
@@ -244,31 +245,29 @@ int api_apikey_create(api_req *r)
     const char *label = json_string_value(json_object_get(body, "label"));
     if (label && strlen(label) > 100)
         return api_reply_error(r, API_E_BAD_REQUEST, "label is at most 100 characters");
-    unsigned char rnd[32];
-    randombytes_buf(rnd, sizeof rnd);
-    char key[64] = "dwk_";
-    sodium_bin2base64(key + 4, sizeof key - 4, rnd, sizeof rnd,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)key, strlen(key));
-    char prefix[16];
-    snprintf(prefix, sizeof prefix, "%.12s", key);
-    key_ctx x = {.target = enterprise, .label = label ? label : "", .prefix = prefix, .digest = h};
+    srv_cred cred;
+    (void)srv_cred_generate(SRV_CRED_API_KEY, NULL, &cred);
+    unsigned char digest[32];
+    srv_cred_key_digest(&cred, digest);
+    key_ctx x = {.target = enterprise,
+                 .label = label ? label : "",
+                 .prefix = cred.key_prefix,
+                 .digest = digest};
     db_status st = api_tx(r, key_tx, &x);
     if (st != DB_OK) {
-        sodium_memzero(key, sizeof key);
+        srv_cred_wipe(&cred);
         return api_reply_db(r, st);
     }
     if (!x.id) {
-        sodium_memzero(key, sizeof key);
+        srv_cred_wipe(&cred);
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     }
     char obj[48];
     snprintf(obj, sizeof obj, "api_key:%lld", (long long)x.id);
-    api_audit(r, "api_key_create", obj, "ok", prefix);
-    json_t *out =
-        json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", key, "prefix", prefix);
-    sodium_memzero(key, sizeof key);
+    api_audit(r, "api_key_create", obj, "ok", cred.key_prefix);
+    json_t *out = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", cred.api_key,
+                            "prefix", cred.key_prefix);
+    srv_cred_wipe(&cred);
     return api_reply_json(r, 201, out);
 }
 

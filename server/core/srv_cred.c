@@ -129,6 +129,12 @@ void srv_cred_columns(const srv_cred *c, const char *out[7])
     out[6] = mem ? c->sm4_iv_bytea : NULL;
 }
 
+void srv_cred_key_digest(const srv_cred *c, unsigned char out[32])
+{
+    memset(out, 0, 32);
+    sodium_hex2bin(out, 32, c->key_hash + 2, 64, NULL, NULL, NULL);
+}
+
 void srv_cred_wipe(srv_cred *c)
 {
     sodium_memzero(c, sizeof *c);

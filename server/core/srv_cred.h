@@ -1,7 +1,9 @@
 /* Ingest credentials: how a gateway proves which enterprise it speaks for.
- * Generated in one place for both issuers, `dustwatch admin
- * create-credential` and POST /api/v1/enterprises/{id}/ingest-credentials, so
- * the two can never drift apart in strength or shape.
+ * Generated in one place for every issuer, `dustwatch admin
+ * create-credential`, POST /api/v1/enterprises/{id}/ingest-credentials and
+ * the demo seed, so they can never drift apart in strength or shape.  The
+ * REST API keys of POST /api/v1/enterprises/{id}/api-keys are api_key
+ * credentials too (same shape, their own table).
  *
  *   api_key    "dwk_" + 256 random bits (URL-safe base64); the database keeps
  *              its SHA-256 (a fast hash suffices for a 256-bit secret) and the
@@ -58,6 +60,11 @@ int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *out);
  * appsecret_hash, sm4_key, sm4_iv: pointers into c, NULL for columns this
  * kind leaves empty.  Valid while c is. */
 void srv_cred_columns(const srv_cred *c, const char *out[7]);
+
+/* An api_key credential's SHA-256 as 32 raw bytes (key_hash decoded), for
+ * stores that take the digest rather than the bytea text: the REST API keys
+ * of api/resources/accounts.c. */
+void srv_cred_key_digest(const srv_cred *c, unsigned char out[32]);
 
 void srv_cred_wipe(srv_cred *c);
 

@@ -1,13 +1,14 @@
 /* Live events: GET /api/v1/events as Server-Sent Events.
  *
- * One hub thread subscribes to the Redis channel dw:events (published after
- * commits by the ingest writers, the worker and the API) and appends each
- * message to a ring buffer with a sequence number.  Each SSE connection is a
- * libmicrohttpd callback response: when it has nothing to send it suspends
- * itself, and the hub resumes it when a message arrives (or every 15 s for a
- * keep-alive comment), so no pool thread ever waits.  Messages are filtered
- * by the caller's scope using the ids they carry (enterprise_id,
- * district_id, street_id); a message without them reaches city users only.
+ * One hub thread subscribes to the Redis channel SRV_EVENT_CHANNEL
+ * (dw:events; published after commits by the ingest writers, the worker and
+ * the API) and appends each message to a ring buffer with a sequence number.
+ * Each SSE connection is a libmicrohttpd callback response: when it has
+ * nothing to send it suspends itself, and the hub resumes it when a message
+ * arrives (or every 15 s for a keep-alive comment), so no pool thread ever
+ * waits.  Messages are filtered by the caller's scope using the ids they
+ * carry (enterprise_id, district_id, street_id); a message without them
+ * reaches city users only.
  * Reconnecting clients send Last-Event-ID and get what they missed, as far
  * as the ring still holds it.  Redis down: the stream stays open with
  * keep-alives and resumes when Redis is back; nothing else depends on it. */
@@ -20,6 +21,7 @@
 #include "db_events.h"
 #include "rds.h"
 #include "srv_config.h"
+#include "srv_event.h"
 #include "srv_log.h"
 
 #include <hiredis/hiredis.h>
@@ -186,7 +188,7 @@ static void *hub_main(void *arg)
             r = redisCommand(c, "AUTH %s", pw);
             freeReplyObject(r);
         }
-        r = redisCommand(c, "SUBSCRIBE dw:events");
+        r = redisCommand(c, "SUBSCRIBE %s", SRV_EVENT_CHANNEL);
         if (!r) {
             redisFree(c);
             continue;
@@ -195,7 +197,7 @@ static void *hub_main(void *arg)
         pthread_mutex_lock(&H.mu);
         H.hub_fd = c->fd;
         pthread_mutex_unlock(&H.mu);
-        LOG_INFO("live events subscribed", "channel=dw:events");
+        LOG_INFO("live events subscribed", "channel=%s", SRV_EVENT_CHANNEL);
         while (H.running) {
             r = NULL;
             /* blocks until a message; shutdown() on the socket ends it */

@@ -9,7 +9,6 @@
 
 #include "db_alarms.h"
 #include "ing_decode.h"
-#include "rds.h"
 #include "srv_event.h"
 #include "risk_point.h"
 #include "srv_config.h"
@@ -45,7 +44,7 @@ void alarm_pub_reset(void)
 void alarm_pub_flush(void)
 {
     for (size_t i = 0; i < pub.n; i++) {
-        rds_publish("dw:events", NULL, 0, pub.msg[i]);
+        srv_event_publish_text(pub.msg[i]);
         free(pub.msg[i]);
     }
     pub.n = 0;

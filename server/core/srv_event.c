@@ -55,6 +55,11 @@ void srv_event_publish(const srv_event *e, const json_t *fields)
 {
     char *s = srv_event_encode(e, fields);
     if (s)
-        rds_publish("dw:events", NULL, 0, s);
+        srv_event_publish_text(s);
     free(s);
+}
+
+void srv_event_publish_text(const char *encoded)
+{
+    rds_publish(SRV_EVENT_CHANNEL, NULL, 0, encoded);
 }

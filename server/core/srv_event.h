@@ -14,6 +14,10 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/* The Redis channel the envelopes travel on: publishers here, the SSE hub's
+ * SUBSCRIBE (api/resources/events.c) and the integration tests. */
+#define SRV_EVENT_CHANNEL "dw:events"
+
 typedef struct srv_event {
     const char *type;   /* "alarm", "warning", "risk", "ingest", "cleaning", ... */
     const char *action; /* "raise", "issue", "escalate", "accepted", ... */
@@ -30,5 +34,10 @@ char *srv_event_encode(const srv_event *e, const json_t *fields);
 /* Encodes and hands the text to the Redis publisher (never blocks; best
  * effort, PostgreSQL holds the facts). */
 void srv_event_publish(const srv_event *e, const json_t *fields);
+
+/* Hands text already made by srv_event_encode (borrowed) to the Redis
+ * publisher, for producers that encode inside their transaction and publish
+ * after its commit (alarm_rules). */
+void srv_event_publish_text(const char *encoded);
 
 #endif

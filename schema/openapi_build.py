@@ -111,22 +111,32 @@ ROLES = ["city_admin", "city_staff", "district_admin", "district_staff", "street
 # the error registry
 
 
-def read_errors(rel):
-    """(code, status, hint) of every X(...) line of an error registry."""
+def read_registry(rel):
+    """(NAME, code, status, hint) of every X(...) line of an error registry."""
     pat = re.compile(r'^X\((\w+),\s*"([a-z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)')
     out = []
     with open(os.path.join(ROOT, *rel.split("/")), encoding="utf-8") as f:
         for line in f:
             m = pat.match(line)
             if m:
-                out.append((m.group(2), int(m.group(3)), m.group(4)))
+                out.append((m.group(1), m.group(2), int(m.group(3)), m.group(4)))
     if not out:
         raise SystemExit(f"{rel}: no X(...) entries found")
     return out
 
 
+def read_errors(rel):
+    """(code, status, hint) of every X(...) line of an error registry."""
+    return [(c, st, h) for _, c, st, h in read_registry(rel)]
+
+
 ERRORS = read_errors("api/core/errors.def")
+ERROR_CODE = {n: c for n, c, _, _ in read_registry("api/core/errors.def")}
 INGEST_ERRORS = read_errors("server/ingest/ing_errors.def")
+# Codes whose body carries more than {code, hint, detail}: their routes
+# describe them with their own schema, not in the shared responses.
+IMPORT_REFUSED = ERROR_CODE["IMPORT_REFUSED"]
+OWN_BODY_CODES = {IMPORT_REFUSED}
 
 ERROR_RESPONSES = {
     400: ("BadRequest", "Bad request: malformed JSON (bad_json), a wrong field or query "
@@ -157,7 +167,7 @@ ERROR_RESPONSES = {
 
 
 def error_codes_for(status):
-    return [c for c, st, _ in ERRORS if st == status]
+    return [c for c, st, _ in ERRORS if st == status and c not in OWN_BODY_CODES]
 
 
 # ---------------------------------------------------------------------------
@@ -424,7 +434,7 @@ SCHEMAS = {
                   "description": "From api/core/errors.def: " +
                   "; ".join(f"{c} ({st}): {h}" for c, st, h in ERRORS)},
     "ImportRefused": obj({
-        "code": enum(["import_refused"]), "hint": s("string"), "detail": s("string"),
+        "code": enum([IMPORT_REFUSED]), "hint": s("string"), "detail": s("string"),
         "imported": s("integer", const=0),
         "errors": arr(obj({"row": s("integer", "Spreadsheet row (header is 1)."),
                            "field": s("string"), "message": s("string")},
@@ -895,12 +905,12 @@ OPERATIONS = {
          en="Import the survey table (CSV)",
          desc="The export's header (columns matched by name; 统一社会信用代码, 企业编码, 企业名称 and "
               "区代码 required). Rows are matched by USCC: existing ones are updated, others "
-              "created. All or nothing: any bad row answers 422 import_refused with the rows "
+              f"created. All or nothing: any bad row answers 422 {IMPORT_REFUSED} with the rows "
               "listed; at most 5000 rows.",
          body={"required": True, "content": {"text/csv": {"schema": s("string")}}},
          resp=ok(ref("ImportResult")),
          err=[400],
-         err422={"description": "Import refused (import_refused, rows listed) or the header "
+         err422={"description": f"Import refused ({IMPORT_REFUSED}, rows listed) or the header "
                                 "lacks a required column (unprocessable).",
                  "content": {"application/json": {"schema": {
                      "oneOf": [ref("ImportRefused"), ref("Error")]}}}}),

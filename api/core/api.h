@@ -104,6 +104,12 @@ int api_json_strict(api_req *r, json_t *body, const char *const *allowed, size_t
 int api_reply_json(api_req *r, int status, json_t *body);
 int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* api_reply_error with the fields of extra (stolen; may be NULL) after
+ * code, hint and detail, for errors whose body lists more facts than detail
+ * can (import_refused: the refused rows).  Keys of extra named code, hint or
+ * detail are ignored. */
+int api_reply_error_with(api_req *r, api_error e, json_t *extra, const char *detail_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void api_reply_add_header(api_req *r, const char *name, const char *value);
 /* Any body; copies it. */
 int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len);

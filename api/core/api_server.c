@@ -227,26 +227,46 @@ const char *api_req_body(const api_req *r, size_t *len)
     return r->body;
 }
 
-int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
+/* {code, hint, detail} of e with detail from fmt; adds Retry-After where the
+ * status asks for it.  A new reference. */
+static json_t *error_body(api_req *r, api_error e, const char *detail_fmt, va_list ap)
 {
     char detail[512] = "";
-    if (detail_fmt) {
-        va_list ap;
-        va_start(ap, detail_fmt);
+    if (detail_fmt)
         vsnprintf(detail, sizeof detail, detail_fmt, ap);
-        va_end(ap);
-    }
     int status = api_error_status(e);
     if (status == 503 || status == 429)
         api_reply_add_header(r, "Retry-After", "5");
-    json_t *body = srv_error_body(api_error_code(e), api_error_hint(e), detail);
+    return srv_error_body(api_error_code(e), api_error_hint(e), detail);
+}
+
+int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, detail_fmt);
+    json_t *body = error_body(r, e, detail_fmt, ap);
+    va_end(ap);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct MHD_Response *resp =
         s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp)
         free(s);
-    return queue(r, status, resp, "application/json; charset=utf-8");
+    return queue(r, api_error_status(e), resp, "application/json; charset=utf-8");
+}
+
+int api_reply_error_with(api_req *r, api_error e, json_t *extra, const char *detail_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, detail_fmt);
+    json_t *body = error_body(r, e, detail_fmt, ap);
+    va_end(ap);
+    if (body && extra)
+        json_object_update_missing(body, extra);
+    json_decref(extra);
+    if (!body)
+        return api_reply_error(r, API_E_INTERNAL, "could not build the error body");
+    return api_reply_json(r, api_error_status(e), body);
 }
 
 json_t *api_req_json(api_req *r)

@@ -750,11 +750,9 @@ int api_enterprises_import(api_req *r)
     int rc;
     if (json_array_size(x.errors)) {
         api_audit(r, "import", "enterprises.csv", "failed", "rows refused");
-        rc = api_reply_json(
-            r, 422,
-            json_pack("{s:s, s:s, s:s, s:i, s:O}", "code", "import_refused", "hint",
-                      "fix the listed rows and import the whole table again; nothing was stored",
-                      "detail", "some rows are invalid", "imported", 0, "errors", x.errors));
+        rc = api_reply_error_with(r, API_E_IMPORT_REFUSED,
+                                  json_pack("{s:i, s:O}", "imported", 0, "errors", x.errors),
+                                  "some rows are invalid");
     } else if (st != DB_OK) {
         rc = api_reply_db(r, st);
     } else {

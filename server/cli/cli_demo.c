@@ -284,7 +284,7 @@ static db_status audit(db_conn *c, seed_run *r, const char *action)
     snprintf(object, sizeof object, "city:%s", city ? city : "?");
     snprintf(detail, sizeof detail, "credentials_issued=%lld credentials_revoked=%lld os_user=%s",
              r->issued, r->revoked, os_user());
-    return db_admin_audit(c, action, object, "ok", detail);
+    return db_admin_audit(c, action, object, "ok", detail, NULL);
 }
 
 static db_status load_regions(db_conn *c, seed_run *r)
@@ -543,7 +543,7 @@ static db_status reissue(db_conn *c, seed_run *r, json_t *fleet_ents)
         db_admin_ref ent;
         long long revoked;
         if ((st = checked(r, DB_OK)) != DB_OK ||
-            (st = db_admin_enterprise_by_code(c, code, &ent)) != DB_OK ||
+            (st = db_admin_enterprise_by_code(c, code, &ent, NULL)) != DB_OK ||
             (st = db_demo_credentials_revoke(c, ent.id, label, &revoked)) != DB_OK)
             return st;
         r->revoked += revoked;
@@ -650,7 +650,14 @@ static db_conn *demo_connect(void)
         return NULL;
     }
     int ready = 0;
-    if (db_admin_schema_ready(c, &ready) != DB_OK || !ready) {
+    db_diag diag;
+    if (db_demo_schema_ready(c, &ready, &diag) != DB_OK) {
+        fprintf(stderr, "dustwatch demo: could not inspect the database: %s\n",
+                diag.message[0] ? diag.message : "the database is unreachable");
+        db_close(c);
+        return NULL;
+    }
+    if (!ready) {
         fprintf(stderr, "dustwatch demo: the database has no dustwatch tables (is the database "
                         "migrated? run `dustwatch migrate`)\n");
         db_close(c);

@@ -66,22 +66,25 @@ static const char *const roles[] = {"city_admin",      "city_staff",   "district
 
 /* ---- database helpers -------------------------------------------------- */
 
-/* For failures that are our bug or a broken database, not input: the
- * database layer has logged what PostgreSQL said. */
-static int failed(const char *what)
+/* For failures that are our bug or a broken database, not input: our words,
+ * then PostgreSQL's when the database layer has them (diag may be NULL). */
+static int failed(const char *what, const db_diag *diag)
 {
-    fprintf(stderr, "dustwatch admin: %s\n", what);
+    if (diag && diag->message[0])
+        fprintf(stderr, "dustwatch admin: %s: %s\n", what, diag->message);
+    else
+        fprintf(stderr, "dustwatch admin: %s\n", what);
     return -1;
 }
 
 static int begin(db_conn *c)
 {
-    return db_begin(c) == DB_OK ? 0 : failed("could not begin a transaction");
+    return db_begin(c) == DB_OK ? 0 : failed("could not begin a transaction", NULL);
 }
 
 static int commit(db_conn *c)
 {
-    return db_commit(c) == DB_OK ? 0 : failed("could not commit");
+    return db_commit(c) == DB_OK ? 0 : failed("could not commit", NULL);
 }
 
 static void rollback(db_conn *c)
@@ -102,8 +105,9 @@ static int audit(db_conn *c, const char *action, const char *object, const char 
 {
     char full[1024];
     snprintf(full, sizeof full, "%s%sos_user=%s", detail, *detail ? " " : "", os_user());
-    if (db_admin_audit(c, action, object, result, full) != DB_OK)
-        return failed("could not write the audit log");
+    db_diag diag;
+    if (db_admin_audit(c, action, object, result, full, &diag) != DB_OK)
+        return failed("could not write the audit log", &diag);
     return 0;
 }
 
@@ -138,8 +142,9 @@ static db_conn *admin_connect(void)
         return NULL;
     }
     int ready = 0;
-    if (db_admin_schema_ready(c, &ready) != DB_OK) {
-        (void)failed("could not inspect the database");
+    db_diag diag;
+    if (db_admin_schema_ready(c, &ready, &diag) != DB_OK) {
+        (void)failed("could not inspect the database", &diag);
         db_close(c);
         return NULL;
     }
@@ -257,10 +262,12 @@ static int new_password(const admin_args *a, const char *username, char *out, si
 static int lookup(db_conn *c, const char *what, const char *code, db_admin_ref *out)
 {
     int region = strcmp(what, "region") == 0;
-    db_status st =
-        region ? db_admin_region_by_code(c, code, out) : db_admin_enterprise_by_code(c, code, out);
+    db_diag diag;
+    db_status st = region ? db_admin_region_by_code(c, code, out, &diag)
+                          : db_admin_enterprise_by_code(c, code, out, &diag);
     if (st != DB_OK)
-        return failed(region ? "could not look up the region" : "could not look up the enterprise");
+        return failed(region ? "could not look up the region" : "could not look up the enterprise",
+                      &diag);
     if (out->id == 0) {
         fprintf(stderr, "dustwatch admin: no %s with code \"%s\"\n", what, code);
         return -1;
@@ -402,10 +409,11 @@ static int cmd_reset_password(db_conn *c, const admin_args *a)
     int rc = EXIT_FAILED;
     int64_t id;
     long long ended;
+    db_diag diag;
     if (begin(c) != 0)
         goto out;
-    if (db_admin_password_reset(c, a->username, hash, !a->password_stdin, &id) != DB_OK) {
-        (void)failed("could not reset the password");
+    if (db_admin_password_reset(c, a->username, hash, !a->password_stdin, &id, &diag) != DB_OK) {
+        (void)failed("could not reset the password", &diag);
         rollback(c);
         goto out;
     }
@@ -416,8 +424,8 @@ static int cmd_reset_password(db_conn *c, const admin_args *a)
         goto out;
     }
     /* whoever knew the old password may hold a session made with it */
-    if (db_admin_sessions_end(c, id, &ended) != DB_OK) {
-        (void)failed("could not end the account's sessions");
+    if (db_admin_sessions_end(c, id, &ended, &diag) != DB_OK) {
+        (void)failed("could not end the account's sessions", &diag);
         rollback(c);
         goto out;
     }
@@ -567,8 +575,9 @@ static int cmd_list_credentials(db_conn *c, const admin_args *a)
         return EXIT_FAILED;
     db_admin_credential_row *rows;
     size_t n;
-    if (db_admin_credentials_list(c, ent.id, &rows, &n) != DB_OK) {
-        (void)failed("could not list the credentials");
+    db_diag diag;
+    if (db_admin_credentials_list(c, ent.id, &rows, &n, &diag) != DB_OK) {
+        (void)failed("could not list the credentials", &diag);
         return EXIT_FAILED;
     }
     printf("# enterprise %s %s: %zu credential(s)\n", a->enterprise, ent.name, n);
@@ -596,16 +605,17 @@ static int cmd_revoke_credential(db_conn *c, const admin_args *a)
     if (begin(c) != 0)
         return EXIT_FAILED;
     db_admin_revoked rv;
-    if (db_admin_credential_revoke(c, id, &rv) != DB_OK) {
-        (void)failed("could not revoke the credential");
+    db_diag diag;
+    if (db_admin_credential_revoke(c, id, &rv, &diag) != DB_OK) {
+        (void)failed("could not revoke the credential", &diag);
         rollback(c);
         return EXIT_FAILED;
     }
     if (!rv.found) {
         int exists;
         char at[40];
-        if (db_admin_credential_revoked_at(c, id, &exists, at) != DB_OK)
-            (void)failed("could not look up the credential");
+        if (db_admin_credential_revoked_at(c, id, &exists, at, &diag) != DB_OK)
+            (void)failed("could not look up the credential", &diag);
         else if (exists)
             fprintf(stderr, "dustwatch admin: credential %s was already revoked at %s\n", a->id,
                     at);
@@ -654,8 +664,9 @@ static int cmd_list_accounts(db_conn *c, const admin_args *a)
         return EXIT_FAILED;
     db_admin_account_row *rows;
     size_t n;
-    if (db_admin_accounts_list(c, region.id, &rows, &n) != DB_OK) {
-        (void)failed("could not list the accounts");
+    db_diag diag;
+    if (db_admin_accounts_list(c, region.id, &rows, &n, &diag) != DB_OK) {
+        (void)failed("could not list the accounts", &diag);
         return EXIT_FAILED;
     }
     printf("%-28s %-19s %-13s %-12s %-17s %s\n", "username", "role", "scope", "state", "last login",

@@ -67,11 +67,11 @@ static void copy(char *dst, size_t len, const PGresult *r, int row, int col)
     snprintf(dst, len, "%s", PQgetvalue(r, row, col));
 }
 
-db_status db_admin_schema_ready(db_conn *c, int *ready)
+db_status db_admin_schema_ready(db_conn *c, int *ready, db_diag *diag)
 {
     db_register_statements(probe_statements, sizeof probe_statements / sizeof probe_statements[0]);
     db_status st;
-    PGresult *r = db_exec(c, "admin_schema_ready", 0, NULL, &st);
+    PGresult *r = db_exec_diag(c, "admin_schema_ready", 0, NULL, &st, diag);
     if (!r)
         return st;
     *ready = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -79,11 +79,12 @@ db_status db_admin_schema_ready(db_conn *c, int *ready)
     return DB_OK;
 }
 
-static db_status by_code(db_conn *c, const char *stmt, const char *code, db_admin_ref *out)
+static db_status by_code(db_conn *c, const char *stmt, const char *code, db_admin_ref *out,
+                         db_diag *diag)
 {
     const char *p[1] = {code};
     db_status st;
-    PGresult *r = db_exec(c, stmt, 1, p, &st);
+    PGresult *r = db_exec_diag(c, stmt, 1, p, &st, diag);
     if (!r)
         return st;
     memset(out, 0, sizeof *out);
@@ -95,22 +96,23 @@ static db_status by_code(db_conn *c, const char *stmt, const char *code, db_admi
     return DB_OK;
 }
 
-db_status db_admin_region_by_code(db_conn *c, const char *code, db_admin_ref *out)
+db_status db_admin_region_by_code(db_conn *c, const char *code, db_admin_ref *out, db_diag *diag)
 {
-    return by_code(c, "admin_region_by_code", code, out);
+    return by_code(c, "admin_region_by_code", code, out, diag);
 }
 
-db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref *out)
+db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref *out,
+                                      db_diag *diag)
 {
-    return by_code(c, "admin_enterprise_by_code", code, out);
+    return by_code(c, "admin_enterprise_by_code", code, out, diag);
 }
 
 db_status db_admin_audit(db_conn *c, const char *action, const char *object, const char *result,
-                         const char *detail)
+                         const char *detail, db_diag *diag)
 {
     const char *p[4] = {action, object, result, detail};
     db_status st;
-    PQclear(db_exec(c, "admin_audit", 4, p, &st));
+    PQclear(db_exec_diag(c, "admin_audit", 4, p, &st, diag));
     return st;
 }
 
@@ -141,20 +143,20 @@ db_status db_admin_account_create(db_conn *c, const db_admin_new_account *a, int
 }
 
 db_status db_admin_password_reset(db_conn *c, const char *username, const char *password_hash,
-                                  int must_change_password, int64_t *id)
+                                  int must_change_password, int64_t *id, db_diag *diag)
 {
     const char *p[3] = {username, password_hash, must_change_password ? "true" : "false"};
     db_status st;
-    PGresult *r = db_exec(c, "admin_password_reset", 3, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_password_reset", 3, p, &st, diag);
     return returned_id(r, st, id);
 }
 
-db_status db_admin_sessions_end(db_conn *c, int64_t account_id, long long *ended)
+db_status db_admin_sessions_end(db_conn *c, int64_t account_id, long long *ended, db_diag *diag)
 {
     char id[24];
     const char *p[1] = {db_i64(id, account_id)};
     db_status st;
-    PGresult *r = db_exec(c, "admin_sessions_end", 1, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_sessions_end", 1, p, &st, diag);
     if (!r)
         return st;
     *ended = strtoll(PQcmdTuples(r), NULL, 10);
@@ -174,12 +176,12 @@ db_status db_admin_credential_create(db_conn *c, int64_t enterprise_id, const ch
 }
 
 db_status db_admin_credentials_list(db_conn *c, int64_t enterprise_id,
-                                    db_admin_credential_row **rows, size_t *n)
+                                    db_admin_credential_row **rows, size_t *n, db_diag *diag)
 {
     char eid[24];
     const char *p[1] = {db_i64(eid, enterprise_id)};
     db_status st;
-    PGresult *r = db_exec(c, "admin_credentials_list", 1, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_credentials_list", 1, p, &st, diag);
     if (!r)
         return st;
     size_t count = (size_t)PQntuples(r);
@@ -203,12 +205,12 @@ db_status db_admin_credentials_list(db_conn *c, int64_t enterprise_id,
     return DB_OK;
 }
 
-db_status db_admin_credential_revoke(db_conn *c, int64_t id, db_admin_revoked *out)
+db_status db_admin_credential_revoke(db_conn *c, int64_t id, db_admin_revoked *out, db_diag *diag)
 {
     char cid[24];
     const char *p[1] = {db_i64(cid, id)};
     db_status st;
-    PGresult *r = db_exec(c, "admin_credential_revoke", 1, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_credential_revoke", 1, p, &st, diag);
     if (!r)
         return st;
     memset(out, 0, sizeof *out);
@@ -222,12 +224,13 @@ db_status db_admin_credential_revoke(db_conn *c, int64_t id, db_admin_revoked *o
     return DB_OK;
 }
 
-db_status db_admin_credential_revoked_at(db_conn *c, int64_t id, int *exists, char at[40])
+db_status db_admin_credential_revoked_at(db_conn *c, int64_t id, int *exists, char at[40],
+                                         db_diag *diag)
 {
     char cid[24];
     const char *p[1] = {db_i64(cid, id)};
     db_status st;
-    PGresult *r = db_exec(c, "admin_credential_revoked_at", 1, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_credential_revoked_at", 1, p, &st, diag);
     if (!r)
         return st;
     *exists = PQntuples(r) == 1;
@@ -237,12 +240,12 @@ db_status db_admin_credential_revoked_at(db_conn *c, int64_t id, int *exists, ch
 }
 
 db_status db_admin_accounts_list(db_conn *c, int64_t region_id, db_admin_account_row **rows,
-                                 size_t *n)
+                                 size_t *n, db_diag *diag)
 {
     char rid[24];
     const char *p[1] = {region_id ? db_i64(rid, region_id) : NULL};
     db_status st;
-    PGresult *r = db_exec(c, "admin_accounts_list", 1, p, &st);
+    PGresult *r = db_exec_diag(c, "admin_accounts_list", 1, p, &st, diag);
     if (!r)
         return st;
     size_t count = (size_t)PQntuples(r);

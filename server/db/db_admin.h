@@ -9,7 +9,9 @@
  *
  * Results follow db.h: out-parameters are written only on DB_OK; "not found"
  * is DB_OK with an id of 0 (ids start at 1).  String parameters are borrowed;
- * row arrays are malloc'd and the caller free()s them. */
+ * row arrays are malloc'd and the caller free()s them.  A db_diag *diag
+ * parameter (may be NULL; zeroed first) says on failure what PostgreSQL said,
+ * so the operator reads the database's words after ours. */
 #ifndef DW_DB_ADMIN_H
 #define DW_DB_ADMIN_H
 
@@ -26,7 +28,7 @@ void db_admin_register(void);
 
 /* *ready = 1 when the tables of accounts, credentials and the audit log
  * exist (the database was migrated), 0 when not. */
-db_status db_admin_schema_ready(db_conn *c, int *ready);
+db_status db_admin_schema_ready(db_conn *c, int *ready, db_diag *diag);
 
 /* A region or enterprise found by its code; id 0 when there is none. */
 typedef struct db_admin_ref {
@@ -34,14 +36,15 @@ typedef struct db_admin_ref {
     char name[808]; /* 200 characters of UTF-8 */
 } db_admin_ref;
 
-db_status db_admin_region_by_code(db_conn *c, const char *code, db_admin_ref *out);
-db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref *out);
+db_status db_admin_region_by_code(db_conn *c, const char *code, db_admin_ref *out, db_diag *diag);
+db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref *out,
+                                      db_diag *diag);
 
 /* Appends to the hash-chained audit log as user "admin-cli".  Inside the
  * caller's transaction for changes (both commit or neither), on its own for
  * refusals. */
 db_status db_admin_audit(db_conn *c, const char *action, const char *object, const char *result,
-                         const char *detail);
+                         const char *detail, db_diag *diag);
 
 typedef struct db_admin_new_account {
     const char *username;
@@ -62,10 +65,10 @@ db_status db_admin_account_create(db_conn *c, const db_admin_new_account *a, int
 /* Sets the password hash, clears the failed-login count and the lockout;
  * *id 0 when there is no such account. */
 db_status db_admin_password_reset(db_conn *c, const char *username, const char *password_hash,
-                                  int must_change_password, int64_t *id);
+                                  int must_change_password, int64_t *id, db_diag *diag);
 
 /* Revokes the account's open sessions; *ended is how many. */
-db_status db_admin_sessions_end(db_conn *c, int64_t account_id, long long *ended);
+db_status db_admin_sessions_end(db_conn *c, int64_t account_id, long long *ended, db_diag *diag);
 
 /* Stores what cred keeps (hashes, and the cipher keys the server decrypts
  * with) for the enterprise; label "" for none.  *id is the credential's.  On
@@ -86,7 +89,7 @@ typedef struct db_admin_credential_row {
 
 /* The enterprise's credentials by id; *rows malloc'd (NULL when *n is 0). */
 db_status db_admin_credentials_list(db_conn *c, int64_t enterprise_id,
-                                    db_admin_credential_row **rows, size_t *n);
+                                    db_admin_credential_row **rows, size_t *n, db_diag *diag);
 
 /* What a revocation touched, for the reply and the audit detail. */
 typedef struct db_admin_revoked {
@@ -96,11 +99,12 @@ typedef struct db_admin_revoked {
     char ident[80];      /* key prefix or appid, "" for a DES key */
 } db_admin_revoked;
 
-db_status db_admin_credential_revoke(db_conn *c, int64_t id, db_admin_revoked *out);
+db_status db_admin_credential_revoke(db_conn *c, int64_t id, db_admin_revoked *out, db_diag *diag);
 
 /* When the credential was revoked: *exists 0 when there is no such
  * credential, at "" while it is live. */
-db_status db_admin_credential_revoked_at(db_conn *c, int64_t id, int *exists, char at[40]);
+db_status db_admin_credential_revoked_at(db_conn *c, int64_t id, int *exists, char at[40],
+                                         db_diag *diag);
 
 typedef struct db_admin_account_row {
     char username[72];
@@ -115,6 +119,6 @@ typedef struct db_admin_account_row {
 /* Accounts by user name: all (region_id 0), or a region's own, its streets'
  * and its enterprises'.  *rows malloc'd (NULL when *n is 0). */
 db_status db_admin_accounts_list(db_conn *c, int64_t region_id, db_admin_account_row **rows,
-                                 size_t *n);
+                                 size_t *n, db_diag *diag);
 
 #endif

@@ -52,6 +52,27 @@ static const db_stmt statements[] = {
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'mem_sm4' AND revoked_at IS NULL)"},
 };
 
+/* Registered apart and first: it must prepare on a database without tables. */
+static const db_stmt probe_statements[] = {
+    {"demo_schema_ready",
+     "SELECT to_regclass('regions') IS NOT NULL AND to_regclass('enterprises') IS NOT NULL AND "
+     "to_regclass('dust_systems') IS NOT NULL AND to_regclass('points') IS NOT NULL AND "
+     "to_regclass('gateways') IS NOT NULL AND to_regclass('ingest_credentials') IS NOT NULL AND "
+     "to_regclass('audit_log') IS NOT NULL"},
+};
+
+db_status db_demo_schema_ready(db_conn *c, int *ready, db_diag *diag)
+{
+    db_register_statements(probe_statements, sizeof probe_statements / sizeof probe_statements[0]);
+    db_status st;
+    PGresult *r = db_exec_diag(c, "demo_schema_ready", 0, NULL, &st, diag);
+    if (!r)
+        return st;
+    *ready = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return DB_OK;
+}
+
 void db_demo_register(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);

@@ -15,8 +15,16 @@
 #include <stdint.h>
 
 /* Registers this area's statements (prepared on first use when registered
- * after the connection was made). */
+ * after the connection was made).  Call after db_demo_schema_ready(). */
 void db_demo_register(void);
+
+/* *ready = 1 when every table the seeder writes exists (regions,
+ * enterprises, dust_systems, points, gateways, ingest_credentials,
+ * audit_log), 0 when the database was not migrated.  Runs before any other
+ * statement is registered, so a database without tables is reported as such
+ * instead of as a failed prepare.  On failure diag (may be NULL; zeroed
+ * first) holds what PostgreSQL said. */
+db_status db_demo_schema_ready(db_conn *c, int *ready, db_diag *diag);
 
 typedef enum {
     DB_DEMO_EMPTY,  /* no city at all: the demo may go in */

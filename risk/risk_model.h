@@ -2,7 +2,7 @@
  * grade thresholds, warning deadlines) and the built-in defaults (design.md §5).
  *
  * The model is plain data so it can be stored per version, compared and backtested.
- * Parsing the JSON model file happens outside risk/ (server/srv_riskmodel.c). */
+ * Parsing the JSON model file happens outside risk/ (server/core/srv_riskmodel.c). */
 #ifndef DW_RISK_MODEL_H
 #define DW_RISK_MODEL_H
 

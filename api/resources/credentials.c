@@ -8,10 +8,11 @@
  * Hebei DES key and MEM SM4 key/IV it decrypts with.
  *
  * Revocation is immediate: the ingest writers look the credential up in
- * PostgreSQL for every request (server/ing_writer.c, srv_cred_* statements;
- * nothing caches it), so the first request after the revoking COMMIT is
- * refused.  A revoked credential stays in the table for the audit trail and
- * cannot be revived; issue a new one.
+ * PostgreSQL for every request (server/ingest/ing_writer.c runs the
+ * dialect's authenticate step of server/ingest/ing_dialect.c, which reads it
+ * with db_ingest_cred_*; nothing caches it), so the first request after the
+ * revoking COMMIT is refused.  A revoked credential stays in the table for
+ * the audit trail and cannot be revived; issue a new one.
  *
  * Administrators only (city_admin, district_admin, enterprise_manager):
  * these are keys to the enterprise's data feed.  An enterprise manager

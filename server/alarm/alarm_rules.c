@@ -331,8 +331,12 @@ out:
     return st;
 }
 
-db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                               const int64_t *ts_us, const double *values, size_t n, int64_t now_us)
+/* Readings of one enterprise, as accepted by the writer (duplicates included: the engine
+ * ignores samples not newer than what it has seen).  Arrays of n, any order.  DB_OK, or the
+ * failure of the statement that failed. */
+static db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
+                                      const int64_t *ts_us, const double *values, size_t n,
+                                      int64_t now_us)
 {
     (void)enterprise_id; /* the points were resolved for this enterprise by the caller */
     if (n == 0)
@@ -493,9 +497,13 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
     return DB_OK;
 }
 
-db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                                     const int64_t *ts_us, const int *levels, const double *values,
-                                     const double *thresholds, size_t n, int64_t now_us)
+/* Gateway-reported events (Hebei eventsData, native events): level is ING_EV_* (0 cleared,
+ * 1 high, 2 high_high, 3 low, 4 low_low, 5 fault); value/threshold NAN when absent.
+ * Becomes alarms with source "gateway", one open episode per point. */
+static db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id,
+                                            const int64_t *point_ids, const int64_t *ts_us,
+                                            const int *levels, const double *values,
+                                            const double *thresholds, size_t n, int64_t now_us)
 {
     (void)now_us;
     if (n == 0)
@@ -527,8 +535,11 @@ static int video_level(const char *type)
     return 1;
 }
 
-db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
-                            const char *alarm_type)
+/* One stored video alarm (found by its natural key) becomes an alarm with source "video";
+ * video alarms are instantaneous, so the episode is cleared at once and closes when
+ * handled. */
+static db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char *camera,
+                                   int64_t ts_us, const char *alarm_type)
 {
     int level = video_level(alarm_type);
     int64_t alarm_id = 0;

@@ -1,13 +1,12 @@
 /* alarm_rules — point alarms (报警) stored in the transaction that caused them.
  *
- * The ingest writer calls alarm_apply_readings() / _gateway_events() / _video() inside its
- * write transaction, right after inserting a job's accepted items, so an alarm commits with
- * the readings that raised it or not at all.  The rule state of every touched point is
- * loaded with one query (rows locked FOR UPDATE in point-id order, so two writer threads
- * never deadlock on the same points), run through the pure engine (risk_point_eval) and
- * written back with one statement; only alarm transitions cost extra statements.  Episodes
- * have unique keys (point, channel, raised_at), so a replayed batch after a kill -9 can
- * never create a second alarm.
+ * The ingest writer calls alarm_apply_batch() inside its write transaction, right after
+ * inserting a job's accepted items, so an alarm commits with the readings that raised it or
+ * not at all.  The rule state of every touched point is loaded with one query (rows locked
+ * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points),
+ * run through the pure engine (risk_point_eval) and written back with one statement; only
+ * alarm transitions cost extra statements.  Episodes have unique keys (point, channel,
+ * raised_at), so a replayed batch after a kill -9 can never create a second alarm.
  *
  * Live events for Redis are collected per thread while the transaction runs and published
  * only after COMMIT: the caller runs alarm_pub_reset() when a transaction attempt starts
@@ -27,28 +26,6 @@
  * opened (the ingest writers and the worker both call it; it is idempotent). */
 void alarm_register_statements(void);
 
-/* Readings of one enterprise, as accepted by the writer (duplicates included: the engine
- * ignores samples not newer than what it has seen).  Arrays of n, any order.  Must run
- * inside a transaction.  DB_OK, or the failure of the statement that failed. */
-__attribute__((warn_unused_result)) db_status
-alarm_apply_readings(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                     const int64_t *ts_us, const double *values, size_t n, int64_t now_us);
-
-/* Gateway-reported events (Hebei eventsData, native events): level is ING_EV_* (0 cleared,
- * 1 high, 2 high_high, 3 low, 4 low_low, 5 fault); value/threshold NAN when absent.
- * Becomes alarms with source "gateway", one open episode per point. */
-__attribute__((warn_unused_result)) db_status
-alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id, const int64_t *point_ids,
-                           const int64_t *ts_us, const int *levels, const double *values,
-                           const double *thresholds, size_t n, int64_t now_us);
-
-/* One stored video alarm (found by its natural key) becomes an alarm with source "video";
- * video alarms are instantaneous, so the episode is cleared at once and closes when
- * handled. */
-__attribute__((warn_unused_result)) db_status alarm_apply_video(db_conn *c, int64_t enterprise_id,
-                                                                const char *camera, int64_t ts_us,
-                                                                const char *alarm_type);
-
 /* Worker: creates rule state rows for points that never reported (offline is counted from
  * the point's creation), then raises OFFLINE for up to `limit` points whose deadline has
  * passed at now.  Rows another transaction holds are skipped (the next tick gets them).
@@ -60,10 +37,11 @@ __attribute__((warn_unused_result)) db_status alarm_check_offline(db_conn *c, in
  * alarm_events row) and asks for a risk recompute of their enterprises. */
 __attribute__((warn_unused_result)) db_status alarm_flag_overdue(db_conn *c, size_t *n_flagged);
 
-/* The writer's entry point: everything accepted of one decoded batch (readings, gateway
- * events or videos) goes to the functions above.  point_ids[i] is the resolved point of
- * item i, 0 when the item was rejected; server_code[i] non-NULL when the server refused
- * it.  Must run inside the write transaction. */
+/* The writer's entry point: everything accepted of one decoded batch goes to the rules of
+ * its kind (readings through the engine, gateway events and video alarms as reported).
+ * point_ids[i] is the resolved point of item i, 0 when the item was rejected;
+ * server_code[i] non-NULL when the server refused it.  Must run inside the write
+ * transaction. */
 struct ing_batch;
 __attribute__((warn_unused_result)) db_status
 alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *batch,

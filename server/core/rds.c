@@ -21,7 +21,7 @@
 #define READ_TIMEOUT_MS 100
 #define READ_BACKOFF_MS 1000
 
-typedef enum { MSG_PUBLISH, MSG_HSET, MSG_LATEST, MSG_SEED } msg_kind;
+typedef enum { MSG_PUBLISH, MSG_LATEST, MSG_SEED } msg_kind;
 
 /* dw:latest:* writes must never move a value backwards (a back-filled batch
  * published after a newer one): HSET only when the field is missing or holds
@@ -200,18 +200,6 @@ void rds_publish(const char *channel, const char *key, int ttl_s, const char *pa
     enqueue(m);
 }
 
-void rds_hset(const char *key, const char *field, const char *value)
-{
-    msg *m = calloc(1, sizeof *m);
-    if (!m)
-        return;
-    m->kind = MSG_HSET;
-    m->a = strdup(key);
-    m->b = strdup(field);
-    m->c = strdup(value);
-    enqueue(m);
-}
-
 void rds_latest(const char *key, const char *field, long long ts_us, const char *value)
 {
     msg *m = calloc(1, sizeof *m);
@@ -286,10 +274,6 @@ static int append_msg(redisContext *c, const msg *m)
             return 1;
         redisAppendCommand(c, "SET %s %s EX %d", m->b, m->c, m->ttl_s > 0 ? m->ttl_s : 3600);
         return 2;
-    }
-    if (m->kind == MSG_HSET) {
-        redisAppendCommand(c, "HSET %s %s %s", m->a, m->b, m->c);
-        return 1;
     }
     if (m->kind == MSG_LATEST) {
         redisAppendCommand(c, "EVAL %s 1 %s 0 %s %lld %s", latest_script, m->a, m->b, m->ts_us,

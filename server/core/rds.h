@@ -27,9 +27,6 @@ int rds_is_up(void);
  * EX ttl_s.  Copies its arguments. */
 void rds_publish(const char *channel, const char *key, int ttl_s, const char *payload);
 
-/* Queue an arbitrary XADD-free HSET: key field value. */
-void rds_hset(const char *key, const char *field, const char *value);
-
 /* Latest values: hash RDS_LATEST_PREFIX<enterprise id> (the id, never the
  * code: a district may change an enterprise's code), field = point code,
  * value = {"ts_us":<epoch microseconds>,"v":<%.17g>,"q":<quality>}.  Writes

@@ -10,7 +10,6 @@
 #include "job_risk.h"
 
 #include "db_risk.h"
-#include "rds.h"
 #include "srv_event.h"
 #include "risk_point.h"
 #include "risk_warning.h"

@@ -22,13 +22,18 @@ static atomic_size_t n_stmt_tables;
 static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* What every scoped transaction runs first, prepared like the modules'
- * statements (a parse and plan saved on each of them); and the statements
- * several areas run (db_internal.h), so that every role has them whichever
- * areas it registered. */
+ * statements (a parse and plan saved on each of them).  Only statements that
+ * need no table: the admin CLI connects to databases that may not be migrated
+ * yet and must be able to say so. */
 static const db_stmt builtin_stmts[] = {
     {"db_set_scope", "SELECT set_config('dw.scope', $1, true)"},
     {"db_set_scope_focus",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true)"},
+};
+
+/* The statements several areas run (db_internal.h), registered once by
+ * whichever of those areas registers first (db_register_shared). */
+static const db_stmt shared_stmts[] = {
     /* db_risk_request_recompute: alarms, the alarm API, assets, cleaning */
     {"db_recompute_request",
      "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
@@ -36,6 +41,17 @@ static const db_stmt builtin_stmts[] = {
     /* db_readings_partition: the ingest writer, the worker */
     {"db_readings_partition", "SELECT dw_ensure_readings_partition($1::date)"},
 };
+
+static void register_shared_once(void)
+{
+    db_register_statements(shared_stmts, sizeof shared_stmts / sizeof shared_stmts[0]);
+}
+
+void db_register_shared(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_shared_once);
+}
 
 struct db_conn {
     PGconn *pg;

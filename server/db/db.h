@@ -103,10 +103,4 @@ void db_pool_free(db_pool *p);
 db_conn *db_pool_get(db_pool *p, int timeout_ms);
 void db_pool_put(db_pool *p, db_conn *c);
 
-/* server/db's own sources (and only they: the macro is set by the db
- * library's build) see the statement and result API too. */
-#ifdef DW_DB_INTERNAL
-#include "db_internal.h"
-#endif
-
 #endif

@@ -1,5 +1,7 @@
 #include "db_admin.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

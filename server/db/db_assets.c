@@ -180,6 +180,7 @@ static const db_stmt statements[] = {
 
 void db_assets_register(void)
 {
+    db_register_shared();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 

@@ -1,5 +1,7 @@
 #include "db_demo.h"
 
+#include "db_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -64,6 +64,7 @@ static const db_stmt statements[] = {
 
 void db_ingest_register(void)
 {
+    db_register_shared();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 

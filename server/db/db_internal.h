@@ -1,7 +1,7 @@
 /* db_internal.h — the libpq-facing half of db.h, private to server/db.
  *
  * Only server/db's sources include this (the db library is compiled with
- * DW_DB_INTERNAL, and db.h pulls this header in for them); the layers above
+ * DW_DB_INTERNAL, and anything else that tries stops at the #error below); the layers above
  * call the typed functions of the db_<area>.h headers and never see a
  * statement name, a PGresult or libpq's headers (db_dep does not put them on
  * their include path). */
@@ -91,12 +91,17 @@ db_status db_command_literal(db_conn *c, const char *sql);
 #define db_command(c, literal) db_command_literal((c), "" literal "")
 
 /* ---- statements several areas run --------------------------------------------------
- * Prepared on every connection (db.c's built-in table, with the scope statements), so
- * each role has them whichever areas it registered. */
+ * Registered once by whichever area that runs them registers first (db_register_shared),
+ * so each role has them whichever of those areas it registered. */
 
 /* Queues a risk recompute of the enterprise (one pending request per enterprise: a
  * second is dropped); reason is free text.  In the caller's transaction.  db_risk.c. */
 db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason);
+
+/* Registers the statements several areas share (db_recompute_request,
+ * db_readings_partition), once per process; every area that uses them calls
+ * it from its own register function.  db.c. */
+void db_register_shared(void);
 
 /* Creates the readings partition of the UTC day of day_s if missing; *created (may be
  * NULL) is 1 when this call made it.  db_jobs.c. */

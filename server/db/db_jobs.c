@@ -42,6 +42,7 @@ static const db_stmt statements[] = {
 
 void db_jobs_register(void)
 {
+    db_register_shared();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 

@@ -158,6 +158,7 @@ static const db_stmt statements[] = {
 
 void db_risk_register(void)
 {
+    db_register_shared();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 

@@ -147,7 +147,10 @@ ERROR_RESPONSES = {
     403: ("Forbidden", "The caller's role may not use this route or this object "
           "(forbidden); refused before any object lookup. Also every route but {before_pw} "
           "(x-before-password-change) while the account must change its password (set by "
-          "someone else, or older than password_max_age_days). 无权限或须先修改密码。"),
+          "someone else, or older than password_max_age_days). A write (not GET/HEAD/OPTIONS) "
+          "authenticated by the dw_session cookie whose Origin (or, without Origin, "
+          "Sec-Fetch-Site) is not this server's own origin, or that sends neither, answers "
+          "csrf_refused; bearer tokens and API keys are not checked. 无权限或须先修改密码。"),
     404: ("NotFound", "No such object in the caller's scope (not_found): objects of other "
           "tenants look missing too. 对象不存在或不在管辖范围内。"),
     409: ("Conflict", "The object changed or already exists (conflict), its state does not "
@@ -158,7 +161,7 @@ ERROR_RESPONSES = {
     415: ("UnsupportedMediaType", "Writes must send Content-Type: application/json (or "
           "text/csv where documented) (unsupported_media_type). 不支持的内容类型。"),
     422: ("Unprocessable", "Well-formed but breaks a rule (unprocessable, password_policy, "
-          "photo_invalid). 违反业务规则。"),
+          "password_reused, photo_invalid). 违反业务规则。"),
     429: ("TooManyRequests", "Slow down (too_many_requests); Retry-After says when. "
           "Reserved in the registry; no route answers it today. 请求过于频繁。"),
     503: ("ServiceUnavailable", "The database is unreachable (db_unavailable) or the server is "
@@ -836,9 +839,11 @@ OPERATIONS = {
          resp=ok(ref("Me")), err=[404]),
     "changePassword": dict(tag="auth",
          zh="修改密码", en="Change the caller's password",
-         desc="Checks the policy (422 password_policy) and the current password (401 "
-              "login_failed), then revokes the account's other sessions. API keys have no "
-              "password (403).",
+         desc="Checks the policy (422 password_policy; a published demo password is refused "
+              "too) and the current password (401 login_failed); the new password must differ "
+              "from the current one and the last password_history ones (422 password_reused), "
+              "also during a forced change. Then stores it, keeps the replaced one's hash in the "
+              "history and revokes the account's other sessions. API keys have no password (403).",
          body=json_body(ref("PasswordChange")),
          resp=ok(obj({"changed": s("boolean", const=True)}, ["changed"])), err=[400, 422]),
     # --- regions, overview, events

@@ -71,8 +71,9 @@ static int role_info(const char *role, api_caller *c)
     return -1;
 }
 
-static const char *bearer_token(api_req *r, char *buf, size_t len)
+static const char *bearer_token(api_req *r, char *buf, size_t len, int *via_cookie)
 {
+    *via_cookie = 0;
     const char *auth = api_req_header(r, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         snprintf(buf, len, "%s", auth + 7);
@@ -86,6 +87,7 @@ static const char *bearer_token(api_req *r, char *buf, size_t len)
     const char *cookie = api_req_cookie(r, "dw_session");
     if (cookie) {
         snprintf(buf, len, "%s", cookie);
+        *via_cookie = 1;
         return buf;
     }
     return NULL;
@@ -209,7 +211,8 @@ int api_auth_resolve(api_req *r, api_caller *out)
 {
     memset(out, 0, sizeof *out);
     char token[256];
-    if (!bearer_token(r, token, sizeof token) || !token[0]) {
+    int via_cookie;
+    if (!bearer_token(r, token, sizeof token, &via_cookie) || !token[0]) {
         api_reply_error(r, API_E_UNAUTHENTICATED, "no session or API key");
         return -1;
     }
@@ -217,6 +220,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
     crypto_hash_sha256(key, (const unsigned char *)token, strlen(token));
     if (auth_cache_get(key, out)) {
         sodium_memzero(token, sizeof token);
+        out->via_cookie = via_cookie;
         return 0;
     }
     db_conn *c = api_req_db(r);
@@ -237,6 +241,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
         return -1;
     }
     auth_cache_put(key, out, gen);
+    out->via_cookie = via_cookie;
     return 0;
 }
 

@@ -35,6 +35,9 @@ typedef struct api_caller {
     /* the account's password was set by someone else or is too old: until
      * it is changed only /auth/me, /auth/password and /auth/logout answer */
     int must_change_password;
+    /* this request carried its session in the dw_session cookie (not an
+     * Authorization or X-Api-Key header): its writes are checked for CSRF */
+    int via_cookie;
 } api_caller;
 
 /* Resolves the caller from the request's credentials.  0 on success; -1

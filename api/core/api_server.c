@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -460,6 +461,69 @@ static int reply_health(api_req *r, const char *path)
     return api_reply_json(r, status, j ? j : json_object());
 }
 
+/* ---- CSRF: cookie-authenticated writes come from our own origin ----------
+ * The session cookie is SameSite=Strict, but that alone is a browser's
+ * promise, not ours.  A write (anything but GET, HEAD, OPTIONS) whose session
+ * came in the cookie must show where the page that sent it lives:
+ *   - Origin, when present, must be this server's own origin: http(s)://
+ *     followed by the request's Host header (a reverse proxy must pass Host
+ *     through; a port the scheme implies may be spelled on one side only);
+ *   - without Origin, Sec-Fetch-Site must be same-origin or none (typed by
+ *     the user);
+ *   - with neither header the write is refused: every browser that could
+ *     carry the cookie across sites sends Origin on a cross-origin POST, and
+ *     what sends neither is a script, which should use the bearer token that
+ *     login returns.
+ * Bearer tokens and API keys are not sent by browsers on their own, so they
+ * are not checked. */
+static int origin_is_own(const char *origin, const char *host)
+{
+    const char *rest, *port;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        rest = origin + 7;
+        port = "80";
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        rest = origin + 8;
+        port = "443";
+    } else {
+        return 0; /* "null" (sandboxed or file pages) and anything else */
+    }
+    if (!host || !*host || !*rest)
+        return 0;
+    if (strcasecmp(rest, host) == 0)
+        return 1;
+    char with_port[300];
+    snprintf(with_port, sizeof with_port, "%s:%s", rest, port);
+    if (strcasecmp(with_port, host) == 0)
+        return 1;
+    snprintf(with_port, sizeof with_port, "%s:%s", host, port);
+    return strcasecmp(with_port, rest) == 0;
+}
+
+/* 0 when the request may go on; otherwise why it may not, in why. */
+static int csrf_refused(api_req *r, char *why, size_t len)
+{
+    if (!r->caller.via_cookie || strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
+        strcmp(r->method, "OPTIONS") == 0)
+        return 0;
+    const char *origin = api_req_header(r, "Origin");
+    if (origin) {
+        if (origin_is_own(origin, api_req_header(r, "Host")))
+            return 0;
+        snprintf(why, len, "Origin %.100s is not this server's origin", origin);
+        return 1;
+    }
+    const char *site = api_req_header(r, "Sec-Fetch-Site");
+    if (site) {
+        if (strcasecmp(site, "same-origin") == 0 || strcasecmp(site, "none") == 0)
+            return 0;
+        snprintf(why, len, "Sec-Fetch-Site is %.40s", site);
+        return 1;
+    }
+    snprintf(why, len, "a write with the session cookie needs an Origin or Sec-Fetch-Site header");
+    return 1;
+}
+
 static void dispatch(api_req *r)
 {
     const char *path = r->path;
@@ -481,6 +545,12 @@ static void dispatch(api_req *r)
         if (r->route->roles != API_PUBLIC) {
             if (api_auth_resolve(r, &r->caller) != 0)
                 return;
+            char why[200];
+            if (csrf_refused(r, why, sizeof why)) {
+                api_audit(r, "csrf_refused", r->path, "denied", why);
+                api_reply_error(r, API_E_CSRF_REFUSED, "%s", why);
+                return;
+            }
             if (r->caller.must_change_password && !(r->route->roles & API_BEFORE_PW_CHANGE)) {
                 /* a password someone else chose (or an expired one) opens
                  * nothing but the way to replace it: the dashboard asks for

@@ -246,18 +246,32 @@ int api_me(api_req *r)
 
 /* ---- password change ---------------------------------------------------- */
 
+/* How many earlier passwords are compared at most, whatever the setting:
+ * each comparison is an argon2id computation under a hashing slot. */
+#define PW_HISTORY_MAX 24
+
 typedef struct {
     const char *hash;
     char current[crypto_pwhash_STRBYTES];
+    char history[PW_HISTORY_MAX][DB_AUTH_HASH_BYTES];
+    int n_history;
 } pw_ctx;
+
+static int history_len(void)
+{
+    long n = g_config.password_history;
+    return n < 0 ? 0 : n > PW_HISTORY_MAX ? PW_HISTORY_MAX : (int)n;
+}
 
 static db_status pw_load_tx(api_req *r, db_conn *c, void *arg)
 {
     pw_ctx *x = arg;
     account_row a = {.username = api_req_caller(r)->username};
     db_status st = load_account_tx(c, &a);
-    if (st == DB_OK && a.found)
+    if (st == DB_OK && a.found) {
         snprintf(x->current, sizeof x->current, "%s", a.a.hash);
+        st = db_auth_password_history(c, a.a.id, history_len(), x->history, &x->n_history);
+    }
     return st;
 }
 
@@ -294,6 +308,9 @@ int api_password_change(api_req *r)
     char why[200];
     if (srv_password_check_policy(nw, caller->username, why, sizeof why) != 0)
         return api_reply_error(r, API_E_PASSWORD_POLICY, "%s", why);
+    if (srv_password_is_demo(nw))
+        return api_reply_error(r, API_E_PASSWORD_POLICY,
+                               "the password is one of the published demo passwords");
     pw_ctx x = {0};
     db_status st = api_tx(r, pw_load_tx, &x);
     if (st != DB_OK)
@@ -302,12 +319,25 @@ int api_password_change(api_req *r)
     if (sem_trywait(&hash_slots) != 0)
         return api_reply_error(r, API_E_OVERLOADED, "too many password operations at once");
     int ok = x.current[0] && srv_password_verify(x.current, cur) == 0;
+    /* the current password (a forced change must not keep the password an
+     * administrator chose) and the recent ones are refused */
+    int reused = ok && (strcmp(cur, nw) == 0 || srv_password_verify(x.current, nw) == 0);
+    for (int i = 0; ok && !reused && i < x.n_history; i++)
+        reused = srv_password_verify(x.history[i], nw) == 0;
     char hash[crypto_pwhash_STRBYTES];
-    int hashed = ok && srv_password_hash(nw, hash) == 0;
+    int hashed = ok && !reused && srv_password_hash(nw, hash) == 0;
     sem_post(&hash_slots);
     if (!ok) {
         api_audit(r, "password_change", caller->username, "failed", "wrong current password");
         return api_reply_error(r, API_E_LOGIN_FAILED, "the current password is wrong");
+    }
+    if (reused) {
+        api_audit(r, "password_change", caller->username, "failed", "password reused");
+        if (!x.n_history)
+            return api_reply_error(r, API_E_PASSWORD_REUSED, "the new password is the current one");
+        return api_reply_error(r, API_E_PASSWORD_REUSED,
+                               "the new password is the current one or one of the %d before it",
+                               x.n_history);
     }
     if (!hashed)
         return api_reply_error(r, API_E_INTERNAL, "could not hash the password");

@@ -273,6 +273,21 @@ int srv_password_needs_rehash(const char *hash)
     return r < 0 ? -1 : r;
 }
 
+/* The demo accounts' passwords, published in deploy/README.md (and typed by
+ * deploy/demo-seed.sh): anyone may know them, so no account may choose one. */
+static const char *const demo_passwords[] = {
+    "Huangpu#River2026", "Bund#Lights2026", "Wusong#Port2026", "Paotai#Bay2026",
+    "Meilan#Lake2026",   "Dust#Filter2026", "Spark#Guard2026",
+};
+
+int srv_password_is_demo(const char *pw)
+{
+    for (size_t i = 0; pw && i < sizeof demo_passwords / sizeof demo_passwords[0]; i++)
+        if (strcasecmp(pw, demo_passwords[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int srv_password_generate(char *out, size_t len, const char *username)
 {
     /* no look-alikes (l/1/I, O/0) and no characters shells or config files

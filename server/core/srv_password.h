@@ -23,6 +23,12 @@
  * common word dressed up with digits and symbols. */
 int srv_password_check_policy(const char *pw, const char *username, char *why, size_t whylen);
 
+/* 1 when pw is one of the published demo passwords (deploy/README.md), compared
+ * case-insensitively; 0 otherwise.  Not part of the policy above, because the
+ * demo seed creates its accounts with them: users choosing a password of their
+ * own (the API's password change) are refused one. */
+int srv_password_is_demo(const char *pw);
+
 /* Writes the argon2id string of pw to out; 0, or -1 (out of memory). */
 int srv_password_hash(const char *pw, char out[crypto_pwhash_STRBYTES]);
 

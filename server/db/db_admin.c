@@ -15,10 +15,13 @@ static const db_stmt statements[] = {
      "INSERT INTO accounts (username, display_name, role, region_id, "
      "enterprise_id, password_hash, must_change_password) VALUES ($1, $2, $3, "
      "$4::bigint, $5::bigint, $6, $7::boolean) RETURNING id"},
-    {"admin_password_reset", "UPDATE accounts SET password_hash = $2, password_changed_at = "
-                             "now(), must_change_password = $3::boolean, failed_logins = 0, "
-                             "first_failed_at = NULL, locked_until = NULL WHERE username = $1 "
-                             "RETURNING id"},
+    /* the replaced hash goes to the history in the same statement */
+    {"admin_password_reset",
+     "WITH old AS (SELECT id, password_hash FROM accounts WHERE username = $1), h AS (INSERT INTO "
+     "password_history (account_id, password_hash) SELECT id, password_hash FROM old WHERE "
+     "password_hash LIKE '$argon2id$%') UPDATE accounts SET password_hash = $2, "
+     "password_changed_at = now(), must_change_password = $3::boolean, failed_logins = 0, "
+     "first_failed_at = NULL, locked_until = NULL WHERE username = $1 RETURNING id"},
     {"admin_sessions_end", "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint "
                            "AND revoked_at IS NULL"},
     {"admin_credential_create",

@@ -62,7 +62,8 @@ typedef struct db_admin_new_account {
 db_status db_admin_account_create(db_conn *c, const db_admin_new_account *a, int64_t *id,
                                   db_diag *diag);
 
-/* Sets the password hash, clears the failed-login count and the lockout;
+/* Sets the password hash (the replaced one goes to password_history in the
+ * same statement), clears the failed-login count and the lockout;
  * *id 0 when there is no such account. */
 db_status db_admin_password_reset(db_conn *c, const char *username, const char *password_hash,
                                   int must_change_password, int64_t *id, db_diag *diag);

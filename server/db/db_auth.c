@@ -42,9 +42,14 @@ static const db_stmt statements[] = {
     {"auth_apikey_get",
      "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1::bytea AND revoked_at IS NULL "
      "RETURNING id, enterprise_id, key_prefix"},
+    /* the replaced hash goes to the history in the same statement */
     {"auth_password_set",
-     "UPDATE accounts SET password_hash = $2, password_changed_at = now(), must_change_password "
-     "= false WHERE id = $1"},
+     "WITH old AS (SELECT id, password_hash FROM accounts WHERE id = $1), h AS (INSERT INTO "
+     "password_history (account_id, password_hash) SELECT id, password_hash FROM old WHERE "
+     "password_hash LIKE '$argon2id$%') UPDATE accounts SET password_hash = $2, "
+     "password_changed_at = now(), must_change_password = false WHERE id = $1"},
+    {"auth_password_history", "SELECT password_hash FROM password_history WHERE account_id = $1 "
+                              "ORDER BY id DESC LIMIT $2"},
     {"auth_me",
      "SELECT json_build_object('id', a.id, 'username', a.username, 'display_name', "
      "a.display_name, 'role', a.role, 'scope', json_build_object('kind', CASE WHEN "
@@ -220,6 +225,25 @@ db_status db_auth_password_set(db_conn *c, int64_t account_id, const char *hash)
     char aid[24];
     const char *p[2] = {db_i64(aid, account_id), hash};
     return run(c, "auth_password_set", 2, p);
+}
+
+db_status db_auth_password_history(db_conn *c, int64_t account_id, int limit,
+                                   char (*out)[DB_AUTH_HASH_BYTES], int *n)
+{
+    *n = 0;
+    if (limit <= 0)
+        return DB_OK;
+    char aid[24], lim[24];
+    const char *p[2] = {db_i64(aid, account_id), db_i64(lim, limit)};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_password_history", 2, p, &st);
+    if (!res)
+        return st;
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows && i < limit; i++)
+        snprintf(out[(*n)++], DB_AUTH_HASH_BYTES, "%s", PQgetvalue(res, i, 0));
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status db_auth_me(db_conn *c, int64_t account_id, json_t **out)

@@ -82,8 +82,13 @@ db_status db_auth_session_new(db_conn *c, int64_t account_id,
 db_status db_auth_session_revoke(db_conn *c, int64_t session_id);
 /* Revokes every other live session of the account. */
 db_status db_auth_sessions_revoke_others(db_conn *c, int64_t account_id, int64_t keep_session_id);
-/* Stores a new hash and clears must_change_password. */
+/* Stores a new hash and clears must_change_password; the replaced hash is
+ * appended to password_history in the same statement. */
 db_status db_auth_password_set(db_conn *c, int64_t account_id, const char *hash);
+/* The account's last `limit` replaced password hashes, newest first, into
+ * out[0..*n) (out holds at least limit entries). */
+db_status db_auth_password_history(db_conn *c, int64_t account_id, int limit,
+                                   char (*out)[DB_AUTH_HASH_BYTES], int *n);
 /* The account as GET /auth/me answers it: *out is a new reference, NULL
  * when there is no such account. */
 db_status db_auth_me(db_conn *c, int64_t account_id, json_t **out);

@@ -18,7 +18,7 @@
 # default $DUSTWATCH_MIGRATE_DATABASE_URL (deploy/services.sh start DIR writes
 # it to DIR/env).  The scratch database is created from template0, migrated by
 # `dustwatch migrate --dir migrations/` and dropped on exit.  The binary is
-# $DW_BIN, else build/server/dustwatch.  pg_dump comes from $DW_PGBIN, else the
+# $DW_BIN, else build/dustwatch.  pg_dump comes from $DW_PGBIN, else the
 # newest /usr/lib/postgresql/*/bin like deploy/services.sh; the committed file
 # is PostgreSQL 15's output (the version the project deploys).
 set -euo pipefail
@@ -120,7 +120,7 @@ if [ "$mode" = dump ]; then
     exit 0
 fi
 
-bin=${DW_BIN:-$root/build/server/dustwatch}
+bin=${DW_BIN:-$root/build/dustwatch}
 [ -x "$bin" ] || {
     echo "dump_schema.sh: no dustwatch binary at $bin (ninja -C build, or set DW_BIN)" >&2
     exit 1

@@ -1,13 +1,21 @@
 """Ingest and API listeners against hostile framing (RFC 9112 §6.3: request smuggling) and
 video snapshots in every common image format.  Framing tests speak raw sockets: http.client
 would never send two Content-Length headers."""
+import base64
 import json
+import os
 import socket
 import time
 from datetime import datetime, timedelta, timezone
 
+import dialects
 import dwtest as t
 import fixtures
+
+BJ = timezone(timedelta(hours=8))
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + os.urandom(300)
+WEBP = b"RIFF" + (4 + 300).to_bytes(4, "little") + b"WEBPVP8 " + os.urandom(300)
+JPEG = b"\xff\xd8\xff\xe0" + os.urandom(300) + b"\xff\xd9"
 
 SMUGGLED = b"GET /smuggled-marker HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -170,8 +178,60 @@ def test_api_refuses_ambiguous_framing():
         e.close()
 
 
+def test_video_snapshots_jpeg_png_webp_in_every_dialect():
+    e = Env()
+    try:
+        a, c = e.a, e.ents[list(e.ents)[2]]
+        base = (datetime.now(timezone.utc) - timedelta(minutes=5)).replace(microsecond=0)
+        images = {"png": PNG, "webp": WEBP, "jpeg": JPEG}
+
+        def stored(camera):
+            return e.db.sql(f"SELECT encode(image, 'hex') FROM video_alarms WHERE camera_code = '{camera}'")
+
+        # our JSON dialect: one item per format, and formats that are not images are still bad_image
+        vids = [{"camera": "CAM-" + k, "ts": base.isoformat(), "alarm_type": "SJ02001",
+                 "image_base64": base64.b64encode(v).decode()} for k, v in images.items()]
+        vids += [{"camera": "CAM-gif", "ts": base.isoformat(), "alarm_type": "SJ02001",
+                  "image_base64": base64.b64encode(b"GIF89a" + os.urandom(50)).decode()},
+                 {"camera": "CAM-riff", "ts": base.isoformat(), "alarm_type": "SJ02001",
+                  "image_base64": base64.b64encode(b"RIFF\x10\x00\x00\x00WAVEfmt " + os.urandom(20)).decode()}]
+        st, _, r = t.request(e.srv.ingest_port, "POST", "/ingest/v1/videos", {"videos": vids},
+                             {"X-Api-Key": a["api_key"]})
+        assert st == 200 and r["accepted"] == 3 and r["rejected"] == 2, r
+        assert {x["index"]: x["code"] for x in r["errors"]} == {3: "bad_image", 4: "bad_image"}, r
+        for k, v in images.items():
+            assert stored("CAM-" + k) == [[v.hex()]], k
+        # the size limit holds for every format
+        big = b"\x89PNG\r\n\x1a\n" + os.urandom(600 * 1024)
+        st, _, r = t.request(e.srv.ingest_port, "POST", "/ingest/v1/videos", {"videos": [
+            {"camera": "CAM-big", "ts": base.isoformat(), "alarm_type": "SJ02001",
+             "image_base64": base64.b64encode(big).decode()}]}, {"X-Api-Key": a["api_key"]})
+        assert st == 413 and r["code"] == "image_too_large", (st, r)
+        # Hebei: the outer img
+        for i, (k, v) in enumerate((("png", PNG), ("webp", WEBP))):
+            bj = (base + timedelta(seconds=i + 1)).astimezone(BJ).strftime("%Y-%m-%d %H:%M:%S")
+            vid = {"ts": bj, "videoCode": "HB-" + k, "alarmType": "SJ02001", "content": "烟火识别"}
+            st, _, raw = t.request(e.srv.ingest_port, "POST", "/rabbitmqfcsb/api/videosData",
+                                   dialects.hebei_body(a["code"], vid, a["des_key"],
+                                                       img=base64.b64encode(v).decode()))
+            assert raw["code"] == 200, (k, raw)
+            assert stored("HB-" + k) == [[v.hex()]], k
+        # MEM: our JSON inside SM4
+        inner = {"videos": [{"camera": "MEM-" + k, "ts": base.isoformat(), "alarm_type": "SJ02001",
+                             "image_base64": base64.b64encode(v).decode()} for k, v in (("png", PNG), ("webp", WEBP))]}
+        st, _, r = t.request(e.srv.ingest_port, "POST", "/mem/v1/videos",
+                             dialects.mem_body(c["appid"], inner, c["sm4_key"], c["sm4_iv"]),
+                             {"appsecret": c["appsecret"]})
+        assert st == 200, (st, r)
+        for k, v in (("png", PNG), ("webp", WEBP)):
+            assert stored("MEM-" + k) == [[v.hex()]], (k, r)
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([
         test_ingest_refuses_ambiguous_framing,
         test_api_refuses_ambiguous_framing,
+        test_video_snapshots_jpeg_png_webp_in_every_dialect,
     ])

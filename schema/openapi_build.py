@@ -1461,7 +1461,7 @@ def build_ingest():
             "wgbm": s("string", "Gateway code (网关编码), optional."),
             "data": s("string", "UPPER-case hex of Base64 of DES-CBC-PKCS5(UTF-8 JSON), key per "
                       "enterprise, IV 12345678 unless configured."),
-            "img": s("string", "Base64 JPEG attached to every video item.",
+            "img": s("string", "Base64 JPEG, PNG or WebP image attached to every video item.",
                      contentEncoding="base64"),
         }, ["qybm", "data"], desc="Hebei V1.1 outer body (河北省数据上传接口 V1.1). Unknown fields "
                                   "are ignored in this dialect. Inner payloads: readings "

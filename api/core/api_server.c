@@ -625,6 +625,44 @@ static void find_route(api_req *r)
     }
 }
 
+struct framing_count {
+    int content_length;
+    int transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct framing_count *c = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        c->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        c->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* RFC 9112 §6.3: libmicrohttpd reads the first of several Content-Length headers, so a
+ * second one (or one beside Transfer-Encoding) could hide a request in the body
+ * that a proxy in front frames differently.  Refused before the body is read; the
+ * connection is closed after the answer.  Returns 1 when it answered. */
+static int refuse_ambiguous_framing(api_req *r)
+{
+    struct framing_count c = {0, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &c);
+    const char *why = c.content_length > 1 ? "more than one Content-Length header"
+                      : c.content_length > 0 && c.transfer_encoding > 0
+                          ? "Content-Length together with Transfer-Encoding"
+                      : c.transfer_encoding > 1 ? "more than one Transfer-Encoding header"
+                                                : NULL;
+    if (!why)
+        return 0;
+    api_reply_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    api_reply_error(r, API_E_BAD_REQUEST, "ambiguous body framing: %s", why);
+    return 1;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls)
@@ -653,6 +691,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                           r->peer, sizeof r->peer);
         }
         *req_cls = r;
+        if (refuse_ambiguous_framing(r))
+            return MHD_YES;
         find_route(r);
         /* Refuse oversized bodies from the declared length, before reading. */
         const char *cl =

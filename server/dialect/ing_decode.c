@@ -37,7 +37,8 @@ static const struct {
     [ING_REJ_OUT_OF_RANGE] = {"out_of_range", "the value is outside the point's physical range"},
     [ING_REJ_POINT_DISABLED] = {"point_disabled", "the point is disabled"},
     [ING_REJ_BAD_LEVEL] = {"bad_level", "the alarm level or status code is not known"},
-    [ING_REJ_BAD_IMAGE] = {"bad_image", "the image is not a valid base64 jpeg"},
+    [ING_REJ_BAD_IMAGE] = {"bad_image",
+                           "the image is not valid base64 of a jpeg, png or webp image"},
 };
 
 const char *ing_reject_code(ing_reject r)
@@ -711,6 +712,20 @@ static int decode_event(ing_batch *b, json_t *item, size_t i, const ing_limits *
     return 0;
 }
 
+const char *ing_image_type(const unsigned char *p, size_t n)
+{
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (p == NULL)
+        return NULL;
+    if (n >= 4 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
+        return "image/jpeg";
+    if (n > sizeof png && memcmp(p, png, sizeof png) == 0)
+        return "image/png";
+    if (n > 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+        return "image/webp";
+    return NULL;
+}
+
 /* Decode an image; returns NONE, BAD_IMAGE, or -1 via *fatal for 413/OOM. */
 static ing_reject decode_image(ing_batch *b, const char *s, size_t n, const ing_limits *lim,
                                unsigned char **img, size_t *img_len, int *fatal, ing_error *err)
@@ -741,7 +756,7 @@ static ing_reject decode_image(ing_batch *b, const char *s, size_t n, const ing_
         *fatal = 1;
         return ING_REJ_NONE;
     }
-    if (raw_len < 4 || raw[0] != 0xFF || raw[1] != 0xD8) {
+    if (ing_image_type(raw, raw_len) == NULL) {
         free(raw);
         return ING_REJ_BAD_IMAGE;
     }

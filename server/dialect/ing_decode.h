@@ -48,7 +48,7 @@ typedef enum {
     ING_REJ_POINT_DISABLED,
     /* additions (decoder-side): */
     ING_REJ_BAD_LEVEL, /* event level / Hebei scd not known */
-    ING_REJ_BAD_IMAGE, /* video image not valid Base64 or not a JPEG */
+    ING_REJ_BAD_IMAGE, /* video image not valid Base64 or not a JPEG, PNG or WebP */
     ING_REJ__COUNT
 } ing_reject;
 
@@ -99,7 +99,7 @@ typedef struct {
     int64_t ts_us;
     char *alarm_type;
     char *content;      /* may be NULL */
-    unsigned char *img; /* decoded JPEG or NULL */
+    unsigned char *img; /* decoded JPEG, PNG or WebP, or NULL */
     size_t img_len;
     ing_reject reject;
 } ing_video;
@@ -202,10 +202,14 @@ void *ing_batch_alloc(ing_batch *b, size_t n);
  * Keys: readings (point, ts); events (point, ts, level);
  * videos (camera, ts, alarm_type). */
 int ing_batch_mark_duplicates(ing_batch *b);
-/* Decode a Base64 JPEG (a "data:...;base64," prefix is tolerated) into the
- * batch arena and attach it to v.  Not Base64 / no FF D8 magic => item
- * rejected bad_image (returns 0); larger than lim->max_img_bytes => -1 with
- * a 413 image_too_large error. */
+/* Decode a Base64 image (a "data:...;base64," prefix is tolerated) into the
+ * batch arena and attach it to v.  Not Base64 / not a JPEG, PNG or WebP by its
+ * magic bytes (ing_image_type) => item rejected bad_image (returns 0); larger
+ * than lim->max_img_bytes => -1 with a 413 image_too_large error. */
+/* The content type of an image by its magic bytes: "image/jpeg" (FF D8 FF),
+ * "image/png" (the 8-byte PNG signature), "image/webp" (RIFF....WEBP), else
+ * NULL. */
+const char *ing_image_type(const unsigned char *p, size_t n);
 int ing_video_set_image(ing_batch *b, ing_video *v, const char *b64, size_t n,
                         const ing_limits *lim, ing_error *err);
 /* Printable ASCII code of 1..64 bytes (point, camera, alarm type). */

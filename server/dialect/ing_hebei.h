@@ -12,7 +12,7 @@
  *   events   {"qybm","data":{"events":[{"ts","oname","avx","scd","threshold","content"}]}}
  *   videos   {"ts","videoCode","alarmType","content"} (bare, as documented);
  *            also accepted: {"qybm","data":{...one video...}} and
- *            {"qybm","data":{"videos":[...]}}.  The outer img (Base64 JPEG)
+ *            {"qybm","data":{"videos":[...]}}.  The outer img (Base64 JPEG, PNG or WebP)
  *            is attached to every video item of the request.
  * ts is Beijing local time "yyyy-MM-dd HH:mm:ss" (UTC+8, no DST).  val/avx/
  * threshold may be JSON numbers or strings holding a number; scd an integer

@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/util.h>
 #include <event2/keyvalq_struct.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -140,10 +141,57 @@ overloaded:
     log_request(req, id, status);
 }
 
+/* RFC 9112 §6.3: a body whose length two parsers could read differently is how a
+ * request is smuggled past a proxy.  evhttp takes the first of several
+ * Content-Length headers, strtoll-parses it and reads by Content-Length any
+ * Transfer-Encoding other than exactly "chunked"; so refuse, before anything
+ * is parsed: more than one Content-Length, one that is not plain digits, and any
+ * Transfer-Encoding other than a single "chunked" or together with a
+ * Content-Length.  Writes the reason to why; 0 when the framing is unambiguous. */
+static int framing_ambiguous(struct evhttp_request *req, char *why, size_t why_len)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    int n_cl = 0, n_te = 0;
+    const char *cl = NULL, *te = NULL;
+    for (const struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0) {
+            n_cl++;
+            cl = kv->value;
+        } else if (evutil_ascii_strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            n_te++;
+            te = kv->value;
+        }
+    }
+    if (n_cl > 1) {
+        snprintf(why, why_len, "%d Content-Length headers", n_cl);
+        return 1;
+    }
+    if (n_te > 0 && n_cl > 0) {
+        snprintf(why, why_len, "Content-Length together with Transfer-Encoding");
+        return 1;
+    }
+    if (n_te > 1 || (te && evutil_ascii_strcasecmp(te, "chunked") != 0)) {
+        snprintf(why, why_len, "Transfer-Encoding other than one \"chunked\"");
+        return 1;
+    }
+    if (cl && (cl[0] == '\0' || strspn(cl, "0123456789") != strlen(cl))) {
+        snprintf(why, why_len, "Content-Length is not plain digits");
+        return 1;
+    }
+    return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     uint64_t id = srv_next_request_id();
+    char why[96];
+    if (framing_ambiguous(req, why, sizeof why)) {
+        /* whatever follows on this connection may be a hidden request: close it */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        send_error(req, id, ING_ERR_BAD_FRAMING, why);
+        return;
+    }
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (!path)

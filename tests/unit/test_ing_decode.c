@@ -460,7 +460,9 @@ static void test_videos(void)
 {
     const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',
                                   'F',  'I',  'F',  0x00, 0xFF, 0xD9};
-    const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+    /* the PNG signature alone is no image; with the IHDR chunk after it, it is */
+    const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a,
+                                 0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     char *jb64, *pb64;
     CHECK(ing_b64_encode(jpeg, sizeof jpeg, &jb64) == 0);
     CHECK(ing_b64_encode(png, sizeof png, &pb64) == 0);
@@ -488,7 +490,8 @@ static void test_videos(void)
               memcmp(v[0].img, jpeg, sizeof jpeg) == 0);
         CHECK(strcmp(v[0].camera, "CAM01") == 0 && strcmp(v[0].alarm_type, "SJ02001") == 0 &&
               strcmp(v[0].content, "烟火识别") == 0);
-        CHECK(v[1].reject == ING_REJ_BAD_IMAGE && v[1].img == NULL);
+        CHECK(v[1].reject == ING_REJ_NONE && v[1].img_len == sizeof png &&
+              memcmp(v[1].img, png, sizeof png) == 0);
         CHECK(v[2].reject == ING_REJ_BAD_IMAGE);
         CHECK(v[3].reject == ING_REJ_NONE && v[3].img_len == sizeof jpeg);
         CHECK(v[4].reject == ING_REJ_MISSING_FIELD);
@@ -512,6 +515,7 @@ static void test_videos(void)
     unsigned char *img = xcalloc(big);
     img[0] = 0xFF;
     img[1] = 0xD8;
+    img[2] = 0xFF;
     char *b64;
     CHECK(ing_b64_encode(img, big, &b64) == 0);
     if (b64 == NULL)
@@ -531,6 +535,7 @@ static void test_videos(void)
     img = xcalloc(big + 1);
     img[0] = 0xFF;
     img[1] = 0xD8;
+    img[2] = 0xFF;
     CHECK(ing_b64_encode(img, big + 1, &b64) == 0);
     if (b64 == NULL)
         abort();
@@ -545,6 +550,52 @@ static void test_videos(void)
     free(large);
     free(b64);
     free(img);
+}
+
+static void test_image_type(void)
+{
+    const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF, 0xDB, 0x00};
+    const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13};
+    const unsigned char webp[] = {'R', 'I', 'F', 'F', 30,  0,   0,  0,
+                                  'W', 'E', 'B', 'P', 'V', 'P', '8'};
+    const unsigned char wav[] = {'R', 'I', 'F', 'F', 30,  0,   0,  0,
+                                 'W', 'A', 'V', 'E', 'f', 'm', 't'};
+    const unsigned char gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0};
+    const unsigned char ffd8[] = {0xFF, 0xD8, 0x00, 0x00, 0x00};
+    CHECK(strcmp(ing_image_type(jpeg, sizeof jpeg), "image/jpeg") == 0);
+    CHECK(strcmp(ing_image_type(png, sizeof png), "image/png") == 0);
+    CHECK(strcmp(ing_image_type(webp, sizeof webp), "image/webp") == 0);
+    CHECK(ing_image_type(wav, sizeof wav) == NULL);
+    CHECK(ing_image_type(gif, sizeof gif) == NULL);
+    CHECK(ing_image_type(ffd8, sizeof ffd8) == NULL);
+    /* truncated: the signature alone, or less, is no image */
+    CHECK(ing_image_type(png, 8) == NULL);
+    CHECK(ing_image_type(webp, 12) == NULL);
+    CHECK(ing_image_type(jpeg, 3) == NULL);
+    CHECK(ing_image_type(NULL, 0) == NULL);
+    /* a PNG and a WebP snapshot are accepted by the decoder, a GIF is bad_image */
+    const unsigned char *imgs[] = {png, webp, gif};
+    size_t lens[] = {sizeof png, sizeof webp, sizeof gif};
+    ing_reject want[] = {ING_REJ_NONE, ING_REJ_NONE, ING_REJ_BAD_IMAGE};
+    for (int i = 0; i < 3; i++) {
+        char *b64;
+        CHECK(ing_b64_encode(imgs[i], lens[i], &b64) == 0);
+        if (b64 == NULL)
+            abort();
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"videos\":[{\"camera\":\"C\",\"ts\":\"2026-11-29T09:00:00Z\","
+                 "\"alarm_type\":\"A\",\"image_base64\":\"%s\"}]}",
+                 b64);
+        free(b64);
+        ing_error err;
+        ing_batch *b = dec(ING_KIND_VIDEOS, body, &err);
+        CHECK(b != NULL && b->n_videos == 1 && b->videos[0].reject == want[i]);
+        if (b != NULL && want[i] == ING_REJ_NONE)
+            CHECK(b->videos[0].img_len == lens[i] &&
+                  memcmp(b->videos[0].img, imgs[i], lens[i]) == 0);
+        ing_batch_free(b);
+    }
 }
 
 static void test_limits(void)
@@ -613,6 +664,7 @@ int main(void)
     test_batch_errors();
     test_events();
     test_videos();
+    test_image_type();
     test_example_files();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);

@@ -205,7 +205,8 @@ static int role_start(struct event_base *base)
 {
     (void)base; /* libmicrohttpd runs its own threads */
     api_handlers_init();
-    pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size);
+    const db_timeouts request_timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
+    pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size, &request_timeouts);
     if (!pool || api_start(pool, api_routes, api_n_routes) != 0)
         return -1;
     api_events_start();

@@ -92,7 +92,8 @@ static void fill_region(long long eid, long long *district, long long *street)
     }
     if (!hub_db) {
         char err[256];
-        hub_db = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+        const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
+        hub_db = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
         if (!hub_db)
             return;
     }

@@ -644,7 +644,7 @@ static db_conn *demo_connect(void)
         g_config.migrate_database_url[0] ? g_config.migrate_database_url : g_config.database_url;
     char err[1024];
     /* tenant tables force row-level security even for their owner */
-    db_conn *c = db_connect_scoped(url, "system", err, sizeof err);
+    db_conn *c = db_connect_scoped(url, "system", NULL, err, sizeof err);
     if (!c) {
         fprintf(stderr, "dustwatch demo: %s\n", err);
         return NULL;

@@ -149,7 +149,7 @@ int risk_cli_main(int argc, char **argv)
         srv_config_free();
         return 2;
     }
-    db_conn *c = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+    db_conn *c = db_connect_scoped(g_config.database_url, "system", NULL, err, sizeof err);
     if (!c) {
         fprintf(stderr, "dustwatch: %s\n", err);
         srv_config_free();

@@ -136,7 +136,7 @@ static db_conn *admin_connect(void)
     char err[1024];
     /* tenant tables force row-level security even for their owner; the
      * administrator acts for the whole deployment */
-    db_conn *c = db_connect_scoped(url, "system", err, sizeof err);
+    db_conn *c = db_connect_scoped(url, "system", NULL, err, sizeof err);
     if (!c) {
         fprintf(stderr, "dustwatch admin: %s\n", err);
         return NULL;

@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include "db_internal.h"
+#include "srv_config.h"
 #include "srv_log.h"
 
 #include <errno.h>
@@ -57,6 +58,8 @@ struct db_conn {
     PGconn *pg;
     char *url;
     char *session_scope;
+    db_timeouts timeouts;
+    int has_timeouts;
     int prepared;
     size_t tables_prepared;
 };
@@ -130,8 +133,22 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
         return -1;
     }
     PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
-    PGresult *r = PQexec(c->pg, "SET synchronous_commit = on");
+    /* session settings, in one round trip; SET (not libpq's options
+     * parameter) so that options given in database_url are kept */
+    char set[256];
+    int n = snprintf(set, sizeof set, "SET synchronous_commit = on");
+    if (c->has_timeouts)
+        snprintf(set + n, sizeof set - (size_t)n,
+                 "; SET statement_timeout = %ld; SET lock_timeout = %ld; "
+                 "SET idle_in_transaction_session_timeout = %ld",
+                 c->timeouts.statement_ms, c->timeouts.lock_ms, c->timeouts.idle_in_tx_ms);
+    PGresult *r = PQexec(c->pg, set);
+    int set_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    if (!set_ok) {
+        snprintf(err, errlen, "could not set the session's settings: %s", PQerrorMessage(c->pg));
+        return -1;
+    }
     if (c->session_scope) {
         /* internal jobs run the same few statements with ever-changing array
          * parameters: custom plans buy nothing and cost a re-plan each time */
@@ -150,9 +167,19 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
     return prepare_all(c, err, errlen);
 }
 
-db_conn *db_connect(const char *url, char *err, size_t errlen)
+db_timeouts db_timeouts_configured(db_timeouts_role role)
 {
-    return db_connect_scoped(url, NULL, err, errlen);
+    return (db_timeouts){
+        .statement_ms = role == DB_FOR_WORKER ? g_config.db_worker_statement_timeout_ms
+                                              : g_config.db_statement_timeout_ms,
+        .lock_ms = g_config.db_lock_timeout_ms,
+        .idle_in_tx_ms = g_config.db_idle_in_transaction_timeout_ms,
+    };
+}
+
+db_conn *db_connect(const char *url, const db_timeouts *t, char *err, size_t errlen)
+{
+    return db_connect_scoped(url, NULL, t, err, errlen);
 }
 
 db_status db_set_scope(db_conn *c, const char *scope)
@@ -260,7 +287,8 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
     return st;
 }
 
-db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen)
+db_conn *db_connect_scoped(const char *url, const char *session_scope, const db_timeouts *t,
+                           char *err, size_t errlen)
 {
     db_conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -269,6 +297,10 @@ db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err
     }
     db_register_statements(builtin_stmts, sizeof builtin_stmts / sizeof builtin_stmts[0]);
     c->url = strdup(url);
+    if (t) {
+        c->timeouts = *t;
+        c->has_timeouts = 1;
+    }
     if (session_scope)
         c->session_scope = strdup(session_scope);
     if (!c->url || open_pg(c, err, errlen) != 0) {
@@ -470,17 +502,23 @@ struct db_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char *url;
+    db_timeouts timeouts;
+    int has_timeouts;
     db_conn **idle;
     int n_idle;
     int size;
     int created;
 };
 
-db_pool *db_pool_new(const char *url, int size)
+db_pool *db_pool_new(const char *url, int size, const db_timeouts *t)
 {
     db_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    if (t) {
+        p->timeouts = *t;
+        p->has_timeouts = 1;
+    }
     p->url = strdup(url);
     p->idle = calloc((size_t)size, sizeof *p->idle);
     p->size = size;
@@ -529,7 +567,7 @@ db_conn *db_pool_get(db_pool *p, int timeout_ms)
             p->created++;
             pthread_mutex_unlock(&p->mu);
             char err[512];
-            c = db_connect(p->url, err, sizeof err);
+            c = db_connect(p->url, p->has_timeouts ? &p->timeouts : NULL, err, sizeof err);
             if (!c) {
                 LOG_WARN("database connect failed", "detail=%s",
                          srv_log_q((char[600]){0}, 600, err));

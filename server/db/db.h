@@ -31,13 +31,32 @@ typedef enum {
 
 typedef struct db_conn db_conn;
 
-/* Connects and prepares; NULL with a message in err on failure. */
-db_conn *db_connect(const char *url, char *err, size_t errlen);
+/* What PostgreSQL enforces on a connection's session, set at connect and again
+ * after every reconnect: statement_timeout, lock_timeout and
+ * idle_in_transaction_session_timeout in milliseconds (0 turns one off, as in
+ * PostgreSQL).  A statement cancelled by one of them is DB_HARD (503 +
+ * Retry-After to clients), so a stalled table or a runaway query costs a
+ * request a bounded wait instead of a hung thread. */
+typedef struct db_timeouts {
+    long statement_ms, lock_ms, idle_in_tx_ms;
+} db_timeouts;
+/* Who the connection serves: the API and the ingest writers answer clients
+ * (db_statement_timeout_ms); the worker's rollups and city-wide recomputes
+ * may run longer (db_worker_statement_timeout_ms).  Both take
+ * db_lock_timeout_ms and db_idle_in_transaction_timeout_ms. */
+typedef enum { DB_FOR_REQUESTS, DB_FOR_WORKER } db_timeouts_role;
+db_timeouts db_timeouts_configured(db_timeouts_role role);
+
+/* Connects and prepares; NULL with a message in err on failure.  t: the
+ * session limits (NULL: leave PostgreSQL's, for the command-line tools, whose
+ * one-off work an operator watches). */
+db_conn *db_connect(const char *url, const db_timeouts *t, char *err, size_t errlen);
 /* The same for internal jobs (ingest writers, worker): the row-level
  * security scope (e.g. "system") is set for the whole session, and again
  * after every reconnect.  Request connections never use this: they set the
  * caller's scope per transaction (db_set_scope). */
-db_conn *db_connect_scoped(const char *url, const char *session_scope, char *err, size_t errlen);
+db_conn *db_connect_scoped(const char *url, const char *session_scope, const db_timeouts *t,
+                           char *err, size_t errlen);
 
 /* Inside a transaction: the caller's scope for row-level security, e.g.
  * "district:12".  Reverts at COMMIT/ROLLBACK. */
@@ -98,7 +117,7 @@ void db_rollback(db_conn *c);
 /* Fixed-size connection pool for threads that block (libmicrohttpd workers).
  * db_pool_get waits up to timeout_ms; NULL means no connection could be had. */
 typedef struct db_pool db_pool;
-db_pool *db_pool_new(const char *url, int size);
+db_pool *db_pool_new(const char *url, int size, const db_timeouts *t);
 void db_pool_free(db_pool *p);
 db_conn *db_pool_get(db_pool *p, int timeout_ms);
 void db_pool_put(db_pool *p, db_conn *c);

@@ -81,8 +81,14 @@ static void *monitor(void *arg)
                                   "tcp_user_timeout", "keepalives",      NULL};
             const char *vals[] = {H.url, "2", "dustwatch-health", "3000", "1", NULL};
             pg = PQconnectdbParams(keys, vals, 1);
-            if (PQstatus(pg) == CONNECTION_OK)
+            if (PQstatus(pg) == CONNECTION_OK) {
                 PQsetNoticeProcessor(pg, quiet, NULL);
+                /* a health check that waits is no health check: a held lock
+                 * (schema_migrations during a migration) or a stuck statement
+                 * fails it within the second instead of freezing /readyz */
+                PQclear(PQexec(pg, "SET statement_timeout = 2000; SET lock_timeout = 1000; "
+                                   "SET idle_in_transaction_session_timeout = 10000"));
+            }
         }
         int pg_ok = 0, migrated = 0;
         char pgd[300] = "", md[300] = "", dur[200] = "";

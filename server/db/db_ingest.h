@@ -65,7 +65,8 @@ const db_ingest_point *db_ingest_points_find(const db_ingest_points *p, const ch
 void db_ingest_points_free(db_ingest_points *p); /* NULL-safe */
 
 /* Creates the readings partition of a UTC day (days since the epoch) if it
- * does not exist yet. */
+ * does not exist yet.  Waits at most half a second for the lock on readings
+ * (DB_HARD then: answer 503, the gateway retries; db_jobs.c says why). */
 db_status db_ingest_ensure_partition(db_conn *c, int64_t day);
 
 /* ---- Idempotency-Key rows (inside the write transaction) ---- */

@@ -82,6 +82,35 @@ static db_status exec_cell(db_conn *c, const char *stmt, int nparams, const char
     return DB_OK;
 }
 
+/* Partition DDL (CREATE TABLE ... PARTITION OF, DROP TABLE of a partition) takes ACCESS
+ * EXCLUSIVE on the partitioned table.  Waiting for it behind whoever holds the table -- a
+ * pg_dump holds ACCESS SHARE on every table for the whole dump -- would queue every later
+ * reader and writer of the table (every ingest INSERT) behind the waiting DDL for as long as
+ * the dump runs.  So DDL waits at most DDL_LOCK_TIMEOUT_MS, fails (DB_HARD) and is retried
+ * later: the ingest writer answers its batch 503 + Retry-After, the worker's maintenance runs
+ * again soon (job_worker.c).  The session's db_lock_timeout_ms would bound the stall too, but
+ * at a request's patience (seconds) where this costs ingest a fraction of one.  SET LOCAL:
+ * the limit ends with the statement's own transaction. */
+#define DDL_LOCK_TIMEOUT_MS "500"
+
+static db_status exec_ddl_cell(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                               char v[32])
+{
+    if (PQtransactionStatus(db_pg(c)) != PQTRANS_IDLE)
+        return DB_HARD; /* a SET LOCAL would outlive this statement */
+    db_status st = db_command(c, "BEGIN");
+    if (st != DB_OK)
+        return st;
+    st = db_command(c, "SET LOCAL lock_timeout = " DDL_LOCK_TIMEOUT_MS);
+    if (st == DB_OK)
+        st = exec_cell(c, stmt, nparams, p, v);
+    if (st == DB_OK)
+        st = db_command(c, "COMMIT");
+    else
+        (void)db_command(c, "ROLLBACK");
+    return st;
+}
+
 /* ---- rollups -------------------------------------------------------------------- */
 
 db_status db_jobs_rollup_mark(db_conn *c, long lag_s, int span_s)
@@ -120,7 +149,7 @@ db_status db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutof
     char date[16];
     const char *p[2] = {tier, utc_date(date, cutoff_s)};
     char v[32];
-    db_status st = exec_cell(c, "rollup_drop", 2, p, v);
+    db_status st = exec_ddl_cell(c, "rollup_drop", 2, p, v);
     if (st == DB_OK)
         *dropped = atoi(v);
     return st;
@@ -135,7 +164,7 @@ db_status db_readings_partition(db_conn *c, int64_t day_s, int *created)
     char date[16];
     const char *p[1] = {utc_date(date, day_s)};
     char v[32];
-    db_status st = exec_cell(c, "db_readings_partition", 1, p, v);
+    db_status st = exec_ddl_cell(c, "db_readings_partition", 1, p, v);
     if (st == DB_OK && created)
         *created = v[0] == 't';
     return st;
@@ -151,7 +180,7 @@ db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *droppe
     char date[16];
     const char *p[1] = {utc_date(date, cutoff_s)};
     char v[32];
-    db_status st = exec_cell(c, "job_retention", 1, p, v);
+    db_status st = exec_ddl_cell(c, "job_retention", 1, p, v);
     if (st == DB_OK)
         *dropped = atoi(v);
     return st;

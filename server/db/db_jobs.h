@@ -42,6 +42,10 @@ db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutoff_s, int *
 
 /* ---- maintenance ---- */
 
+/* Partition DDL (these two and db_jobs_rollup_drop_before) runs as its own transaction and
+ * waits at most half a second for its lock on the partitioned table, then fails (DB_HARD):
+ * retry later rather than queue every reader and writer behind it (db_jobs.c). */
+
 /* Ensures the readings partition of the UTC day of day_s; *created 1 when it was new. */
 __attribute__((warn_unused_result)) db_status db_jobs_ensure_partition(db_conn *c, int64_t day_s,
                                                                        int *created);

@@ -628,7 +628,8 @@ static void *writer_main(void *arg)
     ing_limits_default(&lim);
     lim.max_items = (size_t)g_config.ingest_max_items;
     char err[512];
-    db_conn *c = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+    const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
+    db_conn *c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
     if (!c)
         LOG_WARN("ingest writer starts without a database", "detail=%s",
                  srv_log_q((char[600]){0}, 600, err));
@@ -658,7 +659,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&Q.mu);
 
         if (!c) {
-            c = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+            c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
             if (!c) {
                 for (ing_job *j = group; j; j = j->next)
                     fail_db(j);

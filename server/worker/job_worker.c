@@ -36,30 +36,43 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void maintenance(db_conn *c, int64_t now_s)
+/* Maintenance runs hourly; after a failure (most likely its partition DDL gave up waiting
+ * for a lock, e.g. behind a pg_dump: db_jobs.c) again this much later. */
+#define MAINT_RETRY_S 30
+
+static int maintenance(db_conn *c, int64_t now_s)
 {
     int64_t today = now_s / 86400;
     int created = 0;
+    const char *step = "partitions ahead";
     for (long d = 0; d <= g_config.partitions_ahead_days; d++) {
         int made = 0;
         if (db_jobs_ensure_partition(c, (today + d) * 86400, &made) != DB_OK)
-            return;
+            goto failed;
         created += made;
     }
     int dropped = 0;
+    step = "readings retention";
     if (db_jobs_drop_readings_before(c, (today - g_config.readings_retention_days) * 86400,
                                      &dropped) != DB_OK)
-        return;
+        goto failed;
     long purged = 0;
+    step = "idempotency purge";
     if (db_jobs_purge_idempotency(c, &purged) != DB_OK)
-        return;
+        goto failed;
     int rollups_dropped = 0;
+    step = "rollup retention";
     if (job_rollup_retention(c, now_s, &rollups_dropped) != DB_OK)
-        return;
+        goto failed;
     LOG_INFO("maintenance done",
              "partitions_created=%d partitions_dropped=%d idem_purged=%ld "
              "rollup_partitions_dropped=%d",
              created, dropped, purged, rollups_dropped);
+    return 0;
+failed:
+    LOG_WARN("maintenance failed, retried soon", "step=%s retry_in_s=%d",
+             srv_log_q((char[64]){0}, 64, step), MAINT_RETRY_S);
+    return -1;
 }
 
 static db_status offline_tx(db_conn *c, void *arg)
@@ -93,8 +106,7 @@ static void tick(db_conn *c, worker_clock *clk)
     db_status st;
 
     if (now_s - clk->last_maint_s >= 3600 && try_periodic_lock(c)) {
-        maintenance(c, now_s);
-        clk->last_maint_s = now_s;
+        clk->last_maint_s = maintenance(c, now_s) == 0 ? now_s : now_s - 3600 + MAINT_RETRY_S;
         periodic_unlock(c);
     }
 
@@ -150,13 +162,15 @@ static void *worker_main(void *arg)
 {
     (void)arg;
     char err[512];
+    const db_timeouts worker_timeouts = db_timeouts_configured(DB_FOR_WORKER);
     db_conn *c = NULL;
     worker_clock clk = {0, 0};
     pthread_mutex_lock(&W.mu);
     while (W.running) {
         pthread_mutex_unlock(&W.mu);
         if (!c) {
-            c = db_connect_scoped(g_config.database_url, "system", err, sizeof err);
+            c = db_connect_scoped(g_config.database_url, "system", &worker_timeouts, err,
+                                  sizeof err);
             if (!c)
                 LOG_WARN("worker has no database", "detail=%s",
                          srv_log_q((char[600]){0}, 600, err));

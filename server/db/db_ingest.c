@@ -56,6 +56,19 @@ static const db_stmt statements[] = {
      "'1 microsecond', u.l, u.v, u.th, coalesce(u.c, ''), $8 FROM unnest($2::bigint[], "
      "$3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::text[]) AS u(p, t, l, v, th, c) "
      "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"},
+    {"ing_gateways_seen",
+     /* $1 enterprise ids, $2 gateway codes (NULL: none named), pairwise.  A
+      * named code updates that gateway if it is the enterprise's; no code
+      * updates the enterprise's gateway when it has exactly one.  Rows are
+      * locked in id order and only when at least a second behind, so
+      * writers neither deadlock on nor queue for a busy gateway's row. */
+     "WITH s AS (SELECT DISTINCT u.e, u.c FROM unnest($1::bigint[], $2::text[]) AS u(e, c)), "
+     "hit AS (SELECT g.id FROM gateways g JOIN s ON g.enterprise_id = s.e WHERE g.code = s.c OR "
+     "(s.c IS NULL AND NOT EXISTS (SELECT 1 FROM gateways o WHERE o.enterprise_id = s.e AND o.id "
+     "<> g.id))), lk AS (SELECT g.id FROM gateways g WHERE g.id IN (SELECT id FROM hit) AND "
+     "(g.last_seen_at IS NULL OR g.last_seen_at < now() - interval '1 second') ORDER BY g.id FOR "
+     "UPDATE OF g) UPDATE gateways g SET last_seen_at = GREATEST(g.last_seen_at, now()) FROM lk "
+     "WHERE g.id = lk.id"},
     {"ing_insert_video",
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
@@ -443,4 +456,25 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
     *inserted = PQntuples(r);
     PQclear(r);
     return DB_OK;
+}
+
+db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
+                                  const char *const *codes, size_t n)
+{
+    if (n == 0)
+        return DB_OK;
+    sbuf e = {0};
+    sb_str(&e, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_fmt(&e, "%s%lld", i ? "," : "", (long long)enterprise_ids[i]);
+    sb_str(&e, "}");
+    char *arr = db_text_array(codes, n);
+    db_status st = DB_HARD;
+    if (!e.oom && arr) {
+        const char *p[2] = {e.p, arr};
+        PQclear(db_exec(c, "ing_gateways_seen", 2, p, &st));
+    }
+    free(arr);
+    free(e.p);
+    return st;
 }

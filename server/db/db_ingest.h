@@ -127,4 +127,17 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
                                  const char *content, const unsigned char *img, size_t img_len,
                                  int *inserted);
 
+/* ---- gateways (inside the write transaction) ---- */
+
+/* Marks gateways as heard from now: n (enterprise, gateway code) pairs, one
+ * per authenticated batch of the group; codes[i] NULL when the batch names
+ * no gateway.  A code names the gateway with that code if it belongs to the
+ * enterprise (another's code or an unknown one updates nothing); no code
+ * means the enterprise's gateway when it has exactly one.  last_seen_at only
+ * moves forward, to the second (a row seen less than a second ago is left
+ * alone).  One statement; call it last in the transaction (it locks gateway
+ * rows in id order, so writers never deadlock on them). */
+db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
+                                  const char *const *codes, size_t n);
+
 #endif

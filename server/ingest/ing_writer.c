@@ -447,6 +447,30 @@ typedef struct {
     size_t n;
 } group_ctx;
 
+/* Every authenticated batch of the group is a sign of life of its gateway
+ * (server/README.md, "Ingest": which gateway a batch counts for).  Last in
+ * the transaction, one statement for the group. */
+static db_status gateways_seen(db_conn *c, const group_ctx *g)
+{
+    int64_t *ents = malloc((g->n ? g->n : 1) * sizeof *ents);
+    const char **codes = malloc((g->n ? g->n : 1) * sizeof *codes);
+    db_status st = DB_HARD;
+    if (ents && codes) {
+        size_t k = 0;
+        for (size_t j = 0; j < g->n; j++) {
+            const wjob *w = &g->ws[j];
+            if (w->finished || !w->batch)
+                continue;
+            ents[k] = w->enterprise_id;
+            codes[k++] = w->batch->gateway_code;
+        }
+        st = db_ingest_gateways_seen(c, ents, codes, k);
+    }
+    free(ents);
+    free(codes);
+    return st;
+}
+
 static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
@@ -501,7 +525,7 @@ static db_status write_group(db_conn *c, void *arg)
                 return st;
         }
     }
-    return DB_OK;
+    return gateways_seen(c, g);
 }
 
 /* Redis gets the news only after the commit; it is never the only copy. */

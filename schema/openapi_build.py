@@ -440,8 +440,19 @@ SCHEMAS = {
         "code": enum([IMPORT_REFUSED]), "hint": s("string"), "detail": s("string"),
         "imported": s("integer", const=0),
         "errors": arr(obj({"row": s("integer", "Spreadsheet row (header is 1)."),
-                           "field": s("string"), "message": s("string")},
-                          ["row", "field", "message"])),
+                           "code": enum(["row_invalid", "row_rejected", "duplicate_in_scope",
+                                         "too_many_rows"],
+                                        "row_invalid: a cell breaks a documented rule (message "
+                                        "says which); row_rejected: the archive's rules refused "
+                                        "the value of field (message fixed per field: the same "
+                                        "for a malformed value and for one held by an enterprise "
+                                        "outside your scope, which is never confirmed); "
+                                        "duplicate_in_scope: an enterprise you can see already "
+                                        "holds this code or USCC (message names its id); "
+                                        "too_many_rows: more than 5000 rows."),
+                           "field": s("string", "The field the refusal is about, or empty."),
+                           "message": s("string")},
+                          ["row", "code", "field", "message"])),
     }, ["code", "hint", "detail", "imported", "errors"],
         desc="Import refused: nothing was stored; fix the rows and import the whole table."),
     "Version": obj({"name": s("string", const="dustwatch"), "version": s("string")},
@@ -892,8 +903,10 @@ OPERATIONS = {
     "createEnterprise": dict(tag="enterprises",
          zh="新建企业档案", en="Create an enterprise",
          desc="City accounts name the district; district accounts create in their own. 409 when "
-              "code or USCC exists; 422 when a rule of the archive is broken (e.g. unknown "
-              "street or dust kind).",
+              "code or USCC is held by an enterprise in your scope (detail names it); 422 when a "
+              "rule of the archive is broken (e.g. unknown street or dust kind) or a value is "
+              "refused: a malformed code or USCC and one held outside your scope get the same "
+              "fixed detail (\"code was refused: malformed, or not available\").",
          body=json_body(ref("EnterpriseCreate")),
          resp=ok(ref("Created"), "Created.", 201), err=[400, 409, 422]),
     "exportEnterprises": dict(tag="enterprises",
@@ -925,7 +938,9 @@ OPERATIONS = {
     "updateEnterprise": dict(tag="enterprises",
          zh="修改企业档案", en="Update an enterprise",
          desc="Districts (and the city) edit the archive; enterprise accounts edit their "
-              "contacts only; street accounts review (403). Answers the updated enterprise.",
+              "contacts only; street accounts review (403). Answers the updated enterprise. "
+              "409 and 422 as for create: a code or USCC held in your scope is named, one held "
+              "outside it reads like a malformed one.",
          body=json_body(ref("EnterpriseUpdate")),
          resp=ok(ref("EnterpriseDetail")), err=[400, 409, 422]),
     "listEnterprisePoints": dict(tag="points",

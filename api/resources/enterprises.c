@@ -178,11 +178,26 @@ typedef struct {
     db_enterprises_field fields[MAX_PARAMS];
     int n;
     char why[256];
+    const char *code;  /* per-row import code of a refusal: row_invalid, row_rejected, ... */
+    const char *field; /* the field a refusal is about, or "" */
     long long id;
     int not_found;
+    int duplicate; /* the value is held by another enterprise in the caller's scope */
+    int quiet;     /* collect() keeps its refusal in why instead of answering */
     const char *district_code, *street_code;
     int set_street;
 } write_ctx;
+
+/* Refuses a body in collect(): answers the request, or for an import row
+ * (w->quiet) only keeps the reason in w->why, to be listed with the row. */
+#define REFUSE(err, ...)                                                                           \
+    do {                                                                                           \
+        if (w->quiet)                                                                              \
+            snprintf(w->why, sizeof w->why, __VA_ARGS__);                                          \
+        else                                                                                       \
+            api_reply_error(r, err, __VA_ARGS__);                                                  \
+        return -1;                                                                                 \
+    } while (0)
 
 /* Collects body fields. */
 static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigned who)
@@ -193,18 +208,14 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
     {
         if (strcmp(key, "district") == 0 || strcmp(key, "street") == 0) {
             if (!(who & BY_DISTRICT)) {
-                api_reply_error(r, API_E_FORBIDDEN, "enterprise accounts may edit contacts only");
-                return -1;
+                REFUSE(API_E_FORBIDDEN, "enterprise accounts may edit contacts only");
             }
             if (!json_is_string(v) && !(json_is_null(v) && key[0] == 's')) {
-                api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code", key);
-                return -1;
+                REFUSE(API_E_BAD_REQUEST, "%s must be a region code", key);
             }
             if (key[0] == 'd') {
                 if (!creating) {
-                    api_reply_error(r, API_E_UNPROCESSABLE,
-                                    "an enterprise cannot move to another district");
-                    return -1;
+                    REFUSE(API_E_UNPROCESSABLE, "an enterprise cannot move to another district");
                 }
                 w->district_code = json_string_value(v);
             } else {
@@ -215,17 +226,16 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
         }
         const field *f = find_field(key);
         if (!f) {
-            api_reply_error(r, API_E_UNKNOWN_FIELD, "unknown field \"%s\"", key);
-            return -1;
+            REFUSE(API_E_UNKNOWN_FIELD, "unknown field \"%s\"", key);
         }
         if (!(f->editable & who)) {
-            api_reply_error(r, API_E_FORBIDDEN, "%s may not be changed by this account", f->name);
-            return -1;
+            REFUSE(API_E_FORBIDDEN, "%s may not be changed by this account", f->name);
         }
         if (w->n >= MAX_PARAMS - 6)
             return -1;
         if (field_check(f, v, w->why, sizeof w->why) != 0) {
-            api_reply_error(r, API_E_BAD_REQUEST, "%s", w->why);
+            if (!w->quiet)
+                api_reply_error(r, API_E_BAD_REQUEST, "%s", w->why);
             return -1;
         }
         w->fields[w->n++] = (db_enterprises_field){f->name, v};
@@ -233,12 +243,55 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
     if (creating) {
         for (size_t i = 0; i < N_FIELDS; i++) {
             if (fields[i].required && !json_object_get(body, fields[i].name)) {
-                api_reply_error(r, API_E_BAD_REQUEST, "%s is required", fields[i].name);
-                return -1;
+                REFUSE(API_E_BAD_REQUEST, "%s is required", fields[i].name);
             }
         }
     }
     return 0;
+}
+#undef REFUSE
+
+/* A code or credit code held by another enterprise the caller can see is
+ * named precisely (409).  Rows outside the scope are not looked for: the
+ * write then fails on the table's uniqueness like on any other rule and is
+ * answered by refused(), which cannot tell the two apart. */
+static db_status check_duplicates(db_conn *c, const db_scope *s, write_ctx *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        const char *col = w->fields[i].column;
+        if (strcmp(col, "code") != 0 && strcmp(col, "uscc") != 0)
+            continue;
+        int64_t holder = 0;
+        db_status st = db_enterprises_holder_in_scope_tx(
+            c, s, col, json_string_value(w->fields[i].value), w->id, &holder);
+        if (st != DB_OK)
+            return st;
+        if (holder) {
+            snprintf(w->why, sizeof w->why, "%s is already used by enterprise %lld in your scope",
+                     col, (long long)holder);
+            w->code = "duplicate_in_scope";
+            w->field = col;
+            w->duplicate = 1;
+            return DB_BAD;
+        }
+    }
+    return DB_OK;
+}
+
+/* The table refused the values: one fixed answer per column, whatever the
+ * rule (format check, or uniqueness against a row the caller may not see).
+ * PostgreSQL's own words go to the log only. */
+static void refused(write_ctx *w, const db_diag *diag)
+{
+    const char *col = db_enterprises_refused_column(diag);
+    LOG_INFO("enterprise write refused", "sqlstate=%s constraint=%s", diag->sqlstate,
+             diag->constraint);
+    w->code = "row_rejected";
+    w->field = col;
+    if (col[0])
+        snprintf(w->why, sizeof w->why, "%s was refused: malformed, or not available", col);
+    else
+        snprintf(w->why, sizeof w->why, "the values were refused by the archive's rules");
 }
 
 static db_status create_tx(api_req *r, db_conn *c, void *arg)
@@ -267,13 +320,16 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
             return DB_BAD;
         }
     }
+    st = check_duplicates(c, &s, w);
+    if (st != DB_OK)
+        return st;
     db_diag diag;
     int64_t id = 0;
     st = db_enterprises_create_tx(c, w->fields, (size_t)w->n, district_id, street_id, &id, &diag);
-    if (st != DB_OK) {
-        snprintf(w->why, sizeof w->why, "%s", diag.message[0] ? diag.message : "insert failed");
+    if (st == DB_BAD)
+        refused(w, &diag);
+    if (st != DB_OK)
         return st;
-    }
     w->id = id;
     return DB_OK;
 }
@@ -281,11 +337,8 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
 static int reply_write_error(api_req *r, write_ctx *w, db_status st)
 {
     if (st == DB_BAD) {
-        if (w->not_found)
-            return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
-        if (strstr(w->why, "duplicate key"))
-            return api_reply_error(r, API_E_CONFLICT,
-                                   "an enterprise with this code or credit code exists");
+        if (w->duplicate)
+            return api_reply_error(r, API_E_CONFLICT, "%s", w->why);
         return api_reply_error(r, API_E_UNPROCESSABLE, "%s", w->why);
     }
     return api_reply_db(r, st);
@@ -322,10 +375,15 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
     api_db_scope(r, NULL, &s);
     db_diag diag;
     db_enterprises_updated u = {0};
-    db_status st = db_enterprises_update_tx(c, &s, w->id, w->fields, (size_t)w->n, w->set_street,
-                                            w->street_code, &u, &diag);
-    if (st != DB_OK) {
-        snprintf(w->why, sizeof w->why, "%s", diag.message[0] ? diag.message : "update failed");
+    db_status st = check_duplicates(c, &s, w);
+    if (st != DB_OK)
+        return st;
+    st = db_enterprises_update_tx(c, &s, w->id, w->fields, (size_t)w->n, w->set_street,
+                                  w->street_code, &u, &diag);
+    if (st == DB_BAD) {
+        refused(w, &diag);
+    } else if (st != DB_OK) {
+        /* w->why stays empty: nothing to tell the client */
     } else if (!u.found) {
         w->not_found = 2;
     } else if (w->set_street && !u.street_ok) {
@@ -544,10 +602,15 @@ static const char *status_from_csv(const char *v)
     return v;
 }
 
-static void row_error(import_ctx *x, int row, const char *fname, const char *msg)
+/* One refused row: code is row_invalid (the cell breaks a documented rule;
+ * message says which), row_rejected (the archive's rules refused a value:
+ * one fixed message per field, whether the value is malformed or held by an
+ * enterprise outside the caller's scope), duplicate_in_scope (held by an
+ * enterprise the caller can see; message names it) or too_many_rows. */
+static void row_error(import_ctx *x, int row, const char *code, const char *fname, const char *msg)
 {
-    json_array_append_new(x->errors, json_pack("{s:i, s:s, s:s}", "row", row, "field",
-                                               fname ? fname : "", "message", msg));
+    json_array_append_new(x->errors, json_pack("{s:i, s:s, s:s, s:s}", "row", row, "code", code,
+                                               "field", fname ? fname : "", "message", msg));
 }
 
 static db_status import_tx(api_req *r, db_conn *c, void *arg)
@@ -565,12 +628,12 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
         db_status st = db_enterprises_by_uscc_tx(c, &s, uscc, &existing);
         if (st != DB_OK)
             return st;
-        write_ctx w = {.id = existing};
+        write_ctx w = {.id = existing, .quiet = 1};
         json_t *body = json_deep_copy(row);
         if (existing)
             json_object_del(body, "district");
         if (collect(r, body, &w, !existing, BY_DISTRICT) != 0) {
-            row_error(x, rownum, NULL, w.why[0] ? w.why : "invalid row");
+            row_error(x, rownum, "row_invalid", NULL, w.why[0] ? w.why : "invalid row");
             json_decref(body);
             continue;
         }
@@ -583,7 +646,7 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
             existing ? x->updated++ : x->imported++;
             db_enterprises_import_row_keep_tx(c);
         } else if (st == DB_BAD) {
-            row_error(x, rownum, NULL, w.why);
+            row_error(x, rownum, w.code ? w.code : "row_invalid", w.field, w.why);
             db_enterprises_import_row_undo_tx(c);
         } else {
             json_decref(body);
@@ -631,7 +694,7 @@ int api_enterprises_import(api_req *r)
         if (n == 1 && cells[0][0] == '\0')
             continue;
         if (rownum > 5001) {
-            row_error(&x, rownum, NULL, "at most 5000 rows per import");
+            row_error(&x, rownum, "too_many_rows", NULL, "at most 5000 rows per import");
             break;
         }
         json_t *o = json_object();
@@ -735,7 +798,7 @@ int api_enterprises_import(api_req *r)
             }
         }
         if (why[0]) {
-            row_error(&x, rownum, NULL, why);
+            row_error(&x, rownum, "row_invalid", NULL, why);
             json_decref(o);
             continue;
         }

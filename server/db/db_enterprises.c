@@ -71,6 +71,12 @@ static const db_stmt statements[] = {
      "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
      "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
     {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
+    {"ent_code_holder",
+     "SELECT e.id FROM enterprises e WHERE e.code = $3 AND e.id <> $4::bigint AND " SCOPE_ENT(
+         "e") " ORDER BY e.id LIMIT 1"},
+    {"ent_uscc_holder",
+     "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND e.id <> $4::bigint AND " SCOPE_ENT(
+         "e") " ORDER BY e.id LIMIT 1"},
 };
 
 void db_enterprises_register(void)
@@ -127,6 +133,21 @@ db_status db_enterprises_by_uscc_tx(db_conn *c, const db_scope *s, const char *u
 {
     const char *p[3] = {s->kind, s->id, uscc};
     return one_id(c, "ent_by_uscc", 3, p, enterprise_id);
+}
+
+db_status db_enterprises_holder_in_scope_tx(db_conn *c, const db_scope *s, const char *column,
+                                            const char *value, int64_t except_id,
+                                            int64_t *enterprise_id)
+{
+    *enterprise_id = 0;
+    const char *stmt = !strcmp(column, "code")   ? "ent_code_holder"
+                       : !strcmp(column, "uscc") ? "ent_uscc_holder"
+                                                 : NULL;
+    if (!stmt || !value)
+        return DB_OK;
+    char eid[24];
+    const char *p[4] = {s->kind, s->id, value, db_i64(eid, except_id)};
+    return one_id(c, stmt, 4, p, enterprise_id);
 }
 
 db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, db_enterprises_export_fn fn,
@@ -304,6 +325,22 @@ static int assemble(assembled *a, int fixed, const db_enterprises_field *fields,
         a->n++;
     }
     return 0;
+}
+
+const char *db_enterprises_refused_column(const db_diag *diag)
+{
+    static const char prefix[] = "enterprises_";
+    const char *k = diag->constraint;
+    if (strncmp(k, prefix, sizeof prefix - 1) != 0)
+        return "";
+    k += sizeof prefix - 1;
+    for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++) {
+        size_t l = strlen(columns[i].name);
+        if (strncmp(k, columns[i].name, l) == 0 &&
+            (!strcmp(k + l, "_key") || !strcmp(k + l, "_check")))
+            return columns[i].name;
+    }
+    return "";
 }
 
 db_status db_enterprises_create_tx(db_conn *c, const db_enterprises_field *fields, size_t n,

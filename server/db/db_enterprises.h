@@ -42,6 +42,14 @@ db_status db_enterprises_street_in_district_tx(db_conn *c, const char *street_co
 db_status db_enterprises_by_uscc_tx(db_conn *c, const db_scope *s, const char *uscc,
                                     int64_t *enterprise_id);
 
+/* The enterprise in scope other than except_id (0: none) whose column
+ * ("code" or "uscc"; any other: none) equals value; *enterprise_id 0 if
+ * none.  Rows outside the scope are never found: a value they hold must be
+ * refused without saying so (db_enterprises_refused_column). */
+db_status db_enterprises_holder_in_scope_tx(db_conn *c, const db_scope *s, const char *column,
+                                            const char *value, int64_t except_id,
+                                            int64_t *enterprise_id);
+
 /* One archive field to write: column is one of code, uscc, name, address,
  * longitude, latitude, industry_code, status, connection_status,
  * principal_name, principal_phone, safety_manager_name,
@@ -57,10 +65,18 @@ typedef struct db_enterprises_field {
 
 /* Inserts an enterprise (street_id 0: none).  On DB_OK *enterprise_id is
  * the new id; DB_BAD when the table's rules refused the values (a taken
- * code: diag->message says "duplicate key ...").  diag is zeroed first. */
+ * code or credit code, a broken check: diag says which, for the log and
+ * db_enterprises_refused_column).  diag is zeroed first. */
 db_status db_enterprises_create_tx(db_conn *c, const db_enterprises_field *fields, size_t n,
                                    int64_t district_id, int64_t street_id, int64_t *enterprise_id,
                                    db_diag *diag);
+
+/* The archive column a refused create or update was about (from the
+ * constraint's name: "code", "uscc", ...), or "" when it names none.  Only
+ * this may reach a client: PostgreSQL's message quotes constraint names and
+ * other rows' values, and a uniqueness violation may be about a row outside
+ * the caller's scope. */
+const char *db_enterprises_refused_column(const db_diag *diag);
 
 /* An update's outcome: found 0 when the enterprise is not in scope;
  * street_ok 0 when a street was set that is not in its district (the caller

@@ -873,7 +873,14 @@ OPERATIONS = {
          desc="A text/event-stream of changes in the caller's scope (alarm, warning, … as the "
               "event name; data is one LiveEvent JSON). Starts with `retry: 2000`; keep-alive "
               "comments every 15 s. Reconnect with Last-Event-ID to get what was missed as far "
-              "as the server's ring (1024 events) holds it. 503 overloaded while shutting down.",
+              "as the server's ring (1024 events) holds it. The stream ends with its credential: "
+              "when the session is logged out, revoked, expired or idle, its account disabled or "
+              "locked, or the API key revoked (checked every event_stream_check_s, default 5 s, "
+              "and at once for revocations made through this server), a last message "
+              "`event: end` with data `{\"reason\":\"session_ended\"}` or "
+              "`{\"reason\":\"key_revoked\"}` is sent and the response ends; reconnecting is "
+              "refused 401. An open stream counts as activity of its session "
+              "(session_idle_timeout_s). 503 overloaded while shutting down.",
          params=[{"name": "Last-Event-ID", "in": "header", "required": False,
                   "description": "The last id received; the stream resumes after it.",
                   "schema": s("string", pattern="^[0-9]+$")}],

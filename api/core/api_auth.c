@@ -134,7 +134,7 @@ static int auth_cache_get(const unsigned char *key, api_caller *out)
     return hit;
 }
 
-static unsigned long auth_cache_generation(void)
+unsigned long api_auth_generation(void)
 {
     pthread_mutex_lock(&auth_cache_mu);
     unsigned long g = auth_cache_gen;
@@ -228,7 +228,7 @@ int api_auth_resolve(api_req *r, api_caller *out)
         sodium_memzero(token, sizeof token);
         return -1;
     }
-    unsigned long gen = auth_cache_generation();
+    unsigned long gen = api_auth_generation();
     resolve_ctx x = {.token = token, .digest = key, .out = out};
     db_status st = db_run_tx(c, NULL, resolve_tx, &x);
     sodium_memzero(token, sizeof token);

@@ -95,5 +95,8 @@ void api_auth_init(void);
 /* Drops every cached session and key resolution: after anything that revokes
  * one (logout, password change, key revocation, account changes). */
 void api_auth_forget_all(void);
+/* Counts api_auth_forget_all() calls: the live-event streams re-check their
+ * credentials when it moves. */
+unsigned long api_auth_generation(void);
 
 #endif

@@ -11,13 +11,34 @@
  * reaches city users only.
  * Reconnecting clients send Last-Event-ID and get what they missed, as far
  * as the ring still holds it.  Redis down: the stream stays open with
- * keep-alives and resumes when Redis is back; nothing else depends on it. */
+ * keep-alives and resumes when Redis is back; nothing else depends on it.
+ *
+ * Streams end with their credential.  Each stream remembers the session id
+ * or API key id its caller resolved with (a session id stands for exactly
+ * one token digest, so the digest itself is not kept).  A guard thread
+ * re-checks the credentials of all open streams in one statement
+ * (db_auth_stream_credentials) every event_stream_check_s (default 5 s,
+ * 1..14: below the 15 s keep-alive), and at once when this process logs out,
+ * changes a password or revokes a key (api_auth_forget_all moves
+ * api_auth_generation).  Revocations by another server process or in psql
+ * are caught by the periodic check.  A stream whose session was revoked,
+ * expired, idled out or whose account was disabled or locked, or whose key
+ * was revoked, gets a last message `event: end` with data
+ * {"reason":"session_ended"|"key_revoked"} and is closed; EventSource
+ * reconnects and is refused 401 like any other request.  An open stream
+ * counts as activity of its session: the check marks the session used (as
+ * a request would, at most every min(60 s, session_idle_timeout_s / 2)), so
+ * a dashboard that is watching is not logged out by session_idle_timeout_s;
+ * the absolute lifetime (session_max_age_s) still ends it.  PostgreSQL not
+ * answering: the streams stay as they are (a revocation cannot be recorded
+ * then either) and the check is retried at the next period. */
 #include "api_auth.h"
 #include "api_events.h"
 #include "api_mhd.h"
 #include "api_handlers.h"
 
 #include "db.h"
+#include "db_auth.h"
 #include "db_events.h"
 #include "rds.h"
 #include "srv_config.h"
@@ -46,6 +67,10 @@ typedef struct {
 
 typedef struct sse_conn {
     struct sse_conn *next_waiting;
+    struct sse_conn *next_open, **prev_open; /* H.open: every stream */
+    int64_t session_id, api_key_id;          /* the credential; 0: none */
+    const char *end_reason;                  /* set by the guard: end the stream */
+    int end_sent;
     struct MHD_Connection *conn;
     api_scope_kind kind;
     long long scope_id;
@@ -60,9 +85,10 @@ static struct {
     event ring[RING];
     uint64_t next_seq;
     sse_conn *waiting;
+    sse_conn *open;
     int running;
     int stopping;
-    pthread_t hub, ticker;
+    pthread_t hub, ticker, guard;
     int hub_fd;
     int n_streams;
 } H = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_seq = 1, .hub_fd = -1};
@@ -242,6 +268,99 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
+/* ---- credential guard ---------------------------------------------------- */
+
+static int64_t *find_id(int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return &ids[i];
+    return NULL;
+}
+
+/* One check of every open stream's credential; ends the dead ones. */
+static void guard_check(db_conn **db)
+{
+    pthread_mutex_lock(&H.mu);
+    size_t n = 0;
+    for (sse_conn *s = H.open; s; s = s->next_open)
+        n++;
+    int64_t *ids = n ? malloc(4 * n * sizeof *ids) : NULL;
+    size_t ns = 0, nk = 0;
+    if (ids) {
+        /* [0, n): sessions asked, [n, 2n): keys asked, then the answers */
+        for (sse_conn *s = H.open; s; s = s->next_open) {
+            if (s->end_reason)
+                continue;
+            if (s->session_id && !find_id(ids, ns, s->session_id))
+                ids[ns++] = s->session_id;
+            else if (s->api_key_id && !find_id(ids + n, nk, s->api_key_id))
+                ids[n + nk++] = s->api_key_id;
+        }
+    }
+    pthread_mutex_unlock(&H.mu);
+    if (!ids || (ns == 0 && nk == 0)) {
+        free(ids);
+        return;
+    }
+    if (!*db) {
+        char err[256];
+        const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
+        *db = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
+    }
+    size_t live_s = 0, live_k = 0;
+    if (!*db || db_ensure(*db) != 0 ||
+        db_auth_stream_credentials(*db, ids, ns, ids + n, nk, g_config.session_idle_timeout_s,
+                                   ids + 2 * n, &live_s, ids + 3 * n, &live_k) != DB_OK) {
+        LOG_WARN("live events: credentials not checked", "streams=%zu", n);
+        free(ids);
+        return;
+    }
+    pthread_mutex_lock(&H.mu);
+    int ended = 0;
+    for (sse_conn *s = H.open; s; s = s->next_open) {
+        if (s->end_reason)
+            continue;
+        /* streams opened since the ids were gathered wait for the next check */
+        if (s->session_id && find_id(ids, ns, s->session_id) &&
+            !find_id(ids + 2 * n, live_s, s->session_id))
+            s->end_reason = "session_ended";
+        else if (s->api_key_id && find_id(ids + n, nk, s->api_key_id) &&
+                 !find_id(ids + 3 * n, live_k, s->api_key_id))
+            s->end_reason = "key_revoked";
+        ended += s->end_reason != NULL;
+    }
+    sse_conn *list = NULL;
+    if (ended)
+        wake_all_locked(&list);
+    pthread_mutex_unlock(&H.mu);
+    resume_list(list);
+    if (ended)
+        LOG_INFO("live events: streams ended with their credential", "streams=%d", ended);
+    free(ids);
+}
+
+static void *guard_main(void *arg)
+{
+    (void)arg;
+    db_conn *db = NULL;
+    unsigned long seen = api_auth_generation();
+    int64_t period_ms = (int64_t)g_config.event_stream_check_s * 1000;
+    int64_t next = srv_mono_ms() + period_ms;
+    while (H.running) {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+        unsigned long gen = api_auth_generation();
+        if (gen == seen && srv_mono_ms() < next)
+            continue;
+        seen = gen;
+        next = srv_mono_ms() + period_ms;
+        guard_check(&db);
+    }
+    db_close(db);
+    return NULL;
+}
+
 static int visible(const sse_conn *s, const event *e)
 {
     switch (s->kind) {
@@ -266,6 +385,17 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (H.stopping) {
         pthread_mutex_unlock(&H.mu);
         return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (s->end_reason) {
+        /* the credential is gone: a last word, then the end */
+        if (s->end_sent) {
+            pthread_mutex_unlock(&H.mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        s->end_sent = 1;
+        int n = snprintf(buf, max, "event: end\ndata: {\"reason\":\"%s\"}\n\n", s->end_reason);
+        pthread_mutex_unlock(&H.mu);
+        return n;
     }
     if (!s->sent_hello) {
         /* tells EventSource how long to wait before reconnecting */
@@ -315,6 +445,11 @@ static void reader_free(void *cls)
             }
         }
     }
+    if (s->prev_open) {
+        *s->prev_open = s->next_open;
+        if (s->next_open)
+            s->next_open->prev_open = s->prev_open;
+    }
     H.n_streams--;
     pthread_mutex_unlock(&H.mu);
     free(s);
@@ -330,6 +465,8 @@ int api_events_stream(api_req *r)
     s->conn = api_req_connection(r);
     s->kind = caller->kind;
     s->scope_id = caller->scope_id;
+    s->session_id = caller->session_id;
+    s->api_key_id = caller->api_key_id;
     s->last_write = time(NULL);
     const char *last = api_req_header(r, "Last-Event-ID");
     pthread_mutex_lock(&H.mu);
@@ -345,6 +482,11 @@ int api_events_stream(api_req *r)
             s->last_seq = v;
     }
     H.n_streams++;
+    s->next_open = H.open;
+    if (H.open)
+        H.open->prev_open = &s->next_open;
+    s->prev_open = &H.open;
+    H.open = s;
     pthread_mutex_unlock(&H.mu);
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, s, reader_free);
@@ -362,7 +504,8 @@ void api_events_start(void)
     db_events_register();
     H.running = 1;
     if (pthread_create(&H.hub, NULL, hub_main, NULL) != 0 ||
-        pthread_create(&H.ticker, NULL, ticker_main, NULL) != 0)
+        pthread_create(&H.ticker, NULL, ticker_main, NULL) != 0 ||
+        pthread_create(&H.guard, NULL, guard_main, NULL) != 0)
         LOG_ERROR("live events unavailable", "%s", "");
 }
 
@@ -398,6 +541,7 @@ void api_events_stop(void)
     pthread_mutex_unlock(&H.mu);
     pthread_join(H.hub, NULL);
     pthread_join(H.ticker, NULL);
+    pthread_join(H.guard, NULL);
     for (int i = 0; i < RING; i++) {
         free(H.ring[i].json);
         H.ring[i].json = NULL;

@@ -39,6 +39,17 @@ static const db_stmt statements[] = {
     {"auth_sessions_revoke_account",
      "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL AND id "
      "<> $2"},
+    /* live-event streams (api/resources/events.c): which of these sessions
+     * and keys are still valid; a session seen through its open stream
+     * counts as used (last_seen_at, at most every min(60 s, idle / 2)) */
+    {"auth_stream_credentials",
+     "WITH live AS (SELECT s.id FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id "
+     "= ANY($1::bigint[]) AND s.revoked_at IS NULL AND s.expires_at > now() AND s.last_seen_at > "
+     "now() - make_interval(secs => $3::float8) AND NOT a.disabled AND (a.locked_until IS NULL "
+     "OR a.locked_until < now())), touched AS (UPDATE sessions SET last_seen_at = now() WHERE id "
+     "IN (SELECT id FROM live) AND last_seen_at < now() - make_interval(secs => least(60, "
+     "$3::float8 / 2))) SELECT false, id FROM live UNION ALL SELECT true, id FROM api_keys WHERE "
+     "id = ANY($2::bigint[]) AND revoked_at IS NULL"},
     {"auth_apikey_get",
      "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1::bytea AND revoked_at IS NULL "
      "RETURNING id, enterprise_id, key_prefix"},
@@ -135,6 +146,54 @@ db_status db_auth_session_touch(db_conn *c, int64_t session_id)
     char sid[24];
     const char *p[1] = {db_i64(sid, session_id)};
     return run(c, "auth_session_touch", 1, p);
+}
+
+/* "{1,2,3}": a bigint[] literal; NULL when out of memory. */
+static char *id_array(const int64_t *ids, size_t n)
+{
+    char *out = malloc(2 + n * 21);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", (long long)ids[i]);
+    out[o++] = '}';
+    out[o] = 0;
+    return out;
+}
+
+db_status db_auth_stream_credentials(db_conn *c, const int64_t *session_ids, size_t n_sessions,
+                                     const int64_t *key_ids, size_t n_keys, long idle_timeout_s,
+                                     int64_t *live_sessions, size_t *n_live_sessions,
+                                     int64_t *live_keys, size_t *n_live_keys)
+{
+    char *sessions = id_array(session_ids, n_sessions), *keys = id_array(key_ids, n_keys);
+    char idle[24];
+    db_status st = DB_HARD;
+    if (!sessions || !keys)
+        goto out;
+    const char *p[3] = {sessions, keys, db_i64(idle, idle_timeout_s)};
+    PGresult *res = db_exec(c, "auth_stream_credentials", 3, p, &st);
+    if (!res)
+        goto out;
+    size_t ns = 0, nk = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t id = cell_i64(res, i, 1);
+        if (cell_bool(res, i, 0)) {
+            if (nk < n_keys)
+                live_keys[nk++] = id;
+        } else if (ns < n_sessions) {
+            live_sessions[ns++] = id;
+        }
+    }
+    PQclear(res);
+    *n_live_sessions = ns;
+    *n_live_keys = nk;
+out:
+    free(sessions);
+    free(keys);
+    return st;
 }
 
 db_status db_auth_account_by_name(db_conn *c, const char *username, long password_max_age_days,

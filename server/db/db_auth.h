@@ -52,6 +52,17 @@ db_status db_auth_session_get(db_conn *c, const unsigned char digest[DB_AUTH_DIG
                               int *found);
 db_status db_auth_session_touch(db_conn *c, int64_t session_id);
 
+/* For the live-event streams: of the given sessions and API keys (ids, not
+ * digests), which are still valid — a session as db_auth_session_get judges
+ * it (password age aside), a key not revoked.  The live ids go to
+ * live_sessions[0..*n_live_sessions) and live_keys[0..*n_live_keys) (each
+ * as large as its input).  The live sessions are marked used: an open
+ * stream is activity.  On a connection with the "system" scope. */
+db_status db_auth_stream_credentials(db_conn *c, const int64_t *session_ids, size_t n_sessions,
+                                     const int64_t *key_ids, size_t n_keys, long idle_timeout_s,
+                                     int64_t *live_sessions, size_t *n_live_sessions,
+                                     int64_t *live_keys, size_t *n_live_keys);
+
 /* ---- login, logout, password change -------------------------------------- */
 
 typedef struct db_auth_account {

@@ -151,7 +151,8 @@ db_status db_auth_session_touch(db_conn *c, int64_t session_id)
 /* "{1,2,3}": a bigint[] literal; NULL when out of memory. */
 static char *id_array(const int64_t *ids, size_t n)
 {
-    char *out = malloc(2 + n * 21);
+    /* '{', up to 20 digits and sign plus a comma per id, '}', NUL */
+    char *out = malloc(3 + n * 22);
     if (!out)
         return NULL;
     size_t o = 0;

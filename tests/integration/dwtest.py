@@ -28,6 +28,20 @@ REDIS_PORT = os.environ.get("DW_REDIS_PORT")
 
 
 def free_port():
+    """A port free now, chosen below Linux's ephemeral range (32768-60999):
+    a port the kernel hands out for bind(0) can be taken again at once by any
+    outgoing connection (to PostgreSQL, Redis) before the server binds it."""
+    import random
+    for _ in range(200):
+        p = random.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
@@ -91,6 +105,25 @@ class Server:
     """The real binary on free loopback ports."""
 
     def __init__(self, db, roles="ingest,api,worker", wait_ready=True, **cfg):
+        # a port can still be taken between the check and the bind (tests run
+        # in parallel): start again on other ports when a listener could not bind
+        for attempt in range(3):
+            self._start(db, roles, dict(cfg))
+            if not wait_ready:
+                return
+            try:
+                self.wait_ready()
+                return
+            except AssertionError:
+                log = self.logtext()
+                if attempt == 2 or not ("could not start the API listener" in log
+                                        or "could not bind the ingest listener" in log):
+                    raise
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
+
+    def _start(self, db, roles, cfg):
         self.ingest_port = free_port()
         self.api_port = free_port()
         env = db.env(DUSTWATCH_INGEST_LISTEN=f"127.0.0.1:{self.ingest_port}",
@@ -102,8 +135,6 @@ class Server:
         self.proc = subprocess.Popen([BIN, "serve", "--roles", roles], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.roles = roles
-        if wait_ready:
-            self.wait_ready()
 
     def wait_ready(self, timeout=20):
         port = self.api_port if "api" in self.roles else self.ingest_port

@@ -133,17 +133,25 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
         return -1;
     }
     PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
-    /* session settings, in one round trip; SET (not libpq's options
-     * parameter) so that options given in database_url are kept */
-    char set[256];
-    int n = snprintf(set, sizeof set, "SET synchronous_commit = on");
-    if (c->has_timeouts)
-        snprintf(set + n, sizeof set - (size_t)n,
-                 "; SET statement_timeout = %ld; SET lock_timeout = %ld; "
-                 "SET idle_in_transaction_session_timeout = %ld",
-                 c->timeouts.statement_ms, c->timeouts.lock_ms, c->timeouts.idle_in_tx_ms);
-    PGresult *r = PQexec(c->pg, set);
-    int set_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    /* session settings, in one round trip; set_config (not libpq's options
+     * parameter) so that options given in database_url are kept, and the
+     * values travel as parameters, never spliced into the SQL */
+    PGresult *r;
+    if (c->has_timeouts) {
+        char st[24], lk[24], idle[24];
+        const char *p[3] = {db_i64(st, c->timeouts.statement_ms), db_i64(lk, c->timeouts.lock_ms),
+                            db_i64(idle, c->timeouts.idle_in_tx_ms)};
+        r = PQexecParams(c->pg,
+                         "SELECT set_config('synchronous_commit', 'on', false), "
+                         "set_config('statement_timeout', $1, false), "
+                         "set_config('lock_timeout', $2, false), "
+                         "set_config('idle_in_transaction_session_timeout', $3, false)",
+                         3, NULL, p, NULL, NULL, 0);
+    } else {
+        r = PQexec(c->pg, "SET synchronous_commit = on");
+    }
+    ExecStatusType es = PQresultStatus(r);
+    int set_ok = es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set_ok) {
         snprintf(err, errlen, "could not set the session's settings: %s", PQerrorMessage(c->pg));

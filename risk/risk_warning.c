@@ -42,6 +42,26 @@ int risk_warning_deadlines_for(const risk_model *m, risk_grade g, int64_t issued
     return 0;
 }
 
+int risk_warning_upgrade(const risk_model *m, const risk_warning_open *w, risk_grade to,
+                         int64_t now, risk_warning_upgrade_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    if ((unsigned)w->grade >= RISK_GRADE_COUNT || (unsigned)to >= RISK_GRADE_COUNT ||
+        (unsigned)w->supervisor > RISK_ADMIN_CITY || (unsigned)w->current_level > RISK_ADMIN_CITY)
+        return -1;
+    if (to <= w->grade)
+        return 0;
+    risk_warning_deadlines d;
+    if (risk_warning_deadlines_for(m, to, now, &d) != 0)
+        return -1;
+    out->sign_by = d.sign_by;
+    out->clear_by = d.clear_by < d.sign_by ? d.sign_by : d.clear_by;
+    out->supervisor = d.supervisor > w->supervisor ? d.supervisor : w->supervisor;
+    out->current_level = out->supervisor > w->current_level ? out->supervisor : w->current_level;
+    out->inform_city = d.inform_city || w->inform_city;
+    return 1;
+}
+
 bool risk_warning_should_issue(risk_grade prev, bool prev_override, risk_grade cur,
                                bool cur_override)
 {

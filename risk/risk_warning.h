@@ -63,6 +63,32 @@ int risk_warning_deadlines_for(const risk_model *m, risk_grade g, int64_t issued
 int risk_warning_check(const risk_model *m, const risk_warning_state *w, int64_t now,
                        risk_warning_decision *out);
 
+/* An open warning of one enterprise and cause, as the upgrade rule reads it. */
+typedef struct {
+    risk_grade grade;
+    risk_admin_level supervisor, current_level;
+    bool inform_city;
+} risk_warning_open;
+
+/* What an upgrade sets. */
+typedef struct {
+    int64_t sign_by, clear_by;      /* the new grade's deadlines counted from the upgrade */
+    risk_admin_level supervisor;    /* the new grade's, never below the open warning's */
+    risk_admin_level current_level; /* never below where escalations already took it */
+    bool inform_city;               /* the new grade's, or already informed */
+} risk_warning_upgrade_plan;
+
+/* The grade rose to `to` while warning w is open for the same cause.  Rule (one open
+ * warning per enterprise and cause, upgraded in place): when `to` is above w's grade,
+ * the warning takes grade `to` as if issued at `now` — the table's deadlines from now,
+ * its supervising level and city information, both never lowered — and the enterprise
+ * signs again; the caller records the upgrade and resets the status.  1 and *out when
+ * the warning is to be upgraded, 0 when `to` is not above its grade (a fall or an equal
+ * grade changes nothing: deadlines are never shortened nor lengthened by it), -1 for an
+ * unknown grade or level. */
+int risk_warning_upgrade(const risk_model *m, const risk_warning_open *w, risk_grade to,
+                         int64_t now, risk_warning_upgrade_plan *out);
+
 /* A new warning is issued when the grade rises to yellow or above, or an override starts. */
 bool risk_warning_should_issue(risk_grade prev, bool prev_override, risk_grade cur,
                                bool cur_override);

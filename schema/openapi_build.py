@@ -284,7 +284,11 @@ WARNING = obj(dict(
     supervisor=enum(LEVELS), current_level=enum(LEVELS), inform_city=s("boolean"),
     status=enum(WARN_STATUSES), signed_at=N_TS, signed_by=N_ID, feedback_at=N_TS,
     feedback=N_STR, clear_requested_at=N_TS, cleared_at=N_TS, cleared_by=N_ID,
-    escalations_done=COUNT, sign_overdue=s("boolean"), clear_overdue=s("boolean"),
+    escalations_done=COUNT,
+    upgraded_at=nullable(s("string", "Last time a grade rise upgraded this open warning in place "
+                                     "(new grade, its deadlines counted from here, signed again); "
+                                     "null when never.", format="date-time")),
+    sign_overdue=s("boolean"), clear_overdue=s("boolean"),
     overdue=s("boolean")),
     ["id", "enterprise", "cause", "grade", "issued_at", "current_level", "status"],
     title="Warning", desc="An early warning (预警) issued by the risk engine.")
@@ -620,7 +624,8 @@ SCHEMAS = {
         "score": nullable(obj(dict(rules=s("array"), **SCORE_PROPS))),
         "events": arr(obj({"id": ID, "at": TS, "action": s("string"), "from_status": N_STR,
                            "to_status": N_STR, "step": nullable(s("integer")),
-                           "level": N_STR, "actor": N_STR, "actor_id": N_ID, "note": N_STR},
+                           "level": N_STR, "actor": N_STR, "actor_id": N_ID, "note": N_STR,
+                           "from_grade": nullable(enum(GRADES)), "to_grade": nullable(enum(GRADES))},
                           ["id", "at", "action"])),
         "escalations": arr(obj({"step": nullable(s("integer")), "at": TS, "level": N_STR,
                                 "note": N_STR})),

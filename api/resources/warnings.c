@@ -1,6 +1,7 @@
 /* Early warnings (预警): list with filters, detail with the score that caused
  * the warning (its breakdown and fired rules), the event / escalation /
- * supervision history, and the people's transitions.  The worker issues and
+ * supervision history, and the people's transitions.  The worker issues,
+ * upgrades (a grade rise: same warning, new grade, status back to issued) and
  * escalates (job_risk.c); this file moves the status the way the engine's
  * risk_warning_status enumerates it:
  *

@@ -112,28 +112,84 @@ static const db_stmt statements[] = {
      "($1::bigint, $2, $3, $4::bigint, to_timestamp($5::bigint), to_timestamp($6::bigint), "
      "to_timestamp($7::bigint), $8, $8, $9::boolean, to_timestamp($6::bigint + 1)) ON CONFLICT "
      "DO NOTHING RETURNING id, enterprise_id, issued_at, sign_by, clear_by), ev AS (INSERT INTO "
-     "warning_events (warning_id, enterprise_id, at, action, to_status, level, actor, note) "
-     "SELECT id, enterprise_id, issued_at, 'issue', 'issued', $8, 'worker', $10 FROM w), ob AS "
+     "warning_events (warning_id, enterprise_id, at, action, to_status, level, actor, note, "
+     "to_grade) SELECT id, enterprise_id, issued_at, 'issue', 'issued', $8, 'worker', $10, $3 "
+     "FROM w), ob AS "
      "(INSERT INTO notification_outbox (subscription_id, enterprise_id, warning_id, event, "
      "payload) SELECT s.id, w.enterprise_id, w.id, 'issue', jsonb_build_object('type', "
      "'warning', 'event', 'issue', 'warning_id', w.id, 'enterprise_id', w.enterprise_id, "
      "'enterprise_code', e.code, 'cause', $2::text, 'grade', $3::text, 'issued_at', "
-     "w.issued_at, 'sign_by', w.sign_by, 'clear_by', w.clear_by, 'supervisor', $8::text) FROM "
+     "w.issued_at, 'sign_by', w.sign_by, 'clear_by', w.clear_by, 'supervisor', $8::text, "
+     "'inform_city', $9::boolean) FROM "
      "w JOIN enterprises e ON e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled "
      "AND 'warning' = ANY (s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' "
      "AND s.scope_id = e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = "
      "e.street_id) OR (s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO "
      "NOTHING) SELECT id FROM w"},
+    {"rsk_open_warning",
+     "SELECT id, grade, status, supervisor, current_level, inform_city FROM warnings WHERE "
+     "enterprise_id = $1::bigint AND cause = $2 AND status <> 'cleared' FOR UPDATE"},
+    /* Upgrade in place, the row locked by rsk_open_warning: the new grade's deadlines,
+     * levels and city information, signed again, the ladder goes on after the steps done;
+     * with its event, webhook rows as for a new warning of that grade and the audit row.
+     * $1 warning $2 grade before $3 grade $4 score $5 upgraded $6 sign_by $7 clear_by
+     * $8 supervisor $9 current level $10 inform city $11 note */
+    {"rsk_upgrade",
+     "WITH o AS (SELECT id, status FROM warnings WHERE id = $1::bigint AND grade = $2 AND "
+     "status <> 'cleared'), w AS (UPDATE warnings w SET grade = $3, score_id = $4::bigint, "
+     "upgraded_at = to_timestamp($5::bigint), sign_by = to_timestamp($6::bigint), clear_by = "
+     "to_timestamp($7::bigint), supervisor = $8, current_level = $9, inform_city = "
+     "$10::boolean, status = 'issued', signed_at = NULL, signed_by = NULL, clear_requested_at = "
+     "NULL, ladder_base = w.escalations_done, next_check_at = to_timestamp($6::bigint + 1) FROM "
+     "o WHERE w.id = o.id RETURNING w.id, w.enterprise_id, w.cause, o.status AS from_status, "
+     "w.upgraded_at, w.sign_by, w.clear_by, w.escalations_done), ev AS (INSERT INTO "
+     "warning_events (warning_id, enterprise_id, at, action, from_status, to_status, level, "
+     "actor, note, from_grade, to_grade) SELECT id, enterprise_id, upgraded_at, 'upgrade', "
+     "from_status, 'issued', $9, 'worker', $11, $2, $3 FROM w), ob AS (INSERT INTO "
+     "notification_outbox (subscription_id, enterprise_id, warning_id, event, payload) SELECT "
+     "s.id, w.enterprise_id, w.id, 'upgrade:' || (array_position(ARRAY['blue', 'yellow', "
+     "'orange', 'red'], $3) - 1), jsonb_build_object('type', 'warning', 'event', 'upgrade', "
+     "'warning_id', w.id, 'enterprise_id', w.enterprise_id, 'enterprise_code', e.code, "
+     "'cause', w.cause, 'grade', $3::text, 'previous_grade', $2::text, 'upgraded_at', "
+     "w.upgraded_at, 'sign_by', w.sign_by, 'clear_by', w.clear_by, 'supervisor', $8::text, "
+     "'current_level', $9::text, 'inform_city', $10::boolean) FROM w JOIN enterprises e ON "
+     "e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled AND 'warning' = ANY "
+     "(s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' AND s.scope_id = "
+     "e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = e.street_id) OR "
+     "(s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING), au AS "
+     "(INSERT INTO audit_log (username, action, object, result, detail) SELECT 'worker', "
+     "'warning_upgrade', 'warning:' || w.id, 'ok', left(jsonb_build_object('enterprise_id', "
+     "w.enterprise_id, 'cause', w.cause, 'from', $2::text, 'to', $3::text, 'from_status', "
+     "w.from_status, 'score_id', $4::bigint, 'sign_by', w.sign_by, 'clear_by', w.clear_by, "
+     "'supervisor', $8::text, 'current_level', $9::text, 'inform_city', $10::boolean, "
+     "'escalations_before', w.escalations_done, 'note', $11::text)::text, 1000) FROM w) "
+     "SELECT id FROM w"},
+    /* A fall below open warnings' grades: noted in their history, nothing else changes.
+     * $1 enterprise $2 the new grade $3 note prefix */
+    {"rsk_grade_fall",
+     "INSERT INTO warning_events (warning_id, enterprise_id, action, from_status, to_status, "
+     "level, actor, note, from_grade, to_grade) SELECT id, enterprise_id, 'grade_fall', status, "
+     "status, current_level, 'worker', left($3 || '; the ' || grade || ' warning keeps its "
+     "grade, level and deadlines (deadlines kept: sign by ' || to_char(sign_by AT TIME ZONE "
+     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ', clear by ' || to_char(clear_by AT TIME "
+     "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ')', 4000), grade, $2 FROM warnings "
+     "WHERE enterprise_id = $1::bigint AND status <> 'cleared' AND array_position(ARRAY['blue', "
+     "'yellow', 'orange', 'red'], grade) > array_position(ARRAY['blue', 'yellow', 'orange', "
+     "'red'], $2)"},
     {"wrn_lock", "SELECT pg_try_advisory_xact_lock(7310312016119201)"},
     {"wrn_due",
      "SELECT id, enterprise_id, grade, status, extract(epoch FROM issued_at)::bigint, "
      "coalesce(extract(epoch FROM signed_at)::bigint, 0), coalesce(extract(epoch FROM "
      "clear_requested_at)::bigint, 0), escalations_done, extract(epoch FROM sign_by)::bigint, "
-     "extract(epoch FROM clear_by)::bigint FROM warnings WHERE status <> 'cleared' AND "
+     "extract(epoch FROM clear_by)::bigint, ladder_base, extract(epoch FROM "
+     "coalesce(upgraded_at, issued_at))::bigint FROM warnings WHERE status <> 'cleared' AND "
      "next_check_at <= to_timestamp($1::bigint) ORDER BY next_check_at LIMIT 200 FOR UPDATE"},
     /* $1 warning $2 step $3 level $4 duban $5 referral $6 note */
     {"wrn_escalate",
-     "WITH w AS (UPDATE warnings SET escalations_done = $2::int, current_level = $3, "
+     "WITH w AS (UPDATE warnings SET escalations_done = $2::int, current_level = CASE WHEN "
+     "array_position(ARRAY['enterprise', 'street', 'district', 'city'], current_level) > "
+     "array_position(ARRAY['enterprise', 'street', 'district', 'city'], $3) THEN current_level "
+     "ELSE $3 END, "
      "next_check_at = now() WHERE id = $1::bigint AND escalations_done = $2::int - 1 "
      "RETURNING id, enterprise_id, status, grade), ev AS (INSERT INTO warning_events "
      "(warning_id, enterprise_id, action, from_status, to_status, step, level, actor, note) "
@@ -364,6 +420,61 @@ db_status db_risk_issue_warning(db_conn *c, const db_risk_issue *w, int64_t *war
     return DB_OK;
 }
 
+db_status db_risk_open_warning(db_conn *c, int64_t enterprise_id, const char *cause,
+                               db_risk_open *out, int *found)
+{
+    char eid[24];
+    const char *p[2] = {db_i64(eid, enterprise_id), cause};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_open_warning", 2, p, &st);
+    if (!r)
+        return st;
+    *found = PQntuples(r) == 1;
+    if (*found) {
+        out->id = cell_i64(r, 0, 0);
+        snprintf(out->grade, sizeof out->grade, "%s", PQgetvalue(r, 0, 1));
+        snprintf(out->status, sizeof out->status, "%s", PQgetvalue(r, 0, 2));
+        snprintf(out->supervisor, sizeof out->supervisor, "%s", PQgetvalue(r, 0, 3));
+        snprintf(out->current_level, sizeof out->current_level, "%s", PQgetvalue(r, 0, 4));
+        out->inform_city = PQgetvalue(r, 0, 5)[0] == 't';
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_upgrade_warning(db_conn *c, const db_risk_upgrade *u, int *applied)
+{
+    char wid[24], score[24], at[24], sign_by[24], clear_by[24];
+    const char *p[11] = {db_i64(wid, u->warning_id),
+                         u->from_grade,
+                         u->grade,
+                         db_i64(score, u->score_id),
+                         db_i64(at, u->upgraded_at_s),
+                         db_i64(sign_by, u->sign_by_s),
+                         db_i64(clear_by, u->clear_by_s),
+                         u->supervisor,
+                         u->current_level,
+                         u->inform_city ? "true" : "false",
+                         u->note};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_upgrade", 11, p, &st);
+    if (!r)
+        return st;
+    *applied = PQntuples(r) == 1;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char *grade,
+                                  const char *note)
+{
+    char eid[24];
+    const char *p[3] = {db_i64(eid, enterprise_id), grade, note};
+    db_status st;
+    PQclear(db_exec(c, "rsk_grade_fall", 3, p, &st));
+    return st;
+}
+
 /* ---- escalation ----------------------------------------------------------------- */
 
 db_status db_risk_warnings_try_lock(db_conn *c, int *locked)
@@ -403,6 +514,8 @@ db_status db_risk_warnings_due(db_conn *c, int64_t now_s, db_risk_due_warning **
         w->escalations_done = cell_i64(r, i, 7);
         w->sign_by = cell_i64(r, i, 8);
         w->clear_by = cell_i64(r, i, 9);
+        w->ladder_base = cell_i64(r, i, 10);
+        w->ladder_start = cell_i64(r, i, 11);
     }
     PQclear(r);
     *rows = out;

@@ -115,6 +115,44 @@ typedef struct db_risk_issue {
 __attribute__((warn_unused_result)) db_status
 db_risk_issue_warning(db_conn *c, const db_risk_issue *w, int64_t *warning_id);
 
+/* The open warning of one enterprise and cause. */
+typedef struct db_risk_open {
+    int64_t id;
+    char grade[16], status[32], supervisor[16], current_level[16];
+    int inform_city;
+} db_risk_open;
+
+/* In a transaction: the open warning of the enterprise for that cause, row locked until
+ * COMMIT; *found 0 when there is none. */
+__attribute__((warn_unused_result)) db_status db_risk_open_warning(db_conn *c,
+                                                                   int64_t enterprise_id,
+                                                                   const char *cause,
+                                                                   db_risk_open *out, int *found);
+
+/* An upgrade of an open warning to a higher grade (times in epoch seconds). */
+typedef struct db_risk_upgrade {
+    int64_t warning_id;
+    const char *from_grade, *grade;
+    int64_t score_id;
+    int64_t upgraded_at_s, sign_by_s, clear_by_s;
+    const char *supervisor, *current_level;
+    int inform_city;
+    const char *note;
+} db_risk_upgrade;
+
+/* In a transaction, the row locked by db_risk_open_warning(): sets the new grade, score,
+ * deadlines, levels and city information, status back to issued (the enterprise signs
+ * again), the escalation ladder's base; writes the `upgrade` event, webhook outbox rows
+ * (event "upgrade:<grade rank>") and an audit_log row (warning_upgrade).  *applied 0 when
+ * the warning is no longer open at from_grade. */
+__attribute__((warn_unused_result)) db_status
+db_risk_upgrade_warning(db_conn *c, const db_risk_upgrade *u, int *applied);
+
+/* In a transaction: the enterprise's grade fell to `grade`; every open warning of a higher
+ * grade gets a `grade_fall` event (note + what it keeps) and nothing else changes. */
+__attribute__((warn_unused_result)) db_status
+db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char *grade, const char *note);
+
 /* In a transaction: the city-wide escalation lock; *locked 0 when another worker has it. */
 __attribute__((warn_unused_result)) db_status db_risk_warnings_try_lock(db_conn *c, int *locked);
 
@@ -125,6 +163,8 @@ typedef struct db_risk_due_warning {
     int64_t issued_at, signed_at, clear_requested_at;
     int64_t escalations_done;
     int64_t sign_by, clear_by;
+    int64_t ladder_base;  /* steps applied before the last upgrade */
+    int64_t ladder_start; /* upgraded_at, else issued_at: the current grade's ladder starts here */
 } db_risk_due_warning;
 
 /* In a transaction: up to 200 due warnings, locked, the longest waiting first. */

@@ -21,8 +21,9 @@
     "'inform_city', w.inform_city, 'status', w.status, 'signed_at', w.signed_at, 'signed_by', "    \
     "w.signed_by, 'feedback_at', w.feedback_at, 'feedback', w.feedback, 'clear_requested_at', "    \
     "w.clear_requested_at, 'cleared_at', w.cleared_at, 'cleared_by', w.cleared_by, "               \
-    "'escalations_done', w.escalations_done, 'sign_overdue', " WARN_SIGN_OVERDUE(                  \
-        "w") ", 'clear_overdue', " WARN_CLEAR_OVERDUE("w") ", 'overdue', " WARN_OVERDUE("w") ")"
+    "'escalations_done', w.escalations_done, 'upgraded_at', w.upgraded_at, "                       \
+    "'sign_overdue', " WARN_SIGN_OVERDUE("w") ", 'clear_overdue', " WARN_CLEAR_OVERDUE(            \
+        "w") ", 'overdue', " WARN_OVERDUE("w") ")"
 
 #define CSV_MATCH(col, n)                                                                          \
     "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
@@ -97,7 +98,8 @@ static const db_stmt statements[] = {
      "'trigger', rs.trigger) FROM risk_scores rs WHERE rs.id = w.score_id), 'events', "
      "coalesce((SELECT json_agg(json_build_object('id', v.id, 'at', v.at, 'action', v.action, "
      "'from_status', v.from_status, 'to_status', v.to_status, 'step', v.step, 'level', v.level, "
-     "'actor', v.actor, 'actor_id', v.actor_id, 'note', v.note) ORDER BY v.id) FROM "
+     "'actor', v.actor, 'actor_id', v.actor_id, 'note', v.note, 'from_grade', v.from_grade, "
+     "'to_grade', v.to_grade) ORDER BY v.id) FROM "
      "warning_events v WHERE v.warning_id = w.id), '[]'::json), 'escalations', "
      "coalesce((SELECT json_agg(json_build_object('step', v.step, 'at', v.at, 'level', v.level, "
      "'note', v.note) ORDER BY v.step) FROM warning_events v WHERE v.warning_id = w.id AND "

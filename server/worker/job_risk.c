@@ -3,7 +3,9 @@
  * Concurrency: a recompute of one enterprise takes a transaction-scoped advisory lock on
  * (731031, enterprise id), so two workers never interleave "read previous grade → store
  * new grade → issue warning" for the same enterprise; the partial unique index on open
- * warnings is the second wall.  The escalation pass takes one city-wide transaction lock
+ * warnings is the second wall.  A rise above the open warning of the same cause upgrades it
+ * in place (upgrade_open; the rule in server/README.md "Early warnings"), a fall only notes
+ * itself in the history.  The escalation pass takes one city-wide transaction lock
  * and additionally guards each step with `escalations_done = step - 1` and the unique
  * (warning, step) event index: a step is applied exactly once even with two workers and a
  * kill -9 in between (the killed transaction simply rolls back). */
@@ -236,13 +238,61 @@ typedef struct {
     char prev_grade[16];
     int changed;
     int64_t warning_id;
+    int upgraded; /* warning_id was upgraded from upgraded_from, not issued */
+    char upgraded_from[16];
 } compute_ctx;
+
+static db_status upgrade_open(db_conn *c, compute_ctx *x, const db_risk_open *open,
+                              int64_t score_id, const char *note)
+{
+    int g = risk_grade_from_name(open->grade);
+    int sup = risk_admin_level_from_name(open->supervisor);
+    int lvl = risk_admin_level_from_name(open->current_level);
+    if (g < 0 || sup < 0 || lvl < 0) {
+        LOG_ERROR("open warning unreadable", "warning=%lld", (long long)open->id);
+        return DB_BAD;
+    }
+    risk_warning_open w = {.grade = (risk_grade)g,
+                           .supervisor = (risk_admin_level)sup,
+                           .current_level = (risk_admin_level)lvl,
+                           .inform_city = open->inform_city != 0};
+    risk_warning_upgrade_plan plan;
+    int rc = risk_warning_upgrade(&g_model, &w, x->res.grade, x->now_s, &plan);
+    if (rc < 0)
+        return DB_BAD;
+    if (rc == 0)
+        return DB_OK; /* already at this grade or above */
+    db_risk_upgrade u = {
+        .warning_id = open->id,
+        .from_grade = open->grade,
+        .grade = risk_grade_name(x->res.grade),
+        .score_id = score_id,
+        .upgraded_at_s = x->now_s,
+        .sign_by_s = plan.sign_by,
+        .clear_by_s = plan.clear_by,
+        .supervisor = risk_admin_level_name(plan.supervisor),
+        .current_level = risk_admin_level_name(plan.current_level),
+        .inform_city = plan.inform_city,
+        .note = note,
+    };
+    int applied = 0;
+    db_status st = db_risk_upgrade_warning(c, &u, &applied);
+    if (st != DB_OK)
+        return st;
+    if (applied) {
+        x->warning_id = open->id;
+        x->upgraded = 1;
+        snprintf(x->upgraded_from, sizeof x->upgraded_from, "%s", open->grade);
+    }
+    return DB_OK;
+}
 
 static db_status compute_tx(db_conn *c, void *arg)
 {
     compute_ctx *x = arg;
     x->changed = 0;
     x->warning_id = 0;
+    x->upgraded = 0;
     db_status st = db_risk_lock_enterprise(c, x->enterprise_id);
     if (st != DB_OK)
         return st;
@@ -309,17 +359,34 @@ static db_status compute_tx(db_conn *c, void *arg)
      * Rises from there warn; overrides warn at once. */
     if (prev_r < 0)
         prev = s->grade;
-    if (!risk_warning_should_issue(prev, prev_override, s->grade, s->override))
-        return DB_OK;
-    risk_warning_deadlines dl;
-    if (risk_warning_deadlines_for(&g_model, s->grade, x->now_s, &dl) != 0)
-        return DB_BAD;
     char note[160];
     snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
              risk_grade_name(s->grade), s->R, s->model_version);
+    /* A fall leaves open warnings as they are (grade, levels, deadlines): a lower grade
+     * never shortens or lengthens what the enterprise was told; the history says so. */
+    if (s->grade < prev) {
+        st = db_risk_note_grade_fall(c, x->enterprise_id, risk_grade_name(s->grade), note);
+        if (st != DB_OK)
+            return st;
+    }
+    if (!risk_warning_should_issue(prev, prev_override, s->grade, s->override))
+        return DB_OK;
+    const char *cause = s->override && !prev_override ? s->override_reason : "grade";
+    /* One open warning per enterprise and cause: a rise above it upgrades it in place
+     * (risk_warning_upgrade), otherwise a new one is issued. */
+    db_risk_open open;
+    int open_found = 0;
+    st = db_risk_open_warning(c, x->enterprise_id, cause, &open, &open_found);
+    if (st != DB_OK)
+        return st;
+    if (open_found)
+        return upgrade_open(c, x, &open, score_id, note);
+    risk_warning_deadlines dl;
+    if (risk_warning_deadlines_for(&g_model, s->grade, x->now_s, &dl) != 0)
+        return DB_BAD;
     db_risk_issue w = {
         .enterprise_id = x->enterprise_id,
-        .cause = s->override && !prev_override ? s->override_reason : "grade",
+        .cause = cause,
         .grade = risk_grade_name(s->grade),
         .score_id = score_id,
         .issued_at_s = x->now_s,
@@ -342,7 +409,19 @@ static void publish_risk(const compute_ctx *x)
         srv_event_publish(&e, f);
         json_decref(f);
     }
-    if (x->warning_id) {
+    if (x->warning_id && x->upgraded) {
+        srv_event e = {.type = "warning",
+                       .action = "upgrade",
+                       .id = x->warning_id,
+                       .enterprise_id = x->enterprise_id};
+        json_t *f = json_pack("{s:s, s:s}", "grade", risk_grade_name(x->res.grade), "previous",
+                              x->upgraded_from);
+        srv_event_publish(&e, f);
+        json_decref(f);
+        LOG_INFO("warning upgraded", "warning=%lld enterprise=%lld from=%s grade=%s",
+                 (long long)x->warning_id, (long long)x->enterprise_id, x->upgraded_from,
+                 risk_grade_name(x->res.grade));
+    } else if (x->warning_id) {
         srv_event e = {.type = "warning",
                        .action = "issue",
                        .id = x->warning_id,
@@ -462,13 +541,18 @@ static db_status warnings_tx(db_conn *c, void *arg)
         int s = status_from_db(w->status);
         if (g < 0 || s < 0)
             continue;
+        /* the current grade's ladder starts at the last upgrade (else the issue) and
+         * numbers its steps after those applied before it */
+        int64_t base = w->ladder_base < 0 || w->ladder_base > w->escalations_done
+                           ? w->escalations_done
+                           : w->ladder_base;
         risk_warning_state ws = {
             .grade = (risk_grade)g,
             .status = (risk_warning_status)s,
-            .issued_at = w->issued_at,
+            .issued_at = w->ladder_start,
             .signed_at = w->signed_at,
             .clear_requested_at = w->clear_requested_at,
-            .escalations_done = (uint32_t)w->escalations_done,
+            .escalations_done = (uint32_t)(w->escalations_done - base),
         };
         /* the stored deadlines rule, whatever the model or configuration says today */
         risk_model m = g_model;
@@ -487,7 +571,7 @@ static db_status warnings_tx(db_conn *c, void *arg)
                      (long long)d.step_due_at);
             db_risk_escalation e = {
                 .warning_id = w->id,
-                .step = d.step,
+                .step = (unsigned)(base + d.step),
                 .level = risk_admin_level_name(d.escalate_to),
                 .duban = d.duban,
                 .enforcement_referral = d.enforcement_referral,
@@ -502,7 +586,7 @@ static db_status warnings_tx(db_conn *c, void *arg)
                 if (x->n_published < 64) {
                     x->published[x->n_published][0] = w->id;
                     x->published[x->n_published][1] = enterprise_id;
-                    x->published_step[x->n_published++] = d.step;
+                    x->published_step[x->n_published++] = (uint32_t)(base + d.step);
                 }
             }
         } else {

@@ -291,6 +291,33 @@ static void test_invalid_and_issue(const risk_model *m)
               "status name %d", s);
 }
 
+/* A rise above the open warning's grade upgrades it with the new grade's deadlines from the
+ * rise; levels and city information are never lowered; a fall or the same grade: nothing. */
+static void test_upgrade(const risk_model *m)
+{
+    risk_warning_upgrade_plan p;
+    const int64_t at = T0 + 5 * H;
+    risk_warning_open orange = {RISK_GRADE_ORANGE, RISK_ADMIN_DISTRICT, RISK_ADMIN_DISTRICT, false};
+    CHECK(risk_warning_upgrade(m, &orange, RISK_GRADE_RED, at, &p) == 1, "orange -> red");
+    CHECK(p.sign_by == at + H / 2 && p.clear_by == at + 4 * H, "red deadlines from the rise");
+    CHECK(p.supervisor == RISK_ADMIN_DISTRICT && p.current_level == RISK_ADMIN_DISTRICT &&
+              p.inform_city,
+          "red: district, city informed");
+    /* escalated to the city already: stays there */
+    risk_warning_open yellow_up = {RISK_GRADE_YELLOW, RISK_ADMIN_STREET, RISK_ADMIN_CITY, false};
+    CHECK(risk_warning_upgrade(m, &yellow_up, RISK_GRADE_ORANGE, at, &p) == 1, "yellow -> orange");
+    CHECK(p.sign_by == at + H && p.clear_by == at + 12 * H, "orange deadlines");
+    CHECK(p.supervisor == RISK_ADMIN_DISTRICT && p.current_level == RISK_ADMIN_CITY &&
+              !p.inform_city,
+          "levels never lowered");
+    risk_warning_open red = {RISK_GRADE_RED, RISK_ADMIN_DISTRICT, RISK_ADMIN_DISTRICT, true};
+    CHECK(risk_warning_upgrade(m, &red, RISK_GRADE_ORANGE, at, &p) == 0, "a fall changes nothing");
+    CHECK(risk_warning_upgrade(m, &red, RISK_GRADE_RED, at, &p) == 0, "same grade: nothing");
+    CHECK(risk_warning_upgrade(m, &red, RISK_GRADE_COUNT, at, &p) == -1, "bad grade");
+    risk_warning_open bad = {RISK_GRADE_BLUE, RISK_ADMIN_COUNT, RISK_ADMIN_STREET, false};
+    CHECK(risk_warning_upgrade(m, &bad, RISK_GRADE_RED, at, &p) == -1, "bad level");
+}
+
 int main(void)
 {
     risk_model m;
@@ -298,5 +325,6 @@ int main(void)
     test_deadlines(&m);
     test_ladder(&m);
     test_invalid_and_issue(&m);
+    test_upgrade(&m);
     return rt_report("risk-warning");
 }

@@ -156,6 +156,9 @@ const D = {
   'wn.sign': ['签收', 'Sign'], 'wn.feedback': ['处置反馈', 'Feedback'], 'wn.request': ['申请消警', 'Request clearance'],
   'wn.approve': ['同意消警', 'Approve'], 'wn.return': ['退回', 'Return'], 'wn.history': ['处置与督办记录', 'Handling & supervision history'],
   'wn.empty': ['当前没有符合条件的预警', 'No warning matches'], 'wn.empty.hint': ['企业风险等级升至黄色及以上时系统自动发布预警', 'Warnings are issued when a grade rises to yellow or above'],
+  'wn.upgraded': ['升级时间', 'Upgraded'], 'wn.ev.issue': ['发布{to}预警', '{to} warning issued'],
+  'wn.ev.upgrade': ['预警升级：{from} → {to}（重新计时，须重新签收）', 'Upgraded {from} → {to} (new deadlines, sign again)'],
+  'wn.ev.grade_fall': ['风险等级降至{to}：预警保持{from}及原时限', 'Grade fell to {to}: the warning stays {from} with its deadlines'],
   'wn.left': ['剩余 {t}', '{t} left'], 'wn.late': ['已超期 {t}', 'overdue by {t}'], 'wn.include_closed': ['含已消警', 'Include cleared'],
   'wstate.issued': ['待签收', 'Issued'], 'wstate.signed': ['已签收', 'Signed'], 'wstate.feedback': ['已反馈', 'Feedback given'],
   'wstate.clearance_requested': ['申请消警', 'Clearance requested'], 'wstate.cleared': ['已消警', 'Cleared'], 'wstate.returned': ['已退回', 'Returned'],
@@ -192,7 +195,7 @@ const D = {
   'dur.dhm': ['{d}天{h}小时', '{d} d {h} h'], 'dur.hm': ['{h}小时{m}分', '{h} h {m} min'], 'dur.ms': ['{m}分{s}秒', '{m} min {s} s'],
   'live.alarm': ['报警', 'Alarm'], 'live.warning': ['预警', 'Warning'], 'live.risk': ['风险变化', 'Risk change'],
   'live.alarm.raise': ['新报警', 'New alarm'], 'live.alarm.escalate': ['报警升级', 'Alarm escalated'], 'live.alarm.clear': ['报警恢复', 'Back to normal'],
-  'live.warning.issue': ['发布预警', 'Warning issued'], 'live.warning.escalate': ['预警升级督办', 'Warning escalated'],
+  'live.warning.issue': ['发布预警', 'Warning issued'], 'live.warning.upgrade': ['预警升级', 'Warning upgraded'], 'live.warning.escalate': ['预警升级督办', 'Warning escalated'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -77,7 +77,17 @@ export async function warningTable(ctx, filters) {
 }
 
 function gradeTagColour(g) { return h('span', { class: 'tag ' + g, 'data-grade': g }, t('colour.' + g, {}, g)); }
-function causeText(c) { return ({ grade: '风险等级升高', override: '一票否决', major_hazard: '重大事故隐患', precursor: '爆炸前兆' })[c] || c || ''; }
+function causeText(c) {
+  return ({ grade: '风险等级升高', 'O.MAJOR_HAZARD': '重大事故隐患（一票否决）', 'O.PRECURSOR.HOT_SPARK': '爆炸前兆：火花+高温（一票否决）',
+    'O.PRECURSOR.DP_COLLAPSE_FAN': '爆炸前兆：压差骤降（一票否决）' })[c] || c || '';
+}
+// upgrade / grade_fall carry the grades; the other actions are named by the status they lead to
+function eventTitle(v) {
+  if (v.action === 'upgrade') return t('wn.ev.upgrade', { from: t('colour.' + v.from_grade, {}, v.from_grade), to: t('colour.' + v.to_grade, {}, v.to_grade) });
+  if (v.action === 'grade_fall') return t('wn.ev.grade_fall', { from: t('colour.' + v.from_grade, {}, v.from_grade), to: t('colour.' + v.to_grade, {}, v.to_grade) });
+  if (v.action === 'issue' && v.to_grade) return t('wn.ev.issue', { to: t('colour.' + v.to_grade, {}, v.to_grade) });
+  return t('wstate.' + v.to_status, {}, v.action);
+}
 function countdown(due, done) {
   if (!due) return t('common.na');
   if (done) return h('span', { class: 'muted', title: fmtTime(due) }, fmtTime(due));
@@ -123,7 +133,7 @@ async function detail(el, ctx, id) {
     if (!ctx.alive) return;
     const w = r.warning, s = r.score;
     const kv = (k, v) => [h('dt', null, k), h('dd', null, v ?? t('common.na'))];
-    const hist = [...(r.events || []).map(v => ({ at: v.at, title: t('wstate.' + v.to_status, {}, v.action), who: v.actor, note: v.note })),
+    const hist = [...(r.events || []).map(v => ({ at: v.at, title: eventTitle(v), who: v.actor, note: v.note, action: v.action })),
       ...(r.supervisions || []).map(v => ({ at: v.created_at, title: '督办 supervision · ' + tv('level', v.level) + ' · ' + v.status, who: '', note: v.note })),
       ...(r.enforcement_referrals || []).map(v => ({ at: v.created_at, title: '执法移交 enforcement · ' + v.status, who: '', note: v.note }))]
       .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
@@ -131,7 +141,8 @@ async function detail(el, ctx, id) {
       card(t('common.detail'), h('dl', { class: 'kv', 'data-testid': 'warning-detail' },
         kv(t('common.enterprise'), h('a', { href: '#/enterprises/' + w.enterprise.id, 'data-testid': 'warning-enterprise' }, w.enterprise.name)), kv(t('wn.colour'), gradeTagColour(w.grade)),
         kv(t('wn.cause'), causeText(w.cause)), kv(t('common.state'), h('span', { 'data-warning-state': w.status }, tv('wstate', w.status))),
-        kv(t('wn.issued'), fmtTime(w.issued_at)), kv(t('wn.supervisor'), tv('level', w.current_level)),
+        kv(t('wn.issued'), fmtTime(w.issued_at)), w.upgraded_at ? kv(t('wn.upgraded'), h('span', { 'data-testid': 'warning-upgraded' }, fmtTime(w.upgraded_at))) : null,
+        kv(t('wn.supervisor'), tv('level', w.current_level)),
         kv(t('wn.sign_by'), countdown(w.sign_by, w.status !== 'issued')), kv(t('wn.clear_by'), countdown(w.clear_by, ['clearance_requested', 'cleared'].includes(w.status))),
         kv(t('wn.feedback'), w.feedback), kv(t('common.note'), w.inform_city ? '已报市级 city informed' : '')),
       h('div', { class: 'extra' }, actionButtons(ctx, w, load))),
@@ -143,7 +154,7 @@ async function detail(el, ctx, id) {
           table([{ title: t('risk.rules'), render: x => x.name || x.code || x.rule || JSON.stringify(x) },
             { title: '+', class: 'num', render: x => x.contribution != null ? fmtNum(x.contribution, 2) : '' }], s.rules || [], { empty: empty(t('common.none')) }))
           : empty()),
-        card(t('wn.history'), hist.length ? h('ul', { class: 'timeline', 'data-testid': 'warning-history' }, hist.map(x => h('li', null, h('b', null, x.title), ' · ', fmtTime(x.at, true), x.who ? ' · ' + x.who : '', x.note ? h('div', { class: 'muted' }, x.note) : null))) : empty())));
+        card(t('wn.history'), hist.length ? h('ul', { class: 'timeline', 'data-testid': 'warning-history' }, hist.map(x => h('li', { 'data-event': x.action || null }, h('b', null, x.title), ' · ', fmtTime(x.at, true), x.who ? ' · ' + x.who : '', x.note ? h('div', { class: 'muted' }, x.note) : null))) : empty())));
     const tick = setInterval(() => { for (const c of box.querySelectorAll('[data-due]')) paint(c); }, 1000);
     ctx.onLeave(() => clearInterval(tick));
   }

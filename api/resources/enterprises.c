@@ -4,6 +4,7 @@
 #include "api_handlers.h"
 #include "db_enterprises.h"
 
+#include "srv_event.h"
 #include "srv_log.h"
 
 #include <ctype.h>
@@ -395,6 +396,19 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
     return st;
 }
 
+/* After a committed change of an enterprise's street (id; 0: some enterprises, an
+ * import): every live-event hub drops the cached region before it routes anything
+ * published after this returns (api/resources/events.c, region_cache). */
+static void broadcast_move(long long id)
+{
+    srv_event e = {
+        .type = SRV_EVENT_MOVE_TYPE, .action = SRV_EVENT_MOVE_ACTION, .enterprise_id = id};
+    if (srv_event_publish_now(&e, NULL) != 0)
+        LOG_WARN("enterprise move not broadcast now; streams catch it within "
+                 "event_stream_check_s",
+                 "enterprise=%lld", id);
+}
+
 int api_enterprise_update(api_req *r)
 {
     json_t *body = api_req_json(r);
@@ -423,6 +437,8 @@ int api_enterprise_update(api_req *r)
         api_audit(r, "enterprise_update", obj, "failed", w.why);
         return reply_write_error(r, &w, st);
     }
+    if (w.set_street)
+        broadcast_move(id);
     char *changed = json_dumps(body, JSON_COMPACT);
     api_audit(r, "enterprise_update", obj, "ok", changed);
     free(changed);
@@ -820,6 +836,8 @@ int api_enterprises_import(api_req *r)
         rc = api_reply_db(r, st);
     } else {
         char d[64];
+        if (x.updated)
+            broadcast_move(0);
         snprintf(d, sizeof d, "created=%d updated=%d", x.imported, x.updated);
         api_audit(r, "import", "enterprises.csv", "ok", d);
         rc = api_reply_json(

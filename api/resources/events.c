@@ -48,6 +48,7 @@
 #include <hiredis/hiredis.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,21 +95,48 @@ static struct {
 } H = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_seq = 1, .hub_fd = -1};
 
 /* Publishers name the enterprise; the district and street that scope
- * filtering needs are looked up here once per enterprise (regions of an
- * enterprise almost never change; the cache is dropped every 10 minutes). */
+ * filtering needs are looked up here once per enterprise and cached (hub
+ * thread only).  An enterprise can move to another street (or district), and
+ * every API process has its own cache, so a move reaches each of them:
+ *
+ * - the server that moved it publishes SRV_EVENT_MOVE_TYPE/ACTION on
+ *   dw:events before it answers (srv_event_publish_now); Redis delivers it to
+ *   every hub before anything published later, and the hub drops the entry
+ *   before it looks at the next message: from the first event after the move
+ *   on, the old street gets nothing and the new one everything, on every node;
+ * - whatever moved it (psql, a server that could not reach Redis), the move
+ *   bumps enterprise_region_epoch in its transaction; the guard thread reads
+ *   it every event_stream_check_s and asks the hub to drop the whole cache;
+ * - the hub drops it too when it (re)subscribes (moves broadcast while it was
+ *   away are lost), and every 10 minutes anyway. */
 #define REGION_CACHE 4096
 static struct {
     long long enterprise_id, district_id, street_id;
 } region_cache[REGION_CACHE];
 static time_t region_cache_born;
 static db_conn *hub_db;
+static atomic_uint_fast64_t region_flush_asked; /* bumped by anyone: drop the whole cache */
+static uint_fast64_t region_flush_done;         /* hub thread */
+
+static void region_forget(long long eid)
+{
+    if (eid <= 0) {
+        atomic_fetch_add(&region_flush_asked, 1);
+        return;
+    }
+    size_t slot = (size_t)eid % REGION_CACHE;
+    if (region_cache[slot].enterprise_id == eid)
+        memset(&region_cache[slot], 0, sizeof region_cache[slot]);
+}
 
 static void fill_region(long long eid, long long *district, long long *street)
 {
     time_t now = time(NULL);
-    if (now - region_cache_born > 600) {
+    uint_fast64_t asked = atomic_load(&region_flush_asked);
+    if (now - region_cache_born > 600 || asked != region_flush_done) {
         memset(region_cache, 0, sizeof region_cache);
         region_cache_born = now;
+        region_flush_done = asked;
     }
     size_t slot = (size_t)eid % REGION_CACHE;
     if (region_cache[slot].enterprise_id == eid) {
@@ -170,13 +198,21 @@ static void publish_local(const char *payload)
     }
     long long eid = json_id(j, "enterprise_id"), district = json_id(j, "district_id"),
               street = json_id(j, "street_id");
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *action = json_string_value(json_object_get(j, "action"));
+    if (type && action && strcmp(type, SRV_EVENT_MOVE_TYPE) == 0 &&
+        strcmp(action, SRV_EVENT_MOVE_ACTION) == 0) {
+        /* the mover's ids may be older than the row: the event itself is routed by a
+         * fresh look-up, like everything after it */
+        region_forget(eid);
+        district = street = 0;
+    }
     if (eid && !district)
         fill_region(eid, &district, &street); /* outside the lock: may query */
     pthread_mutex_lock(&H.mu);
     event *e = &H.ring[H.next_seq % RING];
     free(e->json);
     e->seq = H.next_seq++;
-    const char *type = json_string_value(json_object_get(j, "type"));
     snprintf(e->type, sizeof e->type, "%s", type ? type : "message");
     e->enterprise_id = eid;
     e->district_id = district;
@@ -221,6 +257,7 @@ static void *hub_main(void *arg)
             continue;
         }
         freeReplyObject(r);
+        region_forget(0); /* moves broadcast while unsubscribed were missed */
         pthread_mutex_lock(&H.mu);
         H.hub_fd = c->fd;
         pthread_mutex_unlock(&H.mu);
@@ -278,6 +315,35 @@ static int64_t *find_id(int64_t *ids, size_t n, int64_t id)
     return NULL;
 }
 
+static db_conn *guard_db(db_conn **db)
+{
+    if (!*db) {
+        char err[256];
+        const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
+        *db = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
+    }
+    return *db && db_ensure(*db) == 0 ? *db : NULL;
+}
+
+/* Moves nobody broadcast (see region_cache): when enterprise_region_epoch changed,
+ * the hub drops its cached regions.  The first read drops them too. */
+static void region_epoch_check(db_conn **db, int64_t *seen)
+{
+    int64_t epoch = 0;
+    db_conn *c = guard_db(db);
+    if (!c || db_events_region_epoch(c, &epoch) != DB_OK) {
+        LOG_WARN("live events: enterprise moves not checked", "%s", "");
+        return;
+    }
+    if (epoch != *seen) {
+        if (*seen >= 0)
+            LOG_INFO("live events: enterprises moved; regions looked up again", "epoch=%lld",
+                     (long long)epoch);
+        *seen = epoch;
+        region_forget(0);
+    }
+}
+
 /* One check of every open stream's credential; ends the dead ones. */
 static void guard_check(db_conn **db)
 {
@@ -303,13 +369,8 @@ static void guard_check(db_conn **db)
         free(ids);
         return;
     }
-    if (!*db) {
-        char err[256];
-        const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
-        *db = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
-    }
     size_t live_s = 0, live_k = 0;
-    if (!*db || db_ensure(*db) != 0 ||
+    if (!guard_db(db) ||
         db_auth_stream_credentials(*db, ids, ns, ids + n, nk, g_config.session_idle_timeout_s,
                                    ids + 2 * n, &live_s, ids + 3 * n, &live_k) != DB_OK) {
         LOG_WARN("live events: credentials not checked", "streams=%zu", n);
@@ -346,15 +407,19 @@ static void *guard_main(void *arg)
     db_conn *db = NULL;
     unsigned long seen = api_auth_generation();
     int64_t period_ms = (int64_t)g_config.event_stream_check_s * 1000;
-    int64_t next = srv_mono_ms() + period_ms;
+    int64_t next = srv_mono_ms() + period_ms, epoch = -1;
     while (H.running) {
         struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
         unsigned long gen = api_auth_generation();
-        if (gen == seen && srv_mono_ms() < next)
+        int period = srv_mono_ms() >= next;
+        if (gen == seen && !period)
             continue;
         seen = gen;
-        next = srv_mono_ms() + period_ms;
+        if (period) {
+            next = srv_mono_ms() + period_ms;
+            region_epoch_check(&db, &epoch);
+        }
         guard_check(&db);
     }
     db_close(db);

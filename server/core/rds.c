@@ -507,6 +507,21 @@ int rds_hgetall(const char *key, void (*each)(void *arg, const char *field, cons
     return found;
 }
 
+int rds_publish_now(const char *channel, const char *payload)
+{
+    redisContext *c = read_take();
+    if (c) {
+        redisReply *r = redisCommand(c, "PUBLISH %s %s", channel, payload);
+        int ok = r && r->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(r);
+        read_put(c, !ok);
+        if (ok)
+            return 0;
+    }
+    rds_publish(channel, NULL, 0, payload);
+    return -1;
+}
+
 unsigned long rds_latest_generation(void)
 {
     pthread_mutex_lock(&R.mu);

@@ -27,6 +27,12 @@ int rds_is_up(void);
  * EX ttl_s.  Copies its arguments. */
 void rds_publish(const char *channel, const char *key, int ttl_s, const char *payload);
 
+/* PUBLISH at once through one of the API's read connections (100 ms timeouts), for a
+ * message that must be in Redis before the caller goes on: Redis then delivers it to
+ * every subscriber before anything published later, by anyone.  0 when Redis took it;
+ * -1 otherwise, and it is queued as by rds_publish() (delivered when Redis is back). */
+int rds_publish_now(const char *channel, const char *payload);
+
 /* Latest values: hash RDS_LATEST_PREFIX<enterprise id> (the id, never the
  * code: a district may change an enterprise's code), field = point code,
  * value = {"ts_us":<epoch microseconds>,"v":<%.17g>,"q":<quality>}.  Writes

@@ -59,6 +59,16 @@ void srv_event_publish(const srv_event *e, const json_t *fields)
     free(s);
 }
 
+int srv_event_publish_now(const srv_event *e, const json_t *fields)
+{
+    char *s = srv_event_encode(e, fields);
+    if (!s)
+        return -1;
+    int rc = rds_publish_now(SRV_EVENT_CHANNEL, s);
+    free(s);
+    return rc;
+}
+
 void srv_event_publish_text(const char *encoded)
 {
     rds_publish(SRV_EVENT_CHANNEL, NULL, 0, encoded);

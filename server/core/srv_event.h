@@ -35,6 +35,15 @@ char *srv_event_encode(const srv_event *e, const json_t *fields);
  * effort, PostgreSQL holds the facts). */
 void srv_event_publish(const srv_event *e, const json_t *fields);
 
+/* Publishes at once (rds_publish_now): for an envelope that must reach every
+ * subscriber before anything published after this call returns — the move of an
+ * enterprise (type SRV_EVENT_MOVE_TYPE, action SRV_EVENT_MOVE_ACTION, enterprise_id, or
+ * 0 for "some enterprises moved"), which makes every live-event hub drop its cached
+ * region of that enterprise.  0, or -1 when Redis did not take it now (it is queued). */
+int srv_event_publish_now(const srv_event *e, const json_t *fields);
+#define SRV_EVENT_MOVE_TYPE   "enterprise"
+#define SRV_EVENT_MOVE_ACTION "move"
+
 /* Hands text already made by srv_event_encode (borrowed) to the Redis
  * publisher, for producers that encode inside their transaction and publish
  * after its commit (alarm_rules). */

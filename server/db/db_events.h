@@ -14,4 +14,8 @@ void db_events_register(void);
 db_status db_events_enterprise_region(db_conn *c, int64_t enterprise_id, int64_t *district_id,
                                       int64_t *street_id, int *found);
 
+/* The count of enterprise moves (enterprise_region_epoch): when it changed, cached
+ * regions may be stale.  0 when the row is missing. */
+db_status db_events_region_epoch(db_conn *c, int64_t *epoch);
+
 #endif

@@ -25,7 +25,17 @@
  * expired, idled out or whose account was disabled or locked, or whose key
  * was revoked, gets a last message `event: end` with data
  * {"reason":"session_ended"|"key_revoked"} and is closed; EventSource
- * reconnects and is refused 401 like any other request.  An open stream
+ * reconnects and is refused 401 like any other request.
+ *
+ * Streams end with their scope too.  The same check reads the scope each
+ * session's account has now (db_events_session_scopes); a stream opened
+ * under another scope (an administrator moved the account to another region
+ * or enterprise) ends with {"reason":"scope_changed"}: EventSource reconnects,
+ * the request resolves the caller again and the new stream filters by the
+ * new scope (the dashboard reloads, its pages showed the old scope).  Ending
+ * rather than switching the filter in place keeps one place that turns an
+ * account into a scope (api_auth).  Within event_stream_check_s, at once
+ * when this process made the change and called api_auth_forget_all().  An open stream
  * counts as activity of its session: the check marks the session used (as
  * a request would, at most every min(60 s, session_idle_timeout_s / 2)), so
  * a dashboard that is watching is not logged out by session_idle_timeout_s;
@@ -377,6 +387,13 @@ static void guard_check(db_conn **db)
         free(ids);
         return;
     }
+    /* the scope each session's account has now (an API key's enterprise never changes) */
+    db_events_scope *scopes = ns ? calloc(ns, sizeof *scopes) : NULL;
+    size_t n_scopes = 0;
+    if (ns && (!scopes || db_events_session_scopes(*db, ids, ns, scopes, &n_scopes) != DB_OK)) {
+        LOG_WARN("live events: scopes not checked", "streams=%zu", n);
+        n_scopes = 0;
+    }
     pthread_mutex_lock(&H.mu);
     int ended = 0;
     for (sse_conn *s = H.open; s; s = s->next_open) {
@@ -389,15 +406,22 @@ static void guard_check(db_conn **db)
         else if (s->api_key_id && find_id(ids + n, nk, s->api_key_id) &&
                  !find_id(ids + 3 * n, live_k, s->api_key_id))
             s->end_reason = "key_revoked";
+        else if (s->session_id)
+            for (size_t i = 0; i < n_scopes; i++)
+                if (scopes[i].session_id == s->session_id &&
+                    ((s->kind == API_SCOPE_ENTERPRISE) != (scopes[i].enterprise != 0) ||
+                     s->scope_id != scopes[i].scope_id))
+                    s->end_reason = "scope_changed";
         ended += s->end_reason != NULL;
     }
+    free(scopes);
     sse_conn *list = NULL;
     if (ended)
         wake_all_locked(&list);
     pthread_mutex_unlock(&H.mu);
     resume_list(list);
     if (ended)
-        LOG_INFO("live events: streams ended with their credential", "streams=%d", ended);
+        LOG_INFO("live events: streams ended with their credential or scope", "streams=%d", ended);
     free(ids);
 }
 

@@ -18,7 +18,7 @@ import time
 
 import dwtest as t
 from test_api import City, admin
-from test_event_streams import Stream
+from test_event_streams import Stream, ends_after
 
 
 def publish(marker, ent):
@@ -130,6 +130,49 @@ def test_move_made_elsewhere_reaches_streams_within_the_check_period():
         c.close()
 
 
+def test_streams_end_when_the_account_gets_another_scope():
+    """No API or CLI command changes an account's scope yet: an administrator's change is
+    made in the database, as another node would; the periodic check catches it."""
+    c = City(event_stream_check_s=2)
+    try:
+        # a street account moved to another street: its stream ends, the reconnect follows
+        token = c.tokens["luodian.staff"]
+        s = Stream(c.srv.api_port, {"Authorization": "Bearer " + token})
+        move = lambda: c.db.sql("UPDATE accounts SET region_id = (SELECT id FROM regions WHERE code = '310114102') "
+                                "WHERE username = 'luodian.staff'")
+        text = ends_after(c, s, move, 300, budget=2 + 2, grace=2 + 0.5, enterprise=c.a1)
+        assert '"reason":"scope_changed"' in text, text[-300:]
+        end(s)
+        s = Stream(c.srv.api_port, {"Authorization": "Bearer " + token})
+        publish(310, c.a1)
+        publish(311, c.b1)
+        delivered(s, 311)
+        assert not s.has(mark(310)), s.text[-400:]
+        end(s)
+        # an enterprise account moved to another enterprise
+        token = c.tokens["a1.manager"]
+        s = Stream(c.srv.api_port, {"Authorization": "Bearer " + token})
+        move = lambda: c.db.sql(f"UPDATE accounts SET enterprise_id = {c.a2['id']} WHERE username = 'a1.manager'")
+        text = ends_after(c, s, move, 400, budget=2 + 2, grace=2 + 0.5, enterprise=c.a1)
+        assert '"reason":"scope_changed"' in text, text[-300:]
+        end(s)
+        s = Stream(c.srv.api_port, {"Authorization": "Bearer " + token})
+        publish(410, c.a1)
+        publish(411, c.a2)
+        delivered(s, 411)
+        assert not s.has(mark(410)), s.text[-400:]
+        # a stream whose scope did not change goes on
+        other = Stream(c.srv.api_port, {"Authorization": "Bearer " + c.tokens["baoshan.staff"]})
+        time.sleep(2 + 1)
+        publish(420, c.a1)
+        delivered(other, 420)
+        assert other.ended_at is None
+        end(s, other)
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_move_reaches_streams_on_another_node_at_once,
-           test_move_made_elsewhere_reaches_streams_within_the_check_period])
+           test_move_made_elsewhere_reaches_streams_within_the_check_period,
+           test_streams_end_when_the_account_gets_another_scope])

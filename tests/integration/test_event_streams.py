@@ -35,7 +35,7 @@ class Stream:
         while True:
             try:
                 chunk = self.resp.read1(65536)  # decodes the chunks: b"" at the end of the response
-            except (OSError, ValueError, AttributeError):
+            except (OSError, ValueError, AttributeError, http.client.HTTPException):
                 chunk = b""
             if not chunk:
                 self.ended_at = time.monotonic()

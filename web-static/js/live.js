@@ -28,6 +28,12 @@ export function startLive() {
     data._at = Date.now();
     subs.forEach(f => { try { f(data); } catch (e) { console.error(e); } });
   });
+  // the server ends a stream whose account got another scope: the pages show the old one
+  es.addEventListener('end', ev => {
+    let data = {};
+    try { data = JSON.parse(ev.data); } catch { /* ignore */ }
+    if (data.reason === 'scope_changed') location.reload();
+  });
 }
 export function stopLive() { if (es) es.close(); es = null; setStatus('off'); }
 // subscribe for the life of a page

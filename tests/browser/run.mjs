@@ -236,6 +236,38 @@ async function makeWarning(ent) {
   throw new Error('no warning issued for the enterprise');
 }
 
+async function test_upgraded_warning_shows_its_new_grade_and_history() {
+  need('GET', '/api/v1/warnings/{id}');
+  const ent = ents[2];
+  const q = sql => db.scalar(`SET dw.scope = 'system'; ${sql}`);
+  const until = async (f, what) => {
+    for (let i = 0; i < 120; i++) { const v = f(); if (v) return v; await sleep(250); }
+    throw new Error('timed out waiting for ' + what);
+  };
+  await until(() => q(`SELECT grade FROM enterprise_risk WHERE enterprise_id = ${ent.id}`), 'baseline score');
+  // St3, 150 dust workers, one dry central collector: 30 + 20 + 15 + 3 = 68, orange
+  q(`INSERT INTO enterprise_profiles (enterprise_id, dust_class, st_class, dust_workers) VALUES (${ent.id}, 'other', 'st3', 150)
+     ON CONFLICT (enterprise_id) DO UPDATE SET dust_class = 'other', st_class = 'st3', dust_workers = 150;
+     INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES (${ent.id}, 'test') ON CONFLICT DO NOTHING; SELECT 1`);
+  const wid = await until(() => q(`SELECT id FROM warnings WHERE enterprise_id = ${ent.id} AND cause = 'grade' AND grade = 'orange'`), 'orange warning');
+  // positive-pressure conveying, collector indoors: 78, red -> the same warning upgraded
+  q(`UPDATE dust_systems SET positive_pressure = true, indoor = true WHERE enterprise_id = ${ent.id};
+     INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES (${ent.id}, 'test') ON CONFLICT DO NOTHING; SELECT 1`);
+  await until(() => q(`SELECT grade FROM warnings WHERE id = ${wid}`) === 'red', 'upgrade to red');
+  const d = await loginPage(browser, srv.base, 'jiading.admin', PW, errors);
+  await d.page.goto(srv.base + '/#/warnings');
+  await d.page.waitForSelector(`[data-warning-id="${wid}"] [data-grade=red]`);
+  await d.page.goto(srv.base + '/#/warnings/' + wid);
+  await d.page.waitForSelector('[data-testid=warning-detail] [data-grade=red]');
+  await d.page.waitForSelector('[data-testid=warning-upgraded]');
+  const up = await d.page.textContent('[data-testid=warning-history] li[data-event=upgrade]');
+  assert(up.includes('橙色') && up.includes('红色'), 'upgrade entry names the grades: ' + up);
+  const issue = await d.page.textContent('[data-testid=warning-history] li[data-event=issue]');
+  assert(issue.includes('橙色'), 'issue entry names the grade issued: ' + issue);
+  await shot(d.page, 'warning-upgraded');
+  await d.context.close();
+}
+
 async function test_main_pages_render_and_screenshots() {
   const ent = ents[0];
   const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
@@ -382,7 +414,8 @@ async function test_no_script_errors() {
 // ---------------------------------------------------------------------------
 const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic_and_password_change_is_enforced,
   test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
-  test_district_approves_clearance_requested_in_another_context, test_main_pages_render_and_screenshots,
+  test_district_approves_clearance_requested_in_another_context, test_upgraded_warning_shows_its_new_grade_and_history,
+  test_main_pages_render_and_screenshots,
   test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only, test_no_script_errors];
 // DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);

@@ -3,6 +3,7 @@
 #include "alarm_rules.h"
 #include "db_health.h"
 #include "db_ingest.h"
+#include "db_ingest_guard.h"
 #include "ing_crypto.h"
 #include "ing_dialect.h"
 #include "rds.h"
@@ -175,8 +176,11 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
 {
     ing_job *job = w->job;
     crypto_hash_sha256(w->body_hash, (const unsigned char *)job->body, job->body_len);
-    const ing_request req = {
-        .kind = job->kind, .body = job->body, .body_len = job->body_len, .secret = job->secret};
+    const ing_request req = {.kind = job->kind,
+                             .body = job->body,
+                             .body_len = job->body_len,
+                             .secret = job->secret,
+                             .peer = job->peer};
     ing_origin who = {0};
     ing_refusal why = {0};
     int rc = job->dialect->open(c, &req, lim, now_us(), &w->batch, &who, &why);
@@ -184,6 +188,8 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
         return -1;
     if (rc > 0) {
         fail_job(job, why.err, why.detail);
+        if (why.retry_after_s > 0)
+            job->retry_after_s = why.retry_after_s;
         return 1;
     }
     w->enterprise_id = who.enterprise_id;
@@ -702,6 +708,7 @@ int ing_writer_start(struct event_base *base, ing_done_fn done, int n_writers)
     if (ing_crypto_init() != 0)
         return -1;
     db_ingest_register();
+    db_ingest_guard_register();
     alarm_register_statements();
     Q.done_fn = done;
     Q.done_ev = event_new(base, -1, 0, on_done, NULL);

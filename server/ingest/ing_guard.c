@@ -84,10 +84,9 @@ long ing_guard_fail(db_conn *c, const char *credential, const char *source, cons
                              g_config.ingest_decrypt_lockout_s, &g) != DB_OK)
         return -1;
     char q1[300], q2[100];
-    LOG_WARN("ingest data could not be decrypted and decoded", "credential=%s peer=%s reason=%s "
-             "failures=%d",
-             srv_log_q(q1, sizeof q1, credential), srv_log_q(q2, sizeof q2, source), reason,
-             g.failures);
+    LOG_WARN("ingest data could not be decrypted and decoded",
+             "credential=%s peer=%s reason=%s failures=%d", srv_log_q(q1, sizeof q1, credential),
+             srv_log_q(q2, sizeof q2, source), reason, g.failures);
     if (g.just_locked)
         LOG_WARN("ingest credential locked out after failed decryptions",
                  "credential=%s peer=%s failures=%d locked_s=%ld", q1, q2, g.failures, g.locked_s);

@@ -273,7 +273,11 @@ ALARM = obj(dict(
     acknowledged=nullable(obj({"at": TS, "by": N_ID, "verdict": N_STR, "note": N_STR})),
     handled=nullable(obj({"at": TS, "by": N_ID, "cause_category": N_STR, "measures": N_STR})),
     closed=nullable(obj({"at": TS, "by": N_ID, "automatic": s("boolean")})),
-    camera_code=N_STR, created_at=TS),
+    camera_code=N_STR,
+    label=nullable(s("string", "Video alarms: the type's label from the catalogue of video alarm "
+                               "types (e.g. 烟火识别 for SJ02001), else the type code; null "
+                               "for other alarms.")),
+    created_at=TS),
     ["id", "enterprise", "point", "source", "kind", "level", "raised_at", "state"],
     title="Alarm", desc="A point alarm (报警): active → acknowledged → handled → closed.")
 

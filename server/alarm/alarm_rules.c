@@ -524,8 +524,9 @@ static db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id,
     return st;
 }
 
-/* Smoke and fire are explosion precursors; other video analytics (helmets, intrusion) are
- * level 1. */
+/* The level of a type the catalogue (video_alarm_types) does not list: smoke and fire are
+ * explosion precursors, other video analytics (helmets, intrusion) are level 1.  A listed
+ * type (SJ02001 烟火识别: 2) takes the catalogue's level in db_alarms_video. */
 static int video_level(const char *type)
 {
     static const char *const severe[] = {"fire", "smoke", "spark", "火", "烟"};
@@ -544,7 +545,7 @@ static db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char
     int level = video_level(alarm_type);
     int64_t alarm_id = 0;
     db_status st =
-        db_alarms_video(c, enterprise_id, camera, ts_us, alarm_type, level,
+        db_alarms_video(c, enterprise_id, camera, ts_us, alarm_type, &level,
                         g_config.alarm_ack_within_s, g_config.alarm_handle_within_s, &alarm_id);
     if (st != DB_OK)
         return st;

@@ -292,6 +292,57 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
     return pts;
 }
 
+/* Video alarms name a camera as readings name a point: one that is not registered for the
+ * enterprise is rejected per item (unknown_camera), a disabled one too (camera_disabled),
+ * and neither is stored or raises an alarm.  One query for the group.  0, or -1 on
+ * database trouble. */
+static int resolve_cameras(db_conn *c, wjob *ws, size_t n)
+{
+    size_t total = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!ws[j].finished && ws[j].batch->kind == ING_KIND_VIDEOS)
+            total += ws[j].n_items;
+    if (total == 0)
+        return 0;
+    int64_t *ents = malloc(total * sizeof *ents);
+    const char **codes = malloc(total * sizeof *codes);
+    int *state = malloc(total * sizeof *state);
+    int rc = -1;
+    if (!ents || !codes || !state)
+        goto out;
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (ws[j].finished || ws[j].batch->kind != ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < ws[j].n_items; i++) {
+            ents[k] = ws[j].enterprise_id;
+            codes[k++] = ws[j].batch->videos[i].camera; /* NULL when missing: never found */
+        }
+    }
+    if (db_ingest_cameras_resolve(c, ents, codes, k, state) != DB_OK)
+        goto out;
+    k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (ws[j].finished || ws[j].batch->kind != ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < ws[j].n_items; i++, k++) {
+            ing_video *v = &ws[j].batch->videos[i];
+            if (v->reject != ING_REJ_NONE)
+                continue;
+            if (state[k] == 0)
+                v->reject = ING_REJ_UNKNOWN_CAMERA;
+            else if (state[k] == 2)
+                v->reject = ING_REJ_CAMERA_DISABLED;
+        }
+    }
+    rc = 0;
+out:
+    free(ents);
+    free(codes);
+    free(state);
+    return rc;
+}
+
 static int day_known(int64_t day)
 {
     for (size_t i = 0; i < Q.n_known_days; i++)
@@ -595,6 +646,8 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
             ws[j].finished = 1;
     }
     db_ingest_points *points = NULL;
+    if (db_ok)
+        db_ok = resolve_cameras(c, ws, n) == 0;
     if (db_ok) {
         points = resolve_points(c, ws, n);
         db_ok = points != NULL;

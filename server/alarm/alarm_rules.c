@@ -8,6 +8,7 @@
 #include "alarm_rules.h"
 
 #include "db_alarms.h"
+#include "db_gateway_offline.h"
 #include "ing_decode.h"
 #include "srv_event.h"
 #include "risk_point.h"
@@ -23,6 +24,7 @@
 void alarm_register_statements(void)
 {
     db_alarms_register();
+    db_gateway_offline_register();
 }
 
 /* ---- live events, published after commit ------------------------------ */
@@ -392,6 +394,29 @@ db_status alarm_check_offline(db_conn *c, int64_t now_us, int limit, size_t *n_c
         return st;
     st = eval_rows(c, rows, nrows, NULL, 0, now_s, n_changed);
     free(rows);
+    return st;
+}
+
+db_status alarm_check_gateways(db_conn *c, size_t *n_changed)
+{
+    *n_changed = 0;
+    if (g_config.gateway_offline_after_s <= 0)
+        return DB_OK;
+    db_gateway_offline_change *ch = NULL;
+    size_t n = 0;
+    db_status st =
+        db_gateway_offline_check(c, g_config.gateway_offline_after_s, g_config.alarm_ack_within_s,
+                                 g_config.alarm_handle_within_s, 500, &ch, &n);
+    if (st != DB_OK)
+        return st;
+    for (size_t i = 0; i < n && st == DB_OK; i++) {
+        pub_alarm(ch[i].action, ch[i].alarm_id, ch[i].enterprise_id, NULL, "gateway_offline", 0,
+                  ch[i].ts_s, NAN);
+        /* one recompute request per enterprise is kept; repeats are dropped */
+        st = db_alarms_request_recompute(c, ch[i].enterprise_id, "gateway_offline");
+    }
+    free(ch);
+    *n_changed = n;
     return st;
 }
 

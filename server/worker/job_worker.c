@@ -79,7 +79,12 @@ static db_status offline_tx(db_conn *c, void *arg)
 {
     size_t *n = arg;
     alarm_pub_reset(); /* live events of a failed attempt must not go out */
-    return alarm_check_offline(c, now_us(), 500, n);
+    db_status st = alarm_check_offline(c, now_us(), 500, n);
+    size_t gw = 0;
+    if (st == DB_OK)
+        st = alarm_check_gateways(c, &gw);
+    *n += gw;
+    return st;
 }
 
 static int try_periodic_lock(db_conn *c)

@@ -19,8 +19,8 @@ void db_gateway_offline_register(void);
 
 typedef struct db_gateway_offline_change {
     int64_t alarm_id, enterprise_id;
-    int64_t ts_s;      /* raised_at (raise) or cleared_at (clear, close) */
-    char action[8];    /* "raise", "clear" or "close" */
+    int64_t ts_s;   /* raised_at (raise) or cleared_at (clear, close) */
+    char action[8]; /* "raise", "clear" or "close" */
 } db_gateway_offline_change;
 
 /* Raises the alarm of up to limit overdue gateways and clears those heard

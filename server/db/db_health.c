@@ -3,6 +3,7 @@
 #include "db_internal.h"
 #include "db_migrate.h"
 #include "rds.h"
+#include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -208,9 +209,7 @@ static void *monitor(void *arg)
         if (!H.poked) {
             /* the condition variable waits on CLOCK_MONOTONIC (db_health_start):
              * a wall-clock step neither skips nor stretches the interval */
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += 1;
+            struct timespec ts = srv_clock_deadline(1000);
             pthread_cond_timedwait(&H.cv, &H.mu, &ts);
         }
         H.poked = 0;
@@ -227,11 +226,11 @@ int db_health_start(const char *database_url, const db_migration_set *set)
     H.set = set;
     H.timeout_ms = g_config.db_health_timeout_ms > 0 ? g_config.db_health_timeout_ms : 2000;
     H.checked_ms = 0;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&H.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (srv_clock_cond_init(&H.cv) != 0) {
+        free(H.url);
+        H.url = NULL;
+        return -1;
+    }
     H.running = 1;
     if (!H.url || pthread_create(&H.thread, NULL, monitor, NULL) != 0) {
         H.running = 0;

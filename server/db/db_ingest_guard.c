@@ -2,6 +2,7 @@
 
 #include "db_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ static const db_stmt statements[] = {
      "WHERE u.just_locked RETURNING 1) "
      "SELECT u.failures, CASE WHEN u.locked_until > now() THEN greatest(1, ceil(extract(epoch "
      "FROM u.locked_until - now())))::bigint ELSE 0 END, u.just_locked FROM u"},
+    /* $1 enterprise $2 source $3 gateway code (NULL: none) $4 items $5 max ahead s
+     * $6 last ahead s */
+    {"ing_skew_count",
+     "INSERT INTO ingest_clock_skew AS t (enterprise_id, day, source, gateway_code, rejected, "
+     "max_ahead_s, last_ahead_s) VALUES ($1::bigint, (now() AT TIME ZONE 'UTC')::date, $2, "
+     "coalesce($3, ''), $4::bigint, $5::float8, $6::float8) ON CONFLICT (enterprise_id, day, "
+     "source, gateway_code) DO UPDATE SET rejected = t.rejected + EXCLUDED.rejected, "
+     "max_ahead_s = greatest(t.max_ahead_s, EXCLUDED.max_ahead_s), last_ahead_s = "
+     "EXCLUDED.last_ahead_s, last_at = now()"},
 };
 
 void db_ingest_guard_register(void)
@@ -62,4 +72,18 @@ db_status db_ingest_guard_fail(db_conn *c, const char *credential, const char *s
     out->just_locked = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     PQclear(r);
     return DB_OK;
+}
+
+db_status db_ingest_guard_skew(db_conn *c, int64_t enterprise_id, const char *source,
+                               const char *gateway_code, long n, double max_ahead_s,
+                               double last_ahead_s)
+{
+    char e[24], k[24], mx[40], ls[40];
+    snprintf(mx, sizeof mx, "%.3f", max_ahead_s);
+    snprintf(ls, sizeof ls, "%.3f", last_ahead_s);
+    const char *p[6] = {db_i64(e, enterprise_id), source, gateway_code, db_i64(k, n), mx, ls};
+    db_status st;
+    PGresult *r = db_exec(c, "ing_skew_count", 6, p, &st);
+    PQclear(r);
+    return r ? DB_OK : st;
 }

@@ -6,7 +6,7 @@
  * decrypted and decoded here, and once a pair (credential, source) reaches
  * the limit within the window it is locked out and the lockout is written
  * to audit_log, in the same statement.  Runs outside a transaction on the
- * writer's connection. */
+ * writer's connection.  Also the count of items rejected for clock skew. */
 #ifndef DW_DB_INGEST_GUARD_H
 #define DW_DB_INGEST_GUARD_H
 
@@ -29,5 +29,14 @@ typedef struct db_ingest_guard_state {
 db_status db_ingest_guard_fail(db_conn *c, const char *credential, const char *source,
                                long max_failures, long window_s, long lockout_s,
                                db_ingest_guard_state *out);
+
+/* Counts n items of one batch rejected for clock skew (future_timestamp) in
+ * ingest_clock_skew (migration 0023): per enterprise, UTC day, dialect
+ * (source) and gateway code (NULL: none named); max_ahead_s/last_ahead_s: how
+ * far ahead of the server clock the batch's items were.  Inside the batch's
+ * write transaction. */
+db_status db_ingest_guard_skew(db_conn *c, int64_t enterprise_id, const char *source,
+                               const char *gateway_code, long n, double max_ahead_s,
+                               double last_ahead_s);
 
 #endif

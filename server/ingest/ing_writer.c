@@ -391,6 +391,33 @@ static int ensure_partitions(db_conn *c, wjob *ws, size_t n)
     return 0;
 }
 
+static int64_t item_ts_us(const ing_batch *b, size_t i)
+{
+    return b->kind == ING_KIND_READINGS ? b->readings[i].ts_us
+           : b->kind == ING_KIND_EVENTS ? b->events[i].ts_us
+                                        : b->videos[i].ts_us;
+}
+
+/* Items rejected for clock skew (future_timestamp) are counted per enterprise, day,
+ * dialect and gateway (db_ingest_guard_skew), in the batch's transaction. */
+static db_status count_skew(db_conn *c, const wjob *w)
+{
+    long n = 0;
+    double max_ahead = 0, last_ahead = 0;
+    int64_t now = now_us();
+    for (size_t i = 0; i < w->n_items; i++) {
+        if (item_reject(w->batch, i) != ING_REJ_FUTURE_TIMESTAMP)
+            continue;
+        last_ahead = (double)(item_ts_us(w->batch, i) - now) / 1e6;
+        if (n++ == 0 || last_ahead > max_ahead)
+            max_ahead = last_ahead;
+    }
+    if (n == 0)
+        return DB_OK;
+    return db_ingest_guard_skew(c, w->enterprise_id, w->job->dialect->name, w->batch->gateway_code,
+                                n, max_ahead, last_ahead);
+}
+
 /* The answer to a processed batch (also what an Idempotency-Key replays). */
 static void build_reply(wjob *w)
 {
@@ -400,19 +427,39 @@ static void build_reply(wjob *w)
         fail_job(job, ING_ERR_OVERLOADED, "out of memory");
         return;
     }
+    /* a clock-skew reject says how far ahead the item was, so the gateway's
+     * clock can be fixed (the other messages are fixed texts) */
+    enum { SKEW_MSG = 160 };
+    char(*skew_msg)[SKEW_MSG] = NULL;
+    ing_limits lim;
+    ing_limits_default(&lim);
+    int64_t now = now_us();
     size_t n_errors = 0;
     for (size_t i = 0; i < w->n_items; i++) {
         ing_reject rj = item_reject(w->batch, i);
         const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
         if (!code)
             continue;
+        const char *message = rj != ING_REJ_NONE ? ing_reject_message(rj)
+                                                 : "older than the readings retention period";
+        if (rj == ING_REJ_FUTURE_TIMESTAMP) {
+            if (!skew_msg)
+                skew_msg = calloc(w->n_items, sizeof *skew_msg);
+            if (skew_msg) {
+                snprintf(skew_msg[n_errors], SKEW_MSG,
+                         "the timestamp is %lld s ahead of the server clock, at most %lld s "
+                         "are allowed: set the gateway's clock",
+                         (long long)((item_ts_us(w->batch, i) - now) / 1000000),
+                         (long long)(lim.max_future_us / 1000000));
+                message = skew_msg[n_errors];
+            }
+        }
         errors[n_errors++] = (ing_item_error){
             .index = i,
             .ref = w->batch->kind == ING_KIND_VIDEOS ? w->batch->videos[i].camera
                                                      : item_point(w->batch, i),
             .code = code,
-            .message = rj != ING_REJ_NONE ? ing_reject_message(rj)
-                                          : "older than the readings retention period",
+            .message = message,
         };
     }
     w->rejected = (long)n_errors;
@@ -425,6 +472,7 @@ static void build_reply(wjob *w)
     free(job->reply);
     job->reply = job->dialect->reply_outcome(&o, &job->status);
     free(errors);
+    free(skew_msg);
 }
 
 /* Steps *i on to the next reading or event of the job that is stored (it
@@ -572,6 +620,8 @@ static db_status write_group(db_conn *c, void *arg)
             }
         }
         st = write_items(c, w);
+        if (st == DB_OK)
+            st = count_skew(c, w);
         if (st != DB_OK)
             return st;
         build_reply(w);

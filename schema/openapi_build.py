@@ -100,7 +100,7 @@ N_ID = nullable(ID)
 GRADES = ["blue", "yellow", "orange", "red"]
 LEVELS = ["enterprise", "street", "district", "city"]
 ALARM_KINDS = ["high", "high_high", "low", "low_low", "rate_of_rise", "digital_fault", "frozen",
-               "out_of_range", "offline", "gateway_fault", "video"]
+               "out_of_range", "offline", "gateway_fault", "video", "gateway_offline"]
 ALARM_STATES = ["active", "acknowledged", "handled", "closed"]
 ALARM_SOURCES = ["rule", "gateway", "video"]
 WARN_STATUSES = ["issued", "signed", "feedback", "clearance_requested", "cleared", "returned"]
@@ -262,7 +262,7 @@ ALARM = obj(dict(
     point=nullable(obj({"id": ID, "code": s("string"), "name": s("string"),
                         "kind": s("string"), "unit": N_STR, "system_id": N_ID})),
     source=enum(ALARM_SOURCES), channel=enum(["limit", "rate", "frozen", "range", "offline",
-                                              "gateway", "video"]),
+                                              "gateway", "video", "gateway_offline"]),
     kind=enum(ALARM_KINDS), level=s("integer", "0 notice, 1 first-level, 2 second-level.",
                                     minimum=0, maximum=2),
     max_level=s("integer", minimum=0, maximum=2), reason=N_STR, value=N_NUM, threshold=N_NUM,
@@ -273,7 +273,14 @@ ALARM = obj(dict(
     acknowledged=nullable(obj({"at": TS, "by": N_ID, "verdict": N_STR, "note": N_STR})),
     handled=nullable(obj({"at": TS, "by": N_ID, "cause_category": N_STR, "measures": N_STR})),
     closed=nullable(obj({"at": TS, "by": N_ID, "automatic": s("boolean")})),
-    camera_code=N_STR, created_at=TS),
+    camera_code=N_STR,
+    label=nullable(s("string", "Video alarms: the type's label from the catalogue of video alarm "
+                               "types (e.g. 烟火识别 for SJ02001), else the type code; null "
+                               "for other alarms.")),
+    gateway=nullable(obj({"id": N_ID, "code": s("string")}, ["code"],
+                         desc="Gateway-offline alarms: the silent gateway (id null once deleted); "
+                              "null for other alarms.")),
+    created_at=TS),
     ["id", "enterprise", "point", "source", "kind", "level", "raised_at", "state"],
     title="Alarm", desc="A point alarm (报警): active → acknowledged → handled → closed.")
 

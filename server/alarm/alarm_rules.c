@@ -8,6 +8,7 @@
 #include "alarm_rules.h"
 
 #include "db_alarms.h"
+#include "db_gateway_offline.h"
 #include "ing_decode.h"
 #include "srv_event.h"
 #include "risk_point.h"
@@ -23,6 +24,7 @@
 void alarm_register_statements(void)
 {
     db_alarms_register();
+    db_gateway_offline_register();
 }
 
 /* ---- live events, published after commit ------------------------------ */
@@ -395,6 +397,29 @@ db_status alarm_check_offline(db_conn *c, int64_t now_us, int limit, size_t *n_c
     return st;
 }
 
+db_status alarm_check_gateways(db_conn *c, size_t *n_changed)
+{
+    *n_changed = 0;
+    if (g_config.gateway_offline_after_s <= 0)
+        return DB_OK;
+    db_gateway_offline_change *ch = NULL;
+    size_t n = 0;
+    db_status st =
+        db_gateway_offline_check(c, g_config.gateway_offline_after_s, g_config.alarm_ack_within_s,
+                                 g_config.alarm_handle_within_s, 500, &ch, &n);
+    if (st != DB_OK)
+        return st;
+    for (size_t i = 0; i < n && st == DB_OK; i++) {
+        pub_alarm(ch[i].action, ch[i].alarm_id, ch[i].enterprise_id, NULL, "gateway_offline", 0,
+                  ch[i].ts_s, NAN);
+        /* one recompute request per enterprise is kept; repeats are dropped */
+        st = db_alarms_request_recompute(c, ch[i].enterprise_id, "gateway_offline");
+    }
+    free(ch);
+    *n_changed = n;
+    return st;
+}
+
 db_status alarm_flag_overdue(db_conn *c, size_t *n_flagged)
 {
     return db_alarms_flag_overdue(c, n_flagged);
@@ -524,8 +549,9 @@ static db_status alarm_apply_gateway_events(db_conn *c, int64_t enterprise_id,
     return st;
 }
 
-/* Smoke and fire are explosion precursors; other video analytics (helmets, intrusion) are
- * level 1. */
+/* The level of a type the catalogue (video_alarm_types) does not list: smoke and fire are
+ * explosion precursors, other video analytics (helmets, intrusion) are level 1.  A listed
+ * type (SJ02001 烟火识别: 2) takes the catalogue's level in db_alarms_video. */
 static int video_level(const char *type)
 {
     static const char *const severe[] = {"fire", "smoke", "spark", "火", "烟"};
@@ -544,7 +570,7 @@ static db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char
     int level = video_level(alarm_type);
     int64_t alarm_id = 0;
     db_status st =
-        db_alarms_video(c, enterprise_id, camera, ts_us, alarm_type, level,
+        db_alarms_video(c, enterprise_id, camera, ts_us, alarm_type, &level,
                         g_config.alarm_ack_within_s, g_config.alarm_handle_within_s, &alarm_id);
     if (st != DB_OK)
         return st;

@@ -33,6 +33,12 @@ void alarm_register_statements(void);
 __attribute__((warn_unused_result)) db_status alarm_check_offline(db_conn *c, int64_t now_us,
                                                                   int limit, size_t *n_changed);
 
+/* Worker: raises a gateway-offline alarm (level 0, no point) for every gateway heard from
+ * before but silent longer than gateway_offline_after_s, and clears it once the gateway is
+ * heard again (db_gateway_offline.h); nothing when that setting is 0.  Inside a
+ * transaction; *n_changed receives raises, clears and closes. */
+__attribute__((warn_unused_result)) db_status alarm_check_gateways(db_conn *c, size_t *n_changed);
+
 /* Worker: flags alarms whose acknowledge / handle deadline passed (once each, with an
  * alarm_events row) and asks for a risk recompute of their enterprises. */
 __attribute__((warn_unused_result)) db_status alarm_flag_overdue(db_conn *c, size_t *n_flagged);

@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include "db_internal.h"
+#include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -537,7 +538,7 @@ db_pool *db_pool_new(const char *url, int size, const db_timeouts *t)
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    srv_clock_cond_init(&p->cv); /* db_pool_get waits on CLOCK_MONOTONIC */
     return p;
 }
 
@@ -556,14 +557,7 @@ void db_pool_free(db_pool *p)
 
 db_conn *db_pool_get(db_pool *p, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = srv_clock_deadline(timeout_ms);
     pthread_mutex_lock(&p->mu);
     db_conn *c = NULL;
     for (;;) {

@@ -31,7 +31,11 @@
              "a.measures) END, 'closed', CASE WHEN a.closed_at IS NULL THEN NULL ELSE "            \
              "json_build_object('at', a.closed_at, 'by', a.closed_by, 'automatic', a.closed_by "   \
              "IS NULL) "                                                                           \
-             "END, 'camera_code', a.camera_code, 'created_at', a.created_at)"
+             "END, 'camera_code', a.camera_code, 'label', CASE WHEN a.source = 'video' THEN "      \
+             "coalesce((SELECT t.label FROM video_alarm_types t WHERE t.code = a.reason), "        \
+             "a.reason) END, 'gateway', CASE WHEN a.gateway_code IS NULL THEN NULL ELSE "          \
+             "json_build_object('id', a.gateway_id, 'code', a.gateway_code) END, 'created_at', "   \
+             "a.created_at)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \

@@ -106,13 +106,14 @@ static const db_stmt statements[] = {
      "interval '1 microsecond' AND alarm_type = $4), a AS (INSERT INTO alarms (enterprise_id, "
      "source, channel, kind, level, max_level, reason, raised_at, cleared_at, clear_reason, "
      "ack_deadline, handle_deadline, camera_code, video_alarm_id) SELECT $1::bigint, 'video', "
-     "'video', 'video', $5::smallint, $5::smallint, v.alarm_type, v.occurred_at, "
-     "v.occurred_at, 'instantaneous', greatest(now(), v.occurred_at) + $6::float8 * interval "
-     "'1 second', greatest(now(), v.occurred_at) + $7::float8 * interval '1 second', $2, v.id "
-     "FROM v ON CONFLICT DO NOTHING RETURNING id, raised_at, reason) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS
-     " SELECT id, $1::bigint, raised_at, 'raise', 'video', $5::smallint, NULL, NULL, reason "
-     "FROM a RETURNING alarm_id"},
+     "'video', 'video', coalesce(t.level, $5::smallint), coalesce(t.level, $5::smallint), "
+     "v.alarm_type, v.occurred_at, v.occurred_at, 'instantaneous', greatest(now(), "
+     "v.occurred_at) + $6::float8 * interval '1 second', greatest(now(), v.occurred_at) + "
+     "$7::float8 * interval '1 second', $2, v.id FROM v LEFT JOIN video_alarm_types t ON "
+     "t.code = v.alarm_type ON CONFLICT DO NOTHING RETURNING id, raised_at, reason, level) "
+     "INSERT INTO alarm_events " ALARM_EVENT_COLS
+     " SELECT id, $1::bigint, raised_at, 'raise', 'video', level, NULL, NULL, reason "
+     "FROM a RETURNING alarm_id, level"},
     /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
     {"alm_overdue",
      "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
@@ -401,15 +402,25 @@ db_status db_alarms_gateway_open(db_conn *c, int64_t point_id, char *kind, size_
 }
 
 db_status db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
-                          const char *alarm_type, int level, long ack_within_s,
+                          const char *alarm_type, int *level, long ack_within_s,
                           long handle_within_s, int64_t *alarm_id)
 {
     char eid[24], ts[24], lvl[24], ack[24], hdl[24];
     const char *p[7] = {db_i64(eid, enterprise_id),  camera,
                         db_i64(ts, ts_us),           alarm_type,
-                        db_i64(lvl, level),          db_i64(ack, ack_within_s),
+                        db_i64(lvl, *level),         db_i64(ack, ack_within_s),
                         db_i64(hdl, handle_within_s)};
-    return exec_alarm_id(c, "alm_video", 7, p, alarm_id);
+    db_status st;
+    PGresult *r = db_exec(c, "alm_video", 7, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = 0;
+    if (PQntuples(r) > 0) {
+        *alarm_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *level = atoi(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_alarms_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)

@@ -104,10 +104,12 @@ __attribute__((warn_unused_result)) db_status db_alarms_gateway_open(db_conn *c,
                                                                      char *kind, size_t kindlen);
 
 /* The stored video alarm (enterprise, camera, ts_us, alarm_type) becomes an alarm with
- * source "video", cleared at once; *alarm_id 0 when it already was one. */
+ * source "video", cleared at once; *alarm_id 0 when it already was one.  Its level is the
+ * catalogue's (video_alarm_types, migration 0021) for a listed type, else *level (the
+ * caller's fallback); on a new alarm *level is set to the level stored. */
 __attribute__((warn_unused_result)) db_status
 db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
-                const char *alarm_type, int level, long ack_within_s, long handle_within_s,
+                const char *alarm_type, int *level, long ack_within_s, long handle_within_s,
                 int64_t *alarm_id);
 
 /* Asks the worker for a risk recompute of the enterprise (one pending request each). */

@@ -73,6 +73,11 @@ static const db_stmt statements[] = {
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
      "microsecond', $4, coalesce($5, ''), $6::bytea, $7) ON CONFLICT DO NOTHING RETURNING 1"},
+    /* $1 enterprise ids, $2 camera codes, pairwise: the position (1-based) and enabled flag
+     * of every pair that is a registered camera of that enterprise */
+    {"ing_cameras",
+     "SELECT u.i, c.enabled FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(e, code, "
+     "i) JOIN cameras c ON c.enterprise_id = u.e AND c.code = u.code"},
 };
 
 void db_ingest_register(void)
@@ -473,6 +478,37 @@ db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
     if (!e.oom && arr) {
         const char *p[2] = {e.p, arr};
         PQclear(db_exec(c, "ing_gateways_seen", 2, p, &st));
+    }
+    free(arr);
+    free(e.p);
+    return st;
+}
+
+db_status db_ingest_cameras_resolve(db_conn *c, const int64_t *enterprise_ids,
+                                    const char *const *codes, size_t n, int *state)
+{
+    for (size_t i = 0; i < n; i++)
+        state[i] = 0;
+    if (n == 0)
+        return DB_OK;
+    sbuf e = {0};
+    sb_str(&e, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_fmt(&e, "%s%lld", i ? "," : "", (long long)enterprise_ids[i]);
+    sb_str(&e, "}");
+    char *arr = db_text_array(codes, n);
+    db_status st = DB_HARD;
+    if (!e.oom && arr) {
+        const char *p[2] = {e.p, arr};
+        PGresult *r = db_exec(c, "ing_cameras", 2, p, &st);
+        if (r) {
+            for (int k = 0; k < PQntuples(r); k++) {
+                long long i = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+                if (i >= 1 && (size_t)i <= n)
+                    state[i - 1] = strcmp(PQgetvalue(r, k, 1), "t") == 0 ? 1 : 2;
+            }
+            PQclear(r);
+        }
     }
     free(arr);
     free(e.p);

@@ -140,4 +140,11 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
 db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
                                   const char *const *codes, size_t n);
 
+/* ---- cameras (outside a transaction) ---- */
+
+/* Whether each (enterprise, camera code) pair, n of them, is a registered camera of that
+ * enterprise, in one statement: state[i] 0 not registered, 1 enabled, 2 disabled. */
+db_status db_ingest_cameras_resolve(db_conn *c, const int64_t *enterprise_ids,
+                                    const char *const *codes, size_t n, int *state);
+
 #endif

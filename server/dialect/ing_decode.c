@@ -39,6 +39,9 @@ static const struct {
     [ING_REJ_BAD_LEVEL] = {"bad_level", "the alarm level or status code is not known"},
     [ING_REJ_BAD_IMAGE] = {"bad_image",
                            "the image is not valid base64 of a jpeg, png or webp image"},
+    [ING_REJ_UNKNOWN_CAMERA] = {"unknown_camera",
+                                "the camera code is not registered for this enterprise"},
+    [ING_REJ_CAMERA_DISABLED] = {"camera_disabled", "the camera is disabled"},
 };
 
 const char *ing_reject_code(ing_reject r)

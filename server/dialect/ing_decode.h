@@ -8,7 +8,8 @@
  * answer.  Per-item problems never fail the batch: the item stays in the
  * array, in input order (so index i in the batch == index i in the body),
  * with its `reject` field set; the server later fills the server-side
- * reasons (unknown_point, foreign_point, out_of_range, point_disabled).
+ * reasons (unknown_point, foreign_point, out_of_range, point_disabled,
+ * unknown_camera, camera_disabled).
  *
  * Memory: an ing_batch owns all its strings and images (one private arena)
  * and its item arrays.  Everything is released by ing_batch_free().  Strings
@@ -49,6 +50,9 @@ typedef enum {
     /* additions (decoder-side): */
     ING_REJ_BAD_LEVEL, /* event level / Hebei scd not known */
     ING_REJ_BAD_IMAGE, /* video image not valid Base64 or not a JPEG, PNG or WebP */
+    /* server-side, video alarms (as the point ones above: the writer decides) */
+    ING_REJ_UNKNOWN_CAMERA,  /* no camera of that code registered for the enterprise */
+    ING_REJ_CAMERA_DISABLED, /* the camera is registered but disabled */
     ING_REJ__COUNT
 } ing_reject;
 

@@ -1,6 +1,7 @@
 #include "ing_dialect.h"
 
 #include "db_ingest.h"
+#include "ing_guard.h"
 #include "ing_hebei.h"
 #include "ing_mem.h"
 #include "srv_config.h"
@@ -37,6 +38,46 @@ static void secret_hash(const char *secret, unsigned char out[32])
     if (!secret)
         secret = "";
     crypto_hash_sha256(out, (const unsigned char *)secret, strlen(secret));
+}
+
+/* ---- encrypted dialects: one answer for every undecipherable body ------ */
+
+/* The answer to every Hebei/MEM body that the credential's key does not turn
+ * into a valid batch, whatever failed: hex, Base64, padding, JSON, shape,
+ * inner qybm, sizes.  Answers that differ by stage (decrypt_failed against
+ * bad_json), or that quote the decrypted text (jansson's "near '...'"), are a
+ * padding oracle: they recovered captured plaintext byte by byte knowing only
+ * the public enterprise code.  The stage goes to the operators' log only. */
+#define UNDECIPHERABLE_DETAIL                                                                      \
+    "\"data\" could not be decrypted and decoded with this credential's key and IV"
+
+/* Refuses a request whose credential is locked out from this address. */
+static int refuse_if_locked(const char *credential, const ing_request *req, ing_refusal *why)
+{
+    long left = ing_guard_locked(credential, req->peer);
+    if (left <= 0)
+        return 0;
+    why->retry_after_s = left > 86400 ? 86400 : (int)left;
+    return refuse(why, ING_ERR_DECRYPT_LOCKED, "locked out after too many failed decryptions");
+}
+
+/* A decoder failure after the credential was found: counted, and answered
+ * the one way above (or as the lockout it caused).  Out of memory and a
+ * misconfigured server stay what they are: they depend on no ciphertext. */
+static int refuse_undecipherable(db_conn *c, const char *credential, const ing_request *req,
+                                 const ing_error *err, ing_refusal *why)
+{
+    ing_err e = ing_err_from_code(err->code);
+    if (e == ING_ERR_INTERNAL || e == ING_ERR_UNKNOWN_INNER_DECODER)
+        return refuse_decode(why, err);
+    long locked = ing_guard_fail(c, credential, req->peer, ing_err_code(e));
+    if (locked < 0)
+        return -1;
+    if (locked > 0) {
+        why->retry_after_s = locked > 86400 ? 86400 : (int)locked;
+        return refuse(why, ING_ERR_DECRYPT_LOCKED, "locked out after too many failed decryptions");
+    }
+    return refuse(why, ING_ERR_DECRYPT_FAILED, UNDECIPHERABLE_DETAIL);
 }
 
 /* ---- JSON replies (our format v1 and MEM) ------------------------------ */
@@ -111,6 +152,13 @@ static int hebei_open(db_conn *c, const ing_request *req, const ing_limits *lim,
         return refuse(why, ING_ERR_UNAUTHENTICATED, "unknown enterprise code or no key issued");
     }
     set_origin(who, &cred);
+    char credential[128];
+    snprintf(credential, sizeof credential, "hebei_des:%s", o.qybm);
+    if (refuse_if_locked(credential, req, why)) {
+        sodium_memzero(&cred, sizeof cred);
+        ing_hebei_outer_free(&o);
+        return 1;
+    }
     unsigned char iv[8];
     memset(iv, 0, sizeof iv);
     size_t ivl = strlen(g_config.ingest_hebei_iv);
@@ -118,7 +166,7 @@ static int hebei_open(db_conn *c, const ing_request *req, const ing_limits *lim,
     int rc = ing_hebei_decode(req->kind, &o, cred.key, iv, lim, now_us, batch, &err);
     sodium_memzero(&cred, sizeof cred);
     ing_hebei_outer_free(&o);
-    return rc != 0 ? refuse_decode(why, &err) : 0;
+    return rc != 0 ? refuse_undecipherable(c, credential, req, &err, why) : 0;
 }
 
 /* The protocol carries the verdict in the body's code, per-item rejects in
@@ -179,10 +227,17 @@ static int mem_open(db_conn *c, const ing_request *req, const ing_limits *lim, i
         return refuse(why, ING_ERR_UNAUTHENTICATED, "unknown appid or wrong appsecret");
     }
     set_origin(who, &cred);
+    char credential[128];
+    snprintf(credential, sizeof credential, "mem_sm4:%s", o.appid);
+    if (refuse_if_locked(credential, req, why)) {
+        sodium_memzero(&cred, sizeof cred);
+        ing_mem_outer_free(&o);
+        return 1;
+    }
     int rc = ing_mem_decode(req->kind, &o, cred.key, cred.iv, "native", lim, now_us, batch, &err);
     sodium_memzero(&cred, sizeof cred);
     ing_mem_outer_free(&o);
-    return rc != 0 ? refuse_decode(why, &err) : 0;
+    return rc != 0 ? refuse_undecipherable(c, credential, req, &err, why) : 0;
 }
 
 /* ---- the table --------------------------------------------------------- */

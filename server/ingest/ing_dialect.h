@@ -31,6 +31,7 @@ typedef struct ing_origin {
 typedef struct ing_refusal {
     ing_err err;
     char detail[256];
+    int retry_after_s; /* >0: the Retry-After to send (a lockout) */
 } ing_refusal;
 
 /* One rejected item of a processed batch; strings borrowed. */
@@ -55,6 +56,8 @@ typedef struct ing_request {
     const char *body;
     size_t body_len;
     const char *secret; /* value of the dialect's secret_header, NULL when absent */
+    const char
+        *peer; /* the client's address ("" when unknown): failed decryptions count per address */
 } ing_request;
 
 typedef struct ing_dialect {

@@ -125,6 +125,12 @@ static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *d
     job->body[len] = '\0';
     job->secret = dialect->secret_header ? header_dup(req, dialect->secret_header, 512) : NULL;
     job->idem_key = idem ? strdup(idem) : NULL;
+    const struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer((struct evhttp_connection *)conn, &peer, &port);
+    snprintf(job->peer, sizeof job->peer, "%s", peer ? peer : "");
     atomic_fetch_add(&in_flight, 1);
     if (ing_writer_submit(job) != 0) {
         atomic_fetch_sub(&in_flight, 1);

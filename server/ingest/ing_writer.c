@@ -3,6 +3,7 @@
 #include "alarm_rules.h"
 #include "db_health.h"
 #include "db_ingest.h"
+#include "db_ingest_guard.h"
 #include "ing_crypto.h"
 #include "ing_dialect.h"
 #include "rds.h"
@@ -175,8 +176,11 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
 {
     ing_job *job = w->job;
     crypto_hash_sha256(w->body_hash, (const unsigned char *)job->body, job->body_len);
-    const ing_request req = {
-        .kind = job->kind, .body = job->body, .body_len = job->body_len, .secret = job->secret};
+    const ing_request req = {.kind = job->kind,
+                             .body = job->body,
+                             .body_len = job->body_len,
+                             .secret = job->secret,
+                             .peer = job->peer};
     ing_origin who = {0};
     ing_refusal why = {0};
     int rc = job->dialect->open(c, &req, lim, now_us(), &w->batch, &who, &why);
@@ -184,6 +188,8 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
         return -1;
     if (rc > 0) {
         fail_job(job, why.err, why.detail);
+        if (why.retry_after_s > 0)
+            job->retry_after_s = why.retry_after_s;
         return 1;
     }
     w->enterprise_id = who.enterprise_id;
@@ -286,6 +292,57 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
     return pts;
 }
 
+/* Video alarms name a camera as readings name a point: one that is not registered for the
+ * enterprise is rejected per item (unknown_camera), a disabled one too (camera_disabled),
+ * and neither is stored or raises an alarm.  One query for the group.  0, or -1 on
+ * database trouble. */
+static int resolve_cameras(db_conn *c, wjob *ws, size_t n)
+{
+    size_t total = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!ws[j].finished && ws[j].batch->kind == ING_KIND_VIDEOS)
+            total += ws[j].n_items;
+    if (total == 0)
+        return 0;
+    int64_t *ents = malloc(total * sizeof *ents);
+    const char **codes = malloc(total * sizeof *codes);
+    int *state = malloc(total * sizeof *state);
+    int rc = -1;
+    if (!ents || !codes || !state)
+        goto out;
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (ws[j].finished || ws[j].batch->kind != ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < ws[j].n_items; i++) {
+            ents[k] = ws[j].enterprise_id;
+            codes[k++] = ws[j].batch->videos[i].camera; /* NULL when missing: never found */
+        }
+    }
+    if (db_ingest_cameras_resolve(c, ents, codes, k, state) != DB_OK)
+        goto out;
+    k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (ws[j].finished || ws[j].batch->kind != ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < ws[j].n_items; i++, k++) {
+            ing_video *v = &ws[j].batch->videos[i];
+            if (v->reject != ING_REJ_NONE)
+                continue;
+            if (state[k] == 0)
+                v->reject = ING_REJ_UNKNOWN_CAMERA;
+            else if (state[k] == 2)
+                v->reject = ING_REJ_CAMERA_DISABLED;
+        }
+    }
+    rc = 0;
+out:
+    free(ents);
+    free(codes);
+    free(state);
+    return rc;
+}
+
 static int day_known(int64_t day)
 {
     for (size_t i = 0; i < Q.n_known_days; i++)
@@ -334,6 +391,33 @@ static int ensure_partitions(db_conn *c, wjob *ws, size_t n)
     return 0;
 }
 
+static int64_t item_ts_us(const ing_batch *b, size_t i)
+{
+    return b->kind == ING_KIND_READINGS ? b->readings[i].ts_us
+           : b->kind == ING_KIND_EVENTS ? b->events[i].ts_us
+                                        : b->videos[i].ts_us;
+}
+
+/* Items rejected for clock skew (future_timestamp) are counted per enterprise, day,
+ * dialect and gateway (db_ingest_guard_skew), in the batch's transaction. */
+static db_status count_skew(db_conn *c, const wjob *w)
+{
+    long n = 0;
+    double max_ahead = 0, last_ahead = 0;
+    int64_t now = now_us();
+    for (size_t i = 0; i < w->n_items; i++) {
+        if (item_reject(w->batch, i) != ING_REJ_FUTURE_TIMESTAMP)
+            continue;
+        last_ahead = (double)(item_ts_us(w->batch, i) - now) / 1e6;
+        if (n++ == 0 || last_ahead > max_ahead)
+            max_ahead = last_ahead;
+    }
+    if (n == 0)
+        return DB_OK;
+    return db_ingest_guard_skew(c, w->enterprise_id, w->job->dialect->name, w->batch->gateway_code,
+                                n, max_ahead, last_ahead);
+}
+
 /* The answer to a processed batch (also what an Idempotency-Key replays). */
 static void build_reply(wjob *w)
 {
@@ -343,19 +427,39 @@ static void build_reply(wjob *w)
         fail_job(job, ING_ERR_OVERLOADED, "out of memory");
         return;
     }
+    /* a clock-skew reject says how far ahead the item was, so the gateway's
+     * clock can be fixed (the other messages are fixed texts) */
+    enum { SKEW_MSG = 160 };
+    char(*skew_msg)[SKEW_MSG] = NULL;
+    ing_limits lim;
+    ing_limits_default(&lim);
+    int64_t now = now_us();
     size_t n_errors = 0;
     for (size_t i = 0; i < w->n_items; i++) {
         ing_reject rj = item_reject(w->batch, i);
         const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
         if (!code)
             continue;
+        const char *message = rj != ING_REJ_NONE ? ing_reject_message(rj)
+                                                 : "older than the readings retention period";
+        if (rj == ING_REJ_FUTURE_TIMESTAMP) {
+            if (!skew_msg)
+                skew_msg = calloc(w->n_items, sizeof *skew_msg);
+            if (skew_msg) {
+                snprintf(skew_msg[n_errors], SKEW_MSG,
+                         "the timestamp is %lld s ahead of the server clock, at most %lld s "
+                         "are allowed: set the gateway's clock",
+                         (long long)((item_ts_us(w->batch, i) - now) / 1000000),
+                         (long long)(lim.max_future_us / 1000000));
+                message = skew_msg[n_errors];
+            }
+        }
         errors[n_errors++] = (ing_item_error){
             .index = i,
             .ref = w->batch->kind == ING_KIND_VIDEOS ? w->batch->videos[i].camera
                                                      : item_point(w->batch, i),
             .code = code,
-            .message = rj != ING_REJ_NONE ? ing_reject_message(rj)
-                                          : "older than the readings retention period",
+            .message = message,
         };
     }
     w->rejected = (long)n_errors;
@@ -368,6 +472,7 @@ static void build_reply(wjob *w)
     free(job->reply);
     job->reply = job->dialect->reply_outcome(&o, &job->status);
     free(errors);
+    free(skew_msg);
 }
 
 /* Steps *i on to the next reading or event of the job that is stored (it
@@ -515,6 +620,8 @@ static db_status write_group(db_conn *c, void *arg)
             }
         }
         st = write_items(c, w);
+        if (st == DB_OK)
+            st = count_skew(c, w);
         if (st != DB_OK)
             return st;
         build_reply(w);
@@ -589,6 +696,8 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
             ws[j].finished = 1;
     }
     db_ingest_points *points = NULL;
+    if (db_ok)
+        db_ok = resolve_cameras(c, ws, n) == 0;
     if (db_ok) {
         points = resolve_points(c, ws, n);
         db_ok = points != NULL;
@@ -702,6 +811,7 @@ int ing_writer_start(struct event_base *base, ing_done_fn done, int n_writers)
     if (ing_crypto_init() != 0)
         return -1;
     db_ingest_register();
+    db_ingest_guard_register();
     alarm_register_statements();
     Q.done_fn = done;
     Q.done_ev = event_new(base, -1, 0, on_done, NULL);

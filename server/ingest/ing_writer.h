@@ -27,6 +27,7 @@ typedef struct ing_job {
     size_t body_len;
     char *secret;   /* the dialect's secret_header, NULL when absent.  owned */
     char *idem_key; /* Idempotency-Key header or NULL.  owned */
+    char peer[64];  /* the client's address, "" when unknown */
     int64_t received_us;
     /* filled by the writer */
     int status;        /* HTTP status */

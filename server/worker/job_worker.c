@@ -12,6 +12,7 @@
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
+#include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_riskmodel.h"
@@ -27,7 +28,7 @@ static struct {
     pthread_cond_t cv;
     int running, started;
     pthread_t thread;
-} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* cv: srv_clock_cond_init in job_worker_start */
 
 static int64_t now_us(void)
 {
@@ -79,7 +80,12 @@ static db_status offline_tx(db_conn *c, void *arg)
 {
     size_t *n = arg;
     alarm_pub_reset(); /* live events of a failed attempt must not go out */
-    return alarm_check_offline(c, now_us(), 500, n);
+    db_status st = alarm_check_offline(c, now_us(), 500, n);
+    size_t gw = 0;
+    if (st == DB_OK)
+        st = alarm_check_gateways(c, &gw);
+    *n += gw;
+    return st;
 }
 
 static int try_periodic_lock(db_conn *c)
@@ -93,9 +99,13 @@ static void periodic_unlock(db_conn *c)
     (void)db_jobs_periodic_unlock(c);
 }
 
+/* When the periodic jobs are due next, on the monotonic clock (0: at the first tick): a
+ * wall clock stepped back an hour must not hold maintenance back an hour, nor one stepped
+ * forward run it early.  The jobs themselves still use the wall clock for what they
+ * compute (partition days, deadlines stored as timestamps). */
 typedef struct {
-    int64_t last_all_s;
-    int64_t last_maint_s;
+    int64_t next_all_ms;
+    int64_t next_maint_ms;
 } worker_clock;
 
 static void tick(db_conn *c, worker_clock *clk)
@@ -105,8 +115,9 @@ static void tick(db_conn *c, worker_clock *clk)
     int64_t now_s = now_us() / 1000000;
     db_status st;
 
-    if (now_s - clk->last_maint_s >= 3600 && try_periodic_lock(c)) {
-        clk->last_maint_s = maintenance(c, now_s) == 0 ? now_s : now_s - 3600 + MAINT_RETRY_S;
+    if (srv_clock_mono_ms() >= clk->next_maint_ms && try_periodic_lock(c)) {
+        int ok = maintenance(c, now_s) == 0;
+        clk->next_maint_ms = srv_clock_mono_ms() + (ok ? 3600 : MAINT_RETRY_S) * 1000LL;
         periodic_unlock(c);
     }
 
@@ -138,12 +149,12 @@ static void tick(db_conn *c, worker_clock *clk)
     if (st == DB_OK && n > 0)
         LOG_DEBUG("risk recomputed on change", "enterprises=%zu", n);
 
-    if (now_s - clk->last_all_s >= g_config.risk_recompute_all_s && try_periodic_lock(c)) {
+    if (srv_clock_mono_ms() >= clk->next_all_ms && try_periodic_lock(c)) {
         n = 0;
         st = job_risk_run_all(c, now_s, &n);
         periodic_unlock(c);
         if (st == DB_OK) {
-            clk->last_all_s = now_s;
+            clk->next_all_ms = srv_clock_mono_ms() + g_config.risk_recompute_all_s * 1000LL;
             LOG_INFO("risk recomputed for all enterprises", "enterprises=%zu", n);
         }
     }
@@ -164,7 +175,7 @@ static void *worker_main(void *arg)
     char err[512];
     const db_timeouts worker_timeouts = db_timeouts_configured(DB_FOR_WORKER);
     db_conn *c = NULL;
-    worker_clock clk = {0, 0};
+    worker_clock clk = {0, 0}; /* both due at the first tick */
     pthread_mutex_lock(&W.mu);
     while (W.running) {
         pthread_mutex_unlock(&W.mu);
@@ -180,15 +191,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&W.mu);
         if (!W.running)
             break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
         long ms = g_config.worker_interval_ms > 0 ? g_config.worker_interval_ms : 10000;
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = srv_clock_deadline(ms); /* W.cv waits on CLOCK_MONOTONIC */
         pthread_cond_timedwait(&W.cv, &W.mu, &until);
     }
     pthread_mutex_unlock(&W.mu);
@@ -211,6 +215,8 @@ int job_worker_start(void)
     job_webhook_init();
     job_rollup_init();
     db_jobs_register();
+    if (srv_clock_cond_init(&W.cv) != 0)
+        return -1;
     W.running = 1;
     if (pthread_create(&W.thread, NULL, worker_main, NULL) != 0) {
         W.running = 0;

@@ -65,3 +65,9 @@ def make_city(db):
         ents[code] = dict(id=int(eid), code=code, name=name, api_key=key, des_key=des, appid=appid,
                           appsecret=appsecret, sm4_key=sm4k, sm4_iv=sm4iv, points=points, system_id=int(sys_id))
     return ents
+
+
+def add_camera(db, ent, code, enabled=True):
+    """Registers a camera of the enterprise: video alarms must name one (unknown_camera)."""
+    return int(db.scalar(f"INSERT INTO cameras (enterprise_id, code, name, enabled) VALUES "
+                         f"({ent['id']}, '{code}', '摄像头 {code}', {'true' if enabled else 'false'}) RETURNING id"))

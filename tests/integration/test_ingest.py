@@ -228,6 +228,7 @@ def test_events_and_videos_native():
         rows = e.db.sql("SELECT level, value, threshold, content, source FROM gateway_events ORDER BY occurred_at")
         assert rows == [["high_high", "85.5", "80", "灰斗温度超上上限", "native"], ["cleared", "", "", "", "native"]], rows
         jpeg = b"\xff\xd8\xff\xe0" + os.urandom(2000) + b"\xff\xd9"
+        fixtures.add_camera(e.db, e.a, "CAM01")
         vid = {"videos": [{"camera": "CAM01", "ts": iso(ts), "alarm_type": "SJ02001", "content": "烟火识别",
                            "image_base64": base64.b64encode(jpeg).decode()}]}
         st, _, r = e.post(e.a, vid, kind="videos")
@@ -263,7 +264,8 @@ def test_hebei_dialect_end_to_end():
                                   dialects.hebei_body(e.a["code"], ev, e.a["des_key"]))
         assert raw["code"] == 200, raw
         assert e.db.sql("SELECT level, value, source FROM gateway_events") == [["high_high", "126.8", "hebei"]]
-        # video with snapshot
+        # video with snapshot, from a registered camera
+        fixtures.add_camera(e.db, e.a, "31011300000000000001")
         jpeg = b"\xff\xd8\xff\xe0" + os.urandom(500) + b"\xff\xd9"
         vid = {"ts": bj, "videoCode": "31011300000000000001", "alarmType": "SJ02001", "content": "烟火识别"}
         st, _, raw = e.srv.ingest("POST", "/rabbitmqfcsb/api/videosData",

@@ -185,6 +185,11 @@ def test_video_snapshots_jpeg_png_webp_in_every_dialect():
         base = (datetime.now(timezone.utc) - timedelta(minutes=5)).replace(microsecond=0)
         images = {"png": PNG, "webp": WEBP, "jpeg": JPEG}
 
+        for cam in ("CAM-png", "CAM-webp", "CAM-jpeg", "CAM-gif", "CAM-riff", "CAM-big", "HB-png", "HB-webp"):
+            fixtures.add_camera(e.db, a, cam)
+        for cam in ("MEM-png", "MEM-webp"):
+            fixtures.add_camera(e.db, c, cam)
+
         def stored(camera):
             return e.db.sql(f"SELECT encode(image, 'hex') FROM video_alarms WHERE camera_code = '{camera}'")
 

@@ -145,7 +145,7 @@ const D = {
   'alstate.active': ['待确认', 'Active'], 'alstate.acknowledged': ['已确认', 'Acknowledged'], 'alstate.handled': ['已处置', 'Handled'], 'alstate.closed': ['已关闭', 'Closed'],
   'alkind.high': ['高报', 'High'], 'alkind.high_high': ['高高报', 'High-high'], 'alkind.low': ['低报', 'Low'], 'alkind.low_low': ['低低报', 'Low-low'],
   'alkind.rate_of_rise': ['升速过快', 'Rate of rise'], 'alkind.digital_fault': ['设备故障', 'Digital fault'], 'alkind.frozen': ['数据冻结', 'Frozen value'],
-  'alkind.out_of_range': ['超量程', 'Out of range'], 'alkind.offline': ['数据中断', 'No data'], 'alkind.gateway_fault': ['网关上报', 'Gateway event'], 'alkind.video': ['视频报警', 'Video'],
+  'alkind.out_of_range': ['超量程', 'Out of range'], 'alkind.offline': ['数据中断', 'No data'], 'alkind.gateway_fault': ['网关上报', 'Gateway event'], 'alkind.video': ['视频报警', 'Video'], 'alkind.gateway_offline': ['网关离线', 'Gateway offline'],
   'allevel.0': ['提示', 'Info'], 'allevel.1': ['一级', 'Level 1'], 'allevel.2': ['二级', 'Level 2'],
   'verdict.real_hazard': ['真实隐患', 'Real hazard'], 'verdict.device_fault': ['设备故障', 'Device fault'], 'verdict.unknown': ['待查', 'Unknown'],
   'cause.process_abnormal': ['工艺异常', 'Process abnormal'], 'cause.equipment_fault': ['设备故障', 'Equipment fault'], 'cause.sensor_fault': ['传感器故障', 'Sensor fault'],

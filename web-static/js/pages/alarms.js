@@ -7,7 +7,7 @@ import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingR
 import { onLive } from '../live.js';
 
 const STATES = ['active', 'acknowledged', 'handled', 'closed'];
-const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video'];
+const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline'];
 
 export default async function alarmsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
@@ -43,7 +43,7 @@ export async function alarmTable(ctx, filters, opts = {}) {
     fill(wrap, table([
       { title: t('al.raised'), render: a => h('a', { href: '#/alarms/' + a.id }, fmtTime(a.raised_at, true)) },
       filters.enterprise ? null : { title: t('common.enterprise'), render: a => h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name) },
-      { title: t('al.point'), render: a => a.point ? a.point.name : (a.camera_code || '') },
+      { title: t('al.point'), render: a => a.point ? a.point.name : a.gateway ? a.gateway.code : [a.camera_code, a.label].filter(Boolean).join(' · ') },
       { title: t('al.kind'), render: a => tv('alkind', a.kind) },
       { title: t('al.level'), render: a => h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : a.level === 1 ? 'orange' : 'muted') }, tv('allevel', a.level)) },
       { title: t('al.value'), class: 'num', render: a => `${fmtNum(a.value)} / ${fmtNum(a.threshold)}` },
@@ -106,7 +106,7 @@ async function detail(el, ctx, id) {
     const chartEl = h('div', { class: 'chart' });
     fill(box, 
       card(t('common.detail'), h('dl', { class: 'kv' },
-        kv(t('common.enterprise'), h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name)), kv(t('al.point'), a.point ? `${a.point.name} (${a.point.code})` : a.camera_code),
+        kv(t('common.enterprise'), h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name)), kv(t('al.point'), a.point ? `${a.point.name} (${a.point.code})` : a.gateway ? a.gateway.code : [a.camera_code, a.label].filter(Boolean).join(' · ')),
         kv(t('al.kind'), tv('alkind', a.kind)), kv(t('al.level'), tv('allevel', a.level)),
         kv(t('al.value'), `${fmtNum(a.value)} / ${fmtNum(a.threshold)} ${a.point && a.point.unit || ''}`), kv(t('al.raised'), fmtTime(a.raised_at, true)),
         kv(t('common.state'), h('span', { 'data-alarm-state': a.state }, tv('alstate', a.state))), kv(t('al.deadline'), deadline(a)),

@@ -98,13 +98,32 @@ typedef struct db_ingest_reading {
     int64_t point_id;
     int64_t ts_us; /* UTC microseconds since the epoch */
     double value;
-    int quality; /* ING_Q_* */
+    int quality;    /* ING_Q_* */
+    int item_index; /* position in the request body (kept with a conflict) */
+    /* out: the instant already holds another value or quality; this one is
+     * in reading_conflicts (not in readings, not in point_latest) */
+    int conflict;
+    double stored_value; /* with conflict: what readings holds */
+    int stored_quality;
 } db_ingest_reading;
 
-/* Inserts readings of one enterprise (a row already stored is skipped) and
- * moves point_latest forward; *inserted counts the new readings. */
-db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
-                                   size_t n, long *inserted);
+/* The batch readings come in, recorded with a conflicting value. */
+typedef struct db_ingest_batch_ref {
+    const char *source;               /* dialect: "native", "hebei", "mem" */
+    const unsigned char *body_sha256; /* 32 bytes */
+    uint64_t request_id;              /* 0: none */
+    const char *idem_key;             /* NULL: none */
+} db_ingest_batch_ref;
+
+/* Inserts readings of one enterprise and moves point_latest forward.  A row
+ * whose (point, instant) is already stored with the same value and quality
+ * is skipped (a duplicate); with another value or quality it is kept in
+ * reading_conflicts instead and marked rows[i].conflict (the first value of
+ * an instant stays the reading, also within rows).  *inserted counts the new
+ * readings, *conflicts the marked rows; the rest of n are duplicates. */
+db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
+                                   const db_ingest_batch_ref *ref, db_ingest_reading *rows,
+                                   size_t n, long *inserted, long *conflicts);
 
 typedef struct db_ingest_event {
     int64_t point_id;

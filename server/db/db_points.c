@@ -12,7 +12,7 @@
 
 /* latest.ts: RFC 3339 in UTC with microseconds whatever the session's
  * TimeZone, so that the answer from Redis (formatted in C) is the same text */
-#define POINT_JSON_WITH(latest, online)                                                            \
+#define POINT_JSON_WITH(latest, online, extra)                                                     \
     "json_build_object('id', p.id, 'code', p.code, 'enterprise_id', p.enterprise_id, "             \
     "'system_id', p.system_id, 'kind', p.kind, 'kind_name', k.name_zh, 'value_type', "             \
     "k.value_type, 'name', p.name, 'unit', coalesce(nullif(p.unit, ''), k.unit), 'range_min', "    \
@@ -21,16 +21,23 @@
     "p.limit_low, 'low_low', p.limit_low_low, 'deadband', p.deadband, 'min_duration_s', "          \
     "p.min_duration_s, 'rate_limit', p.rate_limit, 'rate_window_s', p.rate_window_s), "            \
     "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', " latest        \
-    ", 'online', " online ")"
-#define POINT_JSON                                                                                 \
-    POINT_JSON_WITH("CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "         \
-                    "to_char(l.collected_at AT TIME ZONE 'UTC', "                                  \
-                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', l.value, 'quality', "          \
-                    "l.quality) END",                                                              \
-                    "coalesce(l.collected_at > now() - make_interval(secs => 3 * "                 \
-                    "p.expected_interval_s), false)")
+    ", 'online', " online extra ")"
+#define POINT_LATEST                                                                               \
+    "CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "                         \
+    "to_char(l.collected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', "   \
+    "l.value, 'quality', l.quality) END"
+#define POINT_ONLINE                                                                               \
+    "coalesce(l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s), false)"
+#define POINT_JSON POINT_JSON_WITH(POINT_LATEST, POINT_ONLINE, "")
+/* one point also answers its data quality: conflicting readings kept apart
+ * (migration 0016) */
+#define POINT_JSON_DQ                                                                              \
+    POINT_JSON_WITH(POINT_LATEST, POINT_ONLINE,                                                    \
+                    ", 'data_quality', (SELECT json_build_object('conflicts', count(*), "          \
+                    "'last_conflict_at', max(x.received_at)) FROM reading_conflicts x WHERE "      \
+                    "x.point_id = p.id AND x.enterprise_id = p.enterprise_id)")
 /* the same without latest values: they come from Redis */
-#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false")
+#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false", "")
 
 #define POINT_FROM                                                                                 \
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
@@ -104,7 +111,7 @@ static const db_stmt statements[] = {
      "ON p.id = l.point_id JOIN enterprises e ON e.id = p.enterprise_id WHERE l.enterprise_id = "
      "$3::bigint AND p.enterprise_id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
-     "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
+     "SELECT " POINT_JSON_DQ "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     /* readings are filtered by the point alone (its index); the scope check
      * is one uncorrelated EXISTS, run once, not a join per reading */
     {"pts_series_raw",

@@ -258,7 +258,14 @@ POINT = obj(dict(
                                      "already held another value (reading_conflicts).",
                                      minimum=0),
                       "last_conflict_at": nullable(s("string", "When the last one arrived; null "
-                                                     "without any.", format="date-time"))},
+                                                     "without any.", format="date-time")),
+                      "quarantined_hours": arr(obj({"hour": s("string", "Start of the UTC hour.",
+                                                              format="date-time"),
+                                                    "reason": s("string", "Why its readings "
+                                                                "could not be aggregated.")}),
+                                               "Hours without rollups because their readings "
+                                               "cannot be aggregated (rollup_quarantine); the "
+                                               "series reads their raw readings.")},
                      desc="Only in the answer for one point (GET /api/v1/points/{id}).")),
     ["id", "code", "enterprise_id", "kind", "name", "limits", "enabled", "latest", "online"],
     title="Point", desc="A monitoring point (监测点) with its limits and latest value.")
@@ -1488,7 +1495,7 @@ def build_ingest():
                                          "future_timestamp, non_numeric, bad_quality, "
                                          "bad_level, bad_image, duplicate_in_batch, "
                                          "unknown_point, foreign_point, out_of_range, "
-                                         "point_disabled, too_old, …"),
+                                         "point_disabled, implausible, too_old, …"),
                                "message": s("string")}, ["index", "code", "message"]),
                           "At most 1000 listed.")},
             ["accepted", "duplicate", "rejected", "errors"],

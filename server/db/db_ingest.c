@@ -23,8 +23,9 @@ static const db_stmt statements[] = {
      "encode(c.sm4_iv, 'hex') FROM ingest_credentials c JOIN enterprises e ON e.id = "
      "c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND c.revoked_at IS NULL"},
     {"ing_points",
-     "SELECT code, id, enterprise_id, range_min, range_max, enabled FROM points WHERE code = "
-     "ANY($1::text[]) ORDER BY code COLLATE \"C\""},
+     "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
+     "k.plausible_min, k.plausible_max FROM points p JOIN indicator_kinds k ON k.code = p.kind "
+     "WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -289,6 +290,8 @@ db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t 
         info[i].has_max = !PQgetisnull(r, i, 4);
         info[i].range_max = info[i].has_max ? strtod(PQgetvalue(r, i, 4), NULL) : 0;
         info[i].enabled = PQgetvalue(r, i, 5)[0] == 't';
+        info[i].plausible_min = strtod(PQgetvalue(r, i, 6), NULL);
+        info[i].plausible_max = strtod(PQgetvalue(r, i, 7), NULL);
     }
     pts->res = r;
     pts->rows = info;

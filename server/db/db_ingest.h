@@ -50,8 +50,11 @@ db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char 
 typedef struct db_ingest_point {
     const char *code; /* owned by the db_ingest_points it came from */
     int64_t id, enterprise_id;
-    double range_min, range_max;
+    double range_min, range_max; /* the sensor's, when has_min / has_max */
     int has_min, has_max, enabled;
+    /* what a sensor of the point's kind can physically report at all
+     * (indicator_kinds, migration 0017) */
+    double plausible_min, plausible_max;
 } db_ingest_point;
 
 typedef struct db_ingest_points db_ingest_points;

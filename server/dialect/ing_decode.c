@@ -39,6 +39,10 @@ static const struct {
     [ING_REJ_BAD_LEVEL] = {"bad_level", "the alarm level or status code is not known"},
     [ING_REJ_BAD_IMAGE] = {"bad_image",
                            "the image is not valid base64 of a jpeg, png or webp image"},
+    [ING_REJ_IMPLAUSIBLE] = {"implausible",
+                             "the value is physically implausible for the point's kind (outside "
+                             "the kind's plausibility range, as the point sets no range_min or "
+                             "range_max of its own; or beyond 1e12 in magnitude)"},
 };
 
 const char *ing_reject_code(ing_reject r)

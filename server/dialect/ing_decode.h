@@ -49,6 +49,9 @@ typedef enum {
     /* additions (decoder-side): */
     ING_REJ_BAD_LEVEL, /* event level / Hebei scd not known */
     ING_REJ_BAD_IMAGE, /* video image not valid Base64 or not a JPEG, PNG or WebP */
+    /* server-side: outside the point kind's physical plausibility range (the
+     * point sets no range of its own), or beyond what any sensor reports */
+    ING_REJ_IMPLAUSIBLE,
     ING_REJ__COUNT
 } ing_reject;
 

@@ -24,6 +24,9 @@
  * time one transaction holds row locks */
 #define GROUP_MAX_ITEMS 50000
 #define GROUP_MAX_JOBS  256
+/* No sensor reports more, whatever range a point claims; it keeps every sum of
+ * stored readings (2^31 of them per rollup row) far from overflowing a double. */
+#define READING_MAX_MAGNITUDE 1e12
 
 /* ---- queue ------------------------------------------------------------- */
 
@@ -239,6 +242,15 @@ static void set_item_reject(ing_batch *b, size_t i, ing_reject r)
         b->videos[i].reject = r;
 }
 
+/* A bound the point sets itself is the sensor's (checked before, out_of_range);
+ * where it sets none, the kind's physical plausibility range applies. */
+static int plausible(const db_ingest_point *pi, double v)
+{
+    if (v > READING_MAX_MAGNITUDE || v < -READING_MAX_MAGNITUDE)
+        return 0;
+    return (pi->has_min || v >= pi->plausible_min) && (pi->has_max || v <= pi->plausible_max);
+}
+
 /* Resolves every point code of the group with one query and marks items
  * whose point is unknown, another enterprise's, disabled, or whose value is
  * outside the sensor's physical range.  Returns the points (caller frees,
@@ -291,6 +303,9 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
                        ((pi->has_min && w->batch->readings[i].value < pi->range_min) ||
                         (pi->has_max && w->batch->readings[i].value > pi->range_max))) {
                 set_item_reject(w->batch, i, ING_REJ_OUT_OF_RANGE);
+            } else if (w->batch->kind == ING_KIND_READINGS &&
+                       !plausible(pi, w->batch->readings[i].value)) {
+                set_item_reject(w->batch, i, ING_REJ_IMPLAUSIBLE);
             } else if ((w->batch->kind == ING_KIND_READINGS
                             ? w->batch->readings[i].ts_us
                             : w->batch->events[i].ts_us) < oldest_us) {

@@ -84,6 +84,13 @@ static const db_stmt statements[] = {
      "(g.last_seen_at IS NULL OR g.last_seen_at < now() - interval '1 second') ORDER BY g.id FOR "
      "UPDATE OF g) UPDATE gateways g SET last_seen_at = GREATEST(g.last_seen_at, now()) FROM lk "
      "WHERE g.id = lk.id"},
+    /* the group's first statements (server/README.md, "Writers never deadlock"):
+     * the lock every readings insert takes shared (migration 0012's trigger)
+     * before anything else, then the points' rule-state rows in id order */
+    {"ing_hold_rollup_mark", "SELECT pg_advisory_xact_lock_shared(7310312016119212)"},
+    {"ing_lock_points",
+     "SELECT count(*) FROM (SELECT 1 FROM point_rule_state WHERE point_id = ANY($1::bigint[]) "
+     "ORDER BY point_id FOR UPDATE) l"},
     {"ing_insert_video",
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
@@ -553,6 +560,31 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
     *inserted = PQntuples(r);
     PQclear(r);
     return DB_OK;
+}
+
+db_status db_ingest_hold_rollup_mark(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "ing_hold_rollup_mark", 0, NULL, &st));
+    return st;
+}
+
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
+{
+    if (n == 0)
+        return DB_OK;
+    sbuf a = {0};
+    sb_str(&a, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_fmt(&a, "%s%lld", i ? "," : "", (long long)point_ids[i]);
+    sb_str(&a, "}");
+    db_status st = DB_HARD;
+    if (!a.oom) {
+        const char *p[1] = {a.p};
+        PQclear(db_exec(c, "ing_lock_points", 1, p, &st));
+    }
+    free(a.p);
+    return st;
 }
 
 db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,

@@ -149,6 +149,21 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
                                  const char *content, const unsigned char *img, size_t img_len,
                                  int *inserted);
 
+/* ---- lock order (first in the write transaction) ---- */
+
+/* Takes, shared, the lock every readings insert takes through the rollup
+ * trigger (migration 0012), so that a rollup mark queued for it cannot wedge
+ * itself between locks this transaction already holds. */
+db_status db_ingest_hold_rollup_mark(db_conn *c);
+
+/* Locks the point_rule_state rows of these points in id order (point_ids
+ * need not be sorted; rows missing are skipped: create them first with
+ * db_alarms_state_init).  Every per-point row a batch writes (readings keys,
+ * point_latest, rule state, alarms) is then written by one transaction at a
+ * time, and writers sharing points queue at their first common point
+ * instead of deadlocking. */
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n);
+
 /* ---- gateways (inside the write transaction) ---- */
 
 /* Marks gateways as heard from now: n (enterprise, gateway code) pairs, one

@@ -1,6 +1,7 @@
 #include "ing_writer.h"
 
 #include "alarm_rules.h"
+#include "db_alarms.h"
 #include "db_health.h"
 #include "db_ingest.h"
 #include "ing_crypto.h"
@@ -152,6 +153,8 @@ typedef struct wjob {
     char enterprise_code[40];
     unsigned char body_hash[32];
     int finished;             /* reply decided before the write phase */
+    int skip_write;           /* this attempt: replayed or refused by its Idempotency-Key */
+    size_t order;             /* position in the queue (ties of the lock order) */
     int64_t *point_ids;       /* per item; 0 when rejected */
     const char **server_code; /* per item: server-side reject code or NULL */
     size_t n_items;
@@ -553,13 +556,79 @@ static db_status gateways_seen(db_conn *c, const group_ctx *g)
     return st;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The points the group writes readings or events for, sorted, each once
+ * (*ids is the caller's); *readings: the group stores readings. */
+static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readings)
+{
+    size_t total = 0;
+    *readings = 0;
+    for (size_t j = 0; j < g->n; j++)
+        if (!g->ws[j].finished && g->ws[j].batch->kind != ING_KIND_VIDEOS)
+            total += g->ws[j].n_items;
+    int64_t *v = malloc((total ? total : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    size_t k = 0;
+    for (size_t j = 0; j < g->n; j++) {
+        const wjob *w = &g->ws[j];
+        if (w->finished || w->batch->kind == ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < w->n_items; i++)
+            if (w->point_ids[i] && !w->server_code[i]) {
+                v[k++] = w->point_ids[i];
+                *readings |= w->batch->kind == ING_KIND_READINGS;
+            }
+    }
+    qsort(v, k, sizeof *v, cmp_i64);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!m || v[i] != v[m - 1])
+            v[m++] = v[i];
+    *ids = v;
+    *n = m;
+    return 0;
+}
+
+/* Writers never deadlock (server/README.md): every lock a group can wait for
+ * is taken in one global order - the rollup mark lock, the points' rows in
+ * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
+ * (process_group sorts the jobs), gateways in id order last. */
+static db_status lock_group_points(db_conn *c, const group_ctx *g)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int readings = 0;
+    if (group_points(g, &ids, &n, &readings) != 0)
+        return DB_HARD;
+    db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
+    /* rule-state rows of new points first (in id order; nobody waits for a
+     * row not yet committed through a FOR UPDATE), then all of them */
+    if (st == DB_OK && n > 0)
+        st = db_alarms_state_init(c, ids, n);
+    if (st == DB_OK)
+        st = db_ingest_lock_points(c, ids, n);
+    free(ids);
+    return st;
+}
+
 static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
     db_status st;
     alarm_pub_reset(); /* a retried attempt must not publish the failed one's alarms */
+    st = lock_group_points(c, g);
+    if (st != DB_OK)
+        return st;
+    /* every Idempotency-Key of the group before any item */
     for (size_t j = 0; j < g->n; j++) {
         wjob *w = &g->ws[j];
+        w->skip_write = 0;
         if (w->finished)
             continue;
         w->job->idem_replayed = 0;
@@ -593,9 +662,14 @@ static db_status write_group(db_conn *c, void *arg)
                     w->job->idem_replayed = 1;
                 }
                 free(prev.response);
-                continue;
+                w->skip_write = 1;
             }
         }
+    }
+    for (size_t j = 0; j < g->n; j++) {
+        wjob *w = &g->ws[j];
+        if (w->finished || w->skip_write)
+            continue;
         st = write_items(c, w);
         if (st != DB_OK)
             return st;
@@ -671,6 +745,22 @@ static void publish(wjob *w)
     }
 }
 
+/* Jobs write in (enterprise, Idempotency-Key) order: what they lock per
+ * enterprise (keys, the risk recompute request) is then taken in the same
+ * order by every writer. */
+static int cmp_lock_order(const void *a, const void *b)
+{
+    const wjob *x = a, *y = b;
+    if (x->enterprise_id != y->enterprise_id)
+        return x->enterprise_id < y->enterprise_id ? -1 : 1;
+    const char *kx = x->job->idem_key ? x->job->idem_key : "";
+    const char *ky = y->job->idem_key ? y->job->idem_key : "";
+    int c = strcmp(kx, ky);
+    if (c != 0)
+        return c;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
 static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
 {
     size_t n = 0;
@@ -703,6 +793,9 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
     }
     if (db_ok)
         db_ok = ensure_partitions(c, ws, n) == 0;
+    for (size_t j = 0; j < n; j++)
+        ws[j].order = j;
+    qsort(ws, n, sizeof *ws, cmp_lock_order);
     db_status st = DB_HARD;
     if (db_ok)
         st = db_run_tx(c, NULL, write_group, &g);

@@ -253,7 +253,20 @@ POINT = obj(dict(
                                      format="date-time"),
                          "value": s("number"),
                          "quality": s("integer", "0 good, 1 suspect, 2 bad.", minimum=0, maximum=2)})),
-    online=s("boolean", "A reading arrived within 3 expected intervals.")),
+    online=s("boolean", "A reading arrived within 3 expected intervals."),
+    data_quality=obj({"conflicts": s("integer", "Readings kept apart because their instant "
+                                     "already held another value (reading_conflicts).",
+                                     minimum=0),
+                      "last_conflict_at": nullable(s("string", "When the last one arrived; null "
+                                                     "without any.", format="date-time")),
+                      "quarantined_hours": arr(obj({"hour": s("string", "Start of the UTC hour.",
+                                                              format="date-time"),
+                                                    "reason": s("string", "Why its readings "
+                                                                "could not be aggregated.")}),
+                                               "Hours without rollups because their readings "
+                                               "cannot be aggregated (rollup_quarantine); the "
+                                               "series reads their raw readings.")},
+                     desc="Only in the answer for one point (GET /api/v1/points/{id}).")),
     ["id", "code", "enterprise_id", "kind", "name", "limits", "enabled", "latest", "online"],
     title="Point", desc="A monitoring point (监测点) with its limits and latest value.")
 
@@ -1477,15 +1490,24 @@ def build_ingest():
                       "description": "From server/ingest/ing_errors.def: " +
                       "; ".join(f"{c} ({st}): {h}" for c, st, h in INGEST_ERRORS)},
         "BatchResult": obj({
-            "accepted": COUNT, "duplicate": s("integer", "Already stored (same key).",
-                                              minimum=0),
+            "accepted": COUNT, "duplicate": s("integer", "Already stored (same key, same "
+                                              "value and quality).", minimum=0),
             "rejected": COUNT,
+            "conflicting": s("integer", "Readings whose (point, instant) already holds another "
+                             "value or quality: kept apart, not lost (the point's data_quality). "
+                             "Present only when not 0.", minimum=1),
+            "conflicts": arr(obj({"index": s("integer", minimum=0), "ref": N_STR,
+                                  "code": enum(["conflicting_value"]), "message": s("string"),
+                                  "value": s("number", "The value sent."),
+                                  "stored_value": s("number", "The value the instant holds.")},
+                                 ["index", "code", "message", "value", "stored_value"]),
+                             "Present only with conflicting; at most 1000 listed."),
             "errors": arr(obj({"index": s("integer", minimum=0), "ref": N_STR,
                                "code": s("string", "missing_field, bad_timestamp, "
                                          "future_timestamp, non_numeric, bad_quality, "
                                          "bad_level, bad_image, duplicate_in_batch, "
                                          "unknown_point, foreign_point, out_of_range, "
-                                         "point_disabled, too_old, …"),
+                                         "point_disabled, implausible, too_old, …"),
                                "message": s("string")}, ["index", "code", "message"]),
                           "At most 1000 listed.")},
             ["accepted", "duplicate", "rejected", "errors"],

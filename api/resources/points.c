@@ -248,6 +248,12 @@ int api_point_series(api_req *r)
     st = db_points_series(c, &s, id, from, to, bucket, &series);
     if (st != DB_OK) {
         json_decref(point);
+        /* not a rule of the archive the caller broke: the stored readings */
+        if (st == DB_BAD)
+            return api_reply_error(r, API_E_UNPROCESSABLE,
+                                   "the point's stored readings in this range cannot be "
+                                   "aggregated (a stored value PostgreSQL cannot compute with); "
+                                   "see the point's data_quality.quarantined_hours");
         return api_reply_db(r, st);
     }
     json_t *out = series ? series : json_object();

@@ -23,8 +23,9 @@ static const db_stmt statements[] = {
      "encode(c.sm4_iv, 'hex') FROM ingest_credentials c JOIN enterprises e ON e.id = "
      "c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND c.revoked_at IS NULL"},
     {"ing_points",
-     "SELECT code, id, enterprise_id, range_min, range_max, enabled FROM points WHERE code = "
-     "ANY($1::text[]) ORDER BY code COLLATE \"C\""},
+     "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
+     "k.plausible_min, k.plausible_max FROM points p JOIN indicator_kinds k ON k.code = p.kind "
+     "WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -43,6 +44,20 @@ static const db_stmt statements[] = {
      "timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM "
      "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
      "DO NOTHING"},
+    {"ing_conflicts",
+     /* after ing_insert_readings left some rows out: the rows whose instant
+      * holds another value or quality (a repeat of the stored one is a
+      * plain duplicate).  They are kept in reading_conflicts, once per
+      * distinct value; the answer lists them by their position in $1. */
+     "WITH u AS (SELECT u.p, timestamptz 'epoch' + u.t * interval '1 microsecond' AS t, u.v, u.q, "
+     "u.x, u.i FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[], $5::int[]) WITH "
+     "ORDINALITY AS u(p, t, v, q, x, i)), c AS MATERIALIZED (SELECT u.i, u.p, u.t, u.v, u.q, u.x, "
+     "r.value AS sv, r.quality AS sq FROM u JOIN readings r ON r.point_id = u.p AND "
+     "r.collected_at = u.t WHERE r.value <> u.v OR r.quality <> u.q), ins AS (INSERT INTO "
+     "reading_conflicts (point_id, enterprise_id, collected_at, value, quality, stored_value, "
+     "stored_quality, source, batch_sha256, item_index, request_id, idem_key) SELECT p, $6, t, v, "
+     "q, sv, sq, $7, $8::bytea, x, $9, $10 FROM c ON CONFLICT DO NOTHING) SELECT i - 1, sv, sq "
+     "FROM c ORDER BY i"},
     {"ing_latest",
      "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality) SELECT "
      "DISTINCT ON (u.p) u.p, $5, timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q "
@@ -69,6 +84,13 @@ static const db_stmt statements[] = {
      "(g.last_seen_at IS NULL OR g.last_seen_at < now() - interval '1 second') ORDER BY g.id FOR "
      "UPDATE OF g) UPDATE gateways g SET last_seen_at = GREATEST(g.last_seen_at, now()) FROM lk "
      "WHERE g.id = lk.id"},
+    /* the group's first statements (server/README.md, "Writers never deadlock"):
+     * the lock every readings insert takes shared (migration 0012's trigger)
+     * before anything else, then the points' rule-state rows in id order */
+    {"ing_hold_rollup_mark", "SELECT pg_advisory_xact_lock_shared(7310312016119212)"},
+    {"ing_lock_points",
+     "SELECT count(*) FROM (SELECT 1 FROM point_rule_state WHERE point_id = ANY($1::bigint[]) "
+     "ORDER BY point_id FOR UPDATE) l"},
     {"ing_insert_video",
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
@@ -280,6 +302,8 @@ db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t 
         info[i].has_max = !PQgetisnull(r, i, 4);
         info[i].range_max = info[i].has_max ? strtod(PQgetvalue(r, i, 4), NULL) : 0;
         info[i].enabled = PQgetvalue(r, i, 5)[0] == 't';
+        info[i].plausible_min = strtod(PQgetvalue(r, i, 6), NULL);
+        info[i].plausible_max = strtod(PQgetvalue(r, i, 7), NULL);
     }
     pts->res = r;
     pts->rows = info;
@@ -359,22 +383,81 @@ db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *ke
 
 /* ---- items ------------------------------------------------------------- */
 
-db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
-                                   size_t n, long *inserted)
+/* The four array literals (point, µs, value, quality) of the rows not marked
+ * as conflicts, in a[0..3]. */
+static void readings_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
 {
-    sbuf a[4] = {{0}};
     for (int k = 0; k < 4; k++)
         sb_str(&a[k], "{");
+    const char *sep = "";
     for (size_t i = 0; i < n; i++) {
-        const char *sep = i ? "," : "";
+        if (rows[i].conflict)
+            continue;
         sb_fmt(&a[0], "%s%lld", sep, (long long)rows[i].point_id);
         sb_fmt(&a[1], "%s%lld", sep, (long long)rows[i].ts_us);
         sb_fmt(&a[2], "%s%.17g", sep, rows[i].value);
         sb_fmt(&a[3], "%s%d", sep, rows[i].quality);
+        sep = ",";
     }
     for (int k = 0; k < 4; k++)
         sb_str(&a[k], "}");
+}
+
+/* Marks the rows whose instant already holds another value and keeps them in
+ * reading_conflicts; p[0..3] are the rows' arrays. */
+static db_status find_conflicts(db_conn *c, int64_t enterprise_id, const db_ingest_batch_ref *ref,
+                                const char *const p4[4], db_ingest_reading *rows, size_t n,
+                                long *conflicts)
+{
+    sbuf idx = {0};
+    sb_str(&idx, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_fmt(&idx, "%s%d", i ? "," : "", rows[i].item_index);
+    sb_str(&idx, "}");
     db_status st = DB_HARD;
+    if (idx.oom) {
+        free(idx.p);
+        return st;
+    }
+    char eid[24], hash[70], req[24];
+    const char *p[10] = {p4[0],
+                         p4[1],
+                         p4[2],
+                         p4[3],
+                         idx.p,
+                         db_i64(eid, enterprise_id),
+                         ref->source,
+                         db_bytea_hex(hash, ref->body_sha256, 32),
+                         ref->request_id ? db_i64(req, (int64_t)ref->request_id) : NULL,
+                         ref->idem_key};
+    PGresult *r = db_exec(c, "ing_conflicts", 10, p, &st);
+    free(idx.p);
+    if (!r)
+        return st;
+    *conflicts = 0;
+    for (int k = 0; k < PQntuples(r); k++) {
+        long i = strtol(PQgetvalue(r, k, 0), NULL, 10);
+        if (i < 0 || (size_t)i >= n)
+            continue;
+        rows[i].conflict = 1;
+        rows[i].stored_value = strtod(PQgetvalue(r, k, 1), NULL);
+        rows[i].stored_quality = atoi(PQgetvalue(r, k, 2));
+        ++*conflicts;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
+                                   const db_ingest_batch_ref *ref, db_ingest_reading *rows,
+                                   size_t n, long *inserted, long *conflicts)
+{
+    for (size_t i = 0; i < n; i++)
+        rows[i].conflict = 0;
+    sbuf a[4] = {{0}};
+    readings_arrays(a, rows, n);
+    db_status st = DB_HARD;
+    long count = 0, n_conflicts = 0;
     if (sb_any_oom(a, 4))
         goto out;
     char eid[24];
@@ -382,11 +465,32 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_i
     PGresult *r = db_exec(c, "ing_insert_readings", 5, p, &st);
     if (!r)
         goto out;
-    long count = strtol(PQcmdTuples(r), NULL, 10);
+    count = strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
-    PQclear(db_exec(c, "ing_latest", 5, p, &st));
-    if (st == DB_OK)
+    /* every row stored (the usual case): nothing can conflict */
+    if (count < (long)n) {
+        st = find_conflicts(c, enterprise_id, ref, p, rows, n, &n_conflicts);
+        if (st != DB_OK)
+            goto out;
+        if (n_conflicts > 0) {
+            /* point_latest must not take a value readings does not hold */
+            sb_free_all(a, 4);
+            memset(a, 0, sizeof a);
+            readings_arrays(a, rows, n);
+            if (sb_any_oom(a, 4)) {
+                st = DB_HARD;
+                goto out;
+            }
+            for (int k = 0; k < 4; k++)
+                p[k] = a[k].p;
+        }
+    }
+    if (n_conflicts < (long)n)
+        PQclear(db_exec(c, "ing_latest", 5, p, &st));
+    if (st == DB_OK) {
         *inserted = count;
+        *conflicts = n_conflicts;
+    }
 out:
     sb_free_all(a, 4);
     return st;
@@ -461,6 +565,31 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
     *inserted = PQntuples(r);
     PQclear(r);
     return DB_OK;
+}
+
+db_status db_ingest_hold_rollup_mark(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "ing_hold_rollup_mark", 0, NULL, &st));
+    return st;
+}
+
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
+{
+    if (n == 0)
+        return DB_OK;
+    sbuf a = {0};
+    sb_str(&a, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_fmt(&a, "%s%lld", i ? "," : "", (long long)point_ids[i]);
+    sb_str(&a, "}");
+    db_status st = DB_HARD;
+    if (!a.oom) {
+        const char *p[1] = {a.p};
+        PQclear(db_exec(c, "ing_lock_points", 1, p, &st));
+    }
+    free(a.p);
+    return st;
 }
 
 db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,

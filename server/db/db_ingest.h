@@ -50,8 +50,11 @@ db_status db_ingest_cred_mem(db_conn *c, const char *appid, const unsigned char 
 typedef struct db_ingest_point {
     const char *code; /* owned by the db_ingest_points it came from */
     int64_t id, enterprise_id;
-    double range_min, range_max;
+    double range_min, range_max; /* the sensor's, when has_min / has_max */
     int has_min, has_max, enabled;
+    /* what a sensor of the point's kind can physically report at all
+     * (indicator_kinds, migration 0017) */
+    double plausible_min, plausible_max;
 } db_ingest_point;
 
 typedef struct db_ingest_points db_ingest_points;
@@ -98,13 +101,32 @@ typedef struct db_ingest_reading {
     int64_t point_id;
     int64_t ts_us; /* UTC microseconds since the epoch */
     double value;
-    int quality; /* ING_Q_* */
+    int quality;    /* ING_Q_* */
+    int item_index; /* position in the request body (kept with a conflict) */
+    /* out: the instant already holds another value or quality; this one is
+     * in reading_conflicts (not in readings, not in point_latest) */
+    int conflict;
+    double stored_value; /* with conflict: what readings holds */
+    int stored_quality;
 } db_ingest_reading;
 
-/* Inserts readings of one enterprise (a row already stored is skipped) and
- * moves point_latest forward; *inserted counts the new readings. */
-db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
-                                   size_t n, long *inserted);
+/* The batch readings come in, recorded with a conflicting value. */
+typedef struct db_ingest_batch_ref {
+    const char *source;               /* dialect: "native", "hebei", "mem" */
+    const unsigned char *body_sha256; /* 32 bytes */
+    uint64_t request_id;              /* 0: none */
+    const char *idem_key;             /* NULL: none */
+} db_ingest_batch_ref;
+
+/* Inserts readings of one enterprise and moves point_latest forward.  A row
+ * whose (point, instant) is already stored with the same value and quality
+ * is skipped (a duplicate); with another value or quality it is kept in
+ * reading_conflicts instead and marked rows[i].conflict (the first value of
+ * an instant stays the reading, also within rows).  *inserted counts the new
+ * readings, *conflicts the marked rows; the rest of n are duplicates. */
+db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
+                                   const db_ingest_batch_ref *ref, db_ingest_reading *rows,
+                                   size_t n, long *inserted, long *conflicts);
 
 typedef struct db_ingest_event {
     int64_t point_id;
@@ -126,6 +148,21 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
                                  const char *camera, int64_t ts_us, const char *alarm_type,
                                  const char *content, const unsigned char *img, size_t img_len,
                                  int *inserted);
+
+/* ---- lock order (first in the write transaction) ---- */
+
+/* Takes, shared, the lock every readings insert takes through the rollup
+ * trigger (migration 0012), so that a rollup mark queued for it cannot wedge
+ * itself between locks this transaction already holds. */
+db_status db_ingest_hold_rollup_mark(db_conn *c);
+
+/* Locks the point_rule_state rows of these points in id order (point_ids
+ * need not be sorted; rows missing are skipped: create them first with
+ * db_alarms_state_init).  Every per-point row a batch writes (readings keys,
+ * point_latest, rule state, alarms) is then written by one transaction at a
+ * time, and writers sharing points queue at their first common point
+ * instead of deadlocking. */
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n);
 
 /* ---- gateways (inside the write transaction) ---- */
 

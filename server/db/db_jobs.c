@@ -17,7 +17,8 @@ static const db_stmt statements[] = {
                     "make_interval(secs => $2::int)))::bigint"},
     {"rollup_fill",
      "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
-     "minute_rows, dirty_done, dirty_left FROM dw_rollup_fill($1::int)"},
+     "minute_rows, dirty_done, dirty_left, quarantined, quarantine_note FROM "
+     "dw_rollup_fill($1::int)"},
     {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
     {"job_purge_idem",
@@ -140,6 +141,8 @@ db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max, db_jobs_rollup_fil
     out->minute_rows = col_i64(r, 2);
     out->dirty_done = col_i64(r, 3);
     out->dirty_left = col_i64(r, 4);
+    out->quarantined = col_i64(r, 5);
+    snprintf(out->quarantine_note, sizeof out->quarantine_note, "%s", PQgetvalue(r, 0, 6));
     PQclear(r);
     return DB_OK;
 }

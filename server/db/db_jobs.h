@@ -29,6 +29,11 @@ __attribute__((warn_unused_result)) db_status db_jobs_rollup_mark(db_conn *c, lo
  * rollup lock and this step was skipped). */
 typedef struct db_jobs_rollup_fill {
     int64_t from_s, to_s, minute_rows, dirty_done, dirty_left;
+    /* point-hours that could not be aggregated and were set aside
+     * (rollup_quarantine) by this step, and the first one's point, hour and
+     * error ("" without any) */
+    int64_t quarantined;
+    char quarantine_note[600];
 } db_jobs_rollup_fill;
 
 /* One fill step recomputing at most dirty_max late point-hours. */

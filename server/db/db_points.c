@@ -12,7 +12,7 @@
 
 /* latest.ts: RFC 3339 in UTC with microseconds whatever the session's
  * TimeZone, so that the answer from Redis (formatted in C) is the same text */
-#define POINT_JSON_WITH(latest, online)                                                            \
+#define POINT_JSON_WITH(latest, online, extra)                                                     \
     "json_build_object('id', p.id, 'code', p.code, 'enterprise_id', p.enterprise_id, "             \
     "'system_id', p.system_id, 'kind', p.kind, 'kind_name', k.name_zh, 'value_type', "             \
     "k.value_type, 'name', p.name, 'unit', coalesce(nullif(p.unit, ''), k.unit), 'range_min', "    \
@@ -21,16 +21,27 @@
     "p.limit_low, 'low_low', p.limit_low_low, 'deadband', p.deadband, 'min_duration_s', "          \
     "p.min_duration_s, 'rate_limit', p.rate_limit, 'rate_window_s', p.rate_window_s), "            \
     "'expected_interval_s', p.expected_interval_s, 'enabled', p.enabled, 'latest', " latest        \
-    ", 'online', " online ")"
-#define POINT_JSON                                                                                 \
-    POINT_JSON_WITH("CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "         \
-                    "to_char(l.collected_at AT TIME ZONE 'UTC', "                                  \
-                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', l.value, 'quality', "          \
-                    "l.quality) END",                                                              \
-                    "coalesce(l.collected_at > now() - make_interval(secs => 3 * "                 \
-                    "p.expected_interval_s), false)")
+    ", 'online', " online extra ")"
+#define POINT_LATEST                                                                               \
+    "CASE WHEN l.point_id IS NULL THEN NULL ELSE json_build_object('ts', "                         \
+    "to_char(l.collected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'value', "   \
+    "l.value, 'quality', l.quality) END"
+#define POINT_ONLINE                                                                               \
+    "coalesce(l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s), false)"
+#define POINT_JSON POINT_JSON_WITH(POINT_LATEST, POINT_ONLINE, "")
+/* one point also answers its data quality: conflicting readings kept apart
+ * (migration 0016), hours the rollups set aside (0017) */
+#define POINT_JSON_DQ                                                                              \
+    POINT_JSON_WITH(POINT_LATEST, POINT_ONLINE,                                                    \
+                    ", 'data_quality', (SELECT json_build_object('conflicts', count(*), "          \
+                    "'last_conflict_at', max(x.received_at), 'quarantined_hours', (SELECT "        \
+                    "coalesce(json_agg(json_build_object('hour', q.hour, 'reason', q.reason) "     \
+                    "ORDER BY q.hour), '[]') FROM rollup_quarantine q WHERE q.point_id = p.id)) "  \
+                    "FROM "                                                                        \
+                    "reading_conflicts x WHERE x.point_id = p.id AND x.enterprise_id = "           \
+                    "p.enterprise_id)")
 /* the same without latest values: they come from Redis */
-#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false")
+#define POINT_JSON_BARE POINT_JSON_WITH("NULL", "false", "")
 
 #define POINT_FROM                                                                                 \
     " FROM points p JOIN enterprises e ON e.id = p.enterprise_id JOIN indicator_kinds k ON "       \
@@ -51,7 +62,10 @@
  *   [from, lo)   raw: the part of the first tier bucket after `from`
  *   [lo, hi)     rollup rows, hi = the last tier boundary before both `to`
  *                and rollup_state.rolled_to; hours with late readings not yet
- *                recomputed (rollup_dirty) come from raw instead
+ *                recomputed (rollup_dirty) or without rollups because they could
+ *                not be aggregated (rollup_quarantine) come from raw instead
+ * Sums and averages are taken in numeric: readings stored before migration
+ * 0017 may add up beyond a double, and a series must still answer.
  *   [hi, to)     raw: the end of the range and what is not rolled up yet
  * Every raw branch also carries the literal $4/$5 bounds so the readings
  * partitions outside the range are pruned at plan start. */
@@ -61,7 +75,9 @@
     "rollup_state s), b AS (SELECT least(CASE WHEN f0 = $4::timestamptz THEN f0 ELSE f0 + "        \
     "interval '" g "' END, $5::timestamptz) AS lo, h0 FROM w), c AS (SELECT lo, greatest(lo, h0) " \
     "AS hi FROM b), d AS (SELECT x.hour FROM rollup_dirty x, c WHERE x.point_id = $3::bigint AND " \
-    "x.hour >= date_bin('1 hour', c.lo, " UTC_ORIGIN ") AND x.hour < c.hi), parts AS (SELECT "     \
+    "x.hour >= date_bin('1 hour', c.lo, " UTC_ORIGIN ") AND x.hour < c.hi UNION SELECT x.hour "    \
+    "FROM rollup_quarantine x, c WHERE x.point_id = $3::bigint AND x.hour >= date_bin('1 hour', "  \
+    "c.lo, " UTC_ORIGIN ") AND x.hour < c.hi), parts AS (SELECT "                                  \
     "t.bucket AS t, t.vmin, t.vmax, t.vsum, t.n::float8 AS n FROM " table " t, c WHERE "           \
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
@@ -78,8 +94,8 @@
     "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
     "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
     "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
-    "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round((sum(q.vsum) / "          \
-    "sum(q.n))::numeric, 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "   \
+    "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round(sum(q.vsum::numeric) / "  \
+    "sum(q.n::numeric), 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "    \
     "FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "          \
     "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
 
@@ -104,7 +120,7 @@ static const db_stmt statements[] = {
      "ON p.id = l.point_id JOIN enterprises e ON e.id = p.enterprise_id WHERE l.enterprise_id = "
      "$3::bigint AND p.enterprise_id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
-     "SELECT " POINT_JSON "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
+     "SELECT " POINT_JSON_DQ "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
     /* readings are filtered by the point alone (its index); the scope check
      * is one uncorrelated EXISTS, run once, not a join per reading */
     {"pts_series_raw",
@@ -119,7 +135,7 @@ static const db_stmt statements[] = {
      "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "
      "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
      "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
-     "round(avg(r.value)::numeric, 3)::float8 av, count(*) n FROM readings r WHERE r.point_id = "
+     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM readings r WHERE r.point_id = "
      "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz AND "
      "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},

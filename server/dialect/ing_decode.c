@@ -42,6 +42,10 @@ static const struct {
     [ING_REJ_UNKNOWN_CAMERA] = {"unknown_camera",
                                 "the camera code is not registered for this enterprise"},
     [ING_REJ_CAMERA_DISABLED] = {"camera_disabled", "the camera is disabled"},
+    [ING_REJ_IMPLAUSIBLE] = {"implausible",
+                             "the value is physically implausible for the point's kind (outside "
+                             "the kind's plausibility range, as the point sets no range_min or "
+                             "range_max of its own; or beyond 1e12 in magnitude)"},
 };
 
 const char *ing_reject_code(ing_reject r)

@@ -53,6 +53,9 @@ typedef enum {
     /* server-side, video alarms (as the point ones above: the writer decides) */
     ING_REJ_UNKNOWN_CAMERA,  /* no camera of that code registered for the enterprise */
     ING_REJ_CAMERA_DISABLED, /* the camera is registered but disabled */
+    /* server-side: outside the point kind's physical plausibility range (the
+     * point sets no range of its own), or beyond what any sensor reports */
+    ING_REJ_IMPLAUSIBLE,
     ING_REJ__COUNT
 } ing_reject;
 

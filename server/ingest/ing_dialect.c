@@ -95,6 +95,22 @@ static char *json_reply_outcome(const ing_outcome *o, int *http_status)
     json_t *body =
         json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)o->accepted, "duplicate",
                   (json_int_t)o->duplicate, "rejected", (json_int_t)o->rejected, "errors", errors);
+    /* only when there are any: the answer to a batch without conflicts keeps
+     * its shape (and what Idempotency-Key replays of older answers say) */
+    if (body && o->conflicting > 0) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < o->n_conflicts && i < 1000; i++) {
+            const ing_item_conflict *k = &o->conflicts[i];
+            json_array_append_new(
+                list, json_pack("{s:I, s:s?, s:s, s:s, s:f, s:f}", "index", (json_int_t)k->index,
+                                "ref", k->ref, "code", "conflicting_value", "message",
+                                "another value is stored for this point and instant; this one "
+                                "is kept apart in the point's data quality",
+                                "value", k->value, "stored_value", k->stored_value));
+        }
+        json_object_set_new(body, "conflicting", json_integer((json_int_t)o->conflicting));
+        json_object_set_new(body, "conflicts", list);
+    }
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     *http_status = 200;

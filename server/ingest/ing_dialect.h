@@ -42,12 +42,23 @@ typedef struct ing_item_error {
     const char *message; /* a short english sentence */
 } ing_item_error;
 
+/* One reading kept apart: its instant already held another value (the
+ * stored one stays the reading; this one is in reading_conflicts). */
+typedef struct ing_item_conflict {
+    size_t index;    /* position in the body */
+    const char *ref; /* point code; borrowed */
+    int64_t ts_us;
+    double value, stored_value;
+} ing_item_conflict;
+
 /* The verdict on a processed batch, what its reply says. */
 typedef struct ing_outcome {
     size_t n_items;
-    long accepted, duplicate, rejected;
+    long accepted, duplicate, rejected, conflicting;
     const ing_item_error *errors; /* the rejected items in input order, n_errors of them */
     size_t n_errors;
+    const ing_item_conflict *conflicts; /* the conflicting readings in input order */
+    size_t n_conflicts;
 } ing_outcome;
 
 /* The request as the listener received it; borrowed. */

@@ -1,6 +1,7 @@
 #include "ing_writer.h"
 
 #include "alarm_rules.h"
+#include "db_alarms.h"
 #include "db_health.h"
 #include "db_ingest.h"
 #include "db_ingest_guard.h"
@@ -25,6 +26,9 @@
  * time one transaction holds row locks */
 #define GROUP_MAX_ITEMS 50000
 #define GROUP_MAX_JOBS  256
+/* No sensor reports more, whatever range a point claims; it keeps every sum of
+ * stored readings (2^31 of them per rollup row) far from overflowing a double. */
+#define READING_MAX_MAGNITUDE 1e12
 
 /* ---- queue ------------------------------------------------------------- */
 
@@ -150,11 +154,20 @@ typedef struct wjob {
     char enterprise_code[40];
     unsigned char body_hash[32];
     int finished;             /* reply decided before the write phase */
+    int skip_write;           /* this attempt: replayed or refused by its Idempotency-Key */
+    size_t order;             /* position in the queue (ties of the lock order) */
     int64_t *point_ids;       /* per item; 0 when rejected */
     const char **server_code; /* per item: server-side reject code or NULL */
     size_t n_items;
-    long accepted, duplicate, rejected;
+    long accepted, duplicate, rejected, conflicting;
+    /* readings: the instant already held another value; this one went to
+     * reading_conflicts (per item, reset by every write attempt) */
+    unsigned char *conflict;
+    double *stored_value;
 } wjob;
+
+/* conflicting readings kept apart since start, for the log */
+static atomic_llong conflicts_total;
 
 static int64_t now_us(void)
 {
@@ -197,10 +210,20 @@ static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
     w->n_items = batch_items(w->batch);
     w->point_ids = calloc(w->n_items ? w->n_items : 1, sizeof *w->point_ids);
     w->server_code = calloc(w->n_items ? w->n_items : 1, sizeof *w->server_code);
-    if (!w->point_ids || !w->server_code) {
+    w->conflict = calloc(w->n_items ? w->n_items : 1, sizeof *w->conflict);
+    w->stored_value = calloc(w->n_items ? w->n_items : 1, sizeof *w->stored_value);
+    if (!w->point_ids || !w->server_code || !w->conflict || !w->stored_value) {
         fail_job(job, ING_ERR_OVERLOADED, "out of memory");
         return 1;
     }
+    /* A reading repeating an earlier one's (point, instant) is judged by the
+     * write: the same value is a duplicate, another value a conflict that is
+     * kept (reading_conflicts) - in one request as across requests.  The
+     * decoder's duplicate_in_batch stays for events and videos. */
+    if (w->batch->kind == ING_KIND_READINGS)
+        for (size_t i = 0; i < w->n_items; i++)
+            if (w->batch->readings[i].reject == ING_REJ_DUPLICATE_IN_BATCH)
+                w->batch->readings[i].reject = ING_REJ_NONE;
     return 0;
 }
 
@@ -226,6 +249,15 @@ static void set_item_reject(ing_batch *b, size_t i, ing_reject r)
         b->events[i].reject = r;
     else
         b->videos[i].reject = r;
+}
+
+/* A bound the point sets itself is the sensor's (checked before, out_of_range);
+ * where it sets none, the kind's physical plausibility range applies. */
+static int plausible(const db_ingest_point *pi, double v)
+{
+    if (v > READING_MAX_MAGNITUDE || v < -READING_MAX_MAGNITUDE)
+        return 0;
+    return (pi->has_min || v >= pi->plausible_min) && (pi->has_max || v <= pi->plausible_max);
 }
 
 /* Resolves every point code of the group with one query and marks items
@@ -280,6 +312,9 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
                        ((pi->has_min && w->batch->readings[i].value < pi->range_min) ||
                         (pi->has_max && w->batch->readings[i].value > pi->range_max))) {
                 set_item_reject(w->batch, i, ING_REJ_OUT_OF_RANGE);
+            } else if (w->batch->kind == ING_KIND_READINGS &&
+                       !plausible(pi, w->batch->readings[i].value)) {
+                set_item_reject(w->batch, i, ING_REJ_IMPLAUSIBLE);
             } else if ((w->batch->kind == ING_KIND_READINGS
                             ? w->batch->readings[i].ts_us
                             : w->batch->events[i].ts_us) < oldest_us) {
@@ -463,16 +498,39 @@ static void build_reply(wjob *w)
         };
     }
     w->rejected = (long)n_errors;
+    ing_item_conflict *conflicts = NULL;
+    size_t n_conflicts = 0;
+    if (w->conflicting > 0) {
+        conflicts = calloc((size_t)w->conflicting, sizeof *conflicts);
+        if (!conflicts) {
+            free(errors);
+            fail_job(job, ING_ERR_OVERLOADED, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < w->n_items && n_conflicts < (size_t)w->conflicting; i++)
+            if (w->conflict[i])
+                conflicts[n_conflicts++] = (ing_item_conflict){
+                    .index = i,
+                    .ref = w->batch->readings[i].point,
+                    .ts_us = w->batch->readings[i].ts_us,
+                    .value = w->batch->readings[i].value,
+                    .stored_value = w->stored_value[i],
+                };
+    }
     const ing_outcome o = {.n_items = w->n_items,
                            .accepted = w->accepted,
                            .duplicate = w->duplicate,
                            .rejected = w->rejected,
                            .errors = errors,
-                           .n_errors = n_errors};
+                           .n_errors = n_errors,
+                           .conflicting = w->conflicting,
+                           .conflicts = conflicts,
+                           .n_conflicts = n_conflicts};
     free(job->reply);
     job->reply = job->dialect->reply_outcome(&o, &job->status);
     free(errors);
     free(skew_msg);
+    free(conflicts);
 }
 
 /* Steps *i on to the next reading or event of the job that is stored (it
@@ -492,7 +550,8 @@ static db_status write_items(db_conn *c, wjob *w)
     for (size_t i = 0; i < w->n_items; i++)
         if (item_reject(bt, i) == ING_REJ_NONE && !w->server_code[i])
             valid++;
-    w->accepted = w->duplicate = 0;
+    w->accepted = w->duplicate = w->conflicting = 0;
+    memset(w->conflict, 0, w->n_items * sizeof *w->conflict);
     if (valid == 0)
         return DB_OK;
     db_status st = DB_OK;
@@ -504,9 +563,23 @@ static db_status write_items(db_conn *c, wjob *w)
         size_t n = 0;
         for (size_t i = 0; next_stored(w, &i); i++) {
             const ing_reading *r = &bt->readings[i];
-            rows[n++] = (db_ingest_reading){w->point_ids[i], r->ts_us, r->value, r->quality};
+            rows[n++] = (db_ingest_reading){.point_id = w->point_ids[i],
+                                            .ts_us = r->ts_us,
+                                            .value = r->value,
+                                            .quality = r->quality,
+                                            .item_index = (int)i};
         }
-        st = db_ingest_store_readings(c, w->enterprise_id, rows, n, &w->accepted);
+        const db_ingest_batch_ref ref = {.source = source,
+                                         .body_sha256 = w->body_hash,
+                                         .request_id = w->job->req_id,
+                                         .idem_key = w->job->idem_key};
+        st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->accepted,
+                                      &w->conflicting);
+        for (size_t k = 0; st == DB_OK && k < n; k++)
+            if (rows[k].conflict) {
+                w->conflict[rows[k].item_index] = 1;
+                w->stored_value[rows[k].item_index] = rows[k].stored_value;
+            }
         free(rows);
     } else if (bt->kind == ING_KIND_EVENTS) {
         db_ingest_event *rows = malloc(valid * sizeof *rows);
@@ -539,11 +612,23 @@ static db_status write_items(db_conn *c, wjob *w)
     }
     if (st != DB_OK)
         return st;
-    /* alarms commit with the readings that raised them, or not at all */
-    st = alarm_apply_batch(c, w->enterprise_id, bt, w->point_ids, w->server_code, now_us());
+    /* alarms commit with the readings that raised them, or not at all; a
+     * conflicting value is not a reading and raises nothing */
+    const int64_t *alarm_points = w->point_ids;
+    int64_t *stored_points = NULL;
+    if (w->conflicting > 0) {
+        stored_points = malloc(w->n_items * sizeof *stored_points);
+        if (!stored_points)
+            return DB_HARD;
+        for (size_t i = 0; i < w->n_items; i++)
+            stored_points[i] = w->conflict[i] ? 0 : w->point_ids[i];
+        alarm_points = stored_points;
+    }
+    st = alarm_apply_batch(c, w->enterprise_id, bt, alarm_points, w->server_code, now_us());
+    free(stored_points);
     if (st != DB_OK)
         return st;
-    w->duplicate = (long)valid - w->accepted;
+    w->duplicate = (long)valid - w->accepted - w->conflicting;
     return DB_OK;
 }
 
@@ -576,13 +661,79 @@ static db_status gateways_seen(db_conn *c, const group_ctx *g)
     return st;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The points the group writes readings or events for, sorted, each once
+ * (*ids is the caller's); *readings: the group stores readings. */
+static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readings)
+{
+    size_t total = 0;
+    *readings = 0;
+    for (size_t j = 0; j < g->n; j++)
+        if (!g->ws[j].finished && g->ws[j].batch->kind != ING_KIND_VIDEOS)
+            total += g->ws[j].n_items;
+    int64_t *v = malloc((total ? total : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    size_t k = 0;
+    for (size_t j = 0; j < g->n; j++) {
+        const wjob *w = &g->ws[j];
+        if (w->finished || w->batch->kind == ING_KIND_VIDEOS)
+            continue;
+        for (size_t i = 0; i < w->n_items; i++)
+            if (w->point_ids[i] && !w->server_code[i]) {
+                v[k++] = w->point_ids[i];
+                *readings |= w->batch->kind == ING_KIND_READINGS;
+            }
+    }
+    qsort(v, k, sizeof *v, cmp_i64);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!m || v[i] != v[m - 1])
+            v[m++] = v[i];
+    *ids = v;
+    *n = m;
+    return 0;
+}
+
+/* Writers never deadlock (server/README.md): every lock a group can wait for
+ * is taken in one global order - the rollup mark lock, the points' rows in
+ * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
+ * (process_group sorts the jobs), gateways in id order last. */
+static db_status lock_group_points(db_conn *c, const group_ctx *g)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int readings = 0;
+    if (group_points(g, &ids, &n, &readings) != 0)
+        return DB_HARD;
+    db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
+    /* rule-state rows of new points first (in id order; nobody waits for a
+     * row not yet committed through a FOR UPDATE), then all of them */
+    if (st == DB_OK && n > 0)
+        st = db_alarms_state_init(c, ids, n);
+    if (st == DB_OK)
+        st = db_ingest_lock_points(c, ids, n);
+    free(ids);
+    return st;
+}
+
 static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
     db_status st;
     alarm_pub_reset(); /* a retried attempt must not publish the failed one's alarms */
+    st = lock_group_points(c, g);
+    if (st != DB_OK)
+        return st;
+    /* every Idempotency-Key of the group before any item */
     for (size_t j = 0; j < g->n; j++) {
         wjob *w = &g->ws[j];
+        w->skip_write = 0;
         if (w->finished)
             continue;
         w->job->idem_replayed = 0;
@@ -616,9 +767,14 @@ static db_status write_group(db_conn *c, void *arg)
                     w->job->idem_replayed = 1;
                 }
                 free(prev.response);
-                continue;
+                w->skip_write = 1;
             }
         }
+    }
+    for (size_t j = 0; j < g->n; j++) {
+        wjob *w = &g->ws[j];
+        if (w->finished || w->skip_write)
+            continue;
         st = write_items(c, w);
         if (st == DB_OK)
             st = count_skew(c, w);
@@ -635,10 +791,35 @@ static db_status write_group(db_conn *c, void *arg)
     return gateways_seen(c, g);
 }
 
+/* Conflicting values are stored apart and answered per item in the JSON
+ * dialects; a Hebei answer has no room for that, so every dialect's
+ * conflicts are logged too (after the commit: what the line says is stored). */
+static void log_conflicts(const wjob *w)
+{
+    long long total = atomic_fetch_add(&conflicts_total, w->conflicting) + w->conflicting;
+    size_t first = 0;
+    while (first < w->n_items && !w->conflict[first])
+        first++;
+    if (first == w->n_items)
+        return;
+    const ing_reading *r = &w->batch->readings[first];
+    char q[200];
+    LOG_INFO("conflicting readings kept apart",
+             "req=%llu source=%s enterprise=%s conflicts=%ld conflicts_total=%lld point=%s "
+             "ts_us=%lld value=%.17g stored_value=%.17g",
+             (unsigned long long)w->job->req_id, w->job->dialect->name, w->enterprise_code,
+             w->conflicting, total, srv_log_q(q, sizeof q, r->point), (long long)r->ts_us, r->value,
+             w->stored_value[first]);
+}
+
 /* Redis gets the news only after the commit; it is never the only copy. */
 static void publish(wjob *w)
 {
-    if (w->accepted <= 0 || w->job->idem_replayed)
+    if (w->job->idem_replayed)
+        return;
+    if (w->conflicting > 0)
+        log_conflicts(w);
+    if (w->accepted <= 0)
         return;
     srv_event e = {.type = "ingest", .action = "accepted", .enterprise_id = w->enterprise_id};
     json_t *fields = json_pack("{s:s, s:s, s:I}", "enterprise", w->enterprise_code, "kind",
@@ -655,12 +836,13 @@ static void publish(wjob *w)
     char key[RDS_LATEST_KEY_LEN];
     rds_latest_key(key, (long long)w->enterprise_id);
     for (size_t i = 0; i < w->n_items; i++) {
-        if (!w->point_ids[i] || w->server_code[i])
+        if (!w->point_ids[i] || w->server_code[i] || w->conflict[i])
             continue;
         const ing_reading *r = &w->batch->readings[i];
         int newest = 1;
         for (size_t k = i + 1; k < w->n_items && newest; k++)
-            if (w->point_ids[k] == w->point_ids[i] && w->batch->readings[k].ts_us > r->ts_us)
+            if (w->point_ids[k] == w->point_ids[i] && !w->conflict[k] &&
+                w->batch->readings[k].ts_us > r->ts_us)
                 newest = 0;
         if (!newest)
             continue;
@@ -668,6 +850,22 @@ static void publish(wjob *w)
         rds_latest_value(val, (long long)r->ts_us, r->value, r->quality);
         rds_latest(key, r->point, (long long)r->ts_us, val);
     }
+}
+
+/* Jobs write in (enterprise, Idempotency-Key) order: what they lock per
+ * enterprise (keys, the risk recompute request) is then taken in the same
+ * order by every writer. */
+static int cmp_lock_order(const void *a, const void *b)
+{
+    const wjob *x = a, *y = b;
+    if (x->enterprise_id != y->enterprise_id)
+        return x->enterprise_id < y->enterprise_id ? -1 : 1;
+    const char *kx = x->job->idem_key ? x->job->idem_key : "";
+    const char *ky = y->job->idem_key ? y->job->idem_key : "";
+    int c = strcmp(kx, ky);
+    if (c != 0)
+        return c;
+    return (x->order > y->order) - (x->order < y->order);
 }
 
 static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
@@ -704,6 +902,9 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
     }
     if (db_ok)
         db_ok = ensure_partitions(c, ws, n) == 0;
+    for (size_t j = 0; j < n; j++)
+        ws[j].order = j;
+    qsort(ws, n, sizeof *ws, cmp_lock_order);
     db_status st = DB_HARD;
     if (db_ok)
         st = db_run_tx(c, NULL, write_group, &g);
@@ -743,6 +944,8 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
         ing_batch_free(ws[j].batch);
         free(ws[j].point_ids);
         free(ws[j].server_code);
+        free(ws[j].conflict);
+        free(ws[j].stored_value);
     }
     free(ws);
     complete(jobs);

@@ -56,6 +56,13 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
         }
         if (f.from_s < 0) /* another worker node holds the rollup lock */
             return DB_OK;
+        if (f.quarantined > 0) {
+            /* the data's fault, not ours, but nobody sees a point-hour without
+             * rollups unless told: warn */
+            char q[700];
+            LOG_WARN("rollup point-hours quarantined", "count=%lld first=%s",
+                     (long long)f.quarantined, srv_log_q(q, sizeof q, f.quarantine_note));
+        }
         out->steps++;
         out->minute_rows += f.minute_rows;
         out->dirty_done += f.dirty_done;

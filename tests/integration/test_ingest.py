@@ -91,14 +91,15 @@ def test_per_item_rejections_store_nothing_of_rejected():
             {"point": good, "ts": iso(ts + timedelta(seconds=2)), "value": 999},          # out_of_range
             {"point": good, "ts": iso(now_utc() + timedelta(minutes=10)), "value": 40},   # future_timestamp
             {"point": good, "ts": "2026-11-29 10:00:00", "value": 40},                    # bad_timestamp (no offset)
-            {"point": good, "ts": iso(ts), "value": 51},                                  # duplicate_in_batch
+            {"point": good, "ts": iso(ts), "value": 51},                                  # conflicting, kept apart
         ]
         st, _, r = e.post(e.a, {"readings": items})
         assert st == 200, (st, r)
-        assert r["accepted"] == 1 and r["rejected"] == 7, r
+        assert r["accepted"] == 1 and r["rejected"] == 6 and r["conflicting"] == 1, r
         got = {x["index"]: x["code"] for x in r["errors"]}
         assert got == {1: "unknown_point", 2: "foreign_point", 3: "non_numeric", 4: "out_of_range",
-                       5: "future_timestamp", 6: "bad_timestamp", 7: "duplicate_in_batch"}, got
+                       5: "future_timestamp", 6: "bad_timestamp"}, got
+        assert [(x["index"], x["code"]) for x in r["conflicts"]] == [(7, "conflicting_value")], r
         assert all(set(x) == {"index", "ref", "code", "message"} for x in r["errors"])
         assert e.count() == 1
         assert e.count(f"enterprise_id = {e.b['id']}") == 0, "a foreign point must never be written"

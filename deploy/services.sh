@@ -34,6 +34,14 @@ print_env() {
     echo "DW_REDIS_PORT=$rp"
     echo "DW_PGDATA=$dir/pgdata"
     echo "DW_PGBIN=$pgbin"
+    echo "DUSTWATCH_MASTER_KEY_FILE=$dir/master.key"
+}
+
+# The master key (server/core/srv_secret.h): 64 hex digits, readable by the
+# owner only, made once per directory and kept outside the database.
+master_key() {
+    [ -s "$dir/master.key" ] && return
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/master.key")
 }
 
 start() {
@@ -83,6 +91,7 @@ SQL
             --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
         for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
     fi
+    master_key
     print_env > "$dir/env"
     print_env
 }

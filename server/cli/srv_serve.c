@@ -4,6 +4,7 @@
 #include "db_migrate.h"
 #include "rds.h"
 #include "srv_config.h"
+#include "srv_secret.h"
 #include "db_health.h"
 #include "srv_log.h"
 
@@ -174,6 +175,13 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
         fprintf(stderr, "dustwatch: libsodium failed to initialise\n");
         srv_config_free();
         return 1;
+    }
+    /* the audit chain's key and the key of stored gateway keys: refuse to
+     * start rather than write rows nobody can verify or refuse every gateway */
+    if (srv_secret_require(err, sizeof err) != 0) {
+        fprintf(stderr, "dustwatch: %s\n", err);
+        srv_config_free();
+        return 2;
     }
     db_migration_set migrations;
     if (db_migrations_read(g_config.migrations_dir, &migrations, err, sizeof err) != 0) {

@@ -1,5 +1,6 @@
 #include "db_admin.h"
 
+#include "db_audit.h"
 #include "db_internal.h"
 
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include <string.h>
 
 static const db_stmt statements[] = {
-    {"admin_audit", "INSERT INTO audit_log (username, action, object, result, detail) "
-                    "VALUES ('admin-cli', $1, $2, $3, $4)"},
     {"admin_region_by_code", "SELECT id, name FROM regions WHERE code = $1"},
     {"admin_enterprise_by_code", "SELECT id, name FROM enterprises WHERE code = $1"},
     {"admin_account_create",
@@ -65,6 +64,7 @@ static const db_stmt probe_statements[] = {
 void db_admin_register(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_audit_register();
 }
 
 static void copy(char *dst, size_t len, const PGresult *r, int row, int col)
@@ -115,10 +115,7 @@ db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref
 db_status db_admin_audit(db_conn *c, const char *action, const char *object, const char *result,
                          const char *detail, db_diag *diag)
 {
-    const char *p[4] = {action, object, result, detail};
-    db_status st;
-    PQclear(db_exec_diag(c, "admin_audit", 4, p, &st, diag));
-    return st;
+    return db_audit_append(c, 0, "admin-cli", "", action, object, result, detail, diag);
 }
 
 /* The id a RETURNING id statement answered (DB_OK with 0 for no row). */

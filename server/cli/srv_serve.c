@@ -166,8 +166,9 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
     char rh[256], rpw[256];
     int rport, rdb;
     if (rds_parse_url(g_config.redis_url, rh, sizeof rh, &rport, &rdb, rpw, sizeof rpw) != 0) {
-        fprintf(stderr, "dustwatch: invalid redis_url \"%s\" (expected redis://host:port/db)\n",
-                g_config.redis_url);
+        /* not echoed: it may hold the password */
+        fprintf(stderr, "dustwatch: invalid redis_url (expected "
+                        "redis://[[user]:password@]host:port/db)\n");
         srv_config_free();
         return 2;
     }

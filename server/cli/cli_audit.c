@@ -178,9 +178,9 @@ static int export_row(const srv_audit_row *row, void *arg)
         snprintf(acc, sizeof acc, "%" PRId64, row->account_id);
     snprintf(chain, sizeof chain, "%d", row->chain);
     if (x->csv) {
-        const char *f[] = {id,          at,          acc,         row->username, row->source_ip,
-                           row->action, row->object, row->result, row->detail,   chain,
-                           prev,        h};
+        const char *f[] = {
+            id,          at,          acc,         row->username, row->source_ip, row->action,
+            row->object, row->result, row->detail, chain,         prev,           h};
         size_t n = sizeof f / sizeof f[0];
         for (size_t i = 0; i < n; i++)
             csv_field(f[i], i + 1 == n);
@@ -189,8 +189,8 @@ static int export_row(const srv_audit_row *row, void *arg)
                               (json_int_t)row->id, "at", at, "account_id",
                               row->has_account ? json_integer(row->account_id) : json_null(),
                               "username", row->username, "source_ip", row->source_ip, "action",
-                              row->action, "object", row->object, "result", row->result,
-                              "detail", row->detail, "chain", row->chain, "prev_hash",
+                              row->action, "object", row->object, "result", row->result, "detail",
+                              row->detail, "chain", row->chain, "prev_hash",
                               row->has_prev ? json_string(prev) : json_null(), "hash", h);
         if (!o)
             return 1;
@@ -252,12 +252,10 @@ int cli_audit_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"from", required_argument, NULL, 'f'},
-                                         {"to", required_argument, NULL, 't'},
-                                         {"format", required_argument, NULL, 'F'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},     {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *config = NULL, *from = NULL, *to = NULL, *format = "jsonl";
     int o;
     optind = 1;

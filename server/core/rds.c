@@ -606,8 +606,7 @@ void rds_latest_seed(const char *key, size_t n, const char *const *fields, const
 int rds_start(const char *url)
 {
     if (rds_parse_url_auth(url, R.host, sizeof R.host, &R.port, &R.db, R.user, sizeof R.user,
-                           R.password, sizeof R.password) !=
-        0)
+                           R.password, sizeof R.password) != 0)
         return -1;
     R.running = 1;
     if (pthread_create(&R.thread, NULL, publisher, NULL) != 0) {

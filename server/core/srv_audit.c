@@ -93,9 +93,8 @@ int srv_audit_legacy_hash(const srv_audit_row *row, int offset_s,
     pg_timestamptz_text(row->at_us, offset_s, at, sizeof at);
     if (row->has_account)
         snprintf(acc, sizeof acc, "%" PRId64, row->account_id);
-    const char *parts[] = {prev,           at,          acc,         row->username,
-                           row->source_ip, row->action, row->object, row->result,
-                           row->detail};
+    const char *parts[] = {prev,        at,          acc,         row->username, row->source_ip,
+                           row->action, row->object, row->result, row->detail};
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {

@@ -34,9 +34,9 @@
 #define SRV_AUDIT_HASH_BYTES 32
 
 typedef struct srv_audit_row {
-    int64_t id;            /* 0 before insert */
-    int chain;             /* 0 legacy, 1 HMAC */
-    int64_t at_us;         /* microseconds since 1970-01-01 UTC */
+    int64_t id;    /* 0 before insert */
+    int chain;     /* 0 legacy, 1 HMAC */
+    int64_t at_us; /* microseconds since 1970-01-01 UTC */
     int has_account;
     int64_t account_id;
     const char *username, *source_ip, *action, *object, *result, *detail;

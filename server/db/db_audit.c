@@ -31,7 +31,8 @@ static const db_stmt statements[] = {
      "FROM audit_log WHERE id > $1::bigint AND ($2::bigint IS NULL OR at >= timestamptz 'epoch' "
      "+ $2::bigint * interval '1 microsecond') AND ($3::bigint IS NULL OR at < timestamptz "
      "'epoch' + $3::bigint * interval '1 microsecond') ORDER BY id LIMIT $4::int"},
-    {"audit_head_get", "SELECT last_id, encode(last_hash, 'hex') FROM audit_chain_head WHERE id = 1"},
+    {"audit_head_get",
+     "SELECT last_id, encode(last_hash, 'hex') FROM audit_chain_head WHERE id = 1"},
 };
 
 void db_audit_register(void)
@@ -214,7 +215,8 @@ db_status db_audit_scan(db_conn *c, const int64_t *from_us, const int64_t *to_us
                 .result = PQgetvalue(r, i, 8),
                 .detail = PQgetvalue(r, i, 9),
             };
-            row.has_prev = !PQgetisnull(r, i, 10) && hex32(PQgetvalue(r, i, 10), row.prev_hash) == 0;
+            row.has_prev =
+                !PQgetisnull(r, i, 10) && hex32(PQgetvalue(r, i, 10), row.prev_hash) == 0;
             if (hex32(PQgetvalue(r, i, 11), row.hash) != 0)
                 memset(row.hash, 0, sizeof row.hash);
             last = row.id;

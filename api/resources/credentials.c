@@ -5,7 +5,8 @@
  * POST; lists and the audit trail carry only the kind, label, key prefix or
  * appid and the dates.  The database keeps what the ingest listener needs
  * to check a gateway: the SHA-256 of an API key or MEM appsecret, and the
- * Hebei DES key and MEM SM4 key/IV it decrypts with.
+ * Hebei DES key and MEM SM4 key/IV it decrypts with, sealed with the master
+ * key (server/core/srv_cred.h).
  *
  * Revocation is immediate: the ingest writers look the credential up in
  * PostgreSQL for every request (server/ingest/ing_writer.c runs the
@@ -121,7 +122,10 @@ int api_ingest_credential_create(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "appid is 1 to 64 characters of A-Z a-z 0-9 . _ -");
     srv_cred cred;
-    if (srv_cred_generate(kind, *appid ? appid : NULL, &cred) != 0)
+    int generated = srv_cred_generate(kind, *appid ? appid : NULL, &cred);
+    if (generated == -2) /* serve refuses to start without it: not expected */
+        return api_reply_error(r, API_E_INTERNAL, "the gateway keys could not be sealed");
+    if (generated != 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "appid is not valid");
     /* identifiers only: the audit trail never holds a secret */
     char detail[200], obj[64];

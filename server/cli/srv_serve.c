@@ -1,6 +1,7 @@
 #include "srv_serve.h"
 
 #include "db.h"
+#include "db_credentials.h"
 #include "db_migrate.h"
 #include "rds.h"
 #include "srv_config.h"
@@ -117,6 +118,28 @@ static void serve_usage(FILE *out)
                  "  -h, --help          this text\n");
 }
 
+/* Gateway keys stored before migration 0033 (or inserted in plaintext by
+ * hand since) are sealed with the master key before the listeners open.
+ * Best effort: a database not migrated yet or down is logged, and the ingest
+ * writers still read unsealed keys. */
+static void seal_credentials(void)
+{
+    char err[512];
+    db_conn *c = db_connect_scoped(g_config.database_url, "system", NULL, err, sizeof err);
+    if (!c) {
+        LOG_WARN("gateway keys not sealed at start", "detail=%s",
+                 srv_log_q((char[600]){0}, 600, err));
+        return;
+    }
+    int sealed = 0;
+    if (db_credentials_seal_plaintext(c, &sealed) != DB_OK)
+        LOG_WARN("gateway keys not sealed at start", "detail=%s",
+                 "see the statement error above (is the database migrated?)");
+    else if (sealed > 0)
+        LOG_INFO("gateway keys sealed", "count=%d", sealed);
+    db_close(c);
+}
+
 int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n)
 {
     if (n > MAX_ROLES)
@@ -205,6 +228,7 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
     if (db_health_start(g_config.database_url, &migrations) != 0)
         goto out;
     (void)rds_start(g_config.redis_url);
+    seal_credentials();
     for (size_t i = 0; i < S.n_roles; i++)
         if (role_active(i) && S.roles[i]->start(S.base) != 0)
             goto out;

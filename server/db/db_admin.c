@@ -23,11 +23,11 @@ static const db_stmt statements[] = {
      "first_failed_at = NULL, locked_until = NULL WHERE username = $1 RETURNING id"},
     {"admin_sessions_end", "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint "
                            "AND revoked_at IS NULL"},
+    /* $4.. the stored columns of srv_cred_columns() */
     {"admin_credential_create",
-     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, "
-     "key_hash, des_key, appid, appsecret_hash, sm4_key, sm4_iv) VALUES "
-     "($1::bigint, $2, $3, $4, $5::bytea, $6::bytea, $7, $8::bytea, $9::bytea, "
-     "$10::bytea) RETURNING id"},
+     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash, appid, "
+     "appsecret_hash, sealed_keys) VALUES ($1::bigint, $2, $3, $4, $5::bytea, $6, $7::bytea, "
+     "$8::bytea) RETURNING id"},
     /* secrets and hashes are never selected, so they cannot be printed */
     {"admin_credentials_list",
      "SELECT id, kind, CASE kind WHEN 'api_key' THEN key_prefix || '...' WHEN 'mem_sm4' THEN "
@@ -170,10 +170,11 @@ db_status db_admin_credential_create(db_conn *c, int64_t enterprise_id, const ch
                                      const srv_cred *cred, int64_t *id, db_diag *diag)
 {
     char eid[24];
-    const char *p[10] = {db_i64(eid, enterprise_id), srv_cred_kind_name(cred->kind), label};
+    const char *p[3 + SRV_CRED_COLUMNS] = {db_i64(eid, enterprise_id),
+                                           srv_cred_kind_name(cred->kind), label};
     srv_cred_columns(cred, p + 3);
     db_status st;
-    PGresult *r = db_exec_diag(c, "admin_credential_create", 10, p, &st, diag);
+    PGresult *r = db_exec_diag(c, "admin_credential_create", 3 + SRV_CRED_COLUMNS, p, &st, diag);
     return returned_id(r, st, id);
 }
 

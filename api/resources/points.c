@@ -302,8 +302,8 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
      * the transaction: the change and its record commit together */
     char obj[48];
     snprintf(obj, sizeof obj, "point:%lld", x->id);
-    json_t *detail =
-        json_pack("{s:O, s:O}", "before", json_object_get(x->before, "limits"), "change", x->body);
+    json_t *detail = json_pack("{s:O?, s:O?}", "before", json_object_get(x->before, "limits"),
+                               "change", x->body);
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     if (!d)

@@ -198,11 +198,18 @@ def test_action_and_audit_row_commit_together():
         assert st == 503, (st, b)
         assert db.scalar(f"SELECT count(*) FROM ingest_credentials WHERE label = 'three'") == "0"
         assert [r for r in audit("ingest_credential_revoke") if r[1] == "ok"] == []
+        st, _, b = srv.api("PATCH", f"/api/v1/enterprises/{a['id']}", {"address": "审计路9号"}, h)
+        assert st == 503, (st, b)
+        assert db.scalar(f"SELECT address FROM enterprises WHERE id = {a['id']}") == "测试路1号"
         # with the grant back, both commit
         db.sql("GRANT UPDATE ON audit_chain_head TO dustwatch_app")
         st, _, b = srv.api("DELETE", f"/api/v1/ingest-credentials/{k1['id']}", None, h)
         assert st == 200 and b["active"] is False, (st, b)
         assert audit("ingest_credential_revoke") == [[f"ingest_credential:{k1['id']}", "ok"]]
+        st, _, b = srv.api("PATCH", f"/api/v1/enterprises/{a['id']}", {"address": "审计路9号"}, h)
+        assert st == 200 and b["enterprise"]["address"] == "审计路9号", (st, b)
+        # (the refusals above could not be recorded either: same chain, same grant)
+        assert audit("enterprise_update") == [[f"enterprise:{a['id']}", "ok"]], audit("enterprise_update")
         creates = audit("ingest_credential_create")
         assert creates == [[f"ingest_credential:{k1['id']}", "ok"], [f"ingest_credential:{k2['id']}", "ok"]], creates
         verify_ok(db)

@@ -136,8 +136,9 @@ static int run_verify(db_conn *c)
         printf(", %lld keyed", x->v.keyed_rows);
         if (x->v.legacy_rows) {
             int o = x->v.legacy_offset_s, a = o < 0 ? -o : o;
-            printf(", %lld legacy (written at UTC%c%02d:%02d)", x->v.legacy_rows, o < 0 ? '-' : '+',
-                   a / 3600, a % 3600 / 60);
+            printf(", %lld legacy (%swritten at UTC%c%02d:%02d)", x->v.legacy_rows,
+                   x->v.legacy_offsets_mixed ? "sessions in several zones; the last " : "",
+                   o < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
         }
         printf("; last hash %s\n", last);
     }

@@ -133,6 +133,8 @@ static int legacy_ok(srv_audit_verifier *v, const srv_audit_row *row)
     for (int q = -48; q <= 56; q++) {
         srv_audit_legacy_hash(row, q * 900, h);
         if (sodium_memcmp(h, row->hash, sizeof h) == 0) {
+            if (v->legacy_offset_known)
+                v->legacy_offsets_mixed = 1;
             v->legacy_offset_s = q * 900;
             v->legacy_offset_known = 1;
             return 1;

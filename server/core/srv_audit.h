@@ -60,7 +60,7 @@ typedef struct srv_audit_verifier {
     unsigned char key[32];
     int started, have_prev, keyed_seen;
     unsigned char prev[SRV_AUDIT_HASH_BYTES];
-    int legacy_offset_s, legacy_offset_known;
+    int legacy_offset_s, legacy_offset_known, legacy_offsets_mixed;
     long long rows, legacy_rows, keyed_rows;
     int64_t first_id, last_id;
 } srv_audit_verifier;

@@ -45,7 +45,7 @@ def some_admin_actions(db, prefix):
 
 def legacy_database():
     """A database migrated to just before 0032 (the trigger-hashed chain),
-    with rows written by sessions in two time zones, then migrated fully."""
+    with rows written by sessions in several time zones, then migrated fully."""
     db = t.Database(migrate=False)
     old = tempfile.mkdtemp(prefix="dw-mig-")
     src = os.path.join(t.SRC, "migrations")
@@ -55,7 +55,9 @@ def legacy_database():
     r = db.migrate("--dir", old)
     shutil.rmtree(old)
     assert r.returncode == 0, r.stderr
-    for zone, n in (("Asia/Shanghai", 3), ("UTC", 2), ("Asia/Shanghai", 2)):
+    # quarter-hour and negative offsets too: the verifier finds each row's offset
+    for zone, n in (("Asia/Shanghai", 3), ("Asia/Kathmandu", 1), ("America/St_Johns", 1), ("UTC", 1),
+                    ("Asia/Shanghai", 1)):
         sql = f"SET TimeZone = '{zone}';\n" + "".join(
             f"INSERT INTO audit_log (username, action, object, result, detail) VALUES "
             f"('legacy', 'login', 'x{i}', 'ok', '旧记录 {zone} {i}');\n" for i in range(n))

@@ -2,6 +2,7 @@
  * that names every layer's entry point (the roles `serve` runs, the
  * subcommands), so no library has to know about the ones above it. */
 #include "api_role.h"
+#include "cli_audit.h"
 #include "cli_demo.h"
 #include "db_migrate.h"
 #include "risk_cli.h"
@@ -32,6 +33,7 @@ static const subcommand subcommands[] = {
     {"serve", serve_main, "run the server (roles: ingest, api, worker)"},
     {"migrate", db_migrate_main, "apply database migrations"},
     {"admin", srv_admin_main, "accounts and ingest credentials (create, reset, revoke)"},
+    {"audit", cli_audit_main, "the audit trail (verify its hash chain, export a time range)"},
     {"demo", cli_demo_main, "the demo city (seed it, with the simulator's fleet file)"},
     {"risk", risk_cli_main, "risk model tools (backtest)"},
     {"simulate", simulate_main, "enterprise-gateway simulator (all three dialects)"},

@@ -9,7 +9,10 @@
 # loopback port with trust auth, so it is for development and tests only.
 # The owner role `dwadmin` migrates; the server logs in as `dw_server`, a
 # member of dustwatch_app that owns nothing and cannot bypass row-level
-# security.  Ports come from $DW_PG_PORT/$DW_REDIS_PORT or are picked free.
+# security.  Redis requires a password (made once per directory, in
+# redis.conf, never on a command line): DUSTWATCH_REDIS_URL carries it for the
+# server, REDISCLI_AUTH for redis-cli.  The master key (master.key) is made
+# here too.  Ports come from $DW_PG_PORT/$DW_REDIS_PORT or are picked free.
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop|env DIR}
@@ -27,13 +30,25 @@ as_pg() { runuser -u postgres -- "$@"; }
 print_env() {
     local pgp rp
     pgp=$(cat "$dir/pg.port"); rp=$(cat "$dir/redis.port")
+    local rpw
+    rpw=$(cat "$dir/redis.pass")
     echo "DUSTWATCH_DATABASE_URL=postgresql://dw_server@127.0.0.1:$pgp/dustwatch"
     echo "DUSTWATCH_MIGRATE_DATABASE_URL=postgresql://dwadmin@127.0.0.1:$pgp/dustwatch"
-    echo "DUSTWATCH_REDIS_URL=redis://127.0.0.1:$rp/0"
+    echo "DUSTWATCH_REDIS_URL=redis://:$rpw@127.0.0.1:$rp/0"
+    echo "DW_REDIS_PASSWORD=$rpw"
+    echo "REDISCLI_AUTH=$rpw"
     echo "DW_PG_PORT=$pgp"
     echo "DW_REDIS_PORT=$rp"
     echo "DW_PGDATA=$dir/pgdata"
     echo "DW_PGBIN=$pgbin"
+    echo "DUSTWATCH_MASTER_KEY_FILE=$dir/master.key"
+}
+
+# The master key (server/core/srv_secret.h): 64 hex digits, readable by the
+# owner only, made once per directory and kept outside the database.
+master_key() {
+    [ -s "$dir/master.key" ] && return
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/master.key")
 }
 
 start() {
@@ -78,12 +93,32 @@ DO $$ BEGIN
   END IF;
 END $$;
 SQL
-    if ! redis-cli -p "$rp" ping >/dev/null 2>&1; then
-        redis-server --port "$rp" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-            --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
-        for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    [ -s "$dir/redis.pass" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/redis.pass")
+    local rpw
+    rpw=$(cat "$dir/redis.pass")
+    (umask 077; cat > "$dir/redis.conf" <<CONF
+port $rp
+bind 127.0.0.1
+dir $dir
+save ""
+appendonly no
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+requirepass $rpw
+CONF
+)
+    # one left running without a password (an older services.sh) is replaced
+    if env -u REDISCLI_AUTH redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG; then
+        env -u REDISCLI_AUTH redis-cli -p "$rp" shutdown nosave >/dev/null 2>&1 || true
+        sleep 0.2
     fi
-    print_env > "$dir/env"
+    if ! REDISCLI_AUTH=$rpw redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG; then
+        redis-server "$dir/redis.conf" >/dev/null
+        for _ in $(seq 50); do REDISCLI_AUTH=$rpw redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+    fi
+    master_key
+    (umask 077; print_env > "$dir/env")
     print_env
 }
 

@@ -295,6 +295,15 @@ static db_status audit_tx(db_conn *c, void *arg)
                                 x->result, x->detail);
 }
 
+db_status api_audit_tx(api_req *r, db_conn *c, const char *action, const char *object,
+                       const char *result, const char *detail)
+{
+    const api_caller *caller = api_req_caller(r);
+    return db_auth_audit_insert(c, caller ? caller->account_id : 0, caller ? caller->username : "",
+                                api_req_peer(r), action, object ? object : "", result,
+                                detail ? detail : "");
+}
+
 void api_audit(api_req *r, const char *action, const char *object, const char *result,
                const char *detail)
 {

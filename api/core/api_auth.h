@@ -59,10 +59,17 @@ typedef db_status (*api_tx_fn)(api_req *r, db_conn *c, void *arg);
 db_status api_tx(api_req *r, api_tx_fn fn, void *arg);
 int api_reply_db(api_req *r, db_status st);
 
-/* Appends to the audit log in its own transaction (also for failures and
- * denials, which roll back the request's own work). */
+/* Appends to the audit log in its own transaction: for failures and
+ * denials, which roll back the request's own work. */
 void api_audit(api_req *r, const char *action, const char *object, const char *result,
                const char *detail);
+
+/* Appends to the audit log inside the request's transaction (call it from
+ * an api_tx callback, last, after the change it records): the change and its
+ * record commit or roll back together, and a failed append (DB_HARD, also
+ * without a master key) rolls the change back. */
+db_status api_audit_tx(api_req *r, db_conn *c, const char *action, const char *object,
+                       const char *result, const char *detail);
 
 /* api_db.c: the caller's scope for the db layer's statements, about
  * enterprise_id (decimal; NULL for none, or api_focus_enterprise(r)). */

@@ -77,6 +77,7 @@ typedef struct {
     char why[200];
     char state[24];
     long long enterprise_id, district_id, street_id;
+    const json_t *body; /* the request, for the "ok" audit record (in the transaction) */
 } act_ctx;
 
 static const char *const act_name[] = {"acknowledge", "handle", "close"};
@@ -141,7 +142,18 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
                                     : "closed");
     char why[40];
     snprintf(why, sizeof why, "alarm_%s", act_name[x->act]);
-    return db_alarm_api_request_recompute(c, x->enterprise_id, why);
+    st = db_alarm_api_request_recompute(c, x->enterprise_id, why);
+    if (st != DB_OK)
+        return st;
+    /* the step and its audit record commit together */
+    char obj[48];
+    snprintf(obj, sizeof obj, "alarm:%s", x->id);
+    json_t *d = json_pack("{s:s, s:O?}", "state", x->state, "request", x->body);
+    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    st = ds ? api_audit_tx(r, c, why, obj, "ok", ds) : DB_HARD;
+    free(ds);
+    return st;
 }
 
 static int alarm_act_run(api_req *r, act_ctx *x, json_t *body)
@@ -149,6 +161,7 @@ static int alarm_act_run(api_req *r, act_ctx *x, json_t *body)
     char obj[48], action[32];
     snprintf(obj, sizeof obj, "alarm:%s", x->id);
     snprintf(action, sizeof action, "alarm_%s", act_name[x->act]);
+    x->body = body;
     db_status st = api_tx(r, act_tx, x);
     if (st != DB_OK) {
         api_audit(r, action, obj, "failed", "database");
@@ -162,11 +175,7 @@ static int alarm_act_run(api_req *r, act_ctx *x, json_t *body)
         api_audit(r, action, obj, "failed", x->why);
         return api_reply_error(r, API_E_INVALID_TRANSITION, "%s", x->why);
     }
-    json_t *d = json_pack("{s:s, s:O}", "state", x->state, "request", body);
-    char *ds = json_dumps(d, JSON_COMPACT);
-    api_audit(r, action, obj, "ok", ds);
-    free(ds);
-    json_decref(d);
+    /* the "ok" record was written in the transaction (act_tx) */
     api_publish_event("alarm", act_name[x->act], strtoll(x->id, NULL, 10), x->enterprise_id,
                       x->district_id, x->street_id, x->state);
     return api_alarm_get(r);

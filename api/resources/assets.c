@@ -332,12 +332,32 @@ typedef struct {
     const char *id;    /* the path's id: the enterprise for create, else the object */
     long long path_id; /* the same, parsed */
     const char *body;  /* the checked body as JSON text */
+    json_t *change;    /* the same, parsed (NULL for delete) */
     json_t *before, *after;
     long long obj_id, enterprise_id;
     int found;
     char refused[512]; /* a delete refused: why, and what to do instead */
     db_diag diag;
 } write_ctx;
+
+static char *audit_detail(const char *key1, json_t *v1, const char *key2, json_t *v2);
+
+/* The "ok" record of a write, in its transaction: both commit or neither. */
+static db_status audit_ok_tx(api_req *r, db_conn *c, const write_ctx *x)
+{
+    char action[64], obj[64];
+    snprintf(action, sizeof action, "%s_%s", x->res->audit, op_names[x->op]);
+    snprintf(obj, sizeof obj, "%s:%lld", x->res->audit, x->obj_id);
+    /* the audit trail keeps what was removed, created, or changed from what */
+    char *detail = x->op == OP_DELETE   ? audit_detail("deleted", x->before, NULL, NULL)
+                   : x->op == OP_CREATE ? audit_detail("created", x->after, NULL, NULL)
+                                        : audit_detail("before", x->before, "change", x->change);
+    if (!detail)
+        return DB_HARD;
+    db_status st = api_audit_tx(r, c, action, obj, "ok", detail);
+    free(detail);
+    return st;
+}
 
 static db_status write_tx(api_req *r, db_conn *c, void *arg)
 {
@@ -377,9 +397,12 @@ static db_status write_tx(api_req *r, db_conn *c, void *arg)
         if (st != DB_OK)
             return st;
     }
-    if (x->res->risk_input)
-        return db_assets_request_recompute_tx(c, x->enterprise_id, x->res->audit);
-    return DB_OK;
+    if (x->res->risk_input) {
+        st = db_assets_request_recompute_tx(c, x->enterprise_id, x->res->audit);
+        if (st != DB_OK)
+            return st;
+    }
+    return audit_ok_tx(r, c, x);
 }
 
 static int reply_refused_write(api_req *r, const write_ctx *x, db_status st)
@@ -453,6 +476,7 @@ static int res_write(api_req *r, const resource *res, int op)
             return 0;
         body = json_dumps(change, JSON_COMPACT);
         x.body = body;
+        x.change = change;
     }
     db_status st = api_tx(r, write_tx, &x);
     char action[64], obj[64];
@@ -476,15 +500,10 @@ static int res_write(api_req *r, const resource *res, int op)
         api_audit(r, action, obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such %s", parent);
     } else if (op == OP_DELETE) {
-        /* the audit trail keeps what was removed */
-        detail = audit_detail("deleted", x.before, NULL, NULL);
-        api_audit(r, action, obj, "ok", detail);
+        /* the "ok" record was written in the transaction (audit_ok_tx) */
         rc = api_reply_json(r, 200,
                             json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)x.obj_id));
     } else {
-        detail = op == OP_CREATE ? audit_detail("created", x.after, NULL, NULL)
-                                 : audit_detail("before", x.before, "change", change);
-        api_audit(r, action, obj, "ok", detail);
         rc = api_reply_json(r, op == OP_CREATE ? 201 : 200,
                             x.after ? json_incref(x.after) : json_object());
     }

@@ -48,6 +48,7 @@ typedef struct {
     int active; /* -1 unchanged */
     long long area_id, enterprise_id;
     int found, duplicate;
+    const char *action, *detail; /* the "ok" audit record, written in the transaction */
 } area_ctx;
 
 static db_status area_tx(api_req *r, db_conn *c, void *arg)
@@ -73,7 +74,12 @@ static db_status area_tx(api_req *r, db_conn *c, void *arg)
     x->found = 1;
     x->area_id = ref.id;
     x->enterprise_id = ref.enterprise_id;
-    return db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_area");
+    st = db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_area");
+    if (st != DB_OK)
+        return st;
+    char aobj[48];
+    snprintf(aobj, sizeof aobj, "cleaning_area:%lld", x->area_id);
+    return api_audit_tx(r, c, x->action, aobj, "ok", x->detail);
 }
 
 static int area_write(api_req *r, int create)
@@ -109,6 +115,8 @@ static int area_write(api_req *r, int create)
     snprintf(obj, sizeof obj, "%s:%s", create ? "enterprise" : "cleaning_area", x.id);
     const char *action = create ? "cleaning_area_create" : "cleaning_area_update";
     char *detail = json_dumps(body, JSON_COMPACT);
+    x.action = action;
+    x.detail = detail ? detail : "";
     db_status st = api_tx(r, area_tx, &x);
     int rc;
     if (st != DB_OK) {
@@ -120,9 +128,7 @@ static int area_write(api_req *r, int create)
         api_audit(r, action, obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, create ? "no such enterprise" : "no such area");
     } else {
-        char aobj[48];
-        snprintf(aobj, sizeof aobj, "cleaning_area:%lld", x.area_id);
-        api_audit(r, action, aobj, "ok", detail);
+        /* the "ok" record was written in the transaction (area_tx) */
         db_scope s;
         db_conn *c = api_read_db(r, &s);
         json_t *out = NULL;
@@ -152,6 +158,7 @@ typedef struct {
     size_t photo_len;
     int found, inactive;
     long long id, enterprise_id;
+    const char *detail; /* the "ok" audit record, written in the transaction */
 } ci_ctx;
 
 static db_status checkin_tx(api_req *r, db_conn *c, void *arg)
@@ -185,7 +192,12 @@ static db_status checkin_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     x->id = id;
-    return db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_checkin");
+    st = db_cleaning_request_recompute(c, x->enterprise_id, "cleaning_checkin");
+    if (st != DB_OK)
+        return st;
+    char cobj[48];
+    snprintf(cobj, sizeof cobj, "cleaning_checkin:%lld", x->id);
+    return api_audit_tx(r, c, "cleaning_checkin", cobj, "ok", x->detail);
 }
 
 /* Decodes and checks a photo; 0, or -1 after replying. */
@@ -267,11 +279,12 @@ int api_cleaning_checkin_create(api_req *r)
     }
     char obj[48];
     snprintf(obj, sizeof obj, "cleaning_area:%s", x.area);
-    db_status st = api_tx(r, checkin_tx, &x);
     json_t *d = json_pack("{s:s, s:s, s:s?, s:I}", "person", x.person, "method", x.method,
                           "photo_type", x.type, "photo_bytes", (json_int_t)x.photo_len);
-    char *ds = json_dumps(d, JSON_COMPACT);
+    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
+    x.detail = ds ? ds : "";
+    db_status st = api_tx(r, checkin_tx, &x);
     free(x.photo);
     if (st != DB_OK) {
         api_audit(r, "cleaning_checkin", obj, "failed", ds);
@@ -283,9 +296,7 @@ int api_cleaning_checkin_create(api_req *r)
         api_audit(r, "cleaning_checkin", obj, "failed", "area inactive");
         rc = api_reply_error(r, API_E_CONFLICT, "the area is inactive; reactivate it first");
     } else {
-        char cobj[48];
-        snprintf(cobj, sizeof cobj, "cleaning_checkin:%lld", x.id);
-        api_audit(r, "cleaning_checkin", cobj, "ok", ds);
+        /* the "ok" record was written in the transaction (checkin_tx) */
         db_scope s;
         db_conn *c = api_read_db(r, &s);
         json_t *out = NULL;

@@ -5,7 +5,8 @@
  * POST; lists and the audit trail carry only the kind, label, key prefix or
  * appid and the dates.  The database keeps what the ingest listener needs
  * to check a gateway: the SHA-256 of an API key or MEM appsecret, and the
- * Hebei DES key and MEM SM4 key/IV it decrypts with.
+ * Hebei DES key and MEM SM4 key/IV it decrypts with, sealed with the master
+ * key (server/core/srv_cred.h).
  *
  * Revocation is immediate: the ingest writers look the credential up in
  * PostgreSQL for every request (server/ingest/ing_writer.c runs the
@@ -39,6 +40,7 @@ typedef struct {
     const char *enterprise, *kind, *label;
     long long enterprise_id;
     const srv_cred *cred;
+    const char *detail; /* the audit record's, identifiers only */
     int64_t id;
     json_t *row;
     db_diag diag;
@@ -56,7 +58,12 @@ static db_status issue_tx(api_req *r, db_conn *c, void *arg)
                                          &x->id, &x->diag);
     if (st != DB_OK || !x->id)
         return st;
-    return db_credentials_get(c, &s, x->id, &x->row);
+    st = db_credentials_get(c, &s, x->id, &x->row);
+    if (st != DB_OK)
+        return st;
+    char obj[64];
+    snprintf(obj, sizeof obj, "ingest_credential:%lld", (long long)x->id);
+    return api_audit_tx(r, c, "ingest_credential_create", obj, "ok", x->detail);
 }
 
 static int reply_issue_refused(api_req *r, const issue_ctx *x, db_status st)
@@ -115,14 +122,11 @@ int api_ingest_credential_create(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "appid is 1 to 64 characters of A-Z a-z 0-9 . _ -");
     srv_cred cred;
-    if (srv_cred_generate(kind, *appid ? appid : NULL, &cred) != 0)
+    int generated = srv_cred_generate(kind, *appid ? appid : NULL, &cred);
+    if (generated == -2) /* serve refuses to start without it: not expected */
+        return api_reply_error(r, API_E_INTERNAL, "the gateway keys could not be sealed");
+    if (generated != 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "appid is not valid");
-    issue_ctx x = {.enterprise = enterprise,
-                   .kind = kind_name,
-                   .label = label,
-                   .enterprise_id = enterprise_id,
-                   .cred = &cred};
-    db_status st = api_tx(r, issue_tx, &x);
     /* identifiers only: the audit trail never holds a secret */
     char detail[200], obj[64];
     snprintf(detail, sizeof detail, "kind=%s%s%s", kind_name,
@@ -132,6 +136,13 @@ int api_ingest_credential_create(api_req *r)
              kind == SRV_CRED_API_KEY   ? cred.key_prefix
              : kind == SRV_CRED_MEM_SM4 ? cred.appid
                                         : "");
+    issue_ctx x = {.enterprise = enterprise,
+                   .kind = kind_name,
+                   .label = label,
+                   .enterprise_id = enterprise_id,
+                   .cred = &cred,
+                   .detail = detail};
+    db_status st = api_tx(r, issue_tx, &x);
     int rc;
     if (st != DB_OK) {
         snprintf(obj, sizeof obj, "enterprise:%s", enterprise);
@@ -142,8 +153,7 @@ int api_ingest_credential_create(api_req *r)
         api_audit(r, "ingest_credential_create", obj, "denied", "not found in scope");
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     } else {
-        snprintf(obj, sizeof obj, "ingest_credential:%lld", (long long)x.id);
-        api_audit(r, "ingest_credential_create", obj, "ok", detail);
+        /* the "ok" record was written in the transaction (issue_tx) */
         json_t *out = x.row ? json_incref(x.row) : json_pack("{s:I}", "id", (json_int_t)x.id);
         json_object_set_new(out, "secret", secret_json(&cred));
         rc = api_reply_json(r, 201, out);
@@ -162,6 +172,18 @@ typedef struct {
     int revoked;
 } revoke_ctx;
 
+/* The revoke record's detail from the credential's row: kind and prefix or
+ * appid. */
+static void revoke_detail(const json_t *row, char *out, size_t outlen)
+{
+    json_t *ident = json_object_get(row, "prefix");
+    if (json_is_null(ident))
+        ident = json_object_get(row, "appid");
+    snprintf(out, outlen, "kind=%s%s%s", json_string_value(json_object_get(row, "kind")),
+             json_is_string(ident) ? " ident=" : "",
+             json_is_string(ident) ? json_string_value(ident) : "");
+}
+
 static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
 {
     revoke_ctx *x = arg;
@@ -174,7 +196,13 @@ static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     /* after the update: the answer shows revoked_at, or why nothing changed */
-    return db_credentials_get(c, &s, x->cred_id, &x->row);
+    st = db_credentials_get(c, &s, x->cred_id, &x->row);
+    if (st != DB_OK || !x->revoked || !x->row)
+        return st;
+    char obj[64], detail[160];
+    snprintf(obj, sizeof obj, "ingest_credential:%s", x->id);
+    revoke_detail(x->row, detail, sizeof detail);
+    return api_audit_tx(r, c, "ingest_credential_revoke", obj, "ok", detail);
 }
 
 int api_ingest_credential_revoke(api_req *r)
@@ -198,15 +226,7 @@ int api_ingest_credential_revoke(api_req *r)
         rc = api_reply_error(r, API_E_INVALID_TRANSITION, "the credential was revoked at %s",
                              json_string_value(json_object_get(x.row, "revoked_at")));
     } else {
-        char detail[160];
-        json_t *ident = json_object_get(x.row, "prefix");
-        if (json_is_null(ident))
-            ident = json_object_get(x.row, "appid");
-        snprintf(detail, sizeof detail, "kind=%s%s%s",
-                 json_string_value(json_object_get(x.row, "kind")),
-                 json_is_string(ident) ? " ident=" : "",
-                 json_is_string(ident) ? json_string_value(ident) : "");
-        api_audit(r, "ingest_credential_revoke", obj, "ok", detail);
+        /* the "ok" record was written in the transaction (revoke_tx) */
         rc = api_reply_json(r, 200, json_incref(x.row));
     }
     json_decref(x.row);

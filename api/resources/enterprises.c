@@ -187,6 +187,10 @@ typedef struct {
     int quiet;     /* collect() keeps its refusal in why instead of answering */
     const char *district_code, *street_code;
     int set_street;
+    /* single create/update: the "ok" audit record goes into the transaction
+     * (the import audits the whole table once instead) */
+    int audit_in_tx;
+    const json_t *body;
 } write_ctx;
 
 /* Refuses a body in collect(): answers the request, or for an import row
@@ -332,7 +336,11 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     w->id = id;
-    return DB_OK;
+    if (!w->audit_in_tx)
+        return DB_OK;
+    char obj[48];
+    snprintf(obj, sizeof obj, "enterprise:%lld", w->id);
+    return api_audit_tx(r, c, "enterprise_create", obj, "ok", "");
 }
 
 static int reply_write_error(api_req *r, write_ctx *w, db_status st)
@@ -357,15 +365,14 @@ int api_enterprise_create(api_req *r)
     /* district staff create in their own district; the city names one */
     if (!w.district_code && caller->kind != API_SCOPE_DISTRICT)
         return api_reply_error(r, API_E_BAD_REQUEST, "district (code) is required");
+    w.audit_in_tx = 1;
     db_status st = api_tx(r, create_tx, &w);
     if (st != DB_OK) {
         api_audit(r, "enterprise_create", w.district_code ? w.district_code : "own district",
                   "failed", w.why);
         return reply_write_error(r, &w, st);
     }
-    char obj[48];
-    snprintf(obj, sizeof obj, "enterprise:%lld", w.id);
-    api_audit(r, "enterprise_create", obj, "ok", "");
+    /* the "ok" record was written in the transaction (create_tx) */
     return api_reply_json(r, 201, json_pack("{s:I}", "id", (json_int_t)w.id));
 }
 
@@ -392,6 +399,12 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
                  w->street_code ? w->street_code : "");
         w->not_found = 1;
         st = DB_BAD;
+    } else if (w->audit_in_tx) {
+        char obj[48];
+        snprintf(obj, sizeof obj, "enterprise:%lld", w->id);
+        char *changed = json_dumps(w->body, JSON_COMPACT);
+        st = changed ? api_audit_tx(r, c, "enterprise_update", obj, "ok", changed) : DB_HARD;
+        free(changed);
     }
     return st;
 }
@@ -421,7 +434,7 @@ int api_enterprise_update(api_req *r)
     unsigned who = caller->kind == API_SCOPE_ENTERPRISE ? BY_ENTERPRISE : BY_DISTRICT;
     if (caller->kind == API_SCOPE_STREET)
         return api_reply_error(r, API_E_FORBIDDEN, "street accounts review; districts edit");
-    write_ctx w = {.id = id};
+    write_ctx w = {.id = id, .audit_in_tx = 1, .body = body};
     if (collect(r, body, &w, 0, who) != 0)
         return api_req_replied(r) ? 0 : api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
     if (w.n == 0 && !w.set_street)
@@ -439,9 +452,7 @@ int api_enterprise_update(api_req *r)
     }
     if (w.set_street)
         broadcast_move(id);
-    char *changed = json_dumps(body, JSON_COMPACT);
-    api_audit(r, "enterprise_update", obj, "ok", changed);
-    free(changed);
+    /* the "ok" record was written in the transaction (update_tx) */
     return api_enterprise_get(r);
 }
 

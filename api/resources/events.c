@@ -238,9 +238,10 @@ static void publish_local(const char *payload)
 static void *hub_main(void *arg)
 {
     (void)arg;
-    char host[256], pw[256];
+    char host[256], user[RDS_USER_MAX], pw[256];
     int port, db;
-    if (rds_parse_url(g_config.redis_url, host, sizeof host, &port, &db, pw, sizeof pw) != 0)
+    if (rds_parse_url_auth(g_config.redis_url, host, sizeof host, &port, &db, user, sizeof user, pw,
+                           sizeof pw) != 0)
         return NULL;
     int backoff = 200;
     while (H.running) {
@@ -257,9 +258,12 @@ static void *hub_main(void *arg)
         backoff = 200;
         redisEnableKeepAlive(c);
         redisReply *r;
-        if (pw[0]) {
-            r = redisCommand(c, "AUTH %s", pw);
-            freeReplyObject(r);
+        if (rds_auth(c, user, pw) != 0) {
+            /* refused: try again later, never subscribe unauthenticated */
+            redisFree(c);
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+            continue;
         }
         r = redisCommand(c, "SUBSCRIBE %s", SRV_EVENT_CHANNEL);
         if (!r) {

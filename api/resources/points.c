@@ -280,6 +280,7 @@ typedef struct {
     db_diag diag;
     char why[256];
     json_t *before;
+    json_t *body; /* the request's change, for the audit record */
 } upd_ctx;
 
 static db_status update_tx(api_req *r, db_conn *c, void *arg)
@@ -296,9 +297,25 @@ static db_status update_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK || !x->before)
         return st;
     st = db_points_update_limits_tx(c, &s, x->id, x->changes, x->n, &x->found, &x->diag);
-    if (st != DB_OK)
+    if (st != DB_OK) {
         snprintf(x->why, sizeof x->why, "%s",
                  x->diag.message[0] ? x->diag.message : "update failed");
+        return st;
+    }
+    if (!x->found)
+        return DB_OK;
+    /* the audit record keeps before and after (limits decide alarms), in
+     * the transaction: the change and its record commit together */
+    char obj[48];
+    snprintf(obj, sizeof obj, "point:%lld", x->id);
+    json_t *detail = json_pack("{s:O?, s:O?}", "before", json_object_get(x->before, "limits"),
+                               "change", x->body);
+    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+    if (!d)
+        return DB_HARD;
+    st = api_audit_tx(r, c, "point_limits_update", obj, "ok", d);
+    free(d);
     return st;
 }
 
@@ -307,7 +324,7 @@ int api_point_update(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    upd_ctx x = {.id = api_parse_id(api_req_param(r, "id"))};
+    upd_ctx x = {.id = api_parse_id(api_req_param(r, "id")), .body = body};
     if (x.id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
     if (api_req_caller(r)->kind == API_SCOPE_ENTERPRISE ||
@@ -349,13 +366,7 @@ int api_point_update(api_req *r)
         rc = st == DB_BAD ? api_reply_error(r, API_E_UNPROCESSABLE, "%s", x.why)
                           : api_reply_db(r, st);
     } else {
-        /* the audit record keeps before and after: limits decide alarms */
-        json_t *detail =
-            json_pack("{s:O, s:O}", "before", json_object_get(x.before, "limits"), "change", body);
-        char *d = json_dumps(detail, JSON_COMPACT);
-        api_audit(r, "point_limits_update", obj, "ok", d);
-        free(d);
-        json_decref(detail);
+        /* the "ok" record was written in the transaction (update_tx) */
         rc = api_point_get(r);
     }
     json_decref(x.before);

@@ -1,5 +1,7 @@
 #include "cli_demo.h"
 
+#include "srv_secret.h"
+
 #include "db.h"
 #include "db_admin.h"
 #include "db_demo.h"
@@ -758,6 +760,9 @@ static int seed_main(int argc, char **argv)
     int rc = EXIT_FAILED;
     if (sodium_init() < 0) {
         fprintf(stderr, "dustwatch demo: libsodium failed to initialise\n");
+    } else if (srv_secret_require(err, sizeof err) != 0) {
+        /* the gateway keys are sealed and the seed is audited with it */
+        fprintf(stderr, "dustwatch demo: %s\n", err);
     } else {
         char default_url[300];
         snprintf(default_url, sizeof default_url, "http://%s", g_config.ingest_listen);

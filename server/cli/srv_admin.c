@@ -6,6 +6,7 @@
 #include "srv_cred.h"
 #include "srv_log.h"
 #include "srv_password.h"
+#include "srv_secret.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -877,6 +878,13 @@ int srv_admin_main(int argc, char **argv)
     (void)srv_log_set_level_name(g_config.log_level);
     if (sodium_init() < 0) {
         fprintf(stderr, "dustwatch admin: libsodium failed to initialise\n");
+        srv_config_free();
+        return EXIT_FAILED;
+    }
+    /* every change is audited (HMAC chain) and gateway keys are sealed:
+     * both need the master key */
+    if (srv_secret_require(err, sizeof err) != 0) {
+        fprintf(stderr, "dustwatch admin: %s\n", err);
         srv_config_free();
         return EXIT_FAILED;
     }

@@ -1,9 +1,11 @@
 #include "srv_serve.h"
 
 #include "db.h"
+#include "db_credentials.h"
 #include "db_migrate.h"
 #include "rds.h"
 #include "srv_config.h"
+#include "srv_secret.h"
 #include "db_health.h"
 #include "srv_log.h"
 
@@ -116,6 +118,28 @@ static void serve_usage(FILE *out)
                  "  -h, --help          this text\n");
 }
 
+/* Gateway keys stored before migration 0033 (or inserted in plaintext by
+ * hand since) are sealed with the master key before the listeners open.
+ * Best effort: a database not migrated yet or down is logged, and the ingest
+ * writers still read unsealed keys. */
+static void seal_credentials(void)
+{
+    char err[512];
+    db_conn *c = db_connect_scoped(g_config.database_url, "system", NULL, err, sizeof err);
+    if (!c) {
+        LOG_WARN("gateway keys not sealed at start", "detail=%s",
+                 srv_log_q((char[600]){0}, 600, err));
+        return;
+    }
+    int sealed = 0;
+    if (db_credentials_seal_plaintext(c, &sealed) != DB_OK)
+        LOG_WARN("gateway keys not sealed at start", "detail=%s",
+                 "see the statement error above (is the database migrated?)");
+    else if (sealed > 0)
+        LOG_INFO("gateway keys sealed", "count=%d", sealed);
+    db_close(c);
+}
+
 int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n)
 {
     if (n > MAX_ROLES)
@@ -165,8 +189,9 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
     char rh[256], rpw[256];
     int rport, rdb;
     if (rds_parse_url(g_config.redis_url, rh, sizeof rh, &rport, &rdb, rpw, sizeof rpw) != 0) {
-        fprintf(stderr, "dustwatch: invalid redis_url \"%s\" (expected redis://host:port/db)\n",
-                g_config.redis_url);
+        /* not echoed: it may hold the password */
+        fprintf(stderr, "dustwatch: invalid redis_url (expected "
+                        "redis://[[user]:password@]host:port/db)\n");
         srv_config_free();
         return 2;
     }
@@ -174,6 +199,13 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
         fprintf(stderr, "dustwatch: libsodium failed to initialise\n");
         srv_config_free();
         return 1;
+    }
+    /* the audit chain's key and the key of stored gateway keys: refuse to
+     * start rather than write rows nobody can verify or refuse every gateway */
+    if (srv_secret_require(err, sizeof err) != 0) {
+        fprintf(stderr, "dustwatch: %s\n", err);
+        srv_config_free();
+        return 2;
     }
     db_migration_set migrations;
     if (db_migrations_read(g_config.migrations_dir, &migrations, err, sizeof err) != 0) {
@@ -196,6 +228,7 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
     if (db_health_start(g_config.database_url, &migrations) != 0)
         goto out;
     (void)rds_start(g_config.redis_url);
+    seal_credentials();
     for (size_t i = 0; i < S.n_roles; i++)
         if (role_active(i) && S.roles[i]->start(S.base) != 0)
             goto out;

@@ -58,6 +58,7 @@ static struct {
     size_t len;
     int running;
     char host[256];
+    char user[RDS_USER_MAX];
     char password[256];
     int port, db;
     atomic_int up;
@@ -78,23 +79,56 @@ static struct {
     atomic_llong skip_until_ms;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* Copies n bytes of src to dst (dstlen with the NUL) decoding %XX; 0 or -1. */
+static int userinfo_copy(char *dst, size_t dstlen, const char *src, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = src[i];
+        if (ch == '%') {
+            unsigned v;
+            if (i + 2 >= n)
+                return -1;
+            char hx[3] = {src[i + 1], src[i + 2], '\0'};
+            char *end;
+            v = (unsigned)strtoul(hx, &end, 16);
+            if (end != hx + 2)
+                return -1;
+            ch = (char)v;
+            i += 2;
+        }
+        if (o + 1 >= dstlen || ch == '\0')
+            return -1;
+        dst[o++] = ch;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
 int rds_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
                   size_t pwlen)
+{
+    char user[RDS_USER_MAX];
+    return rds_parse_url_auth(url, host, hostlen, port, db, user, sizeof user, password, pwlen);
+}
+
+int rds_parse_url_auth(const char *url, char *host, size_t hostlen, int *port, int *db, char *user,
+                       size_t userlen, char *password, size_t pwlen)
 {
     const char *p = url;
     if (strncmp(p, "redis://", 8) != 0)
         return -1;
     p += 8;
     password[0] = '\0';
+    user[0] = '\0';
     const char *at = strchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
-        size_t l = (size_t)(at - pw);
-        if (l >= pwlen)
+        if (colon && userinfo_copy(user, userlen, p, (size_t)(colon - p)) != 0)
             return -1;
-        memcpy(password, pw, l);
-        password[l] = '\0';
+        if (userinfo_copy(password, pwlen, pw, (size_t)(at - pw)) != 0)
+            return -1;
         p = at + 1;
     }
     size_t hl = strcspn(p, ":/");
@@ -224,17 +258,31 @@ int rds_is_up(void)
 
 /* AUTH (when configured) and SELECT on a fresh connection; frees it and
  * returns NULL when Redis refuses either. */
+int rds_auth(struct redisContext *c, const char *user, const char *password)
+{
+    if (!password || !password[0])
+        return 0;
+    /* argv form: the password is one argument whatever it holds */
+    const char *argv[3] = {"AUTH", user, password};
+    int argc = user && user[0] ? 3 : 2;
+    if (argc == 2)
+        argv[1] = password;
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int bad = !r || r->type == REDIS_REPLY_ERROR;
+    if (bad)
+        /* Redis's words (WRONGPASS ...) never hold the password */
+        LOG_WARN("redis refused the credentials", "detail=%s",
+                 srv_log_q((char[300]){0}, 300, r && r->str ? r->str : "no reply"));
+    freeReplyObject(r);
+    return bad ? -1 : 0;
+}
+
 static redisContext *redis_login(redisContext *c)
 {
     redisReply *r;
-    if (R.password[0]) {
-        r = redisCommand(c, "AUTH %s", R.password);
-        int bad = !r || r->type == REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (bad) {
-            redisFree(c);
-            return NULL;
-        }
+    if (rds_auth(c, R.user, R.password) != 0) {
+        redisFree(c);
+        return NULL;
     }
     /* argv form: a Redis SELECT, not SQL (and nothing to format) */
     char db[16];
@@ -242,6 +290,9 @@ static redisContext *redis_login(redisContext *c)
     const char *argv[] = {"SELECT", db};
     r = redisCommandArgv(c, 2, argv, NULL);
     int bad = !r || r->type == REDIS_REPLY_ERROR;
+    if (bad && r && r->str)
+        /* e.g. NOAUTH: the Redis wants a password redis_url does not give */
+        LOG_WARN("redis refused SELECT", "detail=%s", srv_log_q((char[300]){0}, 300, r->str));
     freeReplyObject(r);
     if (bad) {
         redisFree(c);
@@ -569,8 +620,8 @@ void rds_latest_seed(const char *key, size_t n, const char *const *fields, const
 
 int rds_start(const char *url)
 {
-    if (rds_parse_url(url, R.host, sizeof R.host, &R.port, &R.db, R.password, sizeof R.password) !=
-        0)
+    if (rds_parse_url_auth(url, R.host, sizeof R.host, &R.port, &R.db, R.user, sizeof R.user,
+                           R.password, sizeof R.password) != 0)
         return -1;
     R.running = 1;
     if (pthread_create(&R.thread, NULL, publisher, NULL) != 0) {

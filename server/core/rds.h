@@ -13,7 +13,19 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Parses redis://[:password@]host[:port][/db]; 0 or -1. */
+struct redisContext;
+/* AUTH on a fresh hiredis connection: nothing when password is empty, else
+ * AUTH [user] password (ACL user when user is not empty).  0, or -1 when
+ * Redis refused (logged without the password). */
+int rds_auth(struct redisContext *c, const char *user, const char *password);
+
+#define RDS_USER_MAX 128
+
+/* Parses redis://[[user]:password@]host[:port][/db] (user and password may
+ * be %XX-encoded; user "" is Redis's default user); 0 or -1. */
+int rds_parse_url_auth(const char *url, char *host, size_t hostlen, int *port, int *db, char *user,
+                       size_t userlen, char *password, size_t pwlen);
+/* The same without the user name. */
 int rds_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
                   size_t pwlen);
 

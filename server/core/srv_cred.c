@@ -1,5 +1,7 @@
 #include "srv_cred.h"
 
+#include "srv_secret.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +56,68 @@ static void bytea_param(const unsigned char *bin, size_t n, char *out, size_t ou
     sodium_bin2hex(out + 2, outlen - 2, bin, n);
 }
 
+#define SEAL_VERSION 1
+#define SEAL_NONCE   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG     crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+/* the additional data: what the sealed bytes are */
+static void seal_ad(srv_cred_kind kind, char *ad, size_t adlen)
+{
+    snprintf(ad, adlen, "dustwatch ingest credential v1 %s", srv_cred_kind_name(kind));
+}
+
+int srv_cred_seal(srv_cred_kind kind, const unsigned char *plain, size_t n, unsigned char *out,
+                  size_t outcap, size_t *outlen)
+{
+    unsigned char key[SRV_SECRET_KEY_BYTES];
+    if (n > 32 || outcap < 1 + SEAL_NONCE + n + SEAL_TAG ||
+        srv_secret_derive(SRV_SECRET_CRED_SEAL, key) != 0)
+        return -1;
+    char ad[64];
+    seal_ad(kind, ad, sizeof ad);
+    out[0] = SEAL_VERSION;
+    randombytes_buf(out + 1, SEAL_NONCE);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + SEAL_NONCE, &clen, plain, n,
+                                               (const unsigned char *)ad, strlen(ad), NULL, out + 1,
+                                               key);
+    sodium_memzero(key, sizeof key);
+    *outlen = 1 + SEAL_NONCE + (size_t)clen;
+    return 0;
+}
+
+int srv_cred_unseal(srv_cred_kind kind, const unsigned char *sealed, size_t len, unsigned char *out,
+                    size_t n)
+{
+    unsigned char key[SRV_SECRET_KEY_BYTES];
+    if (len != 1 + SEAL_NONCE + n + SEAL_TAG || sealed[0] != SEAL_VERSION ||
+        srv_secret_derive(SRV_SECRET_CRED_SEAL, key) != 0)
+        return -1;
+    char ad[64];
+    seal_ad(kind, ad, sizeof ad);
+    unsigned long long mlen = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        out, &mlen, NULL, sealed + 1 + SEAL_NONCE, len - 1 - SEAL_NONCE, (const unsigned char *)ad,
+        strlen(ad), sealed + 1, key);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0 || mlen != n) {
+        sodium_memzero(out, n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seals kind's keys into c->sealed_bytea; 0 or -1. */
+static int seal_into(srv_cred *c, const unsigned char *plain, size_t n)
+{
+    unsigned char sealed[SRV_CRED_SEALED_MAX];
+    size_t len = 0;
+    if (srv_cred_seal(c->kind, plain, n, sealed, sizeof sealed, &len) != 0)
+        return -1;
+    bytea_param(sealed, len, c->sealed_bytea, sizeof c->sealed_bytea);
+    return 0;
+}
+
 static void sha256_bytea(const char *s, char *out, size_t outlen)
 {
     unsigned char h[crypto_hash_sha256_BYTES];
@@ -90,7 +154,10 @@ int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *c)
         for (int i = 0; i < 8; i++)
             c->des_key[i] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
         c->des_key[8] = '\0';
-        bytea_param((const unsigned char *)c->des_key, 8, c->des_bytea, sizeof c->des_bytea);
+        if (seal_into(c, (const unsigned char *)c->des_key, 8) != 0) {
+            srv_cred_wipe(c);
+            return -2;
+        }
     } else {
         if (appid) {
             snprintf(c->appid, sizeof c->appid, "%s", appid);
@@ -103,30 +170,28 @@ int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *c)
         }
         random_urlsafe(c->appsecret, sizeof c->appsecret);
         sha256_bytea(c->appsecret, c->appsecret_hash, sizeof c->appsecret_hash);
-        unsigned char key[16], iv[16];
-        randombytes_buf(key, sizeof key);
-        randombytes_buf(iv, sizeof iv);
-        sodium_bin2hex(c->sm4_key_hex, sizeof c->sm4_key_hex, key, sizeof key);
-        sodium_bin2hex(c->sm4_iv_hex, sizeof c->sm4_iv_hex, iv, sizeof iv);
-        bytea_param(key, sizeof key, c->sm4_key_bytea, sizeof c->sm4_key_bytea);
-        bytea_param(iv, sizeof iv, c->sm4_iv_bytea, sizeof c->sm4_iv_bytea);
-        sodium_memzero(key, sizeof key);
-        sodium_memzero(iv, sizeof iv);
+        unsigned char keys[32]; /* the SM4 key, then the IV */
+        randombytes_buf(keys, sizeof keys);
+        sodium_bin2hex(c->sm4_key_hex, sizeof c->sm4_key_hex, keys, 16);
+        sodium_bin2hex(c->sm4_iv_hex, sizeof c->sm4_iv_hex, keys + 16, 16);
+        int rc = seal_into(c, keys, sizeof keys);
+        sodium_memzero(keys, sizeof keys);
+        if (rc != 0) {
+            srv_cred_wipe(c);
+            return -2;
+        }
     }
     return 0;
 }
 
-void srv_cred_columns(const srv_cred *c, const char *out[7])
+void srv_cred_columns(const srv_cred *c, const char *out[SRV_CRED_COLUMNS])
 {
-    int api = c->kind == SRV_CRED_API_KEY, des = c->kind == SRV_CRED_HEBEI_DES,
-        mem = c->kind == SRV_CRED_MEM_SM4;
+    int api = c->kind == SRV_CRED_API_KEY, mem = c->kind == SRV_CRED_MEM_SM4;
     out[0] = api ? c->key_prefix : NULL;
     out[1] = api ? c->key_hash : NULL;
-    out[2] = des ? c->des_bytea : NULL;
-    out[3] = mem ? c->appid : NULL;
-    out[4] = mem ? c->appsecret_hash : NULL;
-    out[5] = mem ? c->sm4_key_bytea : NULL;
-    out[6] = mem ? c->sm4_iv_bytea : NULL;
+    out[2] = mem ? c->appid : NULL;
+    out[3] = mem ? c->appsecret_hash : NULL;
+    out[4] = api ? NULL : c->sealed_bytea;
 }
 
 void srv_cred_key_digest(const srv_cred *c, unsigned char out[32])

@@ -8,10 +8,20 @@
  *   api_key    "dwk_" + 256 random bits (URL-safe base64); the database keeps
  *              its SHA-256 (a fast hash suffices for a 256-bit secret) and the
  *              first SRV_CRED_PREFIX_LEN characters to recognise it in lists
- *   hebei_des  an 8-character DES key of letters and digits; stored as is,
- *              because the server must decrypt with it
+ *   hebei_des  an 8-character DES key of letters and digits; the server must
+ *              decrypt with it, so it is stored sealed (below)
  *   mem_sm4    an appid (given or "dw" + 16 hex), an appsecret of 256 random
- *              bits (SHA-256 stored) and a random SM4 key and IV (stored)
+ *              bits (SHA-256 stored) and a random SM4 key and IV (stored
+ *              sealed, key then IV)
+ *
+ * Sealed (migration 0033, column sealed_keys): the gateway keys are
+ * encrypted at rest with XChaCha20-Poly1305 under SRV_SECRET_CRED_SEAL, a
+ * subkey of the master key (srv_secret.h), which never enters the database:
+ * a dump of the table alone yields no key.  Layout: version byte 1, a random
+ * 24-byte nonce, the ciphertext with its 16-byte tag; the additional data
+ * binds it to the credential kind.  Rows from before 0033 (plaintext
+ * des_key / sm4_key / sm4_iv) are sealed by `dustwatch migrate` and at
+ * `serve` start (db_credentials_seal_plaintext).
  *
  * Callers run sodium_init() first.  An srv_cred holds secrets: the caller
  * shows them once and then calls srv_cred_wipe(). */
@@ -22,6 +32,10 @@
 
 #define SRV_CRED_PREFIX_LEN 12
 #define SRV_CRED_LABEL_MAX  100
+/* a sealed value: version, nonce, at most 32 bytes of keys, tag */
+#define SRV_CRED_SEALED_MAX (1 + 24 + 32 + 16)
+/* the stored columns of srv_cred_columns() */
+#define SRV_CRED_COLUMNS 5
 
 typedef enum {
     SRV_CRED_API_KEY,
@@ -40,8 +54,8 @@ typedef struct srv_cred {
     char key_prefix[SRV_CRED_PREFIX_LEN + 1];
     char appid[65];
     /* what the database stores, as text-format bytea parameters ("\x<hex>") */
-    char key_hash[3 + 64], des_bytea[3 + 16], appsecret_hash[3 + 64];
-    char sm4_key_bytea[3 + 32], sm4_iv_bytea[3 + 32];
+    char key_hash[3 + 64], appsecret_hash[3 + 64];
+    char sealed_bytea[3 + 2 * SRV_CRED_SEALED_MAX];
 } srv_cred;
 
 /* "api_key" | "hebei_des" | "mem_sm4" -> kind; 0, or -1 when unknown. */
@@ -52,14 +66,26 @@ const char *srv_cred_kind_name(srv_cred_kind kind);
 int srv_cred_appid_valid(const char *s);
 
 /* Fills out with a fresh credential of kind.  appid (mem_sm4 only; NULL
- * elsewhere or for a generated one) must pass srv_cred_appid_valid.  0, or
- * -1 for an appid that does not. */
+ * elsewhere or for a generated one) must pass srv_cred_appid_valid.  0, -1
+ * for an appid that does not, -2 when the keys could not be sealed (no
+ * master key; logged). */
 int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *out);
 
-/* The stored columns in the order key_prefix, key_hash, des_key, appid,
- * appsecret_hash, sm4_key, sm4_iv: pointers into c, NULL for columns this
- * kind leaves empty.  Valid while c is. */
-void srv_cred_columns(const srv_cred *c, const char *out[7]);
+/* The stored columns in the order key_prefix, key_hash, appid,
+ * appsecret_hash, sealed_keys: pointers into c, NULL for columns this kind
+ * leaves empty.  Valid while c is. */
+void srv_cred_columns(const srv_cred *c, const char *out[SRV_CRED_COLUMNS]);
+
+/* Seals n (<= 32) bytes of kind's keys into out (outcap >=
+ * SRV_CRED_SEALED_MAX); *outlen is the sealed length.  0, or -1 (no master
+ * key). */
+int srv_cred_seal(srv_cred_kind kind, const unsigned char *plain, size_t n, unsigned char *out,
+                  size_t outcap, size_t *outlen);
+/* Opens a sealed value of kind holding exactly n bytes into out.  0, or -1
+ * when it does not open (another master key, another kind, changed bytes,
+ * no master key). */
+int srv_cred_unseal(srv_cred_kind kind, const unsigned char *sealed, size_t len, unsigned char *out,
+                    size_t n);
 
 /* An api_key credential's SHA-256 as 32 raw bytes (key_hash decoded), for
  * stores that take the digest rather than the bytea text: the REST API keys

@@ -1,5 +1,6 @@
 #include "db_admin.h"
 
+#include "db_audit.h"
 #include "db_internal.h"
 
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include <string.h>
 
 static const db_stmt statements[] = {
-    {"admin_audit", "INSERT INTO audit_log (username, action, object, result, detail) "
-                    "VALUES ('admin-cli', $1, $2, $3, $4)"},
     {"admin_region_by_code", "SELECT id, name FROM regions WHERE code = $1"},
     {"admin_enterprise_by_code", "SELECT id, name FROM enterprises WHERE code = $1"},
     {"admin_account_create",
@@ -24,11 +23,11 @@ static const db_stmt statements[] = {
      "first_failed_at = NULL, locked_until = NULL WHERE username = $1 RETURNING id"},
     {"admin_sessions_end", "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint "
                            "AND revoked_at IS NULL"},
+    /* $4.. the stored columns of srv_cred_columns() */
     {"admin_credential_create",
-     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, "
-     "key_hash, des_key, appid, appsecret_hash, sm4_key, sm4_iv) VALUES "
-     "($1::bigint, $2, $3, $4, $5::bytea, $6::bytea, $7, $8::bytea, $9::bytea, "
-     "$10::bytea) RETURNING id"},
+     "INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash, appid, "
+     "appsecret_hash, sealed_keys) VALUES ($1::bigint, $2, $3, $4, $5::bytea, $6, $7::bytea, "
+     "$8::bytea) RETURNING id"},
     /* secrets and hashes are never selected, so they cannot be printed */
     {"admin_credentials_list",
      "SELECT id, kind, CASE kind WHEN 'api_key' THEN key_prefix || '...' WHEN 'mem_sm4' THEN "
@@ -65,6 +64,7 @@ static const db_stmt probe_statements[] = {
 void db_admin_register(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_audit_register();
 }
 
 static void copy(char *dst, size_t len, const PGresult *r, int row, int col)
@@ -115,10 +115,7 @@ db_status db_admin_enterprise_by_code(db_conn *c, const char *code, db_admin_ref
 db_status db_admin_audit(db_conn *c, const char *action, const char *object, const char *result,
                          const char *detail, db_diag *diag)
 {
-    const char *p[4] = {action, object, result, detail};
-    db_status st;
-    PQclear(db_exec_diag(c, "admin_audit", 4, p, &st, diag));
-    return st;
+    return db_audit_append(c, 0, "admin-cli", "", action, object, result, detail, diag);
 }
 
 /* The id a RETURNING id statement answered (DB_OK with 0 for no row). */
@@ -173,10 +170,11 @@ db_status db_admin_credential_create(db_conn *c, int64_t enterprise_id, const ch
                                      const srv_cred *cred, int64_t *id, db_diag *diag)
 {
     char eid[24];
-    const char *p[10] = {db_i64(eid, enterprise_id), srv_cred_kind_name(cred->kind), label};
+    const char *p[3 + SRV_CRED_COLUMNS] = {db_i64(eid, enterprise_id),
+                                           srv_cred_kind_name(cred->kind), label};
     srv_cred_columns(cred, p + 3);
     db_status st;
-    PGresult *r = db_exec_diag(c, "admin_credential_create", 10, p, &st, diag);
+    PGresult *r = db_exec_diag(c, "admin_credential_create", 3 + SRV_CRED_COLUMNS, p, &st, diag);
     return returned_id(r, st, id);
 }
 

@@ -1,5 +1,6 @@
 #include "db_auth.h"
 
+#include "db_audit.h"
 #include "db_internal.h"
 
 #include <stdio.h>
@@ -69,14 +70,12 @@ static const db_stmt statements[] = {
      "coalesce(e.code, r.code)), 'must_change_password', a.must_change_password)::text FROM "
      "accounts a LEFT JOIN regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = "
      "a.enterprise_id WHERE a.id = $1"},
-    {"audit_insert",
-     "INSERT INTO audit_log (account_id, username, source_ip, action, object, result, detail) "
-     "VALUES ($1, $2, $3, $4, $5, $6, left($7, 1000))"},
 };
 
 void db_auth_register(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_audit_register();
 }
 
 static int64_t cell_i64(const PGresult *res, int row, int col)
@@ -317,13 +316,5 @@ db_status db_auth_audit_insert(db_conn *c, int64_t account_id, const char *usern
                                const char *peer, const char *action, const char *object,
                                const char *result, const char *detail)
 {
-    char aid[24];
-    const char *p[7] = {account_id ? db_i64(aid, account_id) : NULL,
-                        username,
-                        peer,
-                        action,
-                        object,
-                        result,
-                        detail};
-    return run(c, "audit_insert", 7, p);
+    return db_audit_append(c, account_id, username, peer, action, object, result, detail, NULL);
 }

@@ -107,7 +107,8 @@ db_status db_auth_me(db_conn *c, int64_t account_id, json_t **out);
 /* ---- audit trail --------------------------------------------------------- */
 
 /* account_id 0 = none (API keys, unknown user names); peer may be NULL;
- * detail is cut to 1000 characters. */
+ * detail is cut to 1000 characters.  db_audit_append (db_audit.h): inside
+ * the caller's open transaction it is part of it, else its own. */
 db_status db_auth_audit_insert(db_conn *c, int64_t account_id, const char *username,
                                const char *peer, const char *action, const char *object,
                                const char *result, const char *detail);

@@ -30,4 +30,12 @@ db_status db_credentials_get(db_conn *c, const db_scope *s, int64_t id, json_t *
  * *revoked 0 when there was none to revoke. */
 db_status db_credentials_revoke(db_conn *c, const db_scope *s, int64_t id, int *revoked);
 
+/* Seals the gateway keys of rows stored before migration 0033 (plaintext
+ * des_key / sm4_key / sm4_iv) with the master key and clears the plaintext,
+ * in one transaction of its own, scope "system"; *sealed is how many (-1:
+ * the schema has no sealed_keys column yet, nothing done).  Needs no
+ * db_credentials_register().  Run by `dustwatch migrate` and at `serve`
+ * start.  DB_HARD also without a master key (nothing changes then). */
+db_status db_credentials_seal_plaintext(db_conn *c, int *sealed);
+
 #endif

@@ -1,6 +1,8 @@
 #include "db_ingest.h"
 
 #include "db_internal.h"
+#include "srv_cred.h"
+#include "srv_log.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -15,13 +17,14 @@ static const db_stmt statements[] = {
      "c.enterprise_id WHERE c.kind = 'api_key' AND c.key_hash = $1::bytea AND c.revoked_at IS "
      "NULL"},
     {"ing_cred_hebei",
-     "SELECT c.enterprise_id, e.code, encode(c.des_key, 'hex') FROM ingest_credentials c JOIN "
-     "enterprises e ON e.id = c.enterprise_id WHERE e.code = $1 AND c.kind = 'hebei_des' AND "
-     "c.revoked_at IS NULL"},
+     "SELECT c.enterprise_id, e.code, encode(c.des_key, 'hex'), encode(c.sealed_keys, 'hex') "
+     "FROM ingest_credentials c JOIN enterprises e ON e.id = c.enterprise_id WHERE e.code = $1 "
+     "AND c.kind = 'hebei_des' AND c.revoked_at IS NULL"},
     {"ing_cred_mem",
      "SELECT c.enterprise_id, e.code, c.appsecret_hash = $2::bytea, encode(c.sm4_key, 'hex'), "
-     "encode(c.sm4_iv, 'hex') FROM ingest_credentials c JOIN enterprises e ON e.id = "
-     "c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND c.revoked_at IS NULL"},
+     "encode(c.sm4_iv, 'hex'), encode(c.sealed_keys, 'hex') FROM ingest_credentials c JOIN "
+     "enterprises e ON e.id = c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND "
+     "c.revoked_at IS NULL"},
     {"ing_points",
      "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
      "k.plausible_min, k.plausible_max FROM points p JOIN indicator_kinds k ON k.code = p.kind "
@@ -216,8 +219,27 @@ db_status db_ingest_cred_api(db_conn *c, const unsigned char key_hash[32], db_in
     return cred_lookup(c, "ing_cred_api", 1, p, NULL, out, found);
 }
 
+/* The keys of a credential sealed with the master key (migration 0033;
+ * server/core/srv_cred.h) into out (n bytes); -1 when they do not open. */
+static int unseal_keys(srv_cred_kind kind, const char *hex, unsigned char *out, size_t n)
+{
+    unsigned char box[SRV_CRED_SEALED_MAX];
+    size_t len = 0;
+    if (sodium_hex2bin(box, sizeof box, hex, strlen(hex), NULL, &len, NULL) != 0)
+        return -1;
+    if (srv_cred_unseal(kind, box, len, out, n) != 0) {
+        LOG_ERROR("stored gateway key does not open", "kind=%s hint=%s", srv_cred_kind_name(kind),
+                  "another master_key_file than the one that sealed it?");
+        return -1;
+    }
+    return 0;
+}
+
 static int hebei_keys(const PGresult *r, db_ingest_cred *out)
 {
+    if (!PQgetisnull(r, 0, 3))
+        return unseal_keys(SRV_CRED_HEBEI_DES, PQgetvalue(r, 0, 3), out->key, 8);
+    /* not sealed yet (serve seals such rows at start) */
     return hex_to_bin(PQgetvalue(r, 0, 2), out->key, 8);
 }
 
@@ -229,9 +251,17 @@ db_status db_ingest_cred_hebei(db_conn *c, const char *qybm, db_ingest_cred *out
 
 static int mem_keys(const PGresult *r, db_ingest_cred *out)
 {
-    if (hex_to_bin(PQgetvalue(r, 0, 3), out->key, 16) != 0 ||
-        hex_to_bin(PQgetvalue(r, 0, 4), out->iv, 16) != 0)
+    if (!PQgetisnull(r, 0, 5)) {
+        unsigned char keys[32];
+        if (unseal_keys(SRV_CRED_MEM_SM4, PQgetvalue(r, 0, 5), keys, sizeof keys) != 0)
+            return -1;
+        memcpy(out->key, keys, 16);
+        memcpy(out->iv, keys + 16, 16);
+        sodium_memzero(keys, sizeof keys);
+    } else if (hex_to_bin(PQgetvalue(r, 0, 3), out->key, 16) != 0 ||
+               hex_to_bin(PQgetvalue(r, 0, 4), out->iv, 16) != 0) {
         return -1;
+    }
     out->secret_ok = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     return 0;
 }

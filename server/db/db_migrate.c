@@ -1,6 +1,8 @@
 #include "db_migrate.h"
 
+#include "db_credentials.h"
 #include "db_internal.h"
+#include "srv_secret.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -329,6 +331,35 @@ static void migrate_usage(FILE *out)
                  "  -h, --help         this text\n");
 }
 
+/* Gateway keys stored before migration 0033 are sealed with the master key
+ * once the schema has the column (db_credentials_seal_plaintext); without a
+ * master key they wait for `serve`, which requires one.  0, or 1 when sealing
+ * failed. */
+static int seal_credentials(const char *url)
+{
+    char err[1024];
+    if (sodium_init() < 0 || srv_secret_require(err, sizeof err) != 0) {
+        LOG_WARN("gateway keys not sealed here", "detail=%s",
+                 srv_log_q((char[1100]){0}, 1100, "no master key: serve seals them at start"));
+        return 0;
+    }
+    db_conn *c = db_connect_scoped(url, "system", NULL, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "dustwatch: %s\n", err);
+        return 1;
+    }
+    int sealed = 0;
+    db_status st = db_credentials_seal_plaintext(c, &sealed);
+    db_close(c);
+    if (st != DB_OK) {
+        fprintf(stderr, "dustwatch: could not seal the stored gateway keys\n");
+        return 1;
+    }
+    if (sealed > 0)
+        LOG_INFO("gateway keys sealed", "count=%d", sealed);
+    return 0;
+}
+
 int db_migrate_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -395,7 +426,7 @@ int db_migrate_main(int argc, char **argv)
             fprintf(stderr, "dustwatch: %s\n", err);
         } else {
             LOG_INFO("database is current", "applied=%d total=%zu", n, set.n);
-            rc = 0;
+            rc = seal_credentials(url);
         }
     }
     PQfinish(pg);

@@ -372,8 +372,10 @@ def test_redis_down_does_not_stop_ingest():
         finally:
             # the pid file where deploy/services.sh stop looks, or this Redis outlives the run
             pidfile = os.path.join(os.path.dirname(t.PGDATA), "redis.pid") if t.PGDATA else "/dev/null"
+            pw = os.environ.get("DW_REDIS_PASSWORD")
             subprocess.run(["redis-server", "--port", t.REDIS_PORT, "--bind", "127.0.0.1", "--save", "",
-                            "--appendonly", "no", "--daemonize", "yes", "--pidfile", pidfile],
+                            "--appendonly", "no", "--daemonize", "yes", "--pidfile", pidfile]
+                           + (["--requirepass", pw] if pw else []),
                            capture_output=True)
         t.wait_for(lambda: t.request(e.srv.ingest_port, "GET", "/readyz")[2]["redis"]["ok"], timeout=20,
                    what="redis back")

@@ -197,6 +197,7 @@ def test_installed_binary_finds_its_files():
                "DUSTWATCH_DATABASE_URL": db.app_url,
                "DUSTWATCH_MIGRATE_DATABASE_URL": db.owner_url,
                "DUSTWATCH_REDIS_URL": os.environ.get("DUSTWATCH_REDIS_URL", ""),
+               "DUSTWATCH_MASTER_KEY_FILE": os.environ.get("DUSTWATCH_MASTER_KEY_FILE", ""),
                "DUSTWATCH_API_LISTEN": f"127.0.0.1:{port}"}
         r = subprocess.run([exe, "migrate"], env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"installed migrate failed:\n{r.stdout}{r.stderr}"

@@ -28,6 +28,8 @@ class Feed:
     def __init__(self):
         self.msgs = []
         self.sock = socket.create_connection(("127.0.0.1", int(t.REDIS_PORT)), timeout=30)
+        if os.environ.get("DW_REDIS_PASSWORD"):  # deploy/services.sh's Redis requires it
+            self.sock.sendall(b"AUTH " + os.environ["DW_REDIS_PASSWORD"].encode() + b"\r\n")
         self.sock.sendall(b"SUBSCRIBE dw:events\r\n")
         threading.Thread(target=self._run, daemon=True).start()
 

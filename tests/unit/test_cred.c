@@ -1,8 +1,11 @@
 /* Unit tests for server/srv_cred: the shapes the ingest writers and the
  * gateways rely on (key prefix and length, what is hashed, the Hebei key's
  * alphabet, MEM appid rules), that stored columns carry no secret, that
- * two credentials never repeat and that wiping leaves nothing behind. */
+ * two credentials never repeat and that wiping leaves nothing behind; the
+ * DES/SM4 keys are stored only sealed with the master key, and open only
+ * with the same master key and kind. */
 #include "srv_cred.h"
+#include "srv_secret.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -84,10 +87,10 @@ static void test_api_key(void)
     char h[67];
     expect_hash(a.api_key, h);
     CHECK(strcmp(a.key_hash, h) == 0);
-    const char *cols[7];
+    const char *cols[SRV_CRED_COLUMNS];
     srv_cred_columns(&a, cols);
     CHECK(cols[0] == a.key_prefix && cols[1] == a.key_hash);
-    for (int i = 2; i < 7; i++)
+    for (int i = 2; i < SRV_CRED_COLUMNS; i++)
         CHECK(cols[i] == NULL);
     /* an API key only for mem_sm4 takes an appid */
     CHECK(srv_cred_generate(SRV_CRED_API_KEY, "gw1", &b) != 0);
@@ -105,10 +108,28 @@ static void test_hebei(void)
         CHECK(isalnum((unsigned char)c.des_key[i]));
     char hex[17];
     sodium_bin2hex(hex, sizeof hex, (const unsigned char *)c.des_key, 8);
-    CHECK(strncmp(c.des_bytea, "\\x", 2) == 0 && strcmp(c.des_bytea + 2, hex) == 0);
-    const char *cols[7];
+    const char *cols[SRV_CRED_COLUMNS];
     srv_cred_columns(&c, cols);
-    CHECK(cols[2] == c.des_bytea && !cols[0] && !cols[1] && !cols[3] && !cols[4]);
+    CHECK(cols[4] == c.sealed_bytea && !cols[0] && !cols[1] && !cols[2] && !cols[3]);
+    /* sealed: version, nonce, 8 bytes, tag; the key's hex is not in it */
+    CHECK(strncmp(c.sealed_bytea, "\\x01", 4) == 0 && strlen(c.sealed_bytea) == 2 + 2 * 49);
+    CHECK(!strstr(c.sealed_bytea, hex));
+    unsigned char box[SRV_CRED_SEALED_MAX], key[8];
+    size_t len = 0;
+    CHECK(sodium_hex2bin(box, sizeof box, c.sealed_bytea + 2, strlen(c.sealed_bytea + 2), NULL,
+                         &len, NULL) == 0 &&
+          len == 49);
+    CHECK(srv_cred_unseal(SRV_CRED_HEBEI_DES, box, len, key, 8) == 0 &&
+          memcmp(key, c.des_key, 8) == 0);
+    /* another kind, a changed byte, another master key: nothing opens */
+    CHECK(srv_cred_unseal(SRV_CRED_MEM_SM4, box, len, key, 8) != 0);
+    box[30] ^= 1;
+    CHECK(srv_cred_unseal(SRV_CRED_HEBEI_DES, box, len, key, 8) != 0);
+    box[30] ^= 1;
+    unsigned char other[SRV_SECRET_KEY_BYTES];
+    memset(other, 0x5a, sizeof other);
+    srv_secret_set(other);
+    CHECK(srv_cred_unseal(SRV_CRED_HEBEI_DES, box, len, key, 8) != 0);
     srv_cred_wipe(&c);
 }
 
@@ -124,15 +145,26 @@ static void test_mem(void)
     expect_hash(c.appsecret, h);
     CHECK(strcmp(c.appsecret_hash, h) == 0);
     CHECK(all_hex(c.sm4_key_hex, 32) && all_hex(c.sm4_iv_hex, 32));
-    CHECK(strcmp(c.sm4_key_bytea + 2, c.sm4_key_hex) == 0 &&
-          strcmp(c.sm4_iv_bytea + 2, c.sm4_iv_hex) == 0);
     CHECK(strcmp(c.sm4_key_hex, d.sm4_key_hex) != 0);
-    const char *cols[7];
+    const char *cols[SRV_CRED_COLUMNS];
     srv_cred_columns(&c, cols);
-    CHECK(!cols[0] && !cols[1] && !cols[2] && cols[3] == c.appid && cols[4] == c.appsecret_hash);
-    /* the appsecret itself is never a column */
-    for (int i = 0; i < 7; i++)
-        CHECK(!cols[i] || !strstr(cols[i], c.appsecret));
+    CHECK(!cols[0] && !cols[1] && cols[2] == c.appid && cols[3] == c.appsecret_hash &&
+          cols[4] == c.sealed_bytea);
+    /* neither the appsecret nor the SM4 key or IV is ever a column */
+    for (int i = 0; i < SRV_CRED_COLUMNS; i++)
+        CHECK(!cols[i] || (!strstr(cols[i], c.appsecret) && !strstr(cols[i], c.sm4_key_hex) &&
+                           !strstr(cols[i], c.sm4_iv_hex)));
+    unsigned char box[SRV_CRED_SEALED_MAX], keys[32];
+    size_t len = 0;
+    char hex[65];
+    CHECK(sodium_hex2bin(box, sizeof box, c.sealed_bytea + 2, strlen(c.sealed_bytea + 2), NULL,
+                         &len, NULL) == 0 &&
+          len == 73);
+    CHECK(srv_cred_unseal(SRV_CRED_MEM_SM4, box, len, keys, 32) == 0);
+    sodium_bin2hex(hex, sizeof hex, keys, 16);
+    CHECK(strcmp(hex, c.sm4_key_hex) == 0);
+    sodium_bin2hex(hex, sizeof hex, keys + 16, 16);
+    CHECK(strcmp(hex, c.sm4_iv_hex) == 0);
     CHECK(srv_cred_generate(SRV_CRED_MEM_SM4, "bad id", &d) != 0);
     srv_cred_wipe(&c);
     srv_cred_wipe(&d);
@@ -142,11 +174,14 @@ int main(void)
 {
     if (sodium_init() < 0)
         return 1;
+    unsigned char master[SRV_SECRET_KEY_BYTES];
+    randombytes_buf(master, sizeof master);
+    srv_secret_set(master);
     test_kinds();
     test_appids();
     test_api_key();
-    test_hebei();
     test_mem();
+    test_hebei(); /* last: it changes the master key */
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

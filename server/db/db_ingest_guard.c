@@ -1,5 +1,6 @@
 #include "db_ingest_guard.h"
 
+#include "db_audit.h"
 #include "db_internal.h"
 
 #include <stdio.h>
@@ -29,11 +30,7 @@ static const db_stmt statements[] = {
      "AND CASE WHEN t.window_start < now() - make_interval(secs => $4::int) THEN 1 ELSE "
      "t.failures + 1 END >= $3::int THEN 1 ELSE 0 END "
      "RETURNING t.failures, t.locked_until, t.locked_until IS NOT NULL AND t.locked_until = "
-     "now() + make_interval(secs => $5::int) AS just_locked), "
-     "a AS (INSERT INTO audit_log (username, source_ip, action, object, result, detail) SELECT "
-     "'ingest', $2, 'ingest_decrypt_lockout', $1, 'locked', format('%s requests in %s s could "
-     "not be decrypted and decoded; locked out for %s s', u.failures, $4::int, $5::int) FROM u "
-     "WHERE u.just_locked RETURNING 1) "
+     "now() + make_interval(secs => $5::int) AS just_locked) "
      "SELECT u.failures, CASE WHEN u.locked_until > now() THEN greatest(1, ceil(extract(epoch "
      "FROM u.locked_until - now())))::bigint ELSE 0 END, u.just_locked FROM u"},
     /* $1 enterprise $2 source $3 gateway code (NULL: none) $4 items $5 max ahead s
@@ -50,6 +47,7 @@ static const db_stmt statements[] = {
 void db_ingest_guard_register(void)
 {
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_audit_register();
 }
 
 db_status db_ingest_guard_fail(db_conn *c, const char *credential, const char *source,
@@ -71,7 +69,15 @@ db_status db_ingest_guard_fail(db_conn *c, const char *credential, const char *s
     out->locked_s = atol(PQgetvalue(r, 0, 1));
     out->just_locked = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     PQclear(r);
-    return DB_OK;
+    if (!out->just_locked)
+        return DB_OK;
+    /* the lockout is recorded through the audit chain, in the caller's transaction */
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "%d requests in %ld s could not be decrypted and decoded; locked out for %ld s",
+             out->failures, window_s, lockout_s);
+    return db_audit_append(c, 0, "ingest", source, "ingest_decrypt_lockout", credential, "locked",
+                           detail, NULL);
 }
 
 db_status db_ingest_guard_skew(db_conn *c, int64_t enterprise_id, const char *source,

@@ -5,6 +5,7 @@
  * index on open warnings make every step happen once, with two workers and a kill -9. */
 #include "db_risk.h"
 
+#include "db_audit.h"
 #include "db_internal.h"
 
 #include <stdio.h>
@@ -131,7 +132,8 @@ static const db_stmt statements[] = {
      "enterprise_id = $1::bigint AND cause = $2 AND status <> 'cleared' FOR UPDATE"},
     /* Upgrade in place, the row locked by rsk_open_warning: the new grade's deadlines,
      * levels and city information, signed again, the ladder goes on after the steps done;
-     * with its event, webhook rows as for a new warning of that grade and the audit row.
+     * with its event and webhook rows as for a new warning of that grade; returns the audit
+     * detail, appended to the chain by db_audit_append in the same transaction.
      * $1 warning $2 grade before $3 grade $4 score $5 upgraded $6 sign_by $7 clear_by
      * $8 supervisor $9 current level $10 inform city $11 note */
     {"rsk_upgrade",
@@ -156,14 +158,12 @@ static const db_stmt statements[] = {
      "e.id = w.enterprise_id JOIN webhook_subscriptions s ON s.enabled AND 'warning' = ANY "
      "(s.events) AND (s.scope_kind = 'city' OR (s.scope_kind = 'district' AND s.scope_id = "
      "e.district_id) OR (s.scope_kind = 'street' AND s.scope_id = e.street_id) OR "
-     "(s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING), au AS "
-     "(INSERT INTO audit_log (username, action, object, result, detail) SELECT 'worker', "
-     "'warning_upgrade', 'warning:' || w.id, 'ok', left(jsonb_build_object('enterprise_id', "
+     "(s.scope_kind = 'enterprise' AND s.scope_id = e.id)) ON CONFLICT DO NOTHING) "
+     "SELECT w.id, left(jsonb_build_object('enterprise_id', "
      "w.enterprise_id, 'cause', w.cause, 'from', $2::text, 'to', $3::text, 'from_status', "
      "w.from_status, 'score_id', $4::bigint, 'sign_by', w.sign_by, 'clear_by', w.clear_by, "
      "'supervisor', $8::text, 'current_level', $9::text, 'inform_city', $10::boolean, "
-     "'escalations_before', w.escalations_done, 'note', $11::text)::text, 1000) FROM w) "
-     "SELECT id FROM w"},
+     "'escalations_before', w.escalations_done, 'note', $11::text)::text, 1000) FROM w"},
     /* A fall below open warnings' grades: noted in their history, nothing else changes.
      * $1 enterprise $2 the new grade $3 note prefix */
     {"rsk_grade_fall",
@@ -216,6 +216,7 @@ void db_risk_register(void)
 {
     db_register_shared();
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
+    db_audit_register();
 }
 
 static int64_t cell_i64(const PGresult *r, int row, int col)
@@ -461,8 +462,17 @@ db_status db_risk_upgrade_warning(db_conn *c, const db_risk_upgrade *u, int *app
     if (!r)
         return st;
     *applied = PQntuples(r) == 1;
+    if (!*applied) {
+        PQclear(r);
+        return DB_OK;
+    }
+    /* the audit row goes through the chain writer, in this transaction */
+    char object[40];
+    snprintf(object, sizeof object, "warning:%s", PQgetvalue(r, 0, 0));
+    st = db_audit_append(c, 0, "worker", NULL, "warning_upgrade", object, "ok", PQgetvalue(r, 0, 1),
+                         NULL);
     PQclear(r);
-    return DB_OK;
+    return st;
 }
 
 db_status db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char *grade,

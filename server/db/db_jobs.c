@@ -19,6 +19,14 @@ static const db_stmt statements[] = {
      "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
      "minute_rows, dirty_done, dirty_left, quarantined, quarantine_note FROM "
      "dw_rollup_fill($1::int)"},
+    /* the monthly rollup partitions the next fill step will write into (the range the mark
+     * step opened and the months of queued late hours), created ahead of the fill */
+    {"rollup_ensure",
+     "SELECT count(*) FILTER (WHERE dw_ensure_rollup_partition(t.tier, m.month))::text FROM "
+     "(SELECT generate_series(date_trunc('month', s.rolled_to AT TIME ZONE 'UTC'), "
+     "date_trunc('month', s.marked_to AT TIME ZONE 'UTC'), interval '1 month')::date AS month "
+     "FROM rollup_state s UNION SELECT DISTINCT date_trunc('month', d.hour AT TIME ZONE "
+     "'UTC')::date FROM rollup_dirty d) m, (VALUES ('minute'), ('hour')) t(tier)"},
     {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
     {"job_purge_idem",
@@ -126,6 +134,14 @@ db_status db_jobs_rollup_mark(db_conn *c, long lag_s, int span_s)
 static int64_t col_i64(const PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? -1 : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+db_status db_jobs_rollup_ensure_partitions(db_conn *c, int *created)
+{
+    char v[32];
+    db_status st = exec_ddl_cell(c, "rollup_ensure", 0, NULL, v);
+    *created = st == DB_OK ? atoi(v) : 0;
+    return st;
 }
 
 db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max, db_jobs_rollup_fill *out)

@@ -25,6 +25,13 @@ void db_jobs_register(void);
 __attribute__((warn_unused_result)) db_status db_jobs_rollup_mark(db_conn *c, long lag_s,
                                                                   int span_s);
 
+/* Creates the monthly rollup partitions the next fill step needs, as partition DDL (its own
+ * transaction, a short lock_timeout): the fill would otherwise create them itself and hold
+ * ACCESS EXCLUSIVE on rollup_minute/rollup_hour for the rest of its transaction, stalling
+ * every series read behind it (a backfill into a new month did). */
+__attribute__((warn_unused_result)) db_status db_jobs_rollup_ensure_partitions(db_conn *c,
+                                                                               int *created);
+
 /* What one fill step did (dw_rollup_fill); -1 for a NULL (from_s -1: another node holds the
  * rollup lock and this step was skipped). */
 typedef struct db_jobs_rollup_fill {

@@ -44,9 +44,13 @@ db_status job_rollup_run(db_conn *c, int64_t budget_ms, job_rollup_stats *out)
     for (;;) {
         int64_t due = ((int64_t)time(NULL) - g_config.rollup_lag_s) / 60 * 60;
         db_status st = mark(c);
-        db_jobs_rollup_fill f = {0};
+        int created = 0;
         if (st == DB_OK)
-            st = db_jobs_rollup_fill_step(c, DIRTY_PER_STEP, &f);
+            st = db_jobs_rollup_ensure_partitions(c, &created);
+        if (st != DB_OK) /* the DDL waited too long for a reader: next tick */
+            return st;
+        db_jobs_rollup_fill f = {0};
+        st = db_jobs_rollup_fill_step(c, DIRTY_PER_STEP, &f);
         if (st != DB_OK) {
             if (span_s > SPAN_MIN_S) {
                 span_s /= 2;

@@ -99,6 +99,17 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/accounts", "listAccounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
     {"POST", "/api/v1/accounts", "createAccount", api_account_create, ADMINS | API_ENTERPRISE,
      8 * KIB},
+    /* an administrator manages the accounts of its scope it could create */
+    {"PATCH", "/api/v1/accounts/{id}", "updateAccount", api_account_update, ADMINS | API_ENTERPRISE,
+     8 * KIB},
+    {"POST", "/api/v1/accounts/{id}/disable", "disableAccount", api_account_disable,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/enable", "enableAccount", api_account_enable,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/unlock", "unlockAccount", api_account_unlock,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/reset-password", "resetAccountPassword",
+     api_account_reset_password, ADMINS | API_ENTERPRISE, 4 * KIB},
     {"GET", "/api/v1/audit", "listAudit", api_audit_list, ADMINS, 0},
     /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
     {"GET", "/api/v1/alarms", "listAlarms", api_alarms_list, API_ANY_USER, 0},

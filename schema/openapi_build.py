@@ -588,6 +588,24 @@ SCHEMAS = {
     "AccountCreated": obj({"id": ID, "username": s("string"), "role": enum(ROLES),
                            "initial_password": s("string", "Only when generated.")},
                           ["id", "username", "role"]),
+    "AccountUpdate": obj({
+        "username": s("string", pattern="^[a-z0-9][a-z0-9._-]{2,63}$"),
+        "display_name": s("string", maxLength=200), "role": enum(ROLES),
+        "region": {"type": ["string", "integer"], "description": "Region code or id for "
+                   "government roles (omitted: the account's own, or the caller's for its level)."},
+        "enterprise": {"type": ["string", "integer"], "description": "Enterprise id or code for "
+                       "enterprise roles (omitted: the account's own)."},
+    }, strict=True, desc="At least one field."),
+    "AccountPasswordReset": obj({
+        "password": s("string", "The new password; omitted: one is generated and returned.",
+                      format="password")}, strict=True),
+    "AccountChanged": obj({"id": ID, "sessions_ended": s("integer", "Sessions of the account "
+                                                        "that this ended."),
+                           "username": s("string"), "role": enum(ROLES),
+                           "disabled": s("boolean"), "locked": s("boolean"),
+                           "must_change_password": s("boolean"),
+                           "initial_password": s("string", "Only when generated; shown once.")},
+                          ["id", "sessions_ended"]),
     "AuditList": items_of(obj({"id": ID, "at": TS, "username": s("string"),
                                "source_ip": N_STR, "action": s("string"), "object": s("string"),
                                "result": enum(["ok", "failed", "denied", "locked"]),
@@ -1098,6 +1116,38 @@ OPERATIONS = {
               "breaks the policy.",
          body=json_body(ref("AccountCreate")),
          resp=ok(ref("AccountCreated"), "Created.", 201), err=[400, 409, 422]),
+    "updateAccount": dict(tag="accounts",
+         zh="修改账号", en="Rename an account, change its role or scope",
+         desc="An administrator manages the accounts of its scope whose role it could create "
+              "(a city administrator every account): 404 outside the scope, 403 above the "
+              "caller or for a role it may not give. A new role or scope (region code, or "
+              "enterprise id or code) must be in the caller's scope (422 otherwise) and ends "
+              "the account's sessions; an administrator cannot change its own role or scope "
+              "(422). 409 when the new user name is taken. Audited.",
+         body=json_body(ref("AccountUpdate")),
+         resp=ok(ref("AccountChanged")), err=[400, 409, 422]),
+    "disableAccount": dict(tag="accounts",
+         zh="停用账号", en="Disable an account",
+         desc="The account can no longer log in and its sessions end. Scope rules as "
+              "updateAccount; not one's own account (422). Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "enableAccount": dict(tag="accounts",
+         zh="启用账号", en="Enable an account",
+         desc="Scope rules as updateAccount. Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "unlockAccount": dict(tag="accounts",
+         zh="解锁账号", en="Clear an account's lockout",
+         desc="Clears the lockout after failed logins and the failure count. Scope rules as "
+              "updateAccount. Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "resetAccountPassword": dict(tag="accounts",
+         zh="重置密码", en="Reset an account's password",
+         desc="Sets the given password, or generates one and returns it once; the account must "
+              "change it at the next login, its lockout is cleared and its sessions end. The "
+              "replaced hash joins the password history. Scope rules as updateAccount. Audited "
+              "without the password.",
+         body=json_body(ref("AccountPasswordReset"), required=False),
+         resp=ok(ref("AccountChanged")), err=[400, 422]),
     "listAudit": dict(tag="audit",
          zh="审计日志", en="The audit trail",
          desc="Newest first; the city sees all, a district its own accounts'. Reading is "

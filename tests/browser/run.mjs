@@ -375,6 +375,65 @@ async function test_enterprise_staff_sees_equipment_read_only() {
   await context.close();
 }
 
+// account administration on the page: disable/enable, unlock, reset the
+// password (the account must change it), change role and scope; buttons only
+// for the accounts the caller manages
+async function test_district_admin_manages_accounts() {
+  need('POST', '/api/v1/accounts/{id}/disable');
+  const tok = await srv.token('baoshan.admin');
+  const made = await srv.api('POST', '/api/v1/accounts', { username: 'browser.clerk', role: 'district_staff', password: 'Quartz-Pass-2026#x' }, tok);
+  assert(made.status === 201, 'create account: ' + made.text);
+  const row = u => `[data-testid=accounts-table] tr[data-username="${u}"]`;
+  const state = u => db.scalar(`SET dw.scope = 'system'; SELECT disabled::text || ',' || coalesce(locked_until > now(), false)::text || ',' || must_change_password::text || ',' || role FROM accounts WHERE username = '${u}'`);
+  // lock it with failed logins
+  for (let i = 0; i < 5; i++) await srv.api('POST', '/api/v1/auth/login', { username: 'browser.clerk', password: 'wrong-password' });
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.goto(srv.base + '/#/accounts');
+  await page.waitForSelector(row('browser.clerk'));
+  // none for itself, for the city or for another district's admin (not listed at all)
+  assert(!(await page.$(`${row('baoshan.admin')} [data-action]`)), 'buttons on the own account');
+  assert(!(await page.$(row('city.admin'))) && !(await page.$(row('jiading.admin'))), 'foreign accounts listed');
+  // unlock
+  await page.click(`${row('browser.clerk')} [data-action=unlock]`);
+  await page.waitForFunction(u => !document.querySelector(`[data-testid=accounts-table] tr[data-username="${u}"] [data-action=unlock]`), 'browser.clerk');
+  assert(state('browser.clerk') === 'false,false,true,district_staff', 'unlock: ' + state('browser.clerk'));
+  // disable (confirmed), then enable
+  await page.click(`${row('browser.clerk')} [data-action=disable]`);
+  await page.click('.modal [data-action=confirm]');
+  await page.waitForSelector(`${row('browser.clerk')} [data-action=enable]`);
+  assert(state('browser.clerk').startsWith('true,'), 'disable: ' + state('browser.clerk'));
+  await shot(page, 'accounts-admin');
+  await page.click(`${row('browser.clerk')} [data-action=enable]`);
+  await page.waitForSelector(`${row('browser.clerk')} [data-action=disable]`);
+  assert(state('browser.clerk').startsWith('false,'), 'enable: ' + state('browser.clerk'));
+  // reset the password: a generated one, shown once
+  await page.click(`${row('browser.clerk')} [data-action=reset-password]`);
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('[data-testid=initial-password]');
+  const generated = (await page.textContent('[data-testid=initial-password]')).trim();
+  assert(generated.length >= 12, 'no generated password');
+  await page.click('.modal .x');
+  const login = await srv.api('POST', '/api/v1/auth/login', { username: 'browser.clerk', password: generated });
+  assert(login.status === 200 && JSON.parse(login.text).must_change_password === true, 'reset password: ' + login.text);
+  // role and scope: to a street of the district
+  await page.click(`${row('browser.clerk')} [data-action=edit]`);
+  await page.selectOption('.modal select[name=role]', 'street_staff');
+  await page.fill('.modal input[name=region]', '310113103');
+  await page.click('.modal button[type=submit]');
+  await page.waitForFunction(() => !document.querySelector('.modal'));
+  await page.waitForSelector(`${row('browser.clerk')}:has-text("罗店镇")`);
+  assert(state('browser.clerk').endsWith(',street_staff'), 'role change: ' + state('browser.clerk'));
+  // a region outside the district: the server's refusal shows in the form
+  await page.click(`${row('browser.clerk')} [data-action=edit]`);
+  await page.fill('.modal input[name=region]', '310114102');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('.modal .err');
+  assert((await page.textContent('.modal .err')).includes('310114102'), 'refusal not shown');
+  // that 422 was asked for: the browser logs it, it is no page error
+  for (let i = errors.length - 1; i >= 0; i--) if (/^baoshan\.admin: console: .*status of 422/.test(errors[i])) errors.splice(i, 1);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -383,7 +442,7 @@ async function test_no_script_errors() {
 const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic_and_password_change_is_enforced,
   test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
   test_district_approves_clearance_requested_in_another_context, test_main_pages_render_and_screenshots,
-  test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only, test_no_script_errors];
+  test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only, test_district_admin_manages_accounts, test_no_script_errors];
 // DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -846,15 +846,21 @@ OPERATIONS = {
          zh="登录", en="Log in",
          desc="Verifies the password and opens a session: the token comes back in the body and "
               "as the HttpOnly cookie dw_session. Unknown user, wrong password, disabled or "
-              "locked account all answer 401 login_failed (same timing); repeated failures lock "
-              "the account. 503 overloaded when too many logins hash at once.",
+              "locked account all answer 401 login_failed (the same argon2id verification and "
+              "failed-login transaction); repeated failures lock the account. Each client "
+              "address (behind a trusted proxy, the one it forwarded for) has a budget of "
+              "failed logins (login_ip_burst, earned back at login_ip_per_minute; a successful "
+              "login gives its attempt back): beyond it 429 too_many_requests with Retry-After, "
+              "before any hashing. 503 overloaded when too many logins hash at once.",
          body=json_body(ref("LoginRequest")),
          resp={"200": {"description": "Logged in.",
                        "headers": {"Set-Cookie": {"description": "dw_session=<token>; Path=/; "
-                                                  "HttpOnly; SameSite=Strict; Max-Age=…",
+                                                  "HttpOnly; SameSite=Strict; Max-Age=…; "
+                                                  "Secure when public_url is https (or "
+                                                  "cookie_secure = 1)",
                                                   "schema": s("string")}},
                        "content": {"application/json": {"schema": ref("LoginResponse")}}}},
-         err=[400, 401, 503]),
+         err=[400, 401, 429, 503]),
     "logout": dict(tag="auth",
          zh="退出登录", en="Log out",
          desc="Revokes the caller's session and clears the cookie. No body needed.",

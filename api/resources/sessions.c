@@ -4,6 +4,7 @@
  * hashes run at once (the rest wait briefly, then get 503): a burst of
  * logins cannot starve the pool threads every other request needs. */
 #include "api_auth.h"
+#include "api_client.h"
 #include "api_handlers.h"
 
 #include "db_auth.h"
@@ -14,6 +15,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <strings.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,8 +31,13 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 
 static pthread_once_t sessions_once = PTHREAD_ONCE_INIT;
 
+/* What the login path did, counted for the debug line each login writes
+ * (tests check that an unknown user name costs what a wrong password does). */
+static atomic_ulong n_verifications, n_failures_recorded;
+
 static void sessions_setup(void)
 {
+    api_client_init();
     sem_init(&hash_slots, 0,
              (unsigned)(g_config.login_max_concurrent > 0 ? g_config.login_max_concurrent : 1));
     char pw[33];
@@ -47,6 +55,22 @@ void api_sessions_init(void)
 }
 
 /* ---- login ------------------------------------------------------------ */
+
+/* The session cookie is Secure when the operator says so or when users
+ * reach the dashboard over https (public_url). */
+static int cookie_secure(void)
+{
+    return g_config.cookie_secure || strncasecmp(g_config.public_url, "https://", 8) == 0;
+}
+
+/* A failed login's debug line: whether the user name was known, and the
+ * running counts of password verifications and recorded failures. */
+static void log_login(api_req *r, int known, int recorded)
+{
+    LOG_DEBUG("login failed", "id=%llu known=%d failure_recorded=%d verifications=%lu failures=%lu",
+              (unsigned long long)api_req_id(r), known, recorded, atomic_load(&n_verifications),
+              atomic_load(&n_failures_recorded));
+}
 
 typedef struct {
     const char *username;
@@ -86,7 +110,7 @@ static db_status login_update_tx(db_conn *c, void *arg)
         st = db_auth_login_failed(c, u->a->id, g_config.lockout_window_s, &failures);
         if (st != DB_OK)
             return st;
-        if (failures >= g_config.lockout_threshold && !u->a->locked) {
+        if (u->a->id && failures >= g_config.lockout_threshold && !u->a->locked) {
             st = db_auth_lock(c, u->a->id, g_config.lockout_duration_s);
             if (st != DB_OK)
                 return st;
@@ -115,11 +139,27 @@ int api_login(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST, "username and password are required strings");
 
     pthread_once(&sessions_once, sessions_setup);
+    /* before any hashing: one caller cannot lock every user name it knows
+     * nor keep the hashing slots busy (api_client.h) */
+    const char *client = api_req_peer(r);
+    long wait = api_client_login_take(client);
+    if (wait > 0) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%ld", wait);
+        api_reply_add_header(r, "Retry-After", retry);
+        LOG_INFO("login refused",
+                 "id=%llu client=%s reason=\"too many failed logins\" retry_after=%ld",
+                 (unsigned long long)api_req_id(r), client, wait);
+        return api_reply_error(r, API_E_TOO_MANY_REQUESTS,
+                               "too many failed logins from this address; retry in %ld s", wait);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 2;
-    if (sem_timedwait(&hash_slots, &ts) != 0)
+    if (sem_timedwait(&hash_slots, &ts) != 0) {
+        api_client_login_refund(client);
         return api_reply_error(r, API_E_OVERLOADED, "too many logins at once");
+    }
 
     account_row x = {.username = username};
     const db_auth_account *a = &x.a;
@@ -129,9 +169,14 @@ int api_login(api_req *r)
         st = db_run_tx(c, NULL, load_account_tx, &x);
     if (st != DB_OK) {
         sem_post(&hash_slots);
+        api_client_login_refund(client);
         return api_reply_db(r, st);
     }
+    /* an unknown user name costs what a known one does: the same argon2id
+     * verification (against a hash of the same parameters) and, below, the
+     * same failed-login transaction */
     int verified = srv_password_verify(x.found ? a->hash : dummy_hash, password) == 0;
+    atomic_fetch_add(&n_verifications, 1);
     char new_hash[crypto_pwhash_STRBYTES];
     int rehash = verified && x.found && srv_password_needs_rehash(a->hash) &&
                  srv_password_hash(password, new_hash) == 0;
@@ -141,6 +186,14 @@ int api_login(api_req *r)
     /* audit records name who tried, whether or not it worked */
     api_req_set_caller_account(r, 0, username);
     if (!x.found) {
+        /* account 0 matches no row: the statement, its plan and its round
+         * trip are those of a wrong password */
+        static const db_auth_account nobody;
+        login_update none = {.a = &nobody, .ok = 0};
+        st = db_run_tx(c, NULL, login_update_tx, &none);
+        if (st == DB_OK)
+            atomic_fetch_add(&n_failures_recorded, 1);
+        log_login(r, 0, st == DB_OK);
         api_audit(r, "login", username, "failed", "no such account");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
     }
@@ -162,6 +215,8 @@ int api_login(api_req *r)
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!ok) {
+        atomic_fetch_add(&n_failures_recorded, 1);
+        log_login(r, 1, 1);
         const char *why = a->locked     ? "account locked"
                           : a->disabled ? "account disabled"
                                         : "wrong password";
@@ -170,12 +225,13 @@ int api_login(api_req *r)
             api_audit(r, "lockout", username, "locked", "too many failed logins");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
     }
+    api_client_login_refund(client);
     api_req_set_caller_account(r, a->id, username);
     api_audit(r, "login", username, "ok", rehash ? "password re-hashed" : "");
     char cookie[256];
     snprintf(cookie, sizeof cookie,
              "dw_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", token,
-             g_config.session_max_age_s, g_config.cookie_secure ? "; Secure" : "");
+             g_config.session_max_age_s, cookie_secure() ? "; Secure" : "");
     api_reply_add_header(r, "Set-Cookie", cookie);
     json_t *resp =
         json_pack("{s:s, s:s, s:s, s:b, s:b}", "token", token, "expires_at", u.expires_at, "role",
@@ -204,7 +260,9 @@ int api_logout(api_req *r)
     api_auth_forget_all();
     api_audit(r, "logout", "", "ok", "");
     api_reply_add_header(r, "Set-Cookie",
-                         "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+                         cookie_secure()
+                             ? "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+                             : "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     return api_reply_json(r, 200, json_pack("{s:b}", "logged_out", 1));
 }
 

@@ -207,7 +207,8 @@ static bucket *bucket_of(const unsigned char key[17], int64_t now)
     for (size_t i = 0; i < PROBE; i++) {
         bucket *b = &buckets[(h + i) % BUCKETS];
         if (b->used && memcmp(b->key, key, 17) == 0) {
-            double earned = (double)(now - b->at_ms) / 60000.0 * (double)g_config.login_ip_per_minute;
+            double earned =
+                (double)(now - b->at_ms) / 60000.0 * (double)g_config.login_ip_per_minute;
             b->tokens = fmin((double)g_config.login_ip_burst, b->tokens + earned);
             b->at_ms = now;
             return b;

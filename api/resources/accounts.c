@@ -205,7 +205,14 @@ int api_account_create(api_req *r)
  * in scope but above the caller, 403.  Every attempt is audited, and what
  * changes who an account is or what it may do ends its sessions. */
 
-typedef enum { ACT_DISABLE, ACT_ENABLE, ACT_UNLOCK, ACT_RESET_PASSWORD, ACT_UPDATE } act_kind;
+typedef enum {
+    ACT_DISABLE,
+    ACT_ENABLE,
+    ACT_UNLOCK,
+    ACT_RESET_PASSWORD,
+    ACT_UPDATE,
+    ACT_RESET_TOTP
+} act_kind;
 typedef enum { OUT_OK, OUT_MISSING, OUT_FORBIDDEN, OUT_REFUSED, OUT_POLICY } act_outcome;
 
 typedef struct {
@@ -221,8 +228,9 @@ typedef struct {
     char why[256];
 } act_ctx;
 
-static const char *const act_names[] = {"account_disable", "account_enable", "account_unlock",
-                                        "account_password_reset", "account_update"};
+static const char *const act_names[] = {"account_disable", "account_enable",
+                                        "account_unlock",  "account_password_reset",
+                                        "account_update",  "account_totp_reset"};
 
 __attribute__((format(printf, 3, 4))) static void refuse(act_ctx *x, act_outcome o, const char *fmt,
                                                          ...)
@@ -356,6 +364,10 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
             return DB_OK;
         }
         st = db_accounts_password_reset(c, &s, x->id, x->hash, &done);
+        break;
+    case ACT_RESET_TOTP:
+        /* a lost or leaked device: whoever is logged in with it logs in again */
+        st = db_accounts_totp_reset(c, &s, x->id, &done);
         break;
     case ACT_UPDATE:
         end_sessions = ch->change_scope;
@@ -492,6 +504,14 @@ int api_account_unlock(api_req *r)
         return 0;
     act_ctx x = {.kind = ACT_UNLOCK};
     return account_act(r, &x, json_pack("{s:b}", "locked", 0));
+}
+
+int api_account_reset_totp(api_req *r)
+{
+    if (no_fields(r) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_RESET_TOTP};
+    return account_act(r, &x, json_pack("{s:b}", "totp_enabled", 0));
 }
 
 int api_account_reset_password(api_req *r)

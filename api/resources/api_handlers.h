@@ -84,6 +84,11 @@ int api_account_disable(api_req *r);
 int api_account_enable(api_req *r);
 int api_account_unlock(api_req *r);
 int api_account_reset_password(api_req *r);
+int api_account_reset_totp(api_req *r);
+/* accounts_totp.c: the caller's own TOTP second factor (administrators) */
+int api_totp_enrol(api_req *r);
+int api_totp_confirm(api_req *r);
+void api_totp_init(void);
 int api_apikeys_list(api_req *r);
 int api_apikey_create(api_req *r);
 int api_apikey_revoke(api_req *r);

@@ -8,9 +8,11 @@
 #include "api_handlers.h"
 
 #include "db_auth.h"
+#include "db_totp.h"
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_password.h"
+#include "srv_totp.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -51,6 +53,7 @@ static void sessions_setup(void)
 void api_sessions_init(void)
 {
     db_auth_register();
+    db_totp_register();
     pthread_once(&sessions_once, sessions_setup);
 }
 
@@ -76,6 +79,8 @@ typedef struct {
     const char *username;
     int found;
     db_auth_account a;
+    int with_totp; /* also read the second factor (a login) */
+    db_totp_state totp;
 } account_row;
 
 static db_status load_account_tx(db_conn *c, void *arg)
@@ -84,8 +89,15 @@ static db_status load_account_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
-    return db_auth_account_by_name(c, x->username, g_config.password_max_age_days, &x->a,
-                                   &x->found);
+    st = db_auth_account_by_name(c, x->username, g_config.password_max_age_days, &x->a, &x->found);
+    if (st != DB_OK || !x->with_totp)
+        return st;
+    /* for unknown names too: the same statements whoever it is */
+    int found = 0;
+    st = db_totp_by_name(c, x->username, &x->totp, &found);
+    if (st == DB_OK && !found)
+        memset(&x->totp, 0, sizeof x->totp);
+    return st;
 }
 
 typedef struct {
@@ -95,6 +107,8 @@ typedef struct {
     unsigned char token_digest[crypto_hash_sha256_BYTES];
     const char *peer, *ua;
     int locked_now;
+    int64_t totp_step; /* > 0: the step of the code that passed, used up here */
+    int replayed;
     int64_t session_id;
     char expires_at[64];
 } login_update;
@@ -105,6 +119,16 @@ static db_status login_update_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
+    if (u->ok && u->totp_step > 0) {
+        int fresh = 0;
+        st = db_totp_use(c, u->a->id, u->totp_step, &fresh);
+        if (st != DB_OK)
+            return st;
+        if (!fresh) {
+            u->ok = 0;
+            u->replayed = 1;
+        }
+    }
     if (!u->ok) {
         long failures;
         st = db_auth_login_failed(c, u->a->id, g_config.lockout_window_s, &failures);
@@ -130,13 +154,17 @@ int api_login(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"username", "password"};
-    if (api_json_strict(r, body, allowed, 2) != 0)
+    static const char *const allowed[] = {"username", "password", "totp_code"};
+    if (api_json_strict(r, body, allowed, 3) != 0)
         return 0;
     const char *username = json_string_value(json_object_get(body, "username"));
     const char *password = json_string_value(json_object_get(body, "password"));
     if (!username || !password || strlen(username) > 64 || strlen(password) > 256)
         return api_reply_error(r, API_E_BAD_REQUEST, "username and password are required strings");
+    json_t *code_json = json_object_get(body, "totp_code");
+    if (code_json && !json_is_string(code_json))
+        return api_reply_error(r, API_E_BAD_REQUEST, "totp_code is a string of 6 digits");
+    const char *totp_code = json_string_value(code_json);
 
     pthread_once(&sessions_once, sessions_setup);
     /* before any hashing: one caller cannot lock every user name it knows
@@ -161,7 +189,7 @@ int api_login(api_req *r)
         return api_reply_error(r, API_E_OVERLOADED, "too many logins at once");
     }
 
-    account_row x = {.username = username};
+    account_row x = {.username = username, .with_totp = 1};
     const db_auth_account *a = &x.a;
     db_status st = DB_HARD;
     db_conn *c = api_req_db(r);
@@ -182,7 +210,28 @@ int api_login(api_req *r)
                  srv_password_hash(password, new_hash) == 0;
     sem_post(&hash_slots);
 
-    int ok = verified && x.found && !a->disabled && !a->locked;
+    /* the second factor, once the password is right */
+    int standing = verified && x.found && !a->disabled && !a->locked;
+    int need_totp = standing && x.totp.enabled;
+    int64_t totp_step = -1;
+    if (need_totp && totp_code) {
+        unsigned char secret[SRV_TOTP_SECRET_BYTES];
+        if (srv_totp_open(a->id, x.totp.sealed, x.totp.sealed_len, secret) == 0)
+            totp_step = srv_totp_check(secret, totp_code, (int64_t)time(NULL));
+        else
+            LOG_ERROR("totp secret does not open",
+                      "id=%llu account=%lld reason=\"totp_key missing "
+                      "or changed\"",
+                      (unsigned long long)api_req_id(r), (long long)a->id);
+        sodium_memzero(secret, sizeof secret);
+    }
+    if (need_totp && !totp_code) {
+        /* the password was right: ask for the code, counting no failure */
+        api_req_set_caller_account(r, 0, username);
+        api_audit(r, "login", username, "failed", "second factor required");
+        return api_reply_error(r, API_E_TOTP_REQUIRED, "send totp_code with the password");
+    }
+    int ok = standing && (!need_totp || totp_step > 0);
     /* audit records name who tried, whether or not it worked */
     api_req_set_caller_account(r, 0, username);
     if (!x.found) {
@@ -200,6 +249,7 @@ int api_login(api_req *r)
     login_update u = {.a = a,
                       .ok = ok,
                       .new_hash = rehash ? new_hash : NULL,
+                      .totp_step = ok && need_totp ? totp_step : 0,
                       .peer = api_req_peer(r),
                       .ua = api_req_header(r, "User-Agent")};
     char token[64];
@@ -214,12 +264,15 @@ int api_login(api_req *r)
     st = db_run_tx(c, NULL, login_update_tx, &u);
     if (st != DB_OK)
         return api_reply_db(r, st);
+    ok = u.ok; /* a replayed code turned it down */
     if (!ok) {
         atomic_fetch_add(&n_failures_recorded, 1);
         log_login(r, 1, 1);
         const char *why = a->locked     ? "account locked"
                           : a->disabled ? "account disabled"
-                                        : "wrong password";
+                          : !verified   ? "wrong password"
+                          : u.replayed  ? "second factor code used already"
+                                        : "wrong second factor";
         api_audit(r, "login", username, a->locked ? "locked" : "failed", why);
         if (u.locked_now)
             api_audit(r, "lockout", username, "locked", "too many failed logins");
@@ -282,7 +335,16 @@ static db_status me_tx(api_req *r, db_conn *c, void *arg)
                            (json_int_t)caller->scope_id);
         return DB_OK;
     }
-    return db_auth_me(c, caller->account_id, &x->out);
+    db_status st = db_auth_me(c, caller->account_id, &x->out);
+    if (st != DB_OK || !x->out)
+        return st;
+    db_totp_state t;
+    int found = 0;
+    if ((st = db_set_scope(c, "system")) != DB_OK ||
+        (st = db_totp_by_id(c, caller->account_id, &t, &found)) != DB_OK)
+        return st;
+    json_object_set_new(x->out, "totp_enabled", json_boolean(found && t.enabled));
+    return DB_OK;
 }
 
 int api_me(api_req *r)

@@ -2,6 +2,7 @@
 
 #include "dw_config.h"
 #include "srv_net.h"
+#include "srv_totp.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -280,6 +281,10 @@ int srv_config_load(const char *path, char *err, size_t errlen)
     if (g_config.public_url[0] && strncasecmp(g_config.public_url, "https://", 8) != 0 &&
         strncasecmp(g_config.public_url, "http://", 7) != 0) {
         snprintf(err, errlen, "public_url must start with https:// or http://");
+        return -1;
+    }
+    if (!srv_totp_key_valid(g_config.totp_key)) {
+        snprintf(err, errlen, "totp_key must be empty or 64 hex digits (openssl rand -hex 32)");
         return -1;
     }
     if (g_config.login_ip_burst < 0 || g_config.login_ip_per_minute < 1) {

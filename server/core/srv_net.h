@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 typedef struct srv_net {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network byte order; 4 bytes used for AF_INET */
-    int prefix;              /* leading bits that must match */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; 4 bytes used for AF_INET */
+    int prefix;             /* leading bits that must match */
 } srv_net;
 
 /* An address in text ("192.0.2.1", "2001:db8::1", also an IPv4-mapped IPv6

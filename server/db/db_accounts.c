@@ -17,7 +17,8 @@ static const db_stmt statements[] = {
      "SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', a.username, "
      "'display_name', a.display_name, 'role', a.role, 'region', r.code, 'region_name', r.name, "
      "'enterprise_id', a.enterprise_id, 'enterprise_name', e.name, 'disabled', a.disabled, "
-     "'locked', coalesce(a.locked_until > now(), false), 'last_login_at', a.last_login_at, "
+     "'locked', coalesce(a.locked_until > now(), false), 'totp_enabled', a.totp_enabled, "
+     "'last_login_at', a.last_login_at, "
      "'created_at', a.created_at) ORDER BY a.username), '[]'::json)::text FROM accounts a LEFT "
      "JOIN regions r ON r.id = a.region_id LEFT JOIN enterprises e ON e.id = a.enterprise_id "
      "WHERE " ACCOUNT_SCOPE},
@@ -56,6 +57,9 @@ static const db_stmt statements[] = {
      "a.display_name), role = coalesce($6, a.role), region_id = CASE WHEN $7::boolean THEN "
      "$8::bigint ELSE a.region_id END, enterprise_id = CASE WHEN $7::boolean THEN $9::bigint ELSE "
      "a.enterprise_id END WHERE a.id = $3::bigint AND " ACCOUNT_SCOPE " RETURNING a.id"},
+    {"acc_totp_reset",
+     "UPDATE accounts a SET totp_secret = NULL, totp_enabled = false, totp_last_step = 0 WHERE "
+     "a.id = $3::bigint AND " ACCOUNT_SCOPE " RETURNING a.id"},
     {"acc_sessions_end",
      "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint AND revoked_at IS NULL "
      "RETURNING id"},
@@ -254,6 +258,13 @@ db_status db_accounts_password_reset(db_conn *c, const db_scope *s, int64_t id,
     char aid[24];
     const char *p[4] = {s->kind, s->id, db_i64(aid, id), password_hash};
     return run_matched(c, "acc_password_reset", 4, p, done);
+}
+
+db_status db_accounts_totp_reset(db_conn *c, const db_scope *s, int64_t id, int *done)
+{
+    char aid[24];
+    const char *p[3] = {s->kind, s->id, db_i64(aid, id)};
+    return run_matched(c, "acc_totp_reset", 3, p, done);
 }
 
 db_status db_accounts_update(db_conn *c, const db_scope *s, const db_account_change *ch, int *done)

@@ -58,6 +58,9 @@ db_status db_accounts_unlock(db_conn *c, const db_scope *s, int64_t id, int *don
 db_status db_accounts_password_reset(db_conn *c, const db_scope *s, int64_t id,
                                      const char *password_hash, int *done);
 
+/* Removes the account's TOTP second factor (it may enrol again). */
+db_status db_accounts_totp_reset(db_conn *c, const db_scope *s, int64_t id, int *done);
+
 typedef struct db_account_change {
     int64_t id;
     const char *username, *display_name, *role; /* NULL: unchanged */

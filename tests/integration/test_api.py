@@ -157,6 +157,7 @@ OBJECT_ROUTES = {
     "/api/v1/accounts/{id}/enable": "account",
     "/api/v1/accounts/{id}/unlock": "account",
     "/api/v1/accounts/{id}/reset-password": "account",
+    "/api/v1/accounts/{id}/reset-totp": "account",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},

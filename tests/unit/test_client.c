@@ -35,8 +35,8 @@ static void test_networks(void)
     CHECK(!srv_net_list_contains(nets, n, "2001:db9::1"));
     CHECK(!srv_net_list_contains(nets, n, "not-an-address"));
     CHECK(srv_net_list_parse("", nets, 8, &n, err, sizeof err) == 0 && n == 0);
-    static const char *const bad[] = {"10.0.0.0/33", "10.0.0.1/", "host.example", "::1/129",
-                                      "10.0.0.0/-1", "10.0.0.0/8/8"};
+    static const char *const bad[] = {"10.0.0.0/33", "10.0.0.1/",   "host.example",
+                                      "::1/129",     "10.0.0.0/-1", "10.0.0.0/8/8"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(srv_net_list_parse(bad[i], nets, 8, &n, err, sizeof err) != 0 && strstr(err, "\""));
     CHECK(srv_net_list_parse("1.1.1.1,2.2.2.2,3.3.3.3", nets, 2, &n, err, sizeof err) != 0);

@@ -68,6 +68,9 @@ export default async function accountsPage(el, ctx) {
         }),
       a.locked ? btn('unlock', t('acc.unlock'), () => act(a, 'unlock', t('acc.unlocked'))) : null,
       btn('reset-password', t('acc.reset'), () => resetPassword(a)),
+      a.totp_enabled ? btn('reset-totp', t('acc.totp.reset'), async () => {
+        if (await confirmModal(t('acc.totp.reset'), t('acc.confirm.totp', { x: a.username }), t('acc.totp.reset'))) act(a, 'reset-totp', t('acc.totp.done'));
+      }) : null,
       btn('edit', t('acc.edit'), () => edit(a)));
   }
   async function act(a, action, done) {

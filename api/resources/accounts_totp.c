@@ -82,7 +82,8 @@ int api_totp_enrol(api_req *r)
              "period=%d",
              caller->username, b32, SRV_TOTP_DIGITS, SRV_TOTP_STEP_S);
     api_audit(r, "totp_enrol", caller->username, "ok", "waiting for confirmation");
-    json_t *out = json_pack("{s:s, s:s, s:b}", "secret", b32, "otpauth_uri", uri, "totp_enabled", 0);
+    json_t *out =
+        json_pack("{s:s, s:s, s:b}", "secret", b32, "otpauth_uri", uri, "totp_enabled", 0);
     sodium_memzero(b32, sizeof b32);
     sodium_memzero(uri, sizeof uri);
     return api_reply_json(r, 200, out);
@@ -142,7 +143,8 @@ int api_totp_confirm(api_req *r)
         return 0;
     confirm_ctx x = {.code = json_string_value(json_object_get(body, "code"))};
     if (!x.code)
-        return api_reply_error(r, API_E_BAD_REQUEST, "code is required: the 6 digits the app shows");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "code is required: the 6 digits the app shows");
     db_status st = api_tx(r, confirm_tx, &x);
     if (st != DB_OK)
         return api_reply_db(r, st);
@@ -157,7 +159,8 @@ int api_totp_confirm(api_req *r)
         return api_reply_error(r, API_E_CONFLICT, "the second factor is enabled already");
     case CONFIRM_WRONG:
         api_audit(r, "totp_confirm", user, "failed", "wrong code");
-        return api_reply_error(r, API_E_TOTP_INVALID, "the code does not match the enrolled secret");
+        return api_reply_error(r, API_E_TOTP_INVALID,
+                               "the code does not match the enrolled secret");
     case CONFIRM_OK:
         break;
     }

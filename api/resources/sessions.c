@@ -219,14 +219,15 @@ int api_login(api_req *r)
         if (srv_totp_open(a->id, x.totp.sealed, x.totp.sealed_len, secret) == 0)
             totp_step = srv_totp_check(secret, totp_code, (int64_t)time(NULL));
         else
-            LOG_ERROR("totp secret does not open",
-                      "id=%llu account=%lld reason=\"totp_key missing "
-                      "or changed\"",
-                      (unsigned long long)api_req_id(r), (long long)a->id);
+            LOG_ERROR("totp secret does not open", "id=%llu account=%lld reason=\"%s\"",
+                      (unsigned long long)api_req_id(r), (long long)a->id,
+                      "totp_key missing or changed");
         sodium_memzero(secret, sizeof secret);
     }
     if (need_totp && !totp_code) {
-        /* the password was right: ask for the code, counting no failure */
+        /* the password was right: ask for the code, counting no failure
+         * (and giving the attempt back: the code comes in the next one) */
+        api_client_login_refund(client);
         api_req_set_caller_account(r, 0, username);
         api_audit(r, "login", username, "failed", "second factor required");
         return api_reply_error(r, API_E_TOTP_REQUIRED, "send totp_code with the password");
@@ -266,6 +267,7 @@ int api_login(api_req *r)
         return api_reply_db(r, st);
     ok = u.ok; /* a replayed code turned it down */
     if (!ok) {
+        sodium_memzero(token, sizeof token);
         atomic_fetch_add(&n_failures_recorded, 1);
         log_login(r, 1, 1);
         const char *why = a->locked     ? "account locked"

@@ -124,10 +124,9 @@ int srv_totp_seal(int64_t account_id, const unsigned char secret[SRV_TOTP_SECRET
     account_ad(account_id, ad);
     randombytes_buf(out, 24);
     unsigned long long clen;
-    return crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, &clen, secret,
-                                                      SRV_TOTP_SECRET_BYTES,
-                                                      (const unsigned char *)ad, strlen(ad), NULL,
-                                                      out, totp_key) == 0
+    return crypto_aead_xchacha20poly1305_ietf_encrypt(
+               out + 24, &clen, secret, SRV_TOTP_SECRET_BYTES, (const unsigned char *)ad,
+               strlen(ad), NULL, out, totp_key) == 0
                ? 0
                : -1;
 }

@@ -87,8 +87,8 @@ static db_status run_matched(db_conn *c, const char *stmt, int n, const char *co
     return DB_OK;
 }
 
-db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned char *sealed,
-                              size_t n, int *done)
+db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned char *sealed, size_t n,
+                              int *done)
 {
     if (n > DB_TOTP_SEALED_MAX)
         return DB_BAD;

@@ -27,8 +27,8 @@ typedef struct db_totp_state {
 db_status db_totp_by_name(db_conn *c, const char *username, db_totp_state *out, int *found);
 db_status db_totp_by_id(db_conn *c, int64_t account_id, db_totp_state *out, int *found);
 /* Stores a new, unconfirmed secret unless one is confirmed already (*done 0). */
-db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned char *sealed,
-                              size_t n, int *done);
+db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned char *sealed, size_t n,
+                              int *done);
 /* Confirms the pending secret with the step of the code that proved it. */
 db_status db_totp_enable(db_conn *c, int64_t account_id, int64_t step, int *done);
 /* Records a code's step for a login: *fresh 0 when it (or a later one) was

@@ -150,6 +150,17 @@ def test_login_asks_for_the_code():
     assert "second factor code used already" in details, details
 
 
+def test_asking_for_the_code_costs_no_login_attempt():
+    # the password was right: the client's budget of failed logins is not spent
+    srv = t.Server(E.db, roles="api", totp_key=KEY, login_ip_burst=1, login_ip_per_minute=1)
+    try:
+        for _ in range(3):
+            st, _, b = srv.api("POST", "/api/v1/auth/login", {"username": "baoshan.admin", "password": PW})
+            assert st == 401 and b["code"] == "totp_required", (st, b)
+    finally:
+        assert srv.stop() == 0
+
+
 def test_admin_resets_a_lost_factor_within_scope():
     E.token("jiading.admin")
     st, _, b = E.call("jiading.admin", "POST", f"/api/v1/accounts/{E.id('baoshan.admin')}/reset-totp")
@@ -194,6 +205,7 @@ def main():
            test_enrol_returns_the_secret_once_and_stores_it_sealed,
            test_confirm_with_a_code,
            test_login_asks_for_the_code,
+           test_asking_for_the_code_costs_no_login_attempt,
            test_admin_resets_a_lost_factor_within_scope,
            test_without_a_key_nothing_is_enrolled],
           cleanup=E.close)

@@ -76,8 +76,7 @@ static void test_seal(void)
 {
     CHECK(srv_totp_key_valid(""));
     CHECK(!srv_totp_key_valid("abc"));
-    CHECK(!srv_totp_key_valid(
-        "zz00000000000000000000000000000000000000000000000000000000000000"));
+    CHECK(!srv_totp_key_valid("zz00000000000000000000000000000000000000000000000000000000000000"));
     CHECK(srv_totp_available());
     unsigned char secret[SRV_TOTP_SECRET_BYTES], sealed[SRV_TOTP_SEALED_BYTES],
         back[SRV_TOTP_SECRET_BYTES];

@@ -7,6 +7,7 @@
 #include "api_client.h"
 #include "api_handlers.h"
 
+#include "db_accounts.h"
 #include "db_auth.h"
 #include "db_totp.h"
 #include "srv_config.h"
@@ -53,6 +54,7 @@ static void sessions_setup(void)
 void api_sessions_init(void)
 {
     db_auth_register();
+    db_accounts_register();
     db_totp_register();
     pthread_once(&sessions_once, sessions_setup);
 }
@@ -119,6 +121,8 @@ static db_status login_update_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
+    if (!u->a->id) /* no such account */
+        return db_accounts_login_failed_unknown(c);
     if (u->ok && u->totp_step > 0) {
         int fresh = 0;
         st = db_totp_use(c, u->a->id, u->totp_step, &fresh);
@@ -236,8 +240,8 @@ int api_login(api_req *r)
     /* audit records name who tried, whether or not it worked */
     api_req_set_caller_account(r, 0, username);
     if (!x.found) {
-        /* account 0 matches no row: the statement, its plan and its round
-         * trip are those of a wrong password */
+        /* account 0: a row rewrite that changes nothing in place of the
+         * failed-login update (db_accounts_login_failed_unknown) */
         static const db_auth_account nobody;
         login_update none = {.a = &nobody, .ok = 0};
         st = db_run_tx(c, NULL, login_update_tx, &none);

@@ -60,6 +60,14 @@ static const db_stmt statements[] = {
     {"acc_totp_reset",
      "UPDATE accounts a SET totp_secret = NULL, totp_enabled = false, totp_last_step = 0 WHERE "
      "a.id = $3::bigint AND " ACCOUNT_SCOPE " RETURNING a.id"},
+    /* a login with an unknown user name costs what a wrong password's
+     * failed-login update (auth_login_failed) costs: one accounts row is
+     * rewritten with its own values — the row lock, the scope policy, the
+     * trigger, the WAL record and the flush at commit — and nothing changes.
+     * A statement matching no row was measurably cheaper (0.3-0.6 ms less). */
+    {"acc_login_failed_unknown",
+     "UPDATE accounts SET failed_logins = failed_logins, first_failed_at = first_failed_at WHERE "
+     "id = (SELECT min(id) FROM accounts) RETURNING failed_logins"},
     {"acc_sessions_end",
      "UPDATE sessions SET revoked_at = now() WHERE account_id = $1::bigint AND revoked_at IS NULL "
      "RETURNING id"},
@@ -293,4 +301,11 @@ db_status db_accounts_sessions_end(db_conn *c, int64_t account_id, long *ended)
     *ended = PQntuples(res);
     PQclear(res);
     return DB_OK;
+}
+
+db_status db_accounts_login_failed_unknown(db_conn *c)
+{
+    db_status st;
+    PQclear(db_exec(c, "acc_login_failed_unknown", 0, NULL, &st));
+    return st;
 }

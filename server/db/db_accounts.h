@@ -72,6 +72,12 @@ db_status db_accounts_update(db_conn *c, const db_scope *s, const db_account_cha
 /* Revokes every live session of the account; *ended counts them. */
 db_status db_accounts_sessions_end(db_conn *c, int64_t account_id, long *ended);
 
+/* Inside the caller's transaction ("system" scope): the work a failed login
+ * with a user name that has no account does in place of the failed-login
+ * update of a wrong password — the same kind of row rewrite, changing
+ * nothing — so both failures take equally long. */
+db_status db_accounts_login_failed_unknown(db_conn *c);
+
 /* A scoped read: the enterprise's API keys as a JSON array, *out NULL when
  * the enterprise is not in scope.  *out is a new reference. */
 db_status db_accounts_keys_list(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out);

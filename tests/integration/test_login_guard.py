@@ -154,9 +154,19 @@ def test_login_budget_per_client_address():
 
 
 def test_unknown_user_costs_what_a_wrong_password_costs():
+    first = "(SELECT min(id) FROM accounts)"
+    data = f"SELECT row_to_json(a)::text FROM accounts a ORDER BY id"
+
     def run(srv):
+        before = DB.sql(data)
+        xmin = DB.scalar(f"SELECT xmin FROM accounts WHERE id = {first}")
         st, _, _ = login(srv, "nobody.here", "wrong-password")
         assert st == 401
+        # the unknown name's stand-in for the failed-login update: a row
+        # rewritten (a new row version, as a wrong password's update makes)
+        # that changes no value
+        assert DB.scalar(f"SELECT xmin FROM accounts WHERE id = {first}") != xmin
+        assert DB.sql(data) == before
         st, _, _ = login(srv, "guard.three", "wrong-password")
         assert st == 401
         lines = [l for l in srv.logtext().splitlines() if "login failed" in l and " known=" in l]

@@ -35,6 +35,10 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/auth/me", "getMe", api_me, API_ANY_USER | API_BEFORE_PW_CHANGE, 0},
     {"POST", "/api/v1/auth/password", "changePassword", api_password_change,
      API_ANY_USER | API_BEFORE_PW_CHANGE, 4 * KIB},
+    /* the caller's own second factor (administrators): enrol, then confirm */
+    {"POST", "/api/v1/auth/totp", "enrolTotp", api_totp_enrol, ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/auth/totp/confirm", "confirmTotp", api_totp_confirm, ADMINS | API_ENTERPRISE,
+     1 * KIB},
     {"GET", "/api/v1/regions", "listRegions", api_regions_list, API_ANY_USER, 0},
     {"GET", "/api/v1/overview", "getOverview", api_overview_get, API_ANY_USER, 0},
     {"GET", "/api/v1/events", "streamEvents", api_events_stream, API_ANY_USER, 0},
@@ -99,6 +103,19 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/accounts", "listAccounts", api_accounts_list, ADMINS | API_ENTERPRISE, 0},
     {"POST", "/api/v1/accounts", "createAccount", api_account_create, ADMINS | API_ENTERPRISE,
      8 * KIB},
+    /* an administrator manages the accounts of its scope it could create */
+    {"PATCH", "/api/v1/accounts/{id}", "updateAccount", api_account_update, ADMINS | API_ENTERPRISE,
+     8 * KIB},
+    {"POST", "/api/v1/accounts/{id}/disable", "disableAccount", api_account_disable,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/enable", "enableAccount", api_account_enable,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/unlock", "unlockAccount", api_account_unlock,
+     ADMINS | API_ENTERPRISE, 0},
+    {"POST", "/api/v1/accounts/{id}/reset-password", "resetAccountPassword",
+     api_account_reset_password, ADMINS | API_ENTERPRISE, 4 * KIB},
+    {"POST", "/api/v1/accounts/{id}/reset-totp", "resetAccountTotp", api_account_reset_totp,
+     ADMINS | API_ENTERPRISE, 0},
     {"GET", "/api/v1/audit", "listAudit", api_audit_list, ADMINS, 0},
     /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
     {"GET", "/api/v1/alarms", "listAlarms", api_alarms_list, API_ANY_USER, 0},
@@ -153,6 +170,7 @@ void api_handlers_init(void)
     api_credentials_init();
     api_overview_init();
     api_accounts_init();
+    api_totp_init();
     api_alarms_init();
     api_warnings_init();
     api_risk_init();

@@ -503,7 +503,11 @@ SCHEMAS = {
         "durability_detail": s("string"),
     }, ["status", "postgres", "migrations", "redis", "durability"]),
     "LoginRequest": obj({"username": s("string", maxLength=64),
-                         "password": s("string", maxLength=256, format="password")},
+                         "password": s("string", maxLength=256, format="password"),
+                         "totp_code": s("string", "The authenticator app's current 6 digits, "
+                                        "for an account with a second factor (otherwise 401 "
+                                        "totp_required once the password is right).",
+                                        pattern="^[0-9]{6}$")},
                         ["username", "password"], strict=True),
     "LoginResponse": obj({
         "token": s("string", "Session token (dws_…); also set as the dw_session cookie."),
@@ -515,6 +519,7 @@ SCHEMAS = {
         "scope": obj({"kind": enum(["city", "district", "street", "enterprise"]), "id": ID,
                       "name": s("string"), "code": s("string")}, ["kind", "id"]),
         "must_change_password": s("boolean"),
+        "totp_enabled": s("boolean", "The account has a confirmed TOTP second factor."),
     }, ["username", "role", "scope"],
         desc="The caller. For an API key: username apikey:<prefix>, role enterprise_staff, "
              "scope {kind: enterprise, id}."),
@@ -594,7 +599,8 @@ SCHEMAS = {
     "Account": obj({"id": ID, "username": s("string"), "display_name": s("string"),
                     "role": enum(ROLES), "region": N_STR, "region_name": N_STR,
                     "enterprise_id": N_ID, "enterprise_name": N_STR, "disabled": s("boolean"),
-                    "locked": s("boolean"), "last_login_at": N_TS, "created_at": TS},
+                    "locked": s("boolean"), "totp_enabled": s("boolean"), "last_login_at": N_TS,
+                    "created_at": TS},
                    ["id", "username", "role", "disabled", "locked"]),
     "AccountList": items_of(ref("Account")),
     "AccountCreate": obj({
@@ -612,6 +618,24 @@ SCHEMAS = {
     "AccountCreated": obj({"id": ID, "username": s("string"), "role": enum(ROLES),
                            "initial_password": s("string", "Only when generated.")},
                           ["id", "username", "role"]),
+    "AccountUpdate": obj({
+        "username": s("string", pattern="^[a-z0-9][a-z0-9._-]{2,63}$"),
+        "display_name": s("string", maxLength=200), "role": enum(ROLES),
+        "region": {"type": ["string", "integer"], "description": "Region code or id for "
+                   "government roles (omitted: the account's own, or the caller's for its level)."},
+        "enterprise": {"type": ["string", "integer"], "description": "Enterprise id or code for "
+                       "enterprise roles (omitted: the account's own)."},
+    }, strict=True, desc="At least one field."),
+    "AccountPasswordReset": obj({
+        "password": s("string", "The new password; omitted: one is generated and returned.",
+                      format="password")}, strict=True),
+    "AccountChanged": obj({"id": ID, "sessions_ended": s("integer", "Sessions of the account "
+                                                        "that this ended."),
+                           "username": s("string"), "role": enum(ROLES),
+                           "disabled": s("boolean"), "locked": s("boolean"),
+                           "must_change_password": s("boolean"), "totp_enabled": s("boolean"),
+                           "initial_password": s("string", "Only when generated; shown once.")},
+                          ["id", "sessions_ended"]),
     "AuditList": items_of(obj({"id": ID, "at": TS, "username": s("string"),
                                "source_ip": N_STR, "action": s("string"), "object": s("string"),
                                "result": enum(["ok", "failed", "denied", "locked"]),
@@ -853,15 +877,24 @@ OPERATIONS = {
          zh="登录", en="Log in",
          desc="Verifies the password and opens a session: the token comes back in the body and "
               "as the HttpOnly cookie dw_session. Unknown user, wrong password, disabled or "
-              "locked account all answer 401 login_failed (same timing); repeated failures lock "
-              "the account. 503 overloaded when too many logins hash at once.",
+              "locked account all answer 401 login_failed (the same argon2id verification and "
+              "failed-login transaction); repeated failures lock the account. Each client "
+              "address (behind a trusted proxy, the one it forwarded for) has a budget of "
+              "failed logins (login_ip_burst, earned back at login_ip_per_minute; a successful "
+              "login gives its attempt back): beyond it 429 too_many_requests with Retry-After, "
+              "before any hashing. An account with a confirmed TOTP second factor needs "
+              "totp_code: without it (and only after the right password) 401 totp_required; a "
+              "wrong or already used code is a failed login. 503 overloaded when too many "
+              "logins hash at once.",
          body=json_body(ref("LoginRequest")),
          resp={"200": {"description": "Logged in.",
                        "headers": {"Set-Cookie": {"description": "dw_session=<token>; Path=/; "
-                                                  "HttpOnly; SameSite=Strict; Max-Age=…",
+                                                  "HttpOnly; SameSite=Strict; Max-Age=…; "
+                                                  "Secure when public_url is https (or "
+                                                  "cookie_secure = 1)",
                                                   "schema": s("string")}},
                        "content": {"application/json": {"schema": ref("LoginResponse")}}}},
-         err=[400, 401, 503]),
+         err=[400, 401, 429, 503]),
     "logout": dict(tag="auth",
          zh="退出登录", en="Log out",
          desc="Revokes the caller's session and clears the cookie. No body needed.",
@@ -873,6 +906,26 @@ OPERATIONS = {
     "getMe": dict(tag="auth",
          zh="当前用户", en="The caller's account and scope",
          resp=ok(ref("Me")), err=[404]),
+    "enrolTotp": dict(tag="auth",
+         zh="启用双因素认证", en="Enrol a TOTP second factor (administrators)",
+         desc="Generates a secret (RFC 6238: HMAC-SHA1, 30 s, 6 digits) and answers it once, as "
+              "base32 and as an otpauth:// URI for the authenticator app. It is stored sealed "
+              "under the server's totp_key (never in the database) and unconfirmed: login asks "
+              "for codes only after confirmTotp. Enrolling again before confirming replaces it; "
+              "409 once confirmed (an administrator resets it: resetAccountTotp). 422 when the "
+              "server has no totp_key. Audited without the secret.",
+         resp=ok(obj({"secret": s("string", "Base32, shown once."),
+                      "otpauth_uri": s("string", "otpauth://totp/dustwatch:<user>?secret=…"),
+                      "totp_enabled": s("boolean", const=False)},
+                     ["secret", "otpauth_uri", "totp_enabled"])), err=[409, 422]),
+    "confirmTotp": dict(tag="auth",
+         zh="确认双因素认证", en="Confirm the TOTP enrolment with a code",
+         desc="A current code of the enrolled secret enables the second factor (422 "
+              "totp_invalid otherwise; 409 invalid_transition without an enrolment, conflict "
+              "when enabled already). Audited.",
+         body=json_body(obj({"code": s("string", pattern="^[0-9]{6}$")}, ["code"], strict=True)),
+         resp=ok(obj({"totp_enabled": s("boolean", const=True)}, ["totp_enabled"])),
+         err=[400, 409, 422]),
     "changePassword": dict(tag="auth",
          zh="修改密码", en="Change the caller's password",
          desc="Checks the policy (422 password_policy; a published demo password is refused "
@@ -1123,6 +1176,44 @@ OPERATIONS = {
               "breaks the policy.",
          body=json_body(ref("AccountCreate")),
          resp=ok(ref("AccountCreated"), "Created.", 201), err=[400, 409, 422]),
+    "updateAccount": dict(tag="accounts",
+         zh="修改账号", en="Rename an account, change its role or scope",
+         desc="An administrator manages the accounts of its scope whose role it could create "
+              "(a city administrator every account): 404 outside the scope, 403 above the "
+              "caller or for a role it may not give. A new role or scope (region code, or "
+              "enterprise id or code) must be in the caller's scope (422 otherwise) and ends "
+              "the account's sessions; an administrator cannot change its own role or scope "
+              "(422). 409 when the new user name is taken. Audited.",
+         body=json_body(ref("AccountUpdate")),
+         resp=ok(ref("AccountChanged")), err=[400, 409, 422]),
+    "disableAccount": dict(tag="accounts",
+         zh="停用账号", en="Disable an account",
+         desc="The account can no longer log in and its sessions end. Scope rules as "
+              "updateAccount; not one's own account (422). Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "enableAccount": dict(tag="accounts",
+         zh="启用账号", en="Enable an account",
+         desc="Scope rules as updateAccount. Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "unlockAccount": dict(tag="accounts",
+         zh="解锁账号", en="Clear an account's lockout",
+         desc="Clears the lockout after failed logins and the failure count. Scope rules as "
+              "updateAccount. Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
+    "resetAccountPassword": dict(tag="accounts",
+         zh="重置密码", en="Reset an account's password",
+         desc="Sets the given password, or generates one and returns it once; the account must "
+              "change it at the next login, its lockout is cleared and its sessions end. The "
+              "replaced hash joins the password history. Scope rules as updateAccount. Audited "
+              "without the password.",
+         body=json_body(ref("AccountPasswordReset"), required=False),
+         resp=ok(ref("AccountChanged")), err=[400, 422]),
+    "resetAccountTotp": dict(tag="accounts",
+         zh="重置双因素认证", en="Remove an account's TOTP second factor",
+         desc="For a lost or leaked device: the secret is deleted, the account logs in with its "
+              "password alone (and may enrol again), its sessions end. Scope rules as "
+              "updateAccount. Audited.",
+         resp=ok(ref("AccountChanged")), err=[422]),
     "listAudit": dict(tag="audit",
          zh="审计日志", en="The audit trail",
          desc="Newest first; the city sees all, a district its own accounts'. Reading is "

@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "api_auth.h"
+#include "api_client.h"
 #include "api_mhd.h"
 
 #include "db.h"
@@ -236,7 +237,10 @@ static json_t *error_body(api_req *r, api_error e, const char *detail_fmt, va_li
     if (detail_fmt)
         vsnprintf(detail, sizeof detail, detail_fmt, ap);
     int status = api_error_status(e);
-    if (status == 503 || status == 429)
+    int has_retry = 0; /* a handler that knows better set its own */
+    for (int i = 0; i < r->n_extra; i++)
+        has_retry |= strcasecmp(r->extra_headers[i][0], "Retry-After") == 0;
+    if ((status == 503 || status == 429) && !has_retry)
         api_reply_add_header(r, "Retry-After", "5");
     return srv_error_body(api_error_code(e), api_error_hint(e), detail);
 }
@@ -663,6 +667,39 @@ static int refuse_ambiguous_framing(api_req *r)
     return 1;
 }
 
+/* Every Forwarded and X-Forwarded-For line (libmicrohttpd's lookup gives
+ * only the first of a name). */
+struct forwarding {
+    const char *forwarded[8], *xff[8];
+    size_t n_forwarded, n_xff;
+};
+
+static enum MHD_Result collect_forwarding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    (void)kind;
+    struct forwarding *f = cls;
+    if (!value)
+        return MHD_YES;
+    if (strcasecmp(key, "Forwarded") == 0 && f->n_forwarded < 8)
+        f->forwarded[f->n_forwarded++] = value;
+    else if (strcasecmp(key, "X-Forwarded-For") == 0 && f->n_xff < 8)
+        f->xff[f->n_xff++] = value;
+    return MHD_YES;
+}
+
+/* r->peer becomes the client's address: the TCP peer's, or what a trusted
+ * proxy forwarded for (api_client.h). */
+static void resolve_client(api_req *r)
+{
+    struct forwarding f = {.n_forwarded = 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_forwarding, &f);
+    char tcp_peer[sizeof r->peer];
+    snprintf(tcp_peer, sizeof tcp_peer, "%s", r->peer);
+    api_client_address(tcp_peer, f.forwarded, f.n_forwarded, f.xff, f.n_xff, r->peer,
+                       sizeof r->peer);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls)
@@ -690,6 +727,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
                           r->peer, sizeof r->peer);
         }
+        resolve_client(r);
         *req_cls = r;
         if (refuse_ambiguous_framing(r))
             return MHD_YES;

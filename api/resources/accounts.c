@@ -11,7 +11,9 @@
 #include "srv_cred.h"
 #include "srv_password.h"
 
+#include <ctype.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +195,435 @@ int api_account_create(api_req *r)
         json_object_set_new(out, "initial_password", json_string(generated));
     sodium_memzero(generated, sizeof generated);
     return api_reply_json(r, 201, out);
+}
+
+/* ---- administration of existing accounts ---------------------------------
+ * An administrator manages the accounts in its scope whose role it could
+ * hand out itself (may_create; the city every account): a district admin never touches city
+ * accounts, other districts' accounts or another district admin, and never
+ * makes anyone more than it could create.  Out of scope looks missing (404);
+ * in scope but above the caller, 403.  Every attempt is audited, and what
+ * changes who an account is or what it may do ends its sessions. */
+
+typedef enum {
+    ACT_DISABLE,
+    ACT_ENABLE,
+    ACT_UNLOCK,
+    ACT_RESET_PASSWORD,
+    ACT_UPDATE,
+    ACT_RESET_TOTP
+} act_kind;
+typedef enum { OUT_OK, OUT_MISSING, OUT_FORBIDDEN, OUT_REFUSED, OUT_POLICY } act_outcome;
+
+typedef struct {
+    act_kind kind;
+    int64_t id;
+    const char *hash, *password; /* ACT_RESET_PASSWORD; password NULL when generated */
+    /* ACT_UPDATE: NULL = unchanged; region/enterprise as given (id or code) */
+    const char *username, *display_name, *role, *region, *enterprise;
+    db_account_ref before;
+    db_account_change change;
+    act_outcome outcome;
+    long sessions_ended;
+    char why[256];
+} act_ctx;
+
+static const char *const act_names[] = {"account_disable", "account_enable",
+                                        "account_unlock",  "account_password_reset",
+                                        "account_update",  "account_totp_reset"};
+
+__attribute__((format(printf, 3, 4))) static void refuse(act_ctx *x, act_outcome o, const char *fmt,
+                                                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->why, sizeof x->why, fmt, ap);
+    va_end(ap);
+    x->outcome = o;
+}
+
+/* Where an account given a new role (or scope) goes: fills x->change's
+ * region_id/enterprise_id.  Sets x->outcome when refused. */
+static db_status update_target(api_req *r, db_conn *c, const db_scope *s, act_ctx *x,
+                               const char *target_kind)
+{
+    const api_caller *caller = api_req_caller(r);
+    db_account_change *ch = &x->change;
+    const char *new_role = ch->role ? ch->role : x->before.role;
+    db_status st = DB_OK;
+    if (strcmp(target_kind, "enterprise") == 0) {
+        if (x->region) {
+            refuse(x, OUT_REFUSED, "role %s is bound to an enterprise, not a region", new_role);
+            return DB_OK;
+        }
+        if (x->enterprise) {
+            st = db_accounts_enterprise_target(c, s, x->enterprise, &ch->enterprise_id);
+            if (st == DB_OK && !ch->enterprise_id)
+                refuse(x, OUT_REFUSED, "no enterprise %s in your scope", x->enterprise);
+        } else if (caller->kind == API_SCOPE_ENTERPRISE) {
+            ch->enterprise_id = caller->scope_id;
+        } else if (x->before.enterprise_id) {
+            ch->enterprise_id = x->before.enterprise_id;
+        } else {
+            refuse(x, OUT_REFUSED, "enterprise is required for role %s", new_role);
+        }
+        return st;
+    }
+    if (x->enterprise) {
+        refuse(x, OUT_REFUSED, "role %s is bound to a region, not an enterprise", new_role);
+        return DB_OK;
+    }
+    if (x->region) {
+        char level[32];
+        int64_t region;
+        st = db_accounts_region_target(c, s, x->region, &region, level);
+        if (st == DB_OK && region && strcmp(level, target_kind) == 0)
+            ch->region_id = region;
+        else if (st == DB_OK)
+            refuse(x, OUT_REFUSED, "no %s %s in your scope", target_kind, x->region);
+    } else if ((strcmp(target_kind, "city") == 0 && caller->kind == API_SCOPE_CITY) ||
+               (strcmp(target_kind, "district") == 0 && caller->kind == API_SCOPE_DISTRICT)) {
+        ch->region_id = caller->scope_id;
+    } else if (x->before.region_id) {
+        /* the same region; the database refuses a level that does not fit */
+        ch->region_id = x->before.region_id;
+    } else {
+        refuse(x, OUT_REFUSED, "region (code) is required for role %s", new_role);
+    }
+    return st;
+}
+
+/* Which roles a caller may manage and give: what it may create, and for a
+ * city administrator every role (the city is above everything). */
+static int may_manage(const api_caller *c, const char *role, const char **target_kind)
+{
+    if (may_create(c, role, target_kind))
+        return 1;
+    if (!c->is_admin || c->kind != API_SCOPE_CITY)
+        return 0;
+    if (strcmp(role, "street_staff") == 0)
+        *target_kind = "street";
+    else if (strcmp(role, "enterprise_manager") == 0 || strcmp(role, "enterprise_staff") == 0)
+        *target_kind = "enterprise";
+    return *target_kind != NULL;
+}
+
+static db_status act_tx(api_req *r, db_conn *c, void *arg)
+{
+    act_ctx *x = arg;
+    const api_caller *caller = api_req_caller(r);
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    int found = 0, done = 0;
+    db_status st = db_accounts_get_for_update(c, &s, x->id, &x->before, &found);
+    if (st != DB_OK)
+        return st;
+    if (!found) {
+        refuse(x, OUT_MISSING, "no such account");
+        return DB_OK;
+    }
+    const char *target_kind;
+    if (!may_manage(caller, x->before.role, &target_kind)) {
+        refuse(x, OUT_FORBIDDEN, "%s may not manage %s accounts", caller->role, x->before.role);
+        return DB_OK;
+    }
+    db_account_change *ch = &x->change;
+    ch->id = x->id;
+    if (x->kind == ACT_UPDATE) {
+        ch->username = x->username;
+        ch->display_name = x->display_name;
+        ch->role = x->role;
+        ch->change_scope = x->role || x->region || x->enterprise;
+        if (ch->role && !may_manage(caller, ch->role, &target_kind)) {
+            refuse(x, OUT_FORBIDDEN, "%s may not give the role %s", caller->role, ch->role);
+            return DB_OK;
+        }
+    }
+    int self = x->before.id == caller->account_id;
+    if (self && (x->kind != ACT_UPDATE || ch->change_scope)) {
+        refuse(x, OUT_REFUSED,
+               "administrators cannot %s their own account; another administrator can",
+               x->kind == ACT_UPDATE ? "change the role or scope of" : "do this to");
+        return DB_OK;
+    }
+    int end_sessions = 1;
+    switch (x->kind) {
+    case ACT_DISABLE:
+    case ACT_ENABLE:
+        end_sessions = x->kind == ACT_DISABLE;
+        st = db_accounts_set_disabled(c, &s, x->id, x->kind == ACT_DISABLE, &done);
+        break;
+    case ACT_UNLOCK:
+        end_sessions = 0;
+        st = db_accounts_unlock(c, &s, x->id, &done);
+        break;
+    case ACT_RESET_PASSWORD:
+        if (x->password &&
+            srv_password_check_policy(x->password, x->before.username, x->why, sizeof x->why)) {
+            x->outcome = OUT_POLICY;
+            return DB_OK;
+        }
+        st = db_accounts_password_reset(c, &s, x->id, x->hash, &done);
+        break;
+    case ACT_RESET_TOTP:
+        /* a lost or leaked device: whoever is logged in with it logs in again */
+        st = db_accounts_totp_reset(c, &s, x->id, &done);
+        break;
+    case ACT_UPDATE:
+        end_sessions = ch->change_scope;
+        if (ch->change_scope) {
+            st = update_target(r, c, &s, x, target_kind);
+            if (st != DB_OK || x->outcome != OUT_OK)
+                return st;
+        }
+        st = db_accounts_update(c, &s, ch, &done);
+        break;
+    }
+    if (st != DB_OK)
+        return st;
+    if (!done) {
+        refuse(x, OUT_MISSING, "no such account");
+        return DB_OK;
+    }
+    /* a disabled account, a new password, a new role or scope: whoever holds
+     * a session of the account must log in again under the new terms */
+    if (end_sessions)
+        st = db_accounts_sessions_end(c, x->id, &x->sessions_ended);
+    return st;
+}
+
+/* Runs the action on the path's account and answers it; out (stolen) is
+ * the success body, completed with id and sessions_ended. */
+static int account_act(api_req *r, act_ctx *x, json_t *out)
+{
+    const char *action = act_names[x->kind];
+    char obj[48];
+    snprintf(obj, sizeof obj, "account:%s", api_req_param(r, "id"));
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (!api_req_caller(r)->is_admin || id < 0) {
+        json_decref(out);
+        api_audit(r, action, obj, "denied", "not an administrator or no such account");
+        return api_req_caller(r)->is_admin
+                   ? api_reply_error(r, API_E_NOT_FOUND, "no such account")
+                   : api_reply_error(r, API_E_FORBIDDEN, "only administrators manage accounts");
+    }
+    x->id = id;
+    db_status st = api_tx(r, act_tx, x);
+    if (st == DB_BAD) {
+        json_decref(out);
+        int scope = x->change.change_scope;
+        api_audit(r, action, obj, "failed", scope ? "role or scope refused" : "user name taken");
+        if (x->username && !scope)
+            return api_reply_error(r, API_E_CONFLICT, "the user name %s is taken", x->username);
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "the role %s does not fit the scope (a region of the role's "
+                               "level, or an enterprise)%s",
+                               x->role ? x->role : x->before.role,
+                               x->username ? ", or the user name is taken" : "");
+    }
+    if (st != DB_OK) {
+        json_decref(out);
+        return api_reply_db(r, st);
+    }
+    if (x->outcome != OUT_OK) {
+        json_decref(out);
+        api_audit(r, action, obj, x->outcome == OUT_REFUSED ? "failed" : "denied", x->why);
+        if (x->outcome == OUT_MISSING)
+            return api_reply_error(r, API_E_NOT_FOUND, "no such account");
+        return api_reply_error(r,
+                               x->outcome == OUT_FORBIDDEN ? API_E_FORBIDDEN
+                               : x->outcome == OUT_POLICY  ? API_E_PASSWORD_POLICY
+                                                           : API_E_UNPROCESSABLE,
+                               "%s", x->why);
+    }
+    api_auth_forget_all();
+    char detail[512];
+    const db_account_ref *b = &x->before;
+    int n = snprintf(detail, sizeof detail, "username=%s", b->username);
+    if (x->kind == ACT_UPDATE) {
+        const db_account_change *ch = &x->change;
+        if (ch->username && strcmp(ch->username, b->username) != 0)
+            n += snprintf(detail + n, sizeof detail - (size_t)n, " new_username=%s", ch->username);
+        if (ch->role)
+            n += snprintf(detail + n, sizeof detail - (size_t)n, " role=%s->%s", b->role, ch->role);
+        if (ch->change_scope)
+            n += snprintf(detail + n, sizeof detail - (size_t)n, " scope=%s:%lld->%s:%lld",
+                          b->enterprise_id ? "enterprise" : "region",
+                          (long long)(b->enterprise_id ? b->enterprise_id : b->region_id),
+                          ch->enterprise_id ? "enterprise" : "region",
+                          (long long)(ch->enterprise_id ? ch->enterprise_id : ch->region_id));
+        if (ch->display_name)
+            n += snprintf(detail + n, sizeof detail - (size_t)n, " display_name changed");
+    }
+    if (n >= 0 && (size_t)n < sizeof detail)
+        snprintf(detail + n, sizeof detail - (size_t)n, " sessions_ended=%ld", x->sessions_ended);
+    api_audit(r, action, obj, "ok", detail);
+    json_object_set_new(out, "id", json_integer((json_int_t)x->id));
+    json_object_set_new(out, "sessions_ended", json_integer(x->sessions_ended));
+    return api_reply_json(r, 200, out);
+}
+
+/* A POST whose body is optional: NULL and 0 when there is none. */
+static int optional_body(api_req *r, json_t **body)
+{
+    size_t len;
+    *body = NULL;
+    if (!api_req_body(r, &len) || len == 0)
+        return 0;
+    *body = api_req_json(r);
+    return *body ? 0 : -1;
+}
+
+static int no_fields(api_req *r)
+{
+    json_t *body;
+    if (optional_body(r, &body) != 0)
+        return -1;
+    return body && api_json_strict(r, body, NULL, 0) != 0 ? -1 : 0;
+}
+
+int api_account_disable(api_req *r)
+{
+    if (no_fields(r) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_DISABLE};
+    return account_act(r, &x, json_pack("{s:b}", "disabled", 1));
+}
+
+int api_account_enable(api_req *r)
+{
+    if (no_fields(r) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_ENABLE};
+    return account_act(r, &x, json_pack("{s:b}", "disabled", 0));
+}
+
+int api_account_unlock(api_req *r)
+{
+    if (no_fields(r) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_UNLOCK};
+    return account_act(r, &x, json_pack("{s:b}", "locked", 0));
+}
+
+int api_account_reset_totp(api_req *r)
+{
+    if (no_fields(r) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_RESET_TOTP};
+    return account_act(r, &x, json_pack("{s:b}", "totp_enabled", 0));
+}
+
+int api_account_reset_password(api_req *r)
+{
+    json_t *body;
+    if (optional_body(r, &body) != 0)
+        return 0;
+    static const char *const allowed[] = {"password"};
+    if (body && api_json_strict(r, body, allowed, 1) != 0)
+        return 0;
+    json_t *pj = body ? json_object_get(body, "password") : NULL;
+    if (pj && !json_is_string(pj))
+        return api_reply_error(r, API_E_BAD_REQUEST, "password must be a string");
+    const char *password = json_string_value(pj);
+    char generated[32] = "", why[200];
+    if (password) {
+        /* the rule against the user name is checked once the account is read */
+        if (strlen(password) > 256 || srv_password_check_policy(password, "", why, sizeof why) != 0)
+            return api_reply_error(r, API_E_PASSWORD_POLICY, "%s",
+                                   strlen(password) > 256 ? "at most 256 bytes" : why);
+        if (srv_password_is_demo(password))
+            return api_reply_error(r, API_E_PASSWORD_POLICY,
+                                   "the password is one of the published demo passwords");
+    } else {
+        srv_password_generate(generated, 16, "");
+        password = generated;
+    }
+    char hash[crypto_pwhash_STRBYTES];
+    if (srv_password_hash(password, hash) != 0) {
+        sodium_memzero(generated, sizeof generated);
+        return api_reply_error(r, API_E_OVERLOADED, "could not hash the password now");
+    }
+    act_ctx x = {.kind = ACT_RESET_PASSWORD, .hash = hash, .password = pj ? password : NULL};
+    json_t *out = json_pack("{s:b}", "must_change_password", 1);
+    if (generated[0])
+        json_object_set_new(out, "initial_password", json_string(generated));
+    sodium_memzero(generated, sizeof generated);
+    return account_act(r, &x, out);
+}
+
+static int valid_username(const char *u)
+{
+    size_t n = strlen(u);
+    if (n < 3 || n > 64 || !(islower((unsigned char)u[0]) || isdigit((unsigned char)u[0])))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)u[i]) || isdigit((unsigned char)u[i]) || strchr("._-", u[i])))
+            return 0;
+    return 1;
+}
+
+/* A region or enterprise given as a code (string) or an id (integer). */
+static int target_text(json_t *v, char buf[40], const char **out)
+{
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (json_is_string(v) && strlen(json_string_value(v)) < 40)
+        snprintf(buf, 40, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, 40, "%lld", (long long)json_integer_value(v));
+    else
+        return -1;
+    *out = buf;
+    return 0;
+}
+
+int api_account_update(api_req *r)
+{
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    static const char *const allowed[] = {"username", "display_name", "role", "region",
+                                          "enterprise"};
+    if (api_json_strict(r, body, allowed, 5) != 0)
+        return 0;
+    act_ctx x = {.kind = ACT_UPDATE};
+    static const char *const strings[] = {"username", "display_name", "role"};
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(body, strings[i]);
+        if (v && !json_is_string(v))
+            return api_reply_error(r, API_E_BAD_REQUEST, "%s must be a string", strings[i]);
+    }
+    x.username = json_string_value(json_object_get(body, "username"));
+    x.display_name = json_string_value(json_object_get(body, "display_name"));
+    x.role = json_string_value(json_object_get(body, "role"));
+    char region[40], enterprise[40];
+    if (target_text(json_object_get(body, "region"), region, &x.region) != 0 ||
+        target_text(json_object_get(body, "enterprise"), enterprise, &x.enterprise) != 0)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "region and enterprise are a code (string) or an id (integer)");
+    if (x.username && !valid_username(x.username))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "username is 3 to 64 of a-z 0-9 . _ - and starts with a letter or "
+                               "digit");
+    if (x.display_name && strlen(x.display_name) > 200)
+        return api_reply_error(r, API_E_BAD_REQUEST, "display_name is at most 200 bytes");
+    if (x.role && strcmp(x.role, "city_admin") != 0 && strcmp(x.role, "city_staff") != 0 &&
+        strcmp(x.role, "district_admin") != 0 && strcmp(x.role, "district_staff") != 0 &&
+        strcmp(x.role, "street_staff") != 0 && strcmp(x.role, "enterprise_manager") != 0 &&
+        strcmp(x.role, "enterprise_staff") != 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "no role %s", x.role);
+    if (!x.username && !x.display_name && !x.role && !x.region && !x.enterprise)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "nothing to change: username, display_name, role, region or "
+                               "enterprise");
+    json_t *out = json_object();
+    if (x.username)
+        json_object_set_new(out, "username", json_string(x.username));
+    if (x.role)
+        json_object_set_new(out, "role", json_string(x.role));
+    return account_act(r, &x, out);
 }
 
 int api_apikeys_list(api_req *r)

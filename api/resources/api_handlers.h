@@ -78,6 +78,17 @@ void api_overview_init(void);
 /* accounts.c */
 int api_accounts_list(api_req *r);
 int api_account_create(api_req *r);
+/* administration of one account: {id} in the caller's scope and below it */
+int api_account_update(api_req *r);
+int api_account_disable(api_req *r);
+int api_account_enable(api_req *r);
+int api_account_unlock(api_req *r);
+int api_account_reset_password(api_req *r);
+int api_account_reset_totp(api_req *r);
+/* accounts_totp.c: the caller's own TOTP second factor (administrators) */
+int api_totp_enrol(api_req *r);
+int api_totp_confirm(api_req *r);
+void api_totp_init(void);
 int api_apikeys_list(api_req *r);
 int api_apikey_create(api_req *r);
 int api_apikey_revoke(api_req *r);

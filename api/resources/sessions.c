@@ -4,16 +4,22 @@
  * hashes run at once (the rest wait briefly, then get 503): a burst of
  * logins cannot starve the pool threads every other request needs. */
 #include "api_auth.h"
+#include "api_client.h"
 #include "api_handlers.h"
 
+#include "db_accounts.h"
 #include "db_auth.h"
+#include "db_totp.h"
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_password.h"
+#include "srv_totp.h"
 
 #include <pthread.h>
 #include <semaphore.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <strings.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,8 +34,13 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 
 static pthread_once_t sessions_once = PTHREAD_ONCE_INIT;
 
+/* What the login path did, counted for the debug line each login writes
+ * (tests check that an unknown user name costs what a wrong password does). */
+static atomic_ulong n_verifications, n_failures_recorded;
+
 static void sessions_setup(void)
 {
+    api_client_init();
     sem_init(&hash_slots, 0,
              (unsigned)(g_config.login_max_concurrent > 0 ? g_config.login_max_concurrent : 1));
     char pw[33];
@@ -43,15 +54,35 @@ static void sessions_setup(void)
 void api_sessions_init(void)
 {
     db_auth_register();
+    db_accounts_register();
+    db_totp_register();
     pthread_once(&sessions_once, sessions_setup);
 }
 
 /* ---- login ------------------------------------------------------------ */
 
+/* The session cookie is Secure when the operator says so or when users
+ * reach the dashboard over https (public_url). */
+static int cookie_secure(void)
+{
+    return g_config.cookie_secure || strncasecmp(g_config.public_url, "https://", 8) == 0;
+}
+
+/* A failed login's debug line: whether the user name was known, and the
+ * running counts of password verifications and recorded failures. */
+static void log_login(api_req *r, int known, int recorded)
+{
+    LOG_DEBUG("login failed", "id=%llu known=%d failure_recorded=%d verifications=%lu failures=%lu",
+              (unsigned long long)api_req_id(r), known, recorded, atomic_load(&n_verifications),
+              atomic_load(&n_failures_recorded));
+}
+
 typedef struct {
     const char *username;
     int found;
     db_auth_account a;
+    int with_totp; /* also read the second factor (a login) */
+    db_totp_state totp;
 } account_row;
 
 static db_status load_account_tx(db_conn *c, void *arg)
@@ -60,8 +91,15 @@ static db_status load_account_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
-    return db_auth_account_by_name(c, x->username, g_config.password_max_age_days, &x->a,
-                                   &x->found);
+    st = db_auth_account_by_name(c, x->username, g_config.password_max_age_days, &x->a, &x->found);
+    if (st != DB_OK || !x->with_totp)
+        return st;
+    /* for unknown names too: the same statements whoever it is */
+    int found = 0;
+    st = db_totp_by_name(c, x->username, &x->totp, &found);
+    if (st == DB_OK && !found)
+        memset(&x->totp, 0, sizeof x->totp);
+    return st;
 }
 
 typedef struct {
@@ -71,6 +109,8 @@ typedef struct {
     unsigned char token_digest[crypto_hash_sha256_BYTES];
     const char *peer, *ua;
     int locked_now;
+    int64_t totp_step; /* > 0: the step of the code that passed, used up here */
+    int replayed;
     int64_t session_id;
     char expires_at[64];
 } login_update;
@@ -81,12 +121,24 @@ static db_status login_update_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
+    if (!u->a->id) /* no such account */
+        return db_accounts_login_failed_unknown(c);
+    if (u->ok && u->totp_step > 0) {
+        int fresh = 0;
+        st = db_totp_use(c, u->a->id, u->totp_step, &fresh);
+        if (st != DB_OK)
+            return st;
+        if (!fresh) {
+            u->ok = 0;
+            u->replayed = 1;
+        }
+    }
     if (!u->ok) {
         long failures;
         st = db_auth_login_failed(c, u->a->id, g_config.lockout_window_s, &failures);
         if (st != DB_OK)
             return st;
-        if (failures >= g_config.lockout_threshold && !u->a->locked) {
+        if (u->a->id && failures >= g_config.lockout_threshold && !u->a->locked) {
             st = db_auth_lock(c, u->a->id, g_config.lockout_duration_s);
             if (st != DB_OK)
                 return st;
@@ -106,22 +158,42 @@ int api_login(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"username", "password"};
-    if (api_json_strict(r, body, allowed, 2) != 0)
+    static const char *const allowed[] = {"username", "password", "totp_code"};
+    if (api_json_strict(r, body, allowed, 3) != 0)
         return 0;
     const char *username = json_string_value(json_object_get(body, "username"));
     const char *password = json_string_value(json_object_get(body, "password"));
     if (!username || !password || strlen(username) > 64 || strlen(password) > 256)
         return api_reply_error(r, API_E_BAD_REQUEST, "username and password are required strings");
+    json_t *code_json = json_object_get(body, "totp_code");
+    if (code_json && !json_is_string(code_json))
+        return api_reply_error(r, API_E_BAD_REQUEST, "totp_code is a string of 6 digits");
+    const char *totp_code = json_string_value(code_json);
 
     pthread_once(&sessions_once, sessions_setup);
+    /* before any hashing: one caller cannot lock every user name it knows
+     * nor keep the hashing slots busy (api_client.h) */
+    const char *client = api_req_peer(r);
+    long wait = api_client_login_take(client);
+    if (wait > 0) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%ld", wait);
+        api_reply_add_header(r, "Retry-After", retry);
+        LOG_INFO("login refused",
+                 "id=%llu client=%s reason=\"too many failed logins\" retry_after=%ld",
+                 (unsigned long long)api_req_id(r), client, wait);
+        return api_reply_error(r, API_E_TOO_MANY_REQUESTS,
+                               "too many failed logins from this address; retry in %ld s", wait);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 2;
-    if (sem_timedwait(&hash_slots, &ts) != 0)
+    if (sem_timedwait(&hash_slots, &ts) != 0) {
+        api_client_login_refund(client);
         return api_reply_error(r, API_E_OVERLOADED, "too many logins at once");
+    }
 
-    account_row x = {.username = username};
+    account_row x = {.username = username, .with_totp = 1};
     const db_auth_account *a = &x.a;
     db_status st = DB_HARD;
     db_conn *c = api_req_db(r);
@@ -129,24 +201,60 @@ int api_login(api_req *r)
         st = db_run_tx(c, NULL, load_account_tx, &x);
     if (st != DB_OK) {
         sem_post(&hash_slots);
+        api_client_login_refund(client);
         return api_reply_db(r, st);
     }
+    /* an unknown user name costs what a known one does: the same argon2id
+     * verification (against a hash of the same parameters) and, below, the
+     * same failed-login transaction */
     int verified = srv_password_verify(x.found ? a->hash : dummy_hash, password) == 0;
+    atomic_fetch_add(&n_verifications, 1);
     char new_hash[crypto_pwhash_STRBYTES];
     int rehash = verified && x.found && srv_password_needs_rehash(a->hash) &&
                  srv_password_hash(password, new_hash) == 0;
     sem_post(&hash_slots);
 
-    int ok = verified && x.found && !a->disabled && !a->locked;
+    /* the second factor, once the password is right */
+    int standing = verified && x.found && !a->disabled && !a->locked;
+    int need_totp = standing && x.totp.enabled;
+    int64_t totp_step = -1;
+    if (need_totp && totp_code) {
+        unsigned char secret[SRV_TOTP_SECRET_BYTES];
+        if (srv_totp_open(a->id, x.totp.sealed, x.totp.sealed_len, secret) == 0)
+            totp_step = srv_totp_check(secret, totp_code, (int64_t)time(NULL));
+        else
+            LOG_ERROR("totp secret does not open", "id=%llu account=%lld reason=\"%s\"",
+                      (unsigned long long)api_req_id(r), (long long)a->id,
+                      "totp_key missing or changed");
+        sodium_memzero(secret, sizeof secret);
+    }
+    if (need_totp && !totp_code) {
+        /* the password was right: ask for the code, counting no failure
+         * (and giving the attempt back: the code comes in the next one) */
+        api_client_login_refund(client);
+        api_req_set_caller_account(r, 0, username);
+        api_audit(r, "login", username, "failed", "second factor required");
+        return api_reply_error(r, API_E_TOTP_REQUIRED, "send totp_code with the password");
+    }
+    int ok = standing && (!need_totp || totp_step > 0);
     /* audit records name who tried, whether or not it worked */
     api_req_set_caller_account(r, 0, username);
     if (!x.found) {
+        /* account 0: a row rewrite that changes nothing in place of the
+         * failed-login update (db_accounts_login_failed_unknown) */
+        static const db_auth_account nobody;
+        login_update none = {.a = &nobody, .ok = 0};
+        st = db_run_tx(c, NULL, login_update_tx, &none);
+        if (st == DB_OK)
+            atomic_fetch_add(&n_failures_recorded, 1);
+        log_login(r, 0, st == DB_OK);
         api_audit(r, "login", username, "failed", "no such account");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
     }
     login_update u = {.a = a,
                       .ok = ok,
                       .new_hash = rehash ? new_hash : NULL,
+                      .totp_step = ok && need_totp ? totp_step : 0,
                       .peer = api_req_peer(r),
                       .ua = api_req_header(r, "User-Agent")};
     char token[64];
@@ -161,21 +269,28 @@ int api_login(api_req *r)
     st = db_run_tx(c, NULL, login_update_tx, &u);
     if (st != DB_OK)
         return api_reply_db(r, st);
+    ok = u.ok; /* a replayed code turned it down */
     if (!ok) {
+        sodium_memzero(token, sizeof token);
+        atomic_fetch_add(&n_failures_recorded, 1);
+        log_login(r, 1, 1);
         const char *why = a->locked     ? "account locked"
                           : a->disabled ? "account disabled"
-                                        : "wrong password";
+                          : !verified   ? "wrong password"
+                          : u.replayed  ? "second factor code used already"
+                                        : "wrong second factor";
         api_audit(r, "login", username, a->locked ? "locked" : "failed", why);
         if (u.locked_now)
             api_audit(r, "lockout", username, "locked", "too many failed logins");
         return api_reply_error(r, API_E_LOGIN_FAILED, "login failed");
     }
+    api_client_login_refund(client);
     api_req_set_caller_account(r, a->id, username);
     api_audit(r, "login", username, "ok", rehash ? "password re-hashed" : "");
     char cookie[256];
     snprintf(cookie, sizeof cookie,
              "dw_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", token,
-             g_config.session_max_age_s, g_config.cookie_secure ? "; Secure" : "");
+             g_config.session_max_age_s, cookie_secure() ? "; Secure" : "");
     api_reply_add_header(r, "Set-Cookie", cookie);
     json_t *resp =
         json_pack("{s:s, s:s, s:s, s:b, s:b}", "token", token, "expires_at", u.expires_at, "role",
@@ -204,7 +319,9 @@ int api_logout(api_req *r)
     api_auth_forget_all();
     api_audit(r, "logout", "", "ok", "");
     api_reply_add_header(r, "Set-Cookie",
-                         "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+                         cookie_secure()
+                             ? "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+                             : "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     return api_reply_json(r, 200, json_pack("{s:b}", "logged_out", 1));
 }
 
@@ -224,7 +341,16 @@ static db_status me_tx(api_req *r, db_conn *c, void *arg)
                            (json_int_t)caller->scope_id);
         return DB_OK;
     }
-    return db_auth_me(c, caller->account_id, &x->out);
+    db_status st = db_auth_me(c, caller->account_id, &x->out);
+    if (st != DB_OK || !x->out)
+        return st;
+    db_totp_state t;
+    int found = 0;
+    if ((st = db_set_scope(c, "system")) != DB_OK ||
+        (st = db_totp_by_id(c, caller->account_id, &t, &found)) != DB_OK)
+        return st;
+    json_object_set_new(x->out, "totp_enabled", json_boolean(found && t.enabled));
+    return DB_OK;
 }
 
 int api_me(api_req *r)

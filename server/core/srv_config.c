@@ -1,12 +1,15 @@
 #include "srv_config.h"
 
 #include "dw_config.h"
+#include "srv_net.h"
+#include "srv_totp.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 srv_config g_config;
@@ -265,6 +268,27 @@ int srv_config_load(const char *path, char *err, size_t errlen)
     if (g_config.event_stream_check_s < 1 || g_config.event_stream_check_s > 14) {
         /* a revoked credential must not outlive a keep-alive (15 s) */
         snprintf(err, errlen, "event_stream_check_s must be between 1 and 14");
+        return -1;
+    }
+    srv_net nets[SRV_CONFIG_MAX_PROXIES];
+    size_t n_nets;
+    char why[160];
+    if (srv_net_list_parse(g_config.trusted_proxies, nets, SRV_CONFIG_MAX_PROXIES, &n_nets, why,
+                           sizeof why) != 0) {
+        snprintf(err, errlen, "trusted_proxies: %s", why);
+        return -1;
+    }
+    if (g_config.public_url[0] && strncasecmp(g_config.public_url, "https://", 8) != 0 &&
+        strncasecmp(g_config.public_url, "http://", 7) != 0) {
+        snprintf(err, errlen, "public_url must start with https:// or http://");
+        return -1;
+    }
+    if (!srv_totp_key_valid(g_config.totp_key)) {
+        snprintf(err, errlen, "totp_key must be empty or 64 hex digits (openssl rand -hex 32)");
+        return -1;
+    }
+    if (g_config.login_ip_burst < 0 || g_config.login_ip_per_minute < 1) {
+        snprintf(err, errlen, "login_ip_burst must be >= 0 and login_ip_per_minute >= 1");
         return -1;
     }
     return 0;

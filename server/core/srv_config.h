@@ -21,6 +21,9 @@ typedef struct srv_config {
 
 extern srv_config g_config;
 
+/* The most entries trusted_proxies may list. */
+#define SRV_CONFIG_MAX_PROXIES 32
+
 /* Loads defaults, then `path` (NULL: none), then the environment.  On error
  * returns -1 with a one-line message in err.  Calling it again frees the
  * previous strings. */

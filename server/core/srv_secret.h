@@ -11,7 +11,8 @@
  *   SRV_SECRET_AUDIT_HMAC  HMAC-SHA-256 key of the audit chain (srv_audit.h)
  *   SRV_SECRET_CRED_SEAL   XChaCha20-Poly1305 key of stored gateway keys
  *                          (DES, SM4; srv_cred.h)
- *   SRV_SECRET_TOTP_SEAL   reserved for the accounts' TOTP seeds
+ *   SRV_SECRET_TOTP_SEAL   XChaCha20-Poly1305 key of the accounts' TOTP seeds, unless
+ *                          totp_key sets one (srv_totp.h)
  *
  * Never renumber a purpose: the id is the derivation input, so a changed id
  * is a different key (old chains fail, sealed keys no longer open).

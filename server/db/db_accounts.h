@@ -36,6 +36,48 @@ typedef struct db_account_new {
  * row breaks a rule. */
 db_status db_accounts_insert(db_conn *c, const db_account_new *a, int64_t *id);
 
+/* ---- administration of one account ----------------------------------------
+ * Each runs inside the caller's transaction and touches only an account in
+ * scope s; *done (or *found) is 0 when there was none. */
+
+typedef struct db_account_ref {
+    int64_t id;
+    char username[80];
+    char role[32];
+    int64_t region_id, enterprise_id; /* 0: none */
+} db_account_ref;
+/* The account, locked until the transaction ends. */
+db_status db_accounts_get_for_update(db_conn *c, const db_scope *s, int64_t id, db_account_ref *out,
+                                     int *found);
+db_status db_accounts_set_disabled(db_conn *c, const db_scope *s, int64_t id, int disabled,
+                                   int *done);
+/* Clears the lockout and the failure count. */
+db_status db_accounts_unlock(db_conn *c, const db_scope *s, int64_t id, int *done);
+/* A password an administrator set: must be changed at the next login; the
+ * replaced hash goes to password_history, the lockout is cleared. */
+db_status db_accounts_password_reset(db_conn *c, const db_scope *s, int64_t id,
+                                     const char *password_hash, int *done);
+
+/* Removes the account's TOTP second factor (it may enrol again). */
+db_status db_accounts_totp_reset(db_conn *c, const db_scope *s, int64_t id, int *done);
+
+typedef struct db_account_change {
+    int64_t id;
+    const char *username, *display_name, *role; /* NULL: unchanged */
+    int change_scope;                           /* 1: region_id and enterprise_id are set */
+    int64_t region_id, enterprise_id;           /* 0: none */
+} db_account_change;
+/* DB_BAD: the new user name is taken, or role and scope break a rule. */
+db_status db_accounts_update(db_conn *c, const db_scope *s, const db_account_change *ch, int *done);
+/* Revokes every live session of the account; *ended counts them. */
+db_status db_accounts_sessions_end(db_conn *c, int64_t account_id, long *ended);
+
+/* Inside the caller's transaction ("system" scope): the work a failed login
+ * with a user name that has no account does in place of the failed-login
+ * update of a wrong password — the same kind of row rewrite, changing
+ * nothing — so both failures take equally long. */
+db_status db_accounts_login_failed_unknown(db_conn *c);
+
 /* A scoped read: the enterprise's API keys as a JSON array, *out NULL when
  * the enterprise is not in scope.  *out is a new reference. */
 db_status db_accounts_keys_list(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out);

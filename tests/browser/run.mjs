@@ -2,6 +2,7 @@
 // and one small city for the whole file; each test uses its own browser
 // contexts.  Prints one line per test and the closing "N passed, N failed";
 // tests whose API route the server does not have yet are reported as skipped.
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ const shots = join(here, 'screenshots');
 mkdirSync(shots, { recursive: true });
 
 class Skip extends Error {}
+const TOTP_KEY = '5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592';
 const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
 
 let db, srv, browser, ents, routes;
@@ -33,7 +35,7 @@ async function setup() {
     ['a1.staff', 'enterprise_staff', '--enterprise', ents[0].code],
   ];
   for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
-  srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300 });
+  srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300, DUSTWATCH_TOTP_KEY: TOTP_KEY });
   routes = await srv.routes();
   browser = await launch();
 }
@@ -407,6 +409,125 @@ async function test_enterprise_staff_sees_equipment_read_only() {
   await context.close();
 }
 
+// account administration on the page: disable/enable, unlock, reset the
+// password (the account must change it), change role and scope; buttons only
+// for the accounts the caller manages
+async function test_district_admin_manages_accounts() {
+  need('POST', '/api/v1/accounts/{id}/disable');
+  const tok = await srv.token('baoshan.admin');
+  const made = await srv.api('POST', '/api/v1/accounts', { username: 'browser.clerk', role: 'district_staff', password: 'Quartz-Pass-2026#x' }, tok);
+  assert(made.status === 201, 'create account: ' + made.text);
+  const row = u => `[data-testid=accounts-table] tr[data-username="${u}"]`;
+  const state = u => db.scalar(`SET dw.scope = 'system'; SELECT disabled::text || ',' || coalesce(locked_until > now(), false)::text || ',' || must_change_password::text || ',' || role FROM accounts WHERE username = '${u}'`);
+  // lock it with failed logins
+  for (let i = 0; i < 5; i++) await srv.api('POST', '/api/v1/auth/login', { username: 'browser.clerk', password: 'wrong-password' });
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.goto(srv.base + '/#/accounts');
+  await page.waitForSelector(row('browser.clerk'));
+  // none for itself, for the city or for another district's admin (not listed at all)
+  assert(!(await page.$(`${row('baoshan.admin')} [data-action]`)), 'buttons on the own account');
+  assert(!(await page.$(row('city.admin'))) && !(await page.$(row('jiading.admin'))), 'foreign accounts listed');
+  // unlock
+  await page.click(`${row('browser.clerk')} [data-action=unlock]`);
+  await page.waitForFunction(u => !document.querySelector(`[data-testid=accounts-table] tr[data-username="${u}"] [data-action=unlock]`), 'browser.clerk');
+  assert(state('browser.clerk') === 'false,false,true,district_staff', 'unlock: ' + state('browser.clerk'));
+  // disable (confirmed), then enable
+  await page.click(`${row('browser.clerk')} [data-action=disable]`);
+  await page.click('.modal [data-action=confirm]');
+  await page.waitForSelector(`${row('browser.clerk')} [data-action=enable]`);
+  assert(state('browser.clerk').startsWith('true,'), 'disable: ' + state('browser.clerk'));
+  await shot(page, 'accounts-admin');
+  await page.click(`${row('browser.clerk')} [data-action=enable]`);
+  await page.waitForSelector(`${row('browser.clerk')} [data-action=disable]`);
+  assert(state('browser.clerk').startsWith('false,'), 'enable: ' + state('browser.clerk'));
+  // reset the password: a generated one, shown once
+  await page.click(`${row('browser.clerk')} [data-action=reset-password]`);
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('[data-testid=initial-password]');
+  const generated = (await page.textContent('[data-testid=initial-password]')).trim();
+  assert(generated.length >= 12, 'no generated password');
+  await page.click('.modal .x');
+  const login = await srv.api('POST', '/api/v1/auth/login', { username: 'browser.clerk', password: generated });
+  assert(login.status === 200 && JSON.parse(login.text).must_change_password === true, 'reset password: ' + login.text);
+  // role and scope: to a street of the district
+  await page.click(`${row('browser.clerk')} [data-action=edit]`);
+  await page.selectOption('.modal select[name=role]', 'street_staff');
+  await page.fill('.modal input[name=region]', '310113103');
+  await page.click('.modal button[type=submit]');
+  await page.waitForFunction(() => !document.querySelector('.modal'));
+  await page.waitForSelector(`${row('browser.clerk')}:has-text("罗店镇")`);
+  assert(state('browser.clerk').endsWith(',street_staff'), 'role change: ' + state('browser.clerk'));
+  // a region outside the district: the server's refusal shows in the form
+  await page.click(`${row('browser.clerk')} [data-action=edit]`);
+  await page.fill('.modal input[name=region]', '310114102');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('.modal .err');
+  assert((await page.textContent('.modal .err')).includes('310114102'), 'refusal not shown');
+  // that 422 was asked for: the browser logs it, it is no page error
+  for (let i = errors.length - 1; i >= 0; i--) if (/^baoshan\.admin: console: .*status of 422/.test(errors[i])) errors.splice(i, 1);
+  await context.close();
+}
+
+// RFC 6238 with node's crypto: the code an authenticator app would show
+function totpCode(secretB32, step) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretB32) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map(b => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(msg).digest();
+  const off = mac[19] & 15;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+// an administrator enrols a second factor on the settings page, login then
+// asks for the code, and the city resets it from the accounts page
+async function test_admin_totp_enrol_login_and_reset() {
+  need('POST', '/api/v1/auth/totp');
+  const city = await srv.token('city.admin');
+  const made = await srv.api('POST', '/api/v1/accounts', { username: 'browser.admin', role: 'district_admin', region: '310114', password: 'Totp-Quartz-2026#' }, city);
+  assert(made.status === 201, 'create account: ' + made.text);
+  // the forced first change, through the API
+  const tok = JSON.parse((await srv.api('POST', '/api/v1/auth/login', { username: 'browser.admin', password: 'Totp-Quartz-2026#' })).text).token;
+  const ch = await srv.api('POST', '/api/v1/auth/password', { current_password: 'Totp-Quartz-2026#', new_password: PW }, tok);
+  assert(ch.status === 200, 'password change: ' + ch.text);
+  let { context, page } = await loginPage(browser, srv.base, 'browser.admin', PW, errors);
+  await page.goto(srv.base + '/#/settings');
+  await page.click('[data-testid=totp] [data-action=totp-enrol]');
+  await page.waitForSelector('[data-testid=totp-uri]');
+  const uri = (await page.textContent('[data-testid=totp-uri]')).trim();
+  const secret = (await page.textContent('[data-testid=totp-secret]')).trim();
+  assert(uri.startsWith('otpauth://totp/dustwatch:browser.admin?secret=' + secret), 'otpauth URI: ' + uri);
+  const step = Math.floor(Date.now() / 1000 / 30);
+  await page.fill('[data-testid=totp] input[name=code]', totpCode(secret, step));
+  await page.click('[data-testid=totp] [data-action=totp-confirm]');
+  await page.waitForSelector('[data-testid=totp] .tag.ok');
+  await shot(page, 'totp-enabled');
+  await page.click('[data-action=logout]');
+  await page.waitForSelector('input[name=username]');
+  // login: the password first, then the code the server asks for
+  await page.fill('input[name=username]', 'browser.admin');
+  await page.fill('input[name=password]', PW);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=totp-row] input[name=totp_code]', { state: 'visible' });
+  await shot(page, 'login-totp');
+  await page.fill('input[name=totp_code]', totpCode(secret, step + 1));
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.shell', { timeout: 15000 });
+  await context.close();
+  // the city removes it from the accounts page
+  ({ context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors));
+  await page.goto(srv.base + '/#/accounts');
+  const row = '[data-testid=accounts-table] tr[data-username="browser.admin"]';
+  await page.click(`${row} [data-action=reset-totp]`);
+  await page.click('.modal [data-action=confirm]');
+  await page.waitForFunction(r => document.querySelector(r) && !document.querySelector(r + ' [data-action=reset-totp]'), row);
+  const plain = await srv.api('POST', '/api/v1/auth/login', { username: 'browser.admin', password: PW });
+  assert(plain.status === 200, 'login after the reset: ' + plain.text);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -416,7 +537,8 @@ const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic
   test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
   test_district_approves_clearance_requested_in_another_context, test_upgraded_warning_shows_its_new_grade_and_history,
   test_main_pages_render_and_screenshots,
-  test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only, test_no_script_errors];
+  test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only,
+  test_district_admin_manages_accounts, test_admin_totp_enrol_login_and_reset, test_no_script_errors];
 // DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -152,6 +152,12 @@ OBJECT_ROUTES = {
     "/api/v1/gateways/{id}": "gateway",
     "/api/v1/enterprises/{id}/ingest-credentials": "enterprise",
     "/api/v1/ingest-credentials/{id}": "ingest_credential",
+    "/api/v1/accounts/{id}": "account",
+    "/api/v1/accounts/{id}/disable": "account",
+    "/api/v1/accounts/{id}/enable": "account",
+    "/api/v1/accounts/{id}/unlock": "account",
+    "/api/v1/accounts/{id}/reset-password": "account",
+    "/api/v1/accounts/{id}/reset-totp": "account",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -177,6 +183,7 @@ BODIES = {
     ("POST", "/api/v1/enterprises/{id}/gateways"): {"code": "PROBE"},
     ("PATCH", "/api/v1/gateways/{id}"): {"name": "probe"},
     ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
+    ("PATCH", "/api/v1/accounts/{id}"): {"display_name": "probe"},
 }
 
 
@@ -234,6 +241,9 @@ def scope_matrix(c):
     }
     for owner, extra in risk_objects(c).items():
         objects[owner].update(extra)
+    for owner in objects:  # the enterprise's manager
+        objects[owner]["account"] = int(c.db.scalar(
+            f"SELECT id FROM accounts WHERE username = '{owner}.manager'"))
     # caller -> owners whose objects are foreign to it
     pairs = [("a1.manager", "a2"), ("a1.manager", "b1"), ("baoshan.admin", "b1"), ("baoshan.staff", "b1"),
              ("jiading.admin", "a1"), ("luodian.staff", "b1"), ("nanxiang.staff", "a1"), ("b1.manager", "a1")]

@@ -1,5 +1,7 @@
 // 账号管理 (admins): accounts within the caller's scope, creating them (the
-// initial password is shown once), enterprise API keys, the audit log.
+// initial password is shown once), disabling/enabling, unlocking, resetting
+// the password (the account must change it), changing role, scope and name;
+// enterprise API keys, the audit log.
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading, modal } from '../ui.js';
@@ -9,6 +11,27 @@ const CREATABLE = {
   district_admin: [['district_staff', null], ['street_staff', 'region'], ['enterprise_manager', 'enterprise'], ['enterprise_staff', 'enterprise']],
   enterprise_manager: [['enterprise_staff', null]],
 };
+
+// whom a caller manages (the server decides; this only draws the buttons):
+// what it may create, the city every account
+const MANAGES = {
+  city_admin: ['city_admin', 'city_staff', 'district_admin', 'district_staff', 'street_staff', 'enterprise_manager', 'enterprise_staff'],
+  district_admin: ['district_staff', 'street_staff', 'enterprise_manager', 'enterprise_staff'],
+  enterprise_manager: ['enterprise_staff'],
+};
+const TARGET = { city: null, district: 'region', street: 'region', enterprise: 'enterprise' };
+const roleKind = r => r.split('_')[0];
+
+function confirmModal(title, text, label) {
+  return new Promise(ok => {
+    let done = false;
+    const finish = v => { if (!done) { done = true; ok(v); } m.close(); };
+    const m = modal(title, h('p', null, text), [
+      h('button', { class: 'btn', type: 'button', onclick: () => finish(false) }, t('common.cancel')),
+      h('button', { class: 'btn danger', type: 'button', 'data-action': 'confirm', onclick: () => finish(true) }, label)]);
+    new MutationObserver((_, obs) => { if (!m.el.isConnected) { obs.disconnect(); if (!done) { done = true; ok(false); } } }).observe(document.body, { childList: true });
+  });
+}
 
 export default async function accountsPage(el, ctx) {
   const tab = ctx.query.get('tab') || 'accounts';
@@ -30,8 +53,68 @@ export default async function accountsPage(el, ctx) {
       { title: t('acc.role'), render: a => tv('role', a.role) }, { title: t('acc.scope'), render: a => a.enterprise_name || a.region_name || '' },
       { title: t('common.state'), render: a => a.disabled ? h('span', { class: 'tag muted' }, t('acc.disabled')) : a.locked ? h('span', { class: 'tag bad' }, t('acc.locked')) : h('span', { class: 'tag ok' }, '正常') },
       { title: t('acc.last'), render: a => fmtTime(a.last_login_at) },
-      { title: t('common.actions'), render: () => h('button', { class: 'btn sm', title: t('acc.reset.cli'), onclick: () => toast(t('acc.reset.cli'), 'info', 7000) }, t('acc.reset')) },
-    ], r.items, { attrs: { 'data-testid': 'accounts-table' } }));
+      { title: t('common.actions'), render: actions },
+    ], r.items, { attrs: { 'data-testid': 'accounts-table' }, rowAttrs: a => ({ 'data-username': a.username, 'data-account-id': a.id }) }));
+  }
+  const manages = MANAGES[ctx.me.role] || [];
+  const canAct = hasRoute('POST', '/api/v1/accounts/{id}/disable');
+  function actions(a) {
+    if (!canAct || a.username === ctx.me.username || !manages.includes(a.role)) return '';
+    const btn = (action, label, fn) => h('button', { class: 'btn sm', 'data-action': action, onclick: fn }, label);
+    return h('span', { class: 'actions' },
+      a.disabled ? btn('enable', t('acc.enable'), () => act(a, 'enable', t('acc.enabled')))
+        : btn('disable', t('acc.disable'), async () => {
+          if (await confirmModal(t('acc.disable'), t('acc.confirm.disable', { x: a.username }), t('acc.disable'))) act(a, 'disable', t('acc.disabled.ok'));
+        }),
+      a.locked ? btn('unlock', t('acc.unlock'), () => act(a, 'unlock', t('acc.unlocked'))) : null,
+      btn('reset-password', t('acc.reset'), () => resetPassword(a)),
+      a.totp_enabled ? btn('reset-totp', t('acc.totp.reset'), async () => {
+        if (await confirmModal(t('acc.totp.reset'), t('acc.confirm.totp', { x: a.username }), t('acc.totp.reset'))) act(a, 'reset-totp', t('acc.totp.done'));
+      }) : null,
+      btn('edit', t('acc.edit'), () => edit(a)));
+  }
+  async function act(a, action, done) {
+    try { await api(`/api/v1/accounts/${a.id}/${action}`, { method: 'POST' }); toast(done, 'ok'); } catch (e) { toast(e.message, 'error'); }
+    load();
+  }
+  function resetPassword(a) {
+    formModal(t('acc.reset') + ' · ' + a.username, [
+      h('p', null, t('acc.reset.note')),
+      formRow(t('login.pw'), h('input', { type: 'password', name: 'password', placeholder: t('acc.pw.optional'), autocomplete: 'new-password' }))],
+    async v => {
+      const r = await api(`/api/v1/accounts/${a.id}/reset-password`, { method: 'POST', body: v.password ? { password: v.password } : {} });
+      toast(t('acc.reset.done'), 'ok');
+      if (r.initial_password) modal(t('acc.reset'), h('div', null, h('p', null, t('acc.initial')), h('div', { class: 'secret mono', 'data-testid': 'initial-password' }, r.initial_password)));
+      load();
+    });
+  }
+  function edit(a) {
+    const targetRow = h('div');
+    const roleSel = select('role', manages.map(r => [r, t('role.' + r)]), a.role, { onchange: paintTarget });
+    function paintTarget() {
+      const kind = TARGET[roleKind(roleSel.value)];
+      const same = roleKind(roleSel.value) === roleKind(a.role);
+      clear(targetRow);
+      if (kind) targetRow.append(formRow(kind === 'region' ? t('acc.target.region') : t('acc.target.ent'),
+        h('input', { type: 'text', name: kind, placeholder: same ? t('acc.target.keep') : '', required: !same })));
+    }
+    paintTarget();
+    formModal(t('acc.edit') + ' · ' + a.username, [
+      formRow(t('acc.username'), h('input', { type: 'text', name: 'username', value: a.username, required: true, pattern: '[a-z0-9][a-z0-9._\\-]{2,63}' })),
+      formRow(t('acc.display'), h('input', { type: 'text', name: 'display_name', value: a.display_name || '', maxlength: 100 })),
+      formRow(t('acc.role'), roleSel), targetRow, h('p', { class: 'muted' }, t('acc.edit.note'))],
+    async v => {
+      const body = {};
+      if (v.username && v.username !== a.username) body.username = v.username;
+      if ((v.display_name || '') !== (a.display_name || '')) body.display_name = v.display_name || '';
+      if (v.role !== a.role) body.role = v.role;
+      if (v.region) body.region = v.region;
+      if (v.enterprise) body.enterprise = v.enterprise;
+      if (!Object.keys(body).length) return;
+      const r = await api(`/api/v1/accounts/${a.id}`, { method: 'PATCH', body });
+      toast(t('acc.saved') + (r.sessions_ended ? ' · ' + t('acc.sessions.ended', { n: r.sessions_ended }) : ''), 'ok');
+      load();
+    });
   }
   function create() {
     const targetRow = h('div');

@@ -1,4 +1,5 @@
-// Login, and the password change the policy may ask for right after it.
+// Login (with the authenticator code when the account has a second factor),
+// and the password change the policy may ask for right after it.
 // Failures show one generic message (no user enumeration, lockout included).
 import { api } from '../api.js';
 import { t, setLang, getLang } from '../i18n.js';
@@ -27,20 +28,29 @@ function loginForm(box, opts) {
   const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, maxlength: 64 });
   const pw = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, maxlength: 256 });
   const btn = h('button', { class: 'btn primary', type: 'submit' }, t('login.submit'));
+  // shown once the server asks for it (401 totp_required after the right password)
+  const code = h('input', { type: 'text', name: 'totp_code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6 });
+  const codeRow = h('div', { 'data-testid': 'totp-row', style: { display: 'none' } }, h('label', null, t('login.totp')), code);
   const form = h('form', { onsubmit: async e => {
     e.preventDefault();
     btn.disabled = true; btn.textContent = t('login.busy'); clear(msg);
     try {
-      const r = await api('/api/v1/auth/login', { method: 'POST', body: { username: user.value.trim(), password: pw.value }, noAuthRedirect: true });
+      const body = { username: user.value.trim(), password: pw.value };
+      if (codeRow.style.display !== 'none' && code.value) body.totp_code = code.value.trim();
+      const r = await api('/api/v1/auth/login', { method: 'POST', body, noAuthRedirect: true });
       if (r.must_change_password || r.password_expired) { clear(box); changeForm(box, opts, t('pw.must'), pw.value); return; }
       const me = await api('/api/v1/auth/me', { noAuthRedirect: true });
       opts.onLoggedIn(me);
     } catch (ex) {
+      if (ex.code === 'totp_required') {
+        codeRow.style.display = ''; msg.append(h('div', { class: 'note' }, t('login.totp.ask'))); code.focus();
+        return;
+      }
       msg.append(h('div', { class: 'err', role: 'alert' }, ex.code === 'login_failed' ? t('login.failed') : ex.message));
-      pw.value = ''; pw.focus();
+      pw.value = ''; code.value = ''; pw.focus();
     } finally { btn.disabled = false; btn.textContent = t('login.submit'); }
   } },
-  h('label', null, t('login.user')), user, h('label', null, t('login.pw')), pw, msg, btn);
+  h('label', null, t('login.user')), user, h('label', null, t('login.pw')), pw, codeRow, msg, btn);
   box.append(...header(), h('h2', { style: { fontSize: '15px', margin: '0 0 4px' } }, t('login.title')), form,
     h('div', { class: 'foot' }, h('span', null, t('login.hint')), langSwitch(box, opts, loginForm)));
   user.focus();

@@ -13,13 +13,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PARAMS        4
@@ -46,6 +49,106 @@ struct api_req {
     char peer[64];
     api_caller caller;
 };
+
+/* ---- total deadlines per request ------------------------------------------
+ *
+ * MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: every byte restarts it, so a
+ * client trickling a header line every few seconds holds its connection for
+ * ever.  Every connection is listed here (MHD_OPTION_NOTIFY_CONNECTION) with the
+ * time its current phase is due: headers api_header_timeout_s after the
+ * connection started or its previous request completed, the body
+ * api_body_timeout_s after the headers (the access handler's first call), none
+ * while a request is answered.  A reaper thread shuts the socket of an overdue
+ * connection down; libmicrohttpd then reads EOF and closes it in its own thread.
+ * The socket is still the connection's: libmicrohttpd sends
+ * MHD_CONNECTION_NOTIFY_CLOSED (which unlists it under conns_mu) before it closes
+ * the descriptor. */
+typedef struct api_conn {
+    struct api_conn *prev, *next;
+    int fd;
+    int in_body;    /* the phase that is due: body (1) or headers (0) */
+    int64_t due_ms; /* srv_mono_ms(); 0: no deadline */
+} api_conn;
+
+static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
+static api_conn *conns_head;
+static pthread_t reaper;
+static int reaper_running;
+
+static void conn_due(struct MHD_Connection *conn, int in_body, long seconds)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    api_conn *ac = ci ? ci->socket_context : NULL;
+    if (!ac)
+        return;
+    pthread_mutex_lock(&conns_mu);
+    ac->in_body = in_body;
+    ac->due_ms = seconds > 0 ? srv_mono_ms() + seconds * 1000 : 0;
+    pthread_mutex_unlock(&conns_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        api_conn *ac = ci ? calloc(1, sizeof *ac) : NULL;
+        if (!ac)
+            return; /* unlisted: only the idle timeout applies */
+        ac->fd = ci->connect_fd;
+        ac->due_ms = srv_mono_ms() + g_config.api_header_timeout_s * 1000;
+        pthread_mutex_lock(&conns_mu);
+        ac->next = conns_head;
+        if (conns_head)
+            conns_head->prev = ac;
+        conns_head = ac;
+        pthread_mutex_unlock(&conns_mu);
+        *socket_context = ac;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        api_conn *ac = *socket_context;
+        pthread_mutex_lock(&conns_mu);
+        if (ac->prev)
+            ac->prev->next = ac->next;
+        else
+            conns_head = ac->next;
+        if (ac->next)
+            ac->next->prev = ac->prev;
+        pthread_mutex_unlock(&conns_mu);
+        free(ac);
+        *socket_context = NULL;
+    }
+}
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&conns_mu);
+    while (reaper_running) {
+        int64_t now = srv_mono_ms();
+        for (api_conn *ac = conns_head; ac; ac = ac->next) {
+            if (ac->due_ms && now >= ac->due_ms) {
+                ac->due_ms = 0; /* once: libmicrohttpd closes it soon */
+                shutdown(ac->fd, SHUT_RDWR);
+                LOG_INFO("api connection closed", "reason=%s",
+                         ac->in_body ? "body_deadline" : "header_deadline");
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&reaper_cv, &conns_mu, &ts);
+    }
+    pthread_mutex_unlock(&conns_mu);
+    return NULL;
+}
 
 static struct MHD_Daemon *daemon_;
 static db_pool *pool;
@@ -691,6 +794,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                           r->peer, sizeof r->peer);
         }
         *req_cls = r;
+        conn_due(conn, 1, g_config.api_body_timeout_s);
         if (refuse_ambiguous_framing(r))
             return MHD_YES;
         find_route(r);
@@ -728,6 +832,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_due(conn, 0, 0); /* the request is in: no deadline while it is answered */
     if (!r->replied)
         dispatch(r);
     return MHD_YES;
@@ -737,8 +842,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     api_req *r = *req_cls;
+    /* a keep-alive connection's next request: its headers are due from now */
+    conn_due(conn, 0, g_config.api_header_timeout_s);
     if (!r)
         return;
     char q[300];
@@ -853,18 +959,35 @@ int api_start(db_pool *p, const api_route *table, size_t n)
             return -1;
         }
     }
+    unsigned limit = (unsigned)g_config.api_connection_limit;
+    long share = srv_http_fd_share();
+    if ((long)limit > share) {
+        LOG_WARN("api_connection_limit capped by the descriptor limit", "configured=%ld cap=%ld",
+                 g_config.api_connection_limit, share);
+        limit = (unsigned)share;
+    }
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config.api_threads,
         /* libmicrohttpd's defaults are "no timeout" and "no per-IP limit":
          * both are slowloris invitations, so they are always explicit here */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config.api_connection_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_config.api_connection_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_config.api_per_ip_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        /* ... and an idle timeout is not a deadline: on_connection/reaper_main */
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)g_config.api_per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (!daemon_) {
         LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+        return -1;
+    }
+    reaper_running = 1;
+    if (pthread_create(&reaper, NULL, reaper_main, NULL) != 0) {
+        reaper_running = 0;
+        LOG_ERROR("could not start the API deadline thread", "%s", "");
+        MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
         return -1;
     }
     LOG_INFO("api listener up", "addr=%s threads=%ld", g_config.api_listen, g_config.api_threads);
@@ -882,6 +1005,13 @@ void api_stop_accepting(void)
 
 void api_stop(void)
 {
+    pthread_mutex_lock(&conns_mu);
+    int was_running = reaper_running;
+    reaper_running = 0;
+    pthread_cond_signal(&reaper_cv);
+    pthread_mutex_unlock(&conns_mu);
+    if (was_running)
+        pthread_join(reaper, NULL);
     if (daemon_) {
         MHD_stop_daemon(daemon_);
     }

@@ -12,4 +12,13 @@ uint64_t srv_next_request_id(void);
 /* {"code":…, "hint":…, "detail":…} as a new reference. */
 json_t *srv_error_body(const char *code, const char *hint, const char *detail);
 
+/* Descriptors kept free for PostgreSQL, Redis, files, the event loops and the
+ * accept back-off when both listeners are full. */
+#define SRV_FD_RESERVE 64
+
+/* How many connections one listener may hold: raises the soft RLIMIT_NOFILE to
+ * the hard limit (once per process), then half of what is left after
+ * SRV_FD_RESERVE (the two listeners share it); at least 1. */
+long srv_http_fd_share(void);
+
 #endif

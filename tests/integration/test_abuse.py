@@ -1,0 +1,182 @@
+"""Abuse and fairness on both listeners: slow clients (total deadlines for headers and
+body, connection caps), descriptor exhaustion, rate limits and a fair writer queue.
+The clients speak raw sockets: http.client cannot trickle a request."""
+import socket
+import time
+
+import dwtest as t
+
+# short deadlines, long idle timeouts: only a total deadline can close a trickler
+DEADLINES = dict(ingest_header_timeout_s=2, ingest_body_timeout_s=3, ingest_timeout_s=60,
+                 api_header_timeout_s=2, api_body_timeout_s=3, api_connection_timeout_s=60)
+
+
+def connect(port, source="127.0.0.1", timeout=5.0):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                    source_address=(source, 0))
+
+
+def closed_by_server(s):
+    """True once the server closed s (EOF or reset); never blocks."""
+    s.setblocking(False)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.setblocking(True)
+
+
+def trickle(socks, piece, seconds):
+    """Sends piece on every open socket every 0.25 s for at most seconds; returns
+    how many the server closed."""
+    open_ = list(socks)
+    deadline = time.time() + seconds
+    while open_ and time.time() < deadline:
+        still = []
+        for s in open_:
+            try:
+                s.send(piece)
+                if not closed_by_server(s):
+                    still.append(s)
+            except OSError:
+                pass
+        open_ = still
+        time.sleep(0.25)
+    return len(socks) - len(open_)
+
+
+def get_ok(port, path="/healthz", source="127.0.0.1"):
+    s = connect(port, source)
+    try:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data.startswith(b"HTTP/1.1 200")
+    finally:
+        s.close()
+
+
+class Env:
+    def __init__(self, roles="ingest,api", **cfg):
+        self.db = t.Database()
+        self.srv = t.Server(self.db, roles=roles, **cfg)
+
+    def close(self):
+        try:
+            assert self.srv.stop() == 0, self.srv.logtext()
+        finally:
+            self.db.drop()
+
+
+def slow_clients(port, n, headers_done):
+    socks = []
+    for _ in range(n):
+        s = connect(port)
+        head = "POST /ingest/v1/readings HTTP/1.1\r\nHost: x\r\n"
+        if headers_done:
+            head += "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+        s.sendall(head.encode())
+        socks.append(s)
+    return socks
+
+
+def test_slow_headers_and_bodies_are_cut_at_the_deadline():
+    """A client that trickles its headers (slowloris) or its body one piece at a time
+    never lets the idle timeout (60 s here) expire; the total deadlines (2 s for headers,
+    3 s for the body) close it anyway, on both listeners, and a normal request is still
+    answered."""
+    e = Env(**DEADLINES)
+    try:
+        for port in (e.srv.ingest_port, e.srv.api_port):
+            heads = slow_clients(port, 20, headers_done=False)
+            n = trickle(heads, b"X-a: b\r\n", 20)
+            assert n == 20, f"port {port}: {n} of 20 header tricklers closed"
+            bodies = slow_clients(port, 20, headers_done=True)
+            n = trickle(bodies, b" ", 20)
+            assert n == 20, f"port {port}: {n} of 20 body tricklers closed"
+            for s in heads + bodies:
+                s.close()
+            assert get_ok(port)
+        log = e.srv.logtext()
+        assert "header_deadline" in log and "body_deadline" in log, log
+    finally:
+        e.close()
+
+
+def test_a_keep_alive_connection_serves_requests_within_the_deadlines():
+    """The header deadline starts again with every request: a client sending complete
+    requests on one connection keeps it for longer than one deadline."""
+    e = Env(**DEADLINES)
+    try:
+        for port in (e.srv.ingest_port, e.srv.api_port):
+            s = connect(port)
+            for _ in range(4):
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = s.recv(65536)
+                assert data.startswith(b"HTTP/1.1 200"), data
+                time.sleep(1)
+            s.close()
+    finally:
+        e.close()
+
+
+def answered(s, wait):
+    s.settimeout(wait)
+    try:
+        return s.recv(65536).startswith(b"HTTP/1.1 200")
+    except socket.timeout:
+        return False
+    finally:
+        s.settimeout(5)
+
+
+def test_connection_caps_per_ip_and_in_total():
+    """Above the per-IP cap a new connection of that IP is closed at once, other IPs are
+    still served.  Above the total cap the ingest listener closes every new connection;
+    libmicrohttpd (the API) stops accepting instead: the connection waits in the
+    kernel's backlog unanswered until one of the others closes.  The ingest listener
+    had neither cap."""
+    e = Env(ingest_per_ip_limit=5, ingest_max_connections=12, api_per_ip_limit=5,
+            api_connection_limit=12)
+    try:
+        for port in (e.srv.ingest_port, e.srv.api_port):
+            mine = [connect(port) for _ in range(8)]
+            t.wait_for(lambda: sum(closed_by_server(s) for s in mine) >= 3, 10,
+                       what="connections above the per-IP cap closed")
+            time.sleep(0.5)
+            assert sum(closed_by_server(s) for s in mine) == 3, port
+            assert get_ok(port, source="127.0.0.2")
+            others = [connect(port, source=f"127.0.1.{i // 4 + 1}") for i in range(7)]
+            late = connect(port, source="127.0.2.1")
+            if port == e.srv.ingest_port:
+                t.wait_for(lambda: closed_by_server(late), 10,
+                           what="a connection above the total cap closed")
+            else:
+                late.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert not answered(late, 1.5), "the API answered above its connection limit"
+                others.pop().close()
+                assert answered(late, 10), "the API did not take the waiting connection"
+            assert not any(closed_by_server(s) for s in others), port
+            for s in mine + others + [late]:
+                s.close()
+        assert "ingest_per_ip_limit" in e.srv.logtext()
+    finally:
+        e.close()
+
+
+if __name__ == "__main__":
+    t.run([
+        test_slow_headers_and_bodies_are_cut_at_the_deadline,
+        test_a_keep_alive_connection_serves_requests_within_the_deadlines,
+        test_connection_caps_per_ip_and_in_total,
+    ])

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -73,6 +75,8 @@ typedef struct api_conn {
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
 static api_conn *conns_head;
+static atomic_long open_conns; /* handed to the daemon and not closed yet */
+static long conn_cap;
 static pthread_t reaper;
 static int reaper_running;
 
@@ -108,8 +112,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         conns_head = ac;
         pthread_mutex_unlock(&conns_mu);
         *socket_context = ac;
-    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&open_conns, 1);
         api_conn *ac = *socket_context;
+        if (!ac)
+            return;
         pthread_mutex_lock(&conns_mu);
         if (ac->prev)
             ac->prev->next = ac->next;
@@ -928,6 +935,122 @@ json_t *api_route_table_json(const api_route *table, size_t n)
     return json_pack("{s:o}", "items", items);
 }
 
+/* ---- accepting ------------------------------------------------------------
+ *
+ * The listening socket is ours, not libmicrohttpd's: when accept() fails for
+ * want of descriptors, libmicrohttpd retries at once, for ever, in every worker
+ * that holds no connection ("busy waiting for system resources").  The acceptor
+ * thread hands each connection to the daemon (MHD_add_connection: the
+ * connection and per-IP limits apply there; above them the socket is closed at
+ * once); on EMFILE/ENFILE it logs (once a second, srv_log), answers one waiting
+ * client 503 through a reserve descriptor and backs off: 50 ms, doubling to
+ * 1 s, back to 50 ms after the next accepted connection. */
+static int listen_fd = -1;
+static int reserve_fd = -1;
+static int stop_pipe[2] = {-1, -1};
+static pthread_t acceptor;
+static int acceptor_running;
+
+static void shed_one(void)
+{
+    json_t *b = srv_error_body(api_error_code(API_E_OVERLOADED), api_error_hint(API_E_OVERLOADED),
+                               "the server is out of connections");
+    char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    srv_http_shed(listen_fd, &reserve_fd, s ? s : "{}");
+    free(s);
+    json_decref(b);
+}
+
+/* Waits ms for the stop pipe; 1 when asked to stop. */
+static int stop_requested(int ms)
+{
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+    return poll(&p, 1, ms) > 0;
+}
+
+static void *acceptor_main(void *arg)
+{
+    (void)arg;
+    int backoff_ms = 50;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN},
+                              {.fd = stop_pipe[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents)
+            break;
+        for (;;) {
+            struct sockaddr_storage sa;
+            socklen_t len = sizeof sa;
+            int fd = accept4(listen_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                backoff_ms = 50;
+                char ip[INET6_ADDRSTRLEN] = "-";
+                if (sa.ss_family == AF_INET)
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof ip);
+                else if (sa.ss_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ip, sizeof ip);
+                if (atomic_load(&open_conns) >= conn_cap) {
+                    close(fd);
+                    LOG_WARN("api connection refused", "peer=%s limit=api_connection_limit", ip);
+                } else if (MHD_add_connection(daemon_, fd, (struct sockaddr *)&sa, len) ==
+                           MHD_YES) {
+                    atomic_fetch_add(&open_conns, 1);
+                } else { /* the daemon closed it: the per-IP limit, or out of memory */
+                    LOG_WARN("api connection refused", "peer=%s limit=api_per_ip_limit", ip);
+                }
+                continue;
+            }
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                break;
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+                continue;
+            char q[128];
+            LOG_ERROR("api accept failed", "error=%s", srv_log_q(q, sizeof q, strerror(err)));
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                shed_one();
+                if (stop_requested(backoff_ms))
+                    return NULL;
+                backoff_ms = backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2;
+            }
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int listen_on(const struct sockaddr_storage *ss)
+{
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (ss->ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void acceptor_stop(void)
+{
+    if (acceptor_running) {
+        ssize_t w = write(stop_pipe[1], "x", 1);
+        (void)w;
+        pthread_join(acceptor, NULL);
+        acceptor_running = 0;
+    }
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
+}
+
 int api_start(db_pool *p, const api_route *table, size_t n)
 {
     pool = p;
@@ -940,14 +1063,13 @@ int api_start(db_pool *p, const api_route *table, size_t n)
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     if (strchr(host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)port);
         if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
             return -1;
-        flags |= MHD_USE_IPv6;
     } else {
         struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
         a4->sin_family = AF_INET;
@@ -959,29 +1081,51 @@ int api_start(db_pool *p, const api_route *table, size_t n)
             return -1;
         }
     }
-    unsigned limit = (unsigned)g_config.api_connection_limit;
+    conn_cap = g_config.api_connection_limit;
     long share = srv_http_fd_share();
-    if ((long)limit > share) {
+    if (conn_cap > share) {
         LOG_WARN("api_connection_limit capped by the descriptor limit", "configured=%ld cap=%ld",
                  g_config.api_connection_limit, share);
-        limit = (unsigned)share;
+        conn_cap = share;
     }
-    daemon_ = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config.api_threads,
-        /* libmicrohttpd's defaults are "no timeout" and "no per-IP limit":
-         * both are slowloris invitations, so they are always explicit here */
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config.api_connection_timeout_s,
-        /* ... and an idle timeout is not a deadline: on_connection/reaper_main */
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)g_config.api_per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
-    if (!daemon_) {
-        LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+    /* The acceptor keeps the total under conn_cap.  libmicrohttpd's own limit is
+     * per worker thread (limit / threads) and must never be reached: 0.9.75,
+     * refusing a connection added with MHD_add_connection at that limit, leaves
+     * a mutex locked and the worker hangs for ever. */
+    unsigned limit = (unsigned)((conn_cap + 16) * g_config.api_threads);
+    listen_fd = listen_on(&ss);
+    if (listen_fd < 0) {
+        LOG_ERROR("could not start the API listener", "addr=%s error=%s", g_config.api_listen,
+                  srv_log_q((char[128]){0}, 128, strerror(errno)));
         return -1;
     }
+    srv_http_reserve_open(&reserve_fd);
+    daemon_ =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)g_config.api_threads,
+                         /* libmicrohttpd's defaults are "no timeout" and "no per-IP limit":
+                          * both are slowloris invitations, so they are always explicit here */
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config.api_connection_timeout_s,
+                         /* ... and an idle timeout is not a deadline: on_connection/reaper_main */
+                         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)g_config.api_per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!daemon_) {
+        LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+        acceptor_stop();
+        return -1;
+    }
+    if (pipe2(stop_pipe, O_CLOEXEC) != 0 ||
+        pthread_create(&acceptor, NULL, acceptor_main, NULL) != 0) {
+        LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+        acceptor_stop();
+        MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
+        return -1;
+    }
+    acceptor_running = 1;
     reaper_running = 1;
     if (pthread_create(&reaper, NULL, reaper_main, NULL) != 0) {
         reaper_running = 0;
@@ -996,11 +1140,7 @@ int api_start(db_pool *p, const api_route *table, size_t n)
 
 void api_stop_accepting(void)
 {
-    if (daemon_) {
-        MHD_socket s = MHD_quiesce_daemon(daemon_);
-        if (s != MHD_INVALID_SOCKET)
-            close(s);
-    }
+    acceptor_stop();
 }
 
 void api_stop(void)
@@ -1012,6 +1152,7 @@ void api_stop(void)
     pthread_mutex_unlock(&conns_mu);
     if (was_running)
         pthread_join(reaper, NULL);
+    acceptor_stop();
     if (daemon_) {
         MHD_stop_daemon(daemon_);
     }

@@ -1,8 +1,13 @@
 #include "srv_http.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static atomic_uint_fast64_t next_id = 1;
 
@@ -35,4 +40,36 @@ long srv_http_fd_share(void)
         return 1L << 20;
     long share = ((long)rl.rlim_cur - SRV_FD_RESERVE) / 2;
     return share > 0 ? share : 1;
+}
+
+void srv_http_reserve_open(int *reserve)
+{
+    if (*reserve < 0)
+        *reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void srv_http_shed(int listen_fd, int *reserve, const char *json_body)
+{
+    if (*reserve < 0)
+        return;
+    close(*reserve);
+    *reserve = -1;
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        char head[256];
+        size_t blen = strlen(json_body);
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; "
+                          "charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          blen);
+        char sink[4096];
+        while (recv(fd, sink, sizeof sink, 0) > 0) /* unread bytes would turn close into RST */
+            ;
+        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
+            (void)send(fd, json_body, blen, MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    srv_http_reserve_open(reserve);
 }

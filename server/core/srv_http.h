@@ -21,4 +21,12 @@ json_t *srv_error_body(const char *code, const char *hint, const char *detail);
  * SRV_FD_RESERVE (the two listeners share it); at least 1. */
 long srv_http_fd_share(void);
 
+/* Opens *reserve (a descriptor kept for srv_http_shed) when it is not open. */
+void srv_http_reserve_open(int *reserve);
+
+/* Out of descriptors: closes the reserve, accepts one waiting client on
+ * listen_fd, answers it 503 + Retry-After: 1 with json_body and closes it, so it
+ * is told instead of left hanging; then opens the reserve again. */
+void srv_http_shed(int listen_fd, int *reserve, const char *json_body);
+
 #endif

@@ -75,7 +75,8 @@ typedef struct api_conn {
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
 static api_conn *conns_head;
-static atomic_long open_conns; /* handed to the daemon and not closed yet */
+static srv_rate *ip_rate, *cred_rate; /* refuse_over_rate */
+static atomic_long open_conns;        /* handed to the daemon and not closed yet */
 static long conn_cap;
 static pthread_t reaper;
 static int reaper_running;
@@ -773,6 +774,33 @@ static int refuse_ambiguous_framing(api_req *r)
     return 1;
 }
 
+/* Per client IP and per credential (whatever it is worth: it is not checked
+ * yet), before the body is read: 429 + Retry-After.  1 when answered. */
+static int refuse_over_rate(api_req *r)
+{
+    int wait = srv_rate_take(ip_rate, r->peer[0] ? r->peer : "-", g_config.api_rate_ip_per_s,
+                             g_config.api_rate_ip_burst);
+    const char *who = wait ? "this address" : NULL;
+    if (!wait) {
+        const char *cred = api_req_header(r, "Authorization");
+        if (!cred)
+            cred = api_req_header(r, "X-Api-Key");
+        if (!cred)
+            cred = api_req_cookie(r, "dw_session");
+        if (cred && cred[0])
+            wait = srv_rate_take(cred_rate, cred, g_config.api_rate_credential_per_s,
+                                 g_config.api_rate_credential_burst);
+        who = wait ? "this credential" : NULL;
+    }
+    if (!wait)
+        return 0;
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", wait);
+    api_reply_add_header(r, "Retry-After", ra);
+    api_reply_error(r, API_E_TOO_MANY_REQUESTS, "%s is over its rate limit", who);
+    return 1;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls)
@@ -802,7 +830,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         *req_cls = r;
         conn_due(conn, 1, g_config.api_body_timeout_s);
-        if (refuse_ambiguous_framing(r))
+        if (refuse_ambiguous_framing(r) || refuse_over_rate(r))
             return MHD_YES;
         find_route(r);
         /* Refuse oversized bodies from the declared length, before reading. */
@@ -1100,6 +1128,12 @@ int api_start(db_pool *p, const api_route *table, size_t n)
         return -1;
     }
     srv_http_reserve_open(&reserve_fd);
+    ip_rate = srv_rate_new();
+    cred_rate = srv_rate_new();
+    if (!ip_rate || !cred_rate) {
+        acceptor_stop();
+        return -1;
+    }
     daemon_ =
         MHD_start_daemon(flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_THREAD_POOL_SIZE,
                          (unsigned)g_config.api_threads,
@@ -1157,4 +1191,10 @@ void api_stop(void)
         MHD_stop_daemon(daemon_);
     }
     daemon_ = NULL;
+    srv_rate_free(ip_rate);
+    srv_rate_free(cred_rate);
+    ip_rate = cred_rate = NULL;
+    if (reserve_fd >= 0)
+        close(reserve_fd);
+    reserve_fd = -1;
 }

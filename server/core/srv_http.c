@@ -1,7 +1,11 @@
 #include "srv_http.h"
 
+#include "srv_log.h"
+
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,4 +76,92 @@ void srv_http_shed(int listen_fd, int *reserve, const char *json_body)
         close(fd);
     }
     srv_http_reserve_open(reserve);
+}
+
+#define RATE_SLOTS 4096
+typedef struct {
+    uint64_t key;
+    double tokens;
+    int64_t at_ms;
+} rate_bucket;
+
+struct srv_rate {
+    pthread_mutex_t mu;
+    rate_bucket b[RATE_SLOTS];
+};
+
+static unsigned char rate_hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t rate_once = PTHREAD_ONCE_INIT;
+
+static void rate_init(void)
+{
+    randombytes_buf(rate_hash_key, sizeof rate_hash_key);
+}
+
+uint64_t srv_rate_key(const char *s)
+{
+    pthread_once(&rate_once, rate_init);
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)s, strlen(s), rate_hash_key);
+    uint64_t k;
+    memcpy(&k, h, sizeof k);
+    return k ? k : 1; /* 0 marks an empty slot */
+}
+
+srv_rate *srv_rate_new(void)
+{
+    srv_rate *r = calloc(1, sizeof *r);
+    if (r)
+        pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+void srv_rate_free(srv_rate *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static void refill(rate_bucket *b, int64_t now, double per_s, double burst)
+{
+    b->tokens += (double)(now - b->at_ms) * per_s / 1000.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->at_ms = now;
+}
+
+int srv_rate_take(srv_rate *r, const char *key, long per_s, long burst)
+{
+    if (!r || per_s <= 0)
+        return 0;
+    if (burst < 1)
+        burst = 1;
+    uint64_t k = srv_rate_key(key);
+    int64_t now = srv_mono_ms();
+    int wait = 0;
+    pthread_mutex_lock(&r->mu);
+    rate_bucket *cand[2] = {&r->b[k % RATE_SLOTS], &r->b[(k >> 32) % RATE_SLOTS]};
+    rate_bucket *b = cand[0]->key == k ? cand[0] : cand[1]->key == k ? cand[1] : NULL;
+    for (int i = 0; !b && i < 2; i++) {
+        if (cand[i]->key)
+            refill(cand[i], now, (double)per_s, (double)burst);
+        if (!cand[i]->key || cand[i]->tokens >= (double)burst) {
+            b = cand[i];
+            *b = (rate_bucket){.key = k, .tokens = (double)burst, .at_ms = now};
+        }
+    }
+    if (b) {
+        refill(b, now, (double)per_s, (double)burst);
+        if (b->tokens >= 1.0) {
+            b->tokens -= 1.0;
+        } else {
+            wait = (int)((1.0 - b->tokens) / (double)per_s + 0.999);
+            if (wait < 1)
+                wait = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return wait;
 }

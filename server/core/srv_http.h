@@ -29,4 +29,19 @@ void srv_http_reserve_open(int *reserve);
  * is told instead of left hanging; then opens the reserve again. */
 void srv_http_shed(int listen_fd, int *reserve, const char *json_body);
 
+/* Rate limits: token buckets keyed by a string (a credential, an address).
+ * Keys are hashed with SipHash under a key drawn per process, so nobody can
+ * aim a key at another's bucket.  Fixed memory (two slots per key in a table
+ * of 4096): a key whose two slots are both held by keys still spending is let
+ * through (the caller's other limit still counts it); a slot whose bucket is
+ * full again (idle) is reused.  Thread-safe. */
+typedef struct srv_rate srv_rate;
+srv_rate *srv_rate_new(void);
+void srv_rate_free(srv_rate *r);
+/* 0: allowed (a token taken); else the whole seconds until one is there.
+ * per_s <= 0: no limit. */
+int srv_rate_take(srv_rate *r, const char *key, long per_s, long burst);
+/* The process's keyed 64-bit hash of s (never 0). */
+uint64_t srv_rate_key(const char *s);
+
 #endif

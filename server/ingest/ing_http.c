@@ -287,6 +287,11 @@ int ing_http_in_flight(void)
     return atomic_load(&in_flight) + ing_writer_pending();
 }
 
+/* ---- rate limits: per credential and per client IP (srv_rate), checked
+ * before a request becomes a job: a refused request costs no copy, no
+ * decoding, no database look-up. */
+static srv_rate *cred_rate, *ip_rate;
+
 static void send_json(struct evhttp_request *req, int status, const char *body)
 {
     /* the next request's header deadline starts with this reply */
@@ -375,9 +380,40 @@ static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *d
         send_error(req, id, ING_ERR_UNSUPPORTED_MEDIA, ct);
         return;
     }
+    const char *secret =
+        dialect->secret_header
+            ? evhttp_find_header(evhttp_request_get_input_headers(req), dialect->secret_header)
+            : NULL;
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    const char *ip = peer ? peer : "-";
+    int wait =
+        srv_rate_take(ip_rate, ip, g_config.ingest_rate_ip_per_s, g_config.ingest_rate_ip_burst);
+    const char *limited = wait ? "this address" : NULL;
+    if (!wait && secret && secret[0]) {
+        wait = srv_rate_take(cred_rate, secret, g_config.ingest_rate_credential_per_s,
+                             g_config.ingest_rate_credential_burst);
+        limited = wait ? "this credential" : NULL;
+    }
+    if (wait) {
+        char ra[16], detail[96];
+        snprintf(ra, sizeof ra, "%d", wait);
+        snprintf(detail, sizeof detail, "%s is over its ingest rate limit", limited);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+        int status;
+        char *b = dialect->reply_error(ING_ERR_RATE_LIMITED, detail, &status);
+        send_json(req, status, b ? b : "{}");
+        free(b);
+        log_request(req, id, status);
+        return;
+    }
     ing_job *job = calloc(1, sizeof *job);
     if (!job)
         goto overloaded;
+    job->lane = srv_rate_key(secret && secret[0] ? secret : ip);
     job->req = req;
     job->req_id = id;
     job->dialect = dialect;
@@ -557,6 +593,10 @@ int ing_http_start(struct event_base *base)
         return -1;
     loop = base;
     event_set_log_callback(on_libevent_log);
+    cred_rate = srv_rate_new();
+    ip_rate = srv_rate_new();
+    if (!cred_rate || !ip_rate)
+        return -1;
     http = evhttp_new(base);
     adopt_ev = event_new(base, -1, 0, adopt, NULL);
     resume_ev = evtimer_new(base, on_resume, NULL);
@@ -622,6 +662,9 @@ void ing_http_free(void)
     if (resume_ev)
         event_free(resume_ev);
     resume_ev = NULL;
+    srv_rate_free(cred_rate);
+    srv_rate_free(ip_rate);
+    cred_rate = ip_rate = NULL;
     if (reserve_fd >= 0)
         close(reserve_fd);
     reserve_fd = -1;

@@ -28,6 +28,8 @@ typedef struct ing_job {
     char *secret;   /* the dialect's secret_header, NULL when absent.  owned */
     char *idem_key; /* Idempotency-Key header or NULL.  owned */
     int64_t received_us;
+    uint64_t lane; /* fairness: the writers take jobs of different lanes in turn
+                    * (ing_http.c: a keyed hash of the credential, else of the IP) */
     /* filled by the writer */
     int status;        /* HTTP status */
     char *reply;       /* body in the dialect's shape, owned */

@@ -6,9 +6,14 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
+import http.client
+import json
+from datetime import datetime, timedelta, timezone
 
 import dwtest as t
+import fixtures
 
 # short deadlines, long idle timeouts: only a total deadline can close a trickler
 DEADLINES = dict(ingest_header_timeout_s=2, ingest_body_timeout_s=3, ingest_timeout_s=60,
@@ -77,8 +82,9 @@ def get_ok(port, path="/healthz", source="127.0.0.1"):
 
 
 class Env:
-    def __init__(self, roles="ingest,api", **cfg):
+    def __init__(self, roles="ingest,api", city=False, **cfg):
         self.db = t.Database()
+        self.ents = fixtures.make_city(self.db) if city else {}
         self.srv = t.Server(self.db, roles=roles, **cfg)
 
     def close(self):
@@ -230,10 +236,139 @@ def test_descriptor_exhaustion_backs_off_and_recovers():
         e.close()
 
 
+def readings(ent, n, start, step=1):
+    code = ent["points"]["hopper_temp"][0]
+    return {"readings": [{"point": code, "ts": (start + timedelta(seconds=i * step)).isoformat(),
+                          "value": 30.0 + i % 7} for i in range(n)]}
+
+
+def post(port, key, body, source="127.0.0.1", sent=None):
+    """POST /ingest/v1/readings from source; (status, headers, parsed body).  sent (an
+    Event) is set once the whole request is written."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+    try:
+        c.request("POST", "/ingest/v1/readings",
+                  body if isinstance(body, bytes) else json.dumps(body).encode(),
+                  {"Content-Type": "application/json", "X-Api-Key": key})
+        if sent:
+            sent.set()
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(data)
+    finally:
+        c.close()
+
+
+def test_rate_limits_answer_429_with_retry_after():
+    """Per credential and per client IP, a request above the rate gets 429 rate_limited
+    with Retry-After before any work (nothing of it is stored); another credential, or
+    the same credential from another address within its own rate, is still served."""
+    e = Env(city=True, ingest_rate_credential_per_s=1, ingest_rate_credential_burst=3,
+            ingest_rate_ip_per_s=1, ingest_rate_ip_burst=12)
+    try:
+        a, b = list(e.ents.values())[:2]
+        port = e.srv.ingest_port
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+        got = [post(port, a["api_key"], readings(a, 1, start + timedelta(seconds=i)))
+               for i in range(6)]
+        assert [g[0] for g in got[:3]] == [200, 200, 200], got
+        limited = [g for g in got if g[0] == 429]
+        assert limited, got
+        for st, h, body in limited:
+            assert body["code"] == "rate_limited" and int(h["retry-after"]) >= 1, (h, body)
+            assert "credential" in body["detail"], body
+        stored = int(e.db.scalar("SELECT count(*) FROM readings"))
+        assert stored == 6 - len(limited), (stored, got)
+        assert post(port, b["api_key"], readings(b, 1, start))[0] == 200
+        # the address: unknown keys are 401 until the IP's bucket is empty, then 429
+        sts = [post(port, fixtures.api_key(), readings(a, 1, start))[0] for _ in range(12)]
+        assert 401 in sts and sts[-1] == 429, sts
+        st, h, body = post(port, b["api_key"], readings(b, 1, start + timedelta(seconds=1)))
+        assert st == 429 and "address" in body["detail"], body
+        st, _, _ = post(port, b["api_key"], readings(b, 1, start + timedelta(seconds=2)),
+                        source="127.0.0.2")
+        assert st == 200, st
+    finally:
+        e.close()
+
+
+def api_get(port, token):
+    st, h, body = t.request(port, "GET", "/api/v1/enterprises", headers={"Authorization": "Bearer " + token})
+    return st, h, body
+
+
+def test_api_rate_limits_answer_429_before_the_body():
+    """The API's too_many_requests (in the registry, never sent before): per credential
+    (whatever it is worth) and per address, with Retry-After, decided on the headers:
+    a limited client's body is never waited for."""
+    e = Env(api_rate_credential_per_s=1, api_rate_credential_burst=3, api_rate_ip_per_s=1,
+            api_rate_ip_burst=12)
+    try:
+        port = e.srv.api_port
+        got = [api_get(port, "same-token") for _ in range(6)]
+        assert [g[0] for g in got[:3]] == [401, 401, 401], got
+        limited = [g for g in got if g[0] == 429]
+        assert limited, [g[0] for g in got]
+        for st, h, body in limited:
+            assert body["code"] == "too_many_requests" and int(h["retry-after"]) >= 1, (h, body)
+        sts = [api_get(port, f"token-{i}")[0] for i in range(10)]
+        assert sts[-1] == 429, sts
+        s = connect(port)
+        s.sendall(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 5000\r\n\r\n")
+        s.settimeout(10)
+        head = s.recv(65536)
+        s.close()
+        assert head.startswith(b"HTTP/1.1 429"), head
+        assert get_ok(port, source="127.0.0.2")
+    finally:
+        e.close()
+
+
+def test_writer_queue_is_fair_between_enterprises():
+    """Enterprise A sends four 10,000-reading batches at once, then B one reading: B's
+    answer comes before A's second batch is committed (the old queue took A's batches
+    first, in groups, on both writers, and B waited behind them)."""
+    e = Env(city=True, ingest_writers=2)
+    try:
+        a, b = list(e.ents.values())[:2]
+        port = e.srv.ingest_port
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+        order, lock, results = [], threading.Lock(), []
+
+        def send(name, ent, body, sent=None):
+            st, _, r = post(port, ent["api_key"], body, sent=sent)
+            with lock:
+                order.append(name)
+                results.append((name, st, r))
+
+        bodies = [json.dumps(readings(a, 10000, start + timedelta(hours=3 * i))).encode()
+                  for i in range(4)]
+        sent = [threading.Event() for _ in bodies]
+        big = [threading.Thread(target=send, args=(f"A{i}", a, bodies[i], sent[i]))
+               for i in range(4)]
+        for th in big:
+            th.start()
+        for ev in sent:
+            assert ev.wait(60)
+        time.sleep(0.05)  # the loop has read the last body (no assert depends on it)
+        small = threading.Thread(target=send, args=("B", b, readings(b, 1, start)))
+        small.start()
+        for th in big + [small]:
+            th.join(300)
+        assert all(st == 200 for _, st, _ in results), results
+        assert order.index("B") <= 1, order
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([
         test_slow_headers_and_bodies_are_cut_at_the_deadline,
         test_a_keep_alive_connection_serves_requests_within_the_deadlines,
         test_connection_caps_per_ip_and_in_total,
         test_descriptor_exhaustion_backs_off_and_recovers,
+        test_rate_limits_answer_429_with_retry_after,
+        test_api_rate_limits_answer_429_before_the_body,
+        test_writer_queue_is_fair_between_enterprises,
     ])

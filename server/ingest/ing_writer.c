@@ -109,6 +109,15 @@ static void ring_push(lane *l)
     l->in_ring = 1;
 }
 
+static void ring_push_front(lane *l)
+{
+    l->rnext = Q.ring_head;
+    Q.ring_head = l;
+    if (!Q.ring_tail)
+        Q.ring_tail = l;
+    l->in_ring = 1;
+}
+
 static lane *ring_pop(void)
 {
     lane *l = Q.ring_head;
@@ -734,8 +743,14 @@ static ing_job *take_group(lane **held, size_t *n_held)
             for (size_t i = 0; i < *n_held && !mine; i++)
                 mine = held[i] == l;
             size_t ai = approx_items(l->head);
-            int fits = n == 0 || (ai <= BIG_JOB_ITEMS && items + ai <= GROUP_MAX_ITEMS);
-            if ((mine || l->busy < lane_cap) && fits) {
+            int may = mine || l->busy < lane_cap;
+            if (may && n > 0 && (ai > BIG_JOB_ITEMS || items + ai > GROUP_MAX_ITEMS)) {
+                /* the group is full for this job: it opens the next group, whatever
+                 * else keeps coming */
+                ring_push_front(l);
+                return group;
+            }
+            if (may) {
                 ing_job *j = l->head;
                 l->head = j->next;
                 if (!l->head)

@@ -130,7 +130,6 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-
 /* ---- accepting ------------------------------------------------------------
  *
  * The listening socket is ours, not libmicrohttpd's: when accept() fails for

@@ -2,6 +2,7 @@
 
 #include "api_auth.h"
 #include "api_client.h"
+#include "api_conn.h"
 #include "api_mhd.h"
 
 #include "db.h"
@@ -700,6 +701,26 @@ static void resolve_client(api_req *r)
                        sizeof r->peer);
 }
 
+/* Per client IP and per credential (whatever it is worth: it is not checked
+ * yet), before the body is read: 429 + Retry-After.  1 when answered. */
+static int refuse_over_rate(api_req *r)
+{
+    const char *cred = api_req_header(r, "Authorization");
+    if (!cred)
+        cred = api_req_header(r, "X-Api-Key");
+    if (!cred)
+        cred = api_req_cookie(r, "dw_session");
+    const char *who;
+    int wait = api_conn_rate(r->peer, cred, &who);
+    if (!wait)
+        return 0;
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", wait);
+    api_reply_add_header(r, "Retry-After", ra);
+    api_reply_error(r, API_E_TOO_MANY_REQUESTS, "%s is over its rate limit", who);
+    return 1;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls)
@@ -729,7 +750,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         resolve_client(r);
         *req_cls = r;
-        if (refuse_ambiguous_framing(r))
+        api_conn_due(conn, 1, g_config.api_body_timeout_s);
+        if (refuse_ambiguous_framing(r) || refuse_over_rate(r))
             return MHD_YES;
         find_route(r);
         /* Refuse oversized bodies from the declared length, before reading. */
@@ -766,6 +788,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    api_conn_due(conn, 0, 0); /* the request is in: no deadline while it is answered */
     if (!r->replied)
         dispatch(r);
     return MHD_YES;
@@ -775,8 +798,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     api_req *r = *req_cls;
+    /* a keep-alive connection's next request: its headers are due from now */
+    api_conn_due(conn, 0, g_config.api_header_timeout_s);
     if (!r)
         return;
     char q[300];
@@ -872,14 +896,13 @@ int api_start(db_pool *p, const api_route *table, size_t n)
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     if (strchr(host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)port);
         if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
             return -1;
-        flags |= MHD_USE_IPv6;
     } else {
         struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
         a4->sin_family = AF_INET;
@@ -891,18 +914,28 @@ int api_start(db_pool *p, const api_route *table, size_t n)
             return -1;
         }
     }
+    if (api_conn_listen(&ss) != 0) {
+        api_conn_stop();
+        return -1;
+    }
     daemon_ = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config.api_threads,
+        flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)g_config.api_threads,
         /* libmicrohttpd's defaults are "no timeout" and "no per-IP limit":
          * both are slowloris invitations, so they are always explicit here */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config.api_connection_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_config.api_connection_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_config.api_per_ip_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-    if (!daemon_) {
+        /* ... and an idle timeout is not a deadline: api_conn.c */
+        MHD_OPTION_CONNECTION_LIMIT, api_conn_mhd_limit(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)g_config.api_per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, api_conn_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
+    if (!daemon_ || api_conn_start(daemon_) != 0) {
         LOG_ERROR("could not start the API listener", "addr=%s", g_config.api_listen);
+        api_conn_stop();
+        if (daemon_)
+            MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
         return -1;
     }
     LOG_INFO("api listener up", "addr=%s threads=%ld", g_config.api_listen, g_config.api_threads);
@@ -911,17 +944,13 @@ int api_start(db_pool *p, const api_route *table, size_t n)
 
 void api_stop_accepting(void)
 {
-    if (daemon_) {
-        MHD_socket s = MHD_quiesce_daemon(daemon_);
-        if (s != MHD_INVALID_SOCKET)
-            close(s);
-    }
+    api_conn_stop_accepting();
 }
 
 void api_stop(void)
 {
-    if (daemon_) {
+    api_conn_stop();
+    if (daemon_)
         MHD_stop_daemon(daemon_);
-    }
     daemon_ = NULL;
 }

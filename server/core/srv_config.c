@@ -265,6 +265,13 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "db_pool_size and api_threads must be >= 1");
         return -1;
     }
+    if (g_config.ingest_header_timeout_s < 1 || g_config.ingest_body_timeout_s < 1 ||
+        g_config.api_header_timeout_s < 1 || g_config.api_body_timeout_s < 1 ||
+        g_config.ingest_max_connections < 1 || g_config.ingest_per_ip_limit < 1 ||
+        g_config.api_connection_limit < 1 || g_config.api_per_ip_limit < 1) {
+        snprintf(err, errlen, "connection deadlines and limits must be >= 1");
+        return -1;
+    }
     if (g_config.event_stream_check_s < 1 || g_config.event_stream_check_s > 14) {
         /* a revoked credential must not outlive a keep-alive (15 s) */
         snprintf(err, errlen, "event_stream_check_s must be between 1 and 14");

@@ -1,5 +1,6 @@
 #include "srv_log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,42 @@ const char *srv_log_q(char *buf, unsigned size, const char *value)
     return buf;
 }
 
+/* Lines written in the last second, by hash of everything after the time
+ * stamp; a collision only lets a line through early. */
+#define REPEAT_SLOTS 256
+static struct {
+    uint64_t hash;
+    int64_t written_ms;
+    long suppressed;
+} repeats[REPEAT_SLOTS];
+static pthread_mutex_t repeats_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1: write the line (*suppressed: how many equal lines were not written
+ * since the last one); 0: drop it. */
+static int repeat_check(const char *text, size_t len, long *suppressed)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    int64_t now = srv_mono_ms();
+    int write_it = 1;
+    *suppressed = 0;
+    pthread_mutex_lock(&repeats_mu);
+    size_t slot = (size_t)(h % REPEAT_SLOTS);
+    if (repeats[slot].hash == h && now - repeats[slot].written_ms < 1000) {
+        repeats[slot].suppressed++;
+        write_it = 0;
+    } else {
+        if (repeats[slot].hash == h)
+            *suppressed = repeats[slot].suppressed;
+        repeats[slot].hash = h;
+        repeats[slot].written_ms = now;
+        repeats[slot].suppressed = 0;
+    }
+    pthread_mutex_unlock(&repeats_mu);
+    return write_it;
+}
+
 void srv_log(srv_log_level level, const char *msg, const char *fmt, ...)
 {
     if (!srv_log_enabled(level))
@@ -95,6 +132,13 @@ void srv_log(srv_log_level level, const char *msg, const char *fmt, ...)
     }
     if ((size_t)n > sizeof line - 2)
         n = (int)sizeof line - 2;
+    /* everything after "ts=... " identifies a repeat */
+    const char *same = strstr(line, " level=");
+    long suppressed = 0;
+    if (same && !repeat_check(same, (size_t)(line + n - same), &suppressed))
+        return;
+    if (suppressed > 0 && (size_t)n < sizeof line - 40)
+        n += snprintf(line + n, sizeof line - (size_t)n, " suppressed=%ld", suppressed);
     line[n++] = '\n';
     /* one write(2) per line keeps lines from different threads whole */
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);

@@ -6,6 +6,11 @@
  * facts as key=value pairs.  srv_log_kv() quotes values that need it, so
  * callers never hand-escape.  Thread-safe: each line is written with a single
  * write(2) so lines from different threads never interleave.
+ *
+ * Repeated lines are rate-limited: a line equal to one written less than a
+ * second ago (same level, message and key=value tail) is counted, not
+ * written; the next time it is written it carries suppressed=N.  A failing
+ * accept() or a refused flood costs one line per second, not one per try.
  */
 #ifndef DW_SRV_LOG_H
 #define DW_SRV_LOG_H

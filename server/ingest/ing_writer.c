@@ -29,13 +29,34 @@
 /* No sensor reports more, whatever range a point claims; it keeps every sum of
  * stored readings (2^31 of them per rollup row) far from overflowing a double. */
 #define READING_MAX_MAGNITUDE 1e12
+/* a job this big (approx_items) is committed in a group of its own: small
+ * batches of other gateways never wait for its transaction */
+#define BIG_JOB_ITEMS 2000
 
-/* ---- queue ------------------------------------------------------------- */
+/* ---- queue ------------------------------------------------------------- *
+ *
+ * Fair between clients: every job has a lane (ing_job.lane: its credential,
+ * else its IP) and each lane its own FIFO.  A writer builds its group taking
+ * one job per lane in turn (round robin over the lanes that have work), a big
+ * job only alone; and no lane may hold more than n_writers - 1 writers at once
+ * (all of them with one writer), so one client's 10,000-item batches leave a
+ * writer free for everybody else's one-reading requests. */
+#define LANE_BUCKETS 256
+typedef struct lane {
+    struct lane *hnext; /* bucket of lanes[] */
+    struct lane *rnext; /* the ring: lanes with queued jobs, in turn order */
+    uint64_t key;
+    ing_job *head, *tail;
+    int queued;
+    int busy; /* writers whose current group holds a job of this lane */
+    int in_ring;
+} lane;
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    ing_job *head, *tail;
+    lane *lanes[LANE_BUCKETS];
+    lane *ring_head, *ring_tail;
     int queued;
     atomic_int pending; /* queued + being processed */
     int running;
@@ -74,22 +95,80 @@ int ing_writer_pending(void)
     return atomic_load(&Q.pending);
 }
 
+static lane **lane_slot(uint64_t key)
+{
+    lane **pp = &Q.lanes[key % LANE_BUCKETS];
+    while (*pp && (*pp)->key != key)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void ring_push(lane *l)
+{
+    l->rnext = NULL;
+    if (Q.ring_tail)
+        Q.ring_tail->rnext = l;
+    else
+        Q.ring_head = l;
+    Q.ring_tail = l;
+    l->in_ring = 1;
+}
+
+static void ring_push_front(lane *l)
+{
+    l->rnext = Q.ring_head;
+    Q.ring_head = l;
+    if (!Q.ring_tail)
+        Q.ring_tail = l;
+    l->in_ring = 1;
+}
+
+static lane *ring_pop(void)
+{
+    lane *l = Q.ring_head;
+    Q.ring_head = l->rnext;
+    if (!Q.ring_head)
+        Q.ring_tail = NULL;
+    l->in_ring = 0;
+    return l;
+}
+
+/* A lane with nothing queued and no writer is forgotten. */
+static void lane_drop_if_idle(lane *l)
+{
+    if (l->queued || l->busy || l->in_ring)
+        return;
+    lane **pp = lane_slot(l->key);
+    *pp = l->hnext;
+    free(l);
+}
+
 int ing_writer_submit(ing_job *job)
 {
     pthread_mutex_lock(&Q.mu);
-    if (!Q.running || Q.queued >= g_config.ingest_queue_max) {
+    lane **pp = lane_slot(job->lane);
+    if (!*pp && Q.running && Q.queued < g_config.ingest_queue_max) {
+        *pp = calloc(1, sizeof **pp);
+        if (*pp)
+            (*pp)->key = job->lane;
+    }
+    lane *l = *pp;
+    if (!l || !Q.running || Q.queued >= g_config.ingest_queue_max) {
         pthread_mutex_unlock(&Q.mu);
         return -1;
     }
     job->next = NULL;
-    if (Q.tail)
-        Q.tail->next = job;
+    if (l->tail)
+        l->tail->next = job;
     else
-        Q.head = job;
-    Q.tail = job;
+        l->head = job;
+    l->tail = job;
+    l->queued++;
+    if (!l->in_ring)
+        ring_push(l);
     Q.queued++;
     atomic_fetch_add(&Q.pending, 1);
-    pthread_cond_signal(&Q.cv);
+    pthread_cond_broadcast(&Q.cv);
     pthread_mutex_unlock(&Q.mu);
     return 0;
 }
@@ -957,6 +1036,66 @@ static size_t approx_items(const ing_job *j)
     return j->body_len / 40 + 1;
 }
 
+/* Under Q.mu: builds this writer's next group (NULL when no lane may give it
+ * a job) and lists the lanes it holds in held (each one's busy counted). */
+static ing_job *take_group(lane **held, size_t *n_held)
+{
+    int lane_cap = Q.n_threads > 1 ? Q.n_threads - 1 : 1;
+    ing_job *group = NULL, *last = NULL;
+    size_t items = 0;
+    int n = 0, big = 0, progress = 1;
+    *n_held = 0;
+    while (progress && !big && n < GROUP_MAX_JOBS) {
+        progress = 0;
+        /* one pass over the ring: one job from each lane that may give one */
+        lane *end = Q.ring_tail;
+        while (Q.ring_head && !big && n < GROUP_MAX_JOBS) {
+            lane *l = ring_pop();
+            int mine = 0;
+            for (size_t i = 0; i < *n_held && !mine; i++)
+                mine = held[i] == l;
+            size_t ai = approx_items(l->head);
+            int may = mine || l->busy < lane_cap;
+            if (may && n > 0 && (ai > BIG_JOB_ITEMS || items + ai > GROUP_MAX_ITEMS)) {
+                /* the group is full for this job: it opens the next group, whatever
+                 * else keeps coming */
+                ring_push_front(l);
+                return group;
+            }
+            if (may) {
+                ing_job *j = l->head;
+                l->head = j->next;
+                if (!l->head)
+                    l->tail = NULL;
+                l->queued--;
+                Q.queued--;
+                j->next = NULL;
+                if (last)
+                    last->next = j;
+                else
+                    group = j;
+                last = j;
+                items += ai;
+                big = ai > BIG_JOB_ITEMS;
+                n++;
+                progress = 1;
+                if (!mine) {
+                    l->busy++;
+                    held[(*n_held)++] = l;
+                }
+            }
+            int was_end = l == end;
+            if (l->queued)
+                ring_push(l); /* its turn comes again after the others */
+            else
+                lane_drop_if_idle(l);
+            if (was_end)
+                break;
+        }
+    }
+    return group;
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -969,30 +1108,16 @@ static void *writer_main(void *arg)
     if (!c)
         LOG_WARN("ingest writer starts without a database", "detail=%s",
                  srv_log_q((char[600]){0}, 600, err));
+    lane *held[GROUP_MAX_JOBS]; /* lanes of the current group */
     for (;;) {
         pthread_mutex_lock(&Q.mu);
-        while (Q.running && !Q.head)
+        ing_job *group = NULL;
+        size_t n_held = 0;
+        while (!(group = take_group(held, &n_held)) && (Q.running || Q.queued > 0))
             pthread_cond_wait(&Q.cv, &Q.mu);
-        if (!Q.head) {
-            pthread_mutex_unlock(&Q.mu);
-            break;
-        }
-        /* take a group: everything waiting, within limits */
-        ing_job *group = Q.head, *last = Q.head;
-        size_t items = approx_items(last);
-        int n = 1;
-        while (last->next && n < GROUP_MAX_JOBS &&
-               items + approx_items(last->next) <= GROUP_MAX_ITEMS) {
-            last = last->next;
-            items += approx_items(last);
-            n++;
-        }
-        Q.head = last->next;
-        if (!Q.head)
-            Q.tail = NULL;
-        last->next = NULL;
-        Q.queued -= n;
         pthread_mutex_unlock(&Q.mu);
+        if (!group)
+            break;
 
         if (!c) {
             c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
@@ -1000,10 +1125,18 @@ static void *writer_main(void *arg)
                 for (ing_job *j = group; j; j = j->next)
                     fail_db(j);
                 complete(group);
-                continue;
+                group = NULL;
             }
         }
-        process_group(c, group, &lim);
+        if (group)
+            process_group(c, group, &lim);
+        pthread_mutex_lock(&Q.mu);
+        for (size_t i = 0; i < n_held; i++) {
+            held[i]->busy--;
+            lane_drop_if_idle(held[i]);
+        }
+        pthread_cond_broadcast(&Q.cv); /* a lane may take a writer again */
+        pthread_mutex_unlock(&Q.mu);
     }
     db_close(c);
     return NULL;

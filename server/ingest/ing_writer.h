@@ -29,6 +29,8 @@ typedef struct ing_job {
     char *idem_key; /* Idempotency-Key header or NULL.  owned */
     char peer[64];  /* the client's address, "" when unknown */
     int64_t received_us;
+    uint64_t lane; /* fairness: the writers take jobs of different lanes in turn
+                    * (ing_http.c: a keyed hash of the credential, else of the IP) */
     /* filled by the writer */
     int status;        /* HTTP status */
     char *reply;       /* body in the dialect's shape, owned */

@@ -227,7 +227,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 aport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log "(b) starting dustwatch serve --roles ingest on 127.0.0.1:$port (writers=$WRITERS, queue_max=$QMAX)"
 DUSTWATCH_INGEST_LISTEN=127.0.0.1:$port DUSTWATCH_API_LISTEN=127.0.0.1:$aport \
-DUSTWATCH_INGEST_WRITERS=$WRITERS DUSTWATCH_INGEST_QUEUE_MAX=$QMAX DUSTWATCH_LOG_LEVEL=warn \
+DUSTWATCH_INGEST_WRITERS=$WRITERS DUSTWATCH_INGEST_RATE_IP_PER_S=0 DUSTWATCH_INGEST_RATE_CREDENTIAL_PER_S=0 DUSTWATCH_INGEST_QUEUE_MAX=$QMAX DUSTWATCH_LOG_LEVEL=warn \
     "$BIN" serve --roles ingest >"$tmp/server.log" 2>&1 &
 server_pid=$!
 ready=0

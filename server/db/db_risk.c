@@ -7,6 +7,8 @@
 
 #include "db_internal.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +554,66 @@ db_status db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char 
     db_status st;
     PQclear(db_exec(c, "rsk_grade_fall", 3, p, &st));
     return st;
+}
+
+/* ---- change-driven wake-up -------------------------------------------------------- */
+
+/* The session LISTEN was last issued in, as (PGconn, backend pid): db_ensure() may have
+ * replaced the connection by a new session that listens to nothing.  Per thread: each
+ * worker thread owns its connection. */
+static _Thread_local struct {
+    const PGconn *pg;
+    int pid;
+} listening;
+
+db_status db_risk_listen(db_conn *c)
+{
+    PGconn *pg = db_pg(c);
+    if (!pg || PQstatus(pg) != CONNECTION_OK)
+        return DB_HARD;
+    int pid = PQbackendPID(pg);
+    if (listening.pg == pg && listening.pid == pid)
+        return DB_OK;
+    db_status st = db_command(c, "LISTEN dw_risk_recompute"); /* migration 0040 notifies */
+    if (st == DB_OK) {
+        listening.pg = pg;
+        listening.pid = pid;
+    }
+    return st;
+}
+
+static int drain_notifies(PGconn *pg)
+{
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+db_status db_risk_wait_requests(db_conn *c, int timeout_ms, int *notified)
+{
+    *notified = 0;
+    PGconn *pg = db_pg(c);
+    if (!pg || PQstatus(pg) != CONNECTION_OK)
+        return DB_HARD;
+    /* notifications that came in during the last statements wait in libpq already */
+    if (!PQconsumeInput(pg))
+        return DB_HARD;
+    if ((*notified = drain_notifies(pg)) || timeout_ms <= 0)
+        return DB_OK;
+    struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0 && errno != EINTR)
+        return DB_HARD;
+    if (rc > 0) {
+        if (!PQconsumeInput(pg))
+            return DB_HARD;
+        *notified = drain_notifies(pg);
+    }
+    return DB_OK;
 }
 
 /* ---- escalation ----------------------------------------------------------------- */

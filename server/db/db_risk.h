@@ -159,6 +159,18 @@ db_risk_upgrade_warning(db_conn *c, const db_risk_upgrade *u, int *applied);
 __attribute__((warn_unused_result)) db_status
 db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char *grade, const char *note);
 
+/* Outside a transaction: LISTENs on c for recompute requests (channel dw_risk_recompute,
+ * notified at commit by every insert into risk_recompute_requests, migration 0040).
+ * Cheap when c's session already listens; call it before each wait, since a reconnect
+ * makes a new session.  DB_HARD when c is not connected (it does not reconnect). */
+__attribute__((warn_unused_result)) db_status db_risk_listen(db_conn *c);
+
+/* Outside a transaction, after db_risk_listen(): waits up to timeout_ms for a recompute
+ * request notification; *notified 1 when one or more came (all consumed), also those
+ * that arrived while c ran other statements.  DB_HARD when the connection broke. */
+__attribute__((warn_unused_result)) db_status db_risk_wait_requests(db_conn *c, int timeout_ms,
+                                                                    int *notified);
+
 /* In a transaction: the city-wide escalation lock; *locked 0 when another worker has it. */
 __attribute__((warn_unused_result)) db_status db_risk_warnings_try_lock(db_conn *c, int *locked);
 

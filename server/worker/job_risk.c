@@ -617,6 +617,14 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
     return DB_OK;
 }
 
+int job_risk_wait_change(db_conn *c, int timeout_ms)
+{
+    int notified = 0;
+    if (db_risk_listen(c) != DB_OK || db_risk_wait_requests(c, timeout_ms, &notified) != DB_OK)
+        return -1;
+    return notified;
+}
+
 db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
 {
     *n_done = 0;

@@ -23,7 +23,8 @@
 #            trigger='periodic' rows exist in risk_scores;
 #       (b1) one risk_recompute_requests row per enterprise is inserted (one
 #            statement); time until the table is empty and E new
-#            trigger='change' risk_scores rows exist.
+#            trigger='change' risk_scores rows exist.  (Since issue 20 the insert's
+#            notification wakes the worker: no wait for a tick.)
 #     Per phase: total seconds, ms per enterprise, and from the rows' commit
 #     timestamps the worker's busy time (first to last commit of each tick's
 #     chunk) vs. idle time between chunks; CPU of server and PostgreSQL per

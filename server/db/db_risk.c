@@ -19,13 +19,14 @@ static const db_stmt statements[] = {
     {"rsk_lock",
      "SELECT pg_advisory_xact_lock(731031, k) FROM (SELECT DISTINCT (x & 2147483647)::int AS k "
      "FROM unnest($1::bigint[]) x ORDER BY k) l"},
-    /* the rows to take are locked once, in the CTE: as `IN (subquery)` a concurrent taker
-     * (the tick and the change listener) made PostgreSQL re-run the subquery per row it
-     * re-checked, seconds for a queue of thousands */
+    /* The rows to take are locked once, in the CTE, and deleted by an array of their keys:
+     * the statement is planned when the queue is (nearly) empty, and as a join (or
+     * `IN (subquery)`) that plan became a nested loop over the whole queue per taken row,
+     * a second for a queue of 5000. */
     {"rsk_take_requests",
      "WITH t AS (SELECT enterprise_id FROM risk_recompute_requests ORDER BY requested_at "
-     "LIMIT 500 FOR UPDATE SKIP LOCKED) DELETE FROM risk_recompute_requests r USING t WHERE "
-     "r.enterprise_id = t.enterprise_id RETURNING r.enterprise_id"},
+     "LIMIT 500 FOR UPDATE SKIP LOCKED) DELETE FROM risk_recompute_requests WHERE "
+     "enterprise_id = ANY (ARRAY(SELECT enterprise_id FROM t)) RETURNING enterprise_id"},
     {"rsk_all", "SELECT id FROM enterprises ORDER BY id"},
     /* The engine's inputs, one row per enterprise of $1 (by id; the id last).  Windows: alarms 24 h
      * / 7 d, check-ins 7 d.  Cleaning: required = complete periods since max(area created, now - 7

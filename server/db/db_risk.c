@@ -8,27 +8,37 @@
 #include "db_audit.h"
 #include "db_internal.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const db_stmt statements[] = {
-    {"rsk_lock", "SELECT pg_advisory_xact_lock(731031, $1::int)"},
+    /* every enterprise of a batch, in key order: two workers with overlapping batches
+     * queue behind each other instead of deadlocking */
+    {"rsk_lock",
+     "SELECT pg_advisory_xact_lock(731031, k) FROM (SELECT DISTINCT (x & 2147483647)::int AS k "
+     "FROM unnest($1::bigint[]) x ORDER BY k) l"},
+    /* The rows to take are locked once, in the CTE, and deleted by an array of their keys:
+     * the statement is planned when the queue is (nearly) empty, and as a join (or
+     * `IN (subquery)`) that plan became a nested loop over the whole queue per taken row,
+     * a second for a queue of 5000. */
     {"rsk_take_requests",
-     "DELETE FROM risk_recompute_requests WHERE enterprise_id IN (SELECT enterprise_id FROM "
-     "risk_recompute_requests ORDER BY requested_at LIMIT 500 FOR UPDATE SKIP LOCKED) "
-     "RETURNING enterprise_id"},
+     "WITH t AS (SELECT enterprise_id FROM risk_recompute_requests ORDER BY requested_at "
+     "LIMIT 500 FOR UPDATE SKIP LOCKED) DELETE FROM risk_recompute_requests WHERE "
+     "enterprise_id = ANY (ARRAY(SELECT enterprise_id FROM t)) RETURNING enterprise_id"},
     {"rsk_all", "SELECT id FROM enterprises ORDER BY id"},
-    /* The engine's inputs, one row.  Windows: alarms 24 h / 7 d, check-ins 7 d.  Cleaning:
-     * required = complete periods since max(area created, now - 7 d), done = distinct
-     * periods (shift/day/ISO week, Beijing time) with a check-in. */
+    /* The engine's inputs, one row per enterprise of $1 (by id; the id last).  Windows: alarms 24 h
+     * / 7 d, check-ins 7 d.  Cleaning: required = complete periods since max(area created, now - 7
+     * d), done = distinct periods (shift/day/ISO week, Beijing time) with a check-in. */
     {"rsk_inputs",
      "SELECT coalesce(ep.dust_class, 'other'), coalesce(ep.st_class, 'unknown'), "
      "coalesce(ep.dust_workers, 0), coalesce(ep.multi_storey, false)::int, coalesce((SELECT "
      "sum(1 << (x - 1)) FROM unnest(ep.major_hazard_items) x), 0), coalesce(ep.open_hazards, "
      "0), coalesce(ep.video_offline, 0), ds.removal, ds.pp::int, ds.indoor::int, ds.dry, "
      "al.l1_24m, al.l2_24m, al.l1_24o, al.l2_24o, al.l1_7m, al.l2_7m, al.l1_7o, al.l2_7o, "
-     "al.secs, h.unacked, h.unhandled, rp.repeats, cl.required, cl.missed, onl.rate "
+     "al.secs, h.unacked, h.unhandled, rp.repeats, cl.required, cl.missed, onl.rate, e.id "
      "FROM (SELECT to_timestamp($2::float8) AS now) t CROSS JOIN enterprises e "
      "LEFT JOIN enterprise_profiles ep ON ep.enterprise_id = e.id "
      "CROSS JOIN LATERAL (SELECT CASE WHEN bool_or(NOT wet AND central) THEN 'dry_central' "
@@ -81,29 +91,40 @@ static const db_stmt statements[] = {
      "false))::float8 / nullif(count(*), 0), 1) AS rate FROM points p LEFT JOIN "
      "point_rule_state s ON s.point_id = p.id AND s.enterprise_id = e.id WHERE p.enterprise_id = "
      "e.id AND p.enabled AND "
-     "p.param_class = 'mandatory') onl WHERE e.id = $1::bigint"},
-    /* Live state per dust-removal system for the precursor overrides; $2..$4 are the
-     * engine's enum values for HIGH_HIGH, DIGITAL_FAULT and LOW_LOW. */
+     "p.param_class = 'mandatory') onl WHERE e.id = ANY ($1::bigint[]) ORDER BY e.id"},
+    /* Live state per dust-removal system for the precursor overrides, the enterprises of
+     * $1 by id and their systems by id; $2..$4 are the engine's enum values for HIGH_HIGH,
+     * DIGITAL_FAULT and LOW_LOW. */
     {"rsk_systems",
-     "SELECT ds.id, coalesce(bool_or(p.kind = 'hopper_temp' AND s.level = $2::int), "
+     "SELECT ds.enterprise_id, ds.id, coalesce(bool_or(p.kind = 'hopper_temp' AND s.level = "
+     "$2::int), "
      "false)::int, coalesce(bool_or(p.kind = 'spark_detected' AND s.level = $3::int), "
      "false)::int, coalesce(bool_or(p.kind = 'pressure_diff' AND s.level = $4::int), "
      "false)::int, coalesce(bool_or(p.kind = 'fan_running' AND s.has_value AND s.last_value = "
      "1 AND NOT s.offline_active), false)::int FROM dust_systems ds LEFT JOIN points p ON "
      "p.system_id = ds.id AND p.enabled LEFT JOIN point_rule_state s ON s.point_id = p.id "
-     "WHERE ds.enterprise_id = $1::bigint GROUP BY ds.id ORDER BY ds.id LIMIT 64"},
-    {"rsk_prev", "SELECT grade, override, r FROM enterprise_risk WHERE enterprise_id = $1::bigint"},
+     "WHERE ds.enterprise_id = ANY ($1::bigint[]) GROUP BY ds.id ORDER BY ds.enterprise_id, "
+     "ds.id"},
+    {"rsk_prev", "SELECT enterprise_id, grade, override, r FROM enterprise_risk WHERE "
+                 "enterprise_id = ANY ($1::bigint[]) ORDER BY enterprise_id"},
+    /* Every score of a batch in one statement: $1 a JSON array of score objects, $2 the
+     * engine's now, $3 the trigger; each becomes its enterprise's current score.  Answers
+     * (enterprise, score id) by enterprise. */
     {"rsk_store",
-     "WITH s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, "
-     "h, s, grade, grade_by_score, override, override_reason, rules, inputs, trigger) VALUES "
-     "($1::bigint, to_timestamp($2::float8), $3, $4::numeric, $5::float8, $6::float8, "
-     "$7::float8, $8::float8, $9, $10, $11::boolean, $12, $13::jsonb, $14::jsonb, $15) "
-     "RETURNING id, enterprise_id, computed_at, r, grade, override, model_version) INSERT INTO "
+     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(enterprise_id bigint, "
+     "model_version text, r numeric, i float8, a float8, h float8, s float8, grade text, "
+     "grade_by_score text, override boolean, override_reason text, rules jsonb, inputs jsonb)), "
+     "s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, "
+     "grade, grade_by_score, override, override_reason, rules, inputs, trigger) SELECT "
+     "enterprise_id, to_timestamp($2::float8), model_version, r, i, a, h, s, grade, "
+     "grade_by_score, override, override_reason, rules, inputs, $3 FROM x RETURNING id, "
+     "enterprise_id, computed_at, r, grade, override, model_version), u AS (INSERT INTO "
      "enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, "
      "model_version) SELECT enterprise_id, id, computed_at, r, grade, override, model_version "
      "FROM s ON CONFLICT (enterprise_id) DO UPDATE SET score_id = EXCLUDED.score_id, "
      "computed_at = EXCLUDED.computed_at, r = EXCLUDED.r, grade = EXCLUDED.grade, override = "
-     "EXCLUDED.override, model_version = EXCLUDED.model_version RETURNING score_id"},
+     "EXCLUDED.override, model_version = EXCLUDED.model_version RETURNING enterprise_id, "
+     "score_id) SELECT enterprise_id, score_id FROM u ORDER BY enterprise_id"},
     /* Issue; the partial unique index keeps one open warning per enterprise and cause.
      * $1 enterprise $2 cause $3 grade $4 score $5 issued $6 sign_by $7 clear_by
      * $8 supervisor $9 inform city $10 note */
@@ -237,13 +258,30 @@ db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const cha
     return st;
 }
 
-db_status db_risk_lock_enterprise(db_conn *c, int64_t enterprise_id)
+/* "{1,2,3}": the text form of a bigint[] parameter; NULL when out of memory. */
+static char *id_array(const int64_t *ids, size_t n)
+{
+    char *out = malloc(n * 21 + 3), *w = out;
+    if (!out)
+        return NULL;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, i ? ",%lld" : "%lld", (long long)ids[i]);
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
+db_status db_risk_lock_enterprises(db_conn *c, const int64_t *ids, size_t n)
 {
     /* the lock's second key is an int: the id's low 31 bits (a collision only serialises) */
-    char key[24];
-    const char *p[1] = {db_i64(key, (long long)(enterprise_id & 0x7fffffff))};
+    char *arr = id_array(ids, n);
+    if (!arr)
+        return DB_HARD;
+    const char *p[1] = {arr};
     db_status st;
     PQclear(db_exec(c, "rsk_lock", 1, p, &st));
+    free(arr);
     return st;
 }
 
@@ -277,124 +315,171 @@ db_status db_risk_all_enterprises(db_conn *c, int64_t **ids, size_t *n)
     return ids_of(c, "rsk_all", ids, n);
 }
 
-db_status db_risk_load_inputs(db_conn *c, int64_t enterprise_id, int64_t now_s, db_risk_inputs *out)
+/* Position of enterprise id in ids (ascending), from *at on; -1 when absent.  The rows of
+ * a statement come by enterprise too, so one pass walks both. */
+static long find_from(const int64_t *ids, size_t n, size_t *at, int64_t id)
 {
-    char eid[24], now[24];
-    const char *p[2] = {db_i64(eid, enterprise_id), db_i64(now, now_s)};
+    while (*at < n && ids[*at] < id)
+        (*at)++;
+    return *at < n && ids[*at] == id ? (long)*at : -1;
+}
+
+db_status db_risk_load_inputs(db_conn *c, const int64_t *ids, size_t n, int64_t now_s,
+                              db_risk_inputs *out, int *found)
+{
+    char now[24], *arr = id_array(ids, n);
+    if (!arr)
+        return DB_HARD;
+    const char *p[2] = {arr, db_i64(now, now_s)};
     db_status st;
     PGresult *r = db_exec(c, "rsk_inputs", 2, p, &st);
+    free(arr);
     if (!r)
         return st;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return DB_BAD; /* enterprise gone */
+    memset(found, 0, n * sizeof *found);
+    size_t at = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        long k = find_from(ids, n, &at, cell_i64(r, row, 26));
+        if (k < 0)
+            continue;
+        found[k] = 1;
+        db_risk_inputs *d = &out[k];
+        memset(d, 0, sizeof *d);
+        snprintf(d->dust_class, sizeof d->dust_class, "%s", PQgetvalue(r, row, 0));
+        snprintf(d->st_class, sizeof d->st_class, "%s", PQgetvalue(r, row, 1));
+        d->dust_workers = cell_i64(r, row, 2);
+        d->multi_storey = cell_i64(r, row, 3) != 0;
+        d->major_hazard_items = cell_i64(r, row, 4);
+        d->open_hazards = cell_i64(r, row, 5);
+        d->video_offline = cell_i64(r, row, 6);
+        snprintf(d->removal, sizeof d->removal, "%s", PQgetvalue(r, row, 7));
+        d->positive_pressure = cell_i64(r, row, 8) != 0;
+        d->collector_indoors = cell_i64(r, row, 9) != 0;
+        d->dry_collectors = cell_i64(r, row, 10);
+        int64_t *counts[4] = {d->alarms_24h_mandatory, d->alarms_24h_other, d->alarms_7d_mandatory,
+                              d->alarms_7d_other};
+        for (int k2 = 0; k2 < 4; k2++) {
+            counts[k2][0] = cell_i64(r, row, 11 + 2 * k2);
+            counts[k2][1] = cell_i64(r, row, 12 + 2 * k2);
+        }
+        d->alarm_seconds_24h_mandatory = cell_i64(r, row, 19);
+        d->overdue_unacked = cell_i64(r, row, 20);
+        d->overdue_unhandled = cell_i64(r, row, 21);
+        d->repeat_after_handled = cell_i64(r, row, 22);
+        d->cleaning_required = cell_i64(r, row, 23);
+        d->cleaning_missed = cell_i64(r, row, 24);
+        d->online_rate_mandatory = strtod(PQgetvalue(r, row, 25), NULL);
     }
-    db_risk_inputs *d = out;
-    memset(d, 0, sizeof *d);
-    snprintf(d->dust_class, sizeof d->dust_class, "%s", PQgetvalue(r, 0, 0));
-    snprintf(d->st_class, sizeof d->st_class, "%s", PQgetvalue(r, 0, 1));
-    d->dust_workers = cell_i64(r, 0, 2);
-    d->multi_storey = cell_i64(r, 0, 3) != 0;
-    d->major_hazard_items = cell_i64(r, 0, 4);
-    d->open_hazards = cell_i64(r, 0, 5);
-    d->video_offline = cell_i64(r, 0, 6);
-    snprintf(d->removal, sizeof d->removal, "%s", PQgetvalue(r, 0, 7));
-    d->positive_pressure = cell_i64(r, 0, 8) != 0;
-    d->collector_indoors = cell_i64(r, 0, 9) != 0;
-    d->dry_collectors = cell_i64(r, 0, 10);
-    int64_t *counts[4] = {d->alarms_24h_mandatory, d->alarms_24h_other, d->alarms_7d_mandatory,
-                          d->alarms_7d_other};
-    for (int k = 0; k < 4; k++) {
-        counts[k][0] = cell_i64(r, 0, 11 + 2 * k);
-        counts[k][1] = cell_i64(r, 0, 12 + 2 * k);
-    }
-    d->alarm_seconds_24h_mandatory = cell_i64(r, 0, 19);
-    d->overdue_unacked = cell_i64(r, 0, 20);
-    d->overdue_unhandled = cell_i64(r, 0, 21);
-    d->repeat_after_handled = cell_i64(r, 0, 22);
-    d->cleaning_required = cell_i64(r, 0, 23);
-    d->cleaning_missed = cell_i64(r, 0, 24);
-    d->online_rate_mandatory = strtod(PQgetvalue(r, 0, 25), NULL);
     PQclear(r);
     return DB_OK;
 }
 
-db_status db_risk_load_systems(db_conn *c, int64_t enterprise_id, int level_high_high,
-                               int level_digital_fault, int level_low_low, db_risk_system *out,
-                               size_t max, size_t *n)
+db_status db_risk_load_systems(db_conn *c, const int64_t *ids, size_t n, int level_high_high,
+                               int level_digital_fault, int level_low_low, db_risk_system **rows,
+                               size_t *n_rows)
 {
-    char eid[24], hh[24], sp[24], ll[24];
-    const char *p[4] = {db_i64(eid, enterprise_id), db_i64(hh, level_high_high),
-                        db_i64(sp, level_digital_fault), db_i64(ll, level_low_low)};
+    char hh[24], sp[24], ll[24], *arr = id_array(ids, n);
+    if (!arr)
+        return DB_HARD;
+    const char *p[4] = {arr, db_i64(hh, level_high_high), db_i64(sp, level_digital_fault),
+                        db_i64(ll, level_low_low)};
     db_status st;
     PGresult *r = db_exec(c, "rsk_systems", 4, p, &st);
+    free(arr);
     if (!r)
         return st;
-    size_t rows = (size_t)PQntuples(r), k = 0;
-    for (; k < rows && k < max; k++) {
+    size_t nr = (size_t)PQntuples(r);
+    db_risk_system *out = calloc(nr ? nr : 1, sizeof *out);
+    if (!out) {
+        PQclear(r);
+        return DB_HARD;
+    }
+    for (size_t k = 0; k < nr; k++) {
         int i = (int)k;
         out[k] = (db_risk_system){
-            .id = cell_i64(r, i, 0),
-            .hopper_temp_high_high = PQgetvalue(r, i, 1)[0] == '1',
-            .spark_detected = PQgetvalue(r, i, 2)[0] == '1',
-            .dp_collapse = PQgetvalue(r, i, 3)[0] == '1',
-            .fan_running = PQgetvalue(r, i, 4)[0] == '1',
+            .enterprise_id = cell_i64(r, i, 0),
+            .id = cell_i64(r, i, 1),
+            .hopper_temp_high_high = PQgetvalue(r, i, 2)[0] == '1',
+            .spark_detected = PQgetvalue(r, i, 3)[0] == '1',
+            .dp_collapse = PQgetvalue(r, i, 4)[0] == '1',
+            .fan_running = PQgetvalue(r, i, 5)[0] == '1',
         };
     }
     PQclear(r);
-    *n = k;
+    *rows = out;
+    *n_rows = nr;
     return DB_OK;
 }
 
-db_status db_risk_load_current(db_conn *c, int64_t enterprise_id, db_risk_current *out, int *found)
+db_status db_risk_load_current(db_conn *c, const int64_t *ids, size_t n, db_risk_current *out,
+                               int *found)
 {
-    char eid[24];
-    const char *p[1] = {db_i64(eid, enterprise_id)};
+    char *arr = id_array(ids, n);
+    if (!arr)
+        return DB_HARD;
+    const char *p[1] = {arr};
     db_status st;
     PGresult *r = db_exec(c, "rsk_prev", 1, p, &st);
+    free(arr);
     if (!r)
         return st;
-    *found = PQntuples(r) == 1;
-    if (*found) {
-        snprintf(out->grade, sizeof out->grade, "%s", PQgetvalue(r, 0, 0));
-        out->override = PQgetvalue(r, 0, 1)[0] == 't';
-        out->r = strtod(PQgetvalue(r, 0, 2), NULL);
+    memset(found, 0, n * sizeof *found);
+    size_t at = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        long k = find_from(ids, n, &at, cell_i64(r, row, 0));
+        if (k < 0)
+            continue;
+        found[k] = 1;
+        snprintf(out[k].grade, sizeof out[k].grade, "%s", PQgetvalue(r, row, 1));
+        out[k].override = PQgetvalue(r, row, 2)[0] == 't';
+        out[k].r = strtod(PQgetvalue(r, row, 3), NULL);
     }
     PQclear(r);
     return DB_OK;
 }
 
-db_status db_risk_store_score(db_conn *c, const db_risk_score *s, int64_t *score_id)
+static json_t *score_json(const db_risk_score *s)
 {
-    char *ji = json_dumps(s->inputs, JSON_COMPACT), *jr = json_dumps(s->rules, JSON_COMPACT);
-    char eid[24], now[24], R[24], I[32], A[32], H[32], S[32];
-    snprintf(R, sizeof R, "%.2f", s->r);
-    snprintf(I, sizeof I, "%.17g", s->i);
-    snprintf(A, sizeof A, "%.17g", s->a);
-    snprintf(H, sizeof H, "%.17g", s->h);
-    snprintf(S, sizeof S, "%.17g", s->s);
-    const char *p[15] = {db_i64(eid, s->enterprise_id),
-                         db_i64(now, s->computed_at_s),
-                         s->model_version,
-                         R,
-                         I,
-                         A,
-                         H,
-                         S,
-                         s->grade,
-                         s->grade_by_score,
-                         s->override ? "true" : "false",
-                         s->override_reason,
-                         jr,
-                         ji,
-                         s->trigger};
-    db_status st = DB_HARD;
-    PGresult *r = (ji && jr) ? db_exec(c, "rsk_store", 15, p, &st) : NULL;
-    free(ji);
-    free(jr);
+    char R[24];
+    snprintf(R, sizeof R, "%.2f", s->r); /* numeric(5,2), rounded as text like before */
+    return json_pack("{s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:s, s:s, s:b, s:s?, s:O, s:O}",
+                     "enterprise_id", (json_int_t)s->enterprise_id, "model_version",
+                     s->model_version, "r", R, "i", s->i, "a", s->a, "h", s->h, "s", s->s, "grade",
+                     s->grade, "grade_by_score", s->grade_by_score, "override", s->override ? 1 : 0,
+                     "override_reason", s->override_reason, "rules", (json_t *)s->rules, "inputs",
+                     (json_t *)s->inputs);
+}
+
+db_status db_risk_store_scores(db_conn *c, const db_risk_score *s, size_t n, int64_t now_s,
+                               const char *trigger, int64_t *score_ids)
+{
+    json_t *all = json_array();
+    for (size_t k = 0; all && k < n; k++)
+        if (json_array_append_new(all, score_json(&s[k])) != 0) {
+            json_decref(all);
+            all = NULL;
+        }
+    char *doc = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    json_decref(all);
+    if (!doc)
+        return DB_HARD;
+    char now[24];
+    const char *p[3] = {doc, db_i64(now, now_s), trigger};
+    db_status st;
+    PGresult *r = db_exec(c, "rsk_store", 3, p, &st);
+    free(doc);
     if (!r)
         return st;
-    *score_id = cell_i64(r, 0, 0);
+    memset(score_ids, 0, n * sizeof *score_ids);
+    /* s is by enterprise, as are the rows */
+    size_t at = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int64_t eid = cell_i64(r, row, 0);
+        while (at < n && s[at].enterprise_id < eid)
+            at++;
+        if (at < n && s[at].enterprise_id == eid)
+            score_ids[at] = cell_i64(r, row, 1);
+    }
     PQclear(r);
     return DB_OK;
 }
@@ -483,6 +568,66 @@ db_status db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char 
     db_status st;
     PQclear(db_exec(c, "rsk_grade_fall", 3, p, &st));
     return st;
+}
+
+/* ---- change-driven wake-up -------------------------------------------------------- */
+
+/* The session LISTEN was last issued in, as (PGconn, backend pid): db_ensure() may have
+ * replaced the connection by a new session that listens to nothing.  Per thread: each
+ * worker thread owns its connection. */
+static _Thread_local struct {
+    const PGconn *pg;
+    int pid;
+} listening;
+
+db_status db_risk_listen(db_conn *c)
+{
+    PGconn *pg = db_pg(c);
+    if (!pg || PQstatus(pg) != CONNECTION_OK)
+        return DB_HARD;
+    int pid = PQbackendPID(pg);
+    if (listening.pg == pg && listening.pid == pid)
+        return DB_OK;
+    db_status st = db_command(c, "LISTEN dw_risk_recompute"); /* migration 0040 notifies */
+    if (st == DB_OK) {
+        listening.pg = pg;
+        listening.pid = pid;
+    }
+    return st;
+}
+
+static int drain_notifies(PGconn *pg)
+{
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+db_status db_risk_wait_requests(db_conn *c, int timeout_ms, int *notified)
+{
+    *notified = 0;
+    PGconn *pg = db_pg(c);
+    if (!pg || PQstatus(pg) != CONNECTION_OK)
+        return DB_HARD;
+    /* notifications that came in during the last statements wait in libpq already */
+    if (!PQconsumeInput(pg))
+        return DB_HARD;
+    if ((*notified = drain_notifies(pg)) || timeout_ms <= 0)
+        return DB_OK;
+    struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0 && errno != EINTR)
+        return DB_HARD;
+    if (rc > 0) {
+        if (!PQconsumeInput(pg))
+            return DB_HARD;
+        *notified = drain_notifies(pg);
+    }
+    return DB_OK;
 }
 
 /* ---- escalation ----------------------------------------------------------------- */

@@ -22,9 +22,10 @@
 /* Registers the worker's statements; idempotent, call before connecting. */
 void db_risk_register(void);
 
-/* In a transaction: serialises recomputes of one enterprise (released at COMMIT). */
-__attribute__((warn_unused_result)) db_status db_risk_lock_enterprise(db_conn *c,
-                                                                      int64_t enterprise_id);
+/* In a transaction: serialises recomputes of each enterprise of ids (released at COMMIT);
+ * the locks are taken in one order, so overlapping batches wait instead of deadlocking. */
+__attribute__((warn_unused_result)) db_status
+db_risk_lock_enterprises(db_conn *c, const int64_t *ids, size_t n);
 
 /* Takes (deletes) up to 500 pending recompute requests, oldest first, rows other sessions
  * hold skipped; *ids the enterprises, in no particular order. */
@@ -34,7 +35,7 @@ __attribute__((warn_unused_result)) db_status db_risk_take_requests(db_conn *c, 
 __attribute__((warn_unused_result)) db_status db_risk_all_enterprises(db_conn *c, int64_t **ids,
                                                                       size_t *n);
 
-/* The engine's inputs of one enterprise at now_s (alarms 24 h / 7 d, check-ins 7 d, online
+/* The engine's inputs of an enterprise at now_s (alarms 24 h / 7 d, check-ins 7 d, online
  * rate of mandatory points).  Class names are as stored ("other", "unknown" when unset);
  * counts [0] level 1, [1] level 2. */
 typedef struct db_risk_inputs {
@@ -53,22 +54,25 @@ typedef struct db_risk_inputs {
     double online_rate_mandatory;
 } db_risk_inputs;
 
-/* In a transaction.  DB_BAD when the enterprise does not exist (any more). */
-__attribute__((warn_unused_result)) db_status
-db_risk_load_inputs(db_conn *c, int64_t enterprise_id, int64_t now_s, db_risk_inputs *out);
+/* In a transaction, one statement for the batch: ids ascending and distinct; out[k] and
+ * found[k] (1, or 0 when enterprise ids[k] does not exist any more) for each. */
+__attribute__((warn_unused_result)) db_status db_risk_load_inputs(db_conn *c, const int64_t *ids,
+                                                                  size_t n, int64_t now_s,
+                                                                  db_risk_inputs *out, int *found);
 
 /* Live precursor state of one dust-removal system (flags 0/1). */
 typedef struct db_risk_system {
-    int64_t id;
+    int64_t enterprise_id, id;
     int hopper_temp_high_high, spark_detected, dp_collapse, fan_running;
 } db_risk_system;
 
-/* In a transaction: up to max (at most 64) systems of the enterprise, by id.  The levels
- * are the rule-state level values that mean high-high, digital fault and low-low. */
+/* In a transaction: the systems of the enterprises of ids (ascending), by enterprise and
+ * id, in one statement; *rows malloc()ed.  The levels are the rule-state level values that
+ * mean high-high, digital fault and low-low. */
 __attribute__((warn_unused_result)) db_status
-db_risk_load_systems(db_conn *c, int64_t enterprise_id, int level_high_high,
-                     int level_digital_fault, int level_low_low, db_risk_system *out, size_t max,
-                     size_t *n);
+db_risk_load_systems(db_conn *c, const int64_t *ids, size_t n, int level_high_high,
+                     int level_digital_fault, int level_low_low, db_risk_system **rows,
+                     size_t *n_rows);
 
 /* The enterprise's current grade, as enterprise_risk holds it. */
 typedef struct db_risk_current {
@@ -77,26 +81,28 @@ typedef struct db_risk_current {
     double r;
 } db_risk_current;
 
-/* In a transaction; *found 0 (and *out untouched) before the first score. */
+/* In a transaction, for the enterprises of ids (ascending): found[k] 0 (and out[k]
+ * untouched) before the first score of ids[k]. */
 __attribute__((warn_unused_result)) db_status
-db_risk_load_current(db_conn *c, int64_t enterprise_id, db_risk_current *out, int *found);
+db_risk_load_current(db_conn *c, const int64_t *ids, size_t n, db_risk_current *out, int *found);
 
 /* One computed score; rules and inputs are stored as JSON. */
 typedef struct db_risk_score {
     int64_t enterprise_id;
-    int64_t computed_at_s;
     const char *model_version;
     double r, i, a, h, s;
     const char *grade, *grade_by_score;
     int override;
     const char *override_reason; /* NULL when no override */
     const json_t *rules, *inputs;
-    const char *trigger; /* "change", "periodic" */
 } db_risk_score;
 
-/* In a transaction: stores the score and makes it the enterprise's current one. */
+/* In a transaction, one statement: stores n scores (by enterprise ascending, distinct)
+ * computed at now_s for trigger ("change", "periodic") and makes each its enterprise's
+ * current one; score_ids[k] the id of s[k]'s row. */
 __attribute__((warn_unused_result)) db_status
-db_risk_store_score(db_conn *c, const db_risk_score *s, int64_t *score_id);
+db_risk_store_scores(db_conn *c, const db_risk_score *s, size_t n, int64_t now_s,
+                     const char *trigger, int64_t *score_ids);
 
 /* A warning to issue, with its deadlines (epoch seconds) and the admin level that
  * supervises it. */
@@ -152,6 +158,18 @@ db_risk_upgrade_warning(db_conn *c, const db_risk_upgrade *u, int *applied);
  * grade gets a `grade_fall` event (note + what it keeps) and nothing else changes. */
 __attribute__((warn_unused_result)) db_status
 db_risk_note_grade_fall(db_conn *c, int64_t enterprise_id, const char *grade, const char *note);
+
+/* Outside a transaction: LISTENs on c for recompute requests (channel dw_risk_recompute,
+ * notified at commit by every insert into risk_recompute_requests, migration 0040).
+ * Cheap when c's session already listens; call it before each wait, since a reconnect
+ * makes a new session.  DB_HARD when c is not connected (it does not reconnect). */
+__attribute__((warn_unused_result)) db_status db_risk_listen(db_conn *c);
+
+/* Outside a transaction, after db_risk_listen(): waits up to timeout_ms for a recompute
+ * request notification; *notified 1 when one or more came (all consumed), also those
+ * that arrived while c ran other statements.  DB_HARD when the connection broke. */
+__attribute__((warn_unused_result)) db_status db_risk_wait_requests(db_conn *c, int timeout_ms,
+                                                                    int *notified);
 
 /* In a transaction: the city-wide escalation lock; *locked 0 when another worker has it. */
 __attribute__((warn_unused_result)) db_status db_risk_warnings_try_lock(db_conn *c, int *locked);

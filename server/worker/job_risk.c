@@ -1,8 +1,15 @@
 /* job_risk.c — score recompute, warning issue and escalation (see job_risk.h).
  *
- * Concurrency: a recompute of one enterprise takes a transaction-scoped advisory lock on
- * (731031, enterprise id), so two workers never interleave "read previous grade → store
- * new grade → issue warning" for the same enterprise; the partial unique index on open
+ * Recompute in bulk: a batch of up to JOB_RISK_BATCH enterprises is one transaction —
+ * three set-based statements read the inputs, systems and current grades of all of them,
+ * the engine scores them in memory, one statement stores every score, and only the
+ * enterprises whose grade rose or fell run warning statements.  A full city of thousands
+ * is a handful of round trips instead of ~8 per enterprise.
+ *
+ * Concurrency: a recompute takes a transaction-scoped advisory lock on (731031, enterprise
+ * id) for each enterprise of its batch, in key order, so two workers never interleave
+ * "read previous grade → store new grade → issue warning" for the same enterprise (and
+ * overlapping batches wait rather than deadlock); the partial unique index on open
  * warnings is the second wall.  A rise above the open warning of the same cause upgrades it
  * in place (upgrade_open; the rule in server/README.md "Early warnings"), a fall only notes
  * itself in the history.  The escalation pass takes one city-wide transaction lock
@@ -152,62 +159,41 @@ int job_risk_inputs_from_json(const json_t *inputs, risk_archive *a, risk_dynami
     return 0;
 }
 
-static db_status load_inputs(db_conn *c, int64_t eid, int64_t now_s, risk_archive *a,
-                             risk_dynamic *d, risk_system_state *systems)
+/* One enterprise's row of the batch statement, as engine structs; dyn->systems is set by the
+ * caller. */
+static void inputs_from_db(const db_risk_inputs *in, risk_archive *a, risk_dynamic *d)
 {
     memset(a, 0, sizeof *a);
     memset(d, 0, sizeof *d);
-    db_risk_inputs in;
-    db_status st = db_risk_load_inputs(c, eid, now_s, &in);
-    if (st != DB_OK)
-        return st;
-    int dc = risk_dust_class_from_name(in.dust_class);
-    int sc = risk_st_class_from_name(in.st_class);
-    int rm = risk_removal_from_name(in.removal);
+    int dc = risk_dust_class_from_name(in->dust_class);
+    int sc = risk_st_class_from_name(in->st_class);
+    int rm = risk_removal_from_name(in->removal);
     a->dust_class = dc < 0 ? RISK_DUST_OTHER : (risk_dust_class)dc;
     a->st_class = sc < 0 ? RISK_ST_UNKNOWN : (risk_st_class)sc;
     a->removal = rm < 0 ? RISK_REMOVAL_NONE : (risk_removal_setup)rm;
-    a->dust_workers = (uint32_t)in.dust_workers;
-    a->multi_storey = in.multi_storey != 0;
-    d->major_hazard_items = (uint16_t)in.major_hazard_items;
-    d->open_hazards = (uint32_t)in.open_hazards;
-    d->video_offline = (uint32_t)in.video_offline;
-    a->positive_pressure_conveying = in.positive_pressure != 0;
-    a->collector_indoors = in.collector_indoors != 0;
-    a->dry_collectors = (uint32_t)in.dry_collectors;
-    d->alarms_24h_mandatory = (risk_alarm_count){(uint32_t)in.alarms_24h_mandatory[0],
-                                                 (uint32_t)in.alarms_24h_mandatory[1]};
+    a->dust_workers = (uint32_t)in->dust_workers;
+    a->multi_storey = in->multi_storey != 0;
+    d->major_hazard_items = (uint16_t)in->major_hazard_items;
+    d->open_hazards = (uint32_t)in->open_hazards;
+    d->video_offline = (uint32_t)in->video_offline;
+    a->positive_pressure_conveying = in->positive_pressure != 0;
+    a->collector_indoors = in->collector_indoors != 0;
+    a->dry_collectors = (uint32_t)in->dry_collectors;
+    d->alarms_24h_mandatory = (risk_alarm_count){(uint32_t)in->alarms_24h_mandatory[0],
+                                                 (uint32_t)in->alarms_24h_mandatory[1]};
     d->alarms_24h_other =
-        (risk_alarm_count){(uint32_t)in.alarms_24h_other[0], (uint32_t)in.alarms_24h_other[1]};
-    d->alarms_7d_mandatory = (risk_alarm_count){(uint32_t)in.alarms_7d_mandatory[0],
-                                                (uint32_t)in.alarms_7d_mandatory[1]};
+        (risk_alarm_count){(uint32_t)in->alarms_24h_other[0], (uint32_t)in->alarms_24h_other[1]};
+    d->alarms_7d_mandatory = (risk_alarm_count){(uint32_t)in->alarms_7d_mandatory[0],
+                                                (uint32_t)in->alarms_7d_mandatory[1]};
     d->alarms_7d_other =
-        (risk_alarm_count){(uint32_t)in.alarms_7d_other[0], (uint32_t)in.alarms_7d_other[1]};
-    d->alarm_seconds_24h_mandatory = in.alarm_seconds_24h_mandatory;
-    d->overdue_unacked = (uint32_t)in.overdue_unacked;
-    d->overdue_unhandled = (uint32_t)in.overdue_unhandled;
-    d->repeat_after_handled = (uint32_t)in.repeat_after_handled;
-    d->cleaning_required = (uint32_t)in.cleaning_required;
-    d->cleaning_missed = (uint32_t)in.cleaning_missed;
-    d->online_rate_mandatory = in.online_rate_mandatory;
-
-    db_risk_system rows[JOB_RISK_MAX_SYSTEMS];
-    size_t n = 0;
-    st = db_risk_load_systems(c, eid, RISK_ALARM_HIGH_HIGH, RISK_ALARM_DIGITAL_FAULT,
-                              RISK_ALARM_LOW_LOW, rows, JOB_RISK_MAX_SYSTEMS, &n);
-    if (st != DB_OK)
-        return st;
-    for (size_t i = 0; i < n; i++)
-        systems[i] = (risk_system_state){
-            .system_id = (int32_t)rows[i].id,
-            .hopper_temp_high_high = rows[i].hopper_temp_high_high,
-            .spark_detected = rows[i].spark_detected,
-            .dp_collapse = rows[i].dp_collapse,
-            .fan_running = rows[i].fan_running,
-        };
-    d->n_systems = n;
-    d->systems = systems;
-    return DB_OK;
+        (risk_alarm_count){(uint32_t)in->alarms_7d_other[0], (uint32_t)in->alarms_7d_other[1]};
+    d->alarm_seconds_24h_mandatory = in->alarm_seconds_24h_mandatory;
+    d->overdue_unacked = (uint32_t)in->overdue_unacked;
+    d->overdue_unhandled = (uint32_t)in->overdue_unhandled;
+    d->repeat_after_handled = (uint32_t)in->repeat_after_handled;
+    d->cleaning_required = (uint32_t)in->cleaning_required;
+    d->cleaning_missed = (uint32_t)in->cleaning_missed;
+    d->online_rate_mandatory = in->online_rate_mandatory;
 }
 
 static json_t *rules_json(const risk_score_result *s)
@@ -229,20 +215,36 @@ static json_t *rules_json(const risk_score_result *s)
 
 /* ---- recompute ---------------------------------------------------------- */
 
+/* At most this many enterprises per transaction: their advisory locks count against the
+ * shared lock table, and a batch that fails on one enterprise's data is done again one
+ * enterprise at a time. */
+#define JOB_RISK_BATCH 500
+
 typedef struct {
     int64_t enterprise_id;
-    int64_t now_s;
-    const char *trigger;
     /* results for logging / publishing after commit */
     risk_score_result res;
+    int scored; /* a score was stored */
     char prev_grade[16];
     int changed;
     int64_t warning_id;
     int upgraded; /* warning_id was upgraded from upgraded_from, not issued */
     char upgraded_from[16];
+    /* the grade before this score, for the warning decision */
+    risk_grade prev;
+    bool prev_override;
+    double prev_r;
 } compute_ctx;
 
-static db_status upgrade_open(db_conn *c, compute_ctx *x, const db_risk_open *open,
+typedef struct {
+    const int64_t *ids; /* ascending, distinct */
+    size_t n;
+    int64_t now_s;
+    const char *trigger;
+    compute_ctx *x; /* n, one per id */
+} batch_ctx;
+
+static db_status upgrade_open(db_conn *c, compute_ctx *x, int64_t now_s, const db_risk_open *open,
                               int64_t score_id, const char *note)
 {
     int g = risk_grade_from_name(open->grade);
@@ -257,7 +259,7 @@ static db_status upgrade_open(db_conn *c, compute_ctx *x, const db_risk_open *op
                            .current_level = (risk_admin_level)lvl,
                            .inform_city = open->inform_city != 0};
     risk_warning_upgrade_plan plan;
-    int rc = risk_warning_upgrade(&g_model, &w, x->res.grade, x->now_s, &plan);
+    int rc = risk_warning_upgrade(&g_model, &w, x->res.grade, now_s, &plan);
     if (rc < 0)
         return DB_BAD;
     if (rc == 0)
@@ -267,7 +269,7 @@ static db_status upgrade_open(db_conn *c, compute_ctx *x, const db_risk_open *op
         .from_grade = open->grade,
         .grade = risk_grade_name(x->res.grade),
         .score_id = score_id,
-        .upgraded_at_s = x->now_s,
+        .upgraded_at_s = now_s,
         .sign_by_s = plan.sign_by,
         .clear_by_s = plan.clear_by,
         .supervisor = risk_admin_level_name(plan.supervisor),
@@ -287,50 +289,46 @@ static db_status upgrade_open(db_conn *c, compute_ctx *x, const db_risk_open *op
     return DB_OK;
 }
 
-static db_status compute_tx(db_conn *c, void *arg)
+/* Scores one enterprise in memory: x->res and the grade before, from the batch's rows.
+ * -1 when the inputs are out of the engine's domain. */
+static int score_one(compute_ctx *x, const db_risk_inputs *in, const db_risk_system *sys,
+                     size_t n_sys, const db_risk_current *cur, int has_cur, db_risk_score *score)
 {
-    compute_ctx *x = arg;
-    x->changed = 0;
-    x->warning_id = 0;
-    x->upgraded = 0;
-    db_status st = db_risk_lock_enterprise(c, x->enterprise_id);
-    if (st != DB_OK)
-        return st;
-
     risk_archive arch;
     risk_dynamic dyn;
     risk_system_state systems[JOB_RISK_MAX_SYSTEMS];
-    st = load_inputs(c, x->enterprise_id, x->now_s, &arch, &dyn, systems);
-    if (st != DB_OK)
-        return st;
+    inputs_from_db(in, &arch, &dyn);
+    size_t ns = 0;
+    for (; ns < n_sys && ns < JOB_RISK_MAX_SYSTEMS; ns++)
+        systems[ns] = (risk_system_state){
+            .system_id = (int32_t)sys[ns].id,
+            .hopper_temp_high_high = sys[ns].hopper_temp_high_high,
+            .spark_detected = sys[ns].spark_detected,
+            .dp_collapse = sys[ns].dp_collapse,
+            .fan_running = sys[ns].fan_running,
+        };
+    dyn.n_systems = ns;
+    dyn.systems = systems;
     if (risk_score_compute(&g_model, &arch, &dyn, &x->res) != 0) {
         LOG_ERROR("risk inputs out of domain", "enterprise=%lld", (long long)x->enterprise_id);
-        return DB_BAD;
+        return -1;
     }
-    db_risk_current cur;
-    int found = 0;
-    st = db_risk_load_current(c, x->enterprise_id, &cur, &found);
-    if (st != DB_OK)
-        return st;
-    risk_grade prev = RISK_GRADE_BLUE;
-    bool prev_override = false;
-    double prev_r = -1;
+    x->prev = RISK_GRADE_BLUE;
+    x->prev_override = false;
+    x->prev_r = -1;
     snprintf(x->prev_grade, sizeof x->prev_grade, "none");
-    if (found) {
-        int g = risk_grade_from_name(cur.grade);
-        prev = g < 0 ? RISK_GRADE_BLUE : (risk_grade)g;
-        prev_override = cur.override != 0;
-        prev_r = cur.r;
-        snprintf(x->prev_grade, sizeof x->prev_grade, "%s", cur.grade);
+    if (has_cur) {
+        int g = risk_grade_from_name(cur->grade);
+        x->prev = g < 0 ? RISK_GRADE_BLUE : (risk_grade)g;
+        x->prev_override = cur->override != 0;
+        x->prev_r = cur->r;
+        snprintf(x->prev_grade, sizeof x->prev_grade, "%s", cur->grade);
     }
     const risk_score_result *s = &x->res;
     x->changed = strcmp(x->prev_grade, risk_grade_name(s->grade)) != 0 ||
-                 prev_override != s->override || fabs(prev_r - s->R) >= 0.005;
-
-    json_t *inputs = inputs_json(&arch, &dyn), *rules = rules_json(s);
-    db_risk_score score = {
+                 x->prev_override != s->override || fabs(x->prev_r - s->R) >= 0.005;
+    *score = (db_risk_score){
         .enterprise_id = x->enterprise_id,
-        .computed_at_s = x->now_s,
         .model_version = s->model_version,
         .r = s->R,
         .i = s->I,
@@ -341,37 +339,44 @@ static db_status compute_tx(db_conn *c, void *arg)
         .grade_by_score = risk_grade_name(s->grade_by_score),
         .override = s->override,
         .override_reason = s->override ? s->override_reason : NULL,
-        .rules = rules,
-        .inputs = inputs,
-        .trigger = x->trigger,
+        .rules = rules_json(s),
+        .inputs = inputs_json(&arch, &dyn),
     };
-    int64_t score_id = 0;
-    st = db_risk_store_score(c, &score, &score_id);
-    json_decref(inputs);
-    json_decref(rules);
-    if (st != DB_OK)
-        return st;
+    return 0;
+}
 
+/* After the score is stored: the history note of a fall, the warning of a rise (issued, or
+ * the open one upgraded).  Only an enterprise whose grade or override changed gets here
+ * with anything to do. */
+static db_status warn_one(db_conn *c, compute_ctx *x, int64_t now_s, int64_t score_id)
+{
+    const risk_score_result *s = &x->res;
+    risk_grade prev = x->prev;
     /* The first score of an enterprise sets its baseline: a grade that comes
      * from the archive alone is shown, not warned about (with the default
      * model most dry-collection sites are yellow by inherent risk, and a
      * warning for each on the day it is registered would bury the real ones).
      * Rises from there warn; overrides warn at once. */
-    if (prev_r < 0)
+    if (x->prev_r < 0)
         prev = s->grade;
+    bool fall = s->grade < prev;
+    bool issue = risk_warning_should_issue(prev, x->prev_override, s->grade, s->override);
+    if (!fall && !issue)
+        return DB_OK;
     char note[160];
     snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
              risk_grade_name(s->grade), s->R, s->model_version);
+    db_status st;
     /* A fall leaves open warnings as they are (grade, levels, deadlines): a lower grade
      * never shortens or lengthens what the enterprise was told; the history says so. */
-    if (s->grade < prev) {
+    if (fall) {
         st = db_risk_note_grade_fall(c, x->enterprise_id, risk_grade_name(s->grade), note);
         if (st != DB_OK)
             return st;
     }
-    if (!risk_warning_should_issue(prev, prev_override, s->grade, s->override))
+    if (!issue)
         return DB_OK;
-    const char *cause = s->override && !prev_override ? s->override_reason : "grade";
+    const char *cause = s->override && !x->prev_override ? s->override_reason : "grade";
     /* One open warning per enterprise and cause: a rise above it upgrades it in place
      * (risk_warning_upgrade), otherwise a new one is issued. */
     db_risk_open open;
@@ -380,16 +385,16 @@ static db_status compute_tx(db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     if (open_found)
-        return upgrade_open(c, x, &open, score_id, note);
+        return upgrade_open(c, x, now_s, &open, score_id, note);
     risk_warning_deadlines dl;
-    if (risk_warning_deadlines_for(&g_model, s->grade, x->now_s, &dl) != 0)
+    if (risk_warning_deadlines_for(&g_model, s->grade, now_s, &dl) != 0)
         return DB_BAD;
     db_risk_issue w = {
         .enterprise_id = x->enterprise_id,
         .cause = cause,
         .grade = risk_grade_name(s->grade),
         .score_id = score_id,
-        .issued_at_s = x->now_s,
+        .issued_at_s = now_s,
         .sign_by_s = dl.sign_by,
         .clear_by_s = dl.clear_by,
         .supervisor = risk_admin_level_name(dl.supervisor),
@@ -397,6 +402,101 @@ static db_status compute_tx(db_conn *c, void *arg)
         .note = note,
     };
     return db_risk_issue_warning(c, &w, &x->warning_id);
+}
+
+typedef struct {
+    db_risk_inputs *in;
+    int *found;
+    db_risk_current *cur;
+    int *has_cur;
+    db_risk_score *scores;
+    int64_t *score_ids;
+    size_t *slot; /* scores[j] belongs to x[slot[j]] */
+    db_risk_system *sys;
+    size_t n_sys;
+} batch_buf;
+
+static void batch_buf_free(batch_buf *b, size_t n_scores)
+{
+    for (size_t j = 0; b->scores && j < n_scores; j++) {
+        json_decref((json_t *)b->scores[j].rules);
+        json_decref((json_t *)b->scores[j].inputs);
+    }
+    free(b->in);
+    free(b->found);
+    free(b->cur);
+    free(b->has_cur);
+    free(b->scores);
+    free(b->score_ids);
+    free(b->slot);
+    free(b->sys);
+}
+
+/* One transaction for the batch: the locks, three statements that read the inputs, the
+ * grades before and the systems of every enterprise, the engine in memory, one statement
+ * that stores every score, then the warning statements of the enterprises whose grade
+ * rose or fell. */
+static db_status batch_tx(db_conn *c, void *arg)
+{
+    batch_ctx *b = arg;
+    size_t n = b->n;
+    for (size_t k = 0; k < n; k++)
+        b->x[k] = (compute_ctx){.enterprise_id = b->ids[k]};
+    db_status st = db_risk_lock_enterprises(c, b->ids, n);
+    if (st != DB_OK)
+        return st;
+    batch_buf u = {
+        .in = calloc(n, sizeof *u.in),
+        .found = calloc(n, sizeof *u.found),
+        .cur = calloc(n, sizeof *u.cur),
+        .has_cur = calloc(n, sizeof *u.has_cur),
+        .scores = calloc(n, sizeof *u.scores),
+        .score_ids = calloc(n, sizeof *u.score_ids),
+        .slot = calloc(n, sizeof *u.slot),
+    };
+    size_t m = 0;
+    if (!u.in || !u.found || !u.cur || !u.has_cur || !u.scores || !u.score_ids || !u.slot) {
+        st = DB_HARD;
+        goto done;
+    }
+    st = db_risk_load_inputs(c, b->ids, n, b->now_s, u.in, u.found);
+    if (st == DB_OK)
+        st = db_risk_load_systems(c, b->ids, n, RISK_ALARM_HIGH_HIGH, RISK_ALARM_DIGITAL_FAULT,
+                                  RISK_ALARM_LOW_LOW, &u.sys, &u.n_sys);
+    if (st == DB_OK)
+        st = db_risk_load_current(c, b->ids, n, u.cur, u.has_cur);
+    if (st != DB_OK)
+        goto done;
+    size_t si = 0;
+    for (size_t k = 0; k < n; k++) {
+        while (si < u.n_sys && u.sys[si].enterprise_id < b->ids[k])
+            si++;
+        size_t s0 = si;
+        while (si < u.n_sys && u.sys[si].enterprise_id == b->ids[k])
+            si++;
+        if (!u.found[k]) /* gone since it was queued */
+            continue;
+        if (score_one(&b->x[k], &u.in[k], &u.sys[s0], si - s0, &u.cur[k], u.has_cur[k],
+                      &u.scores[m]) != 0)
+            continue; /* one enterprise's bad data must not stop the others */
+        if (!u.scores[m].rules || !u.scores[m].inputs) {
+            m++;
+            st = DB_HARD;
+            goto done;
+        }
+        u.slot[m++] = k;
+    }
+    if (m > 0)
+        st = db_risk_store_scores(c, u.scores, m, b->now_s, b->trigger, u.score_ids);
+    for (size_t j = 0; j < m && st == DB_OK; j++) {
+        compute_ctx *x = &b->x[u.slot[j]];
+        x->scored = u.score_ids[j] != 0;
+        if (x->scored)
+            st = warn_one(c, x, b->now_s, u.score_ids[j]);
+    }
+done:
+    batch_buf_free(&u, m);
+    return st;
 }
 
 static void publish_risk(const compute_ctx *x)
@@ -435,38 +535,70 @@ static void publish_risk(const compute_ctx *x)
     }
 }
 
-static db_status compute_one(db_conn *c, int64_t eid, int64_t now_s, const char *trigger)
+/* Recomputes ids[0..n) (ascending, distinct, n <= JOB_RISK_BATCH) in one transaction;
+ * *n_done the scores stored.  When the batch fails on one enterprise's data (DB_BAD) each
+ * enterprise is done again on its own, so only that one is left out. */
+static db_status compute_batch(db_conn *c, const int64_t *ids, size_t n, int64_t now_s,
+                               const char *trigger, compute_ctx *x, size_t *n_done)
 {
-    compute_ctx x = {.enterprise_id = eid, .now_s = now_s, .trigger = trigger};
-    db_status st = db_run_tx(c, NULL, compute_tx, &x);
-    if (st == DB_OK)
-        publish_risk(&x);
-    else if (st == DB_BAD)
-        st = DB_OK; /* one enterprise's bad data must not stop the others */
-    return st;
+    batch_ctx b = {.ids = ids, .n = n, .now_s = now_s, .trigger = trigger, .x = x};
+    db_status st = db_run_tx(c, NULL, batch_tx, &b);
+    if (st == DB_BAD && n > 1) {
+        for (size_t k = 0; k < n; k++) {
+            st = compute_batch(c, &ids[k], 1, now_s, trigger, &x[k], n_done);
+            if (st != DB_OK)
+                return st;
+        }
+        return DB_OK;
+    }
+    if (st == DB_BAD)
+        return DB_OK; /* one enterprise's bad data must not stop the others */
+    if (st != DB_OK)
+        return st;
+    for (size_t k = 0; k < n; k++)
+        if (x[k].scored) {
+            publish_risk(&x[k]);
+            (*n_done)++;
+        }
+    return DB_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 typedef db_status (*list_fn)(db_conn *c, int64_t **ids, size_t *n);
 
 static db_status run_list(db_conn *c, list_fn list, int64_t now_s, const char *trigger,
-                          size_t *n_done)
+                          size_t *n_taken, size_t *n_done)
 {
-    *n_done = 0;
+    *n_taken = 0;
     int64_t *ids = NULL;
     size_t n = 0;
     db_status st = list(c, &ids, &n);
     if (st != DB_OK)
         return st;
-    for (size_t i = 0; i < n; i++) {
-        st = compute_one(c, ids[i], now_s, trigger);
-        if (st != DB_OK) {
-            free(ids);
-            return st;
-        }
-        (*n_done)++;
+    *n_taken = n;
+    qsort(ids, n, sizeof *ids, cmp_i64);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || ids[i] != ids[w - 1])
+            ids[w++] = ids[i];
+    n = w;
+    compute_ctx *x = calloc(JOB_RISK_BATCH, sizeof *x);
+    if (!x) {
+        free(ids);
+        return DB_HARD;
     }
+    for (size_t i = 0; i < n && st == DB_OK; i += JOB_RISK_BATCH) {
+        size_t k = n - i < JOB_RISK_BATCH ? n - i : JOB_RISK_BATCH;
+        st = compute_batch(c, &ids[i], k, now_s, trigger, x, n_done);
+    }
+    free(x);
     free(ids);
-    return DB_OK;
+    return st;
 }
 
 db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
@@ -477,18 +609,27 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
      * (an import, a model change) must not wait one worker tick per 500 */
     *n_done = 0;
     for (int round = 0; round < 10; round++) {
-        size_t n = 0;
-        db_status st = run_list(c, db_risk_take_requests, now_s, "change", &n);
-        *n_done += n;
-        if (st != DB_OK || n < 500)
+        size_t taken = 0;
+        db_status st = run_list(c, db_risk_take_requests, now_s, "change", &taken, n_done);
+        if (st != DB_OK || taken < 500)
             return st;
     }
     return DB_OK;
 }
 
+int job_risk_wait_change(db_conn *c, int timeout_ms)
+{
+    int notified = 0;
+    if (db_risk_listen(c) != DB_OK || db_risk_wait_requests(c, timeout_ms, &notified) != DB_OK)
+        return -1;
+    return notified;
+}
+
 db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
 {
-    return run_list(c, db_risk_all_enterprises, now_s, "periodic", n_done);
+    *n_done = 0;
+    size_t taken = 0;
+    return run_list(c, db_risk_all_enterprises, now_s, "periodic", &taken, n_done);
 }
 
 /* ---- escalation ----------------------------------------------------------- */

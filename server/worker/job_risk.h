@@ -26,6 +26,12 @@ void job_risk_init(const risk_model *m);
 __attribute__((warn_unused_result)) db_status job_risk_run_requests(db_conn *c, int64_t now_s,
                                                                     size_t *n_done);
 
+/* Between ticks: waits up to timeout_ms on c for a recompute request committed anywhere
+ * (the notification of migration 0040).  1 when one came (then call
+ * job_risk_run_requests), 0 on timeout, -1 when c cannot listen (not connected: the
+ * caller sleeps instead and its next tick reconnects). */
+int job_risk_wait_change(db_conn *c, int timeout_ms);
+
 /* Recomputes every enterprise (the periodic run). */
 __attribute__((warn_unused_result)) db_status job_risk_run_all(db_conn *c, int64_t now_s,
                                                                size_t *n_done);

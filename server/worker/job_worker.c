@@ -1,5 +1,8 @@
 /* job_worker.c — the worker thread and its timers (see job_worker.h).
  *
+ * A second thread (risk_main) waits on a connection of its own for recompute requests,
+ * so risk follows a change without waiting for the next tick.
+ *
  * Why one blocking thread and not timers on the ingest loop: every job here is a handful
  * of PostgreSQL round trips (or a webhook POST with a timeout), and the design rule is that
  * no event loop ever waits on PostgreSQL.  A plain thread with a condition variable as its
@@ -27,7 +30,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running, started;
-    pthread_t thread;
+    pthread_t thread, risk_thread;
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* cv: srv_clock_cond_init in job_worker_start */
 
 static int64_t now_us(void)
@@ -200,6 +203,86 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- risk on change ------------------------------------------------------------------ */
+
+/* A second thread with a connection of its own LISTENs for recompute requests (migration
+ * 0040 notifies at commit) and recomputes those enterprises at once, so a warning follows
+ * the reading that raised the grade by a round trip or two — not at the next tick, and
+ * not behind a tick's rollups either.  The tick's own pass over the queue stays the safety
+ * net (requests queued while nobody listened, a lost connection); the two never recompute
+ * an enterprise twice at once (SKIP LOCKED on the queue, per-enterprise locks).  The
+ * debounce gathers a burst (an ingest group commit, an import) into one batch; the slice
+ * bounds how late a stop is noticed while waiting on the socket. */
+#define RISK_CHANGE_DEBOUNCE_MS 50
+#define WAIT_SLICE_MS           250
+#define RECONNECT_MS            2000
+
+static int still_running(void)
+{
+    pthread_mutex_lock(&W.mu);
+    int r = W.running;
+    pthread_mutex_unlock(&W.mu);
+    return r;
+}
+
+/* Sleeps ms unless job_worker_stop() wakes the thread. */
+static void nap(long ms)
+{
+    struct timespec ts = srv_clock_deadline(ms); /* W.cv waits on CLOCK_MONOTONIC */
+    pthread_mutex_lock(&W.mu);
+    if (W.running)
+        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+    pthread_mutex_unlock(&W.mu);
+}
+
+static void *risk_main(void *arg)
+{
+    (void)arg;
+    char err[512];
+    const db_timeouts timeouts = db_timeouts_configured(DB_FOR_WORKER);
+    db_conn *c = NULL;
+    while (still_running()) {
+        if (!c) {
+            /* the tick thread logs that the database is away */
+            c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
+            if (!c) {
+                nap(RECONNECT_MS);
+                continue;
+            }
+        }
+        int got = job_risk_wait_change(c, WAIT_SLICE_MS);
+        if (got < 0) { /* connection lost: again a little later */
+            nap(RECONNECT_MS);
+            if (still_running())
+                (void)db_ensure(c);
+            continue;
+        }
+        if (got == 0)
+            continue;
+        nap(RISK_CHANGE_DEBOUNCE_MS);
+        if (!still_running())
+            break;
+        (void)job_risk_wait_change(c, 0); /* the burst's other notifications */
+        size_t n = 0;
+        db_status st = job_risk_run_requests(c, now_us() / 1000000, &n);
+        if (st == DB_OK && n > 0)
+            LOG_DEBUG("risk recomputed on change", "enterprises=%zu", n);
+    }
+    db_close(c);
+    return NULL;
+}
+
+static void job_worker_stop_threads(int risk_too)
+{
+    pthread_mutex_lock(&W.mu);
+    W.running = 0;
+    pthread_cond_broadcast(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    pthread_join(W.thread, NULL);
+    if (risk_too)
+        pthread_join(W.risk_thread, NULL);
+}
+
 int job_worker_start(void)
 {
     risk_model m;
@@ -222,6 +305,10 @@ int job_worker_start(void)
         W.running = 0;
         return -1;
     }
+    if (pthread_create(&W.risk_thread, NULL, risk_main, NULL) != 0) {
+        job_worker_stop_threads(0);
+        return -1;
+    }
     W.started = 1;
     LOG_INFO("worker started", "model=%s interval_ms=%ld", m.version, g_config.worker_interval_ms);
     return 0;
@@ -231,11 +318,7 @@ void job_worker_stop(void)
 {
     if (!W.started)
         return;
-    pthread_mutex_lock(&W.mu);
-    W.running = 0;
-    pthread_cond_broadcast(&W.cv);
-    pthread_mutex_unlock(&W.mu);
-    pthread_join(W.thread, NULL);
+    job_worker_stop_threads(1);
     W.started = 0;
 }
 

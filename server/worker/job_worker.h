@@ -10,6 +10,10 @@
  *   maintenance (hourly)   readings partitions ahead, retention (readings, rollups), expired
  *                          idempotency rows
  *
+ * A second thread with a connection of its own LISTENs for recompute requests (migration
+ * 0040) and recomputes those enterprises ~50 ms after the commit that queued them, instead
+ * of at the next tick (which still takes whatever is left in the queue).
+ *
  * Several worker processes may run: per-row work uses SKIP LOCKED or unique keys, the
  * escalation pass and the periodic runs take PostgreSQL advisory locks. */
 #ifndef DW_JOB_WORKER_H

@@ -31,9 +31,18 @@
 #   Background readings carry timestamps of 3 days ago onwards (every point only
 #   ever gets newer samples, so every sample runs the alarm rules); the probe's
 #   start 2 hours ago, 2 s per cycle.
+#   Meanwhile, in the same half-load phase, the warning probe
+#   (tests/bench/warning_probe.py, issue 20): DW_BENCH_WARN_COUNT (+3 warm-up)
+#   more enterprises that start blue (wet collection, St1 grain dust; scored by
+#   the worker's first tick), each with a hopper-temperature and a spark point;
+#   every DW_BENCH_WARN_PERIOD_MS one of them gets a hot-spark reading pair
+#   (85 degC with a spark: the grade is overridden to red) and the latency from
+#   its acknowledgement to the red warning listed by GET /api/v1/warnings and to
+#   its `warning` issue event on the stream is taken (aim p99 <= 1 s).
 # Printed: max and achieved background rate, API and SSE latency
-# p50/p90/p99/max, the probe's own ack latency, the list request's duration,
-# CPU of server / PostgreSQL / load generator during (2), load averages.
+# p50/p90/p99/max of alarms and of warnings, the probe's own ack latency, the
+# list request's duration, CPU of server / PostgreSQL / load generator during
+# (2), load averages.
 #
 # Environment knobs (all optional):
 #   DW_BENCH_ENTERPRISES=200 DW_BENCH_POINTS=25   background fixture
@@ -43,6 +52,8 @@
 #   DW_BENCH_RAMP_S=3           background load before the probe starts
 #   DW_BENCH_IDLE_COUNT=30      alarms of the idle probe (0: skip)
 #   DW_BENCH_PERIOD_MS=200  DW_BENCH_POLL_MS=5  DW_BENCH_TIMEOUT_S=5
+#   DW_BENCH_WARN_COUNT=40      warnings measured (0: no warning probe)
+#   DW_BENCH_WARN_PERIOD_MS=700 DW_BENCH_WARN_TIMEOUT_S=15  (above the 10 s worker tick)
 #   DW_BENCH_WRITERS / DW_BENCH_QUEUE_MAX / DW_BENCH_WORKER_INTERVAL_MS
 #                               server's ingest_writers / ingest_queue_max /
 #                               worker_interval_ms (default: the server's own)
@@ -64,6 +75,11 @@ IDLE_COUNT=${DW_BENCH_IDLE_COUNT:-30}
 PERIOD_MS=${DW_BENCH_PERIOD_MS:-200}
 POLL_MS=${DW_BENCH_POLL_MS:-5}
 TIMEOUT_S=${DW_BENCH_TIMEOUT_S:-5}
+NW=${DW_BENCH_WARN_COUNT:-40}
+case "$NW" in '' | *[!0-9]*) echo "DW_BENCH_WARN_COUNT: a number" >&2; exit 2 ;; esac
+NW_ALL=$(( NW > 0 ? NW + 3 : 0 ))
+WARN_PERIOD_MS=${DW_BENCH_WARN_PERIOD_MS:-700}
+WARN_TIMEOUT_S=${DW_BENCH_WARN_TIMEOUT_S:-15}
 SRC=${DW_BENCH_SRC:-$root}
 BUILD=${DW_BENCH_BUILD:-$SRC/build-bench}
 
@@ -155,6 +171,26 @@ INSERT INTO points (code, enterprise_id, system_id, kind, name, range_min, range
   SELECT e.code || '0101001', e.id, s.id, 'hopper_temp', '探针灰斗温度', -40, 200, 70, 80, 0, 0, 10, 0,
          now() - interval '30 days'
   FROM enterprises e JOIN dust_systems s ON s.enterprise_id = e.id WHERE e.code = '310113800000';
+-- the warning probe's targets: blue to start with (wet collection, St1 grain dust), a
+-- hopper temperature (high-high 80) and a spark point on one system
+INSERT INTO enterprises (code, uscc, name, district_id, street_id, address, longitude, latitude, industry_code)
+  SELECT '3101139' || lpad(i::text, 5, '0'), '91310113MA1W' || lpad(i::text, 6, '0'), '预警探针企业' || i,
+         d.id, s.id, '探针路' || i || '号', 121.4, 31.4, 'C3360'
+  FROM generate_series(1, $NW_ALL) i, regions d, regions s WHERE d.code = '310113' AND s.code = '310113103';
+INSERT INTO dust_systems (enterprise_id, code, name, wet, collector_type)
+  SELECT id, '01', '1号除尘系统', true, 'wet_scrubber' FROM enterprises WHERE code LIKE '3101139%';
+INSERT INTO enterprise_profiles (enterprise_id, dust_class, st_class)
+  SELECT id, 'grain', 'st1' FROM enterprises WHERE code LIKE '3101139%'
+  ON CONFLICT (enterprise_id) DO UPDATE SET dust_class = EXCLUDED.dust_class, st_class = EXCLUDED.st_class;
+INSERT INTO points (code, enterprise_id, system_id, kind, name, range_min, range_max, limit_high,
+                    limit_high_high, deadband, min_duration_s, expected_interval_s, offline_factor, created_at)
+  SELECT e.code || '01' || ik.hebei_code || '001', e.id, s.id, k.kind, k.kind, k.rmin, k.rmax, k.hi, k.hh, 0, 0,
+         10, 0, now() - interval '30 days'
+  FROM enterprises e JOIN dust_systems s ON s.enterprise_id = e.id,
+       (VALUES ('hopper_temp', -40::float8, 200::float8, 70::float8, 80::float8),
+               ('spark_detected', 0, 1, NULL, NULL)) k(kind, rmin, rmax, hi, hh)
+       JOIN indicator_kinds ik ON ik.code = k.kind
+  WHERE e.code LIKE '3101139%';
 INSERT INTO ingest_credentials (enterprise_id, kind, label, key_prefix, key_hash)
   SELECT e.id, 'api_key', 'bench', left($keyexpr, 12), sha256(convert_to($keyexpr, 'UTF8'))
   FROM enterprises e;
@@ -166,12 +202,16 @@ sql -c "SELECT row_number() OVER (ORDER BY e.id) - 1, $keyexpr, e.id, p.id, p.co
                CASE p.kind WHEN 'hopper_temp' THEN 30 WHEN 'pressure_diff' THEN 800 ELSE 20 END,
                CASE p.kind WHEN 'hopper_temp' THEN 60 WHEN 'pressure_diff' THEN 1500 ELSE 60 END
         FROM enterprises e JOIN points p ON p.enterprise_id = e.id
-        WHERE e.code <> '310113800000' ORDER BY e.id, p.code" >"$tmp/plan.raw"
+        WHERE e.code <> '310113800000' AND e.code NOT LIKE '3101139%' ORDER BY e.id, p.code" >"$tmp/plan.raw"
 # row_number above counts points; renumber by enterprise
 awk -F'\t' 'BEGIN{OFS="\t"} {if (!($3 in idx)) idx[$3] = n++; $1 = idx[$3]; print}' "$tmp/plan.raw" >"$tmp/plan.tsv"
 IFS=$'\t' read -r probe_eid probe_key probe_point < <(sql -c "SELECT e.id, $keyexpr, p.code FROM enterprises e
     JOIN points p ON p.enterprise_id = e.id WHERE e.code = '310113800000'")
 npoints=$(wc -l <"$tmp/plan.tsv")
+sql -c "SELECT e.id, $keyexpr, h.code, sp.code FROM enterprises e
+        JOIN points h ON h.enterprise_id = e.id AND h.kind = 'hopper_temp'
+        JOIN points sp ON sp.enterprise_id = e.id AND sp.kind = 'spark_detected'
+        WHERE e.code LIKE '3101139%' ORDER BY e.id" >"$tmp/warn_targets.tsv"
 
 today=$(( $(date -u +%s) / 86400 * 86400 ))
 now_s=$(date -u +%s)
@@ -206,6 +246,16 @@ done
 body=$(curl -fsS -H 'Content-Type: application/json' \
     --data "{\"username\":\"bench_city\",\"password\":\"$pw\"}" "http://127.0.0.1:$aport/api/v1/auth/login")
 token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$body")
+if [ "$NW" -gt 0 ]; then # the targets' baseline (blue, no warning) comes from the first tick
+    for _ in $(seq 600); do
+        [ "$(sql -c "SELECT count(*) FROM enterprise_risk r JOIN enterprises e ON e.id = r.enterprise_id
+                     WHERE e.code LIKE '3101139%' AND r.grade = 'blue'")" = "$NW_ALL" ] && break
+        sleep 0.1
+    done
+    [ "$(sql -c "SELECT count(*) FROM enterprise_risk r JOIN enterprises e ON e.id = r.enterprise_id
+                 WHERE e.code LIKE '3101139%' AND r.grade = 'blue'")" = "$NW_ALL" ] ||
+        { log "warning targets not scored blue in 60 s"; exit 1; }
+fi
 
 probe() { # count base_ts rows_file out_file
     python3 "$here/alarm_probe.py" --ingest-port "$iport" --api-port "$aport" --key "$probe_key" \
@@ -254,8 +304,18 @@ sleep "$RAMP_S"
 srv0=$(ticks "$server_pid"); pg0=$(ticks $(pg_pids)); ld0=$(ticks "$load_pid")
 read -r _ u0 n0 s0 i0 w0 _ </proc/stat
 t0=$(date +%s.%N)
+warn_pid=
+if [ "$NW" -gt 0 ]; then
+    log "(2) warning probe: $NW warnings (+3 warm-up), one every $WARN_PERIOD_MS ms"
+    PYTHONPATH="$here" python3 "$here/warning_probe.py" --ingest-port "$iport" --api-port "$aport" --token "$token" \
+        --targets "$tmp/warn_targets.tsv" --base-ts $(( now_s - 1800 )) --period-ms "$WARN_PERIOD_MS" \
+        --timeout-s "$WARN_TIMEOUT_S" --rows "$tmp/warn.rows" >"$tmp/warn.out" 2>"$tmp/warn.err" &
+    warn_pid=$!
+fi
 probe_rc=0
 probe "$COUNT" $(( now_s - 2 * 3600 )) "$tmp/loaded.rows" "$tmp/loaded.out" || probe_rc=$?
+warn_rc=0
+[ -n "$warn_pid" ] && { wait "$warn_pid" || warn_rc=$?; }
 t1=$(date +%s.%N)
 read -r _ u1 n1 s1 i1 w1 _ </proc/stat
 srv1=$(ticks "$server_pid"); pg1=$(ticks $(pg_pids)); ld1=$(ticks "$load_pid")
@@ -263,6 +323,7 @@ kill -TERM "$load_pid" 2>/dev/null || true
 wait "$load_pid" || true
 load_pid=
 [ "$probe_rc" = 0 ] || { log "probe failed"; cat "$tmp/loaded.out" >&2; tail -n 20 "$tmp/server.log" >&2; exit 1; }
+[ "$warn_rc" = 0 ] || { log "warning probe failed"; cat "$tmp/warn.out" "$tmp/warn.err" >&2; exit 1; }
 alarms_db=$(sql -c "SELECT count(*) FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE e.code = '310113800000'")
 other_alarms=$(sql -c "SELECT count(*) FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE e.code <> '310113800000'")
 grep -E '"level":"(warn|error|crit)"|level=(warn|error|crit)' "$tmp/server.log" | head -n 5 >&2 || true
@@ -271,9 +332,9 @@ grep -E '"level":"(warn|error|crit)"|level=(warn|error|crit)' "$tmp/server.log" 
 el=$(echo "$t1 - $t0" | bc -l)
 cpu() { awk -v t="$1" -v hz="$hz" -v s="$el" 'BEGIN{printf "%.2f cores", t / hz / s}'; }
 met() { awk -v x="$1" -v t="$2" 'BEGIN{print (x != "" && x != "nan" && x + 0 <= t) ? "MET" : "NOT MET"}'; }
-lat() { # file prefix
+lat() { # file prefix [total key]
     printf 'p50 %s ms  p90 %s ms  p99 %s ms  max %s ms  (seen %s/%s' "$(sv "$1" "$2_p50_ms")" "$(sv "$1" "$2_p90_ms")" \
-        "$(sv "$1" "$2_p99_ms")" "$(sv "$1" "$2_max_ms")" "$(sv "$1" "$2_seen")" "$(sv "$1" alarms)"
+        "$(sv "$1" "$2_p99_ms")" "$(sv "$1" "$2_max_ms")" "$(sv "$1" "$2_seen")" "$(sv "$1" "${3:-alarms}")"
 }
 say ""
 say "== dustwatch alarm latency benchmark =="
@@ -288,9 +349,15 @@ say "(1) saturation           : $(sv sat readings_per_s) readings/s acknowledged
 say "(2) background load      : target $rate readings/s, achieved $(sv paced readings_per_s) over $(sv paced elapsed_s) s (late batches $(sv paced late_batches), max lag $(sv paced max_lag_ms) ms; ack p50 $(sv paced lat_p50_ms) ms p99 $(sv paced lat_p99_ms) ms; failed $(sv paced failed_batches))"
 say "    alarm on the API      : $(lat loaded api), missed $(sv loaded api_missed))   p99 vs 250 ms: $(met "$(sv loaded api_p99_ms)" 250)"
 say "    alarm on SSE          : $(lat loaded sse), missed $(sv loaded sse_missed), before the ack $(sv loaded sse_before_ack))   p99 vs 250 ms: $(met "$(sv loaded sse_p99_ms)" 250)"
+if [ "$NW" -gt 0 ]; then
+    say "    warning on the API    : $(lat warn api warnings), missed $(sv warn api_missed))   p99 vs 1000 ms: $(met "$(sv warn api_p99_ms)" 1000)"
+    say "    warning on SSE        : $(lat warn sse warnings), missed $(sv warn sse_missed))   p99 vs 1000 ms: $(met "$(sv warn sse_p99_ms)" 1000)"
+    say "                            (hot-spark reading pair -> red warning; one enterprise per warning, one every $WARN_PERIOD_MS ms; API list polled every 20 ms)"
+fi
 say "    probe reading ack     : p50 $(sv loaded probe_ack_p50_ms) ms  p99 $(sv loaded probe_ack_p99_ms) ms   (the latency above starts after this)"
 say "    alarm list request    : p50 $(sv loaded list_request_p50_ms) ms  p99 $(sv loaded list_request_p99_ms) ms  (one poll; the API figure cannot be below it)"
 say "    probe alarms stored   : $alarms_db (expected $(( (COUNT + 5) + (IDLE_COUNT > 0 ? IDLE_COUNT + 5 : 0) )) episodes); alarms on background points: $other_alarms"
 say "    cpu during (2)        : server $(cpu $((srv1 - srv0)))  postgres $(cpu $((pg1 - pg0)))  loadgen $(cpu $((ld1 - ld0)))  machine busy $(awk -v b="$(( (u1 + n1 + s1) - (u0 + n0 + s0) ))" -v i="$(( (i1 + w1) - (i0 + w0) ))" 'BEGIN{printf "%.0f%%", (b + i) ? 100 * b / (b + i) : 0}') over $(printf '%.1f' "$el") s"
 say "load average at start / end: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)  ($(nproc) cpus; other jobs share them)"
-[ "$(sv loaded api_missed)" = 0 ] && [ "$(sv loaded sse_missed)" = 0 ]
+[ "$(sv loaded api_missed)" = 0 ] && [ "$(sv loaded sse_missed)" = 0 ] &&
+    { [ "$NW" = 0 ] || { [ "$(sv warn api_missed)" = 0 ] && [ "$(sv warn sse_missed)" = 0 ]; }; }

@@ -115,9 +115,12 @@ class Sse(threading.Thread):
             return
         if o.get("enterprise_id") != self.enterprise or o.get("action") != "raise":
             return
+        ts = o.get("ts")
+        if isinstance(ts, int) and ts > 10**11:  # the envelope's ts is in ms (9c7e85a)
+            ts //= 1000
         with self.cv:
             self.alarm_events += 1
-            self.raised.setdefault(o.get("ts"), t)
+            self.raised.setdefault(ts, t)
             self.cv.notify_all()
 
 

@@ -4,6 +4,8 @@
 #   2. starts a throw-away PostgreSQL + Redis in a temp dir,
 #   3. builds and runs the unit, integration and browser suites,
 #   4. rebuilds with ASan+UBSan and runs unit + integration again,
+#   5. builds the libFuzzer harnesses with clang and runs each for
+#      FUZZ_SECONDS (default 20 s; tests/fuzz/run.sh, T22 in tests/README.md),
 # and exits non-zero on any failure.  Services are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +52,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/tools/lsan.supp:print_suppressions=0
 run_suites build-san unit integration
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+echo "== fuzz (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:-20} s per harness)"
+if ! tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"; then
+    status=1
+fi
 
 if [ "$status" -ne 0 ]; then
     echo "== FAILED: see the logs above"

@@ -85,6 +85,10 @@ const char *api_req_peer(const api_req *r);
 /* The body parsed strictly as one JSON object (borrowed); NULL after
  * replying 400 itself. */
 json_t *api_req_json(api_req *r);
+/* Its pure step (the fuzz harness calls it): body parsed strictly as one JSON
+ * object (nesting at most 32, no duplicate keys), a new reference, or NULL
+ * with the reason in why. */
+json_t *api_json_parse_object(const char *body, size_t len, char *why, size_t whylen);
 /* A pooled connection for the rest of the request, NULL after replying 503. */
 struct db_conn *api_req_db(api_req *r);
 

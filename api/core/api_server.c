@@ -275,19 +275,17 @@ int api_reply_error_with(api_req *r, api_error e, json_t *extra, const char *det
     return api_reply_json(r, api_error_status(e), body);
 }
 
-json_t *api_req_json(api_req *r)
+json_t *api_json_parse_object(const char *body, size_t len, char *why, size_t whylen)
 {
-    if (r->json)
-        return r->json;
     json_error_t jerr;
-    if (r->body_len == 0) {
-        api_reply_error(r, API_E_BAD_JSON, "the request body is empty");
+    if (len == 0) {
+        snprintf(why, whylen, "the request body is empty");
         return NULL;
     }
     /* Bound nesting before jansson recurses: JSON here is never deep. */
     int depth = 0, in_str = 0;
-    for (size_t i = 0; i < r->body_len; i++) {
-        char c = r->body[i];
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
         if (in_str) {
             if (c == '\\')
                 i++;
@@ -297,22 +295,34 @@ json_t *api_req_json(api_req *r)
             in_str = 1;
         } else if (c == '{' || c == '[') {
             if (++depth > 32) {
-                api_reply_error(r, API_E_BAD_JSON, "nesting deeper than 32 levels");
+                snprintf(why, whylen, "nesting deeper than 32 levels");
                 return NULL;
             }
         } else if (c == '}' || c == ']') {
             depth--;
         }
     }
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        api_reply_error(r, API_E_BAD_JSON, "%s at line %d column %d", jerr.text, jerr.line,
-                        jerr.column);
+        snprintf(why, whylen, "%s at line %d column %d", jerr.text, jerr.line, jerr.column);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        api_reply_error(r, API_E_BAD_JSON, "the body must be a JSON object");
+        snprintf(why, whylen, "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+json_t *api_req_json(api_req *r)
+{
+    if (r->json)
+        return r->json;
+    char why[256];
+    json_t *j = api_json_parse_object(r->body, r->body_len, why, sizeof why);
+    if (!j) {
+        api_reply_error(r, API_E_BAD_JSON, "%s", why);
         return NULL;
     }
     r->json = j;

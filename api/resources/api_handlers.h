@@ -36,6 +36,13 @@ void api_enterprises_init(void);
 /* enterprises.c: the survey table */
 int api_enterprises_export(api_req *r);
 int api_enterprises_import(api_req *r);
+/* The import's parse step, pure (no request, no database; the fuzz harness
+ * calls it): the CSV body (an UTF-8 BOM allowed) becomes one object per data
+ * row appended to rows, and per-row refusals appended to errors (both
+ * borrowed arrays).  -1 with *missing = the lacking column's header name
+ * (static) when a required column is absent, else 0. */
+int api_enterprises_csv_rows(const char *body, size_t len, json_t *rows, json_t *errors,
+                             const char **missing);
 
 /* points.c */
 int api_points_by_enterprise(api_req *r);

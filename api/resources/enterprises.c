@@ -685,12 +685,9 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
     return json_array_size(x->errors) ? DB_BAD : DB_OK;
 }
 
-int api_enterprises_import(api_req *r)
+int api_enterprises_csv_rows(const char *body, size_t len, json_t *rows, json_t *errors,
+                             const char **missing)
 {
-    size_t len;
-    const char *body = api_req_body(r, &len);
-    if (!body || len == 0)
-        return api_reply_error(r, API_E_BAD_REQUEST, "send the survey table as CSV (UTF-8)");
     const char *p = body, *end = body + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
@@ -709,11 +706,11 @@ int api_enterprises_import(api_req *r)
     for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
         if (colmap[required[k]] < 0) {
             free(scratch.p);
-            return api_reply_error(r, API_E_UNPROCESSABLE, "the header lacks column %s",
-                                   csv_header[required[k]]);
+            *missing = csv_header[required[k]];
+            return -1;
         }
     }
-    import_ctx x = {json_array(), json_array(), 0, 0};
+    import_ctx x = {rows, errors, 0, 0};
     int rownum = 1;
     while (p && p < end) {
         rownum++;
@@ -834,6 +831,22 @@ int api_enterprises_import(api_req *r)
         json_array_append_new(x.rows, o);
     }
     free(scratch.p);
+    return 0;
+}
+
+int api_enterprises_import(api_req *r)
+{
+    size_t len;
+    const char *body = api_req_body(r, &len);
+    if (!body || len == 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "send the survey table as CSV (UTF-8)");
+    import_ctx x = {json_array(), json_array(), 0, 0};
+    const char *missing = NULL;
+    if (api_enterprises_csv_rows(body, len, x.rows, x.errors, &missing) != 0) {
+        json_decref(x.rows);
+        json_decref(x.errors);
+        return api_reply_error(r, API_E_UNPROCESSABLE, "the header lacks column %s", missing);
+    }
     db_status st = DB_OK;
     if (json_array_size(x.errors) == 0)
         st = api_tx(r, import_tx, &x);

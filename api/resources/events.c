@@ -97,7 +97,9 @@ static struct {
     uint64_t next_seq;
     sse_conn *waiting;
     sse_conn *open;
-    int running;
+    /* read by the hub, ticker and guard threads without H.mu, written at
+     * start and stop by the main thread: atomic (a data race under TSan) */
+    atomic_int running;
     int stopping;
     pthread_t hub, ticker, guard;
     int hub_fd;

@@ -154,20 +154,22 @@ static int set_value(const cfg_entry *e, const char *value, const char *origin, 
     case T_SIZE: {
         char *end;
         errno = 0;
-        long v = strtol(value, &end, 10);
+        long v = strtol(value, &end, 10), unit = 1;
         if (e->type == T_SIZE && end != value) {
             if (*end == 'k' || *end == 'K')
-                v *= 1024, end++;
+                unit = 1024, end++;
             else if (*end == 'm' || *end == 'M')
-                v *= 1024 * 1024, end++;
+                unit = 1024 * 1024, end++;
         }
-        if (errno || end == value || *end || v < 0 || v > INT_MAX) {
+        /* bounded before scaling: a huge count of MiB used to wrap around
+         * to a small valid size (found by tests/fuzz/fuzz_config) */
+        if (errno || end == value || *end || v < 0 || v > INT_MAX / unit) {
             snprintf(err, errlen,
                      "invalid value for \"%s\" in %s: \"%s\" (expected a non-negative integer)",
                      e->name, origin, value);
             return -1;
         }
-        *(long *)(void *)base = v;
+        *(long *)(void *)base = v * unit;
         return 0;
     }
     }

@@ -165,6 +165,9 @@ def test_bad_config_exits_nonzero_with_message():
         (["serve"], None, "no_such_key = 1\n", "unknown key \"no_such_key\""),
         (["serve"], None, "api_threads = many\n", "invalid value for \"api_threads\""),
         (["serve"], None, "this line has no equals\n", "syntax error"),
+        # (2^44 + 1) MiB wrapped to exactly 1 MiB and was accepted (found by fuzz_config)
+        (["serve"], None, "ingest_max_body = 17592186044417M\n", "invalid value for \"ingest_max_body\""),
+        (["serve"], None, "ingest_max_body = 9223372036854775807k\n", "invalid value for \"ingest_max_body\""),
         (["serve"], {"DUSTWATCH_API_LISTEN": "nonsense"}, None, "DUSTWATCH_API_LISTEN"),
         (["serve"], {"DUSTWATCH_ROLES": "ingest,gardening"}, None, "invalid roles"),
         (["serve"], {"DUSTWATCH_REDIS_URL": "http://x"}, None, "invalid redis_url"),

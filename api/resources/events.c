@@ -401,7 +401,7 @@ static void guard_check(db_conn **db)
         n_scopes = 0;
     }
     pthread_mutex_lock(&H.mu);
-    int ended = 0;
+    int ended = 0, rescoped = 0;
     for (sse_conn *s = H.open; s; s = s->next_open) {
         if (s->end_reason)
             continue;
@@ -419,6 +419,7 @@ static void guard_check(db_conn **db)
                      s->scope_id != scopes[i].scope_id))
                     s->end_reason = "scope_changed";
         ended += s->end_reason != NULL;
+        rescoped += s->end_reason && strcmp(s->end_reason, "scope_changed") == 0;
     }
     free(scopes);
     sse_conn *list = NULL;
@@ -426,6 +427,10 @@ static void guard_check(db_conn **db)
         wake_all_locked(&list);
     pthread_mutex_unlock(&H.mu);
     resume_list(list);
+    /* the resolved-caller cache may still hold the old scope for auth_cache_ms: the
+     * client's reconnect must read the new one, not be filtered by the old one again */
+    if (rescoped)
+        api_auth_forget_all();
     if (ended)
         LOG_INFO("live events: streams ended with their credential or scope", "streams=%d", ended);
     free(ids);

@@ -35,7 +35,12 @@
              "coalesce((SELECT t.label FROM video_alarm_types t WHERE t.code = a.reason), "        \
              "a.reason) END, 'gateway', CASE WHEN a.gateway_code IS NULL THEN NULL ELSE "          \
              "json_build_object('id', a.gateway_id, 'code', a.gateway_code) END, 'created_at', "   \
-             "a.created_at)"
+             "a.created_at, 'episode', json_build_object('count', a.trigger_count, 'first_at', "   \
+             "a.raised_at, 'last_at', coalesce(a.last_trigger_at, a.raised_at), 'peak_value', "    \
+             "a.peak_value), 'value_text', CASE WHEN p.id IS NOT NULL AND a.value IN (0, 1) AND "  \
+             "a.channel IN ('limit', 'gateway') THEN (SELECT json_build_object('zh', l.zh, "       \
+             "'en', l.en) FROM labels l WHERE l.domain = 'digital_state' AND l.code = p.kind || "  \
+             "':' || a.value::int) END)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \

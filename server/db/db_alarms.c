@@ -64,20 +64,41 @@ static const db_stmt statements[] = {
      "last_value float8, frozen_count integer, rate_ref_ts bigint, rate_ref_value float8, "
      "offline_due_at bigint) WHERE s.point_id = u.point_id"},
     /* $1 enterprise $2 point $3 source $4 channel $5 kind $6 level $7 reason $8 value
-     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) */
+     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) $13 episode window (s).
+     * A raise within the window after the point channel's latest episode cleared reopens that
+     * episode (f, a 'retrigger' event) unless it was closed; otherwise a new row (a, 'raise').
+     * Answers the alarm id, the action and the episode's trigger count. */
     {"alm_raise",
-     "WITH a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
-     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline) VALUES "
-     "($1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, $8::float8, "
-     "$9::float8, to_timestamp($10::bigint), greatest(now(), to_timestamp($10::bigint)) + "
-     "$11::float8 * interval '1 second', greatest(now(), to_timestamp($10::bigint)) + "
-     "$12::float8 * interval '1 second') ON CONFLICT DO NOTHING RETURNING id) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, to_timestamp($10::bigint), 'raise', "
-     "$5, $6::smallint, $8::float8, $9::float8, $7 FROM a RETURNING alarm_id"},
+     "WITH f AS (UPDATE alarms a SET cleared_at = NULL, clear_reason = NULL, kind = $5, level = "
+     "$6::smallint, max_level = greatest(a.max_level, $6::smallint), trigger_count = "
+     "a.trigger_count + 1, last_trigger_at = to_timestamp($10::bigint), peak_value = CASE WHEN "
+     "$8::float8 IS NULL THEN a.peak_value WHEN a.peak_value IS NULL THEN $8::float8 WHEN $5 IN "
+     "('low', 'low_low') THEN least(a.peak_value, $8::float8) ELSE greatest(a.peak_value, "
+     "$8::float8) END WHERE a.id = (SELECT x.id FROM alarms x WHERE x.point_id = $2::bigint AND "
+     "x.channel = $4 ORDER BY x.raised_at DESC LIMIT 1) AND a.state <> 'closed' AND "
+     "a.cleared_at IS NOT NULL AND $13::bigint > 0 AND a.cleared_at <= to_timestamp($10::bigint) "
+     "AND a.cleared_at > to_timestamp($10::bigint) - $13::bigint * interval '1 second' "
+     "RETURNING a.id, a.trigger_count), "
+     "a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
+     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline, "
+     "peak_value) SELECT $1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, "
+     "$8::float8, $9::float8, to_timestamp($10::bigint), greatest(now(), "
+     "to_timestamp($10::bigint)) + $11::float8 * interval '1 second', greatest(now(), "
+     "to_timestamp($10::bigint)) + $12::float8 * interval '1 second', $8::float8 WHERE NOT "
+     "EXISTS (SELECT 1 FROM f) ON CONFLICT DO NOTHING RETURNING id, trigger_count), "
+     "ev AS (INSERT INTO alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, "
+     "to_timestamp($10::bigint), 'raise', $5, $6::smallint, $8::float8, $9::float8, $7 FROM a "
+     "UNION ALL SELECT id, $1::bigint, to_timestamp($10::bigint), 'retrigger', $5, "
+     "$6::smallint, $8::float8, $9::float8, $7 FROM f RETURNING alarm_id, action) "
+     "SELECT ev.alarm_id, ev.action, coalesce(a.trigger_count, f.trigger_count) FROM ev LEFT "
+     "JOIN a ON a.id = ev.alarm_id LEFT JOIN f ON f.id = ev.alarm_id"},
     /* $1 point $2 channel $3 kind $4 level $5 action $6 reason $7 value $8 threshold $9 ts */
     {"alm_change",
      "WITH a AS (UPDATE alarms SET kind = $3, level = $4::smallint, max_level = "
-     "greatest(max_level, $4::smallint), escalated_at = CASE WHEN $5 = 'escalate' THEN "
+     "greatest(max_level, $4::smallint), peak_value = CASE WHEN $7::float8 IS NULL THEN "
+     "peak_value WHEN peak_value IS NULL THEN $7::float8 WHEN $3 IN ('low', 'low_low') THEN "
+     "least(peak_value, $7::float8) ELSE greatest(peak_value, $7::float8) END, escalated_at = CASE "
+     "WHEN $5 = 'escalate' THEN "
      "to_timestamp($9::bigint) ELSE escalated_at END WHERE point_id = $1::bigint AND channel = "
      "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO "
      "alarm_events " ALARM_EVENT_COLS
@@ -346,10 +367,11 @@ static db_status exec_alarm_id(db_conn *c, const char *stmt, int nparams, const 
     return DB_OK;
 }
 
-db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
+db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id, int *retrigger,
+                          int64_t *count)
 {
-    char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24];
-    const char *p[12] = {db_i64(eid, s->enterprise_id),
+    char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24], win[24];
+    const char *p[13] = {db_i64(eid, s->enterprise_id),
                          db_i64(pid, s->point_id),
                          s->source,
                          s->channel,
@@ -360,8 +382,22 @@ db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
                          f64_param(th, s->threshold),
                          db_i64(ts, s->ts_s),
                          db_i64(ack, s->ack_within_s),
-                         db_i64(hdl, s->handle_within_s)};
-    return exec_alarm_id(c, "alm_raise", 12, p, alarm_id);
+                         db_i64(hdl, s->handle_within_s),
+                         db_i64(win, s->episode_window_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_raise", 13, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = 0;
+    *retrigger = 0;
+    *count = 0;
+    if (PQntuples(r) > 0) {
+        *alarm_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *retrigger = strcmp(PQgetvalue(r, 0, 1), "retrigger") == 0;
+        *count = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    }
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_alarms_change(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)

@@ -87,13 +87,20 @@ typedef struct db_alarm_step {
     double value, threshold;
     int64_t ts_s;
     long ack_within_s, handle_within_s; /* deadlines from max(now, ts) */
+    long episode_window_s;              /* raise: fold window (alarm_episode_window_s) */
 } db_alarm_step;
 
 /* Each writes the alarm row and its alarm_events row; *alarm_id is the alarm written, 0
  * when nothing was (a replayed raise, no open episode to change or clear).  A clear also
- * closes a handled alarm. */
+ * closes a handled alarm.
+ *
+ * raise folds repeats into episodes: when the point channel's latest episode is not closed
+ * and cleared less than episode_window_s before ts, it is reopened (*retrigger 1, its
+ * trigger count + 1, last trigger and peak value updated, a 'retrigger' event) instead of
+ * a new alarm being inserted (*retrigger 0).  *count is the episode's trigger count. */
 __attribute__((warn_unused_result)) db_status db_alarms_raise(db_conn *c, const db_alarm_step *s,
-                                                              int64_t *alarm_id);
+                                                              int64_t *alarm_id, int *retrigger,
+                                                              int64_t *count);
 __attribute__((warn_unused_result)) db_status db_alarms_change(db_conn *c, const db_alarm_step *s,
                                                                int64_t *alarm_id);
 __attribute__((warn_unused_result)) db_status db_alarms_clear(db_conn *c, const db_alarm_step *s,

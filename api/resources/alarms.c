@@ -36,7 +36,7 @@ int api_alarms_list(api_req *r)
     if (api_query_list_page(r, &q) ||
         api_query_csv(r, "kind",
                       "high|high_high|low|low_low|rate_of_rise|digital_fault|frozen|out_of_range|"
-                      "offline|gateway_fault|video|gateway_offline|spark",
+                      "offline|gateway_fault|video|gateway_offline|spark|enterprise_offline",
                       &kinds) ||
         api_query_csv(r, "level", "0|1|2", &levels) ||
         api_query_csv(r, "state", "active|acknowledged|handled|closed", &states) ||

@@ -202,6 +202,57 @@ static const char *channel_of(risk_alarm_kind k)
     }
 }
 
+/* Offline of many points of one enterprise (its gateway or network down) is one
+ * enterprise-offline alarm listing them (db_alarms_eoff_*), not one alarm per point.  A
+ * point going offline joins the enterprise's open one, or raises one together with the
+ * others already offline when they are enterprise_offline_min_points; otherwise it gets its
+ * own offline alarm (*done 0).  A point back online leaves the one it is in (the alarm
+ * clears with its last point) and clears its own alarm, if it has one (*done 0). */
+static db_status apply_offline(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
+                               int *done, int *changed)
+{
+    int64_t alarm_id = 0, npoints = 0;
+    db_status st;
+    *done = 0;
+    if (t->action == RISK_TR_RAISE) {
+        int added = 0;
+        st = db_alarms_eoff_attach(c, pr->enterprise_id, pr->point_id, t->ts, &alarm_id, &added);
+        if (st != DB_OK)
+            return st;
+        if (alarm_id) {
+            *done = 1;
+            if (added) {
+                *changed = 1;
+                pub_alarm("point_offline", alarm_id, pr->enterprise_id, pr->code,
+                          "enterprise_offline", 0, t->ts, NAN, 0);
+            }
+            return DB_OK;
+        }
+        st = db_alarms_eoff_form(
+            c, pr->enterprise_id, t->ts, g_config.enterprise_offline_min_points,
+            g_config.alarm_ack_within_s, g_config.alarm_handle_within_s, &alarm_id, &npoints);
+        if (st != DB_OK)
+            return st;
+        if (alarm_id) {
+            *done = 1;
+            *changed = 1;
+            pub_alarm("raise", alarm_id, pr->enterprise_id, NULL, "enterprise_offline", 0, t->ts,
+                      NAN, npoints);
+        }
+        return DB_OK;
+    }
+    if (t->action != RISK_TR_CLEAR)
+        return DB_OK;
+    int cleared = 0;
+    st = db_alarms_eoff_back(c, pr->point_id, t->ts, &alarm_id, &cleared);
+    if (st == DB_OK && alarm_id) {
+        *changed = 1;
+        pub_alarm(cleared ? "clear" : "point_back", alarm_id, pr->enterprise_id, pr->code,
+                  "enterprise_offline", 0, t->ts, NAN, 0);
+    }
+    return st; /* and the point's own offline alarm, if any, clears as usual */
+}
+
 /* Writes one engine transition.  *changed is set when a row was written (a replay finds
  * the episode already there and writes nothing). */
 static db_status apply_transition(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
@@ -237,6 +288,12 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
     int64_t alarm_id = 0, count = 0;
     int retrigger = 0;
     db_status st;
+    if (t->kind == RISK_ALARM_OFFLINE && g_config.enterprise_offline_min_points > 0) {
+        int done = 0;
+        st = apply_offline(c, pr, t, &done, changed);
+        if (st != DB_OK || done)
+            return st;
+    }
     switch (t->action) {
     case RISK_TR_RAISE:
         st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count);

@@ -40,7 +40,12 @@
              "a.peak_value), 'value_text', CASE WHEN p.id IS NOT NULL AND a.value IN (0, 1) AND "  \
              "a.channel IN ('limit', 'gateway') THEN (SELECT json_build_object('zh', l.zh, "       \
              "'en', l.en) FROM labels l WHERE l.domain = 'digital_state' AND l.code = p.kind || "  \
-             "':' || a.value::int) END)"
+             "':' || a.value::int) END, 'folded_into', a.folded_into, 'points', CASE WHEN "        \
+             "a.channel = 'enterprise_offline' THEN coalesce((SELECT json_agg(json_build_object("  \
+             "'id', q.id, 'code', q.code, 'name', q.name, 'kind', q.kind, 'last_data_at', "        \
+             "mp.last_data_at, 'joined_at', mp.joined_at, 'back_at', mp.back_at) ORDER BY "        \
+             "q.code) FROM alarm_points mp JOIN points q ON q.id = mp.point_id WHERE "             \
+             "mp.alarm_id = a.id), '[]'::json) END)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \

@@ -119,6 +119,25 @@ db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t t
                 const char *alarm_type, int *level, long ack_within_s, long handle_within_s,
                 int64_t *alarm_id);
 
+/* Enterprise-offline alarms (migration 0045): one alarm of kind enterprise_offline (level 0,
+ * no point) listing the points (alarm_points) of an enterprise that are offline together.
+ *
+ * attach: the point joins the enterprise's open enterprise-offline alarm, if there is one
+ * (*alarm_id, else 0; *added 0 when it already was in it).  form: when at least min_points
+ * enabled points of the enterprise are offline (point_rule_state), raises one listing them
+ * and folds their open point offline alarms into it (closed, folded_into); *alarm_id 0 when
+ * not raised.  back: the point reports again; the alarm it was in clears with its last
+ * point (*cleared 1; a handled one closes); *alarm_id 0 when the point was in none. */
+__attribute__((warn_unused_result)) db_status db_alarms_eoff_attach(db_conn *c,
+                                                                    int64_t enterprise_id,
+                                                                    int64_t point_id, int64_t ts_s,
+                                                                    int64_t *alarm_id, int *added);
+__attribute__((warn_unused_result)) db_status
+db_alarms_eoff_form(db_conn *c, int64_t enterprise_id, int64_t ts_s, int min_points,
+                    long ack_within_s, long handle_within_s, int64_t *alarm_id, int64_t *npoints);
+__attribute__((warn_unused_result)) db_status
+db_alarms_eoff_back(db_conn *c, int64_t point_id, int64_t ts_s, int64_t *alarm_id, int *cleared);
+
 /* Asks the worker for a risk recompute of the enterprise (one pending request each). */
 __attribute__((warn_unused_result)) db_status
 db_alarms_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason);

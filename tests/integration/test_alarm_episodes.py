@@ -8,7 +8,10 @@
   once (alarms rows).
 * The fold window is alarm_episode_window_s: a repeat after a longer quiet
   gap, or after the episode was closed, opens a new alarm; 0 turns folding
-  off (every raise a new alarm, as before)."""
+  off (every raise a new alarm, as before).
+* A gateway outage silencing 20 points of one enterprise is one
+  enterprise-offline alarm listing the 20 points (not 20 数据中断 alarms); it
+  clears when the last of them reports again."""
 import datetime as dt
 
 import dwtest as t
@@ -109,5 +112,70 @@ def test_window_closed_episode_and_off():
         c.close()
 
 
+def add_points(c, ent, n):
+    """n analog points of the enterprise, offline after 3 s without data; the fixture's
+    own points are disabled (never reporting, they would be offline too)."""
+    c.db.sql(f"UPDATE points SET enabled = false WHERE enterprise_id = {ent['id']}")
+    codes = []
+    for i in range(n):
+        code = f"{ent['code']}0101{100 + i:03d}"
+        c.db.sql(f"""INSERT INTO points (code, enterprise_id, system_id, kind, name, range_min, range_max,
+                       limit_high, expected_interval_s, offline_factor)
+                     VALUES ('{code}', {ent['id']}, {ent['system_id']}, 'hopper_temp', '灰斗温度{i}', -40, 200,
+                             70, 2, 1.5)""")
+        codes.append(code)
+    return codes
+
+
+def push_all(c, ent, codes, at):
+    body = {"gateway": "GW-A1-01", "readings": [{"point": p, "ts": iso(at), "value": 30.0} for p in codes]}
+    st, _, r = c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": ent["api_key"]})
+    assert st == 200 and r["accepted"] == len(codes), (st, r)
+
+
+def offline_alarms(c, user="a1.manager"):
+    st, _, b = c.call(user, "GET", "/api/v1/alarms?kind=offline,enterprise_offline&open=true&limit=100")
+    assert st == 200, b
+    return b["items"]
+
+
+def test_gateway_outage_is_one_enterprise_offline_alarm():
+    c = City(worker_interval_ms=250)
+    try:
+        codes = add_points(c, c.a1, 20)
+        push_all(c, c.a1, codes, now())
+        # the gateway goes silent: all 20 points pass their offline deadline together
+        def full():
+            xs = [x for x in offline_alarms(c) if x["kind"] == "enterprise_offline"]
+            return xs if xs and len(xs[0]["points"]) == 20 else None
+        t.wait_for(full, timeout=30, what="an enterprise-offline alarm with all 20 points")
+        items = offline_alarms(c)
+        assert len(items) == 1, [(a["kind"], a["point"]) for a in items]
+        a = items[0]
+        assert a["kind"] == "enterprise_offline" and a["level"] == 0 and a["point"] is None, a
+        assert a["enterprise"]["id"] == c.a1["id"] and a["cleared_at"] is None, a
+        assert sorted(p["code"] for p in a["points"]) == sorted(codes), a["points"]
+        assert all(p["back_at"] is None and p["last_data_at"] for p in a["points"]), a["points"]
+        # no point alarm of its own left open, and another enterprise does not see it
+        assert c.db.scalar(f"SELECT count(*) FROM alarms WHERE enterprise_id = {c.a1['id']} AND "
+                           "channel = 'offline' AND state <> 'closed'") == "0"
+        assert offline_alarms(c, "a2.manager") == []
+
+        # the gateway is back: the alarm clears with its last point
+        push_all(c, c.a1, codes, now())
+        st, _, d = t.wait_for(
+            lambda: (lambda r: r if r[2]["alarm"]["cleared_at"] else None)(
+                c.call("a1.manager", "GET", f"/api/v1/alarms/{a['id']}")),
+            timeout=30, what="the enterprise-offline alarm cleared")
+        assert d["alarm"]["clear_reason"] == "all_points_back", d["alarm"]
+        assert all(p["back_at"] for p in d["alarm"]["points"]), d["alarm"]["points"]
+        actions = [e["action"] for e in d["events"]]
+        assert actions.count("raise") == 1 and actions.count("clear") == 1, actions
+        assert actions.count("point_back") == 20, actions
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
-    t.run([test_spark_burst_is_one_episode, test_window_closed_episode_and_off])
+    t.run([test_spark_burst_is_one_episode, test_window_closed_episode_and_off,
+           test_gateway_outage_is_one_enterprise_offline_alarm])

@@ -286,7 +286,7 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
         .episode_window_s = g_config.alarm_episode_window_s,
     };
     int64_t alarm_id = 0, count = 0;
-    int retrigger = 0;
+    int retrigger = 0, shelved = 0;
     db_status st;
     if (t->kind == RISK_ALARM_OFFLINE && g_config.enterprise_offline_min_points > 0) {
         int done = 0;
@@ -296,7 +296,7 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
     }
     switch (t->action) {
     case RISK_TR_RAISE:
-        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count);
+        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count, &shelved);
         if (retrigger)
             action = "retrigger";
         break;
@@ -312,8 +312,9 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
         return st;
     if (alarm_id) {
         *changed = 1;
-        pub_alarm(action, alarm_id, pr->enterprise_id, pr->code, kind, level, t->ts, t->value,
-                  count);
+        if (!shelved) /* a shelved episode's repeats notify nobody */
+            pub_alarm(action, alarm_id, pr->enterprise_id, pr->code, kind, level, t->ts, t->value,
+                      count);
     }
     return DB_OK;
 }
@@ -573,8 +574,10 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
         kind = "gateway";
     } else if (!open_kind[0]) {
         step.kind = kind;
-        int retrigger = 0;
-        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count);
+        int retrigger = 0, shelved = 0;
+        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count, &shelved);
+        if (shelved)
+            alarm_id = 0; /* folded into a shelved episode: nothing to publish */
         action = retrigger ? "retrigger" : "raise";
     } else if (strcmp(open_kind, kind) != 0) {
         int open_sev;

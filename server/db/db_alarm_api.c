@@ -45,7 +45,9 @@
              "'id', q.id, 'code', q.code, 'name', q.name, 'kind', q.kind, 'last_data_at', "        \
              "mp.last_data_at, 'joined_at', mp.joined_at, 'back_at', mp.back_at) ORDER BY "        \
              "q.code) FROM alarm_points mp JOIN points q ON q.id = mp.point_id WHERE "             \
-             "mp.alarm_id = a.id), '[]'::json) END)"
+             "mp.alarm_id = a.id), '[]'::json) END, 'shelved', CASE WHEN a.shelved_until > now() " \
+             "THEN json_build_object('at', a.shelved_at, 'until', a.shelved_until, 'by', "         \
+             "a.shelved_by, 'reason', a.shelve_reason) END)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \
@@ -104,7 +106,8 @@ static const db_stmt statements[] = {
     /* the row to act on, locked for the rest of the transaction */
     {"alm_api_lock",
      "SELECT a.state, (a.cleared_at IS NOT NULL)::int, a.enterprise_id, e.district_id, "
-     "coalesce(e.street_id, 0) FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE "
+     "coalesce(e.street_id, 0), coalesce(a.shelved_until > now(), false)::int FROM alarms a JOIN "
+     "enterprises e ON e.id = a.enterprise_id WHERE "
      "a.id = $3::bigint AND " SCOPE_ENT("e") " FOR UPDATE OF a"},
     /* $3 alarm $4 actor id $5 actor name $6 verdict / cause $7 note / measures */
     {"alm_api_ack",
@@ -137,6 +140,24 @@ static const db_stmt statements[] = {
                                 "note) SELECT id, enterprise_id, now(), 'close', kind, level, $6, "
                                 "$4::bigint, $5, $7 FROM u "
                                 "RETURNING alarm_id"},
+    /* $6 reason $7 until (timestamptz text): shelved, not closed */
+    {"alm_api_shelve",
+     "WITH u AS (UPDATE alarms a SET shelved_at = now(), shelved_until = $7::timestamptz, "
+     "shelved_by = $4::bigint, shelve_reason = $6 FROM enterprises e WHERE e.id = "
+     "a.enterprise_id AND a.id = $3::bigint AND a.state <> 'closed' AND $7::timestamptz > now() "
+     "AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO "
+              "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, "
+              "actor_id, actor, note) SELECT id, enterprise_id, now(), 'shelve', kind, "
+              "level, $6, $4::bigint, $5, 'until ' || $7 FROM u RETURNING alarm_id"},
+    {"alm_api_unshelve",
+     "WITH u AS (UPDATE alarms a SET shelved_at = NULL, shelved_until = NULL, shelved_by = "
+     "NULL, shelve_reason = NULL FROM enterprises e WHERE e.id = a.enterprise_id AND a.id = "
+     "$3::bigint AND a.shelved_until > now() AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events "
+              "(alarm_id, enterprise_id, at, action, kind, level, reason, actor_id, actor, note) "
+              "SELECT id, enterprise_id, now(), 'unshelve', kind, level, $6, $4::bigint, $5, $7 "
+              "FROM u RETURNING alarm_id"},
 };
 
 void db_alarm_api_register(void)
@@ -191,6 +212,7 @@ db_status db_alarm_api_lock(db_conn *c, const db_scope *s, int64_t alarm_id, db_
         out->enterprise_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         out->district_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
         out->street_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        out->shelved = PQgetvalue(res, 0, 5)[0] == '1';
     }
     PQclear(res);
     return DB_OK;
@@ -230,6 +252,18 @@ db_status db_alarm_api_close(db_conn *c, const db_scope *s, int64_t alarm_id, in
                              const char *actor, const char *reason, const char *note)
 {
     return step(c, "alm_api_close", s, alarm_id, actor_id, actor, reason, note);
+}
+
+db_status db_alarm_api_shelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                              const char *actor, const char *reason, const char *until)
+{
+    return step(c, "alm_api_shelve", s, alarm_id, actor_id, actor, reason, until);
+}
+
+db_status db_alarm_api_unshelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                                const char *actor, const char *note)
+{
+    return step(c, "alm_api_unshelve", s, alarm_id, actor_id, actor, "unshelved_by_user", note);
 }
 
 db_status db_alarm_api_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)

@@ -66,8 +66,9 @@ static const db_stmt statements[] = {
     /* $1 enterprise $2 point $3 source $4 channel $5 kind $6 level $7 reason $8 value
      * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) $13 episode window (s).
      * A raise within the window after the point channel's latest episode cleared reopens that
-     * episode (f, a 'retrigger' event) unless it was closed; otherwise a new row (a, 'raise').
-     * Answers the alarm id, the action and the episode's trigger count. */
+     * episode (f, a 'retrigger' event) unless it was closed; so does any raise while that
+     * episode is shelved (migration 0046); otherwise a new row (a, 'raise').  Answers the
+     * alarm id, the action, the episode's trigger count and 1 when it is shelved. */
     {"alm_raise",
      "WITH f AS (UPDATE alarms a SET cleared_at = NULL, clear_reason = NULL, kind = $5, level = "
      "$6::smallint, max_level = greatest(a.max_level, $6::smallint), trigger_count = "
@@ -76,9 +77,10 @@ static const db_stmt statements[] = {
      "('low', 'low_low') THEN least(a.peak_value, $8::float8) ELSE greatest(a.peak_value, "
      "$8::float8) END WHERE a.id = (SELECT x.id FROM alarms x WHERE x.point_id = $2::bigint AND "
      "x.channel = $4 ORDER BY x.raised_at DESC LIMIT 1) AND a.state <> 'closed' AND "
-     "a.cleared_at IS NOT NULL AND $13::bigint > 0 AND a.cleared_at <= to_timestamp($10::bigint) "
-     "AND a.cleared_at > to_timestamp($10::bigint) - $13::bigint * interval '1 second' "
-     "RETURNING a.id, a.trigger_count), "
+     "a.cleared_at IS NOT NULL AND a.cleared_at <= to_timestamp($10::bigint) AND "
+     "(coalesce(a.shelved_until > now(), false) OR ($13::bigint > 0 AND a.cleared_at > "
+     "to_timestamp($10::bigint) - $13::bigint * interval '1 second')) RETURNING a.id, "
+     "a.trigger_count, coalesce(a.shelved_until > now(), false) AS shelved), "
      "a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
      "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline, "
      "peak_value) SELECT $1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, "
@@ -90,7 +92,8 @@ static const db_stmt statements[] = {
      "to_timestamp($10::bigint), 'raise', $5, $6::smallint, $8::float8, $9::float8, $7 FROM a "
      "UNION ALL SELECT id, $1::bigint, to_timestamp($10::bigint), 'retrigger', $5, "
      "$6::smallint, $8::float8, $9::float8, $7 FROM f RETURNING alarm_id, action) "
-     "SELECT ev.alarm_id, ev.action, coalesce(a.trigger_count, f.trigger_count) FROM ev LEFT "
+     "SELECT ev.alarm_id, ev.action, coalesce(a.trigger_count, f.trigger_count), "
+     "coalesce(f.shelved, false)::int FROM ev LEFT "
      "JOIN a ON a.id = ev.alarm_id LEFT JOIN f ON f.id = ev.alarm_id"},
     /* $1 point $2 channel $3 kind $4 level $5 action $6 reason $7 value $8 threshold $9 ts */
     {"alm_change",
@@ -440,7 +443,7 @@ static db_status exec_alarm_id(db_conn *c, const char *stmt, int nparams, const 
 }
 
 db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id, int *retrigger,
-                          int64_t *count)
+                          int64_t *count, int *shelved)
 {
     char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24], win[24];
     const char *p[13] = {db_i64(eid, s->enterprise_id),
@@ -463,10 +466,12 @@ db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id,
     *alarm_id = 0;
     *retrigger = 0;
     *count = 0;
+    *shelved = 0;
     if (PQntuples(r) > 0) {
         *alarm_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         *retrigger = strcmp(PQgetvalue(r, 0, 1), "retrigger") == 0;
         *count = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        *shelved = PQgetvalue(r, 0, 3)[0] == '1';
     }
     PQclear(r);
     return DB_OK;

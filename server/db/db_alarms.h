@@ -97,10 +97,12 @@ typedef struct db_alarm_step {
  * raise folds repeats into episodes: when the point channel's latest episode is not closed
  * and cleared less than episode_window_s before ts, it is reopened (*retrigger 1, its
  * trigger count + 1, last trigger and peak value updated, a 'retrigger' event) instead of
- * a new alarm being inserted (*retrigger 0).  *count is the episode's trigger count. */
+ * a new alarm being inserted (*retrigger 0).  *count is the episode's trigger count.  While
+ * the episode is shelved (not expired) every raise folds into it and *shelved is 1: the
+ * caller publishes nothing. */
 __attribute__((warn_unused_result)) db_status db_alarms_raise(db_conn *c, const db_alarm_step *s,
                                                               int64_t *alarm_id, int *retrigger,
-                                                              int64_t *count);
+                                                              int64_t *count, int *shelved);
 __attribute__((warn_unused_result)) db_status db_alarms_change(db_conn *c, const db_alarm_step *s,
                                                                int64_t *alarm_id);
 __attribute__((warn_unused_result)) db_status db_alarms_clear(db_conn *c, const db_alarm_step *s,

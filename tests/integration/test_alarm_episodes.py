@@ -11,7 +11,14 @@
   off (every raise a new alarm, as before).
 * A gateway outage silencing 20 points of one enterprise is one
   enterprise-offline alarm listing the 20 points (not 20 数据中断 alarms); it
-  clears when the last of them reports again."""
+  clears when the last of them reports again.
+* Shelving (搁置) with a reason and an expiry: while shelved, repeats fold into
+  the episode whatever the window (no new alarm); after the expiry a repeat
+  after a quiet gap opens a new alarm again.  Shelve and unshelve are alarm
+  events and audited; bad input is 400, another enterprise's alarm 404.
+* Batch acknowledge answers per id: 200 with the state, 404 for an alarm out
+  of the caller's scope (another enterprise's, or none), 409 when not active;
+  government accounts may not acknowledge (403), as for one alarm."""
 import datetime as dt
 
 import dwtest as t
@@ -176,6 +183,88 @@ def test_gateway_outage_is_one_enterprise_offline_alarm():
         c.close()
 
 
+def test_shelving_with_reason_and_expiry():
+    c = City(alarm_episode_window_s=60)
+    try:
+        start = (now() - dt.timedelta(minutes=20)).replace(microsecond=0)
+        push_spark(c, c.a1, [(start, 1), (start + dt.timedelta(seconds=10), 0)])
+        [a] = spark_alarms(c, c.a1)
+        path = f"/api/v1/alarms/{a['id']}/shelve"
+        until = iso(now() + dt.timedelta(seconds=4))
+        for body in ({"until": until}, {"reason": "检修", "until": iso(now() - dt.timedelta(minutes=1))},
+                     {"reason": "检修", "until": "tomorrow"}, {"reason": "检修", "until": until, "x": 1}):
+            st, _, b = c.call("a1.manager", "POST", path, body)
+            assert st == 400 and b["code"] in ("bad_request", "unknown_field"), (body, st, b)
+        assert c.call("a2.manager", "POST", path, {"reason": "x", "until": until})[0] == 404
+        st, _, d = c.call("a1.manager", "POST", path, {"reason": "火花探测器检修中", "until": until})
+        assert st == 200 and d["alarm"]["shelved"]["reason"] == "火花探测器检修中", d["alarm"]
+        assert d["events"][-1]["action"] == "shelve" and d["events"][-1]["actor"] == "a1.manager", d["events"]
+        assert c.db.scalar("SELECT count(*) FROM audit_log WHERE username = 'a1.manager' AND "
+                           "action = 'alarm_shelve' AND result = 'ok'") == "1"
+        # shelved: a repeat 5 minutes later (beyond the 60 s window) folds into it
+        push_spark(c, c.a1, [(start + dt.timedelta(seconds=300), 1), (start + dt.timedelta(seconds=310), 0)])
+        items = spark_alarms(c, c.a1)
+        assert len(items) == 1 and items[0]["episode"]["count"] == 2, items
+        # expired: the next repeat after a quiet gap is a new alarm again
+        t.wait_for(lambda: spark_alarms(c, c.a1)[0]["shelved"] is None, timeout=20, what="the shelving expired")
+        push_spark(c, c.a1, [(start + dt.timedelta(seconds=600), 1)])
+        items = spark_alarms(c, c.a1)
+        assert [x["episode"]["count"] for x in items] == [1, 2], items
+        # unshelve ends a shelving early; a second unshelve is refused
+        new = items[0]["id"]
+        st, _, d = c.call("a1.manager", "POST", f"/api/v1/alarms/{new}/shelve",
+                          {"reason": "观察", "until": iso(now() + dt.timedelta(hours=1))})
+        assert st == 200 and d["alarm"]["shelved"], d
+        st, _, d = c.call("a1.manager", "POST", f"/api/v1/alarms/{new}/unshelve", {"note": "已修复"})
+        assert st == 200 and d["alarm"]["shelved"] is None, d
+        st, _, b = c.call("a1.manager", "POST", f"/api/v1/alarms/{new}/unshelve", {})
+        assert st == 409 and b["code"] == "invalid_transition", b
+    finally:
+        c.close()
+
+
+def test_batch_acknowledge_is_scoped_per_id():
+    c = City()
+    try:
+        at = (now() - dt.timedelta(minutes=5)).replace(microsecond=0)
+        push_spark(c, c.a1, [(at, 1)])
+        push_spark(c, c.a2, [(at, 1)])
+        temp = c.a1["points"]["hopper_temp"][0]
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/readings",
+                                {"readings": [{"point": temp, "ts": iso(at), "value": 75.0}]},
+                                {"X-Api-Key": c.a1["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        [s1] = spark_alarms(c, c.a1)
+        [s2] = spark_alarms(c, c.a2)
+        st, _, b = c.call("a1.manager", "GET", "/api/v1/alarms?kind=high&limit=10")
+        [h1] = b["items"]
+        for body in ({"ids": [], "verdict": "real_hazard"}, {"ids": ["1"], "verdict": "real_hazard"},
+                     {"ids": [s1["id"]], "verdict": "maybe"}, {"ids": list(range(1, 102)), "verdict": "unknown"}):
+            st, _, e = c.call("a1.manager", "POST", "/api/v1/alarms/acknowledge", body)
+            assert st == 400 and e["code"] == "bad_request", (body, st, e)
+        st, _, e = c.call("baoshan.admin", "POST", "/api/v1/alarms/acknowledge",
+                          {"ids": [s1["id"]], "verdict": "real_hazard"})
+        assert st == 403, (st, e)
+        st, _, r = c.call("a1.manager", "POST", "/api/v1/alarms/acknowledge",
+                          {"ids": [s1["id"], h1["id"], s2["id"], 999999], "verdict": "real_hazard",
+                           "note": "现场确认"})
+        assert st == 200, r
+        assert [(x["id"], x["status"]) for x in r["results"]] == [
+            (s1["id"], 200), (h1["id"], 200), (s2["id"], 404), (999999, 404)], r
+        assert r["acknowledged"] == 2 and r["refused"] == 2, r
+        assert r["results"][0]["state"] == "acknowledged" and r["results"][2]["code"] == "not_found", r
+        # the other enterprise's alarm is untouched; acknowledging again is 409 per id
+        assert c.db.scalar(f"SELECT state FROM alarms WHERE id = {s2['id']}") == "active"
+        st, _, r = c.call("a1.manager", "POST", "/api/v1/alarms/acknowledge",
+                          {"ids": [s1["id"]], "verdict": "unknown"})
+        assert st == 200 and r["results"][0]["status"] == 409, r
+        assert c.db.scalar("SELECT count(*) FROM audit_log WHERE username = 'a1.manager' AND "
+                           "action = 'alarm_acknowledge' AND result = 'ok'") == "2"
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_spark_burst_is_one_episode, test_window_closed_episode_and_off,
-           test_gateway_outage_is_one_enterprise_offline_alarm])
+           test_gateway_outage_is_one_enterprise_offline_alarm, test_shelving_with_reason_and_expiry,
+           test_batch_acknowledge_is_scoped_per_id])

@@ -113,6 +113,7 @@ const api_route api_routes[] = {
      8 * KIB},
     {"POST", "/api/v1/alarms/acknowledge", "acknowledgeAlarms", api_alarms_acknowledge_batch,
      API_ENTERPRISE, 16 * KIB},
+    {"GET", "/api/v1/labels", "listLabels", api_labels, API_ANY_USER, 0},
     {"GET", "/api/v1/warnings", "listWarnings", api_warnings_list, API_ANY_USER, 0},
     {"GET", "/api/v1/warnings/{id}", "getWarning", api_warning_get, API_ANY_USER, 0},
     {"POST", "/api/v1/warnings/{id}/sign", "signWarning", api_warning_sign, API_ENTERPRISE,

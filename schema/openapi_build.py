@@ -668,6 +668,11 @@ SCHEMAS = {
                                   "verdict": enum(["real_hazard", "device_fault", "unknown"]),
                                   "note": s("string", maxLength=4000)}, ["ids", "verdict"],
                                  strict=True),
+    "Labels": obj({"domains": s("object", "domain → code → {zh, en}: alarm_kind, alarm_reason, "
+                                          "alarm_action, risk_rule, grade, warning_status, "
+                                          "escalation, enterprise_status, collector_type, "
+                                          "industry, dust_kind, indicator_kind, ...")},
+                  ["domains"]),
     "AlarmBatchResult": obj({"acknowledged": s("integer"), "refused": s("integer"),
                              "results": arr(obj({"id": ID, "status": s("integer"),
                                                  "state": N_STR, "code": N_STR,
@@ -1214,6 +1219,13 @@ OPERATIONS = {
          desc="Ends a shelving before its expiry; 409 invalid_transition when not shelved.",
          body=json_body(ref("AlarmUnshelve"), required=False),
          resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    "listLabels": dict(tag="alarms",
+         zh="显示标签", en="The label catalogue",
+         desc="One catalogue of zh-CN and English labels for the codes the API answers with "
+              "(alarm kinds, reasons and actions, risk rule codes, grades, warning statuses, "
+              "escalations, enum values, industry codes, dust and indicator kinds, video alarm "
+              "types). The same for every caller.",
+         resp=ok(ref("Labels"))),
     "acknowledgeAlarms": dict(tag="alarms",
          zh="批量确认", en="Acknowledge many alarms",
          desc="Each id as POST /alarms/{id}/acknowledge, in its own transaction; the answer "

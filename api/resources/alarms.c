@@ -386,6 +386,22 @@ out:
     return rc;
 }
 
+/* ---- labels ------------------------------------------------------------------ */
+
+/* GET /api/v1/labels: the one catalogue of display labels, {domains: {domain: {code: {zh,
+ * en}}}}; the dashboard loads it once and labels codes with it (alarm kinds and reasons,
+ * risk rule codes, grades, enum values, industry codes ...). */
+int api_labels(api_req *r)
+{
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_alarm_api_labels(c, &s, &out) : DB_HARD;
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    return api_reply_json(r, 200, json_pack("{s:o}", "domains", out ? out : json_object()));
+}
+
 void api_alarms_init(void)
 {
     db_alarm_api_register();

@@ -93,6 +93,7 @@ int api_alarm_close(api_req *r);
 int api_alarm_shelve(api_req *r);
 int api_alarm_unshelve(api_req *r);
 int api_alarms_acknowledge_batch(api_req *r);
+int api_labels(api_req *r);
 void api_alarms_init(void);
 
 /* warnings.c */

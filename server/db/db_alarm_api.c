@@ -158,6 +158,16 @@ static const db_stmt statements[] = {
               "(alarm_id, enterprise_id, at, action, kind, level, reason, actor_id, actor, note) "
               "SELECT id, enterprise_id, now(), 'unshelve', kind, level, $6, $4::bigint, $5, $7 "
               "FROM u RETURNING alarm_id"},
+    /* The label catalogue (migrations 0044, 0047) with the catalogues that carry their own
+     * labels: {domain: {code: {zh, en}}}.  The same for every scope (no tenant data), so
+     * it takes no scope parameters. */
+    {"alm_api_labels",
+     "SELECT coalesce(json_object_agg(domain, items ORDER BY domain), '{}'::json)::text FROM "
+     "(SELECT domain, json_object_agg(code, json_build_object('zh', zh, 'en', en) ORDER BY "
+     "code) AS items FROM (SELECT domain, code, zh, en FROM labels UNION ALL SELECT "
+     "'dust_kind', code, name_zh, name_en FROM dust_kinds UNION ALL SELECT 'indicator_kind', "
+     "code, name_zh, name_en FROM indicator_kinds UNION ALL SELECT 'video_alarm_type', code, "
+     "label, split_part(description, ' (', 1) FROM video_alarm_types) l GROUP BY domain) d"},
 };
 
 void db_alarm_api_register(void)
@@ -264,6 +274,11 @@ db_status db_alarm_api_unshelve(db_conn *c, const db_scope *s, int64_t alarm_id,
                                 const char *actor, const char *note)
 {
     return step(c, "alm_api_unshelve", s, alarm_id, actor_id, actor, "unshelved_by_user", note);
+}
+
+db_status db_alarm_api_labels(db_conn *c, const db_scope *s, json_t **out)
+{
+    return db_read_json(c, s, "alm_api_labels", 0, NULL, out);
 }
 
 db_status db_alarm_api_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)

@@ -63,6 +63,10 @@ db_status db_alarm_api_shelve(db_conn *c, const db_scope *s, int64_t alarm_id, i
 db_status db_alarm_api_unshelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
                                 const char *actor, const char *note);
 
+/* The label catalogue: {domain: {code: {zh, en}}} from labels and the catalogues with their
+ * own labels (dust_kinds, indicator_kinds, video_alarm_types). */
+db_status db_alarm_api_labels(db_conn *c, const db_scope *s, json_t **out);
+
 /* Asks the worker to recompute the enterprise's risk (handling counts in H);
  * a request already queued stands. */
 db_status db_alarm_api_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason);

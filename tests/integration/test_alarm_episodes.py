@@ -18,8 +18,15 @@
   events and audited; bad input is 400, another enterprise's alarm 404.
 * Batch acknowledge answers per id: 200 with the state, 404 for an alarm out
   of the caller's scope (another enterprise's, or none), 409 when not active;
-  government accounts may not acknowledge (403), as for one alarm."""
+  government accounts may not acknowledge (403), as for one alarm.
+* Labels (issue 16 item 4): GET /api/v1/labels is one catalogue of zh-CN and
+  English labels, the same for every caller: every risk rule code the engine
+  has (A.COUNT_24H, O.PRECURSOR.DP_COLLAPSE_FAN ...), every alarm kind, enum
+  values (producing, water_curtain, iron) and industry codes.  An escalation
+  note names its due time as a date, not a raw Unix time."""
 import datetime as dt
+import os
+import re
 
 import dwtest as t
 from test_api import City
@@ -264,7 +271,55 @@ def test_batch_acknowledge_is_scoped_per_id():
         c.close()
 
 
+def test_labels_catalogue():
+    c = City()
+    try:
+        st, _, anon = c.call(None, "GET", "/api/v1/labels")
+        assert st == 401, anon
+        st, _, lab = c.call("a1.manager", "GET", "/api/v1/labels")
+        assert st == 200, lab
+        assert c.call("baoshan.admin", "GET", "/api/v1/labels")[2] == lab  # one catalogue for all
+        d = lab["domains"]
+        for dom in d.values():
+            for code, v in dom.items():
+                assert v["zh"] and v["en"], (code, v)
+        # every rule code of the engine (risk/risk_score.c's table) has a label
+        src = open(os.path.join(os.environ["DW_SOURCE_ROOT"], "risk", "risk_score.c"), encoding="utf-8").read()
+        rules = set(re.findall(r'\{"([IAHSRO]\.[A-Z0-9_.]+)", "risk\.rule', src))
+        assert {"A.COUNT_24H", "I.DUST.METAL_OTHER", "O.PRECURSOR.DP_COLLAPSE_FAN"} <= rules, rules
+        assert rules <= set(d["risk_rule"]), rules - set(d["risk_rule"])
+        assert d["risk_rule"]["O.PRECURSOR.DP_COLLAPSE_FAN"]["en"].startswith("Pressure-drop collapse"), d["risk_rule"]
+        # every alarm kind the schema allows, and the enum values the dashboard shows
+        kinds = re.search(r"alarms_kind_check CHECK \(\(kind = ANY \(ARRAY\[(.*?)\]",
+                          open(os.path.join(os.environ["DW_SOURCE_ROOT"], "schema", "schema.sql"),
+                               encoding="utf-8").read()).group(1)
+        kinds = set(re.findall(r"'([a-z_]+)'::text", kinds))
+        assert {"spark", "enterprise_offline"} <= kinds and kinds <= set(d["alarm_kind"]), kinds - set(d["alarm_kind"])
+        assert d["alarm_kind"]["spark"] == {"zh": "火花探测", "en": "Spark detected"}, d["alarm_kind"]["spark"]
+        assert d["enterprise_status"]["producing"]["zh"] == "在产"
+        assert d["collector_type"]["water_curtain"]["zh"] == "水幕除尘"
+        assert d["dust_kind"]["iron"] == {"zh": "铁粉", "en": "iron"}
+        assert d["industry"]["C3360"]["zh"] and d["escalation"]["sign"]["en"], d["industry"]
+        assert d["digital_state"]["spark_detected:1"]["zh"] == "检测到火花"
+    finally:
+        c.close()
+
+
+def test_escalation_note_names_a_date():
+    from test_warning_upgrade import Env, to_orange
+    e = Env(warning_sign_within_s=2)
+    try:
+        t.wait_for(lambda: e.grade() == "blue", what="blue baseline")
+        to_orange(e)
+        note = t.wait_for(lambda: e.db.scalar("SELECT note FROM warning_events WHERE action = 'escalate' "
+                                              "ORDER BY id LIMIT 1"), timeout=30, what="an escalation")
+        assert re.fullmatch(r"sign deadline missed \(due \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", note), note
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([test_spark_burst_is_one_episode, test_window_closed_episode_and_off,
            test_gateway_outage_is_one_enterprise_offline_alarm, test_shelving_with_reason_and_expiry,
-           test_batch_acknowledge_is_scoped_per_id])
+           test_batch_acknowledge_is_scoped_per_id, test_labels_catalogue,
+           test_escalation_note_names_a_date])

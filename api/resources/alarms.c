@@ -15,6 +15,14 @@
  *   supervising government users (street, district, city) may close too, after
  *   review — the conditions are the same for everybody.
  *
+ * - shelve / unshelve (搁置, issue 16): any user in scope, on an alarm not
+ *   closed, with a reason and an expiry (at most 7 days); the handling state is
+ *   untouched; while shelved the engine folds repeats into it silently.
+ * - POST /alarms/acknowledge: the acknowledge step for up to 100 ids, each in
+ *   its own transaction, answered per id (200 / 404 out of scope / 409).
+ * - GET /labels: the label catalogue (zh-CN, English) of the codes the API
+ *   answers with; alarms are its main user, so it lives here.
+ *
  * Every change writes its alarm_events row in the same transaction, asks the
  * worker for a risk recompute (handling counts in H), is audited, and is
  * published on dw:events after COMMIT.  The statements are db_alarm_api.c's. */

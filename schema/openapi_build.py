@@ -100,7 +100,8 @@ N_ID = nullable(ID)
 GRADES = ["blue", "yellow", "orange", "red"]
 LEVELS = ["enterprise", "street", "district", "city"]
 ALARM_KINDS = ["high", "high_high", "low", "low_low", "rate_of_rise", "digital_fault", "frozen",
-               "out_of_range", "offline", "gateway_fault", "video", "gateway_offline"]
+               "out_of_range", "offline", "gateway_fault", "video", "gateway_offline", "spark",
+               "enterprise_offline"]
 ALARM_STATES = ["active", "acknowledged", "handled", "closed"]
 ALARM_SOURCES = ["rule", "gateway", "video"]
 WARN_STATUSES = ["issued", "signed", "feedback", "clearance_requested", "cleared", "returned"]
@@ -275,7 +276,8 @@ ALARM = obj(dict(
     point=nullable(obj({"id": ID, "code": s("string"), "name": s("string"),
                         "kind": s("string"), "unit": N_STR, "system_id": N_ID})),
     source=enum(ALARM_SOURCES), channel=enum(["limit", "rate", "frozen", "range", "offline",
-                                              "gateway", "video", "gateway_offline"]),
+                                              "gateway", "video", "gateway_offline",
+                                              "enterprise_offline"]),
     kind=enum(ALARM_KINDS), level=s("integer", "0 notice, 1 first-level, 2 second-level.",
                                     minimum=0, maximum=2),
     max_level=s("integer", minimum=0, maximum=2), reason=N_STR, value=N_NUM, threshold=N_NUM,
@@ -293,7 +295,28 @@ ALARM = obj(dict(
     gateway=nullable(obj({"id": N_ID, "code": s("string")}, ["code"],
                          desc="Gateway-offline alarms: the silent gateway (id null once deleted); "
                               "null for other alarms.")),
-    created_at=TS),
+    created_at=TS,
+    episode=obj({"count": s("integer", "Triggers folded into this alarm (1: the raise only).",
+                            minimum=1),
+                 "first_at": TS, "last_at": TS, "peak_value": N_NUM},
+                ["count", "first_at", "last_at"],
+                desc="Repeats of the same point channel within alarm_episode_window_s after it "
+                     "cleared reopen the alarm instead of raising a new one (the risk score counts "
+                     "the episode once)."),
+    value_text=nullable(obj({"zh": s("string"), "en": s("string")}, ["zh", "en"],
+                            desc="Digital points: the state the value means (检测到火花 / spark "
+                                 "detected) instead of 1 / 1; null for analog points.")),
+    folded_into=nullable(s("integer", "A point offline alarm folded into this enterprise-offline "
+                                      "alarm (then closed).")),
+    points=nullable(arr(obj({"id": ID, "code": s("string"), "name": s("string"),
+                             "kind": s("string"), "last_data_at": N_TS, "joined_at": TS,
+                             "back_at": N_TS}, ["id", "code"]),
+                        "Enterprise-offline alarms: the points offline together (back_at set "
+                        "once a point reports again); null for other alarms.")),
+    shelved=nullable(obj({"at": TS, "until": TS, "by": N_ID, "reason": s("string")},
+                         ["at", "until", "reason"],
+                         desc="Shelved (搁置) until then: repeats fold in silently; null when "
+                              "not shelved or expired."))),
     ["id", "enterprise", "point", "source", "kind", "level", "raised_at", "state"],
     title="Alarm", desc="A point alarm (报警): active → acknowledged → handled → closed.")
 
@@ -661,6 +684,24 @@ SCHEMAS = {
                         "measures": s("string", minLength=1, maxLength=4000)},
                        ["cause_category", "measures"], strict=True),
     "AlarmClose": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "AlarmShelve": obj({"reason": s("string", minLength=1, maxLength=1000),
+                        "until": s("string", "RFC 3339 time in the next 7 days.",
+                                   format="date-time")}, ["reason", "until"], strict=True),
+    "AlarmUnshelve": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "AlarmBatchAcknowledge": obj({"ids": arr(ID, "1..100 alarm ids."),
+                                  "verdict": enum(["real_hazard", "device_fault", "unknown"]),
+                                  "note": s("string", maxLength=4000)}, ["ids", "verdict"],
+                                 strict=True),
+    "Labels": obj({"domains": s("object", "domain → code → {zh, en}: alarm_kind, alarm_reason, "
+                                          "alarm_action, risk_rule, grade, warning_status, "
+                                          "escalation, enterprise_status, collector_type, "
+                                          "industry, dust_kind, indicator_kind, ...")},
+                  ["domains"]),
+    "AlarmBatchResult": obj({"acknowledged": s("integer"), "refused": s("integer"),
+                             "results": arr(obj({"id": ID, "status": s("integer"),
+                                                 "state": N_STR, "code": N_STR,
+                                                 "detail": N_STR}, ["id", "status"]))},
+                            ["acknowledged", "refused", "results"]),
     "Warning": WARNING,
     "WarningList": paged(ref("Warning")),
     "WarningDetail": obj({
@@ -1257,6 +1298,32 @@ OPERATIONS = {
               "invalid_transition otherwise). The body is optional.",
          body=json_body(ref("AlarmClose"), required=False),
          resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    "shelveAlarm": dict(tag="alarms",
+         zh="报警搁置", en="Shelve an alarm",
+         desc="An alarm not closed is shelved (搁置) with a reason until an expiry (at most 7 "
+              "days): its repeats fold into it silently, no new alarm and no live event. "
+              "Shelving again replaces reason and expiry. An alarm event and an audit row.",
+         body=json_body(ref("AlarmShelve")),
+         resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    "unshelveAlarm": dict(tag="alarms",
+         zh="取消搁置", en="Unshelve an alarm",
+         desc="Ends a shelving before its expiry; 409 invalid_transition when not shelved.",
+         body=json_body(ref("AlarmUnshelve"), required=False),
+         resp=ok(ref("AlarmDetail")), err=[400, 409]),
+    "listLabels": dict(tag="alarms",
+         zh="显示标签", en="The label catalogue",
+         desc="One catalogue of zh-CN and English labels for the codes the API answers with "
+              "(alarm kinds, reasons and actions, risk rule codes, grades, warning statuses, "
+              "escalations, enum values, industry codes, dust and indicator kinds, video alarm "
+              "types). The same for every caller.",
+         resp=ok(ref("Labels"))),
+    "acknowledgeAlarms": dict(tag="alarms",
+         zh="批量确认", en="Acknowledge many alarms",
+         desc="Each id as POST /alarms/{id}/acknowledge, in its own transaction; the answer "
+              "is 200 with a result per id: status 200 and the state, 404 not_found (not in "
+              "your scope), 409 invalid_transition (not active).",
+         body=json_body(ref("AlarmBatchAcknowledge")),
+         resp=ok(ref("AlarmBatchResult")), err=[400]),
     # --- warnings
     "listWarnings": dict(tag="warnings",
          zh="预警列表", en="List early warnings",

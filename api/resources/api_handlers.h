@@ -108,6 +108,10 @@ int api_alarm_get(api_req *r);
 int api_alarm_acknowledge(api_req *r);
 int api_alarm_handle(api_req *r);
 int api_alarm_close(api_req *r);
+int api_alarm_shelve(api_req *r);
+int api_alarm_unshelve(api_req *r);
+int api_alarms_acknowledge_batch(api_req *r);
+int api_labels(api_req *r);
 void api_alarms_init(void);
 
 /* warnings.c */

@@ -55,7 +55,8 @@ void alarm_pub_flush(void)
 /* Live push is best effort (the alarm itself is in PostgreSQL): beyond PUB_MAX per
  * transaction the rest is dropped. */
 static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_id,
-                      const char *point, const char *kind, int level, int64_t ts_s, double value)
+                      const char *point, const char *kind, int level, int64_t ts_s, double value,
+                      int64_t count)
 {
     if (pub.n >= PUB_MAX)
         return;
@@ -69,6 +70,8 @@ static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_i
         return;
     if (isfinite(value))
         json_object_set_new(fields, "value", json_real(value));
+    if (count > 0) /* triggers of the episode so far: the live feed folds repeats by id */
+        json_object_set_new(fields, "count", json_integer((json_int_t)count));
     char *s = srv_event_encode(&e, fields);
     json_decref(fields);
     if (s)
@@ -84,7 +87,8 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 typedef struct {
     int64_t point_id, enterprise_id;
-    const char *code; /* borrowed from the loaded rows */
+    const char *code;  /* borrowed from the loaded rows */
+    const char *pkind; /* indicator kind, borrowed too */
     risk_point_cfg cfg;
     risk_point_state st;
     int cfg_ok;
@@ -150,6 +154,7 @@ static void row_to_point(const db_alarm_point *r, point_row *pr)
     c->fault_value = r->has_fault_value ? r->fault_value : def_fault;
     pr->enterprise_id = r->enterprise_id;
     pr->code = r->code;
+    pr->pkind = r->kind;
     const char *why = NULL;
     pr->cfg_ok = risk_point_cfg_validate(c, &why) == 0;
     if (!pr->cfg_ok)
@@ -197,6 +202,57 @@ static const char *channel_of(risk_alarm_kind k)
     }
 }
 
+/* Offline of many points of one enterprise (its gateway or network down) is one
+ * enterprise-offline alarm listing them (db_alarms_eoff_*), not one alarm per point.  A
+ * point going offline joins the enterprise's open one, or raises one together with the
+ * others already offline when they are enterprise_offline_min_points; otherwise it gets its
+ * own offline alarm (*done 0).  A point back online leaves the one it is in (the alarm
+ * clears with its last point) and clears its own alarm, if it has one (*done 0). */
+static db_status apply_offline(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
+                               int *done, int *changed)
+{
+    int64_t alarm_id = 0, npoints = 0;
+    db_status st;
+    *done = 0;
+    if (t->action == RISK_TR_RAISE) {
+        int added = 0;
+        st = db_alarms_eoff_attach(c, pr->enterprise_id, pr->point_id, t->ts, &alarm_id, &added);
+        if (st != DB_OK)
+            return st;
+        if (alarm_id) {
+            *done = 1;
+            if (added) {
+                *changed = 1;
+                pub_alarm("point_offline", alarm_id, pr->enterprise_id, pr->code,
+                          "enterprise_offline", 0, t->ts, NAN, 0);
+            }
+            return DB_OK;
+        }
+        st = db_alarms_eoff_form(
+            c, pr->enterprise_id, t->ts, g_config.enterprise_offline_min_points,
+            g_config.alarm_ack_within_s, g_config.alarm_handle_within_s, &alarm_id, &npoints);
+        if (st != DB_OK)
+            return st;
+        if (alarm_id) {
+            *done = 1;
+            *changed = 1;
+            pub_alarm("raise", alarm_id, pr->enterprise_id, NULL, "enterprise_offline", 0, t->ts,
+                      NAN, npoints);
+        }
+        return DB_OK;
+    }
+    if (t->action != RISK_TR_CLEAR)
+        return DB_OK;
+    int cleared = 0;
+    st = db_alarms_eoff_back(c, pr->point_id, t->ts, &alarm_id, &cleared);
+    if (st == DB_OK && alarm_id) {
+        *changed = 1;
+        pub_alarm(cleared ? "clear" : "point_back", alarm_id, pr->enterprise_id, pr->code,
+                  "enterprise_offline", 0, t->ts, NAN, 0);
+    }
+    return st; /* and the point's own offline alarm, if any, clears as usual */
+}
+
 /* Writes one engine transition.  *changed is set when a row was written (a replay finds
  * the episode already there and writes nothing). */
 static db_status apply_transition(db_conn *c, const point_row *pr, const risk_alarm_transition *t,
@@ -205,6 +261,14 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
     int level = risk_alarm_level(t->kind);
     const char *kind = risk_alarm_kind_name(t->kind);
     const char *action = risk_tr_action_name(t->action);
+    /* A spark detector's "fault" is a spark in the duct: an ignition source, a process
+     * hazard of the highest level, not a device fault.  The engine's state keeps its
+     * digital-fault level (the risk overrides read it); only the alarm's kind differs. */
+    if (t->kind == RISK_ALARM_DIGITAL_FAULT && pr->pkind &&
+        strcmp(pr->pkind, "spark_detected") == 0) {
+        kind = "spark";
+        level = 2;
+    }
     db_alarm_step step = {
         .enterprise_id = pr->enterprise_id,
         .point_id = pr->point_id,
@@ -219,12 +283,22 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
         .ts_s = t->ts,
         .ack_within_s = g_config.alarm_ack_within_s,
         .handle_within_s = g_config.alarm_handle_within_s,
+        .episode_window_s = g_config.alarm_episode_window_s,
     };
-    int64_t alarm_id = 0;
+    int64_t alarm_id = 0, count = 0;
+    int retrigger = 0, shelved = 0;
     db_status st;
+    if (t->kind == RISK_ALARM_OFFLINE && g_config.enterprise_offline_min_points > 0) {
+        int done = 0;
+        st = apply_offline(c, pr, t, &done, changed);
+        if (st != DB_OK || done)
+            return st;
+    }
     switch (t->action) {
     case RISK_TR_RAISE:
-        st = db_alarms_raise(c, &step, &alarm_id);
+        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count, &shelved);
+        if (retrigger)
+            action = "retrigger";
         break;
     case RISK_TR_ESCALATE:
     case RISK_TR_DEESCALATE:
@@ -238,7 +312,9 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
         return st;
     if (alarm_id) {
         *changed = 1;
-        pub_alarm(action, alarm_id, pr->enterprise_id, pr->code, kind, level, t->ts, t->value);
+        if (!shelved) /* a shelved episode's repeats notify nobody */
+            pub_alarm(action, alarm_id, pr->enterprise_id, pr->code, kind, level, t->ts, t->value,
+                      count);
     }
     return DB_OK;
 }
@@ -411,7 +487,7 @@ db_status alarm_check_gateways(db_conn *c, size_t *n_changed)
         return st;
     for (size_t i = 0; i < n && st == DB_OK; i++) {
         pub_alarm(ch[i].action, ch[i].alarm_id, ch[i].enterprise_id, NULL, "gateway_offline", 0,
-                  ch[i].ts_s, NAN);
+                  ch[i].ts_s, NAN, 0);
         /* one recompute request per enterprise is kept; repeats are dropped */
         st = db_alarms_request_recompute(c, ch[i].enterprise_id, "gateway_offline");
     }
@@ -481,13 +557,14 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
         .ts_s = floor_div(ev->ts_us, 1000000),
         .ack_within_s = g_config.alarm_ack_within_s,
         .handle_within_s = g_config.alarm_handle_within_s,
+        .episode_window_s = g_config.alarm_episode_window_s,
     };
     char open_kind[32];
     db_status st = db_alarms_gateway_open(c, ev->point_id, open_kind, sizeof open_kind);
     if (st != DB_OK)
         return st;
     const char *action;
-    int64_t alarm_id = 0;
+    int64_t alarm_id = 0, count = 0;
     if (!kind) {
         if (!open_kind[0])
             return DB_OK;
@@ -497,8 +574,11 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
         kind = "gateway";
     } else if (!open_kind[0]) {
         step.kind = kind;
-        st = db_alarms_raise(c, &step, &alarm_id);
-        action = "raise";
+        int retrigger = 0, shelved = 0;
+        st = db_alarms_raise(c, &step, &alarm_id, &retrigger, &count, &shelved);
+        if (shelved)
+            alarm_id = 0; /* folded into a shelved episode: nothing to publish */
+        action = retrigger ? "retrigger" : "raise";
     } else if (strcmp(open_kind, kind) != 0) {
         int open_sev;
         (void)gw_kind(strcmp(open_kind, "high_high") == 0 || strcmp(open_kind, "low_low") == 0 ||
@@ -517,7 +597,7 @@ static db_status apply_gw_event(db_conn *c, int64_t enterprise_id, const gw_even
         return st;
     if (alarm_id) {
         *changed = 1;
-        pub_alarm(action, alarm_id, enterprise_id, NULL, kind, sev, step.ts_s, ev->value);
+        pub_alarm(action, alarm_id, enterprise_id, NULL, kind, sev, step.ts_s, ev->value, count);
     }
     return DB_OK;
 }
@@ -576,7 +656,7 @@ static db_status alarm_apply_video(db_conn *c, int64_t enterprise_id, const char
         return st;
     if (alarm_id)
         pub_alarm("raise", alarm_id, enterprise_id, NULL, "video", level, floor_div(ts_us, 1000000),
-                  NAN);
+                  NAN, 0);
     return alarm_id ? db_alarms_request_recompute(c, enterprise_id, "video_alarm") : DB_OK;
 }
 

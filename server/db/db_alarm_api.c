@@ -35,7 +35,19 @@
              "coalesce((SELECT t.label FROM video_alarm_types t WHERE t.code = a.reason), "        \
              "a.reason) END, 'gateway', CASE WHEN a.gateway_code IS NULL THEN NULL ELSE "          \
              "json_build_object('id', a.gateway_id, 'code', a.gateway_code) END, 'created_at', "   \
-             "a.created_at)"
+             "a.created_at, 'episode', json_build_object('count', a.trigger_count, 'first_at', "   \
+             "a.raised_at, 'last_at', coalesce(a.last_trigger_at, a.raised_at), 'peak_value', "    \
+             "a.peak_value), 'value_text', CASE WHEN p.id IS NOT NULL AND a.value IN (0, 1) AND "  \
+             "a.channel IN ('limit', 'gateway') THEN (SELECT json_build_object('zh', l.zh, "       \
+             "'en', l.en) FROM labels l WHERE l.domain = 'digital_state' AND l.code = p.kind || "  \
+             "':' || a.value::int) END, 'folded_into', a.folded_into, 'points', CASE WHEN "        \
+             "a.channel = 'enterprise_offline' THEN coalesce((SELECT json_agg(json_build_object("  \
+             "'id', q.id, 'code', q.code, 'name', q.name, 'kind', q.kind, 'last_data_at', "        \
+             "mp.last_data_at, 'joined_at', mp.joined_at, 'back_at', mp.back_at) ORDER BY "        \
+             "q.code) FROM alarm_points mp JOIN points q ON q.id = mp.point_id WHERE "             \
+             "mp.alarm_id = a.id), '[]'::json) END, 'shelved', CASE WHEN a.shelved_until > now() " \
+             "THEN json_build_object('at', a.shelved_at, 'until', a.shelved_until, 'by', "         \
+             "a.shelved_by, 'reason', a.shelve_reason) END)"
 
 #define ALARM_FROM                                                                                 \
     " FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id LEFT JOIN points p ON p.id = "    \
@@ -94,7 +106,8 @@ static const db_stmt statements[] = {
     /* the row to act on, locked for the rest of the transaction */
     {"alm_api_lock",
      "SELECT a.state, (a.cleared_at IS NOT NULL)::int, a.enterprise_id, e.district_id, "
-     "coalesce(e.street_id, 0) FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE "
+     "coalesce(e.street_id, 0), coalesce(a.shelved_until > now(), false)::int FROM alarms a JOIN "
+     "enterprises e ON e.id = a.enterprise_id WHERE "
      "a.id = $3::bigint AND " SCOPE_ENT("e") " FOR UPDATE OF a"},
     /* $3 alarm $4 actor id $5 actor name $6 verdict / cause $7 note / measures */
     {"alm_api_ack",
@@ -127,6 +140,34 @@ static const db_stmt statements[] = {
                                 "note) SELECT id, enterprise_id, now(), 'close', kind, level, $6, "
                                 "$4::bigint, $5, $7 FROM u "
                                 "RETURNING alarm_id"},
+    /* $6 reason $7 until (timestamptz text): shelved, not closed */
+    {"alm_api_shelve",
+     "WITH u AS (UPDATE alarms a SET shelved_at = now(), shelved_until = $7::timestamptz, "
+     "shelved_by = $4::bigint, shelve_reason = $6 FROM enterprises e WHERE e.id = "
+     "a.enterprise_id AND a.id = $3::bigint AND a.state <> 'closed' AND $7::timestamptz > now() "
+     "AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO "
+              "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, "
+              "actor_id, actor, note) SELECT id, enterprise_id, now(), 'shelve', kind, "
+              "level, $6, $4::bigint, $5, 'until ' || $7 FROM u RETURNING alarm_id"},
+    {"alm_api_unshelve",
+     "WITH u AS (UPDATE alarms a SET shelved_at = NULL, shelved_until = NULL, shelved_by = "
+     "NULL, shelve_reason = NULL FROM enterprises e WHERE e.id = a.enterprise_id AND a.id = "
+     "$3::bigint AND a.shelved_until > now() AND " SCOPE_ENT(
+         "e") " RETURNING a.id, a.enterprise_id, a.kind, a.level) INSERT INTO alarm_events "
+              "(alarm_id, enterprise_id, at, action, kind, level, reason, actor_id, actor, note) "
+              "SELECT id, enterprise_id, now(), 'unshelve', kind, level, $6, $4::bigint, $5, $7 "
+              "FROM u RETURNING alarm_id"},
+    /* The label catalogue (migrations 0044, 0047) with the catalogues that carry their own
+     * labels: {domain: {code: {zh, en}}}.  The same for every scope (no tenant data), so
+     * it takes no scope parameters. */
+    {"alm_api_labels",
+     "SELECT coalesce(json_object_agg(domain, items ORDER BY domain), '{}'::json)::text FROM "
+     "(SELECT domain, json_object_agg(code, json_build_object('zh', zh, 'en', en) ORDER BY "
+     "code) AS items FROM (SELECT domain, code, zh, en FROM labels UNION ALL SELECT "
+     "'dust_kind', code, name_zh, name_en FROM dust_kinds UNION ALL SELECT 'indicator_kind', "
+     "code, name_zh, name_en FROM indicator_kinds UNION ALL SELECT 'video_alarm_type', code, "
+     "label, split_part(description, ' (', 1) FROM video_alarm_types) l GROUP BY domain) d"},
 };
 
 void db_alarm_api_register(void)
@@ -181,6 +222,7 @@ db_status db_alarm_api_lock(db_conn *c, const db_scope *s, int64_t alarm_id, db_
         out->enterprise_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         out->district_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
         out->street_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        out->shelved = PQgetvalue(res, 0, 5)[0] == '1';
     }
     PQclear(res);
     return DB_OK;
@@ -220,6 +262,23 @@ db_status db_alarm_api_close(db_conn *c, const db_scope *s, int64_t alarm_id, in
                              const char *actor, const char *reason, const char *note)
 {
     return step(c, "alm_api_close", s, alarm_id, actor_id, actor, reason, note);
+}
+
+db_status db_alarm_api_shelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                              const char *actor, const char *reason, const char *until)
+{
+    return step(c, "alm_api_shelve", s, alarm_id, actor_id, actor, reason, until);
+}
+
+db_status db_alarm_api_unshelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                                const char *actor, const char *note)
+{
+    return step(c, "alm_api_unshelve", s, alarm_id, actor_id, actor, "unshelved_by_user", note);
+}
+
+db_status db_alarm_api_labels(db_conn *c, const db_scope *s, json_t **out)
+{
+    return db_read_json(c, s, "alm_api_labels", 0, NULL, out);
 }
 
 db_status db_alarm_api_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)

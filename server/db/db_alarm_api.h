@@ -38,6 +38,7 @@ typedef struct db_alarm_api_row {
     char state[24];
     int cleared;                                   /* the value is back to normal */
     int64_t enterprise_id, district_id, street_id; /* street 0 = none */
+    int shelved;                                   /* shelved and not expired */
 } db_alarm_api_row;
 /* *found 0 (and *out untouched) when the alarm is not in scope. */
 db_status db_alarm_api_lock(db_conn *c, const db_scope *s, int64_t alarm_id, db_alarm_api_row *out,
@@ -54,6 +55,17 @@ db_status db_alarm_api_handle(db_conn *c, const db_scope *s, int64_t alarm_id, i
                               const char *actor, const char *cause_category, const char *measures);
 db_status db_alarm_api_close(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
                              const char *actor, const char *reason, const char *note);
+
+/* Shelving (搁置): until (a timestamptz text, in the future) with a reason; an alarm not
+ * closed.  unshelve ends a shelving not expired yet.  DB_BAD when nothing changed. */
+db_status db_alarm_api_shelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                              const char *actor, const char *reason, const char *until);
+db_status db_alarm_api_unshelve(db_conn *c, const db_scope *s, int64_t alarm_id, int64_t actor_id,
+                                const char *actor, const char *note);
+
+/* The label catalogue: {domain: {code: {zh, en}}} from labels and the catalogues with their
+ * own labels (dust_kinds, indicator_kinds, video_alarm_types). */
+db_status db_alarm_api_labels(db_conn *c, const db_scope *s, json_t **out);
 
 /* Asks the worker to recompute the enterprise's risk (handling counts in H);
  * a request already queued stands. */

@@ -64,20 +64,44 @@ static const db_stmt statements[] = {
      "last_value float8, frozen_count integer, rate_ref_ts bigint, rate_ref_value float8, "
      "offline_due_at bigint) WHERE s.point_id = u.point_id"},
     /* $1 enterprise $2 point $3 source $4 channel $5 kind $6 level $7 reason $8 value
-     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) */
+     * $9 threshold $10 ts (s) $11 ack within (s) $12 handle within (s) $13 episode window (s).
+     * A raise within the window after the point channel's latest episode cleared reopens that
+     * episode (f, a 'retrigger' event) unless it was closed; so does any raise while that
+     * episode is shelved (migration 0046); otherwise a new row (a, 'raise').  Answers the
+     * alarm id, the action, the episode's trigger count and 1 when it is shelved. */
     {"alm_raise",
-     "WITH a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
-     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline) VALUES "
-     "($1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, $8::float8, "
-     "$9::float8, to_timestamp($10::bigint), greatest(now(), to_timestamp($10::bigint)) + "
-     "$11::float8 * interval '1 second', greatest(now(), to_timestamp($10::bigint)) + "
-     "$12::float8 * interval '1 second') ON CONFLICT DO NOTHING RETURNING id) INSERT INTO "
-     "alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, to_timestamp($10::bigint), 'raise', "
-     "$5, $6::smallint, $8::float8, $9::float8, $7 FROM a RETURNING alarm_id"},
+     "WITH f AS (UPDATE alarms a SET cleared_at = NULL, clear_reason = NULL, kind = $5, level = "
+     "$6::smallint, max_level = greatest(a.max_level, $6::smallint), trigger_count = "
+     "a.trigger_count + 1, last_trigger_at = to_timestamp($10::bigint), peak_value = CASE WHEN "
+     "$8::float8 IS NULL THEN a.peak_value WHEN a.peak_value IS NULL THEN $8::float8 WHEN $5 IN "
+     "('low', 'low_low') THEN least(a.peak_value, $8::float8) ELSE greatest(a.peak_value, "
+     "$8::float8) END WHERE a.id = (SELECT x.id FROM alarms x WHERE x.point_id = $2::bigint AND "
+     "x.channel = $4 ORDER BY x.raised_at DESC LIMIT 1) AND a.state <> 'closed' AND "
+     "a.cleared_at IS NOT NULL AND a.cleared_at <= to_timestamp($10::bigint) AND "
+     "(coalesce(a.shelved_until > now(), false) OR ($13::bigint > 0 AND a.cleared_at > "
+     "to_timestamp($10::bigint) - $13::bigint * interval '1 second')) RETURNING a.id, "
+     "a.trigger_count, coalesce(a.shelved_until > now(), false) AS shelved), "
+     "a AS (INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, "
+     "max_level, reason, value, threshold, raised_at, ack_deadline, handle_deadline, "
+     "peak_value) SELECT $1::bigint, $2::bigint, $3, $4, $5, $6::smallint, $6::smallint, $7, "
+     "$8::float8, $9::float8, to_timestamp($10::bigint), greatest(now(), "
+     "to_timestamp($10::bigint)) + $11::float8 * interval '1 second', greatest(now(), "
+     "to_timestamp($10::bigint)) + $12::float8 * interval '1 second', $8::float8 WHERE NOT "
+     "EXISTS (SELECT 1 FROM f) ON CONFLICT DO NOTHING RETURNING id, trigger_count), "
+     "ev AS (INSERT INTO alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, "
+     "to_timestamp($10::bigint), 'raise', $5, $6::smallint, $8::float8, $9::float8, $7 FROM a "
+     "UNION ALL SELECT id, $1::bigint, to_timestamp($10::bigint), 'retrigger', $5, "
+     "$6::smallint, $8::float8, $9::float8, $7 FROM f RETURNING alarm_id, action) "
+     "SELECT ev.alarm_id, ev.action, coalesce(a.trigger_count, f.trigger_count), "
+     "coalesce(f.shelved, false)::int FROM ev LEFT "
+     "JOIN a ON a.id = ev.alarm_id LEFT JOIN f ON f.id = ev.alarm_id"},
     /* $1 point $2 channel $3 kind $4 level $5 action $6 reason $7 value $8 threshold $9 ts */
     {"alm_change",
      "WITH a AS (UPDATE alarms SET kind = $3, level = $4::smallint, max_level = "
-     "greatest(max_level, $4::smallint), escalated_at = CASE WHEN $5 = 'escalate' THEN "
+     "greatest(max_level, $4::smallint), peak_value = CASE WHEN $7::float8 IS NULL THEN "
+     "peak_value WHEN peak_value IS NULL THEN $7::float8 WHEN $3 IN ('low', 'low_low') THEN "
+     "least(peak_value, $7::float8) ELSE greatest(peak_value, $7::float8) END, escalated_at = CASE "
+     "WHEN $5 = 'escalate' THEN "
      "to_timestamp($9::bigint) ELSE escalated_at END WHERE point_id = $1::bigint AND channel = "
      "$2 AND cleared_at IS NULL RETURNING id, enterprise_id) INSERT INTO "
      "alarm_events " ALARM_EVENT_COLS
@@ -114,6 +138,78 @@ static const db_stmt statements[] = {
      "INSERT INTO alarm_events " ALARM_EVENT_COLS
      " SELECT id, $1::bigint, raised_at, 'raise', 'video', level, NULL, NULL, reason "
      "FROM a RETURNING alarm_id, level"},
+    /* Enterprise-offline alarms (migration 0045).  attach: $1 enterprise $2 point $3 ts;
+     * the point joins the enterprise's open one (locked), answers its id (NULL: none) and
+     * whether the point was added. */
+    {"alm_eoff_attach",
+     "WITH a AS (SELECT id FROM alarms WHERE enterprise_id = $1::bigint AND channel = "
+     "'enterprise_offline' AND cleared_at IS NULL FOR UPDATE), m AS (INSERT INTO alarm_points "
+     "(alarm_id, enterprise_id, point_id, last_data_at, joined_at) SELECT a.id, $1::bigint, "
+     "$2::bigint, (SELECT CASE WHEN s.has_value THEN to_timestamp(s.last_value_ts) END FROM "
+     "point_rule_state s WHERE s.point_id = $2::bigint), to_timestamp($3::bigint) FROM a ON "
+     "CONFLICT (alarm_id, point_id) DO UPDATE SET back_at = NULL WHERE alarm_points.back_at "
+     "IS NOT NULL "
+     "RETURNING alarm_id), ev AS (INSERT INTO alarm_events " ALARM_EVENT_COLS " SELECT "
+     "alarm_id, $1::bigint, to_timestamp($3::bigint), 'point_offline', 'enterprise_offline', 0, "
+     "NULL, NULL, (SELECT code FROM points WHERE id = $2::bigint) FROM m RETURNING alarm_id) "
+     "SELECT (SELECT id FROM a), (SELECT count(*) FROM ev)"},
+    /* form: $1 enterprise $2 ts $3 min points $4 ack within $5 handle within.  With at
+     * least $3 enabled points of the enterprise offline, one alarm lists them all and the
+     * point offline alarms still open are folded into it (closed, folded_into).  Answers
+     * the alarm id, its points and the alarms folded; no row when not raised. */
+    {"alm_eoff_form",
+     "WITH off AS (SELECT s.point_id, CASE WHEN s.has_value THEN to_timestamp(s.last_value_ts) "
+     "END AS last_data FROM point_rule_state s JOIN points p ON p.id = s.point_id WHERE "
+     "s.enterprise_id = $1::bigint AND s.offline_active AND p.enabled), a AS (INSERT INTO "
+     "alarms (enterprise_id, source, channel, kind, level, max_level, reason, raised_at, "
+     "ack_deadline, handle_deadline) SELECT $1::bigint, 'rule', 'enterprise_offline', "
+     "'enterprise_offline', 0, 0, 'points_offline', to_timestamp($2::bigint), greatest(now(), "
+     "to_timestamp($2::bigint)) + $4::float8 * interval '1 second', greatest(now(), "
+     "to_timestamp($2::bigint)) + $5::float8 * interval '1 second' WHERE $3::int > 0 AND "
+     "(SELECT count(*) FROM off) >= $3::int ON CONFLICT DO NOTHING RETURNING id), m AS (INSERT "
+     "INTO alarm_points (alarm_id, enterprise_id, point_id, last_data_at, joined_at) SELECT "
+     "a.id, $1::bigint, off.point_id, off.last_data, least(to_timestamp($2::bigint), "
+     "coalesce(o.raised_at, to_timestamp($2::bigint))) FROM a CROSS JOIN off LEFT JOIN alarms o "
+     "ON o.point_id = off.point_id AND o.channel = 'offline' AND o.cleared_at IS NULL "
+     "RETURNING point_id), fo AS (UPDATE alarms x SET state = 'closed', cleared_at = "
+     "greatest(to_timestamp($2::bigint), x.raised_at), clear_reason = 'folded', closed_at = "
+     "greatest(to_timestamp($2::bigint), x.raised_at), folded_into = a.id FROM a WHERE "
+     "x.enterprise_id = $1::bigint AND x.channel = 'offline' AND x.cleared_at IS NULL AND "
+     "x.point_id IN (SELECT point_id FROM off) RETURNING x.id, x.kind, x.level, x.closed_at), "
+     "ev AS (INSERT INTO alarm_events " ALARM_EVENT_COLS " SELECT id, $1::bigint, "
+     "to_timestamp($2::bigint), 'raise', 'enterprise_offline', 0, NULL::float8, NULL::float8, "
+     "'points_offline' FROM a UNION ALL SELECT id, $1::bigint, closed_at, 'close', kind, level, "
+     "NULL, NULL, 'folded_into_enterprise_offline' FROM fo RETURNING alarm_id) SELECT a.id, "
+     "(SELECT count(*) FROM m), (SELECT count(*) FROM fo) FROM a"},
+    /* The enterprise-offline alarm a point is still offline in, locked before its back
+     * step (so that two writers bringing the last two points back cannot both see the
+     * other one still offline). */
+    {"alm_eoff_lock",
+     "SELECT a.id FROM alarms a JOIN alarm_points mp ON mp.alarm_id = a.id WHERE mp.point_id "
+     "= $1::bigint AND mp.back_at IS NULL AND a.channel = 'enterprise_offline' AND "
+     "a.cleared_at IS NULL FOR UPDATE OF a"},
+    /* back: $1 point $2 ts.  The point is back; the alarm clears (and closes when handled)
+     * with its last point.  Answers the alarm id and 1 when it cleared. */
+    {"alm_eoff_back",
+     "WITH m AS (UPDATE alarm_points mp SET back_at = greatest(to_timestamp($2::bigint), "
+     "mp.joined_at) FROM alarms a WHERE a.id = mp.alarm_id AND a.channel = "
+     "'enterprise_offline' AND a.cleared_at IS NULL AND mp.point_id = $1::bigint AND "
+     "mp.back_at IS NULL RETURNING mp.alarm_id, mp.enterprise_id), c AS (UPDATE alarms a SET "
+     "cleared_at = greatest(to_timestamp($2::bigint), a.raised_at), clear_reason = "
+     "'all_points_back', state = CASE WHEN a.state = 'handled' THEN 'closed' ELSE a.state END, "
+     "closed_at = CASE WHEN a.state = 'handled' THEN greatest(to_timestamp($2::bigint), "
+     "a.raised_at, a.handled_at) ELSE a.closed_at END FROM m WHERE a.id = m.alarm_id AND NOT "
+     "EXISTS (SELECT 1 FROM alarm_points q WHERE q.alarm_id = m.alarm_id AND q.back_at IS NULL "
+     "AND q.point_id <> $1::bigint) RETURNING a.id, a.enterprise_id, a.state), ev AS (INSERT "
+     "INTO alarm_events " ALARM_EVENT_COLS " SELECT alarm_id, enterprise_id, "
+     "to_timestamp($2::bigint), 'point_back', 'enterprise_offline', 0, NULL::float8, NULL::float8, "
+     "(SELECT code "
+     "FROM points WHERE id = $1::bigint) FROM m UNION ALL SELECT id, enterprise_id, "
+     "to_timestamp($2::bigint), 'clear', 'enterprise_offline', 0, NULL::float8, NULL::float8, "
+     "'all_points_back' FROM c UNION ALL SELECT id, enterprise_id, to_timestamp($2::bigint), "
+     "'close', 'enterprise_offline', 0, NULL::float8, NULL::float8, 'handled_and_cleared' FROM c "
+     "WHERE state = "
+     "'closed' RETURNING alarm_id) SELECT m.alarm_id, (SELECT count(*) FROM c) FROM m"},
     /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
     {"alm_overdue",
      "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
@@ -346,10 +442,11 @@ static db_status exec_alarm_id(db_conn *c, const char *stmt, int nparams, const 
     return DB_OK;
 }
 
-db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
+db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id, int *retrigger,
+                          int64_t *count, int *shelved)
 {
-    char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24];
-    const char *p[12] = {db_i64(eid, s->enterprise_id),
+    char eid[24], pid[24], lvl[24], val[40], th[40], ts[24], ack[24], hdl[24], win[24];
+    const char *p[13] = {db_i64(eid, s->enterprise_id),
                          db_i64(pid, s->point_id),
                          s->source,
                          s->channel,
@@ -360,8 +457,24 @@ db_status db_alarms_raise(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
                          f64_param(th, s->threshold),
                          db_i64(ts, s->ts_s),
                          db_i64(ack, s->ack_within_s),
-                         db_i64(hdl, s->handle_within_s)};
-    return exec_alarm_id(c, "alm_raise", 12, p, alarm_id);
+                         db_i64(hdl, s->handle_within_s),
+                         db_i64(win, s->episode_window_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_raise", 13, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = 0;
+    *retrigger = 0;
+    *count = 0;
+    *shelved = 0;
+    if (PQntuples(r) > 0) {
+        *alarm_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *retrigger = strcmp(PQgetvalue(r, 0, 1), "retrigger") == 0;
+        *count = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        *shelved = PQgetvalue(r, 0, 3)[0] == '1';
+    }
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_alarms_change(db_conn *c, const db_alarm_step *s, int64_t *alarm_id)
@@ -435,6 +548,66 @@ db_status db_alarms_flag_overdue(db_conn *c, size_t *n_flagged)
     if (!r)
         return st;
     *n_flagged = (size_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return DB_OK;
+}
+
+/* ---- enterprise-offline alarms ------------------------------------------------------- */
+
+db_status db_alarms_eoff_attach(db_conn *c, int64_t enterprise_id, int64_t point_id, int64_t ts_s,
+                                int64_t *alarm_id, int *added)
+{
+    char eid[24], pid[24], ts[24];
+    const char *p[3] = {db_i64(eid, enterprise_id), db_i64(pid, point_id), db_i64(ts, ts_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_eoff_attach", 3, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = get_i64(r, 0, 0);
+    *added = get_i64(r, 0, 1) > 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_alarms_eoff_form(db_conn *c, int64_t enterprise_id, int64_t ts_s, int min_points,
+                              long ack_within_s, long handle_within_s, int64_t *alarm_id,
+                              int64_t *npoints)
+{
+    char eid[24], ts[24], mn[24], ack[24], hdl[24];
+    const char *p[5] = {db_i64(eid, enterprise_id), db_i64(ts, ts_s), db_i64(mn, min_points),
+                        db_i64(ack, ack_within_s), db_i64(hdl, handle_within_s)};
+    db_status st;
+    PGresult *r = db_exec(c, "alm_eoff_form", 5, p, &st);
+    if (!r)
+        return st;
+    *alarm_id = PQntuples(r) > 0 ? get_i64(r, 0, 0) : 0;
+    *npoints = PQntuples(r) > 0 ? get_i64(r, 0, 1) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_alarms_eoff_back(db_conn *c, int64_t point_id, int64_t ts_s, int64_t *alarm_id,
+                              int *cleared)
+{
+    char pid[24], ts[24];
+    const char *p[2] = {db_i64(pid, point_id), db_i64(ts, ts_s)};
+    *alarm_id = 0;
+    *cleared = 0;
+    db_status st;
+    PGresult *r = db_exec(c, "alm_eoff_lock", 1, p, &st);
+    if (!r)
+        return st;
+    int member = PQntuples(r) > 0;
+    PQclear(r);
+    if (!member)
+        return DB_OK;
+    r = db_exec(c, "alm_eoff_back", 2, p, &st);
+    if (!r)
+        return st;
+    if (PQntuples(r) > 0) {
+        *alarm_id = get_i64(r, 0, 0);
+        *cleared = get_i64(r, 0, 1) > 0;
+    }
     PQclear(r);
     return DB_OK;
 }

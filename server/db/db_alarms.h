@@ -87,13 +87,22 @@ typedef struct db_alarm_step {
     double value, threshold;
     int64_t ts_s;
     long ack_within_s, handle_within_s; /* deadlines from max(now, ts) */
+    long episode_window_s;              /* raise: fold window (alarm_episode_window_s) */
 } db_alarm_step;
 
 /* Each writes the alarm row and its alarm_events row; *alarm_id is the alarm written, 0
  * when nothing was (a replayed raise, no open episode to change or clear).  A clear also
- * closes a handled alarm. */
+ * closes a handled alarm.
+ *
+ * raise folds repeats into episodes: when the point channel's latest episode is not closed
+ * and cleared less than episode_window_s before ts, it is reopened (*retrigger 1, its
+ * trigger count + 1, last trigger and peak value updated, a 'retrigger' event) instead of
+ * a new alarm being inserted (*retrigger 0).  *count is the episode's trigger count.  While
+ * the episode is shelved (not expired) every raise folds into it and *shelved is 1: the
+ * caller publishes nothing. */
 __attribute__((warn_unused_result)) db_status db_alarms_raise(db_conn *c, const db_alarm_step *s,
-                                                              int64_t *alarm_id);
+                                                              int64_t *alarm_id, int *retrigger,
+                                                              int64_t *count, int *shelved);
 __attribute__((warn_unused_result)) db_status db_alarms_change(db_conn *c, const db_alarm_step *s,
                                                                int64_t *alarm_id);
 __attribute__((warn_unused_result)) db_status db_alarms_clear(db_conn *c, const db_alarm_step *s,
@@ -111,6 +120,25 @@ __attribute__((warn_unused_result)) db_status
 db_alarms_video(db_conn *c, int64_t enterprise_id, const char *camera, int64_t ts_us,
                 const char *alarm_type, int *level, long ack_within_s, long handle_within_s,
                 int64_t *alarm_id);
+
+/* Enterprise-offline alarms (migration 0045): one alarm of kind enterprise_offline (level 0,
+ * no point) listing the points (alarm_points) of an enterprise that are offline together.
+ *
+ * attach: the point joins the enterprise's open enterprise-offline alarm, if there is one
+ * (*alarm_id, else 0; *added 0 when it already was in it).  form: when at least min_points
+ * enabled points of the enterprise are offline (point_rule_state), raises one listing them
+ * and folds their open point offline alarms into it (closed, folded_into); *alarm_id 0 when
+ * not raised.  back: the point reports again; the alarm it was in clears with its last
+ * point (*cleared 1; a handled one closes); *alarm_id 0 when the point was in none. */
+__attribute__((warn_unused_result)) db_status db_alarms_eoff_attach(db_conn *c,
+                                                                    int64_t enterprise_id,
+                                                                    int64_t point_id, int64_t ts_s,
+                                                                    int64_t *alarm_id, int *added);
+__attribute__((warn_unused_result)) db_status
+db_alarms_eoff_form(db_conn *c, int64_t enterprise_id, int64_t ts_s, int min_points,
+                    long ack_within_s, long handle_within_s, int64_t *alarm_id, int64_t *npoints);
+__attribute__((warn_unused_result)) db_status
+db_alarms_eoff_back(db_conn *c, int64_t point_id, int64_t ts_s, int64_t *alarm_id, int *cleared);
 
 /* Asks the worker for a risk recompute of the enterprise (one pending request each). */
 __attribute__((warn_unused_result)) db_status

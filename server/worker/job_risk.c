@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static risk_model g_model;
 
@@ -706,10 +707,16 @@ static db_status warnings_tx(db_conn *c, void *arg)
             continue;
         }
         if (d.escalate_now) {
-            char note[160];
-            snprintf(note, sizeof note, "%s deadline missed (due %lld)",
+            /* the due time as a person reads it (UTC), not a raw Unix time (issue 16 item 4);
+             * "sign"/"clearance" are codes of the label catalogue's escalation domain */
+            char note[160], due[32];
+            time_t due_t = (time_t)d.step_due_at;
+            struct tm due_tm;
+            gmtime_r(&due_t, &due_tm);
+            strftime(due, sizeof due, "%Y-%m-%dT%H:%M:%SZ", &due_tm);
+            snprintf(note, sizeof note, "%s deadline missed (due %s)",
                      ws.signed_at == 0 && d.overdue_sign && d.step == 1 ? "sign" : "clearance",
-                     (long long)d.step_due_at);
+                     due);
             db_risk_escalation e = {
                 .warning_id = w->id,
                 .step = (unsigned)(base + d.step),

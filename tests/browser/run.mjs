@@ -528,6 +528,38 @@ async function test_admin_totp_enrol_login_and_reset() {
   await context.close();
 }
 
+// issue 16 item 1: a spark detector pulsing is one episode -- one feed line with its count,
+// one list row with ×count, its state text instead of "1 / 1" and its own kind label
+async function test_spark_repeats_are_one_episode_in_feed_and_list() {
+  need('POST', '/api/v1/alarms/acknowledge');
+  const ent = ents[1];
+  const sp = ent.points.spark_detected.code;
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await page.waitForSelector('[data-page=overview] [data-testid=map]');
+  await page.waitForSelector('.live-dot.on', { timeout: 10000 });
+  const t0 = Date.now() - 50000;
+  const at = s => new Date(t0 + s * 1000).toISOString();
+  await srv.ingest(ent, [0, 10, 20, 30, 40].map((s, i) => ({ point: sp, ts: at(s), value: i % 2 ? 0 : 1 })));
+  await page.waitForSelector(`[data-testid=live-feed] [data-enterprise="${ent.id}"] [data-feed-count="3"]`, { timeout: 15000 });
+  const lines = await page.$$eval(`[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"]`,
+    xs => xs.filter(x => x.textContent.includes('火花探测')).length);
+  assert(lines === 1, `the repeats of one episode took ${lines} feed lines`);
+  await shot(page, 'overview-feed-episode');
+  await context.close();
+  const { context: c2, page: p2 } = await loginPage(browser, srv.base, 'a2.manager', PW, errors);
+  await p2.goto(srv.base + '/#/alarms?kind=spark');
+  await p2.waitForSelector('[data-testid=alarm-list] [data-episode-count="3"]');
+  const rows = await p2.$$eval('[data-testid=alarm-list] tr[data-alarm-id]', xs => xs.length);
+  assert(rows === 1, `${rows} rows for one episode`);
+  const v = await p2.textContent('[data-testid=alarm-list] [data-value-text]');
+  assert(v.includes('检测到火花') && !v.includes('/'), 'value shown as ' + v);
+  const k = await p2.textContent('[data-testid=alarm-list] [data-kind=spark]');
+  assert(k.includes('火花探测') && !k.includes('设备故障'), 'kind shown as ' + k);
+  assert(await p2.$('[data-action=batch-ack]') && await p2.$('[data-action=shelve]'), 'no batch acknowledge or shelve');
+  await shot(p2, 'alarms-episode');
+  await c2.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -538,7 +570,8 @@ const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic
   test_district_approves_clearance_requested_in_another_context, test_upgraded_warning_shows_its_new_grade_and_history,
   test_main_pages_render_and_screenshots,
   test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only,
-  test_district_admin_manages_accounts, test_admin_totp_enrol_login_and_reset, test_no_script_errors];
+  test_district_admin_manages_accounts, test_admin_totp_enrol_login_and_reset,
+  test_spark_repeats_are_one_episode_in_feed_and_list, test_no_script_errors];
 // DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

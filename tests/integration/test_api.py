@@ -2,6 +2,7 @@
 from the route table, row-level security alone, mass assignment, CSV import
 and export, secrets at rest."""
 import csv
+import datetime
 import io
 import json
 import subprocess
@@ -131,6 +132,8 @@ OBJECT_ROUTES = {
     "/api/v1/alarms/{id}/acknowledge": "alarm",
     "/api/v1/alarms/{id}/handle": "alarm",
     "/api/v1/alarms/{id}/close": "alarm",
+    "/api/v1/alarms/{id}/shelve": "alarm",
+    "/api/v1/alarms/{id}/unshelve": "alarm",
     "/api/v1/warnings/{id}": "warning",
     "/api/v1/warnings/{id}/sign": "warning",
     "/api/v1/warnings/{id}/feedback": "warning",
@@ -167,6 +170,10 @@ BODIES = {
     ("POST", "/api/v1/alarms/{id}/acknowledge"): {"verdict": "real_hazard", "note": "probe"},
     ("POST", "/api/v1/alarms/{id}/handle"): {"cause_category": "other", "measures": "probe"},
     ("POST", "/api/v1/alarms/{id}/close"): {"note": "probe"},
+    # a valid body (the expiry must be within 7 days), so that scope is what answers
+    ("POST", "/api/v1/alarms/{id}/shelve"): {"reason": "probe", "until": (
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).replace(microsecond=0).isoformat()},
+    ("POST", "/api/v1/alarms/{id}/unshelve"): {"note": "probe"},
     ("POST", "/api/v1/warnings/{id}/sign"): {"note": "probe"},
     ("POST", "/api/v1/warnings/{id}/feedback"): {"feedback": "probe"},
     ("POST", "/api/v1/warnings/{id}/request-clearance"): {"note": "probe"},

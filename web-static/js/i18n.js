@@ -146,7 +146,7 @@ const D = {
   'alstate.active': ['待确认', 'Active'], 'alstate.acknowledged': ['已确认', 'Acknowledged'], 'alstate.handled': ['已处置', 'Handled'], 'alstate.closed': ['已关闭', 'Closed'],
   'alkind.high': ['高报', 'High'], 'alkind.high_high': ['高高报', 'High-high'], 'alkind.low': ['低报', 'Low'], 'alkind.low_low': ['低低报', 'Low-low'],
   'alkind.rate_of_rise': ['升速过快', 'Rate of rise'], 'alkind.digital_fault': ['设备故障', 'Digital fault'], 'alkind.frozen': ['数据冻结', 'Frozen value'],
-  'alkind.out_of_range': ['超量程', 'Out of range'], 'alkind.offline': ['数据中断', 'No data'], 'alkind.gateway_fault': ['网关上报', 'Gateway event'], 'alkind.video': ['视频报警', 'Video'], 'alkind.gateway_offline': ['网关离线', 'Gateway offline'],
+  'alkind.out_of_range': ['超量程', 'Out of range'], 'alkind.offline': ['数据中断', 'No data'], 'alkind.gateway_fault': ['网关上报', 'Gateway event'], 'alkind.video': ['视频报警', 'Video'], 'alkind.gateway_offline': ['网关离线', 'Gateway offline'], 'alkind.spark': ['火花探测', 'Spark detected'], 'alkind.enterprise_offline': ['企业数据中断', 'Enterprise offline'],
   'allevel.0': ['提示', 'Info'], 'allevel.1': ['一级', 'Level 1'], 'allevel.2': ['二级', 'Level 2'],
   'verdict.real_hazard': ['真实隐患', 'Real hazard'], 'verdict.device_fault': ['设备故障', 'Device fault'], 'verdict.unknown': ['待查', 'Unknown'],
   'cause.process_abnormal': ['工艺异常', 'Process abnormal'], 'cause.equipment_fault': ['设备故障', 'Equipment fault'], 'cause.sensor_fault': ['传感器故障', 'Sensor fault'],
@@ -211,7 +211,7 @@ const D = {
   'ago.s': ['{n}秒前', '{n}s ago'], 'ago.m': ['{n}分钟前', '{n} min ago'], 'ago.h': ['{n}小时前', '{n} h ago'], 'ago.d': ['{n}天前', '{n} d ago'],
   'dur.dhm': ['{d}天{h}小时', '{d} d {h} h'], 'dur.hm': ['{h}小时{m}分', '{h} h {m} min'], 'dur.ms': ['{m}分{s}秒', '{m} min {s} s'],
   'live.alarm': ['报警', 'Alarm'], 'live.warning': ['预警', 'Warning'], 'live.risk': ['风险变化', 'Risk change'],
-  'live.alarm.raise': ['新报警', 'New alarm'], 'live.alarm.escalate': ['报警升级', 'Alarm escalated'], 'live.alarm.clear': ['报警恢复', 'Back to normal'],
+  'live.alarm.raise': ['新报警', 'New alarm'], 'live.alarm.retrigger': ['重复触发', 'Repeated'], 'live.alarm.escalate': ['报警升级', 'Alarm escalated'], 'live.alarm.clear': ['报警恢复', 'Back to normal'],
   'live.warning.issue': ['发布预警', 'Warning issued'], 'live.warning.upgrade': ['预警升级', 'Warning upgraded'], 'live.warning.escalate': ['预警升级督办', 'Warning escalated'],
 };
 

@@ -1,13 +1,35 @@
 // 报警处置: list with filters and states, overdue highlighted; detail with the
 // readings around the raise and the event history; acknowledge / handle /
 // close as the role allows (the API decides; buttons follow the route table).
+// Repeats of one point channel are one episode (×count, last trigger); digital
+// points show their state text, not "1 / 1"; shelving (搁置) with reason and
+// expiry; enterprises acknowledge many alarms at once.  Codes are labelled from
+// the API's label catalogue (labels.js).
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration } from '../ui.js';
 import { onLive } from '../live.js';
+import { loadLabels, lbl, pick } from '../labels.js';
 
 const STATES = ['active', 'acknowledged', 'handled', 'closed'];
-const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline'];
+const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'spark', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline', 'enterprise_offline'];
+const kindText = k => lbl('alarm_kind', k, 'alkind');
+const unit = a => (a.point && a.point.unit) || '';
+// value / limit for analog points; the state text for digital ones; the points of an outage
+function valueText(a) {
+  if (a.value_text) return pick(a.value_text);
+  if (a.points) return `${a.points.filter(p => !p.back_at).length} / ${a.points.length} 测点 points`;
+  if (a.value == null && a.threshold == null) return t('common.na');
+  return `${fmtNum(a.value)} / ${fmtNum(a.threshold)} ${unit(a)}`.trim();
+}
+function episodeTag(a) {
+  const ep = a.episode;
+  if (!ep || ep.count <= 1) return null;
+  return h('span', { class: 'tag warn', 'data-episode-count': ep.count, title: `${fmtTime(ep.first_at, true)} → ${fmtTime(ep.last_at, true)}`, style: { marginLeft: '4px' } }, '×' + ep.count);
+}
+function shelvedTag(a) {
+  return a.shelved ? h('span', { class: 'tag muted', 'data-shelved': 'true', title: a.shelved.reason, style: { marginLeft: '4px' } }, '搁置至 ' + fmtTime(a.shelved.until, true)) : null;
+}
 
 export default async function alarmsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
@@ -30,6 +52,9 @@ export default async function alarmsPage(el, ctx) {
 
 export async function alarmTable(ctx, filters, opts = {}) {
   const wrap = h('div', { 'data-testid': 'alarm-list' });
+  await loadLabels();
+  const picked = new Set();
+  const canBatch = ctx.isEnt && hasRoute('POST', '/api/v1/alarms/acknowledge');
   if (!hasRoute('GET', '/api/v1/alarms')) { wrap.append(missingRoute('GET /api/v1/alarms')); return wrap; }
   const limit = 30;
   let page = opts.page || 1;
@@ -40,13 +65,25 @@ export async function alarmTable(ctx, filters, opts = {}) {
     try { r = await api('/api/v1/alarms?' + p); } catch (e) { fill(wrap, errorBox(e)); return; }
     if (!ctx.alive) return;
     const pages = Math.max(1, Math.ceil(r.total / limit));
-    fill(wrap, table([
+    picked.clear();
+    const batchBtn = canBatch ? h('button', { class: 'btn sm primary', 'data-action': 'batch-ack', disabled: true, onclick: () => formModal('批量确认 ' + t('al.ack'), [
+      formRow(t('al.verdict'), select('verdict', ['real_hazard', 'device_fault', 'unknown'].map(v => [v, lbl('ack_verdict', v, 'verdict')]))),
+      formRow(t('common.note'), h('textarea', { name: 'note', maxlength: 4000 }))], async v => {
+        const res = await api('/api/v1/alarms/acknowledge', { method: 'POST', body: { ids: [...picked], ...v } });
+        toast(`${res.acknowledged} ✓` + (res.refused ? ` · ${res.refused} ✗` : ''), res.refused ? 'error' : 'ok'); load();
+      }) }, '批量确认 Acknowledge selected') : null;
+    const pick1 = a => a.state === 'active' ? h('input', { type: 'checkbox', 'data-pick': a.id, onchange: e => {
+      if (e.target.checked) picked.add(a.id); else picked.delete(a.id);
+      batchBtn.disabled = picked.size === 0;
+    } }) : null;
+    fill(wrap, batchBtn ? h('div', { class: 'toolbar', style: { padding: '6px 12px' } }, batchBtn) : null, table([
+      canBatch ? { title: '', render: pick1 } : null,
       { title: t('al.raised'), render: a => h('a', { href: '#/alarms/' + a.id }, fmtTime(a.raised_at, true)) },
       filters.enterprise ? null : { title: t('common.enterprise'), render: a => h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name) },
-      { title: t('al.point'), render: a => a.point ? a.point.name : a.gateway ? a.gateway.code : [a.camera_code, a.label].filter(Boolean).join(' · ') },
-      { title: t('al.kind'), render: a => tv('alkind', a.kind) },
+      { title: t('al.point'), render: a => a.point ? a.point.name : a.gateway ? a.gateway.code : a.points ? a.points.map(p => p.code).slice(0, 3).join(', ') + (a.points.length > 3 ? ' …' : '') : [a.camera_code, a.label].filter(Boolean).join(' · ') },
+      { title: t('al.kind'), render: a => h('span', { 'data-kind': a.kind }, kindText(a.kind), episodeTag(a), shelvedTag(a)) },
       { title: t('al.level'), render: a => h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : a.level === 1 ? 'orange' : 'muted') }, tv('allevel', a.level)) },
-      { title: t('al.value'), class: 'num', render: a => `${fmtNum(a.value)} / ${fmtNum(a.threshold)}` },
+      { title: t('al.value'), class: 'num', render: a => h('span', { 'data-value-text': '' }, valueText(a)) },
       { title: t('common.state'), render: a => h('span', null, h('span', { class: 'tag ' + (a.state === 'closed' ? 'ok' : a.state === 'active' ? 'bad' : 'warn'), 'data-alarm-state': a.state }, tv('alstate', a.state)),
         a.back_to_normal && a.state !== 'closed' ? h('span', { class: 'tag ok', style: { marginLeft: '4px' } }, '已恢复') : null) },
       { title: t('al.deadline'), render: a => deadline(a) },
@@ -88,6 +125,13 @@ function actions(ctx, a, reload) {
   if (a.state === 'handled' && a.back_to_normal && hasRoute('POST', '/api/v1/alarms/{id}/close'))
     b.push(h('button', { class: 'btn sm', 'data-action': 'close', onclick: () => formModal(t('al.closeit'), [
       formRow(t('common.note'), h('textarea', { name: 'note', maxlength: 4000 }))], v => done('close', v.note ? v : {})) }, t('al.closeit')));
+  if (a.state !== 'closed' && !a.shelved && hasRoute('POST', '/api/v1/alarms/{id}/shelve'))
+    b.push(h('button', { class: 'btn sm', 'data-action': 'shelve', onclick: () => formModal('搁置 Shelve', [
+      formRow('原因 Reason', h('textarea', { name: 'reason', required: true, maxlength: 1000 })),
+      formRow('搁置时长 For', select('hours', [['1', '1 h'], ['4', '4 h'], ['8', '8 h'], ['24', '24 h'], ['72', '72 h']]))],
+    v => done('shelve', { reason: v.reason, until: new Date(Date.now() + (+v.hours) * 3600e3).toISOString().replace(/\.\d+Z$/, 'Z') })) }, '搁置'));
+  if (a.shelved && hasRoute('POST', '/api/v1/alarms/{id}/unshelve'))
+    b.push(h('button', { class: 'btn sm', 'data-action': 'unshelve', onclick: () => done('unshelve', {}) }, '取消搁置'));
   b.push(h('a', { class: 'btn sm', href: '#/alarms/' + a.id }, t('common.detail')));
   return h('span', { style: { display: 'flex', gap: '4px' } }, b);
 }
@@ -97,6 +141,7 @@ async function detail(el, ctx, id) {
   if (!hasRoute('GET', '/api/v1/alarms/{id}')) { el.append(card(t('common.detail'), missingRoute('GET /api/v1/alarms/{id}'))); return; }
   const box = h('div', null, loading());
   el.append(box);
+  await loadLabels();
   async function load() {
     let r;
     try { r = await api('/api/v1/alarms/' + encodeURIComponent(id)); } catch (e) { fill(box, errorBox(e)); return; }
@@ -107,15 +152,19 @@ async function detail(el, ctx, id) {
     fill(box, 
       card(t('common.detail'), h('dl', { class: 'kv' },
         kv(t('common.enterprise'), h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name)), kv(t('al.point'), a.point ? `${a.point.name} (${a.point.code})` : a.gateway ? a.gateway.code : [a.camera_code, a.label].filter(Boolean).join(' · ')),
-        kv(t('al.kind'), tv('alkind', a.kind)), kv(t('al.level'), tv('allevel', a.level)),
-        kv(t('al.value'), `${fmtNum(a.value)} / ${fmtNum(a.threshold)} ${a.point && a.point.unit || ''}`), kv(t('al.raised'), fmtTime(a.raised_at, true)),
+        kv(t('al.kind'), h('span', null, kindText(a.kind), episodeTag(a), shelvedTag(a))), kv(t('al.level'), tv('allevel', a.level)),
+        kv(t('al.value'), valueText(a)), kv(t('al.raised'), fmtTime(a.raised_at, true)),
+        a.episode && a.episode.count > 1 ? kv('重复触发 Repeats', `${a.episode.count} · ${fmtTime(a.episode.first_at, true)} → ${fmtTime(a.episode.last_at, true)}` + (a.episode.peak_value != null && !a.value_text ? ` · 峰值 peak ${fmtNum(a.episode.peak_value)} ${unit(a)}` : '')) : [],
+        a.shelved ? kv('搁置 Shelved', `${fmtTime(a.shelved.until, true)} · ${a.shelved.reason}`) : [],
+        a.points ? kv('测点 Points', h('ul', { 'data-testid': 'offline-points' }, a.points.map(p => h('li', null, `${p.name} (${p.code}) · ${p.back_at ? '已恢复 ' + fmtTime(p.back_at, true) : '中断 since ' + fmtTime(p.last_data_at || p.joined_at, true)}`)))) : [],
         kv(t('common.state'), h('span', { 'data-alarm-state': a.state }, tv('alstate', a.state))), kv(t('al.deadline'), deadline(a)),
-        kv(t('al.verdict'), a.acknowledged ? tv('verdict', a.acknowledged.verdict) + ' ' + (a.acknowledged.note || '') : null),
-        kv(t('al.measures'), a.handled ? `${tv('cause', a.handled.cause_category)}：${a.handled.measures}` : null)),
+        kv(t('al.verdict'), a.acknowledged ? lbl('ack_verdict', a.acknowledged.verdict, 'verdict') + ' ' + (a.acknowledged.note || '') : null),
+        kv(t('al.measures'), a.handled ? `${lbl('cause_category', a.handled.cause_category, 'cause')}：${a.handled.measures}` : null)),
       h('div', { class: 'extra' }, actions(ctx, a, load))),
       h('div', { class: 'grid g-main' }, card(t('al.readings'), chartEl),
         card(t('al.history'), h('ul', { class: 'timeline' }, (r.events || []).map(v => h('li', null,
-          h('b', null, v.action), ' · ', fmtTime(v.at, true), ' · ', v.actor, v.note ? h('div', { class: 'muted' }, v.note) : null))))));
+          h('b', null, lbl('alarm_action', v.action)), ' · ', fmtTime(v.at, true), ' · ', v.actor,
+          v.reason ? ' · ' + lbl('alarm_reason', v.reason) : '', v.note ? h('div', { class: 'muted' }, v.note) : null))))));
     const items = (r.readings && r.readings.items) || [];
     if (!items.length) chartEl.replaceWith(empty());
     else {

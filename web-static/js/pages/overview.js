@@ -7,10 +7,12 @@ import { t } from '../i18n.js';
 import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast } from '../ui.js';
 import { enterpriseMap, legend } from '../map.js';
 import { onLive, liveAvailable } from '../live.js';
+import { loadLabels, lbl } from '../labels.js';
 
 const GRADES = ['red', 'orange', 'yellow', 'blue'];
 
 export default async function overview(el, ctx) {
+  loadLabels(); // the feed labels codes from the catalogue once it is there
   const statsBox = h('div', { class: 'stats', 'data-testid': 'stats' });
   const mapEl = h('div', { class: 'map', 'data-testid': 'map' });
   const gradeEl = h('div', { class: 'chart' });
@@ -124,11 +126,21 @@ export default async function overview(el, ctx) {
     if (!['alarm', 'warning', 'risk'].includes(ev.type)) return;
     if (!feedCount++) { const had = ingestLine.isConnected; clear(feed); if (had) feed.append(ingestLine); }
     let tag, text;
+    // repeats of one alarm episode (same id: retrigger, clear, point of an outage) update
+    // its line and move it to the top instead of adding another one
+    let prev = null, count = 1;
+    if (ev.type === 'alarm' && ev.id) {
+      prev = feed.querySelector(`[data-alarm-id="${ev.id}"]`);
+      if (prev) { count = +prev.dataset.count || 1; prev.remove(); }
+      if (ev.count) count = Math.max(count, ev.count);
+      else if (prev && ev.action === 'retrigger') count++;
+    }
     if (ev.type === 'alarm') {
       const lv = ev.level ?? 1;
-      tag = h('span', { class: 'tag ' + (lv >= 2 ? 'red' : lv === 1 ? 'orange' : 'muted') }, t('live.alarm.' + ev.action, {}, t('live.alarm')));
-      text = [h('a', { href: '#/enterprises/' + ev.enterprise_id }, entName(ev.enterprise_id)), ' · ', t('alkind.' + ev.kind, {}, ev.kind || ''),
-        ev.point ? ' · ' + ev.point : '', ev.value != null ? ' = ' + ev.value : ''];
+      tag = h('span', { class: 'tag ' + (lv >= 2 ? 'red' : lv === 1 ? 'orange' : 'muted') }, t('live.alarm.' + ev.action, {}, lbl('alarm_action', ev.action)));
+      text = [h('a', { href: ev.id ? '#/alarms/' + ev.id : '#/enterprises/' + ev.enterprise_id }, entName(ev.enterprise_id)), ' · ', lbl('alarm_kind', ev.kind, 'alkind'),
+        ev.point ? ' · ' + ev.point : '', ev.value != null && ev.kind !== 'spark' ? ' = ' + ev.value : '',
+        count > 1 ? h('b', { 'data-feed-count': count }, ` ×${count}`) : ''];
     } else if (ev.type === 'warning') {
       tag = h('span', { class: 'tag ' + (ev.grade || 'warn') }, t('live.warning.' + ev.action, {}, t('live.warning')));
       text = [h('a', { href: ev.id ? '#/warnings/' + ev.id : '#/warnings' }, entName(ev.enterprise_id)),
@@ -140,7 +152,8 @@ export default async function overview(el, ctx) {
       grades.set(ev.enterprise_id, ev.grade);
       if (mapObj) mapObj.recolour(gradeOf);
     }
-    const item = h('div', { class: 'item fresh', 'data-feed-type': ev.type, 'data-enterprise': ev.enterprise_id }, tag, h('div', null, text),
+    const item = h('div', { class: 'item fresh', 'data-feed-type': ev.type, 'data-enterprise': ev.enterprise_id,
+      'data-alarm-id': ev.type === 'alarm' && ev.id ? ev.id : null, 'data-count': ev.type === 'alarm' ? count : null }, tag, h('div', null, text),
       h('div', { class: 'when' }, fmtTime(ev.ts || Date.now(), true)));
     const after = ingestLine.isConnected ? ingestLine.nextSibling : feed.firstChild;
     feed.insertBefore(item, after);

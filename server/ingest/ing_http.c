@@ -49,6 +49,7 @@ static int backoff_ms = BACKOFF_MIN_MS; /* accept back-off ("accept failures") *
  * A pipelined request that arrived while the previous one was answered has its
  * header end missed, so its body gets the header deadline: gateways do not
  * pipeline. */
+#define HEAD_MAX 4096 /* header bytes looked at by on_headers; longer ones are evhttp's alone */
 typedef enum { CONN_HEADERS, CONN_BODY, CONN_ANSWERING } conn_phase;
 
 typedef struct ip_count {
@@ -65,7 +66,11 @@ typedef struct ing_conn {
     struct event *deadline;
     ip_count *ip;
     conn_phase phase;
-    int eol; /* empty-line scanner: 0 inside a line, 1 after '\n', 2 after "\n\r" */
+    int eol;         /* empty-line scanner: 0 inside a line, 1 after '\n', 2 after "\n\r" */
+    int rated;       /* the current request's rate tokens were taken on its headers */
+    int refused;     /* answered on its headers: freed by on_deadline */
+    size_t head_len; /* the current request's header bytes so far (head_len > HEAD_MAX: too long) */
+    char head[HEAD_MAX + 1];
 } ing_conn;
 
 #define CONN_BUCKETS 4096
@@ -135,6 +140,7 @@ static void conn_phase_set(ing_conn *c, conn_phase phase)
 {
     c->phase = phase;
     c->eol = 0;
+    c->head_len = 0;
     if (phase == CONN_ANSWERING) {
         evtimer_del(c->deadline);
         return;
@@ -151,9 +157,13 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)what;
     ing_conn *c = arg;
     srv_log(SRV_LOG_INFO, "ingest connection closed", "peer=%s reason=%s", c->ip->ip,
-            c->phase == CONN_HEADERS ? "header_deadline" : "body_deadline");
+            c->refused                 ? "refused_on_headers"
+            : c->phase == CONN_HEADERS ? "header_deadline"
+                                       : "body_deadline");
     evhttp_connection_free(c->evcon); /* on_conn_closed frees c */
 }
+
+static void on_headers(ing_conn *c, struct evbuffer *buf);
 
 /* Watches what a connection reads while its headers arrive: the first empty
  * line ends them (evhttp reads lines ending in "\n" or "\r\n"). */
@@ -173,9 +183,16 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         if (n <= 0)
             return;
         for (ev_ssize_t i = 0; i < n; i++) {
+            if (c->head_len < HEAD_MAX)
+                c->head[c->head_len] = chunk[i];
+            if (c->head_len <= HEAD_MAX)
+                c->head_len++;
             if (chunk[i] == '\n') {
                 if (c->eol) {
+                    size_t head_len = c->head_len;
                     conn_phase_set(c, CONN_BODY);
+                    c->head_len = head_len;
+                    on_headers(c, buf);
                     return;
                 }
                 c->eol = 1;
@@ -357,6 +374,23 @@ static void on_jobs_done(ing_job *list)
     }
 }
 
+/* Takes a token of the address and one of the credential (when there is
+ * one); the seconds to wait (detail says who is limited), 0 when within. */
+static int rate_take(const char *ip, const char *secret, char *detail, size_t detail_len)
+{
+    int wait =
+        srv_rate_take(ip_rate, ip, g_config.ingest_rate_ip_per_s, g_config.ingest_rate_ip_burst);
+    const char *limited = wait ? "this address" : NULL;
+    if (!wait && secret && secret[0]) {
+        wait = srv_rate_take(cred_rate, secret, g_config.ingest_rate_credential_per_s,
+                             g_config.ingest_rate_credential_burst);
+        limited = wait ? "this credential" : NULL;
+    }
+    if (wait)
+        snprintf(detail, detail_len, "%s is over its ingest rate limit", limited);
+    return wait;
+}
+
 static char *header_dup(struct evhttp_request *req, const char *name, size_t max)
 {
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
@@ -366,7 +400,7 @@ static char *header_dup(struct evhttp_request *req, const char *name, size_t max
 }
 
 static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *dialect,
-                   ing_kind kind)
+                   ing_kind kind, int rated)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -390,18 +424,11 @@ static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *d
     if (evcon)
         evhttp_connection_get_peer(evcon, &peer, &port);
     const char *ip = peer ? peer : "-";
-    int wait =
-        srv_rate_take(ip_rate, ip, g_config.ingest_rate_ip_per_s, g_config.ingest_rate_ip_burst);
-    const char *limited = wait ? "this address" : NULL;
-    if (!wait && secret && secret[0]) {
-        wait = srv_rate_take(cred_rate, secret, g_config.ingest_rate_credential_per_s,
-                             g_config.ingest_rate_credential_burst);
-        limited = wait ? "this credential" : NULL;
-    }
+    char detail[96];
+    int wait = rated ? 0 : rate_take(ip, secret, detail, sizeof detail);
     if (wait) {
-        char ra[16], detail[96];
+        char ra[16];
         snprintf(ra, sizeof ra, "%d", wait);
-        snprintf(detail, sizeof detail, "%s is over its ingest rate limit", limited);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
         int status;
         char *b = dialect->reply_error(ING_ERR_RATE_LIMITED, detail, &status);
@@ -483,12 +510,171 @@ static int framing_ambiguous(struct evhttp_request *req, char *why, size_t why_l
     return 0;
 }
 
+/* ---- decided on the headers ------------------------------------------------
+ *
+ * evhttp 2.1 has no hook between a server request's headers and its body
+ * (evhttp_set_newreqcb is 2.2), so on_input keeps a copy of the header bytes
+ * (up to HEAD_MAX) and on_headers reads them at the empty line, before evhttp
+ * parses them.  What needs no database is decided there: a declared
+ * Content-Length above ingest_max_body (413 body_too_large, any path), and on
+ * an ingest endpoint's POST the rate limits (429 rate_limited; the tokens are
+ * then not taken again after the body) and a missing credential header (401
+ * unauthenticated).  A credential that looks valid is checked in the database
+ * after the body, by a writer, as before.  A refused request is answered in its
+ * dialect's shape straight on the socket (nothing of evhttp's is pending: its
+ * output is empty, it has not parsed the request), its bytes are dropped before
+ * evhttp sees them, and the connection is closed a second later (time for the
+ * client to read the answer before a reset).  Anything unusual (framing
+ * on_request refuses, folded or over-long headers, a reply still being sent) is
+ * left to evhttp and on_request. */
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 401:
+        return "Unauthorized";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    default:
+        return "Error";
+    }
+}
+
+static void refuse_on_headers(ing_conn *c, struct evbuffer *buf, const ing_dialect *d, ing_err e,
+                              int retry_s, const char *detail)
+{
+    struct bufferevent *bev = c->bev;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd < 0 || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    int status = ing_err_status(e);
+    char *body = d ? d->reply_error(e, detail, &status) : ing_err_json(e, detail);
+    char *msg = NULL;
+    int len = body ? asprintf(&msg,
+                              "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                              "Cache-Control: no-store\r\nConnection: close\r\n%s%.0d%s"
+                              "Content-Length: %zu\r\n\r\n%s",
+                              status, reason_phrase(status), retry_s > 0 ? "Retry-After: " : "",
+                              retry_s, retry_s > 0 ? "\r\n" : "", strlen(body), body)
+                   : -1;
+    free(body);
+    if (len < 0)
+        return;
+    /* an empty socket buffer takes a reply this small whole; if not, the close ends it */
+    (void)!send(fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(msg);
+    shutdown(fd, SHUT_WR);
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    bufferevent_disable(bev, EV_READ);
+    c->refused = 1;
+    conn_phase_set(c, CONN_ANSWERING);
+    struct timeval linger = {1, 0};
+    evtimer_add(c->deadline, &linger);
+    srv_log(SRV_LOG_DEBUG, "ingest request", "id=%llu peer=%s refused_on_headers=%s status=%d",
+            (unsigned long long)srv_next_request_id(), c->ip->ip, ing_err_code(e), status);
+}
+
+static void on_headers(ing_conn *c, struct evbuffer *buf)
+{
+    c->rated = 0;
+    if (c->head_len > HEAD_MAX)
+        return;
+    c->head[c->head_len] = '\0';
+    if (strlen(c->head) != c->head_len)
+        return;
+    char *line = c->head, *next = NULL;
+    const char *method = NULL, *target = NULL, *cl = NULL, *te = NULL;
+    const char *secret_of[2] = {NULL, NULL}; /* X-Api-Key, appsecret */
+    int n_cl = 0, n_te = 0;
+    for (int first = 1; line; line = next, first = 0) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\r')
+            line[--n] = '\0';
+        if (first) {
+            char *sp = strchr(line, ' ');
+            if (!sp)
+                return;
+            *sp = '\0';
+            method = line;
+            target = sp + 1;
+            if ((sp = strchr(sp + 1, ' ')) != NULL)
+                *sp = '\0';
+            continue;
+        }
+        if (n == 0)
+            break;
+        char *colon = strchr(line, ':');
+        if (line[0] == ' ' || line[0] == '\t' || !colon)
+            return; /* folded or broken: evhttp's to judge */
+        *colon = '\0';
+        char *v = colon + 1;
+        v += strspn(v, " \t");
+        for (char *end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t');)
+            *--end = '\0';
+        if (evutil_ascii_strcasecmp(line, "Content-Length") == 0)
+            n_cl++, cl = v;
+        else if (evutil_ascii_strcasecmp(line, "Transfer-Encoding") == 0)
+            n_te++, te = v;
+        else if (evutil_ascii_strcasecmp(line, "X-Api-Key") == 0 && !secret_of[0])
+            secret_of[0] = v;
+        else if (evutil_ascii_strcasecmp(line, "appsecret") == 0 && !secret_of[1])
+            secret_of[1] = v;
+    }
+    if (!method || n_cl > 1 || n_te > 1 ||
+        (n_te && (n_cl || evutil_ascii_strcasecmp(te, "chunked"))) ||
+        (cl && (!cl[0] || strspn(cl, "0123456789") != strlen(cl))))
+        return; /* on_request refuses the framing */
+    char detail[128];
+    if (cl && (strlen(cl) > 19 ||
+               strtoull(cl, NULL, 10) > (unsigned long long)g_config.ingest_max_body)) {
+        snprintf(detail, sizeof detail, "Content-Length %.24s is above ingest_max_body %lld", cl,
+                 (long long)g_config.ingest_max_body);
+        refuse_on_headers(c, buf, NULL, ING_ERR_BODY_TOO_LARGE, 0, detail);
+        return;
+    }
+    if (strcmp(method, "POST") != 0 || target[0] != '/')
+        return;
+    char path[256];
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(target, "?#"), target);
+    ing_kind kind;
+    const ing_dialect *d = ing_dialect_route(path, &kind);
+    if (!d)
+        return;
+    const char *secret = NULL;
+    if (d->secret_header) {
+        if (evutil_ascii_strcasecmp(d->secret_header, "X-Api-Key") == 0)
+            secret = secret_of[0];
+        else if (evutil_ascii_strcasecmp(d->secret_header, "appsecret") == 0)
+            secret = secret_of[1];
+        else
+            return; /* a header this reader does not collect */
+    }
+    int wait = rate_take(c->ip->ip, secret, detail, sizeof detail);
+    c->rated = 1;
+    if (wait)
+        refuse_on_headers(c, buf, d, ING_ERR_RATE_LIMITED, wait, detail);
+    else if (d->secret_header && (!secret || !secret[0])) {
+        snprintf(detail, sizeof detail, "no %s header", d->secret_header);
+        refuse_on_headers(c, buf, d, ING_ERR_UNAUTHENTICATED, 0, detail);
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     ing_conn *c = conn_find(evhttp_request_get_connection(req));
-    if (c)
+    int rated = 0;
+    if (c) {
         conn_phase_set(c, CONN_ANSWERING);
+        rated = c->rated;
+        c->rated = 0;
+    }
     uint64_t id = srv_next_request_id();
     char why[96];
     if (framing_ambiguous(req, why, sizeof why)) {
@@ -529,7 +715,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, id, ING_ERR_METHOD_NOT_ALLOWED, path);
         return;
     }
-    submit(req, id, dialect, kind);
+    submit(req, id, dialect, kind, rated);
 }
 
 /* ---- accept failures --------------------------------------------------------

@@ -398,3 +398,75 @@ if __name__ == "__main__":
         test_api_rate_limits_answer_429_before_the_body,
         test_writer_queue_is_fair_between_enterprises,
     ])
+
+
+def reply_complete(data):
+    """True once data holds a reply's headers and its whole Content-Length body."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    return bool(sep) and m is not None and len(body) >= int(m.group(1))
+
+
+def head_only_ingest(port, headers, length=50000000, path="/ingest/v1/readings"):
+    """Sends an ingest POST's headers (Content-Length length) and no body byte; the
+    status and JSON body of what comes back within 10 s ((None, None): nothing, the
+    server waits for the body)."""
+    s = connect(port, timeout=10)
+    try:
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"{headers}Content-Length: {length}\r\n\r\n".encode())
+        data = b""
+        try:
+            while not reply_complete(data):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+        if not data.startswith(b"HTTP/1.1 "):
+            return None, None
+        head, _, body = data.partition(b"\r\n\r\n")
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = body[:200]
+        return int(head[9:12]), parsed
+    finally:
+        s.close()
+
+
+def test_ingest_refuses_on_the_headers_before_the_body():
+    """The ingest listener decides what it can without the database on the headers:
+    no credential (401 unauthenticated), a declared body above ingest_max_body
+    (413 body_too_large), a credential or address over its rate (429 rate_limited),
+    each in the registry's shape, without waiting for (or reading) the body.  The
+    body deadline (60 s) is far beyond the 10 s the client waits."""
+    e = Env(city=True, ingest_max_body=1048576, ingest_body_timeout_s=60,
+            ingest_rate_credential_per_s=1, ingest_rate_credential_burst=3,
+            ingest_rate_ip_per_s=1, ingest_rate_ip_burst=1000)
+    try:
+        a = list(e.ents.values())[0]
+        port = e.srv.ingest_port
+        st, body = head_only_ingest(port, "")
+        assert st in (401, 413) and isinstance(body, dict), (st, body)
+        assert body["code"] == ("unauthenticated" if st == 401 else "body_too_large"), body
+        st, body = head_only_ingest(port, "", length=5000)
+        assert st == 401 and body["code"] == "unauthenticated", (st, body)
+        assert "X-Api-Key" in body["detail"] and body["hint"], body
+        st, body = head_only_ingest(port, "X-Api-Key: " + a["api_key"] + "\r\n")
+        assert st == 413 and body["code"] == "body_too_large", (st, body)
+        assert "1048576" in body["detail"], body
+        # MEM: its appsecret header, its shape (ours)
+        st, body = head_only_ingest(port, "", length=5000, path="/mem/v1/readings")
+        assert st == 401 and body["code"] == "unauthenticated", (st, body)
+        # a credential over its rate: 429 on the headers; within it, the body is awaited
+        got = at_once(head_only_ingest, [(port, "X-Api-Key: " + a["api_key"] + "\r\n", 5000)] * 12)
+        limited = [g for g in got if g[0] == 429]
+        assert limited and all(g[0] in (None, 429) for g in got), got
+        for st, body in limited:
+            assert body["code"] == "rate_limited" and "credential" in body["detail"], body
+        assert int(e.db.scalar("SELECT count(*) FROM readings")) == 0
+        assert get_ok(port)
+    finally:
+        e.close()

@@ -110,10 +110,18 @@ static db_status create_tx(api_req *r, db_conn *c, void *arg)
                         .password_hash = x->hash,
                         .created_by = caller->account_id};
     st = db_accounts_insert(c, &a, &x->id);
-    if (st != DB_OK)
+    if (st != DB_OK) {
         snprintf(x->why, sizeof x->why, "%s",
                  st == DB_BAD ? "the user name is taken or does not fit the rules"
                               : "insert failed");
+        return st;
+    }
+    /* the record commits with the account, or neither does */
+    char obj[48];
+    snprintf(obj, sizeof obj, "account:%lld", (long long)x->id);
+    st = api_audit_tx(r, c, "account_create", obj, "ok", x->role);
+    if (st != DB_OK)
+        snprintf(x->why, sizeof x->why, "the audit record could not be written");
     return st;
 }
 
@@ -186,9 +194,6 @@ int api_account_create(api_req *r)
                                    x.why);
         return api_reply_db(r, st);
     }
-    char obj[48];
-    snprintf(obj, sizeof obj, "account:%lld", (long long)x.id);
-    api_audit(r, "account_create", obj, "ok", x.role);
     json_t *out = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "username", x.username,
                             "role", x.role);
     if (generated[0])
@@ -308,6 +313,30 @@ static int may_manage(const api_caller *c, const char *role, const char **target
     return *target_kind != NULL;
 }
 
+/* The "ok" record's detail: the account, what changed, sessions ended. */
+static void act_detail(const act_ctx *x, char *detail, size_t size)
+{
+    const db_account_ref *b = &x->before;
+    int n = snprintf(detail, size, "username=%s", b->username);
+    if (x->kind == ACT_UPDATE) {
+        const db_account_change *ch = &x->change;
+        if (ch->username && strcmp(ch->username, b->username) != 0)
+            n += snprintf(detail + n, size - (size_t)n, " new_username=%s", ch->username);
+        if (ch->role)
+            n += snprintf(detail + n, size - (size_t)n, " role=%s->%s", b->role, ch->role);
+        if (ch->change_scope)
+            n += snprintf(detail + n, size - (size_t)n, " scope=%s:%lld->%s:%lld",
+                          b->enterprise_id ? "enterprise" : "region",
+                          (long long)(b->enterprise_id ? b->enterprise_id : b->region_id),
+                          ch->enterprise_id ? "enterprise" : "region",
+                          (long long)(ch->enterprise_id ? ch->enterprise_id : ch->region_id));
+        if (ch->display_name)
+            n += snprintf(detail + n, size - (size_t)n, " display_name changed");
+    }
+    if (n >= 0 && (size_t)n < size)
+        snprintf(detail + n, size - (size_t)n, " sessions_ended=%ld", x->sessions_ended);
+}
+
 static db_status act_tx(api_req *r, db_conn *c, void *arg)
 {
     act_ctx *x = arg;
@@ -387,9 +416,13 @@ static db_status act_tx(api_req *r, db_conn *c, void *arg)
     }
     /* a disabled account, a new password, a new role or scope: whoever holds
      * a session of the account must log in again under the new terms */
-    if (end_sessions)
-        st = db_accounts_sessions_end(c, x->id, &x->sessions_ended);
-    return st;
+    if (end_sessions && (st = db_accounts_sessions_end(c, x->id, &x->sessions_ended)) != DB_OK)
+        return st;
+    /* the record commits with the change, or neither does */
+    char obj[48], detail[512];
+    snprintf(obj, sizeof obj, "account:%s", api_req_param(r, "id"));
+    act_detail(x, detail, sizeof detail);
+    return api_audit_tx(r, c, act_names[x->kind], obj, "ok", detail);
 }
 
 /* Runs the action on the path's account and answers it; out (stolen) is
@@ -437,27 +470,6 @@ static int account_act(api_req *r, act_ctx *x, json_t *out)
                                "%s", x->why);
     }
     api_auth_forget_all();
-    char detail[512];
-    const db_account_ref *b = &x->before;
-    int n = snprintf(detail, sizeof detail, "username=%s", b->username);
-    if (x->kind == ACT_UPDATE) {
-        const db_account_change *ch = &x->change;
-        if (ch->username && strcmp(ch->username, b->username) != 0)
-            n += snprintf(detail + n, sizeof detail - (size_t)n, " new_username=%s", ch->username);
-        if (ch->role)
-            n += snprintf(detail + n, sizeof detail - (size_t)n, " role=%s->%s", b->role, ch->role);
-        if (ch->change_scope)
-            n += snprintf(detail + n, sizeof detail - (size_t)n, " scope=%s:%lld->%s:%lld",
-                          b->enterprise_id ? "enterprise" : "region",
-                          (long long)(b->enterprise_id ? b->enterprise_id : b->region_id),
-                          ch->enterprise_id ? "enterprise" : "region",
-                          (long long)(ch->enterprise_id ? ch->enterprise_id : ch->region_id));
-        if (ch->display_name)
-            n += snprintf(detail + n, sizeof detail - (size_t)n, " display_name changed");
-    }
-    if (n >= 0 && (size_t)n < sizeof detail)
-        snprintf(detail + n, sizeof detail - (size_t)n, " sessions_ended=%ld", x->sessions_ended);
-    api_audit(r, action, obj, "ok", detail);
     json_object_set_new(out, "id", json_integer((json_int_t)x->id));
     json_object_set_new(out, "sessions_ended", json_integer(x->sessions_ended));
     return api_reply_json(r, 200, out);
@@ -654,10 +666,17 @@ static db_status key_tx(api_req *r, db_conn *c, void *arg)
     key_ctx *x = arg;
     db_scope s;
     api_db_scope(r, api_focus_enterprise(r), &s);
-    if (!x->digest)
-        return db_accounts_key_revoke(c, &s, x->target, &x->id);
-    return db_accounts_key_insert(c, &s, x->target, x->label, x->prefix, x->digest,
-                                  api_req_caller(r)->account_id, &x->id);
+    db_status st = x->digest
+                       ? db_accounts_key_insert(c, &s, x->target, x->label, x->prefix, x->digest,
+                                                api_req_caller(r)->account_id, &x->id)
+                       : db_accounts_key_revoke(c, &s, x->target, &x->id);
+    if (st != DB_OK || !x->id)
+        return st;
+    /* the record commits with the key or its revocation, or neither does */
+    char obj[48];
+    snprintf(obj, sizeof obj, "api_key:%lld", (long long)(x->digest ? x->id : x->target));
+    return api_audit_tx(r, c, x->digest ? "api_key_create" : "api_key_revoke", obj, "ok",
+                        x->digest ? x->prefix : "");
 }
 
 int api_apikey_create(api_req *r)
@@ -693,9 +712,6 @@ int api_apikey_create(api_req *r)
         srv_cred_wipe(&cred);
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
     }
-    char obj[48];
-    snprintf(obj, sizeof obj, "api_key:%lld", (long long)x.id);
-    api_audit(r, "api_key_create", obj, "ok", cred.key_prefix);
     json_t *out = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)x.id, "key", cred.api_key,
                             "prefix", cred.key_prefix);
     srv_cred_wipe(&cred);
@@ -720,7 +736,6 @@ int api_apikey_revoke(api_req *r)
         return api_reply_error(r, API_E_NOT_FOUND, "no such key");
     }
     api_auth_forget_all();
-    api_audit(r, "api_key_revoke", obj, "ok", "");
     return api_reply_json(r, 200, json_pack("{s:b}", "revoked", 1));
 }
 

@@ -31,8 +31,12 @@ static db_status enrol_tx(api_req *r, db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
-    return db_totp_set_pending(c, api_req_caller(r)->account_id, x->sealed, sizeof x->sealed,
-                               &x->done);
+    st = db_totp_set_pending(c, api_req_caller(r)->account_id, x->sealed, sizeof x->sealed,
+                             &x->done);
+    if (st != DB_OK || !x->done)
+        return st;
+    return api_audit_tx(r, c, "totp_enrol", api_req_caller(r)->username, "ok",
+                        "waiting for confirmation");
 }
 
 /* Only people, and only administrators: an API key has no account. */
@@ -81,7 +85,6 @@ int api_totp_enrol(api_req *r)
              "otpauth://totp/dustwatch:%s?secret=%s&issuer=dustwatch&algorithm=SHA1&digits=%d&"
              "period=%d",
              caller->username, b32, SRV_TOTP_DIGITS, SRV_TOTP_STEP_S);
-    api_audit(r, "totp_enrol", caller->username, "ok", "waiting for confirmation");
     json_t *out =
         json_pack("{s:s, s:s, s:b}", "secret", b32, "otpauth_uri", uri, "totp_enabled", 0);
     sodium_memzero(b32, sizeof b32);
@@ -126,9 +129,14 @@ static db_status confirm_tx(api_req *r, db_conn *c, void *arg)
     }
     int done = 0;
     st = db_totp_enable(c, id, step, &done);
-    if (st == DB_OK && !done)
+    if (st != DB_OK)
+        return st;
+    if (!done) {
         x->outcome = CONFIRM_NONE;
-    return st;
+        return DB_OK;
+    }
+    return api_audit_tx(r, c, "totp_confirm", api_req_caller(r)->username, "ok",
+                        "second factor enabled");
 }
 
 int api_totp_confirm(api_req *r)
@@ -164,6 +172,5 @@ int api_totp_confirm(api_req *r)
     case CONFIRM_OK:
         break;
     }
-    api_audit(r, "totp_confirm", user, "ok", "second factor enabled");
     return api_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 1));
 }

@@ -306,9 +306,11 @@ static db_status logout_tx(api_req *r, db_conn *c, void *arg)
     const api_caller *caller = api_req_caller(r);
     (void)arg;
     db_status st = db_set_scope(c, "system");
-    if (st != DB_OK || !caller->session_id)
+    if (st != DB_OK)
         return st;
-    return db_auth_session_revoke(c, caller->session_id);
+    if (caller->session_id && (st = db_auth_session_revoke(c, caller->session_id)) != DB_OK)
+        return st;
+    return api_audit_tx(r, c, "logout", "", "ok", "");
 }
 
 int api_logout(api_req *r)
@@ -317,7 +319,6 @@ int api_logout(api_req *r)
     if (st != DB_OK)
         return api_reply_db(r, st);
     api_auth_forget_all();
-    api_audit(r, "logout", "", "ok", "");
     api_reply_add_header(r, "Set-Cookie",
                          cookie_secure()
                              ? "dw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
@@ -412,7 +413,10 @@ static db_status pw_store_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     /* other sessions of this account may belong to whoever knew the old password */
-    return db_auth_sessions_revoke_others(c, caller->account_id, caller->session_id);
+    st = db_auth_sessions_revoke_others(c, caller->account_id, caller->session_id);
+    if (st != DB_OK)
+        return st;
+    return api_audit_tx(r, c, "password_change", caller->username, "ok", "");
 }
 
 int api_password_change(api_req *r)
@@ -472,6 +476,5 @@ int api_password_change(api_req *r)
     if (st != DB_OK)
         return api_reply_db(r, st);
     api_auth_forget_all();
-    api_audit(r, "password_change", caller->username, "ok", "");
     return api_reply_json(r, 200, json_pack("{s:b}", "changed", 1));
 }

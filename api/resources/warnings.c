@@ -183,7 +183,19 @@ static db_status wact_tx(api_req *r, db_conn *c, void *arg)
     if (st != DB_OK)
         return st;
     x->event_id = event_id;
-    return DB_OK;
+    /* the record commits with the move, or neither does */
+    char obj[48], action[40];
+    snprintf(obj, sizeof obj, "warning:%s", x->id);
+    snprintf(action, sizeof action, "warning_%s", acts[x->act].name);
+    json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "from", x->from, "to", acts[x->act].to, "event",
+                          (json_int_t)event_id, "why", x->note ? x->note : "");
+    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (!ds)
+        return DB_HARD;
+    st = api_audit_tx(r, c, action, obj, "ok", ds);
+    free(ds);
+    return st;
 }
 
 static int warning_action(api_req *r, warn_act act)
@@ -222,14 +234,6 @@ static int warning_action(api_req *r, warn_act act)
         api_audit(r, action, obj, "failed", x.why);
         rc = api_reply_error(r, API_E_INVALID_TRANSITION, "%s", x.why);
         goto out;
-    }
-    {
-        json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "from", x.from, "to", acts[act].to, "event",
-                              (json_int_t)x.event_id, "why", x.note);
-        char *ds = json_dumps(d, JSON_COMPACT);
-        api_audit(r, action, obj, "ok", ds);
-        free(ds);
-        json_decref(d);
     }
     api_publish_event("warning", acts[act].name, strtoll(x.id, NULL, 10), x.enterprise_id,
                       x.district_id, x.street_id, acts[act].to);

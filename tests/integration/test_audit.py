@@ -178,10 +178,27 @@ def test_action_and_audit_row_commit_together():
         ents = fixtures.make_city(db)
         a = ents[sorted(ents)[0]]
         admin(db, "create-account", "--username", "city.admin", "--role", "city_admin", "--region", "310000")
+        admin(db, "create-account", "--username", "a.manager", "--role", "enterprise_manager",
+              "--enterprise", a["code"])
+        admin(db, "create-account", "--username", "a.street", "--role", "street_staff", "--region", "310113103")
+        victim = db.scalar("SELECT id FROM accounts WHERE username = 'a.street'")
+        score = db.scalar(
+            f"INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, "
+            f"grade_by_score, override, rules, inputs, trigger) VALUES ({a['id']}, now(), 'probe', 80, 80, 0, 0, "
+            f"0, 'red', 'red', false, '[]', '{{}}', 'manual') RETURNING id")
+        wid = db.scalar(
+            f"INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, "
+            f"supervisor, current_level) VALUES ({a['id']}, 'O.AUDIT_PROBE', 'red', {score}, now(), "
+            f"now() + interval '1 hour', now() + interval '4 hours', 'district', 'district') RETURNING id")
         srv = t.Server(db, roles="api")
         st, _, body = srv.api("POST", "/api/v1/auth/login", {"username": "city.admin", "password": PW})
         assert st == 200, body
         h = {"Authorization": "Bearer " + body["token"]}
+        st, _, body = srv.api("POST", "/api/v1/auth/login", {"username": "a.manager", "password": PW})
+        assert st == 200, body
+        hm = {"Authorization": "Bearer " + body["token"]}
+        old_hash = db.scalar("SELECT password_hash FROM accounts WHERE username = 'a.manager'")
+        new_pw = "Audit-Chain-Tx-4826#"
         url = f"/api/v1/enterprises/{a['id']}/ingest-credentials"
         st, _, k1 = srv.api("POST", url, {"kind": "api_key", "label": "one"}, h)
         assert st == 201, k1
@@ -203,7 +220,17 @@ def test_action_and_audit_row_commit_together():
         st, _, b = srv.api("PATCH", f"/api/v1/enterprises/{a['id']}", {"address": "审计路9号"}, h)
         assert st == 503, (st, b)
         assert db.scalar(f"SELECT address FROM enterprises WHERE id = {a['id']}") == "测试路1号"
-        # with the grant back, both commit
+        # a warning signed, an account disabled, a password changed: none without its record
+        st, _, b = srv.api("POST", f"/api/v1/warnings/{wid}/sign", {"note": "已签收"}, hm)
+        assert st == 503, (st, b)
+        assert db.scalar(f"SELECT status FROM warnings WHERE id = {wid}") == "issued"
+        st, _, b = srv.api("POST", f"/api/v1/accounts/{victim}/disable", None, h)
+        assert st == 503, (st, b)
+        assert db.scalar(f"SELECT disabled FROM accounts WHERE id = {victim}") == "f"
+        st, _, b = srv.api("POST", "/api/v1/auth/password", {"current_password": PW, "new_password": new_pw}, hm)
+        assert st == 503, (st, b)
+        assert db.scalar("SELECT password_hash FROM accounts WHERE username = 'a.manager'") == old_hash
+        # with the grant back, each commits with its record
         db.sql("GRANT UPDATE ON audit_chain_head TO dustwatch_app")
         st, _, b = srv.api("DELETE", f"/api/v1/ingest-credentials/{k1['id']}", None, h)
         assert st == 200 and b["active"] is False, (st, b)
@@ -212,6 +239,17 @@ def test_action_and_audit_row_commit_together():
         assert st == 200 and b["enterprise"]["address"] == "审计路9号", (st, b)
         # (the refusals above could not be recorded either: same chain, same grant)
         assert audit("enterprise_update") == [[f"enterprise:{a['id']}", "ok"]], audit("enterprise_update")
+        st, _, b = srv.api("POST", f"/api/v1/warnings/{wid}/sign", {"note": "已签收"}, hm)
+        assert st == 200 and b["warning"]["status"] == "signed", (st, b)
+        assert audit("warning_sign") == [[f"warning:{wid}", "ok"]], audit("warning_sign")
+        st, _, b = srv.api("POST", f"/api/v1/accounts/{victim}/disable", None, h)
+        assert st == 200, (st, b)
+        assert db.scalar(f"SELECT disabled FROM accounts WHERE id = {victim}") == "t"
+        assert audit("account_disable") == [[f"account:{victim}", "ok"]], audit("account_disable")
+        st, _, b = srv.api("POST", "/api/v1/auth/password", {"current_password": PW, "new_password": new_pw}, hm)
+        assert st == 200, (st, b)
+        assert db.scalar("SELECT password_hash FROM accounts WHERE username = 'a.manager'") != old_hash
+        assert audit("password_change") == [["a.manager", "ok"]], audit("password_change")
         creates = audit("ingest_credential_create")
         assert creates == [[f"ingest_credential:{k1['id']}", "ok"], [f"ingest_credential:{k2['id']}", "ok"]], creates
         verify_ok(db)

@@ -426,11 +426,12 @@ static void guard_check(db_conn **db)
     if (ended)
         wake_all_locked(&list);
     pthread_mutex_unlock(&H.mu);
-    resume_list(list);
     /* the resolved-caller cache may still hold the old scope for auth_cache_ms: the
-     * client's reconnect must read the new one, not be filtered by the old one again */
+     * client's reconnect must read the new one, not be filtered by the old one again
+     * (emptied before the streams are resumed and can tell their clients) */
     if (rescoped)
         api_auth_forget_all();
+    resume_list(list);
     if (ended)
         LOG_INFO("live events: streams ended with their credential or scope", "streams=%d", ended);
     free(ids);

@@ -671,6 +671,21 @@ const char *db_bytea_hex(char *out, const unsigned char *in, size_t n)
     return out;
 }
 
+char *db_i64_array(const int64_t *v, size_t n)
+{
+    /* '{', up to 20 digits and sign plus a comma per id, '}', NUL */
+    char *out = malloc(3 + n * 22);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", (long long)v[i]);
+    out[o++] = '}';
+    out[o] = 0;
+    return out;
+}
+
 char *db_text_array(const char *const *v, size_t n)
 {
     size_t len = 3;

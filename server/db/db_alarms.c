@@ -256,21 +256,6 @@ static int64_t get_i64(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* The bigint[] literal "{1,2,3}"; malloc()ed, NULL when out of memory. */
-static char *ids_literal(const int64_t *ids, size_t n)
-{
-    size_t len = n * 21 + 3;
-    char *out = malloc(len);
-    if (!out)
-        return NULL;
-    size_t o = (size_t)snprintf(out, len, "{");
-    for (size_t i = 0; i < n && o < len; i++)
-        o += (size_t)snprintf(out + o, len - o, "%s%lld", i ? "," : "", (long long)ids[i]);
-    if (o < len)
-        snprintf(out + o, len - o, "}");
-    return out;
-}
-
 static void row_to_point(const PGresult *r, int i, db_alarm_point *p)
 {
     memset(p, 0, sizeof *p);
@@ -335,7 +320,7 @@ static db_status points_of(PGresult *r, db_alarm_point **rows, size_t *nrows)
 static db_status exec_ids(db_conn *c, const char *stmt, const int64_t *ids, size_t n,
                           PGresult **out)
 {
-    char *lit = ids_literal(ids, n);
+    char *lit = db_i64_array(ids, n);
     if (!lit)
         return DB_HARD;
     const char *p[1] = {lit};

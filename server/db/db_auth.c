@@ -147,28 +147,12 @@ db_status db_auth_session_touch(db_conn *c, int64_t session_id)
     return run(c, "auth_session_touch", 1, p);
 }
 
-/* "{1,2,3}": a bigint[] literal; NULL when out of memory. */
-static char *id_array(const int64_t *ids, size_t n)
-{
-    /* '{', up to 20 digits and sign plus a comma per id, '}', NUL */
-    char *out = malloc(3 + n * 22);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    out[o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", (long long)ids[i]);
-    out[o++] = '}';
-    out[o] = 0;
-    return out;
-}
-
 db_status db_auth_stream_credentials(db_conn *c, const int64_t *session_ids, size_t n_sessions,
                                      const int64_t *key_ids, size_t n_keys, long idle_timeout_s,
                                      int64_t *live_sessions, size_t *n_live_sessions,
                                      int64_t *live_keys, size_t *n_live_keys)
 {
-    char *sessions = id_array(session_ids, n_sessions), *keys = id_array(key_ids, n_keys);
+    char *sessions = db_i64_array(session_ids, n_sessions), *keys = db_i64_array(key_ids, n_keys);
     char idle[24];
     db_status st = DB_HARD;
     if (!sessions || !keys)

@@ -49,25 +49,10 @@ db_status db_events_region_epoch(db_conn *c, int64_t *epoch)
     return DB_OK;
 }
 
-static char *id_array(const int64_t *ids, size_t n)
-{
-    /* '{', up to 20 digits and sign plus a comma per id, '}', NUL */
-    char *out = malloc(3 + n * 22);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    out[o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", (long long)ids[i]);
-    out[o++] = '}';
-    out[o] = 0;
-    return out;
-}
-
 db_status db_events_session_scopes(db_conn *c, const int64_t *session_ids, size_t n,
                                    db_events_scope *out, size_t *n_out)
 {
-    char *ids = id_array(session_ids, n);
+    char *ids = db_i64_array(session_ids, n);
     if (!ids)
         return DB_HARD;
     const char *p[1] = {ids};

@@ -608,17 +608,13 @@ db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
 {
     if (n == 0)
         return DB_OK;
-    sbuf a = {0};
-    sb_str(&a, "{");
-    for (size_t i = 0; i < n; i++)
-        sb_fmt(&a, "%s%lld", i ? "," : "", (long long)point_ids[i]);
-    sb_str(&a, "}");
+    char *ids = db_i64_array(point_ids, n);
     db_status st = DB_HARD;
-    if (!a.oom) {
-        const char *p[1] = {a.p};
+    if (ids) {
+        const char *p[1] = {ids};
         PQclear(db_exec(c, "ing_lock_points", 1, p, &st));
     }
-    free(a.p);
+    free(ids);
     return st;
 }
 
@@ -627,19 +623,14 @@ db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
 {
     if (n == 0)
         return DB_OK;
-    sbuf e = {0};
-    sb_str(&e, "{");
-    for (size_t i = 0; i < n; i++)
-        sb_fmt(&e, "%s%lld", i ? "," : "", (long long)enterprise_ids[i]);
-    sb_str(&e, "}");
-    char *arr = db_text_array(codes, n);
+    char *ents = db_i64_array(enterprise_ids, n), *arr = db_text_array(codes, n);
     db_status st = DB_HARD;
-    if (!e.oom && arr) {
-        const char *p[2] = {e.p, arr};
+    if (ents && arr) {
+        const char *p[2] = {ents, arr};
         PQclear(db_exec(c, "ing_gateways_seen", 2, p, &st));
     }
     free(arr);
-    free(e.p);
+    free(ents);
     return st;
 }
 
@@ -650,15 +641,10 @@ db_status db_ingest_cameras_resolve(db_conn *c, const int64_t *enterprise_ids,
         state[i] = 0;
     if (n == 0)
         return DB_OK;
-    sbuf e = {0};
-    sb_str(&e, "{");
-    for (size_t i = 0; i < n; i++)
-        sb_fmt(&e, "%s%lld", i ? "," : "", (long long)enterprise_ids[i]);
-    sb_str(&e, "}");
-    char *arr = db_text_array(codes, n);
+    char *ents = db_i64_array(enterprise_ids, n), *arr = db_text_array(codes, n);
     db_status st = DB_HARD;
-    if (!e.oom && arr) {
-        const char *p[2] = {e.p, arr};
+    if (ents && arr) {
+        const char *p[2] = {ents, arr};
         PGresult *r = db_exec(c, "ing_cameras", 2, p, &st);
         if (r) {
             for (int k = 0; k < PQntuples(r); k++) {
@@ -670,6 +656,6 @@ db_status db_ingest_cameras_resolve(db_conn *c, const int64_t *enterprise_ids,
         }
     }
     free(arr);
-    free(e.p);
+    free(ents);
     return st;
 }

@@ -57,6 +57,8 @@ const char *db_bytea_hex(char *out, const unsigned char *in, size_t n);
  * backslashes escaped; a NULL element is an SQL NULL.  malloc'd, NULL when
  * out of memory. */
 char *db_text_array(const char *const *v, size_t n);
+/* ... a bigint[] literal, {1,2,3}.  malloc'd, NULL when out of memory. */
+char *db_i64_array(const int64_t *v, size_t n);
 
 PGconn *db_pg(db_conn *c);
 

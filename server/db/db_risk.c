@@ -258,24 +258,10 @@ db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const cha
     return st;
 }
 
-/* "{1,2,3}": the text form of a bigint[] parameter; NULL when out of memory. */
-static char *id_array(const int64_t *ids, size_t n)
-{
-    char *out = malloc(n * 21 + 3), *w = out;
-    if (!out)
-        return NULL;
-    *w++ = '{';
-    for (size_t i = 0; i < n; i++)
-        w += sprintf(w, i ? ",%lld" : "%lld", (long long)ids[i]);
-    *w++ = '}';
-    *w = '\0';
-    return out;
-}
-
 db_status db_risk_lock_enterprises(db_conn *c, const int64_t *ids, size_t n)
 {
     /* the lock's second key is an int: the id's low 31 bits (a collision only serialises) */
-    char *arr = id_array(ids, n);
+    char *arr = db_i64_array(ids, n);
     if (!arr)
         return DB_HARD;
     const char *p[1] = {arr};
@@ -327,7 +313,7 @@ static long find_from(const int64_t *ids, size_t n, size_t *at, int64_t id)
 db_status db_risk_load_inputs(db_conn *c, const int64_t *ids, size_t n, int64_t now_s,
                               db_risk_inputs *out, int *found)
 {
-    char now[24], *arr = id_array(ids, n);
+    char now[24], *arr = db_i64_array(ids, n);
     if (!arr)
         return DB_HARD;
     const char *p[2] = {arr, db_i64(now, now_s)};
@@ -378,7 +364,7 @@ db_status db_risk_load_systems(db_conn *c, const int64_t *ids, size_t n, int lev
                                int level_digital_fault, int level_low_low, db_risk_system **rows,
                                size_t *n_rows)
 {
-    char hh[24], sp[24], ll[24], *arr = id_array(ids, n);
+    char hh[24], sp[24], ll[24], *arr = db_i64_array(ids, n);
     if (!arr)
         return DB_HARD;
     const char *p[4] = {arr, db_i64(hh, level_high_high), db_i64(sp, level_digital_fault),
@@ -414,7 +400,7 @@ db_status db_risk_load_systems(db_conn *c, const int64_t *ids, size_t n, int lev
 db_status db_risk_load_current(db_conn *c, const int64_t *ids, size_t n, db_risk_current *out,
                                int *found)
 {
-    char *arr = id_array(ids, n);
+    char *arr = db_i64_array(ids, n);
     if (!arr)
         return DB_HARD;
     const char *p[1] = {arr};

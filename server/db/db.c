@@ -6,6 +6,7 @@
 #include "srv_log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -86,16 +87,18 @@ void db_register_statements(const db_stmt *stmts, size_t n)
     }
 }
 
+static PGresult *collect(db_conn *c, int sent, const char *what);
+
 static int prepare_all(db_conn *c, char *err, size_t errlen)
 {
     size_t count = atomic_load(&n_stmt_tables);
     for (size_t t = c->tables_prepared; t < count; t++) {
         for (size_t i = 0; i < stmt_table_len[t]; i++) {
             const db_stmt *s = &stmt_tables[t][i];
-            PGresult *r = PQprepare(c->pg, s->name, s->sql, 0, NULL);
+            PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
-                         PQresultErrorMessage(r));
+                         r ? PQresultErrorMessage(r) : "no answer in time");
                 PQclear(r);
                 return -1;
             }
@@ -221,6 +224,70 @@ static int prepare_late(db_conn *c)
     return -1;
 }
 
+/* A result must arrive within statement_timeout plus this grace.  A
+ * backend that stopped answering (SIGSTOPped, a wedged host whose kernel
+ * still acknowledges the traffic) is never ended by statement_timeout, and
+ * tcp_user_timeout does not fire while the data is acknowledged: without a
+ * deadline here the calling thread (an ingest writer, an API thread) would
+ * wait for it forever (docs/reliability.md T7). */
+#define DB_CLIENT_GRACE_MS 2000
+
+static void drop_conn(db_conn *c)
+{
+    PQfinish(c->pg);
+    c->pg = NULL;
+    c->prepared = 0;
+}
+
+/* Waits until the next result can be read without blocking.  0; -1 when
+ * the deadline passed, and then the connection is closed (its state is
+ * unknown: the caller answers 503 and the next statement reconnects). */
+static int await_result(db_conn *c, const char *what)
+{
+    if (!c->pg || !c->has_timeouts || c->timeouts.statement_ms <= 0)
+        return 0;
+    int limit = c->timeouts.statement_ms + DB_CLIENT_GRACE_MS;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (PQisBusy(c->pg)) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long spent =
+            (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000LL;
+        if (spent >= limit) {
+            LOG_WARN("database did not answer in time, connection closed", "stmt=%s deadline_ms=%d",
+                     what, limit);
+            drop_conn(c);
+            return -1;
+        }
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+        int n = poll(&pfd, 1, (int)(limit - spent));
+        if (n < 0 && errno != EINTR)
+            return 0; /* PQgetResult reports the trouble */
+        if (n > 0 && !PQconsumeInput(c->pg))
+            return 0;
+    }
+    return 0;
+}
+
+/* What PQexec returns (the last result) for a query sent with PQsend*,
+ * waited for within the deadline; NULL when it could not be sent or the
+ * deadline passed. */
+static PGresult *collect(db_conn *c, int sent, const char *what)
+{
+    if (!sent || await_result(c, what) != 0)
+        return NULL;
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        PQclear(last);
+        last = r;
+        if (await_result(c, what) != 0) {
+            PQclear(last);
+            return NULL;
+        }
+    }
+    return last;
+}
+
 /* For logs: the primary message only.  A constraint error's DETAIL repeats
  * the failing row, which may hold key material (ingest credentials). */
 static const char *error_primary(db_conn *c, const PGresult *r)
@@ -253,6 +320,10 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
     /* results arrive as: set_config, NULL, the statement, NULL, the sync */
     int query = 0, ends = 0;
     while (sent) {
+        if (await_result(c, stmt) != 0) {
+            st = DB_HARD;
+            break;
+        }
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
             query++;
@@ -400,7 +471,8 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         *st = DB_HARD;
         return NULL;
     }
-    PGresult *r = PQexecPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
+    PGresult *r =
+        collect(c, PQsendQueryPrepared(c->pg, stmt, nparams, params, lengths, formats, 0), stmt);
     ExecStatusType es = PQresultStatus(r);
     if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
         *st = DB_OK;
@@ -446,7 +518,8 @@ PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int np
                            const char *const *params, db_status *st, db_diag *diag)
 {
     memset(diag, 0, sizeof *diag);
-    PGresult *r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = collect(
+        c, c->pg && PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), what);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         *st = DB_OK;
         return r;
@@ -464,7 +537,7 @@ db_status db_command_literal(db_conn *c, const char *sql)
 {
     if (!c->pg)
         return DB_HARD;
-    PGresult *r = PQexecParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+    PGresult *r = collect(c, PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0), sql);
     db_status st = DB_OK;
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         st = db_classify(c, r);
@@ -488,7 +561,9 @@ db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
             return st;
         st = fn(c, arg);
         if (st == DB_OK) {
-            PGresult *r = PQexec(c->pg, "COMMIT");
+            PGresult *r = collect(
+                c, c->pg && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0),
+                "COMMIT");
             if (PQresultStatus(r) == PGRES_COMMAND_OK) {
                 PQclear(r);
                 return DB_OK;

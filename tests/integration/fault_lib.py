@@ -70,7 +70,7 @@ class LoadClient:
     `inflight` is raised once the request has been written to the server's
     socket and lowered when the answer (or the error) is in."""
 
-    def __init__(self, ent, batches, size, base, port, rng, cap=1.0, timeout=10, shared=None):
+    def __init__(self, ent, batches, size, base, port, rng, cap=1.0, timeout=10, shared=None, tag=""):
         self.ent, self.batches, self.size, self.base = ent, batches, size, base
         self.port = port  # a callable: the ingest port of the current server
         self.rng, self.cap, self.timeout = rng, cap, timeout
@@ -79,6 +79,7 @@ class LoadClient:
         self.history = []  # (key, status or error name, seconds)
         self.bad = []  # answers the contract forbids (anything but 200/429/503, or no Retry-After)
         self.gave_up = False
+        self.tag = tag
 
     def body(self, b):
         start = self.base + timedelta(seconds=b * self.size)
@@ -111,7 +112,7 @@ class LoadClient:
     def run(self, deadline):
         for b in range(self.batches):
             body = self.body(b)
-            key = f"{self.ent['code']}-batch-{b}"
+            key = f"{self.ent['code']}{self.tag}-batch-{b}"
             delay = 0.1
             while True:
                 if time.time() > deadline:

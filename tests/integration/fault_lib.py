@@ -70,16 +70,17 @@ class LoadClient:
     `inflight` is raised once the request has been written to the server's
     socket and lowered when the answer (or the error) is in."""
 
-    def __init__(self, ent, batches, size, base, port, rng, cap=1.0, timeout=10, shared=None, tag=""):
+    def __init__(self, ent, batches, size, base, port, rng, cap=1.0, timeout=10, shared=None, tag="", pause=0.0):
         self.ent, self.batches, self.size, self.base = ent, batches, size, base
         self.port = port  # a callable: the ingest port of the current server
         self.rng, self.cap, self.timeout = rng, cap, timeout
         self.shared = shared  # an InFlight shared by all clients, or None
         self.acked = []  # indexes of acknowledged batches
-        self.history = []  # (key, status or error name, seconds)
+        self.history = []  # (key, status or error name, seconds, monotonic start)
         self.bad = []  # answers the contract forbids (anything but 200/429/503, or no Retry-After)
         self.gave_up = False
         self.tag = tag
+        self.pause = pause
 
     def body(self, b):
         start = self.base + timedelta(seconds=b * self.size)
@@ -122,11 +123,13 @@ class LoadClient:
                 try:
                     st, hdr, data = self.send(body, key)
                 except (OSError, http.client.HTTPException) as e:
-                    self.history.append((key, type(e).__name__, time.monotonic() - t0))
+                    self.history.append((key, type(e).__name__, time.monotonic() - t0, t0))
                 else:
-                    self.history.append((key, st, time.monotonic() - t0))
+                    self.history.append((key, st, time.monotonic() - t0, t0))
                     if st == 200:
                         self.acked.append(b)
+                        if self.pause:
+                            time.sleep(self.pause)
                         break
                     if st not in (429, 503) or "retry-after" not in hdr:
                         self.bad.append((key, st, hdr, data[:300]))
@@ -152,6 +155,15 @@ class InFlight:
     def leave(self):
         with self.cv:
             self.n -= 1
+
+    def while_busy(self, fn, timeout=30):
+        """Runs fn() at a moment when at least one request is in flight (no
+        answer can come in between: answers wait for the lock); returns how many were."""
+        with self.cv:
+            assert self.cv.wait_for(lambda: self.n > 0, timeout), "no request in flight to fault under"
+            n = self.n
+            fn()
+        return n
 
     def kill_while_busy(self, proc, timeout=30):
         """SIGKILLs proc at a moment when at least one request is in flight
@@ -359,12 +371,17 @@ class Proxy:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            s.close()
 
     @staticmethod
     def _reset(s):
+        """A RST, not a FIN: SO_LINGER 0.  shutdown() first: it wakes the
+        pump thread blocked in recv() on this socket (a bare close() from
+        another thread would leave the connection open until that recv returns)."""
         import struct
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         s.close()

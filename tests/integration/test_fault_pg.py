@@ -248,8 +248,42 @@ def test_redis_lost_and_back_under_load():
         rd.stop()
 
 
+def test_fsync_off_makes_readiness_degraded():
+    """T3's second half: fsync=off is cluster-wide, so only a cluster of the
+    test's own can have it.  /readyz 503 "degraded" naming the setting on both
+    listeners, the log line; fsync turned back on (reload) -> 200 again."""
+    cl = f.Cluster(fsync="off")
+    srv = None
+    try:
+        db = cl.database()
+        srv = t.Server(db, roles="ingest,api", wait_ready=False)
+
+        def readyz(port):
+            try:
+                return t.request(port, "GET", "/readyz", timeout=5)
+            except OSError:
+                return None, None, None
+
+        def degraded():
+            st, _, body = readyz(srv.api_port)
+            return (st, body) if isinstance(body, dict) and body.get("durability") == "degraded" else None
+        st, body = t.wait_for(degraded, timeout=20, what="durability degraded")
+        assert st == 503 and body["status"] == "not_ready", (st, body)
+        assert body["durability_detail"] == "fsync=off" and body["postgres"]["ok"], body
+        assert readyz(srv.ingest_port)[0] == 503
+        assert "postgresql is not durable" in srv.logtext()
+        cl.psql("ALTER SYSTEM SET fsync = on; SELECT pg_reload_conf();")
+        t.wait_for(lambda: readyz(srv.api_port)[0] == 200 and readyz(srv.ingest_port)[0] == 200, timeout=20,
+                   what="ready once fsync is on")
+    finally:
+        if srv:
+            srv.stop()
+        cl.close()
+
+
 if __name__ == "__main__":
-    t.run([test_postgres_crashes_three_times_mid_ingest,
+    t.run([test_fsync_off_makes_readiness_degraded,
+           test_postgres_crashes_three_times_mid_ingest,
            test_postgres_restart_loop_under_steady_load,
            test_network_to_postgres_cut_mid_transaction,
            test_redis_lost_and_back_under_load])

@@ -213,6 +213,17 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
         srv_config_free();
         return 2;
     }
+    if (db_migrate_schema_unknown(g_config.database_url, &migrations, err, sizeof err)) {
+        fprintf(stderr,
+                "dustwatch: refusing to start: %s; run the build that migrated it, "
+                "or restore the backup taken before the upgrade (deploy/README.md)\n",
+                err);
+        LOG_ERROR("refusing to start on a schema this build does not know", "detail=%s",
+                  srv_log_q((char[600]){0}, 600, err));
+        db_migrations_free(&migrations);
+        srv_config_free();
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     S.base = event_base_new();

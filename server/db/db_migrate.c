@@ -316,6 +316,24 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
+int db_migrate_schema_unknown(const char *url, const db_migration_set *set, char *err,
+                              size_t errlen)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {url, "3", "dustwatch-startup", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    int unknown = 0;
+    if (PQstatus(pg) == CONNECTION_OK) {
+        PGresult *rows = applied_rows(pg);
+        /* an unreadable or missing table is not a newer schema: readiness reports it */
+        if (ok(rows))
+            unknown = check_known(rows, set, err, errlen) != 0;
+        PQclear(rows);
+    }
+    PQfinish(pg);
+    return unknown;
+}
+
 static void migrate_usage(FILE *out)
 {
     fprintf(out, "usage: dustwatch migrate [--config FILE] [--dir DIR] [--check]\n"

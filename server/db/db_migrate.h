@@ -28,4 +28,11 @@ void db_migrations_free(db_migration_set *set);
 
 int db_migrate_main(int argc, char **argv);
 
+/* 1 (err set) when the database at url records a migration this set does
+ * not have, or one whose file changed: a newer build migrated it, and this
+ * server must not run on a schema it does not know.  0 otherwise, also when
+ * the database cannot be reached or is not migrated yet (readiness says so). */
+int db_migrate_schema_unknown(const char *url, const db_migration_set *set, char *err,
+                              size_t errlen);
+
 #endif

@@ -6,9 +6,9 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl python3
       libmicrohttpd-dev libpq-dev libjansson-dev libevent-dev libhiredis-dev libsodium-dev libssl-dev
-      postgresql postgresql-client redis-server redis-tools)
+      postgresql postgresql-client redis-server redis-tools openssl)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev)
+    pkgs+=(chromium fonts-wqy-microhei nodejs npm clang-format clang libclang-rt-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -287,6 +287,11 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "trusted_proxies: %s", why);
         return -1;
     }
+    if (srv_net_list_parse(g_config.metrics_allow, nets, SRV_CONFIG_MAX_PROXIES, &n_nets, why,
+                           sizeof why) != 0) {
+        snprintf(err, errlen, "metrics_allow: %s", why);
+        return -1;
+    }
     if (g_config.public_url[0] && strncasecmp(g_config.public_url, "https://", 8) != 0 &&
         strncasecmp(g_config.public_url, "http://", 7) != 0) {
         snprintf(err, errlen, "public_url must start with https:// or http://");

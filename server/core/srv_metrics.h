@@ -54,17 +54,17 @@ typedef struct srv_metric {
 void srv_metric_register(srv_metric *m);
 
 #define SRV_METRIC_DECLARE_(var, typ, nm, hl, bk, nb, maxs, ...)                                   \
-    static srv_metric var = {.type = typ,                                                         \
-                             .name = nm,                                                          \
-                             .help = hl,                                                          \
-                             .labels = {__VA_ARGS__},                                             \
-                             .buckets = bk,                                                       \
-                             .n_buckets = nb,                                                     \
-                             .max_series = maxs,                                                  \
-                             .mu = PTHREAD_MUTEX_INITIALIZER};                                    \
-    __attribute__((constructor)) static void var##_register(void)                                 \
-    {                                                                                             \
-        srv_metric_register(&var);                                                                \
+    static srv_metric var = {.type = typ,                                                          \
+                             .name = nm,                                                           \
+                             .help = hl,                                                           \
+                             .labels = {__VA_ARGS__},                                              \
+                             .buckets = bk,                                                        \
+                             .n_buckets = nb,                                                      \
+                             .max_series = maxs,                                                   \
+                             .mu = PTHREAD_MUTEX_INITIALIZER};                                     \
+    __attribute__((constructor)) static void var##_register(void)                                  \
+    {                                                                                              \
+        srv_metric_register(&var);                                                                 \
     }
 
 /* Label names follow the help text: one, two or three strings, or NULL for
@@ -75,7 +75,7 @@ void srv_metric_register(srv_metric *m);
     SRV_METRIC_DECLARE_(var, SRV_METRIC_GAUGE, name, help, NULL, 0, 256, __VA_ARGS__)
 /* buckets: a static const double array of upper bounds */
 #define SRV_METRIC_HISTOGRAM(var, name, help, buckets, ...)                                        \
-    SRV_METRIC_DECLARE_(var, SRV_METRIC_HISTOGRAM, name, help, buckets,                           \
+    SRV_METRIC_DECLARE_(var, SRV_METRIC_HISTOGRAM, name, help, buckets,                            \
                         sizeof(buckets) / sizeof(buckets)[0], 256, __VA_ARGS__)
 /* a counter with room for more series (e.g. route × method × status) */
 #define SRV_METRIC_COUNTER_WIDE(var, name, help, max_series, ...)                                  \

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "db_jobs.h"
 #include "db_ops.h"
+#include "job_retention.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -111,7 +112,11 @@ static void periodic_unlock(db_conn *c)
 typedef struct {
     int64_t next_all_ms;
     int64_t next_maint_ms;
+    int retention_left; /* the last retention run ran out of time: go on next tick */
 } worker_clock;
+
+/* Retention's share of one tick; what is left waits for the next tick. */
+#define RETENTION_BUDGET_MS 2000
 
 SRV_METRIC_HISTOGRAM(m_job_seconds, "dustwatch_worker_job_seconds",
                      "Duration of one run of a worker job (maintenance, offline, rollup, "
@@ -177,7 +182,17 @@ static void tick(db_conn *c, worker_clock *clk)
         t0 = now_us();
         int ok = maintenance(c, now_s) == 0;
         job_timed("maintenance", t0, ok ? DB_OK : DB_HARD);
+        clk->retention_left = 1;
         clk->next_maint_ms = srv_clock_mono_ms() + (ok ? 3600 : MAINT_RETRY_S) * 1000LL;
+        periodic_unlock(c);
+    }
+
+    if (clk->retention_left && try_periodic_lock(c)) {
+        job_retention_stats rst;
+        t0 = now_us();
+        st = job_retention_run(c, now_s, RETENTION_BUDGET_MS, &rst);
+        job_timed("retention", t0, st);
+        clk->retention_left = st == DB_OK && !rst.complete; /* a failure: at the next maintenance */
         periodic_unlock(c);
     }
 
@@ -253,7 +268,7 @@ static void *worker_main(void *arg)
     char err[512];
     const db_timeouts worker_timeouts = db_timeouts_configured(DB_FOR_WORKER);
     db_conn *c = NULL;
-    worker_clock clk = {0, 0}; /* both due at the first tick */
+    worker_clock clk = {0, 0, 0}; /* both due at the first tick */
     pthread_mutex_lock(&W.mu);
     while (W.running) {
         pthread_mutex_unlock(&W.mu);
@@ -374,6 +389,7 @@ int job_worker_start(void)
     job_rollup_init();
     db_jobs_register();
     db_ops_register();
+    job_retention_init();
     if (srv_clock_cond_init(&W.cv) != 0)
         return -1;
     W.running = 1;

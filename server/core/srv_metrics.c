@@ -283,6 +283,8 @@ static void put_number(out_buf *o, double v)
         snprintf(b, sizeof b, "NaN");
     else if (isinf(v))
         snprintf(b, sizeof b, "%s", v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(b, sizeof b, "%.0f", v);
     else {
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(b, sizeof b, "%.*g", prec, v);

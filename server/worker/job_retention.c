@@ -32,8 +32,7 @@ static int64_t cutoff(int64_t now_s, long days)
     return days > 0 ? now_s - (int64_t)days * 86400 : 0;
 }
 
-db_status job_retention_run(db_conn *c, int64_t now_s, int64_t budget_ms,
-                            job_retention_stats *out)
+db_status job_retention_run(db_conn *c, int64_t now_s, int64_t budget_ms, job_retention_stats *out)
 {
     job_retention_stats s = {0, 0, 0, 1};
     int64_t until = srv_clock_mono_ms() + budget_ms;

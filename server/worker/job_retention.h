@@ -24,7 +24,6 @@ typedef struct job_retention_stats {
 
 /* Prunes in batches until nothing is left or budget_ms passed.  DB_OK or the
  * first failure (what was pruned before it stays pruned). */
-db_status job_retention_run(db_conn *c, int64_t now_s, int64_t budget_ms,
-                            job_retention_stats *out);
+db_status job_retention_run(db_conn *c, int64_t now_s, int64_t budget_ms, job_retention_stats *out);
 
 #endif

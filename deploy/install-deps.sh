@@ -9,7 +9,7 @@ pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl pyth
       postgresql postgresql-client redis-server redis-tools)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev
-               prometheus)  # promtool: checks deploy/prometheus-alerts.yml and /metrics (int-metrics)
+               prometheus nginx-light)  # promtool (int-metrics), nginx (int-local_cluster)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,6 +10,7 @@
 #include "db_health.h"
 #include "srv_http.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PARAMS        4
@@ -46,8 +48,52 @@ struct api_req {
     char *extra_headers[MAX_EXTRA_HEADERS][2];
     int n_extra;
     char peer[64];
+    char tcp_peer[64];            /* the TCP peer, whatever a proxy forwarded (/metrics) */
+    int64_t start_us, replied_us; /* CLOCK_MONOTONIC (metrics) */
     api_caller caller;
 };
+
+SRV_METRIC_COUNTER_WIDE(m_requests, "dustwatch_api_requests_total",
+                        "REST API and dashboard requests answered, by route pattern (static: a "
+                        "dashboard file; unmatched: no route), method and HTTP status.",
+                        2048, "route", "method", "status")
+SRV_METRIC_HISTOGRAM(m_latency, "dustwatch_api_request_seconds",
+                     "Time from a request's arrival to its answer being queued (a live-event "
+                     "stream: to its start), by route pattern and method.",
+                     srv_metric_latency_buckets, "route", "method")
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Labels from fixed sets only: a route's own pattern and method, never the
+ * path or method as sent. */
+static void count_request(const api_req *r)
+{
+    const char *route, *method;
+    if (r->route) {
+        route = r->route->pattern;
+        method = r->route->method;
+    } else {
+        int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+        method = get ? r->method : strcmp(r->method, "OPTIONS") == 0 ? "OPTIONS" : "other";
+        if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0 ||
+            strcmp(r->path, "/metrics") == 0)
+            route = r->path[1] == 'h' ? "/healthz" : r->path[1] == 'r' ? "/readyz" : "/metrics";
+        else if (strncmp(r->path, "/api/", 5) != 0 && get)
+            route = "static";
+        else
+            route = "unmatched";
+    }
+    char st[16];
+    snprintf(st, sizeof st, "%d", r->status);
+    srv_metric_add(&m_requests, 1, route, method, st);
+    if (r->replied_us > 0)
+        srv_metric_observe(&m_latency, (double)(r->replied_us - r->start_us) / 1e6, route, method);
+}
 
 static struct MHD_Daemon *daemon_;
 static db_pool *pool;
@@ -162,6 +208,7 @@ static int queue(api_req *r, int status, struct MHD_Response *resp, const char *
     MHD_destroy_response(resp);
     r->replied = 1;
     r->status = status;
+    r->replied_us = mono_us();
     return ok == MHD_YES ? 0 : -1;
 }
 
@@ -539,9 +586,43 @@ static int csrf_refused(api_req *r, char *why, size_t len)
     return 1;
 }
 
+/* GET /metrics: every metric of this process (all its roles), to a TCP peer
+ * in metrics_allow or a metrics_token bearer. */
+static void reply_metrics(api_req *r)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        api_reply_add_header(r, "Allow", "GET, HEAD");
+        api_reply_error(r, API_E_METHOD_NOT_ALLOWED, "/metrics accepts GET");
+        return;
+    }
+    if (!srv_metrics_allowed(r->tcp_peer, api_req_header(r, "Authorization"))) {
+        api_reply_error(r, API_E_METRICS_FORBIDDEN,
+                        "%s is not in metrics_allow and sent no metrics_token", r->tcp_peer);
+        return;
+    }
+    size_t len = 0;
+    char *text = srv_metrics_render(&len);
+    if (!text) {
+        api_reply_error(r, API_E_INTERNAL, "out of memory");
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        api_reply_error(r, API_E_INTERNAL, "out of memory");
+        return;
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    queue(r, 200, resp, SRV_METRICS_CONTENT_TYPE);
+}
+
 static void dispatch(api_req *r)
 {
     const char *path = r->path;
+    if (strcmp(path, "/metrics") == 0) {
+        reply_metrics(r);
+        return;
+    }
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
             api_reply_add_header(r, "Allow", "GET, HEAD");
@@ -758,6 +839,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
                           r->peer, sizeof r->peer);
         }
+        r->start_us = mono_us();
+        snprintf(r->tcp_peer, sizeof r->tcp_peer, "%s", r->peer);
         resolve_client(r);
         *req_cls = r;
         api_conn_due(conn, 1, g_config.api_body_timeout_s);
@@ -813,6 +896,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     api_conn_due(conn, 0, g_config.api_header_timeout_s);
     if (!r)
         return;
+    if (r->replied)
+        count_request(r);
     char q[300];
     srv_log(r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? SRV_LOG_INFO
                                                                            : SRV_LOG_DEBUG,

@@ -54,6 +54,7 @@
 #include "srv_config.h"
 #include "srv_event.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <hiredis/hiredis.h>
 #include <microhttpd.h>
@@ -75,6 +76,9 @@ typedef struct {
     long long enterprise_id, district_id, street_id;
     char *json;
 } event;
+
+SRV_METRIC_GAUGE(m_sse_clients, "dustwatch_sse_clients",
+                 "Open live-event streams (GET /api/v1/events) of this process.", NULL)
 
 typedef struct sse_conn {
     struct sse_conn *next_waiting;
@@ -552,6 +556,7 @@ static void reader_free(void *cls)
             s->next_open->prev_open = s->prev_open;
     }
     H.n_streams--;
+    srv_metric_add(&m_sse_clients, -1);
     pthread_mutex_unlock(&H.mu);
     free(s);
 }
@@ -583,6 +588,7 @@ int api_events_stream(api_req *r)
             s->last_seq = v;
     }
     H.n_streams++;
+    srv_metric_add(&m_sse_clients, 1);
     s->next_open = H.open;
     if (H.open)
         H.open->prev_open = &s->next_open;

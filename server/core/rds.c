@@ -1,6 +1,7 @@
 #include "rds.h"
 
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -618,8 +619,30 @@ void rds_latest_seed(const char *key, size_t n, const char *const *fields, const
     enqueue(m);
 }
 
+SRV_METRIC_GAUGE(m_redis_up, "dustwatch_redis_up",
+                 "1 while the Redis publisher's connection answers, else 0 (Redis is optional: "
+                 "live views and the latest-value cache wait for it).",
+                 NULL)
+SRV_METRIC_GAUGE(m_redis_queue, "dustwatch_redis_queue_depth",
+                 "Messages waiting for the Redis publisher.", NULL)
+SRV_METRIC_COUNTER(m_redis_dropped, "dustwatch_redis_dropped_total",
+                   "Oldest live messages dropped because the publisher queue was full.", NULL)
+
+static void metrics_hook(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&R.mu);
+    size_t len = R.len;
+    pthread_mutex_unlock(&R.mu);
+    srv_metric_set(&m_redis_up, atomic_load(&R.up));
+    srv_metric_set(&m_redis_queue, (double)len);
+    srv_metric_set(&m_redis_dropped, (double)atomic_load(&R.dropped));
+}
+
 int rds_start(const char *url)
 {
+    srv_metrics_hook_remove(metrics_hook, NULL);
+    srv_metrics_hook_add(metrics_hook, NULL);
     if (rds_parse_url_auth(url, R.host, sizeof R.host, &R.port, &R.db, R.user, sizeof R.user,
                            R.password, sizeof R.password) != 0)
         return -1;

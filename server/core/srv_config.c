@@ -5,6 +5,8 @@
 #include "srv_totp.h"
 
 #include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -240,6 +242,47 @@ void srv_config_free(void)
     }
 }
 
+/* DUSTWATCH_<KEY>_FILE: the value is the content of the file it names (Docker
+ * and systemd secrets), so a password in database_url or redis_url need not be
+ * in the environment.  One line: trailing newlines and blanks are dropped; an
+ * empty file, a NUL or a line break inside is refused.  malloc'd; NULL with
+ * err set on failure. */
+#define SECRET_FILE_MAX 65536
+
+static char *read_secret_file(const char *var, const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "re");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open %s: %s", var, file, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(SECRET_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, SECRET_FILE_MAX + 1, f) : 0;
+    int bad_read = ferror(f);
+    fclose(f);
+    if (!buf || bad_read || n > SECRET_FILE_MAX) {
+        snprintf(err, errlen, "%s: %s is unreadable or larger than %d bytes", var, file,
+                 SECRET_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = '\0';
+    const char *why = n == 0                         ? "is empty"
+                      : memchr(buf, '\0', n)         ? "holds a NUL byte"
+                      : strpbrk(buf, "\r\n") != NULL ? "holds more than one line"
+                                                     : NULL;
+    if (why) {
+        snprintf(err, errlen, "%s: %s %s", var, file, why);
+        sodium_memzero(buf, n);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 int srv_config_load(const char *path, char *err, size_t errlen)
 {
     srv_config_free();
@@ -255,7 +298,23 @@ int srv_config_load(const char *path, char *err, size_t errlen)
             envname[o++] = (char)toupper((unsigned char)*p);
         envname[o] = '\0';
         const char *v = getenv(envname);
-        if (v && set_value(&entries[i], v, envname, err, errlen) != 0)
+        char fileenv[140];
+        snprintf(fileenv, sizeof fileenv, "%s_FILE", envname);
+        const char *file = getenv(fileenv);
+        if (v && file) {
+            snprintf(err, errlen, "%s and %s are both set: use one", envname, fileenv);
+            return -1;
+        }
+        if (file) {
+            char *fv = read_secret_file(fileenv, file, err, errlen);
+            if (!fv)
+                return -1;
+            int rc = set_value(&entries[i], fv, fileenv, err, errlen);
+            sodium_memzero(fv, strlen(fv));
+            free(fv);
+            if (rc != 0)
+                return -1;
+        } else if (v && set_value(&entries[i], v, envname, err, errlen) != 0)
             return -1;
     }
     /* cross-field checks that would otherwise surface as odd run-time failures */
@@ -287,6 +346,11 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "trusted_proxies: %s", why);
         return -1;
     }
+    if (srv_net_list_parse(g_config.metrics_allow, nets, SRV_CONFIG_MAX_PROXIES, &n_nets, why,
+                           sizeof why) != 0) {
+        snprintf(err, errlen, "metrics_allow: %s", why);
+        return -1;
+    }
     if (g_config.public_url[0] && strncasecmp(g_config.public_url, "https://", 8) != 0 &&
         strncasecmp(g_config.public_url, "http://", 7) != 0) {
         snprintf(err, errlen, "public_url must start with https:// or http://");
@@ -307,7 +371,8 @@ void srv_config_write_example(FILE *out)
 {
     fprintf(out, "# dustwatch configuration: every key with its default.\n"
                  "# Format: `key = value` per line, # starts a comment.  Each key can be\n"
-                 "# overridden by the environment variable DUSTWATCH_<KEY> (upper case).\n"
+                 "# overridden by the environment variable DUSTWATCH_<KEY> (upper case),\n"
+                 "# or by DUSTWATCH_<KEY>_FILE naming a file that holds the value (secrets).\n"
                  "# Relative paths of web_root, migrations_dir, openapi_file and risk_model\n"
                  "# are under the data directory: <prefix>/share/dustwatch beside an\n"
                  "# installed <prefix>/bin/dustwatch, the source tree for a build-tree binary.\n");

@@ -4,6 +4,7 @@
 #include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -401,6 +402,21 @@ void db_close(db_conn *c)
     free(c);
 }
 
+SRV_METRIC_COUNTER(
+    m_db_errors, "dustwatch_db_errors_total",
+    "Failed PostgreSQL statements by class: soft (serialization failure or "
+    "deadlock, retried), bad (the input broke a constraint or cast), hard (connection "
+    "lost, timeout, server error).",
+    "class")
+SRV_METRIC_COUNTER(m_db_connect_failures, "dustwatch_db_connect_failures_total",
+                   "PostgreSQL connections or reconnections that failed.", NULL)
+SRV_METRIC_GAUGE(m_pool_size, "dustwatch_db_pool_size",
+                 "Connections the API's pool may open (db_pool_size).", NULL)
+SRV_METRIC_GAUGE(m_pool_in_use, "dustwatch_db_pool_in_use",
+                 "Pool connections held by requests now.", NULL)
+SRV_METRIC_COUNTER(m_pool_timeouts, "dustwatch_db_pool_wait_timeouts_total",
+                   "Requests that got no pool connection in time (answered 503).", NULL)
+
 int db_ensure(db_conn *c)
 {
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared)
@@ -413,6 +429,7 @@ int db_ensure(db_conn *c)
     c->tables_prepared = 0;
     char err[512];
     if (open_pg(c, err, sizeof err) != 0) {
+        srv_metric_add(&m_db_connect_failures, 1);
         LOG_WARN("database reconnect failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
         if (c->pg) {
             PQfinish(c->pg);
@@ -429,7 +446,7 @@ PGconn *db_pg(db_conn *c)
     return c->pg;
 }
 
-db_status db_classify(db_conn *c, const PGresult *res)
+static db_status classify(db_conn *c, const PGresult *res)
 {
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
         return DB_HARD;
@@ -442,6 +459,13 @@ db_status db_classify(db_conn *c, const PGresult *res)
     if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
         return DB_BAD;
     return DB_HARD;
+}
+
+db_status db_classify(db_conn *c, const PGresult *res)
+{
+    db_status st = classify(c, res);
+    srv_metric_add(&m_db_errors, 1, st == DB_SOFT ? "soft" : st == DB_BAD ? "bad" : "hard");
+    return st;
 }
 
 static void fill_diag(const PGresult *r, db_diag *diag)
@@ -614,6 +638,7 @@ db_pool *db_pool_new(const char *url, int size, const db_timeouts *t)
     }
     pthread_mutex_init(&p->mu, NULL);
     srv_clock_cond_init(&p->cv); /* db_pool_get waits on CLOCK_MONOTONIC */
+    srv_metric_add(&m_pool_size, size);
     return p;
 }
 
@@ -621,6 +646,7 @@ void db_pool_free(db_pool *p)
 {
     if (!p)
         return;
+    srv_metric_add(&m_pool_size, -p->size);
     for (int i = 0; i < p->n_idle; i++)
         db_close(p->idle[i]);
     pthread_mutex_destroy(&p->mu);
@@ -646,6 +672,7 @@ db_conn *db_pool_get(db_pool *p, int timeout_ms)
             char err[512];
             c = db_connect(p->url, p->has_timeouts ? &p->timeouts : NULL, err, sizeof err);
             if (!c) {
+                srv_metric_add(&m_db_connect_failures, 1);
                 LOG_WARN("database connect failed", "detail=%s",
                          srv_log_q((char[600]){0}, 600, err));
                 pthread_mutex_lock(&p->mu);
@@ -654,13 +681,19 @@ db_conn *db_pool_get(db_pool *p, int timeout_ms)
                 pthread_mutex_unlock(&p->mu);
                 return NULL;
             }
+            srv_metric_add(&m_pool_in_use, 1);
             return c;
         }
         if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT)
             break;
     }
     pthread_mutex_unlock(&p->mu);
-    if (c && db_ensure(c) != 0) {
+    if (!c) {
+        srv_metric_add(&m_pool_timeouts, 1);
+        return NULL;
+    }
+    srv_metric_add(&m_pool_in_use, 1);
+    if (db_ensure(c) != 0) {
         /* keep the object: it reconnects on next use */
         db_pool_put(p, c);
         return NULL;
@@ -676,6 +709,7 @@ void db_pool_put(db_pool *p, db_conn *c)
      * request: roll back whatever is open */
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         (void)db_command(c, "ROLLBACK");
+    srv_metric_add(&m_pool_in_use, -1);
     pthread_mutex_lock(&p->mu);
     p->idle[p->n_idle++] = c;
     pthread_cond_signal(&p->cv);

@@ -7,6 +7,7 @@
 #include "srv_config.h"
 #include "srv_http.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct evhttp *http;
@@ -324,8 +326,53 @@ static void send_json(struct evhttp_request *req, int status, const char *body)
     evbuffer_free(b);
 }
 
-static void log_request(struct evhttp_request *req, uint64_t id, int status)
+/* ---- metrics (the families the writer does not count: ing_writer.c) ---- */
+SRV_METRIC_COUNTER(
+    m_requests, "dustwatch_ingest_requests_total",
+    "Ingest requests answered, by dialect (none: no ingest endpoint) and HTTP status.", "dialect",
+    "status")
+SRV_METRIC_HISTOGRAM(m_ack, "dustwatch_ingest_ack_seconds",
+                     "Time from a request's arrival to its answer, for requests that reached a "
+                     "writer (the answer follows the commit).",
+                     srv_metric_latency_buckets, "dialect")
+SRV_METRIC_GAUGE(
+    m_queue, "dustwatch_ingest_queue_depth",
+    "Ingest requests accepted and not yet answered by a writer (503 at ingest_queue_max).", NULL)
+
+static void metrics_hook(void *arg)
 {
+    (void)arg;
+    srv_metric_set(&m_queue, ing_writer_pending());
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *dialect_of_path(const char *path)
+{
+    ing_kind kind;
+    const ing_dialect *d = path ? ing_dialect_route(path, &kind) : NULL;
+    return d ? d->name : "none";
+}
+
+static void count_request(const char *dialect, int status, const char *reason)
+{
+    char st[16];
+    snprintf(st, sizeof st, "%d", status);
+    srv_metric_add(&m_requests, 1, dialect, st);
+    if (reason)
+        ing_writer_count_refusal(dialect, reason);
+}
+
+/* reason: the error code of a refusal, NULL for an answer that is not one */
+static void log_request(struct evhttp_request *req, uint64_t id, int status, const char *reason)
+{
+    count_request(dialect_of_path(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))), status,
+                  reason);
     char q[300];
     const struct evhttp_connection *conn = evhttp_request_get_connection(req);
     char *peer = NULL;
@@ -344,7 +391,7 @@ static void send_error(struct evhttp_request *req, uint64_t id, ing_err e, const
     char *s = ing_err_json(e, detail);
     send_json(req, ing_err_status(e), s ? s : "{}");
     free(s);
-    log_request(req, id, ing_err_status(e));
+    log_request(req, id, ing_err_status(e), ing_err_code(e));
 }
 
 static void send_job_reply(ing_job *job)
@@ -359,7 +406,10 @@ static void send_job_reply(ing_job *job)
     if (job->idem_replayed)
         evhttp_add_header(h, "Idempotent-Replayed", "true");
     send_json(req, job->status, job->reply ? job->reply : "{}");
-    log_request(req, job->req_id, job->status);
+    log_request(req, job->req_id, job->status, job->status >= 400 ? job->err_code : NULL);
+    if (job->received_us > 0)
+        srv_metric_observe(&m_ack, (double)(mono_us() - job->received_us) / 1e6,
+                           job->dialect->name);
     atomic_fetch_sub(&in_flight, 1);
 }
 
@@ -434,7 +484,7 @@ static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *d
         char *b = dialect->reply_error(ING_ERR_RATE_LIMITED, detail, &status);
         send_json(req, status, b ? b : "{}");
         free(b);
-        log_request(req, id, status);
+        log_request(req, id, status, ing_err_code(ING_ERR_RATE_LIMITED));
         return;
     }
     ing_job *job = calloc(1, sizeof *job);
@@ -453,6 +503,7 @@ static void submit(struct evhttp_request *req, uint64_t id, const ing_dialect *d
     job->body[len] = '\0';
     job->secret = dialect->secret_header ? header_dup(req, dialect->secret_header, 512) : NULL;
     job->idem_key = idem ? strdup(idem) : NULL;
+    job->received_us = mono_us();
     snprintf(job->peer, sizeof job->peer, "%s", peer ? peer : "");
     atomic_fetch_add(&in_flight, 1);
     if (ing_writer_submit(job) != 0) {
@@ -467,7 +518,7 @@ overloaded:
     char *b = dialect->reply_error(ING_ERR_OVERLOADED, "the ingest queue is full", &status);
     send_json(req, status, b ? b : "{}");
     free(b);
-    log_request(req, id, status);
+    log_request(req, id, status, ing_err_code(ING_ERR_OVERLOADED));
 }
 
 /* RFC 9112 §6.3: a body whose length two parsers could read differently is how a
@@ -561,6 +612,7 @@ static void refuse_on_headers(ing_conn *c, struct evbuffer *buf, const ing_diale
                               retry_s, retry_s > 0 ? "\r\n" : "", strlen(body), body)
                    : -1;
     free(body);
+    count_request(d ? d->name : "none", status, ing_err_code(e));
     if (len < 0)
         return;
     /* an empty socket buffer takes a reply this small whole; if not, the close ends it */
@@ -665,6 +717,48 @@ static void on_headers(ing_conn *c, struct evbuffer *buf)
     }
 }
 
+/* GET /metrics: the text exposition of every metric of this process (all
+ * its roles), to metrics_allow peers or a metrics_token bearer. */
+static void reply_metrics(struct evhttp_request *req, uint64_t id, enum evhttp_cmd_type cmd)
+{
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        send_error(req, id, ING_ERR_METHOD_NOT_ALLOWED, "/metrics");
+        return;
+    }
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!srv_metrics_allowed(peer, auth)) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "%s is not in metrics_allow and sent no metrics_token",
+                 peer ? peer : "-");
+        send_error(req, id, ING_ERR_METRICS_FORBIDDEN, detail);
+        return;
+    }
+    size_t len = 0;
+    char *text = srv_metrics_render(&len);
+    if (!text) {
+        send_error(req, id, ING_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    ing_conn *c = conn_find(evcon);
+    if (c)
+        conn_phase_set(c, CONN_HEADERS);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", SRV_METRICS_CONTENT_TYPE);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, text, len);
+    evhttp_send_reply(req, 200, NULL, b);
+    evbuffer_free(b);
+    free(text);
+    log_request(req, id, 200, NULL);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
@@ -695,13 +789,17 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         if (path[1] == 'h') {
             send_json(req, 200, "{\"status\":\"alive\"}");
-            log_request(req, id, 200);
+            log_request(req, id, 200, NULL);
             return;
         }
         char body[1024];
         int status = db_health_readyz(body, sizeof body);
         send_json(req, status, body);
-        log_request(req, id, status);
+        log_request(req, id, status, NULL);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        reply_metrics(req, id, cmd);
         return;
     }
     ing_kind kind;
@@ -816,6 +914,7 @@ int ing_http_start(struct event_base *base)
         LOG_ERROR("could not start the ingest writers", "%s", "");
         return -1;
     }
+    srv_metrics_hook_add(metrics_hook, NULL);
     LOG_INFO("ingest listener up", "addr=%s writers=%ld", g_config.ingest_listen,
              g_config.ingest_writers);
     return 0;
@@ -831,6 +930,7 @@ void ing_http_stop_accepting(void)
 
 void ing_http_free(void)
 {
+    srv_metrics_hook_remove(metrics_hook, NULL);
     ing_writer_stop();
     if (http)
         evhttp_free(http); /* frees every connection: on_conn_closed empties the tables */

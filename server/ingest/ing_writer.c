@@ -11,6 +11,7 @@
 #include "srv_event.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -214,6 +215,7 @@ static void fail_job(ing_job *job, ing_err e, const char *detail)
 {
     free(job->reply);
     job->reply = job->dialect->reply_error(e, detail, &job->status);
+    job->err_code = ing_err_code(e);
     int status = ing_err_status(e);
     if (status == 503 || status == 429)
         job->retry_after_s = status == 429 ? 1 : 2;
@@ -891,11 +893,54 @@ static void log_conflicts(const wjob *w)
              w->stored_value[first]);
 }
 
+SRV_METRIC_COUNTER(m_items, "dustwatch_ingest_items_total",
+                   "Readings, events and video alarms of committed ingest batches by dialect and "
+                   "outcome (accepted: stored; duplicate: already stored; conflicting: kept apart; "
+                   "rejected: refused per item).",
+                   "dialect", "outcome")
+SRV_METRIC_COUNTER(
+    m_rejections, "dustwatch_ingest_rejections_total",
+    "Ingest refusals by dialect (none: no ingest endpoint) and reason: scope request "
+    "is a whole request refused (its error code), scope item one rejected reading, "
+    "event or video alarm of a committed batch (its item code).",
+    "dialect", "scope", "reason")
+
+void ing_writer_count_refusal(const char *dialect, const char *code)
+{
+    srv_metric_add(&m_rejections, 1, dialect, "request", code);
+}
+SRV_METRIC_HISTOGRAM(m_commit_items, "dustwatch_ingest_commit_batch_items",
+                     "Items written by one committed writer transaction (group commit).",
+                     srv_metric_size_buckets, NULL)
+SRV_METRIC_HISTOGRAM(m_commit_jobs, "dustwatch_ingest_commit_batch_requests",
+                     "Requests answered by one committed writer transaction (group commit).",
+                     srv_metric_size_buckets, NULL)
+SRV_METRIC_COUNTER(m_commits, "dustwatch_ingest_commits_total",
+                   "Writer group transactions by result (failed: every request answered 503).",
+                   "result")
+
+/* After the commit, once per job: what it stored and rejected. */
+static void count_items(const wjob *w)
+{
+    const char *d = w->job->dialect->name;
+    srv_metric_add(&m_items, (double)w->accepted, d, "accepted");
+    srv_metric_add(&m_items, (double)w->duplicate, d, "duplicate");
+    srv_metric_add(&m_items, (double)w->conflicting, d, "conflicting");
+    srv_metric_add(&m_items, (double)w->rejected, d, "rejected");
+    for (size_t i = 0; i < w->n_items && w->rejected > 0; i++) {
+        ing_reject rj = item_reject(w->batch, i);
+        const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
+        if (code)
+            srv_metric_add(&m_rejections, 1, d, "item", code);
+    }
+}
+
 /* Redis gets the news only after the commit; it is never the only copy. */
 static void publish(wjob *w)
 {
     if (w->job->idem_replayed)
         return;
+    count_items(w);
     if (w->conflicting > 0)
         log_conflicts(w);
     if (w->accepted <= 0)
@@ -1006,14 +1051,23 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
         }
         st = DB_OK;
     }
+    size_t group_items = 0, group_jobs = 0;
     for (size_t j = 0; j < n; j++) {
         if (ws[j].finished)
             continue;
-        if (st == DB_OK)
+        if (st == DB_OK) {
             publish(&ws[j]);
-        else
+            group_items += ws[j].n_items;
+            group_jobs++;
+        } else
             fail_db(ws[j].job);
     }
+    if (group_jobs > 0) {
+        srv_metric_observe(&m_commit_items, (double)group_items);
+        srv_metric_observe(&m_commit_jobs, (double)group_jobs);
+    }
+    if (db_ok)
+        srv_metric_add(&m_commits, 1, st == DB_OK ? "ok" : "failed");
     if (st == DB_OK)
         alarm_pub_flush();
     if (st == DB_HARD || !db_ok)

@@ -25,17 +25,18 @@ typedef struct ing_job {
     ing_kind kind;
     char *body; /* owned */
     size_t body_len;
-    char *secret;   /* the dialect's secret_header, NULL when absent.  owned */
-    char *idem_key; /* Idempotency-Key header or NULL.  owned */
-    char peer[64];  /* the client's address, "" when unknown */
-    int64_t received_us;
-    uint64_t lane; /* fairness: the writers take jobs of different lanes in turn
-                    * (ing_http.c: a keyed hash of the credential, else of the IP) */
+    char *secret;        /* the dialect's secret_header, NULL when absent.  owned */
+    char *idem_key;      /* Idempotency-Key header or NULL.  owned */
+    char peer[64];       /* the client's address, "" when unknown */
+    int64_t received_us; /* CLOCK_MONOTONIC when the listener took the request (metrics) */
+    uint64_t lane;       /* fairness: the writers take jobs of different lanes in turn
+                          * (ing_http.c: a keyed hash of the credential, else of the IP) */
     /* filled by the writer */
-    int status;        /* HTTP status */
-    char *reply;       /* body in the dialect's shape, owned */
-    int retry_after_s; /* >0: send Retry-After */
-    int idem_replayed; /* the reply came from a stored first answer */
+    int status;           /* HTTP status */
+    char *reply;          /* body in the dialect's shape, owned */
+    int retry_after_s;    /* >0: send Retry-After */
+    int idem_replayed;    /* the reply came from a stored first answer */
+    const char *err_code; /* a refusal's ing_err code (static), for the metrics */
 } ing_job;
 
 /* Called on the loop thread with finished jobs (a list); the callee owns them
@@ -54,5 +55,10 @@ int ing_writer_submit(ing_job *job);
 int ing_writer_pending(void);
 
 void ing_job_free(ing_job *job);
+
+/* Counts a whole request refused with the ingest error code `code` in
+ * dustwatch_ingest_rejections_total (the listener's refusals; the writer
+ * counts per-item rejections itself).  Strings borrowed. */
+void ing_writer_count_refusal(const char *dialect, const char *code);
 
 #endif

@@ -12,12 +12,15 @@
 #include "alarm_rules.h"
 #include "db.h"
 #include "db_jobs.h"
+#include "db_ops.h"
+#include "job_retention.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
 #include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 #include "srv_riskmodel.h"
 
 #include <pthread.h>
@@ -109,7 +112,63 @@ static void periodic_unlock(db_conn *c)
 typedef struct {
     int64_t next_all_ms;
     int64_t next_maint_ms;
+    int retention_left; /* the last retention run ran out of time: go on next tick */
 } worker_clock;
+
+/* Retention's share of one tick; what is left waits for the next tick. */
+#define RETENTION_BUDGET_MS 2000
+
+SRV_METRIC_HISTOGRAM(m_job_seconds, "dustwatch_worker_job_seconds",
+                     "Duration of one run of a worker job (maintenance, offline, rollup, "
+                     "alarm_deadlines, risk_requests, risk_all, warnings, webhooks, retention).",
+                     srv_metric_job_buckets, "job")
+SRV_METRIC_COUNTER(m_job_failures, "dustwatch_worker_job_failures_total",
+                   "Worker job runs that failed (the job runs again at the next tick).", "job")
+SRV_METRIC_GAUGE(m_last_tick, "dustwatch_worker_last_tick_timestamp_seconds",
+                 "When the worker last finished a tick (Unix time): a stalled worker stops "
+                 "moving it.",
+                 NULL)
+SRV_METRIC_COUNTER(m_escalations, "dustwatch_worker_escalations_total",
+                   "Warning escalation steps applied by this worker.", NULL)
+SRV_METRIC_GAUGE(m_rollup_lag, "dustwatch_rollup_lag_seconds",
+                 "How far the rollup watermark (rolled_to) is behind now; rollup_lag_s is normal.",
+                 NULL)
+SRV_METRIC_GAUGE(m_rollup_dirty, "dustwatch_rollup_late_backlog",
+                 "Point-hours with late readings waiting to be rolled up again.", NULL)
+SRV_METRIC_GAUGE(m_risk_queue, "dustwatch_risk_recompute_queue",
+                 "Enterprises waiting for a risk recompute.", NULL)
+SRV_METRIC_GAUGE(m_risk_oldest, "dustwatch_risk_recompute_oldest_seconds",
+                 "Age of the oldest waiting risk recompute request (0: none).", NULL)
+SRV_METRIC_GAUGE(m_outbox, "dustwatch_notification_outbox_undelivered",
+                 "Webhook notifications not delivered yet.", NULL)
+SRV_METRIC_GAUGE(m_outbox_oldest, "dustwatch_notification_outbox_oldest_seconds",
+                 "Age of the oldest undelivered webhook notification (0: none).", NULL)
+SRV_METRIC_GAUGE(m_warnings_overdue, "dustwatch_warnings_overdue",
+                 "Open warnings past their sign-by or clear-by deadline.", NULL)
+
+/* Records one job run: its duration from t0 (now_us) and whether it failed. */
+static void job_timed(const char *job, int64_t t0, db_status st)
+{
+    srv_metric_observe(&m_job_seconds, (double)(now_us() - t0) / 1e6, job);
+    if (st != DB_OK)
+        srv_metric_add(&m_job_failures, 1, job);
+}
+
+/* The queues and watermarks of the whole city, as gauges (every node's worker
+ * reads the same figures). */
+static void read_lag(db_conn *c)
+{
+    db_ops_lag lag;
+    if (db_ops_lag_read(c, &lag) != DB_OK)
+        return;
+    srv_metric_set(&m_rollup_lag, lag.rollup_behind_s);
+    srv_metric_set(&m_rollup_dirty, (double)lag.rollup_dirty_hours);
+    srv_metric_set(&m_risk_queue, (double)lag.risk_requests);
+    srv_metric_set(&m_risk_oldest, lag.risk_oldest_s);
+    srv_metric_set(&m_outbox, (double)lag.outbox_undelivered);
+    srv_metric_set(&m_outbox_oldest, lag.outbox_oldest_s);
+    srv_metric_set(&m_warnings_overdue, (double)lag.warnings_overdue);
+}
 
 static void tick(db_conn *c, worker_clock *clk)
 {
@@ -117,15 +176,30 @@ static void tick(db_conn *c, worker_clock *clk)
         return;
     int64_t now_s = now_us() / 1000000;
     db_status st;
+    int64_t t0;
 
     if (srv_clock_mono_ms() >= clk->next_maint_ms && try_periodic_lock(c)) {
+        t0 = now_us();
         int ok = maintenance(c, now_s) == 0;
+        job_timed("maintenance", t0, ok ? DB_OK : DB_HARD);
+        clk->retention_left = 1;
         clk->next_maint_ms = srv_clock_mono_ms() + (ok ? 3600 : MAINT_RETRY_S) * 1000LL;
         periodic_unlock(c);
     }
 
+    if (clk->retention_left && try_periodic_lock(c)) {
+        job_retention_stats rst;
+        t0 = now_us();
+        st = job_retention_run(c, now_s, RETENTION_BUDGET_MS, &rst);
+        job_timed("retention", t0, st);
+        clk->retention_left = st == DB_OK && !rst.complete; /* a failure: at the next maintenance */
+        periodic_unlock(c);
+    }
+
     size_t n = 0;
+    t0 = now_us();
     st = db_run_tx(c, NULL, offline_tx, &n);
+    job_timed("offline", t0, st);
     if (st == DB_OK)
         alarm_pub_flush();
     else
@@ -135,7 +209,9 @@ static void tick(db_conn *c, worker_clock *clk)
 
     /* a catch-up after downtime gets a share of each tick, not all of it */
     job_rollup_stats rs;
+    t0 = now_us();
     st = job_rollup_run(c, 2000, &rs);
+    job_timed("rollup", t0, st);
     if (st == DB_OK && (rs.dirty_done > 0 || rs.steps > 1))
         LOG_INFO("readings rolled up",
                  "steps=%d minute_rows=%lld late_hours=%lld late_hours_left=%lld rolled_to=%lld",
@@ -143,18 +219,24 @@ static void tick(db_conn *c, worker_clock *clk)
                  (long long)rs.dirty_left, (long long)rs.rolled_to_s);
 
     n = 0;
+    t0 = now_us();
     st = alarm_flag_overdue(c, &n);
+    job_timed("alarm_deadlines", t0, st);
     if (st == DB_OK && n > 0)
         LOG_INFO("alarm deadlines passed", "alarms=%zu", n);
 
     n = 0;
+    t0 = now_us();
     st = job_risk_run_requests(c, now_s, &n);
+    job_timed("risk_requests", t0, st);
     if (st == DB_OK && n > 0)
         LOG_DEBUG("risk recomputed on change", "enterprises=%zu", n);
 
     if (srv_clock_mono_ms() >= clk->next_all_ms && try_periodic_lock(c)) {
         n = 0;
+        t0 = now_us();
         st = job_risk_run_all(c, now_s, &n);
+        job_timed("risk_all", t0, st);
         periodic_unlock(c);
         if (st == DB_OK) {
             clk->next_all_ms = srv_clock_mono_ms() + g_config.risk_recompute_all_s * 1000LL;
@@ -163,13 +245,21 @@ static void tick(db_conn *c, worker_clock *clk)
     }
 
     n = 0;
+    t0 = now_us();
     st = job_risk_check_warnings(c, now_us() / 1000000, &n);
-    (void)st;
+    job_timed("warnings", t0, st);
+    if (st == DB_OK)
+        srv_metric_add(&m_escalations, (double)n);
 
     n = 0;
+    t0 = now_us();
     st = job_webhook_run(c, 20, &n);
+    job_timed("webhooks", t0, st);
     if (st == DB_OK && n > 0)
         LOG_INFO("webhooks delivered", "n=%zu", n);
+
+    read_lag(c);
+    srv_metric_set(&m_last_tick, (double)now_us() / 1e6);
 }
 
 static void *worker_main(void *arg)
@@ -178,7 +268,7 @@ static void *worker_main(void *arg)
     char err[512];
     const db_timeouts worker_timeouts = db_timeouts_configured(DB_FOR_WORKER);
     db_conn *c = NULL;
-    worker_clock clk = {0, 0}; /* both due at the first tick */
+    worker_clock clk = {0, 0, 0}; /* both due at the first tick */
     pthread_mutex_lock(&W.mu);
     while (W.running) {
         pthread_mutex_unlock(&W.mu);
@@ -298,6 +388,8 @@ int job_worker_start(void)
     job_webhook_init();
     job_rollup_init();
     db_jobs_register();
+    db_ops_register();
+    job_retention_init();
     if (srv_clock_cond_init(&W.cv) != 0)
         return -1;
     W.running = 1;

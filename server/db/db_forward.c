@@ -9,25 +9,62 @@
 
 /* t: a forward_targets row the scope may manage (city: all; district: its own) */
 #define TGT_SCOPE(t) "(($1 = 'city') OR ($1 = 'district' AND " t ".owner_district = $2::bigint))"
+#define T_IN_SCOPE   TGT_SCOPE("t")
+#define E_IN_SCOPE   SCOPE_ENT("e")
 
 #define TGT_JSON                                                                                   \
     "json_build_object('id', t.id, 'name', t.name, 'url', t.url, 'dialect', t.dialect, 'appid', "  \
-    "t.appid, 'owner_district', t.owner_district, 'district_ids', to_json(t.district_ids), "      \
-    "'enterprise_ids', to_json(t.enterprise_ids), 'kinds', to_json(t.kinds), 'rate_per_s', "      \
-    "t.rate_per_s, 'batch_max', t.batch_max, 'enabled', t.enabled, 'last_ok_at', t.last_ok_at, "  \
-    "'last_error', t.last_error, 'last_error_at', t.last_error_at, 'created_at', t.created_at, "  \
+    "t.appid, 'owner_district', t.owner_district, 'district_ids', to_json(t.district_ids), "       \
+    "'enterprise_ids', to_json(t.enterprise_ids), 'kinds', to_json(t.kinds), 'rate_per_s', "       \
+    "t.rate_per_s, 'batch_max', t.batch_max, 'enabled', t.enabled, 'last_ok_at', t.last_ok_at, "   \
+    "'last_error', t.last_error, 'last_error_at', t.last_error_at, 'created_at', t.created_at, "   \
     "'updated_at', t.updated_at)"
 
 /* a timestamp in the target's dialect: Hebei V1.1 Beijing local time to the second,
  * MEM (our format v1 inside) RFC 3339 UTC with microseconds */
-#define TS(col)                                                                                    \
-    "CASE WHEN t.dialect = 'hebei' THEN to_char(" col " AT TIME ZONE 'Asia/Shanghai', "           \
-    "'YYYY-MM-DD HH24:MI:SS') ELSE to_char(" col " AT TIME ZONE 'UTC', "                          \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+#define TS_HEBEI "'YYYY-MM-DD HH24:MI:SS'"
+#define TS_MEM   "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+#define TS_OF_READING                                                                              \
+    "CASE WHEN t.dialect = 'hebei' THEN to_char(r.collected_at AT TIME ZONE "                      \
+    "'Asia/Shanghai', " TS_HEBEI ") ELSE to_char(r.collected_at AT TIME ZONE 'UTC', " TS_MEM       \
+    ") END"
+#define TS_OF_EVENT                                                                                \
+    "CASE WHEN t.dialect = 'hebei' THEN to_char(ge.occurred_at AT TIME ZONE "                      \
+    "'Asia/Shanghai', " TS_HEBEI ") ELSE to_char(ge.occurred_at AT TIME ZONE 'UTC', " TS_MEM       \
+    ") END"
+#define TS_OF_VIDEO                                                                                \
+    "CASE WHEN t.dialect = 'hebei' THEN to_char(v.occurred_at AT TIME ZONE "                       \
+    "'Asia/Shanghai', " TS_HEBEI ") ELSE to_char(v.occurred_at AT TIME ZONE 'UTC', " TS_MEM        \
+    ") END"
 
-#define POINT_CODE(p, m)                                                                           \
-    "LEFT JOIN forward_codes " m " ON " m ".target_id = t.id AND " m ".object = 'point' AND " m   \
-    ".local_code = " p ".code"
+/* a point's code as the upstream knows it (p: points, mp: its mapping) */
+#define POINT_MAPPED                                                                               \
+    "LEFT JOIN forward_codes mp ON mp.target_id = t.id AND mp.object = 'point' AND "               \
+    "mp.local_code = p.code"
+
+/* one outbox row's items (o: the row, t: the target) */
+#define ITEMS_READINGS                                                                             \
+    "(SELECT coalesce(json_agg(json_build_object('p', coalesce(mp.upstream_code, p.code), "        \
+    "'ts', " TS_OF_READING                                                                         \
+    ", 'v', r.value, 'q', r.quality) ORDER BY u.n), '[]') FROM unnest(o.point_ids, "               \
+    "o.ats) WITH ORDINALITY u(pid, at, n) JOIN readings r ON r.point_id = u.pid AND "              \
+    "r.collected_at = u.at JOIN points p ON p.id = r.point_id " POINT_MAPPED ")"
+#define ITEMS_EVENTS                                                                               \
+    "(SELECT coalesce(json_agg(json_build_object('p', coalesce(mp.upstream_code, p.code), "        \
+    "'ts', " TS_OF_EVENT                                                                           \
+    ", 'level', ge.level, 'v', ge.value, 'th', ge.threshold, 'c', ge.content) ORDER "              \
+    "BY ge.id), '[]') FROM gateway_events ge JOIN points p ON p.id = ge.point_id " POINT_MAPPED    \
+    " WHERE ge.id = ANY (o.ref_ids))"
+#define ITEMS_VIDEOS                                                                               \
+    "(SELECT coalesce(json_agg(json_build_object('cam', v.camera_code, 'ts', " TS_OF_VIDEO         \
+    ", 'type', v.alarm_type, 'c', v.content, 'img', translate(encode(v.image, 'base64'), "         \
+    "E'\\n', '')) ORDER BY v.id), '[]') FROM video_alarms v WHERE v.id = ANY (o.ref_ids))"
+
+/* is the row's enterprise and kind selected by the target */
+#define SELECTED                                                                                   \
+    "e.id IS NOT NULL AND o.kind = ANY (t.kinds) AND (cardinality(t.district_ids) = 0 OR "         \
+    "e.district_id = ANY (t.district_ids)) AND (cardinality(t.enterprise_ids) = 0 OR e.id = ANY "  \
+    "(t.enterprise_ids)) AND (t.owner_district IS NULL OR e.district_id = t.owner_district)"
 
 static const db_stmt statements[] = {
     /* ---- the forwarder ---- */
@@ -44,45 +81,17 @@ static const db_stmt statements[] = {
     {"fwd_next",
      "WITH t AS (SELECT * FROM forward_targets WHERE id = $1::bigint), o AS (SELECT o.* FROM "
      "forward_outbox o, t WHERE (o.xid, o.id) > (t.watermark_xid, t.watermark_id) AND o.xid < "
-     "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY o.xid, o.id LIMIT $2::int) "
-     "SELECT coalesce(json_agg(json_build_object('id', o.id, 'xid', o.xid::text, 'kind', o.kind, "
+     "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY o.xid, o.id LIMIT $2::int) SELECT "
+     "coalesce(json_agg(json_build_object('id', o.id, 'xid', o.xid::text, 'kind', o.kind, "
      "'enterprise_id', o.enterprise_id, 'selected', sel.ok, 'qybm', coalesce(me.upstream_code, "
      "e.code), 'wgbm', (SELECT m.upstream_code FROM gateways g JOIN forward_codes m ON "
      "m.target_id = t.id AND m.object = 'gateway' AND m.local_code = g.code WHERE "
      "g.enterprise_id = o.enterprise_id ORDER BY g.last_seen_at DESC NULLS LAST, g.id LIMIT 1), "
-     "'items', CASE WHEN NOT sel.ok THEN '[]'::json "
-     /* readings, in the order they were inserted */
-     "WHEN o.kind = 'readings' THEN (SELECT coalesce(json_agg(json_build_object('p', "
-     "coalesce(mp.upstream_code, p.code), 'ts', " TS(
-         "r.collected_at") ", 'v', r.value, 'q', r.quality) ORDER BY u.n), '[]') FROM "
-                           "unnest(o.point_ids, o.ats) WITH ORDINALITY u(pid, at, n) JOIN "
-                           "readings r ON r.point_id = u.pid AND r.collected_at = u.at JOIN "
-                           "points p ON p.id = r.point_id " POINT_CODE(
-                               "p", "mp") ") "
-                                          "WHEN o.kind = 'events' THEN (SELECT "
-                                          "coalesce(json_agg(json_build_object('p', "
-                                          "coalesce(mp.upstream_code, p.code), 'ts', " TS(
-                                              "ge.occurred_at") ", 'level', ge.level, 'v', "
-                                                                "ge.value, 'th', ge.threshold, "
-                                                                "'c', ge.content) ORDER BY ge.id), "
-                                                                "'[]') FROM gateway_events ge "
-                                                                "JOIN points p ON p.id = "
-                                                                "ge.point_id " POINT_CODE(
-                                                                    "p",
-                                                                    "mp") " WHERE ge.id = ANY "
-                                                                          "(o.ref_ids)) "
-     "ELSE (SELECT coalesce(json_agg(json_build_object('cam', v.camera_code, 'ts', " TS(
-         "v.occurred_at") ", 'type', v.alarm_type, 'c', v.content, 'img', "
-                          "translate(encode(v.image, 'base64'), E'\\n', '')) ORDER BY v.id), "
-                          "'[]') FROM video_alarms v WHERE v.id = ANY (o.ref_ids)) END) ORDER BY "
-                          "o.xid, o.id), '[]')::text FROM o CROSS JOIN t LEFT JOIN enterprises e "
-                          "ON e.id = o.enterprise_id LEFT JOIN forward_codes me ON me.target_id = "
-                          "t.id AND me.object = 'enterprise' AND me.local_code = e.code CROSS "
-                          "JOIN LATERAL (SELECT e.id IS NOT NULL AND o.kind = ANY (t.kinds) AND "
-                          "(cardinality(t.district_ids) = 0 OR e.district_id = ANY "
-                          "(t.district_ids)) AND (cardinality(t.enterprise_ids) = 0 OR e.id = "
-                          "ANY (t.enterprise_ids)) AND (t.owner_district IS NULL OR "
-                          "e.district_id = t.owner_district) AS ok) sel"},
+     "'items', CASE WHEN NOT sel.ok THEN '[]'::json WHEN o.kind = 'readings' THEN " ITEMS_READINGS
+     " WHEN o.kind = 'events' THEN " ITEMS_EVENTS " ELSE " ITEMS_VIDEOS " END) ORDER BY o.xid, "
+     "o.id), '[]')::text FROM o CROSS JOIN t LEFT JOIN enterprises e ON e.id = o.enterprise_id "
+     "LEFT JOIN forward_codes me ON me.target_id = t.id AND me.object = 'enterprise' AND "
+     "me.local_code = e.code CROSS JOIN LATERAL (SELECT " SELECTED " AS ok) sel"},
     {"fwd_dead_insert",
      "INSERT INTO forward_dead_letters (target_id, enterprise_id, kind, items, payload, "
      "http_status, upstream_code, reason) VALUES ($1::bigint, $2::bigint, $3, $4::int, $5::jsonb, "
@@ -120,16 +129,15 @@ static const db_stmt statements[] = {
     /* ---- the REST API ---- */
     {"fwd_api_list",
      "SELECT json_build_object('items', coalesce(json_agg(" TGT_JSON " ORDER BY t.id), "
-     "'[]'))::text FROM forward_targets t WHERE " TGT_SCOPE("t")},
+     "'[]'))::text FROM forward_targets t WHERE " T_IN_SCOPE},
     {"fwd_api_get",
-     "SELECT " TGT_JSON "::text FROM forward_targets t WHERE t.id = $3::bigint AND " TGT_SCOPE(
-         "t")},
+     "SELECT " TGT_JSON "::text FROM forward_targets t WHERE t.id = $3::bigint AND " T_IN_SCOPE},
     /* $3 district_ids, $4 enterprise_ids: the first that is not of the scope */
     {"fwd_api_check",
      "SELECT (SELECT x FROM unnest($3::bigint[]) x WHERE NOT EXISTS (SELECT 1 FROM regions r "
      "WHERE r.id = x AND r.level = 'district' AND (($1 = 'city') OR ($1 = 'district' AND r.id = "
      "$2::bigint))) LIMIT 1), (SELECT x FROM unnest($4::bigint[]) x WHERE NOT EXISTS (SELECT 1 "
-     "FROM enterprises e WHERE e.id = x AND " SCOPE_ENT("e") ") LIMIT 1)"},
+     "FROM enterprises e WHERE e.id = x AND " E_IN_SCOPE ") LIMIT 1)"},
     {"fwd_api_insert",
      "INSERT INTO forward_targets (name, url, dialect, appid, sealed_keys, owner_district, "
      "district_ids, enterprise_ids, kinds, rate_per_s, batch_max, enabled) VALUES ($1, $2, $3, $4, "
@@ -142,27 +150,26 @@ static const db_stmt statements[] = {
      "coalesce($8::bigint[], t.district_ids), enterprise_ids = coalesce($9::bigint[], "
      "t.enterprise_ids), kinds = coalesce($10::text[], t.kinds), rate_per_s = coalesce($11::int, "
      "t.rate_per_s), batch_max = coalesce($12::int, t.batch_max), enabled = "
-     "coalesce($13::boolean, t.enabled), updated_at = now() WHERE t.id = $3::bigint AND " TGT_SCOPE(
-         "t") " RETURNING t.id"},
+     "coalesce($13::boolean, t.enabled), updated_at = now() WHERE t.id = $3::bigint AND " T_IN_SCOPE
+     " RETURNING t.id"},
     {"fwd_api_delete",
-     "DELETE FROM forward_targets t WHERE t.id = $3::bigint AND " TGT_SCOPE("t") " RETURNING t.id"},
+     "DELETE FROM forward_targets t WHERE t.id = $3::bigint AND " T_IN_SCOPE " RETURNING t.id"},
     {"fwd_api_codes",
-     "SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint AND " TGT_SCOPE(
-         "t") ") THEN json_build_object('items', coalesce((SELECT json_agg(json_build_object("
-              "'object', m.object, 'local_code', m.local_code, 'upstream_code', m.upstream_code, "
-              "'updated_at', m.updated_at) ORDER BY m.object, m.local_code) FROM forward_codes m "
-              "WHERE m.target_id = $3::bigint), '[]'::json)) END::text"},
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint "
+     "AND " T_IN_SCOPE
+     ") THEN json_build_object('items', coalesce((SELECT json_agg(json_build_object("
+     "'object', m.object, 'local_code', m.local_code, 'upstream_code', m.upstream_code, "
+     "'updated_at', m.updated_at) ORDER BY m.object, m.local_code) FROM forward_codes m "
+     "WHERE m.target_id = $3::bigint), '[]'::json)) END::text"},
     /* $4 object $5 local code: is the target in scope, does the code name an object of the scope */
     {"fwd_api_code_known",
-     "SELECT EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint AND " TGT_SCOPE(
-         "t") "), CASE $4 WHEN 'enterprise' THEN EXISTS (SELECT 1 FROM enterprises e WHERE e.code "
-              "= $5 AND " SCOPE_ENT("e") ") WHEN 'gateway' THEN EXISTS (SELECT 1 FROM gateways g "
-                                         "JOIN enterprises e ON e.id = g.enterprise_id WHERE "
-                                         "g.code = $5 AND " SCOPE_ENT(
-                                             "e") ") WHEN 'point' THEN EXISTS (SELECT 1 FROM "
-                                                  "points p JOIN enterprises e ON e.id = "
-                                                  "p.enterprise_id WHERE p.code = $5 AND " SCOPE_ENT(
-                                                      "e") ") ELSE false END"},
+     "SELECT EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint AND " T_IN_SCOPE
+     "), CASE $4 WHEN 'enterprise' THEN EXISTS (SELECT 1 FROM enterprises e WHERE e.code "
+     "= $5 AND " E_IN_SCOPE ") WHEN 'gateway' THEN EXISTS (SELECT 1 FROM gateways g "
+     "JOIN enterprises e ON e.id = g.enterprise_id WHERE "
+     "g.code = $5 AND " E_IN_SCOPE ") WHEN 'point' THEN EXISTS (SELECT 1 FROM "
+     "points p JOIN enterprises e ON e.id = "
+     "p.enterprise_id WHERE p.code = $5 AND " E_IN_SCOPE ") ELSE false END"},
     {"fwd_api_code_upsert",
      "INSERT INTO forward_codes (target_id, object, local_code, upstream_code) VALUES ($1::bigint, "
      "$2, $3, $4) ON CONFLICT (target_id, object, local_code) DO UPDATE SET upstream_code = "
@@ -170,24 +177,26 @@ static const db_stmt statements[] = {
     {"fwd_api_code_delete",
      "DELETE FROM forward_codes WHERE target_id = $1::bigint AND object = $2 AND local_code = $3"},
     {"fwd_api_dead",
-     "SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint AND " TGT_SCOPE(
-         "t") ") THEN json_build_object('items', coalesce((SELECT json_agg(json_build_object("
-              "'id', d.id, 'target_id', d.target_id, 'enterprise_id', d.enterprise_id, "
-              "'enterprise_code', (SELECT code FROM enterprises WHERE id = d.enterprise_id), "
-              "'kind', d.kind, 'items', d.items, 'http_status', d.http_status, 'upstream_code', "
-              "d.upstream_code, 'reason', d.reason, 'created_at', d.created_at, "
-              "'resend_requested_at', d.resend_requested_at, 'resends', d.resends, "
-              "'resolved_at', d.resolved_at) ORDER BY d.id DESC) FROM (SELECT * FROM "
-              "forward_dead_letters x WHERE x.target_id = $3::bigint AND (NOT $4::boolean OR "
-              "x.resolved_at IS NULL) ORDER BY x.id DESC LIMIT $5::int) d), '[]'::json)) END::text"},
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_targets t WHERE t.id = $3::bigint "
+     "AND " T_IN_SCOPE
+     ") THEN json_build_object('items', coalesce((SELECT json_agg(json_build_object("
+     "'id', d.id, 'target_id', d.target_id, 'enterprise_id', d.enterprise_id, "
+     "'enterprise_code', (SELECT code FROM enterprises WHERE id = d.enterprise_id), "
+     "'kind', d.kind, 'items', d.items, 'http_status', d.http_status, 'upstream_code', "
+     "d.upstream_code, 'reason', d.reason, 'created_at', d.created_at, "
+     "'resend_requested_at', d.resend_requested_at, 'resends', d.resends, "
+     "'resolved_at', d.resolved_at) ORDER BY d.id DESC) FROM (SELECT * FROM "
+     "forward_dead_letters x WHERE x.target_id = $3::bigint AND (NOT $4::boolean OR "
+     "x.resolved_at IS NULL) ORDER BY x.id DESC LIMIT $5::int) d), '[]'::json)) "
+     "END::text"},
     {"fwd_api_resend",
      "WITH d AS (SELECT d.* FROM forward_dead_letters d JOIN forward_targets t ON t.id = "
-     "d.target_id WHERE d.id = $3::bigint AND " TGT_SCOPE(
-         "t") "), u AS (UPDATE forward_dead_letters x SET resend_requested_at = now() FROM d "
-              "WHERE x.id = d.id AND x.resolved_at IS NULL RETURNING x.id) SELECT (SELECT "
-              "count(*) FROM u), json_build_object('id', d.id, 'target_id', d.target_id, "
-              "'kind', d.kind, 'items', d.items, 'reason', d.reason, 'resolved_at', "
-              "d.resolved_at, 'resend_requested', EXISTS (SELECT 1 FROM u))::text FROM d"},
+     "d.target_id WHERE d.id = $3::bigint AND " T_IN_SCOPE
+     "), u AS (UPDATE forward_dead_letters x SET resend_requested_at = now() FROM d "
+     "WHERE x.id = d.id AND x.resolved_at IS NULL RETURNING x.id) SELECT (SELECT "
+     "count(*) FROM u), json_build_object('id', d.id, 'target_id', d.target_id, "
+     "'kind', d.kind, 'items', d.items, 'reason', d.reason, 'resolved_at', "
+     "d.resolved_at, 'resend_requested', EXISTS (SELECT 1 FROM u))::text FROM d"},
     {"fwd_api_report",
      "SELECT json_build_object('target_id', t.id, 'from', $4::date, 'to', $5::date, 'days', "
      "coalesce((SELECT json_agg(json_build_object('day', d.day, 'kind', d.kind, 'sent', d.sent, "
@@ -204,7 +213,7 @@ static const db_stmt statements[] = {
      "t.watermark_id)), 0), 'dead_letters_open', (SELECT count(*) FROM forward_dead_letters x "
      "WHERE x.target_id = t.id AND x.resolved_at IS NULL), 'last_ok_at', t.last_ok_at, "
      "'last_error', t.last_error, 'last_error_at', t.last_error_at)::text FROM forward_targets t "
-     "WHERE t.id = $3::bigint AND " TGT_SCOPE("t")},
+     "WHERE t.id = $3::bigint AND " T_IN_SCOPE},
 };
 
 void db_forward_register(void)
@@ -401,9 +410,10 @@ db_status db_forward_target_insert(db_conn *c, const db_scope *s, const db_forwa
                                    int64_t *id, db_diag *diag)
 {
     (void)s; /* row-level security checks the owner (WITH CHECK) */
-    const char *p[12] = {f->name,       f->url,           f->dialect,   f->appid,
-                         f->sealed_hex, f->owner_district, f->district_ids, f->enterprise_ids,
-                         f->kinds,      f->rate_per_s,    f->batch_max, f->enabled};
+    const char *p[12] = {
+        f->name,           f->url,          f->dialect,        f->appid, f->sealed_hex,
+        f->owner_district, f->district_ids, f->enterprise_ids, f->kinds, f->rate_per_s,
+        f->batch_max,      f->enabled};
     db_status st;
     PGresult *r = db_exec_diag(c, "fwd_api_insert", 12, p, &st, diag);
     if (!r)
@@ -417,10 +427,9 @@ db_status db_forward_target_update(db_conn *c, const db_scope *s, int64_t id,
                                    const db_forward_fields *f, int *found, db_diag *diag)
 {
     char tid[24];
-    const char *p[13] = {s->kind,          s->id,          db_i64(tid, id), f->name,
-                         f->url,           f->appid,       f->sealed_hex,   f->district_ids,
-                         f->enterprise_ids, f->kinds,      f->rate_per_s,   f->batch_max,
-                         f->enabled};
+    const char *p[13] = {s->kind,       s->id,         db_i64(tid, id), f->name,           f->url,
+                         f->appid,      f->sealed_hex, f->district_ids, f->enterprise_ids, f->kinds,
+                         f->rate_per_s, f->batch_max,  f->enabled};
     db_status st;
     PGresult *r = db_exec_diag(c, "fwd_api_update", 13, p, &st, diag);
     if (!r)
@@ -450,9 +459,8 @@ db_status db_forward_codes_list(db_conn *c, const db_scope *s, int64_t target_id
     return db_read_json(c, s, "fwd_api_codes", 3, p, out);
 }
 
-db_status db_forward_code_set(db_conn *c, const db_scope *s, int64_t target_id,
-                              const char *object, const char *local, const char *upstream,
-                              int *known, db_diag *diag)
+db_status db_forward_code_set(db_conn *c, const db_scope *s, int64_t target_id, const char *object,
+                              const char *local, const char *upstream, int *known, db_diag *diag)
 {
     char tid[24];
     const char *p[5] = {s->kind, s->id, db_i64(tid, target_id), object, local};

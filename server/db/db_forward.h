@@ -112,13 +112,13 @@ db_status db_forward_target_update(db_conn *c, const db_scope *s, int64_t id,
                                    const db_forward_fields *f, int *found, db_diag *diag);
 db_status db_forward_target_delete(db_conn *c, const db_scope *s, int64_t id, int *found);
 
-/* {items: [{object, local_code, upstream_code, updated_at}]}, NULL when the target is not in scope. */
+/* {items: [{object, local_code, upstream_code, updated_at}]}, NULL when the target is not in scope.
+ */
 db_status db_forward_codes_list(db_conn *c, const db_scope *s, int64_t target_id, json_t **out);
 /* Sets (upstream non-NULL) or removes one mapping.  The local code must name an
  * enterprise, gateway or point of the scope: *known 0 when it does not. */
-db_status db_forward_code_set(db_conn *c, const db_scope *s, int64_t target_id,
-                              const char *object, const char *local, const char *upstream,
-                              int *known, db_diag *diag);
+db_status db_forward_code_set(db_conn *c, const db_scope *s, int64_t target_id, const char *object,
+                              const char *local, const char *upstream, int *known, db_diag *diag);
 
 /* {items: [...]} newest first, at most limit; open_only: unresolved only.  NULL
  * when the target is not in scope. */

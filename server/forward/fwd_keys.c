@@ -56,7 +56,8 @@ int fwd_keys_from_json(const char *dialect, const json_t *creds, fwd_keys *k, ch
     }
     if (!k->mem) {
         if (text8(json_object_get(creds, "des_key"), k->des_key) != 0) {
-            snprintf(why, whylen, "credentials.des_key must be the 8 characters the upstream issued");
+            snprintf(why, whylen,
+                     "credentials.des_key must be the 8 characters the upstream issued");
             return -1;
         }
         json_t *iv = json_object_get(creds, "des_iv");
@@ -111,8 +112,8 @@ int fwd_keys_seal(const fwd_keys *k, char *bytea, size_t cap)
     randombytes_buf(box + 1, NONCE);
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(box + 1 + NONCE, &clen, plain, n,
-                                               (const unsigned char *)ad, strlen(ad), NULL,
-                                               box + 1, key);
+                                               (const unsigned char *)ad, strlen(ad), NULL, box + 1,
+                                               key);
     sodium_memzero(key, sizeof key);
     sodium_memzero(plain, sizeof plain);
     bytea[0] = '\\';

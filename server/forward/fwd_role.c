@@ -331,8 +331,8 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
         char reason[512];
         fwd_verdict v = send_payload(t, s, p, &http, &code, reason, sizeof reason);
         if (v == FWD_RETRY) {
-            LOG_WARN("upstream failed, retrying later", "target=%lld reason=%s",
-                     (long long)t->id, srv_log_q((char[600]){0}, 600, reason));
+            LOG_WARN("upstream failed, retrying later", "target=%lld reason=%s", (long long)t->id,
+                     srv_log_q((char[600]){0}, 600, reason));
             db_forward_failure(c, t->id, kind ? kind : "readings", reason);
             count(0, 0, 0, 0, 0, 1);
             backoff(s);

@@ -30,15 +30,15 @@
 
 /* Counts since this process started, and the lag, for /metrics. */
 typedef struct fwd_counts {
-    int running;           /* 1 when the forward role runs in this process */
-    int targets;           /* enabled targets this process forwards (holds the lock of) */
-    long long sent;        /* items answered (acked + refused) */
-    long long acked;       /* items acknowledged */
-    long long refused;     /* items refused (dead-lettered) */
-    long long resent;      /* dead-lettered items acknowledged on a resend */
-    long long requests;    /* requests answered */
-    long long failures;    /* requests that failed in transport (retried) */
-    double lag_s;          /* seconds since the furthest-behind target was last caught up */
+    int running;        /* 1 when the forward role runs in this process */
+    int targets;        /* enabled targets this process forwards (holds the lock of) */
+    long long sent;     /* items answered (acked + refused) */
+    long long acked;    /* items acknowledged */
+    long long refused;  /* items refused (dead-lettered) */
+    long long resent;   /* dead-lettered items acknowledged on a resend */
+    long long requests; /* requests answered */
+    long long failures; /* requests that failed in transport (retried) */
+    double lag_s;       /* seconds since the furthest-behind target was last caught up */
 } fwd_counts;
 
 /* A snapshot of the counts (thread-safe; zeros when the role does not run). */

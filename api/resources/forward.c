@@ -82,8 +82,7 @@ static int id_array(api_req *r, json_t *body, const char *name, char **out)
         json_t *x = json_array_get(v, i);
         if (!json_is_integer(x) || json_integer_value(x) <= 0) {
             free(s);
-            api_reply_error(r, API_E_BAD_REQUEST, "%s[%zu] must be a positive integer id", name,
-                            i);
+            api_reply_error(r, API_E_BAD_REQUEST, "%s[%zu] must be a positive integer id", name, i);
             return -1;
         }
         len += (size_t)sprintf(s + len, "%s%lld", i ? "," : "", (long long)json_integer_value(x));
@@ -169,11 +168,10 @@ static int appid_ok(const char *s)
  * target's).  0, or -1 after replying. */
 static int read_fields(api_req *r, json_t *body, int create, const char *dialect, fields_buf *b)
 {
-    static const char *const allowed[] = {
-        "name",           "url",   "dialect",    "appid",     "credentials", "district_ids",
-        "enterprise_ids", "kinds", "rate_per_s", "batch_max", "enabled"};
-    if (api_json_strict(r, body, allowed, sizeof allowed / sizeof *allowed) !=
-        0)
+    static const char *const allowed[] = {"name",        "url",          "dialect",        "appid",
+                                          "credentials", "district_ids", "enterprise_ids", "kinds",
+                                          "rate_per_s",  "batch_max",    "enabled"};
+    if (api_json_strict(r, body, allowed, sizeof allowed / sizeof *allowed) != 0)
         return -1;
     if (!create && json_object_get(body, "dialect")) {
         api_reply_error(r, API_E_BAD_REQUEST,
@@ -487,7 +485,8 @@ int api_forward_code_set(api_req *r)
     }
     code_ctx x = {.id = id, .object = object, .local = local, .upstream = upstream};
     db_status st = api_tx(r, code_tx, &x);
-    if (st == DB_BAD && strcmp(x.diag.constraint, "forward_codes_target_id_object_upstream_code_key") == 0)
+    if (st == DB_BAD &&
+        strcmp(x.diag.constraint, "forward_codes_target_id_object_upstream_code_key") == 0)
         return api_reply_error(r, API_E_CONFLICT,
                                "upstream %s code \"%s\" is mapped from another %s already", object,
                                upstream, object);
@@ -498,8 +497,7 @@ int api_forward_code_set(api_req *r)
     if (x.known < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such forwarding target");
     if (x.known == 0)
-        return api_reply_error(r, API_E_UNPROCESSABLE, "no %s \"%s\" in your scope", object,
-                               local);
+        return api_reply_error(r, API_E_UNPROCESSABLE, "no %s \"%s\" in your scope", object, local);
     return api_read_by_id(r, "forwarding target", db_forward_codes_list);
 }
 

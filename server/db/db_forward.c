@@ -107,7 +107,7 @@ static const db_stmt statements[] = {
     {"fwd_advance",
      "UPDATE forward_targets SET watermark_xid = $2::xid8, watermark_id = $3::bigint, last_ok_at "
      "= CASE WHEN $4::boolean THEN now() ELSE last_ok_at END WHERE id = $1::bigint AND "
-     "(watermark_xid, watermark_id) < ($2::xid8, $3::bigint)"},
+     "(watermark_xid, watermark_id) < ($2::xid8, $3::bigint) RETURNING id"},
     {"fwd_failure",
      "UPDATE forward_targets SET last_error = left($2, 1000), last_error_at = now() WHERE id = "
      "$1::bigint"},
@@ -269,15 +269,26 @@ static db_status daily(db_conn *c, const char *target, const char *kind, long se
 typedef struct {
     int64_t target_id;
     const db_forward_done *d;
+    int moved;
 } advance_arg;
 
 static db_status advance_tx(db_conn *c, void *arg)
 {
-    const advance_arg *a = arg;
+    advance_arg *a = arg;
     const db_forward_done *d = a->d;
     char tid[24], b[4][24];
     db_i64(tid, a->target_id);
-    db_status st = DB_OK;
+    /* the watermark first: when it is past the row already (another forwarder took
+     * the target over after this one lost its connection), nothing is counted twice */
+    db_status st;
+    const char *w[4] = {tid, d->xid, db_i64(b[0], d->id), d->requests > 0 ? "true" : "false"};
+    PGresult *r = db_exec(c, "fwd_advance", 4, w, &st);
+    if (!r)
+        return st;
+    a->moved = PQntuples(r) == 1;
+    PQclear(r);
+    if (!a->moved)
+        return DB_OK;
     for (size_t i = 0; i < d->n_dead && st == DB_OK; i++) {
         const db_forward_dead *x = &d->dead[i];
         const char *p[8] = {tid,
@@ -288,23 +299,21 @@ static db_status advance_tx(db_conn *c, void *arg)
                             x->http_status ? db_i64(b[2], x->http_status) : NULL,
                             x->upstream_code >= 0 ? db_i64(b[3], x->upstream_code) : NULL,
                             x->reason};
-        PGresult *r = db_exec(c, "fwd_dead_insert", 8, p, &st);
-        PQclear(r);
+        PGresult *q = db_exec(c, "fwd_dead_insert", 8, p, &st);
+        PQclear(q);
     }
     if (st == DB_OK && (d->requests > 0 || d->failures > 0))
         st = daily(c, tid, d->kind, d->sent, d->acked, d->refused, 0, d->requests, d->failures);
-    if (st != DB_OK)
-        return st;
-    const char *p[4] = {tid, d->xid, db_i64(b[0], d->id), d->requests > 0 ? "true" : "false"};
-    PGresult *r = db_exec(c, "fwd_advance", 4, p, &st);
-    PQclear(r);
-    return r ? DB_OK : st;
+    return st;
 }
 
-db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_done *d)
+db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_done *d, int *moved)
 {
-    advance_arg a = {target_id, d};
-    return db_run_tx(c, NULL, advance_tx, &a);
+    advance_arg a = {target_id, d, 0};
+    db_status st = db_run_tx(c, NULL, advance_tx, &a);
+    if (st == DB_OK)
+        *moved = a.moved;
+    return st;
 }
 
 db_status db_forward_failure(db_conn *c, int64_t target_id, const char *kind, const char *error)

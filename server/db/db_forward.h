@@ -61,9 +61,10 @@ typedef struct db_forward_done {
     size_t n_dead;
 } db_forward_done;
 
-/* One transaction: the dead letters, the day's counts, the watermark moved to
- * (xid, id) (only forward). */
-db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_done *d);
+/* One transaction: the watermark moved to (xid, id), then the dead letters and
+ * the day's counts; *moved 0 (and nothing recorded) when the watermark was
+ * there already (another forwarder delivered the row). */
+db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_done *d, int *moved);
 
 /* A transport failure (no answer, 5xx, 429): last_error, and the day's failures. */
 db_status db_forward_failure(db_conn *c, int64_t target_id, const char *kind, const char *error);

@@ -384,11 +384,13 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
         .dead = dead,
         .n_dead = dead ? nd : 0,
     };
-    db_status st = nd && !dead ? DB_HARD : db_forward_advance(c, t->id, &done);
+    int moved = 0;
+    db_status st = nd && !dead ? DB_HARD : db_forward_advance(c, t->id, &done, &moved);
     free(dead);
     if (st != DB_OK)
         return -1; /* the partial state stays: the next attempt sends nothing again */
-    count(s->sent, s->acked, s->refused, 0, s->requests, 0);
+    if (moved)
+        count(s->sent, s->acked, s->refused, 0, s->requests, 0);
     partial_reset(s);
     return 0;
 }
@@ -428,10 +430,9 @@ static int pass_target(db_conn *c, CURL *curl, const json_t *j)
         backoff(s);
         return 0;
     }
-    int more = 0;
+    int more = 0, page_rows = g_config.forward_page_rows > 0 ? (int)g_config.forward_page_rows : 50;
     json_t *page = NULL;
-    if (resends(c, &t, s) == 0 &&
-        db_forward_next(c, t.id, (int)g_config.forward_page_rows, &page) == DB_OK) {
+    if (resends(c, &t, s) == 0 && db_forward_next(c, t.id, page_rows, &page) == DB_OK) {
         size_t n = json_array_size(page), i;
         json_t *row;
         pthread_mutex_lock(&F.mu);
@@ -448,7 +449,7 @@ static int pass_target(db_conn *c, CURL *curl, const json_t *j)
                 break;
             }
         }
-        more = ok && n > 0 && n >= (size_t)g_config.forward_page_rows;
+        more = ok && n > 0 && n >= (size_t)page_rows;
     }
     json_decref(page);
     fwd_keys_wipe(&t.keys);

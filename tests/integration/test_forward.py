@@ -277,10 +277,38 @@ def test_cascade_into_a_second_dustwatch():
         up_db.drop()
 
 
+def test_two_forwarders_one_delivery():
+    """Any number of processes may run the forward role: one advisory lock per
+    target makes one of them forward it, so nothing goes up twice."""
+    mock = Upstream(des_key=b"twoKeys1")
+    c = City(**FAST)
+    fwd2 = t.Server(c.db, roles="api,forward", forward_poll_ms=50, forward_retry_min_ms=100,
+                    forward_retry_max_ms=400)
+    try:
+        a1 = c.a1
+        st, _, tgt = c.call("city.admin", "POST", "/api/v1/forward/targets", {
+            "name": "two", "url": mock.url + "/rabbitmqfcsb", "dialect": "hebei",
+            "credentials": {"des_key": "twoKeys1"}, "enterprise_ids": [a1["id"]], "rate_per_s": 500})
+        assert st == 201, tgt
+        t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+        for b in range(10):
+            readings(c, a1, series(a1, t0 + timedelta(minutes=b), 2))
+        t.wait_for(lambda: len(mock.received("readings")) >= 40, timeout=30, what="all forwarded")
+        t.wait_for(lambda: report(c, "city.admin", tgt["id"])["outbox_pending"] == 0, timeout=30, what="caught up")
+        keys = [(it["tnm"], it["ts"]) for _, it in mock.received("readings")]
+        assert len(keys) == len(set(keys)) == 40, len(keys)
+        tot = report(c, "city.admin", tgt["id"])["totals"]
+        assert tot["acked"] == tot["sent"] == 40, tot
+    finally:
+        mock.down()
+        assert fwd2.stop() == 0, fwd2.logtext()
+        c.close()
+
+
 def up_count(db):
     return int(db.scalar("SELECT count(*) FROM readings"))
 
 
 if __name__ == "__main__":
     t.run([test_hebei_outage_refusal_resend_and_reconciliation, test_mem_selected_kinds_and_sealed_keys,
-           test_cascade_into_a_second_dustwatch])
+           test_cascade_into_a_second_dustwatch, test_two_forwarders_one_delivery])

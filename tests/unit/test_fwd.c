@@ -48,9 +48,9 @@ static void test_keys(void)
     json_decref(hebei);
 
     const char *secret = "s3cret-appsecret-value";
-    json_t *mem = json_pack("{s:s, s:s, s:s}", "appsecret", secret, "sm4_key",
-                            "00112233445566778899aabbccddeeff", "sm4_iv",
-                            "ffeeddccbbaa99887766554433221100");
+    json_t *mem =
+        json_pack("{s:s, s:s, s:s}", "appsecret", secret, "sm4_key",
+                  "00112233445566778899aabbccddeeff", "sm4_iv", "ffeeddccbbaa99887766554433221100");
     CHECK(fwd_keys_from_json("mem", mem, &k, why, sizeof why) == 0);
     CHECK(fwd_keys_seal(&k, bytea, sizeof bytea) == 0);
     /* nothing of the secrets in the sealed value */
@@ -158,8 +158,8 @@ static void test_hebei_rows(void)
 
     /* video alarms: one a request, the snapshot outside the encryption */
     row = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}", "kind",
-                    "videos", "qybm", "QY1", "items", "cam", "C1", "ts", ts, "type", "SJ02001",
-                    "c", "fire", "img", "/9j/4AAQ", "cam", "C2", "ts", ts, "type", "x", "c", "");
+                    "videos", "qybm", "QY1", "items", "cam", "C1", "ts", ts, "type", "SJ02001", "c",
+                    "fire", "img", "/9j/4AAQ", "cam", "C2", "ts", ts, "type", "x", "c", "");
     reqs = fwd_encode_row(0, 100, row);
     CHECK(json_array_size(reqs) == 2);
     CHECK(strcmp(json_string_value(json_object_get(json_array_get(reqs, 0), "img")), "/9j/4AAQ") ==
@@ -184,9 +184,9 @@ static void test_mem_rows(void)
     k.mem = 1;
     for (int i = 0; i < 16; i++)
         k.sm4_key[i] = (unsigned char)i, k.sm4_iv[i] = (unsigned char)(0xf0 + i);
-    json_t *row = json_pack("{s:s, s:s, s:[{s:s, s:s, s:f, s:i}]}", "kind", "readings", "qybm",
-                            "QY1", "items", "p", "P1", "ts", "2026-01-02T03:04:05.000000Z", "v",
-                            2.0, "q", 1);
+    json_t *row =
+        json_pack("{s:s, s:s, s:[{s:s, s:s, s:f, s:i}]}", "kind", "readings", "qybm", "QY1",
+                  "items", "p", "P1", "ts", "2026-01-02T03:04:05.000000Z", "v", 2.0, "q", 1);
     json_t *reqs = fwd_encode_row(1, 10, row);
     CHECK(json_array_size(reqs) == 1);
     char *body = NULL;
@@ -224,9 +224,10 @@ static void test_classify(void)
     CHECK(fwd_classify(0, 0, NULL, 0, &code, why, sizeof why) == FWD_RETRY);
     CHECK(V(0, 503, "") == FWD_RETRY && V(0, 429, "") == FWD_RETRY && V(0, 408, "") == FWD_RETRY);
     CHECK(V(1, 200, "{\"accepted\":2,\"duplicate\":0,\"rejected\":0,\"errors\":[]}") == FWD_ACK);
-    CHECK(V(1, 200, "{\"accepted\":1,\"rejected\":1,\"errors\":[{\"message\":\"unknown point\"}]}") ==
-              FWD_REFUSED &&
-          strstr(why, "unknown point"));
+    CHECK(
+        V(1, 200, "{\"accepted\":1,\"rejected\":1,\"errors\":[{\"message\":\"unknown point\"}]}") ==
+            FWD_REFUSED &&
+        strstr(why, "unknown point"));
     CHECK(V(1, 401, "{\"code\":\"unauthorized\"}") == FWD_REFUSED);
 #undef V
 }

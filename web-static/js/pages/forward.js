@@ -20,7 +20,7 @@ export default async function forwardPage(el, ctx) {
     let r;
     try { r = await api('/api/v1/forward/targets'); } catch (e) { fill(list, errorBox(e)); return; }
     fill(list, table([
-      { title: t('fwd.name'), render: x => h('a', { href: 'javascript:void 0', 'data-target': x.name, onclick: () => show(x) }, x.name) },
+      { title: t('fwd.name'), render: x => h('button', { class: 'btn sm', type: 'button', 'data-target': x.name, onclick: () => show(x) }, x.name) },
       { title: t('fwd.dialect'), render: x => t('fwd.dialect.' + x.dialect) },
       { title: 'URL', render: x => h('span', { class: 'mono' }, x.url) },
       { title: t('fwd.kinds'), render: x => x.kinds.map(k => t('fwd.kind.' + k)).join('、') },

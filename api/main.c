@@ -12,6 +12,7 @@
 #include "ing_http.h"
 #include "job_worker.h"
 #include "srv_serve.h"
+#include "fwd_role.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ static int simulate_main(int argc, char **argv);
 static int config_main(int argc, char **argv);
 
 static const subcommand subcommands[] = {
-    {"serve", serve_main, "run the server (roles: ingest, api, worker)"},
+    {"serve", serve_main, "run the server (roles: ingest, api, worker, forward)"},
     {"migrate", db_migrate_main, "apply database migrations"},
     {"admin", srv_admin_main, "accounts and ingest credentials (create, reset, revoke)"},
     {"audit", cli_audit_main, "the audit trail (verify its hash chain, export a time range)"},
@@ -43,7 +44,7 @@ static const subcommand subcommands[] = {
 };
 
 /* In start order; serve stops them in reverse. */
-static const srv_role *const roles[] = {&ing_http_role, &api_role, &job_worker_role};
+static const srv_role *const roles[] = {&ing_http_role, &api_role, &job_worker_role, &fwd_role};
 
 static int serve_main(int argc, char **argv)
 {

@@ -162,6 +162,25 @@ const api_route api_routes[] = {
      0},
     {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
      API_ANY_USER, 0},
+    /* upward forwarding (forward.c): city and district administrators */
+    {"GET", "/api/v1/forward/targets", "listForwardTargets", api_forward_targets_list, ADMINS, 0},
+    {"POST", "/api/v1/forward/targets", "createForwardTarget", api_forward_target_create, ADMINS,
+     8 * KIB},
+    {"GET", "/api/v1/forward/targets/{id}", "getForwardTarget", api_forward_target_get, ADMINS, 0},
+    {"PATCH", "/api/v1/forward/targets/{id}", "updateForwardTarget", api_forward_target_update,
+     ADMINS, 8 * KIB},
+    {"DELETE", "/api/v1/forward/targets/{id}", "deleteForwardTarget", api_forward_target_delete,
+     ADMINS, 0},
+    {"GET", "/api/v1/forward/targets/{id}/codes", "listForwardCodes", api_forward_codes_list,
+     ADMINS, 0},
+    {"POST", "/api/v1/forward/targets/{id}/codes", "setForwardCode", api_forward_code_set, ADMINS,
+     1 * KIB},
+    {"GET", "/api/v1/forward/targets/{id}/dead-letters", "listForwardDeadLetters",
+     api_forward_dead_list, ADMINS, 0},
+    {"GET", "/api/v1/forward/targets/{id}/report", "getForwardReport", api_forward_report, ADMINS,
+     0},
+    {"POST", "/api/v1/forward/dead-letters/{id}/resend", "resendForwardDeadLetter",
+     api_forward_dead_resend, ADMINS, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -181,6 +200,7 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+    api_forward_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

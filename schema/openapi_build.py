@@ -830,6 +830,63 @@ SCHEMAS = {
         }, desc="Shown only in this answer: the server keeps hashes (api_key, appsecret) or the "
                 "cipher keys it decrypts with, and never answers them again."),
     }, ["secret"])]},
+    # --- upward forwarding (issue 18)
+    "ForwardTarget": obj({
+        "id": ID, "name": s("string"), "url": s("string"), "dialect": enum(["hebei", "mem"]),
+        "appid": N_STR, "owner_district": N_ID, "district_ids": arr(ID), "enterprise_ids": arr(ID),
+        "kinds": arr(enum(["readings", "events", "videos"])), "rate_per_s": s("integer"),
+        "batch_max": s("integer"), "enabled": s("boolean"), "last_ok_at": N_TS,
+        "last_error": N_STR, "last_error_at": N_TS, "created_at": TS, "updated_at": TS,
+    }, ["id", "name", "url", "dialect"], desc="An upstream platform; its credentials are never answered."),
+    "ForwardTargetList": items_of(ref("ForwardTarget")),
+    "ForwardTargetWrite": obj({
+        "name": s("string", minLength=1, maxLength=100),
+        "url": s("string", "Base URL, http(s), no trailing slash: hebei …/rabbitmqfcsb, mem …/mem/v1.",
+                 maxLength=500),
+        "dialect": enum(["hebei", "mem"], "Create only."),
+        "appid": s("string", "mem: the appid the upstream issued.", maxLength=64),
+        "credentials": obj({"des_key": s("string", "hebei: 8 characters."),
+                            "des_iv": s("string", "hebei: 8 characters (default 12345678)."),
+                            "appsecret": s("string", "mem: 1 to 64 characters."),
+                            "sm4_key": s("string", "mem: 32 hex digits."),
+                            "sm4_iv": s("string", "mem: 32 hex digits.")},
+                           desc="Sealed with the master key; required on create."),
+        "district_ids": arr(ID, "Empty: every district (a district administrator's: its own)."),
+        "enterprise_ids": arr(ID, "Empty: every enterprise of the districts."),
+        "kinds": arr(enum(["readings", "events", "videos"])),
+        "rate_per_s": s("integer", minimum=1, maximum=1000),
+        "batch_max": s("integer", minimum=1, maximum=5000),
+        "enabled": s("boolean"),
+    }, strict=True, desc="Create: name, url, dialect, credentials (and appid for mem) required."),
+    "ForwardCodeList": items_of(obj({"object": enum(["enterprise", "gateway", "point"]),
+                                     "local_code": s("string"), "upstream_code": s("string"),
+                                     "updated_at": TS})),
+    "ForwardCodeSet": obj({"object": enum(["enterprise", "gateway", "point"]),
+                           "local_code": s("string", maxLength=64),
+                           "upstream_code": nullable(s("string", "1 to 64 of A-Z a-z 0-9 . _ -; "
+                                                       "null removes the mapping."))},
+                          ["object", "local_code", "upstream_code"], strict=True),
+    "ForwardDeadLetter": obj({
+        "id": ID, "target_id": ID, "enterprise_id": ID, "enterprise_code": s("string"),
+        "kind": enum(["readings", "events", "videos"]), "items": COUNT,
+        "http_status": nullable(s("integer")), "upstream_code": nullable(s("integer")),
+        "reason": s("string"), "created_at": TS, "resend_requested_at": N_TS,
+        "resends": COUNT, "resolved_at": N_TS}),
+    "ForwardDeadLetterList": items_of(ref("ForwardDeadLetter")),
+    "ForwardResend": obj({"id": ID, "target_id": ID, "kind": s("string"), "items": COUNT,
+                          "reason": s("string"), "resolved_at": N_TS,
+                          "resend_requested": s("boolean")}),
+    "ForwardReport": obj({
+        "target_id": ID, "from": s("string", format="date"), "to": s("string", format="date"),
+        "days": arr(obj({"day": s("string", format="date"), "kind": s("string"), "sent": COUNT,
+                         "acked": COUNT, "refused": COUNT, "resent_acked": COUNT,
+                         "requests": COUNT, "failures": COUNT})),
+        "totals": obj({"sent": COUNT, "acked": COUNT, "refused": COUNT, "resent_acked": COUNT,
+                       "requests": COUNT, "failures": COUNT}),
+        "outbox_pending": COUNT, "lag_s": s("number"), "dead_letters_open": COUNT,
+        "last_ok_at": N_TS, "last_error": N_STR, "last_error_at": N_TS,
+    }, desc="Reconciliation per UTC day of sending and kind: sent = acked + refused (each item "
+            "once); failures are transport failures retried."),
     "LiveEvent": obj({
         "type": s("string", "Also the SSE event name, e.g. alarm, warning."),
         "action": s("string"), "id": ID, "enterprise_id": ID, "district_id": ID,
@@ -1431,6 +1488,43 @@ OPERATIONS = {
               "first) with its areas, and per street.",
          params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
          resp=ok(ref("Compliance")), err=[400]),
+    # --- upward forwarding (issue 18)
+    "listForwardTargets": dict(tag="forward", zh="上报目标", en="Upstream forwarding targets",
+         resp=ok(ref("ForwardTargetList"))),
+    "createForwardTarget": dict(tag="forward", zh="新建上报目标", en="Create a forwarding target",
+         desc="A district administrator's target forwards its district only. 409: the name is "
+              "taken; 422: a district or enterprise outside the scope.",
+         body=json_body(ref("ForwardTargetWrite")),
+         resp=ok(ref("ForwardTarget"), "Created.", 201), err=[400, 409, 422]),
+    "getForwardTarget": dict(tag="forward", zh="上报目标详情", en="A forwarding target",
+         resp=ok(ref("ForwardTarget"))),
+    "updateForwardTarget": dict(tag="forward", zh="修改上报目标", en="Change a forwarding target",
+         desc="Any field but dialect; credentials replace the stored ones.",
+         body=json_body(ref("ForwardTargetWrite")),
+         resp=ok(ref("ForwardTarget")), err=[400, 409, 422]),
+    "deleteForwardTarget": dict(tag="forward", zh="删除上报目标", en="Delete a forwarding target",
+         resp=ok(ref("Deleted"))),
+    "listForwardCodes": dict(tag="forward", zh="编码映射", en="A target's code mapping",
+         resp=ok(ref("ForwardCodeList"))),
+    "setForwardCode": dict(tag="forward", zh="设置编码映射", en="Map one code",
+         desc="The local code must name an enterprise, gateway or point of the caller's scope "
+              "(422); an upstream code maps from one local code at most (409).",
+         body=json_body(ref("ForwardCodeSet")),
+         resp=ok(ref("ForwardCodeList")), err=[400, 409, 422]),
+    "listForwardDeadLetters": dict(tag="forward", zh="上报失败队列", en="Refused requests",
+         params=[P("open"), {"name": "limit", "in": "query", "description": "At most (default 100).",
+                             "schema": s("integer", minimum=1, maximum=1000, default=100)}],
+         resp=ok(ref("ForwardDeadLetterList")), err=[400]),
+    "getForwardReport": dict(tag="forward", zh="上报对账", en="Reconciliation report",
+         params=[{"name": "from", "in": "query", "description": "First day, YYYY-MM-DD (default: 6 days ago).",
+                  "schema": s("string", format="date")},
+                 {"name": "to", "in": "query", "description": "Last day, YYYY-MM-DD (default: today, UTC).",
+                  "schema": s("string", format="date")}],
+         resp=ok(ref("ForwardReport")), err=[400]),
+    "resendForwardDeadLetter": dict(tag="forward", zh="重新上报", en="Resend a refused request",
+         desc="The forwarder sends it again, re-encrypted with the target's current keys. 409: "
+              "resent and acknowledged already.",
+         resp=ok(ref("ForwardResend"), "Accepted.", 202), err=[409]),
 }
 
 TAGS = [
@@ -1453,6 +1547,8 @@ TAGS = [
     ("warnings", "Early warnings (预警): sign, feedback, clearance, review."),
     ("risk", "Risk scores (风险评估), distribution and ranking."),
     ("cleaning", "Dust cleaning areas, check-ins and compliance (粉尘清理)."),
+    ("forward", "Upward forwarding (数据上报, 五级联网): upstream targets, code mapping, refused "
+                "requests and reconciliation."),
 ]
 
 

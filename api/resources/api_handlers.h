@@ -141,6 +141,19 @@ int api_cleaning_photo_get(api_req *r);
 int api_cleaning_compliance(api_req *r);
 void api_cleaning_init(void);
 
+/* forward.c: upward forwarding (issue 18) */
+int api_forward_targets_list(api_req *r);
+int api_forward_target_create(api_req *r);
+int api_forward_target_get(api_req *r);
+int api_forward_target_update(api_req *r);
+int api_forward_target_delete(api_req *r);
+int api_forward_codes_list(api_req *r);
+int api_forward_code_set(api_req *r);
+int api_forward_dead_list(api_req *r);
+int api_forward_dead_resend(api_req *r);
+int api_forward_report(api_req *r);
+void api_forward_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);

@@ -181,7 +181,7 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
         return 2;
     }
     if (parse_roles(roles_arg ? roles_arg : g_config.roles, &S.active) != 0) {
-        fprintf(stderr, "dustwatch: invalid roles \"%s\" (any of ingest, api, worker)\n",
+        fprintf(stderr, "dustwatch: invalid roles \"%s\" (any of ingest, api, worker, forward)\n",
                 roles_arg ? roles_arg : g_config.roles);
         srv_config_free();
         return 2;

@@ -13,6 +13,8 @@
  *                          (DES, SM4; srv_cred.h)
  *   SRV_SECRET_TOTP_SEAL   XChaCha20-Poly1305 key of the accounts' TOTP seeds, unless
  *                          totp_key sets one (srv_totp.h)
+ *   SRV_SECRET_FWD_SEAL    XChaCha20-Poly1305 key of the upstream forwarding targets'
+ *                          DES/SM4 keys and appsecrets (server/forward/fwd_keys.h)
  *
  * Never renumber a purpose: the id is the derivation input, so a changed id
  * is a different key (old chains fail, sealed keys no longer open).
@@ -31,6 +33,8 @@ typedef enum {
     SRV_SECRET_AUDIT_HMAC = 1,
     SRV_SECRET_CRED_SEAL = 2,
     SRV_SECRET_TOTP_SEAL = 3,
+    /* numbered after issue 18, so parallel branches adding purposes do not collide */
+    SRV_SECRET_FWD_SEAL = 18,
 } srv_secret_purpose;
 
 /* Reads the master key from path (64 hex digits, surrounding white space

@@ -161,6 +161,11 @@ OBJECT_ROUTES = {
     "/api/v1/accounts/{id}/unlock": "account",
     "/api/v1/accounts/{id}/reset-password": "account",
     "/api/v1/accounts/{id}/reset-totp": "account",
+    "/api/v1/forward/targets/{id}": "forward_target",
+    "/api/v1/forward/targets/{id}/codes": "forward_target",
+    "/api/v1/forward/targets/{id}/dead-letters": "forward_target",
+    "/api/v1/forward/targets/{id}/report": "forward_target",
+    "/api/v1/forward/dead-letters/{id}/resend": "forward_dead_letter",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -182,6 +187,9 @@ BODIES = {
     ("POST", "/api/v1/enterprises/{id}/cleaning-areas"): {"name": "probe area", "frequency": "daily"},
     ("PATCH", "/api/v1/cleaning-areas/{id}"): {"active": False},
     ("POST", "/api/v1/cleaning-areas/{id}/checkins"): {"person": "probe", "method": "vacuum"},
+    ("PATCH", "/api/v1/forward/targets/{id}"): {"enabled": False},
+    ("POST", "/api/v1/forward/targets/{id}/codes"): {"object": "point", "local_code": "probe",
+                                                     "upstream_code": "probe"},
     ("POST", "/api/v1/enterprises/{id}/systems"): {"code": "PROBE", "name": "probe"},
     ("PATCH", "/api/v1/systems/{id}"): {"name": "probe"},
     ("POST", "/api/v1/enterprises/{id}/points"): {"code": "PROBE0001", "kind": "hopper_temp"},
@@ -221,8 +229,17 @@ def risk_objects(c):
                              f"RETURNING id")
         gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
         cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
+        # a forwarding target of the enterprise's district, with a dead letter (issue 18)
+        target = c.db.scalar(
+            f"INSERT INTO forward_targets (name, url, dialect, sealed_keys, owner_district, district_ids) "
+            f"SELECT 'probe-{owner}', 'http://127.0.0.1:9/x', 'hebei', decode(repeat('00', 57), 'hex'), district_id, "
+            f"ARRAY[district_id] FROM enterprises WHERE id = {e} RETURNING id")
+        letter = c.db.scalar(
+            f"INSERT INTO forward_dead_letters (target_id, enterprise_id, kind, items, payload, reason) "
+            f"VALUES ({target}, {e}, 'readings', 1, '{{}}', 'probe') RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
-                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
+                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
+                      "forward_target": target, "forward_dead_letter": letter}
     return out
 
 

@@ -33,6 +33,7 @@ function navItems(m) {
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
+  if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -87,6 +88,7 @@ const PAGES = {
   cleaning: () => import('./pages/cleaning.js'),
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
+  forward: () => import('./pages/forward.js'),
 };
 
 let routeSeq = 0;

@@ -213,6 +213,28 @@ const D = {
   'live.alarm': ['报警', 'Alarm'], 'live.warning': ['预警', 'Warning'], 'live.risk': ['风险变化', 'Risk change'],
   'live.alarm.raise': ['新报警', 'New alarm'], 'live.alarm.retrigger': ['重复触发', 'Repeated'], 'live.alarm.escalate': ['报警升级', 'Alarm escalated'], 'live.alarm.clear': ['报警恢复', 'Back to normal'],
   'live.warning.issue': ['发布预警', 'Warning issued'], 'live.warning.upgrade': ['预警升级', 'Warning upgraded'], 'live.warning.escalate': ['预警升级督办', 'Warning escalated'],
+  // upward forwarding (pages/forward.js, issue 18)
+  'nav.forward': ['数据上报', 'Forwarding'], 'fwd.title': ['数据上报（五级联网）', 'Upward forwarding'],
+  'fwd.targets': ['上报目标', 'Upstream targets'], 'fwd.create': ['新建上报目标', 'New target'], 'fwd.created': ['已创建', 'Created'],
+  'fwd.name': ['名称', 'Name'], 'fwd.dialect': ['协议', 'Dialect'], 'fwd.dialect.hebei': ['河北 V1.1（DES）', 'Hebei V1.1 (DES)'],
+  'fwd.dialect.mem': ['应急管理部（SM4）', 'MEM (SM4)'], 'fwd.kinds': ['数据类别', 'Kinds'], 'fwd.kind.readings': ['实时数据', 'Readings'],
+  'fwd.kind.events': ['报警/恢复', 'Alarm events'], 'fwd.kind.videos': ['视频报警', 'Video alarms'],
+  'fwd.ok': ['正常', 'OK'], 'fwd.failing': ['上报失败，重试中', 'Failing, retrying'], 'fwd.paused': ['已暂停', 'Paused'],
+  'fwd.pause': ['暂停', 'Pause'], 'fwd.resume': ['恢复', 'Resume'], 'fwd.last_ok': ['最近成功', 'Last answered'],
+  'fwd.none': ['尚无上报目标', 'No targets yet'], 'fwd.enterprise_ids': ['企业ID（留空=全部）', 'Enterprise ids (empty: all)'],
+  'fwd.rate': ['每秒请求数上限', 'Requests per second'], 'fwd.batch': ['每批条数上限', 'Items per request'],
+  'fwd.report': ['对账', 'Reconciliation'], 'fwd.totals': ['已发送 {sent}，已确认 {acked}，被拒 {refused}，重发确认 {resent}，传输失败 {failures}', 'Sent {sent}, acknowledged {acked}, refused {refused}, resent {resent}, transport failures {failures}'],
+  'fwd.lag': ['滞后 {n} 秒，待发批次 {p}', 'Lag {n} s, {p} batches pending'], 'fwd.last_error': ['最近错误', 'Last error'],
+  'fwd.day': ['日期', 'Day'], 'fwd.sent': ['发送', 'Sent'], 'fwd.acked': ['确认', 'Acked'], 'fwd.refused': ['被拒', 'Refused'],
+  'fwd.resent': ['重发确认', 'Resent'], 'fwd.failures': ['失败重试', 'Retried'], 'fwd.nodata': ['所选期间无上报', 'Nothing sent in the period'],
+  'fwd.codes': ['编码映射', 'Code mapping'], 'fwd.object': ['对象', 'Object'], 'fwd.obj.enterprise': ['企业', 'Enterprise'],
+  'fwd.obj.gateway': ['网关', 'Gateway'], 'fwd.obj.point': ['监测点', 'Point'], 'fwd.local': ['本系统编码', 'Our code'],
+  'fwd.upstream': ['上级编码', 'Upstream code'], 'fwd.unmap': ['删除', 'Remove'], 'fwd.map': ['添加映射', 'Map a code'],
+  'fwd.nocodes': ['未映射的编码按原样上报', 'Unmapped codes are sent as they are'],
+  'fwd.dead': ['被拒数据（死信）', 'Refused requests'], 'fwd.when': ['时间', 'When'], 'fwd.ent': ['企业', 'Enterprise'],
+  'fwd.items': ['条数', 'Items'], 'fwd.reason': ['原因', 'Reason'], 'fwd.resolved': ['已重发成功', 'Resent'],
+  'fwd.resending': ['等待重发', 'Resend queued'], 'fwd.open': ['待处理', 'Open'], 'fwd.resend': ['重新上报', 'Resend'],
+  'fwd.resend.ok': ['已加入重发', 'Resend queued'], 'fwd.nodead': ['没有被拒数据', 'Nothing refused'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -162,6 +162,8 @@ const api_route api_routes[] = {
      0},
     {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
      API_ANY_USER, 0},
+    /* statistics, onboarding and reports (stats.c) */
+    {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -181,6 +183,7 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+    api_stats_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

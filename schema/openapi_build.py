@@ -835,6 +835,26 @@ SCHEMAS = {
         "action": s("string"), "id": ID, "enterprise_id": ID, "district_id": ID,
         "street_id": N_ID, "state": s("string"), "ts": s("integer", "Epoch milliseconds."),
     }, ["type"], desc="The JSON in an SSE data: line; other types may appear."),
+    "Statistics": obj({
+        "from": TS, "to": TS,
+        "computed_to": s("string", "min(to, now): where the online rate's period ends.",
+                         format="date-time"),
+        "group": s("string"), "connected_window_s": COUNT,
+        "filters": obj({}),
+        "totals": ref("StatFigures"),
+        "rows": arr({"allOf": [obj(dict(key=s("string"), code=s("string"), name=N_STR)),
+                               ref("StatFigures")]}),
+    }, ["from", "to", "totals", "rows"]),
+    "StatFigures": obj(dict(
+        enterprises=COUNT,
+        connected=s("integer", "Every enabled mandatory point sent data within "
+                    "connected_window_h (now).", minimum=0),
+        points=COUNT, points_online=COUNT, point_hours=COUNT, point_hours_with_data=COUNT,
+        online_rate=nullable(s("number", "Point-hours with data / point-hours of the period.")),
+        interruptions=obj(dict(count=COUNT, hours=s("number"))),
+        alarms=obj({}), warnings=obj({}), cleaning=obj({}),
+        links=obj({}, desc="Drill-down: list routes with the filters of this figure."),
+    )),
 }
 
 # ---------------------------------------------------------------------------
@@ -878,6 +898,11 @@ def csv_param(name, values, desc):
 
 def P(name):
     return {"$ref": "#/components/parameters/" + name}
+
+
+def Q(name, schema, desc):
+    """An inline query parameter of one route."""
+    return {"name": name, "in": "query", "description": desc, "schema": schema}
 
 
 # ---------------------------------------------------------------------------
@@ -1431,6 +1456,26 @@ OPERATIONS = {
               "first) with its areas, and per street.",
          params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
          resp=ok(ref("Compliance")), err=[400]),
+    # statistics, onboarding, reports (issue 15)
+    "getStatistics": dict(tag="statistics",
+         zh="统计分析", en="Statistics",
+         desc="The figures of a period for the caller's scope, in total and per group, computed "
+              "in PostgreSQL over the hourly rollups (raw readings for what is not rolled up), "
+              "alarms, warnings and cleaning records. Periods follow the city's calendar (UTC+8). "
+              "Each figures object carries links: the list routes (with the same filters) that "
+              "list what it counts.",
+         params=[Q("period", enum(["day", "week", "month", "custom"]),
+                   "day, week (from Monday), month (default) containing date, or custom from/to."),
+                 Q("date", s("string", format="date"), "A day of the period (default: today)."),
+                 P("from"), P("to"),
+                 Q("group", enum(["district", "street", "industry", "dust_kind", "grade", "none"]),
+                   "Rows per district, street, industry code, dust kind (an enterprise of several "
+                   "kinds is in each row) or current risk grade (none: not scored yet)."),
+                 P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "GB/T 4754 industry code, e.g. C3360."),
+                 Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
+                 Q("grade", enum(GRADES + ["none"]), "Current risk grade.")],
+         resp=ok(ref("Statistics")), err=[400]),
 }
 
 TAGS = [
@@ -1453,6 +1498,7 @@ TAGS = [
     ("warnings", "Early warnings (预警): sign, feedback, clearance, review."),
     ("risk", "Risk scores (风险评估), distribution and ranking."),
     ("cleaning", "Dust cleaning areas, check-ins and compliance (粉尘清理)."),
+    ("statistics", "Statistics, onboarding and reports (统计分析, 应接尽接, 月报)."),
 ]
 
 

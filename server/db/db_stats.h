@@ -1,0 +1,28 @@
+/* Statistics for the 专项工作组's monthly figures: per period and scope, grouped by district,
+ * street, industry, dust kind or risk grade, computed in one set-based statement over the hourly
+ * rollups (raw readings for what is not rolled up yet), alarms, warnings and cleaning records. */
+#ifndef DW_DB_STATS_H
+#define DW_DB_STATS_H
+
+#include "db.h"
+
+#include <stdint.h>
+#include <time.h>
+
+void db_stats_register(void);
+
+/* What one statistics request asks for.  Strings are borrowed; NULL matches everything.
+ * from must be on a whole hour; to is exclusive. */
+typedef struct db_stats_query {
+    time_t from, to;
+    int64_t enterprise_id; /* 0: any */
+    const char *district_code, *street_code, *industry_code, *dust_kind, *grade;
+    const char *group; /* district | street | industry | dust_kind | grade | none */
+    long connected_window_s;
+} db_stats_query;
+
+/* The figures as one JSON object ({from, to, computed_to, group, totals, rows}; *out a new
+ * reference, NULL only if PostgreSQL answered no row), read under scope s. */
+db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out);
+
+#endif

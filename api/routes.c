@@ -164,6 +164,9 @@ const api_route api_routes[] = {
      API_ANY_USER, 0},
     /* statistics, onboarding and reports (stats.c) */
     {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
+     api_onboarding_conformance, API_ANY_USER, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -184,6 +187,7 @@ void api_handlers_init(void)
     api_risk_init();
     api_cleaning_init();
     api_stats_init();
+    api_onboarding_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -1476,6 +1476,25 @@ OPERATIONS = {
                  Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
                  Q("grade", enum(GRADES + ["none"]), "Current risk grade.")],
          resp=ok(ref("Statistics")), err=[400]),
+    "getOnboarding": dict(tag="statistics",
+         zh="应接尽接进度", en="Onboarding progress",
+         desc="Each onboarding cohort (table onboarding_cohorts: milestone, dust categories, "
+              "minimum dust workers) with its enterprises in the caller's scope, connected "
+              "(every enabled mandatory point sent data within connected_window_h), online (a "
+              "point reported within 3 expected intervals), and per street the same with its "
+              "laggards (in the cohort, not connected).",
+         params=[Q("cohort", s("string"), "Only this cohort code."), P("district"), P("street")],
+         resp=ok(obj({"connected_window_s": COUNT, "cohorts": arr(obj({}))})), err=[400]),
+    "getOnboardingConformance": dict(tag="statistics",
+         zh="必接点位符合性", en="Mandatory-point conformance",
+         desc="Every dust-removal system in scope against the point kinds its type requires "
+              "(table mandatory_point_kinds): dry (hopper temperature, pressure difference, "
+              "air-lock), wet (water level, flow), wet_al_mg (wet, and the enterprise has "
+              "aluminium/magnesium dust: hydrogen too); the non-conforming systems with the "
+              "kinds they lack (no enabled point of that kind).",
+         params=[P("district"), P("street")],
+         resp=ok(obj({"systems": COUNT, "conforming": COUNT, "nonconforming": arr(obj({}))})),
+         err=[400]),
 }
 
 TAGS = [

@@ -159,5 +159,9 @@ json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *
                         const char *to_s, db_status *st);
 int api_statistics_get(api_req *r);
 void api_stats_init(void);
+/* onboarding.c: cohorts' progress, mandatory-point conformance */
+int api_onboarding_get(api_req *r);
+int api_onboarding_conformance(api_req *r);
+void api_onboarding_init(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "alarm_rules.h"
 #include "db.h"
 #include "db_jobs.h"
+#include "db_onboarding.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -166,6 +167,12 @@ static void tick(db_conn *c, worker_clock *clk)
     st = job_risk_check_warnings(c, now_us() / 1000000, &n);
     (void)st;
 
+    long changed = 0; /* connection_status derived from data (migration 0075) */
+    if (db_onboarding_refresh_connections(c, g_config.connected_window_h * 3600L, &changed) ==
+            DB_OK &&
+        changed > 0)
+        LOG_INFO("connection status derived", "enterprises_changed=%ld", changed);
+
     n = 0;
     st = job_webhook_run(c, 20, &n);
     if (st == DB_OK && n > 0)
@@ -297,6 +304,7 @@ int job_worker_start(void)
     job_risk_init(&m);
     job_webhook_init();
     job_rollup_init();
+    db_onboarding_register();
     db_jobs_register();
     if (srv_clock_cond_init(&W.cv) != 0)
         return -1;

@@ -164,6 +164,7 @@ const api_route api_routes[] = {
      API_ANY_USER, 0},
     /* statistics, onboarding and reports (stats.c) */
     {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/data-quality", "getDataQuality", api_data_quality_get, API_ANY_USER, 0},
     {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
     {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
      api_onboarding_conformance, API_ANY_USER, 0},

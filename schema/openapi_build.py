@@ -1468,7 +1468,7 @@ OPERATIONS = {
                    "day, week (from Monday), month (default) containing date, or custom from/to."),
                  Q("date", s("string", format="date"), "A day of the period (default: today)."),
                  P("from"), P("to"),
-                 Q("group", enum(["district", "street", "industry", "dust_kind", "grade", "none"]),
+                 Q("group", enum(["district", "street", "enterprise", "industry", "dust_kind", "grade", "none"]),
                    "Rows per district, street, industry code, dust kind (an enterprise of several "
                    "kinds is in each row) or current risk grade (none: not scored yet)."),
                  P("district"), P("street"), P("enterprise"),
@@ -1476,6 +1476,25 @@ OPERATIONS = {
                  Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
                  Q("grade", enum(GRADES + ["none"]), "Current risk grade.")],
          resp=ok(ref("Statistics")), err=[400]),
+    "getDataQuality": dict(tag="statistics",
+         zh="数据质量", en="Data quality",
+         desc="For the period and filters of getStatistics: interruption records (offline, "
+              "enterprise-offline and gateway-offline alarms overlapping the period: start, end, "
+              "hours in the period, cause and measures if filed; the latest limit), gateways "
+              "offline now / episodes / never heard from, frozen and out-of-range alarms, "
+              "conflicting readings (reading_conflicts), per enterprise the same counts, and the "
+              "online-rate ranking per enterprise and per street (lowest first).",
+         params=[Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
+                 Q("date", s("string", format="date"), "As getStatistics."),
+                 P("from"), P("to"), P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "As getStatistics."),
+                 Q("dust_kind", s("string"), "As getStatistics."),
+                 Q("grade", enum(GRADES + ["none"]), "As getStatistics."),
+                 Q("limit", s("integer", minimum=1, maximum=500, default=100),
+                   "Interruption records listed (the latest).")],
+         resp=ok(obj({"interruptions": obj({}), "gateways": obj({}), "frozen": COUNT,
+                      "out_of_range": COUNT, "conflicts": COUNT, "enterprises": arr(obj({})),
+                      "online": obj({})})), err=[400]),
     "getOnboarding": dict(tag="statistics",
          zh="应接尽接进度", en="Onboarding progress",
          desc="Each onboarding cohort (table onboarding_cohorts: milestone, dust categories, "

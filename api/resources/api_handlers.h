@@ -158,6 +158,7 @@ int api_stats_query(api_req *r, struct db_stats_query *q, char from_s[32], char 
 json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *from_s,
                         const char *to_s, db_status *st);
 int api_statistics_get(api_req *r);
+int api_data_quality_get(api_req *r);
 void api_stats_init(void);
 /* onboarding.c: cohorts' progress, mandatory-point conformance */
 int api_onboarding_get(api_req *r);

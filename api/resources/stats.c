@@ -9,6 +9,7 @@
 #include "srv_config.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -162,7 +163,7 @@ static void link_base(link_ctx *lc, const char *from, const char *to, const char
 
 int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32])
 {
-    static const char *const groups = "district|street|industry|dust_kind|grade|none";
+    static const char *const groups = "district|street|enterprise|industry|dust_kind|grade|none";
     const char *period, *group;
     long enterprise;
     memset(q, 0, sizeof *q);
@@ -269,6 +270,90 @@ int api_statistics_get(api_req *r)
         return 0;
     db_status st;
     json_t *out = api_stats_fetch(r, &q, from_s, to_s, &st);
+    return api_reply_read(r, st, out, "scope");
+}
+
+/* ---- data quality ------------------------------------------------------------------ */
+
+static int by_rate(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_t *rx = json_object_get(x, "online_rate"), *ry = json_object_get(y, "online_rate");
+    /* lowest first; no points (no rate) last */
+    if (json_is_null(rx) != json_is_null(ry))
+        return json_is_null(rx) - json_is_null(ry);
+    double dx = json_number_value(rx), dy = json_number_value(ry);
+    if (dx != dy && !json_is_null(rx))
+        return dx < dy ? -1 : 1;
+    const char *cx = json_string_value(json_object_get(x, "code"));
+    const char *cy = json_string_value(json_object_get(y, "code"));
+    return strcmp(cx ? cx : "", cy ? cy : ""); /* ties: by code, as the rows came */
+}
+
+/* The rows of a statistics answer (borrowed) as an online-rate ranking (new reference). */
+static json_t *ranking(json_t *stats)
+{
+    json_t *rows = json_object_get(stats, "rows");
+    size_t n = json_array_size(rows), i;
+    json_t **v = calloc(n ? n : 1, sizeof *v), *row;
+    json_t *out = json_array();
+    if (!v)
+        return out;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *o = json_object();
+        static const char *const keys[] = {"key",
+                                           "code",
+                                           "name",
+                                           "points",
+                                           "points_online",
+                                           "point_hours",
+                                           "point_hours_with_data",
+                                           "online_rate"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            json_object_set(o, keys[k], json_object_get(row, keys[k]));
+        json_t *intr = json_object_get(row, "interruptions");
+        json_object_set(o, "interruptions", intr);
+        v[i] = o;
+    }
+    qsort(v, n, sizeof *v, by_rate);
+    for (i = 0; i < n; i++)
+        json_array_append_new(out, v[i]);
+    free(v);
+    return out;
+}
+
+int api_data_quality_get(api_req *r)
+{
+    db_stats_query q;
+    char from_s[32], to_s[32];
+    long limit;
+    if (api_stats_query(r, &q, from_s, to_s) != 0 || api_query_int(r, "limit", 100, 1, 500, &limit))
+        return 0;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out = NULL, *ents = NULL, *streets = NULL;
+    db_status st = db_stats_quality(c, &s, &q, limit, &out);
+    q.group = "enterprise";
+    if (st == DB_OK)
+        st = db_stats_get(c, &s, &q, &ents);
+    q.group = "street";
+    if (st == DB_OK)
+        st = db_stats_get(c, &s, &q, &streets);
+    if (st == DB_OK && out && ents && streets) {
+        json_t *rk = json_object();
+        json_object_set_new(rk, "enterprises", ranking(ents));
+        json_object_set_new(rk, "streets", ranking(streets));
+        json_object_set_new(rk, "totals", json_deep_copy(json_object_get(ents, "totals")));
+        json_object_del(json_object_get(rk, "totals"), "alarms");
+        json_object_del(json_object_get(rk, "totals"), "warnings");
+        json_object_del(json_object_get(rk, "totals"), "cleaning");
+        json_object_set_new(out, "online", rk);
+    }
+    json_decref(ents);
+    json_decref(streets);
     return api_reply_read(r, st, out, "scope");
 }
 

@@ -17,12 +17,18 @@ typedef struct db_stats_query {
     time_t from, to;
     int64_t enterprise_id; /* 0: any */
     const char *district_code, *street_code, *industry_code, *dust_kind, *grade;
-    const char *group; /* district | street | industry | dust_kind | grade | none */
+    const char *group; /* district | street | enterprise | industry | dust_kind | grade | none */
     long connected_window_s;
 } db_stats_query;
 
 /* The figures as one JSON object ({from, to, computed_to, group, totals, rows}; *out a new
  * reference, NULL only if PostgreSQL answered no row), read under scope s. */
 db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out);
+
+/* Data quality of the same period and filters: interruption records (the latest limit, with
+ * start, end, hours in the period, cause if filed), gateways offline, frozen and out-of-range
+ * alarms, conflicting readings, and per enterprise the same counts.  *out a new reference. */
+db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
+                           json_t **out);
 
 #endif

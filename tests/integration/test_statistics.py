@@ -126,12 +126,13 @@ def make_events(e, rng):
                 ("high", "limit", "hopper_temp"), ("frozen", "frozen", "hopper_temp"),
                 ("offline", "offline", "hopper_temp"), ("high", "limit", "pressure_diff"),
                 ("offline", "offline", "pressure_diff"), ("high_high", "limit", "spark_detected"),
-                ("rate_of_rise", "rate", "hopper_temp"), ("enterprise_offline", "enterprise_offline", None)]):
+                ("rate_of_rise", "rate", "hopper_temp"), ("enterprise_offline", "enterprise_offline", None),
+                ("out_of_range", "range", "pressure_diff")]):
             raised = base + timedelta(hours=rng.randrange(6 * 24), minutes=rng.randrange(60))
             level = 0 if kind in OFFLINE_KINDS else rng.choice([0, 1, 2])
             pid = "NULL" if pk is None else str(ent["points"][pk][1])
             ack_dl, hdl_dl = raised + timedelta(minutes=30), raised + timedelta(hours=2)
-            state = rng.choice(["active", "acknowledged", "handled", "closed", "closed"]) if n < 7 else "closed"
+            state = rng.choice(["active", "acknowledged", "handled", "closed", "closed"]) if n not in (7, 8) else "closed"
             acked = handled = cleared = closed = None
             cause = "NULL"
             if state != "active":
@@ -182,6 +183,21 @@ def make_events(e, rng):
                 f"INSERT INTO warning_events (warning_id, enterprise_id, at, action, to_status, step, level) "
                 f"SELECT id, {eid}, issued_at + interval '{rng.choice([3, 30, 70])} hours', 'escalate', 'issued', 1, "
                 f"'district' FROM w WHERE {rng.random() < 0.6};")
+        # a gateway that went silent in the period and is still offline, one never heard from
+        gw = e.system(f"INSERT INTO gateways (enterprise_id, code, last_seen_at) VALUES ({eid}, 'GW{eid}A', "
+                      f"{sqlts(base)}) RETURNING id")[0][0]
+        e.system(f"INSERT INTO gateways (enterprise_id, code) VALUES ({eid}, 'GW{eid}B')")
+        raised = base + timedelta(hours=rng.randrange(100))
+        sql.append(f"INSERT INTO alarms (enterprise_id, gateway_id, gateway_code, source, channel, kind, level, "
+                   f"max_level, raised_at, ack_deadline, handle_deadline) VALUES ({eid}, {gw}, 'GW{eid}A', 'rule', "
+                   f"'gateway_offline', 'gateway_offline', 0, 0, {sqlts(raised)}, {sqlts(raised)}, {sqlts(raised)});")
+        # conflicting values: a second value for an instant already stored
+        for k in range(rng.randrange(1, 4)):
+            at = base + timedelta(hours=rng.randrange(6 * 24), seconds=k)
+            sql.append(f"INSERT INTO reading_conflicts (point_id, enterprise_id, collected_at, value, quality, "
+                       f"stored_value, stored_quality, source, batch_sha256, item_index) VALUES "
+                       f"({ent['points']['hopper_temp'][1]}, {eid}, {sqlts(at)}, 1, 0, 2, 0, 'native', "
+                       f"sha256('{eid}-{k}'::bytea), {k});")
         # cleaning: a daily area since before the fixture, checked in on some days
         created = base - timedelta(days=2)
         area = e.system(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency, created_at) VALUES ({eid}, "
@@ -231,11 +247,14 @@ def raw(e):
                        "SELECT p.id, p.enterprise_id, p.param_class, p.expected_interval_s, coalesce(l.collected_at::text, '') "
                        "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled")]
     r["readings"] = [(int(p), ts(c)) for p, c in rows("SELECT point_id, collected_at FROM readings")]
-    r["alarms"] = [dict(ent=int(en), kind=k, level=int(lv), state=st, raised=ts(ra), cleared=ts(cl), ack_dl=ts(ad),
-                        hdl_dl=ts(hd), handled=ts(ha), folded=fo != "")
-                   for en, k, lv, st, ra, cl, ad, hd, ha, fo in rows(
-                       "SELECT enterprise_id, kind, level, state, raised_at, coalesce(cleared_at::text, ''), ack_deadline, "
-                       "handle_deadline, coalesce(handled_at::text, ''), coalesce(folded_into::text, '') FROM alarms")]
+    r["alarms"] = [dict(id=int(i), ent=int(en), kind=k, level=int(lv), state=st, raised=ts(ra), cleared=ts(cl),
+                        ack_dl=ts(ad), hdl_dl=ts(hd), handled=ts(ha), folded=fo != "")
+                   for i, en, k, lv, st, ra, cl, ad, hd, ha, fo in rows(
+                       "SELECT id, enterprise_id, kind, level, state, raised_at, coalesce(cleared_at::text, ''), "
+                       "ack_deadline, handle_deadline, coalesce(handled_at::text, ''), coalesce(folded_into::text, '') "
+                       "FROM alarms")]
+    r["conflicts"] = [(int(en), ts(c)) for en, c in rows("SELECT enterprise_id, collected_at FROM reading_conflicts")]
+    r["gateways"] = [(int(en), s == "t") for en, s in rows("SELECT enterprise_id, last_seen_at IS NULL FROM gateways")]
     r["warnings"] = [dict(ent=int(en), grade=g, status=st, issued=ts(i), sign_by=ts(sb), clear_by=ts(cb),
                           signed=ts(sa), cleared=ts(ca))
                      for en, g, st, i, sb, cb, sa, ca in rows(
@@ -341,6 +360,28 @@ def oracle(r, ents, f, to, group):
     return out
 
 
+def quality(r, ents, f, to):
+    """GET /data-quality's counts, from the raw rows."""
+    now = r["now"]
+    t_end = min(to, now)
+    ids = {x["id"] for x in ents}
+    intr = [a for a in r["alarms"] if a["ent"] in ids and a["kind"] in OFFLINE_KINDS and not a["folded"]
+            and a["raised"] < t_end and (a["cleared"] is None or a["cleared"] > f)]
+    hours = {a["id"]: (min(a["cleared"] or t_end, t_end) - max(a["raised"], f)).total_seconds() / 3600 for a in intr}
+    gw = [a for a in intr if a["kind"] == "gateway_offline"]
+    al = [a for a in r["alarms"] if a["ent"] in ids and f <= a["raised"] < to]
+    return {
+        "interruptions": {"total": len(intr), "hours": round(sum(hours.values()), 2),
+                          "items": [(a["id"], a["kind"], round(hours[a["id"]], 2))
+                                    for a in sorted(intr, key=lambda a: (a["raised"], a["id"]), reverse=True)]},
+        "gateways": {"offline_now": len([a for a in gw if a["cleared"] is None]), "offline_episodes": len(gw),
+                     "never_seen": len([1 for en, never in r["gateways"] if en in ids and never])},
+        "frozen": len([a for a in al if a["kind"] == "frozen"]),
+        "out_of_range": len([a for a in al if a["kind"] == "out_of_range"]),
+        "conflicts": len([1 for en, c in r["conflicts"] if en in ids and f <= c < to]),
+    }
+
+
 def strip(fig):
     """The API's figures without what the oracle does not compute (names, links)."""
     return {k: v for k, v in fig.items() if k not in ("key", "code", "name", "links")}
@@ -405,7 +446,7 @@ def test_statistics_equal_the_raw_rows():
         body = check(e, r, base + "&group=dust_kind", ents, f, to, "dust_kind")
         assert body["totals"]["enterprises"] == 3 and body["totals"]["connected"] == 2, body["totals"]
         assert sum(row["enterprises"] for row in body["rows"]) == 4  # A1 has two dust kinds
-        assert body["totals"]["alarms"]["total"] == 24 and body["totals"]["point_hours_with_data"] > 0
+        assert body["totals"]["alarms"]["total"] == 30 and body["totals"]["point_hours_with_data"] > 0
         # filters
         jd = [x for x in ents if x["district"] == "310114"]
         check(e, r, base + "&district=310114&group=street", jd, f, to, "street")
@@ -436,13 +477,34 @@ def test_statistics_equal_the_raw_rows():
             assert e.get(links["enterprises"])["total"] == fig["enterprises"], links["enterprises"]
             cl = e.get(links["cleaning"])["totals"]
             assert (cl["required"], cl["done"]) == (fig["cleaning"]["required"], fig["cleaning"]["done"])
+        # data quality: interruption records, gateways, frozen/out-of-range alarms, conflicting values,
+        # and the online-rate ranking per enterprise and street (lowest first)
+        for user, mine in (("city.admin", ents), ("baoshan.admin", bs)):
+            dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=500", user)
+            want = quality(r, mine, f, to)
+            got_items = [(i["id"], i["kind"], round(float(i["hours"]), 2)) for i in dq["interruptions"]["items"]]
+            assert got_items == want["interruptions"]["items"], (got_items, want["interruptions"]["items"])
+            assert dq["interruptions"]["total"] == want["interruptions"]["total"]
+            assert round(float(dq["interruptions"]["hours"]), 2) == want["interruptions"]["hours"]
+            for k in ("gateways", "frozen", "out_of_range", "conflicts"):
+                assert dq[k] == want[k], (k, dq[k], want[k])
+            assert want["conflicts"] > 0 and want["gateways"]["offline_now"] > 0 and want["out_of_range"] > 0
+            rank = dq["online"]["enterprises"]
+            rates = {x["id"]: figures(r, [x], f, to)["online_rate"] for x in mine}
+            assert [int(x["key"]) for x in rank] == sorted(rates, key=lambda i: (rates[i], i)), (rank, rates)
+            assert all(norm(x["online_rate"]) == norm(rates[int(x["key"])]) for x in rank)
+            assert {x["code"] for x in dq["online"]["streets"]} == {x["street"] for x in mine}
+        dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=2")
+        assert len(dq["interruptions"]["items"]) == 2 and dq["interruptions"]["total"] > 2
         # bad input: a clear 400 naming the parameter
         for path, word in [("period=year", "period"), ("period=month&date=2024-02-30", "date"),
                            ("period=custom&from=" + q(f), "from"), ("group=colour", "group"),
                            ("district=31011x", "district"), ("grade=pink", "grade"),
                            (f"period=custom&from={q(to)}&to={q(f)}", "after")]:
-            err = e.get("/api/v1/statistics?" + path, status=400)
-            assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
+            for route in ("statistics", "data-quality"):
+                err = e.get(f"/api/v1/{route}?" + path, status=400)
+                assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
+        assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
     finally:
         e.close()
 

@@ -164,6 +164,12 @@ const api_route api_routes[] = {
      API_ANY_USER, 0},
     /* statistics, onboarding and reports (stats.c) */
     {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/statistics/export", "exportStatistics", api_statistics_export, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/reports", "listReports", api_reports_list, GOV, 0},
+    {"POST", "/api/v1/reports", "createReport", api_report_create, GOV, 1 * KIB},
+    {"GET", "/api/v1/reports/{id}", "getReport", api_report_get, GOV, 0},
+    {"GET", "/api/v1/reports/{id}/xlsx", "getReportXlsx", api_report_xlsx, GOV, 0},
     {"GET", "/api/v1/data-quality", "getDataQuality", api_data_quality_get, API_ANY_USER, 0},
     {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
     {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
@@ -189,6 +195,7 @@ void api_handlers_init(void)
     api_cleaning_init();
     api_stats_init();
     api_onboarding_init();
+    api_reports_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -6,9 +6,10 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl python3
       libmicrohttpd-dev libpq-dev libjansson-dev libevent-dev libhiredis-dev libsodium-dev libssl-dev
-      postgresql postgresql-client redis-server redis-tools)
+      libxlsxwriter-dev postgresql postgresql-client redis-server redis-tools)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev)
+    pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev
+          python3-openpyxl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

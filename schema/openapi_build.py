@@ -900,6 +900,9 @@ def P(name):
     return {"$ref": "#/components/parameters/" + name}
 
 
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def Q(name, schema, desc):
     """An inline query parameter of one route."""
     return {"name": name, "in": "query", "description": desc, "schema": schema}
@@ -1495,6 +1498,49 @@ OPERATIONS = {
          resp=ok(obj({"interruptions": obj({}), "gateways": obj({}), "frozen": COUNT,
                       "out_of_range": COUNT, "conflicts": COUNT, "enterprises": arr(obj({})),
                       "online": obj({})})), err=[400]),
+    "exportStatistics": dict(tag="statistics",
+         zh="导出统计表", en="Export the statistics table",
+         desc="GET /statistics with the same period, group and filters as a file: a title line "
+              "naming the period and every active filter, a header, a totals row (合计) and one "
+              "row per group. CSV is UTF-8 with a BOM; cells starting with = + - @ are "
+              "neutralised.",
+         params=[Q("format", enum(["csv", "xlsx"]), "csv (default) or xlsx."),
+                 Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
+                 Q("date", s("string", format="date"), "As getStatistics."),
+                 P("from"), P("to"), Q("group", s("string"), "As getStatistics."),
+                 P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "As getStatistics."),
+                 Q("dust_kind", s("string"), "As getStatistics."),
+                 Q("grade", enum(GRADES + ["none"]), "As getStatistics.")],
+         resp={"200": {"description": "The table.",
+                       "content": {"text/csv": {"schema": s("string")},
+                                   XLSX_MEDIA: {"schema": s("string", format="binary")}}}},
+         err=[400]),
+    "listReports": dict(tag="statistics",
+         zh="月报列表", en="List monthly reports",
+         desc="Reports of the regions in the caller's scope (the city, districts, streets), newest "
+              "month first. The worker generates each region's report for the month that ended "
+              "(reports_monthly).",
+         params=[Q("region", s("string"), "Only this region code."), P("limit50"), P("offset")],
+         resp=ok(obj({"total": COUNT, "items": arr(obj({}))}))),
+    "createReport": dict(tag="statistics",
+         zh="生成月报", en="Generate a monthly report",
+         desc="Generates (again) the report of a region in scope for a month and stores it, "
+              "replacing a stored one. Default region: the caller's; default month: the one that "
+              "ended. A month that has not begun is 422. Audited.",
+         body=json_body(obj({"region": s("string", "Region code."),
+                             "month": s("string", "YYYY-MM")}, strict=True), required=False),
+         resp=ok(obj({}), status=201), err=[400, 404, 422]),
+    "getReport": dict(tag="statistics",
+         zh="月报内容", en="Get a monthly report",
+         desc="The stored figures: statistics, onboarding, data quality, top risks, and what is not "
+              "counted yet (spot checks, hazards). The dashboard prints it (print CSS).",
+         resp=ok(obj({}))),
+    "getReportXlsx": dict(tag="statistics",
+         zh="下载月报 (XLSX)", en="Download a monthly report (XLSX)",
+         desc="Sheets 概况, 分组统计, 应接尽接, 落后企业, 风险排名, 数据质量.",
+         resp={"200": {"description": "The workbook.",
+                       "content": {XLSX_MEDIA: {"schema": s("string", format="binary")}}}}),
     "getOnboarding": dict(tag="statistics",
          zh="应接尽接进度", en="Onboarding progress",
          desc="Each onboarding cohort (table onboarding_cohorts: milestone, dust categories, "

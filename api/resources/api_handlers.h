@@ -160,6 +160,13 @@ json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *
 int api_statistics_get(api_req *r);
 int api_data_quality_get(api_req *r);
 void api_stats_init(void);
+/* reports.c: monthly reports and statistics exports */
+int api_reports_list(api_req *r);
+int api_report_create(api_req *r);
+int api_report_get(api_req *r);
+int api_report_xlsx(api_req *r);
+int api_statistics_export(api_req *r);
+void api_reports_init(void);
 /* onboarding.c: cohorts' progress, mandatory-point conformance */
 int api_onboarding_get(api_req *r);
 int api_onboarding_conformance(api_req *r);

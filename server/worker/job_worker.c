@@ -13,6 +13,7 @@
 #include "db.h"
 #include "db_jobs.h"
 #include "db_onboarding.h"
+#include "job_report.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -173,6 +174,10 @@ static void tick(db_conn *c, worker_clock *clk)
         changed > 0)
         LOG_INFO("connection status derived", "enterprises_changed=%ld", changed);
 
+    n = 0; /* monthly reports of the month that ended, a few per tick */
+    st = job_report_run(c, (time_t)now_s, 2, &n);
+    (void)st;
+
     n = 0;
     st = job_webhook_run(c, 20, &n);
     if (st == DB_OK && n > 0)
@@ -305,6 +310,7 @@ int job_worker_start(void)
     job_webhook_init();
     job_rollup_init();
     db_onboarding_register();
+    job_report_init();
     db_jobs_register();
     if (srv_clock_cond_init(&W.cv) != 0)
         return -1;

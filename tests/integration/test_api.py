@@ -161,6 +161,8 @@ OBJECT_ROUTES = {
     "/api/v1/accounts/{id}/unlock": "account",
     "/api/v1/accounts/{id}/reset-password": "account",
     "/api/v1/accounts/{id}/reset-totp": "account",
+    "/api/v1/reports/{id}": "report",
+    "/api/v1/reports/{id}/xlsx": "report",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -221,8 +223,14 @@ def risk_objects(c):
                              f"RETURNING id")
         gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
         cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
+        # a monthly report of the enterprise's street (a1 and a2 share one: another month each)
+        report = c.db.scalar(
+            f"INSERT INTO reports (region_id, month, trigger, "
+            f"content, xlsx) SELECT street_id, '2020-0{len(out) + 1}-01', 'schedule', '{{}}', '\\x00' FROM "
+            f"enterprises WHERE id = {e} RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
-                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
+                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
+                      "report": report}
     return out
 
 

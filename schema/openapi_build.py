@@ -1065,9 +1065,18 @@ OPERATIONS = {
          resp=ok(ref("Created"), "Created.", 201), err=[400, 409, 422]),
     "exportEnterprises": dict(tag="enterprises",
          zh="导出企业基础情况表 (CSV)", en="Export the survey table as CSV",
-         desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; the last two "
-              "columns (街道代码, 区代码) make the file importable again. Cells starting with = + "
-              "- @ are neutralised. Audited.",
+         desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; 街道代码 and 区代码 "
+              "make the file importable again; then the dust systems' columns (附件4: 除尘方式, "
+              "防爆措施, 锁气卸灰, 火花探测, 清灰; the import ignores them). Only the enterprises "
+              "the filters select (those of the list, and industry, connection_status, grade). "
+              "Cells starting with = + - @ are neutralised. Audited.",
+         params=[P("district"), P("street"), Q("status", s("string"), "Enterprise status."),
+                 Q("q", s("string"), "Part of the name, or the whole code or credit code."),
+                 Q("dust_kind", s("string"), "Dust kind code."),
+                 Q("industry", s("string"), "Industry code."),
+                 Q("connection_status", enum(["not_connected", "connected", "suspended"]),
+                   "Connection status."),
+                 Q("grade", enum(GRADES), "Current risk grade.")],
          resp={"200": {"description": "The table.",
                        "headers": {"Content-Disposition": {"description": "attachment; "
                                    "filename=\"enterprises.csv\"", "schema": s("string")}},

@@ -160,5 +160,38 @@ def test_monthly_reports_and_exports():
         e.close()
 
 
+def test_survey_export_honours_filters_and_lists_dust_systems():
+    """The survey-table export (附件4) holds exactly what the enterprise page's filters select (it
+    exported the whole scope whatever the filters) and the dust-system columns."""
+    e = Env()
+    try:
+        e.db.sql(f"""UPDATE dust_systems SET has_venting = true, has_airlock = true WHERE enterprise_id = {e.b1['id']};
+                     INSERT INTO dust_systems (enterprise_id, code, name, wet, collector_type, has_airlock)
+                       VALUES ({e.b1['id']}, '02', '2号', true, 'wet_scrubber', false);
+                     INSERT INTO cleaning_areas (enterprise_id, name, frequency) VALUES ({e.b1['id']}, '车间', 'per_shift');
+                     UPDATE enterprises SET industry_code = 'C1310', connection_status = 'suspended'
+                       WHERE id = {e.b1['id']};""")
+
+        def export(query=""):
+            data, hdr = e.raw("/api/v1/enterprises/export.csv" + query)
+            return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+        rows = export()
+        assert rows[0][-7:] == ["街道代码", "区代码", "除尘方式", "防爆措施", "锁气卸灰", "火花探测", "清灰"], rows[0]
+        assert len(rows) == 4
+        for query, codes in [("?street=310114102", [e.b1["code"]]), ("?district=310113", [e.a1["code"], e.a2["code"]]),
+                             ("?industry=C1310", [e.b1["code"]]), ("?connection_status=suspended", [e.b1["code"]]),
+                             ("?q=" + urllib.parse.quote("罗店"), [e.a2["code"]]), ("?dust_kind=wood", [])]:
+            got = [r[1] for r in export(query)[1:]]
+            assert sorted(got) == sorted(codes), (query, got)
+        b1 = export("?street=310114102")[1]
+        assert b1[-5:] == ["干式-袋式除尘器|湿式-湿式洗涤器", "泄爆", "部分", "否", "每班"], b1[-5:]
+        a1 = export("?district=310113")[1]
+        assert a1[-5:] == ["干式-袋式除尘器", "", "否", "否", ""], a1[-5:]
+        st, _, err = e.call("GET", "/api/v1/enterprises/export.csv?grade=pink")
+        assert st == 400 and err["code"] == "bad_request", err
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
-    t.run([test_monthly_reports_and_exports])
+    t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems])

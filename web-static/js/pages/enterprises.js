@@ -40,7 +40,7 @@ export default async function enterprises(el, ctx) {
     h('div', { class: 'page-head' }, h('h2', null, t('ent.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' },
         canImport ? h('button', { class: 'btn', onclick: importDialog, 'data-action': 'import' }, t('ent.import')) : null,
-        canExport ? h('a', { class: 'btn primary', href: '/api/v1/enterprises/export.csv', download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
+        canExport ? h('a', { class: 'btn primary', href: exportHref(f), download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
     h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, body)));
 
   function apply() {
@@ -128,4 +128,12 @@ function importDialog() {
     x.send(f);
   } }, t('common.submit'));
   modal(t('ent.import'), h('div', null, h('p', { class: 'muted' }, 'CSV (UTF-8)'), file, h('div', { class: 'progress', style: { margin: '12px 0' } }, bar), out), [btn]);
+}
+
+// The export honours the page's filters (online is computed in the browser: not exported).
+function exportHref(f) {
+  const p = new URLSearchParams();
+  for (const [k, q] of [['q', 'q'], ['street', 'street'], ['status', 'status'], ['dust_kind', 'dust_kind'],
+    ['industry', 'industry'], ['conn', 'connection_status'], ['grade', 'grade']]) if (f[k]) p.set(q, f[k]);
+  return '/api/v1/enterprises/export.csv' + (p.toString() ? '?' + p : '');
 }

@@ -164,6 +164,8 @@ const api_route api_routes[] = {
      API_ANY_USER, 0},
     /* statistics, onboarding and reports (stats.c) */
     {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/statistics/alarm-trend", "getAlarmTrend", api_alarm_trend_get, API_ANY_USER,
+     0},
     {"GET", "/api/v1/statistics/export", "exportStatistics", api_statistics_export, API_ANY_USER,
      0},
     {"GET", "/api/v1/reports", "listReports", api_reports_list, GOV, 0},

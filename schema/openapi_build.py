@@ -1507,6 +1507,15 @@ OPERATIONS = {
          resp=ok(obj({"interruptions": obj({}), "gateways": obj({}), "frozen": COUNT,
                       "out_of_range": COUNT, "conflicts": COUNT, "enterprises": arr(obj({})),
                       "online": obj({})})), err=[400]),
+    "getAlarmTrend": dict(tag="statistics",
+         zh="报警趋势", en="Alarm trend",
+         desc="Alarms raised per day of the city's calendar (UTC+8) and level over the last days "
+              "(today included), counted in PostgreSQL for the caller's scope (the overview's "
+              "chart).",
+         params=[Q("days", s("integer", minimum=1, maximum=92, default=7), "Days, default 7.")],
+         resp=ok(obj({"days": arr(obj({"date": s("string", format="date"), "from": TS,
+                                       "levels": obj({"0": COUNT, "1": COUNT, "2": COUNT})}))})),
+         err=[400]),
     "exportStatistics": dict(tag="statistics",
          zh="导出统计表", en="Export the statistics table",
          desc="GET /statistics with the same period, group and filters as a file: a title line "

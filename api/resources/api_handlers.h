@@ -159,6 +159,7 @@ json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *
                         const char *to_s, db_status *st);
 int api_statistics_get(api_req *r);
 int api_data_quality_get(api_req *r);
+int api_alarm_trend_get(api_req *r);
 void api_stats_init(void);
 /* reports.c: monthly reports and statistics exports */
 int api_reports_list(api_req *r);

@@ -273,6 +273,20 @@ int api_statistics_get(api_req *r)
     return api_reply_read(r, st, out, "scope");
 }
 
+/* ---- the alarm trend: counted in PostgreSQL (the page counted at most 500 a level) ---- */
+
+int api_alarm_trend_get(api_req *r)
+{
+    long days;
+    if (api_query_int(r, "days", 7, 1, 92, &days))
+        return 0;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_stats_alarm_trend(c, &s, days, &out) : DB_HARD;
+    return api_reply_read(r, st, out, "scope");
+}
+
 /* ---- data quality ------------------------------------------------------------------ */
 
 static int by_rate(const void *a, const void *b)

@@ -265,6 +265,25 @@ static const db_stmt statements[] = {
      "'conflicts', per.conflicts) ORDER BY per.interruption_hours DESC, per.code) FROM per WHERE "
      "per.interruptions + per.frozen + per.out_of_range + per.conflicts > 0), "
      "'[]'::json))::text FROM win"},
+    /* alarms per city day (UTC+8) and level over the last $3 days, today included */
+    {"stats_alarm_trend",
+     "WITH d AS (SELECT generate_series((now() AT TIME ZONE 'Asia/Shanghai')::date - ($3::int - "
+     "1), (now() AT TIME ZONE 'Asia/Shanghai')::date, interval '1 day')::date AS day), c AS "
+     "(SELECT (a.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, a.level, count(*) AS n "
+     "FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE " SCOPE_ENT(
+         "e") " AND "
+              "a.raised_at >= ((now() AT TIME ZONE 'Asia/Shanghai')::date - ($3::int - "
+              "1))::timestamp AT TIME "
+              "ZONE "
+              "'Asia/Shanghai' GROUP BY 1, 2) SELECT json_build_object('days', "
+              "json_agg(json_build_object("
+              "'date', d.day, 'from', d.day::timestamp AT TIME ZONE 'Asia/Shanghai', 'levels', "
+              "json_build_object('0', "
+              "coalesce((SELECT n FROM c WHERE c.day = d.day AND c.level = 0), 0), '1', "
+              "coalesce((SELECT n "
+              "FROM c WHERE c.day = d.day AND c.level = 1), 0), '2', coalesce((SELECT n FROM c "
+              "WHERE c.day "
+              "= d.day AND c.level = 2), 0))) ORDER BY d.day))::text FROM d"},
 };
 
 void db_stats_register(void)
@@ -306,4 +325,11 @@ db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *
     filter_params(s, q, f, t, eid, p);
     p[10] = db_i64(lim, limit);
     return db_read_json(c, s, "stats_quality", 11, p, out);
+}
+
+db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out)
+{
+    char d[24];
+    const char *p[3] = {s->kind, s->id, db_i64(d, days)};
+    return db_read_json(c, s, "stats_alarm_trend", 3, p, out);
 }

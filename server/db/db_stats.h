@@ -31,4 +31,8 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
 db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
                            json_t **out);
 
+/* Alarms raised per city day (UTC+8) and level over the last days days, today included, in
+ * scope s: {days: [{date, from, levels: {"0", "1", "2"}}]}.  *out a new reference. */
+db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out);
+
 #endif

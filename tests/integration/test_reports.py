@@ -193,5 +193,35 @@ def test_survey_export_honours_filters_and_lists_dust_systems():
         e.close()
 
 
+def test_alarm_trend_counts_every_alarm():
+    """The overview's 7-day trend counted at most 500 alarms per level (one list page each); the
+    server counts them per city day and level."""
+    e = Env()
+    try:
+        today = datetime.now(CITY).replace(hour=0, minute=0, second=0, microsecond=0)
+        e.db.sql(f"""
+          INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at,
+                              cleared_at, ack_deadline, handle_deadline)
+          SELECT {e.a1['id']}, {e.a1['points']['hopper_temp'][1]}, 'rule', 'limit', 'high', 1, 1, ts, ts, ts, ts
+            FROM (SELECT '{today.isoformat()}'::timestamptz + g * interval '1 second' AS ts
+                  FROM generate_series(0, 599) g) x;
+          INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at,
+                              cleared_at, ack_deadline, handle_deadline)
+          SELECT {e.b1['id']}, {e.b1['points']['hopper_temp'][1]}, 'rule', 'limit', 'high', 2, 2, ts, ts, ts, ts
+            FROM (SELECT '{(today - timedelta(days=6)).isoformat()}'::timestamptz + g * interval '1 second' AS ts
+                  FROM generate_series(0, 2) g) x;""")
+        tr = e.get("/api/v1/statistics/alarm-trend?days=7")
+        days = tr["days"]
+        assert [d["date"] for d in days] == [(today - timedelta(days=6 - i)).strftime("%Y-%m-%d") for i in range(7)]
+        assert days[-1]["levels"] == {"0": 0, "1": 600, "2": 0}, days[-1]
+        assert days[0]["levels"]["2"] == 3 and sum(d["levels"]["1"] for d in days) == 600, days
+        mine = e.get("/api/v1/statistics/alarm-trend", "baoshan.admin")["days"]
+        assert mine[-1]["levels"]["1"] == 600 and mine[0]["levels"]["2"] == 0
+        assert e.get("/api/v1/statistics/alarm-trend?days=0", status=400)["code"] == "bad_request"
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
-    t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems])
+    t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems,
+           test_alarm_trend_counts_every_alarm])

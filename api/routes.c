@@ -181,6 +181,20 @@ const api_route api_routes[] = {
      0},
     {"POST", "/api/v1/forward/dead-letters/{id}/resend", "resendForwardDeadLetter",
      api_forward_dead_resend, ADMINS, 0},
+    /* statistics, onboarding and reports (stats.c) */
+    {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/statistics/alarm-trend", "getAlarmTrend", api_alarm_trend_get, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/statistics/export", "exportStatistics", api_statistics_export, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/reports", "listReports", api_reports_list, GOV, 0},
+    {"POST", "/api/v1/reports", "createReport", api_report_create, GOV, 1 * KIB},
+    {"GET", "/api/v1/reports/{id}", "getReport", api_report_get, GOV, 0},
+    {"GET", "/api/v1/reports/{id}/xlsx", "getReportXlsx", api_report_xlsx, GOV, 0},
+    {"GET", "/api/v1/data-quality", "getDataQuality", api_data_quality_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
+     api_onboarding_conformance, API_ANY_USER, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -201,6 +215,9 @@ void api_handlers_init(void)
     api_risk_init();
     api_cleaning_init();
     api_forward_init();
+    api_stats_init();
+    api_onboarding_init();
+    api_reports_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -892,6 +892,26 @@ SCHEMAS = {
         "action": s("string"), "id": ID, "enterprise_id": ID, "district_id": ID,
         "street_id": N_ID, "state": s("string"), "ts": s("integer", "Epoch milliseconds."),
     }, ["type"], desc="The JSON in an SSE data: line; other types may appear."),
+    "Statistics": obj({
+        "from": TS, "to": TS,
+        "computed_to": s("string", "min(to, now): where the online rate's period ends.",
+                         format="date-time"),
+        "group": s("string"), "connected_window_s": COUNT,
+        "filters": obj({}),
+        "totals": ref("StatFigures"),
+        "rows": arr({"allOf": [obj(dict(key=s("string"), code=s("string"), name=N_STR)),
+                               ref("StatFigures")]}),
+    }, ["from", "to", "totals", "rows"]),
+    "StatFigures": obj(dict(
+        enterprises=COUNT,
+        connected=s("integer", "Every enabled mandatory point sent data within "
+                    "connected_window_h (now).", minimum=0),
+        points=COUNT, points_online=COUNT, point_hours=COUNT, point_hours_with_data=COUNT,
+        online_rate=nullable(s("number", "Point-hours with data / point-hours of the period.")),
+        interruptions=obj(dict(count=COUNT, hours=s("number"))),
+        alarms=obj({}), warnings=obj({}), cleaning=obj({}),
+        links=obj({}, desc="Drill-down: list routes with the filters of this figure."),
+    )),
 }
 
 # ---------------------------------------------------------------------------
@@ -935,6 +955,14 @@ def csv_param(name, values, desc):
 
 def P(name):
     return {"$ref": "#/components/parameters/" + name}
+
+
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def Q(name, schema, desc):
+    """An inline query parameter of one route."""
+    return {"name": name, "in": "query", "description": desc, "schema": schema}
 
 
 # ---------------------------------------------------------------------------
@@ -1094,9 +1122,18 @@ OPERATIONS = {
          resp=ok(ref("Created"), "Created.", 201), err=[400, 409, 422]),
     "exportEnterprises": dict(tag="enterprises",
          zh="导出企业基础情况表 (CSV)", en="Export the survey table as CSV",
-         desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; the last two "
-              "columns (街道代码, 区代码) make the file importable again. Cells starting with = + "
-              "- @ are neutralised. Audited.",
+         desc="粉尘涉爆企业基础情况表: UTF-8 with BOM, CRLF, Chinese headers; 街道代码 and 区代码 "
+              "make the file importable again; then the dust systems' columns (附件4: 除尘方式, "
+              "防爆措施, 锁气卸灰, 火花探测, 清灰; the import ignores them). Only the enterprises "
+              "the filters select (those of the list, and industry, connection_status, grade). "
+              "Cells starting with = + - @ are neutralised. Audited.",
+         params=[P("district"), P("street"), Q("status", s("string"), "Enterprise status."),
+                 Q("q", s("string"), "Part of the name, or the whole code or credit code."),
+                 Q("dust_kind", s("string"), "Dust kind code."),
+                 Q("industry", s("string"), "Industry code."),
+                 Q("connection_status", enum(["not_connected", "connected", "suspended"]),
+                   "Connection status."),
+                 Q("grade", enum(GRADES), "Current risk grade.")],
          resp={"200": {"description": "The table.",
                        "headers": {"Content-Disposition": {"description": "attachment; "
                                    "filename=\"enterprises.csv\"", "schema": s("string")}},
@@ -1525,6 +1562,116 @@ OPERATIONS = {
          desc="The forwarder sends it again, re-encrypted with the target's current keys. 409: "
               "resent and acknowledged already.",
          resp=ok(ref("ForwardResend"), "Accepted.", 202), err=[409]),
+    # statistics, onboarding, reports (issue 15)
+    "getStatistics": dict(tag="statistics",
+         zh="统计分析", en="Statistics",
+         desc="The figures of a period for the caller's scope, in total and per group, computed "
+              "in PostgreSQL over the hourly rollups (raw readings for what is not rolled up), "
+              "alarms, warnings and cleaning records. Periods follow the city's calendar (UTC+8). "
+              "Each figures object carries links: the list routes (with the same filters) that "
+              "list what it counts.",
+         params=[Q("period", enum(["day", "week", "month", "custom"]),
+                   "day, week (from Monday), month (default) containing date, or custom from/to."),
+                 Q("date", s("string", format="date"), "A day of the period (default: today)."),
+                 P("from"), P("to"),
+                 Q("group", enum(["district", "street", "enterprise", "industry", "dust_kind", "grade", "none"]),
+                   "Rows per district, street, industry code, dust kind (an enterprise of several "
+                   "kinds is in each row) or current risk grade (none: not scored yet)."),
+                 P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "GB/T 4754 industry code, e.g. C3360."),
+                 Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
+                 Q("grade", enum(GRADES + ["none"]), "Current risk grade.")],
+         resp=ok(ref("Statistics")), err=[400]),
+    "getDataQuality": dict(tag="statistics",
+         zh="数据质量", en="Data quality",
+         desc="For the period and filters of getStatistics: interruption records (offline, "
+              "enterprise-offline and gateway-offline alarms overlapping the period: start, end, "
+              "hours in the period, cause and measures if filed; the latest limit), gateways "
+              "offline now / episodes / never heard from, frozen and out-of-range alarms, "
+              "conflicting readings (reading_conflicts), per enterprise the same counts, and the "
+              "online-rate ranking per enterprise and per street (lowest first).",
+         params=[Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
+                 Q("date", s("string", format="date"), "As getStatistics."),
+                 P("from"), P("to"), P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "As getStatistics."),
+                 Q("dust_kind", s("string"), "As getStatistics."),
+                 Q("grade", enum(GRADES + ["none"]), "As getStatistics."),
+                 Q("limit", s("integer", minimum=1, maximum=500, default=100),
+                   "Interruption records listed (the latest).")],
+         resp=ok(obj({"interruptions": obj({}), "gateways": obj({}), "frozen": COUNT,
+                      "out_of_range": COUNT, "conflicts": COUNT, "enterprises": arr(obj({})),
+                      "online": obj({})})), err=[400]),
+    "getAlarmTrend": dict(tag="statistics",
+         zh="报警趋势", en="Alarm trend",
+         desc="Alarms raised per day of the city's calendar (UTC+8) and level over the last days "
+              "(today included), counted in PostgreSQL for the caller's scope (the overview's "
+              "chart).",
+         params=[Q("days", s("integer", minimum=1, maximum=92, default=7), "Days, default 7.")],
+         resp=ok(obj({"days": arr(obj({"date": s("string", format="date"), "from": TS,
+                                       "levels": obj({"0": COUNT, "1": COUNT, "2": COUNT})}))})),
+         err=[400]),
+    "exportStatistics": dict(tag="statistics",
+         zh="导出统计表", en="Export the statistics table",
+         desc="GET /statistics with the same period, group and filters as a file: a title line "
+              "naming the period and every active filter, a header, a totals row (合计) and one "
+              "row per group. CSV is UTF-8 with a BOM; cells starting with = + - @ are "
+              "neutralised.",
+         params=[Q("format", enum(["csv", "xlsx"]), "csv (default) or xlsx."),
+                 Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
+                 Q("date", s("string", format="date"), "As getStatistics."),
+                 P("from"), P("to"), Q("group", s("string"), "As getStatistics."),
+                 P("district"), P("street"), P("enterprise"),
+                 Q("industry", s("string"), "As getStatistics."),
+                 Q("dust_kind", s("string"), "As getStatistics."),
+                 Q("grade", enum(GRADES + ["none"]), "As getStatistics.")],
+         resp={"200": {"description": "The table.",
+                       "content": {"text/csv": {"schema": s("string")},
+                                   XLSX_MEDIA: {"schema": s("string", format="binary")}}}},
+         err=[400]),
+    "listReports": dict(tag="statistics",
+         zh="月报列表", en="List monthly reports",
+         desc="Reports of the regions in the caller's scope (the city, districts, streets), newest "
+              "month first. The worker generates each region's report for the month that ended "
+              "(reports_monthly).",
+         params=[Q("region", s("string"), "Only this region code."), P("limit50"), P("offset")],
+         resp=ok(obj({"total": COUNT, "items": arr(obj({}))}))),
+    "createReport": dict(tag="statistics",
+         zh="生成月报", en="Generate a monthly report",
+         desc="Generates (again) the report of a region in scope for a month and stores it, "
+              "replacing a stored one. Default region: the caller's; default month: the one that "
+              "ended. A month that has not begun is 422. Audited.",
+         body=json_body(obj({"region": s("string", "Region code."),
+                             "month": s("string", "YYYY-MM")}, strict=True), required=False),
+         resp=ok(obj({}), status=201), err=[400, 404, 422]),
+    "getReport": dict(tag="statistics",
+         zh="月报内容", en="Get a monthly report",
+         desc="The stored figures: statistics, onboarding, data quality, top risks, and what is not "
+              "counted yet (spot checks, hazards). The dashboard prints it (print CSS).",
+         resp=ok(obj({}))),
+    "getReportXlsx": dict(tag="statistics",
+         zh="下载月报 (XLSX)", en="Download a monthly report (XLSX)",
+         desc="Sheets 概况, 分组统计, 应接尽接, 落后企业, 风险排名, 数据质量.",
+         resp={"200": {"description": "The workbook.",
+                       "content": {XLSX_MEDIA: {"schema": s("string", format="binary")}}}}),
+    "getOnboarding": dict(tag="statistics",
+         zh="应接尽接进度", en="Onboarding progress",
+         desc="Each onboarding cohort (table onboarding_cohorts: milestone, dust categories, "
+              "minimum dust workers) with its enterprises in the caller's scope, connected "
+              "(every enabled mandatory point sent data within connected_window_h), online (a "
+              "point reported within 3 expected intervals), and per street the same with its "
+              "laggards (in the cohort, not connected).",
+         params=[Q("cohort", s("string"), "Only this cohort code."), P("district"), P("street")],
+         resp=ok(obj({"connected_window_s": COUNT, "cohorts": arr(obj({}))})), err=[400]),
+    "getOnboardingConformance": dict(tag="statistics",
+         zh="必接点位符合性", en="Mandatory-point conformance",
+         desc="Every dust-removal system in scope against the point kinds its type requires "
+              "(table mandatory_point_kinds): dry (hopper temperature, pressure difference, "
+              "air-lock), wet (water level, flow), wet_al_mg (wet, and the enterprise has "
+              "aluminium/magnesium dust: hydrogen too); the non-conforming systems with the "
+              "kinds they lack (no enabled point of that kind).",
+         params=[P("district"), P("street")],
+         resp=ok(obj({"systems": COUNT, "conforming": COUNT, "nonconforming": arr(obj({}))})),
+         err=[400]),
 }
 
 TAGS = [
@@ -1549,6 +1696,7 @@ TAGS = [
     ("cleaning", "Dust cleaning areas, check-ins and compliance (粉尘清理)."),
     ("forward", "Upward forwarding (数据上报, 五级联网): upstream targets, code mapping, refused "
                 "requests and reconciliation."),
+    ("statistics", "Statistics, onboarding and reports (统计分析, 应接尽接, 月报)."),
 ]
 
 

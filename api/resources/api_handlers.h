@@ -162,4 +162,28 @@ db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, j
 /* Registers every resource's statements (before the first connection). */
 void api_handlers_init(void);
 
+/* stats.c: statistics (issue 15).  api_stats_query reads the period, group and filters of the
+ * request into q (strings borrowed from the request) and the period's bounds as RFC 3339 into
+ * from_s/to_s: 0, or -1 after answering 400.  api_stats_fetch reads the figures under the
+ * caller's scope and adds the drill-down links (new reference, NULL with *st on failure). */
+struct db_stats_query;
+int api_stats_query(api_req *r, struct db_stats_query *q, char from_s[32], char to_s[32]);
+json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *from_s,
+                        const char *to_s, db_status *st);
+int api_statistics_get(api_req *r);
+int api_data_quality_get(api_req *r);
+int api_alarm_trend_get(api_req *r);
+void api_stats_init(void);
+/* reports.c: monthly reports and statistics exports */
+int api_reports_list(api_req *r);
+int api_report_create(api_req *r);
+int api_report_get(api_req *r);
+int api_report_xlsx(api_req *r);
+int api_statistics_export(api_req *r);
+void api_reports_init(void);
+/* onboarding.c: cohorts' progress, mandatory-point conformance */
+int api_onboarding_get(api_req *r);
+int api_onboarding_conformance(api_req *r);
+void api_onboarding_init(void);
+
 #endif

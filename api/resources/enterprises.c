@@ -513,17 +513,24 @@ static void csv_cell(buf *b, const char *s, int last)
     buf_add(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-_Static_assert(N_CSV == DB_ENTERPRISES_EXPORT_COLUMNS, "the header names every exported column");
+_Static_assert(N_CSV + 5 == DB_ENTERPRISES_EXPORT_COLUMNS,
+               "the headers name every exported column");
+
+/* The dust systems' columns (附件4), after the importable ones: export only. */
+static const char *const csv_systems_header[] = {"除尘方式", "防爆措施", "锁气卸灰", "火花探测",
+                                                 "清灰"};
+#define N_CSV_SYSTEMS (sizeof csv_systems_header / sizeof csv_systems_header[0])
 
 typedef struct {
     buf out;
+    db_enterprises_filter filter;
 } export_ctx;
 
 static void export_row(void *arg, const char *const *cells)
 {
     export_ctx *x = arg;
-    for (size_t col = 0; col < N_CSV; col++)
-        csv_cell(&x->out, cells[col], col == N_CSV - 1);
+    for (size_t col = 0; col < N_CSV + N_CSV_SYSTEMS; col++)
+        csv_cell(&x->out, cells[col], col == N_CSV + N_CSV_SYSTEMS - 1);
 }
 
 static db_status export_tx(api_req *r, db_conn *c, void *arg)
@@ -535,13 +542,30 @@ static db_status export_tx(api_req *r, db_conn *c, void *arg)
     x->out.len = 0;
     buf_add(&x->out, "\xEF\xBB\xBF", 3); /* UTF-8 BOM: Excel then reads Chinese correctly */
     for (size_t i = 0; i < N_CSV; i++)
-        csv_cell(&x->out, csv_header[i], i == N_CSV - 1);
-    return db_enterprises_export_tx(c, &s, export_row, x);
+        csv_cell(&x->out, csv_header[i], 0);
+    for (size_t i = 0; i < N_CSV_SYSTEMS; i++)
+        csv_cell(&x->out, csv_systems_header[i], i == N_CSV_SYSTEMS - 1);
+    return db_enterprises_export_tx(c, &s, &x->filter, export_row, x);
 }
 
 int api_enterprises_export(api_req *r)
 {
-    export_ctx x = {{0}};
+    /* the list's filters and the page's own (industry, connection, grade): the file holds
+     * what the page shows */
+    const char *conn, *grade;
+    if (api_query_csv(r, "connection_status", "not_connected|connected|suspended", &conn) ||
+        api_query_csv(r, "grade", "blue|yellow|orange|red", &grade))
+        return 0;
+    if ((conn && strchr(conn, ',')) || (grade && strchr(grade, ',')))
+        return api_reply_error(r, API_E_BAD_REQUEST, "connection_status and grade take one value");
+    export_ctx x = {.filter = {.district_code = opt_query(r, "district"),
+                               .street_code = opt_query(r, "street"),
+                               .status = opt_query(r, "status"),
+                               .q = opt_query(r, "q"),
+                               .dust_kind = opt_query(r, "dust_kind"),
+                               .industry_code = opt_query(r, "industry"),
+                               .connection_status = conn,
+                               .grade = grade}};
     db_status st = api_tx(r, export_tx, &x);
     if (st != DB_OK) {
         free(x.out.p);

@@ -21,7 +21,7 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
     db_scope s;
     api_db_scope(r, api_focus_enterprise(r), &s);
     json_decref(x->out); /* from an attempt that was retried */
-    db_status st = db_overview_get(c, &s, &x->out);
+    db_status st = db_overview_get(c, &s, g_config.connected_window_h * 3600L, &x->out);
     if (st != DB_OK || !x->out)
         return st;
     /* open / overdue alarms, warnings by colour, grades, cleaning compliance */

@@ -364,6 +364,10 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "login_ip_burst must be >= 0 and login_ip_per_minute >= 1");
         return -1;
     }
+    if (g_config.connected_window_h < 1 || g_config.connected_window_h > 8760) {
+        snprintf(err, errlen, "connected_window_h must be 1..8760");
+        return -1;
+    }
     return 0;
 }
 

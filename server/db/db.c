@@ -140,7 +140,10 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
     PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
     /* session settings, in one round trip; set_config (not libpq's options
      * parameter) so that options given in database_url are kept, and the
-     * values travel as parameters, never spliced into the SQL */
+     * values travel as parameters, never spliced into the SQL.  JIT off: the
+     * statistics' and onboarding's set-based statements are estimated above
+     * jit_above_cost, and compiling them took seconds where running them takes
+     * milliseconds (no statement of ours runs long enough to gain from it) */
     PGresult *r;
     if (c->has_timeouts) {
         char st[24], lk[24], idle[24];
@@ -148,6 +151,7 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
                             db_i64(idle, c->timeouts.idle_in_tx_ms)};
         r = PQexecParams(c->pg,
                          "SELECT set_config('synchronous_commit', 'on', false), "
+                         "set_config('jit', 'off', false), "
                          "set_config('statement_timeout', $1, false), "
                          "set_config('lock_timeout', $2, false), "
                          "set_config('idle_in_transaction_session_timeout', $3, false)",

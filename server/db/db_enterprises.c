@@ -68,8 +68,34 @@ static const db_stmt statements[] = {
      "e.status, e.principal_name, e.principal_phone, e.safety_manager_name, "
      "e.safety_manager_phone, array_to_string(e.dust_kinds, '|'), coalesce(e.dust_workers::text, "
      "''), e.zone20_count, e.zone21_count, e.zone22_count, e.building_storeys, e.building_frame, "
-     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
-     "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
+     "e.gathering_rooms, coalesce(s.code, ''), d.code, "
+     /* the dust systems (附件4) */
+     "coalesce((SELECT string_agg(DISTINCT CASE WHEN ds.wet THEN '湿式' ELSE '干式' END || '-' || "
+     "coalesce(l.zh, ds.collector_type), '|') FROM dust_systems ds LEFT JOIN labels l ON l.domain "
+     "= 'collector_type' AND l.code = ds.collector_type WHERE ds.enterprise_id = e.id), ''), "
+     "coalesce((SELECT string_agg(m.name, '|' ORDER BY m.k) FROM (VALUES (1, '泄爆', 'v'), (2, "
+     "'隔爆', 'i'), (3, '抑爆', 's'), (4, '惰化', 'n')) m(k, name, c) WHERE EXISTS (SELECT 1 FROM "
+     "dust_systems ds WHERE ds.enterprise_id = e.id AND CASE m.c WHEN 'v' THEN ds.has_venting "
+     "WHEN 'i' THEN ds.has_isolation WHEN 's' THEN ds.has_suppression ELSE ds.has_inerting END)), "
+     "''), (SELECT CASE WHEN count(*) = 0 THEN '' WHEN bool_and(ds.has_airlock) THEN '是' WHEN "
+     "bool_or(ds.has_airlock) THEN '部分' ELSE '否' END FROM dust_systems ds WHERE "
+     "ds.enterprise_id = e.id), (SELECT CASE WHEN count(*) = 0 THEN '' WHEN "
+     "bool_and(ds.has_spark_detection) THEN '是' WHEN bool_or(ds.has_spark_detection) THEN '部分' "
+     "ELSE '否' END FROM dust_systems ds WHERE ds.enterprise_id = e.id), coalesce((SELECT "
+     "string_agg(DISTINCT CASE ca.frequency WHEN 'per_shift' THEN '每班' WHEN 'daily' THEN '每日' "
+     "ELSE '每周' END, '|') FROM cleaning_areas ca WHERE ca.enterprise_id = e.id AND ca.active), "
+     "'')" ENT_FROM
+     /* $3 district $4 street $5 status $6 q $7 dust kind $8 industry $9 connection $10 grade */
+     "WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR "
+              "s.code = $4) AND ($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR "
+              "strpos(e.name, "
+              "$6) > 0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = "
+              "ANY(e.dust_kinds)) AND "
+              "($8::text IS NULL OR e.industry_code = $8) AND ($9::text IS NULL OR "
+              "e.connection_status = "
+              "$9) AND ($10::text IS NULL OR (SELECT er.grade FROM enterprise_risk er WHERE "
+              "er.enterprise_id = e.id) = $10) ORDER BY d.code, s.code NULLS FIRST, e.name"},
     {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
     {"ent_code_holder",
      "SELECT e.id FROM enterprises e WHERE e.code = $3 AND e.id <> $4::bigint AND " SCOPE_ENT(
@@ -150,12 +176,13 @@ db_status db_enterprises_holder_in_scope_tx(db_conn *c, const db_scope *s, const
     return one_id(c, stmt, 4, p, enterprise_id);
 }
 
-db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, db_enterprises_export_fn fn,
-                                   void *arg)
+db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, const db_enterprises_filter *f,
+                                   db_enterprises_export_fn fn, void *arg)
 {
-    const char *p[2] = {s->kind, s->id};
+    const char *p[10] = {s->kind, s->id,        f->district_code, f->street_code,       f->status,
+                         f->q,    f->dust_kind, f->industry_code, f->connection_status, f->grade};
     db_status st;
-    PGresult *res = db_exec(c, "ent_export", 2, p, &st);
+    PGresult *res = db_exec(c, "ent_export", 10, p, &st);
     if (!res)
         return st;
     if (PQnfields(res) != DB_ENTERPRISES_EXPORT_COLUMNS) {

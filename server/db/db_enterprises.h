@@ -22,6 +22,8 @@ void db_enterprises_register(void);
 typedef struct db_enterprises_filter {
     const char *district_code, *street_code, *status, *q, *dust_kind;
     long limit, offset;
+    /* the export only: industry code, connection status, current risk grade */
+    const char *industry_code, *connection_status, *grade;
 } db_enterprises_filter;
 /* {total, limit, offset, items[]} ordered by name. */
 db_status db_enterprises_list(db_conn *c, const db_scope *s, const db_enterprises_filter *f,
@@ -98,12 +100,17 @@ db_status db_enterprises_update_tx(db_conn *c, const db_scope *s, int64_t enterp
  * uscc, code, name, district, street, address, longitude, latitude,
  * industry_code, status, principal name and phone, safety manager name and
  * phone, dust kinds ("a|b"), dust workers, zone 20/21/22 counts, building
- * storeys, building frame, gathering rooms, street code, district code.
- * The cells are valid during the call only. */
-#define DB_ENTERPRISES_EXPORT_COLUMNS 24
+ * storeys, building frame, gathering rooms, street code, district code, and
+ * the dust systems' (附件4): collection (干式/湿式 and collector), explosion
+ * protection (泄爆|隔爆|抑爆|惰化), air-lock and spark detection (是/部分/否),
+ * cleaning frequencies.  Only the rows the filter f selects (the list's
+ * filters; limit and offset unused).  The cells are valid during the call only. */
+#define DB_ENTERPRISES_EXPORT_COLUMNS 29
 typedef void (*db_enterprises_export_fn)(void *arg, const char *const *cells);
-db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, db_enterprises_export_fn fn,
-                                   void *arg);
+struct db_enterprises_filter;
+db_status db_enterprises_export_tx(db_conn *c, const db_scope *s,
+                                   const struct db_enterprises_filter *f,
+                                   db_enterprises_export_fn fn, void *arg);
 
 /* An import writes each row under a savepoint, so that one refused row can
  * be reported and the others still checked in the same transaction. */

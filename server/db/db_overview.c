@@ -1,5 +1,6 @@
 #include "db_overview.h"
 
+#include "db_connected_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 
@@ -13,30 +14,42 @@ static const db_stmt statements[] = {
               "p.enterprise_id LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled) "
               "SELECT "
               "json_build_object('enterprises', (SELECT count(*) FROM ents), 'connected', (SELECT "
-              "count(*) FROM ents WHERE connection_status = 'connected'), 'online', (SELECT "
-              "count(DISTINCT "
-              "enterprise_id) FROM pts WHERE online), 'points', (SELECT count(*) FROM pts), "
-              "'points_online', (SELECT count(*) FROM pts WHERE online), 'mandatory_online_rate', "
-              "(SELECT "
-              "round(avg(CASE WHEN online THEN 1 ELSE 0 END)::numeric, 4) FROM pts WHERE "
-              "param_class = "
-              "'mandatory'), 'by_status', (SELECT coalesce(json_object_agg(status, n), '{}'::json) "
-              "FROM "
-              "(SELECT status, count(*) n FROM ents GROUP BY status) s), 'by_dust_kind', (SELECT "
-              "coalesce(json_object_agg(k, n), '{}'::json) FROM (SELECT unnest(dust_kinds) k, "
-              "count(*) n "
-              "FROM ents GROUP BY 1) s), 'by_street', (SELECT "
-              "coalesce(json_agg(json_build_object('id', "
-              "r.id, 'code', r.code, 'name', r.name, 'enterprises', s.n) ORDER BY r.code), "
-              "'[]'::json) "
-              "FROM (SELECT street_id, count(*) n FROM ents WHERE street_id IS NOT NULL GROUP BY "
-              "1) s JOIN "
-              "regions r ON r.id = s.street_id), 'by_district', (SELECT "
-              "coalesce(json_agg(json_build_object('id', r.id, 'code', r.code, 'name', r.name, "
-              "'enterprises', s.n) ORDER BY r.code), '[]'::json) FROM (SELECT district_id, "
-              "count(*) n FROM "
-              "ents GROUP BY 1) s JOIN regions r ON r.id = s.district_id), 'generated_at', "
-              "now())::text"},
+              "count(*) FROM ents e WHERE " ENT_CONNECTED(
+                  "e", "$3::int") "), 'online', (SELECT "
+                                  "count(DISTINCT "
+                                  "enterprise_id) FROM pts WHERE online), 'points', (SELECT "
+                                  "count(*) FROM pts), "
+                                  "'points_online', (SELECT count(*) FROM pts WHERE online), "
+                                  "'mandatory_online_rate', "
+                                  "(SELECT "
+                                  "round(avg(CASE WHEN online THEN 1 ELSE 0 END)::numeric, 4) FROM "
+                                  "pts WHERE "
+                                  "param_class = "
+                                  "'mandatory'), 'by_status', (SELECT "
+                                  "coalesce(json_object_agg(status, n), '{}'::json) "
+                                  "FROM "
+                                  "(SELECT status, count(*) n FROM ents GROUP BY status) s), "
+                                  "'by_dust_kind', (SELECT "
+                                  "coalesce(json_object_agg(k, n), '{}'::json) FROM (SELECT "
+                                  "unnest(dust_kinds) k, "
+                                  "count(*) n "
+                                  "FROM ents GROUP BY 1) s), 'by_street', (SELECT "
+                                  "coalesce(json_agg(json_build_object('id', "
+                                  "r.id, 'code', r.code, 'name', r.name, 'enterprises', s.n) ORDER "
+                                  "BY r.code), "
+                                  "'[]'::json) "
+                                  "FROM (SELECT street_id, count(*) n FROM ents WHERE street_id IS "
+                                  "NOT NULL GROUP BY "
+                                  "1) s JOIN "
+                                  "regions r ON r.id = s.street_id), 'by_district', (SELECT "
+                                  "coalesce(json_agg(json_build_object('id', r.id, 'code', r.code, "
+                                  "'name', r.name, "
+                                  "'enterprises', s.n) ORDER BY r.code), '[]'::json) FROM (SELECT "
+                                  "district_id, "
+                                  "count(*) n FROM "
+                                  "ents GROUP BY 1) s JOIN regions r ON r.id = s.district_id), "
+                                  "'generated_at', "
+                                  "now())::text"},
 };
 
 void db_overview_register(void)
@@ -44,8 +57,9 @@ void db_overview_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-db_status db_overview_get(db_conn *c, const db_scope *s, json_t **out)
+db_status db_overview_get(db_conn *c, const db_scope *s, long connected_window_s, json_t **out)
 {
-    const char *p[2] = {s->kind, s->id};
-    return db_exec_json(c, "overview", 2, p, out);
+    char w[24];
+    const char *p[3] = {s->kind, s->id, db_i64(w, connected_window_s)};
+    return db_exec_json(c, "overview", 3, p, out);
 }

@@ -14,6 +14,8 @@
 #include "db_jobs.h"
 #include "db_ops.h"
 #include "job_retention.h"
+#include "db_onboarding.h"
+#include "job_report.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -251,6 +253,16 @@ static void tick(db_conn *c, worker_clock *clk)
     if (st == DB_OK)
         srv_metric_add(&m_escalations, (double)n);
 
+    long changed = 0; /* connection_status derived from data (migration 0075) */
+    if (db_onboarding_refresh_connections(c, g_config.connected_window_h * 3600L, &changed) ==
+            DB_OK &&
+        changed > 0)
+        LOG_INFO("connection status derived", "enterprises_changed=%ld", changed);
+
+    n = 0; /* monthly reports of the month that ended, a few per tick */
+    st = job_report_run(c, (time_t)now_s, 2, &n);
+    (void)st;
+
     n = 0;
     t0 = now_us();
     st = job_webhook_run(c, 20, &n);
@@ -387,6 +399,8 @@ int job_worker_start(void)
     job_risk_init(&m);
     job_webhook_init();
     job_rollup_init();
+    db_onboarding_register();
+    job_report_init();
     db_jobs_register();
     db_ops_register();
     job_retention_init();

@@ -166,6 +166,8 @@ OBJECT_ROUTES = {
     "/api/v1/forward/targets/{id}/dead-letters": "forward_target",
     "/api/v1/forward/targets/{id}/report": "forward_target",
     "/api/v1/forward/dead-letters/{id}/resend": "forward_dead_letter",
+    "/api/v1/reports/{id}": "report",
+    "/api/v1/reports/{id}/xlsx": "report",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -237,9 +239,15 @@ def risk_objects(c):
         letter = c.db.scalar(
             f"INSERT INTO forward_dead_letters (target_id, enterprise_id, kind, items, payload, reason) "
             f"VALUES ({target}, {e}, 'readings', 1, '{{}}', 'probe') RETURNING id")
+        # a monthly report of the enterprise's street (a1 and a2 share one: another month each)
+        report = c.db.scalar(
+            f"INSERT INTO reports (region_id, month, trigger, "
+            f"content, xlsx) SELECT street_id, '2020-0{len(out) + 1}-01', 'schedule', '{{}}', '\\x00' FROM "
+            f"enterprises WHERE id = {e} RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
-                      "forward_target": target, "forward_dead_letter": letter}
+                      "forward_target": target, "forward_dead_letter": letter,
+                      "report": report}
     return out
 
 

@@ -74,3 +74,17 @@ export function pickRoute(method, ...patterns) {
 export function fill(pattern, params) {
   return pattern.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(params[k]));
 }
+
+// ---- every page of a list (issue 15: the map and the enterprise list stopped at 500) ----
+// path may carry filters; answers {total, items} with all items, in pages of 500.
+export async function apiAll(path) {
+  const sep = path.includes('?') ? '&' : '?';
+  const first = await api(`${path}${sep}limit=500&offset=0`);
+  const items = [...(first.items || [])];
+  while (items.length < (first.total || 0)) {
+    const next = await api(`${path}${sep}limit=500&offset=${items.length}`);
+    if (!(next.items || []).length) break;
+    items.push(...next.items);
+  }
+  return { ...first, items, limit: items.length };
+}

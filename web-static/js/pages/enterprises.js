@@ -1,11 +1,11 @@
 // Enterprise list: server-side filters (street, status, dust kind, search),
 // client-side ones the API has no parameter for (industry, connection, online,
 // grade), paging, CSV export and survey-table import with upload progress.
-import { api, hasRoute } from '../api.js';
+import { api, apiAll, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, gradeTag, select, toast, modal, loading } from '../ui.js';
 
-const PAGE = 20, FETCH = 500;
+const PAGE = 20;
 
 export default async function enterprises(el, ctx) {
   const q = ctx.query;
@@ -40,7 +40,7 @@ export default async function enterprises(el, ctx) {
     h('div', { class: 'page-head' }, h('h2', null, t('ent.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' },
         canImport ? h('button', { class: 'btn', onclick: importDialog, 'data-action': 'import' }, t('ent.import')) : null,
-        canExport ? h('a', { class: 'btn primary', href: '/api/v1/enterprises/export.csv', download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
+        canExport ? h('a', { class: 'btn primary', href: exportHref(f), download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
     h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, body)));
 
   function apply() {
@@ -51,11 +51,11 @@ export default async function enterprises(el, ctx) {
   }
 
   // server-side part
-  const sp = new URLSearchParams({ limit: FETCH });
+  const sp = new URLSearchParams();
   for (const k of ['q', 'street', 'status', 'dust_kind']) if (f[k]) sp.set(k, f[k]);
   let list, grades = new Map(), online = new Map();
   try {
-    const jobs = [api('/api/v1/enterprises?' + sp)];
+    const jobs = [apiAll('/api/v1/enterprises' + (sp.toString() ? '?' + sp : ''))];
     if (hasRoute('GET', '/api/v1/risk/ranking')) jobs.push(api('/api/v1/risk/ranking?limit=500').then(r => { grades = new Map(r.items.map(i => [i.enterprise.id, i])); }).catch(() => {}));
     [list] = await Promise.all(jobs);
   } catch (e) { fill(body, errorBox(e)); return; }
@@ -94,7 +94,7 @@ export default async function enterprises(el, ctx) {
   ].filter(Boolean);
   const go = p => { const u = new URLSearchParams(ctx.query); u.set('page', p); ctx.go('#/enterprises?' + u); };
   fill(body, 
-    list.total > FETCH ? h('div', { class: 'note', style: { margin: '8px 14px' } }, t('ent.limited', { n: FETCH })) : null,
+    list.items.length < list.total ? h('div', { class: 'note', style: { margin: '8px 14px' } }, t('ent.limited', { n: list.items.length })) : null,
     table(cols, pageRows, { empty: empty(t('ent.empty'), t('ent.empty.hint')), attrs: { 'data-testid': 'enterprise-table' } }),
     h('div', { class: 'pager' }, t('common.total', { n: rows.length }),
       h('button', { class: 'btn sm', disabled: page <= 1, onclick: () => go(page - 1) }, t('common.prev')),
@@ -128,4 +128,12 @@ function importDialog() {
     x.send(f);
   } }, t('common.submit'));
   modal(t('ent.import'), h('div', null, h('p', { class: 'muted' }, 'CSV (UTF-8)'), file, h('div', { class: 'progress', style: { margin: '12px 0' } }, bar), out), [btn]);
+}
+
+// The export honours the page's filters (online is computed in the browser: not exported).
+function exportHref(f) {
+  const p = new URLSearchParams();
+  for (const [k, q] of [['q', 'q'], ['street', 'street'], ['status', 'status'], ['dust_kind', 'dust_kind'],
+    ['industry', 'industry'], ['conn', 'connection_status'], ['grade', 'grade']]) if (f[k]) p.set(q, f[k]);
+  return '/api/v1/enterprises/export.csv' + (p.toString() ? '?' + p : '');
 }

@@ -2,7 +2,7 @@
 // alarm-trend charts and the live feed (SSE).  Nothing here needs a reload:
 // live events update the feed at once and refresh the numbers (debounced);
 // without the events route the numbers refresh every 10 s.
-import { api, hasRoute } from '../api.js';
+import { api, apiAll, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast } from '../ui.js';
 import { enterpriseMap, legend } from '../map.js';
@@ -87,14 +87,11 @@ export default async function overview(el, ctx) {
     const start = new Date(now.getTime() - 6 * 86400e3);
     const key = d => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(d);
     for (let i = 0; i < 7; i++) days.push(key(new Date(start.getTime() + i * 86400e3)));
-    const from = new Date(days[0] + 'T00:00:00+08:00').toISOString();
     const counts = { 0: {}, 1: {}, 2: {} };
-    // one request per level: the totals are what the chart needs
+    // counted by the server per city day and level (a list page stops at 500 alarms)
     try {
-      await Promise.all([0, 1, 2].map(async lv => {
-        const r = await api(`/api/v1/alarms?from=${encodeURIComponent(from)}&level=${lv}&limit=500`);
-        for (const a of r.items || []) { const k = key(new Date(a.raised_at)); counts[lv][k] = (counts[lv][k] || 0) + 1; }
-      }));
+      const r = await api('/api/v1/statistics/alarm-trend?days=7');
+      for (const d of r.days || []) for (const lv of [0, 1, 2]) counts[lv][d.date] = d.levels[lv];
     } catch (e) { fill(trendEl, errorBox(e)); return; }
     const series = [[2, '#e02d2d'], [1, '#ff7d00'], [0, '#a0aab8']].map(([lv, c]) => ({
       name: t('allevel.' + lv), type: 'bar', stack: 'a', data: days.map(d => counts[lv][d] || 0), itemStyle: { color: c }, barMaxWidth: 22 }));
@@ -175,7 +172,7 @@ export default async function overview(el, ctx) {
   ctx.onLeave(() => clearInterval(timer));
 
   // ---- first load ---------------------------------------------------------
-  const [, list] = await Promise.all([refresh(), api('/api/v1/enterprises?limit=500').catch(e => ({ items: [], error: e })), loadGrades()]);
+  const [, list] = await Promise.all([refresh(), apiAll('/api/v1/enterprises').catch(e => ({ items: [], error: e })), loadGrades()]);
   if (!ctx.alive) return;
   ents = list.items || [];
   if (list.error) mapEl.append(errorBox(list.error));

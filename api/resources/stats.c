@@ -1,0 +1,377 @@
+/* Statistics (统计分析): GET /api/v1/statistics — the figures of a period for the caller's scope,
+ * grouped by district, street, industry, dust kind or risk grade, each linking to the list it
+ * counts (drill-down).  Computed in PostgreSQL (db_stats.c); periods are the city's calendar
+ * (UTC+8: days from 00:00, weeks from Monday, months from the 1st). */
+#include "api_auth.h"
+#include "api_handlers.h"
+
+#include "db_stats.h"
+#include "srv_config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define CITY_OFFSET_S (8 * 3600)
+#define MAX_RANGE_S   (366L * 86400)
+
+/* The period [from, to) of kind (day|week|month) containing the city's calendar day date
+ * ("YYYY-MM-DD"); -1 when date is malformed. */
+static int period_bounds(const char *kind, const char *date, time_t *from, time_t *to)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || strlen(date) != 10 || y < 2000 ||
+        y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t day = timegm(&tm);
+    struct tm back;
+    gmtime_r(&day, &back);
+    if (back.tm_mday != d) /* 31 April and the like */
+        return -1;
+    if (strcmp(kind, "day") == 0) {
+        *from = day;
+        *to = day + 86400;
+    } else if (strcmp(kind, "week") == 0) {
+        int since_monday = (back.tm_wday + 6) % 7;
+        *from = day - (time_t)since_monday * 86400;
+        *to = *from + 7 * 86400;
+    } else {
+        struct tm first = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = 1};
+        struct tm next = {
+            .tm_year = m == 12 ? y - 1900 + 1 : y - 1900, .tm_mon = m == 12 ? 0 : m, .tm_mday = 1};
+        *from = timegm(&first);
+        *to = timegm(&next);
+    }
+    /* the calendar is the city's (UTC+8): its midnight is 16:00 UTC the day before */
+    *from -= CITY_OFFSET_S;
+    *to -= CITY_OFFSET_S;
+    return 0;
+}
+
+static int matches(const char *v, const char *charset, size_t min, size_t max)
+{
+    size_t n = strlen(v);
+    return n >= min && n <= max && strspn(v, charset) == n;
+}
+
+/* The optional filter name: NULL when absent; -1 after answering 400 when it is not made of
+ * charset (min..max characters). */
+static int query_code(api_req *r, const char *name, const char *charset, size_t min, size_t max,
+                      const char **out)
+{
+    const char *v = api_req_query(r, name);
+    *out = v && *v ? v : NULL;
+    if (*out && !matches(*out, charset, min, max)) {
+        api_reply_error(r, API_E_BAD_REQUEST, "%s must be %zu..%zu characters of [%s]", name, min,
+                        max, charset);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- drill-down links ------------------------------------------------------ */
+
+typedef struct {
+    char base[512]; /* "from=..&to=..&district=..&street=.." (already escaped) */
+    char ents[256]; /* the enterprise list's filters */
+} link_ctx;
+
+static void append_param(char *buf, size_t cap, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return;
+    size_t n = strlen(buf);
+    n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s=", n ? "&" : "", name);
+    for (const unsigned char *p = (const unsigned char *)value; *p && n + 4 < cap; p++) {
+        if (isalnum(*p) || strchr("-_.~", *p))
+            buf[n++] = (char)*p;
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "%%%02X", *p);
+    }
+    buf[n < cap ? n : cap - 1] = '\0';
+}
+
+static json_t *link(const char *path, const char *q1, const char *extra)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s%s%s%s", path, (q1 && *q1) || (extra && *extra) ? "?" : "",
+             q1 ? q1 : "", q1 && *q1 && extra && *extra ? "&" : "", extra ? extra : "");
+    return json_string(url);
+}
+
+/* Links of one figures object (borrowed) under the filters of lc. */
+static json_t *links_for(const link_ctx *lc, json_t *figures)
+{
+    json_t *l = json_object();
+    json_object_set_new(l, "enterprises", link("/api/v1/enterprises", lc->ents, NULL));
+    json_object_set_new(l, "alarms", link("/api/v1/alarms", lc->base, NULL));
+    json_object_set_new(l, "alarms_overdue", link("/api/v1/alarms", lc->base, "overdue=true"));
+    json_object_set_new(
+        l, "interruptions",
+        link("/api/v1/alarms", lc->base, "kind=offline%2Centerprise_offline%2Cgateway_offline"));
+    json_object_set_new(l, "warnings", link("/api/v1/warnings", lc->base, NULL));
+    json_object_set_new(l, "warnings_overdue", link("/api/v1/warnings", lc->base, "overdue=true"));
+    json_object_set_new(l, "cleaning", link("/api/v1/cleaning/compliance", lc->base, NULL));
+    json_t *lv = json_object();
+    for (int i = 0; i <= 2; i++) {
+        char k[2] = {(char)('0' + i), 0}, q[16];
+        snprintf(q, sizeof q, "level=%d", i);
+        json_object_set_new(lv, k, link("/api/v1/alarms", lc->base, q));
+    }
+    json_object_set_new(l, "alarms_by_level", lv);
+    json_t *bk = json_object();
+    json_t *kinds = json_object_get(json_object_get(figures, "alarms"), "by_kind");
+    const char *kind;
+    json_t *v;
+    json_object_foreach(kinds, kind, v)
+    {
+        char q[96] = "";
+        append_param(q, sizeof q, "kind", kind);
+        json_object_set_new(bk, kind, link("/api/v1/alarms", lc->base, q));
+    }
+    json_object_set_new(l, "alarms_by_kind", bk);
+    json_t *gr = json_object();
+    static const char *const grades[] = {"blue", "yellow", "orange", "red"};
+    for (size_t i = 0; i < 4; i++) {
+        char q[32];
+        snprintf(q, sizeof q, "grade=%s", grades[i]);
+        json_object_set_new(gr, grades[i], link("/api/v1/warnings", lc->base, q));
+    }
+    json_object_set_new(l, "warnings_by_grade", gr);
+    return l;
+}
+
+static void link_base(link_ctx *lc, const char *from, const char *to, const char *district,
+                      const char *street, const char *dust_kind, const char *enterprise)
+{
+    lc->base[0] = lc->ents[0] = '\0';
+    append_param(lc->base, sizeof lc->base, "from", from);
+    append_param(lc->base, sizeof lc->base, "to", to);
+    append_param(lc->base, sizeof lc->base, "district", district);
+    append_param(lc->base, sizeof lc->base, "street", street);
+    append_param(lc->base, sizeof lc->base, "enterprise", enterprise);
+    append_param(lc->ents, sizeof lc->ents, "district", district);
+    append_param(lc->ents, sizeof lc->ents, "street", street);
+    append_param(lc->ents, sizeof lc->ents, "dust_kind", dust_kind);
+}
+
+/* ---- the request ----------------------------------------------------------- */
+
+int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32])
+{
+    static const char *const groups = "district|street|enterprise|industry|dust_kind|grade|none";
+    const char *period, *group;
+    long enterprise;
+    memset(q, 0, sizeof *q);
+    if (api_query_csv(r, "period", "day|week|month|custom", &period) ||
+        api_query_csv(r, "group", groups, &group) ||
+        query_code(r, "district", "0123456789", 6, 12, &q->district_code) ||
+        query_code(r, "street", "0123456789", 6, 12, &q->street_code) ||
+        query_code(r, "industry", "ABCDEFGHIJKLMNOPQRST0123456789", 1, 5, &q->industry_code) ||
+        query_code(r, "dust_kind", "abcdefghijklmnopqrstuvwxyz0123456789_", 2, 41, &q->dust_kind) ||
+        api_query_csv(r, "grade", "blue|yellow|orange|red|none", &q->grade) ||
+        api_query_id(r, "enterprise", &enterprise))
+        return -1;
+    if ((period && strchr(period, ',')) || (group && strchr(group, ',')) ||
+        (q->grade && strchr(q->grade, ',')))
+        return api_reply_error(r, API_E_BAD_REQUEST, "period, group and grade take one value"), -1;
+    q->group = group ? group : "none";
+    q->enterprise_id = enterprise;
+    period = period ? period : "month";
+    if (strcmp(period, "custom") == 0) {
+        const char *f = api_req_query(r, "from"), *t = api_req_query(r, "to");
+        if (!f || !t || api_parse_time(f, &q->from) != 0 || api_parse_time(t, &q->to) != 0)
+            return api_reply_error(r, API_E_BAD_REQUEST,
+                                   "period=custom needs from and to, RFC 3339 with offset or "
+                                   "epoch milliseconds"),
+                   -1;
+        q->from -= q->from % 3600; /* whole hours: what the hourly rollups can answer */
+        if (q->to <= q->from || q->to - q->from > MAX_RANGE_S)
+            return api_reply_error(r, API_E_BAD_REQUEST,
+                                   "to must be after from, and the range at most 366 days"),
+                   -1;
+    } else {
+        const char *date = api_req_query(r, "date");
+        char today[11];
+        if (!date) {
+            time_t now = time(NULL) + CITY_OFFSET_S;
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            strftime(today, sizeof today, "%Y-%m-%d", &tm);
+            date = today;
+        }
+        if (period_bounds(period, date, &q->from, &q->to) != 0)
+            return api_reply_error(r, API_E_BAD_REQUEST,
+                                   "date must be a calendar day YYYY-MM-DD (2000..2100)"),
+                   -1;
+    }
+    q->connected_window_s = g_config.connected_window_h * 3600L;
+    api_format_time(q->from, from_s);
+    api_format_time(q->to, to_s);
+    return 0;
+}
+
+json_t *api_stats_fetch(api_req *r, const db_stats_query *q, const char *from_s, const char *to_s,
+                        db_status *st)
+{
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    *st = c ? db_stats_get(c, &s, q, &out) : DB_HARD;
+    if (*st != DB_OK || !out)
+        return out;
+    char eid[24] = "";
+    if (q->enterprise_id)
+        snprintf(eid, sizeof eid, "%lld", (long long)q->enterprise_id);
+    link_ctx lc;
+    link_base(&lc, from_s, to_s, q->district_code, q->street_code, q->dust_kind, eid);
+    json_t *totals = json_object_get(out, "totals");
+    json_object_set_new(totals, "links", links_for(&lc, totals));
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(out, "rows"), i, row)
+    {
+        const char *code = json_string_value(json_object_get(row, "code"));
+        const char *district = q->district_code, *street = q->street_code, *dk = q->dust_kind;
+        if (strcmp(q->group, "district") == 0)
+            district = code;
+        else if (strcmp(q->group, "street") == 0)
+            street = code;
+        else if (strcmp(q->group, "dust_kind") == 0)
+            dk = code;
+        link_base(&lc, from_s, to_s, district, street, dk, eid);
+        json_object_set_new(row, "links", links_for(&lc, row));
+    }
+    json_t *filters = json_object();
+    json_object_set_new(filters, "district",
+                        q->district_code ? json_string(q->district_code) : json_null());
+    json_object_set_new(filters, "street",
+                        q->street_code ? json_string(q->street_code) : json_null());
+    json_object_set_new(filters, "industry",
+                        q->industry_code ? json_string(q->industry_code) : json_null());
+    json_object_set_new(filters, "dust_kind",
+                        q->dust_kind ? json_string(q->dust_kind) : json_null());
+    json_object_set_new(filters, "grade", q->grade ? json_string(q->grade) : json_null());
+    json_object_set_new(filters, "enterprise",
+                        q->enterprise_id ? json_integer(q->enterprise_id) : json_null());
+    json_object_set_new(out, "filters", filters);
+    return out;
+}
+
+int api_statistics_get(api_req *r)
+{
+    db_stats_query q;
+    char from_s[32], to_s[32];
+    if (api_stats_query(r, &q, from_s, to_s) != 0)
+        return 0;
+    db_status st;
+    json_t *out = api_stats_fetch(r, &q, from_s, to_s, &st);
+    return api_reply_read(r, st, out, "scope");
+}
+
+/* ---- the alarm trend: counted in PostgreSQL (the page counted at most 500 a level) ---- */
+
+int api_alarm_trend_get(api_req *r)
+{
+    long days;
+    if (api_query_int(r, "days", 7, 1, 92, &days))
+        return 0;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_stats_alarm_trend(c, &s, days, &out) : DB_HARD;
+    return api_reply_read(r, st, out, "scope");
+}
+
+/* ---- data quality ------------------------------------------------------------------ */
+
+static int by_rate(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_t *rx = json_object_get(x, "online_rate"), *ry = json_object_get(y, "online_rate");
+    /* lowest first; no points (no rate) last */
+    if (json_is_null(rx) != json_is_null(ry))
+        return json_is_null(rx) - json_is_null(ry);
+    double dx = json_number_value(rx), dy = json_number_value(ry);
+    if (dx != dy && !json_is_null(rx))
+        return dx < dy ? -1 : 1;
+    const char *cx = json_string_value(json_object_get(x, "code"));
+    const char *cy = json_string_value(json_object_get(y, "code"));
+    return strcmp(cx ? cx : "", cy ? cy : ""); /* ties: by code, as the rows came */
+}
+
+/* The rows of a statistics answer (borrowed) as an online-rate ranking (new reference). */
+static json_t *ranking(json_t *stats)
+{
+    json_t *rows = json_object_get(stats, "rows");
+    size_t n = json_array_size(rows), i;
+    json_t **v = calloc(n ? n : 1, sizeof *v), *row;
+    json_t *out = json_array();
+    if (!v)
+        return out;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *o = json_object();
+        static const char *const keys[] = {"key",
+                                           "code",
+                                           "name",
+                                           "points",
+                                           "points_online",
+                                           "point_hours",
+                                           "point_hours_with_data",
+                                           "online_rate"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            json_object_set(o, keys[k], json_object_get(row, keys[k]));
+        json_t *intr = json_object_get(row, "interruptions");
+        json_object_set(o, "interruptions", intr);
+        v[i] = o;
+    }
+    qsort(v, n, sizeof *v, by_rate);
+    for (i = 0; i < n; i++)
+        json_array_append_new(out, v[i]);
+    free(v);
+    return out;
+}
+
+int api_data_quality_get(api_req *r)
+{
+    db_stats_query q;
+    char from_s[32], to_s[32];
+    long limit;
+    if (api_stats_query(r, &q, from_s, to_s) != 0 || api_query_int(r, "limit", 100, 1, 500, &limit))
+        return 0;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    json_t *out = NULL, *ents = NULL, *streets = NULL;
+    db_status st = db_stats_quality(c, &s, &q, limit, &out);
+    q.group = "enterprise";
+    if (st == DB_OK)
+        st = db_stats_get(c, &s, &q, &ents);
+    q.group = "street";
+    if (st == DB_OK)
+        st = db_stats_get(c, &s, &q, &streets);
+    if (st == DB_OK && out && ents && streets) {
+        json_t *rk = json_object();
+        json_object_set_new(rk, "enterprises", ranking(ents));
+        json_object_set_new(rk, "streets", ranking(streets));
+        json_object_set_new(rk, "totals", json_deep_copy(json_object_get(ents, "totals")));
+        json_object_del(json_object_get(rk, "totals"), "alarms");
+        json_object_del(json_object_get(rk, "totals"), "warnings");
+        json_object_del(json_object_get(rk, "totals"), "cleaning");
+        json_object_set_new(out, "online", rk);
+    }
+    json_decref(ents);
+    json_decref(streets);
+    return api_reply_read(r, st, out, "scope");
+}
+
+void api_stats_init(void)
+{
+    db_stats_register();
+}

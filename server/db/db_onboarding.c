@@ -1,0 +1,147 @@
+/* Onboarding (db_onboarding.h); cohorts and mandatory kinds are tables (migration 0075). */
+#include "db_onboarding.h"
+
+#include "db_connected_sql.h"
+#include "db_internal.h"
+#include "db_scope_sql.h"
+
+#include <stdlib.h>
+
+static const db_stmt statements[] = {
+    /* $3 window (s) $4 cohort $5 district code $6 street code */
+    {"onb_progress",
+     "WITH ents AS (SELECT e.id, e.code AS ent_code, e.name, e.street_id, e.dust_workers, "
+     "e.dust_kinds, " ENT_CONNECTED(
+         "e", "$3::int") " AS connected, EXISTS (SELECT 1 FROM points p "
+                         "JOIN point_latest l ON l.point_id = p.id WHERE p.enterprise_id = e.id "
+                         "AND p.enabled AND "
+                         "l.collected_at > now() - make_interval(secs => 3 * "
+                         "p.expected_interval_s)) AS online, "
+                         "(SELECT max(l.collected_at) FROM points p JOIN point_latest l ON "
+                         "l.point_id = p.id WHERE "
+                         "p.enterprise_id = e.id) AS last_data_at FROM enterprises e JOIN regions "
+                         "d ON d.id = "
+                         "e.district_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
+                             "e") " AND "
+                                  "($5::text IS NULL OR d.code = $5) AND ($6::text IS NULL OR "
+                                  "s.code = $6)), "
+                                  "co AS (SELECT * FROM onboarding_cohorts WHERE $4::text IS NULL "
+                                  "OR code = $4), "
+                                  "m AS (SELECT co.code, ents.* FROM co JOIN ents ON "
+                                  "(co.dust_categories IS NULL OR EXISTS "
+                                  "(SELECT 1 FROM dust_kinds k WHERE k.code = ANY "
+                                  "(ents.dust_kinds) AND k.category = ANY "
+                                  "(co.dust_categories))) AND (co.min_dust_workers IS NULL OR "
+                                  "coalesce(ents.dust_workers, 0) "
+                                  ">= co.min_dust_workers)) "
+                                  "SELECT json_build_object('connected_window_s', $3::int, "
+                                  "'cohorts', coalesce((SELECT "
+                                  "json_agg(json_build_object('code', co.code, 'name', co.name, "
+                                  "'milestone', co.milestone, "
+                                  "'dust_categories', co.dust_categories, 'min_dust_workers', "
+                                  "co.min_dust_workers, 'due', "
+                                  "co.milestone < (now() AT TIME ZONE 'Asia/Shanghai')::date, "
+                                  "'in_scope', t.n, 'connected', "
+                                  "t.c, 'online', t.o, 'rate', CASE WHEN t.n > 0 THEN "
+                                  "round(t.c::numeric / t.n, 4) END, "
+                                  "'streets', coalesce((SELECT json_agg(json_build_object('id', "
+                                  "x.street_id, 'code', r.code, "
+                                  "'name', r.name, 'in_scope', x.n, 'connected', x.c, 'online', "
+                                  "x.o, 'laggards', x.lag) ORDER "
+                                  "BY r.code NULLS LAST) FROM (SELECT m.street_id, count(*) AS n, "
+                                  "count(*) FILTER (WHERE "
+                                  "m.connected) AS c, count(*) FILTER (WHERE m.online) AS o, "
+                                  "coalesce(json_agg(json_build_object("
+                                  "'id', m.id, 'code', m.ent_code, 'name', m.name, 'last_data_at', "
+                                  "m.last_data_at) ORDER BY "
+                                  "m.ent_code) FILTER (WHERE NOT m.connected), '[]'::json) AS lag "
+                                  "FROM m WHERE m.code = co.code "
+                                  "GROUP BY m.street_id) x LEFT JOIN regions r ON r.id = "
+                                  "x.street_id), '[]'::json)) ORDER BY "
+                                  "co.milestone, co.code) FROM co CROSS JOIN LATERAL (SELECT "
+                                  "count(*) AS n, count(*) FILTER "
+                                  "(WHERE m.connected) AS c, count(*) FILTER (WHERE m.online) AS o "
+                                  "FROM m WHERE m.code = "
+                                  "co.code) t), '[]'::json))::text"},
+    /* $3 district code $4 street code */
+    {"onb_conformance",
+     "WITH sys AS (SELECT s.id, s.code, s.name, s.enterprise_id, e.code AS ent_code, e.name AS "
+     "ent_name, CASE WHEN NOT s.wet THEN 'dry' WHEN e.dust_kinds && ARRAY['aluminium', "
+     "'magnesium', 'al_mg_alloy'] THEN 'wet_al_mg' ELSE 'wet' END AS type FROM dust_systems s "
+     "JOIN enterprises e ON e.id = s.enterprise_id JOIN regions d ON d.id = e.district_id LEFT "
+     "JOIN regions st ON st.id = e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR "
+              "d.code = $3) AND ($4::text IS NULL OR st.code = $4)), "
+              "req AS (SELECT sys.id, k.kind FROM sys JOIN mandatory_point_kinds k ON "
+              "k.system_type = "
+              "sys.type OR (sys.type = 'wet_al_mg' AND k.system_type = 'wet')), "
+              "miss AS (SELECT req.id, array_agg(req.kind ORDER BY req.kind) AS missing FROM req "
+              "WHERE NOT "
+              "EXISTS (SELECT 1 FROM points p WHERE p.system_id = req.id AND p.enabled AND p.kind "
+              "= "
+              "req.kind) GROUP BY 1) "
+              "SELECT json_build_object('systems', (SELECT count(*) FROM sys), 'conforming', "
+              "(SELECT "
+              "count(*) FROM sys WHERE NOT EXISTS (SELECT 1 FROM miss WHERE miss.id = sys.id)), "
+              "'enterprises_nonconforming', (SELECT count(DISTINCT sys.enterprise_id) FROM sys "
+              "JOIN miss "
+              "ON miss.id = sys.id), 'by_type', (SELECT coalesce(json_object_agg(z.type, z.n), "
+              "'{}'::json) "
+              "FROM (SELECT type, count(*) AS n FROM sys GROUP BY 1) z), 'required', (SELECT "
+              "json_object_agg(z.system_type, z.kinds) FROM (SELECT system_type, array_agg(kind "
+              "ORDER BY "
+              "kind) AS kinds FROM mandatory_point_kinds GROUP BY 1) z), 'nonconforming', "
+              "coalesce((SELECT json_agg(json_build_object('enterprise', json_build_object('id', "
+              "sys.enterprise_id, 'code', sys.ent_code, 'name', sys.ent_name), 'system', "
+              "json_build_object('id', sys.id, 'code', sys.code, 'name', sys.name, 'type', "
+              "sys.type), "
+              "'missing', miss.missing) ORDER BY sys.ent_code, sys.code) FROM sys JOIN miss ON "
+              "miss.id = "
+              "sys.id), '[]'::json))::text"},
+    /* $1 window (s) */
+    {"onb_refresh_connections",
+     "WITH d AS (SELECT e.id, CASE WHEN " ENT_CONNECTED(
+         "e", "$1::int") " THEN 'connected' ELSE "
+                         "'not_connected' END AS st FROM enterprises e WHERE e.connection_status "
+                         "<> 'suspended') "
+                         "UPDATE enterprises e SET connection_status = d.st, connected_at = CASE "
+                         "WHEN d.st = "
+                         "'connected' THEN coalesce(e.connected_at, now()) ELSE e.connected_at END "
+                         "FROM d WHERE d.id "
+                         "= e.id AND e.connection_status <> d.st"},
+};
+
+void db_onboarding_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s,
+                                 const char *cohort_code, const char *district_code,
+                                 const char *street_code, json_t **out)
+{
+    char w[24];
+    const char *p[6] = {s->kind,     s->id,         db_i64(w, window_s),
+                        cohort_code, district_code, street_code};
+    return db_read_json(c, s, "onb_progress", 6, p, out);
+}
+
+db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
+                                    const char *street_code, json_t **out)
+{
+    const char *p[4] = {s->kind, s->id, district_code, street_code};
+    return db_read_json(c, s, "onb_conformance", 4, p, out);
+}
+
+db_status db_onboarding_refresh_connections(db_conn *c, long window_s, long *changed)
+{
+    char w[24];
+    const char *p[1] = {db_i64(w, window_s)};
+    db_status st;
+    PGresult *res = db_exec(c, "onb_refresh_connections", 1, p, &st);
+    if (!res)
+        return st;
+    *changed = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return DB_OK;
+}

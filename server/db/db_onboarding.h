@@ -1,0 +1,26 @@
+/* Onboarding (应接尽接): cohorts and their progress per street, mandatory-point conformance per
+ * dust-removal system, and the worker's derivation of enterprises.connection_status. */
+#ifndef DW_DB_ONBOARDING_H
+#define DW_DB_ONBOARDING_H
+
+#include "db.h"
+
+void db_onboarding_register(void);
+
+/* Each cohort (or only cohort_code) with its enterprises in scope, connected, online, and per
+ * street the same and its laggards (in the cohort, not connected).  Strings borrowed, NULL:
+ * any.  *out a new reference. */
+db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s,
+                                 const char *cohort_code, const char *district_code,
+                                 const char *street_code, json_t **out);
+
+/* Every dust-removal system in scope against the point kinds its type requires
+ * (mandatory_point_kinds): counts and the non-conforming systems with what they lack. */
+db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
+                                    const char *street_code, json_t **out);
+
+/* Worker (system scope): sets connection_status connected / not_connected from data for every
+ * enterprise not suspended whose status changed; *changed how many. */
+db_status db_onboarding_refresh_connections(db_conn *c, long window_s, long *changed);
+
+#endif

@@ -1,0 +1,335 @@
+/* Statistics: one set-based statement per request (db_stats.h).
+ *
+ * Parameters: $1/$2 scope, $3 from and $4 to (epoch seconds; from on a whole hour), $5 enterprise,
+ * $6 district code, $7 street code, $8 industry code, $9 dust kind, $10 grade ('none': no risk
+ * score yet), $11 group, $12 connected window (s).  $3..$7 are the cleaning-compliance CTE's.
+ *
+ * Definitions (server/README.md, "Statistics"):
+ *   connected      every enabled mandatory point sent data within $12 seconds (now)
+ *   online rate    point-hours with at least one reading / point-hours of the period (enabled
+ *                  points, period [from, min(to, now)), hourly rollups + raw readings)
+ *   points online  latest reading within 3 expected intervals (now, as the overview)
+ *   interruptions  offline, enterprise-offline and gateway-offline alarms (not folded) that overlap
+ *                  the period; hours = their overlap with it
+ *   alarms         raised in [from, to); overdue as the alarm list's filter; handled on time =
+ *                  handled by the handle deadline, of those handled or past it (folded ones aside)
+ *   warnings       issued in [from, to); signed / cleared on time of those signed or past sign-by,
+ *                  cleared or past clear-by; overdue as the warning list's filter
+ *   escalations    escalate events in [from, to)
+ *   cleaning       complete cleaning periods inside the period (as GET /cleaning/compliance) */
+#include "db_stats.h"
+
+#include "db_cleaning_sql.h"
+#include "db_internal.h"
+#include "db_scope_sql.h"
+
+#define UTC_ORIGIN "timestamptz '2000-01-01 00:00:00+00'"
+
+#define ALARM_OVERDUE(a)                                                                           \
+    "((" a ".state = 'active' AND " a ".ack_deadline < now()) OR (" a ".state IN ('active', "      \
+    "'acknowledged') AND " a ".handle_deadline < now()))"
+#define WARN_OVERDUE(w)                                                                            \
+    "((" w ".status = 'issued' AND " w ".sign_by < now()) OR (" w ".status NOT IN "                \
+    "('clearance_requested', 'cleared') AND " w ".clear_by < now()))"
+
+#define SUM(x) "coalesce(sum(pe." x "), 0)"
+#define RATE(n, d)                                                                                 \
+    "CASE WHEN sum(pe." d ") > 0 THEN round(sum(pe." n ")::numeric / sum(pe." d "), 4) END"
+
+/* the figures over the pe rows of a group; kinds: the alarms by kind of that group */
+#define FIGURES(kinds)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               \
+    "'enterprises', count(*), 'connected', count(*) FILTER (WHERE pe.connected), 'points', " SUM("points") ", 'points_online', " SUM("points_online") ", 'point_hours', " SUM("hours_expected") ", 'point_hours_with_data', " SUM("hours_with_data") ", "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            \
+                                                                                                                                                                                                                                                     "'online_rate', " RATE(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         \
+                                                                                                                                                                                                                                                         "hours_with_data",                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+                                                                                                                                                                                                                                                         "hours_expected") ", 'interruptions', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     \
+                                                                                                                                                                                                                                                                           "json_build_object('count', " SUM("intr_n") ", 'hours', round(" SUM("intr_hours") "::numeric, 2)), 'alarms', json_build_object('total', " SUM("al_n") ", 'by_level', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    \
+                                                                                                                                                                                                                                                                                                                                                                                                                                 "json_build_object('0', " SUM("l0") ", '1', " SUM("l1") ", '2', " SUM("l2") "), 'by_kind', " kinds                                                                                                                                                                                                                                                                                                                                                                                                  \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             ", 'overdue', " SUM("al_overdue") ", 'handle_due', " SUM("handle_due") ", "                                                                                                                                                                                                                                                                                                                                             \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    "'handled_on_time', " SUM("handled_on_time") ", 'handled_on_time_rate', " RATE("handled_on_time", "handle_due") "), 'warnings', json_build_object('total', " SUM("w_n") ", 'by_grade', json_build_object('blue', " SUM("blue") ", 'yellow', " SUM("yellow") ", 'orange', " SUM("orange") ", 'red', " SUM(                                        \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "red") "), 'sign_due', " SUM("sign_due") ", 'signed_on_time', " SUM("signed_on_time") ", 'signed_on_time_rate', " RATE("signed_on_time",                                                                                                                                                                                                     \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "sign_due") ", 'clear_due', " SUM("clear_due") ", "                                                                                                                                                                   \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "'cleared_on_time', " SUM("cleared_on_time") ", 'cleared_on_time_rate', " RATE("cleared_on_time", "clear_due") ", 'overdue', " SUM(                                    \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "w_overdue") ", 'escalations', " SUM("escalations") "), 'cleaning', json_build_object('required', " SUM("cl_required") ", "                                        \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "'done', " SUM(                             \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "cl_done") ", 'rate', " RATE("cl_done", \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "cl_required") ")"
+
+#define KINDS_OF(filter)                                                                           \
+    "(SELECT coalesce(json_object_agg(z.kind, z.n ORDER BY z.kind), '{}'::json) FROM (SELECT "     \
+    "alk.kind, sum(alk.n) AS n FROM alk " filter " GROUP BY 1) z)"
+
+/* the enterprises in scope that the filters $5..$10 select */
+#define STATS_ENTS                                                                                 \
+    "ents AS (SELECT e.id, e.code, e.name, e.district_id, e.street_id, e.industry_code, "          \
+    "e.dust_kinds, coalesce(er.grade, 'none') AS grade FROM enterprises e JOIN regions d ON d.id " \
+    "= e.district_id LEFT JOIN regions s ON s.id = e.street_id LEFT JOIN enterprise_risk er ON "   \
+    "er.enterprise_id = e.id WHERE " SCOPE_ENT(                                                    \
+        "e") " AND ($5::bigint IS NULL OR e.id = "                                                 \
+             "$5::bigint) AND ($6::text IS NULL OR d.code = $6) AND ($7::text IS NULL OR s.code "  \
+             "= $7) AND "                                                                          \
+             "($8::text IS NULL OR e.industry_code = $8) AND ($9::text IS NULL OR $9 = ANY "       \
+             "(e.dust_kinds)) AND ($10::text IS NULL OR coalesce(er.grade, 'none') = $10))"
+
+/* a row's code and name from its group key g.key (a region or enterprise id, a code, a grade) */
+#define KEY_REGION(col) "(SELECT r." col " FROM regions r WHERE r.id = nullif(g.key, '')::bigint)"
+#define KEY_CODE                                                                                   \
+    "CASE WHEN $11 IN ('district', 'street') THEN " KEY_REGION(                                    \
+        "code") " WHEN $11 = "                                                                     \
+                "'enterprise' THEN (SELECT x.code FROM enterprises x WHERE x.id = g.key::bigint) " \
+                "ELSE g.key "                                                                      \
+                "END"
+#define KEY_NAME                                                                                   \
+    "CASE WHEN $11 IN ('district', 'street') THEN " KEY_REGION(                                    \
+        "name") " WHEN $11 = "                                                                     \
+                "'enterprise' THEN (SELECT x.name FROM enterprises x WHERE x.id = g.key::bigint) " \
+                "WHEN $11 = "                                                                      \
+                "'industry' THEN (SELECT l.zh FROM labels l WHERE l.domain = 'industry' AND "      \
+                "l.code = g.key) "                                                                 \
+                "WHEN $11 = 'dust_kind' THEN (SELECT k.name_zh FROM dust_kinds k WHERE k.code = "  \
+                "g.key) ELSE "                                                                     \
+                "(SELECT l.zh FROM labels l WHERE l.domain = 'grade' AND l.code = g.key) END"
+
+static const db_stmt statements[] = {
+    {"stats_get", COMPLIANCE_CTE
+     ", win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS t, "
+     "to_timestamp($4::float8) AS tq), " STATS_ENTS ", "
+     "pts AS (SELECT p.id, p.enterprise_id, p.param_class, coalesce(l.collected_at > now() - "
+     "make_interval(secs => 3 * p.expected_interval_s), false) AS online, coalesce(l.collected_at "
+     "> now() - make_interval(secs => $12::int), false) AS recent FROM points p JOIN ents ON "
+     "ents.id = p.enterprise_id LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled), "
+     /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not
+      * hold yet (late readings, quarantine) */
+     "hb AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, coalesce((SELECT rolled_to "
+     "FROM rollup_state), '-infinity')), " UTC_ORIGIN ")) AS hi FROM win), "
+     "ph AS (SELECT h.point_id, h.bucket AS hr FROM rollup_hour h JOIN pts ON pts.id = h.point_id "
+     "CROSS JOIN win CROSS JOIN hb WHERE h.bucket >= win.f AND h.bucket < hb.hi AND h.bucket >= "
+     "to_timestamp($3::float8) AND h.bucket < to_timestamp($4::float8) UNION SELECT r.point_id, "
+     "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") FROM readings r JOIN pts ON pts.id = "
+     "r.point_id CROSS JOIN win CROSS JOIN hb WHERE r.collected_at >= hb.hi AND r.collected_at < "
+     "win.t AND r.collected_at >= to_timestamp($3::float8) AND r.collected_at < "
+     "to_timestamp($4::float8) UNION SELECT r.point_id, date_bin('1 hour', "
+     "r.collected_at, " UTC_ORIGIN
+     ") FROM (SELECT point_id, hour FROM rollup_dirty UNION SELECT point_id, hour FROM "
+     "rollup_quarantine) x JOIN pts ON pts.id = x.point_id JOIN readings r ON r.point_id = "
+     "x.point_id AND r.collected_at >= x.hour AND r.collected_at < x.hour + interval '1 hour' "
+     "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi AND r.collected_at >= "
+     "to_timestamp($3::float8) AND r.collected_at < to_timestamp($4::float8)), "
+     "ptc AS (SELECT enterprise_id AS eid, count(*) AS points, count(*) FILTER (WHERE online) AS "
+     "points_online, count(*) FILTER (WHERE param_class = 'mandatory') AS mandatory, count(*) "
+     "FILTER (WHERE param_class = 'mandatory' AND recent) AS mandatory_recent FROM pts GROUP BY "
+     "1), "
+     "phc AS (SELECT pts.enterprise_id AS eid, count(*) AS n FROM ph JOIN pts ON pts.id = "
+     "ph.point_id GROUP BY 1), "
+     "intr AS (SELECT a.enterprise_id AS eid, count(*) AS n, sum(extract(epoch FROM "
+     "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 AS "
+     "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win WHERE a.kind IN "
+     "('offline', 'enterprise_offline', 'gateway_offline') AND a.folded_into IS NULL AND "
+     "a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "
+     "al AS (SELECT a.enterprise_id AS eid, a.kind, a.level, " ALARM_OVERDUE(
+         "a") " AS overdue, "
+              "(a.folded_into IS NULL AND (a.handled_at IS NOT NULL OR a.handle_deadline < now())) "
+              "AS due, "
+              "coalesce(a.handled_at <= a.handle_deadline, false) AS on_time FROM alarms a JOIN "
+              "ents ON "
+              "ents.id = a.enterprise_id CROSS JOIN win WHERE a.raised_at >= win.f AND a.raised_at "
+              "< "
+              "win.tq), "
+              "alc AS (SELECT eid, count(*) AS n, count(*) FILTER (WHERE level = 0) AS l0, "
+              "count(*) FILTER "
+              "(WHERE level = 1) AS l1, count(*) FILTER (WHERE level = 2) AS l2, count(*) FILTER "
+              "(WHERE "
+              "overdue) AS overdue, count(*) FILTER (WHERE due) AS due, count(*) FILTER (WHERE due "
+              "AND "
+              "on_time) AS on_time FROM al GROUP BY 1), "
+              "alk AS (SELECT eid, kind, count(*) AS n FROM al GROUP BY 1, 2), "
+              "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, count(*) FILTER (WHERE w.grade "
+              "= "
+              "'blue') AS blue, count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, count(*) "
+              "FILTER "
+              "(WHERE w.grade = 'orange') AS orange, count(*) FILTER (WHERE w.grade = 'red') AS "
+              "red, "
+              "count(*) FILTER (WHERE w.signed_at IS NOT NULL OR w.sign_by < now()) AS sign_due, "
+              "count(*) "
+              "FILTER (WHERE w.signed_at <= w.sign_by) AS signed_on_time, count(*) FILTER (WHERE "
+              "w.cleared_at IS NOT NULL OR w.clear_by < now()) AS clear_due, count(*) FILTER "
+              "(WHERE "
+              "w.cleared_at <= w.clear_by) AS cleared_on_time, count(*) FILTER "
+              "(WHERE " WARN_OVERDUE(
+                  "w") ") AS overdue FROM warnings w JOIN ents ON ents.id = w.enterprise_id CROSS "
+                       "JOIN win WHERE "
+                       "w.issued_at >= win.f AND w.issued_at < win.tq GROUP BY 1), "
+                       "esc AS (SELECT ev.enterprise_id AS eid, count(*) AS n FROM warning_events "
+                       "ev JOIN ents ON "
+                       "ents.id = ev.enterprise_id CROSS JOIN win WHERE ev.action = 'escalate' AND "
+                       "ev.at >= win.f "
+                       "AND ev.at < win.tq GROUP BY 1), "
+                       "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "
+                       "sum(pa.done) AS done "
+                       "FROM pa JOIN ents ON ents.id = pa.enterprise_id GROUP BY 1), "
+                       "pe AS (SELECT ents.id, coalesce(ptc.points, 0) AS points, "
+                       "coalesce(ptc.points_online, 0) AS "
+                       "points_online, coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = "
+                       "ptc.mandatory, false) "
+                       "AS connected, coalesce(ptc.points, 0) * (SELECT "
+                       "greatest(ceil(extract(epoch FROM win.t - "
+                       "win.f) / 3600), 0) FROM win) AS hours_expected, coalesce(phc.n, 0) AS "
+                       "hours_with_data, "
+                       "coalesce(intr.n, 0) AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "
+                       "coalesce(alc.n, 0) AS "
+                       "al_n, coalesce(alc.l0, 0) AS l0, coalesce(alc.l1, 0) AS l1, "
+                       "coalesce(alc.l2, 0) AS l2, "
+                       "coalesce(alc.overdue, 0) AS al_overdue, coalesce(alc.due, 0) AS "
+                       "handle_due, "
+                       "coalesce(alc.on_time, 0) AS handled_on_time, coalesce(wr.n, 0) AS w_n, "
+                       "coalesce(wr.blue, 0) "
+                       "AS blue, coalesce(wr.yellow, 0) AS yellow, coalesce(wr.orange, 0) AS "
+                       "orange, "
+                       "coalesce(wr.red, 0) AS red, coalesce(wr.sign_due, 0) AS sign_due, "
+                       "coalesce(wr.signed_on_time, 0) AS signed_on_time, coalesce(wr.clear_due, "
+                       "0) AS clear_due, "
+                       "coalesce(wr.cleared_on_time, 0) AS cleared_on_time, coalesce(wr.overdue, "
+                       "0) AS w_overdue, "
+                       "coalesce(esc.n, 0) AS escalations, coalesce(cl.required, 0) AS "
+                       "cl_required, "
+                       "coalesce(cl.done, 0) AS cl_done FROM ents LEFT JOIN ptc ON ptc.eid = "
+                       "ents.id LEFT JOIN phc "
+                       "ON phc.eid = ents.id LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON "
+                       "alc.eid = "
+                       "ents.id LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = "
+                       "ents.id LEFT JOIN cl ON "
+                       "cl.eid = ents.id), "
+                       /* an enterprise of several dust kinds counts once in each of their rows */
+                       "g AS (SELECT ents.id AS eid, k.key FROM ents CROSS JOIN LATERAL "
+                       "unnest(CASE $11 WHEN "
+                       "'dust_kind' THEN CASE WHEN cardinality(ents.dust_kinds) = 0 THEN ARRAY[''] "
+                       "ELSE "
+                       "ents.dust_kinds END ELSE ARRAY[CASE $11 WHEN 'district' THEN "
+                       "ents.district_id::text WHEN "
+                       "'street' THEN coalesce(ents.street_id::text, '') WHEN 'enterprise' THEN "
+                       "ents.id::text WHEN "
+                       "'industry' THEN ents.industry_code WHEN 'grade' THEN ents.grade ELSE '' "
+                       "END] END) AS k(key) "
+                       "WHERE $11 <> 'none') "
+                       "SELECT json_build_object('from', win.f, 'to', win.tq, 'computed_to', "
+                       "win.t, 'group', $11, "
+                       "'connected_window_s', $12::int, 'totals', (SELECT "
+                       "json_build_object(" FIGURES(KINDS_OF(
+                           "")) ") FROM pe), 'rows', coalesce((SELECT json_agg(x.j ORDER BY "
+                                "x.code, x.key) "
+                                "FROM (SELECT g.key, " KEY_CODE
+                                " AS code, json_build_object('key', g.key, 'code', " KEY_CODE
+                                ", 'name', " KEY_NAME
+                                ", " FIGURES(KINDS_OF("JOIN g g2 ON g2.eid = alk.eid WHERE g2.key "
+                                                      "= g.key")) ") AS j FROM g JOIN pe ON pe.id "
+                                                                  "= g.eid GROUP BY g.key) x), "
+                                                                  "'[]'::json))::text FROM win"},
+    /* data quality: the same $1..$10 */
+    {"stats_quality",
+     "WITH win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "
+     "t, to_timestamp($4::float8) AS tq), " STATS_ENTS ", "
+     "intr AS (SELECT a.id, a.enterprise_id, a.kind, a.raised_at, a.cleared_at, a.cause_category, "
+     "a.measures, a.gateway_code, p.code AS point_code, extract(epoch FROM "
+     "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f)) / 3600.0 AS "
+     "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win LEFT JOIN points p "
+     "ON p.id = a.point_id WHERE a.kind IN ('offline', 'enterprise_offline', 'gateway_offline') "
+     "AND a.folded_into IS NULL AND a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > "
+     "win.f), "
+     "qa AS (SELECT a.enterprise_id, a.kind FROM alarms a JOIN ents ON ents.id = a.enterprise_id "
+     "CROSS JOIN win WHERE a.kind IN ('frozen', 'out_of_range') AND a.raised_at >= win.f AND "
+     "a.raised_at < win.tq), "
+     "cf AS (SELECT c.enterprise_id FROM reading_conflicts c JOIN ents ON ents.id = "
+     "c.enterprise_id CROSS JOIN win WHERE c.collected_at >= win.f AND c.collected_at < win.tq), "
+     "per AS (SELECT ents.id, ents.code, ents.name, ents.street_id, (SELECT count(*) FROM intr "
+     "WHERE intr.enterprise_id = ents.id) AS interruptions, (SELECT coalesce(round(sum(hours), 2), "
+     "0) FROM intr WHERE intr.enterprise_id = ents.id) AS interruption_hours, (SELECT count(*) "
+     "FROM qa WHERE qa.enterprise_id = ents.id AND qa.kind = 'frozen') AS frozen, (SELECT count(*) "
+     "FROM qa WHERE qa.enterprise_id = ents.id AND qa.kind = 'out_of_range') AS out_of_range, "
+     "(SELECT count(*) FROM cf WHERE cf.enterprise_id = ents.id) AS conflicts FROM ents) "
+     "SELECT json_build_object('from', win.f, 'to', win.tq, 'interruptions', json_build_object("
+     "'total', (SELECT count(*) FROM intr), 'hours', (SELECT coalesce(round(sum(hours), 2), 0) "
+     "FROM intr), 'items', coalesce((SELECT json_agg(json_build_object('id', i.id, 'enterprise', "
+     "json_build_object('id', e.id, 'code', e.code, 'name', e.name), 'kind', i.kind, 'point', "
+     "i.point_code, 'gateway', i.gateway_code, 'start', i.raised_at, 'end', i.cleared_at, "
+     "'hours', round(i.hours, 2), 'cause', i.cause_category, 'measures', nullif(i.measures, '')) "
+     "ORDER BY i.raised_at DESC, i.id DESC) FROM (SELECT * FROM intr ORDER BY raised_at DESC, id "
+     "DESC LIMIT $11::int) i JOIN ents e ON e.id = i.enterprise_id), '[]'::json)), 'gateways', "
+     "json_build_object('offline_now', (SELECT count(*) FROM intr WHERE kind = 'gateway_offline' "
+     "AND cleared_at IS NULL), 'offline_episodes', (SELECT count(*) FROM intr WHERE kind = "
+     "'gateway_offline'), 'never_seen', (SELECT count(*) FROM gateways gw JOIN ents ON ents.id = "
+     "gw.enterprise_id WHERE gw.last_seen_at IS NULL)), 'frozen', (SELECT count(*) FROM qa WHERE "
+     "kind = 'frozen'), 'out_of_range', (SELECT count(*) FROM qa WHERE kind = 'out_of_range'), "
+     "'conflicts', (SELECT count(*) FROM cf), 'enterprises', coalesce((SELECT "
+     "json_agg(json_build_object('id', per.id, 'code', per.code, 'name', per.name, 'street_id', "
+     "per.street_id, 'interruptions', per.interruptions, 'interruption_hours', "
+     "per.interruption_hours, 'frozen', per.frozen, 'out_of_range', per.out_of_range, "
+     "'conflicts', per.conflicts) ORDER BY per.interruption_hours DESC, per.code) FROM per WHERE "
+     "per.interruptions + per.frozen + per.out_of_range + per.conflicts > 0), "
+     "'[]'::json))::text FROM win"},
+    /* alarms per city day (UTC+8) and level over the last $3 days, today included */
+    {"stats_alarm_trend",
+     "WITH d AS (SELECT generate_series((now() AT TIME ZONE 'Asia/Shanghai')::date - ($3::int - "
+     "1), (now() AT TIME ZONE 'Asia/Shanghai')::date, interval '1 day')::date AS day), c AS "
+     "(SELECT (a.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, a.level, count(*) AS n "
+     "FROM alarms a JOIN enterprises e ON e.id = a.enterprise_id WHERE " SCOPE_ENT(
+         "e") " AND "
+              "a.raised_at >= ((now() AT TIME ZONE 'Asia/Shanghai')::date - ($3::int - "
+              "1))::timestamp AT TIME "
+              "ZONE "
+              "'Asia/Shanghai' GROUP BY 1, 2) SELECT json_build_object('days', "
+              "json_agg(json_build_object("
+              "'date', d.day, 'from', d.day::timestamp AT TIME ZONE 'Asia/Shanghai', 'levels', "
+              "json_build_object('0', "
+              "coalesce((SELECT n FROM c WHERE c.day = d.day AND c.level = 0), 0), '1', "
+              "coalesce((SELECT n "
+              "FROM c WHERE c.day = d.day AND c.level = 1), 0), '2', coalesce((SELECT n FROM c "
+              "WHERE c.day "
+              "= d.day AND c.level = 2), 0))) ORDER BY d.day))::text FROM d"},
+};
+
+void db_stats_register(void)
+{
+    db_register_statements(statements, sizeof statements / sizeof statements[0]);
+}
+
+/* the parameters $1..$10 both statements share */
+static void filter_params(const db_scope *s, const db_stats_query *q, char f[24], char t[24],
+                          char eid[24], const char **p)
+{
+    p[0] = s->kind;
+    p[1] = s->id;
+    p[2] = db_i64(f, (long long)q->from);
+    p[3] = db_i64(t, (long long)q->to);
+    p[4] = q->enterprise_id ? db_i64(eid, q->enterprise_id) : NULL;
+    p[5] = q->district_code;
+    p[6] = q->street_code;
+    p[7] = q->industry_code;
+    p[8] = q->dust_kind;
+    p[9] = q->grade;
+}
+
+db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out)
+{
+    char f[24], t[24], eid[24], win[24];
+    const char *p[12];
+    filter_params(s, q, f, t, eid, p);
+    p[10] = q->group ? q->group : "none";
+    p[11] = db_i64(win, q->connected_window_s);
+    return db_read_json(c, s, "stats_get", 12, p, out);
+}
+
+db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
+                           json_t **out)
+{
+    char f[24], t[24], eid[24], lim[24];
+    const char *p[11];
+    filter_params(s, q, f, t, eid, p);
+    p[10] = db_i64(lim, limit);
+    return db_read_json(c, s, "stats_quality", 11, p, out);
+}
+
+db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out)
+{
+    char d[24];
+    const char *p[3] = {s->kind, s->id, db_i64(d, days)};
+    return db_read_json(c, s, "stats_alarm_trend", 3, p, out);
+}

@@ -1,0 +1,38 @@
+/* Statistics for the 专项工作组's monthly figures: per period and scope, grouped by district,
+ * street, industry, dust kind or risk grade, computed in one set-based statement over the hourly
+ * rollups (raw readings for what is not rolled up yet), alarms, warnings and cleaning records. */
+#ifndef DW_DB_STATS_H
+#define DW_DB_STATS_H
+
+#include "db.h"
+
+#include <stdint.h>
+#include <time.h>
+
+void db_stats_register(void);
+
+/* What one statistics request asks for.  Strings are borrowed; NULL matches everything.
+ * from must be on a whole hour; to is exclusive. */
+typedef struct db_stats_query {
+    time_t from, to;
+    int64_t enterprise_id; /* 0: any */
+    const char *district_code, *street_code, *industry_code, *dust_kind, *grade;
+    const char *group; /* district | street | enterprise | industry | dust_kind | grade | none */
+    long connected_window_s;
+} db_stats_query;
+
+/* The figures as one JSON object ({from, to, computed_to, group, totals, rows}; *out a new
+ * reference, NULL only if PostgreSQL answered no row), read under scope s. */
+db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out);
+
+/* Data quality of the same period and filters: interruption records (the latest limit, with
+ * start, end, hours in the period, cause if filed), gateways offline, frozen and out-of-range
+ * alarms, conflicting readings, and per enterprise the same counts.  *out a new reference. */
+db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
+                           json_t **out);
+
+/* Alarms raised per city day (UTC+8) and level over the last days days, today included, in
+ * scope s: {days: [{date, from, levels: {"0", "1", "2"}}]}.  *out a new reference. */
+db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out);
+
+#endif

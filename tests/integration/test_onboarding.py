@@ -1,0 +1,155 @@
+"""Onboarding (应接尽接): "connected" is derived from data — the overview counts the enterprises
+whose mandatory points all sent data within connected_window_h (it counted the typed column, 0
+while every enterprise sent data), the worker keeps enterprises.connection_status in step
+(suspended stays), GET /onboarding gives each cohort (data: 2023 metal/wood with >= 30 dust
+workers, 2024 all metal/wood, 2025 all) its enterprises in scope, connected, online and laggards
+per street, and GET /onboarding/conformance lists the dust-removal systems that lack a mandatory
+point kind of their type (dry, wet, wet with Al/Mg dust)."""
+from datetime import datetime, timezone
+
+import dwtest as t
+import fixtures
+from test_api import PW, admin
+
+
+class Env:
+    def __init__(self):
+        self.db = t.Database()
+        self.ents = fixtures.make_city(self.db)
+        self.a1, self.a2, self.b1 = (self.ents[c] for c in self.ents)
+        for user, role, flag, scope in [("city.admin", "city_admin", "--region", "310000"),
+                                        ("baoshan.admin", "district_admin", "--region", "310113")]:
+            admin(self.db, "create-account", "--username", user, "--role", role, flag, scope)
+        self.system(f"""
+          UPDATE enterprises SET dust_kinds = '{{aluminium}}', dust_workers = 40 WHERE id = {self.a1['id']};
+          UPDATE enterprises SET dust_kinds = '{{wood}}', dust_workers = 10 WHERE id = {self.a2['id']};
+          UPDATE enterprises SET dust_kinds = '{{flour}}', dust_workers = 80 WHERE id = {self.b1['id']};
+          UPDATE points SET expected_interval_s = 3600;""")
+        self.srv = t.Server(self.db, worker_interval_ms=200, connected_window_h=2, overview_cache_ms=0)
+        self.tokens = {}
+        for user in ("city.admin", "baoshan.admin"):
+            st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": PW})
+            assert st == 200, body
+            self.tokens[user] = body["token"]
+
+    def system(self, sql):
+        return self.db.sql("SELECT set_config('dw.scope', 'system', false);\n" + sql)[1:]
+
+    def get(self, path, user="city.admin", status=200):
+        st, _, body = self.srv.api("GET", path, headers={"Authorization": "Bearer " + self.tokens[user]})
+        assert st == status, (path, st, body)
+        return body
+
+    def send(self, ent, kinds):
+        now = datetime.now(timezone.utc).isoformat()
+        items = [{"point": ent["points"][k][0], "ts": now, "value": 0 if k == "spark_detected" else 50}
+                 for k in kinds]
+        st, _, r = self.srv.ingest("POST", "/ingest/v1/readings", {"readings": items}, {"X-Api-Key": ent["api_key"]})
+        assert st == 200 and r["rejected"] == 0, (st, r)
+
+    def close(self):
+        try:
+            assert self.srv.stop() == 0, self.srv.logtext()
+        finally:
+            self.db.drop()
+
+
+def status(e, ent):
+    return e.get(f"/api/v1/enterprises/{ent['id']}")["enterprise"]["connection_status"]
+
+
+def test_connected_is_derived_from_data():
+    e = Env()
+    try:
+        all_kinds = ["hopper_temp", "pressure_diff", "spark_detected"]
+        e.send(e.a1, all_kinds)
+        e.send(e.b1, all_kinds)
+        e.send(e.a2, ["hopper_temp"])  # one mandatory point of three: not connected
+        ov = e.get("/api/v1/overview")
+        assert ov["enterprises"] == 3 and ov["connected"] == 2, ov
+        assert e.get("/api/v1/overview", "baoshan.admin")["connected"] == 1
+        # the worker keeps the column in step; a suspension is people's decision and stays
+        e.system(f"UPDATE enterprises SET connection_status = 'connected' WHERE id = {e.a2['id']};"
+                 f"UPDATE enterprises SET connection_status = 'suspended' WHERE id = {e.b1['id']};")
+        t.wait_for(lambda: status(e, e.a1) == "connected" and status(e, e.a2) == "not_connected",
+                   what="connection_status derived")
+        assert status(e, e.b1) == "suspended"
+        assert e.system(f"SELECT connected_at IS NOT NULL FROM enterprises WHERE id = {e.a1['id']}") == [["t"]]
+        # readings older than the window do not connect
+        e.system("UPDATE point_latest SET collected_at = now() - interval '3 hours'")
+        t.wait_for(lambda: status(e, e.a1) == "not_connected", what="a1 no longer connected")
+        assert e.get("/api/v1/overview")["connected"] == 0
+        e.send(e.a1, all_kinds)
+        t.wait_for(lambda: status(e, e.a1) == "connected", what="a1 connected again")
+    finally:
+        e.close()
+
+
+def test_cohorts_and_conformance():
+    e = Env()
+    try:
+        all_kinds = ["hopper_temp", "pressure_diff", "spark_detected"]
+        e.send(e.a1, all_kinds)
+        e.send(e.b1, all_kinds)
+        body = e.get("/api/v1/onboarding")
+        assert body["connected_window_s"] == 7200
+        co = {c["code"]: c for c in body["cohorts"]}
+        assert [c["code"] for c in body["cohorts"]] == ["y2023_metal_wood_30", "y2024_metal_wood", "y2025_all"]
+        assert co["y2023_metal_wood_30"]["milestone"] == "2023-12-31" and co["y2023_metal_wood_30"]["due"]
+        got = {k: (c["in_scope"], c["connected"], c["online"]) for k, c in co.items()}
+        assert got == {"y2023_metal_wood_30": (1, 1, 1), "y2024_metal_wood": (2, 1, 1), "y2025_all": (3, 2, 2)}, got
+        streets = {s["code"]: s for s in co["y2024_metal_wood"]["streets"]}
+        assert list(streets) == ["310113103"]
+        assert [x["code"] for x in streets["310113103"]["laggards"]] == [e.a2["code"]]
+        assert streets["310113103"]["laggards"][0]["last_data_at"] is None
+        s25 = {s["code"]: (s["in_scope"], s["connected"], len(s["laggards"])) for s in co["y2025_all"]["streets"]}
+        assert s25 == {"310113103": (2, 1, 1), "310114102": (1, 1, 0)}, s25
+        # scope and filters
+        mine = e.get("/api/v1/onboarding?cohort=y2025_all", "baoshan.admin")["cohorts"]
+        assert [(c["code"], c["in_scope"]) for c in mine] == [("y2025_all", 2)]
+        assert e.get("/api/v1/onboarding?street=310114102")["cohorts"][2]["in_scope"] == 1
+        assert e.get("/api/v1/onboarding?cohort=nothing_like_it")["cohorts"] == []
+        # a milestone added as data shows up
+        e.system("INSERT INTO onboarding_cohorts (code, name, milestone, dust_categories) "
+                 "VALUES ('y2026_grain', '粮食粉尘', '2026-12-31', '{grain}')")
+        assert [(c["code"], c["in_scope"]) for c in e.get("/api/v1/onboarding")["cohorts"]][-1] == ("y2026_grain", 1)
+
+        # conformance: every fixture system is dry with hopper temperature, pressure difference and
+        # a spark detector, but no air-lock point
+        conf = e.get("/api/v1/onboarding/conformance")
+        assert (conf["systems"], conf["conforming"]) == (3, 0), conf
+        assert conf["required"]["dry"] == ["airlock_fault", "hopper_temp", "pressure_diff"]
+        assert all(n["missing"] == ["airlock_fault"] for n in conf["nonconforming"])
+        e.system(f"""
+          INSERT INTO points (code, enterprise_id, system_id, kind) VALUES
+            ('{e.a1['code']}0103001', {e.a1['id']}, {e.a1['system_id']}, 'airlock_fault');
+          WITH s AS (INSERT INTO dust_systems (enterprise_id, code, name, wet, collector_type)
+                     VALUES ({e.a1['id']}, '02', '湿式', true, 'wet_scrubber') RETURNING id)
+          INSERT INTO points (code, enterprise_id, system_id, kind)
+            SELECT '{e.a1['code']}02' || k.c, {e.a1['id']}, s.id, k.kind FROM s,
+              (VALUES ('06001', 'water_level'), ('07001', 'water_flow')) k(c, kind);
+          WITH s AS (INSERT INTO dust_systems (enterprise_id, code, name, wet, collector_type)
+                     VALUES ({e.b1['id']}, '02', '湿式', true, 'water_curtain') RETURNING id)
+          INSERT INTO points (code, enterprise_id, system_id, kind)
+            SELECT '{e.b1['code']}0206001', {e.b1['id']}, s.id, 'water_level' FROM s;""")
+        conf = e.get("/api/v1/onboarding/conformance")
+        assert (conf["systems"], conf["conforming"], conf["enterprises_nonconforming"]) == (5, 1, 3), conf
+        assert conf["by_type"] == {"dry": 3, "wet": 1, "wet_al_mg": 1}, conf["by_type"]
+        got = [(n["enterprise"]["code"], n["system"]["code"], n["system"]["type"], n["missing"])
+               for n in conf["nonconforming"]]
+        assert got == [(e.a1["code"], "02", "wet_al_mg", ["hydrogen_lel"]),
+                       (e.a2["code"], "01", "dry", ["airlock_fault"]),
+                       (e.b1["code"], "01", "dry", ["airlock_fault"]),
+                       (e.b1["code"], "02", "wet", ["water_flow"])], got
+        assert e.get("/api/v1/onboarding/conformance", "baoshan.admin")["systems"] == 3
+        # bad input
+        for path in ("/api/v1/onboarding?cohort=Bad!", "/api/v1/onboarding?district=31a",
+                     "/api/v1/onboarding/conformance?street=1"):
+            err = e.get(path, status=400)
+            assert err["code"] == "bad_request" and err["hint"] and err["detail"], err
+    finally:
+        e.close()
+
+
+if __name__ == "__main__":
+    t.run([test_connected_is_derived_from_data, test_cohorts_and_conformance])

@@ -1,0 +1,227 @@
+"""Monthly reports and exports: the worker generates last month's report for the city, every
+district and every street; a district sees its own and its streets' reports; the stored workbook
+opens in openpyxl with the expected sheets and the same numbers as GET /statistics for that month
+and region; a report can be generated again on demand (bad month, foreign region, future month,
+enterprise caller refused); the statistics table exports as CSV and XLSX with the active filters."""
+import csv
+import io
+import sys
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+import dwtest as t
+import fixtures
+from test_api import PW, admin
+
+try:
+    import openpyxl
+except ImportError:  # the test runner's Python may not be Debian's: use python3-openpyxl
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import openpyxl
+
+CITY = timezone(timedelta(hours=8))
+SHEETS = ["概况", "分组统计", "应接尽接", "落后企业", "风险排名", "数据质量"]
+
+
+def last_month():
+    first = datetime.now(CITY).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+class Env:
+    def __init__(self):
+        self.db = t.Database()
+        self.ents = fixtures.make_city(self.db)
+        self.a1, self.a2, self.b1 = (self.ents[c] for c in self.ents)
+        for user, role, flag, scope in [("city.admin", "city_admin", "--region", "310000"),
+                                        ("baoshan.admin", "district_admin", "--region", "310113"),
+                                        ("a1.manager", "enterprise_manager", "--enterprise", self.a1["code"])]:
+            admin(self.db, "create-account", "--username", user, "--role", role, flag, scope)
+        self.month = last_month()
+        sql = ["SELECT set_config('dw.scope', 'system', false);"]
+        for n, (ent, kind, level) in enumerate([(self.a1, "high", 1), (self.a1, "high_high", 2),
+                                                (self.a2, "high", 1), (self.b1, "high", 0)]):
+            at = (self.month + timedelta(days=3 + n, hours=5)).isoformat()
+            sql.append(f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, "
+                       f"raised_at, cleared_at, ack_deadline, handle_deadline) VALUES ({ent['id']}, "
+                       f"{ent['points']['hopper_temp'][1]}, 'rule', 'limit', '{kind}', {level}, {level}, '{at}', "
+                       f"'{at}'::timestamptz + interval '1 hour', '{at}', '{at}');")
+        self.db.sql("\n".join(sql))
+        self.srv = t.Server(self.db, worker_interval_ms=200, reports_monthly=1)
+        self.tokens = {}
+        for user in ("city.admin", "baoshan.admin", "a1.manager"):
+            st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": PW})
+            assert st == 200, body
+            self.tokens[user] = body["token"]
+
+    def call(self, method, path, body=None, user="city.admin"):
+        return self.srv.api(method, path, body, {"Authorization": "Bearer " + self.tokens[user]})
+
+    def get(self, path, user="city.admin", status=200):
+        st, _, body = self.call("GET", path, user=user)
+        assert st == status, (path, st, body)
+        return body
+
+    def raw(self, path, user="city.admin"):
+        """GET returning the raw bytes and headers (files)."""
+        port = self.srv.api_port
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", path, headers={"Authorization": "Bearer " + self.tokens[user]})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        assert resp.status == 200, (path, resp.status, data[:300])
+        return data, {k.lower(): v for k, v in resp.getheaders()}
+
+    def close(self):
+        try:
+            assert self.srv.stop() == 0, self.srv.logtext()
+        finally:
+            self.db.drop()
+
+
+def summary(ws):
+    """The 概况 sheet as {label: value} (after the title and the header rows)."""
+    return {row[0]: row[1] for row in ws.iter_rows(min_row=4, values_only=True) if row[0]}
+
+
+def test_monthly_reports_and_exports():
+    e = Env()
+    try:
+        mon = e.month.strftime("%Y-%m")
+        # the schedule: one report per region for last month
+        t.wait_for(lambda: e.get("/api/v1/reports")["total"] == 5, timeout=30, what="scheduled reports")
+        items = e.get("/api/v1/reports")["items"]
+        assert {i["region"]["code"] for i in items} == {"310000", "310113", "310114", "310113103", "310114102"}
+        assert all(i["month"] == mon and i["trigger"] == "schedule" for i in items), items
+        mine = e.get("/api/v1/reports", "baoshan.admin")["items"]
+        assert {i["region"]["code"] for i in mine} == {"310113", "310113103"}
+        # the district's workbook: sheets and numbers as the statistics of that month and district
+        bs = next(i for i in mine if i["region"]["code"] == "310113")
+        data, hdr = e.raw(bs["links"]["xlsx"], "baoshan.admin")
+        assert hdr["content-type"].startswith("application/vnd.openxmlformats") and "attachment" in hdr["content-disposition"]
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        assert wb.sheetnames == SHEETS, wb.sheetnames
+        stats = e.get(f"/api/v1/statistics?period=month&date={mon}-01&district=310113&group=street", "baoshan.admin")
+        tot = stats["totals"]
+        s = summary(wb["概况"])
+        assert s["企业数"] == tot["enterprises"] == 2
+        assert s["报警总数"] == tot["alarms"]["total"] == 3
+        assert s["较重报警（1级）"] == tot["alarms"]["by_level"]["1"] == 2
+        assert s["严重报警（2级）"] == tot["alarms"]["by_level"]["2"] == 1
+        assert s["预警总数"] == tot["warnings"]["total"]
+        assert s["已接入企业"] == tot["connected"]
+        rows = list(wb["分组统计"].iter_rows(min_row=4, values_only=True))
+        assert rows[0][0] == "合计" and rows[0][2] == 2 and rows[0][9] == 3, rows[0]
+        assert [(r[1], r[2], r[9]) for r in rows[1:]] == [(x["code"], x["enterprises"], x["alarms"]["total"])
+                                                          for x in stats["rows"]]
+        onb = [r for r in wb["应接尽接"].iter_rows(min_row=4, values_only=True)]
+        assert len(onb) == 3 and onb[2][2] == 2, onb  # the 2025 cohort: every enterprise of the district
+        # the report's own JSON: what it counted and what it could not yet
+        rep = e.get(bs["links"]["self"], "baoshan.admin")
+        assert rep["content"]["statistics"]["totals"]["alarms"]["total"] == 3
+        assert rep["content"]["not_counted"] == ["spot_checks", "hazards"]
+
+        # on demand: generated again (replacing the stored one), by the caller
+        st, _, again = e.call("POST", "/api/v1/reports", {"region": "310113103", "month": mon}, "baoshan.admin")
+        assert st == 201 and again["trigger"] == "manual" and again["generated_by"], (st, again)
+        assert again["content"]["statistics"]["totals"]["enterprises"] == 2
+        assert e.get("/api/v1/reports?region=310113103", "baoshan.admin")["total"] == 1
+        st, _, dflt = e.call("POST", "/api/v1/reports", {}, "baoshan.admin")  # own region, last month
+        assert st == 201 and dflt["region"]["code"] == "310113" and dflt["month"] == mon, dflt
+        future = (datetime.now(CITY) + timedelta(days=40)).strftime("%Y-%m")
+        for body, status, code in [({"region": "310114", "month": mon}, 404, "not_found"),
+                                   ({"month": "2024-13"}, 400, "bad_request"),
+                                   ({"month": future}, 422, "unprocessable"),
+                                   ({"month": mon, "colour": "red"}, 400, "unknown_field")]:
+            st, _, err = e.call("POST", "/api/v1/reports", body, "baoshan.admin")
+            assert st == status and err["code"] == code and err["hint"], (body, st, err)
+        st, _, err = e.call("POST", "/api/v1/reports", {}, "a1.manager")
+        assert st == 403, err
+        assert e.get("/api/v1/reports/999999", "baoshan.admin", status=404)["code"] == "not_found"
+
+        # exports with the active filters
+        q = f"period=month&date={mon}-01&group=street&district=310113"
+        data, hdr = e.raw("/api/v1/statistics/export?format=xlsx&" + q)
+        ws = openpyxl.load_workbook(io.BytesIO(data))["统计"]
+        assert "district=310113" in ws["A1"].value
+        rows = list(ws.iter_rows(min_row=4, values_only=True))
+        assert rows[0][0] == "合计" and rows[0][2] == 2 and rows[0][9] == 3
+        data, hdr = e.raw("/api/v1/statistics/export?format=csv&" + q.replace("310113", "310114"))
+        assert hdr["content-type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+        assert "district=310114" in lines[0][0] and lines[1][:3] == ["名称", "代码", "企业数"]
+        assert lines[2][0] == "合计" and lines[2][2] == "1" and lines[2][9] == "1", lines[2]
+        assert len(lines) == 4 and lines[3][1] == "310114102"
+        err = e.get("/api/v1/statistics/export?format=pdf", status=400)
+        assert err["code"] == "bad_request" and "format" in err["detail"]
+    finally:
+        e.close()
+
+
+def test_survey_export_honours_filters_and_lists_dust_systems():
+    """The survey-table export (附件4) holds exactly what the enterprise page's filters select (it
+    exported the whole scope whatever the filters) and the dust-system columns."""
+    e = Env()
+    try:
+        e.db.sql(f"""UPDATE dust_systems SET has_venting = true, has_airlock = true WHERE enterprise_id = {e.b1['id']};
+                     INSERT INTO dust_systems (enterprise_id, code, name, wet, collector_type, has_airlock)
+                       VALUES ({e.b1['id']}, '02', '2号', true, 'wet_scrubber', false);
+                     INSERT INTO cleaning_areas (enterprise_id, name, frequency) VALUES ({e.b1['id']}, '车间', 'per_shift');
+                     UPDATE enterprises SET industry_code = 'C1310', connection_status = 'suspended'
+                       WHERE id = {e.b1['id']};""")
+
+        def export(query=""):
+            data, hdr = e.raw("/api/v1/enterprises/export.csv" + query)
+            return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+        rows = export()
+        assert rows[0][-7:] == ["街道代码", "区代码", "除尘方式", "防爆措施", "锁气卸灰", "火花探测", "清灰"], rows[0]
+        assert len(rows) == 4
+        for query, codes in [("?street=310114102", [e.b1["code"]]), ("?district=310113", [e.a1["code"], e.a2["code"]]),
+                             ("?industry=C1310", [e.b1["code"]]), ("?connection_status=suspended", [e.b1["code"]]),
+                             ("?q=" + urllib.parse.quote("罗店"), [e.a2["code"]]), ("?dust_kind=wood", [])]:
+            got = [r[1] for r in export(query)[1:]]
+            assert sorted(got) == sorted(codes), (query, got)
+        b1 = export("?street=310114102")[1]
+        assert b1[-5:] == ["干式-袋式除尘器|湿式-湿式洗涤器", "泄爆", "部分", "否", "每班"], b1[-5:]
+        a1 = export("?district=310113")[1]
+        assert a1[-5:] == ["干式-袋式除尘器", "", "否", "否", ""], a1[-5:]
+        st, _, err = e.call("GET", "/api/v1/enterprises/export.csv?grade=pink")
+        assert st == 400 and err["code"] == "bad_request", err
+    finally:
+        e.close()
+
+
+def test_alarm_trend_counts_every_alarm():
+    """The overview's 7-day trend counted at most 500 alarms per level (one list page each); the
+    server counts them per city day and level."""
+    e = Env()
+    try:
+        today = datetime.now(CITY).replace(hour=0, minute=0, second=0, microsecond=0)
+        e.db.sql(f"""
+          INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at,
+                              cleared_at, ack_deadline, handle_deadline)
+          SELECT {e.a1['id']}, {e.a1['points']['hopper_temp'][1]}, 'rule', 'limit', 'high', 1, 1, ts, ts, ts, ts
+            FROM (SELECT '{today.isoformat()}'::timestamptz + g * interval '1 second' AS ts
+                  FROM generate_series(0, 599) g) x;
+          INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at,
+                              cleared_at, ack_deadline, handle_deadline)
+          SELECT {e.b1['id']}, {e.b1['points']['hopper_temp'][1]}, 'rule', 'limit', 'high', 2, 2, ts, ts, ts, ts
+            FROM (SELECT '{(today - timedelta(days=6)).isoformat()}'::timestamptz + g * interval '1 second' AS ts
+                  FROM generate_series(0, 2) g) x;""")
+        tr = e.get("/api/v1/statistics/alarm-trend?days=7")
+        days = tr["days"]
+        assert [d["date"] for d in days] == [(today - timedelta(days=6 - i)).strftime("%Y-%m-%d") for i in range(7)]
+        assert days[-1]["levels"] == {"0": 0, "1": 600, "2": 0}, days[-1]
+        assert days[0]["levels"]["2"] == 3 and sum(d["levels"]["1"] for d in days) == 600, days
+        mine = e.get("/api/v1/statistics/alarm-trend", "baoshan.admin")["days"]
+        assert mine[-1]["levels"]["1"] == 600 and mine[0]["levels"]["2"] == 0
+        assert e.get("/api/v1/statistics/alarm-trend?days=0", status=400)["code"] == "bad_request"
+    finally:
+        e.close()
+
+
+if __name__ == "__main__":
+    t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems,
+           test_alarm_trend_counts_every_alarm])

@@ -1,0 +1,513 @@
+"""Statistics (GET /api/v1/statistics) equal the same figures computed here, in Python, from the
+raw rows of the database (readings, points, alarms, warnings, escalations, cleaning records) for a
+city of two districts whose data spans a month boundary: per period (day, week, month, custom),
+per group (district, street, industry, dust kind, grade), per filter and per caller scope; the
+hourly online rate answers the same from rollups, from raw readings and from hours with late
+readings; each drill-down link lists what the figure counts; bad periods and filters are 400."""
+import json
+import math
+import random
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+import dwtest as t
+import fixtures
+from test_api import PW, admin
+
+CITY = timezone(timedelta(hours=8))
+WINDOW_H = 24
+OFFLINE_KINDS = ("offline", "enterprise_offline", "gateway_offline")
+
+
+def month_start(d):
+    return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def prev_month(d):
+    return month_start(month_start(d) - timedelta(days=1))
+
+
+class Env:
+    def __init__(self):
+        self.db = t.Database()
+        self.ents = fixtures.make_city(self.db)
+        self.a1, self.a2, self.b1 = (self.ents[c] for c in self.ents)
+        for user, role, flag, scope in [("city.admin", "city_admin", "--region", "310000"),
+                                        ("baoshan.admin", "district_admin", "--region", "310113"),
+                                        ("a2.manager", "enterprise_manager", "--enterprise", self.a2["code"])]:
+            admin(self.db, "create-account", "--username", user, "--role", role, flag, scope)
+        self.system("""
+          UPDATE enterprises SET industry_code = 'C3360', dust_kinds = '{aluminium,magnesium}' WHERE code = '310113000001';
+          UPDATE enterprises SET industry_code = 'C2021', dust_kinds = '{wood}' WHERE code = '310113000002';
+          UPDATE enterprises SET industry_code = 'C1310', dust_kinds = '{flour}' WHERE code = '310114000001';
+          UPDATE points SET expected_interval_s = 3600;
+          UPDATE points SET param_class = 'optional' WHERE kind = 'spark_detected';""")
+        # the month boundary: the first day of last month in the city's calendar; every fixture
+        # row lies within three days of it, so all of it is in the past whatever today is
+        self.m1 = prev_month(datetime.now(CITY))
+        self.srv = None
+        self.tokens = {}
+
+    def system(self, sql):
+        return self.db.sql("SELECT set_config('dw.scope', 'system', false);\nSET TimeZone = 'UTC';\n" + sql)[1:]
+
+    def start(self, roles, **cfg):
+        self.srv = t.Server(self.db, roles=roles, **cfg)
+        for user in ("city.admin", "baoshan.admin", "a2.manager"):
+            st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": PW})
+            assert st == 200, body
+            self.tokens[user] = body["token"]
+
+    def stop(self):
+        assert self.srv.stop() == 0, self.srv.logtext()
+        self.srv = None
+
+    def get(self, path, user="city.admin", status=200):
+        st, _, body = self.srv.api("GET", path, headers={"Authorization": "Bearer " + self.tokens[user]})
+        assert st == status, (path, st, body)
+        return body
+
+    def close(self):
+        try:
+            if self.srv:
+                self.stop()
+        finally:
+            self.db.drop()
+
+
+# ---- the fixture ------------------------------------------------------------------------------
+
+def ingest_readings(e, rng):
+    """Readings of every point in random hours within three days of the boundary (some hours
+    empty, some with several readings) and one recent reading of the mandatory points of A1 and
+    B1 (connected, online) but not A2."""
+    start = e.m1 - timedelta(days=3)
+    for ent in (e.a1, e.a2, e.b1):
+        items = []
+        for kind, (code, _) in ent["points"].items():
+            for h in range(6 * 24):
+                if rng.random() < 0.4:
+                    continue
+                for _ in range(rng.choice([1, 1, 2, 3])):
+                    ts = start + timedelta(hours=h, minutes=rng.randrange(60), seconds=rng.randrange(60))
+                    value = {"spark_detected": 0, "hopper_temp": round(rng.uniform(30, 60), 2)}.get(
+                        kind, round(rng.uniform(500, 1500), 1))
+                    items.append({"point": code, "ts": ts.isoformat(), "value": value})
+            if ent is not e.a2 and kind != "spark_detected":
+                items.append({"point": code, "ts": (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
+                              "value": 40 if kind == "hopper_temp" else 800})
+        for i in range(0, len(items), 2000):
+            st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", {"readings": items[i:i + 2000]},
+                                    {"X-Api-Key": ent["api_key"]})
+            assert st == 200 and r["rejected"] == 0, (st, r)
+
+
+def wait_rolled(e):
+    target = datetime.now(timezone.utc) - timedelta(seconds=130)
+    t.wait_for(lambda: e.system("SELECT rolled_to >= '%s'::timestamptz AND NOT EXISTS (SELECT FROM rollup_dirty) "
+                                "FROM rollup_state" % target.isoformat()) == [["t"]],
+               timeout=60, what="rollups caught up")
+
+
+def sqlts(d):
+    return "NULL" if d is None else f"'{d.isoformat()}'::timestamptz"
+
+
+def make_events(e, rng):
+    """Alarms of several kinds, levels and states, warnings of every grade signed and cleared in
+    time or late or not at all, escalations and cleaning records, around the boundary."""
+    now = datetime.now(timezone.utc)
+    base = e.m1 - timedelta(days=3)
+    sql = []
+    for ent in (e.a1, e.a2, e.b1):
+        eid = ent["id"]
+        # one alarm per point channel: at most one may stay open (alarms_open_idx)
+        for n, (kind, channel, pk) in enumerate([
+                ("high", "limit", "hopper_temp"), ("frozen", "frozen", "hopper_temp"),
+                ("offline", "offline", "hopper_temp"), ("high", "limit", "pressure_diff"),
+                ("offline", "offline", "pressure_diff"), ("high_high", "limit", "spark_detected"),
+                ("rate_of_rise", "rate", "hopper_temp"), ("enterprise_offline", "enterprise_offline", None),
+                ("out_of_range", "range", "pressure_diff")]):
+            raised = base + timedelta(hours=rng.randrange(6 * 24), minutes=rng.randrange(60))
+            level = 0 if kind in OFFLINE_KINDS else rng.choice([0, 1, 2])
+            pid = "NULL" if pk is None else str(ent["points"][pk][1])
+            ack_dl, hdl_dl = raised + timedelta(minutes=30), raised + timedelta(hours=2)
+            state = rng.choice(["active", "acknowledged", "handled", "closed", "closed"]) if n not in (7, 8) else "closed"
+            acked = handled = cleared = closed = None
+            cause = "NULL"
+            if state != "active":
+                acked = raised + timedelta(minutes=rng.choice([10, 50]))
+            if state in ("handled", "closed"):
+                handled = raised + timedelta(minutes=rng.choice([60, 200]))
+                cause = "'other'"
+            if state == "closed":
+                cleared = raised + timedelta(hours=rng.choice([1, 5, 30]))
+                closed = max(cleared, handled)
+            elif rng.random() < 0.5:
+                cleared = raised + timedelta(hours=3)
+            sql.append(
+                f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, "
+                f"cleared_at, state, ack_deadline, handle_deadline, acked_at, handled_at, cause_category, closed_at) "
+                f"VALUES ({eid}, {pid}, 'rule', '{channel}', '{kind}', {level}, {level}, {sqlts(raised)}, "
+                f"{sqlts(cleared)}, '{state}', {sqlts(ack_dl)}, {sqlts(hdl_dl)}, {sqlts(acked)}, {sqlts(handled)}, "
+                f"{cause}, {sqlts(closed)});")
+        # the worker of phase 1 scored every enterprise: set the grades this test groups by
+        sql.append(f"DELETE FROM enterprise_risk WHERE enterprise_id = {eid};")
+        grade = {e.a1["id"]: "red", e.a2["id"]: "yellow"}.get(eid)
+        if grade:  # B1 has no score yet: grade 'none'
+            sql.append(
+                f"WITH s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, "
+                f"grade_by_score, override, rules, inputs, trigger) VALUES ({eid}, now(), 'probe', 50, 50, 0, 0, 0, "
+                f"'{grade}', '{grade}', false, '[]', '{{}}', 'manual') RETURNING id, enterprise_id, computed_at) "
+                f"INSERT INTO enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, model_version) "
+                f"SELECT enterprise_id, id, computed_at, 50, '{grade}', false, 'probe' FROM s;")
+        sql.append(
+            f"INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, grade_by_score, "
+            f"override, rules, inputs, trigger) VALUES ({eid}, now(), 'probe', 50, 50, 0, 0, 0, 'blue', 'blue', false, "
+            f"'[]', '{{}}', 'manual');")
+        for n in range(6):
+            issued = base + timedelta(hours=rng.randrange(6 * 24))
+            sign_by, clear_by = issued + timedelta(hours=2), issued + timedelta(hours=24)
+            status = rng.choice(["issued", "signed", "cleared", "cleared"])
+            signed = cleared = None
+            if status != "issued":
+                signed = issued + timedelta(hours=rng.choice([1, 3]))
+            if status == "cleared":
+                cleared = issued + timedelta(hours=rng.choice([10, 40]))
+            g = rng.choice(["blue", "yellow", "orange", "red"])
+            sql.append(
+                f"WITH w AS (INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, "
+                f"supervisor, current_level, status, signed_at, cleared_at) SELECT {eid}, 'O.STAT_{chr(65 + n)}', '{g}', "
+                f"max(id), {sqlts(issued)}, {sqlts(sign_by)}, {sqlts(clear_by)}, 'street', 'street', '{status}', "
+                f"{sqlts(signed)}, {sqlts(cleared)} FROM risk_scores WHERE enterprise_id = {eid} RETURNING id, issued_at) "
+                f"INSERT INTO warning_events (warning_id, enterprise_id, at, action, to_status, step, level) "
+                f"SELECT id, {eid}, issued_at + interval '{rng.choice([3, 30, 70])} hours', 'escalate', 'issued', 1, "
+                f"'district' FROM w WHERE {rng.random() < 0.6};")
+        # a gateway that went silent in the period and is still offline, one never heard from
+        gw = e.system(f"INSERT INTO gateways (enterprise_id, code, last_seen_at) VALUES ({eid}, 'GW{eid}A', "
+                      f"{sqlts(base)}) RETURNING id")[0][0]
+        e.system(f"INSERT INTO gateways (enterprise_id, code) VALUES ({eid}, 'GW{eid}B')")
+        raised = base + timedelta(hours=rng.randrange(100))
+        sql.append(f"INSERT INTO alarms (enterprise_id, gateway_id, gateway_code, source, channel, kind, level, "
+                   f"max_level, raised_at, ack_deadline, handle_deadline) VALUES ({eid}, {gw}, 'GW{eid}A', 'rule', "
+                   f"'gateway_offline', 'gateway_offline', 0, 0, {sqlts(raised)}, {sqlts(raised)}, {sqlts(raised)});")
+        # conflicting values: a second value for an instant already stored
+        for k in range(rng.randrange(1, 4)):
+            at = base + timedelta(hours=rng.randrange(6 * 24), seconds=k)
+            sql.append(f"INSERT INTO reading_conflicts (point_id, enterprise_id, collected_at, value, quality, "
+                       f"stored_value, stored_quality, source, batch_sha256, item_index) VALUES "
+                       f"({ent['points']['hopper_temp'][1]}, {eid}, {sqlts(at)}, 1, 0, 2, 0, 'native', "
+                       f"sha256('{eid}-{k}'::bytea), {k});")
+        # cleaning: a daily area since before the fixture, checked in on some days
+        created = base - timedelta(days=2)
+        area = e.system(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency, created_at) VALUES ({eid}, "
+                        f"'车间', 'daily', {sqlts(created)}) RETURNING id")[0][0]
+        for d in range(7):
+            if rng.random() < 0.6:
+                at = base + timedelta(days=d, hours=rng.randrange(3, 20))
+                sql.append(f"INSERT INTO cleaning_checkins (area_id, enterprise_id, person, checked_at, method) VALUES "
+                           f"({area}, {eid}, '张三', {sqlts(at)}, 'vacuum');")
+    e.system("\n".join(sql))
+    assert now < e.m1 + timedelta(days=400)
+
+
+def late_readings(e):
+    """Readings stored after the rollups covered their hours: queued as late (rollup_dirty) and
+    not rolled up while no worker runs, so the statistics must read them raw."""
+    _, pid = e.b1["points"]["pressure_diff"]
+    added = e.system(
+        f"INSERT INTO readings (point_id, enterprise_id, collected_at, value) SELECT {pid}, {e.b1['id']}, "
+        f"h + interval '7 minutes', 900 FROM generate_series({sqlts(e.m1)}, {sqlts(e.m1 + timedelta(days=3))}, "
+        f"interval '1 hour') h WHERE NOT EXISTS (SELECT FROM readings r WHERE r.point_id = {pid} AND "
+        f"r.collected_at >= h AND r.collected_at < h + interval '1 hour') LIMIT 3 RETURNING collected_at")
+    assert len(added) == 3, added
+    assert int(e.system("SELECT count(*) FROM rollup_dirty")[0][0]) > 0
+
+
+# ---- the oracle ---------------------------------------------------------------------------------
+
+def ts(s):
+    if s == "":
+        return None
+    return datetime.fromisoformat(s.replace(" ", "T") + (":00" if len(s.split("+")[-1]) == 2 else ""))
+
+
+def raw(e):
+    """The raw rows, fetched once (after the server stopped writing)."""
+    rows = lambda q: e.system(q)
+    r = {}
+    r["now"] = ts(rows("SELECT now()")[0][0])
+    r["ents"] = [dict(id=int(a), district=d, street=s, industry=i, kinds=json.loads(k), grade=g)
+                 for a, d, s, i, k, g in rows(
+                     "SELECT e.id, d.code, coalesce(s.code, ''), e.industry_code, to_json(e.dust_kinds), "
+                     "coalesce(er.grade, 'none') FROM enterprises e JOIN regions d ON d.id = e.district_id "
+                     "LEFT JOIN regions s ON s.id = e.street_id LEFT JOIN enterprise_risk er ON er.enterprise_id = e.id")]
+    r["points"] = [dict(id=int(p), ent=int(en), mandatory=c == "mandatory", interval=int(iv), latest=ts(l))
+                   for p, en, c, iv, l in rows(
+                       "SELECT p.id, p.enterprise_id, p.param_class, p.expected_interval_s, coalesce(l.collected_at::text, '') "
+                       "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled")]
+    r["readings"] = [(int(p), ts(c)) for p, c in rows("SELECT point_id, collected_at FROM readings")]
+    r["alarms"] = [dict(id=int(i), ent=int(en), kind=k, level=int(lv), state=st, raised=ts(ra), cleared=ts(cl),
+                        ack_dl=ts(ad), hdl_dl=ts(hd), handled=ts(ha), folded=fo != "")
+                   for i, en, k, lv, st, ra, cl, ad, hd, ha, fo in rows(
+                       "SELECT id, enterprise_id, kind, level, state, raised_at, coalesce(cleared_at::text, ''), "
+                       "ack_deadline, handle_deadline, coalesce(handled_at::text, ''), coalesce(folded_into::text, '') "
+                       "FROM alarms")]
+    r["conflicts"] = [(int(en), ts(c)) for en, c in rows("SELECT enterprise_id, collected_at FROM reading_conflicts")]
+    r["gateways"] = [(int(en), s == "t") for en, s in rows("SELECT enterprise_id, last_seen_at IS NULL FROM gateways")]
+    r["warnings"] = [dict(ent=int(en), grade=g, status=st, issued=ts(i), sign_by=ts(sb), clear_by=ts(cb),
+                          signed=ts(sa), cleared=ts(ca))
+                     for en, g, st, i, sb, cb, sa, ca in rows(
+                         "SELECT enterprise_id, grade, status, issued_at, sign_by, clear_by, coalesce(signed_at::text, ''), "
+                         "coalesce(cleared_at::text, '') FROM warnings")]
+    r["escalations"] = [(int(en), ts(a)) for en, a in rows(
+        "SELECT enterprise_id, at FROM warning_events WHERE action = 'escalate'")]
+    r["areas"] = [dict(id=int(a), ent=int(en), freq=f, created=ts(c), active=ac == "t")
+                  for a, en, f, c, ac in rows("SELECT id, enterprise_id, frequency, created_at, active FROM cleaning_areas")]
+    r["checkins"] = [(int(a), ts(c)) for a, c in rows("SELECT area_id, checked_at FROM cleaning_checkins")]
+    return r
+
+
+def epoch(d):
+    return d.timestamp()
+
+
+def cleaning(r, ent_ids, f, to):
+    req = done = 0
+    now = r["now"]
+    for a in r["areas"]:
+        if not a["active"] or a["ent"] not in ent_ids:
+            continue
+        s = {"per_shift": 28800, "daily": 86400, "weekly": 604800}[a["freq"]]
+        off = 288000 if a["freq"] == "weekly" else 28800
+        p0 = math.ceil((max(epoch(f), epoch(a["created"])) + off) / s)
+        p1 = math.floor((min(epoch(to), epoch(now)) + off) / s) - 1
+        req += max(p1 - p0 + 1, 0)
+        periods = {math.floor((epoch(c) + off) / s) for aid, c in r["checkins"] if aid == a["id"]}
+        done += len([p for p in periods if p0 <= p <= p1])
+    return req, done
+
+
+def rate(n, d):
+    return round(n / d, 4) if d else None
+
+
+def figures(r, ents, f, to):
+    now = r["now"]
+    t_end = min(to, now)
+    ids = {x["id"] for x in ents}
+    pts = [p for p in r["points"] if p["ent"] in ids]
+    pids = {p["id"] for p in pts}
+    hours = max(math.ceil((t_end - f).total_seconds() / 3600), 0)
+    with_data = {(p, c.replace(minute=0, second=0, microsecond=0)) for p, c in r["readings"]
+                 if p in pids and f <= c < t_end}
+    connected = 0
+    for x in ents:
+        mand = [p for p in pts if p["ent"] == x["id"] and p["mandatory"]]
+        if mand and all(p["latest"] and p["latest"] > now - timedelta(hours=WINDOW_H) for p in mand):
+            connected += 1
+    online = [p for p in pts if p["latest"] and p["latest"] > now - timedelta(seconds=3 * p["interval"])]
+    intr = [a for a in r["alarms"] if a["ent"] in ids and a["kind"] in OFFLINE_KINDS and not a["folded"]
+            and a["raised"] < t_end and (a["cleared"] is None or a["cleared"] > f)]
+    intr_h = sum(((min(a["cleared"] or t_end, t_end)) - max(a["raised"], f)).total_seconds() for a in intr) / 3600
+    al = [a for a in r["alarms"] if a["ent"] in ids and f <= a["raised"] < to]
+    overdue = [a for a in al if (a["state"] == "active" and a["ack_dl"] < now)
+               or (a["state"] in ("active", "acknowledged") and a["hdl_dl"] < now)]
+    due = [a for a in al if not a["folded"] and (a["handled"] is not None or a["hdl_dl"] < now)]
+    on_time = [a for a in due if a["handled"] is not None and a["handled"] <= a["hdl_dl"]]
+    by_kind = {}
+    for a in al:
+        by_kind[a["kind"]] = by_kind.get(a["kind"], 0) + 1
+    wr = [w for w in r["warnings"] if w["ent"] in ids and f <= w["issued"] < to]
+    sign_due = [w for w in wr if w["signed"] is not None or w["sign_by"] < now]
+    clear_due = [w for w in wr if w["cleared"] is not None or w["clear_by"] < now]
+    w_over = [w for w in wr if (w["status"] == "issued" and w["sign_by"] < now)
+              or (w["status"] not in ("clearance_requested", "cleared") and w["clear_by"] < now)]
+    signed_ok = [w for w in wr if w["signed"] is not None and w["signed"] <= w["sign_by"]]
+    cleared_ok = [w for w in wr if w["cleared"] is not None and w["cleared"] <= w["clear_by"]]
+    esc = [1 for en, at in r["escalations"] if en in ids and f <= at < to]
+    req, done = cleaning(r, ids, f, to)
+    return {
+        "enterprises": len(ents), "connected": connected, "points": len(pts), "points_online": len(online),
+        "point_hours": len(pts) * hours, "point_hours_with_data": len(with_data),
+        "online_rate": rate(len(with_data), len(pts) * hours),
+        "interruptions": {"count": len(intr), "hours": round(intr_h, 2)},
+        "alarms": {"total": len(al), "by_level": {str(lv): len([a for a in al if a["level"] == lv]) for lv in (0, 1, 2)},
+                   "by_kind": by_kind, "overdue": len(overdue), "handle_due": len(due),
+                   "handled_on_time": len(on_time), "handled_on_time_rate": rate(len(on_time), len(due))},
+        "warnings": {"total": len(wr), "by_grade": {g: len([w for w in wr if w["grade"] == g])
+                                                    for g in ("blue", "yellow", "orange", "red")},
+                     "sign_due": len(sign_due), "signed_on_time": len(signed_ok),
+                     "signed_on_time_rate": rate(len(signed_ok), len(sign_due)),
+                     "clear_due": len(clear_due), "cleared_on_time": len(cleared_ok),
+                     "cleared_on_time_rate": rate(len(cleared_ok), len(clear_due)),
+                     "overdue": len(w_over), "escalations": len(esc)},
+        "cleaning": {"required": req, "done": done, "rate": rate(done, req)},
+    }
+
+
+def group_key(x, group):
+    return {"district": [x["district"]], "street": [x["street"]], "industry": [x["industry"]],
+            "dust_kind": x["kinds"] or [""], "grade": [x["grade"]]}[group]
+
+
+def oracle(r, ents, f, to, group):
+    out = {"totals": figures(r, ents, f, to), "rows": {}}
+    if group != "none":
+        keys = sorted({k for x in ents for k in group_key(x, group)})
+        for k in keys:
+            out["rows"][k] = figures(r, [x for x in ents if k in group_key(x, group)], f, to)
+    return out
+
+
+def quality(r, ents, f, to):
+    """GET /data-quality's counts, from the raw rows."""
+    now = r["now"]
+    t_end = min(to, now)
+    ids = {x["id"] for x in ents}
+    intr = [a for a in r["alarms"] if a["ent"] in ids and a["kind"] in OFFLINE_KINDS and not a["folded"]
+            and a["raised"] < t_end and (a["cleared"] is None or a["cleared"] > f)]
+    hours = {a["id"]: (min(a["cleared"] or t_end, t_end) - max(a["raised"], f)).total_seconds() / 3600 for a in intr}
+    gw = [a for a in intr if a["kind"] == "gateway_offline"]
+    al = [a for a in r["alarms"] if a["ent"] in ids and f <= a["raised"] < to]
+    return {
+        "interruptions": {"total": len(intr), "hours": round(sum(hours.values()), 2),
+                          "items": [(a["id"], a["kind"], round(hours[a["id"]], 2))
+                                    for a in sorted(intr, key=lambda a: (a["raised"], a["id"]), reverse=True)]},
+        "gateways": {"offline_now": len([a for a in gw if a["cleared"] is None]), "offline_episodes": len(gw),
+                     "never_seen": len([1 for en, never in r["gateways"] if en in ids and never])},
+        "frozen": len([a for a in al if a["kind"] == "frozen"]),
+        "out_of_range": len([a for a in al if a["kind"] == "out_of_range"]),
+        "conflicts": len([1 for en, c in r["conflicts"] if en in ids and f <= c < to]),
+    }
+
+
+def strip(fig):
+    """The API's figures without what the oracle does not compute (names, links)."""
+    return {k: v for k, v in fig.items() if k not in ("key", "code", "name", "links")}
+
+
+def norm(v):
+    """Numbers as floats: PostgreSQL's numeric rounding prints 0.5 as 0.5000."""
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return round(float(v), 4)
+    return v
+
+
+def check(e, r, path, ents, f, to, group, user="city.admin"):
+    body = e.get(path, user)
+    want = oracle(r, ents, f, to, group)
+    assert ts(body["from"].replace("T", " ")) == f, (body["from"], f)
+    assert norm(strip(body["totals"])) == norm(want["totals"]), (path, body["totals"], want["totals"])
+    got_rows = {row["code"]: strip(row) for row in body["rows"]}
+    assert set(got_rows) == set(want["rows"]), (path, list(got_rows), list(want["rows"]))
+    for k, fig in want["rows"].items():
+        assert norm(got_rows[k]) == norm(fig), (path, k, got_rows[k], fig)
+    return body
+
+
+def q(d):
+    return urllib.parse.quote(d.isoformat())
+
+
+# ---- the test ---------------------------------------------------------------------------------------
+
+def test_statistics_equal_the_raw_rows():
+    e = Env()
+    try:
+        rng = random.Random(15)
+        # phase 1: readings through ingest, rolled up by the worker
+        e.start("ingest,api,worker", worker_interval_ms=200, rollup_lag_s=60, gateway_offline_after_s=0,
+                enterprise_offline_min_points=0)
+        ingest_readings(e, rng)
+        wait_rolled(e)
+        e.stop()
+        # phase 2: events and late readings in place, an API-only server (nothing changes under it)
+        make_events(e, rng)
+        late_readings(e)
+        e.start("api", connected_window_h=WINDOW_H)
+        r = raw(e)
+        ents = r["ents"]
+        m0 = prev_month(e.m1)
+        city_month = lambda d: d.astimezone(CITY).strftime("%Y-%m-%d")
+        # months on both sides of the boundary, a week and a day across it, a custom range
+        for period, date, f, to, group in [
+                ("month", city_month(m0), m0, e.m1, "district"),
+                ("month", city_month(e.m1), e.m1, month_start(e.m1 + timedelta(days=32)), "street"),
+                ("day", city_month(e.m1), e.m1, e.m1 + timedelta(days=1), "industry")]:
+            check(e, r, f"/api/v1/statistics?period={period}&date={date}&group={group}", ents, f, to, group)
+        monday = e.m1 - timedelta(days=e.m1.weekday())
+        check(e, r, f"/api/v1/statistics?period=week&date={city_month(e.m1)}&group=grade", ents, monday,
+              monday + timedelta(days=7), "grade")
+        f, to = e.m1 - timedelta(days=3), e.m1 + timedelta(days=3)
+        base = f"/api/v1/statistics?period=custom&from={q(f)}&to={q(to)}"
+        body = check(e, r, base + "&group=dust_kind", ents, f, to, "dust_kind")
+        assert body["totals"]["enterprises"] == 3 and body["totals"]["connected"] == 2, body["totals"]
+        assert sum(row["enterprises"] for row in body["rows"]) == 4  # A1 has two dust kinds
+        assert body["totals"]["alarms"]["total"] == 30 and body["totals"]["point_hours_with_data"] > 0
+        # filters
+        jd = [x for x in ents if x["district"] == "310114"]
+        check(e, r, base + "&district=310114&group=street", jd, f, to, "street")
+        metal = [x for x in ents if "aluminium" in x["kinds"]]
+        check(e, r, base + "&dust_kind=aluminium", metal, f, to, "none")
+        check(e, r, base + "&grade=none", [x for x in ents if x["grade"] == "none"], f, to, "none")
+        check(e, r, base + "&industry=C2021", [x for x in ents if x["industry"] == "C2021"], f, to, "none")
+        # scope: a district sees its own enterprises, an enterprise itself, whatever it asks for
+        bs = [x for x in ents if x["district"] == "310113"]
+        check(e, r, base + "&group=district", bs, f, to, "district", user="baoshan.admin")
+        check(e, r, base + "&district=310114", [], f, to, "none", user="baoshan.admin")
+        check(e, r, base + "&group=street", [x for x in ents if x["id"] == e.a2["id"]], f, to, "street",
+              user="a2.manager")
+        # drill-down: each link lists exactly what its figure counts
+        body = e.get(base + "&group=district")
+        for fig in [body["totals"]] + body["rows"]:
+            links = fig["links"]
+            assert e.get(links["alarms"])["total"] == fig["alarms"]["total"], links["alarms"]
+            assert e.get(links["alarms_overdue"])["total"] == fig["alarms"]["overdue"]
+            assert e.get(links["warnings"])["total"] == fig["warnings"]["total"]
+            assert e.get(links["warnings_overdue"])["total"] == fig["warnings"]["overdue"]
+            for lv in "012":
+                assert e.get(links["alarms_by_level"][lv])["total"] == fig["alarms"]["by_level"][lv]
+            for kind, n in fig["alarms"]["by_kind"].items():
+                assert e.get(links["alarms_by_kind"][kind])["total"] == n
+            for g, n in fig["warnings"]["by_grade"].items():
+                assert e.get(links["warnings_by_grade"][g])["total"] == n
+            assert e.get(links["enterprises"])["total"] == fig["enterprises"], links["enterprises"]
+            cl = e.get(links["cleaning"])["totals"]
+            assert (cl["required"], cl["done"]) == (fig["cleaning"]["required"], fig["cleaning"]["done"])
+        # data quality: interruption records, gateways, frozen/out-of-range alarms, conflicting values,
+        # and the online-rate ranking per enterprise and street (lowest first)
+        for user, mine in (("city.admin", ents), ("baoshan.admin", bs)):
+            dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=500", user)
+            want = quality(r, mine, f, to)
+            got_items = [(i["id"], i["kind"], round(float(i["hours"]), 2)) for i in dq["interruptions"]["items"]]
+            assert got_items == want["interruptions"]["items"], (got_items, want["interruptions"]["items"])
+            assert dq["interruptions"]["total"] == want["interruptions"]["total"]
+            assert round(float(dq["interruptions"]["hours"]), 2) == want["interruptions"]["hours"]
+            for k in ("gateways", "frozen", "out_of_range", "conflicts"):
+                assert dq[k] == want[k], (k, dq[k], want[k])
+            assert want["conflicts"] > 0 and want["gateways"]["offline_now"] > 0 and want["out_of_range"] > 0
+            rank = dq["online"]["enterprises"]
+            rates = {x["id"]: figures(r, [x], f, to)["online_rate"] for x in mine}
+            assert [int(x["key"]) for x in rank] == sorted(rates, key=lambda i: (rates[i], i)), (rank, rates)
+            assert all(norm(x["online_rate"]) == norm(rates[int(x["key"])]) for x in rank)
+            assert {x["code"] for x in dq["online"]["streets"]} == {x["street"] for x in mine}
+        dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=2")
+        assert len(dq["interruptions"]["items"]) == 2 and dq["interruptions"]["total"] > 2
+        # bad input: a clear 400 naming the parameter
+        for path, word in [("period=year", "period"), ("period=month&date=2024-02-30", "date"),
+                           ("period=custom&from=" + q(f), "from"), ("group=colour", "group"),
+                           ("district=31011x", "district"), ("grade=pink", "grade"),
+                           (f"period=custom&from={q(to)}&to={q(f)}", "after")]:
+            for route in ("statistics", "data-quality"):
+                err = e.get(f"/api/v1/{route}?" + path, status=400)
+                assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
+        assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
+    finally:
+        e.close()
+
+
+if __name__ == "__main__":
+    t.run([test_statistics_equal_the_raw_rows])

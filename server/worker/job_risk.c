@@ -353,20 +353,19 @@ static db_status warn_one(db_conn *c, compute_ctx *x, int64_t now_s, int64_t sco
 {
     const risk_score_result *s = &x->res;
     risk_grade prev = x->prev;
-    /* The first score of an enterprise sets its baseline: a grade that comes
-     * from the archive alone is shown, not warned about (with the default
-     * model most dry-collection sites are yellow by inherent risk, and a
-     * warning for each on the day it is registered would bury the real ones).
-     * Rises from there warn; overrides warn at once. */
-    if (x->prev_r < 0)
-        prev = s->grade;
+    /* The first score of an enterprise: blue and yellow are its baseline (shown, not
+     * warned about); orange and red warn at once, as a rise from yellow
+     * (risk_warning_first_baseline, risk/README.md §3); overrides warn at once. */
+    int first = x->prev_r < 0;
+    if (first)
+        prev = risk_warning_first_baseline(s->grade);
     bool fall = s->grade < prev;
     bool issue = risk_warning_should_issue(prev, x->prev_override, s->grade, s->override);
     if (!fall && !issue)
         return DB_OK;
     char note[160];
-    snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
-             risk_grade_name(s->grade), s->R, s->model_version);
+    snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s%s)", x->prev_grade,
+             risk_grade_name(s->grade), s->R, s->model_version, first ? ", first score" : "");
     db_status st;
     /* A fall leaves open warnings as they are (grade, levels, deadlines): a lower grade
      * never shortens or lengthens what the enterprise was told; the history says so. */

@@ -162,6 +162,11 @@ const api_route api_routes[] = {
      0},
     {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
      API_ANY_USER, 0},
+    /* risk model in force, stored versions (hot reload), backtest (backtest.c) */
+    {"GET", "/api/v1/risk/model", "getRiskModel", api_risk_model_get, GOV, 0},
+    {"POST", "/api/v1/risk/models", "createRiskModel", api_risk_model_create,
+     API_CITY | API_ADMIN_ONLY, 64 * KIB},
+    {"POST", "/api/v1/risk/backtest", "runRiskBacktest", api_risk_backtest, API_CITY, 64 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -181,6 +186,7 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+    api_backtest_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

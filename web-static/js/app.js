@@ -33,6 +33,7 @@ function navItems(m) {
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
+  if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -87,6 +88,7 @@ const PAGES = {
   cleaning: () => import('./pages/cleaning.js'),
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
+  backtest: () => import('./pages/backtest.js'),
 };
 
 let routeSeq = 0;

@@ -195,6 +195,11 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
     {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
      api_onboarding_conformance, API_ANY_USER, 0},
+    /* risk model in force, stored versions (hot reload), backtest (backtest.c) */
+    {"GET", "/api/v1/risk/model", "getRiskModel", api_risk_model_get, GOV, 0},
+    {"POST", "/api/v1/risk/models", "createRiskModel", api_risk_model_create,
+     API_CITY | API_ADMIN_ONLY, 64 * KIB},
+    {"POST", "/api/v1/risk/backtest", "runRiskBacktest", api_risk_backtest, API_CITY, 64 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -218,6 +223,7 @@ void api_handlers_init(void)
     api_stats_init();
     api_onboarding_init();
     api_reports_init();
+    api_backtest_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -108,7 +108,7 @@ void risk_model_default(risk_model *m)
 {
     /* memset first so padding is deterministic and the struct can be hashed or stored. */
     memset(m, 0, sizeof *m);
-    snprintf(m->version, sizeof m->version, "%s", "2026.1-default");
+    snprintf(m->version, sizeof m->version, "%s", "2026.2-calibrated");
 
     m->w_alarm = 0.5;
     m->w_handling = 0.3;
@@ -118,33 +118,33 @@ void risk_model_default(risk_model *m)
     m->grade_min[RISK_GRADE_ORANGE] = 55;
     m->grade_min[RISK_GRADE_RED] = 75;
 
-    m->dust_points_metal_al_mg = 30;
-    m->dust_points_metal_other = 30;
-    m->dust_points_wood = 22;
+    m->dust_points_metal_al_mg = 25;
+    m->dust_points_metal_other = 15;
+    m->dust_points_wood = 15;
     /* Unknown St class is scored as St2: the archive gap should not lower the risk. */
-    m->st_points[RISK_ST_UNKNOWN] = 22;
-    m->st_points[RISK_ST_1] = 12;
-    m->st_points[RISK_ST_2] = 22;
-    m->st_points[RISK_ST_3] = 30;
+    m->st_points[RISK_ST_UNKNOWN] = 12;
+    m->st_points[RISK_ST_1] = 5;
+    m->st_points[RISK_ST_2] = 12;
+    m->st_points[RISK_ST_3] = 18;
 
     m->worker_bands.n = 4;
-    m->worker_bands.band[0] = (risk_band){100, 20};
-    m->worker_bands.band[1] = (risk_band){50, 15};
-    m->worker_bands.band[2] = (risk_band){30, 10};
-    m->worker_bands.band[3] = (risk_band){0, 5};
+    m->worker_bands.band[0] = (risk_band){100, 15};
+    m->worker_bands.band[1] = (risk_band){50, 10};
+    m->worker_bands.band[2] = (risk_band){30, 6};
+    m->worker_bands.band[3] = (risk_band){0, 2};
 
     m->removal_points[RISK_REMOVAL_NONE] = 0;
-    m->removal_points[RISK_REMOVAL_DRY_CENTRAL] = 15;
-    m->removal_points[RISK_REMOVAL_DRY_PER_STATION] = 10;
-    m->removal_points[RISK_REMOVAL_WET] = 6;
-    m->positive_pressure_points = 5;
-    m->collector_indoors_points = 5;
+    m->removal_points[RISK_REMOVAL_DRY_CENTRAL] = 10;
+    m->removal_points[RISK_REMOVAL_DRY_PER_STATION] = 6;
+    m->removal_points[RISK_REMOVAL_WET] = 2;
+    m->positive_pressure_points = 8;
+    m->collector_indoors_points = 8;
 
     m->dry_collector_bands.n = 3;
-    m->dry_collector_bands.band[0] = (risk_band){5, 10};
-    m->dry_collector_bands.band[1] = (risk_band){2, 6};
-    m->dry_collector_bands.band[2] = (risk_band){1, 3};
-    m->multi_storey_points = 4;
+    m->dry_collector_bands.band[0] = (risk_band){5, 8};
+    m->dry_collector_bands.band[1] = (risk_band){2, 4};
+    m->dry_collector_bands.band[2] = (risk_band){1, 2};
+    m->multi_storey_points = 5;
     m->inherent_max = 100;
 
     m->level1_weight = 1;

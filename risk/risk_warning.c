@@ -62,6 +62,11 @@ int risk_warning_upgrade(const risk_model *m, const risk_warning_open *w, risk_g
     return 1;
 }
 
+risk_grade risk_warning_first_baseline(risk_grade first)
+{
+    return first > RISK_GRADE_YELLOW ? RISK_GRADE_YELLOW : first;
+}
+
 bool risk_warning_should_issue(risk_grade prev, bool prev_override, risk_grade cur,
                                bool cur_override)
 {

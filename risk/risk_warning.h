@@ -93,6 +93,13 @@ int risk_warning_upgrade(const risk_model *m, const risk_warning_open *w, risk_g
 bool risk_warning_should_issue(risk_grade prev, bool prev_override, risk_grade cur,
                                bool cur_override);
 
+/* First-score rule: the grade an enterprise's first score is compared with, as if it were
+ * the grade before.  Blue and yellow from the first score are the baseline (shown, not
+ * warned about: yellow is the normal state of many registered sites); orange and red are
+ * compared with yellow, so a first score of 较大/重大 risk issues a warning at once, like a
+ * rise.  Overrides warn at once anyway (prev_override is false for a first score). */
+risk_grade risk_warning_first_baseline(risk_grade first);
+
 const char *risk_warning_status_name(risk_warning_status s);
 int risk_warning_status_from_name(const char *s);
 

@@ -755,6 +755,42 @@ SCHEMAS = {
                                  "r": s("number"), "grade": enum(GRADES), "override": N_STR,
                                  "computed_at": TS, "open_warnings": COUNT},
                                 ["rank", "enterprise", "r", "grade"])),
+    # risk model versions and backtest (api/resources/backtest.c)
+    "RiskModelInfo": obj({"in_force": obj({"version": s("string"),
+                                           "source": enum(["file", "database"]),
+                                           "file": s("string", "The model file (source file)."),
+                                           "activated_at": nullable(TS),
+                                           "parameters": s("object", "The model JSON "
+                                                           "(schema/risk-model.schema.json).")},
+                                          ["version", "source", "parameters"]),
+                          "versions": arr(obj({"id": ID, "version": s("string"),
+                                               "created_by": s("string"), "created_at": TS,
+                                               "active": s("boolean"),
+                                               "activated_at": nullable(TS)}))},
+                         ["in_force", "versions"]),
+    "RiskModelCreate": obj({"model": s("object", "A risk model (schema/risk-model.schema.json), "
+                                                 "checked by the strict loader."),
+                            "activate": s("boolean", "Put it in force (the worker loads it at its "
+                                                     "next tick, no restart).")},
+                           ["model"], strict=True),
+    "RiskModelStored": obj({"id": ID, "version": s("string"), "active": s("boolean")},
+                           ["id", "version", "active"]),
+    "RiskBacktestRequest": obj({"model": s("object", "Candidate model; absent = the model in "
+                                                     "force."),
+                                "from": s("string", format="date-time"),
+                                "to": s("string", "After from, at most 400 days later.",
+                                        format="date-time")}, ["from", "to"], strict=True),
+    "RiskBacktest": obj({"from": TS, "to": TS, "model_version": s("string"),
+                         "enterprises": COUNT, "stored_versions": arr(s("string")),
+                         "stored": s("object", "grade → enterprises, stored grades."),
+                         "candidate": s("object", "grade → enterprises, candidate model."),
+                         "changed": arr(obj({"enterprise_id": ID, "code": s("string"),
+                                             "name": s("string"), "from": enum(GRADES),
+                                             "r_from": s("string"), "to": enum(GRADES),
+                                             "r_to": s("number"),
+                                             "override_reason": N_STR})),
+                         "unreadable": COUNT},
+                        ["model_version", "stored", "candidate", "changed"]),
     "CleaningArea": AREA,
     "CleaningAreaList": items_of(ref("CleaningArea")),
     "CleaningAreaCreate": obj({"name": s("string", minLength=1, maxLength=100),
@@ -1488,6 +1524,27 @@ OPERATIONS = {
                   "schema": s("integer", minimum=1, maximum=500, default=10)},
                  csv_param("grade", GRADES, "Grades."), P("district"), P("street")],
          resp=ok(ref("RiskRanking")), err=[400]),
+    "getRiskModel": dict(tag="risk",
+         zh="风险模型", en="The risk model in force",
+         desc="Version, source (the model file, or a version stored and activated in the "
+              "database) and parameters, and the versions stored.",
+         resp=ok(ref("RiskModelInfo"))),
+    "createRiskModel": dict(tag="risk",
+         zh="新增模型版本", en="Store (and activate) a risk model version",
+         desc="City administrators. The strict loader checks the model (422 naming the path "
+              "otherwise). With activate it is put in force: the worker loads it at its next "
+              "tick and rescores every enterprise, without a restart. 409 when the version is "
+              "stored with other parameters. An audit row.",
+         body=json_body(ref("RiskModelCreate")),
+         resp={**ok(ref("RiskModelStored"), "Stored and activated."),
+               **ok(ref("RiskModelStored"), "Stored.", 201)}, err=[400, 409, 422]),
+    "runRiskBacktest": dict(tag="risk",
+         zh="模型回测", en="Backtest a candidate model",
+         desc="The latest stored score of every enterprise in [from, to) scored again under the "
+              "candidate: grade counts stored vs candidate, the enterprises whose grade changes. "
+              "The same computation as `dustwatch risk backtest`.",
+         body=json_body(ref("RiskBacktestRequest")),
+         resp=ok(ref("RiskBacktest")), err=[400, 422]),
     # --- cleaning
     "listCleaningAreas": dict(tag="cleaning",
          zh="清理区域", en="An enterprise's cleaning areas",

@@ -131,6 +131,12 @@ int api_risk_distribution(api_req *r);
 int api_risk_ranking(api_req *r);
 void api_risk_init(void);
 
+/* backtest.c: the risk model in force, stored versions, backtest */
+int api_risk_model_get(api_req *r);
+int api_risk_model_create(api_req *r);
+int api_risk_backtest(api_req *r);
+void api_backtest_init(void);
+
 /* cleaning.c */
 int api_cleaning_areas_list(api_req *r);
 int api_cleaning_area_create(api_req *r);

@@ -1,16 +1,10 @@
-/* risk_cli.c — `dustwatch risk backtest` (see risk_cli.h).
- *
- * What is approximated, on purpose: only stored snapshots are replayed (scores are stored
- * on every change and at least hourly), so a grade that lived between two snapshots is not
- * seen; the inputs are the ones summarised at the time (alarm counts, check-ins, online
- * rate, precursor states), which do not depend on the risk model, so the recomputation is
- * exact for those snapshots; warnings and escalations that the new model would have caused
- * are not simulated, only grades. */
+/* risk_cli.c — `dustwatch risk backtest` (see risk_cli.h): prints what job_backtest_run()
+ * computes (the same answer as POST /api/v1/risk/backtest; what is approximated is said in
+ * job_backtest.h). */
 #include "risk_cli.h"
 
 #include "db.h"
-#include "db_risk.h"
-#include "job_risk.h"
+#include "job_backtest.h"
 #include "risk_score.h"
 #include "srv_config.h"
 #include "srv_riskmodel.h"
@@ -32,8 +26,6 @@ static void usage(FILE *out)
             "timestamp PostgreSQL accepts, e.g. 2026-11-01 or 2026-11-01T08:00:00+08:00.\n");
 }
 
-static const char *const grade_cols[RISK_GRADE_COUNT] = {"blue", "yellow", "orange", "red"};
-
 static const char *field(const json_t *row, const char *key)
 {
     const char *v = json_string_value(json_object_get(row, key));
@@ -42,55 +34,49 @@ static const char *field(const json_t *row, const char *key)
 
 static int backtest(db_conn *c, const risk_model *m, const char *from, const char *to)
 {
-    json_t *rows = NULL;
+    json_t *res = NULL;
     char err[1024];
-    if (db_risk_backtest_snapshots(c, from, to, &rows, err, sizeof err) != DB_OK) {
+    if (job_backtest_run(c, m, from, to, &res, err, sizeof err) != DB_OK) {
         fprintf(stderr, "dustwatch: %s", err);
         return 1;
     }
-    int n = (int)json_array_size(rows);
-    long before[RISK_GRADE_COUNT] = {0}, after[RISK_GRADE_COUNT] = {0};
-    int changed = 0, bad = 0;
+    printf("backtest %s .. %s: %lld enterprises, new model %s\n", from, to,
+           (long long)json_integer_value(json_object_get(res, "enterprises")), m->version);
+    const json_t *changed = json_object_get(res, "changed");
+    size_t i;
+    const json_t *x;
+    json_array_foreach(changed, i, x)
+    {
+        if (i == 0)
+            printf("\nenterprises whose grade changes:\n");
+        const char *why = field(x, "override_reason");
+        printf("  %-20s %-6s %6s -> %-6s %6.2f%s%s\n", field(x, "code"), field(x, "from"),
+               field(x, "r_from"), field(x, "to"), json_real_value(json_object_get(x, "r_to")),
+               why[0] ? "  override " : "", why);
+    }
+    printf("\n%-8s %8s %8s\n", "grade", "stored", "new");
+    for (int g = 0; g < RISK_GRADE_COUNT; g++) {
+        const char *name = risk_grade_name((risk_grade)g);
+        printf("%-8s %8lld %8lld\n", name,
+               (long long)json_integer_value(json_object_get(json_object_get(res, "stored"), name)),
+               (long long)json_integer_value(
+                   json_object_get(json_object_get(res, "candidate"), name)));
+    }
     char versions[256] = "";
-    printf("backtest %s .. %s: %d enterprises, new model %s\n", from, to, n, m->version);
-    for (int i = 0; i < n; i++) {
-        const json_t *row = json_array_get(rows, (size_t)i);
-        const char *ver = field(row, "model_version");
-        if (!strstr(versions, ver) && strlen(versions) + strlen(ver) + 3 < sizeof versions) {
+    json_array_foreach(json_object_get(res, "stored_versions"), i, x)
+    {
+        const char *v = json_string_value(x);
+        if (strlen(versions) + strlen(v) + 3 < sizeof versions) {
             if (versions[0])
                 strcat(versions, ", ");
-            strcat(versions, ver);
-        }
-        json_t *in = json_loads(field(row, "inputs"), 0, NULL);
-        risk_archive a;
-        risk_dynamic d;
-        risk_system_state sys[JOB_RISK_MAX_SYSTEMS];
-        risk_score_result res;
-        int g0 = risk_grade_from_name(field(row, "grade"));
-        if (!in || g0 < 0 ||
-            job_risk_inputs_from_json(in, &a, &d, sys, JOB_RISK_MAX_SYSTEMS) != 0 ||
-            risk_score_compute(m, &a, &d, &res) != 0) {
-            bad++;
-            json_decref(in);
-            continue;
-        }
-        json_decref(in);
-        before[g0]++;
-        after[res.grade]++;
-        if ((int)res.grade != g0) {
-            if (changed++ == 0)
-                printf("\nenterprises whose grade changes:\n");
-            printf("  %-20s %-6s %6s -> %-6s %6.2f%s%s\n", field(row, "code"), grade_cols[g0],
-                   field(row, "r"), grade_cols[res.grade], res.R, res.override ? "  override " : "",
-                   res.override ? res.override_reason : "");
+            strcat(versions, v);
         }
     }
-    json_decref(rows);
-    printf("\n%-8s %8s %8s\n", "grade", "stored", "new");
-    for (int g = 0; g < RISK_GRADE_COUNT; g++)
-        printf("%-8s %8ld %8ld\n", grade_cols[g], before[g], after[g]);
-    printf("\nchanged: %d   unreadable inputs: %d   stored model versions: %s\n", changed, bad,
+    printf("\nchanged: %zu   unreadable inputs: %lld   stored model versions: %s\n",
+           json_array_size(changed),
+           (long long)json_integer_value(json_object_get(res, "unreadable")),
            versions[0] ? versions : "-");
+    json_decref(res);
     return 0;
 }
 

@@ -699,7 +699,7 @@ db_status db_risk_set_next_check(db_conn *c, int64_t warning_id, int64_t next_ch
 static const db_stmt backtest_statements[] = {
     {"rsk_backtest",
      "SELECT DISTINCT ON (s.enterprise_id) s.enterprise_id, e.code, s.grade, s.r, "
-     "s.model_version, s.inputs::text, s.computed_at FROM risk_scores s JOIN enterprises e "
+     "s.model_version, s.inputs::text, s.computed_at, e.name FROM risk_scores s JOIN enterprises e "
      "ON e.id = s.enterprise_id WHERE s.computed_at >= $1::timestamptz AND s.computed_at < "
      "$2::timestamptz ORDER BY s.enterprise_id, s.computed_at DESC"},
 };
@@ -724,7 +724,9 @@ db_status db_risk_backtest_snapshots(db_conn *c, const char *from, const char *t
     json_t *a = json_array();
     int n = PQntuples(r);
     for (int i = 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "code", PQgetvalue(r, i, 1),
+        json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "enterprise_id",
+                                           (json_int_t)strtoll(PQgetvalue(r, i, 0), NULL, 10),
+                                           "code", PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 7),
                                            "grade", PQgetvalue(r, i, 2), "r", PQgetvalue(r, i, 3),
                                            "model_version", PQgetvalue(r, i, 4), "inputs",
                                            PQgetvalue(r, i, 5)));

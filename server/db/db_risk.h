@@ -212,8 +212,8 @@ __attribute__((warn_unused_result)) db_status db_risk_set_next_check(db_conn *c,
 /* The latest stored score of every enterprise inside [from, to) (timestamps as PostgreSQL
  * reads them).  Its statement is registered and prepared on first use, so the CLI need not
  * call db_risk_register().  *out an array of {"code", "grade", "r" (text as stored),
- * "model_version", "inputs" (JSON text)}, by enterprise id.  On failure PostgreSQL's
- * message is in err. */
+ * "model_version", "inputs" (JSON text), "enterprise_id", "name"}, by enterprise id.  On failure
+ * PostgreSQL's message is in err. */
 __attribute__((warn_unused_result)) db_status
 db_risk_backtest_snapshots(db_conn *c, const char *from, const char *to, json_t **out, char *err,
                            size_t errlen);

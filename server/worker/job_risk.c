@@ -19,34 +19,96 @@
 #include "job_risk.h"
 
 #include "db_risk.h"
+#include "db_riskmodel.h"
 #include "srv_event.h"
 #include "risk_point.h"
 #include "risk_warning.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_riskmodel.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static risk_model g_model;
+/* The model in force: g_shared under g_model_mu (job_risk_set_model replaces it while the
+ * worker runs: a new version from risk_models, no restart), and each thread's copy taken at
+ * the start of every public entry point, so a batch never sees two models. */
+static risk_model g_shared;
+static pthread_mutex_t g_model_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local risk_model g_model;
+/* the version whose load failed, so a bad row is logged once, not at every tick */
+static char g_bad_version[RISK_MODEL_VERSION_MAX];
 
-void job_risk_init(const risk_model *m)
+static void model_enter(void)
 {
-    g_model = *m;
+    pthread_mutex_lock(&g_model_mu);
+    g_model = g_shared;
+    pthread_mutex_unlock(&g_model_mu);
+}
+
+void job_risk_set_model(const risk_model *m)
+{
+    risk_model x = *m;
     /* drills and tests shorten every deadline without a new model version; the real
      * deadlines are stored with each warning, so the ladder never depends on this later */
     for (int g = 0; g < RISK_GRADE_COUNT; g++) {
         if (g_config.warning_sign_within_s > 0)
-            g_model.warning[g].sign_within_s = g_config.warning_sign_within_s;
+            x.warning[g].sign_within_s = g_config.warning_sign_within_s;
         if (g_config.warning_clear_within_s > 0)
-            g_model.warning[g].clear_within_s = g_config.warning_clear_within_s;
-        if (g_model.warning[g].clear_within_s < g_model.warning[g].sign_within_s)
-            g_model.warning[g].clear_within_s = g_model.warning[g].sign_within_s;
+            x.warning[g].clear_within_s = g_config.warning_clear_within_s;
+        if (x.warning[g].clear_within_s < x.warning[g].sign_within_s)
+            x.warning[g].clear_within_s = x.warning[g].sign_within_s;
     }
+    pthread_mutex_lock(&g_model_mu);
+    g_shared = x;
+    pthread_mutex_unlock(&g_model_mu);
+}
+
+void job_risk_model_version(char out[RISK_MODEL_VERSION_MAX])
+{
+    pthread_mutex_lock(&g_model_mu);
+    snprintf(out, RISK_MODEL_VERSION_MAX, "%s", g_shared.version);
+    pthread_mutex_unlock(&g_model_mu);
+}
+
+void job_risk_init(const risk_model *m)
+{
+    job_risk_set_model(m);
     db_risk_register();
+    db_riskmodel_register();
+}
+
+int job_risk_watch_model(db_conn *c)
+{
+    char version[64], cur[RISK_MODEL_VERSION_MAX];
+    char *text = NULL;
+    int found = 0;
+    if (db_riskmodel_active(c, version, &text, &found) != DB_OK || !found)
+        return 0;
+    job_risk_model_version(cur);
+    if (strcmp(version, cur) == 0 || strcmp(version, g_bad_version) == 0) {
+        free(text);
+        return 0;
+    }
+    risk_model m;
+    char err[512];
+    int rc = srv_riskmodel_parse(text, &m, err, sizeof err);
+    free(text);
+    if (rc != 0 || strcmp(m.version, version) != 0) {
+        snprintf(g_bad_version, sizeof g_bad_version, "%s", version);
+        LOG_ERROR("risk model not loaded", "version=%s detail=%s",
+                  srv_log_q((char[200]){0}, 200, version),
+                  srv_log_q((char[600]){0}, 600, rc != 0 ? err : "version differs"));
+        return -1;
+    }
+    job_risk_set_model(&m);
+    LOG_INFO("risk model loaded", "version=%s previous=%s source=database",
+             srv_log_q((char[200]){0}, 200, version), srv_log_q((char[200]){0}, 200, cur));
+    return 1;
 }
 
 /* ---- inputs ------------------------------------------------------------- */
@@ -353,20 +415,19 @@ static db_status warn_one(db_conn *c, compute_ctx *x, int64_t now_s, int64_t sco
 {
     const risk_score_result *s = &x->res;
     risk_grade prev = x->prev;
-    /* The first score of an enterprise sets its baseline: a grade that comes
-     * from the archive alone is shown, not warned about (with the default
-     * model most dry-collection sites are yellow by inherent risk, and a
-     * warning for each on the day it is registered would bury the real ones).
-     * Rises from there warn; overrides warn at once. */
-    if (x->prev_r < 0)
-        prev = s->grade;
+    /* The first score of an enterprise: blue and yellow are its baseline (shown, not
+     * warned about); orange and red warn at once, as a rise from yellow
+     * (risk_warning_first_baseline, risk/README.md §3); overrides warn at once. */
+    int first = x->prev_r < 0;
+    if (first)
+        prev = risk_warning_first_baseline(s->grade);
     bool fall = s->grade < prev;
     bool issue = risk_warning_should_issue(prev, x->prev_override, s->grade, s->override);
     if (!fall && !issue)
         return DB_OK;
     char note[160];
-    snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s)", x->prev_grade,
-             risk_grade_name(s->grade), s->R, s->model_version);
+    snprintf(note, sizeof note, "%s -> %s, R=%.2f (model %s%s)", x->prev_grade,
+             risk_grade_name(s->grade), s->R, s->model_version, first ? ", first score" : "");
     db_status st;
     /* A fall leaves open warnings as they are (grade, levels, deadlines): a lower grade
      * never shortens or lengthens what the enterprise was told; the history says so. */
@@ -604,6 +665,7 @@ static db_status run_list(db_conn *c, list_fn list, int64_t now_s, const char *t
 
 db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
 {
+    model_enter();
     /* the DELETE commits on its own (autocommit) before the recomputes read: anything
      * changed after it leaves a new request behind for the next tick */
     /* keep taking batches until the queue is empty: a burst of requests
@@ -628,6 +690,7 @@ int job_risk_wait_change(db_conn *c, int timeout_ms)
 
 db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
 {
+    model_enter();
     *n_done = 0;
     size_t taken = 0;
     return run_list(c, db_risk_all_enterprises, now_s, "periodic", &taken, n_done);
@@ -750,6 +813,7 @@ static db_status warnings_tx(db_conn *c, void *arg)
 
 db_status job_risk_check_warnings(db_conn *c, int64_t now_s, size_t *n_steps)
 {
+    model_enter();
     warn_ctx x = {.now_s = now_s};
     db_status st = db_run_tx(c, NULL, warnings_tx, &x);
     *n_steps = st == DB_OK ? x.steps : 0;

@@ -7,7 +7,9 @@
  * into engine structs, which is what `dustwatch risk backtest` uses.
  *
  * Threading: the functions run on the calling thread's connection (the worker's, or the
- * CLI's); the model is copied in by job_risk_init() and read-only afterwards. */
+ * CLI's).  The model in force is copied in by job_risk_init() and replaced by
+ * job_risk_set_model() (the hot reload of job_risk_watch_model()); every entry point takes
+ * its own copy at its start, so one batch is scored under one model. */
 #ifndef DW_JOB_RISK_H
 #define DW_JOB_RISK_H
 
@@ -21,6 +23,19 @@
 
 /* Registers the statements (before connecting) and keeps a copy of the model. */
 void job_risk_init(const risk_model *m);
+
+/* Replaces the model in force (the configured deadline overrides applied again). */
+void job_risk_set_model(const risk_model *m);
+
+/* The version of the model in force. */
+void job_risk_model_version(char out[RISK_MODEL_VERSION_MAX]);
+
+/* Hot reload (issue 16): when the active row of risk_models (migration 0050, stored through
+ * POST /api/v1/risk/models) names a version other than the one in force, parses it and puts
+ * it in force.  1 when a model was loaded, 0 when nothing changed (or none is active: the
+ * model file stays in force), -1 when the active row does not parse (logged once per
+ * version; the model in force stays). */
+int job_risk_watch_model(db_conn *c);
 
 /* Recomputes the enterprises that asked for it (risk_recompute_requests). */
 __attribute__((warn_unused_result)) db_status job_risk_run_requests(db_conn *c, int64_t now_s,

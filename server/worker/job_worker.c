@@ -227,6 +227,11 @@ static void tick(db_conn *c, worker_clock *clk)
     if (st == DB_OK && n > 0)
         LOG_INFO("alarm deadlines passed", "alarms=%zu", n);
 
+    /* a new model version stored and activated through the API: in force from here on,
+     * and every enterprise is scored under it at once */
+    if (job_risk_watch_model(c) == 1)
+        clk->next_all_ms = 0;
+
     n = 0;
     t0 = now_us();
     st = job_risk_run_requests(c, now_s, &n);

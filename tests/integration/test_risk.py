@@ -48,16 +48,16 @@ class Env:
 
 def low_risk_baseline(env):
     """Before the first score: wet collection and St1 grain dust make the fixture
-    enterprises blue (I = 12 + 5 + 6 = 23), so a later rise can be provoked."""
+    enterprises blue (I = 5 + 2 + 2 = 9), so a later rise can be provoked."""
     env.db.sql("UPDATE dust_systems SET wet = true, collector_type = 'wet_scrubber';"
                "INSERT INTO enterprise_profiles (enterprise_id, dust_class, st_class) "
                "SELECT id, 'grain', 'st1' FROM enterprises")
 
 
 def raise_to_yellow(env, ents):
-    """>= 100 dust-exposed workers: I = 12 + 20 + 6 = 38, yellow."""
+    """Al/Mg dust, >= 100 dust-exposed workers: I = 25 + 15 + 2 = 42, yellow."""
     ids = ",".join(str(x["id"]) for x in ents)
-    env.db.sql(f"UPDATE enterprise_profiles SET dust_workers = 150 WHERE enterprise_id IN ({ids});"
+    env.db.sql(f"UPDATE enterprise_profiles SET dust_class = 'metal_al_mg', dust_workers = 150 WHERE enterprise_id IN ({ids});"
                f"INSERT INTO risk_recompute_requests (enterprise_id, reason) SELECT id, 'test' FROM enterprises "
                f"WHERE id IN ({ids}) ON CONFLICT DO NOTHING")
 
@@ -169,7 +169,7 @@ def test_grade_rise_issues_warning_with_table_deadlines():
         rows = t.wait_for(lambda: e.db.sql(q % e.a["id"]), what="yellow warning")
         assert rows == [["yellow", "grade", "issued", "street", "street", "f", "14400", "86400"]], rows
         score = e.db.sql(f"SELECT r, grade, model_version, override FROM enterprise_risk WHERE enterprise_id = {e.a['id']}")
-        assert score == [["38.00", "yellow", "2026.1-default", "f"]], score
+        assert score == [["42.00", "yellow", "2026.2-calibrated", "f"]], score
         ev = e.db.sql(f"SELECT action, to_status, actor FROM warning_events WHERE enterprise_id = {e.a['id']}")
         assert ev == [["issue", "issued", "worker"]], ev
         # an open major-accident hazard forces red: a second warning for that cause

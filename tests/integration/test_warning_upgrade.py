@@ -17,7 +17,7 @@ from test_risk_api import Feed
 
 class Env:
     """Fixture city whose enterprises start blue (wet collection, St1 grain dust:
-    I = 12 + 5 + 6 = 23), a city webhook subscription, a few accounts."""
+    I = 5 + 2 + 2 = 9), a city webhook subscription, a few accounts."""
 
     def __init__(self, **cfg):
         self.db = t.Database()
@@ -67,8 +67,13 @@ class Env:
 
 
 def to_orange(e):
-    # St3 30 + >= 100 workers 20 + wet 6 = 56: orange
-    e.profile("st_class = 'st3', dust_workers = 150")
+    # Al/Mg 25 + >= 100 workers 15 + multi-storey 5 + dry central 10 + one dry collector 2 = 57,
+    # with 5 open hazards (S 0.3): R = 57 x 1.06 = 60.42, orange (both tables in one transaction)
+    eid = e.a["id"]
+    e.db.sql(f"UPDATE dust_systems SET wet = false, collector_type = 'bag', central = true WHERE enterprise_id = {eid};"
+             f"UPDATE enterprise_profiles SET dust_class = 'metal_al_mg', dust_workers = 150, multi_storey = true, "
+             f"open_hazards = 5 WHERE enterprise_id = {eid};"
+             f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({eid}, 'test') ON CONFLICT DO NOTHING")
     t.wait_for(lambda: e.grade() == "orange", what="orange grade")
     rows = t.wait_for(lambda: e.warnings(), what="orange warning")
     return rows
@@ -76,7 +81,8 @@ def to_orange(e):
 
 def to_red(e):
     # dry central collection indoors with positive-pressure conveying instead of wet:
-    # 30 + 20 + 15 + 5 + 5 + 3 (one dry collector) = 78, red
+    # I = 25 + 15 + 5 + 10 + 8 + 8 + 2 (one dry collector) = 73, R = 73 x 1.06 = 77.38, red
+    # (back to wet: I = 25 + 15 + 5 + 2 + 8 = 55, R = 58.30, orange)
     e.profile("wet = false, collector_type = 'bag', central = true, positive_pressure = true, indoor = true",
               table="dust_systems")
 

@@ -11,11 +11,11 @@ import sys
 
 NOW = 1772330400  # 2026-03-01T02:00:00Z
 
-DUST = {"metal_al_mg": 30, "metal_other": 30, "wood": 22}
-ST = {"unknown": 22, "st1": 12, "st2": 22, "st3": 30}
-WORKERS = [(100, 20), (50, 15), (30, 10), (0, 5)]
-REMOVAL = {"none": 0, "dry_central": 15, "dry_per_station": 10, "wet": 6}
-COLLECTORS = [(5, 10), (2, 6), (1, 3)]
+DUST = {"metal_al_mg": 25, "metal_other": 15, "wood": 15}
+ST = {"unknown": 12, "st1": 5, "st2": 12, "st3": 18}
+WORKERS = [(100, 15), (50, 10), (30, 6), (0, 2)]
+REMOVAL = {"none": 0, "dry_central": 10, "dry_per_station": 6, "wet": 2}
+COLLECTORS = [(5, 8), (2, 4), (1, 2)]
 
 
 def band(table, v):
@@ -41,9 +41,9 @@ def inherent(a):
     if r:
         total += r
         rules.append("I.REMOVAL." + a["removal"].upper())
-    for key, pts, code in (("positive_pressure_conveying", 5, "I.POSITIVE_PRESSURE"),
-                           ("collector_indoors", 5, "I.COLLECTOR_INDOORS"),
-                           ("multi_storey", 4, "I.MULTI_STOREY")):
+    for key, pts, code in (("positive_pressure_conveying", 8, "I.POSITIVE_PRESSURE"),
+                           ("collector_indoors", 8, "I.COLLECTOR_INDOORS"),
+                           ("multi_storey", 5, "I.MULTI_STOREY")):
         if a.get(key):
             total += pts
             rules.append(code)
@@ -112,20 +112,20 @@ def arch(dust="grain", st="st1", workers=10, removal="none", pp=False, indoors=F
             "dry_collectors": collectors, "multi_storey": storey}
 
 
-# I = 31: St1 12 + workers 30-49 10 + wet 6 + one dry collector 3.
-I31 = dict(dust="grain", st="st1", workers=30, removal="wet", collectors=1)
+# I = 31: wood 15 + workers 30-49 6 + dry central 10.
+I31 = dict(dust="wood", workers=30, removal="dry_central")
 
 
 CASES = [
     ("01_quiet_small_grain", "St1 grain shop, 10 workers, no extraction, nothing happening",
      arch(), {}),
-    ("02_almg_exactly_35", "Al/Mg with < 30 workers and no collector: I = 35 exactly ⇒ yellow",
-     arch(dust="metal_al_mg"), {}),
+    ("02_almg_exactly_35", "Al/Mg with 50 workers and no collector: I = 35 exactly ⇒ yellow",
+     arch(dust="metal_al_mg", workers=50), {}),
     ("03_boundary_34_99", "I = 31, alarm duration puts R at 34.99 ⇒ blue", None, None),
     ("04_boundary_35_00", "I = 31, alarm duration puts R at 35.00 ⇒ yellow", None, None),
-    ("05_boundary_54_99", "I = 53, alarm duration puts R at 54.99 ⇒ yellow", None, None),
+    ("05_boundary_54_99", "I = 49, alarm duration puts R at 54.99 ⇒ yellow", None, None),
     ("06_boundary_55_00", "I = 55 exactly ⇒ orange",
-     arch(dust="wood", workers=50, removal="dry_central", collectors=1), {}),
+     arch(dust="metal_al_mg", workers=50, removal="dry_central", indoors=True, collectors=1), {}),
     ("07_boundary_74_99", "I = 70, alarm duration puts R at 74.99 ⇒ orange", None, None),
     ("08_boundary_75_00", "I = 70, alarm duration puts R at 75.00 ⇒ red", None, None),
     ("09_wood_factory_typical", "Wood furniture, 60 workers, central dry system indoors, 3 collectors",
@@ -185,7 +185,7 @@ CASES = [
      {"alarms_24h": {"mandatory": {"level1": 3}}, "alarms_7d": {"mandatory": {"level1": 9}}}),
     ("25_unknown_st_scored_as_st2", "Other dust with unknown St class scores as St2",
      arch(dust="other", st="unknown", workers=30, removal="dry_per_station", collectors=1), {}),
-    ("26_st3_other", "St3 dust scores like metal",
+    ("26_st3_other", "St3 dust scores 18, between other metal (15) and Al/Mg (25)",
      arch(dust="other", st="st3", workers=30, removal="dry_per_station", collectors=1), {}),
     ("27_workers_100_boundary", "100 workers is the top band",
      arch(dust="grain", st="st1", workers=100, removal="dry_central", collectors=5, storey=True),
@@ -193,7 +193,7 @@ CASES = [
     ("28_workers_99_boundary", "99 workers is one band lower",
      arch(dust="grain", st="st1", workers=99, removal="dry_central", collectors=5, storey=True),
      {}),
-    ("29_collectors_4_vs_5", "4 dry collectors score 6, not 10",
+    ("29_collectors_4_vs_5", "4 dry collectors score 4, not 8",
      arch(dust="wood", workers=50, removal="dry_central", collectors=4), {}),
     ("30_positive_pressure_metal", "Positive-pressure conveying of metal dust, indoors",
      arch(dust="metal_other", workers=45, removal="dry_per_station", pp=True, indoors=True,
@@ -210,9 +210,10 @@ CASES = [
       "cleaning_required": 14, "cleaning_missed": 2, "online_rate_mandatory": 0.95,
       "video_offline": 1, "open_hazards": 1}),
  ("33_inherent_exactly_75", "I = 75 exactly from the archive alone ⇒ red without override",
-     arch(dust="metal_al_mg", workers=100, removal="dry_central", pp=True, indoors=True), {}),
-    ("34_inherent_54_no_dynamic", "I = 54 (wood 22 + 15 + 10 + 3 + 4) stays yellow",
-     arch(dust="wood", workers=50, removal="dry_per_station", collectors=1, storey=True), {}),
+     arch(dust="metal_al_mg", workers=100, removal="dry_central", pp=True, indoors=True,
+          collectors=2, storey=True), {}),
+    ("34_inherent_54_no_dynamic", "I = 54 (Al/Mg 25 + 10 + 10 + 4 + 5) stays yellow",
+     arch(dust="metal_al_mg", workers=50, removal="dry_central", collectors=2, storey=True), {}),
 ]
 
 
@@ -231,11 +232,11 @@ def seconds_for(a, target):
 BOUNDARY = {
     "03_boundary_34_99": (arch(**I31), 34.99),
     "04_boundary_35_00": (arch(**I31), 35.0),
-    "05_boundary_54_99": (arch(dust="wood", workers=50, removal="dry_per_station", collectors=2), 54.99),
-    "07_boundary_74_99": (arch(dust="metal_al_mg", workers=50, removal="dry_central", collectors=2,
-                               storey=True), 74.99),
-    "08_boundary_75_00": (arch(dust="metal_al_mg", workers=50, removal="dry_central", collectors=2,
-                               storey=True), 75.0),
+    "05_boundary_54_99": (arch(dust="metal_al_mg", workers=50, removal="dry_central", collectors=2), 54.99),
+    "07_boundary_74_99": (arch(dust="metal_al_mg", workers=100, removal="dry_central", collectors=2,
+                               pp=True, indoors=True), 74.99),
+    "08_boundary_75_00": (arch(dust="metal_al_mg", workers=100, removal="dry_central", collectors=2,
+                               pp=True, indoors=True), 75.0),
 }
 
 

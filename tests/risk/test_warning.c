@@ -286,6 +286,14 @@ static void test_invalid_and_issue(const risk_model *m)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         CHECK(risk_warning_should_issue(t[i].prev, t[i].prev_o, t[i].cur, t[i].cur_o) == t[i].want,
               "should_issue %zu", i);
+    /* first score: blue/yellow are the baseline, orange/red warn as a rise from yellow */
+    static const bool first_warns[RISK_GRADE_COUNT] = {false, false, true, true};
+    for (int g = 0; g < RISK_GRADE_COUNT; g++) {
+        risk_grade base = risk_warning_first_baseline((risk_grade)g);
+        CHECK(base <= (risk_grade)g, "first baseline %d not above the grade", g);
+        CHECK(risk_warning_should_issue(base, false, (risk_grade)g, false) == first_warns[g],
+              "first score of grade %d", g);
+    }
     for (int s = 0; s < RISK_WARN_STATUS_COUNT; s++)
         CHECK(risk_warning_status_from_name(risk_warning_status_name((risk_warning_status)s)) == s,
               "status name %d", s);

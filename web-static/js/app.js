@@ -34,6 +34,7 @@ function navItems(m) {
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
+  if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -89,6 +90,7 @@ const PAGES = {
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
   forward: () => import('./pages/forward.js'),
+  backtest: () => import('./pages/backtest.js'),
 };
 
 let routeSeq = 0;

@@ -235,6 +235,17 @@ const D = {
   'fwd.items': ['条数', 'Items'], 'fwd.reason': ['原因', 'Reason'], 'fwd.resolved': ['已重发成功', 'Resent'],
   'fwd.resending': ['等待重发', 'Resend queued'], 'fwd.open': ['待处理', 'Open'], 'fwd.resend': ['重新上报', 'Resend'],
   'fwd.resend.ok': ['已加入重发', 'Resend queued'], 'fwd.nodead': ['没有被拒数据', 'Nothing refused'],
+  // risk model & backtest (pages/backtest.js)
+  'nav.backtest': ['模型回测', 'Model backtest'], 'bt.title': ['风险模型与回测', 'Risk model and backtest'], 'bt.model': ['当前模型', 'Model in force'],
+  'bt.version': ['模型版本', 'Version'], 'bt.source': ['来源', 'Source'], 'bt.source.file': ['配置文件', 'Model file'], 'bt.source.database': ['数据库（在线加载）', 'Database (loaded live)'],
+  'bt.thresholds': ['黄/橙/红 阈值', 'Yellow / orange / red at'], 'bt.weights': ['动态权重', 'Dynamic weights'], 'bt.by': ['提交人', 'Stored by'], 'bt.created': ['提交时间', 'Stored at'],
+  'bt.active': ['生效中', 'In force'], 'bt.noversions': ['尚无在线版本，使用配置文件中的模型', 'No stored versions: the model file is in force'],
+  'bt.candidate': ['候选模型', 'Candidate model'], 'bt.from': ['自', 'From'], 'bt.to': ['至', 'to'], 'bt.run': ['回测', 'Run backtest'], 'bt.store': ['保存为新版本并生效', 'Store as new version in force'],
+  'bt.hint': ['编辑参数（修改数值时请同时修改 version），回测使用期间内各企业最新一次评分的输入重新计算。', 'Edit the parameters (change "version" with any number); the backtest rescores the latest stored score of each enterprise in the period.'],
+  'bt.result': ['回测结果', 'Backtest result'], 'bt.grade': ['等级', 'Grade'], 'bt.stored': ['原等级企业数', 'Stored'], 'bt.new': ['候选模型企业数', 'Candidate'],
+  'bt.before': ['原等级', 'Stored grade'], 'bt.after': ['候选等级', 'Candidate grade'], 'bt.override': ['强制规则', 'Override'], 'bt.nochange': ['没有企业等级变化', 'No enterprise changes grade'],
+  'bt.summary': ['{n} 家企业，候选模型 {v}：{changed} 家等级变化（原评分模型：{stored}）', '{n} enterprises, candidate {v}: {changed} change grade (stored under {stored})'],
+  'bt.badjson': ['模型不是合法的 JSON', 'The model is not valid JSON'], 'bt.store.confirm': ['保存版本 {v} 并立即生效？', 'Store version {v} and put it in force now?'], 'bt.stored.ok': ['版本 {v} 已生效', 'Version {v} is in force'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -4,7 +4,7 @@
 // without the events route the numbers refresh every 10 s.
 import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast } from '../ui.js';
+import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast, zoneDay, zoneDayStart } from '../ui.js';
 import { enterpriseMap, legend } from '../map.js';
 import { onLive, liveAvailable } from '../live.js';
 import { loadLabels, lbl } from '../labels.js';
@@ -85,9 +85,9 @@ export default async function overview(el, ctx) {
     const days = [];
     const now = new Date();
     const start = new Date(now.getTime() - 6 * 86400e3);
-    const key = d => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(d);
+    const key = zoneDay;
     for (let i = 0; i < 7; i++) days.push(key(new Date(start.getTime() + i * 86400e3)));
-    const from = new Date(days[0] + 'T00:00:00+08:00').toISOString();
+    const from = zoneDayStart(days[0]).toISOString();
     const counts = { 0: {}, 1: {}, 2: {} };
     // one request per level: the totals are what the chart needs
     try {

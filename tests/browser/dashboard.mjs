@@ -1,0 +1,121 @@
+// Browser tests of the dashboard's display rules (issue 17): one time zone
+// for every time including chart axes, units on values, phone layout of the
+// enterprise pages, the picker and compliance figures.  One server and one
+// small city for the file; each test uses its own browser contexts.  Prints
+// one line per test and the closing "N passed, N failed".
+import { mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Database, Server, makeCity, launch, sleep, PW } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(here, 'screenshots');
+mkdirSync(shots, { recursive: true });
+
+const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
+let db, srv, browser, ents;
+const errors = [];
+
+async function setup() {
+  db = new Database();
+  ents = makeCity(db);
+  const accounts = [
+    ['city.admin', 'city_admin', '--region', '310000'],
+    ['baoshan.admin', 'district_admin', '--region', '310113'],
+    ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
+    ['a1.staff', 'enterprise_staff', '--enterprise', ents[0].code],
+  ];
+  for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
+  srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300 });
+  browser = await launch();
+}
+
+async function shot(page, name) { await page.screenshot({ path: join(shots, 'dash-' + name + '.png'), fullPage: false }); }
+
+// a logged-in page in a context with the given options (time zone, phone …)
+async function login(user, opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', ...opts });
+  const page = await context.newPage();
+  page.on('pageerror', e => errors.push(`${user}: ${e.message}`));
+  page.on('console', m => { if (m.type() === 'error' && !/status of (401|404|403|409)/.test(m.text())) errors.push(`${user}: console: ${m.text()}`); });
+  await page.goto(srv.base + '/');
+  await page.fill('input[name=username]', user);
+  await page.fill('input[name=password]', PW);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.shell', { timeout: 15000 });
+  return { context, page };
+}
+// wall-clock HH:MM:SS of an instant in a zone
+const wall = (ms, tz) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(new Date(ms));
+
+// the tooltip of the trend chart's last point (ECharts draws axes on a canvas;
+// its tooltip is HTML and shows the axis value as the axis labels it)
+async function trendTooltip(page) {
+  await page.waitForSelector('[data-page=monitor] .chart canvas', { timeout: 15000 });
+  return page.evaluate(async () => {
+    const el = document.querySelector('[data-page=monitor] .chart');
+    const c = window.echarts.getInstanceByDom(el);
+    const n = c.getOption().series[0].data.length;
+    c.dispatchAction({ type: 'showTip', seriesIndex: 0, dataIndex: n - 1 });
+    await new Promise(r => setTimeout(r, 400));
+    const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.textContent.trim());
+    return { text: tips.map(d => d.textContent).join(' | '), useUTC: c.getOption().useUTC };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Item 2: a UTC browser shows chart times in the display zone (Asia/Shanghai),
+// the same as a Shanghai browser and the same as the tables.
+async function test_chart_times_follow_display_zone_not_browser() {
+  const ent = ents[0];
+  const ts = Math.floor((Date.now() - 7 * 60e3) / 1000) * 1000;
+  await srv.ingest(ent, [{ point: ent.points.hopper_temp.code, ts: new Date(ts).toISOString(), value: 41.5 }]);
+  const want = wall(ts, 'Asia/Shanghai');
+  const seen = {};
+  for (const tz of ['UTC', 'Asia/Shanghai', 'America/New_York']) {
+    const { context, page } = await login('a1.manager', { timezoneId: tz });
+    await page.goto(srv.base + `/#/monitor/${ent.id}?range=1h&point=${ent.points.hopper_temp.id}`);
+    const tip = await trendTooltip(page);
+    seen[tz] = tip.text;
+    assert(tip.text.includes(want), `${tz} browser: tooltip "${tip.text}" does not show the Shanghai time ${want}`);
+    if (tz !== 'Asia/Shanghai') assert(!tip.text.includes(wall(ts, tz)), `${tz} browser: tooltip shows the browser's zone ${wall(ts, tz)}`);
+    if (tz === 'UTC') await shot(page, 'utc-monitor');
+    await context.close();
+  }
+  assert(seen.UTC === seen['Asia/Shanghai'], `UTC and Shanghai browsers differ: ${seen.UTC} / ${seen['Asia/Shanghai']}`);
+}
+
+async function test_no_script_errors() {
+  assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
+}
+
+// ---------------------------------------------------------------------------
+const tests = [test_chart_times_follow_display_zone_not_browser,
+  test_no_script_errors];
+const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
+const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;
+let passed = 0, failed = 0;
+try {
+  await setup();
+  for (const t of selected) {
+    const t0 = Date.now();
+    try {
+      await t();
+      passed++;
+      console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${t.name}\n${e.stack}`);
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log('FAIL setup\n' + e.stack + (srv ? '\n' + srv.log() : ''));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (srv) await srv.stop().catch(() => {});
+  if (db) db.drop();
+}
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

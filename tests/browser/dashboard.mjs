@@ -85,12 +85,57 @@ async function test_chart_times_follow_display_zone_not_browser() {
   assert(seen.UTC === seen['Asia/Shanghai'], `UTC and Shanghai browsers differ: ${seen.UTC} / ${seen['Asia/Shanghai']}`);
 }
 
+// Item 4: units on values, and the temperature unit is visible ink (℃,
+// U+2103, is an empty glyph in WenQuanYi Micro Hei: 16 px wide, no pixels).
+// The unit text is drawn on a canvas in the element's own computed font and
+// its dark pixels counted.
+async function inkOf(page, sel) {
+  return page.$eval(sel, el => {
+    const cs = getComputedStyle(el);
+    const text = el.textContent.trim();
+    const c = document.createElement('canvas');
+    c.width = 200; c.height = 60;
+    const g = c.getContext('2d');
+    g.font = `${cs.fontWeight} 32px ${cs.fontFamily}`;
+    g.fillStyle = '#000'; g.textBaseline = 'top';
+    g.fillText(text, 4, 4);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 64) ink++;
+    return { text, ink, width: g.measureText(text).width, rect: el.getBoundingClientRect().width };
+  });
+}
+async function test_units_shown_and_degree_celsius_visible() {
+  const ent = ents[0];
+  await srv.ingest(ent, [{ point: ent.points.hopper_temp.code, ts: new Date(Date.now() - 5000).toISOString(), value: 39 }]);
+  const { context, page } = await login('a1.manager');
+  await page.goto(srv.base + `/#/monitor/${ent.id}?point=${ent.points.hopper_temp.id}`);
+  const sel = `[data-point-value="${ent.points.hopper_temp.id}"] small`;
+  await page.waitForSelector(sel, { timeout: 15000 });
+  const u = await inkOf(page, sel);
+  assert(u.rect > 4 && u.width > 4, `unit has no width: ${JSON.stringify(u)}`);
+  // a lone "C" has about 1/2 of "°C"'s ink; an empty ℃ glyph has none
+  assert(u.ink > 40, `unit "${u.text}" draws ${u.ink} pixels: invisible`);
+  assert(/C/.test(u.text), `temperature unit text is "${u.text}"`);
+  const value = await page.textContent(`[data-point-value="${ent.points.hopper_temp.id}"]`);
+  assert(/39(\.0+)?\s*°C/.test(value), `temperature card reads "${value}"`);
+  // the archive's point table: every analog value and limit carries its unit
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=points`);
+  await page.waitForSelector('[data-testid=points-table]');
+  const row = await page.textContent(`[data-point-value="${ent.points.hopper_temp.id}"]`);
+  assert(/°C/.test(row), `points table value "${row}" has no unit`);
+  const limits = await page.$eval(`[data-point-value="${ent.points.hopper_temp.id}"]`, b => b.closest('tr').textContent);
+  assert(/80\s*°C|80 °C/.test(limits) || /°C.*°C/.test(limits), `limits without unit: ${limits}`);
+  await shot(page, 'units');
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
-const tests = [test_chart_times_follow_display_zone_not_browser,
+const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

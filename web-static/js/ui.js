@@ -81,6 +81,13 @@ export function fmtNum(v, digits) {
   if (digits != null) return n.toFixed(digits);
   return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, '') || '0';
 }
+// units as shown: ℃ (U+2103) is an empty glyph in common CJK fonts (WenQuanYi
+// Micro Hei draws nothing), so it is written °C, which every font has
+export function unitText(u) { return (u || '').replace(/\u2103/g, '°C').replace(/\u2109/g, '°F'); }
+export function withUnit(v, u, digits) {
+  const n = fmtNum(v, digits);
+  return u && v != null && v !== '' && !Number.isNaN(+v) ? n + ' ' + unitText(u) : n;
+}
 export function pct(v) { return v == null ? t('common.na') : (v * 100).toFixed(1) + '%'; }
 export function ago(v) {
   const s = Math.max(0, (Date.now() - new Date(v).getTime()) / 1000);

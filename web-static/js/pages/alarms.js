@@ -7,14 +7,14 @@
 // the API's label catalogue (labels.js).
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration } from '../ui.js';
+import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration, unitText } from '../ui.js';
 import { onLive } from '../live.js';
 import { loadLabels, lbl, pick } from '../labels.js';
 
 const STATES = ['active', 'acknowledged', 'handled', 'closed'];
 const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'spark', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline', 'enterprise_offline'];
 const kindText = k => lbl('alarm_kind', k, 'alkind');
-const unit = a => (a.point && a.point.unit) || '';
+const unit = a => unitText(a.point && a.point.unit);
 // value / limit for analog points; the state text for digital ones; the points of an outage
 function valueText(a) {
   if (a.value_text) return pick(a.value_text);
@@ -169,7 +169,7 @@ async function detail(el, ctx, id) {
     if (!items.length) chartEl.replaceWith(empty());
     else {
       const l = a.point ? {} : {};
-      await chart(chartEl, ctx, { grid: { left: 44, right: 16, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true },
+      await chart(chartEl, ctx, { grid: { left: 44, right: 16, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: unit(a) },
         series: [{ type: 'line', showSymbol: false, data: items.map(i => [i[0], i[1]]), lineStyle: { color: '#1d5fbf' },
           markLine: { symbol: 'none', data: [{ xAxis: Date.parse(a.raised_at), lineStyle: { color: '#e02d2d' }, label: { formatter: t('al.raised') } },
             ...(a.threshold != null ? [{ yAxis: a.threshold, lineStyle: { color: '#ff7d00', type: 'dashed' } }] : [])] } }], ...l });

@@ -7,7 +7,7 @@
 // one modal that shows it: it is neither kept nor shown again.
 import { api, hasRoute, mayUse } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, fmtTime, fmtNum, missingRoute, formModal, formRow, select, toast, loading, modal } from '../ui.js';
+import { h, clear, fill, card, table, empty, fmtTime, fmtNum, missingRoute, formModal, formRow, select, toast, loading, modal, withUnit, unitText } from '../ui.js';
 import { limitText } from './enterprise.js';
 
 const COLLECTORS = ['bag', 'cartridge', 'cyclone', 'settling', 'wet_scrubber', 'water_curtain', 'other'];
@@ -121,7 +121,7 @@ function systemsSection(ctx, ent, may, onSystems) {
     const tbl = table([
       { title: t('sys.code'), render: s => mono(s.code) }, { title: t('sys.name'), key: 'name' }, { title: t('sys.workshop'), key: 'workshop' },
       { title: t('sys.type'), render: s => tv('ctype', s.collector_type) }, { title: t('sys.wet'), render: s => yesNo(s.wet) },
-      { title: t('sys.central'), render: s => yesNo(s.central) }, { title: t('sys.airflow'), class: 'num', render: s => fmtNum(s.airflow_m3h, 0) },
+      { title: t('sys.central'), render: s => yesNo(s.central) }, { title: t('sys.airflow'), class: 'num', render: s => withUnit(s.airflow_m3h, 'm³/h', 0) },
       { title: t('sys.protection'), render: prot }, { title: t('sys.cameras'), class: 'num', key: 'cameras' },
       { title: t('common.actions'), render: s => h('span', { style: { whiteSpace: 'nowrap' } },
         h('button', { class: 'btn sm', 'data-action': 'points', onclick: () => toggle(s) }, `${t('sys.points')} (${s.points}) ${open.has(s.id) ? '▴' : '▾'}`), ' ',
@@ -142,7 +142,7 @@ function systemsSection(ctx, ent, may, onSystems) {
     const add = canAddPt ? h('button', { class: 'btn sm primary', 'data-action': 'new-point', onclick: () => pointForm(s, null) }, '+ ' + t('pt.new')) : null;
     const list = table([
       { title: t('pt.code'), render: p => mono(p.code) }, { title: t('pt.name'), key: 'name' }, { title: t('pt.kind'), key: 'kind_name' },
-      { title: t('pt.unit'), key: 'unit' }, { title: t('pt.limits'), render: limitText },
+      { title: t('pt.unit'), render: p => unitText(p.unit) }, { title: t('pt.limits'), render: limitText },
       { title: t('pt.class'), render: p => tv('pclass', p.param_class) },
       { title: t('common.state'), render: p => onOff(p.enabled, t('pt.enabled'), t('pt.disabled')) },
       (canEditPt || canDelPt) && { title: t('common.actions'), render: p => h('span', { style: { whiteSpace: 'nowrap' } },

@@ -3,7 +3,7 @@
 // series (min/max band + mean when bucketed).
 import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago } from '../ui.js';
+import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago, unitText, withUnit } from '../ui.js';
 import { onLive } from '../live.js';
 import { limitText, pointState } from './enterprise.js';
 
@@ -59,7 +59,7 @@ export default async function monitor(el, ctx) {
         return h('div', { class: `pt s-${st}${String(p.id) === selected ? ' sel' : ''}`, 'data-point': p.id, 'data-state': st, tabindex: 0,
           onclick: () => { selected = String(p.id); history.replaceState(null, '', `#/monitor/${e.id}?range=${range}&point=${p.id}`); renderCards(); trend(); } },
         h('div', { class: 'n', title: `${p.name} (${p.code})` }, p.name),
-        h('div', { class: 'v', 'data-point-value': p.id }, p.latest ? fmtNum(p.latest.value) : t('common.na'), h('small', null, p.unit || '')),
+        h('div', { class: 'v', 'data-point-value': p.id }, p.latest ? fmtNum(p.latest.value) : t('common.na'), h('small', { 'data-unit': '' }, unitText(p.unit))),
         h('div', { class: 'l' }, limitText(p)),
         h('div', { class: 'l' }, a ? h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : 'orange') }, t('alkind.' + a.kind, {}, a.kind)) : null, ' ',
           p.latest ? ago(p.latest.ts) : t('online.no')));
@@ -81,8 +81,8 @@ export default async function monitor(el, ctx) {
       { name: t('mon.minmax'), type: 'line', data: r.items.map(i => [i[0], i[2] - i[1]]), lineStyle: { opacity: 0 }, areaStyle: { color: 'rgba(29,95,191,.15)' }, stack: 'band', symbol: 'none' },
       { name: t('mon.avg'), type: 'line', data: r.items.map(i => [i[0], i[3]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } },
     ] : [{ name: p.name, type: 'line', data: r.items.map(i => [i[0], i[1]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } }];
-    const opt = { animation: false, grid: { left: 50, right: 24, top: 24, bottom: 56 }, tooltip: { trigger: 'axis' },
-      xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: p.unit || '' },
+    const opt = { animation: false, grid: { left: 50, right: 24, top: 24, bottom: 56 }, tooltip: { trigger: 'axis', valueFormatter: v => withUnit(v, p.unit) },
+      xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: unitText(p.unit) },
       dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }], series };
     if (!r.items.length) { if (chartObj) { chartObj.dispose(); chartObj = null; } fill(chartEl, empty()); return; }
     if (!chartObj || chartObj.isDisposed()) { clear(chartEl); chartObj = await chart(chartEl, ctx, opt); } else chartObj.setOption(opt, true);

@@ -130,12 +130,79 @@ async function test_units_shown_and_degree_celsius_visible() {
   await context.close();
 }
 
+// Item 3: the enterprise pages on a phone (Chromium mobile emulation, 390 px):
+// nothing wider than the screen, the navigation reachable, and the 清理打卡
+// button on screen and tappable, with the camera capture input.
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 };
+async function overflow(page) {
+  return page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('main *, .topbar *, .sidenav')].filter(e => {
+      const r = e.getBoundingClientRect();
+      if (!r.width) return false;
+      // inside a horizontal scroller (nav row, tabs) is fine
+      for (let p = e.parentElement; p; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') return false; }
+      return r.right > w + 1 || r.left < -1;
+    }).slice(0, 3).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
+    return { w, sw: document.documentElement.scrollWidth, wide };
+  });
+}
+async function test_enterprise_pages_usable_on_a_phone() {
+  const ent = ents[0];
+  const tok = await srv.token('a1.manager');
+  const r = await srv.api('POST', `/api/v1/enterprises/${ent.id}/cleaning-areas`, { name: '抛光车间地面', frequency: 'daily' }, tok);
+  assert(r.status === 201 || r.status === 200, 'area: ' + r.text);
+  const { context, page } = await login('a1.staff', PHONE);
+  const pages = [['archive', `/#/enterprises/${ent.id}`, '[data-testid=enterprise-name]'],
+    ['todo', `/#/enterprises/${ent.id}?tab=points`, '[data-testid=points-table]'],
+    ['alarms', '/#/alarms', '[data-page=alarms] table, [data-page=alarms] .empty'],
+    ['warnings', '/#/warnings', '[data-page=warnings] table, [data-page=warnings] .empty'],
+    ['monitor', `/#/monitor/${ent.id}`, '[data-page=monitor] .pt'],
+    ['cleaning', '/#/cleaning', '[data-action=checkin]']];
+  for (const [name, path, sel] of pages) {
+    await page.goto(srv.base + path);
+    await page.waitForSelector(sel, { timeout: 15000 });
+    await sleep(300);
+    const o = await overflow(page);
+    assert(o.sw <= o.w + 1 && !o.wide.length, `${name}: page ${o.sw} px wide on a ${o.w} px screen: ${o.wide.join(', ')}`);
+    const nav = await page.$eval('.sidenav', n => n.getBoundingClientRect());
+    assert(nav.width <= 391 && nav.height < 80, `${name}: side nav takes ${Math.round(nav.width)}×${Math.round(nav.height)}`);
+    await shot(page, 'phone-' + name);
+  }
+  // the check-in button: inside the screen, tappable, opens the camera form
+  const btn = await page.$('[data-action=checkin]');
+  const box = await btn.boundingBox();
+  assert(box && box.x >= 0 && box.x + box.width <= 390 && box.y + box.height <= 844 * 3, `清理打卡 off-screen: ${JSON.stringify(box)}`);
+  assert(box.height >= 28, `清理打卡 too small to tap: ${box.height}px`);
+  await btn.scrollIntoViewIfNeeded();
+  assert(await btn.isVisible(), '清理打卡 not visible');
+  await btn.tap();
+  await page.waitForSelector('.modal input[type=file]');
+  const cam = await page.$eval('.modal input[type=file]', i => ({ accept: i.accept, capture: i.getAttribute('capture') }));
+  assert(cam.accept === 'image/*' && cam.capture === 'environment', 'camera input: ' + JSON.stringify(cam));
+  const o = await overflow(page);
+  assert(o.sw <= o.w + 1, `check-in form ${o.sw} px wide`);
+  await page.fill('.modal input[name=person]', '李四');
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await page.setInputFiles('.modal input[type=file]', { name: 'clean.png', mimeType: 'image/png', buffer: png });
+  await shot(page, 'phone-checkin-form');
+  const submit = await page.$('.modal .ft .btn.primary');
+  const sb = await submit.boundingBox();
+  assert(sb.x + sb.width <= 390, 'submit button off-screen');
+  await submit.tap();
+  await page.waitForSelector('[data-testid=checkin-photo]', { timeout: 10000 });
+  const n = db.scalar(`SET dw.scope = 'system'; SELECT count(*) FROM cleaning_checkins WHERE enterprise_id = ${ent.id} AND photo IS NOT NULL AND person = '李四'`);
+  assert(n === '1', 'check-in from the phone not stored: ' + n);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
+  test_enterprise_pages_usable_on_a_phone,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -133,7 +133,7 @@ export function table(columns, rows, opts = {}) {
   return h('table', { class: 'tbl', ...(opts.attrs || {}) },
     h('thead', null, h('tr', null, columns.map(c => h('th', { class: c.class || null }, c.title)))),
     h('tbody', null, rows.map(r => h('tr', { class: opts.rowClass ? opts.rowClass(r) : null, ...(opts.rowAttrs ? opts.rowAttrs(r) : {}) },
-      columns.map(c => h('td', { class: c.class || null }, c.render ? c.render(r) : (r[c.key] ?? t('common.na'))))))));
+      columns.map(c => h('td', { class: c.class || null, 'data-label': typeof c.title === 'string' ? c.title : null }, c.render ? c.render(r) : (r[c.key] ?? t('common.na'))))))));
 }
 export function gradeTag(g) {
   if (!g) return h('span', { class: 'tag muted' }, t('grade.none'));

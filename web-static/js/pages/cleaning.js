@@ -9,6 +9,17 @@ const METHODS = ['vacuum', 'wet_wipe', 'sweep', 'other'];
 const METHOD_LABEL = { vacuum: ['负压吸尘', 'Vacuum'], wet_wipe: ['湿式擦拭', 'Wet wipe'], sweep: ['清扫', 'Sweeping'], other: ['其他', 'Other'] };
 const mLabel = m => (METHOD_LABEL[m] || [m, m])[document.documentElement.lang === 'en' ? 1 : 0];
 
+async function shrinkPhoto(f) {
+  const bmp = await createImageBitmap(f);
+  const k = Math.min(1, 1600 / Math.max(bmp.width, bmp.height));
+  const c = document.createElement('canvas');
+  c.width = Math.round(bmp.width * k); c.height = Math.round(bmp.height * k);
+  c.getContext('2d').drawImage(bmp, 0, 0, c.width, c.height);
+  const blob = await new Promise(ok => c.toBlob(ok, 'image/jpeg', 0.85));
+  if (!blob) throw new Error('encode');
+  return new File([blob], (f.name || 'photo').replace(/\.[^.]*$/, '') + '.jpg', { type: 'image/jpeg' });
+}
+
 export default async function cleaningPage(el, ctx) {
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('cl.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
   if (ctx.isEnt) { await cleaningPanel(el, ctx, { id: ctx.me.scope.id }); return; }
@@ -76,7 +87,7 @@ export async function cleaningPanel(el, ctx, e) {
   }
   function checkin(a) {
     const prev = h('div');
-    const file = h('input', { type: 'file', name: 'photo_file', accept: 'image/jpeg,image/png', capture: 'environment', onchange: () => {
+    const file = h('input', { type: 'file', name: 'photo_file', accept: 'image/*', capture: 'environment', 'data-testid': 'checkin-camera', onchange: () => {
       clear(prev);
       const f = file.files[0];
       if (f) prev.append(h('img', { class: 'photo-prev', src: URL.createObjectURL(f), alt: '' }), h('div', { class: 'muted' }, `${f.name} · ${(f.size / 1024).toFixed(0)} KB`));
@@ -90,7 +101,10 @@ export async function cleaningPanel(el, ctx, e) {
     async v => {
       const body = { person: v.person, method: v.method };
       if (v.note) body.note = v.note;
-      const f = file.files[0];
+      let f = file.files[0];
+      // a phone camera's photo (several MB, maybe HEIC) is re-encoded as a
+      // JPEG of at most 1600 px before the size check
+      if (f && (f.size > PHOTO_MAX_MB * 1024 * 1024 || !/^image\/(jpeg|png)$/.test(f.type))) f = await shrinkPhoto(f).catch(() => f);
       if (f) {
         if (f.size > PHOTO_MAX_MB * 1024 * 1024) throw new Error(t('cl.photo.big', { n: PHOTO_MAX_MB }));
         progress.textContent = '…';

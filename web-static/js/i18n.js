@@ -170,6 +170,9 @@ const D = {
   'cl.done': ['打卡成功', 'Checked in'], 'cl.photo.big': ['照片不能超过 {n} MB', 'The photo must be at most {n} MB'],
   'cl.rate': ['合规率', 'Rate'], 'cl.missed': ['漏打卡', 'Missed'], 'cl.late': ['迟打卡', 'Late'], 'cl.required': ['应打卡', 'Required'],
   'cl.newarea': ['新增区域', 'New area'], 'cl.noareas': ['尚未设置清理区域', 'No cleaning areas yet'], 'cl.noareas.hint': ['请企业安全负责人先设置需定期清理的区域及频次', 'The enterprise sets up the areas to clean and their frequency first'],
+  // dashboard (issue 17)
+  'd17.noarea.n': ['未设清理区域', 'Without cleaning areas'], 'd17.noarea.list': ['未设置清理区域的企业', 'Enterprises without cleaning areas'],
+  'd17.noarea.hint': ['这些企业尚无需定期清理的区域，未计入合规率，请督促设置', 'No areas to clean yet, so not in the rate: ask them to set areas up'],
   'freq.per_shift': ['每班', 'Per shift'], 'freq.daily': ['每天', 'Daily'], 'freq.weekly': ['每周', 'Weekly'],
   'method.sweep': ['清扫', 'Sweeping'], 'method.vacuum': ['负压吸尘', 'Vacuum'], 'method.wet': ['湿式清理', 'Wet cleaning'], 'method.other': ['其他', 'Other'],
   // accounts

@@ -37,7 +37,8 @@ export default async function cleaningPage(el, ctx) {
       h('div', { class: 'stat gblue' }, h('div', { class: 'k' }, t('cl.rate')), h('div', { class: 'v' }, pct(tot.rate))),
       h('div', { class: 'stat' }, h('div', { class: 'k' }, t('cl.required')), h('div', { class: 'v' }, tot.required ?? 0)),
       h('div', { class: 'stat red' }, h('div', { class: 'k' }, t('cl.missed')), h('div', { class: 'v' }, tot.missed ?? 0)),
-      h('div', { class: 'stat orange' }, h('div', { class: 'k' }, t('cl.late')), h('div', { class: 'v' }, tot.late ?? 0))),
+      h('div', { class: 'stat orange' }, h('div', { class: 'k' }, t('cl.late')), h('div', { class: 'v' }, tot.late ?? 0)),
+      h('div', { class: 'stat', 'data-stat': 'without-areas' }, h('div', { class: 'k' }, t('d17.noarea.n')), h('div', { class: 'v' }, tot.without_areas ?? 0))),
     table([
       { title: t('common.enterprise'), render: x => h('a', { href: `#/enterprises/${x.id}?tab=cleaning` }, x.name) },
       { title: t('cl.areas'), class: 'num', render: x => Array.isArray(x.areas) ? x.areas.length : (x.areas ?? '') },
@@ -45,6 +46,9 @@ export default async function cleaningPage(el, ctx) {
       { title: t('cl.late'), class: 'num', key: 'late' },
       { title: t('cl.rate'), class: 'num', render: x => h('span', { class: 'tag ' + (x.rate == null ? 'muted' : x.rate >= 0.9 ? 'ok' : x.rate >= 0.6 ? 'warn' : 'bad') }, pct(x.rate)) },
     ], r.enterprises || [], { empty: empty(t('cl.noareas'), t('cl.noareas.hint')), attrs: { 'data-testid': 'compliance-table' } }));
+  const none = r.without_areas || [];
+  if (none.length) el.append(card(`${t('d17.noarea.list')} (${none.length})`, h('div', null, h('div', { class: 'note' }, t('d17.noarea.hint')),
+    h('div', { class: 'chips', 'data-testid': 'without-areas' }, none.map(x => h('a', { class: 'tag warn', href: `#/enterprises/${x.id}?tab=cleaning` }, x.name))))));
 }
 
 export async function cleaningPanel(el, ctx, e) {

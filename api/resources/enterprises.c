@@ -517,6 +517,7 @@ _Static_assert(N_CSV == DB_ENTERPRISES_EXPORT_COLUMNS, "the header names every e
 
 typedef struct {
     buf out;
+    db_enterprises_filter filter;
 } export_ctx;
 
 static void export_row(void *arg, const char *const *cells)
@@ -536,12 +537,43 @@ static db_status export_tx(api_req *r, db_conn *c, void *arg)
     buf_add(&x->out, "\xEF\xBB\xBF", 3); /* UTF-8 BOM: Excel then reads Chinese correctly */
     for (size_t i = 0; i < N_CSV; i++)
         csv_cell(&x->out, csv_header[i], i == N_CSV - 1);
-    return db_enterprises_export_tx(c, &s, export_row, x);
+    return db_enterprises_export_tx(c, &s, &x->filter, export_row, x);
+}
+
+/* the list page's filters, so the file holds what the page shows */
+static int one_of(const char *v, const char *const *allowed)
+{
+    if (!v)
+        return 1;
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return 1;
+    return 0;
 }
 
 int api_enterprises_export(api_req *r)
 {
-    export_ctx x = {{0}};
+    export_ctx x;
+    memset(&x, 0, sizeof x);
+    static const char *const statuses[] = {"producing", "stopped", "overhaul", NULL};
+    static const char *const conns[] = {"connected", "not_connected", "suspended", NULL};
+    static const char *const grades[] = {"red", "orange", "yellow", "blue", "none", NULL};
+    x.filter = (db_enterprises_filter){
+        .district_code = opt_query(r, "district"),
+        .street_code = opt_query(r, "street"),
+        .status = opt_query(r, "status"),
+        .q = opt_query(r, "q"),
+        .dust_kind = opt_query(r, "dust_kind"),
+        .industry = opt_query(r, "industry"),
+        .connection = opt_query(r, "conn"),
+        .grade = opt_query(r, "grade"),
+    };
+    if (!one_of(x.filter.status, statuses) || !one_of(x.filter.connection, conns) ||
+        !one_of(x.filter.grade, grades))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "status must be producing|stopped|overhaul, conn "
+                               "connected|not_connected|suspended, grade "
+                               "red|orange|yellow|blue|none");
     db_status st = api_tx(r, export_tx, &x);
     if (st != DB_OK) {
         free(x.out.p);

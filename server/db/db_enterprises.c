@@ -37,10 +37,15 @@ static const db_stmt statements[] = {
               "($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR strpos(e.name, $6) > "
               "0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = ANY(e.dust_kinds))) "
               "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', $8::int, "
-              "'offset', $9::int, 'items', coalesce((SELECT json_agg(" ENT_JSON
-              " ORDER BY e.name, e.id) FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET "
-              "$9) pg JOIN enterprises e ON e.id = pg.id JOIN regions d ON d.id = e.district_id "
-              "LEFT JOIN regions s ON s.id = e.street_id), '[]'::json))::text"},
+              "'offset', $9::int, 'items', coalesce((SELECT json_agg((" ENT_JSON
+              "::jsonb || jsonb_build_object('live', json_build_object('points_total', lv.pt, "
+              "'points_online', lv.po, 'last_reading_at', lv.la)))::json ORDER BY e.name, e.id) "
+              "FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET $9) pg JOIN enterprises e "
+              "ON e.id = pg.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id "
+              "= e.street_id CROSS JOIN LATERAL (SELECT count(*) AS pt, count(*) FILTER (WHERE "
+              "l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s)) AS po, "
+              "max(l.collected_at) AS la FROM points p LEFT JOIN point_latest l ON l.point_id = "
+              "p.id WHERE p.enterprise_id = e.id) lv), '[]'::json))::text"},
     {"ent_get",
      "SELECT json_build_object('enterprise', " ENT_JSON
      ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "
@@ -68,8 +73,16 @@ static const db_stmt statements[] = {
      "e.status, e.principal_name, e.principal_phone, e.safety_manager_name, "
      "e.safety_manager_phone, array_to_string(e.dust_kinds, '|'), coalesce(e.dust_workers::text, "
      "''), e.zone20_count, e.zone21_count, e.zone22_count, e.building_storeys, e.building_frame, "
-     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM
-     "WHERE " SCOPE_ENT("e") " ORDER BY d.code, s.code NULLS FIRST, e.name"},
+     "e.gathering_rooms, coalesce(s.code, ''), d.code" ENT_FROM "WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR "
+              "s.code = $4) AND ($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR "
+              "strpos(e.name, $6) > 0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = "
+              "ANY(e.dust_kinds)) AND ($8::text IS NULL OR e.industry_code = $8) AND ($9::text IS "
+              "NULL "
+              "OR e.connection_status = $9) AND ($10::text IS NULL OR coalesce((SELECT er.grade "
+              "FROM "
+              "enterprise_risk er WHERE er.enterprise_id = e.id), 'none') = $10) ORDER BY d.code, "
+              "s.code NULLS FIRST, e.name"},
     {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
     {"ent_code_holder",
      "SELECT e.id FROM enterprises e WHERE e.code = $3 AND e.id <> $4::bigint AND " SCOPE_ENT(
@@ -150,12 +163,13 @@ db_status db_enterprises_holder_in_scope_tx(db_conn *c, const db_scope *s, const
     return one_id(c, stmt, 4, p, enterprise_id);
 }
 
-db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, db_enterprises_export_fn fn,
-                                   void *arg)
+db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, const db_enterprises_filter *f,
+                                   db_enterprises_export_fn fn, void *arg)
 {
-    const char *p[2] = {s->kind, s->id};
+    const char *p[10] = {s->kind, s->id,        f->district_code, f->street_code, f->status,
+                         f->q,    f->dust_kind, f->industry,      f->connection,  f->grade};
     db_status st;
-    PGresult *res = db_exec(c, "ent_export", 2, p, &st);
+    PGresult *res = db_exec(c, "ent_export", 10, p, &st);
     if (!res)
         return st;
     if (PQnfields(res) != DB_ENTERPRISES_EXPORT_COLUMNS) {

@@ -22,6 +22,9 @@ void db_enterprises_register(void);
 typedef struct db_enterprises_filter {
     const char *district_code, *street_code, *status, *q, *dust_kind;
     long limit, offset;
+    /* the export only: industry code, connection_status, current risk grade
+     * ("none": not graded yet) */
+    const char *industry, *connection, *grade;
 } db_enterprises_filter;
 /* {total, limit, offset, items[]} ordered by name. */
 db_status db_enterprises_list(db_conn *c, const db_scope *s, const db_enterprises_filter *f,
@@ -102,8 +105,8 @@ db_status db_enterprises_update_tx(db_conn *c, const db_scope *s, int64_t enterp
  * The cells are valid during the call only. */
 #define DB_ENTERPRISES_EXPORT_COLUMNS 24
 typedef void (*db_enterprises_export_fn)(void *arg, const char *const *cells);
-db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, db_enterprises_export_fn fn,
-                                   void *arg);
+db_status db_enterprises_export_tx(db_conn *c, const db_scope *s, const db_enterprises_filter *f,
+                                   db_enterprises_export_fn fn, void *arg);
 
 /* An import writes each row under a savepoint, so that one refused row can
  * be reported and the others still checked in the same transaction. */

@@ -196,13 +196,50 @@ async function test_enterprise_pages_usable_on_a_phone() {
   await context.close();
 }
 
+// Item 9: the 实时监测 picker colours each enterprise by its state (grey when
+// offline, else its grade); the CSV export carries the list's filters; the
+// compliance page lists enterprises without cleaning areas.
+async function test_picker_states_export_filters_and_arealess_enterprises() {
+  const [a1, a2] = ents;
+  await srv.ingest(a1, [{ point: a1.points.hopper_temp.code, ts: new Date(Date.now() - 2000).toISOString(), value: 35 }]);
+  const { context, page } = await login('baoshan.admin');
+  await page.goto(srv.base + '/#/monitor');
+  await page.waitForSelector(`[data-pick-state][data-enterprise="${a2.id}"]`);
+  const st = await page.$$eval('[data-pick-state]', els => Object.fromEntries(els.map(e => [e.dataset.enterprise, [e.dataset.pickState, getComputedStyle(e).borderTopColor, getComputedStyle(e).backgroundColor]])));
+  assert(st[a2.id][0] === 'off', 'a2 reports nothing but its card is ' + st[a2.id][0]);
+  assert(st[a1.id][0] !== 'off', 'a1 reports but its card is offline');
+  assert(st[a1.id][1] !== st[a2.id][1] || st[a1.id][2] !== st[a2.id][2], 'online and offline cards look alike: ' + JSON.stringify(st));
+  await shot(page, 'picker');
+  // export with the list's filter: only the filtered enterprise in the file
+  await page.goto(srv.base + '/#/enterprises?q=' + encodeURIComponent('罗店木业'));
+  await page.waitForSelector('[data-testid=enterprise-table]');
+  const href = await page.getAttribute('[data-action=export-csv]', 'href');
+  assert(href.includes('q=' + encodeURIComponent('罗店木业')), 'export link without the filter: ' + href);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-csv]')]);
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(await dl.path(), 'utf8');
+  const rows = text.trim().split('\n').slice(1);
+  assert(rows.length === 1 && rows[0].includes('罗店木业'), 'exported rows: ' + rows.length + '\n' + text.slice(0, 300));
+  // compliance: a2 has no cleaning area and is listed as such
+  await page.goto(srv.base + '/#/cleaning');
+  await page.waitForSelector('[data-testid=without-areas]');
+  const names = await page.textContent('[data-testid=without-areas]');
+  assert(names.includes(a2.name) && !names.includes(a1.name), 'enterprises without areas: ' + names);
+  const n = await page.textContent('[data-stat=without-areas] .v');
+  assert(n.trim() === '1', 'without-areas count ' + n);
+  const rate = await page.$eval('[data-testid=compliance-table]', t => t.textContent);
+  assert(/100\.0%/.test(rate), 'a1 checked in today and its rate is not 100%: ' + rate);
+  await shot(page, 'compliance');
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
-  test_enterprise_pages_usable_on_a_phone,
+  test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -7,7 +7,13 @@
 * Cleaning compliance counts the period a check-in falls in even while that
   period (today, for a daily area) is still running: an area created today
   with two check-ins is 1 of 1, not "—"; enterprises in scope without an
-  active cleaning area are listed (without_areas) instead of left out."""
+  active cleaning area are listed (without_areas) instead of left out.
+* The survey-table CSV export holds what the filtered list shows: district,
+  street, status, name/code, dust kind, industry, connection and grade filters
+  apply to it; an unknown status/conn/grade is a 400, not an empty file.
+* The enterprise list says per enterprise how many points report (live), so
+  the 实时监测 picker can grey out an enterprise that is offline."""
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 import dwtest as t
@@ -78,6 +84,47 @@ def test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas()
         c.close()
 
 
+def csv_names(c, user, qs=""):
+    st, hdr, raw = c.call(user, "GET", "/api/v1/enterprises/export.csv" + qs)
+    assert st == 200 and hdr["content-type"].startswith("text/csv"), (st, raw)
+    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw.lstrip("\ufeff")
+    return sorted(line.split(",")[2] for line in text.strip().splitlines()[1:])
+
+
+def test_export_honours_filters_and_list_says_who_reports():
+    c = City()
+    try:
+        assert len(csv_names(c, "city.admin")) == 3
+        assert csv_names(c, "city.admin", "?district=310114") == [c.b1["name"]]
+        assert csv_names(c, "city.admin", "?street=310113103") == sorted([c.a1["name"], c.a2["name"]])
+        assert csv_names(c, "city.admin", "?q=" + urllib.parse.quote("罗店木业")) == [c.a2["name"]]
+        c.db.sql(f"UPDATE enterprises SET status = 'stopped', industry_code = 'C2011' WHERE id = {c.a2['id']}")
+        assert csv_names(c, "city.admin", "?status=stopped") == [c.a2["name"]]
+        assert csv_names(c, "city.admin", "?industry=C2011") == [c.a2["name"]]
+        grades = dict(c.db.sql("SELECT e.name, coalesce(er.grade, 'none') FROM enterprises e "
+                               "LEFT JOIN enterprise_risk er ON er.enterprise_id = e.id"))
+        for g in ("red", "orange", "yellow", "blue", "none"):
+            assert csv_names(c, "city.admin", "?grade=" + g) == sorted(n for n, x in grades.items() if x == g), (g, grades)
+        assert csv_names(c, "baoshan.admin", "?district=310114") == []  # the scope still holds
+        for bad in ("?status=closed", "?conn=maybe", "?grade=purple"):
+            st, _, b = c.call("city.admin", "GET", "/api/v1/enterprises/export.csv" + bad)
+            assert st == 400 and b["code"] == "bad_request", (bad, st, b)
+
+        ts = datetime.now(timezone.utc) - timedelta(seconds=5)
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/readings",
+                                {"readings": [{"point": c.a1["points"]["hopper_temp"][0], "ts": iso(ts), "value": 30}]},
+                                {"X-Api-Key": c.a1["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        st, _, lst = c.call("baoshan.admin", "GET", "/api/v1/enterprises")
+        live = {x["id"]: x["live"] for x in lst["items"]}
+        assert live[c.a1["id"]]["points_total"] == 3 and live[c.a1["id"]]["points_online"] == 1, live
+        assert live[c.a1["id"]]["last_reading_at"] is not None, live
+        assert live[c.a2["id"]]["points_online"] == 0 and live[c.a2["id"]]["last_reading_at"] is None, live
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_alarm_point_unit_falls_back_to_kind,
-           test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas])
+           test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas,
+           test_export_honours_filters_and_list_says_who_reports])

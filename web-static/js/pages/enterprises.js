@@ -7,6 +7,14 @@ import { h, clear, fill, card, table, empty, errorBox, gradeTag, select, toast, 
 
 const PAGE = 20, FETCH = 500;
 
+// the CSV holds what the list shows: the page's filters go along (the
+// "online" filter is worked out in the browser and is not applied to the file)
+function exportHref(f) {
+  const p = new URLSearchParams();
+  for (const k of ['q', 'street', 'status', 'dust_kind', 'industry', 'conn', 'grade']) if (f[k]) p.set(k, f[k]);
+  return '/api/v1/enterprises/export.csv' + (p.toString() ? '?' + p : '');
+}
+
 export default async function enterprises(el, ctx) {
   const q = ctx.query;
   const f = {
@@ -40,7 +48,7 @@ export default async function enterprises(el, ctx) {
     h('div', { class: 'page-head' }, h('h2', null, t('ent.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' },
         canImport ? h('button', { class: 'btn', onclick: importDialog, 'data-action': 'import' }, t('ent.import')) : null,
-        canExport ? h('a', { class: 'btn primary', href: '/api/v1/enterprises/export.csv', download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
+        canExport ? h('a', { class: 'btn primary', href: exportHref(f), download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
     h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, body)));
 
   function apply() {

@@ -3,7 +3,7 @@
 // series (min/max band + mean when bucketed).
 import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago, unitText, withUnit } from '../ui.js';
+import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago, unitText, withUnit, gradeTag } from '../ui.js';
 import { onLive } from '../live.js';
 import { limitText, pointState } from './enterprise.js';
 
@@ -105,9 +105,25 @@ async function picker(el, ctx) {
   el.append(h('section', { class: 'card' }, h('form', { class: 'filters', onsubmit: ev => { ev.preventDefault(); load(); } }, input, h('button', { class: 'btn primary', type: 'submit' }, t('common.search'))), h('div', { class: 'bd' }, box)));
   async function load() {
     let r;
-    try { r = await api('/api/v1/enterprises?limit=200' + (input.value ? '&q=' + encodeURIComponent(input.value) : '')); } catch (e) { fill(box, errorBox(e)); return; }
-    fill(box, r.items.length ? h('div', { class: 'pts' }, r.items.map(x => h('a', { class: 'pt', href: '#/monitor/' + x.id, style: { textDecoration: 'none', color: 'inherit' } },
-      h('div', { class: 'n' }, x.street ? x.street.name : x.district.name), h('div', { style: { fontWeight: 600, margin: '4px 0' } }, x.name), h('div', { class: 'l' }, x.industry_code)))) : empty(t('ent.empty')));
+    let grades = new Map();
+    try {
+      [r] = await Promise.all([api('/api/v1/enterprises?limit=200' + (input.value ? '&q=' + encodeURIComponent(input.value) : '')),
+        hasRoute('GET', '/api/v1/risk/ranking') && !ctx.isEnt ? api('/api/v1/risk/ranking?limit=500').then(g => { grades = new Map(g.items.map(i => [i.enterprise.id, i.grade])); }).catch(() => {}) : null]);
+    } catch (e) { fill(box, errorBox(e)); return; }
+    if (!ctx.alive) return;
+    // each card coloured by state: grey when no point reports (offline),
+    // else by the current risk grade; the worst first
+    const state = x => {
+      const lv = x.live || {};
+      if (lv.points_total > 0 && !lv.points_online) return 'off';
+      return grades.get(x.id) || 'none';
+    };
+    const order = { red: 0, orange: 1, off: 2, yellow: 3, blue: 4, none: 5 };
+    const items = r.items.slice().sort((a, b) => order[state(a)] - order[state(b)]);
+    fill(box, items.length ? h('div', { class: 'pts' }, items.map(x => { const st = state(x), lv = x.live || {}; return h('a', { class: 'pt pick-' + st, href: '#/monitor/' + x.id, 'data-pick-state': st, 'data-enterprise': x.id, style: { textDecoration: 'none', color: 'inherit' } },
+      h('div', { class: 'n' }, x.street ? x.street.name : x.district.name), h('div', { style: { fontWeight: 600, margin: '4px 0' } }, x.name),
+      h('div', { class: 'l' }, st === 'off' ? h('span', { class: 'tag muted' }, t('online.no')) : gradeTag(grades.get(x.id)), ' ',
+        lv.points_total ? `${t('ent.online')} ${lv.points_online}/${lv.points_total}` : x.industry_code)); })) : empty(t('ent.empty')));
   }
   await load();
 }

@@ -616,8 +616,8 @@ SCHEMAS = {
                   ["id", "label", "prefix", "created_at", "last_used_at", "revoked_at"]),
     "ApiKeyList": items_of(ref("ApiKey")),
     "ApiKeyCreate": obj({"label": s("string", maxLength=100)}, strict=True),
-    "ApiKeyCreated": obj({"id": ID, "key": s("string", "The key (dwk_…): shown once, send it "
-                                             "as X-Api-Key."),
+    "ApiKeyCreated": obj({"id": ID, "key": s("string", "The REST API key (dwa_…): shown once, send it "
+                                             "as X-Api-Key to /api/v1 (not an ingest credential)."),
                           "prefix": s("string")}, ["id", "key", "prefix"]),
     "Account": obj({"id": ID, "username": s("string"), "display_name": s("string"),
                     "role": enum(ROLES), "region": N_STR, "region_name": N_STR,
@@ -1583,7 +1583,7 @@ def build_api(routes):
                 "the enterprises they supervise.\n\n"
                 "**Authentication.** POST /api/v1/auth/login sets the HttpOnly cookie "
                 "`dw_session` and returns the same token; send either the cookie or "
-                "`Authorization: Bearer <token>`. Enterprise API keys (dwk_…) go in `X-Api-Key` "
+                "`Authorization: Bearer <token>`. Enterprise REST API keys (dwa_…; older keys dwk_…) go in `X-Api-Key` "
                 "(or as the bearer token) and act as enterprise_staff.\n\n"
                 "**Roles.** Every operation lists the scope kinds it admits in `x-roles` (city, "
                 "district, street, enterprise) and whether only administrators (city_admin, "
@@ -1613,9 +1613,9 @@ def build_api(routes):
                                                  "(HttpOnly, SameSite=Strict)."},
                 "bearerToken": {"type": "http", "scheme": "bearer",
                                 "description": "Authorization: Bearer <session token dws_… or "
-                                               "API key dwk_…>."},
+                                               "REST API key dwa_…>."},
                 "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
-                                     "description": "Enterprise API key (dwk_…); acts as "
+                                     "description": "Enterprise REST API key (dwa_…); acts as "
                                                     "enterprise_staff of its enterprise."},
             },
             "parameters": PARAMS,
@@ -1819,7 +1819,7 @@ def build_ingest():
         "components": {
             "securitySchemes": {
                 "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
-                                     "description": "The enterprise's API key (dwk_…)."},
+                                     "description": "The enterprise's ingest credential (dwk_…); a REST API key (dwa_…) is refused."},
                 "memAppSecret": {"type": "apiKey", "in": "header", "name": "appsecret",
                                  "description": "The secret issued per appid."},
             },

@@ -233,6 +233,31 @@ async function test_picker_states_export_filters_and_arealess_enterprises() {
   await context.close();
 }
 
+// Item 5: the 接口密钥 tab says what its keys are for and issues dwa_… keys;
+// the 设备与接入 tab's credentials say they are for gateways.
+async function test_api_keys_and_ingest_credentials_explained() {
+  const ent = ents[0];
+  const { context, page } = await login('a1.manager');
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=keys`);
+  await page.waitForSelector('[data-testid=keys-what]');
+  const what = await page.textContent('[data-testid=keys-what]');
+  assert(what.includes('dwa_') && what.includes('dwk_') && what.includes('不能上传'), 'keys tab explanation: ' + what);
+  await page.click('[data-action=new-key]');
+  await page.fill('.modal input[name=label]', 'ERP');
+  await page.click('.modal .ft .btn.primary');
+  await page.waitForSelector('[data-testid=new-key]');
+  const key = (await page.textContent('[data-testid=new-key]')).trim();
+  assert(/^dwa_[A-Za-z0-9_-]{43}$/.test(key), 'new API key ' + key);
+  await shot(page, 'api-key');
+  await context.close();
+  const b = await login('baoshan.admin');
+  await b.page.goto(srv.base + `/#/enterprises/${ent.id}?tab=assets`);
+  await b.page.waitForSelector('[data-testid=creds-what]');
+  const cw = await b.page.textContent('[data-testid=creds-what]');
+  assert(cw.includes('dwk_') && cw.includes('网关'), 'credentials explanation: ' + cw);
+  await b.context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -240,6 +265,7 @@ async function test_no_script_errors() {
 // ---------------------------------------------------------------------------
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
   test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
+  test_api_keys_and_ingest_credentials_explained,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -12,7 +12,13 @@
   street, status, name/code, dust kind, industry, connection and grade filters
   apply to it; an unknown status/conn/grade is a 400, not an empty file.
 * The enterprise list says per enterprise how many points report (live), so
-  the 实时监测 picker can grey out an enterprise that is offline."""
+  the 实时监测 picker can grey out an enterprise that is offline.
+* REST API keys (接口密钥) and ingest credentials (设备与接入) look different:
+  dwa_… vs dwk_….  A REST key sent to ingest is a 401 whose detail says what
+  it is and where a gateway credential comes from; an ingest credential is no
+  REST key; REST keys issued before the split (dwk_…) keep working."""
+import hashlib
+import re
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
@@ -124,7 +130,39 @@ def test_export_honours_filters_and_list_says_who_reports():
         c.close()
 
 
+def test_rest_keys_and_ingest_credentials_have_distinct_prefixes():
+    c = City()
+    try:
+        e = c.a1["id"]
+        st, _, k = c.call("a1.manager", "POST", f"/api/v1/enterprises/{e}/api-keys", {"label": "erp"})
+        assert st == 201 and re.fullmatch(r"dwa_[A-Za-z0-9_-]{43}", k["key"]) and k["prefix"] == k["key"][:12], k
+        st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, {"Authorization": "Bearer " + k["key"]})
+        assert st == 200 and me["scope"]["id"] == e, me
+        body = {"readings": [{"point": c.a1["points"]["hopper_temp"][0],
+                              "ts": iso(datetime.now(timezone.utc) - timedelta(seconds=5)), "value": 30}]}
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": k["key"]})
+        assert st == 401 and r["code"] == "unauthenticated" and "REST API key" in r["detail"] \
+            and "ingest-credentials" in r["detail"], r
+        # an ingest credential issued in 设备与接入: dwk_, accepted by ingest, no REST key
+        st, _, cred = c.call("baoshan.admin", "POST", f"/api/v1/enterprises/{e}/ingest-credentials",
+                             {"kind": "api_key"})
+        assert st == 201 and cred["secret"]["api_key"].startswith("dwk_"), cred
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/readings", body, {"X-Api-Key": cred["secret"]["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        st, _, b = c.srv.api("GET", "/api/v1/auth/me", None, {"Authorization": "Bearer " + cred["secret"]["api_key"]})
+        assert st == 401, b
+        # a REST key from before the split (dwk_) still opens the REST API
+        legacy = "dwk_" + "L" * 43
+        c.db.sql(f"INSERT INTO api_keys (enterprise_id, label, key_prefix, key_hash) VALUES ({e}, 'old', "
+                 f"'{legacy[:12]}', '\\x{hashlib.sha256(legacy.encode()).hexdigest()}')")
+        st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, {"Authorization": "Bearer " + legacy})
+        assert st == 200 and me["scope"]["id"] == e, me
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_alarm_point_unit_falls_back_to_kind,
            test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas,
-           test_export_honours_filters_and_list_says_who_reports])
+           test_export_honours_filters_and_list_says_who_reports,
+           test_rest_keys_and_ingest_credentials_have_distinct_prefixes])

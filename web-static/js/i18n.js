@@ -99,7 +99,7 @@ const D = {
   // equipment & ingest access (assets.js)
   'arc.assets': ['设备与接入', 'Equipment & access'],
   'as.systems': ['除尘系统', 'Dust-removal systems'], 'as.cameras': ['视频监控', 'Cameras'], 'as.gateways': ['数据网关', 'Gateways'],
-  'as.creds': ['数据接入凭证', 'Ingest credentials'], 'as.add': ['新增', 'Add'], 'as.edit': ['编辑', 'Edit'], 'as.delete': ['删除', 'Delete'],
+  'as.creds': ['数据接入凭证（网关上传）', 'Ingest credentials (gateways)'], 'as.add': ['新增', 'Add'], 'as.edit': ['编辑', 'Edit'], 'as.delete': ['删除', 'Delete'],
   'as.deleted': ['已删除', 'Deleted'], 'as.saved': ['已保存', 'Saved'], 'as.confirm.delete': ['确定删除 {x}？删除后不可恢复。', 'Delete {x}? This cannot be undone.'],
   'as.readonly': ['您的角色只能查看', 'Your role may only view these'],
   'sys.new': ['新增除尘系统', 'New dust-removal system'], 'sys.edit': ['编辑除尘系统', 'Edit dust-removal system'],
@@ -172,6 +172,10 @@ const D = {
   'cl.newarea': ['新增区域', 'New area'], 'cl.noareas': ['尚未设置清理区域', 'No cleaning areas yet'], 'cl.noareas.hint': ['请企业安全负责人先设置需定期清理的区域及频次', 'The enterprise sets up the areas to clean and their frequency first'],
   // dashboard (issue 17)
   'd17.noarea.n': ['未设清理区域', 'Without cleaning areas'], 'd17.noarea.list': ['未设置清理区域的企业', 'Enterprises without cleaning areas'],
+  'd17.keys.what': ['接口密钥（dwa_…）供企业自有系统（ERP、安全管理平台等）读取本企业数据：在 /api/v1 接口以请求头 X-Api-Key 或 Authorization: Bearer 发送，权限等同企业普通用户。它不能上传监测数据——网关上传请使用「设备与接入」中签发的网关上传凭证（dwk_…）。',
+    'API keys (dwa_…) let the enterprise\'s own systems (ERP, safety platform) read its data on /api/v1 (X-Api-Key or Authorization: Bearer), with the rights of enterprise staff. They cannot upload readings: gateways use the ingest credentials (dwk_…) issued under Equipment & ingest.'],
+  'd17.creds.what': ['网关上传凭证供数据采集网关向接入端口上报监测数据（本系统格式用 dwk_… 密钥放在 X-Api-Key；河北格式用 DES 密钥；应急管理部格式用 AppID/AppSecret/SM4）。它不能登录或调用 /api/v1 接口——第三方系统读取数据请在「接口密钥」中生成 dwa_… 密钥。',
+    'Ingest credentials let data gateways upload readings to the ingest port (our format: the dwk_… key in X-Api-Key; Hebei: the DES key; MEM: AppID/AppSecret/SM4). They do not open /api/v1: for systems reading data, issue an API key (dwa_…) on the API keys tab.'],
   'd17.noarea.hint': ['这些企业尚无需定期清理的区域，未计入合规率，请督促设置', 'No areas to clean yet, so not in the rate: ask them to set areas up'],
   'freq.per_shift': ['每班', 'Per shift'], 'freq.daily': ['每天', 'Daily'], 'freq.weekly': ['每周', 'Weekly'],
   'method.sweep': ['清扫', 'Sweeping'], 'method.vacuum': ['负压吸尘', 'Vacuum'], 'method.wet': ['湿式清理', 'Wet cleaning'], 'method.other': ['其他', 'Other'],

@@ -328,6 +328,7 @@ function credentialsSection(ctx, eid, may) {
   const canIssue = may('POST', '/api/v1/enterprises/{id}/ingest-credentials');
   const canRevoke = may('DELETE', '/api/v1/ingest-credentials/{id}');
   const sec = section(t('as.creds'), 'credentials', t('cred.new'), canIssue ? issue : null);
+  sec.box.before(h('div', { class: 'note', 'data-testid': 'creds-what', style: { margin: '10px 14px' } }, t('d17.creds.what')));
   async function load() {
     let r;
     try { r = await api(`/api/v1/enterprises/${eid}/ingest-credentials`); } catch (ex) { fill(sec.box, errLine(ex)); return; }

@@ -120,6 +120,8 @@ const api_route api_routes[] = {
     /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
     {"GET", "/api/v1/alarms", "listAlarms", api_alarms_list, API_ANY_USER, 0},
     {"GET", "/api/v1/alarms/{id}", "getAlarm", api_alarm_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/alarms/{id}/snapshot", "getAlarmSnapshot", api_alarm_snapshot_get,
+     API_ANY_USER, 0},
     {"POST", "/api/v1/alarms/{id}/acknowledge", "acknowledgeAlarm", api_alarm_acknowledge,
      API_ENTERPRISE, 16 * KIB},
     {"POST", "/api/v1/alarms/{id}/handle", "handleAlarm", api_alarm_handle, API_ENTERPRISE,

@@ -289,6 +289,9 @@ ALARM = obj(dict(
     handled=nullable(obj({"at": TS, "by": N_ID, "cause_category": N_STR, "measures": N_STR})),
     closed=nullable(obj({"at": TS, "by": N_ID, "automatic": s("boolean")})),
     camera_code=N_STR,
+    snapshot=nullable(obj({"href": s("string", "GET it for the image (getAlarmSnapshot)."),
+                           "bytes": s("integer")},
+                          desc="The image a video alarm came with; null without one.")),
     label=nullable(s("string", "Video alarms: the type's label from the catalogue of video alarm "
                                "types (e.g. 烟火识别 for SJ02001), else the type code; null "
                                "for other alarms.")),
@@ -433,9 +436,13 @@ CAMERA_FIELDS = dict(
 CAMERA = obj(dict(id=ID, enterprise_id=ID, code=s("string"), name=s("string"),
                   system_id=N_ID, location=s("string"), stream_url=N_STR,
                   enabled=s("boolean"), created_at=TS, updated_at=TS,
-                  last_alarm_at=nullable(TS)),
+                  last_alarm_at=nullable(TS), last_video_at=nullable(TS),
+                  status=s("string", "From its last video and camera_offline_after_s: online, "
+                           "offline, disabled, unknown (new and silent, or the check is off).",
+                           enum=["online", "offline", "disabled", "unknown"])),
              ["id", "enterprise_id", "code", "name", "system_id", "enabled", "last_alarm_at"],
-             title="Camera", desc="A video camera (视频监控点) and its latest video alarm.")
+             title="Camera", desc="A video camera (视频监控点), its latest video alarm and status. "
+             "stream_url is the playback/live link the dashboard opens (an HLS or vendor web URL).")
 DIALECTS = ["native", "hebei", "mem"]
 GATEWAY_FIELDS = dict(
     code=s("string", "Gateway code (网关编码, Hebei wgbm): 2 to 40 of 0-9 A-Z a-z _ -; unique in "
@@ -1281,6 +1288,14 @@ OPERATIONS = {
     "getAlarm": dict(tag="alarms",
          zh="报警详情", en="One alarm with its events and the readings around it",
          resp=ok(ref("AlarmDetail"))),
+    "getAlarmSnapshot": dict(tag="alarms",
+         zh="视频报警抓拍图", en="The snapshot a video alarm came with",
+         desc="The image stored with the video alarm (JPEG or PNG by its signature; other bytes "
+              "as an attachment). 404 when the alarm is not in scope, not a video alarm or came "
+              "without an image. The alarm's `snapshot.href` points here.",
+         resp={"200": {"description": "The image.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
     "acknowledgeAlarm": dict(tag="alarms",
          zh="报警确认", en="Acknowledge an alarm",
          desc="active → acknowledged, by the enterprise. 409 invalid_transition in any other "

@@ -62,6 +62,7 @@ int api_point_create(api_req *r);
 int api_point_delete(api_req *r);
 int api_cameras_list(api_req *r);
 int api_camera_create(api_req *r);
+int api_alarm_snapshot_get(api_req *r);
 int api_camera_get(api_req *r);
 int api_camera_update(api_req *r);
 int api_camera_delete(api_req *r);

@@ -32,7 +32,10 @@
              "a.measures) END, 'closed', CASE WHEN a.closed_at IS NULL THEN NULL ELSE "            \
              "json_build_object('at', a.closed_at, 'by', a.closed_by, 'automatic', a.closed_by "   \
              "IS NULL) "                                                                           \
-             "END, 'camera_code', a.camera_code, 'label', CASE WHEN a.source = 'video' THEN "      \
+             "END, 'camera_code', a.camera_code, 'snapshot', (SELECT json_build_object('href', "   \
+             "'/api/v1/alarms/' || a.id || '/snapshot', 'bytes', octet_length(v.image)) FROM "     \
+             "video_alarms v WHERE v.id = a.video_alarm_id AND v.image IS NOT NULL), 'label', "    \
+             "CASE WHEN a.source = 'video' THEN "                                                  \
              "coalesce((SELECT t.label FROM video_alarm_types t WHERE t.code = a.reason), "        \
              "a.reason) END, 'gateway', CASE WHEN a.gateway_code IS NULL THEN NULL ELSE "          \
              "json_build_object('id', a.gateway_id, 'code', a.gateway_code) END, 'created_at', "   \

@@ -258,6 +258,38 @@ async function test_api_keys_and_ingest_credentials_explained() {
   await b.context.close();
 }
 
+// Item 7: a video alarm's snapshot shows on the alarm and in the video-alarm
+// list; the camera list shows status and the playback link.
+async function test_video_snapshot_shown_and_camera_status() {
+  const ent = ents[0];
+  db.sql(`SET dw.scope = 'system'; INSERT INTO cameras (enterprise_id, code, name, stream_url) VALUES (${ent.id}, 'CAM01', '1号车间摄像头', 'https://video.example.gov.cn/play/CAM01');
+    INSERT INTO cameras (enterprise_id, code, name, created_at) VALUES (${ent.id}, 'CAM02', '2号车间摄像头', now() - interval '3 days')`);
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const r = await fetch(`http://127.0.0.1:${srv.ingestPort}/ingest/v1/videos`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Api-Key': ent.apiKey },
+    body: JSON.stringify({ videos: [{ camera: 'CAM01', ts: new Date(Date.now() - 60000).toISOString(), alarm_type: 'SJ02001', content: '烟火识别', image_base64: png }] }) });
+  assert(r.status === 200, 'video ingest ' + r.status + ' ' + await r.text());
+  const { context, page } = await login('a1.manager');
+  await page.goto(srv.base + '/#/alarms');
+  await page.click('[data-action=video-alarms]');
+  await page.waitForSelector('[data-testid=snapshot-thumb]', { timeout: 15000 });
+  await page.waitForFunction(() => { const i = document.querySelector('[data-testid=snapshot-thumb]'); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: 10000 });
+  const kinds = await page.$$eval('[data-alarm-id] [data-kind]', els => els.map(e => e.dataset.kind));
+  assert(kinds.length >= 1 && kinds.every(k => k === 'video'), 'video list shows ' + kinds);
+  await shot(page, 'video-alarms');
+  await page.click('[data-testid=snapshot-thumb]');
+  await page.waitForSelector('[data-testid=alarm-snapshot]');
+  await page.waitForFunction(() => { const i = document.querySelector('[data-testid=alarm-snapshot]'); return i.complete && i.naturalWidth > 0; }, null, { timeout: 10000 });
+  await shot(page, 'video-alarm-detail');
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=assets`);
+  await page.waitForSelector('[data-camera-code=CAM01] [data-camera-status]');
+  const s1 = await page.getAttribute('[data-camera-code=CAM01] [data-camera-status]', 'data-camera-status');
+  const s2 = await page.getAttribute('[data-camera-code=CAM02] [data-camera-status]', 'data-camera-status');
+  assert(s1 === 'online' && s2 === 'offline', `camera status ${s1} / ${s2}`);
+  const play = await page.getAttribute('[data-camera-code=CAM01] [data-action=playback]', 'href');
+  assert(play === 'https://video.example.gov.cn/play/CAM01', 'playback link ' + play);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -265,7 +297,7 @@ async function test_no_script_errors() {
 // ---------------------------------------------------------------------------
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
   test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
-  test_api_keys_and_ingest_credentials_explained,
+  test_api_keys_and_ingest_credentials_explained, test_video_snapshot_shown_and_camera_status,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

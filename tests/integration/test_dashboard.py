@@ -16,13 +16,20 @@
 * REST API keys (接口密钥) and ingest credentials (设备与接入) look different:
   dwa_… vs dwk_….  A REST key sent to ingest is a 401 whose detail says what
   it is and where a gateway credential comes from; an ingest credential is no
-  REST key; REST keys issued before the split (dwk_…) keep working."""
+  REST key; REST keys issued before the split (dwk_…) keep working.
+* Video: a video alarm's snapshot is served (GET /api/v1/alarms/{id}/snapshot,
+  image/jpeg by its bytes, 404 outside the scope or without an image) and the
+  alarm links it; cameras have a status from their last video
+  (camera_offline_after_s); the worker writes enterprise_profiles.video_offline
+  (the S input, which had no writer) when the count changes."""
+import base64
 import hashlib
 import re
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 import dwtest as t
+import fixtures
 from test_api import City
 
 
@@ -161,8 +168,63 @@ def test_rest_keys_and_ingest_credentials_have_distinct_prefixes():
         c.close()
 
 
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 2 + b"\xff\xd9"
+
+
+def test_video_snapshots_camera_status_and_video_offline():
+    c = City(camera_offline_after_s=3600, worker_interval_ms=300)
+    try:
+        a1 = c.a1
+        fixtures.add_camera(c.db, a1, "CAM01")
+        cam2 = fixtures.add_camera(c.db, a1, "CAM02")
+        fixtures.add_camera(c.db, a1, "CAM03", enabled=False)
+        c.db.sql(f"UPDATE cameras SET created_at = now() - interval '2 hours' WHERE enterprise_id = {a1['id']}")
+        ts = datetime.now(timezone.utc) - timedelta(minutes=2)
+        vids = [{"camera": "CAM01", "ts": iso(ts), "alarm_type": "SJ02001", "content": "烟火识别",
+                 "image_base64": base64.b64encode(JPEG).decode()},
+                {"camera": "CAM01", "ts": iso(ts), "alarm_type": "HELMET01", "content": "未戴安全帽"}]
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/videos", {"videos": vids}, {"X-Api-Key": a1["api_key"]})
+        assert st == 200 and r["accepted"] == 2, r
+        st, _, b = c.call("a1.manager", "GET", "/api/v1/alarms?source=video&limit=10")
+        by = {a["reason"]: a for a in b["items"]}
+        fire, helmet = by["SJ02001"], by["HELMET01"]
+        assert fire["snapshot"] and fire["snapshot"]["href"] == f"/api/v1/alarms/{fire['id']}/snapshot" \
+            and fire["snapshot"]["bytes"] == len(JPEG), fire
+        assert helmet["snapshot"] is None, helmet
+        for user in ("a1.manager", "baoshan.staff", "luodian.staff", "city.admin"):
+            st, hdr, raw = c.call(user, "GET", fire["snapshot"]["href"])
+            assert st == 200 and hdr["content-type"] == "image/jpeg" and raw == JPEG, (user, st, hdr)
+        for user in ("a2.manager", "jiading.admin", "nanxiang.staff"):
+            st, _, b = c.call(user, "GET", fire["snapshot"]["href"])
+            assert st == 404 and b["code"] == "not_found", (user, st, b)
+        st, _, b = c.call("a1.manager", "GET", f"/api/v1/alarms/{helmet['id']}/snapshot")
+        assert st == 404, b
+        assert c.call("a1.manager", "GET", "/api/v1/alarms/abc/snapshot")[0] == 404
+        st, _, one = c.call("a1.manager", "GET", f"/api/v1/alarms/{fire['id']}")
+        assert one["alarm"]["snapshot"]["href"] == fire["snapshot"]["href"], one["alarm"]
+
+        # camera status: CAM01 sent video, CAM02 silent for 2 h (> 1 h), CAM03 disabled
+        st, _, cams = c.call("a1.manager", "GET", f"/api/v1/enterprises/{a1['id']}/cameras")
+        status = {x["code"]: x["status"] for x in cams["items"]}
+        assert status == {"CAM01": "online", "CAM02": "offline", "CAM03": "disabled"}, cams
+        st, _, one = c.call("a1.manager", "GET", f"/api/v1/cameras/{cam2}")
+        assert st == 200 and (one.get("camera") or one)["status"] == "offline", one
+        # the worker writes the S input: one offline camera, then none once CAM02 is retired
+        t.wait_for(lambda: c.db.scalar(f"SELECT video_offline FROM enterprise_profiles "
+                                       f"WHERE enterprise_id = {a1['id']}") == "1", what="video_offline 1")
+        assert c.db.scalar(f"SELECT coalesce(max(video_offline), 0) FROM enterprise_profiles "
+                           f"WHERE enterprise_id = {c.a2['id']}") == "0"
+        st, _, b = c.call("baoshan.admin", "PATCH", f"/api/v1/cameras/{cam2}", {"enabled": False})
+        assert st == 200, b
+        t.wait_for(lambda: c.db.scalar(f"SELECT video_offline FROM enterprise_profiles "
+                                       f"WHERE enterprise_id = {a1['id']}") == "0", what="video_offline 0")
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_alarm_point_unit_falls_back_to_kind,
            test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas,
            test_export_honours_filters_and_list_says_who_reports,
-           test_rest_keys_and_ingest_credentials_have_distinct_prefixes])
+           test_rest_keys_and_ingest_credentials_have_distinct_prefixes,
+           test_video_snapshots_camera_status_and_video_offline])

@@ -246,8 +246,12 @@ function camerasSection(ctx, eid, may, systems) {
     fill(sec.box, table([
       { title: t('cam.code'), render: c => mono(c.code) }, { title: t('cam.name'), key: 'name' }, { title: t('cam.system'), render: c => sysName(c.system_id) },
       { title: t('cam.location'), key: 'location' },
-      { title: t('cam.stream'), render: c => c.stream_url ? h('span', { class: 'mono', style: { wordBreak: 'break-all' } }, c.stream_url) : t('common.na') },
-      { title: t('common.state'), render: c => onOff(c.enabled, t('pt.enabled'), t('pt.disabled')) },
+      // the playback/live link: an HLS or vendor web URL opens in a new tab; rtsp/rtmp need a player
+      { title: t('cam.stream'), render: c => !c.stream_url ? t('common.na') : /^https?:/.test(c.stream_url)
+        ? h('a', { class: 'btn sm', href: c.stream_url, target: '_blank', rel: 'noopener noreferrer', 'data-action': 'playback' }, t('d17.cam.play'))
+        : h('span', { class: 'mono', style: { wordBreak: 'break-all' }, title: t('d17.cam.player') }, c.stream_url) },
+      { title: t('common.state'), render: c => c.status ? h('span', { class: 'tag ' + ({ online: 'ok', offline: 'bad', disabled: 'muted' }[c.status] || 'muted'), 'data-camera-status': c.status, title: c.last_video_at ? fmtTime(c.last_video_at, true) : '' }, t('d17.cam.' + c.status))
+        : onOff(c.enabled, t('pt.enabled'), t('pt.disabled')) },
       { title: t('cam.last_alarm'), render: c => fmtTime(c.last_alarm_at) },
       (canEdit || canDel) && { title: t('common.actions'), render: c => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(c) }, t('as.edit')) : null, ' ',

@@ -290,6 +290,28 @@ async function test_video_snapshot_shown_and_camera_status() {
   await context.close();
 }
 
+// Item 1: headline figures agree with the data: an enterprise reporting now
+// is counted as connected (its archive still says not_connected), and a
+// gateway's 最近上报 shows when data from its enterprise arrived.
+async function test_headline_figures_agree_with_data() {
+  const ent = ents[0];
+  db.sql(`SET dw.scope = 'system'; UPDATE enterprises SET connection_status = 'not_connected';
+    INSERT INTO gateways (enterprise_id, code, name) VALUES (${ent.id}, 'GW-A1', '1号网关')`);
+  await srv.ingest(ent, [{ point: ent.points.pressure_diff.code, ts: new Date(Date.now() - 1000).toISOString(), value: 800 }]);
+  const { context, page } = await login('baoshan.admin');
+  await page.goto(srv.base + '/#/overview');
+  await page.waitForSelector('[data-stat=online] .v');
+  await page.waitForFunction(() => +document.querySelector('[data-stat=online] .v').firstChild.textContent >= 1, null, { timeout: 10000 });
+  const num = async k => +(await page.$eval(`[data-stat=${k}] .v`, e => e.firstChild.textContent));
+  const online = await num('online'), connected = await num('connected');
+  assert(online >= 1 && connected >= online, `已接入 ${connected} < 当前在线 ${online}`);
+  await page.goto(srv.base + `/#/enterprises/${ent.id}?tab=assets`);
+  await page.waitForSelector('[data-gateway-code=GW-A1]');
+  const seen = await page.$('[data-gateway-code=GW-A1] [data-gateway-seen]');
+  assert(seen, 'gateway 最近上报 is "—" while its enterprise reports: ' + await page.textContent('[data-gateway-code=GW-A1]'));
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -298,6 +320,7 @@ async function test_no_script_errors() {
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
   test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
   test_api_keys_and_ingest_credentials_explained, test_video_snapshot_shown_and_camera_status,
+  test_headline_figures_agree_with_data,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -179,6 +179,8 @@ const D = {
   'd17.cam.play': ['回放/直播', 'Playback / live'], 'd17.cam.player': ['RTSP/RTMP 地址，请用视频客户端打开', 'RTSP/RTMP: open it in a video player'],
   'd17.cam.online': ['在线', 'Online'], 'd17.cam.offline': ['离线', 'Offline'], 'd17.cam.disabled': ['已停用', 'Disabled'], 'd17.cam.unknown': ['未知', 'Unknown'],
   'd17.snapshot': ['抓拍图', 'Snapshot'], 'd17.video.list': ['视频报警', 'Video alarms'], 'd17.all.list': ['全部报警', 'All alarms'],
+  'd17.connected.title': ['档案登记已接入 {a} 家，当前有数据上报 {d} 家', 'Archive says {a} connected; {d} reporting now'],
+  'd17.gw.unnamed': ['企业有多个网关时，未在数据中注明网关编码（gateway）的上报无法计入某个网关', 'With several gateways, data that names no gateway code cannot be credited to one'],
   'd17.noarea.hint': ['这些企业尚无需定期清理的区域，未计入合规率，请督促设置', 'No areas to clean yet, so not in the rate: ask them to set areas up'],
   'freq.per_shift': ['每班', 'Per shift'], 'freq.daily': ['每天', 'Daily'], 'freq.weekly': ['每周', 'Weekly'],
   'method.sweep': ['清扫', 'Sweeping'], 'method.vacuum': ['负压吸尘', 'Vacuum'], 'method.wet': ['湿式清理', 'Wet cleaning'], 'method.other': ['其他', 'Other'],

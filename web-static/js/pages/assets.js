@@ -300,7 +300,8 @@ function gatewaysSection(ctx, eid, may) {
     if (!ctx.alive) return;
     fill(sec.box, table([
       { title: t('gw.code'), render: g => mono(g.code) }, { title: t('gw.name'), key: 'name' }, { title: t('gw.dialect'), render: g => tv('dialect', g.dialect) },
-      { title: t('gw.seen'), render: g => fmtTime(g.last_seen_at) }, { title: t('key.created'), render: g => fmtTime(g.created_at) },
+      { title: t('gw.seen'), render: g => g.last_seen_at ? h('span', { 'data-gateway-seen': g.last_seen_at, title: fmtTime(g.last_seen_at, true) }, fmtTime(g.last_seen_at))
+        : h('span', { class: 'muted', title: r.items.length > 1 ? t('d17.gw.unnamed') : '' }, t('common.na')) }, { title: t('key.created'), render: g => fmtTime(g.created_at) },
       (canEdit || canDel) && { title: t('common.actions'), render: g => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(g) }, t('as.edit')) : null, ' ',
         canDel ? h('button', { class: 'btn sm danger', 'data-action': 'delete', onclick: () => remove(g) }, t('as.delete')) : null) },

@@ -164,6 +164,8 @@ const api_route api_routes[] = {
      0},
     {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
      API_ANY_USER, 0},
+    {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/notices/{id}/seen", "markNoticeSeen", api_notice_seen, GOV, 1 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -183,6 +185,7 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+    api_notices_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

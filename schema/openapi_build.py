@@ -1446,6 +1446,25 @@ OPERATIONS = {
               "first) with its areas, and per street.",
          params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
          resp=ok(ref("Compliance")), err=[400]),
+    "listNotices": dict(tag="cleaning",
+         zh="企业自行变更通知", en="Notices of enterprises changing their own monitoring",
+         desc="An enterprise account deleting one of its gateways (gateway_deleted) or revoking "
+              "one of its ingest credentials (credential_revoked) leaves a notice for its district "
+              "(also a live event of type notice, and the audit record). Newest first; open=true: "
+              "not seen yet; `open` counts those in scope.",
+         params=[{"name": "open", "in": "query", "schema": {"type": "boolean"}},
+                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                             "maximum": 500}}],
+         resp=ok(obj({"open": s("integer"), "items": arr(obj({
+             "id": ID, "enterprise": obj({}), "kind": s("string", enum=["gateway_deleted",
+                                                                     "credential_revoked"]),
+             "object": s("string"), "detail": s("string"), "actor": s("string"),
+             "created_at": TS, "seen_at": nullable(TS), "seen_by": nullable(s("string"))}))})),
+         err=[400]),
+    "markNoticeSeen": dict(tag="cleaning",
+         zh="通知已知悉", en="Mark a notice seen",
+         desc="Once: the first seen time and account stay. 404 outside the scope.",
+         resp=ok(obj({"id": ID, "seen": s("boolean")}))),
 }
 
 TAGS = [

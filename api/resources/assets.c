@@ -339,6 +339,8 @@ typedef struct {
     int found;
     char refused[512]; /* a delete refused: why, and what to do instead */
     db_diag diag;
+    int64_t notice_id; /* an enterprise deleted its gateway: the district's notice */
+    char notice_obj[80];
 } write_ctx;
 
 static char *audit_detail(const char *key1, json_t *v1, const char *key2, json_t *v2);
@@ -400,6 +402,23 @@ static db_status write_tx(api_req *r, db_conn *c, void *arg)
     }
     if (x->res->risk_input) {
         st = db_assets_request_recompute_tx(c, x->enterprise_id, x->res->audit);
+        if (st != DB_OK)
+            return st;
+    }
+    x->notice_id = 0;
+    if (x->op == OP_DELETE && x->res->kind == DB_ASSET_GATEWAY) {
+        const char *code = json_string_value(json_object_get(x->before, "code"));
+        const char *name = json_string_value(json_object_get(x->before, "name"));
+        const char *dialect = json_string_value(json_object_get(x->before, "dialect"));
+        char detail[300];
+        snprintf(x->notice_obj, sizeof x->notice_obj, "gateway:%s", code ? code : "?");
+        snprintf(detail, sizeof detail, "name=%s dialect=%s last_seen_at=%s", name ? name : "",
+                 dialect ? dialect : "",
+                 json_is_string(json_object_get(x->before, "last_seen_at"))
+                     ? json_string_value(json_object_get(x->before, "last_seen_at"))
+                     : "never");
+        st = api_notice_tx(r, c, x->enterprise_id, "gateway_deleted", x->notice_obj, detail,
+                           &x->notice_id);
         if (st != DB_OK)
             return st;
     }
@@ -502,6 +521,7 @@ static int res_write(api_req *r, const resource *res, int op)
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such %s", parent);
     } else if (op == OP_DELETE) {
         /* the "ok" record was written in the transaction (audit_ok_tx) */
+        api_notice_publish(x.notice_id, x.enterprise_id, "gateway_deleted", x.notice_obj);
         rc = api_reply_json(r, 200,
                             json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)x.obj_id));
     } else {

@@ -22,6 +22,7 @@ async function setup() {
   const accounts = [
     ['city.admin', 'city_admin', '--region', '310000'],
     ['baoshan.admin', 'district_admin', '--region', '310113'],
+    ['baoshan.staff', 'district_staff', '--region', '310113'],
     ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
     ['a1.staff', 'enterprise_staff', '--enterprise', ents[0].code],
   ];
@@ -312,6 +313,28 @@ async function test_headline_figures_agree_with_data() {
   await context.close();
 }
 
+// Item 10: an enterprise deleting its gateway reaches the district's
+// overview live (toast + notice card) and the district marks it seen.
+async function test_district_sees_enterprise_deleting_its_gateway() {
+  const ent = ents[0];
+  const gw = db.scalar(`SET dw.scope = 'system'; INSERT INTO gateways (enterprise_id, code, name) VALUES (${ent.id}, 'GW-DEL', '待删网关') RETURNING id`);
+  const d = await login('baoshan.staff');
+  await d.page.goto(srv.base + '/#/overview');
+  await d.page.waitForSelector('[data-testid=notices-card]');
+  await d.page.waitForFunction(() => document.querySelector('.live-dot.on'), null, { timeout: 10000 });
+  const tok = await srv.token('a1.manager');
+  const r = await srv.api('DELETE', `/api/v1/gateways/${gw}`, undefined, tok);
+  assert(r.status === 200, 'delete ' + r.status + ' ' + r.text);
+  await d.page.waitForSelector('[data-notice-kind=gateway_deleted]', { timeout: 10000 });
+  const text = await d.page.textContent('[data-notice-kind=gateway_deleted]');
+  assert(text.includes('GW-DEL') && text.includes(ent.name), 'notice: ' + text);
+  assert((await d.page.textContent('[data-testid=notices-open]')).trim() === '1', 'open count');
+  await shot(d.page, 'notice');
+  await d.page.click('[data-notice-kind=gateway_deleted] [data-action=notice-seen]');
+  await d.page.waitForFunction(() => document.querySelector('[data-testid=notices-open]').textContent.trim() === '0');
+  await d.context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -320,7 +343,7 @@ async function test_no_script_errors() {
 const tests = [test_chart_times_follow_display_zone_not_browser, test_units_shown_and_degree_celsius_visible,
   test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
   test_api_keys_and_ingest_credentials_explained, test_video_snapshot_shown_and_camera_status,
-  test_headline_figures_agree_with_data,
+  test_headline_figures_agree_with_data, test_district_sees_enterprise_deleting_its_gateway,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 import dwtest as t
 import fixtures
 from test_api import City
+from test_event_streams import Stream
 
 
 def iso(d):
@@ -222,9 +223,68 @@ def test_video_snapshots_camera_status_and_video_offline():
         c.close()
 
 
+def test_enterprise_removing_its_monitoring_notifies_the_district():
+    c = City()
+    stream = None
+    try:
+        e = c.a1["id"]
+        stream = Stream(c.srv.api_port, {"Authorization": "Bearer " + c.tokens["baoshan.staff"]})
+        far = Stream(c.srv.api_port, {"Authorization": "Bearer " + c.tokens["jiading.admin"]})
+        gw = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code, name) VALUES ({e}, 'GW-01', '1号网关') RETURNING id")
+        gw2 = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code, name) VALUES ({e}, 'GW-02', '2号网关') RETURNING id")
+        st, _, b = c.call("a1.manager", "DELETE", f"/api/v1/gateways/{gw}")
+        assert st == 200, b
+        st, _, creds = c.call("a1.manager", "GET", f"/api/v1/enterprises/{e}/ingest-credentials")
+        cred = next(x for x in creds["items"] if x["kind"] == "hebei_des")
+        st, _, b = c.call("a1.manager", "DELETE", f"/api/v1/ingest-credentials/{cred['id']}")
+        assert st == 200, b
+        # the district deleting a gateway itself leaves no notice
+        st, _, b = c.call("baoshan.admin", "DELETE", f"/api/v1/gateways/{gw2}")
+        assert st == 200, b
+
+        st, _, n = c.call("baoshan.staff", "GET", "/api/v1/notices")
+        assert st == 200 and n["open"] == 2, n
+        kinds = {x["kind"]: x for x in n["items"]}
+        assert set(kinds) == {"gateway_deleted", "credential_revoked"}, n
+        g = kinds["gateway_deleted"]
+        assert g["enterprise"]["id"] == e and g["object"] == "gateway:GW-01" and g["actor"] == "a1.manager" \
+            and g["seen_at"] is None, g
+        assert kinds["credential_revoked"]["object"] == f"ingest_credential:{cred['id']}", n
+        assert "kind=hebei_des" in kinds["credential_revoked"]["detail"], n
+        for user in ("jiading.admin", "a2.manager", "nanxiang.staff"):
+            st, _, other = c.call(user, "GET", "/api/v1/notices")
+            assert st == 200 and other["items"] == [] and other["open"] == 0, (user, other)
+        st, _, own = c.call("a1.manager", "GET", "/api/v1/notices")
+        assert len(own["items"]) == 2, own
+        # live: the district's stream got both, another district's none
+        t.wait_for(lambda: stream.has('"type":"notice"') and stream.has('"action":"credential_revoked"')
+                   and stream.has('"action":"gateway_deleted"'), what="notice events")
+        assert not far.has('"type":"notice"')
+        # audit beside it
+        assert c.db.scalar("SELECT count(*) FROM audit_log WHERE action IN ('gateway_delete', "
+                           "'ingest_credential_revoke') AND result = 'ok'") == "3"
+        # seen: by the district, once; not by an enterprise, not outside the scope
+        assert c.call("a1.manager", "POST", f"/api/v1/notices/{g['id']}/seen", {})[0] == 403
+        assert c.call("jiading.admin", "POST", f"/api/v1/notices/{g['id']}/seen", {})[0] == 404
+        st, _, b = c.call("baoshan.staff", "POST", f"/api/v1/notices/{g['id']}/seen", {})
+        assert st == 200 and b["seen"] is True, b
+        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/notices?open=true")
+        assert n["open"] == 1 and [x["kind"] for x in n["items"]] == ["credential_revoked"], n
+        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/notices")
+        seen = next(x for x in n["items"] if x["id"] == g["id"])
+        assert seen["seen_by"] == "baoshan.staff" and seen["seen_at"], seen
+        assert c.call("baoshan.admin", "GET", "/api/v1/notices?open=maybe")[0] == 400
+        far.close()
+    finally:
+        if stream:
+            stream.close()
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_alarm_point_unit_falls_back_to_kind,
            test_compliance_counts_todays_checkins_and_lists_enterprises_without_areas,
            test_export_honours_filters_and_list_says_who_reports,
            test_rest_keys_and_ingest_credentials_have_distinct_prefixes,
-           test_video_snapshots_camera_status_and_video_offline])
+           test_video_snapshots_camera_status_and_video_offline,
+           test_enterprise_removing_its_monitoring_notifies_the_district])

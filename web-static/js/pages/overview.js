@@ -6,6 +6,7 @@ import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast, zoneDay, zoneDayStart } from '../ui.js';
 import { enterpriseMap, legend } from '../map.js';
+import { noticesCard } from '../notices.js';
 import { onLive, liveAvailable } from '../live.js';
 import { loadLabels, lbl } from '../labels.js';
 
@@ -37,7 +38,8 @@ export default async function overview(el, ctx) {
       card(t('ov.map'), mapEl, legend(), { flush: true }),
       card(t('ov.feed'), feed, feedNote, { flush: true, 'data-testid': 'feed-card' })),
     h('div', { class: 'grid g3' },
-      card(t('ov.grades'), gradeEl), card(t('ov.trend'), trendEl), card(t('ov.streets'), streetEl)));
+      card(t('ov.grades'), gradeEl), card(t('ov.trend'), trendEl), card(t('ov.streets'), streetEl)),
+    ...[noticesCard(ctx)].filter(Boolean));
 
   let ov = null, ents = [], grades = new Map(), mapObj = null, charts = {};
   const gradeOf = e => grades.get(e.id);

@@ -335,6 +335,55 @@ async function test_district_sees_enterprise_deleting_its_gateway() {
   await d.context.close();
 }
 
+// Item 6: boundaries from the offline GeoJSON (labelled schematic), markers
+// clustered when zoomed out and single when zoomed in.
+async function test_map_boundaries_and_clusters() {
+  const { context, page } = await login('city.admin');
+  await page.goto(srv.base + '/#/overview');
+  await page.waitForSelector('[data-testid=map] .leaflet-tooltip.area-label.district', { timeout: 15000 });
+  const labels = await page.$$eval('[data-testid=map] .leaflet-tooltip.area-label.district', els => els.map(e => e.textContent));
+  assert(labels.some(l => l.includes('宝山区') && l.includes('示意')) && labels.some(l => l.includes('嘉定区')), 'district outlines: ' + labels);
+  assert(!labels.some(l => l.includes('浦东')), 'a district without enterprises is drawn: ' + labels);
+  const zoomTo = async z => { await page.evaluate(z => document.querySelector('[data-testid=map]')._dwMap.setZoom(z, { animate: false }), z); await sleep(400); };
+  await zoomTo(8);
+  const clusters = await page.$$eval('.cluster[data-cluster]', els => els.map(e => +e.dataset.cluster));
+  assert(clusters.length >= 1 && clusters.reduce((a, b) => a + b, 0) >= 2, 'no clusters at zoom 8: ' + clusters);
+  await shot(page, 'map-clustered');
+  await zoomTo(15);
+  assert((await page.$$('.cluster[data-cluster]')).length === 0, 'still clustered at zoom 15');
+  await context.close();
+}
+
+// Item 6: the 大屏 wall display: dark, no navigation, refreshes itself in
+// place (here every second) without growing the page.
+async function test_wall_display_refreshes_itself() {
+  const { context, page } = await login('city.admin', { viewport: { width: 1920, height: 1080 } });
+  await page.goto(srv.base + '/#/wall?refresh=1');
+  await page.waitForSelector('[data-wall-stat=enterprises] b');
+  await page.waitForFunction(() => document.querySelector('[data-wall-stat=enterprises] b').textContent === '3', null, { timeout: 15000 });
+  assert(!(await page.isVisible('.topbar')) && !(await page.isVisible('.sidenav')), 'navigation shown on the wall');
+  const bg = await page.$eval('.wall', e => getComputedStyle(e).backgroundImage + getComputedStyle(document.body).backgroundColor);
+  assert(/rgb\(6, 18, 43\)/.test(bg), 'not dark: ' + bg);
+  const refreshes = () => page.$eval('[data-testid=wall-updated]', e => +(e.dataset.refreshes || 0));
+  await page.waitForFunction(() => +(document.querySelector('[data-testid=wall-updated]').dataset.refreshes || 0) >= 3, null, { timeout: 20000 });
+  await page.waitForSelector('[data-testid=wall-map] .leaflet-tooltip.area-label.district');
+  const census = () => page.evaluate(() => { const c = {}; for (const e of document.getElementsByTagName('*')) { const k = e.tagName + '.' + (e.className && e.className.baseVal === undefined ? String(e.className).split(' ')[0] : ''); c[k] = (c[k] || 0) + 1; } return c; });
+  await sleep(1500);
+  const c0 = await census();
+  const nodes0 = Object.values(c0).reduce((a, b) => a + b, 0);
+  const r0 = await refreshes();
+  await page.waitForFunction(r => +(document.querySelector('[data-testid=wall-updated]').dataset.refreshes || 0) >= r + 8, r0, { timeout: 40000 });
+  const c1 = await census();
+  const nodes1 = Object.values(c1).reduce((a, b) => a + b, 0);
+  const grew = Object.keys(c1).filter(k => (c1[k] || 0) > (c0[k] || 0)).map(k => `${k} ${c0[k] || 0}->${c1[k]}`);
+  assert(nodes1 <= nodes0, `page grew from ${nodes0} to ${nodes1} elements over 8 refreshes: ${grew}`);
+  await shot(page, 'wall');
+  await page.click('[data-action=wall-exit]');
+  await page.waitForSelector('.topbar');
+  assert(await page.isVisible('.sidenav'), 'navigation not back after leaving the wall');
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -344,6 +393,7 @@ const tests = [test_chart_times_follow_display_zone_not_browser, test_units_show
   test_enterprise_pages_usable_on_a_phone, test_picker_states_export_filters_and_arealess_enterprises,
   test_api_keys_and_ingest_credentials_explained, test_video_snapshot_shown_and_camera_status,
   test_headline_figures_agree_with_data, test_district_sees_enterprise_deleting_its_gateway,
+  test_map_boundaries_and_clusters, test_wall_display_refreshes_itself,
   test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

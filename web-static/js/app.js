@@ -31,6 +31,7 @@ function navItems(m) {
     ['monitor', 'nav.monitor', '◔'],
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
+  if (!ent) items.push(['wall', 'nav.wall', '▣']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -87,6 +88,7 @@ const PAGES = {
   cleaning: () => import('./pages/cleaning.js'),
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
+  wall: () => import('./pages/wall.js'),
 };
 
 let routeSeq = 0;

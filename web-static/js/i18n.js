@@ -184,6 +184,8 @@ const D = {
   'd17.notices': ['企业自行变更监测（待知悉）', 'Enterprises changing their own monitoring (unseen)'], 'd17.notices.none': ['暂无未知悉的变更', 'Nothing unseen'],
   'd17.notice.gateway_deleted': ['企业删除了数据网关', 'Enterprise deleted a gateway'], 'd17.notice.credential_revoked': ['企业吊销了上传凭证', 'Enterprise revoked an ingest credential'],
   'd17.notice.seen': ['已知悉', 'Seen'],
+  'map.schematic': ['·示意', '(schematic)'],
+  'nav.wall': ['大屏', 'Wall display'], 'd17.wall.full': ['全屏', 'Full screen'], 'd17.wall.exit': ['退出大屏', 'Leave'],
   'd17.noarea.hint': ['这些企业尚无需定期清理的区域，未计入合规率，请督促设置', 'No areas to clean yet, so not in the rate: ask them to set areas up'],
   'freq.per_shift': ['每班', 'Per shift'], 'freq.daily': ['每天', 'Daily'], 'freq.weekly': ['每周', 'Weekly'],
   'method.sweep': ['清扫', 'Sweeping'], 'method.vacuum': ['负压吸尘', 'Vacuum'], 'method.wet': ['湿式清理', 'Wet cleaning'], 'method.other': ['其他', 'Other'],

@@ -120,6 +120,8 @@ const api_route api_routes[] = {
     /* risk and early warning (alarms.c, warnings.c, risk.c, cleaning.c) */
     {"GET", "/api/v1/alarms", "listAlarms", api_alarms_list, API_ANY_USER, 0},
     {"GET", "/api/v1/alarms/{id}", "getAlarm", api_alarm_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/alarms/{id}/snapshot", "getAlarmSnapshot", api_alarm_snapshot_get,
+     API_ANY_USER, 0},
     {"POST", "/api/v1/alarms/{id}/acknowledge", "acknowledgeAlarm", api_alarm_acknowledge,
      API_ENTERPRISE, 16 * KIB},
     {"POST", "/api/v1/alarms/{id}/handle", "handleAlarm", api_alarm_handle, API_ENTERPRISE,
@@ -200,6 +202,8 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/risk/models", "createRiskModel", api_risk_model_create,
      API_CITY | API_ADMIN_ONLY, 64 * KIB},
     {"POST", "/api/v1/risk/backtest", "runRiskBacktest", api_risk_backtest, API_CITY, 64 * KIB},
+    {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/notices/{id}/seen", "markNoticeSeen", api_notice_seen, GOV, 1 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -224,6 +228,7 @@ void api_handlers_init(void)
     api_onboarding_init();
     api_reports_init();
     api_backtest_init();
+    api_notices_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -289,6 +289,9 @@ ALARM = obj(dict(
     handled=nullable(obj({"at": TS, "by": N_ID, "cause_category": N_STR, "measures": N_STR})),
     closed=nullable(obj({"at": TS, "by": N_ID, "automatic": s("boolean")})),
     camera_code=N_STR,
+    snapshot=nullable(obj({"href": s("string", "GET it for the image (getAlarmSnapshot)."),
+                           "bytes": s("integer")},
+                          desc="The image a video alarm came with; null without one.")),
     label=nullable(s("string", "Video alarms: the type's label from the catalogue of video alarm "
                                "types (e.g. 烟火识别 for SJ02001), else the type code; null "
                                "for other alarms.")),
@@ -433,9 +436,13 @@ CAMERA_FIELDS = dict(
 CAMERA = obj(dict(id=ID, enterprise_id=ID, code=s("string"), name=s("string"),
                   system_id=N_ID, location=s("string"), stream_url=N_STR,
                   enabled=s("boolean"), created_at=TS, updated_at=TS,
-                  last_alarm_at=nullable(TS)),
+                  last_alarm_at=nullable(TS), last_video_at=nullable(TS),
+                  status=s("string", "From its last video and camera_offline_after_s: online, "
+                           "offline, disabled, unknown (new and silent, or the check is off).",
+                           enum=["online", "offline", "disabled", "unknown"])),
              ["id", "enterprise_id", "code", "name", "system_id", "enabled", "last_alarm_at"],
-             title="Camera", desc="A video camera (视频监控点) and its latest video alarm.")
+             title="Camera", desc="A video camera (视频监控点), its latest video alarm and status. "
+             "stream_url is the playback/live link the dashboard opens (an HLS or vendor web URL).")
 DIALECTS = ["native", "hebei", "mem"]
 GATEWAY_FIELDS = dict(
     code=s("string", "Gateway code (网关编码, Hebei wgbm): 2 to 40 of 0-9 A-Z a-z _ -; unique in "
@@ -616,8 +623,8 @@ SCHEMAS = {
                   ["id", "label", "prefix", "created_at", "last_used_at", "revoked_at"]),
     "ApiKeyList": items_of(ref("ApiKey")),
     "ApiKeyCreate": obj({"label": s("string", maxLength=100)}, strict=True),
-    "ApiKeyCreated": obj({"id": ID, "key": s("string", "The key (dwk_…): shown once, send it "
-                                             "as X-Api-Key."),
+    "ApiKeyCreated": obj({"id": ID, "key": s("string", "The REST API key (dwa_…): shown once, send it "
+                                             "as X-Api-Key to /api/v1 (not an ingest credential)."),
                           "prefix": s("string")}, ["id", "key", "prefix"]),
     "Account": obj({"id": ID, "username": s("string"), "display_name": s("string"),
                     "role": enum(ROLES), "region": N_STR, "region_name": N_STR,
@@ -1411,6 +1418,14 @@ OPERATIONS = {
     "getAlarm": dict(tag="alarms",
          zh="报警详情", en="One alarm with its events and the readings around it",
          resp=ok(ref("AlarmDetail"))),
+    "getAlarmSnapshot": dict(tag="alarms",
+         zh="视频报警抓拍图", en="The snapshot a video alarm came with",
+         desc="The image stored with the video alarm (JPEG or PNG by its signature; other bytes "
+              "as an attachment). 404 when the alarm is not in scope, not a video alarm or came "
+              "without an image. The alarm's `snapshot.href` points here.",
+         resp={"200": {"description": "The image.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
     "acknowledgeAlarm": dict(tag="alarms",
          zh="报警确认", en="Acknowledge an alarm",
          desc="active → acknowledged, by the enterprise. 409 invalid_transition in any other "
@@ -1729,6 +1744,25 @@ OPERATIONS = {
          params=[P("district"), P("street")],
          resp=ok(obj({"systems": COUNT, "conforming": COUNT, "nonconforming": arr(obj({}))})),
          err=[400]),
+    "listNotices": dict(tag="cleaning",
+         zh="企业自行变更通知", en="Notices of enterprises changing their own monitoring",
+         desc="An enterprise account deleting one of its gateways (gateway_deleted) or revoking "
+              "one of its ingest credentials (credential_revoked) leaves a notice for its district "
+              "(also a live event of type notice, and the audit record). Newest first; open=true: "
+              "not seen yet; `open` counts those in scope.",
+         params=[{"name": "open", "in": "query", "schema": {"type": "boolean"}},
+                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                             "maximum": 500}}],
+         resp=ok(obj({"open": s("integer"), "items": arr(obj({
+             "id": ID, "enterprise": obj({}), "kind": s("string", enum=["gateway_deleted",
+                                                                     "credential_revoked"]),
+             "object": s("string"), "detail": s("string"), "actor": s("string"),
+             "created_at": TS, "seen_at": nullable(TS), "seen_by": nullable(s("string"))}))})),
+         err=[400]),
+    "markNoticeSeen": dict(tag="cleaning",
+         zh="通知已知悉", en="Mark a notice seen",
+         desc="Once: the first seen time and account stay. 404 outside the scope.",
+         resp=ok(obj({"id": ID, "seen": s("boolean")}))),
 }
 
 TAGS = [
@@ -1884,7 +1918,7 @@ def build_api(routes):
                 "the enterprises they supervise.\n\n"
                 "**Authentication.** POST /api/v1/auth/login sets the HttpOnly cookie "
                 "`dw_session` and returns the same token; send either the cookie or "
-                "`Authorization: Bearer <token>`. Enterprise API keys (dwk_…) go in `X-Api-Key` "
+                "`Authorization: Bearer <token>`. Enterprise REST API keys (dwa_…; older keys dwk_…) go in `X-Api-Key` "
                 "(or as the bearer token) and act as enterprise_staff.\n\n"
                 "**Roles.** Every operation lists the scope kinds it admits in `x-roles` (city, "
                 "district, street, enterprise) and whether only administrators (city_admin, "
@@ -1914,9 +1948,9 @@ def build_api(routes):
                                                  "(HttpOnly, SameSite=Strict)."},
                 "bearerToken": {"type": "http", "scheme": "bearer",
                                 "description": "Authorization: Bearer <session token dws_… or "
-                                               "API key dwk_…>."},
+                                               "REST API key dwa_…>."},
                 "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
-                                     "description": "Enterprise API key (dwk_…); acts as "
+                                     "description": "Enterprise REST API key (dwa_…); acts as "
                                                     "enterprise_staff of its enterprise."},
             },
             "parameters": PARAMS,
@@ -2120,7 +2154,7 @@ def build_ingest():
         "components": {
             "securitySchemes": {
                 "enterpriseApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
-                                     "description": "The enterprise's API key (dwk_…)."},
+                                     "description": "The enterprise's ingest credential (dwk_…); a REST API key (dwa_…) is refused."},
                 "memAppSecret": {"type": "apiKey", "in": "header", "name": "appsecret",
                                  "description": "The secret issued per appid."},
             },

@@ -6,6 +6,7 @@
 
 #include "db_auth.h"
 #include "srv_config.h"
+#include "srv_cred.h"
 #include "srv_log.h"
 
 #include <pthread.h>
@@ -179,7 +180,9 @@ static db_status resolve_tx(db_conn *c, void *arg)
     db_status st = db_set_scope(c, "system");
     if (st != DB_OK)
         return st;
-    if (strncmp(x->token, "dwk_", 4) == 0) {
+    /* REST API keys: "dwa_", and "dwk_" for keys issued before the split */
+    if (strncmp(x->token, SRV_CRED_REST_KEY_PREFIX, 4) == 0 ||
+        strncmp(x->token, SRV_CRED_INGEST_KEY_PREFIX, 4) == 0) {
         db_auth_key k;
         int found = 0;
         st = db_auth_apikey_use(c, x->digest, &k, &found);

@@ -4,6 +4,7 @@
 #include "api_client.h"
 #include "api_conn.h"
 #include "api_mhd.h"
+#include "api_static.h"
 
 #include "db.h"
 #include "srv_config.h"
@@ -449,70 +450,6 @@ static int path_matches_any_method(api_req *r, const char *path, char *allow, si
     return found;
 }
 
-static const char *content_type_for(const char *path)
-{
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".html", "text/html; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"},
-        {".svg", "image/svg+xml"},
-        {".png", "image/png"},
-        {".jpg", "image/jpeg"},
-        {".ico", "image/x-icon"},
-        {".woff2", "font/woff2"},
-        {".map", "application/json"},
-        {".txt", "text/plain; charset=utf-8"},
-    };
-    const char *dot = strrchr(path, '.');
-    if (dot)
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-            if (strcmp(dot, types[i].ext) == 0)
-                return types[i].type;
-    return "application/octet-stream";
-}
-
-/* Dashboard files under web_root.  Paths with "..", hidden segments or
- * anything outside [A-Za-z0-9._/-] are refused before touching the disk. */
-static int serve_static(api_req *r, const char *path)
-{
-    if (strcmp(path, "/") == 0)
-        path = "/index.html";
-    size_t l = strlen(path);
-    if (l > 200 || strstr(path, "..") || strstr(path, "/."))
-        return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
-    for (size_t i = 0; i < l; i++) {
-        char c = path[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '/' || c == '-'))
-            return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
-    }
-    char full[4096];
-    snprintf(full, sizeof full, "%s%s", g_config.web_root, path);
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return api_reply_error(r, API_E_NOT_FOUND, "%s", "no such file");
-    }
-    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
-    if (!resp) {
-        close(fd);
-        return api_reply_error(r, API_E_INTERNAL, "could not open file");
-    }
-    MHD_add_response_header(resp, "Cache-Control",
-                            strcmp(path, "/index.html") == 0 ? "no-cache" : "max-age=300");
-    MHD_add_response_header(
-        resp, "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; "
-        "connect-src 'self'; frame-ancestors 'none'");
-    return queue(r, 200, resp, content_type_for(path));
-}
-
 static int reply_health(api_req *r, const char *path)
 {
     if (strcmp(path, "/healthz") == 0)
@@ -703,7 +640,7 @@ static void dispatch(api_req *r)
     }
     if (strncmp(path, "/api/", 5) != 0 &&
         (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
-        serve_static(r, path);
+        api_static_serve(r, path);
         return;
     }
     api_reply_error(r, API_E_NOT_FOUND, "no route for %s %s", r->method, path);

@@ -696,7 +696,7 @@ int api_apikey_create(api_req *r)
     if (label && strlen(label) > 100)
         return api_reply_error(r, API_E_BAD_REQUEST, "label is at most 100 characters");
     srv_cred cred;
-    (void)srv_cred_generate(SRV_CRED_API_KEY, NULL, &cred);
+    srv_cred_generate_rest_key(&cred);
     unsigned char digest[32];
     srv_cred_key_digest(&cred, digest);
     key_ctx x = {.target = enterprise,

@@ -62,6 +62,7 @@ int api_point_create(api_req *r);
 int api_point_delete(api_req *r);
 int api_cameras_list(api_req *r);
 int api_camera_create(api_req *r);
+int api_alarm_snapshot_get(api_req *r);
 int api_camera_get(api_req *r);
 int api_camera_update(api_req *r);
 int api_camera_delete(api_req *r);
@@ -164,6 +165,17 @@ void api_forward_init(void);
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);
 db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, json_t **out);
+
+/* Supervision notices (notices.c): inside the change's transaction, a notice
+ * to the district when the caller is an enterprise account (*notice_id 0
+ * otherwise); after the commit, its live event. */
+int api_notices_list(api_req *r);
+int api_notice_seen(api_req *r);
+void api_notices_init(void);
+db_status api_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const char *kind,
+                        const char *object, const char *detail, int64_t *notice_id);
+void api_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *kind,
+                        const char *object);
 
 /* Registers every resource's statements (before the first connection). */
 void api_handlers_init(void);

@@ -28,6 +28,7 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "db_assets.h"
+#include "srv_config.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -338,6 +339,8 @@ typedef struct {
     int found;
     char refused[512]; /* a delete refused: why, and what to do instead */
     db_diag diag;
+    int64_t notice_id; /* an enterprise deleted its gateway: the district's notice */
+    char notice_obj[80];
 } write_ctx;
 
 static char *audit_detail(const char *key1, json_t *v1, const char *key2, json_t *v2);
@@ -399,6 +402,23 @@ static db_status write_tx(api_req *r, db_conn *c, void *arg)
     }
     if (x->res->risk_input) {
         st = db_assets_request_recompute_tx(c, x->enterprise_id, x->res->audit);
+        if (st != DB_OK)
+            return st;
+    }
+    x->notice_id = 0;
+    if (x->op == OP_DELETE && x->res->kind == DB_ASSET_GATEWAY) {
+        const char *code = json_string_value(json_object_get(x->before, "code"));
+        const char *name = json_string_value(json_object_get(x->before, "name"));
+        const char *dialect = json_string_value(json_object_get(x->before, "dialect"));
+        char detail[300];
+        snprintf(x->notice_obj, sizeof x->notice_obj, "gateway:%s", code ? code : "?");
+        snprintf(detail, sizeof detail, "name=%s dialect=%s last_seen_at=%s", name ? name : "",
+                 dialect ? dialect : "",
+                 json_is_string(json_object_get(x->before, "last_seen_at"))
+                     ? json_string_value(json_object_get(x->before, "last_seen_at"))
+                     : "never");
+        st = api_notice_tx(r, c, x->enterprise_id, "gateway_deleted", x->notice_obj, detail,
+                           &x->notice_id);
         if (st != DB_OK)
             return st;
     }
@@ -501,6 +521,7 @@ static int res_write(api_req *r, const resource *res, int op)
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such %s", parent);
     } else if (op == OP_DELETE) {
         /* the "ok" record was written in the transaction (audit_ok_tx) */
+        api_notice_publish(x.notice_id, x.enterprise_id, "gateway_deleted", x.notice_obj);
         rc = api_reply_json(r, 200,
                             json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)x.obj_id));
     } else {
@@ -576,14 +597,116 @@ int api_point_delete(api_req *r)
     return res_write(r, &points, OP_DELETE);
 }
 
+/* A camera's status from its last video (camera_offline_after_s, the rule of
+ * the worker's video_offline count): disabled, online, offline, or unknown
+ * while a new camera has not sent anything yet. */
+static void camera_status(json_t *cam, time_t now)
+{
+    if (!json_is_object(cam))
+        return;
+    const char *status;
+    time_t last = 0, created = 0;
+    const char *lv = json_string_value(json_object_get(cam, "last_alarm_at"));
+    const char *cr = json_string_value(json_object_get(cam, "created_at"));
+    int have_last = lv && api_parse_time(lv, &last) == 0;
+    if (!json_is_true(json_object_get(cam, "enabled")))
+        status = "disabled";
+    else if (g_config.camera_offline_after_s <= 0)
+        status = "unknown";
+    else if (have_last)
+        status = now - last > g_config.camera_offline_after_s ? "offline" : "online";
+    else if (cr && api_parse_time(cr, &created) == 0 &&
+             now - created > g_config.camera_offline_after_s)
+        status = "offline";
+    else
+        status = "unknown";
+    json_object_set_new(cam, "status", json_string(status));
+    json_object_set(cam, "last_video_at", json_object_get(cam, "last_alarm_at"));
+}
+
+static int cameras_reply(api_req *r, db_status st, json_t *out, const char *what)
+{
+    if (st == DB_OK && out) {
+        time_t now = time(NULL);
+        json_t *items = json_object_get(out, "items"), *cam;
+        size_t i;
+        if (json_is_array(items))
+            json_array_foreach(items, i, cam) camera_status(cam, now);
+        else
+            camera_status(json_object_get(out, "camera") ? json_object_get(out, "camera") : out,
+                          now);
+    }
+    return api_reply_read(r, st, out, what);
+}
+
 int api_cameras_list(api_req *r)
 {
-    return res_list(r, &cameras);
+    long long eid = api_parse_id(api_req_param(r, "id"));
+    if (eid < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_assets_list(c, &s, DB_ASSET_CAMERA, eid, &out) : DB_HARD;
+    return cameras_reply(r, st, out, "enterprise");
 }
 
 int api_camera_get(api_req *r)
 {
-    return res_get(r, &cameras);
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such camera");
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_assets_get(c, &s, DB_ASSET_CAMERA, id, &out) : DB_HARD;
+    return cameras_reply(r, st, out, "camera");
+}
+
+/* GET /api/v1/alarms/{id}/snapshot: the image a video alarm came with.  The
+ * type is what the bytes are (JPEG or PNG by their signature); anything else
+ * is sent as a download, never rendered inline. */
+typedef struct {
+    long long id;
+    unsigned char *data;
+    size_t len;
+    int found;
+} snapshot_ctx;
+
+static db_status snapshot_tx(api_req *r, db_conn *c, void *arg)
+{
+    snapshot_ctx *x = arg;
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    return db_assets_snapshot(c, &s, x->id, &x->data, &x->len, &x->found);
+}
+
+int api_alarm_snapshot_get(api_req *r)
+{
+    snapshot_ctx x = {.id = api_parse_id(api_req_param(r, "id"))};
+    if (x.id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such snapshot");
+    db_status st = api_tx(r, snapshot_tx, &x);
+    int rc;
+    if (st != DB_OK) {
+        rc = api_reply_db(r, st);
+    } else if (!x.found) {
+        rc = api_reply_error(r, API_E_NOT_FOUND,
+                             "no such snapshot (not in scope, not a video "
+                             "alarm, or stored without an image)");
+    } else {
+        const char *type = "application/octet-stream";
+        if (x.len >= 3 && x.data[0] == 0xFF && x.data[1] == 0xD8 && x.data[2] == 0xFF)
+            type = "image/jpeg";
+        else if (x.len >= 8 && memcmp(x.data, "\x89PNG\r\n\x1a\n", 8) == 0)
+            type = "image/png";
+        else
+            api_reply_add_header(r, "Content-Disposition", "attachment; filename=\"snapshot.bin\"");
+        api_reply_add_header(r, "Cache-Control", "private, max-age=3600");
+        rc = api_reply_raw(r, 200, type, (const char *)x.data, x.len);
+    }
+    free(x.data);
+    return rc;
 }
 
 int api_camera_create(api_req *r)

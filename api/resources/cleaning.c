@@ -368,7 +368,8 @@ int api_cleaning_compliance(api_req *r)
 {
     char kind[16], sid[24];
     api_scope_params(api_req_caller(r), kind, sid);
-    time_t now = time(NULL), from = now - 7 * 86400, to = now;
+    /* to: now rounded up to the second, so a check-in made this second counts */
+    time_t now = time(NULL), from = now - 7 * 86400, to = now + 1;
     const char *qf = api_req_query(r, "from"), *qt = api_req_query(r, "to");
     if ((qf && api_parse_time(qf, &from) != 0) || (qt && api_parse_time(qt, &to) != 0))
         return api_reply_error(r, API_E_BAD_REQUEST,

@@ -170,6 +170,9 @@ typedef struct {
     long long cred_id;
     json_t *row;
     int revoked;
+    int64_t notice_id; /* an enterprise revoked its own credential: the district's notice */
+    long long enterprise_id;
+    char notice_obj[80];
 } revoke_ctx;
 
 /* The revoke record's detail from the credential's row: kind and prefix or
@@ -202,6 +205,11 @@ static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
     char obj[64], detail[160];
     snprintf(obj, sizeof obj, "ingest_credential:%s", x->id);
     revoke_detail(x->row, detail, sizeof detail);
+    x->enterprise_id = (long long)json_integer_value(json_object_get(x->row, "enterprise_id"));
+    snprintf(x->notice_obj, sizeof x->notice_obj, "%s", obj);
+    st = api_notice_tx(r, c, x->enterprise_id, "credential_revoked", obj, detail, &x->notice_id);
+    if (st != DB_OK)
+        return st;
     return api_audit_tx(r, c, "ingest_credential_revoke", obj, "ok", detail);
 }
 
@@ -227,6 +235,7 @@ int api_ingest_credential_revoke(api_req *r)
                              json_string_value(json_object_get(x.row, "revoked_at")));
     } else {
         /* the "ok" record was written in the transaction (revoke_tx) */
+        api_notice_publish(x.notice_id, x.enterprise_id, "credential_revoked", x.notice_obj);
         rc = api_reply_json(r, 200, json_incref(x.row));
     }
     json_decref(x.row);

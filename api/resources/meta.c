@@ -10,7 +10,8 @@
 int api_version_get(api_req *r)
 {
     return api_reply_json(r, 200,
-                          json_pack("{s:s, s:s}", "name", "dustwatch", "version", DW_VERSION));
+                          json_pack("{s:s, s:s, s:s}", "name", "dustwatch", "version", DW_VERSION,
+                                    "time_zone", g_config.display_time_zone));
 }
 
 /* The route table itself, so clients and tests see exactly what is served. */

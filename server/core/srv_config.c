@@ -356,6 +356,20 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "public_url must start with https:// or http://");
         return -1;
     }
+    {
+        /* an IANA name (Asia/Shanghai, UTC, America/Argentina/Buenos_Aires):
+         * the browser's Intl rejects anything else, so refuse it here */
+        const char *z = g_config.display_time_zone;
+        int ok = z[0] != '\0' && strlen(z) < 64 && !strstr(z, "..") && z[0] != '/';
+        for (const char *c = z; ok && *c; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '/' || *c == '_' || *c == '-' || *c == '+';
+        if (!ok) {
+            snprintf(err, errlen,
+                     "display_time_zone must be an IANA time zone name such as Asia/Shanghai");
+            return -1;
+        }
+    }
     if (!srv_totp_key_valid(g_config.totp_key)) {
         snprintf(err, errlen, "totp_key must be empty or 64 hex digits (openssl rand -hex 32)");
         return -1;

@@ -133,6 +133,23 @@ static void random_urlsafe(char *out, size_t outlen)
     sodium_memzero(raw, sizeof raw);
 }
 
+static void make_key(srv_cred *c, const char *prefix)
+{
+    char body[sizeof c->appsecret];
+    random_urlsafe(body, sizeof body);
+    snprintf(c->api_key, sizeof c->api_key, "%s%s", prefix, body);
+    sodium_memzero(body, sizeof body);
+    snprintf(c->key_prefix, sizeof c->key_prefix, "%.*s", SRV_CRED_PREFIX_LEN, c->api_key);
+    sha256_bytea(c->api_key, c->key_hash, sizeof c->key_hash);
+}
+
+void srv_cred_generate_rest_key(srv_cred *c)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = SRV_CRED_API_KEY;
+    make_key(c, SRV_CRED_REST_KEY_PREFIX);
+}
+
 int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *c)
 {
     memset(c, 0, sizeof *c);
@@ -140,12 +157,7 @@ int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *c)
     if (appid && (kind != SRV_CRED_MEM_SM4 || !srv_cred_appid_valid(appid)))
         return -1;
     if (kind == SRV_CRED_API_KEY) {
-        char body[sizeof c->appsecret];
-        random_urlsafe(body, sizeof body);
-        snprintf(c->api_key, sizeof c->api_key, "dwk_%s", body);
-        sodium_memzero(body, sizeof body);
-        snprintf(c->key_prefix, sizeof c->key_prefix, "%.*s", SRV_CRED_PREFIX_LEN, c->api_key);
-        sha256_bytea(c->api_key, c->key_hash, sizeof c->key_hash);
+        make_key(c, SRV_CRED_INGEST_KEY_PREFIX);
     } else if (kind == SRV_CRED_HEBEI_DES) {
         /* letters and digits only: gateway vendors type this key into web
          * forms and INI files, where quotes and backslashes go wrong */

@@ -31,7 +31,14 @@
 #include <stddef.h>
 
 #define SRV_CRED_PREFIX_LEN 12
-#define SRV_CRED_LABEL_MAX  100
+/* the two kinds of bearer key look different, so nobody pastes one where the
+ * other belongs: ingest credentials (gateways, X-Api-Key on the ingest
+ * listener) start "dwk_", REST API keys (POST /api/v1/enterprises/{id}/
+ * api-keys, the 接口密钥 tab) "dwa_"; REST keys issued before the split
+ * start "dwk_" too and stay valid on the REST API */
+#define SRV_CRED_INGEST_KEY_PREFIX "dwk_"
+#define SRV_CRED_REST_KEY_PREFIX   "dwa_"
+#define SRV_CRED_LABEL_MAX         100
 /* a sealed value: version, nonce, at most 32 bytes of keys, tag */
 #define SRV_CRED_SEALED_MAX (1 + 24 + 32 + 16)
 /* the stored columns of srv_cred_columns() */
@@ -70,6 +77,9 @@ int srv_cred_appid_valid(const char *s);
  * for an appid that does not, -2 when the keys could not be sealed (no
  * master key; logged). */
 int srv_cred_generate(srv_cred_kind kind, const char *appid, srv_cred *out);
+/* A REST API key: an api_key credential with the "dwa_" prefix (same
+ * strength, prefix and digest fields). */
+void srv_cred_generate_rest_key(srv_cred *c);
 
 /* The stored columns in the order key_prefix, key_hash, appid,
  * appsecret_hash, sealed_keys: pointers into c, NULL for columns this kind

@@ -16,7 +16,8 @@
     "json_build_object('id', a.id, 'enterprise', json_build_object('id', e.id, 'code', e.code, "   \
     "'name', e.name, 'district_id', e.district_id, 'street_id', e.street_id), 'point', CASE WHEN " \
     "p.id IS NULL THEN NULL ELSE json_build_object('id', p.id, 'code', p.code, 'name', p.name, "   \
-    "'kind', p.kind, 'unit', p.unit, 'system_id', p.system_id) END, 'source', a.source, "          \
+    "'kind', p.kind, 'unit', coalesce(nullif(p.unit, ''), (SELECT k.unit FROM indicator_kinds k "  \
+    "WHERE k.code = p.kind)), 'system_id', p.system_id) END, 'source', a.source, "                 \
     "'channel', a.channel, 'kind', a.kind, 'level', a.level, 'max_level', a.max_level, 'reason', " \
     "a.reason, 'value', a.value, 'threshold', a.threshold, 'raised_at', a.raised_at, "             \
     "'escalated_at', a.escalated_at, 'cleared_at', a.cleared_at, 'clear_reason', "                 \
@@ -31,7 +32,10 @@
              "a.measures) END, 'closed', CASE WHEN a.closed_at IS NULL THEN NULL ELSE "            \
              "json_build_object('at', a.closed_at, 'by', a.closed_by, 'automatic', a.closed_by "   \
              "IS NULL) "                                                                           \
-             "END, 'camera_code', a.camera_code, 'label', CASE WHEN a.source = 'video' THEN "      \
+             "END, 'camera_code', a.camera_code, 'snapshot', (SELECT json_build_object('href', "   \
+             "'/api/v1/alarms/' || a.id || '/snapshot', 'bytes', octet_length(v.image)) FROM "     \
+             "video_alarms v WHERE v.id = a.video_alarm_id AND v.image IS NOT NULL), 'label', "    \
+             "CASE WHEN a.source = 'video' THEN "                                                  \
              "coalesce((SELECT t.label FROM video_alarm_types t WHERE t.code = a.reason), "        \
              "a.reason) END, 'gateway', CASE WHEN a.gateway_code IS NULL THEN NULL ELSE "          \
              "json_build_object('id', a.gateway_id, 'code', a.gateway_code) END, 'created_at', "   \

@@ -7,6 +7,8 @@
 #include "db_scope_sql.h"
 #include "srv_log.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +178,11 @@ static const db_stmt statements[] = {
     {"ast_gw_delete",
      "DELETE FROM gateways g USING enterprises e WHERE e.id = g.enterprise_id AND g.id = "
      "$3::bigint AND " SCOPE_ENT("e") " RETURNING g.id, g.enterprise_id"},
+    /* $3 alarm: the snapshot of its video alarm, base64 (bytea text would be hex) */
+    {"ast_snapshot",
+     "SELECT encode(v.image, 'base64') FROM alarms a JOIN video_alarms v ON v.id = "
+     "a.video_alarm_id JOIN enterprises e ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND "
+     "v.image IS NOT NULL AND " SCOPE_ENT("e")},
 };
 
 void db_assets_register(void)
@@ -324,4 +331,32 @@ db_status db_assets_delete_tx(db_conn *c, const db_scope *s, db_assets_kind k, i
 db_status db_assets_request_recompute_tx(db_conn *c, int64_t enterprise_id, const char *reason)
 {
     return db_risk_request_recompute(c, enterprise_id, reason);
+}
+
+db_status db_assets_snapshot(db_conn *c, const db_scope *s, int64_t alarm_id, unsigned char **data,
+                             size_t *len, int *found)
+{
+    char id[24];
+    const char *p[3] = {s->kind, s->id, db_i64(id, alarm_id)};
+    db_status st;
+    PGresult *res = db_exec(c, "ast_snapshot", 3, p, &st);
+    if (!res)
+        return st;
+    *found = 0;
+    if (PQntuples(res) == 1) {
+        const char *b64 = PQgetvalue(res, 0, 0);
+        size_t l = (size_t)PQgetlength(res, 0, 0);
+        unsigned char *bytes = malloc(l / 4 * 3 + 3);
+        size_t n = 0;
+        if (bytes && sodium_base642bin(bytes, l / 4 * 3 + 3, b64, l, "\r\n", &n, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL) == 0) {
+            *data = bytes;
+            *len = n;
+            *found = 1;
+        } else {
+            free(bytes);
+        }
+    }
+    PQclear(res);
+    return DB_OK;
 }

@@ -64,4 +64,9 @@ db_status db_assets_delete_tx(db_conn *c, const db_scope *s, db_assets_kind k, i
  * reason is the kind of change, e.g. "dust_system". */
 db_status db_assets_request_recompute_tx(db_conn *c, int64_t enterprise_id, const char *reason);
 
+/* The snapshot image of a video alarm (its video_alarms row), *data malloc'ed (the caller
+ * frees it); *found 0 when the alarm is not in scope or has no image. */
+db_status db_assets_snapshot(db_conn *c, const db_scope *s, int64_t alarm_id, unsigned char **data,
+                             size_t *len, int *found);
+
 #endif

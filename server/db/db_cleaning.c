@@ -10,6 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* enterprises in scope (and the filters $5..$7) without an active cleaning area: listed
+ * beside the compliance table, not left out of it silently */
+#define NO_AREAS                                                                                   \
+    "(SELECT e.id, e.code, e.name, e.district_id, e.street_id FROM enterprises e JOIN regions d "  \
+    "ON d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(          \
+        "e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) AND ($6::text IS NULL OR d.code = "   \
+             "$6) AND ($7::text IS NULL OR s.code = $7) AND NOT EXISTS (SELECT 1 FROM "            \
+             "cleaning_areas a WHERE a.enterprise_id = e.id AND a.active)) na"
+
 #define SUMS(t)                                                                                    \
     "'required', coalesce(sum(" t ".required), 0), 'done', coalesce(sum(" t ".done), 0), "         \
     "'missed', coalesce(sum(" t ".required - " t ".done), 0), 'late', coalesce(sum(" t ".late), "  \
@@ -84,8 +93,13 @@ static const db_stmt statements[] = {
      "SELECT json_build_object('from', to_timestamp($3::float8), 'to', "
      "to_timestamp(least($4::float8, "
      "extract(epoch FROM now()))), 'totals', (SELECT json_build_object('areas', count(*), "
-     "'enterprises', count(DISTINCT pa.enterprise_id), " SUMS(
-         "pa") ") FROM pa), 'enterprises', "
+     "'enterprises', count(DISTINCT pa.enterprise_id), 'without_areas', (SELECT count(*) "
+     "FROM " NO_AREAS "), " SUMS(
+         "pa") ") FROM pa), 'without_areas', coalesce((SELECT "
+               "json_agg(json_build_object('id', na.id, 'code', na.code, 'name', na.name, "
+               "'district_id', "
+               "na.district_id, 'street_id', na.street_id) ORDER BY na.name) FROM " NO_AREAS
+               "), '[]'::json), 'enterprises', "
                "coalesce((SELECT json_agg(json_build_object('id', e.id, 'code', e.code, 'name', "
                "e.name, "
                "'district_id', e.district_id, 'street_id', e.street_id, 'required', x.required, "

@@ -37,10 +37,15 @@ static const db_stmt statements[] = {
               "($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR strpos(e.name, $6) > "
               "0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = ANY(e.dust_kinds))) "
               "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', $8::int, "
-              "'offset', $9::int, 'items', coalesce((SELECT json_agg(" ENT_JSON
-              " ORDER BY e.name, e.id) FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET "
-              "$9) pg JOIN enterprises e ON e.id = pg.id JOIN regions d ON d.id = e.district_id "
-              "LEFT JOIN regions s ON s.id = e.street_id), '[]'::json))::text"},
+              "'offset', $9::int, 'items', coalesce((SELECT json_agg((" ENT_JSON
+              "::jsonb || jsonb_build_object('live', json_build_object('points_total', lv.pt, "
+              "'points_online', lv.po, 'last_reading_at', lv.la)))::json ORDER BY e.name, e.id) "
+              "FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET $9) pg JOIN enterprises e "
+              "ON e.id = pg.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id "
+              "= e.street_id CROSS JOIN LATERAL (SELECT count(*) AS pt, count(*) FILTER (WHERE "
+              "l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s)) AS po, "
+              "max(l.collected_at) AS la FROM points p LEFT JOIN point_latest l ON l.point_id = "
+              "p.id WHERE p.enterprise_id = e.id) lv), '[]'::json))::text"},
     {"ent_get",
      "SELECT json_build_object('enterprise', " ENT_JSON
      ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "

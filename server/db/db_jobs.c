@@ -47,6 +47,20 @@ static const db_stmt statements[] = {
     {"whk_retry",
      "UPDATE notification_outbox SET next_attempt_at = now() + least(3600, 30 * power(2, "
      "least(attempts, 10))) * interval '1 second', last_error = $2 WHERE id = $1::bigint"},
+    /* $1 seconds: per enterprise, its enabled cameras silent that long; the changed counts
+     * are written and a recompute requested for them */
+    {"job_video_offline",
+     "WITH cam AS (SELECT c.enterprise_id, count(*) FILTER (WHERE c.enabled AND "
+     "coalesce((SELECT max(v.occurred_at) FROM video_alarms v WHERE v.enterprise_id = "
+     "c.enterprise_id AND v.camera_code = c.code), c.created_at) < now() - make_interval(secs "
+     "=> $1::float8)) AS n FROM cameras c GROUP BY c.enterprise_id), t AS (SELECT e.id, "
+     "coalesce(cam.n, 0)::int AS n FROM enterprises e LEFT JOIN cam ON cam.enterprise_id = e.id "
+     "LEFT JOIN enterprise_profiles ep ON ep.enterprise_id = e.id WHERE coalesce(cam.n, 0) <> "
+     "coalesce(ep.video_offline, 0)), up AS (INSERT INTO enterprise_profiles (enterprise_id, "
+     "video_offline) SELECT id, n FROM t ON CONFLICT (enterprise_id) DO UPDATE SET "
+     "video_offline = EXCLUDED.video_offline, updated_at = now() RETURNING enterprise_id), rq AS "
+     "(INSERT INTO risk_recompute_requests (enterprise_id, reason) SELECT enterprise_id, "
+     "'video_offline' FROM up ON CONFLICT DO NOTHING) SELECT count(*) FROM up"},
 };
 
 void db_jobs_register(void)
@@ -305,4 +319,17 @@ db_status db_jobs_outbox_retry(db_conn *c, int64_t id, const char *error)
     db_status st;
     PQclear(db_exec(c, "whk_retry", 2, p, &st));
     return st;
+}
+
+db_status db_jobs_video_offline(db_conn *c, long after_s, size_t *changed)
+{
+    char a[24];
+    const char *p[1] = {db_i64(a, after_s)};
+    db_status st;
+    PGresult *res = db_exec(c, "job_video_offline", 1, p, &st);
+    if (!res)
+        return st;
+    *changed = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return DB_OK;
 }

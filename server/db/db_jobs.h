@@ -95,4 +95,13 @@ db_status db_jobs_outbox_delivered(db_conn *c, int64_t id);
 /* A failure: retried after 30 s × 2^attempts (at most 1 h), error kept for the admin. */
 db_status db_jobs_outbox_retry(db_conn *c, int64_t id, const char *error);
 
+/* ---- cameras ---- */
+
+/* Writes enterprise_profiles.video_offline (the risk model's S input) where it changed: the
+ * enabled cameras of each enterprise whose last video is older than after_s seconds (or
+ * that sent none and were registered longer ago), and asks for a risk recompute of each
+ * enterprise whose count changed.  *changed: how many. */
+__attribute__((warn_unused_result)) db_status db_jobs_video_offline(db_conn *c, long after_s,
+                                                                    size_t *changed);
+
 #endif

@@ -5,6 +5,7 @@
 #include "ing_hebei.h"
 #include "ing_mem.h"
 #include "srv_config.h"
+#include "srv_cred.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -136,6 +137,11 @@ static int native_open(db_conn *c, const ing_request *req, const ing_limits *lim
     int found;
     if (db_ingest_cred_api(c, h, &cred, &found) != DB_OK)
         return -1;
+    if (!found && strncmp(req->secret, SRV_CRED_REST_KEY_PREFIX, 4) == 0)
+        return refuse(why, ING_ERR_UNAUTHENTICATED,
+                      "this is a REST API key (dwa_…, for /api/v1), not an ingest credential: "
+                      "issue a gateway credential (dwk_…) under 设备与接入 / "
+                      "POST /api/v1/enterprises/{id}/ingest-credentials");
     if (!found)
         return refuse(why, ING_ERR_UNAUTHENTICATED, "unknown or revoked API key");
     set_origin(who, &cred);

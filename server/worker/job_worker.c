@@ -268,6 +268,14 @@ static void tick(db_conn *c, worker_clock *clk)
     st = job_report_run(c, (time_t)now_s, 2, &n);
     (void)st;
 
+    /* camera status: video_offline, the S input, has this as its only writer */
+    if (g_config.camera_offline_after_s > 0) {
+        n = 0;
+        st = db_jobs_video_offline(c, g_config.camera_offline_after_s, &n);
+        if (st == DB_OK && n > 0)
+            LOG_INFO("cameras offline changed", "enterprises=%zu", n);
+    }
+
     n = 0;
     t0 = now_us();
     st = job_webhook_run(c, 20, &n);

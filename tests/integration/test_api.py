@@ -430,7 +430,7 @@ def urllib_quote(s):
 def test_api_keys_hashed_and_revocable():
     c = SHARED
     st, _, k = c.call("a1.manager", "POST", f"/api/v1/enterprises/{c.a1['id']}/api-keys", {"label": "erp"})
-    assert st == 201 and k["key"].startswith("dwk_") and len(k["key"]) >= 40, k
+    assert st == 201 and k["key"].startswith("dwa_") and len(k["key"]) >= 40, k
     h = {"X-Api-Key": k["key"]}
     st, _, me = c.srv.api("GET", "/api/v1/auth/me", None, h)
     assert st == 200 and me["scope"]["id"] == c.a1["id"], me

@@ -87,6 +87,14 @@ static void test_api_key(void)
     char h[67];
     expect_hash(a.api_key, h);
     CHECK(strcmp(a.key_hash, h) == 0);
+    /* a REST API key: same shape, its own prefix */
+    srv_cred rk;
+    srv_cred_generate_rest_key(&rk);
+    CHECK(strncmp(rk.api_key, "dwa_", 4) == 0 && strlen(rk.api_key) == 47);
+    CHECK(strncmp(rk.key_prefix, rk.api_key, SRV_CRED_PREFIX_LEN) == 0);
+    expect_hash(rk.api_key, h);
+    CHECK(strcmp(rk.key_hash, h) == 0);
+    srv_cred_wipe(&rk);
     const char *cols[SRV_CRED_COLUMNS];
     srv_cred_columns(&a, cols);
     CHECK(cols[0] == a.key_prefix && cols[1] == a.key_hash);

@@ -3,7 +3,7 @@
 // onLeave() for timers, charts and live subscriptions.
 import { api, loadRoutes, setUnauthenticatedHandler } from './api.js';
 import { t, setLang, getLang } from './i18n.js';
-import { h, clear, errorBox, empty } from './ui.js';
+import { h, clear, errorBox, empty, zone, setZone } from './ui.js';
 import { startLive, stopLive, onLiveStatus } from './live.js';
 
 const app = document.getElementById('app');
@@ -31,6 +31,7 @@ function navItems(m) {
     ['monitor', 'nav.monitor', '◔'],
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
+  if (!ent) items.push(['wall', 'nav.wall', '▣']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
@@ -46,7 +47,7 @@ function shell() {
   const liveDot = h('span', { class: 'live-dot' });
   const liveText = h('span');
   const clock = h('span', { class: 'clock' });
-  const tick = () => { clock.textContent = new Intl.DateTimeFormat(getLang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(new Date()); };
+  const tick = () => { clock.textContent = new Intl.DateTimeFormat(getLang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(new Date()); };
   tick(); setInterval(tick, 1000);
   onLiveStatus(s => { liveDot.className = 'live-dot ' + s; liveText.textContent = t('top.live.' + s); });
   state.nav = h('nav', { class: 'sidenav', 'aria-label': 'main' },
@@ -91,6 +92,7 @@ const PAGES = {
   settings: () => import('./pages/settings.js'),
   forward: () => import('./pages/forward.js'),
   backtest: () => import('./pages/backtest.js'),
+  wall: () => import('./pages/wall.js'),
 };
 
 let routeSeq = 0;
@@ -155,7 +157,7 @@ async function loggedIn(meObj) {
 }
 
 async function boot() {
-  await loadRoutes();
+  await Promise.all([loadRoutes(), api('/api/v1/version', { noAuthRedirect: true }).then(v => setZone(v.time_zone), () => {})]);
   try {
     const m = await api('/api/v1/auth/me', { noAuthRedirect: true });
     if (m.must_change_password) { state.me = null; state.mustChange = true; route(); return; }

@@ -28,12 +28,43 @@ function add(el, kids) {
 }
 export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
 
-const TZ = 'Asia/Shanghai';
-const fmtCache = {};
+// Every time on the dashboard is shown in one zone (the server's
+// display_time_zone, GET /api/v1/version; default Asia/Shanghai), never the
+// browser's own: tables, the clock and the chart axes alike.
+let TZ = 'Asia/Shanghai';
+let fmtCache = {};
+export function zone() { return TZ; }
+export function setZone(z) {
+  if (!z || z === TZ) return;
+  try { new Intl.DateTimeFormat('en', { timeZone: z }); } catch { return; }
+  TZ = z; fmtCache = {}; offCache.clear();
+}
 function dtf(opts) {
   const key = getLang() + JSON.stringify(opts);
   return fmtCache[key] || (fmtCache[key] = new Intl.DateTimeFormat(getLang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: TZ, hour12: false, ...opts }));
 }
+// offset of the display zone from UTC at instant ms (in ms), cached per hour
+const offCache = new Map();
+let offFmt = null, offFmtZone = null;
+export function zoneOffset(ms) {
+  const k = Math.floor(ms / 3600e3);
+  let o = offCache.get(k);
+  if (o !== undefined) return o;
+  if (offFmtZone !== TZ) {
+    offFmt = new Intl.DateTimeFormat('en-US', { timeZone: TZ, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    offFmtZone = TZ;
+  }
+  const p = {};
+  for (const x of offFmt.formatToParts(new Date(k * 3600e3))) p[x.type] = +x.value;
+  o = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - k * 3600e3;
+  if (offCache.size > 5000) offCache.clear();
+  offCache.set(k, o);
+  return o;
+}
+// the calendar day (YYYY-MM-DD) of an instant in the display zone, and the
+// instant that day starts
+export function zoneDay(d) { return new Intl.DateTimeFormat('en-CA', { timeZone: TZ }).format(d); }
+export function zoneDayStart(day) { const u = Date.parse(day + 'T00:00:00Z'); return new Date(u - zoneOffset(u - zoneOffset(u))); }
 export function fmtTime(v, withSec) {
   if (!v) return t('common.na');
   const d = v instanceof Date ? v : new Date(typeof v === 'string' ? v.replace(' ', 'T').replace(/\+00$/, 'Z') : v);
@@ -49,6 +80,13 @@ export function fmtNum(v, digits) {
   const n = +v;
   if (digits != null) return n.toFixed(digits);
   return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, '') || '0';
+}
+// units as shown: ℃ (U+2103) is an empty glyph in common CJK fonts (WenQuanYi
+// Micro Hei draws nothing), so it is written °C, which every font has
+export function unitText(u) { return (u || '').replace(/\u2103/g, '°C').replace(/\u2109/g, '°F'); }
+export function withUnit(v, u, digits) {
+  const n = fmtNum(v, digits);
+  return u && v != null && v !== '' && !Number.isNaN(+v) ? n + ' ' + unitText(u) : n;
 }
 export function pct(v) { return v == null ? t('common.na') : (v * 100).toFixed(1) + '%'; }
 export function ago(v) {
@@ -95,7 +133,7 @@ export function table(columns, rows, opts = {}) {
   return h('table', { class: 'tbl', ...(opts.attrs || {}) },
     h('thead', null, h('tr', null, columns.map(c => h('th', { class: c.class || null }, c.title)))),
     h('tbody', null, rows.map(r => h('tr', { class: opts.rowClass ? opts.rowClass(r) : null, ...(opts.rowAttrs ? opts.rowAttrs(r) : {}) },
-      columns.map(c => h('td', { class: c.class || null }, c.render ? c.render(r) : (r[c.key] ?? t('common.na'))))))));
+      columns.map(c => h('td', { class: c.class || null, 'data-label': typeof c.title === 'string' ? c.title : null }, c.render ? c.render(r) : (r[c.key] ?? t('common.na'))))))));
 }
 export function gradeTag(g) {
   if (!g) return h('span', { class: 'tag muted' }, t('grade.none'));
@@ -159,11 +197,27 @@ export function loadCss(href) {
 export async function echarts() { await loadScript('/vendor/echarts.min.js'); return window.echarts; }
 export async function leaflet() { loadCss('/vendor/leaflet/leaflet.css'); await loadScript('/vendor/leaflet/leaflet.js'); return window.L; }
 
+// ECharts draws time axes in the browser's zone.  Charts with a time axis are
+// drawn in UTC instead with every instant moved by the display zone's offset,
+// so labels, ticks and tooltips read the display zone's wall clock.
+const toMs = v => typeof v === 'number' ? v : Date.parse(typeof v === 'string' ? v.replace(' ', 'T').replace(/\+00$/, 'Z') : v);
+export function zoneShift(v) { const ms = toMs(v); return Number.isFinite(ms) ? ms + zoneOffset(ms) : v; }
+export function zonedOption(option) {
+  const axes = [].concat(option.xAxis || []);
+  if (!axes.some(a => a && a.type === 'time')) return option;
+  const shiftMark = m => m && m.data ? { ...m, data: m.data.map(d => (d && d.xAxis != null ? { ...d, xAxis: zoneShift(d.xAxis) } : d)) } : m;
+  const series = [].concat(option.series || []).map(s => ({ ...s,
+    data: (s.data || []).map(d => Array.isArray(d) ? [zoneShift(d[0]), ...d.slice(1)] : d),
+    markLine: shiftMark(s.markLine) }));
+  return { ...option, useUTC: true, series };
+}
 // a chart bound to a page: disposed when the page goes, resized with the window
 export async function chart(el, ctx, option) {
   const ec = await echarts();
   if (!el.isConnected) return null;
   const c = ec.init(el, null, { renderer: 'canvas' });
+  const set = c.setOption.bind(c);
+  c.setOption = (o, ...rest) => set(zonedOption(o), ...rest);
   c.setOption(option);
   const onResize = () => c.resize();
   window.addEventListener('resize', onResize);

@@ -159,6 +159,7 @@ export async function keysPanel(el, ctx, entId, entName) {
   if (!hasRoute('GET', '/api/v1/enterprises/{id}/api-keys')) { el.append(card(t('arc.keys'), missingRoute('GET /api/v1/enterprises/{id}/api-keys'))); return; }
   const box = h('div', null, loading());
   const canCreate = ['district_admin', 'enterprise_manager'].includes(ctx.me.role);
+  el.append(h('div', { class: 'note', 'data-testid': 'keys-what', style: { marginBottom: '10px' } }, t('d17.keys.what')));
   el.append(card(t('arc.keys') + (entName ? ' · ' + entName : ''), box, canCreate ? h('button', { class: 'btn sm primary', 'data-action': 'new-key', onclick: () => formModal(t('key.new'), [
     formRow(t('key.label'), h('input', { type: 'text', name: 'label', maxlength: 100 }))], async v => {
     const r = await api(`/api/v1/enterprises/${entId}/api-keys`, { method: 'POST', body: v.label ? { label: v.label } : {} });

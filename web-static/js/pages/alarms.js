@@ -7,14 +7,14 @@
 // the API's label catalogue (labels.js).
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration } from '../ui.js';
+import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration, unitText } from '../ui.js';
 import { onLive } from '../live.js';
 import { loadLabels, lbl, pick } from '../labels.js';
 
 const STATES = ['active', 'acknowledged', 'handled', 'closed'];
 const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'spark', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline', 'enterprise_offline'];
 const kindText = k => lbl('alarm_kind', k, 'alkind');
-const unit = a => (a.point && a.point.unit) || '';
+const unit = a => unitText(a.point && a.point.unit);
 // value / limit for analog points; the state text for digital ones; the points of an outage
 function valueText(a) {
   if (a.value_text) return pick(a.value_text);
@@ -34,14 +34,17 @@ function shelvedTag(a) {
 export default async function alarmsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
   const q = ctx.query;
-  const f = { state: q.get('state') ?? 'active,acknowledged,handled', kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '' };
-  el.append(h('div', { class: 'page-head' }, h('h2', null, t('al.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
+  const f = { state: q.get('state') ?? 'active,acknowledged,handled', kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '', source: q.get('source') === 'video' ? 'video' : '' };
+  el.append(h('div', { class: 'page-head' }, h('h2', null, t('al.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
+    h('div', { class: 'actions' }, h('a', { class: 'btn sm' + (f.source ? '' : ' primary'), href: '#/alarms' }, t('d17.all.list')),
+      h('a', { class: 'btn sm' + (f.source ? ' primary' : ''), href: '#/alarms?source=video&state=', 'data-action': 'video-alarms' }, t('d17.video.list')))));
   if (!hasRoute('GET', '/api/v1/alarms')) { el.append(card(t('al.title'), missingRoute('GET /api/v1/alarms'))); return; }
   const form = h('form', { class: 'filters', onsubmit: e => { e.preventDefault(); const p = new URLSearchParams(); for (const [k, v] of new FormData(form)) p.set(k, v); ctx.go('#/alarms?' + p); } },
     h('label', null, t('common.state'), select('state', [['active,acknowledged,handled', '未关闭 open'], ['', t('common.all')], ...STATES.map(s => [s, t('alstate.' + s)])], f.state)),
     h('label', null, t('al.kind'), select('kind', [['', t('common.all')], ...KINDS.map(k => [k, t('alkind.' + k)])], f.kind)),
     h('label', null, t('al.level'), select('level', [['', t('common.all')], ['2', t('allevel.2')], ['1', t('allevel.1')], ['0', t('allevel.0')]], f.level)),
     h('label', null, h('input', { type: 'checkbox', name: 'overdue', value: 'true', checked: f.overdue === 'true' }), t('al.only_overdue')),
+    f.source ? h('input', { type: 'hidden', name: 'source', value: f.source }) : null,
     h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
   const box = h('div');
   el.append(h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, box)));
@@ -80,7 +83,8 @@ export async function alarmTable(ctx, filters, opts = {}) {
       canBatch ? { title: '', render: pick1 } : null,
       { title: t('al.raised'), render: a => h('a', { href: '#/alarms/' + a.id }, fmtTime(a.raised_at, true)) },
       filters.enterprise ? null : { title: t('common.enterprise'), render: a => h('a', { href: '#/enterprises/' + a.enterprise.id }, a.enterprise.name) },
-      { title: t('al.point'), render: a => a.point ? a.point.name : a.gateway ? a.gateway.code : a.points ? a.points.map(p => p.code).slice(0, 3).join(', ') + (a.points.length > 3 ? ' …' : '') : [a.camera_code, a.label].filter(Boolean).join(' · ') },
+      { title: t('al.point'), render: a => a.point ? a.point.name : a.gateway ? a.gateway.code : a.points ? a.points.map(p => p.code).slice(0, 3).join(', ') + (a.points.length > 3 ? ' …' : '') : h('span', null, [a.camera_code, a.label].filter(Boolean).join(' · '),
+        a.snapshot ? h('a', { href: '#/alarms/' + a.id }, h('img', { class: 'thumb', src: a.snapshot.href, alt: t('d17.snapshot'), loading: 'lazy', 'data-testid': 'snapshot-thumb' })) : null) },
       { title: t('al.kind'), render: a => h('span', { 'data-kind': a.kind }, kindText(a.kind), episodeTag(a), shelvedTag(a)) },
       { title: t('al.level'), render: a => h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : a.level === 1 ? 'orange' : 'muted') }, tv('allevel', a.level)) },
       { title: t('al.value'), class: 'num', render: a => h('span', { 'data-value-text': '' }, valueText(a)) },
@@ -156,6 +160,7 @@ async function detail(el, ctx, id) {
         kv(t('al.value'), valueText(a)), kv(t('al.raised'), fmtTime(a.raised_at, true)),
         a.episode && a.episode.count > 1 ? kv('重复触发 Repeats', `${a.episode.count} · ${fmtTime(a.episode.first_at, true)} → ${fmtTime(a.episode.last_at, true)}` + (a.episode.peak_value != null && !a.value_text ? ` · 峰值 peak ${fmtNum(a.episode.peak_value)} ${unit(a)}` : '')) : [],
         a.shelved ? kv('搁置 Shelved', `${fmtTime(a.shelved.until, true)} · ${a.shelved.reason}`) : [],
+        a.snapshot ? kv(t('d17.snapshot'), h('a', { href: a.snapshot.href, target: '_blank', rel: 'noopener' }, h('img', { class: 'snapshot', src: a.snapshot.href, alt: t('d17.snapshot'), 'data-testid': 'alarm-snapshot' }))) : [],
         a.points ? kv('测点 Points', h('ul', { 'data-testid': 'offline-points' }, a.points.map(p => h('li', null, `${p.name} (${p.code}) · ${p.back_at ? '已恢复 ' + fmtTime(p.back_at, true) : '中断 since ' + fmtTime(p.last_data_at || p.joined_at, true)}`)))) : [],
         kv(t('common.state'), h('span', { 'data-alarm-state': a.state }, tv('alstate', a.state))), kv(t('al.deadline'), deadline(a)),
         kv(t('al.verdict'), a.acknowledged ? lbl('ack_verdict', a.acknowledged.verdict, 'verdict') + ' ' + (a.acknowledged.note || '') : null),
@@ -169,7 +174,7 @@ async function detail(el, ctx, id) {
     if (!items.length) chartEl.replaceWith(empty());
     else {
       const l = a.point ? {} : {};
-      await chart(chartEl, ctx, { grid: { left: 44, right: 16, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true },
+      await chart(chartEl, ctx, { grid: { left: 44, right: 16, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: unit(a) },
         series: [{ type: 'line', showSymbol: false, data: items.map(i => [i[0], i[1]]), lineStyle: { color: '#1d5fbf' },
           markLine: { symbol: 'none', data: [{ xAxis: Date.parse(a.raised_at), lineStyle: { color: '#e02d2d' }, label: { formatter: t('al.raised') } },
             ...(a.threshold != null ? [{ yAxis: a.threshold, lineStyle: { color: '#ff7d00', type: 'dashed' } }] : [])] } }], ...l });

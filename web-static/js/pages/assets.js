@@ -7,7 +7,7 @@
 // one modal that shows it: it is neither kept nor shown again.
 import { api, hasRoute, mayUse } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, fmtTime, fmtNum, missingRoute, formModal, formRow, select, toast, loading, modal } from '../ui.js';
+import { h, clear, fill, card, table, empty, fmtTime, fmtNum, missingRoute, formModal, formRow, select, toast, loading, modal, withUnit, unitText } from '../ui.js';
 import { limitText } from './enterprise.js';
 
 const COLLECTORS = ['bag', 'cartridge', 'cyclone', 'settling', 'wet_scrubber', 'water_curtain', 'other'];
@@ -121,7 +121,7 @@ function systemsSection(ctx, ent, may, onSystems) {
     const tbl = table([
       { title: t('sys.code'), render: s => mono(s.code) }, { title: t('sys.name'), key: 'name' }, { title: t('sys.workshop'), key: 'workshop' },
       { title: t('sys.type'), render: s => tv('ctype', s.collector_type) }, { title: t('sys.wet'), render: s => yesNo(s.wet) },
-      { title: t('sys.central'), render: s => yesNo(s.central) }, { title: t('sys.airflow'), class: 'num', render: s => fmtNum(s.airflow_m3h, 0) },
+      { title: t('sys.central'), render: s => yesNo(s.central) }, { title: t('sys.airflow'), class: 'num', render: s => withUnit(s.airflow_m3h, 'm³/h', 0) },
       { title: t('sys.protection'), render: prot }, { title: t('sys.cameras'), class: 'num', key: 'cameras' },
       { title: t('common.actions'), render: s => h('span', { style: { whiteSpace: 'nowrap' } },
         h('button', { class: 'btn sm', 'data-action': 'points', onclick: () => toggle(s) }, `${t('sys.points')} (${s.points}) ${open.has(s.id) ? '▴' : '▾'}`), ' ',
@@ -142,7 +142,7 @@ function systemsSection(ctx, ent, may, onSystems) {
     const add = canAddPt ? h('button', { class: 'btn sm primary', 'data-action': 'new-point', onclick: () => pointForm(s, null) }, '+ ' + t('pt.new')) : null;
     const list = table([
       { title: t('pt.code'), render: p => mono(p.code) }, { title: t('pt.name'), key: 'name' }, { title: t('pt.kind'), key: 'kind_name' },
-      { title: t('pt.unit'), key: 'unit' }, { title: t('pt.limits'), render: limitText },
+      { title: t('pt.unit'), render: p => unitText(p.unit) }, { title: t('pt.limits'), render: limitText },
       { title: t('pt.class'), render: p => tv('pclass', p.param_class) },
       { title: t('common.state'), render: p => onOff(p.enabled, t('pt.enabled'), t('pt.disabled')) },
       (canEditPt || canDelPt) && { title: t('common.actions'), render: p => h('span', { style: { whiteSpace: 'nowrap' } },
@@ -246,8 +246,12 @@ function camerasSection(ctx, eid, may, systems) {
     fill(sec.box, table([
       { title: t('cam.code'), render: c => mono(c.code) }, { title: t('cam.name'), key: 'name' }, { title: t('cam.system'), render: c => sysName(c.system_id) },
       { title: t('cam.location'), key: 'location' },
-      { title: t('cam.stream'), render: c => c.stream_url ? h('span', { class: 'mono', style: { wordBreak: 'break-all' } }, c.stream_url) : t('common.na') },
-      { title: t('common.state'), render: c => onOff(c.enabled, t('pt.enabled'), t('pt.disabled')) },
+      // the playback/live link: an HLS or vendor web URL opens in a new tab; rtsp/rtmp need a player
+      { title: t('cam.stream'), render: c => !c.stream_url ? t('common.na') : /^https?:/.test(c.stream_url)
+        ? h('a', { class: 'btn sm', href: c.stream_url, target: '_blank', rel: 'noopener noreferrer', 'data-action': 'playback' }, t('d17.cam.play'))
+        : h('span', { class: 'mono', style: { wordBreak: 'break-all' }, title: t('d17.cam.player') }, c.stream_url) },
+      { title: t('common.state'), render: c => c.status ? h('span', { class: 'tag ' + ({ online: 'ok', offline: 'bad', disabled: 'muted' }[c.status] || 'muted'), 'data-camera-status': c.status, title: c.last_video_at ? fmtTime(c.last_video_at, true) : '' }, t('d17.cam.' + c.status))
+        : onOff(c.enabled, t('pt.enabled'), t('pt.disabled')) },
       { title: t('cam.last_alarm'), render: c => fmtTime(c.last_alarm_at) },
       (canEdit || canDel) && { title: t('common.actions'), render: c => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(c) }, t('as.edit')) : null, ' ',
@@ -296,7 +300,8 @@ function gatewaysSection(ctx, eid, may) {
     if (!ctx.alive) return;
     fill(sec.box, table([
       { title: t('gw.code'), render: g => mono(g.code) }, { title: t('gw.name'), key: 'name' }, { title: t('gw.dialect'), render: g => tv('dialect', g.dialect) },
-      { title: t('gw.seen'), render: g => fmtTime(g.last_seen_at) }, { title: t('key.created'), render: g => fmtTime(g.created_at) },
+      { title: t('gw.seen'), render: g => g.last_seen_at ? h('span', { 'data-gateway-seen': g.last_seen_at, title: fmtTime(g.last_seen_at, true) }, fmtTime(g.last_seen_at))
+        : h('span', { class: 'muted', title: r.items.length > 1 ? t('d17.gw.unnamed') : '' }, t('common.na')) }, { title: t('key.created'), render: g => fmtTime(g.created_at) },
       (canEdit || canDel) && { title: t('common.actions'), render: g => h('span', { style: { whiteSpace: 'nowrap' } },
         canEdit ? h('button', { class: 'btn sm', 'data-action': 'edit', onclick: () => form(g) }, t('as.edit')) : null, ' ',
         canDel ? h('button', { class: 'btn sm danger', 'data-action': 'delete', onclick: () => remove(g) }, t('as.delete')) : null) },
@@ -328,6 +333,7 @@ function credentialsSection(ctx, eid, may) {
   const canIssue = may('POST', '/api/v1/enterprises/{id}/ingest-credentials');
   const canRevoke = may('DELETE', '/api/v1/ingest-credentials/{id}');
   const sec = section(t('as.creds'), 'credentials', t('cred.new'), canIssue ? issue : null);
+  sec.box.before(h('div', { class: 'note', 'data-testid': 'creds-what', style: { margin: '10px 14px' } }, t('d17.creds.what')));
   async function load() {
     let r;
     try { r = await api(`/api/v1/enterprises/${eid}/ingest-credentials`); } catch (ex) { fill(sec.box, errLine(ex)); return; }

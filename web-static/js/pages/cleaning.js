@@ -9,6 +9,17 @@ const METHODS = ['vacuum', 'wet_wipe', 'sweep', 'other'];
 const METHOD_LABEL = { vacuum: ['负压吸尘', 'Vacuum'], wet_wipe: ['湿式擦拭', 'Wet wipe'], sweep: ['清扫', 'Sweeping'], other: ['其他', 'Other'] };
 const mLabel = m => (METHOD_LABEL[m] || [m, m])[document.documentElement.lang === 'en' ? 1 : 0];
 
+async function shrinkPhoto(f) {
+  const bmp = await createImageBitmap(f);
+  const k = Math.min(1, 1600 / Math.max(bmp.width, bmp.height));
+  const c = document.createElement('canvas');
+  c.width = Math.round(bmp.width * k); c.height = Math.round(bmp.height * k);
+  c.getContext('2d').drawImage(bmp, 0, 0, c.width, c.height);
+  const blob = await new Promise(ok => c.toBlob(ok, 'image/jpeg', 0.85));
+  if (!blob) throw new Error('encode');
+  return new File([blob], (f.name || 'photo').replace(/\.[^.]*$/, '') + '.jpg', { type: 'image/jpeg' });
+}
+
 export default async function cleaningPage(el, ctx) {
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('cl.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
   if (ctx.isEnt) { await cleaningPanel(el, ctx, { id: ctx.me.scope.id }); return; }
@@ -26,7 +37,8 @@ export default async function cleaningPage(el, ctx) {
       h('div', { class: 'stat gblue' }, h('div', { class: 'k' }, t('cl.rate')), h('div', { class: 'v' }, pct(tot.rate))),
       h('div', { class: 'stat' }, h('div', { class: 'k' }, t('cl.required')), h('div', { class: 'v' }, tot.required ?? 0)),
       h('div', { class: 'stat red' }, h('div', { class: 'k' }, t('cl.missed')), h('div', { class: 'v' }, tot.missed ?? 0)),
-      h('div', { class: 'stat orange' }, h('div', { class: 'k' }, t('cl.late')), h('div', { class: 'v' }, tot.late ?? 0))),
+      h('div', { class: 'stat orange' }, h('div', { class: 'k' }, t('cl.late')), h('div', { class: 'v' }, tot.late ?? 0)),
+      h('div', { class: 'stat', 'data-stat': 'without-areas' }, h('div', { class: 'k' }, t('d17.noarea.n')), h('div', { class: 'v' }, tot.without_areas ?? 0))),
     table([
       { title: t('common.enterprise'), render: x => h('a', { href: `#/enterprises/${x.id}?tab=cleaning` }, x.name) },
       { title: t('cl.areas'), class: 'num', render: x => Array.isArray(x.areas) ? x.areas.length : (x.areas ?? '') },
@@ -34,6 +46,9 @@ export default async function cleaningPage(el, ctx) {
       { title: t('cl.late'), class: 'num', key: 'late' },
       { title: t('cl.rate'), class: 'num', render: x => h('span', { class: 'tag ' + (x.rate == null ? 'muted' : x.rate >= 0.9 ? 'ok' : x.rate >= 0.6 ? 'warn' : 'bad') }, pct(x.rate)) },
     ], r.enterprises || [], { empty: empty(t('cl.noareas'), t('cl.noareas.hint')), attrs: { 'data-testid': 'compliance-table' } }));
+  const none = r.without_areas || [];
+  if (none.length) el.append(card(`${t('d17.noarea.list')} (${none.length})`, h('div', null, h('div', { class: 'note' }, t('d17.noarea.hint')),
+    h('div', { class: 'chips', 'data-testid': 'without-areas' }, none.map(x => h('a', { class: 'tag warn', href: `#/enterprises/${x.id}?tab=cleaning` }, x.name))))));
 }
 
 export async function cleaningPanel(el, ctx, e) {
@@ -76,7 +91,7 @@ export async function cleaningPanel(el, ctx, e) {
   }
   function checkin(a) {
     const prev = h('div');
-    const file = h('input', { type: 'file', name: 'photo_file', accept: 'image/jpeg,image/png', capture: 'environment', onchange: () => {
+    const file = h('input', { type: 'file', name: 'photo_file', accept: 'image/*', capture: 'environment', 'data-testid': 'checkin-camera', onchange: () => {
       clear(prev);
       const f = file.files[0];
       if (f) prev.append(h('img', { class: 'photo-prev', src: URL.createObjectURL(f), alt: '' }), h('div', { class: 'muted' }, `${f.name} · ${(f.size / 1024).toFixed(0)} KB`));
@@ -90,7 +105,10 @@ export async function cleaningPanel(el, ctx, e) {
     async v => {
       const body = { person: v.person, method: v.method };
       if (v.note) body.note = v.note;
-      const f = file.files[0];
+      let f = file.files[0];
+      // a phone camera's photo (several MB, maybe HEIC) is re-encoded as a
+      // JPEG of at most 1600 px before the size check
+      if (f && (f.size > PHOTO_MAX_MB * 1024 * 1024 || !/^image\/(jpeg|png)$/.test(f.type))) f = await shrinkPhoto(f).catch(() => f);
       if (f) {
         if (f.size > PHOTO_MAX_MB * 1024 * 1024) throw new Error(t('cl.photo.big', { n: PHOTO_MAX_MB }));
         progress.textContent = '…';

@@ -3,7 +3,7 @@
 // cleaning appear as their routes exist.
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, errorBox, gradeTag, fmtTime, fmtNum, missingRoute, chart, loading, ago } from '../ui.js';
+import { h, clear, fill, card, table, empty, errorBox, gradeTag, fmtTime, fmtNum, missingRoute, chart, loading, ago, unitText, withUnit } from '../ui.js';
 import { onLive } from '../live.js';
 import { alarmTable } from './alarms.js';
 import { warningTable } from './warnings.js';
@@ -69,7 +69,7 @@ function dust(body, ctx, e, data) {
     { title: t('sys.code'), key: 'code' }, { title: t('sys.name'), key: 'name' }, { title: t('sys.workshop'), key: 'workshop' },
     { title: t('sys.type'), key: 'collector_type' }, { title: t('sys.wet'), render: s => s.wet ? t('common.yes') : t('common.no') },
     { title: t('sys.central'), render: s => s.central ? t('common.yes') : t('common.no') },
-    { title: t('sys.airflow'), class: 'num', render: s => fmtNum(s.airflow_m3h, 0) },
+    { title: t('sys.airflow'), class: 'num', render: s => withUnit(s.airflow_m3h, 'm³/h', 0) },
     { title: t('sys.protection'), render: prot }, { title: t('arc.points'), class: 'num', key: 'points' },
   ], data.systems, { empty: empty(t('mon.nosys')) }), null, { flush: true }));
 }
@@ -81,7 +81,7 @@ export function limitText(p) {
   if (l.low != null) parts.push(t('pt.low') + ' ' + l.low);
   if (l.high != null) parts.push(t('pt.high') + ' ' + l.high);
   if (l.high_high != null) parts.push(t('pt.hh') + ' ' + l.high_high);
-  return parts.join(' · ') || t('common.na');
+  return parts.length ? parts.join(' · ') + (p.unit ? ' ' + unitText(p.unit) : '') : t('common.na');
 }
 // alarm state of a point from its latest value (the engine's limits, no deadband)
 export function pointState(p, openAlarm) {
@@ -106,7 +106,7 @@ async function points(body, ctx, e) {
     fill(box, table([
       { title: t('pt.code'), render: p => h('span', { class: 'mono' }, p.code) },
       { title: t('pt.name'), key: 'name' }, { title: t('pt.kind'), key: 'kind_name' },
-      { title: t('pt.value'), class: 'num', render: p => h('b', { 'data-point-value': p.id }, p.latest ? fmtNum(p.latest.value) + ' ' + (p.unit || '') : t('common.na')) },
+      { title: t('pt.value'), class: 'num', render: p => h('b', { 'data-point-value': p.id }, p.latest ? withUnit(p.latest.value, p.unit) : t('common.na')) },
       { title: t('pt.limits'), render: limitText },
       { title: t('common.state'), render: p => { const s = st[pointState(p)]; return h('span', { class: 'tag ' + s[0] }, s[1]); } },
       { title: t('pt.ts'), render: p => p.latest ? h('span', { title: fmtTime(p.latest.ts, true) }, ago(p.latest.ts)) : t('common.na') },

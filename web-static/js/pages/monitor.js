@@ -3,7 +3,7 @@
 // series (min/max band + mean when bucketed).
 import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago } from '../ui.js';
+import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago, unitText, withUnit, gradeTag } from '../ui.js';
 import { onLive } from '../live.js';
 import { limitText, pointState } from './enterprise.js';
 
@@ -59,7 +59,7 @@ export default async function monitor(el, ctx) {
         return h('div', { class: `pt s-${st}${String(p.id) === selected ? ' sel' : ''}`, 'data-point': p.id, 'data-state': st, tabindex: 0,
           onclick: () => { selected = String(p.id); history.replaceState(null, '', `#/monitor/${e.id}?range=${range}&point=${p.id}`); renderCards(); trend(); } },
         h('div', { class: 'n', title: `${p.name} (${p.code})` }, p.name),
-        h('div', { class: 'v', 'data-point-value': p.id }, p.latest ? fmtNum(p.latest.value) : t('common.na'), h('small', null, p.unit || '')),
+        h('div', { class: 'v', 'data-point-value': p.id }, p.latest ? fmtNum(p.latest.value) : t('common.na'), h('small', { 'data-unit': '' }, unitText(p.unit))),
         h('div', { class: 'l' }, limitText(p)),
         h('div', { class: 'l' }, a ? h('span', { class: 'tag ' + (a.level >= 2 ? 'red' : 'orange') }, t('alkind.' + a.kind, {}, a.kind)) : null, ' ',
           p.latest ? ago(p.latest.ts) : t('online.no')));
@@ -81,8 +81,8 @@ export default async function monitor(el, ctx) {
       { name: t('mon.minmax'), type: 'line', data: r.items.map(i => [i[0], i[2] - i[1]]), lineStyle: { opacity: 0 }, areaStyle: { color: 'rgba(29,95,191,.15)' }, stack: 'band', symbol: 'none' },
       { name: t('mon.avg'), type: 'line', data: r.items.map(i => [i[0], i[3]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } },
     ] : [{ name: p.name, type: 'line', data: r.items.map(i => [i[0], i[1]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } }];
-    const opt = { animation: false, grid: { left: 50, right: 24, top: 24, bottom: 56 }, tooltip: { trigger: 'axis' },
-      xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: p.unit || '' },
+    const opt = { animation: false, grid: { left: 50, right: 24, top: 24, bottom: 56 }, tooltip: { trigger: 'axis', valueFormatter: v => withUnit(v, p.unit) },
+      xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: unitText(p.unit) },
       dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }], series };
     if (!r.items.length) { if (chartObj) { chartObj.dispose(); chartObj = null; } fill(chartEl, empty()); return; }
     if (!chartObj || chartObj.isDisposed()) { clear(chartEl); chartObj = await chart(chartEl, ctx, opt); } else chartObj.setOption(opt, true);
@@ -105,9 +105,25 @@ async function picker(el, ctx) {
   el.append(h('section', { class: 'card' }, h('form', { class: 'filters', onsubmit: ev => { ev.preventDefault(); load(); } }, input, h('button', { class: 'btn primary', type: 'submit' }, t('common.search'))), h('div', { class: 'bd' }, box)));
   async function load() {
     let r;
-    try { r = await api('/api/v1/enterprises?limit=200' + (input.value ? '&q=' + encodeURIComponent(input.value) : '')); } catch (e) { fill(box, errorBox(e)); return; }
-    fill(box, r.items.length ? h('div', { class: 'pts' }, r.items.map(x => h('a', { class: 'pt', href: '#/monitor/' + x.id, style: { textDecoration: 'none', color: 'inherit' } },
-      h('div', { class: 'n' }, x.street ? x.street.name : x.district.name), h('div', { style: { fontWeight: 600, margin: '4px 0' } }, x.name), h('div', { class: 'l' }, x.industry_code)))) : empty(t('ent.empty')));
+    let grades = new Map();
+    try {
+      [r] = await Promise.all([api('/api/v1/enterprises?limit=200' + (input.value ? '&q=' + encodeURIComponent(input.value) : '')),
+        hasRoute('GET', '/api/v1/risk/ranking') && !ctx.isEnt ? api('/api/v1/risk/ranking?limit=500').then(g => { grades = new Map(g.items.map(i => [i.enterprise.id, i.grade])); }).catch(() => {}) : null]);
+    } catch (e) { fill(box, errorBox(e)); return; }
+    if (!ctx.alive) return;
+    // each card coloured by state: grey when no point reports (offline),
+    // else by the current risk grade; the worst first
+    const state = x => {
+      const lv = x.live || {};
+      if (lv.points_total > 0 && !lv.points_online) return 'off';
+      return grades.get(x.id) || 'none';
+    };
+    const order = { red: 0, orange: 1, off: 2, yellow: 3, blue: 4, none: 5 };
+    const items = r.items.slice().sort((a, b) => order[state(a)] - order[state(b)]);
+    fill(box, items.length ? h('div', { class: 'pts' }, items.map(x => { const st = state(x), lv = x.live || {}; return h('a', { class: 'pt pick-' + st, href: '#/monitor/' + x.id, 'data-pick-state': st, 'data-enterprise': x.id, style: { textDecoration: 'none', color: 'inherit' } },
+      h('div', { class: 'n' }, x.street ? x.street.name : x.district.name), h('div', { style: { fontWeight: 600, margin: '4px 0' } }, x.name),
+      h('div', { class: 'l' }, st === 'off' ? h('span', { class: 'tag muted' }, t('online.no')) : gradeTag(grades.get(x.id)), ' ',
+        lv.points_total ? `${t('ent.online')} ${lv.points_online}/${lv.points_total}` : x.industry_code)); })) : empty(t('ent.empty')));
   }
   await load();
 }

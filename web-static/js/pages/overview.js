@@ -4,12 +4,21 @@
 // without the events route the numbers refresh every 10 s.
 import { api, apiAll, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast } from '../ui.js';
+import { h, clear, fill, card, stat, chart, empty, missingRoute, errorBox, fmtTime, pct, GRADE_COLOURS, toast, zoneDay, zoneDayStart } from '../ui.js';
 import { enterpriseMap, legend } from '../map.js';
+import { noticesCard } from '../notices.js';
 import { onLive, liveAvailable } from '../live.js';
 import { loadLabels, lbl } from '../labels.js';
 
 const GRADES = ['red', 'orange', 'yellow', 'blue'];
+
+// 已接入 as the data shows it: a derived figure when the API gives one,
+// else at least the enterprises reporting now
+function connectedOf(o) {
+  if (o.connected_derived != null) return o.connected_derived;
+  if (o.connected == null) return null;
+  return Math.max(o.connected, o.online || 0);
+}
 
 export default async function overview(el, ctx) {
   loadLabels(); // the feed labels codes from the catalogue once it is there
@@ -29,7 +38,8 @@ export default async function overview(el, ctx) {
       card(t('ov.map'), mapEl, legend(), { flush: true }),
       card(t('ov.feed'), feed, feedNote, { flush: true, 'data-testid': 'feed-card' })),
     h('div', { class: 'grid g3' },
-      card(t('ov.grades'), gradeEl), card(t('ov.trend'), trendEl), card(t('ov.streets'), streetEl)));
+      card(t('ov.grades'), gradeEl), card(t('ov.trend'), trendEl), card(t('ov.streets'), streetEl)),
+    ...[noticesCard(ctx)].filter(Boolean));
 
   let ov = null, ents = [], grades = new Map(), mapObj = null, charts = {};
   const gradeOf = e => grades.get(e.id);
@@ -49,8 +59,11 @@ export default async function overview(el, ctx) {
     const na = t('common.na');
     fill(statsBox, 
       stat(t('ov.enterprises'), o.enterprises ?? na, '', null, { 'data-stat': 'enterprises' }),
-      stat(t('ov.connected'), o.connected ?? na, '', null, { 'data-stat': 'connected' }),
-      stat(t('ov.online'), o.online ?? na, 'ok', null, { 'data-stat': 'online' }),
+      // an enterprise reporting now is connected whatever its archive says:
+      // 已接入 never reads below 当前在线 (the archive's own count in the tooltip)
+      stat(t('ov.connected'), connectedOf(o) ?? na, '', o.enterprises != null ? '/ ' + o.enterprises : null,
+        { 'data-stat': 'connected', title: o.connected != null ? t('d17.connected.title', { a: o.connected, d: o.online ?? na }) : null }),
+      stat(t('ov.online'), o.online ?? na, 'ok', o.enterprises != null ? '/ ' + o.enterprises : null, { 'data-stat': 'online' }),
       stat(t('ov.points'), o.points_online ?? na, 'ok', o.points != null ? '/ ' + o.points : null, { 'data-stat': 'points_online' }),
       stat(t('ov.open_alarms'), al.open ?? na, 'red', null, { 'data-stat': 'open_alarms' }),
       stat(t('ov.overdue_alarms'), al.overdue ?? na, 'orange', null, { 'data-stat': 'overdue_alarms' }),
@@ -85,7 +98,7 @@ export default async function overview(el, ctx) {
     const days = [];
     const now = new Date();
     const start = new Date(now.getTime() - 6 * 86400e3);
-    const key = d => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(d);
+    const key = zoneDay;
     for (let i = 0; i < 7; i++) days.push(key(new Date(start.getTime() + i * 86400e3)));
     const counts = { 0: {}, 1: {}, 2: {} };
     // counted by the server per city day and level (a list page stops at 500 alarms)

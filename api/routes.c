@@ -162,6 +162,20 @@ const api_route api_routes[] = {
      0},
     {"GET", "/api/v1/cleaning/compliance", "getCleaningCompliance", api_cleaning_compliance,
      API_ANY_USER, 0},
+    /* supervision workflows (filings.c): 停产/检修/停用 报备 */
+    {"GET", "/api/v1/filings", "listFilings", api_filings_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/filings", "createFiling", api_filing_create, API_ENTERPRISE,
+     3 * MIB},
+    {"GET", "/api/v1/filings/{id}", "getFiling", api_filing_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/filings/{id}/evidence", "getFilingEvidence", api_filing_evidence, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/filings/{id}/approve", "approveFiling", api_filing_approve, GOV, 8 * KIB},
+    {"POST", "/api/v1/filings/{id}/return", "returnFiling", api_filing_return, GOV, 8 * KIB},
+    {"POST", "/api/v1/filings/{id}/withdraw", "withdrawFiling", api_filing_withdraw, API_ENTERPRISE,
+     8 * KIB},
+    {"POST", "/api/v1/filings/{id}/end", "endFiling", api_filing_end, API_ENTERPRISE, 8 * KIB},
+    {"POST", "/api/v1/filing-settings", "setFilingSettings", api_filing_settings,
+     API_CITY | API_DISTRICT | API_ADMIN_ONLY, 1 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -181,6 +195,7 @@ void api_handlers_init(void)
     api_warnings_init();
     api_risk_init();
     api_cleaning_init();
+    api_filings_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -141,6 +141,18 @@ int api_cleaning_photo_get(api_req *r);
 int api_cleaning_compliance(api_req *r);
 void api_cleaning_init(void);
 
+/* filings.c */
+int api_filings_list(api_req *r);
+int api_filing_get(api_req *r);
+int api_filing_create(api_req *r);
+int api_filing_approve(api_req *r);
+int api_filing_return(api_req *r);
+int api_filing_withdraw(api_req *r);
+int api_filing_end(api_req *r);
+int api_filing_evidence(api_req *r);
+int api_filing_settings(api_req *r);
+void api_filings_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);

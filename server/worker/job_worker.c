@@ -12,6 +12,7 @@
 #include "alarm_rules.h"
 #include "db.h"
 #include "db_jobs.h"
+#include "job_filings.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -132,6 +133,10 @@ static void tick(db_conn *c, worker_clock *clk)
         alarm_pub_reset();
     if (st == DB_OK && n > 0)
         LOG_INFO("offline detection", "transitions=%zu", n);
+
+    n = 0;
+    st = job_filings_run(c, &n);
+    (void)st;
 
     /* a catch-up after downtime gets a share of each tick, not all of it */
     job_rollup_stats rs;
@@ -297,6 +302,7 @@ int job_worker_start(void)
     job_risk_init(&m);
     job_webhook_init();
     job_rollup_init();
+    job_filings_init();
     db_jobs_register();
     if (srv_clock_cond_init(&W.cv) != 0)
         return -1;

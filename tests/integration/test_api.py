@@ -192,6 +192,27 @@ BODIES = {
     ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
     ("PATCH", "/api/v1/accounts/{id}"): {"display_name": "probe"},
 }
+# supervision workflows (issue 14): filings
+OBJECT_ROUTES.update({
+    "/api/v1/enterprises/{id}/filings": "enterprise",
+    "/api/v1/filings/{id}": "filing",
+    "/api/v1/filings/{id}/evidence": "filing",
+    "/api/v1/filings/{id}/approve": "filing",
+    "/api/v1/filings/{id}/return": "filing",
+    "/api/v1/filings/{id}/withdraw": "filing",
+    "/api/v1/filings/{id}/end": "filing",
+})
+BODIES.update({
+    ("POST", "/api/v1/enterprises/{id}/filings"): {
+        "type": "stop", "reason": "probe", "starts_at": datetime.datetime.now(datetime.timezone.utc).replace(
+            microsecond=0).isoformat(),
+        "ends_at": (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).replace(
+            microsecond=0).isoformat()},
+    ("POST", "/api/v1/filings/{id}/approve"): {"note": "probe"},
+    ("POST", "/api/v1/filings/{id}/return"): {"reason": "probe"},
+    ("POST", "/api/v1/filings/{id}/withdraw"): {"note": "probe"},
+    ("POST", "/api/v1/filings/{id}/end"): {"note": "probe"},
+})
 
 
 def risk_objects(c):
@@ -221,7 +242,11 @@ def risk_objects(c):
                              f"RETURNING id")
         gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
         cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
-        out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
+        filing = c.db.scalar(
+            f"INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, evidence, evidence_type, "
+            f"approval_level) VALUES ({e}, 'stop', now(), now() + interval '1 day', 'probe', "
+            f"'\\x89504e470d0a1a0a', 'image/png', 'district') RETURNING id")
+        out[owner] = {"filing": filing, "alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
     return out
 
@@ -233,7 +258,8 @@ def tables_fingerprint(db):
                      "|| (SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM dust_systems d) "
                      "|| coalesce((SELECT md5(string_agg(c::text, ',' ORDER BY id)) FROM cameras c), '') "
                      "|| coalesce((SELECT md5(string_agg(g::text, ',' ORDER BY id)) FROM gateways g), '') "
-                     "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) AS x) s")
+                     "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) "
+                     "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM filings f), '') AS x) s")
 
 
 def scope_matrix(c):

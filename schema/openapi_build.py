@@ -1538,6 +1538,89 @@ OPERATIONS.update({
 TAGS.append(("filings", "Production-stop, maintenance and disable filings (停产/检修/停用 报备)."))
 
 
+# --- hazards (api/resources/hazards.c)
+HAZARD_STATUSES = ["proposed", "reported", "planned", "rectified", "rejected", "closed", "dismissed"]
+HAZARD = obj(dict(
+    id=s("integer"), enterprise=obj({}), kind=enum(["major", "ordinary"]),
+    major_item=nullable(s("integer", minimum=1, maximum=10)), title=s("string"), description=s("string"),
+    found_by=s("string"), found_at=s("string", format="date-time"),
+    found_how=enum(["spot_check", "inspection", "warning", "self_check", "derived"]),
+    derived_rule=nullable(s("string")), warning_id=nullable(s("integer")), photo=nullable(obj({})),
+    status=enum(HAZARD_STATUSES), open=s("boolean"), deadline=nullable(s("string", format="date-time")),
+    overdue=s("boolean"), age_days=s("integer"), plan=s("string"), report=s("string"),
+    verify_note=s("string"), closed_at=nullable(s("string", format="date-time"))),
+    title="Hazard", desc="A hazard (隐患): major (one of the ten dust items) or ordinary.")
+SCHEMAS.update({
+    "Hazard": HAZARD,
+    "HazardList": paged(ref("Hazard")),
+    "HazardDetail": obj(dict(hazard=ref("Hazard"), events=arr(obj({})))),
+    "HazardCreate": obj(dict(
+        kind=enum(["major", "ordinary"]), major_item=nullable(s("integer", minimum=1, maximum=10)),
+        title=s("string", minLength=1, maxLength=200), description=s("string", maxLength=4000),
+        found_by=s("string", maxLength=100), found_at=s("string", format="date-time"),
+        found_how=enum(["spot_check", "inspection", "warning", "self_check"]),
+        deadline=s("string", format="date-time"), warning_id=nullable(s("integer", minimum=1)),
+        photo=nullable(s("string", description="base64 JPEG or PNG, at most 2 MB"))),
+        ["kind", "title"], strict=True),
+    "HazardNote": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "HazardReason": obj({"reason": s("string", minLength=1, maxLength=4000)}, ["reason"], strict=True),
+    "HazardPlan": obj({"plan": s("string", minLength=1, maxLength=4000)}, ["plan"], strict=True),
+    "HazardReport": obj({"report": s("string", minLength=1, maxLength=4000)}, ["report"], strict=True),
+    "HazardAgeing": obj(dict(items=arr(obj({})))),
+    "HazardDerive": obj({"enterprise_id": s("integer", minimum=1)}, strict=True),
+    "HazardDerived": obj({"proposed": s("integer")}),
+})
+OPERATIONS.update({
+    "listHazards": dict(tag="hazards", zh="隐患列表", en="Hazards in scope",
+         desc="Oldest first (a work queue). open=true: reported, planned, rectified or rejected.",
+         params=[csv_param("status", HAZARD_STATUSES, "Statuses."),
+                 csv_param("kind", ["major", "ordinary"], "Kinds."),
+                 csv_param("found_how", ["spot_check", "inspection", "warning", "self_check", "derived"],
+                           "How found."),
+                 P("from"), P("to"), P("district"), P("street"), P("enterprise"), P("overdue"), P("open"),
+                 P("limit50"), P("offset")],
+         resp=ok(ref("HazardList")), err=[400]),
+    "getHazardAgeing": dict(tag="hazards", zh="隐患账龄", en="Open hazards per street with ageing",
+         resp=ok(ref("HazardAgeing"))),
+    "deriveHazards": dict(tag="hazards", zh="隐患推导", en="Propose major hazards from the archive",
+         desc="Non-frame multi-storey building or gathering rooms (item 1), dry system without "
+              "explosion protection (3), positive pressure without spark detection (4), settling "
+              "chamber (5), no airlock on Al/Mg or wood dust (6): proposals a person confirms or "
+              "dismisses. Body optional.",
+         body=json_body(ref("HazardDerive"), required=False), resp=ok(ref("HazardDerived")), err=[400]),
+    "reportHazard": dict(tag="hazards", zh="上报隐患", en="Report a hazard",
+         desc="Default deadline 60 days (major) or 30 (ordinary). Enterprises report self-checks.",
+         body=json_body(ref("HazardCreate")), resp=ok(ref("HazardDetail"), "Created.", 201),
+         err=[400, 422]),
+    "getHazard": dict(tag="hazards", zh="隐患详情", en="One hazard with its history",
+         resp=ok(ref("HazardDetail"))),
+    "getHazardPhoto": dict(tag="hazards", zh="隐患照片", en="A hazard's photo",
+         desc="404 when it has none.",
+         resp={"200": {"description": "The image.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
+    "confirmHazard": dict(tag="hazards", zh="确认隐患", en="Confirm a derived proposal",
+         desc="proposed → reported.", body=json_body(ref("HazardNote"), required=False),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "dismissHazard": dict(tag="hazards", zh="驳回推导", en="Dismiss a derived proposal",
+         desc="proposed → dismissed; not proposed again.", body=json_body(ref("HazardReason")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "planHazard": dict(tag="hazards", zh="整改方案", en="File the rectification plan",
+         desc="reported → planned, by the enterprise.", body=json_body(ref("HazardPlan")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "rectifyHazard": dict(tag="hazards", zh="整改报告", en="Report the rectification",
+         desc="planned / rejected → rectified, by the enterprise.", body=json_body(ref("HazardReport")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "verifyHazard": dict(tag="hazards", zh="验收销号", en="Verify and close",
+         desc="rectified → closed, by a government account.",
+         body=json_body(ref("HazardNote"), required=False), resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "rejectHazard": dict(tag="hazards", zh="验收不通过", en="Reject the rectification",
+         desc="rectified → rejected.", body=json_body(ref("HazardReason")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+})
+TAGS.append(("hazards", "Hazards (隐患) and their rectification loop (整改闭环)."))
+
+
 def error_response(status, name, desc):
     codes = error_codes_for(status)
     schema = {"allOf": [ref("Error"),

@@ -33,8 +33,7 @@ int api_filings_list(api_req *r)
     api_list_query q;
     const char *states, *types, *active;
     if (api_query_list_page(r, &q) ||
-        api_query_csv(r, "state", "submitted|approved|returned|withdrawn|ended|expired",
-                      &states) ||
+        api_query_csv(r, "state", "submitted|approved|returned|withdrawn|ended|expired", &states) ||
         api_query_csv(r, "type", "stop|maintenance|disable", &types) ||
         api_query_bool(r, "active", &active) || api_query_list_state(r, &q))
         return 0;
@@ -90,8 +89,8 @@ static int body_ids(api_req *r, json_t *body, const char *name, int64_t **out, s
     if (!a || json_is_null(a))
         return 0;
     if (!json_is_array(a) || json_array_size(a) > MAX_IDS)
-        return api_reply_error(r, API_E_BAD_REQUEST, "%s must be an array of at most %d ids",
-                               name, MAX_IDS),
+        return api_reply_error(r, API_E_BAD_REQUEST, "%s must be an array of at most %d ids", name,
+                               MAX_IDS),
                -1;
     size_t m = json_array_size(a);
     int64_t *v = malloc((m ? m : 1) * sizeof *v);
@@ -101,8 +100,7 @@ static int body_ids(api_req *r, json_t *body, const char *name, int64_t **out, s
         json_t *e = json_array_get(a, i);
         if (!json_is_integer(e) || json_integer_value(e) < 1) {
             free(v);
-            return api_reply_error(r, API_E_BAD_REQUEST, "%s must hold positive integer ids",
-                                   name),
+            return api_reply_error(r, API_E_BAD_REQUEST, "%s must hold positive integer ids", name),
                    -1;
         }
         v[i] = (int64_t)json_integer_value(e);
@@ -116,19 +114,26 @@ static int body_ids(api_req *r, json_t *body, const char *name, int64_t **out, s
 static int decode_evidence(api_req *r, json_t *v, unsigned char **data, size_t *len,
                            const char **type)
 {
+    return api_decode_upload(r, v, 1, data, len, type);
+}
+
+int api_decode_upload(api_req *r, json_t *v, int allow_pdf, unsigned char **data, size_t *len,
+                      const char **type)
+{
+    const api_error bad = allow_pdf ? API_E_EVIDENCE_INVALID : API_E_PHOTO_INVALID;
     if (!json_is_string(v))
-        return api_reply_error(r, API_E_EVIDENCE_INVALID, "evidence must be a base64 string"), -1;
+        return api_reply_error(r, bad, "evidence must be a base64 string"), -1;
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (strncmp(s, "data:", 5) == 0) {
         const char *comma = strchr(s, ',');
         if (!comma || !strstr(s, ";base64"))
-            return api_reply_error(r, API_E_EVIDENCE_INVALID, "a data URL must be base64"), -1;
+            return api_reply_error(r, bad, "a data URL must be base64"), -1;
         n -= (size_t)(comma + 1 - s);
         s = comma + 1;
     }
     if (n / 4 * 3 > EVIDENCE_MAX + 3)
-        return api_reply_error(r, API_E_EVIDENCE_INVALID, "the evidence is larger than 2 MB"), -1;
+        return api_reply_error(r, bad, "the evidence is larger than 2 MB"), -1;
     unsigned char *buf = malloc(n / 4 * 3 + 3);
     if (!buf)
         return api_reply_error(r, API_E_INTERNAL, "out of memory"), -1;
@@ -138,7 +143,7 @@ static int decode_evidence(api_req *r, json_t *v, unsigned char **data, size_t *
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         end != s + n) {
         free(buf);
-        return api_reply_error(r, API_E_EVIDENCE_INVALID, "evidence is not valid base64"), -1;
+        return api_reply_error(r, bad, "evidence is not valid base64"), -1;
     }
     static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (m > EVIDENCE_MAX)
@@ -147,14 +152,15 @@ static int decode_evidence(api_req *r, json_t *v, unsigned char **data, size_t *
         *type = "image/png";
     else if (m >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
         *type = "image/jpeg";
-    else if (m >= 5 && memcmp(buf, "%PDF-", 5) == 0)
+    else if (allow_pdf && m >= 5 && memcmp(buf, "%PDF-", 5) == 0)
         *type = "application/pdf";
     else
         *type = NULL;
     if (!*type) {
         free(buf);
-        return api_reply_error(r, API_E_EVIDENCE_INVALID,
-                               "the evidence must be a JPEG, PNG or PDF of at most 2 MB"),
+        return api_reply_error(r, bad,
+                               allow_pdf ? "the evidence must be a JPEG, PNG or PDF of at most 2 MB"
+                                         : "the photo must be a JPEG or PNG image of at most 2 MB"),
                -1;
     }
     *data = buf;
@@ -170,7 +176,7 @@ int api_filing_create(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"type",      "starts_at", "ends_at", "reason",
+    static const char *const allowed[] = {"type",       "starts_at", "ends_at", "reason",
                                           "system_ids", "point_ids", "evidence"};
     if (api_json_strict(r, body, allowed, 7) != 0)
         return 0;
@@ -201,8 +207,7 @@ int api_filing_create(api_req *r)
     char s0[32], s1[32];
     api_format_time(t0, s0);
     api_format_time(t1, s1);
-    if (body_ids(r, body, "system_ids", &sys, &nsys) ||
-        body_ids(r, body, "point_ids", &pts, &npts))
+    if (body_ids(r, body, "system_ids", &sys, &nsys) || body_ids(r, body, "point_ids", &pts, &npts))
         goto out;
     json_t *evj = json_object_get(body, "evidence");
     const char *evtype = NULL;

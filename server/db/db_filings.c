@@ -17,7 +17,7 @@
     "(" f ".status = 'approved' AND " f ".starts_at <= now() AND now() < " f ".ends_at)"
 /* p: a points row of the filing's enterprise */
 #define FILING_COVERS(f, p)                                                                        \
-    "((cardinality(" f ".point_ids) = 0 AND cardinality(" f ".system_ids) = 0) OR " p             \
+    "((cardinality(" f ".point_ids) = 0 AND cardinality(" f ".system_ids) = 0) OR " p              \
     ".id = ANY (" f ".point_ids) OR " p ".system_id = ANY (" f ".system_ids))"
 
 #define FILING_JSON                                                                                \
@@ -46,22 +46,29 @@ static const db_stmt statements[] = {
     {"flg_list",
      "WITH q AS (SELECT f.id, f.filed_at FROM filings f JOIN enterprises e ON e.id = "
      "f.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
-     "e.street_id WHERE " SCOPE_ENT("e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
-                                         "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR "
-                                         "e.id = $5::bigint) AND " CSV_MATCH(
-                                             FILING_STATE("f"), "6") " AND " CSV_MATCH("f.type",
-                                                                                       "7") " AND "
-                                                                                            "($8::"
-                                                                                            "boole"
-                                                                                            "an IS "
-                                                                                            "NULL "
-                                                                                            "OR " FILING_ACTIVE(
-                                                                                                "f") " = $8::boolean) AND ($9::timestamptz IS NULL OR f.ends_at > $9::timestamptz) AND ($10::timestamptz IS NULL OR f.starts_at < $10::timestamptz)) "
-     "SELECT json_build_object('total', (SELECT count(*) FROM q), 'limit', $11::int, 'offset', "
-     "$12::int, 'items', coalesce((SELECT json_agg(" FILING_JSON " ORDER BY f.filed_at DESC, "
-     "f.id DESC) FROM (SELECT id FROM q ORDER BY filed_at DESC, id DESC LIMIT $11::int OFFSET "
-     "$12::int) pg JOIN filings f ON f.id = pg.id JOIN enterprises e ON e.id = "
-     "f.enterprise_id), '[]'::json))::text"},
+     "e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
+              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR "
+              "e.id = $5::bigint) AND " CSV_MATCH(FILING_STATE("f"), "6") " AND " CSV_MATCH(
+                  "f.type",
+                  "7") " AND "
+                       "($8::"
+                       "boole"
+                       "an IS "
+                       "NULL "
+                       "OR " FILING_ACTIVE(
+                           "f") " = $8::boolean) AND ($9::timestamptz IS NULL OR f.ends_at > "
+                                "$9::timestamptz) AND ($10::timestamptz IS NULL OR f.starts_at < "
+                                "$10::timestamptz)) "
+                                "SELECT json_build_object('total', (SELECT count(*) FROM q), "
+                                "'limit', $11::int, 'offset', "
+                                "$12::int, 'items', coalesce((SELECT json_agg(" FILING_JSON
+                                " ORDER BY f.filed_at DESC, "
+                                "f.id DESC) FROM (SELECT id FROM q ORDER BY filed_at DESC, id DESC "
+                                "LIMIT $11::int OFFSET "
+                                "$12::int) pg JOIN filings f ON f.id = pg.id JOIN enterprises e ON "
+                                "e.id = "
+                                "f.enterprise_id), '[]'::json))::text"},
     {"flg_get",
      "SELECT json_build_object('filing', " FILING_JSON
      ", 'points', coalesce((SELECT json_agg(json_build_object('id', p.id, 'code', p.code, "
@@ -148,7 +155,8 @@ static const db_stmt statements[] = {
     {"flg_production",
      "WITH cand AS (SELECT f.id AS filing_id, f.enterprise_id, m.point_id, m.code, m.last FROM "
      "filings f CROSS JOIN LATERAL (SELECT p.id AS point_id, p.code, (array_agg(r.value ORDER "
-     "BY r.collected_at DESC))[1] AS last FROM points p JOIN indicator_kinds k ON k.code = p.kind JOIN readings r ON r.point_id = "
+     "BY r.collected_at DESC))[1] AS last FROM points p JOIN indicator_kinds k ON k.code = p.kind "
+     "JOIN readings r ON r.point_id = "
      "p.id WHERE p.enterprise_id = f.enterprise_id AND p.enabled AND k.value_type = 'analog' AND "
      "" FILING_COVERS("f", "p") " AND r.collected_at >= greatest(f.starts_at, now() - "
                                 "$1::float8 * interval '1 second') AND r.collected_at <= now() "
@@ -289,8 +297,14 @@ db_status db_filings_move(db_conn *c, const db_scope *s, int64_t filing_id, cons
                           const char *to, const char *action, int64_t actor_id, const char *note)
 {
     char id[24], aid[24];
-    const char *p[8] = {s->kind, s->id, db_i64(id, filing_id), from, to, action,
-                        actor_id ? db_i64(aid, actor_id) : NULL, note ? note : ""};
+    const char *p[8] = {s->kind,
+                        s->id,
+                        db_i64(id, filing_id),
+                        from,
+                        to,
+                        action,
+                        actor_id ? db_i64(aid, actor_id) : NULL,
+                        note ? note : ""};
     db_status st;
     PGresult *res = db_exec(c, "flg_move", 8, p, &st);
     if (!res)
@@ -306,8 +320,8 @@ db_status db_filings_evidence(db_conn *c, const db_scope *s, int64_t filing_id, 
     char id[24];
     const char *p[3] = {s->kind, s->id, db_i64(id, filing_id)};
     PGresult *res = NULL;
-    db_status st = db_read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, "flg_evidence", 3, p,
-                                  &res);
+    db_status st =
+        db_read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, "flg_evidence", 3, p, &res);
     if (st != DB_OK)
         return st;
     *data = NULL;
@@ -367,13 +381,9 @@ db_status db_filings_suppress(db_conn *c, int64_t enterprise_id, int64_t point_i
                               int offline, int64_t *filing_id)
 {
     char eid[24], pid[24], lvl[24], ts[24];
-    const char *p[7] = {db_i64(eid, enterprise_id),
-                        db_i64(pid, point_id),
-                        channel,
-                        kind,
-                        db_i64(lvl, level),
-                        db_i64(ts, ts_s),
-                        offline ? "true" : "false"};
+    const char *p[7] = {
+        db_i64(eid, enterprise_id), db_i64(pid, point_id),     channel, kind, db_i64(lvl, level),
+        db_i64(ts, ts_s),           offline ? "true" : "false"};
     db_status st;
     PGresult *res = db_exec(c, "flg_suppress", 7, p, &st);
     if (!res)
@@ -384,8 +394,7 @@ db_status db_filings_suppress(db_conn *c, int64_t enterprise_id, int64_t point_i
 }
 
 db_status db_filings_production_check(db_conn *c, long window_s, long ack_within_s,
-                                      long handle_within_s, db_filing_production **rows,
-                                      size_t *n)
+                                      long handle_within_s, db_filing_production **rows, size_t *n)
 {
     char w[24], a[24], h[24];
     const char *p[3] = {db_i64(w, window_s), db_i64(a, ack_within_s), db_i64(h, handle_within_s)};

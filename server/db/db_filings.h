@@ -18,10 +18,10 @@
 void db_filings_register(void);
 
 typedef struct db_filings_filter {
-    db_list_filter list;   /* district, street, enterprise, limit, offset (from/to on starts_at) */
-    const char *states;    /* csv of submitted|approved|returned|withdrawn|ended|expired */
-    const char *types;     /* csv of stop|maintenance|disable */
-    int active;            /* -1 any; 1 approved and valid now; 0 not */
+    db_list_filter list; /* district, street, enterprise, limit, offset (from/to on starts_at) */
+    const char *states;  /* csv of submitted|approved|returned|withdrawn|ended|expired */
+    const char *types;   /* csv of stop|maintenance|disable */
+    int active;          /* -1 any; 1 approved and valid now; 0 not */
 } db_filings_filter;
 db_status db_filings_list(db_conn *c, const db_scope *s, const db_filings_filter *f, json_t **out);
 /* One filing with its enterprise, the points it covers now and its suppressed alarms. */

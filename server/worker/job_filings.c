@@ -30,8 +30,8 @@ static db_status prod_tx(db_conn *c, void *arg)
     x->rows = NULL;
     x->n = 0;
     return db_filings_production_check(c, g_config.filing_production_window_s,
-                                       g_config.alarm_ack_within_s,
-                                       g_config.alarm_handle_within_s, &x->rows, &x->n);
+                                       g_config.alarm_ack_within_s, g_config.alarm_handle_within_s,
+                                       &x->rows, &x->n);
 }
 
 db_status job_filings_run(db_conn *c, size_t *n)

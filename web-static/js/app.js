@@ -31,6 +31,8 @@ function navItems(m) {
     ['monitor', 'nav.monitor', '◔'],
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
+  // supervision workflows
+  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -87,6 +89,9 @@ const PAGES = {
   cleaning: () => import('./pages/cleaning.js'),
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
+  // supervision workflows
+  filings: () => import('./pages/filings.js'),
+  hazards: () => import('./pages/hazards.js'),
 };
 
 let routeSeq = 0;

@@ -204,6 +204,35 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/risk/backtest", "runRiskBacktest", api_risk_backtest, API_CITY, 64 * KIB},
     {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
     {"POST", "/api/v1/notices/{id}/seen", "markNoticeSeen", api_notice_seen, GOV, 1 * KIB},
+    /* supervision workflows (filings.c): 停产/检修/停用 报备 */
+    {"GET", "/api/v1/filings", "listFilings", api_filings_list, API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/filings", "createFiling", api_filing_create, API_ENTERPRISE,
+     3 * MIB},
+    {"GET", "/api/v1/filings/{id}", "getFiling", api_filing_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/filings/{id}/evidence", "getFilingEvidence", api_filing_evidence, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/filings/{id}/approve", "approveFiling", api_filing_approve, GOV, 8 * KIB},
+    {"POST", "/api/v1/filings/{id}/return", "returnFiling", api_filing_return, GOV, 8 * KIB},
+    {"POST", "/api/v1/filings/{id}/withdraw", "withdrawFiling", api_filing_withdraw, API_ENTERPRISE,
+     8 * KIB},
+    {"POST", "/api/v1/filings/{id}/end", "endFiling", api_filing_end, API_ENTERPRISE, 8 * KIB},
+    {"POST", "/api/v1/filing-settings", "setFilingSettings", api_filing_settings,
+     API_CITY | API_DISTRICT | API_ADMIN_ONLY, 1 * KIB},
+    /* hazards (hazards.c): report, plan, rectify, verify; derived proposals */
+    {"GET", "/api/v1/hazards", "listHazards", api_hazards_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/hazards/ageing", "getHazardAgeing", api_hazards_ageing, GOV, 0},
+    {"POST", "/api/v1/hazards/derive", "deriveHazards", api_hazards_derive, GOV, 1 * KIB},
+    {"POST", "/api/v1/enterprises/{id}/hazards", "reportHazard", api_hazard_create, API_ANY_USER,
+     3 * MIB},
+    {"GET", "/api/v1/hazards/{id}", "getHazard", api_hazard_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/hazards/{id}/photo", "getHazardPhoto", api_hazard_photo, API_ANY_USER, 0},
+    {"POST", "/api/v1/hazards/{id}/confirm", "confirmHazard", api_hazard_confirm, GOV, 8 * KIB},
+    {"POST", "/api/v1/hazards/{id}/dismiss", "dismissHazard", api_hazard_dismiss, GOV, 8 * KIB},
+    {"POST", "/api/v1/hazards/{id}/plan", "planHazard", api_hazard_plan, API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/hazards/{id}/rectify", "rectifyHazard", api_hazard_rectify, API_ENTERPRISE,
+     16 * KIB},
+    {"POST", "/api/v1/hazards/{id}/verify", "verifyHazard", api_hazard_verify, GOV, 16 * KIB},
+    {"POST", "/api/v1/hazards/{id}/reject", "rejectHazard", api_hazard_reject, GOV, 16 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -229,6 +258,8 @@ void api_handlers_init(void)
     api_reports_init();
     api_backtest_init();
     api_notices_init();
+    api_filings_init();
+    api_hazards_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -1791,6 +1791,171 @@ TAGS = [
 ]
 
 
+# --- supervision workflows (api/resources/filings.c): appended as one block
+FILING = obj(dict(
+    id=s("integer"), enterprise=obj(dict(id=s("integer"), code=s("string"), name=s("string"),
+                                         district_id=s("integer"), street_id=nullable(s("integer")))),
+    type=enum(["stop", "maintenance", "disable"]), starts_at=s("string", format="date-time"),
+    ends_at=s("string", format="date-time"), system_ids=arr(s("integer")), point_ids=arr(s("integer")),
+    whole_enterprise=s("boolean"), reason=s("string"), evidence=nullable(obj({})),
+    status=enum(["submitted", "approved", "returned", "withdrawn", "ended"]),
+    state=enum(["submitted", "approved", "returned", "withdrawn", "ended", "expired"]),
+    active=s("boolean", description="approved and valid now"),
+    approval_level=enum(["street", "district"]), filed_by=nullable(s("integer")),
+    filed_at=s("string", format="date-time"), reviewed_by=nullable(s("integer")),
+    reviewed_at=nullable(s("string", format="date-time")), review_note=s("string"),
+    ended_at=nullable(s("string", format="date-time")), end_note=s("string"),
+    production_alarm_id=nullable(s("integer")), suppressed=s("integer")),
+    title="Filing", desc="A production-stop / maintenance / disable filing (停产/检修/停用 报备).")
+SCHEMAS.update({
+    "Filing": FILING,
+    "FilingList": paged(ref("Filing")),
+    "FilingDetail": obj(dict(filing=ref("Filing"), points=arr(obj({})), suppressions=arr(obj({})))),
+    "FilingCreate": obj(dict(
+        type=enum(["stop", "maintenance", "disable"]), starts_at=s("string", format="date-time"),
+        ends_at=s("string", format="date-time"), reason=s("string", minLength=1, maxLength=2000),
+        system_ids=arr(s("integer", minimum=1)), point_ids=arr(s("integer", minimum=1)),
+        evidence=nullable(s("string", description="base64 JPEG, PNG or PDF, at most 2 MB"))),
+        ["type", "starts_at", "ends_at", "reason"], strict=True),
+    "FilingNote": obj({"note": nullable(s("string", maxLength=2000))}, strict=True),
+    "FilingReturn": obj({"reason": s("string", minLength=1, maxLength=2000)}, ["reason"], strict=True),
+    "FilingSettings": obj(dict(district_id=s("integer", minimum=1),
+                               approval_level=enum(["street", "district"])), ["approval_level"],
+                          strict=True),
+})
+OPERATIONS.update({
+    "listFilings": dict(tag="filings", zh="报备列表", en="Filings in scope",
+         desc="Newest first. active=true: approved and valid now.",
+         params=[csv_param("state", ["submitted", "approved", "returned", "withdrawn", "ended",
+                                     "expired"], "States."),
+                 csv_param("type", ["stop", "maintenance", "disable"], "Types."),
+                 {"name": "active", "in": "query", "description": "Valid now.",
+                  "schema": enum(["true", "false", "1", "0"])},
+                 P("from"), P("to"), P("district"), P("street"), P("enterprise"), P("limit50"),
+                 P("offset")],
+         resp=ok(ref("FilingList")), err=[400]),
+    "createFiling": dict(tag="filings", zh="提交报备", en="File a stop, maintenance or disable period",
+         desc="By the enterprise. system_ids and point_ids empty: the whole enterprise. The "
+              "reviewing level comes from the district's setting. 422 filing_invalid / "
+              "evidence_invalid.",
+         body=json_body(ref("FilingCreate")),
+         resp=ok(ref("FilingDetail"), "Created.", 201), err=[400, 422]),
+    "getFiling": dict(tag="filings", zh="报备详情", en="One filing with its points and suppressed alarms",
+         resp=ok(ref("FilingDetail"))),
+    "getFilingEvidence": dict(tag="filings", zh="报备附件", en="A filing's evidence",
+         desc="404 when it has none.",
+         resp={"200": {"description": "The attachment.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")},
+             "application/pdf": {"schema": s("string", contentMediaType="application/pdf")}}}}),
+    "approveFiling": dict(tag="filings", zh="报备审批", en="Approve a filing",
+         desc="submitted → approved, by the filing's approval level or above (a street account "
+              "on a district-level filing: 403).",
+         body=json_body(ref("FilingNote"), required=False),
+         resp=ok(ref("FilingDetail")), err=[400, 409]),
+    "returnFiling": dict(tag="filings", zh="报备退回", en="Return a filing",
+         desc="submitted → returned, by the reviewing level (as approve).",
+         body=json_body(ref("FilingReturn")), resp=ok(ref("FilingDetail")), err=[400, 409]),
+    "withdrawFiling": dict(tag="filings", zh="撤回报备", en="Withdraw a filing",
+         desc="submitted → withdrawn, by the enterprise.",
+         body=json_body(ref("FilingNote"), required=False),
+         resp=ok(ref("FilingDetail")), err=[400, 409]),
+    "endFiling": dict(tag="filings", zh="复产报告", en="Report resumption (end a filing early)",
+         desc="approved (not expired) → ended, by the enterprise; the covered points' offline "
+              "timers run again at once.",
+         body=json_body(ref("FilingNote"), required=False),
+         resp=ok(ref("FilingDetail")), err=[400, 409]),
+    "setFilingSettings": dict(tag="filings", zh="报备审批层级", en="Who reviews a district's filings",
+         desc="District administrators set their own district; the city names district_id.",
+         body=json_body(ref("FilingSettings")),
+         resp=ok(ref("FilingSettings")), err=[400]),
+})
+TAGS.append(("filings", "Production-stop, maintenance and disable filings (停产/检修/停用 报备)."))
+
+
+# --- hazards (api/resources/hazards.c)
+HAZARD_STATUSES = ["proposed", "reported", "planned", "rectified", "rejected", "closed", "dismissed"]
+HAZARD = obj(dict(
+    id=s("integer"), enterprise=obj({}), kind=enum(["major", "ordinary"]),
+    major_item=nullable(s("integer", minimum=1, maximum=10)), title=s("string"), description=s("string"),
+    found_by=s("string"), found_at=s("string", format="date-time"),
+    found_how=enum(["spot_check", "inspection", "warning", "self_check", "derived"]),
+    derived_rule=nullable(s("string")), warning_id=nullable(s("integer")), photo=nullable(obj({})),
+    status=enum(HAZARD_STATUSES), open=s("boolean"), deadline=nullable(s("string", format="date-time")),
+    overdue=s("boolean"), age_days=s("integer"), plan=s("string"), report=s("string"),
+    verify_note=s("string"), closed_at=nullable(s("string", format="date-time"))),
+    title="Hazard", desc="A hazard (隐患): major (one of the ten dust items) or ordinary.")
+SCHEMAS.update({
+    "Hazard": HAZARD,
+    "HazardList": paged(ref("Hazard")),
+    "HazardDetail": obj(dict(hazard=ref("Hazard"), events=arr(obj({})))),
+    "HazardCreate": obj(dict(
+        kind=enum(["major", "ordinary"]), major_item=nullable(s("integer", minimum=1, maximum=10)),
+        title=s("string", minLength=1, maxLength=200), description=s("string", maxLength=4000),
+        found_by=s("string", maxLength=100), found_at=s("string", format="date-time"),
+        found_how=enum(["spot_check", "inspection", "warning", "self_check"]),
+        deadline=s("string", format="date-time"), warning_id=nullable(s("integer", minimum=1)),
+        photo=nullable(s("string", description="base64 JPEG or PNG, at most 2 MB"))),
+        ["kind", "title"], strict=True),
+    "HazardNote": obj({"note": nullable(s("string", maxLength=4000))}, strict=True),
+    "HazardReason": obj({"reason": s("string", minLength=1, maxLength=4000)}, ["reason"], strict=True),
+    "HazardPlan": obj({"plan": s("string", minLength=1, maxLength=4000)}, ["plan"], strict=True),
+    "HazardReport": obj({"report": s("string", minLength=1, maxLength=4000)}, ["report"], strict=True),
+    "HazardAgeing": obj(dict(items=arr(obj({})))),
+    "HazardDerive": obj({"enterprise_id": s("integer", minimum=1)}, strict=True),
+    "HazardDerived": obj({"proposed": s("integer")}),
+})
+OPERATIONS.update({
+    "listHazards": dict(tag="hazards", zh="隐患列表", en="Hazards in scope",
+         desc="Oldest first (a work queue). open=true: reported, planned, rectified or rejected.",
+         params=[csv_param("status", HAZARD_STATUSES, "Statuses."),
+                 csv_param("kind", ["major", "ordinary"], "Kinds."),
+                 csv_param("found_how", ["spot_check", "inspection", "warning", "self_check", "derived"],
+                           "How found."),
+                 P("from"), P("to"), P("district"), P("street"), P("enterprise"), P("overdue"), P("open"),
+                 P("limit50"), P("offset")],
+         resp=ok(ref("HazardList")), err=[400]),
+    "getHazardAgeing": dict(tag="hazards", zh="隐患账龄", en="Open hazards per street with ageing",
+         resp=ok(ref("HazardAgeing"))),
+    "deriveHazards": dict(tag="hazards", zh="隐患推导", en="Propose major hazards from the archive",
+         desc="Non-frame multi-storey building or gathering rooms (item 1), dry system without "
+              "explosion protection (3), positive pressure without spark detection (4), settling "
+              "chamber (5), no airlock on Al/Mg or wood dust (6): proposals a person confirms or "
+              "dismisses. Body optional.",
+         body=json_body(ref("HazardDerive"), required=False), resp=ok(ref("HazardDerived")), err=[400]),
+    "reportHazard": dict(tag="hazards", zh="上报隐患", en="Report a hazard",
+         desc="Default deadline 60 days (major) or 30 (ordinary). Enterprises report self-checks.",
+         body=json_body(ref("HazardCreate")), resp=ok(ref("HazardDetail"), "Created.", 201),
+         err=[400, 422]),
+    "getHazard": dict(tag="hazards", zh="隐患详情", en="One hazard with its history",
+         resp=ok(ref("HazardDetail"))),
+    "getHazardPhoto": dict(tag="hazards", zh="隐患照片", en="A hazard's photo",
+         desc="404 when it has none.",
+         resp={"200": {"description": "The image.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")}}}}),
+    "confirmHazard": dict(tag="hazards", zh="确认隐患", en="Confirm a derived proposal",
+         desc="proposed → reported.", body=json_body(ref("HazardNote"), required=False),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "dismissHazard": dict(tag="hazards", zh="驳回推导", en="Dismiss a derived proposal",
+         desc="proposed → dismissed; not proposed again.", body=json_body(ref("HazardReason")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "planHazard": dict(tag="hazards", zh="整改方案", en="File the rectification plan",
+         desc="reported → planned, by the enterprise.", body=json_body(ref("HazardPlan")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "rectifyHazard": dict(tag="hazards", zh="整改报告", en="Report the rectification",
+         desc="planned / rejected → rectified, by the enterprise.", body=json_body(ref("HazardReport")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "verifyHazard": dict(tag="hazards", zh="验收销号", en="Verify and close",
+         desc="rectified → closed, by a government account.",
+         body=json_body(ref("HazardNote"), required=False), resp=ok(ref("HazardDetail")), err=[400, 409]),
+    "rejectHazard": dict(tag="hazards", zh="验收不通过", en="Reject the rectification",
+         desc="rectified → rejected.", body=json_body(ref("HazardReason")),
+         resp=ok(ref("HazardDetail")), err=[400, 409]),
+})
+TAGS.append(("hazards", "Hazards (隐患) and their rectification loop (整改闭环)."))
+
+
 def error_response(status, name, desc):
     codes = error_codes_for(status)
     schema = {"allOf": [ref("Error"),

@@ -160,6 +160,37 @@ int api_forward_dead_list(api_req *r);
 int api_forward_dead_resend(api_req *r);
 int api_forward_report(api_req *r);
 void api_forward_init(void);
+/* filings.c */
+int api_filings_list(api_req *r);
+int api_filing_get(api_req *r);
+int api_filing_create(api_req *r);
+int api_filing_approve(api_req *r);
+int api_filing_return(api_req *r);
+int api_filing_withdraw(api_req *r);
+int api_filing_end(api_req *r);
+int api_filing_evidence(api_req *r);
+int api_filing_settings(api_req *r);
+void api_filings_init(void);
+/* Decodes a base64 (or data: URL) JPEG/PNG upload of at most 2 MB, PDF too when
+ * allow_pdf (422 evidence_invalid, else photo_invalid); *data malloc()ed.  0, or -1 after
+ * replying. */
+int api_decode_upload(api_req *r, json_t *v, int allow_pdf, unsigned char **data, size_t *len,
+                      const char **type);
+
+/* hazards.c */
+int api_hazards_list(api_req *r);
+int api_hazards_ageing(api_req *r);
+int api_hazards_derive(api_req *r);
+int api_hazard_get(api_req *r);
+int api_hazard_photo(api_req *r);
+int api_hazard_create(api_req *r);
+int api_hazard_confirm(api_req *r);
+int api_hazard_dismiss(api_req *r);
+int api_hazard_plan(api_req *r);
+int api_hazard_rectify(api_req *r);
+int api_hazard_verify(api_req *r);
+int api_hazard_reject(api_req *r);
+void api_hazards_init(void);
 
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */

@@ -8,6 +8,7 @@
 #include "alarm_rules.h"
 
 #include "db_alarms.h"
+#include "db_filings.h"
 #include "db_gateway_offline.h"
 #include "ing_decode.h"
 #include "srv_event.h"
@@ -25,6 +26,7 @@ void alarm_register_statements(void)
 {
     db_alarms_register();
     db_gateway_offline_register();
+    db_filings_register();
 }
 
 /* ---- live events, published after commit ------------------------------ */
@@ -288,6 +290,16 @@ static db_status apply_transition(db_conn *c, const point_row *pr, const risk_al
     int64_t alarm_id = 0, count = 0;
     int retrigger = 0, shelved = 0;
     db_status st;
+    /* an approved stop/maintenance filing covers the point: offline and limit alarms are
+     * recorded as suppressed, not raised (sparks are never suppressed) */
+    if (t->action == RISK_TR_RAISE && strcmp(kind, "spark") != 0 &&
+        (t->kind == RISK_ALARM_OFFLINE || strcmp(step.channel, "limit") == 0)) {
+        int64_t filing = 0;
+        st = db_filings_suppress(c, pr->enterprise_id, pr->point_id, step.channel, kind, level,
+                                 t->ts, t->kind == RISK_ALARM_OFFLINE, &filing);
+        if (st != DB_OK || filing)
+            return st;
+    }
     if (t->kind == RISK_ALARM_OFFLINE && g_config.enterprise_offline_min_points > 0) {
         int done = 0;
         st = apply_offline(c, pr, t, &done, changed);

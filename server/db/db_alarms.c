@@ -210,13 +210,16 @@ static const db_stmt statements[] = {
      "'close', 'enterprise_offline', 0, NULL::float8, NULL::float8, 'handled_and_cleared' FROM c "
      "WHERE state = "
      "'closed' RETURNING alarm_id) SELECT m.alarm_id, (SELECT count(*) FROM c) FROM m"},
-    /* Deadline flags: set once, each with its event; the enterprises get a recompute (H). */
+    /* Deadline flags: set once, each with its event; the enterprises get a recompute (H).
+     * The clock of an alarm whose point an approved filing covers now stands still. */
     {"alm_overdue",
      "WITH f AS (UPDATE alarms SET ack_overdue = ack_overdue OR (state = 'active' AND "
      "ack_deadline < now()), handle_overdue = handle_overdue OR (state IN ('active', "
      "'acknowledged') AND handle_deadline < now()) WHERE state IN ('active', 'acknowledged') "
      "AND ((NOT ack_overdue AND state = 'active' AND ack_deadline < now()) OR (NOT "
-     "handle_overdue AND handle_deadline < now())) RETURNING id, enterprise_id, kind, level, "
+     "handle_overdue AND handle_deadline < now())) AND (point_id IS NULL OR dw_filing_covers("
+     "enterprise_id, point_id, (SELECT system_id FROM points WHERE id = alarms.point_id), now()) "
+     "IS NULL) RETURNING id, enterprise_id, kind, level, "
      "ack_overdue, handle_overdue, ack_deadline, handle_deadline), e AS (INSERT INTO "
      "alarm_events (alarm_id, enterprise_id, at, action, kind, level, reason, actor) SELECT id, "
      "enterprise_id, ack_deadline, 'ack_overdue', kind, level, 'not_acknowledged_in_time', "

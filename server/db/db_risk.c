@@ -31,7 +31,9 @@ static const db_stmt statements[] = {
     {"rsk_all", "SELECT id FROM enterprises ORDER BY id"},
     /* The engine's inputs, one row per enterprise of $1 (by id; the id last).  Windows: alarms 24 h
      * / 7 d, check-ins 7 d.  Cleaning: required = complete periods since max(area created, now - 7
-     * d), done = distinct periods (shift/day/ISO week, Beijing time) with a check-in. */
+     * d), done = distinct periods (shift/day/ISO week, Beijing time) with a check-in.  A point
+     * an approved filing (migration 0060) covers now is not operating: not offline, and its
+     * open alarms' deadlines do not run (the EXISTS keeps the call off unfiled enterprises). */
     {"rsk_inputs",
      "SELECT coalesce(ep.dust_class, 'other'), coalesce(ep.st_class, 'unknown'), "
      "coalesce(ep.dust_workers, 0), coalesce(ep.multi_storey, false)::int, coalesce((SELECT "
@@ -71,8 +73,11 @@ static const db_stmt statements[] = {
      "'24 hours')) x) al "
      "CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE state = 'active' AND ack_deadline < "
      "t.now) AS unacked, count(*) FILTER (WHERE state = 'acknowledged' AND handle_deadline < "
-     "t.now) AS unhandled FROM alarms WHERE enterprise_id = e.id AND state IN ('active', "
-     "'acknowledged')) h "
+     "t.now) AS unhandled FROM alarms a0 WHERE enterprise_id = e.id AND state IN ('active', "
+     "'acknowledged') AND (a0.point_id IS NULL OR NOT (EXISTS (SELECT 1 FROM filings fz WHERE "
+     "fz.enterprise_id = e.id AND fz.status IN ('approved', 'ended') AND fz.starts_at <= t.now) "
+     "AND dw_filing_covers(e.id, a0.point_id, (SELECT system_id FROM points WHERE id = "
+     "a0.point_id), t.now) IS NOT NULL))) h "
      "CROSS JOIN LATERAL (SELECT count(*) AS repeats FROM alarms a2 WHERE a2.enterprise_id = "
      "e.id AND a2.point_id IS NOT NULL AND a2.raised_at > t.now - interval '7 days' AND "
      "a2.raised_at <= t.now AND EXISTS (SELECT 1 FROM alarms a1 WHERE a1.point_id = "
@@ -91,7 +96,10 @@ static const db_stmt statements[] = {
      "false))::float8 / nullif(count(*), 0), 1) AS rate FROM points p LEFT JOIN "
      "point_rule_state s ON s.point_id = p.id AND s.enterprise_id = e.id WHERE p.enterprise_id = "
      "e.id AND p.enabled AND "
-     "p.param_class = 'mandatory') onl WHERE e.id = ANY ($1::bigint[]) ORDER BY e.id"},
+     "p.param_class = 'mandatory' AND NOT (EXISTS (SELECT 1 FROM filings fz WHERE "
+     "fz.enterprise_id = e.id AND fz.status IN ('approved', 'ended') AND fz.starts_at <= t.now) "
+     "AND dw_filing_covers(e.id, p.id, p.system_id, t.now) IS NOT NULL)) onl WHERE e.id = ANY "
+     "($1::bigint[]) ORDER BY e.id"},
     /* Live state per dust-removal system for the precursor overrides, the enterprises of
      * $1 by id and their systems by id; $2..$4 are the engine's enum values for HIGH_HIGH,
      * DIGITAL_FAULT and LOW_LOW. */

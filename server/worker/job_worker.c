@@ -16,6 +16,7 @@
 #include "job_retention.h"
 #include "db_onboarding.h"
 #include "job_report.h"
+#include "job_filings.h"
 #include "job_risk.h"
 #include "job_rollup.h"
 #include "job_webhook.h"
@@ -208,6 +209,10 @@ static void tick(db_conn *c, worker_clock *clk)
         alarm_pub_reset();
     if (st == DB_OK && n > 0)
         LOG_INFO("offline detection", "transitions=%zu", n);
+
+    n = 0;
+    st = job_filings_run(c, &n);
+    (void)st;
 
     /* a catch-up after downtime gets a share of each tick, not all of it */
     job_rollup_stats rs;
@@ -414,6 +419,7 @@ int job_worker_start(void)
     job_rollup_init();
     db_onboarding_register();
     job_report_init();
+    job_filings_init();
     db_jobs_register();
     db_ops_register();
     job_retention_init();

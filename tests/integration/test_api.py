@@ -202,6 +202,43 @@ BODIES = {
     ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
     ("PATCH", "/api/v1/accounts/{id}"): {"display_name": "probe"},
 }
+# supervision workflows (issue 14): filings
+OBJECT_ROUTES.update({
+    "/api/v1/enterprises/{id}/filings": "enterprise",
+    "/api/v1/filings/{id}": "filing",
+    "/api/v1/filings/{id}/evidence": "filing",
+    "/api/v1/filings/{id}/approve": "filing",
+    "/api/v1/filings/{id}/return": "filing",
+    "/api/v1/filings/{id}/withdraw": "filing",
+    "/api/v1/filings/{id}/end": "filing",
+    "/api/v1/enterprises/{id}/hazards": "enterprise",
+    "/api/v1/hazards/{id}": "hazard",
+    "/api/v1/hazards/{id}/photo": "hazard",
+    "/api/v1/hazards/{id}/confirm": "hazard",
+    "/api/v1/hazards/{id}/dismiss": "hazard",
+    "/api/v1/hazards/{id}/plan": "hazard",
+    "/api/v1/hazards/{id}/rectify": "hazard",
+    "/api/v1/hazards/{id}/verify": "hazard",
+    "/api/v1/hazards/{id}/reject": "hazard",
+})
+BODIES.update({
+    ("POST", "/api/v1/enterprises/{id}/filings"): {
+        "type": "stop", "reason": "probe", "starts_at": datetime.datetime.now(datetime.timezone.utc).replace(
+            microsecond=0).isoformat(),
+        "ends_at": (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).replace(
+            microsecond=0).isoformat()},
+    ("POST", "/api/v1/filings/{id}/approve"): {"note": "probe"},
+    ("POST", "/api/v1/filings/{id}/return"): {"reason": "probe"},
+    ("POST", "/api/v1/filings/{id}/withdraw"): {"note": "probe"},
+    ("POST", "/api/v1/filings/{id}/end"): {"note": "probe"},
+    ("POST", "/api/v1/enterprises/{id}/hazards"): {"kind": "ordinary", "title": "probe", "found_how": "inspection"},
+    ("POST", "/api/v1/hazards/{id}/confirm"): {"note": "probe"},
+    ("POST", "/api/v1/hazards/{id}/dismiss"): {"reason": "probe"},
+    ("POST", "/api/v1/hazards/{id}/plan"): {"plan": "probe"},
+    ("POST", "/api/v1/hazards/{id}/rectify"): {"report": "probe"},
+    ("POST", "/api/v1/hazards/{id}/verify"): {"note": "probe"},
+    ("POST", "/api/v1/hazards/{id}/reject"): {"reason": "probe"},
+})
 
 
 def risk_objects(c):
@@ -244,10 +281,18 @@ def risk_objects(c):
             f"INSERT INTO reports (region_id, month, trigger, "
             f"content, xlsx) SELECT street_id, '2020-0{len(out) + 1}-01', 'schedule', '{{}}', '\\x00' FROM "
             f"enterprises WHERE id = {e} RETURNING id")
+        filing = c.db.scalar(
+            f"INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, evidence, evidence_type, "
+            f"approval_level) VALUES ({e}, 'stop', now(), now() + interval '1 day', 'probe', "
+            f"'\\x89504e470d0a1a0a', 'image/png', 'district') RETURNING id")
+        hazard = c.db.scalar(
+            f"INSERT INTO hazards (enterprise_id, kind, title, found_how, status, deadline, photo, photo_type) "
+            f"VALUES ({e}, 'ordinary', 'probe', 'inspection', 'reported', now() + interval '1 day', "
+            f"'\\x89504e470d0a1a0a', 'image/png') RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
-                      "report": report}
+                      "report": report, "hazard": hazard, "filing": filing}
     return out
 
 
@@ -258,7 +303,9 @@ def tables_fingerprint(db):
                      "|| (SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM dust_systems d) "
                      "|| coalesce((SELECT md5(string_agg(c::text, ',' ORDER BY id)) FROM cameras c), '') "
                      "|| coalesce((SELECT md5(string_agg(g::text, ',' ORDER BY id)) FROM gateways g), '') "
-                     "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) AS x) s")
+                     "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) "
+                     "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM filings f), '') "
+                     "|| coalesce((SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM hazards h), '') AS x) s")
 
 
 def scope_matrix(c):

@@ -32,6 +32,8 @@ function navItems(m) {
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   if (!ent) items.push(['wall', 'nav.wall', '▣']);
+  // supervision workflows
+  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
@@ -93,6 +95,9 @@ const PAGES = {
   forward: () => import('./pages/forward.js'),
   backtest: () => import('./pages/backtest.js'),
   wall: () => import('./pages/wall.js'),
+  // supervision workflows
+  filings: () => import('./pages/filings.js'),
+  hazards: () => import('./pages/hazards.js'),
 };
 
 let routeSeq = 0;

@@ -1,0 +1,17 @@
+/* job_filings — the worker's part of filings (migration 0060): a stop filing whose data
+ * keeps moving gets one production_during_stop alarm.  Expiry needs no job: an approved
+ * filing past its end is expired when read, and the offline timers its suppressions
+ * deferred fall due at its end (db_filings.h). */
+#ifndef DW_JOB_FILINGS_H
+#define DW_JOB_FILINGS_H
+
+#include "db.h"
+
+#include <stddef.h>
+
+/* Registers the statements (before connecting). */
+void job_filings_init(void);
+/* One pass in its own transaction; live events after the commit.  *n alarms raised. */
+db_status job_filings_run(db_conn *c, size_t *n);
+
+#endif

@@ -71,20 +71,21 @@ def test_unaggregatable_hour_is_quarantined_and_others_roll_on():
     bad = c.a2["points"]["pressure_diff"][1]
     good = c.a2["points"]["hopper_temp"][1]
     eid = c.a2["id"]
-    # start the watermark two hours back (and the rollups with it: one
-    # transaction, the worker's fill waits for it) and seed an hour 90 minutes ago
+    # start the watermark two hours back (and the rollups with it) and seed an hour 90 minutes
+    # ago in the same transaction: a worker tick between the two would roll past the hour
+    # before its readings exist (seen under load)
+    hour = system(c, f"SELECT date_bin('1 hour', now() - interval '90 minutes', {ORIGIN_UTC})")[0][0]
     system(c, "SELECT dw_ensure_readings_partition(((now() - interval '3 hours') AT TIME ZONE 'UTC')::date), "
               "dw_ensure_readings_partition((now() AT TIME ZONE 'UTC')::date);"
               f"BEGIN; UPDATE rollup_state SET marked_to = date_bin('1 hour', now() - interval '2 hours', {ORIGIN_UTC}), "
               f"rolled_to = date_bin('1 hour', now() - interval '2 hours', {ORIGIN_UTC});"
-              "DELETE FROM rollup_minute; DELETE FROM rollup_hour; DELETE FROM rollup_dirty; COMMIT;")
-    hour = system(c, f"SELECT date_bin('1 hour', now() - interval '90 minutes', {ORIGIN_UTC})")[0][0]
-    # written around the ingest path (as before migration 0017 allowed)
-    system(c, "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) VALUES "
+              "DELETE FROM rollup_minute; DELETE FROM rollup_hour; DELETE FROM rollup_dirty; "
+              # written around the ingest path (as before migration 0017 allowed)
+              "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) VALUES "
               f"({bad}, '{hour}'::timestamptz + interval '10 minutes', 1e308, 0, {eid}), "
               f"({bad}, '{hour}'::timestamptz + interval '10 minutes 1 second', 1.797e308, 0, {eid}), "
               f"({good}, '{hour}'::timestamptz + interval '10 minutes', 30, 0, {eid}), "
-              f"({good}, '{hour}'::timestamptz + interval '11 minutes', 40, 0, {eid});")
+              f"({good}, '{hour}'::timestamptz + interval '11 minutes', 40, 0, {eid}); COMMIT;")
     t.wait_for(lambda: system(c, f"SELECT rolled_to >= '{hour}'::timestamptz + interval '1 hour' FROM rollup_state")
                == [["t"]], timeout=30, what="rolled_to past the poisoned hour")
     q = system(c, f"SELECT point_id, hour = '{hour}'::timestamptz, reason FROM rollup_quarantine")

@@ -31,6 +31,7 @@ function navItems(m) {
     ['monitor', 'nav.monitor', '◔'],
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
+  if (!ent) items.push(['stats', 'nav.stats', '∑'], ['reports', 'nav.reports', '▦']); // issue 15
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -87,6 +88,9 @@ const PAGES = {
   cleaning: () => import('./pages/cleaning.js'),
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
+  // statistics and monthly reports (issue 15)
+  stats: () => import('./pages/stats.js'),
+  reports: () => import('./pages/reports.js'),
 };
 
 let routeSeq = 0;

@@ -1,14 +1,16 @@
 /* "Connected" as the statistics, the onboarding view, the overview and the worker's
- * connection_status all derive it (private to server/db): the enterprise e has enabled mandatory
- * points and every one of them sent data within window seconds (a parameter, e.g. "$3::int"). */
+ * connection_status all derive it (private to server/db): the enterprise has enabled mandatory
+ * points and every one of them sent data within window seconds (a parameter, e.g. "$3::int").
+ * Set-based: one pass over the mandatory points of the enterprises of the CTE ents (a row per
+ * enterprise with mandatory points; connected = its row says so, no row = not connected), not
+ * a correlated lookup per enterprise, which row-level security makes slow at city scale. */
 #ifndef DW_DB_CONNECTED_SQL_H
 #define DW_DB_CONNECTED_SQL_H
 
-#define ENT_CONNECTED(e, window)                                                                   \
-    "(EXISTS (SELECT 1 FROM points cp WHERE cp.enterprise_id = " e ".id AND cp.enabled AND "       \
-    "cp.param_class = 'mandatory') AND NOT EXISTS (SELECT 1 FROM points cp LEFT JOIN "             \
-    "point_latest cl ON cl.point_id = cp.id WHERE cp.enterprise_id = " e ".id AND cp.enabled AND " \
-    "cp.param_class = 'mandatory' AND (cl.collected_at IS NULL OR cl.collected_at <= now() - "     \
-    "make_interval(secs => " window "))))"
+#define CONNECTED_CTE(ents, window)                                                                \
+    "conn AS (SELECT cp.enterprise_id AS eid, bool_and(coalesce(cl.collected_at > now() - "        \
+    "make_interval(secs => " window "), false)) AS connected FROM points cp JOIN " ents " ce ON "  \
+    "ce.id = cp.enterprise_id LEFT JOIN point_latest cl ON cl.point_id = cp.id WHERE cp.enabled "  \
+    "AND cp.param_class = 'mandatory' GROUP BY 1)"
 
 #endif

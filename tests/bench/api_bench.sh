@@ -65,6 +65,11 @@
 #   DW_BENCH_RELOGIN=1          log in again before each route (0: one session for the
 #                               whole run, which crashes the server at 60 s: see below)
 #   DW_BENCH_KEEP=1             keep the services' temp directory (data, logs)
+#   DW_BENCH_ROUTES="a b …"     measure these routes only (default: version overview archive
+#                               latest series version); also: stats_month (GET /statistics,
+#                               this month by street), stats_week (last 7 days of the city's
+#                               calendar, by enterprise), quality (GET /data-quality, month),
+#                               onboarding (GET /onboarding), trend (GET /statistics/alarm-trend)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -352,6 +357,17 @@ check overview /api/v1/overview
 check archive "$(head -n1 "$tmp/u_archive")"
 check latest "$(head -n1 "$tmp/u_latest")"
 check series "$(head -n1 "$tmp/u_series")"
+# statistics (issue 15): the district's month by street, its week by enterprise, data quality,
+# onboarding, the alarm trend
+echo "/api/v1/statistics?period=month&group=street" >"$tmp/u_stats_month"
+echo "/api/v1/statistics?period=week&group=enterprise" >"$tmp/u_stats_week"
+echo "/api/v1/data-quality?period=month" >"$tmp/u_quality"
+echo "/api/v1/onboarding" >"$tmp/u_onboarding"
+echo "/api/v1/statistics/alarm-trend?days=7" >"$tmp/u_trend"
+for r in ${DW_BENCH_ROUTES:-}; do
+    [ -f "$tmp/u_$r" ] || { log "unknown route $r"; exit 1; }
+    check "$r" "$(head -n1 "$tmp/u_$r")"
+done
 sample_info=$(python3 - "$tmp" <<'PY'
 import json, sys
 d = sys.argv[1]
@@ -383,7 +399,8 @@ pg_pids() {
     pm=$(head -n1 "$DW_PGDATA/postmaster.pid")
     echo "$pm" $(ps -o pid= --ppid "$pm")
 }
-routes=(version overview archive latest series version)
+# shellcheck disable=SC2206
+routes=(${DW_BENCH_ROUTES:-version overview archive latest series version})
 : >"$OUT/results.tsv"
 for idx in "${!routes[@]}"; do
     r=${routes[$idx]}
@@ -459,8 +476,9 @@ t_end=$(now)
 
 # ---- report -----------------------------------------------------------------------------
 ceil=$(awk -F'\t' '$1 == "version" {print $2; exit}' "$OUT/results.tsv")
+ceil=${ceil:-0}
 ceil2=$(awk -F'\t' '$1 == "version" {v=$2} END {print v}' "$OUT/results.tsv")
-target() { case "$1" in overview | archive) echo 20 ;; series) echo 50 ;; *) echo "" ;; esac; }
+target() { case "$1" in overview | archive) echo 20 ;; series) echo 50 ;; stats_* | quality | onboarding | trend) echo 100 ;; *) echo "" ;; esac; }
 {
 say ""
 say "== dustwatch REST API benchmark (scale=$SCALE) =="

@@ -34,6 +34,7 @@ function navItems(m) {
   if (!ent) items.push(['wall', 'nav.wall', '▣']);
   // supervision workflows
   items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
+  if (!ent) items.push(['stats', 'nav.stats', '∑'], ['reports', 'nav.reports', '▦']); // issue 15
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
@@ -98,6 +99,9 @@ const PAGES = {
   // supervision workflows
   filings: () => import('./pages/filings.js'),
   hazards: () => import('./pages/hazards.js'),
+  // statistics and monthly reports (issue 15)
+  stats: () => import('./pages/stats.js'),
+  reports: () => import('./pages/reports.js'),
 };
 
 let routeSeq = 0;

@@ -290,6 +290,28 @@ const D = {
   'hz.field.note': ['备注', 'Note'], 'hz.field.reason': ['原因', 'Reason'], 'hz.field.plan': ['整改方案', 'Plan'], 'hz.field.report': ['整改情况', 'Rectification report'],
   'hz.state.proposed': ['待确认', 'Proposed'], 'hz.state.reported': ['待整改', 'Reported'], 'hz.state.planned': ['整改中', 'Planned'],
   'hz.state.rectified': ['待验收', 'Rectified'], 'hz.state.rejected': ['验收未通过', 'Rejected'], 'hz.state.closed': ['已销号', 'Closed'], 'hz.state.dismissed': ['已驳回', 'Dismissed'],
+  // statistics, onboarding, reports (issue 15)
+  'nav.stats': ['统计分析', 'Statistics'], 'nav.reports': ['月报', 'Reports'],
+  'st.title': ['统计分析', 'Statistics'], 'st.period': ['统计周期', 'Period'], 'st.date': ['日期', 'Date'],
+  'st.from': ['开始', 'From'], 'st.to': ['结束', 'To'], 'st.group': ['分组', 'Group by'],
+  'st.period.day': ['日', 'Day'], 'st.period.week': ['周', 'Week'], 'st.period.month': ['月', 'Month'], 'st.period.custom': ['自定义', 'Custom'],
+  'st.period.range': ['统计区间', 'Period'],
+  'st.group.district': ['区', 'District'], 'st.group.street': ['街镇', 'Street'], 'st.group.enterprise': ['企业', 'Enterprise'],
+  'st.group.industry': ['行业', 'Industry'], 'st.group.dust_kind': ['粉尘种类', 'Dust kind'], 'st.group.grade': ['风险等级', 'Risk grade'], 'st.group.none': ['不分组', 'None'],
+  'st.grade.red': ['红', 'Red'], 'st.grade.orange': ['橙', 'Orange'], 'st.grade.yellow': ['黄', 'Yellow'], 'st.grade.blue': ['蓝', 'Blue'], 'st.grade.none': ['未评定', 'Not scored'],
+  'st.online_rate': ['在线率', 'Online rate'], 'st.interruptions': ['数据中断', 'Interruptions'], 'st.alarms': ['报警', 'Alarms'],
+  'st.handled_rate': ['及时处置率', 'Handled on time'], 'st.warnings': ['预警', 'Warnings'], 'st.signed_rate': ['按时签收率', 'Signed on time'],
+  'st.cleared_rate': ['按时消警率', 'Cleared on time'], 'st.overdue': ['超期', 'Overdue'], 'st.escalations': ['升级督办', 'Escalations'],
+  'st.table': ['分组统计', 'By group'], 'st.export.csv': ['导出 CSV', 'Export CSV'], 'st.export.xlsx': ['导出 Excel', 'Export XLSX'],
+  'st.onboarding': ['应接尽接', 'Onboarding'], 'st.quality': ['数据质量', 'Data quality'], 'st.cohort': ['批次', 'Cohort'],
+  'st.milestone': ['完成时限', 'Milestone'], 'st.in_scope': ['应接入', 'In scope'], 'st.rate': ['接入率', 'Rate'], 'st.laggards': ['未接入', 'Laggards'],
+  'st.gw_offline': ['网关离线', 'Gateways offline'], 'st.frozen': ['数据冻结', 'Frozen'], 'st.out_of_range': ['超量程', 'Out of range'], 'st.conflicts': ['冲突数据', 'Conflicts'],
+  'rep.title': ['月报', 'Monthly reports'], 'rep.list': ['已生成的月报', 'Reports'], 'rep.region': ['区域', 'Region'], 'rep.month': ['月份', 'Month'],
+  'rep.generate': ['生成月报', 'Generate'], 'rep.generated': ['月报已生成', 'Report generated'], 'rep.trigger': ['生成方式', 'Trigger'],
+  'rep.trigger.schedule': ['定时生成', 'Scheduled'], 'rep.trigger.manual': ['手动生成', 'On demand'], 'rep.generated_at': ['生成时间', 'Generated'],
+  'rep.view': ['查看/打印', 'View / print'], 'rep.xlsx': ['下载 Excel', 'Download XLSX'], 'rep.print': ['打印 / 存为 PDF', 'Print / PDF'],
+  'rep.empty': ['暂无月报', 'No reports yet'], 'rep.summary': ['概况', 'Summary'], 'rep.top_risks': ['风险排名', 'Top risks'], 'rep.none': ['无', 'None'],
+  'rep.not_counted': ['抽查、隐患数据待监管模块上线后纳入统计。', 'Spot checks and hazards are counted once the supervision module is in place.'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

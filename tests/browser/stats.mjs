@@ -1,0 +1,134 @@
+// Browser tests of the statistics and reports pages (issue 15), headless in Debian's Chromium:
+// the statistics page shows the figures GET /api/v1/statistics answers and links them to their
+// lists, its table exports with the active filters, a monthly report downloads as XLSX and
+// prints as a page, and the enterprise list is no longer cut at 500.  Own database, city,
+// accounts and server; prints one line per test and "N passed, N failed".
+import { readFileSync } from 'node:fs';
+import { Database, Server, makeCity, launch, loginPage, PW } from './harness.mjs';
+
+const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
+let db, srv, browser, ents;
+const errors = [];
+const CITY_MS = 8 * 3600e3;
+
+// the month before this one in the city's calendar, as YYYY-MM
+function lastMonth() {
+  const d = new Date(Date.now() + CITY_MS);
+  d.setUTCDate(0);
+  return d.toISOString().slice(0, 7);
+}
+
+async function setup() {
+  db = new Database();
+  ents = makeCity(db);
+  for (const [u, role, flag, scope] of [['city.admin', 'city_admin', '--region', '310000'],
+    ['baoshan.admin', 'district_admin', '--region', '310113']]) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
+  // alarms last month: 3 in 宝山区 (levels 1, 1, 2), 1 in 嘉定区
+  const m = lastMonth();
+  const rows = [[ents[0], 'high', 1, 3], [ents[0], 'high_high', 2, 4], [ents[1], 'high', 1, 5], [ents[2], 'high', 0, 6]];
+  db.sql("SET dw.scope = 'system';\n" + rows.map(([e, kind, lv, day]) => `INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level,
+      raised_at, cleared_at, ack_deadline, handle_deadline) VALUES (${e.id}, ${e.points.hopper_temp.id}, 'rule', 'limit', '${kind}',
+      ${lv}, ${lv}, '${m}-0${day} 10:00+08', '${m}-0${day} 11:00+08', '${m}-0${day} 10:30+08', '${m}-0${day} 12:00+08');`).join('\n'));
+  // 520 more enterprises in 宝山区: the enterprise list used to stop at 500
+  db.sql(`SET dw.scope = 'system'; INSERT INTO enterprises (code, uscc, name, district_id, street_id, industry_code)
+    SELECT '3101139' || lpad(g::text, 5, '0'), '91310113MA1G' || lpad(g::text, 6, '0'), '批量测试企业' || g, d.id, s.id, 'C2021'
+      FROM generate_series(100, 619) g, regions d, regions s WHERE d.code = '310113' AND s.code = '310113103'`);
+  srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300, DUSTWATCH_REPORTS_MONTHLY: 1 });
+  browser = await launch();
+}
+
+async function test_statistics_page_shows_the_api_figures() {
+  const tok = await srv.token('city.admin');
+  const q = `period=month&date=${lastMonth()}-01&group=district`;
+  const api = (await srv.api('GET', '/api/v1/statistics?' + q, undefined, tok)).body;
+  assert(api.totals.alarms.total === 4 && api.totals.enterprises === 523, 'fixture: ' + JSON.stringify(api.totals).slice(0, 200));
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + '/#/stats?' + q);
+  await page.waitForSelector('[data-testid=stats-table]');
+  const tile = async k => (await page.textContent(`[data-stat=${k}] .v`)).trim();
+  assert((await tile('enterprises')).startsWith(String(api.totals.enterprises)), 'enterprises tile: ' + await tile('enterprises'));
+  assert((await tile('alarms')).startsWith(String(api.totals.alarms.total)), 'alarms tile: ' + await tile('alarms'));
+  assert((await tile('warnings')).startsWith(String(api.totals.warnings.total)), 'warnings tile');
+  const cells = await page.$$eval('[data-testid=stats-table] [data-cell=alarms]', as => as.map(a => +a.textContent));
+  assert(JSON.stringify(cells) === JSON.stringify(api.rows.map(r => r.alarms.total)), `rows ${cells} vs ${api.rows.map(r => r.alarms.total)}`);
+  // drill-down: the number opens the alarm list with the period and the row's district
+  const href = await page.getAttribute('[data-stat=alarms] [data-drill=alarms]', 'href');
+  assert(href.startsWith('#/alarms?') && href.includes('from='), 'drill-down link: ' + href);
+  // the export carries the active filters
+  await page.goto(srv.base + '/#/stats?' + q + '&street=310114102');
+  await page.waitForSelector('[data-action=export-stats-csv]');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-stats-csv]')]);
+  const text = readFileSync(await dl.path(), 'utf8');
+  assert(text.includes('street=310114102') && text.includes('合计'), 'export lacks its filters: ' + text.slice(0, 200));
+  const lines = text.trim().split(/\r?\n/);
+  assert(lines[2].split(',')[2] === '1' && lines[2].split(',')[9] === '1', 'filtered totals: ' + lines[2]);
+  await context.close();
+}
+
+async function test_monthly_report_downloads_and_prints() {
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.goto(srv.base + '/#/reports');
+  // the worker generates last month's reports shortly after start
+  for (let i = 0; i < 40 && !(await page.$('[data-action=download-report]')); i++) {
+    await page.waitForTimeout(500);
+    await page.goto(srv.base + '/#/reports?r=' + i);
+  }
+  await page.waitForSelector('[data-action=download-report]');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=download-report]')]);
+  const bytes = readFileSync(await dl.path());
+  assert(bytes.length > 1000 && bytes.subarray(0, 2).toString() === 'PK', 'not an XLSX: ' + bytes.length);
+  // on demand, then the printable page
+  await page.goto(srv.base + '/#/reports');
+  await page.waitForSelector('[data-action=generate-report]');
+  await page.click('[data-action=generate-report]');
+  await page.waitForSelector('[data-testid=report-title]');
+  const title = await page.textContent('[data-testid=report-title]');
+  assert(title.includes('宝山区') && title.includes(lastMonth()), 'report title: ' + title);
+  const summary = await page.textContent('[data-testid=report-summary]');
+  assert(summary.includes('523') || summary.includes('522'), 'summary lacks the enterprises: ' + summary.slice(0, 200));
+  await page.emulateMedia({ media: 'print' });
+  assert(!(await page.isVisible('nav.sidenav')) && !(await page.isVisible('[data-action=print-report]')), 'navigation printed');
+  await context.close();
+}
+
+async function test_enterprise_list_goes_past_500() {
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + '/#/enterprises?page=27');
+  await page.waitForSelector('[data-testid=enterprise-table]');
+  const pager = await page.textContent('.pager');
+  assert(pager.includes('523') && pager.includes('27 / 27'), 'pager: ' + pager);
+  const names = await page.$$eval('[data-testid=enterprise-table] [data-enterprise-link]', as => as.map(a => a.textContent));
+  assert(names.length === 3, 'last page rows: ' + names.length);
+  await context.close();
+}
+
+async function test_no_script_errors() {
+  assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
+}
+
+const tests = [test_statistics_page_shows_the_api_figures, test_monthly_report_downloads_and_prints,
+  test_enterprise_list_goes_past_500, test_no_script_errors];
+let passed = 0, failed = 0;
+try {
+  await setup();
+  for (const t of tests) {
+    const t0 = Date.now();
+    try {
+      await t();
+      passed++;
+      console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${t.name}\n${e.stack}`);
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log('FAIL setup\n' + e.stack + (srv ? '\n' + srv.log() : ''));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (srv) await srv.stop().catch(() => {});
+  if (db) db.drop();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

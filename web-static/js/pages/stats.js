@@ -1,0 +1,132 @@
+// Statistics (统计分析): the figures of a period for the caller's scope by district, street,
+// industry, dust kind or grade, computed by the server (GET /api/v1/statistics); every number
+// links to the list it counts; the table exports as CSV or XLSX with the active filters.
+// Below: onboarding (应接尽接) per cohort and data quality.
+import { api, hasRoute } from '../api.js';
+import { t } from '../i18n.js';
+import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime } from '../ui.js';
+
+const GROUPS = ['street', 'district', 'industry', 'dust_kind', 'grade', 'none'];
+
+// an API list route with filters -> the dashboard page that lists it
+function pageOf(link) {
+  if (!link) return null;
+  const [path, qs] = link.split('?');
+  const page = { '/api/v1/alarms': 'alarms', '/api/v1/warnings': 'warnings', '/api/v1/enterprises': 'enterprises',
+    '/api/v1/cleaning/compliance': 'cleaning' }[path];
+  return page ? '#/' + page + (qs ? '?' + qs : '') : null;
+}
+const num = (v, link, attrs) => {
+  const href = pageOf(link);
+  const text = v == null ? t('common.na') : String(v);
+  return href ? h('a', { href, ...(attrs || {}) }, text) : h('span', attrs || null, text);
+};
+
+export default async function stats(el, ctx) {
+  if (!hasRoute('GET', '/api/v1/statistics')) { el.append(missingRoute('GET /api/v1/statistics')); return; }
+  const q = ctx.query;
+  const f = {
+    period: q.get('period') || 'month', date: q.get('date') || '', from: q.get('from') || '', to: q.get('to') || '',
+    group: q.get('group') || (ctx.me.scope.kind === 'city' ? 'district' : 'street'),
+    street: q.get('street') || '', dust_kind: q.get('dust_kind') || '', grade: q.get('grade') || '', industry: q.get('industry') || '',
+  };
+  const regions = await api('/api/v1/regions').catch(() => ({ items: [] }));
+  if (!ctx.alive) return;
+  const streets = regions.items.filter(r => r.level === 'street');
+  const sel = (name, opts, withAll = true) => select(name, withAll ? [['', t('common.all')], ...opts] : opts, f[name]);
+  const form = h('form', { class: 'filters', 'data-testid': 'stats-filters', onsubmit: e => { e.preventDefault(); apply(); } },
+    h('label', null, t('st.period'), sel('period', ['day', 'week', 'month', 'custom'].map(p => [p, t('st.period.' + p)]), false)),
+    h('label', null, t('st.date'), h('input', { type: 'date', name: 'date', value: f.date })),
+    h('label', null, t('st.from'), h('input', { type: 'datetime-local', name: 'from', value: f.from })),
+    h('label', null, t('st.to'), h('input', { type: 'datetime-local', name: 'to', value: f.to })),
+    h('label', null, t('st.group'), sel('group', GROUPS.map(g => [g, t('st.group.' + g)]), false)),
+    streets.length ? h('label', null, t('common.street'), sel('street', streets.map(s => [s.code, s.name]))) : null,
+    h('label', null, t('ent.industry'), h('input', { name: 'industry', value: f.industry, size: 6 })),
+    h('label', null, t('ent.dust'), h('input', { name: 'dust_kind', value: f.dust_kind, size: 10 })),
+    h('label', null, t('ent.grade'), sel('grade', ['red', 'orange', 'yellow', 'blue', 'none'].map(g => [g, t('st.grade.' + g)]))),
+    h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
+  function apply() {
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form).entries()) if (v) p.set(k, v);
+    ctx.go('#/stats?' + p);
+  }
+  // the API's query: the page's filters, custom times as RFC 3339 in the city's offset
+  const sp = new URLSearchParams({ period: f.period, group: f.group });
+  if (f.date) sp.set('date', f.date);
+  if (f.period === 'custom') {
+    if (f.from) sp.set('from', f.from.length === 16 ? f.from + ':00+08:00' : f.from);
+    if (f.to) sp.set('to', f.to.length === 16 ? f.to + ':00+08:00' : f.to);
+  }
+  for (const k of ['street', 'dust_kind', 'grade', 'industry']) if (f[k]) sp.set(k, f[k]);
+
+  const tiles = h('div', { class: 'stats', 'data-testid': 'stats-tiles' }, loading());
+  const body = h('div', null, loading());
+  const onb = h('div', null, loading());
+  const dq = h('div', null, loading());
+  const exp = fmt => hasRoute('GET', '/api/v1/statistics/export')
+    ? h('a', { class: 'btn', href: '/api/v1/statistics/export?format=' + fmt + '&' + sp, download: 'statistics.' + fmt, 'data-action': 'export-stats-' + fmt }, t('st.export.' + fmt)) : null;
+  el.append(
+    h('div', { class: 'page-head' }, h('h2', null, t('st.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
+      h('div', { class: 'actions' }, exp('csv'), exp('xlsx'),
+        hasRoute('GET', '/api/v1/reports') ? h('a', { class: 'btn', href: '#/reports' }, t('nav.reports')) : null)),
+    h('section', { class: 'card' }, form),
+    tiles,
+    card(t('st.table'), body, null, { flush: true }),
+    h('div', { class: 'grid g2' }, card(t('st.onboarding'), onb, null, { flush: true }), card(t('st.quality'), dq)));
+
+  let s;
+  try { s = await api('/api/v1/statistics?' + sp); } catch (e) { fill(tiles, errorBox(e)); fill(body); return; }
+  if (!ctx.alive) return;
+  const T = s.totals, L = T.links;
+  fill(tiles,
+    stat(t('st.period.range'), fmtTime(s.from).slice(0, 10), '', '→ ' + fmtTime(s.to).slice(0, 10)),
+    stat(t('ov.enterprises'), num(T.enterprises, L.enterprises), '', null, { 'data-stat': 'enterprises' }),
+    stat(t('ov.connected'), T.connected, 'ok', null, { 'data-stat': 'connected' }),
+    stat(t('st.online_rate'), pct(T.online_rate), 'ok', T.point_hours ? `${T.point_hours_with_data} / ${T.point_hours} h` : null, { 'data-stat': 'online_rate' }),
+    stat(t('st.interruptions'), num(T.interruptions.count, L.interruptions), 'orange', T.interruptions.hours + ' h', { 'data-stat': 'interruptions' }),
+    stat(t('st.alarms'), num(T.alarms.total, L.alarms, { 'data-drill': 'alarms' }), 'red', [0, 1, 2].map(l => T.alarms.by_level[l]).join(' / '), { 'data-stat': 'alarms' }),
+    stat(t('st.handled_rate'), pct(T.alarms.handled_on_time_rate), 'ok', `${T.alarms.handled_on_time} / ${T.alarms.handle_due}`, { 'data-stat': 'handled_rate' }),
+    stat(t('st.warnings'), num(T.warnings.total, L.warnings, { 'data-drill': 'warnings' }), 'yellow', ['red', 'orange', 'yellow', 'blue'].map(g => T.warnings.by_grade[g]).join(' / '), { 'data-stat': 'warnings' }),
+    stat(t('st.signed_rate'), pct(T.warnings.signed_on_time_rate), 'ok', null, { 'data-stat': 'signed_rate' }),
+    stat(t('st.cleared_rate'), pct(T.warnings.cleared_on_time_rate), 'ok', null, { 'data-stat': 'cleared_rate' }),
+    stat(t('st.overdue'), num(T.alarms.overdue + T.warnings.overdue, null), 'orange', `${T.alarms.overdue} / ${T.warnings.overdue}`, { 'data-stat': 'overdue' }),
+    stat(t('st.escalations'), T.warnings.escalations, 'orange', null, { 'data-stat': 'escalations' }),
+    stat(t('ov.cleaning'), pct(T.cleaning.rate), 'gblue', `${T.cleaning.done} / ${T.cleaning.required}`, { 'data-stat': 'cleaning' }));
+  const cols = [
+    { title: t('st.group.' + f.group), render: r => h('span', { 'data-row': r.code }, r.name || r.code || t('common.na')) },
+    { title: t('ov.enterprises'), render: r => num(r.enterprises, r.links.enterprises) },
+    { title: t('ov.connected'), key: 'connected' },
+    { title: t('st.online_rate'), render: r => pct(r.online_rate) },
+    { title: t('st.interruptions'), render: r => num(r.interruptions.count, r.links.interruptions) },
+    { title: t('st.alarms'), render: r => num(r.alarms.total, r.links.alarms, { 'data-cell': 'alarms' }) },
+    { title: t('ov.overdue_alarms'), render: r => num(r.alarms.overdue, r.links.alarms_overdue) },
+    { title: t('st.handled_rate'), render: r => pct(r.alarms.handled_on_time_rate) },
+    { title: t('st.warnings'), render: r => num(r.warnings.total, r.links.warnings) },
+    { title: t('st.signed_rate'), render: r => pct(r.warnings.signed_on_time_rate) },
+    { title: t('st.cleared_rate'), render: r => pct(r.warnings.cleared_on_time_rate) },
+    { title: t('st.escalations'), render: r => r.warnings.escalations },
+    { title: t('ov.cleaning'), render: r => pct(r.cleaning.rate) },
+  ];
+  fill(body, table(cols, s.rows, { attrs: { 'data-testid': 'stats-table' } }));
+
+  if (hasRoute('GET', '/api/v1/onboarding')) {
+    const o = await api('/api/v1/onboarding').catch(e => ({ error: e }));
+    if (!ctx.alive) return;
+    if (o.error) fill(onb, errorBox(o.error));
+    else fill(onb, table([
+      { title: t('st.cohort'), key: 'name' }, { title: t('st.milestone'), key: 'milestone' },
+      { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
+      { title: t('ov.online'), key: 'online' }, { title: t('st.rate'), render: c => pct(c.rate) },
+      { title: t('st.laggards'), render: c => c.streets.reduce((n, x) => n + x.laggards.length, 0) },
+    ], o.cohorts, { attrs: { 'data-testid': 'onboarding-table' } }));
+  } else fill(onb);
+  if (hasRoute('GET', '/api/v1/data-quality')) {
+    const d = await api('/api/v1/data-quality?limit=1&' + sp).catch(e => ({ error: e }));
+    if (!ctx.alive) return;
+    if (d.error) fill(dq, errorBox(d.error));
+    else fill(dq, h('div', { class: 'stats' },
+      stat(t('st.interruptions'), d.interruptions.total, 'orange', d.interruptions.hours + ' h'),
+      stat(t('st.gw_offline'), d.gateways.offline_now, 'orange'),
+      stat(t('st.frozen'), d.frozen), stat(t('st.out_of_range'), d.out_of_range), stat(t('st.conflicts'), d.conflicts)));
+  } else fill(dq);
+}

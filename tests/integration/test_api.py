@@ -161,6 +161,10 @@ OBJECT_ROUTES = {
     "/api/v1/accounts/{id}/unlock": "account",
     "/api/v1/accounts/{id}/reset-password": "account",
     "/api/v1/accounts/{id}/reset-totp": "account",
+    # notifications (issue 16)
+    "/api/v1/notify/subscriptions/{id}": "subscription",
+    "/api/v1/enterprises/{id}/duty-roster": "enterprise",
+    "/api/v1/duty-roster/{id}": "duty_roster",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -191,6 +195,8 @@ BODIES = {
     ("PATCH", "/api/v1/gateways/{id}"): {"name": "probe"},
     ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
     ("PATCH", "/api/v1/accounts/{id}"): {"display_name": "probe"},
+    ("PATCH", "/api/v1/notify/subscriptions/{id}"): {"enabled": False},
+    ("POST", "/api/v1/enterprises/{id}/duty-roster"): {"name": "probe", "phone": "13900000000"},
 }
 
 
@@ -221,8 +227,13 @@ def risk_objects(c):
                              f"RETURNING id")
         gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
         cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
+        sub = c.db.scalar(f"INSERT INTO webhook_subscriptions (scope_kind, scope_id, url, secret) VALUES "
+                          f"('enterprise', {e}, 'https://probe.example/h', '\\x{'ab' * 32}') RETURNING id")
+        duty = c.db.scalar(f"INSERT INTO duty_roster (enterprise_id, name, phone) VALUES ({e}, 'probe', '13900000000') "
+                           f"RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
-                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
+                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
+                      "subscription": sub, "duty_roster": duty}
     return out
 
 

@@ -34,6 +34,7 @@ function navItems(m) {
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
+  if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -89,6 +90,7 @@ const PAGES = {
   accounts: () => import('./pages/accounts.js'),
   settings: () => import('./pages/settings.js'),
   backtest: () => import('./pages/backtest.js'),
+  notify: () => import('./pages/notify.js'),
 };
 
 let routeSeq = 0;

@@ -223,6 +223,19 @@ const D = {
   'bt.result': ['回测结果', 'Backtest result'], 'bt.grade': ['等级', 'Grade'], 'bt.stored': ['原等级企业数', 'Stored'], 'bt.new': ['候选模型企业数', 'Candidate'],
   'bt.before': ['原等级', 'Stored grade'], 'bt.after': ['候选等级', 'Candidate grade'], 'bt.override': ['强制规则', 'Override'], 'bt.nochange': ['没有企业等级变化', 'No enterprise changes grade'],
   'bt.summary': ['{n} 家企业，候选模型 {v}：{changed} 家等级变化（原评分模型：{stored}）', '{n} enterprises, candidate {v}: {changed} change grade (stored under {stored})'],
+  // notifications (pages/notify.js)
+  'nav.notify': ['通知订阅', 'Notifications'], 'nt.title': ['通知订阅与发送记录', 'Notification subscriptions and delivery log'], 'nt.subs': ['订阅', 'Subscriptions'],
+  'nt.new': ['新建订阅', 'New subscription'], 'nt.log': ['发送记录', 'Delivery log'], 'nt.refresh': ['刷新', 'Refresh'], 'nt.name': ['名称', 'Name'], 'nt.scope': ['范围', 'Scope'],
+  'nt.channel': ['渠道', 'Channel'], 'nt.channel.webhook': ['Webhook (HTTPS)', 'Webhook (HTTPS)'], 'nt.channel.sms': ['短信', 'SMS'], 'nt.target': ['发送至', 'Target'],
+  'nt.url': ['接收地址', 'URL'], 'nt.phone': ['手机号', 'Phone'], 'nt.duty': ['企业值班人员', 'Enterprise duty roster'], 'nt.events': ['事件', 'Events'], 'nt.levels': ['级别', 'Levels'], 'nt.all': ['全部', 'All'],
+  'nt.events.alarm': ['报警', 'Alarms'], 'nt.events.warning': ['预警', 'Warnings'], 'nt.events.warning_action': ['签收/审核/退回', 'Sign / approve / return'], 'nt.events.overdue': ['超时催办', 'Overdue nudges'],
+  'nt.levels.1': ['一级报警', 'Alarm level 1'], 'nt.levels.2': ['二级报警', 'Alarm level 2'], 'nt.levels.blue': ['蓝色', 'Blue'], 'nt.levels.yellow': ['黄色', 'Yellow'], 'nt.levels.orange': ['橙色', 'Orange'], 'nt.levels.red': ['红色', 'Red'],
+  'nt.enabled': ['启用', 'Enabled'], 'nt.disabled': ['停用', 'Disabled'], 'nt.none': ['尚无订阅', 'No subscriptions'], 'nt.none.hint': ['新建订阅，把报警和预警发送到值班系统或手机', 'Create one to send alarms and warnings to a duty system or phones'],
+  'nt.created': ['产生时间', 'Created'], 'nt.key': ['消息标识', 'Message key'], 'nt.attempts': ['尝试次数', 'Attempts'], 'nt.last': ['最近一次', 'Last attempt'], 'nt.nolog': ['尚无发送记录', 'Nothing sent yet'],
+  'nt.status.sent': ['已发送', 'Sent'], 'nt.status.failed': ['失败', 'Failed'], 'nt.status.retrying': ['重试中', 'Retrying'], 'nt.status.pending': ['待发送', 'Pending'],
+  'nt.secret': ['签名密钥（只显示这一次）：{s}', 'Signing secret (shown once): {s}'], 'nt.roster': ['值班人员', 'Duty roster'], 'nt.roster.add': ['添加值班人员', 'Add a person on duty'],
+  'nt.roster.none': ['尚无值班人员', 'Nobody on the roster'], 'nt.dutykind': ['职责', 'Duty'], 'nt.dutykind.duty': ['值班员', 'On duty'], 'nt.dutykind.safety_manager': ['安全管理员', 'Safety manager'],
+  'nt.dutykind.principal': ['主要负责人', 'Principal'], 'nt.remove': ['移除', 'Remove'],
   'bt.badjson': ['模型不是合法的 JSON', 'The model is not valid JSON'], 'bt.store.confirm': ['保存版本 {v} 并立即生效？', 'Store version {v} and put it in force now?'], 'bt.stored.ok': ['版本 {v} 已生效', 'Version {v} is in force'],
 };
 

@@ -59,8 +59,7 @@ static int body_list(api_req *r, json_t *body, const char *name, const char *con
                    -1;
         for (long k = 0; k < *n; k++)
             if (strcmp(out[k], v) == 0)
-                return api_reply_error(r, API_E_BAD_REQUEST, "%s[%zu] repeats %s", name, i, v),
-                       -1;
+                return api_reply_error(r, API_E_BAD_REQUEST, "%s[%zu] repeats %s", name, i, v), -1;
         out[(*n)++] = v;
     }
     return 0;
@@ -119,7 +118,7 @@ int api_notify_sub_create(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    const char *const allowed[] = {"name", "scope_kind", "scope_id", "channel", "url",
+    const char *const allowed[] = {"name",  "scope_kind", "scope_id", "channel", "url",
                                    "phone", "to_duty",    "events",   "levels"};
     const char *name, *kind, *channel, *url, *phone;
     if (api_json_strict(r, body, allowed, sizeof allowed / sizeof allowed[0]) != 0 ||
@@ -135,8 +134,9 @@ int api_notify_sub_create(api_req *r)
         body_list(r, body, "levels", LEVELS, 6, levels, &nl))
         return 0;
     if (ne <= 0)
-        return api_reply_error(r, API_E_BAD_REQUEST, "events: name at least one of warning, "
-                                                     "alarm, warning_action, overdue");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "events: name at least one of warning, "
+                               "alarm, warning_action, overdue");
     const json_t *duty = json_object_get(body, "to_duty");
     if (duty && !json_is_boolean(duty))
         return api_reply_error(r, API_E_BAD_REQUEST, "to_duty must be true or false");
@@ -160,8 +160,9 @@ int api_notify_sub_create(api_req *r)
     if (kind[0] || json_object_get(body, "scope_id")) {
         json_int_t want = json_integer_value(json_object_get(body, "scope_id"));
         if (!one_of(kind, SCOPES, 4) || want <= 0)
-            return api_reply_error(r, API_E_BAD_REQUEST, "scope_kind (city, district, street, "
-                                                         "enterprise) and scope_id go together");
+            return api_reply_error(r, API_E_BAD_REQUEST,
+                                   "scope_kind (city, district, street, "
+                                   "enterprise) and scope_id go together");
         if (caller->kind != API_SCOPE_CITY && (strcmp(kind, skind) != 0 || want != sid))
             return api_reply_error(r, API_E_FORBIDDEN,
                                    "only the city names another scope; yours is %s %lld", skind,

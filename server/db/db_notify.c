@@ -34,10 +34,9 @@ static const db_stmt statements[] = {
      "= CASE WHEN $4::boolean THEN next_attempt_at ELSE now() + least(3600, $8::float8 * "
      "power(2, least(greatest(attempts - 1, 0), 10))) * interval '1 second' END WHERE id = "
      "$1::bigint"},
-    {"ntf_subs",
-     "SELECT json_build_object('items', coalesce(json_agg(" SUB_JSON(
-         "s") " ORDER BY s.id), '[]'::json))::text FROM webhook_subscriptions s WHERE "
-              "" SUB_VISIBLE("s")},
+    {"ntf_subs", "SELECT json_build_object('items', coalesce(json_agg(" SUB_JSON(
+                     "s") " ORDER BY s.id), '[]'::json))::text FROM webhook_subscriptions s WHERE "
+                          "" SUB_VISIBLE("s")},
     {"ntf_sub_create",
      "INSERT INTO webhook_subscriptions (scope_kind, scope_id, name, channel, url, phone, "
      "to_duty, events, levels, secret, created_by) SELECT $1, $2::bigint, $3, $4, $5, $6, "
@@ -155,14 +154,10 @@ db_status db_notify_result(db_conn *c, const db_notify_row *row, int sent, int h
                            const char *detail, long duration_ms, long retry_base_s)
 {
     char id[24], eid[24], att[24], hs[24], ms[24], base[24];
-    const char *p[8] = {db_i64(id, row->id),
-                        db_i64(eid, row->enterprise_id),
-                        db_i64(att, row->attempts),
-                        sent ? "true" : "false",
-                        db_i64(hs, http_status),
-                        detail ? detail : "",
-                        db_i64(ms, duration_ms),
-                        db_i64(base, retry_base_s)};
+    const char *p[8] = {db_i64(id, row->id),        db_i64(eid, row->enterprise_id),
+                        db_i64(att, row->attempts), sent ? "true" : "false",
+                        db_i64(hs, http_status),    detail ? detail : "",
+                        db_i64(ms, duration_ms),    db_i64(base, retry_base_s)};
     db_status st;
     PGresult *r = db_exec(c, "ntf_result", 8, p, &st);
     if (!r)
@@ -197,12 +192,17 @@ db_status db_notify_sub_create(db_conn *c, const db_notify_sub *sub, int64_t *id
     char *lv = db_text_array(sub->levels, sub->n_levels);
     db_status st = DB_HARD;
     if (ev && lv) {
-        const char *p[11] = {sub->scope_kind, db_i64(sid, sub->scope_id),
-                             sub->name,       sub->channel,
-                             sub->url,        sub->phone,
+        const char *p[11] = {sub->scope_kind,
+                             db_i64(sid, sub->scope_id),
+                             sub->name,
+                             sub->channel,
+                             sub->url,
+                             sub->phone,
                              sub->to_duty ? "true" : "false",
-                             ev,              lv,
-                             sub->secret_hex, sub->created_by};
+                             ev,
+                             lv,
+                             sub->secret_hex,
+                             sub->created_by};
         st = returning_id(c, "ntf_sub_create", 11, p, id);
     }
     free(ev);
@@ -231,8 +231,7 @@ db_status db_notify_sub_update(db_conn *c, const db_scope *s, int64_t id, int en
     return st;
 }
 
-db_status db_notify_sub_delete(db_conn *c, const db_scope *s, int64_t id, int *found,
-                               int *in_use)
+db_status db_notify_sub_delete(db_conn *c, const db_scope *s, int64_t id, int *found, int *in_use)
 {
     char b[24];
     const char *p[3] = {s->kind, s->id, db_i64(b, id)};
@@ -259,8 +258,7 @@ db_status db_notify_deliveries(db_conn *c, const db_scope *s, int64_t subscripti
     return db_read_json(c, s, "ntf_deliveries", 4, p, out);
 }
 
-db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterprise_id,
-                                json_t **out)
+db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out)
 {
     char a[24];
     const char *p[3] = {s->kind, s->id, db_i64(a, enterprise_id)};
@@ -268,8 +266,7 @@ db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterpris
 }
 
 db_status db_notify_roster_add(db_conn *c, int64_t enterprise_id, int64_t system_id,
-                               const char *name, const char *phone, const char *duty,
-                               int64_t *id)
+                               const char *name, const char *phone, const char *duty, int64_t *id)
 {
     char a[24], b[24];
     const char *p[5] = {db_i64(a, enterprise_id), db_i64(b, system_id), name, phone, duty};

@@ -70,8 +70,7 @@ db_status db_notify_sub_update(db_conn *c, const db_scope *s, int64_t id, int en
                                const char *const *levels, size_t n_levels, const char *name,
                                int *found);
 /* *found 0: not in scope s; *in_use 1: messages refer to it (nothing deleted). */
-db_status db_notify_sub_delete(db_conn *c, const db_scope *s, int64_t id, int *found,
-                               int *in_use);
+db_status db_notify_sub_delete(db_conn *c, const db_scope *s, int64_t id, int *found, int *in_use);
 
 /* The delivery log: {"items": [{id, subscription_id, dedup_key, event, channel, target,
  * status (pending|retrying|sent|failed), attempts, created_at, delivered_at, last_error,
@@ -82,12 +81,10 @@ db_status db_notify_deliveries(db_conn *c, const db_scope *s, int64_t subscripti
 
 /* Duty roster of an enterprise in scope: {"enterprise_id", "items": [...]}; NULL out when
  * the enterprise is not in scope. */
-db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterprise_id,
-                                json_t **out);
+db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out);
 /* system_id 0 = the whole enterprise.  *id 0: enterprise (or system) not in scope. */
 db_status db_notify_roster_add(db_conn *c, int64_t enterprise_id, int64_t system_id,
-                               const char *name, const char *phone, const char *duty,
-                               int64_t *id);
+                               const char *name, const char *phone, const char *duty, int64_t *id);
 db_status db_notify_roster_delete(db_conn *c, const db_scope *s, int64_t id, int *found);
 
 #endif

@@ -112,8 +112,8 @@ void job_notify_sms_text(const char *payload, char *out, unsigned long len)
 {
     json_t *p = json_loads(payload, 0, NULL);
     const char *type = str(p, "type"), *ev = str(p, "event");
-    const char *ent = str(p, "enterprise_name")[0] ? str(p, "enterprise_name")
-                                                    : str(p, "enterprise_code");
+    const char *ent =
+        str(p, "enterprise_name")[0] ? str(p, "enterprise_name") : str(p, "enterprise_code");
     if (strcmp(type, "alarm") == 0 && strcmp(ev, "raise") == 0) {
         double v = json_number_value(json_object_get(p, "value"));
         snprintf(out, len, "[dustwatch] 报警 %s %s %s 级别%s 值%.2f", ent, str(p, "point_name"),

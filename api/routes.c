@@ -23,6 +23,7 @@
 #define GOV    (API_CITY | API_DISTRICT | API_STREET)
 #define ADMINS (API_CITY | API_DISTRICT | API_ADMIN_ONLY)
 #define CDE    (API_CITY | API_DISTRICT | API_ENTERPRISE)
+#define NOTIFY (API_CITY | API_DISTRICT | API_ENTERPRISE | API_ADMIN_ONLY)
 
 const api_route api_routes[] = {
     {"GET", "/api/v1/version", "getVersion", api_version_get, API_PUBLIC, 0},
@@ -233,6 +234,19 @@ const api_route api_routes[] = {
      16 * KIB},
     {"POST", "/api/v1/hazards/{id}/verify", "verifyHazard", api_hazard_verify, GOV, 16 * KIB},
     {"POST", "/api/v1/hazards/{id}/reject", "rejectHazard", api_hazard_reject, GOV, 16 * KIB},
+    /* notifications: subscriptions, delivery log, duty roster (notify.c) */
+    {"GET", "/api/v1/notify/subscriptions", "listSubscriptions", api_notify_subs_list, NOTIFY, 0},
+    {"POST", "/api/v1/notify/subscriptions", "createSubscription", api_notify_sub_create, NOTIFY,
+     8 * KIB},
+    {"PATCH", "/api/v1/notify/subscriptions/{id}", "updateSubscription", api_notify_sub_update,
+     NOTIFY, 8 * KIB},
+    {"DELETE", "/api/v1/notify/subscriptions/{id}", "deleteSubscription", api_notify_sub_delete,
+     NOTIFY, 0},
+    {"GET", "/api/v1/notify/deliveries", "listDeliveries", api_notify_deliveries, NOTIFY, 0},
+    {"GET", "/api/v1/enterprises/{id}/duty-roster", "getDutyRoster", api_roster_list, CDE, 0},
+    {"POST", "/api/v1/enterprises/{id}/duty-roster", "addDutyRosterEntry", api_roster_add, NOTIFY,
+     4 * KIB},
+    {"DELETE", "/api/v1/duty-roster/{id}", "deleteDutyRosterEntry", api_roster_delete, NOTIFY, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -260,6 +274,7 @@ void api_handlers_init(void)
     api_notices_init();
     api_filings_init();
     api_hazards_init();
+    api_notify_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

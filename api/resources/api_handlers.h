@@ -138,6 +138,17 @@ int api_risk_model_create(api_req *r);
 int api_risk_backtest(api_req *r);
 void api_backtest_init(void);
 
+/* notify.c: subscriptions, delivery log, duty roster */
+int api_notify_subs_list(api_req *r);
+int api_notify_sub_create(api_req *r);
+int api_notify_sub_update(api_req *r);
+int api_notify_sub_delete(api_req *r);
+int api_notify_deliveries(api_req *r);
+int api_roster_list(api_req *r);
+int api_roster_add(api_req *r);
+int api_roster_delete(api_req *r);
+void api_notify_init(void);
+
 /* cleaning.c */
 int api_cleaning_areas_list(api_req *r);
 int api_cleaning_area_create(api_req *r);

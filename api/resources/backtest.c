@@ -29,14 +29,13 @@ static json_t *in_force(json_t *stored)
     const json_t *act = json_object_get(stored, "active");
     if (json_is_object(act))
         return json_pack("{s:O, s:s, s:O, s:O}", "version", json_object_get(act, "version"),
-                         "source", "database", "activated_at",
-                         json_object_get(act, "activated_at"), "parameters",
-                         json_object_get(act, "model"));
+                         "source", "database", "activated_at", json_object_get(act, "activated_at"),
+                         "parameters", json_object_get(act, "model"));
     json_error_t je;
     json_t *file = json_load_file(g_config.risk_model, 0, &je);
     json_t *o = json_pack("{s:O?, s:s, s:s, s:o?}", "version",
-                          file ? json_object_get(file, "version") : NULL, "source", "file",
-                          "file", g_config.risk_model, "parameters", file);
+                          file ? json_object_get(file, "version") : NULL, "source", "file", "file",
+                          g_config.risk_model, "parameters", file);
     return o;
 }
 
@@ -59,8 +58,9 @@ int api_risk_model_get(api_req *r)
 static int body_model(api_req *r, const json_t *model, risk_model *m, char **text)
 {
     if (!json_is_object(model))
-        return api_reply_error(r, API_E_BAD_REQUEST, "model must be a risk model object "
-                                                    "(schema/risk-model.schema.json)"),
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "model must be a risk model object "
+                               "(schema/risk-model.schema.json)"),
                -1;
     *text = json_dumps(model, JSON_COMPACT | JSON_SORT_KEYS);
     if (!*text)
@@ -120,8 +120,8 @@ int api_risk_model_create(api_req *r)
                                "model a new version",
                                m.version);
     return api_reply_json(r, x.activate ? 200 : 201,
-                          json_pack("{s:I, s:s, s:b}", "id", (json_int_t)x.id, "version",
-                                    m.version, "active", x.activate));
+                          json_pack("{s:I, s:s, s:b}", "id", (json_int_t)x.id, "version", m.version,
+                                    "active", x.activate));
 }
 
 typedef struct {
@@ -155,8 +155,7 @@ int api_risk_backtest(api_req *r)
     if (api_parse_time(to_s, &to) != 0)
         return api_reply_error(r, API_E_BAD_REQUEST, "to: not an RFC 3339 time");
     if (to <= from || to - from > (time_t)BACKTEST_MAX_DAYS * 86400)
-        return api_reply_error(r, API_E_BAD_REQUEST,
-                               "to must be after from, at most %d days later",
+        return api_reply_error(r, API_E_BAD_REQUEST, "to must be after from, at most %d days later",
                                BACKTEST_MAX_DAYS);
     risk_model m;
     char *text = NULL;

@@ -21,11 +21,9 @@ static const db_stmt statements[] = {
      "INSERT INTO risk_models (version, model, created_by) VALUES ($1, $2::jsonb, $3) "
      "ON CONFLICT (version) DO NOTHING RETURNING id"},
     /* $1 version $2 model: the existing row, and whether its model is the same */
-    {"rmd_existing",
-     "SELECT id, (model = $2::jsonb)::int FROM risk_models WHERE version = $1"},
+    {"rmd_existing", "SELECT id, (model = $2::jsonb)::int FROM risk_models WHERE version = $1"},
     /* $1 id: first the others off (the unique index is checked row by row), then it on */
-    {"rmd_deactivate",
-     "UPDATE risk_models SET active = false WHERE active AND id <> $1::bigint"},
+    {"rmd_deactivate", "UPDATE risk_models SET active = false WHERE active AND id <> $1::bigint"},
     {"rmd_activate",
      "UPDATE risk_models SET active = true, activated_at = now() WHERE id = $1::bigint AND "
      "NOT active"},

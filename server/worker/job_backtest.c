@@ -69,16 +69,16 @@ db_status job_backtest_run(db_conn *c, const risk_model *m, const char *from, co
             json_array_append_new(
                 changed,
                 json_pack("{s:O, s:s, s:s, s:s, s:s, s:s, s:f, s:s?}", "enterprise_id",
-                          json_object_get(row, "enterprise_id"), "code", field(row, "code"),
-                          "name", field(row, "name"), "from", risk_grade_name((risk_grade)g0),
-                          "r_from", field(row, "r"), "to", risk_grade_name(res.grade), "r_to",
-                          res.R, "override_reason", res.override ? res.override_reason : NULL));
+                          json_object_get(row, "enterprise_id"), "code", field(row, "code"), "name",
+                          field(row, "name"), "from", risk_grade_name((risk_grade)g0), "r_from",
+                          field(row, "r"), "to", risk_grade_name(res.grade), "r_to", res.R,
+                          "override_reason", res.override ? res.override_reason : NULL));
     }
     json_decref(rows);
     *out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:I}", "from", from, "to", to,
-                     "model_version", m->version, "enterprises", (json_int_t)n,
-                     "stored_versions", versions, "stored", counts_json(before), "candidate",
-                     counts_json(after), "changed", changed, "unreadable", (json_int_t)bad);
+                     "model_version", m->version, "enterprises", (json_int_t)n, "stored_versions",
+                     versions, "stored", counts_json(before), "candidate", counts_json(after),
+                     "changed", changed, "unreadable", (json_int_t)bad);
     if (!*out) {
         snprintf(err, errlen, "out of memory\n");
         return DB_HARD;

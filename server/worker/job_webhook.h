@@ -1,14 +1,13 @@
-/* job_webhook — delivers notification_outbox rows to webhook subscriptions.
+/* job_webhook — delivers notification_outbox rows (warnings, alarms, warning actions,
+ * overdue nudges: migration 0051 routes them) through their channel (job_notify.h: webhook
+ * or SMS gateway, libcurl, https verified).
  *
- * At least once: a row is leased (next_attempt_at pushed past the delivery timeout) in a
- * short transaction, posted outside any transaction, then marked delivered on a 2xx or
- * rescheduled with exponential backoff (30 s × 2^attempts, at most 1 h).  A worker that
- * dies mid-delivery leaves the lease to expire, so another delivers again: receivers
- * deduplicate with the X-Dustwatch-Delivery header (warning id + event).
- *
- * The body is signed: X-Dustwatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>.
- * Transport is plain HTTP/1.1 over a blocking socket with timeouts; https URLs are
- * rejected as a permanent error (TLS is left out for now; put a local relay in front). */
+ * At least once: a row is leased (next_attempt_at pushed past the delivery timeout),
+ * sent outside any transaction, and every attempt is logged in notification_deliveries
+ * (sent / failed with the HTTP status or the transport/TLS error); a failure is retried after
+ * notify_retry_base_s × 2^(attempts-1), at most an hour.  A worker that dies mid-delivery
+ * leaves the lease to expire, so another delivers again: receivers deduplicate with the
+ * X-Dustwatch-Delivery header (the row's dedup key). */
 #ifndef DW_JOB_WEBHOOK_H
 #define DW_JOB_WEBHOOK_H
 

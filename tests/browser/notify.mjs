@@ -20,6 +20,7 @@ async function setup() {
   for (const [u, role, flag, scope] of [
     ['city.admin', 'city_admin', '--region', '310000'],
     ['baoshan.admin', 'district_admin', '--region', '310113'],
+    ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
   ]) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
   srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300 });
   browser = await launch();
@@ -62,12 +63,44 @@ async function test_backtest_page_renders_runs_and_stores_a_version() {
   await d.context.close();
 }
 
+async function test_subscription_created_in_the_page_and_roster() {
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.waitForSelector('[data-nav=notify]');
+  await page.click('[data-nav=notify]');
+  await page.waitForSelector('[data-action=new-subscription]');
+  await page.click('[data-action=new-subscription]');
+  await page.fill('input[name=name]', '区值班平台');
+  await page.fill('input[name=url]', 'https://duty.example.gov.cn/hook');
+  await page.check('input[name=levels][value="2"]');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=subs-table] [data-sub="区值班平台"]');
+  const row = await page.textContent('[data-testid=subs-table] [data-sub="区值班平台"]');
+  assert(row.includes('https://duty.example.gov.cn/hook'), 'target shown: ' + row);
+  const stored = db.sql("SELECT scope_kind, channel, url, array_to_string(events, ','), array_to_string(levels, ',') FROM webhook_subscriptions");
+  assert(JSON.stringify(stored) === JSON.stringify([['district', 'webhook', 'https://duty.example.gov.cn/hook', 'alarm,warning', '2']]), 'stored: ' + JSON.stringify(stored));
+  await page.waitForSelector('[data-testid=deliveries-table], .empty');
+  await shot(page, 'notify-subscriptions');
+  await context.close();
+  // an enterprise manager keeps its duty roster on the same page
+  const e = await loginPage(browser, srv.base, 'a1.manager', PW, errors);
+  await e.page.goto(srv.base + '/#/notify');
+  await e.page.waitForSelector('[data-action=add-duty]');
+  await e.page.click('[data-action=add-duty]');
+  await e.page.fill('input[name=name]', '值班员甲');
+  await e.page.fill('input[name=phone]', '13900000001');
+  await e.page.click('button[type=submit]');
+  await e.page.waitForSelector('[data-testid=roster-table]');
+  assert((await e.page.textContent('[data-testid=roster-table]')).includes('13900000001'), 'roster entry shown');
+  await e.context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
-const tests = [test_backtest_page_renders_runs_and_stores_a_version, test_no_script_errors];
+const tests = [test_backtest_page_renders_runs_and_stores_a_version, test_subscription_created_in_the_page_and_roster,
+  test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -168,6 +168,10 @@ OBJECT_ROUTES = {
     "/api/v1/forward/dead-letters/{id}/resend": "forward_dead_letter",
     "/api/v1/reports/{id}": "report",
     "/api/v1/reports/{id}/xlsx": "report",
+    # notifications (issue 16)
+    "/api/v1/notify/subscriptions/{id}": "subscription",
+    "/api/v1/enterprises/{id}/duty-roster": "enterprise",
+    "/api/v1/duty-roster/{id}": "duty_roster",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -201,6 +205,8 @@ BODIES = {
     ("PATCH", "/api/v1/gateways/{id}"): {"name": "probe"},
     ("POST", "/api/v1/enterprises/{id}/ingest-credentials"): {"kind": "api_key", "label": "probe"},
     ("PATCH", "/api/v1/accounts/{id}"): {"display_name": "probe"},
+    ("PATCH", "/api/v1/notify/subscriptions/{id}"): {"enabled": False},
+    ("POST", "/api/v1/enterprises/{id}/duty-roster"): {"name": "probe", "phone": "13900000000"},
 }
 # supervision workflows (issue 14): filings
 OBJECT_ROUTES.update({
@@ -289,10 +295,15 @@ def risk_objects(c):
             f"INSERT INTO hazards (enterprise_id, kind, title, found_how, status, deadline, photo, photo_type) "
             f"VALUES ({e}, 'ordinary', 'probe', 'inspection', 'reported', now() + interval '1 day', "
             f"'\\x89504e470d0a1a0a', 'image/png') RETURNING id")
+        sub = c.db.scalar(f"INSERT INTO webhook_subscriptions (scope_kind, scope_id, url, secret) VALUES "
+                          f"('enterprise', {e}, 'https://probe.example/h', '\\x{'ab' * 32}') RETURNING id")
+        duty = c.db.scalar(f"INSERT INTO duty_roster (enterprise_id, name, phone) VALUES ({e}, 'probe', '13900000000') "
+                           f"RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
-                      "report": report, "hazard": hazard, "filing": filing}
+                      "report": report, "hazard": hazard, "filing": filing,
+                      "subscription": sub, "duty_roster": duty}
     return out
 
 

@@ -39,6 +39,7 @@ function navItems(m) {
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
+  if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -102,6 +103,7 @@ const PAGES = {
   // statistics and monthly reports (issue 15)
   stats: () => import('./pages/stats.js'),
   reports: () => import('./pages/reports.js'),
+  notify: () => import('./pages/notify.js'),
 };
 
 let routeSeq = 0;

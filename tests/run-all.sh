@@ -44,6 +44,15 @@ if ! ninja -C build format-check >/dev/null 2>&1; then
 fi
 run_suites build unit integration browser
 
+# PostgreSQL failover under ingest load, 0 acknowledged readings lost (~70 s;
+# deploy/README.md): needs root, PostgreSQL runs as postgres
+echo "== PostgreSQL failover (deploy/failover-test.sh, pg_auto_failover)"
+if [ "$(id -u)" -eq 0 ]; then
+    DW_BIN=build/dustwatch deploy/failover-test.sh || status=1
+else
+    echo "   skipped: not root"
+fi
+
 echo "== build (ASan + UBSan)"
 [ -d build-san/meson-private ] || meson setup build-san -Dsanitize=address,undefined -Dbuildtype=debug -Dwerror=true >/dev/null
 ninja -C build-san

@@ -72,7 +72,8 @@ int main(void)
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none", dir);
     setenv("DUSTWATCH_REDIS_URL_FILE", missing, 1);
-    CHECK(load(err, sizeof err) != 0 && strstr(err, "DUSTWATCH_REDIS_URL_FILE: cannot open") != NULL);
+    CHECK(load(err, sizeof err) != 0 &&
+          strstr(err, "DUSTWATCH_REDIS_URL_FILE: cannot open") != NULL);
 
     /* an integer setting from a file is checked like any other value */
     unsetenv("DUSTWATCH_REDIS_URL_FILE");

@@ -134,6 +134,8 @@ OBJECT_ROUTES = {
     "/api/v1/alarms/{id}/close": "alarm",
     "/api/v1/alarms/{id}/shelve": "alarm",
     "/api/v1/alarms/{id}/unshelve": "alarm",
+    "/api/v1/alarms/{id}/snapshot": "alarm",
+    "/api/v1/notices/{id}/seen": "notice",
     "/api/v1/warnings/{id}": "warning",
     "/api/v1/warnings/{id}/sign": "warning",
     "/api/v1/warnings/{id}/feedback": "warning",
@@ -221,8 +223,11 @@ def risk_objects(c):
                              f"RETURNING id")
         gateway = c.db.scalar(f"INSERT INTO gateways (enterprise_id, code) VALUES ({e}, 'GW-{owner}') RETURNING id")
         cred = c.db.scalar(f"SELECT id FROM ingest_credentials WHERE enterprise_id = {e} AND kind = 'mem_sm4'")
+        notice = c.db.scalar(f"INSERT INTO supervision_notices (enterprise_id, kind, object) VALUES ({e}, "
+                             f"'gateway_deleted', 'gateway:probe') RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
-                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred}
+                      "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
+                      "notice": notice}
     return out
 
 

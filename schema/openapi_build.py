@@ -1839,6 +1839,7 @@ OPERATIONS = {
     "markNoticeSeen": dict(tag="cleaning",
          zh="通知已知悉", en="Mark a notice seen",
          desc="Once: the first seen time and account stay. 404 outside the scope.",
+         body=json_body(obj({}, strict=True), required=False, desc="Nothing (an empty object)."),
          resp=ok(obj({"id": ID, "seen": s("boolean")}))),
 }
 

@@ -29,8 +29,8 @@ void api_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *ki
 {
     if (!notice_id)
         return;
-    srv_event e = {.type = "notice", .action = kind, .id = notice_id,
-                   .enterprise_id = enterprise_id};
+    srv_event e = {
+        .type = "notice", .action = kind, .id = notice_id, .enterprise_id = enterprise_id};
     json_t *f = json_pack("{s:s}", "object", object);
     srv_event_publish(&e, f);
     json_decref(f);
@@ -47,8 +47,8 @@ int api_notices_list(api_req *r)
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
-    db_status st = c ? db_notices_list(c, &s, open && strcmp(open, "true") == 0, (int)limit, &out)
-                     : DB_HARD;
+    db_status st =
+        c ? db_notices_list(c, &s, open && strcmp(open, "true") == 0, (int)limit, &out) : DB_HARD;
     return api_reply_read(r, st, out, "scope");
 }
 

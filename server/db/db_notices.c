@@ -41,8 +41,12 @@ db_status db_notices_create_tx(db_conn *c, int64_t enterprise_id, const char *ki
                                const char *actor, int64_t *id)
 {
     char e[24], a[24];
-    const char *p[6] = {db_i64(e, enterprise_id), kind, object, detail,
-                        actor_account_id ? db_i64(a, actor_account_id) : NULL, actor};
+    const char *p[6] = {db_i64(e, enterprise_id),
+                        kind,
+                        object,
+                        detail,
+                        actor_account_id ? db_i64(a, actor_account_id) : NULL,
+                        actor};
     db_status st;
     PGresult *res = db_exec(c, "ntc_create", 6, p, &st);
     if (!res)
@@ -59,8 +63,7 @@ db_status db_notices_list(db_conn *c, const db_scope *s, int open_only, int limi
     return db_read_json(c, s, "ntc_list", 4, p, out);
 }
 
-db_status db_notices_seen_tx(db_conn *c, const db_scope *s, int64_t id, const char *who,
-                             int *found)
+db_status db_notices_seen_tx(db_conn *c, const db_scope *s, int64_t id, const char *who, int *found)
 {
     char i[24];
     const char *p[4] = {s->kind, s->id, db_i64(i, id), who};

@@ -30,6 +30,9 @@ const pages = [
   ['alarms', '/#/alarms', '[data-testid=alarm-list] table, [data-testid=alarm-list] .empty'],
   ['warnings', '/#/warnings', '[data-testid=warning-list] table, [data-testid=warning-list] .empty'],
   ['cleaning', '/#/cleaning', '[data-testid=compliance-table], [data-page=cleaning] .empty'],
+  ['monitor picker', '/#/monitor', '[data-pick-state]'],
+  ['archive: assets', `/#/enterprises/${eid}?tab=assets`, '[data-testid=gateways-table], [data-testid=gateways] .empty'],
+  ['wall 大屏', '/#/wall', '[data-testid=wall-map] .leaflet-interactive, [data-testid=wall-map] canvas'],
 ];
 console.log(`page load in Chromium, ${base}, user ${user}`);
 console.log('page'.padEnd(18), 'first ms'.padStart(9), 'warm ms'.padStart(9));

@@ -134,6 +134,8 @@ OBJECT_ROUTES = {
     "/api/v1/alarms/{id}/close": "alarm",
     "/api/v1/alarms/{id}/shelve": "alarm",
     "/api/v1/alarms/{id}/unshelve": "alarm",
+    "/api/v1/alarms/{id}/snapshot": "alarm",
+    "/api/v1/notices/{id}/seen": "notice",
     "/api/v1/warnings/{id}": "warning",
     "/api/v1/warnings/{id}/sign": "warning",
     "/api/v1/warnings/{id}/feedback": "warning",
@@ -299,11 +301,13 @@ def risk_objects(c):
                           f"('enterprise', {e}, 'https://probe.example/h', '\\x{'ab' * 32}') RETURNING id")
         duty = c.db.scalar(f"INSERT INTO duty_roster (enterprise_id, name, phone) VALUES ({e}, 'probe', '13900000000') "
                            f"RETURNING id")
+        notice = c.db.scalar(f"INSERT INTO supervision_notices (enterprise_id, kind, object) VALUES ({e}, "
+                             f"'gateway_deleted', 'gateway:probe') RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
                       "report": report, "hazard": hazard, "filing": filing,
-                      "subscription": sub, "duty_roster": duty}
+                      "subscription": sub, "duty_roster": duty, "notice": notice}
     return out
 
 

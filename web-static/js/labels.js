@@ -27,3 +27,5 @@ export function lbl(domain, code, fallbackPrefix) {
 
 // a {zh, en} object as the API answers it (value_text)
 export function pick(v) { return v ? (getLang() === 'en' ? v.en : v.zh) : null; }
+// the codes of a domain, in catalogue order ([] before loadLabels())
+export function labelCodes(domain) { return Object.keys(domains[domain] || {}); }

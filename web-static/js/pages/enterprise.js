@@ -1,10 +1,11 @@
 // 一企一档: one enterprise's archive in tabs.  Points refresh live (ingest
 // events of this enterprise, else every 15 s); risk, alarms, warnings and
 // cleaning appear as their routes exist.
-import { api, hasRoute } from '../api.js';
+import { api, hasRoute, mayUse } from '../api.js';
 import { t, tv } from '../i18n.js';
-import { h, clear, fill, card, table, empty, errorBox, gradeTag, fmtTime, fmtNum, missingRoute, chart, loading, ago, unitText, withUnit } from '../ui.js';
+import { h, clear, fill, card, table, empty, errorBox, gradeTag, fmtTime, fmtNum, missingRoute, chart, loading, ago, unitText, withUnit, formModal, formRow, select, toast } from '../ui.js';
 import { onLive } from '../live.js';
+import { loadLabels, labelCodes, lbl } from '../labels.js';
 import { alarmTable } from './alarms.js';
 import { warningTable } from './warnings.js';
 import { cleaningPanel } from './cleaning.js';
@@ -43,8 +44,55 @@ export default async function enterprise(el, ctx) {
   await panels[tab](body, ctx, e, data, riskNow);
 }
 
+// The archive's fields as a form: a city/district account edits the archive,
+// an enterprise account its contacts only (the API's rule, enterprises.c).
+// Only changed fields are sent; numbers as numbers, an emptied field as null.
+const ARCHIVE_FIELDS = [
+  ['name', 'ent.name', 'text'], ['address', 'arc.address', 'text'], ['longitude', 'd17.lon', 'number'], ['latitude', 'd17.lat', 'number'],
+  ['industry_code', 'ent.industry', 'text'], ['status', 'ent.status', ['producing', 'stopped', 'overhaul'], 'status'],
+  ['connection_status', 'ent.conn', ['not_connected', 'connected', 'suspended'], 'conn'],
+  ['principal_name', 'arc.principal', 'text', null, true], ['principal_phone', 'd17.principal.phone', 'tel', null, true],
+  ['safety_manager_name', 'arc.safety', 'text', null, true], ['safety_manager_phone', 'd17.safety.phone', 'tel', null, true],
+  ['dust_kinds', 'ent.dust', 'list'], ['dust_workers', 'arc.workers', 'int'], ['zone20_count', 'd17.zone20', 'int'],
+  ['zone21_count', 'd17.zone21', 'int'], ['zone22_count', 'd17.zone22', 'int'],
+  ['building_storeys', 'd17.storeys', ['single', 'multi'], 'd17b'], ['building_frame', 'd17.frame', ['frame', 'non_frame'], 'd17b'], ['gathering_rooms', 'arc.gathering', 'int'],
+];
+async function archiveForm(ctx, e) {
+  await loadLabels();
+  const contactsOnly = ctx.isEnt;
+  const fields = ARCHIVE_FIELDS.filter(f => !contactsOnly || f[4]);
+  const shown = v => (v == null ? '' : Array.isArray(v) ? v.join('、') : String(v));
+  const kinds = new Set(e.dust_kinds || []);
+  const rows = fields.map(([k, label, type, tvp]) => formRow(t(label), type === 'list'
+    ? h('div', { class: 'chips', 'data-field': k }, [...new Set([...labelCodes('dust_kind'), ...kinds])].map(code =>
+      h('label', { class: 'chk' }, h('input', { type: 'checkbox', name: k, value: code, checked: kinds.has(code) }), lbl('dust_kind', code))))
+    : Array.isArray(type)
+    ? select(k, type.map(v => [v, tv(tvp, v)]), e[k])
+    : h('input', { type: type === 'int' || type === 'number' ? 'number' : type === 'tel' ? 'tel' : 'text', name: k, value: shown(e[k]),
+      step: type === 'number' ? 'any' : type === 'int' ? '1' : null, min: type === 'int' ? '0' : null, maxlength: type === 'text' || type === 'tel' ? 200 : null })));
+  formModal(contactsOnly ? t('d17.edit.contacts') : t('d17.edit.archive'), h('div', { 'data-testid': 'archive-form' }, rows), async (v, form) => {
+    const body = {};
+    for (const [k, , type] of fields) {
+      if (type === 'list') {
+        const now = [...form.querySelectorAll(`[name=${k}]:checked`)].map(i => i.value);
+        if (now.join() !== (e[k] || []).join()) body[k] = now;
+        continue;
+      }
+      const raw = (v[k] ?? '').trim();
+      if (raw === shown(e[k])) continue;
+      if (type === 'int' || type === 'number') body[k] = raw === '' ? null : Number(raw);
+      else body[k] = raw === '' && !Array.isArray(type) ? null : raw;
+    }
+    if (!Object.keys(body).length) return;
+    await api(`/api/v1/enterprises/${e.id}`, { method: 'PATCH', body });
+    toast(t('set.saved'), 'ok');
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  }, t('common.save', {}, '保存'));
+}
+
 function base(body, ctx, e) {
   const kv = (k, v) => [h('dt', null, k), h('dd', null, v ?? t('common.na'))];
+  const canEdit = mayUse(ctx.me, 'PATCH', '/api/v1/enterprises/{id}') && (ctx.isEnt ? ['enterprise_manager'].includes(ctx.me.role) : ['city_admin', 'district_admin', 'city_staff', 'district_staff'].includes(ctx.me.role));
   body.append(card(t('arc.base'), h('dl', { class: 'kv' },
     kv(t('ent.name'), e.name), kv(t('ent.code'), h('span', { class: 'mono' }, e.code)),
     kv(t('ent.uscc'), h('span', { class: 'mono' }, e.uscc)), kv(t('ent.industry'), e.industry_code),
@@ -53,7 +101,8 @@ function base(body, ctx, e) {
     kv(t('ent.status'), tv('status', e.status)), kv(t('ent.conn'), tv('conn', e.connection_status)),
     kv(t('arc.principal'), [e.principal_name, e.principal_phone].filter(Boolean).join(' ') || null),
     kv(t('arc.safety'), [e.safety_manager_name, e.safety_manager_phone].filter(Boolean).join(' ') || null),
-    kv(t('arc.updated'), fmtTime(e.updated_at)), kv('', ''))));
+    kv(t('arc.updated'), fmtTime(e.updated_at)), kv('', '')),
+    canEdit ? h('button', { class: 'btn sm primary', 'data-action': 'edit-archive', onclick: () => archiveForm(ctx, e) }, ctx.isEnt ? t('d17.edit.contacts') : t('d17.edit.archive')) : null));
 }
 
 function dust(body, ctx, e, data) {

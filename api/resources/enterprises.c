@@ -552,15 +552,20 @@ int api_enterprises_export(api_req *r)
 {
     /* the list's filters and the page's own (industry, connection, grade): the file holds
      * what the page shows */
-    const char *conn, *grade;
-    if (api_query_csv(r, "connection_status", "not_connected|connected|suspended", &conn) ||
-        api_query_csv(r, "grade", "blue|yellow|orange|red", &grade))
+    const char *conn, *grade, *status;
+    /* conn: the list page's own name for connection_status */
+    const char *conn_key = opt_query(r, "connection_status") ? "connection_status" : "conn";
+    if (api_query_csv(r, conn_key, "not_connected|connected|suspended", &conn) ||
+        api_query_csv(r, "grade", "blue|yellow|orange|red|none", &grade) ||
+        api_query_csv(r, "status", "producing|stopped|overhaul", &status))
         return 0;
-    if ((conn && strchr(conn, ',')) || (grade && strchr(grade, ',')))
-        return api_reply_error(r, API_E_BAD_REQUEST, "connection_status and grade take one value");
+    if ((conn && strchr(conn, ',')) || (grade && strchr(grade, ',')) ||
+        (status && strchr(status, ',')))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "connection_status, grade and status take one value");
     export_ctx x = {.filter = {.district_code = opt_query(r, "district"),
                                .street_code = opt_query(r, "street"),
-                               .status = opt_query(r, "status"),
+                               .status = status,
                                .q = opt_query(r, "q"),
                                .dust_kind = opt_query(r, "dust_kind"),
                                .industry_code = opt_query(r, "industry"),

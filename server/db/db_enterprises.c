@@ -99,8 +99,10 @@ static const db_stmt statements[] = {
               "ANY(e.dust_kinds)) AND "
               "($8::text IS NULL OR e.industry_code = $8) AND ($9::text IS NULL OR "
               "e.connection_status = "
-              "$9) AND ($10::text IS NULL OR (SELECT er.grade FROM enterprise_risk er WHERE "
-              "er.enterprise_id = e.id) = $10) ORDER BY d.code, s.code NULLS FIRST, e.name"},
+              "$9) AND ($10::text IS NULL OR coalesce((SELECT er.grade FROM enterprise_risk er "
+              "WHERE "
+              "er.enterprise_id = e.id), 'none') = $10) ORDER BY d.code, s.code NULLS FIRST, "
+              "e.name"},
     {"ent_by_uscc", "SELECT e.id FROM enterprises e WHERE e.uscc = $3 AND " SCOPE_ENT("e")},
     {"ent_code_holder",
      "SELECT e.id FROM enterprises e WHERE e.code = $3 AND e.id <> $4::bigint AND " SCOPE_ENT(

@@ -8,7 +8,7 @@ pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl pyth
       libmicrohttpd-dev libpq-dev libjansson-dev libevent-dev libhiredis-dev libsodium-dev libssl-dev
       postgresql postgresql-client redis-server redis-tools openssl)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(chromium fonts-wqy-microhei nodejs npm clang-format clang libclang-rt-dev)
+    pkgs+=(chromium fonts-wqy-microhei nodejs npm clang-format clang libclang-rt-dev libfaketime)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

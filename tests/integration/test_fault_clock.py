@@ -32,6 +32,9 @@ def clock(offset):
     assert os.path.exists(LIB), "libfaketime is not installed (deploy/install-deps.sh --test)"
     saved = dict(os.environ)
     os.environ.update(LD_PRELOAD=LIB, FAKETIME=offset, FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_NO_CACHE="1")
+    # the sanitizer build (tests/run-all.sh step 2): ASan insists on coming first otherwise
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
     try:
         yield
     finally:

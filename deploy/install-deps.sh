@@ -10,7 +10,7 @@ pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl pyth
       postgresql postgresql-client redis-server redis-tools openssl brotli)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev
-               prometheus nginx-light postgresql-15-auto-failover pg-auto-failover-cli python3-openpyxl)
+               prometheus nginx-light postgresql-15-auto-failover pg-auto-failover-cli python3-openpyxl libfaketime)
     # promtool (int-metrics), nginx (int-local_cluster), pg_auto_failover (deploy/failover-test.sh)
 fi
 missing=()

@@ -33,6 +33,7 @@ static const db_stmt statements[] = {
      "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
      "count(*) FROM d"},
     {"job_try_lock", "SELECT pg_try_advisory_lock(" PERIODIC_LOCK ")"},
+    {"job_db_now", "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"},
     {"job_unlock", "SELECT pg_advisory_unlock(" PERIODIC_LOCK ")"},
     /* lease: the row is ours until the lease runs out */
     {"whk_lease",
@@ -234,6 +235,15 @@ db_status db_jobs_try_periodic_lock(db_conn *c, int *locked)
     db_status st = exec_cell(c, "job_try_lock", 0, NULL, v);
     if (st == DB_OK)
         *locked = v[0] == 't';
+    return st;
+}
+
+db_status db_jobs_db_now_us(db_conn *c, int64_t *out)
+{
+    char v[32];
+    db_status st = exec_cell(c, "job_db_now", 0, NULL, v);
+    if (st == DB_OK)
+        *out = strtoll(v, NULL, 10);
     return st;
 }
 

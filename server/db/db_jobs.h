@@ -70,6 +70,10 @@ __attribute__((warn_unused_result)) db_status db_jobs_purge_idempotency(db_conn 
 /* The session lock one node holds while it runs the city-wide periodic jobs (released by
  * PostgreSQL if the node dies); *locked 0 when another node has it. */
 __attribute__((warn_unused_result)) db_status db_jobs_try_periodic_lock(db_conn *c, int *locked);
+
+/* The database's clock (clock_timestamp()) in microseconds since the epoch: the worker's
+ * "now", so a worker host with a stepped clock computes what every node computes. */
+__attribute__((warn_unused_result)) db_status db_jobs_db_now_us(db_conn *c, int64_t *out);
 db_status db_jobs_periodic_unlock(db_conn *c);
 
 /* ---- webhook outbox ---- */

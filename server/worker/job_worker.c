@@ -46,6 +46,17 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* "Now" for what the jobs compute and store (offline silence, warning issue times and
+ * deadlines, escalation) is the database's clock, the one ingest's rows, DEFAULT now()
+ * and the other nodes' jobs share: a worker host whose clock is stepped minutes off
+ * would otherwise raise false offline alarms, miss real ones, and escalate warnings
+ * early or late (int-fault_clock).  Its own clock only when the database cannot say. */
+static int64_t db_now_us(db_conn *c)
+{
+    int64_t v = 0;
+    return db_jobs_db_now_us(c, &v) == DB_OK && v > 0 ? v : now_us();
+}
+
 /* Maintenance runs hourly; after a failure (most likely its partition DDL gave up waiting
  * for a lock, e.g. behind a pg_dump: db_jobs.c) again this much later. */
 #define MAINT_RETRY_S 30
@@ -85,15 +96,20 @@ failed:
     return -1;
 }
 
+typedef struct {
+    size_t n;
+    int64_t now_us;
+} offline_arg;
+
 static db_status offline_tx(db_conn *c, void *arg)
 {
-    size_t *n = arg;
+    offline_arg *a = arg;
     alarm_pub_reset(); /* live events of a failed attempt must not go out */
-    db_status st = alarm_check_offline(c, now_us(), 500, n);
+    db_status st = alarm_check_offline(c, a->now_us, 500, &a->n);
     size_t gw = 0;
     if (st == DB_OK)
         st = alarm_check_gateways(c, &gw);
-    *n += gw;
+    a->n += gw;
     return st;
 }
 
@@ -177,7 +193,8 @@ static void tick(db_conn *c, worker_clock *clk)
 {
     if (db_ensure(c) != 0)
         return;
-    int64_t now_s = now_us() / 1000000;
+    int64_t tick_us = db_now_us(c);
+    int64_t now_s = tick_us / 1000000;
     db_status st;
     int64_t t0;
 
@@ -199,16 +216,17 @@ static void tick(db_conn *c, worker_clock *clk)
         periodic_unlock(c);
     }
 
-    size_t n = 0;
+    offline_arg off = {0, tick_us};
     t0 = now_us();
-    st = db_run_tx(c, NULL, offline_tx, &n);
+    st = db_run_tx(c, NULL, offline_tx, &off);
     job_timed("offline", t0, st);
     if (st == DB_OK)
         alarm_pub_flush();
     else
         alarm_pub_reset();
-    if (st == DB_OK && n > 0)
-        LOG_INFO("offline detection", "transitions=%zu", n);
+    if (st == DB_OK && off.n > 0)
+        LOG_INFO("offline detection", "transitions=%zu", off.n);
+    size_t n = 0;
 
     n = 0;
     st = job_filings_run(c, &n);
@@ -258,7 +276,7 @@ static void tick(db_conn *c, worker_clock *clk)
 
     n = 0;
     t0 = now_us();
-    st = job_risk_check_warnings(c, now_us() / 1000000, &n);
+    st = job_risk_check_warnings(c, db_now_us(c) / 1000000, &n);
     job_timed("warnings", t0, st);
     if (st == DB_OK)
         srv_metric_add(&m_escalations, (double)n);
@@ -384,7 +402,7 @@ static void *risk_main(void *arg)
             break;
         (void)job_risk_wait_change(c, 0); /* the burst's other notifications */
         size_t n = 0;
-        db_status st = job_risk_run_requests(c, now_us() / 1000000, &n);
+        db_status st = job_risk_run_requests(c, db_now_us(c) / 1000000, &n);
         if (st == DB_OK && n > 0)
             LOG_DEBUG("risk recomputed on change", "enterprises=%zu", n);
     }

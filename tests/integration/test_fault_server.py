@@ -149,6 +149,10 @@ def test_slowloris_on_both_listeners_is_bounded_and_others_are_served():
                 s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.1", 0))
                 s.sendall(b"GET /healthz HTTP/1.1\r\n")
                 one_ip[port].append(s)
+            # beyond the per-IP cap: closed at once, not at the header deadline
+            mine = one_ip[port]
+            t.wait_for(lambda: sum(closed_by_server(s) for s in mine) >= 100 - PER_IP, timeout=HEADER_S - 1,
+                       what=f"port {port}: connections above the per-IP cap closed at once")
             for i in range(50):
                 for _ in range(8):
                     s = socket.create_connection(("127.0.0.1", port), timeout=5,
@@ -156,10 +160,6 @@ def test_slowloris_on_both_listeners_is_bounded_and_others_are_served():
                     s.sendall(b"GET /healthz HTTP/1.1\r\n")
                     socks.append(s)
         socks += [s for v in one_ip.values() for s in v]
-        # beyond the per-IP cap: closed at once, not at the deadline
-        for port, mine in one_ip.items():
-            t.wait_for(lambda: sum(closed_by_server(s) for s in mine) >= 100 - PER_IP, timeout=HEADER_S - 1,
-                       what=f"port {port}: connections above the per-IP cap closed at once")
         # trickle one header byte a second until the server has closed them all
         open_ = list(socks)
         while open_ and time.monotonic() - t0 < HEADER_S + 10:

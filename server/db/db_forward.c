@@ -113,7 +113,8 @@ static const db_stmt statements[] = {
      "$1::bigint"},
     {"fwd_resends_due",
      "SELECT coalesce(json_agg(json_build_object('id', d.id, 'enterprise_id', d.enterprise_id, "
-     "'kind', d.kind, 'items', d.items, 'payload', d.payload) ORDER BY d.id), '[]')::text FROM "
+     "'kind', d.kind, 'items', d.items, 'payload', d.payload, 'resends', d.resends) ORDER BY "
+     "d.id), '[]')::text FROM "
      "(SELECT * FROM forward_dead_letters WHERE target_id = $1::bigint AND resend_requested_at IS "
      "NOT NULL AND resolved_at IS NULL ORDER BY id LIMIT 20) d"},
     {"fwd_resend_result",

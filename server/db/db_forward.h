@@ -70,7 +70,7 @@ db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_don
 db_status db_forward_failure(db_conn *c, int64_t target_id, const char *kind, const char *error);
 
 /* Dead letters of the target whose resend was requested:
- * [{id, enterprise_id, kind, items, payload}], at most 20, oldest first. */
+ * [{id, enterprise_id, kind, items, payload, resends}], at most 20, oldest first. */
 db_status db_forward_resends_due(db_conn *c, int64_t target_id, json_t **out);
 
 /* The outcome of a resend: acked resolves the letter; otherwise the new reason

@@ -161,12 +161,15 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* POSTs body; the HTTP status (0: no answer, err says why) and the reply. */
-static long post(CURL *h, const char *url, const char *body, const char *appsecret, reply_buf *r,
-                 char *err, size_t errlen)
+/* POSTs body with its Idempotency-Key; the HTTP status (0: no answer, err says
+ * why) and the reply. */
+static long post(CURL *h, const char *url, const char *body, const char *appsecret,
+                 const char *idem, reply_buf *r, char *err, size_t errlen)
 {
-    char header[128];
+    char header[128], key[160];
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    snprintf(key, sizeof key, "Idempotency-Key: %s", idem);
+    hdr = curl_slist_append(hdr, key);
     if (appsecret) {
         snprintf(header, sizeof header, "appsecret: %s", appsecret);
         hdr = curl_slist_append(hdr, header);
@@ -241,9 +244,10 @@ static void backoff(tstate *s)
     s->next_try_us = mono_us() + (int64_t)s->backoff_ms * 1000;
 }
 
-/* Sends one payload: the verdict, with the answer's status, code and reason. */
-static fwd_verdict send_payload(target *t, tstate *s, const json_t *payload, int *http_status,
-                                int *code, char *reason, size_t reasonlen)
+/* Sends one payload under its Idempotency-Key: the verdict, with the answer's
+ * status (-1: not sent, the role is stopping), code and reason. */
+static fwd_verdict send_payload(target *t, tstate *s, const json_t *payload, const char *idem,
+                                int *http_status, int *code, char *reason, size_t reasonlen)
 {
     char url[700], err[CURL_ERROR_SIZE + 32] = "";
     const char *kind = json_string_value(json_object_get(payload, "kind"));
@@ -258,10 +262,12 @@ static fwd_verdict send_payload(target *t, tstate *s, const json_t *payload, int
     if (take_token(s, t->rate) != 0) {
         free(body);
         snprintf(reason, reasonlen, "stopping");
+        *http_status = -1;
         return FWD_RETRY;
     }
     reply_buf r = {NULL, 0};
-    long st = post(t->curl, url, body, t->mem ? t->keys.appsecret : NULL, &r, err, sizeof err);
+    long st =
+        post(t->curl, url, body, t->mem ? t->keys.appsecret : NULL, idem, &r, err, sizeof err);
     free(body);
     fwd_verdict v = fwd_classify(t->mem, st, r.buf, r.len, code, reason, reasonlen);
     if (st == 0)
@@ -286,8 +292,18 @@ static int resends(db_conn *c, target *t, tstate *s)
         char reason[512];
         const char *kind = json_string_value(json_object_get(d, "kind"));
         int items = (int)json_integer_value(json_object_get(d, "items"));
-        fwd_verdict v =
-            send_payload(t, s, json_object_get(d, "payload"), &http, &code, reason, sizeof reason);
+        /* a key of its own per attempt that got an answer: the refused request's key
+         * would replay the refusal; one per attempt, so a lost answer replays */
+        char idem[96];
+        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-dl-%lld-%lld", (long long)t->id,
+                 (long long)json_integer_value(json_object_get(d, "id")),
+                 (long long)json_integer_value(json_object_get(d, "resends")));
+        fwd_verdict v = send_payload(t, s, json_object_get(d, "payload"), idem, &http, &code,
+                                     reason, sizeof reason);
+        if (v == FWD_RETRY && http < 0) {
+            rc = -1;
+            break;
+        }
         if (v == FWD_RETRY) {
             db_forward_failure(c, t->id, kind, reason);
             count(0, 0, 0, 0, 0, 1);
@@ -329,7 +345,18 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
         int items = (int)json_integer_value(json_object_get(p, "items"));
         int http = 0, code = -1;
         char reason[512];
-        fwd_verdict v = send_payload(t, s, p, &http, &code, reason, sizeof reason);
+        /* the same request gets the same key on every attempt (row, batch size and
+         * index fix its items): an upstream that keeps keys (dustwatch does) answers a
+         * resend whose first answer was lost from what it stored, so events and video
+         * alarms, which have no natural key, are not stored twice either */
+        char idem[96];
+        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-%lld-%d-%zu", (long long)t->id,
+                 (long long)row_id, t->batch_max, i);
+        fwd_verdict v = send_payload(t, s, p, idem, &http, &code, reason, sizeof reason);
+        if (v == FWD_RETRY && http < 0) {
+            json_decref(payloads);
+            return -1;
+        }
         if (v == FWD_RETRY) {
             LOG_WARN("upstream failed, retrying later", "target=%lld reason=%s", (long long)t->id,
                      srv_log_q((char[600]){0}, 600, reason));

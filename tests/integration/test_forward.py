@@ -305,10 +305,57 @@ def test_two_forwarders_one_delivery():
         c.close()
 
 
+def test_lost_answer_is_sent_again_under_the_same_key():
+    """An upstream that processed a request but whose answer was lost gets it
+    again with the same Idempotency-Key and the same body, so it can answer
+    from what it stored: an event or a video alarm (no natural key) is not
+    stored twice; a dead letter's resend takes a key of its own (the refused
+    request's key would replay the refusal)."""
+    mock = Upstream(des_key=b"lostAns1")
+    c = City(**FAST)
+    try:
+        a1 = c.a1
+        fixtures.add_camera(c.db, a1, "CAM01")
+        st, _, tgt = c.call("city.admin", "POST", "/api/v1/forward/targets", {
+            "name": "lost", "url": mock.url + "/rabbitmqfcsb", "dialect": "hebei",
+            "credentials": {"des_key": "lostAns1"}, "enterprise_ids": [a1["id"]]})
+        assert st == 201, tgt
+        ts = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+        mock.drop_next = 2
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/events", {"events": [
+            {"point": a1["points"]["hopper_temp"][0], "ts": iso(ts), "level": "high", "value": 81}]},
+            {"X-Api-Key": a1["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/videos", {"videos": [
+            {"camera": "CAM01", "ts": iso(ts), "alarm_type": "SJ02001", "image_base64": base64.b64encode(JPEG).decode()}]},
+            {"X-Api-Key": a1["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        t.wait_for(lambda: report(c, "city.admin", tgt["id"])["outbox_pending"] == 0, timeout=30, what="delivered")
+        assert mock.replays == 2 and mock.errors == [], (mock.replays, mock.errors)
+        assert len(mock.received("events")) == 1 and len(mock.received("videos")) == 1
+        assert all(rec["key"] and rec["key"].startswith("dustwatch-fwd-") for rec, _ in mock.received())
+        # a refusal, then a resend: a new key (the old one would replay the refusal)
+        mock.refuse_next = 1
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/events", {"events": [
+            {"point": a1["points"]["hopper_temp"][0], "ts": iso(ts + timedelta(seconds=30)), "level": "cleared"}]},
+            {"X-Api-Key": a1["api_key"]})
+        assert st == 200, r
+        dl = t.wait_for(lambda: c.call("city.admin", "GET", f"/api/v1/forward/targets/{tgt['id']}/dead-letters")[2]
+                        ["items"], timeout=30, what="the refusal dead-lettered")
+        assert c.call("city.admin", "POST", f"/api/v1/forward/dead-letters/{dl[0]['id']}/resend")[0] == 202
+        t.wait_for(lambda: len(mock.received("events")) == 2, timeout=30, what="the resend")
+        (rec, ev) = mock.received("events")[1]
+        assert ev["scd"] == 0 and rec["key"] != mock.refused[0]["key"], (rec["key"], mock.refused[0]["key"])
+    finally:
+        mock.down()
+        c.close()
+
+
 def up_count(db):
     return int(db.scalar("SELECT count(*) FROM readings"))
 
 
 if __name__ == "__main__":
     t.run([test_hebei_outage_refusal_resend_and_reconciliation, test_mem_selected_kinds_and_sealed_keys,
-           test_cascade_into_a_second_dustwatch, test_two_forwarders_one_delivery])
+           test_cascade_into_a_second_dustwatch, test_two_forwarders_one_delivery,
+           test_lost_answer_is_sent_again_under_the_same_key])

@@ -11,10 +11,13 @@ It speaks both dialects the forwarder sends, decrypting with code of its own
   {"accepted": n, "duplicate": 0, "rejected": 0, "errors": []}.
 
 Everything it acknowledges is recorded (self.got: dicts with dialect, kind,
-outer, inner, img).  It can refuse (answer code 400 with a message: the
-next N requests, or every request naming a refused code), fail (HTTP 503)
-and go down (the listening socket closed: connections are refused) and come
-back on the same port."""
+outer, inner, img, key).  It can refuse (answer code 400 with a message: the
+next N requests, or every request naming a refused code), fail (HTTP 503),
+process a request and lose the answer (the connection closed without a
+reply), and go down (the listening socket closed: connections are refused)
+and come back on the same port.  Like dustwatch, it keeps the answer of every
+Idempotency-Key it processed and replays it for a request with the same key
+(a different body under a key it knows is an error the test sees)."""
 import base64
 import binascii
 import json
@@ -51,6 +54,9 @@ class Upstream:
         self.refuse_codes = set()  # refuse a request naming any of these point codes
         self.fail_next = 0      # answer 503 to this many more requests
         self.errors = []        # requests that could not be decrypted or parsed
+        self.drop_next = 0      # process this many more requests, then close without answering
+        self.answers = {}       # Idempotency-Key -> (body, status, answer)
+        self.replays = 0        # requests answered from a stored key
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -72,6 +78,9 @@ class Upstream:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 status, answer = mock.handle(self.path, self.headers, body)
+                if status is None:  # processed, the answer lost on the way
+                    self.close_connection = True
+                    return
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -129,6 +138,24 @@ class Upstream:
         return inner[kind]
 
     def handle(self, path, headers, body):
+        key = headers.get("Idempotency-Key")
+        with self.lock:
+            if key in self.answers:
+                first, status, answer = self.answers[key]
+                if first != body:
+                    self.errors.append(f"Idempotency-Key {key} sent again with another body")
+                self.replays += 1
+                return status, answer
+        status, answer = self.process(path, headers, body, key)
+        with self.lock:
+            if key and status < 500:
+                self.answers[key] = (body, status, answer)
+            if status < 500 and self.drop_next > 0:
+                self.drop_next -= 1
+                return None, None
+        return status, answer
+
+    def process(self, path, headers, body, key):
         try:
             dialect, kind, outer, inner = self.decode(path, headers, body)
         except PermissionError as e:
@@ -139,7 +166,8 @@ class Upstream:
             with self.lock:
                 self.errors.append(f"{path}: {e!r}")
             return 400, {"code": 400, "msg": "undecodable: " + str(e)[:100], "data": None}
-        rec = {"dialect": dialect, "kind": kind, "outer": outer, "inner": inner, "img": outer.get("img")}
+        rec = {"dialect": dialect, "kind": kind, "outer": outer, "inner": inner, "img": outer.get("img"),
+               "key": key}
         with self.lock:
             if self.fail_next > 0:
                 self.fail_next -= 1

@@ -8,6 +8,7 @@
 #include "srv_clock.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -529,6 +530,37 @@ static void *fwd_main(void *arg)
     return NULL;
 }
 
+/* ---- /metrics: the counts above, copied in before each scrape ------------------------- */
+
+SRV_METRIC_GAUGE(m_fwd_lag, "dustwatch_forward_lag_seconds",
+                 "Seconds since the furthest-behind target this process forwards was last caught "
+                 "up (0: every target is caught up).",
+                 NULL)
+SRV_METRIC_GAUGE(m_fwd_targets, "dustwatch_forward_targets",
+                 "Enabled upstream targets this process forwards (holds the lock of).", NULL)
+SRV_METRIC_COUNTER(m_fwd_items, "dustwatch_forward_items_total",
+                   "Items answered by upstream platforms since start, by outcome (acked, refused "
+                   "into the dead-letter list, resent: acked on a resend).",
+                   "outcome")
+SRV_METRIC_COUNTER(m_fwd_requests, "dustwatch_forward_requests_total",
+                   "Requests to upstream platforms since start: answered, or failed in transport "
+                   "(retried with backoff).",
+                   "result")
+
+static void fwd_metrics_hook(void *arg)
+{
+    (void)arg;
+    fwd_counts k;
+    fwd_stats(&k);
+    srv_metric_set(&m_fwd_lag, k.lag_s);
+    srv_metric_set(&m_fwd_targets, (double)k.targets);
+    srv_metric_set(&m_fwd_items, (double)k.acked, "acked");
+    srv_metric_set(&m_fwd_items, (double)k.refused, "refused");
+    srv_metric_set(&m_fwd_items, (double)k.resent, "resent");
+    srv_metric_set(&m_fwd_requests, (double)k.requests, "answered");
+    srv_metric_set(&m_fwd_requests, (double)k.failures, "failed");
+}
+
 /* ---- the role -------------------------------------------------------------------------- */
 
 static int role_start(struct event_base *base)
@@ -547,6 +579,7 @@ static int role_start(struct event_base *base)
         return -1;
     }
     F.started = 1;
+    srv_metrics_hook_add(fwd_metrics_hook, NULL);
     LOG_INFO("forwarder started", "poll_ms=%ld", g_config.forward_poll_ms);
     return 0;
 }
@@ -555,6 +588,7 @@ static void role_stop(void)
 {
     if (!F.started)
         return;
+    srv_metrics_hook_remove(fwd_metrics_hook, NULL);
     pthread_mutex_lock(&F.mu);
     F.running = 0;
     pthread_cond_broadcast(&F.cv);

@@ -175,6 +175,17 @@ def test_hebei_outage_refusal_resend_and_reconciliation():
             by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + d["acked"]
         assert by_kind == {"readings": 13, "events": 1, "videos": 1}, rep
         assert mock.errors == [], mock.errors
+        # /metrics says the same (this process was the only forwarder)
+        st, _, body = t.request(c.srv.api_port, "GET", "/metrics")
+        assert st == 200, st
+        text = body.decode() if isinstance(body, bytes) else body
+        m = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+             if ln.startswith("dustwatch_forward_")}
+        assert m['dustwatch_forward_items_total{outcome="acked"}'] + \
+            m['dustwatch_forward_items_total{outcome="resent"}'] == acked_items, m
+        assert m['dustwatch_forward_items_total{outcome="refused"}'] == refused_items, m
+        assert m['dustwatch_forward_requests_total{result="failed"}'] >= 2, m
+        assert m["dustwatch_forward_lag_seconds"] == 0 and m["dustwatch_forward_targets"] == 1, m
         # the b1 rows passed the watermark without a request: nothing of b1 went up
         assert all(it["tnm"] not in {p for p, _ in b1["points"].values()} for _, it in mock.received("readings"))
     finally:

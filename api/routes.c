@@ -191,6 +191,32 @@ const api_route api_routes[] = {
      16 * KIB},
     {"POST", "/api/v1/hazards/{id}/verify", "verifyHazard", api_hazard_verify, GOV, 16 * KIB},
     {"POST", "/api/v1/hazards/{id}/reject", "rejectHazard", api_hazard_reject, GOV, 16 * KIB},
+    /* 督办 / 执法 / 通报 (supervision.c) */
+    {"GET", "/api/v1/supervisions", "listSupervisions", api_supervisions_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/supervisions/{id}", "getSupervision", api_supervision_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/supervisions/{id}/assign", "assignSupervision", api_supervision_assign, GOV,
+     8 * KIB},
+    {"POST", "/api/v1/supervisions/{id}/respond", "respondSupervision", api_supervision_respond,
+     API_ANY_USER, 16 * KIB},
+    {"POST", "/api/v1/supervisions/{id}/close", "closeSupervision", api_supervision_close, GOV,
+     16 * KIB},
+    {"GET", "/api/v1/enforcement-referrals", "listReferrals", api_referrals_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/enforcement-referrals/{id}", "getReferral", api_referral_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/enforcement-referrals/{id}/accept", "acceptReferral", api_referral_accept,
+     API_CITY | API_DISTRICT, 8 * KIB},
+    {"POST", "/api/v1/enforcement-referrals/{id}/reject", "rejectReferral", api_referral_reject,
+     API_CITY | API_DISTRICT, 8 * KIB},
+    {"POST", "/api/v1/enforcement-referrals/{id}/close", "closeReferral", api_referral_close,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/notices/candidates", "listNoticeCandidates", api_notice_candidates, GOV, 0},
+    {"POST", "/api/v1/notices", "draftNotice", api_notice_create, API_CITY | API_DISTRICT,
+     64 * KIB},
+    {"GET", "/api/v1/notices/{id}", "getNotice", api_notice_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/notices/{id}/export", "exportNotice", api_notice_export, API_ANY_USER, 0},
+    {"POST", "/api/v1/notices/{id}/approve", "approveNotice", api_notice_approve, ADMINS, 0},
+    {"POST", "/api/v1/notices/{id}/publish", "publishNotice", api_notice_publish,
+     API_CITY | API_DISTRICT, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -212,6 +238,7 @@ void api_handlers_init(void)
     api_cleaning_init();
     api_filings_init();
     api_hazards_init();
+    api_supervision_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

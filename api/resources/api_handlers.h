@@ -173,6 +173,26 @@ int api_hazard_verify(api_req *r);
 int api_hazard_reject(api_req *r);
 void api_hazards_init(void);
 
+/* supervision.c: 督办, 执法移交, 警示通报 */
+int api_supervisions_list(api_req *r);
+int api_supervision_get(api_req *r);
+int api_supervision_assign(api_req *r);
+int api_supervision_respond(api_req *r);
+int api_supervision_close(api_req *r);
+int api_referrals_list(api_req *r);
+int api_referral_get(api_req *r);
+int api_referral_accept(api_req *r);
+int api_referral_reject(api_req *r);
+int api_referral_close(api_req *r);
+int api_notices_list(api_req *r);
+int api_notice_candidates(api_req *r);
+int api_notice_create(api_req *r);
+int api_notice_get(api_req *r);
+int api_notice_export(api_req *r);
+int api_notice_approve(api_req *r);
+int api_notice_publish(api_req *r);
+void api_supervision_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);

@@ -32,7 +32,7 @@ function navItems(m) {
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   // supervision workflows
-  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
+  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒'], ['supervision', 'nav.supervision', '☑']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -92,6 +92,7 @@ const PAGES = {
   // supervision workflows
   filings: () => import('./pages/filings.js'),
   hazards: () => import('./pages/hazards.js'),
+  supervision: () => import('./pages/supervision.js'),
 };
 
 let routeSeq = 0;

@@ -240,6 +240,17 @@ const D = {
   'hz.field.note': ['备注', 'Note'], 'hz.field.reason': ['原因', 'Reason'], 'hz.field.plan': ['整改方案', 'Plan'], 'hz.field.report': ['整改情况', 'Rectification report'],
   'hz.state.proposed': ['待确认', 'Proposed'], 'hz.state.reported': ['待整改', 'Reported'], 'hz.state.planned': ['整改中', 'Planned'],
   'hz.state.rectified': ['待验收', 'Rectified'], 'hz.state.rejected': ['验收未通过', 'Rejected'], 'hz.state.closed': ['已销号', 'Closed'], 'hz.state.dismissed': ['已驳回', 'Dismissed'],
+  'nav.supervision': ['督办执法', 'Supervision'], 'sv.title': ['督办 · 执法 · 通报', 'Supervision, enforcement, notices'],
+  'sv.tab.sv': ['督办', 'Supervision orders'], 'sv.tab.rf': ['执法移交', 'Enforcement referrals'], 'sv.tab.nt': ['警示通报', 'Public notices'],
+  'sv.warning': ['预警', 'Warning'], 'sv.level': ['督办层级', 'Level'], 'sv.assignee': ['承办人', 'Assignee'], 'sv.response': ['回复/结果', 'Answer / result'],
+  'sv.decision': ['处理结果', 'Outcome'], 'sv.notice': ['通报标题', 'Title'], 'sv.empty': ['暂无事项', 'Nothing here'],
+  'sv.candidates': ['可通报的逾期事项', 'Overdue items to publish'], 'sv.what': ['事项', 'Item'], 'sv.hazard': ['隐患', 'Hazard'], 'sv.due': ['期限', 'Due'],
+  'sv.draft': ['起草通报', 'Draft a notice'], 'sv.drafted': ['已起草', 'Drafted'], 'sv.assign': ['交办', 'Assign'], 'sv.respond': ['回复', 'Answer'],
+  'sv.close': ['办结', 'Close'], 'sv.accept': ['受理', 'Accept'], 'sv.reject': ['不予受理', 'Reject'], 'sv.conclude': ['结案', 'Close with outcome'],
+  'sv.approve': ['审核', 'Approve'], 'sv.publish': ['发布', 'Publish'], 'sv.decision_no': ['处罚决定书文号', 'Decision number'],
+  'sv.amount': ['罚款金额（元）', 'Fine (yuan)'], 'sv.decided_on': ['决定日期', 'Decided on'],
+  'sv.field.response': ['回复内容', 'Answer'], 'sv.field.result': ['办结结果', 'Result'], 'sv.field.note': ['备注', 'Note'],
+  'sv.field.reason': ['原因', 'Reason'], 'sv.field.outcome': ['处理结果', 'Outcome'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

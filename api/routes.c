@@ -217,6 +217,15 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/notices/{id}/approve", "approveNotice", api_notice_approve, ADMINS, 0},
     {"POST", "/api/v1/notices/{id}/publish", "publishNotice", api_notice_publish,
      API_CITY | API_DISTRICT, 0},
+    /* 系统值守 (duty.c) */
+    {"GET", "/api/v1/duty/queue", "getDutyQueue", api_duty_queue, GOV, 0},
+    {"GET", "/api/v1/duty/roster", "getDutyRoster", api_duty_roster, GOV, 0},
+    {"POST", "/api/v1/duty/roster", "addDutyShift", api_duty_roster_add, ADMINS, 4 * KIB},
+    {"GET", "/api/v1/duty/handovers", "listHandovers", api_duty_handovers, GOV, 0},
+    {"POST", "/api/v1/duty/handovers", "addHandover", api_duty_handover_add,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/enterprises/{id}/todo", "getEnterpriseTodo", api_enterprise_todo, API_ANY_USER,
+     0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -239,6 +248,7 @@ void api_handlers_init(void)
     api_filings_init();
     api_hazards_init();
     api_supervision_init();
+    api_duty_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -1698,6 +1698,51 @@ OPERATIONS.update({
 TAGS.append(("supervision", "Supervision orders (督办), enforcement referrals (执法移交) and public notices (警示通报)."))
 
 
+# --- 系统值守 (api/resources/duty.c)
+SCHEMAS.update({
+    "DutyQueue": obj(dict(now=s("string", format="date-time"), total=s("integer"), counts=obj({}),
+                          items=arr(obj(dict(kind=enum(["warning_unsigned", "clearance_request", "warning_overdue",
+                                                        "alarm_overdue", "hazard_due", "filing_to_approve",
+                                                        "supervision_open"]),
+                                             id=s("integer"), enterprise=obj({}),
+                                             since=s("string", format="date-time"),
+                                             deadline=nullable(s("string", format="date-time")),
+                                             overdue=s("boolean"), detail=nullable(s("string"))))))),
+    "EnterpriseTodo": obj(dict(enterprise=obj({}), now=s("string", format="date-time"), total=s("integer"),
+                               items=arr(obj({})))),
+    "DutyRoster": obj(dict(items=arr(obj({})))),
+    "DutyShift": obj(dict(district_id=s("integer", minimum=1), account_id=s("integer", minimum=1),
+                          starts_at=s("string", format="date-time"), ends_at=s("string", format="date-time"),
+                          note=s("string", maxLength=1000)), ["account_id", "starts_at", "ends_at"], strict=True),
+    "DutyShiftCreated": obj({}),
+    "Handovers": obj(dict(items=arr(obj({})))),
+    "HandoverCreate": obj(dict(district_id=s("integer", minimum=1), note=s("string", minLength=1, maxLength=4000)),
+                          ["note"], strict=True),
+})
+OPERATIONS.update({
+    "getDutyQueue": dict(tag="duty", zh="处理队列", en="The work queue of the person on watch",
+         desc="Unsigned red/orange warnings, clearance requests, overdue warnings and alarms, hazards due "
+              "within 7 days, filings the caller may review and open supervision orders; oldest first, each "
+              "with its deadline (at most 500).", resp=ok(ref("DutyQueue"))),
+    "getDutyRoster": dict(tag="duty", zh="值班表", en="Duty shifts",
+         desc="Shifts overlapping from..to (default: the next 7 days).", params=[P("from"), P("to")],
+         resp=ok(ref("DutyRoster")), err=[400]),
+    "addDutyShift": dict(tag="duty", zh="排班", en="Add a shift",
+         desc="By a district administrator for its district (the city names district_id); the account is a "
+              "government account of the district or its streets (422 assignee_invalid).",
+         body=json_body(ref("DutyShift")), resp=ok(ref("DutyShiftCreated"), "Created.", 201), err=[400, 422]),
+    "listHandovers": dict(tag="duty", zh="交接班记录", en="Shift handover notes", resp=ok(ref("Handovers"))),
+    "addHandover": dict(tag="duty", zh="交接班", en="Write a handover note",
+         desc="Records the queue's current size with it. Answers the notes.",
+         body=json_body(ref("HandoverCreate")), resp=ok(ref("Handovers")), err=[400]),
+    "getEnterpriseTodo": dict(tag="duty", zh="企业待办", en="An enterprise's to-do list",
+         desc="Alarms to acknowledge or handle, warnings to sign or clear, cleaning due this period, hazards "
+              "to plan or rectify, supervision orders to answer, returned filings; oldest first.",
+         resp=ok(ref("EnterpriseTodo"))),
+})
+TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
+
+
 def error_response(status, name, desc):
     codes = error_codes_for(status)
     schema = {"allOf": [ref("Error"),

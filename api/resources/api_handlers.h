@@ -193,6 +193,15 @@ int api_notice_approve(api_req *r);
 int api_notice_publish(api_req *r);
 void api_supervision_init(void);
 
+/* duty.c: 系统值守 and the enterprise's to-do */
+int api_duty_queue(api_req *r);
+int api_enterprise_todo(api_req *r);
+int api_duty_roster(api_req *r);
+int api_duty_roster_add(api_req *r);
+int api_duty_handovers(api_req *r);
+int api_duty_handover_add(api_req *r);
+void api_duty_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);

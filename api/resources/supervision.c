@@ -44,9 +44,8 @@ static int work_list(api_req *r, const char *which)
                           : strcmp(which, "rf") == 0 ? "open|accepted|rejected|closed"
                                                      : "draft|approved|published";
     if (api_query_list_page(r, &q) || api_query_csv(r, "status", allowed, &statuses) ||
-        (strcmp(which, "sv") == 0 &&
-         (api_query_csv(r, "level", "street|district|city", &levels) ||
-          api_query_bool(r, "mine", &mine))) ||
+        (strcmp(which, "sv") == 0 && (api_query_csv(r, "level", "street|district|city", &levels) ||
+                                      api_query_bool(r, "mine", &mine))) ||
         api_query_list_state(r, &q))
         return 0;
     db_supervision_filter f = {.list = q.list, .levels = levels, .statuses = statuses};
@@ -135,7 +134,9 @@ static const struct {
 
 static const char *kind_of(const char *which)
 {
-    return strcmp(which, "sv") == 0 ? "supervision" : strcmp(which, "rf") == 0 ? "referral" : "notice";
+    return strcmp(which, "sv") == 0   ? "supervision"
+           : strcmp(which, "rf") == 0 ? "referral"
+                                      : "notice";
 }
 
 static int in_list(const char *status, const char *list)
@@ -193,8 +194,7 @@ static db_status wk_tx(api_req *r, db_conn *c, void *arg)
     }
     if (!in_list(row.status, acts[x->act].from)) {
         x->refused = 1;
-        snprintf(x->why, sizeof x->why, "cannot %s it in status %s", acts[x->act].name,
-                 row.status);
+        snprintf(x->why, sizeof x->why, "cannot %s it in status %s", acts[x->act].name, row.status);
         return DB_OK;
     }
     if (x->act == A_ASSIGN) {
@@ -216,8 +216,7 @@ static db_status wk_tx(api_req *r, db_conn *c, void *arg)
                                  caller->account_id, x->text, x->assignee);
     else if (strcmp(which, "rf") == 0)
         st = db_referral_move(c, &s, id, row.status, acts[x->act].to, acts[x->act].name,
-                              caller->account_id, x->text,
-                              x->act == R_CLOSE ? &x->outcome : NULL);
+                              caller->account_id, x->text, x->act == R_CLOSE ? &x->outcome : NULL);
     else
         st = db_notice_move(c, &s, id, row.status, acts[x->act].to, caller->account_id);
     if (st != DB_OK)
@@ -225,13 +224,12 @@ static db_status wk_tx(api_req *r, db_conn *c, void *arg)
     char obj[48], action[48];
     snprintf(obj, sizeof obj, "%s:%s", kind_of(which), x->id);
     snprintf(action, sizeof action, "%s_%s", kind_of(which), acts[x->act].name);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:I}", "from", row.status, "to", acts[x->act].to,
-                          "why", x->text ? x->text : "", "assignee", (json_int_t)x->assignee);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:I}", "from", row.status, "to", acts[x->act].to, "why",
+                          x->text ? x->text : "", "assignee", (json_int_t)x->assignee);
     if (d && x->act == R_CLOSE)
-        json_object_set_new(d, "decision", json_pack("{s:s?, s:s?, s:s}", "no",
-                                                      x->outcome.decision_no, "amount",
-                                                      x->outcome.penalty_amount, "on",
-                                                      x->outcome.decided_on));
+        json_object_set_new(d, "decision",
+                            json_pack("{s:s?, s:s?, s:s}", "no", x->outcome.decision_no, "amount",
+                                      x->outcome.penalty_amount, "on", x->outcome.decided_on));
     char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (!ds)
@@ -319,9 +317,9 @@ static int work_action(api_req *r, work_act act)
                                  "needs its decision number");
             goto out;
         }
-        x.outcome = (db_referral_outcome){
-            .decision_no = *no ? no : NULL, .penalty_amount = amount[0] ? amount : NULL,
-            .decided_on = on};
+        x.outcome = (db_referral_outcome){.decision_no = *no ? no : NULL,
+                                          .penalty_amount = amount[0] ? amount : NULL,
+                                          .decided_on = on};
     } else {
         const char *field = acts[act].field;
         const char *const allowed[] = {field};
@@ -410,9 +408,8 @@ static db_status nt_tx(api_req *r, db_conn *c, void *arg)
     const api_caller *caller = api_req_caller(r);
     db_scope s;
     api_db_scope(r, NULL, &s);
-    db_status st = db_notice_create(c, &s, x->enterprise_id, x->warning_id, x->hazard_id,
-                                    x->title, x->body, caller->scope_id, caller->account_id,
-                                    &x->id);
+    db_status st = db_notice_create(c, &s, x->enterprise_id, x->warning_id, x->hazard_id, x->title,
+                                    x->body, caller->scope_id, caller->account_id, &x->id);
     if (st != DB_OK || !x->id)
         return st;
     char obj[48], d[120];
@@ -498,9 +495,8 @@ int api_notice_export(api_req *r)
     if (!buf) {
         rc = api_reply_error(r, API_E_INTERNAL, "out of memory");
     } else {
-        int len = snprintf(buf, cap, "%s\n\n%s\n\n%s\n%s\n", title ? title : "",
-                           text ? text : "", region ? region : "",
-                           at ? at : (status ? status : ""));
+        int len = snprintf(buf, cap, "%s\n\n%s\n\n%s\n%s\n", title ? title : "", text ? text : "",
+                           region ? region : "", at ? at : (status ? status : ""));
         api_reply_add_header(r, "Content-Disposition", "attachment; filename=\"notice.txt\"");
         rc = api_reply_raw(r, 200, "text/plain; charset=utf-8", buf, (size_t)len);
     }

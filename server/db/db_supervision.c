@@ -22,18 +22,24 @@
 #define SV_JSON                                                                                    \
     "json_build_object('id', x.id, 'enterprise', " ENT_JSON ", 'warning', " WARN_BRIEF             \
     ", 'step', x.step, 'level', x.level, 'status', x.status, 'created_at', x.created_at, "         \
-    "'assigned_to', x.assigned_to, 'assignee', " WHO("x.assigned_to") ", 'assigned_at', "          \
-    "x.assigned_at, 'response', x.response, 'responded_at', x.responded_at, 'responder', " WHO(    \
-        "x.responded_by") ", 'result', x.result, 'closed_at', x.closed_at, 'note', x.note)"
+    "'assigned_to', x.assigned_to, 'assignee', " WHO(                                              \
+        "x.assigned_to") ", 'assigned_at', "                                                       \
+                         "x.assigned_at, 'response', x.response, 'responded_at', x.responded_at, " \
+                         "'responder', " WHO(                                                      \
+                             "x.responded_by") ", 'result', x.result, 'closed_at', x.closed_at, "  \
+                                               "'note', x.note)"
 #define RF_JSON                                                                                    \
     "json_build_object('id', x.id, 'enterprise', " ENT_JSON ", 'warning', " WARN_BRIEF             \
     ", 'step', x.step, 'status', x.status, 'created_at', x.created_at, 'reviewed_at', "            \
-    "x.reviewed_at, 'reviewer', " WHO("x.reviewed_by") ", 'review_note', x.review_note, "          \
-    "'decision_no', x.decision_no, 'penalty_amount', x.penalty_amount, 'decided_on', "             \
-    "x.decided_on, 'outcome', x.outcome, 'closed_at', x.closed_at, 'note', x.note)"
+    "x.reviewed_at, 'reviewer', " WHO(                                                             \
+        "x.reviewed_by") ", 'review_note', x.review_note, "                                        \
+                         "'decision_no', x.decision_no, 'penalty_amount', x.penalty_amount, "      \
+                         "'decided_on', "                                                          \
+                         "x.decided_on, 'outcome', x.outcome, 'closed_at', x.closed_at, 'note', "  \
+                         "x.note)"
 #define NT_JSON                                                                                    \
-    "json_build_object('id', x.id, 'enterprise', CASE WHEN e.id IS NULL THEN NULL ELSE " ENT_JSON \
-    " END, 'warning_id', x.warning_id, "       \
+    "json_build_object('id', x.id, 'enterprise', CASE WHEN e.id IS NULL THEN NULL ELSE " ENT_JSON  \
+    " END, 'warning_id', x.warning_id, "                                                           \
     "'hazard_id', x.hazard_id, 'region', (SELECT json_build_object('id', r.id, 'code', r.code, "   \
     "'name', r.name) FROM regions r WHERE r.id = x.region_id), 'title', x.title, 'body', "         \
     "x.body, 'status', x.status, 'created_at', x.created_at, 'author', " WHO(                      \
@@ -42,11 +48,14 @@
 /* an enterprise reads the published notices of its district, street and city; the
  * government the notices about the enterprises of its scope */
 #define NT_VISIBLE                                                                                 \
-    "(($1 <> 'enterprise' AND " SCOPE_ENT("e") ") OR ($1 = 'enterprise' AND x.status = "          \
-    "'published' AND x.region_id IN (SELECT y.district_id FROM enterprises y WHERE y.id = "        \
-    "$2::bigint UNION SELECT y.street_id FROM enterprises y WHERE y.id = $2::bigint UNION SELECT " \
-    "r.parent_id FROM regions r JOIN enterprises y ON r.id = y.district_id WHERE y.id = "          \
-    "$2::bigint)))"
+    "(($1 <> 'enterprise' AND " SCOPE_ENT(                                                         \
+        "e") ") OR ($1 = 'enterprise' AND x.status = "                                             \
+             "'published' AND x.region_id IN (SELECT y.district_id FROM enterprises y WHERE y.id " \
+             "= "                                                                                  \
+             "$2::bigint UNION SELECT y.street_id FROM enterprises y WHERE y.id = $2::bigint "     \
+             "UNION SELECT "                                                                       \
+             "r.parent_id FROM regions r JOIN enterprises y ON r.id = y.district_id WHERE y.id = " \
+             "$2::bigint)))"
 
 #define CSV_MATCH(col, n) "($" n "::text IS NULL OR " col " = ANY(string_to_array($" n ", ',')))"
 
@@ -57,14 +66,15 @@
     "x.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "        \
     "e.street_id WHERE " visible " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL "   \
     "OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) AND " CSV_MATCH(                \
-        "x.status", "7") " AND ($9::boolean IS NULL OR (x.status NOT IN ('closed', 'rejected', "   \
-                         "'published')) = $9::boolean) " extra ") SELECT "                         \
-                         "json_build_object('total', (SELECT count(*) FROM q), 'limit', $10::int, " \
-                         "'offset', $11::int, 'items', coalesce((SELECT json_agg(" json            \
-                         " ORDER BY x.created_at, x.id) FROM (SELECT id FROM q ORDER BY "          \
-                         "created_at, id LIMIT $10::int OFFSET $11::int) pg JOIN " table           \
-                         " x ON x.id = pg.id JOIN enterprises e ON e.id = x.enterprise_id), "      \
-                         "'[]'::json))::text"
+        "x.status",                                                                                \
+        "7") " AND ($9::boolean IS NULL OR (x.status NOT IN ('closed', 'rejected', "               \
+             "'published')) = $9::boolean) " extra ") SELECT "                                     \
+             "json_build_object('total', (SELECT count(*) FROM q), 'limit', $10::int, "            \
+             "'offset', $11::int, 'items', coalesce((SELECT json_agg(" json                        \
+             " ORDER BY x.created_at, x.id) FROM (SELECT id FROM q ORDER BY "                      \
+             "created_at, id LIMIT $10::int OFFSET $11::int) pg JOIN " table                       \
+             " x ON x.id = pg.id JOIN enterprises e ON e.id = x.enterprise_id), "                  \
+             "'[]'::json))::text"
 
 static const db_stmt statements[] = {
     {"sv_list", LIST("supervisions", SV_JSON, SCOPE_ENT("e"),
@@ -78,22 +88,26 @@ static const db_stmt statements[] = {
      "= x.enterprise_id WHERE " NT_VISIBLE " AND ($3::text IS NULL OR e.district_id = (SELECT "
      "r.id FROM regions r WHERE r.code = $3)) AND ($4::text IS NULL OR e.street_id = (SELECT "
      "r.id FROM regions r WHERE r.code = $4)) AND ($5::bigint IS NULL OR x.enterprise_id = "
-     "$5::bigint) AND " CSV_MATCH("x.status", "7") " AND ($9::boolean IS NULL OR (x.status <> "
-     "'published') = $9::boolean) AND ($6::text IS NULL OR true) AND ($8::bigint IS NULL OR "
-     "true)) SELECT json_build_object('total', (SELECT count(*) FROM q), 'limit', $10::int, "
-     "'offset', $11::int, 'items', coalesce((SELECT json_agg(" NT_JSON " ORDER BY x.created_at "
-     "DESC, x.id DESC) FROM (SELECT id FROM q ORDER BY created_at DESC, id DESC LIMIT $10::int "
-     "OFFSET $11::int) pg JOIN public_notices x ON x.id = pg.id LEFT JOIN enterprises e ON e.id "
-     "= x.enterprise_id), '[]'::json))::text"},
+     "$5::bigint) AND " CSV_MATCH(
+         "x.status", "7") " AND ($9::boolean IS NULL OR (x.status <> "
+                          "'published') = $9::boolean) AND ($6::text IS NULL OR true) AND "
+                          "($8::bigint IS NULL OR "
+                          "true)) SELECT json_build_object('total', (SELECT count(*) FROM q), "
+                          "'limit', $10::int, "
+                          "'offset', $11::int, 'items', coalesce((SELECT json_agg(" NT_JSON
+                          " ORDER BY x.created_at "
+                          "DESC, x.id DESC) FROM (SELECT id FROM q ORDER BY created_at DESC, id "
+                          "DESC LIMIT $10::int "
+                          "OFFSET $11::int) pg JOIN public_notices x ON x.id = pg.id LEFT JOIN "
+                          "enterprises e ON e.id "
+                          "= x.enterprise_id), '[]'::json))::text"},
     {"sv_get",
      "SELECT " SV_JSON "::text FROM supervisions x JOIN enterprises e ON e.id = x.enterprise_id "
      "WHERE x.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"rf_get",
-     "SELECT " RF_JSON "::text FROM enforcement_referrals x JOIN enterprises e ON e.id = "
-     "x.enterprise_id WHERE x.id = $3::bigint AND " SCOPE_ENT("e")},
-    {"nt_get",
-     "SELECT " NT_JSON "::text FROM public_notices x LEFT JOIN enterprises e ON e.id = "
-     "x.enterprise_id WHERE x.id = $3::bigint AND " NT_VISIBLE},
+    {"rf_get", "SELECT " RF_JSON "::text FROM enforcement_referrals x JOIN enterprises e ON e.id = "
+               "x.enterprise_id WHERE x.id = $3::bigint AND " SCOPE_ENT("e")},
+    {"nt_get", "SELECT " NT_JSON "::text FROM public_notices x LEFT JOIN enterprises e ON e.id = "
+               "x.enterprise_id WHERE x.id = $3::bigint AND " NT_VISIBLE},
     {"sv_lock",
      "SELECT x.status, x.level, x.enterprise_id, e.district_id, coalesce(e.street_id, 0), "
      "coalesce(x.assigned_to, 0) FROM supervisions x JOIN enterprises e ON e.id = "
@@ -132,8 +146,8 @@ static const db_stmt statements[] = {
      "x.penalty_amount END, decided_on = CASE WHEN $6 = 'close' THEN $11::date ELSE "
      "x.decided_on END, closed_at = CASE WHEN $6 = 'close' THEN now() ELSE x.closed_at END, "
      "closed_by = CASE WHEN $6 = 'close' THEN $7::bigint ELSE x.closed_by END FROM enterprises "
-     "e WHERE e.id = x.enterprise_id AND x.id = $3::bigint AND x.status = $4 AND " SCOPE_ENT("e")
-     " RETURNING x.id"},
+     "e WHERE e.id = x.enterprise_id AND x.id = $3::bigint AND x.status = $4 AND " SCOPE_ENT(
+         "e") " RETURNING x.id"},
     /* $3 enterprise $4 warning $5 hazard $6 title $7 body $8 region $9 author */
     {"nt_create",
      "WITH e AS (SELECT e.id, e.name FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
@@ -144,12 +158,14 @@ static const db_stmt statements[] = {
               "warning_id, hazard_id, region_id, title, body, created_by) SELECT e.id, (SELECT "
               "id FROM w), (SELECT id FROM hz), $8::bigint, coalesce($6, '关于' || e.name || "
               "CASE WHEN $5::bigint IS NOT NULL THEN '隐患逾期未整改' ELSE '预警逾期未处置' END "
-              "|| '的警示通报'), coalesce($7, e.name || coalesce((SELECT '于 ' || to_char(w.issued_at AT "
+              "|| '的警示通报'), coalesce($7, e.name || coalesce((SELECT '于 ' || "
+              "to_char(w.issued_at AT "
               "TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') || ' 收到' || CASE w.grade WHEN "
               "'red' THEN '红色' WHEN 'orange' THEN '橙色' WHEN 'yellow' THEN '黄色' ELSE '蓝色' "
               "END || '预警，至 ' || to_char(w.clear_by AT TIME ZONE 'Asia/Shanghai', "
               "'YYYY-MM-DD HH24:MI') || ' 仍未完成处置消警（当前状态：' || w.status || '）。' FROM "
-              "w), '') || coalesce((SELECT '存在' || CASE h.kind WHEN 'major' THEN '重大事故隐患（第' "
+              "w), '') || coalesce((SELECT '存在' || CASE h.kind WHEN 'major' THEN "
+              "'重大事故隐患（第' "
               "|| h.major_item || '项）' ELSE '一般隐患' END || '“' || h.title || '”，整改期限 ' "
               "|| to_char(h.deadline AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') || ' 已过，仍未"
               "整改销号。' FROM hz h), '') || '现予通报，请各企业引以为戒，举一反三，立即开展自查"
@@ -171,11 +187,14 @@ static const db_stmt statements[] = {
               "w.sign_by < now())) AND NOT EXISTS (SELECT 1 FROM public_notices n WHERE "
               "n.warning_id = w.id)), '[]'::json), 'hazards', coalesce((SELECT "
               "json_agg(json_build_object('id', h.id, 'enterprise', " ENT_JSON
-     ", 'kind', h.kind, 'major_item', h.major_item, 'title', h.title, 'deadline', h.deadline) "
-     "ORDER BY h.deadline) FROM hazards h JOIN enterprises e ON e.id = h.enterprise_id WHERE " SCOPE_ENT(
-         "e") " AND h.status IN ('reported', 'planned', 'rectified', 'rejected') AND h.deadline < "
-              "now() AND NOT EXISTS (SELECT 1 FROM public_notices n WHERE n.hazard_id = h.id)), "
-              "'[]'::json))::text"},
+              ", 'kind', h.kind, 'major_item', h.major_item, 'title', h.title, 'deadline', "
+              "h.deadline) "
+              "ORDER BY h.deadline) FROM hazards h JOIN enterprises e ON e.id = h.enterprise_id "
+              "WHERE " SCOPE_ENT("e") " AND h.status IN ('reported', 'planned', 'rectified', "
+                                      "'rejected') AND h.deadline < "
+                                      "now() AND NOT EXISTS (SELECT 1 FROM public_notices n WHERE "
+                                      "n.hazard_id = h.id)), "
+                                      "'[]'::json))::text"},
 };
 
 void db_supervision_register(void)
@@ -202,8 +221,7 @@ db_status db_supervision_list(db_conn *c, const db_scope *s, const char *which,
     return db_read_json(c, s, stmt, 11, p, out);
 }
 
-static db_status get_one(db_conn *c, const db_scope *s, const char *stmt, int64_t id,
-                         json_t **out)
+static db_status get_one(db_conn *c, const db_scope *s, const char *stmt, int64_t id, json_t **out)
 {
     char ids[24];
     const char *p[3] = {s->kind, s->id, db_i64(ids, id)};
@@ -308,9 +326,9 @@ db_status db_referral_move(db_conn *c, const db_scope *s, int64_t id, const char
     return exec_moved(c, "rf_move", 11, p);
 }
 
-db_status db_notice_create(db_conn *c, const db_scope *s, int64_t enterprise_id,
-                           int64_t warning_id, int64_t hazard_id, const char *title,
-                           const char *body, int64_t region_id, int64_t actor_id, int64_t *id)
+db_status db_notice_create(db_conn *c, const db_scope *s, int64_t enterprise_id, int64_t warning_id,
+                           int64_t hazard_id, const char *title, const char *body,
+                           int64_t region_id, int64_t actor_id, int64_t *id)
 {
     char eid[24], wid[24], hid[24], rid[24], aid[24];
     const char *p[9] = {s->kind,
@@ -335,8 +353,8 @@ db_status db_notice_move(db_conn *c, const db_scope *s, int64_t id, const char *
                          const char *to, int64_t actor_id)
 {
     char ids[24], aid[24];
-    const char *p[6] = {
-        s->kind, s->id, db_i64(ids, id), from, to, actor_id ? db_i64(aid, actor_id) : NULL};
+    const char *p[6] = {s->kind, s->id, db_i64(ids, id),
+                        from,    to,    actor_id ? db_i64(aid, actor_id) : NULL};
     return exec_moved(c, "nt_move", 6, p);
 }
 

@@ -57,9 +57,9 @@ db_status db_referral_move(db_conn *c, const db_scope *s, int64_t id, const char
 /* A draft notice about an enterprise, from a warning or a hazard of it (either may be 0);
  * title/body NULL: drafted from the warning's or hazard's facts.  *id 0 when the
  * enterprise, warning or hazard is not in scope or do not belong together. */
-db_status db_notice_create(db_conn *c, const db_scope *s, int64_t enterprise_id,
-                           int64_t warning_id, int64_t hazard_id, const char *title,
-                           const char *body, int64_t region_id, int64_t actor_id, int64_t *id);
+db_status db_notice_create(db_conn *c, const db_scope *s, int64_t enterprise_id, int64_t warning_id,
+                           int64_t hazard_id, const char *title, const char *body,
+                           int64_t region_id, int64_t actor_id, int64_t *id);
 /* approve (draft → approved) / publish (approved → published). */
 db_status db_notice_move(db_conn *c, const db_scope *s, int64_t id, const char *from,
                          const char *to, int64_t actor_id);

@@ -24,6 +24,7 @@ async function setup() {
     ['baoshan.admin', 'district_admin', '--region', '310113'],
     ['baoshan.staff', 'district_staff', '--region', '310113'],
     ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
+    ['a2.manager', 'enterprise_manager', '--enterprise', ents[1].code],
   ];
   for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
   // a1's points are off until its filing is approved (never reporting, they would be offline at once)
@@ -159,13 +160,27 @@ async function test_supervision_order_assigned_answered_closed() {
   await d.context.close(); await s.context.close();
 }
 
+async function test_duty_queue_and_enterprise_todo() {
+  need('GET', '/api/v1/duty/queue');
+  const fid = db.scalar(`SET dw.scope = 'system'; INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, approval_level)
+    VALUES (${ents[1].id}, 'maintenance', now() + interval '1 day', now() + interval '2 days', '年度检修', 'district') RETURNING id`);
+  const d = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await d.page.goto(srv.base + '/#/duty');
+  await d.page.waitForSelector(`[data-testid=duty-queue] [data-item="filing_to_approve:${fid}"]`);
+  await shot(d.page, 'duty-queue');
+  const e = await loginPage(browser, srv.base, 'a2.manager', PW, errors);
+  await e.page.goto(srv.base + '/#/duty');
+  await e.page.waitForSelector('[data-testid=todo-list]');
+  await d.context.close(); await e.context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
 const tests = [test_stop_filing_approved_offline_alarms_stop, test_hazard_reported_rectified_verified,
-  test_supervision_order_assigned_answered_closed, test_no_script_errors];
+  test_supervision_order_assigned_answered_closed, test_duty_queue_and_enterprise_todo, test_no_script_errors];
 let passed = 0, failed = 0, skipped = 0;
 try {
   await setup();

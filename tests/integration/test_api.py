@@ -222,6 +222,7 @@ OBJECT_ROUTES.update({
     "/api/v1/notices/{id}/export": "notice",
     "/api/v1/notices/{id}/approve": "notice",
     "/api/v1/notices/{id}/publish": "notice",
+    "/api/v1/enterprises/{id}/todo": "enterprise",
 })
 BODIES.update({
     ("POST", "/api/v1/enterprises/{id}/filings"): {

@@ -33,6 +33,7 @@ function navItems(m) {
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   // supervision workflows
   items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒'], ['supervision', 'nav.supervision', '☑']);
+  items.push(['duty', ent ? 'nav.todo' : 'nav.duty', '⏲']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -93,6 +94,7 @@ const PAGES = {
   filings: () => import('./pages/filings.js'),
   hazards: () => import('./pages/hazards.js'),
   supervision: () => import('./pages/supervision.js'),
+  duty: () => import('./pages/duty.js'),
 };
 
 let routeSeq = 0;

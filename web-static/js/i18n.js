@@ -251,6 +251,20 @@ const D = {
   'sv.amount': ['罚款金额（元）', 'Fine (yuan)'], 'sv.decided_on': ['决定日期', 'Decided on'],
   'sv.field.response': ['回复内容', 'Answer'], 'sv.field.result': ['办结结果', 'Result'], 'sv.field.note': ['备注', 'Note'],
   'sv.field.reason': ['原因', 'Reason'], 'sv.field.outcome': ['处理结果', 'Outcome'],
+  'nav.duty': ['系统值守', 'Duty watch'], 'nav.todo': ['我的待办', 'My to-do'],
+  'duty.title': ['系统值守', 'Duty watch'], 'duty.todo': ['我的待办', 'My to-do'], 'duty.queue': ['处理队列', 'Work queue'],
+  'duty.total': ['待处理', 'Waiting'], 'duty.kind': ['事项', 'Item'], 'duty.detail': ['内容', 'What'], 'duty.since': ['起始', 'Since'],
+  'duty.deadline': ['期限', 'Deadline'], 'duty.empty': ['暂无待处理事项', 'Nothing waiting'], 'duty.roster': ['值班表', 'Roster'],
+  'duty.who': ['值班人', 'On duty'], 'duty.shift': ['班次', 'Shift'], 'duty.now': ['在岗', 'now'], 'duty.handovers': ['交接班记录', 'Handover notes'],
+  'duty.handover': ['交接班', 'Write handover'], 'duty.open_items': ['待处理 {n} 项', '{n} waiting'],
+  'duty.k.warning_unsigned': ['红/橙预警待签收', 'Red/orange warning unsigned'], 'duty.k.clearance_request': ['消警待审核', 'Clearance to review'],
+  'duty.k.warning_overdue': ['预警逾期', 'Warning overdue'], 'duty.k.alarm_overdue': ['报警逾期', 'Alarm overdue'],
+  'duty.k.hazard_due': ['隐患到期', 'Hazard due'], 'duty.k.filing_to_approve': ['报备待审批', 'Filing to review'],
+  'duty.k.supervision_open': ['督办未办结', 'Supervision open'], 'duty.k.warning_sign': ['预警待签收', 'Warning to sign'],
+  'duty.k.warning_clear': ['预警待处置', 'Warning to clear'], 'duty.k.alarm_acknowledge': ['报警待确认', 'Alarm to acknowledge'],
+  'duty.k.alarm_handle': ['报警待处置', 'Alarm to handle'], 'duty.k.cleaning_due': ['本期清扫未打卡', 'Cleaning due'],
+  'duty.k.hazard_plan': ['隐患待制定方案', 'Hazard: file plan'], 'duty.k.hazard_rectify': ['隐患待整改', 'Hazard to rectify'],
+  'duty.k.supervision_answer': ['督办待回复', 'Supervision to answer'], 'duty.k.filing_returned': ['报备被退回', 'Filing returned'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

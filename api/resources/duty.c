@@ -38,8 +38,8 @@ int api_duty_roster(api_req *r)
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
-    db_status st = c ? db_duty_roster(c, &s, from[0] ? from : NULL, to[0] ? to : NULL, &out)
-                     : DB_HARD;
+    db_status st =
+        c ? db_duty_roster(c, &s, from[0] ? from : NULL, to[0] ? to : NULL, &out) : DB_HARD;
     if (st != DB_OK)
         return api_reply_db(r, st);
     return api_reply_json(r, 200, out ? out : json_object());
@@ -62,11 +62,10 @@ static int district_of(api_req *r, json_t *body, int64_t *out)
     const api_caller *caller = api_req_caller(r);
     json_t *d = json_object_get(body, "district_id");
     if (d && (!json_is_integer(d) || json_integer_value(d) < 1))
-        return api_reply_error(r, API_E_BAD_REQUEST, "district_id must be a positive integer"),
-               -1;
-    *out = d ? (int64_t)json_integer_value(d)
-               : caller->kind == API_SCOPE_DISTRICT ? caller->scope_id
-                                                    : 0;
+        return api_reply_error(r, API_E_BAD_REQUEST, "district_id must be a positive integer"), -1;
+    *out = d                                    ? (int64_t)json_integer_value(d)
+           : caller->kind == API_SCOPE_DISTRICT ? caller->scope_id
+                                                : 0;
     if (!*out)
         return api_reply_error(r, API_E_BAD_REQUEST, "district_id is required for the city"), -1;
     return 0;
@@ -134,10 +133,10 @@ int api_duty_roster_add(api_req *r)
                                "the district is not yours, or account %lld is not an enabled "
                                "government account of the district or its streets",
                                (long long)x.account_id);
-    return api_reply_json(r, 201, json_pack("{s:I, s:I, s:I, s:s, s:s}", "id", (json_int_t)x.id,
-                                            "district_id", (json_int_t)x.district_id,
-                                            "account_id", (json_int_t)x.account_id, "starts_at",
-                                            s0, "ends_at", s1));
+    return api_reply_json(r, 201,
+                          json_pack("{s:I, s:I, s:I, s:s, s:s}", "id", (json_int_t)x.id,
+                                    "district_id", (json_int_t)x.district_id, "account_id",
+                                    (json_int_t)x.account_id, "starts_at", s0, "ends_at", s1));
 }
 
 typedef struct {
@@ -151,8 +150,8 @@ static db_status note_tx(api_req *r, db_conn *c, void *arg)
     const api_caller *caller = api_req_caller(r);
     db_scope s;
     api_db_scope(r, NULL, &s);
-    db_status st = db_duty_handover_add(c, &s, x->district_id, caller->account_id,
-                                        caller->username, x->note, &x->id);
+    db_status st = db_duty_handover_add(c, &s, x->district_id, caller->account_id, caller->username,
+                                        x->note, &x->id);
     if (st != DB_OK || !x->id)
         return st;
     char obj[48];

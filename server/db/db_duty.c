@@ -14,28 +14,52 @@
 #define QUEUE_ITEMS                                                                                \
     "SELECT 'warning_unsigned' AS kind, w.id, e.id AS eid, e.name AS ename, w.issued_at AS "       \
     "since, w.sign_by AS deadline, w.grade AS detail FROM warnings w JOIN enterprises e ON e.id "  \
-    "= w.enterprise_id WHERE " SCOPE_ENT("e") " AND w.status = 'issued' AND w.grade IN ('red', "   \
-    "'orange') UNION ALL SELECT 'clearance_request', w.id, e.id, e.name, "                         \
-    "coalesce(w.clear_requested_at, w.issued_at), w.clear_by, w.grade FROM warnings w JOIN "       \
-    "enterprises e ON e.id = w.enterprise_id WHERE " SCOPE_ENT("e") " AND w.status = "             \
-    "'clearance_requested' UNION ALL SELECT 'warning_overdue', w.id, e.id, e.name, "              \
-    "w.issued_at, CASE WHEN w.status = 'issued' THEN w.sign_by ELSE w.clear_by END, w.grade "      \
-    "FROM warnings w JOIN enterprises e ON e.id = w.enterprise_id WHERE " SCOPE_ENT("e")           \
-    " AND ((w.status = 'issued' AND w.sign_by < now() AND w.grade NOT IN ('red', 'orange')) OR "   \
-    "(w.status NOT IN ('issued', 'clearance_requested', 'cleared') AND w.clear_by < now())) "      \
-    "UNION ALL SELECT 'alarm_overdue', a.id, e.id, e.name, a.raised_at, CASE WHEN a.state = "      \
-    "'active' THEN a.ack_deadline ELSE a.handle_deadline END, a.kind FROM alarms a JOIN "          \
-    "enterprises e ON e.id = a.enterprise_id WHERE " SCOPE_ENT("e") " AND a.state IN ('active', "  \
-    "'acknowledged') AND (a.ack_overdue OR a.handle_overdue) UNION ALL SELECT 'hazard_due', "      \
-    "h.id, e.id, e.name, h.found_at, h.deadline, h.title FROM hazards h JOIN enterprises e ON "    \
-    "e.id = h.enterprise_id WHERE " SCOPE_ENT("e") " AND h.status IN " OPEN_HAZARD " AND "         \
-    "h.deadline < now() + interval '7 days' UNION ALL SELECT 'filing_to_approve', f.id, e.id, "    \
-    "e.name, f.filed_at, greatest(f.starts_at, f.filed_at + interval '1 day'), f.type FROM "       \
-    "filings f JOIN enterprises e ON e.id = f.enterprise_id WHERE " SCOPE_ENT("e") " AND "         \
-    "f.status = 'submitted' AND ($1 <> 'street' OR f.approval_level = 'street') UNION ALL "        \
-    "SELECT 'supervision_open', v.id, e.id, e.name, v.created_at, NULL::timestamptz, v.level "     \
-    "FROM supervisions v JOIN enterprises e ON e.id = v.enterprise_id WHERE " SCOPE_ENT("e")       \
-    " AND v.status <> 'closed'"
+    "= w.enterprise_id WHERE " SCOPE_ENT(                                                          \
+        "e") " AND w.status = 'issued' AND w.grade IN ('red', "                                    \
+             "'orange') UNION ALL SELECT 'clearance_request', w.id, e.id, e.name, "                \
+             "coalesce(w.clear_requested_at, w.issued_at), w.clear_by, w.grade FROM warnings w "   \
+             "JOIN "                                                                               \
+             "enterprises e ON e.id = w.enterprise_id WHERE " SCOPE_ENT(                           \
+                 "e") " AND w.status = "                                                           \
+                      "'clearance_requested' UNION ALL SELECT 'warning_overdue', w.id, e.id, "     \
+                      "e.name, "                                                                   \
+                      "w.issued_at, CASE WHEN w.status = 'issued' THEN w.sign_by ELSE w.clear_by " \
+                      "END, w.grade "                                                              \
+                      "FROM warnings w JOIN enterprises e ON e.id = w.enterprise_id "              \
+                      "WHERE " SCOPE_ENT(                                                          \
+                          "e") " AND ((w.status = 'issued' AND w.sign_by < now() AND w.grade NOT " \
+                               "IN ('red', 'orange')) OR "                                         \
+                               "(w.status NOT IN ('issued', 'clearance_requested', 'cleared') "    \
+                               "AND w.clear_by < now())) "                                         \
+                               "UNION ALL SELECT 'alarm_overdue', a.id, e.id, e.name, "            \
+                               "a.raised_at, CASE WHEN a.state = "                                 \
+                               "'active' THEN a.ack_deadline ELSE a.handle_deadline END, a.kind "  \
+                               "FROM alarms a JOIN "                                               \
+                               "enterprises e ON e.id = a.enterprise_id WHERE " SCOPE_ENT(         \
+                                   "e") " AND a.state IN ('active', "                              \
+                                        "'acknowledged') AND (a.ack_overdue OR a.handle_overdue) " \
+                                        "UNION ALL SELECT 'hazard_due', "                          \
+                                        "h.id, e.id, e.name, h.found_at, h.deadline, h.title "     \
+                                        "FROM hazards h JOIN enterprises e ON "                    \
+                                        "e.id = h.enterprise_id WHERE " SCOPE_ENT(                 \
+                                            "e") " AND h.status IN " OPEN_HAZARD " AND "           \
+                                                 "h.deadline < now() + interval '7 days' UNION "   \
+                                                 "ALL SELECT 'filing_to_approve', f.id, e.id, "    \
+                                                 "e.name, f.filed_at, greatest(f.starts_at, "      \
+                                                 "f.filed_at + interval '1 day'), f.type FROM "    \
+                                                 "filings f JOIN enterprises e ON e.id = "         \
+                                                 "f.enterprise_id WHERE " SCOPE_ENT(               \
+                                                     "e") " AND "                                  \
+                                                          "f.status = 'submitted' AND ($1 <> "     \
+                                                          "'street' OR f.approval_level = "        \
+                                                          "'street') UNION ALL "                   \
+                                                          "SELECT 'supervision_open', v.id, "      \
+                                                          "e.id, e.name, v.created_at, "           \
+                                                          "NULL::timestamptz, v.level "            \
+                                                          "FROM supervisions v JOIN enterprises "  \
+                                                          "e ON e.id = v.enterprise_id "           \
+                                                          "WHERE " SCOPE_ENT(                      \
+                                                              "e") " AND v.status <> 'closed'"
 
 /* the districts a scope may write duty rows for: its own, or any for the city */
 #define DUTY_DISTRICT(d) "(($1 = 'city') OR ($1 = 'district' AND " d " = $2::bigint))"
@@ -151,9 +175,9 @@ static db_status insert_id(db_conn *c, const char *stmt, int n, const char *cons
     return DB_OK;
 }
 
-db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id,
-                             int64_t account_id, const char *starts_at, const char *ends_at,
-                             const char *note, int64_t by, int64_t *id)
+db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id, int64_t account_id,
+                             const char *starts_at, const char *ends_at, const char *note,
+                             int64_t by, int64_t *id)
 {
     char did[24], aid[24], bid[24];
     const char *p[8] = {s->kind,   s->id,   db_i64(did, district_id), db_i64(aid, account_id),
@@ -172,7 +196,8 @@ db_status db_duty_handover_add(db_conn *c, const db_scope *s, int64_t district_i
                                int64_t *id)
 {
     char did[24], aid[24];
-    const char *p[6] = {s->kind, s->id, db_i64(did, district_id),
-                        account_id ? db_i64(aid, account_id) : NULL, author, note};
+    const char *p[6] = {
+        s->kind, s->id, db_i64(did, district_id), account_id ? db_i64(aid, account_id) : NULL,
+        author,  note};
     return insert_id(c, "duty_handover_add", 6, p, id);
 }

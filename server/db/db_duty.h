@@ -26,9 +26,9 @@ db_status db_duty_roster(db_conn *c, const db_scope *s, const char *from, const 
                          json_t **out);
 /* Adds a shift; *id 0 when the district is not the caller's (or the city's) or the
  * account is not an enabled government account of the district or its streets. */
-db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id,
-                             int64_t account_id, const char *starts_at, const char *ends_at,
-                             const char *note, int64_t by, int64_t *id);
+db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id, int64_t account_id,
+                             const char *starts_at, const char *ends_at, const char *note,
+                             int64_t by, int64_t *id);
 /* The last 100 handover notes of the districts in scope. */
 db_status db_duty_handovers(db_conn *c, const db_scope *s, json_t **out);
 /* A handover note with the queue's current size; *id 0 when the district is not the

@@ -203,8 +203,10 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/risk/models", "createRiskModel", api_risk_model_create,
      API_CITY | API_ADMIN_ONLY, 64 * KIB},
     {"POST", "/api/v1/risk/backtest", "runRiskBacktest", api_risk_backtest, API_CITY, 64 * KIB},
-    {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
-    {"POST", "/api/v1/notices/{id}/seen", "markNoticeSeen", api_notice_seen, GOV, 1 * KIB},
+    {"GET", "/api/v1/equipment-notices", "listEquipmentNotices", api_equipment_notices_list,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/equipment-notices/{id}/seen", "markEquipmentNoticeSeen",
+     api_equipment_notice_seen, GOV, 1 * KIB},
     /* supervision workflows (filings.c): 停产/检修/停用 报备 */
     {"GET", "/api/v1/filings", "listFilings", api_filings_list, API_ANY_USER, 0},
     {"POST", "/api/v1/enterprises/{id}/filings", "createFiling", api_filing_create, API_ENTERPRISE,
@@ -247,6 +249,41 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/enterprises/{id}/duty-roster", "addDutyRosterEntry", api_roster_add, NOTIFY,
      4 * KIB},
     {"DELETE", "/api/v1/duty-roster/{id}", "deleteDutyRosterEntry", api_roster_delete, NOTIFY, 0},
+    /* 督办 / 执法 / 通报 (supervision.c) */
+    {"GET", "/api/v1/supervisions", "listSupervisions", api_supervisions_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/supervisions/{id}", "getSupervision", api_supervision_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/supervisions/{id}/assign", "assignSupervision", api_supervision_assign, GOV,
+     8 * KIB},
+    {"POST", "/api/v1/supervisions/{id}/respond", "respondSupervision", api_supervision_respond,
+     API_ANY_USER, 16 * KIB},
+    {"POST", "/api/v1/supervisions/{id}/close", "closeSupervision", api_supervision_close, GOV,
+     16 * KIB},
+    {"GET", "/api/v1/enforcement-referrals", "listReferrals", api_referrals_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/enforcement-referrals/{id}", "getReferral", api_referral_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/enforcement-referrals/{id}/accept", "acceptReferral", api_referral_accept,
+     API_CITY | API_DISTRICT, 8 * KIB},
+    {"POST", "/api/v1/enforcement-referrals/{id}/reject", "rejectReferral", api_referral_reject,
+     API_CITY | API_DISTRICT, 8 * KIB},
+    {"POST", "/api/v1/enforcement-referrals/{id}/close", "closeReferral", api_referral_close,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/notices", "listNotices", api_notices_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/notices/candidates", "listNoticeCandidates", api_notice_candidates, GOV, 0},
+    {"POST", "/api/v1/notices", "draftNotice", api_notice_create, API_CITY | API_DISTRICT,
+     64 * KIB},
+    {"GET", "/api/v1/notices/{id}", "getNotice", api_notice_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/notices/{id}/export", "exportNotice", api_notice_export, API_ANY_USER, 0},
+    {"POST", "/api/v1/notices/{id}/approve", "approveNotice", api_notice_approve, ADMINS, 0},
+    {"POST", "/api/v1/notices/{id}/publish", "publishNotice", api_notice_publish,
+     API_CITY | API_DISTRICT, 0},
+    /* 系统值守 (duty.c) */
+    {"GET", "/api/v1/duty/queue", "getDutyQueue", api_duty_queue, GOV, 0},
+    {"GET", "/api/v1/duty/roster", "listDutyShifts", api_duty_roster, GOV, 0},
+    {"POST", "/api/v1/duty/roster", "addDutyShift", api_duty_roster_add, ADMINS, 4 * KIB},
+    {"GET", "/api/v1/duty/handovers", "listHandovers", api_duty_handovers, GOV, 0},
+    {"POST", "/api/v1/duty/handovers", "addHandover", api_duty_handover_add,
+     API_CITY | API_DISTRICT, 16 * KIB},
+    {"GET", "/api/v1/enterprises/{id}/todo", "getEnterpriseTodo", api_enterprise_todo, API_ANY_USER,
+     0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -271,10 +308,12 @@ void api_handlers_init(void)
     api_onboarding_init();
     api_reports_init();
     api_backtest_init();
-    api_notices_init();
+    api_equipment_notices_init();
     api_filings_init();
     api_hazards_init();
     api_notify_init();
+    api_supervision_init();
+    api_duty_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -1821,7 +1821,7 @@ OPERATIONS = {
          params=[P("district"), P("street")],
          resp=ok(obj({"systems": COUNT, "conforming": COUNT, "nonconforming": arr(obj({}))})),
          err=[400]),
-    "listNotices": dict(tag="cleaning",
+    "listEquipmentNotices": dict(tag="cleaning",
          zh="企业自行变更通知", en="Notices of enterprises changing their own monitoring",
          desc="An enterprise account deleting one of its gateways (gateway_deleted) or revoking "
               "one of its ingest credentials (credential_revoked) leaves a notice for its district "
@@ -1836,7 +1836,7 @@ OPERATIONS = {
              "object": s("string"), "detail": s("string"), "actor": s("string"),
              "created_at": TS, "seen_at": nullable(TS), "seen_by": nullable(s("string"))}))})),
          err=[400]),
-    "markNoticeSeen": dict(tag="cleaning",
+    "markEquipmentNoticeSeen": dict(tag="cleaning",
          zh="通知已知悉", en="Mark a notice seen",
          desc="Once: the first seen time and account stay. 404 outside the scope.",
          body=json_body(obj({}, strict=True), required=False, desc="Nothing (an empty object)."),
@@ -2033,6 +2033,128 @@ OPERATIONS.update({
          resp=ok(ref("HazardDetail")), err=[400, 409]),
 })
 TAGS.append(("hazards", "Hazards (隐患) and their rectification loop (整改闭环)."))
+
+
+# --- 督办 / 执法 / 通报 (api/resources/supervision.c)
+NOTE_BODY = lambda field, req: obj({field: s("string", minLength=1 if req else 0, maxLength=4000)},
+                                   [field] if req else None, strict=True)
+SCHEMAS.update({
+    "Supervision": obj({}, title="Supervision", desc="A supervision order (督办) with its warning, assignee, answer and result."),
+    "SupervisionList": paged(ref("Supervision")),
+    "SupervisionAssign": obj({"account_id": s("integer", minimum=1), "note": s("string", maxLength=4000)},
+                             ["account_id"], strict=True),
+    "SupervisionRespond": NOTE_BODY("response", True),
+    "SupervisionClose": NOTE_BODY("result", True),
+    "Referral": obj({}, title="Referral", desc="An enforcement referral (执法移交) with its review and outcome."),
+    "ReferralList": paged(ref("Referral")),
+    "ReferralNote": NOTE_BODY("note", False),
+    "ReferralReject": NOTE_BODY("reason", True),
+    "ReferralClose": obj(dict(outcome=s("string", minLength=1, maxLength=4000),
+                              decision_no=s("string", maxLength=100),
+                              penalty_amount=nullable(s("number", minimum=0)),
+                              decided_on=s("string", format="date")), ["outcome", "decided_on"], strict=True),
+    "Notice": obj({}, title="Notice", desc="A public notice (警示通报): draft, approved or published."),
+    "NoticeList": paged(ref("Notice")),
+    "NoticeDraft": obj(dict(enterprise_id=s("integer", minimum=1), warning_id=s("integer", minimum=1),
+                            hazard_id=s("integer", minimum=1), title=s("string", maxLength=200),
+                            body=s("string", maxLength=20000)), ["enterprise_id"], strict=True),
+    "NoticeCandidates": obj(dict(warnings=arr(obj({})), hazards=arr(obj({})))),
+})
+LIST_PARAMS = [P("district"), P("street"), P("enterprise"), P("open"), P("limit50"), P("offset")]
+OPERATIONS.update({
+    "listSupervisions": dict(tag="supervision", zh="督办列表", en="Supervision orders",
+         desc="Oldest first. mine=true: assigned to the caller.",
+         params=[csv_param("level", ["street", "district", "city"], "Levels."),
+                 csv_param("status", ["open", "assigned", "responded", "closed"], "Statuses."),
+                 {"name": "mine", "in": "query", "description": "Assigned to me.",
+                  "schema": enum(["true", "false", "1", "0"])}] + LIST_PARAMS,
+         resp=ok(ref("SupervisionList")), err=[400]),
+    "getSupervision": dict(tag="supervision", zh="督办详情", en="One supervision order", resp=ok(ref("Supervision"))),
+    "assignSupervision": dict(tag="supervision", zh="交办", en="Assign to a person",
+         desc="open / assigned → assigned, by the order's level or above; the assignee is an enabled "
+              "government account of the caller's scope (422 assignee_invalid).",
+         body=json_body(ref("SupervisionAssign")), resp=ok(ref("Supervision")), err=[400, 409, 422]),
+    "respondSupervision": dict(tag="supervision", zh="督办回复", en="Answer",
+         desc="open / assigned → responded, by the enterprise or the assignee.",
+         body=json_body(ref("SupervisionRespond")), resp=ok(ref("Supervision")), err=[400, 409]),
+    "closeSupervision": dict(tag="supervision", zh="办结", en="Close with a result",
+         desc="→ closed, by the order's level or above.",
+         body=json_body(ref("SupervisionClose")), resp=ok(ref("Supervision")), err=[400, 409]),
+    "listReferrals": dict(tag="supervision", zh="执法移交列表", en="Enforcement referrals",
+         params=[csv_param("status", ["open", "accepted", "rejected", "closed"], "Statuses.")] + LIST_PARAMS,
+         resp=ok(ref("ReferralList")), err=[400]),
+    "getReferral": dict(tag="supervision", zh="执法移交详情", en="One referral", resp=ok(ref("Referral"))),
+    "acceptReferral": dict(tag="supervision", zh="受理", en="Accept a referral", desc="open → accepted.",
+         body=json_body(ref("ReferralNote"), required=False), resp=ok(ref("Referral")), err=[400, 409]),
+    "rejectReferral": dict(tag="supervision", zh="不予受理", en="Reject a referral", desc="open → rejected.",
+         body=json_body(ref("ReferralReject")), resp=ok(ref("Referral")), err=[400, 409]),
+    "closeReferral": dict(tag="supervision", zh="结案", en="Close with the outcome",
+         desc="accepted → closed with the decision (number, amount in yuan, date). 422 outcome_invalid.",
+         body=json_body(ref("ReferralClose")), resp=ok(ref("Referral")), err=[400, 409, 422]),
+    "listNotices": dict(tag="supervision", zh="警示通报", en="Public notices",
+         desc="Government: the notices about its enterprises, drafts included; enterprises: the published "
+              "notices of their district, street and city.",
+         params=[csv_param("status", ["draft", "approved", "published"], "Statuses.")] + LIST_PARAMS,
+         resp=ok(ref("NoticeList")), err=[400]),
+    "listNoticeCandidates": dict(tag="supervision", zh="可通报事项", en="Overdue warnings and hazards without a notice",
+         resp=ok(ref("NoticeCandidates"))),
+    "draftNotice": dict(tag="supervision", zh="起草通报", en="Draft a notice",
+         desc="From a warning or hazard of the enterprise (text drafted from its facts) or with a title and body.",
+         body=json_body(ref("NoticeDraft")), resp=ok(ref("Notice"), "Created.", 201), err=[400, 422]),
+    "getNotice": dict(tag="supervision", zh="通报详情", en="One notice", resp=ok(ref("Notice"))),
+    "exportNotice": dict(tag="supervision", zh="导出通报", en="A notice as text",
+         resp={"200": {"description": "Plain text.", "content": {"text/plain": {"schema": s("string")}}}}),
+    "approveNotice": dict(tag="supervision", zh="审核通报", en="Approve a draft", desc="draft → approved.",
+         resp=ok(ref("Notice")), err=[409]),
+    "publishNotice": dict(tag="supervision", zh="发布通报", en="Publish", desc="approved → published.",
+         resp=ok(ref("Notice")), err=[409]),
+})
+TAGS.append(("supervision", "Supervision orders (督办), enforcement referrals (执法移交) and public notices (警示通报)."))
+
+
+# --- 系统值守 (api/resources/duty.c)
+SCHEMAS.update({
+    "DutyQueue": obj(dict(now=s("string", format="date-time"), total=s("integer"), counts=obj({}),
+                          items=arr(obj(dict(kind=enum(["warning_unsigned", "clearance_request", "warning_overdue",
+                                                        "alarm_overdue", "hazard_due", "filing_to_approve",
+                                                        "supervision_open"]),
+                                             id=s("integer"), enterprise=obj({}),
+                                             since=s("string", format="date-time"),
+                                             deadline=nullable(s("string", format="date-time")),
+                                             overdue=s("boolean"), detail=nullable(s("string"))))))),
+    "EnterpriseTodo": obj(dict(enterprise=obj({}), now=s("string", format="date-time"), total=s("integer"),
+                               items=arr(obj({})))),
+    "DutyShifts": obj(dict(items=arr(obj({})))),
+    "DutyShift": obj(dict(district_id=s("integer", minimum=1), account_id=s("integer", minimum=1),
+                          starts_at=s("string", format="date-time"), ends_at=s("string", format="date-time"),
+                          note=s("string", maxLength=1000)), ["account_id", "starts_at", "ends_at"], strict=True),
+    "DutyShiftCreated": obj({}),
+    "Handovers": obj(dict(items=arr(obj({})))),
+    "HandoverCreate": obj(dict(district_id=s("integer", minimum=1), note=s("string", minLength=1, maxLength=4000)),
+                          ["note"], strict=True),
+})
+OPERATIONS.update({
+    "getDutyQueue": dict(tag="duty", zh="处理队列", en="The work queue of the person on watch",
+         desc="Unsigned red/orange warnings, clearance requests, overdue warnings and alarms, hazards due "
+              "within 7 days, filings the caller may review and open supervision orders; oldest first, each "
+              "with its deadline (at most 500).", resp=ok(ref("DutyQueue"))),
+    "listDutyShifts": dict(tag="duty", zh="值班表", en="Duty shifts",
+         desc="Shifts overlapping from..to (default: the next 7 days).", params=[P("from"), P("to")],
+         resp=ok(ref("DutyShifts")), err=[400]),
+    "addDutyShift": dict(tag="duty", zh="排班", en="Add a shift",
+         desc="By a district administrator for its district (the city names district_id); the account is a "
+              "government account of the district or its streets (422 assignee_invalid).",
+         body=json_body(ref("DutyShift")), resp=ok(ref("DutyShiftCreated"), "Created.", 201), err=[400, 422]),
+    "listHandovers": dict(tag="duty", zh="交接班记录", en="Shift handover notes", resp=ok(ref("Handovers"))),
+    "addHandover": dict(tag="duty", zh="交接班", en="Write a handover note",
+         desc="Records the queue's current size with it. Answers the notes.",
+         body=json_body(ref("HandoverCreate")), resp=ok(ref("Handovers")), err=[400]),
+    "getEnterpriseTodo": dict(tag="duty", zh="企业待办", en="An enterprise's to-do list",
+         desc="Alarms to acknowledge or handle, warnings to sign or clear, cleaning due this period, hazards "
+              "to plan or rectify, supervision orders to answer, returned filings; oldest first.",
+         resp=ok(ref("EnterpriseTodo"))),
+})
+TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
 
 
 def error_response(status, name, desc):

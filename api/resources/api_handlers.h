@@ -203,6 +203,35 @@ int api_hazard_verify(api_req *r);
 int api_hazard_reject(api_req *r);
 void api_hazards_init(void);
 
+/* supervision.c: 督办, 执法移交, 警示通报 */
+int api_supervisions_list(api_req *r);
+int api_supervision_get(api_req *r);
+int api_supervision_assign(api_req *r);
+int api_supervision_respond(api_req *r);
+int api_supervision_close(api_req *r);
+int api_referrals_list(api_req *r);
+int api_referral_get(api_req *r);
+int api_referral_accept(api_req *r);
+int api_referral_reject(api_req *r);
+int api_referral_close(api_req *r);
+int api_notices_list(api_req *r);
+int api_notice_candidates(api_req *r);
+int api_notice_create(api_req *r);
+int api_notice_get(api_req *r);
+int api_notice_export(api_req *r);
+int api_notice_approve(api_req *r);
+int api_notice_publish(api_req *r);
+void api_supervision_init(void);
+
+/* duty.c: 系统值守 and the enterprise's to-do */
+int api_duty_queue(api_req *r);
+int api_enterprise_todo(api_req *r);
+int api_duty_roster(api_req *r);
+int api_duty_roster_add(api_req *r);
+int api_duty_handovers(api_req *r);
+int api_duty_handover_add(api_req *r);
+void api_duty_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);
@@ -211,13 +240,13 @@ db_status api_cleaning_overview(db_conn *c, const char *kind, const char *sid, j
 /* Supervision notices (notices.c): inside the change's transaction, a notice
  * to the district when the caller is an enterprise account (*notice_id 0
  * otherwise); after the commit, its live event. */
-int api_notices_list(api_req *r);
-int api_notice_seen(api_req *r);
-void api_notices_init(void);
-db_status api_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const char *kind,
-                        const char *object, const char *detail, int64_t *notice_id);
-void api_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *kind,
-                        const char *object);
+int api_equipment_notices_list(api_req *r);
+int api_equipment_notice_seen(api_req *r);
+void api_equipment_notices_init(void);
+db_status api_equipment_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const char *kind,
+                                  const char *object, const char *detail, int64_t *notice_id);
+void api_equipment_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *kind,
+                                  const char *object);
 
 /* Registers every resource's statements (before the first connection). */
 void api_handlers_init(void);

@@ -417,8 +417,8 @@ static db_status write_tx(api_req *r, db_conn *c, void *arg)
                  json_is_string(json_object_get(x->before, "last_seen_at"))
                      ? json_string_value(json_object_get(x->before, "last_seen_at"))
                      : "never");
-        st = api_notice_tx(r, c, x->enterprise_id, "gateway_deleted", x->notice_obj, detail,
-                           &x->notice_id);
+        st = api_equipment_notice_tx(r, c, x->enterprise_id, "gateway_deleted", x->notice_obj,
+                                     detail, &x->notice_id);
         if (st != DB_OK)
             return st;
     }
@@ -521,7 +521,7 @@ static int res_write(api_req *r, const resource *res, int op)
         rc = api_reply_error(r, API_E_NOT_FOUND, "no such %s", parent);
     } else if (op == OP_DELETE) {
         /* the "ok" record was written in the transaction (audit_ok_tx) */
-        api_notice_publish(x.notice_id, x.enterprise_id, "gateway_deleted", x.notice_obj);
+        api_equipment_notice_publish(x.notice_id, x.enterprise_id, "gateway_deleted", x.notice_obj);
         rc = api_reply_json(r, 200,
                             json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)x.obj_id));
     } else {

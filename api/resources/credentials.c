@@ -207,7 +207,8 @@ static db_status revoke_tx(api_req *r, db_conn *c, void *arg)
     revoke_detail(x->row, detail, sizeof detail);
     x->enterprise_id = (long long)json_integer_value(json_object_get(x->row, "enterprise_id"));
     snprintf(x->notice_obj, sizeof x->notice_obj, "%s", obj);
-    st = api_notice_tx(r, c, x->enterprise_id, "credential_revoked", obj, detail, &x->notice_id);
+    st = api_equipment_notice_tx(r, c, x->enterprise_id, "credential_revoked", obj, detail,
+                                 &x->notice_id);
     if (st != DB_OK)
         return st;
     return api_audit_tx(r, c, "ingest_credential_revoke", obj, "ok", detail);
@@ -235,7 +236,8 @@ int api_ingest_credential_revoke(api_req *r)
                              json_string_value(json_object_get(x.row, "revoked_at")));
     } else {
         /* the "ok" record was written in the transaction (revoke_tx) */
-        api_notice_publish(x.notice_id, x.enterprise_id, "credential_revoked", x.notice_obj);
+        api_equipment_notice_publish(x.notice_id, x.enterprise_id, "credential_revoked",
+                                     x.notice_obj);
         rc = api_reply_json(r, 200, json_incref(x.row));
     }
     json_decref(x.row);

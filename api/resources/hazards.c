@@ -27,8 +27,8 @@ int api_hazards_list(api_req *r)
     api_list_query q;
     const char *statuses, *kinds, *how;
     if (api_query_list_page(r, &q) ||
-        api_query_csv(r, "status",
-                      "proposed|reported|planned|rectified|rejected|closed|dismissed", &statuses) ||
+        api_query_csv(r, "status", "proposed|reported|planned|rectified|rejected|closed|dismissed",
+                      &statuses) ||
         api_query_csv(r, "kind", "major|ordinary", &kinds) ||
         api_query_csv(r, "found_how", "spot_check|inspection|warning|self_check|derived", &how) ||
         api_query_list_state(r, &q))
@@ -110,8 +110,8 @@ int api_hazard_create(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"kind",     "major_item", "title",      "description",
-                                          "found_by", "found_at",   "found_how",  "deadline",
+    static const char *const allowed[] = {"kind",     "major_item", "title",     "description",
+                                          "found_by", "found_at",   "found_how", "deadline",
                                           "photo",    "warning_id"};
     if (api_json_strict(r, body, allowed, 10) != 0)
         return 0;
@@ -149,8 +149,9 @@ int api_hazard_create(api_req *r)
     time_t now = time(NULL), t_found = now, t_due;
     char s_found[32], s_due[32];
     if (*found_at && (api_parse_time(found_at, &t_found) != 0 || t_found > now + 300))
-        return api_reply_error(r, API_E_BAD_REQUEST,
-                               "found_at must be an RFC 3339 time with an offset, not in the future");
+        return api_reply_error(
+            r, API_E_BAD_REQUEST,
+            "found_at must be an RFC 3339 time with an offset, not in the future");
     if (*deadline) {
         if (api_parse_time(deadline, &t_due) != 0)
             return api_reply_error(r, API_E_BAD_REQUEST,
@@ -184,8 +185,8 @@ int api_hazard_create(api_req *r)
         api_decode_upload(r, pj, 0, &photo, &x.in.photo_len, &x.in.photo_type) != 0)
         return 0;
     x.in.photo = photo;
-    json_t *d = json_pack("{s:s, s:i, s:s, s:s, s:s}", "kind", kind, "major_item",
-                          x.in.major_item, "title", title, "found_how", how, "deadline", s_due);
+    json_t *d = json_pack("{s:s, s:i, s:s, s:s, s:s}", "kind", kind, "major_item", x.in.major_item,
+                          "title", title, "found_how", how, "deadline", s_due);
     char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     x.detail = detail ? detail : "";
@@ -198,8 +199,9 @@ int api_hazard_create(api_req *r)
         rc = api_reply_db(r, st);
     } else if (!x.id) {
         api_audit(r, "hazard_report", obj, "denied", "not found in scope");
-        rc = api_reply_error(r, API_E_NOT_FOUND, x.in.warning_id ? "no such enterprise or warning"
-                                                                 : "no such enterprise");
+        rc = api_reply_error(r, API_E_NOT_FOUND,
+                             x.in.warning_id ? "no such enterprise or warning"
+                                             : "no such enterprise");
     } else {
         db_scope s;
         db_conn *c = api_read_db(r, &s);
@@ -276,8 +278,7 @@ static db_status hact_tx(api_req *r, db_conn *c, void *arg)
     const char *from = row.status;
     if (!in_list(from, acts[x->act].from)) {
         x->refused = 1;
-        snprintf(x->why, sizeof x->why, "cannot %s a hazard in status %s", acts[x->act].name,
-                 from);
+        snprintf(x->why, sizeof x->why, "cannot %s a hazard in status %s", acts[x->act].name, from);
         return DB_OK;
     }
     st = db_hazards_move(c, &s, id, from, acts[x->act].to, acts[x->act].name, caller->account_id,

@@ -1,8 +1,8 @@
 /* Supervision notices (db_notices.h): an enterprise account deleting its
  * gateway or revoking its ingest credential tells the district — a row
  * written in the change's transaction, the audit record beside it, and a live
- * event (type "notice") after the commit.  GET /api/v1/notices lists them for
- * the scope; POST /api/v1/notices/{id}/seen marks one seen. */
+ * event (type "notice") after the commit.  GET /api/v1/equipment-notices lists them for
+ * the scope; POST /api/v1/equipment-notices/{id}/seen marks one seen. */
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "db_notices.h"
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-db_status api_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const char *kind,
-                        const char *object, const char *detail, int64_t *notice_id)
+db_status api_equipment_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const char *kind,
+                                  const char *object, const char *detail, int64_t *notice_id)
 {
     *notice_id = 0;
     const api_caller *who = api_req_caller(r);
@@ -24,8 +24,8 @@ db_status api_notice_tx(api_req *r, db_conn *c, int64_t enterprise_id, const cha
                                 who->username, notice_id);
 }
 
-void api_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *kind,
-                        const char *object)
+void api_equipment_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *kind,
+                                  const char *object)
 {
     if (!notice_id)
         return;
@@ -36,7 +36,7 @@ void api_notice_publish(int64_t notice_id, int64_t enterprise_id, const char *ki
     json_decref(f);
 }
 
-int api_notices_list(api_req *r)
+int api_equipment_notices_list(api_req *r)
 {
     const char *open = api_req_query(r, "open");
     const char *lim = api_req_query(r, "limit");
@@ -70,7 +70,7 @@ static db_status seen_tx(api_req *r, db_conn *c, void *arg)
     return api_audit_tx(r, c, "notice_seen", obj, "ok", "");
 }
 
-int api_notice_seen(api_req *r)
+int api_equipment_notice_seen(api_req *r)
 {
     seen_ctx x = {.id = api_parse_id(api_req_param(r, "id"))};
     if (x.id < 0)
@@ -83,7 +83,7 @@ int api_notice_seen(api_req *r)
     return api_reply_json(r, 200, json_pack("{s:I, s:b}", "id", (json_int_t)x.id, "seen", 1));
 }
 
-void api_notices_init(void)
+void api_equipment_notices_init(void)
 {
     db_notices_register();
 }

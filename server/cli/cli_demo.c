@@ -5,6 +5,7 @@
 #include "db.h"
 #include "db_admin.h"
 #include "db_demo.h"
+#include "db_hazards.h"
 #include "srv_config.h"
 #include "srv_cred.h"
 #include "srv_log.h"
@@ -560,6 +561,19 @@ static db_status reissue(db_conn *c, seed_run *r, json_t *fleet_ents)
     return audit(c, r, "demo.credentials_reissue");
 }
 
+/* Filings, hazards (some derived from the archive, for a person to confirm), a supervision
+ * trail and a notice in the marker district, so the supervision pages have content. */
+static db_status seed_supervision(db_conn *c, seed_run *r)
+{
+    int64_t district = 0, n = 0;
+    db_status st = db_demo_supervision(c, r->marker, &district);
+    if (st != DB_OK || !district)
+        return st;
+    db_scope s = {.rls = "system", .kind = "district"};
+    snprintf(s.id, sizeof s.id, "%lld", (long long)district);
+    return db_hazards_derive(c, &s, 0, &n);
+}
+
 static db_status seed_tx(db_conn *c, void *arg)
 {
     seed_run *r = arg;
@@ -591,6 +605,8 @@ static db_status seed_tx(db_conn *c, void *arg)
     } else {
         r->outcome = SEED_LOADED;
         st = load_city(c, r, ents);
+        if (st == DB_OK)
+            st = seed_supervision(c, r);
     }
     if (st == DB_OK && r->outcome != SEED_MISMATCH && fleet_write_tmp(r, fleet) != 0)
         st = DB_BAD;
@@ -667,6 +683,7 @@ static db_conn *demo_connect(void)
     }
     db_admin_register();
     db_demo_register();
+    db_hazards_register();
     return c;
 }
 

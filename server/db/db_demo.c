@@ -52,6 +52,48 @@ static const db_stmt statements[] = {
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'api_key' AND revoked_at IS NULL), "
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'hebei_des' AND revoked_at IS NULL), "
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'mem_sm4' AND revoked_at IS NULL)"},
+    /* issue 14: $1 marker district code; enterprises by code order in it */
+    {"demo_supervision",
+     "WITH d AS (SELECT id FROM regions WHERE code = $1 AND level = 'district'), ents AS (SELECT "
+     "e.id, e.name, row_number() OVER (ORDER BY e.code) AS n FROM enterprises e JOIN d ON d.id = "
+     "e.district_id), f1 AS (INSERT INTO filings (enterprise_id, type, starts_at, ends_at, "
+     "reason, status, approval_level, filed_at, reviewed_at, review_note) SELECT id, 'stop', "
+     "now() - interval '1 day', now() + interval '6 days', '订单不足，全厂停产一周', 'approved', "
+     "'district', now() - interval '2 days', now() - interval '44 hours', '同意停产报备' FROM "
+     "ents WHERE n = 1 RETURNING id), f2 AS (INSERT INTO filings (enterprise_id, type, "
+     "starts_at, ends_at, reason, approval_level) SELECT id, 'maintenance', now() + interval '2 "
+     "days', now() + interval '3 days', '除尘器年度检修，停用1号除尘系统', 'district' FROM ents "
+     "WHERE n = 2 RETURNING id), h AS (INSERT INTO hazards (enterprise_id, kind, major_item, "
+     "title, found_by, found_at, found_how, status, deadline, plan, planned_at, report, "
+     "rectified_at) SELECT ents.id, x.kind, x.item, x.title, x.who, now() - x.age, x.how, "
+     "x.status, now() - x.age + x.span, x.plan, CASE WHEN x.plan <> '' THEN now() - x.age + "
+     "interval '2 days' END, x.report, CASE WHEN x.report <> '' THEN now() - interval '1 day' "
+     "END FROM (VALUES (3, 'major', 10::smallint, '打磨车间地面及设备顶部积尘严重', '区应急局 "
+     "王检查', interval '35 days', 'inspection', 'planned', interval '30 days', '每班次清扫，"
+     "增设移动式吸尘装置', ''), (4, 'ordinary', NULL, '除尘器泄爆口朝向人员通道', '街道 李网格', "
+     "interval '10 days', 'spot_check', 'rectified', interval '30 days', '加装导流板', '导流板已"
+     "安装'), (5, 'ordinary', NULL, '粉尘清扫记录不全', '企业自查', interval '2 days', "
+     "'self_check', 'reported', interval '30 days', '', '')) AS x(n, kind, item, title, who, "
+     "age, how, status, span, plan, report) JOIN ents ON ents.n = x.n RETURNING id, "
+     "enterprise_id, found_at, title), he AS (INSERT INTO hazard_events (hazard_id, "
+     "enterprise_id, at, action, to_status, actor, note) SELECT id, enterprise_id, found_at, "
+     "'report', 'reported', 'demo', title FROM h), rs AS (INSERT INTO risk_scores (enterprise_id, "
+     "computed_at, model_version, r, i, a, h, s, grade, grade_by_score, override, rules, inputs, "
+     "trigger) SELECT id, now() - interval '3 days', 'demo', 62, 70, 0.4, 0.3, 0.2, 'orange', "
+     "'orange', false, '[]', '{}', 'manual' FROM ents WHERE n = 6 RETURNING id, enterprise_id), "
+     "w AS (INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, "
+     "clear_by, supervisor, current_level) SELECT enterprise_id, 'grade', 'orange', id, now() - "
+     "interval '3 days', now() - interval '70 hours', now() - interval '1 day', 'street', "
+     "'district' FROM rs RETURNING id, enterprise_id), sv AS (INSERT INTO supervisions "
+     "(warning_id, enterprise_id, step, level, created_at) SELECT id, enterprise_id, 1, "
+     "'district', now() - interval '1 day' FROM w RETURNING id), nt AS (INSERT INTO "
+     "public_notices (enterprise_id, hazard_id, region_id, title, body, status, approved_at, "
+     "published_at) SELECT h.enterprise_id, h.id, (SELECT id FROM d), '关于' || e.name || '重大"
+     "事故隐患逾期未整改的警示通报', e.name || '存在重大事故隐患“' || h.title || '”，整改期限已"
+     "过仍未销号。现予通报，请各企业引以为戒，立即开展自查自改。', 'published', now() - interval "
+     "'1 day', now() - interval '20 hours' FROM h JOIN enterprises e ON e.id = h.enterprise_id "
+     "WHERE h.title LIKE '打磨%' RETURNING id) SELECT (SELECT id FROM d), (SELECT count(*) FROM "
+     "f1) + (SELECT count(*) FROM f2) + (SELECT count(*) FROM sv) + (SELECT count(*) FROM nt)"},
 };
 
 /* Registered apart and first: it must prepare on a database without tables. */
@@ -301,6 +343,19 @@ db_status db_demo_counts_read(db_conn *c, const char *marker_district, db_demo_c
                         &out->hebei_des, &out->mem_sm4};
     for (int i = 0; i < 10; i++)
         *f[i] = strtoll(PQgetvalue(r, 0, i), NULL, 10);
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_demo_supervision(db_conn *c, const char *marker_district, int64_t *district_id)
+{
+    const char *p[1] = {marker_district};
+    db_status st;
+    PGresult *r = db_exec(c, "demo_supervision", 1, p, &st);
+    if (!r)
+        return st;
+    *district_id =
+        PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     PQclear(r);
     return DB_OK;
 }

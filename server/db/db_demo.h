@@ -99,4 +99,11 @@ typedef struct db_demo_counts {
 
 db_status db_demo_counts_read(db_conn *c, const char *marker_district, db_demo_counts *out);
 
+/* Supervision workflows on a fresh demo city (issue 14): in the marker district an
+ * approved stop filing (its enterprise keeps sending data: the production alarm), a filing
+ * to review, hazards at several steps of their loop, an overdue warning with its open
+ * supervision order and a published notice.  *district_id: the marker district (0 when
+ * absent: nothing added). */
+db_status db_demo_supervision(db_conn *c, const char *marker_district, int64_t *district_id);
+
 #endif

@@ -18,8 +18,8 @@
     "h.found_by, 'found_at', h.found_at, 'found_how', h.found_how, 'derived_rule', "               \
     "h.derived_rule, 'warning_id', h.warning_id, 'photo', CASE WHEN h.photo IS NULL THEN NULL "    \
     "ELSE json_build_object('type', h.photo_type, 'bytes', octet_length(h.photo), 'href', "        \
-    "'/api/v1/hazards/' || h.id || '/photo') END, 'status', h.status, 'open', h.status IN "        \
-    OPEN_STATUSES ", 'deadline', h.deadline, 'overdue', h.status IN " OPEN_STATUSES                \
+    "'/api/v1/hazards/' || h.id || '/photo') END, 'status', h.status, 'open', h.status "           \
+    "IN " OPEN_STATUSES ", 'deadline', h.deadline, 'overdue', h.status IN " OPEN_STATUSES          \
     " AND h.deadline < now(), 'age_days', floor(extract(epoch FROM coalesce(h.closed_at, now()) "  \
     "- h.found_at) / 86400)::int, 'plan', h.plan, 'planned_at', h.planned_at, 'report', "          \
     "h.report, 'rectified_at', h.rectified_at, 'verified_by', h.verified_by, 'verified_at', "      \
@@ -34,18 +34,27 @@ static const db_stmt statements[] = {
     {"hz_list",
      "WITH q AS (SELECT h.id, h.found_at FROM hazards h JOIN enterprises e ON e.id = "
      "h.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
-     "e.street_id WHERE " SCOPE_ENT("e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
-                                         "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR "
-                                         "e.id = $5::bigint) AND " CSV_MATCH("h.status", "6")
-     " AND " CSV_MATCH("h.kind", "7") " AND " CSV_MATCH("h.found_how", "8")
-     " AND ($9::boolean IS NULL OR (h.status IN " OPEN_STATUSES " AND h.deadline < now()) = "
-     "$9::boolean) AND ($10::boolean IS NULL OR (h.status IN " OPEN_STATUSES ") = $10::boolean) "
-     "AND ($11::timestamptz IS NULL OR h.found_at >= $11::timestamptz) AND ($12::timestamptz IS "
-     "NULL OR h.found_at < $12::timestamptz)) SELECT json_build_object('total', (SELECT count(*) "
-     "FROM q), 'limit', $13::int, 'offset', $14::int, 'items', coalesce((SELECT json_agg(" HAZARD_JSON
-     " ORDER BY h.found_at, h.id) FROM (SELECT id FROM q ORDER BY found_at, id LIMIT $13::int "
-     "OFFSET $14::int) pg JOIN hazards h ON h.id = pg.id JOIN enterprises e ON e.id = "
-     "h.enterprise_id), '[]'::json))::text"},
+     "e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
+              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR "
+              "e.id = $5::bigint) AND " CSV_MATCH("h.status", "6") " AND " CSV_MATCH(
+                  "h.kind",
+                  "7") " AND " CSV_MATCH("h.found_how",
+                                         "8") " AND ($9::boolean IS NULL OR (h.status "
+                                              "IN " OPEN_STATUSES " AND h.deadline < now()) = "
+                                              "$9::boolean) AND ($10::boolean IS NULL OR (h.status "
+                                              "IN " OPEN_STATUSES ") = $10::boolean) "
+                                              "AND ($11::timestamptz IS NULL OR h.found_at >= "
+                                              "$11::timestamptz) AND ($12::timestamptz IS "
+                                              "NULL OR h.found_at < $12::timestamptz)) SELECT "
+                                              "json_build_object('total', (SELECT count(*) "
+                                              "FROM q), 'limit', $13::int, 'offset', $14::int, "
+                                              "'items', coalesce((SELECT json_agg(" HAZARD_JSON
+                                              " ORDER BY h.found_at, h.id) FROM (SELECT id FROM q "
+                                              "ORDER BY found_at, id LIMIT $13::int "
+                                              "OFFSET $14::int) pg JOIN hazards h ON h.id = pg.id "
+                                              "JOIN enterprises e ON e.id = "
+                                              "h.enterprise_id), '[]'::json))::text"},
     {"hz_get",
      "SELECT json_build_object('hazard', " HAZARD_JSON
      ", 'events', coalesce((SELECT json_agg(json_build_object('id', v.id, 'at', v.at, 'action', "
@@ -56,19 +65,24 @@ static const db_stmt statements[] = {
     /* $3 enterprise $4 kind $5 item $6 title $7 description $8 found_by $9 found_at
      * $10 how $11 deadline $12 warning $13 photo (binary) $14 type $15 actor id $16 actor */
     {"hz_create",
-     "WITH e AS (SELECT e.id FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e")
-     " AND ($12::bigint IS NULL OR EXISTS (SELECT 1 FROM warnings w WHERE w.id = $12::bigint AND "
-     "w.enterprise_id = e.id))), h AS (INSERT INTO hazards (enterprise_id, kind, major_item, "
-     "title, description, found_by, found_at, found_how, warning_id, photo, photo_type, status, "
-     "deadline, created_by) SELECT e.id, $4, $5::smallint, $6, $7, $8, coalesce($9::timestamptz, "
-     "now()), $10, $12::bigint, $13::bytea, $14, 'reported', $11::timestamptz, $15::bigint FROM "
-     "e RETURNING id, enterprise_id), ev AS (INSERT INTO hazard_events (hazard_id, "
-     "enterprise_id, action, to_status, actor_id, actor, note) SELECT id, enterprise_id, "
-     "'report', 'reported', $15::bigint, $16, $6 FROM h) SELECT id FROM h"},
+     "WITH e AS (SELECT e.id FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
+         "e") " AND ($12::bigint IS NULL OR EXISTS (SELECT 1 FROM warnings w WHERE w.id = "
+              "$12::bigint AND "
+              "w.enterprise_id = e.id))), h AS (INSERT INTO hazards (enterprise_id, kind, "
+              "major_item, "
+              "title, description, found_by, found_at, found_how, warning_id, photo, photo_type, "
+              "status, "
+              "deadline, created_by) SELECT e.id, $4, $5::smallint, $6, $7, $8, "
+              "coalesce($9::timestamptz, "
+              "now()), $10, $12::bigint, $13::bytea, $14, 'reported', $11::timestamptz, "
+              "$15::bigint FROM "
+              "e RETURNING id, enterprise_id), ev AS (INSERT INTO hazard_events (hazard_id, "
+              "enterprise_id, action, to_status, actor_id, actor, note) SELECT id, enterprise_id, "
+              "'report', 'reported', $15::bigint, $16, $6 FROM h) SELECT id FROM h"},
     {"hz_lock",
      "SELECT h.status, h.enterprise_id, e.district_id, coalesce(e.street_id, 0) FROM hazards h "
-     "JOIN enterprises e ON e.id = h.enterprise_id WHERE h.id = $3::bigint AND " SCOPE_ENT("e")
-     " FOR UPDATE OF h"},
+     "JOIN enterprises e ON e.id = h.enterprise_id WHERE h.id = $3::bigint AND " SCOPE_ENT(
+         "e") " FOR UPDATE OF h"},
     /* $3 hazard $4 from $5 to $6 action $7 actor id $8 actor $9 note */
     {"hz_move",
      "WITH u AS (UPDATE hazards h SET status = $5, plan = CASE WHEN $6 = 'plan' THEN $9 ELSE "
@@ -95,31 +109,49 @@ static const db_stmt statements[] = {
     {"hz_derive",
      "WITH e AS (SELECT e.id, e.building_storeys, e.building_frame, e.gathering_rooms, "
      "coalesce(ep.dust_class, 'other') AS dust_class FROM enterprises e LEFT JOIN "
-     "enterprise_profiles ep ON ep.enterprise_id = e.id WHERE " SCOPE_ENT("e")
-     " AND ($3::bigint IS NULL OR e.id = $3::bigint)), c AS (SELECT e.id, "
-     "'archive.non_frame_multi_storey' AS rule, 1 AS item, '粉尘爆炸危险场所设在非框架结构的多层"
-     "建筑内' AS title FROM e WHERE e.building_storeys = 'multi' AND e.building_frame = "
-     "'non_frame' UNION ALL SELECT e.id, 'archive.gathering_rooms', 1, '粉尘爆炸危险场所内设有人"
-     "员聚集场所（' || e.gathering_rooms || ' 处）' FROM e WHERE e.gathering_rooms > 0 UNION ALL "
-     "SELECT e.id, 'system.no_explosion_protection:' || d.code, 3, '干式除尘系统 ' || d.name || "
-     "'（' || d.code || '）未采取泄爆、抑爆、隔爆、惰化任一种措施' FROM e JOIN dust_systems d ON "
-     "d.enterprise_id = e.id WHERE NOT d.wet AND NOT (d.has_venting OR d.has_suppression OR "
-     "d.has_isolation OR d.has_inerting) UNION ALL SELECT e.id, 'system.positive_pressure:' || "
-     "d.code, 4, '除尘系统 ' || d.name || '（' || d.code || '）正压吹送粉尘，未设火花探测消除装置' "
-     "FROM e JOIN dust_systems d ON d.enterprise_id = e.id WHERE d.positive_pressure AND NOT "
-     "d.has_spark_detection UNION ALL SELECT e.id, 'system.settling_chamber:' || d.code, 5, '除尘"
-     "系统 ' || d.name || '（' || d.code || '）采用重力沉降室除尘' FROM e JOIN dust_systems d ON "
-     "d.enterprise_id = e.id WHERE d.collector_type = 'settling' UNION ALL SELECT e.id, "
-     "'system.no_airlock:' || d.code, 6, '铝镁/木质粉尘干式除尘系统 ' || d.name || '（' || d.code "
-     "|| '）未设置锁气卸灰装置' FROM e JOIN dust_systems d ON d.enterprise_id = e.id WHERE NOT "
-     "d.wet AND NOT d.has_airlock AND e.dust_class IN ('metal_al_mg', 'wood')), ins AS (INSERT "
-     "INTO hazards (enterprise_id, kind, major_item, title, found_by, found_how, derived_rule, "
-     "status) SELECT c.id, 'major', c.item, c.title, '系统推导', 'derived', c.rule, 'proposed' "
-     "FROM c WHERE NOT EXISTS (SELECT 1 FROM hazards x WHERE x.enterprise_id = c.id AND "
-     "x.derived_rule = c.rule AND x.status = 'dismissed') ON CONFLICT DO NOTHING RETURNING id, "
-     "enterprise_id), ev AS (INSERT INTO hazard_events (hazard_id, enterprise_id, action, "
-     "to_status, actor) SELECT id, enterprise_id, 'propose', 'proposed', 'derived' FROM ins) "
-     "SELECT count(*) FROM ins"},
+     "enterprise_profiles ep ON ep.enterprise_id = e.id WHERE " SCOPE_ENT(
+         "e") " AND ($3::bigint IS NULL OR e.id = $3::bigint)), c AS (SELECT e.id, "
+              "'archive.non_frame_multi_storey' AS rule, 1 AS item, "
+              "'粉尘爆炸危险场所设在非框架结构的多层"
+              "建筑内' AS title FROM e WHERE e.building_storeys = 'multi' AND e.building_frame = "
+              "'non_frame' UNION ALL SELECT e.id, 'archive.gathering_rooms', 1, "
+              "'粉尘爆炸危险场所内设有人"
+              "员聚集场所（' || e.gathering_rooms || ' 处）' FROM e WHERE e.gathering_rooms > 0 "
+              "UNION ALL "
+              "SELECT e.id, 'system.no_explosion_protection:' || d.code, 3, '干式除尘系统 ' || "
+              "d.name || "
+              "'（' || d.code || '）未采取泄爆、抑爆、隔爆、惰化任一种措施' FROM e JOIN "
+              "dust_systems d ON "
+              "d.enterprise_id = e.id WHERE NOT d.wet AND NOT (d.has_venting OR d.has_suppression "
+              "OR "
+              "d.has_isolation OR d.has_inerting) UNION ALL SELECT e.id, "
+              "'system.positive_pressure:' || "
+              "d.code, 4, '除尘系统 ' || d.name || '（' || d.code || "
+              "'）正压吹送粉尘，未设火花探测消除装置' "
+              "FROM e JOIN dust_systems d ON d.enterprise_id = e.id WHERE d.positive_pressure AND "
+              "NOT "
+              "d.has_spark_detection UNION ALL SELECT e.id, 'system.settling_chamber:' || d.code, "
+              "5, '除尘"
+              "系统 ' || d.name || '（' || d.code || '）采用重力沉降室除尘' FROM e JOIN "
+              "dust_systems d ON "
+              "d.enterprise_id = e.id WHERE d.collector_type = 'settling' UNION ALL SELECT e.id, "
+              "'system.no_airlock:' || d.code, 6, '铝镁/木质粉尘干式除尘系统 ' || d.name || '（' "
+              "|| d.code "
+              "|| '）未设置锁气卸灰装置' FROM e JOIN dust_systems d ON d.enterprise_id = e.id "
+              "WHERE NOT "
+              "d.wet AND NOT d.has_airlock AND e.dust_class IN ('metal_al_mg', 'wood')), ins AS "
+              "(INSERT "
+              "INTO hazards (enterprise_id, kind, major_item, title, found_by, found_how, "
+              "derived_rule, "
+              "status) SELECT c.id, 'major', c.item, c.title, '系统推导', 'derived', c.rule, "
+              "'proposed' "
+              "FROM c WHERE NOT EXISTS (SELECT 1 FROM hazards x WHERE x.enterprise_id = c.id AND "
+              "x.derived_rule = c.rule AND x.status = 'dismissed') ON CONFLICT DO NOTHING "
+              "RETURNING id, "
+              "enterprise_id), ev AS (INSERT INTO hazard_events (hazard_id, enterprise_id, action, "
+              "to_status, actor) SELECT id, enterprise_id, 'propose', 'proposed', 'derived' FROM "
+              "ins) "
+              "SELECT count(*) FROM ins"},
     {"hz_ageing",
      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('street', CASE WHEN "
      "x.sid IS NULL THEN NULL ELSE json_build_object('id', x.sid, 'code', x.scode, 'name', "
@@ -135,7 +167,7 @@ static const db_stmt statements[] = {
      "now() - interval '30 days') AS aold, min(h.found_at) AS oldest FROM hazards h JOIN "
      "enterprises e ON e.id = h.enterprise_id LEFT JOIN regions s ON s.id = e.street_id WHERE "
      "h.status IN " OPEN_STATUSES " AND " SCOPE_ENT("e") " GROUP BY s.id, s.code, s.name, "
-                                                        "e.district_id) x"},
+                                                         "e.district_id) x"},
 };
 
 void db_hazards_register(void)
@@ -278,8 +310,7 @@ db_status db_hazards_photo(db_conn *c, const db_scope *s, int64_t hazard_id, cha
     char id[24];
     const char *p[3] = {s->kind, s->id, db_i64(id, hazard_id)};
     PGresult *res = NULL;
-    db_status st =
-        db_read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, "hz_photo", 3, p, &res);
+    db_status st = db_read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, "hz_photo", 3, p, &res);
     if (st != DB_OK)
         return st;
     *data = NULL;

@@ -134,8 +134,8 @@ static const db_stmt statements[] = {
               "actor_id, actor, note) SELECT id, enterprise_id, $6, $4, $5, current_level, "
               "$7::bigint, $8, $9 FROM u RETURNING id), sv AS (UPDATE supervisions s SET status = "
               "'closed', closed_at = now(), note = CASE WHEN s.note = '' THEN 'warning cleared' "
-              "ELSE s.note END FROM u WHERE $6 = 'approve' AND s.warning_id = u.id AND s.status = "
-              "'open' RETURNING s.id) SELECT (SELECT id FROM ev), (SELECT count(*) FROM sv)"},
+              "ELSE s.note END FROM u WHERE $6 = 'approve' AND s.warning_id = u.id AND s.status <> "
+              "'closed' RETURNING s.id) SELECT (SELECT id FROM ev), (SELECT count(*) FROM sv)"},
 };
 
 void db_warning_api_register(void)

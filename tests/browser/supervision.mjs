@@ -24,6 +24,7 @@ async function setup() {
     ['baoshan.admin', 'district_admin', '--region', '310113'],
     ['baoshan.staff', 'district_staff', '--region', '310113'],
     ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code],
+    ['a2.manager', 'enterprise_manager', '--enterprise', ents[1].code],
   ];
   for (const [u, role, flag, scope] of accounts) db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
   // a1's points are off until its filing is approved (never reporting, they would be offline at once)
@@ -124,12 +125,62 @@ async function test_hazard_reported_rectified_verified() {
   await e.context.close(); await d.context.close();
 }
 
+async function test_supervision_order_assigned_answered_closed() {
+  need('POST', '/api/v1/supervisions/{id}/assign');
+  // an overdue red warning the escalation ladder handed to the district
+  const e = ents[0].id;
+  const sv = db.scalar(`SET dw.scope = 'system';
+    WITH s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, grade_by_score, override, rules, inputs, trigger)
+               VALUES (${e}, now(), 'probe', 80, 80, 0, 0, 0, 'red', 'red', false, '[]', '{}', 'manual') RETURNING id),
+         w AS (INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, current_level)
+               SELECT ${e}, 'grade', 'red', id, now() - interval '2 days', now() - interval '47 hours', now() - interval '1 day', 'district', 'district' FROM s RETURNING id)
+    INSERT INTO supervisions (warning_id, enterprise_id, step, level) SELECT id, ${e}, 1, 'district' FROM w RETURNING id`);
+  const row = `[data-work-id="${sv}"]`;
+  const d = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await d.page.goto(srv.base + '/#/supervision');
+  await d.page.waitForSelector(`${row} [data-sv-state=open]`);
+  await d.page.click(`${row} [data-action=sv-assign]`);
+  await d.page.waitForSelector('.modal select[name=account_id]');
+  const staffId = await d.page.$eval('.modal select[name=account_id]', s => [...s.options].find(o => o.textContent.includes('(baoshan.staff)')).value);
+  await d.page.selectOption('.modal select[name=account_id]', staffId);
+  await submitModal(d.page, 'note', '请于今日内现场核查');
+  await d.page.waitForSelector(`${row} [data-sv-state=assigned]`);
+
+  const s = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await s.page.goto(srv.base + '/#/supervision');
+  await s.page.click(`${row} [data-action=sv-respond]`);
+  await submitModal(s.page, 'response', '已到现场，企业已停机清灰并加装泄爆片');
+  await s.page.waitForSelector(`${row} [data-sv-state=responded]`);
+
+  await d.page.waitForSelector(`${row} [data-sv-state=responded]`, { timeout: 10000 }); // live
+  await d.page.click(`${row} [data-action=sv-close]`);
+  await submitModal(d.page, 'result', '整改到位，督办办结');
+  await d.page.waitForSelector(`${row} [data-sv-state=closed]`);
+  await shot(d.page, 'supervision');
+  await d.context.close(); await s.context.close();
+}
+
+async function test_duty_queue_and_enterprise_todo() {
+  need('GET', '/api/v1/duty/queue');
+  const fid = db.scalar(`SET dw.scope = 'system'; INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, approval_level)
+    VALUES (${ents[1].id}, 'maintenance', now() + interval '1 day', now() + interval '2 days', '年度检修', 'district') RETURNING id`);
+  const d = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  await d.page.goto(srv.base + '/#/duty');
+  await d.page.waitForSelector(`[data-testid=duty-queue] [data-item="filing_to_approve:${fid}"]`);
+  await shot(d.page, 'duty-queue');
+  const e = await loginPage(browser, srv.base, 'a2.manager', PW, errors);
+  await e.page.goto(srv.base + '/#/duty');
+  await e.page.waitForSelector('[data-testid=todo-list]');
+  await d.context.close(); await e.context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
-const tests = [test_stop_filing_approved_offline_alarms_stop, test_hazard_reported_rectified_verified, test_no_script_errors];
+const tests = [test_stop_filing_approved_offline_alarms_stop, test_hazard_reported_rectified_verified,
+  test_supervision_order_assigned_answered_closed, test_duty_queue_and_enterprise_todo, test_no_script_errors];
 let passed = 0, failed = 0, skipped = 0;
 try {
   await setup();

@@ -135,7 +135,7 @@ OBJECT_ROUTES = {
     "/api/v1/alarms/{id}/shelve": "alarm",
     "/api/v1/alarms/{id}/unshelve": "alarm",
     "/api/v1/alarms/{id}/snapshot": "alarm",
-    "/api/v1/notices/{id}/seen": "notice",
+    "/api/v1/equipment-notices/{id}/seen": "equipment_notice",
     "/api/v1/warnings/{id}": "warning",
     "/api/v1/warnings/{id}/sign": "warning",
     "/api/v1/warnings/{id}/feedback": "warning",
@@ -228,6 +228,19 @@ OBJECT_ROUTES.update({
     "/api/v1/hazards/{id}/rectify": "hazard",
     "/api/v1/hazards/{id}/verify": "hazard",
     "/api/v1/hazards/{id}/reject": "hazard",
+    "/api/v1/supervisions/{id}": "supervision",
+    "/api/v1/supervisions/{id}/assign": "supervision",
+    "/api/v1/supervisions/{id}/respond": "supervision",
+    "/api/v1/supervisions/{id}/close": "supervision",
+    "/api/v1/enforcement-referrals/{id}": "referral",
+    "/api/v1/enforcement-referrals/{id}/accept": "referral",
+    "/api/v1/enforcement-referrals/{id}/reject": "referral",
+    "/api/v1/enforcement-referrals/{id}/close": "referral",
+    "/api/v1/notices/{id}": "notice",
+    "/api/v1/notices/{id}/export": "notice",
+    "/api/v1/notices/{id}/approve": "notice",
+    "/api/v1/notices/{id}/publish": "notice",
+    "/api/v1/enterprises/{id}/todo": "enterprise",
 })
 BODIES.update({
     ("POST", "/api/v1/enterprises/{id}/filings"): {
@@ -246,6 +259,12 @@ BODIES.update({
     ("POST", "/api/v1/hazards/{id}/rectify"): {"report": "probe"},
     ("POST", "/api/v1/hazards/{id}/verify"): {"note": "probe"},
     ("POST", "/api/v1/hazards/{id}/reject"): {"reason": "probe"},
+    ("POST", "/api/v1/supervisions/{id}/assign"): {"account_id": 1},
+    ("POST", "/api/v1/supervisions/{id}/respond"): {"response": "probe"},
+    ("POST", "/api/v1/supervisions/{id}/close"): {"result": "probe"},
+    ("POST", "/api/v1/enforcement-referrals/{id}/accept"): {"note": "probe"},
+    ("POST", "/api/v1/enforcement-referrals/{id}/reject"): {"reason": "probe"},
+    ("POST", "/api/v1/enforcement-referrals/{id}/close"): {"outcome": "probe", "decided_on": "2026-01-01"},
 })
 
 
@@ -303,11 +322,18 @@ def risk_objects(c):
                            f"RETURNING id")
         notice = c.db.scalar(f"INSERT INTO supervision_notices (enterprise_id, kind, object) VALUES ({e}, "
                              f"'gateway_deleted', 'gateway:probe') RETURNING id")
+        supervision = c.db.scalar(f"INSERT INTO supervisions (warning_id, enterprise_id, step, level) "
+                                  f"VALUES ({warning}, {e}, 1, 'district') RETURNING id")
+        referral = c.db.scalar(f"INSERT INTO enforcement_referrals (warning_id, enterprise_id, step) "
+                               f"VALUES ({warning}, {e}, 2) RETURNING id")
+        public_notice = c.db.scalar(f"INSERT INTO public_notices (enterprise_id, region_id, title) SELECT id, "
+                             f"district_id, 'probe' FROM enterprises WHERE id = {e} RETURNING id")
         out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
                       "report": report, "hazard": hazard, "filing": filing,
-                      "subscription": sub, "duty_roster": duty, "notice": notice}
+                      "subscription": sub, "duty_roster": duty, "equipment_notice": notice,
+                      "supervision": supervision, "referral": referral, "notice": public_notice}
     return out
 
 
@@ -320,7 +346,10 @@ def tables_fingerprint(db):
                      "|| coalesce((SELECT md5(string_agg(g::text, ',' ORDER BY id)) FROM gateways g), '') "
                      "|| (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM ingest_credentials i) "
                      "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM filings f), '') "
-                     "|| coalesce((SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM hazards h), '') AS x) s")
+                     "|| coalesce((SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM hazards h), '') "
+                     "|| coalesce((SELECT md5(string_agg(v::text, ',' ORDER BY id)) FROM supervisions v), '') "
+                     "|| coalesce((SELECT md5(string_agg(r::text, ',' ORDER BY id)) FROM enforcement_referrals r), '') "
+                     "|| coalesce((SELECT md5(string_agg(n::text, ',' ORDER BY id)) FROM public_notices n), '') AS x) s")
 
 
 def scope_matrix(c):

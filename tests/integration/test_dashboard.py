@@ -242,7 +242,7 @@ def test_enterprise_removing_its_monitoring_notifies_the_district():
         st, _, b = c.call("baoshan.admin", "DELETE", f"/api/v1/gateways/{gw2}")
         assert st == 200, b
 
-        st, _, n = c.call("baoshan.staff", "GET", "/api/v1/notices")
+        st, _, n = c.call("baoshan.staff", "GET", "/api/v1/equipment-notices")
         assert st == 200 and n["open"] == 2, n
         kinds = {x["kind"]: x for x in n["items"]}
         assert set(kinds) == {"gateway_deleted", "credential_revoked"}, n
@@ -252,9 +252,9 @@ def test_enterprise_removing_its_monitoring_notifies_the_district():
         assert kinds["credential_revoked"]["object"] == f"ingest_credential:{cred['id']}", n
         assert "kind=hebei_des" in kinds["credential_revoked"]["detail"], n
         for user in ("jiading.admin", "a2.manager", "nanxiang.staff"):
-            st, _, other = c.call(user, "GET", "/api/v1/notices")
+            st, _, other = c.call(user, "GET", "/api/v1/equipment-notices")
             assert st == 200 and other["items"] == [] and other["open"] == 0, (user, other)
-        st, _, own = c.call("a1.manager", "GET", "/api/v1/notices")
+        st, _, own = c.call("a1.manager", "GET", "/api/v1/equipment-notices")
         assert len(own["items"]) == 2, own
         # live: the district's stream got both, another district's none
         t.wait_for(lambda: stream.has('"type":"notice"') and stream.has('"action":"credential_revoked"')
@@ -264,16 +264,16 @@ def test_enterprise_removing_its_monitoring_notifies_the_district():
         assert c.db.scalar("SELECT count(*) FROM audit_log WHERE action IN ('gateway_delete', "
                            "'ingest_credential_revoke') AND result = 'ok'") == "3"
         # seen: by the district, once; not by an enterprise, not outside the scope
-        assert c.call("a1.manager", "POST", f"/api/v1/notices/{g['id']}/seen", {})[0] == 403
-        assert c.call("jiading.admin", "POST", f"/api/v1/notices/{g['id']}/seen", {})[0] == 404
-        st, _, b = c.call("baoshan.staff", "POST", f"/api/v1/notices/{g['id']}/seen", {})
+        assert c.call("a1.manager", "POST", f"/api/v1/equipment-notices/{g['id']}/seen", {})[0] == 403
+        assert c.call("jiading.admin", "POST", f"/api/v1/equipment-notices/{g['id']}/seen", {})[0] == 404
+        st, _, b = c.call("baoshan.staff", "POST", f"/api/v1/equipment-notices/{g['id']}/seen", {})
         assert st == 200 and b["seen"] is True, b
-        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/notices?open=true")
+        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/equipment-notices?open=true")
         assert n["open"] == 1 and [x["kind"] for x in n["items"]] == ["credential_revoked"], n
-        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/notices")
+        st, _, n = c.call("baoshan.admin", "GET", "/api/v1/equipment-notices")
         seen = next(x for x in n["items"] if x["id"] == g["id"])
         assert seen["seen_by"] == "baoshan.staff" and seen["seen_at"], seen
-        assert c.call("baoshan.admin", "GET", "/api/v1/notices?open=maybe")[0] == 400
+        assert c.call("baoshan.admin", "GET", "/api/v1/equipment-notices?open=maybe")[0] == 400
         far.close()
     finally:
         if stream:

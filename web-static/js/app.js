@@ -35,6 +35,8 @@ function navItems(m) {
   // supervision workflows
   items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
   if (!ent) items.push(['stats', 'nav.stats', '∑'], ['reports', 'nav.reports', '▦']); // issue 15
+  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒'], ['supervision', 'nav.supervision', '☑']);
+  items.push(['duty', ent ? 'nav.todo' : 'nav.duty', '⏲']);
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
@@ -104,6 +106,8 @@ const PAGES = {
   stats: () => import('./pages/stats.js'),
   reports: () => import('./pages/reports.js'),
   notify: () => import('./pages/notify.js'),
+  supervision: () => import('./pages/supervision.js'),
+  duty: () => import('./pages/duty.js'),
 };
 
 let routeSeq = 0;

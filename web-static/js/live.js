@@ -7,7 +7,7 @@ import { hasRoute } from './api.js';
 const subs = new Set();
 let es = null, status = 'off';
 const statusSubs = new Set();
-const TYPES = ['alarm', 'warning', 'risk', 'ingest', 'message', 'notice', 'filing', 'hazard'];
+const TYPES = ['alarm', 'warning', 'risk', 'ingest', 'message', 'notice', 'filing', 'hazard', 'supervision'];
 
 function setStatus(s) { status = s; statusSubs.forEach(f => f(s)); }
 export function liveStatus() { return status; }

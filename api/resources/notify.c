@@ -21,7 +21,8 @@
 
 #define MAX_LIST 8
 
-static const char *const EVENTS[] = {"warning", "alarm", "warning_action", "overdue"};
+static const char *const EVENTS[] = {"warning", "alarm",  "warning_action",
+                                     "overdue", "filing", "cleaning_due"};
 static const char *const LEVELS[] = {"1", "2", "blue", "yellow", "orange", "red"};
 static const char *const SCOPES[] = {"city", "district", "street", "enterprise"};
 static const char *const DUTIES[] = {"duty", "safety_manager", "principal"};
@@ -130,13 +131,13 @@ int api_notify_sub_create(api_req *r)
         return 0;
     const char *events[MAX_LIST], *levels[MAX_LIST];
     long ne, nl;
-    if (body_list(r, body, "events", EVENTS, 4, events, &ne) ||
+    if (body_list(r, body, "events", EVENTS, 6, events, &ne) ||
         body_list(r, body, "levels", LEVELS, 6, levels, &nl))
         return 0;
     if (ne <= 0)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "events: name at least one of warning, "
-                               "alarm, warning_action, overdue");
+                               "alarm, warning_action, overdue, filing, cleaning_due");
     const json_t *duty = json_object_get(body, "to_duty");
     if (duty && !json_is_boolean(duty))
         return api_reply_error(r, API_E_BAD_REQUEST, "to_duty must be true or false");
@@ -256,7 +257,7 @@ int api_notify_sub_update(api_req *r)
         return 0;
     const char *events[MAX_LIST], *levels[MAX_LIST];
     long ne, nl;
-    if (body_list(r, body, "events", EVENTS, 4, events, &ne) ||
+    if (body_list(r, body, "events", EVENTS, 6, events, &ne) ||
         body_list(r, body, "levels", LEVELS, 6, levels, &nl))
         return 0;
     if (ne == 0)

@@ -4,6 +4,7 @@
 #include "db_internal.h"
 #include "db_scope_sql.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@ static const db_stmt statements[] = {
      "NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE "
      "SKIP LOCKED) RETURNING o.id, o.enterprise_id, o.attempts, o.channel, o.target, "
      "encode(s.secret, 'hex'), o.payload::text, o.dedup_key"},
+    /* $1 share of the period left: cleaning areas due (migration 0052) */
+    {"ntf_cleaning_due", "SELECT dw_cleaning_due_notify($1::float8)"},
+    {"ntf_filings", "SELECT dw_filing_notify_pass()"},
     /* $1 outbox $2 enterprise $3 attempt $4 sent $5 status $6 detail $7 ms $8 retry base */
     {"ntf_result",
      "WITH d AS (INSERT INTO notification_deliveries (outbox_id, enterprise_id, attempt, "
@@ -162,6 +166,33 @@ db_status db_notify_result(db_conn *c, const db_notify_row *row, int sent, int h
     PGresult *r = db_exec(c, "ntf_result", 8, p, &st);
     if (!r)
         return st;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_notify_cleaning_due(db_conn *c, double share, long *n)
+{
+    char sh[40];
+    snprintf(sh, sizeof sh, "%.6f", share);
+    const char *p[1] = {sh};
+    db_status st;
+    *n = 0;
+    PGresult *r = db_exec(c, "ntf_cleaning_due", 1, p, &st);
+    if (!r)
+        return st;
+    *n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_notify_filings(db_conn *c, long *n)
+{
+    db_status st;
+    *n = 0;
+    PGresult *r = db_exec(c, "ntf_filings", 0, NULL, &st);
+    if (!r)
+        return st;
+    *n = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
     return DB_OK;
 }

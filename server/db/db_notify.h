@@ -40,6 +40,15 @@ void db_notify_free(db_notify_row *rows, size_t n);
 db_status db_notify_result(db_conn *c, const db_notify_row *row, int sent, int http_status,
                            const char *detail, long duration_ms, long retry_base_s);
 
+/* Cleaning areas whose current period has no check-in while less than share (0..1] of it
+ * remains: one outbox row per cleaning_due subscriber, once per area and period
+ * (migration 0052).  *n areas notified; share <= 0 does nothing. */
+db_status db_notify_cleaning_due(db_conn *c, double share, long *n);
+
+/* Filings submitted (to the reviewing level's subscribers) or approved/returned (to the
+ * enterprise's) in the last day and not yet notified (migration 0052).  *n filings. */
+db_status db_notify_filings(db_conn *c, long *n);
+
 /* ---- API (scope s; in the caller's transaction where it writes) ---- */
 
 /* {"items": [subscription...]} visible to the scope. */

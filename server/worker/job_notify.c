@@ -124,6 +124,11 @@ void job_notify_sms_text(const char *payload, char *out, unsigned long len)
     } else if (strcmp(type, "warning") == 0) {
         snprintf(out, len, "[dustwatch] 预警 %s %s %s (warning %lld)", ent, ev, str(p, "grade"),
                  (long long)json_integer_value(json_object_get(p, "warning_id")));
+    } else if (strcmp(type, "filing") == 0) {
+        snprintf(out, len, "[dustwatch] 报备 %s %s %s (filing %lld)", ent, str(p, "filing_type"),
+                 ev, (long long)json_integer_value(json_object_get(p, "filing_id")));
+    } else if (strcmp(type, "cleaning") == 0) {
+        snprintf(out, len, "[dustwatch] 清理到期 %s %s 本周期未打卡", ent, str(p, "area_name"));
     } else {
         snprintf(out, len, "[dustwatch] %s %s %s", type, ev, ent);
     }

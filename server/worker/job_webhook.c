@@ -21,6 +21,16 @@ db_status job_webhook_run(db_conn *c, int limit, size_t *n_delivered)
     /* the lease outlives one delivery attempt per row with a margin */
     long lease = (g_config.webhook_timeout_ms * (limit + 1)) / 1000 + 30;
     long base = g_config.notify_retry_base_s > 0 ? g_config.notify_retry_base_s : 30;
+    /* cleaning areas due (migration 0052): written to the outbox, delivered below */
+    if (g_config.cleaning_due_percent > 0) {
+        long due = 0;
+        double share = (double)g_config.cleaning_due_percent / 100.0;
+        if (db_notify_cleaning_due(c, share > 1 ? 1 : share, &due) == DB_OK && due > 0)
+            LOG_INFO("cleaning due notified", "areas=%ld", due);
+    }
+    long nf = 0;
+    if (db_notify_filings(c, &nf) == DB_OK && nf > 0)
+        LOG_INFO("filings notified", "filings=%ld", nf);
     db_notify_row *rows = NULL;
     size_t n = 0;
     db_status st = db_notify_lease(c, limit, lease, &rows, &n);

@@ -273,6 +273,7 @@ const D = {
   'nt.channel': ['渠道', 'Channel'], 'nt.channel.webhook': ['Webhook (HTTPS)', 'Webhook (HTTPS)'], 'nt.channel.sms': ['短信', 'SMS'], 'nt.target': ['发送至', 'Target'],
   'nt.url': ['接收地址', 'URL'], 'nt.phone': ['手机号', 'Phone'], 'nt.duty': ['企业值班人员', 'Enterprise duty roster'], 'nt.events': ['事件', 'Events'], 'nt.levels': ['级别', 'Levels'], 'nt.all': ['全部', 'All'],
   'nt.events.alarm': ['报警', 'Alarms'], 'nt.events.warning': ['预警', 'Warnings'], 'nt.events.warning_action': ['签收/审核/退回', 'Sign / approve / return'], 'nt.events.overdue': ['超时催办', 'Overdue nudges'],
+  'nt.events.filing': ['报备审批', 'Filings (submitted / approved / returned)'], 'nt.events.cleaning_due': ['清理到期提醒', 'Cleaning due'],
   'nt.levels.1': ['一级报警', 'Alarm level 1'], 'nt.levels.2': ['二级报警', 'Alarm level 2'], 'nt.levels.blue': ['蓝色', 'Blue'], 'nt.levels.yellow': ['黄色', 'Yellow'], 'nt.levels.orange': ['橙色', 'Orange'], 'nt.levels.red': ['红色', 'Red'],
   'nt.enabled': ['启用', 'Enabled'], 'nt.disabled': ['停用', 'Disabled'], 'nt.none': ['尚无订阅', 'No subscriptions'], 'nt.none.hint': ['新建订阅，把报警和预警发送到值班系统或手机', 'Create one to send alarms and warnings to a duty system or phones'],
   'nt.created': ['产生时间', 'Created'], 'nt.key': ['消息标识', 'Message key'], 'nt.attempts': ['尝试次数', 'Attempts'], 'nt.last': ['最近一次', 'Last attempt'], 'nt.nolog': ['尚无发送记录', 'Nothing sent yet'],

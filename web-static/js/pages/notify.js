@@ -6,7 +6,7 @@ import { api, hasRoute, mayUse } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading } from '../ui.js';
 
-const EVENTS = ['alarm', 'warning', 'warning_action', 'overdue'];
+const EVENTS = ['alarm', 'warning', 'warning_action', 'overdue', 'filing', 'cleaning_due'];
 const LEVELS = ['1', '2', 'blue', 'yellow', 'orange', 'red'];
 const checks = (name, values, on = []) => h('div', { class: 'checks' }, values.map(v =>
   h('label', { style: { marginRight: '10px' } }, h('input', { type: 'checkbox', name, value: v, checked: on.includes(v) }), ' ', t('nt.' + name + '.' + v, {}, v))));

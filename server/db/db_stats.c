@@ -101,25 +101,32 @@ static const db_stmt statements[] = {
       * hold yet (late readings, quarantine) */
      "hb AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, coalesce((SELECT rolled_to "
      "FROM rollup_state), '-infinity')), " UTC_ORIGIN ")) AS hi FROM win), "
-     "ph AS (SELECT h.point_id, h.bucket AS hr FROM rollup_hour h JOIN pts ON pts.id = h.point_id "
-     "CROSS JOIN win CROSS JOIN hb WHERE h.bucket >= win.f AND h.bucket < hb.hi AND h.bucket >= "
-     "to_timestamp($3::float8) AND h.bucket < to_timestamp($4::float8) UNION SELECT r.point_id, "
-     "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") FROM readings r JOIN pts ON pts.id = "
-     "r.point_id CROSS JOIN win CROSS JOIN hb WHERE r.collected_at >= hb.hi AND r.collected_at < "
-     "win.t AND r.collected_at >= to_timestamp($3::float8) AND r.collected_at < "
-     "to_timestamp($4::float8) UNION SELECT r.point_id, date_bin('1 hour', "
-     "r.collected_at, " UTC_ORIGIN
-     ") FROM (SELECT point_id, hour FROM rollup_dirty UNION SELECT point_id, hour FROM "
-     "rollup_quarantine) x JOIN pts ON pts.id = x.point_id JOIN readings r ON r.point_id = "
-     "x.point_id AND r.collected_at >= x.hour AND r.collected_at < x.hour + interval '1 hour' "
-     "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi AND r.collected_at >= "
-     "to_timestamp($3::float8) AND r.collected_at < to_timestamp($4::float8)), "
+     /* counted per enterprise without deduplicating the rollup rows (sorting every point-hour of
+      * the period was most of the cost): rollup rows below hi, plus the raw hours the rollups do
+      * not hold (from hi on; dirty or quarantined hours without a rollup row), which are disjoint
+      */
+     "phr AS (SELECT pts.enterprise_id AS eid, count(*) AS n FROM rollup_hour h JOIN pts ON "
+     "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb WHERE h.bucket >= win.f AND h.bucket < "
+     "hb.hi AND h.bucket >= to_timestamp($3::float8) AND h.bucket < to_timestamp($4::float8) "
+     "GROUP BY 1), "
+     "ph AS (SELECT r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") AS hr FROM "
+     "readings r JOIN pts ON pts.id = r.point_id CROSS JOIN win CROSS JOIN hb WHERE "
+     "r.collected_at >= hb.hi AND r.collected_at < win.t AND r.collected_at >= "
+     "to_timestamp($3::float8) AND r.collected_at < to_timestamp($4::float8) UNION SELECT "
+     "r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") FROM (SELECT point_id, hour "
+     "FROM rollup_dirty UNION SELECT point_id, hour FROM rollup_quarantine) x JOIN pts ON pts.id "
+     "= x.point_id JOIN readings r ON r.point_id = x.point_id AND r.collected_at >= x.hour AND "
+     "r.collected_at < x.hour + interval '1 hour' CROSS JOIN win CROSS JOIN hb WHERE x.hour >= "
+     "win.f AND x.hour < hb.hi AND r.collected_at >= to_timestamp($3::float8) AND r.collected_at "
+     "< to_timestamp($4::float8) AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 WHERE h2.point_id "
+     "= x.point_id AND h2.bucket = x.hour)), "
      "ptc AS (SELECT enterprise_id AS eid, count(*) AS points, count(*) FILTER (WHERE online) AS "
      "points_online, count(*) FILTER (WHERE param_class = 'mandatory') AS mandatory, count(*) "
      "FILTER (WHERE param_class = 'mandatory' AND recent) AS mandatory_recent FROM pts GROUP BY "
      "1), "
-     "phc AS (SELECT pts.enterprise_id AS eid, count(*) AS n FROM ph JOIN pts ON pts.id = "
-     "ph.point_id GROUP BY 1), "
+     "phc AS (SELECT eid, sum(n) AS n FROM (SELECT eid, n FROM phr UNION ALL SELECT "
+     "pts.enterprise_id, count(*) FROM ph JOIN pts ON pts.id = ph.point_id GROUP BY 1) u GROUP BY "
+     "1), "
      "intr AS (SELECT a.enterprise_id AS eid, count(*) AS n, sum(extract(epoch FROM "
      "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 AS "
      "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win WHERE a.kind IN "
@@ -209,7 +216,12 @@ static const db_stmt statements[] = {
                        "ents.id::text WHEN "
                        "'industry' THEN ents.industry_code WHEN 'grade' THEN ents.grade ELSE '' "
                        "END] END) AS k(key) "
-                       "WHERE $11 <> 'none') "
+                       "WHERE $11 <> 'none'), "
+                       /* alarms by kind per group, once (a correlated scan per group row was
+                        * quadratic when grouping by enterprise) */
+                       "kj AS (SELECT z.key, json_object_agg(z.kind, z.n ORDER BY z.kind) AS j "
+                       "FROM (SELECT g.key, alk.kind, sum(alk.n) AS n FROM alk JOIN g ON g.eid = "
+                       "alk.eid GROUP BY 1, 2) z GROUP BY 1) "
                        "SELECT json_build_object('from', win.f, 'to', win.tq, 'computed_to', "
                        "win.t, 'group', $11, "
                        "'connected_window_s', $12::int, 'totals', (SELECT "
@@ -218,11 +230,17 @@ static const db_stmt statements[] = {
                                 "x.code, x.key) "
                                 "FROM (SELECT g.key, " KEY_CODE
                                 " AS code, json_build_object('key', g.key, 'code', " KEY_CODE
-                                ", 'name', " KEY_NAME
-                                ", " FIGURES(KINDS_OF("JOIN g g2 ON g2.eid = alk.eid WHERE g2.key "
-                                                      "= g.key")) ") AS j FROM g JOIN pe ON pe.id "
-                                                                  "= g.eid GROUP BY g.key) x), "
-                                                                  "'[]'::json))::text FROM win"},
+                                ", 'name', " KEY_NAME ", " FIGURES(
+                                    "coalesce((array_agg(kj.j))[1], '{}'::json)") ") AS j FROM g "
+                                                                                  "JOIN pe ON "
+                                                                                  "pe.id "
+                                                                                  "= g.eid LEFT "
+                                                                                  "JOIN kj ON "
+                                                                                  "kj.key = g.key "
+                                                                                  "GROUP BY g.key) "
+                                                                                  "x), "
+                                                                                  "'[]'::json))::"
+                                                                                  "text FROM win"},
     /* data quality: the same $1..$10 */
     {"stats_quality",
      "WITH win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "
@@ -239,12 +257,17 @@ static const db_stmt statements[] = {
      "a.raised_at < win.tq), "
      "cf AS (SELECT c.enterprise_id FROM reading_conflicts c JOIN ents ON ents.id = "
      "c.enterprise_id CROSS JOIN win WHERE c.collected_at >= win.f AND c.collected_at < win.tq), "
-     "per AS (SELECT ents.id, ents.code, ents.name, ents.street_id, (SELECT count(*) FROM intr "
-     "WHERE intr.enterprise_id = ents.id) AS interruptions, (SELECT coalesce(round(sum(hours), 2), "
-     "0) FROM intr WHERE intr.enterprise_id = ents.id) AS interruption_hours, (SELECT count(*) "
-     "FROM qa WHERE qa.enterprise_id = ents.id AND qa.kind = 'frozen') AS frozen, (SELECT count(*) "
-     "FROM qa WHERE qa.enterprise_id = ents.id AND qa.kind = 'out_of_range') AS out_of_range, "
-     "(SELECT count(*) FROM cf WHERE cf.enterprise_id = ents.id) AS conflicts FROM ents) "
+     /* per enterprise by grouped joins (a correlated count per enterprise scanned the CTEs once per
+      * enterprise: quadratic, the route timed out at 2,000 enterprises) */
+     "ig AS (SELECT enterprise_id, count(*) AS n, coalesce(round(sum(hours), 2), 0) AS h FROM intr "
+     "GROUP BY 1), qg AS (SELECT enterprise_id, count(*) FILTER (WHERE kind = 'frozen') AS fr, "
+     "count(*) FILTER (WHERE kind = 'out_of_range') AS oor FROM qa GROUP BY 1), cg AS (SELECT "
+     "enterprise_id, count(*) AS n FROM cf GROUP BY 1), "
+     "per AS (SELECT ents.id, ents.code, ents.name, ents.street_id, coalesce(ig.n, 0) AS "
+     "interruptions, coalesce(ig.h, 0) AS interruption_hours, coalesce(qg.fr, 0) AS frozen, "
+     "coalesce(qg.oor, 0) AS out_of_range, coalesce(cg.n, 0) AS conflicts FROM ents LEFT JOIN ig "
+     "ON ig.enterprise_id = ents.id LEFT JOIN qg ON qg.enterprise_id = ents.id LEFT JOIN cg ON "
+     "cg.enterprise_id = ents.id) "
      "SELECT json_build_object('from', win.f, 'to', win.tq, 'interruptions', json_build_object("
      "'total', (SELECT count(*) FROM intr), 'hours', (SELECT coalesce(round(sum(hours), 2), 0) "
      "FROM intr), 'items', coalesce((SELECT json_agg(json_build_object('id', i.id, 'enterprise', "

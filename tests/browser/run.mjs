@@ -247,12 +247,15 @@ async function test_upgraded_warning_shows_its_new_grade_and_history() {
     throw new Error('timed out waiting for ' + what);
   };
   await until(() => q(`SELECT grade FROM enterprise_risk WHERE enterprise_id = ${ent.id}`), 'baseline score');
-  // St3, 150 dust workers, one dry central collector: 30 + 20 + 15 + 3 = 68, orange
-  q(`INSERT INTO enterprise_profiles (enterprise_id, dust_class, st_class, dust_workers) VALUES (${ent.id}, 'other', 'st3', 150)
-     ON CONFLICT (enterprise_id) DO UPDATE SET dust_class = 'other', st_class = 'st3', dust_workers = 150;
+  // the calibrated model (risk/README.md): Al/Mg 25 + >= 100 workers 15 + multi-storey 5 + dry
+  // central 10 + one dry collector 2 = 57, with 5 open hazards (S 0.3) R = 60.42, orange
+  q(`UPDATE dust_systems SET wet = false, collector_type = 'bag', central = true WHERE enterprise_id = ${ent.id};
+     INSERT INTO enterprise_profiles (enterprise_id, dust_class, dust_workers, multi_storey, open_hazards)
+     VALUES (${ent.id}, 'metal_al_mg', 150, true, 5)
+     ON CONFLICT (enterprise_id) DO UPDATE SET dust_class = 'metal_al_mg', dust_workers = 150, multi_storey = true, open_hazards = 5;
      INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES (${ent.id}, 'test') ON CONFLICT DO NOTHING; SELECT 1`);
   const wid = await until(() => q(`SELECT id FROM warnings WHERE enterprise_id = ${ent.id} AND cause = 'grade' AND grade = 'orange'`), 'orange warning');
-  // positive-pressure conveying, collector indoors: 78, red -> the same warning upgraded
+  // positive-pressure conveying, collector indoors: I = 73, R = 77.38, red -> the same warning upgraded
   q(`UPDATE dust_systems SET positive_pressure = true, indoor = true WHERE enterprise_id = ${ent.id};
      INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES (${ent.id}, 'test') ON CONFLICT DO NOTHING; SELECT 1`);
   await until(() => q(`SELECT grade FROM warnings WHERE id = ${wid}`) === 'red', 'upgrade to red');

@@ -38,8 +38,11 @@ const WORST = ['red', 'orange', 'yellow', 'blue', 'none'];
 export async function enterpriseMap(el, ctx, ents, gradeOf, onOpen, opts = {}) {
   const L = await leaflet();
   if (!el.isConnected) return null;
-  const map = L.map(el, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, minZoom: 3, maxZoom: 18 });
-  ctx.onLeave(() => map.remove());
+  // no animations: a page left while a zoom or fade runs removes the map under
+  // Leaflet's transition-end handler (TypeError reading '_leaflet_pos')
+  const map = L.map(el, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, minZoom: 3, maxZoom: 18,
+    zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false });
+  ctx.onLeave(() => { map.off(); map.stop(); map.remove(); });
   el._dwMap = map; // for the browser tests
   const located = ents.filter(e => e.latitude != null && e.longitude != null);
   // the view first: vector layers need a projection when they are added
@@ -63,7 +66,7 @@ export async function enterpriseMap(el, ctx, ents, gradeOf, onOpen, opts = {}) {
     if (e.street) names.set(e.street.code, e.street.name);
   }
   const geo = await loadBoundaries();
-  if (!el.isConnected) return null;
+  if (!el.isConnected || !map._loaded) return null;
   const drawn = new Set();
   const streetLabels = L.layerGroup();
   let outline = null; // the drawn districts' extent: the view shows them whole

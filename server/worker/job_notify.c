@@ -65,8 +65,10 @@ static void post(const char *url, struct curl_slist *headers, const char *body,
     r->duration_ms = mono_ms() - t0;
     r->http_status = (int)status;
     if (rc != CURLE_OK) {
-        snprintf(r->detail, sizeof r->detail, "%s: %s", curl_easy_strerror(rc),
-                 errbuf[0] ? errbuf : "-");
+        /* cut to the field: libcurl's error buffer alone may fill it */
+        int n = snprintf(r->detail, sizeof r->detail, "%.60s: %.*s", curl_easy_strerror(rc),
+                         (int)(sizeof r->detail - 64), errbuf[0] ? errbuf : "-");
+        (void)n;
         return;
     }
     r->sent = status >= 200 && status < 300;

@@ -14,6 +14,10 @@ CREATE ROLE dwowner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
 CREATE ROLE dustwatch_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
 CREATE ROLE dw_server LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
     PASSWORD :'server_password' IN ROLE dustwatch_app;
+-- the migrations create SECURITY DEFINER functions that run in the system scope
+-- (SET dw.scope = 'system', 0051 on): PostgreSQL 15 lets a non-superuser attach a
+-- custom parameter to a function only with this grant
+GRANT SET ON PARAMETER dw.scope TO dwowner;
 
 CREATE DATABASE dustwatch OWNER dwowner ENCODING 'UTF8' TEMPLATE template0;
 REVOKE ALL ON DATABASE dustwatch FROM PUBLIC;

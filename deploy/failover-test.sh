@@ -118,7 +118,7 @@ step "synchronous_standby_names = $sync"
 
 # roles as in compose-init.sql; the server sees only dw_server
 sql "$p1" "CREATE ROLE dwowner LOGIN; CREATE ROLE dustwatch_app NOLOGIN;
-           CREATE ROLE dw_server LOGIN IN ROLE dustwatch_app;
+           CREATE ROLE dw_server LOGIN IN ROLE dustwatch_app; GRANT SET ON PARAMETER dw.scope TO dwowner;
            ALTER DATABASE dustwatch OWNER TO dwowner; REVOKE CREATE ON SCHEMA public FROM PUBLIC;
            ALTER SCHEMA public OWNER TO dwowner;" >/dev/null
 hosts="127.0.0.1:$p1,127.0.0.1:$p2"

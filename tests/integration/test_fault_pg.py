@@ -161,7 +161,10 @@ def test_postgres_restart_loop_under_steady_load():
               flush=True)
         assert restarts >= 2, restarts
         assert srv.proc.poll() is None
-        assert rss1 <= 1.1 * rss0 + 4096, (rss0, rss1)
+        # under AddressSanitizer freed memory sits in its quarantine (up to 256 MiB): RSS says
+        # nothing about leaks there (LeakSanitizer checks them at exit instead)
+        if "ASAN_OPTIONS" not in os.environ:
+            assert rss1 <= 1.1 * rss0 + 4096, (rss0, rss1)
         assert fds1 <= fds0 + 4, (fds0, fds1)
         assert 1 <= server_conns(cl, db) <= POOL + WRITERS + 4
     except Exception:

@@ -325,3 +325,19 @@ void api_audit(api_req *r, const char *action, const char *object, const char *r
         LOG_ERROR("audit record lost", "id=%llu action=%s object=%s",
                   (unsigned long long)api_req_id(r), action, object ? object : "");
 }
+
+db_status api_audit_move_tx(api_req *r, db_conn *c, const char *kind, const char *id,
+                            const char *act, const char *from, const char *to, const char *why)
+{
+    char obj[64], action[64];
+    snprintf(obj, sizeof obj, "%s:%s", kind, id);
+    snprintf(action, sizeof action, "%s_%s", kind, act);
+    json_t *d = json_pack("{s:s, s:s, s:s}", "from", from, "to", to, "why", why ? why : "");
+    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (!ds)
+        return DB_HARD;
+    db_status st = api_audit_tx(r, c, action, obj, "ok", ds);
+    free(ds);
+    return st;
+}

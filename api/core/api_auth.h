@@ -70,6 +70,10 @@ void api_audit(api_req *r, const char *action, const char *object, const char *r
  * without a master key) rolls the change back. */
 db_status api_audit_tx(api_req *r, db_conn *c, const char *action, const char *object,
                        const char *result, const char *detail);
+/* api_audit_tx for a workflow step of object "<kind>:<id>": action "<kind>_<act>", detail
+ * {"from", "to", "why"} (why NULL: ""). */
+db_status api_audit_move_tx(api_req *r, db_conn *c, const char *kind, const char *id,
+                            const char *act, const char *from, const char *to, const char *why);
 
 /* api_db.c: the caller's scope for the db layer's statements, about
  * enterprise_id (decimal; NULL for none, or api_focus_enterprise(r)). */

@@ -330,18 +330,8 @@ static db_status fact_tx(api_req *r, db_conn *c, void *arg)
                          caller->account_id, x->note);
     if (st != DB_OK)
         return st;
-    char obj[48], action[40];
-    snprintf(obj, sizeof obj, "filing:%s", x->id);
-    snprintf(action, sizeof action, "filing_%s", acts[x->act].name);
-    json_t *d = json_pack("{s:s, s:s, s:s}", "from", row.state, "to", acts[x->act].to, "why",
-                          x->note ? x->note : "");
-    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    if (!ds)
-        return DB_HARD;
-    st = api_audit_tx(r, c, action, obj, "ok", ds);
-    free(ds);
-    return st;
+    return api_audit_move_tx(r, c, "filing", x->id, acts[x->act].name, row.state, acts[x->act].to,
+                             x->note);
 }
 
 static int filing_action(api_req *r, filing_act act)

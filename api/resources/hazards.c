@@ -285,18 +285,8 @@ static db_status hact_tx(api_req *r, db_conn *c, void *arg)
                          caller->username, x->note);
     if (st != DB_OK)
         return st;
-    char obj[48], action[40];
-    snprintf(obj, sizeof obj, "hazard:%s", x->id);
-    snprintf(action, sizeof action, "hazard_%s", acts[x->act].name);
-    json_t *d = json_pack("{s:s, s:s, s:s}", "from", from, "to", acts[x->act].to, "why",
-                          x->note ? x->note : "");
-    char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    if (!ds)
-        return DB_HARD;
-    st = api_audit_tx(r, c, action, obj, "ok", ds);
-    free(ds);
-    return st;
+    return api_audit_move_tx(r, c, "hazard", x->id, acts[x->act].name, from, acts[x->act].to,
+                             x->note);
 }
 
 static int hazard_action(api_req *r, hazard_act act)

@@ -12,7 +12,9 @@
 #include "api_role.h"
 
 #include "db.h"
+#include "db_replica.h"
 #include "srv_config.h"
+#include "srv_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,8 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/points/{id}", "getPoint", api_point_get, API_ANY_USER, 0},
     {"PATCH", "/api/v1/points/{id}", "updatePoint", api_point_update, API_CITY | API_DISTRICT,
      16 * KIB},
-    {"GET", "/api/v1/points/{id}/series", "getPointSeries", api_point_series, API_ANY_USER, 0},
+    {"GET", "/api/v1/points/{id}/series", "getPointSeries", api_point_series,
+     API_ANY_USER | API_READ_REPLICA, 0},
     /* monitoring assets (assets.c, credentials.c).  Systems and points feed
      * the risk score: city and district write them, never the enterprise
      * being scored (as the archive and the limits).  Cameras and gateways are
@@ -185,19 +188,23 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/forward/dead-letters/{id}/resend", "resendForwardDeadLetter",
      api_forward_dead_resend, ADMINS, 0},
     /* statistics, onboarding and reports (stats.c) */
-    {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get, API_ANY_USER, 0},
-    {"GET", "/api/v1/statistics/alarm-trend", "getAlarmTrend", api_alarm_trend_get, API_ANY_USER,
-     0},
-    {"GET", "/api/v1/statistics/export", "exportStatistics", api_statistics_export, API_ANY_USER,
-     0},
-    {"GET", "/api/v1/reports", "listReports", api_reports_list, GOV, 0},
+    {"GET", "/api/v1/statistics", "getStatistics", api_statistics_get,
+     API_ANY_USER | API_READ_REPLICA, 0},
+    {"GET", "/api/v1/statistics/alarm-trend", "getAlarmTrend", api_alarm_trend_get,
+     API_ANY_USER | API_READ_REPLICA, 0},
+    {"GET", "/api/v1/statistics/export", "exportStatistics", api_statistics_export,
+     API_ANY_USER | API_READ_REPLICA, 0},
+    {"GET", "/api/v1/reports", "listReports", api_reports_list, GOV | API_READ_REPLICA, 0},
     {"POST", "/api/v1/reports", "createReport", api_report_create, GOV, 1 * KIB},
-    {"GET", "/api/v1/reports/{id}", "getReport", api_report_get, GOV, 0},
-    {"GET", "/api/v1/reports/{id}/xlsx", "getReportXlsx", api_report_xlsx, GOV, 0},
-    {"GET", "/api/v1/data-quality", "getDataQuality", api_data_quality_get, API_ANY_USER, 0},
-    {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get, API_ANY_USER, 0},
+    {"GET", "/api/v1/reports/{id}", "getReport", api_report_get, GOV | API_READ_REPLICA, 0},
+    {"GET", "/api/v1/reports/{id}/xlsx", "getReportXlsx", api_report_xlsx, GOV | API_READ_REPLICA,
+     0},
+    {"GET", "/api/v1/data-quality", "getDataQuality", api_data_quality_get,
+     API_ANY_USER | API_READ_REPLICA, 0},
+    {"GET", "/api/v1/onboarding", "getOnboarding", api_onboarding_get,
+     API_ANY_USER | API_READ_REPLICA, 0},
     {"GET", "/api/v1/onboarding/conformance", "getOnboardingConformance",
-     api_onboarding_conformance, API_ANY_USER, 0},
+     api_onboarding_conformance, API_ANY_USER | API_READ_REPLICA, 0},
     /* risk model in force, stored versions (hot reload), backtest (backtest.c) */
     {"GET", "/api/v1/risk/model", "getRiskModel", api_risk_model_get, GOV, 0},
     {"POST", "/api/v1/risk/models", "createRiskModel", api_risk_model_create,
@@ -343,7 +350,7 @@ int api_routes_main(int argc, char **argv)
     for (size_t i = 0; i < api_n_routes; i++) {
         const api_route *rt = &api_routes[i];
         char roles[96] = "";
-        const char *names[6];
+        const char *names[7];
         size_t nn = api_route_role_names(rt->roles, 1, names);
         for (size_t b = 0; b < nn; b++)
             snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
@@ -357,6 +364,7 @@ int api_routes_main(int argc, char **argv)
 /* ---- the api role of `dustwatch serve` ---------------------------------- */
 
 static db_pool *pool;
+static db_replica *replica; /* database_read_url's, NULL without one */
 
 static int role_start(struct event_base *base)
 {
@@ -364,7 +372,19 @@ static int role_start(struct event_base *base)
     api_handlers_init();
     const db_timeouts request_timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
     pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size, &request_timeouts);
-    if (!pool || api_start(pool, api_routes, api_n_routes) != 0)
+    if (!pool)
+        return -1;
+    if (g_config.database_read_url[0]) {
+        replica = db_replica_new(g_config.database_read_url, g_config.database_url,
+                                 (int)g_config.db_pool_size, &request_timeouts,
+                                 (int)g_config.db_read_max_lag_ms);
+        if (!replica)
+            return -1;
+        api_set_read_replica(replica);
+        LOG_INFO("api reads may go to a replica", "max_lag_ms=%ld",
+                 (long)g_config.db_read_max_lag_ms);
+    }
+    if (api_start(pool, api_routes, api_n_routes) != 0)
         return -1;
     api_events_start();
     return 0;
@@ -382,6 +402,9 @@ static void role_stop(void)
     if (pool)
         api_events_stop();
     api_stop();
+    db_replica_free(replica);
+    replica = NULL;
+    api_set_read_replica(NULL);
     db_pool_free(pool);
     pool = NULL;
 }

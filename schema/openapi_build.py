@@ -518,10 +518,12 @@ SCHEMAS = {
         "public": s("boolean"), "admin_only": s("boolean"),
         "before_password_change": s("boolean", "Answers while the account must change its "
                                     "password (x-before-password-change)."),
+        "read_replica": s("boolean", "May be answered from a streaming replica up to "
+                          "db_read_max_lag_ms behind (x-read-replica)."),
         "roles": arr(enum(["city", "district", "street", "enterprise"])),
         "max_body": s("integer", "Largest accepted body in bytes; 0: none.", minimum=0),
     }, ["method", "path", "operation_id", "public", "admin_only", "before_password_change",
-        "roles", "max_body"], strict=True))},
+        "read_replica", "roles", "max_body"], strict=True))},
         ["items"], strict=True),
     "Health": obj({"status": enum(["alive"])}, ["status"]),
     "Ready": obj({
@@ -2222,6 +2224,8 @@ def build_operation(rt, d):
     op["x-roles"] = roles
     op["x-admin-only"] = rt["admin_only"]
     op["x-before-password-change"] = rt["before_password_change"]
+    if rt.get("read_replica"):
+        op["x-read-replica"] = True
     op["x-max-body"] = max_body
     op.update(d.get("extra", {}))
     return op

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct db_pool;
+struct db_replica;
 struct db_conn;
 
 typedef struct api_req api_req;
@@ -37,6 +38,11 @@ enum {
      * or it is older than password_max_age_days); every other route refuses
      * with 403 until it is changed */
     API_BEFORE_PW_CHANGE = 1 << 9,
+    /* a GET whose answer may be up to db_read_max_lag_ms old (statistics,
+     * reports, series): api_read_db serves it from database_read_url's replica
+     * when one is configured and fresh; never a route whose answer someone
+     * acts on at once, nor one that writes */
+    API_READ_REPLICA = 1 << 10,
 };
 
 typedef struct api_route {
@@ -55,13 +61,13 @@ const api_route *api_route_table(size_t *n);
 
 /* A table (n routes, borrowed) as the JSON GET /api/v1/routes and
  * `dustwatch routes --json` answer: {"items": [{method, path, operation_id,
- * public, admin_only, before_password_change, roles, max_body}]}.  New
+ * public, admin_only, before_password_change, read_replica, roles, max_body}]}.  New
  * reference. */
 json_t *api_route_table_json(const api_route *table, size_t n);
 /* The names of what a route's roles mask holds, in this order: the roles
  * ("city", "district", "street", "enterprise") and, with flags, the flags
- * ("admin_only", "before_pw_change").  Returns how many (at most 6). */
-size_t api_route_role_names(unsigned roles, int flags, const char *names[6]);
+ * ("admin_only", "before_pw_change", "read_replica").  Returns how many (at most 7). */
+size_t api_route_role_names(unsigned roles, int flags, const char *names[7]);
 
 /* Counts successful writes (any method but GET) through this process, so
  * caches of derived answers can tell that they may be out of date. */
@@ -70,6 +76,9 @@ unsigned long api_write_generation(void);
 /* Daemon lifecycle (api_server.c).  table (n routes) is borrowed for the
  * daemon's lifetime. */
 int api_start(struct db_pool *pool, const api_route *table, size_t n);
+/* The replica API_READ_REPLICA routes read from (borrowed until api_stop;
+ * NULL: none).  Call before api_start. */
+void api_set_read_replica(struct db_replica *rp);
 void api_stop_accepting(void);
 int api_in_flight(void);
 void api_stop(void);
@@ -91,6 +100,15 @@ json_t *api_req_json(api_req *r);
 json_t *api_json_parse_object(const char *body, size_t len, char *why, size_t whylen);
 /* A pooled connection for the rest of the request, NULL after replying 503. */
 struct db_conn *api_req_db(api_req *r);
+/* The connection a read of this request goes to: the replica's on an
+ * API_READ_REPLICA route while the replica is fresh, else api_req_db's.
+ * Owned by the request; NULL (error answered) as for api_req_db. */
+struct db_conn *api_req_read_db(api_req *r);
+/* After a read on the replica's connection failed (the server gone, a
+ * recovery conflict): marks the replica down and arranges for the handler to
+ * run again on the primary; 1 when so (the caller must not answer), 0 when
+ * the request did not read the replica. */
+int api_req_read_failed(api_req *r);
 
 /* Cookie value by name (owned by the request), or NULL. */
 const char *api_req_cookie(api_req *r, const char *name);

@@ -278,6 +278,8 @@ int api_reply_db(api_req *r, db_status st)
 {
     if (api_req_replied(r))
         return 0;
+    if (st != DB_BAD && api_req_read_failed(r))
+        return 0;
     if (st == DB_BAD)
         return api_reply_error(r, API_E_UNPROCESSABLE, "the change breaks a rule of the archive");
     return api_reply_error(r, API_E_DB_UNAVAILABLE, "the database did not answer");

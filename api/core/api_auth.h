@@ -80,8 +80,9 @@ db_status api_audit_move_tx(api_req *r, db_conn *c, const char *kind, const char
 void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);
 
 /* api_db.c: for a read, the caller's scope about the route's enterprise
- * (api_focus_enterprise) into s, and the request's connection: NULL (the
- * 503 already answered) when none could be had. */
+ * (api_focus_enterprise) into s, and the connection the read goes to
+ * (api_req_read_db: the replica's on a read_replica route while it is fresh):
+ * NULL (the 503 already answered) when none could be had. */
 db_conn *api_read_db(api_req *r, db_scope *s);
 
 /* api_db.c: the answer to a read: the database error, 404 "no such <what>"

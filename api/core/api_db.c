@@ -43,7 +43,7 @@ void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out)
 db_conn *api_read_db(api_req *r, db_scope *s)
 {
     api_db_scope(r, api_focus_enterprise(r), s);
-    return api_req_db(r);
+    return api_req_read_db(r);
 }
 
 int api_reply_read(api_req *r, db_status st, json_t *out, const char *what)

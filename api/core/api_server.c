@@ -9,6 +9,7 @@
 #include "db.h"
 #include "srv_config.h"
 #include "db_health.h"
+#include "db_replica.h"
 #include "srv_http.h"
 #include "srv_log.h"
 #include "srv_metrics.h"
@@ -44,6 +45,8 @@ struct api_req {
     int body_too_large;
     json_t *json;
     db_conn *db;
+    db_conn *read_db;  /* the replica's (api_req_read_db), NULL when reads went to db */
+    int replica_retry; /* the replica failed this request: it runs again on the primary */
     int replied;
     int status;
     char *extra_headers[MAX_EXTRA_HEADERS][2];
@@ -98,6 +101,8 @@ static void count_request(const api_req *r)
 
 static struct MHD_Daemon *daemon_;
 static db_pool *pool;
+static db_replica *read_replica; /* NULL: no database_read_url */
+static void release_read_db(api_req *r);
 /* the route table handed to api_start() (api/routes.c): data, read-only */
 static const api_route *routes;
 static size_t n_routes;
@@ -249,6 +254,7 @@ int api_reply_json(api_req *r, int status, json_t *body)
 
 void api_req_release_db(api_req *r)
 {
+    release_read_db(r);
     if (r->db) {
         db_pool_put(pool, r->db);
         r->db = NULL;
@@ -385,6 +391,54 @@ db_conn *api_req_db(api_req *r)
     if (!r->db)
         api_reply_error(r, API_E_DB_UNAVAILABLE, "no database connection available");
     return r->db;
+}
+
+SRV_METRIC_COUNTER(m_replica_reads, "dustwatch_api_replica_reads_total",
+                   "Reads of read_replica routes by where they went: replica, or primary because "
+                   "the replica was stale, down or the read URL led to a primary.",
+                   "served_by")
+
+void api_set_read_replica(db_replica *rp)
+{
+    read_replica = rp;
+}
+
+db_conn *api_req_read_db(api_req *r)
+{
+    if (r->read_db)
+        return r->read_db;
+    if (!read_replica || r->replica_retry || !r->route || !(r->route->roles & API_READ_REPLICA))
+        return api_req_db(r);
+    db_replica_verdict why;
+    r->read_db = db_replica_get(read_replica, 2000, &why);
+    static const char *const names[] = {[DB_REPLICA_USED] = "replica",
+                                        [DB_REPLICA_STALE] = "primary_replica_stale",
+                                        [DB_REPLICA_DOWN] = "primary_replica_down",
+                                        [DB_REPLICA_PRIMARY] = "replica_url_primary"};
+    srv_metric_add(&m_replica_reads, 1, names[why]);
+    return r->read_db ? r->read_db : api_req_db(r);
+}
+
+int api_req_read_failed(api_req *r)
+{
+    if (!r->read_db || r->replica_retry || r->replied)
+        return 0;
+    db_replica_mark_down(read_replica);
+    /* its session is gone or going: back to the pool, which reconnects it */
+    release_read_db(r);
+    r->replica_retry = 1;
+    srv_metric_add(&m_replica_reads, 1, "primary_replica_failed");
+    LOG_WARN("replica read failed, read again on the primary", "id=%llu route=%s",
+             (unsigned long long)r->id, r->route->pattern);
+    return 1;
+}
+
+static void release_read_db(api_req *r)
+{
+    if (r->read_db) {
+        db_replica_put(read_replica, r->read_db);
+        r->read_db = NULL;
+    }
 }
 
 /* Matches path against pattern, filling params.  1 on match. */
@@ -614,6 +668,8 @@ static void dispatch(api_req *r)
             }
         }
         r->route->handler(r);
+        if (!r->replied && r->replica_retry)
+            r->route->handler(r); /* read_replica routes only read: a second run is safe */
         if (!r->replied) {
             LOG_ERROR("handler returned without a reply", "id=%llu route=%s",
                       (unsigned long long)r->id, r->route->pattern);
@@ -841,6 +897,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             "api request", "id=%llu peer=%s method=%s path=%s status=%d end=%d",
             (unsigned long long)r->id, r->peer, r->method, srv_log_q(q, sizeof q, r->path),
             r->status, (int)toe);
+    release_read_db(r);
     if (r->db)
         db_pool_put(pool, r->db);
     json_decref(r->json);
@@ -877,7 +934,7 @@ const api_route *api_route_table(size_t *n)
     return routes;
 }
 
-size_t api_route_role_names(unsigned roles, int flags, const char *names[6])
+size_t api_route_role_names(unsigned roles, int flags, const char *names[7])
 {
     static const struct {
         unsigned bit;
@@ -887,9 +944,10 @@ size_t api_route_role_names(unsigned roles, int flags, const char *names[6])
                 {API_STREET, "street"},
                 {API_ENTERPRISE, "enterprise"},
                 {API_ADMIN_ONLY, "admin_only"},
-                {API_BEFORE_PW_CHANGE, "before_pw_change"}};
+                {API_BEFORE_PW_CHANGE, "before_pw_change"},
+                {API_READ_REPLICA, "read_replica"}};
     size_t n = 0;
-    for (size_t b = 0; b < (flags ? 6 : 4); b++)
+    for (size_t b = 0; b < (flags ? 7 : 4); b++)
         if (roles & bits[b].bit)
             names[n++] = bits[b].name;
     return n;
@@ -901,17 +959,18 @@ json_t *api_route_table_json(const api_route *table, size_t n)
     for (size_t i = 0; i < n; i++) {
         const api_route *rt = &table[i];
         json_t *roles = json_array();
-        const char *names[6];
+        const char *names[7];
         size_t nn = api_route_role_names(rt->roles, 0, names);
         for (size_t b = 0; b < nn; b++)
             json_array_append_new(roles, json_string(names[b]));
         json_array_append_new(
             items,
-            json_pack("{s:s, s:s, s:s?, s:b, s:b, s:b, s:o, s:I}", "method", rt->method, "path",
-                      rt->pattern, "operation_id", rt->operation_id, "public",
+            json_pack("{s:s, s:s, s:s?, s:b, s:b, s:b, s:b, s:o, s:I}", "method", rt->method,
+                      "path", rt->pattern, "operation_id", rt->operation_id, "public",
                       rt->roles == API_PUBLIC, "admin_only", (rt->roles & API_ADMIN_ONLY) != 0,
-                      "before_password_change", (rt->roles & API_BEFORE_PW_CHANGE) != 0, "roles",
-                      roles, "max_body", (json_int_t)rt->max_body));
+                      "before_password_change", (rt->roles & API_BEFORE_PW_CHANGE) != 0,
+                      "read_replica", (rt->roles & API_READ_REPLICA) != 0, "roles", roles,
+                      "max_body", (json_int_t)rt->max_body));
     }
     return json_pack("{s:o}", "items", items);
 }

@@ -720,6 +720,21 @@ void db_pool_put(db_pool *p, db_conn *c)
     pthread_mutex_unlock(&p->mu);
 }
 
+void db_pool_drop_idle(db_pool *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        db_conn *c = p->n_idle > 0 ? p->idle[--p->n_idle] : NULL;
+        if (c)
+            p->created--;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (!c)
+            return;
+        db_close(c); /* outside the lock: closing may wait for the socket */
+    }
+}
+
 /* The JSON text in the first cell of res (new reference), NULL when there is
  * no row or the cell is NULL; invalid JSON sets *st to DB_HARD.  Clears res. */
 static json_t *first_cell_json(PGresult *res, const char *stmt, db_status *st)

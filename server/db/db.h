@@ -121,5 +121,9 @@ db_pool *db_pool_new(const char *url, int size, const db_timeouts *t);
 void db_pool_free(db_pool *p);
 db_conn *db_pool_get(db_pool *p, int timeout_ms);
 void db_pool_put(db_pool *p, db_conn *c);
+/* Closes the idle connections (those held stay): after the server behind the
+ * pool went away, the next gets connect afresh instead of failing once per
+ * stale connection. */
+void db_pool_drop_idle(db_pool *p);
 
 #endif

@@ -27,6 +27,11 @@ db_status db_filings_list(db_conn *c, const db_scope *s, const db_filings_filter
 /* One filing with its enterprise, the points it covers now and its suppressed alarms. */
 db_status db_filings_get(db_conn *c, const db_scope *s, int64_t filing_id, json_t **out);
 
+/* The approved or ended filings covering a point that overlap [from, to) (RFC 3339), for
+ * its series: a JSON array of {id, type, state, starts_at, ends_at (the effective end)}. */
+db_status db_filings_point_periods(db_conn *c, const db_scope *s, int64_t point_id,
+                                   const char *from, const char *to, json_t **out);
+
 typedef struct db_filing_new {
     int64_t enterprise_id;
     const char *type, *starts_at, *ends_at, *reason; /* times RFC 3339 */

@@ -11,7 +11,10 @@
   pass); after 复产 both escalate again.
 * A silent gateway of a filed enterprise gets no gateway_offline alarm: it is
   recorded as suppressed on the filing (with the gateway, no point); after 复产
-  the alarm is raised."""
+  the alarm is raised.
+* The series of a covered point carries the filing periods overlapping its range
+  (until the effective end after 复产); an uncovered point's, or a range
+  outside the period, has none."""
 import dwtest as t
 from test_api import City
 from test_alarm_episodes import add_points, push_all
@@ -150,7 +153,36 @@ def test_gateway_offline_suppressed_during_a_whole_enterprise_filing():
         c.close()
 
 
+def test_series_carries_the_filing_periods():
+    c = City()
+    try:
+        codes = add_points(c, c.a1, 2)
+        p0, p1 = (int(c.db.scalar(f"SELECT id FROM points WHERE code = '{x}'")) for x in codes)
+        f = approve(c, file_stop(c, c.a1, "a1.manager", 3600, point_ids=[p0])["id"])
+        # a submitted filing of the other point is no period
+        file_stop(c, c.a1, "a1.manager", 3600, point_ids=[p1])
+
+        def series(pid, q=""):
+            st, _, b = c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series{q}")
+            assert st == 200, (st, b)
+            return b["filings"]
+        got = series(p0)
+        assert [(x["id"], x["type"], x["state"], x["ends_at"]) for x in got] == \
+            [(f["id"], "stop", "approved", f["ends_at"])], got
+        assert series(p1) == []
+        assert series(p0, "?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z") == []
+        # the district sees it too; 复产 cuts the period at its end
+        assert [x["id"] for x in c.call("baoshan.staff", "GET", f"/api/v1/points/{p0}/series")[2]["filings"]] == \
+            [f["id"]]
+        e = end_filing(c, f["id"])
+        got = series(p0)
+        assert len(got) == 1 and got[0]["state"] == "ended" and got[0]["ends_at"] == e["ended_at"], (got, e)
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     t.run([test_alarm_deadlines_extended_by_the_filing_and_taken_back_on_resumption,
            test_warning_clocks_stop_and_nothing_escalates_during_a_filing,
-           test_gateway_offline_suppressed_during_a_whole_enterprise_filing])
+           test_gateway_offline_suppressed_during_a_whole_enterprise_filing,
+           test_series_carries_the_filing_periods])

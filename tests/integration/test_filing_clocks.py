@@ -15,6 +15,9 @@
 * The series of a covered point carries the filing periods overlapping its range
   (until the effective end after 复产); an uncovered point's, or a range
   outside the period, has none.
+* For statistics: dw_filing_covers / dw_enterprise_filed say whether a point /
+  the whole enterprise is filed at an instant, dw_filed_seconds how long in a
+  period (overlaps once; an ended filing up to its end; submitted ones never).
 * The demo: its stopped enterprise (approved 停产 filing) is in the simulator's
   fleet, so the simulator keeps producing its data and the worker raises the
   production_during_stop alarm for that filing (three `simulate --once` passes
@@ -192,6 +195,34 @@ def test_series_carries_the_filing_periods():
         c.close()
 
 
+def test_statistics_functions_tell_filed_time():
+    c = City()
+    try:
+        codes = add_points(c, c.a1, 2)
+        p0, p1 = (int(c.db.scalar(f"SELECT id FROM points WHERE code = '{x}'")) for x in codes)
+        sysid = c.a1["system_id"]
+        e = c.a1["id"]
+        # p0 alone, then the whole enterprise overlapping it; a submitted filing counts for nothing
+        c.db.sql(f"INSERT INTO filings (enterprise_id, type, starts_at, ends_at, point_ids, reason, status, "
+                 f"approval_level, reviewed_at, ended_at) VALUES ({e}, 'stop', '2026-01-01T00:00:00Z', "
+                 f"'2026-01-01T10:00:00Z', ARRAY[{p0}]::bigint[], 'x', 'approved', 'district', now(), NULL), "
+                 f"({e}, 'maintenance', '2026-01-01T08:00:00Z', '2026-01-01T20:00:00Z', '{{}}', 'x', 'ended', "
+                 f"'district', now(), '2026-01-01T12:00:00Z'), ({e}, 'stop', '2026-01-02T00:00:00Z', "
+                 f"'2026-01-03T00:00:00Z', '{{}}', 'x', 'submitted', 'district', NULL, NULL)")
+        day = "'2026-01-01T00:00:00Z', '2026-01-04T00:00:00Z'"
+        assert c.db.scalar(f"SELECT dw_filed_seconds({e}, {p0}, {sysid}, {day})") == str(12 * 3600)
+        assert c.db.scalar(f"SELECT dw_filed_seconds({e}, {p1}, {sysid}, {day})") == str(4 * 3600)
+        assert c.db.scalar(f"SELECT dw_filed_seconds({e}, NULL, NULL, {day})") == str(4 * 3600)
+        assert c.db.scalar(f"SELECT dw_filed_seconds({e}, {p0}, {sysid}, '2026-01-01T09:00:00Z', "
+                           f"'2026-01-01T09:30:00Z')") == "1800"
+        at = "'2026-01-01T11:00:00Z'"
+        assert c.db.sql(f"SELECT dw_enterprise_filed({e}, {at}), dw_filing_covers({e}, {p1}, {sysid}, {at}) IS NOT "
+                        f"NULL, dw_enterprise_filed({e}, '2026-01-01T12:00:00Z'), dw_enterprise_filed({e}, "
+                        f"'2026-01-02T01:00:00Z')") == [["t", "t", "f", "f"]]
+    finally:
+        c.close()
+
+
 def test_demo_simulator_keeps_producing_during_the_stop_filing():
     db = t.Database()
     tmp = tempfile.mkdtemp(prefix="dwfiling-")
@@ -230,4 +261,5 @@ if __name__ == "__main__":
            test_warning_clocks_stop_and_nothing_escalates_during_a_filing,
            test_gateway_offline_suppressed_during_a_whole_enterprise_filing,
            test_series_carries_the_filing_periods,
+           test_statistics_functions_tell_filed_time,
            test_demo_simulator_keeps_producing_during_the_stop_filing])

@@ -619,7 +619,14 @@ SCHEMAS = {
         "items": arr(arr({"type": ["number", "string", "null"]}),
                      "Raw: [epoch_ms, value, quality]; bucketed: [epoch_ms, min, max, avg, n]."),
         "point": ref("Point"), "from": TS, "to": TS,
-    }, ["point_id", "bucket_s", "items", "point", "from", "to"]),
+        "filings": arr(obj({"id": ID, "type": enum(["stop", "maintenance", "disable"]),
+                            "state": enum(["approved", "ended", "expired"]), "starts_at": TS,
+                            "ends_at": s("string", "The effective end: ended_at after a 复产 "
+                                         "report, else the end filed.", format="date-time")},
+                           ["id", "type", "state", "starts_at", "ends_at"]),
+                       "Approved filings covering the point that overlap the range (the chart shades "
+                       "them): alarms there were suppressed and clocks stood still."),
+    }, ["point_id", "bucket_s", "items", "point", "from", "to", "filings"]),
     "ApiKey": obj({"id": ID, "label": s("string"), "prefix": s("string"),
                    "created_at": TS, "last_used_at": N_TS, "revoked_at": N_TS},
                   ["id", "label", "prefix", "created_at", "last_used_at", "revoked_at"]),

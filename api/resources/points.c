@@ -2,6 +2,7 @@
  * changes (audited), latest values and time series with downsampling. */
 #include "api_auth.h"
 #include "api_handlers.h"
+#include "db_filings.h"
 #include "db_points.h"
 #include "rds.h"
 
@@ -256,7 +257,16 @@ int api_point_series(api_req *r)
                                    "see the point's data_quality.quarantined_hours");
         return api_reply_db(r, st);
     }
+    /* the filing periods covering the point (issue 14): the chart marks them */
+    json_t *filed = NULL;
+    st = db_filings_point_periods(c, &s, id, f, t, &filed);
+    if (st != DB_OK) {
+        json_decref(point);
+        json_decref(series);
+        return api_reply_db(r, st);
+    }
     json_t *out = series ? series : json_object();
+    json_object_set_new(out, "filings", filed ? filed : json_array());
     json_object_set_new(out, "point", point);
     json_object_set_new(out, "from", json_string(f));
     json_object_set_new(out, "to", json_string(t));

@@ -74,13 +74,16 @@ static const db_stmt statements[] = {
      ", 'points', coalesce((SELECT json_agg(json_build_object('id', p.id, 'code', p.code, "
      "'name', p.name, 'system_id', p.system_id) ORDER BY p.id) FROM points p WHERE "
      "p.enterprise_id = f.enterprise_id AND " FILING_COVERS(
-         "f", "p") "), '[]'::json), 'suppressions', coalesce((SELECT "
-                   "json_agg(json_build_object('point_id', x.point_id, 'point', p.code, "
-                   "'channel', x.channel, 'kind', x.kind, 'level', x.level, 'first_at', "
-                   "x.first_at, 'last_at', x.last_at, 'count', x.count) ORDER BY x.first_at) FROM "
-                   "filing_suppressions x JOIN points p ON p.id = x.point_id WHERE x.filing_id = "
-                   "f.id), '[]'::json))::text FROM filings f JOIN enterprises e ON e.id = "
-                   "f.enterprise_id WHERE f.id = $3::bigint AND " SCOPE_ENT("e")},
+         "f",
+         "p") "), '[]'::json), 'suppressions', coalesce((SELECT "
+              "json_agg(json_build_object('point_id', x.point_id, 'point', p.code, 'gateway_id', "
+              "x.gateway_id, 'gateway', g.code, "
+              "'channel', x.channel, 'kind', x.kind, 'level', x.level, 'first_at', "
+              "x.first_at, 'last_at', x.last_at, 'count', x.count) ORDER BY x.first_at) FROM "
+              "filing_suppressions x LEFT JOIN points p ON p.id = x.point_id LEFT JOIN gateways g "
+              "ON g.id = x.gateway_id WHERE x.filing_id = "
+              "f.id), '[]'::json))::text FROM filings f JOIN enterprises e ON e.id = "
+              "f.enterprise_id WHERE f.id = $3::bigint AND " SCOPE_ENT("e")},
     /* $3 enterprise $4 type $5 starts $6 ends $7 systems $8 points $9 reason $10 evidence
      * (binary) $11 its type $12 filed by */
     {"flg_create",
@@ -144,7 +147,8 @@ static const db_stmt statements[] = {
      "dw_filing_covers($1::bigint, $2::bigint, (SELECT system_id FROM points WHERE id = "
      "$2::bigint), t.at)), x AS (INSERT INTO filing_suppressions (filing_id, enterprise_id, "
      "point_id, channel, kind, level, first_at, last_at) SELECT f.id, $1::bigint, $2::bigint, "
-     "$3, $4, $5::smallint, t.at, t.at FROM f, t ON CONFLICT (filing_id, point_id, channel) DO "
+     "$3, $4, $5::smallint, t.at, t.at FROM f, t ON CONFLICT (filing_id, point_id, channel) WHERE "
+     "point_id IS NOT NULL DO "
      "UPDATE SET count = filing_suppressions.count + 1, kind = EXCLUDED.kind, level = "
      "greatest(filing_suppressions.level, EXCLUDED.level), last_at = "
      "greatest(filing_suppressions.last_at, EXCLUDED.last_at) RETURNING 1), d AS (UPDATE "
@@ -187,6 +191,112 @@ static const db_stmt statements[] = {
                                          "DISTINCT enterprise_id, 'production_during_stop' FROM "
                                          "u ON CONFLICT DO NOTHING) SELECT id, alarm_id, "
                                          "enterprise_id, code FROM u ORDER BY id"},
+    /* $3 point $4 from $5 to: the approved (or ended) filings covering the point that
+     * overlap [from, to), each until its effective end */
+    {"flg_point_periods",
+     "SELECT coalesce(json_agg(json_build_object('id', f.id, 'type', f.type, "
+     "'state', " FILING_STATE("f") ", 'starts_at', f.starts_at, 'ends_at', least(f.ends_at, "
+                                   "coalesce(f.ended_at, "
+                                   "'infinity'))) ORDER BY f.starts_at, f.id), '[]'::json)::text "
+                                   "FROM points p JOIN "
+                                   "enterprises e ON e.id = p.enterprise_id JOIN filings f ON "
+                                   "f.enterprise_id = "
+                                   "p.enterprise_id WHERE p.id = $3::bigint AND " SCOPE_ENT(
+                                       "e") " AND f.status IN ('approved', 'ended') "
+                                            "AND " FILING_COVERS("f", "p") " AND f.starts_at < "
+                                                                           "$5::timestamptz AND "
+                                                                           "least(f.ends_at, "
+                                                                           "coalesce(f.ended_at, "
+                                                                           "'infinity')) > "
+                                                                           "$4::timestamptz"},
+    /* Clocks stop (migration 0110): each valid approved filing extends, once per item, the
+     * deadlines still running at its start of the open alarms it covers (a whole-enterprise
+     * filing: also those without a point; never sparks or its own production alarm) and,
+     * when it covers the whole enterprise, of the enterprise's open warnings, by its end
+     * minus the later of its start and the item's raise.  An item another valid filing
+     * already extended is left to that one.  FOR SHARE waits for a concurrent 复产 and
+     * skips the filing it ended. */
+    {"flg_clock_link",
+     "WITH f AS (SELECT id, enterprise_id, starts_at, ends_at, point_ids, system_ids, "
+     "cardinality(point_ids) = 0 AND cardinality(system_ids) = 0 AS whole FROM filings WHERE "
+     "status = 'approved' AND starts_at <= now() AND now() < ends_at ORDER BY id FOR SHARE), "
+     "ac AS (SELECT DISTINCT ON (a.id) f.id AS filing_id, a.id AS alarm_id, a.enterprise_id, "
+     "greatest(f.starts_at, a.raised_at) AS base, f.ends_at - greatest(f.starts_at, "
+     "a.raised_at) AS ext, array_remove(ARRAY[CASE WHEN a.state = 'active' AND NOT "
+     "a.ack_overdue AND a.ack_deadline >= f.starts_at THEN 'ack' END, CASE WHEN NOT "
+     "a.handle_overdue AND a.handle_deadline >= f.starts_at THEN 'handle' END], NULL) AS dl "
+     "FROM f JOIN alarms a ON a.enterprise_id = f.enterprise_id AND a.state IN ('active', "
+     "'acknowledged') AND a.raised_at < f.ends_at LEFT JOIN points p ON p.id = a.point_id "
+     "WHERE a.channel <> 'filing' AND a.kind <> 'spark' AND CASE WHEN a.point_id IS NULL THEN "
+     "f.whole ELSE " FILING_COVERS(
+         "f",
+         "p") " END AND NOT EXISTS (SELECT 1 FROM "
+              "filing_clock_stops x JOIN filings f2 ON f2.id = x.filing_id WHERE x.alarm_id = a.id "
+              "AND "
+              "(f2.id = f.id OR (f2.status = 'approved' AND f2.starts_at <= now() AND now() < "
+              "f2.ends_at))) ORDER BY a.id, f.id), ai AS (INSERT INTO filing_clock_stops "
+              "(filing_id, "
+              "enterprise_id, alarm_id, base, extended_by, deadlines) SELECT filing_id, "
+              "enterprise_id, "
+              "alarm_id, base, ext, dl FROM ac ON CONFLICT (filing_id, alarm_id) WHERE alarm_id IS "
+              "NOT "
+              "NULL DO NOTHING RETURNING alarm_id, extended_by, deadlines), au AS (UPDATE alarms a "
+              "SET "
+              "ack_deadline = CASE WHEN 'ack' = ANY (ai.deadlines) THEN a.ack_deadline + "
+              "ai.extended_by "
+              "ELSE a.ack_deadline END, handle_deadline = CASE WHEN 'handle' = ANY (ai.deadlines) "
+              "THEN "
+              "a.handle_deadline + ai.extended_by ELSE a.handle_deadline END FROM ai WHERE a.id = "
+              "ai.alarm_id AND cardinality(ai.deadlines) > 0 RETURNING a.id), wc AS (SELECT "
+              "DISTINCT "
+              "ON (w.id) f.id AS filing_id, w.id AS warning_id, w.enterprise_id, "
+              "greatest(f.starts_at, "
+              "coalesce(w.upgraded_at, w.issued_at)) AS base, f.ends_at - greatest(f.starts_at, "
+              "coalesce(w.upgraded_at, w.issued_at)) AS ext, array_remove(ARRAY[CASE WHEN w.status "
+              "= "
+              "'issued' AND w.sign_by >= f.starts_at THEN 'sign' END, CASE WHEN w.clear_by >= "
+              "f.starts_at THEN 'clear' END], NULL) AS dl FROM f JOIN warnings w ON "
+              "w.enterprise_id = "
+              "f.enterprise_id AND w.status <> 'cleared' AND coalesce(w.upgraded_at, w.issued_at) "
+              "< "
+              "f.ends_at WHERE f.whole AND NOT EXISTS (SELECT 1 FROM filing_clock_stops x JOIN "
+              "filings "
+              "f2 ON f2.id = x.filing_id WHERE x.warning_id = w.id AND (f2.id = f.id OR (f2.status "
+              "= "
+              "'approved' AND f2.starts_at <= now() AND now() < f2.ends_at))) ORDER BY w.id, "
+              "f.id), wi "
+              "AS (INSERT INTO filing_clock_stops (filing_id, enterprise_id, warning_id, base, "
+              "extended_by, deadlines) SELECT filing_id, enterprise_id, warning_id, base, ext, dl "
+              "FROM "
+              "wc ON CONFLICT (filing_id, warning_id) WHERE warning_id IS NOT NULL DO NOTHING "
+              "RETURNING warning_id, extended_by, deadlines), wu AS (UPDATE warnings w SET sign_by "
+              "= "
+              "CASE WHEN 'sign' = ANY (wi.deadlines) THEN w.sign_by + wi.extended_by ELSE "
+              "w.sign_by "
+              "END, clear_by = CASE WHEN 'clear' = ANY (wi.deadlines) THEN w.clear_by + "
+              "wi.extended_by "
+              "ELSE w.clear_by END, next_check_at = now() FROM wi WHERE w.id = wi.warning_id AND "
+              "cardinality(wi.deadlines) > 0 RETURNING w.id) SELECT (SELECT count(*) FROM au), "
+              "(SELECT "
+              "count(*) FROM wu)"},
+    /* $1 filing, just ended early (复产): the clocks it stopped run again from its end, so
+     * the part of each extension after ended_at is taken back. */
+    {"flg_clock_end",
+     "WITH f AS (SELECT id, ended_at FROM filings WHERE id = $1::bigint AND status = 'ended'), "
+     "d AS (SELECT s.filing_id, s.alarm_id, s.warning_id, s.deadlines, greatest(f.ended_at - "
+     "s.base, interval '0') AS keep, s.extended_by - greatest(f.ended_at - s.base, interval "
+     "'0') AS back FROM filing_clock_stops s JOIN f ON f.id = s.filing_id WHERE s.extended_by "
+     "> greatest(f.ended_at - s.base, interval '0')), u AS (UPDATE filing_clock_stops s SET "
+     "extended_by = d.keep FROM d WHERE s.filing_id = d.filing_id AND s.alarm_id IS NOT "
+     "DISTINCT FROM d.alarm_id AND s.warning_id IS NOT DISTINCT FROM d.warning_id RETURNING "
+     "1), ua AS (UPDATE alarms a SET ack_deadline = CASE WHEN 'ack' = ANY (d.deadlines) THEN "
+     "a.ack_deadline - d.back ELSE a.ack_deadline END, handle_deadline = CASE WHEN 'handle' = "
+     "ANY (d.deadlines) THEN a.handle_deadline - d.back ELSE a.handle_deadline END FROM d "
+     "WHERE a.id = d.alarm_id RETURNING 1), uw AS (UPDATE warnings w SET sign_by = CASE WHEN "
+     "'sign' = ANY (d.deadlines) THEN w.sign_by - d.back ELSE w.sign_by END, clear_by = CASE "
+     "WHEN 'clear' = ANY (d.deadlines) THEN w.clear_by - d.back ELSE w.clear_by END, "
+     "next_check_at = now() FROM d WHERE w.id = d.warning_id RETURNING 1) SELECT (SELECT "
+     "count(*) FROM u), (SELECT count(*) FROM ua), (SELECT count(*) FROM uw)"},
 };
 
 void db_filings_register(void)
@@ -217,6 +327,14 @@ db_status db_filings_get(db_conn *c, const db_scope *s, int64_t filing_id, json_
     char id[24];
     const char *p[3] = {s->kind, s->id, db_i64(id, filing_id)};
     return db_read_json(c, s, "flg_get", 3, p, out);
+}
+
+db_status db_filings_point_periods(db_conn *c, const db_scope *s, int64_t point_id,
+                                   const char *from, const char *to, json_t **out)
+{
+    char id[24];
+    const char *p[5] = {s->kind, s->id, db_i64(id, point_id), from, to};
+    return db_read_json(c, s, "flg_point_periods", 5, p, out);
 }
 
 db_status db_filings_create(db_conn *c, const db_scope *s, const db_filing_new *in, int64_t *id,
@@ -311,7 +429,16 @@ db_status db_filings_move(db_conn *c, const db_scope *s, int64_t filing_id, cons
         return st;
     int moved = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "1") == 0;
     PQclear(res);
-    return moved ? DB_OK : DB_BAD;
+    if (!moved)
+        return DB_BAD;
+    if (strcmp(action, "end") == 0) { /* the stopped clocks run again from now */
+        const char *q[1] = {id};
+        res = db_exec(c, "flg_clock_end", 1, q, &st);
+        if (!res)
+            return st;
+        PQclear(res);
+    }
+    return DB_OK;
 }
 
 db_status db_filings_evidence(db_conn *c, const db_scope *s, int64_t filing_id, char type[32],
@@ -417,5 +544,17 @@ db_status db_filings_production_check(db_conn *c, long window_s, long ack_within
     PQclear(res);
     *rows = out;
     *n = m;
+    return DB_OK;
+}
+
+db_status db_filings_clocks(db_conn *c, size_t *n_alarms, size_t *n_warnings)
+{
+    db_status st;
+    PGresult *res = db_exec(c, "flg_clock_link", 0, NULL, &st);
+    if (!res)
+        return st;
+    *n_alarms = PQntuples(res) == 1 ? (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    *n_warnings = PQntuples(res) == 1 ? (size_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    PQclear(res);
     return DB_OK;
 }

@@ -27,6 +27,11 @@ db_status db_filings_list(db_conn *c, const db_scope *s, const db_filings_filter
 /* One filing with its enterprise, the points it covers now and its suppressed alarms. */
 db_status db_filings_get(db_conn *c, const db_scope *s, int64_t filing_id, json_t **out);
 
+/* The approved or ended filings covering a point that overlap [from, to) (RFC 3339), for
+ * its series: a JSON array of {id, type, state, starts_at, ends_at (the effective end)}. */
+db_status db_filings_point_periods(db_conn *c, const db_scope *s, int64_t point_id,
+                                   const char *from, const char *to, json_t **out);
+
 typedef struct db_filing_new {
     int64_t enterprise_id;
     const char *type, *starts_at, *ends_at, *reason; /* times RFC 3339 */
@@ -57,7 +62,8 @@ db_status db_filings_lock(db_conn *c, const db_scope *s, int64_t filing_id, db_f
 /* Moves a locked filing from status `from` to `to` by action approve | return | withdraw |
  * end, stamping who and the note; an ended filing makes its points' offline timers due now
  * (the deferral to the filing's end no longer holds); approve and end queue a risk
- * recompute of the enterprise.  DB_BAD when the row was not in `from`. */
+ * recompute of the enterprise; end also takes back the part of the deadline extensions
+ * (db_filings_clocks) after now.  DB_BAD when the row was not in `from`. */
 db_status db_filings_move(db_conn *c, const db_scope *s, int64_t filing_id, const char *from,
                           const char *to, const char *action, int64_t actor_id, const char *note);
 /* The evidence of a filing: *data malloc()ed (NULL when none or not in scope). */
@@ -89,5 +95,12 @@ typedef struct db_filing_production {
 __attribute__((warn_unused_result)) db_status
 db_filings_production_check(db_conn *c, long window_s, long ack_within_s, long handle_within_s,
                             db_filing_production **rows, size_t *n);
+
+/* Stops the clocks (migration 0110): the open alarms and warnings valid approved filings
+ * cover get their running deadlines extended to after the filing, once per filing and item
+ * (recorded in filing_clock_stops); db_filings_move's `end` takes back the part after the
+ * early end.  *n_alarms / *n_warnings: items whose deadlines moved. */
+__attribute__((warn_unused_result)) db_status db_filings_clocks(db_conn *c, size_t *n_alarms,
+                                                                size_t *n_warnings);
 
 #endif

@@ -11,14 +11,23 @@
 static const db_stmt statements[] = {
     /* $1 threshold s $2 ack within s $3 handle within s $4 limit.  Gateways rows are
      * locked (skipping those another worker holds) so two workers raise once; the open
-     * index makes a raise of an already open gateway a no-op anyway.  value: seconds
-     * silent at the raise, threshold: the threshold. */
+     * index makes a raise of an already open gateway a no-op anyway.  A gateway of an
+     * enterprise a whole-enterprise filing covers is not raised but recorded once per filing
+     * in filing_suppressions (migration 0110); it is raised after the filing if still silent.
+     * value: seconds silent at the raise, threshold: the threshold. */
     {"gwoff_raise",
-     "WITH due AS (SELECT g.id, g.enterprise_id, g.code, g.last_seen_at + make_interval(secs "
-     "=> $1::int) AS at, extract(epoch FROM now() - g.last_seen_at) AS silent FROM gateways g "
-     "WHERE g.last_seen_at < now() - make_interval(secs => $1::int) AND NOT EXISTS (SELECT 1 "
-     "FROM alarms o WHERE o.gateway_id = g.id AND o.cleared_at IS NULL) ORDER BY g.id LIMIT "
-     "$4::int FOR UPDATE OF g SKIP LOCKED), a AS (INSERT INTO alarms (enterprise_id, source, "
+     "WITH cand AS (SELECT g.id, dw_filing_covers(g.enterprise_id, NULL, NULL, greatest(now(), "
+     "g.last_seen_at + make_interval(secs => $1::int))) AS filing FROM gateways g WHERE "
+     "g.last_seen_at < now() - make_interval(secs => $1::int) AND NOT EXISTS (SELECT 1 FROM "
+     "alarms o WHERE o.gateway_id = g.id AND o.cleared_at IS NULL)), due AS (SELECT g.id, "
+     "g.enterprise_id, g.code, g.last_seen_at + make_interval(secs => $1::int) AS at, "
+     "extract(epoch FROM now() - g.last_seen_at) AS silent FROM gateways g JOIN cand ON "
+     "cand.id = g.id AND cand.filing IS NULL ORDER BY g.id LIMIT $4::int FOR UPDATE OF g SKIP "
+     "LOCKED), sup AS (INSERT INTO filing_suppressions (filing_id, enterprise_id, gateway_id, "
+     "channel, kind, level, first_at, last_at) SELECT cand.filing, g.enterprise_id, g.id, "
+     "'gateway_offline', 'gateway_offline', 0, now(), now() FROM cand JOIN gateways g ON g.id "
+     "= cand.id WHERE cand.filing IS NOT NULL ON CONFLICT (filing_id, gateway_id) WHERE "
+     "gateway_id IS NOT NULL DO NOTHING), a AS (INSERT INTO alarms (enterprise_id, source, "
      "channel, kind, level, max_level, reason, value, threshold, raised_at, ack_deadline, "
      "handle_deadline, gateway_id, gateway_code) SELECT enterprise_id, 'rule', "
      "'gateway_offline', 'gateway_offline', 0, 0, 'gateway_silent', silent, $1::float8, at, "

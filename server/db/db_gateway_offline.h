@@ -5,7 +5,9 @@
  * source rule, channel and kind gateway_offline, level 0, no point, raised at
  * the moment it became overdue (last_seen_at + threshold).  It is cleared when
  * the gateway is heard from again (or deleted), and closed then if it was
- * handled, as a point alarm is.  Both statements run in the worker's
+ * handled, as a point alarm is.  While an approved filing covers the whole
+ * enterprise the alarm is not raised but recorded once per filing in
+ * filing_suppressions (migration 0110).  Both statements run in the worker's
  * transaction and write their alarm_events rows. */
 #ifndef DW_DB_GATEWAY_OFFLINE_H
 #define DW_DB_GATEWAY_OFFLINE_H

@@ -206,13 +206,16 @@ static const db_stmt statements[] = {
      "'yellow', 'orange', 'red'], grade) > array_position(ARRAY['blue', 'yellow', 'orange', "
      "'red'], $2)"},
     {"wrn_lock", "SELECT pg_try_advisory_xact_lock(7310312016119201)"},
+    /* nothing escalates while an approved filing covers the whole enterprise (migration
+     * 0110): its warnings wait, their running deadlines extended past the filing */
     {"wrn_due",
      "SELECT id, enterprise_id, grade, status, extract(epoch FROM issued_at)::bigint, "
      "coalesce(extract(epoch FROM signed_at)::bigint, 0), coalesce(extract(epoch FROM "
      "clear_requested_at)::bigint, 0), escalations_done, extract(epoch FROM sign_by)::bigint, "
      "extract(epoch FROM clear_by)::bigint, ladder_base, extract(epoch FROM "
      "coalesce(upgraded_at, issued_at))::bigint FROM warnings WHERE status <> 'cleared' AND "
-     "next_check_at <= to_timestamp($1::bigint) ORDER BY next_check_at LIMIT 200 FOR UPDATE"},
+     "next_check_at <= to_timestamp($1::bigint) AND NOT dw_enterprise_filed(enterprise_id, "
+     "to_timestamp($1::bigint)) ORDER BY next_check_at LIMIT 200 FOR UPDATE"},
     /* $1 warning $2 step $3 level $4 duban $5 referral $6 note */
     {"wrn_escalate",
      "WITH w AS (UPDATE warnings SET escalations_done = $2::int, current_level = CASE WHEN "

@@ -1,4 +1,4 @@
-/* job_filings.c — production during a stop filing (job_filings.h).
+/* job_filings.c — stopped clocks and production during a stop filing (job_filings.h).
  *
  * Why the worker and not the ingest writer: the check reads a window of readings per
  * covered point, which a writer group commit must not pay for every batch; a tick late is
@@ -34,13 +34,32 @@ static db_status prod_tx(db_conn *c, void *arg)
                                        &x->rows, &x->n);
 }
 
+typedef struct {
+    size_t alarms, warnings;
+} clock_ctx;
+
+static db_status clock_tx(db_conn *c, void *arg)
+{
+    clock_ctx *x = arg;
+    return db_filings_clocks(c, &x->alarms, &x->warnings);
+}
+
 db_status job_filings_run(db_conn *c, size_t *n)
 {
     *n = 0;
+    /* valid filings stop the clocks of what they cover (every tick: a new filing, a new
+     * alarm or warning of a filed enterprise) */
+    clock_ctx k = {0};
+    db_status st = db_run_tx(c, NULL, clock_tx, &k);
+    if (st != DB_OK)
+        return st;
+    if (k.alarms + k.warnings > 0)
+        LOG_INFO("filing stopped clocks", "alarms=%zu warnings=%zu", k.alarms, k.warnings);
+    *n = k.alarms + k.warnings;
     if (g_config.filing_production_window_s <= 0)
         return DB_OK;
     prod_ctx x = {0};
-    db_status st = db_run_tx(c, NULL, prod_tx, &x);
+    st = db_run_tx(c, NULL, prod_tx, &x);
     if (st == DB_OK) {
         for (size_t i = 0; i < x.n; i++) {
             srv_event e = {.type = "alarm",
@@ -56,7 +75,7 @@ db_status job_filings_run(db_conn *c, size_t *n)
                      (long long)x.rows[i].filing_id, (long long)x.rows[i].alarm_id,
                      x.rows[i].point);
         }
-        *n = x.n;
+        *n += x.n;
     }
     free(x.rows);
     return st;

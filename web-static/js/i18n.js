@@ -292,6 +292,8 @@ const D = {
   'fl.reason.return': ['退回原因', 'Why returned'], 'fl.whole.hint': ['报备覆盖全厂所有点位；批准后期间内的离线、超限报警记为已屏蔽。', 'Covers every point of the plant; once approved, offline and limit alarms in the period are recorded as suppressed.'],
   'fl.approve': ['批准', 'Approve'], 'fl.return': ['退回', 'Return'], 'fl.withdraw': ['撤回', 'Withdraw'], 'fl.end': ['复产报告', 'Report resumption'],
   'fl.review': ['审批', 'Review'], 'fl.ended': ['复产', 'Resumed'], 'fl.evidence': ['附件', 'Evidence'],
+  'mon.filed': ['报备期 {n} 段', '{n} filed period(s)'], 'mon.filed.stop': ['停产报备', 'Stop filed'],
+  'mon.filed.maintenance': ['检修报备', 'Maintenance filed'], 'mon.filed.disable': ['停用报备', 'Disabled (filed)'],
   'fl.production': ['停产期间数据异动报警', 'Production-during-stop alarm'], 'fl.points': ['覆盖点位', 'Points covered'],
   'fl.point': ['点位', 'Point'], 'fl.suppressions': ['已屏蔽的报警', 'Suppressed alarms'], 'fl.kind': ['报警类型', 'Alarm kind'], 'fl.count': ['次数', 'Count'],
   'fl.state.submitted': ['待审批', 'Submitted'], 'fl.state.approved': ['已批准', 'Approved'], 'fl.state.returned': ['已退回', 'Returned'],

@@ -73,14 +73,22 @@ export default async function monitor(el, ctx) {
     try { r = await api(`/api/v1/points/${p.id}/series?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`); } catch (ex) { fill(chartEl, errorBox(ex)); return; }
     if (!ctx.alive) return;
     chartInfo.textContent = `${p.name} · ${r.bucket_s ? t('mon.bucket', { s: r.bucket_s }) : t('mon.raw')} · ${r.items.length} `;
+    // filing periods (停产/检修 报备) covering the point: shaded on the chart, listed here
+    const filed = r.filings || [];
+    if (filed.length) chartInfo.append(h('span', { class: 'tag muted', 'data-series-filings': filed.length,
+      title: filed.map(f => `${t('mon.filed.' + f.type)} ${fmtTime(f.starts_at)} ~ ${fmtTime(f.ends_at)}`).join('\n') },
+    t('mon.filed', { n: filed.length })), ' ');
+    const filedArea = { silent: true, itemStyle: { color: 'rgba(134,144,156,.18)' }, label: { fontSize: 10, color: '#86909c' },
+      data: filed.map(f => [{ name: t('mon.filed.' + f.type), xAxis: Math.max(Date.parse(f.starts_at), from.getTime()) },
+        { xAxis: Math.min(Date.parse(f.ends_at), to.getTime()) }]) };
     const l = p.limits || {};
     const marks = [['high', '#ff7d00'], ['high_high', '#e02d2d'], ['low', '#ff7d00'], ['low_low', '#e02d2d']]
       .filter(([k]) => l[k] != null).map(([k, c]) => ({ yAxis: l[k], lineStyle: { color: c, type: 'dashed' }, label: { formatter: `${k} ${l[k]}`, fontSize: 10 } }));
     const series = r.bucket_s ? [
       { name: 'min', type: 'line', data: r.items.map(i => [i[0], i[1]]), lineStyle: { opacity: 0 }, stack: 'band', symbol: 'none' },
       { name: t('mon.minmax'), type: 'line', data: r.items.map(i => [i[0], i[2] - i[1]]), lineStyle: { opacity: 0 }, areaStyle: { color: 'rgba(29,95,191,.15)' }, stack: 'band', symbol: 'none' },
-      { name: t('mon.avg'), type: 'line', data: r.items.map(i => [i[0], i[3]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } },
-    ] : [{ name: p.name, type: 'line', data: r.items.map(i => [i[0], i[1]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks } }];
+      { name: t('mon.avg'), type: 'line', data: r.items.map(i => [i[0], i[3]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks }, markArea: filedArea },
+    ] : [{ name: p.name, type: 'line', data: r.items.map(i => [i[0], i[1]]), showSymbol: false, lineStyle: { color: '#1d5fbf', width: 1.5 }, markLine: { symbol: 'none', data: marks }, markArea: filedArea }];
     const opt = { animation: false, grid: { left: 50, right: 24, top: 24, bottom: 56 }, tooltip: { trigger: 'axis', valueFormatter: v => withUnit(v, p.unit) },
       xAxis: { type: 'time' }, yAxis: { type: 'value', scale: true, name: unitText(p.unit) },
       dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }], series };

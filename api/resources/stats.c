@@ -210,6 +210,7 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
                    -1;
     }
     q->connected_window_s = g_config.connected_window_h * 3600L;
+    q->raw = g_config.stats_day_rollup ? 0 : 1;
     api_format_time(q->from, from_s);
     api_format_time(q->to, to_s);
     return 0;

@@ -201,6 +201,19 @@ def make_events(e, rng):
                        f"stored_value, stored_quality, source, batch_sha256, item_index) VALUES "
                        f"({ent['points']['hopper_temp'][1]}, {eid}, {sqlts(at)}, 1, 0, 2, 0, 'native', "
                        f"sha256('{eid}-{k}'::bytea), {k});")
+        # hazards: major and ordinary, found around the boundary, open (some past their deadline),
+        # closed, and proposed or dismissed ones that count nowhere
+        hr = random.Random(eid)  # its own: the draws of the rows below stay as they were
+        for n in range(7):
+            found = base + timedelta(hours=hr.randrange(6 * 24))
+            kind = hr.choice(["major", "ordinary"])
+            status = ["reported", "planned", "rectified", "rejected", "closed", "proposed", "dismissed"][n]
+            deadline = "NULL" if status in ("proposed", "dismissed") else sqlts(
+                now + timedelta(days=hr.choice([-2, 5])))
+            closed = sqlts(found + timedelta(days=1)) if status in ("closed", "dismissed") else "NULL"
+            sql.append(f"INSERT INTO hazards (enterprise_id, kind, major_item, title, found_at, found_how, status, "
+                       f"deadline, closed_at) VALUES ({eid}, '{kind}', {3 if kind == 'major' else 'NULL'}, '隐患{n}', "
+                       f"{sqlts(found)}, 'inspection', '{status}', {deadline}, {closed});")
         # cleaning: a daily area since before the fixture, checked in on some days
         created = base - timedelta(days=2)
         area = e.system(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency, created_at) VALUES ({eid}, "
@@ -299,6 +312,9 @@ def raw(e):
     r["areas"] = [dict(id=int(a), ent=int(en), freq=f, created=ts(c), active=ac == "t")
                   for a, en, f, c, ac in rows("SELECT id, enterprise_id, frequency, created_at, active FROM cleaning_areas")]
     r["checkins"] = [(int(a), ts(c)) for a, c in rows("SELECT area_id, checked_at FROM cleaning_checkins")]
+    r["hazards"] = [dict(ent=int(en), kind=k, status=st, found=ts(fa), deadline=ts(dl))
+                     for en, k, st, fa, dl in rows("SELECT enterprise_id, kind, status, found_at, "
+                                                   "coalesce(deadline::text, '') FROM hazards")]
     sys_of = {int(p): int(s or 0) for p, s in rows("SELECT id, coalesce(system_id::text, '') FROM points")}
     r["filings"] = []
     for en, st, s0, s1, ended, pids, sids in rows(
@@ -380,6 +396,12 @@ def figures(r, ents, f, to):
     cleared_ok = [w for w in wr if w["cleared"] is not None and w["cleared"] <= w["clear_by"]]
     esc = [1 for en, at in r["escalations"] if en in ids and f <= at < to]
     req, done = cleaning(r, ids, f, to)
+    hz = [h for h in r["hazards"] if h["ent"] in ids and h["status"] not in ("proposed", "dismissed")]
+    found = [h for h in hz if f <= h["found"] < to]
+    opened = [h for h in hz if h["status"] in ("reported", "planned", "rectified", "rejected")]
+    late = [h for h in opened if h["deadline"] < now]
+    major = lambda hs: len([h for h in hs if h["kind"] == "major"])
+    closed = [h for h in found if h["status"] == "closed"]
     return {
         "enterprises": len(ents), "connected": connected, "points": len(pts), "points_online": len(online),
         "point_hours": len(pts) * hours - len(excluded), "point_hours_with_data": len(with_data),
@@ -396,6 +418,9 @@ def figures(r, ents, f, to):
                      "cleared_on_time_rate": rate(len(cleared_ok), len(clear_due)),
                      "overdue": len(w_over), "escalations": len(esc)},
         "cleaning": {"required": req, "done": done, "rate": rate(done, req)},
+        "hazards": {"found": len(found), "found_major": major(found), "closed": len(closed),
+                    "closed_rate": rate(len(closed), len(found)), "open": len(opened), "open_major": major(opened),
+                    "overdue": len(late), "overdue_major": major(late)},
     }
 
 
@@ -572,6 +597,8 @@ def check_rest(e, r, ents):
         for g, n in fig["warnings"]["by_grade"].items():
             assert e.get(links["warnings_by_grade"][g])["total"] == n
         assert e.get(links["enterprises"])["total"] == fig["enterprises"], links["enterprises"]
+        for k in ("found", "found_major", "closed", "open", "open_major", "overdue"):
+            assert e.get(links["hazards_" + k])["total"] == fig["hazards"][k], (k, links["hazards_" + k], fig["hazards"])
         cl = e.get(links["cleaning"])["totals"]
         assert (cl["required"], cl["done"]) == (fig["cleaning"]["required"], fig["cleaning"]["done"])
     # data quality: interruption records, gateways, frozen/out-of-range alarms, conflicting values,

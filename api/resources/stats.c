@@ -78,6 +78,7 @@ static int query_code(api_req *r, const char *name, const char *charset, size_t 
 typedef struct {
     char base[512]; /* "from=..&to=..&district=..&street=.." (already escaped) */
     char ents[256]; /* the enterprise list's filters */
+    char now[256];  /* district, street, enterprise: lists of what is open now (hazards) */
 } link_ctx;
 
 static void append_param(char *buf, size_t cap, const char *name, const char *value)
@@ -142,13 +143,26 @@ static json_t *links_for(const link_ctx *lc, json_t *figures)
         json_object_set_new(gr, grades[i], link("/api/v1/warnings", lc->base, q));
     }
     json_object_set_new(l, "warnings_by_grade", gr);
+    /* hazards: found in the period (confirmed; closed of them), open and overdue now */
+    static const char *const confirmed =
+        "status=reported%2Cplanned%2Crectified%2Crejected%2Cclosed";
+    json_object_set_new(l, "hazards_found", link("/api/v1/hazards", lc->base, confirmed));
+    json_object_set_new(
+        l, "hazards_found_major",
+        link("/api/v1/hazards", lc->base,
+             "kind=major&status=reported%2Cplanned%2Crectified%2Crejected%2Cclosed"));
+    json_object_set_new(l, "hazards_closed", link("/api/v1/hazards", lc->base, "status=closed"));
+    json_object_set_new(l, "hazards_open", link("/api/v1/hazards", lc->now, "open=true"));
+    json_object_set_new(l, "hazards_open_major",
+                        link("/api/v1/hazards", lc->now, "open=true&kind=major"));
+    json_object_set_new(l, "hazards_overdue", link("/api/v1/hazards", lc->now, "overdue=true"));
     return l;
 }
 
 static void link_base(link_ctx *lc, const char *from, const char *to, const char *district,
                       const char *street, const char *dust_kind, const char *enterprise)
 {
-    lc->base[0] = lc->ents[0] = '\0';
+    lc->base[0] = lc->ents[0] = lc->now[0] = '\0';
     append_param(lc->base, sizeof lc->base, "from", from);
     append_param(lc->base, sizeof lc->base, "to", to);
     append_param(lc->base, sizeof lc->base, "district", district);
@@ -157,6 +171,9 @@ static void link_base(link_ctx *lc, const char *from, const char *to, const char
     append_param(lc->ents, sizeof lc->ents, "district", district);
     append_param(lc->ents, sizeof lc->ents, "street", street);
     append_param(lc->ents, sizeof lc->ents, "dust_kind", dust_kind);
+    append_param(lc->now, sizeof lc->now, "district", district);
+    append_param(lc->now, sizeof lc->now, "street", street);
+    append_param(lc->now, sizeof lc->now, "enterprise", enterprise);
 }
 
 /* ---- the request ----------------------------------------------------------- */
@@ -210,6 +227,7 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
                    -1;
     }
     q->connected_window_s = g_config.connected_window_h * 3600L;
+    q->raw = g_config.stats_day_rollup ? 0 : 1;
     api_format_time(q->from, from_s);
     api_format_time(q->to, to_s);
     return 0;

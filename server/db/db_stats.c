@@ -23,7 +23,12 @@
 #include "db_internal.h"
 #include "db_scope_sql.h"
 
+#include <stdlib.h>
+
 #define UTC_ORIGIN "timestamptz '2000-01-01 00:00:00+00'"
+
+/* open hazards (reported, planned, rectified, rejected: as db_hazards.c) */
+#define HZ_OPEN "('reported', 'planned', 'rectified', 'rejected')"
 
 #define ALARM_OVERDUE(a)                                                                           \
     "((" a ".state = 'active' AND " a ".ack_deadline < now()) OR (" a ".state IN ('active', "      \
@@ -37,22 +42,21 @@
     "CASE WHEN sum(pe." d ") > 0 THEN round(sum(pe." n ")::numeric / sum(pe." d "), 4) END"
 
 /* the figures over the pe rows of a group; kinds: the alarms by kind of that group */
-#define FIGURES(kinds)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               \
-    "'enterprises', count(*), 'connected', count(*) FILTER (WHERE pe.connected), 'points', " SUM("points") ", 'points_online', " SUM("points_online") ", 'point_hours', " SUM("hours_expected") ", 'point_hours_with_data', " SUM("hours_with_data") ", "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            \
-                                                                                                                                                                                                                                                     "'online_rate', " RATE(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         \
-                                                                                                                                                                                                                                                         "hours_with_data",                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
-                                                                                                                                                                                                                                                         "hours_expected") ", 'interruptions', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     \
-                                                                                                                                                                                                                                                                           "json_build_object('count', " SUM("intr_n") ", 'hours', round(" SUM("intr_hours") "::numeric, 2)), 'alarms', json_build_object('total', " SUM("al_n") ", 'by_level', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    \
-                                                                                                                                                                                                                                                                                                                                                                                                                                 "json_build_object('0', " SUM("l0") ", '1', " SUM("l1") ", '2', " SUM("l2") "), 'by_kind', " kinds                                                                                                                                                                                                                                                                                                                                                                                                  \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             ", 'overdue', " SUM("al_overdue") ", 'handle_due', " SUM("handle_due") ", "                                                                                                                                                                                                                                                                                                                                             \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    "'handled_on_time', " SUM("handled_on_time") ", 'handled_on_time_rate', " RATE("handled_on_time", "handle_due") "), 'warnings', json_build_object('total', " SUM("w_n") ", 'by_grade', json_build_object('blue', " SUM("blue") ", 'yellow', " SUM("yellow") ", 'orange', " SUM("orange") ", 'red', " SUM(                                        \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "red") "), 'sign_due', " SUM("sign_due") ", 'signed_on_time', " SUM("signed_on_time") ", 'signed_on_time_rate', " RATE("signed_on_time",                                                                                                                                                                                                     \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "sign_due") ", 'clear_due', " SUM("clear_due") ", "                                                                                                                                                                   \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "'cleared_on_time', " SUM("cleared_on_time") ", 'cleared_on_time_rate', " RATE("cleared_on_time", "clear_due") ", 'overdue', " SUM(                                    \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "w_overdue") ", 'escalations', " SUM("escalations") "), 'cleaning', json_build_object('required', " SUM("cl_required") ", "                                        \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "'done', " SUM(                             \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "cl_done") ", 'rate', " RATE("cl_done", \
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "cl_required") ")"
+#define FIGURES(kinds)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   \
+    "'enterprises', count(*), 'connected', count(*) FILTER (WHERE pe.connected), 'points', " SUM("points") ", 'points_online', " SUM("points_online") ", 'point_hours', " SUM("hours_expected") ", 'point_hours_with_data', " SUM("hours_with_data") ", "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                \
+                                                                                                                                                                                                                                                     "'online_rate', " RATE(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             \
+                                                                                                                                                                                                                                                         "hours_with_data",                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              \
+                                                                                                                                                                                                                                                         "hours_expected") ", 'interruptions', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         \
+                                                                                                                                                                                                                                                                           "json_build_object('count', " SUM("intr_n") ", 'hours', round(" SUM("intr_hours") "::numeric, 2)), 'alarms', json_build_object('total', " SUM("al_n") ", 'by_level', "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        \
+                                                                                                                                                                                                                                                                                                                                                                                                                                 "json_build_object('0', " SUM("l0") ", '1', " SUM("l1") ", '2', " SUM("l2") "), 'by_kind', " kinds                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             ", 'overdue', " SUM("al_overdue") ", 'handle_due', " SUM("handle_due") ", "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    "'handled_on_time', " SUM("handled_on_time") ", 'handled_on_time_rate', " RATE("handled_on_time", "handle_due") "), 'warnings', json_build_object('total', " SUM("w_n") ", 'by_grade', json_build_object('blue', " SUM("blue") ", 'yellow', " SUM("yellow") ", 'orange', " SUM("orange") ", 'red', " SUM(                                                                                                                                                                                            \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "red") "), 'sign_due', " SUM("sign_due") ", 'signed_on_time', " SUM("signed_on_time") ", 'signed_on_time_rate', " RATE("signed_on_time",                                                                                                                                                                                                                                                                                                                                                         \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "sign_due") ", 'clear_due', " SUM("clear_due") ", "                                                                                                                                                                                                                                                                                                                       \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "'cleared_on_time', " SUM("cleared_on_time") ", 'cleared_on_time_rate', " RATE("cleared_on_time", "clear_due") ", 'overdue', " SUM(                                                                                                                                                                                        \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "w_overdue") ", 'escalations', " SUM("escalations") "), 'cleaning', json_build_object('required', " SUM("cl_required") ", "                                                                                                                                                                                            \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "'done', " SUM("cl_done") ", 'rate', " RATE("cl_done", "cl_required") "), 'hazards', json_build_object('found', " SUM("hz_found") ", 'found_major', " SUM("hz_found_major") ", 'closed', " SUM( \
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "hz_closed") ", 'closed_rate', " RATE("hz_closed", "hz_found") ", 'open', " SUM("hz_open") ", 'open_major', " SUM("hz_open_major") ", 'overdue', " SUM("hz_overdue") ", 'overdue_major', " SUM("hz_overdue_major") ")"
 
 #define KINDS_OF(filter)                                                                           \
     "(SELECT coalesce(json_object_agg(z.kind, z.n ORDER BY z.kind), '{}'::json) FROM (SELECT "     \
@@ -89,158 +93,381 @@
                 "g.key) ELSE "                                                                     \
                 "(SELECT l.zh FROM labels l WHERE l.domain = 'grade' AND l.code = g.key) END"
 
+/* point-hours with data per enterprise (eid, n), the old way: every rollup row of the period
+ * below hi (the raw part is the ph CTE) */
+#define PHR_RAW                                                                                    \
+    "phr AS (SELECT pts.enterprise_id AS eid, count(*) AS n FROM rollup_hour h JOIN pts ON "       \
+    "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb WHERE h.bucket >= win.f AND h.bucket < "     \
+    "hb.hi AND h.bucket >= to_timestamp($3::float8) AND h.bucket < to_timestamp($4::float8) "      \
+    "GROUP BY 1), "
+
+/* The same from the day rollup (migration 0114): stats_day for the whole city days of the
+ * period whose hours are below its watermark (ag: [a_lo, a_hi)), less the disabled points'
+ * rows of those days; rollup_hour for the rest below hi: the edges of a custom range, the
+ * hours past the watermark, and the days queued as stale. */
+#define CITY_DAY_START(d) "((" d ")::timestamp AT TIME ZONE 'Asia/Shanghai')"
+#define PHR_AGG                                                                                                                                                                   \
+    "ag0 AS (SELECT ((win.f AT TIME ZONE 'Asia/Shanghai') - interval '1 microsecond')::date + 1 "                                                                                 \
+    "AS lo_d, (win.tq AT TIME ZONE 'Asia/Shanghai')::date AS hi_d, coalesce((SELECT covered_to "                                                                                  \
+    "FROM stats_day_state), '-infinity') AS cov FROM win), "                                                                                                                      \
+    "ag AS (SELECT ag0.lo_d, " CITY_DAY_START("ag0.lo_d") " AS a_lo, greatest(" CITY_DAY_START(                                                                                   \
+        "a"                                                                                                                                                                       \
+        "g"                                                                                                                                                                       \
+        "0"                                                                                                                                                                       \
+        "."                                                                                                                                                                       \
+        "l"                                                                                                                                                                       \
+        "o"                                                                                                                                                                       \
+        "_"                                                                                                                                                                       \
+        "d") ", least(" CITY_DAY_START("ag0.hi_d") ", ag0.cov)) AS a_hi FROM ag0), "                                                                                              \
+                                                   "stl AS (SELECT st.day, " CITY_DAY_START("st."                                                                                 \
+                                                                                            "day") " AS s0, least(" CITY_DAY_START(                                               \
+                                                       "st.day + 1") ", ag.a_hi) AS "                                                                                             \
+                                                                     "s1 FROM "                                                                                                   \
+                                                                     "stats_day_stale "                                                                                           \
+                                                                     "st CROSS JOIN "                                                                                             \
+                                                                     "ag WHERE st.day "                                                                                           \
+                                                                     ">= "                                                                                                        \
+                                                                     "ag.lo_d "                                                                                                   \
+                                                                     "AND"                                                                                                        \
+                                                                     " " CITY_DAY_START(                                                                                          \
+                                                                         "st.day") " <"                                                                                           \
+                                                                                   " a"                                                                                           \
+                                                                                   "g."                                                                                           \
+                                                                                   "a_"                                                                                           \
+                                                                                   "hi"                                                                                           \
+                                                                                   "),"                                                                                           \
+                                                                                   " "                                                                                            \
+                                                                                   "ph"                                                                                           \
+                                                                                   "r "                                                                                           \
+                                                                                   "AS"                                                                                           \
+                                                                                   " ("                                                                                           \
+                                                                                   "SE"                                                                                           \
+                                                                                   "LE"                                                                                           \
+                                                                                   "CT"                                                                                           \
+                                                                                   " u"                                                                                           \
+                                                                                   ".e"                                                                                           \
+                                                                                   "id"                                                                                           \
+                                                                                   ", "                                                                                           \
+                                                                                   "su"                                                                                           \
+                                                                                   "m("                                                                                           \
+                                                                                   "u."                                                                                           \
+                                                                                   "n)"                                                                                           \
+                                                                                   " A"                                                                                           \
+                                                                                   "S "                                                                                           \
+                                                                                   "n "                                                                                           \
+                                                                                   "FR"                                                                                           \
+                                                                                   "OM"                                                                                           \
+                                                                                   " ("                                                                                           \
+                                                                                   "SE"                                                                                           \
+                                                                                   "LE"                                                                                           \
+                                                                                   "CT"                                                                                           \
+                                                                                   " s"                                                                                           \
+                                                                                   "d."                                                                                           \
+                                                                                   "en"                                                                                           \
+                                                                                   "te"                                                                                           \
+                                                                                   "rp"                                                                                           \
+                                                                                   "ri"                                                                                           \
+                                                                                   "se"                                                                                           \
+                                                                                   "_i"                                                                                           \
+                                                                                   "d "                                                                                           \
+                                                                                   "AS"                                                                                           \
+                                                                                   " e"                                                                                           \
+                                                                                   "id"                                                                                           \
+                                                                                   ", "                                                                                           \
+                                                                                   "sd"                                                                                           \
+                                                                                   ".p"                                                                                           \
+                                                                                   "oi"                                                                                           \
+                                                                                   "nt"                                                                                           \
+                                                                                   "_h"                                                                                           \
+                                                                                   "ou"                                                                                           \
+                                                                                   "rs"                                                                                           \
+                                                                                   "::"                                                                                           \
+                                                                                   "bi"                                                                                           \
+                                                                                   "gi"                                                                                           \
+                                                                                   "nt"                                                                                           \
+                                                                                   " A"                                                                                           \
+                                                                                   "S "                                                                                           \
+                                                                                   "n "                                                                                           \
+                                                                                   "FR"                                                                                           \
+                                                                                   "OM"                                                                                           \
+                                                                                   " s"                                                                                           \
+                                                                                   "ta"                                                                                           \
+                                                                                   "ts"                                                                                           \
+                                                                                   "_d"                                                                                           \
+                                                                                   "ay"                                                                                           \
+                                                                                   " s"                                                                                           \
+                                                                                   "d "                                                                                           \
+                                                                                   "JO"                                                                                           \
+                                                                                   "IN"                                                                                           \
+                                                                                   " e"                                                                                           \
+                                                                                   "nt"                                                                                           \
+                                                                                   "s "                                                                                           \
+                                                                                   "ON"                                                                                           \
+                                                                                   " "                                                                                            \
+                                                                                   "en"                                                                                           \
+                                                                                   "ts"                                                                                           \
+                                                                                   ".i"                                                                                           \
+                                                                                   "d "                                                                                           \
+                                                                                   "= "                                                                                           \
+                                                                                   "sd"                                                                                           \
+                                                                                   ".e"                                                                                           \
+                                                                                   "nt"                                                                                           \
+                                                                                   "er"                                                                                           \
+                                                                                   "pr"                                                                                           \
+                                                                                   "is"                                                                                           \
+                                                                                   "e_"                                                                                           \
+                                                                                   "id"                                                                                           \
+                                                                                   " C"                                                                                           \
+                                                                                   "RO"                                                                                           \
+                                                                                   "SS"                                                                                           \
+                                                                                   " J"                                                                                           \
+                                                                                   "OI"                                                                                           \
+                                                                                   "N "                                                                                           \
+                                                                                   "ag"                                                                                           \
+                                                                                   " W"                                                                                           \
+                                                                                   "HE"                                                                                           \
+                                                                                   "RE"                                                                                           \
+                                                                                   " s"                                                                                           \
+                                                                                   "d."                                                                                           \
+                                                                                   "da"                                                                                           \
+                                                                                   "y "                                                                                           \
+                                                                                   ">="                                                                                           \
+                                                                                   " a"                                                                                           \
+                                                                                   "g."                                                                                           \
+                                                                                   "lo"                                                                                           \
+                                                                                   "_d"                                                                                           \
+                                                                                   " A"                                                                                           \
+                                                                                   "ND"                                                                                           \
+                                                                                   " " CITY_DAY_START(                                                                            \
+                                                                                       "sd.day") " < ag.a_hi AND NOT EXISTS (SELECT 1 FROM stl WHERE stl.day = sd.day) "          \
+                                                                                                 "UNION ALL SELECT p.enterprise_id, -count(*) FROM points p JOIN ents ON "        \
+                                                                                                 "ents.id = p.enterprise_id JOIN rollup_hour h ON h.point_id = p.id CROSS JOIN "  \
+                                                                                                 "ag WHERE NOT p.enabled AND h.bucket >= ag.a_lo AND h.bucket < ag.a_hi AND NOT " \
+                                                                                                 "EXISTS (SELECT 1 FROM stl WHERE h.bucket >= stl.s0 AND h.bucket < stl.s1) "     \
+                                                                                                 "GROUP BY 1 "                                                                    \
+                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
+                                                                                                 "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
+                                                                                                 ">= win.f AND h.bucket < least(ag.a_lo, hb.hi, win.tq) GROUP BY 1 "              \
+                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
+                                                                                                 "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
+                                                                                                 ">= greatest(ag.a_hi, win.f) AND h.bucket < least(hb.hi, win.tq) GROUP BY 1 "    \
+                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM stl JOIN rollup_hour h ON "   \
+                                                                                                 "h.bucket >= stl.s0 AND h.bucket < stl.s1 JOIN pts ON pts.id = h.point_id "      \
+                                                                                                 "CROSS JOIN hb WHERE h.bucket < hb.hi GROUP BY 1) u GROUP BY 1), "
+
+/* Point-hours under an approved filing (停产/检修/停用: approved, or ended early, within the
+ * period it was in force) are left out of the online rate: fx the enabled points' hours it
+ * covers, fxc per enterprise how many and how many of them had data (as phr/ph count it) */
+#define FILING_COVERS(f, p)                                                                        \
+    "((cardinality(" f ".point_ids) = 0 AND cardinality(" f ".system_ids) = 0) OR " p              \
+    ".id = ANY (" f ".point_ids) OR " p ".system_id = ANY (" f ".system_ids))"
+#define FILING_HOURS                                                                               \
+    "fx AS (SELECT DISTINCT p.id AS point_id, p.enterprise_id AS eid, x.hr FROM filings fl JOIN "  \
+    "pts p ON p.enterprise_id = fl.enterprise_id CROSS JOIN win CROSS JOIN LATERAL "               \
+    "generate_series(date_bin('1 hour', greatest(fl.starts_at, win.f), " UTC_ORIGIN "), "          \
+    "least(fl.ends_at, coalesce(fl.ended_at, fl.ends_at), win.t) - interval '1 microsecond', "     \
+    "interval '1 hour') AS x(hr) WHERE fl.status IN ('approved', 'ended') AND fl.starts_at < "     \
+    "win.t AND least(fl.ends_at, coalesce(fl.ended_at, fl.ends_at)) > win.f AND " FILING_COVERS(   \
+        "fl", "p") "), "                                                                           \
+                   "fxc AS (SELECT fx.eid, count(*) AS n, count(*) FILTER (WHERE CASE WHEN fx.hr " \
+                   "< hb.hi THEN EXISTS (SELECT 1 FROM rollup_hour h WHERE h.point_id = "          \
+                   "fx.point_id AND h.bucket = fx.hr) OR ((EXISTS (SELECT 1 FROM rollup_dirty d "  \
+                   "WHERE d.point_id = fx.point_id AND d.hour = fx.hr) OR EXISTS (SELECT 1 FROM "  \
+                   "rollup_quarantine q WHERE q.point_id = fx.point_id AND q.hour = fx.hr)) AND "  \
+                   "EXISTS (SELECT 1 FROM readings r WHERE r.point_id = fx.point_id AND "          \
+                   "r.collected_at >= fx.hr AND r.collected_at < fx.hr + interval '1 hour' AND "   \
+                   "r.collected_at < win.tq)) ELSE EXISTS (SELECT 1 FROM readings r WHERE "        \
+                   "r.point_id = fx.point_id AND r.collected_at >= fx.hr AND r.collected_at < "    \
+                   "least(fx.hr + interval '1 hour', win.t)) END) AS with_data FROM fx CROSS "     \
+                   "JOIN win CROSS JOIN hb GROUP BY 1), "
+
+#define STATS_GET(phr)                                                                                                                                                                      \
+    COMPLIANCE_CTE                                                                                                                                                                          \
+    ", win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "                                                                                            \
+    "t, "                                                                                                                                                                                   \
+    "to_timestamp($4::float8) AS tq), " STATS_ENTS ", "                                                                                                                                     \
+    "pts AS (SELECT p.id, p.enterprise_id, p.system_id, p.param_class, coalesce(l.collected_at > "                                                                                          \
+    "now() - "                                                                                                                                                                              \
+    "make_interval(secs => 3 * p.expected_interval_s), false) AS online, coalesce(l.collected_at "                                                                                          \
+    "> now() - make_interval(secs => $12::int), false) AS recent FROM points p JOIN ents ON "                                                                                               \
+    "ents.id = p.enterprise_id LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled), " /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not \
+                                                                                                  * hold yet (late readings, quarantine) */                                                 \
+    "hb AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, coalesce((SELECT rolled_to "                                                                                             \
+    "FROM rollup_state), '-infinity')), " UTC_ORIGIN                                                                                                                                        \
+    ")) AS hi FROM win), " /* counted per enterprise without deduplicating the rollup rows                                                                                                  \
+                            * (sorting every point-hour of the period was most of the cost):                                                                                                \
+                            * rollup rows below hi, plus the raw hours the rollups do not hold                                                                                              \
+                            * (from hi on; dirty or quarantined hours without a rollup row), which                                                                                          \
+                            * are disjoint                                                                                                                                                  \
+                            */                                                                                                                                                              \
+        phr FILING_HOURS                                                                                                                                                                    \
+    "ph AS (SELECT r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") AS hr FROM "                                                                                              \
+    "readings r JOIN pts ON pts.id = r.point_id CROSS JOIN win CROSS JOIN hb WHERE "                                                                                                        \
+    "r.collected_at >= hb.hi AND r.collected_at < win.t AND r.collected_at >= "                                                                                                             \
+    "to_timestamp($3::float8) AND r.collected_at < to_timestamp($4::float8) UNION SELECT "                                                                                                  \
+    "r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") FROM (SELECT point_id, hour "                                                                                           \
+    "FROM rollup_dirty UNION SELECT point_id, hour FROM rollup_quarantine) x JOIN pts ON pts.id "                                                                                           \
+    "= x.point_id JOIN readings r ON r.point_id = x.point_id AND r.collected_at >= x.hour AND "                                                                                             \
+    "r.collected_at < x.hour + interval '1 hour' CROSS JOIN win CROSS JOIN hb WHERE x.hour >= "                                                                                             \
+    "win.f AND x.hour < hb.hi AND r.collected_at >= to_timestamp($3::float8) AND r.collected_at "                                                                                           \
+    "< to_timestamp($4::float8) AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 WHERE h2.point_id "                                                                                            \
+    "= x.point_id AND h2.bucket = x.hour)), "                                                                                                                                               \
+    "ptc AS (SELECT enterprise_id AS eid, count(*) AS points, count(*) FILTER (WHERE online) AS "                                                                                           \
+    "points_online, count(*) FILTER (WHERE param_class = 'mandatory') AS mandatory, count(*) "                                                                                              \
+    "FILTER (WHERE param_class = 'mandatory' AND recent) AS mandatory_recent FROM pts GROUP BY "                                                                                            \
+    "1), "                                                                                                                                                                                  \
+    "phc AS (SELECT eid, sum(n) AS n FROM (SELECT eid, n FROM phr UNION ALL SELECT "                                                                                                        \
+    "pts.enterprise_id, count(*) FROM ph JOIN pts ON pts.id = ph.point_id GROUP BY 1) u GROUP BY "                                                                                          \
+    "1), "                                                                                                                                                                                  \
+    "intr AS (SELECT a.enterprise_id AS eid, count(*) AS n, sum(extract(epoch FROM "                                                                                                        \
+    "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 AS "                                                                                             \
+    "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win WHERE a.kind IN "                                                                                            \
+    "('offline', 'enterprise_offline', 'gateway_offline') AND a.folded_into IS NULL AND "                                                                                                   \
+    "a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "                                                                                                      \
+    "al AS (SELECT a.enterprise_id AS eid, a.kind, a.level, " ALARM_OVERDUE(                                                                                                                \
+        "a") " AS overdue, "                                                                                                                                                                \
+             "(a.folded_into IS NULL AND (a.handled_at IS NOT NULL OR a.handle_deadline < "                                                                                                 \
+             "now())) "                                                                                                                                                                     \
+             "AS due, "                                                                                                                                                                     \
+             "coalesce(a.handled_at <= a.handle_deadline, false) AS on_time FROM alarms a JOIN "                                                                                            \
+             "ents ON "                                                                                                                                                                     \
+             "ents.id = a.enterprise_id CROSS JOIN win WHERE a.raised_at >= win.f AND "                                                                                                     \
+             "a.raised_at "                                                                                                                                                                 \
+             "< "                                                                                                                                                                           \
+             "win.tq), "                                                                                                                                                                    \
+             "alc AS (SELECT eid, count(*) AS n, count(*) FILTER (WHERE level = 0) AS l0, "                                                                                                 \
+             "count(*) FILTER "                                                                                                                                                             \
+             "(WHERE level = 1) AS l1, count(*) FILTER (WHERE level = 2) AS l2, count(*) FILTER "                                                                                           \
+             "(WHERE "                                                                                                                                                                      \
+             "overdue) AS overdue, count(*) FILTER (WHERE due) AS due, count(*) FILTER (WHERE "                                                                                             \
+             "due "                                                                                                                                                                         \
+             "AND "                                                                                                                                                                         \
+             "on_time) AS on_time FROM al GROUP BY 1), "                                                                                                                                    \
+             "alk AS (SELECT eid, kind, count(*) AS n FROM al GROUP BY 1, 2), "                                                                                                             \
+             "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, count(*) FILTER (WHERE "                                                                                                 \
+             "w.grade "                                                                                                                                                                     \
+             "= "                                                                                                                                                                           \
+             "'blue') AS blue, count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, count(*) "                                                                                             \
+             "FILTER "                                                                                                                                                                      \
+             "(WHERE w.grade = 'orange') AS orange, count(*) FILTER (WHERE w.grade = 'red') AS "                                                                                            \
+             "red, "                                                                                                                                                                        \
+             "count(*) FILTER (WHERE w.signed_at IS NOT NULL OR w.sign_by < now()) AS sign_due, "                                                                                           \
+             "count(*) "                                                                                                                                                                    \
+             "FILTER (WHERE w.signed_at <= w.sign_by) AS signed_on_time, count(*) FILTER (WHERE "                                                                                           \
+             "w.cleared_at IS NOT NULL OR w.clear_by < now()) AS clear_due, count(*) FILTER "                                                                                               \
+             "(WHERE "                                                                                                                                                                      \
+             "w.cleared_at <= w.clear_by) AS cleared_on_time, count(*) FILTER "                                                                                                             \
+             "(WHERE " WARN_OVERDUE(                                                                                                                                                        \
+                 "w") ") AS overdue FROM warnings w JOIN ents ON ents.id = w.enterprise_id CROSS "                                                                                          \
+                      "JOIN win WHERE "                                                                                                                                                     \
+                      "w.issued_at >= win.f AND w.issued_at < win.tq GROUP BY 1), "                                                                                                         \
+                      "hz AS (SELECT h.enterprise_id AS eid, count(*) FILTER (WHERE h.found_at "                                                                                            \
+                      ">= win.f AND h.found_at < win.tq AND h.status NOT IN ('proposed', "                                                                                                  \
+                      "'dismissed')) AS found, count(*) FILTER (WHERE h.found_at >= win.f AND "                                                                                             \
+                      "h.found_at < win.tq AND h.status NOT IN ('proposed', 'dismissed') AND "                                                                                              \
+                      "h.kind = 'major') AS found_major, count(*) FILTER (WHERE h.found_at >= "                                                                                             \
+                      "win.f AND h.found_at < win.tq AND h.status = 'closed') AS closed, "                                                                                                  \
+                      "count(*) FILTER (WHERE h.status IN " HZ_OPEN                                                                                                                         \
+                      ") AS open, count(*) FILTER (WHERE h.status IN " HZ_OPEN                                                                                                              \
+                      " AND h.kind = 'major') AS open_major, count(*) FILTER (WHERE h.status "                                                                                              \
+                      "IN " HZ_OPEN " AND h.deadline < now()) AS overdue, count(*) FILTER (WHERE "                                                                                          \
+                                    "h.status IN " HZ_OPEN                                                                                                                                  \
+                      " AND h.deadline < now() AND h.kind = 'major') AS overdue_major FROM "                                                                                                \
+                      "hazards h JOIN ents ON ents.id = h.enterprise_id CROSS JOIN win WHERE "                                                                                              \
+                      "h.status NOT IN ('proposed', 'dismissed') GROUP BY 1), "                                                                                                             \
+                      "esc AS (SELECT ev.enterprise_id AS eid, count(*) AS n FROM warning_events "                                                                                          \
+                      "ev JOIN ents ON "                                                                                                                                                    \
+                      "ents.id = ev.enterprise_id CROSS JOIN win WHERE ev.action = 'escalate' "                                                                                             \
+                      "AND "                                                                                                                                                                \
+                      "ev.at >= win.f "                                                                                                                                                     \
+                      "AND ev.at < win.tq GROUP BY 1), "                                                                                                                                    \
+                      "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "                                                                                               \
+                      "sum(pa.done) AS done "                                                                                                                                               \
+                      "FROM pa JOIN ents ON ents.id = pa.enterprise_id GROUP BY 1), "                                                                                                       \
+                      "pe AS (SELECT ents.id, coalesce(ptc.points, 0) AS points, "                                                                                                          \
+                      "coalesce(ptc.points_online, 0) AS "                                                                                                                                  \
+                      "points_online, coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = "                                                                                               \
+                      "ptc.mandatory, false) "                                                                                                                                              \
+                      "AS connected, coalesce(ptc.points, 0) * (SELECT "                                                                                                                    \
+                      "greatest(ceil(extract(epoch FROM win.t - "                                                                                                                           \
+                      "win.f) / 3600), 0) FROM win) - coalesce(fxc.n, 0) AS hours_expected, "                                                                                               \
+                      "coalesce(phc.n, 0) - "                                                                                                                                               \
+                      "coalesce(fxc.with_data, 0) AS hours_with_data, "                                                                                                                     \
+                      "coalesce(intr.n, 0) AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "                                                                                              \
+                      "coalesce(alc.n, 0) AS "                                                                                                                                              \
+                      "al_n, coalesce(alc.l0, 0) AS l0, coalesce(alc.l1, 0) AS l1, "                                                                                                        \
+                      "coalesce(alc.l2, 0) AS l2, "                                                                                                                                         \
+                      "coalesce(alc.overdue, 0) AS al_overdue, coalesce(alc.due, 0) AS "                                                                                                    \
+                      "handle_due, "                                                                                                                                                        \
+                      "coalesce(alc.on_time, 0) AS handled_on_time, coalesce(wr.n, 0) AS w_n, "                                                                                             \
+                      "coalesce(wr.blue, 0) "                                                                                                                                               \
+                      "AS blue, coalesce(wr.yellow, 0) AS yellow, coalesce(wr.orange, 0) AS "                                                                                               \
+                      "orange, "                                                                                                                                                            \
+                      "coalesce(wr.red, 0) AS red, coalesce(wr.sign_due, 0) AS sign_due, "                                                                                                  \
+                      "coalesce(wr.signed_on_time, 0) AS signed_on_time, coalesce(wr.clear_due, "                                                                                           \
+                      "0) AS clear_due, "                                                                                                                                                   \
+                      "coalesce(wr.cleared_on_time, 0) AS cleared_on_time, coalesce(wr.overdue, "                                                                                           \
+                      "0) AS w_overdue, "                                                                                                                                                   \
+                      "coalesce(esc.n, 0) AS escalations, coalesce(cl.required, 0) AS "                                                                                                     \
+                      "cl_required, "                                                                                                                                                       \
+                      "coalesce(cl.done, 0) AS cl_done, coalesce(hz.found, 0) AS hz_found, "                                                                                                \
+                      "coalesce(hz.found_major, 0) AS hz_found_major, coalesce(hz.closed, 0) AS "                                                                                           \
+                      "hz_closed, coalesce(hz.open, 0) AS hz_open, coalesce(hz.open_major, 0) AS "                                                                                          \
+                      "hz_open_major, coalesce(hz.overdue, 0) AS hz_overdue, "                                                                                                              \
+                      "coalesce(hz.overdue_major, 0) AS hz_overdue_major FROM ents LEFT JOIN ptc "                                                                                          \
+                      "ON ptc.eid = "                                                                                                                                                       \
+                      "ents.id LEFT JOIN fxc ON fxc.eid = ents.id LEFT JOIN hz ON hz.eid = "                                                                                                \
+                      "ents.id LEFT JOIN phc "                                                                                                                                              \
+                      "ON phc.eid = ents.id LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc "                                                                                            \
+                      "ON "                                                                                                                                                                 \
+                      "alc.eid = "                                                                                                                                                          \
+                      "ents.id LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = "                                                                                                \
+                      "ents.id LEFT JOIN cl ON "                                                                                                                                            \
+                      "cl.eid = ents.id), " /* an enterprise of several dust kinds counts once in                                                                                           \
+                                               each of their rows */                                                                                                                        \
+                      "g AS (SELECT ents.id AS eid, k.key FROM ents CROSS JOIN LATERAL "                                                                                                    \
+                      "unnest(CASE $11 WHEN "                                                                                                                                               \
+                      "'dust_kind' THEN CASE WHEN cardinality(ents.dust_kinds) = 0 THEN "                                                                                                   \
+                      "ARRAY[''] "                                                                                                                                                          \
+                      "ELSE "                                                                                                                                                               \
+                      "ents.dust_kinds END ELSE ARRAY[CASE $11 WHEN 'district' THEN "                                                                                                       \
+                      "ents.district_id::text WHEN "                                                                                                                                        \
+                      "'street' THEN coalesce(ents.street_id::text, '') WHEN 'enterprise' THEN "                                                                                            \
+                      "ents.id::text WHEN "                                                                                                                                                 \
+                      "'industry' THEN ents.industry_code WHEN 'grade' THEN ents.grade ELSE '' "                                                                                            \
+                      "END] END) AS k(key) "                                                                                                                                                \
+                      "WHERE $11 <> 'none'), " /* alarms by kind per group, once (a correlated                                                                                              \
+                                                * scan per group row was quadratic when grouping                                                                                            \
+                                                * by enterprise) */                                                                                                                         \
+                      "kj AS (SELECT z.key, json_object_agg(z.kind, z.n ORDER BY z.kind) AS j "                                                                                             \
+                      "FROM (SELECT g.key, alk.kind, sum(alk.n) AS n FROM alk JOIN g ON g.eid = "                                                                                           \
+                      "alk.eid GROUP BY 1, 2) z GROUP BY 1) "                                                                                                                               \
+                      "SELECT json_build_object('from', win.f, 'to', win.tq, 'computed_to', "                                                                                               \
+                      "win.t, 'group', $11, "                                                                                                                                               \
+                      "'connected_window_s', $12::int, 'totals', (SELECT "                                                                                                                  \
+                      "json_build_object(" FIGURES(KINDS_OF(                                                                                                                                \
+                          "")) ") FROM pe), 'rows', coalesce((SELECT json_agg(x.j ORDER BY "                                                                                                \
+                               "x.code, x.key) "                                                                                                                                            \
+                               "FROM (SELECT g.key, " KEY_CODE                                                                                                                              \
+                               " AS code, json_build_object('key', g.key, 'code', " KEY_CODE                                                                                                \
+                               ", 'name', " KEY_NAME ", " FIGURES(                                                                                                                          \
+                                   "coalesce((array_agg(kj.j))[1], '{}'::json)") ") AS j FROM g "                                                                                           \
+                                                                                 "JOIN pe ON "                                                                                              \
+                                                                                 "pe.id "                                                                                                   \
+                                                                                 "= g.eid LEFT "                                                                                            \
+                                                                                 "JOIN kj ON "                                                                                              \
+                                                                                 "kj.key = g.key "                                                                                          \
+                                                                                 "GROUP BY "                                                                                                \
+                                                                                 "g.key) "                                                                                                  \
+                                                                                 "x), "                                                                                                     \
+                                                                                 "'[]'::json))::"                                                                                           \
+                                                                                 "text FROM win"
+
 static const db_stmt statements[] = {
-    {"stats_get", COMPLIANCE_CTE
-     ", win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS t, "
-     "to_timestamp($4::float8) AS tq), " STATS_ENTS ", "
-     "pts AS (SELECT p.id, p.enterprise_id, p.param_class, coalesce(l.collected_at > now() - "
-     "make_interval(secs => 3 * p.expected_interval_s), false) AS online, coalesce(l.collected_at "
-     "> now() - make_interval(secs => $12::int), false) AS recent FROM points p JOIN ents ON "
-     "ents.id = p.enterprise_id LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled), "
-     /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not
-      * hold yet (late readings, quarantine) */
-     "hb AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, coalesce((SELECT rolled_to "
-     "FROM rollup_state), '-infinity')), " UTC_ORIGIN ")) AS hi FROM win), "
-     /* counted per enterprise without deduplicating the rollup rows (sorting every point-hour of
-      * the period was most of the cost): rollup rows below hi, plus the raw hours the rollups do
-      * not hold (from hi on; dirty or quarantined hours without a rollup row), which are disjoint
-      */
-     "phr AS (SELECT pts.enterprise_id AS eid, count(*) AS n FROM rollup_hour h JOIN pts ON "
-     "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb WHERE h.bucket >= win.f AND h.bucket < "
-     "hb.hi AND h.bucket >= to_timestamp($3::float8) AND h.bucket < to_timestamp($4::float8) "
-     "GROUP BY 1), "
-     "ph AS (SELECT r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") AS hr FROM "
-     "readings r JOIN pts ON pts.id = r.point_id CROSS JOIN win CROSS JOIN hb WHERE "
-     "r.collected_at >= hb.hi AND r.collected_at < win.t AND r.collected_at >= "
-     "to_timestamp($3::float8) AND r.collected_at < to_timestamp($4::float8) UNION SELECT "
-     "r.point_id, date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") FROM (SELECT point_id, hour "
-     "FROM rollup_dirty UNION SELECT point_id, hour FROM rollup_quarantine) x JOIN pts ON pts.id "
-     "= x.point_id JOIN readings r ON r.point_id = x.point_id AND r.collected_at >= x.hour AND "
-     "r.collected_at < x.hour + interval '1 hour' CROSS JOIN win CROSS JOIN hb WHERE x.hour >= "
-     "win.f AND x.hour < hb.hi AND r.collected_at >= to_timestamp($3::float8) AND r.collected_at "
-     "< to_timestamp($4::float8) AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 WHERE h2.point_id "
-     "= x.point_id AND h2.bucket = x.hour)), "
-     "ptc AS (SELECT enterprise_id AS eid, count(*) AS points, count(*) FILTER (WHERE online) AS "
-     "points_online, count(*) FILTER (WHERE param_class = 'mandatory') AS mandatory, count(*) "
-     "FILTER (WHERE param_class = 'mandatory' AND recent) AS mandatory_recent FROM pts GROUP BY "
-     "1), "
-     "phc AS (SELECT eid, sum(n) AS n FROM (SELECT eid, n FROM phr UNION ALL SELECT "
-     "pts.enterprise_id, count(*) FROM ph JOIN pts ON pts.id = ph.point_id GROUP BY 1) u GROUP BY "
-     "1), "
-     "intr AS (SELECT a.enterprise_id AS eid, count(*) AS n, sum(extract(epoch FROM "
-     "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 AS "
-     "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win WHERE a.kind IN "
-     "('offline', 'enterprise_offline', 'gateway_offline') AND a.folded_into IS NULL AND "
-     "a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "
-     "al AS (SELECT a.enterprise_id AS eid, a.kind, a.level, " ALARM_OVERDUE(
-         "a") " AS overdue, "
-              "(a.folded_into IS NULL AND (a.handled_at IS NOT NULL OR a.handle_deadline < now())) "
-              "AS due, "
-              "coalesce(a.handled_at <= a.handle_deadline, false) AS on_time FROM alarms a JOIN "
-              "ents ON "
-              "ents.id = a.enterprise_id CROSS JOIN win WHERE a.raised_at >= win.f AND a.raised_at "
-              "< "
-              "win.tq), "
-              "alc AS (SELECT eid, count(*) AS n, count(*) FILTER (WHERE level = 0) AS l0, "
-              "count(*) FILTER "
-              "(WHERE level = 1) AS l1, count(*) FILTER (WHERE level = 2) AS l2, count(*) FILTER "
-              "(WHERE "
-              "overdue) AS overdue, count(*) FILTER (WHERE due) AS due, count(*) FILTER (WHERE due "
-              "AND "
-              "on_time) AS on_time FROM al GROUP BY 1), "
-              "alk AS (SELECT eid, kind, count(*) AS n FROM al GROUP BY 1, 2), "
-              "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, count(*) FILTER (WHERE w.grade "
-              "= "
-              "'blue') AS blue, count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, count(*) "
-              "FILTER "
-              "(WHERE w.grade = 'orange') AS orange, count(*) FILTER (WHERE w.grade = 'red') AS "
-              "red, "
-              "count(*) FILTER (WHERE w.signed_at IS NOT NULL OR w.sign_by < now()) AS sign_due, "
-              "count(*) "
-              "FILTER (WHERE w.signed_at <= w.sign_by) AS signed_on_time, count(*) FILTER (WHERE "
-              "w.cleared_at IS NOT NULL OR w.clear_by < now()) AS clear_due, count(*) FILTER "
-              "(WHERE "
-              "w.cleared_at <= w.clear_by) AS cleared_on_time, count(*) FILTER "
-              "(WHERE " WARN_OVERDUE(
-                  "w") ") AS overdue FROM warnings w JOIN ents ON ents.id = w.enterprise_id CROSS "
-                       "JOIN win WHERE "
-                       "w.issued_at >= win.f AND w.issued_at < win.tq GROUP BY 1), "
-                       "esc AS (SELECT ev.enterprise_id AS eid, count(*) AS n FROM warning_events "
-                       "ev JOIN ents ON "
-                       "ents.id = ev.enterprise_id CROSS JOIN win WHERE ev.action = 'escalate' AND "
-                       "ev.at >= win.f "
-                       "AND ev.at < win.tq GROUP BY 1), "
-                       "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "
-                       "sum(pa.done) AS done "
-                       "FROM pa JOIN ents ON ents.id = pa.enterprise_id GROUP BY 1), "
-                       "pe AS (SELECT ents.id, coalesce(ptc.points, 0) AS points, "
-                       "coalesce(ptc.points_online, 0) AS "
-                       "points_online, coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = "
-                       "ptc.mandatory, false) "
-                       "AS connected, coalesce(ptc.points, 0) * (SELECT "
-                       "greatest(ceil(extract(epoch FROM win.t - "
-                       "win.f) / 3600), 0) FROM win) AS hours_expected, coalesce(phc.n, 0) AS "
-                       "hours_with_data, "
-                       "coalesce(intr.n, 0) AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "
-                       "coalesce(alc.n, 0) AS "
-                       "al_n, coalesce(alc.l0, 0) AS l0, coalesce(alc.l1, 0) AS l1, "
-                       "coalesce(alc.l2, 0) AS l2, "
-                       "coalesce(alc.overdue, 0) AS al_overdue, coalesce(alc.due, 0) AS "
-                       "handle_due, "
-                       "coalesce(alc.on_time, 0) AS handled_on_time, coalesce(wr.n, 0) AS w_n, "
-                       "coalesce(wr.blue, 0) "
-                       "AS blue, coalesce(wr.yellow, 0) AS yellow, coalesce(wr.orange, 0) AS "
-                       "orange, "
-                       "coalesce(wr.red, 0) AS red, coalesce(wr.sign_due, 0) AS sign_due, "
-                       "coalesce(wr.signed_on_time, 0) AS signed_on_time, coalesce(wr.clear_due, "
-                       "0) AS clear_due, "
-                       "coalesce(wr.cleared_on_time, 0) AS cleared_on_time, coalesce(wr.overdue, "
-                       "0) AS w_overdue, "
-                       "coalesce(esc.n, 0) AS escalations, coalesce(cl.required, 0) AS "
-                       "cl_required, "
-                       "coalesce(cl.done, 0) AS cl_done FROM ents LEFT JOIN ptc ON ptc.eid = "
-                       "ents.id LEFT JOIN phc "
-                       "ON phc.eid = ents.id LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON "
-                       "alc.eid = "
-                       "ents.id LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = "
-                       "ents.id LEFT JOIN cl ON "
-                       "cl.eid = ents.id), "
-                       /* an enterprise of several dust kinds counts once in each of their rows */
-                       "g AS (SELECT ents.id AS eid, k.key FROM ents CROSS JOIN LATERAL "
-                       "unnest(CASE $11 WHEN "
-                       "'dust_kind' THEN CASE WHEN cardinality(ents.dust_kinds) = 0 THEN ARRAY[''] "
-                       "ELSE "
-                       "ents.dust_kinds END ELSE ARRAY[CASE $11 WHEN 'district' THEN "
-                       "ents.district_id::text WHEN "
-                       "'street' THEN coalesce(ents.street_id::text, '') WHEN 'enterprise' THEN "
-                       "ents.id::text WHEN "
-                       "'industry' THEN ents.industry_code WHEN 'grade' THEN ents.grade ELSE '' "
-                       "END] END) AS k(key) "
-                       "WHERE $11 <> 'none'), "
-                       /* alarms by kind per group, once (a correlated scan per group row was
-                        * quadratic when grouping by enterprise) */
-                       "kj AS (SELECT z.key, json_object_agg(z.kind, z.n ORDER BY z.kind) AS j "
-                       "FROM (SELECT g.key, alk.kind, sum(alk.n) AS n FROM alk JOIN g ON g.eid = "
-                       "alk.eid GROUP BY 1, 2) z GROUP BY 1) "
-                       "SELECT json_build_object('from', win.f, 'to', win.tq, 'computed_to', "
-                       "win.t, 'group', $11, "
-                       "'connected_window_s', $12::int, 'totals', (SELECT "
-                       "json_build_object(" FIGURES(KINDS_OF(
-                           "")) ") FROM pe), 'rows', coalesce((SELECT json_agg(x.j ORDER BY "
-                                "x.code, x.key) "
-                                "FROM (SELECT g.key, " KEY_CODE
-                                " AS code, json_build_object('key', g.key, 'code', " KEY_CODE
-                                ", 'name', " KEY_NAME ", " FIGURES(
-                                    "coalesce((array_agg(kj.j))[1], '{}'::json)") ") AS j FROM g "
-                                                                                  "JOIN pe ON "
-                                                                                  "pe.id "
-                                                                                  "= g.eid LEFT "
-                                                                                  "JOIN kj ON "
-                                                                                  "kj.key = g.key "
-                                                                                  "GROUP BY g.key) "
-                                                                                  "x), "
-                                                                                  "'[]'::json))::"
-                                                                                  "text FROM win"},
+    {"stats_get", STATS_GET(PHR_RAW)},
+    {"stats_get_agg", STATS_GET(PHR_AGG)},
+    {"stats_day_advance", "SELECT days_done, extract(epoch FROM covered)::bigint FROM "
+                          "dw_stats_day_advance($1::int)"},
     /* data quality: the same $1..$10 */
     {"stats_quality",
      "WITH win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "
@@ -337,7 +564,7 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
     filter_params(s, q, f, t, eid, p);
     p[10] = q->group ? q->group : "none";
     p[11] = db_i64(win, q->connected_window_s);
-    return db_read_json(c, s, "stats_get", 12, p, out);
+    return db_read_json(c, s, q->raw ? "stats_get" : "stats_get_agg", 12, p, out);
 }
 
 db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
@@ -355,4 +582,19 @@ db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t 
     char d[24];
     const char *p[3] = {s->kind, s->id, db_i64(d, days)};
     return db_read_json(c, s, "stats_alarm_trend", 3, p, out);
+}
+
+db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t *covered_s)
+{
+    char n[24];
+    const char *p[1] = {db_i64(n, max_days)};
+    db_status st;
+    PGresult *r = db_exec(c, "stats_day_advance", 1, p, &st);
+    if (!r)
+        return st;
+    *days_done = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    *covered_s =
+        PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) ? strtoll(PQgetvalue(r, 0, 1), NULL, 10) : 0;
+    PQclear(r);
+    return DB_OK;
 }

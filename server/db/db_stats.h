@@ -19,6 +19,7 @@ typedef struct db_stats_query {
     const char *district_code, *street_code, *industry_code, *dust_kind, *grade;
     const char *group; /* district | street | enterprise | industry | dust_kind | grade | none */
     long connected_window_s;
+    int raw; /* 1: count every rollup row of the period (no day rollup), the benchmark's baseline */
 } db_stats_query;
 
 /* The figures as one JSON object ({from, to, computed_to, group, totals, rows}; *out a new
@@ -34,5 +35,10 @@ db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *
 /* Alarms raised per city day (UTC+8) and level over the last days days, today included, in
  * scope s: {days: [{date, from, levels: {"0", "1", "2"}}]}.  *out a new reference. */
 db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out);
+
+/* The worker's step for the day rollup (migration 0114, dw_stats_day_advance): recomputes
+ * stale days and counts the hours rolled up since its watermark, at most max_days days.
+ * *days_done -1 when another node holds the rollup lock; *covered_s the watermark (0: none). */
+db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t *covered_s);
 
 #endif

@@ -57,7 +57,8 @@ static const char *const stats_cols[] = {
     "名称",       "代码",     "企业数",         "已接入",   "点位数",   "在线点位",
     "在线率",     "中断次数", "中断时长(小时)", "报警数",   "报警超期", "及时处置率",
     "预警数",     "红色预警", "橙色预警",       "黄色预警", "蓝色预警", "按时签收率",
-    "按时消警率", "预警超期", "升级次数",       "清理应做", "清理完成", "清理合规率"};
+    "按时消警率", "预警超期", "升级次数",       "清理应做", "清理完成", "清理合规率",
+    "新增隐患",   "重大隐患", "已整改",         "未整改",   "整改超期"};
 
 static json_t *stats_row(const json_t *f, const char *name, const char *code)
 {
@@ -85,7 +86,12 @@ static json_t *stats_row(const json_t *f, const char *name, const char *code)
                       path(f, "warnings", "escalations"),
                       path(f, "cleaning", "required"),
                       path(f, "cleaning", "done"),
-                      path(f, "cleaning", "rate")};
+                      path(f, "cleaning", "rate"),
+                      path(f, "hazards", "found"),
+                      path(f, "hazards", "found_major"),
+                      path(f, "hazards", "closed"),
+                      path(f, "hazards", "open"),
+                      path(f, "hazards", "overdue")};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         json_array_append_new(r, cell(vals[i]));
     return r;
@@ -136,6 +142,13 @@ static void summary(json_t *s, const json_t *t)
         {"预警超期", path(t, "warnings", "overdue")},
         {"升级次数", path(t, "warnings", "escalations")},
         {"清理合规率", path(t, "cleaning", "rate")},
+        {"本月新增隐患", path(t, "hazards", "found")},
+        {"其中重大隐患", path(t, "hazards", "found_major")},
+        {"本月新增隐患已整改", path(t, "hazards", "closed")},
+        {"隐患整改率", path(t, "hazards", "closed_rate")},
+        {"未整改隐患（当前）", path(t, "hazards", "open")},
+        {"其中重大隐患（当前）", path(t, "hazards", "open_major")},
+        {"整改超期隐患（当前）", path(t, "hazards", "overdue")},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         json_t *r = json_array();
@@ -280,8 +293,8 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     json_object_set_new(content, "onboarding", onb);
     json_object_set_new(content, "quality", dq);
     json_object_set_new(content, "top_risks", top);
-    /* supervision (spot checks, hazards) has no tables yet: said, not guessed */
-    json_object_set_new(content, "not_counted", json_pack("[ss]", "spot_checks", "hazards"));
+    /* spot checks are not counted yet: said, not guessed */
+    json_object_set_new(content, "not_counted", json_pack("[s]", "spot_checks"));
     json_t *sheets = workbook(content, title);
     int rc = srv_table_xlsx(sheets, xlsx, xlsx_len);
     json_decref(sheets);

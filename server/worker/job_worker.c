@@ -13,6 +13,7 @@
 #include "db.h"
 #include "db_jobs.h"
 #include "db_ops.h"
+#include "db_stats.h"
 #include "job_retention.h"
 #include "db_onboarding.h"
 #include "job_report.h"
@@ -242,6 +243,18 @@ static void tick(db_conn *c, worker_clock *clk)
                  "steps=%d minute_rows=%lld late_hours=%lld late_hours_left=%lld rolled_to=%lld",
                  rs.steps, (long long)rs.minute_rows, (long long)rs.dirty_done,
                  (long long)rs.dirty_left, (long long)rs.rolled_to_s);
+
+    /* the statistics' day rollup follows the hourly one (migration 0114) */
+    if (st == DB_OK) {
+        int days = 0;
+        int64_t covered = 0;
+        t0 = now_us();
+        st = db_stats_day_advance(c, 31, &days, &covered);
+        job_timed("stats_day", t0, st);
+        if (st == DB_OK && days > 1)
+            LOG_INFO("statistics day rollup advanced", "days=%d covered_to=%lld", days,
+                     (long long)covered);
+    }
 
     n = 0;
     t0 = now_us();

@@ -46,6 +46,12 @@ class Env:
                        f"raised_at, cleared_at, ack_deadline, handle_deadline) VALUES ({ent['id']}, "
                        f"{ent['points']['hopper_temp'][1]}, 'rule', 'limit', '{kind}', {level}, {level}, '{at}', "
                        f"'{at}'::timestamptz + interval '1 hour', '{at}', '{at}');")
+        # hazards found last month: a major one still open past its deadline, an ordinary one closed
+        at = (self.month + timedelta(days=4)).isoformat()
+        sql.append(f"INSERT INTO hazards (enterprise_id, kind, major_item, title, found_at, found_how, status, deadline) "
+                   f"VALUES ({self.a1['id']}, 'major', 2, '除尘器未泄爆', '{at}', 'inspection', 'reported', '{at}');")
+        sql.append(f"INSERT INTO hazards (enterprise_id, kind, title, found_at, found_how, status, deadline, closed_at) "
+                   f"VALUES ({self.a2['id']}, 'ordinary', '积尘', '{at}', 'inspection', 'closed', '{at}', '{at}');")
         self.db.sql("\n".join(sql))
         self.srv = t.Server(self.db, worker_interval_ms=200, reports_monthly=1)
         self.tokens = {}
@@ -112,16 +118,21 @@ def test_monthly_reports_and_exports():
         assert s["严重报警（2级）"] == tot["alarms"]["by_level"]["2"] == 1
         assert s["预警总数"] == tot["warnings"]["total"]
         assert s["已接入企业"] == tot["connected"]
+        assert s["本月新增隐患"] == tot["hazards"]["found"] == 2 and s["其中重大隐患"] == 1
+        assert s["本月新增隐患已整改"] == 1 and s["隐患整改率"] == 0.5
+        assert s["未整改隐患（当前）"] == s["整改超期隐患（当前）"] == tot["hazards"]["overdue_major"] == 1
         rows = list(wb["分组统计"].iter_rows(min_row=4, values_only=True))
         assert rows[0][0] == "合计" and rows[0][2] == 2 and rows[0][9] == 3, rows[0]
         assert [(r[1], r[2], r[9]) for r in rows[1:]] == [(x["code"], x["enterprises"], x["alarms"]["total"])
                                                           for x in stats["rows"]]
+        assert rows[0][24:29] == (2, 1, 1, 1, 1), rows[0]  # hazards: found, major, rectified, open, overdue
         onb = [r for r in wb["应接尽接"].iter_rows(min_row=4, values_only=True)]
         assert len(onb) == 3 and onb[2][2] == 2, onb  # the 2025 cohort: every enterprise of the district
         # the report's own JSON: what it counted and what it could not yet
         rep = e.get(bs["links"]["self"], "baoshan.admin")
         assert rep["content"]["statistics"]["totals"]["alarms"]["total"] == 3
-        assert rep["content"]["not_counted"] == ["spot_checks", "hazards"]
+        assert rep["content"]["not_counted"] == ["spot_checks"]
+        assert rep["content"]["statistics"]["totals"]["hazards"]["open_major"] == 1
 
         # on demand: generated again (replacing the stored one), by the caller
         st, _, again = e.call("POST", "/api/v1/reports", {"region": "310113103", "month": mon}, "baoshan.admin")

@@ -3,7 +3,10 @@ raw rows of the database (readings, points, alarms, warnings, escalations, clean
 city of two districts whose data spans a month boundary: per period (day, week, month, custom),
 per group (district, street, industry, dust kind, grade), per filter and per caller scope; the
 hourly online rate answers the same from rollups, from raw readings and from hours with late
-readings; each drill-down link lists what the figure counts; bad periods and filters are 400."""
+readings; the same answers come from the day rollup (stats_day, migration 0114: whole city days,
+a day made stale by a change of its hourly rollups read live) and from the hourly rollups alone
+(stats_day_rollup=0); point-hours under an approved filing are left out of the online rate; each
+drill-down link lists what the figure counts; bad periods and filters are 400."""
 import json
 import math
 import random
@@ -198,6 +201,19 @@ def make_events(e, rng):
                        f"stored_value, stored_quality, source, batch_sha256, item_index) VALUES "
                        f"({ent['points']['hopper_temp'][1]}, {eid}, {sqlts(at)}, 1, 0, 2, 0, 'native', "
                        f"sha256('{eid}-{k}'::bytea), {k});")
+        # hazards: major and ordinary, found around the boundary, open (some past their deadline),
+        # closed, and proposed or dismissed ones that count nowhere
+        hr = random.Random(eid)  # its own: the draws of the rows below stay as they were
+        for n in range(7):
+            found = base + timedelta(hours=hr.randrange(6 * 24))
+            kind = hr.choice(["major", "ordinary"])
+            status = ["reported", "planned", "rectified", "rejected", "closed", "proposed", "dismissed"][n]
+            deadline = "NULL" if status in ("proposed", "dismissed") else sqlts(
+                now + timedelta(days=hr.choice([-2, 5])))
+            closed = sqlts(found + timedelta(days=1)) if status in ("closed", "dismissed") else "NULL"
+            sql.append(f"INSERT INTO hazards (enterprise_id, kind, major_item, title, found_at, found_how, status, "
+                       f"deadline, closed_at) VALUES ({eid}, '{kind}', {3 if kind == 'major' else 'NULL'}, '隐患{n}', "
+                       f"{sqlts(found)}, 'inspection', '{status}', {deadline}, {closed});")
         # cleaning: a daily area since before the fixture, checked in on some days
         created = base - timedelta(days=2)
         area = e.system(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency, created_at) VALUES ({eid}, "
@@ -209,6 +225,37 @@ def make_events(e, rng):
                            f"({area}, {eid}, '张三', {sqlts(at)}, 'vacuum');")
     e.system("\n".join(sql))
     assert now < e.m1 + timedelta(days=400)
+
+
+def make_filings(e):
+    """Approved filings across the month boundary: all of B1 (whole enterprise) for two days
+    and a half, and A1's pressure_diff point, approved but ended early (复产); a returned one
+    of A2, which changes nothing."""
+    start, end = e.m1 - timedelta(hours=29, minutes=20), e.m1 + timedelta(hours=31, minutes=10)
+    pd = e.a1["points"]["pressure_diff"][1]
+    e.system(f"""
+      INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, status, approval_level, reviewed_at)
+        VALUES ({e.b1['id']}, 'stop', {sqlts(start)}, {sqlts(end)}, '停产', 'approved', 'district', now());
+      INSERT INTO filings (enterprise_id, type, starts_at, ends_at, point_ids, reason, status, approval_level,
+                           reviewed_at, ended_at)
+        VALUES ({e.a1['id']}, 'maintenance', {sqlts(e.m1 - timedelta(hours=5))}, {sqlts(e.m1 + timedelta(days=2))},
+                '{{{pd}}}', '检修', 'ended', 'district', now(), {sqlts(e.m1 + timedelta(hours=7, minutes=30))});
+      INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, status, approval_level, reviewed_at)
+        VALUES ({e.a2['id']}, 'stop', {sqlts(start)}, {sqlts(end)}, '停产', 'returned', 'district', now());""")
+
+
+def stale_day(e):
+    """An hour of A2 whose readings and rollup row go away after the day rollup counted it (as
+    when a quarantined hour is released): the trigger queues its day as stale, and until the
+    worker recomputes it the statistics must read that day from the hourly rollups."""
+    pid = e.a2["points"]["hopper_temp"][1]
+    hour = e.system(f"SELECT bucket FROM rollup_hour WHERE point_id = {pid} AND bucket >= {sqlts(e.m1)} "
+                    f"ORDER BY bucket LIMIT 1")[0][0]
+    e.system(f"DELETE FROM readings WHERE point_id = {pid} AND collected_at >= '{hour}' AND "
+             f"collected_at < '{hour}'::timestamptz + interval '1 hour';"
+             f"DELETE FROM rollup_hour WHERE point_id = {pid} AND bucket = '{hour}'")
+    day = ts(hour).astimezone(CITY).strftime("%Y-%m-%d")
+    assert e.system("SELECT day FROM stats_day_stale") == [[day]], (day, e.system("SELECT * FROM stats_day_stale"))
 
 
 def late_readings(e):
@@ -265,6 +312,20 @@ def raw(e):
     r["areas"] = [dict(id=int(a), ent=int(en), freq=f, created=ts(c), active=ac == "t")
                   for a, en, f, c, ac in rows("SELECT id, enterprise_id, frequency, created_at, active FROM cleaning_areas")]
     r["checkins"] = [(int(a), ts(c)) for a, c in rows("SELECT area_id, checked_at FROM cleaning_checkins")]
+    r["hazards"] = [dict(ent=int(en), kind=k, status=st, found=ts(fa), deadline=ts(dl))
+                     for en, k, st, fa, dl in rows("SELECT enterprise_id, kind, status, found_at, "
+                                                   "coalesce(deadline::text, '') FROM hazards")]
+    sys_of = {int(p): int(s or 0) for p, s in rows("SELECT id, coalesce(system_id::text, '') FROM points")}
+    r["filings"] = []
+    for en, st, s0, s1, ended, pids, sids in rows(
+            "SELECT enterprise_id, status, starts_at, ends_at, coalesce(ended_at::text, ''), to_json(point_ids), "
+            "to_json(system_ids) FROM filings"):
+        if st not in ("approved", "ended"):
+            continue
+        pids, sids = json.loads(pids), json.loads(sids)
+        pts = {p["id"] for p in r["points"] if p["ent"] == int(en)
+               and ((not pids and not sids) or p["id"] in pids or sys_of[p["id"]] in sids)}
+        r["filings"].append(dict(points=pts, start=ts(s0), end=min(ts(s1), ts(ended) or ts(s1))))
     return r
 
 
@@ -301,6 +362,14 @@ def figures(r, ents, f, to):
     hours = max(math.ceil((t_end - f).total_seconds() / 3600), 0)
     with_data = {(p, c.replace(minute=0, second=0, microsecond=0)) for p, c in r["readings"]
                  if p in pids and f <= c < t_end}
+    # point-hours under an approved filing count neither as expected nor as with data
+    excluded = set()
+    for fl in r["filings"]:
+        for k in range(hours):
+            h = f + timedelta(hours=k)
+            if h < fl["end"] and h + timedelta(hours=1) > fl["start"]:
+                excluded |= {(p, h) for p in fl["points"] & pids}
+    with_data -= excluded
     connected = 0
     for x in ents:
         mand = [p for p in pts if p["ent"] == x["id"] and p["mandatory"]]
@@ -327,10 +396,16 @@ def figures(r, ents, f, to):
     cleared_ok = [w for w in wr if w["cleared"] is not None and w["cleared"] <= w["clear_by"]]
     esc = [1 for en, at in r["escalations"] if en in ids and f <= at < to]
     req, done = cleaning(r, ids, f, to)
+    hz = [h for h in r["hazards"] if h["ent"] in ids and h["status"] not in ("proposed", "dismissed")]
+    found = [h for h in hz if f <= h["found"] < to]
+    opened = [h for h in hz if h["status"] in ("reported", "planned", "rectified", "rejected")]
+    late = [h for h in opened if h["deadline"] < now]
+    major = lambda hs: len([h for h in hs if h["kind"] == "major"])
+    closed = [h for h in found if h["status"] == "closed"]
     return {
         "enterprises": len(ents), "connected": connected, "points": len(pts), "points_online": len(online),
-        "point_hours": len(pts) * hours, "point_hours_with_data": len(with_data),
-        "online_rate": rate(len(with_data), len(pts) * hours),
+        "point_hours": len(pts) * hours - len(excluded), "point_hours_with_data": len(with_data),
+        "online_rate": rate(len(with_data), len(pts) * hours - len(excluded)),
         "interruptions": {"count": len(intr), "hours": round(intr_h, 2)},
         "alarms": {"total": len(al), "by_level": {str(lv): len([a for a in al if a["level"] == lv]) for lv in (0, 1, 2)},
                    "by_kind": by_kind, "overdue": len(overdue), "handle_due": len(due),
@@ -343,6 +418,9 @@ def figures(r, ents, f, to):
                      "cleared_on_time_rate": rate(len(cleared_ok), len(clear_due)),
                      "overdue": len(w_over), "escalations": len(esc)},
         "cleaning": {"required": req, "done": done, "rate": rate(done, req)},
+        "hazards": {"found": len(found), "found_major": major(found), "closed": len(closed),
+                    "closed_rate": rate(len(closed), len(found)), "open": len(opened), "open_major": major(opened),
+                    "overdue": len(late), "overdue_major": major(late)},
     }
 
 
@@ -423,90 +501,134 @@ def test_statistics_equal_the_raw_rows():
                 enterprise_offline_min_points=0)
         ingest_readings(e, rng)
         wait_rolled(e)
+        # the worker's day rollup followed the hourly one: stats_day holds, per enterprise and city
+        # day, what rollup_hour holds below its watermark
+        t.wait_for(lambda: e.system("SELECT s.covered_to = date_bin('1 hour', r.rolled_to, timestamptz "
+                                    "'2000-01-01 00:00:00+00') FROM stats_day_state s, rollup_state r") == [["t"]],
+                   timeout=60, what="day rollup caught up")
         e.stop()
-        # phase 2: events and late readings in place, an API-only server (nothing changes under it)
+        day = "(h.bucket AT TIME ZONE 'Asia/Shanghai')::date"
+        want = e.system(f"SELECT {day}, h.enterprise_id, count(*) FROM rollup_hour h, stats_day_state s WHERE "
+                        f"h.bucket < s.covered_to GROUP BY 1, 2 ORDER BY 1, 2")
+        assert len(want) >= 3 * 6 and e.system("SELECT day, enterprise_id, point_hours FROM stats_day "
+                                                "WHERE point_hours > 0 ORDER BY 1, 2") == want
+        # phase 2: events, filings, late readings and a stale day in place, an API-only server
+        # (nothing changes under it)
         make_events(e, rng)
+        make_filings(e)
         late_readings(e)
-        e.start("api", connected_window_h=WINDOW_H)
+        stale_day(e)
         r = raw(e)
         ents = r["ents"]
-        m0 = prev_month(e.m1)
-        city_month = lambda d: d.astimezone(CITY).strftime("%Y-%m-%d")
-        # months on both sides of the boundary, a week and a day across it, a custom range
-        for period, date, f, to, group in [
-                ("month", city_month(m0), m0, e.m1, "district"),
-                ("month", city_month(e.m1), e.m1, month_start(e.m1 + timedelta(days=32)), "street"),
-                ("day", city_month(e.m1), e.m1, e.m1 + timedelta(days=1), "industry")]:
-            check(e, r, f"/api/v1/statistics?period={period}&date={date}&group={group}", ents, f, to, group)
-        monday = e.m1 - timedelta(days=e.m1.weekday())
-        check(e, r, f"/api/v1/statistics?period=week&date={city_month(e.m1)}&group=grade", ents, monday,
-              monday + timedelta(days=7), "grade")
-        f, to = e.m1 - timedelta(days=3), e.m1 + timedelta(days=3)
-        base = f"/api/v1/statistics?period=custom&from={q(f)}&to={q(to)}"
-        body = check(e, r, base + "&group=dust_kind", ents, f, to, "dust_kind")
-        assert body["totals"]["enterprises"] == 3 and body["totals"]["connected"] == 2, body["totals"]
-        assert sum(row["enterprises"] for row in body["rows"]) == 4  # A1 has two dust kinds
-        assert body["totals"]["alarms"]["total"] == 30 and body["totals"]["point_hours_with_data"] > 0
-        # filters
-        jd = [x for x in ents if x["district"] == "310114"]
-        check(e, r, base + "&district=310114&group=street", jd, f, to, "street")
-        metal = [x for x in ents if "aluminium" in x["kinds"]]
-        check(e, r, base + "&dust_kind=aluminium", metal, f, to, "none")
-        check(e, r, base + "&grade=none", [x for x in ents if x["grade"] == "none"], f, to, "none")
-        check(e, r, base + "&industry=C2021", [x for x in ents if x["industry"] == "C2021"], f, to, "none")
-        # scope: a district sees its own enterprises, an enterprise itself, whatever it asks for
-        bs = [x for x in ents if x["district"] == "310113"]
-        check(e, r, base + "&group=district", bs, f, to, "district", user="baoshan.admin")
-        check(e, r, base + "&district=310114", [], f, to, "none", user="baoshan.admin")
-        check(e, r, base + "&group=street", [x for x in ents if x["id"] == e.a2["id"]], f, to, "street",
-              user="a2.manager")
-        # drill-down: each link lists exactly what its figure counts
-        body = e.get(base + "&group=district")
-        for fig in [body["totals"]] + body["rows"]:
-            links = fig["links"]
-            assert e.get(links["alarms"])["total"] == fig["alarms"]["total"], links["alarms"]
-            assert e.get(links["alarms_overdue"])["total"] == fig["alarms"]["overdue"]
-            assert e.get(links["warnings"])["total"] == fig["warnings"]["total"]
-            assert e.get(links["warnings_overdue"])["total"] == fig["warnings"]["overdue"]
-            for lv in "012":
-                assert e.get(links["alarms_by_level"][lv])["total"] == fig["alarms"]["by_level"][lv]
-            for kind, n in fig["alarms"]["by_kind"].items():
-                assert e.get(links["alarms_by_kind"][kind])["total"] == n
-            for g, n in fig["warnings"]["by_grade"].items():
-                assert e.get(links["warnings_by_grade"][g])["total"] == n
-            assert e.get(links["enterprises"])["total"] == fig["enterprises"], links["enterprises"]
-            cl = e.get(links["cleaning"])["totals"]
-            assert (cl["required"], cl["done"]) == (fig["cleaning"]["required"], fig["cleaning"]["done"])
-        # data quality: interruption records, gateways, frozen/out-of-range alarms, conflicting values,
-        # and the online-rate ranking per enterprise and street (lowest first)
-        for user, mine in (("city.admin", ents), ("baoshan.admin", bs)):
-            dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=500", user)
-            want = quality(r, mine, f, to)
-            got_items = [(i["id"], i["kind"], round(float(i["hours"]), 2)) for i in dq["interruptions"]["items"]]
-            assert got_items == want["interruptions"]["items"], (got_items, want["interruptions"]["items"])
-            assert dq["interruptions"]["total"] == want["interruptions"]["total"]
-            assert round(float(dq["interruptions"]["hours"]), 2) == want["interruptions"]["hours"]
-            for k in ("gateways", "frozen", "out_of_range", "conflicts"):
-                assert dq[k] == want[k], (k, dq[k], want[k])
-            assert want["conflicts"] > 0 and want["gateways"]["offline_now"] > 0 and want["out_of_range"] > 0
-            rank = dq["online"]["enterprises"]
-            rates = {x["id"]: figures(r, [x], f, to)["online_rate"] for x in mine}
-            assert [int(x["key"]) for x in rank] == sorted(rates, key=lambda i: (rates[i], i)), (rank, rates)
-            assert all(norm(x["online_rate"]) == norm(rates[int(x["key"])]) for x in rank)
-            assert {x["code"] for x in dq["online"]["streets"]} == {x["street"] for x in mine}
-        dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=2")
-        assert len(dq["interruptions"]["items"]) == 2 and dq["interruptions"]["total"] > 2
-        # bad input: a clear 400 naming the parameter
-        for path, word in [("period=year", "period"), ("period=month&date=2024-02-30", "date"),
-                           ("period=custom&from=" + q(f), "from"), ("group=colour", "group"),
-                           ("district=31011x", "district"), ("grade=pink", "grade"),
-                           (f"period=custom&from={q(to)}&to={q(f)}", "after")]:
-            for route in ("statistics", "data-quality"):
-                err = e.get(f"/api/v1/{route}?" + path, status=400)
-                assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
-        assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
+        assert all(len(fl["points"]) for fl in r["filings"]) and len(r["filings"]) == 2
+        # the day rollup (default), then the hourly rollups alone: the same answers
+        for day_rollup in (0, 1):
+            e.start("api", connected_window_h=WINDOW_H, stats_day_rollup=day_rollup)
+            check_periods(e, r, ents)
+            if not day_rollup:
+                e.stop()
+        check_rest(e, r, ents)
     finally:
         e.close()
+
+
+def check_periods(e, r, ents):
+    """The statistics of every period and group, filters and scopes against the oracle."""
+    m0 = prev_month(e.m1)
+    city_month = lambda d: d.astimezone(CITY).strftime("%Y-%m-%d")
+    # months on both sides of the boundary, a week and a day across it, a custom range
+    for period, date, f, to, group in [
+            ("month", city_month(m0), m0, e.m1, "district"),
+            ("month", city_month(e.m1), e.m1, month_start(e.m1 + timedelta(days=32)), "street"),
+            ("day", city_month(e.m1), e.m1, e.m1 + timedelta(days=1), "industry")]:
+        check(e, r, f"/api/v1/statistics?period={period}&date={date}&group={group}", ents, f, to, group)
+    monday = e.m1 - timedelta(days=e.m1.weekday())
+    check(e, r, f"/api/v1/statistics?period=week&date={city_month(e.m1)}&group=grade", ents, monday,
+          monday + timedelta(days=7), "grade")
+    f, to = e.m1 - timedelta(days=3), e.m1 + timedelta(days=3)
+    base = f"/api/v1/statistics?period=custom&from={q(f)}&to={q(to)}"
+    # a custom range that starts and ends inside city days: its edges come from the hourly rollups
+    f2, to2 = f + timedelta(hours=5), to - timedelta(hours=16, minutes=30)
+    body = e.get(f"/api/v1/statistics?period=custom&from={q(f2)}&to={q(to2)}&group=district")
+    want = oracle(r, ents, f2, to2, "district")
+    online = lambda fig: {k: norm(fig[k]) for k in ("points", "point_hours", "point_hours_with_data", "online_rate")}
+    assert online(body["totals"]) == online(want["totals"]), (body["totals"], want["totals"])
+    assert {x["code"]: online(x) for x in body["rows"]} == {k: online(x) for k, x in want["rows"].items()}
+    body = check(e, r, base + "&group=dust_kind", ents, f, to, "dust_kind")
+    assert body["totals"]["enterprises"] == 3 and body["totals"]["connected"] == 2, body["totals"]
+    assert sum(row["enterprises"] for row in body["rows"]) == 4  # A1 has two dust kinds
+    assert body["totals"]["alarms"]["total"] == 30 and body["totals"]["point_hours_with_data"] > 0
+    # filters
+    jd = [x for x in ents if x["district"] == "310114"]
+    check(e, r, base + "&district=310114&group=street", jd, f, to, "street")
+    metal = [x for x in ents if "aluminium" in x["kinds"]]
+    check(e, r, base + "&dust_kind=aluminium", metal, f, to, "none")
+    check(e, r, base + "&grade=none", [x for x in ents if x["grade"] == "none"], f, to, "none")
+    check(e, r, base + "&industry=C2021", [x for x in ents if x["industry"] == "C2021"], f, to, "none")
+    # scope: a district sees its own enterprises, an enterprise itself, whatever it asks for
+    bs = [x for x in ents if x["district"] == "310113"]
+    check(e, r, base + "&group=district", bs, f, to, "district", user="baoshan.admin")
+    check(e, r, base + "&district=310114", [], f, to, "none", user="baoshan.admin")
+    check(e, r, base + "&group=street", [x for x in ents if x["id"] == e.a2["id"]], f, to, "street",
+          user="a2.manager")
+    # the filed hours are out of the online rate: all of B1's 62 hours overlapping its filing
+    b1 = check(e, r, base + f"&enterprise={e.b1['id']}", [x for x in ents if x["id"] == e.b1["id"]], f, to,
+               "none")["totals"]
+    assert b1["point_hours"] == b1["points"] * (144 - 62), b1
+
+
+def check_rest(e, r, ents):
+    """Drill-down links, data quality and bad input (the day rollup's server)."""
+    f, to = e.m1 - timedelta(days=3), e.m1 + timedelta(days=3)
+    base = f"/api/v1/statistics?period=custom&from={q(f)}&to={q(to)}"
+    bs = [x for x in ents if x["district"] == "310113"]
+    # drill-down: each link lists exactly what its figure counts
+    body = e.get(base + "&group=district")
+    for fig in [body["totals"]] + body["rows"]:
+        links = fig["links"]
+        assert e.get(links["alarms"])["total"] == fig["alarms"]["total"], links["alarms"]
+        assert e.get(links["alarms_overdue"])["total"] == fig["alarms"]["overdue"]
+        assert e.get(links["warnings"])["total"] == fig["warnings"]["total"]
+        assert e.get(links["warnings_overdue"])["total"] == fig["warnings"]["overdue"]
+        for lv in "012":
+            assert e.get(links["alarms_by_level"][lv])["total"] == fig["alarms"]["by_level"][lv]
+        for kind, n in fig["alarms"]["by_kind"].items():
+            assert e.get(links["alarms_by_kind"][kind])["total"] == n
+        for g, n in fig["warnings"]["by_grade"].items():
+            assert e.get(links["warnings_by_grade"][g])["total"] == n
+        assert e.get(links["enterprises"])["total"] == fig["enterprises"], links["enterprises"]
+        for k in ("found", "found_major", "closed", "open", "open_major", "overdue"):
+            assert e.get(links["hazards_" + k])["total"] == fig["hazards"][k], (k, links["hazards_" + k], fig["hazards"])
+        cl = e.get(links["cleaning"])["totals"]
+        assert (cl["required"], cl["done"]) == (fig["cleaning"]["required"], fig["cleaning"]["done"])
+    # data quality: interruption records, gateways, frozen/out-of-range alarms, conflicting values,
+    # and the online-rate ranking per enterprise and street (lowest first)
+    for user, mine in (("city.admin", ents), ("baoshan.admin", bs)):
+        dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=500", user)
+        want = quality(r, mine, f, to)
+        got_items = [(i["id"], i["kind"], round(float(i["hours"]), 2)) for i in dq["interruptions"]["items"]]
+        assert got_items == want["interruptions"]["items"], (got_items, want["interruptions"]["items"])
+        assert dq["interruptions"]["total"] == want["interruptions"]["total"]
+        assert round(float(dq["interruptions"]["hours"]), 2) == want["interruptions"]["hours"]
+        for k in ("gateways", "frozen", "out_of_range", "conflicts"):
+            assert dq[k] == want[k], (k, dq[k], want[k])
+        assert want["conflicts"] > 0 and want["gateways"]["offline_now"] > 0 and want["out_of_range"] > 0
+        rank = dq["online"]["enterprises"]
+        rates = {x["id"]: figures(r, [x], f, to)["online_rate"] for x in mine}
+        assert [int(x["key"]) for x in rank] == sorted(rates, key=lambda i: (rates[i], i)), (rank, rates)
+        assert all(norm(x["online_rate"]) == norm(rates[int(x["key"])]) for x in rank)
+        assert {x["code"] for x in dq["online"]["streets"]} == {x["street"] for x in mine}
+    dq = e.get(base.replace("/statistics", "/data-quality") + "&limit=2")
+    assert len(dq["interruptions"]["items"]) == 2 and dq["interruptions"]["total"] > 2
+    # bad input: a clear 400 naming the parameter
+    for path, word in [("period=year", "period"), ("period=month&date=2024-02-30", "date"),
+                       ("period=custom&from=" + q(f), "from"), ("group=colour", "group"),
+                       ("district=31011x", "district"), ("grade=pink", "grade"),
+                       (f"period=custom&from={q(to)}&to={q(f)}", "after")]:
+        for route in ("statistics", "data-quality"):
+            err = e.get(f"/api/v1/{route}?" + path, status=400)
+            assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
+    assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
 
 
 if __name__ == "__main__":

@@ -332,7 +332,7 @@ const D = {
   'rep.trigger.schedule': ['定时生成', 'Scheduled'], 'rep.trigger.manual': ['手动生成', 'On demand'], 'rep.generated_at': ['生成时间', 'Generated'],
   'rep.view': ['查看/打印', 'View / print'], 'rep.xlsx': ['下载 Excel', 'Download XLSX'], 'rep.print': ['打印 / 存为 PDF', 'Print / PDF'],
   'rep.empty': ['暂无月报', 'No reports yet'], 'rep.summary': ['概况', 'Summary'], 'rep.top_risks': ['风险排名', 'Top risks'], 'rep.none': ['无', 'None'],
-  'rep.not_counted': ['抽查、隐患数据待监管模块上线后纳入统计。', 'Spot checks and hazards are counted once the supervision module is in place.'],
+  'rep.not_counted': ['抽查数据待抽查模块上线后纳入统计。', 'Spot checks are counted once the spot-check module is in place.'],
   'nav.supervision': ['督办执法', 'Supervision'], 'sv.title': ['督办 · 执法 · 通报', 'Supervision, enforcement, notices'],
   'sv.tab.sv': ['督办', 'Supervision orders'], 'sv.tab.rf': ['执法移交', 'Enforcement referrals'], 'sv.tab.nt': ['警示通报', 'Public notices'],
   'sv.warning': ['预警', 'Warning'], 'sv.level': ['督办层级', 'Level'], 'sv.assignee': ['承办人', 'Assignee'], 'sv.response': ['回复/结果', 'Answer / result'],
@@ -358,6 +358,10 @@ const D = {
   'duty.k.alarm_handle': ['报警待处置', 'Alarm to handle'], 'duty.k.cleaning_due': ['本期清扫未打卡', 'Cleaning due'],
   'duty.k.hazard_plan': ['隐患待制定方案', 'Hazard: file plan'], 'duty.k.hazard_rectify': ['隐患待整改', 'Hazard to rectify'],
   'duty.k.supervision_answer': ['督办待回复', 'Supervision to answer'], 'duty.k.filing_returned': ['报备被退回', 'Filing returned'],
+  // statistics: hazards (issue 15)
+  'st.hz': ['未整改隐患', 'Open hazards'], 'st.hz_found': ['新增隐患', 'Hazards found'], 'st.hz_major': ['重大', 'major'],
+  'st.hz_closed': ['已整改', 'Rectified'], 'st.hz_closed_rate': ['隐患整改率', 'Rectified (of found)'],
+  'st.hz_open': ['未整改', 'Open'], 'st.hz_overdue': ['整改超期', 'Overdue'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -57,6 +57,11 @@ async function printable(el, ctx, id) {
     [t('st.cleared_rate'), pct(T.warnings.cleared_on_time_rate)], [t('st.overdue'), T.alarms.overdue + T.warnings.overdue],
     [t('st.escalations'), T.warnings.escalations], [t('ov.cleaning'), pct(T.cleaning.rate)],
   ];
+  if (T.hazards) rows.push(
+    [t('st.hz_found'), `${T.hazards.found} (${t('st.hz_major')} ${T.hazards.found_major})`],
+    [t('st.hz_closed_rate'), pct(T.hazards.closed_rate)],
+    [t('st.hz'), `${T.hazards.open} (${t('st.hz_major')} ${T.hazards.open_major})`],
+    [t('st.hz_overdue'), T.hazards.overdue]);
   el.classList.add('printable');
   el.append(
     h('div', { class: 'page-head no-print' }, h('a', { href: '#/reports' }, '← ' + t('rep.title')),

@@ -13,7 +13,7 @@ function pageOf(link) {
   if (!link) return null;
   const [path, qs] = link.split('?');
   const page = { '/api/v1/alarms': 'alarms', '/api/v1/warnings': 'warnings', '/api/v1/enterprises': 'enterprises',
-    '/api/v1/cleaning/compliance': 'cleaning' }[path];
+    '/api/v1/cleaning/compliance': 'cleaning', '/api/v1/hazards': 'hazards' }[path];
   return page ? '#/' + page + (qs ? '?' + qs : '') : null;
 }
 const num = (v, link, attrs) => {
@@ -91,7 +91,11 @@ export default async function stats(el, ctx) {
     stat(t('st.cleared_rate'), pct(T.warnings.cleared_on_time_rate), 'ok', null, { 'data-stat': 'cleared_rate' }),
     stat(t('st.overdue'), num(T.alarms.overdue + T.warnings.overdue, null), 'orange', `${T.alarms.overdue} / ${T.warnings.overdue}`, { 'data-stat': 'overdue' }),
     stat(t('st.escalations'), T.warnings.escalations, 'orange', null, { 'data-stat': 'escalations' }),
-    stat(t('ov.cleaning'), pct(T.cleaning.rate), 'gblue', `${T.cleaning.done} / ${T.cleaning.required}`, { 'data-stat': 'cleaning' }));
+    stat(t('ov.cleaning'), pct(T.cleaning.rate), 'gblue', `${T.cleaning.done} / ${T.cleaning.required}`, { 'data-stat': 'cleaning' }),
+    stat(t('st.hz'), num(T.hazards.open, L.hazards_open, { 'data-drill': 'hazards' }), 'red',
+      `${t('st.hz_major')} ${T.hazards.open_major} · ${t('st.hz_overdue')} ${T.hazards.overdue}`, { 'data-stat': 'hazards' }),
+    stat(t('st.hz_found'), num(T.hazards.found, L.hazards_found), 'orange',
+      `${t('st.hz_major')} ${T.hazards.found_major} · ${t('st.hz_closed')} ${T.hazards.closed}`, { 'data-stat': 'hazards_found' }));
   const cols = [
     { title: t('st.group.' + f.group), render: r => h('span', { 'data-row': r.code }, r.name || r.code || t('common.na')) },
     { title: t('ov.enterprises'), render: r => num(r.enterprises, r.links.enterprises) },
@@ -106,6 +110,9 @@ export default async function stats(el, ctx) {
     { title: t('st.cleared_rate'), render: r => pct(r.warnings.cleared_on_time_rate) },
     { title: t('st.escalations'), render: r => r.warnings.escalations },
     { title: t('ov.cleaning'), render: r => pct(r.cleaning.rate) },
+    { title: t('st.hz_found'), render: r => num(r.hazards.found, r.links.hazards_found) },
+    { title: t('st.hz_open'), render: r => num(r.hazards.open, r.links.hazards_open, { 'data-cell': 'hazards' }) },
+    { title: t('st.hz_overdue'), render: r => num(r.hazards.overdue, r.links.hazards_overdue) },
   ];
   fill(body, table(cols, s.rows, { attrs: { 'data-testid': 'stats-table' } }));
 

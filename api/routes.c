@@ -291,6 +291,14 @@ const api_route api_routes[] = {
      API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/enterprises/{id}/todo", "getEnterpriseTodo", api_enterprise_todo, API_ANY_USER,
      0},
+    /* the district's watch: its roster, inbox and SMS delivery reports (notify.c, duty.c) */
+    {"DELETE", "/api/v1/duty/roster/{id}", "deleteDutyShift", api_duty_roster_delete, ADMINS, 0},
+    {"GET", "/api/v1/notify/inbox", "getNotifyInbox", api_notify_inbox, GOV, 0},
+    {"POST", "/api/v1/notify/inbox/{id}/read", "readNotifyInboxItem", api_notify_inbox_read, GOV,
+     0},
+    /* authenticated by sms_report_token, not a session: the gateway calls it */
+    {"POST", "/api/v1/notify/sms-report", "reportSmsDelivery", api_notify_sms_report, API_PUBLIC,
+     4 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 

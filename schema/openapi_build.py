@@ -809,16 +809,18 @@ SCHEMAS = {
                         ["model_version", "stored", "candidate", "changed"]),
     # notifications (api/resources/notify.c)
     "Subscription": obj({"id": ID, "name": s("string"), "scope_kind": enum(["city", "district", "street", "enterprise"]),
-                         "scope_id": ID, "channel": enum(["webhook", "sms"]), "url": N_STR, "phone": N_STR,
-                         "to_duty": s("boolean"), "events": arr(enum(["warning", "alarm", "warning_action", "overdue", "filing", "cleaning_due"])),
+                         "scope_id": ID, "channel": enum(["webhook", "sms", "inapp"]), "url": N_STR, "phone": N_STR,
+                         "to_duty": s("boolean"), "to_watch": s("boolean"), "events": arr(enum(["warning", "alarm", "warning_action", "overdue", "filing", "cleaning_due"])),
                          "levels": arr(enum(["1", "2", "blue", "yellow", "orange", "red"])),
                          "enabled": s("boolean"), "created_by": s("string"), "created_at": TS},
                         ["id", "scope_kind", "scope_id", "channel", "events", "levels", "enabled"]),
     "SubscriptionList": items_of(ref("Subscription")),
-    "SubscriptionCreate": obj({"name": s("string", maxLength=100), "channel": enum(["webhook", "sms"]),
+    "SubscriptionCreate": obj({"name": s("string", maxLength=100), "channel": enum(["webhook", "sms", "inapp"]),
                                "url": s("string", "webhook: http(s) URL.", maxLength=2000),
                                "phone": s("string", "sms: one phone.", pattern="^\\+?[0-9]{5,20}$"),
                                "to_duty": s("boolean", "sms: the duty roster of the event's enterprise."),
+                               "to_watch": s("boolean", "sms or inapp (required there): the person on watch of the "
+                                             "event enterprise's district at the time (duty shifts)."),
                                "events": arr(enum(["warning", "alarm", "warning_action", "overdue", "filing", "cleaning_due"]), "1..8 families."),
                                "levels": arr(enum(["1", "2", "blue", "yellow", "orange", "red"]), "Empty: all."),
                                "scope_kind": enum(["city", "district", "street", "enterprise"]),
@@ -832,10 +834,11 @@ SCHEMAS = {
     "IdOnly": obj({"id": ID}, ["id"]),
     "DeliveryLog": items_of(obj({"id": ID, "subscription_id": ID, "dedup_key": s("string"), "event": s("string"),
                                  "channel": s("string"), "target": s("string"), "enterprise_id": ID,
-                                 "status": enum(["pending", "retrying", "sent", "failed"]), "attempts": COUNT,
+                                 "account_id": nullable(ID), "read_at": nullable(TS),
+                                 "status": enum(["pending", "retrying", "sent", "failed", "read"]), "attempts": COUNT,
                                  "created_at": TS, "delivered_at": nullable(TS), "last_error": s("string"),
                                  "next_attempt_at": TS,
-                                 "deliveries": arr(obj({"attempt": COUNT, "at": TS, "result": enum(["sent", "failed"]),
+                                 "deliveries": arr(obj({"attempt": COUNT, "at": TS, "result": enum(["sent", "failed", "delivered", "read"]),
                                                         "http_status": nullable(s("integer")), "detail": s("string"),
                                                         "duration_ms": COUNT}))},
                                 ["id", "dedup_key", "status", "deliveries"])),
@@ -2136,7 +2139,9 @@ SCHEMAS.update({
     "DutyShifts": obj(dict(items=arr(obj({})))),
     "DutyShift": obj(dict(district_id=s("integer", minimum=1), account_id=s("integer", minimum=1),
                           starts_at=s("string", format="date-time"), ends_at=s("string", format="date-time"),
-                          note=s("string", maxLength=1000)), ["account_id", "starts_at", "ends_at"], strict=True),
+                          note=s("string", maxLength=1000),
+                          phone=s("string", "The SMS of to_watch subscriptions goes here.", pattern="^\\+?[0-9]{5,20}$")),
+                          ["account_id", "starts_at", "ends_at"], strict=True),
     "DutyShiftCreated": obj({}),
     "Handovers": obj(dict(items=arr(obj({})))),
     "HandoverCreate": obj(dict(district_id=s("integer", minimum=1), note=s("string", minLength=1, maxLength=4000)),
@@ -2164,6 +2169,38 @@ OPERATIONS.update({
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
+
+# --- the district's watch: roster removal, the inbox, SMS delivery reports (migration 0118)
+SCHEMAS.update({
+    "NotifyInbox": obj({"unread": COUNT,
+                        "items": arr(obj({"id": ID, "dedup_key": s("string"), "event": s("string"),
+                                          "payload": obj({}), "created_at": TS, "read_at": nullable(TS),
+                                          "enterprise_id": ID}))}, ["unread", "items"]),
+    "InboxRead": obj({"id": ID, "read": s("boolean")}, ["id", "read"]),
+    "SmsReport": obj({"ref": s("string", "The ref the adapter sent (<dedup key>:<phone>).", maxLength=400),
+                      "status": enum(["delivered", "failed", "read"]),
+                      "detail": s("string", maxLength=200)}, ["ref", "status"], strict=True),
+    "SmsReportResult": obj({"matched": COUNT}, ["matched"]),
+})
+OPERATIONS.update({
+    "deleteDutyShift": dict(tag="duty", zh="删除排班", en="Remove a shift",
+         desc="A shift of the caller's district (the city: any); another district's is a 404.",
+         resp=ok(ref("IdOnly"))),
+    "getNotifyInbox": dict(tag="notify", zh="站内通知", en="The inbox of the signed-in person",
+         desc="inapp messages of to_watch subscriptions that reached the caller while on watch, newest "
+              "first, with the unread count.",
+         params=[{"name": "limit", "in": "query", "description": "At most (default 50).",
+                  "schema": s("integer", minimum=1, maximum=200, default=50)}],
+         resp=ok(ref("NotifyInbox")), err=[400]),
+    "readNotifyInboxItem": dict(tag="notify", zh="标记已读", en="Open an inbox message (read receipt)",
+         desc="Marks it read once and logs the receipt (delivery log result read); another person's is a 404.",
+         resp=ok(ref("InboxRead"))),
+    "reportSmsDelivery": dict(tag="notify", zh="短信回执", en="SMS gateway delivery report",
+         desc="Called by the SMS gateway with Authorization: Bearer <sms_report_token> (401 otherwise): "
+              "delivered and read are logged as receipts (read marks the message read); failed is logged "
+              "and the message is sent again. 404 when no SMS was sent under ref.",
+         body=json_body(ref("SmsReport")), resp=ok(ref("SmsReportResult")), err=[400, 401]),
+})
 
 
 def error_response(status, name, desc):

@@ -147,6 +147,9 @@ int api_notify_deliveries(api_req *r);
 int api_roster_list(api_req *r);
 int api_roster_add(api_req *r);
 int api_roster_delete(api_req *r);
+int api_notify_inbox(api_req *r);
+int api_notify_inbox_read(api_req *r);
+int api_notify_sms_report(api_req *r);
 void api_notify_init(void);
 
 /* cleaning.c */
@@ -228,6 +231,7 @@ int api_duty_queue(api_req *r);
 int api_enterprise_todo(api_req *r);
 int api_duty_roster(api_req *r);
 int api_duty_roster_add(api_req *r);
+int api_duty_roster_delete(api_req *r);
 int api_duty_handovers(api_req *r);
 int api_duty_handover_add(api_req *r);
 void api_duty_init(void);

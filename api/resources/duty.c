@@ -56,6 +56,17 @@ int api_duty_handovers(api_req *r)
     return api_reply_json(r, 200, out ? out : json_object());
 }
 
+static int valid_phone(const char *p)
+{
+    size_t n = strlen(p), i = p[0] == '+';
+    if (n - i < 5 || n - i > 20)
+        return 0;
+    for (; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
 /* the district a write is for: a district account's own, the city's district_id */
 static int district_of(api_req *r, json_t *body, int64_t *out)
 {
@@ -73,7 +84,8 @@ static int district_of(api_req *r, json_t *body, int64_t *out)
 
 typedef struct {
     int64_t district_id, account_id, id;
-    const char *starts, *ends, *note;
+    const char *starts, *ends, *note, *phone;
+    int found;
 } shift_ctx;
 
 static db_status shift_tx(api_req *r, db_conn *c, void *arg)
@@ -83,7 +95,7 @@ static db_status shift_tx(api_req *r, db_conn *c, void *arg)
     db_scope s;
     api_db_scope(r, NULL, &s);
     db_status st = db_duty_roster_add(c, &s, x->district_id, x->account_id, x->starts, x->ends,
-                                      x->note, caller->account_id, &x->id);
+                                      x->note, x->phone, caller->account_id, &x->id);
     if (st != DB_OK || !x->id)
         return st;
     char obj[48], d[160];
@@ -98,17 +110,22 @@ int api_duty_roster_add(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"district_id", "account_id", "starts_at", "ends_at",
-                                          "note"};
-    if (api_json_strict(r, body, allowed, 5) != 0)
+    static const char *const allowed[] = {"district_id", "account_id", "starts_at",
+                                          "ends_at",     "note",       "phone"};
+    if (api_json_strict(r, body, allowed, 6) != 0)
         return 0;
     shift_ctx x = {0};
     const char *starts, *ends;
     if (district_of(r, body, &x.district_id) ||
         api_body_text(r, body, "starts_at", 1, 40, &starts) ||
         api_body_text(r, body, "ends_at", 1, 40, &ends) ||
-        api_body_text(r, body, "note", 0, 1000, &x.note))
+        api_body_text(r, body, "note", 0, 1000, &x.note) ||
+        api_body_text(r, body, "phone", 0, 24, &x.phone))
         return 0;
+    if (x.phone[0] && !valid_phone(x.phone))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "phone: 5-20 digits, + allowed first (the SMS of to_watch "
+                               "subscriptions goes there)");
     json_t *a = json_object_get(body, "account_id");
     if (!json_is_integer(a) || json_integer_value(a) < 1)
         return api_reply_error(r, API_E_BAD_REQUEST, "account_id must be a positive integer");
@@ -137,6 +154,34 @@ int api_duty_roster_add(api_req *r)
                           json_pack("{s:I, s:I, s:I, s:s, s:s}", "id", (json_int_t)x.id,
                                     "district_id", (json_int_t)x.district_id, "account_id",
                                     (json_int_t)x.account_id, "starts_at", s0, "ends_at", s1));
+}
+
+static db_status shift_del_tx(api_req *r, db_conn *c, void *arg)
+{
+    shift_ctx *x = arg;
+    db_scope s;
+    api_db_scope(r, NULL, &s);
+    db_status st = db_duty_roster_delete(c, &s, x->id, &x->found);
+    if (st != DB_OK || !x->found)
+        return st;
+    char obj[48];
+    snprintf(obj, sizeof obj, "duty_shift:%lld", (long long)x->id);
+    return api_audit_tx(r, c, "duty_shift_delete", obj, "ok", "{}");
+}
+
+/* DELETE /api/v1/duty/roster/{id}: a shift of the caller's district (the city: any). */
+int api_duty_roster_delete(api_req *r)
+{
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such shift");
+    shift_ctx x = {.id = id};
+    db_status st = api_tx(r, shift_del_tx, &x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!x.found)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such shift in your district");
+    return api_reply_json(r, 200, json_pack("{s:I}", "id", (json_int_t)id));
 }
 
 typedef struct {

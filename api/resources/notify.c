@@ -4,6 +4,8 @@
  *   GET/POST /api/v1/notify/subscriptions, PATCH/DELETE /api/v1/notify/subscriptions/{id}
  *   GET      /api/v1/notify/deliveries[?subscription=&limit=]
  *   GET/POST /api/v1/enterprises/{id}/duty-roster, DELETE /api/v1/duty-roster/{id}
+ *   GET      /api/v1/notify/inbox, POST /api/v1/notify/inbox/{id}/read (the person on watch)
+ *   POST     /api/v1/notify/sms-report (the SMS gateway's delivery reports, sms_report_token)
  *
  * A subscription belongs to one scope: city administrators may name any (the city, a
  * district, street or enterprise); the others get their own (row-level security holds them
@@ -14,10 +16,13 @@
 #include "api_params.h"
 #include "db_notify.h"
 
+#include "srv_config.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_LIST 8
 
@@ -120,7 +125,7 @@ int api_notify_sub_create(api_req *r)
     if (!body)
         return 0;
     const char *const allowed[] = {"name",  "scope_kind", "scope_id", "channel", "url",
-                                   "phone", "to_duty",    "events",   "levels"};
+                                   "phone", "to_duty",    "events",   "levels",  "to_watch"};
     const char *name, *kind, *channel, *url, *phone;
     if (api_json_strict(r, body, allowed, sizeof allowed / sizeof allowed[0]) != 0 ||
         api_body_text(r, body, "name", 0, 100, &name) ||
@@ -142,18 +147,28 @@ int api_notify_sub_create(api_req *r)
     if (duty && !json_is_boolean(duty))
         return api_reply_error(r, API_E_BAD_REQUEST, "to_duty must be true or false");
     int to_duty = json_is_true(duty);
+    const json_t *watch = json_object_get(body, "to_watch");
+    if (watch && !json_is_boolean(watch))
+        return api_reply_error(r, API_E_BAD_REQUEST, "to_watch must be true or false");
+    int to_watch = json_is_true(watch);
     if (strcmp(channel, "webhook") == 0) {
-        if (!valid_url(url) || phone[0] || to_duty)
+        if (!valid_url(url) || phone[0] || to_duty || to_watch)
             return api_reply_error(r, API_E_BAD_REQUEST,
                                    "a webhook needs url (http:// or https://, no spaces) and no "
-                                   "phone or to_duty");
+                                   "phone, to_duty or to_watch");
     } else if (strcmp(channel, "sms") == 0) {
-        if (url[0] || (to_duty ? phone[0] != '\0' : !valid_phone(phone)))
+        if (url[0] || (phone[0] != '\0') + to_duty + to_watch != 1 ||
+            (phone[0] && !valid_phone(phone)))
             return api_reply_error(r, API_E_BAD_REQUEST,
-                                   "an sms subscription needs phone (5-20 digits, + allowed) or "
-                                   "to_duty true, and no url");
+                                   "an sms subscription needs one of phone (5-20 digits, + "
+                                   "allowed), to_duty true or to_watch true, and no url");
+    } else if (strcmp(channel, "inapp") == 0) {
+        if (url[0] || phone[0] || to_duty || !to_watch)
+            return api_reply_error(r, API_E_BAD_REQUEST,
+                                   "an inapp subscription goes to the person on watch: to_watch "
+                                   "true, and no url, phone or to_duty");
     } else {
-        return api_reply_error(r, API_E_BAD_REQUEST, "channel must be webhook or sms");
+        return api_reply_error(r, API_E_BAD_REQUEST, "channel must be webhook, sms or inapp");
     }
     const api_caller *caller = api_req_caller(r);
     const char *skind = api_scope_kind_name(caller->kind);
@@ -171,6 +186,10 @@ int api_notify_sub_create(api_req *r)
         skind = kind;
         sid = want;
     }
+    if (to_watch && strcmp(skind, "enterprise") == 0)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "to_watch is the district's watch: subscribe for the city, a "
+                               "district or a street, not an enterprise");
     unsigned char secret[32];
     char hex[65];
     randombytes_buf(secret, sizeof secret);
@@ -183,6 +202,7 @@ int api_notify_sub_create(api_req *r)
                             .url = url[0] ? url : NULL,
                             .phone = phone[0] ? phone : NULL,
                             .to_duty = to_duty,
+                            .to_watch = to_watch,
                             .events = events,
                             .n_events = (size_t)ne,
                             .levels = levels,
@@ -384,6 +404,88 @@ int api_roster_delete(api_req *r)
     if (!x.found)
         return api_reply_error(r, API_E_NOT_FOUND, "no such roster entry");
     return api_reply_json(r, 200, json_pack("{s:I}", "id", (json_int_t)x.id));
+}
+
+/* ---- the inbox of the person on watch, SMS delivery reports (migration 0118) ---- */
+
+int api_notify_inbox(api_req *r)
+{
+    long limit;
+    if (api_query_int(r, "limit", 50, 1, 200, &limit))
+        return 0;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_notify_inbox(c, api_req_caller(r)->account_id, limit, &out) : DB_HARD;
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    return api_reply_json(r, 200, out);
+}
+
+typedef struct {
+    int64_t id;
+    int found;
+} read_ctx;
+
+static db_status inbox_read_tx(api_req *r, db_conn *c, void *arg)
+{
+    read_ctx *x = arg;
+    return db_notify_inbox_read(c, api_req_caller(r)->account_id, x->id, &x->found);
+}
+
+int api_notify_inbox_read(api_req *r)
+{
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such message in your inbox");
+    read_ctx x = {.id = id};
+    db_status st = api_tx(r, inbox_read_tx, &x);
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (!x.found)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such message in your inbox");
+    return api_reply_json(r, 200, json_pack("{s:I, s:b}", "id", (json_int_t)id, "read", 1));
+}
+
+/* Authorization: Bearer <sms_report_token>, compared as digests in constant time. */
+static int report_token_ok(const char *authorization)
+{
+    const char *want = g_config.sms_report_token;
+    if (!want || !want[0] || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    unsigned char a[32], b[32];
+    crypto_generichash(a, sizeof a, (const unsigned char *)want, strlen(want), NULL, 0);
+    crypto_generichash(b, sizeof b, (const unsigned char *)authorization + 7,
+                       strlen(authorization + 7), NULL, 0);
+    return sodium_memcmp(a, b, sizeof a) == 0;
+}
+
+int api_notify_sms_report(api_req *r)
+{
+    if (!report_token_ok(api_req_header(r, "Authorization")))
+        return api_reply_error(r, API_E_UNAUTHENTICATED,
+                               "a delivery report needs Authorization: Bearer with the "
+                               "configured sms_report_token");
+    json_t *body = api_req_json(r);
+    if (!body)
+        return 0;
+    static const char *const allowed[] = {"ref", "status", "detail"};
+    static const char *const STATES[] = {"delivered", "failed", "read"};
+    const char *ref, *status, *detail;
+    if (api_json_strict(r, body, allowed, 3) != 0 || api_body_text(r, body, "ref", 1, 400, &ref) ||
+        api_body_text(r, body, "status", 1, 16, &status) ||
+        api_body_text(r, body, "detail", 0, 200, &detail))
+        return 0;
+    if (!one_of(status, STATES, 3))
+        return api_reply_error(r, API_E_BAD_REQUEST, "status must be delivered, failed or read");
+    db_conn *c = api_req_db(r);
+    long n = 0;
+    db_status st = c ? db_notify_sms_report(c, ref, status, detail, &n) : DB_HARD;
+    if (st != DB_OK)
+        return api_reply_db(r, st);
+    if (n == 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no SMS was sent under ref %.80s", ref);
+    return api_reply_json(r, 200, json_pack("{s:I}", "matched", (json_int_t)n));
 }
 
 void api_notify_init(void)

@@ -110,21 +110,26 @@ static const db_stmt statements[] = {
      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', r.id, "
      "'district', json_build_object('id', d.id, 'name', d.name), 'account_id', r.account_id, "
      "'username', a.username, 'display_name', a.display_name, 'starts_at', r.starts_at, "
-     "'ends_at', r.ends_at, 'note', r.note, 'on_duty_now', r.starts_at <= now() AND now() < "
+     "'ends_at', r.ends_at, 'note', r.note, 'phone', r.phone, 'on_duty_now', r.starts_at <= now() "
+     "AND now() < "
      "r.ends_at) ORDER BY r.starts_at, r.id), '[]'::json))::text FROM duty_shifts r JOIN regions "
      "d ON d.id = r.district_id JOIN accounts a ON a.id = r.account_id WHERE (($1 = 'city') OR "
      "($1 = 'district' AND r.district_id = $2::bigint) OR ($1 = 'street' AND r.district_id = "
      "(SELECT parent_id FROM regions WHERE id = $2::bigint))) AND r.ends_at > "
      "coalesce($3::timestamptz, now()) AND r.starts_at < coalesce($4::timestamptz, now() + "
      "interval '7 days')"},
-    /* $3 district $4 account $5 starts $6 ends $7 note $8 by */
+    /* $3 district $4 account $5 starts $6 ends $7 note $8 by $9 phone (migration 0118) */
     {"duty_roster_add",
-     "INSERT INTO duty_shifts (district_id, account_id, starts_at, ends_at, note, created_by) "
-     "SELECT d.id, a.id, $5::timestamptz, $6::timestamptz, $7, $8::bigint FROM regions d JOIN "
+     "INSERT INTO duty_shifts (district_id, account_id, starts_at, ends_at, note, created_by, "
+     "phone) SELECT d.id, a.id, $5::timestamptz, $6::timestamptz, $7, $8::bigint, $9 FROM "
+     "regions d JOIN "
      "accounts a ON a.id = $4::bigint JOIN regions ar ON ar.id = a.region_id WHERE d.id = "
      "$3::bigint AND d.level = 'district' AND " DUTY_DISTRICT(
          "d.id") " AND NOT a.disabled AND a.enterprise_id IS NULL AND (ar.id = d.id OR "
                  "ar.parent_id = d.id) RETURNING id"},
+    /* $3 shift */
+    {"duty_roster_delete", "DELETE FROM duty_shifts r WHERE r.id = $3::bigint AND " DUTY_DISTRICT(
+                               "r.district_id") " RETURNING id"},
     {"duty_handovers",
      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', x.id, "
      "'district_id', x.district_id, 'author', x.author, 'at', x.at, 'note', x.note, "
@@ -177,12 +182,29 @@ static db_status insert_id(db_conn *c, const char *stmt, int n, const char *cons
 
 db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id, int64_t account_id,
                              const char *starts_at, const char *ends_at, const char *note,
-                             int64_t by, int64_t *id)
+                             const char *phone, int64_t by, int64_t *id)
 {
     char did[24], aid[24], bid[24];
-    const char *p[8] = {s->kind,   s->id,   db_i64(did, district_id), db_i64(aid, account_id),
-                        starts_at, ends_at, note ? note : "",         by ? db_i64(bid, by) : NULL};
-    return insert_id(c, "duty_roster_add", 8, p, id);
+    const char *p[9] = {s->kind,
+                        s->id,
+                        db_i64(did, district_id),
+                        db_i64(aid, account_id),
+                        starts_at,
+                        ends_at,
+                        note ? note : "",
+                        by ? db_i64(bid, by) : NULL,
+                        phone && phone[0] ? phone : NULL};
+    return insert_id(c, "duty_roster_add", 9, p, id);
+}
+
+db_status db_duty_roster_delete(db_conn *c, const db_scope *s, int64_t shift_id, int *found)
+{
+    char sid[24];
+    const char *p[3] = {s->kind, s->id, db_i64(sid, shift_id)};
+    int64_t got = 0;
+    db_status st = insert_id(c, "duty_roster_delete", 3, p, &got);
+    *found = got != 0;
+    return st;
 }
 
 db_status db_duty_handovers(db_conn *c, const db_scope *s, json_t **out)

@@ -28,7 +28,10 @@ db_status db_duty_roster(db_conn *c, const db_scope *s, const char *from, const 
  * account is not an enabled government account of the district or its streets. */
 db_status db_duty_roster_add(db_conn *c, const db_scope *s, int64_t district_id, int64_t account_id,
                              const char *starts_at, const char *ends_at, const char *note,
-                             int64_t by, int64_t *id);
+                             const char *phone, int64_t by, int64_t *id);
+/* Removes a shift of a district the caller writes for (migration 0118: with its phone);
+ * *found 0 otherwise. */
+db_status db_duty_roster_delete(db_conn *c, const db_scope *s, int64_t shift_id, int *found);
 /* The last 100 handover notes of the districts in scope. */
 db_status db_duty_handovers(db_conn *c, const db_scope *s, json_t **out);
 /* A handover note with the queue's current size; *id 0 when the district is not the

@@ -11,7 +11,8 @@
 #define SUB_JSON(s)                                                                                \
     "json_build_object('id', " s ".id, 'name', " s ".name, 'scope_kind', " s ".scope_kind, "       \
     "'scope_id', " s ".scope_id, 'channel', " s ".channel, 'url', " s ".url, 'phone', " s          \
-    ".phone, 'to_duty', " s ".to_duty, 'events', " s ".events, 'levels', " s ".levels, "           \
+    ".phone, 'to_duty', " s ".to_duty, 'to_watch', " s ".to_watch, 'events', " s                   \
+    ".events, 'levels', " s ".levels, "                                                            \
     "'enabled', " s ".enabled, 'created_by', " s ".created_by, 'created_at', " s ".created_at)"
 
 /* subscriptions the scope ($1 kind, $2 id) owns, as RLS has it */
@@ -43,8 +44,9 @@ static const db_stmt statements[] = {
                           "" SUB_VISIBLE("s")},
     {"ntf_sub_create",
      "INSERT INTO webhook_subscriptions (scope_kind, scope_id, name, channel, url, phone, "
-     "to_duty, events, levels, secret, created_by) SELECT $1, $2::bigint, $3, $4, $5, $6, "
-     "$7::boolean, $8::text[], $9::text[], decode($10, 'hex'), $11 WHERE CASE $1 WHEN "
+     "to_duty, events, levels, secret, created_by, to_watch) SELECT $1, $2::bigint, $3, $4, $5, "
+     "$6, $7::boolean, $8::text[], $9::text[], decode($10, 'hex'), $11, $12::boolean WHERE "
+     "CASE $1 WHEN "
      "'enterprise' THEN EXISTS (SELECT 1 FROM enterprises WHERE id = $2::bigint) ELSE EXISTS "
      "(SELECT 1 FROM regions WHERE id = $2::bigint AND level = $1) END RETURNING id"},
     /* $1 $2 scope $3 id $4 enabled $5 events $6 levels $7 name */
@@ -63,7 +65,8 @@ static const db_stmt statements[] = {
     {"ntf_deliveries",
      "SELECT json_build_object('items', coalesce(json_agg(x ORDER BY x.id DESC), "
      "'[]'::json))::text FROM (SELECT o.id, o.subscription_id, o.dedup_key, o.event, "
-     "o.channel, o.target, o.enterprise_id, CASE WHEN o.delivered_at IS NOT NULL THEN 'sent' "
+     "o.channel, o.target, o.enterprise_id, o.account_id, o.read_at, CASE WHEN o.read_at IS NOT "
+     "NULL THEN 'read' WHEN o.delivered_at IS NOT NULL THEN 'sent' "
      "WHEN o.attempts = 0 THEN 'pending' WHEN o.attempts >= 10 THEN 'failed' ELSE 'retrying' "
      "END AS status, o.attempts, o.created_at, o.delivered_at, o.last_error, "
      "o.next_attempt_at, coalesce((SELECT json_agg(json_build_object('attempt', d.attempt, "
@@ -86,6 +89,10 @@ static const db_stmt statements[] = {
      "nullif($2::bigint, 0), $3, $4, $5 FROM enterprises e WHERE e.id = $1::bigint AND "
      "($2::bigint = 0 OR EXISTS (SELECT 1 FROM dust_systems ds WHERE ds.id = $2::bigint AND "
      "ds.enterprise_id = e.id)) RETURNING id"},
+    /* migration 0118: the inbox of $1 account ($2 limit), opening $2 message, SMS reports */
+    {"ntf_inbox", "SELECT dw_inbox($1::bigint, $2::int)::text"},
+    {"ntf_inbox_read", "SELECT dw_inbox_read($1::bigint, $2::bigint)::int"},
+    {"ntf_sms_report", "SELECT dw_sms_report($1, $2, $3)"},
     {"ntf_roster_delete",
      "DELETE FROM duty_roster r USING enterprises e WHERE r.id = $3::bigint AND e.id = "
      "r.enterprise_id AND " SCOPE_ENT("e") " RETURNING r.id"},
@@ -223,7 +230,7 @@ db_status db_notify_sub_create(db_conn *c, const db_notify_sub *sub, int64_t *id
     char *lv = db_text_array(sub->levels, sub->n_levels);
     db_status st = DB_HARD;
     if (ev && lv) {
-        const char *p[11] = {sub->scope_kind,
+        const char *p[12] = {sub->scope_kind,
                              db_i64(sid, sub->scope_id),
                              sub->name,
                              sub->channel,
@@ -233,8 +240,9 @@ db_status db_notify_sub_create(db_conn *c, const db_notify_sub *sub, int64_t *id
                              ev,
                              lv,
                              sub->secret_hex,
-                             sub->created_by};
-        st = returning_id(c, "ntf_sub_create", 11, p, id);
+                             sub->created_by,
+                             sub->to_watch ? "true" : "false"};
+        st = returning_id(c, "ntf_sub_create", 12, p, id);
     }
     free(ev);
     free(lv);
@@ -312,5 +320,60 @@ db_status db_notify_roster_delete(db_conn *c, const db_scope *s, int64_t id, int
     int64_t got = 0;
     db_status st = returning_id(c, "ntf_roster_delete", 3, p, &got);
     *found = got != 0;
+    return st;
+}
+
+db_status db_notify_inbox(db_conn *c, int64_t account_id, long limit, json_t **out)
+{
+    *out = NULL;
+    char a[24], b[24];
+    const char *p[2] = {db_i64(a, account_id), db_i64(b, limit)};
+    db_status st;
+    PGresult *r = db_exec(c, "ntf_inbox", 2, p, &st);
+    if (!r)
+        return st;
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    return *out ? DB_OK : DB_HARD;
+}
+
+db_status db_notify_inbox_read(db_conn *c, int64_t account_id, int64_t id, int *found)
+{
+    *found = 0;
+    char a[24], b[24];
+    const char *p[2] = {db_i64(a, account_id), db_i64(b, id)};
+    db_status st;
+    PGresult *r = db_exec(c, "ntf_inbox_read", 2, p, &st);
+    if (!r)
+        return st;
+    *found = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+typedef struct {
+    const char *ref, *status, *note;
+    long n;
+} report_ctx;
+
+static db_status report_tx(db_conn *c, void *arg)
+{
+    report_ctx *x = arg;
+    const char *p[3] = {x->ref, x->status, x->note};
+    db_status st;
+    PGresult *r = db_exec(c, "ntf_sms_report", 3, p, &st);
+    if (!r)
+        return st;
+    x->n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_notify_sms_report(db_conn *c, const char *ref, const char *status, const char *note,
+                               long *n)
+{
+    report_ctx x = {ref, status, note ? note : "", 0};
+    db_status st = db_run_tx(c, NULL, report_tx, &x);
+    *n = x.n;
     return st;
 }

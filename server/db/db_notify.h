@@ -58,10 +58,11 @@ typedef struct db_notify_sub {
     const char *scope_kind; /* city | district | street | enterprise */
     int64_t scope_id;
     const char *name;
-    const char *channel; /* webhook | sms */
+    const char *channel; /* webhook | sms | inapp */
     const char *url;     /* NULL unless webhook */
     const char *phone;   /* NULL unless sms to one phone */
     int to_duty;
+    int to_watch; /* sms or inapp: the person on watch of the district (migration 0118) */
     const char *const *events; /* n_events event families */
     size_t n_events;
     const char *const *levels; /* n_levels levels; 0 = all */
@@ -95,5 +96,16 @@ db_status db_notify_roster_list(db_conn *c, const db_scope *s, int64_t enterpris
 db_status db_notify_roster_add(db_conn *c, int64_t enterprise_id, int64_t system_id,
                                const char *name, const char *phone, const char *duty, int64_t *id);
 db_status db_notify_roster_delete(db_conn *c, const db_scope *s, int64_t id, int *found);
+
+/* ---- the district's watch (migration 0118) ---- */
+
+/* {"unread": n, "items": [...]}: the inapp messages of an account, newest first. */
+db_status db_notify_inbox(db_conn *c, int64_t account_id, long limit, json_t **out);
+/* Marks message id of the account read (once, logged as a read receipt); *found 0: not its. */
+db_status db_notify_inbox_read(db_conn *c, int64_t account_id, int64_t id, int *found);
+/* An SMS gateway delivery report (status delivered | failed | read) for the messages sent
+ * under ref (<dedup key>:<phone>), in its own transaction; *n messages matched. */
+db_status db_notify_sms_report(db_conn *c, const char *ref, const char *status, const char *note,
+                               long *n);
 
 #endif

@@ -147,6 +147,10 @@ static void send_sms(const job_notify_msg *m, job_notify_result *r)
         snprintf(r->detail, sizeof r->detail, "nobody with a phone on the duty roster");
         return;
     }
+    if (strncmp(m->target, "watch:", 6) == 0) {
+        snprintf(r->detail, sizeof r->detail, "nobody with a phone on watch in the district");
+        return;
+    }
     char text[400], ref[300];
     job_notify_sms_text(m->payload, text, sizeof text);
     snprintf(ref, sizeof ref, "%s:%s", m->dedup_key, m->target);
@@ -170,9 +174,22 @@ static void send_sms(const job_notify_msg *m, job_notify_result *r)
     free(body);
 }
 
+/* The dashboard inbox of the person on watch (migration 0118): the row is the message, so
+ * delivering it is putting it there; read when the person opens it (dw_inbox_read). */
+static void send_inapp(const job_notify_msg *m, job_notify_result *r)
+{
+    if (strncmp(m->target, "account:", 8) != 0) {
+        snprintf(r->detail, sizeof r->detail, "nobody on watch in the district");
+        return;
+    }
+    r->sent = 1;
+    snprintf(r->detail, sizeof r->detail, "in the inbox of %.40s", m->target);
+}
+
 static const job_notify_channel channels[] = {
     {"webhook", send_webhook},
     {"sms", send_sms},
+    {"inapp", send_inapp},
 };
 
 const job_notify_channel *job_notify_channel_for(const char *name)

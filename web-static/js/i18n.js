@@ -362,6 +362,18 @@ const D = {
   'st.hz': ['未整改隐患', 'Open hazards'], 'st.hz_found': ['新增隐患', 'Hazards found'], 'st.hz_major': ['重大', 'major'],
   'st.hz_closed': ['已整改', 'Rectified'], 'st.hz_closed_rate': ['隐患整改率', 'Rectified (of found)'],
   'st.hz_open': ['未整改', 'Open'], 'st.hz_overdue': ['整改超期', 'Overdue'],
+  // the district's watch, inbox, read receipts (notify3)
+  'arc.roster': ['值班人员', 'Duty roster'], 'nt.channel.inapp': ['站内通知', 'In-app'], 'nt.watch': ['区值守人员（当班）', 'District watch (on shift)'],
+  'nt.status.read': ['已读', 'Read'], 'nt.result.sent': ['已发送', 'sent'], 'nt.result.failed': ['失败', 'failed'],
+  'nt.result.delivered': ['已送达', 'delivered'], 'nt.result.read': ['已读', 'read'],
+  'nt.inbox': ['我的通知', 'My notifications'], 'nt.inbox.none': ['暂无通知', 'No notifications'], 'nt.inbox.unread': ['未读 {n} 条', '{n} unread'],
+  'nt.inbox.open': ['查看', 'Open'], 'nt.ev.raise': ['报警', 'alarm raised'], 'nt.ev.escalate': ['报警升级', 'alarm escalated'],
+  'nt.ev.submit': ['报备待审批', 'filing to review'], 'nt.ev.approve': ['报备已批准', 'filing approved'], 'nt.ev.return': ['报备已退回', 'filing returned'],
+  'nt.ev.issue': ['预警发布', 'warning issued'], 'nt.ev.upgrade': ['预警升级', 'warning upgraded'], 'nt.ev.ack_overdue': ['确认超时', 'acknowledgement overdue'],
+  'nt.ev.handle_overdue': ['处置超时', 'handling overdue'], 'nt.ev.due': ['清扫到期', 'cleaning due'], 'nt.ev.sign': ['签收', 'signed'],
+  'nt.ev.feedback': ['反馈', 'feedback'], 'nt.ev.request_clearance': ['申请消警', 'clearance requested'],
+  'duty.add': ['排班', 'Add a shift'], 'duty.remove': ['删除', 'Remove'], 'duty.phone': ['值班手机', 'Phone on shift'],
+  'duty.starts': ['开始', 'Starts'], 'duty.ends': ['结束', 'Ends'], 'duty.removed': ['已删除排班', 'Shift removed'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

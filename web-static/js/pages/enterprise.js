@@ -11,8 +11,9 @@ import { warningTable } from './warnings.js';
 import { cleaningPanel } from './cleaning.js';
 import { keysPanel } from './accounts.js';
 import { assetsPanel } from './assets.js';
+import { rosterCard } from './notify.js';
 
-const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'keys'];
+const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'roster', 'keys'];
 
 export default async function enterprise(el, ctx) {
   const id = ctx.params.id;
@@ -36,11 +37,11 @@ export default async function enterprise(el, ctx) {
       cur ? h('span', { class: 'muted' }, `R = ${(+cur.r).toFixed(1)}`) : null,
       h('span', { class: 'tag ' + (data.points_online ? 'ok' : 'bad') }, `${t('arc.points_online')} ${data.points_online}/${data.points_total}`),
       h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/monitor/' + e.id }, t('arc.monitor')))),
-    h('nav', { class: 'tabs' }, TABS.filter(k => k !== 'keys' || ctx.isAdmin).map(k =>
+    h('nav', { class: 'tabs' }, TABS.filter(k => (k !== 'keys' || ctx.isAdmin) && (k !== 'roster' || mayUse(ctx.me, 'GET', '/api/v1/enterprises/{id}/duty-roster'))).map(k =>
       h('a', { href: `#/enterprises/${e.id}?tab=${k}`, class: k === tab ? 'active' : null, 'data-tab': k }, t('arc.' + k)))));
   const body = h('div', { 'data-tab-body': tab });
   el.append(body);
-  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, keys };
+  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, roster, keys };
   await panels[tab](body, ctx, e, data, riskNow);
 }
 
@@ -220,6 +221,11 @@ async function cleaning(body, ctx, e) {
 }
 async function assets(body, ctx, e) {
   await assetsPanel(body, ctx, e);
+}
+// the enterprise's duty roster (SMS of to_duty subscriptions): the enterprise and the
+// government administrators of its city/district edit it here
+async function roster(body, ctx, e) {
+  body.append(await rosterCard(ctx, e.id));
 }
 async function keys(body, ctx, e) {
   await keysPanel(body, ctx, e.id);

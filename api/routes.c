@@ -41,6 +41,10 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/auth/totp/confirm", "confirmTotp", api_totp_confirm, ADMINS | API_ENTERPRISE,
      1 * KIB},
     {"GET", "/api/v1/regions", "listRegions", api_regions_list, API_ANY_USER, 0},
+    /* region administration (regions.c): streets, towns and parks */
+    {"POST", "/api/v1/regions", "createRegion", api_region_create, ADMINS, 4 * KIB},
+    {"PATCH", "/api/v1/regions/{id}", "updateRegion", api_region_update, ADMINS, 4 * KIB},
+    {"DELETE", "/api/v1/regions/{id}", "deleteRegion", api_region_delete, ADMINS, 0},
     {"GET", "/api/v1/overview", "getOverview", api_overview_get, API_ANY_USER, 0},
     {"GET", "/api/v1/events", "streamEvents", api_events_stream, API_ANY_USER, 0},
     {"GET", "/api/v1/enterprises", "listEnterprises", api_enterprises_list, API_ANY_USER, 0},

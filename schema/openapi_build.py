@@ -559,8 +559,27 @@ SCHEMAS = {
     "Region": obj({"id": ID, "code": s("string", pattern="^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"),
                    "name": s("string"), "level": enum(["city", "district", "street"]),
                    "kind": enum(["city", "district", "street", "town", "park"]),
-                   "parent_id": N_ID, "enterprises": COUNT},
-                  ["id", "code", "name", "level", "kind", "parent_id", "enterprises"]),
+                   "parent_id": N_ID, "enterprises": COUNT,
+                   "disabled": s("boolean", "disabled by an administrator: takes no new enterprise")},
+                  ["id", "code", "name", "level", "kind", "parent_id", "enterprises", "disabled"]),
+    "RegionManaged": obj({"id": ID, "code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
+                          "name": s("string"), "level": enum(["street"]),
+                          "kind": enum(["street", "town", "park"]), "parent_id": ID,
+                          "disabled": s("boolean"), "disabled_at": N_TS,
+                          "enterprises": COUNT},
+                         ["id", "code", "name", "level", "kind", "parent_id", "disabled",
+                          "enterprises"]),
+    "RegionCreate": obj({"code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
+                         "name": s("string", minLength=1, maxLength=100),
+                         "kind": enum(["street", "town", "park"]),
+                         "parent_id": s("integer", "the district", minimum=1)},
+                        ["code", "name", "kind", "parent_id"], strict=True),
+    "RegionUpdate": obj({"name": s("string", minLength=1, maxLength=100),
+                         "kind": enum(["street", "town", "park"]),
+                         "parent_id": s("integer", "another district (city administrators)",
+                                        minimum=1),
+                         "disabled": s("boolean")},
+                        strict=True, desc="At least one field."),
     "Overview": obj({
         "enterprises": COUNT, "connected": COUNT, "online": COUNT, "points": COUNT,
         "points_online": COUNT, "mandatory_online_rate": N_NUM,
@@ -1149,6 +1168,27 @@ OPERATIONS = {
          desc="The city → district → street/town/park tree as far as the caller's scope "
               "reaches, with enterprise counts.",
          resp=ok(items_of(ref("Region")))),
+    "createRegion": dict(tag="regions",
+         zh="新建街道/镇/园区", en="Create a street, town or park",
+         desc="City administrators under any district, district administrators under their own. "
+              "409 conflict when the code exists, 422 when parent_id is no district of the "
+              "caller's scope. Audited (region_create).",
+         body=json_body(ref("RegionCreate")),
+         resp=ok(ref("RegionManaged"), "Created.", 201), err=[400, 409, 422]),
+    "updateRegion": dict(tag="regions",
+         zh="修改街道/镇/园区", en="Rename, re-kind, move or disable a street, town or park",
+         desc="Named fields change. A new parent_id moves the region and its enterprises to "
+              "that district (city administrators; a district administrator only keeps its "
+              "own, else 422); live-event streams follow at once. disabled: true keeps the "
+              "region's enterprises and accounts but refuses new enterprises in it. Audited with "
+              "the row before (region_update).",
+         body=json_body(ref("RegionUpdate")),
+         resp=ok(ref("RegionManaged")), err=[400, 409, 422]),
+    "deleteRegion": dict(tag="regions",
+         zh="删除街道/镇/园区", en="Delete a disabled street, town or park",
+         desc="409 invalid_transition unless disabled first; 409 in_use while enterprises, "
+              "accounts or reports refer to it. Audited with the deleted row (region_delete).",
+         resp=ok(ref("Deleted")), err=[409]),
     "getOverview": dict(tag="overview",
          zh="总览", en="Overview counts for the caller's scope",
          desc="Enterprises, connection and online points, status and dust-kind counts, open and "

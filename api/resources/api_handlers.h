@@ -24,6 +24,9 @@ void api_sessions_init(void);
 
 /* regions.c */
 int api_regions_list(api_req *r);
+int api_region_create(api_req *r);
+int api_region_update(api_req *r);
+int api_region_delete(api_req *r);
 void api_regions_init(void);
 
 /* enterprises.c */

@@ -356,6 +356,15 @@ const D = {
   'duty.k.alarm_handle': ['报警待处置', 'Alarm to handle'], 'duty.k.cleaning_due': ['本期清扫未打卡', 'Cleaning due'],
   'duty.k.hazard_plan': ['隐患待制定方案', 'Hazard: file plan'], 'duty.k.hazard_rectify': ['隐患待整改', 'Hazard to rectify'],
   'duty.k.supervision_answer': ['督办待回复', 'Supervision to answer'], 'duty.k.filing_returned': ['报备被退回', 'Filing returned'],
+  // data entry (issue 17 item 8, branch entry): region administration
+  'nav.regions': ['区划管理', 'Regions'], 'rg.title': ['区划管理（街道/镇/园区）', 'Streets, towns and parks'],
+  'rg.list': ['街道/镇/园区', 'Streets, towns and parks'], 'rg.create': ['新建', 'New'], 'rg.edit': ['修改', 'Edit'],
+  'rg.code': ['区划代码', 'Division code'], 'rg.code.hint': ['9 或 12 位数字', '9 or 12 digits'], 'rg.name': ['名称', 'Name'],
+  'rg.kind': ['类型', 'Kind'], 'rg.kind.street': ['街道', 'Street'], 'rg.kind.town': ['镇', 'Town'], 'rg.kind.park': ['园区', 'Park'],
+  'rg.district': ['所属区', 'District'], 'rg.enterprises': ['企业数', 'Enterprises'], 'rg.disabled': ['已停用', 'Disabled'],
+  'rg.enabled': ['启用', 'In use'], 'rg.disable': ['停用', 'Disable'], 'rg.enable': ['启用', 'Enable'], 'rg.delete': ['删除', 'Delete'],
+  'rg.delete.confirm': ['删除「{name}」？', 'Delete "{name}"?'], 'rg.deleted': ['已删除', 'Deleted'], 'rg.saved': ['已保存', 'Saved'],
+  'rg.none': ['暂无街道/镇/园区', 'No streets, towns or parks'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

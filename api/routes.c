@@ -288,6 +288,16 @@ const api_route api_routes[] = {
      API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/enterprises/{id}/todo", "getEnterpriseTodo", api_enterprise_todo, API_ANY_USER,
      0},
+    /* archive attachments (attachments.c): read like the archive, written by
+     * city, district and the enterprise; files up to 8 MB as base64 */
+    {"GET", "/api/v1/attachment-kinds", "listAttachmentKinds", api_attachment_kinds, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/enterprises/{id}/attachments", "listAttachments", api_attachments_list,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/attachments", "uploadAttachment", api_attachment_create, CDE,
+     12 * MIB},
+    {"GET", "/api/v1/attachments/{id}", "getAttachment", api_attachment_get, API_ANY_USER, 0},
+    {"DELETE", "/api/v1/attachments/{id}", "deleteAttachment", api_attachment_delete, CDE, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -318,6 +328,7 @@ void api_handlers_init(void)
     api_notify_init();
     api_supervision_init();
     api_duty_init();
+    api_attachments_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -562,6 +562,23 @@ SCHEMAS = {
                    "parent_id": N_ID, "enterprises": COUNT,
                    "disabled": s("boolean", "disabled by an administrator: takes no new enterprise")},
                   ["id", "code", "name", "level", "kind", "parent_id", "enterprises", "disabled"]),
+    "AttachmentKind": obj({"code": s("string"), "label_zh": s("string"), "label_en": s("string")},
+                          ["code", "label_zh", "label_en"]),
+    "Attachment": obj({"id": ID, "enterprise_id": ID, "kind": s("string"),
+                       "filename": s("string"),
+                       "content_type": enum(["application/pdf", "image/jpeg", "image/png"]),
+                       "bytes": COUNT, "sha256": s("string", pattern="^[0-9a-f]{64}$"),
+                       "note": s("string"), "uploaded_by": s("string"), "created_at": TS,
+                       "href": s("string")},
+                      ["id", "enterprise_id", "kind", "filename", "content_type", "bytes",
+                       "sha256", "created_at", "href"]),
+    "AttachmentUpload": obj({"kind": s("string", "a code of GET /api/v1/attachment-kinds"),
+                             "filename": s("string", "the name without a path", minLength=1,
+                                           maxLength=200),
+                             "data": s("string", "the file as base64 or a data: URL; a PDF, "
+                                       "JPEG or PNG by its first bytes, at most 8 MB"),
+                             "note": s("string", maxLength=500)},
+                            ["kind", "filename", "data"], strict=True),
     "RegionManaged": obj({"id": ID, "code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
                           "name": s("string"), "level": enum(["street"]),
                           "kind": enum(["street", "town", "park"]), "parent_id": ID,
@@ -1967,6 +1984,30 @@ OPERATIONS.update({
              "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
              "image/png": {"schema": s("string", contentMediaType="image/png")},
              "application/pdf": {"schema": s("string", contentMediaType="application/pdf")}}}}),
+    "listAttachmentKinds": dict(tag="attachments", zh="附件类型", en="Attachment kinds",
+         desc="The kinds an archive attachment may have (data: attachment_kinds).",
+         resp=ok(items_of(ref("AttachmentKind")))),
+    "listAttachments": dict(tag="attachments", zh="档案附件", en="An enterprise's attachments",
+         desc="Metadata only, by kind; whoever sees the enterprise sees them. 404 for an "
+              "enterprise outside the caller's scope.",
+         resp=ok(items_of(ref("Attachment"))), err=[404]),
+    "uploadAttachment": dict(tag="attachments", zh="上传档案附件", en="Upload an attachment",
+         desc="Safety assessment, zoning drawing, licences …: the type is read from the file's "
+              "first bytes (PDF, JPEG, PNG; anything else 422 attachment_invalid), at most 8 MB "
+              "(a larger body 413). Never pruned by retention. Audited (attachment_create).",
+         body=json_body(ref("AttachmentUpload")),
+         resp=ok(ref("Attachment"), "Stored.", 201), err=[400, 404, 413, 422]),
+    "getAttachment": dict(tag="attachments", zh="下载档案附件", en="Download an attachment",
+         desc="The file with its type and Content-Disposition: attachment (the uploaded name, "
+              "RFC 6266 filename*). 404 outside the caller's scope.",
+         resp={"200": {"description": "The file.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")},
+             "application/pdf": {"schema": s("string", contentMediaType="application/pdf")}}}},
+         err=[404]),
+    "deleteAttachment": dict(tag="attachments", zh="删除档案附件", en="Delete an attachment",
+         desc="Audited with its metadata (attachment_delete).",
+         resp=ok(ref("Deleted")), err=[404]),
     "approveFiling": dict(tag="filings", zh="报备审批", en="Approve a filing",
          desc="submitted → approved, by the filing's approval level or above (a street account "
               "on a district-level filing: 403).",
@@ -2195,6 +2236,7 @@ OPERATIONS.update({
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
+TAGS.append(("attachments", "Archive attachments (档案附件): safety assessment, zoning drawing, licences."))
 
 
 def error_response(status, name, desc):

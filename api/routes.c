@@ -43,6 +43,10 @@ const api_route api_routes[] = {
     {"POST", "/api/v1/auth/totp/confirm", "confirmTotp", api_totp_confirm, ADMINS | API_ENTERPRISE,
      1 * KIB},
     {"GET", "/api/v1/regions", "listRegions", api_regions_list, API_ANY_USER, 0},
+    /* region administration (regions.c): streets, towns and parks */
+    {"POST", "/api/v1/regions", "createRegion", api_region_create, ADMINS, 4 * KIB},
+    {"PATCH", "/api/v1/regions/{id}", "updateRegion", api_region_update, ADMINS, 4 * KIB},
+    {"DELETE", "/api/v1/regions/{id}", "deleteRegion", api_region_delete, ADMINS, 0},
     {"GET", "/api/v1/overview", "getOverview", api_overview_get, API_ANY_USER, 0},
     {"GET", "/api/v1/events", "streamEvents", api_events_stream, API_ANY_USER, 0},
     {"GET", "/api/v1/enterprises", "listEnterprises", api_enterprises_list, API_ANY_USER, 0},
@@ -299,6 +303,16 @@ const api_route api_routes[] = {
     /* authenticated by sms_report_token, not a session: the gateway calls it */
     {"POST", "/api/v1/notify/sms-report", "reportSmsDelivery", api_notify_sms_report, API_PUBLIC,
      4 * KIB},
+    /* archive attachments (attachments.c): read like the archive, written by
+     * city, district and the enterprise; files up to 8 MB as base64 */
+    {"GET", "/api/v1/attachment-kinds", "listAttachmentKinds", api_attachment_kinds, API_ANY_USER,
+     0},
+    {"GET", "/api/v1/enterprises/{id}/attachments", "listAttachments", api_attachments_list,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/enterprises/{id}/attachments", "uploadAttachment", api_attachment_create, CDE,
+     12 * MIB},
+    {"GET", "/api/v1/attachments/{id}", "getAttachment", api_attachment_get, API_ANY_USER, 0},
+    {"DELETE", "/api/v1/attachments/{id}", "deleteAttachment", api_attachment_delete, CDE, 0},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -329,6 +343,7 @@ void api_handlers_init(void)
     api_notify_init();
     api_supervision_init();
     api_duty_init();
+    api_attachments_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

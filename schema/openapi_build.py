@@ -561,8 +561,44 @@ SCHEMAS = {
     "Region": obj({"id": ID, "code": s("string", pattern="^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"),
                    "name": s("string"), "level": enum(["city", "district", "street"]),
                    "kind": enum(["city", "district", "street", "town", "park"]),
-                   "parent_id": N_ID, "enterprises": COUNT},
-                  ["id", "code", "name", "level", "kind", "parent_id", "enterprises"]),
+                   "parent_id": N_ID, "enterprises": COUNT,
+                   "disabled": s("boolean", "disabled by an administrator: takes no new enterprise")},
+                  ["id", "code", "name", "level", "kind", "parent_id", "enterprises", "disabled"]),
+    "AttachmentKind": obj({"code": s("string"), "label_zh": s("string"), "label_en": s("string")},
+                          ["code", "label_zh", "label_en"]),
+    "Attachment": obj({"id": ID, "enterprise_id": ID, "kind": s("string"),
+                       "filename": s("string"),
+                       "content_type": enum(["application/pdf", "image/jpeg", "image/png"]),
+                       "bytes": COUNT, "sha256": s("string", pattern="^[0-9a-f]{64}$"),
+                       "note": s("string"), "uploaded_by": s("string"), "created_at": TS,
+                       "href": s("string")},
+                      ["id", "enterprise_id", "kind", "filename", "content_type", "bytes",
+                       "sha256", "created_at", "href"]),
+    "AttachmentUpload": obj({"kind": s("string", "a code of GET /api/v1/attachment-kinds"),
+                             "filename": s("string", "the name without a path", minLength=1,
+                                           maxLength=200),
+                             "data": s("string", "the file as base64 or a data: URL; a PDF, "
+                                       "JPEG or PNG by its first bytes, at most 8 MB"),
+                             "note": s("string", maxLength=500)},
+                            ["kind", "filename", "data"], strict=True),
+    "RegionManaged": obj({"id": ID, "code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
+                          "name": s("string"), "level": enum(["street"]),
+                          "kind": enum(["street", "town", "park"]), "parent_id": ID,
+                          "disabled": s("boolean"), "disabled_at": N_TS,
+                          "enterprises": COUNT},
+                         ["id", "code", "name", "level", "kind", "parent_id", "disabled",
+                          "enterprises"]),
+    "RegionCreate": obj({"code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
+                         "name": s("string", minLength=1, maxLength=100),
+                         "kind": enum(["street", "town", "park"]),
+                         "parent_id": s("integer", "the district", minimum=1)},
+                        ["code", "name", "kind", "parent_id"], strict=True),
+    "RegionUpdate": obj({"name": s("string", minLength=1, maxLength=100),
+                         "kind": enum(["street", "town", "park"]),
+                         "parent_id": s("integer", "another district (city administrators)",
+                                        minimum=1),
+                         "disabled": s("boolean")},
+                        strict=True, desc="At least one field."),
     "Overview": obj({
         "enterprises": COUNT, "connected": COUNT, "online": COUNT, "points": COUNT,
         "points_online": COUNT, "mandatory_online_rate": N_NUM,
@@ -1161,6 +1197,27 @@ OPERATIONS = {
          desc="The city → district → street/town/park tree as far as the caller's scope "
               "reaches, with enterprise counts.",
          resp=ok(items_of(ref("Region")))),
+    "createRegion": dict(tag="regions",
+         zh="新建街道/镇/园区", en="Create a street, town or park",
+         desc="City administrators under any district, district administrators under their own. "
+              "409 conflict when the code exists, 422 when parent_id is no district of the "
+              "caller's scope. Audited (region_create).",
+         body=json_body(ref("RegionCreate")),
+         resp=ok(ref("RegionManaged"), "Created.", 201), err=[400, 409, 422]),
+    "updateRegion": dict(tag="regions",
+         zh="修改街道/镇/园区", en="Rename, re-kind, move or disable a street, town or park",
+         desc="Named fields change. A new parent_id moves the region and its enterprises to "
+              "that district (city administrators; a district administrator only keeps its "
+              "own, else 422); live-event streams follow at once. disabled: true keeps the "
+              "region's enterprises and accounts but refuses new enterprises in it. Audited with "
+              "the row before (region_update).",
+         body=json_body(ref("RegionUpdate")),
+         resp=ok(ref("RegionManaged")), err=[400, 409, 422]),
+    "deleteRegion": dict(tag="regions",
+         zh="删除街道/镇/园区", en="Delete a disabled street, town or park",
+         desc="409 invalid_transition unless disabled first; 409 in_use while enterprises, "
+              "accounts or reports refer to it. Audited with the deleted row (region_delete).",
+         resp=ok(ref("Deleted")), err=[409]),
     "getOverview": dict(tag="overview",
          zh="总览", en="Overview counts for the caller's scope",
          desc="Enterprises, connection and online points, status and dust-kind counts, open and "
@@ -1939,6 +1996,30 @@ OPERATIONS.update({
              "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
              "image/png": {"schema": s("string", contentMediaType="image/png")},
              "application/pdf": {"schema": s("string", contentMediaType="application/pdf")}}}}),
+    "listAttachmentKinds": dict(tag="attachments", zh="附件类型", en="Attachment kinds",
+         desc="The kinds an archive attachment may have (data: attachment_kinds).",
+         resp=ok(items_of(ref("AttachmentKind")))),
+    "listAttachments": dict(tag="attachments", zh="档案附件", en="An enterprise's attachments",
+         desc="Metadata only, by kind; whoever sees the enterprise sees them. 404 for an "
+              "enterprise outside the caller's scope.",
+         resp=ok(items_of(ref("Attachment"))), err=[404]),
+    "uploadAttachment": dict(tag="attachments", zh="上传档案附件", en="Upload an attachment",
+         desc="Safety assessment, zoning drawing, licences …: the type is read from the file's "
+              "first bytes (PDF, JPEG, PNG; anything else 422 attachment_invalid), at most 8 MB "
+              "(a larger body 413). Never pruned by retention. Audited (attachment_create).",
+         body=json_body(ref("AttachmentUpload")),
+         resp=ok(ref("Attachment"), "Stored.", 201), err=[400, 404, 413, 422]),
+    "getAttachment": dict(tag="attachments", zh="下载档案附件", en="Download an attachment",
+         desc="The file with its type and Content-Disposition: attachment (the uploaded name, "
+              "RFC 6266 filename*). 404 outside the caller's scope.",
+         resp={"200": {"description": "The file.", "content": {
+             "image/jpeg": {"schema": s("string", contentMediaType="image/jpeg")},
+             "image/png": {"schema": s("string", contentMediaType="image/png")},
+             "application/pdf": {"schema": s("string", contentMediaType="application/pdf")}}}},
+         err=[404]),
+    "deleteAttachment": dict(tag="attachments", zh="删除档案附件", en="Delete an attachment",
+         desc="Audited with its metadata (attachment_delete).",
+         resp=ok(ref("Deleted")), err=[404]),
     "approveFiling": dict(tag="filings", zh="报备审批", en="Approve a filing",
          desc="submitted → approved, by the filing's approval level or above (a street account "
               "on a district-level filing: 403).",
@@ -2169,6 +2250,7 @@ OPERATIONS.update({
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
+TAGS.append(("attachments", "Archive attachments (档案附件): safety assessment, zoning drawing, licences."))
 
 # --- the district's watch: roster removal, the inbox, SMS delivery reports (migration 0118)
 SCHEMAS.update({

@@ -24,6 +24,16 @@ void api_sessions_init(void);
 
 /* regions.c */
 int api_regions_list(api_req *r);
+int api_region_create(api_req *r);
+int api_region_update(api_req *r);
+int api_region_delete(api_req *r);
+/* archive attachments (attachments.c, issue 17 item 8) */
+int api_attachment_kinds(api_req *r);
+int api_attachments_list(api_req *r);
+int api_attachment_create(api_req *r);
+int api_attachment_get(api_req *r);
+int api_attachment_delete(api_req *r);
+void api_attachments_init(void);
 void api_regions_init(void);
 
 /* enterprises.c */

@@ -42,6 +42,7 @@ function navItems(m) {
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
+  if (GOV_ADMINS.includes(m.role)) admin.push(['regions', 'nav.regions', '⌗']); // issue 17 item 8 (entry)
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -108,6 +109,8 @@ const PAGES = {
   notify: () => import('./pages/notify.js'),
   supervision: () => import('./pages/supervision.js'),
   duty: () => import('./pages/duty.js'),
+  // data entry (issue 17 item 8, branch entry)
+  regions: () => import('./pages/regions.js'),
 };
 
 let routeSeq = 0;

@@ -374,6 +374,15 @@ const D = {
   'nt.ev.feedback': ['反馈', 'feedback'], 'nt.ev.request_clearance': ['申请消警', 'clearance requested'],
   'duty.add': ['排班', 'Add a shift'], 'duty.remove': ['删除', 'Remove'], 'duty.phone': ['值班手机', 'Phone on shift'],
   'duty.starts': ['开始', 'Starts'], 'duty.ends': ['结束', 'Ends'], 'duty.removed': ['已删除排班', 'Shift removed'],
+  // data entry (issue 17 item 8, branch entry): region administration
+  'nav.regions': ['区划管理', 'Regions'], 'rg.title': ['区划管理（街道/镇/园区）', 'Streets, towns and parks'],
+  'rg.list': ['街道/镇/园区', 'Streets, towns and parks'], 'rg.create': ['新建', 'New'], 'rg.edit': ['修改', 'Edit'],
+  'rg.code': ['区划代码', 'Division code'], 'rg.code.hint': ['9 或 12 位数字', '9 or 12 digits'], 'rg.name': ['名称', 'Name'],
+  'rg.kind': ['类型', 'Kind'], 'rg.kind.street': ['街道', 'Street'], 'rg.kind.town': ['镇', 'Town'], 'rg.kind.park': ['园区', 'Park'],
+  'rg.district': ['所属区', 'District'], 'rg.enterprises': ['企业数', 'Enterprises'], 'rg.disabled': ['已停用', 'Disabled'],
+  'rg.enabled': ['启用', 'In use'], 'rg.disable': ['停用', 'Disable'], 'rg.enable': ['启用', 'Enable'], 'rg.delete': ['删除', 'Delete'],
+  'rg.delete.confirm': ['删除「{name}」？', 'Delete "{name}"?'], 'rg.deleted': ['已删除', 'Deleted'], 'rg.saved': ['已保存', 'Saved'],
+  'rg.none': ['暂无街道/镇/园区', 'No streets, towns or parks'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -284,6 +284,18 @@ const api_route api_routes[] = {
      API_CITY | API_DISTRICT, 16 * KIB},
     {"GET", "/api/v1/enterprises/{id}/todo", "getEnterpriseTodo", api_enterprise_todo, API_ANY_USER,
      0},
+    /* bulk tables of monitoring assets (bulk.c): export to whoever reads them, import to
+     * whoever may write them one by one (above); all or nothing */
+    {"GET", "/api/v1/bulk/systems/export", "exportDustSystems", api_bulk_systems_export,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/bulk/systems/import", "importDustSystems", api_bulk_systems_import,
+     API_CITY | API_DISTRICT, 4 * MIB},
+    {"GET", "/api/v1/bulk/points/export", "exportPoints", api_bulk_points_export, API_ANY_USER, 0},
+    {"POST", "/api/v1/bulk/points/import", "importPoints", api_bulk_points_import,
+     API_CITY | API_DISTRICT, 4 * MIB},
+    {"GET", "/api/v1/bulk/cameras/export", "exportCameras", api_bulk_cameras_export, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/bulk/cameras/import", "importCameras", api_bulk_cameras_import, CDE, 4 * MIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -314,6 +326,7 @@ void api_handlers_init(void)
     api_notify_init();
     api_supervision_init();
     api_duty_init();
+    api_bulk_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -91,8 +91,7 @@ static const column point_cols[] = {
     {"单位", "unit", T_TEXT, 0, 0, 20, NULL, "\"\""},
     {"量程下限", "range_min", T_NUM, C_NULL, 0, 0, NULL, NULL},
     {"量程上限", "range_max", T_NUM, C_NULL, 0, 0, NULL, NULL},
-    {"参数类别", "param_class", T_ENUM, 0, 0, 0, "mandatory|conditional|optional",
-     "\"mandatory\""},
+    {"参数类别", "param_class", T_ENUM, 0, 0, 0, "mandatory|conditional|optional", "\"mandatory\""},
     {"高报", "limit_high", T_NUM, C_NULL, 0, 0, NULL, NULL},
     {"高高报", "limit_high_high", T_NUM, C_NULL, 0, 0, NULL, NULL},
     {"低报", "limit_low", T_NUM, C_NULL, 0, 0, NULL, NULL},
@@ -164,19 +163,13 @@ typedef struct kind_def {
     const char *recompute; /* risk input: the recompute reason; NULL: none */
 } kind_def;
 
-static const kind_def systems_def = {DB_BULK_SYSTEMS,
-                                     DB_ASSET_SYSTEM,
-                                     "dust_systems",
-                                     "除尘系统",
-                                     system_cols,
-                                     sizeof system_cols / sizeof system_cols[0],
+static const kind_def systems_def = {DB_BULK_SYSTEMS, DB_ASSET_SYSTEM,
+                                     "dust_systems",  "除尘系统",
+                                     system_cols,     sizeof system_cols / sizeof system_cols[0],
                                      "dust_system"};
-static const kind_def points_def = {DB_BULK_POINTS,
-                                    DB_ASSET_POINT,
-                                    "points",
-                                    "监测点",
-                                    point_cols,
-                                    sizeof point_cols / sizeof point_cols[0],
+static const kind_def points_def = {DB_BULK_POINTS, DB_ASSET_POINT,
+                                    "points",       "监测点",
+                                    point_cols,     sizeof point_cols / sizeof point_cols[0],
                                     "point"};
 static const kind_def cameras_def = {DB_BULK_CAMERAS,
                                      DB_ASSET_CAMERA,
@@ -499,10 +492,9 @@ static json_t *cell_value(const column *c, const char *raw, char *why, size_t wh
 static void report(json_t *errors, int row, int line, const column *c, const char *code,
                    const char *message)
 {
-    json_array_append_new(errors,
-                          json_pack("{s:i, s:i, s:s, s:s, s:s, s:s}", "row", row, "line", line,
-                                    "column", c ? c->head : "", "field", c ? c->key : "", "code",
-                                    code, "message", message));
+    json_array_append_new(errors, json_pack("{s:i, s:i, s:s, s:s, s:s, s:s}", "row", row, "line",
+                                            line, "column", c ? c->head : "", "field",
+                                            c ? c->key : "", "code", code, "message", message));
 }
 
 static json_int_t row_of(json_t *errors, size_t i)
@@ -617,8 +609,8 @@ static int parse_file(const kind_def *k, const char *body, size_t len, parsed *o
             json_decref(rec);
             break;
         }
-        json_t *row = json_pack("{s:i, s:i, s:o}", "row", rownum, "line", line, "body",
-                                json_object());
+        json_t *row =
+            json_pack("{s:i, s:i, s:o}", "row", rownum, "line", line, "body", json_object());
         json_t *body_o = json_object_get(row, "body");
         int bad = 0;
         for (size_t i = 0; i < n; i++) {
@@ -807,10 +799,10 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
     json_array_foreach(x->in.rows, i, row)
     {
         json_t *body = json_deep_copy(json_object_get(row, "body"));
-        json_t *work = json_pack("{s:O, s:O, s:O, s:O, s:o}", "row", json_object_get(row, "row"),
-                                 "line", json_object_get(row, "line"), "ent",
-                                 json_object_get(row, "ent"), "code", json_object_get(row, "code"),
-                                 "body", body);
+        json_t *work =
+            json_pack("{s:O, s:O, s:O, s:O, s:o}", "row", json_object_get(row, "row"), "line",
+                      json_object_get(row, "line"), "ent", json_object_get(row, "ent"), "code",
+                      json_object_get(row, "code"), "body", body);
         if (json_object_get(row, "sys"))
             json_object_set(work, "sys", json_object_get(row, "sys"));
         int64_t eid = 0, existing = 0;
@@ -921,12 +913,11 @@ static int bulk_import(api_req *r, const kind_def *k)
         snprintf(d, sizeof d, "%zu rows refused", refused);
         api_audit(r, "import", obj, "failed", d);
         json_t *errors = merged(json_incref(x.in.errors), json_incref(x.errors));
-        rc = api_reply_error_with(
-            r, API_E_IMPORT_REFUSED,
-            json_pack("{s:i, s:i, s:i, s:i, s:o}", "imported", 0, "created", 0, "updated", 0,
-                      "unchanged", 0, "errors", errors),
-            "%zu of %zu rows are refused", refused,
-            json_array_size(x.in.rows) + json_array_size(x.in.errors));
+        rc = api_reply_error_with(r, API_E_IMPORT_REFUSED,
+                                  json_pack("{s:i, s:i, s:i, s:i, s:o}", "imported", 0, "created",
+                                            0, "updated", 0, "unchanged", 0, "errors", errors),
+                                  "%zu of %zu rows are refused", refused,
+                                  json_array_size(x.in.rows) + json_array_size(x.in.errors));
     } else if (st != DB_OK) {
         rc = api_reply_db(r, st);
     } else {

@@ -42,6 +42,7 @@ function navItems(m) {
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
+  admin.push(['bulk', 'nav.bulk', '⇅']); // issue 17 item 8: bulk tables of assets
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -108,6 +109,8 @@ const PAGES = {
   notify: () => import('./pages/notify.js'),
   supervision: () => import('./pages/supervision.js'),
   duty: () => import('./pages/duty.js'),
+  // bulk tables of systems, points and cameras (issue 17 item 8)
+  bulk: () => import('./pages/bulk.js'),
 };
 
 let routeSeq = 0;

@@ -313,6 +313,18 @@ const api_route api_routes[] = {
      12 * MIB},
     {"GET", "/api/v1/attachments/{id}", "getAttachment", api_attachment_get, API_ANY_USER, 0},
     {"DELETE", "/api/v1/attachments/{id}", "deleteAttachment", api_attachment_delete, CDE, 0},
+    /* bulk tables of monitoring assets (bulk.c): export to whoever reads them, import to
+     * whoever may write them one by one (above); all or nothing */
+    {"GET", "/api/v1/bulk/systems/export", "exportDustSystems", api_bulk_systems_export,
+     API_ANY_USER, 0},
+    {"POST", "/api/v1/bulk/systems/import", "importDustSystems", api_bulk_systems_import,
+     API_CITY | API_DISTRICT, 4 * MIB},
+    {"GET", "/api/v1/bulk/points/export", "exportPoints", api_bulk_points_export, API_ANY_USER, 0},
+    {"POST", "/api/v1/bulk/points/import", "importPoints", api_bulk_points_import,
+     API_CITY | API_DISTRICT, 4 * MIB},
+    {"GET", "/api/v1/bulk/cameras/export", "exportCameras", api_bulk_cameras_export, API_ANY_USER,
+     0},
+    {"POST", "/api/v1/bulk/cameras/import", "importCameras", api_bulk_cameras_import, CDE, 4 * MIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -344,6 +356,7 @@ void api_handlers_init(void)
     api_supervision_init();
     api_duty_init();
     api_attachments_init();
+    api_bulk_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

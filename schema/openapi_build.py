@@ -2285,6 +2285,72 @@ OPERATIONS.update({
 })
 
 
+# --- bulk tables of systems, points and cameras (api/resources/bulk.c)
+SCHEMAS.update({
+    "BulkImportResult": obj({"imported": COUNT, "created": COUNT, "updated": COUNT, "unchanged": COUNT,
+                             "errors": arr(s("object"), maxItems=0)},
+                            ["imported", "created", "updated", "unchanged", "errors"]),
+    "BulkImportRefused": obj({
+        "code": enum([IMPORT_REFUSED]), "hint": s("string"), "detail": s("string"),
+        "imported": s("integer", const=0),
+        "errors": arr(obj({"row": s("integer", "Spreadsheet row (header is 1)."),
+                           "line": s("integer", "The file's line the row starts on."),
+                           "column": s("string", "The column's header, as exported (\"\": the row)."),
+                           "field": s("string", "The column's name."),
+                           "code": enum(["row_invalid", "row_rejected", "duplicate_in_file", "duplicate",
+                                         "too_many_rows", "enterprise_not_in_scope",
+                                         "enterprise_mismatch", "system_unknown", "code_taken",
+                                         "identity_changed"]),
+                           "message": s("string")}, ["row", "line", "column", "code", "message"]))},
+        ["code", "hint", "detail", "imported", "errors"]),
+})
+BULK_EXPORT_PARAMS = [Q("format", enum(["csv", "xlsx"]), "csv (default) or xlsx."),
+                      Q("enterprise", s("integer", minimum=1), "Only this enterprise."),
+                      Q("template", enum(["1", "true"]), "The header alone: the file to fill in.")]
+
+
+def bulk_ops(what, zh, op_export, op_import, who):
+    return {
+        op_export: dict(tag="assets", zh=f"导出{zh}表", en=f"Export the {what} table",
+            desc=f"Every {what[:-1] if what.endswith('s') else what} of the caller's scope (or of one "
+                 "enterprise) in the import's column layout: importing the file changes nothing. CSV is "
+                 "UTF-8 with a BOM; text cells starting with = + - @ (or tab, CR) are quoted with an "
+                 "apostrophe, which the import takes off. Audited.",
+            params=BULK_EXPORT_PARAMS,
+            resp={"200": {"description": "The table.",
+                          "content": {"text/csv": {"schema": s("string")},
+                                      XLSX_MEDIA: {"schema": s("string", format="binary")}}}},
+            err=[400]),
+        op_import: dict(tag="assets", zh=f"导入{zh}表 (CSV)", en=f"Import the {what} table (CSV)",
+            desc=f"{who} The export's header (columns matched by header or column name; unknown "
+                 "columns refuse the file). Rows are matched by their natural key (enterprise code + "
+                 "code; points: the code, unique in the city): existing ones are updated, equal ones "
+                 "counted unchanged, others created. A blank cell stores NULL where the column may be "
+                 "empty, else its default; a column left out keeps the stored values. All or nothing: "
+                 f"any refused row answers 422 {IMPORT_REFUSED} listing every refused row with its "
+                 "row, line and column, and nothing is stored; at most 5000 rows and 4 MiB. CSV only "
+                 "(UTF-8, BOM optional): GBK, UTF-16 and XLSX files answer 415 file_format. "
+                 "enterprise=<id>: every row must name that enterprise. One audit record per import.",
+            params=[Q("enterprise", s("integer", minimum=1), "Rows must name this enterprise.")],
+            body={"required": True, "content": {"text/csv": {"schema": s("string")}}},
+            resp=ok(ref("BulkImportResult")),
+            err=[400, 415],
+            err422={"description": f"Import refused ({IMPORT_REFUSED}, rows listed) or the header "
+                                   "is unusable (unprocessable).",
+                    "content": {"application/json": {"schema": {
+                        "anyOf": [ref("BulkImportRefused"), ref("Error")]}}}}),
+    }
+
+
+OPERATIONS.update(bulk_ops("dust-removal systems", "除尘系统", "exportDustSystems", "importDustSystems",
+                           "City and district (a risk input)."))
+OPERATIONS.update(bulk_ops("monitoring points", "监测点", "exportPoints", "importPoints",
+                           "City and district (a risk input). An existing point keeps its kind and "
+                           "system (identity_changed)."))
+OPERATIONS.update(bulk_ops("cameras", "摄像头", "exportCameras", "importCameras",
+                           "City, district and the enterprise itself."))
+
+
 def error_response(status, name, desc):
     codes = error_codes_for(status)
     schema = {"allOf": [ref("Error"),

@@ -288,5 +288,13 @@ void api_reports_init(void);
 int api_onboarding_get(api_req *r);
 int api_onboarding_conformance(api_req *r);
 void api_onboarding_init(void);
+/* bulk.c: tables of systems, points and cameras (import, export) */
+int api_bulk_systems_export(api_req *r);
+int api_bulk_systems_import(api_req *r);
+int api_bulk_points_export(api_req *r);
+int api_bulk_points_import(api_req *r);
+int api_bulk_cameras_export(api_req *r);
+int api_bulk_cameras_import(api_req *r);
+void api_bulk_init(void);
 
 #endif

@@ -43,6 +43,7 @@ function navItems(m) {
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['regions', 'nav.regions', '⌗']); // issue 17 item 8 (entry)
+  admin.push(['bulk', 'nav.bulk', '⇅']); // issue 17 item 8: bulk tables of assets
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
 }
@@ -111,6 +112,8 @@ const PAGES = {
   duty: () => import('./pages/duty.js'),
   // data entry (issue 17 item 8, branch entry)
   regions: () => import('./pages/regions.js'),
+  // bulk tables of systems, points and cameras (issue 17 item 8)
+  bulk: () => import('./pages/bulk.js'),
 };
 
 let routeSeq = 0;

@@ -383,6 +383,25 @@ const D = {
   'rg.enabled': ['启用', 'In use'], 'rg.disable': ['停用', 'Disable'], 'rg.enable': ['启用', 'Enable'], 'rg.delete': ['删除', 'Delete'],
   'rg.delete.confirm': ['删除「{name}」？', 'Delete "{name}"?'], 'rg.deleted': ['已删除', 'Deleted'], 'rg.saved': ['已保存', 'Saved'],
   'rg.none': ['暂无街道/镇/园区', 'No streets, towns or parks'],
+  // bulk tables of systems, points and cameras (issue 17 item 8)
+  'nav.bulk': ['批量导入导出', 'Bulk import/export'], 'bulk.title': ['设备批量导入导出', 'Bulk import and export of assets'],
+  'bulk.kind.systems': ['除尘系统', 'Dust-removal systems'], 'bulk.kind.points': ['监测点', 'Monitoring points'], 'bulk.kind.cameras': ['摄像头', 'Cameras'],
+  'bulk.export': ['导出与模板', 'Export and template'], 'bulk.import': ['导入 (CSV)', 'Import (CSV)'], 'bulk.rows': ['当前数据', 'Current rows'],
+  'bulk.allents': ['全部企业', 'All enterprises'], 'bulk.csv': ['导出 CSV', 'Export CSV'], 'bulk.xlsx': ['导出 Excel', 'Export Excel'],
+  'bulk.template': ['下载模板', 'Download template'],
+  'bulk.hint': ['导出文件与导入格式相同：修改后原样导入即可；未改动的行不会写入。', 'The export has the import\'s layout: edit it and import it back; rows you did not change are not written.'],
+  'bulk.rules': ['CSV（UTF-8，Excel 请选“CSV UTF-8（逗号分隔）”），最多 5000 行、4 MB。任一行有误则整表不导入，并列出全部错误行。按编码匹配：已有的更新，新的创建。', 'CSV (UTF-8; in Excel choose "CSV UTF-8 (Comma delimited)"), at most 5000 rows and 4 MB. One bad row refuses the whole file and every bad row is listed. Rows are matched by their codes: existing ones are updated, new ones created.'],
+  'bulk.readonly': ['您的角色只能导出此表。', 'Your role may export this table only.'],
+  'bulk.upload': ['上传并导入', 'Upload and import'], 'bulk.nofile': ['请先选择文件', 'Choose a file first'],
+  'bulk.refused': ['导入被拒绝：{n} 处错误，未写入任何数据。请修正后重新导入整个文件。', 'Import refused: {n} errors, nothing was stored. Fix them and import the whole file again.'],
+  'bulk.done': ['导入完成：新建 {c}，更新 {u}，未变 {n}', 'Imported: {c} created, {u} updated, {n} unchanged'],
+  'bulk.row': ['行', 'Row'], 'bulk.line': ['文件行号', 'Line'], 'bulk.column': ['列', 'Column'], 'bulk.code': ['错误码', 'Code'], 'bulk.reason': ['原因', 'Reason'],
+  'bulk.none': ['暂无数据', 'No rows'], 'bulk.preview': ['仅显示前 {n} 行（共 {total} 行），完整数据请导出。', 'First {n} of {total} rows; export for all.'],
+  'bulk.why.row_invalid': ['格式不符', 'Invalid cell'], 'bulk.why.row_rejected': ['数值不符合规则', 'Rule broken'],
+  'bulk.why.duplicate_in_file': ['文件内编码重复', 'Duplicate in file'], 'bulk.why.enterprise_not_in_scope': ['企业不在您的管辖范围', 'Enterprise not in your scope'],
+  'bulk.why.enterprise_mismatch': ['不是所选企业', 'Not the chosen enterprise'], 'bulk.why.system_unknown': ['除尘系统不存在', 'Unknown system'],
+  'bulk.why.code_taken': ['编码已被占用', 'Code taken'], 'bulk.why.identity_changed': ['不可修改', 'Cannot change'], 'bulk.why.too_many_rows': ['行数过多', 'Too many rows'],
+  'errcode.file_format': ['文件格式不支持', 'Unsupported file format'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

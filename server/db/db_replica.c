@@ -39,16 +39,16 @@ struct db_replica {
     db_timeouts timeouts;
     int max_lag_ms, check_every_ms;
 
-    _Atomic int verdict;         /* db_replica_verdict last measured */
-    _Atomic int64_t next_check;  /* monotonic ms */
-    _Atomic int64_t lag_ms;      /* -1: unknown */
+    _Atomic int verdict;        /* db_replica_verdict last measured */
+    _Atomic int64_t next_check; /* monotonic ms */
+    _Atomic int64_t lag_ms;     /* -1: unknown */
 
-    pthread_mutex_t check_mu;    /* held by the one thread measuring; guards below */
+    pthread_mutex_t check_mu; /* held by the one thread measuring; guards below */
     db_conn *probe_primary, *probe_replica;
     struct {
         int64_t at_ms;
         int64_t lsn;
-    } samples[SAMPLES];          /* oldest first, positions never decrease */
+    } samples[SAMPLES]; /* oldest first, positions never decrease */
     int n_samples;
 };
 

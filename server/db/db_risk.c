@@ -33,7 +33,8 @@ static const db_stmt statements[] = {
      * / 7 d, check-ins 7 d.  Cleaning: required = complete periods since max(area created, now - 7
      * d), done = distinct periods (shift/day/ISO week, Beijing time) with a check-in.  A point
      * an approved filing (migration 0060) covers now is not operating: not offline, and its
-     * open alarms' deadlines do not run (the EXISTS keeps the call off unfiled enterprises). */
+     * open alarms' deadlines do not run (the EXISTS keeps the call off unfiled enterprises);
+     * a plant filed as a whole owes no cleaning for the filed time (dw_filed_seconds, 0111). */
     {"rsk_inputs",
      "SELECT coalesce(ep.dust_class, 'other'), coalesce(ep.st_class, 'unknown'), "
      "coalesce(ep.dust_workers, 0), coalesce(ep.multi_storey, false)::int, coalesce((SELECT "
@@ -85,8 +86,10 @@ static const db_stmt statements[] = {
      "interval '7 days')) rp "
      "CROSS JOIN LATERAL (SELECT coalesce(sum(req), 0)::bigint AS required, "
      "coalesce(sum(greatest(req - done, 0)), 0)::bigint AS missed FROM (SELECT "
-     "floor(extract(epoch FROM t.now - greatest(a.created_at, t.now - interval '7 days')) / "
-     "per.s)::int AS req, (SELECT count(DISTINCT floor((extract(epoch FROM c.checked_at) + "
+     "floor((extract(epoch FROM t.now - greatest(a.created_at, t.now - interval '7 days')) - "
+     "dw_filed_seconds(e.id, NULL, NULL, greatest(a.created_at, t.now - interval '7 days'), "
+     "t.now)) / per.s)::int AS req, (SELECT count(DISTINCT floor((extract(epoch FROM c.checked_at) "
+     "+ "
      "per.off) / per.s)) FROM cleaning_checkins c WHERE c.area_id = a.id AND c.checked_at > "
      "t.now - interval '7 days' AND c.checked_at <= t.now) AS done FROM cleaning_areas a "
      "CROSS JOIN LATERAL (SELECT CASE a.frequency WHEN 'per_shift' THEN 28800 WHEN 'daily' "

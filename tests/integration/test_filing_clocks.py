@@ -15,6 +15,9 @@
 * The series of a covered point carries the filing periods overlapping its range
   (until the effective end after 复产); an uncovered point's, or a range
   outside the period, has none.
+* Risk: a plant filed as a whole owes no cleaning for the filed time (a daily
+  area over the 7-day window: 7 required before, 3 after a filing of the last
+  3 days and a minute).
 * For statistics: dw_filing_covers / dw_enterprise_filed say whether a point /
   the whole enterprise is filed at an instant, dw_filed_seconds how long in a
   period (overlaps once; an ended filing up to its end; submitted ones never).
@@ -22,6 +25,7 @@
   fleet, so the simulator keeps producing its data and the worker raises the
   production_during_stop alarm for that filing (three `simulate --once` passes
   with different seeds: three noisy samples per point)."""
+import datetime as dt
 import json
 import os
 import shutil
@@ -31,7 +35,7 @@ import tempfile
 import dwtest as t
 from test_api import City
 from test_alarm_episodes import add_points, push_all
-from test_filings import approve, file_stop, filing, now
+from test_filings import approve, file_stop, filing, iso, now
 from test_gateways_seen import gateway
 from test_demo import demo_seed, generate
 
@@ -195,6 +199,34 @@ def test_series_carries_the_filing_periods():
         c.close()
 
 
+def test_risk_owes_no_cleaning_for_filed_time():
+    c = City(worker_interval_ms=250)
+    try:
+        e = c.a1["id"]
+        c.db.sql(f"UPDATE cleaning_areas SET active = false WHERE enterprise_id = {e}")
+        c.db.sql(f"INSERT INTO cleaning_areas (enterprise_id, name, frequency, created_at) VALUES ({e}, '打磨间', "
+                 f"'daily', now() - interval '8 days')")
+
+        def cleaning(after_score=0):
+            r = c.db.sql(f"SELECT id, inputs->'dynamic'->>'cleaning_required', inputs->'dynamic'->>'cleaning_missed' "
+                         f"FROM risk_scores WHERE enterprise_id = {e} AND id > {after_score} ORDER BY id DESC LIMIT 1")
+            return r[0] if r else None
+        c.db.sql(f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({e}, 'test') "
+                 f"ON CONFLICT DO NOTHING")
+        first = t.wait_for(lambda: (lambda r: r if r and r[1] == "7" else None)(cleaning()), timeout=30,
+                           what="a score owing 7 daily cleanings")
+        assert first[2] == "7", first
+        body = {"type": "stop", "starts_at": iso(now() - dt.timedelta(days=3, minutes=1)),
+                "ends_at": iso(now() + dt.timedelta(hours=1)), "reason": "停产"}
+        st, _, b = c.call("a1.manager", "POST", f"/api/v1/enterprises/{e}/filings", body)
+        assert st == 201, b
+        approve(c, b["filing"]["id"])  # queues a recompute
+        got = t.wait_for(lambda: cleaning(int(first[0])), timeout=30, what="the score after the approval")
+        assert got[1:] == ["3", "3"], got
+    finally:
+        c.close()
+
+
 def test_statistics_functions_tell_filed_time():
     c = City()
     try:
@@ -261,5 +293,6 @@ if __name__ == "__main__":
            test_warning_clocks_stop_and_nothing_escalates_during_a_filing,
            test_gateway_offline_suppressed_during_a_whole_enterprise_filing,
            test_series_carries_the_filing_periods,
+           test_risk_owes_no_cleaning_for_filed_time,
            test_statistics_functions_tell_filed_time,
            test_demo_simulator_keeps_producing_during_the_stop_filing])

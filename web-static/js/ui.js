@@ -208,7 +208,9 @@ export function zonedOption(option) {
   const shiftMark = m => m && m.data ? { ...m, data: m.data.map(d => (d && d.xAxis != null ? { ...d, xAxis: zoneShift(d.xAxis) } : d)) } : m;
   const series = [].concat(option.series || []).map(s => ({ ...s,
     data: (s.data || []).map(d => Array.isArray(d) ? [zoneShift(d[0]), ...d.slice(1)] : d),
-    markLine: shiftMark(s.markLine) }));
+    markLine: shiftMark(s.markLine),
+    // a markArea's items are [from, to] pairs (the filing periods of a point's series)
+    markArea: s.markArea && s.markArea.data ? { ...s.markArea, data: s.markArea.data.map(p => (Array.isArray(p) ? shiftMark({ data: p }).data : p)) } : s.markArea }));
   return { ...option, useUTC: true, series };
 }
 // a chart bound to a page: disposed when the page goes, resized with the window

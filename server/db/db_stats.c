@@ -106,154 +106,159 @@
  * rows of those days; rollup_hour for the rest below hi: the edges of a custom range, the
  * hours past the watermark, and the days queued as stale. */
 #define CITY_DAY_START(d) "((" d ")::timestamp AT TIME ZONE 'Asia/Shanghai')"
-#define PHR_AGG                                                                                                                                                                   \
-    "ag0 AS (SELECT ((win.f AT TIME ZONE 'Asia/Shanghai') - interval '1 microsecond')::date + 1 "                                                                                 \
-    "AS lo_d, (win.tq AT TIME ZONE 'Asia/Shanghai')::date AS hi_d, coalesce((SELECT covered_to "                                                                                  \
-    "FROM stats_day_state), '-infinity') AS cov FROM win), "                                                                                                                      \
-    "ag AS (SELECT ag0.lo_d, " CITY_DAY_START("ag0.lo_d") " AS a_lo, greatest(" CITY_DAY_START(                                                                                   \
-        "a"                                                                                                                                                                       \
-        "g"                                                                                                                                                                       \
-        "0"                                                                                                                                                                       \
-        "."                                                                                                                                                                       \
-        "l"                                                                                                                                                                       \
-        "o"                                                                                                                                                                       \
-        "_"                                                                                                                                                                       \
-        "d") ", least(" CITY_DAY_START("ag0.hi_d") ", ag0.cov)) AS a_hi FROM ag0), "                                                                                              \
-                                                   "stl AS (SELECT st.day, " CITY_DAY_START("st."                                                                                 \
-                                                                                            "day") " AS s0, least(" CITY_DAY_START(                                               \
-                                                       "st.day + 1") ", ag.a_hi) AS "                                                                                             \
-                                                                     "s1 FROM "                                                                                                   \
-                                                                     "stats_day_stale "                                                                                           \
-                                                                     "st CROSS JOIN "                                                                                             \
-                                                                     "ag WHERE st.day "                                                                                           \
-                                                                     ">= "                                                                                                        \
-                                                                     "ag.lo_d "                                                                                                   \
-                                                                     "AND"                                                                                                        \
-                                                                     " " CITY_DAY_START(                                                                                          \
-                                                                         "st.day") " <"                                                                                           \
-                                                                                   " a"                                                                                           \
-                                                                                   "g."                                                                                           \
-                                                                                   "a_"                                                                                           \
-                                                                                   "hi"                                                                                           \
-                                                                                   "),"                                                                                           \
-                                                                                   " "                                                                                            \
-                                                                                   "ph"                                                                                           \
-                                                                                   "r "                                                                                           \
-                                                                                   "AS"                                                                                           \
-                                                                                   " ("                                                                                           \
-                                                                                   "SE"                                                                                           \
-                                                                                   "LE"                                                                                           \
-                                                                                   "CT"                                                                                           \
-                                                                                   " u"                                                                                           \
-                                                                                   ".e"                                                                                           \
-                                                                                   "id"                                                                                           \
-                                                                                   ", "                                                                                           \
-                                                                                   "su"                                                                                           \
-                                                                                   "m("                                                                                           \
-                                                                                   "u."                                                                                           \
-                                                                                   "n)"                                                                                           \
-                                                                                   " A"                                                                                           \
-                                                                                   "S "                                                                                           \
-                                                                                   "n "                                                                                           \
-                                                                                   "FR"                                                                                           \
-                                                                                   "OM"                                                                                           \
-                                                                                   " ("                                                                                           \
-                                                                                   "SE"                                                                                           \
-                                                                                   "LE"                                                                                           \
-                                                                                   "CT"                                                                                           \
-                                                                                   " s"                                                                                           \
-                                                                                   "d."                                                                                           \
-                                                                                   "en"                                                                                           \
-                                                                                   "te"                                                                                           \
-                                                                                   "rp"                                                                                           \
-                                                                                   "ri"                                                                                           \
-                                                                                   "se"                                                                                           \
-                                                                                   "_i"                                                                                           \
-                                                                                   "d "                                                                                           \
-                                                                                   "AS"                                                                                           \
-                                                                                   " e"                                                                                           \
-                                                                                   "id"                                                                                           \
-                                                                                   ", "                                                                                           \
-                                                                                   "sd"                                                                                           \
-                                                                                   ".p"                                                                                           \
-                                                                                   "oi"                                                                                           \
-                                                                                   "nt"                                                                                           \
-                                                                                   "_h"                                                                                           \
-                                                                                   "ou"                                                                                           \
-                                                                                   "rs"                                                                                           \
-                                                                                   "::"                                                                                           \
-                                                                                   "bi"                                                                                           \
-                                                                                   "gi"                                                                                           \
-                                                                                   "nt"                                                                                           \
-                                                                                   " A"                                                                                           \
-                                                                                   "S "                                                                                           \
-                                                                                   "n "                                                                                           \
-                                                                                   "FR"                                                                                           \
-                                                                                   "OM"                                                                                           \
-                                                                                   " s"                                                                                           \
-                                                                                   "ta"                                                                                           \
-                                                                                   "ts"                                                                                           \
-                                                                                   "_d"                                                                                           \
-                                                                                   "ay"                                                                                           \
-                                                                                   " s"                                                                                           \
-                                                                                   "d "                                                                                           \
-                                                                                   "JO"                                                                                           \
-                                                                                   "IN"                                                                                           \
-                                                                                   " e"                                                                                           \
-                                                                                   "nt"                                                                                           \
-                                                                                   "s "                                                                                           \
-                                                                                   "ON"                                                                                           \
-                                                                                   " "                                                                                            \
-                                                                                   "en"                                                                                           \
-                                                                                   "ts"                                                                                           \
-                                                                                   ".i"                                                                                           \
-                                                                                   "d "                                                                                           \
-                                                                                   "= "                                                                                           \
-                                                                                   "sd"                                                                                           \
-                                                                                   ".e"                                                                                           \
-                                                                                   "nt"                                                                                           \
-                                                                                   "er"                                                                                           \
-                                                                                   "pr"                                                                                           \
-                                                                                   "is"                                                                                           \
-                                                                                   "e_"                                                                                           \
-                                                                                   "id"                                                                                           \
-                                                                                   " C"                                                                                           \
-                                                                                   "RO"                                                                                           \
-                                                                                   "SS"                                                                                           \
-                                                                                   " J"                                                                                           \
-                                                                                   "OI"                                                                                           \
-                                                                                   "N "                                                                                           \
-                                                                                   "ag"                                                                                           \
-                                                                                   " W"                                                                                           \
-                                                                                   "HE"                                                                                           \
-                                                                                   "RE"                                                                                           \
-                                                                                   " s"                                                                                           \
-                                                                                   "d."                                                                                           \
-                                                                                   "da"                                                                                           \
-                                                                                   "y "                                                                                           \
-                                                                                   ">="                                                                                           \
-                                                                                   " a"                                                                                           \
-                                                                                   "g."                                                                                           \
-                                                                                   "lo"                                                                                           \
-                                                                                   "_d"                                                                                           \
-                                                                                   " A"                                                                                           \
-                                                                                   "ND"                                                                                           \
-                                                                                   " " CITY_DAY_START(                                                                            \
-                                                                                       "sd.day") " < ag.a_hi AND NOT EXISTS (SELECT 1 FROM stl WHERE stl.day = sd.day) "          \
-                                                                                                 "UNION ALL SELECT p.enterprise_id, -count(*) FROM points p JOIN ents ON "        \
-                                                                                                 "ents.id = p.enterprise_id JOIN rollup_hour h ON h.point_id = p.id CROSS JOIN "  \
-                                                                                                 "ag WHERE NOT p.enabled AND h.bucket >= ag.a_lo AND h.bucket < ag.a_hi AND NOT " \
-                                                                                                 "EXISTS (SELECT 1 FROM stl WHERE h.bucket >= stl.s0 AND h.bucket < stl.s1) "     \
-                                                                                                 "GROUP BY 1 "                                                                    \
-                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
-                                                                                                 "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
-                                                                                                 ">= win.f AND h.bucket < least(ag.a_lo, hb.hi, win.tq) GROUP BY 1 "              \
-                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
-                                                                                                 "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
-                                                                                                 ">= greatest(ag.a_hi, win.f) AND h.bucket < least(hb.hi, win.tq) GROUP BY 1 "    \
-                                                                                                 "UNION ALL SELECT pts.enterprise_id, count(*) FROM stl JOIN rollup_hour h ON "   \
-                                                                                                 "h.bucket >= stl.s0 AND h.bucket < stl.s1 JOIN pts ON pts.id = h.point_id "      \
-                                                                                                 "CROSS JOIN hb WHERE h.bucket < hb.hi GROUP BY 1) u GROUP BY 1), "
+#define PHR_AGG                                                                                                                                                                                                 \
+    "ag0 AS (SELECT ((win.f AT TIME ZONE 'Asia/Shanghai') - interval '1 microsecond')::date + 1 "                                                                                                               \
+    "AS lo_d, (win.tq AT TIME ZONE 'Asia/Shanghai')::date AS hi_d, coalesce((SELECT covered_to "                                                                                                                \
+    "FROM stats_day_state), '-infinity') AS cov FROM win), "                                                                                                                                                    \
+    "ag AS (SELECT ag0.lo_d, " CITY_DAY_START("ag0.lo_d") " AS a_lo, greatest(" CITY_DAY_START(                                                                                                                 \
+        "a"                                                                                                                                                                                                     \
+        "g"                                                                                                                                                                                                     \
+        "0"                                                                                                                                                                                                     \
+        "."                                                                                                                                                                                                     \
+        "l"                                                                                                                                                                                                     \
+        "o"                                                                                                                                                                                                     \
+        "_"                                                                                                                                                                                                     \
+        "d") ", least(" CITY_DAY_START("ag0.hi_d") ", ag0.cov)) AS a_hi FROM ag0), "                                                                                                                            \
+                                                   "stl AS (SELECT st.day, " CITY_DAY_START(                                                                                                                    \
+                                                       "st."                                                                                                                                                    \
+                                                       "day") " AS s0, least(" CITY_DAY_START("st"                                                                                                              \
+                                                                                              ".d"                                                                                                              \
+                                                                                              "ay"                                                                                                              \
+                                                                                              " +"                                                                                                              \
+                                                                                              " "                                                                                                               \
+                                                                                              "1") ", ag.a_hi) AS "                                                                                             \
+                                                                                                   "s1 FROM "                                                                                                   \
+                                                                                                   "stats_day_stale "                                                                                           \
+                                                                                                   "st CROSS JOIN "                                                                                             \
+                                                                                                   "ag WHERE st.day "                                                                                           \
+                                                                                                   ">= "                                                                                                        \
+                                                                                                   "ag.lo_d "                                                                                                   \
+                                                                                                   "AND"                                                                                                        \
+                                                                                                   " " CITY_DAY_START(                                                                                          \
+                                                                                                       "st.day") " <"                                                                                           \
+                                                                                                                 " a"                                                                                           \
+                                                                                                                 "g."                                                                                           \
+                                                                                                                 "a_"                                                                                           \
+                                                                                                                 "hi"                                                                                           \
+                                                                                                                 "),"                                                                                           \
+                                                                                                                 " "                                                                                            \
+                                                                                                                 "ph"                                                                                           \
+                                                                                                                 "r "                                                                                           \
+                                                                                                                 "AS"                                                                                           \
+                                                                                                                 " ("                                                                                           \
+                                                                                                                 "SE"                                                                                           \
+                                                                                                                 "LE"                                                                                           \
+                                                                                                                 "CT"                                                                                           \
+                                                                                                                 " u"                                                                                           \
+                                                                                                                 ".e"                                                                                           \
+                                                                                                                 "id"                                                                                           \
+                                                                                                                 ", "                                                                                           \
+                                                                                                                 "su"                                                                                           \
+                                                                                                                 "m("                                                                                           \
+                                                                                                                 "u."                                                                                           \
+                                                                                                                 "n)"                                                                                           \
+                                                                                                                 " A"                                                                                           \
+                                                                                                                 "S "                                                                                           \
+                                                                                                                 "n "                                                                                           \
+                                                                                                                 "FR"                                                                                           \
+                                                                                                                 "OM"                                                                                           \
+                                                                                                                 " ("                                                                                           \
+                                                                                                                 "SE"                                                                                           \
+                                                                                                                 "LE"                                                                                           \
+                                                                                                                 "CT"                                                                                           \
+                                                                                                                 " s"                                                                                           \
+                                                                                                                 "d."                                                                                           \
+                                                                                                                 "en"                                                                                           \
+                                                                                                                 "te"                                                                                           \
+                                                                                                                 "rp"                                                                                           \
+                                                                                                                 "ri"                                                                                           \
+                                                                                                                 "se"                                                                                           \
+                                                                                                                 "_i"                                                                                           \
+                                                                                                                 "d "                                                                                           \
+                                                                                                                 "AS"                                                                                           \
+                                                                                                                 " e"                                                                                           \
+                                                                                                                 "id"                                                                                           \
+                                                                                                                 ", "                                                                                           \
+                                                                                                                 "sd"                                                                                           \
+                                                                                                                 ".p"                                                                                           \
+                                                                                                                 "oi"                                                                                           \
+                                                                                                                 "nt"                                                                                           \
+                                                                                                                 "_h"                                                                                           \
+                                                                                                                 "ou"                                                                                           \
+                                                                                                                 "rs"                                                                                           \
+                                                                                                                 "::"                                                                                           \
+                                                                                                                 "bi"                                                                                           \
+                                                                                                                 "gi"                                                                                           \
+                                                                                                                 "nt"                                                                                           \
+                                                                                                                 " A"                                                                                           \
+                                                                                                                 "S "                                                                                           \
+                                                                                                                 "n "                                                                                           \
+                                                                                                                 "FR"                                                                                           \
+                                                                                                                 "OM"                                                                                           \
+                                                                                                                 " s"                                                                                           \
+                                                                                                                 "ta"                                                                                           \
+                                                                                                                 "ts"                                                                                           \
+                                                                                                                 "_d"                                                                                           \
+                                                                                                                 "ay"                                                                                           \
+                                                                                                                 " s"                                                                                           \
+                                                                                                                 "d "                                                                                           \
+                                                                                                                 "JO"                                                                                           \
+                                                                                                                 "IN"                                                                                           \
+                                                                                                                 " e"                                                                                           \
+                                                                                                                 "nt"                                                                                           \
+                                                                                                                 "s "                                                                                           \
+                                                                                                                 "ON"                                                                                           \
+                                                                                                                 " "                                                                                            \
+                                                                                                                 "en"                                                                                           \
+                                                                                                                 "ts"                                                                                           \
+                                                                                                                 ".i"                                                                                           \
+                                                                                                                 "d "                                                                                           \
+                                                                                                                 "= "                                                                                           \
+                                                                                                                 "sd"                                                                                           \
+                                                                                                                 ".e"                                                                                           \
+                                                                                                                 "nt"                                                                                           \
+                                                                                                                 "er"                                                                                           \
+                                                                                                                 "pr"                                                                                           \
+                                                                                                                 "is"                                                                                           \
+                                                                                                                 "e_"                                                                                           \
+                                                                                                                 "id"                                                                                           \
+                                                                                                                 " C"                                                                                           \
+                                                                                                                 "RO"                                                                                           \
+                                                                                                                 "SS"                                                                                           \
+                                                                                                                 " J"                                                                                           \
+                                                                                                                 "OI"                                                                                           \
+                                                                                                                 "N "                                                                                           \
+                                                                                                                 "ag"                                                                                           \
+                                                                                                                 " W"                                                                                           \
+                                                                                                                 "HE"                                                                                           \
+                                                                                                                 "RE"                                                                                           \
+                                                                                                                 " s"                                                                                           \
+                                                                                                                 "d."                                                                                           \
+                                                                                                                 "da"                                                                                           \
+                                                                                                                 "y "                                                                                           \
+                                                                                                                 ">="                                                                                           \
+                                                                                                                 " a"                                                                                           \
+                                                                                                                 "g."                                                                                           \
+                                                                                                                 "lo"                                                                                           \
+                                                                                                                 "_d"                                                                                           \
+                                                                                                                 " A"                                                                                           \
+                                                                                                                 "ND"                                                                                           \
+                                                                                                                 " " CITY_DAY_START(                                                                            \
+                                                                                                                     "sd.day") " < ag.a_hi AND NOT EXISTS (SELECT 1 FROM stl WHERE stl.day = sd.day) "          \
+                                                                                                                               "UNION ALL SELECT p.enterprise_id, -count(*) FROM points p JOIN ents ON "        \
+                                                                                                                               "ents.id = p.enterprise_id JOIN rollup_hour h ON h.point_id = p.id CROSS JOIN "  \
+                                                                                                                               "ag WHERE NOT p.enabled AND h.bucket >= ag.a_lo AND h.bucket < ag.a_hi AND NOT " \
+                                                                                                                               "EXISTS (SELECT 1 FROM stl WHERE h.bucket >= stl.s0 AND h.bucket < stl.s1) "     \
+                                                                                                                               "GROUP BY 1 "                                                                    \
+                                                                                                                               "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
+                                                                                                                               "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
+                                                                                                                               ">= win.f AND h.bucket < least(ag.a_lo, hb.hi, win.tq) GROUP BY 1 "              \
+                                                                                                                               "UNION ALL SELECT pts.enterprise_id, count(*) FROM rollup_hour h JOIN pts ON "   \
+                                                                                                                               "pts.id = h.point_id CROSS JOIN win CROSS JOIN hb CROSS JOIN ag WHERE h.bucket " \
+                                                                                                                               ">= greatest(ag.a_hi, win.f) AND h.bucket < least(hb.hi, win.tq) GROUP BY 1 "    \
+                                                                                                                               "UNION ALL SELECT pts.enterprise_id, count(*) FROM stl JOIN rollup_hour h ON "   \
+                                                                                                                               "h.bucket >= stl.s0 AND h.bucket < stl.s1 JOIN pts ON pts.id = h.point_id "      \
+                                                                                                                               "CROSS JOIN hb WHERE h.bucket < hb.hi GROUP BY 1) u GROUP BY 1), "
 
 /* Point-hours under an approved filing (停产/检修/停用: approved, or ended early, within the
  * period it was in force) are left out of the online rate: fx the enabled points' hours it
@@ -371,7 +376,7 @@
                       ") AS open, count(*) FILTER (WHERE h.status IN " HZ_OPEN                                                                                                              \
                       " AND h.kind = 'major') AS open_major, count(*) FILTER (WHERE h.status "                                                                                              \
                       "IN " HZ_OPEN " AND h.deadline < now()) AS overdue, count(*) FILTER (WHERE "                                                                                          \
-                                    "h.status IN " HZ_OPEN                                                                                                                                  \
+                      "h.status IN " HZ_OPEN                                                                                                                                                \
                       " AND h.deadline < now() AND h.kind = 'major') AS overdue_major FROM "                                                                                                \
                       "hazards h JOIN ents ON ents.id = h.enterprise_id CROSS JOIN win WHERE "                                                                                              \
                       "h.status NOT IN ('proposed', 'dismissed') GROUP BY 1), "                                                                                                             \

@@ -360,6 +360,8 @@ const D = {
   'st.hz': ['未整改隐患', 'Open hazards'], 'st.hz_found': ['新增隐患', 'Hazards found'], 'st.hz_major': ['重大', 'major'],
   'st.hz_closed': ['已整改', 'Rectified'], 'st.hz_closed_rate': ['隐患整改率', 'Rectified (of found)'],
   'st.hz_open': ['未整改', 'Open'], 'st.hz_overdue': ['整改超期', 'Overdue'],
+  'st.export.onboarding': ['导出', 'Export'], 'st.export.interruptions': ['导出中断记录', 'Export interruptions'],
+  'st.export.online': ['导出在线率排名', 'Export online ranking'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -1036,10 +1036,19 @@ SCHEMAS = {
         enterprises=COUNT,
         connected=s("integer", "Every enabled mandatory point sent data within "
                     "connected_window_h (now).", minimum=0),
-        points=COUNT, points_online=COUNT, point_hours=COUNT, point_hours_with_data=COUNT,
+        points=COUNT, points_online=COUNT,
+        point_hours=s("integer", "Enabled points x hours of the period, less the point-hours under "
+                      "an approved filing (停产/检修/停用 while in force).", minimum=0),
+        point_hours_with_data=s("integer", "Of point_hours, those with at least one reading.",
+                                minimum=0),
         online_rate=nullable(s("number", "Point-hours with data / point-hours of the period.")),
         interruptions=obj(dict(count=COUNT, hours=s("number"))),
         alarms=obj({}), warnings=obj({}), cleaning=obj({}),
+        hazards=obj(dict(found=COUNT, found_major=COUNT, closed=COUNT,
+                         closed_rate=nullable(s("number")), open=COUNT, open_major=COUNT,
+                         overdue=COUNT, overdue_major=COUNT),
+                    desc="Hazards (隐患): confirmed ones found in the period (major; closed of "
+                         "them, and the rate); open and past their deadline now."),
         links=obj({}, desc="Drill-down: list routes with the filters of this figure."),
     )),
 }
@@ -1835,6 +1844,13 @@ OPERATIONS = {
               "row per group. CSV is UTF-8 with a BOM; cells starting with = + - @ are "
               "neutralised.",
          params=[Q("format", enum(["csv", "xlsx"]), "csv (default) or xlsx."),
+                 Q("table", enum(["statistics", "onboarding", "interruptions", "online"]),
+                   "statistics (default): the table above; onboarding: getOnboarding per cohort "
+                   "(合计) and street with its laggard count (filters district, street, cohort); "
+                   "interruptions: getDataQuality's interruption records (at most 500, latest first); "
+                   "online: the online-rate ranking per enterprise (lowest first). The last two take "
+                   "the statistics' period and filters."),
+                 Q("cohort", s("string"), "table=onboarding: one cohort's code."),
                  Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
                  Q("date", s("string", format="date"), "As getStatistics."),
                  P("from"), P("to"), Q("group", s("string"), "As getStatistics."),

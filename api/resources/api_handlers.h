@@ -273,6 +273,8 @@ struct db_stats_query;
 int api_stats_query(api_req *r, struct db_stats_query *q, char from_s[32], char to_s[32]);
 json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *from_s,
                         const char *to_s, db_status *st);
+/* The rows of a statistics answer (borrowed) as an online-rate ranking, lowest first (new). */
+json_t *api_stats_ranking(json_t *stats);
 int api_statistics_get(api_req *r);
 int api_data_quality_get(api_req *r);
 int api_alarm_trend_get(api_req *r);

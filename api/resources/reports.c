@@ -5,9 +5,11 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 
+#include "db_onboarding.h"
 #include "db_reports.h"
 #include "db_stats.h"
 #include "job_report.h"
+#include "srv_config.h"
 #include "srv_table.h"
 
 #include <stdio.h>
@@ -166,35 +168,244 @@ int api_report_create(api_req *r)
 
 /* ---- statistics export --------------------------------------------------------------- */
 
-int api_statistics_export(api_req *r)
+/* ---- exports: every statistics table with its active filters ----------------------- */
+
+static json_t *xsheet(const char *name, const char *title, const char *const *cols, size_t n)
 {
-    const char *format = NULL;
-    if (api_query_csv(r, "format", "csv|xlsx", &format))
-        return 0;
-    format = format ? format : "csv";
-    if (strchr(format, ','))
-        return api_reply_error(r, API_E_BAD_REQUEST, "format takes one value: csv or xlsx");
+    json_t *s = json_object(), *c = json_array();
+    json_object_set_new(s, "name", json_string(name));
+    json_object_set_new(s, "title", json_string(title));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(c, json_string(cols[i]));
+    json_object_set_new(s, "columns", c);
+    json_object_set_new(s, "rows", json_array());
+    return s;
+}
+
+/* a row of cells: the values of keys (dotted once: "a.b") of o, copied (null when absent) */
+static void xrow(json_t *sheet, const json_t *o, const char *const *keys, size_t n)
+{
+    json_t *row = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "%s", keys[i]);
+        char *dot = strchr(k, '.');
+        json_t *v;
+        if (dot) {
+            *dot = '\0';
+            v = json_object_get(json_object_get(o, k), dot + 1);
+        } else
+            v = json_object_get(o, k);
+        json_array_append_new(row, v ? json_deep_copy(v) : json_null());
+    }
+    json_array_append_new(json_object_get(sheet, "rows"), row);
+}
+
+/* the title's list of active filters */
+static void title_filters(char *title, size_t cap, const char *const *names,
+                          const char *const *vals, size_t n)
+{
+    size_t len = strlen(title);
+    for (size_t i = 0; i < n && len < cap; i++)
+        if (vals[i] && *vals[i])
+            len += (size_t)snprintf(title + len, cap - len, " %s=%s", names[i], vals[i]);
+}
+
+/* table=onboarding: each cohort's total and streets (the onboarding API's filters) */
+static json_t *onboarding_sheet(api_req *r, db_status *st)
+{
+    const char *district = api_req_query(r, "district"), *street = api_req_query(r, "street");
+    const char *cohort = api_req_query(r, "cohort");
+    district = district && *district ? district : NULL;
+    street = street && *street ? street : NULL;
+    cohort = cohort && *cohort ? cohort : NULL;
+    size_t n = cohort ? strlen(cohort) : 0;
+    if (cohort && (n > 40 || strspn(cohort, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)) {
+        api_reply_error(r, API_E_BAD_REQUEST,
+                        "cohort must be a cohort code (1 to 40 of a-z 0-9 _)");
+        return NULL;
+    }
+    const char *const *codes[] = {&district, &street};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = *codes[i];
+        size_t m = v ? strlen(v) : 0;
+        if (v && (m < 6 || m > 12 || strspn(v, "0123456789") != m)) {
+            api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code of 6 to 12 digits",
+                            i ? "street" : "district");
+            return NULL;
+        }
+    }
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *o = NULL;
+    *st = c ? db_onboarding_progress(c, &s, g_config.connected_window_h * 3600L, cohort, district,
+                                     street, &o)
+            : DB_HARD;
+    if (*st != DB_OK || !o) {
+        json_decref(o);
+        api_reply_db(r, *st != DB_OK ? *st : DB_HARD);
+        return NULL;
+    }
+    char title[512] = "应接尽接";
+    const char *const names[] = {"district", "street", "cohort"};
+    const char *const vals[] = {district, street, cohort};
+    title_filters(title, sizeof title, names, vals, 3);
+    static const char *const cols[] = {"批次",   "完成时限", "街镇代码", "街镇",
+                                       "应接入", "已接入",   "在线",     "落后企业"};
+    json_t *sh = xsheet("应接尽接", title, cols, 8);
+    size_t i, k;
+    json_t *co, *str;
+    json_array_foreach(json_object_get(o, "cohorts"), i, co)
+    {
+        json_t *row = json_array();
+        json_array_append_new(row, json_deep_copy(json_object_get(co, "name")));
+        json_array_append_new(row, json_deep_copy(json_object_get(co, "milestone")));
+        json_array_append_new(row, json_string(""));
+        json_array_append_new(row, json_string("合计"));
+        size_t lag = 0;
+        json_array_foreach(json_object_get(co, "streets"), k, str) lag +=
+            json_array_size(json_object_get(str, "laggards"));
+        json_array_append_new(row, json_deep_copy(json_object_get(co, "in_scope")));
+        json_array_append_new(row, json_deep_copy(json_object_get(co, "connected")));
+        json_array_append_new(row, json_deep_copy(json_object_get(co, "online")));
+        json_array_append_new(row, json_integer((json_int_t)lag));
+        json_array_append_new(json_object_get(sh, "rows"), row);
+        json_array_foreach(json_object_get(co, "streets"), k, str)
+        {
+            json_t *sr = json_array();
+            json_array_append_new(sr, json_deep_copy(json_object_get(co, "name")));
+            json_array_append_new(sr, json_deep_copy(json_object_get(co, "milestone")));
+            json_t *sc = json_object_get(str, "code"), *sn = json_object_get(str, "name");
+            json_array_append_new(sr, json_is_string(sc) ? json_deep_copy(sc) : json_string(""));
+            json_array_append_new(sr, json_is_string(sn) ? json_deep_copy(sn) : json_string(""));
+            json_array_append_new(sr, json_deep_copy(json_object_get(str, "in_scope")));
+            json_array_append_new(sr, json_deep_copy(json_object_get(str, "connected")));
+            json_array_append_new(sr, json_deep_copy(json_object_get(str, "online")));
+            json_array_append_new(
+                sr, json_integer((json_int_t)json_array_size(json_object_get(str, "laggards"))));
+            json_array_append_new(json_object_get(sh, "rows"), sr);
+        }
+    }
+    json_decref(o);
+    return sh;
+}
+
+/* the statistics' filters in a title */
+static void stats_title(char *title, size_t cap, const char *what, const db_stats_query *q,
+                        const char *from_s, const char *to_s)
+{
+    snprintf(title, cap, "%s %s — %s 分组 %s", what, from_s, to_s, q->group);
+    char eid[24] = "";
+    if (q->enterprise_id)
+        snprintf(eid, sizeof eid, "%lld", (long long)q->enterprise_id);
+    const char *const names[] = {"district",  "street", "industry",
+                                 "dust_kind", "grade",  "enterprise"};
+    const char *const vals[] = {q->district_code, q->street_code, q->industry_code,
+                                q->dust_kind,     q->grade,       eid};
+    title_filters(title, cap, names, vals, 6);
+}
+
+/* table=interruptions: the data-quality interruption records (at most 500, latest first);
+ * table=online: the online-rate ranking per enterprise (lowest first) */
+static json_t *quality_sheet(api_req *r, const char *table, db_status *st)
+{
     db_stats_query q;
     char from_s[32], to_s[32];
     if (api_stats_query(r, &q, from_s, to_s) != 0)
-        return 0;
-    db_status st;
-    json_t *stats = api_stats_fetch(r, &q, from_s, to_s, &st);
-    if (st != DB_OK || !stats)
-        return api_reply_read(r, st, stats, "scope");
+        return NULL;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *o = NULL, *sh = NULL;
+    char title[512];
+    if (strcmp(table, "interruptions") == 0) {
+        *st = c ? db_stats_quality(c, &s, &q, 500, &o) : DB_HARD;
+        if (*st == DB_OK && o) {
+            q.group = "none";
+            stats_title(title, sizeof title, "数据中断记录", &q, from_s, to_s);
+            static const char *const cols[] = {"企业编码", "企业名称", "类型",       "点位", "网关",
+                                               "开始",     "结束",     "时长(小时)", "原因"};
+            static const char *const keys[] = {"enterprise.code",
+                                               "enterprise.name",
+                                               "kind",
+                                               "point",
+                                               "gateway",
+                                               "start",
+                                               "end",
+                                               "hours",
+                                               "cause"};
+            sh = xsheet("数据中断", title, cols, 9);
+            size_t i;
+            json_t *it;
+            json_array_foreach(json_object_get(json_object_get(o, "interruptions"), "items"), i, it)
+                xrow(sh, it, keys, 9);
+        }
+    } else {
+        q.group = "enterprise";
+        *st = c ? db_stats_get(c, &s, &q, &o) : DB_HARD;
+        if (*st == DB_OK && o) {
+            stats_title(title, sizeof title, "在线率排名", &q, from_s, to_s);
+            static const char *const cols[] = {"企业编码", "企业名称",      "点位数",
+                                               "应有点时", "有数据点时",    "在线率",
+                                               "中断次数", "中断时长(小时)"};
+            static const char *const keys[] = {"code",
+                                               "name",
+                                               "points",
+                                               "point_hours",
+                                               "point_hours_with_data",
+                                               "online_rate",
+                                               "interruptions.count",
+                                               "interruptions.hours"};
+            sh = xsheet("在线率排名", title, cols, 8);
+            json_t *rk = api_stats_ranking(o);
+            size_t i;
+            json_t *it;
+            json_array_foreach(rk, i, it) xrow(sh, it, keys, 8);
+            json_decref(rk);
+        }
+    }
+    json_decref(o);
+    if (!sh)
+        api_reply_db(r, *st != DB_OK ? *st : DB_HARD);
+    return sh;
+}
+
+/* table=statistics (default): the statistics table */
+static json_t *statistics_sheet(api_req *r, db_status *st)
+{
+    db_stats_query q;
+    char from_s[32], to_s[32];
+    if (api_stats_query(r, &q, from_s, to_s) != 0)
+        return NULL;
+    json_t *stats = api_stats_fetch(r, &q, from_s, to_s, st);
+    if (*st != DB_OK || !stats) {
+        api_reply_read(r, *st, stats, "scope");
+        return NULL;
+    }
     /* the title names the period and every active filter, so a file says what it counts */
     char title[512];
-    int n = snprintf(title, sizeof title, "统计分析 %s — %s 分组 %s", from_s, to_s, q.group);
-    const char *names[] = {"district", "street", "industry", "dust_kind", "grade"};
-    const char *vals[] = {q.district_code, q.street_code, q.industry_code, q.dust_kind, q.grade};
-    for (size_t i = 0; i < 5 && n > 0 && (size_t)n < sizeof title; i++)
-        if (vals[i])
-            n += snprintf(title + n, sizeof title - (size_t)n, " %s=%s", names[i], vals[i]);
-    if (q.enterprise_id && n > 0 && (size_t)n < sizeof title)
-        snprintf(title + n, sizeof title - (size_t)n, " enterprise=%lld",
-                 (long long)q.enterprise_id);
+    stats_title(title, sizeof title, "统计分析", &q, from_s, to_s);
     json_t *sheet = job_report_stats_sheet(stats, "统计", title);
     json_decref(stats);
+    return sheet;
+}
+
+int api_statistics_export(api_req *r)
+{
+    const char *format = NULL, *table = NULL;
+    if (api_query_csv(r, "format", "csv|xlsx", &format) ||
+        api_query_csv(r, "table", "statistics|onboarding|interruptions|online", &table))
+        return 0;
+    format = format ? format : "csv";
+    table = table ? table : "statistics";
+    if (strchr(format, ',') || strchr(table, ','))
+        return api_reply_error(r, API_E_BAD_REQUEST, "format and table take one value");
+    db_status st = DB_OK;
+    json_t *sheet = strcmp(table, "statistics") == 0   ? statistics_sheet(r, &st)
+                    : strcmp(table, "onboarding") == 0 ? onboarding_sheet(r, &st)
+                                                       : quality_sheet(r, table, &st);
+    if (!sheet)
+        return 0; /* answered */
+    char disp[128];
     int rc;
     if (strcmp(format, "csv") == 0) {
         size_t len = 0;
@@ -202,7 +413,8 @@ int api_statistics_export(api_req *r)
         json_decref(sheet);
         if (!csv)
             return api_reply_error(r, API_E_INTERNAL, "out of memory");
-        api_reply_add_header(r, "Content-Disposition", "attachment; filename=\"statistics.csv\"");
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s.csv\"", table);
+        api_reply_add_header(r, "Content-Disposition", disp);
         rc = api_reply_raw(r, 200, "text/csv; charset=utf-8", csv, len);
         free(csv);
         return rc;
@@ -215,7 +427,8 @@ int api_statistics_export(api_req *r)
     json_decref(sheets);
     if (bad)
         return api_reply_error(r, API_E_INTERNAL, "the workbook could not be written");
-    api_reply_add_header(r, "Content-Disposition", "attachment; filename=\"statistics.xlsx\"");
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.xlsx\"", table);
+    api_reply_add_header(r, "Content-Disposition", disp);
     rc = api_reply_raw(r, 200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        (const char *)xlsx, len);
     free(xlsx);

@@ -323,7 +323,7 @@ static int by_rate(const void *a, const void *b)
 }
 
 /* The rows of a statistics answer (borrowed) as an online-rate ranking (new reference). */
-static json_t *ranking(json_t *stats)
+json_t *api_stats_ranking(json_t *stats)
 {
     json_t *rows = json_object_get(stats, "rows");
     size_t n = json_array_size(rows), i;
@@ -376,8 +376,8 @@ int api_data_quality_get(api_req *r)
         st = db_stats_get(c, &s, &q, &streets);
     if (st == DB_OK && out && ents && streets) {
         json_t *rk = json_object();
-        json_object_set_new(rk, "enterprises", ranking(ents));
-        json_object_set_new(rk, "streets", ranking(streets));
+        json_object_set_new(rk, "enterprises", api_stats_ranking(ents));
+        json_object_set_new(rk, "streets", api_stats_ranking(streets));
         json_object_set_new(rk, "totals", json_deep_copy(json_object_get(ents, "totals")));
         json_object_del(json_object_get(rk, "totals"), "alarms");
         json_object_del(json_object_get(rk, "totals"), "warnings");

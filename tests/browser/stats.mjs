@@ -49,6 +49,9 @@ async function test_statistics_page_shows_the_api_figures() {
   assert((await tile('enterprises')).startsWith(String(api.totals.enterprises)), 'enterprises tile: ' + await tile('enterprises'));
   assert((await tile('alarms')).startsWith(String(api.totals.alarms.total)), 'alarms tile: ' + await tile('alarms'));
   assert((await tile('warnings')).startsWith(String(api.totals.warnings.total)), 'warnings tile');
+  // hazards (found in the period, open now) link to the hazard list
+  assert((await tile('hazards')).startsWith(String(api.totals.hazards.open)), 'hazards tile: ' + await tile('hazards'));
+  assert((await page.getAttribute('[data-stat=hazards] [data-drill=hazards]', 'href')).startsWith('#/hazards?'), 'hazards link');
   const cells = await page.$$eval('[data-testid=stats-table] [data-cell=alarms]', as => as.map(a => +a.textContent));
   assert(JSON.stringify(cells) === JSON.stringify(api.rows.map(r => r.alarms.total)), `rows ${cells} vs ${api.rows.map(r => r.alarms.total)}`);
   // drill-down: the number opens the alarm list with the period and the row's district

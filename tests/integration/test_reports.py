@@ -167,6 +167,36 @@ def test_monthly_reports_and_exports():
         assert len(lines) == 4 and lines[3][1] == "310114102"
         err = e.get("/api/v1/statistics/export?format=pdf", status=400)
         assert err["code"] == "bad_request" and "format" in err["detail"]
+
+        # the page's other tables export with their filters too: onboarding per cohort and street,
+        # the interruption records and the online-rate ranking of the data quality
+        at = (e.month + timedelta(days=6, hours=2)).isoformat()
+        e.db.sql(f"SELECT set_config('dw.scope', 'system', false); INSERT INTO alarms (enterprise_id, point_id, "
+                 f"source, channel, kind, level, max_level, raised_at, cleared_at, ack_deadline, handle_deadline) "
+                 f"VALUES ({e.b1['id']}, {e.b1['points']['pressure_diff'][1]}, 'rule', 'offline', 'offline', 0, 0, "
+                 f"'{at}', '{at}'::timestamptz + interval '5 hours', '{at}', '{at}');")
+        sheet = lambda data, name: list(openpyxl.load_workbook(io.BytesIO(data))[name].iter_rows(values_only=True))
+        onb = e.get("/api/v1/onboarding?district=310113")
+        rows = sheet(e.raw("/api/v1/statistics/export?format=xlsx&table=onboarding&district=310113")[0], "应接尽接")
+        assert "district=310113" in rows[0][0], rows[0]
+        totals = [(r[0], r[4], r[5], r[6]) for r in rows if r[3] == "合计"]
+        assert totals == [(c["name"], c["in_scope"], c["connected"], c["online"]) for c in onb["cohorts"]], totals
+        assert {r[2] for r in rows[3:] if r[3] != "合计"} == {"310113103"}
+        for district, n in (("310114", 1), ("310113", 0)):
+            data, _ = e.raw(f"/api/v1/statistics/export?format=csv&table=interruptions&{q.replace('310113', district)}")
+            lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+            assert f"district={district}" in lines[0][0] and lines[1][0] == "企业编码", lines[:2]
+            assert len(lines) == 2 + n, lines
+        data, _ = e.raw(f"/api/v1/statistics/export?format=csv&table=interruptions&{q.replace('310113', '310114')}")
+        rec = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[2]
+        assert (rec[0], rec[2], float(rec[7])) == (e.b1["code"], "offline", 5.0), rec
+        dq = e.get(f"/api/v1/data-quality?{q}")
+        rows = sheet(e.raw(f"/api/v1/statistics/export?format=xlsx&table=online&{q}")[0], "在线率排名")
+        assert "district=310113" in rows[0][0] and rows[2][0] == "企业编码", rows[:3]
+        assert [r[0] for r in rows[3:]] == [x["code"] for x in dq["online"]["enterprises"]], rows
+        err = e.get("/api/v1/statistics/export?table=charts", status=400)
+        assert err["code"] == "bad_request" and "table" in err["detail"]
+        assert "cohort" in e.get("/api/v1/statistics/export?table=onboarding&cohort=X!", status=400)["detail"]
     finally:
         e.close()
 

@@ -541,7 +541,10 @@ def check_periods(e, r, ents):
             ("month", city_month(m0), m0, e.m1, "district"),
             ("month", city_month(e.m1), e.m1, month_start(e.m1 + timedelta(days=32)), "street"),
             ("day", city_month(e.m1), e.m1, e.m1 + timedelta(days=1), "industry")]:
-        check(e, r, f"/api/v1/statistics?period={period}&date={date}&group={group}", ents, f, to, group)
+        body = check(e, r, f"/api/v1/statistics?period={period}&date={date}&group={group}", ents, f, to, group)
+        if group == "industry":  # the 国民经济行业 code with its name (label catalogue)
+            assert {x["code"]: x["name"] for x in body["rows"]} == {
+                "C1310": "谷物磨制", "C2021": "锯材加工", "C3360": "金属表面处理及热处理加工"}, body["rows"]
     monday = e.m1 - timedelta(days=e.m1.weekday())
     check(e, r, f"/api/v1/statistics?period=week&date={city_month(e.m1)}&group=grade", ents, monday,
           monday + timedelta(days=7), "grade")

@@ -402,6 +402,8 @@ const D = {
   'bulk.why.enterprise_mismatch': ['不是所选企业', 'Not the chosen enterprise'], 'bulk.why.system_unknown': ['除尘系统不存在', 'Unknown system'],
   'bulk.why.code_taken': ['编码已被占用', 'Code taken'], 'bulk.why.identity_changed': ['不可修改', 'Cannot change'], 'bulk.why.too_many_rows': ['行数过多', 'Too many rows'],
   'errcode.file_format': ['文件格式不支持', 'Unsupported file format'],
+  'st.export.onboarding': ['导出', 'Export'], 'st.export.interruptions': ['导出中断记录', 'Export interruptions'],
+  'st.export.online': ['导出在线率排名', 'Export online ranking'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

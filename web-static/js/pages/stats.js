@@ -65,6 +65,11 @@ export default async function stats(el, ctx) {
   const dq = h('div', null, loading());
   const exp = fmt => hasRoute('GET', '/api/v1/statistics/export')
     ? h('a', { class: 'btn', href: '/api/v1/statistics/export?format=' + fmt + '&' + sp, download: 'statistics.' + fmt, 'data-action': 'export-stats-' + fmt }, t('st.export.' + fmt)) : null;
+  // the page's other tables, each with its own filters (onboarding: the street only)
+  const onbQ = new URLSearchParams(f.street ? { street: f.street } : {});
+  const tableExp = (table, qs) => hasRoute('GET', '/api/v1/statistics/export')
+    ? h('a', { href: `/api/v1/statistics/export?format=xlsx&table=${table}&${qs}`, download: table + '.xlsx',
+      'data-action': 'export-' + table }, t('st.export.' + table)) : null;
   el.append(
     h('div', { class: 'page-head' }, h('h2', null, t('st.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' }, exp('csv'), exp('xlsx'),
@@ -72,7 +77,8 @@ export default async function stats(el, ctx) {
     h('section', { class: 'card' }, form),
     tiles,
     card(t('st.table'), body, null, { flush: true }),
-    h('div', { class: 'grid g2' }, card(t('st.onboarding'), onb, null, { flush: true }), card(t('st.quality'), dq)));
+    h('div', { class: 'grid g2' }, card(t('st.onboarding'), onb, tableExp('onboarding', onbQ), { flush: true }),
+      card(t('st.quality'), dq, h('span', null, tableExp('interruptions', sp), ' ', tableExp('online', sp)))));
 
   let s;
   try { s = await api('/api/v1/statistics?' + sp); } catch (e) { fill(tiles, errorBox(e)); fill(body); return; }

@@ -125,13 +125,62 @@ async function test_inapp_subscription_and_the_inbox_of_the_person_on_watch() {
   await s.context.close();
 }
 
+// Codes the dashboard must show by their catalogue labels (issue 16 item 4): risk rule and
+// cause codes, industry codes, enum values, the worker's notes (grades, escalation due
+// times: no raw Unix time, no "x -> y").
+const RAW = [[/\b[OIASHR]\.[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*\b/, 'rule code'], [/\b1[6-9]\d{8}\b/, 'Unix time'], [/\bC\d{4}\b/, 'industry code'],
+  [/\b(bag|iron|inherent|deadline missed|first score|supervision|enforcement|orange|red|yellow|blue|district|spark|high_high|stop)\b/, 'enum value'],
+  [/->/, 'raw arrow'], [/\b[a-z]+(_[a-z0-9]+)+\b/, 'snake_case code']];
+async function test_pages_show_labels_not_codes() {
+  const e = ents[0];
+  q(`UPDATE enterprises SET dust_kinds = '{iron}' WHERE id = ${e.id}`);
+  // a red warning caused by a precursor rule, with the worker's notes and an escalation;
+  // a supervision order; an overdue spark alarm and a filing to review in the duty queue
+  const score = q(`SELECT id FROM risk_scores WHERE enterprise_id = ${e.id} ORDER BY id DESC LIMIT 1`)[0][0];
+  const w = q(`INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, current_level)
+     VALUES (${e.id}, 'O.PRECURSOR.HOT_SPARK', 'red', ${score}, now() - interval '3 hours', now() - interval '2 hours', now() + interval '1 day',
+     'district', 'district') RETURNING id`)[0][0];
+  q(`INSERT INTO warning_events (warning_id, enterprise_id, action, to_status, to_grade, actor, note) VALUES
+       (${w}, ${e.id}, 'issue', 'issued', 'red', 'worker', 'blue -> red, R=81.20 (model 2026.2-calibrated, first score)');
+     INSERT INTO warning_events (warning_id, enterprise_id, action, to_status, step, level, actor, note) VALUES
+       (${w}, ${e.id}, 'escalate', 'issued', 1, 'district', 'worker', 'sign deadline missed (due 2026-12-01T08:00:00Z)');
+     INSERT INTO supervisions (warning_id, enterprise_id, step, level) VALUES (${w}, ${e.id}, 1, 'district');
+     INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, ack_deadline, handle_deadline, ack_overdue)
+       SELECT ${e.id}, id, 'rule', 'limit', 'spark', 2, 2, now() - interval '2 hours', now() - interval '1 hour', now() + interval '1 hour', true
+       FROM points WHERE enterprise_id = ${e.id} LIMIT 1;
+     INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, approval_level) VALUES
+       (${e.id}, 'stop', now() + interval '1 day', now() + interval '2 days', '停产检修', 'district')`);
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  const views = [['enterprises', '[data-testid=enterprise-table]'], [`enterprises/${e.id}`, '[data-tab-body=base] dl'],
+    [`enterprises/${e.id}?tab=dust`, '[data-tab-body=dust] table'], [`enterprises/${e.id}?tab=risk`, '[data-testid=risk-breakdown]'],
+    ['warnings', '[data-testid=warning-list] table'], [`warnings/${w}`, '[data-testid=warning-history]'], ['duty', '[data-testid=duty-queue] table']];
+  const found = [];
+  for (const [path, sel] of views) {
+    await page.goto(`${srv.base}/#/${path}`);
+    await page.waitForSelector(sel);
+    await page.waitForTimeout(300); // labels are fetched once; let the last list render
+    const text = await page.evaluate(() => document.querySelector('main').innerText);
+    for (const [re, what] of RAW) { const m = re.exec(text); if (m) found.push(`${path}: ${what} "${m[0]}" in «${text.slice(Math.max(0, m.index - 40), m.index + 40).replace(/\s+/g, ' ')}»`); }
+  }
+  // what they show instead
+  await page.goto(`${srv.base}/#/warnings/${w}`);
+  await page.waitForSelector('[data-testid=warning-history]');
+  const hist = await page.textContent('[data-testid=warning-history]');
+  assert(hist.includes('签收超期') && hist.includes('2026/12/01 16:00') && hist.includes('红色'), 'escalation and grade labelled: ' + hist);
+  await page.goto(`${srv.base}/#/enterprises/${e.id}?tab=risk`);
+  await page.waitForSelector('[data-code^="I."]');
+  await shot(page, 'notify3-labels-risk');
+  await context.close();
+  assert(found.length === 0, 'raw codes on the pages:\n' + found.join('\n'));
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 // ---------------------------------------------------------------------------
 const tests = [test_district_admin_edits_an_enterprise_duty_roster, test_watch_roster_added_and_removed_in_the_duty_page,
-  test_inapp_subscription_and_the_inbox_of_the_person_on_watch, test_no_script_errors];
+  test_inapp_subscription_and_the_inbox_of_the_person_on_watch, test_pages_show_labels_not_codes, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

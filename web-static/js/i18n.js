@@ -373,6 +373,10 @@ const D = {
   'nt.ev.handle_overdue': ['处置超时', 'handling overdue'], 'nt.ev.due': ['清扫到期', 'cleaning due'], 'nt.ev.sign': ['签收', 'signed'],
   'nt.ev.feedback': ['反馈', 'feedback'], 'nt.ev.request_clearance': ['申请消警', 'clearance requested'],
   'duty.add': ['排班', 'Add a shift'], 'duty.remove': ['删除', 'Remove'], 'duty.phone': ['值班手机', 'Phone on shift'],
+  'risk.part.inherent': ['固有风险', 'inherent'], 'risk.part.alarm': ['报警', 'alarms'], 'risk.part.handling': ['处置', 'handling'],
+  'risk.part.site': ['现场管理', 'on-site'], 'risk.part.override': ['直接判定', 'override'],
+  'wn.note.grade': ['风险等级 {from} → {to}，R={r}（模型 {model}）', 'grade {from} → {to}, R={r} (model {model})'], 'wn.note.first': ['，首次评分', ', first score'],
+  'wn.note.due': ['期限 {t}', 'due {t}'], 'wn.cause.grade': ['风险等级升高', 'Risk grade rose'], 'wn.cause.veto': ['（一票否决）', ' (veto)'], 'wn.supervision': ['督办', 'Supervision'], 'wn.referral': ['执法移交', 'Enforcement referral'],
   'duty.starts': ['开始', 'Starts'], 'duty.ends': ['结束', 'Ends'], 'duty.removed': ['已删除排班', 'Shift removed'],
   // data entry (issue 17 item 8, branch entry): region administration
   'nav.regions': ['区划管理', 'Regions'], 'rg.title': ['区划管理（街道/镇/园区）', 'Streets, towns and parks'],

@@ -20,11 +20,21 @@ function due(x) {
     fmtTime(x.deadline) + ' · ' + (left < 0 ? t('wn.late', { t: duration(left) }) : t('wn.left', { t: duration(left) })));
 }
 
+// the detail column is a code for most kinds (grade, alarm kind, filing type, level):
+// its label; hazard titles and cleaning area names are text already
+function detailText(x) {
+  const d = x.detail || '';
+  if (x.kind.startsWith('warning') || x.kind === 'clearance_request') return lbl('grade', d);
+  if (x.kind.startsWith('alarm')) return lbl('alarm_kind', d);
+  if (x.kind.startsWith('filing_to')) return t('fl.type.' + d, {}, d);
+  if (x.kind.startsWith('supervision')) return t('level.' + d, {}, d);
+  return d;
+}
 function itemTable(items, withEnt) {
   return table([
     { title: t('duty.kind'), render: x => h('span', { class: 'tag ' + (x.overdue ? 'bad' : 'warn'), 'data-kind': x.kind }, t('duty.k.' + x.kind, {}, x.kind)) },
     withEnt ? { title: t('common.enterprise'), render: x => h('a', { href: '#/enterprises/' + x.enterprise.id }, x.enterprise.name) } : null,
-    { title: t('duty.detail'), render: x => h('a', { href: '#/' + LINK[x.kind] + (['warnings', 'hazards', 'filings'].includes(LINK[x.kind]) ? '/' + x.id : '') }, '#' + x.id + ' ' + (x.detail || '')) },
+    { title: t('duty.detail'), render: x => h('a', { href: '#/' + LINK[x.kind] + (['warnings', 'hazards', 'filings'].includes(LINK[x.kind]) ? '/' + x.id : '') }, '#' + x.id + ' ' + detailText(x)) },
     { title: t('duty.since'), render: x => fmtTime(x.since) },
     { title: t('duty.deadline'), render: due },
   ].filter(Boolean), items, { empty: empty(t('duty.empty')), rowClass: x => x.overdue ? 'overdue' : null, rowAttrs: x => ({ 'data-item': x.kind + ':' + x.id }) });
@@ -32,6 +42,7 @@ function itemTable(items, withEnt) {
 
 export default async function dutyPage(el, ctx) {
   el.append(h('div', { class: 'page-head' }, h('h2', null, t(ctx.isEnt ? 'duty.todo' : 'duty.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
+  await loadLabels();
   if (ctx.isEnt) {
     if (!hasRoute('GET', '/api/v1/enterprises/{id}/todo')) { el.append(card(t('duty.todo'), missingRoute('GET /api/v1/enterprises/{id}/todo'))); return; }
     const box = h('div', null, loading());

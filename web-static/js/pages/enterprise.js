@@ -41,6 +41,8 @@ export default async function enterprise(el, ctx) {
       h('a', { href: `#/enterprises/${e.id}?tab=${k}`, class: k === tab ? 'active' : null, 'data-tab': k }, t('arc.' + k)))));
   const body = h('div', { 'data-tab-body': tab });
   el.append(body);
+  await loadLabels(); // industry, dust kinds, collector types, risk rules by their labels
+  if (!ctx.alive) return;
   const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, roster, keys };
   await panels[tab](body, ctx, e, data, riskNow);
 }
@@ -96,7 +98,7 @@ function base(body, ctx, e) {
   const canEdit = mayUse(ctx.me, 'PATCH', '/api/v1/enterprises/{id}') && (ctx.isEnt ? ['enterprise_manager'].includes(ctx.me.role) : ['city_admin', 'district_admin', 'city_staff', 'district_staff'].includes(ctx.me.role));
   body.append(card(t('arc.base'), h('dl', { class: 'kv' },
     kv(t('ent.name'), e.name), kv(t('ent.code'), h('span', { class: 'mono' }, e.code)),
-    kv(t('ent.uscc'), h('span', { class: 'mono' }, e.uscc)), kv(t('ent.industry'), e.industry_code),
+    kv(t('ent.uscc'), h('span', { class: 'mono' }, e.uscc)), kv(t('ent.industry'), codeLabel('industry', e.industry_code)),
     kv(t('common.district'), e.district.name), kv(t('common.street'), e.street ? e.street.name : null),
     kv(t('arc.address'), e.address), kv(t('arc.coord'), e.longitude != null ? `${e.longitude}, ${e.latitude}` : null),
     kv(t('ent.status'), tv('status', e.status)), kv(t('ent.conn'), tv('conn', e.connection_status)),
@@ -109,7 +111,7 @@ function base(body, ctx, e) {
 function dust(body, ctx, e, data) {
   const kv = (k, v) => [h('dt', null, k), h('dd', null, v ?? t('common.na'))];
   body.append(card(t('arc.dust'), h('dl', { class: 'kv' },
-    kv(t('ent.dust'), (e.dust_kinds || []).join('、') || null), kv(t('arc.workers'), e.dust_workers),
+    kv(t('ent.dust'), (e.dust_kinds || []).map(k => lbl('dust_kind', k)).join('、') || null), kv(t('arc.workers'), e.dust_workers),
     kv(t('arc.zones'), `${e.zone20_count} / ${e.zone21_count} / ${e.zone22_count}`),
     kv(t('arc.building'), [e.building_storeys === 'multi' ? '多层' : '单层', e.building_frame === 'frame' ? '框架' : '非框架'].join(' · ')),
     kv(t('arc.gathering'), e.gathering_rooms),
@@ -117,11 +119,16 @@ function dust(body, ctx, e, data) {
   const prot = s => Object.entries(s.protection || {}).filter(([, v]) => v).map(([k]) => t('prot.' + k)).join('、') || t('common.none');
   body.append(card(t('arc.dust'), table([
     { title: t('sys.code'), key: 'code' }, { title: t('sys.name'), key: 'name' }, { title: t('sys.workshop'), key: 'workshop' },
-    { title: t('sys.type'), key: 'collector_type' }, { title: t('sys.wet'), render: s => s.wet ? t('common.yes') : t('common.no') },
+    { title: t('sys.type'), render: s => codeLabel('collector_type', s.collector_type) }, { title: t('sys.wet'), render: s => s.wet ? t('common.yes') : t('common.no') },
     { title: t('sys.central'), render: s => s.central ? t('common.yes') : t('common.no') },
     { title: t('sys.airflow'), class: 'num', render: s => withUnit(s.airflow_m3h, 'm³/h', 0) },
     { title: t('sys.protection'), render: prot }, { title: t('arc.points'), class: 'num', key: 'points' },
   ], data.systems, { empty: empty(t('mon.nosys')) }), null, { flush: true }));
+}
+
+// a catalogue code as its label; the code itself on hover (null: n/a)
+export function codeLabel(domain, code) {
+  return code == null || code === '' ? null : h('span', { title: code, 'data-code': code }, lbl(domain, code));
 }
 
 export function limitText(p) {
@@ -188,9 +195,9 @@ async function risk(body, ctx, e, data, riskNow) {
         partBar(t('risk.inherent'), p.i, 100), partBar('A 报警 alarms', p.a, 1), partBar('H 处置 handling', p.h, 1), partBar('S 现场管理 on-site', p.s, 1),
         h('div', { class: 'muted', style: { fontSize: '12px', marginTop: '8px' } }, 'R = min(100, I × (1 + wA·A + wH·H + wS·S))'))),
       card(t('risk.rules'), table([
-        { title: t('risk.rules'), render: r => r.name || r.code || r.rule || JSON.stringify(r) },
+        { title: t('risk.rules'), render: r => codeLabel('risk_rule', r.code) },
         { title: '+', class: 'num', render: r => r.contribution != null ? fmtNum(r.contribution, 2) : (r.points != null ? fmtNum(r.points, 2) : (r.value != null ? fmtNum(r.value, 2) : '')) },
-        { title: t('common.note'), render: r => r.detail || r.part || r.factor || '' },
+        { title: t('common.note'), render: r => r.part ? t('risk.part.' + r.part, {}, r.part) : '' },
       ], rules, { empty: empty(t('common.none')) }), null, { flush: true })));
   }
   const chartEl = h('div', { class: 'chart' });

@@ -4,6 +4,7 @@
 import { api, apiAll, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, gradeTag, select, toast, modal, loading } from '../ui.js';
+import { loadLabels, lbl } from '../labels.js';
 
 const PAGE = 20;
 
@@ -17,6 +18,7 @@ export default async function enterprises(el, ctx) {
   const [regions, ov] = await Promise.all([api('/api/v1/regions').catch(() => ({ items: [] })), api('/api/v1/overview').catch(() => ({}))]);
   if (!ctx.alive) return;
   const streets = regions.items.filter(r => r.level === 'street');
+  await loadLabels();
   const dustKinds = Object.keys(ov.by_dust_kind || {});
   const canExport = hasRoute('GET', '/api/v1/enterprises/export.csv') && !ctx.isEnt;
   const canImport = ['city_admin', 'city_staff', 'district_admin', 'district_staff'].includes(ctx.me.role);
@@ -28,7 +30,7 @@ export default async function enterprises(el, ctx) {
     h('label', null, t('common.search'), input),
     h('label', null, t('common.street'), sel('street', streets.map(s => [s.code, s.name]))),
     h('label', null, t('ent.industry'), industrySel),
-    dustKinds.length ? h('label', null, t('ent.dust'), sel('dust_kind', dustKinds.map(k => [k, k]))) : null,
+    dustKinds.length ? h('label', null, t('ent.dust'), sel('dust_kind', dustKinds.map(k => [k, lbl('dust_kind', k)]))) : null,
     h('label', null, t('ent.status'), sel('status', ['producing', 'stopped', 'overhaul'].map(s => [s, t('status.' + s)]))),
     h('label', null, t('ent.conn'), sel('conn', ['connected', 'not_connected', 'suspended'].map(s => [s, t('conn.' + s)]))),
     h('label', null, t('ent.online'), sel('online', [['yes', t('online.yes')], ['no', t('online.no')]])),
@@ -61,7 +63,7 @@ export default async function enterprises(el, ctx) {
   } catch (e) { fill(body, errorBox(e)); return; }
   if (!ctx.alive) return;
   for (const code of [...new Set(list.items.map(e => e.industry_code).filter(Boolean))].sort())
-    industrySel.append(h('option', { value: code, selected: code === f.industry }, code));
+    industrySel.append(h('option', { value: code, selected: code === f.industry }, lbl('industry', code)));
   // online = any point reporting recently: the overview knows totals only, so
   // ask per enterprise lazily for the visible page
   let rows = list.items.filter(e =>
@@ -85,7 +87,7 @@ export default async function enterprises(el, ctx) {
     { title: t('ent.name'), render: e => h('a', { href: '#/enterprises/' + e.id, 'data-enterprise-link': e.id }, e.name) },
     { title: t('ent.code'), render: e => h('span', { class: 'mono' }, e.code) },
     { title: t('common.street'), render: e => e.street ? e.street.name : e.district.name },
-    { title: t('ent.industry'), key: 'industry_code' },
+    { title: t('ent.industry'), render: e => e.industry_code ? h('span', { title: e.industry_code }, lbl('industry', e.industry_code)) : '' },
     { title: t('ent.status'), render: e => tv('status', e.status) },
     { title: t('ent.conn'), render: e => h('span', { class: 'tag ' + (e.connection_status === 'connected' ? 'ok' : 'muted') }, tv('conn', e.connection_status)) },
     { title: t('ent.online'), render: e => { const o = online.get(e.id); return o ? h('span', { class: 'tag ' + (o[0] ? 'ok' : 'bad') }, `${o[0]}/${o[1]}`) : t('common.na'); } },

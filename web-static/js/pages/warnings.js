@@ -5,6 +5,7 @@ import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, formModal, formRow, toast, loading, duration, gradeTag, stat } from '../ui.js';
 import { onLive } from '../live.js';
+import { loadLabels, lbl } from '../labels.js';
 
 const COLOURS = ['red', 'orange', 'yellow', 'blue'];
 const STATUSES = ['issued', 'signed', 'feedback', 'clearance_requested', 'returned', 'cleared'];
@@ -44,6 +45,7 @@ export default async function warningsPage(el, ctx) {
 }
 
 export async function warningTable(ctx, filters) {
+  await loadLabels();
   const wrap = h('section', { class: 'card', 'data-testid': 'warning-list' });
   if (!hasRoute('GET', '/api/v1/warnings')) { wrap.append(missingRoute('GET /api/v1/warnings')); return wrap; }
   const body = h('div', { class: 'bd flush' }, loading());
@@ -78,8 +80,8 @@ export async function warningTable(ctx, filters) {
 
 function gradeTagColour(g) { return h('span', { class: 'tag ' + g, 'data-grade': g }, t('colour.' + g, {}, g)); }
 function causeText(c) {
-  return ({ grade: '风险等级升高', 'O.MAJOR_HAZARD': '重大事故隐患（一票否决）', 'O.PRECURSOR.HOT_SPARK': '爆炸前兆：火花+高温（一票否决）',
-    'O.PRECURSOR.DP_COLLAPSE_FAN': '爆炸前兆：压差骤降（一票否决）' })[c] || c || '';
+  // grade rise, or an override rule of the catalogue (O.*), in the chosen language
+  return !c ? '' : c === 'grade' ? t('wn.cause.grade') : lbl('risk_rule', c) + t('wn.cause.veto');
 }
 // upgrade / grade_fall carry the grades; the other actions are named by the status they lead to
 function eventTitle(v) {
@@ -87,6 +89,17 @@ function eventTitle(v) {
   if (v.action === 'grade_fall') return t('wn.ev.grade_fall', { from: t('colour.' + v.from_grade, {}, v.from_grade), to: t('colour.' + v.to_grade, {}, v.to_grade) });
   if (v.action === 'issue' && v.to_grade) return t('wn.ev.issue', { to: t('colour.' + v.to_grade, {}, v.to_grade) });
   return t('wstate.' + v.to_status, {}, v.action);
+}
+// The worker's notes (server/worker/job_risk.c) as a person reads them: grades by their
+// colour, the escalation by its label, the due time in Beijing time (not codes).
+export function noteText(n) {
+  if (!n) return n;
+  const colour = g => g === 'none' ? t('grade.none') : t('colour.' + g, {}, g);
+  let m = /^(\w+) -> (\w+), R=([\d.]+) \(model ([^,)]+)(, first score)?\)$/.exec(n);
+  if (m) return t('wn.note.grade', { from: colour(m[1]), to: colour(m[2]), r: m[3], model: m[4] }) + (m[5] ? t('wn.note.first') : '');
+  m = /^(sign|clearance) deadline missed \(due (\S+)\)$/.exec(n);
+  if (m) return lbl('escalation', m[1]) + ' · ' + t('wn.note.due', { t: fmtTime(m[2]) });
+  return n;
 }
 function countdown(due, done) {
   if (!due) return t('common.na');
@@ -130,12 +143,13 @@ async function detail(el, ctx, id) {
   async function load() {
     let r;
     try { r = await api('/api/v1/warnings/' + encodeURIComponent(id)); } catch (e) { fill(box, errorBox(e)); return; }
+    await loadLabels();
     if (!ctx.alive) return;
     const w = r.warning, s = r.score;
     const kv = (k, v) => [h('dt', null, k), h('dd', null, v ?? t('common.na'))];
-    const hist = [...(r.events || []).map(v => ({ at: v.at, title: eventTitle(v), who: v.actor, note: v.note, action: v.action })),
-      ...(r.supervisions || []).map(v => ({ at: v.created_at, title: '督办 supervision · ' + tv('level', v.level) + ' · ' + v.status, who: '', note: v.note })),
-      ...(r.enforcement_referrals || []).map(v => ({ at: v.created_at, title: '执法移交 enforcement · ' + v.status, who: '', note: v.note }))]
+    const hist = [...(r.events || []).map(v => ({ at: v.at, title: eventTitle(v), who: v.actor, note: noteText(v.note), action: v.action })),
+      ...(r.supervisions || []).map(v => ({ at: v.created_at, title: t('wn.supervision') + ' · ' + tv('level', v.level) + ' · ' + lbl('supervision_status', v.status), who: '', note: v.note })),
+      ...(r.enforcement_referrals || []).map(v => ({ at: v.created_at, title: t('wn.referral') + ' · ' + lbl('referral_status', v.status), who: '', note: v.note }))]
       .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
     fill(box, 
       card(t('common.detail'), h('dl', { class: 'kv', 'data-testid': 'warning-detail' },
@@ -151,7 +165,7 @@ async function detail(el, ctx, id) {
           h('div', { style: { display: 'flex', gap: '10px', alignItems: 'center', marginBottom: '8px' } }, gradeTag(s.grade), h('b', { style: { fontSize: '22px' } }, fmtNum(s.r, 1)),
             h('span', { class: 'muted' }, `I ${fmtNum(s.parts.i, 1)} · A ${fmtNum(s.parts.a, 2)} · H ${fmtNum(s.parts.h, 2)} · S ${fmtNum(s.parts.s, 2)}`)),
           s.override ? h('div', { class: 'err' }, t('risk.override') + '：' + (s.override_reason || '')) : null,
-          table([{ title: t('risk.rules'), render: x => x.name || x.code || x.rule || JSON.stringify(x) },
+          table([{ title: t('risk.rules'), render: x => h('span', { title: x.code }, lbl('risk_rule', x.code)) },
             { title: '+', class: 'num', render: x => x.contribution != null ? fmtNum(x.contribution, 2) : '' }], s.rules || [], { empty: empty(t('common.none')) }))
           : empty()),
         card(t('wn.history'), hist.length ? h('ul', { class: 'timeline', 'data-testid': 'warning-history' }, hist.map(x => h('li', { 'data-event': x.action || null }, h('b', null, x.title), ' · ', fmtTime(x.at, true), x.who ? ' · ' + x.who : '', x.note ? h('div', { class: 'muted' }, x.note) : null))) : empty())));

@@ -11,8 +11,9 @@ import { warningTable } from './warnings.js';
 import { cleaningPanel } from './cleaning.js';
 import { keysPanel } from './accounts.js';
 import { assetsPanel } from './assets.js';
+import { attachmentsPanel } from './attachments.js';
 
-const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'keys'];
+const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'files', 'keys'];
 
 export default async function enterprise(el, ctx) {
   const id = ctx.params.id;
@@ -40,7 +41,7 @@ export default async function enterprise(el, ctx) {
       h('a', { href: `#/enterprises/${e.id}?tab=${k}`, class: k === tab ? 'active' : null, 'data-tab': k }, t('arc.' + k)))));
   const body = h('div', { 'data-tab-body': tab });
   el.append(body);
-  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, keys };
+  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, files: attachmentsPanel, keys };
   await panels[tab](body, ctx, e, data, riskNow);
 }
 

@@ -298,6 +298,16 @@ const api_route api_routes[] = {
      12 * MIB},
     {"GET", "/api/v1/attachments/{id}", "getAttachment", api_attachment_get, API_ANY_USER, 0},
     {"DELETE", "/api/v1/attachments/{id}", "deleteAttachment", api_attachment_delete, CDE, 0},
+    /* 摸排 entry (survey.c): streets propose, the district confirms or returns */
+    {"GET", "/api/v1/survey/proposals", "listProposals", api_survey_list, GOV, 0},
+    {"POST", "/api/v1/survey/proposals", "submitProposal", api_survey_propose, API_STREET,
+     64 * KIB},
+    {"PATCH", "/api/v1/survey/proposals/{id}", "editProposal", api_survey_edit, API_STREET,
+     64 * KIB},
+    {"POST", "/api/v1/survey/proposals/{id}/confirm", "confirmProposal", api_survey_confirm,
+     API_CITY | API_DISTRICT, 1 * KIB},
+    {"POST", "/api/v1/survey/proposals/{id}/return", "returnProposal", api_survey_return,
+     API_CITY | API_DISTRICT, 4 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -329,6 +339,7 @@ void api_handlers_init(void)
     api_supervision_init();
     api_duty_init();
     api_attachments_init();
+    api_survey_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

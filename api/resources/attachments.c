@@ -106,8 +106,8 @@ static int decode_file(api_req *r, json_t *v, unsigned char **data, size_t *len,
     }
     if (m > ATTACHMENT_MAX) {
         free(buf);
-        return api_reply_error(r, API_E_ATTACHMENT_INVALID, "the file is %zu bytes, at most %d",
-                               m, ATTACHMENT_MAX),
+        return api_reply_error(r, API_E_ATTACHMENT_INVALID, "the file is %zu bytes, at most %d", m,
+                               ATTACHMENT_MAX),
                -1;
     }
     *type = sniff(buf, m);
@@ -174,7 +174,10 @@ int api_attachment_create(api_req *r)
     json_t *data = json_object_get(body, "data");
     if (!data)
         return api_reply_error(r, API_E_BAD_REQUEST, "data is required");
-    att_ctx x = {.in = {.enterprise_id = eid, .kind = kind, .filename = filename, .note = note,
+    att_ctx x = {.in = {.enterprise_id = eid,
+                        .kind = kind,
+                        .filename = filename,
+                        .note = note,
                         .uploaded_by = api_req_caller(r)->username}};
     unsigned char *file = NULL, digest[crypto_hash_sha256_BYTES];
     if (decode_file(r, data, &file, &x.in.len, &x.in.content_type) != 0)

@@ -19,24 +19,26 @@ static const db_stmt statements[] = {
                   "'label_en', label_en) ORDER BY sort, code), '[]'::json)::text FROM "
                   "attachment_kinds"},
     /* NULL when the enterprise is not in scope, [] when it has none */
-    {"att_list",
-     "SELECT (SELECT coalesce(json_agg(" ATT_JSON("a") " ORDER BY k.sort, a.kind, a.id DESC), "
-     "'[]'::json) FROM enterprise_attachments a JOIN attachment_kinds k ON k.code = a.kind WHERE "
-     "a.enterprise_id = e.id)::text FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT("e")},
+    {"att_list", "SELECT (SELECT coalesce(json_agg(" ATT_JSON(
+                     "a") " ORDER BY k.sort, a.kind, a.id DESC), "
+                          "'[]'::json) FROM enterprise_attachments a JOIN attachment_kinds k ON "
+                          "k.code = a.kind WHERE "
+                          "a.enterprise_id = e.id)::text FROM enterprises e WHERE e.id = "
+                          "$3::bigint AND " SCOPE_ENT("e")},
     /* $3 enterprise $4 kind $5 filename $6 type $7 bytes $8 sha256 $9 data $10 note $11 by */
     {"att_create",
      "INSERT INTO enterprise_attachments (enterprise_id, kind, filename, content_type, bytes, "
      "sha256, data, note, uploaded_by) SELECT e.id, $4, $5, $6, $7::integer, $8::bytea, "
      "$9::bytea, $10, $11 FROM enterprises e WHERE e.id = $3::bigint AND " SCOPE_ENT(
          "e") " RETURNING id"},
-    {"att_get", "SELECT " ATT_JSON("a") "::text FROM enterprise_attachments a JOIN enterprises e "
-                                        "ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT(
-                                            "e")},
+    {"att_get", "SELECT " ATT_JSON(
+                    "a") "::text FROM enterprise_attachments a JOIN enterprises e "
+                         "ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
     {"att_delete", "DELETE FROM enterprise_attachments a USING enterprises e WHERE e.id = "
                    "a.enterprise_id AND a.id = $3::bigint AND " SCOPE_ENT("e") " RETURNING a.id"},
-    {"att_file", "SELECT a.content_type, a.filename, a.data FROM enterprise_attachments a JOIN "
-                 "enterprises e ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT(
-                     "e")},
+    {"att_file",
+     "SELECT a.content_type, a.filename, a.data FROM enterprise_attachments a JOIN "
+     "enterprises e ON e.id = a.enterprise_id WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
 };
 
 void db_attachments_register(void)

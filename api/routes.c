@@ -325,6 +325,16 @@ const api_route api_routes[] = {
     {"GET", "/api/v1/bulk/cameras/export", "exportCameras", api_bulk_cameras_export, API_ANY_USER,
      0},
     {"POST", "/api/v1/bulk/cameras/import", "importCameras", api_bulk_cameras_import, CDE, 4 * MIB},
+    /* 摸排 entry (survey.c): streets propose, the district confirms or returns */
+    {"GET", "/api/v1/survey/proposals", "listProposals", api_survey_list, GOV, 0},
+    {"POST", "/api/v1/survey/proposals", "submitProposal", api_survey_propose, API_STREET,
+     64 * KIB},
+    {"PATCH", "/api/v1/survey/proposals/{id}", "editProposal", api_survey_edit, API_STREET,
+     64 * KIB},
+    {"POST", "/api/v1/survey/proposals/{id}/confirm", "confirmProposal", api_survey_confirm,
+     API_CITY | API_DISTRICT, 1 * KIB},
+    {"POST", "/api/v1/survey/proposals/{id}/return", "returnProposal", api_survey_return,
+     API_CITY | API_DISTRICT, 4 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -357,6 +367,7 @@ void api_handlers_init(void)
     api_duty_init();
     api_attachments_init();
     api_bulk_init();
+    api_survey_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -581,6 +581,29 @@ SCHEMAS = {
                                        "JPEG or PNG by its first bytes, at most 8 MB"),
                              "note": s("string", maxLength=500)},
                             ["kind", "filename", "data"], strict=True),
+    "Proposal": obj({"id": ID, "kind": enum(["create", "update"]),
+                     "status": enum(["pending", "confirmed", "returned", "withdrawn"]),
+                     "enterprise_id": N_ID, "name": N_STR,
+                     "street": obj({"id": ID, "code": s("string"), "name": s("string")}),
+                     "district": obj({"id": ID, "code": s("string"), "name": s("string")}),
+                     "record": s("object", "create: the proposed archive record; update: the "
+                                 "changed fields"),
+                     "before": nullable(s("object", "update: the current values of the changed "
+                                          "fields")),
+                     "reason": N_STR, "proposed_by": s("string"), "proposed_at": TS,
+                     "decided_by": N_STR, "decided_at": N_TS},
+                    ["id", "kind", "status", "record", "proposed_at"]),
+    "ProposalSubmit": obj({"enterprise_id": s("integer", "the enterprise to change (absent: a new "
+                                              "enterprise of the caller's street)", minimum=1),
+                           "record": s("object", "archive fields as PATCH/POST "
+                                       "/api/v1/enterprises take them, without district and "
+                                       "street")},
+                          ["record"], strict=True),
+    "ProposalEdit": obj({"record": s("object")}, ["record"], strict=True),
+    "ProposalStep": obj({"id": ID, "status": enum(["pending", "confirmed", "returned"]),
+                         "enterprise_id": ID}, ["id", "status"]),
+    "ProposalReturn": obj({"reason": s("string", minLength=1, maxLength=500)}, ["reason"],
+                          strict=True),
     "RegionManaged": obj({"id": ID, "code": s("string", pattern="^[0-9]{9}([0-9]{3})?$"),
                           "name": s("string"), "level": enum(["street"]),
                           "kind": enum(["street", "town", "park"]), "parent_id": ID,
@@ -2036,6 +2059,38 @@ OPERATIONS.update({
     "deleteAttachment": dict(tag="attachments", zh="删除档案附件", en="Delete an attachment",
          desc="Audited with its metadata (attachment_delete).",
          resp=ok(ref("Deleted")), err=[404]),
+    "listProposals": dict(tag="survey", zh="摸排待确认", en="摸排 proposals",
+         desc="A street's proposed enterprises and archive changes: the street sees its own, a "
+              "district its streets', the city all; newest first. An update carries `before`, "
+              "the current values of the fields it changes. Pending proposals are not "
+              "enterprises: no statistic counts them.",
+         params=[{"name": "status", "in": "query", "required": False,
+                  "schema": enum(["pending", "confirmed", "returned"])}],
+         resp=ok(items_of(ref("Proposal"))), err=[400]),
+    "submitProposal": dict(tag="survey", zh="提交摸排结果", en="Propose an enterprise or a change",
+         desc="Street accounts: a new enterprise of their street (record as POST "
+              "/api/v1/enterprises, without district/street; 422 when the street is disabled) or "
+              "a change of one of its enterprises (404 outside the street; 409 while another "
+              "change of it is pending). Checked as the archive checks; audited "
+              "(proposal_submit).",
+         body=json_body(ref("ProposalSubmit")),
+         resp=ok(ref("ProposalStep"), "Pending.", 201), err=[400, 404, 409, 422]),
+    "editProposal": dict(tag="survey", zh="修改摸排结果", en="Edit a pending or returned proposal",
+         desc="The street replaces the record; the proposal is pending again (409 "
+              "invalid_transition once confirmed). Audited (proposal_edit).",
+         body=json_body(ref("ProposalEdit")),
+         resp=ok(ref("ProposalStep")), err=[400, 404, 409]),
+    "confirmProposal": dict(tag="survey", zh="确认摸排结果", en="Confirm a proposal",
+         desc="District (its streets') or city: the enterprise is created or changed as the "
+              "archive routes would, in the same transaction (audited enterprise_create/update "
+              "and proposal_confirm); 409/422 with the archive's reason when it cannot be "
+              "applied (return it instead).",
+         body=json_body(obj({}, strict=True), required=False, desc="Empty or absent."),
+         resp=ok(ref("ProposalStep")), err=[400, 404, 409, 422]),
+    "returnProposal": dict(tag="survey", zh="退回摸排结果", en="Return a proposal with a reason",
+         desc="The street sees the reason and may edit and resubmit. Audited (proposal_return).",
+         body=json_body(ref("ProposalReturn")),
+         resp=ok(ref("ProposalStep")), err=[400, 404, 409]),
     "approveFiling": dict(tag="filings", zh="报备审批", en="Approve a filing",
          desc="submitted → approved, by the filing's approval level or above (a street account "
               "on a district-level filing: 403).",
@@ -2266,6 +2321,7 @@ OPERATIONS.update({
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))
+TAGS.append(("survey", "摸排 entry: streets propose enterprises and changes, districts confirm or return them."))
 TAGS.append(("attachments", "Archive attachments (档案附件): safety assessment, zoning drawing, licences."))
 
 # --- the district's watch: roster removal, the inbox, SMS delivery reports (migration 0118)

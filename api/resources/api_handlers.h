@@ -34,6 +34,21 @@ int api_attachment_create(api_req *r);
 int api_attachment_get(api_req *r);
 int api_attachment_delete(api_req *r);
 void api_attachments_init(void);
+/* 摸排 proposals (survey.c, issue 17 item 8) and the archive checks they reuse (enterprises.c) */
+int api_survey_list(api_req *r);
+int api_survey_propose(api_req *r);
+int api_survey_edit(api_req *r);
+int api_survey_confirm(api_req *r);
+int api_survey_return(api_req *r);
+void api_survey_init(void);
+/* 0, or -1 after replying: record is a street's valid proposal (creating: a new enterprise). */
+int api_enterprise_check_record(api_req *r, json_t *record, int creating);
+/* Writes a confirmed proposal inside the caller's transaction as the archive
+ * routes would (id 0: create in district/street; audited enterprise_*); DB_BAD
+ * with why (conflict: a code or credit code is taken). */
+db_status api_enterprise_apply_tx(api_req *r, db_conn *c, json_t *record, long long id,
+                                  const char *district_code, const char *street_code,
+                                  long long *out_id, char *why, size_t whylen, int *conflict);
 void api_regions_init(void);
 
 /* enterprises.c */

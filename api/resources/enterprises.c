@@ -906,3 +906,51 @@ void api_enterprises_init(void)
 {
     db_enterprises_register();
 }
+
+/* ---- 摸排 proposals (survey.c): a street's record, checked and applied ----- */
+
+int api_enterprise_check_record(api_req *r, json_t *record, int creating)
+{
+    if (json_object_get(record, "district") || json_object_get(record, "street"))
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "a street proposes enterprises of its own street: leave district "
+                               "and street out"),
+               -1;
+    write_ctx w = {0};
+    if (collect(r, record, &w, creating, BY_DISTRICT) != 0) {
+        if (!api_req_replied(r))
+            api_reply_error(r, API_E_BAD_REQUEST, "too many fields");
+        return -1;
+    }
+    if (w.n == 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "nothing to change"), -1;
+    return 0;
+}
+
+db_status api_enterprise_apply_tx(api_req *r, db_conn *c, json_t *record, long long id,
+                                  const char *district_code, const char *street_code,
+                                  long long *out_id, char *why, size_t whylen, int *conflict)
+{
+    write_ctx w = {.id = id, .audit_in_tx = 1, .body = record, .quiet = 1};
+    *conflict = 0;
+    if (collect(r, record, &w, id == 0, BY_DISTRICT) != 0) {
+        snprintf(why, whylen, "%s", w.why[0] ? w.why : "the record breaks the archive's rules");
+        return DB_BAD;
+    }
+    if (!id) {
+        w.district_code = district_code;
+        w.street_code = street_code;
+    }
+    db_status st = id ? update_tx(r, c, &w) : create_tx(r, c, &w);
+    if (st == DB_OK && w.not_found == 2) {
+        snprintf(why, whylen, "the enterprise is not in your scope");
+        return DB_BAD;
+    }
+    if (st == DB_BAD) {
+        snprintf(why, whylen, "%s", w.why);
+        *conflict = w.duplicate;
+    }
+    if (st == DB_OK)
+        *out_id = w.id;
+    return st;
+}

@@ -1,19 +1,22 @@
 // Browser tests of data entry (issue 17 item 8, branch entry): the 区划管理
 // form (create, a refused code shown in the form, rename and move to another
 // district, disable, delete), a district administrator's view of its own
-// streets only, and no entry for staff.  Own server and city; prints
+// streets only, and no entry for staff; the 档案附件 tab (upload a PDF, a
+// refused file type shown in the form, download with its type and name,
+// delete; a street account reads only).  Own server and city; prints
 // "N passed, N failed".
 import { Database, Server, makeCity, launch, loginPage } from './harness.mjs';
 
 const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
-let db, srv, browser;
+let db, srv, browser, ents;
 const errors = [];
 
 async function setup() {
   db = new Database();
-  makeCity(db);
+  ents = makeCity(db);
   for (const [u, role, flag, scope] of [['city.admin', 'city_admin', '--region', '310000'], ['baoshan.admin', 'district_admin', '--region', '310113'],
-    ['baoshan.staff', 'district_staff', '--region', '310113']])
+    ['baoshan.staff', 'district_staff', '--region', '310113'], ['luodian.staff', 'street_staff', '--region', '310113103'],
+    ['a1.manager', 'enterprise_manager', '--enterprise', ents[0].code]])
     db.admin('create-account', '--username', u, '--role', role, flag, scope, '--display-name', u);
   srv = await new Server().start(db);
   browser = await launch();
@@ -98,13 +101,61 @@ async function test_staff_has_no_region_admin() {
   await context.close();
 }
 
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+
+async function test_enterprise_uploads_downloads_and_deletes_attachments() {
+  const eid = ents[0].id;
+  const { context, page } = await loginPage(browser, srv.base, 'a1.manager', undefined, errors);
+  await page.goto(`${srv.base}/#/enterprises/${eid}?tab=files`);
+  await page.waitForSelector('[data-tab-body=files] [data-action=upload-attachment]');
+  await page.click('[data-action=upload-attachment]');
+  await page.selectOption('.modal select[name=kind]', 'safety_assessment');
+  await page.setInputFiles('.modal input[type=file]', { name: '安全评价报告.pdf', mimeType: 'application/pdf', buffer: PDF });
+  await page.fill('.modal input[name=note]', '2026 年度');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('[data-testid=attachments] [data-attachment="安全评价报告.pdf"]');
+  assert((await page.textContent('[data-testid=attachments]')).includes('安全评价报告'), 'kind label shown');
+  // a GIF named .png: the server's refusal in the form, nothing stored
+  await page.click('[data-action=upload-attachment]');
+  await page.setInputFiles('.modal input[type=file]', { name: 'licence.png', mimeType: 'image/png', buffer: Buffer.from('GIF89a' + '\0'.repeat(20)) });
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('.modal .err');
+  assert((await page.textContent('.modal .err')).includes('PDF'), 'refusal shown: ' + await page.textContent('.modal .err'));
+  await page.click('.modal button.btn:not(.primary)');
+  assert(db.scalar(`SELECT count(*) FROM enterprise_attachments WHERE enterprise_id = ${eid}`) === '1', 'refused file stored');
+  // the link downloads the same bytes with the stored type and name
+  const href = await page.getAttribute('[data-attachment="安全评价报告.pdf"]', 'href');
+  const got = await page.evaluate(async u => { const r = await fetch(u); const b = new Uint8Array(await r.arrayBuffer()); return { type: r.headers.get('content-type'), disp: r.headers.get('content-disposition'), text: String.fromCharCode(...b) }; }, href);
+  assert(got.type === 'application/pdf' && got.text === PDF.toString('latin1'), 'download: ' + JSON.stringify(got).slice(0, 200));
+  assert(got.disp.includes("filename*=UTF-8''%E5%AE%89"), 'disposition: ' + got.disp);
+  await context.close();
+  // a street account reads, with no upload or delete
+  const s = await loginPage(browser, srv.base, 'luodian.staff', undefined, errors);
+  await s.page.goto(`${srv.base}/#/enterprises/${eid}?tab=files`);
+  await s.page.waitForSelector('[data-testid=attachments] [data-attachment="安全评价报告.pdf"]');
+  assert(!(await s.page.$('[data-action=upload-attachment]')) && !(await s.page.$('[data-action=delete-attachment]')), 'street may write');
+  await s.context.close();
+  // the district deletes it
+  const d = await loginPage(browser, srv.base, 'baoshan.admin', undefined, errors);
+  await d.page.goto(`${srv.base}/#/enterprises/${eid}?tab=files`);
+  await d.page.waitForSelector('[data-action=delete-attachment]');
+  d.page.once('dialog', x => x.accept());
+  await d.page.click('[data-action=delete-attachment]');
+  await d.page.waitForSelector('[data-tab-body=files] .empty');
+  assert(db.scalar(`SELECT count(*) FROM enterprise_attachments WHERE enterprise_id = ${eid}`) === '0', 'not deleted');
+  const audit = db.sql("SELECT action || ':' || result FROM audit_log WHERE action LIKE 'attachment_%' ORDER BY id").map(r => r[0]);
+  assert(audit.join() === 'attachment_create:ok,attachment_delete:ok', 'audit: ' + audit);
+  await d.context.close();
+}
+
 async function test_no_script_errors() {
-  // the refused requests answered 409 on purpose; anything else is a page error
-  const real = errors.filter(e => !/409/.test(e));
+  // the refused requests answered 409/422 on purpose; anything else is a page error
+  const real = errors.filter(e => !/\b(409|422)\b/.test(e));
   assert(real.length === 0, 'errors in the pages:\n' + real.join('\n'));
 }
 
-const tests = [test_city_admin_region_form, test_district_admin_sees_own_streets_only, test_staff_has_no_region_admin, test_no_script_errors];
+const tests = [test_city_admin_region_form, test_district_admin_sees_own_streets_only, test_staff_has_no_region_admin,
+  test_enterprise_uploads_downloads_and_deletes_attachments, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

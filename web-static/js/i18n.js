@@ -408,6 +408,13 @@ const D = {
   'errcode.file_format': ['文件格式不支持', 'Unsupported file format'],
   'st.export.onboarding': ['导出', 'Export'], 'st.export.interruptions': ['导出中断记录', 'Export interruptions'],
   'st.export.online': ['导出在线率排名', 'Export online ranking'],
+  // archive attachments
+  'arc.files': ['档案附件', 'Attachments'], 'att.upload': ['上传附件', 'Upload'], 'att.kind': ['类型', 'Kind'], 'att.file': ['文件', 'File'],
+  'att.type': ['格式', 'Format'], 'att.size': ['大小', 'Size'], 'att.note': ['备注', 'Note'], 'att.by': ['上传', 'Uploaded'],
+  'att.delete': ['删除', 'Delete'], 'att.delete.confirm': ['删除附件「{name}」？', 'Delete "{name}"?'], 'att.deleted': ['已删除', 'Deleted'],
+  'att.uploaded': ['已上传', 'Uploaded'], 'att.none': ['暂无附件', 'No attachments'], 'att.pick': ['请选择文件', 'Choose a file'],
+  'att.too_big': ['文件超过 8 MB', 'The file is larger than 8 MB'], 'att.read_failed': ['无法读取文件', 'The file could not be read'],
+  'att.limits': ['PDF、JPEG 或 PNG，不超过 8 MB', 'PDF, JPEG or PNG, at most 8 MB'],
 };
 
 let lang = localStorage.getItem('dw.lang') || 'zh';

@@ -12,8 +12,9 @@ import { cleaningPanel } from './cleaning.js';
 import { keysPanel } from './accounts.js';
 import { assetsPanel } from './assets.js';
 import { rosterCard } from './notify.js';
+import { attachmentsPanel } from './attachments.js';
 
-const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'roster', 'keys'];
+const TABS = ['base', 'dust', 'points', 'risk', 'alarms', 'warnings', 'cleaning', 'assets', 'files', 'roster', 'keys'];
 
 export default async function enterprise(el, ctx) {
   const id = ctx.params.id;
@@ -43,7 +44,7 @@ export default async function enterprise(el, ctx) {
   el.append(body);
   await loadLabels(); // industry, dust kinds, collector types, risk rules by their labels
   if (!ctx.alive) return;
-  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, roster, keys };
+  const panels = { base, dust, points, risk, alarms, warnings, cleaning, assets, files: attachmentsPanel, roster, keys };
   await panels[tab](body, ctx, e, data, riskNow);
 }
 

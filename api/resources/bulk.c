@@ -161,23 +161,27 @@ typedef struct kind_def {
     const column *cols;
     size_t n;
     const char *recompute; /* risk input: the recompute reason; NULL: none */
+    const char *audit;     /* the one-by-one writes' audit names: <audit>_create, ... */
+    const char *audit_update;
 } kind_def;
 
-static const kind_def systems_def = {DB_BULK_SYSTEMS, DB_ASSET_SYSTEM,
-                                     "dust_systems",  "除尘系统",
-                                     system_cols,     sizeof system_cols / sizeof system_cols[0],
-                                     "dust_system"};
-static const kind_def points_def = {DB_BULK_POINTS, DB_ASSET_POINT,
-                                    "points",       "监测点",
-                                    point_cols,     sizeof point_cols / sizeof point_cols[0],
-                                    "point"};
+static const kind_def systems_def = {
+    DB_BULK_SYSTEMS, DB_ASSET_SYSTEM, "dust_systems",
+    "除尘系统",      system_cols,     sizeof system_cols / sizeof system_cols[0],
+    "dust_system",   "dust_system",   "dust_system_update"};
+static const kind_def points_def = {
+    DB_BULK_POINTS, DB_ASSET_POINT, "points",
+    "监测点",       point_cols,     sizeof point_cols / sizeof point_cols[0],
+    "point",        "point",        "point_limits_update"};
 static const kind_def cameras_def = {DB_BULK_CAMERAS,
                                      DB_ASSET_CAMERA,
                                      "cameras",
                                      "摄像头",
                                      camera_cols,
                                      sizeof camera_cols / sizeof camera_cols[0],
-                                     NULL};
+                                     NULL,
+                                     "camera",
+                                     "camera_update"};
 
 static const column *col_by_key(const kind_def *k, const char *key)
 {
@@ -734,9 +738,17 @@ static db_status resolve_row(import_ctx *x, db_conn *c, const db_scope *s, json_
     json_t *sys = json_object_get(row, "sys");
     int64_t sid = 0;
     if (json_is_string(sys)) {
-        if ((st = db_bulk_find_tx(c, s, DB_BULK_SYSTEMS, *eid, json_string_value(sys), &sid)) !=
-            DB_OK)
-            return st;
+        char skey[80];
+        snprintf(skey, sizeof skey, "%lld\x1f%s", (long long)*eid, json_string_value(sys));
+        json_t *known = json_object_get(ents, skey); /* the same cache, keyed apart */
+        if (known) {
+            sid = json_integer_value(known);
+        } else {
+            st = db_bulk_find_tx(c, s, DB_BULK_SYSTEMS, *eid, json_string_value(sys), &sid);
+            if (st != DB_OK)
+                return st;
+            json_object_set_new(ents, skey, json_integer(sid));
+        }
         if (!sid) {
             report(x->errors, rn, ln, col_by_key(k, "system_code"), "system_unknown",
                    "the enterprise has no dust-removal system with this code (import the "
@@ -782,6 +794,74 @@ static db_status resolve_row(import_ctx *x, db_conn *c, const db_scope *s, json_
     return DB_OK;
 }
 
+/* A copy of v (new reference) whose camera stream address has no user
+ * information (rtsp://user:password@host/...): the audit trail is kept for
+ * years and read by others (as assets.c). */
+static json_t *without_url_secrets(json_t *v)
+{
+    json_t *c = json_deep_copy(v);
+    const char *url = json_string_value(json_object_get(c, "stream_url"));
+    const char *scheme = url ? strstr(url, "://") : NULL;
+    if (!scheme)
+        return c;
+    const char *host = scheme + 3;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash)) {
+        char *clean = NULL;
+        if (asprintf(&clean, "%.*s***%s", (int)(host - url), url, at) >= 0) {
+            json_object_set_new(c, "stream_url", json_string(clean));
+            free(clean);
+        }
+    }
+    return c;
+}
+
+static int same_value(json_t *a, json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal(a, b);
+}
+
+/* The audit record of one written row, {action, object, detail}: created
+ * (the row's values) or updated (the changed columns, before and after), as
+ * the one-by-one writes record theirs.  Written after the last row (the
+ * audit chain's head is locked from the first append to the commit). */
+static json_t *row_audit(const kind_def *k, int64_t id, json_t *body, json_t *before)
+{
+    char action[64], obj[64];
+    if (before)
+        snprintf(action, sizeof action, "%s", k->audit_update);
+    else
+        snprintf(action, sizeof action, "%s_create", k->audit);
+    snprintf(obj, sizeof obj, "%s:%lld", k->audit, (long long)id);
+    json_t *d = json_pack("{s:s+}", "import", k->file, ".csv");
+    if (before) {
+        json_t *was = json_object(), *now = json_object(), *v;
+        const char *key;
+        json_object_foreach(body, key, v)
+        {
+            json_t *old = json_object_get(before, key);
+            if (!same_value(old ? old : json_null(), v)) {
+                json_object_set(was, key, old ? old : json_null());
+                json_object_set(now, key, v);
+            }
+        }
+        json_object_set_new(d, "code", json_incref(json_object_get(body, "code")));
+        json_object_set_new(d, "before", without_url_secrets(was));
+        json_object_set_new(d, "change", without_url_secrets(now));
+        json_decref(was);
+        json_decref(now);
+    } else {
+        json_object_set_new(d, "created", without_url_secrets(body));
+    }
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    json_t *rec = json_pack("{s:s, s:s, s:s?}", "action", action, "object", obj, "detail", text);
+    free(text);
+    return rec;
+}
+
 static db_status import_tx(api_req *r, db_conn *c, void *arg)
 {
     import_ctx *x = arg;
@@ -791,8 +871,10 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
     x->created = x->updated = x->unchanged = 0;
     db_scope s;
     api_db_scope(r, NULL, &s);
-    json_t *ents = json_object();    /* enterprise code -> id (0: not in scope) */
+    /* enterprise code -> id (0: not in scope); "<id>\x1f<system code>" -> system id (0: none) */
+    json_t *ents = json_object();
     json_t *touched = json_object(); /* enterprise ids written: their risk is scored again */
+    json_t *audits = json_array();   /* the written rows' audit records */
     db_status st = DB_OK;
     size_t i;
     json_t *row;
@@ -826,14 +908,18 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
             break;
         }
         db_diag d;
+        json_t *before = NULL;
         int changed = 1;
+        int64_t id = existing;
         if (existing) {
-            st = db_bulk_update_tx(c, &s, x->k->kind, existing, text, &changed, &d);
+            st = db_bulk_update_tx(c, &s, x->k->kind, existing, text, &before, &d);
+            changed = before != NULL;
         } else {
             db_assets_written w = {0};
             st = db_assets_create_tx(c, &s, x->k->asset, eid, text, &w, &d);
             if (st == DB_OK && !w.found) /* the enterprise left the scope meanwhile */
                 st = DB_SOFT;
+            id = w.id;
         }
         free(text);
         if (st == DB_BAD) {
@@ -842,12 +928,19 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
         } else if (st == DB_OK) {
             existing ? (changed ? x->updated++ : x->unchanged++) : x->created++;
             if (changed) {
-                char id[24];
-                snprintf(id, sizeof id, "%lld", (long long)eid);
-                json_object_set_new(touched, id, json_true());
+                char eids[24];
+                snprintf(eids, sizeof eids, "%lld", (long long)eid);
+                json_object_set_new(touched, eids, json_true());
+                json_t *rec = row_audit(x->k, id, body, before);
+                if (rec)
+                    json_array_append_new(audits, rec);
+                else
+                    st = DB_HARD;
             }
-            st = db_bulk_row_keep_tx(c);
+            if (st == DB_OK)
+                st = db_bulk_row_keep_tx(c);
         }
+        json_decref(before);
         json_decref(work);
         if (st != DB_OK)
             break;
@@ -863,6 +956,16 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
             if (st != DB_OK)
                 break;
         }
+    json_t *rec;
+    if (st == DB_OK)
+        json_array_foreach(audits, i, rec)
+        {
+            st = api_audit_tx(r, c, json_string_value(json_object_get(rec, "action")),
+                              json_string_value(json_object_get(rec, "object")), "ok",
+                              json_string_value(json_object_get(rec, "detail")));
+            if (st != DB_OK)
+                break;
+        }
     if (st == DB_OK) {
         char obj[48], d[160];
         snprintf(obj, sizeof obj, "%s.csv", x->k->file);
@@ -872,6 +975,7 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
     }
     json_decref(ents);
     json_decref(touched);
+    json_decref(audits);
     return st;
 }
 

@@ -51,14 +51,17 @@ static const db_stmt statements[] = {
 
     /* ---- import: updates that write only when a value differs */
     {"blk_sys_update",
+     "WITH o AS (SELECT row_to_json(x)::text AS j FROM dust_systems x WHERE x.id = $3::bigint) "
      "UPDATE dust_systems ds SET (name, workshop, wet, collector_type, central, airflow_m3h, "
      "positive_pressure, indoor, has_venting, has_isolation, has_suppression, has_inerting, "
      "has_airlock, has_spark_detection) = (SELECT b.name, b.workshop, b.wet, b.collector_type, "
      "b.central, b.airflow_m3h, b.positive_pressure, b.indoor, b.has_venting, b.has_isolation, "
      "b.has_suppression, b.has_inerting, b.has_airlock, b.has_spark_detection FROM " OVER(
          "ds") " b) FROM enterprises e WHERE e.id = ds.enterprise_id AND ds.id = $3::bigint AND "
-               "" SCOPE_ENT("e") " AND " OVER("ds") " IS DISTINCT FROM ds RETURNING ds.id"},
+               "" SCOPE_ENT("e") " AND " OVER(
+                   "ds") " IS DISTINCT FROM ds RETURNING ds.id, (SELECT j FROM o)"},
     {"blk_pt_update",
+     "WITH o AS (SELECT row_to_json(x)::text AS j FROM points x WHERE x.id = $3::bigint) "
      "UPDATE points p SET (name, unit, range_min, range_max, param_class, limit_high, "
      "limit_high_high, limit_low, limit_low_low, deadband, min_duration_s, rate_limit, "
      "rate_window_s, expected_interval_s, enabled) = (SELECT b.name, b.unit, b.range_min, "
@@ -66,12 +69,14 @@ static const db_stmt statements[] = {
      "b.deadband, b.min_duration_s, b.rate_limit, b.rate_window_s, b.expected_interval_s, "
      "b.enabled FROM " OVER("p") " b) FROM enterprises e WHERE e.id = p.enterprise_id AND p.id = "
                                  "$3::bigint AND " SCOPE_ENT("e") " AND " OVER(
-                                     "p") " IS DISTINCT FROM p RETURNING p.id"},
+                                     "p") " IS DISTINCT FROM p RETURNING p.id, (SELECT j FROM o)"},
     {"blk_cam_update",
+     "WITH o AS (SELECT row_to_json(x)::text AS j FROM cameras x WHERE x.id = $3::bigint) "
      "UPDATE cameras c SET (name, system_id, location, stream_url, enabled, updated_at) = (SELECT "
      "b.name, b.system_id, b.location, b.stream_url, b.enabled, now() FROM " OVER(
          "c") " b) FROM enterprises e WHERE e.id = c.enterprise_id AND c.id = $3::bigint AND "
-              "" SCOPE_ENT("e") " AND " OVER("c") " IS DISTINCT FROM c RETURNING c.id"},
+              "" SCOPE_ENT("e") " AND " OVER(
+                  "c") " IS DISTINCT FROM c RETURNING c.id, (SELECT j FROM o)"},
 };
 
 void db_bulk_register(void)
@@ -151,10 +156,10 @@ db_status db_bulk_point_tx(db_conn *c, const db_scope *s, const char *code, db_b
 }
 
 db_status db_bulk_update_tx(db_conn *c, const db_scope *s, db_bulk_kind k, int64_t id,
-                            const char *body, int *changed, db_diag *diag)
+                            const char *body, json_t **before, db_diag *diag)
 {
     memset(diag, 0, sizeof *diag);
-    *changed = 0;
+    *before = NULL;
     if ((unsigned)k > DB_BULK_CAMERAS)
         return DB_HARD;
     char oid[24];
@@ -163,7 +168,13 @@ db_status db_bulk_update_tx(db_conn *c, const db_scope *s, db_bulk_kind k, int64
     PGresult *res = db_exec_diag(c, update_stmt[k], 4, p, &st, diag);
     if (!res)
         return st;
-    *changed = PQntuples(res) > 0;
+    if (PQntuples(res) > 0) {
+        *before = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+        if (!*before) {
+            PQclear(res);
+            return DB_HARD;
+        }
+    }
     PQclear(res);
     return DB_OK;
 }

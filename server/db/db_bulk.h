@@ -55,11 +55,12 @@ typedef struct db_bulk_point {
 } db_bulk_point;
 db_status db_bulk_point_tx(db_conn *c, const db_scope *s, const char *code, db_bulk_point *out);
 
-/* Lays body (a JSON object keyed by column) over the row id; *changed 0
- * when every value was already stored (nothing written).  diag is zeroed
- * and filled when a constraint refused the values (DB_BAD). */
+/* Lays body (a JSON object keyed by column) over the row id.  *before: the
+ * row as it was (row_to_json, for the audit trail), or NULL when every value
+ * was already stored and nothing was written.  diag is zeroed and filled
+ * when a constraint refused the values (DB_BAD). */
 db_status db_bulk_update_tx(db_conn *c, const db_scope *s, db_bulk_kind k, int64_t id,
-                            const char *body, int *changed, db_diag *diag);
+                            const char *body, json_t **before, db_diag *diag);
 
 /* One row's savepoint: begin, then keep (release) or undo (roll back to). */
 db_status db_bulk_row_begin_tx(db_conn *c);

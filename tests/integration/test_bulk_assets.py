@@ -139,6 +139,14 @@ def test_one_bad_row_among_many_stores_nothing():
     st, _, b = upload("baoshan.admin", PTS, as_csv(rows))
     assert st == 200 and (b["created"], b["updated"], b["unchanged"]) == (0, 1, 199), (st, b)
     assert C.db.scalar("SELECT limit_high FROM points WHERE code = 'BULK0006'") == "65"
+    # the audit trail: every created row, and the changed columns of an updated one, before and after
+    assert int(C.db.scalar("SELECT count(*) FROM audit_log WHERE action = 'point_create' "
+                           "AND detail LIKE '%\"import\":\"points.csv\"%'")) == 200
+    obj, detail = C.db.sql("SELECT object, detail FROM audit_log WHERE action = 'point_limits_update' "
+                           "ORDER BY id DESC LIMIT 1")[0]
+    pid = C.db.scalar("SELECT id FROM points WHERE code = 'BULK0006'")
+    assert obj == f"point:{pid}" and json.loads(detail) == {
+        "import": "points.csv", "code": "BULK0006", "before": {"limit_high": 70}, "change": {"limit_high": 65}}, detail
     rows[8][rows[0].index("指标")] = "pressure_diff"
     st, _, b = upload("baoshan.admin", PTS, as_csv(rows))
     assert st == 422 and [(e["row"], e["code"]) for e in b["errors"]] == [(9, "identity_changed")], b
@@ -155,7 +163,8 @@ def test_scope_bounds_the_enterprises_a_file_may_name():
     head = export("a1.manager", CAM, "?template=1")[0]
     before = snapshot()
     # an enterprise imports its own cameras, never another's: the foreign row refuses the file
-    mixed = [head, [a1, "E-CAM-1", "东门", "", "", "", "是"], [b1, "E-CAM-2", "别家", "", "", "", "是"]]
+    mixed = [head, [a1, "E-CAM-1", "东门", "", "", "rtsp://admin:s3cret@cam.example/1", "是"],
+             [b1, "E-CAM-2", "别家", "", "", "", "是"]]
     st, _, b = upload("a1.manager", CAM, as_csv(mixed))
     assert st == 422 and [(e["row"], e["column"], e["code"]) for e in b["errors"]] == \
         [(3, "企业编码", "enterprise_not_in_scope")], b
@@ -185,6 +194,8 @@ def test_scope_bounds_the_enterprises_a_file_may_name():
         == "dust_system"
     st, _, b = upload("a1.manager", CAM, as_csv(mixed[:2]))
     assert st == 200 and b["created"] == 1, (st, b)
+    detail = C.db.scalar("SELECT detail FROM audit_log WHERE action = 'camera_create' ORDER BY id DESC LIMIT 1")
+    assert "E-CAM-1" in detail and "s3cret" not in detail and "rtsp://***@cam.example/1" in detail, detail
     # a camera naming a system its enterprise does not have
     st, _, b = upload("a1.manager", CAM, as_csv([head, [a1, "E-CAM-3", "西门", "NOPE", "", "", "是"]]))
     assert st == 422 and [(e["column"], e["code"]) for e in b["errors"]] == [("除尘系统编码", "system_unknown")], b

@@ -335,6 +335,28 @@ const api_route api_routes[] = {
      API_CITY | API_DISTRICT, 1 * KIB},
     {"POST", "/api/v1/survey/proposals/{id}/return", "returnProposal", api_survey_return,
      API_CITY | API_DISTRICT, 4 * KIB},
+    /* 在线抽查 (spotchecks.c): campaigns, checks with their dossier, findings */
+    {"GET", "/api/v1/spot-checklist", "getSpotChecklist", api_spot_checklist, GOV, 0},
+    {"GET", "/api/v1/spot-campaigns", "listSpotCampaigns", api_spot_campaigns_list, GOV, 0},
+    {"POST", "/api/v1/spot-campaigns", "createSpotCampaign", api_spot_campaign_create, GOV,
+     16 * KIB},
+    {"GET", "/api/v1/spot-campaigns/{id}", "getSpotCampaign", api_spot_campaign_get, GOV, 0},
+    {"POST", "/api/v1/spot-campaigns/{id}/close", "closeSpotCampaign", api_spot_campaign_close, GOV,
+     0},
+    {"GET", "/api/v1/spot-checks/counts", "getSpotCheckCounts", api_spot_counts, GOV, 0},
+    {"GET", "/api/v1/spot-checks/{id}", "getSpotCheck", api_spot_check_get, GOV, 0},
+    {"GET", "/api/v1/spot-checks/{id}/dossier", "getSpotCheckDossier", api_spot_check_dossier, GOV,
+     0},
+    {"POST", "/api/v1/spot-checks/{id}/record", "recordSpotCheck", api_spot_check_record, GOV,
+     128 * KIB},
+    {"GET", "/api/v1/spot-findings", "listSpotFindings", api_spot_findings_list, API_ANY_USER, 0},
+    {"GET", "/api/v1/spot-findings/{id}", "getSpotFinding", api_spot_finding_get, API_ANY_USER, 0},
+    {"POST", "/api/v1/spot-findings/{id}/reply", "replySpotFinding", api_spot_finding_reply,
+     API_ENTERPRISE, 16 * KIB},
+    {"POST", "/api/v1/spot-findings/{id}/verify", "verifySpotFinding", api_spot_finding_verify, GOV,
+     16 * KIB},
+    {"POST", "/api/v1/spot-findings/{id}/reject", "rejectSpotFinding", api_spot_finding_reject, GOV,
+     16 * KIB},
 };
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 
@@ -368,6 +390,7 @@ void api_handlers_init(void)
     api_attachments_init();
     api_bulk_init();
     api_survey_init();
+    api_spot_init();
 }
 
 /* ---- `dustwatch routes`: the table without a server or a database ------- */

@@ -2423,6 +2423,108 @@ OPERATIONS.update(bulk_ops("cameras", "摄像头", "exportCameras", "importCamer
                            "City, district and the enterprise itself."))
 
 
+# --- 在线抽查 (api/resources/spotchecks.c)
+SPOT_RULES = ["random", "grade", "street", "stale", "list"]
+SPOT_FINDING_STATUSES = ["hazard", "requested", "replied", "rejected", "closed"]
+SCHEMAS.update({
+    "SpotChecklist": obj(dict(items=arr(obj(dict(code=s("string"), zh=s("string"), en=s("string"),
+                                                 major_item=nullable(s("integer"))))))),
+    "SpotCampaign": obj(dict(
+        id=s("integer"), title=s("string"), district_id=nullable(s("integer")), street_id=nullable(s("integer")),
+        period_from=s("string", format="date-time"), period_to=s("string", format="date-time"),
+        rule=enum(SPOT_RULES), params=obj({}), status=enum(["open", "closed"]), creator=s("string"),
+        checks=s("integer"), done=s("integer"), findings=s("integer")),
+        title="SpotCampaign", desc="A spot-check campaign (抽查批次) and how its enterprises were picked."),
+    "SpotCampaignList": paged(ref("SpotCampaign")),
+    "SpotCampaignDetail": obj(dict(campaign=ref("SpotCampaign"), checks=arr(obj({})))),
+    "SpotCampaignCreate": obj(dict(
+        title=s("string", minLength=1, maxLength=200), rule=enum(SPOT_RULES),
+        n=s("integer", minimum=1, maximum=200, description="at most this many, picked at random (default 10)"),
+        grades=arr(enum(["blue", "yellow", "orange", "red", "none"]), description="rule grade"),
+        street_code=s("string", description="rule street"),
+        stale_days=s("integer", minimum=1, maximum=366, description="rule stale: not checked for this many days "
+                                                                       "(default 30)"),
+        enterprise_ids=arr(s("integer", minimum=1), description="rule list"),
+        period_from=s("string", format="date-time", description="default: 30 days before period_to"),
+        period_to=s("string", format="date-time", description="default: now")),
+        ["title", "rule"], strict=True),
+    "SpotCheckDetail": obj(dict(check=obj({}), campaign=ref("SpotCampaign"), checklist=arr(obj({})),
+                                findings=arr(ref("SpotFinding")))),
+    "SpotDossier": obj(dict(check=ref("SpotCheckDetail"), period=obj({}), alarms=obj({}), video_alarms=obj({}),
+                            cleaning=obj({}), online=obj({}), interruptions=obj({}), filings=arr(obj({})),
+                            hazards=obj({}))),
+    "SpotRecord": obj(dict(
+        answers=obj({}, desc="every active checklist item code: ok, finding or na"),
+        note=s("string", maxLength=4000),
+        findings=arr(obj(dict(item_code=s("string"), title=s("string", minLength=1, maxLength=200),
+                              description=s("string", maxLength=4000), action=enum(["hazard", "rectification"]),
+                              kind=enum(["major", "ordinary"]), major_item=s("integer", minimum=1, maximum=10),
+                              deadline=s("string", format="date-time")), ["title", "action"], strict=True),
+                     maxItems=20)), ["answers"], strict=True),
+    "SpotFinding": obj(dict(
+        id=s("integer"), check_id=s("integer"), campaign_id=nullable(s("integer")), enterprise=obj({}),
+        item_code=nullable(s("string")), title=s("string"), description=s("string"),
+        action=enum(["hazard", "rectification"]), hazard=nullable(obj({})),
+        deadline=s("string", format="date-time"), status=enum(SPOT_FINDING_STATUSES), closed=s("boolean"),
+        overdue=s("boolean"), reply=s("string"), verify_note=s("string")),
+        title="SpotFinding", desc="A finding: a hazard (its loop is the hazard's) or a rectification request."),
+    "SpotFindingList": paged(ref("SpotFinding")),
+    "SpotFindingDetail": obj(dict(finding=ref("SpotFinding"))),
+    "SpotReply": obj({"reply": s("string", minLength=1, maxLength=4000)}, ["reply"], strict=True),
+    "SpotCounts": obj({"from": s("string", format="date-time"), "to": s("string", format="date-time"),
+                       "totals": obj({}), "items": arr(obj(dict(
+                               inspector_id=nullable(s("integer")), inspector=s("string"), checks=s("integer"),
+                               findings=s("integer"), hazards=s("integer"), rectifications=s("integer"),
+                               closed=s("integer"))))}),
+})
+OPERATIONS.update({
+    "getSpotChecklist": dict(tag="spotchecks", zh="抽查检查表", en="The spot-check checklist",
+         resp=ok(ref("SpotChecklist"))),
+    "listSpotCampaigns": dict(tag="spotchecks", zh="抽查批次", en="Spot-check campaigns",
+         desc="The caller's own: its district's (or street's) and, for the city, all; newest first.",
+         params=[csv_param("status", ["open", "closed"], "Statuses."), P("limit50"), P("offset")],
+         resp=ok(ref("SpotCampaignList")), err=[400]),
+    "createSpotCampaign": dict(tag="spotchecks", zh="发起抽查", en="Start a campaign",
+         desc="Picks enterprises of the caller's scope: random N, by risk grade, by street, not checked for "
+              "stale_days, or a list (404 when one is not in scope); 422 spot_invalid when nothing matches.",
+         body=json_body(ref("SpotCampaignCreate")), resp=ok(ref("SpotCampaignDetail"), "Created.", 201),
+         err=[400, 404, 422]),
+    "getSpotCampaign": dict(tag="spotchecks", zh="抽查批次详情", en="A campaign with its checks",
+         resp=ok(ref("SpotCampaignDetail"))),
+    "closeSpotCampaign": dict(tag="spotchecks", zh="结束抽查", en="Close a campaign", desc="open → closed.",
+         resp=ok(ref("SpotCampaignDetail")), err=[409]),
+    "getSpotCheckCounts": dict(tag="spotchecks", zh="抽查统计", en="Checks per inspector",
+         desc="Checks done in from..to (default: the last 30 days) per inspector, with findings, hazards, "
+              "rectification requests and closed findings.",
+         params=[P("from"), P("to")], resp=ok(ref("SpotCounts")), err=[400]),
+    "getSpotCheck": dict(tag="spotchecks", zh="抽查详情", en="A check with its checklist and findings",
+         resp=ok(ref("SpotCheckDetail"))),
+    "getSpotCheckDossier": dict(tag="spotchecks", zh="抽查一企一档", en="The check's dossier",
+         desc="The enterprise over the campaign's period in one answer: alarms and their handling, video "
+              "alarms, cleaning check-ins, data online and interruptions, filings, open hazards.",
+         resp=ok(ref("SpotDossier"))),
+    "recordSpotCheck": dict(tag="spotchecks", zh="记录抽查结果", en="Record the check",
+         desc="pending → done, once, while the campaign is open. A finding with action hazard becomes a hazard "
+              "(found_how spot_check; default kind from the checklist item); one with action rectification is "
+              "a request the enterprise answers (default deadline 15 days).",
+         body=json_body(ref("SpotRecord")), resp=ok(ref("SpotCheckDetail")), err=[400, 409, 422]),
+    "listSpotFindings": dict(tag="spotchecks", zh="抽查问题", en="Spot-check findings",
+         desc="Deadline first. Enterprises see their own.",
+         params=[csv_param("status", SPOT_FINDING_STATUSES, "Statuses."), P("enterprise"), P("open"),
+                 P("limit50"), P("offset")],
+         resp=ok(ref("SpotFindingList")), err=[400]),
+    "getSpotFinding": dict(tag="spotchecks", zh="抽查问题详情", en="A finding", resp=ok(ref("SpotFindingDetail"))),
+    "replySpotFinding": dict(tag="spotchecks", zh="整改回复", en="Answer a rectification request",
+         desc="requested or rejected → replied, by the enterprise.", body=json_body(ref("SpotReply")),
+         resp=ok(ref("SpotFindingDetail")), err=[400, 409]),
+    "verifySpotFinding": dict(tag="spotchecks", zh="核验通过", en="Verify the answer", desc="replied → closed.",
+         body=json_body(ref("HazardNote"), required=False), resp=ok(ref("SpotFindingDetail")), err=[400, 409]),
+    "rejectSpotFinding": dict(tag="spotchecks", zh="核验不通过", en="Reject the answer", desc="replied → rejected.",
+         body=json_body(ref("HazardReason")), resp=ok(ref("SpotFindingDetail")), err=[400, 409]),
+})
+TAGS.append(("spotchecks", "Online spot checks (在线抽查): campaigns, dossiers, checklists and findings."))
+
+
 def error_response(status, name, desc):
     codes = error_codes_for(status)
     schema = {"allOf": [ref("Error"),

@@ -261,6 +261,23 @@ int api_duty_handovers(api_req *r);
 int api_duty_handover_add(api_req *r);
 void api_duty_init(void);
 
+/* spotchecks.c: online spot checks (在线抽查) */
+int api_spot_checklist(api_req *r);
+int api_spot_campaigns_list(api_req *r);
+int api_spot_campaign_create(api_req *r);
+int api_spot_campaign_get(api_req *r);
+int api_spot_campaign_close(api_req *r);
+int api_spot_check_get(api_req *r);
+int api_spot_check_dossier(api_req *r);
+int api_spot_check_record(api_req *r);
+int api_spot_counts(api_req *r);
+int api_spot_findings_list(api_req *r);
+int api_spot_finding_get(api_req *r);
+int api_spot_finding_reply(api_req *r);
+int api_spot_finding_verify(api_req *r);
+int api_spot_finding_reject(api_req *r);
+void api_spot_init(void);
+
 /* Inside a caller's transaction ($1/$2 scope): the overview's alarm, warning,
  * grade (risk.c) and cleaning (cleaning.c) numbers, merged into `into`. */
 db_status api_risk_overview(db_conn *c, const char *kind, const char *sid, json_t *into);

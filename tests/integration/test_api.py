@@ -241,6 +241,16 @@ OBJECT_ROUTES.update({
     "/api/v1/notices/{id}/approve": "notice",
     "/api/v1/notices/{id}/publish": "notice",
     "/api/v1/enterprises/{id}/todo": "enterprise",
+    # online spot checks (issue 14 item 3)
+    "/api/v1/spot-campaigns/{id}": "spot_campaign",
+    "/api/v1/spot-campaigns/{id}/close": "spot_campaign",
+    "/api/v1/spot-checks/{id}": "spot_check",
+    "/api/v1/spot-checks/{id}/dossier": "spot_check",
+    "/api/v1/spot-checks/{id}/record": "spot_check",
+    "/api/v1/spot-findings/{id}": "spot_finding",
+    "/api/v1/spot-findings/{id}/reply": "spot_finding",
+    "/api/v1/spot-findings/{id}/verify": "spot_finding",
+    "/api/v1/spot-findings/{id}/reject": "spot_finding",
 })
 BODIES.update({
     ("POST", "/api/v1/enterprises/{id}/filings"): {
@@ -265,6 +275,13 @@ BODIES.update({
     ("POST", "/api/v1/enforcement-referrals/{id}/accept"): {"note": "probe"},
     ("POST", "/api/v1/enforcement-referrals/{id}/reject"): {"reason": "probe"},
     ("POST", "/api/v1/enforcement-referrals/{id}/close"): {"outcome": "probe", "decided_on": "2026-01-01"},
+    # a complete checklist, so that scope is what answers
+    ("POST", "/api/v1/spot-checks/{id}/record"): {"answers": {k: "ok" for k in (
+        "alarms_handled", "warnings_answered", "data_online", "cleaning_done", "video_alarms", "filings_valid",
+        "explosion_protection", "spark_detection")}},
+    ("POST", "/api/v1/spot-findings/{id}/reply"): {"reply": "probe"},
+    ("POST", "/api/v1/spot-findings/{id}/verify"): {"note": "probe"},
+    ("POST", "/api/v1/spot-findings/{id}/reject"): {"reason": "probe"},
 })
 
 
@@ -328,7 +345,17 @@ def risk_objects(c):
                                f"VALUES ({warning}, {e}, 2) RETURNING id")
         public_notice = c.db.scalar(f"INSERT INTO public_notices (enterprise_id, region_id, title) SELECT id, "
                              f"district_id, 'probe' FROM enterprises WHERE id = {e} RETURNING id")
-        out[owner] = {"alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
+        # an online spot check of the enterprise's district, with a finding to answer (issue 14 item 3)
+        campaign = c.db.scalar(
+            f"INSERT INTO spot_campaigns (district_id, title, period_from, period_to, rule) SELECT district_id, "
+            f"'probe', now() - interval '30 days', now(), 'random' FROM enterprises WHERE id = {e} RETURNING id")
+        spot = c.db.scalar(f"INSERT INTO spot_checks (campaign_id, enterprise_id, district_id) SELECT {campaign}, id, "
+                           f"district_id FROM enterprises WHERE id = {e} RETURNING id")
+        finding = c.db.scalar(
+            f"INSERT INTO spot_findings (check_id, enterprise_id, district_id, title, action, deadline, status) "
+            f"SELECT {spot}, id, district_id, 'probe', 'rectification', now() + interval '1 day', 'requested' "
+            f"FROM enterprises WHERE id = {e} RETURNING id")
+        out[owner] = {"spot_campaign": campaign, "spot_check": spot, "spot_finding": finding, "alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
                       "report": report, "hazard": hazard, "filing": filing,
@@ -349,7 +376,10 @@ def tables_fingerprint(db):
                      "|| coalesce((SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM hazards h), '') "
                      "|| coalesce((SELECT md5(string_agg(v::text, ',' ORDER BY id)) FROM supervisions v), '') "
                      "|| coalesce((SELECT md5(string_agg(r::text, ',' ORDER BY id)) FROM enforcement_referrals r), '') "
-                     "|| coalesce((SELECT md5(string_agg(n::text, ',' ORDER BY id)) FROM public_notices n), '') AS x) s")
+                     "|| coalesce((SELECT md5(string_agg(n::text, ',' ORDER BY id)) FROM public_notices n), '') "
+                     "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM spot_campaigns k), '') "
+                     "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM spot_checks k), '') "
+                     "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM spot_findings f), '') AS x) s")
 
 
 def scope_matrix(c):

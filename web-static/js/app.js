@@ -37,6 +37,7 @@ function navItems(m) {
   if (!ent) items.push(['stats', 'nav.stats', '∑'], ['reports', 'nav.reports', '▦']); // issue 15
   items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒'], ['supervision', 'nav.supervision', '☑']);
   items.push(['duty', ent ? 'nav.todo' : 'nav.duty', '⏲']);
+  items.push(['spotchecks', 'nav.spotchecks', '⌕']); // 在线抽查
   const admin = [];
   if (isAdmin(m)) admin.push(['accounts', 'nav.accounts', '☰']);
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
@@ -114,6 +115,7 @@ const PAGES = {
   regions: () => import('./pages/regions.js'),
   // bulk tables of systems, points and cameras (issue 17 item 8)
   bulk: () => import('./pages/bulk.js'),
+  spotchecks: () => import('./pages/spotchecks.js'),
 };
 
 let routeSeq = 0;

@@ -10,7 +10,7 @@ import { onLive } from '../live.js';
 const LINK = {
   warning_unsigned: 'warnings', clearance_request: 'warnings', warning_overdue: 'warnings', warning_sign: 'warnings', warning_clear: 'warnings',
   alarm_overdue: 'alarms', alarm_acknowledge: 'alarms', alarm_handle: 'alarms', hazard_due: 'hazards', hazard_plan: 'hazards', hazard_rectify: 'hazards',
-  filing_to_approve: 'filings', filing_returned: 'filings', supervision_open: 'supervision', supervision_answer: 'supervision', cleaning_due: 'cleaning',
+  filing_to_approve: 'filings', filing_returned: 'filings', supervision_open: 'supervision', supervision_answer: 'supervision', cleaning_due: 'cleaning', spot_finding_answer: 'spotchecks',
 };
 
 function due(x) {

@@ -49,6 +49,7 @@ typedef struct {
      * the next attempt reads the same page (forward_targets.inflight_*) and resumes
      * at next_req, so answered requests are not sent again */
     int64_t page_first, page_last;
+    unsigned char page_hash[16]; /* of its requests: a target edited meanwhile starts over */
     int inflight_set;
     size_t next_req;
     long sent[FWD_KINDS], acked[FWD_KINDS], refused[FWD_KINDS], requests[FWD_KINDS];
@@ -352,17 +353,29 @@ static int deliver_page(db_conn *c, target *t, tstate *s, const json_t *page)
     const char *last_xid = json_string_value(json_object_get(last, "xid"));
     if (!last_xid)
         return -1;
-    if (s->page_first != first_id || s->page_last != last_id) {
-        partial_reset(s);
-        s->page_first = first_id;
-        s->page_last = last_id;
-        s->dead = json_array();
-    }
     json_t *payloads = fwd_encode_page(t->mem, t->batch_max, page);
     if (!payloads) { /* our bug or out of memory: logged, passed (never wedge the target) */
         LOG_ERROR("forward page could not be encoded, skipped", "target=%lld rows=%lld-%lld",
                   (long long)t->id, (long long)first_id, (long long)last_id);
         payloads = json_array();
+    }
+    /* resuming at next_req is right only for the same requests: a target whose
+     * batch size, selection or mapping changed since starts the page over (its
+     * requests differ, so do their keys) */
+    unsigned char hash[16];
+    char *all = json_dumps(payloads, JSON_COMPACT);
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)(all ? all : ""),
+                       all ? strlen(all) : 0, NULL, 0);
+    free(all);
+    if (s->page_first != first_id || s->page_last != last_id ||
+        memcmp(s->page_hash, hash, sizeof hash) != 0) {
+        int inflight = s->page_first == first_id && s->page_last == last_id && s->inflight_set;
+        partial_reset(s);
+        s->page_first = first_id;
+        s->page_last = last_id;
+        s->inflight_set = inflight;
+        memcpy(s->page_hash, hash, sizeof hash);
+        s->dead = json_array();
     }
     /* the page's end is kept before its first request: after a restart the same
      * rows make the same requests under the same keys */
@@ -381,12 +394,19 @@ static int deliver_page(db_conn *c, target *t, tstate *s, const json_t *page)
         int http = 0, code = -1;
         char reason[512];
         /* the same request gets the same key on every attempt (the page, the batch
-         * size and the index fix its items): an upstream that keeps keys (dustwatch
-         * does) answers a resend whose first answer was lost from what it stored, so
-         * events and video alarms, which have no natural key, are not stored twice */
-        char idem[120];
-        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-%lld-%lld-%d-%zu", (long long)t->id,
-                 (long long)first_id, (long long)last_id, t->batch_max, i);
+         * size, the index and a digest of the request fix it; another request never
+         * has it): an upstream that keeps keys (dustwatch does) answers a resend whose
+         * first answer was lost from what it stored, so events and video alarms, which
+         * have no natural key, are not stored twice */
+        unsigned char dig[8];
+        char dighex[17], idem[140];
+        char *canon = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        crypto_generichash(dig, sizeof dig, (const unsigned char *)(canon ? canon : ""),
+                           canon ? strlen(canon) : 0, NULL, 0);
+        free(canon);
+        sodium_bin2hex(dighex, sizeof dighex, dig, sizeof dig);
+        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-%lld-%lld-%d-%zu-%s", (long long)t->id,
+                 (long long)first_id, (long long)last_id, t->batch_max, i, dighex);
         fwd_verdict v = send_payload(t, s, p, idem, &http, &code, reason, sizeof reason);
         if (v == FWD_RETRY && http < 0) {
             json_decref(payloads);

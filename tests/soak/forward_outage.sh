@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Upward forwarding (issue 18): a 24-hour upstream outage at the demo rate
 # catches up in order without loss.  NOT part of the test command (the
-# integration test int-forward_batching runs the same at one batch a minute
+# integration test int-forward_batching runs the same at one batch every 2 minutes
 # for two enterprises); one command, figures printed at the end.
 #
 #   deploy/services.sh start /tmp/dw-svc >/dev/null; set -a; . /tmp/dw-svc/env; set +a

@@ -987,7 +987,7 @@ SCHEMAS = {
     "ForwardTarget": obj({
         "id": ID, "name": s("string"), "url": s("string"), "dialect": enum(["hebei", "mem"]),
         "appid": N_STR, "owner_district": N_ID, "district_ids": arr(ID), "enterprise_ids": arr(ID),
-        "kinds": arr(enum(["readings", "events", "videos"])), "rate_per_s": s("integer"),
+        "kinds": arr(enum(["readings", "events", "videos", "alarms"])), "rate_per_s": s("integer"),
         "batch_max": s("integer"), "enabled": s("boolean"), "last_ok_at": N_TS,
         "last_error": N_STR, "last_error_at": N_TS, "created_at": TS, "updated_at": TS,
     }, ["id", "name", "url", "dialect"], desc="An upstream platform; its credentials are never answered."),
@@ -1006,7 +1006,7 @@ SCHEMAS = {
                            desc="Sealed with the master key; required on create."),
         "district_ids": arr(ID, "Empty: every district (a district administrator's: its own)."),
         "enterprise_ids": arr(ID, "Empty: every enterprise of the districts."),
-        "kinds": arr(enum(["readings", "events", "videos"])),
+        "kinds": arr(enum(["readings", "events", "videos", "alarms"])),
         "rate_per_s": s("integer", minimum=1, maximum=1000),
         "batch_max": s("integer", minimum=1, maximum=5000),
         "enabled": s("boolean"),
@@ -1021,7 +1021,7 @@ SCHEMAS = {
                           ["object", "local_code", "upstream_code"], strict=True),
     "ForwardDeadLetter": obj({
         "id": ID, "target_id": ID, "enterprise_id": ID, "enterprise_code": s("string"),
-        "kind": enum(["readings", "events", "videos"]), "items": COUNT,
+        "kind": enum(["readings", "events", "videos", "alarms"]), "items": COUNT,
         "http_status": nullable(s("integer")), "upstream_code": nullable(s("integer")),
         "reason": s("string"), "created_at": TS, "resend_requested_at": N_TS,
         "resends": COUNT, "resolved_at": N_TS}),

@@ -99,8 +99,8 @@ static int kinds_array(api_req *r, json_t *body, char **out)
     *out = NULL;
     if (!v)
         return 0;
-    static const char *const names[] = {"readings", "events", "videos"};
-    int seen[3] = {0, 0, 0};
+    static const char *const names[] = {"readings", "events", "videos", "alarms"};
+    int seen[4] = {0, 0, 0, 0};
     size_t i;
     json_t *x;
     if (!json_is_array(v) || json_array_size(v) == 0)
@@ -108,14 +108,14 @@ static int kinds_array(api_req *r, json_t *body, char **out)
     json_array_foreach(v, i, x)
     {
         int k = -1;
-        for (int j = 0; j < 3; j++)
+        for (int j = 0; j < 4; j++)
             if (json_is_string(x) && strcmp(json_string_value(x), names[j]) == 0)
                 k = j;
         if (k < 0 || seen[k]++)
             goto bad;
     }
     char buf[64] = "{";
-    for (int j = 0; j < 3; j++)
+    for (int j = 0; j < 4; j++)
         if (seen[j])
             snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[1] ? "," : "",
                      names[j]);
@@ -124,7 +124,7 @@ static int kinds_array(api_req *r, json_t *body, char **out)
     return 0;
 bad:
     api_reply_error(r, API_E_BAD_REQUEST,
-                    "kinds must be a non-empty array of distinct readings, events, videos");
+                    "kinds must be a non-empty array of distinct readings, events, videos, alarms");
     return -1;
 }
 

@@ -60,6 +60,24 @@
     ", 'type', v.alarm_type, 'c', v.content, 'img', translate(encode(v.image, 'base64'), "         \
     "E'\\n', '')) ORDER BY v.id), '[]') FROM video_alarms v WHERE v.id = ANY (o.ref_ids))"
 
+/* our rule engine's alarm transitions (kind alarms), in the events' shape: level the
+ * native event vocabulary (a clear "cleared": Hebei scd 0), content the kind's label */
+#define TS_OF_ALARM                                                                                \
+    "CASE WHEN t.dialect = 'hebei' THEN to_char(ae.at AT TIME ZONE 'Asia/Shanghai', " TS_HEBEI     \
+    ") ELSE to_char(ae.at AT TIME ZONE 'UTC', " TS_MEM ") END"
+#define ITEMS_ALARMS                                                                                \
+    "(SELECT coalesce(json_agg(json_build_object('p', coalesce(mp.upstream_code, p.code), "         \
+    "'ts', " TS_OF_ALARM                                                                            \
+    ", 'level', CASE WHEN ae.action = 'clear' THEN 'cleared' WHEN coalesce(ae.kind, a.kind) IN "    \
+    "('high', 'high_high', 'low', 'low_low') THEN coalesce(ae.kind, a.kind) WHEN "                  \
+    "coalesce(ae.kind, a.kind) = 'rate_of_rise' THEN 'high' WHEN coalesce(ae.kind, a.kind) = "      \
+    "'spark' THEN 'high_high' ELSE 'fault' END, 'v', ae.value, 'th', ae.threshold, 'c', CASE "      \
+    "WHEN ae.action = 'clear' THEN '消警：' ELSE '' END || coalesce((SELECT l.zh FROM labels l " \
+    "WHERE l.domain = 'alarm_kind' AND l.code = coalesce(ae.kind, a.kind)), coalesce(ae.kind, "     \
+    "a.kind)) || '（dustwatch 规则报警 ' || ae.action || '）') ORDER BY ae.id), '[]') FROM "  \
+    "alarm_events ae JOIN alarms a ON a.id = ae.alarm_id JOIN points p ON p.id = a.point_id "       \
+    "" POINT_MAPPED " WHERE ae.id = ANY (o.ref_ids))"
+
 /* is the row's enterprise and kind selected by the target */
 #define SELECTED                                                                                   \
     "e.id IS NOT NULL AND o.kind = ANY (t.kinds) AND (cardinality(t.district_ids) = 0 OR "         \
@@ -81,14 +99,16 @@ static const db_stmt statements[] = {
     {"fwd_next",
      "WITH t AS (SELECT * FROM forward_targets WHERE id = $1::bigint), o AS (SELECT o.* FROM "
      "forward_outbox o, t WHERE (o.xid, o.id) > (t.watermark_xid, t.watermark_id) AND o.xid < "
-     "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY o.xid, o.id LIMIT $2::int) SELECT "
+     "pg_snapshot_xmin(pg_current_snapshot()) AND (t.inflight_id IS NULL OR (o.xid, o.id) <= "
+     "(t.inflight_xid, t.inflight_id)) ORDER BY o.xid, o.id LIMIT $2::int) SELECT "
      "coalesce(json_agg(json_build_object('id', o.id, 'xid', o.xid::text, 'kind', o.kind, "
      "'enterprise_id', o.enterprise_id, 'selected', sel.ok, 'qybm', coalesce(me.upstream_code, "
      "e.code), 'wgbm', (SELECT m.upstream_code FROM gateways g JOIN forward_codes m ON "
      "m.target_id = t.id AND m.object = 'gateway' AND m.local_code = g.code WHERE "
      "g.enterprise_id = o.enterprise_id ORDER BY g.last_seen_at DESC NULLS LAST, g.id LIMIT 1), "
      "'items', CASE WHEN NOT sel.ok THEN '[]'::json WHEN o.kind = 'readings' THEN " ITEMS_READINGS
-     " WHEN o.kind = 'events' THEN " ITEMS_EVENTS " ELSE " ITEMS_VIDEOS " END) ORDER BY o.xid, "
+     " WHEN o.kind = 'events' THEN " ITEMS_EVENTS " WHEN o.kind = 'alarms' THEN " ITEMS_ALARMS
+     " ELSE " ITEMS_VIDEOS " END) ORDER BY o.xid, "
      "o.id), '[]')::text FROM o CROSS JOIN t LEFT JOIN enterprises e ON e.id = o.enterprise_id "
      "LEFT JOIN forward_codes me ON me.target_id = t.id AND me.object = 'enterprise' AND "
      "me.local_code = e.code CROSS JOIN LATERAL (SELECT " SELECTED " AS ok) sel"},
@@ -106,8 +126,13 @@ static const db_stmt statements[] = {
      "EXCLUDED.failures"},
     {"fwd_advance",
      "UPDATE forward_targets SET watermark_xid = $2::xid8, watermark_id = $3::bigint, last_ok_at "
-     "= CASE WHEN $4::boolean THEN now() ELSE last_ok_at END WHERE id = $1::bigint AND "
+     "= CASE WHEN $4::boolean THEN now() ELSE last_ok_at END, inflight_xid = NULL, inflight_id = "
+     "NULL WHERE id = $1::bigint AND "
      "(watermark_xid, watermark_id) < ($2::xid8, $3::bigint) RETURNING id"},
+    /* the end of the page being delivered (once, before its first request) */
+    {"fwd_inflight",
+     "UPDATE forward_targets SET inflight_xid = $2::xid8, inflight_id = $3::bigint WHERE id = "
+     "$1::bigint AND (watermark_xid, watermark_id) < ($2::xid8, $3::bigint)"},
     {"fwd_failure",
      "UPDATE forward_targets SET last_error = left($2, 1000), last_error_at = now() WHERE id = "
      "$1::bigint"},
@@ -143,7 +168,7 @@ static const db_stmt statements[] = {
      "INSERT INTO forward_targets (name, url, dialect, appid, sealed_keys, owner_district, "
      "district_ids, enterprise_ids, kinds, rate_per_s, batch_max, enabled) VALUES ($1, $2, $3, $4, "
      "$5::bytea, $6::bigint, coalesce($7::bigint[], '{}'), coalesce($8::bigint[], '{}'), "
-     "coalesce($9::text[], '{readings,events,videos}'), coalesce($10::int, 20), "
+     "coalesce($9::text[], '{readings,events,videos,alarms}'), coalesce($10::int, 20), "
      "coalesce($11::int, 500), coalesce($12::boolean, true)) RETURNING id"},
     {"fwd_api_update",
      "UPDATE forward_targets t SET name = coalesce($4, t.name), url = coalesce($5, t.url), appid "
@@ -282,7 +307,10 @@ static db_status advance_tx(db_conn *c, void *arg)
     /* the watermark first: when it is past the row already (another forwarder took
      * the target over after this one lost its connection), nothing is counted twice */
     db_status st;
-    const char *w[4] = {tid, d->xid, db_i64(b[0], d->id), d->requests > 0 ? "true" : "false"};
+    long requests = 0;
+    for (size_t i = 0; i < d->n_kinds; i++)
+        requests += d->kinds[i].requests;
+    const char *w[4] = {tid, d->xid, db_i64(b[0], d->id), requests > 0 ? "true" : "false"};
     PGresult *r = db_exec(c, "fwd_advance", 4, w, &st);
     if (!r)
         return st;
@@ -303,8 +331,11 @@ static db_status advance_tx(db_conn *c, void *arg)
         PGresult *q = db_exec(c, "fwd_dead_insert", 8, p, &st);
         PQclear(q);
     }
-    if (st == DB_OK && (d->requests > 0 || d->failures > 0))
-        st = daily(c, tid, d->kind, d->sent, d->acked, d->refused, 0, d->requests, d->failures);
+    for (size_t i = 0; i < d->n_kinds && st == DB_OK; i++) {
+        const db_forward_kind_counts *k = &d->kinds[i];
+        if (k->requests > 0)
+            st = daily(c, tid, k->kind, k->sent, k->acked, k->refused, 0, k->requests, 0);
+    }
     return st;
 }
 
@@ -315,6 +346,16 @@ db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_don
     if (st == DB_OK)
         *moved = a.moved;
     return st;
+}
+
+db_status db_forward_inflight(db_conn *c, int64_t target_id, const char *xid, int64_t id)
+{
+    char tid[24], rid[24];
+    const char *p[3] = {db_i64(tid, target_id), xid, db_i64(rid, id)};
+    db_status st;
+    PGresult *r = db_exec(c, "fwd_inflight", 3, p, &st);
+    PQclear(r);
+    return r ? DB_OK : st;
 }
 
 db_status db_forward_failure(db_conn *c, int64_t target_id, const char *kind, const char *error)

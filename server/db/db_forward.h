@@ -31,13 +31,15 @@ db_status db_forward_targets(db_conn *c, json_t **out);
  * *got 1 when this connection holds it now. */
 db_status db_forward_try_lock(db_conn *c, int64_t target_id, int *got);
 
-/* The next outbox rows after the target's watermark, at most max_rows, only of
- * transactions older than every running one, in (xid, id) order:
+/* The next outbox rows after the target's watermark, at most max_rows and not past
+ * its in-flight page end, only of transactions older than every running one, in
+ * (xid, id) order:
  * [{id, xid, kind, enterprise_id, selected, qybm, wgbm, items: [...]}]; items
  * are empty when the row is not selected by the target (district, enterprise,
  * kind).  readings {p, ts, v, q}, events {p, ts, level, v, th, c}, videos
- * {cam, ts, type, c, img}; codes mapped through forward_codes, ts in the
- * dialect's form (hebei: Beijing local "yyyy-MM-dd HH:mm:ss", mem: RFC 3339 UTC). */
+ * {cam, ts, type, c, img}, alarms (our rule engine's transitions) as events; codes mapped through
+ * forward_codes, ts in the dialect's form (hebei: Beijing local "yyyy-MM-dd HH:mm:ss", mem: RFC
+ * 3339 UTC). */
 db_status db_forward_next(db_conn *c, int64_t target_id, int max_rows, json_t **out);
 
 /* A request the upstream refused, to keep. */
@@ -51,19 +53,30 @@ typedef struct db_forward_dead {
     const char *reason;
 } db_forward_dead;
 
-/* What delivering one outbox row came to (counts per kind of the row). */
+/* The counts of one kind of a delivered page. */
+typedef struct db_forward_kind_counts {
+    const char *kind;
+    long sent, acked, refused, requests;
+} db_forward_kind_counts;
+
+/* What delivering a page of outbox rows, up to (xid, id), came to. */
 typedef struct db_forward_done {
     const char *xid;
     int64_t id;
-    const char *kind;
-    long sent, acked, refused, requests, failures;
+    const db_forward_kind_counts *kinds;
+    size_t n_kinds;
     const db_forward_dead *dead;
     size_t n_dead;
 } db_forward_done;
 
-/* One transaction: the watermark moved to (xid, id), then the dead letters and
- * the day's counts; *moved 0 (and nothing recorded) when the watermark was
- * there already (another forwarder delivered the row). */
+/* Records that the page ending at (xid, id) is being delivered (forward_targets.
+ * inflight_*: db_forward_next reads no further until the watermark passed it). */
+db_status db_forward_inflight(db_conn *c, int64_t target_id, const char *xid, int64_t id);
+
+/* One transaction: the watermark moved to (xid, id) (the in-flight page end
+ * cleared), then the dead letters and the day's counts per kind; *moved 0 (and
+ * nothing recorded) when the watermark was there already (another forwarder
+ * delivered the page). */
 db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_done *d, int *moved);
 
 /* A transport failure (no answer, 5xx, 429): last_error, and the day's failures. */

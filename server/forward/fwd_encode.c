@@ -8,8 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* our rule alarms travel as events */
+static const char *wire_kind(const char *kind)
+{
+    return strcmp(kind, "alarms") == 0 ? "events" : kind;
+}
+
 const char *fwd_path(int mem, const char *kind)
 {
+    kind = wire_kind(kind);
     int r = strcmp(kind, "readings") == 0, e = strcmp(kind, "events") == 0;
     if (mem)
         return r ? "/readings" : e ? "/events" : "/videos";
@@ -36,6 +43,7 @@ static const char *quality_name(json_int_t q)
 /* one item in the dialect's shape (new reference) */
 static json_t *item_json(int mem, const char *kind, const json_t *it)
 {
+    kind = wire_kind(kind);
     json_t *v = json_object_get(it, "v"), *th = json_object_get(it, "th");
     const char *p = json_string_value(json_object_get(it, "p"));
     const char *ts = json_string_value(json_object_get(it, "ts"));
@@ -80,10 +88,11 @@ static json_t *item_json(int mem, const char *kind, const json_t *it)
 
 /* appends one payload of items [from, to) */
 static int add_payload(json_t *out, int mem, const char *kind, const char *qybm, const char *wgbm,
-                       const json_t *items, size_t from, size_t to)
+                       json_int_t enterprise_id, const json_t *items, size_t from, size_t to)
 {
     json_t *list = json_array(), *inner = NULL;
-    const char *img = NULL;
+    const char *img = NULL, *payload_kind = kind;
+    kind = wire_kind(kind);
     for (size_t i = from; i < to; i++) {
         const json_t *it = json_array_get(items, i);
         json_t *x = item_json(mem, kind, it);
@@ -110,35 +119,92 @@ static int add_payload(json_t *out, int mem, const char *kind, const char *qybm,
     json_decref(inner);
     if (!text)
         return -1;
-    json_t *p = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "kind", kind, "qybm", qybm, "wgbm",
-                          wgbm, "inner", text, "img", img, "items", (json_int_t)(to - from));
+    json_t *p = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I, s:I}", "kind", payload_kind, "qybm",
+                          qybm, "wgbm", wgbm, "inner", text, "img", img, "items",
+                          (json_int_t)(to - from), "enterprise_id", enterprise_id);
     free(text);
     return p ? json_array_append_new(out, p) : -1;
 }
 
-json_t *fwd_encode_row(int mem, int batch_max, const json_t *row)
+/* the items of [from, n) that fit one request: at most step, and at most
+ * FWD_MAX_INNER bytes of their JSON (a first item always fits) */
+static size_t chunk_end(const json_t *items, size_t from, size_t n, size_t step)
 {
-    const char *kind = json_string_value(json_object_get(row, "kind"));
-    const char *qybm = json_string_value(json_object_get(row, "qybm"));
-    const char *wgbm = json_string_value(json_object_get(row, "wgbm"));
-    json_t *items = json_object_get(row, "items");
-    if (!kind || !json_is_array(items))
-        return NULL;
+    size_t bytes = 0, i = from;
+    for (; i < n && i - from < step; i++) {
+        const json_t *it = json_array_get(items, i);
+        size_t len = json_dumpb(it, NULL, 0, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (i > from && bytes + len > FWD_MAX_INNER)
+            break;
+        bytes += len;
+    }
+    return i;
+}
+
+json_t *fwd_encode_page(int mem, int batch_max, const json_t *page)
+{
     json_t *out = json_array();
-    if (json_array_size(items) == 0)
-        return out;
-    if (!qybm) {
+    if (!json_is_array(page) || !out) {
         json_decref(out);
         return NULL;
     }
-    size_t n = json_array_size(items);
-    size_t step = strcmp(kind, "videos") == 0 ? 1 : (size_t)(batch_max > 0 ? batch_max : 1);
-    for (size_t i = 0; i < n; i += step)
-        if (add_payload(out, mem, kind, qybm, wgbm, items, i, i + step < n ? i + step : n) != 0) {
-            json_decref(out);
-            return NULL;
+    /* the groups (enterprise, kind) in the order of their first row; each group's
+     * items in row order, so the items of one point keep their order */
+    size_t n = json_array_size(page);
+    char *done = calloc(n ? n : 1, 1);
+    if (!done) {
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t g = 0; g < n; g++) {
+        const json_t *first = json_array_get(page, g);
+        if (done[g])
+            continue;
+        const char *kind = json_string_value(json_object_get(first, "kind"));
+        json_int_t ent = json_integer_value(json_object_get(first, "enterprise_id"));
+        if (!kind || !json_is_array(json_object_get(first, "items")))
+            goto bad;
+        json_t *items = json_array();
+        const char *qybm = NULL, *wgbm = NULL;
+        for (size_t r = g; r < n; r++) {
+            const json_t *row = json_array_get(page, r);
+            const char *k = json_string_value(json_object_get(row, "kind"));
+            if (done[r] || !k || strcmp(k, kind) != 0 ||
+                json_integer_value(json_object_get(row, "enterprise_id")) != ent)
+                continue;
+            done[r] = 1;
+            json_t *its = json_object_get(row, "items");
+            if (json_array_size(its) > 0 && !qybm) {
+                qybm = json_string_value(json_object_get(row, "qybm"));
+                wgbm = json_string_value(json_object_get(row, "wgbm"));
+            }
+            if (!json_is_array(its) || json_array_extend(items, its) != 0) {
+                json_decref(items);
+                goto bad;
+            }
         }
+        size_t m = json_array_size(items);
+        if (m > 0 && !qybm) {
+            json_decref(items);
+            goto bad;
+        }
+        size_t step = strcmp(kind, "videos") == 0 ? 1 : (size_t)(batch_max > 0 ? batch_max : 1);
+        for (size_t i = 0; i < m;) {
+            size_t end = chunk_end(items, i, m, step);
+            if (add_payload(out, mem, kind, qybm, wgbm, ent, items, i, end) != 0) {
+                json_decref(items);
+                goto bad;
+            }
+            i = end;
+        }
+        json_decref(items);
+    }
+    free(done);
     return out;
+bad:
+    free(done);
+    json_decref(out);
+    return NULL;
 }
 
 int fwd_encode_body(const fwd_keys *k, const char *appid, const json_t *payload, char **body)
@@ -152,6 +218,7 @@ int fwd_encode_body(const fwd_keys *k, const char *appid, const json_t *payload,
         return -1;
     if (k->mem)
         return appid ? ing_mem_encode(inner, appid, k->sm4_key, k->sm4_iv, body) : -1;
+    kind = wire_kind(kind);
     ing_kind ik = strcmp(kind, "readings") == 0 ? ING_KIND_READINGS
                   : strcmp(kind, "events") == 0 ? ING_KIND_EVENTS
                                                 : ING_KIND_VIDEOS;

@@ -1,9 +1,11 @@
 /* fwd_encode — what the forwarder sends, in the upstream's dialect (pure, no I/O).
  *
- * One outbox row (db_forward_next: one ingest batch of one enterprise, its items
- * already in the upstream's codes) becomes one or more requests of at most the
- * target's batch_max items; a video alarm is a request of its own (its snapshot
- * rides in the Hebei outer "img").  A request is first a payload, the plaintext
+ * A page of outbox rows (db_forward_next: each one ingest batch of one
+ * enterprise, its items already in the upstream's codes) becomes requests of at
+ * most the target's batch_max items, several batches of an enterprise in one
+ * request; a video alarm is a request of its own (its snapshot rides in the
+ * Hebei outer "img"); our rule alarms (kind "alarms") go as events.  A request is first a payload,
+ * the plaintext
  * {"kind", "qybm", "wgbm", "inner", "img", "items"} — what a dead letter keeps,
  * so a resend encrypts it again with the target's current keys — then a body:
  *   hebei  {"qybm", "wgbm"?, "data": HEX(Base64(DES-CBC(inner))), "img"?}, inner
@@ -22,9 +24,20 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* The row's payloads (a new array; empty when the row has no items), or NULL
- * when the row is malformed or memory ran out. */
-json_t *fwd_encode_row(int mem, int batch_max, const json_t *row);
+/* Most bytes of item JSON in one request (the ingest body limit is 4 MiB; the
+ * Hebei envelope makes about 2.7 bytes of each). */
+#define FWD_MAX_INNER (1024 * 1024)
+
+/* A page of outbox rows (db_forward_next, in commit order) into its payloads
+ * (a new array; empty when no row has items), or NULL when a row is malformed
+ * or memory ran out.  Several ingest batches go into one request: the rows are
+ * grouped per (enterprise, kind) in the order of each group's first row, each
+ * group's items in row order (so every point's items keep their order), and
+ * cut into requests of at most batch_max items and FWD_MAX_INNER bytes (video
+ * alarms: one a request).  Each payload also has "enterprise_id".  The same
+ * page gives the same payloads: the forwarder's idempotency keys name the page
+ * and the payload's index in it. */
+json_t *fwd_encode_page(int mem, int batch_max, const json_t *page);
 
 /* The URL path under the target's base URL: /api/rtsData ... or /readings ... */
 const char *fwd_path(int mem, const char *kind);

@@ -22,6 +22,17 @@
 #define REPLY_MAX     (64 * 1024)
 #define PRUNE_EVERY_S 30
 #define RECONNECT_MS  2000
+#define FWD_KINDS     4
+
+static const char *const kind_names[FWD_KINDS] = {"readings", "events", "videos", "alarms"};
+
+static int kind_index(const char *kind)
+{
+    for (int i = 0; i < FWD_KINDS; i++)
+        if (kind && strcmp(kind, kind_names[i]) == 0)
+            return i;
+    return 0;
+}
 
 /* What the thread remembers of a target between passes (nothing of it is needed
  * for correctness after a restart: the watermark is in PostgreSQL). */
@@ -34,12 +45,15 @@ typedef struct {
     int64_t refill_us;
     int64_t behind_since_us; /* 0: caught up at the last look */
     int forwarding;          /* enabled and locked at the last pass */
-    /* an outbox row partly delivered (a later request failed in transport):
-     * the next attempt resumes at next_req, so answered requests are not sent again */
-    int64_t row_id;
+    /* a page of outbox rows partly delivered (a later request failed in transport):
+     * the next attempt reads the same page (forward_targets.inflight_*) and resumes
+     * at next_req, so answered requests are not sent again */
+    int64_t page_first, page_last;
+    unsigned char page_hash[16]; /* of its requests: a target edited meanwhile starts over */
+    int inflight_set;
     size_t next_req;
-    long sent, acked, refused, requests;
-    json_t *dead; /* [{enterprise_id, items, payload, http_status, code, reason}] */
+    long sent[FWD_KINDS], acked[FWD_KINDS], refused[FWD_KINDS], requests[FWD_KINDS];
+    json_t *dead; /* [{enterprise_id, kind, items, payload, http_status, code, reason}] */
 } tstate;
 
 static struct {
@@ -132,9 +146,13 @@ static void partial_reset(tstate *s)
 {
     json_decref(s->dead);
     s->dead = NULL;
-    s->row_id = 0;
+    s->page_first = s->page_last = 0;
+    s->inflight_set = 0;
     s->next_req = 0;
-    s->sent = s->acked = s->refused = s->requests = 0;
+    memset(s->sent, 0, sizeof s->sent);
+    memset(s->acked, 0, sizeof s->acked);
+    memset(s->refused, 0, sizeof s->refused);
+    memset(s->requests, 0, sizeof s->requests);
 }
 
 /* ---- HTTP ---------------------------------------------------------------------------- */
@@ -324,35 +342,71 @@ static int resends(db_conn *c, target *t, tstate *s)
     return rc;
 }
 
-/* Delivers one outbox row (from where a failed attempt stopped) and moves the
- * watermark past it.  0, or -1 (transport failure or database: try later). */
-static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
+/* Delivers one page of outbox rows (from where a failed attempt stopped) and
+ * moves the watermark past it.  0, or -1 (transport failure or database: try later). */
+static int deliver_page(db_conn *c, target *t, tstate *s, const json_t *page)
 {
-    int64_t row_id = json_integer_value(json_object_get(row, "id"));
-    const char *kind = json_string_value(json_object_get(row, "kind"));
-    if (s->row_id != row_id) {
+    size_t n = json_array_size(page);
+    const json_t *last = json_array_get(page, n - 1);
+    int64_t first_id = json_integer_value(json_object_get(json_array_get(page, 0), "id"));
+    int64_t last_id = json_integer_value(json_object_get(last, "id"));
+    const char *last_xid = json_string_value(json_object_get(last, "xid"));
+    if (!last_xid)
+        return -1;
+    json_t *payloads = fwd_encode_page(t->mem, t->batch_max, page);
+    if (!payloads) { /* our bug or out of memory: logged, passed (never wedge the target) */
+        LOG_ERROR("forward page could not be encoded, skipped", "target=%lld rows=%lld-%lld",
+                  (long long)t->id, (long long)first_id, (long long)last_id);
+        payloads = json_array();
+    }
+    /* resuming at next_req is right only for the same requests: a target whose
+     * batch size, selection or mapping changed since starts the page over (its
+     * requests differ, so do their keys) */
+    unsigned char hash[16];
+    char *all = json_dumps(payloads, JSON_COMPACT);
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)(all ? all : ""),
+                       all ? strlen(all) : 0, NULL, 0);
+    free(all);
+    if (s->page_first != first_id || s->page_last != last_id ||
+        memcmp(s->page_hash, hash, sizeof hash) != 0) {
+        int inflight = s->page_first == first_id && s->page_last == last_id && s->inflight_set;
         partial_reset(s);
-        s->row_id = row_id;
+        s->page_first = first_id;
+        s->page_last = last_id;
+        s->inflight_set = inflight;
+        memcpy(s->page_hash, hash, sizeof hash);
         s->dead = json_array();
     }
-    json_t *payloads = fwd_encode_row(t->mem, t->batch_max, row);
-    if (!payloads) { /* our bug or out of memory: logged, passed (never wedge the target) */
-        LOG_ERROR("forward row could not be encoded, skipped", "target=%lld row=%lld",
-                  (long long)t->id, (long long)row_id);
-        payloads = json_array();
+    /* the page's end is kept before its first request: after a restart the same
+     * rows make the same requests under the same keys */
+    if (json_array_size(payloads) > 0 && !s->inflight_set) {
+        if (db_forward_inflight(c, t->id, last_xid, last_id) != DB_OK) {
+            json_decref(payloads);
+            return -1;
+        }
+        s->inflight_set = 1;
     }
     for (size_t i = s->next_req; i < json_array_size(payloads); i++) {
         const json_t *p = json_array_get(payloads, i);
         int items = (int)json_integer_value(json_object_get(p, "items"));
+        const char *kind = json_string_value(json_object_get(p, "kind"));
+        int k = kind_index(kind);
         int http = 0, code = -1;
         char reason[512];
-        /* the same request gets the same key on every attempt (row, batch size and
-         * index fix its items): an upstream that keeps keys (dustwatch does) answers a
-         * resend whose first answer was lost from what it stored, so events and video
-         * alarms, which have no natural key, are not stored twice either */
-        char idem[96];
-        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-%lld-%d-%zu", (long long)t->id,
-                 (long long)row_id, t->batch_max, i);
+        /* the same request gets the same key on every attempt (the page, the batch
+         * size, the index and a digest of the request fix it; another request never
+         * has it): an upstream that keeps keys (dustwatch does) answers a resend whose
+         * first answer was lost from what it stored, so events and video alarms, which
+         * have no natural key, are not stored twice */
+        unsigned char dig[8];
+        char dighex[17], idem[140];
+        char *canon = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        crypto_generichash(dig, sizeof dig, (const unsigned char *)(canon ? canon : ""),
+                           canon ? strlen(canon) : 0, NULL, 0);
+        free(canon);
+        sodium_bin2hex(dighex, sizeof dighex, dig, sizeof dig);
+        snprintf(idem, sizeof idem, "dustwatch-fwd-%lld-%lld-%lld-%d-%zu-%s", (long long)t->id,
+                 (long long)first_id, (long long)last_id, t->batch_max, i, dighex);
         fwd_verdict v = send_payload(t, s, p, idem, &http, &code, reason, sizeof reason);
         if (v == FWD_RETRY && http < 0) {
             json_decref(payloads);
@@ -368,18 +422,18 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
             return -1;
         }
         s->backoff_ms = 0;
-        s->requests++;
-        s->sent += items;
+        s->requests[k]++;
+        s->sent[k] += items;
         if (v == FWD_ACK) {
-            s->acked += items;
+            s->acked[k] += items;
         } else {
-            s->refused += items;
+            s->refused[k] += items;
             char *text = json_dumps(p, JSON_COMPACT);
             json_array_append_new(
-                s->dead, json_pack("{s:I, s:i, s:s, s:i, s:i, s:s}", "enterprise_id",
-                                   json_integer_value(json_object_get(row, "enterprise_id")),
-                                   "items", items, "payload", text ? text : "{}", "http_status",
-                                   http, "code", code, "reason", reason));
+                s->dead, json_pack("{s:I, s:s, s:i, s:s, s:i, s:i, s:s}", "enterprise_id",
+                                   json_integer_value(json_object_get(p, "enterprise_id")), "kind",
+                                   kind_names[k], "items", items, "payload", text ? text : "{}",
+                                   "http_status", http, "code", code, "reason", reason));
             free(text);
             LOG_WARN("upstream refused a request, dead-lettered", "target=%lld items=%d reason=%s",
                      (long long)t->id, items, srv_log_q((char[600]){0}, 600, reason));
@@ -393,7 +447,7 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
         json_t *d = json_array_get(s->dead, i);
         dead[i] = (db_forward_dead){
             .enterprise_id = json_integer_value(json_object_get(d, "enterprise_id")),
-            .kind = kind,
+            .kind = json_string_value(json_object_get(d, "kind")),
             .items = (int)json_integer_value(json_object_get(d, "items")),
             .payload = json_string_value(json_object_get(d, "payload")),
             .http_status = (int)json_integer_value(json_object_get(d, "http_status")),
@@ -401,14 +455,21 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
             .reason = json_string_value(json_object_get(d, "reason")),
         };
     }
+    db_forward_kind_counts kc[FWD_KINDS];
+    long sent = 0, acked = 0, refused = 0, requests = 0;
+    for (int k = 0; k < FWD_KINDS; k++) {
+        kc[k] = (db_forward_kind_counts){kind_names[k], s->sent[k], s->acked[k], s->refused[k],
+                                         s->requests[k]};
+        sent += s->sent[k];
+        acked += s->acked[k];
+        refused += s->refused[k];
+        requests += s->requests[k];
+    }
     db_forward_done done = {
-        .xid = json_string_value(json_object_get(row, "xid")),
-        .id = row_id,
-        .kind = kind ? kind : "readings",
-        .sent = s->sent,
-        .acked = s->acked,
-        .refused = s->refused,
-        .requests = s->requests,
+        .xid = last_xid,
+        .id = last_id,
+        .kinds = kc,
+        .n_kinds = FWD_KINDS,
         .dead = dead,
         .n_dead = dead ? nd : 0,
     };
@@ -418,7 +479,7 @@ static int deliver_row(db_conn *c, target *t, tstate *s, const json_t *row)
     if (st != DB_OK)
         return -1; /* the partial state stays: the next attempt sends nothing again */
     if (moved)
-        count(s->sent, s->acked, s->refused, 0, s->requests, 0);
+        count(sent, acked, refused, 0, requests, 0);
     partial_reset(s);
     return 0;
 }
@@ -461,22 +522,14 @@ static int pass_target(db_conn *c, CURL *curl, const json_t *j)
     int more = 0, page_rows = g_config.forward_page_rows > 0 ? (int)g_config.forward_page_rows : 50;
     json_t *page = NULL;
     if (resends(c, &t, s) == 0 && db_forward_next(c, t.id, page_rows, &page) == DB_OK) {
-        size_t n = json_array_size(page), i;
-        json_t *row;
+        size_t n = json_array_size(page);
         pthread_mutex_lock(&F.mu);
         if (n == 0)
             s->behind_since_us = 0;
         else if (!s->behind_since_us)
             s->behind_since_us = mono_us();
         pthread_mutex_unlock(&F.mu);
-        int ok = 1;
-        json_array_foreach(page, i, row)
-        {
-            if (!still_running() || deliver_row(c, &t, s, row) != 0) {
-                ok = 0;
-                break;
-            }
-        }
+        int ok = n == 0 || (still_running() && deliver_page(c, &t, s, page) == 0);
         more = ok && n > 0 && n >= (size_t)page_rows;
     }
     json_decref(page);

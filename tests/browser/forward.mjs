@@ -50,6 +50,33 @@ async function test_admin_creates_target_sees_report_and_resends() {
   await context.close();
 }
 
+// the code mapping: added in the form (validated: a code that names nothing of
+// the caller's scope is refused with the server's message), shown, removed
+async function test_admin_maps_codes() {
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', undefined, errors);
+  await page.click('[data-nav=forward]');
+  await page.click('[data-target="省平台"]');
+  await page.waitForSelector('[data-action=map-code]');
+  const point = db.scalar(`SELECT code FROM points WHERE enterprise_id = ${ents[0].id} ORDER BY id LIMIT 1`);
+  await page.click('[data-action=map-code]');
+  await page.fill('.modal input[name=local_code]', 'NO-SUCH-POINT');
+  await page.fill('.modal input[name=upstream_code]', 'UP-P1');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('.modal .err');
+  assert((await page.textContent('.modal .err')).length > 0, 'the refusal is shown');
+  // that refusal (422) is the one console error this test provokes
+  for (let i = errors.length - 1; i >= 0; i--) if (/^city\.admin: console: .*status of 422/.test(errors[i])) errors.splice(i, 1);
+  await page.fill('.modal input[name=local_code]', point);
+  await page.click('.modal button[type=submit]');
+  await page.waitForFunction(() => !document.querySelector('.modal') && document.body.textContent.includes('UP-P1'), null, { timeout: 10000 });
+  assert(db.scalar(`SELECT upstream_code FROM forward_codes WHERE object = 'point' AND local_code = '${point}'`) === 'UP-P1', 'mapping stored');
+  assert(db.scalar(`SELECT count(*) FROM forward_codes WHERE local_code = 'NO-SUCH-POINT'`) === '0', 'the bad code was stored');
+  await page.click('tr:has-text("UP-P1") button');
+  await page.waitForFunction(() => !document.body.textContent.includes('UP-P1'), null, { timeout: 10000 });
+  assert(db.scalar(`SELECT count(*) FROM forward_codes`) === '0', 'mapping removed');
+  await context.close();
+}
+
 async function test_district_staff_has_no_forwarding() {
   const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', undefined, errors);
   assert(!(await page.$('[data-nav=forward]')), 'district staff sees the forwarding entry');
@@ -63,7 +90,7 @@ async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
-const tests = [test_admin_creates_target_sees_report_and_resends, test_district_staff_has_no_forwarding, test_no_script_errors];
+const tests = [test_admin_creates_target_sees_report_and_resends, test_admin_maps_codes, test_district_staff_has_no_forwarding, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -53,6 +53,7 @@ class Upstream:
         self.refuse_next = 0    # refuse this many more requests
         self.refuse_codes = set()  # refuse a request naming any of these point codes
         self.fail_next = 0      # answer 503 to this many more requests
+        self.fail_after = None  # answer this many more requests, then 503 to every one (None: off)
         self.errors = []        # requests that could not be decrypted or parsed
         self.drop_next = 0      # process this many more requests, then close without answering
         self.answers = {}       # Idempotency-Key -> (body, status, answer)
@@ -169,6 +170,11 @@ class Upstream:
         rec = {"dialect": dialect, "kind": kind, "outer": outer, "inner": inner, "img": outer.get("img"),
                "key": key}
         with self.lock:
+            if self.fail_after is not None and self.fail_after == 0:
+                self.failures += 1
+                return 503, {"code": 503, "msg": "busy", "data": None}
+            if self.fail_after is not None:
+                self.fail_after -= 1
             if self.fail_next > 0:
                 self.fail_next -= 1
                 self.failures += 1

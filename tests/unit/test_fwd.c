@@ -80,6 +80,15 @@ static void test_keys(void)
     fwd_keys_wipe(&back);
 }
 
+/* one row as a page of its own */
+static json_t *encode_row(int mem, int batch_max, json_t *row)
+{
+    json_t *page = json_pack("[O]", row);
+    json_t *out = fwd_encode_page(mem, batch_max, page);
+    json_decref(page);
+    return out;
+}
+
 /* a Beijing-time timestamp a minute ago, as db_forward_next writes it */
 static void bj_now(char out[20])
 {
@@ -103,7 +112,7 @@ static void test_hebei_rows(void)
                                                "ts", ts, "v", 1.5 + i, "q", 0));
     json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)7, "xid", "100",
                             "kind", "readings", "qybm", "QY1", "wgbm", "GW1", "items", items);
-    json_t *reqs = fwd_encode_row(0, 2, row);
+    json_t *reqs = encode_row(0, 2, row);
     CHECK(json_array_size(reqs) == 3);
     ing_limits lim;
     ing_limits_default(&lim);
@@ -138,7 +147,7 @@ static void test_hebei_rows(void)
     row = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:f, s:f, s:s}]}", "kind", "events", "qybm",
                     "QY1", "items", "p", "UP-A", "ts", ts, "level", "high_high", "v", 90.0, "th",
                     80.0, "c", "");
-    reqs = fwd_encode_row(0, 100, row);
+    reqs = encode_row(0, 100, row);
     CHECK(json_array_size(reqs) == 1);
     char *body = NULL;
     CHECK(fwd_encode_body(&k, NULL, json_array_get(reqs, 0), &body) == 0);
@@ -160,7 +169,7 @@ static void test_hebei_rows(void)
     row = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}", "kind",
                     "videos", "qybm", "QY1", "items", "cam", "C1", "ts", ts, "type", "SJ02001", "c",
                     "fire", "img", "/9j/4AAQ", "cam", "C2", "ts", ts, "type", "x", "c", "");
-    reqs = fwd_encode_row(0, 100, row);
+    reqs = encode_row(0, 100, row);
     CHECK(json_array_size(reqs) == 2);
     CHECK(strcmp(json_string_value(json_object_get(json_array_get(reqs, 0), "img")), "/9j/4AAQ") ==
           0);
@@ -171,7 +180,7 @@ static void test_hebei_rows(void)
 
     /* a row not selected: no request */
     row = json_pack("{s:s, s:s, s:[]}", "kind", "readings", "qybm", "QY1", "items");
-    reqs = fwd_encode_row(0, 10, row);
+    reqs = encode_row(0, 10, row);
     CHECK(reqs && json_array_size(reqs) == 0);
     json_decref(reqs);
     json_decref(row);
@@ -187,7 +196,7 @@ static void test_mem_rows(void)
     json_t *row =
         json_pack("{s:s, s:s, s:[{s:s, s:s, s:f, s:i}]}", "kind", "readings", "qybm", "QY1",
                   "items", "p", "P1", "ts", "2026-01-02T03:04:05.000000Z", "v", 2.0, "q", 1);
-    json_t *reqs = fwd_encode_row(1, 10, row);
+    json_t *reqs = encode_row(1, 10, row);
     CHECK(json_array_size(reqs) == 1);
     char *body = NULL;
     CHECK(fwd_encode_body(&k, NULL, json_array_get(reqs, 0), &body) != 0); /* no appid */
@@ -208,6 +217,66 @@ static void test_mem_rows(void)
     free(body);
     json_decref(reqs);
     json_decref(row);
+}
+
+/* several ingest batches in one request per enterprise and kind, in row order;
+ * our rule alarms as Hebei events (a clear is scd 0) */
+static void test_page_batching(void)
+{
+    json_t *page = json_array();
+    for (int r = 0; r < 6; r++) {
+        json_t *items = json_array();
+        for (int i = 0; i < 2; i++) {
+            char ts[24];
+            snprintf(ts, sizeof ts, "2026-01-02 03:04:%02d", r * 2 + i);
+            json_array_append_new(items, json_pack("{s:s, s:s, s:f, s:i}", "p", r % 2 ? "B1" : "A1",
+                                                   "ts", ts, "v", 1.0, "q", 0));
+        }
+        json_array_append_new(page, json_pack("{s:I, s:s, s:I, s:s, s:s, s:o}", "id",
+                                              (json_int_t)r + 1, "xid", "9", "enterprise_id",
+                                              (json_int_t)(r % 2 ? 2 : 1), "kind", "readings",
+                                              "qybm", r % 2 ? "QB" : "QA", "items", items));
+    }
+    json_array_append_new(
+        page, json_pack("{s:I, s:s, s:I, s:s, s:s, s:[{s:s, s:s, s:s, s:f, s:f, s:s}]}", "id",
+                        (json_int_t)7, "xid", "9", "enterprise_id", (json_int_t)1, "kind", "alarms",
+                        "qybm", "QA", "items", "p", "A1", "ts", "2026-01-02 03:05:00", "level",
+                        "cleared", "v", 20.0, "th", 60.0, "c", "消警"));
+    /* batch 4: enterprise 1's 6 readings in 2 requests (4 + 2), enterprise 2's in 2, the alarm */
+    json_t *reqs = fwd_encode_page(0, 4, page);
+    CHECK(json_array_size(reqs) == 5);
+    const int want_items[5] = {4, 2, 4, 2, 1};
+    const char *want_q[5] = {"QA", "QA", "QB", "QB", "QA"};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *p = json_array_get(reqs, i);
+        CHECK(json_integer_value(json_object_get(p, "items")) == want_items[i]);
+        CHECK(strcmp(json_string_value(json_object_get(p, "qybm")), want_q[i]) == 0);
+    }
+    json_t *in =
+        json_loads(json_string_value(json_object_get(json_array_get(reqs, 0), "inner")), 0, NULL);
+    json_t *rts = json_object_get(json_object_get(in, "data"), "rts");
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(rts, 0), "ts")),
+                 "2026-01-02 03:04:00") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(rts, 3), "ts")),
+                 "2026-01-02 03:04:05") == 0);
+    json_decref(in);
+    json_t *al = json_array_get(reqs, 4);
+    CHECK(strcmp(json_string_value(json_object_get(al, "kind")), "alarms") == 0);
+    CHECK(strcmp(fwd_path(0, "alarms"), "/api/eventsData") == 0);
+    CHECK(strcmp(fwd_path(1, "alarms"), "/events") == 0);
+    in = json_loads(json_string_value(json_object_get(al, "inner")), 0, NULL);
+    json_t *ev = json_array_get(json_object_get(json_object_get(in, "data"), "events"), 0);
+    CHECK(json_integer_value(json_object_get(ev, "scd")) == 0);
+    CHECK(strcmp(json_string_value(json_object_get(ev, "oname")), "A1") == 0);
+    json_decref(in);
+    json_decref(reqs);
+    /* the same page, the same requests (the idempotency keys rely on it) */
+    json_t *again = fwd_encode_page(0, 4, page);
+    reqs = fwd_encode_page(0, 4, page);
+    CHECK(json_equal(again, reqs));
+    json_decref(again);
+    json_decref(reqs);
+    json_decref(page);
 }
 
 static void test_classify(void)
@@ -239,6 +308,7 @@ int main(void)
     test_keys();
     test_hebei_rows();
     test_mem_rows();
+    test_page_batching();
     test_classify();
     if (failures) {
         fprintf(stderr, "test_fwd: %d failures\n", failures);

@@ -241,6 +241,7 @@ const D = {
   'fwd.name': ['名称', 'Name'], 'fwd.dialect': ['协议', 'Dialect'], 'fwd.dialect.hebei': ['河北 V1.1（DES）', 'Hebei V1.1 (DES)'],
   'fwd.dialect.mem': ['应急管理部（SM4）', 'MEM (SM4)'], 'fwd.kinds': ['数据类别', 'Kinds'], 'fwd.kind.readings': ['实时数据', 'Readings'],
   'fwd.kind.events': ['报警/恢复', 'Alarm events'], 'fwd.kind.videos': ['视频报警', 'Video alarms'],
+  'fwd.kind.alarms': ['平台规则报警', 'Our rule alarms'],
   'fwd.ok': ['正常', 'OK'], 'fwd.failing': ['上报失败，重试中', 'Failing, retrying'], 'fwd.paused': ['已暂停', 'Paused'],
   'fwd.pause': ['暂停', 'Pause'], 'fwd.resume': ['恢复', 'Resume'], 'fwd.last_ok': ['最近成功', 'Last answered'],
   'fwd.none': ['尚无上报目标', 'No targets yet'], 'fwd.enterprise_ids': ['企业ID（留空=全部）', 'Enterprise ids (empty: all)'],

@@ -55,13 +55,13 @@ export default async function forwardPage(el, ctx) {
       formRow('URL', h('input', { name: 'url', required: true, placeholder: 'https://…/rabbitmqfcsb  ·  https://…/mem/v1' })),
       formRow(t('fwd.dialect'), dialect), creds,
       formRow(t('fwd.enterprise_ids'), h('input', { name: 'enterprise_ids', placeholder: '12, 15' })),
-      formRow(t('fwd.kinds'), h('span', null, ['readings', 'events', 'videos'].map(k =>
+      formRow(t('fwd.kinds'), h('span', null, ['readings', 'events', 'videos', 'alarms'].map(k =>
         h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'kind_' + k, checked: true }), t('fwd.kind.' + k))))),
       formRow(t('fwd.rate'), h('input', { name: 'rate_per_s', type: 'number', min: 1, max: 1000, value: 20 })),
       formRow(t('fwd.batch'), h('input', { name: 'batch_max', type: 'number', min: 1, max: 5000, value: 500 })),
     ], async v => {
       const body = { name: v.name, url: v.url, dialect: v.dialect, enterprise_ids: ids(v.enterprise_ids),
-        kinds: ['readings', 'events', 'videos'].filter(k => v['kind_' + k]),
+        kinds: ['readings', 'events', 'videos', 'alarms'].filter(k => v['kind_' + k]),
         rate_per_s: Number(v.rate_per_s), batch_max: Number(v.batch_max) };
       if (v.dialect === 'hebei') body.credentials = { des_key: v.des_key, des_iv: v.des_iv || '12345678' };
       else { body.appid = v.appid; body.credentials = { appsecret: v.appsecret, sm4_key: v.sm4_key, sm4_iv: v.sm4_iv }; }
@@ -109,7 +109,7 @@ export default async function forwardPage(el, ctx) {
     formModal(t('fwd.map'), [
       formRow(t('fwd.object'), select('object', ['enterprise', 'gateway', 'point'].map(o => [o, t('fwd.obj.' + o)]), 'point')),
       formRow(t('fwd.local'), h('input', { name: 'local_code', required: true, maxlength: 64 })),
-      formRow(t('fwd.upstream'), h('input', { name: 'upstream_code', required: true, maxlength: 64, pattern: '[A-Za-z0-9._-]{1,64}' })),
+      formRow(t('fwd.upstream'), h('input', { name: 'upstream_code', required: true, maxlength: 64, pattern: '[A-Za-z0-9._\\-]{1,64}' })),
     ], async v => {
       await api(`/api/v1/forward/targets/${x.id}/codes`, { method: 'POST', body: { object: v.object, local_code: v.local_code, upstream_code: v.upstream_code } });
       show(x);

@@ -119,11 +119,16 @@ static const db_stmt statements[] = {
                  "enterprise_id = ANY ($1::bigint[]) ORDER BY enterprise_id"},
     /* Every score of a batch in one statement: $1 a JSON array of score objects, $2 the
      * engine's now, $3 the trigger; each becomes its enterprise's current score.  Answers
-     * (enterprise, score id) by enterprise. */
+     * (enterprise, score id) by enterprise.  The fields are taken with -> / ->> from each
+     * element rather than by jsonb_to_recordset, which costs as much again as parsing the
+     * document (~1 MB for 500 scores; the same values: int-risk_perf). */
     {"rsk_store",
-     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(enterprise_id bigint, "
-     "model_version text, r numeric, i float8, a float8, h float8, s float8, grade text, "
-     "grade_by_score text, override boolean, override_reason text, rules jsonb, inputs jsonb)), "
+     "WITH x AS (SELECT (e->>'enterprise_id')::bigint AS enterprise_id, e->>'model_version' AS "
+     "model_version, (e->>'r')::numeric AS r, (e->>'i')::float8 AS i, (e->>'a')::float8 AS a, "
+     "(e->>'h')::float8 AS h, (e->>'s')::float8 AS s, e->>'grade' AS grade, e->>'grade_by_score' "
+     "AS grade_by_score, (e->>'override')::boolean AS override, e->>'override_reason' AS "
+     "override_reason, e->'rules' AS rules, e->'inputs' AS inputs FROM "
+     "jsonb_array_elements($1::jsonb) e), "
      "s AS (INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, "
      "grade, grade_by_score, override, override_reason, rules, inputs, trigger) SELECT "
      "enterprise_id, to_timestamp($2::float8), model_version, r, i, a, h, s, grade, "

@@ -7,11 +7,15 @@
    are in every state that statement distinguishes (levels of each precursor, offline,
    fan on/off/without value, disabled points, points without rule state, a system
    without points).
-2. A burst of recompute requests is shared between risk_change_threads threads: each
+2. The batch's scores are taken from the JSON document element by element (-> / ->>)
+   instead of by jsonb_to_recordset.  Oracle: the old record type over the same document
+   of 620 stored scores (nulls, overrides, every grade); the rows must be equal.
+3. A burst of recompute requests is shared between risk_change_threads threads: each
    request is taken once (one new score per enterprise, none lost), the current score of
    every enterprise is the newest one, and the answers equal a single thread's."""
 import json
 import os
+import re
 
 import dwtest as t
 from test_risk_bulk import SCORE_COLS, same_score
@@ -31,6 +35,22 @@ OLD_SYSTEMS = (
     "s.offline_active), false)::int FROM dust_systems ds LEFT JOIN points p ON p.system_id = ds.id "
     "AND p.enabled LEFT JOIN point_rule_state s ON s.point_id = p.id GROUP BY ds.id "
     "ORDER BY ds.enterprise_id, ds.id").format(hh=HH, df=DF, ll=LL)
+
+
+# the record jsonb_to_recordset built before (server/db/db_risk.c rsk_store at e80befb)
+OLD_STORE_RECORD = ("enterprise_id bigint, model_version text, r numeric, i float8, a float8, h float8, "
+                    "s float8, grade text, grade_by_score text, override boolean, override_reason text, "
+                    "rules jsonb, inputs jsonb")
+
+
+def current_store_rows():
+    """The first CTE of rsk_store as compiled into the server (read from its source)."""
+    src = open(os.path.join(os.environ.get("DW_SOURCE_ROOT", "."), "server/db/db_risk.c"), encoding="utf-8").read()
+    m = re.search(r'\{"rsk_store",\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}', src)
+    sql = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))).replace('\\"', '"')
+    head = sql[:sql.index("), s AS (INSERT")]
+    assert head.startswith("WITH x AS (")
+    return head[len("WITH x AS ("):]
 
 
 def varied_city():
@@ -86,6 +106,21 @@ def test_system_states_equal_the_old_join():
         assert len(got) == E and set(got) == set(want)
         for eid in sorted(want):
             assert got[eid] == want[eid], (eid, got[eid], want[eid])
+
+        # the store's rows from a document as db_risk_store_scores writes it, both ways
+        doc = ("(SELECT jsonb_agg(jsonb_build_object('enterprise_id', enterprise_id, 'model_version', "
+               "model_version, 'r', r::text, 'i', i, 'a', a, 'h', h, 's', s, 'grade', grade, 'grade_by_score', "
+               "grade_by_score, 'override', override, 'override_reason', override_reason, 'rules', rules, "
+               "'inputs', inputs)) FROM risk_scores)")
+        new = current_store_rows().replace("$1::jsonb", doc)
+        old = f"SELECT * FROM jsonb_to_recordset({doc}) AS x({OLD_STORE_RECORD})"
+        n, only_old, only_new, nulls, overrides = db.sql(
+            f"WITH o AS ({old}), n AS ({new}) SELECT (SELECT count(*) FROM n), "
+            f"(SELECT count(*) FROM (SELECT * FROM o EXCEPT ALL SELECT * FROM n) z), "
+            f"(SELECT count(*) FROM (SELECT * FROM n EXCEPT ALL SELECT * FROM o) z), "
+            f"(SELECT count(*) FROM n WHERE override_reason IS NULL), (SELECT count(*) FROM n WHERE override)")[0]
+        assert int(n) >= E and only_old == "0" and only_new == "0", (n, only_old, only_new)
+        assert int(nulls) > 0 and int(overrides) > 0, (nulls, overrides)
     finally:
         db.drop()
 

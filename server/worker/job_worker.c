@@ -1,7 +1,8 @@
 /* job_worker.c — the worker thread and its timers (see job_worker.h).
  *
- * A second thread (risk_main) waits on a connection of its own for recompute requests,
- * so risk follows a change without waiting for the next tick.
+ * Risk threads (risk_main, risk_change_threads of them) wait on connections of their own
+ * for recompute requests, so risk follows a change without waiting for the next tick, and
+ * a burst (a model change, an import, a whole city) is shared between them batch by batch.
  *
  * Why one blocking thread and not timers on the ingest loop: every job here is a handful
  * of PostgreSQL round trips (or a webhook POST with a timeout), and the design rule is that
@@ -33,11 +34,14 @@
 #include <string.h>
 #include <time.h>
 
+#define JOB_RISK_THREADS_MAX 8
+
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running, started;
-    pthread_t thread, risk_thread;
+    pthread_t thread, risk_thread[JOB_RISK_THREADS_MAX];
+    int n_risk;                          /* risk threads started */
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* cv: srv_clock_cond_init in job_worker_start */
 
 static int64_t now_us(void)
@@ -356,12 +360,14 @@ static void *worker_main(void *arg)
 
 /* ---- risk on change ------------------------------------------------------------------ */
 
-/* A second thread with a connection of its own LISTENs for recompute requests (migration
- * 0040 notifies at commit) and recomputes those enterprises at once, so a warning follows
+/* Threads with connections of their own LISTEN for recompute requests (migration 0040
+ * notifies at commit) and recompute those enterprises at once, so a warning follows
  * the reading that raised the grade by a round trip or two — not at the next tick, and
  * not behind a tick's rollups either.  The tick's own pass over the queue stays the safety
  * net (requests queued while nobody listened, a lost connection); the two never recompute
- * an enterprise twice at once (SKIP LOCKED on the queue, per-enterprise locks).  The
+ * an enterprise twice at once (SKIP LOCKED on the queue, per-enterprise locks); nor do
+ * the risk threads among themselves, which all wake for a notification and take disjoint
+ * batches (one finding the queue empty costs one statement).  The
  * debounce gathers a burst (an ingest group commit, an import) into one batch; the slice
  * bounds how late a stop is noticed while waiting on the socket. */
 #define RISK_CHANGE_DEBOUNCE_MS 50
@@ -430,8 +436,9 @@ static void job_worker_stop_threads(int risk_too)
     pthread_cond_broadcast(&W.cv);
     pthread_mutex_unlock(&W.mu);
     pthread_join(W.thread, NULL);
-    if (risk_too)
-        pthread_join(W.risk_thread, NULL);
+    for (int i = 0; risk_too && i < W.n_risk; i++)
+        pthread_join(W.risk_thread[i], NULL);
+    W.n_risk = 0;
 }
 
 int job_worker_start(void)
@@ -461,12 +468,20 @@ int job_worker_start(void)
         W.running = 0;
         return -1;
     }
-    if (pthread_create(&W.risk_thread, NULL, risk_main, NULL) != 0) {
-        job_worker_stop_threads(0);
-        return -1;
-    }
+    /* each takes batches of the queue with SKIP LOCKED: a burst is recomputed on as many
+     * PostgreSQL backends (the cost is there, not here) */
+    int n_risk = g_config.risk_change_threads < 1 ? 1
+                 : g_config.risk_change_threads > JOB_RISK_THREADS_MAX
+                     ? JOB_RISK_THREADS_MAX
+                     : (int)g_config.risk_change_threads;
+    for (W.n_risk = 0; W.n_risk < n_risk; W.n_risk++)
+        if (pthread_create(&W.risk_thread[W.n_risk], NULL, risk_main, NULL) != 0) {
+            job_worker_stop_threads(1);
+            return -1;
+        }
     W.started = 1;
-    LOG_INFO("worker started", "model=%s interval_ms=%ld", m.version, g_config.worker_interval_ms);
+    LOG_INFO("worker started", "model=%s interval_ms=%ld risk_threads=%d", m.version,
+             g_config.worker_interval_ms, W.n_risk);
     return 0;
 }
 

@@ -42,6 +42,12 @@
 #                                   first (an experiment: how much of the time is
 #                                   waiting for WAL flushes; the header says so)
 #   DW_BENCH_SRC=DIR  DW_BENCH_BUILD=DIR  DW_BENCH_KEEP=1   as in ingest_bench.sh
+#   DW_BENCH_BASE=DIR               a baseline source tree (e.g. `git worktree add /tmp/base
+#                                   <commit>`), built release in DIR/build-bench: the same
+#                                   database and fixture run its worker too, alternating with
+#                                   this tree's, and the report ends with the ratios base/new
+#                                   (same schema assumed: no migration between the two)
+#   DW_BENCH_ROUNDS=1               runs of each variant per interval (alternating base, new)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,6 +105,16 @@ if [ ! -d "$BUILD/meson-private" ]; then
 fi
 ninja -C "$BUILD" dustwatch >"$tmp/ninja.log" 2>&1 || { tail -n 30 "$tmp/ninja.log" >&2; exit 1; }
 BIN=$BUILD/dustwatch
+VARIANTS=("new:$BIN")
+if [ -n "${DW_BENCH_BASE:-}" ]; then
+    log "building the baseline (release) in $DW_BENCH_BASE/build-bench"
+    if [ ! -d "$DW_BENCH_BASE/build-bench/meson-private" ]; then
+        meson setup "$DW_BENCH_BASE/build-bench" "$DW_BENCH_BASE" -Dbuildtype=release -Dwerror=false >/dev/null
+    fi
+    ninja -C "$DW_BENCH_BASE/build-bench" dustwatch >"$tmp/ninja.base.log" 2>&1 || { tail -n 30 "$tmp/ninja.base.log" >&2; exit 1; }
+    VARIANTS=("base:$DW_BENCH_BASE/build-bench/dustwatch" "new:$BIN")
+fi
+ROUNDS=${DW_BENCH_ROUNDS:-1}
 
 # ---- services -------------------------------------------------------------------------
 log "starting PostgreSQL + Redis in $tmp"
@@ -201,17 +217,25 @@ report=$tmp/report.txt
 : >"$report"
 rline() { printf '%s\n' "$*" >>"$report"; }
 
+RUNS=()
 for interval in $INTERVALS; do
+    for _ in $(seq "$ROUNDS"); do
+        for v in "${VARIANTS[@]}"; do RUNS+=("$interval:$v"); done
+    done
+done
+for run in "${RUNS[@]}"; do
+    interval=${run%%:*}
+    label=${run#*:}; RBIN=${label#*:}; label=${label%%:*}
     case "$interval" in '' | *[!0-9]*) log "bad interval $interval"; exit 2 ;; esac
     sql -c "SELECT pg_stat_statements_reset()" >/dev/null
     last_id=$(sql -c "SELECT coalesce(max(id), 0) FROM risk_scores")
     base_periodic=$(sql -c "SELECT count(*) FROM risk_scores WHERE trigger = 'periodic'")
     base_change=$(sql -c "SELECT count(*) FROM risk_scores WHERE trigger = 'change'")
-    log "worker_interval_ms=$interval: starting dustwatch serve --roles worker"
+    log "[$label] worker_interval_ms=$interval: starting $RBIN serve --roles worker"
     t_start=$(now)
     wenv=("DUSTWATCH_WORKER_INTERVAL_MS=$interval" DUSTWATCH_LOG_LEVEL=info)
     [ "${DW_BENCH_PERIODIC:-1}" = 0 ] && wenv+=(DUSTWATCH_RISK_RECOMPUTE_ALL_S=2100000000)
-    env "${wenv[@]}" "$BIN" serve --roles worker >"$tmp/server.$interval.log" 2>&1 &
+    env "${wenv[@]}" "$RBIN" serve --roles worker >"$tmp/server.$interval.log" 2>&1 &
     server_pid=$!
     ln -sf "server.$interval.log" "$tmp/server.log"
     srv0=$(ticks "$server_pid"); pg0=$(ticks $(pg_pids))
@@ -249,7 +273,7 @@ for interval in $INTERVALS; do
     cpu_per() { awk -v t="$1" -v hz="$hz" -v n="$E" 'BEGIN{printf "%.3f", 1000 * t / hz / n}'; }
 
     rline ""
-    rline "-- worker_interval_ms=$interval ($([ "${DW_BENCH_PERIODIC:-1}" = 0 ] && echo "periodic job off" || echo "risk_recompute_all_s default: the first tick runs the periodic job")) --"
+    rline "-- [$label] worker_interval_ms=$interval ($([ "${DW_BENCH_PERIODIC:-1}" = 0 ] && echo "periodic job off" || echo "risk_recompute_all_s default: the first tick runs the periodic job")) --"
     if [ "${DW_BENCH_PERIODIC:-1}" != 0 ]; then
     rline "(b0) periodic recompute at worker start: $E enterprises in $(printf '%.2f' "$b0_s") s after the process started"
     rline "       first commit at +$b0_first ms, last at +$b0_last ms: $(printf '%.2f' "$(echo "($b0_last - $b0_first) / 1000" | bc -l)") s of recompute = $b0_per ms/enterprise   ($(met "$(echo "($b0_last - $b0_first) / 1000" | bc -l)" 1) vs 1 s)"
@@ -269,6 +293,7 @@ for interval in $INTERVALS; do
         sed 's/^/           /' "$tmp/pgss.b0.$interval" >>"$report"
     fi
     grep -E '"level":"(warn|error|crit)"|level=(warn|error|crit)' "$tmp/server.$interval.log" | head -n 5 >&2 || true
+    echo "$interval $label ${b0_s:-0} $b1_s $(( ${b0_last:-0} - ${b0_first:-0} ))" >>"$tmp/figures"
 done
 
 # ---- report -----------------------------------------------------------------------------
@@ -282,5 +307,19 @@ say "(a) engine only       : risk_score_compute $(ev ns_per_enterprise_median) n
 say "                        full pass of $E: $(ev full_pass_ms_median) ms   ($(met "$(ev full_pass_ms_median)" 1000) vs 1 s)"
 say "                        grades $(ev grades), overrides $(ev overrides), $(ev rules_per_enterprise) fired rules/enterprise"
 cat "$report"
+if [ -n "${DW_BENCH_BASE:-}" ]; then
+    say ""
+    say "-- base ($DW_BENCH_BASE, $(git -C "$DW_BENCH_BASE" rev-parse --short HEAD 2>/dev/null)) vs new ($SRC, $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null)$(git -C "$SRC" diff --quiet 2>/dev/null || echo ' + uncommitted changes')), medians of $ROUNDS run(s) --"
+    med() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+    fig() { awk -v i="$1" -v l="$2" -v c="$3" '$1 == i && $2 == l {print $c}' "$tmp/figures" | med; }
+    for interval in $INTERVALS; do
+        b1b=$(fig "$interval" base 4); b1n=$(fig "$interval" new 4)
+        say "interval $interval ms: (b1) requests -> scores          base $(printf '%.2f' "$b1b") s  new $(printf '%.2f' "$b1n") s  ratio base/new $(awk -v b="$b1b" -v n="$b1n" 'BEGIN{printf "%.2f", (n > 0) ? b / n : 0}')"
+        if [ "${DW_BENCH_PERIODIC:-1}" != 0 ]; then
+            b0b=$(fig "$interval" base 5); b0n=$(fig "$interval" new 5)
+            say "                 (b0) periodic, first..last commit  base $(printf '%.2f' "$(echo "$b0b / 1000" | bc -l)") s  new $(printf '%.2f' "$(echo "$b0n / 1000" | bc -l)") s  ratio base/new $(awk -v b="$b0b" -v n="$b0n" 'BEGIN{printf "%.2f", (n > 0) ? b / n : 0}')"
+        fi
+    done
+fi
 say ""
 say "load average at start / end: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)  ($(nproc) cpus; other jobs share them)"

@@ -239,7 +239,7 @@ static db_status one_id(db_conn *c, const char *stmt, int n, const char *const *
     if (!res)
         return st;
     *id = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-                                                          : 0;
+                                                         : 0;
     PQclear(res);
     return DB_OK;
 }
@@ -432,8 +432,14 @@ db_status db_spot_finding_move_tx(db_conn *c, const db_scope *s, int64_t id, con
                                   const char *note)
 {
     char fid[24], aid[24];
-    const char *p[8] = {s->kind, s->id, db_i64(fid, id), from, to, action,
-                        actor_id ? db_i64(aid, actor_id) : NULL, note ? note : ""};
+    const char *p[8] = {s->kind,
+                        s->id,
+                        db_i64(fid, id),
+                        from,
+                        to,
+                        action,
+                        actor_id ? db_i64(aid, actor_id) : NULL,
+                        note ? note : ""};
     int64_t moved = 0;
     db_status st = one_id(c, "sp_finding_move", 8, p, &moved);
     return st != DB_OK ? st : moved ? DB_OK : DB_BAD;

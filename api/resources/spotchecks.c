@@ -5,7 +5,8 @@
  *        (checklist answers, note, findings)
  *   finding: action hazard        -> a hazard (found_how spot_check), its loop is the hazard's
  *            action rectification: requested --reply--> replied --verify--> closed
- *                                                                --reject--> rejected --reply--> ...
+ *                                                                --reject--> rejected --reply-->
+ * ...
  *
  * Campaigns and checks are the government's: the campaign's district (or its street, for a
  * street's own campaign) and the city work them; the enterprise sees and answers its
@@ -184,8 +185,8 @@ int api_spot_check_dossier(api_req *r)
     json_object_set_new(out, "period", json_pack("{s:s, s:s}", "from", from, "to", to));
     /* alarms with their handling; video alarms apart */
     db_alarm_api_filter af = {
-        .list = {.enterprise_id = eid, .from = from, .to = to, .overdue = -1, .open = -1,
-                 .limit = 200},
+        .list =
+            {.enterprise_id = eid, .from = from, .to = to, .overdue = -1, .open = -1, .limit = 200},
         .sources = "rule,gateway"};
     st = db_alarm_api_list(c, &s, &af, &v);
     json_object_set_new(out, "alarms", v ? v : json_null());
@@ -305,9 +306,9 @@ int api_spot_campaign_create(api_req *r)
     json_t *body = api_req_json(r);
     if (!body)
         return 0;
-    static const char *const allowed[] = {"title",      "rule",           "n",
-                                          "grades",     "street_code",    "stale_days",
-                                          "period_from", "period_to",     "enterprise_ids"};
+    static const char *const allowed[] = {"title",       "rule",        "n",
+                                          "grades",      "street_code", "stale_days",
+                                          "period_from", "period_to",   "enterprise_ids"};
     if (api_json_strict(r, body, allowed, sizeof allowed / sizeof allowed[0]) != 0)
         return 0;
     const api_caller *caller = api_req_caller(r);
@@ -418,8 +419,9 @@ int api_spot_campaign_create(api_req *r)
     int rc;
     if (x.short_list) {
         api_audit(r, "spot_campaign_create", "spot_campaigns", "denied", "not found in scope");
-        rc = api_reply_error(r, API_E_NOT_FOUND, "an enterprise of enterprise_ids is not in your "
-                                                 "scope");
+        rc = api_reply_error(r, API_E_NOT_FOUND,
+                             "an enterprise of enterprise_ids is not in your "
+                             "scope");
     } else if (st != DB_OK) {
         api_audit(r, "spot_campaign_create", "spot_campaigns", "failed", "database");
         rc = api_reply_db(r, st);
@@ -600,7 +602,7 @@ static json_t *checklist_codes(api_req *r)
 /* One finding of the body into f; -1 after replying. */
 static int parse_finding(api_req *r, json_t *codes, json_t *j, size_t k, finding_in *f)
 {
-    static const char *const allowed[] = {"item_code", "title", "description", "action",
+    static const char *const allowed[] = {"item_code", "title",      "description", "action",
                                           "kind",      "major_item", "deadline"};
     if (!json_is_object(j)) {
         api_reply_error(r, API_E_SPOT_INVALID, "findings[%zu] must be an object", k);
@@ -650,8 +652,8 @@ static int parse_finding(api_req *r, json_t *codes, json_t *j, size_t k, finding
             return -1;
         }
         f->kind = strcmp(kind, "major") == 0 ? "major" : "ordinary";
-        if (mi && (!json_is_integer(mi) || json_integer_value(mi) < 1 ||
-                   json_integer_value(mi) > 10)) {
+        if (mi &&
+            (!json_is_integer(mi) || json_integer_value(mi) < 1 || json_integer_value(mi) > 10)) {
             api_reply_error(r, API_E_SPOT_INVALID, "findings[%zu].major_item must be 1..10", k);
             return -1;
         }
@@ -719,8 +721,8 @@ int api_spot_check_record(api_req *r)
     {
         const char *a = json_string_value(v);
         if (!json_object_get(codes, code)) {
-            rc = api_reply_error(r, API_E_SPOT_INVALID, "answers: %s is not a checklist item",
-                                 code);
+            rc =
+                api_reply_error(r, API_E_SPOT_INVALID, "answers: %s is not a checklist item", code);
             goto out;
         }
         if (!a || (strcmp(a, "ok") && strcmp(a, "finding") && strcmp(a, "na"))) {
@@ -732,8 +734,9 @@ int api_spot_check_record(api_req *r)
     json_object_foreach(codes, code, v)
     {
         if (!json_object_get(answers, code)) {
-            rc = api_reply_error(r, API_E_SPOT_INVALID, "answers: checklist item %s is not "
-                                                        "answered",
+            rc = api_reply_error(r, API_E_SPOT_INVALID,
+                                 "answers: checklist item %s is not "
+                                 "answered",
                                  code);
             goto out;
         }

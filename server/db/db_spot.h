@@ -98,4 +98,9 @@ db_status db_spot_counts(db_conn *c, const db_scope *s, const char *from, const 
 db_status db_spot_figures(db_conn *c, const db_scope *s, const char *from, const char *to,
                           const char *district_code, const char *street_code, json_t **out);
 
+/* The demo city's spot-check campaign in the district (inside the demo's transaction, scope
+ * system): five enterprises, three checked with a hazard, an answered and a closed request.
+ * *rows: checks and findings made. */
+db_status db_spot_demo_tx(db_conn *c, int64_t district_id, int64_t *rows);
+
 #endif

@@ -981,6 +981,10 @@ SCHEMAS = {
         "group": s("string"), "connected_window_s": COUNT,
         "filters": obj({}),
         "totals": ref("StatFigures"),
+        "spot_checks": obj(dict(checks=COUNT, findings=COUNT, hazards=COUNT, closed=COUNT),
+                           desc="在线抽查: checks done in the period on enterprises of the scope (district, "
+                                "street and enterprise filters), their findings, those reported as hazards, "
+                                "and those closed by now"),
         "rows": arr({"allOf": [obj(dict(key=s("string"), code=s("string"), name=N_STR)),
                                ref("StatFigures")]}),
     }, ["from", "to", "totals", "rows"]),

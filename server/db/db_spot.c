@@ -222,7 +222,7 @@ static const db_stmt statements[] = {
      "= 'district' AND e.district_id = $2::bigint) OR ($1 = 'street' AND e.street_id = "
      "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) AND k.status = 'done' AND "
      "k.checked_at >= $3::timestamptz AND k.checked_at < $4::timestamptz AND ($5::text IS NULL "
-     "OR d.code = $5) AND ($6::text IS NULL OR s.code = $6)"},
+     "OR d.code = $5) AND ($6::text IS NULL OR s.code = $6) AND ($7::bigint IS NULL OR e.id = $7::bigint)"},
     /* the demo city's campaign (cli_demo.c): $1 the marker district */
     {"sp_demo",
      "WITH ents AS (SELECT e.id, row_number() OVER (ORDER BY e.code) AS n FROM enterprises e "
@@ -487,10 +487,18 @@ db_status db_spot_counts(db_conn *c, const db_scope *s, const char *from, const 
 }
 
 db_status db_spot_figures(db_conn *c, const db_scope *s, const char *from, const char *to,
-                          const char *district_code, const char *street_code, json_t **out)
+                          const char *district_code, const char *street_code, int64_t enterprise_id,
+                          json_t **out)
 {
-    const char *p[6] = {s->kind, s->id, from, to, district_code, street_code};
-    return db_read_json(c, s, "sp_figures", 6, p, out);
+    char eid[24];
+    const char *p[7] = {s->kind,
+                        s->id,
+                        from,
+                        to,
+                        district_code,
+                        street_code,
+                        enterprise_id ? db_i64(eid, enterprise_id) : NULL};
+    return db_read_json(c, s, "sp_figures", 7, p, out);
 }
 
 db_status db_spot_demo_tx(db_conn *c, int64_t district_id, int64_t *rows)

@@ -2155,7 +2155,8 @@ OPERATIONS.update({
          body=json_body(ref("HandoverCreate")), resp=ok(ref("Handovers")), err=[400]),
     "getEnterpriseTodo": dict(tag="duty", zh="企业待办", en="An enterprise's to-do list",
          desc="Alarms to acknowledge or handle, warnings to sign or clear, cleaning due this period, hazards "
-              "to plan or rectify, supervision orders to answer, returned filings; oldest first.",
+              "to plan or rectify, supervision orders to answer, returned filings, spot-check findings to answer; "
+              "oldest first.",
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))

@@ -1052,6 +1052,10 @@ SCHEMAS = {
         "group": s("string"), "connected_window_s": COUNT,
         "filters": obj({}),
         "totals": ref("StatFigures"),
+        "spot_checks": obj(dict(checks=COUNT, findings=COUNT, hazards=COUNT, closed=COUNT),
+                           desc="在线抽查: checks done in the period on enterprises of the scope (district, "
+                                "street and enterprise filters), their findings, those reported as hazards, "
+                                "and those closed by now"),
         "rows": arr({"allOf": [obj(dict(key=s("string"), code=s("string"), name=N_STR)),
                                ref("StatFigures")]}),
     }, ["from", "to", "totals", "rows"]),
@@ -2317,7 +2321,8 @@ OPERATIONS.update({
          body=json_body(ref("HandoverCreate")), resp=ok(ref("Handovers")), err=[400]),
     "getEnterpriseTodo": dict(tag="duty", zh="企业待办", en="An enterprise's to-do list",
          desc="Alarms to acknowledge or handle, warnings to sign or clear, cleaning due this period, hazards "
-              "to plan or rectify, supervision orders to answer, returned filings; oldest first.",
+              "to plan or rectify, supervision orders to answer, returned filings, spot-check findings to answer; "
+              "oldest first.",
          resp=ok(ref("EnterpriseTodo"))),
 })
 TAGS.append(("duty", "Duty watch (系统值守): the work queue, roster, handovers, and the enterprise's to-do."))

@@ -5,6 +5,7 @@
 #include "api_auth.h"
 #include "api_handlers.h"
 
+#include "db_spot.h"
 #include "db_stats.h"
 #include "srv_config.h"
 
@@ -288,6 +289,16 @@ int api_statistics_get(api_req *r)
         return 0;
     db_status st;
     json_t *out = api_stats_fetch(r, &q, from_s, to_s, &st);
+    /* 在线抽查 (issue 14 item 3): checks done in the period, findings, hazards, closed */
+    if (st == DB_OK && out) {
+        db_scope s;
+        db_conn *c = api_read_db(r, &s);
+        json_t *spot = NULL;
+        st = c ? db_spot_figures(c, &s, from_s, to_s, q.district_code, q.street_code,
+                                 q.enterprise_id, &spot)
+               : DB_HARD;
+        json_object_set_new(out, "spot_checks", spot ? spot : json_null());
+    }
     return api_reply_read(r, st, out, "scope");
 }
 

@@ -6,6 +6,7 @@
 #include "db_admin.h"
 #include "db_demo.h"
 #include "db_hazards.h"
+#include "db_spot.h"
 #include "srv_config.h"
 #include "srv_cred.h"
 #include "srv_log.h"
@@ -571,7 +572,10 @@ static db_status seed_supervision(db_conn *c, seed_run *r)
         return st;
     db_scope s = {.rls = "system", .kind = "district"};
     snprintf(s.id, sizeof s.id, "%lld", (long long)district);
-    return db_hazards_derive(c, &s, 0, &n);
+    st = db_hazards_derive(c, &s, 0, &n);
+    /* 在线抽查: a campaign with checks done and findings (issue 14 item 3) */
+    int64_t spot = 0;
+    return st == DB_OK ? db_spot_demo_tx(c, district, &spot) : st;
 }
 
 static db_status seed_tx(db_conn *c, void *arg)
@@ -684,6 +688,7 @@ static db_conn *demo_connect(void)
     db_admin_register();
     db_demo_register();
     db_hazards_register();
+    db_spot_register();
     return c;
 }
 

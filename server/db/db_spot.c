@@ -222,7 +222,41 @@ static const db_stmt statements[] = {
      "= 'district' AND e.district_id = $2::bigint) OR ($1 = 'street' AND e.street_id = "
      "$2::bigint) OR ($1 = 'enterprise' AND e.id = $2::bigint)) AND k.status = 'done' AND "
      "k.checked_at >= $3::timestamptz AND k.checked_at < $4::timestamptz AND ($5::text IS NULL "
-     "OR d.code = $5) AND ($6::text IS NULL OR s.code = $6)"},
+     "OR d.code = $5) AND ($6::text IS NULL OR s.code = $6) AND ($7::bigint IS NULL OR e.id = $7::bigint)"},
+    /* the demo city's campaign (cli_demo.c): $1 the marker district */
+    {"sp_demo",
+     "WITH ents AS (SELECT e.id, row_number() OVER (ORDER BY e.code) AS n FROM enterprises e "
+     "WHERE e.district_id = $1::bigint), c AS (INSERT INTO spot_campaigns (district_id, title, "
+     "period_from, period_to, rule, params, creator, created_at) VALUES ($1::bigint, "
+     "'本月在线抽查（随机抽取5家）', now() - interval '33 days', now() - interval '3 days', 'random', '{\"n\": "
+     "5}', 'demo', now() - interval '3 days') RETURNING id), x AS (SELECT * FROM (VALUES (7, "
+     "'explosion_protection', '除尘器泄爆片锈蚀未更换', 'hazard', ''), (8, 'cleaning_done', '近一周清扫打卡缺3次', "
+     "'rectification', '已补充清扫并完善打卡制度'), (9, 'alarms_handled', '超限报警未填写原因', 'rectification', "
+     "'已补录原因'), (10, NULL, NULL, NULL, NULL), (11, NULL, NULL, NULL, NULL)) AS v(n, item, title,"
+     " action, reply)), k AS (INSERT INTO spot_checks (campaign_id, enterprise_id, district_id, "
+     "status, answers, note, inspector, checked_at) SELECT c.id, ents.id, $1::bigint, CASE WHEN "
+     "x.item IS NULL THEN 'pending' ELSE 'done' END, CASE WHEN x.item IS NULL THEN '{}' ELSE "
+     "'{\"alarms_handled\": \"ok\", \"warnings_answered\": \"ok\", \"data_online\": \"ok\", \"cleaning_done\":"
+     " \"ok\", \"video_alarms\": \"ok\", \"filings_valid\": \"ok\", \"explosion_protection\": \"ok\", "
+     "\"spark_detection\": \"ok\"}'::jsonb || jsonb_build_object(x.item, 'finding') END, "
+     "coalesce(x.title, ''), CASE WHEN x.item IS NULL THEN '' ELSE '区应急局 王检查' END, CASE WHEN "
+     "x.item IS NOT NULL THEN now() - interval '2 days' + x.n * interval '1 hour' END FROM c, "
+     "ents JOIN x ON x.n = ents.n RETURNING id, enterprise_id), h AS (INSERT INTO hazards "
+     "(enterprise_id, kind, major_item, title, found_by, found_at, found_how, status, deadline) "
+     "SELECT ents.id, 'major', 3, x.title, '区应急局 王检查', now() - interval '2 days', 'spot_check', "
+     "'reported', now() + interval '58 days' FROM ents JOIN x ON x.n = ents.n WHERE x.action = "
+     "'hazard' RETURNING id, enterprise_id, found_at, title), he AS (INSERT INTO hazard_events "
+     "(hazard_id, enterprise_id, at, action, to_status, actor, note) SELECT id, enterprise_id, "
+     "found_at, 'report', 'reported', 'demo', title FROM h), f AS (INSERT INTO spot_findings "
+     "(check_id, enterprise_id, district_id, item_code, title, action, hazard_id, deadline, "
+     "status, reply, replied_at, verify_note, verified_at, closed_at, created_at) SELECT k.id, "
+     "k.enterprise_id, $1::bigint, x.item, x.title, x.action, h.id, now() + interval '12 days', "
+     "CASE WHEN h.id IS NOT NULL THEN 'hazard' WHEN x.n = 9 THEN 'closed' ELSE 'replied' END, "
+     "x.reply, now() - interval '1 day', CASE WHEN x.n = 9 THEN '核验通过' ELSE '' END, CASE WHEN "
+     "x.n = 9 THEN now() - interval '12 hours' END, CASE WHEN x.n = 9 THEN now() - interval '12 "
+     "hours' END, now() - interval '2 days' FROM k JOIN ents ON ents.id = k.enterprise_id JOIN x"
+     " ON x.n = ents.n LEFT JOIN h ON h.enterprise_id = k.enterprise_id WHERE x.action IS NOT "
+     "NULL RETURNING id) SELECT (SELECT count(*) FROM k) + (SELECT count(*) FROM f)"},
 };
 /* clang-format on */
 
@@ -453,8 +487,23 @@ db_status db_spot_counts(db_conn *c, const db_scope *s, const char *from, const 
 }
 
 db_status db_spot_figures(db_conn *c, const db_scope *s, const char *from, const char *to,
-                          const char *district_code, const char *street_code, json_t **out)
+                          const char *district_code, const char *street_code, int64_t enterprise_id,
+                          json_t **out)
 {
-    const char *p[6] = {s->kind, s->id, from, to, district_code, street_code};
-    return db_read_json(c, s, "sp_figures", 6, p, out);
+    char eid[24];
+    const char *p[7] = {s->kind,
+                        s->id,
+                        from,
+                        to,
+                        district_code,
+                        street_code,
+                        enterprise_id ? db_i64(eid, enterprise_id) : NULL};
+    return db_read_json(c, s, "sp_figures", 7, p, out);
+}
+
+db_status db_spot_demo_tx(db_conn *c, int64_t district_id, int64_t *rows)
+{
+    char did[24];
+    const char *p[1] = {db_i64(did, district_id)};
+    return one_id(c, "sp_demo", 1, p, rows);
 }

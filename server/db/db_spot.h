@@ -94,8 +94,16 @@ db_status db_spot_counts(db_conn *c, const db_scope *s, const char *from, const 
                          json_t **out);
 
 /* For /statistics and the monthly report: {checks, findings, hazards, closed} of the checks
- * done in [from, to) on enterprises in scope (district / street codes narrow, NULL: all). */
+ * done in [from, to) on enterprises in scope (district / street codes and enterprise_id
+ * narrow; NULL / 0: all).  Findings count when their check is in the period; closed: closed
+ * by now (a hazard finding when its hazard is closed or dismissed). */
 db_status db_spot_figures(db_conn *c, const db_scope *s, const char *from, const char *to,
-                          const char *district_code, const char *street_code, json_t **out);
+                          const char *district_code, const char *street_code, int64_t enterprise_id,
+                          json_t **out);
+
+/* The demo city's spot-check campaign in the district (inside the demo's transaction, scope
+ * system): five enterprises, three checked with a hazard, an answered and a closed request.
+ * *rows: checks and findings made. */
+db_status db_spot_demo_tx(db_conn *c, int64_t district_id, int64_t *rows);
 
 #endif

@@ -273,6 +273,11 @@ def test_demo_seed_loads_fresh_database():
         assert r.stdout.startswith("demo-seed: loaded 上海市") and len(r.stdout.splitlines()) == 1, r.stdout
         check_database(db)
         check_fleet(db, fleet)
+        # a spot-check campaign (issue 14 item 3): checks done and pending, a hazard and requests
+        assert db.sql("SELECT status, count(*) FROM spot_checks GROUP BY status ORDER BY status") == [
+            ["done", "3"], ["pending", "2"]]
+        assert db.sql("SELECT f.status, h.found_how FROM spot_findings f LEFT JOIN hazards h ON h.id = f.hazard_id "
+                      "ORDER BY f.id") == [["hazard", "spot_check"], ["replied", ""], ["closed", ""]]
         # the archive facts reached the risk engine's profile
         assert db.scalar("SELECT count(*) FROM enterprises WHERE cardinality(dust_kinds) = 0") == "0"
         assert db.scalar("SELECT count(*) FROM enterprise_profiles") == db.scalar("SELECT count(*) FROM enterprises")

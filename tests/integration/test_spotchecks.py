@@ -13,6 +13,8 @@
   to-do lists what it must answer.
 * Counts per inspector equal an independent count of the rows.
 * Bad input is 400/422 with {code, hint, detail} and stores nothing."""
+import datetime as dt
+
 import dwtest as t
 
 from test_api import City
@@ -277,6 +279,24 @@ def test_findings_hazard_rectification_and_counts():
         st, _, e = c.call("baoshan.staff", "GET", "/api/v1/spot-checks/counts?from=2020-01-01T00:00:00Z"
                                                   "&to=2019-01-01T00:00:00Z")
         assert st == 400 and is_error(e, "bad_request"), e
+
+        # the statistics and the monthly report count the same rows
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        q = "/api/v1/statistics?period=custom&from={}&to={}".format(
+            (now - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+            (now + dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z"))
+        want = {"checks": 2, "findings": 3, "hazards": 1, "closed": 2}
+        assert c.call("baoshan.staff", "GET", q)[2]["spot_checks"] == want
+        assert c.call("city.admin", "GET", q + "&district=310113")[2]["spot_checks"] == want
+        assert c.call("city.admin", "GET", q + f"&enterprise={a2}")[2]["spot_checks"] == {
+            "checks": 1, "findings": 1, "hazards": 0, "closed": 0}
+        assert c.call("jiading.admin", "GET", q)[2]["spot_checks"]["checks"] == 0
+        old = "/api/v1/statistics?period=custom&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z"
+        assert c.call("baoshan.staff", "GET", old)[2]["spot_checks"]["checks"] == 0
+        month = (now + dt.timedelta(hours=8)).strftime("%Y-%m")  # the city's calendar (UTC+8)
+        st, _, rep = c.call("baoshan.admin", "POST", "/api/v1/reports", {"region": "310113", "month": month})
+        assert st == 201, (st, rep)
+        assert rep["content"]["spot_checks"] == want and rep["content"]["not_counted"] == ["hazards"], rep["content"]
     finally:
         c.close()
 

@@ -334,6 +334,7 @@ const D = {
   'rep.view': ['查看/打印', 'View / print'], 'rep.xlsx': ['下载 Excel', 'Download XLSX'], 'rep.print': ['打印 / 存为 PDF', 'Print / PDF'],
   'rep.empty': ['暂无月报', 'No reports yet'], 'rep.summary': ['概况', 'Summary'], 'rep.top_risks': ['风险排名', 'Top risks'], 'rep.none': ['无', 'None'],
   'rep.not_counted': ['抽查数据待抽查模块上线后纳入统计。', 'Spot checks are counted once the spot-check module is in place.'],
+  'rep.not_counted': ['在线抽查计入“概况”表；隐患数据尚未纳入统计。', 'Spot checks are counted in the summary sheet; hazards are not counted yet.'],
   'nav.supervision': ['督办执法', 'Supervision'], 'sv.title': ['督办 · 执法 · 通报', 'Supervision, enforcement, notices'],
   'sv.tab.sv': ['督办', 'Supervision orders'], 'sv.tab.rf': ['执法移交', 'Enforcement referrals'], 'sv.tab.nt': ['警示通报', 'Public notices'],
   'sv.warning': ['预警', 'Warning'], 'sv.level': ['督办层级', 'Level'], 'sv.assignee': ['承办人', 'Assignee'], 'sv.response': ['回复/结果', 'Answer / result'],

@@ -2001,7 +2001,12 @@ FILING = obj(dict(
 SCHEMAS.update({
     "Filing": FILING,
     "FilingList": paged(ref("Filing")),
-    "FilingDetail": obj(dict(filing=ref("Filing"), points=arr(obj({})), suppressions=arr(obj({})))),
+    "FilingDetail": obj(dict(filing=ref("Filing"), points=arr(obj({})), suppressions=arr(obj({
+        "point_id": N_ID, "point": N_STR, "gateway_id": N_ID, "gateway": N_STR,
+        "channel": s("string", "offline, limit or gateway_offline"), "kind": s("string"),
+        "level": s("integer"), "first_at": TS, "last_at": TS, "count": s("integer")},
+        ["channel", "kind", "count"], desc="An alarm not raised because the filing covered its point "
+        "(point_id) or, for a whole-enterprise filing, its gateway (gateway_id).")))),
     "FilingCreate": obj(dict(
         type=enum(["stop", "maintenance", "disable"]), starts_at=s("string", format="date-time"),
         ends_at=s("string", format="date-time"), reason=s("string", minLength=1, maxLength=2000),

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Statistics benchmark (issue 15: "fast at 2,000 enterprises, p99 <= 100 ms per statistic").
+# Not a timed test (not in the test command): it prints p50/p99 per statistic for the old path
+# (every hourly rollup row of the period counted per request: stats_day_rollup=0) and the new one
+# (whole city days from the day rollup stats_day, migration 0114), in the same run on the same
+# data, with the machine's load average before and after each, and the ratio old/new.
+#
+#   tests/bench/stats_bench.sh                 2,000 enterprises x 20 points, a month of data
+#   DW_BENCH_SCALE=small tests/bench/stats_bench.sh     200 enterprises (quick check)
+#
+# The city is tests/bench/api_bench.sh's (its fixture, run with DW_BENCH_HOOK pointing here:
+# 4 districts, E enterprises x P points, H points of 5-minute readings for DAYS days, rolled up as
+# the worker does); this script then adds, over the same days, alarms (one per enterprise and day,
+# kinds and levels mixed, handled on time or late), warnings (one per enterprise every 3 days, all
+# grades), an approved whole-enterprise filing for every 50th enterprise, builds stats_day as the
+# worker would (dw_stats_day_advance), and measures as a city_admin (all E enterprises):
+#   month_street    GET /statistics?period=month&group=street   (this month)
+#   lastmonth_dist  GET /statistics?period=month&date=<a day of last month>&group=district
+#   week_ent        GET /statistics?period=week&group=enterprise
+#   day_industry    GET /statistics?period=day&group=industry
+#   custom_30d      GET /statistics?period=custom (the last 30 days, partial days at both ends)
+# each N times one after the other (DW_STATS_N, default 30) after 2 unmeasured requests.
+#
+# Knobs: DW_STATS_TIMEOUT_MS (the servers' statement_timeout, default 120000); those of api_bench.sh (DW_BENCH_ENTERPRISES, DW_BENCH_POINTS, DW_BENCH_HIST_POINTS,
+# DW_BENCH_SRC, DW_BENCH_BUILD, DW_BENCH_KEEP); DW_BENCH_DAYS defaults to 31 here and
+# DW_BENCH_HIST_POINTS to 2000; DW_STATS_N.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ -z "${DW_STATS_BENCH_HOOKED:-}" ]; then
+    export DW_STATS_BENCH_HOOKED=1 DW_BENCH_HOOK="$here/stats_bench.sh"
+    export DW_BENCH_DAYS=${DW_BENCH_DAYS:-31} DW_BENCH_HIST_POINTS=${DW_BENCH_HIST_POINTS:-2000}
+    exec "$here/api_bench.sh"
+fi
+
+# ---- sourced by api_bench.sh after its fixture (its functions and variables in scope) ----------
+N=${DW_STATS_N:-30}
+log "stats: alarms, warnings, filings over the $DAYS days"
+sql >/dev/null <<SQL
+SELECT set_config('dw.scope', 'system', false);
+INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, cleared_at, state,
+                    ack_deadline, handle_deadline, acked_at, handled_at, cause_category, closed_at)
+  SELECT e.id, (SELECT min(p.id) FROM points p WHERE p.enterprise_id = e.id), 'rule', k.channel, k.kind, (e.id + d) % 3, (e.id + d) % 3, r.at, r.at + interval '3 hours',
+         'closed', r.at + interval '30 minutes', r.at + interval '2 hours', r.at + interval '20 minutes',
+         r.at + make_interval(mins => CASE WHEN (e.id + d) % 4 = 0 THEN 200 ELSE 60 END), 'other',
+         r.at + interval '4 hours'
+  FROM enterprises e, generate_series(0, $DAYS - 1) d,
+       LATERAL (SELECT now() - make_interval(days => d, hours => (e.id % 20)::int) AS at) r,
+       LATERAL (SELECT (ARRAY['high', 'frozen', 'high_high', 'rate_of_rise', 'out_of_range'])[1 + (e.id + d) % 5] AS kind,
+                       (ARRAY['limit', 'frozen', 'limit', 'rate', 'range'])[1 + (e.id + d) % 5] AS channel) k;
+INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, grade_by_score, override,
+                         rules, inputs, trigger)
+  SELECT id, now(), 'bench', 50, 50, 0, 0, 0, 'blue', 'blue', false, '[]', '{}', 'manual' FROM enterprises;
+INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, current_level,
+                      status, signed_at, cleared_at)
+  SELECT s.enterprise_id, 'O.BENCH_' || chr(65 + d / 3), (ARRAY['blue', 'yellow', 'orange', 'red'])[1 + (s.enterprise_id + d) % 4],
+         s.id, w.at, w.at + interval '2 hours', w.at + interval '24 hours', 'street', 'street', 'cleared',
+         w.at + interval '1 hour', w.at + make_interval(hours => CASE WHEN d % 2 = 0 THEN 10 ELSE 30 END)
+  FROM risk_scores s, generate_series(0, $DAYS - 1, 3) d,
+       LATERAL (SELECT now() - make_interval(days => d, hours => 5) AS at) w
+  WHERE s.model_version = 'bench';
+INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, status, approval_level, reviewed_at)
+  SELECT id, 'stop', now() - interval '10 days', now() - interval '3 days', 'bench', 'approved', 'district', now()
+  FROM enterprises WHERE id % 50 = 0;
+SQL
+t_day0=$(now)
+for _ in $(seq 40); do
+    left=$(sql -c "SELECT set_config('dw.scope', 'system', false)" \
+        -c "SELECT covered < date_bin('1 hour', (SELECT rolled_to FROM rollup_state), timestamptz '2000-01-01 00:00:00+00') FROM dw_stats_day_advance(31)" | tail -n1)
+    [ "$left" = t ] || break
+done
+t_day1=$(now)
+nday=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "SELECT count(*) || ' rows, covered to ' || (SELECT covered_to FROM stats_day_state) FROM stats_day" | tail -n1)
+log "stats: stats_day built in $(printf '%.1f' "$(echo "$t_day1 - $t_day0" | bc -l)") s: $nday"
+sql -c "VACUUM ANALYZE" >/dev/null
+
+printf '%s' "$pw" | "$BIN" admin create-account --username bench_city --role city_admin \
+    --region 310000 --password-stdin >"$tmp/account_city.log" 2>&1 || { cat "$tmp/account_city.log" >&2; exit 1; }
+city_login() {
+    local body
+    body=$(curl -fsS -H 'Content-Type: application/json' \
+        --data "{\"username\":\"bench_city\",\"password\":\"$pw\"}" "http://127.0.0.1:$aport/api/v1/auth/login")
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$body"
+}
+lastmonth=$(TZ=Asia/Shanghai date -d "$(TZ=Asia/Shanghai date +%Y-%m-01) - 1 day" +%F)
+c_from=$(( ($(date -u +%s) - 30 * 86400) / 3600 * 3600 + 5 * 3600 ))
+c_to=$(( $(date -u +%s) - 1800 ))
+declare -A urls=(
+    [month_street]="/api/v1/statistics?period=month&group=street"
+    [lastmonth_dist]="/api/v1/statistics?period=month&date=$lastmonth&group=district"
+    [week_ent]="/api/v1/statistics?period=week&group=enterprise"
+    [day_industry]="/api/v1/statistics?period=day&group=industry"
+    [custom_30d]="/api/v1/statistics?period=custom&from=$((c_from * 1000))&to=$((c_to * 1000))&group=district"
+)
+names=(month_street lastmonth_dist week_ent day_industry custom_30d)
+
+measure() { # path label -> appends "label name p50 p99 load" lines to $OUT/stats.tsv
+    local label=$1 name i tok code
+    tok=$(city_login)
+    for name in "${names[@]}"; do
+        : >"$tmp/t_${label}_$name"
+        for i in $(seq $((N + 2))); do
+            code=$(curl -s -o "$tmp/s_${label}_$name.json" -w '%{http_code} %{time_total}' \
+                -H "Authorization: Bearer $tok" "http://127.0.0.1:$aport${urls[$name]}")
+            if [ "${code%% *}" != 200 ]; then # e.g. 503: past statement_timeout; counted, not fatal
+                log "$label $name answered ${code%% *}: $(head -c 200 "$tmp/s_${label}_$name.json")"
+                echo "$label $name" >>"$OUT/failed.txt"
+                rm -f "$tmp/s_${label}_$name.json"
+            fi
+            [ "$i" -gt 2 ] && echo "${code#* }" >>"$tmp/t_${label}_$name"
+        done
+        sort -g "$tmp/t_${label}_$name" | awk -v l="$label" -v n="$name" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+            '{v[NR]=$1} END {p50=v[int((NR+1)/2)]; i99=int(NR*0.99+0.999); if (i99<1) i99=1; if (i99>NR) i99=NR;
+              printf "%s\t%s\t%.1f\t%.1f\t%s\n", l, n, 1000*p50, 1000*v[i99], load}' >>"$OUT/stats.tsv"
+        log "stats: $label $name done (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
+}
+: >"$OUT/stats.tsv"
+stop_server
+: >"$OUT/failed.txt"
+# the API's statement_timeout (5 s by default) cut the old path off at full scale on a loaded
+# machine: both servers get DW_STATS_TIMEOUT_MS (default 120 s) so each request is measured
+export DUSTWATCH_DB_STATEMENT_TIMEOUT_MS=${DW_STATS_TIMEOUT_MS:-120000}
+l_old0=$(cut -d' ' -f1-3 /proc/loadavg)
+DUSTWATCH_STATS_DAY_ROLLUP=0 start_server "$tmp/server_old.log"
+measure old
+stop_server
+l_new0=$(cut -d' ' -f1-3 /proc/loadavg)
+DUSTWATCH_STATS_DAY_ROLLUP=1 start_server "$tmp/server_new.log"
+measure new
+stop_server
+l_end=$(cut -d' ' -f1-3 /proc/loadavg)
+# the two paths answer the same figures, but for what depends on the moment (points online,
+# connected, deadlines passed) and, when the two runs ended in different hours, the online hours
+# of a period still running
+same=()
+for name in "${names[@]}"; do
+    [ -f "$tmp/s_old_$name.json" ] && [ -f "$tmp/s_new_$name.json" ] || { same+=("$name: not compared (a request failed)"); continue; }
+    v=$(python3 - "$tmp/s_old_$name.json" "$tmp/s_new_$name.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+moving = ("points_online", "connected", "links", "overdue", "overdue_major", "handle_due", "handled_on_time_rate",
+          "sign_due", "signed_on_time_rate", "clear_due", "cleared_on_time_rate")
+hourly = ("point_hours", "point_hours_with_data", "online_rate")
+keep = a["computed_to"][:13] == b["computed_to"][:13]
+def strip(o):
+    return {k: (strip(v) if isinstance(v, dict) else v) for k, v in o.items()
+            if k not in moving and (keep or k not in hourly)}
+fa = [strip(a["totals"])] + [strip(r) for r in a["rows"]]
+fb = [strip(b["totals"])] + [strip(r) for r in b["rows"]]
+if fa != fb:
+    bad = [(k, x.get(k), y.get(k)) for x, y in zip(fa, fb) for k in x if x.get(k) != y.get(k)]
+    print("DIFFER " + json.dumps(bad[:3], ensure_ascii=False)[:600])
+else:
+    print("equal" + ("" if keep else " (but the online hours: the runs ended in different hours)"))
+PY
+)
+    log "stats: $name: old vs new: $v"
+    case "$v" in DIFFER*) exit 1 ;; esac
+    same+=("$name: $v")
+done
+{
+say ""
+say "== dustwatch statistics benchmark (scale=$SCALE) =="
+say "source $rev ($dirty modified tracked files)  build $BUILD (release)  cpus=$(nproc)"
+say "city: $E enterprises, $npoints points, $nhist points with ${DAYS} d of 5-min readings = $nread readings; rollups: $nroll; stats_day: $nday"
+say "caller: city_admin (all $E enterprises); $N sequential requests per statistic after 2 unmeasured"
+say "old vs new answers: ${same[*]}"
+say "load average: before old $l_old0 | before new $l_new0 | at end $l_end ($(nproc) cpus)"
+say ""
+printf '%-15s %10s %10s %10s %10s %8s %8s  %s\n' statistic 'old p50' 'old p99' 'new p50' 'new p99' 'p50 x' 'p99 x' 'new p99 <= 100 ms'
+for name in "${names[@]}"; do
+    read -r _ _ o50 o99 _ < <(awk -F'\t' -v n="$name" '$1 == "old" && $2 == n' "$OUT/stats.tsv")
+    read -r _ _ n50 n99 _ < <(awk -F'\t' -v n="$name" '$1 == "new" && $2 == n' "$OUT/stats.tsv")
+    awk -v n="$name" -v a="$o50" -v b="$o99" -v c="$n50" -v d="$n99" 'BEGIN {
+        printf "%-15s %10.1f %10.1f %10.1f %10.1f %8.1f %8.1f  %s\n", n, a, b, c, d, c ? a/c : 0, d ? b/d : 0,
+               d <= 100 ? "MET" : "MISSED" }'
+done
+say "(ms, wall clock on a shared machine: compare the ratios; the load average is the whole machine's)"
+[ -s "$OUT/failed.txt" ] && say "!! requests that failed (counted at the time they took): $(sort "$OUT/failed.txt" | uniq -c | tr '\n' ';')"
+say "results: $OUT/stats.tsv"
+} | tee "$OUT/stats_report.txt"
+exit 0

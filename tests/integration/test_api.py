@@ -174,6 +174,10 @@ OBJECT_ROUTES = {
     "/api/v1/notify/subscriptions/{id}": "subscription",
     "/api/v1/enterprises/{id}/duty-roster": "enterprise",
     "/api/v1/duty-roster/{id}": "duty_roster",
+    # the district's watch (migration 0118): a shift of the owner's district, an inbox
+    # message of a person on watch there
+    "/api/v1/duty/roster/{id}": "duty_shift",
+    "/api/v1/notify/inbox/{id}/read": "inbox",
 }
 BODIES = {
     ("PATCH", "/api/v1/enterprises/{id}"): {"principal_name": "张三"},
@@ -355,7 +359,17 @@ def risk_objects(c):
             f"INSERT INTO spot_findings (check_id, enterprise_id, district_id, title, action, deadline, status) "
             f"SELECT {spot}, id, district_id, 'probe', 'rectification', now() + interval '1 day', 'requested' "
             f"FROM enterprises WHERE id = {e} RETURNING id")
-        out[owner] = {"spot_campaign": campaign, "spot_check": spot, "spot_finding": finding, "alarm": alarm, "warning": warning, "cleaning_area": area, "checkin": checkin,
+        watcher = c.db.scalar("SELECT id FROM accounts WHERE username = '"
+                              + ("jiading.admin" if owner == "b1" else "baoshan.staff") + "'")
+        shift = c.db.scalar(f"INSERT INTO duty_shifts (district_id, account_id, starts_at, ends_at) SELECT district_id, "
+                            f"{watcher}, now(), now() + interval '1 hour' FROM enterprises WHERE id = {e} RETURNING id")
+        watch = c.db.scalar(f"INSERT INTO webhook_subscriptions (scope_kind, scope_id, channel, to_watch, secret) "
+                            f"SELECT 'district', district_id, 'inapp', true, '\\x{'ab' * 32}' FROM enterprises "
+                            f"WHERE id = {e} RETURNING id")
+        inbox = c.db.scalar(f"INSERT INTO notification_outbox (subscription_id, enterprise_id, event, payload, "
+                            f"dedup_key, channel, target, account_id) VALUES ({watch}, {e}, 'raise', '{{}}', "
+                            f"'probe:{owner}', 'inapp', 'account:{watcher}', {watcher}) RETURNING id")
+        out[owner] = {"spot_campaign": campaign, "spot_check": spot, "spot_finding": finding, "alarm": alarm, "duty_shift": shift, "inbox": inbox, "warning": warning, "cleaning_area": area, "checkin": checkin,
                       "system": ent["system_id"], "camera": camera, "gateway": gateway, "ingest_credential": cred,
                       "forward_target": target, "forward_dead_letter": letter,
                       "report": report, "hazard": hazard, "filing": filing,

@@ -93,5 +93,5 @@ async function printable(el, ctx, id) {
     h('table', { class: 'tbl kv' }, h('tbody', null,
       kv(t('st.interruptions'), c.quality.interruptions.total), kv(t('st.gw_offline'), c.quality.gateways.offline_now),
       kv(t('st.frozen'), c.quality.frozen), kv(t('st.out_of_range'), c.quality.out_of_range), kv(t('st.conflicts'), c.quality.conflicts))),
-    h('p', { class: 'muted' }, t('rep.not_counted')));
+    (c.not_counted || []).length ? h('p', { class: 'muted' }, t('rep.not_counted') + c.not_counted.join(', ')) : null);
 }

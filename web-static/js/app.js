@@ -42,6 +42,7 @@ function navItems(m) {
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
+  if (!ent) admin.push(['survey', 'nav.survey', '✎']); // issue 17 item 8 (entry): 摸排录入
   if (GOV_ADMINS.includes(m.role)) admin.push(['regions', 'nav.regions', '⌗']); // issue 17 item 8 (entry)
   admin.push(['settings', 'nav.settings', '⚙']);
   return { items, admin };
@@ -111,6 +112,7 @@ const PAGES = {
   duty: () => import('./pages/duty.js'),
   // data entry (issue 17 item 8, branch entry)
   regions: () => import('./pages/regions.js'),
+  survey: () => import('./pages/survey.js'),
 };
 
 let routeSeq = 0;

@@ -3,7 +3,9 @@
 // district, disable, delete), a district administrator's view of its own
 // streets only, and no entry for staff; the 档案附件 tab (upload a PDF, a
 // refused file type shown in the form, download with its type and name,
-// delete; a street account reads only).  Own server and city; prints
+// delete; a street account reads only); 摸排录入 (a street proposes a new
+// enterprise and a change, the district returns one with a reason, the street
+// edits and resubmits, the district confirms both).  Own server and city; prints
 // "N passed, N failed".
 import { Database, Server, makeCity, launch, loginPage } from './harness.mjs';
 
@@ -148,6 +150,57 @@ async function test_enterprise_uploads_downloads_and_deletes_attachments() {
   await d.context.close();
 }
 
+async function test_survey_propose_return_edit_confirm() {
+  const st = await loginPage(browser, srv.base, 'luodian.staff', undefined, errors);
+  await st.page.click('[data-nav=survey]');
+  await st.page.waitForSelector('[data-action=propose-new]');
+  await st.page.click('[data-action=propose-new]');
+  for (const [k, v] of [['code', '310113000050'], ['uscc', '91310113MA1G000050'], ['name', '上海罗店新材料有限公司'], ['address', '美丰路8号'], ['dust_kinds', 'wood'], ['dust_workers', '6']])
+    await st.page.fill(`.modal input[name=${k}]`, v);
+  await st.page.click('.modal button[type=submit]');
+  await st.page.waitForSelector('[data-proposal="上海罗店新材料有限公司"] [data-status=pending]');
+  // a change of an enterprise of the street
+  await st.page.click('[data-action=propose-change]');
+  await st.page.selectOption('.modal select[name=id]', String(ents[0].id));
+  await st.page.click('.modal button[type=submit]');
+  await st.page.waitForSelector('.modal input[name=address]');
+  await st.page.fill('.modal input[name=address]', '罗店镇新地址1号');
+  await st.page.click('.modal button[type=submit]');
+  await st.page.waitForSelector(`[data-proposal="${ents[0].name}"] [data-status=pending]`);
+  assert(db.scalar("SELECT count(*) FROM enterprises WHERE code = '310113000050'") === '0', 'pending enterprise written');
+  // the district returns the new one with a reason
+  const d = await loginPage(browser, srv.base, 'baoshan.admin', undefined, errors);
+  await d.page.click('[data-nav=survey]');
+  await d.page.waitForSelector('[data-proposal="上海罗店新材料有限公司"] [data-action=return-proposal]');
+  const diff = await d.page.textContent(`[data-proposal="${ents[0].name}"]`);
+  assert(diff.includes('测试路1号') && diff.includes('罗店镇新地址1号'), 'diff shows current and proposed: ' + diff);
+  await d.page.click('[data-proposal="上海罗店新材料有限公司"] [data-action=return-proposal]');
+  await d.page.fill('.modal input[name=reason]', '信用代码有误');
+  await d.page.click('.modal button[type=submit]');
+  await d.page.waitForSelector('[data-proposal="上海罗店新材料有限公司"] [data-status=returned]');
+  // the street reads the reason, edits and resubmits
+  await st.page.reload();
+  await st.page.waitForSelector('[data-proposal="上海罗店新材料有限公司"] [data-status=returned]');
+  assert((await st.page.textContent('[data-proposal="上海罗店新材料有限公司"]')).includes('信用代码有误'), 'reason shown to the street');
+  await st.page.click('[data-proposal="上海罗店新材料有限公司"] [data-action=edit-proposal]');
+  await st.page.fill('.modal input[name=uscc]', '91310113MA1G000051');
+  await st.page.click('.modal button[type=submit]');
+  await st.page.waitForSelector('[data-proposal="上海罗店新材料有限公司"] [data-status=pending]');
+  // the district confirms both
+  await d.page.reload();
+  for (const name of ['上海罗店新材料有限公司', ents[0].name]) {
+    await d.page.waitForSelector(`[data-proposal="${name}"] [data-action=confirm-proposal]`);
+    await d.page.click(`[data-proposal="${name}"] [data-action=confirm-proposal]`);
+    await d.page.waitForSelector(`[data-proposal="${name}"] [data-status=confirmed]`);
+  }
+  assert(db.scalar("SELECT uscc FROM enterprises WHERE code = '310113000050'") === '91310113MA1G000051', 'confirmed enterprise written');
+  assert(db.scalar(`SELECT address FROM enterprises WHERE id = ${ents[0].id}`) === '罗店镇新地址1号', 'change applied');
+  const audit = db.sql("SELECT action FROM audit_log WHERE action LIKE 'proposal_%' AND result = 'ok' ORDER BY id").map(r => r[0]);
+  assert(audit.join() === 'proposal_submit,proposal_submit,proposal_return,proposal_edit,proposal_confirm,proposal_confirm', 'audit: ' + audit);
+  await st.context.close();
+  await d.context.close();
+}
+
 async function test_no_script_errors() {
   // the refused requests answered 409/422 on purpose; anything else is a page error
   const real = errors.filter(e => !/\b(409|422)\b/.test(e));
@@ -155,7 +208,7 @@ async function test_no_script_errors() {
 }
 
 const tests = [test_city_admin_region_form, test_district_admin_sees_own_streets_only, test_staff_has_no_region_admin,
-  test_enterprise_uploads_downloads_and_deletes_attachments, test_no_script_errors];
+  test_enterprise_uploads_downloads_and_deletes_attachments, test_survey_propose_return_edit_confirm, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -43,6 +43,7 @@ function navItems(m) {
   if (GOV_ADMINS.includes(m.role)) admin.push(['forward', 'nav.forward', '⇪']);
   if (!ent) admin.push(['backtest', 'nav.backtest', '⚖']);
   if (isAdmin(m)) admin.push(['notify', 'nav.notify', '✉']);
+  if (!ent) admin.push(['survey', 'nav.survey', '✎']); // issue 17 item 8 (entry): 摸排录入
   if (GOV_ADMINS.includes(m.role)) admin.push(['regions', 'nav.regions', '⌗']); // issue 17 item 8 (entry)
   admin.push(['bulk', 'nav.bulk', '⇅']); // issue 17 item 8: bulk tables of assets
   admin.push(['settings', 'nav.settings', '⚙']);
@@ -116,6 +117,7 @@ const PAGES = {
   // bulk tables of systems, points and cameras (issue 17 item 8)
   bulk: () => import('./pages/bulk.js'),
   spotchecks: () => import('./pages/spotchecks.js'),
+  survey: () => import('./pages/survey.js'),
 };
 
 let routeSeq = 0;

@@ -121,6 +121,10 @@ _Static_assert(sizeof point_cols / sizeof point_cols[0] == DB_BULK_POINTS_COLUMN
 _Static_assert(sizeof camera_cols / sizeof camera_cols[0] == DB_BULK_CAMERAS_COLUMNS,
                "the cameras' export and the table agree");
 
+#define CODE_TAKEN                                                                                 \
+    "another enterprise has a point with this code (point codes are unique in the city: "          \
+    "gateways send them)"
+
 /* What a constraint that refused a row means: the column and why. */
 typedef struct refusal {
     const char *constraint, *key, *code, *message;
@@ -130,9 +134,7 @@ static const refusal refusals[] = {
     {"dust_systems_airflow_m3h_check", "airflow_m3h", "row_rejected", "must be above 0"},
     {"dust_systems_enterprise_id_code_key", "code", "duplicate",
      "the enterprise has a dust-removal system with this code"},
-    {"points_code_key", "code", "code_taken",
-     "another enterprise has a point with this code (point codes are unique in the city: "
-     "gateways send them)"},
+    {"points_code_key", "code", "code_taken", CODE_TAKEN},
     {"points_kind_fkey", "kind", "row_rejected", "is not a kind of the indicator catalogue"},
     {"points_check", "range_min", "row_rejected", "the range's low end must be below its high end"},
     {"points_check1", "limit_high", "row_rejected",
@@ -769,9 +771,9 @@ static db_status resolve_row(import_ctx *x, db_conn *c, const db_scope *s, json_
     if ((st = db_bulk_point_tx(c, s, code, &p)) != DB_OK)
         return st;
     if (p.id && p.enterprise_id != *eid) {
-        report(x->errors, rn, ln, col_by_key(k, "code"), "code_taken",
-               "another enterprise has a point with this code (point codes are unique in the "
-               "city; moving a point is not an import)");
+        /* the words of the unique constraint's refusal (refusals[]): a point of another
+         * enterprise reads the same whether the caller sees that enterprise or not */
+        report(x->errors, rn, ln, col_by_key(k, "code"), "code_taken", CODE_TAKEN);
         return DB_OK;
     }
     if (p.id) {

@@ -8,6 +8,13 @@ import csv
 import io
 import json
 import socket
+import sys
+
+try:
+    import openpyxl
+except ImportError:  # the test runner's Python may not be Debian's: use python3-openpyxl
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import openpyxl
 
 import dwtest as t
 from test_api import City
@@ -93,6 +100,18 @@ def test_round_trip_changes_nothing():
     # XLSX: a workbook of the same table; the template is the header alone
     st, hdr, x = C.call("city.admin", "GET", PTS + "/export?format=xlsx")
     assert st == 200 and x[:4] == b"PK\x03\x04" and "spreadsheetml" in hdr["content-type"], (st, hdr)
+    sheet = openpyxl.load_workbook(io.BytesIO(x)).worksheets[0]
+    cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+    as_text = [r[:] for r in export("city.admin", PTS)]
+    assert sheet.title == "监测点" and cells[0] == as_text[0], cells[0]
+    for got, want in zip(cells[1:], as_text[1:]):
+        # the same values; numbers are numbers, the flags 是/否, and formula-like text plain text
+        for g, w in zip(got, want):
+            if isinstance(g, (int, float)):  # XLSX keeps Excel's 15-16 significant digits
+                assert abs(g - float(w)) <= 1e-14 * max(1.0, abs(g)), (g, w)
+            else:
+                assert (g or "") == (w[1:] if w[:1] == "'" and w[1:2] in "=+-@" else w), (g, w)
+    assert len(cells) == len(as_text)
     tmpl = export("a1.manager", CAM, "?template=1")
     assert tmpl == [export("city.admin", CAM)[0]] and tmpl[0][:3] == ["企业编码", "摄像头编码", "名称"], tmpl
     # the scope bounds the export: a1's manager sees a1's rows only
@@ -220,6 +239,11 @@ def test_duplicates_and_bad_cells_are_listed():
     pts[1][1] = C.b1["points"]["hopper_temp"][0]
     st, _, b = upload("city.admin", PTS, as_csv(pts))
     assert st == 422 and [(e["column"], e["code"]) for e in b["errors"]] == [("测点编码", "code_taken")], b
+    # ... in the same words whether the caller sees the other enterprise (city) or not (district)
+    pts[1][0] = C.a1["code"]
+    st2, _, b2 = upload("baoshan.admin", PTS, as_csv(pts))
+    assert st2 == 422 and b2["errors"] == b["errors"], (b, b2)
+    assert int(C.db.scalar(f"SELECT count(*) FROM points WHERE code = '{pts[1][1]}'")) == 1
     # the header: unknown and missing columns refuse the file as a whole
     st, _, b = upload("baoshan.admin", SYS, as_csv([head + ["备注"], [a1, "X", "x"] + [""] * 14]))
     assert st == 422 and b["code"] == "unprocessable" and "备注" in b["detail"], (st, b)

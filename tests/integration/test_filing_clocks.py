@@ -66,14 +66,14 @@ def test_alarm_deadlines_extended_by_the_filing_and_taken_back_on_resumption():
         codes = add_points(c, c.a1, 1)
         push_all(c, c.a1, codes, now())
         t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM alarms WHERE enterprise_id = {c.a1['id']} AND "
-                                       "channel = 'offline'") == "1", timeout=30, what="an offline alarm")
+                                       "channel = 'offline'") == "1", timeout=90, what="an offline alarm")
         aid, ack0, handle0, raised = c.db.sql(
             f"SELECT id, ack_deadline, handle_deadline, raised_at FROM alarms WHERE enterprise_id = "
             f"{c.a1['id']} AND channel = 'offline'")[0]
         f = approve(c, file_stop(c, c.a1, "a1.manager", 3600)["id"])
 
         t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM filing_clock_stops WHERE alarm_id = {aid}") == "1",
-                   timeout=30, what="the alarm's clock stopped")
+                   timeout=90, what="the alarm's clock stopped")
         # both deadlines moved by exactly the filing's end minus the later of its start and the raise
         ok = c.db.scalar(
             f"SELECT a.ack_deadline = '{ack0}'::timestamptz + (fl.ends_at - greatest(fl.starts_at, "
@@ -83,7 +83,7 @@ def test_alarm_deadlines_extended_by_the_filing_and_taken_back_on_resumption():
             f"a.id = {aid} AND fl.id = {f['id']} AND s.alarm_id = a.id AND s.filing_id = fl.id")
         assert ok == "t", c.db.sql(f"SELECT ack_deadline, handle_deadline FROM alarms WHERE id = {aid}")
         # once: later ticks do not move them again
-        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0", timeout=30,
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0", timeout=90,
                    what="the worker's next passes")
         assert c.db.scalar(f"SELECT count(*) FROM filing_clock_stops WHERE alarm_id = {aid}") == "1"
 
@@ -112,7 +112,7 @@ def test_warning_clocks_stop_and_nothing_escalates_during_a_filing():
                      "now()")
         sign1, clear1, issued1 = c.db.sql(f"SELECT sign_by, clear_by, issued_at FROM warnings WHERE id = {w1}")[0]
         t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM filing_clock_stops WHERE warning_id = {w1}") == "1",
-                   timeout=30, what="the warning's clock stopped")
+                   timeout=90, what="the warning's clock stopped")
         ok = c.db.scalar(
             f"SELECT w.sign_by = '{sign1}'::timestamptz + (fl.ends_at - '{issued1}'::timestamptz) AND w.clear_by = "
             f"'{clear1}'::timestamptz + (fl.ends_at - '{issued1}'::timestamptz) FROM warnings w, filings fl "
@@ -127,7 +127,7 @@ def test_warning_clocks_stop_and_nothing_escalates_during_a_filing():
                      "now() + interval '4 hours'", "NULL")
         c.db.sql(f"UPDATE warnings SET next_check_at = now() WHERE id IN ({w0}, {wb})")
         t.wait_for(lambda: c.db.scalar(f"SELECT escalations_done FROM warnings WHERE id = {wb}") == "1",
-                   timeout=30, what="the unfiled enterprise's warning escalated")
+                   timeout=90, what="the unfiled enterprise's warning escalated")
         assert c.db.scalar(f"SELECT escalations_done FROM warnings WHERE id IN ({w0}, {w1}) AND "
                            f"escalations_done > 0") is None
         assert c.db.scalar(f"SELECT count(*) FROM supervisions WHERE warning_id IN ({w0}, {w1})") == "0"
@@ -138,7 +138,7 @@ def test_warning_clocks_stop_and_nothing_escalates_during_a_filing():
                          f"WHERE w.id = {w1} AND fl.id = {f['id']}")
         assert ok == "t", (e, c.db.sql(f"SELECT sign_by FROM warnings WHERE id = {w1}"))
         t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM warnings WHERE id IN ({w0}, {w1}) AND "
-                                       "escalations_done >= 1") == "2", timeout=30,
+                                       "escalations_done >= 1") == "2", timeout=90,
                    what="both warnings escalate after the filing")
     finally:
         c.close()
@@ -154,18 +154,18 @@ def test_gateway_offline_suppressed_during_a_whole_enterprise_filing():
 
         def gw_sup():
             return [s for s in filing(c, f["id"])["suppressions"] if s["channel"] == "gateway_offline"] or None
-        sup = t.wait_for(gw_sup, timeout=30, what="the gateway's offline alarm suppressed")
+        sup = t.wait_for(gw_sup, timeout=90, what="the gateway's offline alarm suppressed")
         assert len(sup) == 1 and sup[0]["gateway"] == "GW-A1-01" and sup[0]["point"] is None, sup
         assert c.db.scalar(f"SELECT count(*) FROM alarms WHERE gateway_id = {gw}") == "0"
         # recorded once per filing, however many passes see it silent
-        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0", timeout=30,
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0", timeout=90,
                    what="the worker's next passes")
         assert c.db.sql(f"SELECT count, kind FROM filing_suppressions WHERE gateway_id = {gw}") == \
             [["1", "gateway_offline"]]
 
         end_filing(c, f["id"])
         t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM alarms WHERE gateway_id = {gw} AND "
-                                       "channel = 'gateway_offline'") == "1", timeout=30,
+                                       "channel = 'gateway_offline'") == "1", timeout=90,
                    what="the gateway-offline alarm after the filing")
     finally:
         c.close()
@@ -213,7 +213,7 @@ def test_risk_owes_no_cleaning_for_filed_time():
             return r[0] if r else None
         c.db.sql(f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({e}, 'test') "
                  f"ON CONFLICT DO NOTHING")
-        first = t.wait_for(lambda: (lambda r: r if r and r[1] == "7" else None)(cleaning()), timeout=30,
+        first = t.wait_for(lambda: (lambda r: r if r and r[1] == "7" else None)(cleaning()), timeout=90,
                            what="a score owing 7 daily cleanings")
         assert first[2] == "7", first
         body = {"type": "stop", "starts_at": iso(now() - dt.timedelta(days=3, minutes=1)),
@@ -221,7 +221,7 @@ def test_risk_owes_no_cleaning_for_filed_time():
         st, _, b = c.call("a1.manager", "POST", f"/api/v1/enterprises/{e}/filings", body)
         assert st == 201, b
         approve(c, b["filing"]["id"])  # queues a recompute
-        got = t.wait_for(lambda: cleaning(int(first[0])), timeout=30, what="the score after the approval")
+        got = t.wait_for(lambda: cleaning(int(first[0])), timeout=90, what="the score after the approval")
         assert got[1:] == ["3", "3"], got
     finally:
         c.close()
@@ -279,7 +279,7 @@ def test_demo_simulator_keeps_producing_during_the_stop_filing():
             t.wait_for(lambda: db.scalar("SELECT max(collected_at) < now() FROM readings") == "t", timeout=10,
                        what="a new second")
         alarm = t.wait_for(lambda: db.scalar(f"SELECT production_alarm_id FROM filings WHERE id = {fid}"),
-                           timeout=30, what="the production_during_stop alarm of the demo's stop filing")
+                           timeout=90, what="the production_during_stop alarm of the demo's stop filing")
         assert db.scalar(f"SELECT kind FROM alarms WHERE id = {alarm}") == "production_during_stop"
     finally:
         if srv:

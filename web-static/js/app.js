@@ -32,9 +32,8 @@ function navItems(m) {
   ];
   items.push(['alarms', 'nav.alarms', '⚠'], ['warnings', 'nav.warnings', '⚑'], ['cleaning', 'nav.cleaning', '✓']);
   if (!ent) items.push(['wall', 'nav.wall', '▣']);
-  // supervision workflows
-  items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒']);
   if (!ent) items.push(['stats', 'nav.stats', '∑'], ['reports', 'nav.reports', '▦']); // issue 15
+  // supervision workflows (issue 14)
   items.push(['filings', 'nav.filings', '▣'], ['hazards', 'nav.hazards', '⚒'], ['supervision', 'nav.supervision', '☑']);
   items.push(['duty', ent ? 'nav.todo' : 'nav.duty', '⏲']);
   items.push(['spotchecks', 'nav.spotchecks', '⌕']); // 在线抽查

@@ -427,6 +427,18 @@ async function test_archive_and_contacts_forms() {
   await m.context.close();
 }
 
+// every role's side navigation names each page once (two merged branches had
+// each added 审批报备 and 隐患治理)
+async function test_navigation_lists_each_page_once() {
+  for (const user of ['city.admin', 'baoshan.admin', 'baoshan.staff', 'a1.manager', 'a1.staff']) {
+    const u = await login(user);
+    const navs = await u.page.$$eval('[data-nav]', els => els.map(e => e.getAttribute('href')));
+    const dups = navs.filter((n, i) => navs.indexOf(n) !== i);
+    assert(navs.length > 3 && dups.length === 0, `${user}: navigation entries twice: ${dups.join(', ')}`);
+    await u.context.close();
+  }
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -437,7 +449,7 @@ const tests = [test_chart_times_follow_display_zone_not_browser, test_units_show
   test_api_keys_and_ingest_credentials_explained, test_video_snapshot_shown_and_camera_status,
   test_headline_figures_agree_with_data, test_district_sees_enterprise_deleting_its_gateway,
   test_map_boundaries_and_clusters, test_wall_display_refreshes_itself, test_archive_and_contacts_forms,
-  test_no_script_errors];
+  test_navigation_lists_each_page_once, test_no_script_errors];
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;
 let passed = 0, failed = 0;

@@ -40,16 +40,16 @@ int api_survey_list(api_req *r)
 }
 
 typedef struct {
-    long long id;          /* the proposal */
-    long long enterprise;  /* propose: the enterprise changed (0: a new one) */
-    const char *record;    /* JSON text */
+    long long id;         /* the proposal */
+    long long enterprise; /* propose: the enterprise changed (0: a new one) */
+    const char *record;   /* JSON text */
     json_t *record_json;
     const char *reason;
-    int act;               /* A_* */
+    int act; /* A_* */
     int found, wrong_state, taken, refused, conflict, missing;
     char from[12];
     char why[256];
-    long long made;        /* confirm: the enterprise written */
+    long long made; /* confirm: the enterprise written */
 } sv_ctx;
 
 enum { A_PROPOSE, A_EDIT, A_CONFIRM, A_RETURN };
@@ -64,9 +64,9 @@ static db_status propose_tx(api_req *r, db_conn *c, void *arg)
     int64_t id = 0;
     db_diag diag;
     x->taken = 0;
-    db_status st = x->enterprise
-                       ? db_survey_propose_update_tx(c, &s, x->enterprise, x->record, by, &id, &diag)
-                       : db_survey_propose_create_tx(c, &s, x->record, by, &id);
+    db_status st =
+        x->enterprise ? db_survey_propose_update_tx(c, &s, x->enterprise, x->record, by, &id, &diag)
+                      : db_survey_propose_create_tx(c, &s, x->record, by, &id);
     if (st == DB_BAD && x->enterprise && strcmp(diag.sqlstate, "23505") == 0)
         x->taken = 1;
     if (st != DB_OK || !id)
@@ -115,9 +115,8 @@ static db_status step_tx(api_req *r, db_conn *c, void *arg)
         to = "confirmed";
         long long made = 0;
         int create = strcmp(p.kind, "create") == 0;
-        st = api_enterprise_apply_tx(r, c, p.record, create ? 0 : p.enterprise_id,
-                                     p.district_code, p.street_code, &made, x->why, sizeof x->why,
-                                     &x->conflict);
+        st = api_enterprise_apply_tx(r, c, p.record, create ? 0 : p.enterprise_id, p.district_code,
+                                     p.street_code, &made, x->why, sizeof x->why, &x->conflict);
         if (st == DB_BAD)
             x->refused = 1;
         if (st == DB_OK) {
@@ -186,8 +185,8 @@ int api_survey_propose(api_req *r)
                    : api_reply_error(r, API_E_UNPROCESSABLE,
                                      "your street is disabled: it takes no new enterprise");
     }
-    return api_reply_json(r, 201, json_pack("{s:I, s:s}", "id", (json_int_t)x.id, "status",
-                                            "pending"));
+    return api_reply_json(r, 201,
+                          json_pack("{s:I, s:s}", "id", (json_int_t)x.id, "status", "pending"));
 }
 
 static int step_reply(api_req *r, sv_ctx *x, db_status st)

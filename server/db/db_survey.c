@@ -10,8 +10,8 @@
 
 /* p: an enterprise_proposals row, s: its street */
 #define SCOPE_PROPOSAL(p, s)                                                                       \
-    "(($1 = 'city') OR ($1 = 'district' AND " s ".parent_id = $2::bigint) OR ($1 = 'street' AND " p \
-    ".street_id = $2::bigint))"
+    "(($1 = 'city') OR ($1 = 'district' AND " s                                                    \
+    ".parent_id = $2::bigint) OR ($1 = 'street' AND " p ".street_id = $2::bigint))"
 
 static const db_stmt statements[] = {
     {"svy_list",
@@ -39,11 +39,11 @@ static const db_stmt statements[] = {
      "enterprise_proposals p JOIN regions s ON s.id = p.street_id JOIN regions d ON d.id = "
      "s.parent_id WHERE p.id = $3::bigint AND " SCOPE_PROPOSAL("p", "s") " FOR UPDATE OF p"},
     {"svy_edit", "UPDATE enterprise_proposals SET record = $2::jsonb, status = 'pending', reason = "
-                "NULL, proposed_by = $3, proposed_at = now(), decided_by = NULL, decided_at = "
-                "NULL WHERE id = $1::bigint"},
+                 "NULL, proposed_by = $3, proposed_at = now(), decided_by = NULL, decided_at = "
+                 "NULL WHERE id = $1::bigint"},
     {"svy_decide", "UPDATE enterprise_proposals SET status = $2, reason = $3, decided_by = $4, "
-                  "decided_at = now(), enterprise_id = coalesce($5::bigint, enterprise_id) WHERE "
-                  "id = $1::bigint"},
+                   "decided_at = now(), enterprise_id = coalesce($5::bigint, enterprise_id) WHERE "
+                   "id = $1::bigint"},
 };
 
 void db_survey_register(void)

@@ -102,8 +102,9 @@ static db_status region_tx(api_req *r, db_conn *c, void *arg)
         st = db_regions_update_tx(c, &s, x->id, &x->w, &updated, &old_parent, &x->diag);
         if (st != DB_OK)
             return st;
-        if (!updated) {
-            x->parent_refused = 1;
+        if (!updated) { /* the new parent, or row-level security refused */
+            x->parent_refused = x->w.parent_id > 0;
+            x->found = x->parent_refused;
             return DB_OK;
         }
         if (x->w.parent_id > 0 && x->w.parent_id != old_parent) {

@@ -31,8 +31,13 @@ static const db_stmt statements[] = {
      "count(*) FROM enterprises e WHERE (e.district_id = r.id OR e.street_id = r.id OR r.level = "
      "'city') AND " SCOPE_ENT("e") ")) ORDER BY r.level <> 'city', r.level <> 'district', r.code), "
                                    "'[]'::json)::text FROM regions r WHERE " SCOPE_REGION("r")},
+    /* every region is readable (row-level security lets all read the tree), so
+     * the read that gates a write also holds the write policy's rule (0125)
+     * on the transaction's scope, beside the application filter */
     {"rg_get",
-     "SELECT " REGION_JSON("r") "::text FROM regions r WHERE r.id = $3::bigint AND " MANAGED("r")},
+     "SELECT " REGION_JSON("r") "::text FROM regions r WHERE r.id = $3::bigint AND " MANAGED(
+         "r") " AND (current_setting('dw.scope', true) = 'system' OR dw_scope_is_city() OR "
+              "(dw_scope_kind() = 'district' AND r.parent_id = dw_scope_id()))"},
     {"rg_create",
      "INSERT INTO regions (code, name, level, kind, parent_id) SELECT $3, $4, 'street', $5, "
      "$6::bigint WHERE " PARENT_OK("$6::bigint") " RETURNING id"},

@@ -378,6 +378,41 @@ def risk_objects(c):
     return out
 
 
+# data entry (issue 17 item 8, branch entry): regions, attachments, 摸排 proposals
+OBJECT_ROUTES.update({
+    "/api/v1/regions/{id}": "region",
+    "/api/v1/enterprises/{id}/attachments": "enterprise",
+    "/api/v1/attachments/{id}": "attachment",
+    "/api/v1/survey/proposals/{id}": "proposal",
+    "/api/v1/survey/proposals/{id}/confirm": "proposal",
+    "/api/v1/survey/proposals/{id}/return": "proposal",
+})
+BODIES.update({
+    ("PATCH", "/api/v1/regions/{id}"): {"name": "probe"},
+    ("POST", "/api/v1/enterprises/{id}/attachments"): {"kind": "other", "filename": "p.pdf",
+                                                       "data": "JVBERi0xLjQK"},
+    ("PATCH", "/api/v1/survey/proposals/{id}"): {"record": {"address": "probe"}},
+    ("POST", "/api/v1/survey/proposals/{id}/return"): {"reason": "probe"},
+})
+
+
+def entry_objects(c):
+    """Per fixture enterprise: its street, one attachment and one pending change proposal."""
+    out = {}
+    for owner, ent in (("a1", c.a1), ("a2", c.a2), ("b1", c.b1)):
+        e = ent["id"]
+        street = int(c.db.scalar(f"SELECT street_id FROM enterprises WHERE id = {e}"))
+        att = int(c.db.scalar(
+            f"INSERT INTO enterprise_attachments (enterprise_id, kind, filename, content_type, bytes, sha256, data) "
+            f"VALUES ({e}, 'other', 'p.pdf', 'application/pdf', 5, decode(repeat('00', 32), 'hex'), "
+            f"'\\x255044462d') RETURNING id"))
+        prop = int(c.db.scalar(
+            f"INSERT INTO enterprise_proposals (kind, enterprise_id, street_id, record) VALUES ('update', {e}, "
+            f"{street}, '{{\"address\": \"probe\"}}') RETURNING id"))
+        out[owner] = {"region": street, "attachment": att, "proposal": prop}
+    return out
+
+
 def tables_fingerprint(db):
     return db.scalar("SELECT md5(string_agg(x, ',')) FROM (SELECT (SELECT md5(string_agg(e::text, ',' ORDER BY id)) FROM enterprises e) "
                      "|| (SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM points p) "
@@ -393,7 +428,10 @@ def tables_fingerprint(db):
                      "|| coalesce((SELECT md5(string_agg(n::text, ',' ORDER BY id)) FROM public_notices n), '') "
                      "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM spot_campaigns k), '') "
                      "|| coalesce((SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM spot_checks k), '') "
-                     "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM spot_findings f), '') AS x) s")
+                     "|| coalesce((SELECT md5(string_agg(f::text, ',' ORDER BY id)) FROM spot_findings f), '')"
+                     "|| (SELECT md5(string_agg(r::text, ',' ORDER BY id)) FROM regions r) "
+                     "|| coalesce((SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM enterprise_attachments a), '') "
+                     "|| coalesce((SELECT md5(string_agg(q::text, ',' ORDER BY id)) FROM enterprise_proposals q), '') AS x) s")
 
 
 def scope_matrix(c):
@@ -407,6 +445,8 @@ def scope_matrix(c):
         "b1": {"enterprise": c.b1["id"], "point": c.b1["points"]["hopper_temp"][1], "api_key": key_b1},
     }
     for owner, extra in risk_objects(c).items():
+        objects[owner].update(extra)
+    for owner, extra in entry_objects(c).items():
         objects[owner].update(extra)
     for owner in objects:  # the enterprise's manager
         objects[owner]["account"] = int(c.db.scalar(

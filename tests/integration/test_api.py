@@ -713,15 +713,20 @@ def test_live_events_are_scoped():
     import http.client
     import threading
     got = {}
+    users = ("baoshan.staff", "jiading.admin", "a1.manager", "a2.manager", "city.admin")
+    # publish only once every stream is open (a fixed nap lost the event on a
+    # loaded machine: a reader connected after it was published)
+    ready = threading.Barrier(len(users) + 1, timeout=20)
 
     def reader(user):
-        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=4)
+        conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=12)
         conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens[user]})
         r = conn.getresponse()
         assert r.status == 200 and r.getheader("content-type").startswith("text/event-stream")
+        ready.wait()
         buf, t0 = b"", time.time()
         # other alarms (the worker's offline checks) may come first: wait for ours
-        while time.time() - t0 < 3 and b"12345" not in buf:
+        while time.time() - t0 < 10 and b"12345" not in buf:
             try:
                 chunk = r.fp.read1(4096)
             except OSError:
@@ -732,10 +737,9 @@ def test_live_events_are_scoped():
         got[user] = (buf.decode(), time.time())
         conn.close()
 
-    users = ("baoshan.staff", "jiading.admin", "a1.manager", "a2.manager", "city.admin")
     ths = [threading.Thread(target=reader, args=(u,)) for u in users]
     [x.start() for x in ths]
-    time.sleep(0.5)
+    ready.wait()
     sent = time.time()
     msg = {"type": "alarm", "enterprise_id": c.a1["id"], "district_id": int(c.db.scalar("SELECT district_id FROM enterprises WHERE id = %d" % c.a1["id"])),
            "street_id": int(c.db.scalar("SELECT street_id FROM enterprises WHERE id = %d" % c.a1["id"])), "id": 12345}
@@ -743,7 +747,7 @@ def test_live_events_are_scoped():
     [x.join() for x in ths]
     for u in ("baoshan.staff", "a1.manager", "city.admin"):
         assert '"id": 12345' in got[u][0], (u, got[u][0][:300])
-        assert got[u][1] - sent < 2.0, (u, got[u][1] - sent)
+        assert got[u][1] - sent < 10.0, (u, got[u][1] - sent)
     for u in ("jiading.admin", "a2.manager"):
         assert "12345" not in got[u][0], (u, got[u][0][:300])
 

@@ -625,6 +625,8 @@ SCHEMAS = {
     "Overview": obj({
         "enterprises": COUNT, "connected": COUNT, "online": COUNT, "points": COUNT,
         "points_online": COUNT, "mandatory_online_rate": N_NUM,
+        "points_filed": s("integer", "Points silent now under an approved 停产/检修 filing: not counted "
+                          "against mandatory_online_rate.", minimum=0),
         "by_status": s("object", additionalProperties=COUNT),
         "by_dust_kind": s("object", additionalProperties=COUNT),
         "by_street": arr(obj({"id": ID, "code": s("string"), "name": s("string"),

@@ -33,7 +33,16 @@ const pages = [
   ['monitor picker', '/#/monitor', '[data-pick-state]'],
   ['archive: assets', `/#/enterprises/${eid}?tab=assets`, '[data-testid=gateways-table], [data-testid=gateways] .empty'],
   ['wall 大屏', '/#/wall', '[data-testid=wall-map] .leaflet-interactive, [data-testid=wall-map] canvas'],
+  // the pages of issues 14-18: ready when their first table, chart or empty note is drawn
+  ...['stats', 'reports', 'filings', 'hazards', 'supervision', 'duty', 'spotchecks', 'notify', 'forward',
+    'backtest', 'accounts', 'regions', 'survey', 'bulk'].map(p => [p, `/#/${p}`, anyContent(p)]),
+  ['archive: files', `/#/enterprises/${eid}?tab=files`, anyContent('enterprise')],
+  ['archive: roster', `/#/enterprises/${eid}?tab=roster`, anyContent('enterprise')],
 ];
+function anyContent(page) {
+  const p = `.page[data-page=${page}]`;
+  return [' table', ' .empty', ' canvas', ' .tiles'].map(x => p + x).join(', ');
+}
 console.log(`page load in Chromium, ${base}, user ${user}`);
 console.log('page'.padEnd(18), 'first ms'.padStart(9), 'warm ms'.padStart(9));
 for (const [name, path, sel, logged = true] of pages) {

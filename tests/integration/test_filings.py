@@ -93,6 +93,35 @@ def test_stopped_enterprise_no_offline_alarm_until_expiry():
         c.close()
 
 
+def test_overview_online_rate_leaves_filed_points_out():
+    """The overview's mandatory online rate counts a silent point under an
+    approved stop filing neither online nor missing (points_filed says how
+    many); a covered point that reports is online as any other."""
+    c = City(worker_interval_ms=250, enterprise_offline_min_points=0)
+    try:
+        codes = add_points(c, c.a1, 2)
+        c.db.sql(f"UPDATE points SET param_class = 'mandatory' WHERE code IN ('{codes[0]}', '{codes[1]}')")
+        push_all(c, c.a1, codes, now())
+
+        def ov():
+            st, _, b = c.call("a1.manager", "GET", "/api/v1/overview")
+            assert st == 200, b
+            return b
+        t.wait_for(lambda: ov()["points_online"] == 0, timeout=30, what="both points silent")
+        o = ov()
+        assert o["points"] == 2 and o["points_filed"] == 0 and float(o["mandatory_online_rate"]) == 0.0, o
+        approve(c, file_stop(c, c.a1, "a1.manager", 600)["id"])
+        t.wait_for(lambda: ov()["points_filed"] == 2, timeout=15, what="the filed points left out")
+        o = ov()
+        assert o["points"] == 2 and o["points_online"] == 0 and o["mandatory_online_rate"] is None, o
+        push_all(c, c.a1, codes[:1], now())
+        t.wait_for(lambda: ov()["points_online"] == 1, timeout=15, what="one covered point reporting")
+        o = ov()
+        assert o["points_filed"] == 1 and float(o["mandatory_online_rate"]) == 1.0, o
+    finally:
+        c.close()
+
+
 def test_production_during_stop_and_resumption():
     c = City(worker_interval_ms=250, enterprise_offline_min_points=0, filing_production_window_s=600)
     try:
@@ -235,5 +264,6 @@ def test_filing_workflow_scope_and_bad_input():
 
 
 if __name__ == "__main__":
-    t.run([test_stopped_enterprise_no_offline_alarm_until_expiry, test_production_during_stop_and_resumption,
+    t.run([test_stopped_enterprise_no_offline_alarm_until_expiry, test_overview_online_rate_leaves_filed_points_out,
+           test_production_during_stop_and_resumption,
            test_risk_treats_filed_enterprise_as_not_operating, test_filing_workflow_scope_and_bad_input])

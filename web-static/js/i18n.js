@@ -333,6 +333,7 @@ const D = {
   'rep.trigger.schedule': ['定时生成', 'Scheduled'], 'rep.trigger.manual': ['手动生成', 'On demand'], 'rep.generated_at': ['生成时间', 'Generated'],
   'rep.view': ['查看/打印', 'View / print'], 'rep.xlsx': ['下载 Excel', 'Download XLSX'], 'rep.print': ['打印 / 存为 PDF', 'Print / PDF'],
   'rep.empty': ['暂无月报', 'No reports yet'], 'rep.summary': ['概况', 'Summary'], 'rep.top_risks': ['风险排名', 'Top risks'], 'rep.none': ['无', 'None'],
+  'ov.filed': ['报备停产', 'filed'],
   'rep.not_counted': ['尚未纳入统计：', 'Not counted yet: '],
   'nav.supervision': ['督办执法', 'Supervision'], 'sv.title': ['督办 · 执法 · 通报', 'Supervision, enforcement, notices'],
   'sv.tab.sv': ['督办', 'Supervision orders'], 'sv.tab.rf': ['执法移交', 'Enforcement referrals'], 'sv.tab.nt': ['警示通报', 'Public notices'],

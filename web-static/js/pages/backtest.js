@@ -5,10 +5,12 @@
 // loads it without a restart).
 import { api, hasRoute, mayUse } from '../api.js';
 import { t } from '../i18n.js';
-import { h, fill, card, table, empty, errorBox, fmtTime, missingRoute, toast, loading, gradeTag } from '../ui.js';
+import { h, fill, card, table, empty, errorBox, fmtTime, missingRoute, toast, loading, gradeTag, zoneDay, zoneDayStart } from '../ui.js';
 
 const GRADES = ['blue', 'yellow', 'orange', 'red'];
-const isoDay = d => d.toISOString().slice(0, 10);
+// the date inputs are days of the display zone (a UTC day ran 8 h behind the
+// +08:00 instants sent: from 16:00 UTC the default range ended before now)
+const isoDay = d => zoneDay(d);
 
 export default async function backtestPage(el, ctx) {
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('bt.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
@@ -57,7 +59,7 @@ export default async function backtestPage(el, ctx) {
     fill(resultBox, loading());
     let r;
     try {
-      r = await api('/api/v1/risk/backtest', { method: 'POST', body: { model: m, from: new Date(from.value + 'T00:00:00+08:00').toISOString(), to: new Date(to.value + 'T00:00:00+08:00').toISOString() } });
+      r = await api('/api/v1/risk/backtest', { method: 'POST', body: { model: m, from: zoneDayStart(from.value).toISOString(), to: zoneDayStart(to.value).toISOString() } });
     } catch (e) { fill(resultBox, errorBox(e)); return; }
     if (!ctx.alive) return;
     fill(resultBox,

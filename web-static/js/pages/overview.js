@@ -64,7 +64,7 @@ export default async function overview(el, ctx) {
       stat(t('ov.connected'), connectedOf(o) ?? na, '', o.enterprises != null ? '/ ' + o.enterprises : null,
         { 'data-stat': 'connected', title: o.connected != null ? t('d17.connected.title', { a: o.connected, d: o.online ?? na }) : null }),
       stat(t('ov.online'), o.online ?? na, 'ok', o.enterprises != null ? '/ ' + o.enterprises : null, { 'data-stat': 'online' }),
-      stat(t('ov.points'), o.points_online ?? na, 'ok', o.points != null ? '/ ' + o.points : null, { 'data-stat': 'points_online' }),
+      stat(t('ov.points'), o.points_online ?? na, 'ok', o.points != null ? '/ ' + o.points + (o.points_filed ? ` · ${t('ov.filed')} ${o.points_filed}` : '') : null, { 'data-stat': 'points_online' }),
       stat(t('ov.open_alarms'), al.open ?? na, 'red', null, { 'data-stat': 'open_alarms' }),
       stat(t('ov.overdue_alarms'), al.overdue ?? na, 'orange', null, { 'data-stat': 'overdue_alarms' }),
       stat(t('ov.open_warnings'), wn.open ?? na, 'yellow',

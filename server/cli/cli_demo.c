@@ -578,6 +578,24 @@ static db_status seed_supervision(db_conn *c, seed_run *r)
     return st == DB_OK ? db_spot_demo_tx(c, district, &spot) : st;
 }
 
+/* The plant with an approved stop filing keeps producing at every hour (fleet "shift"), so
+ * the demo shows the production-during-stop alarm by night too, not only on the day shift. */
+static db_status mark_round_the_clock(db_conn *c, json_t *fleet_ents)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(fleet_ents, i, f)
+    {
+        int filed = 0;
+        db_status st = db_demo_stop_filed(c, json_string_value(json_object_get(f, "code")), &filed);
+        if (st != DB_OK)
+            return st;
+        if (filed)
+            json_object_set_new(f, "shift", json_string("round_the_clock"));
+    }
+    return DB_OK;
+}
+
 static db_status seed_tx(db_conn *c, void *arg)
 {
     seed_run *r = arg;
@@ -612,6 +630,8 @@ static db_status seed_tx(db_conn *c, void *arg)
         if (st == DB_OK)
             st = seed_supervision(c, r);
     }
+    if (st == DB_OK)
+        st = mark_round_the_clock(c, ents);
     if (st == DB_OK && r->outcome != SEED_MISMATCH && fleet_write_tmp(r, fleet) != 0)
         st = DB_BAD;
     json_decref(fleet);

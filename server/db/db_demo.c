@@ -52,6 +52,10 @@ static const db_stmt statements[] = {
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'api_key' AND revoked_at IS NULL), "
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'hebei_des' AND revoked_at IS NULL), "
      "(SELECT count(*) FROM ingest_credentials WHERE kind = 'mem_sm4' AND revoked_at IS NULL)"},
+    {"demo_stop_filed",
+     "SELECT EXISTS (SELECT 1 FROM filings f JOIN enterprises e ON e.id = f.enterprise_id "
+     "WHERE e.code = $1 AND f.type = 'stop' AND f.status = 'approved' AND now() >= f.starts_at "
+     "AND now() < f.ends_at)"},
     /* issue 14: $1 marker district code; enterprises by code order in it */
     {"demo_supervision",
      "WITH d AS (SELECT id FROM regions WHERE code = $1 AND level = 'district'), ents AS (SELECT "
@@ -356,6 +360,18 @@ db_status db_demo_supervision(db_conn *c, const char *marker_district, int64_t *
         return st;
     *district_id =
         PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_demo_stop_filed(db_conn *c, const char *enterprise_code, int *filed)
+{
+    const char *p[1] = {enterprise_code};
+    db_status st;
+    PGresult *r = db_exec(c, "demo_stop_filed", 1, p, &st);
+    if (!r)
+        return st;
+    *filed = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return DB_OK;
 }

@@ -106,4 +106,8 @@ db_status db_demo_counts_read(db_conn *c, const char *marker_district, db_demo_c
  * absent: nothing added). */
 db_status db_demo_supervision(db_conn *c, const char *marker_district, int64_t *district_id);
 
+/* *filed = 1 when the enterprise of this code has an approved stop filing in effect now:
+ * the simulator runs that plant round the clock, so its data moves while it is "stopped". */
+db_status db_demo_stop_filed(db_conn *c, const char *enterprise_code, int *filed);
+
 #endif

@@ -112,6 +112,12 @@ static int parse_enterprise(json_t *je, sim_enterprise *e, size_t idx, char *err
     e->scenario_delay_us = (int64_t)(opt_number(je, "scenario_delay_s", 120) * US_PER_S);
     e->plan.ramp_us = (int64_t)(opt_number(je, "scenario_ramp_s", 600) * US_PER_S);
     e->plan.outage_us = (int64_t)(opt_number(je, "outage_s", 900) * US_PER_S);
+    const char *shift = json_string_value(json_object_get(je, "shift"));
+    if (shift != NULL && strcmp(shift, "round_the_clock") != 0 && strcmp(shift, "day") != 0) {
+        snprintf(err, errlen, "%s: \"shift\" must be \"day\" or \"round_the_clock\"", e->code);
+        return -1;
+    }
+    e->plan.round_the_clock = shift != NULL && strcmp(shift, "round_the_clock") == 0;
 
     json_t *jp = json_object_get(je, "points");
     if (!json_is_array(jp)) {

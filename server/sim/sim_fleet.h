@@ -13,7 +13,8 @@
  *        "gateway": "..."?                       (default code + "01")
  *        "points": [{"code", "kind", "normal"?, "noise"?, "interval_s"?}],
  *        "scenario": "none|hopper_temp_climb|...",
- *        "scenario_delay_s"?: 120, "scenario_ramp_s"?: 600, "outage_s"?: 900}]}
+ *        "scenario_delay_s"?: 120, "scenario_ramp_s"?: 600, "outage_s"?: 900,
+ *        "shift"?: "day|round_the_clock"}]}     (day: producing 08:00-20:00 Beijing)
  * Unknown fields are ignored (the seeder may add its own).
  *
  * Ownership: sim_fleet owns everything it holds; sim_fleet_free() releases

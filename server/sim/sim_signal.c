@@ -143,6 +143,8 @@ int sim_plan_in_outage(const sim_plan *plan, int64_t ts_us)
 
 int sim_plan_running(const sim_plan *plan, int64_t ts_us)
 {
+    if (plan != NULL && plan->round_the_clock)
+        return 1;
     if (plan != NULL && plan->scenario != SIM_SC_NONE && plan->scenario != SIM_SC_OUTAGE_BACKFILL &&
         ts_us >= plan->start_us)
         return 1;

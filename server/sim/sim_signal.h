@@ -79,6 +79,9 @@ typedef struct {
     int64_t start_us;  /* simulated UTC time the scenario begins */
     int64_t ramp_us;   /* time to reach full effect (default 10 min) */
     int64_t outage_us; /* outage length for outage_backfill (default 15 min) */
+    /* produces at every hour, not only on the day shift: the demo's plant that works
+     * through its approved stop filing (the production-during-stop alarm needs it at night) */
+    int round_the_clock;
 } sim_plan;
 
 /* Per-point generator state; zero-initialise, then set kind/normal/noise. */

@@ -39,7 +39,8 @@ async function shot(page, name) { await page.screenshot({ path: join(shots, 'das
 async function login(user, opts = {}) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', ...opts });
   const page = await context.newPage();
-  page.on('pageerror', e => errors.push(`${user}: ${e.message}`));
+  // the first frames of the stack say which script failed (the message alone often does not)
+  page.on('pageerror', e => errors.push(`${user}: ${e.message}` + (e.stack ? '\n      ' + e.stack.split('\n').slice(1, 5).map(l => l.trim()).join('\n      ') : '')));
   page.on('console', m => { if (m.type() === 'error' && !/status of (401|404|403|409)/.test(m.text()) && !expectedConsole.some(r => r.test(m.text()))) errors.push(`${user}: console: ${m.text()}`); });
   await page.goto(srv.base + '/');
   await page.fill('input[name=username]', user);

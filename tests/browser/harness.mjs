@@ -153,7 +153,8 @@ export async function launch() {
 export async function loginPage(browser, base, user, pw = PW, errors = []) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', acceptDownloads: true });
   const page = await context.newPage();
-  page.on('pageerror', e => errors.push(`${user}: ${e.message}`));
+  // the first frames of the stack say which script failed (the message alone often does not)
+  page.on('pageerror', e => errors.push(`${user}: ${e.message}` + (e.stack ? '\n      ' + e.stack.split('\n').slice(1, 5).map(l => l.trim()).join('\n      ') : '')));
   page.on('console', m => { if (m.type() === 'error' && !/status of (401|404|403|409)/.test(m.text())) errors.push(`${user}: console: ${m.text()}`); });
   await page.goto(base + '/');
   await page.fill('input[name=username]', user);

@@ -563,6 +563,38 @@ async function test_spark_repeats_are_one_episode_in_feed_and_list() {
   await c2.close();
 }
 
+async function test_leaving_the_overview_while_its_map_settles() {
+  // Leaflet's canvas renderer redraws at once after a move and forgets the
+  // frame it had requested; leaving the page then cancelled only the newer
+  // frame and the forgotten one redrew a removed canvas (TypeError reading
+  // 'clearRect': an intermittent CI failure).  The same order of events, made
+  // on purpose: a redraw requested, a move, another request, the page left.
+  const mine = [];
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, mine);
+  for (let i = 0; i < 5; i++) {
+    await page.evaluate(() => { location.hash = '#/'; });
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-page=overview] .leaflet-container');
+      let n = 0;
+      if (el && el._dwMap) el._dwMap.eachLayer(l => { if (l.setStyle && l._renderer) n++; });
+      return n > 0;
+    }, null, { timeout: 15000 });
+    await sleep(300);
+    await page.evaluate(() => new Promise(done => {
+      const map = document.querySelector('[data-page=overview] .leaflet-container')._dwMap;
+      const paths = [];
+      map.eachLayer(l => { if (l.setStyle && l._renderer) paths.push(l); });
+      paths[0].setStyle({}); // frame A requested
+      map.fire('moveend'); // redraw now; A forgotten
+      paths[0].setStyle({}); // frame B requested
+      addEventListener('hashchange', () => setTimeout(done, 200), { once: true });
+      location.hash = '#/alarms'; // map.remove() cancels B
+    }));
+  }
+  await context.close();
+  assert(mine.length === 0, 'errors while leaving the overview:\n' + mine.join('\n'));
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -574,7 +606,7 @@ const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic
   test_main_pages_render_and_screenshots,
   test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only,
   test_district_admin_manages_accounts, test_admin_totp_enrol_login_and_reset,
-  test_spark_repeats_are_one_episode_in_feed_and_list, test_no_script_errors];
+  test_spark_repeats_are_one_episode_in_feed_and_list, test_leaving_the_overview_while_its_map_settles, test_no_script_errors];
 // DW_BROWSER_ONLY=word[,word]: run only the tests whose names contain a word (and the script-error check)
 const only = (process.env.DW_BROWSER_ONLY || '').split(',').filter(Boolean);
 const selected = only.length ? tests.filter(f => f === test_no_script_errors || only.some(w => f.name.includes(w))) : tests;

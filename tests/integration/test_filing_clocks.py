@@ -20,14 +20,25 @@
   3 days and a minute).
 * For statistics: dw_filing_covers / dw_enterprise_filed say whether a point /
   the whole enterprise is filed at an instant, dw_filed_seconds how long in a
-  period (overlaps once; an ended filing up to its end; submitted ones never)."""
+  period (overlaps once; an ended filing up to its end; submitted ones never).
+* The demo: its stopped enterprise (approved 停产 filing) is in the simulator's
+  fleet with shift round_the_clock (every other plant runs 08:00-20:00
+  Beijing), so the simulator keeps producing its data at any hour and the worker raises the
+  production_during_stop alarm for that filing (three `simulate --once` passes
+  with different seeds: three noisy samples per point)."""
 import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
 
 import dwtest as t
 from test_api import City
 from test_alarm_episodes import add_points, push_all
 from test_filings import approve, file_stop, filing, iso, now
 from test_gateways_seen import gateway
+from test_demo import demo_seed, generate
 
 
 def end_filing(c, fid):
@@ -246,14 +257,46 @@ def test_statistics_functions_tell_filed_time():
         c.close()
 
 
+def test_demo_simulator_keeps_producing_during_the_stop_filing():
+    db = t.Database()
+    tmp = tempfile.mkdtemp(prefix="dwfiling-")
+    srv = None
+    try:
+        _, city = generate(tmp)
+        fleet = os.path.join(tmp, "fleet.json")
+        r = demo_seed(db, city, fleet)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = db.sql("SELECT f.id, e.code FROM filings f JOIN enterprises e ON e.id = f.enterprise_id WHERE "
+                      "f.type = 'stop' AND f.status = 'approved' AND f.starts_at <= now() AND now() < f.ends_at")
+        assert len(rows) == 1, rows
+        fid, code = rows[0]
+        with open(fleet) as fh:
+            shifts = {e["code"]: e.get("shift", "day") for e in json.load(fh)["enterprises"]}
+        # only the plant working through its filing runs at night: the others stay quiet
+        assert [c for c, sh in shifts.items() if sh == "round_the_clock"] == [code], shifts
+        srv = t.Server(db, worker_interval_ms=250)
+        for seed in ("7", "8", "9"):  # each pass a fresh process: its own noise, so values move
+            r = subprocess.run([t.BIN, "simulate", "--fleet", fleet, "--once", "--url",
+                                f"http://127.0.0.1:{srv.ingest_port}", "--seed", seed],
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stdout + r.stderr
+            t.wait_for(lambda: db.scalar("SELECT max(collected_at) < now() FROM readings") == "t", timeout=10,
+                       what="a new second")
+        alarm = t.wait_for(lambda: db.scalar(f"SELECT production_alarm_id FROM filings WHERE id = {fid}"),
+                           timeout=90, what="the production_during_stop alarm of the demo's stop filing")
+        assert db.scalar(f"SELECT kind FROM alarms WHERE id = {alarm}") == "production_during_stop"
+    finally:
+        if srv:
+            srv.stop()
+        db.drop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     t.run([test_alarm_deadlines_extended_by_the_filing_and_taken_back_on_resumption,
            test_warning_clocks_stop_and_nothing_escalates_during_a_filing,
            test_gateway_offline_suppressed_during_a_whole_enterprise_filing,
            test_series_carries_the_filing_periods,
            test_risk_owes_no_cleaning_for_filed_time,
-           test_statistics_functions_tell_filed_time])
-    # No test of the demo's stopped enterprise raising production_during_stop: the simulator's
-    # plants run only during the shift (08:00-20:00 Beijing, sim_shift_running), so at night its
-    # readings do not move and such a test failed (02:51 Beijing).  The demo's stopped enterprise
-    # should produce round the clock; until then int-filings covers the detection.
+           test_statistics_functions_tell_filed_time,
+           test_demo_simulator_keeps_producing_during_the_stop_filing])

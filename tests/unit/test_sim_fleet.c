@@ -36,7 +36,7 @@ static const char *FLEET =
     "{\"code\":\"91130100MA0000003C\",\"dialect\":\"mem\",\"appid\":\"APP3\",\"appsecret\":"
     "\"sec3\","
     " \"sm4_key_hex\":\"0123456789abcdeffedcba9876543210\",\"sm4_iv_hex\":"
-    "\"000102030405060708090a0b0c0d0e0f\","
+    "\"000102030405060708090a0b0c0d0e0f\",\"shift\":\"round_the_clock\","
     " \"points\":[{\"code\":\"M-H2\",\"kind\":\"hydrogen_lel\",\"interval_s\":60}],\"extra_seeder_"
     "field\":1}]}";
 
@@ -55,6 +55,11 @@ static void test_parse(void)
     CHECK(memcmp(f.ents[1].des_iv, "12345678", 8) == 0 &&
           memcmp(f.ents[1].des_key, "abcdefgh", 8) == 0);
     CHECK(f.ents[2].sm4_key[0] == 0x01 && f.ents[2].sm4_iv[15] == 0x0f);
+    CHECK(!f.ents[0].plan.round_the_clock && f.ents[2].plan.round_the_clock);
+    /* 04:00 Beijing: only the round-the-clock plant runs; 10:00 both */
+    int64_t night = T0 - 6 * 3600 * S;
+    CHECK(!sim_plan_running(&f.ents[1].plan, night) && sim_plan_running(&f.ents[2].plan, night));
+    CHECK(sim_plan_running(&f.ents[1].plan, T0) && sim_plan_running(&f.ents[2].plan, T0));
     CHECK(sim_enterprise_can(&f.ents[0], SIM_D_NATIVE) &&
           !sim_enterprise_can(&f.ents[0], SIM_D_HEBEI));
     CHECK(sim_enterprise_can(&f.ents[2], SIM_D_MEM) &&
@@ -72,6 +77,7 @@ static void test_parse(void)
         "{\"enterprises\":[{\"code\":\"X\",\"sm4_key_hex\":\"00\",\"sm4_iv_hex\":\"00\",\"points\":"
         "[]}]}",
         "{\"enterprises\":[{\"code\":\"X\",\"scenario\":\"meteor\",\"points\":[]}]}",
+        "{\"enterprises\":[{\"code\":\"X\",\"shift\":\"night\",\"points\":[]}]}",
         "{\"enterprises\":[{\"code\":\"X\"}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

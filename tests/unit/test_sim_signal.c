@@ -73,12 +73,17 @@ static void test_shift(void)
     CHECK(sim_shift_running(AT(8, 0)));
     CHECK(sim_shift_running(AT(19, 59)));
     CHECK(!sim_shift_running(AT(20, 0)));
-    sim_plan none = {SIM_SC_NONE, 0, 0, 0};
+    sim_plan none = {SIM_SC_NONE, 0, 0, 0, 0};
     sim_rng r;
     sim_rng_seed(&r, 1);
     sim_point fan = mk(SIM_K_FAN_RUNNING), dp = mk(SIM_K_PRESSURE_DIFF), ht = mk(SIM_K_HOPPER_TEMP);
     CHECK(sim_signal_next(&fan, &none, AT(3, 0), &r) == 0.0);
     CHECK(sim_signal_next(&fan, &none, AT(10, 0), &r) == 1.0);
+    /* the plant working through its stop filing: its fan runs at 03:00 too */
+    sim_plan always = {SIM_SC_NONE, 0, 0, 0, 1};
+    sim_point fan2 = mk(SIM_K_FAN_RUNNING);
+    CHECK(sim_plan_running(&always, AT(3, 0)) &&
+          sim_signal_next(&fan2, &always, AT(3, 0), &r) == 1.0);
     /* a full day at 10 s steps: night values fall, day values at normal */
     double ht_day = 0, ht_night = 0, dp_day = 0, dp_night = 0;
     for (int64_t t = AT(0, 0); t < AT(24, 0); t += 10 * S) {
@@ -101,7 +106,7 @@ static void test_shift(void)
 
 static void test_determinism_and_noise(void)
 {
-    sim_plan none = {SIM_SC_NONE, 0, 0, 0};
+    sim_plan none = {SIM_SC_NONE, 0, 0, 0, 0};
     sim_rng r1, r2;
     sim_rng_seed(&r1, 99);
     sim_rng_seed(&r2, 99);
@@ -132,7 +137,7 @@ static void test_scenarios(void)
     sim_rng r;
     sim_rng_seed(&r, 5);
     int64_t start = AT(10, 0), ramp = 600 * S;
-    sim_plan pl = {SIM_SC_HOPPER_TEMP_CLIMB, start, ramp, 0};
+    sim_plan pl = {SIM_SC_HOPPER_TEMP_CLIMB, start, ramp, 0, 0};
     sim_point ht = mk(SIM_K_HOPPER_TEMP);
     CHECK(run_to(&ht, &pl, AT(9, 0), start - 10 * S, &r) < 40.0);
     double mid = run_to(&ht, &pl, start, start + ramp / 2, &r);
@@ -143,19 +148,19 @@ static void test_scenarios(void)
 
     /* bag break at night: line forced to run, fan on, dp collapses */
     int64_t nstart = AT(2, 0);
-    sim_plan bb = {SIM_SC_BAG_BREAK, nstart, ramp, 0};
+    sim_plan bb = {SIM_SC_BAG_BREAK, nstart, ramp, 0, 0};
     sim_point dp = mk(SIM_K_PRESSURE_DIFF), fan = mk(SIM_K_FAN_RUNNING);
     CHECK(sim_signal_next(&fan, &bb, nstart - S, &r) == 0.0);
     CHECK(sim_signal_next(&fan, &bb, nstart + ramp, &r) == 1.0);
     run_to(&dp, &bb, nstart - 3600 * S, nstart + 120 * S, &r); /* ramps up with the fan first */
     CHECK(run_to(&dp, &bb, nstart + 130 * S, nstart + ramp + 300 * S, &r) < 80.0);
 
-    sim_plan af = {SIM_SC_AIRLOCK_FAULT, start, ramp, 0};
+    sim_plan af = {SIM_SC_AIRLOCK_FAULT, start, ramp, 0, 0};
     sim_point al = mk(SIM_K_AIRLOCK_FAULT);
     CHECK(sim_signal_next(&al, &af, start - S, &r) == 0.0);
     CHECK(sim_signal_next(&al, &af, start + S, &r) == 1.0);
 
-    sim_plan sb = {SIM_SC_SPARK_BURST, start, ramp, 0};
+    sim_plan sb = {SIM_SC_SPARK_BURST, start, ramp, 0, 0};
     sim_point sp = mk(SIM_K_SPARK);
     int ones = 0, total = 0;
     for (int64_t t = start; t < start + 600 * S; t += S, total++)
@@ -163,7 +168,7 @@ static void test_scenarios(void)
     CHECK(ones == total / 3);
     CHECK(sim_signal_next(&sp, &sb, start - S, &r) == 0.0);
 
-    sim_plan wl = {SIM_SC_WATER_LOSS, start, ramp, 0};
+    sim_plan wl = {SIM_SC_WATER_LOSS, start, ramp, 0, 0};
     sim_point lv = mk(SIM_K_WATER_LEVEL), fl = mk(SIM_K_WATER_FLOW);
     double lv0 = run_to(&lv, &wl, AT(9, 0), start - 10 * S, &r);
     double fl0 = run_to(&fl, &wl, AT(9, 0), start - 10 * S, &r);
@@ -171,12 +176,12 @@ static void test_scenarios(void)
     CHECK(run_to(&lv, &wl, start, start + ramp, &r) < 0.2);
     CHECK(run_to(&fl, &wl, start, start + ramp, &r) < 0.02);
 
-    sim_plan hr = {SIM_SC_HYDROGEN_RISE, start, ramp, 0};
+    sim_plan hr = {SIM_SC_HYDROGEN_RISE, start, ramp, 0, 0};
     sim_point h2 = mk(SIM_K_HYDROGEN_LEL);
     CHECK(run_to(&h2, &hr, AT(9, 0), start - 10 * S, &r) < 5.0);
     CHECK(run_to(&h2, &hr, start, start + ramp, &r) > 50.0);
 
-    sim_plan ob = {SIM_SC_OUTAGE_BACKFILL, start, 0, 900 * S};
+    sim_plan ob = {SIM_SC_OUTAGE_BACKFILL, start, 0, 900 * S, 0};
     CHECK(!sim_plan_in_outage(&ob, start - 1));
     CHECK(sim_plan_in_outage(&ob, start));
     CHECK(sim_plan_in_outage(&ob, start + 899 * S));

@@ -35,9 +35,22 @@ function loadBoundaries() {
 }
 const WORST = ['red', 'orange', 'yellow', 'blue', 'none'];
 
+// Leaflet 1.9.4's canvas renderer redraws synchronously on 'update' (after a
+// move) and forgets the animation frame it had already requested; map.remove()
+// then cancels only the newer one, and the forgotten frame redraws a canvas
+// whose context is gone (TypeError reading 'clearRect', seen when a page is left
+// while its map settles).  A redraw without a context has nothing to draw.
+function guardCanvasRedraw(L) {
+  const proto = L.Canvas.prototype;
+  if (proto._dwGuarded) return;
+  const redraw = proto._redraw;
+  L.Canvas.include({ _dwGuarded: true, _redraw() { if (this._ctx) redraw.call(this); else this._redrawRequest = null; } });
+}
+
 export async function enterpriseMap(el, ctx, ents, gradeOf, onOpen, opts = {}) {
   const L = await leaflet();
   if (!el.isConnected) return null;
+  guardCanvasRedraw(L);
   // no animations: a page left while a zoom or fade runs removes the map under
   // Leaflet's transition-end handler (TypeError reading '_leaflet_pos')
   const map = L.map(el, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, minZoom: 3, maxZoom: 18,

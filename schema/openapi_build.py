@@ -160,7 +160,8 @@ ERROR_RESPONSES = {
     413: ("PayloadTooLarge", "The body exceeds the route's limit (body_too_large, see "
           "x-max-body). 请求体过大。"),
     415: ("UnsupportedMediaType", "Writes must send Content-Type: application/json (or "
-          "text/csv where documented) (unsupported_media_type). 不支持的内容类型。"),
+          "text/csv / the XLSX type where documented) (unsupported_media_type); an import whose "
+          "file is neither UTF-8 CSV nor an XLSX workbook (file_format). 不支持的内容类型或文件格式。"),
     422: ("Unprocessable", "Well-formed but breaks a rule (unprocessable, password_policy, "
           "password_reused, photo_invalid). 违反业务规则。"),
     429: ("TooManyRequests", "Slow down (too_many_requests); Retry-After says when. "
@@ -2405,18 +2406,22 @@ def bulk_ops(what, zh, op_export, op_import, who):
                           "content": {"text/csv": {"schema": s("string")},
                                       XLSX_MEDIA: {"schema": s("string", format="binary")}}}},
             err=[400]),
-        op_import: dict(tag="assets", zh=f"导入{zh}表 (CSV)", en=f"Import the {what} table (CSV)",
+        op_import: dict(tag="assets", zh=f"导入{zh}表 (CSV/Excel)", en=f"Import the {what} table (CSV or XLSX)",
             desc=f"{who} The export's header (columns matched by header or column name; unknown "
                  "columns refuse the file). Rows are matched by their natural key (enterprise code + "
                  "code; points: the code, unique in the city): existing ones are updated, equal ones "
                  "counted unchanged, others created. A blank cell stores NULL where the column may be "
                  "empty, else its default; a column left out keeps the stored values. All or nothing: "
                  f"any refused row answers 422 {IMPORT_REFUSED} listing every refused row with its "
-                 "row, line and column, and nothing is stored; at most 5000 rows and 4 MiB. CSV only "
-                 "(UTF-8, BOM optional): GBK, UTF-16 and XLSX files answer 415 file_format. "
+                 "row, line and column, and nothing is stored; at most 5000 rows and 4 MiB. CSV "
+                 "(UTF-8, BOM optional; GBK and UTF-16 answer 415 file_format) or an XLSX workbook "
+                 "(recognised by its bytes; its first sheet; a row's line is the sheet's row number; "
+                 "numbers keep the workbook's 16 significant digits; a damaged workbook, one with a "
+                 "DTD or a part over 64 MB answers 415 file_format). "
                  "enterprise=<id>: every row must name that enterprise. One audit record per import.",
             params=[Q("enterprise", s("integer", minimum=1), "Rows must name this enterprise.")],
-            body={"required": True, "content": {"text/csv": {"schema": s("string")}}},
+            body={"required": True, "content": {"text/csv": {"schema": s("string")},
+                                                XLSX_MEDIA: {"schema": s("string", format="binary")}}},
             resp=ok(ref("BulkImportResult")),
             err=[400, 415],
             err422={"description": f"Import refused ({IMPORT_REFUSED}, rows listed) or the header "

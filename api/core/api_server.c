@@ -656,11 +656,15 @@ static void dispatch(api_req *r)
                 return;
             }
             if (strcmp(r->method, "GET") != 0 && r->body_len > 0) {
-                /* JSON-only writes: a cross-site form cannot send this
-                 * content type without a CORS preflight we never grant */
+                /* JSON (or the tables bulk imports read) only: a cross-site form
+                 * cannot send these content types without a CORS preflight we
+                 * never grant */
+                static const char xlsx[] =
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
                 const char *ct = api_req_header(r, "Content-Type");
                 if (!ct ||
-                    (strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/csv", 8) != 0)) {
+                    (strncmp(ct, "application/json", 16) != 0 && strncmp(ct, "text/csv", 8) != 0 &&
+                     strncmp(ct, xlsx, sizeof xlsx - 1) != 0)) {
                     api_reply_error(r, API_E_UNSUPPORTED_MEDIA, "Content-Type is %s",
                                     ct ? ct : "missing");
                     return;

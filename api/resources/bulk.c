@@ -5,7 +5,8 @@
  *        &enterprise=<id> (one enterprise; default: the caller's whole scope)
  *        &template=1 (the header alone: the file to fill in)
  *   POST /api/v1/bulk/{systems|points|cameras}/import   CSV (UTF-8, BOM
- *        optional) &enterprise=<id> (every row must name that enterprise)
+ *        optional) or an XLSX workbook (its first sheet; srv_sheet.c)
+ *        &enterprise=<id> (every row must name that enterprise)
  *
  * The import follows the survey table's (enterprises.c): the whole file is
  * checked — every cell here, then every row against the database in one
@@ -24,13 +25,16 @@
  * cell of any other column stores the column's default; a column missing
  * from the header keeps the stored value (new rows: the default).  Text the
  * export prefixed with an apostrophe (formula neutralising) is read back
- * without it.  XLSX is export only: Debian ships no maintained C library
- * that reads XLSX (libfreexl 1.0 reads .xls only), and an unzip-and-XML
- * reader of our own would be a new parser of untrusted input. */
+ * without it.  In a workbook a refused row's "line" is the sheet's row
+ * number, as the spreadsheet program shows it.  A workbook holds numbers to
+ * 16 significant digits (libxlsxwriter writes %.16G, Excel shows 15), so a
+ * stored value with 17 comes back from an exported workbook as an update to
+ * its 16-digit form; CSV carries every digit. */
 #include "api_auth.h"
 #include "api_handlers.h"
 #include "db_assets.h"
 #include "db_bulk.h"
+#include "srv_sheet.h"
 #include "srv_table.h"
 
 #include <math.h>
@@ -261,9 +265,6 @@ static int utf8_ok(const unsigned char *s, size_t n)
 /* Why a body is not a UTF-8 CSV file, or NULL when it is one. */
 static const char *not_utf8_csv(const unsigned char *s, size_t n)
 {
-    if (n >= 4 && memcmp(s, "PK\x03\x04", 4) == 0)
-        return "the file is a ZIP/XLSX workbook: import reads CSV only; save the sheet as CSV "
-               "UTF-8 (Excel: 另存为 → CSV UTF-8 (逗号分隔))";
     if (n >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF)))
         return "the file is UTF-16 text: save it as CSV UTF-8";
     if (utf8_ok(s, n))
@@ -342,6 +343,27 @@ static json_t *csv_next(csv_in *in, buf *cell, int *line)
     }
     in->p = p;
     return rec;
+}
+
+/* The records of the file: CSV text, or the rows srv_sheet read from a workbook. */
+typedef struct rec_src {
+    csv_in csv;
+    buf cell;
+    const json_t *sheet_rows; /* NULL: CSV */
+    size_t next_row;
+} rec_src;
+
+/* The next record (a new array of strings) or NULL; *line: where it is in the file. */
+static json_t *rec_next(rec_src *src, int *line)
+{
+    if (!src->sheet_rows)
+        return csv_next(&src->csv, &src->cell, line);
+    json_t *r = json_array_get(src->sheet_rows, src->next_row);
+    if (!r)
+        return NULL;
+    src->next_row++;
+    *line = (int)json_integer_value(json_object_get(r, "row"));
+    return json_incref(json_object_get(r, "cells"));
 }
 
 /* ---- cells -------------------------------------------------------------- */
@@ -577,28 +599,28 @@ static int read_header(const kind_def *k, json_t *rec, const column **map, char 
     return 0;
 }
 
-/* The rows of body; -1 with why when the file as a whole is refused. */
-static int parse_file(const kind_def *k, const char *body, size_t len, parsed *out, char *why,
-                      size_t whylen)
+/* The rows of body (CSV), or of sheet_rows when not NULL (a workbook's); -1 with why when the
+ * file as a whole is refused. */
+static int parse_file(const kind_def *k, const char *body, size_t len, const json_t *sheet_rows,
+                      parsed *out, char *why, size_t whylen)
 {
-    csv_in in = {body, body + len, 1};
-    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
-        in.p += 3;
-    buf cell = {0};
+    rec_src src = {.csv = {body, body + len, 1}, .sheet_rows = sheet_rows};
+    if (!sheet_rows && len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+        src.csv.p += 3;
     int line, rownum = 1;
-    json_t *rec = csv_next(&in, &cell, &line);
+    json_t *rec = rec_next(&src, &line);
     const column *map[MAX_CELLS];
     if (!rec || read_header(k, rec, map, why, whylen) != 0) {
         if (!rec)
             snprintf(why, whylen, "the file is empty: send the header and the rows");
         json_decref(rec);
-        free(cell.p);
+        free(src.cell.p);
         return -1;
     }
     size_t ncols = json_array_size(rec);
     json_decref(rec);
     json_t *keys = json_object(); /* natural key -> first row */
-    while ((rec = csv_next(&in, &cell, &line)) != NULL) {
+    while ((rec = rec_next(&src, &line)) != NULL) {
         rownum++;
         size_t n = json_array_size(rec);
         int blank = 1;
@@ -679,7 +701,7 @@ static int parse_file(const kind_def *k, const char *body, size_t len, parsed *o
         json_decref(rec);
     }
     json_decref(keys);
-    free(cell.p);
+    free(src.cell.p);
     return 0;
 }
 
@@ -688,7 +710,8 @@ static int parse_file(const kind_def *k, const char *body, size_t len, parsed *o
 typedef struct import_ctx {
     const kind_def *k;
     parsed in;
-    int64_t only; /* ?enterprise: every row names it; 0: any in scope */
+    int64_t only;    /* ?enterprise: every row names it; 0: any in scope */
+    const char *ext; /* of the file, for the audit: "csv" or "xlsx" */
     json_t *errors;
     int created, updated, unchanged;
 } import_ctx;
@@ -829,7 +852,8 @@ static int same_value(json_t *a, json_t *b)
  * (the row's values) or updated (the changed columns, before and after), as
  * the one-by-one writes record theirs.  Written after the last row (the
  * audit chain's head is locked from the first append to the commit). */
-static json_t *row_audit(const kind_def *k, int64_t id, json_t *body, json_t *before)
+static json_t *row_audit(const kind_def *k, const char *ext, int64_t id, json_t *body,
+                         json_t *before)
 {
     char action[64], obj[64];
     if (before)
@@ -837,7 +861,7 @@ static json_t *row_audit(const kind_def *k, int64_t id, json_t *body, json_t *be
     else
         snprintf(action, sizeof action, "%s_create", k->audit);
     snprintf(obj, sizeof obj, "%s:%lld", k->audit, (long long)id);
-    json_t *d = json_pack("{s:s+}", "import", k->file, ".csv");
+    json_t *d = json_pack("{s:s++}", "import", k->file, ".", ext);
     if (before) {
         json_t *was = json_object(), *now = json_object(), *v;
         const char *key;
@@ -933,7 +957,7 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
                 char eids[24];
                 snprintf(eids, sizeof eids, "%lld", (long long)eid);
                 json_object_set_new(touched, eids, json_true());
-                json_t *rec = row_audit(x->k, id, body, before);
+                json_t *rec = row_audit(x->k, x->ext, id, body, before);
                 if (rec)
                     json_array_append_new(audits, rec);
                 else
@@ -970,7 +994,7 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
         }
     if (st == DB_OK) {
         char obj[48], d[160];
-        snprintf(obj, sizeof obj, "%s.csv", x->k->file);
+        snprintf(obj, sizeof obj, "%s.%s", x->k->file, x->ext);
         snprintf(d, sizeof d, "created=%d updated=%d unchanged=%d enterprises=%zu", x->created,
                  x->updated, x->unchanged, json_object_size(touched));
         st = api_audit_tx(r, c, "import", obj, "ok", d);
@@ -986,29 +1010,38 @@ static int bulk_import(api_req *r, const kind_def *k)
     size_t len;
     const char *body = api_req_body(r, &len);
     if (!body || len == 0)
-        return api_reply_error(r, API_E_BAD_REQUEST, "send the %s table as CSV (UTF-8)", k->file);
-    const char *enc = not_utf8_csv((const unsigned char *)body, len);
-    if (enc)
-        return api_reply_error(r, API_E_FILE_FORMAT, "%s", enc);
-    import_ctx x = {.k = k, .in = {json_array(), json_array()}};
+        return api_reply_error(r, API_E_BAD_REQUEST, "send the %s table as CSV (UTF-8) or XLSX",
+                               k->file);
     const char *only = api_req_query(r, "enterprise");
-    if (only && *only) {
-        long long id = api_parse_id(only);
-        if (id < 0) {
-            json_decref(x.in.rows);
-            json_decref(x.in.errors);
-            return api_reply_error(r, API_E_BAD_REQUEST, "enterprise must be an enterprise id");
-        }
-        x.only = id;
-    }
+    long long only_id = 0;
+    if (only && *only && (only_id = api_parse_id(only)) < 0)
+        return api_reply_error(r, API_E_BAD_REQUEST, "enterprise must be an enterprise id");
     char why[512] = "";
-    if (parse_file(k, body, len, &x.in, why, sizeof why) != 0) {
+    json_t *sheet_rows = NULL;
+    int workbook = srv_sheet_is_zip(body, len), truncated = 0;
+    if (workbook) {
+        /* one row over the limit is enough to say the file is too long */
+        if (srv_sheet_xlsx_rows(body, len, MAX_ROWS + 2, &sheet_rows, &truncated, why,
+                                sizeof why) != 0)
+            return api_reply_error(r, API_E_FILE_FORMAT, "%s", why);
+    } else {
+        const char *enc = not_utf8_csv((const unsigned char *)body, len);
+        if (enc)
+            return api_reply_error(r, API_E_FILE_FORMAT, "%s", enc);
+    }
+    import_ctx x = {.k = k,
+                    .in = {json_array(), json_array()},
+                    .only = only_id,
+                    .ext = workbook ? "xlsx" : "csv"};
+    int bad_file = parse_file(k, body, len, sheet_rows, &x.in, why, sizeof why) != 0;
+    json_decref(sheet_rows);
+    if (bad_file) {
         json_decref(x.in.rows);
         json_decref(x.in.errors);
         return api_reply_error(r, API_E_UNPROCESSABLE, "%s", why);
     }
     char obj[48];
-    snprintf(obj, sizeof obj, "%s.csv", k->file);
+    snprintf(obj, sizeof obj, "%s.%s", k->file, workbook ? "xlsx" : "csv");
     db_status st = x.in.too_many ? DB_BAD : api_tx(r, import_tx, &x);
     if (!x.errors)
         x.errors = json_array();

@@ -1,9 +1,12 @@
 // Browser test of the 批量导入导出 page (issue 17 item 8), headless in Debian's Chromium: a CSV
 // with bad rows uploaded from the page shows the all-or-nothing report (row, line, column,
 // code) and stores nothing; the fixed file is imported and its rows appear in the page's
-// table; an enterprise account may import its cameras but only export its systems.  Own
+// table; an Excel workbook uploads the same way (the page's own export back unchanged, a
+// sheet with a bad row reported by its sheet row, then imported); an enterprise account may
+// import its cameras but only export its systems.  Own
 // database, city, accounts and server; prints one line per test and "N passed, N failed".
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database, Server, makeCity, launch, loginPage, PW } from './harness.mjs';
@@ -65,6 +68,49 @@ async function test_bad_file_shows_the_report_and_stores_nothing_then_the_fixed_
   await context.close();
 }
 
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+// rows as a workbook written by openpyxl (Debian's python3-openpyxl), as a person's Excel file
+function workbook(rows) {
+  const py = 'import sys, io, json, base64, openpyxl\nwb = openpyxl.Workbook()\nfor r in json.loads(sys.argv[1]): wb.active.append(r)\n' +
+    'o = io.BytesIO(); wb.save(o); print(base64.b64encode(o.getvalue()).decode())';
+  return Buffer.from(execFileSync('python3', ['-c', py, JSON.stringify(rows)],
+    { env: { ...process.env, PYTHONPATH: '/usr/lib/python3/dist-packages' } }).toString().trim(), 'base64');
+}
+
+async function test_excel_workbook_uploads_like_csv() {
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
+  await page.goto(srv.base + '/#/bulk?kind=cameras');
+  await page.waitForSelector('[data-testid=bulk-table][data-kind=cameras]');
+  // the page's own Excel export goes back in unchanged
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-xlsx]')]);
+  const mine = readFileSync(await dl.path());
+  assert(mine.subarray(0, 2).toString() === 'PK', 'the export is a workbook');
+  const n0 = cameras();
+  await page.setInputFiles('[data-testid=bulk-file]', { name: 'cameras.xlsx', mimeType: XLSX, buffer: mine });
+  await page.click('[data-action=bulk-upload]');
+  await page.waitForFunction(n => new RegExp(`未变 ${n}|${n} unchanged`).test(document.querySelector('[data-testid=bulk-done]')?.textContent || ''), n0, { timeout: 10000 });
+  // a workbook someone filled in: a bad flag in sheet row 3 is reported there, nothing stored
+  const a1 = ents[0].code;
+  const head = HEAD.split(',');
+  const rows = [head, [a1, 'CAM-X1', '料仓', null, '三楼', null, true], [a1, 'CAM-X2', '筛分', null, null, null, '大概']];
+  await page.setInputFiles('[data-testid=bulk-file]', { name: 'new.xlsx', mimeType: XLSX, buffer: workbook(rows) });
+  await page.click('[data-action=bulk-upload]');
+  await page.waitForSelector('[data-testid=bulk-errors]');
+  const got = await page.$$eval('[data-testid=bulk-errors] tbody tr', trs => trs.map(tr => [...tr.children].slice(0, 4).map(td => td.textContent.trim()).join('|')));
+  assert(JSON.stringify(got) === JSON.stringify(['3|3|启用|row_invalid']), 'report: ' + JSON.stringify(got));
+  assert(cameras() === n0, 'a refused workbook stored cameras');
+  rows[2][6] = '否';
+  await page.setInputFiles('[data-testid=bulk-file]', { name: 'new.xlsx', mimeType: XLSX, buffer: workbook(rows) });
+  await page.click('[data-action=bulk-upload]');
+  await page.waitForFunction(() => /新建 2|2 created/.test(document.querySelector('[data-testid=bulk-done]')?.textContent || ''), null, { timeout: 10000 });
+  assert(cameras() === n0 + 2, 'stored cameras: ' + cameras());
+  assert(db.scalar("SET dw.scope = 'system'; SELECT enabled FROM cameras WHERE code = 'CAM-X2'") === 'f', 'the flag read');
+  // the Excel template is the header alone
+  const [tl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=template-xlsx]')]);
+  assert(tl.suggestedFilename() === 'cameras_template.xlsx', 'template: ' + tl.suggestedFilename());
+  await context.close();
+}
+
 async function test_enterprise_imports_cameras_and_only_exports_systems() {
   const { context, page } = await loginPage(browser, srv.base, 'a1.manager', PW, errors);
   await page.goto(srv.base + '/#/bulk?kind=systems');
@@ -86,7 +132,7 @@ async function test_no_script_errors() {
 }
 
 const tests = [test_bad_file_shows_the_report_and_stores_nothing_then_the_fixed_one_imports,
-  test_enterprise_imports_cameras_and_only_exports_systems, test_no_script_errors];
+  test_excel_workbook_uploads_like_csv, test_enterprise_imports_cameras_and_only_exports_systems, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -80,3 +80,16 @@ put("fuzz_request_json", '{"a":1,"a":2}')
 put("fuzz_request_json", '[' * 33 + ']' * 33)
 
 put("fuzz_risk_model", (ROOT / "schema" / "risk-model.default.json").read_bytes())
+
+# fuzz_xlsx: a part selector byte (0 worksheet, 1 shared strings, 2 workbook, 3 relationships)
+# and the part
+NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+put("fuzz_xlsx", b"\x00" + ('<worksheet xmlns="%s"><sheetData><row r="1"><c r="A1" t="s"><v>1</v></c>'
+                            '<c r="C1" t="inlineStr"><is><t>x&amp;y</t></is></c><c r="D1" t="b"><v>1</v></c>'
+                            '</row><row r="3"><c r="B3"><f>1+1</f><v>2</v></c><c r="C3" t="e"><v>#N/A</v></c>'
+                            '</row></sheetData></worksheet>' % NS).encode())
+put("fuzz_xlsx", b"\x01" + ('<sst xmlns="%s"><si><t>one</t></si><si><r><t>ri</t></r><r><t>ch</t></r>'
+                            '<rPh><t>ph</t></rPh></si></sst>' % NS).encode())
+put("fuzz_xlsx", b"\x02" + ('<x:workbook xmlns:x="%s" xmlns:q="http://schemas.openxmlformats.org/officeDocument/'
+                            '2006/relationships"><x:sheets><x:sheet q:id="rId1"/></x:sheets></x:workbook>' % NS).encode())
+put("fuzz_xlsx", b"\x03" + b'<Relationships><Relationship Id="rId1" Target="/xl/worksheets/sheet1.xml"/></Relationships>')

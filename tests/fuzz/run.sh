@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 secs=${1:-20}
 shift || true
-all=(fuzz_native fuzz_hebei fuzz_mem fuzz_csv_import fuzz_config fuzz_request_json fuzz_risk_model)
+all=(fuzz_native fuzz_hebei fuzz_mem fuzz_csv_import fuzz_config fuzz_request_json fuzz_risk_model fuzz_xlsx)
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 bdir=${FUZZ_BUILD_DIR:-$root/build-fuzz}

@@ -1,14 +1,20 @@
 """Bulk tables of monitoring assets (api/resources/bulk.c, issue 17 item 8): dust-removal
-systems, points and cameras exported as CSV/XLSX and imported from CSV all or nothing —
+systems, points and cameras exported as CSV/XLSX and imported from CSV or XLSX all or nothing —
 one refused row among many stores nothing and the report lists every refused row with its
 row, line, column and code; importing an export changes nothing; the caller's scope bounds
-which enterprises a file may name; duplicate codes, oversized files and files that are not
-UTF-8 CSV are refused with a clear error."""
+which enterprises a file may name; duplicate codes, oversized files and files that are
+neither UTF-8 CSV nor an XLSX workbook are refused with a clear error.  Workbooks: our own
+export (libxlsxwriter) and one written by openpyxl as a person would fill it (numbers,
+booleans, blank cells skipped, inline strings) import like their CSV; a refused row names the
+sheet's row; archives that are not workbooks, damaged ones, a DTD (entity expansion) and too
+many rows are refused and store nothing."""
 import csv
 import io
 import json
+import re
 import socket
 import sys
+import zipfile
 
 try:
     import openpyxl
@@ -261,22 +267,123 @@ def test_size_encoding_and_row_limits():
     many = as_csv([head] + [[a1, "S%05d" % i, "x"] + [""] * 13 for i in range(5001)])
     st, _, b = upload("baoshan.admin", SYS, many)
     assert st == 422 and [e["code"] for e in b["errors"]] == ["too_many_rows"], (st, b)
-    # GBK (Excel's default CSV on a Chinese Windows), UTF-16 and an XLSX workbook
+    # GBK (Excel's default CSV on a Chinese Windows) and UTF-16
     gbk = io.StringIO()
     csv.writer(gbk).writerows([head, [a1, "G-1", "国标编码系统"] + [""] * 13])
     st, _, b = upload("baoshan.admin", SYS, gbk.getvalue().encode("gbk"))
     assert st == 415 and b["code"] == "file_format" and "GBK" in b["detail"], (st, b)
     st, _, b = upload("baoshan.admin", SYS, gbk.getvalue().encode("utf-16"))
     assert st == 415 and "UTF-16" in b["detail"], (st, b)
-    _, _, x = C.call("baoshan.admin", "GET", SYS + "/export?format=xlsx")
-    st, _, b = upload("baoshan.admin", SYS, x)
-    assert st == 415 and "XLSX" in b["detail"], (st, b)
     st, _, b = upload("baoshan.admin", SYS, b"")
     assert st == 400, (st, b)
     assert int(C.db.scalar("SELECT count(*) FROM dust_systems WHERE code LIKE 'G-%' OR code LIKE 'S0%'")) == 0
     # the same rows in UTF-8 with CRLF line ends and no BOM are fine
     st, _, b = upload("baoshan.admin", SYS, gbk.getvalue().encode())
     assert st == 200 and b["created"] == 1, (st, b)
+
+
+def workbook(rows, title="Sheet1"):
+    """rows as an openpyxl workbook: numbers typed as numbers, booleans as booleans"""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for r in rows:
+        ws.append(r)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def rezip(x, replace):
+    """the workbook x with some parts replaced (name -> bytes)"""
+    src, out = zipfile.ZipFile(io.BytesIO(x)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in src.namelist():
+            z.writestr(n, replace.get(n, src.read(n)))
+    return out.getvalue()
+
+
+def test_xlsx_import():
+    # our own export imports unchanged, for every kind
+    for path in (SYS, CAM):
+        _, _, x = C.call("city.admin", "GET", path + "/export?format=xlsx")
+        before = snapshot()
+        st, _, b = upload("city.admin", path, x)
+        assert st == 200 and b["created"] == b["updated"] == 0 and b["errors"] == [], (path, st, b)
+        assert snapshot() == before, path
+    # ... but for a value of 17 significant digits (the round-trip test's limit): a workbook
+    # holds 16, so that point is updated to the 16-digit value and nothing else changes
+    _, _, x = C.call("city.admin", "GET", PTS + "/export?format=xlsx")
+    st, _, b = upload("city.admin", PTS, x)
+    assert st == 200 and b["updated"] == 1 and b["created"] == 0 and b["unchanged"] > 0, (st, b)
+    low = float(C.db.scalar(f"SELECT limit_low FROM points WHERE code = '{C.a1['points']['hopper_temp'][0]}'"))
+    assert low != -12.345678901234567 and abs(low + 12.345678901234567) < 1e-14, low
+    st, _, b = upload("city.admin", PTS, C.call("city.admin", "GET", PTS + "/export?format=xlsx")[2])
+    assert st == 200 and b["updated"] == 0 and b["created"] == 0, (st, b)
+    assert C.db.scalar("SELECT object FROM audit_log WHERE action = 'import' ORDER BY id DESC LIMIT 1") \
+        == "points.xlsx"
+    # a workbook as a person fills it: numbers as numbers, a boolean, cells left empty
+    head = export("baoshan.admin", PTS, "?template=1")[0]
+    rows = [head]
+    for i in range(3):
+        r = dict(zip(head, [None] * len(head)))
+        r.update({"企业编码": C.a2["code"], "测点编码": "XL%02d" % i, "指标": "hopper_temp", "除尘系统编码": "01",
+                  "名称": "灰斗温度 %d" % i, "单位": "℃", "量程下限": -40, "量程上限": 200.0, "高报": 70.5,
+                  "高高报": 80, "上报间隔(s)": 30})
+        rows.append([r[h] for h in head])
+    count = "SELECT count(*) FROM points WHERE code LIKE 'XL%'"
+    bad = [list(r) for r in rows]
+    bad[3][head.index("高报")] = 90.25  # above high-high: refused by the table, named by sheet row 4
+    st, _, b = upload("baoshan.admin", PTS, workbook(bad))
+    assert st == 422 and [(e["row"], e["line"], e["column"]) for e in b["errors"]] == [(4, 4, "高报")], b
+    assert C.db.scalar(count) == "0", "nothing stored"
+    # an empty row in the sheet is skipped; the line is still the sheet's row
+    spaced = rows[:2] + [[None] * len(head)] + rows[2:]
+    spaced[4] = list(spaced[4])
+    spaced[4][head.index("上报间隔(s)")] = "半分钟"
+    st, _, b = upload("baoshan.admin", PTS, workbook(spaced))
+    assert st == 422 and [(e["row"], e["line"]) for e in b["errors"]] == [(4, 5)], b
+    st, _, b = upload("baoshan.admin", PTS, workbook(rows))
+    assert st == 200 and b["created"] == 3, (st, b)
+    got = C.db.sql("SELECT code, name, unit, range_min, range_max, limit_high, limit_high_high, "
+                   "expected_interval_s FROM points WHERE code LIKE 'XL%' ORDER BY code")
+    assert got[0] == ["XL00", "灰斗温度 0", "℃", "-40", "200", "70.5", "80", "30"], got
+    # the flags of a system as booleans: 是/否 and TRUE/FALSE both read
+    shead = export("baoshan.admin", SYS, "?template=1")[0]
+    r = dict(zip(shead, [None] * len(shead)))
+    r.update({"企业编码": C.a2["code"], "系统编码": "XLS1", "系统名称": "抛光除尘", "湿式除尘": True, "泄爆": "是",
+              "风量(m3/h)": 12000})
+    st, _, b = upload("baoshan.admin", SYS, workbook([shead, [r[h] for h in shead]]))
+    assert st == 200 and b["created"] == 1, (st, b)
+    assert C.db.sql("SELECT wet, has_venting, airflow_m3h FROM dust_systems WHERE code = 'XLS1'") == [["t", "t", "12000"]]
+    # both ways of storing text: openpyxl writes inline strings, libxlsxwriter a shared table
+    x = workbook([shead, [C.a2["code"], "XLS2", "湿式"] + [None] * (len(shead) - 3)])
+    assert b"inlineStr" in zipfile.ZipFile(io.BytesIO(x)).read("xl/worksheets/sheet1.xml")
+    st, _, b = upload("baoshan.admin", SYS, x)
+    assert st == 200 and b["created"] == 1 and C.db.scalar("SELECT name FROM dust_systems WHERE code = 'XLS2'") == "湿式"
+    _, _, x = C.call("baoshan.admin", "GET", SYS + "/export?format=xlsx")
+    sheet = zipfile.ZipFile(io.BytesIO(x)).read("xl/worksheets/sheet1.xml").decode()
+    assert 't="s"' in sheet and "inlineStr" not in sheet
+    n = int(C.db.scalar("SELECT count(*) FROM dust_systems"))
+    # refused as files: a ZIP that is no workbook, a cut-off one, entity expansion, a string
+    # index out of range; more than 5000 rows
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w") as z:
+        z.writestr("readme.txt", "hello")
+    bomb = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            '<row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>')
+    for data, words in ((plain.getvalue(), "not an XLSX workbook"), (x[:len(x) // 2], "ZIP"),
+                        (rezip(x, {"xl/worksheets/sheet1.xml": bomb.encode()}), "document type"),
+                        (rezip(x, {"xl/worksheets/sheet1.xml": re.sub(r'(t="s"><v>)\d+', r"\g<1>99999", sheet, 1).encode()}),
+                         "shared string"),
+                        (rezip(x, {"xl/workbook.xml": b"<workbook"}), "not well-formed")):
+        st, _, b = upload("baoshan.admin", SYS, data)
+        assert st == 415 and b["code"] == "file_format" and words in b["detail"], (words, st, b)
+    many = workbook([shead] + [[C.a2["code"], "M%05d" % i, "x"] for i in range(5001)])
+    st, _, b = upload("baoshan.admin", SYS, many)
+    assert st == 422 and [e["code"] for e in b["errors"]] == ["too_many_rows"], (st, b)
+    assert int(C.db.scalar("SELECT count(*) FROM dust_systems")) == n
 
 
 if __name__ == "__main__":
@@ -287,4 +394,5 @@ if __name__ == "__main__":
         test_scope_bounds_the_enterprises_a_file_may_name,
         test_duplicates_and_bad_cells_are_listed,
         test_size_encoding_and_row_limits,
+        test_xlsx_import,
     ], cleanup=C.close)

@@ -1,6 +1,6 @@
 // 批量导入导出: the tables of dust-removal systems, monitoring points and
 // cameras (api/resources/bulk.c).  Per kind: the current rows of the scope (or
-// one enterprise), CSV/XLSX export and the empty template, and a CSV upload
+// one enterprise), CSV/XLSX export and the empty templates, and a CSV or XLSX upload
 // whose answer is either the counts (created / updated / unchanged) or the
 // all-or-nothing report: every refused row with its row, line, column, code
 // and reason — nothing was stored then.
@@ -10,6 +10,7 @@ import { h, fill, card, table, empty, errorBox, select, toast, loading } from '.
 
 const KINDS = ['systems', 'points', 'cameras'];
 const PREVIEW = 200;
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 // RFC 4180 (quoted cells may hold commas, quotes and line breaks)
 function parseCsv(text) {
@@ -68,7 +69,8 @@ export default async function bulkPage(el, ctx) {
     fill(links,
       h('a', { class: 'btn', href: base() + '/export' + query(), download: state.kind + '.csv', 'data-action': 'export-csv' }, t('bulk.csv')),
       h('a', { class: 'btn', href: base() + '/export' + query({ format: 'xlsx' }), download: state.kind + '.xlsx', 'data-action': 'export-xlsx' }, t('bulk.xlsx')),
-      h('a', { class: 'btn', href: base() + '/export?template=1', download: state.kind + '_template.csv', 'data-action': 'template' }, t('bulk.template')));
+      h('a', { class: 'btn', href: base() + '/export?template=1', download: state.kind + '_template.csv', 'data-action': 'template' }, t('bulk.template')),
+      h('a', { class: 'btn', href: base() + '/export?template=1&format=xlsx', download: state.kind + '_template.xlsx', 'data-action': 'template-xlsx' }, t('bulk.template.xlsx')));
     renderUpload();
     loadRows();
   }
@@ -76,7 +78,7 @@ export default async function bulkPage(el, ctx) {
   function renderUpload() {
     const route = '/api/v1/bulk/' + state.kind + '/import';
     if (!mayUse(ctx.me, 'POST', route)) { fill(uploadBox, h('p', { class: 'muted' }, t('bulk.readonly'))); return; }
-    const file = h('input', { type: 'file', accept: '.csv,text/csv', 'data-testid': 'bulk-file' });
+    const file = h('input', { type: 'file', accept: `.csv,.xlsx,text/csv,${XLSX}`, 'data-testid': 'bulk-file' });
     const btn = h('button', { class: 'btn primary', 'data-action': 'bulk-upload', onclick: upload }, t('bulk.upload'));
     fill(uploadBox, h('div', { class: 'filters' }, file, btn), h('p', { class: 'muted' }, t('bulk.rules')));
     async function upload() {
@@ -86,8 +88,10 @@ export default async function bulkPage(el, ctx) {
       fill(report, loading());
       let r;
       try {
-        // the file's own bytes: a GBK file must reach the server as GBK to be refused as one
-        const res = await fetch(route + query(), { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'text/csv', Accept: 'application/json' }, body: f });
+        // the file's own bytes: a GBK file must reach the server as GBK to be refused as one;
+        // the server tells a workbook from CSV by its bytes, the type only has to be one it takes
+        const type = /\.xlsx$/i.test(f.name) || f.type === XLSX ? XLSX : 'text/csv';
+        const res = await fetch(route + query(), { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': type, Accept: 'application/json' }, body: f });
         r = await res.json().catch(() => null);
         if (!res.ok) throw new ApiError(res.status, r);
       } catch (e) {

@@ -1,0 +1,26 @@
+/* Tables from files: the first worksheet of an XLSX workbook read back as rows of text, so an
+ * import takes what a spreadsheet program saves (and what srv_table_xlsx writes) as readily as
+ * CSV.  The archive is opened with libzip and its XML read with expat, streaming, in memory.
+ *
+ * A cell becomes the text a person sees in it: shared and inline strings as written, numbers
+ * in their shortest form (an integral value without ".0"), booleans as "true"/"false", a
+ * formula as its cached result, an error as its code ("#N/A").  Dates stay serial numbers: the
+ * import tables have no date columns.  Ownership: data is borrowed; *rows is a new reference. */
+#ifndef DW_SRV_SHEET_H
+#define DW_SRV_SHEET_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* 1 when data starts like a ZIP archive (an XLSX workbook, or any other ZIP). */
+int srv_sheet_is_zip(const void *data, size_t len);
+
+/* The first worksheet's non-empty rows, in order, as
+ *   [{"row": <the sheet's row number, from 1>, "cells": ["text", …]}, …]
+ * (cells by column from A, a missing cell as ""), at most max_rows of them: more set
+ * *truncated.  0, or -1 with why (one sentence for the person who sent the file: not a
+ * workbook, no worksheet, too large, malformed XML) and *rows NULL. */
+int srv_sheet_xlsx_rows(const void *data, size_t len, size_t max_rows, json_t **rows,
+                        int *truncated, char *why, size_t whylen);
+
+#endif

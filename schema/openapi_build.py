@@ -1329,15 +1329,18 @@ OPERATIONS = {
                                    "filename=\"enterprises.csv\"", "schema": s("string")}},
                        "content": {"text/csv": {"schema": s("string")}}}}),
     "importEnterprises": dict(tag="enterprises",
-         zh="导入企业基础情况表 (CSV)",
-         en="Import the survey table (CSV)",
+         zh="导入企业基础情况表 (Excel/CSV)",
+         en="Import the survey table (XLSX or CSV)",
          desc="The export's header (columns matched by name; 统一社会信用代码, 企业编码, 企业名称 and "
               "区代码 required). Rows are matched by USCC: existing ones are updated, others "
               f"created. All or nothing: any bad row answers 422 {IMPORT_REFUSED} with the rows "
-              "listed; at most 5000 rows.",
-         body={"required": True, "content": {"text/csv": {"schema": s("string")}}},
+              "listed by their line in the file (a workbook: the sheet's row number, blank rows "
+              "counted); at most 5000 rows. An XLSX workbook (its first sheet, recognised by its "
+              "bytes) or UTF-8 CSV; GBK/UTF-16 text or a damaged workbook answers 415 file_format.",
+         body={"required": True, "content": {"text/csv": {"schema": s("string")},
+                                             XLSX_MEDIA: {"schema": s("string", format="binary")}}},
          resp=ok(ref("ImportResult")),
-         err=[400],
+         err=[400, 415],
          err422={"description": f"Import refused ({IMPORT_REFUSED}, rows listed) or the header "
                                 "lacks a required column (unprocessable).",
                  "content": {"application/json": {"schema": {

@@ -63,9 +63,10 @@ int api_enterprises_export(api_req *r);
 int api_enterprises_import(api_req *r);
 /* The import's parse step, pure (no request, no database; the fuzz harness
  * calls it): the CSV body (an UTF-8 BOM allowed) becomes one object per data
- * row appended to rows, and per-row refusals appended to errors (both
- * borrowed arrays).  -1 with *missing = the lacking column's header name
- * (static) when a required column is absent, else 0. */
+ * row appended to rows (its record number, header 1, under "_row": blank and
+ * refused lines count, so the number is the line a spreadsheet shows), and
+ * per-row refusals appended to errors (both borrowed arrays).  -1 with *missing = the lacking
+ * column's header name (static) when a required column is absent, else 0. */
 int api_enterprises_csv_rows(const char *body, size_t len, json_t *rows, json_t *errors,
                              const char **missing);
 

@@ -226,67 +226,6 @@ static void put(buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-/* 1 when s[0..n) is UTF-8 without NUL bytes and overlong or surrogate forms */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t k;
-        unsigned cp;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            k = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            k = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            k = 3, cp = c & 0x07;
-        else
-            return 0;
-        if (i + k >= n)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
-/* Why a body is not a UTF-8 CSV file, or NULL when it is one. */
-static const char *not_utf8_csv(const unsigned char *s, size_t n)
-{
-    if (n >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF)))
-        return "the file is UTF-16 text: save it as CSV UTF-8";
-    if (utf8_ok(s, n))
-        return NULL;
-    /* GBK (Excel's "CSV (逗号分隔)" on a Chinese Windows): every byte above
-     * 0x7F leads a pair 0x81-0xFE, 0x40-0xFE */
-    int gbk = 1;
-    for (size_t i = 0; i < n && gbk; i++) {
-        if (s[i] == 0)
-            gbk = 0;
-        else if (s[i] >= 0x80) {
-            if (s[i] < 0x81 || s[i] == 0xFF || i + 1 >= n || s[i + 1] < 0x40 || s[i + 1] == 0x7F ||
-                s[i + 1] == 0xFF)
-                gbk = 0;
-            i++;
-        }
-    }
-    return gbk ? "the file is not UTF-8; it looks like GBK/ANSI (Excel's \"CSV (逗号分隔)\"): "
-                 "save it as \"CSV UTF-8 (逗号分隔)\" and import again"
-               : "the file is not UTF-8 text: save the table as CSV UTF-8";
-}
-
 /* ---- CSV in ------------------------------------------------------------- */
 
 typedef struct csv_in {
@@ -1025,7 +964,7 @@ static int bulk_import(api_req *r, const kind_def *k)
                                 sizeof why) != 0)
             return api_reply_error(r, API_E_FILE_FORMAT, "%s", why);
     } else {
-        const char *enc = not_utf8_csv((const unsigned char *)body, len);
+        const char *enc = srv_sheet_csv_refusal(body, len);
         if (enc)
             return api_reply_error(r, API_E_FILE_FORMAT, "%s", enc);
     }

@@ -5,6 +5,7 @@
 #include "db_enterprises.h"
 
 #include "srv_event.h"
+#include "srv_sheet.h"
 #include "srv_log.h"
 
 #include <ctype.h>
@@ -678,7 +679,8 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
     json_t *row;
     json_array_foreach(x->rows, i, row)
     {
-        int rownum = (int)i + 2; /* spreadsheet numbering: header is row 1 */
+        /* the file's record number (header 1; blank and refused lines counted) */
+        int rownum = (int)json_integer_value(json_object_get(row, "_row"));
         const char *uscc = json_string_value(json_object_get(row, "uscc"));
         int64_t existing = 0;
         db_status st = db_enterprises_by_uscc_tx(c, &s, uscc, &existing);
@@ -686,6 +688,7 @@ static db_status import_tx(api_req *r, db_conn *c, void *arg)
             return st;
         write_ctx w = {.id = existing, .quiet = 1};
         json_t *body = json_deep_copy(row);
+        json_object_del(body, "_row");
         if (existing)
             json_object_del(body, "district");
         if (collect(r, body, &w, !existing, BY_DISTRICT) != 0) {
@@ -857,6 +860,7 @@ int api_enterprises_csv_rows(const char *body, size_t len, json_t *rows, json_t 
         }
         if (json_is_null(json_object_get(o, "street")))
             json_object_del(o, "street");
+        json_object_set_new(o, "_row", json_integer(rownum));
         json_array_append_new(x.rows, o);
     }
     free(scratch.p);
@@ -868,10 +872,34 @@ int api_enterprises_import(api_req *r)
     size_t len;
     const char *body = api_req_body(r, &len);
     if (!body || len == 0)
-        return api_reply_error(r, API_E_BAD_REQUEST, "send the survey table as CSV (UTF-8)");
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "send the survey table as an XLSX workbook or CSV (UTF-8)");
+    /* a workbook's first sheet goes through the CSV reader as CSV with one line per sheet
+     * row, so a refused row is numbered as the spreadsheet program shows it */
+    char *sheet_csv = NULL;
+    const char *file = "enterprises.csv";
+    if (srv_sheet_is_zip(body, len)) {
+        json_t *sheet_rows = NULL;
+        int truncated = 0;
+        char why[300];
+        if (srv_sheet_xlsx_rows(body, len, 5002, &sheet_rows, &truncated, why, sizeof why) != 0)
+            return api_reply_error(r, API_E_FILE_FORMAT, "%s", why);
+        sheet_csv = srv_sheet_as_csv(sheet_rows, &len);
+        json_decref(sheet_rows);
+        if (!sheet_csv)
+            return api_reply_error(r, API_E_INTERNAL, "out of memory");
+        body = sheet_csv;
+        file = "enterprises.xlsx";
+    } else {
+        const char *enc = srv_sheet_csv_refusal(body, len);
+        if (enc)
+            return api_reply_error(r, API_E_FILE_FORMAT, "%s", enc);
+    }
     import_ctx x = {json_array(), json_array(), 0, 0};
     const char *missing = NULL;
-    if (api_enterprises_csv_rows(body, len, x.rows, x.errors, &missing) != 0) {
+    int bad_header = api_enterprises_csv_rows(body, len, x.rows, x.errors, &missing) != 0;
+    free(sheet_csv);
+    if (bad_header) {
         json_decref(x.rows);
         json_decref(x.errors);
         return api_reply_error(r, API_E_UNPROCESSABLE, "the header lacks column %s", missing);
@@ -881,7 +909,7 @@ int api_enterprises_import(api_req *r)
         st = api_tx(r, import_tx, &x);
     int rc;
     if (json_array_size(x.errors)) {
-        api_audit(r, "import", "enterprises.csv", "failed", "rows refused");
+        api_audit(r, "import", file, "failed", "rows refused");
         rc = api_reply_error_with(r, API_E_IMPORT_REFUSED,
                                   json_pack("{s:i, s:O}", "imported", 0, "errors", x.errors),
                                   "some rows are invalid");
@@ -892,7 +920,7 @@ int api_enterprises_import(api_req *r)
         if (x.updated)
             broadcast_move(0);
         snprintf(d, sizeof d, "created=%d updated=%d", x.imported, x.updated);
-        api_audit(r, "import", "enterprises.csv", "ok", d);
+        api_audit(r, "import", file, "ok", d);
         rc = api_reply_json(
             r, 200,
             json_pack("{s:i, s:i, s:[]}", "created", x.imported, "updated", x.updated, "errors"));

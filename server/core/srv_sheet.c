@@ -21,7 +21,7 @@
  * and a small archive can expand enormously (a "zip bomb"). */
 #define PART_MAX   ((size_t)64 << 20)
 #define COLS_MAX   256
-#define ROWS_MAX   1048576 /* a worksheet's last row (Excel's limit, ECMA-376) */
+#define ROWS_MAX   1048576           /* a worksheet's last row (Excel's limit, ECMA-376) */
 #define STRING_MAX ((size_t)1 << 20) /* shared strings */
 #define NS_SEP     '|'
 
@@ -59,7 +59,10 @@ static void text_reset(text *t)
         t->p[0] = '\0';
 }
 
-static const char *text_str(const text *t) { return t->p ? t->p : ""; }
+static const char *text_str(const text *t)
+{
+    return t->p ? t->p : "";
+}
 
 /* The local part of an expat name "namespace|local". */
 static const char *local_name(const char *name)
@@ -99,8 +102,7 @@ static char *read_part(zip_t *za, const char *name, size_t *len, int *absent, ch
     }
     zip_file_t *f = zip_fopen(za, name, 0);
     if (!f) {
-        snprintf(why, whylen, "the workbook part %s cannot be read: %s", name,
-                 zip_strerror(za));
+        snprintf(why, whylen, "the workbook part %s cannot be read: %s", name, zip_strerror(za));
         return NULL;
     }
     text t = {0};
@@ -111,8 +113,7 @@ static char *read_part(zip_t *za, const char *name, size_t *len, int *absent, ch
         text_put(&t, chunk, (size_t)n);
     int bad = n < 0;
     if (bad)
-        snprintf(why, whylen, "the workbook part %s is damaged: %s", name,
-                 zip_file_strerror(f));
+        snprintf(why, whylen, "the workbook part %s is damaged: %s", name, zip_file_strerror(f));
     zip_fclose(f);
     if (!bad && t.len > PART_MAX) {
         snprintf(why, whylen, "the workbook part %s is larger than %zu MB", name, PART_MAX >> 20);
@@ -181,8 +182,9 @@ static int parse_xml(const char *part, const char *doc, size_t len, xml_run *x,
         else if (len <= INT32_MAX && XML_GetErrorCode(p) == XML_ERROR_ABORTED)
             rc = 0; /* a handler had what it wanted and stopped */
         else {
-            snprintf(x->why, x->whylen, "the workbook part %s is not well-formed XML (line %lu: %s)",
-                     part, (unsigned long)XML_GetCurrentLineNumber(p),
+            snprintf(x->why, x->whylen,
+                     "the workbook part %s is not well-formed XML (line %lu: %s)", part,
+                     (unsigned long)XML_GetCurrentLineNumber(p),
                      XML_ErrorString(XML_GetErrorCode(p)));
             rc = -1;
         }
@@ -209,7 +211,10 @@ static void XMLCALL wb_start(void *ud, const XML_Char *name, const XML_Char **at
     }
 }
 
-static void XMLCALL no_end(void *ud, const XML_Char *name) { (void)ud, (void)name; }
+static void XMLCALL no_end(void *ud, const XML_Char *name)
+{
+    (void)ud, (void)name;
+}
 
 /* xl/_rels/workbook.xml.rels: the target of one relationship id */
 typedef struct {
@@ -285,10 +290,10 @@ typedef struct {
     json_t *rows; /* the result */
     size_t max_rows;
     int truncated;
-    long row_no, col;   /* the row being read; the column of the cell being read */
-    json_t *cells;      /* of the row being read */
-    char type[16];      /* the cell's t attribute */
-    text v;             /* the cell's <v> or inline <is><t> text */
+    long row_no, col; /* the row being read; the column of the cell being read */
+    json_t *cells;    /* of the row being read */
+    char type[16];    /* the cell's t attribute */
+    text v;           /* the cell's <v> or inline <is><t> text */
     int in_v, in_is_t;
 } ws_run;
 
@@ -377,7 +382,9 @@ static void ws_cell_end(ws_run *w)
     if (strcmp(w->type, "s") == 0) {
         char *end;
         long i = strtol(v, &end, 10);
-        const char *s = end != v && !*end && i >= 0 ? json_string_value(json_array_get(w->strings, (size_t)i)) : NULL;
+        const char *s = end != v && !*end && i >= 0
+                            ? json_string_value(json_array_get(w->strings, (size_t)i))
+                            : NULL;
         if (!s) {
             refuse(&w->x, "the worksheet names a shared string the workbook does not have");
             return;
@@ -430,9 +437,8 @@ static void XMLCALL ws_end(void *ud, const XML_Char *name)
                 w->truncated = 1;
                 XML_StopParser(w->x.p, XML_FALSE);
             } else {
-                json_array_append_new(w->rows,
-                                      json_pack("{s:I, s:O}", "row", (json_int_t)w->row_no,
-                                                "cells", w->cells));
+                json_array_append_new(w->rows, json_pack("{s:I, s:O}", "row", (json_int_t)w->row_no,
+                                                         "cells", w->cells));
             }
         }
         json_decref(w->cells);
@@ -445,6 +451,109 @@ static void XMLCALL ws_text(void *ud, const XML_Char *s, int len)
     ws_run *w = ud;
     if ((w->in_v || w->in_is_t) && len > 0)
         text_put(&w->v, s, (size_t)len);
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+/* 1 when s[0..n) is UTF-8 without NUL bytes and overlong or surrogate forms */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k;
+        unsigned cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3, cp = c & 0x07;
+        else
+            return 0;
+        if (i + k >= n)
+            return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+const char *srv_sheet_csv_refusal(const void *data, size_t n)
+{
+    const unsigned char *s = data;
+    if (n >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF)))
+        return "the file is UTF-16 text: save it as CSV UTF-8";
+    if (utf8_ok(s, n))
+        return NULL;
+    /* GBK (Excel's "CSV (逗号分隔)" on a Chinese Windows): every byte above
+     * 0x7F leads a pair 0x81-0xFE, 0x40-0xFE */
+    int gbk = 1;
+    for (size_t i = 0; i < n && gbk; i++) {
+        if (s[i] == 0)
+            gbk = 0;
+        else if (s[i] >= 0x80) {
+            if (s[i] < 0x81 || s[i] == 0xFF || i + 1 >= n || s[i + 1] < 0x40 || s[i + 1] == 0x7F ||
+                s[i + 1] == 0xFF)
+                gbk = 0;
+            i++;
+        }
+    }
+    return gbk ? "the file is not UTF-8; it looks like GBK/ANSI (Excel's \"CSV (逗号分隔)\"): "
+                 "save it as \"CSV UTF-8 (逗号分隔)\" and import again"
+               : "the file is not UTF-8 text: save the table as CSV UTF-8";
+}
+
+/* RFC 4180: every cell quoted, so commas, quotes and line breaks in a cell survive */
+static void csv_cell(text *t, const char *s, int first)
+{
+    if (!first)
+        text_put(t, ",", 1);
+    text_put(t, "\"", 1);
+    for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
+        text_put(t, s, (size_t)(q - s + 1));
+        text_put(t, "\"", 1);
+    }
+    text_put(t, s, strlen(s));
+    text_put(t, "\"", 1);
+}
+
+char *srv_sheet_as_csv(const json_t *rows, size_t *len)
+{
+    text t = {0};
+    json_int_t at = 1; /* the sheet row the next line stands for */
+    size_t i, j;
+    json_t *r, *c;
+    json_array_foreach(rows, i, r)
+    {
+        json_int_t row = json_integer_value(json_object_get(r, "row"));
+        for (; at < row && !t.failed; at++)
+            text_put(&t, "\r\n", 2);
+        json_array_foreach(json_object_get(r, "cells"), j, c)
+            csv_cell(&t, json_string_value(c), j == 0);
+        text_put(&t, "\r\n", 2);
+        at = row + 1;
+    }
+    if (!t.p && !t.failed)
+        text_put(&t, "", 0);
+    if (t.failed) {
+        free(t.p);
+        return NULL;
+    }
+    *len = t.len;
+    return t.p;
 }
 
 /* ---- the workbook ------------------------------------------------------- */
@@ -482,8 +591,9 @@ int srv_sheet_xlsx_rows(const void *data, size_t len, size_t max_rows, json_t **
     ws_run x = {.x = {.why = why, .whylen = whylen}, .strings = strings, .max_rows = max_rows};
     if (!(wb = read_part(za, "xl/workbook.xml", &n, &absent, why, whylen))) {
         if (absent)
-            snprintf(why, whylen, "the file is a ZIP archive but not an XLSX workbook (no "
-                                  "xl/workbook.xml): save the table as .xlsx or CSV UTF-8");
+            snprintf(why, whylen,
+                     "the file is a ZIP archive but not an XLSX workbook (no "
+                     "xl/workbook.xml): save the table as .xlsx or CSV UTF-8");
         goto out;
     }
     if (parse_xml("xl/workbook.xml", wb, n, &w.x, wb_start, no_end, NULL) != 0)
@@ -505,8 +615,8 @@ int srv_sheet_xlsx_rows(const void *data, size_t len, size_t max_rows, json_t **
     sst = read_part(za, "xl/sharedStrings.xml", &n, &absent, why, whylen);
     if (!sst && !absent)
         goto out;
-    int sst_bad = sst && parse_xml("xl/sharedStrings.xml", sst, n, &s.x, sst_start, sst_end,
-                                   sst_text) != 0;
+    int sst_bad =
+        sst && parse_xml("xl/sharedStrings.xml", sst, n, &s.x, sst_start, sst_end, sst_text) != 0;
     free(s.cur.p);
     if (sst_bad)
         goto out;

@@ -23,4 +23,14 @@ int srv_sheet_is_zip(const void *data, size_t len);
 int srv_sheet_xlsx_rows(const void *data, size_t len, size_t max_rows, json_t **rows,
                         int *truncated, char *why, size_t whylen);
 
+/* Why data is not UTF-8 CSV text (UTF-16, GBK as Excel's plain "CSV" writes it on a Chinese
+ * Windows, other bytes), as advice for the person who sent it; NULL when it is UTF-8. */
+const char *srv_sheet_csv_refusal(const void *data, size_t len);
+
+/* Rows as srv_sheet_xlsx_rows gives them, as CSV text (RFC 4180, every cell quoted, CRLF) with
+ * one line per sheet row — an empty line where the sheet has a blank row — so a CSV reader's
+ * record numbers are the sheet's row numbers (cells holding line breaks aside).  malloc'd,
+ * *len bytes without the terminating NUL; NULL when out of memory. */
+char *srv_sheet_as_csv(const json_t *rows, size_t *len);
+
 #endif

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || (rc == -1 && missing && missing[0]));
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) FUZZ_CHECK(json_is_object(row));
+    json_array_foreach(rows, i, row)
+        FUZZ_CHECK(json_is_object(row) && json_integer_value(json_object_get(row, "_row")) >= 2);
     json_array_foreach(errors, i, row)
     {
         FUZZ_CHECK(json_integer_value(json_object_get(row, "row")) >= 2);

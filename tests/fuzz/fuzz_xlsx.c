@@ -12,9 +12,9 @@
 #include <string.h>
 #include <zip.h>
 
-#define NS   "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-#define RNS  "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-#define PNS  "http://schemas.openxmlformats.org/package/2006/relationships"
+#define NS  "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+#define RNS "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+#define PNS "http://schemas.openxmlformats.org/package/2006/relationships"
 
 static const char *const names[4] = {"xl/worksheets/sheet1.xml", "xl/sharedStrings.xml",
                                      "xl/workbook.xml", "xl/_rels/workbook.xml.rels"};

@@ -386,6 +386,40 @@ def test_xlsx_import():
     assert int(C.db.scalar("SELECT count(*) FROM dust_systems")) == n
 
 
+def test_survey_table_as_xlsx():
+    """the district's survey table (enterprises import) takes a workbook too, and GBK is refused"""
+    st, _, raw = C.call("baoshan.admin", "GET", "/api/v1/enterprises/export.csv")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    n = len(rows) - 1
+    rows[1][10] = "钱七"
+    new = list(rows[1])
+    new[0], new[1], new[2] = "91310113MA1G000088", "310113000088", "上海表格导入机械有限公司"
+    before = snapshot()
+    count = "SELECT count(*) FROM enterprises"
+    n_ents = C.db.scalar(count)
+    # a bad row in a sheet with a blank row above it: numbered as the sheet shows it (row 4)
+    bad = [list(r) for r in rows[:2]] + [[None] * len(rows[0])] + [list(new)]
+    bad[3][1] = "bad code!"
+    st, _, b = C.call("baoshan.admin", "POST", "/api/v1/enterprises/import", workbook(bad), {"Content-Type": XLSX})
+    assert st == 422 and [e["row"] for e in b["errors"]] == [4], (st, b)
+    assert C.db.scalar(count) == n_ents and snapshot() == before
+    st, _, b = C.call("baoshan.admin", "POST", "/api/v1/enterprises/import", workbook(rows + [new]),
+                      {"Content-Type": XLSX})
+    assert st == 200 and b["created"] == 1 and b["updated"] == n, (st, b)
+    assert C.db.scalar("SELECT principal_name FROM enterprises WHERE uscc = '%s'" % rows[1][0]) == "钱七"
+    assert C.db.scalar("SELECT object FROM audit_log WHERE action = 'import' ORDER BY id DESC LIMIT 1") \
+        == "enterprises.xlsx"
+    # Excel's plain "CSV" on a Chinese Windows is GBK: refused with advice, not stored as mojibake
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    st, _, b = C.call("baoshan.admin", "POST", "/api/v1/enterprises/import", out.getvalue().encode("gbk"),
+                      {"Content-Type": "text/csv"})
+    assert st == 415 and b["code"] == "file_format" and "GBK" in b["detail"], (st, b)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 if __name__ == "__main__":
     C = City(roles="api")  # no worker: the risk recompute requests stay visible
     t.run([
@@ -395,4 +429,5 @@ if __name__ == "__main__":
         test_duplicates_and_bad_cells_are_listed,
         test_size_encoding_and_row_limits,
         test_xlsx_import,
+        test_survey_table_as_xlsx,
     ], cleanup=C.close)

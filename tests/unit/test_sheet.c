@@ -20,11 +20,15 @@ static int failures;
         }                                                                                          \
     } while (0)
 
-#define NS   "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-#define RNS  "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-#define PNS  "http://schemas.openxmlformats.org/package/2006/relationships"
-#define WB   "<workbook xmlns=\"" NS "\" xmlns:r=\"" RNS "\"><sheets><sheet name=\"a\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
-#define RELS "<Relationships xmlns=\"" PNS "\"><Relationship Id=\"rId1\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
+#define NS  "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+#define RNS "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+#define PNS "http://schemas.openxmlformats.org/package/2006/relationships"
+#define WB                                                                                         \
+    "<workbook xmlns=\"" NS "\" xmlns:r=\"" RNS                                                    \
+    "\"><sheets><sheet name=\"a\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+#define RELS                                                                                       \
+    "<Relationships xmlns=\"" PNS                                                                  \
+    "\"><Relationship Id=\"rId1\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
 
 /* A workbook of the given parts (NULL name ends the list), in memory: malloc'd, *len bytes. */
 static unsigned char *make_zip(const char *const *parts, size_t *len)
@@ -72,10 +76,10 @@ static const char *cell(json_t *rows, size_t r, size_t c)
 
 static void test_round_trip_of_our_export(void)
 {
-    json_t *sheets = json_pack(
-        "[{s:s, s:[s,s,s,s], s:[[s,i,f,s], [s,n,f,s], [s,i,f,n]]}]", "name", "测点", "columns",
-        "企业编码", "数量", "限值", "备注", "rows", "310113000001", 3, -12.5, "=HYPERLINK(\"x\")",
-        "两行\n文字", 0.1, "℃ 温度", "310113000002", 0, 1e-7);
+    json_t *sheets =
+        json_pack("[{s:s, s:[s,s,s,s], s:[[s,i,f,s], [s,n,f,s], [s,i,f,n]]}]", "name", "测点",
+                  "columns", "企业编码", "数量", "限值", "备注", "rows", "310113000001", 3, -12.5,
+                  "=HYPERLINK(\"x\")", "两行\n文字", 0.1, "℃ 温度", "310113000002", 0, 1e-7);
     unsigned char *x = NULL;
     size_t len = 0;
     CHECK(srv_table_xlsx(sheets, &x, &len) == 0 && srv_sheet_is_zip(x, len));
@@ -86,7 +90,8 @@ static void test_round_trip_of_our_export(void)
     CHECK(strcmp(cell(rows, 0, 0), "企业编码") == 0 && strcmp(cell(rows, 0, 3), "备注") == 0);
     CHECK(json_integer_value(json_object_get(json_array_get(rows, 1), "row")) == 2);
     CHECK(strcmp(cell(rows, 1, 0), "310113000001") == 0 && strcmp(cell(rows, 1, 1), "3") == 0);
-    CHECK(strcmp(cell(rows, 1, 2), "-12.5") == 0 && strcmp(cell(rows, 1, 3), "=HYPERLINK(\"x\")") == 0);
+    CHECK(strcmp(cell(rows, 1, 2), "-12.5") == 0 &&
+          strcmp(cell(rows, 1, 3), "=HYPERLINK(\"x\")") == 0);
     CHECK(strcmp(cell(rows, 2, 0), "两行\n文字") == 0 && strcmp(cell(rows, 2, 1), "") == 0);
     CHECK(strcmp(cell(rows, 2, 2), "0.1") == 0 && strcmp(cell(rows, 2, 3), "℃ 温度") == 0);
     CHECK(strcmp(cell(rows, 3, 1), "0") == 0 && strcmp(cell(rows, 3, 2), "1e-07") == 0);
@@ -112,7 +117,8 @@ static void test_other_writers(void)
         "sheetId=\"9\" rel:id=\"rId3\"/><x:sheet name=\"second\" sheetId=\"1\" rel:id=\"rId1\"/>"
         "</x:sheets></x:workbook>",
         "xl/_rels/workbook.xml.rels",
-        "<Relationships xmlns=\"" PNS "\"><Relationship Id=\"rId1\" Target=\"worksheets/sheet1.xml\"/>"
+        "<Relationships xmlns=\"" PNS
+        "\"><Relationship Id=\"rId1\" Target=\"worksheets/sheet1.xml\"/>"
         "<Relationship Id=\"rId3\" Target=\"/xl/worksheets/other.xml\"/></Relationships>",
         "xl/sharedStrings.xml",
         "<sst xmlns=\"" NS "\"><si><t>plain</t></si><si><r><t>rich </t></r><r><rPr/><t>text</t></r>"
@@ -122,13 +128,16 @@ static void test_other_writers(void)
         "</sheetData></worksheet>",
         "xl/worksheets/other.xml",
         "<x:worksheet xmlns:x=\"" NS "\"><x:sheetData>"
-        "<x:row r=\"1\"><x:c r=\"A1\" t=\"s\"><x:v>1</x:v></x:c><x:c r=\"C1\" t=\"inlineStr\"><x:is>"
+        "<x:row r=\"1\"><x:c r=\"A1\" t=\"s\"><x:v>1</x:v></x:c><x:c r=\"C1\" "
+        "t=\"inlineStr\"><x:is>"
         "<x:t>in&amp;line</x:t></x:is></x:c><x:c r=\"D1\" t=\"b\"><x:v>1</x:v></x:c>"
         "<x:c r=\"E1\" t=\"b\"><x:v>0</x:v></x:c></x:row>"
         "<x:row r=\"2\"><x:c r=\"A2\"/></x:row>"
-        "<x:row r=\"4\"><x:c r=\"B4\"><x:f>1+1</x:f><x:v>2</x:v></x:c><x:c r=\"C4\" t=\"str\"><x:f>A1"
+        "<x:row r=\"4\"><x:c r=\"B4\"><x:f>1+1</x:f><x:v>2</x:v></x:c><x:c r=\"C4\" "
+        "t=\"str\"><x:f>A1"
         "</x:f><x:v>plain</x:v></x:c><x:c r=\"D4\" t=\"e\"><x:v>#N/A</x:v></x:c>"
-        "<x:c r=\"E4\"><x:v>35.000000000000</x:v></x:c><x:c r=\"F4\"><x:v>1.0E+3</x:v></x:c></x:row>"
+        "<x:c r=\"E4\"><x:v>35.000000000000</x:v></x:c><x:c "
+        "r=\"F4\"><x:v>1.0E+3</x:v></x:c></x:row>"
         "<x:row><x:c><x:v>7</x:v></x:c><x:c><x:v>8</x:v></x:c></x:row>"
         "</x:sheetData></x:worksheet>",
         NULL};
@@ -154,9 +163,15 @@ static void test_other_writers(void)
 
 static void refused(const char *sheet, const char *sst, const char *words)
 {
-    const char *parts[] = {"xl/workbook.xml",      WB,    "xl/_rels/workbook.xml.rels", RELS,
-                           "xl/worksheets/sheet1.xml", sheet, sst ? "xl/sharedStrings.xml" : NULL,
-                           sst,                    NULL};
+    const char *parts[] = {"xl/workbook.xml",
+                           WB,
+                           "xl/_rels/workbook.xml.rels",
+                           RELS,
+                           "xl/worksheets/sheet1.xml",
+                           sheet,
+                           sst ? "xl/sharedStrings.xml" : NULL,
+                           sst,
+                           NULL};
     size_t len;
     unsigned char *x = make_zip(parts, &len);
     int trunc;
@@ -201,8 +216,13 @@ static void test_refused(void)
     char *filler = malloc(big + 1);
     memset(filler, ' ', big);
     filler[big] = '\0';
-    const char *bomb[] = {"xl/workbook.xml", WB, "xl/_rels/workbook.xml.rels", RELS,
-                          "xl/worksheets/sheet1.xml", filler, NULL};
+    const char *bomb[] = {"xl/workbook.xml",
+                          WB,
+                          "xl/_rels/workbook.xml.rels",
+                          RELS,
+                          "xl/worksheets/sheet1.xml",
+                          filler,
+                          NULL};
     x = make_zip(bomb, &len);
     CHECK(len < big / 100);
     CHECK(read_rows(x, len, 10, &trunc, why) == NULL && strstr(why, "larger than"));

@@ -71,6 +71,7 @@ const D = {
   'ent.conn': ['接入状态', 'Connection'], 'ent.online': ['在线', 'Online'], 'ent.grade': ['风险等级', 'Risk grade'],
   'ent.q': ['名称/编码/信用代码', 'Name, code or credit code'], 'ent.export': ['导出CSV', 'Export CSV'], 'ent.import': ['导入基础情况表', 'Import survey table'],
   'ent.importing': ['正在上传并校验…', 'Uploading and checking…'], 'ent.imported': ['导入完成：新增 {c}，更新 {u}', 'Imported: {c} created, {u} updated'],
+  'ent.import.formats': ['Excel 工作簿（.xlsx，第一个工作表）或 CSV（UTF-8）；表头同导出文件，错误行按表格行号列出。', 'An Excel workbook (.xlsx, its first sheet) or CSV (UTF-8); the export\'s header; refused rows are listed by their sheet row.'],
   'ent.import.refused': ['导入被拒绝，未保存任何数据。请修正以下行后重新导入整个表：', 'Import refused, nothing stored. Fix these rows and import the whole table again:'],
   'ent.limited': ['仅显示前 {n} 家，请使用筛选缩小范围', 'Showing the first {n}; narrow the filters'],
   'ent.empty': ['没有符合条件的企业', 'No enterprise matches'], 'ent.empty.hint': ['调整筛选条件，或由区级管理员导入企业基础情况表', 'Change the filters, or let a district administrator import the survey table'],

@@ -104,9 +104,10 @@ export default async function enterprises(el, ctx) {
       h('button', { class: 'btn sm', disabled: page >= pages, onclick: () => go(page + 1) }, t('common.next'))));
 }
 
-// The survey table (粉尘涉爆企业基础情况表) as CSV; XHR for upload progress.
+// The survey table (粉尘涉爆企业基础情况表) as an Excel workbook or CSV; XHR for upload progress.
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 function importDialog() {
-  const file = h('input', { type: 'file', accept: '.csv,text/csv' });
+  const file = h('input', { type: 'file', accept: `.xlsx,.csv,text/csv,${XLSX}` });
   const bar = h('i', { style: { width: '0%' } });
   const out = h('div');
   const btn = h('button', { class: 'btn primary', onclick: () => {
@@ -115,7 +116,8 @@ function importDialog() {
     btn.disabled = true; fill(out, h('div', { class: 'muted' }, t('ent.importing')));
     const x = new XMLHttpRequest();
     x.open('POST', '/api/v1/enterprises/import');
-    x.setRequestHeader('Content-Type', 'text/csv');
+    // the server tells a workbook from CSV by its bytes; the type only has to be one it takes
+    x.setRequestHeader('Content-Type', /\.xlsx$/i.test(f.name) || f.type === XLSX ? XLSX : 'text/csv');
     x.upload.onprogress = e => { if (e.lengthComputable) bar.style.width = (e.loaded / e.total * 100).toFixed(0) + '%'; };
     x.onload = () => {
       btn.disabled = false; bar.style.width = '100%';
@@ -129,7 +131,7 @@ function importDialog() {
     x.onerror = () => { btn.disabled = false; fill(out, h('div', { class: 'err' }, t('err.network'))); };
     x.send(f);
   } }, t('common.submit'));
-  modal(t('ent.import'), h('div', null, h('p', { class: 'muted' }, 'CSV (UTF-8)'), file, h('div', { class: 'progress', style: { margin: '12px 0' } }, bar), out), [btn]);
+  modal(t('ent.import'), h('div', null, h('p', { class: 'muted' }, t('ent.import.formats')), file, h('div', { class: 'progress', style: { margin: '12px 0' } }, bar), out), [btn]);
 }
 
 // The export honours the page's filters (online is computed in the browser: not exported).

@@ -280,8 +280,10 @@ def test_demo_simulator_keeps_producing_during_the_stop_filing():
                                 f"http://127.0.0.1:{srv.ingest_port}", "--seed", seed],
                                capture_output=True, text=True, timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
-            t.wait_for(lambda: db.scalar("SELECT max(collected_at) < now() FROM readings") == "t", timeout=10,
-                       what="a new second")
+            # the simulator stamps whole seconds: a pass within the same second would repeat
+            # the timestamps (stored once), so the next pass waits for the next second
+            t.wait_for(lambda: db.scalar("SELECT max(collected_at) + interval '1 second' <= now() FROM readings")
+                       == "t", timeout=10, what="a new second")
         alarm = t.wait_for(lambda: db.scalar(f"SELECT production_alarm_id FROM filings WHERE id = {fid}"),
                            timeout=90, what="the production_during_stop alarm of the demo's stop filing")
         assert db.scalar(f"SELECT kind FROM alarms WHERE id = {alarm}") == "production_during_stop"

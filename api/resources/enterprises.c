@@ -1,11 +1,13 @@
 /* Enterprises: the archive (一企一档), list, create, update, CSV export and
  * import of the district's survey table (粉尘涉爆企业基础情况表). */
 #include "api_auth.h"
+#include "api_cache.h"
 #include "api_handlers.h"
 #include "db_enterprises.h"
 
 #include "srv_event.h"
 #include "srv_sheet.h"
+#include "srv_config.h"
 #include "srv_log.h"
 
 #include <ctype.h>
@@ -165,9 +167,31 @@ int api_enterprises_list(api_req *r)
     return api_reply_json(r, 200, out ? out : json_object());
 }
 
+/* The archive is the same for every account of a scope and read far more often than it
+ * changes (every enterprise page, the map's pop-ups): reused for archive_cache_ms. */
 int api_enterprise_get(api_req *r)
 {
-    return api_read_by_id(r, "enterprise", db_enterprises_get);
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
+    char kind[16], sid[24], scope[64], key[128];
+    api_scope_params(api_req_caller(r), kind, sid);
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    snprintf(key, sizeof key, "%s|%s:%s|%lld", scope, kind, sid, id);
+    int mine = 0;
+    int64_t age_ms = 0;
+    json_t *hit = api_cache_get(API_CACHE_ARCHIVE, key, g_config.archive_cache_ms, &mine, &age_ms);
+    if (hit)
+        return api_cache_reply(r, hit, age_ms);
+    unsigned long gen = api_write_generation(); /* before the data: see overview.c */
+    int64_t started = srv_mono_ms();
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *out = NULL;
+    db_status st = c ? db_enterprises_get(c, &s, id, &out) : DB_HARD;
+    if (mine) /* a missing enterprise is not stored: NULL releases the slot */
+        api_cache_put(API_CACHE_ARCHIVE, key, st == DB_OK ? out : NULL, gen, started);
+    return api_reply_read(r, st, out, "enterprise");
 }
 
 /* ---- create & update ---------------------------------------------------- */

@@ -3,11 +3,13 @@
  * counts (drill-down).  Computed in PostgreSQL (db_stats.c); periods are the city's calendar
  * (UTC+8: days from 00:00, weeks from Monday, months from the 1st). */
 #include "api_auth.h"
+#include "api_cache.h"
 #include "api_handlers.h"
 
 #include "db_spot.h"
 #include "db_stats.h"
 #include "srv_config.h"
+#include "srv_log.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -281,12 +283,31 @@ json_t *api_stats_fetch(api_req *r, const db_stats_query *q, const char *from_s,
     return out;
 }
 
+/* A statistic is the same for every account of a scope and query, costs PostgreSQL seconds
+ * for a district's month, and changes slowly: reused for stats_cache_ms (api_cache.h).  The
+ * key holds every input of the answer: the scope, the resolved period and the filters. */
 int api_statistics_get(api_req *r)
 {
     db_stats_query q;
     char from_s[32], to_s[32];
     if (api_stats_query(r, &q, from_s, to_s) != 0)
         return 0;
+    char kind[16], sid[24], scope[64], key[256];
+    api_scope_params(api_req_caller(r), kind, sid);
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+#define OR_(x) ((x) ? (x) : "")
+    snprintf(key, sizeof key, "%s|%s:%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%ld|%d", scope, kind, sid,
+             from_s, to_s, q.group, OR_(q.district_code), OR_(q.street_code), OR_(q.industry_code),
+             OR_(q.dust_kind), OR_(q.grade), (long long)q.enterprise_id, q.connected_window_s,
+             q.raw);
+#undef OR_
+    int mine = 0;
+    int64_t age_ms = 0;
+    json_t *hit = api_cache_get(API_CACHE_STATS, key, g_config.stats_cache_ms, &mine, &age_ms);
+    if (hit)
+        return api_cache_reply(r, hit, age_ms);
+    unsigned long gen = api_write_generation(); /* before the data: see overview.c */
+    int64_t started = srv_mono_ms();
     db_status st;
     json_t *out = api_stats_fetch(r, &q, from_s, to_s, &st);
     /* 在线抽查 (issue 14 item 3): checks done in the period, findings, hazards, closed */
@@ -299,6 +320,8 @@ int api_statistics_get(api_req *r)
                : DB_HARD;
         json_object_set_new(out, "spot_checks", spot ? spot : json_null());
     }
+    if (mine)
+        api_cache_put(API_CACHE_STATS, key, st == DB_OK ? out : NULL, gen, started);
     return api_reply_read(r, st, out, "scope");
 }
 

@@ -634,5 +634,37 @@ def check_rest(e, r, ents):
     assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
 
 
+def test_answers_are_reused_until_a_write():
+    """api_cache: a statistic and an enterprise's archive asked again come from the cache (Age
+    header, the same body); another query or scope does not; a write through the API drops them"""
+    e = Env()
+    try:
+        e.start("api", stats_cache_ms=60000, archive_cache_ms=60000)
+
+        def get(path, user="city.admin"):
+            st, hdr, body = e.srv.api("GET", path, headers={"Authorization": "Bearer " + e.tokens[user]})
+            assert st == 200, (path, st, body)
+            return hdr.get("age"), body
+
+        month = "/api/v1/statistics?period=month&group=district"
+        age, first = get(month)
+        assert age is None, "a first answer is computed"
+        age, again = get(month)
+        assert age is not None and int(age) >= 0 and again == first, (age, again == first)
+        assert get("/api/v1/statistics?period=day&group=district")[0] is None, "another query"
+        assert get(month, "baoshan.admin")[0] is None, "another scope"
+        ent = f"/api/v1/enterprises/{e.a1['id']}"
+        assert get(ent)[0] is None and get(ent)[0] is not None
+        # a write through the API: both are computed again, and the archive shows it at once
+        st, _, body = e.srv.api("PATCH", ent, {"address": "宝山区缓存路1号"},
+                                headers={"Authorization": "Bearer " + e.tokens["baoshan.admin"]})
+        assert st == 200, (st, body)
+        age, doc = get(ent)
+        assert age is None and doc["enterprise"]["address"] == "宝山区缓存路1号", (age, doc["enterprise"])
+        assert get(month)[0] is None
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
-    t.run([test_statistics_equal_the_raw_rows])
+    t.run([test_statistics_equal_the_raw_rows, test_answers_are_reused_until_a_write])

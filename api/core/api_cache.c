@@ -1,0 +1,155 @@
+/*
+ * api_cache — answers reused across requests.  See api_cache.h.
+ *
+ * Each cache is a fixed array of slots under one mutex, searched by a hash of the key
+ * first; a full cache reuses its least recently made slot that nobody is refreshing.
+ * Sizes: the overview has one answer per scope (a city has a few dozen), the archive one
+ * per enterprise and scope (a city has a few thousand enterprises), statistics one per
+ * scope and query.
+ */
+#include "api_cache.h"
+
+#include "api.h"
+#include "srv_log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define STALE_FACTOR 4 /* an expired answer is served this many ttl while it is recomputed */
+#define WAIT_S       5 /* longest wait for another request's answer */
+#define KEY_MAX      256
+
+typedef struct {
+    char key[KEY_MAX];
+    uint64_t hash;
+    json_t *doc; /* owned by the cache; readers get deep copies */
+    int64_t made_ms;
+    unsigned long generation;
+    int refreshing;
+} slot;
+
+typedef struct {
+    slot *slots;
+    int n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} cache;
+
+static slot overview_slots[64], archive_slots[2048], stats_slots[256];
+static cache caches[API_CACHE__COUNT] = {
+    [API_CACHE_OVERVIEW] = {overview_slots, 64, PTHREAD_MUTEX_INITIALIZER,
+                            PTHREAD_COND_INITIALIZER},
+    [API_CACHE_ARCHIVE] = {archive_slots, 2048, PTHREAD_MUTEX_INITIALIZER,
+                           PTHREAD_COND_INITIALIZER},
+    [API_CACHE_STATS] = {stats_slots, 256, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+};
+
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Under c->mu: the slot of key, else the least recently made one (not being refreshed)
+ * emptied for it; NULL when every slot is being refreshed. */
+static slot *slot_for(cache *c, const char *key, uint64_t h)
+{
+    slot *victim = NULL;
+    for (int i = 0; i < c->n; i++) {
+        slot *s = &c->slots[i];
+        if (s->hash == h && strcmp(s->key, key) == 0)
+            return s;
+        if (!s->refreshing && (!victim || s->made_ms < victim->made_ms))
+            victim = s;
+    }
+    if (!victim)
+        return NULL;
+    json_decref(victim->doc);
+    memset(victim, 0, sizeof *victim);
+    snprintf(victim->key, sizeof victim->key, "%s", key);
+    victim->hash = h;
+    return victim;
+}
+
+json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine,
+                      int64_t *age_ms)
+{
+    *mine = 0;
+    *age_ms = 0;
+    if (ttl_ms <= 0 || (int)k < 0 || k >= API_CACHE__COUNT || strlen(key) >= KEY_MAX)
+        return NULL;
+    cache *c = &caches[k];
+    uint64_t h = key_hash(key);
+    int64_t now = srv_mono_ms();
+    unsigned long gen = api_write_generation();
+    json_t *copy = NULL;
+    pthread_mutex_lock(&c->mu);
+    slot *s = slot_for(c, key, h);
+    if (s) {
+        int usable = s->doc && s->generation == gen;
+        if (usable && now - s->made_ms < ttl_ms)
+            copy = json_deep_copy(s->doc);
+        else if (s->refreshing && usable && now - s->made_ms < ttl_ms * STALE_FACTOR)
+            copy = json_deep_copy(s->doc);
+        if (copy)
+            *age_ms = now - s->made_ms;
+        else if (!s->refreshing)
+            *mine = s->refreshing = 1;
+        else {
+            /* nothing servable yet and someone is computing it (a cold start, or right
+             * after a write): wait for that answer rather than all asking PostgreSQL the
+             * same question at once */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += WAIT_S;
+            while (s->refreshing && s->hash == h && strcmp(s->key, key) == 0 &&
+                   pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+                ;
+            if (s->hash == h && strcmp(s->key, key) == 0 && s->doc &&
+                s->generation == api_write_generation() &&
+                srv_mono_ms() - s->made_ms < ttl_ms * STALE_FACTOR) {
+                copy = json_deep_copy(s->doc);
+                *age_ms = srv_mono_ms() - s->made_ms;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return copy;
+}
+
+void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigned long gen,
+                   int64_t started_ms)
+{
+    if ((int)k < 0 || k >= API_CACHE__COUNT)
+        return;
+    cache *c = &caches[k];
+    uint64_t h = key_hash(key);
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n; i++) {
+        slot *s = &c->slots[i];
+        if (s->hash != h || strcmp(s->key, key) != 0)
+            continue;
+        s->refreshing = 0;
+        if (doc) {
+            json_decref(s->doc);
+            s->doc = json_deep_copy(doc);
+            s->made_ms = started_ms;
+            s->generation = gen;
+        }
+        break;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int api_cache_reply(api_req *r, json_t *doc, int64_t age_ms)
+{
+    char age[24];
+    snprintf(age, sizeof age, "%lld", (long long)(age_ms > 0 ? age_ms / 1000 : 0));
+    api_reply_add_header(r, "Age", age);
+    return api_reply_json(r, 200, doc);
+}

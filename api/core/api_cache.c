@@ -5,7 +5,7 @@
  * first; a full cache reuses its least recently made slot that nobody is refreshing.
  * Sizes: the overview has one answer per scope (a city has a few dozen), the archive one
  * per enterprise and scope (a city has a few thousand enterprises), statistics one per
- * scope and query.
+ * scope and query, series one per point and range in use (the charts open right now).
  */
 #include "api_cache.h"
 
@@ -37,13 +37,14 @@ typedef struct {
     pthread_cond_t cv;
 } cache;
 
-static slot overview_slots[64], archive_slots[2048], stats_slots[256];
+static slot overview_slots[64], archive_slots[2048], stats_slots[256], series_slots[1024];
 static cache caches[API_CACHE__COUNT] = {
     [API_CACHE_OVERVIEW] = {overview_slots, 64, PTHREAD_MUTEX_INITIALIZER,
                             PTHREAD_COND_INITIALIZER},
     [API_CACHE_ARCHIVE] = {archive_slots, 2048, PTHREAD_MUTEX_INITIALIZER,
                            PTHREAD_COND_INITIALIZER},
     [API_CACHE_STATS] = {stats_slots, 256, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+    [API_CACHE_SERIES] = {series_slots, 1024, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
 };
 
 static uint64_t key_hash(const char *s)
@@ -75,8 +76,7 @@ static slot *slot_for(cache *c, const char *key, uint64_t h)
     return victim;
 }
 
-json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine,
-                      int64_t *age_ms)
+json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine, int64_t *age_ms)
 {
     *mine = 0;
     *age_ms = 0;

@@ -23,6 +23,7 @@ typedef enum {
     API_CACHE_OVERVIEW,
     API_CACHE_ARCHIVE,
     API_CACHE_STATS,
+    API_CACHE_SERIES,
     API_CACHE__COUNT
 } api_cache_kind;
 

@@ -1,10 +1,13 @@
 /* Monitoring points: list per enterprise with latest values, detail, limit
  * changes (audited), latest values and time series with downsampling. */
 #include "api_auth.h"
+#include "api_cache.h"
 #include "api_handlers.h"
 #include "db_filings.h"
 #include "db_points.h"
 #include "rds.h"
+#include "srv_config.h"
+#include "srv_log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -197,37 +200,12 @@ static void rfc3339_utc(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int api_point_series(api_req *r)
+/* The series answer (*answer, a new reference, and 0), or the error reply's result with
+ * *answer NULL. */
+static int series_answer(api_req *r, long long id, time_t from, time_t to, long bucket,
+                         json_t **answer)
 {
-    long long id = api_parse_id(api_req_param(r, "id"));
-    if (id < 0)
-        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    time_t now = time(NULL), from = now - 86400, to = now + 60;
-    const char *qf = api_req_query(r, "from"), *qt = api_req_query(r, "to");
-    if ((qf && api_parse_time(qf, &from) != 0) || (qt && api_parse_time(qt, &to) != 0))
-        return api_reply_error(r, API_E_BAD_REQUEST,
-                               "from/to must be RFC 3339 with offset or epoch milliseconds");
-    if (to <= from || to - from > 400L * 86400)
-        return api_reply_error(r, API_E_BAD_REQUEST,
-                               "the range must be positive and at most 400 days");
-    long bucket = 0;
-    const char *qb = api_req_query(r, "bucket");
-    if (qb) {
-        bucket = strtol(qb, NULL, 10);
-        if (bucket < 0 || bucket > 86400 * 7)
-            return api_reply_error(r, API_E_BAD_REQUEST, "bucket is seconds, 0..604800");
-    } else if (to - from > 6 * 3600) {
-        /* at most ~300 buckets: about what a chart's width shows, and it puts a
-         * week on hours, i.e. on the hourly rollup (168 rows, not 2,016+) */
-        static const long steps[] = {60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400};
-        long b = 86400;
-        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-            if ((to - from + steps[i] - 1) / steps[i] <= MAX_AUTO_BUCKETS) {
-                b = steps[i];
-                break;
-            }
-        bucket = b;
-    }
+    *answer = NULL;
     char f[32], t[32];
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
@@ -270,7 +248,63 @@ int api_point_series(api_req *r)
     json_object_set_new(out, "point", point);
     json_object_set_new(out, "from", json_string(f));
     json_object_set_new(out, "to", json_string(t));
-    return api_reply_json(r, 200, out);
+    *answer = out;
+    return 0;
+}
+
+int api_point_series(api_req *r)
+{
+    long long id = api_parse_id(api_req_param(r, "id"));
+    if (id < 0)
+        return api_reply_error(r, API_E_NOT_FOUND, "no such point");
+    time_t now = time(NULL), from = now - 86400, to = now + 60;
+    const char *qf = api_req_query(r, "from"), *qt = api_req_query(r, "to");
+    if ((qf && api_parse_time(qf, &from) != 0) || (qt && api_parse_time(qt, &to) != 0))
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "from/to must be RFC 3339 with offset or epoch milliseconds");
+    if (to <= from || to - from > 400L * 86400)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "the range must be positive and at most 400 days");
+    long bucket = 0;
+    const char *qb = api_req_query(r, "bucket");
+    if (qb) {
+        bucket = strtol(qb, NULL, 10);
+        if (bucket < 0 || bucket > 86400 * 7)
+            return api_reply_error(r, API_E_BAD_REQUEST, "bucket is seconds, 0..604800");
+    } else if (to - from > 6 * 3600) {
+        /* at most ~300 buckets: about what a chart's width shows, and it puts a
+         * week on hours, i.e. on the hourly rollup (168 rows, not 2,016+) */
+        static const long steps[] = {60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400};
+        long b = 86400;
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+            if ((to - from + steps[i] - 1) / steps[i] <= MAX_AUTO_BUCKETS) {
+                b = steps[i];
+                break;
+            }
+        bucket = b;
+    }
+    /* A point's chart over a range is the same answer for a second (readings arrive every
+     * 10-60 s): reused for series_cache_ms per scope, point, range and bucket (api_cache.h).
+     * The range is the one asked, to the second; without `to` it runs up to now, and the
+     * monitoring page asks its ranges that way from the start of an hour (or minute), so the
+     * charts of one point opened about the same time share an answer. */
+    char kind[16], sid[24], scope[64], key[200];
+    api_scope_params(api_req_caller(r), kind, sid);
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    snprintf(key, sizeof key, "%s|%s:%s|%lld|%lld|%lld|%ld", scope, kind, sid, id, (long long)from,
+             qt ? (long long)to : -1LL, bucket);
+    int mine = 0;
+    int64_t age_ms = 0;
+    json_t *hit = api_cache_get(API_CACHE_SERIES, key, g_config.series_cache_ms, &mine, &age_ms);
+    if (hit)
+        return api_cache_reply(r, hit, age_ms);
+    unsigned long gen = api_write_generation(); /* before the data: see overview.c */
+    int64_t started = srv_mono_ms();
+    json_t *out = NULL;
+    int rc = series_answer(r, id, from, to, bucket, &out);
+    if (mine)
+        api_cache_put(API_CACHE_SERIES, key, out, gen, started);
+    return out ? api_reply_json(r, 200, out) : rc;
 }
 
 /* ---- limit changes ------------------------------------------------------ */

@@ -65,8 +65,10 @@ class Node:
     """A server of the test's database with the replica as its read URL."""
 
     def __init__(self, db, standby, max_lag_ms, roles="ingest,api,worker"):
+        # answers are not reused (api_cache): every read here must be routed afresh
         self.srv = t.Server(db, roles=roles, database_read_url=standby.url(db.name),
-                            db_read_max_lag_ms=max_lag_ms, worker_interval_ms=500)
+                            db_read_max_lag_ms=max_lag_ms, worker_interval_ms=500, series_cache_ms=0,
+                            stats_cache_ms=0)
         st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": "baoshan.admin", "password": PW})
         assert st == 200, (st, body)
         self.token = body["token"]

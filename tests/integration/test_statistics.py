@@ -635,11 +635,12 @@ def check_rest(e, r, ents):
 
 
 def test_answers_are_reused_until_a_write():
-    """api_cache: a statistic and an enterprise's archive asked again come from the cache (Age
-    header, the same body); another query or scope does not; a write through the API drops them"""
+    """api_cache: a statistic, an enterprise's archive and a point's series asked again come from
+    the cache (Age header, the same body); another query, range or scope does not; a write
+    through the API drops them"""
     e = Env()
     try:
-        e.start("api", stats_cache_ms=60000, archive_cache_ms=60000)
+        e.start("api", stats_cache_ms=60000, archive_cache_ms=60000, series_cache_ms=60000)
 
         def get(path, user="city.admin"):
             st, hdr, body = e.srv.api("GET", path, headers={"Authorization": "Bearer " + e.tokens[user]})
@@ -655,13 +656,18 @@ def test_answers_are_reused_until_a_write():
         assert get(month, "baoshan.admin")[0] is None, "another scope"
         ent = f"/api/v1/enterprises/{e.a1['id']}"
         assert get(ent)[0] is None and get(ent)[0] is not None
+        pid = e.a1["points"]["hopper_temp"][1]
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        week = f"/api/v1/points/{pid}/series?from={urllib.parse.quote((hour - timedelta(days=7)).isoformat())}"
+        assert get(week)[0] is None and get(week)[0] is not None, "a point's week up to now"
+        assert get(week + "&to=" + urllib.parse.quote(hour.isoformat()))[0] is None, "another range"
         # a write through the API: both are computed again, and the archive shows it at once
         st, _, body = e.srv.api("PATCH", ent, {"address": "宝山区缓存路1号"},
                                 headers={"Authorization": "Bearer " + e.tokens["baoshan.admin"]})
         assert st == 200, (st, body)
         age, doc = get(ent)
         assert age is None and doc["enterprise"]["address"] == "宝山区缓存路1号", (age, doc["enterprise"])
-        assert get(month)[0] is None
+        assert get(month)[0] is None and get(week)[0] is None
     finally:
         e.close()
 

@@ -132,6 +132,9 @@ int api_reply_error(api_req *r, api_error e, const char *detail_fmt, ...)
  * detail are ignored. */
 int api_reply_error_with(api_req *r, api_error e, json_t *extra, const char *detail_fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* 200 with JSON already serialised (compact): text (malloc'd) of len bytes is taken over;
+ * the same ETag and caching headers as api_reply_json. */
+int api_reply_json_text(api_req *r, char *text, size_t len);
 void api_reply_add_header(api_req *r, const char *name, const char *value);
 /* Any body; copies it. */
 int api_reply_raw(api_req *r, int status, const char *content_type, const char *body, size_t len);

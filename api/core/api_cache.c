@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,7 +25,8 @@
 typedef struct {
     char key[KEY_MAX];
     uint64_t hash;
-    json_t *doc; /* owned by the cache; readers get deep copies */
+    char *text; /* the answer serialised (compact), owned by the cache; readers get copies */
+    size_t len;
     int64_t made_ms;
     unsigned long generation;
     int refreshing;
@@ -69,32 +71,45 @@ static slot *slot_for(cache *c, const char *key, uint64_t h)
     }
     if (!victim)
         return NULL;
-    json_decref(victim->doc);
+    free(victim->text);
     memset(victim, 0, sizeof *victim);
     snprintf(victim->key, sizeof victim->key, "%s", key);
     victim->hash = h;
     return victim;
 }
 
-json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine, int64_t *age_ms)
+/* A malloc'd copy of a slot's text (*len bytes), NULL when out of memory. */
+static char *text_copy(const slot *s, size_t *len)
+{
+    char *t = malloc(s->len + 1);
+    if (t) {
+        memcpy(t, s->text, s->len + 1);
+        *len = s->len;
+    }
+    return t;
+}
+
+char *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine, int64_t *age_ms,
+                    size_t *len)
 {
     *mine = 0;
     *age_ms = 0;
+    *len = 0;
     if (ttl_ms <= 0 || (int)k < 0 || k >= API_CACHE__COUNT || strlen(key) >= KEY_MAX)
         return NULL;
     cache *c = &caches[k];
     uint64_t h = key_hash(key);
     int64_t now = srv_mono_ms();
     unsigned long gen = api_write_generation();
-    json_t *copy = NULL;
+    char *copy = NULL;
     pthread_mutex_lock(&c->mu);
     slot *s = slot_for(c, key, h);
     if (s) {
-        int usable = s->doc && s->generation == gen;
+        int usable = s->text && s->generation == gen;
         if (usable && now - s->made_ms < ttl_ms)
-            copy = json_deep_copy(s->doc);
+            copy = text_copy(s, len);
         else if (s->refreshing && usable && now - s->made_ms < ttl_ms * STALE_FACTOR)
-            copy = json_deep_copy(s->doc);
+            copy = text_copy(s, len);
         if (copy)
             *age_ms = now - s->made_ms;
         else if (!s->refreshing)
@@ -109,10 +124,10 @@ json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mi
             while (s->refreshing && s->hash == h && strcmp(s->key, key) == 0 &&
                    pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
                 ;
-            if (s->hash == h && strcmp(s->key, key) == 0 && s->doc &&
+            if (s->hash == h && strcmp(s->key, key) == 0 && s->text &&
                 s->generation == api_write_generation() &&
                 srv_mono_ms() - s->made_ms < ttl_ms * STALE_FACTOR) {
-                copy = json_deep_copy(s->doc);
+                copy = text_copy(s, len);
                 *age_ms = srv_mono_ms() - s->made_ms;
             }
         }
@@ -128,15 +143,19 @@ void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigne
         return;
     cache *c = &caches[k];
     uint64_t h = key_hash(key);
+    /* serialised once here, outside the lock: every later reader only copies bytes */
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n; i++) {
         slot *s = &c->slots[i];
         if (s->hash != h || strcmp(s->key, key) != 0)
             continue;
         s->refreshing = 0;
-        if (doc) {
-            json_decref(s->doc);
-            s->doc = json_deep_copy(doc);
+        if (text) {
+            free(s->text);
+            s->text = text;
+            s->len = strlen(text);
+            text = NULL;
             s->made_ms = started_ms;
             s->generation = gen;
         }
@@ -144,12 +163,13 @@ void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigne
     }
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    free(text); /* the slot went to another key meanwhile */
 }
 
-int api_cache_reply(api_req *r, json_t *doc, int64_t age_ms)
+int api_cache_reply(api_req *r, char *text, size_t len, int64_t age_ms)
 {
     char age[24];
     snprintf(age, sizeof age, "%lld", (long long)(age_ms > 0 ? age_ms / 1000 : 0));
     api_reply_add_header(r, "Age", age);
-    return api_reply_json(r, 200, doc);
+    return api_reply_json_text(r, text, len);
 }

@@ -9,8 +9,8 @@
  * the answer when there is none — so a burst of the same question asks PostgreSQL once.
  * Another API process's writes show after at most ttl.
  *
- * Ownership: keys and documents are borrowed; api_cache_get returns a new reference (a deep
- * copy the caller may change and reply with). */
+ * Ownership: keys and documents are borrowed; the cache keeps each answer serialised, and
+ * api_cache_get returns a malloc'd copy of that text. */
 #ifndef DW_API_CACHE_H
 #define DW_API_CACHE_H
 
@@ -27,19 +27,19 @@ typedef enum {
     API_CACHE__COUNT
 } api_cache_kind;
 
-/* What a request gets from the cache: the answer to serve (a new reference) with *age_ms its
- * age, or NULL and *mine = 1 when this request is to compute the answer and hand it to
- * api_cache_put (also when computing fails: with NULL).  NULL with *mine = 0: compute, but
- * do not store. */
-json_t *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine,
-                      int64_t *age_ms);
+/* What a request gets from the cache: the answer to serve, serialised (malloc'd, *len bytes;
+ * the caller frees it or hands it to api_cache_reply) with *age_ms its age, or NULL and
+ * *mine = 1 when this request is to compute the answer and hand it to api_cache_put (also
+ * when computing fails: with NULL).  NULL with *mine = 0: compute, but do not store. */
+char *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine, int64_t *age_ms,
+                    size_t *len);
 
-/* Replies with a cached answer (taken over) and an Age header (RFC 9111: seconds since it
- * was computed), so a client and the tests can tell a reused answer from a fresh one. */
-int api_cache_reply(api_req *r, json_t *doc, int64_t age_ms);
+/* Replies with a cached answer (text taken over) and an Age header (RFC 9111: seconds since
+ * it was computed), so a client and the tests can tell a reused answer from a fresh one. */
+int api_cache_reply(api_req *r, char *text, size_t len, int64_t age_ms);
 
-/* Stores doc (copied; NULL only releases the slot) computed from data read after
- * generation gen was current, begun at started_ms (srv_mono_ms). */
+/* Stores doc (borrowed, serialised here; NULL only releases the slot) computed from data read
+ * after generation gen was current, begun at started_ms (srv_mono_ms). */
 void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigned long gen,
                    int64_t started_ms);
 

@@ -218,17 +218,12 @@ static int queue(api_req *r, int status, struct MHD_Response *resp, const char *
     return ok == MHD_YES ? 0 : -1;
 }
 
-int api_reply_json(api_req *r, int status, json_t *body)
+/* Replies with serialised JSON s (taken over, malloc'd) of len bytes: a content hash as ETag
+ * on a 200 to a GET (the dashboard polls overviews and lists, and an unchanged answer then
+ * costs no transfer; the work to build it is done either way, only the bytes are saved). */
+static int reply_json_text(api_req *r, int status, char *s, size_t len)
 {
-    char *s = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!s)
-        return api_reply_error(r, API_E_INTERNAL, "could not serialise the response");
-    size_t len = strlen(s);
     if (status == 200 && strcmp(r->method, "GET") == 0) {
-        /* A content hash as ETag: the dashboard polls overviews and lists,
-         * and an unchanged answer then costs no transfer.  The work to build
-         * it is done either way; only the bytes are saved. */
         unsigned char h[16];
         crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
         char etag[40] = "\"";
@@ -250,6 +245,20 @@ int api_reply_json(api_req *r, int status, json_t *body)
     if (!resp)
         free(s);
     return queue(r, status, resp, "application/json; charset=utf-8");
+}
+
+int api_reply_json(api_req *r, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s)
+        return api_reply_error(r, API_E_INTERNAL, "could not serialise the response");
+    return reply_json_text(r, status, s, strlen(s));
+}
+
+int api_reply_json_text(api_req *r, char *text, size_t len)
+{
+    return reply_json_text(r, 200, text, len);
 }
 
 void api_req_release_db(api_req *r)

@@ -180,9 +180,11 @@ int api_enterprise_get(api_req *r)
     snprintf(key, sizeof key, "%s|%s:%s|%lld", scope, kind, sid, id);
     int mine = 0;
     int64_t age_ms = 0;
-    json_t *hit = api_cache_get(API_CACHE_ARCHIVE, key, g_config.archive_cache_ms, &mine, &age_ms);
+    size_t hit_len = 0;
+    char *hit =
+        api_cache_get(API_CACHE_ARCHIVE, key, g_config.archive_cache_ms, &mine, &age_ms, &hit_len);
     if (hit)
-        return api_cache_reply(r, hit, age_ms);
+        return api_cache_reply(r, hit, hit_len, age_ms);
     unsigned long gen = api_write_generation(); /* before the data: see overview.c */
     int64_t started = srv_mono_ms();
     db_scope s;

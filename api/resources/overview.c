@@ -46,10 +46,11 @@ int api_overview_get(api_req *r)
     snprintf(key, sizeof key, "%s|%s:%s", scope, kind, id);
     int mine = 0;
     int64_t age_ms = 0;
-    json_t *hit =
-        api_cache_get(API_CACHE_OVERVIEW, key, g_config.overview_cache_ms, &mine, &age_ms);
+    size_t hit_len = 0;
+    char *hit = api_cache_get(API_CACHE_OVERVIEW, key, g_config.overview_cache_ms, &mine, &age_ms,
+                              &hit_len);
     if (hit)
-        return api_cache_reply(r, hit, age_ms);
+        return api_cache_reply(r, hit, hit_len, age_ms);
     /* the generation is read before the data, so a write that lands while
      * computing leaves the stored answer already out of date */
     unsigned long gen = api_write_generation();

@@ -295,9 +295,11 @@ int api_point_series(api_req *r)
              qt ? (long long)to : -1LL, bucket);
     int mine = 0;
     int64_t age_ms = 0;
-    json_t *hit = api_cache_get(API_CACHE_SERIES, key, g_config.series_cache_ms, &mine, &age_ms);
+    size_t hit_len = 0;
+    char *hit =
+        api_cache_get(API_CACHE_SERIES, key, g_config.series_cache_ms, &mine, &age_ms, &hit_len);
     if (hit)
-        return api_cache_reply(r, hit, age_ms);
+        return api_cache_reply(r, hit, hit_len, age_ms);
     unsigned long gen = api_write_generation(); /* before the data: see overview.c */
     int64_t started = srv_mono_ms();
     json_t *out = NULL;

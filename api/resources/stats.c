@@ -303,9 +303,11 @@ int api_statistics_get(api_req *r)
 #undef OR_
     int mine = 0;
     int64_t age_ms = 0;
-    json_t *hit = api_cache_get(API_CACHE_STATS, key, g_config.stats_cache_ms, &mine, &age_ms);
+    size_t hit_len = 0;
+    char *hit =
+        api_cache_get(API_CACHE_STATS, key, g_config.stats_cache_ms, &mine, &age_ms, &hit_len);
     if (hit)
-        return api_cache_reply(r, hit, age_ms);
+        return api_cache_reply(r, hit, hit_len, age_ms);
     unsigned long gen = api_write_generation(); /* before the data: see overview.c */
     int64_t started = srv_mono_ms();
     db_status st;

@@ -283,8 +283,9 @@ int api_point_series(api_req *r)
             }
         bucket = b;
     }
-    /* A point's chart over a range is the same answer for a second (readings arrive every
-     * 10-60 s): reused for series_cache_ms per scope, point, range and bucket (api_cache.h).
+    /* A point's chart over a range is the same answer for a few seconds (readings arrive
+     * every 10-60 s, the monitoring cards show the latest live): reused for series_cache_ms
+     * per scope, point, range and bucket (api_cache.h).
      * The range is the one asked, to the second; without `to` it runs up to now, and the
      * monitoring page asks its ranges that way from the start of an hour (or minute), so the
      * charts of one point opened about the same time share an answer. */

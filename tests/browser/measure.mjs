@@ -18,8 +18,21 @@ async function ctxLoggedIn() {
 const c0 = await ctxLoggedIn();
 const list = await (await c0.request.get(base + '/api/v1/enterprises?limit=1')).json();
 const eid = list.items[0].id;
+const me = await (await c0.request.get(base + '/api/v1/auth/me')).json().catch(() => ({}));
 await c0.close();
-const pages = [
+// an enterprise account (ent.manager Dust#Filter2026 in the demo) has its own pages
+const enterprisePages = [
+  ['login', '/', 'input[name=username]', false],
+  ['archive (own)', `/#/enterprises/${eid}`, '[data-testid=enterprise-name]'],
+  ['archive: points', `/#/enterprises/${eid}?tab=points`, '[data-testid=points-table]'],
+  ['archive: risk', `/#/enterprises/${eid}?tab=risk`, '[data-tab-body=risk] canvas'],
+  ['archive: assets', `/#/enterprises/${eid}?tab=assets`, '[data-testid=gateways-table], [data-testid=gateways] .empty'],
+  ['monitoring', `/#/monitor/${eid}`, '.chart canvas'],
+  ['alarms', '/#/alarms', '[data-testid=alarm-list] table, [data-testid=alarm-list] .empty'],
+  ['warnings', '/#/warnings', '[data-testid=warning-list] table, [data-testid=warning-list] .empty'],
+  ...['cleaning', 'filings', 'hazards', 'duty', 'bulk'].map(p => [p, `/#/${p}`, anyContent(p)]),
+];
+const pages = /^enterprise/.test(me.role || '') ? enterprisePages : [
   ['login', '/', 'input[name=username]', false],
   ['overview 一张图', '/#/overview', '[data-testid=map] .leaflet-interactive, [data-testid=map] canvas'],
   ['enterprise list', '/#/enterprises', '[data-testid=enterprise-table]'],

@@ -10,9 +10,11 @@
 #include "api_cache.h"
 
 #include "api.h"
+#include "api_auth.h"
 #include "srv_log.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,21 @@ static slot *slot_for(cache *c, const char *key, uint64_t h)
     snprintf(victim->key, sizeof victim->key, "%s", key);
     victim->hash = h;
     return victim;
+}
+
+void api_cache_key(api_req *r, char *key, size_t len, const char *fmt, ...)
+{
+    char kind[16], id[24], scope[64];
+    api_scope_params(api_req_caller(r), kind, id);
+    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    int n = snprintf(key, len, "%s|%s:%s", scope, kind, id);
+    if (!fmt || n < 0 || (size_t)n + 1 >= len)
+        return;
+    key[n] = '|';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(key + n + 1, len - (size_t)n - 1, fmt, ap);
+    va_end(ap);
 }
 
 /* A malloc'd copy of a slot's text (*len bytes), NULL when out of memory. */

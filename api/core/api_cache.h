@@ -27,6 +27,12 @@ typedef enum {
     API_CACHE__COUNT
 } api_cache_kind;
 
+/* The key of r's answer: its caller's scope (the real one and the application filter's,
+ * which differ only under the test-only switch), then "|" and fmt's text when fmt is not
+ * NULL.  Truncated to len; a key of KEY_MAX (256) or more bytes is never stored. */
+void api_cache_key(api_req *r, char *key, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* What a request gets from the cache: the answer to serve, serialised (malloc'd, *len bytes;
  * the caller frees it or hands it to api_cache_reply) with *age_ms its age, or NULL and
  * *mine = 1 when this request is to compute the answer and hand it to api_cache_put (also

@@ -174,10 +174,8 @@ int api_enterprise_get(api_req *r)
     long long id = api_parse_id(api_req_param(r, "id"));
     if (id < 0)
         return api_reply_error(r, API_E_NOT_FOUND, "no such enterprise");
-    char kind[16], sid[24], scope[64], key[128];
-    api_scope_params(api_req_caller(r), kind, sid);
-    api_scope_string(api_req_caller(r), scope, sizeof scope);
-    snprintf(key, sizeof key, "%s|%s:%s|%lld", scope, kind, sid, id);
+    char key[128];
+    api_cache_key(r, key, sizeof key, "%lld", id);
     int mine = 0;
     int64_t age_ms = 0;
     size_t hit_len = 0;

@@ -38,12 +38,8 @@ static db_status overview_tx(api_req *r, db_conn *c, void *arg)
 
 int api_overview_get(api_req *r)
 {
-    /* the real scope (what row-level security applies) and the app filter's
-     * parameters (which differ from it only under the test-only switch) */
-    char kind[16], id[24], scope[64], key[112];
-    api_scope_params(api_req_caller(r), kind, id);
-    api_scope_string(api_req_caller(r), scope, sizeof scope);
-    snprintf(key, sizeof key, "%s|%s:%s", scope, kind, id);
+    char key[112];
+    api_cache_key(r, key, sizeof key, NULL);
     int mine = 0;
     int64_t age_ms = 0;
     size_t hit_len = 0;

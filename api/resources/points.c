@@ -289,11 +289,9 @@ int api_point_series(api_req *r)
      * The range is the one asked, to the second; without `to` it runs up to now, and the
      * monitoring page asks its ranges that way from the start of an hour (or minute), so the
      * charts of one point opened about the same time share an answer. */
-    char kind[16], sid[24], scope[64], key[200];
-    api_scope_params(api_req_caller(r), kind, sid);
-    api_scope_string(api_req_caller(r), scope, sizeof scope);
-    snprintf(key, sizeof key, "%s|%s:%s|%lld|%lld|%lld|%ld", scope, kind, sid, id, (long long)from,
-             qt ? (long long)to : -1LL, bucket);
+    char key[200];
+    api_cache_key(r, key, sizeof key, "%lld|%lld|%lld|%ld", id, (long long)from,
+                  qt ? (long long)to : -1LL, bucket);
     int mine = 0;
     int64_t age_ms = 0;
     size_t hit_len = 0;

@@ -292,14 +292,11 @@ int api_statistics_get(api_req *r)
     char from_s[32], to_s[32];
     if (api_stats_query(r, &q, from_s, to_s) != 0)
         return 0;
-    char kind[16], sid[24], scope[64], key[256];
-    api_scope_params(api_req_caller(r), kind, sid);
-    api_scope_string(api_req_caller(r), scope, sizeof scope);
+    char key[256];
 #define OR_(x) ((x) ? (x) : "")
-    snprintf(key, sizeof key, "%s|%s:%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%ld|%d", scope, kind, sid,
-             from_s, to_s, q.group, OR_(q.district_code), OR_(q.street_code), OR_(q.industry_code),
-             OR_(q.dust_kind), OR_(q.grade), (long long)q.enterprise_id, q.connected_window_s,
-             q.raw);
+    api_cache_key(r, key, sizeof key, "%s|%s|%s|%s|%s|%s|%s|%s|%lld|%ld|%d", from_s, to_s, q.group,
+                  OR_(q.district_code), OR_(q.street_code), OR_(q.industry_code), OR_(q.dust_kind),
+                  OR_(q.grade), (long long)q.enterprise_id, q.connected_window_s, q.raw);
 #undef OR_
     int mine = 0;
     int64_t age_ms = 0;

@@ -60,6 +60,15 @@
 #define CSV_MATCH(col, n)                                                                          \
     "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
 
+/* The page's rows by their ids, one index probe each: LATERAL ... OFFSET 0 keeps the planner from
+ * joining them as sets, which it did (row-level security makes a repeated index probe look dear)
+ * by scanning every alarm and every point once per page: 77 ms of a page at 62,000 alarms,
+ * 9 ms so. */
+#define PAGE_ROWS                                                                                  \
+    "CROSS JOIN LATERAL (SELECT a.* FROM alarms a WHERE a.id = pg.id OFFSET 0) a CROSS JOIN "      \
+    "LATERAL (SELECT e.* FROM enterprises e WHERE e.id = a.enterprise_id OFFSET 0) e LEFT JOIN "   \
+    "LATERAL (SELECT p.* FROM points p WHERE p.id = a.point_id OFFSET 0) p ON true"
+
 static const db_stmt statements[] = {
     /* $3 district code $4 street code $5 enterprise $6 kinds $7 levels $8 states $9 sources
      * $10 from $11 to $12 overdue $13 limit $14 offset $15 point $16 open */
@@ -88,10 +97,7 @@ static const db_stmt statements[] = {
                                                        " ORDER BY a.raised_at DESC, a.id DESC) "
                                                        "FROM (SELECT id FROM f ORDER BY raised_at "
                                                        "DESC, id DESC LIMIT $13::int OFFSET "
-                                                       "$14::int) pg JOIN alarms a ON a.id = pg.id "
-                                                       "JOIN "
-                                                       "enterprises e ON e.id = a.enterprise_id "
-                                                       "LEFT JOIN points p ON p.id = a.point_id), "
+                                                       "$14::int) pg " PAGE_ROWS "), "
                                                        "'[]'::json))::text"},
     {"alm_api_get",
      "SELECT json_build_object('alarm', " ALARM_JSON

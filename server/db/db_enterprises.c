@@ -30,6 +30,10 @@
     "e.street_id "
 
 static const db_stmt statements[] = {
+    /* the live figures join point_latest on the enterprise too: joined by point alone, the
+     * planner (row-level security makes every index probe look dear) scanned all of
+     * point_latest once per listed enterprise: 390 ms for a page of 50 at 2,000 enterprises,
+     * 15 ms by point_latest_enterprise_idx */
     {"ent_list",
      "WITH f AS (SELECT e.id, e.name FROM enterprises e JOIN regions d ON d.id = e.district_id "
      "LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
@@ -45,7 +49,8 @@ static const db_stmt statements[] = {
               "= e.street_id CROSS JOIN LATERAL (SELECT count(*) AS pt, count(*) FILTER (WHERE "
               "l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s)) AS po, "
               "max(l.collected_at) AS la FROM points p LEFT JOIN point_latest l ON l.point_id = "
-              "p.id WHERE p.enterprise_id = e.id) lv), '[]'::json))::text"},
+              "p.id AND l.enterprise_id = e.id WHERE p.enterprise_id = e.id) lv), "
+              "'[]'::json))::text"},
     {"ent_get",
      "SELECT json_build_object('enterprise', " ENT_JSON
      ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "

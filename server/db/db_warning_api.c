@@ -80,13 +80,27 @@ static const db_stmt statements[] = {
                                                                                    "$11::int "
                                                                                    "OFFSET "
                                                                                    "$12::int) pg "
-                                                                                   "JOIN warnings "
-                                                                                   "w ON w.id = "
-                                                                                   "pg.id JOIN "
+                                                                                   "CROSS JOIN "
+                                                                                   "LATERAL "
+                                                                                   "(SELECT w.* "
+                                                                                   "FROM warnings "
+                                                                                   "w WHERE w.id = "
+                                                                                   "pg.id OFFSET "
+                                                                                   "0) w "
+                                                                                   "CROSS JOIN "
+                                                                                   "LATERAL "
+                                                                                   "(SELECT e.* "
+                                                                                   "FROM "
                                                                                    "enterprises e "
-                                                                                   "ON e.id = "
+                                                                                   "WHERE e.id = "
                                                                                    "w.enterprise_"
-                                                                                   "id), "
+                                                                                   "id OFFSET 0) "
+                                                                                   "e), " /* one
+                                                                                             probe
+                                                                                             per row
+                                                                                             (db_alarm_api.c
+                                                                                             PAGE_ROWS)
+                                                                                           */
                                                                                    "'[]'::json))::"
                                                                                    "text"},
     {"wrn_api_get",

@@ -13,4 +13,11 @@
     "ce.id = cp.enterprise_id LEFT JOIN point_latest cl ON cl.point_id = cp.id WHERE cp.enabled "  \
     "AND cp.param_class = 'mandatory' GROUP BY 1)"
 
+/* The same count from a CTE of the enabled points already read with point_latest (columns
+ * enterprise_id, param_class, recent = sent data within the window), for a statement that
+ * passes over the points anyway (the overview: a second pass was 40 % of its time). */
+#define CONNECTED_COUNT(pts)                                                                       \
+    "(SELECT count(*) FROM (SELECT 1 FROM " pts " WHERE param_class = 'mandatory' GROUP BY "       \
+    "enterprise_id HAVING bool_and(recent)) c)"
+
 #endif

@@ -2,6 +2,7 @@
  * and id as $1 and $2 (db_scope_sql.h). */
 #include "db_filings.h"
 
+#include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 
@@ -15,10 +16,6 @@
     ".status END)"
 #define FILING_ACTIVE(f)                                                                           \
     "(" f ".status = 'approved' AND " f ".starts_at <= now() AND now() < " f ".ends_at)"
-/* p: a points row of the filing's enterprise */
-#define FILING_COVERS(f, p)                                                                        \
-    "((cardinality(" f ".point_ids) = 0 AND cardinality(" f ".system_ids) = 0) OR " p              \
-    ".id = ANY (" f ".point_ids) OR " p ".system_id = ANY (" f ".system_ids))"
 
 #define FILING_JSON                                                                                \
     "json_build_object('id', f.id, 'enterprise', json_build_object('id', e.id, 'code', e.code, "   \

@@ -21,6 +21,7 @@
 #include "db_stats.h"
 
 #include "db_cleaning_sql.h"
+#include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 
@@ -275,9 +276,6 @@
 
 /* Point-hours under an approved filing (停产/检修/停用: approved, or ended early, within the
  * period it was in force) are left out of the online rate. */
-#define FILING_COVERS(f, p)                                                                        \
-    "((cardinality(" f ".point_ids) = 0 AND cardinality(" f ".system_ids) = 0) OR " p              \
-    ".id = ANY (" f ".point_ids) OR " p ".system_id = ANY (" f ".system_ids))"
 /* fr: per covered enabled point the union of its filings' hours (range_agg merges overlapping
  * filings, so an hour counts once), fx: those as disjoint [lo, hi) of whole hours.  fxc counts
  * per enterprise the hours and those with data as phr/ph do: rollup rows below hb.hi, dirty or

@@ -33,10 +33,14 @@ static const db_stmt builtin_stmts[] = {
     {"db_set_scope", "SELECT set_config('dw.scope', $1, true)"},
     {"db_set_scope_focus",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true)"},
-    /* db_read_json_custom: the same, and plans made for this run's parameters */
+    /* db_read_json_plan: the same, and plans made for this run's parameters, or the
+     * saved generic one */
     {"db_set_scope_focus_custom",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true), "
      "set_config('plan_cache_mode', 'force_custom_plan', true)"},
+    {"db_set_scope_focus_generic",
+     "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', $2, true), "
+     "set_config('plan_cache_mode', 'force_generic_plan', true)"},
 };
 
 /* The statements several areas run (db_internal.h), registered once by
@@ -311,8 +315,8 @@ static const char *error_primary(db_conn *c, const PGresult *r)
  * statement.  Statements sent before one Sync form one implicit transaction,
  * so the transaction-local scope still holds for exactly this statement. */
 static db_status read_scoped(db_conn *c, const char *scope, const char *enterprise_id,
-                             const char *stmt, int nparams, const char *const *params,
-                             int custom_plan, PGresult **out)
+                             const char *stmt, int nparams, const char *const *params, db_plan plan,
+                             PGresult **out)
 {
     *out = NULL;
     if (db_ensure(c) != 0)
@@ -323,10 +327,12 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
     const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
-    int sent =
-        PQsendQueryPrepared(c->pg, custom_plan ? "db_set_scope_focus_custom" : "db_set_scope_focus",
-                            2, sp, NULL, NULL, 0) &&
-        PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) && PQpipelineSync(c->pg);
+    static const char *const scope_stmt[] = {[DB_PLAN_AUTO] = "db_set_scope_focus",
+                                             [DB_PLAN_CUSTOM] = "db_set_scope_focus_custom",
+                                             [DB_PLAN_GENERIC] = "db_set_scope_focus_generic"};
+    int sent = PQsendQueryPrepared(c->pg, scope_stmt[plan], 2, sp, NULL, NULL, 0) &&
+               PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
+               PQpipelineSync(c->pg);
     db_status st = sent ? DB_OK : DB_HARD;
     /* results arrive as: set_config, NULL, the statement, NULL, the sync */
     int query = 0, ends = 0;
@@ -381,7 +387,7 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
 db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
                          int nparams, const char *const *params, PGresult **out)
 {
-    return read_scoped(c, scope, enterprise_id, stmt, nparams, params, 0, out);
+    return read_scoped(c, scope, enterprise_id, stmt, nparams, params, DB_PLAN_AUTO, out);
 }
 
 db_conn *db_connect_scoped(const char *url, const char *session_scope, const db_timeouts *t,
@@ -764,13 +770,13 @@ static json_t *first_cell_json(PGresult *res, const char *stmt, db_status *st)
     return j;
 }
 
-static db_status read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
-                           const char *const *params, int custom_plan, json_t **out)
+db_status db_read_json_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                            const char *const *params, db_plan plan, json_t **out)
 {
     *out = NULL;
     PGresult *res = NULL;
-    db_status st = read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, stmt, nparams, params,
-                               custom_plan, &res);
+    db_status st =
+        read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, stmt, nparams, params, plan, &res);
     if (st == DB_OK)
         *out = first_cell_json(res, stmt, &st);
     return st;
@@ -779,13 +785,7 @@ static db_status read_json(db_conn *c, const db_scope *s, const char *stmt, int 
 db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                        const char *const *params, json_t **out)
 {
-    return read_json(c, s, stmt, nparams, params, 0, out);
-}
-
-db_status db_read_json_custom(db_conn *c, const db_scope *s, const char *stmt, int nparams,
-                              const char *const *params, json_t **out)
-{
-    return read_json(c, s, stmt, nparams, params, 1, out);
+    return db_read_json_plan(c, s, stmt, nparams, params, DB_PLAN_AUTO, out);
 }
 
 db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,

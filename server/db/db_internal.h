@@ -42,15 +42,27 @@ db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_i
  * JSON is DB_HARD (our bug, logged). */
 db_status db_read_json(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                        const char *const *params, json_t **out);
-/* db_read_json with the statement planned for this run's parameters
- * (plan_cache_mode force_custom_plan, for this transaction only).  For the
- * large reports whose optional filters ($n IS NULL OR ...) and computed
- * windows a generic plan cannot prune: after five runs PostgreSQL would
- * switch to one, and for the statistics that plan ran 15-20 times slower
- * than the planning it saves (20.9 s against 0.93 s, a month by district at
- * 2,000 enterprises). */
-db_status db_read_json_custom(db_conn *c, const db_scope *s, const char *stmt, int nparams,
-                              const char *const *params, json_t **out);
+/* How a read's prepared statement is planned (plan_cache_mode, for its own
+ * transaction only). */
+typedef enum {
+    /* PostgreSQL's choice: custom plans for five runs, then the generic one
+     * unless that looks dearer than planning every run */
+    DB_PLAN_AUTO,
+    /* planned for each run's parameters: the large reports whose optional
+     * filters ($n IS NULL OR ...) and computed windows a generic plan cannot
+     * prune; for the statistics the generic plan ran 15-20 times slower than
+     * the planning it saves (20.9 s against 0.93 s, a month by district at
+     * 2,000 enterprises) */
+    DB_PLAN_CUSTOM,
+    /* the saved generic plan: statements pruned at run time whose planning
+     * costs more than their run (a point's series: PostgreSQL chose to plan
+     * it at every run, 5.9 ms, for a 3 ms run) */
+    DB_PLAN_GENERIC,
+} db_plan;
+
+/* db_read_json with the statement planned as plan says. */
+db_status db_read_json_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                            const char *const *params, db_plan plan, json_t **out);
 /* db_read_json inside the caller's open transaction (db_run_tx). */
 db_status db_exec_json(db_conn *c, const char *stmt, int nparams, const char *const *params,
                        json_t **out);

@@ -127,14 +127,14 @@ db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s,
     char w[24];
     const char *p[6] = {s->kind,     s->id,         db_i64(w, window_s),
                         cohort_code, district_code, street_code};
-    return db_read_json_custom(c, s, "onb_progress", 6, p, out);
+    return db_read_json_plan(c, s, "onb_progress", 6, p, DB_PLAN_CUSTOM, out);
 }
 
 db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
                                     const char *street_code, json_t **out)
 {
     const char *p[4] = {s->kind, s->id, district_code, street_code};
-    return db_read_json_custom(c, s, "onb_conformance", 4, p, out);
+    return db_read_json_plan(c, s, "onb_conformance", 4, p, DB_PLAN_CUSTOM, out);
 }
 
 db_status db_onboarding_refresh_connections(db_conn *c, long window_s, long *changed)

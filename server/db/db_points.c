@@ -324,5 +324,6 @@ db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
     const char *p[6] = {s->kind, s->id, db_i64(pid, point_id), f, t, db_i64(b, bucket_s)};
-    return db_read_json(c, s, series_source(from, to, bucket_s), bucket_s ? 6 : 5, p, out);
+    return db_read_json_plan(c, s, series_source(from, to, bucket_s), bucket_s ? 6 : 5, p,
+                             DB_PLAN_GENERIC, out);
 }

@@ -608,7 +608,8 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(rolled, PQgetvalue(r, 0, 0));
     PQclear(r);
-    return db_read_json_custom(c, s, q->raw ? "stats_get" : "stats_get_agg", 13, p, out);
+    return db_read_json_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 13, p, DB_PLAN_CUSTOM,
+                             out);
 }
 
 db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,
@@ -618,7 +619,7 @@ db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *
     const char *p[11];
     filter_params(s, q, f, t, eid, p);
     p[10] = db_i64(lim, limit);
-    return db_read_json_custom(c, s, "stats_quality", 11, p, out);
+    return db_read_json_plan(c, s, "stats_quality", 11, p, DB_PLAN_CUSTOM, out);
 }
 
 db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t **out)

@@ -80,7 +80,8 @@ db_status api_audit_move_tx(api_req *r, db_conn *c, const char *kind, const char
 void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);
 
 /* api_db.c: for a read, the caller's scope about the route's enterprise
- * (api_focus_enterprise) into s, and the connection the read goes to
+ * (api_focus_enterprise, or for /api/v1/points/{id} routes the enterprise
+ * api_focus_learn_point was told) into s, and the connection the read goes to
  * (api_req_read_db: the replica's on a read_replica route while it is fresh):
  * NULL (the 503 already answered) when none could be had. */
 db_conn *api_read_db(api_req *r, db_scope *s);
@@ -98,6 +99,10 @@ int api_read_by_id(api_req *r, const char *what, api_read_id_fn fn);
 /* api_db.c: routes under /api/v1/enterprises/{id} name their enterprise for
  * row-level security's fast arm (migration 0013); NULL for other routes. */
 const char *api_focus_enterprise(api_req *r);
+
+/* api_db.c: point belongs to enterprise (as the database answered): later
+ * reads about the point name it for that fast arm (api_read_db). */
+void api_focus_learn_point(long long point, long long enterprise);
 
 /* Parses a positive 63-bit id from a path parameter; -1 if malformed. */
 long long api_parse_id(const char *s);

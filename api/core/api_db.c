@@ -5,6 +5,7 @@
 
 #include "srv_log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,46 @@ const char *api_focus_enterprise(api_req *r)
         return NULL;
     const char *id = api_req_param(r, "id");
     return id && api_parse_id(id) >= 0 ? id : NULL;
+}
+
+/* A point never changes enterprise, so a point's enterprise, once read, names the focus of
+ * the next read about that point (routes under /api/v1/points/{id}): under a district's scope
+ * such a read otherwise builds row-level security's list of the district's enterprises for
+ * each table it reads (the point's look-up: 2.8 ms at 1,400 enterprises, api_bench's plans).
+ * A wrong or stale entry grants nothing: the database checks that the caller may see the focus
+ * enterprise, and the rows are still filtered by the scope.  Direct-mapped; a collision only
+ * costs the slow arm. */
+#define POINT_FOCUS_SLOTS 4096
+static struct {
+    long long point, enterprise;
+} point_focus[POINT_FOCUS_SLOTS];
+static pthread_mutex_t point_focus_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void api_focus_learn_point(long long point, long long enterprise)
+{
+    if (point <= 0 || enterprise <= 0)
+        return;
+    pthread_mutex_lock(&point_focus_mu);
+    point_focus[point % POINT_FOCUS_SLOTS].point = point;
+    point_focus[point % POINT_FOCUS_SLOTS].enterprise = enterprise;
+    pthread_mutex_unlock(&point_focus_mu);
+}
+
+/* the enterprise learnt for the route's point, 0 when none */
+static long long point_route_enterprise(api_req *r)
+{
+    static const char prefix[] = "/api/v1/points/{id}";
+    if (strncmp(api_req_pattern(r), prefix, sizeof prefix - 1) != 0)
+        return 0;
+    long long point = api_parse_id(api_req_param(r, "id"));
+    if (point < 0)
+        return 0;
+    pthread_mutex_lock(&point_focus_mu);
+    long long e = point_focus[point % POINT_FOCUS_SLOTS].point == point
+                      ? point_focus[point % POINT_FOCUS_SLOTS].enterprise
+                      : 0;
+    pthread_mutex_unlock(&point_focus_mu);
+    return e;
 }
 
 long long api_parse_id(const char *s)
@@ -42,7 +83,14 @@ void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out)
 
 db_conn *api_read_db(api_req *r, db_scope *s)
 {
-    api_db_scope(r, api_focus_enterprise(r), s);
+    const char *focus = api_focus_enterprise(r);
+    char learnt[24];
+    long long e = focus ? 0 : point_route_enterprise(r);
+    if (e > 0) {
+        snprintf(learnt, sizeof learnt, "%lld", e);
+        focus = learnt;
+    }
+    api_db_scope(r, focus, s);
     return api_req_read_db(r);
 }
 

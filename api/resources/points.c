@@ -10,7 +10,6 @@
 #include "srv_log.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,38 +200,6 @@ static void rfc3339_utc(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* ---- which enterprise a point belongs to, for row-level security's fast arm --- */
-
-/* A point never changes enterprise, so its enterprise, once read, names the focus of the next
- * look-up of that point (migration 0013's arm): under a district's scope the look-up otherwise
- * builds row-level security's list of the district's enterprises for each table it reads (2.8
- * of a series' 4.8 ms of PostgreSQL at 1,400 enterprises).  A wrong or stale entry grants
- * nothing: the database checks that the caller may see the focus enterprise, and the rows are
- * still filtered by the scope.  Direct-mapped; a collision only costs the slow arm. */
-#define POINT_FOCUS_SLOTS 4096
-static struct {
-    long long point, enterprise;
-} point_focus[POINT_FOCUS_SLOTS];
-static pthread_mutex_t point_focus_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static long long point_focus_get(long long point)
-{
-    pthread_mutex_lock(&point_focus_mu);
-    size_t i = (size_t)point % POINT_FOCUS_SLOTS;
-    long long e = point_focus[i].point == point ? point_focus[i].enterprise : 0;
-    pthread_mutex_unlock(&point_focus_mu);
-    return e;
-}
-
-static void point_focus_put(long long point, long long enterprise)
-{
-    pthread_mutex_lock(&point_focus_mu);
-    size_t i = (size_t)point % POINT_FOCUS_SLOTS;
-    point_focus[i].point = point;
-    point_focus[i].enterprise = enterprise;
-    pthread_mutex_unlock(&point_focus_mu);
-}
-
 /* The series answer (*answer, a new reference, and 0), or the error reply's result with
  * *answer NULL. */
 static int series_answer(api_req *r, long long id, time_t from, time_t to, long bucket,
@@ -244,12 +211,6 @@ static int series_answer(api_req *r, long long id, time_t from, time_t to, long 
     rfc3339_utc(to, t);
     db_scope s;
     db_conn *c = api_read_db(r, &s);
-    char eid[24];
-    long long known = point_focus_get(id);
-    if (known > 0) {
-        snprintf(eid, sizeof eid, "%lld", known);
-        api_db_scope(r, eid, &s);
-    }
     json_t *point = NULL;
     db_status st = c ? db_points_get(c, &s, id, &point) : DB_HARD;
     if (st != DB_OK)
@@ -259,8 +220,8 @@ static int series_answer(api_req *r, long long id, time_t from, time_t to, long 
     /* the point's enterprise is known now: name it, so row-level security on
      * the readings and rollups answers without listing the whole scope */
     long long enterprise = (long long)json_integer_value(json_object_get(point, "enterprise_id"));
-    if (enterprise != known)
-        point_focus_put(id, enterprise);
+    api_focus_learn_point(id, enterprise);
+    char eid[24];
     snprintf(eid, sizeof eid, "%lld", enterprise);
     api_db_scope(r, eid, &s);
     json_t *series = NULL;

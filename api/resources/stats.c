@@ -259,16 +259,17 @@ json_t *api_stats_fetch(api_req *r, const db_stats_query *q, const char *from_s,
         const char *code = json_string_value(json_object_get(row, "code"));
         const char *district = q->district_code, *street = q->street_code, *dk = q->dust_kind;
         const char *row_eid = eid;
+        int by_enterprise = strcmp(q->group, "enterprise") == 0;
         if (strcmp(q->group, "district") == 0)
             district = code;
         else if (strcmp(q->group, "street") == 0)
             street = code;
         else if (strcmp(q->group, "dust_kind") == 0)
             dk = code;
-        else if (strcmp(q->group, "enterprise") == 0) /* the key is the enterprise's id */
+        else if (by_enterprise) /* the key is the enterprise's id */
             row_eid = json_string_value(json_object_get(row, "key"));
         link_base(&lc, from_s, to_s, district, street, dk, row_eid);
-        if (row_eid != eid) /* the list finds one enterprise by its exact code */
+        if (by_enterprise) /* the list finds one enterprise by its exact code */
             append_param(lc.ents, sizeof lc.ents, "q", code);
         json_object_set_new(row, "links", links_for(&lc, row));
     }

@@ -3,6 +3,7 @@
 #include "db_alarm_api.h"
 
 #include "db_internal.h"
+#include "db_page_sql.h"
 #include "db_scope_sql.h"
 
 #include <stdio.h>
@@ -60,14 +61,11 @@
 #define CSV_MATCH(col, n)                                                                          \
     "($" n "::text IS NULL OR " col "::text = ANY(string_to_array($" n ", ',')))"
 
-/* The page's rows by their ids, one index probe each: LATERAL ... OFFSET 0 keeps the planner from
- * joining them as sets, which it did (row-level security makes a repeated index probe look dear)
- * by scanning every alarm and every point once per page: 77 ms of a page at 62,000 alarms,
- * 9 ms so. */
+/* the page's rows by id (db_page_sql.h) */
 #define PAGE_ROWS                                                                                  \
-    "CROSS JOIN LATERAL (SELECT a.* FROM alarms a WHERE a.id = pg.id OFFSET 0) a CROSS JOIN "      \
-    "LATERAL (SELECT e.* FROM enterprises e WHERE e.id = a.enterprise_id OFFSET 0) e LEFT JOIN "   \
-    "LATERAL (SELECT p.* FROM points p WHERE p.id = a.point_id OFFSET 0) p ON true"
+    "CROSS JOIN " ROW_BY_ID("alarms", "a", "pg.id") " CROSS JOIN " ROW_BY_ID(                      \
+        "enterprises", "e", "a.enterprise_id") " LEFT JOIN " ROW_BY_ID("points", "p",              \
+                                                                       "a.point_id") " ON true"
 
 static const db_stmt statements[] = {
     /* $3 district code $4 street code $5 enterprise $6 kinds $7 levels $8 states $9 sources

@@ -2,8 +2,8 @@
  * dw_filing_covers() (migration 0060): a statement that asks it for many points joins these
  * instead of calling the function per point, which plans the function's query again at every
  * call and, under a district's or street's scope, builds row-level security's list of its
- * enterprises each time (750 ms of the overview for 560 filed points of a district of 1,400
- * enterprises). */
+ * enterprises each time (the overview of a district of 1,400 enterprises, 28 of them with a
+ * filing: ~500 ms with a call per point of those 28, ~65 ms as one set). */
 #ifndef DW_DB_FILING_SQL_H
 #define DW_DB_FILING_SQL_H
 

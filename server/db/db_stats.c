@@ -265,8 +265,9 @@
 
 /* A lower bound of hb.hi the planner can see ($13: rollup_state.rolled_to read just before the
  * statement, which only moves forward): hb.hi comes from a CTE, so without it the raw part was
- * planned as a scan of every readings partition of the period (a quarter of the statement's
- * time, and most of its planning).  Redundant to hb.hi, never narrower. */
+ * planned as a scan of every readings partition of the period (84 ms of a month by district
+ * with no raw reading to count, EXPLAIN ANALYZE at 2,000 enterprises).  Redundant to hb.hi,
+ * never narrower. */
 #define RAW_FROM_HINT                                                                              \
     "least(coalesce(date_bin('1 hour', to_timestamp($13::float8), " UTC_ORIGIN "), '-infinity'), " \
     "date_bin('1 hour', to_timestamp($4::float8), " UTC_ORIGIN "))"
@@ -353,15 +354,7 @@
     "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 AS "                                                                                             \
     "hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win WHERE a.kind IN "                                                                                            \
     "('offline', 'enterprise_offline', 'gateway_offline') AND a.folded_into IS NULL AND "                                                                                                   \
-    "a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), " /* alarms                                                                                            \
-                                                                                          counted                                                                                           \
-                                                                                          once per                                                                                          \
-                                                                                          enterprise                                                                                        \
-                                                                                          and                                                                                               \
-                                                                                          kind;                                                                                             \
-                                                                                          alc sums                                                                                          \
-                                                                                          those                                                                                             \
-                                                                                          rows */                                                                                           \
+    "a.raised_at < win.t AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "                                                                                                      \
     "alk AS (SELECT a.enterprise_id AS eid, a.kind, count(*) AS n, count(*) FILTER (WHERE "                                                                                                 \
     "a.level = 0) AS l0, count(*) FILTER (WHERE a.level = 1) AS l1, count(*) FILTER (WHERE "                                                                                                \
     "a.level = 2) AS l2, count(*) FILTER (WHERE " ALARM_OVERDUE(                                                                                                                            \

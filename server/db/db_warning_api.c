@@ -3,6 +3,7 @@
 #include "db_warning_api.h"
 
 #include "db_internal.h"
+#include "db_page_sql.h"
 #include "db_scope_sql.h"
 
 #include <stdio.h>
@@ -31,78 +32,68 @@
 static const db_stmt statements[] = {
     /* $3 district $4 street $5 enterprise $6 grades $7 statuses $8 overdue $9 from $10 to
      * $11 limit $12 offset $13 open $14 cause $15 current levels */
-    {"wrn_api_list",
-     "WITH f AS (SELECT w.id, w.issued_at FROM warnings w JOIN enterprises e ON e.id = "
-     "w.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
-     "e.street_id WHERE " SCOPE_ENT(
-         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
-              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = $5::bigint) "
-              "AND " CSV_MATCH("w.grade", "6") " AND " CSV_MATCH(
-                  "w.status",
-                  "7") " AND ($8::boolean IS NULL OR " WARN_OVERDUE("w") " = $8::boolean) AND "
-                                                                         "($9::timestamptz IS NULL "
-                                                                         "OR w.issued_at >= "
-                                                                         "$9::timestamptz) AND "
-                                                                         "($10::timestamptz IS "
-                                                                         "NULL OR w.issued_at < "
-                                                                         "$10::timestamptz) AND "
-                                                                         "($13::boolean IS NULL OR "
-                                                                         "(w.status <> 'cleared') "
-                                                                         "= $13::boolean) AND "
-                                                                         "($14::text IS NULL OR "
-                                                                         "w.cause = $14) "
-                                                                         "AND " CSV_MATCH(
-                                                                             "w.current_level",
-                                                                             "15") ") SELECT "
-                                                                                   "json_build_"
-                                                                                   "object('total',"
-                                                                                   " (SELECT "
-                                                                                   "count(*) FROM "
-                                                                                   "f), "
-                                                                                   "'limit', "
-                                                                                   "$11::int, "
-                                                                                   "'offset', "
-                                                                                   "$12::int, "
-                                                                                   "'items', "
-                                                                                   "coalesce(("
-                                                                                   "SELECT "
-                                                                                   "json_"
-                                                                                   "agg(" WARN_JSON
-                                                                                   " ORDER BY "
-                                                                                   "w.issued_at "
-                                                                                   "DESC, w.id "
-                                                                                   "DESC) FROM "
-                                                                                   "(SELECT id "
-                                                                                   "FROM f ORDER "
-                                                                                   "BY issued_at "
-                                                                                   "DESC, id "
-                                                                                   "DESC LIMIT "
-                                                                                   "$11::int "
-                                                                                   "OFFSET "
-                                                                                   "$12::int) pg "
-                                                                                   "CROSS JOIN "
-                                                                                   "LATERAL "
-                                                                                   "(SELECT w.* "
-                                                                                   "FROM warnings "
-                                                                                   "w WHERE w.id = "
-                                                                                   "pg.id OFFSET "
-                                                                                   "0) w "
-                                                                                   "CROSS JOIN "
-                                                                                   "LATERAL "
-                                                                                   "(SELECT e.* "
-                                                                                   "FROM "
-                                                                                   "enterprises e "
-                                                                                   "WHERE e.id = "
-                                                                                   "w.enterprise_"
-                                                                                   "id OFFSET 0) "
-                                                                                   "e), " /* one
-                                                                                             probe
-                                                                                             per row
-                                                                                             (db_alarm_api.c
-                                                                                             PAGE_ROWS)
-                                                                                           */
-                                                                                   "'[]'::json))::"
-                                                                                   "text"},
+    {"wrn_api_list", "WITH f AS (SELECT w.id, w.issued_at FROM warnings w JOIN enterprises e ON "
+                     "e.id = "
+                     "w.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s "
+                     "ON s.id = "
+                     "e.street_id WHERE " SCOPE_ENT(
+                         "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text "
+                              "IS NULL OR s.code = $4) AND ($5::bigint IS NULL OR e.id = "
+                              "$5::bigint) "
+                              "AND " CSV_MATCH("w.grade", "6") " AND " CSV_MATCH("w.status", "7") " AND ($8::boolean IS NULL OR " WARN_OVERDUE(
+                                  "w") " = $8::boolean) AND "
+                                       "($9::timestamptz IS NULL "
+                                       "OR w.issued_at >= "
+                                       "$9::timestamptz) AND "
+                                       "($10::timestamptz IS "
+                                       "NULL OR w.issued_at < "
+                                       "$10::timestamptz) AND "
+                                       "($13::boolean IS NULL OR "
+                                       "(w.status <> 'cleared') "
+                                       "= $13::boolean) AND "
+                                       "($14::text IS NULL OR "
+                                       "w.cause = $14) "
+                                       "AND " CSV_MATCH(
+                                           "w.current_level",
+                                           "15") ") SELECT "
+                                                 "json_build_"
+                                                 "object('total',"
+                                                 " (SELECT "
+                                                 "count(*) FROM "
+                                                 "f), "
+                                                 "'limit', "
+                                                 "$11::int, "
+                                                 "'offset', "
+                                                 "$12::int, "
+                                                 "'items', "
+                                                 "coalesce(("
+                                                 "SELECT "
+                                                 "json_"
+                                                 "agg(" WARN_JSON " ORDER BY "
+                                                 "w.issued_at "
+                                                 "DESC, w.id "
+                                                 "DESC) FROM "
+                                                 "(SELECT id "
+                                                 "FROM f ORDER "
+                                                 "BY issued_at "
+                                                 "DESC, id "
+                                                 "DESC LIMIT "
+                                                 "$11::int "
+                                                 "OFFSET "
+                                                 "$12::int) pg "
+                                                 "CROSS JOIN " ROW_BY_ID(
+                                                     "warnings", "w",
+                                                     "pg.id") " CROSS JOIN " ROW_BY_ID("enterprise"
+                                                                                       "s",
+                                                                                       "e",
+                                                                                       "w."
+                                                                                       "enterprise_"
+                                                                                       "id") "), "
+                                                                                             "'[]':"
+                                                                                             ":json"
+                                                                                             "))::"
+                                                                                             "tex"
+                                                                                             "t"},
     {"wrn_api_get",
      "SELECT json_build_object('warning', " WARN_JSON
      ", 'score', (SELECT json_build_object('id', rs.id, 'computed_at', rs.computed_at, "

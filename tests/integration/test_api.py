@@ -706,11 +706,12 @@ def test_series_and_points():
     hp = [p for p in pts["items"] if p["kind"] == "hopper_temp"][0]
     assert hp["latest"]["value"] == 30 and hp["online"] is True, hp
     assert c.call("a1.manager", "GET", f"/api/v1/points/{pid}/series?from=yesterday")[0] == 400
-    # the server now knows the point's enterprise (points.c names it to row-level security
-    # before the look-up): that grants nothing to a caller who may not see it
+    # the server now knows the point's enterprise (api_db.c names it to row-level security
+    # for the point's routes): that grants nothing to a caller who may not see it
     for other in ("a2.manager", "jiading.admin", "nanxiang.staff"):
         st, _, err = c.call(other, "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(days=2)).isoformat())}")
         assert st == 404 and err["code"] == "not_found", (other, st, err)
+        assert c.call(other, "GET", f"/api/v1/points/{pid}")[0] == 404, other
     assert c.call("baoshan.staff", "GET", f"/api/v1/points/{pid}/series?from={urllib_quote((now - dt.timedelta(days=2)).isoformat())}")[0] == 200
 
 

@@ -11,7 +11,7 @@
 /* the row of table (as alias) whose id is the expression id: "CROSS JOIN ..." or, for an
  * optional row, "LEFT JOIN ... ON true" */
 #define ROW_BY_ID(table, alias, id)                                                                \
-    "LATERAL (SELECT " alias ".* FROM " table " " alias " WHERE " alias ".id = " id " OFFSET 0) "  \
-    alias
+    "LATERAL (SELECT " alias ".* FROM " table " " alias " WHERE " alias ".id = " id                \
+    " OFFSET 0) " alias
 
 #endif

@@ -87,7 +87,7 @@ void api_db_scope(api_req *r, const char *enterprise_id, db_scope *out);
 db_conn *api_read_db(api_req *r, db_scope *s);
 
 /* api_db.c: the answer to a read: the database error, 404 "no such <what>"
- * when there was no answer (out NULL), or 200 with out (stolen). */
+ * when there was no answer (out NULL), or 200 with out; out is stolen on every path. */
 int api_reply_read(api_req *r, db_status st, json_t *out, const char *what);
 
 /* api_db.c: a read of the object the path's {id} names: 404 "no such <what>"

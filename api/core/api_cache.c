@@ -153,15 +153,16 @@ char *api_cache_get(api_cache_kind k, const char *key, int64_t ttl_ms, int *mine
     return copy;
 }
 
-void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigned long gen,
-                   int64_t started_ms)
+/* text (malloc'd, len bytes, or NULL) is taken over */
+static void put_owned(api_cache_kind k, const char *key, char *text, size_t len, unsigned long gen,
+                      int64_t started_ms)
 {
-    if ((int)k < 0 || k >= API_CACHE__COUNT)
+    if ((int)k < 0 || k >= API_CACHE__COUNT) {
+        free(text);
         return;
+    }
     cache *c = &caches[k];
     uint64_t h = key_hash(key);
-    /* serialised once here, outside the lock: every later reader only copies bytes */
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n; i++) {
         slot *s = &c->slots[i];
@@ -171,7 +172,7 @@ void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigne
         if (text) {
             free(s->text);
             s->text = text;
-            s->len = strlen(text);
+            s->len = len;
             text = NULL;
             s->made_ms = started_ms;
             s->generation = gen;
@@ -181,6 +182,25 @@ void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigne
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     free(text); /* the slot went to another key meanwhile */
+}
+
+void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigned long gen,
+                   int64_t started_ms)
+{
+    /* serialised once here, outside the lock: every later reader only copies bytes */
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    put_owned(k, key, text, text ? strlen(text) : 0, gen, started_ms);
+}
+
+void api_cache_put_text(api_cache_kind k, const char *key, const char *text, size_t len,
+                        unsigned long gen, int64_t started_ms)
+{
+    char *copy = text ? malloc(len + 1) : NULL;
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    put_owned(k, key, copy, len, gen, started_ms);
 }
 
 int api_cache_reply(api_req *r, char *text, size_t len, int64_t age_ms)

@@ -48,5 +48,9 @@ int api_cache_reply(api_req *r, char *text, size_t len, int64_t age_ms);
  * after generation gen was current, begun at started_ms (srv_mono_ms). */
 void api_cache_put(api_cache_kind k, const char *key, const json_t *doc, unsigned long gen,
                    int64_t started_ms);
+/* The same with the answer already serialised: text (borrowed, len bytes, NULL only releases
+ * the slot) is copied. */
+void api_cache_put_text(api_cache_kind k, const char *key, const char *text, size_t len,
+                        unsigned long gen, int64_t started_ms);
 
 #endif

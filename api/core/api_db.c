@@ -96,8 +96,10 @@ db_conn *api_read_db(api_req *r, db_scope *s)
 
 int api_reply_read(api_req *r, db_status st, json_t *out, const char *what)
 {
-    if (st != DB_OK)
+    if (st != DB_OK) {
+        json_decref(out); /* stolen on every path (a later step of a read may fail after it) */
         return api_reply_db(r, st);
+    }
     if (!out)
         return api_reply_error(r, API_E_NOT_FOUND, "no such %s", what);
     return api_reply_json(r, 200, out);

@@ -1,6 +1,7 @@
 /* srv_metrics.c — the metric registry and its text exposition (srv_metrics.h). */
 #include "srv_metrics.h"
 
+#include "srv_buf.h"
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_net.h"
@@ -228,55 +229,23 @@ void srv_metrics_hook_remove(srv_metrics_hook fn, void *arg)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} out_buf;
-
-static void put(out_buf *o, const char *s, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (o->len + n + 1 > cap)
-            cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b) {
-            o->oom = 1;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void puts_(out_buf *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
 /* HELP text escapes backslash and newline; label values also the quote. */
-static void put_escaped(out_buf *o, const char *s, int quote)
+static void put_escaped(srv_buf *o, const char *s, int quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            puts_(o, "\\\\");
+            srv_buf_puts(o, "\\\\");
         else if (*s == '\n')
-            puts_(o, "\\n");
+            srv_buf_puts(o, "\\n");
         else if (quote && *s == '"')
-            puts_(o, "\\\"");
+            srv_buf_puts(o, "\\\"");
         else
-            put(o, s, 1);
+            srv_buf_add(o, s, 1);
     }
 }
 
 /* The shortest decimal that reads back as v; +Inf, -Inf, NaN by name. */
-static void put_number(out_buf *o, double v)
+static void put_number(srv_buf *o, double v)
 {
     char b[40];
     if (isnan(v))
@@ -292,57 +261,57 @@ static void put_number(out_buf *o, double v)
                 break;
         }
     }
-    puts_(o, b);
+    srv_buf_puts(o, b);
 }
 
-static void put_labels(out_buf *o, const srv_metric *m, const srv_metric_series *s, const char *le)
+static void put_labels(srv_buf *o, const srv_metric *m, const srv_metric_series *s, const char *le)
 {
     if (m->n_labels == 0 && !le)
         return;
-    puts_(o, "{");
+    srv_buf_puts(o, "{");
     for (size_t i = 0; i < m->n_labels; i++) {
         if (i)
-            puts_(o, ",");
-        puts_(o, m->labels[i]);
-        puts_(o, "=\"");
+            srv_buf_puts(o, ",");
+        srv_buf_puts(o, m->labels[i]);
+        srv_buf_puts(o, "=\"");
         put_escaped(o, s->values[i], 1);
-        puts_(o, "\"");
+        srv_buf_puts(o, "\"");
     }
     if (le) {
         if (m->n_labels)
-            puts_(o, ",");
-        puts_(o, "le=\"");
-        puts_(o, le);
-        puts_(o, "\"");
+            srv_buf_puts(o, ",");
+        srv_buf_puts(o, "le=\"");
+        srv_buf_puts(o, le);
+        srv_buf_puts(o, "\"");
     }
-    puts_(o, "}");
+    srv_buf_puts(o, "}");
 }
 
-static void put_header(out_buf *o, const char *name, const char *help, const char *type)
+static void put_header(srv_buf *o, const char *name, const char *help, const char *type)
 {
-    puts_(o, "# HELP ");
-    puts_(o, name);
-    puts_(o, " ");
+    srv_buf_puts(o, "# HELP ");
+    srv_buf_puts(o, name);
+    srv_buf_puts(o, " ");
     put_escaped(o, help, 0);
-    puts_(o, "\n# TYPE ");
-    puts_(o, name);
-    puts_(o, " ");
-    puts_(o, type);
-    puts_(o, "\n");
+    srv_buf_puts(o, "\n# TYPE ");
+    srv_buf_puts(o, name);
+    srv_buf_puts(o, " ");
+    srv_buf_puts(o, type);
+    srv_buf_puts(o, "\n");
 }
 
-static void put_sample(out_buf *o, const char *name, const char *suffix, const srv_metric *m,
+static void put_sample(srv_buf *o, const char *name, const char *suffix, const srv_metric *m,
                        const srv_metric_series *s, const char *le, double v)
 {
-    puts_(o, name);
-    puts_(o, suffix);
+    srv_buf_puts(o, name);
+    srv_buf_puts(o, suffix);
     put_labels(o, m, s, le);
-    puts_(o, " ");
+    srv_buf_puts(o, " ");
     put_number(o, v);
-    puts_(o, "\n");
+    srv_buf_puts(o, "\n");
 }
 
-static void render_family(out_buf *o, srv_metric *m)
+static void render_family(srv_buf *o, srv_metric *m)
 {
     static const char *types[] = {"counter", "gauge", "histogram"};
     put_header(o, m->name, m->help, types[m->type]);
@@ -366,10 +335,10 @@ static void render_family(out_buf *o, srv_metric *m)
         for (size_t b = 0; b < m->n_buckets; b++) {
             cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
             char le[40];
-            out_buf t = {0};
+            srv_buf t = {0};
             put_number(&t, m->buckets[b]);
-            snprintf(le, sizeof le, "%s", t.buf ? t.buf : "0");
-            free(t.buf);
+            snprintf(le, sizeof le, "%s", t.p ? t.p : "0");
+            srv_buf_free(&t);
             put_sample(o, m->name, "_bucket", m, s, le, (double)cum);
         }
         uint64_t count = atomic_load_explicit(&s->count, memory_order_relaxed);
@@ -407,27 +376,27 @@ static double resident_bytes(void)
     return ok ? (double)resident * (double)sysconf(_SC_PAGESIZE) : -1;
 }
 
-static void render_process(out_buf *o)
+static void render_process(srv_buf *o)
 {
     char line[160];
     double rss = resident_bytes();
     if (rss >= 0) {
         put_header(o, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
         snprintf(line, sizeof line, "process_resident_memory_bytes %.0f\n", rss);
-        puts_(o, line);
+        srv_buf_puts(o, line);
     }
     long fds = count_open_fds();
     if (fds >= 0) {
         put_header(o, "process_open_fds", "Number of open file descriptors.", "gauge");
         snprintf(line, sizeof line, "process_open_fds %ld\n", fds);
-        puts_(o, line);
+        srv_buf_puts(o, line);
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         put_header(o, "process_max_fds", "Maximum number of open file descriptors.", "gauge");
         snprintf(line, sizeof line, "process_max_fds %.0f\n",
                  rl.rlim_cur == RLIM_INFINITY ? 1e9 : (double)rl.rlim_cur);
-        puts_(o, line);
+        srv_buf_puts(o, line);
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -435,19 +404,19 @@ static void render_process(out_buf *o)
                      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
         put_header(o, "process_cpu_seconds_total", "Total user and system CPU time in seconds.",
                    "counter");
-        puts_(o, "process_cpu_seconds_total ");
+        srv_buf_puts(o, "process_cpu_seconds_total ");
         put_number(o, cpu);
-        puts_(o, "\n");
+        srv_buf_puts(o, "\n");
     }
     put_header(o, "process_start_time_seconds", "Start time of the process since the epoch.",
                "gauge");
     snprintf(line, sizeof line, "process_start_time_seconds %.3f\n", R.start_time);
-    puts_(o, line);
+    srv_buf_puts(o, line);
     put_header(o, "dustwatch_metrics_series_dropped_total",
                "Label combinations not recorded because their family was full.", "counter");
     snprintf(line, sizeof line, "dustwatch_metrics_series_dropped_total %llu\n",
              (unsigned long long)atomic_load(&R.dropped));
-    puts_(o, line);
+    srv_buf_puts(o, line);
 }
 
 char *srv_metrics_render(size_t *len)
@@ -458,17 +427,11 @@ char *srv_metrics_render(size_t *len)
         R.hooks[i].fn(R.hooks[i].arg);
     srv_metric *head = R.head;
     pthread_mutex_unlock(&R.mu);
-    out_buf o = {0};
+    srv_buf o = {0};
     for (srv_metric *m = head; m; m = m->next)
         render_family(&o, m);
     render_process(&o);
-    if (o.oom) {
-        free(o.buf);
-        return NULL;
-    }
-    if (len)
-        *len = o.len;
-    return o.buf;
+    return srv_buf_take(&o, len);
 }
 
 /* ---- access --------------------------------------------------------------- */

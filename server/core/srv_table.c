@@ -1,6 +1,8 @@
 /* CSV and XLSX writers for table descriptions (srv_table.h). */
 #include "srv_table.h"
 
+#include "srv_buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,34 +102,7 @@ done:
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->failed = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void put_field(sbuf *b, const json_t *v)
+static void put_field(srv_buf *b, const json_t *v)
 {
     char num[64];
     const char *s = "";
@@ -143,52 +118,47 @@ static void put_field(sbuf *b, const json_t *v)
      * prefix an apostrophe, so an exported name never runs as one */
     int formula = json_is_string(v) && strchr("=+-@", s[0]) && s[0];
     if (!formula && !strpbrk(s, ",\"\r\n")) {
-        put(b, s, strlen(s));
+        srv_buf_add(b, s, strlen(s));
         return;
     }
-    put(b, "\"", 1);
+    srv_buf_add(b, "\"", 1);
     if (formula)
-        put(b, "'", 1);
+        srv_buf_add(b, "'", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '"')
-            put(b, "\"", 1); /* a quote inside a quoted field is doubled */
-        put(b, p, 1);
+            srv_buf_add(b, "\"", 1); /* a quote inside a quoted field is doubled */
+        srv_buf_add(b, p, 1);
     }
-    put(b, "\"", 1);
+    srv_buf_add(b, "\"", 1);
 }
 
 char *srv_table_csv(const json_t *sheet, size_t *len)
 {
-    sbuf b = {0};
-    put(&b, "\xEF\xBB\xBF", 3);
+    srv_buf b = {0};
+    srv_buf_add(&b, "\xEF\xBB\xBF", 3);
     const char *title = json_string_value(json_object_get(sheet, "title"));
     if (title) {
         put_field(&b, json_object_get(sheet, "title"));
-        put(&b, "\r\n", 2);
+        srv_buf_add(&b, "\r\n", 2);
     }
     json_t *v, *r;
     size_t c, k;
     json_array_foreach(json_object_get(sheet, "columns"), c, v)
     {
         if (c)
-            put(&b, ",", 1);
+            srv_buf_add(&b, ",", 1);
         put_field(&b, v);
     }
-    put(&b, "\r\n", 2);
+    srv_buf_add(&b, "\r\n", 2);
     json_array_foreach(json_object_get(sheet, "rows"), k, r)
     {
         json_array_foreach(r, c, v)
         {
             if (c)
-                put(&b, ",", 1);
+                srv_buf_add(&b, ",", 1);
             put_field(&b, v);
         }
-        put(&b, "\r\n", 2);
+        srv_buf_add(&b, "\r\n", 2);
     }
-    if (b.failed) {
-        free(b.buf);
-        return NULL;
-    }
-    *len = b.len;
-    return b.buf;
+    return srv_buf_take(&b, len);
 }

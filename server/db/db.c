@@ -770,6 +770,12 @@ static json_t *first_cell_json(PGresult *res, const char *stmt, db_status *st)
     return j;
 }
 
+db_status db_read_result_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                              const char *const *params, db_plan plan, PGresult **out)
+{
+    return read_scoped(c, s->rls, s->focus[0] ? s->focus : NULL, stmt, nparams, params, plan, out);
+}
+
 db_status db_read_json_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                             const char *const *params, db_plan plan, json_t **out)
 {

@@ -60,6 +60,10 @@ typedef enum {
     DB_PLAN_GENERIC,
 } db_plan;
 
+/* The whole result of stmt (*out, the caller clears it) read under scope s in one round trip,
+ * planned as plan says: for reads whose answer is more than one JSON cell. */
+db_status db_read_result_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
+                              const char *const *params, db_plan plan, PGresult **out);
 /* db_read_json with the statement planned as plan says. */
 db_status db_read_json_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                             const char *const *params, db_plan plan, json_t **out);

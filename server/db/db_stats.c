@@ -24,6 +24,7 @@
 #include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
+#include "srv_log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -379,15 +380,21 @@
     "kj AS (SELECT z.key, json_object_agg(z.kind, z.n ORDER BY z.kind) AS j FROM (SELECT g.key, "  \
         "alk.kind, sum(alk.n) AS n FROM alk JOIN g ON g.eid = alk.eid GROUP BY 1, 2) z "           \
         "GROUP BY 1) "                                                                             \
-    "SELECT json_build_object('from', win.f, 'to', win.tq, 'computed_to', win.t, 'group', $11, "   \
-        "'connected_window_s', $12::int, "                                                         \
-        "'totals', (SELECT json_build_object(" FIGURES(KINDS_OF("")) ") FROM pe), "                \
-        "'rows', coalesce((SELECT json_agg(x.j ORDER BY x.code, x.key) FROM (SELECT g.key, "       \
-            KEY_CODE " AS code, json_build_object('key', g.key, 'code', " KEY_CODE ", "            \
+    /* the answer as rows (db_stats_rows): first the head (everything but the rows), then one  \
+     * per group row with its key, code and alarm kinds beside its figures, so that a reader   \
+     * can write the rows out without parsing them */                                          \
+    "SELECT 0 AS ord, json_build_object('from', win.f, 'to', win.tq, 'computed_to', win.t, "       \
+        "'group', $11, 'connected_window_s', $12::int, "                                           \
+        "'totals', (SELECT json_build_object(" FIGURES(KINDS_OF("")) ") FROM pe))::text, "         \
+        "NULL::text AS key, NULL::text AS code, NULL::text AS kinds FROM win "                     \
+    "UNION ALL SELECT 1, x.j::text, x.key, x.code, (SELECT coalesce(json_agg(k ORDER BY k), "      \
+            "'[]')::text FROM json_object_keys(x.kinds) k) "                                       \
+        "FROM (SELECT g.key, " KEY_CODE " AS code, coalesce((array_agg(kj.j))[1], '{}'::json) "    \
+            "AS kinds, json_build_object('key', g.key, 'code', " KEY_CODE ", "                     \
             "'name', " KEY_NAME ", "                                                               \
             FIGURES("coalesce((array_agg(kj.j))[1], '{}'::json)") ") AS j "                        \
-            "FROM g JOIN pe ON pe.id = g.eid LEFT JOIN kj ON kj.key = g.key GROUP BY g.key) x), "  \
-            "'[]'::json))::text FROM win"
+            "FROM g JOIN pe ON pe.id = g.eid LEFT JOIN kj ON kj.key = g.key GROUP BY g.key) x "    \
+    "ORDER BY 1, 4, 3"
 /* clang-format on */
 
 static const db_stmt statements[] = {
@@ -485,7 +492,11 @@ static void filter_params(const db_scope *s, const db_stats_query *q, char f[24]
     p[9] = q->grade;
 }
 
-db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out)
+struct db_stats_rows {
+    PGresult *res; /* row 0: the head; rows 1..: the group rows (ord, doc, key, code, kinds) */
+};
+
+static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query *q, PGresult **res)
 {
     char f[24], t[24], eid[24], win[24];
     const char *p[13];
@@ -501,8 +512,93 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(rolled, PQgetvalue(r, 0, 0));
     PQclear(r);
-    return db_read_json_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 13, p, DB_PLAN_CUSTOM,
-                             out);
+    st = db_read_result_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 13, p, DB_PLAN_CUSTOM,
+                             res);
+    if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != 5)) {
+        LOG_ERROR("statement returned no head row", "stmt=stats_get");
+        PQclear(*res);
+        *res = NULL;
+        st = DB_HARD;
+    }
+    return st;
+}
+
+db_status db_stats_get_rows(db_conn *c, const db_scope *s, const db_stats_query *q,
+                            db_stats_rows **out)
+{
+    *out = NULL;
+    PGresult *res = NULL;
+    db_status st = read_stats(c, s, q, &res);
+    if (st != DB_OK)
+        return st;
+    if (!(*out = malloc(sizeof **out))) {
+        PQclear(res);
+        return DB_HARD;
+    }
+    (*out)->res = res;
+    return DB_OK;
+}
+
+json_t *db_stats_rows_head(const db_stats_rows *r)
+{
+    json_error_t e;
+    json_t *head = json_loads(PQgetvalue(r->res, 0, 1), 0, &e);
+    if (!head)
+        LOG_ERROR("statement returned invalid JSON", "stmt=stats_get head");
+    return head;
+}
+
+size_t db_stats_rows_count(const db_stats_rows *r)
+{
+    return (size_t)PQntuples(r->res) - 1;
+}
+
+void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row)
+{
+    int n = (int)i + 1;
+    row->figures = PQgetvalue(r->res, n, 1);
+    row->key = PQgetvalue(r->res, n, 2);
+    row->code = PQgetisnull(r->res, n, 3) ? NULL : PQgetvalue(r->res, n, 3);
+    row->kinds = PQgetvalue(r->res, n, 4);
+}
+
+void db_stats_rows_free(db_stats_rows *r)
+{
+    if (!r)
+        return;
+    PQclear(r->res);
+    free(r);
+}
+
+db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out)
+{
+    *out = NULL;
+    db_stats_rows *r = NULL;
+    db_status st = db_stats_get_rows(c, s, q, &r);
+    if (st != DB_OK)
+        return st;
+    json_t *doc = db_stats_rows_head(r), *rows = json_array();
+    for (size_t i = 0, n = db_stats_rows_count(r); doc && i < n; i++) {
+        db_stats_row row;
+        db_stats_rows_row(r, i, &row);
+        json_error_t e;
+        json_t *fig = json_loads(row.figures, 0, &e);
+        if (!fig) {
+            LOG_ERROR("statement returned invalid JSON", "stmt=stats_get row");
+            json_decref(doc);
+            doc = NULL;
+            break;
+        }
+        json_array_append_new(rows, fig);
+    }
+    db_stats_rows_free(r);
+    if (!doc) {
+        json_decref(rows);
+        return DB_HARD;
+    }
+    json_object_set_new(doc, "rows", rows);
+    *out = doc;
+    return DB_OK;
 }
 
 db_status db_stats_quality(db_conn *c, const db_scope *s, const db_stats_query *q, long limit,

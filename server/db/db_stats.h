@@ -22,9 +22,27 @@ typedef struct db_stats_query {
     int raw; /* 1: count every rollup row of the period (no day rollup), the benchmark's baseline */
 } db_stats_query;
 
-/* The figures as one JSON object ({from, to, computed_to, group, totals, rows}; *out a new
- * reference, NULL only if PostgreSQL answered no row), read under scope s. */
+/* The figures as one JSON object ({from, to, computed_to, group, connected_window_s, totals,
+ * rows}; *out a new reference), read under scope s. */
 db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out);
+
+/* The same answer as PostgreSQL wrote it, for writing it out without parsing every row (by
+ * enterprise, 2,000 rows): the head (everything but rows) and each row's figures as JSON text.
+ * *out is the caller's (db_stats_rows_free); the strings of a row live as long as it. */
+typedef struct db_stats_rows db_stats_rows;
+typedef struct {
+    const char *figures; /* a JSON object: key, code, name and the figures */
+    const char *key;     /* the group key (a region or enterprise id, a code, a grade) */
+    const char *code;    /* the group's code (NULL: none) */
+    const char *kinds;   /* the alarm kinds counted in the row, a JSON array of strings */
+} db_stats_row;
+db_status db_stats_get_rows(db_conn *c, const db_scope *s, const db_stats_query *q,
+                            db_stats_rows **out);
+/* the head as a new reference (NULL: invalid JSON, logged) */
+json_t *db_stats_rows_head(const db_stats_rows *r);
+size_t db_stats_rows_count(const db_stats_rows *r);
+void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row);
+void db_stats_rows_free(db_stats_rows *r);
 
 /* Data quality of the same period and filters: interruption records (the latest limit, with
  * start, end, hours in the period, cause if filed), gateways offline, frozen and out-of-range

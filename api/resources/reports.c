@@ -341,6 +341,7 @@ static json_t *quality_sheet(api_req *r, const char *table, db_status *st)
         }
     } else {
         q.group = "enterprise";
+        q.online_only = 1; /* the ranking's columns only */
         *st = c ? db_stats_get(c, &s, &q, &o) : DB_HARD;
         if (*st == DB_OK && o) {
             stats_title(title, sizeof title, "在线率排名", &q, from_s, to_s);

@@ -521,6 +521,7 @@ int api_data_quality_get(api_req *r)
         return api_reply_db(r, DB_HARD);
     json_t *out = NULL, *ents = NULL, *streets = NULL;
     db_status st = db_stats_quality(c, &s, &q, limit, &out);
+    q.online_only = 1; /* what the ranking and its totals show */
     q.group = "enterprise";
     if (st == DB_OK)
         st = db_stats_get(c, &s, &q, &ents);

@@ -17,7 +17,8 @@
  *                  cleared or past clear-by; overdue as the warning list's filter
  *   escalations    escalate events in [from, to)
  *   cleaning       complete cleaning periods inside the period (as GET /cleaning/compliance)
- * $13 (stats_get*) is when the rollups ended (rollup_state.rolled_to, epoch s, NULL: none). */
+ * $13 (stats_get*) is when the rollups ended (rollup_state.rolled_to, epoch s, NULL: none), $14
+ * false for the online figures only (ALL_FIGURES). */
 #include "db_stats.h"
 
 #include "db_cleaning_sql.h"
@@ -250,6 +251,11 @@
             "AND r.collected_at < least(fx.hi, win.t) AND " RAW_IN_PERIOD " "                      \
             "AND r.collected_at >= " RAW_FROM_HINT ") rr GROUP BY 1), "
 
+/* $14 false: the online figures only (points, point-hours, interruptions, hazards), as the
+ * data-quality ranking reads them; alarms, warnings, escalations and cleaning are not counted
+ * (a one-time filter: their CTEs are not run) and answer 0 */
+#define ALL_FIGURES "$14::bool"
+
 /* The "now" figures per enterprise in one pass over the points (grouped, then joined to ents
  * by pe): points, points online (latest reading within 3 expected intervals, as the
  * overview), and the mandatory points that sent data within $12 s (connected). */
@@ -309,7 +315,7 @@
         "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
             "OR a.handle_deadline < now()) AND a.handled_at <= a.handle_deadline) AS on_time "     \
         "FROM alarms a JOIN ents ON ents.id = a.enterprise_id "                                    \
-        "WHERE " IN_PERIOD("a.raised_at") " GROUP BY 1, 2), "                                      \
+        "WHERE " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " GROUP BY 1, 2), "                  \
     "alc AS (SELECT eid, sum(n) AS n, sum(l0) AS l0, sum(l1) AS l1, sum(l2) AS l2, "               \
         "sum(overdue) AS overdue, sum(due) AS due, sum(on_time) AS on_time FROM alk GROUP BY 1), " \
     "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
@@ -323,7 +329,7 @@
         "count(*) FILTER (WHERE w.cleared_at <= w.clear_by) AS cleared_on_time, "                  \
         "count(*) FILTER (WHERE " WARN_OVERDUE("w") ") AS overdue "                                \
         "FROM warnings w JOIN ents ON ents.id = w.enterprise_id "                                  \
-        "WHERE " IN_PERIOD("w.issued_at") " GROUP BY 1), "                                         \
+        "WHERE " IN_PERIOD("w.issued_at") " AND " ALL_FIGURES " GROUP BY 1), "                     \
     "hz AS (SELECT h.enterprise_id AS eid, "                                                       \
         "count(*) FILTER (WHERE h.found_at >= win.f AND h.found_at < win.tq "                      \
             "AND h.status NOT IN ('proposed', 'dismissed')) AS found, "                            \
@@ -340,9 +346,11 @@
         "WHERE h.status NOT IN ('proposed', 'dismissed') GROUP BY 1), "                            \
     "esc AS (SELECT ev.enterprise_id AS eid, count(*) AS n FROM warning_events ev "                \
         "JOIN ents ON ents.id = ev.enterprise_id "                                                 \
-        "WHERE ev.action = 'escalate' AND " IN_PERIOD("ev.at") " GROUP BY 1), "                    \
+        "WHERE ev.action = 'escalate' AND " IN_PERIOD("ev.at") " AND " ALL_FIGURES " "             \
+        "GROUP BY 1), "                                                                            \
     "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "                        \
-        "sum(pa.done) AS done FROM pa JOIN ents ON ents.id = pa.enterprise_id GROUP BY 1), "       \
+        "sum(pa.done) AS done FROM pa JOIN ents ON ents.id = pa.enterprise_id "                    \
+        "WHERE " ALL_FIGURES " GROUP BY 1), "                                                      \
     "pe AS (SELECT ents.id, coalesce(ptc.points, 0) AS points, "                                   \
         "coalesce(ptc.points_online, 0) AS points_online, "                                        \
         "coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = ptc.mandatory, false) AS connected, "\
@@ -502,12 +510,13 @@ struct db_stats_rows {
 static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query *q, PGresult **res)
 {
     char f[24], t[24], eid[24], win[24];
-    const char *p[13];
+    const char *p[14];
     filter_params(s, q, f, t, eid, p);
     p[10] = q->group ? q->group : "none";
     p[11] = db_i64(win, q->connected_window_s);
     char rolled[24];
     p[12] = NULL;
+    p[13] = q->online_only ? "false" : "true";
     db_status st;
     PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
     if (!r)
@@ -515,7 +524,7 @@ static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query 
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(rolled, PQgetvalue(r, 0, 0));
     PQclear(r);
-    st = db_read_result_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 13, p, DB_PLAN_CUSTOM,
+    st = db_read_result_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 14, p, DB_PLAN_CUSTOM,
                              res);
     if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != 5)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");

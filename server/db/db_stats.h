@@ -20,6 +20,9 @@ typedef struct db_stats_query {
     const char *group; /* district | street | enterprise | industry | dust_kind | grade | none */
     long connected_window_s;
     int raw; /* 1: count every rollup row of the period (no day rollup), the benchmark's baseline */
+    /* 1: the online figures only (points, point-hours, interruptions, hazards); alarms,
+     * warnings, escalations and cleaning answer 0 (the data-quality ranking) */
+    int online_only;
 } db_stats_query;
 
 /* The figures as one JSON object ({from, to, computed_to, group, connected_window_s, totals,

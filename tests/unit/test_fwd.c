@@ -16,14 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-static int failures;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "unit_check.h"
 
 static const unsigned char MASTER[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 

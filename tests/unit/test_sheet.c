@@ -11,14 +11,7 @@
 #include <string.h>
 #include <zip.h>
 
-static int failures;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "unit_check.h"
 
 #define NS  "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 #define RNS "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -47,6 +47,24 @@ static const db_stmt statements[] = {
      "timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM "
      "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
      "DO NOTHING"},
+    {"ing_insert_fresh",
+     /* the conflict-free path (db_ingest_store_readings): $6 the rows'
+      * points, each once, $7 each one's oldest and $8..$10 its newest row.
+      * All rows go in, point_latest with them, when every point's oldest row
+      * is newer than its point_latest; otherwise none does (the command tag
+      * says 0) and the caller takes the ON CONFLICT path.  The point lock
+      * the group holds keeps point_latest where this statement read it. */
+     "WITH ok AS (SELECT NOT EXISTS (SELECT 1 FROM unnest($6::bigint[], $7::bigint[]) AS m(p, t) "
+     "JOIN point_latest l ON l.point_id = m.p WHERE l.collected_at >= timestamptz 'epoch' + m.t "
+     "* interval '1 microsecond') AS ok), lt AS (INSERT INTO point_latest (point_id, "
+     "enterprise_id, collected_at, value, quality) SELECT m.p, $5, timestamptz 'epoch' + m.t * "
+     "interval '1 microsecond', m.v, m.q FROM unnest($6::bigint[], $8::bigint[], $9::float8[], "
+     "$10::int2[]) AS m(p, t, v, q) WHERE (SELECT ok FROM ok) ON CONFLICT (point_id) DO UPDATE SET "
+     "collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, "
+     "received_at = now() WHERE point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO "
+     "readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, timestamptz "
+     "'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], "
+     "$2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) WHERE (SELECT ok FROM ok)"},
     {"ing_conflicts",
      /* after ing_insert_readings left some rows out: the rows whose instant
       * holds another value or quality (a repeat of the stored one is a
@@ -478,10 +496,92 @@ static db_status find_conflicts(db_conn *c, int64_t enterprise_id, const db_inge
     return DB_OK;
 }
 
+typedef struct {
+    int64_t p, t;
+    size_t i;
+} point_instant;
+
+static int cmp_point_instant(const void *a, const void *b)
+{
+    const point_instant *x = a, *y = b;
+    if (x->p != y->p)
+        return (x->p > y->p) - (x->p < y->p);
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* ing_insert_fresh's per-point arrays ($6..$10) in a[0..4]: each point once,
+ * its oldest instant, its newest row's instant, value and quality.  0; 1
+ * when two rows share a point and instant (only the ON CONFLICT path knows
+ * which of them is the reading and which a conflict); -1 out of memory. */
+static int fresh_arrays(sbuf a[5], const db_ingest_reading *rows, size_t n)
+{
+    point_instant *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (point_instant){rows[i].point_id, rows[i].ts_us, i};
+    qsort(k, n, sizeof *k, cmp_point_instant);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (k[i].p == k[i - 1].p && k[i].t == k[i - 1].t)
+            rc = 1;
+    for (int j = 0; j < 5; j++)
+        sb_str(&a[j], "{");
+    const char *sep = "";
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t e = i;
+        while (e + 1 < n && k[e + 1].p == k[i].p)
+            e++;
+        const db_ingest_reading *newest = &rows[k[e].i];
+        sb_fmt(&a[0], "%s%lld", sep, (long long)k[i].p);
+        sb_fmt(&a[1], "%s%lld", sep, (long long)k[i].t);
+        sb_fmt(&a[2], "%s%lld", sep, (long long)newest->ts_us);
+        sb_fmt(&a[3], "%s%.17g", sep, newest->value);
+        sb_fmt(&a[4], "%s%d", sep, newest->quality);
+        sep = ",";
+        i = e + 1;
+    }
+    for (int j = 0; j < 5; j++)
+        sb_str(&a[j], "}");
+    free(k);
+    return rc == 0 && sb_any_oom(a, 5) ? -1 : rc;
+}
+
+/* The conflict-free path: every row stored at once, or none when one may
+ * meet a stored instant (*stored 0).  A unique violation all the same (a
+ * reading stored without point_latest following it) is *refused, and the
+ * transaction is then aborted. */
+static db_status insert_fresh(db_conn *c, const char *const p5[5], const db_ingest_reading *rows,
+                              size_t n, long *stored, int *refused)
+{
+    *stored = 0;
+    sbuf a[5] = {{0}};
+    int rc = fresh_arrays(a, rows, n);
+    db_status st = rc < 0 ? DB_HARD : DB_OK;
+    if (rc == 0) {
+        const char *p[10] = {p5[0],  p5[1],  p5[2],  p5[3],  p5[4],
+                             a[0].p, a[1].p, a[2].p, a[3].p, a[4].p};
+        db_diag diag;
+        PGresult *r = db_exec_diag(c, "ing_insert_fresh", 10, p, &st, &diag);
+        if (r) {
+            *stored = strtol(PQcmdTuples(r), NULL, 10);
+            PQclear(r);
+            if (*stored != 0 && *stored != (long)n)
+                st = DB_HARD; /* all or nothing, by the statement's own condition */
+        } else if (strcmp(diag.sqlstate, "23505") == 0) {
+            *refused = 1;
+        }
+    }
+    sb_free_all(a, 5);
+    return st;
+}
+
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
-                                   size_t n, long *inserted, long *conflicts)
+                                   size_t n, int *fresh, long *inserted, long *conflicts)
 {
+    int try_fresh = *fresh, refused = 0;
+    *fresh = 0;
     for (size_t i = 0; i < n; i++)
         rows[i].conflict = 0;
     sbuf a[4] = {{0}};
@@ -492,6 +592,15 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
         goto out;
     char eid[24];
     const char *p[5] = {a[0].p, a[1].p, a[2].p, a[3].p, db_i64(eid, enterprise_id)};
+    if (try_fresh && n > 0) {
+        st = insert_fresh(c, p, rows, n, &count, &refused);
+        if (refused)
+            *fresh = -1;
+        if (st != DB_OK || count == (long)n) {
+            *fresh = st == DB_OK ? 1 : *fresh;
+            goto done;
+        }
+    }
     PGresult *r = db_exec(c, "ing_insert_readings", 5, p, &st);
     if (!r)
         goto out;
@@ -517,6 +626,7 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
     }
     if (n_conflicts < (long)n)
         PQclear(db_exec(c, "ing_latest", 5, p, &st));
+done:
     if (st == DB_OK) {
         *inserted = count;
         *conflicts = n_conflicts;

@@ -123,10 +123,19 @@ typedef struct db_ingest_batch_ref {
  * is skipped (a duplicate); with another value or quality it is kept in
  * reading_conflicts instead and marked rows[i].conflict (the first value of
  * an instant stays the reading, also within rows).  *inserted counts the new
- * readings, *conflicts the marked rows; the rest of n are duplicates. */
+ * readings, *conflicts the marked rows; the rest of n are duplicates.
+ *
+ * *fresh, in: nonzero to first try storing the rows without looking for
+ * duplicates and conflicts, which is right when each is newer than its
+ * point's point_latest and no two share an instant (checked, under the point
+ * locks of db_ingest_lock_points, which the caller must hold).  Out: 1 when
+ * they went in so, 0 when they took the ON CONFLICT path.  Should a stored
+ * reading the check could not see refuse them all the same (a unique
+ * violation), *fresh is -1, DB_BAD returned and the transaction aborted: the
+ * caller rolls back and runs the whole transaction again with *fresh 0. */
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
-                                   size_t n, long *inserted, long *conflicts);
+                                   size_t n, int *fresh, long *inserted, long *conflicts);
 
 typedef struct db_ingest_event {
     int64_t point_id;

@@ -234,10 +234,11 @@ typedef struct wjob {
     int64_t enterprise_id;
     char enterprise_code[40];
     unsigned char body_hash[32];
-    int finished;             /* reply decided before the write phase */
-    int skip_write;           /* this attempt: replayed or refused by its Idempotency-Key */
-    size_t order;             /* position in the queue (ties of the lock order) */
-    int64_t *point_ids;       /* per item; 0 when rejected */
+    int finished;       /* reply decided before the write phase */
+    int skip_write;     /* this attempt: replayed or refused by its Idempotency-Key */
+    int fresh;          /* readings: stored on the conflict-free path (db_ingest_store_readings) */
+    size_t order;       /* position in the queue (ties of the lock order) */
+    int64_t *point_ids; /* per item; 0 when rejected */
     const char **server_code; /* per item: server-side reject code or NULL */
     size_t n_items;
     long accepted, duplicate, rejected, conflicting;
@@ -623,8 +624,17 @@ static int next_stored(const wjob *w, size_t *i)
     return *i < w->n_items;
 }
 
+typedef struct {
+    wjob *ws;
+    size_t n;
+    /* readings go in on the ON CONFLICT path only (db_ingest_store_readings,
+     * try_fresh): set when the conflict-free one was refused */
+    int no_fresh;
+    int fresh_refused;
+} group_ctx;
+
 /* Writes the job's accepted items.  Runs inside the group transaction. */
-static db_status write_items(db_conn *c, wjob *w)
+static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
 {
     ing_batch *bt = w->batch;
     size_t valid = 0;
@@ -654,8 +664,10 @@ static db_status write_items(db_conn *c, wjob *w)
                                          .body_sha256 = w->body_hash,
                                          .request_id = w->job->req_id,
                                          .idem_key = w->job->idem_key};
-        st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->accepted,
+        w->fresh = !g->no_fresh;
+        st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->fresh, &w->accepted,
                                       &w->conflicting);
+        g->fresh_refused |= w->fresh < 0;
         for (size_t k = 0; st == DB_OK && k < n; k++)
             if (rows[k].conflict) {
                 w->conflict[rows[k].item_index] = 1;
@@ -712,11 +724,6 @@ static db_status write_items(db_conn *c, wjob *w)
     w->duplicate = (long)valid - w->accepted - w->conflicting;
     return DB_OK;
 }
-
-typedef struct {
-    wjob *ws;
-    size_t n;
-} group_ctx;
 
 /* Every authenticated batch of the group is a sign of life of its gateway
  * (server/README.md, "Ingest": which gateway a batch counts for).  Last in
@@ -856,7 +863,7 @@ static db_status write_group(db_conn *c, void *arg)
         wjob *w = &g->ws[j];
         if (w->finished || w->skip_write)
             continue;
-        st = write_items(c, w);
+        st = write_items(c, g, w);
         if (st == DB_OK)
             st = count_skew(c, w);
         if (st != DB_OK)
@@ -915,6 +922,12 @@ SRV_METRIC_HISTOGRAM(m_commit_items, "dustwatch_ingest_commit_batch_items",
 SRV_METRIC_HISTOGRAM(m_commit_jobs, "dustwatch_ingest_commit_batch_requests",
                      "Requests answered by one committed writer transaction (group commit).",
                      srv_metric_size_buckets, NULL)
+SRV_METRIC_COUNTER(m_readings_path, "dustwatch_ingest_readings_path_total",
+                   "Committed readings batches by how they were stored (fresh: all newer than "
+                   "their points' latest, no duplicate check; on_conflict: checked for "
+                   "duplicates and conflicts), and group transactions redone on the "
+                   "on_conflict path because a stored reading refused the fresh one (refused).",
+                   "path")
 SRV_METRIC_COUNTER(m_commits, "dustwatch_ingest_commits_total",
                    "Writer group transactions by result (failed: every request answered 503).",
                    "result")
@@ -927,6 +940,8 @@ static void count_items(const wjob *w)
     srv_metric_add(&m_items, (double)w->duplicate, d, "duplicate");
     srv_metric_add(&m_items, (double)w->conflicting, d, "conflicting");
     srv_metric_add(&m_items, (double)w->rejected, d, "rejected");
+    if (w->batch->kind == ING_KIND_READINGS && w->accepted + w->duplicate + w->conflicting > 0)
+        srv_metric_add(&m_readings_path, 1, w->fresh > 0 ? "fresh" : "on_conflict");
     for (size_t i = 0; i < w->n_items && w->rejected > 0; i++) {
         ing_reject rj = item_reject(w->batch, i);
         const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
@@ -992,6 +1007,25 @@ static int cmp_lock_order(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+/* The group's transaction; when the conflict-free insert was refused by a
+ * stored reading, the whole of it once more on the ON CONFLICT path (the
+ * refusal aborted the transaction: nothing of the first attempt is kept). */
+static db_status run_group(db_conn *c, group_ctx *g)
+{
+    g->fresh_refused = 0;
+    db_status st = db_run_tx(c, NULL, write_group, g);
+    if (st == DB_BAD && g->fresh_refused) {
+        LOG_INFO("stored readings newer than point_latest, group written again on the ON "
+                 "CONFLICT path",
+                 "jobs=%zu", g->n);
+        srv_metric_add(&m_readings_path, 1, "refused");
+        g->no_fresh = 1;
+        g->fresh_refused = 0;
+        st = db_run_tx(c, NULL, write_group, g);
+    }
+    return st;
+}
+
 static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
 {
     size_t n = 0;
@@ -1031,15 +1065,15 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
     qsort(ws, n, sizeof *ws, cmp_lock_order);
     db_status st = DB_HARD;
     if (db_ok)
-        st = db_run_tx(c, NULL, write_group, &g);
+        st = run_group(c, &g);
     if (st == DB_BAD && n > 1) {
         /* one job's data broke the group: retry each alone so the others
          * are not punished for it */
         for (size_t j = 0; j < n; j++) {
             if (ws[j].finished)
                 continue;
-            group_ctx one = {.ws = &ws[j], .n = 1};
-            db_status s1 = db_run_tx(c, NULL, write_group, &one);
+            group_ctx one = {.ws = &ws[j], .n = 1, .no_fresh = g.no_fresh};
+            db_status s1 = run_group(c, &one);
             if (s1 == DB_OK) {
                 publish(&ws[j]);
                 alarm_pub_flush();

@@ -48,23 +48,23 @@ static const db_stmt statements[] = {
      "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
      "DO NOTHING"},
     {"ing_insert_fresh",
-     /* the conflict-free path (db_ingest_store_readings): $6 the rows'
-      * points, each once, $7 each one's oldest and $8..$10 its newest row.
-      * All rows go in, point_latest with them, when every point's oldest row
-      * is newer than its point_latest; otherwise none does (the command tag
-      * says 0) and the caller takes the ON CONFLICT path.  The point lock
-      * the group holds keeps point_latest where this statement read it. */
-     "WITH ok AS (SELECT NOT EXISTS (SELECT 1 FROM unnest($6::bigint[], $7::bigint[]) AS m(p, t) "
-     "JOIN point_latest l ON l.point_id = m.p WHERE l.collected_at >= timestamptz 'epoch' + m.t "
-     "* interval '1 microsecond') AS ok), lt AS (INSERT INTO point_latest (point_id, "
-     "enterprise_id, collected_at, value, quality) SELECT m.p, $5, timestamptz 'epoch' + m.t * "
-     "interval '1 microsecond', m.v, m.q FROM unnest($6::bigint[], $8::bigint[], $9::float8[], "
-     "$10::int2[]) AS m(p, t, v, q) WHERE (SELECT ok FROM ok) ON CONFLICT (point_id) DO UPDATE SET "
-     "collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, "
-     "received_at = now() WHERE point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO "
-     "readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, timestamptz "
-     "'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], "
-     "$2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) WHERE (SELECT ok FROM ok)"},
+     /* the conflict-free path (db_ingest_store_readings): no ON CONFLICT, so
+      * a stored (point, instant) is a unique violation, never skipped; $6
+      * the rows' points, each once, $7..$9 each one's newest row */
+     "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
+     "quality) SELECT m.p, $5, timestamptz 'epoch' + m.t * interval '1 microsecond', m.v, m.q "
+     "FROM unnest($6::bigint[], $7::bigint[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
+     "CONFLICT (point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = "
+     "EXCLUDED.value, quality = EXCLUDED.quality, received_at = now() WHERE "
+     "point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO readings (point_id, "
+     "collected_at, value, quality, enterprise_id) SELECT u.p, timestamptz 'epoch' + u.t * "
+     "interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], $2::bigint[], "
+     "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
+    {"ing_points_latest",
+     /* read after ing_lock_points: a statement of its own, so its snapshot
+      * is taken once the point locks are held */
+     "SELECT point_id, (extract(epoch FROM collected_at) * 1000000)::bigint FROM point_latest "
+     "WHERE point_id = ANY($1::bigint[])"},
     {"ing_conflicts",
      /* after ing_insert_readings left some rows out: the rows whose instant
       * holds another value or quality (a repeat of the stored one is a
@@ -590,11 +590,11 @@ static int cmp_point_instant(const void *a, const void *b)
     return (x->t > y->t) - (x->t < y->t);
 }
 
-/* ing_insert_fresh's per-point arrays ($6..$10) in a[0..4]: each point once,
- * its oldest instant, its newest row's instant, value and quality.  0; 1
- * when two rows share a point and instant (only the ON CONFLICT path knows
- * which of them is the reading and which a conflict); -1 out of memory. */
-static int fresh_arrays(sbuf a[5], const db_ingest_reading *rows, size_t n)
+/* ing_insert_fresh's per-point arrays ($6..$9) in a[0..3]: each point once,
+ * its newest row's instant, value and quality.  0; 1 when two rows share a
+ * point and instant (only the ON CONFLICT path knows which of them is the
+ * reading and which a conflict); -1 out of memory. */
+static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
 {
     point_instant *k = malloc((n ? n : 1) * sizeof *k);
     if (!k)
@@ -611,52 +611,50 @@ static int fresh_arrays(sbuf a[5], const db_ingest_reading *rows, size_t n)
     }
     bin_array(&a[0], OID_INT8, points, 8);
     bin_array(&a[1], OID_INT8, points, 8);
-    bin_array(&a[2], OID_INT8, points, 8);
-    bin_array(&a[3], OID_FLOAT8, points, 8);
-    bin_array(&a[4], OID_INT2, points, 2);
+    bin_array(&a[2], OID_FLOAT8, points, 8);
+    bin_array(&a[3], OID_INT2, points, 2);
     for (size_t i = 0; i < n && rc == 0;) {
         size_t e = i;
         while (e + 1 < n && k[e + 1].p == k[i].p)
             e++;
         const db_ingest_reading *newest = &rows[k[e].i];
         bin_i64(&a[0], k[i].p);
-        bin_i64(&a[1], k[i].t);
-        bin_i64(&a[2], newest->ts_us);
-        bin_f64(&a[3], newest->value);
-        bin_i16(&a[4], newest->quality);
+        bin_i64(&a[1], newest->ts_us);
+        bin_f64(&a[2], newest->value);
+        bin_i16(&a[3], newest->quality);
         i = e + 1;
     }
     free(k);
-    return rc == 0 && sb_any_oom(a, 5) ? -1 : rc;
+    return rc == 0 && sb_any_oom(a, 4) ? -1 : rc;
 }
 
-/* The conflict-free path: every row stored at once, or none when one may
- * meet a stored instant (*stored 0).  A unique violation all the same (a
- * reading stored without point_latest following it) is *refused, and the
+/* The conflict-free path: every row stored at once, *stored n; 0 when two
+ * rows share an instant (nothing was sent).  A unique violation (a reading
+ * stored without point_latest following it) is *refused, and the
  * transaction is then aborted. */
 static db_status insert_fresh(db_conn *c, const params *rp, const db_ingest_reading *rows, size_t n,
                               long *stored, int *refused)
 {
     *stored = 0;
-    sbuf a[5] = {{0}};
+    sbuf a[4] = {{0}};
     int rc = fresh_arrays(a, rows, n);
     db_status st = rc < 0 ? DB_HARD : DB_OK;
     if (rc == 0) {
         params q = *rp;
-        for (int j = 0; j < 5; j++)
+        for (int j = 0; j < 4; j++)
             param_bin(&q, &a[j]);
         db_diag diag;
         PGresult *r = db_exec_bin_diag(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, &st, &diag);
         if (r) {
             *stored = strtol(PQcmdTuples(r), NULL, 10);
             PQclear(r);
-            if (*stored != 0 && *stored != (long)n)
-                st = DB_HARD; /* all or nothing, by the statement's own condition */
+            if (*stored != (long)n)
+                st = DB_HARD; /* without ON CONFLICT a row goes in or the statement fails */
         } else if (strcmp(diag.sqlstate, "23505") == 0) {
             *refused = 1;
         }
     }
-    sb_free_all(a, 5);
+    sb_free_all(a, 4);
     return st;
 }
 
@@ -797,6 +795,12 @@ db_status db_ingest_hold_rollup_mark(db_conn *c)
     return st;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
 {
     if (n == 0)
@@ -806,6 +810,30 @@ db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
     if (ids) {
         const char *p[1] = {ids};
         PQclear(db_exec(c, "ing_lock_points", 1, p, &st));
+    }
+    free(ids);
+    return st;
+}
+
+db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
+                                  int64_t *latest_us)
+{
+    for (size_t i = 0; i < n; i++)
+        latest_us[i] = INT64_MIN;
+    if (n == 0)
+        return DB_OK;
+    char *ids = db_i64_array(point_ids, n);
+    db_status st = DB_HARD;
+    if (ids) {
+        const char *p[1] = {ids};
+        PGresult *r = db_exec(c, "ing_points_latest", 1, p, &st);
+        for (int k = 0; r && k < PQntuples(r); k++) {
+            int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+            const int64_t *at = bsearch(&id, point_ids, n, sizeof *point_ids, cmp_id);
+            if (at)
+                latest_us[at - point_ids] = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+        }
+        PQclear(r);
     }
     free(ids);
     return st;

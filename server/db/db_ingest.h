@@ -125,14 +125,15 @@ typedef struct db_ingest_batch_ref {
  * an instant stays the reading, also within rows).  *inserted counts the new
  * readings, *conflicts the marked rows; the rest of n are duplicates.
  *
- * *fresh, in: nonzero to first try storing the rows without looking for
- * duplicates and conflicts, which is right when each is newer than its
- * point's point_latest and no two share an instant (checked, under the point
- * locks of db_ingest_lock_points, which the caller must hold).  Out: 1 when
- * they went in so, 0 when they took the ON CONFLICT path.  Should a stored
- * reading the check could not see refuse them all the same (a unique
- * violation), *fresh is -1, DB_BAD returned and the transaction aborted: the
- * caller rolls back and runs the whole transaction again with *fresh 0. */
+ * *fresh, in: nonzero when the caller knows every row to be newer than its
+ * point's point_latest (db_ingest_points_latest, under the point locks of
+ * db_ingest_lock_points, which the caller must hold): the rows then go in
+ * without looking for duplicates and conflicts, unless two of them share an
+ * instant.  Out: 1 when they went in so, 0 when they took the ON CONFLICT
+ * path.  Should a stored reading refuse them all the same (a unique
+ * violation: a reading stored without point_latest following it), *fresh
+ * is -1, DB_BAD returned and the transaction aborted: the caller rolls back
+ * and runs the whole transaction again with *fresh 0. */
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts);
@@ -172,6 +173,13 @@ db_status db_ingest_hold_rollup_mark(db_conn *c);
  * time, and writers sharing points queue at their first common point
  * instead of deadlocking. */
 db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n);
+
+/* The newest instant point_latest holds for each of n points (ids sorted
+ * ascending, each once) in latest_us[i] (µs), INT64_MIN for none.  Call it
+ * after db_ingest_lock_points: it then reads what the last writer of each
+ * point committed. */
+db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
+                                  int64_t *latest_us);
 
 /* ---- gateways (inside the write transaction) ---- */
 

@@ -624,6 +624,12 @@ static int next_stored(const wjob *w, size_t *i)
     return *i < w->n_items;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 typedef struct {
     wjob *ws;
     size_t n;
@@ -631,7 +637,40 @@ typedef struct {
      * try_fresh): set when the conflict-free one was refused */
     int no_fresh;
     int fresh_refused;
+    /* the group's points (sorted) and, for the conflict-free path, the
+     * newest instant stored for each: point_latest as read under the point
+     * locks, moved on by each job the transaction writes */
+    int64_t *pt_ids, *pt_latest;
+    size_t n_pts;
 } group_ctx;
+
+/* Whether every row is newer than its point's latest instant. */
+static int all_newer(const group_ctx *g, const db_ingest_reading *rows, size_t n)
+{
+    if (!g->pt_latest)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *at =
+            bsearch(&rows[i].point_id, g->pt_ids, g->n_pts, sizeof *g->pt_ids, cmp_i64);
+        if (!at || rows[i].ts_us <= g->pt_latest[at - g->pt_ids])
+            return 0;
+    }
+    return 1;
+}
+
+/* After a job's readings went in: its rows that readings now holds (all
+ * but the conflicts) move their points' latest, as ing_latest does. */
+static void move_latest(group_ctx *g, const db_ingest_reading *rows, size_t n)
+{
+    for (size_t i = 0; g->pt_latest && i < n; i++) {
+        if (rows[i].conflict)
+            continue;
+        const int64_t *at =
+            bsearch(&rows[i].point_id, g->pt_ids, g->n_pts, sizeof *g->pt_ids, cmp_i64);
+        if (at && rows[i].ts_us > g->pt_latest[at - g->pt_ids])
+            g->pt_latest[at - g->pt_ids] = rows[i].ts_us;
+    }
+}
 
 /* Writes the job's accepted items.  Runs inside the group transaction. */
 static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
@@ -664,10 +703,12 @@ static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
                                          .body_sha256 = w->body_hash,
                                          .request_id = w->job->req_id,
                                          .idem_key = w->job->idem_key};
-        w->fresh = !g->no_fresh;
+        w->fresh = !g->no_fresh && all_newer(g, rows, n);
         st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->fresh, &w->accepted,
                                       &w->conflicting);
         g->fresh_refused |= w->fresh < 0;
+        if (st == DB_OK)
+            move_latest(g, rows, n);
         for (size_t k = 0; st == DB_OK && k < n; k++)
             if (rows[k].conflict) {
                 w->conflict[rows[k].item_index] = 1;
@@ -749,12 +790,6 @@ static db_status gateways_seen(db_conn *c, const group_ctx *g)
     return st;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The points the group writes readings or events for, sorted, each once
  * (*ids is the caller's); *readings: the group stores readings. */
 static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readings)
@@ -792,13 +827,22 @@ static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readi
  * is taken in one global order - the rollup mark lock, the points' rows in
  * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
  * (process_group sorts the jobs), gateways in id order last. */
-static db_status lock_group_points(db_conn *c, const group_ctx *g)
+static void free_group_points(group_ctx *g)
 {
-    int64_t *ids = NULL;
-    size_t n = 0;
+    free(g->pt_ids);
+    free(g->pt_latest);
+    g->pt_ids = g->pt_latest = NULL;
+    g->n_pts = 0;
+}
+
+static db_status lock_group_points(db_conn *c, group_ctx *g)
+{
     int readings = 0;
-    if (group_points(g, &ids, &n, &readings) != 0)
+    free_group_points(g); /* a retried attempt reads them afresh */
+    if (group_points(g, &g->pt_ids, &g->n_pts, &readings) != 0)
         return DB_HARD;
+    int64_t *ids = g->pt_ids;
+    size_t n = g->n_pts;
     db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
     /* rule-state rows of new points first (in id order; nobody waits for a
      * row not yet committed through a FOR UPDATE), then all of them */
@@ -806,7 +850,11 @@ static db_status lock_group_points(db_conn *c, const group_ctx *g)
         st = db_alarms_state_init(c, ids, n);
     if (st == DB_OK)
         st = db_ingest_lock_points(c, ids, n);
-    free(ids);
+    /* only now, with the locks held: what the points' last writers stored */
+    if (st == DB_OK && readings && !g->no_fresh && n > 0) {
+        g->pt_latest = malloc(n * sizeof *g->pt_latest);
+        st = g->pt_latest ? db_ingest_points_latest(c, ids, n, g->pt_latest) : DB_HARD;
+    }
     return st;
 }
 
@@ -1023,6 +1071,7 @@ static db_status run_group(db_conn *c, group_ctx *g)
         g->fresh_refused = 0;
         st = db_run_tx(c, NULL, write_group, g);
     }
+    free_group_points(g);
     return st;
 }
 

@@ -7,7 +7,9 @@ conflict-free insert; the group is then rolled back and written again on the
 ON CONFLICT path, and the answer, readings and reading_conflicts must be
 exactly what that path alone gives: nothing acknowledged lost, nothing
 stored twice.  Which path a batch took is read from
-dustwatch_ingest_readings_path_total."""
+dustwatch_ingest_readings_path_total; a statement trigger counts the
+committed INSERT statements on readings: one per batch on either path (the
+ON CONFLICT path must not follow a fresh attempt that stored nothing)."""
 import datetime as dt
 import threading
 
@@ -27,6 +29,12 @@ class Env:
         ents = fixtures.make_city(self.db)
         self.ent = ents[list(ents)[0]]
         self.pts = self.ent["points"]
+        self.db.sql("""CREATE TABLE t_inserts (n integer NOT NULL); INSERT INTO t_inserts VALUES (0);
+                       GRANT SELECT, UPDATE ON t_inserts TO PUBLIC;
+                       CREATE FUNCTION t_count_insert() RETURNS trigger LANGUAGE plpgsql AS
+                       $$ BEGIN UPDATE t_inserts SET n = n + 1; RETURN NULL; END $$;
+                       CREATE TRIGGER t_count_insert BEFORE INSERT ON readings
+                           FOR EACH STATEMENT EXECUTE FUNCTION t_count_insert();""")
         self.srv = t.Server(self.db, roles="ingest", ingest_writers=1)
 
     def close(self):
@@ -42,9 +50,13 @@ class Env:
                 out[line.split('"')[1]] = int(float(line.split()[-1]))
         return out
 
-    def send(self, items, key=None):
-        """items: (point kind, second, value); the answer and which paths it took."""
-        before = self.path_counts()
+    def inserts(self):
+        return int(self.db.scalar("SELECT n FROM t_inserts"))
+
+    def send(self, items, key=None, statements=1):
+        """items: (point kind, second, value); the answer and which paths it took.
+        statements: the INSERT statements on readings it must have committed."""
+        before, n0 = self.path_counts(), self.inserts()
         body = {"readings": [{"point": self.pts[k][0], "ts": at(s).isoformat(), "value": v}
                              for k, s, v in items]}
         h = {"X-Api-Key": self.ent["api_key"]}
@@ -53,6 +65,8 @@ class Env:
         st, _, r = self.srv.ingest("POST", "/ingest/v1/readings", body, h)
         assert st == 200, (st, r)
         after = self.path_counts()
+        if statements is not None:
+            assert self.inserts() - n0 == statements, (self.inserts() - n0, statements)
         return r, {k: after[k] - before[k] for k in after if after[k] != before[k]}
 
     def readings(self, kind):
@@ -161,7 +175,7 @@ def test_a_reading_stored_behind_point_latest_is_redone_on_conflict():
     assert e.latest("pressure_diff") == (99, 990) and e.latest("hopper_temp") == (90, 90)
     # the same request again is answered from its Idempotency-Key, stores nothing
     r2, paths = e.send([("pressure_diff", 90, 900), ("pressure_diff", 95, 951), ("pressure_diff", 99, 990),
-                        ("hopper_temp", 90, 90)], key="fresh-refused-1")
+                        ("hopper_temp", 90, 90)], key="fresh-refused-1", statements=0)
     assert r2 == r and paths == {}, (r2, paths)
     assert len(e.conflicts()) == n_conf + 1
     assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == "9"
@@ -179,12 +193,12 @@ def test_writers_racing_on_the_same_instants():
     e = ENV
     kinds = ("hopper_temp", "pressure_diff", "spark_detected")
     batches = [[(k, 1000 + 10 * b + s, s % 2) for k in kinds for s in range(10)] for b in range(6)]
-    before = e.path_counts()
+    before, n0 = e.path_counts(), e.inserts()
     answers, lock = [], threading.Lock()
 
     def client(n):
         for b in range(len(batches)):
-            r, _ = e.send(batches[(b + n) % len(batches)])
+            r, _ = e.send(batches[(b + n) % len(batches)], statements=None)
             with lock:
                 answers.append(r)
 
@@ -203,6 +217,7 @@ def test_writers_racing_on_the_same_instants():
     after = e.path_counts()
     assert after["fresh"] + after["on_conflict"] - before["fresh"] - before["on_conflict"] == 48, after
     assert after["on_conflict"] > before["on_conflict"], after
+    assert e.inserts() - n0 == 48
 
 
 ENV = None

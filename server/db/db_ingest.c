@@ -801,15 +801,19 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n)
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked)
 {
+    *locked = 0;
     if (n == 0)
         return DB_OK;
     char *ids = db_i64_array(point_ids, n);
     db_status st = DB_HARD;
     if (ids) {
         const char *p[1] = {ids};
-        PQclear(db_exec(c, "ing_lock_points", 1, p, &st));
+        PGresult *r = db_exec(c, "ing_lock_points", 1, p, &st);
+        if (r && PQntuples(r) == 1)
+            *locked = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
     }
     free(ids);
     return st;

@@ -171,8 +171,9 @@ db_status db_ingest_hold_rollup_mark(db_conn *c);
  * db_alarms_state_init).  Every per-point row a batch writes (readings keys,
  * point_latest, rule state, alarms) is then written by one transaction at a
  * time, and writers sharing points queue at their first common point
- * instead of deadlocking. */
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n);
+ * instead of deadlocking.  *locked: how many rows there were (n when every
+ * point has one, point_ids each once). */
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked);
 
 /* The newest instant point_latest holds for each of n points (ids sorted
  * ascending, each once) in latest_us[i] (µs), INT64_MIN for none.  Call it

@@ -642,6 +642,8 @@ typedef struct {
      * locks, moved on by each job the transaction writes */
     int64_t *pt_ids, *pt_latest;
     size_t n_pts;
+    /* create missing rule-state rows before the point locks (lock_group_points) */
+    int init_state;
 } group_ctx;
 
 /* Whether every row is newer than its point's latest instant. */
@@ -845,11 +847,19 @@ static db_status lock_group_points(db_conn *c, group_ctx *g)
     size_t n = g->n_pts;
     db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
     /* rule-state rows of new points first (in id order; nobody waits for a
-     * row not yet committed through a FOR UPDATE), then all of them */
-    if (st == DB_OK && n > 0)
+     * row not yet committed through a FOR UPDATE), then all of them.  A
+     * point is new once, so the lock is tried first; only when a row was
+     * missing does the group start again, creating the rows first (locks
+     * are then taken in the same order as always, no new wait appears). */
+    if (st == DB_OK && n > 0 && g->init_state)
         st = db_alarms_state_init(c, ids, n);
+    size_t locked = 0;
     if (st == DB_OK)
-        st = db_ingest_lock_points(c, ids, n);
+        st = db_ingest_lock_points(c, ids, n, &locked);
+    if (st == DB_OK && locked < n && !g->init_state) {
+        g->init_state = 1;
+        return DB_SOFT; /* rolled back and run again by db_run_tx */
+    }
     /* only now, with the locks held: what the points' last writers stored */
     if (st == DB_OK && readings && !g->no_fresh && n > 0) {
         g->pt_latest = malloc(n * sizeof *g->pt_latest);
@@ -1121,7 +1131,8 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
         for (size_t j = 0; j < n; j++) {
             if (ws[j].finished)
                 continue;
-            group_ctx one = {.ws = &ws[j], .n = 1, .no_fresh = g.no_fresh};
+            group_ctx one = {
+                .ws = &ws[j], .n = 1, .no_fresh = g.no_fresh, .init_state = g.init_state};
             db_status s1 = run_group(c, &one);
             if (s1 == DB_OK) {
                 publish(&ws[j]);

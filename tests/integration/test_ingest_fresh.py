@@ -96,9 +96,13 @@ def ok(r, accepted, duplicate=0, conflicting=0):
 
 def test_new_readings_take_the_fresh_path():
     e = ENV
+    ids = ",".join(str(e.pts[k][1]) for k in ("hopper_temp", "pressure_diff"))
+    assert e.db.scalar(f"SELECT count(*) FROM point_rule_state WHERE point_id IN ({ids})") == "0"
+    # the points' first readings: the group starts again to create their rule state first
     r, paths = e.send([(k, s, 10 + s) for s in (10, 20, 30) for k in ("hopper_temp", "pressure_diff")])
     ok(r, 6)
     assert paths == {"fresh": 1}, paths
+    assert e.db.scalar(f"SELECT count(*) FROM point_rule_state WHERE point_id IN ({ids})") == "2"
     # newer again, points in another order and unsorted in time
     r, paths = e.send([("pressure_diff", 50, 500), ("hopper_temp", 45, 45), ("pressure_diff", 40, 400)])
     ok(r, 3)

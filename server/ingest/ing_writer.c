@@ -633,8 +633,8 @@ static int cmp_i64(const void *a, const void *b)
 typedef struct {
     wjob *ws;
     size_t n;
-    /* readings go in on the ON CONFLICT path only (db_ingest_store_readings,
-     * try_fresh): set when the conflict-free one was refused */
+    /* readings go in on the ON CONFLICT path only (db_ingest_store_readings'
+     * *fresh): set when the conflict-free one was refused */
     int no_fresh;
     int fresh_refused;
     /* the group's points (sorted) and, for the conflict-free path, the
@@ -825,10 +825,6 @@ static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readi
     return 0;
 }
 
-/* Writers never deadlock (server/README.md): every lock a group can wait for
- * is taken in one global order - the rollup mark lock, the points' rows in
- * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
- * (process_group sorts the jobs), gateways in id order last. */
 static void free_group_points(group_ctx *g)
 {
     free(g->pt_ids);
@@ -837,6 +833,10 @@ static void free_group_points(group_ctx *g)
     g->n_pts = 0;
 }
 
+/* Writers never deadlock (server/README.md): every lock a group can wait for
+ * is taken in one global order - the rollup mark lock, the points' rows in
+ * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
+ * (process_group sorts the jobs), gateways in id order last. */
 static db_status lock_group_points(db_conn *c, group_ctx *g)
 {
     int readings = 0;

@@ -7,6 +7,7 @@
 #include "db_ingest_guard.h"
 #include "ing_crypto.h"
 #include "ing_dialect.h"
+#include "ing_group.h"
 #include "rds.h"
 #include "srv_event.h"
 #include "srv_config.h"
@@ -226,27 +227,7 @@ static void fail_db(ing_job *job)
     fail_job(job, ING_ERR_DB_UNAVAILABLE, "the batch was not stored");
 }
 
-/* ---- per-job working state -------------------------------------------- */
-
-typedef struct wjob {
-    ing_job *job;
-    ing_batch *batch;
-    int64_t enterprise_id;
-    char enterprise_code[40];
-    unsigned char body_hash[32];
-    int finished;       /* reply decided before the write phase */
-    int skip_write;     /* this attempt: replayed or refused by its Idempotency-Key */
-    int fresh;          /* readings: stored on the conflict-free path (db_ingest_store_readings) */
-    size_t order;       /* position in the queue (ties of the lock order) */
-    int64_t *point_ids; /* per item; 0 when rejected */
-    const char **server_code; /* per item: server-side reject code or NULL */
-    size_t n_items;
-    long accepted, duplicate, rejected, conflicting;
-    /* readings: the instant already held another value; this one went to
-     * reading_conflicts (per item, reset by every write attempt) */
-    unsigned char *conflict;
-    double *stored_value;
-} wjob;
+/* ---- per-job working state (wjob, group_ctx: ing_group.h) -------------- */
 
 /* conflicting readings kept apart since start, for the log */
 static atomic_llong conflicts_total;
@@ -624,56 +605,6 @@ static int next_stored(const wjob *w, size_t *i)
     return *i < w->n_items;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct {
-    wjob *ws;
-    size_t n;
-    /* readings go in on the ON CONFLICT path only (db_ingest_store_readings'
-     * *fresh): set when the conflict-free one was refused */
-    int no_fresh;
-    int fresh_refused;
-    /* the group's points (sorted) and, for the conflict-free path, the
-     * newest instant stored for each: point_latest as read under the point
-     * locks, moved on by each job the transaction writes */
-    int64_t *pt_ids, *pt_latest;
-    size_t n_pts;
-    /* create missing rule-state rows before the point locks (lock_group_points) */
-    int init_state;
-} group_ctx;
-
-/* Whether every row is newer than its point's latest instant. */
-static int all_newer(const group_ctx *g, const db_ingest_reading *rows, size_t n)
-{
-    if (!g->pt_latest)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        const int64_t *at =
-            bsearch(&rows[i].point_id, g->pt_ids, g->n_pts, sizeof *g->pt_ids, cmp_i64);
-        if (!at || rows[i].ts_us <= g->pt_latest[at - g->pt_ids])
-            return 0;
-    }
-    return 1;
-}
-
-/* After a job's readings went in: its rows that readings now holds (all
- * but the conflicts) move their points' latest, as ing_latest does. */
-static void move_latest(group_ctx *g, const db_ingest_reading *rows, size_t n)
-{
-    for (size_t i = 0; g->pt_latest && i < n; i++) {
-        if (rows[i].conflict)
-            continue;
-        const int64_t *at =
-            bsearch(&rows[i].point_id, g->pt_ids, g->n_pts, sizeof *g->pt_ids, cmp_i64);
-        if (at && rows[i].ts_us > g->pt_latest[at - g->pt_ids])
-            g->pt_latest[at - g->pt_ids] = rows[i].ts_us;
-    }
-}
-
 /* Writes the job's accepted items.  Runs inside the group transaction. */
 static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
 {
@@ -705,12 +636,12 @@ static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
                                          .body_sha256 = w->body_hash,
                                          .request_id = w->job->req_id,
                                          .idem_key = w->job->idem_key};
-        w->fresh = !g->no_fresh && all_newer(g, rows, n);
+        w->fresh = !g->no_fresh && ing_group_all_newer(g, rows, n);
         st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->fresh, &w->accepted,
                                       &w->conflicting);
         g->fresh_refused |= w->fresh < 0;
         if (st == DB_OK)
-            move_latest(g, rows, n);
+            ing_group_move_latest(g, rows, n);
         for (size_t k = 0; st == DB_OK && k < n; k++)
             if (rows[k].conflict) {
                 w->conflict[rows[k].item_index] = 1;
@@ -792,88 +723,12 @@ static db_status gateways_seen(db_conn *c, const group_ctx *g)
     return st;
 }
 
-/* The points the group writes readings or events for, sorted, each once
- * (*ids is the caller's); *readings: the group stores readings. */
-static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readings)
-{
-    size_t total = 0;
-    *readings = 0;
-    for (size_t j = 0; j < g->n; j++)
-        if (!g->ws[j].finished && g->ws[j].batch->kind != ING_KIND_VIDEOS)
-            total += g->ws[j].n_items;
-    int64_t *v = malloc((total ? total : 1) * sizeof *v);
-    if (!v)
-        return -1;
-    size_t k = 0;
-    for (size_t j = 0; j < g->n; j++) {
-        const wjob *w = &g->ws[j];
-        if (w->finished || w->batch->kind == ING_KIND_VIDEOS)
-            continue;
-        for (size_t i = 0; i < w->n_items; i++)
-            if (w->point_ids[i] && !w->server_code[i]) {
-                v[k++] = w->point_ids[i];
-                *readings |= w->batch->kind == ING_KIND_READINGS;
-            }
-    }
-    qsort(v, k, sizeof *v, cmp_i64);
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++)
-        if (!m || v[i] != v[m - 1])
-            v[m++] = v[i];
-    *ids = v;
-    *n = m;
-    return 0;
-}
-
-static void free_group_points(group_ctx *g)
-{
-    free(g->pt_ids);
-    free(g->pt_latest);
-    g->pt_ids = g->pt_latest = NULL;
-    g->n_pts = 0;
-}
-
-/* Writers never deadlock (server/README.md): every lock a group can wait for
- * is taken in one global order - the rollup mark lock, the points' rows in
- * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
- * (process_group sorts the jobs), gateways in id order last. */
-static db_status lock_group_points(db_conn *c, group_ctx *g)
-{
-    int readings = 0;
-    free_group_points(g); /* a retried attempt reads them afresh */
-    if (group_points(g, &g->pt_ids, &g->n_pts, &readings) != 0)
-        return DB_HARD;
-    int64_t *ids = g->pt_ids;
-    size_t n = g->n_pts;
-    db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
-    /* rule-state rows of new points first (in id order; nobody waits for a
-     * row not yet committed through a FOR UPDATE), then all of them.  A
-     * point is new once, so the lock is tried first; only when a row was
-     * missing does the group start again, creating the rows first (locks
-     * are then taken in the same order as always, no new wait appears). */
-    if (st == DB_OK && n > 0 && g->init_state)
-        st = db_alarms_state_init(c, ids, n);
-    size_t locked = 0;
-    if (st == DB_OK)
-        st = db_ingest_lock_points(c, ids, n, &locked);
-    if (st == DB_OK && locked < n && !g->init_state) {
-        g->init_state = 1;
-        return DB_SOFT; /* rolled back and run again by db_run_tx */
-    }
-    /* only now, with the locks held: what the points' last writers stored */
-    if (st == DB_OK && readings && !g->no_fresh && n > 0) {
-        g->pt_latest = malloc(n * sizeof *g->pt_latest);
-        st = g->pt_latest ? db_ingest_points_latest(c, ids, n, g->pt_latest) : DB_HARD;
-    }
-    return st;
-}
-
 static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
     db_status st;
     alarm_pub_reset(); /* a retried attempt must not publish the failed one's alarms */
-    st = lock_group_points(c, g);
+    st = ing_group_lock_points(c, g);
     if (st != DB_OK)
         return st;
     /* every Idempotency-Key of the group before any item */
@@ -1081,7 +936,7 @@ static db_status run_group(db_conn *c, group_ctx *g)
         g->fresh_refused = 0;
         st = db_run_tx(c, NULL, write_group, g);
     }
-    free_group_points(g);
+    ing_group_free_points(g);
     return st;
 }
 

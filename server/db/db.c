@@ -560,6 +560,12 @@ PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *con
     return exec_common(c, stmt, nparams, params, lengths, formats, st, NULL, NULL, 0);
 }
 
+PGresult *db_exec_bin_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                           const int *lengths, const int *formats, db_status *st, db_diag *diag)
+{
+    return exec_common(c, stmt, nparams, params, lengths, formats, st, diag, NULL, 0);
+}
+
 PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int nparams,
                            const char *const *params, db_status *st, db_diag *diag)
 {

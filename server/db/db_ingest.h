@@ -123,10 +123,20 @@ typedef struct db_ingest_batch_ref {
  * is skipped (a duplicate); with another value or quality it is kept in
  * reading_conflicts instead and marked rows[i].conflict (the first value of
  * an instant stays the reading, also within rows).  *inserted counts the new
- * readings, *conflicts the marked rows; the rest of n are duplicates. */
+ * readings, *conflicts the marked rows; the rest of n are duplicates.
+ *
+ * *fresh, in: nonzero when the caller knows every row to be newer than its
+ * point's point_latest (db_ingest_points_latest, under the point locks of
+ * db_ingest_lock_points, which the caller must hold): the rows then go in
+ * without looking for duplicates and conflicts, unless two of them share an
+ * instant.  Out: 1 when they went in so, 0 when they took the ON CONFLICT
+ * path.  Should a stored reading refuse them all the same (a unique
+ * violation: a reading stored without point_latest following it), *fresh
+ * is -1, DB_BAD returned and the transaction aborted: the caller rolls back
+ * and runs the whole transaction again with *fresh 0. */
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
-                                   size_t n, long *inserted, long *conflicts);
+                                   size_t n, int *fresh, long *inserted, long *conflicts);
 
 typedef struct db_ingest_event {
     int64_t point_id;
@@ -161,8 +171,16 @@ db_status db_ingest_hold_rollup_mark(db_conn *c);
  * db_alarms_state_init).  Every per-point row a batch writes (readings keys,
  * point_latest, rule state, alarms) is then written by one transaction at a
  * time, and writers sharing points queue at their first common point
- * instead of deadlocking. */
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n);
+ * instead of deadlocking.  *locked: how many rows there were (n when every
+ * point has one, point_ids each once). */
+db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked);
+
+/* The newest instant point_latest holds for each of n points (ids sorted
+ * ascending, each once) in latest_us[i] (µs), INT64_MIN for none.  Call it
+ * after db_ingest_lock_points: it then reads what the last writer of each
+ * point committed. */
+db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
+                                  int64_t *latest_us);
 
 /* ---- gateways (inside the write transaction) ---- */
 

@@ -109,6 +109,10 @@ PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int np
 PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
                       const int *lengths, const int *formats, db_status *st);
 
+/* db_exec_bin, filling *diag on failure as db_exec_diag does. */
+PGresult *db_exec_bin_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                           const int *lengths, const int *formats, db_status *st, db_diag *diag);
+
 /* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
 db_status db_classify(db_conn *c, const PGresult *res);
 

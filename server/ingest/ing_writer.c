@@ -7,6 +7,7 @@
 #include "db_ingest_guard.h"
 #include "ing_crypto.h"
 #include "ing_dialect.h"
+#include "ing_group.h"
 #include "rds.h"
 #include "srv_event.h"
 #include "srv_config.h"
@@ -226,26 +227,7 @@ static void fail_db(ing_job *job)
     fail_job(job, ING_ERR_DB_UNAVAILABLE, "the batch was not stored");
 }
 
-/* ---- per-job working state -------------------------------------------- */
-
-typedef struct wjob {
-    ing_job *job;
-    ing_batch *batch;
-    int64_t enterprise_id;
-    char enterprise_code[40];
-    unsigned char body_hash[32];
-    int finished;             /* reply decided before the write phase */
-    int skip_write;           /* this attempt: replayed or refused by its Idempotency-Key */
-    size_t order;             /* position in the queue (ties of the lock order) */
-    int64_t *point_ids;       /* per item; 0 when rejected */
-    const char **server_code; /* per item: server-side reject code or NULL */
-    size_t n_items;
-    long accepted, duplicate, rejected, conflicting;
-    /* readings: the instant already held another value; this one went to
-     * reading_conflicts (per item, reset by every write attempt) */
-    unsigned char *conflict;
-    double *stored_value;
-} wjob;
+/* ---- per-job working state (wjob, group_ctx: ing_group.h) -------------- */
 
 /* conflicting readings kept apart since start, for the log */
 static atomic_llong conflicts_total;
@@ -624,7 +606,7 @@ static int next_stored(const wjob *w, size_t *i)
 }
 
 /* Writes the job's accepted items.  Runs inside the group transaction. */
-static db_status write_items(db_conn *c, wjob *w)
+static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
 {
     ing_batch *bt = w->batch;
     size_t valid = 0;
@@ -654,8 +636,12 @@ static db_status write_items(db_conn *c, wjob *w)
                                          .body_sha256 = w->body_hash,
                                          .request_id = w->job->req_id,
                                          .idem_key = w->job->idem_key};
-        st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->accepted,
+        w->fresh = !g->no_fresh && ing_group_all_newer(g, rows, n);
+        st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->fresh, &w->accepted,
                                       &w->conflicting);
+        g->fresh_refused |= w->fresh < 0;
+        if (st == DB_OK)
+            ing_group_move_latest(g, rows, n);
         for (size_t k = 0; st == DB_OK && k < n; k++)
             if (rows[k].conflict) {
                 w->conflict[rows[k].item_index] = 1;
@@ -713,11 +699,6 @@ static db_status write_items(db_conn *c, wjob *w)
     return DB_OK;
 }
 
-typedef struct {
-    wjob *ws;
-    size_t n;
-} group_ctx;
-
 /* Every authenticated batch of the group is a sign of life of its gateway
  * (server/README.md, "Ingest": which gateway a batch counts for).  Last in
  * the transaction, one statement for the group. */
@@ -742,73 +723,12 @@ static db_status gateways_seen(db_conn *c, const group_ctx *g)
     return st;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The points the group writes readings or events for, sorted, each once
- * (*ids is the caller's); *readings: the group stores readings. */
-static int group_points(const group_ctx *g, int64_t **ids, size_t *n, int *readings)
-{
-    size_t total = 0;
-    *readings = 0;
-    for (size_t j = 0; j < g->n; j++)
-        if (!g->ws[j].finished && g->ws[j].batch->kind != ING_KIND_VIDEOS)
-            total += g->ws[j].n_items;
-    int64_t *v = malloc((total ? total : 1) * sizeof *v);
-    if (!v)
-        return -1;
-    size_t k = 0;
-    for (size_t j = 0; j < g->n; j++) {
-        const wjob *w = &g->ws[j];
-        if (w->finished || w->batch->kind == ING_KIND_VIDEOS)
-            continue;
-        for (size_t i = 0; i < w->n_items; i++)
-            if (w->point_ids[i] && !w->server_code[i]) {
-                v[k++] = w->point_ids[i];
-                *readings |= w->batch->kind == ING_KIND_READINGS;
-            }
-    }
-    qsort(v, k, sizeof *v, cmp_i64);
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++)
-        if (!m || v[i] != v[m - 1])
-            v[m++] = v[i];
-    *ids = v;
-    *n = m;
-    return 0;
-}
-
-/* Writers never deadlock (server/README.md): every lock a group can wait for
- * is taken in one global order - the rollup mark lock, the points' rows in
- * id order, Idempotency-Keys and enterprise rows in (enterprise, key) order
- * (process_group sorts the jobs), gateways in id order last. */
-static db_status lock_group_points(db_conn *c, const group_ctx *g)
-{
-    int64_t *ids = NULL;
-    size_t n = 0;
-    int readings = 0;
-    if (group_points(g, &ids, &n, &readings) != 0)
-        return DB_HARD;
-    db_status st = readings ? db_ingest_hold_rollup_mark(c) : DB_OK;
-    /* rule-state rows of new points first (in id order; nobody waits for a
-     * row not yet committed through a FOR UPDATE), then all of them */
-    if (st == DB_OK && n > 0)
-        st = db_alarms_state_init(c, ids, n);
-    if (st == DB_OK)
-        st = db_ingest_lock_points(c, ids, n);
-    free(ids);
-    return st;
-}
-
 static db_status write_group(db_conn *c, void *arg)
 {
     group_ctx *g = arg;
     db_status st;
     alarm_pub_reset(); /* a retried attempt must not publish the failed one's alarms */
-    st = lock_group_points(c, g);
+    st = ing_group_lock_points(c, g);
     if (st != DB_OK)
         return st;
     /* every Idempotency-Key of the group before any item */
@@ -856,7 +776,7 @@ static db_status write_group(db_conn *c, void *arg)
         wjob *w = &g->ws[j];
         if (w->finished || w->skip_write)
             continue;
-        st = write_items(c, w);
+        st = write_items(c, g, w);
         if (st == DB_OK)
             st = count_skew(c, w);
         if (st != DB_OK)
@@ -915,6 +835,12 @@ SRV_METRIC_HISTOGRAM(m_commit_items, "dustwatch_ingest_commit_batch_items",
 SRV_METRIC_HISTOGRAM(m_commit_jobs, "dustwatch_ingest_commit_batch_requests",
                      "Requests answered by one committed writer transaction (group commit).",
                      srv_metric_size_buckets, NULL)
+SRV_METRIC_COUNTER(m_readings_path, "dustwatch_ingest_readings_path_total",
+                   "Committed readings batches by how they were stored (fresh: all newer than "
+                   "their points' latest, no duplicate check; on_conflict: checked for "
+                   "duplicates and conflicts), and group transactions redone on the "
+                   "on_conflict path because a stored reading refused the fresh one (refused).",
+                   "path")
 SRV_METRIC_COUNTER(m_commits, "dustwatch_ingest_commits_total",
                    "Writer group transactions by result (failed: every request answered 503).",
                    "result")
@@ -927,6 +853,8 @@ static void count_items(const wjob *w)
     srv_metric_add(&m_items, (double)w->duplicate, d, "duplicate");
     srv_metric_add(&m_items, (double)w->conflicting, d, "conflicting");
     srv_metric_add(&m_items, (double)w->rejected, d, "rejected");
+    if (w->batch->kind == ING_KIND_READINGS && w->accepted + w->duplicate + w->conflicting > 0)
+        srv_metric_add(&m_readings_path, 1, w->fresh > 0 ? "fresh" : "on_conflict");
     for (size_t i = 0; i < w->n_items && w->rejected > 0; i++) {
         ing_reject rj = item_reject(w->batch, i);
         const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
@@ -992,6 +920,26 @@ static int cmp_lock_order(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+/* The group's transaction; when the conflict-free insert was refused by a
+ * stored reading, the whole of it once more on the ON CONFLICT path (the
+ * refusal aborted the transaction: nothing of the first attempt is kept). */
+static db_status run_group(db_conn *c, group_ctx *g)
+{
+    g->fresh_refused = 0;
+    db_status st = db_run_tx(c, NULL, write_group, g);
+    if (st == DB_BAD && g->fresh_refused) {
+        LOG_INFO("stored readings newer than point_latest, group written again on the ON "
+                 "CONFLICT path",
+                 "jobs=%zu", g->n);
+        srv_metric_add(&m_readings_path, 1, "refused");
+        g->no_fresh = 1;
+        g->fresh_refused = 0;
+        st = db_run_tx(c, NULL, write_group, g);
+    }
+    ing_group_free_points(g);
+    return st;
+}
+
 static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
 {
     size_t n = 0;
@@ -1031,15 +979,16 @@ static void process_group(db_conn *c, ing_job *jobs, const ing_limits *lim)
     qsort(ws, n, sizeof *ws, cmp_lock_order);
     db_status st = DB_HARD;
     if (db_ok)
-        st = db_run_tx(c, NULL, write_group, &g);
+        st = run_group(c, &g);
     if (st == DB_BAD && n > 1) {
         /* one job's data broke the group: retry each alone so the others
          * are not punished for it */
         for (size_t j = 0; j < n; j++) {
             if (ws[j].finished)
                 continue;
-            group_ctx one = {.ws = &ws[j], .n = 1};
-            db_status s1 = db_run_tx(c, NULL, write_group, &one);
+            group_ctx one = {
+                .ws = &ws[j], .n = 1, .no_fresh = g.no_fresh, .init_state = g.init_state};
+            db_status s1 = run_group(c, &one);
             if (s1 == DB_OK) {
                 publish(&ws[j]);
                 alarm_pub_flush();

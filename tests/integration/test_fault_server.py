@@ -40,8 +40,13 @@ def test_kill_9_under_ten_concurrent_clients_loses_nothing_acknowledged():
         holder["srv"] = t.Server(db)
         shared = f.InFlight()
         base = f.now_utc() - f.timedelta(hours=3)
+        # the load must outlast the kills whatever the server's speed: each client pauses 50 ms
+        # after an acknowledged batch, so the load needs at least BATCHES * 50 ms (5 s) of server
+        # time, while the kills leave the server at most 3 x 1 s between them.  Without the pause a
+        # run whose clients had all finished before the third kill failed ("no request in flight
+        # to kill under") once readings went in without ON CONFLICT (issue 20)
         clients = [f.LoadClient(e, BATCHES, SIZE, base, lambda: holder["srv"].ingest_port,
-                                random.Random(rng.random()), shared=shared) for e in ents]
+                                random.Random(rng.random()), shared=shared, pause=0.05) for e in ents]
         deadline = time.time() + 240
         threads = f.run_clients(clients, deadline)
         ready_s = []

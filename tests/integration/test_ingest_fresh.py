@@ -1,0 +1,239 @@
+"""The conflict-free readings path (issue 20).  A batch whose readings are
+all newer than their points' point_latest, with no instant twice, is stored
+without ON CONFLICT; any other batch takes the ON CONFLICT path, which keeps
+duplicates out and conflicting values in reading_conflicts.  A reading stored
+behind point_latest's back (here: by SQL) makes the database refuse the
+conflict-free insert; the group is then rolled back and written again on the
+ON CONFLICT path, and the answer, readings and reading_conflicts must be
+exactly what that path alone gives: nothing acknowledged lost, nothing
+stored twice.  Which path a batch took is read from
+dustwatch_ingest_readings_path_total; a statement trigger counts the
+committed INSERT statements on readings: one per batch on either path (the
+ON CONFLICT path must not follow a fresh attempt that stored nothing)."""
+import datetime as dt
+import threading
+
+import dwtest as t
+import fixtures
+
+T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+
+
+def at(s):
+    return T0 + dt.timedelta(seconds=s)
+
+
+class Env:
+    def __init__(self):
+        self.db = t.Database()
+        ents = fixtures.make_city(self.db)
+        self.ent = ents[list(ents)[0]]
+        self.pts = self.ent["points"]
+        self.db.sql("""CREATE TABLE t_inserts (n integer NOT NULL); INSERT INTO t_inserts VALUES (0);
+                       GRANT SELECT, UPDATE ON t_inserts TO PUBLIC;
+                       CREATE FUNCTION t_count_insert() RETURNS trigger LANGUAGE plpgsql AS
+                       $$ BEGIN UPDATE t_inserts SET n = n + 1; RETURN NULL; END $$;
+                       CREATE TRIGGER t_count_insert BEFORE INSERT ON readings
+                           FOR EACH STATEMENT EXECUTE FUNCTION t_count_insert();""")
+        self.srv = t.Server(self.db, roles="ingest", ingest_writers=1)
+
+    def close(self):
+        self.srv.stop()
+        self.db.drop()
+
+    def path_counts(self):
+        st, _, body = t.request(self.srv.ingest_port, "GET", "/metrics")
+        assert st == 200, st
+        out = {"fresh": 0, "on_conflict": 0, "refused": 0}
+        for line in body.decode().splitlines():
+            if line.startswith('dustwatch_ingest_readings_path_total{path="'):
+                out[line.split('"')[1]] = int(float(line.split()[-1]))
+        return out
+
+    def inserts(self):
+        return int(self.db.scalar("SELECT n FROM t_inserts"))
+
+    def send(self, items, key=None, statements=1):
+        """items: (point kind, second, value); the answer and which paths it took.
+        statements: the INSERT statements on readings it must have committed."""
+        before, n0 = self.path_counts(), self.inserts()
+        body = {"readings": [{"point": self.pts[k][0], "ts": at(s).isoformat(), "value": v}
+                             for k, s, v in items]}
+        h = {"X-Api-Key": self.ent["api_key"]}
+        if key:
+            h["Idempotency-Key"] = key
+        st, _, r = self.srv.ingest("POST", "/ingest/v1/readings", body, h)
+        assert st == 200, (st, r)
+        after = self.path_counts()
+        if statements is not None:
+            assert self.inserts() - n0 == statements, (self.inserts() - n0, statements)
+        return r, {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+    def readings(self, kind):
+        pid = self.pts[kind][1]
+        rows = self.db.sql(f"SELECT extract(epoch FROM collected_at - '{T0.isoformat()}')::int, value "
+                           f"FROM readings WHERE point_id = {pid} ORDER BY collected_at")
+        return [(int(s), float(v)) for s, v in rows]
+
+    def latest(self, kind):
+        pid = self.pts[kind][1]
+        s, v = self.db.sql(f"SELECT extract(epoch FROM collected_at - '{T0.isoformat()}')::int, value "
+                           f"FROM point_latest WHERE point_id = {pid}")[0]
+        return int(s), float(v)
+
+    def conflicts(self):
+        rows = self.db.sql(
+            f"SELECT p.kind, extract(epoch FROM c.collected_at - '{T0.isoformat()}')::int, c.value, "
+            "c.stored_value, c.item_index FROM reading_conflicts c JOIN points p ON p.id = c.point_id "
+            "ORDER BY c.id")
+        return [(k, int(s), float(v), float(sv), int(i)) for k, s, v, sv, i in rows]
+
+
+def ok(r, accepted, duplicate=0, conflicting=0):
+    assert r["accepted"] == accepted and r["duplicate"] == duplicate and r["rejected"] == 0, r
+    assert r.get("conflicting", 0) == conflicting, r
+
+
+def test_new_readings_take_the_fresh_path():
+    e = ENV
+    ids = ",".join(str(e.pts[k][1]) for k in ("hopper_temp", "pressure_diff"))
+    assert e.db.scalar(f"SELECT count(*) FROM point_rule_state WHERE point_id IN ({ids})") == "0"
+    # the points' first readings: the group starts again to create their rule state first
+    r, paths = e.send([(k, s, 10 + s) for s in (10, 20, 30) for k in ("hopper_temp", "pressure_diff")])
+    ok(r, 6)
+    assert paths == {"fresh": 1}, paths
+    assert e.db.scalar(f"SELECT count(*) FROM point_rule_state WHERE point_id IN ({ids})") == "2"
+    # newer again, points in another order and unsorted in time
+    r, paths = e.send([("pressure_diff", 50, 500), ("hopper_temp", 45, 45), ("pressure_diff", 40, 400)])
+    ok(r, 3)
+    assert paths == {"fresh": 1}, paths
+    assert e.readings("hopper_temp") == [(10, 20), (20, 30), (30, 40), (45, 45)]
+    assert e.readings("pressure_diff") == [(10, 20), (20, 30), (30, 40), (40, 400), (50, 500)]
+    assert e.latest("hopper_temp") == (45, 45) and e.latest("pressure_diff") == (50, 500)
+    assert e.conflicts() == []
+
+
+def test_a_stored_duplicate_takes_the_on_conflict_path():
+    e = ENV
+    r, paths = e.send([("hopper_temp", 45, 45), ("hopper_temp", 60, 60)])
+    ok(r, 1, duplicate=1)
+    assert paths == {"on_conflict": 1}, paths
+    assert e.readings("hopper_temp")[-2:] == [(45, 45), (60, 60)]
+    assert e.latest("hopper_temp") == (60, 60) and e.conflicts() == []
+
+
+def test_a_conflicting_value_is_kept_apart():
+    e = ENV
+    r, paths = e.send([("pressure_diff", 70, 700), ("pressure_diff", 50, 555)])
+    ok(r, 1, conflicting=1)
+    assert paths == {"on_conflict": 1}, paths
+    assert [(k["index"], k["value"], k["stored_value"]) for k in r["conflicts"]] == [(1, 555, 500)], r
+    assert e.readings("pressure_diff")[-3:] == [(40, 400), (50, 500), (70, 700)]
+    assert e.conflicts() == [("pressure_diff", 50, 555, 500, 1)]
+    assert e.latest("pressure_diff") == (70, 700)
+
+
+def test_a_late_reading_is_stored_and_leaves_latest():
+    e = ENV
+    r, paths = e.send([("hopper_temp", 5, 5), ("hopper_temp", 80, 80)])
+    ok(r, 2)
+    assert paths == {"on_conflict": 1}, paths
+    assert e.readings("hopper_temp") == [(5, 5), (10, 20), (20, 30), (30, 40), (45, 45), (60, 60), (80, 80)]
+    assert e.latest("hopper_temp") == (80, 80)
+    # only late: point_latest stays
+    r, paths = e.send([("hopper_temp", 6, 6)])
+    ok(r, 1)
+    assert paths == {"on_conflict": 1} and e.latest("hopper_temp") == (80, 80), paths
+
+
+def test_an_instant_twice_in_one_batch():
+    e = ENV
+    # the same value twice: one reading, one duplicate; another value: a conflict
+    r, paths = e.send([("spark_detected", 100, 0), ("spark_detected", 100, 0),
+                       ("spark_detected", 110, 0), ("spark_detected", 110, 1)])
+    ok(r, 2, duplicate=1, conflicting=1)
+    assert paths == {"on_conflict": 1}, paths
+    assert e.readings("spark_detected") == [(100, 0), (110, 0)]
+    assert e.conflicts()[-1] == ("spark_detected", 110, 1, 0, 3)
+    assert e.latest("spark_detected") == (110, 0)
+
+
+def test_a_reading_stored_behind_point_latest_is_redone_on_conflict():
+    e = ENV
+    pid, eid = e.pts["pressure_diff"][1], e.ent["id"]
+    # newer than point_latest (70), stored without it following
+    e.db.sql(f"INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) VALUES "
+             f"({pid}, '{at(90).isoformat()}', 900, 0, {eid}), ({pid}, '{at(95).isoformat()}', 950, 0, {eid})")
+    n_conf = len(e.conflicts())
+    log0 = e.srv.logtext().count("group written again on the ON CONFLICT path")
+    r, paths = e.send([("pressure_diff", 90, 900), ("pressure_diff", 95, 951), ("pressure_diff", 99, 990),
+                       ("hopper_temp", 90, 90)], key="fresh-refused-1")
+    ok(r, 2, duplicate=1, conflicting=1)
+    assert paths == {"refused": 1, "on_conflict": 1}, paths
+    assert [(k["index"], k["value"], k["stored_value"]) for k in r["conflicts"]] == [(1, 951, 950)], r
+    assert e.srv.logtext().count("group written again on the ON CONFLICT path") == log0 + 1
+    assert e.readings("pressure_diff")[-4:] == [(70, 700), (90, 900), (95, 950), (99, 990)]
+    assert e.readings("hopper_temp")[-1] == (90, 90)
+    # the conflict once: the refused attempt left nothing behind
+    assert e.conflicts()[n_conf:] == [("pressure_diff", 95, 951, 950, 1)]
+    assert e.latest("pressure_diff") == (99, 990) and e.latest("hopper_temp") == (90, 90)
+    # the same request again is answered from its Idempotency-Key, stores nothing
+    r2, paths = e.send([("pressure_diff", 90, 900), ("pressure_diff", 95, 951), ("pressure_diff", 99, 990),
+                        ("hopper_temp", 90, 90)], key="fresh-refused-1", statements=0)
+    assert r2 == r and paths == {}, (r2, paths)
+    assert len(e.conflicts()) == n_conf + 1
+    assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == "9"
+    # and the next batch newer than everything goes the fresh way again
+    r, paths = e.send([("pressure_diff", 120, 1200)])
+    ok(r, 1)
+    assert paths == {"fresh": 1}, paths
+
+
+def test_writers_racing_on_the_same_instants():
+    """Many requests with the same readings at once: the writer groups
+    them, so a later job of a group meets the rows of an earlier one (not
+    yet committed, in point_latest already).  Each instant is stored once,
+    every other copy is a duplicate, whichever path each batch took."""
+    e = ENV
+    kinds = ("hopper_temp", "pressure_diff", "spark_detected")
+    batches = [[(k, 1000 + 10 * b + s, s % 2) for k in kinds for s in range(10)] for b in range(6)]
+    before, n0 = e.path_counts(), e.inserts()
+    answers, lock = [], threading.Lock()
+
+    def client(n):
+        for b in range(len(batches)):
+            r, _ = e.send(batches[(b + n) % len(batches)], statements=None)
+            with lock:
+                answers.append(r)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(answers) == 48
+    assert sum(r["accepted"] for r in answers) == 6 * 30, answers
+    assert sum(r["duplicate"] for r in answers) == 7 * 6 * 30, answers
+    assert all(r.get("conflicting", 0) == 0 and r["rejected"] == 0 for r in answers), answers
+    for k in kinds:
+        assert [x for x in e.readings(k) if x[0] >= 1000] == [(1000 + s, s % 2) for s in range(60)]
+        assert e.latest(k) == (1059, 1)
+    after = e.path_counts()
+    assert after["fresh"] + after["on_conflict"] - before["fresh"] - before["on_conflict"] == 48, after
+    assert after["on_conflict"] > before["on_conflict"], after
+    assert e.inserts() - n0 == 48
+
+
+ENV = None
+
+if __name__ == "__main__":
+    ENV = Env()
+    t.run([
+        test_new_readings_take_the_fresh_path,
+        test_a_stored_duplicate_takes_the_on_conflict_path,
+        test_a_conflicting_value_is_kept_apart,
+        test_a_late_reading_is_stored_and_leaves_latest,
+        test_an_instant_twice_in_one_batch,
+        test_a_reading_stored_behind_point_latest_is_redone_on_conflict,
+        test_writers_racing_on_the_same_instants,
+    ], cleanup=ENV.close)

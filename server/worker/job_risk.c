@@ -633,8 +633,76 @@ static int cmp_i64(const void *a, const void *b)
 
 typedef db_status (*list_fn)(db_conn *c, int64_t **ids, size_t *n);
 
-static db_status run_list(db_conn *c, list_fn list, int64_t now_s, const char *trigger,
-                          size_t *n_taken, size_t *n_done)
+/* One list of enterprises worked through in batches on one or more connections: each
+ * takes the next batch until the list is done or one of them failed.  Batches are
+ * disjoint, so they never wait on each other's enterprise locks; a batch's time is nearly
+ * all PostgreSQL's, so each further backend can take a further core. */
+#define JOB_RISK_PASS_CONNS_MAX 8
+
+typedef struct {
+    pthread_mutex_t mu;
+    const int64_t *ids; /* ascending, distinct */
+    size_t n;
+    size_t next; /* the next batch starts at ids[next] */
+    int64_t now_s;
+    const char *trigger;
+    const risk_model *model; /* the caller's: a pass never sees two models */
+    db_status st;            /* the first failure: the others stop taking batches */
+    size_t n_done;
+} shared_list;
+
+static db_status take_batches(db_conn *c, shared_list *l)
+{
+    compute_ctx *x = calloc(JOB_RISK_BATCH, sizeof *x);
+    db_status st = x ? DB_OK : DB_HARD;
+    while (st == DB_OK) {
+        pthread_mutex_lock(&l->mu);
+        size_t i = l->next;
+        size_t k = l->st != DB_OK || i >= l->n ? 0
+                   : l->n - i < JOB_RISK_BATCH ? l->n - i
+                                               : JOB_RISK_BATCH;
+        l->next += k;
+        pthread_mutex_unlock(&l->mu);
+        if (k == 0)
+            break;
+        size_t done = 0;
+        st = compute_batch(c, &l->ids[i], k, l->now_s, l->trigger, x, &done);
+        pthread_mutex_lock(&l->mu);
+        l->n_done += done;
+        pthread_mutex_unlock(&l->mu);
+    }
+    pthread_mutex_lock(&l->mu);
+    if (st != DB_OK && l->st == DB_OK)
+        l->st = st;
+    pthread_mutex_unlock(&l->mu);
+    free(x);
+    return st;
+}
+
+/* A helper of the pass opens its connection itself, while the caller's first batch runs,
+ * and closes it when the list is done: outside a pass the worker holds no more
+ * connections than before.  Without one the others do its share. */
+static void *helper_main(void *arg)
+{
+    shared_list *l = arg;
+    g_model = *l->model;
+    char err[512];
+    const db_timeouts t = db_timeouts_configured(DB_FOR_WORKER);
+    db_conn *c = db_connect_scoped(g_config.database_url, "system", &t, err, sizeof err);
+    if (!c) {
+        LOG_WARN("risk pass helper has no database", "detail=%s",
+                 srv_log_q((char[600]){0}, 600, err));
+        return NULL;
+    }
+    (void)take_batches(c, l);
+    db_close(c);
+    return NULL;
+}
+
+/* connections: how many share the list (c and connections - 1 of their own), when it is
+ * longer than one batch. */
+static db_status run_list(db_conn *c, int connections, list_fn list, int64_t now_s,
+                          const char *trigger, size_t *n_taken, size_t *n_done)
 {
     *n_taken = 0;
     int64_t *ids = NULL;
@@ -649,18 +717,26 @@ static db_status run_list(db_conn *c, list_fn list, int64_t now_s, const char *t
         if (w == 0 || ids[i] != ids[w - 1])
             ids[w++] = ids[i];
     n = w;
-    compute_ctx *x = calloc(JOB_RISK_BATCH, sizeof *x);
-    if (!x) {
-        free(ids);
-        return DB_HARD;
-    }
-    for (size_t i = 0; i < n && st == DB_OK; i += JOB_RISK_BATCH) {
-        size_t k = n - i < JOB_RISK_BATCH ? n - i : JOB_RISK_BATCH;
-        st = compute_batch(c, &ids[i], k, now_s, trigger, x, n_done);
-    }
-    free(x);
+    shared_list l = {
+        .ids = ids, .n = n, .now_s = now_s, .trigger = trigger, .model = &g_model, .st = DB_OK};
+    pthread_mutex_init(&l.mu, NULL);
+    size_t batches = (n + JOB_RISK_BATCH - 1) / JOB_RISK_BATCH;
+    size_t want = connections < 1                         ? 0
+                  : connections > JOB_RISK_PASS_CONNS_MAX ? JOB_RISK_PASS_CONNS_MAX - 1
+                                                          : (size_t)connections - 1;
+    if (want > (batches > 0 ? batches - 1 : 0))
+        want = batches > 0 ? batches - 1 : 0;
+    pthread_t helpers[JOB_RISK_PASS_CONNS_MAX];
+    size_t started = 0;
+    while (started < want && pthread_create(&helpers[started], NULL, helper_main, &l) == 0)
+        started++;
+    (void)take_batches(c, &l);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(helpers[i], NULL);
+    pthread_mutex_destroy(&l.mu);
+    *n_done += l.n_done;
     free(ids);
-    return st;
+    return l.st;
 }
 
 db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
@@ -673,7 +749,7 @@ db_status job_risk_run_requests(db_conn *c, int64_t now_s, size_t *n_done)
     *n_done = 0;
     for (int round = 0; round < 10; round++) {
         size_t taken = 0;
-        db_status st = run_list(c, db_risk_take_requests, now_s, "change", &taken, n_done);
+        db_status st = run_list(c, 1, db_risk_take_requests, now_s, "change", &taken, n_done);
         if (st != DB_OK || taken < 500)
             return st;
     }
@@ -688,12 +764,12 @@ int job_risk_wait_change(db_conn *c, int timeout_ms)
     return notified;
 }
 
-db_status job_risk_run_all(db_conn *c, int64_t now_s, size_t *n_done)
+db_status job_risk_run_all(db_conn *c, int connections, int64_t now_s, size_t *n_done)
 {
     model_enter();
     *n_done = 0;
     size_t taken = 0;
-    return run_list(c, db_risk_all_enterprises, now_s, "periodic", &taken, n_done);
+    return run_list(c, connections, db_risk_all_enterprises, now_s, "periodic", &taken, n_done);
 }
 
 /* ---- escalation ----------------------------------------------------------- */

@@ -47,9 +47,11 @@ __attribute__((warn_unused_result)) db_status job_risk_run_requests(db_conn *c, 
  * caller sleeps instead and its next tick reconnects). */
 int job_risk_wait_change(db_conn *c, int timeout_ms);
 
-/* Recomputes every enterprise (the periodic run). */
-__attribute__((warn_unused_result)) db_status job_risk_run_all(db_conn *c, int64_t now_s,
-                                                               size_t *n_done);
+/* Recomputes every enterprise (the periodic run), its batches shared by c and up to
+ * connections - 1 threads of this call, each on a connection it opens for the pass (so
+ * on as many PostgreSQL backends); returns when all are done. */
+__attribute__((warn_unused_result)) db_status job_risk_run_all(db_conn *c, int connections,
+                                                               int64_t now_s, size_t *n_done);
 
 /* Applies due escalation steps of open warnings, one step per warning and call, under a
  * city-wide advisory lock (a second worker skips).  *n_steps: steps applied. */

@@ -282,7 +282,8 @@ static void tick(db_conn *c, worker_clock *clk)
     if (srv_clock_mono_ms() >= clk->next_all_ms && try_periodic_lock(c)) {
         n = 0;
         t0 = now_us();
-        st = job_risk_run_all(c, now_s, &n);
+        /* on as many backends as a burst of requests (risk_change_threads) */
+        st = job_risk_run_all(c, (int)g_config.risk_change_threads, now_s, &n);
         job_timed("risk_all", t0, st);
         periodic_unlock(c);
         if (st == DB_OK) {

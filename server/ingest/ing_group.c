@@ -115,4 +115,3 @@ db_status ing_group_lock_points(db_conn *c, group_ctx *g)
     }
     return st;
 }
-

@@ -88,3 +88,23 @@ if __name__ == "__main__":
         test_schema_sql_is_current,
         test_script_check,
     ])
+
+
+def test_policies_read_the_scope_once_per_query():
+    # migration 0138: a policy arm that calls current_setting('dw.scope') outside a
+    # sub-select runs for every row the policy filters (a city's 40,000 points: 11.6 ms
+    # against 7.3 ms); a new policy written in the old shape would bring that back
+    rows = t.psql(
+        "SELECT c.relname || '.' || p.polname, replace(e, E'\\n', ' ') FROM pg_policy p "
+        "JOIN pg_class c ON c.oid = p.polrelid, "
+        "LATERAL (VALUES (pg_get_expr(p.polqual, p.polrelid)), "
+        "(pg_get_expr(p.polwithcheck, p.polrelid))) x(e) "
+        "WHERE e LIKE '%current_setting(''dw.scope''%'")
+    assert rows, "no policy reads dw.scope: the query above no longer finds them"
+    per_row = [r for r in rows
+               if r[1].count("current_setting('dw.scope'")
+               != r[1].count("SELECT (current_setting('dw.scope'")
+               + r[1].count("SELECT ((current_setting('dw.scope'")]
+    assert not per_row, ("policies read dw.scope per row; write the arm as "
+                         "(SELECT current_setting('dw.scope', true) = 'system'): "
+                         + ", ".join(r[0] for r in per_row))

@@ -351,28 +351,34 @@
     "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "                        \
         "sum(pa.done) AS done FROM pa JOIN ents ON ents.id = pa.enterprise_id "                    \
         "WHERE " ALL_FIGURES " GROUP BY 1), "                                                      \
-    "pe AS (SELECT ents.id, coalesce(ptc.points, 0) AS points, "                                   \
-        "coalesce(ptc.points_online, 0) AS points_online, "                                        \
+    /* the counts as int: sum(int) adds in int8, sum(bigint) in numeric, and every group row   \
+     * sums ~30 of them (week by enterprise, 2,000 groups: ~10 ms, EXPLAIN ANALYZE) */           \
+    "pe AS (SELECT ents.id, coalesce(ptc.points, 0)::int AS points, "                              \
+        "coalesce(ptc.points_online, 0)::int AS points_online, "                                   \
         "coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = ptc.mandatory, false) AS connected, "\
         "coalesce(ptc.points, 0) * (SELECT greatest(ceil(extract(epoch FROM win.t - win.f) "       \
             "/ 3600), 0) FROM win) - coalesce(fxc.n, 0) AS hours_expected, "                       \
         "coalesce(phc.n, 0) - coalesce(fxc.with_data, 0) AS hours_with_data, "                     \
-        "coalesce(intr.n, 0) AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "                   \
-        "coalesce(alc.n, 0) AS al_n, coalesce(alc.l0, 0) AS l0, coalesce(alc.l1, 0) AS l1, "       \
-        "coalesce(alc.l2, 0) AS l2, coalesce(alc.overdue, 0) AS al_overdue, "                      \
-        "coalesce(alc.due, 0) AS handle_due, coalesce(alc.on_time, 0) AS handled_on_time, "        \
-        "coalesce(wr.n, 0) AS w_n, coalesce(wr.blue, 0) AS blue, "                                 \
-        "coalesce(wr.yellow, 0) AS yellow, coalesce(wr.orange, 0) AS orange, "                     \
-        "coalesce(wr.red, 0) AS red, coalesce(wr.sign_due, 0) AS sign_due, "                       \
-        "coalesce(wr.signed_on_time, 0) AS signed_on_time, "                                       \
-        "coalesce(wr.clear_due, 0) AS clear_due, "                                                 \
-        "coalesce(wr.cleared_on_time, 0) AS cleared_on_time, "                                     \
-        "coalesce(wr.overdue, 0) AS w_overdue, coalesce(esc.n, 0) AS escalations, "                \
-        "coalesce(cl.required, 0) AS cl_required, coalesce(cl.done, 0) AS cl_done, "               \
-        "coalesce(hz.found, 0) AS hz_found, coalesce(hz.found_major, 0) AS hz_found_major, "       \
-        "coalesce(hz.closed, 0) AS hz_closed, coalesce(hz.open, 0) AS hz_open, "                   \
-        "coalesce(hz.open_major, 0) AS hz_open_major, coalesce(hz.overdue, 0) AS hz_overdue, "     \
-        "coalesce(hz.overdue_major, 0) AS hz_overdue_major "                                       \
+        "coalesce(intr.n, 0)::int AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "              \
+        "coalesce(alc.n, 0)::int AS al_n, coalesce(alc.l0, 0)::int AS l0, "                        \
+        "coalesce(alc.l1, 0)::int AS l1, "                                                         \
+        "coalesce(alc.l2, 0)::int AS l2, coalesce(alc.overdue, 0)::int AS al_overdue, "            \
+        "coalesce(alc.due, 0)::int AS handle_due, "                                                \
+        "coalesce(alc.on_time, 0)::int AS handled_on_time, "                                       \
+        "coalesce(wr.n, 0)::int AS w_n, coalesce(wr.blue, 0)::int AS blue, "                       \
+        "coalesce(wr.yellow, 0)::int AS yellow, coalesce(wr.orange, 0)::int AS orange, "           \
+        "coalesce(wr.red, 0)::int AS red, coalesce(wr.sign_due, 0)::int AS sign_due, "             \
+        "coalesce(wr.signed_on_time, 0)::int AS signed_on_time, "                                  \
+        "coalesce(wr.clear_due, 0)::int AS clear_due, "                                            \
+        "coalesce(wr.cleared_on_time, 0)::int AS cleared_on_time, "                                \
+        "coalesce(wr.overdue, 0)::int AS w_overdue, coalesce(esc.n, 0)::int AS escalations, "      \
+        "coalesce(cl.required, 0)::int AS cl_required, coalesce(cl.done, 0)::int AS cl_done, "     \
+        "coalesce(hz.found, 0)::int AS hz_found, "                                                 \
+        "coalesce(hz.found_major, 0)::int AS hz_found_major, "                                     \
+        "coalesce(hz.closed, 0)::int AS hz_closed, coalesce(hz.open, 0)::int AS hz_open, "         \
+        "coalesce(hz.open_major, 0)::int AS hz_open_major, "                                       \
+        "coalesce(hz.overdue, 0)::int AS hz_overdue, "                                             \
+        "coalesce(hz.overdue_major, 0)::int AS hz_overdue_major "                                  \
         "FROM ents LEFT JOIN ptc ON ptc.eid = ents.id LEFT JOIN fxc ON fxc.eid = ents.id "         \
         "LEFT JOIN hz ON hz.eid = ents.id LEFT JOIN phc ON phc.eid = ents.id "                     \
         "LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON alc.eid = ents.id "                 \

@@ -8,14 +8,16 @@
 -- reading of the point-day falls on a whole millisecond, int8 microseconds otherwise, so
 -- every instant comes back exactly), the values as float8 (unchanged bits), the
 -- qualities only when one of them is not 0.  The arrays are large enough to be
--- compressed and moved to TOAST; about 13 bytes per reading remain (tests/bench/README.md).
+-- compressed and moved to TOAST; 8 to 13 bytes per reading remain (tests/bench/README.md).
 --
--- The worker packs the oldest day still partitioned below today - readings_pack_after_days
--- at a time (dw_readings_pack_next): in one transaction it writes the day's rows here,
--- drops the day's partition and moves the horizon (readings_pack_state.packed_before)
--- past it.  Below the horizon no partition can be created again
--- (dw_ensure_readings_partition raises), so a (point, instant) is stored in one layout
--- only, and the ingest writer refuses readings of packed days per item (day_packed).
+-- The worker packs the oldest day still partitioned below today - readings_pack_after_days,
+-- a bounded number of readings per step (dw_readings_pack_next): the first step moves the
+-- horizon (readings_pack_state.packed_before) past the day, each step moves whole points'
+-- rows from the partition into this table in one statement, the last drops the empty
+-- partition.  Below the horizon no partition can be created again
+-- (dw_ensure_readings_partition raises) and the partition being emptied refuses inserts, so a
+-- (point, instant) is stored in one layout only; the ingest writer refuses readings of
+-- packed days per item (day_packed).
 -- dw_readings(point, from, to) reads both layouts with the same answers; every reader of
 -- old readings goes through it.
 
@@ -34,7 +36,7 @@ CREATE TABLE readings_packed (
     CHECK (quals IS NULL OR cardinality(quals) = cardinality(vals)),
     CHECK (array_ndims(vals) = 1)
 );
-COMMENT ON TABLE readings_packed IS 'the readings of UTC days below readings_pack_state.packed_before, one row per point and day (dw_readings_pack_next writes them, dw_readings reads them); no instant is also in readings';
+COMMENT ON TABLE readings_packed IS 'readings of UTC days below readings_pack_state.packed_before, one row per point and day (dw_readings_pack_next moves them here, dw_readings reads them); no instant is also in readings';
 COMMENT ON COLUMN readings_packed.point_id IS 'the point (readings.point_id)';
 COMMENT ON COLUMN readings_packed.day IS 'the UTC day the readings fall on';
 COMMENT ON COLUMN readings_packed.enterprise_id IS 'copied from the readings so row-level security needs no join';
@@ -61,7 +63,7 @@ CREATE TABLE readings_pack_state (
 );
 COMMENT ON TABLE readings_pack_state IS 'the packing horizon (one row)';
 COMMENT ON COLUMN readings_pack_state.id IS 'always true: the table has one row';
-COMMENT ON COLUMN readings_pack_state.packed_before IS 'readings of UTC days before this are in readings_packed, none in readings, and no partition is created for them; NULL: nothing packed yet';
+COMMENT ON COLUMN readings_pack_state.packed_before IS 'readings of UTC days before this are in readings_packed (the oldest partition below it may still be moving there, refusing inserts), no partition is created for them and ingest refuses them; NULL: nothing packed yet';
 COMMENT ON COLUMN readings_pack_state.updated_at IS 'when the horizon last moved';
 INSERT INTO readings_pack_state (packed_before) VALUES (NULL);
 GRANT SELECT ON readings_pack_state TO dustwatch_app;
@@ -93,7 +95,7 @@ COMMENT ON FUNCTION dw_readings(bigint, timestamptz, timestamptz) IS 'a point''s
 GRANT EXECUTE ON FUNCTION dw_readings(bigint, timestamptz, timestamptz) TO dustwatch_app;
 
 -- 0004's function, refusing the days below the horizon.  The fast path (the partition
--- exists) stays lock-free; creating one waits for a running pack (its row lock on
+-- exists) stays lock-free; creating one waits for a running pack step (its row lock on
 -- readings_pack_state) and then sees the horizon it committed, so a day cannot get a
 -- partition again once it is packed.  object_not_in_prerequisite_state: the server
 -- answers the batch 503 (retry), and the retry is refused per item (day_packed).
@@ -143,73 +145,101 @@ END
 $$;
 COMMENT ON FUNCTION dw_drop_readings_partitions_before(date) IS 'retention: drops daily readings partitions and packed days older than cutoff; answers the partitions dropped';
 
--- The worker's pack step.  The day's partition is locked in SHARE mode first: ingest
--- transactions that already wrote into it finish (and are packed), later ones wait for
--- this transaction and then fail, their partition gone (the writer answers 503, the
--- retry is refused per item), readers go on reading.  Only the DROP at the end needs
--- ACCESS EXCLUSIVE on readings, as retention's does.  A day whose rollups are not
--- complete (below rolled_to, no late hours queued) waits: the rollup fill reads the
--- dirty hours through dw_readings, but a day must not change under it either.
-CREATE FUNCTION dw_readings_pack_next(pack_before date, OUT packed_day date, OUT packed_readings bigint,
-                                      OUT point_days bigint, OUT waiting text)
+-- Ingest into a day being packed: the horizon already refuses it (day_packed); a writer
+-- that read the horizon before it moved meets this trigger on the day's partition.
+-- object_not_in_prerequisite_state: the batch is answered 503 and its retry refused per
+-- item, rather than 422 for a batch that was valid when it was decoded.
+CREATE FUNCTION dw_readings_refuse_packed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'readings of % are being packed', TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$$;
+COMMENT ON FUNCTION dw_readings_refuse_packed() IS 'trigger on a readings partition being packed: refuses inserts (the day is below the packing horizon)';
+
+-- The worker's pack step, its own transaction, bounded: it moves the rows of whole points
+-- (about max_rows readings) of the oldest partition before pack_before into readings_packed,
+-- deleting them from the partition in the same statement, so every (point, instant) is in
+-- exactly one layout at every commit and dw_readings answers the same throughout.  The first
+-- step of a day moves the horizon past it and puts dw_readings_refuse_packed on its
+-- partition (its lock waits for the writers already inserting there; they commit first and
+-- are packed); the step that empties the partition drops it, as retention does.  A day
+-- waits until its rollups are complete (below rolled_to, no late hour queued), so no rollup
+-- is computed from a day while it moves.  A day is packed in steps, not in one transaction:
+-- a city's day (40,000 points every 10 s: 345 million readings) would hold one transaction
+-- and its sort for many minutes.
+CREATE FUNCTION dw_readings_pack_next(pack_before date, max_rows integer, OUT packed_day date,
+                                      OUT packed_readings bigint, OUT point_days bigint,
+                                      OUT day_done boolean, OUT waiting text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
     horizon date;
     part text;
     d0 timestamptz;
-    n bigint;
+    moved bigint;
 BEGIN
     packed_readings := 0;
     point_days := 0;
+    day_done := false;
     SELECT s.packed_before INTO horizon FROM readings_pack_state s FOR UPDATE;
     SELECT min(to_date(substr(c.relname, 10), 'YYYYMMDD')) INTO packed_day
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$'
           AND to_date(substr(c.relname, 10), 'YYYYMMDD') < pack_before;
     IF packed_day IS NULL THEN
-        -- no partition left below before: days without one have no readings to pack
+        -- no partition left below pack_before: days without one have no readings to pack
         IF horizon IS NULL OR horizon < pack_before THEN
             UPDATE readings_pack_state SET packed_before = pack_before, updated_at = now();
         END IF;
         RETURN;
     END IF;
     d0 := packed_day::timestamp AT TIME ZONE 'UTC';
-    IF (SELECT s.rolled_to < d0 + interval '1 day' FROM rollup_state s) THEN
-        waiting := 'the rollups have not passed the day';
-        packed_day := NULL;
-        RETURN;
-    END IF;
-    IF EXISTS (SELECT 1 FROM rollup_dirty x WHERE x.hour >= d0 AND x.hour < d0 + interval '1 day') THEN
-        waiting := 'late hours of the day wait for the rollup worker';
-        packed_day := NULL;
-        RETURN;
-    END IF;
     part := 'readings_' || to_char(packed_day, 'YYYYMMDD');
-    EXECUTE format('LOCK TABLE %I IN SHARE MODE', part);
-    EXECUTE format('SELECT count(*) FROM %I', part) INTO n;
-    EXECUTE format($q$
-        INSERT INTO readings_packed (point_id, day, enterprise_id, offsets_ms, offsets_us, vals, quals)
-        SELECT t.point_id, $1, t.enterprise_id,
-               CASE WHEN bool_and(t.us %% 1000 = 0) THEN array_agg((t.us / 1000)::integer ORDER BY t.us) END,
-               CASE WHEN NOT bool_and(t.us %% 1000 = 0) THEN array_agg(t.us ORDER BY t.us) END,
-               array_agg(t.value ORDER BY t.us),
-               CASE WHEN bool_or(t.quality <> 0) THEN array_agg(t.quality ORDER BY t.us) END
-        FROM (SELECT r.point_id, r.enterprise_id, r.value, r.quality,
-                     (extract(epoch FROM r.collected_at - $2) * 1000000)::bigint AS us
-              FROM %I r) t
-        GROUP BY t.point_id, t.enterprise_id$q$, part) USING packed_day, d0;
-    GET DIAGNOSTICS point_days = ROW_COUNT;
-    SELECT coalesce(sum(cardinality(k.vals)), 0) INTO packed_readings FROM readings_packed k WHERE k.day = packed_day;
-    IF packed_readings <> n THEN
-        RAISE EXCEPTION 'packing % wrote % readings of %', packed_day, packed_readings, n;
+    IF horizon IS NULL OR horizon <= packed_day THEN
+        IF (SELECT s.rolled_to < d0 + interval '1 day' FROM rollup_state s) THEN
+            waiting := 'the rollups have not passed the day';
+            packed_day := NULL;
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM rollup_dirty x WHERE x.hour >= d0 AND x.hour < d0 + interval '1 day') THEN
+            waiting := 'late hours of the day wait for the rollup worker';
+            packed_day := NULL;
+            RETURN;
+        END IF;
+        EXECUTE format('CREATE TRIGGER readings_refuse_packed BEFORE INSERT ON %I '
+                       'FOR EACH ROW EXECUTE FUNCTION dw_readings_refuse_packed()', part);
+        UPDATE readings_pack_state SET packed_before = packed_day + 1, updated_at = now();
     END IF;
-    EXECUTE format('DROP TABLE %I', part);
-    UPDATE readings_pack_state SET packed_before = greatest(packed_before, packed_day + 1), updated_at = now();
+    EXECUTE format($q$
+        WITH pts AS (SELECT DISTINCT x.point_id FROM (SELECT r.point_id FROM %1$I r
+                                                      ORDER BY r.point_id LIMIT $3) x),
+        moved AS (DELETE FROM %1$I r USING pts WHERE r.point_id = pts.point_id
+                  RETURNING r.point_id, r.enterprise_id, r.value, r.quality,
+                            (extract(epoch FROM r.collected_at - $2) * 1000000)::bigint AS us),
+        ins AS (
+            INSERT INTO readings_packed (point_id, day, enterprise_id, offsets_ms, offsets_us, vals, quals)
+            SELECT t.point_id, $1, t.enterprise_id,
+                   CASE WHEN bool_and(t.us %% 1000 = 0) THEN array_agg((t.us / 1000)::integer ORDER BY t.us) END,
+                   CASE WHEN NOT bool_and(t.us %% 1000 = 0) THEN array_agg(t.us ORDER BY t.us) END,
+                   array_agg(t.value ORDER BY t.us),
+                   CASE WHEN bool_or(t.quality <> 0) THEN array_agg(t.quality ORDER BY t.us) END
+            FROM moved t GROUP BY t.point_id, t.enterprise_id
+            RETURNING cardinality(vals) AS n)
+        SELECT (SELECT count(*) FROM moved), (SELECT coalesce(sum(n), 0) FROM ins), (SELECT count(*) FROM ins)$q$,
+        part) INTO moved, packed_readings, point_days USING packed_day, d0, max_rows;
+    IF packed_readings <> moved THEN
+        RAISE EXCEPTION 'packing % wrote % readings of %', packed_day, packed_readings, moved;
+    END IF;
+    IF moved = 0 THEN
+        EXECUTE format('DROP TABLE %I', part);
+        day_done := true;
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION dw_readings_pack_next(date) IS 'worker, own transaction: packs the oldest readings partition before pack_before into readings_packed and drops it (packed_day NULL: nothing packed; waiting says why when a day waits); moves readings_pack_state.packed_before past it';
-REVOKE ALL ON FUNCTION dw_readings_pack_next(date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dw_readings_pack_next(date) TO dustwatch_app;
+COMMENT ON FUNCTION dw_readings_pack_next(date, integer) IS 'worker, own transaction: moves about max_rows readings (whole points) of the oldest readings partition before pack_before into readings_packed; the first step of a day moves readings_pack_state.packed_before past it, the step that finds the partition empty drops it (day_done); packed_day NULL: nothing to pack, waiting says why when a day waits';
+REVOKE ALL ON FUNCTION dw_readings_pack_next(date, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dw_readings_pack_next(date, integer) TO dustwatch_app;
 
 -- The rollup worker's raw reads of whole point-hours (late hours, and the fallback that
 -- finds a point-hour that cannot be aggregated) go through dw_readings: a quarantined

@@ -841,10 +841,10 @@ COMMENT ON FUNCTION public.dw_readings_mark_late() IS 'statement trigger on read
 
 
 --
--- Name: dw_readings_pack_next(date); Type: FUNCTION; Schema: public; Owner: -
+-- Name: dw_readings_pack_next(date, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.dw_readings_pack_next(pack_before date, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT waiting text) RETURNS record
+CREATE FUNCTION public.dw_readings_pack_next(pack_before date, max_rows integer, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT day_done boolean, OUT waiting text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public'
     AS $_$
@@ -852,63 +852,94 @@ DECLARE
     horizon date;
     part text;
     d0 timestamptz;
-    n bigint;
+    moved bigint;
 BEGIN
     packed_readings := 0;
     point_days := 0;
+    day_done := false;
     SELECT s.packed_before INTO horizon FROM readings_pack_state s FOR UPDATE;
     SELECT min(to_date(substr(c.relname, 10), 'YYYYMMDD')) INTO packed_day
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$'
           AND to_date(substr(c.relname, 10), 'YYYYMMDD') < pack_before;
     IF packed_day IS NULL THEN
-        -- no partition left below before: days without one have no readings to pack
+        -- no partition left below pack_before: days without one have no readings to pack
         IF horizon IS NULL OR horizon < pack_before THEN
             UPDATE readings_pack_state SET packed_before = pack_before, updated_at = now();
         END IF;
         RETURN;
     END IF;
     d0 := packed_day::timestamp AT TIME ZONE 'UTC';
-    IF (SELECT s.rolled_to < d0 + interval '1 day' FROM rollup_state s) THEN
-        waiting := 'the rollups have not passed the day';
-        packed_day := NULL;
-        RETURN;
-    END IF;
-    IF EXISTS (SELECT 1 FROM rollup_dirty x WHERE x.hour >= d0 AND x.hour < d0 + interval '1 day') THEN
-        waiting := 'late hours of the day wait for the rollup worker';
-        packed_day := NULL;
-        RETURN;
-    END IF;
     part := 'readings_' || to_char(packed_day, 'YYYYMMDD');
-    EXECUTE format('LOCK TABLE %I IN SHARE MODE', part);
-    EXECUTE format('SELECT count(*) FROM %I', part) INTO n;
-    EXECUTE format($q$
-        INSERT INTO readings_packed (point_id, day, enterprise_id, offsets_ms, offsets_us, vals, quals)
-        SELECT t.point_id, $1, t.enterprise_id,
-               CASE WHEN bool_and(t.us %% 1000 = 0) THEN array_agg((t.us / 1000)::integer ORDER BY t.us) END,
-               CASE WHEN NOT bool_and(t.us %% 1000 = 0) THEN array_agg(t.us ORDER BY t.us) END,
-               array_agg(t.value ORDER BY t.us),
-               CASE WHEN bool_or(t.quality <> 0) THEN array_agg(t.quality ORDER BY t.us) END
-        FROM (SELECT r.point_id, r.enterprise_id, r.value, r.quality,
-                     (extract(epoch FROM r.collected_at - $2) * 1000000)::bigint AS us
-              FROM %I r) t
-        GROUP BY t.point_id, t.enterprise_id$q$, part) USING packed_day, d0;
-    GET DIAGNOSTICS point_days = ROW_COUNT;
-    SELECT coalesce(sum(cardinality(k.vals)), 0) INTO packed_readings FROM readings_packed k WHERE k.day = packed_day;
-    IF packed_readings <> n THEN
-        RAISE EXCEPTION 'packing % wrote % readings of %', packed_day, packed_readings, n;
+    IF horizon IS NULL OR horizon <= packed_day THEN
+        IF (SELECT s.rolled_to < d0 + interval '1 day' FROM rollup_state s) THEN
+            waiting := 'the rollups have not passed the day';
+            packed_day := NULL;
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM rollup_dirty x WHERE x.hour >= d0 AND x.hour < d0 + interval '1 day') THEN
+            waiting := 'late hours of the day wait for the rollup worker';
+            packed_day := NULL;
+            RETURN;
+        END IF;
+        EXECUTE format('CREATE TRIGGER readings_refuse_packed BEFORE INSERT ON %I '
+                       'FOR EACH ROW EXECUTE FUNCTION dw_readings_refuse_packed()', part);
+        UPDATE readings_pack_state SET packed_before = packed_day + 1, updated_at = now();
     END IF;
-    EXECUTE format('DROP TABLE %I', part);
-    UPDATE readings_pack_state SET packed_before = greatest(packed_before, packed_day + 1), updated_at = now();
+    EXECUTE format($q$
+        WITH pts AS (SELECT DISTINCT x.point_id FROM (SELECT r.point_id FROM %1$I r
+                                                      ORDER BY r.point_id LIMIT $3) x),
+        moved AS (DELETE FROM %1$I r USING pts WHERE r.point_id = pts.point_id
+                  RETURNING r.point_id, r.enterprise_id, r.value, r.quality,
+                            (extract(epoch FROM r.collected_at - $2) * 1000000)::bigint AS us),
+        ins AS (
+            INSERT INTO readings_packed (point_id, day, enterprise_id, offsets_ms, offsets_us, vals, quals)
+            SELECT t.point_id, $1, t.enterprise_id,
+                   CASE WHEN bool_and(t.us %% 1000 = 0) THEN array_agg((t.us / 1000)::integer ORDER BY t.us) END,
+                   CASE WHEN NOT bool_and(t.us %% 1000 = 0) THEN array_agg(t.us ORDER BY t.us) END,
+                   array_agg(t.value ORDER BY t.us),
+                   CASE WHEN bool_or(t.quality <> 0) THEN array_agg(t.quality ORDER BY t.us) END
+            FROM moved t GROUP BY t.point_id, t.enterprise_id
+            RETURNING cardinality(vals) AS n)
+        SELECT (SELECT count(*) FROM moved), (SELECT coalesce(sum(n), 0) FROM ins), (SELECT count(*) FROM ins)$q$,
+        part) INTO moved, packed_readings, point_days USING packed_day, d0, max_rows;
+    IF packed_readings <> moved THEN
+        RAISE EXCEPTION 'packing % wrote % readings of %', packed_day, packed_readings, moved;
+    END IF;
+    IF moved = 0 THEN
+        EXECUTE format('DROP TABLE %I', part);
+        day_done := true;
+    END IF;
 END
 $_$;
 
 
 --
--- Name: FUNCTION dw_readings_pack_next(pack_before date, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT waiting text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION dw_readings_pack_next(pack_before date, max_rows integer, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT day_done boolean, OUT waiting text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.dw_readings_pack_next(pack_before date, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT waiting text) IS 'worker, own transaction: packs the oldest readings partition before pack_before into readings_packed and drops it (packed_day NULL: nothing packed; waiting says why when a day waits); moves readings_pack_state.packed_before past it';
+COMMENT ON FUNCTION public.dw_readings_pack_next(pack_before date, max_rows integer, OUT packed_day date, OUT packed_readings bigint, OUT point_days bigint, OUT day_done boolean, OUT waiting text) IS 'worker, own transaction: moves about max_rows readings (whole points) of the oldest readings partition before pack_before into readings_packed; the first step of a day moves readings_pack_state.packed_before past it, the step that finds the partition empty drops it (day_done); packed_day NULL: nothing to pack, waiting says why when a day waits';
+
+
+--
+-- Name: dw_readings_refuse_packed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.dw_readings_refuse_packed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'readings of % are being packed', TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$$;
+
+
+--
+-- Name: FUNCTION dw_readings_refuse_packed(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.dw_readings_refuse_packed() IS 'trigger on a readings partition being packed: refuses inserts (the day is below the packing horizon)';
 
 
 --
@@ -6410,7 +6441,7 @@ COMMENT ON COLUMN public.readings_pack_state.id IS 'always true: the table has o
 -- Name: COLUMN readings_pack_state.packed_before; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.readings_pack_state.packed_before IS 'readings of UTC days before this are in readings_packed, none in readings, and no partition is created for them; NULL: nothing packed yet';
+COMMENT ON COLUMN public.readings_pack_state.packed_before IS 'readings of UTC days before this are in readings_packed (the oldest partition below it may still be moving there, refusing inserts), no partition is created for them and ingest refuses them; NULL: nothing packed yet';
 
 
 --
@@ -6445,7 +6476,7 @@ ALTER TABLE ONLY public.readings_packed FORCE ROW LEVEL SECURITY;
 -- Name: TABLE readings_packed; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.readings_packed IS 'the readings of UTC days below readings_pack_state.packed_before, one row per point and day (dw_readings_pack_next writes them, dw_readings reads them); no instant is also in readings';
+COMMENT ON TABLE public.readings_packed IS 'readings of UTC days below readings_pack_state.packed_before, one row per point and day (dw_readings_pack_next moves them here, dw_readings reads them); no instant is also in readings';
 
 
 --

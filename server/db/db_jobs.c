@@ -31,7 +31,8 @@ static const db_stmt statements[] = {
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
     {"job_pack_readings",
      "SELECT coalesce(extract(epoch FROM packed_day::timestamp)::bigint::text, ''), "
-     "packed_readings, point_days, coalesce(waiting, '') FROM dw_readings_pack_next($1::date)"},
+     "packed_readings, point_days, day_done, coalesce(waiting, '') FROM "
+     "dw_readings_pack_next($1::date, $2::int)"},
     {"job_purge_idem",
      "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
      "count(*) FROM d"},
@@ -242,19 +243,20 @@ db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *droppe
     return st;
 }
 
-db_status db_jobs_pack_readings(db_conn *c, int64_t before_s, db_jobs_pack *out)
+db_status db_jobs_pack_readings(db_conn *c, int64_t before_s, int max_rows, db_jobs_pack *out)
 {
-    char date[16];
-    const char *p[1] = {utc_date(date, before_s)};
+    char date[16], n[24];
+    const char *p[2] = {utc_date(date, before_s), db_i64(n, max_rows)};
     PGresult *r = NULL;
-    db_status st = exec_ddl_row(c, "job_pack_readings", 1, p, &r);
+    db_status st = exec_ddl_row(c, "job_pack_readings", 2, p, &r);
     if (st != DB_OK)
         return st;
-    out->packed = PQgetvalue(r, 0, 0)[0] != '\0';
-    out->day_s = out->packed ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    out->working = PQgetvalue(r, 0, 0)[0] != '\0';
+    out->day_s = out->working ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     out->readings = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     out->point_days = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-    snprintf(out->waiting, sizeof out->waiting, "%s", PQgetvalue(r, 0, 3));
+    out->day_done = PQgetvalue(r, 0, 3)[0] == 't';
+    snprintf(out->waiting, sizeof out->waiting, "%s", PQgetvalue(r, 0, 4));
     PQclear(r);
     return DB_OK;
 }

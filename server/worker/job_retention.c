@@ -19,13 +19,16 @@
 #include "srv_metrics.h"
 
 #define BATCH 2000
+/* readings moved per pack step: about a second of PostgreSQL's time */
+#define PACK_ROWS 300000
 
 SRV_METRIC_COUNTER(m_pruned, "dustwatch_retention_pruned_total",
                    "Objects removed by retention: video alarm images, check-in photos, risk "
                    "score rows between the daily points and changes.",
                    "kind")
-SRV_METRIC_COUNTER(m_packed_days, "dustwatch_readings_packed_days_total",
-                   "UTC days of readings packed into readings_packed (readings_pack_after_days).",
+SRV_METRIC_COUNTER(m_packed_days, "dustwatch_readings_packed_partitions_total",
+                   "Daily readings partitions emptied into readings_packed and dropped "
+                   "(readings_pack_after_days).",
                    NULL)
 SRV_METRIC_COUNTER(m_packed_readings, "dustwatch_readings_packed_total",
                    "Readings moved from the day partitions into readings_packed.", NULL)
@@ -83,23 +86,23 @@ db_status job_retention_run(db_conn *c, int64_t now_s, int64_t budget_ms, job_re
         }
         if (pack_left) {
             db_jobs_pack pk;
-            st = db_jobs_pack_readings(c, pack_before, &pk);
+            st = db_jobs_pack_readings(c, pack_before, PACK_ROWS, &pk);
             if (st != DB_OK)
                 break;
-            if (pk.packed) {
+            s.packed_readings += pk.readings;
+            srv_metric_add(&m_packed_readings, (double)pk.readings);
+            if (pk.day_done) {
                 s.packed_days++;
-                s.packed_readings += pk.readings;
                 srv_metric_add(&m_packed_days, 1);
-                srv_metric_add(&m_packed_readings, (double)pk.readings);
             }
             snprintf(waiting, sizeof waiting, "%s", pk.waiting);
-            pack_left = pk.packed;
+            pack_left = pk.working;
         }
     }
     if (waiting[0])
         LOG_INFO("readings day not packed yet", "reason=%s",
                  srv_log_q((char[160]){0}, 160, waiting));
-    if (s.videos || s.photos || s.risk_scores || s.packed_days || st != DB_OK)
+    if (s.videos || s.photos || s.risk_scores || s.packed_readings || s.packed_days || st != DB_OK)
         srv_log(st == DB_OK ? SRV_LOG_INFO : SRV_LOG_WARN, "retention done",
                 "video_images=%lld checkin_photos=%lld risk_scores=%lld packed_days=%lld "
                 "packed_readings=%lld complete=%d ok=%d",

@@ -196,10 +196,18 @@ def test_packed_days_answer_the_same():
         e.start(pack_after_days=0)
         assert answers(e) == before, "halfway through a day"
         assert statistics(e) == stats_before
-        st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", {"readings": [
-            {"point": e.ht[0], "ts": iso(DAYS[0] + timedelta(hours=3, seconds=1)), "value": 30}]},
-            {"X-Api-Key": e.a["api_key"]})
+        late = {"readings": [{"point": e.ht[0], "ts": iso(DAYS[0] + timedelta(hours=3, seconds=1)),
+                              "value": 30}]}
+        st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", late, {"X-Api-Key": e.a["api_key"]})
         assert st == 200 and [x["code"] for x in r["errors"]] == ["day_packed"], r
+        # the race: a writer that read the horizon before the step moved it meets the partition's
+        # trigger; the batch fails as a whole (retry), nothing is stored
+        e.system("UPDATE readings_pack_state SET packed_before = NULL")
+        st, hdrs, r = e.srv.ingest("POST", "/ingest/v1/readings", late, {"X-Api-Key": e.a["api_key"]})
+        assert st == 503 and "retry-after" in hdrs, (st, r)
+        e.system(f"UPDATE readings_pack_state SET packed_before = '{(DAYS[0] + timedelta(days=1)).date()}'")
+        assert e.scalar(f"SELECT count(*) FROM dw_readings({e.ht[1]}, '{DAYS[0].isoformat()}', "
+                        f"'{DAYS[1].isoformat()}')") == str(PER_DAY)
         e.stop()
 
         e.start(pack_after_days=8)

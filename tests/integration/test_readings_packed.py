@@ -292,13 +292,16 @@ def admin_token(e):
 
 
 def statistics(e):
-    """The statistics of the old days (the quarantined hour's point-hours come from raw)."""
-    frm, to = DAYS[0], DAYS[2] + timedelta(days=1)
+    """The statistics of three hours around the quarantined one: a part of a city day, so
+    counted from rollup_hour, and the quarantined point-hour (no rollup row) from raw."""
+    frm, to = DAYS[1] + timedelta(hours=9), DAYS[1] + timedelta(hours=12)
     st, _, body = e.srv.api("GET", f"/api/v1/statistics?period=custom&from={q(frm)}&to={q(to)}"
                             "&group=enterprise", headers={"Authorization": "Bearer " + admin_token(e)})
     assert st == 200, (st, body)
     rows = [r for r in body["rows"] if r.get("code") == e.a["code"]]
     assert rows, body
+    # two enabled points with data in each of the three hours, the quarantined one included
+    assert rows[0]["point_hours_with_data"] == 6, rows
     return rows
 
 

@@ -351,10 +351,11 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
         return NULL;
     int64_t oldest_us =
         now_us() - (int64_t)g_config.readings_retention_days * 86400 * (int64_t)1000000;
-    /* Days below the horizon are packed and their partitions dropped (migration 0137): a
-     * reading there would have nowhere to go, and an instant must never be stored in both
-     * layouts.  Should a pack commit between this read and the group's insert, the insert
-     * fails and the batch is answered 503; its retry reads the new horizon. */
+    /* Days below the horizon are packed (migration 0137): their partitions are dropped or
+     * being emptied, and an instant must never be stored in both layouts.  Should a pack
+     * step move the horizon between this read and the group's insert, the partition's
+     * trigger refuses the insert and the batch is answered 503; its retry reads the new
+     * horizon. */
     int64_t packed_us = db_ingest_points_packed_before_us(pts);
     for (size_t j = 0; j < n; j++) {
         wjob *w = &ws[j];
@@ -524,7 +525,6 @@ static db_status count_skew(db_conn *c, const wjob *w)
                                 n, max_ahead, last_ahead);
 }
 
-/* The answer to a processed batch (also what an Idempotency-Key replays). */
 /* The fixed text of a reject the writer decides (server_code). */
 static const char *server_message(const char *code)
 {
@@ -534,6 +534,7 @@ static const char *server_message(const char *code)
     return "older than the readings retention period";
 }
 
+/* The answer to a processed batch (also what an Idempotency-Key replays). */
 static void build_reply(wjob *w)
 {
     ing_job *job = w->job;

@@ -7,8 +7,9 @@
  * access control, one retention), and the TOAST space they free is reused by later
  * rows after VACUUM.  Decided in deploy/README.md, "Retention".
  *
- * Packing readings (migration 0137) is a step of the same loop: one UTC day per step, the
- * oldest first, so a first run after an upgrade (a year of days) spreads over ticks. */
+ * Packing readings (migration 0137) is a step of the same loop: PACK_ROWS readings of the
+ * oldest unpacked day per step, so a city's day and a first run after an upgrade (a year of
+ * days) spread over ticks. */
 #include "job_retention.h"
 
 #include "db_jobs.h"

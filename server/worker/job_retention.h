@@ -5,7 +5,7 @@
  * Readings partitions and rollups have their own retention (job_worker.c,
  * job_rollup.c); the audit log is never deleted by the server (deploy/README.md,
  * "Retention").  It also packs the readings of days older than
- * readings_pack_after_days, one day per step (migration 0137).
+ * readings_pack_after_days, a bounded number per step (migration 0137).
  *
  * Runs inside the worker's city-wide periodic lock, after maintenance. */
 #ifndef DW_JOB_RETENTION_H

@@ -2756,7 +2756,7 @@ def build_ingest():
                                          "future_timestamp, non_numeric, bad_quality, "
                                          "bad_level, bad_image, duplicate_in_batch, "
                                          "unknown_point, foreign_point, out_of_range, "
-                                         "point_disabled, implausible, too_old, …"),
+                                         "point_disabled, implausible, too_old, day_packed, …"),
                                "message": s("string")}, ["index", "code", "message"]),
                           "At most 1000 listed.")},
             ["accepted", "duplicate", "rejected", "errors"],

@@ -107,9 +107,9 @@ static const db_stmt statements[] = {
      "interval '30 minutes', 'to', a.raised_at + interval '30 minutes', 'items', CASE WHEN "
      "a.point_id IS NULL THEN '[]'::json ELSE coalesce((SELECT json_agg(json_build_array("
      "extract(epoch FROM r.collected_at) * 1000, r.value, r.quality) ORDER BY r.collected_at) "
-     "FROM (SELECT collected_at, value, quality FROM readings WHERE point_id = a.point_id AND "
-     "collected_at >= a.raised_at - interval '30 minutes' AND collected_at <= a.raised_at + "
-     "interval '30 minutes' ORDER BY collected_at LIMIT 5000) r), '[]'::json) "
+     "FROM (SELECT x.collected_at, x.value, x.quality FROM dw_readings(a.point_id, a.raised_at - "
+     "interval '30 minutes', a.raised_at + interval '30 minutes 1 microsecond') x ORDER BY "
+     "x.collected_at LIMIT 5000) r), '[]'::json) "
      "END))::text" ALARM_FROM "WHERE a.id = $3::bigint AND " SCOPE_ENT("e")},
     /* the row to act on, locked for the rest of the transaction */
     {"alm_api_lock",

@@ -108,7 +108,8 @@ static const db_stmt statements[] = {
     {"ast_pt_check",
      "SELECT p.enterprise_id, CASE WHEN EXISTS (SELECT 1 FROM point_latest l WHERE l.point_id "
      "= "
-     "p.id) OR EXISTS (SELECT 1 FROM readings r WHERE r.point_id = p.id) THEN 'the point has "
+     "p.id) OR EXISTS (SELECT 1 FROM readings r WHERE r.point_id = p.id) OR EXISTS (SELECT 1 "
+     "FROM readings_packed k WHERE k.point_id = p.id) THEN 'the point has "
      "stored readings' WHEN EXISTS (SELECT 1 FROM gateway_events g WHERE g.point_id = p.id) "
      "THEN "
      "'the point has gateway alarm events' WHEN EXISTS (SELECT 1 FROM alarms a WHERE "

@@ -152,7 +152,8 @@ static const db_stmt statements[] = {
      "point_rule_state s SET offline_active = false, offline_due_at = ceil(extract(epoch FROM "
      "f.until))::bigint FROM f WHERE $7::boolean AND s.point_id = $2::bigint RETURNING 1) "
      "SELECT f.id, (SELECT count(*) FROM x), (SELECT count(*) FROM d) FROM f"},
-    /* $1 window (s) $2 ack within $3 handle within */
+    /* $1 window (s) $2 ack within $3 handle within.  The window ends now and is minutes
+     * long: it never reaches a packed day (migration 0137), so readings is read directly. */
     {"flg_production",
      "WITH cand AS (SELECT f.id AS filing_id, f.enterprise_id, m.point_id, m.code, m.last FROM "
      "filings f CROSS JOIN LATERAL (SELECT p.id AS point_id, p.code, (array_agg(r.value ORDER "

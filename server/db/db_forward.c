@@ -47,8 +47,8 @@
     "(SELECT coalesce(json_agg(json_build_object('p', coalesce(mp.upstream_code, p.code), "        \
     "'ts', " TS_OF_READING                                                                         \
     ", 'v', r.value, 'q', r.quality) ORDER BY u.n), '[]') FROM unnest(o.point_ids, "               \
-    "o.ats) WITH ORDINALITY u(pid, at, n) JOIN readings r ON r.point_id = u.pid AND "              \
-    "r.collected_at = u.at JOIN points p ON p.id = r.point_id " POINT_MAPPED ")"
+    "o.ats) WITH ORDINALITY u(pid, at, n) CROSS JOIN LATERAL dw_readings(u.pid, u.at, u.at + "     \
+    "interval '1 microsecond') r JOIN points p ON p.id = u.pid " POINT_MAPPED ")"
 #define ITEMS_EVENTS                                                                               \
     "(SELECT coalesce(json_agg(json_build_object('p', coalesce(mp.upstream_code, p.code), "        \
     "'ts', " TS_OF_EVENT                                                                           \

@@ -25,10 +25,13 @@ static const db_stmt statements[] = {
      "encode(c.sm4_iv, 'hex'), encode(c.sealed_keys, 'hex') FROM ingest_credentials c JOIN "
      "enterprises e ON e.id = c.enterprise_id WHERE c.appid = $1 AND c.kind = 'mem_sm4' AND "
      "c.revoked_at IS NULL"},
+    /* the packing horizon rides along (a one-row table): the writer refuses readings of
+     * packed days without a statement of its own */
     {"ing_points",
      "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
-     "k.plausible_min, k.plausible_max FROM points p JOIN indicator_kinds k ON k.code = p.kind "
-     "WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
+     "k.plausible_min, k.plausible_max, (extract(epoch FROM s.packed_before::timestamp) * "
+     "1000000)::bigint FROM points p JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN "
+     "readings_pack_state s WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -69,7 +72,9 @@ static const db_stmt statements[] = {
      /* after ing_insert_readings left some rows out: the rows whose instant
       * holds another value or quality (a repeat of the stored one is a
       * plain duplicate).  They are kept in reading_conflicts, once per
-      * distinct value; the answer lists them by their position in $1. */
+      * distinct value; the answer lists them by their position in $1.
+      * Only readings partitions can hold the instant: readings of packed
+      * days are refused before (day_packed, migration 0137). */
      "WITH u AS (SELECT u.p, timestamptz 'epoch' + u.t * interval '1 microsecond' AS t, u.v, u.q, "
      "u.x, u.i FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[], $5::int[]) WITH "
      "ORDINALITY AS u(p, t, v, q, x, i)), c AS MATERIALIZED (SELECT u.i, u.p, u.t, u.v, u.q, u.x, "
@@ -298,6 +303,7 @@ struct db_ingest_points {
     PGresult *res; /* backs the codes */
     db_ingest_point *rows;
     size_t n;
+    int64_t packed_before_us; /* INT64_MIN: nothing packed, or no point found */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -356,6 +362,8 @@ db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t 
     pts->res = r;
     pts->rows = info;
     pts->n = (size_t)rows;
+    pts->packed_before_us =
+        rows > 0 && !PQgetisnull(r, 0, 8) ? strtoll(PQgetvalue(r, 0, 8), NULL, 10) : INT64_MIN;
     *out = pts;
     return DB_OK;
 }
@@ -364,6 +372,11 @@ const db_ingest_point *db_ingest_points_find(const db_ingest_points *p, const ch
 {
     /* the statement orders by code COLLATE "C": strcmp order */
     return bsearch(code, p->rows, p->n, sizeof *p->rows, cmp_point);
+}
+
+int64_t db_ingest_points_packed_before_us(const db_ingest_points *p)
+{
+    return p->packed_before_us;
 }
 
 void db_ingest_points_free(db_ingest_points *p)

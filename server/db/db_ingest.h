@@ -66,6 +66,10 @@ db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t 
 /* The point with this code, NULL when it does not exist.  Borrowed from p. */
 const db_ingest_point *db_ingest_points_find(const db_ingest_points *p, const char *code);
 void db_ingest_points_free(db_ingest_points *p); /* NULL-safe */
+/* The packing horizon read with the points (readings_pack_state, migration 0137), in
+ * microseconds since the epoch: readings before it are packed and can no longer be
+ * stored.  INT64_MIN when nothing is packed (or no point was found). */
+int64_t db_ingest_points_packed_before_us(const db_ingest_points *p);
 
 /* Creates the readings partition of a UTC day (days since the epoch) if it
  * does not exist yet.  Waits at most half a second for the lock on readings

@@ -29,6 +29,10 @@ static const db_stmt statements[] = {
      "'UTC')::date FROM rollup_dirty d) m, (VALUES ('minute'), ('hour')) t(tier)"},
     {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
+    {"job_pack_readings",
+     "SELECT coalesce(extract(epoch FROM packed_day::timestamp)::bigint::text, ''), "
+     "packed_readings, point_days, day_done, coalesce(waiting, '') FROM "
+     "dw_readings_pack_next($1::date, $2::int)"},
     {"job_purge_idem",
      "WITH d AS (DELETE FROM ingest_batches WHERE expires_at < now() RETURNING 1) SELECT "
      "count(*) FROM d"},
@@ -117,22 +121,41 @@ static db_status exec_cell(db_conn *c, const char *stmt, int nparams, const char
  * the limit ends with the statement's own transaction. */
 #define DDL_LOCK_TIMEOUT_MS "500"
 
-static db_status exec_ddl_cell(db_conn *c, const char *stmt, int nparams, const char *const *p,
-                               char v[32])
+static db_status exec_ddl_row(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                              PGresult **res)
 {
     if (PQtransactionStatus(db_pg(c)) != PQTRANS_IDLE)
         return DB_HARD; /* a SET LOCAL would outlive this statement */
     db_status st = db_command(c, "BEGIN");
     if (st != DB_OK)
         return st;
+    PGresult *r = NULL;
     st = db_command(c, "SET LOCAL lock_timeout = " DDL_LOCK_TIMEOUT_MS);
     if (st == DB_OK)
-        st = exec_cell(c, stmt, nparams, p, v);
+        st = exec_row(c, stmt, nparams, p, &r);
+    if (st == DB_OK && PQntuples(r) != 1)
+        st = DB_HARD;
     if (st == DB_OK)
         st = db_command(c, "COMMIT");
     else
         (void)db_command(c, "ROLLBACK");
+    if (st == DB_OK)
+        *res = r;
+    else
+        PQclear(r);
     return st;
+}
+
+static db_status exec_ddl_cell(db_conn *c, const char *stmt, int nparams, const char *const *p,
+                               char v[32])
+{
+    PGresult *r = NULL;
+    db_status st = exec_ddl_row(c, stmt, nparams, p, &r);
+    if (st != DB_OK)
+        return st;
+    snprintf(v, 32, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
 }
 
 /* ---- rollups -------------------------------------------------------------------- */
@@ -218,6 +241,24 @@ db_status db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *droppe
     if (st == DB_OK)
         *dropped = atoi(v);
     return st;
+}
+
+db_status db_jobs_pack_readings(db_conn *c, int64_t before_s, int max_rows, db_jobs_pack *out)
+{
+    char date[16], n[24];
+    const char *p[2] = {utc_date(date, before_s), db_i64(n, max_rows)};
+    PGresult *r = NULL;
+    db_status st = exec_ddl_row(c, "job_pack_readings", 2, p, &r);
+    if (st != DB_OK)
+        return st;
+    out->working = PQgetvalue(r, 0, 0)[0] != '\0';
+    out->day_s = out->working ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    out->readings = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->point_days = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    out->day_done = PQgetvalue(r, 0, 3)[0] == 't';
+    snprintf(out->waiting, sizeof out->waiting, "%s", PQgetvalue(r, 0, 4));
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_jobs_purge_idempotency(db_conn *c, long *purged)

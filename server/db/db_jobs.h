@@ -64,6 +64,22 @@ __attribute__((warn_unused_result)) db_status db_jobs_ensure_partition(db_conn *
 /* Drops readings partitions before the UTC day of cutoff_s. */
 __attribute__((warn_unused_result)) db_status
 db_jobs_drop_readings_before(db_conn *c, int64_t cutoff_s, int *dropped);
+/* What one pack step did (dw_readings_pack_next, migration 0137). */
+typedef struct db_jobs_pack {
+    int working;                  /* 1: a day (day_s) was worked on; 0: nothing to pack */
+    int64_t day_s;                /* its start (UTC midnight) */
+    int64_t readings, point_days; /* readings moved, rows of readings_packed written */
+    int day_done;                 /* 1: its partition was empty and is dropped */
+    char waiting[128];            /* why the oldest day waits ("" when none does) */
+} db_jobs_pack;
+
+/* One pack step: moves the readings of whole points, about max_rows, of the oldest readings
+ * partition of a UTC day before the day of before_s into readings_packed; the step that finds
+ * the partition empty drops it (partition DDL: waits at most half a second for its locks, as
+ * above).  With no partition left the horizon moves to that day.  A day waits while its
+ * rollups are incomplete. */
+__attribute__((warn_unused_result)) db_status
+db_jobs_pack_readings(db_conn *c, int64_t before_s, int max_rows, db_jobs_pack *out);
 /* Deletes expired ingest idempotency rows. */
 __attribute__((warn_unused_result)) db_status db_jobs_purge_idempotency(db_conn *c, long *purged);
 

@@ -67,6 +67,8 @@
  * Sums and averages are taken in numeric: readings stored before migration
  * 0017 may add up beyond a double, and a series must still answer.
  *   [hi, to)     raw: the end of the range and what is not rolled up yet
+ * Raw readings come from dw_readings (migration 0137): the day partitions and,
+ * for days older than readings_pack_after_days, readings_packed.
  * Every raw branch also carries the literal $4/$5 bounds so the readings
  * partitions outside the range are pruned at plan start.  The dirty hours'
  * branch is driven by d (LATERAL ... OFFSET 0): joined as sets it read the
@@ -85,15 +87,15 @@
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
     "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
-    "r.value, r.value, 1 FROM readings r WHERE r.point_id = $3::bigint AND r.collected_at >= "     \
-    "$4::timestamptz AND r.collected_at < $4::timestamptz + interval '" g                          \
-    "' AND r.collected_at < (SELECT lo FROM c) UNION ALL SELECT r.collected_at, r.value, "         \
-    "r.value, r.value, 1 FROM readings r WHERE r.point_id = $3::bigint AND r.collected_at >= "     \
-    "(SELECT hi FROM c) AND r.collected_at < $5::timestamptz UNION ALL SELECT r.collected_at, "    \
-    "r.value, r.value, r.value, 1 FROM d CROSS JOIN c CROSS JOIN LATERAL (SELECT r.collected_at, " \
-    "r.value FROM readings r WHERE r.point_id = $3::bigint AND r.collected_at >= $4::timestamptz " \
-    "AND r.collected_at < $5::timestamptz AND r.collected_at >= greatest(d.hour, c.lo) AND "       \
-    "r.collected_at < least(d.hour + interval '1 hour', c.hi) OFFSET 0) r) SELECT "                \
+    "r.value, r.value, 1 FROM dw_readings($3::bigint, $4::timestamptz, least($4::timestamptz + "   \
+    "interval '" g                                                                                 \
+    "', (SELECT lo FROM c))) r WHERE r.collected_at < $4::timestamptz + interval '" g              \
+    "' UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM "                        \
+    "dw_readings($3::bigint, (SELECT hi FROM c), $5::timestamptz) r UNION ALL SELECT "             \
+    "r.collected_at, r.value, r.value, r.value, 1 FROM d CROSS JOIN c CROSS JOIN LATERAL (SELECT " \
+    "r.collected_at, r.value FROM dw_readings($3::bigint, greatest(d.hour, c.lo), least(d.hour + " \
+    "interval '1 hour', c.hi)) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "    \
+    "$5::timestamptz OFFSET 0) r) SELECT "                                                         \
     "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
     "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
     "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
@@ -132,11 +134,9 @@ static const db_stmt statements[] = {
     {"pts_series_raw",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
      "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
-     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM readings r WHERE r.point_id "
-     "= "
-     "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz "
-     "AND "
-     "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
+     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "
+     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
+     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ")"},
     {"pts_series_bucketed",
      "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
@@ -144,11 +144,9 @@ static const db_stmt statements[] = {
      "b.n) "
      "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
      "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
-     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM readings r WHERE r.point_id "
-     "= "
-     "$3::bigint AND r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz "
-     "AND "
-     "EXISTS (SELECT 1 FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
+     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "
+     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
+     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
     {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute")},
     {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour")},

@@ -197,7 +197,9 @@
  * statement, which only moves forward): hb.hi comes from a CTE, so without it the raw part was
  * planned as a scan of every readings partition of the period (84 ms of a month by district
  * with no raw reading to count, EXPLAIN ANALYZE at 2,000 enterprises). Redundant to hb.hi,
- * never narrower. */
+ * never narrower.  The raw tail from hb.hi reads the readings partitions directly: rolled_to
+ * is minutes old and packed days are more than a week old (migration 0137); the late and
+ * quarantined hours, which may be old, are read through dw_readings. */
 #define RAW_FROM_HINT                                                                              \
     "least(coalesce(date_bin('1 hour', to_timestamp($13::float8), " UTC_ORIGIN "), "               \
     "'-infinity'), date_bin('1 hour', to_timestamp($4::float8), " UTC_ORIGIN "))"
@@ -242,9 +244,8 @@
             "WHERE dq.hour >= fx.lo AND dq.hour < least(fx.hi, hb.hi) "                            \
             "AND NOT EXISTS (SELECT 1 FROM rollup_hour h WHERE h.point_id = fx.point_id "          \
                 "AND h.bucket = dq.hour) "                                                         \
-            "AND EXISTS (SELECT 1 FROM readings r WHERE r.point_id = fx.point_id "                 \
-                "AND r.collected_at >= dq.hour AND r.collected_at < dq.hour + interval '1 hour' "  \
-                "AND r.collected_at < win.tq AND " RAW_IN_PERIOD ")) rd "                          \
+            "AND EXISTS (SELECT 1 FROM dw_readings(fx.point_id, dq.hour, dq.hour + "               \
+                "interval '1 hour') r WHERE r.collected_at < win.tq AND " RAW_IN_PERIOD ")) rd "   \
         "CROSS JOIN LATERAL (SELECT count(DISTINCT date_bin('1 hour', r.collected_at, "            \
             UTC_ORIGIN ")) AS n FROM readings r WHERE r.point_id = fx.point_id "                   \
             "AND r.collected_at >= greatest(fx.lo, hb.hi) "                                        \
@@ -287,12 +288,11 @@
             "FROM readings r CROSS JOIN win CROSS JOIN hb "                                        \
             "WHERE r.collected_at >= hb.hi AND r.collected_at < win.t AND " RAW_IN_PERIOD " "      \
             "AND r.collected_at >= " RAW_FROM_HINT " "                                             \
-        "UNION SELECT r.point_id, r.enterprise_id, "                                               \
+        "UNION SELECT x.point_id, r.enterprise_id, "                                               \
             "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") "                                  \
             "FROM (SELECT point_id, hour FROM rollup_dirty "                                       \
                 "UNION SELECT point_id, hour FROM rollup_quarantine) x "                           \
-            "JOIN readings r ON r.point_id = x.point_id AND r.collected_at >= x.hour "             \
-                "AND r.collected_at < x.hour + interval '1 hour' "                                 \
+            "CROSS JOIN LATERAL dw_readings(x.point_id, x.hour, x.hour + interval '1 hour') r "    \
             "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi "               \
             "AND " RAW_IN_PERIOD " AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 "                  \
                 "WHERE h2.point_id = x.point_id AND h2.bucket = x.hour)), "                        \

@@ -351,6 +351,12 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
         return NULL;
     int64_t oldest_us =
         now_us() - (int64_t)g_config.readings_retention_days * 86400 * (int64_t)1000000;
+    /* Days below the horizon are packed (migration 0137): their partitions are dropped or
+     * being emptied, and an instant must never be stored in both layouts.  Should a pack
+     * step move the horizon between this read and the group's insert, the partition's
+     * trigger refuses the insert and the batch is answered 503; its retry reads the new
+     * horizon. */
+    int64_t packed_us = db_ingest_points_packed_before_us(pts);
     for (size_t j = 0; j < n; j++) {
         wjob *w = &ws[j];
         if (w->finished)
@@ -382,6 +388,9 @@ static db_ingest_points *resolve_points(db_conn *c, wjob *ws, size_t n)
                             ? w->batch->readings[i].ts_us
                             : w->batch->events[i].ts_us) < oldest_us) {
                 w->server_code[i] = "too_old";
+            } else if (w->batch->kind == ING_KIND_READINGS &&
+                       w->batch->readings[i].ts_us < packed_us) {
+                w->server_code[i] = "day_packed";
             } else {
                 w->point_ids[i] = pi->id;
             }
@@ -516,6 +525,15 @@ static db_status count_skew(db_conn *c, const wjob *w)
                                 n, max_ahead, last_ahead);
 }
 
+/* The fixed text of a reject the writer decides (server_code). */
+static const char *server_message(const char *code)
+{
+    if (strcmp(code, "day_packed") == 0)
+        return "the reading's UTC day is older than readings_pack_after_days and already packed: "
+               "readings can no longer be added to it";
+    return "older than the readings retention period";
+}
+
 /* The answer to a processed batch (also what an Idempotency-Key replays). */
 static void build_reply(wjob *w)
 {
@@ -538,8 +556,7 @@ static void build_reply(wjob *w)
         const char *code = rj != ING_REJ_NONE ? ing_reject_code(rj) : w->server_code[i];
         if (!code)
             continue;
-        const char *message = rj != ING_REJ_NONE ? ing_reject_message(rj)
-                                                 : "older than the readings retention period";
+        const char *message = rj != ING_REJ_NONE ? ing_reject_message(rj) : server_message(code);
         if (rj == ING_REJ_FUTURE_TIMESTAMP) {
             if (!skew_msg)
                 skew_msg = calloc(w->n_items, sizeof *skew_msg);

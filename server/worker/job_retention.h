@@ -4,7 +4,8 @@
  * (risk_score_detail_days: older scores keep the daily point and the changes).
  * Readings partitions and rollups have their own retention (job_worker.c,
  * job_rollup.c); the audit log is never deleted by the server (deploy/README.md,
- * "Retention").
+ * "Retention").  It also packs the readings of days older than
+ * readings_pack_after_days, a bounded number per step (migration 0137).
  *
  * Runs inside the worker's city-wide periodic lock, after maintenance. */
 #ifndef DW_JOB_RETENTION_H
@@ -18,8 +19,9 @@
 void job_retention_init(void);
 
 typedef struct job_retention_stats {
-    int64_t videos, photos, risk_scores; /* images, photos dropped; score rows deleted */
-    int complete;                        /* 0: the time budget ran out, more is left */
+    int64_t videos, photos, risk_scores;  /* images, photos dropped; score rows deleted */
+    int64_t packed_days, packed_readings; /* readings days packed, the readings they held */
+    int complete;                         /* 0: the time budget ran out, more is left */
 } job_retention_stats;
 
 /* Prunes in batches until nothing is left or budget_ms passed.  DB_OK or the

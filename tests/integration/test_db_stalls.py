@@ -144,7 +144,8 @@ def test_partition_ddl_does_not_queue_ingest_behind_a_dump():
     dump = None
     try:
         now = dt.datetime.now(dt.timezone.utc)
-        backfill = now - dt.timedelta(days=20)
+        # (younger than readings_pack_after_days: an older day is packed and refused)
+        backfill = now - dt.timedelta(days=5)
         part = "readings_" + backfill.strftime("%Y%m%d")
         assert part not in partitions(db)
         assert ingest(srv, a1, reading(a1, now - dt.timedelta(seconds=30)))[0] == 200

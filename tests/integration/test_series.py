@@ -34,6 +34,9 @@ class Env:
               "--enterprise", self.a["code"])
         cfg.setdefault("worker_interval_ms", 200)
         cfg.setdefault("rollup_lag_s", 60)
+        # back-fills ten days ago: days older than readings_pack_after_days would be packed
+        # and refuse them (test_readings_packed.py covers packing)
+        cfg.setdefault("readings_pack_after_days", 0)
         self.srv = t.Server(self.db, roles=roles, **cfg)
         self.token = self.login()
 

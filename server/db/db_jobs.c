@@ -96,6 +96,17 @@ static db_status exec_row(db_conn *c, const char *stmt, int nparams, const char 
     return DB_OK;
 }
 
+/* The text of the first cell of a one-row answer r into v, r cleared: what exec_cell and
+ * exec_ddl_cell hand back from exec_row and exec_ddl_row. */
+static db_status first_cell(db_status st, PGresult *r, char v[32])
+{
+    if (st != DB_OK)
+        return st;
+    snprintf(v, 32, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return DB_OK;
+}
+
 /* A statement answering one row (a count or a flag): the text of its first
  * cell into v. */
 static db_status exec_cell(db_conn *c, const char *stmt, int nparams, const char *const *p,
@@ -103,11 +114,7 @@ static db_status exec_cell(db_conn *c, const char *stmt, int nparams, const char
 {
     PGresult *r = NULL;
     db_status st = exec_row(c, stmt, nparams, p, &r);
-    if (st != DB_OK)
-        return st;
-    snprintf(v, 32, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return DB_OK;
+    return first_cell(st, r, v);
 }
 
 /* Partition DDL (CREATE TABLE ... PARTITION OF, DROP TABLE of a partition) takes ACCESS
@@ -151,11 +158,7 @@ static db_status exec_ddl_cell(db_conn *c, const char *stmt, int nparams, const 
 {
     PGresult *r = NULL;
     db_status st = exec_ddl_row(c, stmt, nparams, p, &r);
-    if (st != DB_OK)
-        return st;
-    snprintf(v, 32, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return DB_OK;
+    return first_cell(st, r, v);
 }
 
 /* ---- rollups -------------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
+#include "srv_buf.h"
 #include "srv_log.h"
 
 #include <stdlib.h>
@@ -49,56 +50,72 @@
 #define RATE(n, d)                                                                                 \
     "CASE WHEN sum(pe." d ") > 0 THEN round(sum(pe." n ")::numeric / sum(pe." d "), 4) END"
 
-/* the figures over the pe rows of a group; kinds: the alarms by kind of that group */
-#define FIGURES(kinds)                                                                             \
-    "'enterprises', count(*), "                                                                    \
-    "'connected', count(*) FILTER (WHERE pe.connected), "                                          \
-    "'points', " SUM("points") ", "                                                                \
-    "'points_online', " SUM("points_online") ", "                                                  \
-    "'point_hours', " SUM("hours_expected") ", "                                                   \
-    "'point_hours_with_data', " SUM("hours_with_data") ", "                                        \
-    "'online_rate', " RATE("hours_with_data", "hours_expected") ", "                               \
-    "'interruptions', json_build_object("                                                          \
-        "'count', " SUM("intr_n") ", "                                                             \
-        "'hours', round(" SUM("intr_hours") "::numeric, 2)), "                                     \
-    "'alarms', json_build_object("                                                                 \
-        "'total', " SUM("al_n") ", "                                                               \
-        "'by_level', json_build_object('0', " SUM("l0") ", '1', " SUM("l1") ", '2', " SUM("l2")    \
-            "), "                                                                                  \
-        "'by_kind', " kinds ", "                                                                   \
-        "'overdue', " SUM("al_overdue") ", "                                                       \
-        "'handle_due', " SUM("handle_due") ", "                                                    \
-        "'handled_on_time', " SUM("handled_on_time") ", "                                          \
-        "'handled_on_time_rate', " RATE("handled_on_time", "handle_due") "), "                     \
-    "'warnings', json_build_object("                                                               \
-        "'total', " SUM("w_n") ", "                                                                \
-        "'by_grade', json_build_object('blue', " SUM("blue") ", 'yellow', " SUM("yellow") ", "     \
-            "'orange', " SUM("orange") ", 'red', " SUM("red") "), "                                \
-        "'sign_due', " SUM("sign_due") ", "                                                        \
-        "'signed_on_time', " SUM("signed_on_time") ", "                                            \
-        "'signed_on_time_rate', " RATE("signed_on_time", "sign_due") ", "                          \
-        "'clear_due', " SUM("clear_due") ", "                                                      \
-        "'cleared_on_time', " SUM("cleared_on_time") ", "                                          \
-        "'cleared_on_time_rate', " RATE("cleared_on_time", "clear_due") ", "                       \
-        "'overdue', " SUM("w_overdue") ", "                                                        \
-        "'escalations', " SUM("escalations") "), "                                                 \
-    "'cleaning', json_build_object("                                                               \
-        "'required', " SUM("cl_required") ", "                                                     \
-        "'done', " SUM("cl_done") ", "                                                             \
-        "'rate', " RATE("cl_done", "cl_required") "), "                                            \
-    "'hazards', json_build_object("                                                                \
-        "'found', " SUM("hz_found") ", "                                                           \
-        "'found_major', " SUM("hz_found_major") ", "                                               \
-        "'closed', " SUM("hz_closed") ", "                                                         \
-        "'closed_rate', " RATE("hz_closed", "hz_found") ", "                                       \
-        "'open', " SUM("hz_open") ", "                                                             \
-        "'open_major', " SUM("hz_open_major") ", "                                                 \
-        "'overdue', " SUM("hz_overdue") ", "                                                       \
-        "'overdue_major', " SUM("hz_overdue_major") ")"
+/* The alarm kinds, in the order by_kind lists them: alarms_kind_check's list (test_schema.py
+ * compares the two).  One column each, so the alarms are grouped once, by enterprise: grouped
+ * by enterprise and kind, then again by group and kind for by_kind, they were a fifth of a
+ * week by enterprise (EXPLAIN ANALYZE at 2,000 enterprises). */
+#define ALARM_KINDS(X)                                                                             \
+    X(digital_fault) X(enterprise_offline) X(frozen) X(gateway_fault) X(gateway_offline) X(high)   \
+    X(high_high) X(low) X(low_low) X(offline) X(out_of_range) X(production_during_stop)            \
+    X(rate_of_rise) X(spark) X(video)
+#define KIND_COUNT(k) "count(*) FILTER (WHERE a.kind = '" #k "')::int AS k_" #k ", "
+#define KIND_PE(k) "coalesce(alc.k_" #k ", 0) AS k_" #k ", "
 
-#define KINDS_OF(filter)                                                                           \
-    "(SELECT coalesce(json_object_agg(z.kind, z.n ORDER BY z.kind), '{}'::json) FROM (SELECT "     \
-    "alk.kind, sum(alk.n) AS n FROM alk " filter " GROUP BY 1) z)"
+/* The figures of a row (the totals or a group) over its pe rows, in the answer's order:
+ * F(the JSON text before the value, the value's SQL) and K(the text before by_kind, whose
+ * value is one column per alarm kind).  PostgreSQL sums; the db layer writes the JSON around
+ * the sums (stats_row_text), since json_build_object of ~40 figures per row was an eighth of a
+ * week by enterprise (2,000 rows).  Every value is a number or NULL. */
+#define FIGS(F, K)                                                                                 \
+    F("{\"enterprises\":", "count(*)")                                                             \
+    F(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                   \
+    F(",\"points\":", SUM("points"))                                                               \
+    F(",\"points_online\":", SUM("points_online"))                                                 \
+    F(",\"point_hours\":", SUM("hours_expected"))                                                  \
+    F(",\"point_hours_with_data\":", SUM("hours_with_data"))                                       \
+    F(",\"online_rate\":", RATE("hours_with_data", "hours_expected"))                              \
+    F(",\"interruptions\":{\"count\":", SUM("intr_n"))                                             \
+    F(",\"hours\":", "round(" SUM("intr_hours") "::numeric, 2)")                                   \
+    F("},\"alarms\":{\"total\":", SUM("al_n"))                                                     \
+    F(",\"by_level\":{\"0\":", SUM("l0"))                                                          \
+    F(",\"1\":", SUM("l1"))                                                                        \
+    F(",\"2\":", SUM("l2"))                                                                        \
+    K("},\"by_kind\":")                                                                            \
+    F(",\"overdue\":", SUM("al_overdue"))                                                          \
+    F(",\"handle_due\":", SUM("handle_due"))                                                       \
+    F(",\"handled_on_time\":", SUM("handled_on_time"))                                             \
+    F(",\"handled_on_time_rate\":", RATE("handled_on_time", "handle_due"))                         \
+    F("},\"warnings\":{\"total\":", SUM("w_n"))                                                    \
+    F(",\"by_grade\":{\"blue\":", SUM("blue"))                                                     \
+    F(",\"yellow\":", SUM("yellow"))                                                               \
+    F(",\"orange\":", SUM("orange"))                                                               \
+    F(",\"red\":", SUM("red"))                                                                     \
+    F("},\"sign_due\":", SUM("sign_due"))                                                          \
+    F(",\"signed_on_time\":", SUM("signed_on_time"))                                               \
+    F(",\"signed_on_time_rate\":", RATE("signed_on_time", "sign_due"))                             \
+    F(",\"clear_due\":", SUM("clear_due"))                                                         \
+    F(",\"cleared_on_time\":", SUM("cleared_on_time"))                                             \
+    F(",\"cleared_on_time_rate\":", RATE("cleared_on_time", "clear_due"))                          \
+    F(",\"overdue\":", SUM("w_overdue"))                                                           \
+    F(",\"escalations\":", SUM("escalations"))                                                     \
+    F("},\"cleaning\":{\"required\":", SUM("cl_required"))                                         \
+    F(",\"done\":", SUM("cl_done"))                                                                \
+    F(",\"rate\":", RATE("cl_done", "cl_required"))                                                \
+    F("},\"hazards\":{\"found\":", SUM("hz_found"))                                                \
+    F(",\"found_major\":", SUM("hz_found_major"))                                                  \
+    F(",\"closed\":", SUM("hz_closed"))                                                            \
+    F(",\"closed_rate\":", RATE("hz_closed", "hz_found"))                                          \
+    F(",\"open\":", SUM("hz_open"))                                                                \
+    F(",\"open_major\":", SUM("hz_open_major"))                                                    \
+    F(",\"overdue\":", SUM("hz_overdue"))                                                          \
+    F(",\"overdue_major\":", SUM("hz_overdue_major"))
+/* what closes the hazards object and the row */
+#define FIGS_END "}}"
+#define FIG_SQL(before, sql) ", " sql
+#define KIND_SUM(k) ", " SUM("k_" #k)
+#define KINDS_SQL(before) ALARM_KINDS(KIND_SUM)
+/* the result's columns: ord, head, key, code, name, then the figures */
+#define STATS_FIRST_FIGURE 5
 
 /* the enterprises in scope that the filters $5..$10 select */
 #define STATS_ENTS                                                                                 \
@@ -305,7 +322,7 @@
         "WHERE a.kind IN ('offline', 'enterprise_offline', 'gateway_offline') "                    \
         "AND a.folded_into IS NULL AND a.raised_at < win.t "                                       \
         "AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "                             \
-    "alk AS (SELECT a.enterprise_id AS eid, a.kind, count(*) AS n, "                               \
+    "alc AS (SELECT a.enterprise_id AS eid, count(*)::int AS n, " ALARM_KINDS(KIND_COUNT)         \
         "count(*) FILTER (WHERE a.level = 0) AS l0, "                                              \
         "count(*) FILTER (WHERE a.level = 1) AS l1, "                                              \
         "count(*) FILTER (WHERE a.level = 2) AS l2, "                                              \
@@ -315,9 +332,7 @@
         "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
             "OR a.handle_deadline < now()) AND a.handled_at <= a.handle_deadline) AS on_time "     \
         "FROM alarms a JOIN ents ON ents.id = a.enterprise_id "                                    \
-        "WHERE " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " GROUP BY 1, 2), "                  \
-    "alc AS (SELECT eid, sum(n) AS n, sum(l0) AS l0, sum(l1) AS l1, sum(l2) AS l2, "               \
-        "sum(overdue) AS overdue, sum(due) AS due, sum(on_time) AS on_time FROM alk GROUP BY 1), " \
+        "WHERE " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " GROUP BY 1), "                     \
     "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
         "count(*) FILTER (WHERE w.grade = 'blue') AS blue, "                                       \
         "count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, "                                   \
@@ -365,6 +380,7 @@
         "coalesce(alc.l2, 0)::int AS l2, coalesce(alc.overdue, 0)::int AS al_overdue, "            \
         "coalesce(alc.due, 0)::int AS handle_due, "                                                \
         "coalesce(alc.on_time, 0)::int AS handled_on_time, "                                       \
+        ALARM_KINDS(KIND_PE)                                                                       \
         "coalesce(wr.n, 0)::int AS w_n, coalesce(wr.blue, 0)::int AS blue, "                       \
         "coalesce(wr.yellow, 0)::int AS yellow, coalesce(wr.orange, 0)::int AS orange, "           \
         "coalesce(wr.red, 0)::int AS red, coalesce(wr.sign_due, 0)::int AS sign_due, "             \
@@ -391,26 +407,15 @@
         "ELSE ARRAY[CASE $11 WHEN 'district' THEN ents.district_id::text "                         \
             "WHEN 'street' THEN coalesce(ents.street_id::text, '') "                               \
             "WHEN 'enterprise' THEN ents.id::text WHEN 'industry' THEN ents.industry_code "        \
-            "WHEN 'grade' THEN ents.grade ELSE '' END] END) AS k(key) WHERE $11 <> 'none'), "      \
-    /* alarms by kind per group, once (a correlated scan per group row was quadratic when      \
-     * grouping by enterprise) */                                                                  \
-    "kj AS (SELECT z.key, json_object_agg(z.kind, z.n ORDER BY z.kind) AS j FROM (SELECT g.key, "  \
-        "alk.kind, sum(alk.n) AS n FROM alk JOIN g ON g.eid = alk.eid GROUP BY 1, 2) z "           \
-        "GROUP BY 1) "                                                                             \
-    /* the answer as rows (db_stats_rows): first the head (everything but the rows), then one  \
-     * per group row with its key, code and alarm kinds beside its figures, so that a reader   \
-     * can write the rows out without parsing them */                                          \
-    "SELECT 0 AS ord, json_build_object('from', win.f, 'to', win.tq, 'computed_to', win.t, "       \
-        "'group', $11, 'connected_window_s', $12::int, "                                           \
-        "'totals', (SELECT json_build_object(" FIGURES(KINDS_OF("")) ") FROM pe))::text, "         \
-        "NULL::text AS key, NULL::text AS code, NULL::text AS kinds FROM win "                     \
-    "UNION ALL SELECT 1, x.j::text, x.key, x.code, (SELECT coalesce(json_agg(k ORDER BY k), "      \
-            "'[]')::text FROM json_object_keys(x.kinds) k) "                                       \
-        "FROM (SELECT g.key, " KEY_CODE " AS code, coalesce((array_agg(kj.j))[1], '{}'::json) "    \
-            "AS kinds, json_build_object('key', g.key, 'code', " KEY_CODE ", "                     \
-            "'name', " KEY_NAME ", "                                                               \
-            FIGURES("coalesce((array_agg(kj.j))[1], '{}'::json)") ") AS j "                        \
-            "FROM g JOIN pe ON pe.id = g.eid LEFT JOIN kj ON kj.key = g.key GROUP BY g.key) x "    \
+            "WHEN 'grade' THEN ents.grade ELSE '' END] END) AS k(key) WHERE $11 <> 'none') "      \
+    /* the answer as rows (db_stats_rows): first the totals with the head (everything but the   \
+     * figures) as JSON, then one row per group with its key, code and name */                     \
+    "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
+        "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
+        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_SQL, KINDS_SQL) " "  \
+        "FROM pe "                                                                                 \
+    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_SQL, KINDS_SQL) " "    \
+        "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key "                                          \
     "ORDER BY 1, 4, 3"
 /* clang-format on */
 
@@ -509,8 +514,83 @@ static void filter_params(const db_scope *s, const db_stats_query *q, char f[24]
     p[9] = q->grade;
 }
 
+/* the figures in the answer's order (FIGS): the text before each value; a kinds slot takes
+ * one column per alarm kind */
+typedef struct {
+    const char *before;
+    int kinds;
+} stats_slot;
+#define SLOT_F(before, sql) {before, 0},
+#define SLOT_K(before)      {before, 1},
+#define KIND_NAME(k)        #k,
+#define ONE_F(before, sql)  +1
+#define ONE_K(before)       +(int)(sizeof kind_names / sizeof kind_names[0])
+static const stats_slot slots[] = {FIGS(SLOT_F, SLOT_K)};
+static const char *const kind_names[] = {ALARM_KINDS(KIND_NAME)};
+enum { N_KINDS = sizeof kind_names / sizeof kind_names[0] };
+static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_K);
+
+static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        srv_buf_puts(b, "null");
+    else
+        srv_buf_json_str(b, PQgetvalue(res, row, col));
+}
+
+/* Result row i as its figures object (a group row: key, code and name first), then a NUL,
+ * then the alarm kinds it counts as a JSON array, then a NUL.  The values are PostgreSQL's
+ * text of numbers (json_build_object wrote the same text) or NULL. */
+static void stats_row_text(srv_buf *b, const PGresult *res, int i, size_t at[2])
+{
+    at[0] = b->len;
+    int col = STATS_FIRST_FIGURE, kinds[N_KINDS], n_kinds = 0;
+    if (i > 0) {
+        srv_buf_puts(b, "{\"key\":");
+        put_json_string(b, res, i, 2);
+        srv_buf_puts(b, ",\"code\":");
+        put_json_string(b, res, i, 3);
+        srv_buf_puts(b, ",\"name\":");
+        put_json_string(b, res, i, 4);
+        srv_buf_putc(b, ',');
+    }
+    for (size_t s = 0; s < sizeof slots / sizeof slots[0]; s++) {
+        /* the first slot opens the object, which a group row has opened already */
+        srv_buf_puts(b, slots[s].before + (s == 0 && i > 0));
+        if (!slots[s].kinds) {
+            if (PQgetisnull(res, i, col))
+                srv_buf_puts(b, "null");
+            else
+                srv_buf_puts(b, PQgetvalue(res, i, col));
+            col++;
+            continue;
+        }
+        srv_buf_putc(b, '{');
+        for (int k = 0; k < N_KINDS; k++, col++) {
+            const char *n = PQgetvalue(res, i, col);
+            if (PQgetisnull(res, i, col) || strcmp(n, "0") == 0)
+                continue;
+            if (n_kinds)
+                srv_buf_putc(b, ',');
+            srv_buf_printf(b, "\"%s\":%s", kind_names[k], n);
+            kinds[n_kinds++] = k;
+        }
+        srv_buf_putc(b, '}');
+    }
+    srv_buf_puts(b, FIGS_END);
+    srv_buf_putc(b, '\0');
+    at[1] = b->len;
+    srv_buf_putc(b, '[');
+    for (int k = 0; k < n_kinds; k++)
+        srv_buf_printf(b, "%s\"%s\"", k ? "," : "", kind_names[kinds[k]]);
+    srv_buf_putc(b, ']');
+    srv_buf_putc(b, '\0');
+}
+
 struct db_stats_rows {
-    PGresult *res; /* row 0: the head; rows 1..: the group rows (ord, doc, key, code, kinds) */
+    PGresult *res; /* row 0: the head and the totals; rows 1..: the group rows */
+    char *text;    /* per result row, its figures and its kinds (stats_row_text) */
+    size_t *at;    /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
 };
 
 static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query *q, PGresult **res)
@@ -532,7 +612,7 @@ static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query 
     PQclear(r);
     st = db_read_result_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 14, p, DB_PLAN_CUSTOM,
                              res);
-    if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != 5)) {
+    if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != n_columns)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");
         PQclear(*res);
         *res = NULL;
@@ -549,11 +629,22 @@ db_status db_stats_get_rows(db_conn *c, const db_scope *s, const db_stats_query 
     db_status st = read_stats(c, s, q, &res);
     if (st != DB_OK)
         return st;
-    if (!(*out = malloc(sizeof **out))) {
+    int n = PQntuples(res);
+    db_stats_rows *r = calloc(1, sizeof *r);
+    srv_buf b = {0};
+    if (r && (r->at = malloc(2 * (size_t)n * sizeof *r->at)))
+        for (int i = 0; i < n; i++)
+            stats_row_text(&b, res, i, r->at + 2 * i);
+    if (!r || !r->at || !(r->text = srv_buf_take(&b, NULL))) {
+        srv_buf_free(&b);
         PQclear(res);
+        if (r)
+            free(r->at);
+        free(r);
         return DB_HARD;
     }
-    (*out)->res = res;
+    r->res = res;
+    *out = r;
     return DB_OK;
 }
 
@@ -561,8 +652,14 @@ json_t *db_stats_rows_head(const db_stats_rows *r)
 {
     json_error_t e;
     json_t *head = json_loads(PQgetvalue(r->res, 0, 1), 0, &e);
-    if (!head)
+    json_t *totals = json_loads(r->text + r->at[0], 0, &e);
+    if (!head || !totals) {
         LOG_ERROR("statement returned invalid JSON", "stmt=stats_get head");
+        json_decref(head);
+        json_decref(totals);
+        return NULL;
+    }
+    json_object_set_new(head, "totals", totals);
     return head;
 }
 
@@ -574,10 +671,10 @@ size_t db_stats_rows_count(const db_stats_rows *r)
 void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row)
 {
     int n = (int)i + 1;
-    row->figures = PQgetvalue(r->res, n, 1);
+    row->figures = r->text + r->at[2 * n];
+    row->kinds = r->text + r->at[2 * n + 1];
     row->key = PQgetvalue(r->res, n, 2);
     row->code = PQgetisnull(r->res, n, 3) ? NULL : PQgetvalue(r->res, n, 3);
-    row->kinds = PQgetvalue(r->res, n, 4);
 }
 
 void db_stats_rows_free(db_stats_rows *r)
@@ -585,6 +682,8 @@ void db_stats_rows_free(db_stats_rows *r)
     if (!r)
         return;
     PQclear(r->res);
+    free(r->text);
+    free(r->at);
     free(r);
 }
 

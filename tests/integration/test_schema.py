@@ -3,8 +3,10 @@ binary from migrations/ dumps (pg_dump + the normalisation of
 schema/dump_schema.sh --dump) to exactly the committed file.  The script's own
 --check passes on the committed file, fails with a diff and the regeneration
 hint on a stale one, and leaves no scratch database behind."""
+import contextlib
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -32,8 +34,9 @@ def scratch_databases():
                   db="postgres")
 
 
-def test_schema_sql_is_current():
-    # template0 like the script: nothing but what the migrations create
+@contextlib.contextmanager
+def migrated_database():
+    """a scratch database migrated by the real binary (its name); dropped afterwards"""
     name = "t_" + uuid.uuid4().hex[:12]
     url = f"postgresql://dwadmin@127.0.0.1:{t.PG_PORT}/{name}"
     t.psql(f"CREATE DATABASE {name} TEMPLATE template0", db="postgres")
@@ -42,20 +45,27 @@ def test_schema_sql_is_current():
         r = subprocess.run([t.BIN, "migrate", "--dir", MIGRATIONS], env=env, capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 0, r.stderr
+        yield name
+    finally:
+        t.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", check=False)
+
+
+def test_schema_sql_is_current():
+    # template0 like the script: nothing but what the migrations create
+    with migrated_database() as name:
+        url = f"postgresql://dwadmin@127.0.0.1:{t.PG_PORT}/{name}"
         d = subprocess.run([SCRIPT, "--dump", url], env=script_env(), capture_output=True,
                            timeout=120)
         assert d.returncode == 0, d.stderr.decode(errors="replace")
         dumped = d.stdout.decode("utf-8")
-        with open(SCHEMA_SQL, encoding="utf-8") as f:
-            committed = f.read()
-        if dumped != committed:
-            diff = "".join(difflib.unified_diff(committed.splitlines(True), dumped.splitlines(True),
-                                                "schema/schema.sql (committed)",
-                                                "migrated from migrations/"))
-            raise AssertionError("schema/schema.sql is not the schema migrations/ produce; "
-                                 f"{REGENERATE}\n{diff[:8000]}")
-    finally:
-        t.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", check=False)
+    with open(SCHEMA_SQL, encoding="utf-8") as f:
+        committed = f.read()
+    if dumped != committed:
+        diff = "".join(difflib.unified_diff(committed.splitlines(True), dumped.splitlines(True),
+                                            "schema/schema.sql (committed)",
+                                            "migrated from migrations/"))
+        raise AssertionError("schema/schema.sql is not the schema migrations/ produce; "
+                             f"{REGENERATE}\n{diff[:8000]}")
 
 
 def test_script_check():
@@ -83,23 +93,18 @@ def test_script_check():
     assert scratch_databases() == before, "dump_schema.sh left its scratch database behind"
 
 
-if __name__ == "__main__":
-    t.run([
-        test_schema_sql_is_current,
-        test_script_check,
-    ])
-
 
 def test_policies_read_the_scope_once_per_query():
     # migration 0138: a policy arm that calls current_setting('dw.scope') outside a
     # sub-select runs for every row the policy filters (a city's 40,000 points: 11.6 ms
     # against 7.3 ms); a new policy written in the old shape would bring that back
-    rows = t.psql(
-        "SELECT c.relname || '.' || p.polname, replace(e, E'\\n', ' ') FROM pg_policy p "
-        "JOIN pg_class c ON c.oid = p.polrelid, "
-        "LATERAL (VALUES (pg_get_expr(p.polqual, p.polrelid)), "
-        "(pg_get_expr(p.polwithcheck, p.polrelid))) x(e) "
-        "WHERE e LIKE '%current_setting(''dw.scope''%'")
+    with migrated_database() as db:
+        rows = t.psql(
+            "SELECT c.relname || '.' || p.polname, replace(e, E'\\n', ' ') FROM pg_policy p "
+            "JOIN pg_class c ON c.oid = p.polrelid, "
+            "LATERAL (VALUES (pg_get_expr(p.polqual, p.polrelid)), "
+            "(pg_get_expr(p.polwithcheck, p.polrelid))) x(e) "
+            "WHERE e LIKE '%current_setting(''dw.scope''%'", db=db)
     assert rows, "no policy reads dw.scope: the query above no longer finds them"
     per_row = [r for r in rows
                if r[1].count("current_setting('dw.scope'")
@@ -108,3 +113,30 @@ def test_policies_read_the_scope_once_per_query():
     assert not per_row, ("policies read dw.scope per row; write the arm as "
                          "(SELECT current_setting('dw.scope', true) = 'system'): "
                          + ", ".join(r[0] for r in per_row))
+
+
+def test_statistics_count_every_alarm_kind():
+    # server/db/db_stats.c counts the alarms of each kind in a column of its own (ALARM_KINDS);
+    # a kind the schema allows but the list lacks would be counted in the totals and missing
+    # from by_kind
+    with migrated_database() as db:
+        check = t.psql("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conname = 'alarms_kind_check'", db=db)
+    assert check, "alarms_kind_check not found"
+    allowed = sorted(re.findall(r"'([a-z_]+)'::text", check[0][0]))
+    with open(os.path.join(t.SRC, "server", "db", "db_stats.c"), encoding="utf-8") as f:
+        src = f.read()
+    m = re.search(r"#define ALARM_KINDS\(X\)(.*?)\n#", src, re.S)
+    assert m, "ALARM_KINDS not found in db_stats.c"
+    listed = re.findall(r"X\(([a-z_]+)\)", m.group(0))
+    assert listed == sorted(listed), f"ALARM_KINDS is not in alphabetical order: {listed}"
+    assert listed == allowed, f"ALARM_KINDS {listed} differs from alarms_kind_check {allowed}"
+
+
+if __name__ == "__main__":
+    t.run([
+        test_schema_sql_is_current,
+        test_script_check,
+        test_policies_read_the_scope_once_per_query,
+        test_statistics_count_every_alarm_kind,
+    ])

@@ -19,14 +19,18 @@ static const db_stmt statements[] = {
      "SELECT extract(epoch FROM rolled_from)::bigint, extract(epoch FROM rolled_to)::bigint, "
      "minute_rows, dirty_done, dirty_left, quarantined, quarantine_note FROM "
      "dw_rollup_fill($1::int)"},
-    /* the monthly rollup partitions the next fill step will write into (the range the mark
-     * step opened and the months of queued late hours), created ahead of the fill */
+    /* the rollup partitions the next fill step will write into (the range the mark step
+     * opened and the hours queued late): monthly for hours, daily for minutes (migration
+     * 0139), created ahead of the fill */
     {"rollup_ensure",
-     "SELECT count(*) FILTER (WHERE dw_ensure_rollup_partition(t.tier, m.month))::text FROM "
-     "(SELECT generate_series(date_trunc('month', s.rolled_to AT TIME ZONE 'UTC'), "
-     "date_trunc('month', s.marked_to AT TIME ZONE 'UTC'), interval '1 month')::date AS month "
-     "FROM rollup_state s UNION SELECT DISTINCT date_trunc('month', d.hour AT TIME ZONE "
-     "'UTC')::date FROM rollup_dirty d) m, (VALUES ('minute'), ('hour')) t(tier)"},
+     "SELECT count(*) FILTER (WHERE dw_ensure_rollup_partition(m.tier, m.day))::text FROM "
+     "(SELECT 'hour' AS tier, generate_series(date_trunc('month', s.rolled_to AT TIME ZONE "
+     "'UTC'), date_trunc('month', s.marked_to AT TIME ZONE 'UTC'), interval '1 month')::date "
+     "AS day FROM rollup_state s UNION SELECT 'minute', generate_series(date_trunc('day', "
+     "s.rolled_to AT TIME ZONE 'UTC'), date_trunc('day', s.marked_to AT TIME ZONE 'UTC'), "
+     "interval '1 day')::date FROM rollup_state s UNION SELECT 'hour', date_trunc('month', "
+     "d.hour AT TIME ZONE 'UTC')::date FROM rollup_dirty d UNION SELECT 'minute', (d.hour AT "
+     "TIME ZONE 'UTC')::date FROM rollup_dirty d) m"},
     {"rollup_drop", "SELECT dw_drop_rollup_partitions_before($1, $2::date)"},
     {"job_retention", "SELECT dw_drop_readings_partitions_before($1::date)"},
     {"job_pack_readings",

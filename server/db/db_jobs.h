@@ -25,10 +25,10 @@ void db_jobs_register(void);
 __attribute__((warn_unused_result)) db_status db_jobs_rollup_mark(db_conn *c, long lag_s,
                                                                   int span_s);
 
-/* Creates the monthly rollup partitions the next fill step needs, as partition DDL (its own
- * transaction, a short lock_timeout): the fill would otherwise create them itself and hold
- * ACCESS EXCLUSIVE on rollup_minute/rollup_hour for the rest of its transaction, stalling
- * every series read behind it (a backfill into a new month did). */
+/* Creates the rollup partitions the next fill step needs (hours: monthly, minutes: daily), as
+ * partition DDL (its own transaction, a short lock_timeout): the fill would otherwise create them
+ * itself and hold ACCESS EXCLUSIVE on rollup_minute/rollup_hour for the rest of its transaction,
+ * stalling every series read behind it (a backfill into a new month did). */
 __attribute__((warn_unused_result)) db_status db_jobs_rollup_ensure_partitions(db_conn *c,
                                                                                int *created);
 
@@ -47,8 +47,10 @@ typedef struct db_jobs_rollup_fill {
 __attribute__((warn_unused_result)) db_status db_jobs_rollup_fill_step(db_conn *c, int dirty_max,
                                                                        db_jobs_rollup_fill *out);
 
-/* Drops the tier's ("minute", "hour") monthly partitions wholly before the UTC day of
- * cutoff_s; *dropped partitions. */
+/* Drops the tier's ("minute", "hour") partitions wholly before the UTC day of cutoff_s
+ * (months; days of minutes since migration 0139) and, for minutes, moves
+ * rollup_state.minute_from to that day, below which the series reads raw readings;
+ * *dropped partitions. */
 __attribute__((warn_unused_result)) db_status
 db_jobs_rollup_drop_before(db_conn *c, const char *tier, int64_t cutoff_s, int *dropped);
 

@@ -67,6 +67,9 @@
  * Sums and averages are taken in numeric: readings stored before migration
  * 0017 may add up beyond a double, and a series must still answer.
  *   [hi, to)     raw: the end of the range and what is not rolled up yet
+ * kept_from is where the tier's rows exist from (minutes: rollup_state.minute_from,
+ * moved by retention, migration 0139): a range starting before it gets hi = lo, so
+ * everything after its first bucket is read raw, not from rows retention dropped.
  * Raw readings come from dw_readings (migration 0137): the day partitions and,
  * for days older than readings_pack_after_days, readings_packed.
  * Every raw branch also carries the literal $4/$5 bounds so the readings
@@ -74,12 +77,13 @@
  * branch is driven by d (LATERAL ... OFFSET 0): joined as sets it read the
  * point's readings of the whole range to match them to no dirty hour (1.6 of
  * the statement's 3.5 ms for a week, api_bench's plans). */
-#define SERIES_FROM_ROLLUP(table, g)                                                               \
+#define SERIES_FROM_ROLLUP(table, g, kept_from)                                                    \
     "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
-    "date_bin(interval '" g "', least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") AS h0 FROM "  \
-    "rollup_state s), b AS (SELECT least(CASE WHEN f0 = $4::timestamptz THEN f0 ELSE f0 + "        \
-    "interval '" g "' END, $5::timestamptz) AS lo, h0 FROM w), c AS (SELECT lo, greatest(lo, h0) " \
-    "AS hi FROM b), d AS (SELECT x.hour FROM rollup_dirty x, c WHERE x.point_id = $3::bigint AND " \
+    "CASE WHEN $4::timestamptz >= " kept_from " THEN date_bin(interval '" g "', "                  \
+    "least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") END AS h0 FROM rollup_state s), b AS "   \
+    "(SELECT least(CASE WHEN f0 = $4::timestamptz THEN f0 ELSE f0 + interval '" g "' END, "        \
+    "$5::timestamptz) AS lo, h0 FROM w), c AS (SELECT lo, greatest(lo, h0) AS hi FROM b), d AS "   \
+    "(SELECT x.hour FROM rollup_dirty x, c WHERE x.point_id = $3::bigint AND "                     \
     "x.hour >= date_bin('1 hour', c.lo, " UTC_ORIGIN ") AND x.hour < c.hi UNION SELECT x.hour "    \
     "FROM rollup_quarantine x, c WHERE x.point_id = $3::bigint AND x.hour >= date_bin('1 hour', "  \
     "c.lo, " UTC_ORIGIN ") AND x.hour < c.hi), parts AS (SELECT "                                  \
@@ -148,8 +152,8 @@ static const db_stmt statements[] = {
      "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
      "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
-    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute")},
-    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour")},
+    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from")},
+    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz")},
 };
 
 void db_points_register(void)
@@ -301,7 +305,11 @@ static const char *series_source(time_t from, time_t to, long bucket)
         return "pts_series_bucketed";
     if (bucket % 3600 == 0)
         return "pts_series_hour";
-    /* minute rollups older than their retention are gone; hours are kept */
+    /* minute rollups older than their retention are gone (whole days, migration 0139);
+     * hours are kept.  The statement itself also reads raw before rollup_state.minute_from,
+     * where retention really dropped them, so neither this clock nor a changed setting can
+     * make it read rows that are gone: this test only spares it a range that would be
+     * read raw anyway. */
     time_t minute_cutoff = time(NULL) - (time_t)g_config.rollup_minute_retention_days * 86400;
     if (g_config.rollup_minute_retention_days > 0 && from < minute_cutoff)
         return "pts_series_bucketed";

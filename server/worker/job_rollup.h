@@ -33,8 +33,9 @@ void job_rollup_init(void);
 __attribute__((warn_unused_result)) db_status job_rollup_run(db_conn *c, int64_t budget_ms,
                                                              job_rollup_stats *out);
 
-/* Retention: drops the months of minute and hour rollups older than
- * rollup_minute_retention_days / rollup_hour_retention_days before now_s. */
+/* Retention: drops the days of minute rollups (months made before migration 0139) and the
+ * months of hour rollups wholly older than rollup_minute_retention_days /
+ * rollup_hour_retention_days before now_s. */
 __attribute__((warn_unused_result)) db_status job_rollup_retention(db_conn *c, int64_t now_s,
                                                                    int *dropped);
 

@@ -17,7 +17,12 @@
 #   before  the day partitions of readings
 #   after   readings_packed, once dw_readings_pack_next packed every day (the worker's step)
 # (steps of PACK_ROWS readings, as the worker runs them), each alone and with the hourly rollups (kept 1830 days, so every old reading carries its share)
-# and with the minute rollups too (kept 14 days: only readings 8..14 days old carry them).
+# and with the minute rollups too, as rolled up;
+#   kept    after the worker's minute retention step (dw_drop_rollup_partitions_before('minute',
+#           today - rollup_minute_retention_days), the default of the binary measured: 7 since
+#           migration 0139, which drops daily partitions; 14 before, monthly partitions that go
+#           only once the whole month is older): what these days, 9 and more days old, still
+#           carry under that retention.
 # The packed answers are compared with the raw ones (dw_readings of every point and day, all
 # columns): a difference fails the run.
 #
@@ -39,6 +44,9 @@ done
     { echo "storage_bench: a knob is out of range" >&2; exit 2; }
 BIN=$BUILD/dustwatch
 [ -x "$BIN" ] || { echo "storage_bench: no $BIN (meson setup build && ninja -C build)" >&2; exit 2; }
+# the retention the worker of this build applies by default
+MINUTE_DAYS=$("$BIN" config | sed -n 's/^rollup_minute_retention_days = //p')
+case "$MINUTE_DAYS" in '' | *[!0-9]*) echo "storage_bench: no rollup_minute_retention_days in '$BIN config'" >&2; exit 2 ;; esac
 
 log() { printf '[storage-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now() { date +%s.%N; }
@@ -137,19 +145,33 @@ after=$(sizes "pg_total_relation_size('readings_packed')")
 diff=$(sql -c "SELECT count(*) FROM (SELECT * FROM bench_raw EXCEPT ALL SELECT p, r.* FROM generate_series(1, $POINTS) p,
         dw_readings(p, '$day0'::date::timestamp AT TIME ZONE 'UTC', ('$day0'::date + $DAYS)::timestamp AT TIME ZONE 'UTC') r) x")
 [ "$diff" = 0 ] || { log "packed answers differ from the raw ones in $diff rows"; exit 1; }
+# the worker's minute retention (job_rollup_retention): cutoff = the UTC day of now - N days
+if [ "$MINUTE_DAYS" -gt 0 ]; then
+    dropped=$(sql -c "SELECT dw_drop_rollup_partitions_before('minute', '$(date -u -d "now - $MINUTE_DAYS days" +%F)')")
+else
+    dropped=0
+fi
+kept=$(sizes "pg_total_relation_size('readings_packed')")
+mleft=$(sql -c "SELECT count(*) FROM rollup_minute WHERE bucket < ('$day0'::date + $DAYS)::timestamp AT TIME ZONE 'UTC'")
+log "minute retention ($MINUTE_DAYS days): $dropped partitions dropped, $mleft minute rows of these days left"
 enc=$(sql -c "SELECT count(*) FILTER (WHERE offsets_ms IS NOT NULL) || ' ms / ' || count(*) FILTER (WHERE offsets_us IS NOT NULL) || ' us offsets, ' || count(*) FILTER (WHERE quals IS NOT NULL) || ' with qualities'  FROM readings_packed")
 
-python3 - "$n" "$before" "$after" "$(secs "$t3" "$t4") s in $steps steps" "$enc" "$CADENCE" <<'PY'
+python3 - "$n" "$before" "$after" "$(secs "$t3" "$t4") s in $steps steps" "$enc" "$CADENCE" "$kept" \
+    "$MINUTE_DAYS" "$mleft" <<'PY'
 import sys
 n = int(sys.argv[1])
 b = [int(x) for x in sys.argv[2].split("\t")]
 a = [int(x) for x in sys.argv[3].split("\t")]
+k = [int(x) for x in sys.argv[7].split("\t")]
 print(f"{n} readings at a {sys.argv[6]} s cadence; packed in {sys.argv[4]} ({sys.argv[5]})")
-print(f"{'bytes per reading':40} {'partitions':>11} {'packed':>8}")
-for label, k in (("readings alone", (0,)), ("+ hourly rollups", (0, 1)), ("+ hourly and minute rollups", (0, 1, 2))):
-    print(f"{label:40} {sum(b[i] for i in k) / n:11.1f} {sum(a[i] for i in k) / n:8.1f}")
-per = sum(a[:2]) / n
-print(f"aim <= 40 B per reading older than a week (heap + indexes + rollups kept that long): "
+print(f"{'bytes per reading':40} {'partitions':>11} {'packed':>8} {'kept':>8}")
+for label, c in (("readings alone", (0,)), ("+ hourly rollups", (0, 1)), ("+ hourly and minute rollups", (0, 1, 2))):
+    print(f"{label:40} {sum(b[i] for i in c) / n:11.1f} {sum(a[i] for i in c) / n:8.1f} "
+          f"{sum(k[i] for i in c) / n:8.1f}")
+per = sum(k) / n
+print(f"kept: packed, after the minute retention of this build ({sys.argv[8]} days): "
+      f"{sys.argv[9]} minute rows of these days left")
+print(f"aim <= 40 B per reading older than a week (heap + indexes + every rollup these days still carry): "
       f"{per:.1f} {'MET' if per <= 40 else 'NOT MET'}")
 PY
 log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

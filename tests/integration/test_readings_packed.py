@@ -47,8 +47,10 @@ class Env:
         self.token = None
 
     def start(self, pack_after_days):
+        # minute rollups kept 14 days: the "minute_tier" answers below read them on packed days
+        # (with the default 7 retention drops them and those answers come from raw)
         self.srv = t.Server(self.db, worker_interval_ms=200, rollup_lag_s=60, series_cache_ms=0,
-                            readings_pack_after_days=pack_after_days)
+                            readings_pack_after_days=pack_after_days, rollup_minute_retention_days=14)
         st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": "a1.manager", "password": PW})
         assert st == 200, (st, body)
         self.token = body["token"]

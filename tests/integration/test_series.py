@@ -2,6 +2,7 @@
 aggregates (also after a back-fill), the series endpoint answers from the
 right tier with the same numbers as raw data, and latest values come from
 Redis when it has them and from PostgreSQL otherwise, with the same answer."""
+import re
 import subprocess
 import time
 import urllib.parse
@@ -215,6 +216,72 @@ def test_series_tiers_answer_like_raw():
         e.close()
 
 
+def minute_partitions(e):
+    return [r[0] for r in e.system("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                                   "WHERE i.inhparent = 'rollup_minute'::regclass ORDER BY 1")]
+
+
+def test_minute_rollups_kept_a_week_by_day():
+    """Minute rollups live in daily partitions (migration 0139); retention drops every day
+    wholly older than rollup_minute_retention_days (7) and moves rollup_state.minute_from.
+    Sub-hour series across that cutoff, after it and from before it equal raw aggregates,
+    before and after the drop, also once the setting is raised again (the statement reads
+    raw below minute_from, whatever the setting says)."""
+    # nothing dropped while the history is loaded; answers computed afresh after each change
+    e = Env(rollup_minute_retention_days=0, series_cache_ms=0)
+    try:
+        now = now_utc()
+        ht = e.a["points"]["hopper_temp"]
+        start = (now - timedelta(days=10)).replace(minute=0, second=0)
+        n = int((now - timedelta(minutes=10) - start).total_seconds() // 60)
+        e.post([reading(ht[0], start + timedelta(minutes=i), 20 + (i * 7 % 41) * 0.25) for i in range(n)])
+        e.wait_rolled(timeout=120)
+        names = minute_partitions(e)
+        assert names and all(re.fullmatch(r"rollup_minute_\d{8}", x) for x in names), names
+        assert f"rollup_minute_{start:%Y%m%d}" in names, names
+        cutoff = (now - timedelta(days=7)).replace(hour=0, minute=0, second=0)
+        ranges = [  # (from, to, bucket): all sub-hour, ranges of 8 h to 5 days
+            (now - timedelta(days=7, hours=6), now - timedelta(days=6, hours=6), 300),  # across now - 7 d
+            (cutoff - timedelta(hours=3, seconds=11), cutoff + timedelta(hours=5), 60),  # across the dropped day's end
+            (now - timedelta(days=7) + timedelta(hours=2, seconds=7), now - timedelta(days=5), 600),  # after it
+            (now - timedelta(days=9, seconds=13), now - timedelta(days=4), 900),  # from a dropped day
+            (cutoff + timedelta(minutes=1), cutoff + timedelta(days=1), 120)]  # the oldest day kept
+
+        def check(what):
+            for frm, to, bucket in ranges:
+                b, items = api_series(e, ht[1], frm, to, bucket)
+                assert items and b == bucket and items == raw_series(e, ht[1], frm, to, bucket), (what, frm, bucket)
+        check("all minute rows kept")
+        kept = int(e.system(f"SELECT count(*) FROM rollup_minute WHERE bucket >= '{cutoff.isoformat()}'")[0][0])
+
+        def restart(**cfg):
+            assert e.srv.stop() == 0, e.srv.logtext()
+            e.srv = t.Server(e.db, worker_interval_ms=200, rollup_lag_s=60, readings_pack_after_days=0,
+                             series_cache_ms=0, **cfg)
+            e.token = e.login()
+        restart()  # the default: 7 days
+        t.wait_for(lambda: min(minute_partitions(e)) == f"rollup_minute_{cutoff:%Y%m%d}", timeout=30,
+                   what="the days older than a week dropped")
+        assert e.system("SELECT minute_from = '%s' FROM rollup_state" % cutoff.isoformat()) == [["t"]]
+        assert e.system(f"SELECT count(*) FROM rollup_minute WHERE bucket < '{cutoff.isoformat()}'") == [["0"]]
+        assert int(e.system(f"SELECT count(*) FROM rollup_minute WHERE bucket >= '{cutoff.isoformat()}'")[0][0]) >= kept
+        check("after retention")
+        # a late reading on a dropped day (not packed: readings_pack_after_days=0): its hour is
+        # rolled up again into a new partition of that day, which nothing reads (below
+        # minute_from) until the next maintenance drops it again
+        late = cutoff - timedelta(hours=12, seconds=-30)
+        e.post([reading(ht[0], late, 99.25)])
+        e.wait_rolled()
+        assert f"rollup_minute_{late:%Y%m%d}" in minute_partitions(e)
+        check("late reading on a dropped day")
+        restart(rollup_minute_retention_days=30)
+        assert min(minute_partitions(e)) == f"rollup_minute_{late:%Y%m%d}"
+        assert e.system("SELECT minute_from = '%s' FROM rollup_state" % cutoff.isoformat()) == [["t"]]
+        check("setting raised after the drop")
+    finally:
+        e.close()
+
+
 class PrivateRedis:
     """A Redis of this test alone: it is stopped and wiped mid-test, and the
     dw:latest:<enterprise id> keys of the shared one would collide with
@@ -365,6 +432,7 @@ if __name__ == "__main__":
     t.run([
         test_rollups_equal_raw_also_after_backfill,
         test_series_tiers_answer_like_raw,
+        test_minute_rollups_kept_a_week_by_day,
         test_latest_from_redis_equals_postgres_and_survives_redis_loss,
         test_late_reading_committing_during_a_fill_is_not_lost,
     ])

@@ -5,7 +5,9 @@ rollback").
   migrations are append-only, so those files are byte for byte what that
   build shipped), populated, is migrated by this build: `migrate` applies the
   rest, `migrate --check` says current, the data is all there and the server
-  serves it.
+  serves it.  Its minute rollups in a monthly partition (before migration 0139) keep
+  answering the series, the fill keeps writing into that month, and retention drops
+  it whole.
 * A database that records a migration this build does not have (a newer
   build migrated it, then the binary was rolled back) makes `dustwatch serve`
   refuse to start with a clear error, and `migrate --check` / `migrate` refuse
@@ -16,15 +18,23 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
 
 import dwtest as t
 import fixtures
+from test_api import PW, admin
 
 BACK = 10
 
 
 def migration_files():
     return sorted(glob.glob(os.path.join(t.SRC, "migrations", "[0-9][0-9][0-9][0-9]_*.sql")))
+
+
+def system(db, sql):
+    """SQL as the owner with the system scope (row-level security is forced on the owner too)."""
+    return db.sql("SELECT set_config('dw.scope', 'system', false);\n" + sql)[1:]
 
 
 def test_database_of_an_older_build_is_migrated_and_served():
@@ -50,6 +60,20 @@ def test_database_of_an_older_build_is_migrated_and_served():
                    INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id)
                    SELECT {pid}, now() - make_interval(secs => g), 30 + g % 5, 0, {a1['id']}
                    FROM generate_series(1, 100) g""")
+        # five hours of a reading a minute on another point, rolled up by the old worker's
+        # functions into monthly minute partitions
+        pd = a1["points"]["pressure_diff"][1]
+        db.sql(f"""SELECT set_config('dw.scope', 'system', false);
+                   SELECT dw_ensure_readings_partition(((now() - interval '5 hours') AT TIME ZONE 'UTC')::date);
+                   INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id)
+                   SELECT {pd}, date_trunc('minute', now()) - make_interval(mins => g), 500 + g % 7 * 0.5, 0,
+                          {a1['id']} FROM generate_series(1, 300) g;
+                   SELECT dw_rollup_mark('0 seconds', '1 day');
+                   SELECT * FROM dw_rollup_fill(1000);""")
+        legacy = sorted(r[0] for r in system(db, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON "
+                                                 "c.oid = i.inhrelid WHERE i.inhparent = 'rollup_minute'::regclass"))
+        assert legacy and all(len(x) == len("rollup_minute_YYYYMM") for x in legacy), legacy
+        assert int(system(db, f"SELECT count(*) FROM rollup_minute WHERE point_id = {pd}")[0][0]) >= 240
         before = {tbl: db.scalar(f"SELECT count(*) FROM {tbl}")
                   for tbl in ("enterprises", "points", "readings", "ingest_credentials")}
 
@@ -67,6 +91,42 @@ def test_database_of_an_older_build_is_migrated_and_served():
                                  {"X-Api-Key": a1["api_key"]})
         assert st == 200 and body["accepted"] == 1, (st, body)
         assert db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == "101"
+
+        # the monthly minute partitions answer the series (minute tier: sub-hour buckets
+        # over more than 3 hours) with the raw numbers; the month gets no daily partition
+        assert system(db, "SELECT minute_from = min(to_date(right(c.relname, 6), 'YYYYMM'))::timestamp "
+                          "AT TIME ZONE 'UTC' FROM rollup_state, pg_inherits i JOIN pg_class c ON c.oid = "
+                          "i.inhrelid WHERE i.inhparent = 'rollup_minute'::regclass GROUP BY minute_from") == [["t"]]
+        admin(db, "create-account", "--username", "up.manager", "--role", "enterprise_manager",
+              "--enterprise", a1["code"])
+        st, _, body = srv.api("POST", "/api/v1/auth/login", {"username": "up.manager", "password": PW})
+        assert st == 200, (st, body)
+        token = body["token"]
+        end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        frm, to = end - timedelta(hours=4, minutes=47, seconds=13), end - timedelta(minutes=20)
+
+        def series_equals_raw():
+            st, _, s = srv.api("GET", f"/api/v1/points/{pd}/series?from={urllib.parse.quote(frm.isoformat())}"
+                                      f"&to={urllib.parse.quote(to.isoformat())}&bucket=300",
+                               headers={"Authorization": "Bearer " + token})
+            assert st == 200 and s["bucket_s"] == 300, (st, s)
+            raw = system(db, f"SELECT (extract(epoch FROM date_bin('300 seconds', collected_at, "
+                             f"timestamptz '2000-01-01 00:00:00+08')) * 1000)::bigint, min(value), max(value), "
+                             f"round(avg(value)::numeric, 3)::float8, count(*) FROM readings WHERE point_id = {pd} "
+                             f"AND collected_at >= '{frm.isoformat()}' AND collected_at < '{to.isoformat()}' "
+                             f"GROUP BY 1 ORDER BY 1")
+            got = [[int(i[0]), float(i[1]), float(i[2]), float(i[3]), int(i[4])] for i in s["items"]]
+            assert got and got == [[int(r[0]), float(r[1]), float(r[2]), float(r[3]), int(r[4])] for r in raw]
+        series_equals_raw()
+        month = datetime.now(timezone.utc).strftime("%Y%m")
+        assert f"rollup_minute_{month}" in legacy
+        assert system(db, f"SELECT count(*) FROM pg_class WHERE relname LIKE 'rollup_minute_{month}__'") == [["0"]]
+        # retention drops a monthly partition whole once the month is older than the cutoff
+        nxt = system(db, "SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::date")[0][0]
+        assert system(db, f"SELECT dw_drop_rollup_partitions_before('minute', '{nxt}')") == [[str(len(legacy))]]
+        assert system(db, f"SELECT to_regclass('rollup_minute_{month}') IS NULL, minute_from = "
+                          f"'{nxt}'::timestamp AT TIME ZONE 'UTC' FROM rollup_state") == [["t", "t"]]
+        series_equals_raw()  # now from raw readings: the minute rows are gone
     finally:
         if srv:
             srv.stop()

@@ -112,7 +112,11 @@ static const db_stmt statements[] = {
                           "= CASE WHEN d.st = "
                           "'connected' THEN coalesce(e.connected_at, now()) ELSE e.connected_at "
                           "END FROM d WHERE d.id "
-                          "= e.id AND e.connection_status <> d.st"},
+                          "= e.id AND e.connection_status <> d.st "
+                          /* rechecked on the row's latest version when it changed since the
+                           * snapshot: a suspension committed meanwhile stays (e0 alone, read
+                           * from the snapshot, overwrote it) */
+                          "AND e.connection_status <> 'suspended'"},
 };
 
 void db_onboarding_register(void)

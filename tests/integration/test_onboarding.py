@@ -5,6 +5,9 @@ while every enterprise sent data), the worker keeps enterprises.connection_statu
 workers, 2024 all metal/wood, 2025 all) its enterprises in scope, connected, online and laggards
 per street, and GET /onboarding/conformance lists the dust-removal systems that lack a mandatory
 point kind of their type (dry, wet, wet with Al/Mg dust)."""
+import os
+import subprocess
+import time
 from datetime import datetime, timezone
 
 import dwtest as t
@@ -85,6 +88,53 @@ def test_connected_is_derived_from_data():
         e.close()
 
 
+def test_suspension_set_while_the_worker_writes_stays():
+    # The worker's refresh picks the enterprises that are not suspended from its snapshot; a
+    # suspension committed while its UPDATE waits for the row was overwritten on the recheck
+    # (b1 went back to connected).  Here b1 is locked by a session while the worker wants to
+    # correct it, suspended in that session, and must stay suspended.
+    e = Env()
+    lock = None
+    try:
+        e.send(e.b1, ["hopper_temp", "pressure_diff", "spark_detected"])
+        t.wait_for(lambda: status(e, e.b1) == "connected", what="b1 connected")
+        b1 = e.b1["id"]
+        refresh = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND query LIKE '%UPDATE enterprises e SET connection_status%'")
+        for attempt in range(20):
+            env = dict(os.environ, PGAPPNAME="suspender")
+            lock = subprocess.Popen(
+                [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                 t.PG_PORT, "-U", "dwadmin", "-d", e.db.name], env=env, stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # wrong on purpose, so the worker's next refresh wants to write b1, then locked
+            lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                             f"UPDATE enterprises SET connection_status = 'not_connected' WHERE id = {b1};\n"
+                             f"BEGIN; SELECT 1 FROM enterprises WHERE id = {b1} FOR UPDATE;\n")
+            lock.stdin.flush()
+            try:
+                t.wait_for(lambda: e.db.scalar(refresh) == "1", timeout=3, what="the refresh waiting for b1")
+                break
+            except AssertionError:
+                # the worker corrected b1 before the lock was taken: try again
+                lock.stdin.write("ROLLBACK;\n")
+                lock.stdin.close()
+                lock.wait(10)
+                lock = None
+        assert lock, "the worker's refresh never waited for the locked row"
+        lock.stdin.write(f"UPDATE enterprises SET connection_status = 'suspended' WHERE id = {b1};\nCOMMIT;\n")
+        lock.stdin.close()
+        assert lock.wait(10) == 0, lock.stderr.read()
+        lock = None
+        t.wait_for(lambda: e.db.scalar(refresh) == "0", what="the refresh done")
+        time.sleep(1)  # several more refreshes (every 200 ms)
+        assert status(e, e.b1) == "suspended"
+    finally:
+        if lock:
+            lock.kill()
+        e.close()
+
+
 def test_cohorts_and_conformance():
     e = Env()
     try:
@@ -152,4 +202,5 @@ def test_cohorts_and_conformance():
 
 
 if __name__ == "__main__":
-    t.run([test_connected_is_derived_from_data, test_cohorts_and_conformance])
+    t.run([test_connected_is_derived_from_data, test_suspension_set_while_the_worker_writes_stays,
+           test_cohorts_and_conformance])

@@ -111,6 +111,7 @@ typedef struct {
     int locked_now;
     int64_t totp_step; /* > 0: the step of the code that passed, used up here */
     int replayed;
+    int stale; /* the account changed after the password was verified (changed, disabled, locked) */
     int64_t session_id;
     char expires_at[64];
 } login_update;
@@ -133,6 +134,19 @@ static db_status login_update_tx(db_conn *c, void *arg)
             u->replayed = 1;
         }
     }
+    if (u->ok) {
+        /* the standing was judged in another transaction, before the hashing: the update
+         * asks it again of the row (a password changed meanwhile revoked the account's
+         * sessions, and this one must not come after) */
+        int done = 0;
+        st = db_auth_login_ok(c, u->a->id, u->a->hash, u->new_hash, &done);
+        if (st != DB_OK)
+            return st;
+        if (!done) {
+            u->ok = 0;
+            u->stale = 1;
+        }
+    }
     if (!u->ok) {
         long failures;
         st = db_auth_login_failed(c, u->a->id, g_config.lockout_window_s, &failures);
@@ -146,9 +160,6 @@ static db_status login_update_tx(db_conn *c, void *arg)
         }
         return DB_OK;
     }
-    st = db_auth_login_ok(c, u->a->id, u->new_hash);
-    if (st != DB_OK)
-        return st;
     return db_auth_session_new(c, u->a->id, u->token_digest, g_config.session_max_age_s, u->peer,
                                u->ua, &u->session_id, u->expires_at);
 }
@@ -277,6 +288,7 @@ int api_login(api_req *r)
         const char *why = a->locked     ? "account locked"
                           : a->disabled ? "account disabled"
                           : !verified   ? "wrong password"
+                          : u.stale     ? "account changed while logging in"
                           : u.replayed  ? "second factor code used already"
                                         : "wrong second factor";
         api_audit(r, "login", username, a->locked ? "locked" : "failed", why);

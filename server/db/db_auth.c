@@ -20,9 +20,13 @@ static const db_stmt statements[] = {
      "THEN now() ELSE first_failed_at END WHERE id = $1 RETURNING failed_logins"},
     {"auth_lock", "UPDATE accounts SET locked_until = now() + make_interval(secs => $2), "
                   "failed_logins = 0, first_failed_at = NULL WHERE id = $1"},
+    /* $3 the hash the password was verified against: the standing the login was judged on
+     * is asked again of the row, on its latest version when it changed since (a password
+     * changed or reset, the account disabled or locked meanwhile: no row, no session) */
     {"auth_login_ok", "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL, "
                       "locked_until = NULL, last_login_at = now(), password_hash = coalesce($2, "
-                      "password_hash) WHERE id = $1"},
+                      "password_hash) WHERE id = $1 AND password_hash = $3 AND NOT disabled AND "
+                      "(locked_until IS NULL OR locked_until < now()) RETURNING id"},
     {"auth_session_new",
      "INSERT INTO sessions (account_id, token_hash, expires_at, source_ip, user_agent) VALUES "
      "($1, $2::bytea, now() + make_interval(secs => $3), $4, left($5, 200)) RETURNING id, "
@@ -224,11 +228,18 @@ db_status db_auth_lock(db_conn *c, int64_t account_id, long duration_s)
     return run(c, "auth_lock", 2, p);
 }
 
-db_status db_auth_login_ok(db_conn *c, int64_t account_id, const char *new_hash)
+db_status db_auth_login_ok(db_conn *c, int64_t account_id, const char *verified_hash,
+                           const char *new_hash, int *done)
 {
     char aid[24];
-    const char *p[2] = {db_i64(aid, account_id), new_hash};
-    return run(c, "auth_login_ok", 2, p);
+    const char *p[3] = {db_i64(aid, account_id), new_hash, verified_hash};
+    db_status st;
+    PGresult *res = db_exec(c, "auth_login_ok", 3, p, &st);
+    if (!res)
+        return st;
+    *done = PQntuples(res) == 1;
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status db_auth_session_new(db_conn *c, int64_t account_id,

@@ -82,8 +82,11 @@ db_status db_auth_account_by_name(db_conn *c, const char *username, long passwor
 db_status db_auth_login_failed(db_conn *c, int64_t account_id, long window_s, long *failures);
 db_status db_auth_lock(db_conn *c, int64_t account_id, long duration_s);
 /* Clears the failure count and stamps the login; new_hash (NULL: keep the
- * stored one) replaces an outdated hash. */
-db_status db_auth_login_ok(db_conn *c, int64_t account_id, const char *new_hash);
+ * stored one) replaces an outdated hash.  Only while the account still has
+ * verified_hash (the hash the password was checked against) and is neither
+ * disabled nor locked: *done 0 when it no longer does (nothing written). */
+db_status db_auth_login_ok(db_conn *c, int64_t account_id, const char *verified_hash,
+                           const char *new_hash, int *done);
 /* A session for the token with this digest, living max_age_s.  user_agent
  * may be NULL (stored as ""); expires_at is PostgreSQL's timestamptz text. */
 db_status db_auth_session_new(db_conn *c, int64_t account_id,

@@ -15,6 +15,9 @@
 * Per street with ageing: open counts, overdue, age buckets."""
 import base64
 import datetime as dt
+import os
+import subprocess
+import threading
 
 import dwtest as t
 from test_api import City
@@ -138,5 +141,66 @@ def test_derived_proposals_and_ageing():
         c.close()
 
 
+def test_two_hazards_closed_at_once_leave_none_open():
+    # enterprise_profiles.major_hazard_items / open_hazards (the engine's hazard inputs) are
+    # written by a trigger from the enterprise's open hazards as its statement's snapshot has
+    # them.  Two hazards of one enterprise closed by two people at once: each trigger saw the
+    # other hazard still open, and the one that waited for the profile row wrote its stale
+    # list over the other's on the recheck -- a closed major hazard stayed in the inputs and
+    # kept the red override.  Here A is closed in a psql session left open, B through the
+    # API while that session holds the profile row; then the session commits.
+    c = City()
+    lock = None
+    try:
+        url = f"/api/v1/enterprises/{c.a1['id']}/hazards"
+        ids = []
+        for item in (3, 4):
+            st, _, h = c.call("baoshan.staff", "POST", url, {
+                "kind": "major", "major_item": item, "title": f"第{item}项", "found_how": "inspection"})
+            assert st == 201, (st, h)
+            ids.append(h["hazard"]["id"])
+        a, b = ids
+        prof = f"SELECT major_hazard_items FROM enterprise_profiles WHERE enterprise_id = {c.a1['id']}"
+        assert c.db.scalar(prof) == "{3,4}"
+        go = lambda user, act, body: c.call(user, "POST", f"/api/v1/hazards/{b}/{act}", body)
+        assert go("a1.manager", "plan", {"plan": "加装"})[0] == 200
+        assert go("a1.manager", "rectify", {"report": "已加装"})[0] == 200
+        lock = subprocess.Popen(
+            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", t.PG_PORT,
+             "-U", "dwadmin", "-d", c.db.name], env=dict(os.environ, PGAPPNAME="closer"),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                         f"BEGIN; UPDATE hazards SET status = 'closed', closed_at = now() WHERE id = {a};\n")
+        lock.stdin.flush()
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND application_name = 'closer' AND state = "
+                                       "'idle in transaction'") == "1", what="A closed, not committed")
+        out = {}
+        verify = threading.Thread(target=lambda: out.update(r=go("baoshan.staff", "verify", {"note": "通过"})))
+        verify.start()
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND wait_event_type = 'Lock' AND query LIKE "
+                                       "'%UPDATE hazards h SET status%'") == "1",
+                   timeout=20, what="the verification of B waiting")
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        assert lock.wait(10) == 0, lock.stderr.read()
+        lock = None
+        verify.join(30)
+        assert not verify.is_alive(), "the verification did not answer"
+        st, _, body = out["r"]
+        assert st == 200 and body["hazard"]["status"] == "closed", (st, body)
+        assert c.db.scalar(f"SELECT count(*) FROM hazards WHERE enterprise_id = {c.a1['id']} AND status "
+                           "IN ('reported', 'planned', 'rectified', 'rejected')") == "0"
+        items = c.db.scalar(prof)
+        assert items == "{}", f"closed major hazards still in the risk inputs: {items}"
+        assert c.db.scalar(f"SELECT open_hazards FROM enterprise_profiles WHERE enterprise_id = {c.a1['id']}") == "0"
+    finally:
+        if lock:
+            lock.kill()
+        c.close()
+
+
 if __name__ == "__main__":
-    t.run([test_major_hazard_drives_risk_and_rectification_loop, test_derived_proposals_and_ageing])
+    t.run([test_major_hazard_drives_risk_and_rectification_loop, test_derived_proposals_and_ageing,
+           test_two_hazards_closed_at_once_leave_none_open])

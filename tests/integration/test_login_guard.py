@@ -5,8 +5,10 @@ the audit trail, sessions and the per-address login budget use it; a caller
 that runs out of login attempts gets 429 with Retry-After before any hashing,
 without locking the accounts it tries; an unknown user name costs the same
 verification and failed-login transaction as a wrong password."""
+import os
 import re
 import subprocess
+import threading
 
 import dwtest as t
 import fixtures
@@ -182,6 +184,65 @@ def test_unknown_user_costs_what_a_wrong_password_costs():
     with_server(run, log_level="debug")
 
 
+def test_password_changed_while_a_login_waits_wins():
+    # A login reads the account and verifies the password (outside any transaction: the
+    # hashing takes a while), then clears the failure count and makes the session.  A
+    # password change committed between the two revoked the account's sessions before this
+    # one was made: the old password got a live session after the change.  Here the
+    # account row is locked by a session while the login's update wants it; the password
+    # is changed and the sessions revoked in that session, which commits.
+    DB.sql("UPDATE accounts SET failed_logins = 0, first_failed_at = NULL, locked_until = NULL "
+           "WHERE username LIKE 'guard.%'")
+    r = subprocess.run([t.BIN, "admin", "create-account", "--username", "guard.spare", "--role",
+                        "district_staff", "--region", "310113", "--password-stdin"],
+                       input="Another-Secret-4711#\n", env=DB.env(), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    aid = DB.scalar("SELECT id FROM accounts WHERE username = 'guard.two'")
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+               "AND query LIKE '%UPDATE accounts SET failed_logins = 0%'")
+
+    def run(srv):
+        lock = subprocess.Popen(
+            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+             t.PG_PORT, "-U", "dwadmin", "-d", DB.name], env=dict(os.environ, PGAPPNAME="pwchanger"),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        out = {}
+        login_thread = None
+        try:
+            lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                             f"BEGIN; SELECT 1 FROM accounts WHERE id = {aid} FOR UPDATE;\n")
+            lock.stdin.flush()
+            t.wait_for(lambda: DB.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name "
+                                         "= 'pwchanger' AND state = 'idle in transaction'") == "1",
+                       what="the account row locked")
+            login_thread = threading.Thread(target=lambda: out.update(r=login(srv, "guard.two")))
+            login_thread.start()
+            t.wait_for(lambda: DB.scalar(waiting) == "1", timeout=20, what="the login's update waiting")
+            # the change: a new hash (another password's), the account's sessions revoked
+            lock.stdin.write("UPDATE accounts SET password_hash = (SELECT password_hash FROM accounts "
+                             f"WHERE username = 'guard.spare'), password_changed_at = now() WHERE id = {aid};\n"
+                             f"UPDATE sessions SET revoked_at = now() WHERE account_id = {aid} "
+                             "AND revoked_at IS NULL;\nCOMMIT;\n")
+            lock.stdin.close()
+            assert lock.wait(10) == 0, lock.stderr.read()
+            login_thread.join(30)
+            assert not login_thread.is_alive(), "the login did not answer"
+        finally:
+            if lock.poll() is None:
+                lock.kill()
+        st, _, body = out["r"]
+        if st == 200:
+            me = srv.api("GET", "/api/v1/auth/me", None, {"Authorization": "Bearer " + body["token"]})[0]
+            raise AssertionError(f"the old password logged in after the change (GET /auth/me: {me})")
+        assert st == 401 and body["code"] == "login_failed", (st, body)
+        assert DB.scalar(f"SELECT count(*) FROM sessions WHERE account_id = {aid} AND revoked_at IS NULL") == "0"
+        # the new password is the one that works
+        st, _, body = login(srv, "guard.two", "Another-Secret-4711#")
+        assert st == 200, (st, body)
+    with_server(run)
+
+
 def main():
     global DB
     DB = setup_db()
@@ -189,7 +250,8 @@ def main():
            test_forwarded_for_only_from_a_trusted_proxy,
            test_bad_proxy_setting_is_refused_at_start,
            test_login_budget_per_client_address,
-           test_unknown_user_costs_what_a_wrong_password_costs],
+           test_unknown_user_costs_what_a_wrong_password_costs,
+           test_password_changed_while_a_login_waits_wins],
           cleanup=DB.drop)
 
 

@@ -47,9 +47,7 @@ static const db_stmt builtin_stmts[] = {
  * whichever of those areas registers first (db_register_shared). */
 static const db_stmt shared_stmts[] = {
     /* db_risk_request_recompute: alarms, the alarm API, assets, cleaning */
-    {"db_recompute_request",
-     "INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ($1::bigint, $2) ON "
-     "CONFLICT DO NOTHING"},
+    {"db_recompute_request", DB_RECOMPUTE_INSERT "VALUES ($1::bigint, $2) " DB_RECOMPUTE_CONFLICT},
     /* db_readings_partition: the ingest writer, the worker */
     {"db_readings_partition", "SELECT dw_ensure_readings_partition($1::date)"},
 };

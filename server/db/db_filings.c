@@ -121,10 +121,9 @@ static const db_stmt statements[] = {
                                   "u", "p") " ORDER BY s.point_id FOR UPDATE OF s), r AS (UPDATE "
                                             "point_rule_state s SET offline_due_at = extract(epoch "
                                             "FROM now())::bigint FROM pts WHERE s.point_id = "
-                                            "pts.point_id RETURNING 1), q AS (INSERT INTO "
-                                            "risk_recompute_requests (enterprise_id, reason) "
+                                            "pts.point_id RETURNING 1), q AS (" DB_RECOMPUTE_INSERT
                                             "SELECT enterprise_id, 'filing' FROM u WHERE $6 IN "
-                                            "('approve', 'end') ON CONFLICT DO NOTHING) SELECT "
+                                            "('approve', 'end') " DB_RECOMPUTE_CONFLICT ") SELECT "
                                             "(SELECT count(*) FROM u), (SELECT count(*) FROM r)"},
     {"flg_evidence",
      "SELECT f.evidence_type, encode(f.evidence, 'base64') FROM filings f JOIN enterprises e ON "
@@ -184,10 +183,9 @@ static const db_stmt statements[] = {
                                          "FROM cand JOIN a ON a.point_id = cand.point_id AND "
                                          "a.enterprise_id = cand.enterprise_id WHERE f.id = "
                                          "cand.filing_id RETURNING f.id, a.id AS alarm_id, "
-                                         "f.enterprise_id, cand.code), q AS (INSERT INTO "
-                                         "risk_recompute_requests (enterprise_id, reason) SELECT "
-                                         "DISTINCT enterprise_id, 'production_during_stop' FROM "
-                                         "u ON CONFLICT DO NOTHING) SELECT id, alarm_id, "
+                                         "f.enterprise_id, cand.code), q AS (" DB_RECOMPUTE_INSERT
+                                         "SELECT DISTINCT enterprise_id, 'production_during_stop' "
+                                         "FROM u " DB_RECOMPUTE_CONFLICT ") SELECT id, alarm_id, "
                                          "enterprise_id, code FROM u ORDER BY id"},
     /* $3 point $4 from $5 to: the approved (or ended) filings covering the point that
      * overlap [from, to), each until its effective end */

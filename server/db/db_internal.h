@@ -148,4 +148,13 @@ int db_migrate_apply(PGconn *pg, const struct db_migration_set *set, int verbose
  * query failure.  Used by /readyz. */
 int db_migrate_is_current(PGconn *pg, const struct db_migration_set *set, char *err, size_t errlen);
 
+/* How every statement queues a risk recompute: one row per enterprise, taken by the worker
+ * with FOR UPDATE SKIP LOCKED before it reads the inputs.  A request already queued is locked
+ * (DO UPDATE ... WHERE false writes nothing but locks the row), so the worker cannot take it
+ * and score the inputs before this transaction's change commits (migration 0142: DO NOTHING
+ * left such a change unscored until the periodic pass). */
+#define DB_RECOMPUTE_INSERT "INSERT INTO risk_recompute_requests AS rr (enterprise_id, reason) "
+#define DB_RECOMPUTE_CONFLICT                                                                      \
+    "ON CONFLICT (enterprise_id) DO UPDATE SET reason = rr.reason WHERE false"
+
 #endif

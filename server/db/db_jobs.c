@@ -68,8 +68,8 @@ static const db_stmt statements[] = {
      "coalesce(ep.video_offline, 0)), up AS (INSERT INTO enterprise_profiles (enterprise_id, "
      "video_offline) SELECT id, n FROM t ON CONFLICT (enterprise_id) DO UPDATE SET "
      "video_offline = EXCLUDED.video_offline, updated_at = now() RETURNING enterprise_id), rq AS "
-     "(INSERT INTO risk_recompute_requests (enterprise_id, reason) SELECT enterprise_id, "
-     "'video_offline' FROM up ON CONFLICT DO NOTHING) SELECT count(*) FROM up"},
+     "(" DB_RECOMPUTE_INSERT "SELECT enterprise_id, 'video_offline' FROM up " DB_RECOMPUTE_CONFLICT
+     ") SELECT count(*) FROM up"},
 };
 
 void db_jobs_register(void)

@@ -6,6 +6,8 @@ The tick is set to 60 s; the first one (at start) sets the baseline scores, so n
 before the next tick can come from polling.  The allowance (10 s) is generous on purpose:
 this checks that the change wakes the worker, not how fast it is
 (tests/bench/alarm_bench.sh measures the latency)."""
+import os
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -71,5 +73,72 @@ def test_grade_raising_reading_warns_before_the_tick():
             db.drop()
 
 
+def psql_session(db, name):
+    """a psql session whose statements are written as the test goes (stdin kept open)"""
+    return subprocess.Popen(
+        [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", t.PG_PORT,
+         "-U", "dwadmin", "-d", db.name], env=dict(os.environ, PGAPPNAME=name),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def say(session, sql):
+    session.stdin.write(sql + "\n")
+    session.stdin.flush()
+
+
+def session_state(db, name):
+    return db.scalar(f"SELECT coalesce(wait_event_type, '') || '/' || state FROM pg_stat_activity "
+                     f"WHERE application_name = '{name}'")
+
+
+def test_change_committed_after_the_worker_read_is_recomputed():
+    # A change that queues its recompute request while a request for the enterprise is already
+    # queued, and commits only after the worker has taken that request and read the inputs,
+    # must still be recomputed.  The queued request's row is made here by s2 and committed
+    # while the change (t1: an archive edit, whose trigger queues the request) is in flight.
+    # The worker used to take it and score the old inputs, and t1's "ON CONFLICT DO NOTHING"
+    # left nothing behind: the score stayed stale until the periodic tick (60 s here).
+    db = t.Database()
+    ents = fixtures.make_city(db)
+    a = ents[list(ents)[0]]
+    srv = t.Server(db, worker_interval_ms=TICK_MS)
+    s2 = t1 = None
+    try:
+        t.wait_for(lambda: db.scalar("SELECT count(*) FROM enterprise_risk") == str(len(ents)),
+                   what="baseline scores of the first tick")
+        scored = ("SELECT count(*) FROM risk_scores WHERE enterprise_id = %d AND "
+                  "jsonb_path_exists(inputs::jsonb, '$.**.dust_workers ? (@ == 77)')" % a["id"])
+        assert db.scalar(scored) == "0"
+        s2 = psql_session(db, "s2")
+        say(s2, "SELECT set_config('dw.scope', 'system', false);\nBEGIN;\n"
+                f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({a['id']}, 'test');")
+        t.wait_for(lambda: session_state(db, "s2") == "Client/idle in transaction", what="s2 queued")
+        t1 = psql_session(db, "t1")
+        say(t1, "SELECT set_config('dw.scope', 'system', false);\nBEGIN;\n"
+                f"UPDATE enterprises SET dust_workers = 77 WHERE id = {a['id']};")
+        t.wait_for(lambda: session_state(db, "t1") == "Lock/active", what="t1 waiting for s2's request")
+        say(s2, "COMMIT;")
+        s2.stdin.close()
+        assert s2.wait(10) == 0, s2.stderr.read()
+        s2 = None
+        t.wait_for(lambda: session_state(db, "t1") == "Client/idle in transaction", what="t1 queued")
+        time.sleep(1.5)  # the worker, woken by s2's request, takes what it can and scores it
+        say(t1, "COMMIT;")
+        t1.stdin.close()
+        assert t1.wait(10) == 0, t1.stderr.read()
+        t1 = None
+        t.wait_for(lambda: db.scalar(scored) != "0", timeout=5, what="the change recomputed")
+        assert db.scalar("SELECT count(*) FROM risk_recompute_requests") == "0"
+    finally:
+        for s in (s2, t1):
+            if s:
+                s.kill()
+        try:
+            assert srv.stop() == 0, srv.logtext()
+        finally:
+            db.drop()
+
+
 if __name__ == "__main__":
-    t.run([test_grade_raising_reading_warns_before_the_tick])
+    t.run([test_grade_raising_reading_warns_before_the_tick,
+           test_change_committed_after_the_worker_read_is_recomputed])

@@ -372,7 +372,7 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
     flight is not lost when that retry fails: the worker clears only the request
     it took.  Here the letter row is locked by a session while the worker wants
     to record the refused retry; the session requests the resend again and
-    commits; the second request must be honoured (a third attempt, acked)."""
+    commits; the second request must be honoured (one more attempt, acked)."""
     mock = Upstream(des_key=b"reResend")
     c = City(**FAST)
     lock = None
@@ -383,7 +383,7 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
             "credentials": {"des_key": "reResend"}, "enterprise_ids": [a1["id"]]})
         assert st == 201, tgt
         ts = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
-        mock.refuse_next = 2  # the first delivery and the first resend
+        mock.refuse_next = 3  # the first delivery and the next two resends
         st, _, r = c.srv.ingest("POST", "/ingest/v1/events", {"events": [
             {"point": a1["points"]["hopper_temp"][0], "ts": iso(ts), "level": "high", "value": 81}]},
             {"X-Api-Key": a1["api_key"]})
@@ -391,6 +391,10 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
         dl = t.wait_for(lambda: c.call("city.admin", "GET", f"/api/v1/forward/targets/{tgt['id']}/dead-letters")[2]
                         ["items"], timeout=30, what="the refusal dead-lettered")
         lid = dl[0]["id"]
+        # a refused resend with no newer request clears the one it served (no endless resends)
+        assert c.call("city.admin", "POST", f"/api/v1/forward/dead-letters/{lid}/resend")[0] == 202
+        state = f"SELECT resends, resend_requested_at IS NULL FROM forward_dead_letters WHERE id = {lid}"
+        t.wait_for(lambda: c.db.sql(state) == [["1", "t"]], timeout=30, what="the refused resend recorded")
         waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                    "wait_event_type = 'Lock' AND query LIKE '%UPDATE forward_dead_letters SET resends%'")
         lock = subprocess.Popen(
@@ -404,7 +408,7 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
                          f"BEGIN; SELECT 1 FROM forward_dead_letters WHERE id = {lid} FOR UPDATE;\n")
         lock.stdin.flush()
         t.wait_for(lambda: c.db.scalar(waiting) == "1", timeout=30, what="the refused resend waiting for the letter")
-        assert len(mock.refused) == 2, mock.refused
+        assert len(mock.refused) == 3, mock.refused
         # the person asks again while the first resend is in flight
         lock.stdin.write(f"UPDATE forward_dead_letters SET resend_requested_at = now() WHERE id = {lid};\nCOMMIT;\n")
         lock.stdin.close()
@@ -413,7 +417,7 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
         t.wait_for(lambda: c.db.scalar(waiting) == "0", what="the refused resend recorded")
         t.wait_for(lambda: c.db.scalar(f"SELECT resolved_at IS NOT NULL FROM forward_dead_letters WHERE id = {lid}") == "t",
                    timeout=10, what="the second request honoured (the letter resent and acknowledged)")
-        assert c.db.scalar(f"SELECT resends FROM forward_dead_letters WHERE id = {lid}") == "2"
+        assert c.db.scalar(f"SELECT resends FROM forward_dead_letters WHERE id = {lid}") == "3"
         assert len(mock.received("events")) == 1
     finally:
         if lock:

@@ -92,7 +92,13 @@ int api_totp_enrol(api_req *r)
     return api_reply_json(r, 200, out);
 }
 
-typedef enum { CONFIRM_OK, CONFIRM_NONE, CONFIRM_ENABLED, CONFIRM_WRONG } confirm_outcome;
+typedef enum {
+    CONFIRM_OK,
+    CONFIRM_NONE,
+    CONFIRM_ENABLED,
+    CONFIRM_WRONG,
+    CONFIRM_REPLACED
+} confirm_outcome;
 
 typedef struct {
     const char *code;
@@ -128,11 +134,16 @@ static db_status confirm_tx(api_req *r, db_conn *c, void *arg)
         return DB_OK;
     }
     int done = 0;
-    st = db_totp_enable(c, id, step, &done);
+    st = db_totp_enable(c, id, t.sealed, t.sealed_len, step, &done);
     if (st != DB_OK)
         return st;
     if (!done) {
-        x->outcome = CONFIRM_NONE;
+        /* changed since it was read: say how, from the latest committed state */
+        if ((st = db_totp_by_id(c, id, &t, &found)) != DB_OK)
+            return st;
+        x->outcome = !found || !t.sealed_len ? CONFIRM_NONE
+                     : t.enabled             ? CONFIRM_ENABLED
+                                             : CONFIRM_REPLACED;
         return DB_OK;
     }
     return api_audit_tx(r, c, "totp_confirm", api_req_caller(r)->username, "ok",
@@ -169,6 +180,11 @@ int api_totp_confirm(api_req *r)
         api_audit(r, "totp_confirm", user, "failed", "wrong code");
         return api_reply_error(r, API_E_TOTP_INVALID,
                                "the code does not match the enrolled secret");
+    case CONFIRM_REPLACED:
+        api_audit(r, "totp_confirm", user, "failed", "enrolled again while confirming");
+        return api_reply_error(r, API_E_TOTP_INVALID,
+                               "the secret was enrolled again meanwhile: use a code of the "
+                               "latest one");
     case CONFIRM_OK:
         break;
     }

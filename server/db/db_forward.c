@@ -138,13 +138,18 @@ static const db_stmt statements[] = {
      "$1::bigint"},
     {"fwd_resends_due",
      "SELECT coalesce(json_agg(json_build_object('id', d.id, 'enterprise_id', d.enterprise_id, "
-     "'kind', d.kind, 'items', d.items, 'payload', d.payload, 'resends', d.resends) ORDER BY "
+     "'kind', d.kind, 'items', d.items, 'payload', d.payload, 'resends', d.resends, "
+     "'requested_at', d.resend_requested_at) ORDER BY "
      "d.id), '[]')::text FROM "
      "(SELECT * FROM forward_dead_letters WHERE target_id = $1::bigint AND resend_requested_at IS "
      "NOT NULL AND resolved_at IS NULL ORDER BY id LIMIT 20) d"},
     {"fwd_resend_result",
-     "UPDATE forward_dead_letters SET resends = resends + 1, resend_requested_at = NULL, "
-     "resolved_at = CASE WHEN $3::boolean THEN now() END, http_status = $4::int, upstream_code = "
+     /* only the request the worker took is cleared: one made while the resend was in flight
+      * (read here on the row's latest version) stays for the next round */
+     "UPDATE forward_dead_letters SET resends = resends + 1, resend_requested_at = CASE WHEN "
+     "$3::boolean OR resend_requested_at = $7::timestamptz THEN NULL ELSE resend_requested_at "
+     "END, resolved_at = CASE WHEN $3::boolean THEN now() END, http_status = $4::int, "
+     "upstream_code = "
      "$5::int, reason = CASE WHEN $3::boolean THEN reason ELSE left($6, 1000) END WHERE id = "
      "$2::bigint AND target_id = $1::bigint"},
     {"fwd_prune",
@@ -381,21 +386,22 @@ typedef struct {
     int64_t target_id, letter_id;
     const char *kind;
     int items, acked, http_status, upstream_code;
-    const char *reason;
+    const char *reason, *requested_at;
 } resend_arg;
 
 static db_status resend_tx(db_conn *c, void *arg)
 {
     const resend_arg *a = arg;
     char tid[24], lid[24], hs[24], uc[24];
-    const char *p[6] = {db_i64(tid, a->target_id),
+    const char *p[7] = {db_i64(tid, a->target_id),
                         db_i64(lid, a->letter_id),
                         a->acked ? "true" : "false",
                         a->http_status ? db_i64(hs, a->http_status) : NULL,
                         a->upstream_code >= 0 ? db_i64(uc, a->upstream_code) : NULL,
-                        a->reason ? a->reason : ""};
+                        a->reason ? a->reason : "",
+                        a->requested_at};
     db_status st;
-    PGresult *r = db_exec(c, "fwd_resend_result", 6, p, &st);
+    PGresult *r = db_exec(c, "fwd_resend_result", 7, p, &st);
     if (!r)
         return st;
     PQclear(r);
@@ -404,9 +410,17 @@ static db_status resend_tx(db_conn *c, void *arg)
 
 db_status db_forward_resend_result(db_conn *c, int64_t target_id, int64_t letter_id,
                                    const char *kind, int items, int acked, int http_status,
-                                   int upstream_code, const char *reason)
+                                   int upstream_code, const char *reason, const char *requested_at)
 {
-    resend_arg a = {target_id, letter_id, kind, items, acked, http_status, upstream_code, reason};
+    resend_arg a = {.target_id = target_id,
+                    .letter_id = letter_id,
+                    .kind = kind,
+                    .items = items,
+                    .acked = acked,
+                    .http_status = http_status,
+                    .upstream_code = upstream_code,
+                    .reason = reason,
+                    .requested_at = requested_at};
     return db_run_tx(c, NULL, resend_tx, &a);
 }
 

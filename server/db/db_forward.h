@@ -83,14 +83,16 @@ db_status db_forward_advance(db_conn *c, int64_t target_id, const db_forward_don
 db_status db_forward_failure(db_conn *c, int64_t target_id, const char *kind, const char *error);
 
 /* Dead letters of the target whose resend was requested:
- * [{id, enterprise_id, kind, items, payload, resends}], at most 20, oldest first. */
+ * [{id, enterprise_id, kind, items, payload, resends, requested_at}], at most 20, oldest
+ * first; requested_at is the request being served (give it back to the result). */
 db_status db_forward_resends_due(db_conn *c, int64_t target_id, json_t **out);
 
 /* The outcome of a resend: acked resolves the letter; otherwise the new reason
- * is kept and the request cleared. */
+ * is kept and the request cleared if it is still requested_at (the one served): a
+ * request made while the resend was in flight stays due. */
 db_status db_forward_resend_result(db_conn *c, int64_t target_id, int64_t letter_id,
                                    const char *kind, int items, int acked, int http_status,
-                                   int upstream_code, const char *reason);
+                                   int upstream_code, const char *reason, const char *requested_at);
 
 /* Deletes outbox rows every target's watermark passed (all of them when there
  * is no target); *deleted how many. */

@@ -31,13 +31,15 @@ static const db_stmt statements[] = {
      "er.enterprise_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
          "e") " ORDER "
               "BY rank_ LIMIT $3::int) x"},
-    /* $1 region $2 month $3 account (NULL: schedule) $4 content $5 xlsx (binary) */
+    /* $1 region $2 month $3 account (NULL: schedule) $4 content $5 xlsx (binary).  On demand
+     * replaces what is there; the schedule (which chose regions without a report) keeps a
+     * report made since it looked and returns no row */
     {"rep_store",
      "INSERT INTO reports (region_id, month, trigger, generated_by, content, xlsx) VALUES "
      "($1::bigint, $2::date, CASE WHEN $3::bigint IS NULL THEN 'schedule' ELSE 'manual' END, "
      "$3::bigint, $4::jsonb, $5::bytea) ON CONFLICT (region_id, month) DO UPDATE SET trigger = "
      "EXCLUDED.trigger, generated_by = EXCLUDED.generated_by, generated_at = now(), content = "
-     "EXCLUDED.content, xlsx = EXCLUDED.xlsx RETURNING id"},
+     "EXCLUDED.content, xlsx = EXCLUDED.xlsx WHERE EXCLUDED.trigger = 'manual' RETURNING id"},
     /* $3 region code $4 limit $5 offset */
     {"rep_list",
      "WITH f AS (SELECT p.id, p.month, p.trigger, p.generated_at, p.generated_by, "
@@ -141,7 +143,10 @@ db_status db_reports_store(db_conn *c, int64_t region_id, const char *month, int
         return st;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return DB_HARD;
+        if (account_id)
+            return DB_HARD;
+        *id = 0; /* the schedule's: a report was made meanwhile and stays */
+        return DB_OK;
     }
     *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);

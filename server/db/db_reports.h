@@ -30,8 +30,9 @@ db_status db_reports_region(db_conn *c, const db_scope *s, const char *code, int
 /* The enterprises of scope s with the highest current risk (at most limit), as a JSON array. */
 db_status db_reports_top_risks(db_conn *c, const db_scope *s, long limit, json_t **out);
 
-/* Stores (or replaces) the report of region and month; account_id 0 for the schedule.
- * content is borrowed.  *id the report's id. */
+/* Stores (or, on demand, replaces) the report of region and month; account_id 0 for the
+ * schedule, which never replaces one: *id the report's id, or 0 when the schedule found a
+ * report made since it chose the region (that one stays).  content is borrowed. */
 db_status db_reports_store(db_conn *c, int64_t region_id, const char *month, int64_t account_id,
                            const json_t *content, const unsigned char *xlsx, size_t xlsx_len,
                            int64_t *id);

@@ -15,8 +15,10 @@ static const db_stmt statements[] = {
      "UPDATE accounts SET totp_secret = $2::bytea, totp_enabled = false, totp_last_step = 0 WHERE "
      "id = $1::bigint AND NOT totp_enabled RETURNING id"},
     {"totp_enable",
+     /* $3 the sealed secret the code was checked against: PostgreSQL rechecks it on the
+      * row's latest version, so a secret enrolled again meanwhile is not switched on */
      "UPDATE accounts SET totp_enabled = true, totp_last_step = $2::bigint WHERE id = $1::bigint "
-     "AND totp_secret IS NOT NULL AND NOT totp_enabled RETURNING id"},
+     "AND totp_secret = $3::bytea AND NOT totp_enabled RETURNING id"},
     {"totp_use",
      "UPDATE accounts SET totp_last_step = $2::bigint WHERE id = $1::bigint AND totp_enabled AND "
      "totp_last_step < $2::bigint RETURNING id"},
@@ -97,11 +99,14 @@ db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned cha
     return run_matched(c, "totp_set_pending", 2, p, done);
 }
 
-db_status db_totp_enable(db_conn *c, int64_t account_id, int64_t step, int *done)
+db_status db_totp_enable(db_conn *c, int64_t account_id, const unsigned char *sealed, size_t n,
+                         int64_t step, int *done)
 {
-    char aid[24], s[24];
-    const char *p[2] = {db_i64(aid, account_id), db_i64(s, step)};
-    return run_matched(c, "totp_enable", 2, p, done);
+    if (n == 0 || n > DB_TOTP_SEALED_MAX)
+        return DB_BAD;
+    char aid[24], s[24], hex[3 + 2 * DB_TOTP_SEALED_MAX];
+    const char *p[3] = {db_i64(aid, account_id), db_i64(s, step), db_bytea_hex(hex, sealed, n)};
+    return run_matched(c, "totp_enable", 3, p, done);
 }
 
 db_status db_totp_use(db_conn *c, int64_t account_id, int64_t step, int *fresh)

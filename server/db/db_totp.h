@@ -29,8 +29,11 @@ db_status db_totp_by_id(db_conn *c, int64_t account_id, db_totp_state *out, int 
 /* Stores a new, unconfirmed secret unless one is confirmed already (*done 0). */
 db_status db_totp_set_pending(db_conn *c, int64_t account_id, const unsigned char *sealed, size_t n,
                               int *done);
-/* Confirms the pending secret with the step of the code that proved it. */
-db_status db_totp_enable(db_conn *c, int64_t account_id, int64_t step, int *done);
+/* Confirms the pending secret with the step of the code that proved it, if the pending
+ * secret is still sealed (the one the code was checked against): *done 0 when it was
+ * enrolled again, reset or confirmed meanwhile. */
+db_status db_totp_enable(db_conn *c, int64_t account_id, const unsigned char *sealed, size_t n,
+                         int64_t step, int *done);
 /* Records a code's step for a login: *fresh 0 when it (or a later one) was
  * used already — a replay. */
 db_status db_totp_use(db_conn *c, int64_t account_id, int64_t step, int *fresh);

@@ -332,7 +332,9 @@ static int resends(db_conn *c, target *t, tstate *s)
         }
         s->backoff_ms = 0;
         if (db_forward_resend_result(c, t->id, json_integer_value(json_object_get(d, "id")), kind,
-                                     items, v == FWD_ACK, http, code, reason) != DB_OK) {
+                                     items, v == FWD_ACK, http, code, reason,
+                                     json_string_value(json_object_get(d, "requested_at"))) !=
+            DB_OK) {
             rc = -1;
             break;
         }

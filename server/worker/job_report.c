@@ -370,7 +370,10 @@ db_status job_report_run(db_conn *c, time_t now, size_t max, size_t *made)
     for (size_t i = 0; st == DB_OK && i < n; i++) {
         int64_t id;
         st = job_report_generate(c, &due[i], year, month, 0, &id);
-        if (st == DB_OK) {
+        if (st == DB_OK && id == 0) {
+            LOG_INFO("monthly report made meanwhile kept", "region=%s month=%04d-%02d", due[i].code,
+                     year, month);
+        } else if (st == DB_OK) {
             (*made)++;
             LOG_INFO("monthly report generated", "region=%s month=%04d-%02d report=%lld",
                      due[i].code, year, month, (long long)id);

@@ -22,7 +22,8 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
                            json_t **content, unsigned char **xlsx, size_t *xlsx_len);
 
 /* Generates and stores the report of region for month (year, 1..12; the city's calendar);
- * account_id 0 for the schedule.  *id the stored report.  Outside a transaction. */
+ * account_id 0 for the schedule.  *id the stored report (0: the schedule's was not stored, a
+ * report made meanwhile stays).  Outside a transaction. */
 db_status job_report_generate(db_conn *c, const db_report_region *region, int year, int month,
                               int64_t account_id, int64_t *id);
 

@@ -18,6 +18,7 @@
 import base64
 import os
 import secrets
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import dwtest as t
@@ -366,6 +367,65 @@ def test_lost_answer_is_sent_again_under_the_same_key():
         c.close()
 
 
+def test_resend_requested_while_a_resend_is_in_flight_is_kept():
+    """A resend requested while the worker's retry of the same dead letter is in
+    flight is not lost when that retry fails: the worker clears only the request
+    it took.  Here the letter row is locked by a session while the worker wants
+    to record the refused retry; the session requests the resend again and
+    commits; the second request must be honoured (one more attempt, acked)."""
+    mock = Upstream(des_key=b"reResend")
+    c = City(**FAST)
+    lock = None
+    try:
+        a1 = c.a1
+        st, _, tgt = c.call("city.admin", "POST", "/api/v1/forward/targets", {
+            "name": "again", "url": mock.url + "/rabbitmqfcsb", "dialect": "hebei",
+            "credentials": {"des_key": "reResend"}, "enterprise_ids": [a1["id"]]})
+        assert st == 201, tgt
+        ts = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+        mock.refuse_next = 3  # the first delivery and the next two resends
+        st, _, r = c.srv.ingest("POST", "/ingest/v1/events", {"events": [
+            {"point": a1["points"]["hopper_temp"][0], "ts": iso(ts), "level": "high", "value": 81}]},
+            {"X-Api-Key": a1["api_key"]})
+        assert st == 200 and r["accepted"] == 1, r
+        dl = t.wait_for(lambda: c.call("city.admin", "GET", f"/api/v1/forward/targets/{tgt['id']}/dead-letters")[2]
+                        ["items"], timeout=30, what="the refusal dead-lettered")
+        lid = dl[0]["id"]
+        # a refused resend with no newer request clears the one it served (no endless resends)
+        assert c.call("city.admin", "POST", f"/api/v1/forward/dead-letters/{lid}/resend")[0] == 202
+        state = f"SELECT resends, resend_requested_at IS NULL FROM forward_dead_letters WHERE id = {lid}"
+        t.wait_for(lambda: c.db.sql(state) == [["1", "t"]], timeout=30, what="the refused resend recorded")
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                   "wait_event_type = 'Lock' AND query LIKE '%UPDATE forward_dead_letters SET resends%'")
+        lock = subprocess.Popen(
+            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+             t.PG_PORT, "-U", "dwadmin", "-d", c.db.name], env=dict(os.environ, PGAPPNAME="resender"),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # the first request (what POST .../resend does), then the letter locked: the worker
+        # sends the resend, is refused and waits to record that
+        lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                         f"UPDATE forward_dead_letters SET resend_requested_at = now() WHERE id = {lid};\n"
+                         f"BEGIN; SELECT 1 FROM forward_dead_letters WHERE id = {lid} FOR UPDATE;\n")
+        lock.stdin.flush()
+        t.wait_for(lambda: c.db.scalar(waiting) == "1", timeout=30, what="the refused resend waiting for the letter")
+        assert len(mock.refused) == 3, mock.refused
+        # the person asks again while the first resend is in flight
+        lock.stdin.write(f"UPDATE forward_dead_letters SET resend_requested_at = now() WHERE id = {lid};\nCOMMIT;\n")
+        lock.stdin.close()
+        assert lock.wait(10) == 0, lock.stderr.read()
+        lock = None
+        t.wait_for(lambda: c.db.scalar(waiting) == "0", what="the refused resend recorded")
+        t.wait_for(lambda: c.db.scalar(f"SELECT resolved_at IS NOT NULL FROM forward_dead_letters WHERE id = {lid}") == "t",
+                   timeout=10, what="the second request honoured (the letter resent and acknowledged)")
+        assert c.db.scalar(f"SELECT resends FROM forward_dead_letters WHERE id = {lid}") == "3"
+        assert len(mock.received("events")) == 1
+    finally:
+        if lock:
+            lock.kill()
+        mock.down()
+        c.close()
+
+
 def up_count(db):
     return int(db.scalar("SELECT count(*) FROM readings"))
 
@@ -373,4 +433,5 @@ def up_count(db):
 if __name__ == "__main__":
     t.run([test_hebei_outage_refusal_resend_and_reconciliation, test_mem_selected_kinds_and_sealed_keys,
            test_cascade_into_a_second_dustwatch, test_two_forwarders_one_delivery,
-           test_lost_answer_is_sent_again_under_the_same_key])
+           test_lost_answer_is_sent_again_under_the_same_key,
+           test_resend_requested_while_a_resend_is_in_flight_is_kept])

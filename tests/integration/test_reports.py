@@ -5,7 +5,10 @@ and region; a report can be generated again on demand (bad month, foreign region
 enterprise caller refused); the statistics table exports as CSV and XLSX with the active filters."""
 import csv
 import io
+import os
+import subprocess
 import sys
+import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
@@ -264,6 +267,50 @@ def test_alarm_trend_counts_every_alarm():
         e.close()
 
 
+def test_report_made_on_demand_while_the_schedule_stores_one_stays():
+    # The schedule finds the regions without a report of last month, builds each one and then
+    # stored it whatever was there by then: a report generated on demand meanwhile (manual, by
+    # whom) was replaced by the scheduled one.  Here a street's report is removed, so the
+    # schedule makes it again, and a session stores a manual one (as POST /reports does) and
+    # keeps it uncommitted until the schedule's INSERT waits for it; then commits.
+    e = Env()
+    lock = None
+    try:
+        t.wait_for(lambda: e.get("/api/v1/reports")["total"] == 5, timeout=30, what="scheduled reports")
+        street = e.db.scalar("SELECT id FROM regions WHERE code = '310113103'")
+        who = e.db.scalar("SELECT id FROM accounts WHERE username = 'baoshan.admin'")
+        mon = e.month.strftime("%Y-%m-01")
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                   "wait_event_type = 'Lock' AND query LIKE '%INSERT INTO reports%'")
+        lock = subprocess.Popen(
+            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+             t.PG_PORT, "-U", "dwadmin", "-d", e.db.name], env=dict(os.environ, PGAPPNAME="ondemand"),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                         f"DELETE FROM reports WHERE region_id = {street} AND month = '{mon}';\n"
+                         "BEGIN;\n"
+                         "INSERT INTO reports (region_id, month, trigger, generated_by, content, xlsx) VALUES "
+                         f"({street}, '{mon}', 'manual', {who}, '{{\"by\": \"hand\"}}', '\\x01') "
+                         "ON CONFLICT (region_id, month) DO UPDATE SET trigger = EXCLUDED.trigger, generated_by = "
+                         "EXCLUDED.generated_by, generated_at = now(), content = EXCLUDED.content, xlsx = EXCLUDED.xlsx;\n")
+        lock.stdin.flush()
+        t.wait_for(lambda: e.db.scalar(waiting) == "1", timeout=30, what="the schedule's store waiting for the manual one")
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        assert lock.wait(10) == 0, lock.stderr.read()
+        lock = None
+        t.wait_for(lambda: e.db.scalar(waiting) == "0", what="the schedule's store done")
+        time.sleep(1)  # several more worker ticks (every 200 ms)
+        row = e.db.sql(f"SELECT trigger, generated_by, content->>'by' FROM reports WHERE region_id = {street} "
+                       f"AND month = '{mon}'")
+        assert row == [["manual", who, "hand"]], row
+        assert e.get("/api/v1/reports")["total"] == 5
+    finally:
+        if lock:
+            lock.kill()
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems,
-           test_alarm_trend_counts_every_alarm])
+           test_alarm_trend_counts_every_alarm, test_report_made_on_demand_while_the_schedule_stores_one_stays])

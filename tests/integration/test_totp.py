@@ -7,8 +7,10 @@ here with the standard library (RFC 6238, HMAC-SHA1)."""
 import base64
 import hashlib
 import hmac
+import os
 import struct
 import subprocess
+import threading
 import time
 
 import dwtest as t
@@ -123,6 +125,70 @@ def test_confirm_with_a_code():
     assert [r[1] for r in E.audit("totp_enrol")].count("ok") == 2
 
 
+def test_reenrolled_while_a_confirmation_waits_is_not_enabled():
+    # The confirmation reads the pending secret and checks the code against it, then enabled
+    # whatever secret the account held by then: enrolling again from a second tab in between
+    # switched on a secret the code was never checked against.  Here the account row is locked
+    # by a session while the confirmation's update wants it; the session stores the second
+    # tab's secret (what enrolling does) and commits.
+    r = subprocess.run([t.BIN, "admin", "create-account", "--username", "jiading.second", "--role",
+                        "district_admin", "--region", "310114", "--password-stdin"], input=PW + "\n",
+                       env=E.db.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    E.token("jiading.second")
+    aid = E.id("jiading.second")
+    sealed = "SELECT encode(totp_secret, 'hex') FROM accounts WHERE id = %d" % aid
+    st, _, first = E.call("jiading.second", "POST", "/api/v1/auth/totp")
+    assert st == 200, (st, first)
+    sealed_first = E.db.scalar(sealed)
+    st, _, second = E.call("jiading.second", "POST", "/api/v1/auth/totp")
+    assert st == 200 and second["secret"] != first["secret"], (st, second)
+    sealed_second = E.db.scalar(sealed)
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+               "AND query LIKE '%UPDATE accounts SET totp_enabled = true%'")
+    lock = subprocess.Popen(
+        [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+         t.PG_PORT, "-U", "dwadmin", "-d", E.db.name], env=dict(os.environ, PGAPPNAME="secondtab"),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = {}
+    confirm = None
+    try:
+        # the first tab's secret pending, the row locked
+        lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                         f"UPDATE accounts SET totp_secret = decode('{sealed_first}', 'hex') WHERE id = {aid};\n"
+                         f"BEGIN; SELECT 1 FROM accounts WHERE id = {aid} FOR UPDATE;\n")
+        lock.stdin.flush()
+        t.wait_for(lambda: E.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND application_name = 'secondtab' AND state = 'idle in transaction'") == "1",
+                   what="the account row locked")
+        code = totp(first["secret"], int(time.time()) // 30)
+        confirm = threading.Thread(target=lambda: out.update(r=E.call("jiading.second", "POST", "/api/v1/auth/totp/confirm",
+                                                                      {"code": code})))
+        confirm.start()
+        t.wait_for(lambda: E.db.scalar(waiting) == "1", timeout=20, what="the confirmation's update waiting")
+        # the second tab enrols again: its secret pending
+        lock.stdin.write(f"UPDATE accounts SET totp_secret = decode('{sealed_second}', 'hex'), totp_enabled = false, "
+                         f"totp_last_step = 0 WHERE id = {aid};\nCOMMIT;\n")
+        lock.stdin.close()
+        assert lock.wait(10) == 0, lock.stderr.read()
+        confirm.join(30)
+        assert not confirm.is_alive(), "the confirmation did not answer"
+    finally:
+        if lock.poll() is None:
+            lock.kill()
+    st, _, b = out["r"]
+    row = E.db.sql(f"SELECT encode(totp_secret, 'hex'), totp_enabled FROM accounts WHERE id = {aid}")[0]
+    assert not (row[1] == "t" and row[0] == sealed_second), \
+        f"the second tab's secret was enabled by the first tab's code (confirmation answered {st} {b})"
+    assert st == 422 and b["code"] == "totp_invalid", (st, b)
+    assert row == [sealed_second, "f"], row
+    assert ["jiading.second", "failed", "enrolled again while confirming"] in E.audit("totp_confirm")
+    # the pending secret is the second tab's: its code confirms it
+    st, _, b = E.call("jiading.second", "POST", "/api/v1/auth/totp/confirm",
+                      {"code": totp(second["secret"], int(time.time()) // 30)})
+    assert st == 200 and b == {"totp_enabled": True}, (st, b)
+
+
 def test_login_asks_for_the_code():
     st, _, b = E.login("baoshan.admin")
     assert st == 401 and b["code"] == "totp_required" and b["hint"], (st, b)
@@ -206,6 +272,7 @@ def main():
     t.run([test_only_administrators_enrol,
            test_enrol_returns_the_secret_once_and_stores_it_sealed,
            test_confirm_with_a_code,
+           test_reenrolled_while_a_confirmation_waits_is_not_enabled,
            test_login_asks_for_the_code,
            test_asking_for_the_code_costs_no_login_attempt,
            test_admin_resets_a_lost_factor_within_scope,

@@ -53,6 +53,19 @@ __attribute__((warn_unused_result)) db_status
 alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *batch,
                   const int64_t *point_ids, const char *const *server_code, int64_t now_us);
 
+/* The group transaction's rule states (per thread, like the live events below).  The
+ * writer locks the rule-state rows of every point its group writes with
+ * alarm_group_lock(), which loads them (the rows and the points' settings) with the same
+ * statement; alarm_apply_batch() then evaluates each job's readings from these rows and
+ * keeps them current after each job's write-back, so a group costs one load, not one per
+ * job.  A point with an alarm transition is loaded again by the next job that needs it
+ * (a transition may write its row, e.g. a filing's deferred offline deadline).
+ * alarm_group_end() drops the rows; alarm_group_lock() of the next attempt replaces them.
+ * *locked receives the number of rows found (fewer than n: rows are missing). */
+__attribute__((warn_unused_result)) db_status alarm_group_lock(db_conn *c, const int64_t *point_ids,
+                                                               size_t n, size_t *locked);
+void alarm_group_end(void);
+
 /* Per-thread list of live events of the current transaction attempt. */
 void alarm_pub_reset(void);
 void alarm_pub_flush(void);

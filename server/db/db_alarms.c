@@ -37,8 +37,9 @@
 
 static const db_stmt statements[] = {
     {"alm_state_load",
-     "SELECT " STATE_COLUMNS "WHERE s.point_id = ANY($1::bigint[]) ORDER BY s.point_id FOR "
-     "UPDATE OF s"},
+     /* $1 joined as a set (db_ingest.c, "ing_points": why not = ANY) */
+     "SELECT " STATE_COLUMNS "JOIN unnest($1::bigint[]) AS u(id) ON u.id = s.point_id ORDER BY "
+     "s.point_id FOR UPDATE OF s"},
     {"alm_state_init", "INSERT INTO point_rule_state (point_id, enterprise_id, last_ts, "
                        "offline_due_at) " STATE_INIT_SELECT
                        "WHERE p.id = ANY($1::bigint[]) ORDER BY p.id ON CONFLICT DO NOTHING"},

@@ -27,11 +27,16 @@ static const db_stmt statements[] = {
      "c.revoked_at IS NULL"},
     /* the packing horizon rides along (a one-row table): the writer refuses readings of
      * packed days without a statement of its own */
+    /* The lists of ids or codes ($1, each once) are joined as sets, never `= ANY($1)`: a
+     * prepared statement's generic plan cannot hash a parameter's array, so a sequential
+     * scan compared every row with every element (ScalarArrayOpExpr, ~10 % of PostgreSQL's
+     * CPU in ingest_bench.sh before). */
     {"ing_points",
      "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
      "k.plausible_min, k.plausible_max, (extract(epoch FROM s.packed_before::timestamp) * "
-     "1000000)::bigint FROM points p JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN "
-     "readings_pack_state s WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
+     "1000000)::bigint FROM unnest($1::text[]) AS u(code) JOIN points p ON p.code = u.code "
+     "JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN readings_pack_state s ORDER BY "
+     "p.code COLLATE \"C\""},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -64,10 +69,10 @@ static const db_stmt statements[] = {
      "interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], $2::bigint[], "
      "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
     {"ing_points_latest",
-     /* read after ing_lock_points: a statement of its own, so its snapshot
+     /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
       * is taken once the point locks are held */
-     "SELECT point_id, (extract(epoch FROM collected_at) * 1000000)::bigint FROM point_latest "
-     "WHERE point_id = ANY($1::bigint[])"},
+     "SELECT l.point_id, (extract(epoch FROM l.collected_at) * 1000000)::bigint FROM "
+     "unnest($1::bigint[]) AS u(id) JOIN point_latest l ON l.point_id = u.id"},
     {"ing_conflicts",
      /* after ing_insert_readings left some rows out: the rows whose instant
       * holds another value or quality (a repeat of the stored one is a
@@ -112,11 +117,9 @@ static const db_stmt statements[] = {
      "WHERE g.id = lk.id"},
     /* the group's first statements (server/README.md, "Writers never deadlock"):
      * the lock every readings insert takes shared (migration 0012's trigger)
-     * before anything else, then the points' rule-state rows in id order */
+     * before anything else, then the points' rule-state rows in id order
+     * (alm_state_load, db_alarms.c) */
     {"ing_hold_rollup_mark", "SELECT pg_advisory_xact_lock_shared(7310312016119212)"},
-    {"ing_lock_points",
-     "SELECT count(*) FROM (SELECT 1 FROM point_rule_state WHERE point_id = ANY($1::bigint[]) "
-     "ORDER BY point_id FOR UPDATE) l"},
     {"ing_insert_video",
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
@@ -813,24 +816,6 @@ static int cmp_id(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked)
-{
-    *locked = 0;
-    if (n == 0)
-        return DB_OK;
-    char *ids = db_i64_array(point_ids, n);
-    db_status st = DB_HARD;
-    if (ids) {
-        const char *p[1] = {ids};
-        PGresult *r = db_exec(c, "ing_lock_points", 1, p, &st);
-        if (r && PQntuples(r) == 1)
-            *locked = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    free(ids);
-    return st;
 }
 
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,

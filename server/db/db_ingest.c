@@ -322,15 +322,31 @@ static int cmp_point(const void *key, const void *elem)
 db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t n,
                                    db_ingest_points **out)
 {
+    /* each code once: a group names few points many times, so the codes are
+     * told apart by a hash set first and only the distinct ones sorted */
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
     const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted)
+    const char **set = calloc(cap, sizeof *set);
+    if (!sorted || !set) {
+        free(sorted);
+        free(set);
         return DB_HARD;
-    memcpy(sorted, codes, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_str);
+    }
     size_t distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!distinct || strcmp(sorted[i], sorted[distinct - 1]) != 0)
-            sorted[distinct++] = sorted[i];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (const unsigned char *q = (const unsigned char *)codes[i]; *q; q++)
+            h = (h ^ *q) * 1099511628211ULL;
+        size_t k = (size_t)h & (cap - 1);
+        while (set[k] && strcmp(set[k], codes[i]) != 0)
+            k = (k + 1) & (cap - 1);
+        if (!set[k])
+            set[k] = sorted[distinct++] = codes[i];
+    }
+    free(set);
+    qsort(sorted, distinct, sizeof *sorted, cmp_str);
     char *arr = db_text_array(sorted, distinct);
     free(sorted);
     if (!arr)

@@ -224,13 +224,15 @@ struct dup_key {
     size_t idx;
 };
 
+/* Any order that keeps equal keys together does: the instant first, so
+ * that most comparisons are of integers, not of strings. */
 static int dup_cmp_full(const struct dup_key *x, const struct dup_key *y)
 {
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
     int c = strcmp(x->k1, y->k1);
     if (c != 0)
         return c;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
     c = strcmp(x->k2 ? x->k2 : "", y->k2 ? y->k2 : "");
     if (c != 0)
         return c;

@@ -9,9 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,111 +315,6 @@ int ing_code_valid(const char *s)
 
 int ing_decode_force_jansson;
 atomic_long ing_decode_plain_total;
-
-/* The JSON tree of a body lives only while it is decoded: every value the
- * batch keeps is copied into the batch's own arena, and the tree is freed
- * before the decoder returns.  jansson allocates each value, key and
- * hashtable on its own (malloc and free were ~35 % of the ingest server's
- * CPU in ingest_bench.sh), so while a thread decodes, its jansson allocations
- * come from a per-thread bump arena instead and frees inside it cost nothing;
- * the arena is rewound when the decode ends.  jansson's allocator is
- * process-wide: on any other thread, or outside a decode, it is malloc and
- * free, and a free of a block that is not the arena's is a plain free(). */
-enum { JSON_ARENA_CHUNK = 256 * 1024, JSON_ARENA_KEEP = 4 * 1024 * 1024 };
-
-/* Under AddressSanitizer every block stays a malloc of its own, so that the
- * sanitizer still sees the decoders' use of the tree. */
-#if defined(__SANITIZE_ADDRESS__)
-#define JSON_ARENA_ON 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define JSON_ARENA_ON 0
-#endif
-#endif
-#ifndef JSON_ARENA_ON
-#define JSON_ARENA_ON 1
-#endif
-
-struct json_chunk {
-    struct json_chunk *next;
-    size_t cap, used;
-    _Alignas(max_align_t) unsigned char mem[];
-};
-
-static _Thread_local struct {
-    struct json_chunk *head; /* the chunk being filled; older ones follow */
-    int active;
-} jarena;
-
-static void *jarena_malloc(size_t n)
-{
-    if (!jarena.active)
-        return malloc(n);
-    n = (n + 15) & ~(size_t)15;
-    struct json_chunk *c = jarena.head;
-    if (c == NULL || c->cap - c->used < n) {
-        size_t cap = n > JSON_ARENA_CHUNK ? n : JSON_ARENA_CHUNK;
-        struct json_chunk *nc = malloc(sizeof *nc + cap);
-        if (nc == NULL)
-            return NULL;
-        nc->next = c;
-        nc->cap = cap;
-        nc->used = 0;
-        jarena.head = c = nc;
-    }
-    void *p = c->mem + c->used;
-    c->used += n;
-    return p;
-}
-
-static void jarena_free(void *p)
-{
-    if (p == NULL)
-        return;
-    if (jarena.active)
-        for (const struct json_chunk *c = jarena.head; c != NULL; c = c->next)
-            if ((const unsigned char *)p >= c->mem && (const unsigned char *)p < c->mem + c->cap)
-                return; /* the arena's: rewound at the end of the decode */
-    free(p);
-}
-
-static void jarena_install(void)
-{
-    json_set_alloc_funcs(jarena_malloc, jarena_free);
-}
-
-/* From here until json_arena_end() on this thread, jansson allocates from the
- * arena; nothing allocated may outlive json_arena_end(). */
-static void json_arena_begin(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    if (!JSON_ARENA_ON)
-        return;
-    pthread_once(&once, jarena_install);
-    jarena.active = 1;
-}
-
-/* Rewinds the arena: the oldest chunk is kept for the next decode (and more
- * while they hold at most JSON_ARENA_KEEP bytes), the rest freed. */
-static void json_arena_end(void)
-{
-    jarena.active = 0;
-    size_t kept = 0;
-    struct json_chunk *keep = NULL, *c = jarena.head;
-    while (c != NULL) {
-        struct json_chunk *next = c->next;
-        if (kept + c->cap <= JSON_ARENA_KEEP) {
-            kept += c->cap;
-            c->used = 0;
-            c->next = keep;
-            keep = c;
-        } else {
-            free(c);
-        }
-        c = next;
-    }
-    jarena.head = keep;
-}
 
 json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *err)
 {
@@ -1246,11 +1139,7 @@ int ing_decode_native(ing_kind kind, const char *body, size_t len, const ing_lim
         if (rc != 0)
             return rc > 0 ? 0 : -1;
     }
-    /* the tree is freed inside; the batch keeps copies only (json_arena_begin) */
-    json_arena_begin();
-    int rc = decode_native(kind, body, len, lim, now_us, out, err);
-    json_arena_end();
-    return rc;
+    return decode_native(kind, body, len, lim, now_us, out, err);
 }
 
 static int decode_native(ing_kind kind, const char *body, size_t len, const ing_limits *lim,

@@ -3,9 +3,10 @@
  * The ingest writer calls alarm_apply_batch() inside its write transaction, right after
  * inserting a job's accepted items, so an alarm commits with the readings that raised it or
  * not at all.  The rule state of every touched point is loaded with one query (rows locked
- * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points),
- * run through the pure engine (risk_point_eval) and written back with one statement; only
- * alarm transitions cost extra statements.  Episodes have unique keys (point, channel,
+ * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points) -
+ * once per group transaction (alarm_group_lock) - run through the pure engine
+ * (risk_point_eval) and written back with one statement per job; only alarm transitions cost
+ * extra statements.  Episodes have unique keys (point, channel,
  * raised_at), so a replayed batch after a kill -9 can never create a second alarm.
  *
  * Live events for Redis are collected per thread while the transaction runs and published

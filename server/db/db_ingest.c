@@ -52,21 +52,22 @@ static const db_stmt statements[] = {
      /* no RETURNING: the count comes from the command tag, and RETURNING
       * would also run the SELECT policy on every row */
      "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, "
-     "timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM "
-     "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
+     "u.t, u.v, u.q, $5 FROM "
+     "unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON "
+     "CONFLICT "
      "DO NOTHING"},
     {"ing_insert_fresh",
      /* the conflict-free path (db_ingest_store_readings): no ON CONFLICT, so
       * a stored (point, instant) is a unique violation, never skipped; $6
       * the rows' points, each once, $7..$9 each one's newest row */
      "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
-     "quality) SELECT m.p, $5, timestamptz 'epoch' + m.t * interval '1 microsecond', m.v, m.q "
-     "FROM unnest($6::bigint[], $7::bigint[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
+     "quality) SELECT m.p, $5, m.t, m.v, m.q "
+     "FROM unnest($6::bigint[], $7::timestamptz[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
      "CONFLICT (point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = "
      "EXCLUDED.value, quality = EXCLUDED.quality, received_at = now() WHERE "
      "point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO readings (point_id, "
-     "collected_at, value, quality, enterprise_id) SELECT u.p, timestamptz 'epoch' + u.t * "
-     "interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], $2::bigint[], "
+     "collected_at, value, quality, enterprise_id) SELECT u.p, u.t, u.v, u.q, $5 FROM "
+     "unnest($1::bigint[], $2::timestamptz[], "
      "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
     {"ing_points_latest",
      /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
@@ -80,8 +81,9 @@ static const db_stmt statements[] = {
       * distinct value; the answer lists them by their position in $1.
       * Only readings partitions can hold the instant: readings of packed
       * days are refused before (day_packed, migration 0137). */
-     "WITH u AS (SELECT u.p, timestamptz 'epoch' + u.t * interval '1 microsecond' AS t, u.v, u.q, "
-     "u.x, u.i FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[], $5::int[]) WITH "
+     "WITH u AS (SELECT u.p, u.t, u.v, u.q, "
+     "u.x, u.i FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[], $5::int[]) "
+     "WITH "
      "ORDINALITY AS u(p, t, v, q, x, i)), c AS MATERIALIZED (SELECT u.i, u.p, u.t, u.v, u.q, u.x, "
      "r.value AS sv, r.quality AS sq FROM u JOIN readings r ON r.point_id = u.p AND "
      "r.collected_at = u.t WHERE r.value <> u.v OR r.quality <> u.q), ins AS (INSERT INTO "
@@ -91,8 +93,9 @@ static const db_stmt statements[] = {
      "FROM c ORDER BY i"},
     {"ing_latest",
      "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality) SELECT "
-     "DISTINCT ON (u.p) u.p, $5, timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q "
-     "FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ORDER "
+     "DISTINCT ON (u.p) u.p, $5, u.t, u.v, u.q "
+     "FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[]) AS u(p, t, v, q) "
+     "ORDER "
      "BY u.p, u.t DESC ON CONFLICT (point_id) DO UPDATE SET collected_at = "
      "EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = "
      "now() WHERE point_latest.collected_at < EXCLUDED.collected_at"},
@@ -468,7 +471,7 @@ db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *ke
  * run per value (array_in was 4 % of PostgreSQL's time in the ingest bench,
  * printf among the server's hottest symbols), and a float8 keeps every bit
  * without a round trip through decimal. */
-enum { OID_INT2 = 21, OID_INT8 = 20, OID_FLOAT8 = 701 };
+enum { OID_INT2 = 21, OID_INT8 = 20, OID_FLOAT8 = 701, OID_TIMESTAMPTZ = 1184 };
 
 static void bin_u32(sbuf *b, uint32_t v)
 {
@@ -497,6 +500,13 @@ static void bin_i64(sbuf *b, int64_t v)
 {
     bin_u32(b, 8);
     bin_u64(b, (uint64_t)v);
+}
+
+/* an instant (µs since 1970) as timestamptz: µs since 2000-01-01 UTC, so
+ * PostgreSQL does no arithmetic per row either */
+static void bin_ts(sbuf *b, int64_t unix_us)
+{
+    bin_i64(b, unix_us - INT64_C(946684800000000));
 }
 
 static void bin_f64(sbuf *b, double v)
@@ -544,14 +554,14 @@ static void readings_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
     for (size_t i = 0; i < n; i++)
         m += !rows[i].conflict;
     bin_array(&a[0], OID_INT8, m, 8);
-    bin_array(&a[1], OID_INT8, m, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, m, 8);
     bin_array(&a[2], OID_FLOAT8, m, 8);
     bin_array(&a[3], OID_INT2, m, 2);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].conflict)
             continue;
         bin_i64(&a[0], rows[i].point_id);
-        bin_i64(&a[1], rows[i].ts_us);
+        bin_ts(&a[1], rows[i].ts_us);
         bin_f64(&a[2], rows[i].value);
         bin_i16(&a[3], rows[i].quality);
     }
@@ -643,7 +653,7 @@ static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
         points += k[i].p != k[i - 1].p;
     }
     bin_array(&a[0], OID_INT8, points, 8);
-    bin_array(&a[1], OID_INT8, points, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, points, 8);
     bin_array(&a[2], OID_FLOAT8, points, 8);
     bin_array(&a[3], OID_INT2, points, 2);
     for (size_t i = 0; i < n && rc == 0;) {
@@ -652,7 +662,7 @@ static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
             e++;
         const db_ingest_reading *newest = &rows[k[e].i];
         bin_i64(&a[0], k[i].p);
-        bin_i64(&a[1], newest->ts_us);
+        bin_ts(&a[1], newest->ts_us);
         bin_f64(&a[2], newest->value);
         bin_i16(&a[3], newest->quality);
         i = e + 1;

@@ -279,6 +279,36 @@ def test_rule_state_follows_every_job_of_a_group():
     assert e.db.scalar(events) == events_before
 
 
+def test_instants_keep_their_microseconds():
+    """Instants go to PostgreSQL as binary timestamptz arrays: a reading's
+    microseconds are stored as sent, on both paths and in point_latest."""
+    e = ENV
+    k = "pressure_diff"
+    pid = e.pts[k][1]
+
+    def us(s, frac):
+        return int((at(s) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds()) * 1000000 + frac
+
+    def send(s, frac, v):
+        ts = (at(s) + dt.timedelta(microseconds=frac)).isoformat()
+        st, _, r = e.srv.ingest("POST", "/ingest/v1/readings",
+                                {"readings": [{"point": e.pts[k][0], "ts": ts, "value": v}]},
+                                {"X-Api-Key": e.ent["api_key"]})
+        assert st == 200 and r["accepted"] == 1, (st, r)
+    before = e.path_counts()
+    send(3200, 123456, 1.5)  # newer than latest: the conflict-free path
+    send(3199, 654321, 2.5)  # late: the ON CONFLICT path
+    after = e.path_counts()
+    assert after["fresh"] - before["fresh"] == 1 and after["on_conflict"] - before["on_conflict"] == 1
+    stored = e.db.sql("SET dw.scope = 'system'; SELECT (extract(epoch FROM collected_at) * 1000000)::bigint, "
+                      f"value FROM readings WHERE point_id = {pid} AND collected_at > "
+                      f"'{at(3190).isoformat()}' ORDER BY collected_at")
+    assert [(int(a), float(b)) for a, b in stored] == [(us(3199, 654321), 2.5), (us(3200, 123456), 1.5)], stored
+    latest = e.db.scalar("SET dw.scope = 'system'; SELECT (extract(epoch FROM collected_at) * 1000000)::bigint "
+                         f"FROM point_latest WHERE point_id = {pid}")
+    assert int(latest) == us(3200, 123456), latest
+
+
 ENV = None
 
 if __name__ == "__main__":
@@ -292,4 +322,5 @@ if __name__ == "__main__":
         test_a_reading_stored_behind_point_latest_is_redone_on_conflict,
         test_writers_racing_on_the_same_instants,
         test_rule_state_follows_every_job_of_a_group,
+        test_instants_keep_their_microseconds,
     ], cleanup=ENV.close)

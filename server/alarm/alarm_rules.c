@@ -80,6 +80,100 @@ static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_i
         pub.msg[pub.n++] = s;
 }
 
+/* ---- the group's rule states (alarm_group_lock) ------------------------- */
+
+static _Thread_local struct {
+    db_alarm_point *rows; /* sorted by point id */
+    unsigned char *stale; /* per row: to be loaded again (a transition may have written it) */
+    size_t n;
+    int active;
+} grp;
+
+void alarm_group_end(void)
+{
+    free(grp.rows);
+    free(grp.stale);
+    grp.rows = NULL;
+    grp.stale = NULL;
+    grp.n = 0;
+    grp.active = 0;
+}
+
+db_status alarm_group_lock(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked)
+{
+    alarm_group_end();
+    *locked = 0;
+    if (n == 0)
+        return DB_OK;
+    db_alarm_point *rows = NULL;
+    size_t nrows = 0;
+    db_status st = db_alarms_state_load(c, point_ids, n, &rows, &nrows);
+    if (st != DB_OK)
+        return st;
+    grp.stale = calloc(nrows ? nrows : 1, 1);
+    if (!grp.stale) {
+        free(rows);
+        return DB_HARD;
+    }
+    grp.rows = rows;
+    grp.n = nrows;
+    grp.active = 1;
+    *locked = nrows;
+    return DB_OK;
+}
+
+static db_alarm_point *grp_find(int64_t point_id)
+{
+    size_t lo = 0, hi = grp.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (grp.rows[mid].st.point_id < point_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < grp.n && grp.rows[lo].st.point_id == point_id ? &grp.rows[lo] : NULL;
+}
+
+/* The rows of the distinct points (sorted) from the group's copy; 0 when one is not
+ * there or stale (the caller loads them from the database). */
+static int grp_take(const int64_t *distinct, size_t nd, db_alarm_point **rows, size_t *nrows)
+{
+    if (!grp.active)
+        return 0;
+    for (size_t i = 0; i < nd; i++) {
+        const db_alarm_point *r = grp_find(distinct[i]);
+        if (!r || grp.stale[r - grp.rows])
+            return 0;
+    }
+    db_alarm_point *out = malloc(nd * sizeof *out);
+    if (!out)
+        return 0;
+    for (size_t i = 0; i < nd; i++)
+        out[i] = *grp_find(distinct[i]);
+    *rows = out;
+    *nrows = nd;
+    return 1;
+}
+
+/* After a write-back: the group's copy holds what the rows now hold. */
+static void grp_stored(const db_alarm_state *store, size_t n)
+{
+    for (size_t i = 0; grp.active && i < n; i++) {
+        db_alarm_point *r = grp_find(store[i].point_id);
+        if (r)
+            r->st = store[i];
+    }
+}
+
+/* A point whose transitions ran: its row may have been written by them. */
+static void grp_mark_stale(int64_t point_id)
+{
+    db_alarm_point *r = grp.active ? grp_find(point_id) : NULL;
+    if (r)
+        grp.stale[r - grp.rows] = 1;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -394,9 +488,12 @@ static db_status eval_rows(db_conn *c, const db_alarm_point *rows, size_t nrows,
     st = db_alarms_state_store(c, store, nstore);
     if (st != DB_OK)
         goto out;
+    grp_stored(store, nstore);
     int64_t last_recompute = 0;
     for (size_t i = 0; i < nrows; i++) {
         int changed = 0;
+        if (ntr[i] > 0)
+            grp_mark_stale(prs[i].point_id);
         for (size_t t = 0; t < ntr[i]; t++) {
             st = apply_transition(c, &prs[i], &trs[i][t], &changed);
             if (st != DB_OK)
@@ -445,7 +542,10 @@ static db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const i
     for (size_t i = 0; i < n; i++)
         if (nd == 0 || distinct[nd - 1] != s[i].point_id)
             distinct[nd++] = s[i].point_id;
-    st = db_alarms_state_load(c, distinct, nd, &rows, &nrows);
+    /* the group's copy when it has them all (alarm_group_lock), else one statement */
+    st = grp_take(distinct, nd, &rows, &nrows)
+             ? DB_OK
+             : db_alarms_state_load(c, distinct, nd, &rows, &nrows);
     if (st != DB_OK)
         goto out;
     if (nrows < nd) {

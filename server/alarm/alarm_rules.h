@@ -3,9 +3,10 @@
  * The ingest writer calls alarm_apply_batch() inside its write transaction, right after
  * inserting a job's accepted items, so an alarm commits with the readings that raised it or
  * not at all.  The rule state of every touched point is loaded with one query (rows locked
- * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points),
- * run through the pure engine (risk_point_eval) and written back with one statement; only
- * alarm transitions cost extra statements.  Episodes have unique keys (point, channel,
+ * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points) -
+ * once per group transaction (alarm_group_lock) - run through the pure engine
+ * (risk_point_eval) and written back with one statement per job; only alarm transitions cost
+ * extra statements.  Episodes have unique keys (point, channel,
  * raised_at), so a replayed batch after a kill -9 can never create a second alarm.
  *
  * Live events for Redis are collected per thread while the transaction runs and published
@@ -52,6 +53,19 @@ struct ing_batch;
 __attribute__((warn_unused_result)) db_status
 alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *batch,
                   const int64_t *point_ids, const char *const *server_code, int64_t now_us);
+
+/* The group transaction's rule states (per thread, like the live events below).  The
+ * writer locks the rule-state rows of every point its group writes with
+ * alarm_group_lock(), which loads them (the rows and the points' settings) with the same
+ * statement; alarm_apply_batch() then evaluates each job's readings from these rows and
+ * keeps them current after each job's write-back, so a group costs one load, not one per
+ * job.  A point with an alarm transition is loaded again by the next job that needs it
+ * (a transition may write its row, e.g. a filing's deferred offline deadline).
+ * alarm_group_end() drops the rows; alarm_group_lock() of the next attempt replaces them.
+ * *locked receives the number of rows found (fewer than n: rows are missing). */
+__attribute__((warn_unused_result)) db_status alarm_group_lock(db_conn *c, const int64_t *point_ids,
+                                                               size_t n, size_t *locked);
+void alarm_group_end(void);
 
 /* Per-thread list of live events of the current transaction attempt. */
 void alarm_pub_reset(void);

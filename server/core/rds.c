@@ -45,8 +45,8 @@ typedef struct msg {
     msg_kind kind;
     int ttl_s;
     char *a, *b, *c; /* channel/key/field, key, payload/value */
-    long long ts_us; /* MSG_LATEST */
-    char **argv;     /* MSG_SEED: the whole EVAL command */
+    long long ts_us; /* MSG_LATEST of one field */
+    char **argv;     /* MSG_SEED, MSG_LATEST of several fields: the whole EVAL command */
     size_t argc;
     unsigned long gen; /* MSG_SEED: R.stale_gen when its PostgreSQL read began */
 } msg;
@@ -327,7 +327,7 @@ static int append_msg(redisContext *c, const msg *m)
         redisAppendCommand(c, "SET %s %s EX %d", m->b, m->c, m->ttl_s > 0 ? m->ttl_s : 3600);
         return 2;
     }
-    if (m->kind == MSG_LATEST) {
+    if (m->kind == MSG_LATEST && !m->argv) {
         redisAppendCommand(c, "EVAL %s 1 %s 0 %s %lld %s", latest_script, m->a, m->b, m->ts_us,
                            m->c);
         return 1;
@@ -582,23 +582,24 @@ unsigned long rds_latest_generation(void)
     return g;
 }
 
-void rds_latest_seed(const char *key, size_t n, const char *const *fields, const long long *ts_us,
-                     const char *const *values, unsigned long gen)
+/* One EVAL of latest_script over n (field, ts, value) triples; complete: the
+ * script's complete-flag.  NULL when out of memory. */
+static msg *latest_msg(msg_kind kind, const char *key, size_t n, const char *const *fields,
+                       const long long *ts_us, const char *const *values, int complete)
 {
     msg *m = calloc(1, sizeof *m);
     char **argv = m ? calloc(5 + 3 * n, sizeof *argv) : NULL;
     if (!argv) {
         free(m);
-        return;
+        return NULL;
     }
-    m->kind = MSG_SEED;
-    m->gen = gen;
+    m->kind = kind;
     m->argv = argv;
     argv[m->argc++] = strdup("EVAL");
     argv[m->argc++] = strdup(latest_script);
     argv[m->argc++] = strdup("1");
     argv[m->argc++] = strdup(key);
-    argv[m->argc++] = strdup("1");
+    argv[m->argc++] = strdup(complete ? "1" : "0");
     for (size_t i = 0; i < n; i++) {
         char ts[24];
         snprintf(ts, sizeof ts, "%lld", ts_us[i]);
@@ -609,11 +610,37 @@ void rds_latest_seed(const char *key, size_t n, const char *const *fields, const
     for (size_t i = 0; i < m->argc; i++)
         if (!argv[i]) {
             msg_free(m);
-            return;
+            return NULL;
         }
     m->a = strdup(key);
     if (!m->a) {
         msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rds_latest_seed(const char *key, size_t n, const char *const *fields, const long long *ts_us,
+                     const char *const *values, unsigned long gen)
+{
+    msg *m = latest_msg(MSG_SEED, key, n, fields, ts_us, values, 1);
+    if (!m)
+        return;
+    m->gen = gen;
+    enqueue(m);
+}
+
+void rds_latest_many(const char *key, size_t n, const char *const *fields, const long long *ts_us,
+                     const char *const *values)
+{
+    if (n == 0)
+        return;
+    msg *m = latest_msg(MSG_LATEST, key, n, fields, ts_us, values, 0);
+    if (!m) {
+        /* as for a dropped update: the hash can no longer be trusted */
+        pthread_mutex_lock(&R.mu);
+        mark_stale_locked(key);
+        pthread_mutex_unlock(&R.mu);
         return;
     }
     enqueue(m);

@@ -58,6 +58,9 @@ int rds_publish_now(const char *channel, const char *payload);
 /* ':' cannot occur in a point code, so no point can shadow the marker */
 #define RDS_LATEST_COMPLETE ":complete"
 void rds_latest(const char *key, const char *field, long long ts_us, const char *value);
+/* The same for n fields of one hash in one command (one script run). */
+void rds_latest_many(const char *key, size_t n, const char *const *fields, const long long *ts_us,
+                     const char *const *values);
 
 /* The one encoder of the latest-value contract above, for writers (the ingest
  * writer, the API's copy from PostgreSQL) and the reader (the API).  Values

@@ -27,11 +27,16 @@ static const db_stmt statements[] = {
      "c.revoked_at IS NULL"},
     /* the packing horizon rides along (a one-row table): the writer refuses readings of
      * packed days without a statement of its own */
+    /* The lists of ids or codes ($1, each once) are joined as sets, never `= ANY($1)`: a
+     * prepared statement's generic plan cannot hash a parameter's array, so a sequential
+     * scan compared every row with every element (ScalarArrayOpExpr, ~10 % of PostgreSQL's
+     * CPU in ingest_bench.sh before). */
     {"ing_points",
      "SELECT p.code, p.id, p.enterprise_id, p.range_min, p.range_max, p.enabled, "
      "k.plausible_min, k.plausible_max, (extract(epoch FROM s.packed_before::timestamp) * "
-     "1000000)::bigint FROM points p JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN "
-     "readings_pack_state s WHERE p.code = ANY($1::text[]) ORDER BY p.code COLLATE \"C\""},
+     "1000000)::bigint FROM unnest($1::text[]) AS u(code) JOIN points p ON p.code = u.code "
+     "JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN readings_pack_state s ORDER BY "
+     "p.code COLLATE \"C\""},
     {"ing_idem_claim",
      "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
      "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
@@ -47,27 +52,28 @@ static const db_stmt statements[] = {
      /* no RETURNING: the count comes from the command tag, and RETURNING
       * would also run the SELECT policy on every row */
      "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, "
-     "timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q, $5 FROM "
-     "unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON CONFLICT "
+     "u.t, u.v, u.q, $5 FROM "
+     "unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ON "
+     "CONFLICT "
      "DO NOTHING"},
     {"ing_insert_fresh",
      /* the conflict-free path (db_ingest_store_readings): no ON CONFLICT, so
       * a stored (point, instant) is a unique violation, never skipped; $6
       * the rows' points, each once, $7..$9 each one's newest row */
      "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
-     "quality) SELECT m.p, $5, timestamptz 'epoch' + m.t * interval '1 microsecond', m.v, m.q "
-     "FROM unnest($6::bigint[], $7::bigint[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
+     "quality) SELECT m.p, $5, m.t, m.v, m.q "
+     "FROM unnest($6::bigint[], $7::timestamptz[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
      "CONFLICT (point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = "
      "EXCLUDED.value, quality = EXCLUDED.quality, received_at = now() WHERE "
      "point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO readings (point_id, "
-     "collected_at, value, quality, enterprise_id) SELECT u.p, timestamptz 'epoch' + u.t * "
-     "interval '1 microsecond', u.v, u.q, $5 FROM unnest($1::bigint[], $2::bigint[], "
+     "collected_at, value, quality, enterprise_id) SELECT u.p, u.t, u.v, u.q, $5 FROM "
+     "unnest($1::bigint[], $2::timestamptz[], "
      "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
     {"ing_points_latest",
-     /* read after ing_lock_points: a statement of its own, so its snapshot
+     /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
       * is taken once the point locks are held */
-     "SELECT point_id, (extract(epoch FROM collected_at) * 1000000)::bigint FROM point_latest "
-     "WHERE point_id = ANY($1::bigint[])"},
+     "SELECT l.point_id, (extract(epoch FROM l.collected_at) * 1000000)::bigint FROM "
+     "unnest($1::bigint[]) AS u(id) JOIN point_latest l ON l.point_id = u.id"},
     {"ing_conflicts",
      /* after ing_insert_readings left some rows out: the rows whose instant
       * holds another value or quality (a repeat of the stored one is a
@@ -75,8 +81,9 @@ static const db_stmt statements[] = {
       * distinct value; the answer lists them by their position in $1.
       * Only readings partitions can hold the instant: readings of packed
       * days are refused before (day_packed, migration 0137). */
-     "WITH u AS (SELECT u.p, timestamptz 'epoch' + u.t * interval '1 microsecond' AS t, u.v, u.q, "
-     "u.x, u.i FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[], $5::int[]) WITH "
+     "WITH u AS (SELECT u.p, u.t, u.v, u.q, "
+     "u.x, u.i FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[], $5::int[]) "
+     "WITH "
      "ORDINALITY AS u(p, t, v, q, x, i)), c AS MATERIALIZED (SELECT u.i, u.p, u.t, u.v, u.q, u.x, "
      "r.value AS sv, r.quality AS sq FROM u JOIN readings r ON r.point_id = u.p AND "
      "r.collected_at = u.t WHERE r.value <> u.v OR r.quality <> u.q), ins AS (INSERT INTO "
@@ -86,8 +93,9 @@ static const db_stmt statements[] = {
      "FROM c ORDER BY i"},
     {"ing_latest",
      "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality) SELECT "
-     "DISTINCT ON (u.p) u.p, $5, timestamptz 'epoch' + u.t * interval '1 microsecond', u.v, u.q "
-     "FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::int2[]) AS u(p, t, v, q) ORDER "
+     "DISTINCT ON (u.p) u.p, $5, u.t, u.v, u.q "
+     "FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[]) AS u(p, t, v, q) "
+     "ORDER "
      "BY u.p, u.t DESC ON CONFLICT (point_id) DO UPDATE SET collected_at = "
      "EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = "
      "now() WHERE point_latest.collected_at < EXCLUDED.collected_at"},
@@ -112,11 +120,9 @@ static const db_stmt statements[] = {
      "WHERE g.id = lk.id"},
     /* the group's first statements (server/README.md, "Writers never deadlock"):
      * the lock every readings insert takes shared (migration 0012's trigger)
-     * before anything else, then the points' rule-state rows in id order */
+     * before anything else, then the points' rule-state rows in id order
+     * (alm_state_load, db_alarms.c) */
     {"ing_hold_rollup_mark", "SELECT pg_advisory_xact_lock_shared(7310312016119212)"},
-    {"ing_lock_points",
-     "SELECT count(*) FROM (SELECT 1 FROM point_rule_state WHERE point_id = ANY($1::bigint[]) "
-     "ORDER BY point_id FOR UPDATE) l"},
     {"ing_insert_video",
      "INSERT INTO video_alarms (enterprise_id, camera_code, occurred_at, alarm_type, content, "
      "image, source) VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 "
@@ -319,15 +325,31 @@ static int cmp_point(const void *key, const void *elem)
 db_status db_ingest_points_resolve(db_conn *c, const char *const *codes, size_t n,
                                    db_ingest_points **out)
 {
+    /* each code once: a group names few points many times, so the codes are
+     * told apart by a hash set first and only the distinct ones sorted */
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
     const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted)
+    const char **set = calloc(cap, sizeof *set);
+    if (!sorted || !set) {
+        free(sorted);
+        free(set);
         return DB_HARD;
-    memcpy(sorted, codes, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_str);
+    }
     size_t distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!distinct || strcmp(sorted[i], sorted[distinct - 1]) != 0)
-            sorted[distinct++] = sorted[i];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (const unsigned char *q = (const unsigned char *)codes[i]; *q; q++)
+            h = (h ^ *q) * 1099511628211ULL;
+        size_t k = (size_t)h & (cap - 1);
+        while (set[k] && strcmp(set[k], codes[i]) != 0)
+            k = (k + 1) & (cap - 1);
+        if (!set[k])
+            set[k] = sorted[distinct++] = codes[i];
+    }
+    free(set);
+    qsort(sorted, distinct, sizeof *sorted, cmp_str);
     char *arr = db_text_array(sorted, distinct);
     free(sorted);
     if (!arr)
@@ -449,7 +471,7 @@ db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *ke
  * run per value (array_in was 4 % of PostgreSQL's time in the ingest bench,
  * printf among the server's hottest symbols), and a float8 keeps every bit
  * without a round trip through decimal. */
-enum { OID_INT2 = 21, OID_INT8 = 20, OID_FLOAT8 = 701 };
+enum { OID_INT2 = 21, OID_INT8 = 20, OID_FLOAT8 = 701, OID_TIMESTAMPTZ = 1184 };
 
 static void bin_u32(sbuf *b, uint32_t v)
 {
@@ -478,6 +500,13 @@ static void bin_i64(sbuf *b, int64_t v)
 {
     bin_u32(b, 8);
     bin_u64(b, (uint64_t)v);
+}
+
+/* an instant (µs since 1970) as timestamptz: µs since 2000-01-01 UTC, so
+ * PostgreSQL does no arithmetic per row either */
+static void bin_ts(sbuf *b, int64_t unix_us)
+{
+    bin_i64(b, unix_us - INT64_C(946684800000000));
 }
 
 static void bin_f64(sbuf *b, double v)
@@ -525,14 +554,14 @@ static void readings_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
     for (size_t i = 0; i < n; i++)
         m += !rows[i].conflict;
     bin_array(&a[0], OID_INT8, m, 8);
-    bin_array(&a[1], OID_INT8, m, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, m, 8);
     bin_array(&a[2], OID_FLOAT8, m, 8);
     bin_array(&a[3], OID_INT2, m, 2);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].conflict)
             continue;
         bin_i64(&a[0], rows[i].point_id);
-        bin_i64(&a[1], rows[i].ts_us);
+        bin_ts(&a[1], rows[i].ts_us);
         bin_f64(&a[2], rows[i].value);
         bin_i16(&a[3], rows[i].quality);
     }
@@ -624,7 +653,7 @@ static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
         points += k[i].p != k[i - 1].p;
     }
     bin_array(&a[0], OID_INT8, points, 8);
-    bin_array(&a[1], OID_INT8, points, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, points, 8);
     bin_array(&a[2], OID_FLOAT8, points, 8);
     bin_array(&a[3], OID_INT2, points, 2);
     for (size_t i = 0; i < n && rc == 0;) {
@@ -633,7 +662,7 @@ static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
             e++;
         const db_ingest_reading *newest = &rows[k[e].i];
         bin_i64(&a[0], k[i].p);
-        bin_i64(&a[1], newest->ts_us);
+        bin_ts(&a[1], newest->ts_us);
         bin_f64(&a[2], newest->value);
         bin_i16(&a[3], newest->quality);
         i = e + 1;
@@ -813,24 +842,6 @@ static int cmp_id(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked)
-{
-    *locked = 0;
-    if (n == 0)
-        return DB_OK;
-    char *ids = db_i64_array(point_ids, n);
-    db_status st = DB_HARD;
-    if (ids) {
-        const char *p[1] = {ids};
-        PGresult *r = db_exec(c, "ing_lock_points", 1, p, &st);
-        if (r && PQntuples(r) == 1)
-            *locked = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    free(ids);
-    return st;
 }
 
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,

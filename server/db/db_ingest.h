@@ -130,8 +130,8 @@ typedef struct db_ingest_batch_ref {
  * readings, *conflicts the marked rows; the rest of n are duplicates.
  *
  * *fresh, in: nonzero when the caller knows every row to be newer than its
- * point's point_latest (db_ingest_points_latest, under the point locks of
- * db_ingest_lock_points, which the caller must hold): the rows then go in
+ * point's point_latest (db_ingest_points_latest, under the point locks the
+ * caller must hold, alarm_group_lock): the rows then go in
  * without looking for duplicates and conflicts, unless two of them share an
  * instant.  Out: 1 when they went in so, 0 when they took the ON CONFLICT
  * path.  Should a stored reading refuse them all the same (a unique
@@ -170,18 +170,16 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
  * itself between locks this transaction already holds. */
 db_status db_ingest_hold_rollup_mark(db_conn *c);
 
-/* Locks the point_rule_state rows of these points in id order (point_ids
- * need not be sorted; rows missing are skipped: create them first with
- * db_alarms_state_init).  Every per-point row a batch writes (readings keys,
- * point_latest, rule state, alarms) is then written by one transaction at a
- * time, and writers sharing points queue at their first common point
- * instead of deadlocking.  *locked: how many rows there were (n when every
- * point has one, point_ids each once). */
-db_status db_ingest_lock_points(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked);
+/* The point_rule_state rows of the group's points are locked next, in id
+ * order, by the statement that loads them for the alarm rules
+ * (alarm_group_lock, db_alarms_state_load): every per-point row a batch
+ * writes (readings keys, point_latest, rule state, alarms) is then written
+ * by one transaction at a time, and writers sharing points queue at their
+ * first common point instead of deadlocking. */
 
 /* The newest instant point_latest holds for each of n points (ids sorted
  * ascending, each once) in latest_us[i] (µs), INT64_MIN for none.  Call it
- * after db_ingest_lock_points: it then reads what the last writer of each
+ * after the point locks (alarm_group_lock): it then reads what the last writer of each
  * point committed. */
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
                                   int64_t *latest_us);

@@ -279,3 +279,9 @@ int ing_secret_equal(const void *a, size_t alen, const void *b, size_t blen)
         return 1;
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
+
+int ing_sha256(const void *in, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : -1;
+}

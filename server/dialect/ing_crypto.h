@@ -54,4 +54,9 @@ int ing_sm4_cbc_decrypt(const unsigned char key[16], const unsigned char iv[16],
  * itself is not hidden. NULL is never equal to anything. */
 int ing_secret_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* SHA-256 of n bytes (OpenSSL's, which uses the CPU's SHA extensions where it
+ * has them: several times libsodium's portable code on an ingest body).  0, or
+ * -1 when OpenSSL failed (out undefined). */
+int ing_sha256(const void *in, size_t n, unsigned char out[32]);
+
 #endif /* DW_ING_CRYPTO_H */

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,13 +222,15 @@ struct dup_key {
     size_t idx;
 };
 
+/* Any order that keeps equal keys together does: the instant first, so
+ * that most comparisons are of integers, not of strings. */
 static int dup_cmp_full(const struct dup_key *x, const struct dup_key *y)
 {
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
     int c = strcmp(x->k1, y->k1);
     if (c != 0)
         return c;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
     c = strcmp(x->k2 ? x->k2 : "", y->k2 ? y->k2 : "");
     if (c != 0)
         return c;
@@ -309,6 +312,9 @@ int ing_code_valid(const char *s)
 }
 
 /* --------------------------------------------------------------- JSON */
+
+int ing_decode_force_jansson;
+atomic_long ing_decode_plain_total;
 
 json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *err)
 {
@@ -650,6 +656,56 @@ static ing_reject number_field(json_t *item, const char *name, double *out, int 
     return ING_REJ_NONE;
 }
 
+/* A reading's fields as found in its object, whichever parser found them. */
+typedef struct {
+    const char *point; /* NUL-terminated; NULL when missing or not a string */
+    int ts_kind;       /* 0 missing or null, 1 a string, 2 another type */
+    const char *ts;
+    int value_kind; /* 0 missing, 1 a number, 2 another type */
+    double value;
+    int has_quality;
+    const char *quality; /* NULL when present but not a string */
+} reading_fields;
+
+static void reading_from_fields(ing_batch *b, size_t i, const reading_fields *f,
+                                const ing_limits *lim, int64_t now_us)
+{
+    ing_reading *r = &b->readings[i];
+    ing_reject rej = r->point == NULL ? ING_REJ_MISSING_FIELD : ING_REJ_NONE;
+    ing_reject t = ING_REJ_NONE;
+    if (f->ts_kind == 0)
+        t = ING_REJ_MISSING_FIELD;
+    else if (f->ts_kind != 1 || ing_parse_rfc3339(f->ts, &r->ts_us) != 0)
+        t = ING_REJ_BAD_TIMESTAMP;
+    else if (r->ts_us > now_us + lim->max_future_us)
+        t = ING_REJ_FUTURE_TIMESTAMP;
+    if (rej == ING_REJ_NONE)
+        rej = t;
+    ing_reject nv = ING_REJ_NONE;
+    int has = 0;
+    if (f->value_kind == 2 || (f->value_kind == 1 && !isfinite(f->value)))
+        nv = ING_REJ_NON_NUMERIC;
+    else if (f->value_kind == 1) {
+        r->value = f->value;
+        has = 1;
+    }
+    if (rej == ING_REJ_NONE)
+        rej = nv != ING_REJ_NONE ? nv : has ? ING_REJ_NONE : ING_REJ_MISSING_FIELD;
+    r->quality = ING_Q_GOOD;
+    if (f->has_quality) {
+        const char *qs = f->quality ? f->quality : "";
+        if (strcmp(qs, "good") == 0)
+            r->quality = ING_Q_GOOD;
+        else if (strcmp(qs, "suspect") == 0)
+            r->quality = ING_Q_SUSPECT;
+        else if (strcmp(qs, "bad") == 0)
+            r->quality = ING_Q_BAD;
+        else if (rej == ING_REJ_NONE)
+            rej = ING_REJ_BAD_QUALITY;
+    }
+    r->reject = rej;
+}
+
 static int decode_reading(ing_batch *b, json_t *item, size_t i, const ing_limits *lim,
                           int64_t now_us, ing_error *err)
 {
@@ -661,28 +717,17 @@ static int decode_reading(ing_batch *b, json_t *item, size_t i, const ing_limits
         return -1;
     if (code_field(b, item, "point", &r->point, err) != 0)
         return -1;
-    ing_reject rej = r->point == NULL ? ING_REJ_MISSING_FIELD : ING_REJ_NONE;
-    ing_reject t = native_ts(item, lim, now_us, &r->ts_us);
-    if (rej == ING_REJ_NONE)
-        rej = t;
-    int has = 0;
-    ing_reject nv = number_field(item, "value", &r->value, &has);
-    if (rej == ING_REJ_NONE)
-        rej = nv != ING_REJ_NONE ? nv : has ? ING_REJ_NONE : ING_REJ_MISSING_FIELD;
+    reading_fields f = {0};
+    json_t *ts = json_object_get(item, "ts");
+    f.ts_kind = ts == NULL || json_is_null(ts) ? 0 : json_is_string(ts) ? 1 : 2;
+    f.ts = f.ts_kind == 1 ? json_string_value(ts) : NULL;
+    json_t *v = json_object_get(item, "value");
+    f.value_kind = v == NULL ? 0 : json_is_number(v) ? 1 : 2;
+    f.value = f.value_kind == 1 ? json_number_value(v) : 0;
     json_t *q = json_object_get(item, "quality");
-    r->quality = ING_Q_GOOD;
-    if (q != NULL) {
-        const char *qs = json_is_string(q) ? json_string_value(q) : "";
-        if (strcmp(qs, "good") == 0)
-            r->quality = ING_Q_GOOD;
-        else if (strcmp(qs, "suspect") == 0)
-            r->quality = ING_Q_SUSPECT;
-        else if (strcmp(qs, "bad") == 0)
-            r->quality = ING_Q_BAD;
-        else if (rej == ING_REJ_NONE)
-            rej = ING_REJ_BAD_QUALITY;
-    }
-    r->reject = rej;
+    f.has_quality = q != NULL;
+    f.quality = json_is_string(q) ? json_string_value(q) : NULL;
+    reading_from_fields(b, i, &f, lim, now_us);
     return 0;
 }
 
@@ -829,8 +874,276 @@ static const char *kind_array_name(ing_kind kind)
     return kind == ING_KIND_READINGS ? "readings" : kind == ING_KIND_EVENTS ? "events" : "videos";
 }
 
+/* ---- the plain readings body, without a JSON tree ----
+ *
+ * Nearly every readings body is {"gateway": "..", "readings": [{"point": "..",
+ * "ts": "..", "value": <number>, "quality": ".."}, ...]} with plain ASCII
+ * strings.  fast_readings() reads exactly that shape in one pass and fills the
+ * batch through the same reading_from_fields() as the jansson path; anything
+ * else - another key, a key twice, an escape or a byte outside printable
+ * ASCII in a string, a missing or differently typed field, a number jansson
+ * would refuse or read otherwise, trailing text, too many items - and it
+ * answers 0 and the body is decoded by jansson as before, which also words
+ * every error.  So both paths give the same batch for any body the fast one
+ * takes (tests/unit/test_ing_decode.c compares them). */
+typedef struct {
+    const char *p, *end;
+} fcur;
+
+static void f_ws(fcur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int f_char(fcur *c, char ch)
+{
+    f_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A string of printable ASCII without escapes, copied NUL-terminated into
+ * buf (at most cap - 1 bytes); 0 for anything else. */
+static int f_string(fcur *c, char *buf, size_t cap)
+{
+    if (!f_char(c, '"'))
+        return 0;
+    size_t n = 0;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\' || n + 1 >= cap)
+            return 0;
+        buf[n++] = (char)ch;
+        c->p++;
+    }
+    if (c->p >= c->end)
+        return 0;
+    c->p++;
+    buf[n] = '\0';
+    return 1;
+}
+
+/* A JSON number read as jansson reads it: an integer token (no fraction, no
+ * exponent) through strtoll, any other through strtod; 0 for a token outside
+ * the grammar, an integer of more than 18 digits or a real out of range. */
+static int f_number(fcur *c, double *v)
+{
+    f_ws(c);
+    const char *s = c->p, *p = c->p;
+    int integer = 1;
+    if (p < c->end && *p == '-')
+        p++;
+    if (p >= c->end || !isdigit((unsigned char)*p))
+        return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (p < c->end && isdigit((unsigned char)*p))
+            p++;
+    if (p < c->end && *p == '.') {
+        integer = 0;
+        p++;
+        if (p >= c->end || !isdigit((unsigned char)*p))
+            return 0;
+        while (p < c->end && isdigit((unsigned char)*p))
+            p++;
+    }
+    if (p < c->end && (*p == 'e' || *p == 'E')) {
+        integer = 0;
+        p++;
+        if (p < c->end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= c->end || !isdigit((unsigned char)*p))
+            return 0;
+        while (p < c->end && isdigit((unsigned char)*p))
+            p++;
+    }
+    /* a digit or letter right after the token: not a number jansson reads */
+    if (p < c->end && (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '+'))
+        return 0;
+    char tok[64];
+    size_t n = (size_t)(p - s);
+    if (n >= sizeof tok || (integer && n > 18))
+        return 0;
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    errno = 0;
+    if (integer) {
+        long long x = strtoll(tok, NULL, 10);
+        if (errno != 0)
+            return 0;
+        *v = (double)x;
+    } else {
+        double x = strtod(tok, NULL);
+        if (errno != 0 || !isfinite(x))
+            return 0;
+        *v = x;
+    }
+    c->p = p;
+    return 1;
+}
+
+enum { F_TEXT = 64 };
+
+/* One reading object; 0 when it is not of the plain shape. */
+static int f_reading(fcur *c, ing_batch *b, size_t i, const ing_limits *lim, int64_t now_us)
+{
+    char key[16], point[F_TEXT], ts[F_TEXT], quality[F_TEXT];
+    int seen_point = 0, seen_ts = 0, seen_value = 0, seen_quality = 0;
+    reading_fields f = {0};
+    if (!f_char(c, '{'))
+        return 0;
+    if (f_char(c, '}'))
+        return 0; /* an empty object: the jansson path words its rejects */
+    do {
+        if (!f_string(c, key, sizeof key) || !f_char(c, ':'))
+            return 0;
+        if (strcmp(key, "point") == 0 && !seen_point++) {
+            if (!f_string(c, point, sizeof point))
+                return 0;
+        } else if (strcmp(key, "ts") == 0 && !seen_ts++) {
+            if (!f_string(c, ts, sizeof ts))
+                return 0;
+        } else if (strcmp(key, "value") == 0 && !seen_value++) {
+            if (!f_number(c, &f.value))
+                return 0;
+        } else if (strcmp(key, "quality") == 0 && !seen_quality++) {
+            if (!f_string(c, quality, sizeof quality))
+                return 0;
+        } else {
+            return 0;
+        }
+    } while (f_char(c, ','));
+    if (!f_char(c, '}') || !seen_point || !seen_ts || !seen_value)
+        return 0;
+    ing_reading *r = &b->readings[i];
+    r->point = NULL;
+    if (ing_code_valid(point) && (r->point = ing_batch_strdup(b, point)) == NULL)
+        return -1;
+    f.point = r->point;
+    f.ts_kind = 1;
+    f.ts = ts;
+    f.value_kind = 1;
+    f.has_quality = seen_quality;
+    f.quality = seen_quality ? quality : NULL;
+    reading_from_fields(b, i, &f, lim, now_us);
+    return 1;
+}
+
+/* The number of items of the readings array at c (positioned after its '['),
+ * counted by their top-level commas: an upper bound of what the array holds
+ * when the body is not of the plain shape, exact when it is. */
+static size_t f_count_items(const char *p, const char *end)
+{
+    size_t n = 1;
+    int depth = 0, in_str = 0;
+    for (; p < end; p++) {
+        char ch = *p;
+        if (in_str) {
+            if (ch == '\\' && p + 1 < end)
+                p++;
+            else if (ch == '"')
+                in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth-- == 0)
+                break;
+        } else if (ch == ',' && depth == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* 1: *out decoded; 0: not the plain shape (decode with jansson); -1: out of
+ * memory (err set). */
+static int fast_readings(const char *body, size_t len, const ing_limits *lim, int64_t now_us,
+                         ing_batch **out, ing_error *err)
+{
+    fcur c = {body, body + len};
+    char key[16], gateway[F_TEXT];
+    int seen_gateway = 0, seen_readings = 0;
+    ing_batch *b = NULL;
+    if (lim->max_depth < 3 || !f_char(&c, '{'))
+        return 0;
+    do {
+        if (!f_string(&c, key, sizeof key) || !f_char(&c, ':'))
+            goto plain_not;
+        if (strcmp(key, "gateway") == 0 && !seen_gateway++) {
+            if (!f_string(&c, gateway, sizeof gateway) || !ing_code_valid(gateway))
+                goto plain_not;
+        } else if (strcmp(key, "readings") == 0 && !seen_readings++) {
+            if (!f_char(&c, '['))
+                goto plain_not;
+            f_ws(&c);
+            size_t n = f_count_items(c.p, c.end);
+            if (n > lim->max_items)
+                goto plain_not;
+            b = ing_batch_new(ING_KIND_READINGS);
+            if (b == NULL || ing_batch_alloc_items(b, n) != 0)
+                goto oom;
+            size_t i = 0;
+            do {
+                if (i == n)
+                    goto plain_not;
+                int rc = f_reading(&c, b, i++, lim, now_us);
+                if (rc < 0)
+                    goto oom;
+                if (rc == 0)
+                    goto plain_not;
+            } while (f_char(&c, ','));
+            if (!f_char(&c, ']') || i != n)
+                goto plain_not;
+        } else {
+            goto plain_not;
+        }
+    } while (f_char(&c, ','));
+    if (!f_char(&c, '}') || !seen_readings)
+        goto plain_not;
+    f_ws(&c);
+    if (c.p != c.end)
+        goto plain_not;
+    if (seen_gateway && (b->gateway_code = ing_batch_strdup(b, gateway)) == NULL)
+        goto oom;
+    if (ing_batch_mark_duplicates(b) != 0)
+        goto oom;
+    *out = b;
+    return 1;
+plain_not:
+    ing_batch_free(b);
+    return 0;
+oom:
+    ing_batch_free(b);
+    ing_error_set(err, 500, "internal", "out of memory");
+    return -1;
+}
+
+static int decode_native(ing_kind kind, const char *body, size_t len, const ing_limits *lim,
+                         int64_t now_us, ing_batch **out, ing_error *err);
+
 int ing_decode_native(ing_kind kind, const char *body, size_t len, const ing_limits *lim,
                       int64_t now_us, ing_batch **out, ing_error *err)
+{
+    *out = NULL;
+    if (kind == ING_KIND_READINGS && body != NULL && !ing_decode_force_jansson) {
+        int rc = fast_readings(body, len, lim, now_us, out, err);
+        if (rc > 0)
+            atomic_fetch_add_explicit(&ing_decode_plain_total, 1, memory_order_relaxed);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
+    }
+    return decode_native(kind, body, len, lim, now_us, out, err);
+}
+
+static int decode_native(ing_kind kind, const char *body, size_t len, const ing_limits *lim,
+                         int64_t now_us, ing_batch **out, ing_error *err)
 {
     *out = NULL;
     json_t *root = ing_json_load_object(body, len, lim->max_depth, err);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 typedef enum { ING_KIND_READINGS, ING_KIND_EVENTS, ING_KIND_VIDEOS } ing_kind;
 
@@ -178,6 +179,12 @@ void ing_error_set(ing_error *err, int http_status, const char *code, const char
  * numbers out of range, trailing garbage.  Returns a new reference or NULL
  * with *err set. */
 json_t *ing_json_load(const char *body, size_t len, int max_depth, ing_error *err);
+
+/* Tests only: nonzero makes ing_decode_native decode every readings body
+ * with jansson, never with its plain-shape reader (to compare the two);
+ * ing_decode_plain_total counts the bodies the plain-shape reader decoded. */
+extern int ing_decode_force_jansson;
+extern atomic_long ing_decode_plain_total;
 /* The same for a gateway's envelope, which must be an object (else 400
  * bad_envelope "the body must be a JSON object"). */
 json_t *ing_json_load_object(const char *body, size_t len, int max_depth, ing_error *err);

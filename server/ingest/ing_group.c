@@ -2,6 +2,7 @@
  * instants the conflict-free readings path is decided on (ing_group.h). */
 #include "ing_group.h"
 
+#include "alarm_rules.h"
 #include "db_alarms.h"
 
 #include <stdlib.h>
@@ -79,6 +80,7 @@ void ing_group_free_points(group_ctx *g)
     free(g->pt_latest);
     g->pt_ids = g->pt_latest = NULL;
     g->n_pts = 0;
+    alarm_group_end();
 }
 
 /* Writers never deadlock (server/README.md): every lock a group can wait for
@@ -101,9 +103,11 @@ db_status ing_group_lock_points(db_conn *c, group_ctx *g)
      * are then taken in the same order as always, no new wait appears). */
     if (st == DB_OK && n > 0 && g->init_state)
         st = db_alarms_state_init(c, ids, n);
+    /* the rows are locked by the statement that loads them for the rules: each
+     * job's readings are evaluated from this copy (alarm_group_lock) */
     size_t locked = 0;
     if (st == DB_OK)
-        st = db_ingest_lock_points(c, ids, n, &locked);
+        st = alarm_group_lock(c, ids, n, &locked);
     if (st == DB_OK && locked < n && !g->init_state) {
         g->init_state = 1;
         return DB_SOFT; /* rolled back and run again by db_run_tx */

@@ -251,7 +251,8 @@ static size_t batch_items(const ing_batch *b)
 static int authenticate_and_decode(db_conn *c, wjob *w, const ing_limits *lim)
 {
     ing_job *job = w->job;
-    crypto_hash_sha256(w->body_hash, (const unsigned char *)job->body, job->body_len);
+    if (ing_sha256(job->body, job->body_len, w->body_hash) != 0)
+        crypto_hash_sha256(w->body_hash, (const unsigned char *)job->body, job->body_len);
     const ing_request req = {.kind = job->kind,
                              .body = job->body,
                              .body_len = job->body_len,
@@ -904,7 +905,13 @@ static void publish(wjob *w)
      * newer than what it has (rds_latest), as point_latest does */
     char key[RDS_LATEST_KEY_LEN];
     rds_latest_key(key, (long long)w->enterprise_id);
-    for (size_t i = 0; i < w->n_items; i++) {
+    /* all of the job's points in one command (one script run in Redis) */
+    const char **names = malloc(w->n_items * sizeof *names);
+    const char **values = malloc(w->n_items * sizeof *values);
+    long long *ts = malloc(w->n_items * sizeof *ts);
+    char(*vals)[RDS_LATEST_VALUE_LEN] = malloc(w->n_items * sizeof *vals);
+    size_t n = 0;
+    for (size_t i = 0; names && values && ts && vals && i < w->n_items; i++) {
         if (!w->point_ids[i] || w->server_code[i] || w->conflict[i])
             continue;
         const ing_reading *r = &w->batch->readings[i];
@@ -915,10 +922,26 @@ static void publish(wjob *w)
                 newest = 0;
         if (!newest)
             continue;
-        char val[RDS_LATEST_VALUE_LEN];
-        rds_latest_value(val, (long long)r->ts_us, r->value, r->quality);
-        rds_latest(key, r->point, (long long)r->ts_us, val);
+        rds_latest_value(vals[n], (long long)r->ts_us, r->value, r->quality);
+        names[n] = r->point;
+        values[n] = vals[n];
+        ts[n++] = (long long)r->ts_us;
     }
+    if (names && values && ts && vals)
+        rds_latest_many(key, n, names, ts, values);
+    else /* out of memory: one command per point, as the hash must not miss them */
+        for (size_t i = 0; i < w->n_items; i++) {
+            if (!w->point_ids[i] || w->server_code[i] || w->conflict[i])
+                continue;
+            const ing_reading *r = &w->batch->readings[i];
+            char val[RDS_LATEST_VALUE_LEN];
+            rds_latest_value(val, (long long)r->ts_us, r->value, r->quality);
+            rds_latest(key, r->point, (long long)r->ts_us, val);
+        }
+    free(names);
+    free(values);
+    free(ts);
+    free(vals);
 }
 
 /* Jobs write in (enterprise, Idempotency-Key) order: what they lock per

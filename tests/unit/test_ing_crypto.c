@@ -187,6 +187,22 @@ static void test_secret_equal(void)
     CHECK(ing_secret_equal("", 0, "", 0) == 1);
 }
 
+/* FIPS 180-2 test vectors */
+static void test_sha256(void)
+{
+    unsigned char out[32];
+    char *hex = NULL;
+    CHECK(ing_sha256("abc", 3, out) == 0);
+    CHECK(ing_hex_encode(out, 32, 0, &hex) == 0 && hex &&
+          strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    free(hex);
+    hex = NULL;
+    CHECK(ing_sha256("", 0, out) == 0);
+    CHECK(ing_hex_encode(out, 32, 0, &hex) == 0 && hex &&
+          strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    free(hex);
+}
+
 int main(void)
 {
     CHECK(ing_crypto_init() == 0);
@@ -197,6 +213,7 @@ int main(void)
     test_sm4_kat();
     test_roundtrip_lengths();
     test_secret_equal();
+    test_sha256();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

@@ -645,6 +645,132 @@ static void test_example_files(void)
 #endif
 }
 
+/* ---- the plain-shape reader against jansson -------------------------------
+ * ing_decode_native reads the plain readings body without jansson; for every
+ * body it must give what jansson's path gives (or leave the body to it). */
+
+static int same_batch(const ing_batch *a, const ing_batch *b)
+{
+    if (a->n_readings != b->n_readings || (a->gateway_code == NULL) != (b->gateway_code == NULL) ||
+        (a->gateway_code && strcmp(a->gateway_code, b->gateway_code) != 0))
+        return 0;
+    for (size_t i = 0; i < a->n_readings; i++) {
+        const ing_reading *x = &a->readings[i], *y = &b->readings[i];
+        if ((x->point == NULL) != (y->point == NULL) ||
+            (x->point && strcmp(x->point, y->point) != 0) || x->reject != y->reject ||
+            x->quality != y->quality)
+            return 0;
+        /* fields a reject leaves undefined are compared where they are set */
+        if (x->reject == ING_REJ_NONE &&
+            (x->ts_us != y->ts_us || memcmp(&x->value, &y->value, sizeof x->value) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when the plain reader took the body. */
+static int compare_paths(const char *body, size_t len, int line)
+{
+    ing_batch *a = NULL, *b = NULL;
+    ing_error ea = {0}, eb = {0};
+    long before = atomic_load(&ing_decode_plain_total);
+    int ra = ing_decode_native(ING_KIND_READINGS, body, len, &lim, NOW, &a, &ea);
+    int plain = atomic_load(&ing_decode_plain_total) != before;
+    ing_decode_force_jansson = 1;
+    int rb = ing_decode_native(ING_KIND_READINGS, body, len, &lim, NOW, &b, &eb);
+    ing_decode_force_jansson = 0;
+    int ok = ra == rb && (ra != 0 || same_batch(a, b)) &&
+             (ra == 0 || (ea.http_status == eb.http_status && ea.code && eb.code &&
+                          strcmp(ea.code, eb.code) == 0 && strcmp(ea.detail, eb.detail) == 0));
+    if (!ok) {
+        fprintf(stderr, "line %d: plain reader and jansson differ (rc %d/%d) on: %.*s\n", line, ra,
+                rb, (int)len, body);
+        failures++;
+    }
+    ing_batch_free(a);
+    ing_batch_free(b);
+    return plain;
+}
+
+static void test_plain_reader(void)
+{
+    static const char *const taken[] = {
+        "{\"gateway\":\"GW01\",\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00+08:"
+        "00\","
+        "\"value\":35.2},{\"point\":\"P2\",\"ts\":\"2026-11-29T01:00:00.5Z\",\"value\":-3,"
+        "\"quality\":\"suspect\"},{\"quality\":\"bad\",\"value\":1e300,\"ts\":"
+        "\"2026-11-29T01:00:00Z\",\"point\":\"P3\"}]}",
+        " \n{ \"readings\" : [ { \"point\" : \"P1\" , \"ts\" : \"2026-11-29T09:00:00+08:00\" , "
+        "\"value\" : -0 } ] , \"gateway\" : \"G\" }\r\n\t",
+        /* per-item rejects the plain reader words through the shared code */
+        "{\"readings\":[{\"point\":\"P 1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1},"
+        "{\"point\":\"P1\",\"ts\":\"yesterday\",\"value\":1},"
+        "{\"point\":\"P1\",\"ts\":\"2027-11-29T09:00:00Z\",\"value\":1},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1,\"quality\":\"fine\"},"
+        "{\"point\":\"\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":2},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:01Z\",\"value\":123456789012345678},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:02Z\",\"value\":-1.5E-3},"
+        "{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:04Z\",\"value\":0.1e+2}]}",
+    };
+    static const char *const left[] = {
+        "{\"readings\":[]}",
+        "{\"readings\":[{}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\"}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":\"1\"}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":null,\"value\":1}]}",
+        "{\"readings\":[{\"point\":1,\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"point\":\"P2\",\"ts\":\"2026-11-29T09:00:00Z\","
+        "\"value\":1}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1,\"x\":1}]}",
+        "{\"readings\":[{\"point\":\"P\\u0031\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}]}",
+        "{\"readings\":[{\"point\":\"P\xc3\xa9\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":01}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1.}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1e999}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\","
+        "\"value\":12345678901234567890}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":NaN}]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}]} x",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1},]}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}],"
+        "\"gateway\":\"G 1\"}",
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}],"
+        "\"readings\":[]}",
+        "{\"gateway\":\"G\"}",
+        /* underflow: strtod says ERANGE, which the plain reader leaves to jansson */
+        "{\"readings\":[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":4.9e-330}]}",
+        "[{\"point\":\"P1\",\"ts\":\"2026-11-29T09:00:00Z\",\"value\":1}]",
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+        CHECK(compare_paths(taken[i], strlen(taken[i]), __LINE__) == 1);
+    for (size_t i = 0; i < sizeof left / sizeof *left; i++)
+        CHECK(compare_paths(left[i], strlen(left[i]), __LINE__) == 0);
+    /* every one-byte change of a plain body, and cuts: both paths agree */
+    const char *base = taken[0];
+    size_t n = strlen(base);
+    char *buf = xmalloc(n + 2);
+    static const char subst[] = "\"{}[],:0.-eE9 \\\x01\x7f";
+    for (size_t i = 0; i < n; i++) {
+        for (const char *c = subst; *c; c++) {
+            memcpy(buf, base, n);
+            buf[i] = *c;
+            compare_paths(buf, n, __LINE__);
+        }
+        memcpy(buf, base, i); /* byte i dropped */
+        memcpy(buf + i, base + i + 1, n - i - 1);
+        compare_paths(buf, n - 1, __LINE__);
+        compare_paths(base, i, __LINE__); /* cut */
+    }
+    free(buf);
+    /* the item cap: above it, jansson's path answers */
+    size_t saved = lim.max_items;
+    lim.max_items = 2;
+    CHECK(compare_paths(taken[0], strlen(taken[0]), __LINE__) == 0);
+    lim.max_items = saved;
+}
+
 int main(void)
 {
     ing_limits_default(&lim);
@@ -652,6 +778,7 @@ int main(void)
     test_time();
     test_numbers();
     test_readings_ok();
+    test_plain_reader();
     test_reading_rejects();
     test_reject_strings();
     test_batch_errors();

@@ -230,9 +230,9 @@ static const db_stmt statements[] = {
      "x.alarm_id = f.id AND x.action = 'ack_overdue') UNION ALL SELECT id, enterprise_id, "
      "handle_deadline, 'handle_overdue', kind, level, 'not_handled_in_time', 'worker' FROM f "
      "WHERE handle_overdue AND NOT EXISTS (SELECT 1 FROM alarm_events x WHERE x.alarm_id = f.id "
-     "AND x.action = 'handle_overdue')), r AS (INSERT INTO risk_recompute_requests "
-     "(enterprise_id, reason) SELECT DISTINCT enterprise_id, 'alarm_overdue' FROM f ON "
-     "CONFLICT DO NOTHING) SELECT count(*) FROM f"},
+     "AND x.action = 'handle_overdue')), r AS (" DB_RECOMPUTE_INSERT
+     "SELECT DISTINCT enterprise_id, 'alarm_overdue' FROM f " DB_RECOMPUTE_CONFLICT
+     ") SELECT count(*) FROM f"},
 };
 
 void db_alarms_register(void)

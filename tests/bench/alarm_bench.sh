@@ -227,7 +227,11 @@ printf '%s' "$pw" | "$BIN" admin create-account --username bench_city --role cit
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 iport=$(free_port)
 aport=$(free_port)
-senv=("DUSTWATCH_INGEST_LISTEN=127.0.0.1:$iport" "DUSTWATCH_API_LISTEN=127.0.0.1:$aport" DUSTWATCH_LOG_LEVEL=warn)
+# Every probe raise a new alarm: with the default episode window (900 s, migration 0046) a raise
+# 2 s after the clear reopens the episode (a 'retrigger': the row keeps its first value, no
+# 'raise' event), and the probe, which looks for its value and its raise, saw none of them.
+senv=("DUSTWATCH_INGEST_LISTEN=127.0.0.1:$iport" "DUSTWATCH_API_LISTEN=127.0.0.1:$aport" DUSTWATCH_LOG_LEVEL=warn
+    DUSTWATCH_ALARM_EPISODE_WINDOW_S=0)
 [ -n "${DW_BENCH_WRITERS:-}" ] && senv+=("DUSTWATCH_INGEST_WRITERS=$DW_BENCH_WRITERS")
 [ -n "${DW_BENCH_QUEUE_MAX:-}" ] && senv+=("DUSTWATCH_INGEST_QUEUE_MAX=$DW_BENCH_QUEUE_MAX")
 [ -n "${DW_BENCH_WORKER_INTERVAL_MS:-}" ] && senv+=("DUSTWATCH_WORKER_INTERVAL_MS=$DW_BENCH_WORKER_INTERVAL_MS")

@@ -204,6 +204,16 @@ def pg_ctl(action, mode="fast"):
     subprocess.run(args, check=True, capture_output=True)
 
 
+def psql_session(db_name, app_name):
+    """A psql session on db_name (as the owner role) whose input the test writes as it goes
+    (stdin kept open: write, flush; close to end it), named app_name in pg_stat_activity; for
+    tests that hold a lock or an open transaction while the server races it."""
+    return subprocess.Popen(
+        [PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", PG_PORT,
+         "-U", "dwadmin", "-d", db_name], env=dict(os.environ, PGAPPNAME=app_name),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def wait_for(pred, timeout=15, step=0.1, what="condition"):
     deadline = time.time() + timeout
     last = None

@@ -18,7 +18,6 @@
 import base64
 import os
 import secrets
-import subprocess
 from datetime import datetime, timedelta, timezone
 
 import dwtest as t
@@ -397,10 +396,7 @@ def test_resend_requested_while_a_resend_is_in_flight_is_kept():
         t.wait_for(lambda: c.db.sql(state) == [["1", "t"]], timeout=30, what="the refused resend recorded")
         waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                    "wait_event_type = 'Lock' AND query LIKE '%UPDATE forward_dead_letters SET resends%'")
-        lock = subprocess.Popen(
-            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-             t.PG_PORT, "-U", "dwadmin", "-d", c.db.name], env=dict(os.environ, PGAPPNAME="resender"),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock = t.psql_session(c.db.name, "resender")
         # the first request (what POST .../resend does), then the letter locked: the worker
         # sends the resend, is refused and waits to record that
         lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"

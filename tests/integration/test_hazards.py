@@ -15,8 +15,6 @@
 * Per street with ageing: open counts, overdue, age buckets."""
 import base64
 import datetime as dt
-import os
-import subprocess
 import threading
 
 import dwtest as t
@@ -165,10 +163,7 @@ def test_two_hazards_closed_at_once_leave_none_open():
         go = lambda user, act, body: c.call(user, "POST", f"/api/v1/hazards/{b}/{act}", body)
         assert go("a1.manager", "plan", {"plan": "加装"})[0] == 200
         assert go("a1.manager", "rectify", {"report": "已加装"})[0] == 200
-        lock = subprocess.Popen(
-            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", t.PG_PORT,
-             "-U", "dwadmin", "-d", c.db.name], env=dict(os.environ, PGAPPNAME="closer"),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock = t.psql_session(c.db.name, "closer")
         lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
                          f"BEGIN; UPDATE hazards SET status = 'closed', closed_at = now() WHERE id = {a};\n")
         lock.stdin.flush()

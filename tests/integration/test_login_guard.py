@@ -5,7 +5,6 @@ the audit trail, sessions and the per-address login budget use it; a caller
 that runs out of login attempts gets 429 with Retry-After before any hashing,
 without locking the accounts it tries; an unknown user name costs the same
 verification and failed-login transaction as a wrong password."""
-import os
 import re
 import subprocess
 import threading
@@ -203,10 +202,7 @@ def test_password_changed_while_a_login_waits_wins():
                "AND query LIKE '%UPDATE accounts SET failed_logins = 0%'")
 
     def run(srv):
-        lock = subprocess.Popen(
-            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-             t.PG_PORT, "-U", "dwadmin", "-d", DB.name], env=dict(os.environ, PGAPPNAME="pwchanger"),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock = t.psql_session(DB.name, "pwchanger")
         out = {}
         login_thread = None
         try:

@@ -5,8 +5,6 @@ while every enterprise sent data), the worker keeps enterprises.connection_statu
 workers, 2024 all metal/wood, 2025 all) its enterprises in scope, connected, online and laggards
 per street, and GET /onboarding/conformance lists the dust-removal systems that lack a mandatory
 point kind of their type (dry, wet, wet with Al/Mg dust)."""
-import os
-import subprocess
 import time
 from datetime import datetime, timezone
 
@@ -102,11 +100,7 @@ def test_suspension_set_while_the_worker_writes_stays():
         refresh = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                    "AND query LIKE '%UPDATE enterprises e SET connection_status%'")
         for attempt in range(20):
-            env = dict(os.environ, PGAPPNAME="suspender")
-            lock = subprocess.Popen(
-                [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                 t.PG_PORT, "-U", "dwadmin", "-d", e.db.name], env=env, stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            lock = t.psql_session(e.db.name, "suspender")
             # wrong on purpose, so the worker's next refresh wants to write b1, then locked
             lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
                              f"UPDATE enterprises SET connection_status = 'not_connected' WHERE id = {b1};\n"

@@ -5,8 +5,6 @@ and region; a report can be generated again on demand (bad month, foreign region
 enterprise caller refused); the statistics table exports as CSV and XLSX with the active filters."""
 import csv
 import io
-import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -282,10 +280,7 @@ def test_report_made_on_demand_while_the_schedule_stores_one_stays():
         mon = e.month.strftime("%Y-%m-01")
         waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                    "wait_event_type = 'Lock' AND query LIKE '%INSERT INTO reports%'")
-        lock = subprocess.Popen(
-            [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-             t.PG_PORT, "-U", "dwadmin", "-d", e.db.name], env=dict(os.environ, PGAPPNAME="ondemand"),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lock = t.psql_session(e.db.name, "ondemand")
         lock.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
                          f"DELETE FROM reports WHERE region_id = {street} AND month = '{mon}';\n"
                          "BEGIN;\n"

@@ -6,8 +6,6 @@ The tick is set to 60 s; the first one (at start) sets the baseline scores, so n
 before the next tick can come from polling.  The allowance (10 s) is generous on purpose:
 this checks that the change wakes the worker, not how fast it is
 (tests/bench/alarm_bench.sh measures the latency)."""
-import os
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -73,14 +71,6 @@ def test_grade_raising_reading_warns_before_the_tick():
             db.drop()
 
 
-def psql_session(db, name):
-    """a psql session whose statements are written as the test goes (stdin kept open)"""
-    return subprocess.Popen(
-        [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", t.PG_PORT,
-         "-U", "dwadmin", "-d", db.name], env=dict(os.environ, PGAPPNAME=name),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
 def say(session, sql):
     session.stdin.write(sql + "\n")
     session.stdin.flush()
@@ -109,11 +99,11 @@ def test_change_committed_after_the_worker_read_is_recomputed():
         scored = ("SELECT count(*) FROM risk_scores WHERE enterprise_id = %d AND "
                   "jsonb_path_exists(inputs::jsonb, '$.**.dust_workers ? (@ == 77)')" % a["id"])
         assert db.scalar(scored) == "0"
-        s2 = psql_session(db, "s2")
+        s2 = t.psql_session(db.name, "s2")
         say(s2, "SELECT set_config('dw.scope', 'system', false);\nBEGIN;\n"
                 f"INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES ({a['id']}, 'test');")
         t.wait_for(lambda: session_state(db, "s2") == "Client/idle in transaction", what="s2 queued")
-        t1 = psql_session(db, "t1")
+        t1 = t.psql_session(db.name, "t1")
         say(t1, "SELECT set_config('dw.scope', 'system', false);\nBEGIN;\n"
                 f"UPDATE enterprises SET dust_workers = 77 WHERE id = {a['id']};")
         t.wait_for(lambda: session_state(db, "t1") == "Lock/active", what="t1 waiting for s2's request")

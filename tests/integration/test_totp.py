@@ -7,7 +7,6 @@ here with the standard library (RFC 6238, HMAC-SHA1)."""
 import base64
 import hashlib
 import hmac
-import os
 import struct
 import subprocess
 import threading
@@ -146,10 +145,7 @@ def test_reenrolled_while_a_confirmation_waits_is_not_enabled():
     sealed_second = E.db.scalar(sealed)
     waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
                "AND query LIKE '%UPDATE accounts SET totp_enabled = true%'")
-    lock = subprocess.Popen(
-        [t.PGBIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-         t.PG_PORT, "-U", "dwadmin", "-d", E.db.name], env=dict(os.environ, PGAPPNAME="secondtab"),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lock = t.psql_session(E.db.name, "secondtab")
     out = {}
     confirm = None
     try:

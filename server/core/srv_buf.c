@@ -84,34 +84,6 @@ void srv_buf_json(srv_buf *b, const json_t *v, size_t flags)
         b->failed = 1;
 }
 
-void srv_buf_json_str(srv_buf *b, const char *s)
-{
-    srv_buf_putc(b, '"');
-    for (const char *run = s;; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        srv_buf_add(b, run, (size_t)(s - run));
-        if (!c)
-            break;
-        /* the short forms where JSON has them, as jansson writes them */
-        const char *esc = c == '"'    ? "\\\""
-                          : c == '\\' ? "\\\\"
-                          : c == '\n' ? "\\n"
-                          : c == '\t' ? "\\t"
-                          : c == '\r' ? "\\r"
-                          : c == '\b' ? "\\b"
-                          : c == '\f' ? "\\f"
-                                      : NULL;
-        if (esc)
-            srv_buf_puts(b, esc);
-        else
-            srv_buf_printf(b, "\\u%04X", c);
-        run = s + 1;
-    }
-    srv_buf_putc(b, '"');
-}
-
 char *srv_buf_take(srv_buf *b, size_t *len)
 {
     char *p = NULL;

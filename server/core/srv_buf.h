@@ -21,9 +21,6 @@ void srv_buf_putc(srv_buf *b, char c);
 void srv_buf_printf(srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* v (borrowed) serialised by jansson with flags (JSON_ENCODE_ANY is added) */
 void srv_buf_json(srv_buf *b, const json_t *v, size_t flags);
-/* s (borrowed, UTF-8) as a JSON string literal: quotes, backslashes and control characters
- * escaped, other bytes as they are */
-void srv_buf_json_str(srv_buf *b, const char *s);
 /* The text (malloc'd, *len bytes without the NUL; len may be NULL), or NULL when an append
  * failed; either way the buffer is left empty. */
 char *srv_buf_take(srv_buf *b, size_t *len);

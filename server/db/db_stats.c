@@ -533,18 +533,18 @@ typedef struct {
 #define SLOT_K(before)      {before, 1},
 #define KIND_NAME(k)        #k,
 #define ONE_F(before, sql)  +1
-#define ONE_K(before)       +(int)(sizeof kind_names / sizeof kind_names[0])
+#define ONE_K(before)       +N_KINDS
 static const stats_slot slots[] = {FIGS(SLOT_F, SLOT_K)};
 static const char *const kind_names[] = {ALARM_KINDS(KIND_NAME)};
 enum { N_KINDS = sizeof kind_names / sizeof kind_names[0] };
 static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_K);
 
+/* a text cell as a JSON string (escaped by jansson), or null */
 static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
 {
-    if (PQgetisnull(res, row, col))
-        srv_buf_puts(b, "null");
-    else
-        srv_buf_json_str(b, PQgetvalue(res, row, col));
+    json_t *s = PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+    srv_buf_json(b, s, 0);
+    json_decref(s);
 }
 
 /* Result row i as its figures object (a group row: key, code and name first), then a NUL,

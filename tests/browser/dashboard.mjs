@@ -411,7 +411,7 @@ async function test_archive_and_contacts_forms() {
   await d.page.waitForSelector('.modal', { state: 'detached', timeout: 10000 });
   const row = db.sql(`SET dw.scope = 'system'; SELECT address, status, dust_workers, array_to_string(dust_kinds, '|'), longitude FROM enterprises WHERE id = ${ent.id}`)[0];
   assert(row.join(',') === '罗店镇美文路88号,overhaul,12,paper|wood,121.351', 'archive after the edit: ' + row);
-  await d.page.waitForFunction(() => document.querySelector('[data-tab-body=base]').textContent.includes('美文路88号'), null, { timeout: 10000 });
+  await d.page.waitForFunction(() => document.querySelector('[data-tab-body=base]')?.textContent.includes('美文路88号'), null, { timeout: 10000 });
   await d.context.close();
   const m = await login('a2.manager');
   await m.page.goto(srv.base + `/#/enterprises/${ent.id}`);

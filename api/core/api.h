@@ -104,6 +104,10 @@ struct db_conn *api_req_db(api_req *r);
  * API_READ_REPLICA route while the replica is fresh, else api_req_db's.
  * Owned by the request; NULL (error answered) as for api_req_db. */
 struct db_conn *api_req_read_db(api_req *r);
+/* A second pooled connection for a read that runs two statements at once (the statistics),
+ * when the request's reads go to api_req_db's connection (taken already) and one is free now:
+ * NULL otherwise, without answering (the read then runs on one).  Owned by the request. */
+struct db_conn *api_req_spare_db(api_req *r);
 /* After a read on the replica's connection failed (the server gone, a
  * recovery conflict): marks the replica down and arranges for the handler to
  * run again on the primary; 1 when so (the caller must not answer), 0 when

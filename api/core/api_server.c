@@ -46,6 +46,7 @@ struct api_req {
     json_t *json;
     db_conn *db;
     db_conn *read_db;  /* the replica's (api_req_read_db), NULL when reads went to db */
+    db_conn *spare_db; /* a second pooled connection (api_req_spare_db) */
     int replica_retry; /* the replica failed this request: it runs again on the primary */
     int replied;
     int status;
@@ -261,9 +262,26 @@ int api_reply_json_text(api_req *r, char *text, size_t len)
     return reply_json_text(r, 200, text, len);
 }
 
+db_conn *api_req_spare_db(api_req *r)
+{
+    /* a replica's reads would need a second replica connection, of the same standby */
+    if (!r->spare_db && r->db && !r->read_db)
+        r->spare_db = db_pool_get(pool, 0);
+    return r->spare_db;
+}
+
+static void release_spare_db(api_req *r)
+{
+    if (r->spare_db) {
+        db_pool_put(pool, r->spare_db);
+        r->spare_db = NULL;
+    }
+}
+
 void api_req_release_db(api_req *r)
 {
     release_read_db(r);
+    release_spare_db(r);
     if (r->db) {
         db_pool_put(pool, r->db);
         r->db = NULL;
@@ -911,6 +929,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             (unsigned long long)r->id, r->peer, r->method, srv_log_q(q, sizeof q, r->path),
             r->status, (int)toe);
     release_read_db(r);
+    release_spare_db(r);
     if (r->db)
         db_pool_put(pool, r->db);
     json_decref(r->json);

@@ -421,7 +421,9 @@ int api_statistics_get(api_req *r)
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     db_stats_rows *rows = NULL;
-    db_status st = c ? db_stats_get_rows(c, &s, &q, &rows) : DB_HARD;
+    db_status st =
+        c ? db_stats_get_rows(c, g_config.stats_halves ? api_req_spare_db(r) : NULL, &s, &q, &rows)
+          : DB_HARD;
     json_t *head = st == DB_OK ? db_stats_rows_head(rows) : NULL;
     if (st == DB_OK && !head)
         st = DB_HARD;

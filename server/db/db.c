@@ -312,6 +312,11 @@ static const char *error_primary(db_conn *c, const PGresult *r)
  * wake-ups and system calls of those trips cost PostgreSQL more than the
  * statement.  Statements sent before one Sync form one implicit transaction,
  * so the transaction-local scope still holds for exactly this statement. */
+/* the statement setting a read's scope, focus and plan mode for its transaction */
+static const char *const scope_stmt[] = {[DB_PLAN_AUTO] = "db_set_scope_focus",
+                                         [DB_PLAN_CUSTOM] = "db_set_scope_focus_custom",
+                                         [DB_PLAN_GENERIC] = "db_set_scope_focus_generic"};
+
 static db_status read_scoped(db_conn *c, const char *scope, const char *enterprise_id,
                              const char *stmt, int nparams, const char *const *params, db_plan plan,
                              PGresult **out)
@@ -325,9 +330,6 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
     const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
-    static const char *const scope_stmt[] = {[DB_PLAN_AUTO] = "db_set_scope_focus",
-                                             [DB_PLAN_CUSTOM] = "db_set_scope_focus_custom",
-                                             [DB_PLAN_GENERIC] = "db_set_scope_focus_generic"};
     int sent = PQsendQueryPrepared(c->pg, scope_stmt[plan], 2, sp, NULL, NULL, 0) &&
                PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
                PQpipelineSync(c->pg);
@@ -378,6 +380,94 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
         *out = NULL;
     } else if (!*out) {
         st = DB_HARD;
+    }
+    return st;
+}
+
+/* The transaction's result of sent (PQsendQueryPrepared's) on c: *out on success, else the
+ * status, logged as read_scoped does. */
+static db_status pair_collect(db_conn *c, int sent, const char *stmt, PGresult **out)
+{
+    PGresult *r = collect(c, sent, stmt);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        *out = r;
+        return DB_OK;
+    }
+    db_status st = r ? db_classify(c, r) : DB_HARD;
+    char q[600];
+    srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
+            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
+    PQclear(r);
+    return st;
+}
+
+/* The transaction of a pair read on c: begun read-only at repeatable read (so that its snapshot
+ * can be exported or imported); snapshot, when not NULL, imported first. */
+static db_status pair_begin(db_conn *c, const char *snapshot, const db_scope *s, db_plan plan)
+{
+    db_status st = db_command_literal(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    if (st == DB_OK && snapshot) {
+        /* a utility command takes no parameters; the id is PostgreSQL's own, and checked */
+        char set[96];
+        if (strspn(snapshot, "0123456789ABCDEF-") != strlen(snapshot) || strlen(snapshot) > 64)
+            return DB_HARD;
+        snprintf(set, sizeof set, "SET TRANSACTION SNAPSHOT '%s'", snapshot);
+        st = db_command_literal(c, set);
+    }
+    if (st == DB_OK) {
+        const char *sp[2] = {s->rls, s->focus[0] ? s->focus : ""};
+        PQclear(db_exec(c, scope_stmt[plan], 2, sp, &st));
+    }
+    return st;
+}
+
+static void pair_end(db_conn *c, db_status *st)
+{
+    if (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+        return;
+    db_status end = db_command_literal(c, *st == DB_OK ? "COMMIT" : "ROLLBACK");
+    if (*st == DB_OK)
+        *st = end;
+}
+
+db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const char *stmt,
+                            int nparams, const char *const *p1, const char *const *p2, db_plan plan,
+                            PGresult **out1, PGresult **out2)
+{
+    *out1 = *out2 = NULL;
+    if (db_ensure(c1) != 0 || db_ensure(c2) != 0 || prepare_late(c1) != 0 ||
+        prepare_late(c2) != 0 || PQtransactionStatus(c1->pg) != PQTRANS_IDLE ||
+        PQtransactionStatus(c2->pg) != PQTRANS_IDLE)
+        return DB_HARD;
+    db_status st = pair_begin(c1, NULL, s, plan), st2 = DB_HARD;
+    char snapshot[80] = "";
+    if (st == DB_OK) {
+        db_diag diag;
+        PGresult *r = db_exec_sql_diag(c1, "export_snapshot", "SELECT pg_export_snapshot()", 0,
+                                       NULL, &st, &diag);
+        if (r && PQntuples(r) == 1)
+            snprintf(snapshot, sizeof snapshot, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (st == DB_OK && !snapshot[0])
+            st = DB_HARD;
+    }
+    if (st == DB_OK)
+        st2 = pair_begin(c2, snapshot, s, plan);
+    if (st == DB_OK && st2 == DB_OK) {
+        /* both sent before either is waited for: they run at once */
+        int sent1 = PQsendQueryPrepared(c1->pg, stmt, nparams, p1, NULL, NULL, 0);
+        int sent2 = PQsendQueryPrepared(c2->pg, stmt, nparams, p2, NULL, NULL, 0);
+        st = pair_collect(c1, sent1, stmt, out1);
+        st2 = pair_collect(c2, sent2, stmt, out2);
+    }
+    if (st == DB_OK)
+        st = st2;
+    pair_end(c1, &st);
+    pair_end(c2, &st);
+    if (st != DB_OK) {
+        PQclear(*out1);
+        PQclear(*out2);
+        *out1 = *out2 = NULL;
     }
     return st;
 }

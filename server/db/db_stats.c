@@ -27,6 +27,7 @@
 #include "db_scope_sql.h"
 #include "srv_buf.h"
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,18 +63,19 @@
 #define KIND_PE(k) "coalesce(alc.k_" #k ", 0) AS k_" #k ", "
 
 /* The figures of a row (the totals or a group) over its pe rows, in the answer's order:
- * F(the JSON text before the value, the value's SQL) and K(the text before by_kind, whose
- * value is one column per alarm kind).  PostgreSQL sums; the db layer writes the JSON around
+ * FA and F(the JSON text before the value, the value's SQL), FA for those of part A (PART_A),
+ * F for part B's, and K(the text before by_kind, part B, whose value is one column per alarm
+ * kind).  PostgreSQL sums; the db layer writes the JSON around
  * the sums (stats_row_text), since json_build_object of ~40 figures per row was an eighth of a
  * week by enterprise (2,000 rows).  Every value is a number or NULL. */
-#define FIGS(F, K)                                                                                 \
-    F("{\"enterprises\":", "count(*)")                                                             \
-    F(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                   \
-    F(",\"points\":", SUM("points"))                                                               \
-    F(",\"points_online\":", SUM("points_online"))                                                 \
-    F(",\"point_hours\":", SUM("hours_expected"))                                                  \
-    F(",\"point_hours_with_data\":", SUM("hours_with_data"))                                       \
-    F(",\"online_rate\":", RATE("hours_with_data", "hours_expected"))                              \
+#define FIGS(FA, F, K)                                                                             \
+    FA("{\"enterprises\":", "count(*)")                                                            \
+    FA(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                  \
+    FA(",\"points\":", SUM("points"))                                                              \
+    FA(",\"points_online\":", SUM("points_online"))                                                \
+    FA(",\"point_hours\":", SUM("hours_expected"))                                                 \
+    FA(",\"point_hours_with_data\":", SUM("hours_with_data"))                                      \
+    FA(",\"online_rate\":", RATE("hours_with_data", "hours_expected"))                             \
     F(",\"interruptions\":{\"count\":", SUM("intr_n"))                                             \
     F(",\"hours\":", "round(" SUM("intr_hours") "::numeric, 2)")                                   \
     F("},\"alarms\":{\"total\":", SUM("al_n"))                                                     \
@@ -163,7 +165,7 @@
         "SELECT h.enterprise_id AS eid, count(*) AS n FROM rollup_hour h "                         \
             "CROSS JOIN win CROSS JOIN hb " PHR_RAW_RANGE " "                                      \
             "AND h.enterprise_id IN (SELECT ents.id FROM ents) GROUP BY 1 "                        \
-        "UNION ALL " MINUS_DISABLED(PHR_RAW_RANGE) ") u GROUP BY 1), "
+        "UNION ALL " MINUS_DISABLED(PHR_RAW_RANGE) ") u WHERE " PART_A " GROUP BY 1), "
 
 /* The same from the day rollup (migration 0114): stats_day for the whole city days of the
  * period whose hours are below its watermark (ag: [a_lo, a_hi)), less the disabled points'
@@ -211,7 +213,7 @@
             "ON h.bucket >= stl.s0 AND h.bucket < stl.s1 CROSS JOIN hb WHERE h.bucket < hb.hi "    \
             "AND " HOUR_IN_PERIOD("h") " "                                                         \
             "GROUP BY 1 "                                                                          \
-        "UNION ALL " MINUS_DISABLED("CROSS JOIN ag " PHR_EDGES) ") u GROUP BY 1), "
+        "UNION ALL " MINUS_DISABLED("CROSS JOIN ag " PHR_EDGES) ") u WHERE " PART_A " GROUP BY 1), "
 
 /* A lower bound of hb.hi the planner can see ($13: rollup_state.rolled_to read just before the
  * statement, which only moves forward): hb.hi comes from a CTE, so without it the raw part was
@@ -255,7 +257,7 @@
         "WHERE fl.enterprise_id IN (SELECT ents.id FROM ents) "                                    \
         "AND fl.status IN ('approved', 'ended') AND fl.starts_at < win.t "                         \
         "AND least(fl.ends_at, coalesce(fl.ended_at, fl.ends_at)) > win.f "                        \
-        "AND " FILING_COVERS("fl", "p") " GROUP BY 1, 2), "                                        \
+        "AND " FILING_COVERS("fl", "p") " AND " PART_A " GROUP BY 1, 2), "                                        \
     "fx AS (SELECT fr.point_id, fr.eid, lower(x.r) AS lo, upper(x.r) AS hi "                       \
         "FROM fr CROSS JOIN LATERAL unnest(fr.mr) AS x(r)), "                                      \
     "fxc AS (SELECT fx.eid, sum(extract(epoch FROM fx.hi - fx.lo) / 3600)::bigint AS n, "          \
@@ -282,6 +284,15 @@
  * (a one-time filter: their CTEs are not run) and answer 0 */
 #define ALL_FIGURES "$14::bool"
 
+/* $15, the part of the figures to count: 'all', or 'a' or 'b' for half of them, the two halves
+ * of one statistic being run at once on two connections over one snapshot (db_read_pair_plan),
+ * i.e. on two cores: a month's statement split so took ~60 % of its time (EXPLAIN ANALYZE at
+ * 2,000 enterprises).  Part A: points now and point-hours (ptc, phr, ph, the filings' hours);
+ * part B: interruptions, alarms, warnings, hazards, escalations, cleaning (FIGS says which
+ * figure is whose).  One-time filters: planned for one part, the other's CTEs are empty. */
+#define PART_A "$15::text <> 'b'"
+#define PART_B "$15::text <> 'a'"
+
 /* The "now" figures per enterprise in one pass over the points (grouped, then joined to ents
  * by pe): points, points online (latest reading within 3 expected intervals, as the
  * overview), and the mandatory points that sent data within $12 s (connected). */
@@ -292,7 +303,8 @@
         "count(*) FILTER (WHERE p.param_class = 'mandatory') AS mandatory, "                       \
         "count(*) FILTER (WHERE p.param_class = 'mandatory' AND l.collected_at > now() - "         \
             "make_interval(secs => $12::int)) AS mandatory_recent "                                \
-        "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.enabled "             \
+        "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id "                         \
+        "WHERE p.enabled AND " PART_A " "                                                      \
         "GROUP BY 1), "
 
 /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not hold
@@ -311,26 +323,29 @@
     "ph AS (SELECT r.point_id, r.enterprise_id AS eid, "                                           \
             "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") AS hr "                            \
             "FROM readings r CROSS JOIN win CROSS JOIN hb "                                        \
-            "WHERE r.collected_at >= hb.hi AND r.collected_at < win.t AND " RAW_IN_PERIOD " "      \
+            "WHERE r.collected_at >= hb.hi AND r.collected_at < win.t AND " PART_A " "          \
+            "AND " RAW_IN_PERIOD " "                                                           \
             "AND r.collected_at >= " RAW_FROM_HINT " "                                             \
         "UNION SELECT x.point_id, r.enterprise_id, "                                               \
             "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") "                                  \
             "FROM (SELECT point_id, hour FROM rollup_dirty "                                       \
                 "UNION SELECT point_id, hour FROM rollup_quarantine) x "                           \
             "CROSS JOIN LATERAL dw_readings(x.point_id, x.hour, x.hour + interval '1 hour') r "    \
-            "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi "               \
+            "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi "           \
+            "AND " PART_A " "                                                                  \
             "AND " RAW_IN_PERIOD " AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 "                  \
                 "WHERE h2.point_id = x.point_id AND h2.bucket = x.hour "                           \
                 "AND " HOUR_IN_PERIOD("h2") ")), "                                                 \
     "phc AS (SELECT eid, sum(n) AS n FROM (SELECT eid, n FROM phr "                                \
         "UNION ALL SELECT ph.eid, count(*) FROM ph WHERE NOT EXISTS (SELECT 1 FROM points d "      \
-            "WHERE d.id = ph.point_id AND NOT d.enabled) GROUP BY 1) u GROUP BY 1), "              \
+            "WHERE d.id = ph.point_id AND NOT d.enabled) GROUP BY 1) u WHERE " PART_A " "          \
+        "GROUP BY 1), "                                                                        \
     "intr AS (SELECT a.enterprise_id AS eid, count(*) AS n, sum(extract(epoch FROM "               \
         "least(coalesce(a.cleared_at, win.t), win.t) - greatest(a.raised_at, win.f))) / 3600.0 "   \
         "AS hours FROM alarms a JOIN ents ON ents.id = a.enterprise_id CROSS JOIN win "            \
         "WHERE a.kind IN ('offline', 'enterprise_offline', 'gateway_offline') "                    \
         "AND a.folded_into IS NULL AND a.raised_at < win.t "                                       \
-        "AND coalesce(a.cleared_at, 'infinity') > win.f GROUP BY 1), "                             \
+        "AND coalesce(a.cleared_at, 'infinity') > win.f AND " PART_B " GROUP BY 1), "                             \
     "alc AS (SELECT a.enterprise_id AS eid, count(*)::int AS n, " ALARM_KINDS(KIND_COUNT)         \
         "count(*) FILTER (WHERE a.level = 0) AS l0, "                                              \
         "count(*) FILTER (WHERE a.level = 1) AS l1, "                                              \
@@ -341,7 +356,7 @@
         "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
             "OR a.handle_deadline < now()) AND a.handled_at <= a.handle_deadline) AS on_time "     \
         "FROM alarms a JOIN ents ON ents.id = a.enterprise_id "                                    \
-        "WHERE " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " GROUP BY 1), "                     \
+        "WHERE " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1), "                     \
     "wr AS (SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
         "count(*) FILTER (WHERE w.grade = 'blue') AS blue, "                                       \
         "count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, "                                   \
@@ -353,7 +368,7 @@
         "count(*) FILTER (WHERE w.cleared_at <= w.clear_by) AS cleared_on_time, "                  \
         "count(*) FILTER (WHERE " WARN_OVERDUE("w") ") AS overdue "                                \
         "FROM warnings w JOIN ents ON ents.id = w.enterprise_id "                                  \
-        "WHERE " IN_PERIOD("w.issued_at") " AND " ALL_FIGURES " GROUP BY 1), "                     \
+        "WHERE " IN_PERIOD("w.issued_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1), "                     \
     "hz AS (SELECT h.enterprise_id AS eid, "                                                       \
         "count(*) FILTER (WHERE h.found_at >= win.f AND h.found_at < win.tq "                      \
             "AND h.status NOT IN ('proposed', 'dismissed')) AS found, "                            \
@@ -367,14 +382,14 @@
         "count(*) FILTER (WHERE h.status IN " HZ_OPEN " AND h.deadline < now() "                   \
             "AND h.kind = 'major') AS overdue_major "                                              \
         "FROM hazards h JOIN ents ON ents.id = h.enterprise_id CROSS JOIN win "                    \
-        "WHERE h.status NOT IN ('proposed', 'dismissed') GROUP BY 1), "                            \
+        "WHERE h.status NOT IN ('proposed', 'dismissed') AND " PART_B " GROUP BY 1), "                            \
     "esc AS (SELECT ev.enterprise_id AS eid, count(*) AS n FROM warning_events ev "                \
         "JOIN ents ON ents.id = ev.enterprise_id "                                                 \
-        "WHERE ev.action = 'escalate' AND " IN_PERIOD("ev.at") " AND " ALL_FIGURES " "             \
+        "WHERE ev.action = 'escalate' AND " IN_PERIOD("ev.at") " AND " ALL_FIGURES " AND " PART_B " "             \
         "GROUP BY 1), "                                                                            \
     "cl AS (SELECT pa.enterprise_id AS eid, sum(pa.required) AS required, "                        \
         "sum(pa.done) AS done FROM pa JOIN ents ON ents.id = pa.enterprise_id "                    \
-        "WHERE " ALL_FIGURES " GROUP BY 1), "                                                      \
+        "WHERE " ALL_FIGURES " AND " PART_B " GROUP BY 1), "                                                      \
     /* the counts as int: sum(int) adds in int8, sum(bigint) in numeric, and every group row   \
      * sums ~30 of them (week by enterprise, 2,000 groups: ~10 ms, EXPLAIN ANALYZE) */           \
     "pe AS (SELECT ents.id, coalesce(ptc.points, 0)::int AS points, "                              \
@@ -421,9 +436,9 @@
      * figures) as JSON, then one row per group with its key, code and name */                     \
     "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
         "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
-        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_SQL, KINDS_SQL) " "  \
+        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_SQL, FIG_SQL, KINDS_SQL) " "  \
         "FROM pe "                                                                                 \
-    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_SQL, KINDS_SQL) " "    \
+    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_SQL, FIG_SQL, KINDS_SQL) " "    \
         "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key "                                          \
     "ORDER BY 1, 4, 3"
 /* clang-format on */
@@ -528,16 +543,18 @@ static void filter_params(const db_scope *s, const db_stats_query *q, char f[24]
 typedef struct {
     const char *before;
     int kinds;
+    int part; /* 0: part A's, 1: part B's (PART_A, PART_B) */
 } stats_slot;
-#define SLOT_F(before, sql) {before, 0},
-#define SLOT_K(before)      {before, 1},
-#define KIND_NAME(k)        #k,
-#define ONE_F(before, sql)  +1
-#define ONE_K(before)       +N_KINDS
-static const stats_slot slots[] = {FIGS(SLOT_F, SLOT_K)};
+#define SLOT_FA(before, sql) {before, 0, 0},
+#define SLOT_F(before, sql)  {before, 0, 1},
+#define SLOT_K(before)       {before, 1, 1},
+#define KIND_NAME(k)         #k,
+#define ONE_F(before, sql)   +1
+#define ONE_K(before)        +N_KINDS
+static const stats_slot slots[] = {FIGS(SLOT_FA, SLOT_F, SLOT_K)};
 static const char *const kind_names[] = {ALARM_KINDS(KIND_NAME)};
 enum { N_KINDS = sizeof kind_names / sizeof kind_names[0] };
-static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_K);
+static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_F, ONE_K);
 
 /* a text cell as a JSON string (escaped by jansson), or null */
 static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
@@ -550,8 +567,9 @@ static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
 /* Result row i as its figures object (a group row: key, code and name first), then a NUL,
  * then the alarm kinds it counts as a JSON array, then a NUL.  The values are PostgreSQL's
  * text of numbers (json_build_object wrote the same text) or NULL. */
-static void stats_row_text(srv_buf *b, const PGresult *res, int i, size_t at[2])
+static void stats_row_text(srv_buf *b, const PGresult *const parts[2], int i, size_t at[2])
 {
+    const PGresult *res = parts[0];
     at[0] = b->len;
     int col = STATS_FIRST_FIGURE, kinds[N_KINDS], n_kinds = 0;
     if (i > 0) {
@@ -566,18 +584,19 @@ static void stats_row_text(srv_buf *b, const PGresult *res, int i, size_t at[2])
     for (size_t s = 0; s < sizeof slots / sizeof slots[0]; s++) {
         /* the first slot opens the object, which a group row has opened already */
         srv_buf_puts(b, slots[s].before + (s == 0 && i > 0));
+        const PGresult *from = parts[slots[s].part];
         if (!slots[s].kinds) {
-            if (PQgetisnull(res, i, col))
+            if (PQgetisnull(from, i, col))
                 srv_buf_puts(b, "null");
             else
-                srv_buf_puts(b, PQgetvalue(res, i, col));
+                srv_buf_puts(b, PQgetvalue(from, i, col));
             col++;
             continue;
         }
         srv_buf_putc(b, '{');
         for (int k = 0; k < N_KINDS; k++, col++) {
-            const char *n = PQgetvalue(res, i, col);
-            if (PQgetisnull(res, i, col) || strcmp(n, "0") == 0)
+            const char *n = PQgetvalue(from, i, col);
+            if (PQgetisnull(from, i, col) || strcmp(n, "0") == 0)
                 continue;
             if (n_kinds)
                 srv_buf_putc(b, ',');
@@ -597,21 +616,46 @@ static void stats_row_text(srv_buf *b, const PGresult *res, int i, size_t at[2])
 }
 
 struct db_stats_rows {
-    PGresult *res; /* row 0: the head and the totals; rows 1..: the group rows */
-    char *text;    /* per result row, its figures and its kinds (stats_row_text) */
-    size_t *at;    /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
+    PGresult *res;  /* row 0: the head and the totals; rows 1..: the group rows */
+    PGresult *half; /* part B's figures of the same rows when counted apart, else NULL */
+    char *text;     /* per result row, its figures and its kinds (stats_row_text) */
+    size_t *at;     /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
 };
 
-static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query *q, PGresult **res)
+SRV_METRIC_COUNTER(m_stats_reads, "dustwatch_stats_reads_total",
+                   "Statistics counted, by how: in two halves at once (halves), on one connection "
+                   "(one), or on one after the halves failed (halves_failed).",
+                   "how")
+
+/* Whether the halves' rows are the same groups in the same order (they are over one snapshot;
+ * checked, since the answer pairs them blindly). */
+static int same_rows(const PGresult *a, const PGresult *b)
+{
+    int n = PQntuples(a);
+    if (n != PQntuples(b) || PQnfields(a) != n_columns || PQnfields(b) != n_columns)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (PQgetisnull(a, i, 2) != PQgetisnull(b, i, 2) ||
+            strcmp(PQgetvalue(a, i, 2), PQgetvalue(b, i, 2)) != 0)
+            return 0;
+    return 1;
+}
+
+/* The statement's result(s): *res, with *half part B's figures when it ran in two halves on c
+ * and spare (both set), else NULL. */
+static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
+                            PGresult **res, PGresult **half)
 {
     char f[24], t[24], eid[24], win[24];
-    const char *p[14];
+    const char *p[15];
     filter_params(s, q, f, t, eid, p);
     p[10] = q->group ? q->group : "none";
     p[11] = db_i64(win, q->connected_window_s);
     char rolled[24];
     p[12] = NULL;
     p[13] = q->online_only ? "false" : "true";
+    p[14] = "all";
+    *res = *half = NULL;
     db_status st;
     PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
     if (!r)
@@ -619,8 +663,28 @@ static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query 
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(rolled, PQgetvalue(r, 0, 0));
     PQclear(r);
-    st = db_read_result_plan(c, s, q->raw ? "stats_get" : "stats_get_agg", 14, p, DB_PLAN_CUSTOM,
-                             res);
+    const char *stmt = q->raw ? "stats_get" : "stats_get_agg";
+    if (spare) {
+        const char *pb[15];
+        memcpy(pb, p, sizeof pb);
+        p[14] = "a";
+        pb[14] = "b";
+        st = db_read_pair_plan(c, spare, s, stmt, 15, p, pb, DB_PLAN_CUSTOM, res, half);
+        if (st == DB_OK && same_rows(*res, *half)) {
+            srv_metric_add(&m_stats_reads, 1, "halves");
+            return DB_OK;
+        }
+        if (st == DB_OK)
+            LOG_ERROR("statistics halves differ", "stmt=%s", stmt);
+        else
+            LOG_WARN("statistics halves failed, counted at once", "stmt=%s", stmt);
+        PQclear(*res);
+        PQclear(*half);
+        *res = *half = NULL;
+        p[14] = "all";
+    }
+    srv_metric_add(&m_stats_reads, 1, spare ? "halves_failed" : "one");
+    st = db_read_result_plan(c, s, stmt, 15, p, DB_PLAN_CUSTOM, res);
     if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != n_columns)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");
         PQclear(*res);
@@ -630,29 +694,32 @@ static db_status read_stats(db_conn *c, const db_scope *s, const db_stats_query 
     return st;
 }
 
-db_status db_stats_get_rows(db_conn *c, const db_scope *s, const db_stats_query *q,
+db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
                             db_stats_rows **out)
 {
     *out = NULL;
-    PGresult *res = NULL;
-    db_status st = read_stats(c, s, q, &res);
+    PGresult *res = NULL, *half = NULL;
+    db_status st = read_stats(c, spare, s, q, &res, &half);
     if (st != DB_OK)
         return st;
+    const PGresult *parts[2] = {res, half ? half : res};
     int n = PQntuples(res);
     db_stats_rows *r = calloc(1, sizeof *r);
     srv_buf b = {0};
     if (r && (r->at = malloc(2 * (size_t)n * sizeof *r->at)))
         for (int i = 0; i < n; i++)
-            stats_row_text(&b, res, i, r->at + 2 * i);
+            stats_row_text(&b, parts, i, r->at + 2 * i);
     if (!r || !r->at || !(r->text = srv_buf_take(&b, NULL))) {
         srv_buf_free(&b);
         PQclear(res);
+        PQclear(half);
         if (r)
             free(r->at);
         free(r);
         return DB_HARD;
     }
     r->res = res;
+    r->half = half;
     *out = r;
     return DB_OK;
 }
@@ -691,6 +758,7 @@ void db_stats_rows_free(db_stats_rows *r)
     if (!r)
         return;
     PQclear(r->res);
+    PQclear(r->half);
     free(r->text);
     free(r->at);
     free(r);
@@ -700,7 +768,7 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
 {
     *out = NULL;
     db_stats_rows *r = NULL;
-    db_status st = db_stats_get_rows(c, s, q, &r);
+    db_status st = db_stats_get_rows(c, NULL, s, q, &r);
     if (st != DB_OK)
         return st;
     json_t *doc = db_stats_rows_head(r), *rows = json_array();

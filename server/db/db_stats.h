@@ -31,7 +31,9 @@ db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, j
 
 /* The same answer as PostgreSQL wrote it, for writing it out without parsing every row (by
  * enterprise, 2,000 rows): the head (everything but rows) and each row's figures as JSON text.
- * *out is the caller's (db_stats_rows_free); the strings of a row live as long as it. */
+ * *out is the caller's (db_stats_rows_free); the strings of a row live as long as it.  spare
+ * (borrowed, may be NULL): a second idle connection to the same server as c; with it half the
+ * figures are counted on it at the same time, over c's snapshot (on its failure, all on c). */
 typedef struct db_stats_rows db_stats_rows;
 typedef struct {
     const char *figures; /* a JSON object: key, code, name and the figures */
@@ -39,7 +41,7 @@ typedef struct {
     const char *code;    /* the group's code (NULL: none) */
     const char *kinds;   /* the alarm kinds counted in the row, a JSON array of strings */
 } db_stats_row;
-db_status db_stats_get_rows(db_conn *c, const db_scope *s, const db_stats_query *q,
+db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
                             db_stats_rows **out);
 /* the head as a new reference (NULL: invalid JSON, logged) */
 json_t *db_stats_rows_head(const db_stats_rows *r);

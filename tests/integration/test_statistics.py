@@ -10,6 +10,7 @@ drill-down link lists what the figure counts; bad periods and filters are 400.""
 import json
 import math
 import random
+import re
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
@@ -537,15 +538,29 @@ def test_statistics_equal_the_raw_rows():
         r = raw(e)
         ents = r["ents"]
         assert all(len(fl["points"]) for fl in r["filings"]) and len(r["filings"]) == 2
-        # the day rollup (default), then the hourly rollups alone: the same answers
+        # the hourly rollups alone on one connection, then the day rollup (default) in two halves
+        # at once on two connections (stats_halves, default): the same answers
         for day_rollup in (0, 1):
-            e.start("api", connected_window_h=WINDOW_H, stats_day_rollup=day_rollup)
+            e.start("api", connected_window_h=WINDOW_H, stats_day_rollup=day_rollup, stats_halves=day_rollup)
             check_periods(e, r, ents)
-            if not day_rollup:
+            reads = stats_reads(e)
+            if day_rollup:  # every statistic was counted in halves: none fell back to one connection
+                assert reads.get("halves", 0) >= 10 and "halves_failed" not in reads, reads
+            else:
+                assert reads.get("one", 0) >= 10 and "halves" not in reads, reads
                 e.stop()
         check_rest(e, r, ents)
     finally:
         e.close()
+
+
+def stats_reads(e):
+    """dustwatch_stats_reads_total of the API server, by how"""
+    st, _, body = t.request(e.srv.api_port, "GET", "/metrics")
+    assert st == 200, st
+    text = body.decode() if isinstance(body, bytes) else body
+    return {m.group(1): int(float(m.group(2)))
+            for m in re.finditer(r'^dustwatch_stats_reads_total\{how="(\w+)"\} (\S+)$', text, re.M)}
 
 
 def check_periods(e, r, ents):

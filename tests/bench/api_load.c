@@ -77,6 +77,10 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* The rows come in time order, point by point within an instant, as gateways deliver them: the
+ * heap of a day partition is then in arrival order and its BRIN index narrows a time range (the
+ * statistics' raw tail since the last rolled-up hour).  Written point by point, every range was
+ * a scan of the whole partition. */
 static int run_copy(const char *path, long long first, long long last, long long step)
 {
     static const double level[] = {45, 600, 50, 3.5, -900, 80};
@@ -88,27 +92,44 @@ static int run_copy(const char *path, long long first, long long last, long long
         die("bad time range");
     static char out[1 << 16];
     setvbuf(stdout, out, _IOFBF, sizeof out);
+    size_t n = 0, cap = 0;
+    struct hist_point {
+        long long pid, eid;
+        int k;
+        double base;
+    } *pts = NULL;
     long long pid, eid;
     int kind;
-    long rows = 0;
     while (fscanf(f, "%lld\t%lld\t%d", &pid, &eid, &kind) == 3) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            pts = realloc(pts, cap * sizeof *pts);
+            if (!pts)
+                die("out of memory");
+        }
         int k = ((kind % 6) + 6) % 6;
-        double base = level[k] * (0.8 + 0.4 * (double)(mix((uint64_t)pid) % 1000) / 1000.0);
-        for (long long t = first; t <= last; t += step) {
-            struct tm tm;
-            time_t tt = (time_t)t;
-            gmtime_r(&tt, &tm);
+        pts[n++] = (struct hist_point){
+            pid, eid, k, level[k] * (0.8 + 0.4 * (double)(mix((uint64_t)pid) % 1000) / 1000.0)};
+    }
+    fclose(f);
+    long rows = 0;
+    for (long long t = first; t <= last; t += step) {
+        struct tm tm;
+        time_t tt = (time_t)t;
+        gmtime_r(&tt, &tm);
+        double wave = sin(2 * M_PI * (double)(t % 86400) / 86400.0);
+        for (size_t i = 0; i < n; i++) {
+            const struct hist_point *p = &pts[i];
             double noise =
-                (double)(mix((uint64_t)pid * 1000003ULL + (uint64_t)t) % 2001) / 1000.0 - 1.0;
-            double v = base + amp[k] * sin(2 * M_PI * (double)(t % 86400) / 86400.0) +
-                       amp[k] * 0.2 * noise;
-            printf("%lld\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.3f\t0\t%lld\n", pid,
+                (double)(mix((uint64_t)p->pid * 1000003ULL + (uint64_t)t) % 2001) / 1000.0 - 1.0;
+            double v = p->base + amp[p->k] * wave + amp[p->k] * 0.2 * noise;
+            printf("%lld\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.3f\t0\t%lld\n", p->pid,
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   v, eid);
+                   v, p->eid);
             rows++;
         }
     }
-    fclose(f);
+    free(pts);
     fflush(stdout);
     fprintf(stderr, "api_load copy: %ld rows\n", rows);
     return 0;

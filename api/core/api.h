@@ -108,6 +108,8 @@ struct db_conn *api_req_read_db(api_req *r);
  * when the request's reads go to api_req_db's connection (taken already) and one is free now:
  * NULL otherwise, without answering (the read then runs on one).  Owned by the request. */
 struct db_conn *api_req_spare_db(api_req *r);
+/* Gives it back to the pool before the request ends (other requests may be waiting). */
+void api_req_release_spare_db(api_req *r);
 /* After a read on the replica's connection failed (the server gone, a
  * recovery conflict): marks the replica down and arranges for the handler to
  * run again on the primary; 1 when so (the caller must not answer), 0 when

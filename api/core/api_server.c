@@ -270,7 +270,7 @@ db_conn *api_req_spare_db(api_req *r)
     return r->spare_db;
 }
 
-static void release_spare_db(api_req *r)
+void api_req_release_spare_db(api_req *r)
 {
     if (r->spare_db) {
         db_pool_put(pool, r->spare_db);
@@ -281,7 +281,7 @@ static void release_spare_db(api_req *r)
 void api_req_release_db(api_req *r)
 {
     release_read_db(r);
-    release_spare_db(r);
+    api_req_release_spare_db(r);
     if (r->db) {
         db_pool_put(pool, r->db);
         r->db = NULL;
@@ -929,7 +929,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             (unsigned long long)r->id, r->peer, r->method, srv_log_q(q, sizeof q, r->path),
             r->status, (int)toe);
     release_read_db(r);
-    release_spare_db(r);
+    api_req_release_spare_db(r);
     if (r->db)
         db_pool_put(pool, r->db);
     json_decref(r->json);

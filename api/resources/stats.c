@@ -424,6 +424,7 @@ int api_statistics_get(api_req *r)
     db_status st =
         c ? db_stats_get_rows(c, g_config.stats_halves ? api_req_spare_db(r) : NULL, &s, &q, &rows)
           : DB_HARD;
+    api_req_release_spare_db(r);
     json_t *head = st == DB_OK ? db_stats_rows_head(rows) : NULL;
     if (st == DB_OK && !head)
         st = DB_HARD;

@@ -159,11 +159,17 @@ static const db_stmt statements[] = {
     /* form: $1 enterprise $2 ts $3 min points $4 ack within $5 handle within.  With at
      * least $3 enabled points of the enterprise offline, one alarm lists them all and the
      * point offline alarms still open are folded into it (closed, folded_into).  Answers
-     * the alarm id, its points and the alarms folded; no row when not raised. */
+     * the alarm id, its points and the alarms folded; no row when not raised.  The offline
+     * points' state rows are locked (FOR SHARE, in order), as the writers lock them
+     * (alm_state_load): a writer bringing one back holds its row until it commits, having
+     * found no alarm to leave (alm_eoff_lock), so read from the snapshot that point would
+     * be listed for good; this waits, reads the row again and leaves it out.  A writer
+     * coming later waits for this transaction and then finds the alarm. */
     {"alm_eoff_form",
      "WITH off AS (SELECT s.point_id, CASE WHEN s.has_value THEN to_timestamp(s.last_value_ts) "
      "END AS last_data FROM point_rule_state s JOIN points p ON p.id = s.point_id WHERE "
-     "s.enterprise_id = $1::bigint AND s.offline_active AND p.enabled), a AS (INSERT INTO "
+     "s.enterprise_id = $1::bigint AND s.offline_active AND p.enabled ORDER BY s.point_id FOR "
+     "SHARE OF s), a AS (INSERT INTO "
      "alarms (enterprise_id, source, channel, kind, level, max_level, reason, raised_at, "
      "ack_deadline, handle_deadline) SELECT $1::bigint, 'rule', 'enterprise_offline', "
      "'enterprise_offline', 0, 0, 'points_offline', to_timestamp($2::bigint), greatest(now(), "

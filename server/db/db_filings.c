@@ -211,7 +211,12 @@ static const db_stmt statements[] = {
      * when it covers the whole enterprise, of the enterprise's open warnings, by its end
      * minus the later of its start and the item's raise.  An item another valid filing
      * already extended is left to that one.  FOR SHARE waits for a concurrent 复产 and
-     * skips the filing it ended. */
+     * skips the filing it ended.  The warnings to extend are locked (wl, in id order)
+     * before the span and the deadlines are read from them: a warning upgraded at that
+     * moment (rsk_upgrade, its row locked) is read as upgraded, after its commit.  Read
+     * from the snapshot, the span measured from the old version was added to the
+     * upgraded deadlines (the UPDATE sees the new row) and the new sign deadline was left
+     * running when the old version was signed. */
     {"flg_clock_link",
      "WITH f AS (SELECT id, enterprise_id, starts_at, ends_at, point_ids, system_ids, "
      "cardinality(point_ids) = 0 AND cardinality(system_ids) = 0 AS whole FROM filings WHERE "
@@ -243,7 +248,16 @@ static const db_stmt statements[] = {
               "ELSE a.ack_deadline END, handle_deadline = CASE WHEN 'handle' = ANY (ai.deadlines) "
               "THEN "
               "a.handle_deadline + ai.extended_by ELSE a.handle_deadline END FROM ai WHERE a.id = "
-              "ai.alarm_id AND cardinality(ai.deadlines) > 0 RETURNING a.id), wc AS (SELECT "
+              "ai.alarm_id AND cardinality(ai.deadlines) > 0 RETURNING a.id), wl AS (SELECT w.id, "
+              "w.enterprise_id, w.status, w.sign_by, w.clear_by, w.upgraded_at, w.issued_at FROM "
+              "warnings w WHERE w.status <> 'cleared' AND EXISTS (SELECT 1 FROM f WHERE f.whole "
+              "AND "
+              "f.enterprise_id = w.enterprise_id AND coalesce(w.upgraded_at, w.issued_at) < "
+              "f.ends_at) AND NOT EXISTS (SELECT 1 FROM filing_clock_stops x JOIN filings f2 ON "
+              "f2.id = x.filing_id WHERE x.warning_id = w.id AND f2.status = 'approved' AND "
+              "f2.starts_at <= now() AND now() < f2.ends_at) ORDER BY w.id FOR NO KEY UPDATE OF "
+              "w), "
+              "wc AS (SELECT "
               "DISTINCT "
               "ON (w.id) f.id AS filing_id, w.id AS warning_id, w.enterprise_id, "
               "greatest(f.starts_at, "
@@ -251,7 +265,7 @@ static const db_stmt statements[] = {
               "coalesce(w.upgraded_at, w.issued_at)) AS ext, array_remove(ARRAY[CASE WHEN w.status "
               "= "
               "'issued' AND w.sign_by >= f.starts_at THEN 'sign' END, CASE WHEN w.clear_by >= "
-              "f.starts_at THEN 'clear' END], NULL) AS dl FROM f JOIN warnings w ON "
+              "f.starts_at THEN 'clear' END], NULL) AS dl FROM f JOIN wl w ON "
               "w.enterprise_id = "
               "f.enterprise_id AND w.status <> 'cleared' AND coalesce(w.upgraded_at, w.issued_at) "
               "< "

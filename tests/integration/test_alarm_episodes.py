@@ -11,7 +11,9 @@
   off (every raise a new alarm, as before).
 * A gateway outage silencing 20 points of one enterprise is one
   enterprise-offline alarm listing the 20 points (not 20 数据中断 alarms); it
-  clears when the last of them reports again.
+  clears when the last of them reports again.  A point whose data resumes while
+  that alarm forms is never left listed as offline (it would never clear): the
+  point either leaves the alarm or is not in it.
 * Shelving (搁置) with a reason and an expiry: while shelved, repeats fold into
   the episode whatever the window (no new alarm); after the expiry a repeat
   after a quiet gap opens a new alarm again.  Shelve and unshelve are alarm
@@ -27,6 +29,7 @@
 import datetime as dt
 import os
 import re
+import threading
 
 import dwtest as t
 from test_api import City
@@ -318,8 +321,82 @@ def test_escalation_note_names_a_date():
         e.close()
 
 
+def lock_waiters(c, like):
+    return c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                       f"wait_event_type = 'Lock' AND query LIKE '{like}'")
+
+
+def test_point_back_while_the_enterprise_alarm_forms_is_not_listed():
+    """P2 is offline alone (its own alarm; two points form an enterprise-offline alarm).  P1
+    falls silent: the worker forms the enterprise alarm and is held before it commits (its
+    recompute request waits for the test's).  P2's data resumes meanwhile.  The forming
+    must not list P2 in a way its writer cannot see: listed from a snapshot, P2 stayed
+    offline in the alarm for good (its writer had found no alarm to leave)."""
+    # the worker and the writer wait for the test's steps: no timeout cuts them short
+    c = City(worker_interval_ms=250, enterprise_offline_min_points=2, db_lock_timeout_ms=0,
+             db_statement_timeout_ms=0)
+    holder = None
+    try:
+        e = c.a1["id"]
+        codes = add_points(c, c.a1, 2)
+        p1, p2 = (c.db.scalar(f"SELECT id FROM points WHERE code = '{x}'") for x in codes)
+        push_all(c, c.a1, codes, now())
+        # P1 stays online until the test lets it fall silent
+        c.db.sql("UPDATE point_rule_state SET offline_due_at = extract(epoch FROM now() + interval '1 hour') "
+                 f"WHERE point_id = {p1}")
+        own = t.wait_for(lambda: c.db.scalar(f"SELECT id FROM alarms WHERE point_id = {p2} AND channel = "
+                                             "'offline' AND cleared_at IS NULL"), timeout=30,
+                         what="P2's own offline alarm")
+        assert c.db.scalar(f"SELECT offline_active FROM point_rule_state WHERE point_id = {p1}") == "f"
+        assert c.db.scalar("SELECT count(*) FROM alarms WHERE channel = 'enterprise_offline'") == "0"
+
+        holder = t.psql_session(c.db.name, "holder")
+        holder.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                           "BEGIN; INSERT INTO risk_recompute_requests (enterprise_id, reason) VALUES "
+                           f"({e}, 'hold') ON CONFLICT (enterprise_id) DO UPDATE SET reason = 'hold';\n")
+        holder.stdin.flush()
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND application_name = 'holder' AND state = "
+                                       "'idle in transaction' AND query LIKE 'INSERT%'") == "1",
+                   what="the recompute request held")
+        c.db.sql(f"UPDATE point_rule_state SET offline_due_at = extract(epoch FROM now())::bigint - 1 "
+                 f"WHERE point_id = {p1}")
+        t.wait_for(lambda: lock_waiters(c, "%INSERT INTO risk_recompute_requests AS rr%") == "1", timeout=20,
+                   what="the worker, P1 offline, held before its commit")
+        out = {}
+        back = {"gateway": "GW-A1-01", "readings": [{"point": codes[1], "ts": iso(now()), "value": 31.0}]}
+        writer = threading.Thread(target=lambda: out.update(r=c.srv.ingest(
+            "POST", "/ingest/v1/readings", back, {"X-Api-Key": c.a1["api_key"]})))
+        writer.start()
+        # P2's writer reaches the worker's locks (its state row, or its own alarm folded)
+        t.wait_for(lambda: lock_waiters(c, "%") == "2", timeout=20, what="P2's writer waiting")
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        assert holder.wait(10) == 0, holder.stderr.read()
+        holder = None
+        writer.join(30)
+        assert not writer.is_alive(), "the ingest did not answer"
+        st, _, r = out["r"]
+        assert st == 200 and r["accepted"] == 1, (st, r)
+
+        assert c.db.sql(f"SELECT point_id, offline_active FROM point_rule_state WHERE point_id IN ({p1}, {p2}) "
+                        "ORDER BY point_id") == [[p1, "t"], [p2, "f"]]
+        assert c.db.scalar(f"SELECT cleared_at IS NOT NULL FROM alarms WHERE id = {own}") == "t"
+        listed = c.db.sql(f"SELECT a.id, mp.point_id FROM alarms a JOIN alarm_points mp ON mp.alarm_id = a.id "
+                          f"WHERE a.channel = 'enterprise_offline' AND a.cleared_at IS NULL AND mp.back_at IS NULL "
+                          f"AND mp.point_id = {p2}")
+        assert listed == [], f"P2 is back but still listed offline: {listed}"
+        # the alarm formed with both (P2 was offline then) and P2 left it
+        assert c.db.sql("SELECT mp.point_id, mp.back_at IS NULL FROM alarms a JOIN alarm_points mp ON "
+                        "mp.alarm_id = a.id WHERE a.channel = 'enterprise_offline' AND a.cleared_at IS NULL "
+                        "ORDER BY mp.point_id") == [[p1, "t"], [p2, "f"]]
+    finally:
+        if holder:
+            holder.kill()
+        c.close()
+
 if __name__ == "__main__":
     t.run([test_spark_burst_is_one_episode, test_window_closed_episode_and_off,
            test_gateway_outage_is_one_enterprise_offline_alarm, test_shelving_with_reason_and_expiry,
            test_batch_acknowledge_is_scoped_per_id, test_labels_catalogue,
-           test_escalation_note_names_a_date])
+           test_escalation_note_names_a_date, test_point_back_while_the_enterprise_alarm_forms_is_not_listed])

@@ -8,7 +8,9 @@
   has its sign/clear deadlines moved past the filing and does not escalate; one
   already overdue when the filing began is held (no escalation while the filing
   is valid, though another enterprise's due warning is escalated in the same
-  pass); after 复产 both escalate again.
+  pass); after 复产 both escalate again.  A warning upgraded at the moment its
+  clock is first stopped is extended from the upgrade (its new deadlines by the
+  filing's end minus the upgrade), not by the span measured from its old version.
 * A silent gateway of a filed enterprise gets no gateway_offline alarm: it is
   recorded as suppressed on the filing (with the gateway, no point); after 复产
   the alarm is raised.
@@ -143,6 +145,58 @@ def test_warning_clocks_stop_and_nothing_escalates_during_a_filing():
                                        "escalations_done >= 1") == "2", timeout=90,
                    what="both warnings escalate after the filing")
     finally:
+        c.close()
+
+
+def test_warning_upgraded_while_its_clock_stops_is_extended_from_the_upgrade():
+    """The warning is upgraded (row locked, not committed) when the worker's pass first stops
+    its clock: the filing, started a minute ago, was just approved.  The pass must extend
+    the upgraded deadlines from the upgrade, as if it came after it.  Measuring the span
+    from the version it read (the filing's start) and adding it to the upgraded deadlines
+    put the clearance deadline the time between the filing's start and the upgrade too
+    late, and left the new sign deadline running (the old version was signed)."""
+    c = City(worker_interval_ms=250, enterprise_offline_min_points=0, db_lock_timeout_ms=0)
+    up = None
+    try:
+        a1 = c.a1["id"]
+        f = file_stop(c, c.a1, "a1.manager", 3600)  # submitted: stops no clock yet
+        w = c.db.scalar(
+            f"INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, "
+            f"current_level, status, signed_at) VALUES ({a1}, 'grade', 'orange', {score(c, a1)}, now() - interval "
+            f"'20 minutes', now() + interval '40 minutes', now() + interval '11 hours 40 minutes', 'district', "
+            f"'district', 'signed', now() - interval '10 minutes') RETURNING id")
+        # the upgrade as rsk_upgrade writes it: the new grade's deadlines from now, to sign again
+        up = t.psql_session(c.db.name, "upgrader")
+        up.stdin.write("SELECT set_config('dw.scope', 'system', false);\n"
+                       "BEGIN; UPDATE warnings SET grade = 'red', upgraded_at = now(), sign_by = now() + interval "
+                       "'30 minutes', clear_by = now() + interval '4 hours', status = 'issued', signed_at = NULL, "
+                       f"ladder_base = escalations_done WHERE id = {w};\n")
+        up.stdin.flush()
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND application_name = 'upgrader' AND state = "
+                                       "'idle in transaction' AND query LIKE 'UPDATE warnings%'") == "1",
+                   what="the upgrade, not committed")
+        approve(c, f["id"])
+        # (the statement's text, as pg_stat_activity keeps its first kilobyte)
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND wait_event_type = 'Lock' AND query LIKE "
+                                       "'WITH f AS (SELECT id, enterprise_id, starts_at, ends_at, point_ids, "
+                                       "system_ids,%'") == "1", timeout=20,
+                   what="the worker's clock pass waiting for the upgrade")
+        up.stdin.write("COMMIT;\n")
+        up.stdin.close()
+        assert up.wait(10) == 0, up.stderr.read()
+        up = None
+        t.wait_for(lambda: c.db.scalar(f"SELECT count(*) FROM filing_clock_stops WHERE warning_id = {w}") == "1",
+                   timeout=30, what="the warning's clock stopped")
+        got = c.db.sql(
+            f"SELECT w.clear_by - fl.ends_at, w.sign_by - fl.ends_at, s.base = w.upgraded_at, s.extended_by = "
+            f"fl.ends_at - w.upgraded_at, s.deadlines FROM warnings w, filings fl, filing_clock_stops s WHERE "
+            f"w.id = {w} AND fl.id = {f['id']} AND s.warning_id = w.id AND s.filing_id = fl.id")
+        assert got == [["04:00:00", "00:30:00", "t", "t", "{sign,clear}"]], got
+    finally:
+        if up:
+            up.kill()
         c.close()
 
 
@@ -297,6 +351,7 @@ def test_demo_simulator_keeps_producing_during_the_stop_filing():
 if __name__ == "__main__":
     t.run([test_alarm_deadlines_extended_by_the_filing_and_taken_back_on_resumption,
            test_warning_clocks_stop_and_nothing_escalates_during_a_filing,
+           test_warning_upgraded_while_its_clock_stops_is_extended_from_the_upgrade,
            test_gateway_offline_suppressed_during_a_whole_enterprise_filing,
            test_series_carries_the_filing_periods,
            test_risk_owes_no_cleaning_for_filed_time,

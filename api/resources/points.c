@@ -209,41 +209,26 @@ static int series_answer(api_req *r, long long id, time_t from, time_t to, long 
     char f[32], t[32];
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
+    /* one round trip: the point, its series and filing periods (issue 14: the chart marks
+     * them), with the point's enterprise as row-level security's focus (learnt, or looked
+     * up by the same transaction) */
     db_scope s;
     db_conn *c = api_read_db(r, &s);
-    json_t *point = NULL;
-    db_status st = c ? db_points_get(c, &s, id, &point) : DB_HARD;
+    json_t *point = NULL, *series = NULL, *filed = NULL;
+    db_status st =
+        c ? db_points_series_answer(c, &s, id, from, to, bucket, &point, &series, &filed) : DB_HARD;
+    /* not a rule of the archive the caller broke: the stored readings */
+    if (st == DB_BAD)
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "the point's stored readings in this range cannot be "
+                               "aggregated (a stored value PostgreSQL cannot compute with); "
+                               "see the point's data_quality.quarantined_hours");
     if (st != DB_OK)
         return api_reply_db(r, st);
     if (!point)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    /* the point's enterprise is known now: name it, so row-level security on
-     * the readings and rollups answers without listing the whole scope */
-    long long enterprise = (long long)json_integer_value(json_object_get(point, "enterprise_id"));
-    api_focus_learn_point(id, enterprise);
-    char eid[24];
-    snprintf(eid, sizeof eid, "%lld", enterprise);
-    api_db_scope(r, eid, &s);
-    json_t *series = NULL;
-    st = db_points_series(c, &s, id, from, to, bucket, &series);
-    if (st != DB_OK) {
-        json_decref(point);
-        /* not a rule of the archive the caller broke: the stored readings */
-        if (st == DB_BAD)
-            return api_reply_error(r, API_E_UNPROCESSABLE,
-                                   "the point's stored readings in this range cannot be "
-                                   "aggregated (a stored value PostgreSQL cannot compute with); "
-                                   "see the point's data_quality.quarantined_hours");
-        return api_reply_db(r, st);
-    }
-    /* the filing periods covering the point (issue 14): the chart marks them */
-    json_t *filed = NULL;
-    st = db_filings_point_periods(c, &s, id, f, t, &filed);
-    if (st != DB_OK) {
-        json_decref(point);
-        json_decref(series);
-        return api_reply_db(r, st);
-    }
+    api_focus_learn_point(id,
+                          (long long)json_integer_value(json_object_get(point, "enterprise_id")));
     json_t *out = series ? series : json_object();
     json_object_set_new(out, "filings", filed ? filed : json_array());
     json_object_set_new(out, "point", point);

@@ -325,6 +325,12 @@ db_status db_filings_get(db_conn *c, const db_scope *s, int64_t filing_id, json_
     return db_read_json(c, s, "flg_get", 3, p, out);
 }
 
+const char *db_filings_point_periods_stmt(void)
+{
+    db_filings_register();
+    return "flg_point_periods";
+}
+
 db_status db_filings_point_periods(db_conn *c, const db_scope *s, int64_t point_id,
                                    const char *from, const char *to, json_t **out)
 {

@@ -2,6 +2,7 @@
  * changes, and time series from raw readings or the rollups. */
 #include "db_points.h"
 
+#include "db_filings.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_config.h"
@@ -73,7 +74,11 @@
  * Raw readings come from dw_readings (migration 0137): the day partitions and,
  * for days older than readings_pack_after_days, readings_packed.
  * Every raw branch also carries the literal $4/$5 bounds so the readings
- * partitions outside the range are pruned at plan start.  The dirty hours'
+ * partitions outside the range are pruned at plan start.  The raw branches take
+ * their bounds from c as LATERAL columns, never as sub-selects in dw_readings'
+ * arguments: a function whose arguments hold a sub-select is not inlined, and then
+ * its body is planned at every call (1.9 of the statement's 3.3 ms for a week's
+ * head and tail, api_bench's full-scale fixture).  The dirty hours'
  * branch is driven by d (LATERAL ... OFFSET 0): joined as sets it read the
  * point's readings of the whole range to match them to no dirty hour (1.6 of
  * the statement's 3.5 ms for a week, api_bench's plans). */
@@ -91,11 +96,12 @@
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
     "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
-    "r.value, r.value, 1 FROM dw_readings($3::bigint, $4::timestamptz, least($4::timestamptz + "   \
-    "interval '" g                                                                                 \
-    "', (SELECT lo FROM c))) r WHERE r.collected_at < $4::timestamptz + interval '" g              \
-    "' UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM "                        \
-    "dw_readings($3::bigint, (SELECT hi FROM c), $5::timestamptz) r UNION ALL SELECT "             \
+    "r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, $4::timestamptz, "      \
+    "least($4::timestamptz + interval '" g "', c.lo)) r WHERE r.collected_at < $4::timestamptz "   \
+    "+ interval '" g "' AND r.collected_at >= $4::timestamptz UNION ALL SELECT r.collected_at, "   \
+    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, c.hi, "        \
+    "$5::timestamptz) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "             \
+    "$5::timestamptz UNION ALL SELECT "                                                            \
     "r.collected_at, r.value, r.value, r.value, 1 FROM d CROSS JOIN c CROSS JOIN LATERAL (SELECT " \
     "r.collected_at, r.value FROM dw_readings($3::bigint, greatest(d.hour, c.lo), least(d.hour + " \
     "interval '1 hour', c.hi)) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "    \
@@ -152,12 +158,22 @@ static const db_stmt statements[] = {
      "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
      "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
      "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
+    /* a point's series answer (db_points_series_answer): the scope, and as the focus of
+     * row-level security the point's enterprise ($2 when the caller knows it, else the
+     * point's as the caller's scope sees it: an enterprise it cannot see is no focus,
+     * dw_focus_enterprise), so the statements after it in the same transaction filter
+     * every table by that enterprise instead of listing the whole scope for each */
+    {"pts_series_scope",
+     "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', coalesce(nullif($2, "
+     "''), (SELECT p.enterprise_id::text FROM points p WHERE p.id = $3::bigint), ''), true), "
+     "set_config('plan_cache_mode', 'force_generic_plan', true)"},
     {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from")},
     {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz")},
 };
 
 void db_points_register(void)
 {
+    db_filings_register(); /* the series answer runs flg_point_periods */
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
@@ -332,4 +348,68 @@ db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time
     const char *p[6] = {s->kind, s->id, db_i64(pid, point_id), f, t, db_i64(b, bucket_s)};
     return db_read_json_plan(c, s, series_source(from, to, bucket_s), bucket_s ? 6 : 5, p,
                              DB_PLAN_GENERIC, out);
+}
+
+/* The JSON text in the first cell of res as a new reference (NULL for no row or a NULL
+ * cell); *st DB_HARD for invalid JSON.  Clears res. */
+static json_t *cell_json(PGresult *res, const char *stmt, db_status *st)
+{
+    json_t *j = NULL;
+    if (res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        json_error_t e;
+        j = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &e);
+        if (!j) {
+            LOG_ERROR("statement returned invalid JSON", "stmt=%s", stmt);
+            *st = DB_HARD;
+        }
+    }
+    PQclear(res);
+    return j;
+}
+
+db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_id, time_t from,
+                                  time_t to, long bucket_s, json_t **point, json_t **series,
+                                  json_t **filings)
+{
+    *point = *series = *filings = NULL;
+    char pid[24], f[32], t[32], b[24];
+    rfc3339_utc(from, f);
+    rfc3339_utc(to, t);
+    const char *sp[3] = {s->rls, s->focus, db_i64(pid, point_id)};
+    const char *pp[3] = {s->kind, s->id, pid};
+    const char *xp[6] = {s->kind, s->id, pid, f, t, db_i64(b, bucket_s)};
+    db_pipe_stmt scope = {"pts_series_scope", 3, sp};
+    db_pipe_stmt stmts[3] = {{"pts_get", 3, pp},
+                             {series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp},
+                             {db_filings_point_periods_stmt(), 5, xp}};
+    PGresult *res[3];
+    db_status st[3];
+    db_status all = db_read_pipeline(c, &scope, stmts, 3, res, st);
+    db_status got = DB_OK;
+    json_t *p = st[0] == DB_OK ? cell_json(res[0], stmts[0].name, &got) : NULL;
+    if (st[0] != DB_OK || got != DB_OK || !p) {
+        /* no point in scope: not found, whatever the rest answered */
+        PQclear(res[1]);
+        PQclear(res[2]);
+        return st[0] != DB_OK ? all : got;
+    }
+    if (all != DB_OK) {
+        /* the series (DB_BAD: stored values PostgreSQL cannot aggregate) or the filings */
+        json_decref(p);
+        PQclear(res[1]);
+        PQclear(res[2]);
+        return st[1] != DB_OK ? st[1] : all;
+    }
+    json_t *x = cell_json(res[1], stmts[1].name, &got);
+    json_t *y = cell_json(res[2], stmts[2].name, &got);
+    if (got != DB_OK) {
+        json_decref(p);
+        json_decref(x);
+        json_decref(y);
+        return got;
+    }
+    *point = p;
+    *series = x;
+    *filings = y;
+    return DB_OK;
 }

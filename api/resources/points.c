@@ -3,7 +3,6 @@
 #include "api_auth.h"
 #include "api_cache.h"
 #include "api_handlers.h"
-#include "db_filings.h"
 #include "db_points.h"
 #include "rds.h"
 #include "srv_config.h"
@@ -289,9 +288,17 @@ int api_point_series(api_req *r)
     int64_t started = srv_mono_ms();
     json_t *out = NULL;
     int rc = series_answer(r, id, from, to, bucket, &out);
+    /* serialised once, for the reply and the cache */
+    int computed = out != NULL;
+    char *text = computed ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    size_t len = text ? strlen(text) : 0;
     if (mine)
-        api_cache_put(API_CACHE_SERIES, key, out, gen, started);
-    return out ? api_reply_json(r, 200, out) : rc;
+        api_cache_put_text(API_CACHE_SERIES, key, text, len, gen, started);
+    if (!text)
+        return computed ? api_reply_error(r, API_E_INTERNAL, "could not serialise the response")
+                        : rc;
+    return api_reply_json_text(r, text, len);
 }
 
 /* ---- limit changes ------------------------------------------------------ */

@@ -74,14 +74,19 @@
  * Raw readings come from dw_readings (migration 0137): the day partitions and,
  * for days older than readings_pack_after_days, readings_packed.
  * Every raw branch also carries the literal $4/$5 bounds so the readings
- * partitions outside the range are pruned at plan start.  The raw branches take
- * their bounds from c as LATERAL columns, never as sub-selects in dw_readings'
- * arguments: a function whose arguments hold a sub-select is not inlined, and then
- * its body is planned at every call (1.9 of the statement's 3.3 ms for a week's
- * head and tail, api_bench's full-scale fixture).  The dirty hours'
- * branch is driven by d (LATERAL ... OFFSET 0): joined as sets it read the
- * point's readings of the whole range to match them to no dirty hour (1.6 of
- * the statement's 3.5 ms for a week, api_bench's plans). */
+ * partitions outside the range are pruned at plan start.  What a generic plan
+ * holds is initialised at every run, each readings partition with its row-level
+ * security quals and sub-plans (executor start-up was a third of PostgreSQL's CPU
+ * for a series, perf on api_bench's full-scale fixture), so the branches that are
+ * inlined are the ones whose partitions such bounds narrow: the head ($4 to
+ * $4 + g) and the last day of the tail; their other bounds come from c as LATERAL
+ * columns.  The rest of the tail (when the rollups lag by more than a day) and the
+ * dirty and quarantined hours (one range from the first to the last, filtered to
+ * those hours) are read by dw_readings called with sub-selects in its arguments,
+ * which PostgreSQL does not inline: it plans the function's body when it is called
+ * (~1 ms), and it is called only when the one-time filter before it holds, so
+ * usually never.  (Both the old single tail and the sub-select head were planned at
+ * every run: 1.9 of the statement's 3.3 ms for a week, EXPLAIN ANALYZE.) */
 #define SERIES_FROM_ROLLUP(table, g, kept_from)                                                    \
     "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
     "CASE WHEN $4::timestamptz >= " kept_from " THEN date_bin(interval '" g "', "                  \
@@ -99,13 +104,18 @@
     "r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, $4::timestamptz, "      \
     "least($4::timestamptz + interval '" g "', c.lo)) r WHERE r.collected_at < $4::timestamptz "   \
     "+ interval '" g "' AND r.collected_at >= $4::timestamptz UNION ALL SELECT r.collected_at, "   \
-    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, c.hi, "        \
-    "$5::timestamptz) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "             \
-    "$5::timestamptz UNION ALL SELECT "                                                            \
-    "r.collected_at, r.value, r.value, r.value, 1 FROM d CROSS JOIN c CROSS JOIN LATERAL (SELECT " \
-    "r.collected_at, r.value FROM dw_readings($3::bigint, greatest(d.hour, c.lo), least(d.hour + " \
-    "interval '1 hour', c.hi)) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "    \
-    "$5::timestamptz OFFSET 0) r) SELECT "                                                         \
+    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, "              \
+    "greatest(c.hi, $5::timestamptz - interval '1 day'), $5::timestamptz) r WHERE "                \
+    "r.collected_at >= $5::timestamptz - interval '1 day' AND r.collected_at >= $4::timestamptz "  \
+    "AND r.collected_at < $5::timestamptz UNION ALL SELECT r.collected_at, r.value, r.value, "     \
+    "r.value, 1 FROM dw_readings($3::bigint, (SELECT hi FROM c), $5::timestamptz - interval '1 "   \
+    "day') r WHERE (SELECT hi FROM c) < $5::timestamptz - interval '1 day' UNION ALL SELECT "      \
+    "r.collected_at, r.value, r.value, r.value, 1 FROM dw_readings($3::bigint, (SELECT "           \
+    "greatest(min(d.hour), c.lo) FROM d, c GROUP BY c.lo), (SELECT least(max(d.hour) + interval "  \
+    "'1 hour', c.hi) FROM d, c GROUP BY c.hi)) r WHERE EXISTS (SELECT 1 FROM d) AND "              \
+    "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") IN (SELECT d.hour FROM d) AND "            \
+    "r.collected_at >= (SELECT lo FROM c) AND r.collected_at < (SELECT hi FROM c) AND "            \
+    "r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz) SELECT "              \
     "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
     "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
     "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \

@@ -312,12 +312,15 @@ static const char *error_primary(db_conn *c, const PGresult *r)
  * wake-ups and system calls of those trips cost PostgreSQL more than the
  * statement.  Statements sent before one Sync form one implicit transaction,
  * so the transaction-local scope still holds for exactly these statements.
- * first sets the scope; stmts[i]'s result goes to out[i] (NULL when it failed or
- * was skipped after an earlier one failed), its status to st[i]; the return
- * value is the first failure's status (the scope's included), DB_OK when none. */
-static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, const db_pipe_stmt *stmts,
-                                 size_t n, PGresult **out, db_status *st)
+ * first sets the scope (its result goes to *first_out unless that is NULL); stmts[i]'s
+ * result goes to out[i] (NULL when it failed or was skipped after an earlier one failed),
+ * its status to st[i]; the return value is the first failure's status (the scope's
+ * included), DB_OK when none. */
+static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult **first_out,
+                                 const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st)
 {
+    if (first_out)
+        *first_out = NULL;
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;
         st[i] = DB_HARD;
@@ -369,6 +372,10 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, const db
                     "stmt=%s detail=%s", query ? stmts[query - 1].name : "set_scope",
                     srv_log_q(q, sizeof q, error_primary(c, r)));
         }
+        if (query == 0 && first_out && es == PGRES_TUPLES_OK && !*first_out) {
+            *first_out = r;
+            continue;
+        }
         if (query >= 1 && query <= n && es == PGRES_TUPLES_OK && !out[query - 1]) {
             out[query - 1] = r;
             st[query - 1] = DB_OK;
@@ -386,8 +393,14 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, const db
     for (size_t i = 0; all == DB_OK && i < n; i++)
         if (!out[i])
             all = DB_HARD; /* a statement that answered no rows result: our bug */
+    if (all == DB_OK && first_out && !*first_out)
+        all = DB_HARD;
     if (all == DB_HARD || query < n + 1) {
         /* the connection failed or the answers stopped short: nothing read is whole */
+        if (first_out) {
+            PQclear(*first_out);
+            *first_out = NULL;
+        }
         for (size_t i = 0; i < n; i++) {
             PQclear(out[i]);
             out[i] = NULL;
@@ -409,7 +422,7 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
     const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
     db_pipe_stmt first = {scope_stmt[plan], 2, sp}, one = {stmt, nparams, params};
     db_status st1;
-    db_status st = pipeline_scoped(c, &first, &one, 1, out, &st1);
+    db_status st = pipeline_scoped(c, &first, NULL, &one, 1, out, &st1);
     if (st != DB_OK) {
         PQclear(*out);
         *out = NULL;
@@ -417,10 +430,10 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
     return st;
 }
 
-db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, const db_pipe_stmt *stmts,
-                           size_t n, PGresult **out, db_status *st)
+db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, PGresult **scope_out,
+                           const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st)
 {
-    return pipeline_scoped(c, scope, stmts, n, out, st);
+    return pipeline_scoped(c, scope, scope_out, stmts, n, out, st);
 }
 
 db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,

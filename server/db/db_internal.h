@@ -45,12 +45,13 @@ typedef struct db_pipe_stmt {
 
 /* Several read-only statements in one round trip and one implicit transaction: scope first
  * (a statement that sets dw.scope, dw.enterprise and the plan mode for the transaction, as
- * db_read_scoped's does), then stmts[0..n).  out[i] is stmts[i]'s result (the caller
- * PQclear()s each) or NULL when it failed or was skipped because an earlier one failed;
- * st[i] says which.  Returns the first failure's status, DB_OK when none; on DB_HARD (the
- * connection, or a statement without a rows result) every out[i] is NULL. */
-db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, const db_pipe_stmt *stmts,
-                           size_t n, PGresult **out, db_status *st);
+ * db_read_scoped's does; its result goes to *scope_out unless that is NULL), then
+ * stmts[0..n).  out[i] is stmts[i]'s result (the caller PQclear()s each, and *scope_out) or
+ * NULL when it failed or was skipped because an earlier one failed; st[i] says which.
+ * Returns the first failure's status, DB_OK when none; on DB_HARD (the connection, or a
+ * statement without a rows result) every result is NULL. */
+db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, PGresult **scope_out,
+                           const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st);
 
 /* A statement whose answer is JSON text in the first cell of its first row,
  * read under scope s in one round trip (db_read_scoped).  *out is a new

@@ -62,15 +62,15 @@ db_status db_points_update_limits_tx(db_conn *c, const db_scope *s, int64_t poin
 db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time_t from, time_t to,
                            long bucket_s, json_t **out);
 
-/* A point's series answer in one round trip: the point as db_points_get answers it (*point),
- * db_points_series' answer (*series) and db_filings_point_periods' (*filings) for the RFC 3339
- * UTC forms of from and to, each a new reference (*series and *filings may be NULL: no row).
- * s->focus may name the point's enterprise when the caller knows it; otherwise the point's is
- * looked up first, under the caller's scope.  DB_OK with *point NULL: no such point in scope.
- * DB_BAD: the point's stored readings in the range cannot be aggregated.  On any failure all
- * three are NULL. */
+/* A point's series answer in one round trip, as JSON text (*answer, malloc'd, *len bytes; the
+ * caller frees it): db_points_series' object with the members "filings"
+ * (db_filings_point_periods), "point" (as db_points_get answers it), "from" and "to" (the RFC
+ * 3339 UTC forms of from and to) added, and *enterprise_id the point's enterprise.  s->focus
+ * may name that enterprise when the caller knows it; otherwise it is looked up first, under
+ * the caller's scope.  DB_OK with *answer NULL: no such point in scope.  DB_BAD: the point's
+ * stored readings in the range cannot be aggregated.  On any failure *answer is NULL. */
 db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_id, time_t from,
-                                  time_t to, long bucket_s, json_t **point, json_t **series,
-                                  json_t **filings);
+                                  time_t to, long bucket_s, char **answer, size_t *len,
+                                  int64_t *enterprise_id);
 
 #endif

@@ -88,7 +88,7 @@
  * (~1 ms), and it is called only when the one-time filter before it holds, so
  * usually never.  (Both the old single tail and the sub-select head were planned at
  * every run: 1.9 of the statement's 3.3 ms for a week, EXPLAIN ANALYZE.) */
-#define SERIES_FROM_ROLLUP(table, g, kept_from)                                                    \
+#define SERIES_FROM_ROLLUP(table, g, kept_from, in_scope)                                          \
     "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
     "CASE WHEN $4::timestamptz >= " kept_from " THEN date_bin(interval '" g "', "                  \
     "least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") END AS h0 FROM rollup_state s), b AS "   \
@@ -121,9 +121,32 @@
     "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
     "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
     "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round(sum(q.vsum::numeric) / "  \
-    "sum(q.n::numeric), 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "    \
-    "FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "          \
-    "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
+    "sum(q.n::numeric), 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE " in_scope            \
+    " GROUP BY 1) x"
+
+/* readings are filtered by the point alone (its index); the scope check is one
+ * uncorrelated condition, run once, not a join per reading */
+#define SERIES_RAW(in_scope)                                                                       \
+    "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "                    \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "      \
+    "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "                                \
+    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope
+#define SERIES_BUCKETED(in_scope)                                                                  \
+    "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "              \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "   \
+    "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
+    "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "                  \
+    "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "                                 \
+    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope " GROUP BY 1) b"
+
+/* A point's series answer in one statement: the point as pts_get answers it (pt, with the
+ * scope check) and, as a second column, the series, read only while pt has its row (the
+ * series' own scope check would read points and enterprises again, each under row-level
+ * security).  No row: no such point in scope. */
+#define SERIES_ANSWER(series)                                                                      \
+    "WITH pt AS (SELECT " POINT_JSON_DQ "::text AS j" POINT_FROM                                   \
+    "WHERE p.id = $3::bigint AND " SCOPE_ENT("e") ") SELECT pt.j, (" series ") FROM pt"
+#define IN_PT "EXISTS (SELECT 1 FROM pt)"
 
 static const db_stmt statements[] = {
     /* $4: a dust-removal system id or NULL */
@@ -150,25 +173,6 @@ static const db_stmt statements[] = {
      "$3::bigint AND p.enterprise_id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
      "SELECT " POINT_JSON_DQ "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
-    /* readings are filtered by the point alone (its index); the scope check
-     * is one uncorrelated EXISTS, run once, not a join per reading */
-    {"pts_series_raw",
-     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
-     "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
-     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "
-     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
-     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
-     "$3::bigint AND " SCOPE_ENT("e") ")"},
-    {"pts_series_bucketed",
-     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
-     "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, "
-     "b.n) "
-     "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
-     "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
-     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "
-     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
-     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
-     "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
     /* a point's series answer (db_points_series_answer): the scope, and as the focus of
      * row-level security the point's enterprise ($2 when the caller knows it, else the
      * point's as the caller's scope sees it: an enterprise it cannot see is no focus,
@@ -178,8 +182,12 @@ static const db_stmt statements[] = {
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', coalesce(nullif($2, "
      "''), (SELECT p.enterprise_id::text FROM points p WHERE p.id = $3::bigint), ''), true), "
      "set_config('plan_cache_mode', 'force_generic_plan', true)"},
-    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from")},
-    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz")},
+    {"pts_series_raw", SERIES_ANSWER(SERIES_RAW(IN_PT))},
+    {"pts_series_bucketed", SERIES_ANSWER(SERIES_BUCKETED(IN_PT))},
+    {"pts_series_minute",
+     SERIES_ANSWER(SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from", IN_PT))},
+    {"pts_series_hour",
+     SERIES_ANSWER(SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz", IN_PT))},
 };
 
 void db_points_register(void)
@@ -350,17 +358,6 @@ static void rfc3339_utc(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time_t from, time_t to,
-                           long bucket_s, json_t **out)
-{
-    char pid[24], f[32], t[32], b[24];
-    rfc3339_utc(from, f);
-    rfc3339_utc(to, t);
-    const char *p[6] = {s->kind, s->id, db_i64(pid, point_id), f, t, db_i64(b, bucket_s)};
-    return db_read_json_plan(c, s, series_source(from, to, bucket_s), bucket_s ? 6 : 5, p,
-                             DB_PLAN_GENERIC, out);
-}
-
 /* The first cell of res, or NULL when there is no row or the cell is NULL (res not
  * cleared). */
 static const char *cell(const PGresult *res)
@@ -415,34 +412,36 @@ db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_i
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
     const char *sp[3] = {s->rls, s->focus, db_i64(pid, point_id)};
-    const char *pp[3] = {s->kind, s->id, pid};
     const char *xp[6] = {s->kind, s->id, pid, f, t, db_i64(b, bucket_s)};
     db_pipe_stmt scope = {"pts_series_scope", 3, sp};
-    db_pipe_stmt stmts[3] = {{"pts_get", 3, pp},
-                             {series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp},
+    db_pipe_stmt stmts[2] = {{series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp},
                              {db_filings_point_periods_stmt(), 5, xp}};
-    PGresult *focus = NULL, *res[3];
-    db_status st[3];
-    db_status all = db_read_pipeline(c, &scope, &focus, stmts, 3, res, st);
+    PGresult *focus = NULL, *res[2];
+    db_status st[2];
+    db_status all = db_read_pipeline(c, &scope, &focus, stmts, 2, res, st);
+    /* the point and its series: no row when the point is not in scope */
     const char *point = st[0] == DB_OK ? cell(res[0]) : NULL;
     db_status rc = DB_OK;
     if (st[0] != DB_OK) {
-        rc = all; /* the scope or the point's look-up failed */
+        /* the scope, the point or the series (DB_BAD: stored values PostgreSQL cannot
+         * aggregate) failed */
+        rc = all;
     } else if (point && all != DB_OK) {
-        /* the series (DB_BAD: stored values PostgreSQL cannot aggregate) or the filings */
-        rc = st[1] != DB_OK ? st[1] : all;
+        rc = all; /* the filings */
     } else if (point) {
         /* the focus the scope statement set: the point's enterprise (the point was found) */
         const char *e =
             focus && PQnfields(focus) >= 2 && PQntuples(focus) > 0 ? PQgetvalue(focus, 0, 1) : "";
         *enterprise_id = strtoll(e, NULL, 10);
-        *answer = splice_answer(cell(res[1]), cell(res[2]), point, f, t, len);
+        const char *series =
+            PQnfields(res[0]) >= 2 && !PQgetisnull(res[0], 0, 1) ? PQgetvalue(res[0], 0, 1) : NULL;
+        *answer = splice_answer(series, cell(res[1]), point, f, t, len);
         if (!*answer)
             rc = DB_HARD;
     }
     /* no point in scope: not found (DB_OK, *answer NULL), whatever the rest answered */
     PQclear(focus);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
         PQclear(res[i]);
     return rc;
 }

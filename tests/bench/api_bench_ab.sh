@@ -17,8 +17,8 @@
 [ -n "${DW_AB_BASE_SRC:-}" ] || { log "api_bench_ab: DW_AB_BASE_SRC is not set"; exit 2; }
 ab_route=${DW_AB_ROUTE:-series}
 ab_rounds=${DW_AB_ROUNDS:-3}
-IFS='|' read -r -a ab_variants <<<"${DW_AB_VARIANTS-DUSTWATCH_SERIES_CACHE_MS=0|}"
-[ "${#ab_variants[@]}" -gt 0 ] || ab_variants=("")
+ab_variants=()
+while IFS= read -r v; do ab_variants+=("$v"); done < <(printf '%s\n' "${DW_AB_VARIANTS-DUSTWATCH_SERIES_CACHE_MS=0|}" | tr '|' '\n')
 log "api_bench_ab: building the baseline in $DW_AB_BASE_SRC/build-bench"
 if [ ! -d "$DW_AB_BASE_SRC/build-bench/meson-private" ]; then
     meson setup "$DW_AB_BASE_SRC/build-bench" "$DW_AB_BASE_SRC" -Dbuildtype=release -Dwerror=false >/dev/null

@@ -151,11 +151,6 @@ db_status db_risk_request_recompute(db_conn *c, int64_t enterprise_id, const cha
  * it from its own register function.  db.c. */
 void db_register_shared(void);
 
-/* The statement of db_filings_point_periods ($1, $2 the scope, $3 the point, $4 from, $5 to),
- * for a point's series read in one pipeline (db_points_series_answer); registers the
- * filings' statements.  db_filings.c. */
-const char *db_filings_point_periods_stmt(void);
-
 /* Creates the readings partition of the UTC day of day_s if missing; *created (may be
  * NULL) is 1 when this call made it.  db_jobs.c. */
 db_status db_readings_partition(db_conn *c, int64_t day_s, int *created);

@@ -2,7 +2,7 @@
  * changes, and time series from raw readings or the rollups. */
 #include "db_points.h"
 
-#include "db_filings.h"
+#include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_config.h"
@@ -140,12 +140,17 @@
     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope " GROUP BY 1) b"
 
 /* A point's series answer in one statement: the point as pts_get answers it (pt, with the
- * scope check) and, as a second column, the series, read only while pt has its row (the
- * series' own scope check would read points and enterprises again, each under row-level
- * security).  No row: no such point in scope. */
+ * scope check) and, as further columns, the series and the filing periods covering the point
+ * (flg_point_periods' answer), read only while pt has its row (their own scope checks would
+ * read points and enterprises again, each under row-level security).  No row: no such point
+ * in scope. */
 #define SERIES_ANSWER(series)                                                                      \
-    "WITH pt AS (SELECT " POINT_JSON_DQ "::text AS j" POINT_FROM                                   \
-    "WHERE p.id = $3::bigint AND " SCOPE_ENT("e") ") SELECT pt.j, (" series ") FROM pt"
+    "WITH pt AS (SELECT " POINT_JSON_DQ                                                            \
+    "::text AS j, p.id, p.system_id, p.enterprise_id" POINT_FROM                                   \
+    "WHERE p.id = $3::bigint AND " SCOPE_ENT(                                                      \
+        "e") ") SELECT pt.j, (" series "), "                                                       \
+             "(SELECT " FILING_POINT_PERIODS "::text FROM filings f WHERE f.enterprise_id = "      \
+             "pt.enterprise_id AND " FILING_POINT_PERIODS_OF("f", "pt") ") FROM pt"
 #define IN_PT "EXISTS (SELECT 1 FROM pt)"
 
 static const db_stmt statements[] = {
@@ -192,7 +197,6 @@ static const db_stmt statements[] = {
 
 void db_points_register(void)
 {
-    db_filings_register(); /* the series answer runs flg_point_periods */
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
@@ -414,34 +418,31 @@ db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_i
     const char *sp[3] = {s->rls, s->focus, db_i64(pid, point_id)};
     const char *xp[6] = {s->kind, s->id, pid, f, t, db_i64(b, bucket_s)};
     db_pipe_stmt scope = {"pts_series_scope", 3, sp};
-    db_pipe_stmt stmts[2] = {{series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp},
-                             {db_filings_point_periods_stmt(), 5, xp}};
-    PGresult *focus = NULL, *res[2];
-    db_status st[2];
-    db_status all = db_read_pipeline(c, &scope, &focus, stmts, 2, res, st);
-    /* the point and its series: no row when the point is not in scope */
-    const char *point = st[0] == DB_OK ? cell(res[0]) : NULL;
+    db_pipe_stmt stmt = {series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp};
+    PGresult *focus = NULL, *res = NULL;
+    db_status st;
+    db_status all = db_read_pipeline(c, &scope, &focus, &stmt, 1, &res, &st);
+    /* the point, its series and filing periods: no row when the point is not in scope */
+    const char *point = all == DB_OK ? cell(res) : NULL;
     db_status rc = DB_OK;
-    if (st[0] != DB_OK) {
-        /* the scope, the point or the series (DB_BAD: stored values PostgreSQL cannot
-         * aggregate) failed */
+    if (all != DB_OK) {
+        /* the scope or the answer (DB_BAD: stored values PostgreSQL cannot aggregate) failed */
         rc = all;
-    } else if (point && all != DB_OK) {
-        rc = all; /* the filings */
     } else if (point) {
         /* the focus the scope statement set: the point's enterprise (the point was found) */
         const char *e =
             focus && PQnfields(focus) >= 2 && PQntuples(focus) > 0 ? PQgetvalue(focus, 0, 1) : "";
         *enterprise_id = strtoll(e, NULL, 10);
         const char *series =
-            PQnfields(res[0]) >= 2 && !PQgetisnull(res[0], 0, 1) ? PQgetvalue(res[0], 0, 1) : NULL;
-        *answer = splice_answer(series, cell(res[1]), point, f, t, len);
+            PQnfields(res) >= 3 && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : NULL;
+        const char *filings =
+            PQnfields(res) >= 3 && !PQgetisnull(res, 0, 2) ? PQgetvalue(res, 0, 2) : NULL;
+        *answer = splice_answer(series, filings, point, f, t, len);
         if (!*answer)
             rc = DB_HARD;
     }
     /* no point in scope: not found (DB_OK, *answer NULL), whatever the rest answered */
     PQclear(focus);
-    for (int i = 0; i < 2; i++)
-        PQclear(res[i]);
+    PQclear(res);
     return rc;
 }

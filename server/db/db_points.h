@@ -58,10 +58,10 @@ db_status db_points_update_limits_tx(db_conn *c, const db_scope *s, int64_t poin
  * numbers.
  * The answer comes in one round trip, as JSON text (*answer, malloc'd, *len bytes; the
  * caller frees it): {"point_id", "bucket_s", "items"} with the members "filings"
- * (db_filings_point_periods), "point" (as db_points_get answers it), "from" and "to" (the RFC
- * 3339 UTC forms of from and to) added, and *enterprise_id the point's enterprise.  s->focus
- * may name that enterprise when the caller knows it; otherwise it is looked up first, under
- * the caller's scope.  DB_OK with *answer NULL: no such point in scope.  DB_BAD: the point's
+ * (as db_filings_point_periods answers them), "point" (as db_points_get answers it), "from" and
+ * "to" (the RFC 3339 UTC forms of from and to) added, and *enterprise_id the point's enterprise.
+ * s->focus may name that enterprise when the caller knows it; otherwise it is looked up first,
+ * under the caller's scope.  DB_OK with *answer NULL: no such point in scope.  DB_BAD: the point's
  * stored readings in the range cannot be aggregated.  On any failure *answer is NULL. */
 db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_id, time_t from,
                                   time_t to, long bucket_s, char **answer, size_t *len,

@@ -3,7 +3,6 @@
 #include "api_auth.h"
 #include "api_cache.h"
 #include "api_handlers.h"
-#include "db_filings.h"
 #include "db_points.h"
 #include "rds.h"
 #include "srv_config.h"
@@ -193,63 +192,32 @@ int api_point_get(api_req *r)
     return api_read_by_id(r, "point", db_points_get);
 }
 
-static void rfc3339_utc(time_t t, char out[32])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* The series answer (*answer, a new reference, and 0), or the error reply's result with
- * *answer NULL. */
+/* The series answer (*answer, malloc'd JSON text of *len bytes, and 0), or the error
+ * reply's result with *answer NULL. */
 static int series_answer(api_req *r, long long id, time_t from, time_t to, long bucket,
-                         json_t **answer)
+                         char **answer, size_t *len)
 {
-    *answer = NULL;
-    char f[32], t[32];
-    rfc3339_utc(from, f);
-    rfc3339_utc(to, t);
+    /* one round trip: the point, its series and filing periods (issue 14: the chart marks
+     * them), with the point's enterprise as row-level security's focus (learnt, or looked
+     * up by the same transaction) */
     db_scope s;
     db_conn *c = api_read_db(r, &s);
-    json_t *point = NULL;
-    db_status st = c ? db_points_get(c, &s, id, &point) : DB_HARD;
+    int64_t enterprise = 0;
+    *answer = NULL;
+    db_status st =
+        c ? db_points_series_answer(c, &s, id, from, to, bucket, answer, len, &enterprise)
+          : DB_HARD;
+    /* not a rule of the archive the caller broke: the stored readings */
+    if (st == DB_BAD)
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "the point's stored readings in this range cannot be "
+                               "aggregated (a stored value PostgreSQL cannot compute with); "
+                               "see the point's data_quality.quarantined_hours");
     if (st != DB_OK)
         return api_reply_db(r, st);
-    if (!point)
+    if (!*answer)
         return api_reply_error(r, API_E_NOT_FOUND, "no such point");
-    /* the point's enterprise is known now: name it, so row-level security on
-     * the readings and rollups answers without listing the whole scope */
-    long long enterprise = (long long)json_integer_value(json_object_get(point, "enterprise_id"));
-    api_focus_learn_point(id, enterprise);
-    char eid[24];
-    snprintf(eid, sizeof eid, "%lld", enterprise);
-    api_db_scope(r, eid, &s);
-    json_t *series = NULL;
-    st = db_points_series(c, &s, id, from, to, bucket, &series);
-    if (st != DB_OK) {
-        json_decref(point);
-        /* not a rule of the archive the caller broke: the stored readings */
-        if (st == DB_BAD)
-            return api_reply_error(r, API_E_UNPROCESSABLE,
-                                   "the point's stored readings in this range cannot be "
-                                   "aggregated (a stored value PostgreSQL cannot compute with); "
-                                   "see the point's data_quality.quarantined_hours");
-        return api_reply_db(r, st);
-    }
-    /* the filing periods covering the point (issue 14): the chart marks them */
-    json_t *filed = NULL;
-    st = db_filings_point_periods(c, &s, id, f, t, &filed);
-    if (st != DB_OK) {
-        json_decref(point);
-        json_decref(series);
-        return api_reply_db(r, st);
-    }
-    json_t *out = series ? series : json_object();
-    json_object_set_new(out, "filings", filed ? filed : json_array());
-    json_object_set_new(out, "point", point);
-    json_object_set_new(out, "from", json_string(f));
-    json_object_set_new(out, "to", json_string(t));
-    *answer = out;
+    api_focus_learn_point(id, (long long)enterprise);
     return 0;
 }
 
@@ -302,11 +270,12 @@ int api_point_series(api_req *r)
         return api_cache_reply(r, hit, hit_len, age_ms);
     unsigned long gen = api_write_generation(); /* before the data: see overview.c */
     int64_t started = srv_mono_ms();
-    json_t *out = NULL;
-    int rc = series_answer(r, id, from, to, bucket, &out);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = series_answer(r, id, from, to, bucket, &text, &len);
     if (mine)
-        api_cache_put(API_CACHE_SERIES, key, out, gen, started);
-    return out ? api_reply_json(r, 200, out) : rc;
+        api_cache_put_text(API_CACHE_SERIES, key, text, len, gen, started);
+    return text ? api_reply_json_text(r, text, len) : rc;
 }
 
 /* ---- limit changes ------------------------------------------------------ */

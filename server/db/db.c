@@ -311,41 +311,47 @@ static const char *error_primary(db_conn *c, const PGresult *r)
  * COMMIT costs four round trips, and for the small look-ups of the API the
  * wake-ups and system calls of those trips cost PostgreSQL more than the
  * statement.  Statements sent before one Sync form one implicit transaction,
- * so the transaction-local scope still holds for exactly this statement. */
-/* the statement setting a read's scope, focus and plan mode for its transaction */
-static const char *const scope_stmt[] = {[DB_PLAN_AUTO] = "db_set_scope_focus",
-                                         [DB_PLAN_CUSTOM] = "db_set_scope_focus_custom",
-                                         [DB_PLAN_GENERIC] = "db_set_scope_focus_generic"};
-
-static db_status read_scoped(db_conn *c, const char *scope, const char *enterprise_id,
-                             const char *stmt, int nparams, const char *const *params, db_plan plan,
-                             PGresult **out)
+ * so the transaction-local scope still holds for exactly these statements.
+ * first sets the scope (its result goes to *first_out unless that is NULL); stmts[i]'s
+ * result goes to out[i] (NULL when it failed or was skipped after an earlier one failed),
+ * its status to st[i]; the return value is the first failure's status (the scope's
+ * included), DB_OK when none. */
+static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult **first_out,
+                                 const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st)
 {
-    *out = NULL;
+    if (first_out)
+        *first_out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        st[i] = DB_HARD;
+    }
     if (db_ensure(c) != 0)
         return DB_HARD;
     if (prepare_late(c) != 0)
         return DB_HARD;
-    /* inside an open transaction the scope would outlive this statement */
+    /* inside an open transaction the scope would outlive these statements */
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
         return DB_HARD;
-    const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
-    int sent = PQsendQueryPrepared(c->pg, scope_stmt[plan], 2, sp, NULL, NULL, 0) &&
-               PQsendQueryPrepared(c->pg, stmt, nparams, params, NULL, NULL, 0) &&
-               PQpipelineSync(c->pg);
-    db_status st = sent ? DB_OK : DB_HARD;
-    /* results arrive as: set_config, NULL, the statement, NULL, the sync */
-    int query = 0, ends = 0;
+    int sent =
+        PQsendQueryPrepared(c->pg, first->name, first->nparams, first->params, NULL, NULL, 0);
+    for (size_t i = 0; sent && i < n; i++)
+        sent = PQsendQueryPrepared(c->pg, stmts[i].name, stmts[i].nparams, stmts[i].params, NULL,
+                                   NULL, 0);
+    sent = sent && PQpipelineSync(c->pg);
+    db_status all = sent ? DB_OK : DB_HARD;
+    const char *what = n ? stmts[n - 1].name : first->name;
+    /* results arrive as: the scope's, NULL, then each statement's, NULL, then the sync;
+     * query counts the NULLs seen: 0 is the scope, i + 1 is stmts[i] */
+    size_t query = 0;
     while (sent) {
-        if (await_result(c, stmt) != 0) {
-            st = DB_HARD;
+        if (await_result(c, what) != 0) {
+            all = DB_HARD;
             break;
         }
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
-            query++;
-            if (++ends > 2 || PQstatus(c->pg) == CONNECTION_BAD) {
-                st = DB_HARD;
+            if (++query > n + 1 || PQstatus(c->pg) == CONNECTION_BAD) {
+                all = DB_HARD;
                 break;
             }
             continue;
@@ -355,15 +361,24 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
             PQclear(r);
             break;
         }
-        if (es == PGRES_FATAL_ERROR && st == DB_OK) {
-            st = db_classify(c, r);
+        if (es == PGRES_FATAL_ERROR) {
+            db_status fail = db_classify(c, r);
+            if (all == DB_OK)
+                all = fail;
+            if (query >= 1 && query <= n)
+                st[query - 1] = fail;
             char q[600];
-            srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
-                    "stmt=%s detail=%s", query ? stmt : "set_scope",
+            srv_log(fail == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
+                    "stmt=%s detail=%s", query ? stmts[query - 1].name : "set_scope",
                     srv_log_q(q, sizeof q, error_primary(c, r)));
         }
-        if (query == 1 && es == PGRES_TUPLES_OK && !*out) {
-            *out = r;
+        if (query == 0 && first_out && es == PGRES_TUPLES_OK && !*first_out) {
+            *first_out = r;
+            continue;
+        }
+        if (query >= 1 && query <= n && es == PGRES_TUPLES_OK && !out[query - 1]) {
+            out[query - 1] = r;
+            st[query - 1] = DB_OK;
             continue;
         }
         PQclear(r);
@@ -373,15 +388,52 @@ static db_status read_scoped(db_conn *c, const char *scope, const char *enterpri
         PQfinish(c->pg);
         c->pg = NULL;
         c->prepared = 0;
-        st = DB_HARD;
+        all = DB_HARD;
     }
+    for (size_t i = 0; all == DB_OK && i < n; i++)
+        if (!out[i])
+            all = DB_HARD; /* a statement that answered no rows result: our bug */
+    if (all == DB_OK && first_out && !*first_out)
+        all = DB_HARD;
+    if (all == DB_HARD || query < n + 1) {
+        /* the connection failed or the answers stopped short: nothing read is whole */
+        if (first_out) {
+            PQclear(*first_out);
+            *first_out = NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            PQclear(out[i]);
+            out[i] = NULL;
+            st[i] = DB_HARD;
+        }
+        return DB_HARD;
+    }
+    return all;
+}
+
+static const char *const scope_stmt[] = {[DB_PLAN_AUTO] = "db_set_scope_focus",
+                                         [DB_PLAN_CUSTOM] = "db_set_scope_focus_custom",
+                                         [DB_PLAN_GENERIC] = "db_set_scope_focus_generic"};
+
+static db_status read_scoped(db_conn *c, const char *scope, const char *enterprise_id,
+                             const char *stmt, int nparams, const char *const *params, db_plan plan,
+                             PGresult **out)
+{
+    const char *sp[2] = {scope, enterprise_id ? enterprise_id : ""};
+    db_pipe_stmt first = {scope_stmt[plan], 2, sp}, one = {stmt, nparams, params};
+    db_status st1;
+    db_status st = pipeline_scoped(c, &first, NULL, &one, 1, out, &st1);
     if (st != DB_OK) {
         PQclear(*out);
         *out = NULL;
-    } else if (!*out) {
-        st = DB_HARD;
     }
     return st;
+}
+
+db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, PGresult **scope_out,
+                           const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st)
+{
+    return pipeline_scoped(c, scope, scope_out, stmts, n, out, st);
 }
 
 /* The transaction's result of sent (PQsendQueryPrepared's) on c: *out on success, else the

@@ -11,9 +11,6 @@
 #include <string.h>
 
 /* the state people see: an approved filing past its end is expired */
-#define FILING_STATE(f)                                                                            \
-    "(CASE WHEN " f ".status = 'approved' AND " f ".ends_at <= now() THEN 'expired' ELSE " f       \
-    ".status END)"
 #define FILING_ACTIVE(f)                                                                           \
     "(" f ".status = 'approved' AND " f ".starts_at <= now() AND now() < " f ".ends_at)"
 
@@ -190,21 +187,9 @@ static const db_stmt statements[] = {
     /* $3 point $4 from $5 to: the approved (or ended) filings covering the point that
      * overlap [from, to), each until its effective end */
     {"flg_point_periods",
-     "SELECT coalesce(json_agg(json_build_object('id', f.id, 'type', f.type, "
-     "'state', " FILING_STATE("f") ", 'starts_at', f.starts_at, 'ends_at', least(f.ends_at, "
-                                   "coalesce(f.ended_at, "
-                                   "'infinity'))) ORDER BY f.starts_at, f.id), '[]'::json)::text "
-                                   "FROM points p JOIN "
-                                   "enterprises e ON e.id = p.enterprise_id JOIN filings f ON "
-                                   "f.enterprise_id = "
-                                   "p.enterprise_id WHERE p.id = $3::bigint AND " SCOPE_ENT(
-                                       "e") " AND f.status IN ('approved', 'ended') "
-                                            "AND " FILING_COVERS("f", "p") " AND f.starts_at < "
-                                                                           "$5::timestamptz AND "
-                                                                           "least(f.ends_at, "
-                                                                           "coalesce(f.ended_at, "
-                                                                           "'infinity')) > "
-                                                                           "$4::timestamptz"},
+     "SELECT " FILING_POINT_PERIODS "::text FROM points p JOIN enterprises e ON e.id = "
+     "p.enterprise_id JOIN filings f ON f.enterprise_id = p.enterprise_id WHERE p.id = $3::bigint "
+     "AND " SCOPE_ENT("e") " AND " FILING_POINT_PERIODS_OF("f", "p")},
     /* Clocks stop (migration 0110): each valid approved filing extends, once per item, the
      * deadlines still running at its start of the open alarms it covers (a whole-enterprise
      * filing: also those without a point; never sparks or its own production alarm) and,

@@ -36,6 +36,23 @@ void db_register_statements(const db_stmt *stmts, size_t n);
 db_status db_read_scoped(db_conn *c, const char *scope, const char *enterprise_id, const char *stmt,
                          int nparams, const char *const *params, PGresult **out);
 
+/* One statement of a pipeline: a prepared statement's name and its text parameters. */
+typedef struct db_pipe_stmt {
+    const char *name;
+    int nparams;
+    const char *const *params;
+} db_pipe_stmt;
+
+/* Several read-only statements in one round trip and one implicit transaction: scope first
+ * (a statement that sets dw.scope, dw.enterprise and the plan mode for the transaction, as
+ * db_read_scoped's does; its result goes to *scope_out unless that is NULL), then
+ * stmts[0..n).  out[i] is stmts[i]'s result (the caller PQclear()s each, and *scope_out) or
+ * NULL when it failed or was skipped because an earlier one failed; st[i] says which.
+ * Returns the first failure's status, DB_OK when none; on DB_HARD (the connection, or a
+ * statement without a rows result) every result is NULL. */
+db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, PGresult **scope_out,
+                           const db_pipe_stmt *stmts, size_t n, PGresult **out, db_status *st);
+
 /* A statement whose answer is JSON text in the first cell of its first row,
  * read under scope s in one round trip (db_read_scoped).  *out is a new
  * reference, or NULL when there was no row or the cell was NULL.  Invalid

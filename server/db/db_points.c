@@ -2,12 +2,14 @@
  * changes, and time series from raw readings or the rollups. */
 #include "db_points.h"
 
+#include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* latest.ts: RFC 3339 in UTC with microseconds whatever the session's
@@ -73,11 +75,20 @@
  * Raw readings come from dw_readings (migration 0137): the day partitions and,
  * for days older than readings_pack_after_days, readings_packed.
  * Every raw branch also carries the literal $4/$5 bounds so the readings
- * partitions outside the range are pruned at plan start.  The dirty hours'
- * branch is driven by d (LATERAL ... OFFSET 0): joined as sets it read the
- * point's readings of the whole range to match them to no dirty hour (1.6 of
- * the statement's 3.5 ms for a week, api_bench's plans). */
-#define SERIES_FROM_ROLLUP(table, g, kept_from)                                                    \
+ * partitions outside the range are pruned at plan start.  What a generic plan
+ * holds is initialised at every run, each readings partition with its row-level
+ * security quals and sub-plans (executor start-up was a third of PostgreSQL's CPU
+ * for a series, perf on api_bench's full-scale fixture), so the branches that are
+ * inlined are the ones whose partitions such bounds narrow: the head ($4 to
+ * $4 + g) and the last day of the tail; their other bounds come from c as LATERAL
+ * columns.  The rest of the tail (when the rollups lag by more than a day) and the
+ * dirty and quarantined hours (one range from the first to the last, filtered to
+ * those hours) are read by dw_readings called with sub-selects in its arguments,
+ * which PostgreSQL does not inline: it plans the function's body when it is called
+ * (~1 ms), and it is called only when the one-time filter before it holds, so
+ * usually never.  (Both the old single tail and the sub-select head were planned at
+ * every run: 1.9 of the statement's 3.3 ms for a week, EXPLAIN ANALYZE.) */
+#define SERIES_FROM_ROLLUP(table, g, kept_from, in_scope)                                          \
     "WITH w AS (SELECT date_bin(interval '" g "', $4::timestamptz, " UTC_ORIGIN ") AS f0, "        \
     "CASE WHEN $4::timestamptz >= " kept_from " THEN date_bin(interval '" g "', "                  \
     "least($5::timestamptz, s.rolled_to), " UTC_ORIGIN ") END AS h0 FROM rollup_state s), b AS "   \
@@ -91,22 +102,56 @@
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
     "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
-    "r.value, r.value, 1 FROM dw_readings($3::bigint, $4::timestamptz, least($4::timestamptz + "   \
-    "interval '" g                                                                                 \
-    "', (SELECT lo FROM c))) r WHERE r.collected_at < $4::timestamptz + interval '" g              \
-    "' UNION ALL SELECT r.collected_at, r.value, r.value, r.value, 1 FROM "                        \
-    "dw_readings($3::bigint, (SELECT hi FROM c), $5::timestamptz) r UNION ALL SELECT "             \
-    "r.collected_at, r.value, r.value, r.value, 1 FROM d CROSS JOIN c CROSS JOIN LATERAL (SELECT " \
-    "r.collected_at, r.value FROM dw_readings($3::bigint, greatest(d.hour, c.lo), least(d.hour + " \
-    "interval '1 hour', c.hi)) r WHERE r.collected_at >= $4::timestamptz AND r.collected_at < "    \
-    "$5::timestamptz OFFSET 0) r) SELECT "                                                         \
+    "r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, $4::timestamptz, "      \
+    "least($4::timestamptz + interval '" g "', c.lo)) r WHERE r.collected_at < $4::timestamptz "   \
+    "+ interval '" g "' AND r.collected_at >= $4::timestamptz UNION ALL SELECT r.collected_at, "   \
+    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, "              \
+    "greatest(c.hi, $5::timestamptz - interval '1 day'), $5::timestamptz) r WHERE "                \
+    "r.collected_at >= $5::timestamptz - interval '1 day' AND r.collected_at >= $4::timestamptz "  \
+    "AND r.collected_at < $5::timestamptz UNION ALL SELECT r.collected_at, r.value, r.value, "     \
+    "r.value, 1 FROM dw_readings($3::bigint, (SELECT hi FROM c), $5::timestamptz - interval '1 "   \
+    "day') r WHERE (SELECT hi FROM c) < $5::timestamptz - interval '1 day' UNION ALL SELECT "      \
+    "r.collected_at, r.value, r.value, r.value, 1 FROM dw_readings($3::bigint, (SELECT "           \
+    "greatest(min(d.hour), c.lo) FROM d, c GROUP BY c.lo), (SELECT least(max(d.hour) + interval "  \
+    "'1 hour', c.hi) FROM d, c GROUP BY c.hi)) r WHERE EXISTS (SELECT 1 FROM d) AND "              \
+    "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") IN (SELECT d.hour FROM d) AND "            \
+    "r.collected_at >= (SELECT lo FROM c) AND r.collected_at < (SELECT hi FROM c) AND "            \
+    "r.collected_at >= $4::timestamptz AND r.collected_at < $5::timestamptz) SELECT "              \
     "json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "                     \
     "coalesce(json_agg(json_build_array(extract(epoch FROM x.t) * 1000, x.mn, x.mx, x.av, x.n) "   \
     "ORDER BY x.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
     "q.t, " BUCKET_ORIGIN ") AS t, min(q.vmin) mn, max(q.vmax) mx, round(sum(q.vsum::numeric) / "  \
-    "sum(q.n::numeric), 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE EXISTS (SELECT 1 "    \
-    "FROM points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = $3::bigint "          \
-    "AND " SCOPE_ENT("e") ") GROUP BY 1) x"
+    "sum(q.n::numeric), 3)::float8 av, sum(q.n)::bigint n FROM parts q WHERE " in_scope            \
+    " GROUP BY 1) x"
+
+/* readings are filtered by the point alone (its index); the scope check is one
+ * uncorrelated condition, run once, not a join per reading */
+#define SERIES_RAW(in_scope)                                                                       \
+    "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "                    \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "      \
+    "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "                                \
+    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope
+#define SERIES_BUCKETED(in_scope)                                                                  \
+    "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "              \
+    "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "   \
+    "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
+    "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "                  \
+    "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "                                 \
+    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope " GROUP BY 1) b"
+
+/* A point's series answer in one statement: the point as pts_get answers it (pt, with the
+ * scope check) and, as further columns, the series and the filing periods covering the point
+ * (flg_point_periods' answer), read only while pt has its row (their own scope checks would
+ * read points and enterprises again, each under row-level security).  No row: no such point
+ * in scope. */
+#define SERIES_ANSWER(series)                                                                      \
+    "WITH pt AS (SELECT " POINT_JSON_DQ                                                            \
+    "::text AS j, p.id, p.system_id, p.enterprise_id" POINT_FROM                                   \
+    "WHERE p.id = $3::bigint AND " SCOPE_ENT(                                                      \
+        "e") ") SELECT pt.j, (" series "), "                                                       \
+             "(SELECT " FILING_POINT_PERIODS "::text FROM filings f WHERE f.enterprise_id = "      \
+             "pt.enterprise_id AND " FILING_POINT_PERIODS_OF("f", "pt") ") FROM pt"
+#define IN_PT "EXISTS (SELECT 1 FROM pt)"
 
 static const db_stmt statements[] = {
     /* $4: a dust-removal system id or NULL */
@@ -133,27 +178,21 @@ static const db_stmt statements[] = {
      "$3::bigint AND p.enterprise_id = $3::bigint AND " SCOPE_ENT("e")},
     {"pts_get",
      "SELECT " POINT_JSON_DQ "::text" POINT_FROM "WHERE p.id = $3::bigint AND " SCOPE_ENT("e")},
-    /* readings are filtered by the point alone (its index); the scope check
-     * is one uncorrelated EXISTS, run once, not a join per reading */
-    {"pts_series_raw",
-     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "
-     "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "
-     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "
-     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
-     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
-     "$3::bigint AND " SCOPE_ENT("e") ")"},
-    {"pts_series_bucketed",
-     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "
-     "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, "
-     "b.n) "
-     "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "
-     "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "
-     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "
-     "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE EXISTS (SELECT 1 FROM "
-     "points p JOIN enterprises e ON e.id = p.enterprise_id WHERE p.id = "
-     "$3::bigint AND " SCOPE_ENT("e") ") GROUP BY 1) b"},
-    {"pts_series_minute", SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from")},
-    {"pts_series_hour", SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz")},
+    /* a point's series answer (db_points_series_answer): the scope, and as the focus of
+     * row-level security the point's enterprise ($2 when the caller knows it, else the
+     * point's as the caller's scope sees it: an enterprise it cannot see is no focus,
+     * dw_focus_enterprise), so the statements after it in the same transaction filter
+     * every table by that enterprise instead of listing the whole scope for each */
+    {"pts_series_scope",
+     "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', coalesce(nullif($2, "
+     "''), (SELECT p.enterprise_id::text FROM points p WHERE p.id = $3::bigint), ''), true), "
+     "set_config('plan_cache_mode', 'force_generic_plan', true)"},
+    {"pts_series_raw", SERIES_ANSWER(SERIES_RAW(IN_PT))},
+    {"pts_series_bucketed", SERIES_ANSWER(SERIES_BUCKETED(IN_PT))},
+    {"pts_series_minute",
+     SERIES_ANSWER(SERIES_FROM_ROLLUP("rollup_minute", "1 minute", "s.minute_from", IN_PT))},
+    {"pts_series_hour",
+     SERIES_ANSWER(SERIES_FROM_ROLLUP("rollup_hour", "1 hour", "'-infinity'::timestamptz", IN_PT))},
 };
 
 void db_points_register(void)
@@ -323,13 +362,87 @@ static void rfc3339_utc(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time_t from, time_t to,
-                           long bucket_s, json_t **out)
+/* The first cell of res, or NULL when there is no row or the cell is NULL (res not
+ * cleared). */
+static const char *cell(const PGresult *res)
 {
+    return res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : NULL;
+}
+
+/* The answer's text: the series object's members, then the filings, the point, from and to,
+ * spliced from PostgreSQL's JSON as it is (parsing and printing ~170 items again took about
+ * half of the server's CPU per series, printf's %.17g most of it).  malloc'd; NULL when out
+ * of memory. */
+static char *splice_answer(const char *series, const char *filings, const char *point,
+                           const char *from, const char *to, size_t *len)
+{
+    /* the series object without its closing brace, then the rest as members */
+    size_t ls = series ? strlen(series) : 0;
+    while (ls > 0 && series[ls - 1] != '}')
+        ls--;
+    if (ls > 0)
+        ls--;
+    int members = 0;
+    for (size_t i = 1; i < ls && !members; i++)
+        members = series[i] != ' ' && series[i] != '\n';
+    if (!filings)
+        filings = "[]";
+    size_t cap = ls + strlen(filings) + strlen(point) + strlen(from) + strlen(to) + 64;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    if (ls > 0) {
+        memcpy(out, series, ls);
+        n = ls;
+    } else {
+        out[n++] = '{';
+    }
+    n += (size_t)snprintf(out + n, cap - n,
+                          "%s\"filings\":%s,\"point\":%s,\"from\":\"%s\",\"to\":\"%s\"}",
+                          members ? "," : "", filings, point, from, to);
+    *len = n;
+    return out;
+}
+
+db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_id, time_t from,
+                                  time_t to, long bucket_s, char **answer, size_t *len,
+                                  int64_t *enterprise_id)
+{
+    *answer = NULL;
+    *len = 0;
+    *enterprise_id = 0;
     char pid[24], f[32], t[32], b[24];
     rfc3339_utc(from, f);
     rfc3339_utc(to, t);
-    const char *p[6] = {s->kind, s->id, db_i64(pid, point_id), f, t, db_i64(b, bucket_s)};
-    return db_read_json_plan(c, s, series_source(from, to, bucket_s), bucket_s ? 6 : 5, p,
-                             DB_PLAN_GENERIC, out);
+    const char *sp[3] = {s->rls, s->focus, db_i64(pid, point_id)};
+    const char *xp[6] = {s->kind, s->id, pid, f, t, db_i64(b, bucket_s)};
+    db_pipe_stmt scope = {"pts_series_scope", 3, sp};
+    db_pipe_stmt stmt = {series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp};
+    PGresult *focus = NULL, *res = NULL;
+    db_status st;
+    db_status all = db_read_pipeline(c, &scope, &focus, &stmt, 1, &res, &st);
+    /* the point, its series and filing periods: no row when the point is not in scope */
+    const char *point = all == DB_OK ? cell(res) : NULL;
+    db_status rc = DB_OK;
+    if (all != DB_OK) {
+        /* the scope or the answer (DB_BAD: stored values PostgreSQL cannot aggregate) failed */
+        rc = all;
+    } else if (point) {
+        /* the focus the scope statement set: the point's enterprise (the point was found) */
+        const char *e =
+            focus && PQnfields(focus) >= 2 && PQntuples(focus) > 0 ? PQgetvalue(focus, 0, 1) : "";
+        *enterprise_id = strtoll(e, NULL, 10);
+        const char *series =
+            PQnfields(res) >= 3 && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : NULL;
+        const char *filings =
+            PQnfields(res) >= 3 && !PQgetisnull(res, 0, 2) ? PQgetvalue(res, 0, 2) : NULL;
+        *answer = splice_answer(series, filings, point, f, t, len);
+        if (!*answer)
+            rc = DB_HARD;
+    }
+    /* no point in scope: not found (DB_OK, *answer NULL), whatever the rest answered */
+    PQclear(focus);
+    PQclear(res);
+    return rc;
 }

@@ -52,14 +52,19 @@ db_status db_points_update_limits_tx(db_conn *c, const db_scope *s, int64_t poin
                                      const db_points_change *changes, size_t n, int *found,
                                      db_diag *diag);
 
-/* A point's readings in [from, to): bucket_s 0 answers the raw readings,
- * otherwise buckets of bucket_s seconds from Beijing midnight with min, max,
- * mean and count; {"point_id", "bucket_s", "items"}.  The statement is chosen
- * by range and bucket (raw readings, minute or hour rollups); all give the
- * same numbers.  s->focus should name the point's enterprise, so that
- * row-level security answers without listing the whole scope.  A point out
- * of scope has no items (the caller looks the point up first). */
-db_status db_points_series(db_conn *c, const db_scope *s, int64_t point_id, time_t from, time_t to,
-                           long bucket_s, json_t **out);
+/* A point's readings in [from, to): bucket_s 0 answers the raw readings, otherwise buckets of
+ * bucket_s seconds from Beijing midnight with min, max, mean and count.  The statement is
+ * chosen by range and bucket (raw readings, minute or hour rollups); all give the same
+ * numbers.
+ * The answer comes in one round trip, as JSON text (*answer, malloc'd, *len bytes; the
+ * caller frees it): {"point_id", "bucket_s", "items"} with the members "filings"
+ * (as db_filings_point_periods answers them), "point" (as db_points_get answers it), "from" and
+ * "to" (the RFC 3339 UTC forms of from and to) added, and *enterprise_id the point's enterprise.
+ * s->focus may name that enterprise when the caller knows it; otherwise it is looked up first,
+ * under the caller's scope.  DB_OK with *answer NULL: no such point in scope.  DB_BAD: the point's
+ * stored readings in the range cannot be aggregated.  On any failure *answer is NULL. */
+db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_id, time_t from,
+                                  time_t to, long bucket_s, char **answer, size_t *len,
+                                  int64_t *enterprise_id);
 
 #endif

@@ -212,6 +212,29 @@ def test_series_tiers_answer_like_raw():
         frm, to = now - timedelta(days=2), now
         b, items = api_series(e, pd[1], frm, to, 3600)
         assert items == raw_series(e, pd[1], frm, to, 3600) and max(i[2] for i in items) == 4321.5
+        # a second late hour a day earlier: the dirty hours are read raw as one range filtered
+        # to those hours, so a rolled-up hour between them still comes from its rollup row
+        # (changed behind the API's back), once
+        early_hour = late_hour - timedelta(hours=24)
+        e.post([reading(pd[0], early_hour + timedelta(minutes=2, seconds=3), 4320.25)])
+        assert e.system(f"SELECT count(*) FROM rollup_dirty WHERE point_id = {pd[1]}") == [["2"]]
+        between = late_hour - timedelta(hours=10)
+        tamper(e, "rollup_hour", pd[1], between, 7777)
+        # (another `to` each time: the same range's answer is reused for a few seconds)
+        to = to + timedelta(seconds=1)
+        b, items = api_series(e, pd[1], frm, to, 3600)
+        raw = raw_series(e, pd[1], frm, to, 3600)
+        k = int(between.timestamp()) * 1000
+        assert [i for i in items if i[0] != k] == [i for i in raw if i[0] != k]
+        assert [i for i in items if i[0] == k] == [[k, r[1], 7777.0, r[3], r[4]] for r in raw if r[0] == k]
+        assert [i[2] for i in items if i[0] == int(early_hour.timestamp()) * 1000] == [4320.25]
+        # the rollups a day and a half behind (a stopped worker): everything after rolled_to
+        # is read raw, the last day and the rest before it
+        e.system(f"UPDATE rollup_state SET rolled_to = date_bin('1 hour', now() - interval '36 hours', "
+                 f"{ORIGIN_UTC})")
+        to = to + timedelta(seconds=1)
+        b, items = api_series(e, pd[1], frm, to, 3600)
+        assert items == raw_series(e, pd[1], frm, to, 3600)
     finally:
         e.close()
 

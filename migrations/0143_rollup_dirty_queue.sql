@@ -16,9 +16,10 @@
 --   ON CONFLICT: an insert into a non-unique index waits for nobody, so writers never wait for
 --   each other (no row lock at all, hence no deadlock) nor for the worker;
 -- * the worker's step takes the oldest max_dirty point-hours and deletes every row of theirs its
---   statement's snapshot sees, then recomputes them (dw_rollup_fill below, otherwise 0139's).  A
---   late reading that commits after that snapshot brought its own row, which the delete did not
---   see: it stays queued and the next step recomputes the hour with the reading.  That is
+--   statement's snapshot sees (by ctid, as before), then recomputes them (dw_rollup_fill below,
+--   otherwise 0139's).  A late reading that commits after that snapshot brought its own row,
+--   which the delete did not see: it stays queued and the next step recomputes the hour with
+--   the reading.  That is
 --   0014's invariant (no late reading is left out of the rollups), kept without a lock: the
 --   reading and its queue row commit together, and nobody but the worker deletes queue rows
 --   (dw_rollup_quarantine runs inside the worker's step);
@@ -28,10 +29,16 @@
 --   (dw_readings_pack_next, 0137) through EXISTS, dw_rollup_quarantine (0017) deletes every row of
 --   its point-hour.  Counts are of distinct point-hours: the fill's dirty_left (below) and the
 --   ops_lag backlog (db_ops.c, the dustwatch_rollup_late_backlog metric).  The non-unique index
---   on (point_id, hour) serves the per-point readers and the worker's delete.
--- * no id column: the worker deletes by point-hour within one statement and nobody updates a
---   row; a key would add a sequence and a second index to every late statement for nothing
---   that reads it.
+--   on (point_id, hour) serves the per-point readers.
+-- * no id column: the worker deletes the rows it chose by ctid within one statement and nobody
+--   updates a row; a key would add a sequence and a second index to every late statement for
+--   nothing that reads it.
+-- * the price: a point-hour gets one row per late statement until the worker takes it (in
+--   alarm_bench's back-fill, ~30 rows per point-hour: 156,000 rows for 5,088 point-hours after
+--   100 s), which the worker's take, its dirty_left and the backlog count read whole.  A writer
+--   cannot skip a point-hour already queued without 0014's race (the worker may be taking that
+--   row in a snapshot without the writer's reading) unless it locks the row, which is what made
+--   writers wait.
 -- queued_at is now when that statement's late readings arrived; the oldest row of a point-hour
 -- still says when its first late reading did.  UPDATE on it is no longer needed.
 
@@ -39,7 +46,7 @@ ALTER TABLE rollup_dirty DROP CONSTRAINT rollup_dirty_pkey;
 CREATE INDEX rollup_dirty_point_hour ON rollup_dirty (point_id, hour);
 COMMENT ON TABLE rollup_dirty IS 'point-hours whose rollups miss late (back-filled) readings; the worker recomputes them from raw, the series API reads raw for them meanwhile. A queue only inserted into and deleted from (migration 0143): a point-hour may be listed more than once. Holds ids and times only, no tenant values, hence no row-level security';
 COMMENT ON COLUMN rollup_dirty.queued_at IS 'when the late readings of the statement that queued this row arrived (the oldest row of a point-hour: its first late reading; for monitoring the backlog)';
-COMMENT ON INDEX rollup_dirty_point_hour IS 'is this point-hour queued: the series, statistics and the worker''s delete (not unique: writers must never wait on each other, migration 0143)';
+COMMENT ON INDEX rollup_dirty_point_hour IS 'is this point-hour queued: the series and the statistics per point (not unique: writers must never wait on each other, migration 0143)';
 REVOKE UPDATE (queued_at) ON rollup_dirty FROM dustwatch_app;
 
 -- 0014's trigger function with a plain insert (0012's shared advisory lock kept: dw_rollup_mark
@@ -138,12 +145,16 @@ BEGIN
     -- readings before rolled_to (the rest is the next fill's); quarantined
     -- hours stay raw
     -- (0143) the oldest max_dirty point-hours, every queue row of each that this statement's
-    -- snapshot sees; a row committed after it is left for the next step
-    WITH taken AS (
-        SELECT DISTINCT x.point_id, x.hour FROM rollup_dirty x ORDER BY x.hour LIMIT max_dirty),
-    d AS (
-        DELETE FROM rollup_dirty x USING taken WHERE x.point_id = taken.point_id AND x.hour = taken.hour
-        RETURNING x.point_id, x.hour)
+    -- snapshot sees (a row committed after it is left for the next step), deleted by ctid as
+    -- before: one pass and a sort whatever the statistics say (a join of the chosen point-hours
+    -- to the queue, planned on statistics from when the queue was small, ran into the 60 s
+    -- statement_timeout on 156,000 rows)
+    WITH d AS (
+        DELETE FROM rollup_dirty WHERE ctid = ANY (ARRAY(
+            SELECT r.ctid FROM (SELECT x.ctid, dense_rank() OVER (ORDER BY x.hour, x.point_id) AS rk
+                                FROM rollup_dirty x) r
+            WHERE r.rk <= max_dirty))
+        RETURNING point_id, hour)
     SELECT array_agg(u.point_id), array_agg(u.hour) INTO pts, hrs FROM (SELECT DISTINCT point_id, hour FROM d) u
         WHERE NOT EXISTS (SELECT 1 FROM rollup_quarantine q WHERE q.point_id = u.point_id AND q.hour = u.hour);
     IF pts IS NOT NULL THEN

@@ -1069,12 +1069,16 @@ BEGIN
     -- readings before rolled_to (the rest is the next fill's); quarantined
     -- hours stay raw
     -- (0143) the oldest max_dirty point-hours, every queue row of each that this statement's
-    -- snapshot sees; a row committed after it is left for the next step
-    WITH taken AS (
-        SELECT DISTINCT x.point_id, x.hour FROM rollup_dirty x ORDER BY x.hour LIMIT max_dirty),
-    d AS (
-        DELETE FROM rollup_dirty x USING taken WHERE x.point_id = taken.point_id AND x.hour = taken.hour
-        RETURNING x.point_id, x.hour)
+    -- snapshot sees (a row committed after it is left for the next step), deleted by ctid as
+    -- before: one pass and a sort whatever the statistics say (a join of the chosen point-hours
+    -- to the queue, planned on statistics from when the queue was small, ran into the 60 s
+    -- statement_timeout on 156,000 rows)
+    WITH d AS (
+        DELETE FROM rollup_dirty WHERE ctid = ANY (ARRAY(
+            SELECT r.ctid FROM (SELECT x.ctid, dense_rank() OVER (ORDER BY x.hour, x.point_id) AS rk
+                                FROM rollup_dirty x) r
+            WHERE r.rk <= max_dirty))
+        RETURNING point_id, hour)
     SELECT array_agg(u.point_id), array_agg(u.hour) INTO pts, hrs FROM (SELECT DISTINCT point_id, hour FROM d) u
         WHERE NOT EXISTS (SELECT 1 FROM rollup_quarantine q WHERE q.point_id = u.point_id AND q.hour = u.hour);
     IF pts IS NOT NULL THEN
@@ -9911,7 +9915,7 @@ CREATE INDEX rollup_dirty_point_hour ON public.rollup_dirty USING btree (point_i
 -- Name: INDEX rollup_dirty_point_hour; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.rollup_dirty_point_hour IS 'is this point-hour queued: the series, statistics and the worker''s delete (not unique: writers must never wait on each other, migration 0143)';
+COMMENT ON INDEX public.rollup_dirty_point_hour IS 'is this point-hour queued: the series and the statistics per point (not unique: writers must never wait on each other, migration 0143)';
 
 
 --

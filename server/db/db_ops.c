@@ -16,7 +16,8 @@ static const db_stmt statements[] = {
      "coalesce((SELECT extract(epoch FROM now() - min(created_at)) FROM notification_outbox "
      "WHERE delivered_at IS NULL), 0), "
      "coalesce((SELECT extract(epoch FROM now() - rolled_to) FROM rollup_state), 0), "
-     "(SELECT count(*) FROM rollup_dirty), "
+     /* point-hours: one may be queued more than once (migration 0143) */
+     "(SELECT count(*) FROM (SELECT DISTINCT point_id, hour FROM rollup_dirty) d), "
      "(SELECT count(*) FROM warnings WHERE status <> 'cleared' AND ((status = 'issued' AND "
      "sign_by < now()) OR clear_by < now()))"},
     {"ops_prune_media", "SELECT videos, photos FROM dw_prune_media(to_timestamp($1::bigint), "

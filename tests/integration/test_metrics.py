@@ -283,6 +283,42 @@ def test_deploy_files_are_valid():
         assert "groups:" in rules and "alert:" in rules
 
 
+ROLLUP_LOCK = 7310312016119213  # dw_rollup_fill's: while another session holds it, the step skips
+
+
+def test_late_backlog_counts_point_hours_not_queue_rows():
+    """dustwatch_rollup_late_backlog counts late point-hours: since migration 0143 a point-hour
+    is queued once per late statement (rollup_dirty has no unique key), so two statements of one
+    point-hour and one of another are three rows and two point-hours.  The rollup lock is held
+    meanwhile: the worker's step skips and leaves the queue as written."""
+    e = Env()
+    lock = None
+    try:
+        lock = t.psql_session(e.db.name, "rollup_lock")
+        lock.stdin.write(f"SELECT pg_advisory_lock({ROLLUP_LOCK});\n")
+        lock.stdin.flush()
+        t.wait_for(lambda: e.db.scalar(
+            f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+            f"classid = {ROLLUP_LOCK >> 32} AND objid = {ROLLUP_LOCK & 0xffffffff}") == "1",
+            what="rollup lock held")
+        p1, p2 = e.a["points"]["hopper_temp"][1], e.a["points"]["pressure_diff"][1]
+        ins = ("INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) VALUES "
+               f"(%s, date_bin('1 hour', now(), timestamptz '2000-01-01') - interval '2 hours' "
+               f"+ interval '%s minutes', 1, 0, {e.a['id']});")
+        e.db.sql("SELECT set_config('dw.scope', 'system', false);"
+                 "SELECT dw_ensure_readings_partition(current_date), dw_ensure_readings_partition(current_date - 1);"
+                 "BEGIN;" + ins % (p1, 1) + ins % (p1, 2) + ins % (p2, 1) + "COMMIT;")
+        assert e.db.scalar("SELECT count(*) FROM rollup_dirty") == "3"
+        backlog = t.wait_for(lambda: value(scrape(e.srv.api_port)[1][0], "dustwatch_rollup_late_backlog"),
+                             what="the backlog read by a tick")
+        assert backlog == 2, backlog
+    finally:
+        if lock:
+            lock.kill()
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([test_both_listeners_parse_strictly, test_counters_move_by_exactly_what_was_sent,
-           test_access_control, test_deploy_files_are_valid])
+           test_access_control, test_deploy_files_are_valid,
+           test_late_backlog_counts_point_hours_not_queue_rows])

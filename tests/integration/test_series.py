@@ -417,7 +417,8 @@ def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
 def test_late_reading_committing_during_a_fill_is_not_lost():
     """A late reading for an hour already queued, whose transaction is still
     open while the worker recomputes that hour, must still reach the rollups
-    (migration 0014: the trigger locks the queued row until it commits)."""
+    (migrations 0014 and 0143: the reading's own queue row, invisible to the
+    worker until it commits, stays for the next tick)."""
     db = t.Database()
     try:
         ents = fixtures.make_city(db)
@@ -451,6 +452,135 @@ def test_late_reading_committing_during_a_fill_is_not_lost():
         db.drop()
 
 
+class Session:
+    """A psql session (t.psql_session) run step by step: each step ends by renaming the
+    session, so a step has finished once the new name shows in pg_stat_activity, and waits
+    when the backend waits on a lock before getting there."""
+
+    def __init__(self, db, name):
+        self.db, self.name, self.n = db, name, 0
+        self.p = t.psql_session(db.name, name)
+        self.pid = t.wait_for(lambda: db.scalar(f"SELECT pid FROM pg_stat_activity WHERE application_name = '{name}'"),
+                              what=f"{name} connected")
+
+    def step(self, sql):
+        """Sends sql; answers 'done' once it finished, 'waits' while it waits on a lock (left
+        waiting), 'exited' if psql stopped (an error: ON_ERROR_STOP)."""
+        self.n += 1
+        mark = f"{self.name}_{self.n}"
+        self.p.stdin.write(f"{sql}\nSET application_name = '{mark}';\n")
+        self.p.stdin.flush()
+
+        def state():
+            if self.p.poll() is not None:
+                return "exited"
+            r = self.db.sql(f"SELECT application_name, coalesce(wait_event_type, '') FROM pg_stat_activity "
+                            f"WHERE pid = {self.pid}")
+            if r and r[0][0] == mark:
+                return "done"
+            if r and r[0][1] == "Lock":
+                return "waits"
+            return None
+        return t.wait_for(state, what=f"{mark} finished or waiting")
+
+    def close(self):
+        """Ends the session; its exit code (0: every statement succeeded)."""
+        self.p.stdin.close()
+        rc = self.p.wait(timeout=30)
+        self.p = None
+        return rc
+
+    def kill(self):
+        if self.p:
+            self.p.kill()
+            self.p.wait()
+
+
+def late_setup(db):
+    """A city whose rollups are marked and rolled up to the current hour (no worker), and a
+    function writing one reading: every reading before that hour is late."""
+    ents = fixtures.make_city(db)
+    a = ents["310113000001"]
+    sysq = lambda sql: db.sql("SELECT set_config('dw.scope', 'system', false);\n" + sql)[1:]
+    sysq("SELECT dw_ensure_readings_partition(current_date), dw_ensure_readings_partition(current_date - 1);"
+         f"UPDATE rollup_state SET marked_to = date_bin('1 hour', now(), {ORIGIN_UTC}), "
+         f"rolled_to = date_bin('1 hour', now(), {ORIGIN_UTC});")
+    hour = sysq(f"SELECT date_bin('1 hour', now(), {ORIGIN_UTC})")[0][0]
+
+    def ins(pid, hours_back, minute, value):
+        return (f"INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) VALUES ({pid}, "
+                f"'{hour}'::timestamptz - interval '{hours_back} hours' + interval '{minute} minutes', {value}, 0, "
+                f"{a['id']});")
+    return a, sysq, hour, ins
+
+
+BEGIN_SYSTEM = "BEGIN; SELECT set_config('dw.scope', 'system', true);"
+
+
+def test_late_writers_of_the_same_hours_do_not_wait_for_each_other():
+    """Two ingest transactions storing late readings of the same point-hours, in opposite
+    orders, both open at once: neither waits for the other and both commit (migration 0143).
+    Before, each queued its point-hours with an upsert on rollup_dirty's key that held the row
+    until its commit: the second writer waited for the first (lock_timeout, 503 under
+    back-filled load) and the two orders deadlocked.  Every reading reaches the rollups."""
+    db = t.Database()
+    a_s = b_s = None
+    try:
+        a, sysq, hour, ins = late_setup(db)
+        p1, p2 = a["points"]["hopper_temp"][1], a["points"]["pressure_diff"][1]
+        sysq(ins(p1, 1, 10, 1))  # p1's hour already queued and committed, p2's not
+        a_s, b_s = Session(db, "writer_a"), Session(db, "writer_b")
+        assert a_s.step(BEGIN_SYSTEM + ins(p1, 1, 20, 2)) == "done"
+        assert b_s.step(BEGIN_SYSTEM + ins(p2, 2, 20, 4)) == "done"
+        assert a_s.step(ins(p2, 2, 30, 8)) == "done", "writer a waited for writer b's queued hour"
+        assert b_s.step(ins(p1, 1, 30, 16)) == "done", "writer b waited for writer a's queued hour"
+        assert a_s.step("COMMIT;") == "done" and b_s.step("COMMIT;") == "done"
+        assert a_s.close() == 0 and b_s.close() == 0
+        # the point-hours once each in what the worker and monitoring count
+        assert sysq("SELECT count(DISTINCT (point_id, hour)) FROM rollup_dirty") == [["2"]]
+        assert sysq("SELECT dirty_done, dirty_left FROM dw_rollup_fill(100)") == [["2", "0"]]
+        assert sysq("SELECT count(*) FROM rollup_dirty") == [["0"]]
+        rolled = sysq(f"SELECT point_id = {p1}, n, vsum FROM rollup_hour ORDER BY 1 DESC")
+        assert rolled == [["t", "3", "19"], ["f", "2", "12"]], rolled
+    finally:
+        for s in (a_s, b_s):
+            if s:
+                s.kill()
+        db.drop()
+
+
+def test_late_writer_does_not_wait_for_the_rollup_and_is_not_lost():
+    """The worker's step has taken a queued point-hour and recomputed it, its transaction
+    still open, when a late reading of that hour is stored: the writer does not wait for the
+    worker (before migration 0143 it waited on the queue row the worker deleted, until the
+    worker committed), and the reading, committed after the worker's snapshot, stays queued
+    and is in the rollup after the next step (the invariant of migration 0014)."""
+    db = t.Database()
+    w_s = l_s = None
+    try:
+        a, sysq, hour, ins = late_setup(db)
+        pid = a["points"]["hopper_temp"][1]
+        sysq(ins(pid, 1, 10, 1))
+        w_s, l_s = Session(db, "rollup_worker"), Session(db, "late_writer")
+        assert w_s.step(BEGIN_SYSTEM + "SELECT * FROM dw_rollup_fill(100);") == "done"
+        assert l_s.step(BEGIN_SYSTEM + ins(pid, 1, 20, 100)) == "done", "the late writer waited for the rollup"
+        assert l_s.step("COMMIT;") == "done"
+        assert w_s.step("COMMIT;") == "done"
+        assert w_s.close() == 0 and l_s.close() == 0
+        h = sysq(f"SELECT '{hour}'::timestamptz - interval '1 hour'")[0][0]
+        rolled = lambda: sysq(f"SELECT n, vsum FROM rollup_hour WHERE point_id = {pid} AND bucket = '{h}'")
+        # the worker's step did not see the reading; its hour is still queued (the series reads raw)
+        assert rolled() == [["1", "1"]]
+        assert sysq(f"SELECT count(*) FROM rollup_dirty WHERE point_id = {pid} AND hour = '{h}'") == [["1"]]
+        assert sysq("SELECT dirty_done, dirty_left FROM dw_rollup_fill(100)") == [["1", "0"]]
+        assert rolled() == [["2", "101"]]
+    finally:
+        for s in (w_s, l_s):
+            if s:
+                s.kill()
+        db.drop()
+
+
 if __name__ == "__main__":
     t.run([
         test_rollups_equal_raw_also_after_backfill,
@@ -458,4 +588,6 @@ if __name__ == "__main__":
         test_minute_rollups_kept_a_week_by_day,
         test_latest_from_redis_equals_postgres_and_survives_redis_loss,
         test_late_reading_committing_during_a_fill_is_not_lost,
+        test_late_writers_of_the_same_hours_do_not_wait_for_each_other,
+        test_late_writer_does_not_wait_for_the_rollup_and_is_not_lost,
     ])

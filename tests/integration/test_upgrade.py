@@ -74,6 +74,15 @@ def test_database_of_an_older_build_is_migrated_and_served():
                                                  "c.oid = i.inhrelid WHERE i.inhparent = 'rollup_minute'::regclass"))
         assert legacy and all(len(x) == len("rollup_minute_YYYYMM") for x in legacy), legacy
         assert int(system(db, f"SELECT count(*) FROM rollup_minute WHERE point_id = {pd}")[0][0]) >= 240
+        # a late reading queued by the old trigger (one row per point-hour, rollup_dirty's key)
+        late_hour = system(db, "SELECT date_bin('1 hour', now() - interval '2 hours', "
+                               "timestamptz '2000-01-01 00:00:00+00')")[0][0]
+        late = ("SELECT set_config('dw.scope', 'system', false); INSERT INTO readings (point_id, collected_at, "
+                f"value, quality, enterprise_id) VALUES ({pd}, '{late_hour}'::timestamptz + interval '%s seconds', "
+                f"%s, 0, {a1['id']})")
+        db.sql(late % (30.5, 1000.25))
+        queued = f"SELECT count(*) FROM rollup_dirty WHERE point_id = {pd} AND hour = '{late_hour}'"
+        assert system(db, queued) == [["1"]]
         before = {tbl: db.scalar(f"SELECT count(*) FROM {tbl}")
                   for tbl in ("enterprises", "points", "readings", "ingest_credentials")}
 
@@ -84,6 +93,15 @@ def test_database_of_an_older_build_is_migrated_and_served():
         assert db.scalar("SELECT count(*) FROM schema_migrations") == str(len(files))
         after = {tbl: db.scalar(f"SELECT count(*) FROM {tbl}") for tbl in before}
         assert after == before, (before, after)
+        # the hour queued before the upgrade stays queued; a second late reading queues it again
+        # (migration 0143: no unique key, no upsert), and one step recomputes it with both
+        db.sql(late % (90.5, 1001.75))
+        assert system(db, queued) == [["2"]]
+        assert system(db, "SELECT dirty_done, dirty_left FROM dw_rollup_fill(1000)") == [["1", "0"]]
+        rolled = system(db, f"SELECT n, vsum, vmax FROM rollup_hour WHERE point_id = {pd} AND bucket = '{late_hour}'")
+        raw = system(db, f"SELECT count(*), sum(value), max(value) FROM readings WHERE point_id = {pd} "
+                         f"AND collected_at >= '{late_hour}' AND collected_at < '{late_hour}'::timestamptz + interval '1 hour'")
+        assert rolled == raw and raw[0][2] == "1001.75", (rolled, raw)
         srv = t.Server(db)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
         st, _, body = srv.ingest("POST", "/ingest/v1/readings",

@@ -63,16 +63,16 @@
 #define KIND_PE(k) "coalesce(alc.k_" #k ", 0) AS k_" #k ", "
 
 /* The figures of a row (the totals or a group) over its pe rows, in the answer's order:
- * FA and F(the JSON text before the value, the value's SQL), FA for those of part A (PART_A),
- * F for part B's, and K(the text before by_kind, part B, whose value is one column per alarm
- * kind).  PostgreSQL sums; the db layer writes the JSON around
+ * FA, FN and F(the JSON text before the value, the value's SQL): FA for those of part A
+ * (PART_A), FN for the points now (PART_NOW), F for part B's; and K(the text before by_kind,
+ * part B, whose value is one column per alarm kind).  PostgreSQL sums; the db layer writes the JSON around
  * the sums (stats_row_text), since json_build_object of ~40 figures per row was an eighth of a
  * week by enterprise (2,000 rows).  Every value is a number or NULL. */
-#define FIGS(FA, F, K)                                                                             \
+#define FIGS(FA, FN, F, K)                                                                             \
     FA("{\"enterprises\":", "count(*)")                                                            \
-    FA(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                  \
-    FA(",\"points\":", SUM("points"))                                                              \
-    FA(",\"points_online\":", SUM("points_online"))                                                \
+    FN(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                  \
+    FN(",\"points\":", SUM("points"))                                                              \
+    FN(",\"points_online\":", SUM("points_online"))                                                \
     FA(",\"point_hours\":", SUM("hours_expected"))                                                 \
     FA(",\"point_hours_with_data\":", SUM("hours_with_data"))                                      \
     FA(",\"online_rate\":", RATE("hours_with_data", "hours_expected"))                             \
@@ -287,12 +287,14 @@
 
 /* $15, the part of the figures to count: 'all', or 'a' or 'b' for half of them, the two halves
  * of one statistic being run at once on two connections over one snapshot (db_read_pair_plan),
- * i.e. on two cores: a month's statement split so took ~60 % of its time (EXPLAIN ANALYZE at
- * 2,000 enterprises).  Part A: points now and point-hours (ptc, phr, ph, the filings' hours);
- * part B: interruptions, alarms, warnings, hazards, escalations, cleaning (FIGS says which
+ * i.e. on two cores.  Part A: the point-hours (phr, ph, the filings' hours, ptn); part B: the
+ * points now, interruptions, alarms, warnings, hazards, escalations, cleaning (FIGS says which
  * figure is whose).  One-time filters: planned for one part, the other's CTEs are empty. */
 #define PART_A "$15::text <> 'b'"
 #define PART_B "$15::text <> 'a'"
+/* $16, the part the points now (ptc: points, points online, connected; FN in FIGS) are counted
+ * in, 'a' or 'b': whichever half is lighter without them (STATS_NOW_IN_A_S) */
+#define PART_NOW "($15::text = 'all' OR $15::text = $16::text)"
 
 /* The "now" figures per enterprise in one pass over the points (grouped, then joined to ents
  * by pe): points, points online (latest reading within 3 expected intervals, as the
@@ -305,8 +307,12 @@
         "count(*) FILTER (WHERE p.param_class = 'mandatory' AND l.collected_at > now() - "         \
             "make_interval(secs => $12::int)) AS mandatory_recent "                                \
         "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id "                         \
-        "WHERE p.enabled AND " PART_A " "                                                      \
-        "GROUP BY 1), "
+        "WHERE p.enabled AND " PART_NOW " "                                                    \
+        "GROUP BY 1), "                                                                            \
+    /* when ptc is part B's, part A counts the point-hours expected from the enabled points      \
+     * alone (ptc's join to point_latest is most of its cost) */                                  \
+    "ptn AS (SELECT p.enterprise_id AS eid, count(*) AS points FROM points p "                     \
+        "WHERE p.enabled AND $15::text = 'a' AND $16::text = 'b' GROUP BY 1), "
 
 /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not hold
  * yet (late readings, quarantine), counted per enterprise without deduplicating the rollup rows
@@ -396,7 +402,8 @@
     "pe AS (SELECT ents.id, coalesce(ptc.points, 0)::int AS points, "                              \
         "coalesce(ptc.points_online, 0)::int AS points_online, "                                   \
         "coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = ptc.mandatory, false) AS connected, "\
-        "coalesce(ptc.points, 0) * (SELECT greatest(ceil(extract(epoch FROM win.t - win.f) "       \
+        "coalesce(ptn.points, ptc.points, 0) * (SELECT greatest(ceil(extract(epoch FROM "          \
+            "win.t - win.f) "                                                                      \
             "/ 3600), 0) FROM win) - coalesce(fxc.n, 0) AS hours_expected, "                       \
         "coalesce(phc.n, 0) - coalesce(fxc.with_data, 0) AS hours_with_data, "                     \
         "coalesce(intr.n, 0)::int AS intr_n, coalesce(intr.hours, 0) AS intr_hours, "              \
@@ -420,7 +427,8 @@
         "coalesce(hz.open_major, 0)::int AS hz_open_major, "                                       \
         "coalesce(hz.overdue, 0)::int AS hz_overdue, "                                             \
         "coalesce(hz.overdue_major, 0)::int AS hz_overdue_major "                                  \
-        "FROM ents LEFT JOIN ptc ON ptc.eid = ents.id LEFT JOIN fxc ON fxc.eid = ents.id "         \
+        "FROM ents LEFT JOIN ptc ON ptc.eid = ents.id LEFT JOIN ptn ON ptn.eid = ents.id "         \
+        "LEFT JOIN fxc ON fxc.eid = ents.id "                                                      \
         "LEFT JOIN hz ON hz.eid = ents.id LEFT JOIN phc ON phc.eid = ents.id "                     \
         "LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON alc.eid = ents.id "                 \
         "LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = ents.id "                     \
@@ -439,9 +447,9 @@
      * figures) as JSON, then one row per group with its key, code and name */                     \
     "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
         "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
-        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_SQL, FIG_SQL, KINDS_SQL) " "  \
+        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_SQL, FIG_SQL, FIG_SQL, KINDS_SQL) " "  \
         "FROM pe "                                                                                 \
-    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_SQL, FIG_SQL, KINDS_SQL) " "    \
+    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_SQL, FIG_SQL, FIG_SQL, KINDS_SQL) " "    \
         "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key, g.code, g.name "                          \
     "ORDER BY 1, 4, 3"
 /* clang-format on */
@@ -546,18 +554,19 @@ static void filter_params(const db_scope *s, const db_stats_query *q, char f[24]
 typedef struct {
     const char *before;
     int kinds;
-    int part; /* 0: part A's, 1: part B's (PART_A, PART_B) */
+    int part; /* 0: part A's, 1: part B's (PART_A, PART_B), 2: the points now's (PART_NOW) */
 } stats_slot;
 #define SLOT_FA(before, sql) {before, 0, 0},
+#define SLOT_FN(before, sql) {before, 0, 2},
 #define SLOT_F(before, sql)  {before, 0, 1},
 #define SLOT_K(before)       {before, 1, 1},
 #define KIND_NAME(k)         #k,
 #define ONE_F(before, sql)   +1
 #define ONE_K(before)        +N_KINDS
-static const stats_slot slots[] = {FIGS(SLOT_FA, SLOT_F, SLOT_K)};
+static const stats_slot slots[] = {FIGS(SLOT_FA, SLOT_FN, SLOT_F, SLOT_K)};
 static const char *const kind_names[] = {ALARM_KINDS(KIND_NAME)};
 enum { N_KINDS = sizeof kind_names / sizeof kind_names[0] };
-static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_F, ONE_K);
+static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_F, ONE_F, ONE_K);
 
 /* a text cell as a JSON string (escaped by jansson), or null */
 static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
@@ -570,7 +579,7 @@ static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)
 /* Result row i as its figures object (a group row: key, code and name first), then a NUL,
  * then the alarm kinds it counts as a JSON array, then a NUL.  The values are PostgreSQL's
  * text of numbers (json_build_object wrote the same text) or NULL. */
-static void stats_row_text(srv_buf *b, const PGresult *const parts[2], int i, size_t at[2])
+static void stats_row_text(srv_buf *b, const PGresult *const parts[3], int i, size_t at[2])
 {
     const PGresult *res = parts[0];
     at[0] = b->len;
@@ -644,13 +653,19 @@ static int same_rows(const PGresult *a, const PGresult *b)
     return 1;
 }
 
+/* Periods longer than this count the points now (ptc) with part A: part B's alarms and warnings
+ * grow with the period, part A's point-hours mostly come from the day rollup (at 2,000
+ * enterprises, with ptc in part B a week by enterprise took 127 -> 120 ms and a month by street
+ * 84 -> 74, but last month by district 85 -> 107 and a custom 30 days 103 -> 121). */
+#define STATS_NOW_IN_A_S (10 * 86400)
+
 /* The statement's result(s): *res, with *half part B's figures when it ran in two halves on c
- * and spare (both set), else NULL. */
+ * and spare (both set), else NULL; *now_in_a whether the points now are *res's. */
 static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
-                            PGresult **res, PGresult **half)
+                            PGresult **res, PGresult **half, int *now_in_a)
 {
     char f[24], t[24], eid[24], win[24];
-    const char *p[15];
+    const char *p[16];
     filter_params(s, q, f, t, eid, p);
     p[10] = q->group ? q->group : "none";
     p[11] = db_i64(win, q->connected_window_s);
@@ -658,6 +673,8 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
     p[12] = NULL;
     p[13] = q->online_only ? "false" : "true";
     p[14] = "all";
+    *now_in_a = q->to - q->from > STATS_NOW_IN_A_S;
+    p[15] = *now_in_a ? "a" : "b";
     *res = *half = NULL;
     db_status st;
     PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
@@ -668,11 +685,11 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
     PQclear(r);
     const char *stmt = q->raw ? "stats_get" : "stats_get_agg";
     if (spare) {
-        const char *pb[15];
+        const char *pb[16];
         memcpy(pb, p, sizeof pb);
         p[14] = "a";
         pb[14] = "b";
-        st = db_read_pair_plan(c, spare, s, stmt, 15, p, pb, DB_PLAN_CUSTOM, res, half);
+        st = db_read_pair_plan(c, spare, s, stmt, 16, p, pb, DB_PLAN_CUSTOM, res, half);
         if (st == DB_OK && same_rows(*res, *half)) {
             srv_metric_add(&m_stats_reads, 1, "halves");
             return DB_OK;
@@ -687,7 +704,7 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
         p[14] = "all";
     }
     srv_metric_add(&m_stats_reads, 1, spare ? "halves_failed" : "one");
-    st = db_read_result_plan(c, s, stmt, 15, p, DB_PLAN_CUSTOM, res);
+    st = db_read_result_plan(c, s, stmt, 16, p, DB_PLAN_CUSTOM, res);
     if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != n_columns)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");
         PQclear(*res);
@@ -702,10 +719,12 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
 {
     *out = NULL;
     PGresult *res = NULL, *half = NULL;
-    db_status st = read_stats(c, spare, s, q, &res, &half);
+    int now_in_a = 1;
+    db_status st = read_stats(c, spare, s, q, &res, &half, &now_in_a);
     if (st != DB_OK)
         return st;
-    const PGresult *parts[2] = {res, half ? half : res};
+    const PGresult *b_part = half ? half : res;
+    const PGresult *parts[3] = {res, b_part, now_in_a ? res : b_part};
     int n = PQntuples(res);
     db_stats_rows *r = calloc(1, sizeof *r);
     srv_buf b = {0};

@@ -656,7 +656,8 @@ static int same_rows(const PGresult *a, const PGresult *b)
 /* Periods longer than this count the points now (ptc) with part A: part B's alarms and warnings
  * grow with the period, part A's point-hours mostly come from the day rollup (at 2,000
  * enterprises, with ptc in part B a week by enterprise took 127 -> 120 ms and a month by street
- * 84 -> 74, but last month by district 85 -> 107 and a custom 30 days 103 -> 121). */
+ * 84 -> 74, but last month by district 85 -> 107 and a custom 30 days 103 -> 121: medians of
+ * 20, one run each). */
 #define STATS_NOW_IN_A_S (10 * 86400)
 
 /* The statement's result(s): *res, with *half part B's figures when it ran in two halves on c

@@ -287,9 +287,9 @@
 
 /* $15, the part of the figures to count: 'all', or 'a' or 'b' for half of them, the two halves
  * of one statistic being run at once on two connections over one snapshot (db_read_pair_plan),
- * i.e. on two cores.  Part A: the point-hours (phr, ph, the filings' hours, ptn); part B: the
- * points now, interruptions, alarms, warnings, hazards, escalations, cleaning (FIGS says which
- * figure is whose).  One-time filters: planned for one part, the other's CTEs are empty. */
+ * i.e. on two cores.  Part A: the point-hours (phr, ph, the filings' hours, ptn); part B:
+ * interruptions, alarms, warnings, hazards, escalations, cleaning; the points now with either
+ * ($16).  FIGS says which figure is whose.  One-time filters: planned for one part, the other's CTEs are empty. */
 #define PART_A "$15::text <> 'b'"
 #define PART_B "$15::text <> 'a'"
 /* $16, the part the points now (ptc: points, points online, connected; FN in FIGS) are counted

@@ -149,8 +149,14 @@ static int grp_take(const int64_t *distinct, size_t nd, db_alarm_point **rows, s
     db_alarm_point *out = malloc(nd * sizeof *out);
     if (!out)
         return 0;
-    for (size_t i = 0; i < nd; i++)
-        out[i] = *grp_find(distinct[i]);
+    for (size_t i = 0; i < nd; i++) {
+        const db_alarm_point *r = grp_find(distinct[i]); /* found above: never NULL here */
+        if (!r) {
+            free(out);
+            return 0;
+        }
+        out[i] = *r;
+    }
     *rows = out;
     *nrows = nd;
     return 1;

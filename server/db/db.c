@@ -307,6 +307,30 @@ static const char *error_primary(db_conn *c, const PGresult *r)
     return m ? m : PQerrorMessage(c->pg);
 }
 
+static void fill_diag(const PGresult *r, db_diag *diag);
+
+/* r (taken over), stmt's result on c: returned when it succeeded, else cleared and logged, with
+ * the status in *st, the diagnostics in *diag and libpq's message in err (each when not NULL). */
+static PGresult *exec_result(db_conn *c, PGresult *r, const char *stmt, db_status *st,
+                             db_diag *diag, char *err, size_t errlen)
+{
+    ExecStatusType es = PQresultStatus(r);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *st = DB_OK;
+        return r;
+    }
+    *st = db_classify(c, r);
+    if (diag)
+        fill_diag(r, diag);
+    if (err)
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+    char q[600];
+    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
+            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
+    PQclear(r);
+    return NULL;
+}
+
 /* Why a pipeline: a read through BEGIN, set_config, the statement and
  * COMMIT costs four round trips, and for the small look-ups of the API the
  * wake-ups and system calls of those trips cost PostgreSQL more than the
@@ -436,20 +460,11 @@ db_status db_read_pipeline(db_conn *c, const db_pipe_stmt *scope, PGresult **sco
     return pipeline_scoped(c, scope, scope_out, stmts, n, out, st);
 }
 
-/* The transaction's result of sent (PQsendQueryPrepared's) on c: *out on success, else the
- * status, logged as read_scoped does. */
+/* The result of sent (PQsendQueryPrepared's) on c into *out, as db_exec gives it. */
 static db_status pair_collect(db_conn *c, int sent, const char *stmt, PGresult **out)
 {
-    PGresult *r = collect(c, sent, stmt);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        *out = r;
-        return DB_OK;
-    }
-    db_status st = r ? db_classify(c, r) : DB_HARD;
-    char q[600];
-    srv_log(st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
-            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
-    PQclear(r);
+    db_status st;
+    *out = exec_result(c, collect(c, sent, stmt), stmt, &st, NULL, NULL, 0);
     return st;
 }
 
@@ -657,23 +672,9 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         *st = DB_HARD;
         return NULL;
     }
-    PGresult *r =
-        collect(c, PQsendQueryPrepared(c->pg, stmt, nparams, params, lengths, formats, 0), stmt);
-    ExecStatusType es = PQresultStatus(r);
-    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
-        *st = DB_OK;
-        return r;
-    }
-    *st = db_classify(c, r);
-    if (diag)
-        fill_diag(r, diag);
-    if (err)
-        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-    char q[600];
-    srv_log(*st == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed", "stmt=%s detail=%s",
-            stmt, srv_log_q(q, sizeof q, error_primary(c, r)));
-    PQclear(r);
-    return NULL;
+    return exec_result(
+        c, collect(c, PQsendQueryPrepared(c->pg, stmt, nparams, params, lengths, formats, 0), stmt),
+        stmt, st, diag, err, errlen);
 }
 
 PGresult *db_exec(db_conn *c, const char *stmt, int nparams, const char *const *params,

@@ -304,6 +304,8 @@ void api_handlers_init(void);
  * caller's scope and adds the drill-down links (new reference, NULL with *st on failure). */
 struct db_stats_query;
 int api_stats_query(api_req *r, struct db_stats_query *q, char from_s[32], char to_s[32]);
+/* The ranking's order (sort, optional) into q->sort: 0, or -1 after answering 400. */
+int api_stats_sort(api_req *r, struct db_stats_query *q);
 json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *from_s,
                         const char *to_s, db_status *st);
 /* The rows of a statistics answer (borrowed) as an online-rate ranking, lowest first (new). */

@@ -298,11 +298,11 @@ static void stats_title(char *title, size_t cap, const char *what, const db_stat
     char eid[24] = "";
     if (q->enterprise_id)
         snprintf(eid, sizeof eid, "%lld", (long long)q->enterprise_id);
-    const char *const names[] = {"district",  "street", "industry",
-                                 "dust_kind", "grade",  "enterprise"};
-    const char *const vals[] = {q->district_code, q->street_code, q->industry_code,
-                                q->dust_kind,     q->grade,       eid};
-    title_filters(title, cap, names, vals, 6);
+    const char *const names[] = {"district", "street",     "industry", "dust_kind",
+                                 "grade",    "enterprise", "sort"};
+    const char *const vals[] = {
+        q->district_code, q->street_code, q->industry_code, q->dust_kind, q->grade, eid, q->sort};
+    title_filters(title, cap, names, vals, 7);
 }
 
 /* table=interruptions: the data-quality interruption records (at most 500, latest first);
@@ -375,7 +375,7 @@ static json_t *statistics_sheet(api_req *r, db_status *st)
 {
     db_stats_query q;
     char from_s[32], to_s[32];
-    if (api_stats_query(r, &q, from_s, to_s) != 0)
+    if (api_stats_query(r, &q, from_s, to_s) != 0 || api_stats_sort(r, &q) != 0)
         return NULL;
     json_t *stats = api_stats_fetch(r, &q, from_s, to_s, st);
     if (*st != DB_OK || !stats) {

@@ -29,6 +29,7 @@
 #include "srv_log.h"
 #include "srv_metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -630,8 +631,10 @@ static void stats_row_text(srv_buf *b, const PGresult *const parts[3], int i, si
 struct db_stats_rows {
     PGresult *res;  /* row 0: the head and the totals; rows 1..: the group rows */
     PGresult *half; /* part B's figures of the same rows when counted apart, else NULL */
+    int now_in_a;   /* whether the points now are res's (else half's, when set) */
     char *text;     /* per result row, its figures and its kinds (stats_row_text) */
     size_t *at;     /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
+    size_t *order;  /* group row i is result row order[i] + 1 (NULL: the statement's order) */
 };
 
 SRV_METRIC_COUNTER(m_stats_reads, "dustwatch_stats_reads_total",
@@ -743,6 +746,11 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
     }
     r->res = res;
     r->half = half;
+    r->now_in_a = now_in_a;
+    if (q->sort && db_stats_rows_sort(r, q->sort) != 0) {
+        db_stats_rows_free(r);
+        return DB_HARD;
+    }
     *out = r;
     return DB_OK;
 }
@@ -769,7 +777,7 @@ size_t db_stats_rows_count(const db_stats_rows *r)
 
 void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row)
 {
-    int n = (int)i + 1;
+    int n = (int)(r->order ? r->order[i] : i) + 1;
     row->figures = r->text + r->at[2 * n];
     row->kinds = r->text + r->at[2 * n + 1];
     row->key = PQgetvalue(r->res, n, 2);
@@ -784,7 +792,87 @@ void db_stats_rows_free(db_stats_rows *r)
     PQclear(r->half);
     free(r->text);
     free(r->at);
+    free(r->order);
     free(r);
+}
+
+/* Where each of DB_STATS_SORT_KEYS sits in FIGS: the text before its value. */
+static const struct {
+    const char *name, *before;
+} sort_at[] = {
+    {"alarms", "},\"alarms\":{\"total\":"},
+    {"alarms_overdue", ",\"overdue\":"}, /* the first "overdue" of FIGS is the alarms' */
+    {"warnings", "},\"warnings\":{\"total\":"},
+    {"escalations", ",\"escalations\":"},
+    {"interruptions", ",\"interruptions\":{\"count\":"},
+    {"online_rate", ",\"online_rate\":"},
+    {"handled_on_time_rate", ",\"handled_on_time_rate\":"},
+    {"cleared_on_time_rate", ",\"cleared_on_time_rate\":"},
+    {"hazards_open", ",\"open\":"},
+};
+#define SORT_KEY(name, lowest_first) {#name, lowest_first},
+static const struct {
+    const char *name;
+    int lowest_first;
+} sort_keys[] = {DB_STATS_SORT_KEYS(SORT_KEY)};
+
+typedef struct {
+    double v; /* NAN: no value */
+    size_t i;
+} rank_item;
+
+static int rank_cmp(const void *a, const void *b)
+{
+    const rank_item *x = a, *y = b;
+    int xn = isnan(x->v), yn = isnan(y->v);
+    if (xn != yn)
+        return xn - yn;
+    if (!xn && x->v != y->v)
+        return x->v < y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int db_stats_rows_sort(db_stats_rows *r, const char *by)
+{
+    size_t k = 0, nk = sizeof sort_keys / sizeof sort_keys[0], a = 0;
+    while (k < nk && strcmp(sort_keys[k].name, by) != 0)
+        k++;
+    while (a < sizeof sort_at / sizeof sort_at[0] && strcmp(sort_at[a].name, by) != 0)
+        a++;
+    if (k == nk || a == sizeof sort_at / sizeof sort_at[0])
+        return -1;
+    /* the key's column and the result that holds it, as stats_row_text walks them */
+    int col = STATS_FIRST_FIGURE, part = -1;
+    for (size_t s = 0; s < sizeof slots / sizeof slots[0] && part < 0; s++) {
+        if (!slots[s].kinds && strcmp(slots[s].before, sort_at[a].before) == 0)
+            part = slots[s].part;
+        else
+            col += slots[s].kinds ? N_KINDS : 1;
+    }
+    const PGresult *b_part = r->half ? r->half : r->res;
+    const PGresult *from = part == 0 ? r->res : part == 1 ? b_part : r->now_in_a ? r->res : b_part;
+    size_t n = db_stats_rows_count(r);
+    rank_item *v = malloc((n ? n : 1) * sizeof *v);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (part < 0 || !v || !order) {
+        free(v);
+        free(order);
+        return -1;
+    }
+    double sign = sort_keys[k].lowest_first ? 1.0 : -1.0;
+    for (size_t i = 0; i < n; i++) {
+        int row = (int)i + 1;
+        v[i].i = i;
+        v[i].v =
+            PQgetisnull(from, row, col) ? NAN : sign * strtod(PQgetvalue(from, row, col), NULL);
+    }
+    qsort(v, n, sizeof *v, rank_cmp);
+    for (size_t i = 0; i < n; i++)
+        order[i] = v[i].i;
+    free(v);
+    free(r->order);
+    r->order = order;
+    return 0;
 }
 
 db_status db_stats_get(db_conn *c, const db_scope *s, const db_stats_query *q, json_t **out)

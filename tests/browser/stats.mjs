@@ -105,12 +105,36 @@ async function test_enterprise_list_goes_past_500() {
   await context.close();
 }
 
+async function test_enterprise_ranking_pages() {
+  // by enterprise, ranked by alarms: ents[0] (2 alarms) first, 100 rows a page, 523 in 6 pages
+  const tok = await srv.token('city.admin');
+  const q = `period=month&date=${lastMonth()}-01&group=enterprise&sort=alarms`;
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + '/#/stats?' + q);
+  await page.waitForSelector('[data-testid=stats-pager]');
+  const cells = async () => page.$$eval('[data-testid=stats-table] [data-cell=alarms]', as => as.map(a => +a.textContent));
+  const codes = async () => page.$$eval('[data-testid=stats-table] [data-row]', as => as.map(a => a.dataset.row));
+  const first = await cells();
+  assert(first.length === 100 && first[0] === 2 && first[1] === 1 && first[2] === 1 && first[3] === 0, 'ranked: ' + first.slice(0, 5));
+  assert((await codes())[0] === ents[0].code, 'first row: ' + (await codes())[0]);
+  assert((await page.textContent('[data-testid=stats-pager]')).includes('523') &&
+    (await page.textContent('[data-testid=stats-pager]')).includes('1 / 6'), 'pager: ' + await page.textContent('[data-testid=stats-pager]'));
+  await page.click('[data-action=stats-next]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=stats-pager]')?.textContent.includes('2 / 6'));
+  const api = (await srv.api('GET', `/api/v1/statistics?${q}&limit=100&offset=100`, undefined, tok)).body;
+  assert(JSON.stringify(await codes()) === JSON.stringify(api.rows.map(r => r.code)), 'page 2 is not the API\'s second page');
+  await page.goto(srv.base + '/#/stats?' + q + '&page=6');
+  await page.waitForFunction(() => document.querySelector('[data-testid=stats-pager]')?.textContent.includes('6 / 6'));
+  assert((await cells()).length === 23, 'last page rows: ' + (await cells()).length);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
 const tests = [test_statistics_page_shows_the_api_figures, test_monthly_report_downloads_and_prints,
-  test_enterprise_list_goes_past_500, test_no_script_errors];
+  test_enterprise_list_goes_past_500, test_enterprise_ranking_pages, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -7,6 +7,8 @@ readings; the same answers come from the day rollup (stats_day, migration 0114: 
 a day made stale by a change of its hourly rollups read live) and from the hourly rollups alone
 (stats_day_rollup=0); point-hours under an approved filing are left out of the online rate; each
 drill-down link lists what the figure counts; bad periods and filters are 400."""
+import csv
+import io
 import json
 import math
 import random
@@ -667,6 +669,68 @@ def check_rest(e, r, ents):
             err = e.get(f"/api/v1/{route}?" + path, status=400)
             assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
     assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
+    check_pages(e, r, ents, base)
+
+
+SORTS = {"alarms": (lambda g: g["alarms"]["total"], -1), "alarms_overdue": (lambda g: g["alarms"]["overdue"], -1),
+         "warnings": (lambda g: g["warnings"]["total"], -1),
+         "escalations": (lambda g: g["warnings"]["escalations"], -1),
+         "interruptions": (lambda g: g["interruptions"]["count"], -1), "online_rate": (lambda g: g["online_rate"], 1),
+         "handled_on_time_rate": (lambda g: g["alarms"]["handled_on_time_rate"], 1),
+         "cleared_on_time_rate": (lambda g: g["warnings"]["cleared_on_time_rate"], 1),
+         "hazards_open": (lambda g: g["hazards"]["open"], -1)}
+
+
+def check_pages(e, r, ents, base):
+    """By enterprise a page at a time, ranked by a figure: the same rows as the whole table."""
+    f, to = e.m1 - timedelta(days=3), e.m1 + timedelta(days=3)
+    path = base + "&group=enterprise"
+    whole = e.get(path + "&limit=5000")
+    rows = whole["rows"]
+    assert whole["rows_total"] == len(rows) == len(ents) >= 3, (whole["rows_total"], len(rows), len(ents))
+    assert (whole["offset"], whole["limit"], whole["sort"]) == (0, 5000, None)
+    # every row is its enterprise's figures, from the raw rows
+    for row in rows:
+        x = [x for x in ents if str(x["id"]) == row["key"]]
+        assert norm(strip(row)) == norm(figures(r, x, f, to)), (row["code"], strip(row))
+    page = e.get(path)  # the default page: 100 rows
+    assert page["limit"] == 100 and page["rows"] == rows[:100] and page["totals"] == whole["totals"]
+    pages, off = [], 0
+    while off < len(rows):
+        p = e.get(path + f"&limit=2&offset={off}")
+        assert p["rows_total"] == len(rows) and p["offset"] == off and len(p["rows"]) == min(2, len(rows) - off)
+        pages += p["rows"]
+        off += 2
+    assert pages == rows
+    assert e.get(path + f"&offset={len(rows)}")["rows"] == []
+    # ranked: counts the most first, rates the lowest first and none last, ties in key order
+    reordered = 0
+    for name, (val, sign) in SORTS.items():
+        got = e.get(path + f"&limit=5000&sort={name}")
+        assert got["sort"] == name and got["totals"] == whole["totals"]
+        pos = {g["key"]: i for i, g in enumerate(rows)}
+        want = sorted(rows, key=lambda g: (val(g) is None, sign * float(val(g) or 0), pos[g["key"]]))
+        assert [g["key"] for g in got["rows"]] == [g["key"] for g in want], name
+        assert got["rows"] == want, name
+        reordered += want != rows
+        part = e.get(path + f"&limit=1&offset=1&sort={name}")
+        assert part["rows"] == want[1:2], name
+    assert reordered >= 2, "the fixture's enterprises differ in rates"  # a ranking that is not the key order
+    # the export ranks the same way, every row, and says so in its title
+    st, _, data = t.request(e.srv.api_port, "GET", "/api/v1/statistics/export?format=csv&" + path.split("?", 1)[1]
+                            + "&sort=online_rate&limit=1", headers={"Authorization": "Bearer " + e.tokens["city.admin"]})
+    lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert st == 200 and "sort=online_rate" in lines[0][0] and lines[2][0] == "合计", lines[:3]
+    val, sign = SORTS["online_rate"]
+    want = sorted(rows, key=lambda g: (val(g) is None, sign * float(val(g) or 0), pos[g["key"]]))
+    assert [x[1] for x in lines[3:]] == [g["code"] for g in want], (lines, [g["code"] for g in want])
+    # a district's ranking holds its own enterprises only
+    bs = e.get(path + "&sort=alarms", "baoshan.admin")
+    assert {g["key"] for g in bs["rows"]} == {str(x["id"]) for x in ents if x["district"] == "310113"}
+    for bad, word in (("sort=colour", "sort"), ("sort=alarms,warnings", "sort"), ("limit=0", "limit"),
+                      ("limit=5001", "limit"), ("offset=-1", "offset")):
+        err = e.get(path + "&" + bad, status=400)
+        assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (bad, err)
 
 
 def test_answers_are_reused_until_a_write():

@@ -325,6 +325,8 @@ const D = {
   'st.online_rate': ['在线率', 'Online rate'], 'st.interruptions': ['数据中断', 'Interruptions'], 'st.alarms': ['报警', 'Alarms'],
   'st.handled_rate': ['及时处置率', 'Handled on time'], 'st.warnings': ['预警', 'Warnings'], 'st.signed_rate': ['按时签收率', 'Signed on time'],
   'st.cleared_rate': ['按时消警率', 'Cleared on time'], 'st.overdue': ['超期', 'Overdue'], 'st.escalations': ['升级督办', 'Escalations'],
+  'st.sort': ['排序', 'Rank by'], 'st.sort.key': ['按编码', 'Code'], 'st.sort.alarms_overdue': ['超期报警', 'Overdue alarms'],
+  'st.sort.hazards_open': ['未销号隐患', 'Open hazards'],
   'st.table': ['分组统计', 'By group'], 'st.export.csv': ['导出 CSV', 'Export CSV'], 'st.export.xlsx': ['导出 Excel', 'Export XLSX'],
   'st.onboarding': ['应接尽接', 'Onboarding'], 'st.quality': ['数据质量', 'Data quality'], 'st.cohort': ['批次', 'Cohort'],
   'st.milestone': ['完成时限', 'Milestone'], 'st.in_scope': ['应接入', 'In scope'], 'st.rate': ['接入率', 'Rate'], 'st.laggards': ['未接入', 'Laggards'],

@@ -6,7 +6,13 @@ import { api, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime } from '../ui.js';
 
-const GROUPS = ['street', 'district', 'industry', 'dust_kind', 'grade', 'none'];
+const GROUPS = ['street', 'district', 'enterprise', 'industry', 'dust_kind', 'grade', 'none'];
+// the rankings GET /statistics can sort by, with their labels; '' = by code
+const SORTS = [['', 'st.sort.key'], ['alarms', 'st.alarms'], ['alarms_overdue', 'st.sort.alarms_overdue'],
+  ['warnings', 'st.warnings'], ['escalations', 'st.escalations'], ['interruptions', 'st.interruptions'],
+  ['online_rate', 'st.online_rate'], ['handled_on_time_rate', 'st.handled_rate'],
+  ['cleared_on_time_rate', 'st.cleared_rate'], ['hazards_open', 'st.sort.hazards_open']];
+const PAGE = 100; // rows per page (the API's default)
 
 // an API list route with filters -> the dashboard page that lists it
 function pageOf(link) {
@@ -29,7 +35,9 @@ export default async function stats(el, ctx) {
     period: q.get('period') || 'month', date: q.get('date') || '', from: q.get('from') || '', to: q.get('to') || '',
     group: q.get('group') || (ctx.me.scope.kind === 'city' ? 'district' : 'street'),
     street: q.get('street') || '', dust_kind: q.get('dust_kind') || '', grade: q.get('grade') || '', industry: q.get('industry') || '',
+    sort: q.get('sort') || '',
   };
+  const page = Math.max(1, parseInt(q.get('page'), 10) || 1);
   const regions = await api('/api/v1/regions').catch(() => ({ items: [] }));
   if (!ctx.alive) return;
   const streets = regions.items.filter(r => r.level === 'street');
@@ -44,6 +52,7 @@ export default async function stats(el, ctx) {
     h('label', null, t('ent.industry'), h('input', { name: 'industry', value: f.industry, size: 6 })),
     h('label', null, t('ent.dust'), h('input', { name: 'dust_kind', value: f.dust_kind, size: 10 })),
     h('label', null, t('ent.grade'), sel('grade', ['red', 'orange', 'yellow', 'blue', 'none'].map(g => [g, t('st.grade.' + g)]))),
+    h('label', null, t('st.sort'), sel('sort', SORTS.map(([v, l]) => [v, t(l)]), false)),
     h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
   function apply() {
     const p = new URLSearchParams();
@@ -57,7 +66,7 @@ export default async function stats(el, ctx) {
     if (f.from) sp.set('from', f.from.length === 16 ? f.from + ':00+08:00' : f.from);
     if (f.to) sp.set('to', f.to.length === 16 ? f.to + ':00+08:00' : f.to);
   }
-  for (const k of ['street', 'dust_kind', 'grade', 'industry']) if (f[k]) sp.set(k, f[k]);
+  for (const k of ['street', 'dust_kind', 'grade', 'industry', 'sort']) if (f[k]) sp.set(k, f[k]);
 
   const tiles = h('div', { class: 'stats', 'data-testid': 'stats-tiles' }, loading());
   const body = h('div', null, loading());
@@ -81,7 +90,11 @@ export default async function stats(el, ctx) {
       card(t('st.quality'), dq, h('span', null, tableExp('interruptions', sp), ' ', tableExp('online', sp)))));
 
   let s;
-  try { s = await api('/api/v1/statistics?' + sp); } catch (e) { fill(tiles, errorBox(e)); fill(body); return; }
+  // the table a page at a time (a city by enterprise is 2,000 rows); the export holds every row
+  const pq = new URLSearchParams(sp);
+  pq.set('limit', PAGE);
+  pq.set('offset', (page - 1) * PAGE);
+  try { s = await api('/api/v1/statistics?' + pq); } catch (e) { fill(tiles, errorBox(e)); fill(body); return; }
   if (!ctx.alive) return;
   const T = s.totals, L = T.links;
   fill(tiles,
@@ -120,7 +133,13 @@ export default async function stats(el, ctx) {
     { title: t('st.hz_open'), render: r => num(r.hazards.open, r.links.hazards_open, { 'data-cell': 'hazards' }) },
     { title: t('st.hz_overdue'), render: r => num(r.hazards.overdue, r.links.hazards_overdue) },
   ];
-  fill(body, table(cols, s.rows, { attrs: { 'data-testid': 'stats-table' } }));
+  const pages = Math.max(1, Math.ceil(s.rows_total / PAGE));
+  const go = p => { const u = new URLSearchParams(ctx.query); u.set('page', p); ctx.go('#/stats?' + u); };
+  fill(body, table(cols, s.rows, { attrs: { 'data-testid': 'stats-table' } }),
+    pages > 1 ? h('div', { class: 'pager', 'data-testid': 'stats-pager' }, t('common.total', { n: s.rows_total }),
+      h('button', { class: 'btn sm', disabled: page <= 1, 'data-action': 'stats-prev', onclick: () => go(page - 1) }, t('common.prev')),
+      `${page} / ${pages}`,
+      h('button', { class: 'btn sm', disabled: page >= pages, 'data-action': 'stats-next', onclick: () => go(page + 1) }, t('common.next'))) : null);
 
   if (hasRoute('GET', '/api/v1/onboarding')) {
     const o = await api('/api/v1/onboarding').catch(e => ({ error: e }));

@@ -497,9 +497,9 @@ static void pair_end(db_conn *c, db_status *st)
         *st = end;
 }
 
-db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const char *stmt,
-                            int nparams, const char *const *p1, const char *const *p2, db_plan plan,
-                            PGresult **out1, PGresult **out2)
+db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const char *stmt1,
+                            const char *stmt2, int nparams, const char *const *p1,
+                            const char *const *p2, db_plan plan, PGresult **out1, PGresult **out2)
 {
     *out1 = *out2 = NULL;
     if (db_ensure(c1) != 0 || db_ensure(c2) != 0 || prepare_late(c1) != 0 ||
@@ -522,10 +522,10 @@ db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const c
         st2 = pair_begin(c2, snapshot, s, plan);
     if (st == DB_OK && st2 == DB_OK) {
         /* both sent before either is waited for: they run at once */
-        int sent1 = PQsendQueryPrepared(c1->pg, stmt, nparams, p1, NULL, NULL, 0);
-        int sent2 = PQsendQueryPrepared(c2->pg, stmt, nparams, p2, NULL, NULL, 0);
-        st = pair_collect(c1, sent1, stmt, out1);
-        st2 = pair_collect(c2, sent2, stmt, out2);
+        int sent1 = PQsendQueryPrepared(c1->pg, stmt1, nparams, p1, NULL, NULL, 0);
+        int sent2 = PQsendQueryPrepared(c2->pg, stmt2, nparams, p2, NULL, NULL, 0);
+        st = pair_collect(c1, sent1, stmt1, out1);
+        st2 = pair_collect(c2, sent2, stmt2, out2);
     }
     if (st == DB_OK)
         st = st2;

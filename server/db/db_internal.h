@@ -81,13 +81,13 @@ typedef enum {
  * planned as plan says: for reads whose answer is more than one JSON cell. */
 db_status db_read_result_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                               const char *const *params, db_plan plan, PGresult **out);
-/* Two runs of stmt at once, with parameters p1 on c1 and p2 on c2, over one snapshot (c2's
+/* stmt1 with parameters p1 on c1 and stmt2 with p2 on c2 at once, over one snapshot (c2's
  * transaction imports c1's), each under scope s and planned as plan says: for a read whose
  * work splits into halves (the statistics), which PostgreSQL then does on two cores.  *out1
  * and *out2 are the caller's; on failure both are NULL, and both connections are usable. */
-db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const char *stmt,
-                            int nparams, const char *const *p1, const char *const *p2, db_plan plan,
-                            PGresult **out1, PGresult **out2);
+db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const char *stmt1,
+                            const char *stmt2, int nparams, const char *const *p1,
+                            const char *const *p2, db_plan plan, PGresult **out1, PGresult **out2);
 /* db_read_json with the statement planned as plan says. */
 db_status db_read_json_plan(db_conn *c, const db_scope *s, const char *stmt, int nparams,
                             const char *const *params, db_plan plan, json_t **out);

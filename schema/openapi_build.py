@@ -16,7 +16,8 @@ OPERATIONS, keyed by each route's operation id; a route without an entry there,
 or an entry without a route, stops the build.  The descriptions were read from
 the handlers (api/resources/*.c) and the SQL that builds their JSON.
 
-Also read, not copied: the error registries api/core/errors.def and
+Also read, not copied: the statistics' rankings (DB_STATS_SORT_KEYS in server/db/db_stats.h),
+the error registries api/core/errors.def and
 server/ingest/ing_errors.def (codes, statuses, hints) and the ingest payload schemas schema/ingest-*.schema.json
 (inlined).  The unit test openapi-fresh runs --check against the built
 binary; tests/integration/test_openapi.py holds the served document against a
@@ -131,6 +132,18 @@ def read_errors(rel):
     return [(c, st, h) for _, c, st, h in read_registry(rel)]
 
 
+def read_stat_sorts(rel):
+    """The names of DB_STATS_SORT_KEYS (the rankings GET /statistics can sort by)."""
+    with open(os.path.join(ROOT, *rel.split("/")), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"#define DB_STATS_SORT_KEYS\(X\)((?:[^\n]*\\\n)+[^\n]*)", text)
+    names = re.findall(r"X\((\w+),", m.group(1)) if m else []
+    if not names:
+        raise SystemExit(f"{rel}: no DB_STATS_SORT_KEYS entries found")
+    return names
+
+
+STAT_SORTS = read_stat_sorts("server/db/db_stats.h")
 ERRORS = read_errors("api/core/errors.def")
 ERROR_CODE = {n: c for n, c, _, _ in read_registry("api/core/errors.def")}
 INGEST_ERRORS = read_errors("server/ingest/ing_errors.def")
@@ -1061,7 +1074,10 @@ SCHEMAS = {
                                 "and those closed by now"),
         "rows": arr({"allOf": [obj(dict(key=s("string"), code=s("string"), name=N_STR)),
                                ref("StatFigures")]}),
-    }, ["from", "to", "totals", "rows"]),
+        "rows_total": s("integer", "Group rows in all (rows holds a page of them).", minimum=0),
+        "offset": COUNT, "limit": COUNT,
+        "sort": nullable(s("string", "The ranking asked for, or null (by key).")),
+    }, ["from", "to", "totals", "rows", "rows_total", "offset", "limit"]),
     "StatFigures": obj(dict(
         enterprises=COUNT,
         connected=s("integer", "Every enabled mandatory point sent data within "
@@ -1840,7 +1856,14 @@ OPERATIONS = {
                  P("district"), P("street"), P("enterprise"),
                  Q("industry", s("string"), "GB/T 4754 industry code, e.g. C3360."),
                  Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
-                 Q("grade", enum(GRADES + ["none"]), "Current risk grade.")],
+                 Q("grade", enum(GRADES + ["none"]), "Current risk grade."),
+                 Q("sort", enum(STAT_SORTS),
+                   "Rank the rows by one figure instead of by key: counts the most first (alarms = "
+                   "alarms.total, alarms_overdue = alarms.overdue, hazards_open = hazards.open), "
+                   "rates the lowest first, rows without a rate last; ties in key order."),
+                 Q("limit", s("integer", minimum=1, maximum=5000, default=100),
+                   "Rows per page (the totals are always the whole scope's)."),
+                 Q("offset", s("integer", minimum=0, default=0), "Rows skipped.")],
          resp=ok(ref("Statistics")), err=[400]),
     "getDataQuality": dict(tag="statistics",
          zh="数据质量", en="Data quality",
@@ -1890,7 +1913,8 @@ OPERATIONS = {
                  P("district"), P("street"), P("enterprise"),
                  Q("industry", s("string"), "As getStatistics."),
                  Q("dust_kind", s("string"), "As getStatistics."),
-                 Q("grade", enum(GRADES + ["none"]), "As getStatistics.")],
+                 Q("grade", enum(GRADES + ["none"]), "As getStatistics."),
+                 Q("sort", enum(STAT_SORTS), "As getStatistics; every row is exported.")],
          resp={"200": {"description": "The table.",
                        "content": {"text/csv": {"schema": s("string")},
                                    XLSX_MEDIA: {"schema": s("string", format="binary")}}}},

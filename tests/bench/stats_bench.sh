@@ -16,7 +16,9 @@
 # worker would (dw_stats_day_advance), and measures as a city_admin (all E enterprises):
 #   month_street    GET /statistics?period=month&group=street   (this month)
 #   lastmonth_dist  GET /statistics?period=month&date=<a day of last month>&group=district
-#   week_ent        GET /statistics?period=week&group=enterprise
+#   week_ent        GET /statistics?period=week&group=enterprise&sort=alarms (the first page:
+#                   100 rows, as the dashboard asks for them)
+#   week_ent_all    the same, every row by key (limit=5000: 2,000 rows, 7.4 MB)
 #   day_industry    GET /statistics?period=day&group=industry
 #   custom_30d      GET /statistics?period=custom (the last 30 days, partial days at both ends)
 # each N times one after the other (DW_STATS_N, default 30) after 2 unmeasured requests.
@@ -108,11 +110,12 @@ c_to=$(( $(date -u +%s) - 1800 ))
 declare -A urls=(
     [month_street]="/api/v1/statistics?period=month&group=street"
     [lastmonth_dist]="/api/v1/statistics?period=month&date=$lastmonth&group=district"
-    [week_ent]="/api/v1/statistics?period=week&group=enterprise"
+    [week_ent]="/api/v1/statistics?period=week&group=enterprise&sort=alarms"
+    [week_ent_all]="/api/v1/statistics?period=week&group=enterprise&limit=5000"
     [day_industry]="/api/v1/statistics?period=day&group=industry"
     [custom_30d]="/api/v1/statistics?period=custom&from=$((c_from * 1000))&to=$((c_to * 1000))&group=district"
 )
-names=(month_street lastmonth_dist week_ent day_industry custom_30d)
+names=(month_street lastmonth_dist week_ent week_ent_all day_industry custom_30d)
 
 measure() { # label [login function] -> appends "label name p50 p99 load" lines to $OUT/stats.tsv
     local label=$1 name i tok code

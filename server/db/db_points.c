@@ -185,7 +185,9 @@ static const db_stmt statements[] = {
      * row-level security the point's enterprise ($2 when the caller knows it, else the
      * point's as the caller's scope sees it: an enterprise it cannot see is no focus,
      * dw_focus_enterprise), so the statements after it in the same transaction filter
-     * every table by that enterprise instead of listing the whole scope for each */
+     * every table by that enterprise instead of listing the whole scope for each.  Sent
+     * when the caller does not know it yet; otherwise db.c's db_set_scope_focus_generic
+     * (the same columns) is, without this look-up's nodes to initialise */
     {"pts_series_scope",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', coalesce(nullif($2, "
      "''), (SELECT p.enterprise_id::text FROM points p WHERE p.id = $3::bigint), ''), true), "

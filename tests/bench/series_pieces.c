@@ -126,8 +126,8 @@ int main(int argc, char **argv)
     long max_n = getenv("N") ? atol(getenv("N")) : -1;
     int scope = strcmp(piece, "select1") != 0;
     const char *scope_stmt = strcmp(piece, "scope") == 0 ? stmt
-                             : getenv("SCOPE_STMT")    ? getenv("SCOPE_STMT")
-                                                       : "pts_series_scope";
+                             : getenv("SCOPE_STMT")      ? getenv("SCOPE_STMT")
+                                                         : "pts_series_scope";
     /* the statement's parameters: the first of the series' six (pts_get takes three) */
     int nparams = 6;
     if (strcmp(piece, "piece") == 0) {
@@ -181,7 +181,8 @@ int main(int argc, char **argv)
                 for (int k = 0; k < PQnfields(r); k++) {
                     bytes += (size_t)PQgetlength(r, 0, k);
                     if (dump && answer)
-                        fprintf(dump, "%s\t", PQgetisnull(r, 0, k) ? "<null>" : PQgetvalue(r, 0, k));
+                        fprintf(dump, "%s\t",
+                                PQgetisnull(r, 0, k) ? "<null>" : PQgetvalue(r, 0, k));
                 }
             if (dump && answer)
                 fputc('\n', dump);

@@ -47,6 +47,7 @@ for name in ("pts_series_scope", "db_set_scope_focus_generic", "pts_get", "pts_s
 PY
 grep -c '^-- ' "$tmp/floor.sql" | grep -qx 4 || { log "series_floor: statements not found"; exit 1; }
 # db_set_scope_focus_generic takes two parameters; series_pieces sends three
+# shellcheck disable=SC2016 # $3 is the statement's parameter
 sed -i '/^-- db_set_scope_focus_generic$/{n;s/$/ WHERE $3::bigint IS NOT NULL/}' "$tmp/floor.sql"
 # the bench's series points: history points of the district, with their enterprise
 awk -F'\t' 'NR == FNR {d[$1]; next} ($1 in d) {print $1, $2}' "$tmp/dpts" "$tmp/hist.tsv" >"$tmp/floor_points"

@@ -73,7 +73,9 @@
  * moved by retention, migration 0139): a range starting before it gets hi = lo, so
  * everything after its first bucket is read raw, not from rows retention dropped.
  * Raw readings come from dw_readings (migration 0137): the day partitions and,
- * for days older than readings_pack_after_days, readings_packed.
+ * for days older than readings_pack_after_days, readings_packed; the inlined ones
+ * from dw_readings_lazy (0144), the same rows, whose packed arm is planned and run
+ * only when the range starts before the packing horizon (not for recent charts).
  * Every raw branch also carries the literal $4/$5 bounds so the readings
  * partitions outside the range are pruned at plan start.  What a generic plan
  * holds is initialised at every run, each readings partition with its row-level
@@ -102,10 +104,10 @@
     "t.point_id = $3::bigint AND t.bucket >= c.lo AND t.bucket < c.hi AND t.bucket >= "            \
     "$4::timestamptz AND t.bucket < $5::timestamptz AND NOT EXISTS (SELECT 1 FROM d WHERE d.hour " \
     "= date_bin('1 hour', t.bucket, " UTC_ORIGIN ")) UNION ALL SELECT r.collected_at, r.value, "   \
-    "r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, $4::timestamptz, "      \
+    "r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings_lazy($3::bigint, $4::timestamptz, " \
     "least($4::timestamptz + interval '" g "', c.lo)) r WHERE r.collected_at < $4::timestamptz "   \
     "+ interval '" g "' AND r.collected_at >= $4::timestamptz UNION ALL SELECT r.collected_at, "   \
-    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings($3::bigint, "              \
+    "r.value, r.value, r.value, 1 FROM c CROSS JOIN LATERAL dw_readings_lazy($3::bigint, "         \
     "greatest(c.hi, $5::timestamptz - interval '1 day'), $5::timestamptz) r WHERE "                \
     "r.collected_at >= $5::timestamptz - interval '1 day' AND r.collected_at >= $4::timestamptz "  \
     "AND r.collected_at < $5::timestamptz UNION ALL SELECT r.collected_at, r.value, r.value, "     \
@@ -130,14 +132,15 @@
     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', 0, 'items', "                    \
     "coalesce(json_agg(json_build_array(extract(epoch FROM r.collected_at) * 1000, r.value, "      \
     "r.quality) ORDER BY r.collected_at), '[]'::json))::text FROM "                                \
-    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope
+    "dw_readings_lazy($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope
 #define SERIES_BUCKETED(in_scope)                                                                  \
     "SELECT json_build_object('point_id', $3::bigint, 'bucket_s', $6::int, 'items', "              \
     "coalesce(json_agg(json_build_array(extract(epoch FROM b.t) * 1000, b.mn, b.mx, b.av, b.n) "   \
     "ORDER BY b.t), '[]'::json))::text FROM (SELECT date_bin(make_interval(secs => $6::int), "     \
     "r.collected_at, " BUCKET_ORIGIN ") AS t, min(r.value) mn, max(r.value) mx, "                  \
     "round(avg(r.value::numeric), 3)::float8 av, count(*) n FROM "                                 \
-    "dw_readings($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope " GROUP BY 1) b"
+    "dw_readings_lazy($3::bigint, $4::timestamptz, $5::timestamptz) r WHERE " in_scope             \
+    " GROUP BY 1) b"
 
 /* A point's series answer in one statement: the point as pts_get answers it (pt, with the
  * scope check) and, as further columns, the series and the filing periods covering the point
@@ -182,7 +185,9 @@ static const db_stmt statements[] = {
      * row-level security the point's enterprise ($2 when the caller knows it, else the
      * point's as the caller's scope sees it: an enterprise it cannot see is no focus,
      * dw_focus_enterprise), so the statements after it in the same transaction filter
-     * every table by that enterprise instead of listing the whole scope for each */
+     * every table by that enterprise instead of listing the whole scope for each.  Sent
+     * when the caller does not know it yet; otherwise db.c's db_set_scope_focus_generic
+     * (the same columns) is, without this look-up's nodes to initialise */
     {"pts_series_scope",
      "SELECT set_config('dw.scope', $1, true), set_config('dw.enterprise', coalesce(nullif($2, "
      "''), (SELECT p.enterprise_id::text FROM points p WHERE p.id = $3::bigint), ''), true), "
@@ -417,7 +422,10 @@ db_status db_points_series_answer(db_conn *c, const db_scope *s, int64_t point_i
     rfc3339_utc(to, t);
     const char *sp[3] = {s->rls, s->focus, db_i64(pid, point_id)};
     const char *xp[6] = {s->kind, s->id, pid, f, t, db_i64(b, bucket_s)};
-    db_pipe_stmt scope = {"pts_series_scope", 3, sp};
+    /* with the enterprise learnt, the scope statement without the point's look-up (its
+     * plan's nodes are initialised at every run, used or not); the same columns */
+    db_pipe_stmt scope = s->focus[0] ? (db_pipe_stmt){"db_set_scope_focus_generic", 2, sp}
+                                     : (db_pipe_stmt){"pts_series_scope", 3, sp};
     db_pipe_stmt stmt = {series_source(from, to, bucket_s), bucket_s ? 6 : 5, xp};
     PGresult *focus = NULL, *res = NULL;
     db_status st;

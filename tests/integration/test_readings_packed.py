@@ -142,10 +142,15 @@ def answers(e):
     return out
 
 
-def explain(e, pid, frm, to):
+def explain(e, pid, frm, to, fn="dw_readings"):
     return "\n".join(r[0] for r in e.system(
-        f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM dw_readings({pid}, "
+        f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM {fn}({pid}, "
         f"'{frm.isoformat()}', '{to.isoformat()}')"))
+
+
+def readings_of(e, fn, pid, frm, to):
+    return e.system(f"SELECT collected_at, value, quality, enterprise_id FROM {fn}({pid}, "
+                    f"'{frm.isoformat()}', '{to.isoformat()}') ORDER BY collected_at")
 
 
 def test_packed_days_answer_the_same():
@@ -246,6 +251,21 @@ def test_packed_days_answer_the_same():
         plan = explain(e, e.ht[1], DAYS[1] + timedelta(hours=1), DAYS[1] + timedelta(hours=2))
         assert "Index Scan using readings_packed_pkey on readings_packed k (actual rows=1 loops=1)" in plan, plan
         assert "Function Scan on x (actual rows=360 loops=1)" in plan, plan
+        # the series' inlined reads (dw_readings_lazy, migration 0144) answer the same rows; a
+        # range from the horizon on has no packed scan in its plan, only the function scan of
+        # the packed arm, never run; a range reaching a packed day reads its packed rows
+        for pid, frm, to in [(e.ht[1], recent - timedelta(minutes=5), recent + timedelta(minutes=20)),
+                             (e.ht[1], DAYS[1] + timedelta(hours=1), DAYS[1] + timedelta(hours=2)),
+                             (e.pd[1], DAYS[0] + timedelta(seconds=7), recent + timedelta(hours=1))]:
+            lazy = readings_of(e, "dw_readings_lazy", pid, frm, to)
+            assert lazy and lazy == readings_of(e, "dw_readings", pid, frm, to), (pid, frm, to)
+        plan = explain(e, e.ht[1], recent - timedelta(minutes=5), recent + timedelta(minutes=20),
+                       "dw_readings_lazy")
+        assert not re.search(r"\breadings_packed\b", plan), plan  # the table: no scan of it
+        assert "Function Scan on dw_readings_packed_part k (never executed)" in plan, plan
+        plan = explain(e, e.ht[1], DAYS[1] + timedelta(hours=1), DAYS[1] + timedelta(hours=2),
+                       "dw_readings_lazy")
+        assert "Function Scan on dw_readings_packed_part k (actual rows=360 loops=1)" in plan, plan
 
         # a reading of a packed day is refused per item, new or a repeat, and stores nothing
         n_packed = e.scalar("SELECT sum(cardinality(vals)) FROM readings_packed")

@@ -26,7 +26,9 @@ class Env:
           UPDATE enterprises SET dust_kinds = '{{wood}}', dust_workers = 10 WHERE id = {self.a2['id']};
           UPDATE enterprises SET dust_kinds = '{{flour}}', dust_workers = 80 WHERE id = {self.b1['id']};
           UPDATE points SET expected_interval_s = 3600;""")
-        self.srv = t.Server(self.db, worker_interval_ms=200, connected_window_h=2, overview_cache_ms=0)
+        # the worker's writes are read back at once: no reused overview or archive (5 s)
+        self.srv = t.Server(self.db, worker_interval_ms=200, connected_window_h=2, overview_cache_ms=0,
+                            archive_cache_ms=0)
         self.tokens = {}
         for user in ("city.admin", "baoshan.admin"):
             st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": user, "password": PW})

@@ -417,8 +417,8 @@ static char *stats_text(json_t *head, const db_stats_rows *rows, const db_stats_
 
 /* A statistic is the same for every account of a scope and query, costs PostgreSQL seconds
  * for a district's month, and changes slowly: reused for stats_cache_ms (api_cache.h).  The
- * key holds every input of the answer: the scope, the resolved period and the filters. */
-
+ * key holds every input of the answer: the scope, the resolved period, the filters, the ranking
+ * and the page. */
 int api_statistics_get(api_req *r)
 {
     db_stats_query q;

@@ -677,10 +677,11 @@ static void stats_row_text(srv_buf *b, const PGresult *const parts[3], int i, si
 struct db_stats_rows {
     PGresult *res;  /* row 0: the head and the totals; rows 1..: the group rows */
     PGresult *half; /* part B's figures of the same rows when counted apart, else NULL */
-    int now_in_a;   /* whether the points now are res's (else half's, when set) */
-    char *text;     /* per result row, its figures and its kinds (stats_row_text) */
-    size_t *at;     /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
-    size_t *order;  /* group row i is result row order[i] + 1 (NULL: the statement's order) */
+    /* whose each figure is, by FIGS's part (stats_slot): part A's, part B's, the points now's */
+    const PGresult *parts[3];
+    char *text;    /* per result row, its figures and its kinds (stats_row_text) */
+    size_t *at;    /* where result row i's figures (at[2i]) and kinds (at[2i + 1]) begin */
+    size_t *order; /* group row i is result row order[i] + 1 (NULL: the statement's order) */
 };
 
 SRV_METRIC_COUNTER(m_stats_reads, "dustwatch_stats_reads_total",
@@ -766,6 +767,8 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
     return st;
 }
 
+static int rows_sort(db_stats_rows *r, const char *by);
+
 db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
                             db_stats_rows **out)
 {
@@ -794,8 +797,8 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
     }
     r->res = res;
     r->half = half;
-    r->now_in_a = now_in_a;
-    if (q->sort && db_stats_rows_sort(r, q->sort) != 0) {
+    memcpy(r->parts, parts, sizeof r->parts);
+    if (q->sort && rows_sort(r, q->sort) != 0) {
         db_stats_rows_free(r);
         return DB_HARD;
     }
@@ -844,23 +847,20 @@ void db_stats_rows_free(db_stats_rows *r)
     free(r);
 }
 
-/* Where each of DB_STATS_SORT_KEYS sits in FIGS: the text before its value. */
+/* Where each of DB_STATS_SORT_KEYS sits in FIGS: the text before its value (a key without
+ * one does not compile). */
+#define SORT_AT_alarms               "},\"alarms\":{\"total\":"
+#define SORT_AT_alarms_overdue       ",\"overdue\":" /* FIGS's first "overdue" is the alarms' */
+#define SORT_AT_warnings             "},\"warnings\":{\"total\":"
+#define SORT_AT_escalations          ",\"escalations\":"
+#define SORT_AT_interruptions        ",\"interruptions\":{\"count\":"
+#define SORT_AT_online_rate          ",\"online_rate\":"
+#define SORT_AT_handled_on_time_rate ",\"handled_on_time_rate\":"
+#define SORT_AT_cleared_on_time_rate ",\"cleared_on_time_rate\":"
+#define SORT_AT_hazards_open         ",\"open\":"
+#define SORT_KEY(name, lowest_first) {#name, SORT_AT_##name, lowest_first},
 static const struct {
     const char *name, *before;
-} sort_at[] = {
-    {"alarms", "},\"alarms\":{\"total\":"},
-    {"alarms_overdue", ",\"overdue\":"}, /* the first "overdue" of FIGS is the alarms' */
-    {"warnings", "},\"warnings\":{\"total\":"},
-    {"escalations", ",\"escalations\":"},
-    {"interruptions", ",\"interruptions\":{\"count\":"},
-    {"online_rate", ",\"online_rate\":"},
-    {"handled_on_time_rate", ",\"handled_on_time_rate\":"},
-    {"cleared_on_time_rate", ",\"cleared_on_time_rate\":"},
-    {"hazards_open", ",\"open\":"},
-};
-#define SORT_KEY(name, lowest_first) {#name, lowest_first},
-static const struct {
-    const char *name;
     int lowest_first;
 } sort_keys[] = {DB_STATS_SORT_KEYS(SORT_KEY)};
 
@@ -880,25 +880,25 @@ static int rank_cmp(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-int db_stats_rows_sort(db_stats_rows *r, const char *by)
+/* Orders r's group rows by the figure named by (one of DB_STATS_SORT_KEYS), rows without a
+ * value (a rate of nothing) last; ties keep the statement's order (by key).  -1: unknown name
+ * or out of memory (the order unchanged). */
+static int rows_sort(db_stats_rows *r, const char *by)
 {
-    size_t k = 0, nk = sizeof sort_keys / sizeof sort_keys[0], a = 0;
+    size_t k = 0, nk = sizeof sort_keys / sizeof sort_keys[0];
     while (k < nk && strcmp(sort_keys[k].name, by) != 0)
         k++;
-    while (a < sizeof sort_at / sizeof sort_at[0] && strcmp(sort_at[a].name, by) != 0)
-        a++;
-    if (k == nk || a == sizeof sort_at / sizeof sort_at[0])
+    if (k == nk)
         return -1;
     /* the key's column and the result that holds it, as stats_row_text walks them */
     int col = STATS_FIRST_FIGURE, part = -1;
     for (size_t s = 0; s < sizeof slots / sizeof slots[0] && part < 0; s++) {
-        if (!slots[s].kinds && strcmp(slots[s].before, sort_at[a].before) == 0)
+        if (!slots[s].kinds && strcmp(slots[s].before, sort_keys[k].before) == 0)
             part = slots[s].part;
         else
             col += slots[s].kinds ? N_KINDS : 1;
     }
-    const PGresult *b_part = r->half ? r->half : r->res;
-    const PGresult *from = part == 0 ? r->res : part == 1 ? b_part : r->now_in_a ? r->res : b_part;
+    const PGresult *from = part < 0 ? NULL : r->parts[part];
     size_t n = db_stats_rows_count(r);
     rank_item *v = malloc((n ? n : 1) * sizeof *v);
     size_t *order = malloc((n ? n : 1) * sizeof *order);

@@ -36,7 +36,9 @@ typedef struct db_stats_query {
     /* 1: the online figures only (points, point-hours, interruptions, hazards); alarms,
      * warnings, escalations and cleaning answer 0 (the data-quality ranking) */
     int online_only;
-    const char *sort; /* NULL: rows by key; else one of DB_STATS_SORT_KEYS (db_stats_rows_sort) */
+    /* NULL: group rows by key; else one of DB_STATS_SORT_KEYS, the rows of db_stats_get_rows
+     * and db_stats_get ordered by that figure, rows without a value last, ties by key */
+    const char *sort;
 } db_stats_query;
 
 /* The figures as one JSON object ({from, to, computed_to, group, connected_window_s, totals,
@@ -62,10 +64,6 @@ json_t *db_stats_rows_head(const db_stats_rows *r);
 size_t db_stats_rows_count(const db_stats_rows *r);
 void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row);
 void db_stats_rows_free(db_stats_rows *r);
-/* Orders the group rows by the figure named by (one of DB_STATS_SORT_KEYS), rows without a
- * value (a rate of nothing) last; ties keep the statement's order (by key).  -1: unknown name
- * or out of memory (the order unchanged).  db_stats_get_rows and db_stats_get apply q->sort. */
-int db_stats_rows_sort(db_stats_rows *r, const char *by);
 
 /* Data quality of the same period and filters: interruption records (the latest limit, with
  * start, end, hours in the period, cause if filed), gateways offline, frozen and out-of-range

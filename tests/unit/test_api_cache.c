@@ -20,13 +20,18 @@ static void key_of(char *k, size_t len, int i)
     snprintf(k, len, "city:1|point:%d|range:%d", i, i * 7);
 }
 
+static void value_of(char *v, size_t len, int i)
+{
+    snprintf(v, len, "{\"i\":%d}", i);
+}
+
 /* Asks for key i: 1 when the cache served its own answer, 0 on a miss (the slot released
  * again, so that misses empty one slot only), -1 when it served anything else. */
 static int ask(int i)
 {
     char k[64], want[32];
     key_of(k, sizeof k, i);
-    snprintf(want, sizeof want, "{\"i\":%d}", i);
+    value_of(want, sizeof want, i);
     int mine;
     int64_t age;
     size_t len;
@@ -45,7 +50,7 @@ static void store(int i)
 {
     char k[64], v[32];
     key_of(k, sizeof k, i);
-    snprintf(v, sizeof v, "{\"i\":%d}", i);
+    value_of(v, sizeof v, i);
     int mine;
     int64_t age;
     size_t len;

@@ -48,9 +48,19 @@
     "((" w ".status = 'issued' AND " w ".sign_by < now()) OR (" w ".status NOT IN "                \
     "('clearance_requested', 'cleared') AND " w ".clear_by < now()))"
 
+/* A figure of a row is summed over its enterprises' pe rows (SUM), or, for a row that is one
+ * enterprise (group=enterprise), is that pe row's (ONE): grouping 2,000 rows of one enterprise
+ * each cost ~5 ms of a week by enterprise's part B (EXPLAIN ANALYZE at 2,000 enterprises).
+ * FIGS's S picks the set: S("x"), RATE_S, COUNT_S, CONNECTED_S. */
 #define SUM(x) "coalesce(sum(pe." x "), 0)"
-#define RATE(n, d)                                                                                 \
+#define RATE_SUM(n, d)                                                                             \
     "CASE WHEN sum(pe." d ") > 0 THEN round(sum(pe." n ")::numeric / sum(pe." d "), 4) END"
+#define COUNT_SUM     "count(*)"
+#define CONNECTED_SUM "count(*) FILTER (WHERE pe.connected)"
+#define ONE(x)        "pe." x
+#define RATE_ONE(n, d) "CASE WHEN pe." d " > 0 THEN round(pe." n "::numeric / pe." d ", 4) END"
+#define COUNT_ONE     "1"
+#define CONNECTED_ONE "pe.connected::int"
 
 /* The alarm kinds, in the order by_kind lists them: alarms_kind_check's list (test_schema.py
  * compares the two).  One column each, so the alarms are grouped once, by enterprise: grouped
@@ -69,54 +79,55 @@
  * part B, whose value is one column per alarm kind).  PostgreSQL sums; the db layer writes the JSON around
  * the sums (stats_row_text), since json_build_object of ~40 figures per row was an eighth of a
  * week by enterprise (2,000 rows).  Every value is a number or NULL. */
-#define FIGS(FA, FN, F, K)                                                                             \
-    FA("{\"enterprises\":", "count(*)")                                                            \
-    FN(",\"connected\":", "count(*) FILTER (WHERE pe.connected)")                                  \
-    FN(",\"points\":", SUM("points"))                                                              \
-    FN(",\"points_online\":", SUM("points_online"))                                                \
-    FA(",\"point_hours\":", SUM("hours_expected"))                                                 \
-    FA(",\"point_hours_with_data\":", SUM("hours_with_data"))                                      \
-    FA(",\"online_rate\":", RATE("hours_with_data", "hours_expected"))                             \
-    F(",\"interruptions\":{\"count\":", SUM("intr_n"))                                             \
-    F(",\"hours\":", "round(" SUM("intr_hours") "::numeric, 2)")                                   \
-    F("},\"alarms\":{\"total\":", SUM("al_n"))                                                     \
-    F(",\"by_level\":{\"0\":", SUM("l0"))                                                          \
-    F(",\"1\":", SUM("l1"))                                                                        \
-    F(",\"2\":", SUM("l2"))                                                                        \
-    K("},\"by_kind\":")                                                                            \
-    F(",\"overdue\":", SUM("al_overdue"))                                                          \
-    F(",\"handle_due\":", SUM("handle_due"))                                                       \
-    F(",\"handled_on_time\":", SUM("handled_on_time"))                                             \
-    F(",\"handled_on_time_rate\":", RATE("handled_on_time", "handle_due"))                         \
-    F("},\"warnings\":{\"total\":", SUM("w_n"))                                                    \
-    F(",\"by_grade\":{\"blue\":", SUM("blue"))                                                     \
-    F(",\"yellow\":", SUM("yellow"))                                                               \
-    F(",\"orange\":", SUM("orange"))                                                               \
-    F(",\"red\":", SUM("red"))                                                                     \
-    F("},\"sign_due\":", SUM("sign_due"))                                                          \
-    F(",\"signed_on_time\":", SUM("signed_on_time"))                                               \
-    F(",\"signed_on_time_rate\":", RATE("signed_on_time", "sign_due"))                             \
-    F(",\"clear_due\":", SUM("clear_due"))                                                         \
-    F(",\"cleared_on_time\":", SUM("cleared_on_time"))                                             \
-    F(",\"cleared_on_time_rate\":", RATE("cleared_on_time", "clear_due"))                          \
-    F(",\"overdue\":", SUM("w_overdue"))                                                           \
-    F(",\"escalations\":", SUM("escalations"))                                                     \
-    F("},\"cleaning\":{\"required\":", SUM("cl_required"))                                         \
-    F(",\"done\":", SUM("cl_done"))                                                                \
-    F(",\"rate\":", RATE("cl_done", "cl_required"))                                                \
-    F("},\"hazards\":{\"found\":", SUM("hz_found"))                                                \
-    F(",\"found_major\":", SUM("hz_found_major"))                                                  \
-    F(",\"closed\":", SUM("hz_closed"))                                                            \
-    F(",\"closed_rate\":", RATE("hz_closed", "hz_found"))                                          \
-    F(",\"open\":", SUM("hz_open"))                                                                \
-    F(",\"open_major\":", SUM("hz_open_major"))                                                    \
-    F(",\"overdue\":", SUM("hz_overdue"))                                                          \
-    F(",\"overdue_major\":", SUM("hz_overdue_major"))
+#define FIGS(FA, FN, F, K, S)                                                                           \
+    FA("{\"enterprises\":", COUNT_##S)                                                            \
+    FN(",\"connected\":", CONNECTED_##S)                                  \
+    FN(",\"points\":", S("points"))                                                              \
+    FN(",\"points_online\":", S("points_online"))                                                \
+    FA(",\"point_hours\":", S("hours_expected"))                                                 \
+    FA(",\"point_hours_with_data\":", S("hours_with_data"))                                      \
+    FA(",\"online_rate\":", RATE_##S("hours_with_data", "hours_expected"))                             \
+    F(",\"interruptions\":{\"count\":", S("intr_n"))                                             \
+    F(",\"hours\":", "round(" S("intr_hours") "::numeric, 2)")                                   \
+    F("},\"alarms\":{\"total\":", S("al_n"))                                                     \
+    F(",\"by_level\":{\"0\":", S("l0"))                                                          \
+    F(",\"1\":", S("l1"))                                                                        \
+    F(",\"2\":", S("l2"))                                                                        \
+    K("},\"by_kind\":", S)                                                                            \
+    F(",\"overdue\":", S("al_overdue"))                                                          \
+    F(",\"handle_due\":", S("handle_due"))                                                       \
+    F(",\"handled_on_time\":", S("handled_on_time"))                                             \
+    F(",\"handled_on_time_rate\":", RATE_##S("handled_on_time", "handle_due"))                         \
+    F("},\"warnings\":{\"total\":", S("w_n"))                                                    \
+    F(",\"by_grade\":{\"blue\":", S("blue"))                                                     \
+    F(",\"yellow\":", S("yellow"))                                                               \
+    F(",\"orange\":", S("orange"))                                                               \
+    F(",\"red\":", S("red"))                                                                     \
+    F("},\"sign_due\":", S("sign_due"))                                                          \
+    F(",\"signed_on_time\":", S("signed_on_time"))                                               \
+    F(",\"signed_on_time_rate\":", RATE_##S("signed_on_time", "sign_due"))                             \
+    F(",\"clear_due\":", S("clear_due"))                                                         \
+    F(",\"cleared_on_time\":", S("cleared_on_time"))                                             \
+    F(",\"cleared_on_time_rate\":", RATE_##S("cleared_on_time", "clear_due"))                          \
+    F(",\"overdue\":", S("w_overdue"))                                                           \
+    F(",\"escalations\":", S("escalations"))                                                     \
+    F("},\"cleaning\":{\"required\":", S("cl_required"))                                         \
+    F(",\"done\":", S("cl_done"))                                                                \
+    F(",\"rate\":", RATE_##S("cl_done", "cl_required"))                                                \
+    F("},\"hazards\":{\"found\":", S("hz_found"))                                                \
+    F(",\"found_major\":", S("hz_found_major"))                                                  \
+    F(",\"closed\":", S("hz_closed"))                                                            \
+    F(",\"closed_rate\":", RATE_##S("hz_closed", "hz_found"))                                          \
+    F(",\"open\":", S("hz_open"))                                                                \
+    F(",\"open_major\":", S("hz_open_major"))                                                    \
+    F(",\"overdue\":", S("hz_overdue"))                                                          \
+    F(",\"overdue_major\":", S("hz_overdue_major"))
 /* what closes the hazards object and the row */
 #define FIGS_END "}}"
 #define FIG_SQL(before, sql) ", " sql
 #define KIND_SUM(k) ", " SUM("k_" #k)
-#define KINDS_SQL(before) ALARM_KINDS(KIND_SUM)
+#define KIND_ONE(k) ", " ONE("k_" #k)
+#define KINDS_SQL(before, S) ALARM_KINDS(KIND_##S)
 /* the result's columns: ord, head, key, code, name, then the figures */
 #define STATS_FIRST_FIGURE 5
 
@@ -133,16 +144,15 @@
         "AND ($9::text IS NULL OR $9 = ANY (e.dust_kinds)) "                                       \
         "AND ($10::text IS NULL OR coalesce(er.grade, 'none') = $10))"
 
-/* a row's code and name from its group key g.key (a region or enterprise id, a code, a grade);
- * an enterprise's as ents holds them (g.code, g.name): looked up per row, 2,000 of them under
- * row-level security, they were ~7 ms of a week by enterprise */
+/* a row's code and name from its group key g.key (a region id, a code, a grade); a row of an
+ * enterprise takes them from ents (looked up per row, 2,000 of them under row-level security,
+ * they were ~7 ms of a week by enterprise) */
 #define KEY_REGION(col) "(SELECT r." col " FROM regions r WHERE r.id = nullif(g.key, '')::bigint)"
 #define KEY_CODE                                                                                   \
     "CASE WHEN $11 IN ('district', 'street') THEN " KEY_REGION("code") " "                         \
-    "WHEN $11 = 'enterprise' THEN g.code ELSE g.key END"
+    "ELSE g.key END"
 #define KEY_NAME                                                                                   \
     "CASE WHEN $11 IN ('district', 'street') THEN " KEY_REGION("name") " "                         \
-    "WHEN $11 = 'enterprise' THEN g.name "                                                         \
     "WHEN $11 = 'industry' THEN (SELECT l.zh FROM labels l WHERE l.domain = 'industry' AND "       \
         "l.code = g.key) "                                                                         \
     "WHEN $11 = 'dust_kind' THEN (SELECT k.name_zh FROM dust_kinds k WHERE k.code = g.key) "       \
@@ -340,9 +350,9 @@
  * from its own half): ~30 of the ~55 sums per group row */
 #define FIG_KEEP(before, sql)  FIG_SQL(before, sql)
 #define FIG_STUB(before, sql)  ", NULL"
-#define KINDS_KEEP(before)     KINDS_SQL(before)
+#define KINDS_KEEP(before, S)  KINDS_SQL(before, S)
 #define KIND_NULL(k)           ", NULL"
-#define KINDS_STUB(before)     ALARM_KINDS(KIND_NULL)
+#define KINDS_STUB(before, S)  ALARM_KINDS(KIND_NULL)
 #define PHR_STUB "phr AS (SELECT NULL::bigint AS eid, NULL::numeric AS n WHERE false), "
 #define FXC_STUB                                                                                   \
     "fxc AS (SELECT NULL::bigint AS eid, NULL::bigint AS n, NULL::numeric AS with_data "           \
@@ -475,24 +485,27 @@
         "LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON alc.eid = ents.id "                 \
         "LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = ents.id "                     \
         "LEFT JOIN cl ON cl.eid = ents.id), "                                                      \
-    /* an enterprise of several dust kinds counts once in each of their rows */                    \
-    "g AS (SELECT ents.id AS eid, k.key, CASE $11 WHEN 'enterprise' THEN ents.code END AS code, "  \
-        "CASE $11 WHEN 'enterprise' THEN ents.name END AS name "                                   \
+    /* an enterprise of several dust kinds counts once in each of their rows (by enterprise:  \
+     * the last arm below) */                                                                    \
+    "g AS (SELECT ents.id AS eid, k.key "                                                          \
         "FROM ents CROSS JOIN LATERAL unnest(CASE $11 "                                            \
         "WHEN 'dust_kind' THEN CASE WHEN cardinality(ents.dust_kinds) = 0 THEN ARRAY[''] "         \
             "ELSE ents.dust_kinds END "                                                            \
         "ELSE ARRAY[CASE $11 WHEN 'district' THEN ents.district_id::text "                         \
             "WHEN 'street' THEN coalesce(ents.street_id::text, '') "                               \
-            "WHEN 'enterprise' THEN ents.id::text WHEN 'industry' THEN ents.industry_code "        \
-            "WHEN 'grade' THEN ents.grade ELSE '' END] END) AS k(key) WHERE $11 <> 'none') "      \
+            "WHEN 'industry' THEN ents.industry_code "                                             \
+            "WHEN 'grade' THEN ents.grade ELSE '' END] END) AS k(key) "                            \
+        "WHERE $11 NOT IN ('none', 'enterprise')) "                                                \
     /* the answer as rows (db_stats_rows): first the totals with the head (everything but the   \
      * figures) as JSON, then one row per group with its key, code and name */                     \
     "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
         "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
-        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB) " "  \
+        "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "  \
         "FROM pe "                                                                                 \
-    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB) " "    \
-        "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key, g.code, g.name "                          \
+    "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "    \
+        "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key "                                          \
+    "UNION ALL SELECT 1, NULL, ents.id::text, ents.code, ents.name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, ONE) " " \
+        "FROM ents JOIN pe ON pe.id = ents.id WHERE $11 = 'enterprise' "                           \
     "ORDER BY 1, 4, 3"
 /* clang-format on */
 
@@ -605,14 +618,14 @@ typedef struct {
 #define SLOT_FA(before, sql) {before, 0, 0},
 #define SLOT_FN(before, sql) {before, 0, 2},
 #define SLOT_F(before, sql)  {before, 0, 1},
-#define SLOT_K(before)       {before, 1, 1},
+#define SLOT_K(before, S)    {before, 1, 1},
 #define KIND_NAME(k)         #k,
 #define ONE_F(before, sql)   +1
-#define ONE_K(before)        +N_KINDS
-static const stats_slot slots[] = {FIGS(SLOT_FA, SLOT_FN, SLOT_F, SLOT_K)};
+#define ONE_K(before, S)     +N_KINDS
+static const stats_slot slots[] = {FIGS(SLOT_FA, SLOT_FN, SLOT_F, SLOT_K, SUM)};
 static const char *const kind_names[] = {ALARM_KINDS(KIND_NAME)};
 enum { N_KINDS = sizeof kind_names / sizeof kind_names[0] };
-static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_F, ONE_F, ONE_K);
+static const int n_columns = STATS_FIRST_FIGURE FIGS(ONE_F, ONE_F, ONE_F, ONE_K, SUM);
 
 /* a text cell as a JSON string (escaped by jansson), or null */
 static void put_json_string(srv_buf *b, const PGresult *res, int row, int col)

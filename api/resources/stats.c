@@ -348,7 +348,7 @@ static void write_figures(srv_buf *b, const char *figures, const char *kinds_jso
 /* The answer as the GET's JSON text (malloc'd, *len bytes; NULL when out of memory or the
  * rows were not JSON objects): head (borrowed) with every figures object, the totals and each
  * row of rows, given its drill-down links. */
-static char *stats_text(json_t *head, const db_stats_rows *rows, const db_stats_query *q,
+static char *stats_text(json_t *head, db_stats_rows *rows, const db_stats_query *q,
                         const char *from_s, const char *to_s, size_t offset, size_t limit,
                         size_t *len)
 {
@@ -391,7 +391,10 @@ static char *stats_text(json_t *head, const db_stats_rows *rows, const db_stats_
                end = offset + limit < count ? offset + limit : count;
         for (size_t i = offset; i < end; i++) {
             db_stats_row row;
-            db_stats_rows_row(rows, i, &row);
+            if (db_stats_rows_row(rows, i, &row) != 0) {
+                b.failed = 1;
+                break;
+            }
             const char *district = q->district_code, *street = q->street_code, *dk = q->dust_kind;
             const char *row_eid = eid;
             if (strcmp(q->group, "district") == 0)

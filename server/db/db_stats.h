@@ -60,9 +60,10 @@ typedef struct {
 db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
                             db_stats_rows **out);
 /* the head as a new reference (NULL: invalid JSON, logged) */
-json_t *db_stats_rows_head(const db_stats_rows *r);
+json_t *db_stats_rows_head(db_stats_rows *r);
 size_t db_stats_rows_count(const db_stats_rows *r);
-void db_stats_rows_row(const db_stats_rows *r, size_t i, db_stats_row *row);
+/* group row i in the answer's order; its text is written on first use: -1 out of memory */
+int db_stats_rows_row(db_stats_rows *r, size_t i, db_stats_row *row);
 void db_stats_rows_free(db_stats_rows *r);
 
 /* Data quality of the same period and filters: interruption records (the latest limit, with

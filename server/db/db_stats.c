@@ -78,49 +78,50 @@
  * (PART_A), FN for the points now (PART_NOW), F for part B's; and K(the text before by_kind,
  * part B, whose value is one column per alarm kind).  PostgreSQL sums; the db layer writes the JSON around
  * the sums (stats_row_text), since json_build_object of ~40 figures per row was an eighth of a
- * week by enterprise (2,000 rows).  Every value is a number or NULL. */
-#define FIGS(FA, FN, F, K, S)                                                                           \
-    FA("{\"enterprises\":", COUNT_##S)                                                            \
-    FN(",\"connected\":", CONNECTED_##S)                                  \
-    FN(",\"points\":", S("points"))                                                              \
-    FN(",\"points_online\":", S("points_online"))                                                \
-    FA(",\"point_hours\":", S("hours_expected"))                                                 \
-    FA(",\"point_hours_with_data\":", S("hours_with_data"))                                      \
-    FA(",\"online_rate\":", RATE_##S("hours_with_data", "hours_expected"))                             \
-    F(",\"interruptions\":{\"count\":", S("intr_n"))                                             \
-    F(",\"hours\":", "round(" S("intr_hours") "::numeric, 2)")                                   \
-    F("},\"alarms\":{\"total\":", S("al_n"))                                                     \
-    F(",\"by_level\":{\"0\":", S("l0"))                                                          \
-    F(",\"1\":", S("l1"))                                                                        \
-    F(",\"2\":", S("l2"))                                                                        \
-    K("},\"by_kind\":", S)                                                                            \
-    F(",\"overdue\":", S("al_overdue"))                                                          \
-    F(",\"handle_due\":", S("handle_due"))                                                       \
-    F(",\"handled_on_time\":", S("handled_on_time"))                                             \
-    F(",\"handled_on_time_rate\":", RATE_##S("handled_on_time", "handle_due"))                         \
-    F("},\"warnings\":{\"total\":", S("w_n"))                                                    \
-    F(",\"by_grade\":{\"blue\":", S("blue"))                                                     \
-    F(",\"yellow\":", S("yellow"))                                                               \
-    F(",\"orange\":", S("orange"))                                                               \
-    F(",\"red\":", S("red"))                                                                     \
-    F("},\"sign_due\":", S("sign_due"))                                                          \
-    F(",\"signed_on_time\":", S("signed_on_time"))                                               \
-    F(",\"signed_on_time_rate\":", RATE_##S("signed_on_time", "sign_due"))                             \
-    F(",\"clear_due\":", S("clear_due"))                                                         \
-    F(",\"cleared_on_time\":", S("cleared_on_time"))                                             \
-    F(",\"cleared_on_time_rate\":", RATE_##S("cleared_on_time", "clear_due"))                          \
-    F(",\"overdue\":", S("w_overdue"))                                                           \
-    F(",\"escalations\":", S("escalations"))                                                     \
-    F("},\"cleaning\":{\"required\":", S("cl_required"))                                         \
-    F(",\"done\":", S("cl_done"))                                                                \
-    F(",\"rate\":", RATE_##S("cl_done", "cl_required"))                                                \
-    F("},\"hazards\":{\"found\":", S("hz_found"))                                                \
-    F(",\"found_major\":", S("hz_found_major"))                                                  \
-    F(",\"closed\":", S("hz_closed"))                                                            \
-    F(",\"closed_rate\":", RATE_##S("hz_closed", "hz_found"))                                          \
-    F(",\"open\":", S("hz_open"))                                                                \
-    F(",\"open_major\":", S("hz_open_major"))                                                    \
-    F(",\"overdue\":", S("hz_overdue"))                                                          \
+ * week by enterprise (2,000 rows).  Every value is a number or NULL.  S: SUM over a group's pe
+ * rows, or ONE, a row's own pe row (a row by enterprise; SUM above). */
+#define FIGS(FA, FN, F, K, S)                                                                      \
+    FA("{\"enterprises\":", COUNT_##S)                                                             \
+    FN(",\"connected\":", CONNECTED_##S)                                                           \
+    FN(",\"points\":", S("points"))                                                                \
+    FN(",\"points_online\":", S("points_online"))                                                  \
+    FA(",\"point_hours\":", S("hours_expected"))                                                   \
+    FA(",\"point_hours_with_data\":", S("hours_with_data"))                                        \
+    FA(",\"online_rate\":", RATE_##S("hours_with_data", "hours_expected"))                         \
+    F(",\"interruptions\":{\"count\":", S("intr_n"))                                               \
+    F(",\"hours\":", "round(" S("intr_hours") "::numeric, 2)")                                     \
+    F("},\"alarms\":{\"total\":", S("al_n"))                                                       \
+    F(",\"by_level\":{\"0\":", S("l0"))                                                            \
+    F(",\"1\":", S("l1"))                                                                          \
+    F(",\"2\":", S("l2"))                                                                          \
+    K("},\"by_kind\":", S)                                                                         \
+    F(",\"overdue\":", S("al_overdue"))                                                            \
+    F(",\"handle_due\":", S("handle_due"))                                                         \
+    F(",\"handled_on_time\":", S("handled_on_time"))                                               \
+    F(",\"handled_on_time_rate\":", RATE_##S("handled_on_time", "handle_due"))                     \
+    F("},\"warnings\":{\"total\":", S("w_n"))                                                      \
+    F(",\"by_grade\":{\"blue\":", S("blue"))                                                       \
+    F(",\"yellow\":", S("yellow"))                                                                 \
+    F(",\"orange\":", S("orange"))                                                                 \
+    F(",\"red\":", S("red"))                                                                       \
+    F("},\"sign_due\":", S("sign_due"))                                                            \
+    F(",\"signed_on_time\":", S("signed_on_time"))                                                 \
+    F(",\"signed_on_time_rate\":", RATE_##S("signed_on_time", "sign_due"))                         \
+    F(",\"clear_due\":", S("clear_due"))                                                           \
+    F(",\"cleared_on_time\":", S("cleared_on_time"))                                               \
+    F(",\"cleared_on_time_rate\":", RATE_##S("cleared_on_time", "clear_due"))                      \
+    F(",\"overdue\":", S("w_overdue"))                                                             \
+    F(",\"escalations\":", S("escalations"))                                                       \
+    F("},\"cleaning\":{\"required\":", S("cl_required"))                                           \
+    F(",\"done\":", S("cl_done"))                                                                  \
+    F(",\"rate\":", RATE_##S("cl_done", "cl_required"))                                            \
+    F("},\"hazards\":{\"found\":", S("hz_found"))                                                  \
+    F(",\"found_major\":", S("hz_found_major"))                                                    \
+    F(",\"closed\":", S("hz_closed"))                                                              \
+    F(",\"closed_rate\":", RATE_##S("hz_closed", "hz_found"))                                      \
+    F(",\"open\":", S("hz_open"))                                                                  \
+    F(",\"open_major\":", S("hz_open_major"))                                                      \
+    F(",\"overdue\":", S("hz_overdue"))                                                            \
     F(",\"overdue_major\":", S("hz_overdue_major"))
 /* what closes the hazards object and the row */
 #define FIGS_END "}}"

@@ -392,9 +392,13 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult
             if (query >= 1 && query <= n)
                 st[query - 1] = fail;
             char q[600];
+            /* an error after the last statement's results (the connection lost before the
+             * sync) is no statement's: query is n + 1 then */
+            const char *name = query == 0   ? first->name
+                               : query <= n ? stmts[query - 1].name
+                                            : "sync";
             srv_log(fail == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
-                    "stmt=%s detail=%s", query ? stmts[query - 1].name : "set_scope",
-                    srv_log_q(q, sizeof q, error_primary(c, r)));
+                    "stmt=%s detail=%s", name, srv_log_q(q, sizeof q, error_primary(c, r)));
         }
         if (query == 0 && first_out && es == PGRES_TUPLES_OK && !*first_out) {
             *first_out = r;

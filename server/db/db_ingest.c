@@ -45,9 +45,6 @@ static const db_stmt statements[] = {
     {"ing_idem_get",
      "SELECT request_hash = $3::bytea, status, response FROM ingest_batches WHERE enterprise_id "
      "= $1 AND idem_key = $2"},
-    {"ing_idem_store",
-     "UPDATE ingest_batches SET status = $3, response = $4 WHERE enterprise_id = $1 AND idem_key "
-     "= $2"},
     {"ing_insert_readings",
      /* no RETURNING: the count comes from the command tag, and RETURNING
       * would also run the SELECT policy on every row */
@@ -105,13 +102,17 @@ static const db_stmt statements[] = {
      "'1 microsecond', u.l, u.v, u.th, coalesce(u.c, ''), $8 FROM unnest($2::bigint[], "
      "$3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::text[]) AS u(p, t, l, v, th, c) "
      "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"},
-    {"ing_gateways_seen",
-     /* $1 enterprise ids, $2 gateway codes (NULL: none named), pairwise.  A
-      * named code updates that gateway if it is the enterprise's; no code
-      * updates the enterprise's gateway when it has exactly one.  Rows are
-      * locked in id order and only when at least a second behind, so
+    {"ing_finish",
+     /* the group's last statement.  $3..$6 the answers an Idempotency-Key replays (its
+      * rows this transaction claimed), one per key.  $1 enterprise ids, $2 gateway codes
+      * (NULL: none named), pairwise.  A named code updates that gateway if it is the
+      * enterprise's; no code updates the enterprise's gateway when it has exactly one.
+      * Gateway rows are locked in id order and only when at least a second behind, so
       * writers neither deadlock on nor queue for a busy gateway's row. */
-     "WITH s AS (SELECT DISTINCT u.e, u.c FROM unnest($1::bigint[], $2::text[]) AS u(e, c)), "
+     "WITH ans AS (UPDATE ingest_batches b SET status = a.s, response = a.r FROM "
+     "unnest($3::bigint[], $4::text[], $5::smallint[], $6::text[]) AS a(e, k, s, r) WHERE "
+     "b.enterprise_id = a.e AND b.idem_key = a.k), "
+     "s AS (SELECT DISTINCT u.e, u.c FROM unnest($1::bigint[], $2::text[]) AS u(e, c)), "
      "hit AS (SELECT g.id FROM gateways g JOIN s ON g.enterprise_id = s.e WHERE g.code = s.c OR "
      "(s.c IS NULL AND NOT EXISTS (SELECT 1 FROM gateways o WHERE o.enterprise_id = s.e AND o.id "
      "<> g.id))), lk AS (SELECT g.id FROM gateways g WHERE g.id IN (SELECT id FROM hit) AND "
@@ -417,18 +418,21 @@ db_status db_ingest_ensure_partition(db_conn *c, int64_t day)
 
 /* ---- Idempotency-Key rows ---------------------------------------------- */
 
+static db_status claim_done(void *arg, const PGresult *r, const db_diag *diag)
+{
+    (void)diag;
+    if (r)
+        *(int *)arg = PQntuples(r) == 1;
+    return DB_OK;
+}
+
 db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
                                const unsigned char body_hash[32], int *claimed)
 {
     char eid[24], hash[70];
     const char *p[3] = {db_i64(eid, enterprise_id), key, db_bytea_hex(hash, body_hash, 32)};
-    db_status st;
-    PGresult *r = db_exec(c, "ing_idem_claim", 3, p, &st);
-    if (!r)
-        return st;
-    *claimed = PQntuples(r) == 1;
-    PQclear(r);
-    return DB_OK;
+    *claimed = 0;
+    return db_queue(c, "ing_idem_claim", 3, p, claim_done, claimed);
 }
 
 db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
@@ -452,16 +456,6 @@ db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
     }
     PQclear(r);
     return DB_OK;
-}
-
-db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
-                               const char *response)
-{
-    char eid[24], st_text[24];
-    const char *p[4] = {db_i64(eid, enterprise_id), key, db_i64(st_text, status), response};
-    db_status st;
-    PQclear(db_exec(c, "ing_idem_store", 4, p, &st));
-    return st;
 }
 
 /* ---- items ------------------------------------------------------------- */
@@ -671,31 +665,51 @@ static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
     return rc == 0 && sb_any_oom(a, 4) ? -1 : rc;
 }
 
-/* The conflict-free path: every row stored at once, *stored n; 0 when two
- * rows share an instant (nothing was sent).  A unique violation (a reading
- * stored without point_latest following it) is *refused, and the
- * transaction is then aborted. */
-static db_status insert_fresh(db_conn *c, const params *rp, const db_ingest_reading *rows, size_t n,
-                              long *stored, int *refused)
+typedef struct {
+    long n;
+    int *fresh;
+} fresh_out;
+
+static db_status fresh_done(void *arg, const PGresult *r, const db_diag *diag)
 {
-    *stored = 0;
+    fresh_out o = *(fresh_out *)arg;
+    free(arg);
+    if (!r) {
+        if (strcmp(diag->sqlstate, "23505") == 0)
+            *o.fresh = -1;
+        return DB_OK;
+    }
+    long stored = strtol(PQcmdTuples((PGresult *)r), NULL, 10);
+    if (stored == o.n)
+        return DB_OK;
+    /* without ON CONFLICT a row goes in or the statement fails */
+    LOG_ERROR("conflict-free readings insert stored another count", "given=%ld stored=%ld", o.n,
+              stored);
+    return DB_HARD;
+}
+
+/* The conflict-free path: every row stored at once (queued: its verdict comes with the
+ * transaction's next wait), *sent 1; *sent 0 when two rows share an instant (nothing was
+ * sent).  A unique violation (a reading stored without point_latest following it) sets
+ * *fresh -1 and aborts the transaction. */
+static db_status insert_fresh(db_conn *c, const params *rp, const db_ingest_reading *rows, size_t n,
+                              int *fresh, int *sent)
+{
+    *sent = 0;
     sbuf a[4] = {{0}};
     int rc = fresh_arrays(a, rows, n);
     db_status st = rc < 0 ? DB_HARD : DB_OK;
-    if (rc == 0) {
+    fresh_out *o = rc == 0 ? malloc(sizeof *o) : NULL;
+    if (rc == 0 && !o)
+        st = DB_HARD;
+    if (o) {
         params q = *rp;
         for (int j = 0; j < 4; j++)
             param_bin(&q, &a[j]);
-        db_diag diag;
-        PGresult *r = db_exec_bin_diag(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, &st, &diag);
-        if (r) {
-            *stored = strtol(PQcmdTuples(r), NULL, 10);
-            PQclear(r);
-            if (*stored != (long)n)
-                st = DB_HARD; /* without ON CONFLICT a row goes in or the statement fails */
-        } else if (strcmp(diag.sqlstate, "23505") == 0) {
-            *refused = 1;
-        }
+        *o = (fresh_out){(long)n, fresh};
+        *fresh = 1;
+        *sent = 1;
+        st = db_queue_bin(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, fresh_done, o, 1);
     }
     sb_free_all(a, 4);
     return st;
@@ -705,7 +719,7 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts)
 {
-    int try_fresh = *fresh, refused = 0;
+    int try_fresh = *fresh, sent = 0;
     *fresh = 0;
     for (size_t i = 0; i < n; i++)
         rows[i].conflict = 0;
@@ -718,11 +732,9 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
     char eid[24];
     params q = readings_params(a, db_i64(eid, enterprise_id));
     if (try_fresh && n > 0) {
-        st = insert_fresh(c, &q, rows, n, &count, &refused);
-        if (refused)
-            *fresh = -1;
-        if (st != DB_OK || count == (long)n) {
-            *fresh = st == DB_OK ? 1 : *fresh;
+        st = insert_fresh(c, &q, rows, n, fresh, &sent);
+        if (st != DB_OK || sent) {
+            count = (long)n;
             goto done;
         }
     }
@@ -749,7 +761,7 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
         }
     }
     if (n_conflicts < (long)n)
-        PQclear(db_exec_bin(c, "ing_latest", q.n, q.p, q.len, q.fmt, &st));
+        st = db_queue_bin(c, "ing_latest", q.n, q.p, q.len, q.fmt, NULL, NULL, 0);
 done:
     if (st == DB_OK) {
         *inserted = count;
@@ -833,15 +845,33 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
 
 db_status db_ingest_hold_rollup_mark(db_conn *c)
 {
-    db_status st;
-    PQclear(db_exec(c, "ing_hold_rollup_mark", 0, NULL, &st));
-    return st;
+    return db_queue(c, "ing_hold_rollup_mark", 0, NULL, NULL, NULL);
 }
 
 static int cmp_id(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+typedef struct {
+    const int64_t *ids;
+    size_t n;
+    int64_t *latest_us;
+} latest_out;
+
+static db_status latest_done(void *arg, const PGresult *r, const db_diag *diag)
+{
+    (void)diag;
+    latest_out *o = arg;
+    for (int k = 0; r && k < PQntuples(r); k++) {
+        int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        const int64_t *at = bsearch(&id, o->ids, o->n, sizeof *o->ids, cmp_id);
+        if (at)
+            o->latest_us[at - o->ids] = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+    }
+    free(o);
+    return DB_OK;
 }
 
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
@@ -852,35 +882,59 @@ db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n
     if (n == 0)
         return DB_OK;
     char *ids = db_i64_array(point_ids, n);
-    db_status st = DB_HARD;
-    if (ids) {
-        const char *p[1] = {ids};
-        PGresult *r = db_exec(c, "ing_points_latest", 1, p, &st);
-        for (int k = 0; r && k < PQntuples(r); k++) {
-            int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
-            const int64_t *at = bsearch(&id, point_ids, n, sizeof *point_ids, cmp_id);
-            if (at)
-                latest_us[at - point_ids] = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-        }
-        PQclear(r);
+    latest_out *o = malloc(sizeof *o);
+    if (!ids || !o) {
+        free(ids);
+        free(o);
+        return DB_HARD;
     }
+    *o = (latest_out){point_ids, n, latest_us};
+    const char *p[1] = {ids};
+    db_status st = db_queue(c, "ing_points_latest", 1, p, latest_done, o);
     free(ids);
     return st;
 }
 
-db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
-                                  const char *const *codes, size_t n)
+db_status db_ingest_finish(db_conn *c, const db_ingest_answer *answers, size_t n_answers,
+                           const int64_t *enterprise_ids, const char *const *codes, size_t n)
 {
-    if (n == 0)
+    if (n == 0 && n_answers == 0)
         return DB_OK;
-    char *ents = db_i64_array(enterprise_ids, n), *arr = db_text_array(codes, n);
+    int64_t *ans_ents = calloc(n_answers ? n_answers : 1, sizeof *ans_ents);
+    int64_t *ans_status = calloc(n_answers ? n_answers : 1, sizeof *ans_status);
+    const char **ans_text = calloc(n_answers ? n_answers : 1, sizeof *ans_text);
+    char *ents = NULL, *arr = NULL, *a_ents = NULL, *a_keys = NULL, *a_status = NULL,
+         *a_resp = NULL;
     db_status st = DB_HARD;
-    if (ents && arr) {
-        const char *p[2] = {ents, arr};
-        PQclear(db_exec(c, "ing_gateways_seen", 2, p, &st));
+    if (!ans_ents || !ans_status || !ans_text)
+        goto out;
+    for (size_t i = 0; i < n_answers; i++) {
+        ans_ents[i] = answers[i].enterprise_id;
+        ans_status[i] = answers[i].status;
+        ans_text[i] = answers[i].idem_key;
     }
-    free(arr);
+    a_ents = db_i64_array(ans_ents, n_answers);
+    a_status = db_i64_array(ans_status, n_answers);
+    a_keys = db_text_array(ans_text, n_answers);
+    for (size_t i = 0; i < n_answers; i++)
+        ans_text[i] = answers[i].response;
+    a_resp = db_text_array(ans_text, n_answers);
+    ents = db_i64_array(enterprise_ids, n);
+    arr = db_text_array(codes, n);
+    if (ents && arr && a_ents && a_keys && a_status && a_resp) {
+        const char *p[6] = {ents, arr, a_ents, a_keys, a_status, a_resp};
+        st = db_queue(c, "ing_finish", 6, p, NULL, NULL);
+    }
+out:
+    free(ans_ents);
+    free(ans_status);
+    free(ans_text);
     free(ents);
+    free(arr);
+    free(a_ents);
+    free(a_keys);
+    free(a_status);
+    free(a_resp);
     return st;
 }
 

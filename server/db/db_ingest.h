@@ -95,10 +95,6 @@ typedef struct db_ingest_idem {
 /* *found is 0 when the row vanished since the claim (an expiry purge). */
 db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
                              const unsigned char body_hash[32], db_ingest_idem *out, int *found);
-/* Stores the answer a replay with the same key gets (response may be NULL). */
-db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
-                               const char *response);
-
 /* ---- the batch's items (inside the write transaction) ---- */
 
 typedef struct db_ingest_reading {
@@ -184,18 +180,27 @@ db_status db_ingest_hold_rollup_mark(db_conn *c);
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
                                   int64_t *latest_us);
 
-/* ---- gateways (inside the write transaction) ---- */
+/* ---- the group's end (inside the write transaction) ---- */
 
-/* Marks gateways as heard from now: n (enterprise, gateway code) pairs, one
- * per authenticated batch of the group; codes[i] NULL when the batch names
- * no gateway.  A code names the gateway with that code if it belongs to the
- * enterprise (another's code or an unknown one updates nothing); no code
- * means the enterprise's gateway when it has exactly one.  last_seen_at only
- * moves forward, to the second (a row seen less than a second ago is left
- * alone).  One statement; call it last in the transaction (it locks gateway
- * rows in id order, so writers never deadlock on them). */
-db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
-                                  const char *const *codes, size_t n);
+/* The answer a replay with the same Idempotency-Key gets (response may be NULL). */
+typedef struct db_ingest_answer {
+    int64_t enterprise_id;
+    const char *idem_key;
+    int status;
+    const char *response;
+} db_ingest_answer;
+
+/* The group transaction's last statement (queued, db_conn_pipeline): stores n_answers
+ * answers, each of a key this transaction claimed (db_ingest_idem_claim), once per key;
+ * and marks gateways as heard from now: n (enterprise, gateway code) pairs, one per
+ * authenticated batch of the group, codes[i] NULL when the batch names no gateway.  A code
+ * names the gateway with that code if it belongs to the enterprise (another's code or an
+ * unknown one updates nothing); no code means the enterprise's gateway when it has exactly
+ * one.  last_seen_at only moves forward, to the second (a row seen less than a second ago is
+ * left alone).  Call it last in the transaction (it locks gateway rows in id order, so
+ * writers never deadlock on them). */
+db_status db_ingest_finish(db_conn *c, const db_ingest_answer *answers, size_t n_answers,
+                           const int64_t *enterprise_ids, const char *const *codes, size_t n);
 
 /* ---- cameras (outside a transaction) ---- */
 

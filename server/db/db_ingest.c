@@ -38,10 +38,14 @@ static const db_stmt statements[] = {
      "JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN readings_pack_state s ORDER BY "
      "p.code COLLATE \"C\""},
     {"ing_idem_claim",
-     "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
-     "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
+     /* the group's keys, each (enterprise, key) once, in the order given (the writers' lock
+      * order): rows are inserted, or an expired claim taken over, in that order */
+     "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) SELECT u.e, u.k, u.h "
+     "FROM unnest($1::bigint[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(e, k, h, i) ORDER "
+     "BY u.i ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
      "EXCLUDED.request_hash, status = NULL, response = NULL, created_at = now(), expires_at = "
-     "now() + interval '72 hours' WHERE ingest_batches.expires_at < now() RETURNING 1"},
+     "now() + interval '72 hours' WHERE ingest_batches.expires_at < now() RETURNING "
+     "enterprise_id, idem_key"},
     {"ing_idem_get",
      "SELECT request_hash = $3::bytea, status, response FROM ingest_batches WHERE enterprise_id "
      "= $1 AND idem_key = $2"},
@@ -418,21 +422,64 @@ db_status db_ingest_ensure_partition(db_conn *c, int64_t day)
 
 /* ---- Idempotency-Key rows ---------------------------------------------- */
 
+typedef struct {
+    db_ingest_claim *keys;
+    size_t n;
+} claim_out;
+
 static db_status claim_done(void *arg, const PGresult *r, const db_diag *diag)
 {
     (void)diag;
-    if (r)
-        *(int *)arg = PQntuples(r) == 1;
+    claim_out o = *(claim_out *)arg;
+    free(arg);
+    for (int k = 0; r && k < PQntuples(r); k++) {
+        int64_t e = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        const char *key = PQgetvalue(r, k, 1);
+        for (size_t i = 0; i < o.n; i++)
+            if (o.keys[i].enterprise_id == e && strcmp(o.keys[i].key, key) == 0)
+                o.keys[i].claimed = 1;
+    }
     return DB_OK;
 }
 
-db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
-                               const unsigned char body_hash[32], int *claimed)
+db_status db_ingest_idem_claim(db_conn *c, db_ingest_claim *keys, size_t n)
 {
-    char eid[24], hash[70];
-    const char *p[3] = {db_i64(eid, enterprise_id), key, db_bytea_hex(hash, body_hash, 32)};
-    *claimed = 0;
-    return db_queue(c, "ing_idem_claim", 3, p, claim_done, claimed);
+    for (size_t i = 0; i < n; i++)
+        keys[i].claimed = 0;
+    if (n == 0)
+        return DB_OK;
+    int64_t *ents = malloc(n * sizeof *ents);
+    const char **text = malloc(n * sizeof *text);
+    char(*hex)[70] = malloc(n * sizeof *hex);
+    claim_out *o = malloc(sizeof *o);
+    char *a_ents = NULL, *a_keys = NULL, *a_hash = NULL;
+    db_status st = DB_HARD;
+    if (!ents || !text || !hex || !o)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ents[i] = keys[i].enterprise_id;
+        text[i] = keys[i].key;
+    }
+    a_ents = db_i64_array(ents, n);
+    a_keys = db_text_array(text, n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = db_bytea_hex(hex[i], keys[i].body_hash, 32);
+    a_hash = db_text_array(text, n);
+    if (a_ents && a_keys && a_hash) {
+        *o = (claim_out){keys, n};
+        const char *p[3] = {a_ents, a_keys, a_hash};
+        st = db_queue(c, "ing_idem_claim", 3, p, claim_done, o);
+        o = NULL; /* the handler's */
+    }
+out:
+    free(ents);
+    free(text);
+    free(hex);
+    free(o);
+    free(a_ents);
+    free(a_keys);
+    free(a_hash);
+    return st;
 }
 
 db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,

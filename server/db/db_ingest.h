@@ -78,10 +78,19 @@ db_status db_ingest_ensure_partition(db_conn *c, int64_t day);
 
 /* ---- Idempotency-Key rows (inside the write transaction) ---- */
 
-/* Claims (enterprise, key) for a body with this SHA-256, or takes over an
- * expired claim.  *claimed is 0 when a live row holds the key. */
-db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
-                               const unsigned char body_hash[32], int *claimed);
+/* One Idempotency-Key of a group: (enterprise, key) for a body with this SHA-256. */
+typedef struct db_ingest_claim {
+    int64_t enterprise_id;
+    const char *key;
+    const unsigned char *body_hash; /* 32 bytes */
+    int claimed;                    /* out: the key is this transaction's */
+} db_ingest_claim;
+
+/* Claims n keys with one statement, in the order given (each (enterprise, key) once), or
+ * takes over expired claims; claimed is 0 where a live row holds the key.  Queued
+ * (db_conn_pipeline): claimed is written by the next wait or db_flush, and keys must stay
+ * valid until then. */
+db_status db_ingest_idem_claim(db_conn *c, db_ingest_claim *keys, size_t n);
 
 /* The row another request holds.  response is malloc'd (the caller frees),
  * NULL while that request has not answered yet (has_answer 0). */

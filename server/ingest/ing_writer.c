@@ -754,8 +754,13 @@ static db_status write_group(db_conn *c, void *arg)
     st = ing_group_lock_points(c, g);
     if (st != DB_OK)
         return st;
-    /* every Idempotency-Key of the group before any item; sent with the locks,
-     * read in one round trip (db_conn_pipeline) */
+    /* every Idempotency-Key of the group before any item, in the jobs' (lock) order and
+     * each once (a repeat finds the group's own row: in use or reused, as across groups);
+     * sent with the locks and read in the same round trip (db_conn_pipeline) */
+    db_ingest_claim *keys = calloc(g->n ? g->n : 1, sizeof *keys);
+    size_t nk = 0;
+    if (!keys)
+        return DB_HARD;
     for (size_t j = 0; j < g->n; j++) {
         wjob *w = &g->ws[j];
         w->skip_write = 0;
@@ -763,14 +768,27 @@ static db_status write_group(db_conn *c, void *arg)
         if (w->finished)
             continue;
         w->job->idem_replayed = 0;
-        if (w->job->idem_key) {
-            st = db_ingest_idem_claim(c, w->enterprise_id, w->job->idem_key, w->body_hash,
-                                      &w->claimed);
-            if (st != DB_OK)
-                return st;
+        if (w->job->idem_key && !(nk > 0 && keys[nk - 1].enterprise_id == w->enterprise_id &&
+                                  strcmp(keys[nk - 1].key, w->job->idem_key) == 0))
+            keys[nk++] = (db_ingest_claim){w->enterprise_id, w->job->idem_key, w->body_hash, 0};
+    }
+    st = db_ingest_idem_claim(c, keys, nk);
+    if (st == DB_OK)
+        st = db_flush(c);
+    for (size_t j = 0, k = 0; st == DB_OK && j < g->n; j++) {
+        wjob *w = &g->ws[j];
+        if (w->finished || !w->job->idem_key)
+            continue;
+        while (k < nk && (keys[k].enterprise_id != w->enterprise_id ||
+                          strcmp(keys[k].key, w->job->idem_key) != 0))
+            k++;
+        /* the first job of a key gets its claim */
+        if (k < nk) {
+            w->claimed = keys[k].claimed;
+            keys[k].claimed = 0;
         }
     }
-    st = db_flush(c);
+    free(keys);
     if (st == DB_OK)
         st = ing_group_locked(g);
     if (st != DB_OK)

@@ -86,6 +86,10 @@ struct db_conn {
     size_t tables_prepared;
     int pipelined; /* db_conn_pipeline */
     int in_tx;     /* inside db_run_tx: statements may be queued */
+    /* db_hold: writes held back until the next statement is sent */
+    db_hold_send_fn hold_send;
+    db_hold_drop_fn hold_drop;
+    void *hold_arg;
     queued q[QUEUE_MAX];
     size_t nq;
 };
@@ -676,6 +680,49 @@ static PGresult *wait_queued(db_conn *c, const char *stmt, int literal, int npar
                              const char *const *params, const int *lengths, const int *formats,
                              db_status *st, db_diag *diag, char *err, size_t errlen);
 
+/* The held writes go out before any other statement: the order of the statements is the
+ * order of the calls. */
+static db_status send_held(db_conn *c)
+{
+    db_hold_send_fn send = c->hold_send;
+    void *arg = c->hold_arg;
+    if (!send)
+        return DB_OK;
+    c->hold_send = NULL;
+    c->hold_drop = NULL;
+    c->hold_arg = NULL;
+    return send(c, arg);
+}
+
+static void drop_held(db_conn *c)
+{
+    if (c->hold_drop)
+        c->hold_drop(c->hold_arg);
+    c->hold_send = NULL;
+    c->hold_drop = NULL;
+    c->hold_arg = NULL;
+}
+
+void *db_held(db_conn *c, db_hold_send_fn send)
+{
+    return c->hold_send == send ? c->hold_arg : NULL;
+}
+
+db_status db_hold(db_conn *c, db_hold_send_fn send, db_hold_drop_fn drop, void *arg)
+{
+    if (!(c->pipelined && c->in_tx && c->pg))
+        return send(c, arg);
+    db_status st = c->hold_send && c->hold_send != send ? send_held(c) : DB_OK;
+    if (st != DB_OK) {
+        drop(arg);
+        return st;
+    }
+    c->hold_send = send;
+    c->hold_drop = drop;
+    c->hold_arg = arg;
+    return DB_OK;
+}
+
 /* err (may be NULL): on failure, libpq's whole message for the CLI */
 static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
                              const int *lengths, const int *formats, db_status *st, db_diag *diag,
@@ -685,8 +732,8 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         memset(diag, 0, sizeof *diag);
     if (err && errlen)
         err[0] = '\0';
-    if (!c->pg) {
-        *st = DB_HARD;
+    if (!c->pg || (*st = send_held(c)) != DB_OK) {
+        *st = c->pg ? *st : DB_HARD;
         return NULL;
     }
     if (c->nq > 0)
@@ -734,7 +781,7 @@ PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int np
                            const char *const *params, db_status *st, db_diag *diag)
 {
     memset(diag, 0, sizeof *diag);
-    if (c->nq > 0 && (*st = db_flush(c)) != DB_OK)
+    if ((*st = db_flush(c)) != DB_OK)
         return NULL;
     PGresult *r = collect(
         c, c->pg && PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), what);
@@ -755,6 +802,9 @@ db_status db_command_literal(db_conn *c, const char *sql)
 {
     if (!c->pg)
         return DB_HARD;
+    db_status held = send_held(c);
+    if (held != DB_OK)
+        return held;
     if (c->nq > 0) {
         db_status st;
         PQclear(wait_queued(c, sql, 1, 0, NULL, NULL, NULL, &st, NULL, NULL, 0));
@@ -871,7 +921,9 @@ static db_status enqueue(db_conn *c, const char *stmt, int literal, int nparams,
 {
     const queued q = {stmt, fn, arg, veto, keep, diag};
     const db_diag none = {{0}, {0}, {0}};
-    db_status st = c->nq == QUEUE_MAX ? run_queue(c) : DB_OK;
+    db_status st = send_held(c);
+    if (st == DB_OK && c->nq == QUEUE_MAX)
+        st = run_queue(c);
     if (st == DB_OK && !c->pg)
         st = DB_HARD;
     if (st == DB_OK && c->nq == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF &&
@@ -911,7 +963,8 @@ db_status db_queue_bin(db_conn *c, const char *stmt, int nparams, const char *co
 
 db_status db_flush(db_conn *c)
 {
-    return c->nq > 0 ? run_queue(c) : DB_OK;
+    db_status st = send_held(c);
+    return st == DB_OK && c->nq > 0 ? run_queue(c) : st;
 }
 
 /* A statement whose answer the caller waits for, sent behind the queued ones: its result,
@@ -948,9 +1001,11 @@ static int veto_queued(const db_conn *c)
  * rolled back. */
 static db_status commit_tx(db_conn *c)
 {
-    db_status st = DB_OK;
     PGresult *r = NULL;
-    if (c->nq > 0 && !veto_queued(c)) {
+    db_status st = send_held(c);
+    if (st != DB_OK) {
+        /* nothing to commit: the block is rolled back below */
+    } else if (c->nq > 0 && !veto_queued(c)) {
         r = wait_queued(c, "COMMIT", 1, 0, NULL, NULL, NULL, &st, NULL, NULL, 0);
     } else {
         st = db_flush(c);
@@ -989,15 +1044,16 @@ db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
             return st;
         c->in_tx = 1;
         st = fn(c, arg);
-        c->in_tx = 0;
         if (st == DB_OK) {
             st = commit_tx(c);
-            if (st == DB_OK)
-                return DB_OK;
         } else {
+            drop_held(c);
             (void)db_flush(c);
             (void)db_command(c, "ROLLBACK");
         }
+        c->in_tx = 0;
+        if (st == DB_OK)
+            return DB_OK;
         if (st != DB_SOFT)
             return st;
         /* back off a little so the conflicting transaction can finish */

@@ -59,17 +59,17 @@ static const db_stmt statements[] = {
      "DO NOTHING"},
     {"ing_insert_fresh",
      /* the conflict-free path (db_ingest_store_readings): no ON CONFLICT, so
-      * a stored (point, instant) is a unique violation, never skipped; $6
-      * the rows' points, each once, $7..$9 each one's newest row */
+      * a stored (point, instant) is a unique violation, never skipped.  The
+      * rows of one or more jobs (several enterprises): $1..$5 the rows, $6..$10
+      * each of their points once with its newest row */
      "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
-     "quality) SELECT m.p, $5, m.t, m.v, m.q "
-     "FROM unnest($6::bigint[], $7::timestamptz[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
-     "CONFLICT (point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = "
-     "EXCLUDED.value, quality = EXCLUDED.quality, received_at = now() WHERE "
-     "point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO readings (point_id, "
-     "collected_at, value, quality, enterprise_id) SELECT u.p, u.t, u.v, u.q, $5 FROM "
-     "unnest($1::bigint[], $2::timestamptz[], "
-     "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
+     "quality) SELECT m.p, m.e, m.t, m.v, m.q FROM unnest($6::bigint[], $7::timestamptz[], "
+     "$8::float8[], $9::int2[], $10::bigint[]) AS m(p, t, v, q, e) ON CONFLICT (point_id) DO "
+     "UPDATE SET collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, quality = "
+     "EXCLUDED.quality, received_at = now() WHERE point_latest.collected_at < "
+     "EXCLUDED.collected_at) INSERT INTO readings (point_id, collected_at, value, quality, "
+     "enterprise_id) SELECT u.p, u.t, u.v, u.q, u.e FROM unnest($1::bigint[], "
+     "$2::timestamptz[], $3::float8[], $4::int2[], $5::bigint[]) AS u(p, t, v, q, e)"},
     {"ing_points_latest",
      /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
       * is taken once the point locks are held */
@@ -674,99 +674,171 @@ static int cmp_point_instant(const void *a, const void *b)
     return (x->t > y->t) - (x->t < y->t);
 }
 
-/* ing_insert_fresh's per-point arrays ($6..$9) in a[0..3]: each point once,
- * its newest row's instant, value and quality.  0; 1 when two rows share a
- * point and instant (only the ON CONFLICT path knows which of them is the
- * reading and which a conflict); -1 out of memory. */
-static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
+/* Whether two of the rows share a point and instant (only the ON CONFLICT path knows which
+ * of them is the reading and which a conflict); -1 out of memory.  When k is not NULL the
+ * rows' keys are left in it, sorted. */
+static int twice(const db_ingest_reading *rows, size_t n, point_instant *k)
 {
-    point_instant *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k)
+    point_instant *own = k ? NULL : malloc((n ? n : 1) * sizeof *own);
+    point_instant *v = k ? k : own;
+    if (!v)
         return -1;
     for (size_t i = 0; i < n; i++)
-        k[i] = (point_instant){rows[i].point_id, rows[i].ts_us, i};
-    qsort(k, n, sizeof *k, cmp_point_instant);
+        v[i] = (point_instant){rows[i].point_id, rows[i].ts_us, i};
+    qsort(v, n, sizeof *v, cmp_point_instant);
     int rc = 0;
-    size_t points = n > 0;
-    for (size_t i = 1; i < n && rc == 0; i++) {
-        if (k[i].p == k[i - 1].p && k[i].t == k[i - 1].t)
-            rc = 1;
-        points += k[i].p != k[i - 1].p;
-    }
-    bin_array(&a[0], OID_INT8, points, 8);
-    bin_array(&a[1], OID_TIMESTAMPTZ, points, 8);
-    bin_array(&a[2], OID_FLOAT8, points, 8);
-    bin_array(&a[3], OID_INT2, points, 2);
-    for (size_t i = 0; i < n && rc == 0;) {
-        size_t e = i;
-        while (e + 1 < n && k[e + 1].p == k[i].p)
-            e++;
-        const db_ingest_reading *newest = &rows[k[e].i];
-        bin_i64(&a[0], k[i].p);
-        bin_ts(&a[1], newest->ts_us);
-        bin_f64(&a[2], newest->value);
-        bin_i16(&a[3], newest->quality);
-        i = e + 1;
-    }
-    free(k);
-    return rc == 0 && sb_any_oom(a, 4) ? -1 : rc;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        rc = v[i].p == v[i - 1].p && v[i].t == v[i - 1].t;
+    free(own);
+    return rc;
 }
 
+/* The conflict-free rows of a group's consecutive jobs, held back (db_hold) until the
+ * transaction sends its next statement: one insert for them all.  Per statement,
+ * executor start-up (the row-level-security policies of readings and point_latest) and
+ * the readings' statement triggers cost the same for one job's 500 rows as for more. */
 typedef struct {
-    long n;
-    int *fresh;
-} fresh_out;
+    db_ingest_reading *rows;
+    int64_t *ents; /* per row */
+    size_t n, cap;
+    int **fresh; /* the jobs' *fresh: -1 when the insert is refused */
+    size_t nj, capj;
+} fresh_batch;
+
+static void fresh_drop(void *arg)
+{
+    fresh_batch *b = arg;
+    free(b->rows);
+    free(b->ents);
+    free(b->fresh);
+    free(b);
+}
 
 static db_status fresh_done(void *arg, const PGresult *r, const db_diag *diag)
 {
-    fresh_out o = *(fresh_out *)arg;
-    free(arg);
+    fresh_batch *b = arg;
+    db_status st = DB_OK;
     if (!r) {
-        if (strcmp(diag->sqlstate, "23505") == 0)
-            *o.fresh = -1;
-        return DB_OK;
+        for (size_t j = 0; j < b->nj && strcmp(diag->sqlstate, "23505") == 0; j++)
+            *b->fresh[j] = -1;
+    } else {
+        long stored = strtol(PQcmdTuples((PGresult *)r), NULL, 10);
+        if (stored != (long)b->n) {
+            /* without ON CONFLICT a row goes in or the statement fails */
+            LOG_ERROR("conflict-free readings insert stored another count", "given=%zu stored=%ld",
+                      b->n, stored);
+            st = DB_HARD;
+        }
     }
-    long stored = strtol(PQcmdTuples((PGresult *)r), NULL, 10);
-    if (stored == o.n)
-        return DB_OK;
-    /* without ON CONFLICT a row goes in or the statement fails */
-    LOG_ERROR("conflict-free readings insert stored another count", "given=%ld stored=%ld", o.n,
-              stored);
-    return DB_HARD;
+    fresh_drop(b);
+    return st;
 }
 
-/* The conflict-free path: every row stored at once (queued: its verdict comes with the
- * transaction's next wait), *sent 1; *sent 0 when two rows share an instant (nothing was
- * sent).  A unique violation (a reading stored without point_latest following it) sets
- * *fresh -1 and aborts the transaction. */
-static db_status insert_fresh(db_conn *c, const params *rp, const db_ingest_reading *rows, size_t n,
-                              int *fresh, int *sent)
+/* Queues the batch's insert (the handler owns the batch from here). */
+static db_status fresh_send(db_conn *c, void *arg)
 {
-    *sent = 0;
-    sbuf a[4] = {{0}};
-    int rc = fresh_arrays(a, rows, n);
-    db_status st = rc < 0 ? DB_HARD : DB_OK;
-    fresh_out *o = rc == 0 ? malloc(sizeof *o) : NULL;
-    if (rc == 0 && !o)
-        st = DB_HARD;
-    if (o) {
-        params q = *rp;
-        for (int j = 0; j < 4; j++)
-            param_bin(&q, &a[j]);
-        *o = (fresh_out){(long)n, fresh};
-        *fresh = 1;
-        *sent = 1;
-        st = db_queue_bin(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, fresh_done, o, 1);
+    fresh_batch *b = arg;
+    size_t n = b->n;
+    point_instant *k = malloc((n ? n : 1) * sizeof *k);
+    sbuf a[10] = {{0}};
+    int dup = k ? twice(b->rows, n, k) : -1;
+    size_t points = n > 0;
+    for (size_t i = 1; k && i < n; i++)
+        points += k[i].p != k[i - 1].p;
+    bin_array(&a[0], OID_INT8, n, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, n, 8);
+    bin_array(&a[2], OID_FLOAT8, n, 8);
+    bin_array(&a[3], OID_INT2, n, 2);
+    bin_array(&a[4], OID_INT8, n, 8);
+    for (size_t i = 0; i < n; i++) {
+        bin_i64(&a[0], b->rows[i].point_id);
+        bin_ts(&a[1], b->rows[i].ts_us);
+        bin_f64(&a[2], b->rows[i].value);
+        bin_i16(&a[3], b->rows[i].quality);
+        bin_i64(&a[4], b->ents[i]);
     }
-    sb_free_all(a, 4);
+    bin_array(&a[5], OID_INT8, points, 8);
+    bin_array(&a[6], OID_TIMESTAMPTZ, points, 8);
+    bin_array(&a[7], OID_FLOAT8, points, 8);
+    bin_array(&a[8], OID_INT2, points, 2);
+    bin_array(&a[9], OID_INT8, points, 8);
+    for (size_t i = 0; k && dup == 0 && i < n;) {
+        size_t e = i;
+        while (e + 1 < n && k[e + 1].p == k[i].p)
+            e++;
+        size_t newest = k[e].i;
+        bin_i64(&a[5], k[i].p);
+        bin_ts(&a[6], b->rows[newest].ts_us);
+        bin_f64(&a[7], b->rows[newest].value);
+        bin_i16(&a[8], b->rows[newest].quality);
+        bin_i64(&a[9], b->ents[newest]);
+        i = e + 1;
+    }
+    free(k);
+    db_status st = DB_HARD;
+    if (dup != 0 || sb_any_oom(a, 10)) {
+        if (dup > 0) /* the caller adds a job only when its rows are newer than the others' */
+            LOG_ERROR("conflict-free readings name an instant twice", "rows=%zu", n);
+        fresh_drop(b);
+    } else {
+        params q = {.n = 0};
+        for (int j = 0; j < 10; j++)
+            param_bin(&q, &a[j]);
+        st = db_queue_bin(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, fresh_done, b, 1);
+    }
+    sb_free_all(a, 10);
     return st;
+}
+
+/* Adds a job's rows to the held batch (a new one if none is held). */
+static db_status fresh_add(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
+                           size_t n, int *fresh)
+{
+    fresh_batch *b = db_held(c, fresh_send);
+    int created = !b;
+    if (created && !(b = calloc(1, sizeof *b)))
+        return DB_HARD;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n)
+            cap *= 2;
+        db_ingest_reading *nr = realloc(b->rows, cap * sizeof *nr);
+        if (nr)
+            b->rows = nr;
+        int64_t *ne = realloc(b->ents, cap * sizeof *ne);
+        if (ne)
+            b->ents = ne;
+        if (!nr || !ne)
+            goto oom;
+        b->cap = cap;
+    }
+    if (b->nj == b->capj) {
+        size_t capj = b->capj ? 2 * b->capj : 8;
+        int **nf = realloc(b->fresh, capj * sizeof *nf);
+        if (!nf)
+            goto oom;
+        b->fresh = nf;
+        b->capj = capj;
+    }
+    memcpy(b->rows + b->n, rows, n * sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        b->ents[b->n + i] = enterprise_id;
+    b->n += n;
+    b->fresh[b->nj++] = fresh;
+    *fresh = 1;
+    /* without a pipelined transaction the batch is sent at once */
+    return created ? db_hold(c, fresh_send, fresh_drop, b) : DB_OK;
+oom:
+    if (created)
+        fresh_drop(b);
+    return DB_HARD; /* a held batch is dropped with the transaction */
 }
 
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts)
 {
-    int try_fresh = *fresh, sent = 0;
+    int try_fresh = *fresh;
     *fresh = 0;
     for (size_t i = 0; i < n; i++)
         rows[i].conflict = 0;
@@ -778,12 +850,13 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
         goto out;
     char eid[24];
     params q = readings_params(a, db_i64(eid, enterprise_id));
-    if (try_fresh && n > 0) {
-        st = insert_fresh(c, &q, rows, n, fresh, &sent);
-        if (st != DB_OK || sent) {
-            count = (long)n;
-            goto done;
-        }
+    int dup = try_fresh && n > 0 ? twice(rows, n, NULL) : 1;
+    if (dup < 0)
+        goto out;
+    if (dup == 0) {
+        st = fresh_add(c, enterprise_id, rows, n, fresh);
+        count = (long)n;
+        goto done;
     }
     PGresult *r = db_exec_bin(c, "ing_insert_readings", q.n, q.p, q.len, q.fmt, &st);
     if (!r)

@@ -139,10 +139,16 @@ typedef struct db_ingest_batch_ref {
  * caller must hold, alarm_group_lock): the rows then go in
  * without looking for duplicates and conflicts, unless two of them share an
  * instant.  Out: 1 when they went in so, 0 when they took the ON CONFLICT
- * path.  Should a stored reading refuse them all the same (a unique
- * violation: a reading stored without point_latest following it), *fresh
- * is -1, DB_BAD returned and the transaction aborted: the caller rolls back
- * and runs the whole transaction again with *fresh 0. */
+ * path.  On a pipelined connection (db_conn_pipeline) such rows are held
+ * back and stored with those of the next jobs on this path by one
+ * statement, sent before the transaction's next other statement (db_hold),
+ * so *inserted counts them all and *fresh, which must stay valid until the
+ * COMMIT, is written later.  Should a stored reading refuse them all the
+ * same (a unique violation: a reading stored without point_latest following
+ * it), *fresh is -1 (of every job of that statement), DB_BAD is the status
+ * of that call or of the transaction's next wait, and the transaction is
+ * aborted: the caller rolls back and runs the whole transaction again with
+ * *fresh 0. */
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts);

@@ -154,6 +154,17 @@ db_status db_queue_bin(db_conn *c, const char *stmt, int nparams, const char *co
 #define db_queue(c, stmt, nparams, params, fn, arg)                                                \
     db_queue_bin((c), (stmt), (nparams), (params), NULL, NULL, (fn), (arg), 0)
 
+/* Writes held back on a pipelined connection inside db_run_tx until the next statement is
+ * sent (so that several calls' rows go in one statement: db_ingest's conflict-free readings
+ * of a group's jobs): send queues them, called before any other statement is sent on c, by
+ * db_flush and by the COMMIT; drop frees them when the transaction rolls back.  One holder
+ * at a time (a new one sends the old one's first).  Without a pipelined transaction, send
+ * runs at once.  db_held: the arg held with this send function, or NULL. */
+typedef db_status (*db_hold_send_fn)(db_conn *c, void *arg);
+typedef void (*db_hold_drop_fn)(void *arg);
+db_status db_hold(db_conn *c, db_hold_send_fn send, db_hold_drop_fn drop, void *arg);
+void *db_held(db_conn *c, db_hold_send_fn send);
+
 /* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
 db_status db_classify(db_conn *c, const PGresult *res);
 

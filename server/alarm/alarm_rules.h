@@ -5,7 +5,8 @@
  * not at all.  The rule state of every touched point is loaded with one query (rows locked
  * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points) -
  * once per group transaction (alarm_group_lock) - run through the pure engine
- * (risk_point_eval) and written back with one statement per job; only alarm transitions cost
+ * (risk_point_eval) and written back with one statement per group (alarm_group_flush) - a
+ * job with alarm transitions writes the group's evaluated states first; only transitions cost
  * extra statements.  Episodes have unique keys (point, channel,
  * raised_at), so a replayed batch after a kill -9 can never create a second alarm.
  *
@@ -58,7 +59,7 @@ alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *bat
  * writer locks the rule-state rows of every point its group writes with
  * alarm_group_lock(), which loads them (the rows and the points' settings) with the same
  * statement; alarm_apply_batch() then evaluates each job's readings from these rows and
- * keeps them current after each job's write-back, so a group costs one load, not one per
+ * keeps them current after each job's evaluation, so a group costs one load, not one per
  * job.  A point with an alarm transition is loaded again by the next job that needs it
  * (a transition may write its row, e.g. a filing's deferred offline deadline).
  * alarm_group_end() drops the rows; alarm_group_lock() of the next attempt replaces them.

@@ -990,9 +990,7 @@ static int cmp_lock_order(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
-/* The group's transaction; when the conflict-free insert was refused by a
- * stored reading, the whole of it once more on the ON CONFLICT path (the
- * refusal aborted the transaction: nothing of the first attempt is kept). */
+/* Whether a conflict-free insert of the group was refused (it marks every job it held). */
 static int fresh_refused(const group_ctx *g)
 {
     for (size_t j = 0; j < g->n; j++)
@@ -1001,6 +999,9 @@ static int fresh_refused(const group_ctx *g)
     return 0;
 }
 
+/* The group's transaction; when the conflict-free insert was refused by a
+ * stored reading, the whole of it once more on the ON CONFLICT path (the
+ * refusal aborted the transaction: nothing of the first attempt is kept). */
 static db_status run_group(db_conn *c, group_ctx *g)
 {
     for (size_t j = 0; j < g->n; j++)

@@ -11,6 +11,7 @@ dustwatch_ingest_readings_path_total; a statement trigger counts the
 committed INSERT statements on readings: one per batch on either path (the
 ON CONFLICT path must not follow a fresh attempt that stored nothing)."""
 import datetime as dt
+import subprocess
 import threading
 
 import dwtest as t
@@ -320,24 +321,27 @@ def queue_depth(e):
 def in_one_group(e, pid, first, rest):
     """Runs first() and then rest (callables sending one request each) so that
     rest go to the (single) writer as one group: the rule state of point pid is
-    held by another transaction, first's request waits for it at the writer,
-    and rest queue meanwhile, in the order given."""
-    holder = threading.Thread(target=e.db.sql, args=(
-        "SET dw.scope = 'system'; BEGIN; "
-        f"SELECT 1 FROM point_rule_state WHERE point_id = {pid} FOR UPDATE; "
-        "SELECT pg_sleep(2); COMMIT;",))
-    holder.start()
-    t.wait_for(lambda: e.db.scalar("SELECT count(*) FROM pg_stat_activity "
-                                   "WHERE query LIKE '%pg_sleep(2)%' AND state = 'active' "
-                                   "AND pid <> pg_backend_pid()") == "1", timeout=10, what="the lock holder")
+    held by another transaction until they are all queued, first's request
+    waits for it at the writer, and rest queue meanwhile, in the order given
+    (within the writer's lock_timeout, 2 s)."""
+    holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder.stdin.write("SET dw.scope = 'system'; BEGIN; "
+                       f"SELECT 1 FROM point_rule_state WHERE point_id = {pid} FOR UPDATE;\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "1"
     threads = []
-    for n, fn in enumerate([first] + list(rest)):
-        threads.append(threading.Thread(target=fn))
-        threads[-1].start()
-        t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, what=f"request {n} queued")
-    for th in threads:
-        th.join()
-    holder.join()
+    try:
+        for n, fn in enumerate([first] + list(rest)):
+            threads.append(threading.Thread(target=fn))
+            threads[-1].start()
+            t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005,
+                       what=f"request {n} queued")
+    finally:
+        holder.communicate("COMMIT;\n")
+        for th in threads:
+            th.join()
 
 
 def test_a_failure_mid_group_answers_every_job_503_and_stores_nothing():

@@ -85,6 +85,9 @@ static void pub_alarm(const char *action, int64_t alarm_id, int64_t enterprise_i
 static _Thread_local struct {
     db_alarm_point *rows; /* sorted by point id */
     unsigned char *stale; /* per row: to be loaded again (a transition may have written it) */
+    /* per row: evaluated since it was last written; written by alarm_group_flush, with the
+     * next job that has transitions or loads rows, or at the end of the group */
+    unsigned char *unwritten;
     size_t n;
     int active;
 } grp;
@@ -93,32 +96,54 @@ void alarm_group_end(void)
 {
     free(grp.rows);
     free(grp.stale);
+    free(grp.unwritten);
     grp.rows = NULL;
     grp.stale = NULL;
+    grp.unwritten = NULL;
     grp.n = 0;
     grp.active = 0;
 }
 
-db_status alarm_group_lock(db_conn *c, const int64_t *point_ids, size_t n, size_t *locked)
+db_status alarm_group_flush(db_conn *c)
+{
+    size_t m = 0;
+    for (size_t i = 0; grp.active && i < grp.n; i++)
+        m += grp.unwritten[i];
+    if (m == 0)
+        return DB_OK;
+    db_alarm_state *store = malloc(m * sizeof *store);
+    if (!store)
+        return DB_HARD;
+    m = 0;
+    for (size_t i = 0; i < grp.n; i++)
+        if (grp.unwritten[i])
+            store[m++] = grp.rows[i].st;
+    db_status st = db_alarms_state_store(c, store, m);
+    free(store);
+    if (st == DB_OK)
+        memset(grp.unwritten, 0, grp.n);
+    return st;
+}
+
+db_status alarm_group_lock(db_conn *c, const int64_t *point_ids, size_t n)
 {
     alarm_group_end();
-    *locked = 0;
     if (n == 0)
         return DB_OK;
-    db_alarm_point *rows = NULL;
-    size_t nrows = 0;
-    db_status st = db_alarms_state_load(c, point_ids, n, &rows, &nrows);
-    if (st != DB_OK)
-        return st;
-    grp.stale = calloc(nrows ? nrows : 1, 1);
-    if (!grp.stale) {
-        free(rows);
+    /* grp.rows and grp.n are written when the result is read (alarm_group_ready) */
+    return db_alarms_state_lock(c, point_ids, n, &grp.rows, &grp.n);
+}
+
+db_status alarm_group_ready(size_t *locked)
+{
+    *locked = grp.n;
+    if (!grp.rows)
+        return DB_OK; /* no points: every job loads what it needs */
+    grp.stale = calloc(grp.n ? grp.n : 1, 1);
+    grp.unwritten = calloc(grp.n ? grp.n : 1, 1);
+    if (!grp.stale || !grp.unwritten)
         return DB_HARD;
-    }
-    grp.rows = rows;
-    grp.n = nrows;
     grp.active = 1;
-    *locked = nrows;
     return DB_OK;
 }
 
@@ -162,13 +187,16 @@ static int grp_take(const int64_t *distinct, size_t nd, db_alarm_point **rows, s
     return 1;
 }
 
-/* After a write-back: the group's copy holds what the rows now hold. */
-static void grp_stored(const db_alarm_state *store, size_t n)
+/* After an evaluation: the group's copy holds the new states; unwritten: they are yet to be
+ * written (alarm_group_flush). */
+static void grp_stored(const db_alarm_state *store, size_t n, int unwritten)
 {
     for (size_t i = 0; grp.active && i < n; i++) {
         db_alarm_point *r = grp_find(store[i].point_id);
-        if (r)
+        if (r) {
             r->st = store[i];
+            grp.unwritten[r - grp.rows] = (unsigned char)unwritten;
+        }
     }
 }
 
@@ -448,8 +476,11 @@ static int cmp_sample(const void *a, const void *b)
     return (x->ts_us > y->ts_us) - (x->ts_us < y->ts_us);
 }
 
+/* from_group: the rows are the group's copy (grp_take); when no transition follows, their
+ * new states are then written once for the group (alarm_group_flush), not per job. */
 static db_status eval_rows(db_conn *c, const db_alarm_point *rows, size_t nrows,
-                           const sample_ref *s, size_t n, int64_t now_s, size_t *n_changed)
+                           const sample_ref *s, size_t n, int64_t now_s, int from_group,
+                           size_t *n_changed)
 {
     size_t cap = nrows ? nrows : 1;
     db_alarm_state *store = calloc(cap, sizeof *store);
@@ -491,10 +522,21 @@ static db_status eval_rows(db_conn *c, const db_alarm_point *rows, size_t nrows,
         pr->st = next;
         store[nstore++] = state_row(pr->point_id, &pr->cfg, &pr->st);
     }
-    st = db_alarms_state_store(c, store, nstore);
+    int transitions = 0;
+    for (size_t i = 0; i < nrows; i++)
+        transitions |= ntr[i] > 0;
+    if (from_group && !transitions && grp.active) {
+        grp_stored(store, nstore, 1);
+        goto out;
+    }
+    /* a transition's statements may read and write rule-state rows: the group's
+     * evaluated states are written first, then this job's */
+    st = alarm_group_flush(c);
+    if (st == DB_OK)
+        st = db_alarms_state_store(c, store, nstore);
     if (st != DB_OK)
         goto out;
-    grp_stored(store, nstore);
+    grp_stored(store, nstore, 0);
     int64_t last_recompute = 0;
     for (size_t i = 0; i < nrows; i++) {
         int changed = 0;
@@ -549,9 +591,14 @@ static db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const i
         if (nd == 0 || distinct[nd - 1] != s[i].point_id)
             distinct[nd++] = s[i].point_id;
     /* the group's copy when it has them all (alarm_group_lock), else one statement */
-    st = grp_take(distinct, nd, &rows, &nrows)
-             ? DB_OK
-             : db_alarms_state_load(c, distinct, nd, &rows, &nrows);
+    int from_group = grp_take(distinct, nd, &rows, &nrows);
+    st = DB_OK;
+    if (!from_group) {
+        /* what the group evaluated is written before rows are read from the table */
+        st = alarm_group_flush(c);
+        if (st == DB_OK)
+            st = db_alarms_state_load(c, distinct, nd, &rows, &nrows);
+    }
     if (st != DB_OK)
         goto out;
     if (nrows < nd) {
@@ -566,7 +613,7 @@ static db_status alarm_apply_readings(db_conn *c, int64_t enterprise_id, const i
             goto out;
     }
     size_t changed = 0;
-    st = eval_rows(c, rows, nrows, s, n, floor_div(now_us, 1000000), &changed);
+    st = eval_rows(c, rows, nrows, s, n, floor_div(now_us, 1000000), from_group, &changed);
 out:
     free(rows);
     free(s);
@@ -586,7 +633,7 @@ db_status alarm_check_offline(db_conn *c, int64_t now_us, int limit, size_t *n_c
     st = db_alarms_offline_due(c, now_s, limit, &rows, &nrows);
     if (st != DB_OK)
         return st;
-    st = eval_rows(c, rows, nrows, NULL, 0, now_s, n_changed);
+    st = eval_rows(c, rows, nrows, NULL, 0, now_s, 0, n_changed);
     free(rows);
     return st;
 }

@@ -5,7 +5,8 @@
  * not at all.  The rule state of every touched point is loaded with one query (rows locked
  * FOR UPDATE in point-id order, so two writer threads never deadlock on the same points) -
  * once per group transaction (alarm_group_lock) - run through the pure engine
- * (risk_point_eval) and written back with one statement per job; only alarm transitions cost
+ * (risk_point_eval) and written back with one statement per group (alarm_group_flush) - a
+ * job with alarm transitions writes the group's evaluated states first; only transitions cost
  * extra statements.  Episodes have unique keys (point, channel,
  * raised_at), so a replayed batch after a kill -9 can never create a second alarm.
  *
@@ -58,13 +59,21 @@ alarm_apply_batch(db_conn *c, int64_t enterprise_id, const struct ing_batch *bat
  * writer locks the rule-state rows of every point its group writes with
  * alarm_group_lock(), which loads them (the rows and the points' settings) with the same
  * statement; alarm_apply_batch() then evaluates each job's readings from these rows and
- * keeps them current after each job's write-back, so a group costs one load, not one per
+ * keeps them current after each job's evaluation, so a group costs one load, not one per
  * job.  A point with an alarm transition is loaded again by the next job that needs it
  * (a transition may write its row, e.g. a filing's deferred offline deadline).
  * alarm_group_end() drops the rows; alarm_group_lock() of the next attempt replaces them.
- * *locked receives the number of rows found (fewer than n: rows are missing). */
+ * On a pipelined connection the load is queued (db_conn_pipeline): once the caller has read
+ * it (db_flush), alarm_group_ready() puts the rows to use and says in *locked how many were
+ * found (fewer than n: rows are missing). */
 __attribute__((warn_unused_result)) db_status alarm_group_lock(db_conn *c, const int64_t *point_ids,
-                                                               size_t n, size_t *locked);
+                                                               size_t n);
+__attribute__((warn_unused_result)) db_status alarm_group_ready(size_t *locked);
+/* The states alarm_apply_batch() evaluated from the group's rows and has not written yet: a
+ * job without alarm transitions leaves its states in the group's copy, written with the next
+ * job that has transitions or must read rows from the table, or by this call, which the
+ * writer makes once at the end of the group (before its COMMIT). */
+__attribute__((warn_unused_result)) db_status alarm_group_flush(db_conn *c);
 void alarm_group_end(void);
 
 /* Per-thread list of live events of the current transaction attempt. */

@@ -63,6 +63,19 @@ void db_register_shared(void)
     pthread_once(&once, register_shared_once);
 }
 
+/* A statement sent on a pipelined connection inside db_run_tx (db_queue_bin) whose result
+ * is read by the next call that needs one (db_flush). */
+typedef struct queued {
+    const char *name;
+    db_result_fn fn; /* may be NULL */
+    void *arg;
+    int veto;        /* fn may refuse a success: COMMIT is then not sent along */
+    PGresult **keep; /* the statement a waiting call sent last: its result */
+    db_diag *diag;   /* ... and why it failed (may be NULL) */
+} queued;
+
+#define QUEUE_MAX 64
+
 struct db_conn {
     PGconn *pg;
     char *url;
@@ -71,6 +84,14 @@ struct db_conn {
     int has_timeouts;
     int prepared;
     size_t tables_prepared;
+    int pipelined; /* db_conn_pipeline */
+    int in_tx;     /* inside db_run_tx: statements may be queued */
+    /* db_hold: writes held back until the next statement is sent */
+    db_hold_send_fn hold_send;
+    db_hold_drop_fn hold_drop;
+    void *hold_arg;
+    queued q[QUEUE_MAX];
+    size_t nq;
 };
 
 void db_register_statements(const db_stmt *stmts, size_t n)
@@ -659,6 +680,53 @@ static void fill_diag(const PGresult *r, db_diag *diag)
     snprintf(diag->message, sizeof diag->message, "%s", f[2] ? f[2] : "");
 }
 
+static PGresult *wait_queued(db_conn *c, const char *stmt, int literal, int nparams,
+                             const char *const *params, const int *lengths, const int *formats,
+                             db_status *st, db_diag *diag, char *err, size_t errlen);
+
+/* The held writes go out before any other statement: the order of the statements is the
+ * order of the calls. */
+static db_status send_held(db_conn *c)
+{
+    db_hold_send_fn send = c->hold_send;
+    void *arg = c->hold_arg;
+    if (!send)
+        return DB_OK;
+    c->hold_send = NULL;
+    c->hold_drop = NULL;
+    c->hold_arg = NULL;
+    return send(c, arg);
+}
+
+static void drop_held(db_conn *c)
+{
+    if (c->hold_drop)
+        c->hold_drop(c->hold_arg);
+    c->hold_send = NULL;
+    c->hold_drop = NULL;
+    c->hold_arg = NULL;
+}
+
+void *db_held(db_conn *c, db_hold_send_fn send)
+{
+    return c->hold_send == send ? c->hold_arg : NULL;
+}
+
+db_status db_hold(db_conn *c, db_hold_send_fn send, db_hold_drop_fn drop, void *arg)
+{
+    if (!(c->pipelined && c->in_tx && c->pg))
+        return send(c, arg);
+    db_status st = c->hold_send && c->hold_send != send ? send_held(c) : DB_OK;
+    if (st != DB_OK) {
+        drop(arg);
+        return st;
+    }
+    c->hold_send = send;
+    c->hold_drop = drop;
+    c->hold_arg = arg;
+    return DB_OK;
+}
+
 /* err (may be NULL): on failure, libpq's whole message for the CLI */
 static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const char *const *params,
                              const int *lengths, const int *formats, db_status *st, db_diag *diag,
@@ -668,10 +736,12 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
         memset(diag, 0, sizeof *diag);
     if (err && errlen)
         err[0] = '\0';
-    if (!c->pg) {
-        *st = DB_HARD;
+    if (!c->pg || (*st = send_held(c)) != DB_OK) {
+        *st = c->pg ? *st : DB_HARD;
         return NULL;
     }
+    if (c->nq > 0)
+        return wait_queued(c, stmt, 0, nparams, params, lengths, formats, st, diag, err, errlen);
     if (prepare_late(c) != 0) {
         *st = DB_HARD;
         return NULL;
@@ -715,6 +785,8 @@ PGresult *db_exec_sql_diag(db_conn *c, const char *what, const char *sql, int np
                            const char *const *params, db_status *st, db_diag *diag)
 {
     memset(diag, 0, sizeof *diag);
+    if ((*st = db_flush(c)) != DB_OK)
+        return NULL;
     PGresult *r = collect(
         c, c->pg && PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), what);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -734,11 +806,224 @@ db_status db_command_literal(db_conn *c, const char *sql)
 {
     if (!c->pg)
         return DB_HARD;
+    db_status held = send_held(c);
+    if (held != DB_OK)
+        return held;
+    if (c->nq > 0) {
+        db_status st;
+        PQclear(wait_queued(c, sql, 1, 0, NULL, NULL, NULL, &st, NULL, NULL, 0));
+        return st;
+    }
     PGresult *r = collect(c, PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0), sql);
     db_status st = DB_OK;
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         st = db_classify(c, r);
     PQclear(r);
+    return st;
+}
+
+/* ---- queued statements (db_internal.h, db_queue_bin) ----------------------
+ *
+ * Why: the ingest writer's group transaction ran ~14 statements for 1.5 requests, each a
+ * round trip: wake-ups, system calls and protocol of both processes on every one.  On a
+ * pipelined connection (db_conn_pipeline) inside db_run_tx, a statement whose answer is not
+ * needed at once is sent and left to be read: the next call that needs an answer (or the
+ * COMMIT) sends its own statement behind the queued ones and one Sync, and reads them all.
+ * Order and transaction are those of the calls; only the waiting is batched. */
+
+void db_conn_pipeline(db_conn *c, int on)
+{
+    c->pipelined = on;
+}
+
+/* Hands q its result: r on success, NULL when it failed (diag) or never ran. */
+static db_status queued_done(db_conn *c, const queued *q, PGresult *r, const db_diag *diag)
+{
+    if (q->keep) {
+        *q->keep = r;
+        if (!r && q->diag)
+            *q->diag = *diag;
+        return DB_OK;
+    }
+    db_status st = q->fn ? q->fn(q->arg, r, diag) : DB_OK;
+    (void)c;
+    PQclear(r);
+    return r ? st : DB_OK;
+}
+
+/* Sends a Sync and reads every queued statement's result in order, each handed to its
+ * handler (exactly once, also when it never ran).  The first failure's status. */
+static db_status run_queue(db_conn *c)
+{
+    size_t n = c->nq, k = 0;
+    int got = 0, synced = 0;
+    db_status first = DB_OK;
+    const db_diag none = {{0}, {0}, {0}};
+    const char *what = n ? c->q[n - 1].name : "sync";
+    c->nq = 0; /* handlers issue no statements, and a failure below leaves nothing queued */
+    if (c->pg && PQpipelineSync(c->pg)) {
+        while (await_result(c, what) == 0) {
+            PGresult *r = PQgetResult(c->pg);
+            if (!r) {
+                if (PQstatus(c->pg) == CONNECTION_BAD || k >= n)
+                    break;
+                if (!got)
+                    (void)queued_done(c, &c->q[k], NULL, &none);
+                k++;
+                got = 0;
+                continue;
+            }
+            ExecStatusType es = PQresultStatus(r);
+            if (es == PGRES_PIPELINE_SYNC) {
+                PQclear(r);
+                synced = 1;
+                break;
+            }
+            if (k >= n || got) {
+                PQclear(r);
+                continue;
+            }
+            got = 1;
+            db_status s = DB_OK;
+            if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+                s = queued_done(c, &c->q[k], r, NULL);
+            } else if (es == PGRES_FATAL_ERROR) {
+                db_diag d;
+                fill_diag(r, &d);
+                s = db_classify(c, r);
+                char q[600];
+                srv_log(s == DB_BAD ? SRV_LOG_DEBUG : SRV_LOG_WARN, "statement failed",
+                        "stmt=%s detail=%s", c->q[k].name,
+                        srv_log_q(q, sizeof q, error_primary(c, r)));
+                PQclear(r);
+                (void)queued_done(c, &c->q[k], NULL, &d);
+            } else { /* PGRES_PIPELINE_ABORTED: an earlier one failed */
+                PQclear(r);
+                (void)queued_done(c, &c->q[k], NULL, &none);
+                s = DB_HARD;
+            }
+            if (first == DB_OK)
+                first = s;
+        }
+    }
+    for (; k < n; k++, got = 0) /* the connection was lost: no answer will come */
+        if (!got)
+            (void)queued_done(c, &c->q[k], NULL, &none);
+    if (!synced || !c->pg || !PQexitPipelineMode(c->pg)) {
+        if (c->pg)
+            drop_conn(c); /* its state is unknown: the next call reconnects */
+        return DB_HARD;
+    }
+    return first;
+}
+
+/* Sends stmt (a prepared statement's name, or with literal an SQL text without parameters)
+ * behind the queued ones; keep/diag: the waiting call's result slot. */
+static db_status enqueue(db_conn *c, const char *stmt, int literal, int nparams,
+                         const char *const *params, const int *lengths, const int *formats,
+                         db_result_fn fn, void *arg, int veto, PGresult **keep, db_diag *diag)
+{
+    const queued q = {stmt, fn, arg, veto, keep, diag};
+    const db_diag none = {{0}, {0}, {0}};
+    db_status st = send_held(c);
+    if (st == DB_OK && c->nq == QUEUE_MAX)
+        st = run_queue(c);
+    if (st == DB_OK && !c->pg)
+        st = DB_HARD;
+    if (st == DB_OK && c->nq == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF &&
+        !PQenterPipelineMode(c->pg))
+        st = DB_HARD;
+    if (st == DB_OK) {
+        int sent = literal ? PQsendQueryParams(c->pg, stmt, 0, NULL, NULL, NULL, NULL, 0)
+                           : PQsendQueryPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
+        if (sent) {
+            c->q[c->nq++] = q;
+            return DB_OK;
+        }
+        (void)run_queue(c); /* the queued ones' handlers hear of it; the connection is dropped */
+        st = DB_HARD;
+    }
+    (void)queued_done(c, &q, NULL, &none);
+    return st;
+}
+
+db_status db_queue_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_result_fn fn, void *arg, int veto)
+{
+    if (c->pipelined && c->in_tx && c->pg)
+        return enqueue(c, stmt, 0, nparams, params, lengths, formats, fn, arg, veto, NULL, NULL);
+    db_status st;
+    db_diag d;
+    PGresult *r = exec_common(c, stmt, nparams, params, lengths, formats, &st, &d, NULL, 0);
+    if (!r) {
+        if (fn)
+            (void)fn(arg, NULL, &d);
+        return st;
+    }
+    st = fn ? fn(arg, r, NULL) : DB_OK;
+    PQclear(r);
+    return st;
+}
+
+db_status db_flush(db_conn *c)
+{
+    db_status st = send_held(c);
+    return st == DB_OK && c->nq > 0 ? run_queue(c) : st;
+}
+
+/* A statement whose answer the caller waits for, sent behind the queued ones: its result,
+ * or NULL with *st the first failure's status (an earlier statement's, if one failed). */
+static PGresult *wait_queued(db_conn *c, const char *stmt, int literal, int nparams,
+                             const char *const *params, const int *lengths, const int *formats,
+                             db_status *st, db_diag *diag, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    *st = enqueue(c, stmt, literal, nparams, params, lengths, formats, NULL, NULL, 0, &r, diag);
+    if (*st == DB_OK)
+        *st = run_queue(c);
+    if (*st == DB_OK && !r)
+        *st = DB_HARD;
+    if (*st != DB_OK) {
+        if (err && diag)
+            snprintf(err, errlen, "%s", diag->message);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int veto_queued(const db_conn *c)
+{
+    for (size_t i = 0; i < c->nq; i++)
+        if (c->q[i].veto)
+            return 1;
+    return 0;
+}
+
+/* COMMIT: behind the queued statements in the same round trip, unless a handler may still
+ * refuse one of them (then those are read first).  After a failure the transaction is
+ * rolled back. */
+static db_status commit_tx(db_conn *c)
+{
+    PGresult *r = NULL;
+    db_status st = send_held(c);
+    if (st != DB_OK) {
+        /* nothing to commit: the block is rolled back below */
+    } else if (c->nq > 0 && !veto_queued(c)) {
+        r = wait_queued(c, "COMMIT", 1, 0, NULL, NULL, NULL, &st, NULL, NULL, 0);
+    } else {
+        st = db_flush(c);
+        if (st == DB_OK) {
+            r = collect(c,
+                        c->pg && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0),
+                        "COMMIT");
+            st = PQresultStatus(r) == PGRES_COMMAND_OK ? DB_OK : db_classify(c, r);
+        }
+    }
+    PQclear(r);
+    /* a queued statement failed: the COMMIT never ran and the block is still open */
+    if (st != DB_OK && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        (void)db_command(c, "ROLLBACK");
     return st;
 }
 
@@ -748,28 +1033,31 @@ db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
     for (int attempt = 0; attempt < 5; attempt++) {
         if (db_ensure(c) != 0)
             return DB_HARD;
+        const char *begin = "BEGIN";
         if (isolation && strcmp(isolation, "REPEATABLE READ") == 0)
-            st = db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+            begin = "BEGIN ISOLATION LEVEL REPEATABLE READ";
         else if (isolation && strcmp(isolation, "SERIALIZABLE") == 0)
-            st = db_command(c, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+            begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+        if (c->pipelined) /* BEGIN goes with the first statement that waits */
+            st = prepare_late(c) != 0
+                     ? DB_HARD
+                     : enqueue(c, begin, 1, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL);
         else
-            st = db_command(c, "BEGIN");
+            st = db_command_literal(c, begin);
         if (st != DB_OK)
             return st;
+        c->in_tx = 1;
         st = fn(c, arg);
         if (st == DB_OK) {
-            PGresult *r = collect(
-                c, c->pg && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0),
-                "COMMIT");
-            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-                PQclear(r);
-                return DB_OK;
-            }
-            st = db_classify(c, r);
-            PQclear(r);
+            st = commit_tx(c);
         } else {
+            drop_held(c);
+            (void)db_flush(c);
             (void)db_command(c, "ROLLBACK");
         }
+        c->in_tx = 0;
+        if (st == DB_OK)
+            return DB_OK;
         if (st != DB_SOFT)
             return st;
         /* back off a little so the conflicting transaction can finish */

@@ -108,6 +108,16 @@ typedef struct db_diag {
 typedef db_status (*db_tx_fn)(db_conn *c, void *arg);
 db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg);
 
+/* On a pipelined connection, statements of a db_run_tx transaction whose answer is not needed
+ * at once (db_queue_bin in the areas' functions) are sent without waiting, and read with the
+ * next statement that needs an answer, or the COMMIT: one round trip for several statements.
+ * An area function that queues says so; its outputs are then written by db_flush (or the
+ * next call that waits), and a queued statement's failure is that call's status.  For a
+ * connection used by one thread that runs its transactions through db_run_tx. */
+void db_conn_pipeline(db_conn *c, int on);
+/* Reads the queued statements' results: the first failure's status, DB_OK when none. */
+db_status db_flush(db_conn *c);
+
 /* A transaction the caller drives step by step (the admin CLI, which reports
  * each step); everything else uses db_run_tx. */
 db_status db_begin(db_conn *c);

@@ -353,6 +353,49 @@ db_status db_alarms_state_load(db_conn *c, const int64_t *point_ids, size_t n,
     return st != DB_OK ? st : points_of(r, rows, nrows);
 }
 
+typedef struct {
+    db_alarm_point **rows;
+    size_t *nrows;
+} lock_out;
+
+static db_status lock_done(void *arg, const PGresult *r, const db_diag *diag)
+{
+    (void)diag;
+    lock_out o = *(lock_out *)arg;
+    free(arg);
+    if (!r)
+        return DB_OK;
+    int n = PQntuples(r);
+    db_alarm_point *out = calloc(n ? (size_t)n : 1, sizeof *out);
+    if (!out)
+        return DB_HARD;
+    for (int i = 0; i < n; i++)
+        row_to_point(r, i, &out[i]);
+    *o.rows = out;
+    *o.nrows = (size_t)n;
+    return DB_OK;
+}
+
+db_status db_alarms_state_lock(db_conn *c, const int64_t *point_ids, size_t n,
+                               db_alarm_point **rows, size_t *nrows)
+{
+    *rows = NULL;
+    *nrows = 0;
+    char *lit = db_i64_array(point_ids, n);
+    lock_out *o = malloc(sizeof *o);
+    if (!lit || !o) {
+        free(lit);
+        free(o);
+        return DB_HARD;
+    }
+    *o = (lock_out){rows, nrows};
+    const char *p[1] = {lit};
+    /* veto: out of memory; flushed by the caller before the COMMIT anyway */
+    db_status st = db_queue_bin(c, "alm_state_load", 1, p, NULL, NULL, lock_done, o, 1);
+    free(lit);
+    return st;
+}
+
 db_status db_alarms_state_init(db_conn *c, const int64_t *point_ids, size_t n)
 {
     PGresult *r = NULL;
@@ -506,7 +549,7 @@ db_status db_alarms_state_store(db_conn *c, const db_alarm_state *states, size_t
         len[k] = (int)a[k].len;
         fmt[k] = 1;
     }
-    PQclear(db_exec_bin(c, "alm_state_store", ST_COLS, p, len, fmt, &st));
+    st = db_queue_bin(c, "alm_state_store", ST_COLS, p, len, fmt, NULL, NULL, 0);
 out:
     for (int k = 0; k < ST_COLS; k++)
         free(a[k].p);

@@ -60,6 +60,13 @@ __attribute__((warn_unused_result)) db_status db_alarms_state_load(db_conn *c,
                                                                    const int64_t *point_ids,
                                                                    size_t n, db_alarm_point **rows,
                                                                    size_t *nrows);
+/* db_alarms_state_load queued (db_queue_bin): *rows and *nrows (NULL, 0 until then) are
+ * written when the result is read, by the transaction's next wait or db_flush; both must
+ * stay valid until then. */
+__attribute__((warn_unused_result)) db_status db_alarms_state_lock(db_conn *c,
+                                                                   const int64_t *point_ids,
+                                                                   size_t n, db_alarm_point **rows,
+                                                                   size_t *nrows);
 /* Creates the missing state rows of point_ids; offline counts from the point's creation. */
 __attribute__((warn_unused_result)) db_status
 db_alarms_state_init(db_conn *c, const int64_t *point_ids, size_t n);
@@ -69,7 +76,8 @@ __attribute__((warn_unused_result)) db_status db_alarms_state_init_all(db_conn *
  * another transaction skipped. */
 __attribute__((warn_unused_result)) db_status
 db_alarms_offline_due(db_conn *c, int64_t now_s, int limit, db_alarm_point **rows, size_t *nrows);
-/* Writes back n states with one statement. */
+/* Writes back n states with one statement (queued, db_queue_bin: on a pipelined connection
+ * its failure is the transaction's next wait's status). */
 __attribute__((warn_unused_result)) db_status
 db_alarms_state_store(db_conn *c, const db_alarm_state *states, size_t n);
 

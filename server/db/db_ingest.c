@@ -38,16 +38,17 @@ static const db_stmt statements[] = {
      "JOIN indicator_kinds k ON k.code = p.kind CROSS JOIN readings_pack_state s ORDER BY "
      "p.code COLLATE \"C\""},
     {"ing_idem_claim",
-     "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) VALUES ($1, $2, "
-     "$3::bytea) ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
+     /* the group's keys, each (enterprise, key) once, in the order given (the writers' lock
+      * order): rows are inserted, or an expired claim taken over, in that order */
+     "INSERT INTO ingest_batches (enterprise_id, idem_key, request_hash) SELECT u.e, u.k, u.h "
+     "FROM unnest($1::bigint[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(e, k, h, i) ORDER "
+     "BY u.i ON CONFLICT (enterprise_id, idem_key) DO UPDATE SET request_hash = "
      "EXCLUDED.request_hash, status = NULL, response = NULL, created_at = now(), expires_at = "
-     "now() + interval '72 hours' WHERE ingest_batches.expires_at < now() RETURNING 1"},
+     "now() + interval '72 hours' WHERE ingest_batches.expires_at < now() RETURNING "
+     "enterprise_id, idem_key"},
     {"ing_idem_get",
      "SELECT request_hash = $3::bytea, status, response FROM ingest_batches WHERE enterprise_id "
      "= $1 AND idem_key = $2"},
-    {"ing_idem_store",
-     "UPDATE ingest_batches SET status = $3, response = $4 WHERE enterprise_id = $1 AND idem_key "
-     "= $2"},
     {"ing_insert_readings",
      /* no RETURNING: the count comes from the command tag, and RETURNING
       * would also run the SELECT policy on every row */
@@ -58,17 +59,17 @@ static const db_stmt statements[] = {
      "DO NOTHING"},
     {"ing_insert_fresh",
      /* the conflict-free path (db_ingest_store_readings): no ON CONFLICT, so
-      * a stored (point, instant) is a unique violation, never skipped; $6
-      * the rows' points, each once, $7..$9 each one's newest row */
+      * a stored (point, instant) is a unique violation, never skipped.  The
+      * rows of one or more jobs (several enterprises): $1..$5 the rows, $6..$10
+      * each of their points once with its newest row */
      "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
-     "quality) SELECT m.p, $5, m.t, m.v, m.q "
-     "FROM unnest($6::bigint[], $7::timestamptz[], $8::float8[], $9::int2[]) AS m(p, t, v, q) ON "
-     "CONFLICT (point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = "
-     "EXCLUDED.value, quality = EXCLUDED.quality, received_at = now() WHERE "
-     "point_latest.collected_at < EXCLUDED.collected_at) INSERT INTO readings (point_id, "
-     "collected_at, value, quality, enterprise_id) SELECT u.p, u.t, u.v, u.q, $5 FROM "
-     "unnest($1::bigint[], $2::timestamptz[], "
-     "$3::float8[], $4::int2[]) AS u(p, t, v, q)"},
+     "quality) SELECT m.p, m.e, m.t, m.v, m.q FROM unnest($6::bigint[], $7::timestamptz[], "
+     "$8::float8[], $9::int2[], $10::bigint[]) AS m(p, t, v, q, e) ON CONFLICT (point_id) DO "
+     "UPDATE SET collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, quality = "
+     "EXCLUDED.quality, received_at = now() WHERE point_latest.collected_at < "
+     "EXCLUDED.collected_at) INSERT INTO readings (point_id, collected_at, value, quality, "
+     "enterprise_id) SELECT u.p, u.t, u.v, u.q, u.e FROM unnest($1::bigint[], "
+     "$2::timestamptz[], $3::float8[], $4::int2[], $5::bigint[]) AS u(p, t, v, q, e)"},
     {"ing_points_latest",
      /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
       * is taken once the point locks are held */
@@ -105,13 +106,17 @@ static const db_stmt statements[] = {
      "'1 microsecond', u.l, u.v, u.th, coalesce(u.c, ''), $8 FROM unnest($2::bigint[], "
      "$3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::text[]) AS u(p, t, l, v, th, c) "
      "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"},
-    {"ing_gateways_seen",
-     /* $1 enterprise ids, $2 gateway codes (NULL: none named), pairwise.  A
-      * named code updates that gateway if it is the enterprise's; no code
-      * updates the enterprise's gateway when it has exactly one.  Rows are
-      * locked in id order and only when at least a second behind, so
+    {"ing_finish",
+     /* the group's last statement.  $3..$6 the answers an Idempotency-Key replays (its
+      * rows this transaction claimed), one per key.  $1 enterprise ids, $2 gateway codes
+      * (NULL: none named), pairwise.  A named code updates that gateway if it is the
+      * enterprise's; no code updates the enterprise's gateway when it has exactly one.
+      * Gateway rows are locked in id order and only when at least a second behind, so
       * writers neither deadlock on nor queue for a busy gateway's row. */
-     "WITH s AS (SELECT DISTINCT u.e, u.c FROM unnest($1::bigint[], $2::text[]) AS u(e, c)), "
+     "WITH ans AS (UPDATE ingest_batches b SET status = a.s, response = a.r FROM "
+     "unnest($3::bigint[], $4::text[], $5::smallint[], $6::text[]) AS a(e, k, s, r) WHERE "
+     "b.enterprise_id = a.e AND b.idem_key = a.k), "
+     "s AS (SELECT DISTINCT u.e, u.c FROM unnest($1::bigint[], $2::text[]) AS u(e, c)), "
      "hit AS (SELECT g.id FROM gateways g JOIN s ON g.enterprise_id = s.e WHERE g.code = s.c OR "
      "(s.c IS NULL AND NOT EXISTS (SELECT 1 FROM gateways o WHERE o.enterprise_id = s.e AND o.id "
      "<> g.id))), lk AS (SELECT g.id FROM gateways g WHERE g.id IN (SELECT id FROM hit) AND "
@@ -417,18 +422,64 @@ db_status db_ingest_ensure_partition(db_conn *c, int64_t day)
 
 /* ---- Idempotency-Key rows ---------------------------------------------- */
 
-db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
-                               const unsigned char body_hash[32], int *claimed)
+typedef struct {
+    db_ingest_claim *keys;
+    size_t n;
+} claim_out;
+
+static db_status claim_done(void *arg, const PGresult *r, const db_diag *diag)
 {
-    char eid[24], hash[70];
-    const char *p[3] = {db_i64(eid, enterprise_id), key, db_bytea_hex(hash, body_hash, 32)};
-    db_status st;
-    PGresult *r = db_exec(c, "ing_idem_claim", 3, p, &st);
-    if (!r)
-        return st;
-    *claimed = PQntuples(r) == 1;
-    PQclear(r);
+    (void)diag;
+    claim_out o = *(claim_out *)arg;
+    free(arg);
+    for (int k = 0; r && k < PQntuples(r); k++) {
+        int64_t e = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        const char *key = PQgetvalue(r, k, 1);
+        for (size_t i = 0; i < o.n; i++)
+            if (o.keys[i].enterprise_id == e && strcmp(o.keys[i].key, key) == 0)
+                o.keys[i].claimed = 1;
+    }
     return DB_OK;
+}
+
+db_status db_ingest_idem_claim(db_conn *c, db_ingest_claim *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        keys[i].claimed = 0;
+    if (n == 0)
+        return DB_OK;
+    int64_t *ents = malloc(n * sizeof *ents);
+    const char **text = malloc(n * sizeof *text);
+    char(*hex)[70] = malloc(n * sizeof *hex);
+    claim_out *o = malloc(sizeof *o);
+    char *a_ents = NULL, *a_keys = NULL, *a_hash = NULL;
+    db_status st = DB_HARD;
+    if (!ents || !text || !hex || !o)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ents[i] = keys[i].enterprise_id;
+        text[i] = keys[i].key;
+    }
+    a_ents = db_i64_array(ents, n);
+    a_keys = db_text_array(text, n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = db_bytea_hex(hex[i], keys[i].body_hash, 32);
+    a_hash = db_text_array(text, n);
+    if (a_ents && a_keys && a_hash) {
+        *o = (claim_out){keys, n};
+        const char *p[3] = {a_ents, a_keys, a_hash};
+        st = db_queue(c, "ing_idem_claim", 3, p, claim_done, o);
+        o = NULL; /* the handler's */
+    }
+out:
+    free(ents);
+    free(text);
+    free(hex);
+    free(o);
+    free(a_ents);
+    free(a_keys);
+    free(a_hash);
+    return st;
 }
 
 db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
@@ -452,16 +503,6 @@ db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
     }
     PQclear(r);
     return DB_OK;
-}
-
-db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
-                               const char *response)
-{
-    char eid[24], st_text[24];
-    const char *p[4] = {db_i64(eid, enterprise_id), key, db_i64(st_text, status), response};
-    db_status st;
-    PQclear(db_exec(c, "ing_idem_store", 4, p, &st));
-    return st;
 }
 
 /* ---- items ------------------------------------------------------------- */
@@ -633,79 +674,171 @@ static int cmp_point_instant(const void *a, const void *b)
     return (x->t > y->t) - (x->t < y->t);
 }
 
-/* ing_insert_fresh's per-point arrays ($6..$9) in a[0..3]: each point once,
- * its newest row's instant, value and quality.  0; 1 when two rows share a
- * point and instant (only the ON CONFLICT path knows which of them is the
- * reading and which a conflict); -1 out of memory. */
-static int fresh_arrays(sbuf a[4], const db_ingest_reading *rows, size_t n)
+/* Whether two of the rows share a point and instant (only the ON CONFLICT path knows which
+ * of them is the reading and which a conflict); -1 out of memory.  When k is not NULL the
+ * rows' keys are left in it, sorted. */
+static int twice(const db_ingest_reading *rows, size_t n, point_instant *k)
 {
-    point_instant *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k)
+    point_instant *own = k ? NULL : malloc((n ? n : 1) * sizeof *own);
+    point_instant *v = k ? k : own;
+    if (!v)
         return -1;
     for (size_t i = 0; i < n; i++)
-        k[i] = (point_instant){rows[i].point_id, rows[i].ts_us, i};
-    qsort(k, n, sizeof *k, cmp_point_instant);
+        v[i] = (point_instant){rows[i].point_id, rows[i].ts_us, i};
+    qsort(v, n, sizeof *v, cmp_point_instant);
     int rc = 0;
-    size_t points = n > 0;
-    for (size_t i = 1; i < n && rc == 0; i++) {
-        if (k[i].p == k[i - 1].p && k[i].t == k[i - 1].t)
-            rc = 1;
-        points += k[i].p != k[i - 1].p;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        rc = v[i].p == v[i - 1].p && v[i].t == v[i - 1].t;
+    free(own);
+    return rc;
+}
+
+/* The conflict-free rows of a group's consecutive jobs, held back (db_hold) until the
+ * transaction sends its next statement: one insert for them all.  Per statement,
+ * executor start-up (the row-level-security policies of readings and point_latest) and
+ * the readings' statement triggers cost the same for one job's 500 rows as for more. */
+typedef struct {
+    db_ingest_reading *rows;
+    int64_t *ents; /* per row */
+    size_t n, cap;
+    int **fresh; /* the jobs' *fresh: -1 when the insert is refused */
+    size_t nj, capj;
+} fresh_batch;
+
+static void fresh_drop(void *arg)
+{
+    fresh_batch *b = arg;
+    free(b->rows);
+    free(b->ents);
+    free(b->fresh);
+    free(b);
+}
+
+static db_status fresh_done(void *arg, const PGresult *r, const db_diag *diag)
+{
+    fresh_batch *b = arg;
+    db_status st = DB_OK;
+    if (!r) {
+        for (size_t j = 0; j < b->nj && strcmp(diag->sqlstate, "23505") == 0; j++)
+            *b->fresh[j] = -1;
+    } else {
+        long stored = strtol(PQcmdTuples((PGresult *)r), NULL, 10);
+        if (stored != (long)b->n) {
+            /* without ON CONFLICT a row goes in or the statement fails */
+            LOG_ERROR("conflict-free readings insert stored another count", "given=%zu stored=%ld",
+                      b->n, stored);
+            st = DB_HARD;
+        }
     }
-    bin_array(&a[0], OID_INT8, points, 8);
-    bin_array(&a[1], OID_TIMESTAMPTZ, points, 8);
-    bin_array(&a[2], OID_FLOAT8, points, 8);
-    bin_array(&a[3], OID_INT2, points, 2);
-    for (size_t i = 0; i < n && rc == 0;) {
+    fresh_drop(b);
+    return st;
+}
+
+/* Queues the batch's insert (the handler owns the batch from here). */
+static db_status fresh_send(db_conn *c, void *arg)
+{
+    fresh_batch *b = arg;
+    size_t n = b->n;
+    point_instant *k = malloc((n ? n : 1) * sizeof *k);
+    sbuf a[10] = {{0}};
+    int dup = k ? twice(b->rows, n, k) : -1;
+    size_t points = n > 0;
+    for (size_t i = 1; k && i < n; i++)
+        points += k[i].p != k[i - 1].p;
+    bin_array(&a[0], OID_INT8, n, 8);
+    bin_array(&a[1], OID_TIMESTAMPTZ, n, 8);
+    bin_array(&a[2], OID_FLOAT8, n, 8);
+    bin_array(&a[3], OID_INT2, n, 2);
+    bin_array(&a[4], OID_INT8, n, 8);
+    for (size_t i = 0; i < n; i++) {
+        bin_i64(&a[0], b->rows[i].point_id);
+        bin_ts(&a[1], b->rows[i].ts_us);
+        bin_f64(&a[2], b->rows[i].value);
+        bin_i16(&a[3], b->rows[i].quality);
+        bin_i64(&a[4], b->ents[i]);
+    }
+    bin_array(&a[5], OID_INT8, points, 8);
+    bin_array(&a[6], OID_TIMESTAMPTZ, points, 8);
+    bin_array(&a[7], OID_FLOAT8, points, 8);
+    bin_array(&a[8], OID_INT2, points, 2);
+    bin_array(&a[9], OID_INT8, points, 8);
+    for (size_t i = 0; k && dup == 0 && i < n;) {
         size_t e = i;
         while (e + 1 < n && k[e + 1].p == k[i].p)
             e++;
-        const db_ingest_reading *newest = &rows[k[e].i];
-        bin_i64(&a[0], k[i].p);
-        bin_ts(&a[1], newest->ts_us);
-        bin_f64(&a[2], newest->value);
-        bin_i16(&a[3], newest->quality);
+        size_t newest = k[e].i;
+        bin_i64(&a[5], k[i].p);
+        bin_ts(&a[6], b->rows[newest].ts_us);
+        bin_f64(&a[7], b->rows[newest].value);
+        bin_i16(&a[8], b->rows[newest].quality);
+        bin_i64(&a[9], b->ents[newest]);
         i = e + 1;
     }
     free(k);
-    return rc == 0 && sb_any_oom(a, 4) ? -1 : rc;
+    db_status st = DB_HARD;
+    if (dup != 0 || sb_any_oom(a, 10)) {
+        if (dup > 0) /* the caller adds a job only when its rows are newer than the others' */
+            LOG_ERROR("conflict-free readings name an instant twice", "rows=%zu", n);
+        fresh_drop(b);
+    } else {
+        params q = {.n = 0};
+        for (int j = 0; j < 10; j++)
+            param_bin(&q, &a[j]);
+        st = db_queue_bin(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, fresh_done, b, 1);
+    }
+    sb_free_all(a, 10);
+    return st;
 }
 
-/* The conflict-free path: every row stored at once, *stored n; 0 when two
- * rows share an instant (nothing was sent).  A unique violation (a reading
- * stored without point_latest following it) is *refused, and the
- * transaction is then aborted. */
-static db_status insert_fresh(db_conn *c, const params *rp, const db_ingest_reading *rows, size_t n,
-                              long *stored, int *refused)
+/* Adds a job's rows to the held batch (a new one if none is held). */
+static db_status fresh_add(db_conn *c, int64_t enterprise_id, const db_ingest_reading *rows,
+                           size_t n, int *fresh)
 {
-    *stored = 0;
-    sbuf a[4] = {{0}};
-    int rc = fresh_arrays(a, rows, n);
-    db_status st = rc < 0 ? DB_HARD : DB_OK;
-    if (rc == 0) {
-        params q = *rp;
-        for (int j = 0; j < 4; j++)
-            param_bin(&q, &a[j]);
-        db_diag diag;
-        PGresult *r = db_exec_bin_diag(c, "ing_insert_fresh", q.n, q.p, q.len, q.fmt, &st, &diag);
-        if (r) {
-            *stored = strtol(PQcmdTuples(r), NULL, 10);
-            PQclear(r);
-            if (*stored != (long)n)
-                st = DB_HARD; /* without ON CONFLICT a row goes in or the statement fails */
-        } else if (strcmp(diag.sqlstate, "23505") == 0) {
-            *refused = 1;
-        }
+    fresh_batch *b = db_held(c, fresh_send);
+    int created = !b;
+    if (created && !(b = calloc(1, sizeof *b)))
+        return DB_HARD;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n)
+            cap *= 2;
+        db_ingest_reading *nr = realloc(b->rows, cap * sizeof *nr);
+        if (nr)
+            b->rows = nr;
+        int64_t *ne = realloc(b->ents, cap * sizeof *ne);
+        if (ne)
+            b->ents = ne;
+        if (!nr || !ne)
+            goto oom;
+        b->cap = cap;
     }
-    sb_free_all(a, 4);
-    return st;
+    if (b->nj == b->capj) {
+        size_t capj = b->capj ? 2 * b->capj : 8;
+        int **nf = realloc(b->fresh, capj * sizeof *nf);
+        if (!nf)
+            goto oom;
+        b->fresh = nf;
+        b->capj = capj;
+    }
+    memcpy(b->rows + b->n, rows, n * sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        b->ents[b->n + i] = enterprise_id;
+    b->n += n;
+    b->fresh[b->nj++] = fresh;
+    *fresh = 1;
+    /* without a pipelined transaction the batch is sent at once */
+    return created ? db_hold(c, fresh_send, fresh_drop, b) : DB_OK;
+oom:
+    if (created)
+        fresh_drop(b);
+    return DB_HARD; /* a held batch is dropped with the transaction */
 }
 
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts)
 {
-    int try_fresh = *fresh, refused = 0;
+    int try_fresh = *fresh;
     *fresh = 0;
     for (size_t i = 0; i < n; i++)
         rows[i].conflict = 0;
@@ -717,14 +850,13 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
         goto out;
     char eid[24];
     params q = readings_params(a, db_i64(eid, enterprise_id));
-    if (try_fresh && n > 0) {
-        st = insert_fresh(c, &q, rows, n, &count, &refused);
-        if (refused)
-            *fresh = -1;
-        if (st != DB_OK || count == (long)n) {
-            *fresh = st == DB_OK ? 1 : *fresh;
-            goto done;
-        }
+    int dup = try_fresh && n > 0 ? twice(rows, n, NULL) : 1;
+    if (dup < 0)
+        goto out;
+    if (dup == 0) {
+        st = fresh_add(c, enterprise_id, rows, n, fresh);
+        count = (long)n;
+        goto done;
     }
     PGresult *r = db_exec_bin(c, "ing_insert_readings", q.n, q.p, q.len, q.fmt, &st);
     if (!r)
@@ -749,7 +881,7 @@ db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
         }
     }
     if (n_conflicts < (long)n)
-        PQclear(db_exec_bin(c, "ing_latest", q.n, q.p, q.len, q.fmt, &st));
+        st = db_queue_bin(c, "ing_latest", q.n, q.p, q.len, q.fmt, NULL, NULL, 0);
 done:
     if (st == DB_OK) {
         *inserted = count;
@@ -833,15 +965,33 @@ db_status db_ingest_insert_video(db_conn *c, int64_t enterprise_id, const char *
 
 db_status db_ingest_hold_rollup_mark(db_conn *c)
 {
-    db_status st;
-    PQclear(db_exec(c, "ing_hold_rollup_mark", 0, NULL, &st));
-    return st;
+    return db_queue(c, "ing_hold_rollup_mark", 0, NULL, NULL, NULL);
 }
 
 static int cmp_id(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+typedef struct {
+    const int64_t *ids;
+    size_t n;
+    int64_t *latest_us;
+} latest_out;
+
+static db_status latest_done(void *arg, const PGresult *r, const db_diag *diag)
+{
+    (void)diag;
+    latest_out *o = arg;
+    for (int k = 0; r && k < PQntuples(r); k++) {
+        int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        const int64_t *at = bsearch(&id, o->ids, o->n, sizeof *o->ids, cmp_id);
+        if (at)
+            o->latest_us[at - o->ids] = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+    }
+    free(o);
+    return DB_OK;
 }
 
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
@@ -852,35 +1002,59 @@ db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n
     if (n == 0)
         return DB_OK;
     char *ids = db_i64_array(point_ids, n);
-    db_status st = DB_HARD;
-    if (ids) {
-        const char *p[1] = {ids};
-        PGresult *r = db_exec(c, "ing_points_latest", 1, p, &st);
-        for (int k = 0; r && k < PQntuples(r); k++) {
-            int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
-            const int64_t *at = bsearch(&id, point_ids, n, sizeof *point_ids, cmp_id);
-            if (at)
-                latest_us[at - point_ids] = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-        }
-        PQclear(r);
+    latest_out *o = malloc(sizeof *o);
+    if (!ids || !o) {
+        free(ids);
+        free(o);
+        return DB_HARD;
     }
+    *o = (latest_out){point_ids, n, latest_us};
+    const char *p[1] = {ids};
+    db_status st = db_queue(c, "ing_points_latest", 1, p, latest_done, o);
     free(ids);
     return st;
 }
 
-db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
-                                  const char *const *codes, size_t n)
+db_status db_ingest_finish(db_conn *c, const db_ingest_answer *answers, size_t n_answers,
+                           const int64_t *enterprise_ids, const char *const *codes, size_t n)
 {
-    if (n == 0)
+    if (n == 0 && n_answers == 0)
         return DB_OK;
-    char *ents = db_i64_array(enterprise_ids, n), *arr = db_text_array(codes, n);
+    int64_t *ans_ents = calloc(n_answers ? n_answers : 1, sizeof *ans_ents);
+    int64_t *ans_status = calloc(n_answers ? n_answers : 1, sizeof *ans_status);
+    const char **ans_text = calloc(n_answers ? n_answers : 1, sizeof *ans_text);
+    char *ents = NULL, *arr = NULL, *a_ents = NULL, *a_keys = NULL, *a_status = NULL,
+         *a_resp = NULL;
     db_status st = DB_HARD;
-    if (ents && arr) {
-        const char *p[2] = {ents, arr};
-        PQclear(db_exec(c, "ing_gateways_seen", 2, p, &st));
+    if (!ans_ents || !ans_status || !ans_text)
+        goto out;
+    for (size_t i = 0; i < n_answers; i++) {
+        ans_ents[i] = answers[i].enterprise_id;
+        ans_status[i] = answers[i].status;
+        ans_text[i] = answers[i].idem_key;
     }
-    free(arr);
+    a_ents = db_i64_array(ans_ents, n_answers);
+    a_status = db_i64_array(ans_status, n_answers);
+    a_keys = db_text_array(ans_text, n_answers);
+    for (size_t i = 0; i < n_answers; i++)
+        ans_text[i] = answers[i].response;
+    a_resp = db_text_array(ans_text, n_answers);
+    ents = db_i64_array(enterprise_ids, n);
+    arr = db_text_array(codes, n);
+    if (ents && arr && a_ents && a_keys && a_status && a_resp) {
+        const char *p[6] = {ents, arr, a_ents, a_keys, a_status, a_resp};
+        st = db_queue(c, "ing_finish", 6, p, NULL, NULL);
+    }
+out:
+    free(ans_ents);
+    free(ans_status);
+    free(ans_text);
     free(ents);
+    free(arr);
+    free(a_ents);
+    free(a_keys);
+    free(a_status);
+    free(a_resp);
     return st;
 }
 

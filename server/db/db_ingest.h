@@ -78,10 +78,19 @@ db_status db_ingest_ensure_partition(db_conn *c, int64_t day);
 
 /* ---- Idempotency-Key rows (inside the write transaction) ---- */
 
-/* Claims (enterprise, key) for a body with this SHA-256, or takes over an
- * expired claim.  *claimed is 0 when a live row holds the key. */
-db_status db_ingest_idem_claim(db_conn *c, int64_t enterprise_id, const char *key,
-                               const unsigned char body_hash[32], int *claimed);
+/* One Idempotency-Key of a group: (enterprise, key) for a body with this SHA-256. */
+typedef struct db_ingest_claim {
+    int64_t enterprise_id;
+    const char *key;
+    const unsigned char *body_hash; /* 32 bytes */
+    int claimed;                    /* out: the key is this transaction's */
+} db_ingest_claim;
+
+/* Claims n keys with one statement, in the order given (each (enterprise, key) once), or
+ * takes over expired claims; claimed is 0 where a live row holds the key.  Queued
+ * (db_conn_pipeline): claimed is written by the next wait or db_flush, and keys must stay
+ * valid until then. */
+db_status db_ingest_idem_claim(db_conn *c, db_ingest_claim *keys, size_t n);
 
 /* The row another request holds.  response is malloc'd (the caller frees),
  * NULL while that request has not answered yet (has_answer 0). */
@@ -95,10 +104,6 @@ typedef struct db_ingest_idem {
 /* *found is 0 when the row vanished since the claim (an expiry purge). */
 db_status db_ingest_idem_get(db_conn *c, int64_t enterprise_id, const char *key,
                              const unsigned char body_hash[32], db_ingest_idem *out, int *found);
-/* Stores the answer a replay with the same key gets (response may be NULL). */
-db_status db_ingest_idem_store(db_conn *c, int64_t enterprise_id, const char *key, int status,
-                               const char *response);
-
 /* ---- the batch's items (inside the write transaction) ---- */
 
 typedef struct db_ingest_reading {
@@ -134,10 +139,16 @@ typedef struct db_ingest_batch_ref {
  * caller must hold, alarm_group_lock): the rows then go in
  * without looking for duplicates and conflicts, unless two of them share an
  * instant.  Out: 1 when they went in so, 0 when they took the ON CONFLICT
- * path.  Should a stored reading refuse them all the same (a unique
- * violation: a reading stored without point_latest following it), *fresh
- * is -1, DB_BAD returned and the transaction aborted: the caller rolls back
- * and runs the whole transaction again with *fresh 0. */
+ * path.  On a pipelined connection (db_conn_pipeline) such rows are held
+ * back and stored with those of the next jobs on this path by one
+ * statement, sent before the transaction's next other statement (db_hold),
+ * so *inserted counts them all and *fresh, which must stay valid until the
+ * COMMIT, is written later.  Should a stored reading refuse them all the
+ * same (a unique violation: a reading stored without point_latest following
+ * it), *fresh is -1 (of every job of that statement), DB_BAD is the status
+ * of that call or of the transaction's next wait, and the transaction is
+ * aborted: the caller rolls back and runs the whole transaction again with
+ * *fresh 0. */
 db_status db_ingest_store_readings(db_conn *c, int64_t enterprise_id,
                                    const db_ingest_batch_ref *ref, db_ingest_reading *rows,
                                    size_t n, int *fresh, long *inserted, long *conflicts);
@@ -184,18 +195,27 @@ db_status db_ingest_hold_rollup_mark(db_conn *c);
 db_status db_ingest_points_latest(db_conn *c, const int64_t *point_ids, size_t n,
                                   int64_t *latest_us);
 
-/* ---- gateways (inside the write transaction) ---- */
+/* ---- the group's end (inside the write transaction) ---- */
 
-/* Marks gateways as heard from now: n (enterprise, gateway code) pairs, one
- * per authenticated batch of the group; codes[i] NULL when the batch names
- * no gateway.  A code names the gateway with that code if it belongs to the
- * enterprise (another's code or an unknown one updates nothing); no code
- * means the enterprise's gateway when it has exactly one.  last_seen_at only
- * moves forward, to the second (a row seen less than a second ago is left
- * alone).  One statement; call it last in the transaction (it locks gateway
- * rows in id order, so writers never deadlock on them). */
-db_status db_ingest_gateways_seen(db_conn *c, const int64_t *enterprise_ids,
-                                  const char *const *codes, size_t n);
+/* The answer a replay with the same Idempotency-Key gets (response may be NULL). */
+typedef struct db_ingest_answer {
+    int64_t enterprise_id;
+    const char *idem_key;
+    int status;
+    const char *response;
+} db_ingest_answer;
+
+/* The group transaction's last statement (queued, db_conn_pipeline): stores n_answers
+ * answers, each of a key this transaction claimed (db_ingest_idem_claim), once per key;
+ * and marks gateways as heard from now: n (enterprise, gateway code) pairs, one per
+ * authenticated batch of the group, codes[i] NULL when the batch names no gateway.  A code
+ * names the gateway with that code if it belongs to the enterprise (another's code or an
+ * unknown one updates nothing); no code means the enterprise's gateway when it has exactly
+ * one.  last_seen_at only moves forward, to the second (a row seen less than a second ago is
+ * left alone).  Call it last in the transaction (it locks gateway rows in id order, so
+ * writers never deadlock on them). */
+db_status db_ingest_finish(db_conn *c, const db_ingest_answer *answers, size_t n_answers,
+                           const int64_t *enterprise_ids, const char *const *codes, size_t n);
 
 /* ---- cameras (outside a transaction) ---- */
 

@@ -137,6 +137,34 @@ PGresult *db_exec_bin(db_conn *c, const char *stmt, int nparams, const char *con
 PGresult *db_exec_bin_diag(db_conn *c, const char *stmt, int nparams, const char *const *params,
                            const int *lengths, const int *formats, db_status *st, db_diag *diag);
 
+/* ---- queued statements (db_run_tx on a pipelined connection, db_conn_pipeline) ----
+ * fn (may be NULL) gets the statement's result r on success (it neither clears nor keeps it)
+ * and returns DB_OK, or the status the transaction fails with; r is NULL when the statement
+ * failed (diag says why) or never ran (an earlier one failed, the connection was lost:
+ * diag's sqlstate is empty).  fn is called exactly once either way, so it may free arg. */
+typedef db_status (*db_result_fn)(void *arg, const PGresult *r, const db_diag *diag);
+/* Runs stmt, or on a pipelined connection inside db_run_tx sends it and leaves its result to
+ * be read by the next call that waits for one (db_flush, any db_exec*, the COMMIT): then
+ * DB_OK, the statement's fate is that call's status, and everything fn writes to must stay
+ * valid until then (the parameters are copied at once).  Otherwise the statement's status,
+ * or fn's.  veto: fn may refuse a success (the COMMIT then waits for fn's verdict). */
+db_status db_queue_bin(db_conn *c, const char *stmt, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_result_fn fn, void *arg,
+                       int veto);
+#define db_queue(c, stmt, nparams, params, fn, arg)                                                \
+    db_queue_bin((c), (stmt), (nparams), (params), NULL, NULL, (fn), (arg), 0)
+
+/* Writes held back on a pipelined connection inside db_run_tx until the next statement is
+ * sent (so that several calls' rows go in one statement: db_ingest's conflict-free readings
+ * of a group's jobs): send queues them, called before any other statement is sent on c, by
+ * db_flush and by the COMMIT; drop frees them when the transaction rolls back.  One holder
+ * at a time (a new one sends the old one's first).  Without a pipelined transaction, send
+ * runs at once.  db_held: the arg held with this send function, or NULL. */
+typedef db_status (*db_hold_send_fn)(db_conn *c, void *arg);
+typedef void (*db_hold_drop_fn)(void *arg);
+db_status db_hold(db_conn *c, db_hold_send_fn send, db_hold_drop_fn drop, void *arg);
+void *db_held(db_conn *c, db_hold_send_fn send);
+
 /* Classifies a failed result (or NULL result) into DB_SOFT/DB_HARD/DB_BAD. */
 db_status db_classify(db_conn *c, const PGresult *res);
 

@@ -105,17 +105,24 @@ db_status ing_group_lock_points(db_conn *c, group_ctx *g)
         st = db_alarms_state_init(c, ids, n);
     /* the rows are locked by the statement that loads them for the rules: each
      * job's readings are evaluated from this copy (alarm_group_lock) */
-    size_t locked = 0;
     if (st == DB_OK)
-        st = alarm_group_lock(c, ids, n, &locked);
-    if (st == DB_OK && locked < n && !g->init_state) {
-        g->init_state = 1;
-        return DB_SOFT; /* rolled back and run again by db_run_tx */
-    }
-    /* only now, with the locks held: what the points' last writers stored */
+        st = alarm_group_lock(c, ids, n);
+    /* then, with the locks held (the statement runs after the one above: its
+     * snapshot postdates them), what the points' last writers stored */
     if (st == DB_OK && readings && !g->no_fresh && n > 0) {
         g->pt_latest = malloc(n * sizeof *g->pt_latest);
         st = g->pt_latest ? db_ingest_points_latest(c, ids, n, g->pt_latest) : DB_HARD;
+    }
+    return st;
+}
+
+db_status ing_group_locked(group_ctx *g)
+{
+    size_t locked = 0;
+    db_status st = alarm_group_ready(&locked);
+    if (st == DB_OK && locked < g->n_pts && !g->init_state) {
+        g->init_state = 1;
+        return DB_SOFT; /* rolled back and run again by db_run_tx */
     }
     return st;
 }

@@ -20,6 +20,7 @@ typedef struct wjob {
     unsigned char body_hash[32];
     int finished;       /* reply decided before the write phase */
     int skip_write;     /* this attempt: replayed or refused by its Idempotency-Key */
+    int claimed;        /* this attempt: its Idempotency-Key row is this transaction's */
     int fresh;          /* readings: stored on the conflict-free path (db_ingest_store_readings) */
     size_t order;       /* position in the queue (ties of the lock order) */
     int64_t *point_ids; /* per item; 0 when rejected */
@@ -38,7 +39,6 @@ typedef struct {
     /* readings go in on the ON CONFLICT path only (db_ingest_store_readings'
      * *fresh): set when the conflict-free one was refused */
     int no_fresh;
-    int fresh_refused;
     /* the group's points (sorted) and, for the conflict-free path, the
      * newest instant stored for each: point_latest as read under the point
      * locks, moved on by each job the transaction writes */
@@ -50,10 +50,13 @@ typedef struct {
 
 /* Takes the group's locks in the global order (server/README.md, "Writers
  * never deadlock") and, when the group stores readings on the conflict-free
- * path, reads its points' latest instants under them.  DB_SOFT when a
- * point's rule-state row was missing: the transaction must run again (it
- * then creates the rows first). */
+ * path, reads its points' latest instants under them.  The statements are
+ * queued (db_conn_pipeline): after the caller's db_flush, ing_group_locked()
+ * puts what they read to use. */
 db_status ing_group_lock_points(db_conn *c, group_ctx *g);
+/* After the flush: DB_SOFT when a point's rule-state row was missing: the
+ * transaction must run again (it then creates the rows first). */
+db_status ing_group_locked(group_ctx *g);
 void ing_group_free_points(group_ctx *g);
 
 /* Whether every row is newer than its point's latest instant (0 when the

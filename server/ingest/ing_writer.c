@@ -655,9 +655,9 @@ static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
                                          .request_id = w->job->req_id,
                                          .idem_key = w->job->idem_key};
         w->fresh = !g->no_fresh && ing_group_all_newer(g, rows, n);
+        /* on the conflict-free path queued: a refusal sets w->fresh -1 later (run_group) */
         st = db_ingest_store_readings(c, w->enterprise_id, &ref, rows, n, &w->fresh, &w->accepted,
                                       &w->conflicting);
-        g->fresh_refused |= w->fresh < 0;
         if (st == DB_OK)
             ing_group_move_latest(g, rows, n);
         for (size_t k = 0; st == DB_OK && k < n; k++)
@@ -717,27 +717,32 @@ static db_status write_items(db_conn *c, group_ctx *g, wjob *w)
     return DB_OK;
 }
 
-/* Every authenticated batch of the group is a sign of life of its gateway
- * (server/README.md, "Ingest": which gateway a batch counts for).  Last in
- * the transaction, one statement for the group. */
-static db_status gateways_seen(db_conn *c, const group_ctx *g)
+/* The group's last statement: the answers its Idempotency-Keys replay, and every
+ * authenticated batch of the group is a sign of life of its gateway (server/README.md,
+ * "Ingest": which gateway a batch counts for). */
+static db_status finish_group(db_conn *c, const group_ctx *g)
 {
     int64_t *ents = malloc((g->n ? g->n : 1) * sizeof *ents);
     const char **codes = malloc((g->n ? g->n : 1) * sizeof *codes);
+    db_ingest_answer *answers = malloc((g->n ? g->n : 1) * sizeof *answers);
     db_status st = DB_HARD;
-    if (ents && codes) {
-        size_t k = 0;
+    if (ents && codes && answers) {
+        size_t k = 0, a = 0;
         for (size_t j = 0; j < g->n; j++) {
             const wjob *w = &g->ws[j];
             if (w->finished || !w->batch)
                 continue;
             ents[k] = w->enterprise_id;
             codes[k++] = w->batch->gateway_code;
+            if (!w->skip_write && w->job->idem_key)
+                answers[a++] = (db_ingest_answer){w->enterprise_id, w->job->idem_key,
+                                                  w->job->status, w->job->reply};
         }
-        st = db_ingest_gateways_seen(c, ents, codes, k);
+        st = db_ingest_finish(c, answers, a, ents, codes, k);
     }
     free(ents);
     free(codes);
+    free(answers);
     return st;
 }
 
@@ -749,20 +754,49 @@ static db_status write_group(db_conn *c, void *arg)
     st = ing_group_lock_points(c, g);
     if (st != DB_OK)
         return st;
-    /* every Idempotency-Key of the group before any item */
+    /* every Idempotency-Key of the group before any item, in the jobs' (lock) order and
+     * each once (a repeat finds the group's own row: in use or reused, as across groups);
+     * sent with the locks and read in the same round trip (db_conn_pipeline) */
+    db_ingest_claim *keys = calloc(g->n ? g->n : 1, sizeof *keys);
+    size_t nk = 0;
+    if (!keys)
+        return DB_HARD;
     for (size_t j = 0; j < g->n; j++) {
         wjob *w = &g->ws[j];
         w->skip_write = 0;
+        w->claimed = 0;
         if (w->finished)
             continue;
         w->job->idem_replayed = 0;
-        if (w->job->idem_key) {
-            int claimed = 0;
-            st =
-                db_ingest_idem_claim(c, w->enterprise_id, w->job->idem_key, w->body_hash, &claimed);
-            if (st != DB_OK)
-                return st;
-            if (!claimed) {
+        if (w->job->idem_key && !(nk > 0 && keys[nk - 1].enterprise_id == w->enterprise_id &&
+                                  strcmp(keys[nk - 1].key, w->job->idem_key) == 0))
+            keys[nk++] = (db_ingest_claim){w->enterprise_id, w->job->idem_key, w->body_hash, 0};
+    }
+    st = db_ingest_idem_claim(c, keys, nk);
+    if (st == DB_OK)
+        st = db_flush(c);
+    for (size_t j = 0, k = 0; st == DB_OK && j < g->n; j++) {
+        wjob *w = &g->ws[j];
+        if (w->finished || !w->job->idem_key)
+            continue;
+        while (k < nk && (keys[k].enterprise_id != w->enterprise_id ||
+                          strcmp(keys[k].key, w->job->idem_key) != 0))
+            k++;
+        /* the first job of a key gets its claim */
+        if (k < nk) {
+            w->claimed = keys[k].claimed;
+            keys[k].claimed = 0;
+        }
+    }
+    free(keys);
+    if (st == DB_OK)
+        st = ing_group_locked(g);
+    if (st != DB_OK)
+        return st;
+    for (size_t j = 0; j < g->n; j++) {
+        wjob *w = &g->ws[j];
+        if (!w->finished && w->job->idem_key) {
+            if (!w->claimed) {
                 db_ingest_idem prev;
                 int found = 0;
                 st = db_ingest_idem_get(c, w->enterprise_id, w->job->idem_key, w->body_hash, &prev,
@@ -800,14 +834,10 @@ static db_status write_group(db_conn *c, void *arg)
         if (st != DB_OK)
             return st;
         build_reply(w);
-        if (w->job->idem_key) {
-            st = db_ingest_idem_store(c, w->enterprise_id, w->job->idem_key, w->job->status,
-                                      w->job->reply);
-            if (st != DB_OK)
-                return st;
-        }
     }
-    return gateways_seen(c, g);
+    /* the rule states the jobs left in the group's copy, then the answers and gateways */
+    st = alarm_group_flush(c);
+    return st == DB_OK ? finish_group(c, g) : st;
 }
 
 /* Conflicting values are stored apart and answered per item in the JSON
@@ -960,20 +990,29 @@ static int cmp_lock_order(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+/* Whether a conflict-free insert of the group was refused (it marks every job it held). */
+static int fresh_refused(const group_ctx *g)
+{
+    for (size_t j = 0; j < g->n; j++)
+        if (!g->ws[j].finished && g->ws[j].fresh < 0)
+            return 1;
+    return 0;
+}
+
 /* The group's transaction; when the conflict-free insert was refused by a
  * stored reading, the whole of it once more on the ON CONFLICT path (the
  * refusal aborted the transaction: nothing of the first attempt is kept). */
 static db_status run_group(db_conn *c, group_ctx *g)
 {
-    g->fresh_refused = 0;
+    for (size_t j = 0; j < g->n; j++)
+        g->ws[j].fresh = 0;
     db_status st = db_run_tx(c, NULL, write_group, g);
-    if (st == DB_BAD && g->fresh_refused) {
+    if (st == DB_BAD && !g->no_fresh && fresh_refused(g)) {
         LOG_INFO("stored readings newer than point_latest, group written again on the ON "
                  "CONFLICT path",
                  "jobs=%zu", g->n);
         srv_metric_add(&m_readings_path, 1, "refused");
         g->no_fresh = 1;
-        g->fresh_refused = 0;
         st = db_run_tx(c, NULL, write_group, g);
     }
     ing_group_free_points(g);
@@ -1148,7 +1187,9 @@ static void *writer_main(void *arg)
     char err[512];
     const db_timeouts timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
     db_conn *c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
-    if (!c)
+    if (c)
+        db_conn_pipeline(c, 1); /* statements that need no answer at once share round trips */
+    else
         LOG_WARN("ingest writer starts without a database", "detail=%s",
                  srv_log_q((char[600]){0}, 600, err));
     lane *held[GROUP_MAX_JOBS]; /* lanes of the current group */
@@ -1164,7 +1205,9 @@ static void *writer_main(void *arg)
 
         if (!c) {
             c = db_connect_scoped(g_config.database_url, "system", &timeouts, err, sizeof err);
-            if (!c) {
+            if (c)
+                db_conn_pipeline(c, 1);
+            else {
                 for (ing_job *j = group; j; j = j->next)
                     fail_db(j);
                 complete(group);

@@ -11,6 +11,7 @@ dustwatch_ingest_readings_path_total; a statement trigger counts the
 committed INSERT statements on readings: one per batch on either path (the
 ON CONFLICT path must not follow a fresh attempt that stored nothing)."""
 import datetime as dt
+import subprocess
 import threading
 
 import dwtest as t
@@ -309,6 +310,125 @@ def test_instants_keep_their_microseconds():
     assert int(latest) == us(3200, 123456), latest
 
 
+def queue_depth(e):
+    _, _, body = t.request(e.srv.ingest_port, "GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith("dustwatch_ingest_queue_depth"):
+            return int(float(line.split()[-1]))
+    return -1
+
+
+def in_one_group(e, pid, first, rest):
+    """Runs first() and then rest (callables sending one request each) so that
+    rest go to the (single) writer as one group: the rule state of point pid is
+    held by another transaction until they are all queued, first's request
+    waits for it at the writer, and rest queue meanwhile, in the order given
+    (within the writer's lock_timeout, 2 s)."""
+    holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder.stdin.write("SET dw.scope = 'system'; BEGIN; "
+                       f"SELECT 1 FROM point_rule_state WHERE point_id = {pid} FOR UPDATE;\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "1"
+    threads = []
+    try:
+        for n, fn in enumerate([first] + list(rest)):
+            threads.append(threading.Thread(target=fn))
+            threads[-1].start()
+            t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005,
+                       what=f"request {n} queued")
+    finally:
+        holder.communicate("COMMIT;\n")
+        for th in threads:
+            th.join()
+
+
+def test_a_failure_mid_group_answers_every_job_503_and_stores_nothing():
+    """A group's statements after its locks are sent without waiting and read
+    with the COMMIT (db_conn_pipeline): a statement of a middle job that fails
+    (here a trigger refusing one reading) must fail the whole group - every
+    job answered 503, none of its readings, answers or latest values stored,
+    no Idempotency-Key left claimed - and the writer's connection must be
+    usable again: the same requests sent again are stored."""
+    e = ENV
+    k = "pressure_diff"
+    pid = e.pts[k][1]
+    e.db.sql("""CREATE FUNCTION t_poison() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'poisoned reading'; END $$;
+                CREATE TRIGGER t_poison BEFORE INSERT ON readings FOR EACH ROW
+                    WHEN (NEW.value = 666) EXECUTE FUNCTION t_poison();""")
+
+    def body(n):
+        return {"readings": [{"point": e.pts[k][0], "ts": at(3300 + 10 * n + s).isoformat(),
+                              "value": 666 if (n, s) == (3, 5) else n * 10 + s} for s in range(10)]}
+
+    answers, lock = {}, threading.Lock()
+
+    def client(n):
+        st, h, r = e.srv.ingest("POST", "/ingest/v1/readings", body(n),
+                                {"X-Api-Key": e.ent["api_key"], "Idempotency-Key": f"mid-{n}"})
+        with lock:
+            answers[n] = (st, h.get("retry-after"), r)
+
+    latest0, stored0 = e.latest(k), e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}")
+    # request 0 alone, then 1..7 as one group, written in key order: mid-3 fourth
+    in_one_group(e, pid, lambda: client(0), [lambda n=n: client(n) for n in range(1, 8)])
+    assert answers[0][0] == 200 and answers[0][2]["accepted"] == 10, answers[0]
+    for n in range(1, 8):
+        st, retry, r = answers[n]
+        assert st == 503 and retry and r["code"] == "db_unavailable", (n, answers[n])
+    assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == str(int(stored0) + 10)
+    assert e.latest(k) == (3309, 9), e.latest(k)
+    assert e.db.scalar("SET dw.scope = 'system'; SELECT count(*) FROM ingest_batches "
+                       "WHERE idem_key LIKE 'mid-%'") == "1"
+    # the refusal gone, the same requests are stored (their keys were not left claimed)
+    e.db.sql("DROP TRIGGER t_poison ON readings; DROP FUNCTION t_poison();")
+    for n in range(1, 8):
+        client(n)
+        st, _, r = answers[n]
+        assert st == 200 and r["accepted"] == 10, (n, answers[n])
+    assert e.latest(k) == (3379, 79) and latest0[0] < 3300, (e.latest(k), latest0)
+    assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {pid}") == str(int(stored0) + 80)
+
+
+def test_one_key_twice_in_a_group():
+    """The group claims its Idempotency-Keys with one statement, each key once:
+    a second request with a key the group's first one holds is answered as
+    across groups - the same body: in use (409), another body: reused (422) -
+    and only the first is stored."""
+    e = ENV
+    k = "hopper_temp"
+    pid = e.pts[k][1]
+
+    def body(v, base=3400):
+        return {"readings": [{"point": e.pts[k][0], "ts": at(base + s).isoformat(), "value": v}
+                             for s in range(5)]}
+
+    answers, lock = {}, threading.Lock()
+
+    def client(name, key, v, base=3400):
+        st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", body(v, base),
+                                {"X-Api-Key": e.ent["api_key"], "Idempotency-Key": key})
+        with lock:
+            answers[name] = (st, r)
+
+    # a, b, c, d one group: b repeats a, c has a's key and another body, d a's body
+    # under another key
+    in_one_group(e, pid, lambda: client("first", "twice-0", 1, base=3390),
+                 [lambda: client("a", "twice-1", 2), lambda: client("b", "twice-1", 2),
+                  lambda: client("c", "twice-1", 3), lambda: client("d", "twice-2", 2)])
+    assert answers["first"][0] == 200, answers
+    assert answers["a"][0] == 200 and answers["a"][1]["accepted"] == 5, answers
+    assert answers["b"][0] == 409 and answers["b"][1]["code"] == "idempotency_key_in_use", answers
+    assert answers["c"][0] == 422 and answers["c"][1]["code"] == "idempotency_key_reused", answers
+    assert answers["d"][0] == 200 and answers["d"][1]["duplicate"] == 5, answers
+    assert [v for s, v in e.readings(k) if 3400 <= s < 3405] == [2.0] * 5
+    # the stored answer is the first request's: a retry of it replays it
+    client("a2", "twice-1", 2)
+    assert answers["a2"] == answers["a"], answers
+
+
 ENV = None
 
 if __name__ == "__main__":
@@ -323,4 +443,6 @@ if __name__ == "__main__":
         test_writers_racing_on_the_same_instants,
         test_rule_state_follows_every_job_of_a_group,
         test_instants_keep_their_microseconds,
+        test_a_failure_mid_group_answers_every_job_503_and_stores_nothing,
+        test_one_key_twice_in_a_group,
     ], cleanup=ENV.close)

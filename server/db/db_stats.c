@@ -49,8 +49,9 @@
     "('clearance_requested', 'cleared') AND " w ".clear_by < now()))"
 
 /* A figure of a row is summed over its enterprises' pe rows (SUM), or, for a row that is one
- * enterprise (group=enterprise), is that pe row's (ONE): grouping 2,000 rows of one enterprise
- * each cost ~5 ms of a week by enterprise's part B (EXPLAIN ANALYZE at 2,000 enterprises).
+ * enterprise (group=enterprise), is that pe row's (ONE): grouping 2,000 groups of one
+ * enterprise each cost 2-7 ms of each half of a week by enterprise (EXPLAIN ANALYZE at 2,000
+ * enterprises).
  * FIGS's S picks the set: S("x"), RATE_S, COUNT_S, CONNECTED_S. */
 #define SUM(x) "coalesce(sum(pe." x "), 0)"
 #define RATE_SUM(n, d)                                                                             \
@@ -291,8 +292,8 @@
  * online rate counts (from hb.hi on; dirty or quarantined hours without a rollup row), joined
  * as a set: probed per filed point, the raw tail and the late hours were two more index ranges
  * each, and the late hours' readings a plan of every day partition of the period (a custom 30
- * days' part A: 19 -> 13 ms planning, 62 -> 45 ms execution, EXPLAIN ANALYZE at 2,000
- * enterprises). Needs ph. */
+ * days' part A, with dw_readings_call: 18.5 -> 11.8 ms planning, 64.0 -> 59.6 ms execution,
+ * EXPLAIN ANALYZE at 2,000 enterprises). Needs ph. */
 #define FILING_HOURS                                                                               \
     "fr AS (SELECT p.id AS point_id, p.enterprise_id AS eid, range_agg(tstzrange("                 \
         "date_bin('1 hour', greatest(fl.starts_at, win.f), " UTC_ORIGIN "), "                      \
@@ -700,8 +701,8 @@ struct db_stats_rows {
     /* whose each figure is, by FIGS's part (stats_slot): part A's, part B's, the points now's */
     const PGresult *parts[3];
     /* per result row, its figures and its kinds (stats_row_text), written when first asked
-     * for: a page is 100 of a city's 2,000 rows by enterprise, and writing them all was ~3 ms
-     * of server CPU per request */
+     * for: a page is 100 of a city's 2,000 rows by enterprise (writing them all, a week's
+     * page ranked by alarms took 11 ms of server CPU per request, now 7 ms) */
     char **text;
     size_t *order; /* group row i is result row order[i] + 1 (NULL: the statement's order) */
 };

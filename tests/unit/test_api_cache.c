@@ -1,6 +1,6 @@
 /* Unit tests for the answer cache's slots (api_cache): every stored key is found through the
- * index after thousands of keys have replaced each other, each with its own answer, and a
- * refresh in progress is served to no one else as an answer of another key. */
+ * index after thousands of keys have replaced each other, each with its own answer (never
+ * another key's), and the replaced keys are found no more. */
 #include "api_cache.h"
 #include "srv_log.h"
 
@@ -25,22 +25,29 @@ static void value_of(char *v, size_t len, int i)
     snprintf(v, len, "{\"i\":%d}", i);
 }
 
+/* Looks key i up as a request would: its key in k, the answer (malloc'd) or NULL, *mine when
+ * this caller is to compute it. */
+static char *lookup(int i, char k[64], int *mine, size_t *len)
+{
+    int64_t age;
+    key_of(k, 64, i);
+    return api_cache_get(API_CACHE_SERIES, k, TTL_MS, mine, &age, len);
+}
+
 /* Asks for key i: 1 when the cache served its own answer, 0 on a miss (the slot released
  * again, so that misses empty one slot only), -1 when it served anything else. */
 static int ask(int i)
 {
     char k[64], want[32];
-    key_of(k, sizeof k, i);
-    value_of(want, sizeof want, i);
     int mine;
-    int64_t age;
     size_t len;
-    char *got = api_cache_get(API_CACHE_SERIES, k, TTL_MS, &mine, &age, &len);
+    char *got = lookup(i, k, &mine, &len);
     if (!got) {
         if (mine)
             api_cache_put_text(API_CACHE_SERIES, k, NULL, 0, api_write_generation(), 0);
         return 0;
     }
+    value_of(want, sizeof want, i);
     int ok = len == strlen(want) && strcmp(got, want) == 0;
     free(got);
     return ok ? 1 : -1;
@@ -49,14 +56,12 @@ static int ask(int i)
 static void store(int i)
 {
     char k[64], v[32];
-    key_of(k, sizeof k, i);
-    value_of(v, sizeof v, i);
     int mine;
-    int64_t age;
     size_t len;
-    char *got = api_cache_get(API_CACHE_SERIES, k, TTL_MS, &mine, &age, &len);
+    char *got = lookup(i, k, &mine, &len);
     CHECK(!got && mine); /* a new key: this request computes it */
     free(got);
+    value_of(v, sizeof v, i);
     /* made "at" start + i: the oldest is replaced first, and none expires */
     api_cache_put_text(API_CACHE_SERIES, k, v, strlen(v), api_write_generation(), start_ms + i);
 }

@@ -85,8 +85,10 @@ def test_postgres_crashes_three_times_mid_ingest():
         ents = f.make_enterprises(db, 10)
         srv = t.Server(db, db_pool_size=POOL, ingest_writers=WRITERS, db_health_timeout_ms=1000)
         shared = f.InFlight()
-        batches = 60
-        clients, threads = start_load(ents, lambda: srv.ingest_port, rng, batches, 0.05, shared)
+        # the load has to outlast three crashes (~5 s each): paced, not sized by how fast the
+        # writers are (at 60 batches 0.05 s apart it had ended before the third crash)
+        batches = 120
+        clients, threads = start_load(ents, lambda: srv.ingest_port, rng, batches, 0.1, shared)
         outages = []
         for k in range(3):
             time.sleep(rng.uniform(0.3, 1.2))

@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "db_replica.h"
+#include "db_stats.h"
 #include "srv_config.h"
 #include "srv_log.h"
 
@@ -442,7 +443,7 @@ static int role_start(struct event_base *base)
     api_handlers_init();
     const db_timeouts request_timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
     pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size, &request_timeouts);
-    if (!pool)
+    if (!pool || db_pool_warm(pool, db_stats_warm) != 0)
         return -1;
     if (g_config.database_read_url[0]) {
         replica = db_replica_new(g_config.database_read_url, g_config.database_url,

@@ -85,6 +85,7 @@ struct db_conn {
     int prepared;
     size_t tables_prepared;
     int pipelined; /* db_conn_pipeline */
+    int warmed;    /* its pool's warm has run on this backend (db_pool_warm) */
     int in_tx;     /* inside db_run_tx: statements may be queued */
     /* db_hold: writes held back until the next statement is sent */
     db_hold_send_fn hold_send;
@@ -629,6 +630,7 @@ int db_ensure(db_conn *c)
     }
     c->prepared = 0;
     c->tables_prepared = 0;
+    c->warmed = 0; /* a new backend, with empty caches */
     char err[512];
     if (open_pg(c, err, sizeof err) != 0) {
         srv_metric_add(&m_db_connect_failures, 1);
@@ -1077,6 +1079,16 @@ struct db_pool {
     int n_idle;
     int size;
     int created;
+    /* db_pool_warm: its thread (joined by db_pool_free), woken by warm_cv, warms the
+     * connections in cold (returned by db_pool_put before warm ran on their backend) and opens
+     * the pool's connections at start */
+    pthread_t warmer;
+    pthread_cond_t warm_cv;
+    db_conn **cold;
+    int n_cold;
+    int warming;
+    int closing;
+    db_warm_fn warm;
 };
 
 db_pool *db_pool_new(const char *url, int size, const db_timeouts *t)
@@ -1090,15 +1102,18 @@ db_pool *db_pool_new(const char *url, int size, const db_timeouts *t)
     }
     p->url = strdup(url);
     p->idle = calloc((size_t)size, sizeof *p->idle);
+    p->cold = calloc((size_t)size, sizeof *p->cold);
     p->size = size;
-    if (!p->url || !p->idle) {
+    if (!p->url || !p->idle || !p->cold) {
         free(p->url);
         free(p->idle);
+        free(p->cold);
         free(p);
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
     srv_clock_cond_init(&p->cv); /* db_pool_get waits on CLOCK_MONOTONIC */
+    pthread_cond_init(&p->warm_cv, NULL);
     srv_metric_add(&m_pool_size, size);
     return p;
 }
@@ -1107,12 +1122,22 @@ void db_pool_free(db_pool *p)
 {
     if (!p)
         return;
+    pthread_mutex_lock(&p->mu);
+    p->closing = 1;
+    pthread_cond_signal(&p->warm_cv);
+    pthread_mutex_unlock(&p->mu);
+    if (p->warming)
+        pthread_join(p->warmer, NULL);
     srv_metric_add(&m_pool_size, -p->size);
     for (int i = 0; i < p->n_idle; i++)
         db_close(p->idle[i]);
+    for (int i = 0; i < p->n_cold; i++)
+        db_close(p->cold[i]);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->warm_cv);
     free(p->idle);
+    free(p->cold);
     free(p->url);
     free(p);
 }
@@ -1172,8 +1197,13 @@ void db_pool_put(db_pool *p, db_conn *c)
         (void)db_command(c, "ROLLBACK");
     srv_metric_add(&m_pool_in_use, -1);
     pthread_mutex_lock(&p->mu);
-    p->idle[p->n_idle++] = c;
-    pthread_cond_signal(&p->cv);
+    if (p->warming && !p->closing && !c->warmed && c->pg) {
+        p->cold[p->n_cold++] = c;
+        pthread_cond_signal(&p->warm_cv);
+    } else {
+        p->idle[p->n_idle++] = c;
+        pthread_cond_signal(&p->cv);
+    }
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -1190,6 +1220,70 @@ void db_pool_drop_idle(db_pool *p)
             return;
         db_close(c); /* outside the lock: closing may wait for the socket */
     }
+}
+
+/* Runs warm on c (not locked), then c joins the idle ones (locked on return). */
+static void warm_one(db_pool *p, db_conn *c)
+{
+    pthread_mutex_unlock(&p->mu);
+    p->warm(c);
+    c->warmed = 1; /* failed or not: warm is tried once per backend */
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        (void)db_command(c, "ROLLBACK");
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->n_idle++] = c;
+    pthread_cond_signal(&p->cv);
+}
+
+static void *pool_warm_main(void *arg)
+{
+    db_pool *p = arg;
+    int opening = 1; /* at start, until the pool is full or a connect fails */
+    pthread_mutex_lock(&p->mu);
+    while (!p->closing) {
+        if (p->n_cold > 0) {
+            warm_one(p, p->cold[--p->n_cold]);
+            continue;
+        }
+        if (!opening || p->created >= p->size) {
+            opening = 0;
+            pthread_cond_wait(&p->warm_cv, &p->mu);
+            continue;
+        }
+        p->created++;
+        pthread_mutex_unlock(&p->mu);
+        char err[512];
+        db_conn *c = db_connect(p->url, p->has_timeouts ? &p->timeouts : NULL, err, sizeof err);
+        if (!c)
+            /* not a failure of anything asked for: the pool connects on demand, as before */
+            LOG_INFO("pool warm-up stopped", "detail=%s", srv_log_q((char[600]){0}, 600, err));
+        pthread_mutex_lock(&p->mu);
+        if (c) {
+            warm_one(p, c);
+        } else {
+            p->created--;
+            opening = 0;
+            pthread_cond_signal(&p->cv); /* a waiting db_pool_get may open one now */
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int db_pool_warm(db_pool *p, db_warm_fn warm)
+{
+    if (!warm || p->warming)
+        return 0;
+    p->warm = warm;
+    pthread_mutex_lock(&p->mu);
+    p->warming = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (pthread_create(&p->warmer, NULL, pool_warm_main, p) == 0)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    p->warming = 0;
+    pthread_mutex_unlock(&p->mu);
+    return -1;
 }
 
 /* The JSON text in the first cell of res (new reference), NULL when there is

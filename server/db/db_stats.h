@@ -66,6 +66,10 @@ size_t db_stats_rows_count(const db_stats_rows *r);
 int db_stats_rows_row(db_stats_rows *r, size_t i, db_stats_row *row);
 void db_stats_rows_free(db_stats_rows *r);
 
+/* Counts the last 30 days by enterprise on c for nothing but its side effect: a new
+ * connection's backend loads the catalog caches a statistic needs (db_pool_warm's warm). */
+void db_stats_warm(db_conn *c);
+
 /* Data quality of the same period and filters: interruption records (the latest limit, with
  * start, end, hours in the period, cause if filed), gateways offline, frozen and out-of-range
  * alarms, conflicting readings, and per enterprise the same counts.  *out a new reference. */

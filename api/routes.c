@@ -449,7 +449,7 @@ static int role_start(struct event_base *base)
         replica = db_replica_new(g_config.database_read_url, g_config.database_url,
                                  (int)g_config.db_pool_size, &request_timeouts,
                                  (int)g_config.db_read_max_lag_ms);
-        if (!replica)
+        if (!replica || db_replica_warm(replica, db_stats_warm) != 0)
             return -1;
         api_set_read_replica(replica);
         LOG_INFO("api reads may go to a replica", "max_lag_ms=%ld",

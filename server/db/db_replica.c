@@ -180,6 +180,11 @@ static void measure(db_replica *rp)
                 now + rp->check_every_ms);
 }
 
+int db_replica_warm(db_replica *rp, db_warm_fn warm)
+{
+    return db_pool_warm(rp->pool, warm);
+}
+
 db_conn *db_replica_get(db_replica *rp, int timeout_ms, db_replica_verdict *why)
 {
     if (srv_clock_mono_ms() >= atomic_load(&rp->next_check) &&

@@ -41,6 +41,9 @@ void db_replica_free(db_replica *rp);
  * replica found down is tried again after 5 s) unless another thread is at
  * it, which costs it two short statements. */
 db_conn *db_replica_get(db_replica *rp, int timeout_ms, db_replica_verdict *why);
+/* Opens and warms the replica's connections as db_pool_warm does a pool's (the statistics run
+ * on a replica connection when there is one).  0, or -1 when its thread could not start. */
+int db_replica_warm(db_replica *rp, db_warm_fn warm);
 /* Gives back a connection db_replica_get returned. */
 void db_replica_put(db_replica *rp, db_conn *c);
 

@@ -81,11 +81,15 @@ class Node:
         assert st == 200, (path, st, body)
         return body
 
-    def served(self):
-        """{served_by: count} of dustwatch_api_replica_reads_total."""
+    def metrics(self):
         st, _, body = t.request(self.srv.api_port, "GET", "/metrics")
         assert st == 200
         samples, _ = parse(body.decode() if isinstance(body, bytes) else body)
+        return samples
+
+    def served(self):
+        """{served_by: count} of dustwatch_api_replica_reads_total."""
+        samples = self.metrics()
         return {k: value(samples, "dustwatch_api_replica_reads_total", served_by=k)
                 for k in ("replica", "primary_replica_stale", "primary_replica_down", "replica_url_primary")}
 
@@ -116,6 +120,12 @@ def test_replica_serves_marked_reads_within_the_lag_bound():
         nodes.append(patient)
         strict = Node(db, standby, 1000, roles="api")
         nodes.append(strict)
+        # both pools, the primary's and the replica's (4 connections each), opened and warmed at
+        # start (db_pool_warm): the statistics run on the replica's
+        t.wait_for(lambda: value(strict.metrics(), "dustwatch_stats_reads_total", how="warm") == 8,
+                   what="the strict node's 8 pool connections warmed")
+        assert int(standby.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                f"'{db.name}' AND application_name = 'dustwatch'")) >= 8
 
         # every read_replica route answers 200 from the replica (none of them writes)
         st, _, routes = patient.call("GET", "/api/v1/routes")

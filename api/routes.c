@@ -443,13 +443,13 @@ static int role_start(struct event_base *base)
     api_handlers_init();
     const db_timeouts request_timeouts = db_timeouts_configured(DB_FOR_REQUESTS);
     pool = db_pool_new(g_config.database_url, (int)g_config.db_pool_size, &request_timeouts);
-    if (!pool || db_pool_warm(pool, db_stats_warm) != 0)
+    if (!pool || (g_config.db_pool_warm && db_pool_warm(pool, db_stats_warm) != 0))
         return -1;
     if (g_config.database_read_url[0]) {
         replica = db_replica_new(g_config.database_read_url, g_config.database_url,
                                  (int)g_config.db_pool_size, &request_timeouts,
                                  (int)g_config.db_read_max_lag_ms);
-        if (!replica || db_replica_warm(replica, db_stats_warm) != 0)
+        if (!replica || (g_config.db_pool_warm && db_replica_warm(replica, db_stats_warm) != 0))
             return -1;
         api_set_read_replica(replica);
         LOG_INFO("api reads may go to a replica", "max_lag_ms=%ld",

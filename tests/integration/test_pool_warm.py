@@ -36,7 +36,7 @@ def test_pool_opens_and_warms_every_backend():
     db = t.Database()
     fixtures.make_city(db)
     admin(db, "create-account", "--username", "city.admin", "--role", "city_admin", "--region", "310000")
-    srv = t.Server(db, roles="api", db_pool_size=POOL)
+    srv = t.Server(db, roles="api", db_pool_size=POOL, db_pool_warm=1)
     try:
         # no request yet: the pool's own thread opens and warms all of it
         t.wait_for(lambda: warm_reads(srv) == POOL, what=f"{POOL} warmed pool connections")

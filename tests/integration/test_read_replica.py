@@ -68,7 +68,7 @@ class Node:
         # answers are not reused (api_cache): every read here must be routed afresh
         self.srv = t.Server(db, roles=roles, database_read_url=standby.url(db.name),
                             db_read_max_lag_ms=max_lag_ms, worker_interval_ms=500, series_cache_ms=0,
-                            stats_cache_ms=0)
+                            stats_cache_ms=0, db_pool_warm=1)
         st, _, body = self.srv.api("POST", "/api/v1/auth/login", {"username": "baoshan.admin", "password": PW})
         assert st == 200, (st, body)
         self.token = body["token"]

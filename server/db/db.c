@@ -1187,14 +1187,19 @@ db_conn *db_pool_get(db_pool *p, int timeout_ms)
     return c;
 }
 
+/* A connection going back to the idle ones mid-transaction would leak state into its next
+ * user: roll back whatever is open. */
+static void end_open_tx(db_conn *c)
+{
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        (void)db_command(c, "ROLLBACK");
+}
+
 void db_pool_put(db_pool *p, db_conn *c)
 {
     if (!c)
         return;
-    /* a connection returned mid-transaction would leak state into the next
-     * request: roll back whatever is open */
-    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-        (void)db_command(c, "ROLLBACK");
+    end_open_tx(c);
     srv_metric_add(&m_pool_in_use, -1);
     pthread_mutex_lock(&p->mu);
     if (p->warming && !p->closing && !c->warmed && c->pg) {
@@ -1228,8 +1233,7 @@ static void warm_one(db_pool *p, db_conn *c)
     pthread_mutex_unlock(&p->mu);
     p->warm(c);
     c->warmed = 1; /* failed or not: warm is tried once per backend */
-    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-        (void)db_command(c, "ROLLBACK");
+    end_open_tx(c);
     pthread_mutex_lock(&p->mu);
     p->idle[p->n_idle++] = c;
     pthread_cond_signal(&p->cv);

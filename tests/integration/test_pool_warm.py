@@ -5,7 +5,7 @@ A new PostgreSQL backend's first statistic loads its catalog caches; on the stat
 that was ~160 ms of PostgreSQL CPU more than the ~57 ms answer.  The pool opened connections on
 demand, so each time it grew (a request arriving while the previous one still held its two
 connections) one request paid for a cold backend: a week's page had its two slowest of 20 at
-113 and 118 ms, the rest 62-70.  Now (db_pool_warm):
+113 and 118 ms, the rest 62-78.  Now (db_pool_warm):
 
 * at start, before any request, the pool's db_pool_size connections are opened and each runs one
   statistic (dustwatch_stats_reads_total{how="warm"}), once: statistics on them add none;

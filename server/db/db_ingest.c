@@ -11,6 +11,15 @@
 #include <string.h>
 #include <time.h>
 
+/* point_latest's copies of its point's settings (migration 0151: the statistics count the points
+ * online from point_latest alone), read from points with every newest reading; joined LEFT, so
+ * that a point not found leaves them NULL for point_latest_fill rather than its row out.  Set
+ * again on update as well: a settings change that raced a point's first reading is mended by
+ * its next one. */
+#define LATEST_SETTINGS     "3 * pt.expected_interval_s, pt.param_class = 'mandatory'"
+#define LATEST_POINT        "LEFT JOIN points pt ON pt.id = m.p"
+#define LATEST_SETTINGS_SET "online_s = EXCLUDED.online_s, mandatory = EXCLUDED.mandatory"
+
 static const db_stmt statements[] = {
     {"ing_cred_api",
      "SELECT c.enterprise_id, e.code FROM ingest_credentials c JOIN enterprises e ON e.id = "
@@ -63,13 +72,14 @@ static const db_stmt statements[] = {
       * rows of one or more jobs (several enterprises): $1..$5 the rows, $6..$10
       * each of their points once with its newest row */
      "WITH lt AS (INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, "
-     "quality) SELECT m.p, m.e, m.t, m.v, m.q FROM unnest($6::bigint[], $7::timestamptz[], "
-     "$8::float8[], $9::int2[], $10::bigint[]) AS m(p, t, v, q, e) ON CONFLICT (point_id) DO "
-     "UPDATE SET collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, quality = "
-     "EXCLUDED.quality, received_at = now() WHERE point_latest.collected_at < "
-     "EXCLUDED.collected_at) INSERT INTO readings (point_id, collected_at, value, quality, "
-     "enterprise_id) SELECT u.p, u.t, u.v, u.q, u.e FROM unnest($1::bigint[], "
-     "$2::timestamptz[], $3::float8[], $4::int2[], $5::bigint[]) AS u(p, t, v, q, e)"},
+     "quality, online_s, mandatory) SELECT m.p, m.e, m.t, m.v, m.q, " LATEST_SETTINGS " FROM "
+     "unnest($6::bigint[], $7::timestamptz[], $8::float8[], $9::int2[], $10::bigint[]) AS m(p, "
+     "t, v, q, e) " LATEST_POINT " ON CONFLICT (point_id) DO UPDATE SET collected_at = "
+     "EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = "
+     "now(), " LATEST_SETTINGS_SET " WHERE point_latest.collected_at < EXCLUDED.collected_at) "
+     "INSERT INTO readings (point_id, collected_at, value, quality, enterprise_id) SELECT u.p, "
+     "u.t, u.v, u.q, u.e FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[], "
+     "$5::bigint[]) AS u(p, t, v, q, e)"},
     {"ing_points_latest",
      /* read after the point locks (alm_state_load): a statement of its own, so its snapshot
       * is taken once the point locks are held */
@@ -93,13 +103,13 @@ static const db_stmt statements[] = {
      "q, sv, sq, $7, $8::bytea, x, $9, $10 FROM c ON CONFLICT DO NOTHING) SELECT i - 1, sv, sq "
      "FROM c ORDER BY i"},
     {"ing_latest",
-     "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality) SELECT "
-     "DISTINCT ON (u.p) u.p, $5, u.t, u.v, u.q "
-     "FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::int2[]) AS u(p, t, v, q) "
-     "ORDER "
-     "BY u.p, u.t DESC ON CONFLICT (point_id) DO UPDATE SET collected_at = "
-     "EXCLUDED.collected_at, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = "
-     "now() WHERE point_latest.collected_at < EXCLUDED.collected_at"},
+     "INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality, online_s, "
+     "mandatory) SELECT m.p, $5, m.t, m.v, m.q, " LATEST_SETTINGS " FROM (SELECT DISTINCT ON "
+     "(u.p) u.p, u.t, u.v, u.q FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], "
+     "$4::int2[]) AS u(p, t, v, q) ORDER BY u.p, u.t DESC) m " LATEST_POINT " ON CONFLICT "
+     "(point_id) DO UPDATE SET collected_at = EXCLUDED.collected_at, value = EXCLUDED.value, "
+     "quality = EXCLUDED.quality, received_at = now(), " LATEST_SETTINGS_SET " WHERE "
+     "point_latest.collected_at < EXCLUDED.collected_at"},
     {"ing_insert_events",
      "WITH ins AS (INSERT INTO gateway_events (enterprise_id, point_id, occurred_at, level, "
      "value, threshold, content, source) SELECT $1, u.p, timestamptz 'epoch' + u.t * interval "

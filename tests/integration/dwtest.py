@@ -7,6 +7,7 @@ own database, so tests neither see nor disturb each other's rows.  Only the
 Python standard library is used; SQL checks go through psql.
 """
 import fcntl
+import hashlib
 import http.client
 import json
 import os
@@ -73,13 +74,18 @@ def migrated_template():
     """The name of a database migrated by BIN, to copy (CREATE DATABASE ...
     TEMPLATE) rather than migrate each test's own: under ASan a migration run
     takes ~1 s of CPU, and the suite makes ~170 migrated databases.  Named by
-    the binary's size and mtime, so a rebuilt binary (other migrations) gets a
-    template of its own; made once per cluster, under a file lock, and renamed
-    into place only when complete.  DW_NO_TEMPLATE=1 migrates every database."""
+    the binary and the migrations/ files (names, sizes, mtimes), so a rebuilt
+    binary or an edited migration gets a template of its own; made once per
+    cluster, under a file lock, and renamed into place only when complete.
+    DW_NO_TEMPLATE=1 migrates every database."""
     if os.environ.get("DW_NO_TEMPLATE") == "1" or not PG_PORT:
         return None
-    st = os.stat(BIN)
-    name = f"dwtpl_{st.st_size:x}_{st.st_mtime_ns:x}"[:63]
+    key = [BIN, os.stat(BIN).st_size, os.stat(BIN).st_mtime_ns]
+    mig = os.path.join(SRC, "migrations")
+    for f in sorted(os.listdir(mig)) if os.path.isdir(mig) else []:
+        st = os.stat(os.path.join(mig, f))
+        key += [f, st.st_size, st.st_mtime_ns]
+    name = "dwtpl_" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
     exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
     if psql(exists, db="postgres"):
         return name
@@ -88,7 +94,7 @@ def migrated_template():
         fcntl.flock(f, fcntl.LOCK_EX)
         if psql(exists, db="postgres"):
             return name
-        part = name[:55] + "_part"
+        part = name + "_part"
         psql(f"DROP DATABASE IF EXISTS {part} WITH (FORCE)", db="postgres")
         psql(f"CREATE DATABASE {part}", db="postgres")
         db = Database.__new__(Database)

@@ -289,6 +289,28 @@ def disabled_point(e):
                         f"s.enterprise_id WHERE h.point_id = {pid}")[0][0]) > 0
 
 
+def settings_changed(e):
+    """Points whose interval or class changed after their last reading: the points online and
+    connected follow the settings at once (point_latest's copies, migration 0151; the oracle reads
+    them from points).  Up to three points with a latest reading flip online <-> offline (an
+    interval of a sixth of the reading's age, or a third of it plus 10 minutes); a mandatory point
+    becomes optional and an optional one mandatory."""
+    rows = e.system("SELECT l.point_id, extract(epoch FROM now() - l.collected_at)::int, p.param_class "
+                    "FROM point_latest l JOIN points p ON p.id = l.point_id WHERE p.enabled ORDER BY 1")
+    assert rows, "points with a latest reading"
+    for pid, age, _ in rows[:3]:
+        age = int(age)
+        iv = age // 6 if age >= 12 else age // 3 + 600
+        e.system(f"UPDATE points SET expected_interval_s = {min(max(iv, 1), 86400)} WHERE id = {pid}")
+    for cls, to in (("mandatory", "optional"), ("optional", "mandatory")):
+        pid = next((r[0] for r in rows[3:] if r[2] == cls), None)
+        if pid:
+            e.system(f"UPDATE points SET param_class = '{to}' WHERE id = {pid}")
+    assert e.system("SELECT count(*) FROM point_latest l JOIN points p ON p.id = l.point_id "
+                    "WHERE l.online_s <> 3 * p.expected_interval_s "
+                    "OR l.mandatory <> (p.param_class = 'mandatory')") == [["0"]]
+
+
 # ---- the oracle ---------------------------------------------------------------------------------
 
 def ts(s):
@@ -536,6 +558,7 @@ def test_statistics_equal_the_raw_rows():
         make_filings(e)
         late_readings(e)
         disabled_point(e)
+        settings_changed(e)
         stale_day(e)
         r = raw(e)
         ents = r["ents"]

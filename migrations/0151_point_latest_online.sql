@@ -8,8 +8,8 @@
 -- statistic by enterprise spends executing its part B (EXPLAIN ANALYZE, the count left out).
 -- With the two columns below, the points and the latest readings are counted apart, per
 -- enterprise, and only the 2,000 counts are joined; the enabled points are counted from an index
--- of their own (index-only: the points table is wide and seldom written).  Part B: 69.5 -> 55.6
--- ms (EXPLAIN ANALYZE, means of 4, three rounds; the count alone ~28 -> ~15 ms).
+-- of their own (index-only: the points table is wide and seldom written).  Part B: 69.5-69.7 ->
+-- 55.2-56.3 ms (EXPLAIN ANALYZE, means of 4, three rounds; the count alone ~28 -> ~15 ms).
 --
 -- online_s: a point is online while its newest reading is younger than 3 times its expected
 -- interval (the overview's rule, 3 * points.expected_interval_s); mandatory: its parameter class

@@ -73,7 +73,8 @@ def scalar(sql, db="dustwatch", user="dwadmin"):
 def migrated_template():
     """The name of a database migrated by BIN, to copy (CREATE DATABASE ...
     TEMPLATE) rather than migrate each test's own: under ASan a migration run
-    takes ~1 s of CPU, and the suite makes ~170 migrated databases.  Named by
+    takes ~1 s of CPU, and the test files ask for a migrated database in 72
+    places (more at run time where a test loops).  Named by
     the binary and the migrations/ files (names, sizes, mtimes), so a rebuilt
     binary or an edited migration gets a template of its own; made once per
     cluster, under a file lock, and renamed into place only when complete.
@@ -96,13 +97,7 @@ def migrated_template():
             return name
         part = name + "_part"
         psql(f"DROP DATABASE IF EXISTS {part} WITH (FORCE)", db="postgres")
-        psql(f"CREATE DATABASE {part}", db="postgres")
-        db = Database.__new__(Database)
-        db.name = part
-        db.owner_url = f"postgresql://dwadmin@127.0.0.1:{PG_PORT}/{part}"
-        db.app_url = f"postgresql://dw_server@127.0.0.1:{PG_PORT}/{part}"
-        r = db.migrate()
-        assert r.returncode == 0, r.stderr
+        Database(name=part, template=False)
         psql(f"ALTER DATABASE {part} RENAME TO {name}", db="postgres")
     return name
 
@@ -111,9 +106,9 @@ class Database:
     """A fresh database for one test, migrated unless told otherwise (as a
     copy of migrated_template())."""
 
-    def __init__(self, migrate=True):
-        self.name = "t_" + uuid.uuid4().hex[:12]
-        template = migrated_template() if migrate else None
+    def __init__(self, migrate=True, name=None, template=True):
+        self.name = name or "t_" + uuid.uuid4().hex[:12]
+        template = migrated_template() if migrate and template else None
         if template:
             psql(f"CREATE DATABASE {self.name} TEMPLATE {template}", db="postgres")
         else:

@@ -215,8 +215,11 @@ def test_series_tiers_answer_like_raw():
         # a second late hour a day earlier: the dirty hours are read raw as one range filtered
         # to those hours, so a rolled-up hour between them still comes from its rollup row
         # (changed behind the API's back), once
+        # (half a second off the history's 20 s grid, as the first one: that grid falls on now's
+        # second modulo 20, so at 2 min 3 s it hit a history reading whenever now's second was
+        # 3, 23 or 43, and the reading, a conflicting duplicate, queued nothing)
         early_hour = late_hour - timedelta(hours=24)
-        e.post([reading(pd[0], early_hour + timedelta(minutes=2, seconds=3), 4320.25)])
+        e.post([reading(pd[0], early_hour + timedelta(minutes=2, seconds=3.5), 4320.25)])
         assert e.system(f"SELECT count(*) FROM rollup_dirty WHERE point_id = {pd[1]}") == [["2"]]
         between = late_hour - timedelta(hours=10)
         tamper(e, "rollup_hour", pd[1], between, 7777)

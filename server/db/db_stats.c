@@ -22,6 +22,7 @@
 #include "db_stats.h"
 
 #include "db_cleaning_sql.h"
+#include "db_connected_sql.h"
 #include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
@@ -334,27 +335,11 @@
  * in, 'a' or 'b': whichever half is lighter without them (STATS_NOW_IN_A_S) */
 #define PART_NOW "($15::text = 'all' OR $15::text = $16::text)"
 
-/* The "now" figures per enterprise: points, points online (latest reading within 3 expected
- * intervals, as the overview), and the mandatory points that sent data within $12 s (connected).
- * The enabled points and their latest readings are counted apart, per enterprise, and the counts
- * joined (by pe): point_latest carries the settings the test needs (online_s, mandatory;
- * migration 0151), the enabled points are counted index-only (points_enabled_enterprise_idx),
- * and a disabled point's latest reading is left out by points_disabled_idx.  Joined point by
- * point, the count was ~28 of a week by enterprise's ~70 ms part B, now ~15 (EXPLAIN ANALYZE at
- * 2,000 enterprises). */
+/* The "now" figures per enterprise (db_connected_sql.h): points, points online (latest reading
+ * within 3 expected intervals, as the overview), and the mandatory points that sent data within
+ * $12 s (connected); in the part PART_NOW says. */
 #define POINTS_NOW                                                                                 \
-    "ptc AS (SELECT pn.eid, pn.points, coalesce(lo.points_online, 0) AS points_online, "           \
-        "pn.mandatory, coalesce(lo.mandatory_recent, 0) AS mandatory_recent FROM ("                \
-        "SELECT p.enterprise_id AS eid, count(*) AS points, "                                      \
-            "count(*) FILTER (WHERE p.param_class = 'mandatory') AS mandatory "                    \
-            "FROM points p WHERE p.enabled AND " PART_NOW " GROUP BY 1) pn "                       \
-        "LEFT JOIN (SELECT l.enterprise_id AS eid, "                                               \
-            "count(*) FILTER (WHERE l.collected_at > now() - "                                     \
-                "make_interval(secs => l.online_s)) AS points_online, "                            \
-            "count(*) FILTER (WHERE l.mandatory AND l.collected_at > now() - "                     \
-                "make_interval(secs => $12::int)) AS mandatory_recent "                            \
-            "FROM point_latest l WHERE " PART_NOW " AND NOT EXISTS (SELECT 1 FROM points d "       \
-                "WHERE d.id = l.point_id AND NOT d.enabled) GROUP BY 1) lo ON lo.eid = pn.eid), "  \
+    POINTS_NOW_CTE("ptc", PART_NOW, PART_NOW, "$12::int") ", "                                     \
     /* when ptc is part B's, part A counts the point-hours expected from the enabled points      \
      * alone */                                                                                   \
     "ptn AS (SELECT p.enterprise_id AS eid, count(*) AS points FROM points p "                     \
@@ -473,7 +458,7 @@
      * sums ~30 of them (week by enterprise, 2,000 groups: ~10 ms, EXPLAIN ANALYZE) */           \
     "pe AS (SELECT ents.id, coalesce(ptc.points, 0)::int AS points, "                              \
         "coalesce(ptc.points_online, 0)::int AS points_online, "                                   \
-        "coalesce(ptc.mandatory > 0 AND ptc.mandatory_recent = ptc.mandatory, false) AS connected, "\
+        NOW_CONNECTED("ptc") " AS connected, "                                                     \
         "coalesce(ptn.points, ptc.points, 0) * (SELECT greatest(ceil(extract(epoch FROM "          \
             "win.t - win.f) "                                                                      \
             "/ 3600), 0) FROM win) - coalesce(fxc.n, 0) AS hours_expected, "                       \

@@ -99,8 +99,9 @@ def test_suspension_set_while_the_worker_writes_stays():
         e.send(e.b1, ["hopper_temp", "pressure_diff", "spark_detected"])
         t.wait_for(lambda: status(e, e.b1) == "connected", what="b1 connected")
         b1 = e.b1["id"]
+        # (known by its start: pg_stat_activity keeps the first 1,024 bytes of a statement)
         refresh = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                   "AND query LIKE '%UPDATE enterprises e SET connection_status%'")
+                   "AND query LIKE 'WITH e0 AS (SELECT e.id FROM enterprises e WHERE e.connection_status <> %'")
         for attempt in range(20):
             lock = t.psql_session(e.db.name, "suspender")
             # wrong on purpose, so the worker's next refresh wants to write b1, then locked
@@ -197,6 +198,66 @@ def test_cohorts_and_conformance():
         e.close()
 
 
+def test_connected_and_online_follow_point_settings():
+    """The onboarding view, the overview and the worker's connection_status agree on connected
+    and online after point settings change without a reading: a mandatory point added, disabled,
+    made optional; an expected interval shortened.  (They count the point settings point_latest
+    carries, migration 0151, rather than joining every point to its latest reading.)"""
+    e = Env()
+    try:
+        all_kinds = ["hopper_temp", "pressure_diff", "spark_detected"]
+        e.send(e.a1, all_kinds)
+        e.send(e.b1, all_kinds)
+        e.send(e.a2, ["hopper_temp"])
+        a1 = e.a1["id"]
+
+        def views(expect_connected, expect_online):
+            """(a1 connected, a2 online) as the onboarding view, the overview and the worker see them"""
+            co = {c["code"]: c for c in e.get("/api/v1/onboarding?cohort=y2025_all")["cohorts"]}["y2025_all"]
+            lag = {x["code"]: x for s in co["streets"] for x in s["laggards"]}
+            assert (e.a1["code"] not in lag) == expect_connected, (co, expect_connected)
+            assert co["connected"] == 1 + expect_connected, co
+            assert co["online"] == 2 + expect_online, (co, expect_online)
+            assert e.get("/api/v1/overview")["connected"] == 1 + expect_connected
+            assert e.get("/api/v1/overview")["online"] == 2 + expect_online
+            want = "connected" if expect_connected else "not_connected"
+            t.wait_for(lambda: status(e, e.a1) == want, what=f"a1 {want}")
+            return lag
+
+        lag = views(True, True)
+        assert lag[e.a2["code"]]["last_data_at"] is not None
+        # a mandatory point without data: not connected; disabled: connected again
+        e.system(f"INSERT INTO points (code, enterprise_id, system_id, kind) VALUES "
+                 f"('{e.a1['code']}0103001', {a1}, {e.a1['system_id']}, 'airlock_fault')")
+        views(False, True)
+        e.system(f"UPDATE points SET enabled = false WHERE code = '{e.a1['code']}0103001'")
+        views(True, True)
+        # a disabled point's latest reading is not counted (counted, 3 recent mandatory points of
+        # 2 enabled ones would not be "all of them")
+        pid = e.a1["points"]["hopper_temp"][1]
+        e.system(f"UPDATE points SET enabled = false WHERE id = {pid}")
+        views(True, True)
+        e.system(f"UPDATE points SET enabled = true WHERE id = {pid}")
+        # hopper temperature silent for 3 hours (the window is 2): not connected
+        e.system(f"UPDATE point_latest SET collected_at = now() - interval '3 hours' WHERE point_id = {pid}")
+        views(False, True)
+        # made optional after its last reading: the other mandatory points decide
+        e.system(f"UPDATE points SET param_class = 'optional' WHERE id = {pid}")
+        views(True, True)
+        e.system(f"UPDATE points SET param_class = 'mandatory' WHERE id = {pid}")
+        views(False, True)
+        # a2's only reading 2 hours old: online while 3 expected intervals (1 hour) cover it, not
+        # after the interval drops to 10 minutes
+        p2 = e.a2["points"]["hopper_temp"][1]
+        e.system(f"UPDATE point_latest SET collected_at = now() - interval '2 hours' WHERE point_id = {p2}")
+        views(False, True)
+        e.system(f"UPDATE points SET expected_interval_s = 600 WHERE id = {p2}")
+        lag = views(False, False)
+        assert lag[e.a2["code"]]["last_data_at"] is not None
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([test_connected_is_derived_from_data, test_suspension_set_while_the_worker_writes_stays,
-           test_cohorts_and_conformance])
+           test_cohorts_and_conformance, test_connected_and_online_follow_point_settings])

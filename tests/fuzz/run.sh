@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (clang, -Dfuzz=true in build-fuzz/) and runs
-# each for N seconds (default 20):
+# each for N seconds (default 20), FUZZ_JOBS of them at a time (default: nproc):
 #   tests/fuzz/run.sh [seconds] [harness ...]      e.g. tests/fuzz/run.sh 600 fuzz_hebei
 # First every committed regression input (tests/fuzz/regressions/<harness>/)
 # is replayed once, then the harness fuzzes from the seed corpus
@@ -34,37 +34,61 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 art="$bdir/fuzz-artifacts"
 mkdir -p "$art"
-status=0
-for h in "${harnesses[@]}"; do
-    exe="$bdir/tests/fuzz/$h"
-    seeds="$root/tests/fuzz/corpus/$h"
-    regs="$root/tests/fuzz/regressions/$h"
-    work="$bdir/fuzz-corpus/$h"
-    log="$art/$h.log"
+# One harness: its line (or its failure) goes to $art/<harness>.result, printed in order below.
+fuzz_one() {
+    local h=$1
+    local exe="$bdir/tests/fuzz/$h"
+    local seeds="$root/tests/fuzz/corpus/$h"
+    local regs="$root/tests/fuzz/regressions/$h"
+    local work="$bdir/fuzz-corpus/$h"
+    local log="$art/$h.log"
+    local out="$art/$h.result"
     mkdir -p "$work"
-    dirs=("$work" "$seeds")
+    local dirs=("$work" "$seeds")
     if [ -d "$regs" ] && [ -n "$(ls -A "$regs")" ]; then
         if ! "$exe" -runs=0 "$regs"/* >"$art/$h.regressions.log" 2>&1; then
-            echo "== FAILED: $h crashes on a committed regression input (see $art/$h.regressions.log)"
-            status=1
-            continue
+            echo "== FAILED: $h crashes on a committed regression input (see $art/$h.regressions.log)" >"$out"
+            return 1
         fi
         dirs+=("$regs")
     fi
     if nice "$exe" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-5}" -rss_limit_mb=2048 \
         -max_len="${FUZZ_MAX_LEN:-16384}" -print_final_stats=1 -artifact_prefix="$art/$h-" \
         "${dirs[@]}" >"$log" 2>&1; then
+        local done_line eps runs cov c f n
         done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
         eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         cov=$(sed -nE 's/.* cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+)\/.*/\1 \2 \3/p' <<<"$done_line")
         read -r c f n <<<"${cov:-? ? ?}"
         printf '%-18s ok  %4ss  %9s runs  %6s exec/s  cov %5s  ft %6s  corpus %5s\n' \
-            "$h" "$secs" "$runs" "$eps" "$c" "$f" "$n"
+            "$h" "$secs" "$runs" "$eps" "$c" "$f" "$n" >"$out"
     else
-        echo "== FAILED: $h (log: $log)"
-        grep -E 'ERROR: |runtime error|invariant broken|Test unit written' "$log" | head -5 || true
-        status=1
+        { echo "== FAILED: $h (log: $log)"
+          grep -E 'ERROR: |runtime error|invariant broken|Test unit written' "$log" | head -5 || true
+        } >"$out"
+        return 1
     fi
+}
+
+# FUZZ_JOBS harnesses at a time (default: one per core); each is single-threaded, so one at a
+# time left a core idle for the whole run.
+lanes=${FUZZ_JOBS:-$(nproc)}
+status=0
+pids=()
+for h in "${harnesses[@]}"; do
+    rm -f "$art/$h.result"
+    fuzz_one "$h" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$lanes" ]; then
+        wait "${pids[0]}" || status=1
+        pids=("${pids[@]:1}")
+    fi
+done
+for p in "${pids[@]}"; do
+    wait "$p" || status=1
+done
+for h in "${harnesses[@]}"; do
+    cat "$art/$h.result" 2>/dev/null || { echo "== FAILED: $h left no result"; status=1; }
 done
 exit $status

@@ -19,8 +19,8 @@
  * (points_enabled_enterprise_idx), the latest readings by the point settings point_latest
  * carries (online_s, mandatory; migration 0151), a disabled point's left out by
  * points_disabled_idx.  Joined point by point to point_latest, the same figures were ~28 of a
- * statistic's ~70 ms (a week by enterprise's part B) and the onboarding view's two passes over
- * the points ~100 of its ~170 ms (EXPLAIN ANALYZE at 2,000 enterprises × 20 points).
+ * statistic's ~70 ms (a week by enterprise's part B), and the onboarding view with two such
+ * passes took 117-146 ms against 54-58 (EXPLAIN ANALYZE at 2,000 enterprises × 20 points).
  * pcond and lcond narrow the points (alias p) and the latest readings (alias l) to the
  * enterprises asked for, or a statement's part; rows of others are dropped where the caller
  * joins name to its enterprises. */

@@ -218,8 +218,8 @@ def test_connected_and_online_follow_point_settings():
             assert (e.a1["code"] not in lag) == expect_connected, (co, expect_connected)
             assert co["connected"] == 1 + expect_connected, co
             assert co["online"] == 2 + expect_online, (co, expect_online)
-            assert e.get("/api/v1/overview")["connected"] == 1 + expect_connected
-            assert e.get("/api/v1/overview")["online"] == 2 + expect_online
+            ov = e.get("/api/v1/overview")
+            assert (ov["connected"], ov["online"]) == (1 + expect_connected, 2 + expect_online), ov
             want = "connected" if expect_connected else "not_connected"
             t.wait_for(lambda: status(e, e.a1) == want, what=f"a1 {want}")
             return lag

@@ -378,6 +378,11 @@ int srv_config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "login_ip_burst must be >= 0 and login_ip_per_minute >= 1");
         return -1;
     }
+    /* OWASP's floor for argon2id at t = 2; above 4 GiB one login would not fit a server */
+    if (g_config.password_hash_memory_kib < 19456 || g_config.password_hash_memory_kib > 4194304) {
+        snprintf(err, errlen, "password_hash_memory_kib must be 19456..4194304");
+        return -1;
+    }
     if (g_config.connected_window_h < 1 || g_config.connected_window_h > 8760) {
         snprintf(err, errlen, "connected_window_h must be 1..8760");
         return -1;

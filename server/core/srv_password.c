@@ -240,11 +240,16 @@ int srv_password_check_policy(const char *pw, const char *username, char *why, s
     return 0;
 }
 
+/* libsodium's interactive passes; the memory is the operator's (config) */
+static size_t hash_memory_bytes(void)
+{
+    return (size_t)g_config.password_hash_memory_kib * 1024u;
+}
+
 int srv_password_hash(const char *pw, char out[crypto_pwhash_STRBYTES])
 {
     if (crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+                              hash_memory_bytes(), crypto_pwhash_ALG_ARGON2ID13) != 0)
         return -1;
     return 0;
 }
@@ -269,7 +274,7 @@ int srv_password_needs_rehash(const char *hash)
     if (!is_argon2id(hash))
         return -1;
     int r = crypto_pwhash_argon2id_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                                    crypto_pwhash_MEMLIMIT_INTERACTIVE);
+                                                    hash_memory_bytes());
     return r < 0 ? -1 : r;
 }
 

@@ -1,8 +1,10 @@
 /* Account passwords: the policy new passwords must meet, and their storage
- * as argon2id strings (libsodium crypto_pwhash_str, interactive limits).
+ * as argon2id strings (libsodium crypto_pwhash_str: interactive passes, the
+ * memory of g_config.password_hash_memory_kib, libsodium's interactive 64 MiB
+ * by default).
  *
  * Callers run sodium_init() first (every subcommand does at start-up).
- * Hashing takes ~64 MiB and tens of milliseconds: servers cap how many run
+ * Hashing takes that memory and tens of milliseconds: servers cap how many run
  * at once (the API's login path does); nothing here blocks otherwise.
  * Nothing here keeps or logs a password. */
 #ifndef DW_SRV_PASSWORD_H

@@ -96,8 +96,11 @@ def test_create_every_role():
                     ("ent.manager", "enterprise_manager", "--enterprise", city.a["code"]),
                     ("ent.staff", "enterprise_staff", "--enterprise", city.a["code"])]
         for user, role, opt, code in accounts:
+            # the suite hashes at the lowest memory allowed (meson.build); city.admin at the default
+            memory = {} if user != "city.admin" else {"DUSTWATCH_PASSWORD_HASH_MEMORY_KIB": "65536"}
             f = ok(admin(db, "create-account", "--username", user, "--role", role, opt, code,
-                         "--display-name", "测试 " + role, "--password-stdin", stdin=GOOD_PW + "\n"))
+                         "--display-name", "测试 " + role, "--password-stdin", stdin=GOOD_PW + "\n",
+                         **memory))
             assert f["username"] == user and f["role"] == role and code in f["scope"], f
             assert "password" not in f, "a password given on stdin is never echoed"
         rows = db.sql("SELECT a.username, a.role, coalesce(r.code, e.code), a.display_name, "
@@ -136,6 +139,37 @@ def test_create_every_role():
                       "--region", "310113", "--password-stdin", stdin=GOOD_PW + "\n"),
                 1, 'an account named "bs.admin" already exists')
     finally:
+        city.close()
+
+
+def test_password_memory_is_configured_and_rehashed_at_login():
+    """password_hash_memory_kib: below OWASP's floor is refused at start; a hash made with
+    another memory still lets its owner in, and that login stores it with the configured one."""
+    city = City()
+    db = city.db
+    srv = None
+    try:
+        r = admin(db, "list-accounts", DUSTWATCH_PASSWORD_HASH_MEMORY_KIB="8192")
+        refused(r, 2, "password_hash_memory_kib must be 19456..4194304")
+        ok(admin(db, "create-account", "--username", "old.hash", "--role", "city_staff", "--region",
+                 "310000", "--password-stdin", stdin=GOOD_PW + "\n",
+                 DUSTWATCH_PASSWORD_HASH_MEMORY_KIB="65536"))
+        stored = "SELECT password_hash FROM accounts WHERE username = 'old.hash'"
+        assert "$m=65536,t=2,p=1$" in db.scalar(stored)
+        srv = t.Server(db, password_hash_memory_kib=19456)
+        login = {"username": "old.hash", "password": GOOD_PW}
+        st, _, body = srv.api("POST", "/api/v1/auth/login", login)
+        assert st == 200, (st, body)
+        rehashed = db.scalar(stored)
+        assert "$m=19456,t=2,p=1$" in rehashed, rehashed
+        st, _, body = srv.api("POST", "/api/v1/auth/login", login)
+        assert st == 200, (st, body)
+        assert db.scalar(stored) == rehashed, "a current hash is not written again"
+        st, _, _ = srv.api("POST", "/api/v1/auth/login", dict(login, password=GOOD_PW + "x"))
+        assert st == 401
+    finally:
+        if srv:
+            srv.stop()
         city.close()
 
 
@@ -373,6 +407,7 @@ if __name__ == "__main__":
     t.run([
         test_help_and_usage_errors,
         test_create_every_role,
+        test_password_memory_is_configured_and_rehashed_at_login,
         test_bad_role_scope_refused,
         test_password_policy_and_reset,
         test_credentials_work_against_ingest,

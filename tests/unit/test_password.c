@@ -118,6 +118,20 @@ static void test_hash_verify(void)
     CHECK(srv_password_verify(weak, "Tq8#vLm2pX") == 0);
     CHECK(srv_password_needs_rehash(weak) == 1);
 
+    /* the configured memory goes into the string; a hash of the other memory
+     * still verifies and asks for a re-hash, both ways */
+    CHECK(strstr(h, "$m=65536,t=2,p=1$") != NULL);
+    long saved = g_config.password_hash_memory_kib;
+    g_config.password_hash_memory_kib = 19456;
+    char lean[crypto_pwhash_STRBYTES];
+    CHECK(srv_password_hash("Tq8#vLm2pX", lean) == 0);
+    CHECK(strstr(lean, "$m=19456,t=2,p=1$") != NULL);
+    CHECK(srv_password_needs_rehash(lean) == 0);
+    CHECK(srv_password_needs_rehash(h) == 1);
+    g_config.password_hash_memory_kib = saved;
+    CHECK(srv_password_verify(lean, "Tq8#vLm2pX") == 0);
+    CHECK(srv_password_needs_rehash(lean) == 1);
+
     /* not argon2id, truncated or garbage: never verifies */
     char argon2i[crypto_pwhash_STRBYTES];
     CHECK(crypto_pwhash_str_alg(argon2i, "Tq8#vLm2pX", 10, crypto_pwhash_argon2i_OPSLIMIT_MIN,

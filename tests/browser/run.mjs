@@ -152,6 +152,29 @@ async function test_new_reading_and_alarm_appear_live_without_reload() {
   await context.close();
 }
 
+// The overview's feed starts with the open alarms (GET /alarms): dated as the live events, by
+// their raise time in milliseconds (they were given seconds and showed 1970/01/21), and keyed
+// by the alarm's id like a live line of it.
+async function test_feed_seeded_from_open_alarms_is_dated_and_keyed() {
+  const ent = ents[0];
+  const ts = new Date().toISOString();
+  await srv.ingest(ent, [{ point: ent.points.hopper_temp.code, ts, value: 95 }]);
+  const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
+  const sel = `[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"]`;
+  await page.waitForSelector(sel, { timeout: 10000 });
+  const open = await page.evaluate(async id => (await (await fetch('/api/v1/alarms?open=true&limit=100')).json())
+    .items.filter(a => a.enterprise.id === id).map(a => a.id), ent.id);
+  assert(open.length > 0, 'no open alarm of the enterprise');
+  const lines = await page.$$eval(sel, els => els.map(e => ({ id: e.dataset.alarmId, when: e.querySelector('.when').textContent })));
+  const year = new Date().getUTCFullYear();
+  for (const l of lines) {
+    assert([year, year + 1].some(y => l.when.includes(String(y))), `seeded feed line dated ${l.when}`);
+    assert(open.includes(+l.id), `seeded feed line without its alarm's id: ${JSON.stringify(l)}`);
+  }
+  assert(new Set(lines.map(l => l.id)).size === lines.length, 'two lines for one alarm: ' + JSON.stringify(lines));
+  await context.close();
+}
+
 async function test_csv_export_downloads() {
   const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
   await page.goto(srv.base + '/#/enterprises');
@@ -601,7 +624,8 @@ async function test_no_script_errors() {
 
 // ---------------------------------------------------------------------------
 const tests = [test_each_role_sees_only_its_scope, test_login_failure_is_generic_and_password_change_is_enforced,
-  test_new_reading_and_alarm_appear_live_without_reload, test_csv_export_downloads, test_checkin_with_photo,
+  test_new_reading_and_alarm_appear_live_without_reload, test_feed_seeded_from_open_alarms_is_dated_and_keyed,
+  test_csv_export_downloads, test_checkin_with_photo,
   test_district_approves_clearance_requested_in_another_context, test_upgraded_warning_shows_its_new_grade_and_history,
   test_main_pages_render_and_screenshots,
   test_district_admin_manages_equipment_and_ingest_credentials, test_enterprise_staff_sees_equipment_read_only,

@@ -191,13 +191,15 @@ export default async function overview(el, ctx) {
   if (list.error) mapEl.append(errorBox(list.error));
   mapObj = await enterpriseMap(mapEl, ctx, ents, gradeOf, e => ctx.go('#/enterprises/' + e.id));
   renderTrend();
-  // recent alarms seed the feed so the page is never blank on arrival
+  // recent alarms seed the feed so the page is never blank on arrival: ts in milliseconds as
+  // the live events' (it was seconds, and the seeded lines were dated January 1970); the id
+  // lets a live event of the same alarm replace its line instead of adding a second one
   if (hasRoute('GET', '/api/v1/alarms')) {
     try {
       const r = await api('/api/v1/alarms?open=true&limit=15');
       if (ctx.alive && !feedCount && (r.items || []).length) {
         clear(feed);
-        for (const a of r.items.slice().reverse()) addFeed({ type: 'alarm', action: 'raise', enterprise_id: a.enterprise.id, kind: a.kind, level: a.level, point: a.point && a.point.name, value: a.value, ts: Date.parse(a.raised_at) / 1000 });
+        for (const a of r.items.slice().reverse()) addFeed({ type: 'alarm', action: 'raise', id: a.id, enterprise_id: a.enterprise.id, kind: a.kind, level: a.level, point: a.point && a.point.name, value: a.value, ts: Date.parse(a.raised_at) });
         for (const it of feed.querySelectorAll('.fresh')) it.classList.remove('fresh');
       }
     } catch { /* feed stays empty */ }

@@ -28,6 +28,8 @@ set -a
 set +a
 
 status=0
+# each step's start in seconds since the command began: where the budget goes
+phase() { echo "== $1 (at ${SECONDS} s)"; }
 run_suites() {
     local builddir=$1; shift
     local suites=()
@@ -37,38 +39,41 @@ run_suites() {
     fi
 }
 
-echo "== build (debugoptimized, -Werror)"
+phase "build (debugoptimized, -Werror)"
 [ -d build/meson-private ] || meson setup build -Dwerror=true >/dev/null
 ninja -C build
 if ! ninja -C build format-check >/dev/null 2>&1; then
     echo "== FAILED: C sources are not clang-formatted (run: ninja -C build format)"
     status=1
 fi
+phase "unit + browser"
 run_suites build unit browser
 
 # PostgreSQL failover under ingest load, 0 acknowledged readings lost (~70 s;
 # deploy/README.md): needs root, PostgreSQL runs as postgres
-echo "== PostgreSQL failover (deploy/failover-test.sh, pg_auto_failover)"
+phase "PostgreSQL failover (deploy/failover-test.sh, pg_auto_failover)"
 if [ "$(id -u)" -eq 0 ]; then
     DW_BIN=build/dustwatch deploy/failover-test.sh || status=1
 else
     echo "   skipped: not root"
 fi
 
-echo "== build (ASan + UBSan)"
+phase "build (ASan + UBSan)"
 [ -d build-san/meson-private ] || meson setup build-san -Dsanitize=address,undefined -Dbuildtype=debug -Dwerror=true >/dev/null
 ninja -C build-san
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/tools/lsan.supp:print_suppressions=0
+phase "unit + integration (ASan + UBSan)"
 run_suites build-san unit integration
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
-echo "== fuzz (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:-20} s per harness)"
+phase "fuzz (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:-20} s per harness)"
 if ! tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"; then
     status=1
 fi
 
+phase "done"
 if [ "$status" -ne 0 ]; then
     echo "== FAILED: see the logs above"
 fi

@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import dwtest as t
+import fault_lib as f
 
 
 def test_migrate_twice_is_noop():
@@ -106,10 +107,13 @@ def test_health_and_readiness():
 
 
 def test_readyz_follows_postgres_without_restart():
-    db = t.Database()
-    srv = t.Server(db)
+    # a cluster of this test alone: stopping the shared one would fail the tests beside it
+    cl = f.Cluster()
+    srv = None
     try:
-        t.pg_ctl("stop")
+        db = cl.database()
+        srv = t.Server(db)
+        cl.stop()
         try:
             for port in (srv.api_port, srv.ingest_port):
                 t.wait_for(lambda: t.request(port, "GET", "/readyz")[0] == 503, what="readyz 503")
@@ -117,14 +121,15 @@ def test_readyz_follows_postgres_without_restart():
                 assert body["postgres"]["ok"] is False and body["status"] == "not_ready", body
                 assert t.request(port, "GET", "/healthz")[0] == 200
         finally:
-            t.pg_ctl("start")
+            cl.start()
         for port in (srv.api_port, srv.ingest_port):
             t.wait_for(lambda: t.request(port, "GET", "/readyz")[0] == 200, timeout=20,
                        what="readyz 200 again")
         assert srv.proc.poll() is None, "server must not restart"
     finally:
-        srv.stop()
-        db.drop()
+        if srv:
+            srv.stop()
+        cl.close()
 
 
 def test_unmigrated_database_is_not_ready():

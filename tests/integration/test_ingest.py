@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import dialects
 import dwtest as t
+import fault_lib as f
 import fixtures
 
 BJ = timezone(timedelta(hours=8))
@@ -27,8 +28,8 @@ def now_utc():
 
 
 class Env:
-    def __init__(self, **cfg):
-        self.db = t.Database()
+    def __init__(self, cluster=None, **cfg):
+        self.db = cluster.database() if cluster else t.Database()
         self.ents = fixtures.make_city(self.db)
         self.srv = t.Server(self.db, **cfg)
         codes = list(self.ents)
@@ -437,16 +438,19 @@ def test_kill_9_mid_ingest_loses_nothing_acknowledged():
 
 
 def test_postgres_restart_mid_ingest_only_503s():
-    e = Env()
+    # a cluster of this test alone: stopping the shared one would fail the tests beside it
+    cl = f.Cluster()
+    e = None
     try:
+        e = Env(cluster=cl)
         base = now_utc() - timedelta(hours=8)
         client = RetryingClient(e, e.a, 120, 100, base)
         th = threading.Thread(target=client.run, args=(time.time() + 120,))
         th.start()
         time.sleep(0.5)
-        t.pg_ctl("stop", mode="immediate")
+        cl.stop(mode="immediate")
         time.sleep(2)
-        t.pg_ctl("start")
+        cl.start()
         th.join()
         assert e.srv.proc.poll() is None, "the server must ride out the outage"
         assert set(client.statuses) <= {200, 503, 429}, set(client.statuses)
@@ -454,7 +458,9 @@ def test_postgres_restart_mid_ingest_only_503s():
         assert e.count() == 12000
         t.wait_for(lambda: t.request(e.srv.ingest_port, "GET", "/readyz")[0] == 200, what="ready again")
     finally:
-        e.close()
+        if e:
+            e.close()
+        cl.close()
 
 
 if __name__ == "__main__":

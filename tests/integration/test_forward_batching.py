@@ -136,6 +136,13 @@ def test_batches_are_combined_in_order_under_stable_keys():
                          for k in ("hopper_temp", "pressure_diff")]
                 gws[e["code"]].post("readings", items)
                 sent += items
+        # the forwarder reads only outbox rows older than every open transaction of the cluster
+        # (fwd_next: pg_snapshot_xmin), so that it never skips one that commits later; with other
+        # tests' transactions open it saw the 12 rows a few at a time and sent [5, 1, 4, 5, 3, 5, 1].
+        # Enabled once all 12 are below that horizon, it sees them at once.
+        t.wait_for(lambda: c.db.scalar("SELECT count(*) >= 12 AND bool_and(xid < pg_snapshot_xmin("
+                                       "pg_current_snapshot())) FROM forward_outbox") == "t",
+                   timeout=30, what="the outbox rows below every open transaction")
         assert c.call("city.admin", "PATCH", f"/api/v1/forward/targets/{tid}", {"enabled": True})[0] == 200
         t.wait_for(lambda: report(c, tid)["outbox_pending"] == 0, timeout=30, what="forwarded")
         recs = [r for r in mock.got if r["kind"] == "readings"]

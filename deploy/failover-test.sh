@@ -30,13 +30,15 @@ dir=$(mktemp -d /tmp/dw-failover.XXXXXX)
 chown postgres "$dir"
 chmod 755 "$dir"
 pids=()
+# each background job is a process group of its own (bg_pg): pg_autoctl forks supervisors
+# ("pg_autoctl: start/stop postgres") that outlived a kill of the job's first process
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
     sleep 1
     for d in node1 node2 monitor; do
         [ -f "$dir/$d/postmaster.pid" ] && kill -9 "$(head -1 "$dir/$d/postmaster.pid")" 2>/dev/null || true
     done
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
     # a dying postgres may still write a file while rm walks the tree: once more, and never fail
     # the test over a temp dir (CI saw "Directory not empty" after a PASS)
     [ -n "${KEEP:-}" ] || rm -rf "$dir" 2>/dev/null || { sleep 2; rm -rf "$dir" 2>/dev/null; } || true
@@ -55,7 +57,8 @@ as_pg() {
 bg_pg() { # name cmd...: runs in the background, logs to $dir/name.log
     local name=$1
     shift
-    as_pg "$@" >"$dir/$name.log" 2>&1 &
+    PGBIN_=$pgbin DIR_=$dir setsid bash -c "$(declare -f as_pg); pgbin=\$PGBIN_ dir=\$DIR_; as_pg \"\$@\"" \
+        _ "$@" >"$dir/$name.log" 2>&1 &
     pids+=($!)
     disown $! # killing node1 is the test, not news
 }

@@ -30,15 +30,22 @@ dir=$(mktemp -d /tmp/dw-failover.XXXXXX)
 chown postgres "$dir"
 chmod 755 "$dir"
 pids=()
-# each background job is a process group of its own (bg_pg): pg_autoctl forks supervisors
-# ("pg_autoctl: start/stop postgres") that outlived a kill of the job's first process
+# the pg_autoctl jobs are process groups of their own (bg_pg): pg_autoctl forks supervisors
+# ("pg_autoctl: start/stop postgres") that outlived a kill of the job's first process; the
+# other jobs (the server, the load) are killed by pid
+stop_jobs() { # signal
+    for p in "${pids[@]}"; do
+        kill "-$1" -- "-$p" 2>/dev/null || true
+        kill "-$1" "$p" 2>/dev/null || true
+    done
+}
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+    stop_jobs TERM
     sleep 1
     for d in node1 node2 monitor; do
         [ -f "$dir/$d/postmaster.pid" ] && kill -9 "$(head -1 "$dir/$d/postmaster.pid")" 2>/dev/null || true
     done
-    for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+    stop_jobs KILL
     # a dying postgres may still write a file while rm walks the tree: once more, and never fail
     # the test over a temp dir (CI saw "Directory not empty" after a PASS)
     [ -n "${KEEP:-}" ] || rm -rf "$dir" 2>/dev/null || { sleep 2; rm -rf "$dir" 2>/dev/null; } || true
@@ -76,6 +83,12 @@ sql() { # port sql...
     "$pgbin/psql" -X -q -t -A -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d dustwatch -c "$2"
 }
 
+# a server or cluster left on these ports by an earlier run would take this run's load
+for p in "$pm" "$p1" "$p2" "$api" "$ing"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        fail "port $p is in use (a process of an earlier run? DW_FAILOVER_PORT picks other ports)"
+    fi
+done
 step "monitor and two nodes (ports $pm, $p1, $p2)"
 as_pg mkdir -p "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/run"
 as_pg pg_autoctl create monitor --pgdata "$dir/monitor" --pgport "$pm" --hostname 127.0.0.1 \
@@ -195,10 +208,11 @@ with open(out, "w") as f:
 print(f"batches={batch} acked={len(acked)} after_kill={after_kill} failed_attempts={failures}")
 PY
 load=$!
+pids+=($load)
 sleep 5
 before=$(wc -l <"$dir/load.log")
 # SIGKILL node1's keeper with every process under it (its postgres supervisor, the
-# postmaster and its backends): a machine that died.  pids[1] is node1's runuser.
+# postmaster and its backends): a machine that died.  pids[1] is node1's job (bg_pg).
 descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
 pm1=$(head -1 "$dir/node1/postmaster.pid")
 victims="${pids[1]} $(descendants "${pids[1]}") $pm1 $(descendants "$pm1")"

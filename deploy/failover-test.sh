@@ -57,15 +57,14 @@ fail() {
     for f in "$dir"/*.log; do echo "== $f" >&2; tail -n 15 "$f" >&2; done
     exit 1
 }
-as_pg() {
-    runuser -u postgres -- env PATH="$pgbin:$PATH" XDG_CONFIG_HOME="$dir/xdg/config" \
-        XDG_DATA_HOME="$dir/xdg/data" XDG_RUNTIME_DIR="$dir/xdg/run" "$@"
-}
+# a command as postgres with pg_autoctl's directories (the prefix bg_pg starts under setsid)
+pg_prefix=(runuser -u postgres -- env PATH="$pgbin:$PATH" XDG_CONFIG_HOME="$dir/xdg/config"
+    XDG_DATA_HOME="$dir/xdg/data" XDG_RUNTIME_DIR="$dir/xdg/run")
+as_pg() { "${pg_prefix[@]}" "$@"; }
 bg_pg() { # name cmd...: runs in the background, logs to $dir/name.log
     local name=$1
     shift
-    PGBIN_=$pgbin DIR_=$dir setsid bash -c "$(declare -f as_pg); pgbin=\$PGBIN_ dir=\$DIR_; as_pg \"\$@\"" \
-        _ "$@" >"$dir/$name.log" 2>&1 &
+    setsid "${pg_prefix[@]}" "$@" >"$dir/$name.log" 2>&1 &
     pids+=($!)
     disown $! # killing node1 is the test, not news
 }

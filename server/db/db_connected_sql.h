@@ -24,6 +24,10 @@
  * pcond and lcond narrow the points (alias p) and the latest readings (alias l) to the
  * enterprises asked for, or a statement's part; rows of others are dropped where the caller
  * joins name to its enterprises. */
+/* a latest reading (point_latest, alias l) that is online: within 3 expected intervals of its
+ * point (online_s, migration 0151) */
+#define LATEST_ONLINE(l) l ".collected_at > now() - make_interval(secs => " l ".online_s)"
+
 /* clang-format off */
 #define POINTS_NOW_CTE(name, pcond, lcond, window)                                                 \
     name " AS (SELECT pn.eid, pn.points, coalesce(lo.points_online, 0) AS points_online, "         \
@@ -33,12 +37,10 @@
             "count(*) FILTER (WHERE p.param_class = 'mandatory') AS mandatory "                    \
             "FROM points p WHERE p.enabled AND " pcond " GROUP BY 1) pn "                          \
         "LEFT JOIN (SELECT l.enterprise_id AS eid, "                                               \
-            "count(*) FILTER (WHERE l.collected_at > now() - make_interval(secs => l.online_s)) "  \
-                "AS points_online, "                                                               \
+            "count(*) FILTER (WHERE " LATEST_ONLINE("l") ") AS points_online, "                    \
             "count(*) FILTER (WHERE l.mandatory AND l.collected_at > now() - "                     \
                 "make_interval(secs => " window ")) AS mandatory_recent, "                         \
-            "count(*) FILTER (WHERE l.mandatory AND l.collected_at > now() - "                     \
-                "make_interval(secs => l.online_s)) AS mandatory_online, "                         \
+            "count(*) FILTER (WHERE l.mandatory AND " LATEST_ONLINE("l") ") AS mandatory_online, " \
             "max(l.collected_at) AS last_data_at "                                                 \
             "FROM point_latest l WHERE " lcond " AND NOT EXISTS (SELECT 1 FROM points d "          \
                 "WHERE d.id = l.point_id AND NOT d.enabled) GROUP BY 1) lo ON lo.eid = pn.eid)"

@@ -15,8 +15,7 @@ if [ ! -d node_modules/playwright-core ] || ! cmp -s package-lock.json node_modu
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
     cp package-lock.json node_modules/.dustwatch-installed-lock
 fi
-flock -u 9
-exec 9>&-
+exec 9>&- # closing it releases the lock
 [ -x "${DW_CHROMIUM:-/usr/bin/chromium}" ] || { echo "browser tests need ${DW_CHROMIUM:-/usr/bin/chromium} (apt-get install chromium)"; exit 1; }
 # an argument names another test file of this folder (each has its own server and city)
 exec node "${1:-run.mjs}"

@@ -267,6 +267,35 @@ def wait_for(pred, timeout=15, step=0.1, what="condition"):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+class PrivateRedis:
+    """A Redis of one test alone, for tests that stop or wipe it mid-test:
+    the shared one (deploy/services.sh) serves every test running in
+    parallel, and its dw:latest:<enterprise id> keys would collide with
+    other tests' fixture cities."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.cli("PING") == "PONG", what="private redis up")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
 def run(tests, cleanup=None):
     """Runs test functions in order; prints one line each and the closing
     'N passed, N failed' line; exits non-zero on any failure."""

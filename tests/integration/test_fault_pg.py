@@ -28,7 +28,6 @@ import time
 
 import dwtest as t
 import fault_lib as f
-from test_series import PrivateRedis
 
 SEED = int(os.environ.get("DW_FAULT_SEED", random.randrange(1 << 30)))
 SIZE = 100
@@ -233,7 +232,7 @@ def test_network_to_postgres_cut_mid_transaction():
 
 def test_redis_lost_and_back_under_load():
     rng = random.Random(SEED + 3)
-    rd = PrivateRedis()
+    rd = t.PrivateRedis()
     db = t.Database()
     srv = None
     try:

@@ -308,41 +308,13 @@ def test_minute_rollups_kept_a_week_by_day():
         e.close()
 
 
-class PrivateRedis:
-    """A Redis of this test alone: it is stopped and wiped mid-test, and the
-    dw:latest:<enterprise id> keys of the shared one would collide with
-    other tests' fixture cities."""
-
-    def __init__(self):
-        self.port = t.free_port()
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t.wait_for(lambda: self.cli("PING") == "PONG", what="private redis up")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
-        return r.stdout.strip()
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
 def stable(items):
     """The point list without `online`, which depends on the second it is computed."""
     return [{k: v for k, v in p.items() if k != "online"} for p in items]
 
 
 def test_latest_from_redis_equals_postgres_and_survives_redis_loss():
-    rd = PrivateRedis()
+    rd = t.PrivateRedis()
     e = Env(roles="ingest,api", redis_url=rd.url)
     try:
         now = now_utc()

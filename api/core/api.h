@@ -72,6 +72,10 @@ size_t api_route_role_names(unsigned roles, int flags, const char *names[7]);
 /* Counts successful writes (any method but GET) through this process, so
  * caches of derived answers can tell that they may be out of date. */
 unsigned long api_write_generation(void);
+/* When the last of those made with r's session or API key ended (epoch s, wall clock; 0:
+ * none, or r has no credential), for answers that may be a little old but must show the
+ * caller's own writes (statistics snapshots).  Approximate upwards: credentials share slots. */
+int64_t api_caller_last_write_s(const api_req *r);
 
 /* Daemon lifecycle (api_server.c).  table (n routes) is borrowed for the
  * daemon's lifetime. */

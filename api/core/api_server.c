@@ -109,10 +109,29 @@ static const api_route *routes;
 static size_t n_routes;
 static atomic_int in_flight;
 static atomic_ulong write_generation;
+/* When each credential last wrote, by session or API key id hashed into a slot: a collision
+ * only makes a credential's time later (its statistics read live a little longer). */
+#define WRITER_SLOTS 1024
+static _Atomic int64_t writer_last_s[WRITER_SLOTS];
 
 unsigned long api_write_generation(void)
 {
     return atomic_load(&write_generation);
+}
+
+/* r's credential's slot, -1 for none (a login, a public route) */
+static int writer_slot(const api_req *r)
+{
+    uint64_t id = r->caller.session_id > 0   ? (uint64_t)r->caller.session_id * 2
+                  : r->caller.api_key_id > 0 ? (uint64_t)r->caller.api_key_id * 2 + 1
+                                             : 0;
+    return id ? (int)((id * 0x9E3779B97F4A7C15ULL) >> 54) : -1; /* 10 bits: WRITER_SLOTS */
+}
+
+int64_t api_caller_last_write_s(const api_req *r)
+{
+    int slot = writer_slot(r);
+    return slot < 0 ? 0 : atomic_load(&writer_last_s[slot]);
 }
 
 int api_in_flight(void)
@@ -706,8 +725,12 @@ static void dispatch(api_req *r)
                       (unsigned long long)r->id, r->route->pattern);
             api_reply_error(r, API_E_INTERNAL, "no reply");
         }
-        if (strcmp(r->method, "GET") != 0 && r->status < 400)
+        if (strcmp(r->method, "GET") != 0 && r->status < 400) {
             atomic_fetch_add(&write_generation, 1);
+            int slot = writer_slot(r);
+            if (slot >= 0)
+                atomic_store(&writer_last_s[slot], (int64_t)time(NULL));
+        }
         return;
     }
     if (strcmp(r->method, "OPTIONS") == 0) {

@@ -276,6 +276,10 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
     }
     q->connected_window_s = g_config.connected_window_h * 3600L;
     q->raw = g_config.stats_day_rollup ? 0 : 1;
+    /* a snapshot counted after the caller's last write through this process (a second more
+     * for PostgreSQL's clock and this one's rounding): others' writes show at the next one */
+    q->snapshot_max_age_s = (int)(3 * g_config.stats_snapshot_s);
+    q->snapshot_after = api_caller_last_write_s(r) + 1;
     api_format_time(q->from, from_s);
     api_format_time(q->to, to_s);
     return 0;

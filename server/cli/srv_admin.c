@@ -2,6 +2,7 @@
 
 #include "db.h"
 #include "db_admin.h"
+#include "db_stats.h"
 #include "srv_config.h"
 #include "srv_cred.h"
 #include "srv_log.h"
@@ -156,6 +157,7 @@ static db_conn *admin_connect(void)
         return NULL;
     }
     db_admin_register();
+    db_stats_register();
     return c;
 }
 
@@ -683,6 +685,23 @@ static int cmd_list_accounts(db_conn *c, const admin_args *a)
     return EXIT_OK;
 }
 
+/* Statistics snapshots now, as the worker makes them every stats_snapshot_s: after a bulk
+ * import or a data repair, and for tests that need them without a worker changing data. */
+static int cmd_refresh_statistics(db_conn *c, const admin_args *a)
+{
+    (void)a;
+    int filled = 0;
+    if (db_stats_snapshot_refresh(c, g_config.connected_window_h * 3600L, &filled) != DB_OK) {
+        fprintf(stderr,
+                "dustwatch admin: could not count the statistics snapshots (%d of 4 "
+                "periods stored; the server's log names the statement)\n",
+                filled);
+        return EXIT_FAILED;
+    }
+    printf("statistics snapshots: %d periods counted\n", filled);
+    return EXIT_OK;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 static int check_nothing(const admin_args *a)
@@ -753,6 +772,15 @@ static const struct {
       "Lists accounts with role, scope and state (active, must-change, locked,\n"
       "disabled).  With --region: the region's own accounts, its streets' and its\n"
       "enterprises'.  Never prints a password hash.\n"},
+     check_nothing},
+    {{"refresh-statistics", cmd_refresh_statistics, "", "count the statistics snapshots now",
+      "usage: dustwatch admin refresh-statistics [--config FILE]\n"
+      "\n"
+      "Counts the statistics of the dashboard's periods (the city's today, this\n"
+      "week, this month and last month) for every enterprise and stores them, as\n"
+      "the worker does every stats_snapshot_s seconds; statistics of those periods\n"
+      "are then summed from them until they are 3 x stats_snapshot_s old.  For\n"
+      "after a bulk import or a repair made in the database.\n"},
      check_nothing},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

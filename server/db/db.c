@@ -185,7 +185,9 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
                          "set_config('idle_in_transaction_session_timeout', $3, false)",
                          3, NULL, p, NULL, NULL, 0);
     } else {
-        r = PQexec(c->pg, "SET synchronous_commit = on");
+        /* the CLI's connections (admin refresh-statistics runs the statistics' statement) */
+        r = PQexec(c->pg, "SELECT set_config('synchronous_commit', 'on', false), "
+                          "set_config('jit', 'off', false)");
     }
     ExecStatusType es = PQresultStatus(r);
     int set_ok = es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK;

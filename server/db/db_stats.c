@@ -387,7 +387,7 @@
  * (sorting every point-hour of the period was most of the cost): rollup rows below hi, plus
  * the raw hours the rollups do not hold (from hi on; dirty or quarantined hours without a
  * rollup row), which are disjoint */
-#define STATS_GET(phr, PA, PB)                                                                           \
+#define STATS_CTES(phr, PA, PB)                                                                          \
     COMPLIANCE_CTE ", "                                                                            \
     /* $13 and $14 named here as well: a half's statement may use either in no other place */   \
     "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
@@ -489,7 +489,10 @@
         "LEFT JOIN hz ON hz.eid = ents.id LEFT JOIN phc ON phc.eid = ents.id "                     \
         "LEFT JOIN intr ON intr.eid = ents.id LEFT JOIN alc ON alc.eid = ents.id "                 \
         "LEFT JOIN wr ON wr.eid = ents.id LEFT JOIN esc ON esc.eid = ents.id "                     \
-        "LEFT JOIN cl ON cl.eid = ents.id), "                                                      \
+        "LEFT JOIN cl ON cl.eid = ents.id)"
+/* The answer from pe (per enterprise in ents, its figures): the totals, then the groups' rows.
+ * PA and PB as STATS_CTES's (a half's statement does not sum the other half's figures). */
+#define STATS_TAIL(PA, PB, HEAD_IF)                                                                \
     /* an enterprise of several dust kinds counts once in each of their rows (by enterprise:  \
      * the last arm below) */                                                                    \
     "g AS (SELECT ents.id AS eid, k.key "                                                          \
@@ -506,12 +509,44 @@
     "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
         "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
         "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "  \
-        "FROM pe "                                                                                 \
+        "FROM pe " HEAD_IF " "                                                                     \
     "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "    \
         "FROM g JOIN pe ON pe.id = g.eid GROUP BY g.key "                                          \
     "UNION ALL SELECT 1, NULL, ents.id::text, ents.code, ents.name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, ONE) " " \
         "FROM ents JOIN pe ON pe.id = ents.id WHERE $11 = 'enterprise' "                           \
     "ORDER BY 1, 4, 3"
+#define STATS_GET(phr, PA, PB) STATS_CTES(phr, PA, PB) ", " STATS_TAIL(PA, PB, "")
+
+/* Snapshots (migration 0152): pe of a whole period for every enterprise, stored by the worker
+ * every stats_snapshot_s under the period's name ($17), so that the dashboard's periods (today,
+ * this week, this month, last month) are summed from 2,000 stored rows instead of counted.
+ * Filled with STATS_GET's own CTEs as the system scope (the filters NULL, $11 'none'), after
+ * the period's old rows are deleted in the same transaction (stats_snapshot_clear); read under
+ * the caller's scope, its ents choosing the rows. */
+#define SNAPSHOT_FILL                                                                              \
+    STATS_CTES(PHR_AGG, KEEP, KEEP) ", "                                                           \
+    "hdr AS (INSERT INTO stats_snapshots (period, period_from, period_to, connected_window_s, "    \
+        "computed_at) SELECT $17::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
+        "$12::int, now() WHERE $11::text = 'none' ON CONFLICT (period) DO UPDATE SET "             \
+        "period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to, "                     \
+        "connected_window_s = EXCLUDED.connected_window_s, computed_at = EXCLUDED.computed_at "    \
+        "RETURNING period) "                                                                       \
+    "INSERT INTO stats_snapshot_rows SELECT hdr.period, pe.* FROM hdr CROSS JOIN pe"
+/* $13: the period's name (stats_snapshot_find).  Its bounds and window are checked again: the
+ * worker may have moved it on since (midnight); then the statement answers no row at all (the
+ * head's HAVING) and the statistic is counted live.  computed_to is when it was counted. */
+#define SNAPSHOT_GET                                                                               \
+    "WITH snap AS (SELECT computed_at FROM stats_snapshots WHERE period = $13::text "              \
+        "AND period_from = to_timestamp($3::float8) AND period_to = to_timestamp($4::float8) "     \
+        "AND connected_window_s = $12::int), "                                                     \
+    "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
+        "least(to_timestamp($4::float8), (SELECT computed_at FROM snap)) AS t, "                   \
+        "to_timestamp($4::float8) AS tq), "                                                        \
+    STATS_ENTS ", "                                                                                \
+    "pe AS (SELECT r.enterprise_id AS id, r.* FROM stats_snapshot_rows r "                         \
+        "WHERE r.period = $13::text AND EXISTS (SELECT 1 FROM snap) "                              \
+        "AND r.enterprise_id IN (SELECT ents.id FROM ents)), "                                     \
+    STATS_TAIL(KEEP, KEEP, "HAVING EXISTS (SELECT 1 FROM snap)")
 /* clang-format on */
 
 static const db_stmt statements[] = {
@@ -522,6 +557,28 @@ static const db_stmt statements[] = {
     {"stats_get_agg_a", STATS_GET(PHR_AGG, KEEP, STUB)},
     {"stats_get_agg_b", STATS_GET(PHR_AGG, STUB, KEEP)},
     {"stats_rolled_to", "SELECT extract(epoch FROM rolled_to)::bigint FROM rollup_state"},
+    {"stats_snapshot_fill", SNAPSHOT_FILL},
+    {"stats_snapshot_get", SNAPSHOT_GET},
+    /* the snapshot of the period counted with the window, within max_age seconds and after
+     * min_at: its name */
+    {"stats_snapshot_find",
+     "SELECT period FROM stats_snapshots WHERE period_from = to_timestamp($1::float8) "
+     "AND period_to = to_timestamp($2::float8) AND connected_window_s = $3::int "
+     "AND computed_at > now() - make_interval(secs => $4::int) "
+     "AND computed_at > to_timestamp($5::float8)"},
+    /* the periods the dashboard opens on, as the API bounds them (api/resources/stats.c): the
+     * city's (UTC+8) today, this week from Monday, this month and last month */
+    {"stats_snapshot_periods",
+     "SELECT v.name, extract(epoch FROM v.f AT TIME ZONE 'Asia/Shanghai')::bigint, "
+     "extract(epoch FROM v.t AT TIME ZONE 'Asia/Shanghai')::bigint "
+     "FROM (SELECT now() AT TIME ZONE 'Asia/Shanghai' AS l) c CROSS JOIN LATERAL (VALUES "
+     "('day', date_trunc('day', c.l), date_trunc('day', c.l) + interval '1 day'), "
+     "('week', date_trunc('week', c.l), date_trunc('week', c.l) + interval '7 days'), "
+     "('month', date_trunc('month', c.l), date_trunc('month', c.l) + interval '1 month'), "
+     "('last_month', date_trunc('month', c.l) - interval '1 month', date_trunc('month', c.l))) "
+     "v(name, f, t)"},
+    {"stats_snapshot_clear", "DELETE FROM stats_snapshot_rows WHERE period = $1::text"},
+    {"stats_snapshot_analyze", "SELECT dw_stats_snapshot_analyze()"},
     {"stats_day_advance", "SELECT days_done, extract(epoch FROM covered)::bigint FROM "
                           "dw_stats_day_advance($1::int)"},
     /* data quality: the same $1..$10 */
@@ -703,8 +760,8 @@ struct db_stats_rows {
 
 SRV_METRIC_COUNTER(m_stats_reads, "dustwatch_stats_reads_total",
                    "Statistics counted, by how: in two halves at once (halves), on one connection "
-                   "(one), on one after the halves failed (halves_failed), or to warm a new "
-                   "connection of the API pool (warm).",
+                   "(one), on one after the halves failed (halves_failed), to warm a new "
+                   "connection of the API pool (warm), or summed from a snapshot (snapshot).",
                    "how")
 
 /* Whether the halves' rows are the same groups in the same order (they are over one snapshot;
@@ -754,6 +811,43 @@ static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_quer
     return DB_OK;
 }
 
+/* q's answer from a snapshot (SNAPSHOT_GET) into *res when one may answer it (q's
+ * snapshot_max_age_s and snapshot_after); DB_OK with *res NULL when none does. */
+static db_status read_snapshot(db_conn *c, const db_scope *s, const db_stats_query *q,
+                               PGresult **res)
+{
+    *res = NULL;
+    if (q->snapshot_max_age_s <= 0 || q->raw || q->online_only)
+        return DB_OK;
+    char f[24], t[24], eid[24], win[24], age[24], after[24], period[16];
+    const char *fp[5] = {db_i64(f, (long long)q->from), db_i64(t, (long long)q->to),
+                         db_i64(win, q->connected_window_s), db_i64(age, q->snapshot_max_age_s),
+                         db_i64(after, q->snapshot_after)};
+    PGresult *found = NULL;
+    db_status st = db_read_result_plan(c, s, "stats_snapshot_find", 5, fp, DB_PLAN_AUTO, &found);
+    if (st != DB_OK || PQntuples(found) != 1) {
+        PQclear(found);
+        return st;
+    }
+    snprintf(period, sizeof period, "%s", PQgetvalue(found, 0, 0));
+    PQclear(found);
+    const char *p[13];
+    filter_params(s, q, f, t, eid, p);
+    p[10] = q->group ? q->group : "none";
+    p[11] = win;
+    p[12] = period;
+    st = db_read_result_plan(c, s, "stats_snapshot_get", 13, p, DB_PLAN_CUSTOM, res);
+    if (st == DB_OK && PQntuples(*res) > 0 && PQnfields(*res) != n_columns) {
+        LOG_ERROR("statement returned other columns", "stmt=stats_snapshot_get");
+        st = DB_HARD;
+    }
+    if (st != DB_OK || PQntuples(*res) == 0) { /* no row: moved on since it was found */
+        PQclear(*res);
+        *res = NULL;
+    }
+    return st;
+}
+
 /* The statement's result(s): *res, with *half part B's figures when it ran in two halves on c
  * and spare (both set), else NULL; *now_in_a whether the points now are *res's. */
 static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
@@ -762,7 +856,14 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
     stats_bufs b;
     const char *p[16];
     *res = *half = NULL;
-    db_status st = stats_params(c, s, q, &b, p, now_in_a);
+    db_status st = read_snapshot(c, s, q, res);
+    if (st != DB_OK || *res) {
+        if (*res)
+            srv_metric_add(&m_stats_reads, 1, "snapshot");
+        *now_in_a = 1;
+        return st;
+    }
+    st = stats_params(c, s, q, &b, p, now_in_a);
     if (st != DB_OK)
         return st;
     const char *stmt = q->raw ? "stats_get" : "stats_get_agg";
@@ -1020,6 +1121,13 @@ void db_stats_warm(db_conn *c)
         st = db_read_result_plan(c, &s, half[i][1], 16, p, DB_PLAN_CUSTOM, &res);
         PQclear(res);
     }
+    /* and the snapshots' statement (q's bounds are no snapshot's: it answers no row) */
+    if (st == DB_OK) {
+        PGresult *res = NULL;
+        p[12] = "day";
+        st = db_read_result_plan(c, &s, "stats_snapshot_get", 13, p, DB_PLAN_CUSTOM, &res);
+        PQclear(res);
+    }
     if (st != DB_OK)
         LOG_WARN("statistics warm-up failed", "stmt=stats_get_agg");
 }
@@ -1039,6 +1147,74 @@ db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t 
     char d[24];
     const char *p[3] = {s->kind, s->id, db_i64(d, days)};
     return db_read_json(c, s, "stats_alarm_trend", 3, p, out);
+}
+
+typedef struct {
+    const char *name, *from, *to, *window;
+} snapshot_fill_arg;
+
+static db_status snapshot_fill_tx(db_conn *c, void *arg)
+{
+    const snapshot_fill_arg *a = arg;
+    /* the whole city, planned for these bounds (the worker's connection plans generically) */
+    const char *scope[2] = {"system", ""};
+    db_status st;
+    PGresult *r = db_exec(c, "db_set_scope_focus_custom", 2, scope, &st);
+    if (!r)
+        return st;
+    PQclear(r);
+    const char *cp[1] = {a->name};
+    if (!(r = db_exec(c, "stats_snapshot_clear", 1, cp, &st)))
+        return st;
+    PQclear(r);
+    char rolled[24] = "";
+    if (!(r = db_exec(c, "stats_rolled_to", 0, NULL, &st)))
+        return st;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        snprintf(rolled, sizeof rolled, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    /* the city, no filter ($5..$10 NULL), no group; counted in one part ($15 'all') */
+    const char *p[17] = {[0] = "city",
+                         [1] = "0",
+                         [2] = a->from,
+                         [3] = a->to,
+                         [10] = "none",
+                         [11] = a->window,
+                         [12] = rolled[0] ? rolled : NULL,
+                         [13] = "true",
+                         [14] = "all",
+                         [15] = "b",
+                         [16] = a->name};
+    if (!(r = db_exec(c, "stats_snapshot_fill", 17, p, &st)))
+        return st;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_stats_snapshot_refresh(db_conn *c, long connected_window_s, int *filled)
+{
+    *filled = 0;
+    db_status st;
+    PGresult *periods = db_exec(c, "stats_snapshot_periods", 0, NULL, &st);
+    if (!periods)
+        return st;
+    char win[24];
+    snapshot_fill_arg a = {.window = db_i64(win, connected_window_s)};
+    for (int i = 0; st == DB_OK && i < PQntuples(periods); i++) {
+        a.name = PQgetvalue(periods, i, 0);
+        a.from = PQgetvalue(periods, i, 1);
+        a.to = PQgetvalue(periods, i, 2);
+        st = db_run_tx(c, NULL, snapshot_fill_tx, &a);
+        *filled += st == DB_OK;
+    }
+    PQclear(periods);
+    if (st != DB_OK)
+        return st;
+    PGresult *r = db_exec(c, "stats_snapshot_analyze", 0, NULL, &st);
+    if (!r)
+        return st;
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t *covered_s)

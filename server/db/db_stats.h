@@ -39,6 +39,12 @@ typedef struct db_stats_query {
     /* NULL: group rows by key; else one of DB_STATS_SORT_KEYS, the rows of db_stats_get_rows
      * and db_stats_get ordered by that figure, rows without a value last, ties by key */
     const char *sort;
+    /* > 0: read from a snapshot (migration 0152) of exactly this period when one is at most
+     * this many seconds old and was computed after snapshot_after (epoch s: the caller's last
+     * write); otherwise, and always with raw or online_only,
+     * counted live.  0: always live. */
+    int snapshot_max_age_s;
+    int64_t snapshot_after;
 } db_stats_query;
 
 /* The figures as one JSON object ({from, to, computed_to, group, connected_window_s, totals,
@@ -84,5 +90,11 @@ db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t 
  * stale days and counts the hours rolled up since its watermark, at most max_days days.
  * *days_done -1 when another node holds the rollup lock; *covered_s the watermark (0: none). */
 db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t *covered_s);
+
+/* Snapshots (migration 0152): counts the dashboard's periods (the city's today, this week,
+ * this month, last month) for every enterprise with connected_window_s, each replacing the
+ * period's last count in a transaction of its own, as the system scope.  *filled: how many
+ * periods were stored. */
+db_status db_stats_snapshot_refresh(db_conn *c, long connected_window_s, int *filled);
 
 #endif

@@ -54,6 +54,8 @@ async function test_statistics_page_shows_the_api_figures() {
   assert((await page.getAttribute('[data-stat=hazards] [data-drill=hazards]', 'href')).startsWith('#/hazards?'), 'hazards link');
   const cells = await page.$$eval('[data-testid=stats-table] [data-cell=alarms]', as => as.map(a => +a.textContent));
   assert(JSON.stringify(cells) === JSON.stringify(api.rows.map(r => r.alarms.total)), `rows ${cells} vs ${api.rows.map(r => r.alarms.total)}`);
+  // a period that ended was counted whole; one still running says up to when (computed_to)
+  assert(!/统计截至|counted at/.test(await tile('period')), 'last month: ' + await tile('period'));
   // drill-down: the number opens the alarm list with the period and the row's district
   const href = await page.getAttribute('[data-stat=alarms] [data-drill=alarms]', 'href');
   assert(href.startsWith('#/alarms?') && href.includes('from='), 'drill-down link: ' + href);
@@ -65,6 +67,9 @@ async function test_statistics_page_shows_the_api_figures() {
   assert(text.includes('street=310114102') && text.includes('合计'), 'export lacks its filters: ' + text.slice(0, 200));
   const lines = text.trim().split(/\r?\n/);
   assert(lines[2].split(',')[2] === '1' && lines[2].split(',')[9] === '1', 'filtered totals: ' + lines[2]);
+  await page.goto(srv.base + '/#/stats?period=month&group=district');
+  await page.waitForFunction(() => /统计截至|counted at/.test(document.querySelector('[data-stat=period] .v')?.textContent || ''),
+    null, { timeout: 10000 });
   await context.close();
 }
 

@@ -319,6 +319,7 @@ const D = {
   'st.from': ['开始', 'From'], 'st.to': ['结束', 'To'], 'st.group': ['分组', 'Group by'],
   'st.period.day': ['日', 'Day'], 'st.period.week': ['周', 'Week'], 'st.period.month': ['月', 'Month'], 'st.period.custom': ['自定义', 'Custom'],
   'st.period.range': ['统计区间', 'Period'],
+  'st.computed_to': ['统计截至', 'counted at'],
   'st.group.district': ['区', 'District'], 'st.group.street': ['街镇', 'Street'], 'st.group.enterprise': ['企业', 'Enterprise'],
   'st.group.industry': ['行业', 'Industry'], 'st.group.dust_kind': ['粉尘种类', 'Dust kind'], 'st.group.grade': ['风险等级', 'Risk grade'], 'st.group.none': ['不分组', 'None'],
   'st.grade.red': ['红', 'Red'], 'st.grade.orange': ['橙', 'Orange'], 'st.grade.yellow': ['黄', 'Yellow'], 'st.grade.blue': ['蓝', 'Blue'], 'st.grade.none': ['未评定', 'Not scored'],

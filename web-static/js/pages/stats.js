@@ -97,8 +97,12 @@ export default async function stats(el, ctx) {
   try { s = await api('/api/v1/statistics?' + pq); } catch (e) { fill(tiles, errorBox(e)); fill(body); return; }
   if (!ctx.alive) return;
   const T = s.totals, L = T.links;
+  // a period still running was counted up to computed_to (a snapshot: up to half a minute ago)
+  const upTo = s.computed_to && Date.parse(s.computed_to) < Date.parse(s.to)
+    ? ' · ' + t('st.computed_to') + ' ' + fmtTime(s.computed_to).slice(11) : '';
   fill(tiles,
-    stat(t('st.period.range'), fmtTime(s.from).slice(0, 10), '', '→ ' + fmtTime(s.to).slice(0, 10)),
+    stat(t('st.period.range'), fmtTime(s.from).slice(0, 10), '', '→ ' + fmtTime(s.to).slice(0, 10) + upTo,
+      { 'data-stat': 'period' }),
     stat(t('ov.enterprises'), num(T.enterprises, L.enterprises), '', null, { 'data-stat': 'enterprises' }),
     stat(t('ov.connected'), T.connected, 'ok', null, { 'data-stat': 'connected' }),
     stat(t('st.online_rate'), pct(T.online_rate), 'ok', T.point_hours ? `${T.point_hours_with_data} / ${T.point_hours} h` : null, { 'data-stat': 'online_rate' }),

@@ -478,10 +478,13 @@ int api_statistics_get(api_req *r)
     char *text = st == DB_OK
                      ? stats_text(head, rows, &q, from_s, to_s, (size_t)offset, (size_t)limit, &len)
                      : NULL;
+    /* A snapshot's answer is not kept: it may predate another caller's write, whom the cache
+     * (shared by the accounts of a scope) would then serve it; it is cheap to sum again. */
+    int keep = rows && !db_stats_rows_from_snapshot(rows);
     json_decref(head);
     db_stats_rows_free(rows);
     if (mine)
-        api_cache_put_text(API_CACHE_STATS, key, text, len, gen, started);
+        api_cache_put_text(API_CACHE_STATS, key, keep ? text : NULL, len, gen, started);
     if (!text)
         return api_reply_db(r, st != DB_OK ? st : DB_HARD);
     return api_reply_json_text(r, text, len);

@@ -756,6 +756,7 @@ struct db_stats_rows {
      * page ranked by alarms took 11 ms of server CPU per request, now 7 ms) */
     char **text;
     size_t *order; /* group row i is result row order[i] + 1 (NULL: the statement's order) */
+    int from_snapshot;
 };
 
 SRV_METRIC_COUNTER(m_stats_reads, "dustwatch_stats_reads_total",
@@ -851,12 +852,13 @@ static db_status read_snapshot(db_conn *c, const db_scope *s, const db_stats_que
 /* The statement's result(s): *res, with *half part B's figures when it ran in two halves on c
  * and spare (both set), else NULL; *now_in_a whether the points now are *res's. */
 static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const db_stats_query *q,
-                            PGresult **res, PGresult **half, int *now_in_a)
+                            PGresult **res, PGresult **half, int *now_in_a, int *from_snapshot)
 {
     stats_bufs b;
     const char *p[16];
     *res = *half = NULL;
     db_status st = read_snapshot(c, s, q, res);
+    *from_snapshot = *res != NULL;
     if (st != DB_OK || *res) {
         if (*res)
             srv_metric_add(&m_stats_reads, 1, "snapshot");
@@ -906,8 +908,8 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
 {
     *out = NULL;
     PGresult *res = NULL, *half = NULL;
-    int now_in_a = 1;
-    db_status st = read_stats(c, spare, s, q, &res, &half, &now_in_a);
+    int now_in_a = 1, from_snapshot = 0;
+    db_status st = read_stats(c, spare, s, q, &res, &half, &now_in_a, &from_snapshot);
     if (st != DB_OK)
         return st;
     const PGresult *b_part = half ? half : res;
@@ -921,6 +923,7 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
     }
     r->res = res;
     r->half = half;
+    r->from_snapshot = from_snapshot;
     memcpy(r->parts, parts, sizeof r->parts);
     if (q->sort && rows_sort(r, q->sort) != 0) {
         db_stats_rows_free(r);
@@ -955,6 +958,11 @@ json_t *db_stats_rows_head(db_stats_rows *r)
     }
     json_object_set_new(head, "totals", totals);
     return head;
+}
+
+int db_stats_rows_from_snapshot(const db_stats_rows *r)
+{
+    return r->from_snapshot;
 }
 
 size_t db_stats_rows_count(const db_stats_rows *r)

@@ -68,6 +68,9 @@ db_status db_stats_get_rows(db_conn *c, db_conn *spare, const db_scope *s, const
 /* the head as a new reference (NULL: invalid JSON, logged) */
 json_t *db_stats_rows_head(db_stats_rows *r);
 size_t db_stats_rows_count(const db_stats_rows *r);
+/* 1: summed from a snapshot (q's snapshot_max_age_s), which may be older than writes of other
+ * callers than the asking one */
+int db_stats_rows_from_snapshot(const db_stats_rows *r);
 /* group row i in the answer's order; its text is written on first use: -1 out of memory */
 int db_stats_rows_row(db_stats_rows *r, size_t i, db_stats_row *row);
 void db_stats_rows_free(db_stats_rows *r);

@@ -1063,7 +1063,11 @@ SCHEMAS = {
     }, ["type"], desc="The JSON in an SSE data: line; other types may appear."),
     "Statistics": obj({
         "from": TS, "to": TS,
-        "computed_to": s("string", "min(to, now): where the online rate's period ends.",
+        "computed_to": s("string", "min(to, the moment the figures were counted): where the "
+                         "online rate's period ends. For the city's today, this week, this month "
+                         "and last month the figures may be summed from the worker's snapshot "
+                         "(stats_snapshot_s, at most 3 x that old, never older than the caller's "
+                         "own last write); computed_to is then when it was counted.",
                          format="date-time"),
         "group": s("string"), "connected_window_s": COUNT,
         "filters": obj({}),

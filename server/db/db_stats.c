@@ -1158,7 +1158,8 @@ db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t 
 }
 
 typedef struct {
-    const char *name, *from, *to, *window;
+    const char *name;     /* the period's (stats_snapshot_periods) */
+    db_stats_query query; /* its bounds, the window, no filter, no group */
 } snapshot_fill_arg;
 
 static db_status snapshot_fill_tx(db_conn *c, void *arg)
@@ -1175,24 +1176,14 @@ static db_status snapshot_fill_tx(db_conn *c, void *arg)
     if (!(r = db_exec(c, "stats_snapshot_clear", 1, cp, &st)))
         return st;
     PQclear(r);
-    char rolled[24] = "";
-    if (!(r = db_exec(c, "stats_rolled_to", 0, NULL, &st)))
+    /* the live statement's parameters for the city, counted in one part ($15 'all') */
+    const db_scope city = {.rls = "system", .kind = "city", .id = "0", .focus = ""};
+    stats_bufs b;
+    const char *p[17];
+    int now_in_a;
+    if ((st = stats_params(c, &city, &a->query, &b, p, &now_in_a)) != DB_OK)
         return st;
-    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        snprintf(rolled, sizeof rolled, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    /* the city, no filter ($5..$10 NULL), no group; counted in one part ($15 'all') */
-    const char *p[17] = {[0] = "city",
-                         [1] = "0",
-                         [2] = a->from,
-                         [3] = a->to,
-                         [10] = "none",
-                         [11] = a->window,
-                         [12] = rolled[0] ? rolled : NULL,
-                         [13] = "true",
-                         [14] = "all",
-                         [15] = "b",
-                         [16] = a->name};
+    p[16] = a->name;
     if (!(r = db_exec(c, "stats_snapshot_fill", 17, p, &st)))
         return st;
     PQclear(r);
@@ -1206,12 +1197,11 @@ db_status db_stats_snapshot_refresh(db_conn *c, long connected_window_s, int *fi
     PGresult *periods = db_exec(c, "stats_snapshot_periods", 0, NULL, &st);
     if (!periods)
         return st;
-    char win[24];
-    snapshot_fill_arg a = {.window = db_i64(win, connected_window_s)};
+    snapshot_fill_arg a = {.query = {.group = "none", .connected_window_s = connected_window_s}};
     for (int i = 0; st == DB_OK && i < PQntuples(periods); i++) {
         a.name = PQgetvalue(periods, i, 0);
-        a.from = PQgetvalue(periods, i, 1);
-        a.to = PQgetvalue(periods, i, 2);
+        a.query.from = (time_t)strtoll(PQgetvalue(periods, i, 1), NULL, 10);
+        a.query.to = (time_t)strtoll(PQgetvalue(periods, i, 2), NULL, 10);
         st = db_run_tx(c, NULL, snapshot_fill_tx, &a);
         *filled += st == DB_OK;
     }

@@ -326,7 +326,7 @@ static void tick(db_conn *c, worker_clock *clk)
     if (st == DB_OK && n > 0)
         LOG_INFO("webhooks delivered", "n=%zu", n);
 
-    /* last: the jobs above have deadlines, this one only saves requests time (~0.5 s of
+    /* last: the jobs above have deadlines, this one only saves requests time (0.7-1.0 s of
      * PostgreSQL every stats_snapshot_s at 2,000 enterprises); one node fills for all */
     if (g_config.stats_snapshot_s > 0 && srv_clock_mono_ms() >= clk->next_snapshot_ms &&
         try_periodic_lock(c)) {

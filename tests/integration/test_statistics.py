@@ -568,7 +568,7 @@ def test_statistics_equal_the_raw_rows():
         for day_rollup in (0, 1):
             e.start("api", connected_window_h=WINDOW_H, stats_day_rollup=day_rollup, stats_halves=day_rollup)
             check_periods(e, r, ents)
-            reads = stats_reads(e)
+            reads = stats_reads(e.srv)
             if day_rollup:  # every statistic was counted in halves: none fell back to one connection
                 assert reads.get("halves", 0) >= 10 and "halves_failed" not in reads, reads
             else:
@@ -579,9 +579,9 @@ def test_statistics_equal_the_raw_rows():
         e.close()
 
 
-def stats_reads(e):
-    """dustwatch_stats_reads_total of the API server, by how"""
-    st, _, body = t.request(e.srv.api_port, "GET", "/metrics")
+def stats_reads(srv):
+    """dustwatch_stats_reads_total of the API server srv, by how"""
+    st, _, body = t.request(srv.api_port, "GET", "/metrics")
     assert st == 200, st
     text = body.decode() if isinstance(body, bytes) else body
     return {m.group(1): int(float(m.group(2)))

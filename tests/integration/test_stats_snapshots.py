@@ -8,7 +8,6 @@ than the caller's own last write is not used; the worker refreshes them; bad set
 refused."""
 import json
 import random
-import re
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import dwtest as t
 from test_api import PW
 from test_statistics import CITY, Env, ingest_readings, make_events, prev_month
+from test_statistics import stats_reads as reads
 
 GROUPS = ("none", "district", "street", "enterprise", "industry", "dust_kind", "grade")
 
@@ -25,14 +25,6 @@ def periods(now):
     last = prev_month(now.astimezone(CITY)).strftime("%Y-%m-%d")
     return [("day", "period=day"), ("week", "period=week"), ("month", "period=month"),
             ("last_month", f"period=month&date={last}")]
-
-
-def reads(srv):
-    st, _, body = t.request(srv.api_port, "GET", "/metrics")
-    assert st == 200, st
-    text = body.decode() if isinstance(body, bytes) else body
-    return {m.group(1): int(float(m.group(2)))
-            for m in re.finditer(r'^dustwatch_stats_reads_total\{how="(\w+)"\} (\S+)$', text, re.M)}
 
 
 def get(srv, token, query):

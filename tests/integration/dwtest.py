@@ -28,6 +28,16 @@ PG_PORT = os.environ.get("DW_PG_PORT")
 PGDATA = os.environ.get("DW_PGDATA")
 REDIS_PORT = os.environ.get("DW_REDIS_PORT")
 
+# Every temporary file and directory of this test process (server logs, private clusters, key
+# files, exports) goes under one directory of its own, removed by run() when every test passed
+# and kept (its path printed) when one failed: /tmp used to keep a server log per server
+# started, ~5,000 files after a day of runs.  0755: private PostgreSQL clusters in it run as
+# the postgres user.
+_SHARED_TMP = tempfile.gettempdir()
+TMP_ROOT = tempfile.mkdtemp(prefix="dwtest-")
+os.chmod(TMP_ROOT, 0o755)
+tempfile.tempdir = TMP_ROOT
+
 
 def free_port():
     """A port free now, chosen below Linux's ephemeral range (32768-60999):
@@ -90,7 +100,9 @@ def migrated_template():
     exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
     if psql(exists, db="postgres"):
         return name
-    lock = os.path.join(tempfile.gettempdir(), f"dustwatch-template-{PG_PORT}.lock")
+    # shared by the test processes of one PostgreSQL, hence beside its data directory
+    lock = os.path.join(os.path.dirname(PGDATA) if PGDATA else _SHARED_TMP,
+                        f"dustwatch-template-{PG_PORT}.lock")
     with open(lock, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         if psql(exists, db="postgres"):
@@ -318,4 +330,8 @@ def run(tests, cleanup=None):
             print("FAIL cleanup", flush=True)
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed")
+    if failed:
+        print(f"server logs and temporary files kept in {TMP_ROOT}", flush=True)
+    else:
+        shutil.rmtree(TMP_ROOT, ignore_errors=True)
     sys.exit(1 if failed else 0)

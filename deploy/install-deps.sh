@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config git ca-certificates curl python3
       libmicrohttpd-dev libpq-dev libjansson-dev libevent-dev libhiredis-dev libsodium-dev libssl-dev
-      libcurl4-openssl-dev libxlsxwriter-dev libzip-dev libexpat1-dev
+      libcurl4-openssl-dev libxlsxwriter-dev libzip-dev libexpat1-dev libxxhash-dev
       postgresql postgresql-client redis-server redis-tools openssl brotli)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(chromium fonts-wqy-microhei openssl nodejs npm clang-format clang libclang-rt-dev

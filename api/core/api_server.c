@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define MAX_PARAMS        4
 #define MAX_EXTRA_HEADERS 8
@@ -240,15 +240,16 @@ static int queue(api_req *r, int status, struct MHD_Response *resp, const char *
 
 /* Replies with serialised JSON s (taken over, malloc'd) of len bytes: a content hash as ETag
  * on a 200 to a GET (the dashboard polls overviews and lists, and an unchanged answer then
- * costs no transfer; the work to build it is done either way, only the bytes are saved). */
+ * costs no transfer; the work to build it is done either way, only the bytes are saved).
+ * XXH3's 128 bits: an ETag only has to tell one answer of a URL from the next, and BLAKE2b of
+ * a whole statistics table (7.4 MB) was a third of the server's CPU for that request. */
 static int reply_json_text(api_req *r, int status, char *s, size_t len)
 {
     if (status == 200 && strcmp(r->method, "GET") == 0) {
-        unsigned char h[16];
-        crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
-        char etag[40] = "\"";
-        sodium_bin2hex(etag + 1, 33, h, sizeof h);
-        strcat(etag, "\"");
+        XXH128_hash_t h = XXH3_128bits(s, len);
+        char etag[40];
+        snprintf(etag, sizeof etag, "\"%016llx%016llx\"", (unsigned long long)h.high64,
+                 (unsigned long long)h.low64);
         api_reply_add_header(r, "ETag", etag);
         api_reply_add_header(r, "Cache-Control", "private, no-cache");
         const char *inm = api_req_header(r, "If-None-Match");

@@ -842,7 +842,7 @@ SCHEMAS = {
                               "by_grade": ref("GradeCounts")})),
         "generated_at": TS,
     }, ["enterprises", "by_grade", "by_district", "by_street", "generated_at"]),
-    "RiskRanking": items_of(obj({"rank": s("integer", minimum=1), "enterprise": ENT_REF,
+    "RiskRanking": paged(obj({"rank": s("integer", minimum=1), "enterprise": ENT_REF,
                                  "r": s("number"), "grade": enum(GRADES), "override": N_STR,
                                  "computed_at": TS, "open_warnings": COUNT},
                                 ["rank", "enterprise", "r", "grade"])),
@@ -1154,6 +1154,15 @@ def Q(name, schema, desc):
     return {"name": name, "in": "query", "description": desc, "schema": schema}
 
 
+def ent_class(grade):
+    """The statistics' classes of an enterprise as a list's filters (their figures link there);
+    grade: the name of the risk grade's parameter (risk_grade where the list has its own)."""
+    return [Q("industry", s("string"), "The enterprise's GB/T 4754 industry code, e.g. C3360."),
+            Q("dust_kind", s("string"), "One of the enterprise's dust kind codes, e.g. aluminium."),
+            Q(grade, enum(GRADES + ["none"]),
+              "The enterprise's current risk grade (none: not scored yet).")]
+
+
 # ---------------------------------------------------------------------------
 # what each route's operation is, keyed by its operation id in api/routes.c
 # (method, path, roles and limits come from the table, not from here)
@@ -1317,9 +1326,7 @@ OPERATIONS = {
                   "schema": enum(["producing", "stopped", "overhaul"])},
                  {"name": "q", "in": "query", "description": "Name substring, or exact code or "
                   "USCC.", "schema": s("string")},
-                 {"name": "dust_kind", "in": "query", "description": "Dust kind code.",
-                  "schema": s("string")},
-                 P("limit50"), P("offset")],
+                 *ent_class("grade"), P("limit50"), P("offset")],
          resp=ok(ref("EnterpriseList")), err=[400]),
     "createEnterprise": dict(tag="enterprises",
          zh="新建企业档案", en="Create an enterprise",
@@ -1583,7 +1590,8 @@ OPERATIONS = {
                  csv_param("level", ["0", "1", "2"], "Levels."),
                  csv_param("state", ALARM_STATES, "States."),
                  csv_param("source", ALARM_SOURCES, "Sources."),
-                 P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
+                 P("overdue"), P("open"), P("from"), P("to"), *ent_class("risk_grade"),
+                 P("limit50"), P("offset")],
          resp=ok(ref("AlarmList")), err=[400]),
     "getAlarm": dict(tag="alarms",
          zh="报警详情", en="One alarm with its events and the readings around it",
@@ -1649,7 +1657,8 @@ OPERATIONS = {
                  csv_param("level", LEVELS, "Current supervising levels."),
                  {"name": "cause", "in": "query", "description": "grade or an override rule id.",
                   "schema": s("string")},
-                 P("overdue"), P("open"), P("from"), P("to"), P("limit50"), P("offset")],
+                 P("overdue"), P("open"), P("from"), P("to"), *ent_class("risk_grade"),
+                 P("limit50"), P("offset")],
          resp=ok(ref("WarningList")), err=[400]),
     "getWarning": dict(tag="warnings",
          zh="预警详情", en="One warning with its score, history and supervision",
@@ -1704,10 +1713,11 @@ OPERATIONS = {
          resp=ok(ref("RiskDistribution"))),
     "getRiskRanking": dict(tag="risk",
          zh="风险排名", en="Enterprises ranked by risk",
-         desc="By grade first (an override makes an enterprise red whatever its R), then R.",
+         desc="By grade first (an override makes an enterprise red whatever its R), then R; "
+              "a page of it (limit, offset) and the count of every ranked enterprise (total).",
          params=[{"name": "limit", "in": "query", "description": "At most (default 10).",
                   "schema": s("integer", minimum=1, maximum=500, default=10)},
-                 csv_param("grade", GRADES, "Grades."), P("district"), P("street")],
+                 P("offset"), csv_param("grade", GRADES, "Grades."), P("district"), P("street")],
          resp=ok(ref("RiskRanking")), err=[400]),
     "getRiskModel": dict(tag="risk",
          zh="风险模型", en="The risk model in force",
@@ -1803,7 +1813,8 @@ OPERATIONS = {
          zh="清理合规统计", en="Cleaning compliance",
          desc="Default window: the last 7 days; at most 400 days. Per enterprise (most missed "
               "first) with its areas, and per street.",
-         params=[P("from"), P("to"), P("enterprise"), P("district"), P("street")],
+         params=[P("from"), P("to"), P("enterprise"), P("district"), P("street"),
+                 *ent_class("risk_grade")],
          resp=ok(ref("Compliance")), err=[400]),
     # --- upward forwarding (issue 18)
     "listForwardTargets": dict(tag="forward", zh="上报目标", en="Upstream forwarding targets",
@@ -2199,7 +2210,7 @@ OPERATIONS.update({
                  csv_param("found_how", ["spot_check", "inspection", "warning", "self_check", "derived"],
                            "How found."),
                  P("from"), P("to"), P("district"), P("street"), P("enterprise"), P("overdue"), P("open"),
-                 P("limit50"), P("offset")],
+                 *ent_class("risk_grade"), P("limit50"), P("offset")],
          resp=ok(ref("HazardList")), err=[400]),
     "getHazardAgeing": dict(tag="hazards", zh="隐患账龄", en="Open hazards per street with ageing",
          resp=ok(ref("HazardAgeing"))),

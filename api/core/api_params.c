@@ -175,6 +175,45 @@ int api_query_list_state(api_req *r, api_list_query *q)
     return 0;
 }
 
+static int matches(const char *v, const char *charset, size_t min, size_t max)
+{
+    size_t n = strlen(v);
+    return n >= min && n <= max && strspn(v, charset) == n;
+}
+
+int api_query_code(api_req *r, const char *name, const char *charset, size_t min, size_t max,
+                   const char **out)
+{
+    const char *v = api_req_query(r, name);
+    *out = v && *v ? v : NULL;
+    if (*out && !matches(*out, charset, min, max)) {
+        api_reply_error(r, API_E_BAD_REQUEST, "%s must be %zu..%zu characters of [%s]", name, min,
+                        max, charset);
+        return -1;
+    }
+    return 0;
+}
+
+int api_query_class(api_req *r, const char *industry, const char *dust_kind, const char *grade,
+                    const char **industry_code, const char **dust_kind_code,
+                    const char **grade_code)
+{
+    if (api_query_code(r, industry, "ABCDEFGHIJKLMNOPQRST0123456789", 1, 5, industry_code) ||
+        api_query_code(r, dust_kind, "abcdefghijklmnopqrstuvwxyz0123456789_", 2, 41,
+                       dust_kind_code) ||
+        api_query_csv(r, grade, "blue|yellow|orange|red|none", grade_code))
+        return -1;
+    if (*grade_code && strchr(*grade_code, ','))
+        return api_reply_error(r, API_E_BAD_REQUEST, "%s takes one value", grade), -1;
+    return 0;
+}
+
+int api_query_list_class(api_req *r, api_list_query *q)
+{
+    return api_query_class(r, "industry", "dust_kind", "risk_grade", &q->list.industry_code,
+                           &q->list.dust_kind, &q->list.risk_grade);
+}
+
 json_t *api_optional_body(api_req *r)
 {
     size_t len = 0;

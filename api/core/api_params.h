@@ -33,6 +33,19 @@ typedef struct api_list_query {
 } api_list_query;
 int api_query_list_page(api_req *r, api_list_query *q);
 int api_query_list_state(api_req *r, api_list_query *q);
+/* industry, dust_kind and risk_grade: the statistics' classes of an enterprise, by which the
+ * alarm, warning and hazard lists are filtered when a statistic's number links to them. */
+int api_query_list_class(api_req *r, api_list_query *q);
+/* The optional filter name: NULL when absent or empty; -1 after answering 400 when it is not
+ * made of charset (min..max characters). */
+int api_query_code(api_req *r, const char *name, const char *charset, size_t min, size_t max,
+                   const char **out);
+/* An enterprise's classes under the names given: an industry code (国民经济行业, e.g. C2021),
+ * a dust kind code and one risk grade (blue..red, or none: not scored), each NULL when absent;
+ * -1 after answering 400. */
+int api_query_class(api_req *r, const char *industry, const char *dust_kind, const char *grade,
+                    const char **industry_code, const char **dust_kind_code,
+                    const char **grade_code);
 /* The body as an object (new reference; {} when empty), NULL after replying. */
 json_t *api_optional_body(api_req *r);
 /* A string field of at most max characters; "" when absent; -1 after replying. */

@@ -50,7 +50,7 @@ int api_alarms_list(api_req *r)
         api_query_csv(r, "level", "0|1|2", &levels) ||
         api_query_csv(r, "state", "active|acknowledged|handled|closed", &states) ||
         api_query_csv(r, "source", "rule|gateway|video", &sources) || api_query_list_state(r, &q) ||
-        api_query_id(r, "point", &point))
+        api_query_list_class(r, &q) || api_query_id(r, "point", &point))
         return 0;
     db_alarm_api_filter f = {.list = q.list,
                              .point_id = point,

@@ -378,14 +378,14 @@ int api_cleaning_compliance(api_req *r)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "the range must be positive and at most 400 days");
     long eid = 0;
-    if (api_query_id(r, "enterprise", &eid))
+    api_list_query q = {.list = {.district_code = api_req_query(r, "district"),
+                                 .street_code = api_req_query(r, "street")}};
+    if (api_query_id(r, "enterprise", &eid) || api_query_list_class(r, &q))
         return 0;
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
-    db_status st = c ? db_cleaning_compliance(c, &s, from, to, eid, api_req_query(r, "district"),
-                                              api_req_query(r, "street"), &out)
-                     : DB_HARD;
+    db_status st = c ? db_cleaning_compliance(c, &s, from, to, eid, &q.list, &out) : DB_HARD;
     return api_reply_read(r, st, out, "scope");
 }
 

@@ -149,14 +149,20 @@ int api_enterprises_list(api_req *r)
     long off = opt_query(r, "offset") ? strtol(api_req_query(r, "offset"), NULL, 10) : 0;
     if (lim < 1 || lim > 500 || off < 0 || off > 1000000)
         return api_reply_error(r, API_E_BAD_REQUEST, "limit must be 1..500 and offset >= 0");
+    /* the statistics' classes too: their enterprise counts link here */
+    const char *industry, *dust_kind, *grade;
+    if (api_query_class(r, "industry", "dust_kind", "grade", &industry, &dust_kind, &grade))
+        return 0;
     db_enterprises_filter f = {
         .district_code = opt_query(r, "district"),
         .street_code = opt_query(r, "street"),
         .status = opt_query(r, "status"),
         .q = opt_query(r, "q"),
-        .dust_kind = opt_query(r, "dust_kind"),
+        .dust_kind = dust_kind,
         .limit = lim,
         .offset = off,
+        .industry_code = industry,
+        .grade = grade,
     };
     db_scope s;
     db_conn *c = api_read_db(r, &s);

@@ -31,7 +31,7 @@ int api_hazards_list(api_req *r)
                       &statuses) ||
         api_query_csv(r, "kind", "major|ordinary", &kinds) ||
         api_query_csv(r, "found_how", "spot_check|inspection|warning|self_check|derived", &how) ||
-        api_query_list_state(r, &q))
+        api_query_list_state(r, &q) || api_query_list_class(r, &q))
         return 0;
     db_hazards_filter f = {.list = q.list, .statuses = statuses, .kinds = kinds, .how = how};
     db_scope s;

@@ -18,6 +18,9 @@
 #include <time.h>
 
 #define CITY_OFFSET_S (8 * 3600)
+/* The interruption records an export writes: every one of the period (the page lists 500 at
+ * most), up to this; more is refused rather than cut short. */
+#define EXPORT_INTERRUPTIONS_MAX 100000
 
 int api_reports_list(api_req *r)
 {
@@ -318,7 +321,18 @@ static json_t *quality_sheet(api_req *r, const char *table, db_status *st)
     json_t *o = NULL, *sh = NULL;
     char title[512];
     if (strcmp(table, "interruptions") == 0) {
-        *st = c ? db_stats_quality(c, &s, &q, 500, &o) : DB_HARD;
+        *st = c ? db_stats_quality(c, &s, &q, EXPORT_INTERRUPTIONS_MAX, &o) : DB_HARD;
+        json_t *intr = json_object_get(o, "interruptions");
+        json_int_t total = json_integer_value(json_object_get(intr, "total"));
+        if (*st == DB_OK && o && total > EXPORT_INTERRUPTIONS_MAX) {
+            /* a workbook cut short would pass for the whole period */
+            json_decref(o);
+            api_reply_error(r, API_E_UNPROCESSABLE,
+                            "%lld interruptions in this period and scope; an export holds at "
+                            "most %d: narrow the period, district or street",
+                            (long long)total, EXPORT_INTERRUPTIONS_MAX);
+            return NULL;
+        }
         if (*st == DB_OK && o) {
             q.group = "none";
             stats_title(title, sizeof title, "数据中断记录", &q, from_s, to_s);

@@ -49,15 +49,16 @@ int api_risk_distribution(api_req *r)
 
 int api_risk_ranking(api_req *r)
 {
-    long limit;
+    long limit, offset;
     const char *grades;
     if (api_query_int(r, "limit", 10, 1, 500, &limit) ||
+        api_query_int(r, "offset", 0, 0, 1000000, &offset) ||
         api_query_csv(r, "grade", "blue|yellow|orange|red", &grades))
         return 0;
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;
-    db_status st = c ? db_risk_api_ranking(c, &s, limit, api_req_query(r, "district"),
+    db_status st = c ? db_risk_api_ranking(c, &s, limit, offset, api_req_query(r, "district"),
                                            api_req_query(r, "street"), grades, &out)
                      : DB_HARD;
     return api_reply_read(r, st, out, "scope");

@@ -61,27 +61,6 @@ static int period_bounds(const char *kind, const char *date, time_t *from, time_
     return 0;
 }
 
-static int matches(const char *v, const char *charset, size_t min, size_t max)
-{
-    size_t n = strlen(v);
-    return n >= min && n <= max && strspn(v, charset) == n;
-}
-
-/* The optional filter name: NULL when absent; -1 after answering 400 when it is not made of
- * charset (min..max characters). */
-static int query_code(api_req *r, const char *name, const char *charset, size_t min, size_t max,
-                      const char **out)
-{
-    const char *v = api_req_query(r, name);
-    *out = v && *v ? v : NULL;
-    if (*out && !matches(*out, charset, min, max)) {
-        api_reply_error(r, API_E_BAD_REQUEST, "%s must be %zu..%zu characters of [%s]", name, min,
-                        max, charset);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- drill-down links ------------------------------------------------------ */
 
 typedef struct {
@@ -207,21 +186,32 @@ static void write_links(srv_buf *b, const link_ctx *lc, json_t *kinds)
     srv_buf_putc(b, '}');
 }
 
-static void link_base(link_ctx *lc, const char *from, const char *to, const char *district,
-                      const char *street, const char *dust_kind, const char *enterprise)
+/* The lists' filters for a figures object counted over c's enterprises; the alarm, warning and
+ * hazard lists name the enterprise's risk grade risk_grade (their grade is their own). */
+typedef struct {
+    const char *district, *street, *industry, *dust_kind, *grade, *enterprise;
+} link_class;
+
+static void link_base(link_ctx *lc, const char *from, const char *to, const link_class *c)
 {
     lc->base[0] = lc->ents[0] = lc->now[0] = '\0';
     append_param(lc->base, sizeof lc->base, "from", from);
     append_param(lc->base, sizeof lc->base, "to", to);
-    append_param(lc->base, sizeof lc->base, "district", district);
-    append_param(lc->base, sizeof lc->base, "street", street);
-    append_param(lc->base, sizeof lc->base, "enterprise", enterprise);
-    append_param(lc->ents, sizeof lc->ents, "district", district);
-    append_param(lc->ents, sizeof lc->ents, "street", street);
-    append_param(lc->ents, sizeof lc->ents, "dust_kind", dust_kind);
-    append_param(lc->now, sizeof lc->now, "district", district);
-    append_param(lc->now, sizeof lc->now, "street", street);
-    append_param(lc->now, sizeof lc->now, "enterprise", enterprise);
+    char *const lists[] = {lc->base, lc->now};
+    for (size_t i = 0; i < 2; i++) {
+        size_t cap = i ? sizeof lc->now : sizeof lc->base;
+        append_param(lists[i], cap, "district", c->district);
+        append_param(lists[i], cap, "street", c->street);
+        append_param(lists[i], cap, "industry", c->industry);
+        append_param(lists[i], cap, "dust_kind", c->dust_kind);
+        append_param(lists[i], cap, "risk_grade", c->grade);
+        append_param(lists[i], cap, "enterprise", c->enterprise);
+    }
+    append_param(lc->ents, sizeof lc->ents, "district", c->district);
+    append_param(lc->ents, sizeof lc->ents, "street", c->street);
+    append_param(lc->ents, sizeof lc->ents, "industry", c->industry);
+    append_param(lc->ents, sizeof lc->ents, "dust_kind", c->dust_kind);
+    append_param(lc->ents, sizeof lc->ents, "grade", c->grade);
 }
 
 /* ---- the request ----------------------------------------------------------- */
@@ -234,16 +224,14 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
     memset(q, 0, sizeof *q);
     if (api_query_csv(r, "period", "day|week|month|custom", &period) ||
         api_query_csv(r, "group", groups, &group) ||
-        query_code(r, "district", "0123456789", 6, 12, &q->district_code) ||
-        query_code(r, "street", "0123456789", 6, 12, &q->street_code) ||
-        query_code(r, "industry", "ABCDEFGHIJKLMNOPQRST0123456789", 1, 5, &q->industry_code) ||
-        query_code(r, "dust_kind", "abcdefghijklmnopqrstuvwxyz0123456789_", 2, 41, &q->dust_kind) ||
-        api_query_csv(r, "grade", "blue|yellow|orange|red|none", &q->grade) ||
+        api_query_code(r, "district", "0123456789", 6, 12, &q->district_code) ||
+        api_query_code(r, "street", "0123456789", 6, 12, &q->street_code) ||
+        api_query_class(r, "industry", "dust_kind", "grade", &q->industry_code, &q->dust_kind,
+                        &q->grade) ||
         api_query_id(r, "enterprise", &enterprise))
         return -1;
-    if ((period && strchr(period, ',')) || (group && strchr(group, ',')) ||
-        (q->grade && strchr(q->grade, ',')))
-        return api_reply_error(r, API_E_BAD_REQUEST, "period, group and grade take one value"), -1;
+    if ((period && strchr(period, ',')) || (group && strchr(group, ',')))
+        return api_reply_error(r, API_E_BAD_REQUEST, "period and group take one value"), -1;
     q->group = group ? group : "none";
     q->enterprise_id = enterprise;
     period = period ? period : "month";
@@ -405,7 +393,9 @@ static char *stats_text(json_t *head, db_stats_rows *rows, const db_stats_query 
             srv_buf_json(&b, v, JSON_COMPACT);
             continue;
         }
-        link_base(&lc, from_s, to_s, q->district_code, q->street_code, q->dust_kind, eid);
+        const link_class all = {q->district_code, q->street_code, q->industry_code,
+                                q->dust_kind,     q->grade,       eid};
+        link_base(&lc, from_s, to_s, &all);
         json_t *names = json_array();
         const char *kind;
         json_t *n;
@@ -427,17 +417,21 @@ static char *stats_text(json_t *head, db_stats_rows *rows, const db_stats_query 
                 b.failed = 1;
                 break;
             }
-            const char *district = q->district_code, *street = q->street_code, *dk = q->dust_kind;
-            const char *row_eid = eid;
+            link_class rc = {q->district_code, q->street_code, q->industry_code,
+                             q->dust_kind,     q->grade,       eid};
             if (strcmp(q->group, "district") == 0)
-                district = row.code;
+                rc.district = row.code;
             else if (strcmp(q->group, "street") == 0)
-                street = row.code;
+                rc.street = row.code;
+            else if (strcmp(q->group, "industry") == 0)
+                rc.industry = row.code;
             else if (strcmp(q->group, "dust_kind") == 0)
-                dk = row.code;
+                rc.dust_kind = row.code;
+            else if (strcmp(q->group, "grade") == 0)
+                rc.grade = row.code;
             else if (by_enterprise) /* the key is the enterprise's id */
-                row_eid = row.key;
-            link_base(&lc, from_s, to_s, district, street, dk, row_eid);
+                rc.enterprise = row.key;
+            link_base(&lc, from_s, to_s, &rc);
             if (by_enterprise) /* the list finds one enterprise by its exact code */
                 append_param(lc.ents, sizeof lc.ents, "q", row.code);
             if (i > offset)

@@ -42,7 +42,7 @@ int api_warnings_list(api_req *r)
         api_query_csv(r, "status", "issued|signed|feedback|clearance_requested|cleared|returned",
                       &statuses) ||
         api_query_csv(r, "level", "enterprise|street|district|city", &levels) ||
-        api_query_list_state(r, &q))
+        api_query_list_state(r, &q) || api_query_list_class(r, &q))
         return 0;
     db_warning_api_filter f = {.list = q.list,
                                .grades = grades,

@@ -82,13 +82,17 @@ typedef struct db_scope {
 
 /* What the alarm and the warning lists are both filtered and paged by.  NULL
  * strings and a 0 enterprise match everything; from and to are RFC 3339
- * text; overdue and open are -1 (either), 0 or 1. */
+ * text; overdue and open are -1 (either), 0 or 1.  industry_code, dust_kind
+ * and risk_grade (the enterprise's current grade, or "none") are the
+ * statistics' classes, which only the alarm, warning and hazard lists filter
+ * by (their numbers' drill-down). */
 typedef struct db_list_filter {
     const char *district_code, *street_code;
     int64_t enterprise_id;
     const char *from, *to;
     int overdue, open;
     long limit, offset;
+    const char *industry_code, *dust_kind, *risk_grade;
 } db_list_filter;
 
 /* Reconnects if the connection went bad; 0 when usable. */

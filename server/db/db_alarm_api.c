@@ -69,7 +69,8 @@
 
 static const db_stmt statements[] = {
     /* $3 district code $4 street code $5 enterprise $6 kinds $7 levels $8 states $9 sources
-     * $10 from $11 to $12 overdue $13 limit $14 offset $15 point $16 open */
+     * $10 from $11 to $12 overdue $13 limit $14 offset $15 point $16 open $17 industry $18 dust
+     * kind $19 risk grade */
     {"alm_api_list",
      "WITH f AS (SELECT a.id, a.raised_at FROM alarms a JOIN enterprises e ON e.id = "
      "a.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
@@ -86,17 +87,25 @@ static const db_stmt statements[] = {
                                                   "a") " = $12::boolean) AND ($15::bigint IS NULL "
                                                        "OR a.point_id = $15::bigint) AND "
                                                        "($16::boolean IS NULL OR (a.state <> "
-                                                       "'closed') = $16::boolean)) SELECT "
-                                                       "json_build_object('total', (SELECT "
-                                                       "count(*) FROM f), 'limit', $13::int, "
-                                                       "'offset', "
-                                                       "$14::int, 'items', coalesce((SELECT "
-                                                       "json_agg(" ALARM_JSON
-                                                       " ORDER BY a.raised_at DESC, a.id DESC) "
-                                                       "FROM (SELECT id FROM f ORDER BY raised_at "
-                                                       "DESC, id DESC LIMIT $13::int OFFSET "
-                                                       "$14::int) pg " PAGE_ROWS "), "
-                                                       "'[]'::json))::text"},
+                                                       "'closed') = $16::boolean) AND " ENT_CLASS(
+                                                           "e", "17", "18",
+                                                           "19") ") SELECT "
+                                                                 "json_build_object('total', "
+                                                                 "(SELECT "
+                                                                 "count(*) FROM f), 'limit', "
+                                                                 "$13::int, "
+                                                                 "'offset', "
+                                                                 "$14::int, 'items', "
+                                                                 "coalesce((SELECT "
+                                                                 "json_agg(" ALARM_JSON
+                                                                 " ORDER BY a.raised_at DESC, a.id "
+                                                                 "DESC) "
+                                                                 "FROM (SELECT id FROM f ORDER BY "
+                                                                 "raised_at "
+                                                                 "DESC, id DESC LIMIT $13::int "
+                                                                 "OFFSET "
+                                                                 "$14::int) pg " PAGE_ROWS "), "
+                                                                 "'[]'::json))::text"},
     {"alm_api_get",
      "SELECT json_build_object('alarm', " ALARM_JSON
      ", 'events', coalesce((SELECT json_agg(json_build_object('id', v.id, 'at', v.at, "
@@ -188,7 +197,7 @@ db_status db_alarm_api_list(db_conn *c, const db_scope *s, const db_alarm_api_fi
                             json_t **out)
 {
     char eid[24], pid[24], lim[24], off[24];
-    const char *p[16] = {s->kind,
+    const char *p[19] = {s->kind,
                          s->id,
                          f->list.district_code,
                          f->list.street_code,
@@ -203,8 +212,11 @@ db_status db_alarm_api_list(db_conn *c, const db_scope *s, const db_alarm_api_fi
                          db_i64(lim, f->list.limit),
                          db_i64(off, f->list.offset),
                          f->point_id ? db_i64(pid, f->point_id) : NULL,
-                         db_tristate(f->list.open)};
-    return db_read_json(c, s, "alm_api_list", 16, p, out);
+                         db_tristate(f->list.open),
+                         f->list.industry_code,
+                         f->list.dust_kind,
+                         f->list.risk_grade};
+    return db_read_json(c, s, "alm_api_list", 19, p, out);
 }
 
 db_status db_alarm_api_get(db_conn *c, const db_scope *s, int64_t alarm_id, json_t **out)

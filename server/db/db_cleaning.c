@@ -16,8 +16,11 @@
     "(SELECT e.id, e.code, e.name, e.district_id, e.street_id FROM enterprises e JOIN regions d "  \
     "ON d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(          \
         "e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) AND ($6::text IS NULL OR d.code = "   \
-             "$6) AND ($7::text IS NULL OR s.code = $7) AND NOT EXISTS (SELECT 1 FROM "            \
-             "cleaning_areas a WHERE a.enterprise_id = e.id AND a.active)) na"
+             "$6) AND ($7::text IS NULL OR s.code = $7) AND " ENT_CLASS(                           \
+                 "e", "8", "9",                                                                    \
+                 "10") " "                                                                         \
+                       "AND NOT EXISTS (SELECT 1 FROM "                                            \
+                       "cleaning_areas a WHERE a.enterprise_id = e.id AND a.active)) na"
 
 #define SUMS(t)                                                                                    \
     "'required', coalesce(sum(" t ".required), 0), 'done', coalesce(sum(" t ".done), 0), "         \
@@ -294,32 +297,29 @@ db_status db_cleaning_photo(db_conn *c, const db_scope *s, int64_t checkin_id, c
 }
 
 db_status db_cleaning_compliance(db_conn *c, const db_scope *s, time_t from, time_t to,
-                                 int64_t enterprise_id, const char *district_code,
-                                 const char *street_code, json_t **out)
+                                 int64_t enterprise_id, const db_list_filter *f, json_t **out)
 {
-    char f[24], t[24], eid[24];
-    const char *p[7] = {s->kind,
-                        s->id,
-                        db_i64(f, (long long)from),
-                        db_i64(t, (long long)to),
-                        enterprise_id ? db_i64(eid, enterprise_id) : NULL,
-                        district_code,
-                        street_code};
-    return db_read_json(c, s, "cln_compliance", 7, p, out);
+    char fr[24], t[24], eid[24];
+    const char *p[10] = {s->kind,
+                         s->id,
+                         db_i64(fr, (long long)from),
+                         db_i64(t, (long long)to),
+                         enterprise_id ? db_i64(eid, enterprise_id) : NULL,
+                         f->district_code,
+                         f->street_code,
+                         f->industry_code,
+                         f->dust_kind,
+                         f->risk_grade};
+    return db_read_json(c, s, "cln_compliance", 10, p, out);
 }
 
 db_status db_cleaning_overview(db_conn *c, const char *scope_kind, const char *scope_id, time_t now,
                                json_t **out)
 {
     char f[24], t[24];
-    const char *p[7] = {scope_kind,
-                        scope_id,
-                        db_i64(f, (long long)now - 7 * 86400),
-                        db_i64(t, (long long)now),
-                        NULL,
-                        NULL,
-                        NULL};
-    return db_exec_json(c, "cln_overview", 7, p, out);
+    const char *p[10] = {scope_kind, scope_id, db_i64(f, (long long)now - 7 * 86400),
+                         db_i64(t, (long long)now)}; /* no filter: the rest NULL */
+    return db_exec_json(c, "cln_overview", 10, p, out);
 }
 
 db_status db_cleaning_request_recompute(db_conn *c, int64_t enterprise_id, const char *reason)

@@ -73,10 +73,10 @@ db_status db_cleaning_photo(db_conn *c, const db_scope *s, int64_t checkin_id, c
                             unsigned char **data, size_t *len, int *found);
 
 /* Compliance over [from, to) for the scope, narrowed by enterprise_id (0 =
- * all) and region codes (NULL = all). */
+ * all) and f's region codes and enterprise classes (NULL = all; the rest of f
+ * is not read). */
 db_status db_cleaning_compliance(db_conn *c, const db_scope *s, time_t from, time_t to,
-                                 int64_t enterprise_id, const char *district_code,
-                                 const char *street_code, json_t **out);
+                                 int64_t enterprise_id, const db_list_filter *f, json_t **out);
 /* Inside the caller's open transaction: the overview's totals over the 7
  * days before now (the answer's window_days) for the scope filter's kind and
  * id. */

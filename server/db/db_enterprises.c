@@ -39,18 +39,28 @@ static const db_stmt statements[] = {
      "LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
          "e") " AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR s.code = $4) AND "
               "($5::text IS NULL OR e.status = $5) AND ($6::text IS NULL OR strpos(e.name, $6) > "
-              "0 OR e.code = $6 OR e.uscc = $6) AND ($7::text IS NULL OR $7 = ANY(e.dust_kinds))) "
-              "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', $8::int, "
-              "'offset', $9::int, 'items', coalesce((SELECT json_agg((" ENT_JSON
-              "::jsonb || jsonb_build_object('live', json_build_object('points_total', lv.pt, "
-              "'points_online', lv.po, 'last_reading_at', lv.la)))::json ORDER BY e.name, e.id) "
-              "FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET $9) pg JOIN enterprises e "
-              "ON e.id = pg.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id "
-              "= e.street_id CROSS JOIN LATERAL (SELECT count(*) AS pt, count(*) FILTER (WHERE "
-              "l.collected_at > now() - make_interval(secs => 3 * p.expected_interval_s)) AS po, "
-              "max(l.collected_at) AS la FROM points p LEFT JOIN point_latest l ON l.point_id = "
-              "p.id AND l.enterprise_id = e.id WHERE p.enterprise_id = e.id) lv), "
-              "'[]'::json))::text"},
+              "0 OR e.code = $6 OR e.uscc = $6) AND " ENT_CLASS(
+                  "e", "10", "7",
+                  "11") ") "
+                        "SELECT json_build_object('total', (SELECT count(*) FROM f), 'limit', "
+                        "$8::int, "
+                        "'offset', $9::int, 'items', coalesce((SELECT json_agg((" ENT_JSON
+                        "::jsonb || jsonb_build_object('live', json_build_object('points_total', "
+                        "lv.pt, "
+                        "'points_online', lv.po, 'last_reading_at', lv.la)))::json ORDER BY "
+                        "e.name, e.id) "
+                        "FROM (SELECT id FROM f ORDER BY name, id LIMIT $8 OFFSET $9) pg JOIN "
+                        "enterprises e "
+                        "ON e.id = pg.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions "
+                        "s ON s.id "
+                        "= e.street_id CROSS JOIN LATERAL (SELECT count(*) AS pt, count(*) FILTER "
+                        "(WHERE "
+                        "l.collected_at > now() - make_interval(secs => 3 * "
+                        "p.expected_interval_s)) AS po, "
+                        "max(l.collected_at) AS la FROM points p LEFT JOIN point_latest l ON "
+                        "l.point_id = "
+                        "p.id AND l.enterprise_id = e.id WHERE p.enterprise_id = e.id) lv), "
+                        "'[]'::json))::text"},
     {"ent_get",
      "SELECT json_build_object('enterprise', " ENT_JSON
      ", 'systems', coalesce((SELECT json_agg(json_build_object('id', ds.id, 'code', ds.code, "
@@ -126,10 +136,11 @@ db_status db_enterprises_list(db_conn *c, const db_scope *s, const db_enterprise
                               json_t **out)
 {
     char lim[24], off[24];
-    const char *p[9] = {
-        s->kind, s->id,        f->district_code,      f->street_code,        f->status,
-        f->q,    f->dust_kind, db_i64(lim, f->limit), db_i64(off, f->offset)};
-    return db_read_json(c, s, "ent_list", 9, p, out);
+    const char *p[11] = {
+        s->kind, s->id,        f->district_code,      f->street_code,         f->status,
+        f->q,    f->dust_kind, db_i64(lim, f->limit), db_i64(off, f->offset), f->industry_code,
+        f->grade};
+    return db_read_json(c, s, "ent_list", 11, p, out);
 }
 
 db_status db_enterprises_get(db_conn *c, const db_scope *s, int64_t enterprise_id, json_t **out)

@@ -22,7 +22,8 @@ void db_enterprises_register(void);
 typedef struct db_enterprises_filter {
     const char *district_code, *street_code, *status, *q, *dust_kind;
     long limit, offset;
-    /* the export only: industry code, connection status, current risk grade */
+    /* industry code, current risk grade ("none": not scored); connection status: the export
+     * only */
     const char *industry_code, *connection_status, *grade;
 } db_enterprises_filter;
 /* {total, limit, offset, items[]} ordered by name. */

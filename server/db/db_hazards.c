@@ -30,7 +30,8 @@
 
 static const db_stmt statements[] = {
     /* $3 district $4 street $5 enterprise $6 statuses $7 kinds $8 how $9 overdue $10 open
-     * $11 from $12 to $13 limit $14 offset.  Oldest first: the list is a work queue. */
+     * $11 from $12 to $13 limit $14 offset $15 industry $16 dust kind $17 risk grade.  Oldest
+     * first: the list is a work queue. */
     {"hz_list",
      "WITH q AS (SELECT h.id, h.found_at FROM hazards h JOIN enterprises e ON e.id = "
      "h.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
@@ -46,15 +47,23 @@ static const db_stmt statements[] = {
                                               "IN " OPEN_STATUSES ") = $10::boolean) "
                                               "AND ($11::timestamptz IS NULL OR h.found_at >= "
                                               "$11::timestamptz) AND ($12::timestamptz IS "
-                                              "NULL OR h.found_at < $12::timestamptz)) SELECT "
-                                              "json_build_object('total', (SELECT count(*) "
-                                              "FROM q), 'limit', $13::int, 'offset', $14::int, "
-                                              "'items', coalesce((SELECT json_agg(" HAZARD_JSON
-                                              " ORDER BY h.found_at, h.id) FROM (SELECT id FROM q "
-                                              "ORDER BY found_at, id LIMIT $13::int "
-                                              "OFFSET $14::int) pg JOIN hazards h ON h.id = pg.id "
-                                              "JOIN enterprises e ON e.id = "
-                                              "h.enterprise_id), '[]'::json))::text"},
+                                              "NULL OR h.found_at < $12::timestamptz) "
+                                              "AND " ENT_CLASS(
+                                                  "e", "15", "16",
+                                                  "17") ") SELECT "
+                                                        "json_build_object('total', (SELECT "
+                                                        "count(*) "
+                                                        "FROM q), 'limit', $13::int, 'offset', "
+                                                        "$14::int, "
+                                                        "'items', coalesce((SELECT "
+                                                        "json_agg(" HAZARD_JSON
+                                                        " ORDER BY h.found_at, h.id) FROM (SELECT "
+                                                        "id FROM q "
+                                                        "ORDER BY found_at, id LIMIT $13::int "
+                                                        "OFFSET $14::int) pg JOIN hazards h ON "
+                                                        "h.id = pg.id "
+                                                        "JOIN enterprises e ON e.id = "
+                                                        "h.enterprise_id), '[]'::json))::text"},
     {"hz_get",
      "SELECT json_build_object('hazard', " HAZARD_JSON
      ", 'events', coalesce((SELECT json_agg(json_build_object('id', v.id, 'at', v.at, 'action', "
@@ -178,7 +187,7 @@ void db_hazards_register(void)
 db_status db_hazards_list(db_conn *c, const db_scope *s, const db_hazards_filter *f, json_t **out)
 {
     char eid[24], lim[24], off[24];
-    const char *p[14] = {s->kind,
+    const char *p[17] = {s->kind,
                          s->id,
                          f->list.district_code,
                          f->list.street_code,
@@ -191,8 +200,11 @@ db_status db_hazards_list(db_conn *c, const db_scope *s, const db_hazards_filter
                          f->list.from,
                          f->list.to,
                          db_i64(lim, f->list.limit),
-                         db_i64(off, f->list.offset)};
-    return db_read_json(c, s, "hz_list", 14, p, out);
+                         db_i64(off, f->list.offset),
+                         f->list.industry_code,
+                         f->list.dust_kind,
+                         f->list.risk_grade};
+    return db_read_json(c, s, "hz_list", 17, p, out);
 }
 
 db_status db_hazards_get(db_conn *c, const db_scope *s, int64_t hazard_id, json_t **out)

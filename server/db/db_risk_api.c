@@ -79,23 +79,24 @@ static const db_stmt statements[] = {
                                          "NULL GROUP BY 1) g JOIN regions r ON r.id "
                                          "= g.rid), '[]'::json), 'generated_at', "
                                          "now())::text"},
-    /* $3 limit $4 district code $5 street code $6 grades */
+    /* $3 limit $4 district code $5 street code $6 grades $7 offset: a page of the ranking and
+     * the count of all (the dashboard's maps colour every enterprise, page by page) */
     {"rsk_api_ranking",
-     "SELECT json_build_object('items', coalesce(json_agg(json_build_object('rank', z.rank, "
-     "'enterprise', json_build_object('id', z.id, 'code', z.code, 'name', z.name, "
-     "'district_id', z.district_id, 'street_id', z.street_id), 'r', z.r, 'grade', z.grade, "
-     "'override', z.override, 'computed_at', z.computed_at, 'open_warnings', z.open_warnings) "
-     "ORDER BY z.rank), '[]'::json))::text FROM (SELECT row_number() OVER (ORDER BY " GRADE_RANK
-     " DESC, er.r DESC, e.id) AS rank, e.id, e.code, e.name, e.district_id, e.street_id, er.r, "
-     "er.grade, "
-     "er.override, er.computed_at, (SELECT count(*) FROM warnings w WHERE w.enterprise_id = e.id "
-     "AND w.status <> 'cleared') AS open_warnings FROM enterprises e JOIN enterprise_risk er ON "
-     "er.enterprise_id = e.id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id "
-     "= e.street_id WHERE " SCOPE_ENT("e") " AND ($4::text IS NULL OR d.code = $4) AND ($5::text "
-                                           "IS NULL OR s.code = $5) AND ($6::text IS NULL OR "
-                                           "er.grade = ANY(string_to_array($6, ','))) "
-                                           "ORDER BY " GRADE_RANK
-                                           " DESC, er.r DESC, e.id LIMIT $3::int) z"},
+     "WITH z AS (SELECT row_number() OVER (ORDER BY " GRADE_RANK " DESC, er.r DESC, e.id) AS "
+     "rank, e.id, e.code, e.name, e.district_id, e.street_id, er.r, er.grade, er.override, "
+     "er.computed_at FROM enterprises e JOIN enterprise_risk er ON er.enterprise_id = e.id JOIN "
+     "regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
+         "e") " AND ($4::text IS NULL OR d.code = $4) AND ($5::text IS NULL OR s.code = $5) AND "
+              "($6::text IS NULL OR er.grade = ANY(string_to_array($6, ',')))) "
+              "SELECT json_build_object('total', (SELECT count(*) FROM z), 'limit', $3::int, "
+              "'offset', $7::int, 'items', coalesce(json_agg(json_build_object('rank', p.rank, "
+              "'enterprise', json_build_object('id', p.id, 'code', p.code, 'name', p.name, "
+              "'district_id', p.district_id, 'street_id', p.street_id), 'r', p.r, 'grade', "
+              "p.grade, 'override', p.override, 'computed_at', p.computed_at, 'open_warnings', "
+              /* counted for the page's rows only */
+              "(SELECT count(*) FROM warnings w WHERE w.enterprise_id = p.id AND w.status <> "
+              "'cleared')) ORDER BY p.rank), '[]'::json))::text FROM (SELECT * FROM z ORDER BY "
+              "z.rank LIMIT $3::int OFFSET $7::int) p"},
     /* the overview's alarm, warning and grade numbers */
     {"rsk_api_overview",
      "WITH ents AS (SELECT e.id FROM enterprises e WHERE " SCOPE_ENT(
@@ -167,12 +168,14 @@ db_status db_risk_api_distribution(db_conn *c, const db_scope *s, const char *di
     return db_read_json(c, s, "rsk_api_distribution", 4, p, out);
 }
 
-db_status db_risk_api_ranking(db_conn *c, const db_scope *s, long limit, const char *district_code,
-                              const char *street_code, const char *grades, json_t **out)
+db_status db_risk_api_ranking(db_conn *c, const db_scope *s, long limit, long offset,
+                              const char *district_code, const char *street_code,
+                              const char *grades, json_t **out)
 {
-    char lim[24];
-    const char *p[6] = {s->kind, s->id, db_i64(lim, limit), district_code, street_code, grades};
-    return db_read_json(c, s, "rsk_api_ranking", 6, p, out);
+    char lim[24], off[24];
+    const char *p[7] = {s->kind,     s->id,  db_i64(lim, limit), district_code,
+                        street_code, grades, db_i64(off, offset)};
+    return db_read_json(c, s, "rsk_api_ranking", 7, p, out);
 }
 
 db_status db_risk_api_overview(db_conn *c, const char *scope_kind, const char *scope_id,

@@ -26,9 +26,11 @@ db_status db_risk_api_history(db_conn *c, const db_scope *s, int64_t enterprise_
 /* Region codes narrow the scope; NULL = all of it. */
 db_status db_risk_api_distribution(db_conn *c, const db_scope *s, const char *district_code,
                                    const char *street_code, json_t **out);
-/* grades: comma-separated, NULL = every grade. */
-db_status db_risk_api_ranking(db_conn *c, const db_scope *s, long limit, const char *district_code,
-                              const char *street_code, const char *grades, json_t **out);
+/* The ranking's page of limit rows from offset, {total, limit, offset, items}; grades:
+ * comma-separated, NULL = every grade. */
+db_status db_risk_api_ranking(db_conn *c, const db_scope *s, long limit, long offset,
+                              const char *district_code, const char *street_code,
+                              const char *grades, json_t **out);
 
 /* Inside the caller's open transaction: {alarms, warnings, risk_grades} for
  * the scope filter's kind and id. */

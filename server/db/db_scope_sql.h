@@ -9,6 +9,14 @@
     "(($1 = 'city') OR ($1 = 'district' AND " e ".district_id = $2::bigint) OR ($1 = 'street' "    \
     "AND " e ".street_id = $2::bigint) OR ($1 = 'enterprise' AND " e ".id = $2::bigint))"
 
+/* e (an enterprises row) of the industry code $ind, the dust kind $dk and the current risk
+ * grade $gr ('none': not scored yet), each NULL for any: the statistics' filters and groups
+ * (db_stats.c, STATS_ENTS), which the lists their numbers link to filter by as well */
+#define ENT_CLASS(e, ind, dk, gr)                                                                  \
+    "($" ind "::text IS NULL OR " e ".industry_code = $" ind ") AND ($" dk "::text IS NULL OR "    \
+    "$" dk " = ANY (" e ".dust_kinds)) AND ($" gr "::text IS NULL OR coalesce((SELECT er.grade "   \
+    "FROM enterprise_risk er WHERE er.enterprise_id = " e ".id), 'none') = $" gr ")"
+
 /* r: a regions row visible to the scope (itself, its ancestors are not) */
 #define SCOPE_REGION(r)                                                                            \
     "(($1 = 'city') OR ($1 = 'district' AND (" r ".id = $2::bigint OR " r ".parent_id = "          \

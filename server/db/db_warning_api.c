@@ -31,7 +31,8 @@
 
 static const db_stmt statements[] = {
     /* $3 district $4 street $5 enterprise $6 grades $7 statuses $8 overdue $9 from $10 to
-     * $11 limit $12 offset $13 open $14 cause $15 current levels */
+     * $11 limit $12 offset $13 open $14 cause $15 current levels $16 industry $17 dust kind
+     * $18 the enterprise's risk grade */
     {"wrn_api_list", "WITH f AS (SELECT w.id, w.issued_at FROM warnings w JOIN enterprises e ON "
                      "e.id = "
                      "w.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s "
@@ -53,9 +54,9 @@ static const db_stmt statements[] = {
                                        "= $13::boolean) AND "
                                        "($14::text IS NULL OR "
                                        "w.cause = $14) "
-                                       "AND " CSV_MATCH(
-                                           "w.current_level",
-                                           "15") ") SELECT "
+                                       "AND " CSV_MATCH("w.current_level", "15") " AND " ENT_CLASS(
+                                           "e", "16", "17",
+                                           "18") ") SELECT "
                                                  "json_build_"
                                                  "object('total',"
                                                  " (SELECT "
@@ -152,7 +153,7 @@ db_status db_warning_api_list(db_conn *c, const db_scope *s, const db_warning_ap
                               json_t **out)
 {
     char eid[24], lim[24], off[24];
-    const char *p[15] = {s->kind,
+    const char *p[18] = {s->kind,
                          s->id,
                          f->list.district_code,
                          f->list.street_code,
@@ -166,8 +167,11 @@ db_status db_warning_api_list(db_conn *c, const db_scope *s, const db_warning_ap
                          db_i64(off, f->list.offset),
                          db_tristate(f->list.open),
                          f->cause,
-                         f->levels};
-    return db_read_json(c, s, "wrn_api_list", 15, p, out);
+                         f->levels,
+                         f->list.industry_code,
+                         f->list.dust_kind,
+                         f->list.risk_grade};
+    return db_read_json(c, s, "wrn_api_list", 18, p, out);
 }
 
 db_status db_warning_api_get(db_conn *c, const db_scope *s, int64_t warning_id, json_t **out)

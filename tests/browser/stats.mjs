@@ -33,6 +33,13 @@ async function setup() {
   db.sql(`SET dw.scope = 'system'; INSERT INTO enterprises (code, uscc, name, district_id, street_id, industry_code)
     SELECT '3101139' || lpad(g::text, 5, '0'), '91310113MA1G' || lpad(g::text, 6, '0'), '批量测试企业' || g, d.id, s.id, 'C2021'
       FROM generate_series(100, 619) g, regions d, regions s WHERE d.code = '310113' AND s.code = '310113103'`);
+  // and a risk grade for each: the ranking the maps colour by has more than one page of 500
+  db.sql(`SET dw.scope = 'system';
+    INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, grade_by_score, override, rules, inputs, trigger)
+      SELECT id, now(), 'test', 10, 0, 0, 0, 0, 'blue', 'blue', false, '[]', '{}', 'manual' FROM enterprises WHERE name LIKE '批量测试企业%';
+    INSERT INTO enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, model_version)
+      SELECT enterprise_id, id, computed_at, r, grade, override, model_version FROM risk_scores WHERE model_version = 'test'
+      ON CONFLICT DO NOTHING`);
   srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300, DUSTWATCH_REPORTS_MONTHLY: 1 });
   browser = await launch();
 }
@@ -110,6 +117,24 @@ async function test_enterprise_list_goes_past_500() {
   await context.close();
 }
 
+async function test_wall_reads_every_enterprise_and_grade() {
+  // the wall display's map: every enterprise and every grade, page after page (it read the
+  // first 500 of each, and the rest of the city stayed off the map or grey)
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.waitForLoadState('networkidle'); // the landing page's own reads done
+  const urls = [];
+  page.on('request', r => urls.push(decodeURIComponent(r.url())));
+  await page.goto(srv.base + '/#/wall');
+  await page.waitForFunction(() => +(document.querySelector('[data-testid=wall-updated]')?.dataset.refreshes || 0) >= 1);
+  const asked = re => urls.filter(u => re.test(u)).map(u => u.replace(/^.*\/api\//, '/api/'));
+  assert(asked(/\/api\/v1\/enterprises\?limit=500&offset=500$/).length >= 1, 'enterprises pages: ' + asked(/\/api\/v1\/enterprises\?/));
+  assert(asked(/\/api\/v1\/risk\/ranking\?limit=500&offset=500$/).length >= 1, 'ranking pages: ' + asked(/risk\/ranking/));
+  const tok = await srv.token('city.admin');
+  const rk = (await srv.api('GET', '/api/v1/risk/ranking?limit=500&offset=500', undefined, tok)).body;
+  assert(rk.total >= 520 && rk.items.length === rk.total - 500, 'ranking: ' + JSON.stringify({ total: rk.total, n: rk.items.length }));
+  await context.close();
+}
+
 async function test_enterprise_ranking_pages() {
   // by enterprise, ranked by alarms: ents[0] (2 alarms) first, 100 rows a page, 523 in 6 pages
   const tok = await srv.token('city.admin');
@@ -139,7 +164,8 @@ async function test_no_script_errors() {
 }
 
 const tests = [test_statistics_page_shows_the_api_figures, test_monthly_report_downloads_and_prints,
-  test_enterprise_list_goes_past_500, test_enterprise_ranking_pages, test_no_script_errors];
+  test_enterprise_list_goes_past_500, test_wall_reads_every_enterprise_and_grade, test_enterprise_ranking_pages,
+  test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

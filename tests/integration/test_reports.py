@@ -192,6 +192,19 @@ def test_monthly_reports_and_exports():
         data, _ = e.raw(f"/api/v1/statistics/export?format=csv&table=interruptions&{q.replace('310113', '310114')}")
         rec = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[2]
         assert (rec[0], rec[2], float(rec[7])) == (e.b1["code"], "offline", 5.0), rec
+        # every record of the period, past the page's 500 (the export used to stop there)
+        e.db.sql(f"SELECT set_config('dw.scope', 'system', false); INSERT INTO alarms (enterprise_id, point_id, "
+                 f"source, channel, kind, level, max_level, raised_at, cleared_at, ack_deadline, handle_deadline) "
+                 f"SELECT {e.b1['id']}, {e.b1['points']['pressure_diff'][1]}, 'rule', 'offline', 'offline', 0, 0, "
+                 f"'{at}'::timestamptz + make_interval(mins => 20 + i), "
+                 f"'{at}'::timestamptz + make_interval(mins => 20 + i, secs => 30), "
+                 f"'{at}'::timestamptz + make_interval(mins => 50 + i), "
+                 f"'{at}'::timestamptz + make_interval(mins => 140 + i) FROM generate_series(1, 600) i;")
+        data, _ = e.raw(f"/api/v1/statistics/export?format=csv&table=interruptions&{q.replace('310113', '310114')}")
+        assert len(list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))) == 2 + 601
+        rows = sheet(e.raw(f"/api/v1/statistics/export?format=xlsx&table=interruptions&"
+                           f"{q.replace('310113', '310114')}")[0], "数据中断")
+        assert sum(1 for r in rows if r[0] == e.b1["code"]) == 601, rows[:4]
         dq = e.get(f"/api/v1/data-quality?{q}")
         rows = sheet(e.raw(f"/api/v1/statistics/export?format=xlsx&table=online&{q}")[0], "在线率排名")
         assert "district=310113" in rows[0][0] and rows[2][0] == "企业编码", rows[:3]

@@ -304,8 +304,21 @@ def test_risk_views():
     order = ["blue", "yellow", "orange", "red"]  # by grade first (overrides), then R
     a, b = rk["items"][0], rk["items"][1]
     assert (order.index(a["grade"]), a["r"]) >= (order.index(b["grade"]), b["r"]), rk
+    # pages: the count of all and the page asked for (the maps colour every enterprise by
+    # reading page after page; limit=500 used to be all anyone could see)
+    assert rk["total"] == 3 and rk["limit"] == 2 and rk["offset"] == 0, rk
+    st, _, rest = C.call("city.admin", "GET", "/api/v1/risk/ranking?limit=2&offset=2")
+    assert st == 200 and rest["total"] == 3 and rest["offset"] == 2 and len(rest["items"]) == 1, rest
+    assert rest["items"][0]["rank"] == 3, rest
+    whole = C.call("city.admin", "GET", "/api/v1/risk/ranking?limit=3")[2]["items"]
+    assert [x["enterprise"]["id"] for x in rk["items"] + rest["items"]] == \
+        [x["enterprise"]["id"] for x in whole], (rk, rest, whole)
+    past = C.call("city.admin", "GET", "/api/v1/risk/ranking?offset=5")[2]
+    assert past["total"] == 3 and past["items"] == [], past
+    assert C.call("city.admin", "GET", "/api/v1/risk/ranking?offset=-1")[0] == 400
     ids = {x["enterprise"]["id"] for x in C.call("jiading.admin", "GET", "/api/v1/risk/ranking")[2]["items"]}
     assert ids == {C.b1["id"]}, ids
+    assert C.call("jiading.admin", "GET", "/api/v1/risk/ranking")[2]["total"] == 1
     assert C.call("a1.manager", "GET", "/api/v1/risk/ranking")[0] == 403
 
 

@@ -647,7 +647,17 @@ def check_rest(e, r, ents):
     by_ent = e.get(base + "&group=enterprise")["rows"]
     busy = sorted(by_ent, key=lambda x: -x["alarms"]["total"])[:2]
     assert busy[0]["alarms"]["total"] < body["totals"]["alarms"]["total"], busy
-    for fig in [body["totals"]] + body["rows"] + busy:
+    # the rows by class and the totals under a class filter: the lists filter by the same class
+    # (industry, dust kind, the enterprise's risk grade; they linked to the whole scope's lists)
+    classes = []
+    for group in ("industry", "dust_kind", "grade"):
+        rows = e.get(base + "&group=" + group)["rows"]
+        assert len(rows) >= 2 and any(x["alarms"]["total"] for x in rows), (group, rows)
+        classes += [x for x in rows if x["code"]]
+    for flt in ("industry=C3360", "dust_kind=wood", "grade=" + classes[-1]["code"]):
+        classes.append(e.get(base + "&group=none&" + flt)["totals"])
+    assert any(0 < x["alarms"]["total"] < body["totals"]["alarms"]["total"] for x in classes), classes
+    for fig in [body["totals"]] + body["rows"] + busy + classes:
         links = fig["links"]
         assert e.get(links["alarms"])["total"] == fig["alarms"]["total"], links["alarms"]
         assert e.get(links["alarms_overdue"])["total"] == fig["alarms"]["overdue"]
@@ -692,6 +702,11 @@ def check_rest(e, r, ents):
             err = e.get(f"/api/v1/{route}?" + path, status=400)
             assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
     assert "limit" in e.get("/api/v1/data-quality?limit=0", status=400)["detail"]
+    for path, word in [("alarms?risk_grade=pink", "risk_grade"), ("warnings?industry=c33", "industry"),
+                       ("hazards?dust_kind=Wood", "dust_kind"), ("cleaning/compliance?risk_grade=red,blue", "risk_grade"),
+                       ("enterprises?grade=green", "grade")]:
+        err = e.get("/api/v1/" + path, status=400)
+        assert err["code"] == "bad_request" and word in err["detail"] and err["hint"], (path, err)
     check_pages(e, r, ents, base)
 
 

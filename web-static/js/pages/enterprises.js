@@ -58,7 +58,7 @@ export default async function enterprises(el, ctx) {
   let list, grades = new Map(), online = new Map();
   try {
     const jobs = [apiAll('/api/v1/enterprises' + (sp.toString() ? '?' + sp : ''))];
-    if (hasRoute('GET', '/api/v1/risk/ranking')) jobs.push(api('/api/v1/risk/ranking?limit=500').then(r => { grades = new Map(r.items.map(i => [i.enterprise.id, i])); }).catch(() => {}));
+    if (hasRoute('GET', '/api/v1/risk/ranking')) jobs.push(apiAll('/api/v1/risk/ranking').then(r => { grades = new Map(r.items.map(i => [i.enterprise.id, i])); }).catch(() => {}));
     [list] = await Promise.all(jobs);
   } catch (e) { fill(body, errorBox(e)); return; }
   if (!ctx.alive) return;

@@ -2,7 +2,7 @@
 // rectification loop.  Government accounts report, confirm derived proposals,
 // verify or reject; the enterprise files its plan and rectification report.
 // Oldest first, with deadline and age; per street ageing for the government.
-import { api, hasRoute } from '../api.js';
+import { api, apiAll, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { lbl, loadLabels } from '../labels.js';
 import { h, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading, stat } from '../ui.js';
@@ -76,7 +76,7 @@ export default async function hazardsPage(el, ctx) {
 
 async function report(ctx, reload) {
   let ents = [];
-  if (!ctx.isEnt) ents = (await api('/api/v1/enterprises?limit=500')).items || [];
+  if (!ctx.isEnt) ents = (await apiAll('/api/v1/enterprises')).items || [];
   const items = Array.from({ length: 10 }, (_, i) => [String(i + 1), (i + 1) + '. ' + lbl('major_hazard_item', String(i + 1))]);
   formModal(t(ctx.isEnt ? 'hz.self' : 'hz.new'), [
     ctx.isEnt ? null : formRow(t('common.enterprise'), select('enterprise', ents.map(e => [e.id, e.name]), ents[0] && ents[0].id)),

@@ -1,7 +1,7 @@
 // 实时监测: per dust-removal system, cards of live values coloured by alarm
 // state; a zoomable trend chart for any point and range from the downsampled
 // series (min/max band + mean when bucketed).
-import { api, hasRoute } from '../api.js';
+import { api, apiAll, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, fill, card, empty, errorBox, fmtTime, fmtNum, chart, loading, ago, unitText, withUnit, gradeTag } from '../ui.js';
 import { onLive } from '../live.js';
@@ -119,7 +119,7 @@ async function picker(el, ctx) {
     let grades = new Map();
     try {
       [r] = await Promise.all([api('/api/v1/enterprises?limit=200' + (input.value ? '&q=' + encodeURIComponent(input.value) : '')),
-        hasRoute('GET', '/api/v1/risk/ranking') && !ctx.isEnt ? api('/api/v1/risk/ranking?limit=500').then(g => { grades = new Map(g.items.map(i => [i.enterprise.id, i.grade])); }).catch(() => {}) : null]);
+        hasRoute('GET', '/api/v1/risk/ranking') && !ctx.isEnt ? apiAll('/api/v1/risk/ranking').then(g => { grades = new Map(g.items.map(i => [i.enterprise.id, i.grade])); }).catch(() => {}) : null]);
     } catch (e) { fill(box, errorBox(e)); return; }
     if (!ctx.alive) return;
     // each card coloured by state: grey when no point reports (offline),

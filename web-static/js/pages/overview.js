@@ -47,7 +47,7 @@ export default async function overview(el, ctx) {
   async function loadGrades() {
     if (!hasRoute('GET', '/api/v1/risk/ranking')) return;
     try {
-      const r = await api('/api/v1/risk/ranking?limit=500');
+      const r = await apiAll('/api/v1/risk/ranking');
       grades = new Map((r.items || []).map(i => [i.enterprise.id, i.grade]));
     } catch { /* the map stays grey */ }
   }

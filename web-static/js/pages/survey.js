@@ -3,7 +3,7 @@
 // with the current values beside the proposed ones, confirms or returns them
 // with a reason; the street edits a returned proposal and resubmits.  Pending
 // proposals are not enterprises: no figure counts them until confirmed.
-import { api } from '../api.js';
+import { api, apiAll } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, card, table, empty, errorBox, fmtTime, formModal, formRow, select, toast, loading } from '../ui.js';
 
@@ -78,7 +78,7 @@ export default async function surveyPage(el, ctx) {
 
   async function pickEnterprise() {
     let r;
-    try { r = await api('/api/v1/enterprises?limit=500'); } catch (e) { toast(e.message, 'error'); return; }
+    try { r = await apiAll('/api/v1/enterprises'); } catch (e) { toast(e.message, 'error'); return; }
     const items = r.items || [];
     formModal(t('sv.change'), [formRow(t('sv.name'), select('id', items.map(e => [e.id, e.name]), items[0] && items[0].id))], async v => {
       const ent = items.find(e => String(e.id) === v.id);

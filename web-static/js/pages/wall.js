@@ -3,7 +3,7 @@
 // warning lists.  It refreshes itself (every 60 s, ?refresh=N for another
 // period) by updating the same elements and charts in place, caps the feed,
 // and reloads the whole page every 12 hours, so it runs for days unattended.
-import { api, hasRoute } from '../api.js';
+import { api, apiAll, hasRoute } from '../api.js';
 import { t } from '../i18n.js';
 import { h, fill, chart, fmtTime, GRADE_COLOURS, zone } from '../ui.js';
 import { enterpriseMap } from '../map.js';
@@ -62,7 +62,7 @@ export default async function wall(el, ctx) {
       api('/api/v1/overview').catch(() => null),
       api('/api/v1/alarms?overdue=true&state=active,acknowledged&limit=10').catch(() => null),
       hasRoute('GET', '/api/v1/warnings') ? api('/api/v1/warnings?overdue=true&limit=10').catch(() => null) : null,
-      hasRoute('GET', '/api/v1/risk/ranking') ? api('/api/v1/risk/ranking?limit=500').catch(() => null) : null]);
+      hasRoute('GET', '/api/v1/risk/ranking') ? apiAll('/api/v1/risk/ranking').catch(() => null) : null]);
     if (!ctx.alive) return;
     if (ov) {
       const a = ov.alarms || {}, w = ov.warnings || {};
@@ -93,7 +93,7 @@ export default async function wall(el, ctx) {
   });
   const timer = setInterval(refresh, period);
   ctx.onLeave(() => clearInterval(timer));
-  const list = await api('/api/v1/enterprises?limit=500').catch(() => ({ items: [] }));
+  const list = await apiAll('/api/v1/enterprises').catch(() => ({ items: [] }));
   if (!ctx.alive) return;
   ents = list.items || [];
   names = new Map(ents.map(e => [e.id, e.name]));

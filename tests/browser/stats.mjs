@@ -80,6 +80,28 @@ async function test_statistics_page_shows_the_api_figures() {
   await context.close();
 }
 
+async function test_drill_down_lists_what_the_number_counts() {
+  // a district's alarms of last month: the list page keeps the period and the district (it
+  // showed the whole city's open alarms), and names them
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + `/#/stats?period=month&date=${lastMonth()}-01&group=district`);
+  await page.waitForSelector('[data-testid=stats-table]');
+  const cell = page.locator('[data-testid=stats-table] tr', { has: page.locator('[data-row="310113"]') }).locator('[data-cell=alarms]');
+  assert((await cell.textContent()).trim() === '3', 'baoshan alarms: ' + await cell.textContent());
+  await cell.click();
+  await page.waitForSelector('[data-testid=alarm-list] table');
+  const ids = await page.$$eval('[data-testid=alarm-list] [data-alarm-id]', rs => rs.length);
+  assert(ids === 3, 'alarm rows: ' + ids + ' at ' + page.url());
+  for (const k of ['from', 'to', 'district'])
+    assert(await page.$(`[data-testid=drill-filters] [data-drill-filter=${k}]`), 'drill filter not named: ' + k);
+  // the enterprise list of one district (a row's enterprises link)
+  await page.goto(srv.base + '/#/enterprises?district=310114');
+  await page.waitForSelector('[data-testid=enterprise-table]');
+  const names = await page.$$eval('[data-testid=enterprise-table] [data-enterprise-link]', as => as.map(a => a.textContent));
+  assert(names.length === 1, 'enterprises of 310114: ' + names.length);
+  await context.close();
+}
+
 async function test_monthly_report_downloads_and_prints() {
   const { context, page } = await loginPage(browser, srv.base, 'baoshan.admin', PW, errors);
   await page.goto(srv.base + '/#/reports');
@@ -163,7 +185,8 @@ async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
 
-const tests = [test_statistics_page_shows_the_api_figures, test_monthly_report_downloads_and_prints,
+const tests = [test_statistics_page_shows_the_api_figures, test_drill_down_lists_what_the_number_counts,
+  test_monthly_report_downloads_and_prints,
   test_enterprise_list_goes_past_500, test_wall_reads_every_enterprise_and_grade, test_enterprise_ranking_pages,
   test_no_script_errors];
 let passed = 0, failed = 0;

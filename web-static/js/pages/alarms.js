@@ -10,6 +10,7 @@ import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, chart, formModal, formRow, select, toast, loading, duration, unitText } from '../ui.js';
 import { onLive } from '../live.js';
 import { loadLabels, lbl, pick } from '../labels.js';
+import { drillOf, drillBar, drillInputs, fromStatistic } from '../drill.js';
 
 const STATES = ['active', 'acknowledged', 'handled', 'closed'];
 const KINDS = ['high', 'high_high', 'low', 'low_low', 'rate_of_rise', 'digital_fault', 'spark', 'frozen', 'out_of_range', 'offline', 'gateway_fault', 'video', 'gateway_offline', 'enterprise_offline'];
@@ -34,7 +35,9 @@ function shelvedTag(a) {
 export default async function alarmsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
   const q = ctx.query;
-  const f = { state: q.get('state') ?? 'active,acknowledged,handled', kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '', source: q.get('source') === 'video' ? 'video' : '' };
+  const drill = drillOf(q);
+  // from a statistic: every alarm of its period, open or not (it counts them all)
+  const f = { state: q.get('state') ?? (fromStatistic(drill) ? '' : 'active,acknowledged,handled'), kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '', source: q.get('source') === 'video' ? 'video' : '' };
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('al.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
     h('div', { class: 'actions' }, h('a', { class: 'btn sm' + (f.source ? '' : ' primary'), href: '#/alarms' }, t('d17.all.list')),
       h('a', { class: 'btn sm' + (f.source ? ' primary' : ''), href: '#/alarms?source=video&state=', 'data-action': 'video-alarms' }, t('d17.video.list')))));
@@ -45,10 +48,11 @@ export default async function alarmsPage(el, ctx) {
     h('label', null, t('al.level'), select('level', [['', t('common.all')], ['2', t('allevel.2')], ['1', t('allevel.1')], ['0', t('allevel.0')]], f.level)),
     h('label', null, h('input', { type: 'checkbox', name: 'overdue', value: 'true', checked: f.overdue === 'true' }), t('al.only_overdue')),
     f.source ? h('input', { type: 'hidden', name: 'source', value: f.source }) : null,
+    ...drillInputs(drill),
     h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
   const box = h('div');
-  el.append(h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, box)));
-  const filters = {};
+  el.append(h('section', { class: 'card' }, drillBar(drill, '#/alarms'), form, h('div', { class: 'bd flush' }, box)));
+  const filters = { ...drill };
   for (const k in f) if (f[k]) filters[k] = f[k];
   box.append(await alarmTable(ctx, filters, { page: +(q.get('page') || 1) }));
 }

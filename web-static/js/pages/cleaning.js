@@ -3,6 +3,7 @@
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading, pct } from '../ui.js';
+import { drillOf, drillBar } from '../drill.js';
 
 const PHOTO_MAX_MB = 2;
 const METHODS = ['vacuum', 'wet_wipe', 'sweep', 'other'];
@@ -24,13 +25,16 @@ export default async function cleaningPage(el, ctx) {
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('cl.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
   if (ctx.isEnt) { await cleaningPanel(el, ctx, { id: ctx.me.scope.id }); return; }
   if (!hasRoute('GET', '/api/v1/cleaning/compliance')) { el.append(card(t('cl.compliance'), missingRoute('GET /api/v1/cleaning/compliance'))); return; }
-  const days = +(ctx.query.get('days') || 7);
-  const from = new Date(Date.now() - days * 86400e3).toISOString();
+  // from a statistic: its period and enterprises instead of the last days
+  const drill = drillOf(ctx.query);
+  const days = Object.keys(drill).length ? 0 : +(ctx.query.get('days') || 7);
+  const from = new Date(Date.now() - (days || 7) * 86400e3).toISOString();
   const box = h('div', null, loading());
-  el.append(h('section', { class: 'card' }, h('div', { class: 'filters' }, t('mon.range'), ...[7, 30].map(d =>
+  el.append(h('section', { class: 'card' }, drillBar(drill, '#/cleaning'), h('div', { class: 'filters' }, t('mon.range'), ...[7, 30].map(d =>
     h('a', { class: 'btn sm' + (d === days ? ' primary' : ''), href: '#/cleaning?days=' + d }, d + (document.documentElement.lang === 'en' ? ' d' : '天')))), h('div', { class: 'bd flush' }, box)));
   let r;
-  try { r = await api('/api/v1/cleaning/compliance?from=' + encodeURIComponent(from)); } catch (e) { fill(box, errorBox(e)); return; }
+  const query = days ? 'from=' + encodeURIComponent(from) : new URLSearchParams(drill);
+  try { r = await api('/api/v1/cleaning/compliance?' + query); } catch (e) { fill(box, errorBox(e)); return; }
   const tot = r.totals || {};
   fill(box, 
     h('div', { class: 'stats', style: { padding: '12px 14px 0' } },

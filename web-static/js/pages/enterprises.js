@@ -5,6 +5,7 @@ import { api, apiAll, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, gradeTag, select, toast, modal, loading } from '../ui.js';
 import { loadLabels, lbl } from '../labels.js';
+import { drillBar, drillInputs } from '../drill.js';
 
 const PAGE = 20;
 
@@ -14,6 +15,8 @@ export default async function enterprises(el, ctx) {
     q: q.get('q') || '', street: q.get('street') || '', status: q.get('status') || '', dust_kind: q.get('dust_kind') || '',
     industry: q.get('industry') || '', conn: q.get('conn') || '', grade: q.get('grade') || '', online: q.get('online') || '',
   };
+  // a district (a statistic's row links here with it): no field of its own on the form
+  const district = q.get('district') ? { district: q.get('district') } : {};
   let page = +(q.get('page') || 1);
   const [regions, ov] = await Promise.all([api('/api/v1/regions').catch(() => ({ items: [] })), api('/api/v1/overview').catch(() => ({}))]);
   if (!ctx.alive) return;
@@ -34,7 +37,8 @@ export default async function enterprises(el, ctx) {
     h('label', null, t('ent.status'), sel('status', ['producing', 'stopped', 'overhaul'].map(s => [s, t('status.' + s)]))),
     h('label', null, t('ent.conn'), sel('conn', ['connected', 'not_connected', 'suspended'].map(s => [s, t('conn.' + s)]))),
     h('label', null, t('ent.online'), sel('online', [['yes', t('online.yes')], ['no', t('online.no')]])),
-    hasRoute('GET', '/api/v1/risk/ranking') ? h('label', null, t('ent.grade'), sel('grade', ['red', 'orange', 'yellow', 'blue'].map(g => [g, t('grade.' + g)]))) : null,
+    hasRoute('GET', '/api/v1/risk/ranking') ? h('label', null, t('ent.grade'), sel('grade', ['red', 'orange', 'yellow', 'blue', 'none'].map(g => [g, t('grade.' + g)]))) : null,
+    ...drillInputs(district),
     h('button', { class: 'btn primary', type: 'submit' }, t('common.search')),
     h('button', { class: 'btn', type: 'button', onclick: () => { ctx.go('#/enterprises'); } }, t('common.reset')));
   const body = h('div', null, loading());
@@ -42,8 +46,8 @@ export default async function enterprises(el, ctx) {
     h('div', { class: 'page-head' }, h('h2', null, t('ent.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' },
         canImport ? h('button', { class: 'btn', onclick: importDialog, 'data-action': 'import' }, t('ent.import')) : null,
-        canExport ? h('a', { class: 'btn primary', href: exportHref(f), download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
-    h('section', { class: 'card' }, form, h('div', { class: 'bd flush' }, body)));
+        canExport ? h('a', { class: 'btn primary', href: exportHref({ ...f, ...district }), download: 'enterprises.csv', 'data-action': 'export-csv' }, t('ent.export')) : null)),
+    h('section', { class: 'card' }, drillBar(district, '#/enterprises'), form, h('div', { class: 'bd flush' }, body)));
 
   function apply() {
     const fd = new FormData(form);
@@ -54,7 +58,9 @@ export default async function enterprises(el, ctx) {
 
   // server-side part
   const sp = new URLSearchParams();
-  for (const k of ['q', 'street', 'status', 'dust_kind']) if (f[k]) sp.set(k, f[k]);
+  // industry and grade by the server too: a grade of none is an enterprise not scored yet
+  for (const k of ['q', 'street', 'status', 'dust_kind', 'industry', 'grade']) if (f[k]) sp.set(k, f[k]);
+  if (district.district) sp.set('district', district.district);
   let list, grades = new Map(), online = new Map();
   try {
     const jobs = [apiAll('/api/v1/enterprises' + (sp.toString() ? '?' + sp : ''))];
@@ -66,9 +72,7 @@ export default async function enterprises(el, ctx) {
     industrySel.append(h('option', { value: code, selected: code === f.industry }, lbl('industry', code)));
   // online = any point reporting recently: the overview knows totals only, so
   // ask per enterprise lazily for the visible page
-  let rows = list.items.filter(e =>
-    (!f.industry || e.industry_code === f.industry) && (!f.conn || e.connection_status === f.conn) &&
-    (!f.grade || (grades.get(e.id) || {}).grade === f.grade));
+  let rows = list.items.filter(e => !f.conn || e.connection_status === f.conn);
 
   async function onlineOf(pageRows) {
     await Promise.all(pageRows.filter(e => !online.has(e.id)).map(e =>
@@ -137,7 +141,7 @@ function importDialog() {
 // The export honours the page's filters (online is computed in the browser: not exported).
 function exportHref(f) {
   const p = new URLSearchParams();
-  for (const [k, q] of [['q', 'q'], ['street', 'street'], ['status', 'status'], ['dust_kind', 'dust_kind'],
+  for (const [k, q] of [['q', 'q'], ['district', 'district'], ['street', 'street'], ['status', 'status'], ['dust_kind', 'dust_kind'],
     ['industry', 'industry'], ['conn', 'connection_status'], ['grade', 'grade']]) if (f[k]) p.set(q, f[k]);
   return '/api/v1/enterprises/export.csv' + (p.toString() ? '?' + p : '');
 }

@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { lbl, loadLabels } from '../labels.js';
 import { h, fill, card, table, empty, errorBox, fmtTime, missingRoute, formModal, formRow, select, toast, loading, stat } from '../ui.js';
 import { onLive } from '../live.js';
+import { drillOf, drillBar } from '../drill.js';
 
 // action -> [from statuses, body field, required, who]
 const ACTS = {
@@ -25,7 +26,10 @@ const statusTag = s => h('span', { class: 'tag ' + ({ closed: 'ok', dismissed: '
 export default async function hazardsPage(el, ctx) {
   await loadLabels();
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
-  const tab = ctx.query.get('tab') || 'open';
+  // from a statistic: its own filters instead of a tab's
+  const drill = drillOf(ctx.query, ['status', 'kind', 'open', 'overdue']);
+  const drilling = Object.keys(drill).length > 0;
+  const tab = drilling ? '' : ctx.query.get('tab') || 'open';
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('hz.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
   if (!hasRoute('GET', '/api/v1/hazards')) { el.append(card(t('hz.title'), missingRoute('GET /api/v1/hazards'))); return; }
   const tools = h('div', { style: { display: 'flex', gap: '8px', marginBottom: '10px' } });
@@ -41,12 +45,13 @@ export default async function hazardsPage(el, ctx) {
   if (!ctx.isEnt && hasRoute('GET', '/api/v1/hazards/ageing')) el.append(ageing);
   el.append(h('nav', { class: 'tabs' }, TABS.map(([k]) => h('a', { href: '#/hazards?tab=' + k, class: k === tab ? 'active' : null }, t('hz.tab.' + k)))));
   const body = h('div', { class: 'bd flush' }, loading());
-  el.append(h('section', { class: 'card', 'data-testid': 'hazard-list' }, body));
+  el.append(h('section', { class: 'card', 'data-testid': 'hazard-list' }, drillBar(drill, '#/hazards'), body));
   async function load() {
     let r;
-    try { r = await api('/api/v1/hazards?limit=200&' + TABS.find(x => x[0] === tab)[1]); } catch (e) { fill(body, errorBox(e)); return; }
+    const filter = drilling ? new URLSearchParams(drill) : TABS.find(x => x[0] === tab)[1];
+    try { r = await api('/api/v1/hazards?limit=200&' + filter); } catch (e) { fill(body, errorBox(e)); return; }
     if (!ctx.alive) return;
-    fill(body, table([
+    fill(body, r.total > r.items.length ? h('div', { class: 'note', 'data-testid': 'hazard-shown' }, t('wn.shown', { n: r.items.length, total: r.total })) : null, table([
       ctx.isEnt ? null : { title: t('common.enterprise'), render: x => h('a', { href: '#/enterprises/' + x.enterprise.id }, x.enterprise.name) },
       { title: t('hz.kind'), render: x => h('span', { class: 'tag ' + (x.kind === 'major' ? 'red' : '') }, x.kind === 'major' ? t('hz.major', { n: x.major_item }) : lbl('hazard_kind', x.kind)) },
       { title: t('hz.what'), render: x => h('a', { href: '#/hazards/' + x.id, 'data-hazard-link': x.id }, x.title) },

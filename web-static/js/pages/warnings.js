@@ -6,6 +6,7 @@ import { t, tv } from '../i18n.js';
 import { h, clear, fill, card, table, empty, errorBox, fmtTime, fmtNum, missingRoute, formModal, formRow, toast, loading, duration, gradeTag, stat } from '../ui.js';
 import { onLive } from '../live.js';
 import { loadLabels, lbl } from '../labels.js';
+import { drillOf, drillBar, fromStatistic } from '../drill.js';
 
 const COLOURS = ['red', 'orange', 'yellow', 'blue'];
 const STATUSES = ['issued', 'signed', 'feedback', 'clearance_requested', 'returned', 'cleared'];
@@ -21,7 +22,10 @@ const ACTS = {
 export default async function warningsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
   const q = ctx.query;
-  const grade = q.get('grade') || '', open = q.get('open') !== 'false';
+  const drill = drillOf(q, ['overdue']);
+  // from a statistic: every warning of its period, cleared or not (it counts them all)
+  const grade = q.get('grade') || '', open = q.has('open') ? q.get('open') !== 'false' : !fromStatistic(drill);
+  const keep = Object.keys(drill).length ? new URLSearchParams(drill) + '&' : '';
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('wn.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name)));
   if (!hasRoute('GET', '/api/v1/warnings')) { el.append(card(t('wn.title'), missingRoute('GET /api/v1/warnings'))); return; }
   // colour tiles double as the colour filter
@@ -35,10 +39,12 @@ export default async function warningsPage(el, ctx) {
     stat(t('ov.overdue_warnings'), w.overdue ?? 0, 'red'), stat(t('wstate.clearance_requested'), w.clearance_requested ?? 0, 'ok'));
   }).catch(() => {});
   const tabs = h('nav', { class: 'tabs' }, [['', t('common.all')], ...COLOURS.map(c => [c, t('colour.' + c)])].map(([c, l]) =>
-    h('a', { href: `#/warnings?grade=${c}&open=${open}`, class: c === grade ? 'active' : null }, l)),
-  h('a', { href: `#/warnings?grade=${grade}&open=${!open}`, style: { marginLeft: 'auto' } }, (open ? '☐ ' : '☑ ') + t('wn.include_closed')));
+    h('a', { href: `#/warnings?${keep}grade=${c}&open=${open}`, class: c === grade ? 'active' : null }, l)),
+  h('a', { href: `#/warnings?${keep}grade=${grade}&open=${!open}`, style: { marginLeft: 'auto' } }, (open ? '☐ ' : '☑ ') + t('wn.include_closed')));
   el.append(tabs);
-  const filters = {};
+  const bar = drillBar(drill, '#/warnings');
+  if (bar) el.append(bar);
+  const filters = { ...drill };
   if (grade) filters.grade = grade;
   if (open) filters.open = 'true';
   el.append(await warningTable(ctx, filters));
@@ -58,7 +64,7 @@ export async function warningTable(ctx, filters) {
     try { r = await api('/api/v1/warnings?' + p); } catch (e) { fill(body, errorBox(e)); return; }
     if (!ctx.alive) return;
     items = r.items;
-    fill(body, table([
+    fill(body, r.total > items.length ? h('div', { class: 'note', 'data-testid': 'warning-shown' }, t('wn.shown', { n: items.length, total: r.total })) : null, table([
       { title: t('wn.colour'), render: w => gradeTagColour(w.grade) },
       filters.enterprise ? null : { title: t('common.enterprise'), render: w => h('a', { href: '#/enterprises/' + w.enterprise.id }, w.enterprise.name) },
       { title: t('wn.cause'), render: w => causeText(w.cause) },

@@ -1590,8 +1590,11 @@ OPERATIONS = {
                  csv_param("level", ["0", "1", "2"], "Levels."),
                  csv_param("state", ALARM_STATES, "States."),
                  csv_param("source", ALARM_SOURCES, "Sources."),
-                 P("overdue"), P("open"), P("from"), P("to"), *ent_class("risk_grade"),
-                 P("limit50"), P("offset")],
+                 P("overdue"), P("open"), P("from"), P("to"),
+                 Q("during", s("boolean"), "true: from and to list the alarms open at any time in "
+                   "[from, to), leaving out point alarms folded into an enterprise alarm (what a "
+                   "statistic's interruptions count), instead of those raised in it."),
+                 *ent_class("risk_grade"), P("limit50"), P("offset")],
          resp=ok(ref("AlarmList")), err=[400]),
     "getAlarm": dict(tag="alarms",
          zh="报警详情", en="One alarm with its events and the readings around it",

@@ -41,7 +41,7 @@ int api_alarms_list(api_req *r)
 {
     api_list_query q;
     long point;
-    const char *kinds, *levels, *states, *sources;
+    const char *kinds, *levels, *states, *sources, *during;
     if (api_query_list_page(r, &q) ||
         api_query_csv(r, "kind",
                       "high|high_high|low|low_low|rate_of_rise|digital_fault|frozen|out_of_range|"
@@ -50,14 +50,16 @@ int api_alarms_list(api_req *r)
         api_query_csv(r, "level", "0|1|2", &levels) ||
         api_query_csv(r, "state", "active|acknowledged|handled|closed", &states) ||
         api_query_csv(r, "source", "rule|gateway|video", &sources) || api_query_list_state(r, &q) ||
-        api_query_list_class(r, &q) || api_query_id(r, "point", &point))
+        api_query_list_class(r, &q) || api_query_id(r, "point", &point) ||
+        api_query_bool(r, "during", &during))
         return 0;
     db_alarm_api_filter f = {.list = q.list,
                              .point_id = point,
                              .kinds = kinds,
                              .levels = levels,
                              .states = states,
-                             .sources = sources};
+                             .sources = sources,
+                             .during = api_tristate(during) == 1};
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *out = NULL;

@@ -135,8 +135,9 @@ static void write_links(srv_buf *b, const link_ctx *lc, json_t *kinds)
     write_link(b, &first, "enterprises", "/api/v1/enterprises", lc->ents, NULL);
     write_link(b, &first, "alarms", "/api/v1/alarms", lc->base, NULL);
     write_link(b, &first, "alarms_overdue", "/api/v1/alarms", lc->base, "overdue=true");
+    /* the interruptions open at any time in the period, as counted (during=true) */
     write_link(b, &first, "interruptions", "/api/v1/alarms", lc->base,
-               "kind=offline%2Centerprise_offline%2Cgateway_offline");
+               "kind=offline%2Centerprise_offline%2Cgateway_offline&during=true");
     write_link(b, &first, "warnings", "/api/v1/warnings", lc->base, NULL);
     write_link(b, &first, "warnings_overdue", "/api/v1/warnings", lc->base, "overdue=true");
     write_link(b, &first, "cleaning", "/api/v1/cleaning/compliance", lc->base, NULL);

@@ -70,7 +70,9 @@
 static const db_stmt statements[] = {
     /* $3 district code $4 street code $5 enterprise $6 kinds $7 levels $8 states $9 sources
      * $10 from $11 to $12 overdue $13 limit $14 offset $15 point $16 open $17 industry $18 dust
-     * kind $19 risk grade */
+     * kind $19 risk grade $20 during: from/to take the alarms open at any time in [from, to), not
+     * folded into an enterprise alarm (what a statistic's interruptions count), instead of those
+     * raised in it */
     {"alm_api_list",
      "WITH f AS (SELECT a.id, a.raised_at FROM alarms a JOIN enterprises e ON e.id = "
      "a.enterprise_id JOIN regions d ON d.id = e.district_id LEFT JOIN regions s ON s.id = "
@@ -80,9 +82,12 @@ static const db_stmt statements[] = {
               "AND " CSV_MATCH("a.kind", "6") " AND " CSV_MATCH("a.level", "7") " AND " CSV_MATCH(
                   "a.state",
                   "8") " AND " CSV_MATCH("a.source",
-                                         "9") " AND ($10::timestamptz IS NULL OR a.raised_at >= "
-                                              "$10::timestamptz) AND ($11::timestamptz IS "
-                                              "NULL OR a.raised_at < $11::timestamptz) AND "
+                                         "9") " AND ($11::timestamptz IS NULL OR a.raised_at < "
+                                              "$11::timestamptz) AND "
+                                              "($10::timestamptz IS NULL OR CASE WHEN $20::boolean "
+                                              "THEN coalesce(a.cleared_at, 'infinity') > "
+                                              "$10::timestamptz AND a.folded_into IS NULL ELSE "
+                                              "a.raised_at >= $10::timestamptz END) AND "
                                               "($12::boolean IS NULL OR " ALARM_OVERDUE(
                                                   "a") " = $12::boolean) AND ($15::bigint IS NULL "
                                                        "OR a.point_id = $15::bigint) AND "
@@ -197,7 +202,7 @@ db_status db_alarm_api_list(db_conn *c, const db_scope *s, const db_alarm_api_fi
                             json_t **out)
 {
     char eid[24], pid[24], lim[24], off[24];
-    const char *p[19] = {s->kind,
+    const char *p[20] = {s->kind,
                          s->id,
                          f->list.district_code,
                          f->list.street_code,
@@ -215,8 +220,9 @@ db_status db_alarm_api_list(db_conn *c, const db_scope *s, const db_alarm_api_fi
                          db_tristate(f->list.open),
                          f->list.industry_code,
                          f->list.dust_kind,
-                         f->list.risk_grade};
-    return db_read_json(c, s, "alm_api_list", 19, p, out);
+                         f->list.risk_grade,
+                         f->during ? "true" : "false"};
+    return db_read_json(c, s, "alm_api_list", 20, p, out);
 }
 
 db_status db_alarm_api_get(db_conn *c, const db_scope *s, int64_t alarm_id, json_t **out)

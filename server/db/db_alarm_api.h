@@ -24,6 +24,8 @@ typedef struct db_alarm_api_filter {
     db_list_filter list;
     int64_t point_id;
     const char *kinds, *levels, *states, *sources;
+    int during; /* from/to: open at any time in the range (folded ones left out), not raised in it
+                 */
 } db_alarm_api_filter;
 
 /* {total, limit, offset, items[]}; *out NULL only on failure. */

@@ -193,6 +193,14 @@ def make_events(e, rng):
                 f"INSERT INTO warning_events (warning_id, enterprise_id, at, action, to_status, step, level) "
                 f"SELECT id, {eid}, issued_at + interval '{rng.choice([3, 30, 70])} hours', 'escalate', 'issued', 1, "
                 f"'district' FROM w WHERE {rng.random() < 0.6};")
+        if ent is e.a1:
+            # an interruption from before the period into it: counted in it (open during it), though
+            # not raised in it
+            sql.append(f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, "
+                       f"raised_at, cleared_at, ack_deadline, handle_deadline) VALUES ({eid}, "
+                       f"{ent['points']['spark_detected'][1]}, 'rule', 'offline', 'offline', 0, 0, "
+                       f"{sqlts(base - timedelta(hours=5))}, {sqlts(base + timedelta(hours=2))}, "
+                       f"{sqlts(base - timedelta(hours=4))}, {sqlts(base - timedelta(hours=3))});")
         # a gateway that went silent in the period and is still offline, one never heard from
         gw = e.system(f"INSERT INTO gateways (enterprise_id, code, last_seen_at) VALUES ({eid}, 'GW{eid}A', "
                       f"{sqlts(base)}) RETURNING id")[0][0]
@@ -661,6 +669,7 @@ def check_rest(e, r, ents):
         links = fig["links"]
         assert e.get(links["alarms"])["total"] == fig["alarms"]["total"], links["alarms"]
         assert e.get(links["alarms_overdue"])["total"] == fig["alarms"]["overdue"]
+        assert e.get(links["interruptions"])["total"] == fig["interruptions"]["count"], links["interruptions"]
         assert e.get(links["warnings"])["total"] == fig["warnings"]["total"]
         assert e.get(links["warnings_overdue"])["total"] == fig["warnings"]["overdue"]
         for lv in "012":

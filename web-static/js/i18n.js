@@ -324,7 +324,7 @@ const D = {
   'drill.from': ['自', 'from'], 'drill.to': ['至', 'to'], 'drill.district': ['区', 'district'], 'drill.street': ['街镇', 'street'],
   'drill.enterprise': ['企业', 'enterprise'], 'drill.industry': ['行业', 'industry'], 'drill.dust_kind': ['粉尘', 'dust'],
   'drill.risk_grade': ['风险等级', 'risk grade'], 'drill.grade': ['风险等级', 'risk grade'], 'drill.status': ['状态', 'status'],
-  'drill.kind': ['类别', 'kind'], 'drill.open': ['未关闭', 'open'], 'drill.overdue': ['超期', 'overdue'], 'drill.level': ['级别', 'level'],
+  'drill.kind': ['类别', 'kind'], 'drill.open': ['未关闭', 'open'], 'drill.overdue': ['超期', 'overdue'], 'drill.level': ['级别', 'level'], 'drill.during': ['时段内持续', 'open during the period'],
   'wn.shown': ['显示 {n} 条，共 {total} 条', 'showing {n} of {total}'],
   'st.group.district': ['区', 'District'], 'st.group.street': ['街镇', 'Street'], 'st.group.enterprise': ['企业', 'Enterprise'],
   'st.group.industry': ['行业', 'Industry'], 'st.group.dust_kind': ['粉尘种类', 'Dust kind'], 'st.group.grade': ['风险等级', 'Risk grade'], 'st.group.none': ['不分组', 'None'],

@@ -35,7 +35,7 @@ function shelvedTag(a) {
 export default async function alarmsPage(el, ctx) {
   if (ctx.params.id) return detail(el, ctx, ctx.params.id);
   const q = ctx.query;
-  const drill = drillOf(q);
+  const drill = drillOf(q, ['during']);
   // from a statistic: every alarm of its period, open or not (it counts them all)
   const f = { state: q.get('state') ?? (fromStatistic(drill) ? '' : 'active,acknowledged,handled'), kind: q.get('kind') || '', level: q.get('level') || '', overdue: q.get('overdue') || '', source: q.get('source') === 'video' ? 'video' : '' };
   el.append(h('div', { class: 'page-head' }, h('h2', null, t('al.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),

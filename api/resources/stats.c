@@ -193,26 +193,27 @@ typedef struct {
     const char *district, *street, *industry, *dust_kind, *grade, *enterprise;
 } link_class;
 
+/* c's filters after buf's; the grade under grade_name; the enterprise unless without_enterprise */
+static void append_class(char *buf, size_t cap, const link_class *c, const char *grade_name,
+                         int without_enterprise)
+{
+    append_param(buf, cap, "district", c->district);
+    append_param(buf, cap, "street", c->street);
+    append_param(buf, cap, "industry", c->industry);
+    append_param(buf, cap, "dust_kind", c->dust_kind);
+    append_param(buf, cap, grade_name, c->grade);
+    if (!without_enterprise)
+        append_param(buf, cap, "enterprise", c->enterprise);
+}
+
 static void link_base(link_ctx *lc, const char *from, const char *to, const link_class *c)
 {
     lc->base[0] = lc->ents[0] = lc->now[0] = '\0';
     append_param(lc->base, sizeof lc->base, "from", from);
     append_param(lc->base, sizeof lc->base, "to", to);
-    char *const lists[] = {lc->base, lc->now};
-    for (size_t i = 0; i < 2; i++) {
-        size_t cap = i ? sizeof lc->now : sizeof lc->base;
-        append_param(lists[i], cap, "district", c->district);
-        append_param(lists[i], cap, "street", c->street);
-        append_param(lists[i], cap, "industry", c->industry);
-        append_param(lists[i], cap, "dust_kind", c->dust_kind);
-        append_param(lists[i], cap, "risk_grade", c->grade);
-        append_param(lists[i], cap, "enterprise", c->enterprise);
-    }
-    append_param(lc->ents, sizeof lc->ents, "district", c->district);
-    append_param(lc->ents, sizeof lc->ents, "street", c->street);
-    append_param(lc->ents, sizeof lc->ents, "industry", c->industry);
-    append_param(lc->ents, sizeof lc->ents, "dust_kind", c->dust_kind);
-    append_param(lc->ents, sizeof lc->ents, "grade", c->grade);
+    append_class(lc->base, sizeof lc->base, c, "risk_grade", 0);
+    append_class(lc->now, sizeof lc->now, c, "risk_grade", 0);
+    append_class(lc->ents, sizeof lc->ents, c, "grade", 1);
 }
 
 /* ---- the request ----------------------------------------------------------- */

@@ -26,7 +26,7 @@ function shown(k, v) {
   if (k === 'from' || k === 'to') return fmtTime(v);
   if (k === 'industry') return lbl('industry', v);
   if (k === 'dust_kind') return lbl('dust_kind', v);
-  if (k === 'risk_grade' || k === 'grade') return t('grade.' + v, {}, v);
+  if (k === 'risk_grade') return t('grade.' + v, {}, v);
   return v;
 }
 

@@ -51,7 +51,7 @@ export default async function hazardsPage(el, ctx) {
     const filter = drilling ? new URLSearchParams(drill) : TABS.find(x => x[0] === tab)[1];
     try { r = await api('/api/v1/hazards?limit=200&' + filter); } catch (e) { fill(body, errorBox(e)); return; }
     if (!ctx.alive) return;
-    fill(body, r.total > r.items.length ? h('div', { class: 'note', 'data-testid': 'hazard-shown' }, t('wn.shown', { n: r.items.length, total: r.total })) : null, table([
+    fill(body, r.total > r.items.length ? h('div', { class: 'note', 'data-testid': 'hazard-shown' }, t('common.shown', { n: r.items.length, total: r.total })) : null, table([
       ctx.isEnt ? null : { title: t('common.enterprise'), render: x => h('a', { href: '#/enterprises/' + x.enterprise.id }, x.enterprise.name) },
       { title: t('hz.kind'), render: x => h('span', { class: 'tag ' + (x.kind === 'major' ? 'red' : '') }, x.kind === 'major' ? t('hz.major', { n: x.major_item }) : lbl('hazard_kind', x.kind)) },
       { title: t('hz.what'), render: x => h('a', { href: '#/hazards/' + x.id, 'data-hazard-link': x.id }, x.title) },

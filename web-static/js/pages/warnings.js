@@ -64,7 +64,7 @@ export async function warningTable(ctx, filters) {
     try { r = await api('/api/v1/warnings?' + p); } catch (e) { fill(body, errorBox(e)); return; }
     if (!ctx.alive) return;
     items = r.items;
-    fill(body, r.total > items.length ? h('div', { class: 'note', 'data-testid': 'warning-shown' }, t('wn.shown', { n: items.length, total: r.total })) : null, table([
+    fill(body, r.total > items.length ? h('div', { class: 'note', 'data-testid': 'warning-shown' }, t('common.shown', { n: items.length, total: r.total })) : null, table([
       { title: t('wn.colour'), render: w => gradeTagColour(w.grade) },
       filters.enterprise ? null : { title: t('common.enterprise'), render: w => h('a', { href: '#/enterprises/' + w.enterprise.id }, w.enterprise.name) },
       { title: t('wn.cause'), render: w => causeText(w.cause) },

@@ -162,10 +162,13 @@ async function test_feed_seeded_from_open_alarms_is_dated_and_keyed() {
   const { context, page } = await loginPage(browser, srv.base, 'baoshan.staff', PW, errors);
   const sel = `[data-testid=live-feed] [data-feed-type=alarm][data-enterprise="${ent.id}"]`;
   await page.waitForSelector(sel, { timeout: 10000 });
-  const open = await page.evaluate(async id => (await (await fetch('/api/v1/alarms?open=true&limit=100')).json())
-    .items.filter(a => a.enterprise.id === id).map(a => a.id), ent.id);
-  assert(open.length > 0, 'no open alarm of the enterprise');
   const lines = await page.$$eval(sel, els => els.map(e => ({ id: e.dataset.alarmId, when: e.querySelector('.when').textContent })));
+  const ids = async q => page.evaluate(async ([id, q]) => (await (await fetch('/api/v1/alarms?limit=100' + q)).json())
+    .items.filter(a => a.enterprise.id === id).map(a => a.id), [ent.id, q]);
+  assert((await ids('&open=true')).length > 0, 'no open alarm of the enterprise');
+  // a line's alarm may have closed since the feed was seeded (a point's offline alarm folded into
+  // its enterprise's, CI at de58648): the line must name an alarm of the enterprise, open or not
+  const open = await ids('&state=active,acknowledged,handled,closed');
   const year = new Date().getUTCFullYear();
   for (const l of lines) {
     assert([year, year + 1].some(y => l.when.includes(String(y))), `seeded feed line dated ${l.when}`);

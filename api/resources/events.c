@@ -171,7 +171,13 @@ static void fill_region(long long eid, long long *district, long long *street)
         return;
     int64_t d = 0, s = 0;
     int found = 0;
-    if (db_events_enterprise_region(hub_db, eid, &d, &s, &found) != DB_OK || !found)
+    if (db_events_enterprise_region(hub_db, eid, &d, &s, &found) != DB_OK) {
+        /* the event then reaches city accounts only: say so, it is not silent */
+        LOG_WARN("live events: enterprise region not read; event goes to city accounts only",
+                 "enterprise_id=%lld", eid);
+        return;
+    }
+    if (!found)
         return;
     *district = d;
     *street = s;

@@ -308,6 +308,23 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+def print_server_logs(since, lines=40):
+    """The tail of every server log written to since the failed test began: CI keeps only
+    the test's output, not TMP_ROOT, and a failure seen only there needs the servers' side."""
+    import glob
+    for path in sorted(glob.glob(os.path.join(TMP_ROOT, "**", "dwserve-*.log"), recursive=True)):
+        try:
+            if os.path.getmtime(path) < since - 1:
+                continue
+            with open(path, errors="replace") as f:
+                tail = f.readlines()[-lines:]
+        except OSError:
+            continue
+        print(f"--- last {len(tail)} lines of {path}", flush=True)
+        sys.stdout.write("".join(tail))
+        print("---", flush=True)
+
+
 def run(tests, cleanup=None):
     """Runs test functions in order; prints one line each and the closing
     'N passed, N failed' line; exits non-zero on any failure."""
@@ -322,6 +339,7 @@ def run(tests, cleanup=None):
             failed += 1
             print(f"FAIL {t.__name__}", flush=True)
             traceback.print_exc()
+            print_server_logs(since=start)
     if cleanup:
         try:
             cleanup()

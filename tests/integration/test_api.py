@@ -775,13 +775,22 @@ def test_ingest_alarm_reaches_district_stream():
     # CI run did not see it within 4 s), so the district's stream waits for it up to 20 s; the
     # other district's stream is read until 1 s after it came, then shut down (a leaked event
     # would have arrived with it).
+    code = c.a2["points"]["hopper_temp"][0]
+
+    # The worker's offline checks raise alarms in the same street now and then: a CI run's
+    # stream stopped at one of those (another point's offline alarm), before ours came.  Read
+    # until our point's threshold alarm is raised.
+    def ours(buf):
+        return any(b'"action":"raise"' in ev and code.encode() in ev and b'"kind":"high' in ev
+                   for ev in buf.split(b"\n\n"))
+
     def reader(user):
         conn = http.client.HTTPConnection("127.0.0.1", c.srv.api_port, timeout=20)
         conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + c.tokens[user]})
         r = conn.getresponse()
         conns[user] = conn
         buf, t0 = b"", time.time()
-        while time.time() - t0 < 20 and b'"action":"raise"' not in buf:
+        while time.time() - t0 < 20 and not ours(buf):
             try:
                 chunk = r.fp.read1(65536)
             except OSError:
@@ -795,20 +804,19 @@ def test_ingest_alarm_reaches_district_stream():
     ths = [threading.Thread(target=reader, args=(u,)) for u in ("luodian.staff", "jiading.admin")]
     [x.start() for x in ths]
     time.sleep(0.5)
-    code = c.a2["points"]["hopper_temp"][0]
     st, _, b = c.srv.ingest("POST", "/ingest/v1/readings",
                             {"readings": [{"point": code, "ts": dt.datetime.now(dt.timezone.utc).isoformat(), "value": 96}]},
                             {"X-Api-Key": c.a2["api_key"]})
     assert st == 200 and b["accepted"] == 1, b
     ths[0].join()
-    if '"action":"raise"' in got["luodian.staff"]:
+    if ours(got["luodian.staff"].encode()):
         time.sleep(1)
     try:
         conns["jiading.admin"].sock.shutdown(socket.SHUT_RDWR)
     except (OSError, KeyError, AttributeError):
         pass
     ths[1].join()
-    assert '"type":"alarm"' in got["luodian.staff"] and code in got["luodian.staff"], got["luodian.staff"][:500]
+    assert ours(got["luodian.staff"].encode()) and '"type":"alarm"' in got["luodian.staff"], got["luodian.staff"][:1500]
     assert code not in got["jiading.admin"], got["jiading.admin"][:500]
 
 
@@ -866,9 +874,18 @@ def test_live_events_share_one_envelope():
     now_ms = time.time() * 1000
     kinds = {(e.get("type"), e.get("action")) for e in events}
     assert ("ingest", "accepted") in kinds and ("alarm", "raise") in kinds and ("alarm", "acknowledge") in kinds, kinds
+    # Other events may come meanwhile: the worker's offline alarms, whose ts is when the data
+    # stopped (a CI run saw one 50 minutes old).  Every event's ts is in ms; this test's own
+    # happened now.
+    mine = [e for e in events
+            if (e["type"] == "ingest" and e["enterprise_id"] == c.b1["id"])
+            or (e["type"] == "alarm" and e["id"] == aid and e["action"] in ("raise", "acknowledge"))]
+    assert len(mine) >= 3, events
     for e in events:
         assert envelope <= set(e), ("envelope keys missing", e)
-        assert isinstance(e["ts"], int) and abs(now_ms - e["ts"]) < 120_000, ("ts is not ms of now", e)
+        assert isinstance(e["ts"], int) and e["ts"] > 10**12, ("ts is not in ms", e)
+        if e in mine:
+            assert abs(now_ms - e["ts"]) < 120_000, ("ts is not ms of now", e)
         if e["type"] in ("alarm", "warning"):
             assert isinstance(e["id"], int) and e["id"] > 0, e
     ack = [e for e in events if e["type"] == "alarm" and e["action"] == "acknowledge"][0]

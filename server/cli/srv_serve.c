@@ -243,6 +243,19 @@ int srv_serve_main(int argc, char **argv, const srv_role *const *roles, size_t n
     for (size_t i = 0; i < S.n_roles; i++)
         if (role_active(i) && S.roles[i]->start(S.base) != 0)
             goto out;
+    /* every role has registered its statements by now; connections prepare each one only
+     * when they first run it, so a statement that does not fit the schema is found here */
+    char check_err[600];
+    int checked =
+        db_check_statements(g_config.database_url, &migrations, check_err, sizeof check_err);
+    if (checked < 0) {
+        LOG_CRIT("statements do not fit the database", "detail=%s",
+                 srv_log_q((char[700]){0}, 700, check_err));
+        goto out;
+    }
+    if (checked > 0) /* PostgreSQL down or not migrated: the roles wait for it */
+        LOG_WARN("statements not checked at start", "detail=%s",
+                 srv_log_q((char[700]){0}, 700, check_err));
     LOG_INFO("dustwatch serving", "roles=%s pid=%d", roles_arg ? roles_arg : g_config.roles,
              (int)getpid());
     /* with only the api role the loop still runs: it owns signals and timers */

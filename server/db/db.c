@@ -16,14 +16,65 @@
 #include <time.h>
 
 #define MAX_STMT_TABLES 96
+#define MAX_STMTS       4096
+#define NAME_SLOTS      8192 /* a power of two, at least twice MAX_STMTS */
 
-/* Tables are only ever appended; a connection prepares the tables it has
- * not seen yet before its next statement, so a module may register after
- * other threads connected (prepared statements outlive transactions). */
+/* Statements are prepared on a connection when it first runs them, not all at connect.
+ * A serving process registers ~350 and each of its ~10 connections used to prepare every
+ * one: ~0.5 s of PostgreSQL's CPU per connection, paid again by every connection after a
+ * failover, for statements most connections never run (a writer runs its dozen).
+ * db_check_statements still prepares them all once at start, so a broken statement
+ * stops the start as before.
+ *
+ * Tables are only ever appended, under register_mu, and may be appended while other
+ * threads run statements: each statement gets an ordinal (its bit in a connection's
+ * prepared set) and a slot in an open-addressed name table that readers probe without the
+ * lock (the slot's statement pointer is published last). */
 static const db_stmt *stmt_tables[MAX_STMT_TABLES];
 static size_t stmt_table_len[MAX_STMT_TABLES];
 static atomic_size_t n_stmt_tables;
 static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
+static const db_stmt *stmt_by_ord[MAX_STMTS];
+static size_t n_stmts; /* under register_mu */
+static _Atomic(const db_stmt *) name_slot[NAME_SLOTS];
+static uint16_t name_ord[NAME_SLOTS];
+
+static size_t name_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (NAME_SLOTS - 1);
+}
+
+/* Under register_mu.  A second statement of the same name keeps no slot: the start-up
+ * check (db_check_statements) prepares both and fails on it. */
+static void name_insert(const db_stmt *s, size_t ord)
+{
+    for (size_t i = name_hash(s->name);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        const db_stmt *cur = atomic_load_explicit(&name_slot[i], memory_order_relaxed);
+        if (cur && strcmp(cur->name, s->name) == 0)
+            return;
+        if (!cur) {
+            name_ord[i] = (uint16_t)ord;
+            atomic_store_explicit(&name_slot[i], s, memory_order_release);
+            return;
+        }
+    }
+}
+
+/* The ordinal of a registered statement; -1 for a name nobody registered. */
+static int stmt_ord(const char *name)
+{
+    for (size_t i = name_hash(name), n = 0; n < NAME_SLOTS; i = (i + 1) & (NAME_SLOTS - 1), n++) {
+        const db_stmt *cur = atomic_load_explicit(&name_slot[i], memory_order_acquire);
+        if (!cur)
+            return -1;
+        if (strcmp(cur->name, name) == 0)
+            return name_ord[i];
+    }
+    return -1;
+}
 
 /* What every scoped transaction runs first, prepared like the modules'
  * statements (a parse and plan saved on each of them).  Only statements that
@@ -67,6 +118,7 @@ void db_register_shared(void)
  * is read by the next call that needs one (db_flush). */
 typedef struct queued {
     const char *name;
+    int prepare_ord; /* >= 0: not a statement but the Parse of this one (enqueue) */
     db_result_fn fn; /* may be NULL */
     void *arg;
     int veto;        /* fn may refuse a success: COMMIT is then not sent along */
@@ -82,8 +134,9 @@ struct db_conn {
     char *session_scope;
     db_timeouts timeouts;
     int has_timeouts;
-    int prepared;
-    size_t tables_prepared;
+    int ready; /* connected and its session set up (open_pg) */
+    /* the statements prepared on this backend, by ordinal; emptied with each new one */
+    unsigned char prepared[MAX_STMTS / 8];
     int pipelined; /* db_conn_pipeline */
     int warmed;    /* its pool's warm has run on this backend (db_pool_warm) */
     int in_tx;     /* inside db_run_tx: statements may be queued */
@@ -105,38 +158,53 @@ void db_register_statements(const db_stmt *stmts, size_t n)
             return;
         }
     }
-    if (count < MAX_STMT_TABLES) {
+    if (count < MAX_STMT_TABLES && n_stmts + n <= MAX_STMTS) {
         stmt_tables[count] = stmts;
         stmt_table_len[count] = n;
+        for (size_t i = 0; i < n; i++) {
+            stmt_by_ord[n_stmts] = &stmts[i];
+            name_insert(&stmts[i], n_stmts);
+            n_stmts++;
+        }
         atomic_store(&n_stmt_tables, count + 1);
         pthread_mutex_unlock(&register_mu);
     } else {
-        LOG_CRIT("too many statement tables", "max=%d", MAX_STMT_TABLES);
+        LOG_CRIT("too many statements", "max_tables=%d max_statements=%d", MAX_STMT_TABLES,
+                 MAX_STMTS);
         abort();
     }
 }
 
 static PGresult *collect(db_conn *c, int sent, const char *what);
 
-static int prepare_all(db_conn *c, char *err, size_t errlen)
+static int is_prepared(const db_conn *c, int ord)
 {
-    size_t count = atomic_load(&n_stmt_tables);
-    for (size_t t = c->tables_prepared; t < count; t++) {
-        for (size_t i = 0; i < stmt_table_len[t]; i++) {
-            const db_stmt *s = &stmt_tables[t][i];
-            PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
-                         r ? PQresultErrorMessage(r) : "no answer in time");
-                PQclear(r);
-                return -1;
-            }
-            PQclear(r);
-        }
-        c->tables_prepared = t + 1;
-    }
-    c->prepared = 1;
-    return 0;
+    return (c->prepared[ord / 8] >> (ord % 8)) & 1;
+}
+
+static void mark_prepared(db_conn *c, int ord)
+{
+    c->prepared[ord / 8] |= (unsigned char)(1u << (ord % 8));
+}
+
+/* Prepares the registered statement name on c unless it is already; the connection must not
+ * be in pipeline mode.  0, or -1 when PostgreSQL refused or did not answer (logged).  A name
+ * nobody registered is left to PostgreSQL, which says it does not exist. */
+static int ensure_prepared(db_conn *c, const char *name)
+{
+    int ord = stmt_ord(name);
+    if (ord < 0 || is_prepared(c, ord))
+        return 0;
+    const db_stmt *s = stmt_by_ord[ord];
+    PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok)
+        mark_prepared(c, ord);
+    else
+        LOG_WARN("could not prepare statement", "stmt=%s detail=%s", s->name,
+                 srv_log_q((char[600]){0}, 600, r ? PQresultErrorMessage(r) : "no answer in time"));
+    PQclear(r);
+    return ok ? 0 : -1;
 }
 
 static void quiet_notice(void *arg, const char *message)
@@ -211,7 +279,9 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
             return -1;
         }
     }
-    return prepare_all(c, err, errlen);
+    memset(c->prepared, 0, sizeof c->prepared); /* a new backend has none */
+    c->ready = 1;
+    return 0;
 }
 
 db_timeouts db_timeouts_configured(db_timeouts_role role)
@@ -247,16 +317,39 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
     return st;
 }
 
-/* Prepares the statement tables registered since c connected; 0 or -1. */
-static int prepare_late(db_conn *c)
+int db_check_statements(const char *url, const struct db_migration_set *set, char *err,
+                        size_t errlen)
 {
-    if (c->tables_prepared >= atomic_load(&n_stmt_tables))
-        return 0;
-    char err[512];
-    if (prepare_all(c, err, sizeof err) == 0)
-        return 0;
-    LOG_ERROR("late prepare failed", "detail=%s", srv_log_q((char[600]){0}, 600, err));
-    return -1;
+    db_conn *c = db_connect(url, NULL, err, errlen);
+    if (!c)
+        return 1;
+    /* on a schema not (yet) at this build's migrations the statements cannot fit: the
+     * server stays up unready (/readyz says why) and waits for the migration */
+    if (set && db_migrate_is_current(c->pg, set, err, errlen) != 1) {
+        db_close(c);
+        return 1;
+    }
+    pthread_mutex_lock(&register_mu);
+    size_t n = n_stmts;
+    pthread_mutex_unlock(&register_mu);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const db_stmt *s = stmt_by_ord[i];
+        PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
+                     r ? PQresultErrorMessage(r) : "no answer in time");
+            /* only PostgreSQL's verdict on the statement (class 42: syntax error, unknown
+             * table, column or function) condemns it; a connection lost meanwhile does not */
+            const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+            rc = c->pg && PQstatus(c->pg) == CONNECTION_OK && state && strncmp(state, "42", 2) == 0
+                     ? -1
+                     : 1;
+        }
+        PQclear(r);
+    }
+    db_close(c);
+    return rc;
 }
 
 /* A result must arrive within statement_timeout plus this grace.  A
@@ -271,7 +364,7 @@ static void drop_conn(db_conn *c)
 {
     PQfinish(c->pg);
     c->pg = NULL;
-    c->prepared = 0;
+    c->ready = 0;
 }
 
 /* Waits until the next result can be read without blocking.  0; -1 when
@@ -375,10 +468,15 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult
     }
     if (db_ensure(c) != 0)
         return DB_HARD;
-    if (prepare_late(c) != 0)
-        return DB_HARD;
     /* inside an open transaction the scope would outlive these statements */
-    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !PQenterPipelineMode(c->pg))
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return DB_HARD;
+    if (ensure_prepared(c, first->name) != 0)
+        return DB_HARD;
+    for (size_t i = 0; i < n; i++)
+        if (ensure_prepared(c, stmts[i].name) != 0)
+            return DB_HARD;
+    if (!PQenterPipelineMode(c->pg))
         return DB_HARD;
     int sent =
         PQsendQueryPrepared(c->pg, first->name, first->nparams, first->params, NULL, NULL, 0);
@@ -439,7 +537,7 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult
         /* results left unread: the connection is of no further use */
         PQfinish(c->pg);
         c->pg = NULL;
-        c->prepared = 0;
+        c->ready = 0;
         all = DB_HARD;
     }
     for (size_t i = 0; all == DB_OK && i < n; i++)
@@ -530,9 +628,9 @@ db_status db_read_pair_plan(db_conn *c1, db_conn *c2, const db_scope *s, const c
                             const char *const *p2, db_plan plan, PGresult **out1, PGresult **out2)
 {
     *out1 = *out2 = NULL;
-    if (db_ensure(c1) != 0 || db_ensure(c2) != 0 || prepare_late(c1) != 0 ||
-        prepare_late(c2) != 0 || PQtransactionStatus(c1->pg) != PQTRANS_IDLE ||
-        PQtransactionStatus(c2->pg) != PQTRANS_IDLE)
+    if (db_ensure(c1) != 0 || db_ensure(c2) != 0 || PQtransactionStatus(c1->pg) != PQTRANS_IDLE ||
+        PQtransactionStatus(c2->pg) != PQTRANS_IDLE || ensure_prepared(c1, stmt1) != 0 ||
+        ensure_prepared(c2, stmt2) != 0)
         return DB_HARD;
     db_status st = pair_begin(c1, NULL, s, plan), st2 = DB_HARD;
     char snapshot[80] = "";
@@ -624,14 +722,13 @@ SRV_METRIC_COUNTER(m_pool_timeouts, "dustwatch_db_pool_wait_timeouts_total",
 
 int db_ensure(db_conn *c)
 {
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared)
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->ready)
         return 0;
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    c->prepared = 0;
-    c->tables_prepared = 0;
+    c->ready = 0;
     c->warmed = 0; /* a new backend, with empty caches */
     char err[512];
     if (open_pg(c, err, sizeof err) != 0) {
@@ -746,7 +843,7 @@ static PGresult *exec_common(db_conn *c, const char *stmt, int nparams, const ch
     }
     if (c->nq > 0)
         return wait_queued(c, stmt, 0, nparams, params, lengths, formats, st, diag, err, errlen);
-    if (prepare_late(c) != 0) {
+    if (ensure_prepared(c, stmt) != 0) {
         *st = DB_HARD;
         return NULL;
     }
@@ -843,6 +940,12 @@ void db_conn_pipeline(db_conn *c, int on)
 /* Hands q its result: r on success, NULL when it failed (diag) or never ran. */
 static db_status queued_done(db_conn *c, const queued *q, PGresult *r, const db_diag *diag)
 {
+    if (q->prepare_ord >= 0) {
+        if (r)
+            mark_prepared(c, q->prepare_ord);
+        PQclear(r);
+        return DB_OK;
+    }
     if (q->keep) {
         *q->keep = r;
         if (!r && q->diag)
@@ -927,16 +1030,26 @@ static db_status enqueue(db_conn *c, const char *stmt, int literal, int nparams,
                          const char *const *params, const int *lengths, const int *formats,
                          db_result_fn fn, void *arg, int veto, PGresult **keep, db_diag *diag)
 {
-    const queued q = {stmt, fn, arg, veto, keep, diag};
+    const queued q = {stmt, -1, fn, arg, veto, keep, diag};
     const db_diag none = {{0}, {0}, {0}};
+    /* a statement not yet prepared on this backend is parsed in the same pipeline, just
+     * before it (the Parse's own result is read like a statement's) */
+    int ord = literal ? -1 : stmt_ord(stmt);
     db_status st = send_held(c);
-    if (st == DB_OK && c->nq == QUEUE_MAX)
+    if (st == DB_OK && c->nq + 2 > QUEUE_MAX)
         st = run_queue(c);
     if (st == DB_OK && !c->pg)
         st = DB_HARD;
     if (st == DB_OK && c->nq == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF &&
         !PQenterPipelineMode(c->pg))
         st = DB_HARD;
+    if (st == DB_OK && ord >= 0 && !is_prepared(c, ord)) {
+        const db_stmt *s = stmt_by_ord[ord];
+        if (PQsendPrepare(c->pg, s->name, s->sql, 0, NULL))
+            c->q[c->nq++] = (queued){s->name, ord, NULL, NULL, 0, NULL, NULL};
+        else
+            st = DB_HARD;
+    }
     if (st == DB_OK) {
         int sent = literal ? PQsendQueryParams(c->pg, stmt, 0, NULL, NULL, NULL, NULL, 0)
                            : PQsendQueryPrepared(c->pg, stmt, nparams, params, lengths, formats, 0);
@@ -1043,9 +1156,7 @@ db_status db_run_tx(db_conn *c, const char *isolation, db_tx_fn fn, void *arg)
         else if (isolation && strcmp(isolation, "SERIALIZABLE") == 0)
             begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
         if (c->pipelined) /* BEGIN goes with the first statement that waits */
-            st = prepare_late(c) != 0
-                     ? DB_HARD
-                     : enqueue(c, begin, 1, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL);
+            st = enqueue(c, begin, 1, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL);
         else
             st = db_command_literal(c, begin);
         if (st != DB_OK)

@@ -1,9 +1,10 @@
 /* PostgreSQL access shared by every role: what the layers above server/db see.
  *
  * A db_conn wraps one PGconn plus the named prepared statements of the areas
- * (db_<area>.c, each with its db_<area>_register()); they are prepared at
- * connect and again after every reconnect, and a failed prepare is fatal at
- * start-up (it means code and schema disagree).  A db_conn is used by one
+ * (db_<area>.c, each with its db_<area>_register()); each is prepared on a
+ * connection when the connection first runs it (again after a reconnect), and
+ * db_check_statements() prepares them all once at start-up, where a failed
+ * prepare is fatal (it means code and schema disagree).  A db_conn is used by one
  * thread at a time: the API takes one from the pool for the duration of a
  * request, the ingest writer and the worker own theirs.
  *
@@ -66,6 +67,14 @@ db_status db_set_scope(db_conn *c, const char *scope);
  * working out every enterprise the scope covers (migration 0013). */
 db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterprise_id);
 void db_close(db_conn *c);
+
+/* Prepares every registered statement on a connection of its own, then closes it: what
+ * the statements' lazy preparation would find only when one is first run.  0; -1 with the
+ * first refusal in err; 1 (err says why) when PostgreSQL could not be reached or its
+ * schema is not at set's migrations (set NULL: not asked). */
+struct db_migration_set;
+int db_check_statements(const char *url, const struct db_migration_set *set, char *err,
+                        size_t errlen);
 
 /* Who a request reads and writes for, as every scoped statement takes it:
  * rls is row-level security's dw.scope ("district:12"); kind and id are the

@@ -25,9 +25,9 @@ typedef struct db_stmt {
 } db_stmt;
 
 /* Registers a static table of statements (not copied: must outlive all
- * connections); a table registered twice counts once.  Connections made
- * later prepare it at connect; connections already open prepare it before
- * their next statement (statement names must be unique across tables). */
+ * connections); a table registered twice counts once.  A connection prepares
+ * a statement when it first runs it, whether the table was registered before
+ * or after it connected (statement names must be unique across tables). */
 void db_register_statements(const db_stmt *stmts, size_t n);
 
 /* One read-only statement under a scope (and focus enterprise, may be NULL)

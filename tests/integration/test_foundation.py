@@ -150,6 +150,27 @@ def test_unmigrated_database_is_not_ready():
         db.drop()
 
 
+def test_statement_that_does_not_fit_the_schema_stops_the_start():
+    """Connections prepare a statement when they first run it; the start still prepares every
+    registered one once, so code and schema that disagree stop the server at start (as when
+    every connection prepared them all) rather than at some request hours later."""
+    db = t.Database()
+    try:
+        # the schema_migrations rows still say current: only the statements can tell
+        db.sql("ALTER TABLE enterprises RENAME COLUMN uscc TO uscc_renamed")
+        srv = t.Server(db, wait_ready=False)
+        try:
+            srv.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            srv.stop()
+            raise AssertionError("server kept running:\n" + srv.logtext())
+        log = srv.logtext()
+        assert srv.proc.returncode != 0, log
+        assert "statements do not fit the database" in log and "uscc" in log, log
+    finally:
+        db.drop()
+
+
 def run_bad(args, env_extra=None, cfg_text=None):
     env = dict(os.environ)
     env.update(env_extra or {})
@@ -231,6 +252,7 @@ if __name__ == "__main__":
         test_app_role_cannot_bypass_rls,
         test_health_and_readiness,
         test_unmigrated_database_is_not_ready,
+        test_statement_that_does_not_fit_the_schema_stops_the_start,
         test_bad_config_exits_nonzero_with_message,
         test_help_on_every_subcommand,
         test_example_config_lists_every_key,

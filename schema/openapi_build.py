@@ -208,7 +208,11 @@ ENT_FIELDS = {
     "industry_code": s("string", "Industry code (行业代码).", maxLength=500),
     "status": enum(["producing", "stopped", "overhaul"], "Operating status (企业状态)."),
     "connection_status": enum(["not_connected", "connected", "suspended"],
-                              "Connection to the monitoring system (接入状态)."),
+                              "Connection to the monitoring system (接入状态): connected / not_connected "
+                              "derived from data by the worker (every mandatory point sent data within "
+                              "connected_window_h). A write may set suspended, or not_connected to end a "
+                              "suspension; connected is refused (400), and not_connected on an enterprise "
+                              "that is not suspended changes nothing."),
     "principal_name": s("string", "Principal (主要负责人).", maxLength=500),
     "principal_phone": s("string", "Principal's phone.", maxLength=500),
     "safety_manager_name": s("string", "Safety manager (安全负责人).", maxLength=500),

@@ -274,6 +274,15 @@ static int collect(api_req *r, json_t *body, write_ctx *w, int creating, unsigne
                 api_reply_error(r, API_E_BAD_REQUEST, "%s", w->why);
             return -1;
         }
+        /* derived from data (db_enterprises.c, column_write); an import row may carry it
+         * back from an exported survey table, and it then changes nothing */
+        if (!w->quiet && strcmp(f->name, "connection_status") == 0 &&
+            strcmp(json_string_value(v), "connected") == 0) {
+            REFUSE(API_E_BAD_REQUEST,
+                   "connection_status connected is derived from data (every mandatory point "
+                   "sent data within connected_window_h): set suspended, or not_connected to "
+                   "end a suspension");
+        }
         w->fields[w->n++] = (db_enterprises_field){f->name, v};
     }
     if (creating) {

@@ -278,6 +278,27 @@ static const char *const col_casts[] = {
     [COL_JSONB] = "::jsonb",
 };
 
+/* What a write stores for column k from parameter $p (buf holds it).  connection_status is
+ * derived by the worker from data (db_onboarding: every mandatory point sent data within
+ * connected_window_h); people only suspend an enterprise or end its suspension
+ * ('not_connected', then derived again at the worker's next tick).  Any other value (a survey
+ * table read back holds 'connected') leaves the derived status as it is. */
+static const char *column_write(char *buf, size_t len, int k, int p, int inserting)
+{
+    if (strcmp(columns[k].name, "connection_status") != 0)
+        snprintf(buf, len, "$%d%s", p, col_casts[columns[k].type]);
+    else if (inserting)
+        snprintf(buf, len,
+                 "CASE WHEN $%d::text = 'suspended' THEN 'suspended' ELSE 'not_connected' END", p);
+    else
+        snprintf(buf, len,
+                 "CASE WHEN $%d::text = 'suspended' THEN 'suspended' WHEN e.connection_status = "
+                 "'suspended' AND $%d::text = 'not_connected' THEN 'not_connected' "
+                 "ELSE e.connection_status END",
+                 p, p);
+    return buf;
+}
+
 static int column_of(const char *name)
 {
     for (size_t i = 0; i < N_COLUMNS; i++)
@@ -406,9 +427,10 @@ db_status db_enterprises_create_tx(db_conn *c, const db_enterprises_field *field
     char cols[2048] = "", vals[1024] = "";
     size_t cl = 0, vl = 0;
     for (int i = 0; i < a.n; i++) {
+        char w[256];
         cl += (size_t)snprintf(cols + cl, sizeof cols - cl, "%s,", columns[a.kind[i]].name);
-        vl += (size_t)snprintf(vals + vl, sizeof vals - vl, "$%d%s, ", i + 1,
-                               col_casts[columns[a.kind[i]].type]);
+        vl += (size_t)snprintf(vals + vl, sizeof vals - vl, "%s, ",
+                               column_write(w, sizeof w, a.kind[i], i + 1, 1));
     }
     char did[24], sid[24];
     a.params[a.n++] = db_i64(did, district_id);
@@ -445,9 +467,11 @@ db_status db_enterprises_update_tx(db_conn *c, const db_scope *s, int64_t enterp
     a.params[2] = db_i64(eid, enterprise_id);
     char set[3072] = "";
     size_t sl = 0;
-    for (int i = 3; i < a.n; i++)
-        sl += (size_t)snprintf(set + sl, sizeof set - sl, "%s = $%d%s, ", columns[a.kind[i]].name,
-                               i + 1, col_casts[columns[a.kind[i]].type]);
+    for (int i = 3; i < a.n; i++) {
+        char w[256];
+        sl += (size_t)snprintf(set + sl, sizeof set - sl, "%s = %s, ", columns[a.kind[i]].name,
+                               column_write(w, sizeof w, a.kind[i], i + 1, 0));
+    }
     if (set_street) {
         a.params[a.n++] = street_code;
         snprintf(set + sl, sizeof set - sl,

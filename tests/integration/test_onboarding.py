@@ -88,6 +88,50 @@ def test_connected_is_derived_from_data():
         e.close()
 
 
+def test_people_suspend_but_do_not_type_connected():
+    """The API took any of the three values: a district account could type 'connected' for an
+    enterprise that sent nothing (the worker undid it at its next tick), or 'not_connected'
+    for one that sends.  People suspend an enterprise and end its suspension; the rest is data."""
+    e = Env()
+    try:
+        all_kinds = ["hopper_temp", "pressure_diff", "spark_detected"]
+        e.send(e.a1, all_kinds)
+        t.wait_for(lambda: status(e, e.a1) == "connected", what="a1 connected")
+        h = {"Authorization": "Bearer " + e.tokens["baoshan.admin"]}
+
+        def patch(ent, value):
+            return e.srv.api("PATCH", f"/api/v1/enterprises/{ent['id']}", {"connection_status": value}, h)
+
+        st, _, b = patch(e.a2, "connected")
+        assert st == 400 and b["code"] == "bad_request" and "derived from data" in b["detail"], (st, b)
+        assert status(e, e.a2) == "not_connected"
+        # not_connected typed for an enterprise that is not suspended changes nothing
+        st, _, b = patch(e.a1, "not_connected")
+        assert st == 200, b
+        assert status(e, e.a1) == "connected"
+        st, _, b = patch(e.a1, "suspended")
+        assert st == 200 and status(e, e.a1) == "suspended", b
+        time.sleep(1)  # the worker (every 200 ms) leaves it
+        assert status(e, e.a1) == "suspended"
+        # ending the suspension: derived from data again
+        st, _, b = patch(e.a1, "not_connected")
+        assert st == 200, b
+        t.wait_for(lambda: status(e, e.a1) == "connected", what="a1 derived again after its suspension")
+        # a new enterprise starts not connected whatever it was created with, unless suspended
+        for n, (value, want) in enumerate((("connected", "not_connected"), ("suspended", "suspended"))):
+            body = {"district": "310113", "code": f"31011399990{n}", "uscc": f"91310113MA1G99990{n}",
+                    "name": f"上海新建{n}号粉体有限公司", "connection_status": value}
+            st, _, b = e.srv.api("POST", "/api/v1/enterprises", body, h)
+            if value == "connected":
+                assert st == 400 and "derived from data" in b["detail"], (st, b)
+                del body["connection_status"]
+                st, _, b = e.srv.api("POST", "/api/v1/enterprises", body, h)
+            assert st in (200, 201), b
+            assert e.get(f"/api/v1/enterprises/{b['id']}")["enterprise"]["connection_status"] == want, b
+    finally:
+        e.close()
+
+
 def test_suspension_set_while_the_worker_writes_stays():
     # The worker's refresh picks the enterprises that are not suspended from its snapshot; a
     # suspension committed while its UPDATE waits for the row was overwritten on the recheck
@@ -259,5 +303,6 @@ def test_connected_and_online_follow_point_settings():
 
 
 if __name__ == "__main__":
-    t.run([test_connected_is_derived_from_data, test_suspension_set_while_the_worker_writes_stays,
+    t.run([test_connected_is_derived_from_data, test_people_suspend_but_do_not_type_connected,
+           test_suspension_set_while_the_worker_writes_stays,
            test_cohorts_and_conformance, test_connected_and_online_follow_point_settings])

@@ -61,6 +61,12 @@ const ARCHIVE_FIELDS = [
   ['zone21_count', 'd17.zone21', 'int'], ['zone22_count', 'd17.zone22', 'int'],
   ['building_storeys', 'd17.storeys', ['single', 'multi'], 'd17b'], ['building_frame', 'd17.frame', ['frame', 'non_frame'], 'd17b'], ['gathering_rooms', 'arc.gathering', 'int'],
 ];
+// connection_status is derived from data (the worker, connected_window_h): people only
+// suspend an enterprise or end its suspension (not_connected, derived again at the next tick).
+function optionsOf(k, type, e) {
+  if (k !== 'connection_status') return type;
+  return e.connection_status === 'suspended' ? ['suspended', 'not_connected'] : [e.connection_status, 'suspended'];
+}
 async function archiveForm(ctx, e) {
   await loadLabels();
   const contactsOnly = ctx.isEnt;
@@ -71,7 +77,7 @@ async function archiveForm(ctx, e) {
     ? h('div', { class: 'chips', 'data-field': k }, [...new Set([...labelCodes('dust_kind'), ...kinds])].map(code =>
       h('label', { class: 'chk' }, h('input', { type: 'checkbox', name: k, value: code, checked: kinds.has(code) }), lbl('dust_kind', code))))
     : Array.isArray(type)
-    ? select(k, type.map(v => [v, tv(tvp, v)]), e[k])
+    ? select(k, optionsOf(k, type, e).map(v => [v, tv(tvp, v)]), e[k])
     : h('input', { type: type === 'int' || type === 'number' ? 'number' : type === 'tel' ? 'tel' : 'text', name: k, value: shown(e[k]),
       step: type === 'number' ? 'any' : type === 'int' ? '1' : null, min: type === 'int' ? '0' : null, maxlength: type === 'text' || type === 'tel' ? 200 : null })));
   formModal(contactsOnly ? t('d17.edit.contacts') : t('d17.edit.archive'), h('div', { 'data-testid': 'archive-form' }, rows), async (v, form) => {

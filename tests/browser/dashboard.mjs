@@ -396,6 +396,10 @@ async function test_archive_and_contacts_forms() {
   await d.page.goto(srv.base + `/#/enterprises/${ent.id}`);
   await d.page.click('[data-action=edit-archive]');
   await d.page.waitForSelector('[data-testid=archive-form]');
+  // connected / not connected come from data: the form offers the current status and a suspension
+  const conn = await d.page.$$eval('.modal select[name=connection_status] option', os => os.map(o => o.value).join());
+  const now = db.scalar(`SET dw.scope = 'system'; SELECT connection_status FROM enterprises WHERE id = ${ent.id}`);
+  assert(conn === `${now},suspended`, 'connection_status options: ' + conn);
   await d.page.fill('.modal input[name=address]', '罗店镇美文路88号');
   await d.page.selectOption('.modal select[name=status]', 'overhaul');
   await d.page.fill('.modal input[name=dust_workers]', '12');

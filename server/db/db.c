@@ -320,7 +320,9 @@ db_status db_set_scope_focus(db_conn *c, const char *scope, const char *enterpri
 int db_check_statements(const char *url, const struct db_migration_set *set, char *err,
                         size_t errlen)
 {
-    db_conn *c = db_connect(url, NULL, err, errlen);
+    /* the requests' deadlines: a PostgreSQL that stops answering must not hold the start */
+    const db_timeouts t = db_timeouts_configured(DB_FOR_REQUESTS);
+    db_conn *c = db_connect(url, &t, err, errlen);
     if (!c)
         return 1;
     /* on a schema not (yet) at this build's migrations the statements cannot fit: the

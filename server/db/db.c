@@ -30,9 +30,8 @@
  * threads run statements: each statement gets an ordinal (its bit in a connection's
  * prepared set) and a slot in an open-addressed name table that readers probe without the
  * lock (the slot's statement pointer is published last). */
-static const db_stmt *stmt_tables[MAX_STMT_TABLES];
-static size_t stmt_table_len[MAX_STMT_TABLES];
-static atomic_size_t n_stmt_tables;
+static const db_stmt *stmt_tables[MAX_STMT_TABLES]; /* under register_mu */
+static size_t n_stmt_tables;                        /* under register_mu */
 static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 static const db_stmt *stmt_by_ord[MAX_STMTS];
 static size_t n_stmts; /* under register_mu */
@@ -134,7 +133,6 @@ struct db_conn {
     char *session_scope;
     db_timeouts timeouts;
     int has_timeouts;
-    int ready; /* connected and its session set up (open_pg) */
     /* the statements prepared on this backend, by ordinal; emptied with each new one */
     unsigned char prepared[MAX_STMTS / 8];
     int pipelined; /* db_conn_pipeline */
@@ -151,7 +149,7 @@ struct db_conn {
 void db_register_statements(const db_stmt *stmts, size_t n)
 {
     pthread_mutex_lock(&register_mu);
-    size_t count = atomic_load(&n_stmt_tables);
+    size_t count = n_stmt_tables;
     for (size_t i = 0; i < count; i++) {
         if (stmt_tables[i] == stmts) {
             pthread_mutex_unlock(&register_mu);
@@ -160,13 +158,12 @@ void db_register_statements(const db_stmt *stmts, size_t n)
     }
     if (count < MAX_STMT_TABLES && n_stmts + n <= MAX_STMTS) {
         stmt_tables[count] = stmts;
-        stmt_table_len[count] = n;
         for (size_t i = 0; i < n; i++) {
             stmt_by_ord[n_stmts] = &stmts[i];
             name_insert(&stmts[i], n_stmts);
             n_stmts++;
         }
-        atomic_store(&n_stmt_tables, count + 1);
+        n_stmt_tables = count + 1;
         pthread_mutex_unlock(&register_mu);
     } else {
         LOG_CRIT("too many statements", "max_tables=%d max_statements=%d", MAX_STMT_TABLES,
@@ -190,13 +187,18 @@ static void mark_prepared(db_conn *c, int ord)
 /* Prepares the registered statement name on c unless it is already; the connection must not
  * be in pipeline mode.  0, or -1 when PostgreSQL refused or did not answer (logged).  A name
  * nobody registered is left to PostgreSQL, which says it does not exist. */
+static PGresult *prepare(db_conn *c, const db_stmt *s)
+{
+    return collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
+}
+
 static int ensure_prepared(db_conn *c, const char *name)
 {
     int ord = stmt_ord(name);
     if (ord < 0 || is_prepared(c, ord))
         return 0;
     const db_stmt *s = stmt_by_ord[ord];
-    PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
+    PGresult *r = prepare(c, s);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (ok)
         mark_prepared(c, ord);
@@ -280,7 +282,6 @@ static int open_pg(db_conn *c, char *err, size_t errlen)
         }
     }
     memset(c->prepared, 0, sizeof c->prepared); /* a new backend has none */
-    c->ready = 1;
     return 0;
 }
 
@@ -337,7 +338,7 @@ int db_check_statements(const char *url, const struct db_migration_set *set, cha
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const db_stmt *s = stmt_by_ord[i];
-        PGresult *r = collect(c, PQsendPrepare(c->pg, s->name, s->sql, 0, NULL), s->name);
+        PGresult *r = prepare(c, s);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             snprintf(err, errlen, "could not prepare statement \"%s\": %s", s->name,
                      r ? PQresultErrorMessage(r) : "no answer in time");
@@ -366,7 +367,6 @@ static void drop_conn(db_conn *c)
 {
     PQfinish(c->pg);
     c->pg = NULL;
-    c->ready = 0;
 }
 
 /* Waits until the next result can be read without blocking.  0; -1 when
@@ -539,7 +539,6 @@ static db_status pipeline_scoped(db_conn *c, const db_pipe_stmt *first, PGresult
         /* results left unread: the connection is of no further use */
         PQfinish(c->pg);
         c->pg = NULL;
-        c->ready = 0;
         all = DB_HARD;
     }
     for (size_t i = 0; all == DB_OK && i < n; i++)
@@ -724,13 +723,13 @@ SRV_METRIC_COUNTER(m_pool_timeouts, "dustwatch_db_pool_wait_timeouts_total",
 
 int db_ensure(db_conn *c)
 {
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->ready)
+    /* c->pg is only kept once open_pg set its session up (a failed open_pg is finished) */
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
         return 0;
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    c->ready = 0;
     c->warmed = 0; /* a new backend, with empty caches */
     char err[512];
     if (open_pg(c, err, sizeof err) != 0) {

@@ -1922,12 +1922,18 @@ OPERATIONS = {
               "row per group. CSV is UTF-8 with a BOM; cells starting with = + - @ are "
               "neutralised.",
          params=[Q("format", enum(["csv", "xlsx"]), "csv (default) or xlsx."),
-                 Q("table", enum(["statistics", "onboarding", "interruptions", "online"]),
+                 Q("table", enum(["statistics", "onboarding", "laggards", "conformance",
+                                  "interruptions", "quality", "online"]),
                    "statistics (default): the table above; onboarding: getOnboarding per cohort "
-                   "(合计) and street with its laggard count (filters district, street, cohort); "
-                   "interruptions: getDataQuality's interruption records (at most 500, latest first); "
-                   "online: the online-rate ranking per enterprise (lowest first). The last two take "
-                   "the statistics' period and filters."),
+                   "(合计) and street with its laggard count; laggards: every laggard enterprise of "
+                   "every cohort with its street and last data (both: filters district, street, "
+                   "cohort); conformance: getOnboardingConformance's non-conforming systems with "
+                   "the kinds they lack by name (filters district, street); interruptions: "
+                   "getDataQuality's interruption records (every one of the period, at most "
+                   "100,000, latest first); quality: getDataQuality's counts per enterprise "
+                   "(interruptions, hours, frozen, out of range, conflicts; those with any); "
+                   "online: the online-rate ranking per enterprise (lowest first). The last three "
+                   "take the statistics' period and filters."),
                  Q("cohort", s("string"), "table=onboarding: one cohort's code."),
                  Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
                  Q("date", s("string", format="date"), "As getStatistics."),
@@ -1983,7 +1989,13 @@ OPERATIONS = {
               "aluminium/magnesium dust: hydrogen too); the non-conforming systems with the "
               "kinds they lack (no enabled point of that kind).",
          params=[P("district"), P("street")],
-         resp=ok(obj({"systems": COUNT, "conforming": COUNT, "nonconforming": arr(obj({}))})),
+         resp=ok(obj({"systems": COUNT, "conforming": COUNT,
+                      "enterprises_nonconforming": COUNT,
+                      "nonconforming": arr(obj({
+                          "enterprise": obj({}), "system": obj({}),
+                          "missing": arr(s("string")),
+                          "missing_kinds": arr(obj({"code": s("string"), "name_zh": s("string"),
+                                                    "name_en": s("string")}))}))})),
          err=[400]),
     "listEquipmentNotices": dict(tag="cleaning",
          zh="企业自行变更通知", en="Notices of enterprises changing their own monitoring",

@@ -214,13 +214,30 @@ static void title_filters(char *title, size_t cap, const char *const *names,
             len += (size_t)snprintf(title + len, cap - len, " %s=%s", names[i], vals[i]);
 }
 
-/* table=onboarding: each cohort's total and streets (the onboarding API's filters) */
-static json_t *onboarding_sheet(api_req *r, db_status *st)
+/* the district and street filters of an onboarding export (NULL when not given); -1 after
+ * answering 400 */
+static int region_filters(api_req *r, const char **district, const char **street)
 {
-    const char *district = api_req_query(r, "district"), *street = api_req_query(r, "street");
-    const char *cohort = api_req_query(r, "cohort");
-    district = district && *district ? district : NULL;
-    street = street && *street ? street : NULL;
+    const char **out[] = {district, street};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = api_req_query(r, i ? "street" : "district");
+        *out[i] = v && *v ? v : NULL;
+        size_t m = *out[i] ? strlen(v) : 0;
+        if (*out[i] && (m < 6 || m > 12 || strspn(v, "0123456789") != m)) {
+            api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code of 6 to 12 digits",
+                            i ? "street" : "district");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* table=onboarding: each cohort's total and streets; table=laggards: every enterprise in a
+ * cohort that is not connected, the list a task force chases (both: the onboarding API's
+ * filters) */
+static json_t *onboarding_sheet(api_req *r, int laggards, db_status *st)
+{
+    const char *district, *street, *cohort = api_req_query(r, "cohort");
     cohort = cohort && *cohort ? cohort : NULL;
     size_t n = cohort ? strlen(cohort) : 0;
     if (cohort && (n > 40 || strspn(cohort, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)) {
@@ -228,16 +245,8 @@ static json_t *onboarding_sheet(api_req *r, db_status *st)
                         "cohort must be a cohort code (1 to 40 of a-z 0-9 _)");
         return NULL;
     }
-    const char *const *codes[] = {&district, &street};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = *codes[i];
-        size_t m = v ? strlen(v) : 0;
-        if (v && (m < 6 || m > 12 || strspn(v, "0123456789") != m)) {
-            api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code of 6 to 12 digits",
-                            i ? "street" : "district");
-            return NULL;
-        }
-    }
+    if (region_filters(r, &district, &street))
+        return NULL;
     db_scope s;
     db_conn *c = api_read_db(r, &s);
     json_t *o = NULL;
@@ -249,10 +258,40 @@ static json_t *onboarding_sheet(api_req *r, db_status *st)
         api_reply_db(r, *st != DB_OK ? *st : DB_HARD);
         return NULL;
     }
-    char title[512] = "应接尽接";
+    char title[512];
+    snprintf(title, sizeof title, "%s", laggards ? "应接尽接 未接入企业" : "应接尽接");
     const char *const names[] = {"district", "street", "cohort"};
     const char *const vals[] = {district, street, cohort};
     title_filters(title, sizeof title, names, vals, 3);
+    if (laggards) {
+        static const char *const cols[] = {"批次",     "完成时限", "街镇",
+                                           "企业编码", "企业名称", "最后数据时间"};
+        json_t *sh = xsheet("未接入企业", title, cols, 6);
+        size_t i, k, j;
+        json_t *co, *str, *e;
+        json_array_foreach(json_object_get(o, "cohorts"), i, co)
+        {
+            json_array_foreach(json_object_get(co, "streets"), k, str)
+            {
+                json_t *sn = json_object_get(str, "name");
+                json_array_foreach(json_object_get(str, "laggards"), j, e)
+                {
+                    json_t *row = json_array();
+                    json_array_append_new(row, json_deep_copy(json_object_get(co, "name")));
+                    json_array_append_new(row, json_deep_copy(json_object_get(co, "milestone")));
+                    json_array_append_new(row, json_is_string(sn) ? json_deep_copy(sn)
+                                                                  : json_string(""));
+                    json_array_append_new(row, json_deep_copy(json_object_get(e, "code")));
+                    json_array_append_new(row, json_deep_copy(json_object_get(e, "name")));
+                    json_t *last = json_object_get(e, "last_data_at");
+                    json_array_append_new(row, last ? json_deep_copy(last) : json_null());
+                    json_array_append_new(json_object_get(sh, "rows"), row);
+                }
+            }
+        }
+        json_decref(o);
+        return sh;
+    }
     static const char *const cols[] = {"批次",   "完成时限", "街镇代码", "街镇",
                                        "应接入", "已接入",   "在线",     "落后企业"};
     json_t *sh = xsheet("应接尽接", title, cols, 8);
@@ -293,6 +332,56 @@ static json_t *onboarding_sheet(api_req *r, db_status *st)
     return sh;
 }
 
+/* table=conformance: every dust-removal system in scope that lacks a mandatory point kind,
+ * with the kinds it lacks (filters district, street) */
+static json_t *conformance_sheet(api_req *r, db_status *st)
+{
+    const char *district, *street;
+    if (region_filters(r, &district, &street))
+        return NULL;
+    db_scope s;
+    db_conn *c = api_read_db(r, &s);
+    json_t *o = NULL;
+    *st = c ? db_onboarding_conformance(c, &s, district, street, &o) : DB_HARD;
+    if (*st != DB_OK || !o) {
+        json_decref(o);
+        api_reply_db(r, *st != DB_OK ? *st : DB_HARD);
+        return NULL;
+    }
+    char title[512];
+    snprintf(title, sizeof title, "必接点位不符合 %lld / %lld 个除尘系统",
+             (long long)json_array_size(json_object_get(o, "nonconforming")),
+             (long long)json_integer_value(json_object_get(o, "systems")));
+    const char *const names[] = {"district", "street"};
+    const char *const vals[] = {district, street};
+    title_filters(title, sizeof title, names, vals, 2);
+    static const char *const cols[] = {"企业编码", "企业名称", "除尘系统编码",
+                                       "除尘系统", "类型",     "缺少的必接点位"};
+    json_t *sh = xsheet("必接点位", title, cols, 6);
+    size_t i, k;
+    json_t *it, *kind;
+    json_array_foreach(json_object_get(o, "nonconforming"), i, it)
+    {
+        static const char *const keys[] = {"enterprise.code", "enterprise.name", "system.code",
+                                           "system.name", "system.type"};
+        xrow(sh, it, keys, 5);
+        /* the missing kinds by name, one cell: 料斗温度、压差 */
+        char miss[512] = "";
+        size_t len = 0;
+        json_array_foreach(json_object_get(it, "missing_kinds"), k, kind)
+        {
+            const char *nm = json_string_value(json_object_get(kind, "name_zh"));
+            if (len < sizeof miss)
+                len += (size_t)snprintf(miss + len, sizeof miss - len, "%s%s", k ? "、" : "",
+                                        nm ? nm : "");
+        }
+        json_t *rows = json_object_get(sh, "rows");
+        json_array_append_new(json_array_get(rows, json_array_size(rows) - 1), json_string(miss));
+    }
+    json_decref(o);
+    return sh;
+}
+
 /* the statistics' filters in a title */
 static void stats_title(char *title, size_t cap, const char *what, const db_stats_query *q,
                         const char *from_s, const char *to_s)
@@ -308,8 +397,9 @@ static void stats_title(char *title, size_t cap, const char *what, const db_stat
     title_filters(title, cap, names, vals, 7);
 }
 
-/* table=interruptions: the data-quality interruption records (at most 500, latest first);
- * table=online: the online-rate ranking per enterprise (lowest first) */
+/* table=interruptions: the data-quality interruption records (every one of the period, latest
+ * first); table=quality: the data-quality counts per enterprise (those with any); table=online:
+ * the online-rate ranking per enterprise (lowest first) */
 static json_t *quality_sheet(api_req *r, const char *table, db_status *st)
 {
     db_stats_query q;
@@ -320,7 +410,24 @@ static json_t *quality_sheet(api_req *r, const char *table, db_status *st)
     db_conn *c = api_read_db(r, &s);
     json_t *o = NULL, *sh = NULL;
     char title[512];
-    if (strcmp(table, "interruptions") == 0) {
+    if (strcmp(table, "quality") == 0) {
+        /* a row per enterprise with any interruption, frozen or out-of-range value or
+         * conflict: the enterprises list is not limited, only the records are */
+        *st = c ? db_stats_quality(c, &s, &q, 1, &o) : DB_HARD;
+        if (*st == DB_OK && o) {
+            q.group = "enterprise";
+            stats_title(title, sizeof title, "数据质量", &q, from_s, to_s);
+            static const char *const cols[] = {"企业编码", "企业名称", "中断次数", "中断时长(小时)",
+                                               "数据冻结", "超量程",   "冲突数据"};
+            static const char *const keys[] = {
+                "code",   "name",         "interruptions", "interruption_hours",
+                "frozen", "out_of_range", "conflicts"};
+            sh = xsheet("数据质量", title, cols, 7);
+            size_t i;
+            json_t *it;
+            json_array_foreach(json_object_get(o, "enterprises"), i, it) xrow(sh, it, keys, 7);
+        }
+    } else if (strcmp(table, "interruptions") == 0) {
         *st = c ? db_stats_quality(c, &s, &q, EXPORT_INTERRUPTIONS_MAX, &o) : DB_HARD;
         json_int_t total = json_integer_value(
             json_object_get(json_object_get(o, "interruptions"), "total")); /* 0 without o */
@@ -408,16 +515,20 @@ int api_statistics_export(api_req *r)
 {
     const char *format = NULL, *table = NULL;
     if (api_query_csv(r, "format", "csv|xlsx", &format) ||
-        api_query_csv(r, "table", "statistics|onboarding|interruptions|online", &table))
+        api_query_csv(r, "table",
+                      "statistics|onboarding|laggards|conformance|interruptions|quality|online",
+                      &table))
         return 0;
     format = format ? format : "csv";
     table = table ? table : "statistics";
     if (strchr(format, ',') || strchr(table, ','))
         return api_reply_error(r, API_E_BAD_REQUEST, "format and table take one value");
     db_status st = DB_OK;
-    json_t *sheet = strcmp(table, "statistics") == 0   ? statistics_sheet(r, &st)
-                    : strcmp(table, "onboarding") == 0 ? onboarding_sheet(r, &st)
-                                                       : quality_sheet(r, table, &st);
+    json_t *sheet = strcmp(table, "statistics") == 0    ? statistics_sheet(r, &st)
+                    : strcmp(table, "onboarding") == 0  ? onboarding_sheet(r, 0, &st)
+                    : strcmp(table, "laggards") == 0    ? onboarding_sheet(r, 1, &st)
+                    : strcmp(table, "conformance") == 0 ? conformance_sheet(r, &st)
+                                                        : quality_sheet(r, table, &st);
     if (!sheet)
         return 0; /* answered */
     char disp[128];

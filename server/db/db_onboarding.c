@@ -61,7 +61,11 @@ static const db_stmt statements[] = {
          "AND ($4::text IS NULL OR st.code = $4)), "
      "req AS (SELECT sys.id, k.kind FROM sys JOIN mandatory_point_kinds k "
          "ON k.system_type = sys.type OR (sys.type = 'wet_al_mg' AND k.system_type = 'wet')), "
-     "miss AS (SELECT req.id, array_agg(req.kind ORDER BY req.kind) AS missing FROM req "
+     /* the missing kinds' names too: the page and the export name them as the points page does */
+     "miss AS (SELECT req.id, array_agg(req.kind ORDER BY req.kind) AS missing, "
+         "json_agg(json_build_object('code', req.kind, 'name_zh', ik.name_zh, "
+             "'name_en', ik.name_en) ORDER BY req.kind) AS missing_kinds "
+         "FROM req JOIN indicator_kinds ik ON ik.code = req.kind "
          "WHERE NOT EXISTS (SELECT 1 FROM points p WHERE p.system_id = req.id AND p.enabled "
          "AND p.kind = req.kind) GROUP BY 1) "
      "SELECT json_build_object('systems', (SELECT count(*) FROM sys), "
@@ -79,7 +83,8 @@ static const db_stmt statements[] = {
              "'name', sys.ent_name), "
              "'system', json_build_object('id', sys.id, 'code', sys.code, 'name', sys.name, "
              "'type', sys.type), "
-             "'missing', miss.missing) ORDER BY sys.ent_code, sys.code) "
+             "'missing', miss.missing, 'missing_kinds', miss.missing_kinds) "
+             "ORDER BY sys.ent_code, sys.code) "
              "FROM sys JOIN miss ON miss.id = sys.id), '[]'::json))::text"},
     /* $1 window (s) */
     {"onb_refresh_connections",

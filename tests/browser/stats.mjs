@@ -181,6 +181,74 @@ async function test_enterprise_ranking_pages() {
   await context.close();
 }
 
+// the month before last in the city's calendar, as YYYY-MM
+function monthBeforeLast() {
+  const d = new Date(Date.now() + CITY_MS);
+  d.setUTCDate(0);
+  d.setUTCDate(0);
+  return d.toISOString().slice(0, 7);
+}
+
+async function test_statistics_page_shows_kinds_onboarding_conformance_and_quality() {
+  // what the API had and the page did not show: points online, alarms by kind, the laggards,
+  // the non-conforming systems, the interruption records with their cause, the rankings
+  const tok = await srv.token('city.admin');
+  const q = `period=month&date=${lastMonth()}-01&group=district`;
+  const api = (await srv.api('GET', '/api/v1/statistics?' + q, undefined, tok)).body;
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + '/#/stats?' + q);
+  await page.waitForSelector('[data-testid=stats-by-kind]');
+  assert((await page.textContent('[data-stat=points_online] .v')).trim().startsWith(String(api.totals.points_online)), 'points online tile');
+  const kinds = await page.$$eval('[data-testid=stats-by-kind] [data-kind-count]', as => as.map(a => [a.dataset.kindCount, +a.textContent]));
+  assert(JSON.stringify(kinds) === JSON.stringify([['high', 3], ['high_high', 1]]), 'by kind: ' + JSON.stringify(kinds));
+  assert(api.totals.alarms.by_kind.high === 3, 'API by kind: ' + JSON.stringify(api.totals.alarms.by_kind));
+  await page.click('[data-testid=stats-by-kind] [data-kind-count=high]');
+  await page.waitForSelector('[data-testid=alarm-list] table');
+  assert(await page.$$eval('[data-testid=alarm-list] [data-alarm-id]', rs => rs.length) === 3, 'high alarms listed at ' + page.url());
+
+  // onboarding: the laggards of every cohort, 20 shown and the rest counted
+  await page.goto(srv.base + '/#/stats?' + q);
+  await page.waitForSelector('[data-testid=laggards]');
+  const onb = (await srv.api('GET', '/api/v1/onboarding', undefined, tok)).body;
+  const lag = onb.cohorts.reduce((n, c) => n + c.streets.reduce((m, x) => m + x.laggards.length, 0), 0);
+  assert(lag > 20, 'fixture laggards: ' + lag);
+  assert((await page.textContent('[data-testid=laggards] h4')).includes(`(${lag})`), 'laggards head: ' + await page.textContent('[data-testid=laggards] h4'));
+  assert(await page.$(`[data-testid=laggards] [data-more="${lag}"]`), 'laggards: no "more" note');
+  // conformance: makeCity's systems have no air-lock point
+  const conf = (await srv.api('GET', '/api/v1/onboarding/conformance', undefined, tok)).body;
+  assert(conf.nonconforming.length === 3, 'fixture conformance: ' + JSON.stringify(conf).slice(0, 300));
+  const miss = await page.$$eval('[data-testid=conformance-table] [data-missing]', as => as.map(a => [a.dataset.missing, a.textContent]));
+  assert(miss.length === 3 && miss.every(([codes, text]) => codes === conf.nonconforming[0].missing.join(',') && text.length > 0 && !text.includes('_')),
+    'missing kinds shown: ' + JSON.stringify(miss));
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-conformance]')]);
+  const xlsx = readFileSync(await dl.path());
+  assert(xlsx.subarray(0, 2).toString() === 'PK', 'conformance export is not an XLSX');
+
+  // data quality: a handled interruption two months ago, its cause filed
+  const m = monthBeforeLast();
+  const e = ents[0];
+  const aid = +db.scalar(`SET dw.scope = 'system'; INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level,
+      raised_at, cleared_at, ack_deadline, handle_deadline, state, acked_at, handled_at, cause_category, measures)
+    VALUES (${e.id}, ${e.points.hopper_temp.id}, 'rule', 'offline', 'offline', 1, 1, '${m}-10 08:00+08', '${m}-10 14:30+08',
+      '${m}-10 09:00+08', '${m}-11 08:00+08', 'handled', '${m}-10 08:20+08', '${m}-10 15:00+08', 'sensor_fault', '更换温度变送器') RETURNING id`);
+  const q2 = `period=month&date=${m}-01&group=district`;
+  const dq = (await srv.api('GET', '/api/v1/data-quality?limit=20&' + q2, undefined, tok)).body;
+  assert(dq.interruptions.total === 1 && dq.interruptions.items[0].id === aid, 'API records: ' + JSON.stringify(dq.interruptions));
+  await page.goto(srv.base + '/#/stats?' + q2);
+  await page.waitForSelector('[data-testid=interruption-records]');
+  const cause = page.locator('[data-testid=interruption-records] [data-cause]');
+  assert(await cause.count() === 1 && (await cause.getAttribute('data-cause')) === 'sensor_fault', 'record cause');
+  assert((await cause.getAttribute('href')) === '#/alarms/' + aid, 'the cause opens its alarm: ' + await cause.getAttribute('href'));
+  assert((await page.textContent('[data-testid=interruption-records]')).includes('6.5'), 'record hours: ' + await page.textContent('[data-testid=interruption-records]'));
+  // the online rankings, lowest first, as the API ranks them
+  const ranked = await page.$$eval('[data-testid=online-ranking] [data-rank-enterprise]', as => as.map(a => a.dataset.rankEnterprise));
+  assert(ranked.length === 20 && JSON.stringify(ranked) === JSON.stringify(dq.online.enterprises.slice(0, 20).map(r => r.code)),
+    'enterprise ranking: ' + ranked.slice(0, 3) + ' vs ' + dq.online.enterprises.slice(0, 3).map(r => r.code));
+  const streets = await page.$$eval('[data-testid=street-ranking] [data-rank-street]', as => as.map(a => a.dataset.rankStreet));
+  assert(JSON.stringify(streets) === JSON.stringify(dq.online.streets.map(r => r.code || '')), 'street ranking: ' + streets);
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -188,7 +256,7 @@ async function test_no_script_errors() {
 const tests = [test_statistics_page_shows_the_api_figures, test_drill_down_lists_what_the_number_counts,
   test_monthly_report_downloads_and_prints,
   test_enterprise_list_goes_past_500, test_wall_reads_every_enterprise_and_grade, test_enterprise_ranking_pages,
-  test_no_script_errors];
+  test_statistics_page_shows_kinds_onboarding_conformance_and_quality, test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -216,6 +216,55 @@ def test_monthly_reports_and_exports():
         e.close()
 
 
+def test_laggard_conformance_and_quality_exports_list_what_the_api_lists():
+    """The lists behind the statistics page's other figures export too: each cohort's laggards,
+    the dust-removal systems lacking a mandatory point kind (named, not coded) and the data
+    quality per enterprise, with their filters; the rows are the API's."""
+    e = Env()
+    try:
+        sheet = lambda data, name: list(openpyxl.load_workbook(io.BytesIO(data))[name].iter_rows(values_only=True))
+        # a wet system of a1 with no point at all: it lacks the wet kinds
+        e.db.sql(f"SELECT set_config('dw.scope', 'system', false); INSERT INTO dust_systems (enterprise_id, code, "
+                 f"name, wet, collector_type) VALUES ({e.a1['id']}, '09', '9号湿式除尘', true, 'wet_scrubber');")
+        onb = e.get("/api/v1/onboarding?district=310113")
+        rows = sheet(e.raw("/api/v1/statistics/export?format=xlsx&table=laggards&district=310113")[0], "未接入企业")
+        assert "district=310113" in rows[0][0] and rows[2][3] == "企业编码", rows[:3]
+        want = [(c["name"], x["name"], g["code"], g["name"]) for c in onb["cohorts"] for x in c["streets"]
+                for g in x["laggards"]]
+        assert want and [r[0:1] + r[2:5] for r in rows[3:]] == want, (rows, want)
+
+        conf = e.get("/api/v1/onboarding/conformance?district=310113")
+        wet = [x for x in conf["nonconforming"] if x["system"]["code"] == "09"]
+        assert len(wet) == 1 and wet[0]["missing"] == [k["code"] for k in wet[0]["missing_kinds"]], wet
+        rows = sheet(e.raw("/api/v1/statistics/export?format=xlsx&table=conformance&district=310113")[0], "必接点位")
+        assert "district=310113" in rows[0][0] and rows[2][0] == "企业编码", rows[:3]
+        assert [(r[0], r[2], r[5]) for r in rows[3:]] == [
+            (x["enterprise"]["code"], x["system"]["code"], "、".join(k["name_zh"] for k in x["missing_kinds"]))
+            for x in conf["nonconforming"]], rows
+        assert all("_" not in r[5] for r in rows[3:]), rows
+        data, _ = e.raw("/api/v1/statistics/export?format=csv&table=conformance&district=310114")
+        assert all(r[0] != e.a1["code"] for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[2:])
+
+        at = (e.month + timedelta(days=6, hours=2)).isoformat()
+        e.db.sql(f"SELECT set_config('dw.scope', 'system', false); INSERT INTO alarms (enterprise_id, point_id, "
+                 f"source, channel, kind, level, max_level, raised_at, cleared_at, ack_deadline, handle_deadline) "
+                 f"VALUES ({e.a2['id']}, {e.a2['points']['pressure_diff'][1]}, 'rule', 'offline', 'offline', 0, 0, "
+                 f"'{at}', '{at}'::timestamptz + interval '3 hours', '{at}', '{at}');")
+        q = f"period=month&date={e.month.date().isoformat()}"
+        dq = e.get(f"/api/v1/data-quality?{q}")
+        rows = sheet(e.raw(f"/api/v1/statistics/export?format=xlsx&table=quality&{q}")[0], "数据质量")
+        assert rows[2][0] == "企业编码", rows[:3]
+        assert [(r[0], r[2], float(r[3])) for r in rows[3:]] == [
+            (x["code"], x["interruptions"], float(x["interruption_hours"])) for x in dq["enterprises"]], rows
+        assert (e.a2["code"], 1, 3.0) in [(r[0], r[2], float(r[3])) for r in rows[3:]], rows
+        data, _ = e.raw(f"/api/v1/statistics/export?format=csv&table=quality&{q}&district=310114")
+        assert all(r[0] != e.a2["code"] for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[2:])
+        err = e.get("/api/v1/statistics/export?table=conformance&street=12", status=400)
+        assert err["code"] == "bad_request" and "street" in err["detail"], err
+    finally:
+        e.close()
+
+
 def test_survey_export_honours_filters_and_lists_dust_systems():
     """The survey-table export (附件4) holds exactly what the enterprise page's filters select (it
     exported the whole scope whatever the filters) and the dust-system columns."""
@@ -320,5 +369,6 @@ def test_report_made_on_demand_while_the_schedule_stores_one_stays():
 
 
 if __name__ == "__main__":
-    t.run([test_monthly_reports_and_exports, test_survey_export_honours_filters_and_lists_dust_systems,
+    t.run([test_monthly_reports_and_exports, test_laggard_conformance_and_quality_exports_list_what_the_api_lists,
+           test_survey_export_honours_filters_and_lists_dust_systems,
            test_alarm_trend_counts_every_alarm, test_report_made_on_demand_while_the_schedule_stores_one_stays])

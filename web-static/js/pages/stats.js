@@ -1,10 +1,12 @@
 // Statistics (统计分析): the figures of a period for the caller's scope by district, street,
 // industry, dust kind or grade, computed by the server (GET /api/v1/statistics); every number
 // links to the list it counts; the table exports as CSV or XLSX with the active filters.
-// Below: onboarding (应接尽接) per cohort and data quality.
+// Below: alarms by kind, onboarding (应接尽接) per cohort with its laggards, mandatory-point
+// conformance, and data quality (interruption records, online-rate rankings); each exports.
 import { api, hasRoute } from '../api.js';
-import { t } from '../i18n.js';
-import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime } from '../ui.js';
+import { t, tv } from '../i18n.js';
+import { lbl, pick } from '../labels.js';
+import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime, empty } from '../ui.js';
 
 const GROUPS = ['street', 'district', 'enterprise', 'industry', 'dust_kind', 'grade', 'none'];
 // the rankings GET /statistics can sort by, with their labels; '' = by code
@@ -13,6 +15,7 @@ const SORTS = [['', 'st.sort.key'], ['alarms', 'st.alarms'], ['alarms_overdue', 
   ['online_rate', 'st.online_rate'], ['handled_on_time_rate', 'st.handled_rate'],
   ['cleared_on_time_rate', 'st.cleared_rate'], ['hazards_open', 'st.sort.hazards_open']];
 const PAGE = 100; // rows per page (the API's default)
+const SHOWN = 20; // rows of a list shown under the table; its export holds every one
 
 // an API list route with filters -> the dashboard page that lists it
 function pageOf(link) {
@@ -72,6 +75,8 @@ export default async function stats(el, ctx) {
   const body = h('div', null, loading());
   const onb = h('div', null, loading());
   const dq = h('div', null, loading());
+  const byKind = h('div', null, loading());
+  const conf = h('div', null, loading());
   const exp = fmt => hasRoute('GET', '/api/v1/statistics/export')
     ? h('a', { class: 'btn', href: '/api/v1/statistics/export?format=' + fmt + '&' + sp, download: 'statistics.' + fmt, 'data-action': 'export-stats-' + fmt }, t('st.export.' + fmt)) : null;
   // the page's other tables, each with its own filters (onboarding: the street only)
@@ -79,6 +84,7 @@ export default async function stats(el, ctx) {
   const tableExp = (table, qs) => hasRoute('GET', '/api/v1/statistics/export')
     ? h('a', { href: `/api/v1/statistics/export?format=xlsx&table=${table}&${qs}`, download: table + '.xlsx',
       'data-action': 'export-' + table }, t('st.export.' + table)) : null;
+  const exports = (...xs) => h('span', { class: 'exports' }, ...xs.flatMap((x, i) => i ? [' · ', x] : [x]));
   el.append(
     h('div', { class: 'page-head' }, h('h2', null, t('st.title')), h('span', { class: 'crumbs' }, ctx.me.scope.name),
       h('div', { class: 'actions' }, exp('csv'), exp('xlsx'),
@@ -86,8 +92,10 @@ export default async function stats(el, ctx) {
     h('section', { class: 'card' }, form),
     tiles,
     card(t('st.table'), body, null, { flush: true }),
-    h('div', { class: 'grid g2' }, card(t('st.onboarding'), onb, tableExp('onboarding', onbQ), { flush: true }),
-      card(t('st.quality'), dq, h('span', null, tableExp('interruptions', sp), ' ', tableExp('online', sp)))));
+    h('div', { class: 'grid g2' }, card(t('st.by_kind'), byKind, null, { flush: true }),
+      card(t('st.onboarding'), onb, exports(tableExp('onboarding', onbQ), tableExp('laggards', onbQ)), { flush: true })),
+    card(t('st.conformance'), conf, tableExp('conformance', onbQ)),
+    card(t('st.quality'), dq, exports(tableExp('interruptions', sp), tableExp('quality', sp), tableExp('online', sp))));
 
   let s;
   // the table a page at a time (a city by enterprise is 2,000 rows); the export holds every row
@@ -105,6 +113,7 @@ export default async function stats(el, ctx) {
       { 'data-stat': 'period' }),
     stat(t('ov.enterprises'), num(T.enterprises, L.enterprises), '', null, { 'data-stat': 'enterprises' }),
     stat(t('ov.connected'), T.connected, 'ok', null, { 'data-stat': 'connected' }),
+    stat(t('st.points_online'), T.points_online, 'ok', `/ ${T.points}`, { 'data-stat': 'points_online' }),
     stat(t('st.online_rate'), pct(T.online_rate), 'ok', T.point_hours ? `${T.point_hours_with_data} / ${T.point_hours} h` : null, { 'data-stat': 'online_rate' }),
     stat(t('st.interruptions'), num(T.interruptions.count, L.interruptions), 'orange', T.interruptions.hours + ' h', { 'data-stat': 'interruptions' }),
     stat(t('st.alarms'), num(T.alarms.total, L.alarms, { 'data-drill': 'alarms' }), 'red', [0, 1, 2].map(l => T.alarms.by_level[l]).join(' / '), { 'data-stat': 'alarms' }),
@@ -118,7 +127,16 @@ export default async function stats(el, ctx) {
     stat(t('st.hz'), num(T.hazards.open, L.hazards_open, { 'data-drill': 'hazards' }), 'red',
       `${t('st.hz_major')} ${T.hazards.open_major} · ${t('st.hz_overdue')} ${T.hazards.overdue}`, { 'data-stat': 'hazards' }),
     stat(t('st.hz_found'), num(T.hazards.found, L.hazards_found), 'orange',
-      `${t('st.hz_major')} ${T.hazards.found_major} · ${t('st.hz_closed')} ${T.hazards.closed}`, { 'data-stat': 'hazards_found' }));
+      `${t('st.hz_major')} ${T.hazards.found_major} · ${t('st.hz_closed')} ${T.hazards.closed}`, { 'data-stat': 'hazards_found' }),
+    s.spot_checks ? stat(t('st.spot'), h('a', { href: '#/spotchecks' }, String(s.spot_checks.checks)), 'gblue',
+      `${t('st.spot_findings')} ${s.spot_checks.findings} · ${t('st.spot_hazards')} ${s.spot_checks.hazards}`, { 'data-stat': 'spot_checks' }) : null);
+  // the period's alarms by kind, most first, each opening its list
+  const kinds = Object.entries(T.alarms.by_kind || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  fill(byKind, table([
+    { title: t('al.kind'), render: ([k]) => h('span', { 'data-kind': k }, tv('alkind', k)) },
+    { title: t('st.alarms'), render: ([k, n]) => num(n, (L.alarms_by_kind || {})[k], { 'data-kind-count': k }) },
+    { title: t('st.share'), render: ([, n]) => pct(T.alarms.total ? n / T.alarms.total : null) },
+  ], kinds, { attrs: { 'data-testid': 'stats-by-kind' }, empty: empty(t('st.no_alarms')) }));
   const cols = [
     { title: t('st.group.' + f.group), render: r => h('span', { 'data-row': r.code }, r.name || r.code || t('common.na')) },
     { title: t('ov.enterprises'), render: r => num(r.enterprises, r.links.enterprises) },
@@ -154,15 +172,88 @@ export default async function stats(el, ctx) {
       { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
       { title: t('ov.online'), key: 'online' }, { title: t('st.rate'), render: c => pct(c.rate) },
       { title: t('st.laggards'), render: c => c.streets.reduce((n, x) => n + x.laggards.length, 0) },
-    ], o.cohorts, { attrs: { 'data-testid': 'onboarding-table' } }));
+    ], o.cohorts, { attrs: { 'data-testid': 'onboarding-table' } }), laggards(o.cohorts));
   } else fill(onb);
+  if (hasRoute('GET', '/api/v1/onboarding/conformance')) {
+    const c = await api('/api/v1/onboarding/conformance?' + onbQ).catch(e => ({ error: e }));
+    if (!ctx.alive) return;
+    if (c.error) fill(conf, errorBox(c.error));
+    else fill(conf, conformance(c));
+  } else fill(conf);
   if (hasRoute('GET', '/api/v1/data-quality')) {
-    const d = await api('/api/v1/data-quality?limit=1&' + sp).catch(e => ({ error: e }));
+    const d = await api(`/api/v1/data-quality?limit=${SHOWN}&` + sp).catch(e => ({ error: e }));
     if (!ctx.alive) return;
     if (d.error) fill(dq, errorBox(d.error));
     else fill(dq, h('div', { class: 'stats' },
       stat(t('st.interruptions'), d.interruptions.total, 'orange', d.interruptions.hours + ' h'),
       stat(t('st.gw_offline'), d.gateways.offline_now, 'orange'),
-      stat(t('st.frozen'), d.frozen), stat(t('st.out_of_range'), d.out_of_range), stat(t('st.conflicts'), d.conflicts)));
+      stat(t('st.frozen'), d.frozen), stat(t('st.out_of_range'), d.out_of_range), stat(t('st.conflicts'), d.conflicts)),
+    interruptions(d.interruptions), rankings(d.online));
   } else fill(dq);
+}
+
+const entLink = e => h('a', { href: '#/enterprises/' + e.id, 'data-enterprise-link': e.id }, e.name || e.code);
+// "20 of 57: the export holds every one"
+const more = (shown, total) => total > shown ? h('p', { class: 'muted', 'data-more': total }, t('st.more', { n: shown, total })) : null;
+
+// the cohorts' laggards (in a cohort, not connected), the streets' lists in one table
+function laggards(cohorts) {
+  const rows = cohorts.flatMap(c => c.streets.flatMap(st => st.laggards.map(e => ({ c, st, e }))));
+  return h('div', { 'data-testid': 'laggards' }, h('h4', null, t('st.laggards') + ` (${rows.length})`),
+    table([
+      { title: t('st.cohort'), render: x => x.c.name },
+      { title: t('common.street'), render: x => x.st.name || t('common.na') },
+      { title: t('common.enterprise'), render: x => entLink(x.e) },
+      { title: t('st.last_data'), render: x => x.e.last_data_at ? fmtTime(x.e.last_data_at) : t('st.never') },
+    ], rows.slice(0, SHOWN), { empty: empty(t('st.no_laggards')) }), more(SHOWN, rows.length));
+}
+
+// dust-removal systems that lack a mandatory point kind, and which
+function conformance(c) {
+  const names = x => (x.missing_kinds || []).map(k => pick({ zh: k.name_zh, en: k.name_en }) || k.code).join('、');
+  return h('div', null,
+    h('div', { class: 'stats' },
+      stat(t('st.systems'), c.systems, '', null, { 'data-stat': 'systems' }),
+      stat(t('st.conforming'), c.conforming, 'ok', null, { 'data-stat': 'conforming' }),
+      stat(t('st.nonconforming'), c.nonconforming.length, 'red', `${t('st.enterprises_n')} ${c.enterprises_nonconforming}`, { 'data-stat': 'nonconforming' })),
+    table([
+      { title: t('common.enterprise'), render: x => entLink(x.enterprise) },
+      { title: t('sys.name'), render: x => `${x.system.name || ''} (${x.system.code})` },
+      { title: t('st.sys_type'), render: x => t('st.sys_type.' + x.system.type) },
+      { title: t('st.missing'), render: x => h('span', { 'data-missing': x.missing.join(',') }, names(x)) },
+    ], c.nonconforming.slice(0, SHOWN), { attrs: { 'data-testid': 'conformance-table' }, empty: empty(t('st.all_conform')) }),
+    more(SHOWN, c.nonconforming.length));
+}
+
+// the period's interruption records, latest first; a handled one opens its alarm with the cause
+function interruptions(x) {
+  return h('div', null, h('h4', null, t('st.intr_records')), table([
+    { title: t('common.enterprise'), render: r => entLink(r.enterprise) },
+    { title: t('al.kind'), render: r => tv('alkind', r.kind) },
+    { title: t('al.point'), render: r => r.point || r.gateway || t('common.na') },
+    { title: t('st.start'), render: r => fmtTime(r.start) },
+    { title: t('st.end'), render: r => r.end ? fmtTime(r.end) : h('span', { class: 'tag warn' }, t('st.ongoing')) },
+    { title: t('st.hours'), render: r => r.hours },
+    { title: t('st.cause'), render: r => h('a', { href: '#/alarms/' + r.id, 'data-cause': r.cause || '' },
+      r.cause ? lbl('cause_category', r.cause) : t('st.no_cause')) },
+  ], x.items, { attrs: { 'data-testid': 'interruption-records' }, empty: empty(t('st.no_interruptions')) }),
+  more(x.items.length, x.total));
+}
+
+// the lowest online rates of the period, by enterprise and by street
+function rankings(o) {
+  if (!o) return null;
+  const cols = first => [
+    first,
+    { title: t('st.online_rate'), render: r => pct(r.online_rate) },
+    { title: t('st.point_hours'), render: r => `${r.point_hours_with_data} / ${r.point_hours}` },
+    { title: t('st.interruptions'), render: r => r.interruptions ? r.interruptions.count : t('common.na') },
+  ];
+  return h('div', { class: 'grid g2' },
+    h('div', null, h('h4', null, t('st.rank_enterprises')), table(cols({ title: t('common.enterprise'),
+      render: r => h('a', { href: '#/enterprises/' + r.key, 'data-rank-enterprise': r.code }, r.name || r.code) }),
+    o.enterprises.slice(0, SHOWN), { attrs: { 'data-testid': 'online-ranking' } }), more(SHOWN, o.enterprises.length)),
+    h('div', null, h('h4', null, t('st.rank_streets')), table(cols({ title: t('common.street'),
+      render: r => h('span', { 'data-rank-street': r.code || '' }, r.name || r.code || t('common.na')) }),
+    o.streets, { attrs: { 'data-testid': 'street-ranking' } })));
 }

@@ -198,8 +198,14 @@ int api_query_class(api_req *r, const char *industry, const char *dust_kind, con
                     const char **industry_code, const char **dust_kind_code,
                     const char **grade_code)
 {
-    if (api_query_code(r, industry, "ABCDEFGHIJKLMNOPQRST0123456789", 1, 5, industry_code) ||
-        api_query_code(r, dust_kind, "abcdefghijklmnopqrstuvwxyz0123456789_", 2, 41,
+    /* "none": the enterprises without an industry code (the statistics' row of them) */
+    const char *ind = api_req_query(r, industry);
+    if (ind && strcmp(ind, "none") == 0)
+        *industry_code = ind;
+    else if (api_query_code(r, industry, "ABCDEFGHIJKLMNOPQRST0123456789", 1, 5, industry_code))
+        return -1;
+    /* a dust kind code, or "none": the enterprises with no dust kind recorded */
+    if (api_query_code(r, dust_kind, "abcdefghijklmnopqrstuvwxyz0123456789_", 2, 41,
                        dust_kind_code) ||
         api_query_csv(r, grade, "blue|yellow|orange|red|none", grade_code))
         return -1;

@@ -42,6 +42,7 @@ int api_query_code(api_req *r, const char *name, const char *charset, size_t min
                    const char **out);
 /* An enterprise's classes under the names given: an industry code (国民经济行业, e.g. C2021),
  * a dust kind code and one risk grade (blue..red, or none: not scored), each NULL when absent;
+ * industry and dust kind "none" select the enterprises without one recorded;
  * -1 after answering 400. */
 int api_query_class(api_req *r, const char *industry, const char *dust_kind, const char *grade,
                     const char **industry_code, const char **dust_kind_code,

@@ -425,10 +425,12 @@ static char *stats_text(json_t *head, db_stats_rows *rows, const db_stats_query 
                 rc.district = row.code;
             else if (strcmp(q->group, "street") == 0)
                 rc.street = row.code;
+            /* the row of enterprises without a code or a dust kind links to them ("none"),
+             * not to every enterprise */
             else if (strcmp(q->group, "industry") == 0)
-                rc.industry = row.code;
+                rc.industry = row.code && *row.code ? row.code : "none";
             else if (strcmp(q->group, "dust_kind") == 0)
-                rc.dust_kind = row.code;
+                rc.dust_kind = row.code && *row.code ? row.code : "none";
             else if (strcmp(q->group, "grade") == 0)
                 rc.grade = row.code;
             else if (by_enterprise) /* the key is the enterprise's id */

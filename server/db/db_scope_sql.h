@@ -9,13 +9,27 @@
     "(($1 = 'city') OR ($1 = 'district' AND " e ".district_id = $2::bigint) OR ($1 = 'street' "    \
     "AND " e ".street_id = $2::bigint) OR ($1 = 'enterprise' AND " e ".id = $2::bigint))"
 
+/* e (an enterprises row) of the industry code $p, 'none' for those without one (the statistics'
+ * row of enterprises with no code); NULL for any */
+#define CLASS_INDUSTRY(e, p)                                                                       \
+    "($" p "::text IS NULL OR " e ".industry_code = CASE WHEN $" p " = 'none' THEN '' ELSE $" p    \
+    " END)"
+/* e of the dust kind $p, 'none' for those with no dust kind recorded; NULL for any */
+#define CLASS_DUST_KIND(e, p)                                                                      \
+    "($" p "::text IS NULL OR $" p " = ANY (" e ".dust_kinds) OR ($" p " = 'none' AND "            \
+    "cardinality(" e ".dust_kinds) = 0))"
+
 /* e (an enterprises row) of the industry code $ind, the dust kind $dk and the current risk
- * grade $gr ('none': not scored yet), each NULL for any: the statistics' filters and groups
- * (db_stats.c, STATS_ENTS), which the lists their numbers link to filter by as well */
+ * grade $gr ('none' for each: none recorded, not scored yet), each NULL for any: the statistics'
+ * filters and groups (db_stats.c, STATS_ENTS), which the lists their numbers link to filter by
+ * as well */
 #define ENT_CLASS(e, ind, dk, gr)                                                                  \
-    "($" ind "::text IS NULL OR " e ".industry_code = $" ind ") AND ($" dk "::text IS NULL OR "    \
-    "$" dk " = ANY (" e ".dust_kinds)) AND ($" gr "::text IS NULL OR coalesce((SELECT er.grade "   \
-    "FROM enterprise_risk er WHERE er.enterprise_id = " e ".id), 'none') = $" gr ")"
+    CLASS_INDUSTRY(e, ind)                                                                         \
+    " AND " CLASS_DUST_KIND(                                                                       \
+        e, dk) " AND ($" gr "::text IS NULL OR "                                                   \
+               "coalesce((SELECT er.grade FROM enterprise_risk er WHERE er.enterprise_id = " e     \
+               ".id), "                                                                            \
+               "'none') = $" gr ")"
 
 /* r: a regions row visible to the scope (itself, its ancestors are not) */
 #define SCOPE_REGION(r)                                                                            \

@@ -144,8 +144,7 @@
         "LEFT JOIN enterprise_risk er ON er.enterprise_id = e.id "                                 \
         "WHERE " SCOPE_ENT("e") " AND ($5::bigint IS NULL OR e.id = $5::bigint) "                  \
         "AND ($6::text IS NULL OR d.code = $6) AND ($7::text IS NULL OR s.code = $7) "             \
-        "AND ($8::text IS NULL OR e.industry_code = $8) "                                          \
-        "AND ($9::text IS NULL OR $9 = ANY (e.dust_kinds)) "                                       \
+        "AND " CLASS_INDUSTRY("e", "8") " AND " CLASS_DUST_KIND("e", "9") " "                     \
         "AND ($10::text IS NULL OR coalesce(er.grade, 'none') = $10))"
 
 /* col's enterprise among ents, tested only when a filter ($5..$10) narrows ents: a row of an

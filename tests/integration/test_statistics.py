@@ -818,5 +818,44 @@ def test_answers_are_reused_until_a_write():
         e.close()
 
 
+def test_rows_without_a_class_link_to_their_own_lists():
+    """The row of enterprises with no industry code, or no dust kind recorded, links to their
+    lists (industry=none, dust_kind=none), and the statistics filter by it: the links left the
+    class out, so its numbers opened every enterprise's lists."""
+    e = Env()
+    try:
+        e.system(f"UPDATE enterprises SET industry_code = '', dust_kinds = '{{}}' WHERE id = {e.b1['id']};")
+        at = e.m1 + timedelta(days=1, hours=3)
+        e.system("\n".join(
+            f"INSERT INTO alarms (enterprise_id, point_id, source, channel, kind, level, max_level, raised_at, "
+            f"cleared_at, ack_deadline, handle_deadline) VALUES ({x['id']}, {x['points']['hopper_temp'][1]}, "
+            f"'rule', 'limit', 'high', 1, 1, '{(at + timedelta(hours=n)).isoformat()}', "
+            f"'{(at + timedelta(hours=n, minutes=30)).isoformat()}', '{(at + timedelta(hours=n)).isoformat()}', "
+            f"'{(at + timedelta(hours=n + 2)).isoformat()}');"
+            for x in (e.a1, e.a2, e.b1) for n in range(1 + (x is e.b1))))
+        e.start("api")
+        base = f"/api/v1/statistics?period=month&date={e.m1.date().isoformat()}"
+        for group, name in (("industry", "industry"), ("dust_kind", "dust_kind")):
+            rows = e.get(f"{base}&group={group}")["rows"]
+            blank = [x for x in rows if not x["code"]]
+            assert len(blank) == 1 and len(rows) >= 3, (group, [x["code"] for x in rows])
+            fig = blank[0]
+            assert (fig["enterprises"], fig["alarms"]["total"]) == (1, 2), fig
+            links = fig["links"]
+            assert f"{name}=none" in links["alarms"] and f"{name}=none" in links["enterprises"], links
+            assert e.get(links["alarms"])["total"] == 2, links["alarms"]
+            listed = e.get(links["enterprises"])
+            assert listed["total"] == 1 and listed["items"][0]["id"] == e.b1["id"], listed
+            for k in ("warnings", "hazards_open", "cleaning"):
+                e.get(links[k])
+            tot = e.get(f"{base}&{name}=none")["totals"]
+            assert (tot["enterprises"], tot["alarms"]["total"]) == (1, 2), tot
+        err = e.get("/api/v1/alarms?industry=nothing", status=400)
+        assert err["code"] == "bad_request" and "industry" in err["detail"], err
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
-    t.run([test_statistics_equal_the_raw_rows, test_answers_are_reused_until_a_write])
+    t.run([test_statistics_equal_the_raw_rows, test_answers_are_reused_until_a_write,
+           test_rows_without_a_class_link_to_their_own_lists])

@@ -181,9 +181,16 @@ static json_t *workbook(const json_t *content, const char *title)
     json_array_append_new(sheets, s);
     json_array_append_new(sheets, job_report_stats_sheet(stats, "分组统计", title));
 
+    /* onboarding, laggards and risks are the state when the report was made, not at the month's
+     * end (no history of them is kept): their sheets say so, a report of an older month would
+     * otherwise pass today's state for that month's */
+    char now_title[400];
+    snprintf(now_title, sizeof now_title, "%s（状态截至 %s）", title,
+             json_string_value(json_object_get(content, "state_as_of")));
     static const char *const ccols[] = {"批次", "完成时限", "应接入", "已接入", "在线", "接入率"};
     static const char *const lcols[] = {"批次", "街镇", "企业编码", "企业名称", "最后数据时间"};
-    json_t *co = sheet("应接尽接", title, ccols, 6), *lag = sheet("落后企业", title, lcols, 5);
+    json_t *co = sheet("应接尽接", now_title, ccols, 6),
+           *lag = sheet("落后企业", now_title, lcols, 5);
     size_t i, k, m;
     json_t *c, *st, *e;
     json_array_foreach(path(content, "onboarding", "cohorts"), i, c)
@@ -218,7 +225,7 @@ static json_t *workbook(const json_t *content, const char *title)
     json_array_append_new(sheets, lag);
 
     static const char *const rcols[] = {"企业编码", "企业名称", "街镇", "风险等级", "风险值"};
-    json_t *rk = sheet("风险排名", title, rcols, 5);
+    json_t *rk = sheet("风险排名", now_title, rcols, 5);
     json_array_foreach(json_object_get(content, "top_risks"), i, e)
     {
         json_t *r = json_array(), *sn = json_object_get(e, "street");
@@ -306,6 +313,13 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     json_object_set_new(content, "onboarding", onb);
     json_object_set_new(content, "quality", dq);
     json_object_set_new(content, "top_risks", top);
+    /* when onboarding, laggards and top risks were read: they are the state then (workbook) */
+    char as_of[32];
+    time_t now = time(NULL) + CITY_OFFSET_S;
+    struct tm tn;
+    gmtime_r(&now, &tn);
+    strftime(as_of, sizeof as_of, "%Y-%m-%d %H:%M", &tn);
+    json_object_set_new(content, "state_as_of", json_string(as_of));
     /* 在线抽查 (issue 14 item 3) and hazards are both counted now: nothing left out */
     json_t *spot = NULL;
     char sp_from[32], sp_to[32];

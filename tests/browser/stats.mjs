@@ -121,6 +121,7 @@ async function test_monthly_report_downloads_and_prints() {
   await page.waitForSelector('[data-testid=report-title]');
   const title = await page.textContent('[data-testid=report-title]');
   assert(title.includes('宝山区') && title.includes(lastMonth()), 'report title: ' + title);
+  assert(/状态截至|state as of/.test(await page.textContent('[data-testid=state-as-of]')), 'onboarding not dated');
   const summary = await page.textContent('[data-testid=report-summary]');
   assert(summary.includes('523') || summary.includes('522'), 'summary lacks the enterprises: ' + summary.slice(0, 200));
   await page.emulateMedia({ media: 'print' });

@@ -129,6 +129,13 @@ def test_monthly_reports_and_exports():
         assert rows[0][24:29] == (2, 1, 1, 1, 1), rows[0]  # hazards: found, major, rectified, open, overdue
         onb = [r for r in wb["应接尽接"].iter_rows(min_row=4, values_only=True)]
         assert len(onb) == 3 and onb[2][2] == 2, onb  # the 2025 cohort: every enterprise of the district
+        # onboarding, laggards and risks are the state when the report was made, and say so (a
+        # report of an older month passed them for that month's)
+        for name in ("应接尽接", "落后企业", "风险排名"):
+            head = wb[name]["A1"].value
+            days = {(datetime.now(CITY) - timedelta(minutes=m)).strftime("%Y-%m-%d") for m in (0, 5)}
+            assert any("状态截至 " + d in head for d in days), (name, head)
+        assert "状态截至" not in wb["分组统计"]["A1"].value
         # the report's own JSON: what it counted and what it could not yet
         rep = e.get(bs["links"]["self"], "baoshan.admin")
         assert rep["content"]["statistics"]["totals"]["alarms"]["total"] == 3

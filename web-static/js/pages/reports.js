@@ -79,14 +79,15 @@ async function printable(el, ctx, id) {
       { title: t('st.online_rate'), render: x => pct(x.online_rate) }, { title: t('st.alarms'), render: x => x.alarms.total },
       { title: t('st.warnings'), render: x => x.warnings.total }, { title: t('ov.cleaning'), render: x => pct(x.cleaning.rate) },
     ], c.statistics.rows),
-    h('h3', null, t('st.onboarding')),
+    // onboarding and risks are the state when the report was made, whatever its month
+    h('h3', null, t('st.onboarding'), h('small', { class: 'muted', 'data-testid': 'state-as-of' }, ` (${t('rep.state_as_of')} ${fmtTime(r.generated_at)})`)),
     table([
       { title: t('st.cohort'), key: 'name' }, { title: t('st.milestone'), key: 'milestone' },
       { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
       { title: t('st.rate'), render: x => pct(x.rate) },
       { title: t('st.laggards'), render: x => x.streets.flatMap(s => s.laggards.map(l => l.name)).join('、') || '—' },
     ], c.onboarding.cohorts),
-    h('h3', null, t('rep.top_risks')),
+    h('h3', null, t('rep.top_risks'), h('small', { class: 'muted' }, ` (${t('rep.state_as_of')} ${fmtTime(r.generated_at)})`)),
     table([{ title: t('ent.name'), key: 'name' }, { title: t('ent.grade'), key: 'grade' }, { title: 'R', key: 'r' }], c.top_risks,
       { empty: empty(t('rep.none')) }),
     h('h3', null, t('st.quality')),

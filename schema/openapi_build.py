@@ -1161,8 +1161,10 @@ def Q(name, schema, desc):
 def ent_class(grade):
     """The statistics' classes of an enterprise as a list's filters (their figures link there);
     grade: the name of the risk grade's parameter (risk_grade where the list has its own)."""
-    return [Q("industry", s("string"), "The enterprise's GB/T 4754 industry code, e.g. C3360."),
-            Q("dust_kind", s("string"), "One of the enterprise's dust kind codes, e.g. aluminium."),
+    return [Q("industry", s("string"), "The enterprise's GB/T 4754 industry code, e.g. C3360; "
+              "none: enterprises without one."),
+            Q("dust_kind", s("string"), "One of the enterprise's dust kind codes, e.g. aluminium; "
+              "none: enterprises with no dust kind recorded."),
             Q(grade, enum(GRADES + ["none"]),
               "The enterprise's current risk grade (none: not scored yet).")]
 
@@ -1876,8 +1878,10 @@ OPERATIONS = {
                    "Rows per district, street, industry code, dust kind (an enterprise of several "
                    "kinds is in each row) or current risk grade (none: not scored yet)."),
                  P("district"), P("street"), P("enterprise"),
-                 Q("industry", s("string"), "GB/T 4754 industry code, e.g. C3360."),
-                 Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium."),
+                 Q("industry", s("string"), "GB/T 4754 industry code, e.g. C3360; none: "
+                   "enterprises without one (the industry row of those links with it)."),
+                 Q("dust_kind", s("string"), "Dust kind code, e.g. aluminium; none: enterprises "
+                   "with no dust kind recorded."),
                  Q("grade", enum(GRADES + ["none"]), "Current risk grade."),
                  Q("sort", enum(STAT_SORTS),
                    "Rank the rows by one figure instead of by key: counts the most first (alarms = "

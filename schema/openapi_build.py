@@ -1871,7 +1871,9 @@ OPERATIONS = {
               "Each figures object carries links: the list routes (with the same filters) that "
               "list what it counts.",
          params=[Q("period", enum(["day", "week", "month", "custom"]),
-                   "day, week (from Monday), month (default) containing date, or custom from/to."),
+                   "day, week (from Monday), month (default) containing date, or custom from/to "
+                   "(widened to whole hours: from to the start of its hour, to to the end of its "
+                   "hour, what the hourly rollups count; the answer's from and to say so)."),
                  Q("date", s("string", format="date"), "A day of the period (default: today)."),
                  P("from"), P("to"),
                  Q("group", enum(["district", "street", "enterprise", "industry", "dust_kind", "grade", "none"]),

@@ -249,6 +249,11 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
             return api_reply_error(r, API_E_BAD_REQUEST,
                                    "to must be after from, and the range at most 366 days"),
                    -1;
+        /* and to the end of its last hour: a range ending inside an hour that is rolled up
+         * would count that hour from every point's raw readings (an hour of 40,000 points'
+         * 5-minute readings is 480,000 rows), its rollup rows holding the whole hour */
+        if (q->to % 3600)
+            q->to += 3600 - q->to % 3600;
     } else {
         const char *date = api_req_query(r, "date");
         char today[11];

@@ -261,23 +261,30 @@
 /* the same for raw readings (so it plans only the period's partitions) */
 #define RAW_IN_PERIOD IN_PERIOD("r.collected_at")
 
-/* ph: the raw point-hours with data (point, enterprise, hour) the rollups do not hold: from
- * hb.hi on, and the dirty or quarantined hours below it without a rollup row, which are
- * disjoint.  The late hours' readings through dw_readings_call (migration 0150): inlined, their
- * hour known only at run time, dw_readings planned every day partition of the period. */
+/* ph: the point-hours with data (point, enterprise, hour) the rollup rows below hb.hi do not
+ * hold: the hour rolled_to is in (hb.hp) from its rollup rows, which hold every point that sent
+ * data before rolled_to; raw readings from hb.raw_from (rolled_to then, else hb.hi), and the
+ * dirty or quarantined hours below it without a rollup row; UNION merges a point-hour found
+ * twice.  Read from raw readings, that hour was up to an hour of every point's readings (at
+ * 40,000 points of 5-minute readings, 480,000 rows per statistic); from its rollup rows it is
+ * one row per point, and the raw readings are those of the rollup lag (rollup_lag_s).  The
+ * late hours' readings through dw_readings_call (migration 0150): inlined, their hour known
+ * only at run time, dw_readings planned every day partition of the period. */
 #define RAW_HOURS                                                                                  \
     "ph AS (SELECT r.point_id, r.enterprise_id AS eid, "                                           \
         "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") AS hr "                                \
         "FROM readings r CROSS JOIN win CROSS JOIN hb "                                            \
-        "WHERE r.collected_at >= hb.hi AND r.collected_at < win.t AND " PART_A " "                 \
+        "WHERE r.collected_at >= hb.raw_from AND r.collected_at < win.t AND " PART_A " "           \
         "AND " RAW_IN_PERIOD " "                                                                   \
         "AND r.collected_at >= " RAW_FROM_HINT " "                                                 \
+    "UNION SELECT h.point_id, h.enterprise_id, h.bucket FROM rollup_hour h CROSS JOIN hb "         \
+        "WHERE h.bucket = hb.hp AND " PART_A " AND " HOUR_IN_PERIOD("h") " "                       \
     "UNION SELECT x.point_id, r.enterprise_id, "                                                   \
         "date_bin('1 hour', r.collected_at, " UTC_ORIGIN ") "                                      \
         "FROM (SELECT point_id, hour FROM rollup_dirty "                                           \
             "UNION SELECT point_id, hour FROM rollup_quarantine) x "                               \
         "CROSS JOIN LATERAL dw_readings_call(x.point_id, x.hour, x.hour + interval '1 hour') r "   \
-        "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.hi "                   \
+        "CROSS JOIN win CROSS JOIN hb WHERE x.hour >= win.f AND x.hour < hb.raw_from "             \
         "AND " PART_A " "                                                                          \
         "AND " RAW_IN_PERIOD " AND NOT EXISTS (SELECT 1 FROM rollup_hour h2 "                      \
             "WHERE h2.point_id = x.point_id AND h2.bucket = x.hour "                               \
@@ -393,8 +400,16 @@
         "least(to_timestamp($4::float8), now()) AS t, to_timestamp($4::float8) AS tq, "            \
         "$13::float8 AS rolled_hint, $14::bool AS all_figures), "                                  \
     STATS_ENTS ", "                                                                                \
-    "hb AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, coalesce((SELECT rolled_to "    \
-        "FROM rollup_state), '-infinity')), " UTC_ORIGIN ")) AS hi FROM win), "                    \
+    /* hi: rollup rows below it are whole hours; hp: the hour rolled_to is in, when the period  \
+     * holds all of its rolled-up part (its rows then say which points sent data before       \
+     * rolled_to), else NULL; raw_from: where raw readings take over (RAW_HOURS) */             \
+    "hb0 AS (SELECT win.f, win.t, coalesce((SELECT rolled_to FROM rollup_state), '-infinity') "   \
+        "AS rolled FROM win), "                                                                    \
+    "hb1 AS (SELECT greatest(hb0.f, date_bin('1 hour', least(hb0.t, hb0.rolled), " UTC_ORIGIN     \
+        ")) AS hi, hb0.rolled, hb0.t FROM hb0), "                                                  \
+    "hb AS (SELECT hb1.hi, CASE WHEN hb1.rolled > hb1.hi AND hb1.rolled <= hb1.t THEN hb1.hi END " \
+        "AS hp, CASE WHEN hb1.rolled > hb1.hi AND hb1.rolled <= hb1.t THEN hb1.rolled "           \
+        "ELSE hb1.hi END AS raw_from FROM hb1), "                                                  \
     PA(phr, PHR_STUB) PA(RAW_HOURS, "") PA(FILING_HOURS, FXC_STUB) POINTS_NOW                                        \
     PA("phc AS (SELECT eid, sum(n) AS n FROM (SELECT eid, n FROM phr "                                \
         "UNION ALL SELECT ph.eid, count(*) FROM ph WHERE NOT EXISTS (SELECT 1 FROM points d "      \

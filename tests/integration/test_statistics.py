@@ -617,6 +617,9 @@ def check_periods(e, r, ents):
     # a custom range that starts and ends inside city days: its edges come from the hourly rollups
     f2, to2 = f + timedelta(hours=5), to - timedelta(hours=16, minutes=30)
     body = e.get(f"/api/v1/statistics?period=custom&from={q(f2)}&to={q(to2)}&group=district")
+    # widened to the end of its last hour (its rollup rows hold the whole hour)
+    to2 += timedelta(minutes=30)
+    assert ts(body["to"]) == to2 and ts(body["from"]) == f2, (body["from"], body["to"], f2, to2)
     want = oracle(r, ents, f2, to2, "district")
     online = lambda fig: {k: norm(fig[k]) for k in ("points", "point_hours", "point_hours_with_data", "online_rate")}
     assert online(body["totals"]) == online(want["totals"]), (body["totals"], want["totals"])
@@ -818,6 +821,44 @@ def test_answers_are_reused_until_a_write():
         e.close()
 
 
+def test_the_hour_being_rolled_up_counts_from_its_rollup_rows():
+    """The point-hours of the hour rolled_to is in come from its rollup rows (every point that
+    sent data before rolled_to) and the raw readings after rolled_to, each point-hour once, a
+    disabled point's left out; they came from every raw reading of that hour."""
+    e = Env()
+    try:
+        e.start("ingest,api")  # no worker: rolled_to stays where the test puts it
+        now = datetime.now(timezone.utc)
+        rolled = (now - timedelta(minutes=3)).replace(second=0, microsecond=0)
+        if rolled.minute < 2:  # the rolled part of its hour must hold a reading
+            rolled -= timedelta(minutes=30)
+        hour = rolled.replace(minute=0)
+        before, after = rolled - timedelta(minutes=1), rolled + timedelta(seconds=30)
+        sent = [(e.a1, "hopper_temp", before), (e.a1, "pressure_diff", before), (e.a1, "pressure_diff", after),
+                (e.a2, "hopper_temp", after), (e.b1, "hopper_temp", before),
+                (e.b1, "pressure_diff", hour - timedelta(minutes=20))]
+        for ent, kind, at in sent:
+            st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", {"readings": [
+                {"point": ent["points"][kind][0], "ts": at.isoformat(), "value": 40}]}, {"X-Api-Key": ent["api_key"]})
+            assert st == 200 and r["accepted"] == 1, (st, r)
+        # rolled up to `rolled`, as the worker would; then b1's hopper point is disabled
+        e.system(f"UPDATE rollup_state SET marked_to = {sqlts(rolled)}; SELECT * FROM dw_rollup_fill(1000);"
+                 f"UPDATE points SET enabled = false WHERE id = {e.b1['points']['hopper_temp'][1]};")
+        assert e.system("SELECT rolled_to = %s FROM rollup_state" % sqlts(rolled)) == [["t"]]
+        assert int(e.system(f"SELECT count(*) FROM rollup_hour WHERE bucket = {sqlts(hour)}")[0][0]) == 3
+        f = hour - timedelta(hours=1)
+        body = e.get(f"/api/v1/statistics?period=custom&from={q(f)}&to={q(now)}&group=enterprise")
+        got = {x["code"]: x["point_hours_with_data"] for x in body["rows"]}
+        assert got == {e.a1["code"]: 2, e.a2["code"]: 1, e.b1["code"]: 1}, (got, rolled.isoformat())
+        assert body["totals"]["point_hours_with_data"] == 4, body["totals"]
+        # a range that ends inside the rolled-up hour: widened to its end, counted from its rows
+        body = e.get(f"/api/v1/statistics?period=custom&from={q(f)}&to={q(before)}&group=enterprise")
+        assert ts(body["to"]) == hour + timedelta(hours=1), body["to"]
+        assert body["totals"]["point_hours_with_data"] == 4, body["totals"]
+    finally:
+        e.close()
+
+
 def test_rows_without_a_class_link_to_their_own_lists():
     """The row of enterprises with no industry code, or no dust kind recorded, links to their
     lists (industry=none, dust_kind=none), and the statistics filter by it: the links left the
@@ -858,4 +899,5 @@ def test_rows_without_a_class_link_to_their_own_lists():
 
 if __name__ == "__main__":
     t.run([test_statistics_equal_the_raw_rows, test_answers_are_reused_until_a_write,
+           test_the_hour_being_rolled_up_counts_from_its_rollup_rows,
            test_rows_without_a_class_link_to_their_own_lists])

@@ -363,8 +363,18 @@ static json_t *conformance_sheet(api_req *r, db_status *st)
     json_array_foreach(json_object_get(o, "nonconforming"), i, it)
     {
         static const char *const keys[] = {"enterprise.code", "enterprise.name", "system.code",
-                                           "system.name", "system.type"};
-        xrow(sh, it, keys, 5);
+                                           "system.name"};
+        xrow(sh, it, keys, 4);
+        json_t *rows = json_object_get(sh, "rows");
+        json_t *row = json_array_get(rows, json_array_size(rows) - 1);
+        /* the type as the survey table names it (mandatory_point_kinds' system types) */
+        const char *type =
+            json_string_value(json_object_get(json_object_get(it, "system"), "type"));
+        json_array_append_new(row, json_string(!type                      ? ""
+                                               : strcmp(type, "dry") == 0 ? "干式"
+                                               : strcmp(type, "wet_al_mg") == 0 ? "湿式（铝镁粉尘）"
+                                               : strcmp(type, "wet") == 0 ? "湿式"
+                                                                          : type));
         /* the missing kinds by name, one cell: 料斗温度、压差 */
         char miss[512] = "";
         size_t len = 0;
@@ -375,8 +385,7 @@ static json_t *conformance_sheet(api_req *r, db_status *st)
                 len += (size_t)snprintf(miss + len, sizeof miss - len, "%s%s", k ? "、" : "",
                                         nm ? nm : "");
         }
-        json_t *rows = json_object_get(sh, "rows");
-        json_array_append_new(json_array_get(rows, json_array_size(rows) - 1), json_string(miss));
+        json_array_append_new(row, json_string(miss));
     }
     json_decref(o);
     return sh;

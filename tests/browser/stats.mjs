@@ -250,6 +250,25 @@ async function test_statistics_page_shows_kinds_onboarding_conformance_and_quali
   await context.close();
 }
 
+async function test_custom_range_is_shown_in_whole_hours() {
+  // the API widens a custom range to whole hours; the page says which hours it counted
+  const m = lastMonth();
+  const { context, page } = await loginPage(browser, srv.base, 'city.admin', PW, errors);
+  await page.goto(srv.base + `/#/stats?period=custom&from=${m}-03T10:20&to=${m}-05T14:30&group=district`);
+  await page.waitForSelector('[data-testid=stats-table]');
+  const range = await page.textContent('[data-stat=period]');
+  assert(range.includes('10:00') && range.includes('15:00') && !range.includes('10:20'), 'custom range tile: ' + range);
+  assert(await page.getAttribute('input[name=from]', 'step') === '3600', 'the inputs pick whole hours');
+  // the 3rd 10:00 to the 5th 15:00: the alarms of the 3rd, 4th and 5th at 10:00 (the 3rd's from
+  // the start of its hour)
+  const tok = await srv.token('city.admin');
+  const api = (await srv.api('GET', `/api/v1/statistics?period=custom&from=${m}-03T10:20:00%2B08:00&to=${m}-05T14:30:00%2B08:00`, undefined, tok)).body;
+  assert(Date.parse(api.from) === Date.parse(`${m}-03T10:00:00+08:00`) && Date.parse(api.to) === Date.parse(`${m}-05T15:00:00+08:00`),
+    'widened range: ' + api.from + ' .. ' + api.to);
+  assert(api.totals.alarms.total === 3, 'widened range counts: ' + JSON.stringify(api.totals.alarms));
+  await context.close();
+}
+
 async function test_no_script_errors() {
   assert(errors.length === 0, 'errors in the pages:\n' + errors.join('\n'));
 }
@@ -257,7 +276,8 @@ async function test_no_script_errors() {
 const tests = [test_statistics_page_shows_the_api_figures, test_drill_down_lists_what_the_number_counts,
   test_monthly_report_downloads_and_prints,
   test_enterprise_list_goes_past_500, test_wall_reads_every_enterprise_and_grade, test_enterprise_ranking_pages,
-  test_statistics_page_shows_kinds_onboarding_conformance_and_quality, test_no_script_errors];
+  test_statistics_page_shows_kinds_onboarding_conformance_and_quality, test_custom_range_is_shown_in_whole_hours,
+  test_no_script_errors];
 let passed = 0, failed = 0;
 try {
   await setup();

@@ -249,6 +249,7 @@ def test_laggard_conformance_and_quality_exports_list_what_the_api_lists():
             (x["enterprise"]["code"], x["system"]["code"], "、".join(k["name_zh"] for k in x["missing_kinds"]))
             for x in conf["nonconforming"]], rows
         assert all("_" not in r[5] for r in rows[3:]), rows
+        assert {r[4] for r in rows[3:]} == {"干式", "湿式"}, rows
         data, _ = e.raw("/api/v1/statistics/export?format=csv&table=conformance&district=310114")
         assert all(r[0] != e.a1["code"] for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[2:])
 

@@ -48,8 +48,9 @@ export default async function stats(el, ctx) {
   const form = h('form', { class: 'filters', 'data-testid': 'stats-filters', onsubmit: e => { e.preventDefault(); apply(); } },
     h('label', null, t('st.period'), sel('period', ['day', 'week', 'month', 'custom'].map(p => [p, t('st.period.' + p)]), false)),
     h('label', null, t('st.date'), h('input', { type: 'date', name: 'date', value: f.date })),
-    h('label', null, t('st.from'), h('input', { type: 'datetime-local', name: 'from', value: f.from })),
-    h('label', null, t('st.to'), h('input', { type: 'datetime-local', name: 'to', value: f.to })),
+    // whole hours: the API widens a custom range to them (what the hourly rollups count)
+    h('label', null, t('st.from'), h('input', { type: 'datetime-local', name: 'from', value: f.from, step: 3600 })),
+    h('label', null, t('st.to'), h('input', { type: 'datetime-local', name: 'to', value: f.to, step: 3600 })),
     h('label', null, t('st.group'), sel('group', GROUPS.map(g => [g, t('st.group.' + g)]), false)),
     streets.length ? h('label', null, t('common.street'), sel('street', streets.map(s => [s.code, s.name]))) : null,
     h('label', null, t('ent.industry'), h('input', { name: 'industry', value: f.industry, size: 6 })),
@@ -108,8 +109,10 @@ export default async function stats(el, ctx) {
   // a period still running was counted up to computed_to (a snapshot: up to half a minute ago)
   const upTo = s.computed_to && Date.parse(s.computed_to) < Date.parse(s.to)
     ? ' · ' + t('st.computed_to') + ' ' + fmtTime(s.computed_to).slice(11) : '';
+  // a custom range says its hours (widened to whole hours by the API), a day, week or month its days
+  const bound = v => f.period === 'custom' ? fmtTime(v).slice(0, 16) : fmtTime(v).slice(0, 10);
   fill(tiles,
-    stat(t('st.period.range'), fmtTime(s.from).slice(0, 10), '', '→ ' + fmtTime(s.to).slice(0, 10) + upTo,
+    stat(t('st.period.range'), bound(s.from), '', '→ ' + bound(s.to) + upTo,
       { 'data-stat': 'period' }),
     stat(t('ov.enterprises'), num(T.enterprises, L.enterprises), '', null, { 'data-stat': 'enterprises' }),
     stat(t('ov.connected'), T.connected, 'ok', null, { 'data-stat': 'connected' }),

@@ -193,6 +193,8 @@ function monthBeforeLast() {
 async function test_statistics_page_shows_kinds_onboarding_conformance_and_quality() {
   // what the API had and the page did not show: points online, alarms by kind, the laggards,
   // the non-conforming systems, the interruption records with their cause, the rankings
+  // (ents[0] of wood dust: in the 2024 cohort as well as the 2025 one)
+  db.sql(`SET dw.scope = 'system'; UPDATE enterprises SET dust_kinds = '{wood}' WHERE id = ${ents[0].id}`);
   const tok = await srv.token('city.admin');
   const q = `period=month&date=${lastMonth()}-01&group=district`;
   const api = (await srv.api('GET', '/api/v1/statistics?' + q, undefined, tok)).body;
@@ -215,6 +217,17 @@ async function test_statistics_page_shows_kinds_onboarding_conformance_and_quali
   assert(lag > 20, 'fixture laggards: ' + lag);
   assert((await page.textContent('[data-testid=laggards] h4')).includes(`(${lag})`), 'laggards head: ' + await page.textContent('[data-testid=laggards] h4'));
   assert(await page.$(`[data-testid=laggards] [data-more="${lag}"]`), 'laggards: no "more" note');
+  // per street, the last cohort (应接尽接) first, another one chosen
+  const streetRows = async () => page.$$eval('[data-testid=onboarding-streets] tr', rs => rs.slice(1).map(r =>
+    [r.querySelector('[data-street]').dataset.street, +r.children[1].textContent, +r.children[5].textContent]));
+  const want = c => c.streets.map(x => [x.code || '', x.in_scope, x.laggards.length]);
+  const last = onb.cohorts[onb.cohorts.length - 1];
+  assert(JSON.stringify(await streetRows()) === JSON.stringify(want(last)) && want(last).length === 2,
+    'streets of the last cohort: ' + JSON.stringify(await streetRows()));
+  const other = onb.cohorts.find(c => c.streets.length && c.code !== last.code);
+  assert(other && want(other).length === 1 && want(other)[0][1] === 1, 'fixture cohorts: ' + JSON.stringify(onb.cohorts.map(want)));
+  await page.selectOption('[data-action=onboarding-cohort]', other.code);
+  assert(JSON.stringify(await streetRows()) === JSON.stringify(want(other)), 'streets of ' + other.code + ': ' + JSON.stringify(await streetRows()));
   // conformance: makeCity's systems have no air-lock point
   const conf = (await srv.api('GET', '/api/v1/onboarding/conformance', undefined, tok)).body;
   assert(conf.nonconforming.length === 3, 'fixture conformance: ' + JSON.stringify(conf).slice(0, 300));
@@ -247,6 +260,13 @@ async function test_statistics_page_shows_kinds_onboarding_conformance_and_quali
     'enterprise ranking: ' + ranked.slice(0, 3) + ' vs ' + dq.online.enterprises.slice(0, 3).map(r => r.code));
   const streets = await page.$$eval('[data-testid=street-ranking] [data-rank-street]', as => as.map(a => a.dataset.rankStreet));
   assert(JSON.stringify(streets) === JSON.stringify(dq.online.streets.map(r => r.code || '')), 'street ranking: ' + streets);
+  // the page's street filter narrows the onboarding table too (it showed the whole scope)
+  await page.goto(srv.base + '/#/stats?' + q + '&street=310114102');
+  await page.waitForSelector('[data-testid=onboarding-streets]');
+  const nx = (await srv.api('GET', '/api/v1/onboarding?street=310114102', undefined, tok)).body;
+  const inScope = await page.$$eval('[data-testid=onboarding-table] tr', rs => rs.slice(1).map(r => +r.children[2].textContent));
+  assert(JSON.stringify(inScope) === JSON.stringify(nx.cohorts.map(c => c.in_scope)) && inScope[inScope.length - 1] === 1,
+    'onboarding of 南翔镇: ' + inScope);
   await context.close();
 }
 

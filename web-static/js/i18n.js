@@ -422,7 +422,7 @@ const D = {
   'st.export.online': ['导出在线率排名', 'Export online ranking'],
   'st.export.laggards': ['导出未接入企业', 'Export laggards'], 'st.export.conformance': ['导出不符合清单', 'Export non-conforming'],
   'st.export.quality': ['导出各企业数据质量', 'Export per enterprise'],
-  'rep.state_as_of': ['状态截至', 'state as of'],
+  'rep.state_as_of': ['状态截至', 'state as of'], 'st.by_street': ['按街镇', 'By street'],
   'st.by_kind': ['报警类型分布', 'Alarms by kind'], 'st.share': ['占比', 'Share'], 'st.no_alarms': ['本期无报警', 'No alarms in this period'],
   'st.points_online': ['在线点位', 'Points online'], 'st.spot': ['在线抽查', 'Spot checks'],
   'st.spot_findings': ['发现问题', 'findings'], 'st.spot_hazards': ['隐患', 'hazards'],

@@ -167,7 +167,7 @@ export default async function stats(el, ctx) {
       h('button', { class: 'btn sm', disabled: page >= pages, 'data-action': 'stats-next', onclick: () => go(page + 1) }, t('common.next'))) : null);
 
   if (hasRoute('GET', '/api/v1/onboarding')) {
-    const o = await api('/api/v1/onboarding').catch(e => ({ error: e }));
+    const o = await api('/api/v1/onboarding?' + onbQ).catch(e => ({ error: e }));
     if (!ctx.alive) return;
     if (o.error) fill(onb, errorBox(o.error));
     else fill(onb, table([
@@ -175,7 +175,7 @@ export default async function stats(el, ctx) {
       { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
       { title: t('ov.online'), key: 'online' }, { title: t('st.rate'), render: c => pct(c.rate) },
       { title: t('st.laggards'), render: c => c.streets.reduce((n, x) => n + x.laggards.length, 0) },
-    ], o.cohorts, { attrs: { 'data-testid': 'onboarding-table' } }), laggards(o.cohorts));
+    ], o.cohorts, { attrs: { 'data-testid': 'onboarding-table' } }), byStreet(o.cohorts), laggards(o.cohorts));
   } else fill(onb);
   if (hasRoute('GET', '/api/v1/onboarding/conformance')) {
     const c = await api('/api/v1/onboarding/conformance?' + onbQ).catch(e => ({ error: e }));
@@ -198,6 +198,25 @@ export default async function stats(el, ctx) {
 const entLink = e => h('a', { href: '#/enterprises/' + e.id, 'data-enterprise-link': e.id }, e.name || e.code);
 // "20 of 57: the export holds every one"
 const more = (shown, total) => total > shown ? h('p', { class: 'muted', 'data-more': total }, t('st.more', { n: shown, total })) : null;
+
+// one cohort's progress per street (the last cohort, 应接尽接, unless another is chosen)
+function byStreet(cohorts) {
+  if (!cohorts.length) return null;
+  const box = h('div', { 'data-testid': 'onboarding-streets' });
+  const show = code => {
+    const c = cohorts.find(x => x.code === code) || cohorts[cohorts.length - 1];
+    fill(box, table([
+      { title: t('common.street'), render: x => h('span', { 'data-street': x.code || '' }, x.name || t('common.na')) },
+      { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
+      { title: t('ov.online'), key: 'online' }, { title: t('st.rate'), render: x => pct(x.in_scope ? x.connected / x.in_scope : null) },
+      { title: t('st.laggards'), render: x => x.laggards.length },
+    ], c.streets));
+  };
+  const pick = select('cohort', cohorts.map(c => [c.code, c.name]), cohorts[cohorts.length - 1].code,
+    { 'data-action': 'onboarding-cohort', onchange: e => show(e.target.value) });
+  show(pick.value);
+  return h('div', null, h('h4', null, t('st.by_street'), ' ', pick), box);
+}
 
 // the cohorts' laggards (in a cohort, not connected), the streets' lists in one table
 function laggards(cohorts) {

@@ -93,9 +93,10 @@ export default async function stats(el, ctx) {
     h('section', { class: 'card' }, form),
     tiles,
     card(t('st.table'), body, null, { flush: true }),
+    // the short lists side by side; onboarding (a cohort per street, the laggards) is long
     h('div', { class: 'grid g2' }, card(t('st.by_kind'), byKind, null, { flush: true }),
-      card(t('st.onboarding'), onb, exports(tableExp('onboarding', onbQ), tableExp('laggards', onbQ)), { flush: true })),
-    card(t('st.conformance'), conf, tableExp('conformance', onbQ)),
+      card(t('st.conformance'), conf, tableExp('conformance', onbQ))),
+    card(t('st.onboarding'), onb, exports(tableExp('onboarding', onbQ), tableExp('laggards', onbQ)), { flush: true }),
     card(t('st.quality'), dq, exports(tableExp('interruptions', sp), tableExp('quality', sp), tableExp('online', sp))));
 
   let s;

@@ -1998,7 +1998,10 @@ OPERATIONS = {
          resp=ok(obj({"systems": COUNT, "conforming": COUNT,
                       "enterprises_nonconforming": COUNT,
                       "nonconforming": arr(obj({
-                          "enterprise": obj({}), "system": obj({}),
+                          "enterprise": obj({}),
+                          "system": obj({"type": enum(["dry", "wet", "wet_al_mg"]),
+                                         "type_label": obj({"zh": s("string"),
+                                                            "en": s("string")})}),
                           "missing": arr(s("string")),
                           "missing_kinds": arr(obj({"code": s("string"), "name_zh": s("string"),
                                                     "name_en": s("string")}))}))})),

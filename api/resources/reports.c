@@ -214,22 +214,14 @@ static void title_filters(char *title, size_t cap, const char *const *names,
             len += (size_t)snprintf(title + len, cap - len, " %s=%s", names[i], vals[i]);
 }
 
-/* the district and street filters of an onboarding export (NULL when not given); -1 after
- * answering 400 */
+/* the district and street filters of an onboarding export, region codes (NULL when not
+ * given); -1 after answering 400 */
 static int region_filters(api_req *r, const char **district, const char **street)
 {
-    const char **out[] = {district, street};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = api_req_query(r, i ? "street" : "district");
-        *out[i] = v && *v ? v : NULL;
-        size_t m = *out[i] ? strlen(v) : 0;
-        if (*out[i] && (m < 6 || m > 12 || strspn(v, "0123456789") != m)) {
-            api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code of 6 to 12 digits",
-                            i ? "street" : "district");
-            return -1;
-        }
-    }
-    return 0;
+    return api_query_code(r, "district", "0123456789", 6, 12, district) ||
+                   api_query_code(r, "street", "0123456789", 6, 12, street)
+               ? -1
+               : 0;
 }
 
 /* table=onboarding: each cohort's total and streets; table=laggards: every enterprise in a
@@ -237,15 +229,9 @@ static int region_filters(api_req *r, const char **district, const char **street
  * filters) */
 static json_t *onboarding_sheet(api_req *r, int laggards, db_status *st)
 {
-    const char *district, *street, *cohort = api_req_query(r, "cohort");
-    cohort = cohort && *cohort ? cohort : NULL;
-    size_t n = cohort ? strlen(cohort) : 0;
-    if (cohort && (n > 40 || strspn(cohort, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)) {
-        api_reply_error(r, API_E_BAD_REQUEST,
-                        "cohort must be a cohort code (1 to 40 of a-z 0-9 _)");
-        return NULL;
-    }
-    if (region_filters(r, &district, &street))
+    const char *district, *street, *cohort;
+    if (region_filters(r, &district, &street) ||
+        api_query_code(r, "cohort", "abcdefghijklmnopqrstuvwxyz0123456789_", 1, 40, &cohort))
         return NULL;
     db_scope s;
     db_conn *c = api_read_db(r, &s);
@@ -367,14 +353,11 @@ static json_t *conformance_sheet(api_req *r, db_status *st)
         xrow(sh, it, keys, 4);
         json_t *rows = json_object_get(sh, "rows");
         json_t *row = json_array_get(rows, json_array_size(rows) - 1);
-        /* the type as the survey table names it (mandatory_point_kinds' system types) */
-        const char *type =
-            json_string_value(json_object_get(json_object_get(it, "system"), "type"));
-        json_array_append_new(row, json_string(!type                      ? ""
-                                               : strcmp(type, "dry") == 0 ? "干式"
-                                               : strcmp(type, "wet_al_mg") == 0 ? "湿式（铝镁粉尘）"
-                                               : strcmp(type, "wet") == 0 ? "湿式"
-                                                                          : type));
+        /* the type by its label (label catalogue, domain system_type) */
+        json_t *sys = json_object_get(it, "system");
+        json_t *type = json_object_get(json_object_get(sys, "type_label"), "zh");
+        json_array_append_new(
+            row, json_deep_copy(json_is_string(type) ? type : json_object_get(sys, "type")));
         /* the missing kinds by name, one cell: 料斗温度、压差 */
         char miss[512] = "";
         size_t len = 0;

@@ -82,10 +82,11 @@ static const db_stmt statements[] = {
              "'enterprise', json_build_object('id', sys.enterprise_id, 'code', sys.ent_code, "
              "'name', sys.ent_name), "
              "'system', json_build_object('id', sys.id, 'code', sys.code, 'name', sys.name, "
-             "'type', sys.type), "
+             "'type', sys.type, 'type_label', json_build_object('zh', tl.zh, 'en', tl.en)), "
              "'missing', miss.missing, 'missing_kinds', miss.missing_kinds) "
              "ORDER BY sys.ent_code, sys.code) "
-             "FROM sys JOIN miss ON miss.id = sys.id), '[]'::json))::text"},
+             "FROM sys JOIN miss ON miss.id = sys.id LEFT JOIN labels tl "
+             "ON tl.domain = 'system_type' AND tl.code = sys.type), '[]'::json))::text"},
     /* $1 window (s) */
     {"onb_refresh_connections",
      "WITH e0 AS (SELECT e.id FROM enterprises e WHERE e.connection_status <> 'suspended'), "

@@ -19,17 +19,16 @@
     "($" p "::text IS NULL OR $" p " = ANY (" e ".dust_kinds) OR ($" p " = 'none' AND "            \
     "cardinality(" e ".dust_kinds) = 0))"
 
+/* e of the current risk grade $p ('none': not scored yet); NULL for any */
+#define CLASS_GRADE(e, p)                                                                          \
+    "($" p "::text IS NULL OR coalesce((SELECT er.grade FROM enterprise_risk er "                  \
+    "WHERE er.enterprise_id = " e ".id), 'none') = $" p ")"
+
 /* e (an enterprises row) of the industry code $ind, the dust kind $dk and the current risk
- * grade $gr ('none' for each: none recorded, not scored yet), each NULL for any: the statistics'
- * filters and groups (db_stats.c, STATS_ENTS), which the lists their numbers link to filter by
- * as well */
+ * grade $gr, each NULL for any: the statistics' filters and groups (db_stats.c, STATS_ENTS),
+ * which the lists their numbers link to filter by as well */
 #define ENT_CLASS(e, ind, dk, gr)                                                                  \
-    CLASS_INDUSTRY(e, ind)                                                                         \
-    " AND " CLASS_DUST_KIND(                                                                       \
-        e, dk) " AND ($" gr "::text IS NULL OR "                                                   \
-               "coalesce((SELECT er.grade FROM enterprise_risk er WHERE er.enterprise_id = " e     \
-               ".id), "                                                                            \
-               "'none') = $" gr ")"
+    CLASS_INDUSTRY(e, ind) " AND " CLASS_DUST_KIND(e, dk) " AND " CLASS_GRADE(e, gr)
 
 /* r: a regions row visible to the scope (itself, its ancestors are not) */
 #define SCOPE_REGION(r)                                                                            \

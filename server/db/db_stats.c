@@ -403,10 +403,9 @@
     /* hi: rollup rows below it are whole hours; hp: the hour rolled_to is in, when the period  \
      * holds all of its rolled-up part (its rows then say which points sent data before       \
      * rolled_to), else NULL; raw_from: where raw readings take over (RAW_HOURS) */             \
-    "hb0 AS (SELECT win.f, win.t, coalesce((SELECT rolled_to FROM rollup_state), '-infinity') "   \
-        "AS rolled FROM win), "                                                                    \
-    "hb1 AS (SELECT greatest(hb0.f, date_bin('1 hour', least(hb0.t, hb0.rolled), " UTC_ORIGIN     \
-        ")) AS hi, hb0.rolled, hb0.t FROM hb0), "                                                  \
+    "hb1 AS (SELECT greatest(win.f, date_bin('1 hour', least(win.t, r.rolled), " UTC_ORIGIN      \
+        ")) AS hi, r.rolled, win.t FROM win CROSS JOIN (SELECT coalesce((SELECT rolled_to "        \
+        "FROM rollup_state), '-infinity') AS rolled) r), "                                         \
     "hb AS (SELECT hb1.hi, CASE WHEN hb1.rolled > hb1.hi AND hb1.rolled <= hb1.t THEN hb1.hi END " \
         "AS hp, CASE WHEN hb1.rolled > hb1.hi AND hb1.rolled <= hb1.t THEN hb1.rolled "           \
         "ELSE hb1.hi END AS raw_from FROM hb1), "                                                  \

@@ -234,6 +234,7 @@ async function test_statistics_page_shows_kinds_onboarding_conformance_and_quali
   const miss = await page.$$eval('[data-testid=conformance-table] [data-missing]', as => as.map(a => [a.dataset.missing, a.textContent]));
   assert(miss.length === 3 && miss.every(([codes, text]) => codes === conf.nonconforming[0].missing.join(',') && text.length > 0 && !text.includes('_')),
     'missing kinds shown: ' + JSON.stringify(miss));
+  assert((await page.textContent('[data-testid=conformance-table]')).includes('干式'), 'the system type by its label');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-conformance]')]);
   const xlsx = readFileSync(await dl.path());
   assert(xlsx.subarray(0, 2).toString() === 'PK', 'conformance export is not an XLSX');

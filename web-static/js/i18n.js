@@ -431,7 +431,6 @@ const D = {
   'st.more': ['仅显示前 {n} 条（共 {total} 条），完整清单请导出。', 'First {n} of {total}; export for all.'],
   'st.systems': ['除尘系统', 'Dust systems'], 'st.conforming': ['符合', 'Conforming'], 'st.nonconforming': ['不符合', 'Non-conforming'],
   'st.enterprises_n': ['涉及企业', 'enterprises'], 'st.sys_type': ['类型', 'Type'],
-  'st.sys_type.dry': ['干式', 'Dry'], 'st.sys_type.wet': ['湿式', 'Wet'], 'st.sys_type.wet_al_mg': ['湿式（铝镁粉尘）', 'Wet (Al/Mg dust)'],
   'st.missing': ['缺少的必接点位', 'Missing mandatory points'], 'st.all_conform': ['全部符合', 'All conform'],
   'st.intr_records': ['数据中断记录', 'Interruption records'], 'st.start': ['开始', 'Start'], 'st.end': ['结束', 'End'],
   'st.ongoing': ['持续中', 'Ongoing'], 'st.hours': ['时长(小时)', 'Hours'], 'st.cause': ['原因', 'Cause'],

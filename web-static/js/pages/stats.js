@@ -213,10 +213,10 @@ function byStreet(cohorts) {
       { title: t('st.laggards'), render: x => x.laggards.length },
     ], c.streets));
   };
-  const pick = select('cohort', cohorts.map(c => [c.code, c.name]), cohorts[cohorts.length - 1].code,
+  const chooser = select('cohort', cohorts.map(c => [c.code, c.name]), cohorts[cohorts.length - 1].code,
     { 'data-action': 'onboarding-cohort', onchange: e => show(e.target.value) });
-  show(pick.value);
-  return h('div', null, h('h4', null, t('st.by_street'), ' ', pick), box);
+  show(chooser.value);
+  return h('div', null, h('h4', null, t('st.by_street'), ' ', chooser), box);
 }
 
 // the cohorts' laggards (in a cohort, not connected), the streets' lists in one table
@@ -242,7 +242,7 @@ function conformance(c) {
     table([
       { title: t('common.enterprise'), render: x => entLink(x.enterprise) },
       { title: t('sys.name'), render: x => `${x.system.name || ''} (${x.system.code})` },
-      { title: t('st.sys_type'), render: x => t('st.sys_type.' + x.system.type) },
+      { title: t('st.sys_type'), render: x => pick(x.system.type_label) || x.system.type },
       { title: t('st.missing'), render: x => h('span', { 'data-missing': x.missing.join(',') }, names(x)) },
     ], c.nonconforming.slice(0, SHOWN), { attrs: { 'data-testid': 'conformance-table' }, empty: empty(t('st.all_conform')) }),
     more(SHOWN, c.nonconforming.length));

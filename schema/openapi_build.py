@@ -1073,6 +1073,11 @@ SCHEMAS = {
                          "(stats_snapshot_s, at most 3 x that old, never older than the caller's "
                          "own last write); computed_to is then when it was counted.",
                          format="date-time"),
+        "points_now_as_of": s("string", "When the figures of now (points, points_online, "
+                              "connected) were counted: for an answer summed from a snapshot, when "
+                              "it was counted; for any other, the newest snapshot's time when one "
+                              "may answer (as above: the points now are the same for every "
+                              "period), else the moment of the request.", format="date-time"),
         "group": s("string"), "connected_window_s": COUNT,
         "filters": obj({}),
         "totals": ref("StatFigures"),

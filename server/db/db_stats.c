@@ -18,7 +18,8 @@
  *   escalations    escalate events in [from, to)
  *   cleaning       complete cleaning periods inside the period (as GET /cleaning/compliance)
  * $13 (stats_get*) is when the rollups ended (rollup_state.rolled_to, epoch s, NULL: none), $14
- * false for the online figures only (ALL_FIGURES). */
+ * false for the online figures only (ALL_FIGURES); $15 and $16 the halves (PART_A, PART_NOW), $17
+ * the snapshot whose points now to take (NOW_SNAPSHOT). */
 #include "db_stats.h"
 
 #include "db_cleaning_sql.h"
@@ -344,8 +345,22 @@
 /* The "now" figures per enterprise (db_connected_sql.h): points, points online (latest reading
  * within 3 expected intervals, as the overview), and the mandatory points that sent data within
  * $12 s (connected); in the part PART_NOW says. */
+/* $17: the snapshot (migration 0152) whose stored points now to take instead (NULL: count them);
+ * the caller names one only when it may answer (stats_snapshot_now), and the statement checks
+ * its window again, counting them when it no longer matches (the worker refilled it with
+ * another one meanwhile).  The points now are the same for every period and cost 10-15 ms of
+ * a custom 30 days' half (EXPLAIN ANALYZE at 2,000 enterprises); taken from the snapshot they
+ * are as old as it is, which the head says (points_now_as_of). */
+#define NOW_SNAPSHOT                                                                               \
+    "EXISTS (SELECT 1 FROM stats_snapshots ns WHERE ns.period = $17::text "                        \
+    "AND ns.connected_window_s = $12::int)"
 #define POINTS_NOW                                                                                 \
-    POINTS_NOW_CTE("ptc", PART_NOW, PART_NOW, "$12::int") ", "                                     \
+    POINTS_NOW_CTE("ptl", PART_NOW " AND ($17::text IS NULL OR NOT " NOW_SNAPSHOT ")",            \
+                   PART_NOW " AND ($17::text IS NULL OR NOT " NOW_SNAPSHOT ")", "$12::int") ", "  \
+    "ptc AS (SELECT ptl.eid, ptl.points, ptl.points_online, " NOW_CONNECTED("ptl") " AS connected "\
+        "FROM ptl UNION ALL SELECT r.enterprise_id, r.points, r.points_online, r.connected "       \
+        "FROM stats_snapshot_rows r WHERE r.period = $17::text AND " PART_NOW " "                  \
+        "AND " NOW_SNAPSHOT "), "                                                                  \
     /* when ptc is part B's, part A counts the point-hours expected from the enabled points      \
      * alone */                                                                                   \
     "ptn AS (SELECT p.enterprise_id AS eid, count(*) AS points FROM points p "                     \
@@ -398,7 +413,10 @@
     /* $13 and $14 named here as well: a half's statement may use either in no other place */   \
     "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
         "least(to_timestamp($4::float8), now()) AS t, to_timestamp($4::float8) AS tq, "            \
-        "$13::float8 AS rolled_hint, $14::bool AS all_figures), "                                  \
+        "$13::float8 AS rolled_hint, $14::bool AS all_figures, "                                   \
+        /* when the points now were counted (NOW_SNAPSHOT) */                                      \
+        "coalesce((SELECT ns.computed_at FROM stats_snapshots ns WHERE ns.period = $17::text "     \
+            "AND ns.connected_window_s = $12::int), now()) AS now_at), "                           \
     STATS_ENTS ", "                                                                                \
     /* hi: rollup rows below it are whole hours; hp: the hour rolled_to is in, when the period  \
      * holds all of its rolled-up part (its rows then say which points sent data before       \
@@ -471,7 +489,7 @@
      * sums ~30 of them (week by enterprise, 2,000 groups: ~10 ms, EXPLAIN ANALYZE) */           \
     "pe AS (SELECT ents.id, coalesce(ptc.points, 0)::int AS points, "                              \
         "coalesce(ptc.points_online, 0)::int AS points_online, "                                   \
-        NOW_CONNECTED("ptc") " AS connected, "                                                     \
+        "coalesce(ptc.connected, false) AS connected, "                                            \
         "coalesce(ptn.points, ptc.points, 0) * (SELECT greatest(ceil(extract(epoch FROM "          \
             "win.t - win.f) "                                                                      \
             "/ 3600), 0) FROM win) - coalesce(fxc.n, 0) AS hours_expected, "                       \
@@ -520,7 +538,8 @@
     /* the answer as rows (db_stats_rows): first the totals with the head (everything but the   \
      * figures) as JSON, then one row per group with its key, code and name */                     \
     "SELECT 0 AS ord, (SELECT json_build_object('from', win.f, 'to', win.tq, "                     \
-        "'computed_to', win.t, 'group', $11, 'connected_window_s', $12::int)::text FROM win), "    \
+        "'computed_to', win.t, 'points_now_as_of', win.now_at, 'group', $11, "                     \
+        "'connected_window_s', $12::int)::text FROM win), "                                        \
         "NULL::text AS key, NULL::text AS code, NULL::text AS name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "  \
         "FROM pe " HEAD_IF " "                                                                     \
     "UNION ALL SELECT 1, NULL, g.key, " KEY_CODE ", " KEY_NAME " " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, SUM) " "    \
@@ -531,7 +550,7 @@
 #define STATS_GET(phr, PA, PB) STATS_CTES(phr, PA, PB) ", " STATS_TAIL(PA, PB, "")
 
 /* Snapshots (migration 0152): pe of a whole period for every enterprise, stored by the worker
- * every stats_snapshot_s under the period's name ($17), so that the dashboard's periods (today,
+ * every stats_snapshot_s under the period's name ($18), so that the dashboard's periods (today,
  * this week, this month, last month) are summed from 2,000 stored rows instead of counted.
  * Filled with STATS_GET's own CTEs as the system scope (the filters NULL, $11 'none'), after
  * the period's old rows are deleted in the same transaction (stats_snapshot_clear); read under
@@ -539,7 +558,7 @@
 #define SNAPSHOT_FILL                                                                              \
     STATS_CTES(PHR_AGG, KEEP, KEEP) ", "                                                           \
     "hdr AS (INSERT INTO stats_snapshots (period, period_from, period_to, connected_window_s, "    \
-        "computed_at) SELECT $17::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
+        "computed_at) SELECT $18::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
         "$12::int, now() WHERE $11::text = 'none' ON CONFLICT (period) DO UPDATE SET "             \
         "period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to, "                     \
         "connected_window_s = EXCLUDED.connected_window_s, computed_at = EXCLUDED.computed_at "    \
@@ -554,7 +573,7 @@
         "AND connected_window_s = $12::int), "                                                     \
     "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
         "least(to_timestamp($4::float8), (SELECT computed_at FROM snap)) AS t, "                   \
-        "to_timestamp($4::float8) AS tq), "                                                        \
+        "to_timestamp($4::float8) AS tq, (SELECT computed_at FROM snap) AS now_at), "              \
     STATS_ENTS ", "                                                                                \
     "pe AS (SELECT r.enterprise_id AS id, r.* FROM stats_snapshot_rows r "                         \
         "WHERE r.period = $13::text AND EXISTS (SELECT 1 FROM snap) "                              \
@@ -574,6 +593,12 @@ static const db_stmt statements[] = {
     {"stats_snapshot_get", SNAPSHOT_GET},
     /* the snapshot of the period counted with the window, within max_age seconds and after
      * min_at: its name */
+    /* the newest snapshot counted with the window, within max_age seconds and after min_at,
+     * whose points now a live statistic takes (NOW_SNAPSHOT): its name */
+    {"stats_snapshot_now",
+     "SELECT period FROM stats_snapshots WHERE connected_window_s = $1::int "
+     "AND computed_at > now() - make_interval(secs => $2::int) "
+     "AND computed_at > to_timestamp($3::float8) ORDER BY computed_at DESC LIMIT 1"},
     {"stats_snapshot_find",
      "SELECT period FROM stats_snapshots WHERE period_from = to_timestamp($1::float8) "
      "AND period_to = to_timestamp($2::float8) AND connected_window_s = $3::int "
@@ -800,12 +825,14 @@ static int same_rows(const PGresult *a, const PGresult *b)
 #define STATS_NOW_IN_A_S (10 * 86400)
 
 /* The statement's parameters for q, in p (pointing into b); *now_in_a whether the points now
- * are part A's.  Reads rollup_state on c ($13). */
+ * are part A's.  Reads rollup_state on c ($13), and the snapshot whose points now to take ($17,
+ * NOW_SNAPSHOT) when q allows snapshots: then in part A, which counts the point-hours expected
+ * from the same points (ptn would count them now). */
 typedef struct {
-    char f[24], t[24], eid[24], win[24], rolled[24];
+    char f[24], t[24], eid[24], win[24], rolled[24], now_period[16];
 } stats_bufs;
 static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_query *q, stats_bufs *b,
-                              const char *p[16], int *now_in_a)
+                              const char *p[17], int *now_in_a)
 {
     filter_params(s, q, b->f, b->t, b->eid, p);
     p[10] = q->group ? q->group : "none";
@@ -813,8 +840,7 @@ static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_quer
     p[12] = NULL;
     p[13] = q->online_only ? "false" : "true";
     p[14] = "all";
-    *now_in_a = q->to - q->from > STATS_NOW_IN_A_S;
-    p[15] = *now_in_a ? "a" : "b";
+    p[16] = NULL;
     db_status st;
     PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
     if (!r)
@@ -822,6 +848,21 @@ static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_quer
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(b->rolled, PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (q->snapshot_max_age_s > 0 && !q->raw && !q->online_only) {
+        char age[24], after[24];
+        const char *np[3] = {p[11], db_i64(age, q->snapshot_max_age_s),
+                             db_i64(after, q->snapshot_after)};
+        st = db_read_result_plan(c, s, "stats_snapshot_now", 3, np, DB_PLAN_AUTO, &r);
+        if (st != DB_OK)
+            return st;
+        if (PQntuples(r) == 1) {
+            snprintf(b->now_period, sizeof b->now_period, "%s", PQgetvalue(r, 0, 0));
+            p[16] = b->now_period;
+        }
+        PQclear(r);
+    }
+    *now_in_a = p[16] || q->to - q->from > STATS_NOW_IN_A_S;
+    p[15] = *now_in_a ? "a" : "b";
     return DB_OK;
 }
 
@@ -868,7 +909,7 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
                             PGresult **res, PGresult **half, int *now_in_a, int *from_snapshot)
 {
     stats_bufs b;
-    const char *p[16];
+    const char *p[17];
     *res = *half = NULL;
     db_status st = read_snapshot(c, s, q, res);
     *from_snapshot = *res != NULL;
@@ -883,12 +924,12 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
         return st;
     const char *stmt = q->raw ? "stats_get" : "stats_get_agg";
     if (spare) {
-        const char *pb[16];
+        const char *pb[17];
         memcpy(pb, p, sizeof pb);
         p[14] = "a";
         pb[14] = "b";
         st = db_read_pair_plan(c, spare, s, q->raw ? "stats_get_a" : "stats_get_agg_a",
-                               q->raw ? "stats_get_b" : "stats_get_agg_b", 16, p, pb,
+                               q->raw ? "stats_get_b" : "stats_get_agg_b", 17, p, pb,
                                DB_PLAN_CUSTOM, res, half);
         if (st == DB_OK && same_rows(*res, *half)) {
             srv_metric_add(&m_stats_reads, 1, "halves");
@@ -904,7 +945,7 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
         p[14] = "all";
     }
     srv_metric_add(&m_stats_reads, 1, spare ? "halves_failed" : "one");
-    st = db_read_result_plan(c, s, stmt, 16, p, DB_PLAN_CUSTOM, res);
+    st = db_read_result_plan(c, s, stmt, 17, p, DB_PLAN_CUSTOM, res);
     if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != n_columns)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");
         PQclear(*res);
@@ -1127,7 +1168,7 @@ void db_stats_warm(db_conn *c)
                         .group = "enterprise",
                         .connected_window_s = 86400};
     stats_bufs b;
-    const char *p[16];
+    const char *p[17];
     int now_in_a;
     srv_metric_add(&m_stats_reads, 1, "warm");
     /* each half's statement, as requests run them.  What a warmed pool leaves to the first
@@ -1139,7 +1180,7 @@ void db_stats_warm(db_conn *c)
     for (int i = 0; st == DB_OK && i < 2; i++) {
         PGresult *res = NULL;
         p[14] = half[i][0];
-        st = db_read_result_plan(c, &s, half[i][1], 16, p, DB_PLAN_CUSTOM, &res);
+        st = db_read_result_plan(c, &s, half[i][1], 17, p, DB_PLAN_CUSTOM, &res);
         PQclear(res);
     }
     /* and the snapshots' statement (q's bounds are no snapshot's: it answers no row) */
@@ -1192,12 +1233,12 @@ static db_status snapshot_fill_tx(db_conn *c, void *arg)
     /* the live statement's parameters for the city, counted in one part ($15 'all') */
     const db_scope city = {.rls = "system", .kind = "city", .id = "0", .focus = ""};
     stats_bufs b;
-    const char *p[17];
+    const char *p[18];
     int now_in_a;
     if ((st = stats_params(c, &city, &a->query, &b, p, &now_in_a)) != DB_OK)
         return st;
-    p[16] = a->name;
-    if (!(r = db_exec(c, "stats_snapshot_fill", 17, p, &st)))
+    p[17] = a->name;
+    if (!(r = db_exec(c, "stats_snapshot_fill", 18, p, &st)))
         return st;
     PQclear(r);
     return DB_OK;

@@ -65,9 +65,11 @@ def diff(a, b, path=""):
     return [] if a == b else [(path, a, b)]
 
 
-def same_answers(e, snap, live, queries, users, want_snapshot=True):
+def same_answers(e, snap, live, queries, users, want_snapshot=True, now_from_snapshot=False):
     """Each query by each user: the same answer from both servers but computed_to, which is the
-    snapshot's time on snap (want_snapshot) or the time of the request on both."""
+    snapshot's time on snap (want_snapshot) or the time of the request on both, and
+    points_now_as_of, the time of the newest snapshot on snap when it was counted live but took
+    the points now from one (now_from_snapshot)."""
     at = counted_at(e)
     before = reads(snap).get("snapshot", 0)
     n = 0
@@ -75,6 +77,17 @@ def same_answers(e, snap, live, queries, users, want_snapshot=True):
         for name, query in queries:
             a, b = get(snap, e.tokens[user], query), get(live, e.tokens[user], query)
             ca, cb = a.pop("computed_to"), b.pop("computed_to")
+            # the points now: live when the request was counted, else as old as their snapshot
+            # (the answer's own, or for another period the newest one)
+            na, nb = when(a.pop("points_now_as_of")), when(b.pop("points_now_as_of"))
+            assert nb >= when(cb), (user, query, nb, cb)
+            newest = max(at.values(), default=None)
+            if want_snapshot and name:
+                assert na == at[name], (user, query, na, at)
+            elif now_from_snapshot:
+                assert na == newest, (user, query, na, at)
+            else:
+                assert na >= when(ca), (user, query, na, ca)
             # an interruption still open lasts until computed_to: its hours may differ by the
             # seconds between the two counts
             lag_h = abs((when(cb) - when(ca)).total_seconds()) / 3600
@@ -140,10 +153,27 @@ def test_snapshots_answer_as_live_and_follow_writes():
             assert n == 4 * 7 + 2 * 4 * 3 + 8 * 3, n
             body = get(snap, e.tokens["city.admin"], "period=week&group=enterprise")
             assert body["totals"]["alarms"]["total"] > 0 and body["totals"]["points_online"] > 0, body["totals"]
-            # a custom range is counted live (no snapshot has its bounds)
+            # a custom range is counted live (no snapshot has its bounds) but for the points now,
+            # which are the same for every period: the newest snapshot's
             f = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0).isoformat()
             custom = f"period=custom&from={f.replace('+', '%2B')}&to={now.isoformat().replace('+', '%2B')}"
-            same_answers(e, snap, live, [(None, custom + "&group=district")], ["city.admin"], want_snapshot=False)
+            same_answers(e, snap, live, [(None, custom + "&group=district")], ["city.admin"], want_snapshot=False,
+                         now_from_snapshot=True)
+            # a point gone silent behind the API's back: offline at once when counted live, in
+            # the snapshot's points now at its next count
+            tok = e.tokens["city.admin"]
+            online = get(live, tok, custom)["totals"]["points_online"]
+            e.system(f"UPDATE point_latest SET collected_at = collected_at - interval '30 days' "
+                     f"WHERE point_id = {e.a1['points']['hopper_temp'][1]}")
+            assert get(live, tok, custom)["totals"]["points_online"] == online - 1
+            assert get(snap, tok, custom)["totals"]["points_online"] == online
+            before = max(counted_at(e).values())
+            time.sleep(0.01)
+            refresh(e)
+            fresh = get(snap, tok, custom)
+            assert fresh["totals"]["points_online"] == online - 1
+            assert when(fresh["points_now_as_of"]) == max(counted_at(e).values()) > before
+            assert when(get(live, tok, custom)["points_now_as_of"]) > max(counted_at(e).values())
 
             # a change behind the API's back shows at the next count: until then the snapshot
             # says when it was counted
@@ -201,12 +231,18 @@ def test_snapshots_answer_as_live_and_follow_writes():
                 if cached.proc.poll() is None:
                     cached.stop()
 
-            # a snapshot older than 3 x stats_snapshot_s, or of other bounds, is not used
+            # a snapshot older than 3 x stats_snapshot_s, or of other bounds, is not used (the
+            # points now may come from another period's)
             e.system("UPDATE stats_snapshots SET computed_at = now() - interval '1801 seconds' WHERE period = 'week'")
-            same_answers(e, snap, live, [(None, q)], ["city.admin"], want_snapshot=False)
+            same_answers(e, snap, live, [(None, q)], ["city.admin"], want_snapshot=False, now_from_snapshot=True)
+            # none young enough: the points now are counted too
+            e.system("UPDATE stats_snapshots SET computed_at = now() - interval '1801 seconds'")
+            same_answers(e, snap, live, [(None, custom)], ["city.admin"], want_snapshot=False)
+            e.system("UPDATE stats_snapshots SET computed_at = now()")
             e.system("UPDATE stats_snapshots SET computed_at = now(), period_from = period_from - interval '1 day', "
                      "period_to = period_to - interval '1 day' WHERE period = 'day'")
-            same_answers(e, snap, live, [(None, "period=day&group=street")], ["city.admin"], want_snapshot=False)
+            same_answers(e, snap, live, [(None, "period=day&group=street")], ["city.admin"], want_snapshot=False,
+                         now_from_snapshot=True)
             assert snap.stop() == 0, snap.logtext()
         finally:
             if snap.proc.poll() is None:

@@ -2,16 +2,13 @@
  * scope filter's kind and id as $1 and $2 (db_scope_sql.h). */
 #include "db_alarm_api.h"
 
+#include "db_alarm_sql.h"
 #include "db_internal.h"
 #include "db_page_sql.h"
 #include "db_scope_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-#define ALARM_OVERDUE(a)                                                                           \
-    "((" a ".state = 'active' AND " a ".ack_deadline < now()) OR (" a ".state IN ('active', "      \
-    "'acknowledged') AND " a ".handle_deadline < now()))"
 
 #define ALARM_JSON                                                                                 \
     "json_build_object('id', a.id, 'enterprise', json_build_object('id', e.id, 'code', e.code, "   \

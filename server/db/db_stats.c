@@ -22,6 +22,7 @@
  * the snapshot whose points now to take (NOW_SNAPSHOT). */
 #include "db_stats.h"
 
+#include "db_alarm_sql.h"
 #include "db_cleaning_sql.h"
 #include "db_connected_sql.h"
 #include "db_filing_sql.h"
@@ -44,9 +45,6 @@
 /* open hazards (reported, planned, rectified, rejected: as db_hazards.c) */
 #define HZ_OPEN "('reported', 'planned', 'rectified', 'rejected')"
 
-#define ALARM_OVERDUE(a)                                                                           \
-    "((" a ".state = 'active' AND " a ".ack_deadline < now()) OR (" a ".state IN ('active', "      \
-    "'acknowledged') AND " a ".handle_deadline < now()))"
 #define WARN_OVERDUE(w)                                                                            \
     "((" w ".status = 'issued' AND " w ".sign_by < now()) OR (" w ".status NOT IN "                \
     "('clearance_requested', 'cleared') AND " w ".clear_by < now()))"
@@ -446,8 +444,9 @@
         "count(*) FILTER (WHERE " ALARM_OVERDUE("a") ") AS overdue, "                              \
         "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
             "OR a.handle_deadline < now())) AS due, "                                              \
-        "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
-            "OR a.handle_deadline < now()) AND a.handled_at <= a.handle_deadline) AS on_time "     \
+        /* handled by the deadline: due (handled) without saying so again */                    \
+        "count(*) FILTER (WHERE a.handled_at <= a.handle_deadline AND a.folded_into IS NULL) "     \
+            "AS on_time "                                                                          \
         /* filtered, a semi-join: joined, a month's 60,000 alarms were hashed to be probed by  \
          * the 2,000 enterprises (a custom 30 days' part B: 72 -> 67 ms, EXPLAIN ANALYZE) */     \
         "FROM alarms a WHERE " IN_ENTS("a.enterprise_id") " "                       \

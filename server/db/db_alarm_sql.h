@@ -9,7 +9,7 @@
  * form "(active AND ack late) OR (unfinished AND handle late)" cost ~4 ms more, psql at 2,000
  * enterprises). */
 #define ALARM_OVERDUE(a)                                                                           \
-    "(" a ".state IN ('active', 'acknowledged') AND (" a ".handle_deadline < now() OR (" a          \
+    "(" a ".state IN ('active', 'acknowledged') AND (" a ".handle_deadline < now() OR (" a         \
     ".state = 'active' AND " a ".ack_deadline < now())))"
 
 #endif

@@ -19,7 +19,8 @@
  *   cleaning       complete cleaning periods inside the period (as GET /cleaning/compliance)
  * $13 (stats_get*) is when the rollups ended (rollup_state.rolled_to, epoch s, NULL: none), $14
  * false for the online figures only (ALL_FIGURES); $15 and $16 the halves (PART_A, PART_NOW), $17
- * the snapshot whose points now to take (NOW_SNAPSHOT). */
+ * the snapshot whose points now to take (NOW_SNAPSHOT), $18 stats_alarm_day_state.covered_to
+ * (ALC_DAYS; NULL: none). */
 #include "db_stats.h"
 
 #include "db_alarm_sql.h"
@@ -401,17 +402,105 @@
 #define CL_STUB                                                                                    \
     "SELECT NULL::bigint AS eid, NULL::numeric AS required, NULL::numeric AS done WHERE false"
 
+/* The alarm figures per enterprise (alc: n, the kinds, the levels, overdue, due, on_time), live:
+ * every alarm raised in the period through ~20 aggregates (the baseline's, stats_day_rollup=0). */
+#define ALC_LIVE(PB)                                                                               \
+    "alc AS (" PB("SELECT a.enterprise_id AS eid, count(*)::int AS n, " ALARM_KINDS(KIND_COUNT)    \
+        "count(*) FILTER (WHERE a.level = 0) AS l0, "                                              \
+        "count(*) FILTER (WHERE a.level = 1) AS l1, "                                              \
+        "count(*) FILTER (WHERE a.level = 2) AS l2, "                                              \
+        "count(*) FILTER (WHERE " ALARM_OVERDUE("a") ") AS overdue, "                              \
+        "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
+            "OR a.handle_deadline < now())) AS due, "                                              \
+        /* handled by the deadline: due (handled) without saying so again */                    \
+        "count(*) FILTER (WHERE a.handled_at <= a.handle_deadline AND a.folded_into IS NULL) "     \
+            "AS on_time "                                                                          \
+        /* filtered, a semi-join: joined, a month's 60,000 alarms were hashed to be probed by  \
+         * the 2,000 enterprises (a custom 30 days' part B: 72 -> 67 ms, EXPLAIN ANALYZE) */     \
+        "FROM alarms a WHERE " IN_ENTS("a.enterprise_id") " "                                      \
+        "AND " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1",          \
+        ALC_STUB) "), "
+
+/* The same from the running totals per enterprise and city day (stats_alarm_day, migration
+ * 0155), which hold what does not move with the clock: alarms by kind and level, not folded,
+ * handled on time.  The period's whole city days below its watermark ([AD_LO, AD_HI)) are
+ * the totals at AD_HI - 1 less those at AD_LO - 1, two rows per enterprise; a day queued stale
+ * (acs) has its own counts (its totals less the day before's) taken out and is counted live;
+ * the edges (from to the first whole day, from the last one to `to`: the whole period when no
+ * day is whole or counted) are counted live, each one index range (alarms_raised_idx).  Overdue and due move with the clock:
+ * overdue from the unfinished alarms, due as the unfolded ones less those not due yet
+ * (alarms_pending_idx), both few.  The 60,000 alarms of a custom 30 days through ~20
+ * aggregates were ~37 ms of its alarm half (EXPLAIN ANALYZE at 2,000 enterprises). */
+#define DAY_KIND_POS(k) ", s.k_" #k
+#define DAY_KIND_NEG(k) ", -s.k_" #k
+#define DAY_KIND_NAME(k) ", k_" #k
+#define DAY_KIND_LIVE(k) ", count(*) FILTER (WHERE a.kind = '" #k "')::int"
+#define DAY_KIND_ZERO(k) ", 0"
+#define DAY_KIND_SUM(k) "sum(u.k_" #k ")::int AS k_" #k ", "
+#define DAY_POS "s.n" ALARM_KINDS(DAY_KIND_POS) ", s.l0, s.l1, s.l2, s.unfolded, s.on_time, 0, 0"
+#define DAY_NEG                                                                                    \
+    "-s.n" ALARM_KINDS(DAY_KIND_NEG) ", -s.l0, -s.l1, -s.l2, -s.unfolded, -s.on_time, 0, 0"
+#define DAY_LIVE                                                                                   \
+    "count(*)::int" ALARM_KINDS(DAY_KIND_LIVE) ", count(*) FILTER (WHERE a.level = 0)::int, "      \
+    "count(*) FILTER (WHERE a.level = 1)::int, count(*) FILTER (WHERE a.level = 2)::int, "         \
+    "count(*) FILTER (WHERE a.folded_into IS NULL)::int, "                                         \
+    "count(*) FILTER (WHERE a.handled_at <= a.handle_deadline AND a.folded_into IS NULL)::int, "   \
+    "0, 0"
+#define DAY_ZERO "0" ALARM_KINDS(DAY_KIND_ZERO) ", 0, 0, 0, 0, 0"
+/* the columns an edge's alarms are counted by */
+#define EDGE_COLS "a.enterprise_id, a.kind, a.level, a.folded_into, a.handled_at, a.handle_deadline"
+/* the period's whole city days counted there, [AD_LO, AD_HI) (none unless AD_WHOLE), and the
+ * edges' bounds: constants to the planner ($18 is covered_to, read with $13), so that each
+ * part is one index range (from a CTE, both day lookups scanned all of stats_alarm_day and
+ * the edges all of alarms) */
+#define AD_LO "(((to_timestamp($3::float8) AT TIME ZONE 'Asia/Shanghai') - interval '1 microsecond')::date + 1)"
+#define AD_HI                                                                                      \
+    "least((to_timestamp($4::float8) AT TIME ZONE 'Asia/Shanghai')::date, "                        \
+    "coalesce($18::date, '-infinity'::date))"
+#define AD_WHOLE "(" AD_HI " > " AD_LO ")"
+#define AD_EDGE(d) "CASE WHEN " AD_WHOLE " THEN " CITY_DAY_START(d) " ELSE to_timestamp($3::float8) END"
+#define ALC_DAYS(PB)                                                                               \
+    "acs AS (SELECT st.day FROM stats_alarm_day_stale st "                                         \
+        "WHERE " AD_WHOLE " AND st.day >= " AD_LO " AND st.day < " AD_HI "), "                     \
+    "alc AS (" PB("SELECT u.eid, sum(u.n)::int AS n, " ALARM_KINDS(DAY_KIND_SUM)                   \
+        "sum(u.l0) AS l0, sum(u.l1) AS l1, sum(u.l2) AS l2, sum(u.overdue) AS overdue, "           \
+        "sum(u.unfolded) - sum(u.pending) AS due, sum(u.on_time) AS on_time FROM ("                \
+        "SELECT s.enterprise_id, " DAY_POS " FROM stats_alarm_day s "                              \
+            "WHERE " AD_WHOLE " AND s.day = " AD_HI " - 1 "                                        \
+        "UNION ALL SELECT s.enterprise_id, " DAY_NEG " FROM stats_alarm_day s "                    \
+            "WHERE " AD_WHOLE " AND s.day = " AD_LO " - 1 "                                        \
+        "UNION ALL SELECT s.enterprise_id, " DAY_NEG " FROM acs "                                  \
+            "JOIN stats_alarm_day s ON s.day = acs.day "                                           \
+        "UNION ALL SELECT s.enterprise_id, " DAY_POS " FROM acs "                                  \
+            "JOIN stats_alarm_day s ON s.day = acs.day - 1 "                                       \
+        "UNION ALL SELECT a.enterprise_id, " DAY_LIVE " FROM ("                                    \
+            "SELECT " EDGE_COLS " FROM alarms a "                                                  \
+                "WHERE a.raised_at < " AD_EDGE(AD_LO) " AND " IN_PERIOD("a.raised_at") " "         \
+            "UNION ALL SELECT " EDGE_COLS " FROM alarms a "                                        \
+                "WHERE a.raised_at >= " AD_EDGE(AD_HI) " AND " IN_PERIOD("a.raised_at") " "        \
+            "UNION ALL SELECT " EDGE_COLS " FROM acs JOIN alarms a "                               \
+                "ON a.raised_at >= " CITY_DAY_START("acs.day") " "                                 \
+                "AND a.raised_at < " CITY_DAY_START("acs.day + 1") " "                             \
+                "WHERE " IN_PERIOD("a.raised_at") ") a GROUP BY 1 "                                \
+        "UNION ALL SELECT a.enterprise_id, " DAY_ZERO ", count(*)::int, 0 FROM alarms a "          \
+            "WHERE " ALARM_OVERDUE("a") " AND " IN_PERIOD("a.raised_at") " GROUP BY 1 "            \
+        "UNION ALL SELECT a.enterprise_id, " DAY_ZERO ", 0, count(*)::int FROM alarms a "          \
+            "WHERE a.handled_at IS NULL AND a.folded_into IS NULL AND a.handle_deadline >= now() " \
+            "AND " IN_PERIOD("a.raised_at") " GROUP BY 1"                                          \
+        ") u (eid, n" ALARM_KINDS(DAY_KIND_NAME) ", l0, l1, l2, unfolded, on_time, overdue, "      \
+        "pending) WHERE " ALL_FIGURES " AND " PART_B " GROUP BY 1", ALC_STUB) "), "
+
 /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not hold
  * yet (late readings, quarantine), counted per enterprise without deduplicating the rollup rows
  * (sorting every point-hour of the period was most of the cost): rollup rows below hi, plus
  * the raw hours the rollups do not hold (from hi on; dirty or quarantined hours without a
  * rollup row), which are disjoint */
-#define STATS_CTES(phr, PA, PB)                                                                          \
+#define STATS_CTES(phr, alc, PA, PB)                                                                        \
     COMPLIANCE_CTE ", "                                                                            \
     /* $13 and $14 named here as well: a half's statement may use either in no other place */   \
     "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
         "least(to_timestamp($4::float8), now()) AS t, to_timestamp($4::float8) AS tq, "            \
-        "$13::float8 AS rolled_hint, $14::bool AS all_figures, "                                   \
+        "$13::float8 AS rolled_hint, $14::bool AS all_figures, $18::date AS alarm_days_to, "       \
         /* when the points now were counted (NOW_SNAPSHOT) */                                      \
         "coalesce((SELECT ns.computed_at FROM stats_snapshots ns WHERE ns.period = $17::text "     \
             "AND ns.connected_window_s = $12::int), now()) AS now_at), "                           \
@@ -437,20 +526,7 @@
         "WHERE a.kind IN ('offline', 'enterprise_offline', 'gateway_offline') "                    \
         "AND a.folded_into IS NULL AND a.raised_at < win.t "                                       \
         "AND coalesce(a.cleared_at, 'infinity') > win.f AND " PART_B " GROUP BY 1", INTR_STUB) "), "                             \
-    "alc AS (" PB("SELECT a.enterprise_id AS eid, count(*)::int AS n, " ALARM_KINDS(KIND_COUNT)         \
-        "count(*) FILTER (WHERE a.level = 0) AS l0, "                                              \
-        "count(*) FILTER (WHERE a.level = 1) AS l1, "                                              \
-        "count(*) FILTER (WHERE a.level = 2) AS l2, "                                              \
-        "count(*) FILTER (WHERE " ALARM_OVERDUE("a") ") AS overdue, "                              \
-        "count(*) FILTER (WHERE a.folded_into IS NULL AND (a.handled_at IS NOT NULL "              \
-            "OR a.handle_deadline < now())) AS due, "                                              \
-        /* handled by the deadline: due (handled) without saying so again */                    \
-        "count(*) FILTER (WHERE a.handled_at <= a.handle_deadline AND a.folded_into IS NULL) "     \
-            "AS on_time "                                                                          \
-        /* filtered, a semi-join: joined, a month's 60,000 alarms were hashed to be probed by  \
-         * the 2,000 enterprises (a custom 30 days' part B: 72 -> 67 ms, EXPLAIN ANALYZE) */     \
-        "FROM alarms a WHERE " IN_ENTS("a.enterprise_id") " "                       \
-        "AND " IN_PERIOD("a.raised_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1", ALC_STUB) "), "                     \
+    alc(PB)                                                                                        \
     "wr AS (" PB("SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
         "count(*) FILTER (WHERE w.grade = 'blue') AS blue, "                                       \
         "count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, "                                   \
@@ -546,18 +622,18 @@
     "UNION ALL SELECT 1, NULL, ents.id::text, ents.code, ents.name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, ONE) " " \
         "FROM ents JOIN pe ON pe.id = ents.id WHERE $11 = 'enterprise' "                           \
     "ORDER BY 1, 4, 3"
-#define STATS_GET(phr, PA, PB) STATS_CTES(phr, PA, PB) ", " STATS_TAIL(PA, PB, "")
+#define STATS_GET(phr, alc, PA, PB) STATS_CTES(phr, alc, PA, PB) ", " STATS_TAIL(PA, PB, "")
 
 /* Snapshots (migration 0152): pe of a whole period for every enterprise, stored by the worker
- * every stats_snapshot_s under the period's name ($18), so that the dashboard's periods (today,
+ * every stats_snapshot_s under the period's name ($19), so that the dashboard's periods (today,
  * this week, this month, last month) are summed from 2,000 stored rows instead of counted.
  * Filled with STATS_GET's own CTEs as the system scope (the filters NULL, $11 'none'), after
  * the period's old rows are deleted in the same transaction (stats_snapshot_clear); read under
  * the caller's scope, its ents choosing the rows. */
 #define SNAPSHOT_FILL                                                                              \
-    STATS_CTES(PHR_AGG, KEEP, KEEP) ", "                                                           \
+    STATS_CTES(PHR_AGG, ALC_DAYS, KEEP, KEEP) ", "                                                         \
     "hdr AS (INSERT INTO stats_snapshots (period, period_from, period_to, connected_window_s, "    \
-        "computed_at) SELECT $18::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
+        "computed_at) SELECT $19::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
         "$12::int, now() WHERE $11::text = 'none' ON CONFLICT (period) DO UPDATE SET "             \
         "period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to, "                     \
         "connected_window_s = EXCLUDED.connected_window_s, computed_at = EXCLUDED.computed_at "    \
@@ -581,13 +657,15 @@
 /* clang-format on */
 
 static const db_stmt statements[] = {
-    {"stats_get", STATS_GET(PHR_RAW, KEEP, KEEP)},
-    {"stats_get_a", STATS_GET(PHR_RAW, KEEP, STUB)},
-    {"stats_get_b", STATS_GET(PHR_RAW, STUB, KEEP)},
-    {"stats_get_agg", STATS_GET(PHR_AGG, KEEP, KEEP)},
-    {"stats_get_agg_a", STATS_GET(PHR_AGG, KEEP, STUB)},
-    {"stats_get_agg_b", STATS_GET(PHR_AGG, STUB, KEEP)},
-    {"stats_rolled_to", "SELECT extract(epoch FROM rolled_to)::bigint FROM rollup_state"},
+    {"stats_get", STATS_GET(PHR_RAW, ALC_LIVE, KEEP, KEEP)},
+    {"stats_get_a", STATS_GET(PHR_RAW, ALC_LIVE, KEEP, STUB)},
+    {"stats_get_b", STATS_GET(PHR_RAW, ALC_LIVE, STUB, KEEP)},
+    {"stats_get_agg", STATS_GET(PHR_AGG, ALC_DAYS, KEEP, KEEP)},
+    {"stats_get_agg_a", STATS_GET(PHR_AGG, ALC_DAYS, KEEP, STUB)},
+    {"stats_get_agg_b", STATS_GET(PHR_AGG, ALC_DAYS, STUB, KEEP)},
+    /* $13 and $18 of the statistics */
+    {"stats_rolled_to", "SELECT extract(epoch FROM (SELECT rolled_to FROM rollup_state))::bigint, "
+                        "(SELECT covered_to FROM stats_alarm_day_state)::text"},
     {"stats_snapshot_fill", SNAPSHOT_FILL},
     {"stats_snapshot_get", SNAPSHOT_GET},
     /* the snapshot of the period counted with the window, within max_age seconds and after
@@ -618,6 +696,7 @@ static const db_stmt statements[] = {
     {"stats_snapshot_analyze", "SELECT dw_stats_snapshot_analyze()"},
     {"stats_day_advance", "SELECT days_done, extract(epoch FROM covered)::bigint FROM "
                           "dw_stats_day_advance($1::int)"},
+    {"stats_alarm_day_advance", "SELECT days_done FROM dw_stats_alarm_day_advance($1::int)"},
     /* data quality: the same $1..$10 */
     {"stats_quality",
      "WITH win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "
@@ -824,14 +903,15 @@ static int same_rows(const PGresult *a, const PGresult *b)
 #define STATS_NOW_IN_A_S (10 * 86400)
 
 /* The statement's parameters for q, in p (pointing into b); *now_in_a whether the points now
- * are part A's.  Reads rollup_state on c ($13), and the snapshot whose points now to take ($17,
+ * are part A's.  Reads rollup_state and the alarm days' watermark on c ($13, $18: read before
+ * the statement, they only move forward), and the snapshot whose points now to take ($17,
  * NOW_SNAPSHOT) when q allows snapshots: then in part A, which counts the point-hours expected
  * from the same points (ptn would count them now). */
 typedef struct {
-    char f[24], t[24], eid[24], win[24], rolled[24], now_period[16];
+    char f[24], t[24], eid[24], win[24], rolled[24], now_period[16], alarm_days[16];
 } stats_bufs;
 static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_query *q, stats_bufs *b,
-                              const char *p[17], int *now_in_a)
+                              const char *p[18], int *now_in_a)
 {
     filter_params(s, q, b->f, b->t, b->eid, p);
     p[10] = q->group ? q->group : "none";
@@ -844,8 +924,13 @@ static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_quer
     PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
     if (!r)
         return st;
+    p[17] = NULL;
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         p[12] = strcpy(b->rolled, PQgetvalue(r, 0, 0));
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1)) {
+        snprintf(b->alarm_days, sizeof b->alarm_days, "%s", PQgetvalue(r, 0, 1));
+        p[17] = b->alarm_days;
+    }
     PQclear(r);
     if (q->snapshot_max_age_s > 0 && !q->raw && !q->online_only) {
         char age[24], after[24];
@@ -908,7 +993,7 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
                             PGresult **res, PGresult **half, int *now_in_a, int *from_snapshot)
 {
     stats_bufs b;
-    const char *p[17];
+    const char *p[18];
     *res = *half = NULL;
     db_status st = read_snapshot(c, s, q, res);
     *from_snapshot = *res != NULL;
@@ -923,12 +1008,12 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
         return st;
     const char *stmt = q->raw ? "stats_get" : "stats_get_agg";
     if (spare) {
-        const char *pb[17];
+        const char *pb[18];
         memcpy(pb, p, sizeof pb);
         p[14] = "a";
         pb[14] = "b";
         st = db_read_pair_plan(c, spare, s, q->raw ? "stats_get_a" : "stats_get_agg_a",
-                               q->raw ? "stats_get_b" : "stats_get_agg_b", 17, p, pb,
+                               q->raw ? "stats_get_b" : "stats_get_agg_b", 18, p, pb,
                                DB_PLAN_CUSTOM, res, half);
         if (st == DB_OK && same_rows(*res, *half)) {
             srv_metric_add(&m_stats_reads, 1, "halves");
@@ -944,7 +1029,7 @@ static db_status read_stats(db_conn *c, db_conn *spare, const db_scope *s, const
         p[14] = "all";
     }
     srv_metric_add(&m_stats_reads, 1, spare ? "halves_failed" : "one");
-    st = db_read_result_plan(c, s, stmt, 17, p, DB_PLAN_CUSTOM, res);
+    st = db_read_result_plan(c, s, stmt, 18, p, DB_PLAN_CUSTOM, res);
     if (st == DB_OK && (PQntuples(*res) < 1 || PQnfields(*res) != n_columns)) {
         LOG_ERROR("statement returned no head row", "stmt=stats_get");
         PQclear(*res);
@@ -1167,7 +1252,7 @@ void db_stats_warm(db_conn *c)
                         .group = "enterprise",
                         .connected_window_s = 86400};
     stats_bufs b;
-    const char *p[17];
+    const char *p[18];
     int now_in_a;
     srv_metric_add(&m_stats_reads, 1, "warm");
     /* each half's statement, as requests run them.  What a warmed pool leaves to the first
@@ -1179,7 +1264,7 @@ void db_stats_warm(db_conn *c)
     for (int i = 0; st == DB_OK && i < 2; i++) {
         PGresult *res = NULL;
         p[14] = half[i][0];
-        st = db_read_result_plan(c, &s, half[i][1], 17, p, DB_PLAN_CUSTOM, &res);
+        st = db_read_result_plan(c, &s, half[i][1], 18, p, DB_PLAN_CUSTOM, &res);
         PQclear(res);
     }
     /* and the snapshots' statement (q's bounds are no snapshot's: it answers no row) */
@@ -1232,12 +1317,12 @@ static db_status snapshot_fill_tx(db_conn *c, void *arg)
     /* the live statement's parameters for the city, counted in one part ($15 'all') */
     const db_scope city = {.rls = "system", .kind = "city", .id = "0", .focus = ""};
     stats_bufs b;
-    const char *p[18];
+    const char *p[19];
     int now_in_a;
     if ((st = stats_params(c, &city, &a->query, &b, p, &now_in_a)) != DB_OK)
         return st;
-    p[17] = a->name;
-    if (!(r = db_exec(c, "stats_snapshot_fill", 18, p, &st)))
+    p[18] = a->name;
+    if (!(r = db_exec(c, "stats_snapshot_fill", 19, p, &st)))
         return st;
     PQclear(r);
     return DB_OK;
@@ -1279,6 +1364,19 @@ db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t
     *days_done = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
     *covered_s =
         PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) ? strtoll(PQgetvalue(r, 0, 1), NULL, 10) : 0;
+    PQclear(r);
+    return DB_OK;
+}
+
+db_status db_stats_alarm_day_advance(db_conn *c, int max_days, int *days_done)
+{
+    char n[24];
+    const char *p[1] = {db_i64(n, max_days)};
+    db_status st;
+    PGresult *r = db_exec(c, "stats_alarm_day_advance", 1, p, &st);
+    if (!r)
+        return st;
+    *days_done = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     return DB_OK;
 }

@@ -122,6 +122,10 @@ def test_statistics_count_every_alarm_kind():
     with migrated_database() as db:
         check = t.psql("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                        "WHERE conname = 'alarms_kind_check'", db=db)
+        # and the alarms' running totals per day (migration 0155) a column each
+        day_cols = [r[0][2:] for r in t.psql("SELECT attname FROM pg_attribute WHERE attrelid = "
+                                             "'stats_alarm_day'::regclass AND attname LIKE 'k\\_%' "
+                                             "AND NOT attisdropped ORDER BY attname", db=db)]
     assert check, "alarms_kind_check not found"
     allowed = sorted(re.findall(r"'([a-z_]+)'::text", check[0][0]))
     with open(os.path.join(t.SRC, "server", "db", "db_stats.c"), encoding="utf-8") as f:
@@ -131,6 +135,7 @@ def test_statistics_count_every_alarm_kind():
     listed = re.findall(r"X\(([a-z_]+)\)", m.group(0))
     assert listed == sorted(listed), f"ALARM_KINDS is not in alphabetical order: {listed}"
     assert listed == allowed, f"ALARM_KINDS {listed} differs from alarms_kind_check {allowed}"
+    assert day_cols == allowed, f"stats_alarm_day's k_ columns {day_cols} differ from alarms_kind_check {allowed}"
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ city of two districts whose data spans a month boundary: per period (day, week, 
 per group (district, street, industry, dust kind, grade), per filter and per caller scope; the
 hourly online rate answers the same from rollups, from raw readings and from hours with late
 readings; the same answers come from the day rollup (stats_day, migration 0114: whole city days,
-a day made stale by a change of its hourly rollups read live) and from the hourly rollups alone
-(stats_day_rollup=0); point-hours under an approved filing are left out of the online rate; each
+a day made stale by a change of its hourly rollups read live; the alarms' running totals per
+day, stats_alarm_day, migration 0155, with days made stale by changed alarms read live) and from
+the hourly rollups and the alarms alone (stats_day_rollup=0); point-hours under an approved filing are left out of the online rate; each
 drill-down link lists what the figure counts; bad periods and filters are 400."""
 import csv
 import io
@@ -23,6 +24,9 @@ from test_api import PW, admin
 CITY = timezone(timedelta(hours=8))
 WINDOW_H = 24
 OFFLINE_KINDS = ("offline", "enterprise_offline", "gateway_offline")
+# alarms_kind_check's, as server/db/db_stats.c lists them (ALARM_KINDS)
+KINDS = ("digital_fault", "enterprise_offline", "frozen", "gateway_fault", "gateway_offline", "high", "high_high",
+         "low", "low_low", "offline", "out_of_range", "production_during_stop", "rate_of_rise", "spark", "video")
 
 
 def month_start(d):
@@ -271,6 +275,87 @@ def stale_day(e):
              f"DELETE FROM rollup_hour WHERE point_id = {pid} AND bucket = '{hour}'")
     day = ts(hour).astimezone(CITY).strftime("%Y-%m-%d")
     assert e.system("SELECT day FROM stats_day_stale") == [[day]], (day, e.system("SELECT * FROM stats_day_stale"))
+
+
+def alarm_totals(e):
+    """stats_alarm_day (migration 0155) holds, per enterprise and city day below its watermark,
+    the running totals of the alarms raised up to that day's end, as counted here from the
+    alarms: every enterprise every day."""
+    cov = e.system("SELECT covered_to FROM stats_alarm_day_state")[0][0]
+    ents = [int(x[0]) for x in e.system("SELECT id FROM enterprises")]
+    alarms = e.system("SELECT enterprise_id, (raised_at AT TIME ZONE 'Asia/Shanghai')::date, kind, level, "
+                      "folded_into IS NULL, coalesce(handled_at <= handle_deadline AND folded_into IS NULL, false) "
+                      "FROM alarms")
+    first = min([a[1] for a in alarms] + [cov])
+    days = []
+    d = datetime.fromisoformat(first)
+    while d.strftime("%Y-%m-%d") < cov:
+        days.append(d.strftime("%Y-%m-%d"))
+        d += timedelta(days=1)
+    kinds = KINDS
+    want = {}
+    for en in ents:
+        run = [0] * (1 + len(kinds) + 3 + 2)
+        for day in days:
+            for a_en, a_day, kind, level, unfolded, on_time in alarms:
+                if int(a_en) == en and a_day == day:
+                    run[0] += 1
+                    run[1 + kinds.index(kind)] += 1
+                    run[1 + len(kinds) + int(level)] += 1
+                    run[-2] += unfolded == "t"
+                    run[-1] += on_time == "t"
+            want[(day, en)] = list(run)
+    cols = ", ".join(["n"] + [f"k_{k}" for k in kinds] + ["l0", "l1", "l2", "unfolded", "on_time"])
+    got = {(r[0], int(r[1])): [int(x) for x in r[2:]]
+           for r in e.system(f"SELECT day, enterprise_id, {cols} FROM stats_alarm_day")}
+    assert got == want, sorted(set(got.items()) ^ set((k, tuple(v)) for k, v in want.items()))[:4]
+    return cov
+
+
+def closed_alarm(e, like_id, offset="1 second"):
+    """a closed enterprise-offline alarm of alarm like_id's enterprise, raised just after it:
+    its city day"""
+    return e.system(f"INSERT INTO alarms (enterprise_id, source, channel, kind, level, max_level, raised_at, "
+                    f"cleared_at, closed_at, state, ack_deadline, handle_deadline, acked_at, handled_at, "
+                    f"cause_category) SELECT enterprise_id, 'rule', 'enterprise_offline', 'enterprise_offline', 1, 1, "
+                    f"raised_at + interval '{offset}', raised_at + interval '1 hour', raised_at + interval '1 hour', "
+                    f"'closed', raised_at + interval '30 minutes', raised_at + interval '1 hour', "
+                    f"raised_at + interval '10 minutes', raised_at + interval '20 minutes', 'other' "
+                    f"FROM alarms WHERE id = {like_id} "
+                    f"RETURNING id, (raised_at AT TIME ZONE 'Asia/Shanghai')::date")[0]
+
+
+def alarm_days_changed(e):
+    """The worker counts the alarms' running totals; then alarms of counted days change in what
+    they count (a kind and level, a handling, a folding, one deleted, one raised late): each
+    queues its day, which the statistics must read live until the totals are counted again."""
+    today = datetime.now(CITY).strftime("%Y-%m-%d")
+    old = e.system("SELECT id, (raised_at AT TIME ZONE 'Asia/Shanghai')::date, channel FROM alarms "
+                   f"WHERE (raised_at AT TIME ZONE 'Asia/Shanghai')::date < '{today}' AND folded_into IS NULL "
+                   "AND handled_at IS NULL AND point_id IS NOT NULL ORDER BY raised_at, id")
+    assert len(old) >= 5 and len({d for _, d, _ in old}) >= 3, old
+    # folded: an offline alarm (alarms_folded_check)
+    fold = next(a for a in old[2:] if a[2] == "offline")
+    rest = [a for a in old if a not in (old[0], old[1], fold)]
+    gone, gone_day = closed_alarm(e, rest[0][0])
+    e.system("SELECT dw_stats_alarm_day_advance(400)")
+    assert alarm_totals(e) == today
+    assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+    e.system(f"UPDATE alarms SET kind = 'high_high', level = 2, max_level = 2 WHERE id = {old[0][0]};"
+             f"UPDATE alarms SET acked_at = raised_at + interval '1 minute', handled_at = raised_at + interval "
+             f"'5 minutes', cause_category = 'other', state = 'handled' WHERE id = {old[1][0]};"
+             f"UPDATE alarms SET folded_into = {rest[0][0]}, state = 'closed', cleared_at = raised_at + interval "
+             f"'1 hour', closed_at = raised_at + interval '1 hour' WHERE id = {fold[0]};"
+             f"DELETE FROM alarms WHERE id = {gone}")
+    _, late_day = closed_alarm(e, rest[-1][0], "2 seconds")
+    days = sorted({old[0][1], old[1][1], fold[1], gone_day, late_day})
+    assert [d for (d,) in e.system("SELECT day FROM stats_alarm_day_stale ORDER BY 1")] == days
+    # a change that counts nothing (an acknowledgement) queues nothing
+    e.system(f"DELETE FROM stats_alarm_day_stale; UPDATE alarms SET acked_at = raised_at + interval '1 minute', "
+             f"state = 'acknowledged' WHERE id = {rest[1][0]}")
+    assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+    for d in days:
+        e.system(f"INSERT INTO stats_alarm_day_stale (day) VALUES ('{d}')")
 
 
 def late_readings(e, kind="pressure_diff"):
@@ -568,6 +653,7 @@ def test_statistics_equal_the_raw_rows():
         disabled_point(e)
         settings_changed(e)
         stale_day(e)
+        alarm_days_changed(e)
         r = raw(e)
         ents = r["ents"]
         assert all(len(fl["points"]) for fl in r["filings"]) and len(r["filings"]) == 2
@@ -583,6 +669,13 @@ def test_statistics_equal_the_raw_rows():
                 assert reads.get("one", 0) >= 10 and "halves" not in reads, reads
                 e.stop()
         check_rest(e, r, ents)
+        # the worker counts the queued days again: the same answers from the totals alone
+        e.stop()
+        e.system("SELECT dw_stats_alarm_day_advance(400)")
+        assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+        alarm_totals(e)
+        e.start("api", connected_window_h=WINDOW_H)
+        check_periods(e, r, ents)
     finally:
         e.close()
 

@@ -93,8 +93,8 @@ class Env:
 
 def ingest_readings(e, rng):
     """Readings of every point in random hours within three days of the boundary (some hours
-    empty, some with several readings) and one recent reading of the mandatory points of A1 and
-    B1 (connected, online) but not A2."""
+    empty, some with several readings) and recent readings of the mandatory points of A1 and B1
+    (connected, online; the last half an hour ago) but not A2."""
     start = e.m1 - timedelta(days=3)
     for ent in (e.a1, e.a2, e.b1):
         items = []
@@ -108,8 +108,11 @@ def ingest_readings(e, rng):
                         kind, round(rng.uniform(500, 1500), 1))
                     items.append({"point": code, "ts": ts.isoformat(), "value": value})
             if ent is not e.a2 and kind != "spark_detected":
-                items.append({"point": code, "ts": (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
-                              "value": 40 if kind == "hopper_temp" else 800})
+                # and every 20 minutes of the three hours before: today's stats_day row holds
+                # those below its watermark, which a period reaching it reads from there
+                for ago in range(170, 29, -20):
+                    items.append({"point": code, "ts": (datetime.now(timezone.utc) - timedelta(minutes=ago)).isoformat(),
+                                  "value": 40 if kind == "hopper_temp" else 800})
         for i in range(0, len(items), 2000):
             st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", {"readings": items[i:i + 2000]},
                                     {"X-Api-Key": ent["api_key"]})
@@ -717,6 +720,16 @@ def check_periods(e, r, ents):
     online = lambda fig: {k: norm(fig[k]) for k in ("points", "point_hours", "point_hours_with_data", "online_rate")}
     assert online(body["totals"]) == online(want["totals"]), (body["totals"], want["totals"])
     assert {x["code"]: online(x) for x in body["rows"]} == {k: online(x) for k, x in want["rows"].items()}
+    # a range reaching the day rollup's watermark: the hours of its last day below it from that
+    # day's stats_day row, the rest from the hourly rollups (the point-hours with data: the
+    # expected ones move with the clock)
+    f3 = (r["now"] - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    to3 = r["now"].replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    body = e.get(f"/api/v1/statistics?period=custom&from={q(f3)}&to={q(to3)}&group=district")
+    want = oracle(r, ents, f3, to3, "district")
+    with_data = lambda fig: fig["point_hours_with_data"]
+    assert with_data(body["totals"]) == with_data(want["totals"]) > 0, (body["totals"], want["totals"])
+    assert {x["code"]: with_data(x) for x in body["rows"]} == {k: with_data(x) for k, x in want["rows"].items()}
     body = check(e, r, base + "&group=dust_kind", ents, f, to, "dust_kind")
     assert body["totals"]["enterprises"] == 3 and body["totals"]["connected"] == 2, body["totals"]
     assert sum(row["enterprises"] for row in body["rows"]) == 4  # A1 has two dust kinds

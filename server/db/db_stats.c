@@ -431,9 +431,9 @@
  * the totals at AD_HI - 1 less those at AD_LO - 1, two rows per enterprise; a day queued stale
  * (acs) has its own counts (its totals less the day before's) taken out and is counted live;
  * the edges (from to the first whole day, from the last one to `to`: the whole period when no
- * day is whole or counted) are counted live, each one index range (alarms_raised_idx).  Overdue and due move with the clock:
- * overdue from the unfinished alarms, due as the unfolded ones less those not due yet
- * (alarms_pending_idx), both few.  The 60,000 alarms of a custom 30 days through ~20
+ * day is whole or counted) are counted live, each one index range (alarms_raised_idx).
+ * Overdue and due move with the clock: overdue from the unfinished alarms, due as the unfolded
+ * ones less those not due yet (alarms_pending_idx), both few.  The 60,000 alarms of a custom 30 days through ~20
  * aggregates were ~37 ms of its alarm half (EXPLAIN ANALYZE at 2,000 enterprises). */
 #define DAY_KIND_POS(k) ", s.k_" #k
 #define DAY_KIND_NEG(k) ", -s.k_" #k

@@ -36,7 +36,10 @@ class Env:
                        $$ BEGIN UPDATE t_inserts SET n = n + 1; RETURN NULL; END $$;
                        CREATE TRIGGER t_count_insert BEFORE INSERT ON readings
                            FOR EACH STATEMENT EXECUTE FUNCTION t_count_insert();""")
-        self.srv = t.Server(self.db, roles="ingest", ingest_writers=1)
+        # a lock wait longer than the default 2 s: in_one_group holds a point's rule state
+        # until all its requests are queued, which under the sanitizers on a loaded machine
+        # once took longer; the first request then timed out and was retried in another group
+        self.srv = t.Server(self.db, roles="ingest", ingest_writers=1, db_lock_timeout_ms=10000)
 
     def close(self):
         self.srv.stop()
@@ -323,7 +326,7 @@ def in_one_group(e, pid, first, rest):
     rest go to the (single) writer as one group: the rule state of point pid is
     held by another transaction until they are all queued, first's request
     waits for it at the writer, and rest queue meanwhile, in the order given
-    (within the writer's lock_timeout, 2 s)."""
+    (within the writer's lock_timeout, 10 s here)."""
     holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                                "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

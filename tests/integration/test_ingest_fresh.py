@@ -36,10 +36,7 @@ class Env:
                        $$ BEGIN UPDATE t_inserts SET n = n + 1; RETURN NULL; END $$;
                        CREATE TRIGGER t_count_insert BEFORE INSERT ON readings
                            FOR EACH STATEMENT EXECUTE FUNCTION t_count_insert();""")
-        # a lock wait longer than the default 2 s: in_one_group holds a point's rule state
-        # until all its requests are queued, which under the sanitizers on a loaded machine
-        # once took longer; the first request then timed out and was retried in another group
-        self.srv = t.Server(self.db, roles="ingest", ingest_writers=1, db_lock_timeout_ms=10000)
+        self.srv = t.Server(self.db, roles="ingest", ingest_writers=1)
 
     def close(self):
         self.srv.stop()
@@ -326,7 +323,10 @@ def in_one_group(e, pid, first, rest):
     rest go to the (single) writer as one group: the rule state of point pid is
     held by another transaction until they are all queued, first's request
     waits for it at the writer, and rest queue meanwhile, in the order given
-    (within the writer's lock_timeout, 10 s here)."""
+    (within the writer's lock_timeout).  The queue depth counts a request from
+    its acceptance, before the writer takes it: rest may start only once first
+    waits on the lock, or a slow writer thread takes first and the next one as
+    one group."""
     holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                                "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -341,6 +341,11 @@ def in_one_group(e, pid, first, rest):
             threads[-1].start()
             t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005,
                        what=f"request {n} queued")
+            if n == 0:
+                t.wait_for(lambda: e.db.scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'") == "1", timeout=10, step=0.005,
+                    what="the first request waits at the writer")
     finally:
         holder.communicate("COMMIT;\n")
         for th in threads:

@@ -19,8 +19,8 @@
  *   cleaning       complete cleaning periods inside the period (as GET /cleaning/compliance)
  * $13 (stats_get*) is when the rollups ended (rollup_state.rolled_to, epoch s, NULL: none), $14
  * false for the online figures only (ALL_FIGURES); $15 and $16 the halves (PART_A, PART_NOW), $17
- * the snapshot whose points now to take (NOW_SNAPSHOT), $18 stats_alarm_day_state.covered_to
- * (ALC_DAYS; NULL: none). */
+ * the snapshot whose points now to take (NOW_SNAPSHOT), $18 stats_event_day_state.covered_to
+ * (EVENTS_DAYS; NULL: none). */
 #include "db_stats.h"
 
 #include "db_alarm_sql.h"
@@ -29,6 +29,7 @@
 #include "db_filing_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
+#include "db_warning_sql.h"
 #include "srv_buf.h"
 #include "srv_log.h"
 #include "srv_metrics.h"
@@ -45,10 +46,6 @@
 
 /* open hazards (reported, planned, rectified, rejected: as db_hazards.c) */
 #define HZ_OPEN "('reported', 'planned', 'rectified', 'rejected')"
-
-#define WARN_OVERDUE(w)                                                                            \
-    "((" w ".status = 'issued' AND " w ".sign_by < now()) OR (" w ".status NOT IN "                \
-    "('clearance_requested', 'cleared') AND " w ".clear_by < now()))"
 
 /* A figure of a row is summed over its enterprises' pe rows (SUM), or, for a row that is one
  * enterprise (group=enterprise), is that pe row's (ONE): grouping 2,000 groups of one
@@ -349,7 +346,7 @@
  * within 3 expected intervals, as the overview), and the mandatory points that sent data within
  * $12 s (connected); in the part PART_NOW says. */
 /* $17: the snapshot (migration 0152) whose stored points now to take instead (NULL: count them);
- * the caller names one only when it may answer (stats_snapshot_now), and the statement checks
+ * the caller names one only when it may answer (stats_live_params), and the statement checks
  * its window again, counting them when it no longer matches (the worker refilled it with
  * another one meanwhile).  The points now are the same for every period and cost 10-15 ms of
  * a custom 30 days' half (EXPLAIN ANALYZE at 2,000 enterprises); taken from the snapshot they
@@ -463,29 +460,35 @@
     "coalesce($18::date, '-infinity'::date))"
 #define AD_WHOLE "(" AD_HI " > " AD_LO ")"
 #define AD_EDGE(d) "CASE WHEN " AD_WHOLE " THEN " CITY_DAY_START(d) " ELSE to_timestamp($3::float8) END"
+/* A table of running totals per enterprise and city day (tbl): the period's whole days, as
+ * the totals at AD_HI - 1 (pos: its columns) less those at AD_LO - 1 (neg: negated), and the
+ * stale days' own counts taken out (acs) */
+#define DAY_TOTALS(tbl, pos, neg)                                                                  \
+    "SELECT s.enterprise_id, " pos " FROM " tbl " s "                                              \
+        "WHERE " AD_WHOLE " AND s.day = " AD_HI " - 1 "                                            \
+    "UNION ALL SELECT s.enterprise_id, " neg " FROM " tbl " s "                                    \
+        "WHERE " AD_WHOLE " AND s.day = " AD_LO " - 1 "                                            \
+    "UNION ALL SELECT s.enterprise_id, " neg " FROM acs JOIN " tbl " s ON s.day = acs.day "        \
+    "UNION ALL SELECT s.enterprise_id, " pos " FROM acs JOIN " tbl " s ON s.day = acs.day - 1 "
+/* the rows (cols) of table t (alias x, time column at) counted live: the period's edges and
+ * its stale days */
+#define DAY_EDGES(cols, t, x, at)                                                                  \
+    "SELECT " cols " FROM " t " " x " WHERE " x "." at " < " AD_EDGE(AD_LO) " "                    \
+        "AND " IN_PERIOD(x "." at) " "                                                             \
+    "UNION ALL SELECT " cols " FROM " t " " x " WHERE " x "." at " >= " AD_EDGE(AD_HI) " "         \
+        "AND " IN_PERIOD(x "." at) " "                                                             \
+    "UNION ALL SELECT " cols " FROM acs JOIN " t " " x " "                                         \
+        "ON " x "." at " >= " CITY_DAY_START("acs.day") " "                                        \
+        "AND " x "." at " < " CITY_DAY_START("acs.day + 1") " WHERE " IN_PERIOD(x "." at)
 #define ALC_DAYS(PB)                                                                               \
-    "acs AS (SELECT st.day FROM stats_alarm_day_stale st "                                         \
+    "acs AS (SELECT st.day FROM stats_event_day_stale st "                                         \
         "WHERE " AD_WHOLE " AND st.day >= " AD_LO " AND st.day < " AD_HI "), "                     \
     "alc AS (" PB("SELECT u.eid, sum(u.n)::int AS n, " ALARM_KINDS(DAY_KIND_SUM)                   \
         "sum(u.l0) AS l0, sum(u.l1) AS l1, sum(u.l2) AS l2, sum(u.overdue) AS overdue, "           \
         "sum(u.unfolded) - sum(u.pending) AS due, sum(u.on_time) AS on_time FROM ("                \
-        "SELECT s.enterprise_id, " DAY_POS " FROM stats_alarm_day s "                              \
-            "WHERE " AD_WHOLE " AND s.day = " AD_HI " - 1 "                                        \
-        "UNION ALL SELECT s.enterprise_id, " DAY_NEG " FROM stats_alarm_day s "                    \
-            "WHERE " AD_WHOLE " AND s.day = " AD_LO " - 1 "                                        \
-        "UNION ALL SELECT s.enterprise_id, " DAY_NEG " FROM acs "                                  \
-            "JOIN stats_alarm_day s ON s.day = acs.day "                                           \
-        "UNION ALL SELECT s.enterprise_id, " DAY_POS " FROM acs "                                  \
-            "JOIN stats_alarm_day s ON s.day = acs.day - 1 "                                       \
+        DAY_TOTALS("stats_alarm_day", DAY_POS, DAY_NEG) " "                                        \
         "UNION ALL SELECT a.enterprise_id, " DAY_LIVE " FROM ("                                    \
-            "SELECT " EDGE_COLS " FROM alarms a "                                                  \
-                "WHERE a.raised_at < " AD_EDGE(AD_LO) " AND " IN_PERIOD("a.raised_at") " "         \
-            "UNION ALL SELECT " EDGE_COLS " FROM alarms a "                                        \
-                "WHERE a.raised_at >= " AD_EDGE(AD_HI) " AND " IN_PERIOD("a.raised_at") " "        \
-            "UNION ALL SELECT " EDGE_COLS " FROM acs JOIN alarms a "                               \
-                "ON a.raised_at >= " CITY_DAY_START("acs.day") " "                                 \
-                "AND a.raised_at < " CITY_DAY_START("acs.day + 1") " "                             \
-                "WHERE " IN_PERIOD("a.raised_at") ") a GROUP BY 1 "                                \
+            DAY_EDGES(EDGE_COLS, "alarms", "a", "raised_at") ") a GROUP BY 1 "                     \
         "UNION ALL SELECT a.enterprise_id, " DAY_ZERO ", count(*)::int, 0 FROM alarms a "          \
             "WHERE " ALARM_OVERDUE("a") " AND " IN_PERIOD("a.raised_at") " GROUP BY 1 "            \
         "UNION ALL SELECT a.enterprise_id, " DAY_ZERO ", 0, count(*)::int FROM alarms a "          \
@@ -494,12 +497,74 @@
         ") u (eid, n" ALARM_KINDS(DAY_KIND_NAME) ", l0, l1, l2, unfolded, on_time, overdue, "      \
         "pending) WHERE " ALL_FIGURES " AND " PART_B " GROUP BY 1", ALC_STUB) "), "
 
+/* The warning figures per enterprise (wr), live: every warning issued in the period (the
+ * baseline's, stats_day_rollup=0). */
+#define WR_LIVE(PB)                                                                                \
+    "wr AS (" PB("SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
+        "count(*) FILTER (WHERE w.grade = 'blue') AS blue, "                                       \
+        "count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, "                                   \
+        "count(*) FILTER (WHERE w.grade = 'orange') AS orange, "                                   \
+        "count(*) FILTER (WHERE w.grade = 'red') AS red, "                                         \
+        "count(*) FILTER (WHERE w.signed_at IS NOT NULL OR w.sign_by < now()) AS sign_due, "       \
+        "count(*) FILTER (WHERE w.signed_at <= w.sign_by) AS signed_on_time, "                     \
+        "count(*) FILTER (WHERE w.cleared_at IS NOT NULL OR w.clear_by < now()) AS clear_due, "    \
+        "count(*) FILTER (WHERE w.cleared_at <= w.clear_by) AS cleared_on_time, "                  \
+        "count(*) FILTER (WHERE " WARN_OVERDUE("w") ") AS overdue "                                \
+        "FROM warnings w WHERE " IN_ENTS("w.enterprise_id") " "                     \
+        "AND " IN_PERIOD("w.issued_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1", WR_STUB) "), "
+
+/* The same from the running totals per enterprise and city day (stats_warning_day, migration
+ * 0156), as ALC_DAYS does with the alarms': the whole days [AD_LO, AD_HI) from two rows per
+ * enterprise, a stale day (acs) and the edges live.  Kept there is what does not move with the
+ * clock: issued, by grade, signed, signed on time, cleared, cleared on time.  Not signed and
+ * past sign-by, not cleared and past clear-by, and overdue move with it: counted over the
+ * warnings not cleared (warnings_open_idx: one per enterprise and cause), among them every
+ * warning not signed (a cleared one was signed: the warnings' status checks).  The 20,000 warnings of a custom 30 days through 11
+ * aggregates were 16 ms of its part B's 48 (EXPLAIN ANALYZE at 2,000 enterprises). */
+#define WD_COLS "n, blue, yellow, orange, red, signed, signed_on_time, cleared, cleared_on_time"
+#define WD_POS                                                                                     \
+    "s.n, s.blue, s.yellow, s.orange, s.red, s.signed, s.signed_on_time, s.cleared, "              \
+    "s.cleared_on_time, 0, 0, 0"
+#define WD_NEG                                                                                     \
+    "-s.n, -s.blue, -s.yellow, -s.orange, -s.red, -s.signed, -s.signed_on_time, -s.cleared, "      \
+    "-s.cleared_on_time, 0, 0, 0"
+#define WD_LIVE                                                                                    \
+    "count(*)::int, count(*) FILTER (WHERE w.grade = 'blue')::int, "                               \
+    "count(*) FILTER (WHERE w.grade = 'yellow')::int, "                                            \
+    "count(*) FILTER (WHERE w.grade = 'orange')::int, "                                            \
+    "count(*) FILTER (WHERE w.grade = 'red')::int, "                                               \
+    "count(*) FILTER (WHERE w.signed_at IS NOT NULL)::int, "                                       \
+    "count(*) FILTER (WHERE w.signed_at <= w.sign_by)::int, "                                      \
+    "count(*) FILTER (WHERE w.cleared_at IS NOT NULL)::int, "                                      \
+    "count(*) FILTER (WHERE w.cleared_at <= w.clear_by)::int, 0, 0, 0"
+/* the columns an edge's warnings are counted by */
+#define WD_EDGE_COLS "w.enterprise_id, w.grade, w.signed_at, w.sign_by, w.cleared_at, w.clear_by"
+#define WR_DAYS(PB)                                                                                \
+    "wr AS (" PB("SELECT u.eid, sum(u.n) AS n, sum(u.blue) AS blue, sum(u.yellow) AS yellow, "     \
+        "sum(u.orange) AS orange, sum(u.red) AS red, sum(u.signed) + sum(u.sign_late) AS sign_due, "\
+        "sum(u.signed_on_time) AS signed_on_time, sum(u.cleared) + sum(u.clear_late) AS clear_due, "\
+        "sum(u.cleared_on_time) AS cleared_on_time, sum(u.overdue) AS overdue FROM ("               \
+        DAY_TOTALS("stats_warning_day", WD_POS, WD_NEG) " "                                        \
+        "UNION ALL SELECT w.enterprise_id, " WD_LIVE " FROM ("                                     \
+            DAY_EDGES(WD_EDGE_COLS, "warnings", "w", "issued_at") ") w GROUP BY 1 "                \
+        "UNION ALL SELECT w.enterprise_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, "                            \
+            "count(*) FILTER (WHERE w.signed_at IS NULL AND w.sign_by < now())::int, "             \
+            "count(*) FILTER (WHERE w.clear_by < now())::int, "                                    \
+            "count(*) FILTER (WHERE " WARN_OVERDUE("w") ")::int FROM warnings w "                  \
+            "WHERE w.status <> 'cleared' AND " IN_PERIOD("w.issued_at") " GROUP BY 1"              \
+        ") u (eid, " WD_COLS ", sign_late, clear_late, overdue) "                                  \
+        "WHERE " ALL_FIGURES " AND " PART_B " GROUP BY 1", WR_STUB) "), "
+
+/* The event figures (alarms, warnings): live, or from the running totals per day */
+#define EVENTS_LIVE(PB) ALC_LIVE(PB) WR_LIVE(PB)
+#define EVENTS_DAYS(PB) ALC_DAYS(PB) WR_DAYS(PB)
+
 /* rollups below hi (complete hours), raw readings from hi and in hours the rollups do not hold
  * yet (late readings, quarantine), counted per enterprise without deduplicating the rollup rows
  * (sorting every point-hour of the period was most of the cost): rollup rows below hi, plus
  * the raw hours the rollups do not hold (from hi on; dirty or quarantined hours without a
  * rollup row), which are disjoint */
-#define STATS_CTES(phr, alc, PA, PB)                                                                        \
+#define STATS_CTES(phr, events, PA, PB)                                                                        \
     COMPLIANCE_CTE ", "                                                                            \
     /* $13 and $14 named here as well: a half's statement may use either in no other place */   \
     "win AS (SELECT to_timestamp($3::float8) AS f, "                                               \
@@ -530,19 +595,7 @@
         "WHERE a.kind IN ('offline', 'enterprise_offline', 'gateway_offline') "                    \
         "AND a.folded_into IS NULL AND a.raised_at < win.t "                                       \
         "AND coalesce(a.cleared_at, 'infinity') > win.f AND " PART_B " GROUP BY 1", INTR_STUB) "), "                             \
-    alc(PB)                                                                                        \
-    "wr AS (" PB("SELECT w.enterprise_id AS eid, count(*) AS n, "                                        \
-        "count(*) FILTER (WHERE w.grade = 'blue') AS blue, "                                       \
-        "count(*) FILTER (WHERE w.grade = 'yellow') AS yellow, "                                   \
-        "count(*) FILTER (WHERE w.grade = 'orange') AS orange, "                                   \
-        "count(*) FILTER (WHERE w.grade = 'red') AS red, "                                         \
-        "count(*) FILTER (WHERE w.signed_at IS NOT NULL OR w.sign_by < now()) AS sign_due, "       \
-        "count(*) FILTER (WHERE w.signed_at <= w.sign_by) AS signed_on_time, "                     \
-        "count(*) FILTER (WHERE w.cleared_at IS NOT NULL OR w.clear_by < now()) AS clear_due, "    \
-        "count(*) FILTER (WHERE w.cleared_at <= w.clear_by) AS cleared_on_time, "                  \
-        "count(*) FILTER (WHERE " WARN_OVERDUE("w") ") AS overdue "                                \
-        "FROM warnings w WHERE " IN_ENTS("w.enterprise_id") " "                     \
-        "AND " IN_PERIOD("w.issued_at") " AND " ALL_FIGURES " AND " PART_B " GROUP BY 1", WR_STUB) "), "                     \
+    events(PB)                                                                                     \
     "hz AS (" PB("SELECT h.enterprise_id AS eid, "                                                       \
         "count(*) FILTER (WHERE h.found_at >= win.f AND h.found_at < win.tq "                      \
             "AND h.status NOT IN ('proposed', 'dismissed')) AS found, "                            \
@@ -626,7 +679,7 @@
     "UNION ALL SELECT 1, NULL, ents.id::text, ents.code, ents.name " FIGS(FIG_##PA, FIG_SQL, FIG_##PB, KINDS_##PB, ONE) " " \
         "FROM ents JOIN pe ON pe.id = ents.id WHERE $11 = 'enterprise' "                           \
     "ORDER BY 1, 4, 3"
-#define STATS_GET(phr, alc, PA, PB) STATS_CTES(phr, alc, PA, PB) ", " STATS_TAIL(PA, PB, "")
+#define STATS_GET(phr, events, PA, PB) STATS_CTES(phr, events, PA, PB) ", " STATS_TAIL(PA, PB, "")
 
 /* Snapshots (migration 0152): pe of a whole period for every enterprise, stored by the worker
  * every stats_snapshot_s under the period's name ($19), so that the dashboard's periods (today,
@@ -635,7 +688,7 @@
  * the period's old rows are deleted in the same transaction (stats_snapshot_clear); read under
  * the caller's scope, its ents choosing the rows. */
 #define SNAPSHOT_FILL                                                                              \
-    STATS_CTES(PHR_AGG, ALC_DAYS, KEEP, KEEP) ", "                                                         \
+    STATS_CTES(PHR_AGG, EVENTS_DAYS, KEEP, KEEP) ", "                                                         \
     "hdr AS (INSERT INTO stats_snapshots (period, period_from, period_to, connected_window_s, "    \
         "computed_at) SELECT $19::text, to_timestamp($3::float8), to_timestamp($4::float8), "      \
         "$12::int, now() WHERE $11::text = 'none' ON CONFLICT (period) DO UPDATE SET "             \
@@ -661,25 +714,26 @@
 /* clang-format on */
 
 static const db_stmt statements[] = {
-    {"stats_get", STATS_GET(PHR_RAW, ALC_LIVE, KEEP, KEEP)},
-    {"stats_get_a", STATS_GET(PHR_RAW, ALC_LIVE, KEEP, STUB)},
-    {"stats_get_b", STATS_GET(PHR_RAW, ALC_LIVE, STUB, KEEP)},
-    {"stats_get_agg", STATS_GET(PHR_AGG, ALC_DAYS, KEEP, KEEP)},
-    {"stats_get_agg_a", STATS_GET(PHR_AGG, ALC_DAYS, KEEP, STUB)},
-    {"stats_get_agg_b", STATS_GET(PHR_AGG, ALC_DAYS, STUB, KEEP)},
+    {"stats_get", STATS_GET(PHR_RAW, EVENTS_LIVE, KEEP, KEEP)},
+    {"stats_get_a", STATS_GET(PHR_RAW, EVENTS_LIVE, KEEP, STUB)},
+    {"stats_get_b", STATS_GET(PHR_RAW, EVENTS_LIVE, STUB, KEEP)},
+    {"stats_get_agg", STATS_GET(PHR_AGG, EVENTS_DAYS, KEEP, KEEP)},
+    {"stats_get_agg_a", STATS_GET(PHR_AGG, EVENTS_DAYS, KEEP, STUB)},
+    {"stats_get_agg_b", STATS_GET(PHR_AGG, EVENTS_DAYS, STUB, KEEP)},
     /* $13 and $18 of the statistics */
-    {"stats_rolled_to", "SELECT extract(epoch FROM (SELECT rolled_to FROM rollup_state))::bigint, "
-                        "(SELECT covered_to FROM stats_alarm_day_state)::text"},
     {"stats_snapshot_fill", SNAPSHOT_FILL},
     {"stats_snapshot_get", SNAPSHOT_GET},
     /* the snapshot of the period counted with the window, within max_age seconds and after
      * min_at: its name */
     /* the newest snapshot counted with the window, within max_age seconds and after min_at,
      * whose points now a live statistic takes (NOW_SNAPSHOT): its name */
-    {"stats_snapshot_now",
-     "SELECT period FROM stats_snapshots WHERE connected_window_s = $1::int "
+    /* a live statistic's parameters read before it: $13, $18 and $17 (stats_params) */
+    {"stats_live_params",
+     "SELECT extract(epoch FROM (SELECT rolled_to FROM rollup_state))::bigint, "
+     "(SELECT covered_to FROM stats_event_day_state)::text, "
+     "(SELECT period FROM stats_snapshots WHERE $2::int > 0 AND connected_window_s = $1::int "
      "AND computed_at > now() - make_interval(secs => $2::int) "
-     "AND computed_at > to_timestamp($3::float8) ORDER BY computed_at DESC LIMIT 1"},
+     "AND computed_at > to_timestamp($3::float8) ORDER BY computed_at DESC LIMIT 1)"},
     {"stats_snapshot_find",
      "SELECT period FROM stats_snapshots WHERE period_from = to_timestamp($1::float8) "
      "AND period_to = to_timestamp($2::float8) AND connected_window_s = $3::int "
@@ -700,7 +754,7 @@ static const db_stmt statements[] = {
     {"stats_snapshot_analyze", "SELECT dw_stats_snapshot_analyze()"},
     {"stats_day_advance", "SELECT days_done, extract(epoch FROM covered)::bigint FROM "
                           "dw_stats_day_advance($1::int)"},
-    {"stats_alarm_day_advance", "SELECT days_done FROM dw_stats_alarm_day_advance($1::int)"},
+    {"stats_event_day_advance", "SELECT days_done FROM dw_stats_event_day_advance($1::int)"},
     /* data quality: the same $1..$10 */
     {"stats_quality",
      "WITH win AS (SELECT to_timestamp($3::float8) AS f, least(to_timestamp($4::float8), now()) AS "
@@ -907,12 +961,12 @@ static int same_rows(const PGresult *a, const PGresult *b)
 #define STATS_NOW_IN_A_S (10 * 86400)
 
 /* The statement's parameters for q, in p (pointing into b); *now_in_a whether the points now
- * are part A's.  Reads rollup_state and the alarm days' watermark on c ($13, $18: read before
- * the statement, they only move forward), and the snapshot whose points now to take ($17,
- * NOW_SNAPSHOT) when q allows snapshots: then in part A, which counts the point-hours expected
- * from the same points (ptn would count them now). */
+ * are part A's.  Reads on c, in one round trip (stats_live_params), rollup_state and the event
+ * days' watermark ($13, $18: read before the statement, they only move forward), and the
+ * snapshot whose points now to take ($17, NOW_SNAPSHOT) when q allows snapshots: then in part
+ * A, which counts the point-hours expected from the same points (ptn would count them now). */
 typedef struct {
-    char f[24], t[24], eid[24], win[24], rolled[24], now_period[16], alarm_days[16];
+    char f[24], t[24], eid[24], win[24], rolled[24], now_period[16], event_days[16];
 } stats_bufs;
 static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_query *q, stats_bufs *b,
                               const char *p[18], int *now_in_a)
@@ -924,31 +978,31 @@ static db_status stats_params(db_conn *c, const db_scope *s, const db_stats_quer
     p[13] = q->online_only ? "false" : "true";
     p[14] = "all";
     p[16] = NULL;
+    p[17] = NULL;
+    /* one round trip: the snapshot's part only when q may take its figures from one */
+    int may_snapshot = q->snapshot_max_age_s > 0 && !q->raw && !q->online_only;
+    char age[24], after[24];
+    const char *lp[3] = {p[11], db_i64(age, may_snapshot ? q->snapshot_max_age_s : 0),
+                         db_i64(after, q->snapshot_after)};
+    /* tables without row-level security, so unscoped: inside the snapshot worker's transaction
+     * too (snapshot_fill_tx) */
     db_status st;
-    PGresult *r = db_exec(c, "stats_rolled_to", 0, NULL, &st);
+    PGresult *r = db_exec(c, "stats_live_params", 3, lp, &st);
     if (!r)
         return st;
-    p[17] = NULL;
-    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        p[12] = strcpy(b->rolled, PQgetvalue(r, 0, 0));
-    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1)) {
-        snprintf(b->alarm_days, sizeof b->alarm_days, "%s", PQgetvalue(r, 0, 1));
-        p[17] = b->alarm_days;
-    }
-    PQclear(r);
-    if (q->snapshot_max_age_s > 0 && !q->raw && !q->online_only) {
-        char age[24], after[24];
-        const char *np[3] = {p[11], db_i64(age, q->snapshot_max_age_s),
-                             db_i64(after, q->snapshot_after)};
-        st = db_read_result_plan(c, s, "stats_snapshot_now", 3, np, DB_PLAN_AUTO, &r);
-        if (st != DB_OK)
-            return st;
-        if (PQntuples(r) == 1) {
-            snprintf(b->now_period, sizeof b->now_period, "%s", PQgetvalue(r, 0, 0));
+    if (PQntuples(r) == 1) {
+        if (!PQgetisnull(r, 0, 0))
+            p[12] = strcpy(b->rolled, PQgetvalue(r, 0, 0));
+        if (!PQgetisnull(r, 0, 1)) {
+            snprintf(b->event_days, sizeof b->event_days, "%s", PQgetvalue(r, 0, 1));
+            p[17] = b->event_days;
+        }
+        if (!PQgetisnull(r, 0, 2)) {
+            snprintf(b->now_period, sizeof b->now_period, "%s", PQgetvalue(r, 0, 2));
             p[16] = b->now_period;
         }
-        PQclear(r);
     }
+    PQclear(r);
     *now_in_a = p[16] || q->to - q->from > STATS_NOW_IN_A_S;
     p[15] = *now_in_a ? "a" : "b";
     return DB_OK;
@@ -1372,12 +1426,12 @@ db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t
     return DB_OK;
 }
 
-db_status db_stats_alarm_day_advance(db_conn *c, int max_days, int *days_done)
+db_status db_stats_event_day_advance(db_conn *c, int max_days, int *days_done)
 {
     char n[24];
     const char *p[1] = {db_i64(n, max_days)};
     db_status st;
-    PGresult *r = db_exec(c, "stats_alarm_day_advance", 1, p, &st);
+    PGresult *r = db_exec(c, "stats_event_day_advance", 1, p, &st);
     if (!r)
         return st;
     *days_done = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;

@@ -94,11 +94,11 @@ db_status db_stats_alarm_trend(db_conn *c, const db_scope *s, long days, json_t 
  * *days_done -1 when another node holds the rollup lock; *covered_s the watermark (0: none). */
 db_status db_stats_day_advance(db_conn *c, int max_days, int *days_done, int64_t *covered_s);
 
-/* The worker's step for the alarms' running totals (migration 0155, dw_stats_alarm_day_advance):
- * recounts them from the first stale day and counts the whole days before today, at most
- * max_days days past the watermark.  *days_done -1 when an alarm write or another node holds
- * the lock (the next step tries again). */
-db_status db_stats_alarm_day_advance(db_conn *c, int max_days, int *days_done);
+/* The worker's step for the alarms' and warnings' running totals (migrations 0155, 0156:
+ * dw_stats_event_day_advance): recounts them from the first stale day and counts the whole days
+ * before today, at most max_days days past the watermark.  *days_done -1 when an alarm or
+ * warning write or another node holds the lock (the next step tries again). */
+db_status db_stats_event_day_advance(db_conn *c, int max_days, int *days_done);
 
 /* Snapshots (migration 0152): counts the dashboard's periods (the city's today, this week,
  * this month, last month) for every enterprise with connected_window_s, each replacing the

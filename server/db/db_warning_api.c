@@ -5,14 +5,10 @@
 #include "db_internal.h"
 #include "db_page_sql.h"
 #include "db_scope_sql.h"
+#include "db_warning_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-#define WARN_SIGN_OVERDUE(w) "(" w ".status = 'issued' AND " w ".sign_by < now())"
-#define WARN_CLEAR_OVERDUE(w)                                                                      \
-    "(" w ".status NOT IN ('clearance_requested', 'cleared') AND " w ".clear_by < now())"
-#define WARN_OVERDUE(w) "(" WARN_SIGN_OVERDUE(w) " OR " WARN_CLEAR_OVERDUE(w) ")"
 
 #define WARN_JSON                                                                                  \
     "json_build_object('id', w.id, 'enterprise', json_build_object('id', e.id, 'code', e.code, "   \

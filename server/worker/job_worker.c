@@ -261,14 +261,14 @@ static void tick(db_conn *c, worker_clock *clk)
             LOG_INFO("statistics day rollup advanced", "days=%d covered_to=%lld", days,
                      (long long)covered);
     }
-    /* and the alarms' running totals per day (migration 0155) */
+    /* and the alarms' and warnings' running totals per day (migrations 0155, 0156) */
     {
         int days = 0;
         t0 = now_us();
-        st = db_stats_alarm_day_advance(c, 31, &days);
-        job_timed("stats_alarm_day", t0, st);
+        st = db_stats_event_day_advance(c, 31, &days);
+        job_timed("stats_event_day", t0, st);
         if (st == DB_OK && days > 1)
-            LOG_INFO("statistics alarm days counted", "days=%d", days);
+            LOG_INFO("statistics event days counted", "days=%d", days);
     }
 
     n = 0;

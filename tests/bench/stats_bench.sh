@@ -17,7 +17,7 @@
 # the worker does); this script then adds, over the same days, alarms (one per enterprise and day,
 # kinds and levels mixed, handled on time or late), warnings (one per enterprise every 3 days, all
 # grades), an approved whole-enterprise filing for every 50th enterprise, builds stats_day and the
-# alarms' running totals as the worker would (dw_stats_day_advance, dw_stats_alarm_day_advance),
+# alarms' and warnings' running totals as the worker would (dw_stats_day_advance, dw_stats_event_day_advance),
 # and measures as a city_admin (all E enterprises):
 #   month_street    GET /statistics?period=month&group=street   (this month)
 #   lastmonth_dist  GET /statistics?period=month&date=<a day of last month>&group=district
@@ -76,25 +76,22 @@ INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, status, ap
   SELECT id, 'stop', now() - interval '10 days', now() - interval '3 days', 'bench', 'approved', 'district', now()
   FROM enterprises WHERE id % 50 = 0;
 SQL
-t_day0=$(now)
-for _ in $(seq 40); do
-    left=$(sql -c "SELECT set_config('dw.scope', 'system', false)" \
-        -c "SELECT covered < date_bin('1 hour', (SELECT rolled_to FROM rollup_state), timestamptz '2000-01-01 00:00:00+00') FROM dw_stats_day_advance(31)" | tail -n1)
-    [ "$left" = t ] || break
-done
-t_day1=$(now)
-nday=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "SELECT count(*) || ' rows, covered to ' || (SELECT covered_to FROM stats_day_state) FROM stats_day" | tail -n1)
-log "stats: stats_day built in $(printf '%.1f' "$(echo "$t_day1 - $t_day0" | bc -l)") s: $nday"
-# and the alarms' running totals per day (migration 0155), as the worker keeps them
-t_ad0=$(now)
-for _ in $(seq 40); do
-    left=$(sql -c "SELECT set_config('dw.scope', 'system', false)" \
-        -c "SELECT days_done = 31 FROM dw_stats_alarm_day_advance(31)" | tail -n1)
-    [ "$left" = t ] || break
-done
-t_ad1=$(now)
-nad=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "SELECT count(*) || ' rows, covered to ' || (SELECT covered_to FROM stats_alarm_day_state) FROM stats_alarm_day" | tail -n1)
-log "stats: stats_alarm_day built in $(printf '%.1f' "$(echo "$t_ad1 - $t_ad0" | bc -l)") s: $nad"
+# built as the worker would, 31 days per step: a step whose condition is still true has more
+build_days() { # $1 the step's query (true: more to do), $2 name, $3 rows and watermark query
+    local t0 left
+    t0=$(now)
+    for _ in $(seq 40); do
+        left=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "$1" | tail -n1)
+        [ "$left" = t ] || break
+    done
+    log "stats: $2 built in $(printf '%.1f' "$(echo "$(now) - $t0" | bc -l)") s: $(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "$3" | tail -n1)"
+}
+build_days "SELECT covered < date_bin('1 hour', (SELECT rolled_to FROM rollup_state), timestamptz '2000-01-01 00:00:00+00') FROM dw_stats_day_advance(31)" \
+    stats_day "SELECT count(*) || ' rows, covered to ' || (SELECT covered_to FROM stats_day_state) FROM stats_day"
+# the alarms' and warnings' running totals per day (migrations 0155, 0156)
+build_days "SELECT covered < (now() AT TIME ZONE 'Asia/Shanghai')::date FROM dw_stats_event_day_advance(31)" \
+    "stats_alarm_day and stats_warning_day" \
+    "SELECT (SELECT count(*) FROM stats_alarm_day) || ' + ' || (SELECT count(*) FROM stats_warning_day) || ' rows, covered to ' || (SELECT covered_to FROM stats_event_day_state)"
 # A database that has run for years holds ~60 monthly partitions of hourly rollups
 # (rollup_hour_retention_days, 1830): empty ones before the fixture's months, so that a
 # statement that cannot prune them at plan time pays for them here as it would there.

@@ -4,8 +4,9 @@ city of two districts whose data spans a month boundary: per period (day, week, 
 per group (district, street, industry, dust kind, grade), per filter and per caller scope; the
 hourly online rate answers the same from rollups, from raw readings and from hours with late
 readings; the same answers come from the day rollup (stats_day, migration 0114: whole city days,
-a day made stale by a change of its hourly rollups read live; the alarms' running totals per
-day, stats_alarm_day, migration 0155, with days made stale by changed alarms read live) and from
+a day made stale by a change of its hourly rollups read live; the alarms' and warnings' running
+totals per day, stats_alarm_day and stats_warning_day, migrations 0155 and 0156, with days made
+stale by changed alarms or warnings read live) and from
 the hourly rollups and the alarms alone (stats_day_rollup=0); point-hours under an approved filing are left out of the online rate; each
 drill-down link lists what the figure counts; bad periods and filters are 400."""
 import csv
@@ -280,16 +281,26 @@ def stale_day(e):
     assert e.system("SELECT day FROM stats_day_stale") == [[day]], (day, e.system("SELECT * FROM stats_day_stale"))
 
 
+def first_day(e, cov):
+    """the first city day the running totals count: that of the first alarm or warning when
+    they were first counted (or of an earlier table row: one deleted since)"""
+    return min(d for (d,) in e.system(
+        "SELECT (min(raised_at) AT TIME ZONE 'Asia/Shanghai')::date FROM alarms UNION ALL "
+        "SELECT (min(issued_at) AT TIME ZONE 'Asia/Shanghai')::date FROM warnings UNION ALL "
+        "SELECT min(day) FROM stats_alarm_day UNION ALL SELECT min(day) FROM stats_warning_day UNION ALL "
+        f"SELECT '{cov}'::date") if d)
+
+
 def alarm_totals(e):
     """stats_alarm_day (migration 0155) holds, per enterprise and city day below its watermark,
     the running totals of the alarms raised up to that day's end, as counted here from the
     alarms: every enterprise every day."""
-    cov = e.system("SELECT covered_to FROM stats_alarm_day_state")[0][0]
+    cov = e.system("SELECT covered_to FROM stats_event_day_state")[0][0]
     ents = [int(x[0]) for x in e.system("SELECT id FROM enterprises")]
     alarms = e.system("SELECT enterprise_id, (raised_at AT TIME ZONE 'Asia/Shanghai')::date, kind, level, "
                       "folded_into IS NULL, coalesce(handled_at <= handle_deadline AND folded_into IS NULL, false) "
                       "FROM alarms")
-    first = min([a[1] for a in alarms] + [cov])
+    first = first_day(e, cov)
     days = []
     d = datetime.fromisoformat(first)
     while d.strftime("%Y-%m-%d") < cov:
@@ -341,9 +352,10 @@ def alarm_days_changed(e):
     fold = next(a for a in old[2:] if a[2] == "offline")
     rest = [a for a in old if a not in (old[0], old[1], fold)]
     gone, gone_day = closed_alarm(e, rest[0][0])
-    e.system("SELECT dw_stats_alarm_day_advance(400)")
+    e.system("SELECT dw_stats_event_day_advance(400)")
     assert alarm_totals(e) == today
-    assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+    warning_totals(e)
+    assert e.system("SELECT count(*) FROM stats_event_day_stale") == [["0"]]
     e.system(f"UPDATE alarms SET kind = 'high_high', level = 2, max_level = 2 WHERE id = {old[0][0]};"
              f"UPDATE alarms SET acked_at = raised_at + interval '1 minute', handled_at = raised_at + interval "
              f"'5 minutes', cause_category = 'other', state = 'handled' WHERE id = {old[1][0]};"
@@ -352,13 +364,75 @@ def alarm_days_changed(e):
              f"DELETE FROM alarms WHERE id = {gone}")
     _, late_day = closed_alarm(e, rest[-1][0], "2 seconds")
     days = sorted({old[0][1], old[1][1], fold[1], gone_day, late_day})
-    assert [d for (d,) in e.system("SELECT day FROM stats_alarm_day_stale ORDER BY 1")] == days
+    assert [d for (d,) in e.system("SELECT day FROM stats_event_day_stale ORDER BY 1")] == days
     # a change that counts nothing (an acknowledgement) queues nothing
-    e.system(f"DELETE FROM stats_alarm_day_stale; UPDATE alarms SET acked_at = raised_at + interval '1 minute', "
+    e.system(f"DELETE FROM stats_event_day_stale; UPDATE alarms SET acked_at = raised_at + interval '1 minute', "
              f"state = 'acknowledged' WHERE id = {rest[1][0]}")
-    assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+    assert e.system("SELECT count(*) FROM stats_event_day_stale") == [["0"]]
     for d in days:
-        e.system(f"INSERT INTO stats_alarm_day_stale (day) VALUES ('{d}')")
+        e.system(f"INSERT INTO stats_event_day_stale (day) VALUES ('{d}')")
+
+
+def warning_totals(e):
+    """stats_warning_day (migration 0156) holds, per enterprise and city day below the watermark,
+    the running totals of the warnings issued up to that day's end, as counted here."""
+    cov = e.system("SELECT covered_to FROM stats_event_day_state")[0][0]
+    ents = [int(x[0]) for x in e.system("SELECT id FROM enterprises")]
+    ws = e.system("SELECT enterprise_id, (issued_at AT TIME ZONE 'Asia/Shanghai')::date, grade, "
+                  "signed_at IS NOT NULL, coalesce(signed_at <= sign_by, false), cleared_at IS NOT NULL, "
+                  "coalesce(cleared_at <= clear_by, false) FROM warnings")
+    first = first_day(e, cov)
+    grades = ("blue", "yellow", "orange", "red")
+    want = {}
+    for en in ents:
+        run = [0] * 9
+        d = datetime.fromisoformat(first)
+        while d.strftime("%Y-%m-%d") < cov:
+            day = d.strftime("%Y-%m-%d")
+            for w_en, w_day, grade, *flags in ws:
+                if int(w_en) == en and w_day == day:
+                    run[0] += 1
+                    run[1 + grades.index(grade)] += 1
+                    for i, f in enumerate(flags):
+                        run[5 + i] += f == "t"
+            want[(day, en)] = list(run)
+            d += timedelta(days=1)
+    got = {(r[0], int(r[1])): [int(x) for x in r[2:]]
+           for r in e.system("SELECT day, enterprise_id, n, blue, yellow, orange, red, signed, signed_on_time, "
+                             "cleared, cleared_on_time FROM stats_warning_day")}
+    assert any(w[1] < cov for w in ws), "no warning before the watermark"
+    assert got == want, sorted(set((k, tuple(v)) for k, v in got.items()) ^ set((k, tuple(v)) for k, v in want.items()))[:4]
+
+
+def warning_days_changed(e):
+    """Warnings of counted days change in what they count (a signing, a clearing, a grade, one
+    deleted, one issued late): each queues its day beside the alarms' (alarm_days_changed), and
+    the statistics must read it live; an escalation's bookkeeping queues nothing."""
+    today = datetime.now(CITY).strftime("%Y-%m-%d")
+    queued = {d for (d,) in e.system("SELECT day FROM stats_event_day_stale")}
+    old = e.system("SELECT w.id, (w.issued_at AT TIME ZONE 'Asia/Shanghai')::date, w.status FROM warnings w "
+                   f"WHERE (w.issued_at AT TIME ZONE 'Asia/Shanghai')::date < '{today}' AND NOT EXISTS "
+                   "(SELECT 1 FROM warning_events ev WHERE ev.warning_id = w.id) ORDER BY w.issued_at, w.id")
+    issued = next(w for w in old if w[2] == "issued")
+    signed = next(w for w in old if w[2] == "signed")
+    rest = [w for w in old if w not in (issued, signed)]
+    graded, gone, late_like, quiet = rest[0], rest[1], rest[2], rest[-1]
+    e.system(f"UPDATE warnings SET status = 'signed', signed_at = issued_at + interval '3 hours' WHERE id = {issued[0]};"
+             f"UPDATE warnings SET status = 'cleared', cleared_at = issued_at + interval '5 hours' "
+             f"WHERE id = {signed[0]};"
+             f"UPDATE warnings SET grade = CASE grade WHEN 'red' THEN 'blue' ELSE 'red' END WHERE id = {graded[0]};"
+             f"DELETE FROM warnings WHERE id = {gone[0]};"
+             f"INSERT INTO warnings (enterprise_id, cause, grade, score_id, issued_at, sign_by, clear_by, supervisor, "
+             f"current_level, status, signed_at, cleared_at) SELECT enterprise_id, 'O.STAT_LATE', 'orange', score_id, "
+             f"issued_at + interval '1 second', sign_by, clear_by, supervisor, current_level, 'cleared', "
+             f"issued_at + interval '1 hour', issued_at + interval '30 hours' FROM warnings WHERE id = {late_like[0]}")
+    days = {issued[1], signed[1], graded[1], gone[1], late_like[1]}
+    assert {d for (d,) in e.system("SELECT day FROM stats_event_day_stale")} == queued | days
+    e.system(f"DELETE FROM stats_event_day_stale; UPDATE warnings SET next_check_at = now() + interval '1 hour', "
+             f"current_level = current_level WHERE id = {quiet[0]}")
+    assert e.system("SELECT count(*) FROM stats_event_day_stale") == [["0"]]
+    for d in sorted(queued | days):
+        e.system(f"INSERT INTO stats_event_day_stale (day) VALUES ('{d}')")
 
 
 def late_readings(e, kind="pressure_diff"):
@@ -657,6 +731,7 @@ def test_statistics_equal_the_raw_rows():
         settings_changed(e)
         stale_day(e)
         alarm_days_changed(e)
+        warning_days_changed(e)
         r = raw(e)
         ents = r["ents"]
         assert all(len(fl["points"]) for fl in r["filings"]) and len(r["filings"]) == 2
@@ -674,9 +749,10 @@ def test_statistics_equal_the_raw_rows():
         check_rest(e, r, ents)
         # the worker counts the queued days again: the same answers from the totals alone
         e.stop()
-        e.system("SELECT dw_stats_alarm_day_advance(400)")
-        assert e.system("SELECT count(*) FROM stats_alarm_day_stale") == [["0"]]
+        e.system("SELECT dw_stats_event_day_advance(400)")
+        assert e.system("SELECT count(*) FROM stats_event_day_stale") == [["0"]]
         alarm_totals(e)
+        warning_totals(e)
         e.start("api", connected_window_h=WINDOW_H)
         check_periods(e, r, ents)
     finally:

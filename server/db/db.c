@@ -184,6 +184,11 @@ static void mark_prepared(db_conn *c, int ord)
     c->prepared[ord / 8] |= (unsigned char)(1u << (ord % 8));
 }
 
+static void unmark_prepared(db_conn *c, int ord)
+{
+    c->prepared[ord / 8] &= (unsigned char)~(1u << (ord % 8));
+}
+
 /* Prepares the registered statement name on c unless it is already; the connection must not
  * be in pipeline mode.  0, or -1 when PostgreSQL refused or did not answer (logged).  A name
  * nobody registered is left to PostgreSQL, which says it does not exist. */
@@ -942,8 +947,8 @@ void db_conn_pipeline(db_conn *c, int on)
 static db_status queued_done(db_conn *c, const queued *q, PGresult *r, const db_diag *diag)
 {
     if (q->prepare_ord >= 0) {
-        if (r)
-            mark_prepared(c, q->prepare_ord);
+        if (!r) /* refused, or never ran: marked when it was sent (enqueue) */
+            unmark_prepared(c, q->prepare_ord);
         PQclear(r);
         return DB_OK;
     }
@@ -1034,7 +1039,10 @@ static db_status enqueue(db_conn *c, const char *stmt, int literal, int nparams,
     const queued q = {stmt, -1, fn, arg, veto, keep, diag};
     const db_diag none = {{0}, {0}, {0}};
     /* a statement not yet prepared on this backend is parsed in the same pipeline, just
-     * before it (the Parse's own result is read like a statement's) */
+     * before it (the Parse's own result is read like a statement's), and counts as prepared
+     * from then on: the same statement queued again before the results are read (two rule-state
+     * stores of one group on a new connection) must not be parsed twice, which PostgreSQL
+     * refuses ("already exists"), failing the whole group */
     int ord = literal ? -1 : stmt_ord(stmt);
     db_status st = send_held(c);
     if (st == DB_OK && c->nq + 2 > QUEUE_MAX)
@@ -1046,9 +1054,10 @@ static db_status enqueue(db_conn *c, const char *stmt, int literal, int nparams,
         st = DB_HARD;
     if (st == DB_OK && ord >= 0 && !is_prepared(c, ord)) {
         const db_stmt *s = stmt_by_ord[ord];
-        if (PQsendPrepare(c->pg, s->name, s->sql, 0, NULL))
+        if (PQsendPrepare(c->pg, s->name, s->sql, 0, NULL)) {
             c->q[c->nq++] = (queued){s->name, ord, NULL, NULL, 0, NULL, NULL};
-        else
+            mark_prepared(c, ord);
+        } else
             st = DB_HARD;
     }
     if (st == DB_OK) {

@@ -437,6 +437,61 @@ def test_one_key_twice_in_a_group():
     assert answers["a2"] == answers["a"], answers
 
 
+def test_a_new_connection_parses_each_statement_once():
+    """A group's statements are sent without waiting (db_conn_pipeline), and one not yet
+    prepared on the connection is parsed just before it.  On a new connection (here: the
+    writer's backend terminated while it waited) the first group's job whose alarms change
+    stores the rule state twice in a row (the earlier jobs' deferred states, then its own):
+    the statement must be parsed once, not twice, which PostgreSQL refuses ("already exists"),
+    failing the whole group with 503."""
+    e = ENV
+    # the point back to normal first
+    e.send([("hopper_temp", 3450 + s, 30) for s in range(5)], statements=None)
+    pid = e.pts["pressure_diff"][1]
+    code = e.pts["hopper_temp"][0]
+    holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder.stdin.write("SET dw.scope = 'system'; BEGIN; "
+                       f"SELECT 1 FROM point_rule_state WHERE point_id = {pid} FOR UPDATE;\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "1"
+    answers, lock = {}, threading.Lock()
+
+    def client(n, body):
+        st, _, r = e.srv.ingest("POST", "/ingest/v1/readings", body,
+                                {"X-Api-Key": e.ent["api_key"], "Idempotency-Key": f"parse-{n}"})
+        with lock:
+            answers[n] = (st, r)
+
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+               "AND wait_event_type = 'Lock'")
+    threads = [threading.Thread(target=client, args=(0, {"readings": [
+        {"point": e.pts["pressure_diff"][0], "ts": at(3500).isoformat(), "value": 1}]}))]
+    try:
+        threads[0].start()
+        t.wait_for(lambda: e.db.scalar(waiting) == "1", timeout=10, step=0.005,
+                   what="the first request waits at the writer")
+        # normal (no alarm changes: its state deferred), past the limit (an alarm raised),
+        # normal (cleared), normal, past it
+        for n, v in zip(range(1, 6), (30, 85, 30, 30, 85)):
+            body = {"readings": [{"point": code, "ts": at(3500 + 10 * n + s).isoformat(), "value": v}
+                                 for s in range(5)]}
+            threads.append(threading.Thread(target=client, args=(n, body)))
+            threads[-1].start()
+            t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005, what=f"request {n} queued")
+        e.db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND wait_event_type = 'Lock'")
+    finally:
+        holder.communicate("COMMIT;\n")
+        for th in threads:
+            th.join()
+    for n in range(1, 6):
+        assert answers[n][0] == 200 and answers[n][1]["accepted"] == 5, (n, answers[n])
+    assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {e.pts['hopper_temp'][1]} "
+                       f"AND collected_at >= '{at(3510).isoformat()}' AND collected_at < '{at(3560).isoformat()}'") == "25"
+
+
 ENV = None
 
 if __name__ == "__main__":
@@ -453,4 +508,5 @@ if __name__ == "__main__":
         test_instants_keep_their_microseconds,
         test_a_failure_mid_group_answers_every_job_503_and_stores_nothing,
         test_one_key_twice_in_a_group,
+        test_a_new_connection_parses_each_statement_once,
     ], cleanup=ENV.close)

@@ -77,21 +77,25 @@ INSERT INTO filings (enterprise_id, type, starts_at, ends_at, reason, status, ap
   FROM enterprises WHERE id % 50 = 0;
 SQL
 # built as the worker would, 31 days per step: a step whose condition is still true has more
-build_days() { # $1 the step's query (true: more to do), $2 name, $3 rows and watermark query
+built=""
+build_days() { # $1 the step's query (true: more to do), $2 name, $3 rows and watermark query -> $built
     local t0 left
     t0=$(now)
     for _ in $(seq 40); do
         left=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "$1" | tail -n1)
         [ "$left" = t ] || break
     done
-    log "stats: $2 built in $(printf '%.1f' "$(echo "$(now) - $t0" | bc -l)") s: $(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "$3" | tail -n1)"
+    built=$(sql -c "SELECT set_config('dw.scope', 'system', false)" -c "$3" | tail -n1)
+    log "stats: $2 built in $(printf '%.1f' "$(echo "$(now) - $t0" | bc -l)") s: $built"
 }
 build_days "SELECT covered < date_bin('1 hour', (SELECT rolled_to FROM rollup_state), timestamptz '2000-01-01 00:00:00+00') FROM dw_stats_day_advance(31)" \
     stats_day "SELECT count(*) || ' rows, covered to ' || (SELECT covered_to FROM stats_day_state) FROM stats_day"
+nday=$built
 # the alarms' and warnings' running totals per day (migrations 0155, 0156)
 build_days "SELECT covered < (now() AT TIME ZONE 'Asia/Shanghai')::date FROM dw_stats_event_day_advance(31)" \
     "stats_alarm_day and stats_warning_day" \
     "SELECT (SELECT count(*) FROM stats_alarm_day) || ' + ' || (SELECT count(*) FROM stats_warning_day) || ' rows, covered to ' || (SELECT covered_to FROM stats_event_day_state)"
+nevent=$built
 # A database that has run for years holds ~60 monthly partitions of hourly rollups
 # (rollup_hour_retention_days, 1830): empty ones before the fixture's months, so that a
 # statement that cannot prune them at plan time pays for them here as it would there.
@@ -239,7 +243,7 @@ done
 say ""
 say "== dustwatch statistics benchmark (scale=$SCALE) =="
 say "source $rev ($dirty modified tracked files)  build $BUILD (release)  cpus=$(nproc)"
-say "city: $E enterprises, $npoints points, $nhist points with ${DAYS} d of 5-min readings = $nread readings; rollups: $nroll; stats_day: $nday; $nhp monthly rollup_hour partitions"
+say "city: $E enterprises, $npoints points, $nhist points with ${DAYS} d of 5-min readings = $nread readings; rollups: $nroll; stats_day: $nday; stats_alarm_day + stats_warning_day: $nevent; $nhp monthly rollup_hour partitions"
 say "caller: city_admin (all $E enterprises; dist: the district admin of 310113); $N sequential requests per statistic after 2 unmeasured"
 say "answers compared: ${same[*]}"
 say "snapshots: the four periods counted by \`dustwatch admin refresh-statistics\` in $(printf '%.2f' "$(echo "$t_snap1 - $t_snap0" | bc -l)") s; snap answers summed from them: ${nsnap:-0} (custom_30d has none: counted live)"

@@ -519,8 +519,9 @@
  * clock: issued, by grade, signed, signed on time, cleared, cleared on time.  Not signed and
  * past sign-by, not cleared and past clear-by, and overdue move with it: counted over the
  * warnings not cleared (warnings_open_idx: one per enterprise and cause), among them every
- * warning not signed (a cleared one was signed: the warnings' status checks).  The 20,000 warnings of a custom 30 days through 11
- * aggregates were 16 ms of its part B's 48 (EXPLAIN ANALYZE at 2,000 enterprises). */
+ * warning not signed (a cleared one was signed: the warnings' status checks).  The 20,000
+ * warnings of a custom 30 days through 11 aggregates were 16 ms of its part B's 48 (EXPLAIN
+ * ANALYZE at 2,000 enterprises). */
 #define WD_COLS "n, blue, yellow, orange, red, signed, signed_on_time, cleared, cleared_on_time"
 #define WD_POS                                                                                     \
     "s.n, s.blue, s.yellow, s.orange, s.red, s.signed, s.signed_on_time, s.cleared, "              \
@@ -720,20 +721,19 @@ static const db_stmt statements[] = {
     {"stats_get_agg", STATS_GET(PHR_AGG, EVENTS_DAYS, KEEP, KEEP)},
     {"stats_get_agg_a", STATS_GET(PHR_AGG, EVENTS_DAYS, KEEP, STUB)},
     {"stats_get_agg_b", STATS_GET(PHR_AGG, EVENTS_DAYS, STUB, KEEP)},
-    /* $13 and $18 of the statistics */
     {"stats_snapshot_fill", SNAPSHOT_FILL},
     {"stats_snapshot_get", SNAPSHOT_GET},
-    /* the snapshot of the period counted with the window, within max_age seconds and after
-     * min_at: its name */
-    /* the newest snapshot counted with the window, within max_age seconds and after min_at,
-     * whose points now a live statistic takes (NOW_SNAPSHOT): its name */
-    /* a live statistic's parameters read before it: $13, $18 and $17 (stats_params) */
+    /* a live statistic's parameters, read before it (stats_params): $13, $18, and $17, the
+     * newest snapshot counted with the window ($1), within max_age seconds ($2, 0: none) and
+     * after min_at ($3), whose points now it takes (NOW_SNAPSHOT) */
     {"stats_live_params",
      "SELECT extract(epoch FROM (SELECT rolled_to FROM rollup_state))::bigint, "
      "(SELECT covered_to FROM stats_event_day_state)::text, "
      "(SELECT period FROM stats_snapshots WHERE $2::int > 0 AND connected_window_s = $1::int "
      "AND computed_at > now() - make_interval(secs => $2::int) "
      "AND computed_at > to_timestamp($3::float8) ORDER BY computed_at DESC LIMIT 1)"},
+    /* the snapshot of the period counted with the window, within max_age seconds and after
+     * min_at: its name */
     {"stats_snapshot_find",
      "SELECT period FROM stats_snapshots WHERE period_from = to_timestamp($1::float8) "
      "AND period_to = to_timestamp($2::float8) AND connected_window_s = $3::int "

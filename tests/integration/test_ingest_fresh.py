@@ -318,7 +318,11 @@ def queue_depth(e):
     return -1
 
 
-def in_one_group(e, pid, first, rest):
+LOCK_WAITERS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")
+
+
+def in_one_group(e, pid, first, rest, meanwhile=None):
     """Runs first() and then rest (callables sending one request each) so that
     rest go to the (single) writer as one group: the rule state of point pid is
     held by another transaction until they are all queued, first's request
@@ -326,7 +330,7 @@ def in_one_group(e, pid, first, rest):
     (within the writer's lock_timeout).  The queue depth counts a request from
     its acceptance, before the writer takes it: rest may start only once first
     waits on the lock, or a slow writer thread takes first and the next one as
-    one group."""
+    one group.  meanwhile() runs once they are all queued, before the release."""
     holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                                "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -342,10 +346,10 @@ def in_one_group(e, pid, first, rest):
             t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005,
                        what=f"request {n} queued")
             if n == 0:
-                t.wait_for(lambda: e.db.scalar(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'") == "1", timeout=10, step=0.005,
-                    what="the first request waits at the writer")
+                t.wait_for(lambda: e.db.scalar(LOCK_WAITERS) == "1", timeout=10, step=0.005,
+                           what="the first request waits at the writer")
+        if meanwhile:
+            meanwhile()
     finally:
         holder.communicate("COMMIT;\n")
         for th in threads:
@@ -447,15 +451,7 @@ def test_a_new_connection_parses_each_statement_once():
     e = ENV
     # the point back to normal first
     e.send([("hopper_temp", 3450 + s, 30) for s in range(5)], statements=None)
-    pid = e.pts["pressure_diff"][1]
     code = e.pts["hopper_temp"][0]
-    holder = subprocess.Popen([t.PGBIN + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                               "-h", "127.0.0.1", "-p", t.PG_PORT, "-U", "dwadmin", "-d", e.db.name],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    holder.stdin.write("SET dw.scope = 'system'; BEGIN; "
-                       f"SELECT 1 FROM point_rule_state WHERE point_id = {pid} FOR UPDATE;\n")
-    holder.stdin.flush()
-    assert holder.stdout.readline().strip() == "1"
     answers, lock = {}, threading.Lock()
 
     def client(n, body):
@@ -464,28 +460,16 @@ def test_a_new_connection_parses_each_statement_once():
         with lock:
             answers[n] = (st, r)
 
-    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-               "AND wait_event_type = 'Lock'")
-    threads = [threading.Thread(target=client, args=(0, {"readings": [
-        {"point": e.pts["pressure_diff"][0], "ts": at(3500).isoformat(), "value": 1}]}))]
-    try:
-        threads[0].start()
-        t.wait_for(lambda: e.db.scalar(waiting) == "1", timeout=10, step=0.005,
-                   what="the first request waits at the writer")
-        # normal (no alarm changes: its state deferred), past the limit (an alarm raised),
-        # normal (cleared), normal, past it
-        for n, v in zip(range(1, 6), (30, 85, 30, 30, 85)):
-            body = {"readings": [{"point": code, "ts": at(3500 + 10 * n + s).isoformat(), "value": v}
-                                 for s in range(5)]}
-            threads.append(threading.Thread(target=client, args=(n, body)))
-            threads[-1].start()
-            t.wait_for(lambda: queue_depth(e) == n + 1, timeout=10, step=0.005, what=f"request {n} queued")
-        e.db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                 "AND wait_event_type = 'Lock'")
-    finally:
-        holder.communicate("COMMIT;\n")
-        for th in threads:
-            th.join()
+    # normal (no alarm changes: its state deferred), past the limit (an alarm raised),
+    # normal (cleared), normal, past it
+    bodies = {n: {"readings": [{"point": code, "ts": at(3500 + 10 * n + s).isoformat(), "value": v}
+                               for s in range(5)]}
+              for n, v in zip(range(1, 6), (30, 85, 30, 30, 85))}
+    first = {"readings": [{"point": e.pts["pressure_diff"][0], "ts": at(3500).isoformat(), "value": 1}]}
+    in_one_group(e, e.pts["pressure_diff"][1], lambda: client(0, first),
+                 [lambda n=n: client(n, bodies[n]) for n in range(1, 6)],
+                 meanwhile=lambda: e.db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                            "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
     for n in range(1, 6):
         assert answers[n][0] == 200 and answers[n][1]["accepted"] == 5, (n, answers[n])
     assert e.db.scalar(f"SELECT count(*) FROM readings WHERE point_id = {e.pts['hopper_temp'][1]} "

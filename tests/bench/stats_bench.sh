@@ -167,7 +167,8 @@ measure() { # label [login function] -> appends "label name p50 p99 load" lines 
         sort -g "$tmp/t_${label}_$name" | awk -v l="$label" -v n="$name" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
             '{v[NR]=$1} END {p50=v[int((NR+1)/2)]; i99=int(NR*0.99+0.999); if (i99<1) i99=1; if (i99>NR) i99=NR;
               printf "%s\t%s\t%.1f\t%.1f\t%s\n", l, n, 1000*p50, 1000*v[i99], load}' >>"$OUT/stats.tsv"
-        log "stats: $label $name done (load $(cut -d' ' -f1 /proc/loadavg))"
+        log "stats: $label $name done (load $(cut -d' ' -f1 /proc/loadavg)); reads so far: $(curl -fsS "http://127.0.0.1:$aport/metrics" |
+            awk '/^dustwatch_stats_reads_total/ {sub(/dustwatch_stats_reads_total\{how="/, ""); sub(/"\}/, ""); printf "%s=%s ", $1, $2}')"
     done
 }
 : >"$OUT/stats.tsv"

@@ -304,6 +304,9 @@ void api_handlers_init(void);
  * caller's scope and adds the drill-down links (new reference, NULL with *st on failure). */
 struct db_stats_query;
 int api_stats_query(api_req *r, struct db_stats_query *q, char from_s[32], char to_s[32]);
+/* The period [from, to) of kind (day|week|month) containing the city's calendar day date
+ * ("YYYY-MM-DD"); -1 when date is malformed. */
+int api_stats_period_bounds(const char *kind, const char *date, time_t *from, time_t *to);
 /* The ranking's order (sort, optional) into q->sort: 0, or -1 after answering 400. */
 int api_stats_sort(api_req *r, struct db_stats_query *q);
 json_t *api_stats_fetch(api_req *r, const struct db_stats_query *q, const char *from_s,
@@ -321,7 +324,10 @@ int api_report_get(api_req *r);
 int api_report_xlsx(api_req *r);
 int api_statistics_export(api_req *r);
 void api_reports_init(void);
-/* onboarding.c: cohorts' progress, mandatory-point conformance */
+/* onboarding.c: cohorts' progress, mandatory-point conformance.  api_onboarding_at reads the
+ * optional at (a city day that has ended: the state at its end, from the hourly rollups) into
+ * *at (0: now), checking on c that the rollups reach it: 0, or -1 after answering. */
+int api_onboarding_at(api_req *r, db_conn *c, time_t *at);
 int api_onboarding_get(api_req *r);
 int api_onboarding_conformance(api_req *r);
 void api_onboarding_init(void);

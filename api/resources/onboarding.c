@@ -1,7 +1,9 @@
 /* Onboarding (应接尽接): GET /api/v1/onboarding — each cohort's enterprises in scope, connected
- * (derived from data), online, per street with its laggards; GET /api/v1/onboarding/conformance
+ * (derived from data), online, per street with its laggards, now or at the end of a past day
+ * (at); GET /api/v1/onboarding/conformance
  * — dust-removal systems against the mandatory point kinds of their type. */
 #include "api_auth.h"
+#include "api_params.h"
 #include "api_handlers.h"
 
 #include "db_onboarding.h"
@@ -9,41 +11,65 @@
 
 #include <string.h>
 
-/* An optional region code query parameter: digits only; -1 after answering 400. */
-static int region_code(api_req *r, const char *name, const char **out)
+int api_onboarding_at(api_req *r, db_conn *c, time_t *at)
 {
-    const char *v = api_req_query(r, name);
-    *out = v && *v ? v : NULL;
-    size_t n = *out ? strlen(*out) : 0;
-    if (*out && (n < 6 || n > 12 || strspn(*out, "0123456789") != n)) {
-        api_reply_error(r, API_E_BAD_REQUEST, "%s must be a region code of 6 to 12 digits", name);
-        return -1;
+    *at = 0;
+    const char *day = api_req_query(r, "at");
+    if (!day)
+        return 0;
+    time_t from, to;
+    if (api_stats_period_bounds("day", day, &from, &to) != 0)
+        return api_reply_error(r, API_E_BAD_REQUEST,
+                               "at must be a calendar day YYYY-MM-DD (2000..2100)"),
+               -1;
+    if (to > time(NULL))
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "at must be a day that has ended: the state now has no at"),
+               -1;
+    time_t rolled = 0;
+    db_status st = db_onboarding_rolled_to(c, &rolled);
+    if (st != DB_OK)
+        return api_reply_db(r, st), -1;
+    if (rolled < to) {
+        char upto[32] = "nothing";
+        time_t local = rolled + 8 * 3600;
+        struct tm tm;
+        if (rolled > 0 && gmtime_r(&local, &tm))
+            strftime(upto, sizeof upto, "%Y-%m-%d %H:%M", &tm);
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "the hourly rollups reach %s (UTC+8) only, not the end of %s yet",
+                               upto, day),
+               -1;
     }
+    *at = to;
     return 0;
 }
 
 int api_onboarding_get(api_req *r)
 {
-    const char *district, *street, *cohort = api_req_query(r, "cohort");
-    if (region_code(r, "district", &district) || region_code(r, "street", &street))
+    const char *district, *street, *cohort;
+    if (api_query_code(r, "district", "0123456789", 6, 12, &district) ||
+        api_query_code(r, "street", "0123456789", 6, 12, &street) ||
+        api_query_code(r, "cohort", "abcdefghijklmnopqrstuvwxyz0123456789_", 1, 40, &cohort))
         return 0;
-    size_t n = cohort ? strlen(cohort) : 0;
-    if (cohort && (n < 1 || n > 40 || strspn(cohort, "abcdefghijklmnopqrstuvwxyz0123456789_") != n))
-        return api_reply_error(r, API_E_BAD_REQUEST,
-                               "cohort must be a cohort code (1 to 40 of a-z 0-9 _)");
     db_scope s;
     db_conn *c = api_read_db(r, &s);
+    if (!c)
+        return api_reply_db(r, DB_HARD);
+    time_t at;
+    if (api_onboarding_at(r, c, &at))
+        return 0;
     json_t *out = NULL;
-    db_status st = c ? db_onboarding_progress(c, &s, g_config.connected_window_h * 3600L, cohort,
-                                              district, street, &out)
-                     : DB_HARD;
+    db_status st = db_onboarding_progress(c, &s, g_config.connected_window_h * 3600L, at, cohort,
+                                          district, street, &out);
     return api_reply_read(r, st, out, "scope");
 }
 
 int api_onboarding_conformance(api_req *r)
 {
     const char *district, *street;
-    if (region_code(r, "district", &district) || region_code(r, "street", &street))
+    if (api_query_code(r, "district", "0123456789", 6, 12, &district) ||
+        api_query_code(r, "street", "0123456789", 6, 12, &street))
         return 0;
     db_scope s;
     db_conn *c = api_read_db(r, &s);

@@ -235,9 +235,14 @@ static json_t *onboarding_sheet(api_req *r, int laggards, db_status *st)
         return NULL;
     db_scope s;
     db_conn *c = api_read_db(r, &s);
+    time_t at = 0;
+    if (c && api_onboarding_at(r, c, &at)) {
+        *st = DB_OK;
+        return NULL;
+    }
     json_t *o = NULL;
-    *st = c ? db_onboarding_progress(c, &s, g_config.connected_window_h * 3600L, cohort, district,
-                                     street, &o)
+    *st = c ? db_onboarding_progress(c, &s, g_config.connected_window_h * 3600L, at, cohort,
+                                     district, street, &o)
             : DB_HARD;
     if (*st != DB_OK || !o) {
         json_decref(o);
@@ -246,9 +251,9 @@ static json_t *onboarding_sheet(api_req *r, int laggards, db_status *st)
     }
     char title[512];
     snprintf(title, sizeof title, "%s", laggards ? "应接尽接 未接入企业" : "应接尽接");
-    const char *const names[] = {"district", "street", "cohort"};
-    const char *const vals[] = {district, street, cohort};
-    title_filters(title, sizeof title, names, vals, 3);
+    const char *const names[] = {"district", "street", "cohort", "at"};
+    const char *const vals[] = {district, street, cohort, at ? api_req_query(r, "at") : NULL};
+    title_filters(title, sizeof title, names, vals, 4);
     if (laggards) {
         static const char *const cols[] = {"批次",     "完成时限", "街镇",
                                            "企业编码", "企业名称", "最后数据时间"};

@@ -28,7 +28,7 @@
 
 /* The period [from, to) of kind (day|week|month) containing the city's calendar day date
  * ("YYYY-MM-DD"); -1 when date is malformed. */
-static int period_bounds(const char *kind, const char *date, time_t *from, time_t *to)
+int api_stats_period_bounds(const char *kind, const char *date, time_t *from, time_t *to)
 {
     int y, m, d;
     char tail;
@@ -264,7 +264,7 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
             strftime(today, sizeof today, "%Y-%m-%d", &tm);
             date = today;
         }
-        if (period_bounds(period, date, &q->from, &q->to) != 0)
+        if (api_stats_period_bounds(period, date, &q->from, &q->to) != 0)
             return api_reply_error(r, API_E_BAD_REQUEST,
                                    "date must be a calendar day YYYY-MM-DD (2000..2100)"),
                    -1;

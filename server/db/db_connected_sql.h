@@ -46,6 +46,45 @@
                 "WHERE d.id = l.point_id AND NOT d.enabled) GROUP BY 1) lo ON lo.eid = pn.eid)"
 /* clang-format on */
 
+/* The same columns at a past moment "at" (whole hours, at or below the rollup watermark), from
+ * the data of then, for the points registered now (no history of the registry is kept):
+ *   points_online, mandatory_online  a reading in the hour before (the rollups' grain; now:
+ *                     within 3 expected intervals)
+ *   mandatory_recent  a reading since "recent" (at less the window, whole hours)
+ *   last_data_at      the start of the last hour with a reading before at, NULL when none since
+ *                     "since" (earlier than recent)
+ * at, recent and since are expressions that should be constants when planned (to_timestamp of
+ * a parameter; "at less an interval" is only stable): the rollup partitions outside them are
+ * then pruned from the plan and from its cost.  The hours since recent are read in one pass
+ * (ph); a point whose latest reading (point_latest) is older than at had its last then; only a
+ * point with neither, silent before at but not since, is looked up by (point_id, bucket): at
+ * 2,000 enterprises x 20 points, a lookup for every point took ~350 ms.  MATERIALIZED: inlined,
+ * the lookups' estimated cost (millions) drowned the joins above in the planner's 1 % fuzz,
+ * which then joined 2,000 rows to 3,500 by a nested loop (+250 ms).  OFFSET 0 keeps pa a
+ * subquery: pulled up, "last" (and its lookup) was evaluated once per aggregate naming it. */
+/* clang-format off */
+#define POINTS_AT_CTE(name, pcond, at, recent, since)                                              \
+    "ph AS (SELECT h.point_id, max(h.bucket) AS last FROM rollup_hour h "                          \
+        "WHERE h.bucket >= " recent " AND h.bucket < " at " GROUP BY 1), "                         \
+    name " AS MATERIALIZED (SELECT pa.eid, count(*) AS points, "                                   \
+        "count(*) FILTER (WHERE pa.last >= " at " - interval '1 hour') AS points_online, "         \
+        "count(*) FILTER (WHERE pa.mandatory) AS mandatory, "                                      \
+        "count(*) FILTER (WHERE pa.mandatory AND pa.last >= " recent ") AS mandatory_recent, "     \
+        "count(*) FILTER (WHERE pa.mandatory AND pa.last >= " at " - interval '1 hour') "          \
+            "AS mandatory_online, "                                                                \
+        "max(pa.last) AS last_data_at FROM ("                                                      \
+        "SELECT p.enterprise_id AS eid, p.param_class = 'mandatory' AS mandatory, "                \
+            "CASE WHEN l.collected_at < " at " THEN date_bin('1 hour', l.collected_at, "            \
+                "timestamptz '2000-01-01 00:00:00+00') "                                           \
+            "WHEN ph.last IS NOT NULL THEN ph.last "                                               \
+            "WHEN l.collected_at IS NOT NULL THEN (SELECT max(h.bucket) FROM rollup_hour h "       \
+                "WHERE h.point_id = p.id AND h.bucket >= " since " AND h.bucket < " recent ") "    \
+            "END AS last "                                                                         \
+            "FROM points p LEFT JOIN point_latest l ON l.point_id = p.id "                         \
+            "LEFT JOIN ph ON ph.point_id = p.id "                                                  \
+            "WHERE p.enabled AND " pcond " OFFSET 0) pa GROUP BY 1)"
+/* clang-format on */
+
 /* connected, from a row of POINTS_NOW_CTE (NULL, no row: false): the enterprise has enabled
  * mandatory points and every one of them sent data within the window */
 #define NOW_CONNECTED(row)                                                                         \

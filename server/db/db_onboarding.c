@@ -9,46 +9,61 @@
 
 /* The SQL is laid out by hand, a clause or two per line (clang-format rewrapped it mid-clause). */
 /* clang-format off */
+/* The enterprises asked for ($1, $2 scope; $5 district, $6 street code) */
+#define ONB_E0                                                                                     \
+    "WITH e0 AS (SELECT e.id, e.code AS ent_code, e.name, e.street_id, e.dust_workers, "          \
+        "e.dust_kinds FROM enterprises e JOIN regions d ON d.id = e.district_id "                  \
+        "LEFT JOIN regions s ON s.id = e.street_id "                                               \
+        "WHERE " SCOPE_ENT("e") " AND ($5::text IS NULL OR d.code = $5) "                          \
+        "AND ($6::text IS NULL OR s.code = $6)), "
+/* From the points of e0 (pn, POINTS_NOW_CTE's columns): each cohort ($4: only that one) with its
+ * enterprises in scope, connected and online, and per street the same and its laggards; a
+ * milestone is due when its day has ended at moment "at" */
+#define ONB_COHORTS(at)                                                                            \
+    "ents AS (SELECT e0.*, " NOW_CONNECTED("pn") " AS connected, "                                 \
+        "coalesce(pn.points_online > 0, false) AS online, pn.last_data_at "                        \
+        "FROM e0 LEFT JOIN pn ON pn.eid = e0.id), "                                                \
+    "co AS (SELECT * FROM onboarding_cohorts WHERE $4::text IS NULL OR code = $4), "              \
+    "m AS (SELECT co.code, ents.* FROM co JOIN ents ON (co.dust_categories IS NULL OR EXISTS "    \
+        "(SELECT 1 FROM dust_kinds k WHERE k.code = ANY (ents.dust_kinds) "                        \
+        "AND k.category = ANY (co.dust_categories))) "                                             \
+        "AND (co.min_dust_workers IS NULL "                                                        \
+        "OR coalesce(ents.dust_workers, 0) >= co.min_dust_workers)) "                              \
+    "SELECT json_build_object('connected_window_s', $3::int, 'as_of', " at ", "                    \
+        "'cohorts', coalesce((SELECT "                                                             \
+        "json_agg(json_build_object('code', co.code, 'name', co.name, "                            \
+        "'milestone', co.milestone, 'dust_categories', co.dust_categories, "                       \
+        "'min_dust_workers', co.min_dust_workers, "                                                \
+        "'due', co.milestone < (" at " AT TIME ZONE 'Asia/Shanghai')::date, "                      \
+        "'in_scope', t.n, 'connected', t.c, 'online', t.o, "                                       \
+        "'rate', CASE WHEN t.n > 0 THEN round(t.c::numeric / t.n, 4) END, "                        \
+        "'streets', coalesce((SELECT json_agg(json_build_object('id', x.street_id, "               \
+            "'code', r.code, 'name', r.name, 'in_scope', x.n, 'connected', x.c, "                  \
+            "'online', x.o, 'laggards', x.lag) ORDER BY r.code NULLS LAST) "                       \
+            "FROM (SELECT m.street_id, count(*) AS n, count(*) FILTER (WHERE m.connected) AS c, "  \
+                "count(*) FILTER (WHERE m.online) AS o, "                                          \
+                "coalesce(json_agg(json_build_object('id', m.id, 'code', m.ent_code, "             \
+                "'name', m.name, 'last_data_at', m.last_data_at) ORDER BY m.ent_code) "            \
+                "FILTER (WHERE NOT m.connected), '[]'::json) AS lag "                              \
+                "FROM m WHERE m.code = co.code GROUP BY m.street_id) x "                           \
+            "LEFT JOIN regions r ON r.id = x.street_id), '[]'::json)) "                            \
+        "ORDER BY co.milestone, co.code) "                                                         \
+        "FROM co CROSS JOIN LATERAL (SELECT count(*) AS n, "                                       \
+            "count(*) FILTER (WHERE m.connected) AS c, count(*) FILTER (WHERE m.online) AS o "     \
+            "FROM m WHERE m.code = co.code) t), '[]'::json))::text"
 static const db_stmt statements[] = {
     /* $3 window (s) $4 cohort $5 district code $6 street code */
     {"onb_progress",
-     "WITH e0 AS (SELECT e.id, e.code AS ent_code, e.name, e.street_id, e.dust_workers, "
-         "e.dust_kinds FROM enterprises e JOIN regions d ON d.id = e.district_id "
-         "LEFT JOIN regions s ON s.id = e.street_id "
-         "WHERE " SCOPE_ENT("e") " AND ($5::text IS NULL OR d.code = $5) "
-         "AND ($6::text IS NULL OR s.code = $6)), "
-     POINTS_NOW_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
-                    "l.enterprise_id IN (SELECT e0.id FROM e0)", "$3::int") ", "
-     "ents AS (SELECT e0.*, " NOW_CONNECTED("pn") " AS connected, "
-         "coalesce(pn.points_online > 0, false) AS online, pn.last_data_at "
-         "FROM e0 LEFT JOIN pn ON pn.eid = e0.id), "
-     "co AS (SELECT * FROM onboarding_cohorts WHERE $4::text IS NULL OR code = $4), "
-     "m AS (SELECT co.code, ents.* FROM co JOIN ents ON (co.dust_categories IS NULL OR EXISTS "
-         "(SELECT 1 FROM dust_kinds k WHERE k.code = ANY (ents.dust_kinds) "
-         "AND k.category = ANY (co.dust_categories))) "
-         "AND (co.min_dust_workers IS NULL "
-         "OR coalesce(ents.dust_workers, 0) >= co.min_dust_workers)) "
-     "SELECT json_build_object('connected_window_s', $3::int, 'cohorts', coalesce((SELECT "
-         "json_agg(json_build_object('code', co.code, 'name', co.name, "
-         "'milestone', co.milestone, 'dust_categories', co.dust_categories, "
-         "'min_dust_workers', co.min_dust_workers, "
-         "'due', co.milestone < (now() AT TIME ZONE 'Asia/Shanghai')::date, "
-         "'in_scope', t.n, 'connected', t.c, 'online', t.o, "
-         "'rate', CASE WHEN t.n > 0 THEN round(t.c::numeric / t.n, 4) END, "
-         "'streets', coalesce((SELECT json_agg(json_build_object('id', x.street_id, "
-             "'code', r.code, 'name', r.name, 'in_scope', x.n, 'connected', x.c, "
-             "'online', x.o, 'laggards', x.lag) ORDER BY r.code NULLS LAST) "
-             "FROM (SELECT m.street_id, count(*) AS n, count(*) FILTER (WHERE m.connected) AS c, "
-                 "count(*) FILTER (WHERE m.online) AS o, "
-                 "coalesce(json_agg(json_build_object('id', m.id, 'code', m.ent_code, "
-                 "'name', m.name, 'last_data_at', m.last_data_at) ORDER BY m.ent_code) "
-                 "FILTER (WHERE NOT m.connected), '[]'::json) AS lag "
-                 "FROM m WHERE m.code = co.code GROUP BY m.street_id) x "
-             "LEFT JOIN regions r ON r.id = x.street_id), '[]'::json)) "
-         "ORDER BY co.milestone, co.code) "
-         "FROM co CROSS JOIN LATERAL (SELECT count(*) AS n, "
-             "count(*) FILTER (WHERE m.connected) AS c, count(*) FILTER (WHERE m.online) AS o "
-             "FROM m WHERE m.code = co.code) t), '[]'::json))::text"},
+     ONB_E0 POINTS_NOW_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
+                           "l.enterprise_id IN (SELECT e0.id FROM e0)", "$3::int") ", "
+     ONB_COHORTS("now()")},
+    /* the same at $7 (epoch s, whole hours, below the rollup watermark): $8 = $7 less the
+     * window, the last data looked for since $9 (epoch s) */
+    {"onb_progress_at",
+     ONB_E0 POINTS_AT_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
+                          "to_timestamp($7::float8)", "to_timestamp($8::float8)",
+                          "to_timestamp($9::float8)") ", "
+     ONB_COHORTS("to_timestamp($7::float8)")},
     /* $3 district code $4 street code */
     {"onb_conformance",
      "WITH sys AS (SELECT s.id, s.code, s.name, s.enterprise_id, e.code AS ent_code, "
@@ -87,6 +102,7 @@ static const db_stmt statements[] = {
              "ORDER BY sys.ent_code, sys.code) "
              "FROM sys JOIN miss ON miss.id = sys.id LEFT JOIN labels tl "
              "ON tl.domain = 'system_type' AND tl.code = sys.type), '[]'::json))::text"},
+    {"onb_rolled_to", "SELECT extract(epoch FROM rolled_to)::bigint FROM rollup_state"},
     /* $1 window (s) */
     {"onb_refresh_connections",
      "WITH e0 AS (SELECT e.id FROM enterprises e WHERE e.connection_status <> 'suspended'), "
@@ -107,14 +123,28 @@ void db_onboarding_register(void)
     db_register_statements(statements, sizeof statements / sizeof statements[0]);
 }
 
-db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s,
+/* How far before a past moment its laggards' last data is looked for: three monthly
+ * partitions of rollup_hour, the fourth partly */
+#define LAST_DATA_LOOKBACK_S (92L * 86400)
+
+db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s, time_t at,
                                  const char *cohort_code, const char *district_code,
                                  const char *street_code, json_t **out)
 {
-    char w[24];
-    const char *p[6] = {s->kind,     s->id,         db_i64(w, window_s),
-                        cohort_code, district_code, street_code};
-    return db_read_json_plan(c, s, "onb_progress", 6, p, DB_PLAN_CUSTOM, out);
+    char w[24], t[24], recent[24], since[24];
+    /* whole hours: the rollups' grain */
+    long long win = window_s > 3600 ? window_s - window_s % 3600 : 3600;
+    const char *p[9] = {s->kind,
+                        s->id,
+                        db_i64(w, window_s),
+                        cohort_code,
+                        district_code,
+                        street_code,
+                        db_i64(t, (long long)at),
+                        db_i64(recent, (long long)at - win),
+                        db_i64(since, (long long)at - win - LAST_DATA_LOOKBACK_S)};
+    return at ? db_read_json_plan(c, s, "onb_progress_at", 9, p, DB_PLAN_CUSTOM, out)
+              : db_read_json_plan(c, s, "onb_progress", 6, p, DB_PLAN_CUSTOM, out);
 }
 
 db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
@@ -122,6 +152,18 @@ db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *d
 {
     const char *p[4] = {s->kind, s->id, district_code, street_code};
     return db_read_json_plan(c, s, "onb_conformance", 4, p, DB_PLAN_CUSTOM, out);
+}
+
+db_status db_onboarding_rolled_to(db_conn *c, time_t *rolled_to)
+{
+    db_status st;
+    /* rollup_state has no row-level security: unscoped */
+    PGresult *r = db_exec(c, "onb_rolled_to", 0, NULL, &st);
+    if (!r)
+        return st;
+    *rolled_to = PQntuples(r) == 1 ? (time_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return DB_OK;
 }
 
 db_status db_onboarding_refresh_connections(db_conn *c, long window_s, long *changed)

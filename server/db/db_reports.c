@@ -11,6 +11,15 @@
 
 #define REGION_COLS "r.id, r.level, r.code, r.name"
 
+/* The $3 riskiest enterprises in scope, from source: rows of e (enterprises) and er (grade, r) */
+#define TOP_RISKS(source)                                                                          \
+    "SELECT coalesce(json_agg(json_build_object('id', x.id, 'code', x.code, 'name', x.name, "      \
+    "'street', x.street, 'grade', x.grade, 'r', x.r) ORDER BY x.rank_), '[]'::json)::text FROM "   \
+    "(SELECT e.id, e.code, e.name, s.name AS street, er.grade, er.r, row_number() OVER (ORDER BY " \
+    "CASE er.grade WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 ELSE 1 END DESC, "  \
+    "er.r DESC, e.code) AS rank_ FROM " source " LEFT JOIN regions s ON s.id = e.street_id "       \
+    "WHERE " SCOPE_ENT("e") " ORDER BY rank_ LIMIT $3::int) x"
+
 static const db_stmt statements[] = {
     /* $1 month $2 limit */
     {"rep_due",
@@ -23,14 +32,14 @@ static const db_stmt statements[] = {
      " FROM regions r WHERE (r.code = $3 OR r.id = $4::bigint) AND " SCOPE_REGION("r")},
     /* $3 limit */
     {"rep_top_risks",
-     "SELECT coalesce(json_agg(json_build_object('id', x.id, 'code', x.code, 'name', x.name, "
-     "'street', x.street, 'grade', x.grade, 'r', x.r) ORDER BY x.rank_), '[]'::json)::text FROM "
-     "(SELECT e.id, e.code, e.name, s.name AS street, er.grade, er.r, row_number() OVER (ORDER BY "
-     "CASE er.grade WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 ELSE 1 END DESC, "
-     "er.r DESC, e.code) AS rank_ FROM enterprise_risk er JOIN enterprises e ON e.id = "
-     "er.enterprise_id LEFT JOIN regions s ON s.id = e.street_id WHERE " SCOPE_ENT(
-         "e") " ORDER "
-              "BY rank_ LIMIT $3::int) x"},
+     TOP_RISKS("enterprise_risk er JOIN enterprises e ON e.id = er.enterprise_id")},
+    /* the same at $4 (epoch s): each enterprise's last score before it.  Retention thins older
+     * scores to the first of each day and every change of grade (dw_thin_risk_scores): the grade
+     * is the one then, the value may be that of earlier the same day */
+    {"rep_top_risks_at",
+     TOP_RISKS("enterprises e CROSS JOIN LATERAL (SELECT x.grade, x.r FROM risk_scores x "
+               "WHERE x.enterprise_id = e.id AND x.computed_at < to_timestamp($4::float8) "
+               "ORDER BY x.computed_at DESC, x.id DESC LIMIT 1) er")},
     /* $1 region $2 month $3 account (NULL: schedule) $4 content $5 xlsx (binary).  On demand
      * replaces what is there; the schedule (which chose regions without a report) keeps a
      * report made since it looked and returns no row */
@@ -117,11 +126,12 @@ db_status db_reports_region(db_conn *c, const db_scope *s, const char *code, int
     return DB_OK;
 }
 
-db_status db_reports_top_risks(db_conn *c, const db_scope *s, long limit, json_t **out)
+db_status db_reports_top_risks(db_conn *c, const db_scope *s, long limit, time_t at, json_t **out)
 {
-    char lim[24];
-    const char *p[3] = {s->kind, s->id, db_i64(lim, limit)};
-    return db_read_json(c, s, "rep_top_risks", 3, p, out);
+    char lim[24], t[24];
+    const char *p[4] = {s->kind, s->id, db_i64(lim, limit), db_i64(t, (long long)at)};
+    return at ? db_read_json(c, s, "rep_top_risks_at", 4, p, out)
+              : db_read_json(c, s, "rep_top_risks", 3, p, out);
 }
 
 db_status db_reports_store(db_conn *c, int64_t region_id, const char *month, int64_t account_id,

@@ -5,6 +5,8 @@
 
 #include "db.h"
 
+#include <time.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,8 +29,9 @@ db_status db_reports_due(db_conn *c, const char *month, db_report_region *out, s
 db_status db_reports_region(db_conn *c, const db_scope *s, const char *code, int64_t id,
                             db_report_region *out, int *found);
 
-/* The enterprises of scope s with the highest current risk (at most limit), as a JSON array. */
-db_status db_reports_top_risks(db_conn *c, const db_scope *s, long limit, json_t **out);
+/* The enterprises of scope s with the highest risk (at most limit), as a JSON array: current
+ * (at 0), or by each one's last score before moment at. */
+db_status db_reports_top_risks(db_conn *c, const db_scope *s, long limit, time_t at, json_t **out);
 
 /* Stores (or, on demand, replaces) the report of region and month; account_id 0 for the
  * schedule, which never replaces one: *id the report's id, or 0 when the schedule found a

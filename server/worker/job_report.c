@@ -181,12 +181,13 @@ static json_t *workbook(const json_t *content, const char *title)
     json_array_append_new(sheets, s);
     json_array_append_new(sheets, job_report_stats_sheet(stats, "分组统计", title));
 
-    /* onboarding, laggards and risks are the state when the report was made, not at the month's
-     * end (no history of them is kept): their sheets say so, a report of an older month would
-     * otherwise pass today's state for that month's */
+    /* onboarding, laggards and risks are a state, not a count over the month: their sheets say
+     * of when, and whether it was read back from the hourly rollups (job_report_build) */
     char now_title[400];
-    snprintf(now_title, sizeof now_title, "%s（状态截至 %s）", title,
-             json_string_value(json_object_get(content, "state_as_of")));
+    snprintf(now_title, sizeof now_title, "%s（状态截至 %s%s）", title,
+             json_string_value(json_object_get(content, "state_as_of")),
+             json_is_true(json_object_get(content, "state_from_rollups")) ? "，按小时汇总数据回溯"
+                                                                          : "");
     static const char *const ccols[] = {"批次", "完成时限", "应接入", "已接入", "在线", "接入率"};
     static const char *const lcols[] = {"批次", "街镇", "企业编码", "企业名称", "最后数据时间"};
     json_t *co = sheet("应接尽接", now_title, ccols, 6),
@@ -280,14 +281,22 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     q.group = strcmp(region->level, "city") == 0       ? "district"
               : strcmp(region->level, "district") == 0 ? "street"
                                                        : "enterprise";
+    /* onboarding, laggards and risks as they were at the month's end once the hourly rollups
+     * reach it (a report made later, or again, says what was true then); before that, the month
+     * has just ended and they are read as they are now */
+    time_t at = 0, rolled = 0;
+    db_status st = time(NULL) >= q.to ? db_onboarding_rolled_to(c, &rolled) : DB_OK;
+    if (st == DB_OK && rolled >= q.to)
+        at = q.to;
     json_t *stats = NULL, *onb = NULL, *dq = NULL, *top = NULL;
-    db_status st = db_stats_get(c, &sc, &q, &stats);
     if (st == DB_OK)
-        st = db_onboarding_progress(c, &sc, q.connected_window_s, NULL, NULL, NULL, &onb);
+        st = db_stats_get(c, &sc, &q, &stats);
+    if (st == DB_OK)
+        st = db_onboarding_progress(c, &sc, q.connected_window_s, at, NULL, NULL, NULL, &onb);
     if (st == DB_OK)
         st = db_stats_quality(c, &sc, &q, 50, &dq);
     if (st == DB_OK)
-        st = db_reports_top_risks(c, &sc, 10, &top);
+        st = db_reports_top_risks(c, &sc, 10, at, &top);
     if (st == DB_OK && (!stats || !onb || !dq || !top))
         st = DB_HARD;
     if (st != DB_OK) {
@@ -313,13 +322,15 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     json_object_set_new(content, "onboarding", onb);
     json_object_set_new(content, "quality", dq);
     json_object_set_new(content, "top_risks", top);
-    /* when onboarding, laggards and top risks were read: they are the state then (workbook) */
+    /* the moment onboarding, laggards and top risks are of (workbook): the month's end, or when
+     * they were read */
     char as_of[32];
-    time_t now = time(NULL) + CITY_OFFSET_S;
+    time_t state_at = (at ? at : time(NULL)) + CITY_OFFSET_S;
     struct tm tn;
-    gmtime_r(&now, &tn);
+    gmtime_r(&state_at, &tn);
     strftime(as_of, sizeof as_of, "%Y-%m-%d %H:%M", &tn);
     json_object_set_new(content, "state_as_of", json_string(as_of));
+    json_object_set_new(content, "state_from_rollups", json_boolean(at != 0));
     /* 在线抽查 (issue 14 item 3) and hazards are both counted now: nothing left out */
     json_t *spot = NULL;
     char sp_from[32], sp_to[32];

@@ -21,12 +21,18 @@ except ImportError:  # the test runner's Python may not be Debian's: use python3
     import openpyxl
 
 CITY = timezone(timedelta(hours=8))
+ALL_COHORT = "全部粉尘涉爆企业（应接尽接）"
 SHEETS = ["概况", "分组统计", "应接尽接", "落后企业", "风险排名", "数据质量"]
 
 
 def last_month():
     first = datetime.now(CITY).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return (first - timedelta(days=1)).replace(day=1)
+
+
+def month_end(first):
+    """The moment month (its first day, city time) ends: the next one's midnight."""
+    return (first + timedelta(days=32)).replace(day=1)
 
 
 class Env:
@@ -129,15 +135,16 @@ def test_monthly_reports_and_exports():
         assert rows[0][24:29] == (2, 1, 1, 1, 1), rows[0]  # hazards: found, major, rectified, open, overdue
         onb = [r for r in wb["应接尽接"].iter_rows(min_row=4, values_only=True)]
         assert len(onb) == 3 and onb[2][2] == 2, onb  # the 2025 cohort: every enterprise of the district
-        # onboarding, laggards and risks are the state when the report was made, and say so (a
-        # report of an older month passed them for that month's)
+        # onboarding, laggards and risks are a state, and say of when: the month's end, read back
+        # from the hourly rollups, which reach it (a fresh database's start at its migration)
+        end = month_end(e.month)
         for name in ("应接尽接", "落后企业", "风险排名"):
             head = wb[name]["A1"].value
-            days = {(datetime.now(CITY) - timedelta(minutes=m)).strftime("%Y-%m-%d") for m in (0, 5)}
-            assert any("状态截至 " + d in head for d in days), (name, head)
+            assert f"状态截至 {end:%Y-%m-%d %H:%M}，按小时汇总数据回溯" in head, (name, head)
         assert "状态截至" not in wb["分组统计"]["A1"].value
         # the report's own JSON: what it counted and what it could not yet
         rep = e.get(bs["links"]["self"], "baoshan.admin")
+        assert rep["content"]["state_as_of"] == f"{end:%Y-%m-%d %H:%M}" and rep["content"]["state_from_rollups"]
         assert rep["content"]["statistics"]["totals"]["alarms"]["total"] == 3
         assert rep["content"]["not_counted"] == []
         assert rep["content"]["statistics"]["totals"]["hazards"]["open_major"] == 1
@@ -376,7 +383,157 @@ def test_report_made_on_demand_while_the_schedule_stores_one_stays():
         e.close()
 
 
+def onboarding_at_oracle(db, ents, at, window_h=24, lookback_days=92):
+    """Each enterprise's connected / online / last data at moment at (whole hours), from the rows
+    the database holds (rollup_hour, point_latest), as the report defines them: a point's last
+    data is the hour of its latest reading when that is older than at, else its last hour in
+    the rollups before at (within the look-back); connected: every mandatory point since at less
+    the window; online: a point in the hour before at."""
+    def ts(v):
+        return datetime.fromisoformat(v) if v else None
+    sysq = "SELECT set_config('dw.scope', 'system', false) \\g /dev/null\n"
+    recent = at - timedelta(hours=window_h)
+    out = {}
+    for ent in ents:
+        lasts, mandatory = [], []
+        for pid, klass in db.sql(sysq + f"SELECT id, param_class FROM points WHERE enterprise_id = {ent['id']} "
+                                 "AND enabled ORDER BY id"):
+            latest = ts(db.scalar(sysq + f"SELECT collected_at FROM point_latest WHERE point_id = {pid}"))
+            if latest is not None and latest < at:
+                last = latest.replace(minute=0, second=0, microsecond=0)
+            else:
+                last = ts(db.scalar(sysq + f"SELECT max(bucket) FROM rollup_hour WHERE point_id = {pid} AND "
+                                    f"bucket < '{at.isoformat()}' AND bucket >= "
+                                    f"'{(recent - timedelta(days=lookback_days)).isoformat()}'"))
+            lasts.append(last)
+            if klass == "mandatory":
+                mandatory.append(last)
+        out[ent["code"]] = dict(
+            connected=bool(mandatory) and all(x is not None and x >= recent for x in mandatory),
+            online=any(x is not None and x >= at - timedelta(hours=1) for x in lasts),
+            last=max((x for x in lasts if x is not None), default=None))
+    return out
+
+
+def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
+    # A report of an ended month gave onboarding, laggards and the riskiest enterprises as they
+    # were when it was made: one made again weeks later passed today's state for that month's.
+    # Now they are those at the month's end, read back from the hourly rollups and the risk
+    # scores; GET /onboarding?at=<day> gives the same for the end of any ended day.  Here the
+    # state at the month's end and now differ for every enterprise.
+    e = Env()
+    try:
+        end = month_end(e.month)
+        h = lambda n: (end - timedelta(hours=n)).isoformat()
+        a1, a2, b1 = e.a1, e.a2, e.b1
+        ids = lambda ent: [ent["points"][k][1] for k in ("hopper_temp", "pressure_diff", "spark_detected")]
+        sql = ["SELECT set_config('dw.scope', 'system', false);",
+               f"SELECT dw_ensure_rollup_partition('hour', '{e.month.date()}');",
+               f"SELECT dw_ensure_rollup_partition('hour', '{(e.month - timedelta(days=1)).date()}');"]
+        rollup = lambda ent, pid, hours_before: sql.append(
+            f"INSERT INTO rollup_hour (point_id, bucket, enterprise_id, n, vmin, vmax, vsum) "
+            f"VALUES ({pid}, '{h(hours_before)}', {ent['id']}, 6, 1, 2, 9);")
+        latest = lambda ent, pid, at: sql.append(
+            f"INSERT INTO point_latest (point_id, enterprise_id, collected_at, value, quality, online_s, mandatory) "
+            f"VALUES ({pid}, {ent['id']}, {at}, 1, 0, 30, true);")
+        # a1: every mandatory point in the day before the end, one in its last hour: connected
+        # and online then; silent since (its latest readings are those): neither now
+        for n, pid in enumerate(ids(a1)):
+            rollup(a1, pid, 1 + n)
+            rollup(a1, pid, 40)
+            latest(a1, pid, f"'{h(1 + n)}'::timestamptz + interval '10 minutes'")
+        # a2: two points hours before the end, the third a day and a half before (outside the
+        # 24 h window: a laggard then, its last data 3 h before); all three report now
+        rollup(a2, ids(a2)[0], 3)
+        rollup(a2, ids(a2)[1], 5)
+        rollup(a2, ids(a2)[2], 36)
+        for pid in ids(a2):
+            latest(a2, pid, "now()")
+        # b1: last heard 40 days before the end (its latest reading, no rollup needed)
+        latest(b1, ids(b1)[0], f"'{h(40 * 24)}'::timestamptz + interval '17 minutes'")
+        # the riskiest then: each one's last score before the end
+        score = lambda ent, grade, r, at: (
+            f"INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, "
+            f"grade_by_score, override, rules, inputs, trigger) VALUES ({ent['id']}, {at}, 't', {r}, 0, 0, 0, 0, "
+            f"'{grade}', '{grade}', false, '[]', '{{}}', 'manual') RETURNING id")
+        e.db.sql("\n".join(sql))
+        sysq = "SELECT set_config('dw.scope', 'system', false) \\g /dev/null\n"
+        # (the worker scores every enterprise now, a1 and a2 blue: the current ranking differs)
+        e.db.scalar(sysq + score(a1, "red", 80, f"'{h(6)}'"))
+        e.db.scalar(sysq + score(a1, "yellow", 40, f"'{h(30)}'"))
+        e.db.scalar(sysq + score(a2, "orange", 60, f"'{h(24 * 10)}'"))
+
+        want = onboarding_at_oracle(e.db, (a1, a2, b1), end)
+        assert {k: (v["connected"], v["online"]) for k, v in want.items()} == {
+            a1["code"]: (True, True), a2["code"]: (False, False), b1["code"]: (False, False)}, want
+        assert want[a2["code"]]["last"] == end - timedelta(hours=3), want
+        assert want[b1["code"]]["last"] == (end - timedelta(days=40)).replace(minute=0), want
+        now = onboarding_at_oracle(e.db, (a1, a2, b1), datetime.now(timezone.utc))
+
+        def got(body, cohort="y2025_all"):
+            co = {c["code"]: c for c in body["cohorts"]}[cohort]
+            lag = {g["code"]: g["last_data_at"] for s in co["streets"] for g in s["laggards"]}
+            return co, lag
+
+        last_day = (end - timedelta(days=1)).date().isoformat()
+        for q, ents in (("", (a1, a2, b1)), ("&district=310113", (a1, a2))):
+            body = e.get(f"/api/v1/onboarding?at={last_day}{q}")
+            assert datetime.fromisoformat(body["as_of"]) == end, body["as_of"]
+            co, lag = got(body)
+            assert co["in_scope"] == len(ents) and co["due"], co
+            assert co["connected"] == sum(want[x["code"]]["connected"] for x in ents), (co, want)
+            assert co["online"] == sum(want[x["code"]]["online"] for x in ents), (co, want)
+            assert {k: v and datetime.fromisoformat(v) for k, v in lag.items()} == {
+                x["code"]: want[x["code"]]["last"] for x in ents if not want[x["code"]]["connected"]}, (lag, want)
+            # and now, which differs: a2 connected, a1 silent
+            co_now, lag_now = got(e.get(f"/api/v1/onboarding?cohort=y2025_all{q}"))
+            assert co_now["connected"] == sum(now[x["code"]]["connected"] for x in ents), co_now
+            assert set(lag_now) == {x["code"] for x in ents if not now[x["code"]]["connected"]} != set(lag), lag_now
+        assert now[a2["code"]]["connected"] and not now[a1["code"]]["connected"], now
+        # the same in the export with the filter, which names it
+        rows = list(openpyxl.load_workbook(io.BytesIO(e.raw(
+            f"/api/v1/statistics/export?format=xlsx&table=laggards&district=310113&at={last_day}")[0]))
+            ["未接入企业"].iter_rows(values_only=True))
+        assert f"at={last_day}" in rows[0][0], rows[0]
+        assert {r[3] for r in rows[3:] if r[0] == ALL_COHORT} == {a2["code"]}, rows
+
+        # the report made again: its sheets are those of the end, and say so
+        st, _, rep = e.call("POST", "/api/v1/reports", {"region": "310113", "month": e.month.strftime("%Y-%m")},
+                            "baoshan.admin")
+        assert st == 201, rep
+        c = rep["content"]
+        assert c["state_from_rollups"] and c["state_as_of"] == f"{end:%Y-%m-%d %H:%M}", c["state_as_of"]
+        assert [(x["code"], x["grade"], float(x["r"])) for x in c["top_risks"]] == [
+            (a1["code"], "red", 80.0), (a2["code"], "orange", 60.0)], c["top_risks"]
+        assert got(c["onboarding"]) == got(e.get(f"/api/v1/onboarding?at={last_day}&district=310113")), c["onboarding"]
+        wb = openpyxl.load_workbook(io.BytesIO(e.raw(f"/api/v1/reports/{rep['id']}/xlsx", "baoshan.admin")[0]))
+        assert [r[:4] for r in wb["风险排名"].iter_rows(min_row=4, values_only=True)] == [
+            (a1["code"], a1["name"], "罗店镇", "red"), (a2["code"], a2["name"], "罗店镇", "orange")]
+        lag = [r for r in wb["落后企业"].iter_rows(min_row=4, values_only=True) if r[0] == ALL_COHORT]
+        assert [(r[2], datetime.fromisoformat(r[4])) for r in lag] == [(a2["code"], end - timedelta(hours=3))], lag
+        # today's onboarding is not the month's
+        assert e.get("/api/v1/onboarding?district=310113")["as_of"] != c["onboarding"]["as_of"]
+
+        # bad or not yet answerable days
+        today = datetime.now(CITY).date()
+        for at, status, word in (("2026-02-30", 400, "calendar day"), ("yesterday", 400, "calendar day"),
+                                 (today.isoformat(), 422, "ended"),
+                                 ((today + timedelta(days=3)).isoformat(), 422, "ended")):
+            err = e.get(f"/api/v1/onboarding?at={at}", status=status)
+            assert err["code"] in ("bad_request", "unprocessable") and word in err["detail"] and err["hint"], err
+        rolled = e.db.scalar(sysq + "SELECT rolled_to FROM rollup_state")
+        e.db.sql(sysq + f"UPDATE rollup_state SET rolled_to = '{h(2)}'")
+        try:
+            err = e.get(f"/api/v1/onboarding?at={last_day}", status=422)
+            assert "rollups reach" in err["detail"], err
+        finally:
+            e.db.sql(sysq + f"UPDATE rollup_state SET rolled_to = greatest(rolled_to, '{rolled}')")
+    finally:
+        e.close()
+
+
 if __name__ == "__main__":
     t.run([test_monthly_reports_and_exports, test_laggard_conformance_and_quality_exports_list_what_the_api_lists,
            test_survey_export_honours_filters_and_lists_dust_systems,
-           test_alarm_trend_counts_every_alarm, test_report_made_on_demand_while_the_schedule_stores_one_stays])
+           test_alarm_trend_counts_every_alarm, test_report_made_on_demand_while_the_schedule_stores_one_stays,
+           test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end])

@@ -121,7 +121,11 @@ async function test_monthly_report_downloads_and_prints() {
   await page.waitForSelector('[data-testid=report-title]');
   const title = await page.textContent('[data-testid=report-title]');
   assert(title.includes('宝山区') && title.includes(lastMonth()), 'report title: ' + title);
-  assert(/状态截至|state as of/.test(await page.textContent('[data-testid=state-as-of]')), 'onboarding not dated');
+  // of the month's end, read back from the hourly rollups (a fresh database's reach its start)
+  const asOf = await page.textContent('[data-testid=state-as-of]');
+  const end = (d => { d.setUTCDate(1); return d.toISOString().slice(0, 10); })(new Date(Date.now() + CITY_MS));
+  assert(/状态截至|state as of/.test(asOf) && asOf.includes(end + ' 00:00') && /按小时汇总数据回溯|read back/.test(asOf),
+    'onboarding not dated at the month end: ' + asOf);
   const summary = await page.textContent('[data-testid=report-summary]');
   assert(summary.includes('523') || summary.includes('522'), 'summary lacks the enterprises: ' + summary.slice(0, 200));
   await page.emulateMedia({ media: 'print' });
@@ -268,6 +272,24 @@ async function test_statistics_page_shows_kinds_onboarding_conformance_and_quali
   const inScope = await page.$$eval('[data-testid=onboarding-table] tr', rs => rs.slice(1).map(r => +r.children[2].textContent));
   assert(JSON.stringify(inScope) === JSON.stringify(nx.cohorts.map(c => c.in_scope)) && inScope[inScope.length - 1] === 1,
     'onboarding of 南翔镇: ' + inScope);
+  // onboarding at the end of last month's last day, read back from the hourly rollups: every
+  // point of ents[1] sent data in its last hour (and has sent nothing since)
+  const lastDay = (d => { d.setUTCDate(0); return d.toISOString().slice(0, 10); })(new Date(Date.now() + CITY_MS));
+  db.sql(`SET dw.scope = 'system'; SELECT dw_ensure_rollup_partition('hour', '${lastMonth()}-01');
+    INSERT INTO rollup_hour (point_id, bucket, enterprise_id, n, vmin, vmax, vsum)
+      SELECT id, '${lastDay} 23:00+08', enterprise_id, 6, 1, 2, 9 FROM points WHERE enterprise_id = ${ents[1].id} AND enabled`);
+  const atApi = (await srv.api('GET', '/api/v1/onboarding?at=' + lastDay, undefined, tok)).body;
+  const nowApi = (await srv.api('GET', '/api/v1/onboarding', undefined, tok)).body;
+  assert(atApi.cohorts.at(-1).connected === nowApi.cohorts.at(-1).connected + 1, 'connected then and now: ' +
+    atApi.cohorts.at(-1).connected + ' / ' + nowApi.cohorts.at(-1).connected);
+  await page.goto(srv.base + '/#/stats?' + q + '&onb_at=' + lastDay);
+  await page.waitForSelector('[data-testid=onboarding-as-of]');
+  assert(/按小时汇总数据回溯|read back/.test(await page.textContent('[data-testid=onboarding-as-of]')),
+    'onboarding not dated: ' + await page.textContent('[data-testid=onboarding-as-of]'));
+  const shown = await page.$$eval('[data-testid=onboarding-table] tr', rs => rs.slice(1).map(r => [+r.children[2].textContent, +r.children[3].textContent]));
+  assert(JSON.stringify(shown) === JSON.stringify(atApi.cohorts.map(c => [c.in_scope, c.connected])),
+    'onboarding at ' + lastDay + ': ' + JSON.stringify(shown));
+  assert((await page.getAttribute('[data-action=export-laggards]', 'href')).includes('at=' + lastDay), 'the export asks at the same day');
   await context.close();
 }
 

@@ -48,6 +48,8 @@ async function printable(el, ctx, id) {
   try { r = await api('/api/v1/reports/' + encodeURIComponent(id)); } catch (e) { el.append(errorBox(e)); return; }
   if (!ctx.alive) return;
   const c = r.content, T = c.statistics.totals;
+  const stateAsOf = ` (${t('rep.state_as_of')} ${c.state_as_of || fmtTime(r.generated_at)}` +
+    (c.state_from_rollups ? t('rep.from_rollups') : '') + ')';
   const kv = (k, v) => h('tr', null, h('th', null, k), h('td', null, v == null ? t('common.na') : String(v)));
   const rows = [
     [t('ov.enterprises'), T.enterprises], [t('ov.connected'), T.connected], [t('st.online_rate'), pct(T.online_rate)],
@@ -79,15 +81,16 @@ async function printable(el, ctx, id) {
       { title: t('st.online_rate'), render: x => pct(x.online_rate) }, { title: t('st.alarms'), render: x => x.alarms.total },
       { title: t('st.warnings'), render: x => x.warnings.total }, { title: t('ov.cleaning'), render: x => pct(x.cleaning.rate) },
     ], c.statistics.rows),
-    // onboarding and risks are the state when the report was made, whatever its month
-    h('h3', null, t('st.onboarding'), h('small', { class: 'muted', 'data-testid': 'state-as-of' }, ` (${t('rep.state_as_of')} ${fmtTime(r.generated_at)})`)),
+    // onboarding and risks are a state: at the month's end (read back from the hourly rollups)
+    // once they reach it, else when the report was made (older reports: generated_at)
+    h('h3', null, t('st.onboarding'), h('small', { class: 'muted', 'data-testid': 'state-as-of' }, stateAsOf)),
     table([
       { title: t('st.cohort'), key: 'name' }, { title: t('st.milestone'), key: 'milestone' },
       { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
       { title: t('st.rate'), render: x => pct(x.rate) },
       { title: t('st.laggards'), render: x => x.streets.flatMap(s => s.laggards.map(l => l.name)).join('、') || '—' },
     ], c.onboarding.cohorts),
-    h('h3', null, t('rep.top_risks'), h('small', { class: 'muted' }, ` (${t('rep.state_as_of')} ${fmtTime(r.generated_at)})`)),
+    h('h3', null, t('rep.top_risks'), h('small', { class: 'muted' }, stateAsOf)),
     table([{ title: t('ent.name'), key: 'name' }, { title: t('ent.grade'), key: 'grade' }, { title: 'R', key: 'r' }], c.top_risks,
       { empty: empty(t('rep.none')) }),
     h('h3', null, t('st.quality')),

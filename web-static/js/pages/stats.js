@@ -6,7 +6,7 @@
 import { api, hasRoute } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { lbl, pick } from '../labels.js';
-import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime, empty } from '../ui.js';
+import { h, fill, card, stat, table, errorBox, missingRoute, pct, select, loading, fmtTime, empty, zoneDay } from '../ui.js';
 
 const GROUPS = ['street', 'district', 'enterprise', 'industry', 'dust_kind', 'grade', 'none'];
 // the rankings GET /statistics can sort by, with their labels; '' = by code
@@ -38,7 +38,7 @@ export default async function stats(el, ctx) {
     period: q.get('period') || 'month', date: q.get('date') || '', from: q.get('from') || '', to: q.get('to') || '',
     group: q.get('group') || (ctx.me.scope.kind === 'city' ? 'district' : 'street'),
     street: q.get('street') || '', dust_kind: q.get('dust_kind') || '', grade: q.get('grade') || '', industry: q.get('industry') || '',
-    sort: q.get('sort') || '',
+    sort: q.get('sort') || '', onb_at: q.get('onb_at') || '',
   };
   const page = Math.max(1, parseInt(q.get('page'), 10) || 1);
   const regions = await api('/api/v1/regions').catch(() => ({ items: [] }));
@@ -57,6 +57,8 @@ export default async function stats(el, ctx) {
     h('label', null, t('ent.dust'), h('input', { name: 'dust_kind', value: f.dust_kind, size: 10 })),
     h('label', null, t('ent.grade'), sel('grade', ['red', 'orange', 'yellow', 'blue', 'none'].map(g => [g, t('st.grade.' + g)]))),
     h('label', null, t('st.sort'), sel('sort', SORTS.map(([v, l]) => [v, t(l)]), false)),
+    // onboarding at the end of an ended day (the API reads it back from the hourly rollups)
+    h('label', null, t('st.onb_at'), h('input', { type: 'date', name: 'onb_at', value: f.onb_at, max: zoneDay(new Date(Date.now() - 86400e3)) })),
     h('button', { class: 'btn primary', type: 'submit' }, t('common.search')));
   function apply() {
     const p = new URLSearchParams();
@@ -82,6 +84,8 @@ export default async function stats(el, ctx) {
     ? h('a', { class: 'btn', href: '/api/v1/statistics/export?format=' + fmt + '&' + sp, download: 'statistics.' + fmt, 'data-action': 'export-stats-' + fmt }, t('st.export.' + fmt)) : null;
   // the page's other tables, each with its own filters (onboarding: the street only)
   const onbQ = new URLSearchParams(f.street ? { street: f.street } : {});
+  const onbAtQ = new URLSearchParams(onbQ);
+  if (f.onb_at) onbAtQ.set('at', f.onb_at);
   const tableExp = (table, qs) => hasRoute('GET', '/api/v1/statistics/export')
     ? h('a', { href: `/api/v1/statistics/export?format=xlsx&table=${table}&${qs}`, download: table + '.xlsx',
       'data-action': 'export-' + table }, t('st.export.' + table)) : null;
@@ -96,7 +100,7 @@ export default async function stats(el, ctx) {
     // the short lists side by side; onboarding (a cohort per street, the laggards) is long
     h('div', { class: 'grid g2' }, card(t('st.by_kind'), byKind, null, { flush: true }),
       card(t('st.conformance'), conf, tableExp('conformance', onbQ))),
-    card(t('st.onboarding'), onb, exports(tableExp('onboarding', onbQ), tableExp('laggards', onbQ)), { flush: true }),
+    card(t('st.onboarding'), onb, exports(tableExp('onboarding', onbAtQ), tableExp('laggards', onbAtQ)), { flush: true }),
     card(t('st.quality'), dq, exports(tableExp('interruptions', sp), tableExp('quality', sp), tableExp('online', sp))));
 
   let s;
@@ -168,10 +172,11 @@ export default async function stats(el, ctx) {
       h('button', { class: 'btn sm', disabled: page >= pages, 'data-action': 'stats-next', onclick: () => go(page + 1) }, t('common.next'))) : null);
 
   if (hasRoute('GET', '/api/v1/onboarding')) {
-    const o = await api('/api/v1/onboarding?' + onbQ).catch(e => ({ error: e }));
+    const o = await api('/api/v1/onboarding?' + onbAtQ).catch(e => ({ error: e }));
     if (!ctx.alive) return;
     if (o.error) fill(onb, errorBox(o.error));
-    else fill(onb, table([
+    else fill(onb, h('p', { class: 'muted', 'data-testid': 'onboarding-as-of' }, t('rep.state_as_of') + ' ' +
+      (f.onb_at ? fmtTime(o.as_of) + t('rep.from_rollups') : t('st.onb_now'))), table([
       { title: t('st.cohort'), key: 'name' }, { title: t('st.milestone'), key: 'milestone' },
       { title: t('st.in_scope'), key: 'in_scope' }, { title: t('ov.connected'), key: 'connected' },
       { title: t('ov.online'), key: 'online' }, { title: t('st.rate'), render: c => pct(c.rate) },

@@ -8,6 +8,7 @@
 
 #include "db_onboarding.h"
 #include "srv_config.h"
+#include "srv_clock.h"
 
 #include <string.h>
 
@@ -15,7 +16,7 @@ int api_onboarding_at(api_req *r, db_conn *c, time_t *at)
 {
     *at = 0;
     const char *day = api_req_query(r, "at");
-    if (!day)
+    if (!day || !*day)
         return 0;
     time_t from, to;
     if (api_stats_period_bounds("day", day, &from, &to) != 0)
@@ -32,7 +33,7 @@ int api_onboarding_at(api_req *r, db_conn *c, time_t *at)
         return api_reply_db(r, st), -1;
     if (rolled < to) {
         char upto[32] = "nothing";
-        time_t local = rolled + 8 * 3600;
+        time_t local = rolled + SRV_CITY_OFFSET_S;
         struct tm tm;
         if (rolled > 0 && gmtime_r(&local, &tm))
             strftime(upto, sizeof upto, "%Y-%m-%d %H:%M", &tm);

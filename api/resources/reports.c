@@ -11,13 +11,13 @@
 #include "job_report.h"
 #include "srv_config.h"
 #include "srv_table.h"
+#include "srv_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define CITY_OFFSET_S (8 * 3600)
 /* The interruption records an export writes: every one of the period (the page lists 500 at
  * most), up to this; more is refused rather than cut short. */
 #define EXPORT_INTERRUPTIONS_MAX 100000
@@ -108,7 +108,7 @@ int api_report_create(api_req *r)
     const char *month = json_string_value(json_object_get(body, "month"));
     int year = 0, mon = 0;
     char tail;
-    time_t now = time(NULL) + CITY_OFFSET_S;
+    time_t now = time(NULL) + SRV_CITY_OFFSET_S;
     struct tm today;
     gmtime_r(&now, &today);
     if (!month) { /* default: the month that ended */

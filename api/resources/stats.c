@@ -11,6 +11,7 @@
 #include "srv_buf.h"
 #include "srv_config.h"
 #include "srv_log.h"
+#include "srv_clock.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -18,8 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CITY_OFFSET_S (8 * 3600)
-#define MAX_RANGE_S   (366L * 86400)
+#define MAX_RANGE_S (366L * 86400)
 /* Rows per page of a statistic: a page of a ranking by enterprise.  The whole table of a city
  * (2,000 rows of 25 links, 7 MB) cost ~30 ms of server CPU per request to write and hash; the
  * export (CSV, XLSX) writes every row. */
@@ -56,8 +56,8 @@ int api_stats_period_bounds(const char *kind, const char *date, time_t *from, ti
         *to = timegm(&next);
     }
     /* the calendar is the city's (UTC+8): its midnight is 16:00 UTC the day before */
-    *from -= CITY_OFFSET_S;
-    *to -= CITY_OFFSET_S;
+    *from -= SRV_CITY_OFFSET_S;
+    *to -= SRV_CITY_OFFSET_S;
     return 0;
 }
 
@@ -258,7 +258,7 @@ int api_stats_query(api_req *r, db_stats_query *q, char from_s[32], char to_s[32
         const char *date = api_req_query(r, "date");
         char today[11];
         if (!date) {
-            time_t now = time(NULL) + CITY_OFFSET_S;
+            time_t now = time(NULL) + SRV_CITY_OFFSET_S;
             struct tm tm;
             gmtime_r(&now, &tm);
             strftime(today, sizeof today, "%Y-%m-%d", &tm);

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <time.h>
 
+/* The city's calendar (days, weeks, months of statistics, reports and onboarding) is UTC+8
+ * (Asia/Shanghai, no daylight saving): its midnight is 16:00 UTC the day before.  The SQL says
+ * AT TIME ZONE 'Asia/Shanghai'. */
+#define SRV_CITY_OFFSET_S (8 * 3600)
+
 /* pthread_cond_init with CLOCK_MONOTONIC; 0 or the pthread error. */
 int srv_clock_cond_init(pthread_cond_t *cv);
 

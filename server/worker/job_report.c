@@ -8,12 +8,11 @@
 #include "srv_config.h"
 #include "srv_log.h"
 #include "srv_table.h"
+#include "srv_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CITY_OFFSET_S (8 * 3600)
 
 void job_report_init(void)
 {
@@ -275,8 +274,8 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     struct tm next = {.tm_year = month == 12 ? year - 1900 + 1 : year - 1900,
                       .tm_mon = month == 12 ? 0 : month,
                       .tm_mday = 1};
-    db_stats_query q = {.from = timegm(&first) - CITY_OFFSET_S,
-                        .to = timegm(&next) - CITY_OFFSET_S,
+    db_stats_query q = {.from = timegm(&first) - SRV_CITY_OFFSET_S,
+                        .to = timegm(&next) - SRV_CITY_OFFSET_S,
                         .connected_window_s = g_config.connected_window_h * 3600L};
     q.group = strcmp(region->level, "city") == 0       ? "district"
               : strcmp(region->level, "district") == 0 ? "street"
@@ -325,7 +324,7 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     /* the moment onboarding, laggards and top risks are of (workbook): the month's end, or when
      * they were read */
     char as_of[32];
-    time_t state_at = (at ? at : time(NULL)) + CITY_OFFSET_S;
+    time_t state_at = (at ? at : time(NULL)) + SRV_CITY_OFFSET_S;
     struct tm tn;
     gmtime_r(&state_at, &tn);
     strftime(as_of, sizeof as_of, "%Y-%m-%d %H:%M", &tn);
@@ -379,7 +378,7 @@ db_status job_report_run(db_conn *c, time_t now, size_t max, size_t *made)
     *made = 0;
     if (!g_config.reports_monthly || max == 0)
         return DB_OK;
-    time_t local = now + CITY_OFFSET_S;
+    time_t local = now + SRV_CITY_OFFSET_S;
     struct tm tm;
     gmtime_r(&local, &tm);
     int year = tm.tm_year + 1900, month = tm.tm_mon; /* the month before: 0 = December */

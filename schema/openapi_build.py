@@ -1946,6 +1946,8 @@ OPERATIONS = {
                    "online: the online-rate ranking per enterprise (lowest first). The last three "
                    "take the statistics' period and filters."),
                  Q("cohort", s("string"), "table=onboarding: one cohort's code."),
+                 Q("at", s("string", format="date"),
+                   "table=onboarding, laggards: as getOnboarding's at."),
                  Q("period", enum(["day", "week", "month", "custom"]), "As getStatistics."),
                  Q("date", s("string", format="date"), "As getStatistics."),
                  P("from"), P("to"), Q("group", s("string"), "As getStatistics."),
@@ -1976,7 +1978,11 @@ OPERATIONS = {
     "getReport": dict(tag="statistics",
          zh="月报内容", en="Get a monthly report",
          desc="The stored figures: statistics, onboarding, data quality, top risks, and what is not "
-              "counted yet (spot checks, hazards). The dashboard prints it (print CSS).",
+              "counted yet (spot checks, hazards). Onboarding, laggards and top risks are a "
+              "state: state_as_of says of when (city time), state_from_rollups whether it was "
+              "read back at the month's end (getOnboarding's at; each enterprise's last risk "
+              "score before it) or read when the report was made. The dashboard prints it "
+              "(print CSS).",
          resp=ok(obj({}))),
     "getReportXlsx": dict(tag="statistics",
          zh="下载月报 (XLSX)", en="Download a monthly report (XLSX)",
@@ -1990,8 +1996,19 @@ OPERATIONS = {
               "(every enabled mandatory point sent data within connected_window_h), online (a "
               "point reported within 3 expected intervals), and per street the same with its "
               "laggards (in the cohort, not connected).",
-         params=[Q("cohort", s("string"), "Only this cohort code."), P("district"), P("street")],
-         resp=ok(obj({"connected_window_s": COUNT, "cohorts": arr(obj({}))})), err=[400]),
+         params=[Q("cohort", s("string"), "Only this cohort code."), P("district"), P("street"),
+                 Q("at", s("string", format="date"),
+                   "A city day (UTC+8) that has ended: the state at its end, read back from the "
+                   "hourly rollups for the enterprises registered by then (their points and "
+                   "cohort attributes as they are now): connected = every enabled mandatory point "
+                   "had an hour with a reading in the connected_window_h whole hours before; "
+                   "online = a reading in the last hour; a laggard's last_data_at the start of "
+                   "the hour of its last reading. 422 for a day not ended, one the rollups do not "
+                   "reach yet, or one older than the hourly rollups kept.")],
+         resp=ok(obj({"connected_window_s": COUNT,
+                      "as_of": s("string", "The moment the state is of (now without at).",
+                                 format="date-time"),
+                      "cohorts": arr(obj({}))})), err=[400, 422]),
     "getOnboardingConformance": dict(tag="statistics",
          zh="必接点位符合性", en="Mandatory-point conformance",
          desc="Every dust-removal system in scope against the point kinds its type requires "

@@ -27,6 +27,12 @@ int api_onboarding_at(api_req *r, db_conn *c, time_t *at)
         return api_reply_error(r, API_E_UNPROCESSABLE,
                                "at must be a day that has ended: the state now has no at"),
                -1;
+    if (!db_onboarding_at_kept(time(NULL), to))
+        return api_reply_error(r, API_E_UNPROCESSABLE,
+                               "at must be within the hourly rollups kept "
+                               "(rollup_hour_retention_days %ld, and 92 days of look-back)",
+                               (long)g_config.rollup_hour_retention_days),
+               -1;
     time_t rolled = 0;
     db_status st = db_onboarding_rolled_to(c, &rolled);
     if (st != DB_OK)

@@ -47,12 +47,16 @@
 /* clang-format on */
 
 /* The same columns at a past moment "at" (whole hours, at or below the rollup watermark), from
- * the data of then, for the points registered now (no history of the registry is kept):
+ * the data of then, for the points as they are now (enabled, mandatory: no history of their
+ * settings is kept; a point's created_at also starts its offline clock, so it is no record of
+ * when it was planned):
  *   points_online, mandatory_online  a reading in the hour before (the rollups' grain; now:
  *                     within 3 expected intervals)
  *   mandatory_recent  a reading since "recent" (at less the window, whole hours)
- *   last_data_at      the start of the last hour with a reading before at, NULL when none since
- *                     "since" (earlier than recent)
+ *   last_data_at      the start of the last hour with a reading before at: the hour of the
+ *                     point's latest reading when that is older than at, however old; else
+ *                     its last rollup hour since "since" (earlier than recent), NULL when none
+ * (hours queued late, rollup_dirty, count as they were last rolled up)
  * at, recent and since are expressions that should be constants when planned (to_timestamp of
  * a parameter; "at less an interval" is only stable): the rollup partitions outside them are
  * then pruned from the plan and from its cost.  The hours since recent are read in one pass

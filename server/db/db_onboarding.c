@@ -4,18 +4,20 @@
 #include "db_connected_sql.h"
 #include "db_internal.h"
 #include "db_scope_sql.h"
+#include "srv_config.h"
 
 #include <stdlib.h>
 
 /* The SQL is laid out by hand, a clause or two per line (clang-format rewrapped it mid-clause). */
 /* clang-format off */
-/* The enterprises asked for ($1, $2 scope; $5 district, $6 street code) */
-#define ONB_E0                                                                                     \
+/* The enterprises asked for ($1, $2 scope; $5 district, $6 street code); cond: "", or more
+ * (those registered by a past moment) */
+#define ONB_E0(cond)                                                                               \
     "WITH e0 AS (SELECT e.id, e.code AS ent_code, e.name, e.street_id, e.dust_workers, "          \
         "e.dust_kinds FROM enterprises e JOIN regions d ON d.id = e.district_id "                  \
         "LEFT JOIN regions s ON s.id = e.street_id "                                               \
         "WHERE " SCOPE_ENT("e") " AND ($5::text IS NULL OR d.code = $5) "                          \
-        "AND ($6::text IS NULL OR s.code = $6)), "
+        "AND ($6::text IS NULL OR s.code = $6) " cond "), "
 /* From the points of e0 (pn, POINTS_NOW_CTE's columns): each cohort ($4: only that one) with its
  * enterprises in scope, connected and online, and per street the same and its laggards; a
  * milestone is due when its day has ended at moment "at" */
@@ -54,15 +56,16 @@
 static const db_stmt statements[] = {
     /* $3 window (s) $4 cohort $5 district code $6 street code */
     {"onb_progress",
-     ONB_E0 POINTS_NOW_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
-                           "l.enterprise_id IN (SELECT e0.id FROM e0)", "$3::int") ", "
+     ONB_E0("")
+     POINTS_NOW_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
+                    "l.enterprise_id IN (SELECT e0.id FROM e0)", "$3::int") ", "
      ONB_COHORTS("now()")},
-    /* the same at $7 (epoch s, whole hours, below the rollup watermark): $8 = $7 less the
-     * window, the last data looked for since $9 (epoch s) */
+    /* the same at $7 (epoch s, whole hours, below the rollup watermark), of the enterprises
+     * registered by then: $8 = $7 less the window, the last data looked for since $9 */
     {"onb_progress_at",
-     ONB_E0 POINTS_AT_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)",
-                          "to_timestamp($7::float8)", "to_timestamp($8::float8)",
-                          "to_timestamp($9::float8)") ", "
+     ONB_E0("AND e.created_at < to_timestamp($7::float8)")
+     POINTS_AT_CTE("pn", "p.enterprise_id IN (SELECT e0.id FROM e0)", "to_timestamp($7::float8)",
+                   "to_timestamp($8::float8)", "to_timestamp($9::float8)") ", "
      ONB_COHORTS("to_timestamp($7::float8)")},
     /* $3 district code $4 street code */
     {"onb_conformance",
@@ -152,6 +155,13 @@ db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *d
 {
     const char *p[4] = {s->kind, s->id, district_code, street_code};
     return db_read_json_plan(c, s, "onb_conformance", 4, p, DB_PLAN_CUSTOM, out);
+}
+
+int db_onboarding_at_kept(time_t now, time_t at)
+{
+    /* the look-back before at too: a laggard's last data is looked for that far back */
+    long days = g_config.rollup_hour_retention_days;
+    return days <= 0 || at - LAST_DATA_LOOKBACK_S > now - days * 86400L;
 }
 
 db_status db_onboarding_rolled_to(db_conn *c, time_t *rolled_to)

@@ -22,6 +22,10 @@ db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s, t
 db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
                                     const char *street_code, json_t **out);
 
+/* Whether the hourly rollups of moment at are still kept at now (rollup_hour_retention_days):
+ * older, every enterprise would read as silent. */
+int db_onboarding_at_kept(time_t now, time_t at);
+
 /* The rollup watermark (rollup_state.rolled_to, epoch s) into *rolled_to: every reading before
  * it is in the hourly rollups, which db_onboarding_progress at a past moment reads. */
 db_status db_onboarding_rolled_to(db_conn *c, time_t *rolled_to);

@@ -283,9 +283,9 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     /* onboarding, laggards and risks as they were at the month's end once the hourly rollups
      * reach it (a report made later, or again, says what was true then); before that, the month
      * has just ended and they are read as they are now */
-    time_t at = 0, rolled = 0;
-    db_status st = time(NULL) >= q.to ? db_onboarding_rolled_to(c, &rolled) : DB_OK;
-    if (st == DB_OK && rolled >= q.to)
+    time_t at = 0, rolled = 0, now = time(NULL);
+    db_status st = now >= q.to ? db_onboarding_rolled_to(c, &rolled) : DB_OK;
+    if (st == DB_OK && rolled >= q.to && db_onboarding_at_kept(now, q.to))
         at = q.to;
     json_t *stats = NULL, *onb = NULL, *dq = NULL, *top = NULL;
     if (st == DB_OK)
@@ -373,6 +373,9 @@ db_status job_report_generate(db_conn *c, const db_report_region *region, int ye
     return st;
 }
 
+/* How long after a month's end its scheduled reports wait for the hourly rollups to reach it */
+#define REPORT_ROLLUP_WAIT_S (6 * 3600)
+
 db_status job_report_run(db_conn *c, time_t now, size_t max, size_t *made)
 {
     *made = 0;
@@ -385,6 +388,17 @@ db_status job_report_run(db_conn *c, time_t now, size_t max, size_t *made)
     if (month == 0) {
         month = 12;
         year--;
+    }
+    /* the month's reports wait until the hourly rollups reach its end (rollup_lag_s after
+     * midnight), so that every one of them has the onboarding and risks of that moment
+     * (job_report_build); past REPORT_ROLLUP_WAIT_S they are made with the state as it is */
+    struct tm first = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
+    time_t month_end = timegm(&first) - SRV_CITY_OFFSET_S;
+    if (now < month_end + REPORT_ROLLUP_WAIT_S) {
+        time_t rolled = 0;
+        db_status rs = db_onboarding_rolled_to(c, &rolled);
+        if (rs != DB_OK || rolled < month_end)
+            return rs;
     }
     char month_date[32];
     snprintf(month_date, sizeof month_date, "%04d-%02d-01", year, month);

@@ -40,6 +40,9 @@ async function setup() {
     INSERT INTO enterprise_risk (enterprise_id, score_id, computed_at, r, grade, override, model_version)
       SELECT enterprise_id, id, computed_at, r, grade, override, model_version FROM risk_scores WHERE model_version = 'test'
       ON CONFLICT DO NOTHING`);
+  // registered long before the months asked about (onboarding at a past moment counts the
+  // enterprises registered by then)
+  db.sql("SET dw.scope = 'system'; UPDATE enterprises SET created_at = now() - interval '800 days'");
   srv = await new Server().start(db, { DUSTWATCH_WORKER_INTERVAL_MS: 300, DUSTWATCH_REPORTS_MONTHLY: 1 });
   browser = await launch();
 }

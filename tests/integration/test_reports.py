@@ -39,6 +39,10 @@ class Env:
     def __init__(self):
         self.db = t.Database()
         self.ents = fixtures.make_city(self.db)
+        # registered long before the months asked about: onboarding at a past moment counts the
+        # enterprises registered by then
+        self.db.sql("SELECT set_config('dw.scope', 'system', false) \\g /dev/null\n"
+                    "UPDATE enterprises SET created_at = now() - interval '800 days'")
         self.a1, self.a2, self.b1 = (self.ents[c] for c in self.ents)
         for user, role, flag, scope in [("city.admin", "city_admin", "--region", "310000"),
                                         ("baoshan.admin", "district_admin", "--region", "310113"),
@@ -420,7 +424,8 @@ def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
     # were when it was made: one made again weeks later passed today's state for that month's.
     # Now they are those at the month's end, read back from the hourly rollups and the risk
     # scores; GET /onboarding?at=<day> gives the same for the end of any ended day.  Here the
-    # state at the month's end and now differ for every enterprise.
+    # state at the month's end and now differ for every enterprise: a1 connected then, silent
+    # now; a2 the reverse; b1 registered only now.
     e = Env()
     try:
         end = month_end(e.month)
@@ -449,8 +454,9 @@ def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
         rollup(a2, ids(a2)[2], 36)
         for pid in ids(a2):
             latest(a2, pid, "now()")
-        # b1: last heard 40 days before the end (its latest reading, no rollup needed)
+        # b1: registered now (after the end); its one point last heard 40 days before the end
         latest(b1, ids(b1)[0], f"'{h(40 * 24)}'::timestamptz + interval '17 minutes'")
+        sql.append(f"UPDATE enterprises SET created_at = now() WHERE id = {b1['id']};")
         # the riskiest then: each one's last score before the end
         score = lambda ent, grade, r, at: (
             f"INSERT INTO risk_scores (enterprise_id, computed_at, model_version, r, i, a, h, s, grade, "
@@ -463,11 +469,10 @@ def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
         e.db.scalar(sysq + score(a1, "yellow", 40, f"'{h(30)}'"))
         e.db.scalar(sysq + score(a2, "orange", 60, f"'{h(24 * 10)}'"))
 
-        want = onboarding_at_oracle(e.db, (a1, a2, b1), end)
+        want = onboarding_at_oracle(e.db, (a1, a2), end)
         assert {k: (v["connected"], v["online"]) for k, v in want.items()} == {
-            a1["code"]: (True, True), a2["code"]: (False, False), b1["code"]: (False, False)}, want
+            a1["code"]: (True, True), a2["code"]: (False, False)}, want
         assert want[a2["code"]]["last"] == end - timedelta(hours=3), want
-        assert want[b1["code"]]["last"] == (end - timedelta(days=40)).replace(minute=0), want
         now = onboarding_at_oracle(e.db, (a1, a2, b1), datetime.now(timezone.utc))
 
         def got(body, cohort="y2025_all"):
@@ -476,19 +481,24 @@ def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
             return co, lag
 
         last_day = (end - timedelta(days=1)).date().isoformat()
-        for q, ents in (("", (a1, a2, b1)), ("&district=310113", (a1, a2))):
+        # the city (b1, registered after the end, is not counted then) and the district
+        for q, ents, ents_now in (("", (a1, a2), (a1, a2, b1)), ("&district=310113", (a1, a2), (a1, a2))):
             body = e.get(f"/api/v1/onboarding?at={last_day}{q}")
             assert datetime.fromisoformat(body["as_of"]) == end, body["as_of"]
             co, lag = got(body)
-            assert co["in_scope"] == len(ents) and co["due"], co
+            assert co["in_scope"] == len(ents), co
             assert co["connected"] == sum(want[x["code"]]["connected"] for x in ents), (co, want)
             assert co["online"] == sum(want[x["code"]]["online"] for x in ents), (co, want)
             assert {k: v and datetime.fromisoformat(v) for k, v in lag.items()} == {
                 x["code"]: want[x["code"]]["last"] for x in ents if not want[x["code"]]["connected"]}, (lag, want)
-            # and now, which differs: a2 connected, a1 silent
+            # and now, which differs: a2 connected, a1 silent, b1 counted
             co_now, lag_now = got(e.get(f"/api/v1/onboarding?cohort=y2025_all{q}"))
-            assert co_now["connected"] == sum(now[x["code"]]["connected"] for x in ents), co_now
-            assert set(lag_now) == {x["code"] for x in ents if not now[x["code"]]["connected"]} != set(lag), lag_now
+            assert co_now["in_scope"] == len(ents_now), co_now
+            assert co_now["connected"] == sum(now[x["code"]]["connected"] for x in ents_now), co_now
+            assert set(lag_now) == {x["code"] for x in ents_now if not now[x["code"]]["connected"]} != set(lag), lag_now
+        # a milestone is due once its day has ended at the moment asked about
+        due = {c["code"]: c["due"] for c in e.get("/api/v1/onboarding?at=2025-06-30")["cohorts"]}
+        assert due == {"y2023_metal_wood_30": True, "y2024_metal_wood": True, "y2025_all": False}, due
         assert now[a2["code"]]["connected"] and not now[a1["code"]]["connected"], now
         # the same in the export with the filter, which names it
         rows = list(openpyxl.load_workbook(io.BytesIO(e.raw(
@@ -511,23 +521,26 @@ def test_onboarding_and_risks_of_an_ended_month_are_those_of_its_end():
             (a1["code"], a1["name"], "罗店镇", "red"), (a2["code"], a2["name"], "罗店镇", "orange")]
         lag = [r for r in wb["落后企业"].iter_rows(min_row=4, values_only=True) if r[0] == ALL_COHORT]
         assert [(r[2], datetime.fromisoformat(r[4])) for r in lag] == [(a2["code"], end - timedelta(hours=3))], lag
-        # today's onboarding is not the month's
-        assert e.get("/api/v1/onboarding?district=310113")["as_of"] != c["onboarding"]["as_of"]
+        assert datetime.fromisoformat(c["onboarding"]["as_of"]) == end, c["onboarding"]["as_of"]
 
         # bad or not yet answerable days
         today = datetime.now(CITY).date()
         for at, status, word in (("2026-02-30", 400, "calendar day"), ("yesterday", 400, "calendar day"),
                                  (today.isoformat(), 422, "ended"),
-                                 ((today + timedelta(days=3)).isoformat(), 422, "ended")):
+                                 ((today + timedelta(days=3)).isoformat(), 422, "ended"),
+                                 ("2001-01-01", 422, "rollups kept")):
             err = e.get(f"/api/v1/onboarding?at={at}", status=status)
-            assert err["code"] in ("bad_request", "unprocessable") and word in err["detail"] and err["hint"], err
-        rolled = e.db.scalar(sysq + "SELECT rolled_to FROM rollup_state")
+            code = "bad_request" if status == 400 else "unprocessable"
+            assert err["code"] == code and word in err["detail"] and err["hint"], err
+        # the rollups not yet at the day's end: held back, with no worker to move them on
+        assert e.srv.stop() == 0, e.srv.logtext()
         e.db.sql(sysq + f"UPDATE rollup_state SET rolled_to = '{h(2)}'")
-        try:
-            err = e.get(f"/api/v1/onboarding?at={last_day}", status=422)
-            assert "rollups reach" in err["detail"], err
-        finally:
-            e.db.sql(sysq + f"UPDATE rollup_state SET rolled_to = greatest(rolled_to, '{rolled}')")
+        e.srv = t.Server(e.db, roles="api")
+        st, _, body = e.srv.api("POST", "/api/v1/auth/login", {"username": "city.admin", "password": PW})
+        assert st == 200, body
+        e.tokens["city.admin"] = body["token"]
+        err = e.get(f"/api/v1/onboarding?at={last_day}", status=422)
+        assert err["code"] == "unprocessable" and "rollups reach" in err["detail"], err
     finally:
         e.close()
 

@@ -23,26 +23,28 @@ int api_onboarding_at(api_req *r, db_conn *c, time_t *at)
         return api_reply_error(r, API_E_BAD_REQUEST,
                                "at must be a calendar day YYYY-MM-DD (2000..2100)"),
                -1;
-    if (to > time(NULL))
+    db_onboarding_at_answer answer;
+    time_t rolled;
+    db_status st = db_onboarding_at_check(c, time(NULL), to, &answer, &rolled);
+    if (st != DB_OK)
+        return api_reply_db(r, st), -1;
+    char upto[SRV_CITY_MINUTE_LEN] = "nothing";
+    switch (answer) {
+    case DB_ONB_AT_OK:
+        break;
+    case DB_ONB_AT_NOT_ENDED:
         return api_reply_error(r, API_E_UNPROCESSABLE,
                                "at must be a day that has ended: the state now has no at"),
                -1;
-    if (!db_onboarding_at_kept(time(NULL), to))
+    case DB_ONB_AT_NOT_KEPT:
         return api_reply_error(r, API_E_UNPROCESSABLE,
                                "at must be within the hourly rollups kept "
                                "(rollup_hour_retention_days %ld, and 92 days of look-back)",
                                (long)g_config.rollup_hour_retention_days),
                -1;
-    time_t rolled = 0;
-    db_status st = db_onboarding_rolled_to(c, &rolled);
-    if (st != DB_OK)
-        return api_reply_db(r, st), -1;
-    if (rolled < to) {
-        char upto[32] = "nothing";
-        time_t local = rolled + SRV_CITY_OFFSET_S;
-        struct tm tm;
-        if (rolled > 0 && gmtime_r(&local, &tm))
-            strftime(upto, sizeof upto, "%Y-%m-%d %H:%M", &tm);
+    case DB_ONB_AT_NOT_ROLLED:
+        if (rolled > 0)
+            srv_city_minute(rolled, upto);
         return api_reply_error(r, API_E_UNPROCESSABLE,
                                "the hourly rollups reach %s (UTC+8) only, not the end of %s yet",
                                upto, day),

@@ -34,3 +34,11 @@ int64_t srv_clock_mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
+
+void srv_city_minute(time_t t, char out[SRV_CITY_MINUTE_LEN])
+{
+    time_t local = t + SRV_CITY_OFFSET_S;
+    struct tm tm;
+    if (!gmtime_r(&local, &tm) || strftime(out, SRV_CITY_MINUTE_LEN, "%Y-%m-%d %H:%M", &tm) == 0)
+        out[0] = '\0';
+}

@@ -20,6 +20,10 @@
  * AT TIME ZONE 'Asia/Shanghai'. */
 #define SRV_CITY_OFFSET_S (8 * 3600)
 
+/* Moment t as the city's "YYYY-MM-DD HH:MM" (UTC+8) in out. */
+#define SRV_CITY_MINUTE_LEN 17
+void srv_city_minute(time_t t, char out[SRV_CITY_MINUTE_LEN]);
+
 /* pthread_cond_init with CLOCK_MONOTONIC; 0 or the pthread error. */
 int srv_clock_cond_init(pthread_cond_t *cv);
 

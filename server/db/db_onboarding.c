@@ -157,22 +157,29 @@ db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *d
     return db_read_json_plan(c, s, "onb_conformance", 4, p, DB_PLAN_CUSTOM, out);
 }
 
-int db_onboarding_at_kept(time_t now, time_t at)
+db_status db_onboarding_at_check(db_conn *c, time_t now, time_t at, db_onboarding_at_answer *answer,
+                                 time_t *rolled_to)
 {
+    *rolled_to = 0;
     /* the look-back before at too: a laggard's last data is looked for that far back */
     long days = g_config.rollup_hour_retention_days;
-    return days <= 0 || at - LAST_DATA_LOOKBACK_S > now - days * 86400L;
-}
-
-db_status db_onboarding_rolled_to(db_conn *c, time_t *rolled_to)
-{
+    if (at > now) {
+        *answer = DB_ONB_AT_NOT_ENDED;
+        return DB_OK;
+    }
+    if (days > 0 && at - LAST_DATA_LOOKBACK_S <= now - days * 86400L) {
+        *answer = DB_ONB_AT_NOT_KEPT;
+        return DB_OK;
+    }
     db_status st;
     /* rollup_state has no row-level security: unscoped */
     PGresult *r = db_exec(c, "onb_rolled_to", 0, NULL, &st);
     if (!r)
         return st;
-    *rolled_to = PQntuples(r) == 1 ? (time_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    if (PQntuples(r) == 1)
+        *rolled_to = (time_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
+    *answer = *rolled_to >= at ? DB_ONB_AT_OK : DB_ONB_AT_NOT_ROLLED;
     return DB_OK;
 }
 

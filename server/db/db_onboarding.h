@@ -11,8 +11,8 @@ void db_onboarding_register(void);
 
 /* Each cohort (or only cohort_code) with its enterprises in scope, connected, online, and per
  * street the same and its laggards (in the cohort, not connected): now (at 0), or at moment at
- * from the hourly rollups (whole hours, at or below the rollup watermark: db_onboarding_rolled_to;
- * the registry as it is now).  Strings borrowed, NULL: any.  *out a new reference. */
+ * from the hourly rollups (whole hours, db_onboarding_at_check; the enterprises registered by
+ * then).  Strings borrowed, NULL: any.  *out a new reference. */
 db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s, time_t at,
                                  const char *cohort_code, const char *district_code,
                                  const char *street_code, json_t **out);
@@ -22,13 +22,17 @@ db_status db_onboarding_progress(db_conn *c, const db_scope *s, long window_s, t
 db_status db_onboarding_conformance(db_conn *c, const db_scope *s, const char *district_code,
                                     const char *street_code, json_t **out);
 
-/* Whether the hourly rollups of moment at are still kept at now (rollup_hour_retention_days):
- * older, every enterprise would read as silent. */
-int db_onboarding_at_kept(time_t now, time_t at);
+/* Whether the state at moment at can be read back (db_onboarding_progress with at), at now */
+typedef enum {
+    DB_ONB_AT_OK,
+    DB_ONB_AT_NOT_ENDED, /* at is not past yet */
+    DB_ONB_AT_NOT_KEPT,  /* older than the hourly rollups kept (rollup_hour_retention_days) */
+    DB_ONB_AT_NOT_ROLLED /* the rollups do not reach at yet (the watermark: *rolled_to) */
+} db_onboarding_at_answer;
 
-/* The rollup watermark (rollup_state.rolled_to, epoch s) into *rolled_to: every reading before
- * it is in the hourly rollups, which db_onboarding_progress at a past moment reads. */
-db_status db_onboarding_rolled_to(db_conn *c, time_t *rolled_to);
+/* *answer for moment at; *rolled_to the rollup watermark (epoch s) when it was read, else 0. */
+db_status db_onboarding_at_check(db_conn *c, time_t now, time_t at, db_onboarding_at_answer *answer,
+                                 time_t *rolled_to);
 
 /* Worker (system scope): sets connection_status connected / not_connected from data for every
  * enterprise not suspended whose status changed; *changed how many. */

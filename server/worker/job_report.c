@@ -262,6 +262,14 @@ static json_t *workbook(const json_t *content, const char *title)
 
 /* ---- generation -------------------------------------------------------------------- */
 
+/* The moment month (1..12; 13: January of the next year) of year starts in the city's calendar */
+static time_t city_month_start(int year, int month)
+{
+    struct tm first = {
+        .tm_year = year - 1900 + (month - 1) / 12, .tm_mon = (month - 1) % 12, .tm_mday = 1};
+    return timegm(&first) - SRV_CITY_OFFSET_S;
+}
+
 db_status job_report_build(db_conn *c, const db_report_region *region, int year, int month,
                            json_t **content_out, unsigned char **xlsx, size_t *xlsx_len)
 {
@@ -270,12 +278,8 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     snprintf(sc.rls, sizeof sc.rls, "%s:%lld", region->level, (long long)region->id);
     snprintf(sc.kind, sizeof sc.kind, "%s", region->level);
     snprintf(sc.id, sizeof sc.id, "%lld", (long long)region->id);
-    struct tm first = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
-    struct tm next = {.tm_year = month == 12 ? year - 1900 + 1 : year - 1900,
-                      .tm_mon = month == 12 ? 0 : month,
-                      .tm_mday = 1};
-    db_stats_query q = {.from = timegm(&first) - SRV_CITY_OFFSET_S,
-                        .to = timegm(&next) - SRV_CITY_OFFSET_S,
+    db_stats_query q = {.from = city_month_start(year, month),
+                        .to = city_month_start(year, month + 1),
                         .connected_window_s = g_config.connected_window_h * 3600L};
     q.group = strcmp(region->level, "city") == 0       ? "district"
               : strcmp(region->level, "district") == 0 ? "street"
@@ -283,9 +287,10 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     /* onboarding, laggards and risks as they were at the month's end once the hourly rollups
      * reach it (a report made later, or again, says what was true then); before that, the month
      * has just ended and they are read as they are now */
-    time_t at = 0, rolled = 0, now = time(NULL);
-    db_status st = now >= q.to ? db_onboarding_rolled_to(c, &rolled) : DB_OK;
-    if (st == DB_OK && rolled >= q.to && db_onboarding_at_kept(now, q.to))
+    db_onboarding_at_answer answer;
+    time_t at = 0, rolled;
+    db_status st = db_onboarding_at_check(c, time(NULL), q.to, &answer, &rolled);
+    if (st == DB_OK && answer == DB_ONB_AT_OK)
         at = q.to;
     json_t *stats = NULL, *onb = NULL, *dq = NULL, *top = NULL;
     if (st == DB_OK)
@@ -323,11 +328,8 @@ db_status job_report_build(db_conn *c, const db_report_region *region, int year,
     json_object_set_new(content, "top_risks", top);
     /* the moment onboarding, laggards and top risks are of (workbook): the month's end, or when
      * they were read */
-    char as_of[32];
-    time_t state_at = (at ? at : time(NULL)) + SRV_CITY_OFFSET_S;
-    struct tm tn;
-    gmtime_r(&state_at, &tn);
-    strftime(as_of, sizeof as_of, "%Y-%m-%d %H:%M", &tn);
+    char as_of[SRV_CITY_MINUTE_LEN];
+    srv_city_minute(at ? at : time(NULL), as_of);
     json_object_set_new(content, "state_as_of", json_string(as_of));
     json_object_set_new(content, "state_from_rollups", json_boolean(at != 0));
     /* 在线抽查 (issue 14 item 3) and hazards are both counted now: nothing left out */
@@ -389,22 +391,23 @@ db_status job_report_run(db_conn *c, time_t now, size_t max, size_t *made)
         month = 12;
         year--;
     }
-    /* the month's reports wait until the hourly rollups reach its end (rollup_lag_s after
-     * midnight), so that every one of them has the onboarding and risks of that moment
-     * (job_report_build); past REPORT_ROLLUP_WAIT_S they are made with the state as it is */
-    struct tm first = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
-    time_t month_end = timegm(&first) - SRV_CITY_OFFSET_S;
-    if (now < month_end + REPORT_ROLLUP_WAIT_S) {
-        time_t rolled = 0;
-        db_status rs = db_onboarding_rolled_to(c, &rolled);
-        if (rs != DB_OK || rolled < month_end)
-            return rs;
-    }
     char month_date[32];
     snprintf(month_date, sizeof month_date, "%04d-%02d-01", year, month);
     db_report_region due[8];
     size_t n = 0;
     db_status st = db_reports_due(c, month_date, due, max < 8 ? max : 8, &n);
+    /* the month's reports wait until the hourly rollups reach its end (rollup_lag_s after
+     * midnight), so that every one of them has the onboarding and risks of that moment
+     * (job_report_build); past REPORT_ROLLUP_WAIT_S they are made with the state as it is.
+     * Asked only while reports are due: not every tick of those hours */
+    time_t month_end = city_month_start(year, month + 1);
+    if (st == DB_OK && n > 0 && now < month_end + REPORT_ROLLUP_WAIT_S) {
+        db_onboarding_at_answer answer;
+        time_t rolled;
+        st = db_onboarding_at_check(c, now, month_end, &answer, &rolled);
+        if (st == DB_OK && answer == DB_ONB_AT_NOT_ROLLED)
+            return DB_OK;
+    }
     for (size_t i = 0; st == DB_OK && i < n; i++) {
         int64_t id;
         st = job_report_generate(c, &due[i], year, month, 0, &id);
